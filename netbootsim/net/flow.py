@@ -1,0 +1,104 @@
+"""Resources and flows: the nouns the flow engine works on.
+
+A :class:`Resource` is anything with a capacity in bytes per second that flows
+share: one direction of a link, a host's NIC, a service's CPU or disk budget.
+A :class:`Flow` is one transfer of ``size`` bytes over a path of resources with
+its own rate bound (a TCP window over the RTT, a TFTP lock-step rate, ...).
+Neither knows about SimPy; the engine in :mod:`netbootsim.net.engine` moves them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+__all__ = ["Resource", "Flow"]
+
+
+class Resource:
+    """A shared capacity (bytes/s): a link direction, a NIC, a CPU or disk budget.
+
+    Args:
+        name: unique, human-readable name (used in reports and for ordering).
+        capacity: bytes per second, > 0.
+    """
+
+    __slots__ = ("name", "capacity", "flows", "__weakref__")
+
+    def __init__(self, name: str, capacity: float):
+        if not capacity > 0:
+            raise ValueError(f"resource {name!r}: capacity must be > 0, got {capacity!r}")
+        self.name = name
+        self.capacity = float(capacity)
+        #: Active flows crossing this resource (maintained by the engine).
+        self.flows: set[Flow] = set()
+
+    def __repr__(self) -> str:
+        return f"Resource({self.name!r}, {self.capacity:g})"
+
+
+class Flow:
+    """One transfer on a path of resources.
+
+    Args:
+        size: bytes to move (as counted on the resources, i.e. on the wire).
+        path: the resources the flow crosses, each at most once.
+        bound: the flow's own rate bound in bytes/s (``inf`` for none).
+        schedule: optional bound changes ``((t, bound), ...)`` at times ``t`` seconds
+            after the flow starts, in increasing ``t`` (e.g. TCP slow-start rounds).
+        name: label for records and debugging.
+
+    After the engine finishes it, ``start`` and ``end`` hold the simulated times.
+    """
+
+    __slots__ = (
+        "size",
+        "path",
+        "bound",
+        "schedule",
+        "name",
+        "start",
+        "end",
+        "done",
+        "rate",
+        "active",
+        # engine-private state
+        "_cls",
+        "_finish",
+        "_remaining",
+        "_sched_pos",
+        "_seq",
+    )
+
+    def __init__(
+        self,
+        size: float,
+        path: Sequence[Resource],
+        bound: float = math.inf,
+        schedule: Sequence[tuple[float, float]] = (),
+        name: str = "",
+    ):
+        if size < 0 or not math.isfinite(size):
+            raise ValueError(f"flow {name!r}: size must be finite and ≥ 0, got {size!r}")
+        if not bound > 0:
+            raise ValueError(f"flow {name!r}: bound must be > 0, got {bound!r}")
+        if len(set(map(id, path))) != len(path):
+            raise ValueError(f"flow {name!r}: a resource appears twice in the path")
+        self.size = float(size)
+        self.path = tuple(path)
+        self.bound = float(bound)
+        self.schedule = tuple(schedule)
+        self.name = name
+        self.start = math.nan
+        self.end = math.nan
+        self.done = None
+        self.rate = 0.0
+        self.active = False
+        self._cls = None
+        self._finish = 0.0
+        self._remaining = self.size
+        self._sched_pos = 0
+        self._seq = 0
+
+    def __repr__(self) -> str:
+        return f"Flow({self.name!r}, size={self.size:g}, bound={self.bound:g})"

@@ -1,0 +1,242 @@
+"""TFTP: lock-step transfer law (RFC 1350, blksize RFC 2348, windowsize RFC 7440).
+
+The law, used everywhere in netbootsim and documented once here. A transfer of
+``size`` bytes with block size ``B`` has ``blocks = floor(size / B) + 1`` DATA
+blocks (a file that is an exact multiple of ``B`` ends with an empty block,
+RFC 1350 §6). With ``windowsize = 1`` (iPXE: no RFC 7440 support):
+
+    time = RTT                                   # RRQ -> OACK, then ACK 0
+         + blocks × (RTT + d_client + d_server)  # one exchange per block
+         + Σ_blocks ser(block)                   # each DATA frame serialised
+
+where ``ser(x) = wire(x) × Σ_hops 1/C_hop`` (store-and-forward on every hop),
+``wire(x) = x + 70`` bytes (TFTP 4 + UDP 8 + IPv4 20 + Ethernet framing 38,
+:mod:`netbootsim.protocols.wire`), ``RTT`` the round trip of a minimal packet,
+``d_client`` the client's per-block delay and ``d_server`` the server's per-block
+cost.
+
+Windows (``windowsize = W > 1``): the server sends ``W`` blocks back to back and
+the client ACKs the last. Blocks pass through a pipeline of stages — server CPU
+(``d_server``), each hop's serialisation, client processing (``d_client``) — so a
+window costs one full block latency, ``RTT + d_server + d_client + ser(first)``,
+plus, for each further block, the slowest stage ``max(d_server, d_client,
+wire / C_min)``. With ``W = 1`` this is the lock-step law above. (To be checked
+against the packet engine.)
+
+Loss, as an expected value (the flow engine moves no packets): a window succeeds
+when its ``W`` DATA frames and the ACK arrive, ``q = (1-p_fwd)^W (1-p_back)``.
+A lost exchange costs the client's retry timer: iPXE's generic timer starts at
+``max(0.25 s, 4 × exchange time)`` (retry.c smoothing ``t := t - t/8 + runtime/2``
+converges to 4 × runtime; ``DEFAULT_MIN_TIMEOUT`` 0.25 s) and doubles on each
+expiry until the doubled value exceeds 10 s (``DEFAULT_MAX_TIMEOUT``): on a LAN,
+waits of 0.25, 0.5, 1, 2, 4, 8 s — six sends, given up at 15.75 s. The expected
+time per window is taken conditional on success; the chance that some window
+exhausts its retries is reported as ``fail_probability``.
+
+Sharing: the flow engine runs the data phase as one flow of the wire bytes with
+the bound ``wire_bytes / data_time``; alone on its path it reproduces the law
+exactly; on a saturated link it gets ``min(bound, fair share)`` (RTT-unfairness of
+lock-step under queueing is left to the packet engine).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+
+import simpy
+
+from ..net import Flow, FlowEngine, Resource
+from .result import TransferResult
+from .wire import TFTP_FRAME_OVERHEAD
+
+__all__ = ["TftpParams", "TftpPlan", "retry_waits", "tftp_plan", "tftp_transfer", "MAX_BLOCKS"]
+
+#: Largest block number without rollover (16-bit field, RFC 1350 §5).
+MAX_BLOCKS = 65535
+
+
+@dataclass(frozen=True)
+class TftpParams:
+    """A TFTP client/server pair's parameters; defaults are iPXE's.
+
+    Attributes:
+        blksize: DATA payload per block; iPXE always asks 1432 (tftp.c:368-370,
+            tftp.h:17; IPXE-FACTS §2). RFC 2348 allows 8–65464.
+        windowsize: blocks per ACK (RFC 7440); iPXE has no windowsize support → 1.
+        client_block_delay: client time per block between DATA in and ACK out
+            (per firmware; fitted in the lab, ipxe/ipxe#145 shows 15× between drivers).
+        server_block_cost: server CPU time per block.
+        rollover: client accepts block-number wrap 65535 → 0; iPXE does (tftp.c:817-825).
+        retry_min: retry timer floor, iPXE ``DEFAULT_MIN_TIMEOUT`` = 0.25 s (retry.h:16).
+        retry_max: backoff ceiling, iPXE ``DEFAULT_MAX_TIMEOUT`` = 10 s (retry.h:19).
+    """
+
+    blksize: int = 1432
+    windowsize: int = 1
+    client_block_delay: float = 0.0
+    server_block_cost: float = 0.0
+    rollover: bool = True
+    retry_min: float = 0.25
+    retry_max: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not 8 <= self.blksize <= 65464:
+            raise ValueError(f"blksize {self.blksize} outside 8..65464 (RFC 2348)")
+        if not 1 <= self.windowsize <= 65535:
+            raise ValueError(f"windowsize {self.windowsize} outside 1..65535 (RFC 7440)")
+        if self.client_block_delay < 0 or self.server_block_cost < 0:
+            raise ValueError("per-block delays must be ≥ 0")
+
+
+@dataclass(frozen=True)
+class TftpPlan:
+    """What the law gives for one transfer on one path (all times in seconds).
+
+    Attributes:
+        size: payload bytes.
+        blocks: DATA blocks, ``floor(size / blksize) + 1``.
+        windows: ACKed windows, ``ceil(blocks / windowsize)``.
+        wire_bytes: bytes on the wire for all DATA frames.
+        handshake: RRQ → OACK round trip (plus expected retries under loss).
+        data_time: from ACK 0 to the last block's ACK (expected, under loss).
+        lossless_data_time: ``data_time`` without loss.
+        retry_timeout: the client's first retry wait.
+        fail_probability: chance that some exchange exhausts the retry schedule.
+        error: ``None``, or why the transfer cannot happen (``"block-number-overflow"``).
+    """
+
+    size: float
+    blocks: int
+    windows: int
+    wire_bytes: float
+    handshake: float
+    data_time: float
+    lossless_data_time: float
+    retry_timeout: float
+    fail_probability: float
+    error: str | None = None
+
+    @property
+    def seconds(self) -> float:
+        """Whole transfer, request to last block: ``handshake + data_time``."""
+        return self.handshake + self.data_time
+
+
+def retry_waits(first: float, maximum: float) -> list[float]:
+    """Waits of iPXE's retry timer before it gives up (retry.c:181-183).
+
+    Each expiry doubles the timeout; when the doubled value exceeds ``maximum`` the
+    owner fails. ``retry_waits(0.25, 10)`` → ``[0.25, 0.5, 1, 2, 4, 8]`` (15.75 s).
+    """
+    waits = [first]
+    while waits[-1] * 2 <= maximum:
+        waits.append(waits[-1] * 2)
+    return waits
+
+
+def _expected_extra(q: float, waits: list[float]) -> tuple[float, float]:
+    """Expected retry time of one exchange given success, and the give-up probability."""
+    if q >= 1.0:
+        return 0.0, 0.0
+    miss = 1.0 - q
+    attempts = len(waits)  # sends before giving up
+    p_ok = 1.0 - miss**attempts
+    extra = 0.0
+    waited = 0.0
+    for k in range(1, attempts):  # success on send k+1 after k expiries
+        waited += waits[k - 1]
+        extra += miss**k * q * waited
+    return (extra / p_ok if p_ok > 0 else math.inf), miss**attempts
+
+
+def tftp_plan(
+    size: float,
+    params: TftpParams,
+    rtt: float,
+    hop_capacities: Sequence[float],
+    loss_fwd: float = 0.0,
+    loss_back: float = 0.0,
+) -> TftpPlan:
+    """Apply the TFTP law to one transfer.
+
+    Args:
+        size: payload bytes (≥ 0).
+        params: client/server parameters.
+        rtt: round trip of a minimal packet on the path (s).
+        hop_capacities: capacity of each forward hop (bytes/s); ``()`` for none.
+        loss_fwd: packet loss probability server → client.
+        loss_back: packet loss probability client → server.
+
+    Returns:
+        The :class:`TftpPlan`.
+    """
+    bs = params.blksize
+    w = params.windowsize
+    blocks = int(size // bs) + 1
+    last = size - (blocks - 1) * bs
+    wire_full = bs + TFTP_FRAME_OVERHEAD
+    wire_last = last + TFTP_FRAME_OVERHEAD
+    wire_bytes = (blocks - 1) * wire_full + wire_last
+    per_byte = sum(1.0 / c for c in hop_capacities)  # store-and-forward: s per byte
+    c_min = min(hop_capacities) if hop_capacities else math.inf
+    windows = -(-blocks // w)
+    d = params.client_block_delay + params.server_block_cost
+    # Each window: one full block latency, plus the slowest stage per further block.
+    last_leads = (blocks - 1) % w == 0  # the last block opens its own window
+    firsts = (windows - 1) * wire_full + (wire_last if last_leads else wire_full)
+    stage = max(params.server_block_cost, params.client_block_delay)
+    followers_full = blocks - windows - (0 if last_leads else 1)
+    follow = followers_full * max(stage, wire_full / c_min)
+    if not last_leads:
+        follow += max(stage, wire_last / c_min)
+    lossless = windows * (rtt + d) + firsts * per_byte + follow
+    exchange = lossless / windows
+    timeout = max(params.retry_min, 4.0 * exchange)
+    waits = retry_waits(timeout, params.retry_max)
+    # Windows are all full but (maybe) the last; loss uses the full-window q for all.
+    q_win = (1.0 - loss_fwd) ** min(w, blocks) * (1.0 - loss_back)
+    extra_win, fail_win = _expected_extra(q_win, waits)
+    q_hs = (1.0 - loss_fwd) * (1.0 - loss_back)
+    hs_waits = retry_waits(max(params.retry_min, 4.0 * rtt), params.retry_max)
+    extra_hs, fail_hs = _expected_extra(q_hs, hs_waits)
+    fail = 1.0 - (1.0 - fail_hs) * (1.0 - fail_win) ** windows
+    error = None
+    if not params.rollover and blocks > MAX_BLOCKS:
+        error = "block-number-overflow"
+    return TftpPlan(
+        size=float(size),
+        blocks=blocks,
+        windows=windows,
+        wire_bytes=float(wire_bytes),
+        handshake=rtt + extra_hs,
+        data_time=lossless + windows * extra_win,
+        lossless_data_time=lossless,
+        retry_timeout=timeout,
+        fail_probability=fail,
+        error=error,
+    )
+
+
+def tftp_transfer(
+    env: simpy.Environment,
+    engine: FlowEngine,
+    path: Sequence[Resource],
+    plan: TftpPlan,
+    name: str = "",
+) -> Generator[simpy.Event, object, TransferResult]:
+    """Run one TFTP transfer in the flow engine (``yield from`` it in a process).
+
+    The handshake is a plain delay; the data phase is one flow of the plan's wire
+    bytes bounded by ``wire_bytes / data_time``, so that alone on its path it ends
+    exactly when the law says.
+    """
+    start = env.now
+    yield env.timeout(plan.handshake)
+    if plan.error is not None:
+        return TransferResult("tftp", start, env.now, 0.0, 0.0, "failed", plan.error)
+    bound = plan.wire_bytes / plan.data_time if plan.data_time > 0 else math.inf
+    flow = Flow(plan.wire_bytes, path, bound=bound, name=name)
+    yield engine.start(flow)
+    return TransferResult("tftp", start, env.now, plan.size, plan.wire_bytes, "ok", "")

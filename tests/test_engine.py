@@ -1,0 +1,189 @@
+"""The flow engine: hand-computed timelines, and incremental == full-recompute."""
+
+import math
+
+import pytest
+import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from netbootsim.net import Flow, FlowEngine, Resource
+
+
+def run_flows(specs, resources, full=False, changes=()):
+    """specs: (start, size, path names, bound, schedule); changes: (t, kind, target, value)."""
+    env = simpy.Environment()
+    eng = FlowEngine(env, full_recompute=full)
+    res = {name: Resource(name, cap) for name, cap in resources.items()}
+    flows = []
+
+    def proc(start, flow):
+        yield env.timeout(start)
+        yield eng.start(flow)
+
+    for i, (start, size, path, bound, schedule) in enumerate(specs):
+        f = Flow(size, [res[p] for p in path], bound=bound, schedule=schedule, name=f"f{i}")
+        flows.append(f)
+        env.process(proc(start, f))
+
+    def change(t, kind, target, value):
+        yield env.timeout(t)
+        if kind == "cap":
+            eng.set_capacity(res[target], value)
+        elif flows[target].active:
+            eng.set_bound(flows[target], value)
+
+    for c in changes:
+        env.process(change(*c))
+    env.run()
+    return [f.end for f in flows], eng
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_two_flows_share_then_one_alone(full):
+    # Link 100 B/s; sizes 100 and 300 start at 0. Both at 50 B/s: the first ends at
+    # 100/50 = 2 s, when the second has 200 left; alone at 100 B/s it ends at 2 + 2 = 4 s.
+    ends, _ = run_flows([(0, 100, ["L"], math.inf, ()), (0, 300, ["L"], math.inf, ())],
+                        {"L": 100.0}, full)
+    assert ends == [pytest.approx(2.0, abs=1e-12), pytest.approx(4.0, abs=1e-12)]
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_staggered_start(full):
+    # f0: 200 B at t=0 alone at 100 B/s until t=1 (100 left); f1: 100 B from t=1.
+    # Both at 50 B/s: each has 100 left -> both end at 1 + 2 = 3 s.
+    ends, _ = run_flows([(0, 200, ["L"], math.inf, ()), (1, 100, ["L"], math.inf, ())],
+                        {"L": 100.0}, full)
+    assert ends == [pytest.approx(3.0, abs=1e-12)] * 2
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_bound_schedule(full):
+    # 300 B, bound 50 for 2 s (100 B), then bound 200 capped by the 100 B/s link:
+    # 200 B more at 100 B/s -> ends at 2 + 2 = 4 s.
+    ends, _ = run_flows([(0, 300, ["L"], 50.0, ((2.0, 200.0),))], {"L": 100.0}, full)
+    assert ends == [pytest.approx(4.0, abs=1e-12)]
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_private_access_links_and_shared_uplink(full):
+    # Two servers behind private access links of 30 and 100 B/s, sharing a 100 B/s
+    # uplink. Max-min: f0 capped at 30 by its access link, f1 gets 100 - 30 = 70.
+    # f0: 60 B -> ends at 2 s; f1: 280 B: 140 B by t=2, then alone at 100: 1.4 s more.
+    specs = [(0, 60, ["a0", "up"], math.inf, ()), (0, 280, ["a1", "up"], math.inf, ())]
+    ends, _ = run_flows(specs, {"a0": 30.0, "a1": 100.0, "up": 100.0}, full)
+    assert ends == [pytest.approx(2.0, abs=1e-12), pytest.approx(3.4, abs=1e-12)]
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_second_flow_on_a_private_link_makes_it_shared(full):
+    # Access link 100 B/s used by f0 alone (folded into its bound), then f1 joins at t=1:
+    # f0 has 100 B done of 300; both at 50: f1 (100 B) ends at t=3 when f0 has 100 left;
+    # f0 alone again at 100 -> ends at t=4.
+    specs = [(0, 300, ["acc"], math.inf, ()), (1, 100, ["acc"], math.inf, ())]
+    ends, _ = run_flows(specs, {"acc": 100.0}, full)
+    assert ends == [pytest.approx(4.0, abs=1e-12), pytest.approx(3.0, abs=1e-12)]
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_capacity_change(full):
+    # 200 B on 100 B/s; at t=1 the link drops to 50 B/s: 100 B left -> 2 s more -> t=3.
+    ends, _ = run_flows([(0, 200, ["L"], math.inf, ())], {"L": 100.0}, full,
+                        changes=[(1.0, "cap", "L", 50.0)])
+    assert ends == [pytest.approx(3.0, abs=1e-12)]
+
+
+def test_zero_size_flow_ends_at_once():
+    ends, _ = run_flows([(2.5, 0, ["L"], math.inf, ())], {"L": 1.0})
+    assert ends == [2.5]
+
+
+def test_simultaneous_starts_cost_one_solve():
+    # 50 flows starting at the same instant are solved once, not 50 times.
+    specs = [(0, 10 * (i + 1), ["L"], math.inf, ()) for i in range(50)]
+    _, eng = run_flows(specs, {"L": 1000.0})
+    # one solve at t=0, then one per distinct completion instant (sizes all differ)
+    assert eng.solves == 1 + 50
+
+
+def test_one_class_for_identical_flows():
+    # 1000 identical unbounded flows on one link form one class: every solve sees 1 entry.
+    specs = [(0, 100, ["L"], math.inf, ())] * 1000
+    _, eng = run_flows(specs, {"L": 1e4})
+    # two solves: at t=0 (1 entry: the class of 1000) and after all end together (0 entries)
+    assert (eng.solves, eng.entries_solved) == (2, 1)
+
+
+# ------------------------------------------------------------- incremental == full
+@st.composite
+def workloads(draw):
+    nres = draw(st.integers(1, 5))
+    resources = {f"r{i}": draw(st.floats(10.0, 1000.0)) for i in range(nres)}
+    names = sorted(resources)
+    specs = []
+    for _ in range(draw(st.integers(1, 12))):
+        path = draw(st.lists(st.sampled_from(names), unique=True, min_size=1, max_size=nres))
+        bound = draw(st.one_of(st.just(math.inf), st.floats(5.0, 500.0)))
+        sched = ()
+        if draw(st.booleans()):
+            sched = ((draw(st.floats(0.01, 3.0)), draw(st.floats(5.0, 800.0))),)
+        specs.append((draw(st.floats(0.0, 5.0)), draw(st.floats(0.0, 2000.0)), path, bound,
+                      sched))
+    changes = []
+    for _ in range(draw(st.integers(0, 3))):
+        if draw(st.booleans()):
+            changes.append((draw(st.floats(0.0, 6.0)), "cap", draw(st.sampled_from(names)),
+                            draw(st.floats(10.0, 1000.0))))
+        else:
+            changes.append((draw(st.floats(0.0, 6.0)), "bound",
+                            draw(st.integers(0, len(specs) - 1)), draw(st.floats(5.0, 500.0))))
+    return specs, resources, changes
+
+
+@settings(max_examples=300, deadline=None)
+@given(workloads())
+def test_incremental_equals_full_recompute(workload):
+    specs, resources, changes = workload
+    inc, _ = run_flows(specs, resources, False, changes)
+    ref, _ = run_flows(specs, resources, True, changes)
+    for a, b in zip(inc, ref, strict=True):
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-9)
+
+
+@settings(max_examples=150, deadline=None)
+@given(workloads())
+def test_bytes_conserved_and_capacity_respected(workload):
+    # Full mode: integrate every flow's rate between solves; it must add up to its size,
+    # and no resource may carry more than its capacity at any time.
+    specs, resources, changes = workload
+    env = simpy.Environment()
+    trace = []
+    eng = FlowEngine(env, full_recompute=True,
+                     on_solve=lambda now, flows, sol: trace.append(
+                         (now, [(f, r) for f, r in zip(flows, sol.rates, strict=True)])))
+    res = {n: Resource(n, c) for n, c in resources.items()}
+    flows = [Flow(s, [res[p] for p in path], bound=b, schedule=sc)
+             for (_, s, path, b, sc) in specs]
+
+    def proc(start, f):
+        yield env.timeout(start)
+        yield eng.start(f)
+
+    for (start, *_), f in zip(specs, flows, strict=True):
+        env.process(proc(start, f))
+    env.run()
+    moved = {id(f): 0.0 for f in flows}
+    for i, (t, rates) in enumerate(trace):
+        load = {}
+        for f, r in rates:
+            for x in f.path:
+                load[x.name] = load.get(x.name, 0.0) + r
+            t_end = min(trace[i + 1][0] if i + 1 < len(trace) else math.inf, f.end)
+            if t_end > t:
+                moved[id(f)] += r * (t_end - t)
+        for name, x in load.items():
+            cap = res[name].capacity  # capacity at the end; check only unchanged ones
+            if not any(c[1] == "cap" and c[2] == name for c in changes):
+                assert x <= cap * (1 + 1e-9)
+    for f in flows:
+        assert moved[id(f)] == pytest.approx(f.size, rel=1e-6, abs=1e-6)
