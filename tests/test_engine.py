@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from netbootsim.net import Flow, FlowEngine, Resource
 
 
-def run_flows(specs, resources, full=False, changes=()):
+def run_flows(specs, resources, full=False, changes=(), vector_from=48):
     """specs: (start, size, path names, bound, schedule); changes: (t, kind, target, value)."""
     env = simpy.Environment()
-    eng = FlowEngine(env, full_recompute=full)
+    eng = FlowEngine(env, full_recompute=full, vector_from=vector_from)
     res = {name: Resource(name, cap) for name, cap in resources.items()}
     flows = []
 
@@ -141,26 +141,26 @@ def workloads(draw):
 
 
 @settings(max_examples=300, deadline=None)
-@given(workloads())
-def test_incremental_equals_full_recompute(workload):
+@given(workloads(), st.sampled_from([0, 10**9]))
+def test_incremental_equals_full_recompute(workload, vector_from):
+    # vector_from 0: always the NumPy solver; 10**9: always the list solver.
     specs, resources, changes = workload
-    inc, _ = run_flows(specs, resources, False, changes)
+    inc, _ = run_flows(specs, resources, False, changes, vector_from)
     ref, _ = run_flows(specs, resources, True, changes)
     for a, b in zip(inc, ref, strict=True):
         assert a == pytest.approx(b, rel=1e-9, abs=1e-9)
 
 
 @settings(max_examples=150, deadline=None)
-@given(workloads())
-def test_bytes_conserved_and_capacity_respected(workload):
-    # Full mode: integrate every flow's rate between solves; it must add up to its size,
-    # and no resource may carry more than its capacity at any time.
+@given(workloads(), st.booleans())
+def test_bytes_conserved_and_capacity_respected(workload, full):
+    # Integrate every flow's rate between solves; it must add up to its size, and no
+    # resource may carry more than its capacity at any time.
     specs, resources, changes = workload
     env = simpy.Environment()
     trace = []
-    eng = FlowEngine(env, full_recompute=True,
-                     on_solve=lambda now, flows, sol: trace.append(
-                         (now, [(f, r) for f, r in zip(flows, sol.rates, strict=True)])))
+    eng = FlowEngine(env, full_recompute=full,
+                     on_solve=lambda now, e: trace.append((now, e.flow_rates())))
     res = {n: Resource(n, c) for n, c in resources.items()}
     flows = [Flow(s, [res[p] for p in path], bound=b, schedule=sc)
              for (_, s, path, b, sc) in specs]

@@ -123,3 +123,25 @@ def test_counts_equal_split_entries(system):
     flat = maxmin([1] * len(owner), flat_bounds, flat_paths, caps)
     for j, k in enumerate(owner):
         assert flat.rates[j] == pytest.approx(grouped.rates[k], rel=1e-9)
+
+
+@settings(max_examples=300, deadline=None)
+@given(systems())
+def test_vectorised_solver_matches_list_solver(system):
+    import numpy as np
+
+    from netbootsim.net.solver import maxmin_arrays
+
+    counts, bounds, paths, caps = system
+    names = sorted(caps)
+    index = {r: i + 1 for i, r in enumerate(names)}  # 0 is the infinite dummy
+    width = max(1, max(len(p) for p in paths))
+    res = np.zeros((len(paths), width), dtype=np.int64)
+    for k, p in enumerate(paths):
+        res[k, : len(p)] = [index[r] for r in p]
+    capacity = np.array([math.inf] + [caps[r] for r in names])
+    rates, limiter, _ = maxmin_arrays(np.array(counts), np.array(bounds), res, capacity)
+    ref = maxmin(counts, bounds, paths, caps)
+    for k, rate in enumerate(ref.rates):
+        assert rates[k] == pytest.approx(rate, rel=1e-9)
+        assert (limiter[k] == -1) == (ref.limiter[k] is None)

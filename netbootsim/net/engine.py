@@ -8,15 +8,24 @@ one simulated instant are solved once, after every other event of that instant
 
 Two modes give the same completion times (tests check it):
 
-* **incremental** (default). Flows that are interchangeable for max-min fairness —
-  same shared resources, same effective bound — form one *class*, solved as one
-  entry with a count. A resource crossed by a single flow (a server's own access
-  link) is folded into that flow's bound, so it does not split classes. Each class
-  keeps a *virtual clock* ``V`` (bytes received per member since the class began,
-  as in processor sharing and fair queueing): a member joining with ``b`` bytes to
-  go finishes when ``V`` reaches ``V_join + b``; members sit in a heap by that
-  finish value. A rate change is then O(1) per class, and a completion costs
-  O(log n) plus one solve over classes — not O(number of flows).
+* **incremental** (default). Two levels of grouping keep the work per event
+  independent of the number of flows:
+
+  - *classes* — flows that are interchangeable for max-min fairness (same shared
+    resources, same effective bound) are one solver entry with a count. A resource
+    crossed by a single flow (a server's own access link) is folded into that
+    flow's bound, so it does not split classes. The solver sees classes, not flows.
+  - *rate groups* — after a solve, every class is either at its bound (rate = the
+    bound) or limited by a saturated resource (rate = that resource's fair level).
+    Flows whose rate is set by the same thing — the same bound value, or the same
+    bottleneck resource — share one *virtual clock* ``V`` (bytes delivered per
+    member since the group began, as in processor sharing and fair queueing). A
+    flow joining with ``b`` bytes to go finishes when ``V`` reaches ``V_join + b``;
+    members sit in a heap by that value. A change of a bottleneck's fair share is
+    O(1) for all its flows; a completion costs O(log n) plus one solve over classes.
+    Flows move between groups only when their class's limiter changes.
+
+  Large solves (many classes) use the vectorised solver, small ones the list one.
 * **full_recompute** (reference). Every flow is its own entry; on every event the
   bytes of every flow are advanced and everything is re-solved. Quadratic, obvious.
 """
@@ -27,21 +36,23 @@ import heapq
 import math
 from collections.abc import Callable
 
+import numpy as np
 import simpy
 from simpy.events import NORMAL, Event
 
 from .flow import Flow, Resource
-from .solver import maxmin
+from .solver import maxmin, maxmin_arrays
 
 __all__ = ["FlowEngine"]
 
 _LATE = NORMAL + 1  # priority of the solve: after every ordinary event of the same instant
 _DONE_TOL_TIME = 1e-9  # a flow within 1 ns of its last byte is done (float slack, not a model)
 _DONE_TOL_BYTES = 1e-6
+_VECTOR_FROM = 48  # classes from which the NumPy solver beats the list solver (measured)
 
 
 class _Capacity:
-    """Mapping view ``resource -> capacity`` for the solver, without building a dict."""
+    """Mapping view ``resource -> capacity`` for the list solver, without a dict."""
 
     __slots__ = ()
 
@@ -52,21 +63,19 @@ class _Capacity:
 _CAP = _Capacity()
 
 
-class _Class:
-    """Interchangeable flows: same shared resources, same effective bound."""
+class _Group:
+    """Flows whose rate is set by the same thing: one bound value or one bottleneck."""
 
-    __slots__ = ("key", "resources", "bound", "n", "rate", "v", "t", "heap", "version", "limiter")
+    __slots__ = ("key", "rate", "v", "t", "heap", "version", "n")
 
-    def __init__(self, key: tuple, now: float):
+    def __init__(self, key: tuple, rate: float, now: float):
         self.key = key
-        self.resources, self.bound = key
-        self.n = 0
-        self.rate = 0.0
-        self.v = 0.0  # virtual clock: bytes per member since the class was made
+        self.rate = rate
+        self.v = 0.0  # virtual clock: bytes per member since the group was made
         self.t = now  # time at which ``v`` was last brought up to date
         self.heap: list[tuple[float, int, Flow]] = []
         self.version = 0
-        self.limiter = None
+        self.n = 0
 
     def sync(self, now: float) -> float:
         """Advance the virtual clock to ``now`` (rate unchanged) and return it."""
@@ -76,19 +85,37 @@ class _Class:
         return self.v
 
 
+class _Class:
+    """Interchangeable flows: same shared resources, same effective bound."""
+
+    __slots__ = ("key", "resources", "bound", "members", "group", "slot", "limiter")
+
+    def __init__(self, key: tuple, slot: int):
+        self.key = key
+        self.resources, self.bound = key
+        self.members: dict[Flow, None] = {}
+        self.group: _Group | None = None
+        self.slot = slot
+        self.limiter: Resource | None = None
+
+
 class FlowEngine:
     """Max-min fair flow engine driven by a SimPy environment.
 
     Args:
         env: the SimPy environment.
         full_recompute: use the reference mode that re-solves every flow on every event.
-        on_solve: optional observer called as ``on_solve(now, flows_or_classes, solution)``
-            after every solve (utilisation and bottleneck collectors hook in here).
+        on_solve: optional observer called as ``on_solve(now, engine)`` after every solve
+            (utilisation and bottleneck collectors hook in here and read
+            :meth:`resource_loads`).
+        vector_from: number of classes from which the NumPy solver is used (tests set 0
+            or a huge value to force one solver).
 
     Attributes:
-        events: engine wake-ups (solves + completion/bound timers that did work).
+        events: engine wake-ups that did work (solves and completion/bound timers).
         solves: number of solver calls.
         entries_solved: total entries passed to the solver (a work measure).
+        moves: flows moved between rate groups (a work measure).
     """
 
     def __init__(
@@ -97,21 +124,32 @@ class FlowEngine:
         *,
         full_recompute: bool = False,
         on_solve: Callable | None = None,
+        vector_from: int = _VECTOR_FROM,
     ):
         self.env = env
+        self._vector_from = vector_from
         self.full_recompute = full_recompute
         self.on_solve = on_solve
         self.events = 0
         self.solves = 0
         self.entries_solved = 0
+        self.moves = 0
         self._seq = 0
-        self._heap: list[tuple[float, int, int, object, int]] = []  # (t, seq, kind, obj, version)
+        self._heap: list[tuple[float, int, int, object, int]] = []  # (t, seq, kind, obj, ver)
         self._dirty = False
         self._timer_at = math.inf
         self._token = 0
         # incremental state
         self._classes: dict[tuple, _Class] = {}
-        self._touched: dict[_Class, None] = {}
+        self._groups: dict[tuple, _Group] = {}
+        self._res_index: dict[Resource, int] = {}
+        self._res_list: list[Resource | None] = [None]  # index 0: dummy, infinite capacity
+        self._slots: list[_Class | None] = []
+        self._free_slots: list[int] = []
+        self._slot_n = np.zeros(64)
+        self._slot_bound = np.zeros(64)
+        self._slot_res = np.zeros((64, 1), dtype=np.int64)
+        self._slot_lim = np.full(64, -2, dtype=np.int64)
         # full-recompute state
         self._active: dict[Flow, None] = {}
         self._t_advanced = env.now
@@ -143,9 +181,9 @@ class FlowEngine:
                     for other in fl:
                         if other is not flow:
                             self._rekey(other, now)
-            self._insert(flow, now)
+            self._join_class(flow, now)
         if flow.schedule:
-            self._push_schedule(flow, now)
+            self._push_schedule(flow)
         self._request_solve()
         return flow.done
 
@@ -159,9 +197,8 @@ class FlowEngine:
         now = self.env.now
         if self.full_recompute:
             self._advance(now)
-            flow.bound = float(bound)
-        else:
-            flow.bound = float(bound)
+        flow.bound = float(bound)
+        if not self.full_recompute:
             self._rekey(flow, now)
         self._request_solve()
 
@@ -183,7 +220,28 @@ class FlowEngine:
         """Number of flows currently moving bytes."""
         if self.full_recompute:
             return len(self._active)
-        return sum(c.n for c in self._classes.values())
+        return sum(len(c.members) for c in self._classes.values())
+
+    def rate_of(self, flow: Flow) -> float:
+        """Current rate of a running flow (bytes/s), as of the last solve."""
+        if self.full_recompute:
+            return flow.rate
+        grp = flow._cls.group if flow._cls is not None else None
+        return grp.rate if grp is not None else 0.0
+
+    def flow_rates(self) -> list[tuple[Flow, float]]:
+        """Every running flow with its current rate (bytes/s), as of the last solve."""
+        if self.full_recompute:
+            return [(f, f.rate) for f in self._active]
+        return [(f, self.rate_of(f)) for c in self._classes.values() for f in c.members]
+
+    def resource_loads(self) -> dict[Resource, float]:
+        """Current load of every resource carrying flows (bytes/s), as of the last solve."""
+        load: dict[Resource, float] = {}
+        for f, rate in self.flow_rates():
+            for r in f.path:
+                load[r] = load.get(r, 0.0) + rate
+        return load
 
     # ------------------------------------------------------------ class bookkeeping
     def _key(self, flow: Flow) -> tuple:
@@ -196,32 +254,92 @@ class FlowEngine:
                 eff = r.capacity
         return (tuple(shared), eff)
 
-    def _insert(self, flow: Flow, now: float) -> None:
+    def _res_idx(self, r: Resource) -> int:
+        i = self._res_index.get(r)
+        if i is None:
+            i = self._res_index[r] = len(self._res_list)
+            self._res_list.append(r)
+        return i
+
+    def _new_class(self, key: tuple) -> _Class:
+        if self._free_slots:
+            slot = self._free_slots.pop()
+        else:
+            slot = len(self._slots)
+            self._slots.append(None)
+            if slot >= self._slot_n.shape[0]:
+                grow = self._slot_n.shape[0]
+                self._slot_n = np.concatenate([self._slot_n, np.zeros(grow)])
+                self._slot_bound = np.concatenate([self._slot_bound, np.zeros(grow)])
+                self._slot_res = np.concatenate(
+                    [self._slot_res, np.zeros((grow, self._slot_res.shape[1]), np.int64)])
+                self._slot_lim = np.concatenate([self._slot_lim, np.full(grow, -2, np.int64)])
+        cls = _Class(key, slot)
+        self._slots[slot] = cls
+        resources = key[0]
+        width = self._slot_res.shape[1]
+        if len(resources) > width:
+            pad = np.zeros((self._slot_res.shape[0], len(resources) - width), np.int64)
+            self._slot_res = np.concatenate([self._slot_res, pad], axis=1)
+        row = self._slot_res[slot]
+        row[:] = 0
+        for j, r in enumerate(resources):
+            row[j] = self._res_idx(r)
+        self._slot_bound[slot] = key[1]
+        self._slot_lim[slot] = -2  # no limiter yet: assigned at the next solve
+        self._classes[key] = cls
+        return cls
+
+    def _join_class(self, flow: Flow, now: float) -> None:
         key = self._key(flow)
         cls = self._classes.get(key)
         if cls is None:
-            cls = self._classes[key] = _Class(key, now)
-        finish = cls.sync(now) + flow._remaining
-        self._seq += 1
-        flow._seq = self._seq
+            cls = self._new_class(key)
+        cls.members[flow] = None
+        self._slot_n[cls.slot] += 1
         flow._cls = cls
-        flow._finish = finish
-        cls.n += 1
-        heapq.heappush(cls.heap, (finish, self._seq, flow))
-        self._touched[cls] = None
+        if cls.group is not None:
+            self._join_group(flow, cls.group, now)
 
-    def _remove(self, flow: Flow, now: float) -> None:
+    def _leave_class(self, flow: Flow, now: float) -> None:
         cls = flow._cls
-        flow._remaining = max(flow._finish - cls.sync(now), 0.0)
+        if flow._grp is not None:
+            self._leave_group(flow, now)
+        del cls.members[flow]
+        self._slot_n[cls.slot] -= 1
         flow._cls = None
-        cls.n -= 1
-        self._touched[cls] = None
 
     def _rekey(self, flow: Flow, now: float) -> None:
         if flow._cls is None:
             return
-        self._remove(flow, now)
-        self._insert(flow, now)
+        self._leave_class(flow, now)
+        self._join_class(flow, now)
+
+    def _group(self, key: tuple, rate: float, now: float) -> _Group:
+        grp = self._groups.get(key)
+        if grp is None:
+            grp = self._groups[key] = _Group(key, rate, now)
+        return grp
+
+    def _join_group(self, flow: Flow, grp: _Group, now: float) -> None:
+        finish = grp.sync(now) + flow._remaining
+        self._seq += 1
+        flow._seq = self._seq
+        flow._grp = grp
+        flow._finish = finish
+        grp.n += 1
+        heapq.heappush(grp.heap, (finish, self._seq, flow))
+        if grp.heap[0][2] is flow:  # new earliest finisher: re-arm the group
+            self._push_completion(grp, now)
+
+    def _leave_group(self, flow: Flow, now: float) -> None:
+        grp = flow._grp
+        flow._remaining = max(flow._finish - grp.sync(now), 0.0)
+        flow._grp = None
+        grp.n -= 1  # its heap entry is now dead (lazy deletion)
+        if grp.n == 0:
+            grp.heap.clear()
+            grp.version += 1  # empty groups are dropped at the next solve
 
     # --------------------------------------------------------------- event plumbing
     def _call(self, delay: float, fn: Callable[[Event], None], priority: int) -> None:
@@ -240,17 +358,35 @@ class FlowEngine:
         """Make sure the engine wakes at ``t`` (an earlier wake-up re-arms itself)."""
         if t >= self._timer_at or t == math.inf:
             return
-        now = self.env.now
         self._timer_at = t
         self._token += 1
         token = self._token
-        self._call(max(t - now, 0.0), lambda ev: self._on_timer(token), NORMAL)
+        self._call(max(t - self.env.now, 0.0), lambda ev: self._on_timer(token), NORMAL)
 
-    def _push_schedule(self, flow: Flow, now: float) -> None:
-        t_rel, _ = flow.schedule[flow._sched_pos]
+    def _push_schedule(self, flow: Flow) -> None:
+        t = flow.start + flow.schedule[flow._sched_pos][0]
         self._seq += 1
-        heapq.heappush(self._heap, (flow.start + t_rel, self._seq, 1, flow, flow._sched_pos))
-        self._arm(flow.start + t_rel)
+        heapq.heappush(self._heap, (t, self._seq, 1, flow, flow._sched_pos))
+        self._arm(t)
+
+    def _push_completion(self, grp: _Group, now: float) -> None:
+        grp.version += 1
+        heap = grp.heap
+        while heap:
+            _, seq, flow = heap[0]
+            if flow._grp is grp and flow._seq == seq:
+                break
+            heapq.heappop(heap)
+        if not heap or grp.rate <= 0.0:
+            return
+        if grp.rate == math.inf:
+            t = now
+        else:
+            t = now + max(heap[0][0] - grp.sync(now), 0.0) / grp.rate
+        self._seq += 1
+        heapq.heappush(self._heap, (t, self._seq, 0, grp, grp.version))
+        if not self._dirty:
+            self._arm(t)
 
     def _finish(self, flow: Flow, now: float) -> None:
         flow.end = now
@@ -268,8 +404,8 @@ class FlowEngine:
         worked = False
         if self.full_recompute:
             self._advance(now)
-            done = [f for f in self._active if f._remaining <= f.rate * _DONE_TOL_TIME
-                    + _DONE_TOL_BYTES]
+            done = [f for f in self._active
+                    if f._remaining <= f.rate * _DONE_TOL_TIME + _DONE_TOL_BYTES]
             for f in done:
                 del self._active[f]
                 self._finish(f, now)
@@ -278,7 +414,7 @@ class FlowEngine:
         while heap and heap[0][0] <= now:
             _, _, kind, obj, version = heapq.heappop(heap)
             if kind == 0:
-                worked |= self._complete_class(obj, version, now)
+                worked |= self._complete_group(obj, version, now)
             else:
                 worked |= self._apply_schedule(obj, version, now)
         if worked:
@@ -287,29 +423,29 @@ class FlowEngine:
         elif not self._dirty:
             self._arm(self._next_time())
 
-    def _complete_class(self, cls: _Class, version: int, now: float) -> bool:
-        if version != cls.version:
+    def _complete_group(self, grp: _Group, version: int, now: float) -> bool:
+        if version != grp.version:
             return False
-        v = cls.sync(now)
-        limit = v + cls.rate * _DONE_TOL_TIME + _DONE_TOL_BYTES
-        heap = cls.heap
+        limit = grp.sync(now) + grp.rate * _DONE_TOL_TIME + _DONE_TOL_BYTES
+        heap = grp.heap
         finished = []
         while heap:
             finish, seq, flow = heap[0]
-            if flow._cls is not cls or flow._seq != seq:
-                heapq.heappop(heap)  # left the class earlier (lazy deletion)
+            if flow._grp is not grp or flow._seq != seq:
+                heapq.heappop(heap)  # left the group earlier (lazy deletion)
                 continue
             if finish > limit:
                 break
             heapq.heappop(heap)
-            flow._cls = None
-            cls.n -= 1
             finished.append(flow)
         if not finished:
             # Float slack put the wake-up a hair early: look again later.
-            self._push_completion(cls, now)
+            self._push_completion(grp, now)
             return False
-        self._touched[cls] = None
+        for flow in finished:
+            self._leave_class(flow, now)
+        if grp.n:
+            self._push_completion(grp, now)
         for flow in finished:
             for r in flow.path:
                 fl = r.flows
@@ -326,13 +462,12 @@ class FlowEngine:
         _, bound = flow.schedule[pos]
         if self.full_recompute:
             self._advance(now)
-            flow.bound = bound
-        else:
-            flow.bound = bound
+        flow.bound = bound
+        if not self.full_recompute:
             self._rekey(flow, now)
         flow._sched_pos = pos + 1
         if flow._sched_pos < len(flow.schedule):
-            self._push_schedule(flow, now)
+            self._push_schedule(flow)
         return True
 
     def _on_solve(self, _ev: Event) -> None:
@@ -344,48 +479,82 @@ class FlowEngine:
             self._solve_full(now)
         else:
             self._solve_classes(now)
+        if self.on_solve is not None:
+            self.on_solve(now, self)
         self._arm(self._next_time())
 
     # --------------------------------------------------------------------- solving
     def _solve_classes(self, now: float) -> None:
-        classes = []
-        for key, cls in list(self._classes.items()):
-            if cls.n:
-                classes.append(cls)
-            else:
-                del self._classes[key]
-                self._touched.pop(cls, None)
-        self.entries_solved += len(classes)
-        sol = maxmin(
-            [c.n for c in classes], [c.bound for c in classes], [c.resources for c in classes], _CAP
-        )
-        touched = self._touched
-        for cls, rate, lim in zip(classes, sol.rates, sol.limiter, strict=True):
-            cls.limiter = lim
-            if rate != cls.rate:
-                cls.sync(now)
-                cls.rate = rate
-            elif cls not in touched:
-                continue
-            self._push_completion(cls, now)
-        touched.clear()
-        if self.on_solve is not None:
-            self.on_solve(now, classes, sol)
-
-    def _push_completion(self, cls: _Class, now: float) -> None:
-        cls.version += 1
-        heap = cls.heap
-        while heap:
-            finish, seq, flow = heap[0]
-            if flow._cls is cls and flow._seq == seq:
-                break
-            heapq.heappop(heap)
-        if not heap or cls.rate <= 0.0:
+        for key in [k for k, c in self._classes.items() if not c.members]:
+            cls = self._classes.pop(key)
+            self._slots[cls.slot] = None
+            self._slot_n[cls.slot] = 0
+            self._free_slots.append(cls.slot)
+        for key in [k for k, g in self._groups.items() if not g.n]:
+            del self._groups[key]
+        n = len(self._classes)
+        self.entries_solved += n
+        if n == 0:
             return
-        v = cls.sync(now)
-        t = now + max(heap[0][0] - v, 0.0) / cls.rate if cls.rate != math.inf else now
-        self._seq += 1
-        heapq.heappush(self._heap, (t, self._seq, 0, cls, cls.version))
+        # new limiter per class -> (class, group key, group rate)
+        if n < self._vector_from:
+            classes = list(self._classes.values())
+            sol = maxmin([len(c.members) for c in classes], [c.bound for c in classes],
+                         [c.resources for c in classes], _CAP)
+            changed = []
+            levels: dict[Resource, float] = {}
+            for cls, rate, lim in zip(classes, sol.rates, sol.limiter, strict=True):
+                if lim is not None:
+                    levels[lim] = rate
+                if cls.group is None or cls.limiter is not lim:
+                    changed.append((cls, lim))
+                    self._slot_lim[cls.slot] = -1 if lim is None else self._res_idx(lim)
+        else:
+            slots = np.flatnonzero(self._slot_n > 0.5)
+            rates, lim_idx, level_of = maxmin_arrays(
+                self._slot_n[slots], self._slot_bound[slots], self._slot_res[slots],
+                self._capacities())
+            diff = np.flatnonzero(lim_idx != self._slot_lim[slots])
+            self._slot_lim[slots] = lim_idx
+            res_list = self._res_list
+            changed = [(self._slots[int(slots[i])],
+                        res_list[int(lim_idx[i])] if lim_idx[i] >= 0 else None) for i in diff]
+            levels = None
+        # re-rate the bottleneck groups (bound groups never change rate)
+        for key, grp in list(self._groups.items()):
+            if key[0] != "r":
+                continue
+            r = key[1]
+            new = levels.get(r) if levels is not None else _level(level_of, self._res_index, r)
+            if new is not None and new != grp.rate:
+                grp.sync(now)
+                grp.rate = new
+                self._push_completion(grp, now)
+        # move the classes whose limiter changed
+        for cls, lim in changed:
+            cls.limiter = lim
+            if lim is None:
+                key, rate = ("b", cls.bound), cls.bound
+            else:
+                key = ("r", lim)
+                rate = levels[lim] if levels is not None else _level(
+                    level_of, self._res_index, lim)
+            grp = self._group(key, rate, now)
+            if cls.group is grp:
+                continue
+            cls.group = grp
+            for flow in cls.members:
+                if flow._grp is not None:
+                    self._leave_group(flow, now)
+                self._join_group(flow, grp, now)
+                self.moves += 1
+
+    def _capacities(self) -> np.ndarray:
+        caps = np.empty(len(self._res_list))
+        caps[0] = math.inf
+        for i, r in enumerate(self._res_list[1:], start=1):
+            caps[i] = r.capacity
+        return caps
 
     def _advance(self, now: float) -> None:
         dt = now - self._t_advanced
@@ -407,8 +576,6 @@ class FlowEngine:
                 if t < nxt:
                     nxt = t
         self._full_next = nxt
-        if self.on_solve is not None:
-            self.on_solve(now, flows, sol)
 
     def _next_time(self) -> float:
         heap = self._heap
@@ -423,3 +590,11 @@ class FlowEngine:
         if self.full_recompute and self._active:
             t = min(t, self._full_next)
         return t
+
+
+def _level(level_of: np.ndarray, index: dict[Resource, int], r: Resource) -> float | None:
+    i = index.get(r)
+    if i is None or i >= level_of.shape[0]:
+        return None
+    x = level_of[i]
+    return None if math.isnan(x) else float(x)

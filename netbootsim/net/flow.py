@@ -64,6 +64,7 @@ class Flow:
         "active",
         # engine-private state
         "_cls",
+        "_grp",
         "_finish",
         "_remaining",
         "_sched_pos",
@@ -95,6 +96,7 @@ class Flow:
         self.rate = 0.0
         self.active = False
         self._cls = None
+        self._grp = None
         self._finish = 0.0
         self._remaining = self.size
         self._sched_pos = 0

@@ -27,7 +27,9 @@ import math
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Solution", "maxmin", "REL_TOL"]
+import numpy as np
+
+__all__ = ["Solution", "maxmin", "maxmin_arrays", "REL_TOL"]
 
 #: Relative tolerance for "two resources saturate at the same level" and
 #: "a resource is saturated" (floating-point slack, not a model parameter).
@@ -147,3 +149,80 @@ def maxmin(
     load = {r: float(capacity[r]) - remaining[r] for r in users}
     saturated = {r for r, x in load.items() if x >= float(capacity[r]) * (1.0 - 1e-9)}
     return Solution(rates, limiter, load, saturated, rounds)
+
+
+def maxmin_arrays(
+    counts: np.ndarray,
+    bounds: np.ndarray,
+    res: np.ndarray,
+    capacity: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vectorised :func:`maxmin` over arrays, for many entries.
+
+    Same algorithm and result as :func:`maxmin` (up to floating-point summation
+    order), written with NumPy so that a solve over a thousand entries costs tens
+    of microseconds instead of a millisecond.
+
+    Args:
+        counts: ``(C,)`` flows per entry.
+        bounds: ``(C,)`` per-flow bound (may be ``inf``).
+        res: ``(C, P)`` resource indices of each entry's path, padded with index 0,
+            which must be a dummy resource of infinite capacity.
+        capacity: ``(R,)`` capacities; ``capacity[0]`` is ``inf``.
+
+    Returns:
+        ``(rates, limiter, level)``: per-entry rate; per-entry limiting resource index
+        (``-1`` = at its own bound); per-resource level at which it saturated
+        (``nan`` if it did not limit anyone).
+    """
+    n_entries, width = res.shape
+    n_res = capacity.shape[0]
+    cnt = counts.astype(np.float64)
+    remaining = capacity.astype(np.float64)
+    unfrozen = np.bincount(res.ravel(), weights=np.repeat(cnt, width), minlength=n_res)
+    rates = np.zeros(n_entries)
+    limiter = np.full(n_entries, -1, dtype=np.int64)
+    level_of = np.full(n_res, np.nan)
+    frozen = np.zeros(n_entries, dtype=bool)
+    order = np.argsort(bounds, kind="stable")
+    sorted_bounds = bounds[order]
+    pos = 0
+    left = n_entries
+
+    def freeze(ks: np.ndarray, rate: np.ndarray | float) -> None:
+        frozen[ks] = True
+        rates[ks] = rate
+        sub = res[ks].ravel()
+        c = cnt[ks]
+        np.subtract(remaining, np.bincount(sub, weights=np.repeat(c * rate, width),
+                                           minlength=n_res), out=remaining)
+        np.subtract(unfrozen, np.bincount(sub, weights=np.repeat(c, width), minlength=n_res),
+                    out=unfrozen)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        while left:
+            active = unfrozen > 0.5
+            share = np.where(active, remaining / np.where(active, unfrozen, 1.0), math.inf)
+            level = max(float(share.min()), 0.0)
+            hi = int(np.searchsorted(sorted_bounds, level, side="right"))
+            if hi > pos:
+                ks = order[pos:hi]
+                pos = hi
+                ks = ks[~frozen[ks]]
+                if ks.size:
+                    freeze(ks, bounds[ks])
+                    left -= ks.size
+                    continue
+            if level == math.inf:
+                ks = np.flatnonzero(~frozen)
+                freeze(ks, math.inf)
+                break
+            tight = share <= level * (1.0 + REL_TOL)
+            hit = tight[res]  # (C, P): which path slots are tight
+            ks = np.flatnonzero(hit.any(axis=1) & ~frozen)
+            first = hit[ks].argmax(axis=1)
+            limiter[ks] = res[ks, first]
+            level_of[tight] = level
+            freeze(ks, level)
+            left -= ks.size
+    return rates, limiter, level_of
