@@ -33,10 +33,15 @@ waits of 0.25, 0.5, 1, 2, 4, 8 s — six sends, given up at 15.75 s. The expecte
 time per window is taken conditional on success; the chance that some window
 exhausts its retries is reported as ``fail_probability``.
 
-Sharing: the flow engine runs the data phase as one flow of the wire bytes with
-the bound ``wire_bytes / data_time``; alone on its path it reproduces the law
-exactly; on a saturated link it gets ``min(bound, fair share)`` (RTT-unfairness of
-lock-step under queueing is left to the packet engine).
+Sharing: the flow engine runs the data phase as one flow bounded by the client's
+steady lock-step ``rate`` — wire bytes of a full window over the (expected) time of
+a full window, a property of client, server and path, not of the file — and sized
+``data_time × rate``, so that alone on its path it ends exactly when the law says.
+(The size differs from ``wire_bytes`` only by the partial last window; records
+report ``wire_bytes``.) Because the bound does not depend on the file size, the
+lock-step flows of one client type on one path are interchangeable and the engine
+solves them as one class. On a saturated link a flow gets ``min(rate, fair
+share)`` (RTT-unfairness of lock-step under queueing is left to the packet engine).
 """
 
 from __future__ import annotations
@@ -102,6 +107,8 @@ class TftpPlan:
         handshake: RRQ → OACK round trip (plus expected retries under loss).
         data_time: from ACK 0 to the last block's ACK (expected, under loss).
         lossless_data_time: ``data_time`` without loss.
+        rate: steady lock-step rate in wire bytes/s: a full window's wire bytes over a
+            full window's expected time (the flow's bound).
         retry_timeout: the client's first retry wait.
         fail_probability: chance that some exchange exhausts the retry schedule.
         error: ``None``, or why the transfer cannot happen (``"block-number-overflow"``).
@@ -114,6 +121,7 @@ class TftpPlan:
     handshake: float
     data_time: float
     lossless_data_time: float
+    rate: float
     retry_timeout: float
     fail_probability: float
     error: str | None = None
@@ -202,6 +210,9 @@ def tftp_plan(
     hs_waits = retry_waits(max(params.retry_min, 4.0 * rtt), params.retry_max)
     extra_hs, fail_hs = _expected_extra(q_hs, hs_waits)
     fail = 1.0 - (1.0 - fail_hs) * (1.0 - fail_win) ** windows
+    full_window = (rtt + d + wire_full * per_byte
+                   + (w - 1) * max(stage, wire_full / c_min) + extra_win)
+    rate = w * wire_full / full_window if full_window > 0 else math.inf
     error = None
     if not params.rollover and blocks > MAX_BLOCKS:
         error = "block-number-overflow"
@@ -213,6 +224,7 @@ def tftp_plan(
         handshake=rtt + extra_hs,
         data_time=lossless + windows * extra_win,
         lossless_data_time=lossless,
+        rate=rate,
         retry_timeout=timeout,
         fail_probability=fail,
         error=error,
@@ -228,15 +240,15 @@ def tftp_transfer(
 ) -> Generator[simpy.Event, object, TransferResult]:
     """Run one TFTP transfer in the flow engine (``yield from`` it in a process).
 
-    The handshake is a plain delay; the data phase is one flow of the plan's wire
-    bytes bounded by ``wire_bytes / data_time``, so that alone on its path it ends
-    exactly when the law says.
+    The handshake is a plain delay; the data phase is one flow bounded by the
+    plan's steady ``rate`` and sized ``data_time × rate``, so that alone on its path
+    it ends exactly when the law says (module docstring).
     """
     start = env.now
     yield env.timeout(plan.handshake)
     if plan.error is not None:
         return TransferResult("tftp", start, env.now, 0.0, 0.0, "failed", plan.error)
-    bound = plan.wire_bytes / plan.data_time if plan.data_time > 0 else math.inf
-    flow = Flow(plan.wire_bytes, path, bound=bound, name=name)
+    size = plan.data_time * plan.rate if plan.rate != math.inf else 0.0
+    flow = Flow(size, path, bound=plan.rate, name=name)
     yield engine.start(flow)
     return TransferResult("tftp", start, env.now, plan.size, plan.wire_bytes, "ok", "")

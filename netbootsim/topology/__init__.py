@@ -1,0 +1,20 @@
+"""Topology: the network a boot storm runs over (nodes, full-duplex links, routes, VLANs).
+
+:mod:`.model` holds the graph and routing; :mod:`.builders` makes common shapes.
+"""
+
+from .builders import HostSpec, LinkSpec, leaf_spine, rack, remote_site
+from .model import ENDPOINT_KINDS, NODE_KINDS, LinkDir, Topology, TopologyError
+
+__all__ = [
+    "ENDPOINT_KINDS",
+    "NODE_KINDS",
+    "HostSpec",
+    "LinkDir",
+    "LinkSpec",
+    "Topology",
+    "TopologyError",
+    "leaf_spine",
+    "rack",
+    "remote_site",
+]

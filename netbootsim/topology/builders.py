@@ -1,0 +1,235 @@
+"""Builders: pure functions that return the common data-center topologies.
+
+Names are deterministic and zero-padded so they sort in build order: ToRs ``tor01``,
+racks ``rack01``, servers ``r01s001`` (rack 1, server 1), spines ``spine1`` (padded to
+``spine01`` from ten spines on). Padding widens when a count needs more digits.
+All quantities are SI: bandwidth in bytes/s, latency in seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .model import ENDPOINT_KINDS, Topology, TopologyError, check_link_values
+
+__all__ = ["LinkSpec", "HostSpec", "rack", "leaf_spine", "remote_site"]
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """The same bandwidth, latency and loss in both directions of a link.
+
+    Attributes:
+        bandwidth: bytes per second, finite and > 0.
+        latency: one-way latency in seconds, >= 0.
+        loss: per-packet loss probability per direction, in [0, 1).
+    """
+
+    bandwidth: float
+    latency: float = 0.0
+    loss: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_link_values("LinkSpec", self.bandwidth, self.latency, self.loss)
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """A boot host (DHCP, TFTP, HTTP server...) to attach to a built topology.
+
+    Attributes:
+        name: unique node name, e.g. ``"tftp1"``.
+        attach: node to link it to; ``None`` for the builder's default place.
+        link: its link; ``None`` for the builder's ``host_link``.
+        nics: parallel links to ``attach`` (two for an LACP pair).
+    """
+
+    name: str
+    attach: str | None = None
+    link: LinkSpec | None = None
+    nics: int = 1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TopologyError(f"HostSpec: name must be a non-empty string, got {self.name!r}")
+        _count(f"HostSpec {self.name!r}: nics", self.nics)
+
+
+def rack(servers: int, *, server_link: LinkSpec, hosts: Sequence[HostSpec] = (),
+         host_link: LinkSpec | None = None, nics: int = 1, name: str = "rack01") -> Topology:
+    """One rack: a ToR ``tor01`` with its servers and, optionally, boot hosts.
+
+    Servers are ``r01s001``... (kind ``server``, rack and domain ``name``). Hosts attach
+    to the ToR unless their ``attach`` says otherwise and join the domain of the node
+    they attach to. The ToR is a plain L2 switch (no gateway).
+
+    Args:
+        servers: number of servers, >= 1.
+        server_link: each server's link to the ToR.
+        hosts: boot hosts to add.
+        host_link: hosts' link when their spec has none; default ``server_link``.
+        nics: links per server (2: two parallel links, LACP members).
+        name: the rack's name, used as its rack label and L2 domain.
+
+    Returns:
+        The topology.
+
+    Raises:
+        TopologyError: a count below 1, a bad name or an unknown ``attach``.
+    """
+    _count("servers", servers)
+    _count("nics", nics)
+    if not isinstance(name, str) or not name:
+        raise TopologyError(f"rack name must be a non-empty string, got {name!r}")
+    topo = Topology()
+    topo.add_node("tor01", "tor", domain=name, rack=name)
+    _add_servers(topo, "tor01", "r01", name, name, servers, server_link, nics)
+    _add_hosts(topo, hosts, "tor01", host_link or server_link)
+    return topo
+
+
+def leaf_spine(racks: int, servers_per_rack: int, spines: int, *, server_link: LinkSpec,
+               uplink: LinkSpec | None = None, oversubscription: float | None = None,
+               hosts: Sequence[HostSpec] = (), host_link: LinkSpec | None = None,
+               nics: int = 1) -> Topology:
+    """A two-tier leaf-spine fabric: every ToR links to every spine.
+
+    Rack ``i`` has ToR ``tor0i``, servers ``r0is001``..., and is its own L2 domain
+    ``rack0i`` with the ToR as its L3 gateway. Spines are routed (no domain). Hosts
+    without ``attach`` sit on a services leaf ``tor-svc`` (kind ``tor``, gateway, domain
+    ``services``) linked to every spine with the uplink spec; the leaf exists only when
+    some host uses it. A host attached elsewhere (``"spine1"``, ``"tor03"``) joins the
+    domain of that node (none for a spine).
+
+    Give exactly one of ``uplink`` and ``oversubscription``. With oversubscription
+    ``X`` each ToR-spine link gets ``servers_per_rack * server_link.bandwidth * nics /
+    (spines * X)`` bytes/s and the latency and loss of ``server_link``.
+
+    Args:
+        racks: number of racks (leaves), >= 1.
+        servers_per_rack: servers under each ToR, >= 1.
+        spines: number of spines, >= 1.
+        server_link: each server's link to its ToR.
+        uplink: each ToR-spine link.
+        oversubscription: downlink over uplink capacity of a leaf, > 0.
+        hosts: boot hosts to add.
+        host_link: hosts' link when their spec has none; default ``server_link``.
+        nics: links per server.
+
+    Returns:
+        The topology.
+
+    Raises:
+        TopologyError: a count below 1, not exactly one of ``uplink``/``oversubscription``,
+            or an unknown ``attach``.
+    """
+    _count("racks", racks)
+    _count("servers_per_rack", servers_per_rack)
+    _count("spines", spines)
+    _count("nics", nics)
+    if (uplink is None) == (oversubscription is None):
+        raise TopologyError("leaf_spine: give exactly one of uplink and oversubscription")
+    if uplink is None:
+        x = oversubscription
+        if isinstance(x, bool) or not isinstance(x, int | float) or not (
+                math.isfinite(x) and x > 0):
+            raise TopologyError(f"oversubscription must be a finite number > 0, got {x!r}")
+        bw = servers_per_rack * server_link.bandwidth * nics / (spines * x)
+        uplink = LinkSpec(bw, server_link.latency, server_link.loss)
+    topo = Topology()
+    sw = len(str(spines))
+    spine_names = [f"spine{j:0{sw}d}" for j in range(1, spines + 1)]
+    for s in spine_names:
+        topo.add_node(s, "spine")
+    rw = max(2, len(str(racks)))
+    for i in range(1, racks + 1):
+        tor, rack_name = f"tor{i:0{rw}d}", f"rack{i:0{rw}d}"
+        topo.add_node(tor, "tor", domain=rack_name, rack=rack_name, gateway=True)
+        for s in spine_names:
+            _link(topo, tor, s, uplink)
+        _add_servers(topo, tor, f"r{i:0{rw}d}", rack_name, rack_name, servers_per_rack,
+                     server_link, nics)
+    if any(h.attach is None for h in hosts):
+        topo.add_node("tor-svc", "tor", domain="services", gateway=True)
+        for s in spine_names:
+            _link(topo, "tor-svc", s, uplink)
+    _add_hosts(topo, hosts, "tor-svc", host_link or server_link)
+    return topo
+
+
+def remote_site(servers: int, *, server_link: LinkSpec, wan: LinkSpec,
+                hosts: Sequence[HostSpec] = (), host_link: LinkSpec | None = None,
+                nics: int = 1, lan_link: LinkSpec | None = None) -> Topology:
+    """A remote site booting from a data center over a WAN link.
+
+    Site: ToR ``tor01`` with servers ``r01s001``... (rack ``rack01``, domain ``site``)
+    and router ``site-rtr`` (domain ``site``). WAN: ``site-rtr`` -- ``dc-rtr``, carrying
+    the WAN latency and loss. Data center: router ``dc-rtr`` and switch ``dc-sw``
+    (domain ``dc``) with the hosts attached to ``dc-sw`` unless their ``attach`` says
+    otherwise.
+
+    Args:
+        servers: number of servers at the site, >= 1.
+        server_link: each server's link to the ToR.
+        wan: the WAN link.
+        hosts: boot hosts to add.
+        host_link: hosts' link when their spec has none; default ``server_link``.
+        nics: links per server.
+        lan_link: the ``tor01``--``site-rtr`` and ``dc-rtr``--``dc-sw`` links; default
+            ``server_link``.
+
+    Returns:
+        The topology.
+
+    Raises:
+        TopologyError: a count below 1 or an unknown ``attach``.
+    """
+    _count("servers", servers)
+    _count("nics", nics)
+    lan = lan_link or server_link
+    topo = Topology()
+    topo.add_node("tor01", "tor", domain="site", rack="rack01")
+    topo.add_node("site-rtr", "router", domain="site")
+    topo.add_node("dc-rtr", "router", domain="dc")
+    topo.add_node("dc-sw", "switch", domain="dc")
+    _link(topo, "tor01", "site-rtr", lan)
+    _link(topo, "site-rtr", "dc-rtr", wan)
+    _link(topo, "dc-rtr", "dc-sw", lan)
+    _add_servers(topo, "tor01", "r01", "rack01", "site", servers, server_link, nics)
+    _add_hosts(topo, hosts, "dc-sw", host_link or server_link)
+    return topo
+
+
+def _count(what: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise TopologyError(f"{what} must be an integer >= 1, got {value!r}")
+
+
+def _link(topo: Topology, a: str, b: str, spec: LinkSpec) -> None:
+    topo.add_link(a, b, spec.bandwidth, spec.latency, spec.loss)
+
+
+def _add_servers(topo: Topology, tor: str, prefix: str, rack_name: str, domain: str,
+                 count: int, link: LinkSpec, nics: int) -> None:
+    width = max(3, len(str(count)))
+    for i in range(1, count + 1):
+        s = f"{prefix}s{i:0{width}d}"
+        topo.add_node(s, "server", domain=domain, rack=rack_name, nics=nics)
+        for _ in range(nics):
+            _link(topo, tor, s, link)
+
+
+def _add_hosts(topo: Topology, hosts: Sequence[HostSpec], default: str,
+               default_link: LinkSpec) -> None:
+    for h in hosts:
+        attach = default if h.attach is None else h.attach
+        if attach not in topo:
+            raise TopologyError(f"host {h.name!r}: attach to unknown node {attach!r}")
+        if topo.node_kind(attach) in ENDPOINT_KINDS:
+            raise TopologyError(f"host {h.name!r}: cannot attach to {attach!r}, a "
+                                f"{topo.node_kind(attach)}; attach to a switch or router")
+        topo.add_node(h.name, "host", domain=topo.domain_of(attach), nics=h.nics)
+        for _ in range(h.nics):
+            _link(topo, attach, h.name, h.link or default_link)

@@ -1,0 +1,425 @@
+"""The network graph: nodes, full-duplex links, L2 domains and the routes flows take.
+
+A :class:`Topology` holds a :class:`networkx.MultiDiGraph`. Every full-duplex link
+is two directed edges, one :class:`LinkDir` each; a ``LinkDir`` is what the flow
+engine treats as one resource (capacity in bytes/s, one-way latency in seconds,
+per-packet loss probability).
+
+Routing is shortest path by hop count. Where several next hops (other switches, or
+parallel links such as LACP members) are equally short, one is chosen per hop by a
+stable hash of ``f"{flow_key}|{node}"`` (BLAKE2b, never Python's salted ``hash``),
+the way a switch hashes a flow's 5-tuple: the same key takes the same path on every
+run and machine, different keys spread over the members. Servers and hosts are end
+points: a route starts or ends at them but never passes through them.
+
+L2 domains (VLANs) are plain labels on nodes. A node has a home domain and may
+belong to more (a router with a leg in several VLANs). L3 nodes are routers and
+switches flagged ``gateway=True`` (a ToR acting as the rack's gateway); a DHCP
+broadcast stays inside its domain and is relayed by the L3 nodes of that domain,
+see :meth:`Topology.routers_between`.
+
+Mutate a topology only through :meth:`Topology.add_node` and
+:meth:`Topology.add_link`; they keep the routing caches consistent.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import networkx as nx
+
+from .routing import ENDPOINT_KINDS, Distances, distances_to, relays_toward, stable_pick
+
+__all__ = ["NODE_KINDS", "ENDPOINT_KINDS", "LinkDir", "Topology", "TopologyError"]
+
+#: Every kind of node a topology may hold.
+NODE_KINDS: tuple[str, ...] = ("server", "tor", "spine", "router", "host", "switch", "wan")
+
+
+class TopologyError(ValueError):
+    """A topology cannot be built or queried as asked; the message names the culprit."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkDir:
+    """One direction of a full-duplex link: one resource for the flow engine.
+
+    Attributes:
+        name: unique name, ``"src->dst"``, with ``"#2"``, ``"#3"``... for parallel links.
+        src: node the bytes leave.
+        dst: node the bytes arrive at.
+        capacity: bytes per second, finite and > 0.
+        latency: one-way delay in seconds (propagation plus switching), >= 0.
+        loss: per-packet loss probability in this direction, in [0, 1).
+        link: name of the full-duplex link this direction belongs to.
+    """
+
+    name: str
+    src: str
+    dst: str
+    capacity: float
+    latency: float
+    loss: float
+    link: str
+
+
+def check_link_values(where: str, bandwidth: float, latency: float, loss: float) -> None:
+    """Raise :class:`TopologyError` unless the values make a valid link direction.
+
+    Args:
+        where: what is being checked, for the message (e.g. ``"link 'a--b'"``).
+        bandwidth: bytes/s; must be finite and > 0.
+        latency: seconds; must be finite and >= 0.
+        loss: probability; must be in [0, 1).
+    """
+    if not _is_number(bandwidth) or not (math.isfinite(bandwidth) and bandwidth > 0):
+        raise TopologyError(f"{where}: bandwidth must be a finite number > 0 bytes/s, "
+                            f"got {bandwidth!r}")
+    if not _is_number(latency) or not (math.isfinite(latency) and latency >= 0):
+        raise TopologyError(f"{where}: latency must be a finite number >= 0 s, got {latency!r}")
+    if not _is_number(loss) or not 0 <= loss < 1:
+        raise TopologyError(f"{where}: loss must be a probability in [0, 1), got {loss!r}")
+
+
+def _is_number(x: object) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+class Topology:
+    """A network: typed nodes, full-duplex links, L2 domains and routes.
+
+    Attributes:
+        graph: the directed multigraph. Nodes carry ``kind``, ``domain`` (home domain or
+            ``None``), ``domains`` (list of all), ``rack``, ``nics`` and ``gateway``;
+            each edge has key ``LinkDir.name`` and attribute ``ld`` (the :class:`LinkDir`).
+    """
+
+    def __init__(self) -> None:
+        self.graph: nx.MultiDiGraph = nx.MultiDiGraph()
+        self._links: dict[str, tuple[LinkDir, LinkDir]] = {}
+        self._pair_links: dict[frozenset[str], int] = {}
+        self._dir_names: set[str] = set()
+        self._invalidate()
+
+    def __repr__(self) -> str:
+        return f"Topology({self.graph.number_of_nodes()} nodes, {len(self._links)} links)"
+
+    def __contains__(self, node: object) -> bool:
+        return node in self.graph
+
+    # -- building -------------------------------------------------------------------------
+
+    def add_node(self, name: str, kind: str, *, domain: str | Sequence[str] | None = None,
+                 rack: str | None = None, nics: int = 1, gateway: bool = False) -> None:
+        """Add a node.
+
+        Args:
+            name: unique, non-empty node name.
+            kind: one of :data:`NODE_KINDS`.
+            domain: the L2 domain (VLAN) name, or a sequence of names for a node with a leg
+                in several (the first is its home domain), or ``None``.
+            rack: rack label, for reports.
+            nics: network interfaces the node has (servers and hosts; checked by
+                :meth:`validate` against their links).
+            gateway: the node routes between its domain and the rest (a ToR acting as the
+                L3 gateway). Always true for kind ``"router"``.
+
+        Raises:
+            TopologyError: duplicate or empty name, unknown kind, bad domain or nics.
+        """
+        if not isinstance(name, str) or not name:
+            raise TopologyError(f"node name must be a non-empty string, got {name!r}")
+        if name in self.graph:
+            raise TopologyError(f"duplicate node {name!r}")
+        if kind not in NODE_KINDS:
+            raise TopologyError(f"node {name!r}: unknown kind {kind!r}; expected one of "
+                                f"{', '.join(NODE_KINDS)}")
+        doms = [domain] if isinstance(domain, str) else list(domain or ())
+        if any(not isinstance(d, str) or not d for d in doms):
+            raise TopologyError(f"node {name!r}: domain names must be non-empty strings, "
+                                f"got {domain!r}")
+        doms = list(dict.fromkeys(doms))
+        if not isinstance(nics, int) or isinstance(nics, bool) or nics < 1:
+            raise TopologyError(f"node {name!r}: nics must be an integer >= 1, got {nics!r}")
+        self.graph.add_node(name, kind=kind, domain=doms[0] if doms else None, domains=doms,
+                            rack=rack, nics=nics, gateway=kind == "router" or bool(gateway))
+        self._invalidate()
+
+    def add_link(self, a: str, b: str, bandwidth: float, latency: float = 0.0,
+                 loss: float = 0.0, *, bandwidth_ba: float | None = None,
+                 latency_ba: float | None = None, loss_ba: float | None = None,
+                 name: str | None = None) -> tuple[LinkDir, LinkDir]:
+        """Add a full-duplex link between two existing nodes.
+
+        The ``*_ba`` values set the direction ``b -> a``; each defaults to its ``a -> b``
+        counterpart. Parallel links between the same pair are allowed: the first is named
+        ``"a--b"`` with directions ``"a->b"``/``"b->a"``, the second ``"a--b#2"`` with
+        ``"a->b#2"``/``"b->a#2"``, and so on.
+
+        Args:
+            a: one end.
+            b: the other end.
+            bandwidth: capacity ``a -> b`` in bytes/s.
+            latency: one-way latency ``a -> b`` in seconds.
+            loss: per-packet loss probability ``a -> b``.
+            bandwidth_ba: capacity ``b -> a``.
+            latency_ba: latency ``b -> a``.
+            loss_ba: loss probability ``b -> a``.
+            name: the link's name instead of the default.
+
+        Returns:
+            The two directions ``(a -> b, b -> a)``.
+
+        Raises:
+            TopologyError: unknown endpoint, a self-loop, a name already used, or a value
+                out of range.
+        """
+        for end in (a, b):
+            if end not in self.graph:
+                raise TopologyError(f"link {a!r}--{b!r}: unknown node {end!r}")
+        if a == b:
+            raise TopologyError(f"link {a!r}--{b!r}: a link needs two different nodes")
+        pair = frozenset((a, b))
+        nth = self._pair_links.get(pair, 0) + 1
+        suffix = "" if nth == 1 else f"#{nth}"
+        link = f"{a}--{b}{suffix}" if name is None else name
+        where = f"link {link!r}"
+        if not isinstance(link, str) or not link:
+            raise TopologyError(f"link {a!r}--{b!r}: name must be a non-empty string")
+        if link in self._links:
+            raise TopologyError(f"{where}: a link with this name already exists")
+        values = {
+            (a, b): (bandwidth, latency, loss),
+            (b, a): (
+                bandwidth if bandwidth_ba is None else bandwidth_ba,
+                latency if latency_ba is None else latency_ba,
+                loss if loss_ba is None else loss_ba,
+            ),
+        }
+        dirs = []
+        for (x, y), (bw, lat, p) in values.items():
+            dir_name = f"{x}->{y}{suffix}"
+            check_link_values(f"{where} direction {dir_name!r}", bw, lat, p)
+            if dir_name in self._dir_names:
+                raise TopologyError(f"{where}: direction name {dir_name!r} already in use")
+            dirs.append(LinkDir(dir_name, x, y, float(bw), float(lat), float(p), link))
+        ab, ba = dirs
+        self.graph.add_edge(a, b, key=ab.name, ld=ab)
+        self.graph.add_edge(b, a, key=ba.name, ld=ba)
+        self._links[link] = (ab, ba)
+        self._pair_links[pair] = nth
+        self._dir_names.update((ab.name, ba.name))
+        self._invalidate()
+        return ab, ba
+
+    # -- queries --------------------------------------------------------------------------
+
+    def node_kind(self, name: str) -> str:
+        """The kind of a node (one of :data:`NODE_KINDS`)."""
+        return self._attrs(name)["kind"]
+
+    def nodes_of(self, kind: str) -> list[str]:
+        """Names of all nodes of a kind, sorted."""
+        if kind not in NODE_KINDS:
+            raise TopologyError(f"unknown node kind {kind!r}")
+        return sorted(n for n, k in self.graph.nodes(data="kind") if k == kind)
+
+    def servers(self) -> list[str]:
+        """Names of all servers, sorted."""
+        return self.nodes_of("server")
+
+    def hosts(self) -> list[str]:
+        """Names of all boot hosts (kind ``"host"``), sorted."""
+        return self.nodes_of("host")
+
+    def links(self) -> dict[str, tuple[LinkDir, LinkDir]]:
+        """Every full-duplex link by name, as ``(a -> b, b -> a)``, in insertion order."""
+        return dict(self._links)
+
+    def link_dirs(self) -> list[LinkDir]:
+        """Every link direction (every flow-engine resource), sorted by name."""
+        return sorted((ld for pair in self._links.values() for ld in pair), key=_name)
+
+    def path(self, src: str, dst: str, flow_key: str = "") -> tuple[LinkDir, ...]:
+        """The link directions a flow from ``src`` to ``dst`` crosses, in order.
+
+        Shortest by hop count; among equally short next hops (parallel links included)
+        one is chosen at each node by a stable hash of ``f"{flow_key}|{node}"``.
+
+        Args:
+            src: first node.
+            dst: last node.
+            flow_key: identifies the flow for ECMP hashing (e.g. ``"r01s001:tftp"``).
+
+        Returns:
+            The path, empty when ``src == dst``.
+
+        Raises:
+            TopologyError: unknown node, or no path.
+        """
+        self._attrs(src)
+        self._attrs(dst)
+        if src == dst:
+            return ()
+        dist = self._target(dst).get
+        out = self._adjacency()
+        d = dist(src)
+        if d is None:
+            raise TopologyError(f"no path from {src!r} to {dst!r}")
+        hops: list[LinkDir] = []
+        hops_from = self._hops_from
+        u = src
+        while d:
+            d -= 1
+            # Next-hop sets at forwarding nodes are cached per (node, destination): at most
+            # (switches x destinations) entries; a source's few links are scanned each time.
+            cands = hops_from.get((u, dst))
+            if cands is None:
+                cands = tuple(ld for v, ld, fwd in out[u] if (fwd or v == dst) and dist(v) == d)
+                if u != src:
+                    hops_from[(u, dst)] = cands
+            ld = cands[stable_pick(flow_key, u, len(cands))] if len(cands) > 1 else cands[0]
+            hops.append(ld)
+            u = ld.dst
+        return tuple(hops)
+
+    def rtt(self, fwd: Sequence[LinkDir], back: Sequence[LinkDir]) -> float:
+        """Round-trip time in seconds: the sum of the latencies of both paths."""
+        return math.fsum(ld.latency for ld in fwd) + math.fsum(ld.latency for ld in back)
+
+    def round_trip(self, a: str, b: str, flow_key: str = ""
+                   ) -> tuple[tuple[LinkDir, ...], tuple[LinkDir, ...], float]:
+        """Both paths of a conversation and its RTT.
+
+        Args:
+            a: the node that opens the conversation.
+            b: the other node.
+            flow_key: ECMP key, used for both directions.
+
+        Returns:
+            ``(path a -> b, path b -> a, rtt in seconds)``.
+        """
+        fwd = self.path(a, b, flow_key)
+        back = self.path(b, a, flow_key)
+        return fwd, back, self.rtt(fwd, back)
+
+    # -- L2 domains -----------------------------------------------------------------------
+
+    def domains(self) -> dict[str, list[str]]:
+        """Each L2 domain (VLAN) name, sorted, with its sorted member nodes."""
+        members: dict[str, list[str]] = {}
+        for n in sorted(self.graph):
+            for d in self.graph.nodes[n]["domains"]:
+                members.setdefault(d, []).append(n)
+        return dict(sorted(members.items()))
+
+    def domain_of(self, node: str) -> str | None:
+        """A node's home domain (the first it was given), or ``None``."""
+        return self._attrs(node)["domain"]
+
+    def domains_of(self, node: str) -> list[str]:
+        """Every domain a node belongs to (home domain first)."""
+        return list(self._attrs(node)["domains"])
+
+    def routers_between(self, domain_a: str, domain_b: str) -> list[str]:
+        """The L3 nodes that carry traffic from ``domain_a`` toward ``domain_b``.
+
+        These are where a DHCP relay for clients in ``domain_a`` and servers in
+        ``domain_b`` sits: the routers and gateway switches that are members of
+        ``domain_a`` and either are members of ``domain_b`` too, or reach a member of
+        ``domain_b`` without re-entering ``domain_a``. Not symmetric: in a leaf-spine
+        fabric ``routers_between("rack01", "services")`` is ``["tor01"]``.
+
+        Args:
+            domain_a: the domain the traffic (broadcast) starts in.
+            domain_b: the domain it must reach.
+
+        Returns:
+            Sorted node names; empty when the domains are the same.
+
+        Raises:
+            TopologyError: a domain no node belongs to.
+        """
+        doms = self.domains()
+        for d in (domain_a, domain_b):
+            if d not in doms:
+                raise TopologyError(f"unknown domain {d!r}; known: {', '.join(doms) or 'none'}")
+        if domain_a == domain_b:
+            return []
+        return relays_toward(self.graph, doms[domain_a], domain_b)
+
+    # -- checks ---------------------------------------------------------------------------
+
+    def validate(self) -> list[str]:
+        """Problems a person should fix before simulating, one message each.
+
+        Reports nodes without links, servers without an L2 domain, servers and hosts
+        whose link count differs from their ``nics``, a topology without boot hosts, and
+        servers that cannot exchange traffic with any boot host.
+
+        Returns:
+            Messages in a stable order; empty when the topology looks sound.
+        """
+        problems: list[str] = []
+        nodes = self.graph.nodes
+        hosts = self.hosts()
+        for n in sorted(self.graph):
+            attrs = nodes[n]
+            links = self.graph.out_degree(n)
+            if links == 0:
+                problems.append(f"node {n!r} ({attrs['kind']}) has no links")
+            elif attrs["kind"] in ENDPOINT_KINDS and links != attrs["nics"]:
+                problems.append(f"{attrs['kind']} {n!r} declares {attrs['nics']} NIC(s) "
+                                f"but has {links} link(s)")
+            if attrs["kind"] == "server" and attrs["domain"] is None:
+                problems.append(f"server {n!r} has no L2 domain (DHCP broadcasts need one)")
+        if not hosts:
+            problems.append("no boot hosts (nodes of kind 'host')")
+            return problems
+        to_host = [self._target(h) for h in hosts]
+        for s in self.servers():
+            from_host = self._target(s)
+            from_ok = any(from_host.get(h) is not None for h in hosts)
+            to_ok = any(d.get(s) is not None for d in to_host)
+            if not (from_ok and to_ok):
+                problems.append(f"server {s!r} cannot exchange traffic with any boot host")
+        return problems
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _attrs(self, node: str) -> dict:
+        try:
+            return self.graph.nodes[node]
+        except KeyError:
+            raise TopologyError(f"unknown node {node!r}") from None
+
+    def _invalidate(self) -> None:
+        self._out: dict[str, tuple[tuple[str, LinkDir, bool], ...]] | None = None
+        self._bfs_cache: dict[str, dict[str, int]] = {}
+        self._targets: dict[str, Distances] = {}
+        self._hops_from: dict[tuple[str, str], tuple[LinkDir, ...]] = {}
+
+    def _adjacency(self) -> dict[str, tuple[tuple[str, LinkDir, bool], ...]]:
+        """Per node: its out-links as ``(neighbour, LinkDir, neighbour forwards)``, sorted."""
+        if self._out is None:
+            g = self.graph
+            transit = {n: k not in ENDPOINT_KINDS for n, k in g.nodes(data="kind")}
+            self._out = {
+                u: tuple(sorted(((v, ld, transit[v]) for _, v, ld in g.out_edges(u, data="ld")),
+                                key=lambda e: (e[0], e[1].name)))
+                for u in g
+            }
+        return self._out
+
+    def _target(self, t: str) -> Distances:
+        """Hop distances to ``t`` (cached per destination; BFS shared, see :class:`Distances`)."""
+        hit = self._targets.get(t)
+        if hit is None:
+            hit = self._targets[t] = distances_to(self.graph, t, self._bfs_cache)
+        return hit
+
+
+def _name(ld: LinkDir) -> str:
+    return ld.name

@@ -1,0 +1,142 @@
+"""Routing internals: hop distances to a destination, stable ECMP choice, L3 relays.
+
+Pure functions over the :class:`networkx.MultiDiGraph` of a
+:class:`~netbootsim.topology.model.Topology` (node attribute ``kind``, edge attribute
+``ld``). Nodes of :data:`ENDPOINT_KINDS` end traffic and never forward it: a route may
+start or end at them but not pass through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from typing import NamedTuple
+
+import networkx as nx
+
+__all__ = ["ENDPOINT_KINDS", "Distances", "distances_to", "relays_toward", "stable_pick"]
+
+#: Kinds that end traffic and never forward it (routes do not pass through them).
+ENDPOINT_KINDS: frozenset[str] = frozenset({"server", "host"})
+
+
+def stable_pick(flow_key: str, node: str, n: int) -> int:
+    """ECMP choice in ``range(n)`` for a flow at a node, identical on every run and machine.
+
+    Args:
+        flow_key: identifies the flow.
+        node: the node choosing among its equal-cost next hops.
+        n: how many there are.
+
+    Returns:
+        ``blake2b-64(f"{flow_key}|{node}") mod n``.
+    """
+    digest = hashlib.blake2b(f"{flow_key}|{node}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % n
+
+
+class Distances(NamedTuple):
+    """Hop counts from every node that can reach one destination ``t``.
+
+    ``chain`` holds ``t`` and the run of single, forwarding predecessors behind it (a
+    server's ToR, say): every route to ``t`` ends with that run, so ``base``, the BFS
+    from the run's far end, is shared by all destinations behind it.
+
+    Attributes:
+        chain: node -> exact hops to ``t`` for the run ending at ``t``.
+        base: node -> hops to the run's far end.
+        offset: hops from the run's far end to ``t``.
+    """
+
+    chain: dict[str, int]
+    base: dict[str, int]
+    offset: int
+
+    def get(self, v: str) -> int | None:
+        """Hops from ``v`` to the destination, or ``None`` if ``v`` cannot reach it."""
+        d = self.chain.get(v)
+        if d is None:
+            d = self.base.get(v)
+            if d is not None:
+                d += self.offset
+        return d
+
+
+def distances_to(graph: nx.MultiDiGraph, t: str, bfs_cache: dict[str, dict[str, int]]
+                 ) -> Distances:
+    """Hop distances to ``t`` over forwarding nodes, reusing BFS results in ``bfs_cache``.
+
+    Args:
+        graph: the topology's graph.
+        t: the destination.
+        bfs_cache: far end -> its reverse BFS; filled as needed.
+
+    Returns:
+        The distances.
+    """
+    chain = {t: 0}
+    c = t
+    while True:
+        preds = set(graph.predecessors(c))
+        if len(preds) != 1:
+            break
+        (p,) = preds
+        if p in chain or graph.nodes[p]["kind"] in ENDPOINT_KINDS:
+            break
+        chain[p] = len(chain)
+        c = p
+    base = bfs_cache.get(c)
+    if base is None:
+        base = bfs_cache[c] = _reverse_bfs(graph, c)
+    return Distances(chain, base, len(chain) - 1)
+
+
+def _reverse_bfs(graph: nx.MultiDiGraph, t: str) -> dict[str, int]:
+    """Hops to ``t`` from every node that reaches it; only forwarding nodes are expanded."""
+    nodes = graph.nodes
+    dist = {t: 0}
+    queue = deque([t])
+    while queue:
+        x = queue.popleft()
+        dx = dist[x] + 1
+        for p in graph.predecessors(x):
+            if p not in dist:
+                dist[p] = dx
+                if nodes[p]["kind"] not in ENDPOINT_KINDS:
+                    queue.append(p)
+    return dist
+
+
+def relays_toward(graph: nx.MultiDiGraph, members_a: list[str], domain_b: str) -> list[str]:
+    """The L3 members of a domain that reach ``domain_b`` without re-entering it.
+
+    Args:
+        graph: the topology's graph (node attributes ``gateway``, ``domains``, ``kind``).
+        members_a: the sorted members of the starting domain.
+        domain_b: the domain to reach.
+
+    Returns:
+        Sorted names of the gateways of ``members_a`` that are members of ``domain_b`` or
+        reach one of its members through nodes outside the starting domain.
+    """
+    nodes = graph.nodes
+    inside_a = set(members_a)
+    found = []
+    for r in members_a:
+        if not nodes[r]["gateway"]:
+            continue
+        seen = {r}
+        queue = deque([r])
+        while queue:
+            u = queue.popleft()
+            if domain_b in nodes[u]["domains"]:
+                found.append(r)
+                break
+            for v in graph.successors(u):
+                if v in seen or v in inside_a:
+                    continue
+                seen.add(v)
+                # end points are visited (they may be members of domain_b) but not crossed
+                if nodes[v]["kind"] not in ENDPOINT_KINDS or domain_b in nodes[v]["domains"]:
+                    queue.append(v)
+    return found
