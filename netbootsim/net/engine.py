@@ -150,6 +150,9 @@ class FlowEngine:
         self._slot_bound = np.zeros(64)
         self._slot_res = np.zeros((64, 1), dtype=np.int64)
         self._slot_lim = np.full(64, -2, dtype=np.int64)
+        self._caps = np.full(8, math.inf)  # capacity by resource index (index 0: dummy)
+        self._empty_classes: dict[_Class, None] = {}
+        self._empty_groups: dict[_Group, None] = {}
         # full-recompute state
         self._active: dict[Flow, None] = {}
         self._t_advanced = env.now
@@ -197,8 +200,11 @@ class FlowEngine:
         now = self.env.now
         if self.full_recompute:
             self._advance(now)
-        flow.bound = float(bound)
-        if not self.full_recompute:
+            flow.bound = float(bound)
+        else:
+            flow.bound = float(bound)
+            if self._rebound_in_place(flow, now):
+                return
             self._rekey(flow, now)
         self._request_solve()
 
@@ -210,6 +216,9 @@ class FlowEngine:
         if self.full_recompute:
             self._advance(now)
         resource.capacity = float(capacity)
+        i = self._res_index.get(resource)
+        if i is not None:
+            self._caps[i] = resource.capacity
         if not self.full_recompute and len(resource.flows) == 1:
             (only,) = resource.flows
             self._rekey(only, now)
@@ -259,6 +268,9 @@ class FlowEngine:
         if i is None:
             i = self._res_index[r] = len(self._res_list)
             self._res_list.append(r)
+            if i >= self._caps.shape[0]:
+                self._caps = np.concatenate([self._caps, np.full(self._caps.shape[0], math.inf)])
+            self._caps[i] = r.capacity
         return i
 
     def _new_class(self, key: tuple) -> _Class:
@@ -296,6 +308,7 @@ class FlowEngine:
         if cls is None:
             cls = self._new_class(key)
         cls.members[flow] = None
+        self._empty_classes.pop(cls, None)
         self._slot_n[cls.slot] += 1
         flow._cls = cls
         if cls.group is not None:
@@ -307,6 +320,8 @@ class FlowEngine:
             self._leave_group(flow, now)
         del cls.members[flow]
         self._slot_n[cls.slot] -= 1
+        if not cls.members:
+            self._empty_classes[cls] = None
         flow._cls = None
 
     def _rekey(self, flow: Flow, now: float) -> None:
@@ -314,6 +329,37 @@ class FlowEngine:
             return
         self._leave_class(flow, now)
         self._join_class(flow, now)
+
+    def _rebound_in_place(self, flow: Flow, now: float) -> bool:
+        """Apply a new bound without a solve when it cannot change any rate.
+
+        A flow held below its bound by a saturated resource keeps the same rate and
+        the same bottleneck if its new (effective) bound is still at or above that
+        rate: the old allocation stays feasible and max-min optimal. Then the flow
+        only changes class (the key holds the bound); it stays in its rate group.
+        """
+        cls = flow._cls
+        grp = cls.group if cls is not None else None
+        if grp is None or grp.key[0] != "r" or self._dirty:
+            return False
+        key = self._key(flow)
+        if key[1] < grp.rate:
+            return False
+        target = self._classes.get(key)
+        if target is not None and target.group is not grp:
+            return False
+        self._leave_class(flow, now)
+        if target is None:
+            target = self._new_class(key)
+            target.group = grp
+            target.limiter = cls.limiter
+            self._slot_lim[target.slot] = self._slot_lim[cls.slot]
+        target.members[flow] = None
+        self._empty_classes.pop(target, None)
+        self._slot_n[target.slot] += 1
+        flow._cls = target
+        self._join_group(flow, grp, now)
+        return True
 
     def _group(self, key: tuple, rate: float, now: float) -> _Group:
         grp = self._groups.get(key)
@@ -328,6 +374,7 @@ class FlowEngine:
         flow._grp = grp
         flow._finish = finish
         grp.n += 1
+        self._empty_groups.pop(grp, None)
         heapq.heappush(grp.heap, (finish, self._seq, flow))
         if grp.heap[0][2] is flow:  # new earliest finisher: re-arm the group
             self._push_completion(grp, now)
@@ -340,6 +387,7 @@ class FlowEngine:
         if grp.n == 0:
             grp.heap.clear()
             grp.version += 1  # empty groups are dropped at the next solve
+            self._empty_groups[grp] = None
 
     # --------------------------------------------------------------- event plumbing
     def _call(self, delay: float, fn: Callable[[Event], None], priority: int) -> None:
@@ -460,14 +508,17 @@ class FlowEngine:
         if not flow.active or pos != flow._sched_pos:
             return False
         _, bound = flow.schedule[pos]
-        if self.full_recompute:
-            self._advance(now)
-        flow.bound = bound
-        if not self.full_recompute:
-            self._rekey(flow, now)
         flow._sched_pos = pos + 1
         if flow._sched_pos < len(flow.schedule):
             self._push_schedule(flow)
+        if self.full_recompute:
+            self._advance(now)
+            flow.bound = bound
+            return True
+        flow.bound = bound
+        if self._rebound_in_place(flow, now):
+            return False  # nothing else changes: no solve needed
+        self._rekey(flow, now)
         return True
 
     def _on_solve(self, _ev: Event) -> None:
@@ -485,13 +536,17 @@ class FlowEngine:
 
     # --------------------------------------------------------------------- solving
     def _solve_classes(self, now: float) -> None:
-        for key in [k for k, c in self._classes.items() if not c.members]:
-            cls = self._classes.pop(key)
-            self._slots[cls.slot] = None
-            self._slot_n[cls.slot] = 0
-            self._free_slots.append(cls.slot)
-        for key in [k for k, g in self._groups.items() if not g.n]:
-            del self._groups[key]
+        for cls in self._empty_classes:
+            if self._classes.get(cls.key) is cls:
+                del self._classes[cls.key]
+                self._slots[cls.slot] = None
+                self._slot_n[cls.slot] = 0
+                self._free_slots.append(cls.slot)
+        self._empty_classes.clear()
+        for grp in self._empty_groups:
+            if self._groups.get(grp.key) is grp:
+                del self._groups[grp.key]
+        self._empty_groups.clear()
         n = len(self._classes)
         self.entries_solved += n
         if n == 0:
@@ -513,7 +568,7 @@ class FlowEngine:
             slots = np.flatnonzero(self._slot_n > 0.5)
             rates, lim_idx, level_of = maxmin_arrays(
                 self._slot_n[slots], self._slot_bound[slots], self._slot_res[slots],
-                self._capacities())
+                self._caps[: len(self._res_list)])
             diff = np.flatnonzero(lim_idx != self._slot_lim[slots])
             self._slot_lim[slots] = lim_idx
             res_list = self._res_list
@@ -548,13 +603,6 @@ class FlowEngine:
                     self._leave_group(flow, now)
                 self._join_group(flow, grp, now)
                 self.moves += 1
-
-    def _capacities(self) -> np.ndarray:
-        caps = np.empty(len(self._res_list))
-        caps[0] = math.inf
-        for i, r in enumerate(self._res_list[1:], start=1):
-            caps[i] = r.capacity
-        return caps
 
     def _advance(self, now: float) -> None:
         dt = now - self._t_advanced

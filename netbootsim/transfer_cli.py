@@ -1,0 +1,138 @@
+"""``netbootsim transfer``: one transfer on one path, to check the laws by hand.
+
+The path is a single link of ``--bandwidth`` with ``--rtt`` split evenly between
+the two directions; the transfer runs through the flow engine (not just the
+formula), and the law's own answer is printed beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+import simpy
+
+from .errors import InputError, Problem
+from .net import FlowEngine, Resource
+from .protocols import TcpParams, TftpParams, http_plan, http_transfer, tftp_plan, tftp_transfer
+from .units import UnitError, format_rate, format_size, format_time, parse_quantity
+
+__all__ = ["add_transfer_parser", "cmd_transfer", "run_transfer"]
+
+
+def add_transfer_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``transfer tftp`` and ``transfer http``."""
+    p = sub.add_parser("transfer", help="one TFTP or HTTP transfer on one link, by the law")
+    p.add_argument("protocol", choices=["tftp", "http"])
+    p.add_argument("--size", required=True, help="payload size, e.g. 80MiB")
+    p.add_argument("--bandwidth", required=True, help="link rate, e.g. 1Gbps")
+    p.add_argument("--rtt", default="0s", help="round-trip time of a small packet, e.g. 200us")
+    p.add_argument("--loss", default="0", help="packet loss probability per direction, 0..1")
+    p.add_argument("--blksize", default="1432", help="TFTP block size (iPXE asks 1432)")
+    p.add_argument("--windowsize", default="1", help="TFTP RFC 7440 window (iPXE: 1)")
+    p.add_argument("--client-block-delay", default="0s", help="TFTP client time per block")
+    p.add_argument("--server-block-cost", default="0s", help="TFTP server time per block")
+    p.add_argument("--no-rollover", action="store_true",
+                   help="TFTP client cannot wrap block numbers past 65535")
+    p.add_argument("--rwnd", default="256KiB", help="TCP receive window (iPXE 2019: 256KiB)")
+    p.add_argument("--init-cwnd", default="10", help="TCP initial window, segments (RFC 6928)")
+    p.add_argument("--mss", default="1448", help="TCP payload bytes per segment")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_transfer)
+
+
+def _number(value: str, flag: str, *, integer: bool = False, lo: float = 0.0,
+            hi: float = math.inf) -> float:
+    try:
+        x = int(value) if integer else float(value)
+    except ValueError:
+        raise InputError([Problem("command line", 0, flag,
+                                  f"{value!r} is not {'an integer' if integer else 'a number'}")])
+    if not lo <= x <= hi or (not integer and not math.isfinite(x)):
+        raise InputError([Problem("command line", 0, flag, f"{value!r} must be in [{lo}, {hi}]")])
+    return x
+
+
+def _parse(args: argparse.Namespace) -> dict:
+    problems: list[Problem] = []
+    out: dict = {}
+    for flag, kind in (("size", "size"), ("bandwidth", "rate"), ("rtt", "time"),
+                       ("client_block_delay", "time"), ("server_block_cost", "time"),
+                       ("rwnd", "size")):
+        try:
+            out[flag] = parse_quantity(getattr(args, flag), kind)
+            if out[flag] < 0:
+                raise UnitError(f"{getattr(args, flag)!r} must not be negative")
+        except UnitError as e:
+            problems.append(Problem("command line", 0, "--" + flag.replace("_", "-"), str(e)))
+    numeric = (("loss", False, 0.0, 0.999999), ("blksize", True, 8, 65464),
+               ("windowsize", True, 1, 65535), ("init_cwnd", True, 1, 10**6),
+               ("mss", True, 1, 65495))
+    for flag, integer, lo, hi in numeric:
+        try:
+            out[flag] = _number(getattr(args, flag), "--" + flag.replace("_", "-"),
+                                integer=integer, lo=lo, hi=hi)
+        except InputError as e:
+            problems.extend(e.problems)
+    if "bandwidth" in out and out["bandwidth"] <= 0:
+        problems.append(Problem("command line", 0, "--bandwidth", "must be > 0"))
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+def run_transfer(protocol: str, v: dict, no_rollover: bool = False) -> dict:
+    """Run one transfer through the flow engine; return the result as a flat dict."""
+    env = simpy.Environment()
+    engine = FlowEngine(env)
+    link = Resource("link", v["bandwidth"])
+    rtt, loss = v["rtt"], v["loss"]
+    out: dict = {"protocol": protocol, "bytes": v["size"], "bandwidth_bps": v["bandwidth"] * 8,
+                 "rtt_s": rtt, "loss": loss}
+    if protocol == "tftp":
+        params = TftpParams(blksize=int(v["blksize"]), windowsize=int(v["windowsize"]),
+                            client_block_delay=v["client_block_delay"],
+                            server_block_cost=v["server_block_cost"], rollover=not no_rollover)
+        plan = tftp_plan(v["size"], params, rtt, (v["bandwidth"],), loss, loss)
+        gen = tftp_transfer(env, engine, [link], plan, "tftp")
+        out.update(blocks=plan.blocks, windows=plan.windows, wire_bytes=plan.wire_bytes,
+                   law_seconds=plan.seconds, retry_timeout_s=plan.retry_timeout,
+                   fail_probability=plan.fail_probability, lockstep_rate_Bps=plan.rate)
+    else:
+        params = TcpParams(mss=int(v["mss"]), init_cwnd=int(v["init_cwnd"]), rwnd=v["rwnd"])
+        plan = http_plan(v["size"], params, rtt, v["bandwidth"], loss)
+        gen = http_transfer(env, engine, [link], plan, "http")
+        out.update(wire_bytes=plan.wire_bytes, law_seconds=plan.seconds,
+                   slow_start_rounds=len(plan.schedule),
+                   steady_bound_Bps=plan.schedule[-1][1] if plan.schedule else plan.bound)
+    box = {}
+
+    def proc():
+        box["r"] = yield from gen
+
+    env.process(proc())
+    env.run()
+    result = box["r"]
+    out["seconds"] = result.seconds
+    out["outcome"] = result.outcome
+    out["reason"] = result.reason
+    out["goodput_bps"] = (result.bytes * 8 / result.seconds
+                          if result.seconds > 0 and result.outcome == "ok" else 0.0)
+    return out
+
+
+def cmd_transfer(args: argparse.Namespace) -> int:
+    """Handle ``netbootsim transfer``."""
+    v = _parse(args)
+    out = run_transfer(args.protocol, v, args.no_rollover)
+    if args.json:
+        print(json.dumps(out, sort_keys=True))
+    else:
+        line = (f"{args.protocol}: {format_size(out['bytes'])} over {format_rate(v['bandwidth'])}"
+                f" at RTT {format_time(v['rtt'])}: {out['seconds']:.6g} s"
+                f" ({format_rate(out['goodput_bps'] / 8)} goodput)")
+        if out["outcome"] != "ok":
+            line += f" — FAILED: {out['reason']}"
+        print(line)
+    return 0
