@@ -187,3 +187,19 @@ def test_bytes_conserved_and_capacity_respected(workload, full):
                 assert x <= cap * (1 + 1e-9)
     for f in flows:
         assert moved[id(f)] == pytest.approx(f.size, rel=1e-6, abs=1e-6)
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_bottlenecks_reported(full):
+    # Two unbounded flows on a 100 B/s link and one flow bounded at 10 B/s on another
+    # link of 1000 B/s: only the first link holds flows back, at 50 B/s each.
+    env = simpy.Environment()
+    seen = []
+    eng = FlowEngine(env, full_recompute=full,
+                     on_solve=lambda now, e: seen.append(
+                         [(r.name, rate, n) for r, rate, n in e.bottlenecks()]))
+    a, b = Resource("a", 100.0), Resource("b", 1000.0)
+    for f in (Flow(100, [a]), Flow(100, [a]), Flow(100, [b], bound=10.0)):
+        eng.start(f)
+    env.run()
+    assert seen[0] == [("a", 50.0, 2)]

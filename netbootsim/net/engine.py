@@ -157,6 +157,7 @@ class FlowEngine:
         self._active: dict[Flow, None] = {}
         self._t_advanced = env.now
         self._full_next = math.inf
+        self._full_bottlenecks: list[tuple[Resource, float, int]] = []
 
     # ------------------------------------------------------------------ public API
     def start(self, flow: Flow) -> Event:
@@ -237,6 +238,18 @@ class FlowEngine:
             return flow.rate
         grp = flow._cls.group if flow._cls is not None else None
         return grp.rate if grp is not None else 0.0
+
+    def bottlenecks(self) -> list[tuple[Resource, float, int]]:
+        """Saturated resources that hold flows back, as of the last solve.
+
+        Returns ``(resource, fair share per flow, flows limited there)`` for each, by
+        name.
+        """
+        if self.full_recompute:
+            return list(self._full_bottlenecks)
+        out = [(g.key[1], g.rate, g.n) for g in self._groups.values()
+               if g.key[0] == "r" and g.n]
+        return sorted(out, key=lambda x: x[0].name)
 
     def flow_rates(self) -> list[tuple[Flow, float]]:
         """Every running flow with its current rate (bytes/s), as of the last solve."""
@@ -617,13 +630,19 @@ class FlowEngine:
         self.entries_solved += len(flows)
         sol = maxmin([1] * len(flows), [f.bound for f in flows], [f.path for f in flows], _CAP)
         nxt = math.inf
-        for f, rate in zip(flows, sol.rates, strict=True):
+        held: dict[Resource, list] = {}
+        for f, rate, lim in zip(flows, sol.rates, sol.limiter, strict=True):
             f.rate = rate
+            if lim is not None:
+                entry = held.setdefault(lim, [lim, rate, 0])
+                entry[2] += 1
             if rate > 0.0:
                 t = now + max(f._remaining, 0.0) / rate if rate != math.inf else now
                 if t < nxt:
                     nxt = t
         self._full_next = nxt
+        self._full_bottlenecks = sorted((tuple(v) for v in held.values()),
+                                        key=lambda x: x[0].name)
 
     def _next_time(self) -> float:
         heap = self._heap

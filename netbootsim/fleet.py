@@ -1,0 +1,243 @@
+"""The fleet: servers that power on and fetch their boot files over the network.
+
+Each server is a plain SimPy generator that reads like its boot log: power on, then
+fetch each boot file (kernel, initrd, ...) from its group's service, one after
+another, over TFTP or HTTP through the flow engine. Every phase attempt becomes a
+:class:`~netbootsim.records.PhaseRecord`.
+
+Scope today (issue 2, the foundation): the transfer phase of a boot storm. DHCP,
+firmware start-up times, service slot caps and worker limits, retries on iPXE's
+timers, the iPXE interpreter and the OS install arrive with the fleet issue; reports
+say so in their notes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field, replace
+
+import simpy
+
+from .net import FlowEngine, Resource
+from .profiles import Profile
+from .protocols import http_plan, http_transfer, tftp_plan, tftp_transfer
+from .protocols.result import TransferResult
+from .records import PhaseRecord
+from .topology import Topology
+
+__all__ = ["Service", "Group", "FleetRun", "simulate"]
+
+
+@dataclass(frozen=True)
+class Service:
+    """A boot service on a host.
+
+    Attributes:
+        name: service name from the scenario.
+        kind: ``tftp`` or ``http``.
+        host: topology node it runs on.
+        block_cost: TFTP server CPU time per block (s).
+        disk_rate: read rate shared by all its transfers (bytes/s; ``inf`` for none).
+    """
+
+    name: str
+    kind: str
+    host: str
+    block_cost: float = 0.0
+    disk_rate: float = math.inf
+
+
+@dataclass(frozen=True)
+class Group:
+    """A fleet group: servers that boot the same way.
+
+    Attributes:
+        name: group name.
+        boot: boot path name (``pxe``, ``pxe-chainload-ipxe``, ``ipxe``).
+        profile: client firmware profile.
+        images: ``(name, size in bytes)`` fetched in order.
+        service: where the images come from.
+        power_on_at: time the first server of the group is powered on (s).
+        per_second: servers powered on per second (``inf``: all at once).
+    """
+
+    name: str
+    boot: str
+    profile: Profile
+    images: tuple[tuple[str, float], ...]
+    service: Service
+    power_on_at: float = 0.0
+    per_second: float = math.inf
+
+
+@dataclass
+class FleetRun:
+    """Everything a run produced, before it is written anywhere.
+
+    Attributes:
+        records: one per phase attempt, in the order they ended.
+        servers: per server ``(name, group, rack, power_on, ready, outcome, reason, bytes)``.
+        wire_bytes: bytes each resource had to carry (for the line-rate bound).
+        capacity: capacity of each such resource (bytes/s).
+        saturated: seconds each resource spent limiting flows.
+        max_flows: most flows a resource limited at once.
+        first_last: first and last time each resource limited flows.
+        timeline: ``(time, resource, utilisation, flows)`` samples of busy resources.
+        events, solves: engine work counters.
+    """
+
+    records: list[PhaseRecord] = field(default_factory=list)
+    servers: list[tuple] = field(default_factory=list)
+    wire_bytes: dict[str, float] = field(default_factory=dict)
+    capacity: dict[str, float] = field(default_factory=dict)
+    saturated: dict[str, float] = field(default_factory=dict)
+    max_flows: dict[str, int] = field(default_factory=dict)
+    first_last: dict[str, list[float]] = field(default_factory=dict)
+    timeline: list[tuple[float, str, float, int]] = field(default_factory=list)
+    events: int = 0
+    solves: int = 0
+
+
+class _Observer:
+    """Bottleneck attribution and utilisation samples, fed by the engine after solves."""
+
+    def __init__(self, run: FleetRun, sample_every: float):
+        self.run = run
+        self.sample_every = sample_every
+        self.prev_t = 0.0
+        self.prev: list[tuple[Resource, float, int]] = []
+        self.next_sample = 0.0
+
+    def __call__(self, now: float, engine: FlowEngine) -> None:
+        run = self.run
+        for r, _, _ in self.prev:
+            run.saturated[r.name] = run.saturated.get(r.name, 0.0) + (now - self.prev_t)
+            run.first_last[r.name][1] = now
+        current = engine.bottlenecks()
+        for r, _, n in current:
+            if r.name not in run.first_last:
+                run.first_last[r.name] = [now, now]
+            run.max_flows[r.name] = max(run.max_flows.get(r.name, 0), n)
+        self.prev, self.prev_t = current, now
+        if now >= self.next_sample:
+            self.next_sample = now + self.sample_every
+            loads = engine.resource_loads()
+            busiest = sorted(loads.items(), key=lambda kv: (-kv[1] / kv[0].capacity,
+                                                            kv[0].name))[:8]
+            counts: dict[Resource, int] = {}
+            for f, _ in engine.flow_rates():
+                for x in f.path:
+                    counts[x] = counts.get(x, 0) + 1
+            for r, load in busiest:
+                run.timeline.append((now, r.name, min(load / r.capacity, 1.0), counts[r]))
+
+
+def _path_loss(links: Sequence) -> float:
+    keep = 1.0
+    for ld in links:
+        keep *= 1.0 - ld.loss
+    return 1.0 - keep
+
+
+def simulate(
+    topology: Topology,
+    groups: Sequence[Group],
+    members: Sequence[tuple[str, str]],
+    *,
+    name: str,
+    seed: int,
+    full_recompute: bool = False,
+    until: float | None = None,
+    sample_every: float = 1.0,
+) -> FleetRun:
+    """Boot a fleet and return what happened.
+
+    Args:
+        topology: the network.
+        groups: fleet groups by name.
+        members: ``(server, group name)`` in power-on order within each group.
+        name: run name for the records.
+        seed: the run's seed (recorded; the transfer phase itself draws no randomness).
+        full_recompute: use the engine's reference mode.
+        until: stop the simulation at this time (s); servers still booting are
+            reported ``unfinished``.
+        sample_every: simulated seconds between utilisation samples.
+    """
+    env = simpy.Environment()
+    run = FleetRun()
+    engine = FlowEngine(env, full_recompute=full_recompute,
+                        on_solve=_Observer(run, sample_every))
+    resources: dict[str, Resource] = {}
+    by_name = {g.name: g for g in groups}
+    disks = {}
+    for g in groups:
+        s = g.service
+        if s.name not in disks and math.isfinite(s.disk_rate):
+            disks[s.name] = Resource(f"{s.name}:disk", s.disk_rate)
+    state: dict[str, list] = {}
+
+    def resource(ld) -> Resource:
+        r = resources.get(ld.name)
+        if r is None:
+            r = resources[ld.name] = Resource(ld.name, ld.capacity)
+        return r
+
+    def fetch(server: str, group: Group, image: str, size: float
+              ) -> Generator[simpy.Event, object, TransferResult]:
+        svc = group.service
+        fwd, back, rtt = topology.round_trip(svc.host, server, f"{server}/{image}")
+        path = [resource(ld) for ld in fwd]
+        if svc.name in disks:
+            path.append(disks[svc.name])
+        caps = [ld.capacity for ld in fwd]
+        loss_f, loss_b = _path_loss(fwd), _path_loss(back)
+        if svc.kind == "tftp":
+            params = replace(group.profile.tftp, server_block_cost=svc.block_cost)
+            plan = tftp_plan(size, params, rtt, caps, loss_f, loss_b)
+            wire = plan.wire_bytes
+            gen = tftp_transfer(env, engine, path, plan, f"{server}/{image}")
+        else:
+            hp = http_plan(size, group.profile.tcp, rtt, min(caps) if caps else math.inf, loss_f)
+            wire = hp.wire_bytes
+            gen = http_transfer(env, engine, path, hp, f"{server}/{image}")
+        for r in path:
+            run.wire_bytes[r.name] = run.wire_bytes.get(r.name, 0.0) + wire
+            run.capacity[r.name] = r.capacity
+        return (yield from gen)
+
+    def record(server: str, group: Group, rack: str, phase: str, start: float, end: float,
+               nbytes: float = 0.0, protocol: str = "", endpoint: str = "",
+               outcome: str = "ok", reason: str = "") -> None:
+        run.records.append(PhaseRecord(name, seed, server, group.name, rack, "boot", phase, 1,
+                                       start, end, nbytes, protocol, endpoint, outcome, reason))
+
+    def boot(server: str, group: Group, index: int):
+        rack = topology.graph.nodes[server].get("rack") or ""
+        at = group.power_on_at + (index / group.per_second if math.isfinite(group.per_second)
+                                  else 0.0)
+        st = state[server] = [at, math.nan, "unfinished", "", 0.0, rack]
+        yield env.timeout(at)
+        record(server, group, rack, "power-on", at, at)
+        for image, size in group.images:
+            res = yield from fetch(server, group, image, size)
+            record(server, group, rack, f"fetch:{image}", res.start, res.end, res.bytes,
+                   res.protocol, group.service.name, res.outcome, res.reason)
+            st[4] += res.bytes
+            if res.outcome != "ok":
+                st[2], st[3] = "failed", f"fetch:{image}: {res.reason}"
+                return
+        st[1], st[2] = env.now, "ok"
+
+    index: dict[str, int] = {}
+    for server, gname in members:
+        group = by_name[gname]
+        i = index.get(gname, 0)
+        index[gname] = i + 1
+        env.process(boot(server, group, i))
+    env.run(until=until)
+    for server, gname in members:
+        at, ready, outcome, reason, nbytes, rack = state[server]
+        run.servers.append((server, gname, rack, at, ready, outcome, reason, nbytes))
+    run.events, run.solves = engine.events, engine.solves
+    return run

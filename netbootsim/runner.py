@@ -1,0 +1,123 @@
+"""From a fleet run to frames, a summary and files on disk.
+
+``summarize`` turns a :class:`~netbootsim.fleet.FleetRun` into the tidy frames and
+the ``summary.json`` dict; ``write_outputs`` writes them (and the report) into a
+directory atomically: everything is written to a temporary directory beside it and
+renamed into place, so a failed run leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .fleet import FleetRun
+from .records import to_frame
+
+__all__ = ["SERVER_COLUMNS", "summarize", "write_outputs"]
+
+SERVER_COLUMNS = ["server", "group", "rack", "power_on", "ready", "seconds", "outcome", "reason",
+                  "bytes"]
+
+
+def _clean(x: object) -> object:
+    """JSON-safe: NaN/inf become None, numpy scalars plain Python."""
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, (np.floating, float)):
+        x = float(x)
+        return x if math.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def summarize(
+    run: FleetRun, *, scenario: str, question: str, seed: int, mode: str, notes: list[str]
+) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Frames and summary of one run: ``(summary, servers, phases, timeline)``."""
+    servers = pd.DataFrame(
+        [(s, g, r, on, ready, ready - on, out, why, b) for s, g, r, on, ready, out, why, b
+         in run.servers], columns=SERVER_COLUMNS)
+    phases = to_frame(run.records)
+    timeline = pd.DataFrame(run.timeline, columns=["time", "resource", "utilisation", "flows"])
+    t0 = float(servers["power_on"].min()) if len(servers) else 0.0
+    done = servers.loc[servers["outcome"] == "ok", "ready"].to_numpy() - t0
+    pct = (lambda q: float(np.percentile(done, q))) if done.size else (lambda q: math.nan)
+    bound = {"seconds": 0.0, "resource": "", "bytes": 0.0, "capacity_bps": 0.0}
+    for name in sorted(run.wire_bytes):
+        t = run.wire_bytes[name] / run.capacity[name]
+        if t > bound["seconds"]:
+            bound = {"seconds": t, "resource": name, "bytes": run.wire_bytes[name],
+                     "capacity_bps": run.capacity[name] * 8}
+    makespan = float(done.max()) if done.size else math.nan
+    bottlenecks = [
+        {"resource": name, "saturated_seconds": secs,
+         "fraction_of_makespan": secs / makespan if makespan and math.isfinite(makespan)
+         else math.nan,
+         "max_flows": run.max_flows.get(name, 0),
+         "first": run.first_last[name][0], "last": run.first_last[name][1]}
+        for name, secs in sorted(run.saturated.items(), key=lambda kv: (-kv[1], kv[0]))
+        if secs > 0
+    ]
+    ok = phases[phases["outcome"] == "ok"]
+    phase_stats = {}
+    for phase, frame in ok.groupby("phase", sort=True):
+        sec = frame["seconds"].to_numpy()
+        phase_stats[phase] = {"mean": float(sec.mean()), "p95": float(np.percentile(sec, 95)),
+                              "total": float(sec.sum()), "count": int(sec.size)}
+    failed = servers[servers["outcome"] == "failed"]
+    summary = {
+        "scenario": scenario,
+        "question": question,
+        "seed": seed,
+        "servers": int(len(servers)),
+        "completed": int((servers["outcome"] == "ok").sum()),
+        "failed": int(len(failed)),
+        "unfinished": int((servers["outcome"] == "unfinished").sum()),
+        "makespan": makespan,
+        "p50": pct(50),
+        "p95": pct(95),
+        "p99": pct(99),
+        "mean": float(done.mean()) if done.size else math.nan,
+        "line_rate_bound": bound,
+        "makespan_over_bound": makespan / bound["seconds"] if bound["seconds"] else math.nan,
+        "bottlenecks": bottlenecks,
+        "phases": phase_stats,
+        "failures": {str(k): int(v) for k, v in
+                     failed["reason"].value_counts().sort_index().items()},
+        "engine": {"mode": mode, "events": run.events, "solves": run.solves},
+        "notes": notes,
+    }
+    return _clean(summary), servers, phases, timeline
+
+
+def write_outputs(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: pd.DataFrame,
+                  timeline: pd.DataFrame) -> Path:
+    """Write CSVs, ``summary.json`` and the report into ``out_dir``, all or nothing."""
+    from .report import write_report
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        servers.to_csv(tmp / "servers.csv", index=False, float_format="%.9g")
+        phases.to_csv(tmp / "phases.csv", index=False, float_format="%.9g")
+        timeline.to_csv(tmp / "timeline.csv", index=False, float_format="%.9g")
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        write_report(tmp, summary, servers, phases, timeline if len(timeline) else None)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir

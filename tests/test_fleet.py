@@ -1,0 +1,96 @@
+"""The fleet's transfer phase: hand-summed single boots, sharing, the line-rate bound."""
+
+import math
+
+import pytest
+
+from netbootsim.fleet import Group, Service, simulate
+from netbootsim.profiles import get_profile
+from netbootsim.protocols import http_plan, tftp_plan
+from netbootsim.runner import summarize
+from netbootsim.topology import HostSpec, LinkSpec, rack
+
+GBPS = 1e9 / 8
+MIB = 2**20
+
+
+def one_rack(n, host_bw=10 * GBPS, latency=50e-6):
+    return rack(n, server_link=LinkSpec(GBPS, latency),
+                hosts=[HostSpec("boot", link=LinkSpec(host_bw, latency))])
+
+
+def test_one_server_is_the_sum_of_its_phases():
+    # One server, HTTP kernel (10 MiB) then initrd (50 MiB), alone on the path:
+    # ready = power-on (2 s) + law(kernel) + law(initrd); path boot -> tor01 -> r01s001,
+    # RTT = 4 × 50 us, line rate = 1 Gbps (the server link).
+    topo = one_rack(1)
+    prof = get_profile("ipxe-current")
+    grp = Group("g", "ipxe", prof, (("kernel", 10 * MIB), ("initrd", 50 * MIB)),
+                Service("http1", "http", "boot"), power_on_at=2.0)
+    run = simulate(topo, [grp], [("r01s001", "g")], name="t", seed=1)
+    expect = 2.0 + sum(http_plan(s, prof.tcp, 200e-6, GBPS).seconds for s in (10 * MIB, 50 * MIB))
+    (server,) = run.servers
+    assert server[5] == "ok"
+    assert server[4] == pytest.approx(expect, rel=1e-9)
+    phases = [r.phase for r in run.records]
+    assert phases == ["power-on", "fetch:kernel", "fetch:initrd"]
+    # records sum to the boot time
+    assert sum(r.end - r.start for r in run.records) == pytest.approx(expect - 2.0, rel=1e-12)
+
+
+def test_tftp_server_block_cost_and_loss_free_law():
+    topo = one_rack(1)
+    prof = get_profile("pxe-rom")
+    grp = Group("g", "pxe", prof, (("nbp", 1 * MIB),),
+                Service("tftp1", "tftp", "boot", block_cost=20e-6))
+    run = simulate(topo, [grp], [("r01s001", "g")], name="t", seed=1)
+    from dataclasses import replace
+    plan = tftp_plan(MIB, replace(prof.tftp, server_block_cost=20e-6), 200e-6, [10 * GBPS, GBPS])
+    assert run.servers[0][4] == pytest.approx(plan.seconds, rel=1e-9)
+
+
+def test_storm_respects_line_rate_bound():
+    # 40 servers × 100 MiB over a 10 Gbps host link, all at t=0 (1 Gbps server links, so
+    # 10 servers would fill the host link): the makespan is at or above the line-rate
+    # bound (wire bytes / 10 Gbps) and, with fair sharing, within 5 % of it.
+    topo = one_rack(40)
+    grp = Group("g", "ipxe", get_profile("ipxe-current"), (("image", 100 * MIB),),
+                Service("http1", "http", "boot"))
+    members = [(s, "g") for s in topo.servers()]
+    run = simulate(topo, [grp], members, name="storm", seed=1)
+    summary, servers, phases, _ = summarize(run, scenario="storm", question="", seed=1,
+                                            mode="flow", notes=[])
+    bound = summary["line_rate_bound"]
+    assert bound["resource"] == "boot->tor01"
+    assert summary["makespan"] >= bound["seconds"]
+    assert summary["makespan"] <= 1.05 * bound["seconds"]
+    assert summary["bottlenecks"][0]["resource"] == "boot->tor01"
+    assert summary["completed"] == 40 and len(phases) == 80
+
+
+def test_power_on_schedule_and_until():
+    # 5 servers powered on at 1 per second; stop at t = 2.5: servers 4 and 5 never power on,
+    # none can finish a 100 MiB fetch at 1 Gbps (0.84 s minimum) before... server 1 can.
+    topo = one_rack(5)
+    grp = Group("g", "ipxe", get_profile("ipxe-current"), (("image", 100 * MIB),),
+                Service("http1", "http", "boot"), per_second=1.0)
+    run = simulate(topo, [grp], [(s, "g") for s in topo.servers()], name="t", seed=1, until=2.5)
+    outcomes = [s[5] for s in run.servers]
+    assert [s[3] for s in run.servers] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert outcomes[0] == "ok" and outcomes[3:] == ["unfinished", "unfinished"]
+    assert math.isnan(run.servers[4][4])
+
+
+@pytest.mark.parametrize("n", [3, 30])
+def test_full_recompute_gives_identical_records(n):
+    topo = one_rack(n)
+    grp = Group("g", "pxe", get_profile("pxe-rom"), (("k", 5 * MIB), ("i", 20 * MIB)),
+                Service("tftp1", "tftp", "boot"), per_second=7.0)
+    members = [(s, "g") for s in topo.servers()]
+    a = simulate(topo, [grp], members, name="t", seed=1)
+    b = simulate(topo, [grp], members, name="t", seed=1, full_recompute=True)
+    ra = sorted((r.server, r.phase, r.start, r.end) for r in a.records)
+    rb = sorted((r.server, r.phase, r.start, r.end) for r in b.records)
+    for x, y in zip(ra, rb, strict=True):
+        assert x[:2] == y[:2]
+        assert x[2] == pytest.approx(y[2], abs=1e-9) and x[3] == pytest.approx(y[3], abs=1e-9)
