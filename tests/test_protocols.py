@@ -178,3 +178,31 @@ def test_current_ipxe_window_is_faster_on_wan():
     new = http_plan(2**30, TcpParams(rwnd=2 * 2**20), 0.05, 10 * GBPS).seconds
     assert 7.0 < old / new < 8.1
     assert math.isfinite(new)
+
+
+def test_tftp_bound_does_not_depend_on_file_size():
+    # The lock-step rate is a property of client, server and path: files of different
+    # sizes on the same path share one bound, so the engine solves them as one class.
+    params = TftpParams(client_block_delay=50e-6)
+    rates = {tftp_plan(s, params, 200e-6, (GBPS,)).rate for s in (1, 1432, 10**6, 3 * 10**8)}
+    assert len(rates) == 1
+    (rate,) = rates
+    # (1432 + 70) B per (200 + 50) us + 1502 B at 1 Gbps
+    assert rate == pytest.approx(1502 / (250e-6 + 1502 / GBPS), rel=1e-12)
+
+
+def test_tftp_flows_of_different_sizes_form_one_class():
+    env = simpy.Environment()
+    eng = FlowEngine(env)
+    link = Resource("L", 10 * GBPS)
+    params = TftpParams(client_block_delay=50e-6)
+
+    def proc(size):
+        plan = tftp_plan(size, params, 200e-6, (10 * GBPS,))
+        yield from tftp_transfer(env, eng, [link], plan)
+
+    for size in range(10**6, 10**6 + 200 * 7919, 7919):
+        env.process(proc(size))
+    env.run()
+    # 200 flows, one entry in every solve while they all run
+    assert eng.entries_solved <= eng.solves

@@ -1,0 +1,80 @@
+"""Commissioning report: a run's frames and summary as Markdown and self-contained HTML.
+
+The report leads with what a planner needs in a minute (the question, a headline
+table with percentiles, makespan, the line-rate lower bound and the top bottleneck),
+then figures (completion CDF, time by phase, utilisation), then tables (bottleneck
+attribution, failures, servers not ready, phase statistics) and the modelling notes.
+
+Everything shown is computed from the summary and frames passed in, and identical
+inputs give byte-identical files (no timestamps, no wall-clock time, PNGs without
+software metadata).
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pandas as pd
+
+from . import figures
+from .content import build_context
+from .templates import HTML, MARKDOWN, environment
+
+__all__ = ["write_report"]
+
+_CAPTIONS = {
+    "cdf": ("Completion time",
+            "Fraction of the whole fleet ready against time since the first power-on; dashed "
+            "lines mark p50/p95/p99 of completed servers, the dotted line the line-rate lower "
+            "bound (bytes the busiest resource must carry ÷ its capacity)."),
+    "phases": ("Time by phase",
+               "Mean seconds a server spent in each phase, all attempts counted, averaged over "
+               "every server of the group."),
+    "utilisation": ("Utilisation over time",
+                    "Share of capacity in use on the busiest resources, sampled at engine solves "
+                    "(each sample holds until the next)."),
+}
+
+
+def write_report(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: pd.DataFrame,
+                 timeline: pd.DataFrame | None = None) -> tuple[Path, Path]:
+    """Write ``report.md`` (with PNG figures beside it) and a self-contained ``report.html``.
+
+    Args:
+        out_dir: directory to write into (created if missing). Figures are written as
+            ``cdf.png``, ``phases.png`` and ``utilisation.png``; a figure with nothing
+            to show (no phase records, no timeline) is left out.
+        summary: the run summary dict (scenario, question, seed, servers, completed,
+            failed, unfinished, makespan, p50, p95, p99, mean, line_rate_bound,
+            bottlenecks, phases, failures, engine, notes; ``makespan_over_bound`` is used
+            when present). Missing values may be ``None`` or NaN.
+        servers: one row per server: server, group, rack, power_on, ready, seconds,
+            outcome, reason, bytes.
+        phases: phase records, as made by :func:`netbootsim.records.to_frame`.
+        timeline: optional utilisation samples: time, resource, utilisation, flows.
+
+    Returns:
+        ``(markdown_path, html_path)``.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    context = build_context(summary, servers, phases)
+    pngs = {"cdf": figures.cdf_png(summary, servers),
+            "phases": figures.phases_png(phases, servers),
+            "utilisation": figures.utilisation_png(timeline)}
+    shown = []
+    for key, png in pngs.items():
+        if png is None:
+            continue
+        (out_dir / f"{key}.png").write_bytes(png)
+        title, caption = _CAPTIONS[key]
+        shown.append({"file": f"{key}.png", "title": title, "caption": caption,
+                      "data": base64.b64encode(png).decode("ascii")})
+    md = environment(html=False).from_string(MARKDOWN).render(
+        **context, figures=[{k: v for k, v in f.items() if k != "data"} for f in shown])
+    html = environment(html=True).from_string(HTML).render(**context, figures=shown)
+    md_path, html_path = out_dir / "report.md", out_dir / "report.html"
+    md_path.write_text(md, encoding="utf-8", newline="\n")
+    html_path.write_text(html, encoding="utf-8", newline="\n")
+    return md_path, html_path

@@ -1,0 +1,229 @@
+"""Jinja2 templates of the Markdown and HTML reports, kept as strings in the package.
+
+Both render the same context (see :func:`netbootsim.report.content.build_context`)
+plus ``figures``: a list of ``{"file", "title", "caption", "data"}`` dicts, where
+``data`` is the PNG as base64 text (HTML) and ``file`` its name beside the Markdown.
+"""
+
+from __future__ import annotations
+
+import jinja2
+
+__all__ = ["MARKDOWN", "HTML", "environment"]
+
+MARKDOWN = """\
+# {{ title | cell }}
+
+{% if question %}
+> **Question:** {{ question | cell }}
+
+{% endif %}
+{{ lead | cell }}
+
+| | |
+|---|---|
+{% for label, value in headline %}
+| **{{ label | cell }}** | {{ value | cell }} |
+{% endfor %}
+{% for f in figures %}
+
+## {{ f.title }}
+
+![{{ f.title }}]({{ f.file }})
+
+{{ f.caption }}
+{% endfor %}
+{% if groups %}
+
+## By group
+
+| group | servers | completed | failed | p50 | p95 | last ready | bytes |
+|---|--:|--:|--:|--:|--:|--:|--:|
+{% for g in groups %}
+| {{ g.group | cell }} | {{ g.servers }} | {{ g.completed }} | {{ g.failed }} | {{ g.p50 }} \
+| {{ g.p95 }} | {{ g.last }} | {{ g.bytes }} |
+{% endfor %}
+{% endif %}
+
+## Bottleneck attribution
+
+{% if bottlenecks %}
+| resource | saturated for | % of makespan | max flows limited | from – to |
+|---|--:|--:|--:|---|
+{% for b in bottlenecks %}
+| {{ b.resource | cell }} | {{ b.saturated }} | {{ b.share }} | {{ b.max_flows }} \
+| {{ b.window }} |
+{% endfor %}
+{% if more_bottlenecks %}
+
+… and {{ more_bottlenecks }} more resources.
+{% endif %}
+{% else %}
+No resource limited any flow.
+{% endif %}
+
+## Failures
+
+{% if failures %}
+| reason | servers | % of fleet |
+|---|--:|--:|
+{% for f in failures %}
+| {{ f.reason | cell }} | {{ f.servers }} | {{ f.share }} |
+{% endfor %}
+{% else %}
+No server failed.
+{% endif %}
+{% if not_ready %}
+
+### Servers not ready
+
+| server | group | outcome | phase | reason |
+|---|---|---|---|---|
+{% for r in not_ready %}
+| {{ r.server | cell }} | {{ r.group | cell }} | {{ r.outcome }} | {{ r.phase | cell }} \
+| {{ r.reason | cell }} |
+{% endfor %}
+{% if more_servers %}
+
+… and {{ more_servers }} more servers not listed.
+{% endif %}
+{% endif %}
+
+## Phase statistics
+
+{% if phase_stats %}
+| phase | ok | mean | p95 | total | failed | retries | bytes |
+|---|--:|--:|--:|--:|--:|--:|--:|
+{% for p in phase_stats %}
+| {{ p.phase | cell }} | {{ p.count }} | {{ p.mean }} | {{ p.p95 }} | {{ p.total }} \
+| {{ p.failed }} | {{ p.retries }} | {{ p.bytes }} |
+{% endfor %}
+{% else %}
+No phase was recorded.
+{% endif %}
+{% if notes %}
+
+## Modelling notes
+
+{% for n in notes %}
+- {{ n }}
+{% endfor %}
+{% endif %}
+
+---
+
+{{ run_info }}
+"""
+
+HTML = """\
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}: commissioning report</title>
+<style>
+body { font: 14px/1.45 system-ui, sans-serif; color: #222; max-width: 60rem;
+       margin: 1.5rem auto; padding: 0 1rem; }
+h1 { font-size: 1.6rem; margin: 0 0 .3rem; }
+h2 { font-size: 1.15rem; margin: 1.8rem 0 .5rem; border-bottom: 1px solid #ddd; }
+.question { border-left: 4px solid #1f4e79; background: #f3f7fb; margin: .5rem 0;
+            padding: .4rem .8rem; }
+.lead { font-size: 1.05rem; margin: .6rem 0; }
+table { border-collapse: collapse; margin: .4rem 0; }
+th, td { padding: .2rem .7rem; border-bottom: 1px solid #e5e5e5; text-align: left; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+table.headline th { font-weight: 600; background: #f6f6f6; }
+figure { margin: 1rem 0; }
+figure img { max-width: 100%; }
+figcaption { color: #555; font-size: .9rem; }
+.more, footer { color: #666; font-size: .9rem; }
+</style>
+</head>
+<body>
+<h1>{{ title }}</h1>
+{% if question %}<p class="question"><strong>Question:</strong> {{ question }}</p>{% endif %}
+<p class="lead">{{ lead }}</p>
+<table class="headline">
+{% for label, value in headline %}<tr><th>{{ label }}</th><td>{{ value }}</td></tr>
+{% endfor %}</table>
+{% for f in figures %}
+<h2>{{ f.title }}</h2>
+<figure><img src="data:image/png;base64,{{ f.data }}" alt="{{ f.title }}">
+<figcaption>{{ f.caption }}</figcaption></figure>
+{% endfor %}
+{% if groups %}
+<h2>By group</h2>
+<table><tr><th>group</th><th class="n">servers</th><th class="n">completed</th>
+<th class="n">failed</th><th class="n">p50</th><th class="n">p95</th>
+<th class="n">last ready</th><th class="n">bytes</th></tr>
+{% for g in groups %}<tr><td>{{ g.group }}</td><td class="n">{{ g.servers }}</td>
+<td class="n">{{ g.completed }}</td><td class="n">{{ g.failed }}</td><td class="n">{{ g.p50 }}</td>
+<td class="n">{{ g.p95 }}</td><td class="n">{{ g.last }}</td><td class="n">{{ g.bytes }}</td></tr>
+{% endfor %}</table>
+{% endif %}
+<h2>Bottleneck attribution</h2>
+{% if bottlenecks %}
+<table><tr><th>resource</th><th class="n">saturated for</th><th class="n">% of makespan</th>
+<th class="n">max flows limited</th><th>from – to</th></tr>
+{% for b in bottlenecks %}<tr><td>{{ b.resource }}</td><td class="n">{{ b.saturated }}</td>
+<td class="n">{{ b.share }}</td><td class="n">{{ b.max_flows }}</td><td>{{ b.window }}</td></tr>
+{% endfor %}</table>
+{% if more_bottlenecks %}<p class="more">… and {{ more_bottlenecks }} more resources.</p>{% endif %}
+{% else %}<p>No resource limited any flow.</p>{% endif %}
+<h2>Failures</h2>
+{% if failures %}
+<table><tr><th>reason</th><th class="n">servers</th><th class="n">% of fleet</th></tr>
+{% for f in failures %}<tr><td>{{ f.reason }}</td><td class="n">{{ f.servers }}</td>
+<td class="n">{{ f.share }}</td></tr>
+{% endfor %}</table>
+{% else %}<p>No server failed.</p>{% endif %}
+{% if not_ready %}
+<h3>Servers not ready</h3>
+<table><tr><th>server</th><th>group</th><th>outcome</th><th>phase</th><th>reason</th></tr>
+{% for r in not_ready %}<tr><td>{{ r.server }}</td><td>{{ r.group }}</td><td>{{ r.outcome }}</td>
+<td>{{ r.phase }}</td><td>{{ r.reason }}</td></tr>
+{% endfor %}</table>
+{% if more_servers %}
+<p class="more">… and {{ more_servers }} more servers not listed.</p>
+{% endif %}
+{% endif %}
+<h2>Phase statistics</h2>
+{% if phase_stats %}
+<table><tr><th>phase</th><th class="n">ok</th><th class="n">mean</th><th class="n">p95</th>
+<th class="n">total</th><th class="n">failed</th><th class="n">retries</th>
+<th class="n">bytes</th></tr>
+{% for p in phase_stats %}<tr><td>{{ p.phase }}</td><td class="n">{{ p.count }}</td>
+<td class="n">{{ p.mean }}</td><td class="n">{{ p.p95 }}</td><td class="n">{{ p.total }}</td>
+<td class="n">{{ p.failed }}</td><td class="n">{{ p.retries }}</td>
+<td class="n">{{ p.bytes }}</td></tr>
+{% endfor %}</table>
+{% else %}<p>No phase was recorded.</p>{% endif %}
+{% if notes %}
+<h2>Modelling notes</h2>
+<ul>{% for n in notes %}<li>{{ n }}</li>{% endfor %}</ul>
+{% endif %}
+<footer><hr>{{ run_info }}</footer>
+</body>
+</html>
+"""
+
+
+def _cell(value: object) -> str:
+    """Text safe inside a Markdown table cell: no pipes, no line breaks."""
+    return " ".join(str(value).split()).replace("|", "\\|")
+
+
+def environment(html: bool) -> jinja2.Environment:
+    """A Jinja2 environment for one of the templates (HTML ones autoescape).
+
+    Args:
+        html: whether the output is HTML.
+
+    Returns:
+        The environment, with undefined variables an error and a ``cell`` filter.
+    """
+    env = jinja2.Environment(autoescape=html, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["cell"] = _cell
+    return env
