@@ -27,12 +27,14 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every subcommand."""
     from .bench import add_bench_parser
+    from .run_cli import add_run_parser
     from .scenario.cli import add_validate_parser
     from .transfer_cli import add_transfer_parser
 
     parser = _Parser(prog="netbootsim", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"netbootsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    add_run_parser(sub)
     add_validate_parser(sub)
     add_transfer_parser(sub)
     add_bench_parser(sub)

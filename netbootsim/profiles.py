@@ -89,4 +89,5 @@ def get_profile(name: str) -> Profile:
     try:
         return PROFILES[name]
     except KeyError:
-        raise KeyError(f"unknown firmware profile {name!r}; known: {', '.join(PROFILES)}")
+        raise KeyError(
+            f"unknown firmware profile {name!r}; known: {', '.join(PROFILES)}") from None

@@ -47,8 +47,8 @@ def _number(value: str, flag: str, *, integer: bool = False, lo: float = 0.0,
     try:
         x = int(value) if integer else float(value)
     except ValueError:
-        raise InputError([Problem("command line", 0, flag,
-                                  f"{value!r} is not {'an integer' if integer else 'a number'}")])
+        what = "an integer" if integer else "a number"
+        raise InputError([Problem("command line", 0, flag, f"{value!r} is not {what}")]) from None
     if not lo <= x <= hi or (not integer and not math.isfinite(x)):
         raise InputError([Problem("command line", 0, flag, f"{value!r} must be in [{lo}, {hi}]")])
     return x

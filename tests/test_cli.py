@@ -62,7 +62,7 @@ def test_transfer_human_line(capsys):
          "command line: --blksize: '4' must be in"),
         (["--size", "1MiB", "--bandwidth", "1Gbps", "--loss", "x"],
          "command line: --loss: 'x' is not a number"),
-        (["--size", "-1MiB", "--bandwidth", "1Gbps"], "command line: --size:"),
+        (["--size=-1MiB", "--bandwidth", "1Gbps"], "command line: --size:"),
     ],
 )
 def test_transfer_bad_flags(capsys, argv, expect):

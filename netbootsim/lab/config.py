@@ -1,0 +1,306 @@
+"""Lab configuration: one YAML file describing one calibration boot run.
+
+Load → default → validate, in that order; every problem found is reported at
+once, each as ``file:line: field: message`` through :class:`~netbootsim.errors.InputError`.
+
+Example (``lab/tftp.yaml``)::
+
+    case: tftp            # tftp | http | chainload
+    guests: 1
+    files: {kernel: 2MiB, initrd: 8MiB}
+    tftp_max: 50
+    timeout: 120s
+    accel: tcg
+    seed: 1
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from ..errors import InputError, Problem
+from ..units import UnitError, parse_size, parse_time
+
+__all__ = ["CASES", "DhcpOptions", "LabConfig", "load_config", "parse_config"]
+
+#: Boot cases the lab can run, with one line each.
+CASES: dict[str, str] = {
+    "tftp": "ROM DHCP, script and files over TFTP",
+    "http": "ROM DHCP, script and files over HTTP",
+    "chainload": "ROM DHCP, undionly.kpxe over TFTP, its own DHCP, then script and files",
+}
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_RESERVED = {"boot.ipxe", "undionly.kpxe"}
+
+
+@dataclass(frozen=True)
+class DhcpOptions:
+    """Knobs of the DHCP exchange; the defaults are the stock behaviour of each program.
+
+    Attributes:
+        ping: dnsmasq ICMP-checks a new address before offering it (dnsmasq default;
+            ``no-ping`` turns it off). Delays the first OFFER by about 3 s.
+        no_pxedhcp: send iPXE option 175.176 so it skips the 2 s ProxyDHCP wait
+            (IPXE-FACTS §1; not sent by default).
+        ipv6_ra: send IPv6 router advertisements inside the namespace so iPXE's IPv6
+            autoconfiguration completes instead of timing out (≈13 s, IPXE-FACTS §1).
+            Off by default: a plain IPv4 boot network.
+    """
+
+    ping: bool = True
+    no_pxedhcp: bool = False
+    ipv6_ra: bool = False
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    """One validated lab run.
+
+    Attributes:
+        file: the file the config came from (for messages and ``run.json``).
+        case: ``tftp``, ``http`` or ``chainload`` (see :data:`CASES`).
+        guests: number of QEMU guests booted at once.
+        files: synthetic files fetched by the script, name → size in bytes, in order.
+        tftp_max: dnsmasq ``tftp-max``, concurrent TFTP transfers (dnsmasq default 50).
+        timeout: seconds a guest may take to print ``NBS-DONE`` before it is failed.
+        accel: ``tcg`` (default, always available) or ``kvm``.
+        seed: seed of the numpy Generator that writes the synthetic files.
+        transport: ``tftp`` or ``http``: how the script and files travel. Fixed by
+            ``case`` for tftp/http; for chainload it defaults to ``http``.
+        memory_mib: guest RAM in MiB (default 256).
+        nic: QEMU NIC model whose Debian iPXE ROM is used (default ``e1000``).
+        subnet: private /24 used only inside the lab namespace.
+        stagger: seconds between guest starts (default 0: all at once).
+        snaplen: tcpdump snap length in bytes, 0 = whole packets.
+        dhcp: DHCP exchange knobs.
+    """
+
+    file: str
+    case: str
+    guests: int = 1
+    files: dict[str, int] = field(default_factory=lambda: {"kernel": 2 << 20, "initrd": 8 << 20})
+    tftp_max: int = 50
+    timeout: float = 120.0
+    accel: str = "tcg"
+    seed: int = 1
+    transport: str = "tftp"
+    memory_mib: int = 256
+    nic: str = "e1000"
+    subnet: str = "192.168.77.0/24"
+    stagger: float = 0.0
+    snaplen: int = 0
+    dhcp: DhcpOptions = field(default_factory=DhcpOptions)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``run.json``."""
+        return asdict(self)
+
+    @property
+    def server_ip(self) -> str:
+        """Address of the bridge (DHCP, TFTP and HTTP server): host ``.1`` of the subnet."""
+        return str(ipaddress.ip_network(self.subnet)[1])
+
+
+_NICS = {"e1000", "e1000e", "rtl8139", "virtio", "pcnet", "eepro100", "ne2k_pci", "vmxnet3"}
+_KNOWN = {"case", "guests", "files", "tftp_max", "timeout", "accel", "seed", "transport",
+          "memory", "nic", "subnet", "stagger", "snaplen", "dhcp"}
+
+
+def _line(node: Any, key: Any) -> int:
+    try:
+        return node.lc.key(key)[0] + 1
+    except (AttributeError, KeyError, TypeError):
+        return 0
+
+
+def parse_config(data: Any, file: str, lines: dict[str, int] | None = None) -> LabConfig:
+    """Validate plain config data into a :class:`LabConfig`.
+
+    Args:
+        data: the loaded YAML mapping.
+        file: name used in messages.
+        lines: 1-based line of each top-level or dotted field, when known.
+
+    Raises:
+        InputError: with every problem found.
+    """
+    lines = lines or {}
+    problems: list[Problem] = []
+
+    def bad(fld: str, msg: str) -> None:
+        problems.append(Problem(file, lines.get(fld, lines.get(fld.split(".")[0], 0)), fld, msg))
+
+    if not isinstance(data, dict):
+        raise InputError.single(file, 0, "", "expected a mapping with at least 'case'")
+    for key in data:
+        if key not in _KNOWN:
+            bad(str(key), f"unknown field; known: {', '.join(sorted(_KNOWN))}")
+    out: dict[str, Any] = {}
+
+    case = data.get("case")
+    if case is None:
+        bad("case", f"missing; one of {', '.join(CASES)}")
+    elif case not in CASES:
+        bad("case", f"{case!r} is not one of {', '.join(CASES)}")
+    else:
+        out["case"] = case
+
+    def integer(name: str, lo: int, hi: int) -> None:
+        if name not in data:
+            return
+        v = data[name]
+        if isinstance(v, bool) or not isinstance(v, int):
+            bad(name, f"{v!r} is not an integer")
+        elif not lo <= v <= hi:
+            bad(name, f"{v} is out of range [{lo}, {hi}]")
+        else:
+            out[name] = v
+
+    integer("guests", 1, 64)
+    integer("tftp_max", 1, 10000)
+    integer("seed", 0, 2**63 - 1)
+    integer("snaplen", 0, 262144)
+
+    for name, lo in (("timeout", 1.0), ("stagger", 0.0)):
+        if name in data:
+            try:
+                v = parse_time(data[name])
+            except UnitError as e:
+                bad(name, str(e))
+            else:
+                if v < lo:
+                    bad(name, f"{data[name]!r} is shorter than {lo:g}s")
+                else:
+                    out[name] = v
+
+    if "memory" in data:
+        try:
+            mem = parse_size(data["memory"])
+        except UnitError as e:
+            bad("memory", str(e))
+        else:
+            if mem % (1 << 20) or not 32 <= mem / (1 << 20) <= 4096:
+                bad("memory", "must be a whole number of MiB between 32MiB and 4GiB")
+            else:
+                out["memory_mib"] = int(mem) >> 20
+
+    if "files" in data:
+        files = data["files"]
+        if not isinstance(files, dict) or not files:
+            bad("files", "expected a non-empty mapping of name: size, e.g. {kernel: 2MiB}")
+        else:
+            sizes: dict[str, int] = {}
+            for name, size in files.items():
+                fld = f"files.{name}"
+                if not isinstance(name, str) or not _NAME.match(name) or name in _RESERVED:
+                    bad(fld, "name must be 1-64 of [A-Za-z0-9._-], not starting with '.' "
+                        f"or '-', and not one of {sorted(_RESERVED)}")
+                    continue
+                try:
+                    n = parse_size(size)
+                except UnitError as e:
+                    bad(fld, str(e))
+                    continue
+                if n != int(n) or not 1 <= n <= 4 << 30:
+                    bad(fld, f"{size!r} must be a whole number of bytes in [1B, 4GiB]")
+                    continue
+                sizes[name] = int(n)
+            out["files"] = sizes
+
+    for name, choices in (("accel", ("tcg", "kvm")), ("transport", ("tftp", "http")),
+                          ("nic", tuple(sorted(_NICS)))):
+        if name in data:
+            if data[name] not in choices:
+                bad(name, f"{data[name]!r} is not one of {', '.join(choices)}")
+            else:
+                out[name] = data[name]
+    if "transport" in out and out.get("case") in ("tftp", "http") and \
+            out["transport"] != out["case"]:
+        bad("transport", f"case {out['case']!r} fixes the transport to {out['case']!r}")
+    if out.get("case") in ("tftp", "http"):
+        out["transport"] = out["case"]
+    elif out.get("case") == "chainload":
+        out.setdefault("transport", "http")
+
+    if "subnet" in data:
+        try:
+            net = ipaddress.IPv4Network(str(data["subnet"]), strict=True)
+        except ValueError as e:
+            bad("subnet", f"not an IPv4 network: {e}")
+        else:
+            if net.prefixlen != 24 or not net.is_private or net.is_loopback:
+                bad("subnet", "must be a private /24 such as 192.168.77.0/24")
+            else:
+                out["subnet"] = str(net)
+
+    if "dhcp" in data:
+        dhcp = data["dhcp"]
+        if not isinstance(dhcp, dict):
+            bad("dhcp", "expected a mapping with ping, no_pxedhcp, ipv6_ra")
+        else:
+            flags: dict[str, bool] = {}
+            for key, v in dhcp.items():
+                if key not in ("ping", "no_pxedhcp", "ipv6_ra"):
+                    bad(f"dhcp.{key}", "unknown field; known: ipv6_ra, no_pxedhcp, ping")
+                elif not isinstance(v, bool):
+                    bad(f"dhcp.{key}", f"{v!r} is not true or false")
+                else:
+                    flags[key] = v
+            out["dhcp"] = DhcpOptions(**flags)
+
+    if problems:
+        raise InputError(problems)
+    return LabConfig(file=file, **out)
+
+
+def load_config(path: str | Path) -> LabConfig:
+    """Read and validate a lab config file.
+
+    Raises:
+        InputError: the file is missing or unreadable, not YAML, or invalid.
+    """
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        msg = "no such file" if isinstance(e, FileNotFoundError) else f"cannot read: {e}"
+        raise InputError.single(file, 0, "", msg) from None
+    try:
+        data = YAML(typ="rt").load(text)
+    except YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark else 0
+        what = getattr(e, "problem", None) or str(e)
+        raise InputError.single(file, line, "", f"YAML error: {what}") from None
+    lines: dict[str, int] = {}
+    if isinstance(data, dict):
+        for key in data:
+            lines[str(key)] = _line(data, key)
+            sub = data[key]
+            if isinstance(sub, dict):
+                for k2 in sub:
+                    lines[f"{key}.{k2}"] = _line(sub, k2)
+    plain = _plain(data)
+    return parse_config(plain, file, lines)
+
+
+def _plain(node: Any) -> Any:
+    """ruamel round-trip data as plain dict/list/str/int/float/bool."""
+    if isinstance(node, dict):
+        return {_plain(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if type(node).__name__ == "ScalarBoolean" or isinstance(node, bool):
+        return bool(node)
+    for t in (int, float, str):
+        if isinstance(node, t):
+            return t(node)
+    return node

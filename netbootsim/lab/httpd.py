@@ -1,0 +1,157 @@
+"""A small threaded HTTP/1.1 file server that logs the timing of every request.
+
+One thread per connection, keep-alive as in HTTP/1.1 (iPXE always asks for it,
+IPXE-FACTS §3b), ``GET`` and ``HEAD`` of regular files under one directory, 404
+otherwise. Each request becomes one CSV row with two host ``time.monotonic()``
+stamps: when the request head was received and when the last byte of the response
+was handed to the kernel (``sendall`` returned; not when the client ACKed it).
+
+Run in the lab namespace as ``python -m netbootsim.lab.httpd --root DIR --bind IP
+--port 80 --log http.csv --t0 T``; it prints ``READY <port>`` once listening.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import signal
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+__all__ = ["CSV_FIELDS", "LabHTTPServer", "main"]
+
+#: Columns of ``http.csv``. Times ``*_s`` are seconds since the run start, ``mono_*``
+#: raw ``time.monotonic()`` of the host.
+CSV_FIELDS = ["conn", "seq", "client", "method", "path", "status", "bytes",
+              "received_s", "last_byte_s", "mono_received", "mono_last_byte"]
+
+_CHUNK = 1 << 20
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: LabHTTPServer
+    server_version = "netbootsim-lab/1"
+
+    def setup(self) -> None:
+        super().setup()
+        self.conn_id = next(self.server.conn_ids)
+        self.seq = 0
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server API
+        self._serve(body=True)
+
+    def do_HEAD(self) -> None:  # noqa: N802 - http.server API
+        self._serve(body=False)
+
+    def _serve(self, body: bool) -> None:
+        received = time.monotonic()
+        self.seq += 1
+        path = self.server.resolve(self.path)
+        sent = 0
+        if path is None:
+            msg = b"not found\n"
+            status = 404
+            self.send_response(404)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(msg)))
+            self.end_headers()
+            if body:
+                self.wfile.write(msg)
+                sent = len(msg)
+        else:
+            status = 200
+            size = path.stat().st_size
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            if body:
+                with open(path, "rb") as f:
+                    while chunk := f.read(_CHUNK):
+                        self.wfile.write(chunk)
+                        sent += len(chunk)
+        self.wfile.flush()
+        self.server.record(self, status, sent, received, time.monotonic())
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - API name
+        """Silence the default stderr log: the CSV is the log."""
+
+
+class LabHTTPServer(ThreadingHTTPServer):
+    """Serves ``root`` and appends one row per request to ``log_path``.
+
+    Args:
+        address: ``(host, port)``; port 0 picks a free one.
+        root: directory whose regular files are served (no listings, no ``..``).
+        log_path: CSV file written with :data:`CSV_FIELDS`.
+        t0: ``time.monotonic()`` of the run start, subtracted in the ``*_s`` columns.
+    """
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], root: Path, log_path: Path, t0: float = 0.0):
+        super().__init__(address, _Handler)
+        self.root = Path(root).resolve()
+        self.t0 = t0
+        self.conn_ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._log = open(log_path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        self._csv = csv.writer(self._log)
+        self._csv.writerow(CSV_FIELDS)
+        self._log.flush()
+
+    def resolve(self, url_path: str) -> Path | None:
+        """The file for a request path, or ``None`` (→ 404)."""
+        rel = unquote(urlsplit(url_path).path).lstrip("/")
+        candidate = (self.root / rel).resolve()
+        if not candidate.is_relative_to(self.root) or not candidate.is_file():
+            return None
+        return candidate
+
+    def record(self, h: _Handler, status: int, sent: int, received: float, done: float) -> None:
+        """Append one CSV row (thread-safe) and flush it."""
+        with self._lock:
+            self._csv.writerow([h.conn_id, h.seq, h.client_address[0], h.command, h.path,
+                                status, sent, f"{received - self.t0:.6f}",
+                                f"{done - self.t0:.6f}", f"{received:.6f}", f"{done:.6f}"])
+            self._log.flush()
+
+    def server_close(self) -> None:  # noqa: D102 - socketserver API
+        super().server_close()
+        with self._lock:
+            self._log.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line of the lab HTTP server; serves until SIGTERM or SIGINT."""
+    p = argparse.ArgumentParser(prog="python -m netbootsim.lab.httpd")
+    p.add_argument("--root", required=True, type=Path)
+    p.add_argument("--bind", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=80)
+    p.add_argument("--log", required=True, type=Path)
+    p.add_argument("--t0", type=float, default=0.0, help="monotonic time of the run start")
+    args = p.parse_args(argv)
+    server = LabHTTPServer((args.bind, args.port), args.root, args.log, args.t0)
+
+    def stop(signum: int, frame: object) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"READY {server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""What the guests fetch: seeded synthetic files and the iPXE boot script.
+
+The files are random bytes from one ``numpy.random.Generator`` seeded by the config,
+written in config order, so a seed always gives byte-identical files. Random bytes
+cannot be booted, so the script only ``imgfetch``es them and then prints the marker
+the harness waits for (IPXE-FACTS §6: any failing line ends the script, so each
+fetch has ``|| goto nbs_fail`` to report the failure at once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["DONE_MARK", "FAIL_MARK", "boot_script", "write_files"]
+
+#: Printed by the script when every file is fetched.
+DONE_MARK = "NBS-DONE"
+#: Printed by the script when a fetch fails.
+FAIL_MARK = "NBS-FAIL"
+
+_CHUNK = 1 << 22
+
+
+def write_files(directory: Path, files: dict[str, int], seed: int) -> dict[str, str]:
+    """Write the synthetic files; return name → SHA-256 hex digest.
+
+    Args:
+        directory: where to write them (created if missing).
+        files: name → size in bytes, in the order the bytes are drawn.
+        seed: seed of the ``numpy.random.Generator``.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    digests: dict[str, str] = {}
+    for name, size in files.items():
+        h = hashlib.sha256()
+        with open(directory / name, "wb") as f:
+            left = size
+            while left:
+                n = min(left, _CHUNK)
+                block = rng.integers(0, 256, size=n, dtype=np.uint8).tobytes()
+                f.write(block)
+                h.update(block)
+                left -= n
+        digests[name] = h.hexdigest()
+    return digests
+
+
+def boot_script(base_url: str, files: list[str]) -> str:
+    """The ``#!ipxe`` script that fetches ``files`` from ``base_url`` and says it is done.
+
+    Args:
+        base_url: ``tftp://10.0.0.1`` or ``http://10.0.0.1``, no trailing slash.
+        files: file names, fetched in this order.
+    """
+    lines = ["#!ipxe", "echo NBS-SCRIPT"]
+    lines += [f"imgfetch {base_url}/{name} || goto nbs_fail" for name in files]
+    lines += ["imgstat", f"echo {DONE_MARK}", "exit",
+              ":nbs_fail", f"echo {FAIL_MARK} ${{errno}}", "exit 1"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,290 @@
+"""One lab run: network, servers, guests, watch the consoles, tear everything down.
+
+Order of work (the boot log of the harness itself):
+
+1. write the synthetic files, the boot script and the dnsmasq config into the run dir;
+2. create the namespace, bridge and one tap per guest (:mod:`.netns`);
+3. start tcpdump on the bridge, dnsmasq (DHCP + TFTP) and the HTTP server, each
+   waited for until it is listening;
+4. start the QEMU guests (``stagger`` apart) and read their consoles;
+5. stop each guest as soon as its console shows ``NBS-DONE`` (or ``NBS-FAIL``, a
+   SeaBIOS "No bootable device", QEMU exiting, or the timeout);
+6. always — also on Ctrl-C, SIGTERM, SIGHUP or any error — stop every process and
+   delete the namespace, then write ``run.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .config import LabConfig
+from .console import ConsoleReader
+from .dnsmasq import BRIDGE, IPV6_PREFIX, dnsmasq_conf, lease_hook, mac_of
+from .install import package_versions
+from .netns import Netns
+from .payload import DONE_MARK, FAIL_MARK, boot_script, write_files
+
+__all__ = ["GuestResult", "LabError", "run_lab", "qemu_argv"]
+
+UNDIONLY = Path("/usr/lib/ipxe/undionly.kpxe")
+_QEMU_DEVICE = {"e1000": "e1000", "e1000e": "e1000e", "rtl8139": "rtl8139",
+                "virtio": "virtio-net-pci", "pcnet": "pcnet", "eepro100": "i82557b",
+                "ne2k_pci": "ne2k_pci", "vmxnet3": "vmxnet3"}
+#: Console text → milestone name (first occurrence, seconds since the guest started).
+_MILESTONES = {"iPXE initialising devices": "rom_init", "Configuring (": "dhcp_start",
+               "NBS-SCRIPT": "script", DONE_MARK: "done"}
+_BIOS_FAIL = "No bootable device"
+
+
+class LabError(RuntimeError):
+    """The lab could not be set up or run (a server failed to start, no KVM, ...)."""
+
+
+@dataclass
+class GuestResult:
+    """Outcome of one guest.
+
+    Attributes:
+        guest: 0-based guest number.
+        mac: its MAC address.
+        outcome: ``done``, ``failed``, ``timeout`` or ``interrupted``.
+        reason: why it did not finish, or empty.
+        start_s: QEMU start, seconds since the run start.
+        end_s: when the harness saw the end (marker, failure or timeout).
+        wall_s: ``end_s - start_s``.
+        milestones: first time (seconds since ``start_s``) of known console lines.
+    """
+
+    guest: int
+    mac: str
+    outcome: str = "running"
+    reason: str = ""
+    start_s: float = 0.0
+    end_s: float | None = None
+    wall_s: float | None = None
+    milestones: dict[str, float] = field(default_factory=dict)
+
+
+class _Interrupted(BaseException):
+    """SIGTERM or SIGHUP, raised in the main thread like KeyboardInterrupt."""
+
+
+def qemu_argv(cfg: LabConfig, guest: int, tap: str) -> list[str]:
+    """The QEMU command line for ``guest`` on ``tap`` (checked on QEMU 7.2)."""
+    dev = _QEMU_DEVICE[cfg.nic]
+    return ["qemu-system-x86_64", "-name", f"nbs-guest{guest}", "-machine", "pc",
+            "-accel", cfg.accel, "-m", str(cfg.memory_mib), "-nographic", "-nodefaults",
+            "-serial", "stdio", "-monitor", "none",
+            "-netdev", f"tap,id=n0,ifname={tap},script=no,downscript=no",
+            "-device", f"{dev},netdev=n0,mac={mac_of(guest)},"
+                       f"romfile=/usr/lib/ipxe/qemu/pxe-{cfg.nic}.rom",
+            "-boot", "n"]
+
+
+def _wait_for(check: Callable[[], bool], proc: subprocess.Popen, what: str,
+              errfile: Path, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    tail = errfile.read_text(errors="replace")[-2000:] if errfile.exists() else ""
+    raise LabError(f"{what} did not start (exit {proc.poll()}): {tail.strip()}")
+
+
+def _contains(path: Path, text: str) -> Callable[[], bool]:
+    return lambda: path.exists() and text in path.read_text(errors="replace")
+
+
+def _prepare(cfg: LabConfig, out: Path) -> tuple[Path, dict]:
+    srv = out / "srv"
+    digests = write_files(srv, cfg.files, cfg.seed)
+    base = f"{cfg.transport}://{cfg.server_ip}"
+    script = boot_script(base, list(cfg.files))
+    (srv / "boot.ipxe").write_text(script)
+    (out / "boot.ipxe").write_text(script)
+    if cfg.case == "chainload":
+        shutil.copy(UNDIONLY, srv / "undionly.kpxe")
+        (out / "dhcp-hosts").mkdir(exist_ok=True)
+        hook = out / "lease-hook.sh"
+        hook.write_text(lease_hook(out))
+        hook.chmod(0o755)
+    (out / "dnsmasq.conf").write_text(dnsmasq_conf(cfg, out, srv))
+    files = {n: {"bytes": cfg.files[n], "sha256": d} for n, d in digests.items()}
+    return srv, files
+
+
+def _start_servers(ns: Netns, cfg: LabConfig, out: Path, srv: Path, t0: float) -> None:
+    err = out / "tcpdump.stderr"
+    cmd = ["tcpdump", "-i", BRIDGE, "-n", "-U", "-Z", "root", "-w", str(out / "capture.pcap")]
+    if cfg.snaplen:
+        cmd[1:1] = ["-s", str(cfg.snaplen)]
+    proc = ns.spawn(cmd, stdout=subprocess.DEVNULL, stderr=open(err, "wb"))  # noqa: SIM115
+    _wait_for(_contains(err, "listening on"), proc, "tcpdump", err)
+
+    err = out / "dnsmasq.stderr"
+    proc = ns.spawn(["dnsmasq", "--no-daemon", f"--conf-file={out / 'dnsmasq.conf'}"],
+                    stdout=subprocess.DEVNULL, stderr=open(err, "wb"))  # noqa: SIM115
+    _wait_for(_contains(out / "dnsmasq.log", "TFTP root is"), proc, "dnsmasq", err)
+
+    err = out / "httpd.stderr"
+    proc = ns.spawn([sys.executable, "-m", "netbootsim.lab.httpd", "--root", str(srv),
+                     "--bind", cfg.server_ip, "--port", "80", "--log", str(out / "http.csv"),
+                     "--t0", repr(t0)],
+                    stdout=subprocess.PIPE, stderr=open(err, "wb"))  # noqa: SIM115
+    ready = threading.Event()
+
+    def read_ready() -> None:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if line.startswith(b"READY"):
+                ready.set()
+
+    threading.Thread(target=read_ready, daemon=True).start()
+    _wait_for(ready.is_set, proc, "HTTP server", err)
+
+
+def run_lab(cfg: LabConfig, out: Path, say: Callable[[str], None] = print) -> dict:
+    """Run the lab described by ``cfg``, writing everything into ``out``.
+
+    Args:
+        cfg: the validated config.
+        out: run directory (created).
+        say: where progress lines go.
+
+    Returns:
+        The content of ``run.json``.
+
+    Raises:
+        LabError: the lab could not be set up.
+        KeyboardInterrupt: on SIGINT, SIGTERM or SIGHUP, after cleaning up.
+    """
+    if cfg.accel == "kvm" and not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        raise LabError("accel: kvm asked for but /dev/kvm is not usable")
+    out.mkdir(parents=True, exist_ok=True)
+    srv, files = _prepare(cfg, out)
+    taps = [f"nbs-tap{i}" for i in range(cfg.guests)]
+    guests = [GuestResult(i, mac_of(i)) for i in range(cfg.guests)]
+    ns = Netns()
+    t0, start_unix = time.monotonic(), time.time()
+    record: dict = {"config": cfg.to_dict(), "versions": package_versions(),
+                    "namespace": ns.name, "t0_monotonic": t0,
+                    "start_utc": datetime.fromtimestamp(start_unix, UTC).isoformat(),
+                    "files": files, "qemu_argv": qemu_argv(cfg, 0, taps[0])}
+    old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise _Interrupted(signal.Signals(signum).name)
+
+    for s in old:
+        signal.signal(s, interrupted)
+    status, error = "error", ""
+    try:
+        say(f"namespace {ns.name}: bridge {BRIDGE} {cfg.server_ip}/24, taps {', '.join(taps)}")
+        ns.create(BRIDGE, f"{cfg.server_ip}/24", taps,
+                  f"{IPV6_PREFIX}1/64" if cfg.dhcp.ipv6_ra else None)
+        _start_servers(ns, cfg, out, srv, t0)
+        say(f"servers up: dnsmasq (DHCP, TFTP, tftp-max {cfg.tftp_max}), HTTP, tcpdump")
+        _boot_guests(ns, cfg, out, taps, guests, t0, say)
+        status = "ok" if all(g.outcome == "done" for g in guests) else "failed"
+    except (KeyboardInterrupt, _Interrupted) as e:
+        status, error = "interrupted", f"interrupted ({e or 'SIGINT'})"
+        raise KeyboardInterrupt(error) from None
+    except Exception as e:
+        error = f"{type(e).__name__}: {e}"
+        raise
+    finally:
+        with _signals_ignored():
+            now = time.monotonic() - t0
+            for g in guests:
+                if g.outcome == "running":
+                    g.outcome, g.reason, g.end_s = "interrupted", error or "stopped", now
+            ns.delete()
+            for s, h in old.items():
+                signal.signal(s, h)
+            record.update(outcome=status, error=error, guests=[asdict(g) for g in guests],
+                          end_utc=datetime.now(UTC).isoformat(),
+                          duration_s=round(time.monotonic() - t0, 6))
+            (out / "run.json").write_text(json.dumps(record, indent=2) + "\n")
+            shutil.rmtree(srv, ignore_errors=True)
+            say(f"torn down {ns.name}; results in {out}")
+    return record
+
+
+@contextlib.contextmanager
+def _signals_ignored():
+    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in sigs}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _boot_guests(ns: Netns, cfg: LabConfig, out: Path, taps: list[str],
+                 guests: list[GuestResult], t0: float, say: Callable[[str], None]) -> None:
+    events: dict[int, tuple[str, str, float]] = {}
+    lock = threading.Lock()
+    procs: dict[int, subprocess.Popen] = {}
+
+    def on_line(g: GuestResult) -> Callable[[float, str], None]:
+        def seen(t: float, text: str) -> None:
+            for key, name in _MILESTONES.items():
+                if key in text and name not in g.milestones:
+                    g.milestones[name] = round(t - g.start_s, 6)
+            verdict = None
+            if DONE_MARK in text:
+                verdict = ("done", "")
+            elif FAIL_MARK in text or _BIOS_FAIL in text:
+                verdict = ("failed", text.strip())
+            if verdict:
+                with lock:
+                    events.setdefault(g.guest, (*verdict, t))
+        return seen
+
+    for g in guests:
+        if g.guest and cfg.stagger:
+            time.sleep(cfg.stagger)
+        g.start_s = time.monotonic() - t0
+        proc = ns.spawn(qemu_argv(cfg, g.guest, taps[g.guest]), stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE,
+                        stderr=open(out / f"qemu-{g.guest}.stderr", "wb"))  # noqa: SIM115
+        procs[g.guest] = proc
+        ConsoleReader(proc.stdout, out / f"console-{g.guest}.log", t0, on_line(g)).start()
+        say(f"guest {g.guest} ({g.mac}) started on {taps[g.guest]}")
+
+    pending = {g.guest: g for g in guests}
+    while pending:
+        now = time.monotonic() - t0
+        for i, g in list(pending.items()):
+            with lock:
+                ev = events.get(i)
+            if ev is None and procs[i].poll() is not None:
+                ev = ("failed", f"qemu exited with status {procs[i].returncode}", now)
+            if ev is None and now - g.start_s > cfg.timeout:
+                ev = ("timeout", f"no {DONE_MARK} within {cfg.timeout:g}s", now)
+            if ev is None:
+                continue
+            g.outcome, g.reason, g.end_s = ev
+            g.wall_s = round(g.end_s - g.start_s, 6)
+            g.end_s = round(g.end_s, 6)
+            from .netns import stop_process
+            stop_process(procs[i])
+            del pending[i]
+            say(f"guest {i}: {g.outcome} after {g.wall_s:.2f}s" +
+                (f" ({g.reason})" if g.reason else ""))
+        time.sleep(0.05)

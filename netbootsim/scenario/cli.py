@@ -1,0 +1,47 @@
+"""``netbootsim validate FILE [--set k=v ...]``: check a scenario without running it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import InputError
+from .build import build
+from .load import load_scenario
+
+__all__ = ["add_validate_parser", "cmd_validate"]
+
+
+def add_validate_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register the ``validate`` subcommand."""
+    p = subparsers.add_parser(
+        "validate", help="check a scenario file and report every problem",
+        description="Load, validate and build a scenario; print every problem, one per line "
+                    "as FILE:LINE: field: message, and exit 2 if there is any.")
+    p.add_argument("file", metavar="FILE", help="scenario YAML file")
+    p.add_argument("--set", dest="overrides", action="append", default=[],
+                   metavar="KEY=VALUE",
+                   help="override a field, e.g. --set run.seed=7 --set fleet[0].count=80")
+    p.set_defaults(func=cmd_validate)
+    return p
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate ``args.file`` with ``args.overrides``; 0 when sound, 2 on any problem."""
+    try:
+        scenario = load_scenario(args.file, overrides=args.overrides)
+        built = build(scenario)
+    except InputError as e:
+        for p in e.problems:
+            print(p, file=sys.stderr)
+        return 2
+    topo = built.topology
+    print(f"{args.file}: OK: {_n(len(built.servers), 'server')} in "
+          f"{_n(len(built.groups), 'group')}, {_n(len(built.services), 'service')}, "
+          f"{_n(len(built.images), 'image')}; {scenario.topology.shape} topology with "
+          f"{_n(topo.graph.number_of_nodes(), 'node')} and {_n(len(topo.links()), 'link')}")
+    return 0
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"

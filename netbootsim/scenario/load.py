@@ -1,0 +1,130 @@
+"""Load → override → validate: the one path every scenario takes, from a file or a dict.
+
+Stages: read YAML with line numbers (:mod:`.source`), apply ``--set`` overrides
+(:mod:`.overrides`), validate the schema with defaults (:mod:`.schema`), check
+cross-references (:mod:`.checks`) and what only a built topology shows
+(:mod:`.build`). Every problem of every stage that could run is reported together.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import PrivateAttr, ValidationError
+
+from ..errors import InputError
+from .build import allocate, build_topology, fault_target_checks
+from .checks import split_parts, static_checks
+from .messages import error_problems
+from .overrides import apply_overrides
+from .schema import ScenarioModel
+from .source import Origin, read_yaml, to_plain
+
+__all__ = ["Scenario", "load_scenario"]
+
+_SECTIONS = "topology, services, images, fleet, faults, run"
+
+
+class Scenario(ScenarioModel):
+    """A validated scenario: sections with defaults filled, quantities in SI units.
+
+    Make one with :func:`load_scenario` (a file) or :meth:`Scenario.from_dict`; both
+    take ``--set``-style overrides and run the same checks. Build it with
+    :func:`netbootsim.scenario.build`.
+    """
+
+    _origin: Origin = PrivateAttr(default_factory=lambda: Origin("<dict>"))
+    _name: str = PrivateAttr(default="scenario")
+
+    @property
+    def name(self) -> str:
+        """The scenario's name: the file stem, or the name given to :meth:`from_dict`."""
+        return self._name
+
+    @property
+    def origin(self) -> Origin:
+        """Where each field came from (file lines, ``--set`` flags)."""
+        return self._origin
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "<dict>",
+                  name: str | None = None, overrides: Sequence[str] = ()) -> Scenario:
+        """Validate a scenario given as plain data (sections as in the YAML form).
+
+        Args:
+            data: ``{"topology": {...}, "fleet": [...], ...}``, quantities as text
+                (``"25Gbps"``). Not modified.
+            source: what problems are reported against.
+            name: the scenario name; default the stem of ``source`` (``"scenario"``
+                for ``"<dict>"``).
+            overrides: ``"path=value"`` texts applied first, as ``--set`` does.
+
+        Raises:
+            InputError: every problem found.
+        """
+        tree = to_plain(copy.deepcopy(data))
+        return validate_tree(tree, Origin(source, {}), overrides=overrides,
+                             name=name or _stem(source))
+
+
+def _stem(source: str) -> str:
+    return "scenario" if source.startswith("<") else Path(source).stem
+
+
+def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
+    """Read, override and validate a scenario file.
+
+    Args:
+        path: the YAML file.
+        overrides: ``"path=value"`` texts, as given to ``--set``.
+
+    Returns:
+        The validated scenario, named after the file's stem.
+
+    Raises:
+        InputError: every problem, each as ``FILE:LINE: field: message``.
+    """
+    tree, origin = read_yaml(path)
+    return validate_tree(tree, origin, overrides=overrides, name=_stem(str(path)))
+
+
+def validate_tree(tree: Any, origin: Origin, *, overrides: Sequence[str] = (),
+                  name: str = "scenario") -> Scenario:
+    """Override and validate plain scenario data (the stages after reading).
+
+    Raises:
+        InputError: every problem found.
+    """
+    if not isinstance(tree, dict):
+        got = type(tree).__name__ if tree is not None else "nothing"
+        raise InputError.single(origin.file, 1 if origin.lines else 0, "",
+                                f"the top level must be a mapping of sections "
+                                f"({_SECTIONS}), got {got}")
+    problems = apply_overrides(tree, overrides, origin)
+    issues: list[tuple[tuple, str]] = []
+    model: Scenario | None
+    try:
+        model = Scenario.model_validate(tree)
+    except ValidationError as e:
+        model = None
+        issues += error_problems(e, tree)
+    parts = split_parts(tree, model)
+    issues += static_checks(parts)
+    if parts.topology is not None and not any(p[:1] == ("topology",) for p, _ in issues):
+        topo, more = build_topology(parts.topology)
+        issues += more
+        if topo is not None:
+            issues += allocate(topo, parts.fleet)[1]
+            issues += fault_target_checks(topo, parts.faults)
+    problems += [origin.problem(p, m) for p, m in issues]
+    if problems or model is None:
+        raise InputError(problems)
+    if model.run.out is None:
+        model = model.model_copy(update={
+            "run": model.run.model_copy(update={"out": f"results/{name}"})})
+    model._origin = origin
+    model._name = name
+    return model

@@ -1,0 +1,435 @@
+"""Scenario schema: the six sections, their fields, defaults and units (pydantic v2).
+
+Every model forbids unknown fields (a typo is an error, never silently ignored) and is
+strict (``count: "40"`` is an error, not 40) and frozen. Quantities are written with
+units in the text and exposed as SI floats: sizes in bytes, rates in bytes per second,
+times in seconds (parsed by :mod:`netbootsim.units` only). Cross-references between
+sections (image names, service hosts, link endpoints...) are checked elsewhere, in
+:mod:`.checks` and :mod:`.build`; this module checks each value on its own.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from ..units import UnitError, parse_quantity
+
+__all__ = [
+    "BOOT_PATHS", "SHAPES", "SERVICE_MODELS", "Section", "Link", "LinkReverse", "Host", "Node",
+    "ExtraLink", "TopologySection", "TftpService", "HttpService", "DhcpService", "Service",
+    "Image", "PowerOn", "FleetGroup", "Fault", "Run", "ScenarioModel", "fields_at",
+]
+
+#: Topology shapes; ``custom`` builds only the explicit ``nodes``, ``hosts`` and ``links``.
+SHAPES = ("rack", "leaf-spine", "remote-site", "custom")
+#: Boot paths, as drawn in DESIGN.md ("The world being modelled").
+BOOT_PATHS = ("pxe", "pxe-chainload-ipxe", "ipxe")
+
+
+def _quantity(kind: str, *, optional: bool = False, positive: bool = False):
+    """A before-validator turning ``"25Gbps"``-style text into an SI float."""
+
+    def parse(value: Any) -> float | None:
+        if value is None and optional:
+            return None
+        try:
+            result = parse_quantity(value, kind)
+        except UnitError as e:
+            raise PydanticCustomError("unit", "{msg}", {"msg": str(e)}) from None
+        if positive and not result > 0:
+            raise PydanticCustomError("unit", "{msg}", {"msg": f"{value!r} must be > 0"})
+        if not positive and result < 0:
+            raise PydanticCustomError("unit", "{msg}", {"msg": f"{value!r} must be >= 0"})
+        return result
+
+    return BeforeValidator(parse)
+
+
+#: A size such as ``"350MiB"``, in bytes (> 0).
+Size = Annotated[float, _quantity("size", positive=True)]
+#: A rate such as ``"25Gbps"`` (bits) or ``"100MB/s"`` (bytes), in bytes/s (> 0).
+Rate = Annotated[float, _quantity("rate", positive=True)]
+OptRate = Annotated[float | None, _quantity("rate", optional=True, positive=True)]
+#: A duration such as ``"250us"``, in seconds (>= 0).
+Time = Annotated[float, _quantity("time")]
+OptTime = Annotated[float | None, _quantity("time", optional=True)]
+Probability = Annotated[float, Field(ge=0, lt=1)]
+PosInt = Annotated[int, Field(ge=1)]
+Name = Annotated[str, Field(min_length=1)]
+
+
+class Section(BaseModel):
+    """Base of every scenario model: unknown fields forbidden, strict types, frozen."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# -- topology ----------------------------------------------------------------------------
+
+
+class Link(Section):
+    """A full-duplex link with the same values both ways.
+
+    Attributes:
+        bandwidth: bytes/s.
+        latency: one-way latency, s.
+        loss: per-packet loss probability, in [0, 1).
+    """
+
+    bandwidth: Rate
+    latency: Time = 0.0
+    loss: Probability = 0.0
+
+
+class LinkReverse(Section):
+    """Values of the ``b -> a`` direction that differ from ``a -> b`` (unset: the same)."""
+
+    bandwidth: OptRate = None
+    latency: OptTime = None
+    loss: Probability | None = None
+
+
+class Host(Section):
+    """A boot-side host (where services run).
+
+    Attributes:
+        name: node name.
+        attach: node it links to; ``None``: the shape's default (the ToR of a rack, the
+            services leaf of a leaf-spine, the data-center switch of a remote site).
+        link: its link; ``None``: ``topology.host_link``, else ``topology.server_link``.
+        nics: links to ``attach`` (2: an LACP pair).
+    """
+
+    name: Name
+    attach: str | None = None
+    link: Link | None = None
+    nics: Literal[1, 2] = 1
+
+
+class Node(Section):
+    """An explicit extra node (a router, a switch, a server of a custom topology)."""
+
+    name: Name
+    kind: Literal["server", "tor", "spine", "router", "switch", "wan", "host"]
+    domain: str | list[str] | None = None
+    rack: str | None = None
+    nics: PosInt = 1
+    gateway: bool = False
+
+
+class ExtraLink(Section):
+    """An explicit extra link between two nodes; ``reverse`` sets the ``b -> a`` values."""
+
+    a: Name
+    b: Name
+    name: Name | None = None
+    bandwidth: Rate
+    latency: Time = 0.0
+    loss: Probability = 0.0
+    reverse: LinkReverse | None = None
+
+
+#: 25GbE server port: the link the MAAS report saturates (REFERENCE-NUMBERS.md §2.1);
+#: 1 us per hop, the order of a cut-through data-center switch (assumed, not measured).
+DEFAULT_SERVER_LINK = Link(bandwidth="25Gbps", latency="1us")
+
+
+class TopologySection(Section):
+    """``topology:`` the network, built by :mod:`netbootsim.topology.builders`.
+
+    ``servers`` is for ``rack`` and ``remote-site``; ``racks``, ``servers_per_rack``,
+    ``spines`` and exactly one of ``uplink``/``oversubscription`` for ``leaf-spine``;
+    ``wan`` for ``remote-site`` only; ``custom`` uses only ``nodes``/``hosts``/``links``.
+    """
+
+    shape: Literal["rack", "leaf-spine", "remote-site", "custom"] = "rack"
+    servers: PosInt | None = None
+    racks: PosInt | None = None
+    servers_per_rack: PosInt | None = None
+    spines: PosInt | None = None  # leaf-spine: 2 when unset (smallest redundant spine layer)
+    nics: Literal[1, 2] = 1
+    server_link: Link = DEFAULT_SERVER_LINK
+    host_link: Link | None = None
+    uplink: Link | None = None
+    oversubscription: Annotated[float, Field(gt=0)] | None = None
+    wan: Link | None = None
+    hosts: list[Host] = []
+    nodes: list[Node] = []
+    links: list[ExtraLink] = []
+
+
+# -- services ----------------------------------------------------------------------------
+
+#: Per service kind, per model: the defaults the model implies, with their sources.
+SERVICE_MODELS: dict[str, dict[str, dict[str, Any]]] = {
+    "tftp": {
+        # dnsmasq --tftp-max default 50 concurrent transfers, dnsmasq(8); frzb/coinboot#67.
+        "dnsmasq": {"max_sessions": 50},
+        # An idealised server with no slot cap (a reference point, not a product).
+        "unlimited": {"max_sessions": None},
+    },
+    "http": {
+        # Apache prefork MaxRequestWorkers default 256 (xCAT httpd_tuning.rst, §2.7).
+        "apache-prefork": {"workers": 256},
+        # nginx: worker_processes 1 x worker_connections 512, both nginx defaults.
+        "nginx": {"workers": 512},
+    },
+    "dhcp": {"dnsmasq": {}, "isc-dhcpd": {}},
+}
+
+
+def _fill_model_defaults(kind: str, default_model: str, data: Any) -> Any:
+    """Fill the fields a service model implies, where the text leaves them out."""
+    if not isinstance(data, dict):
+        return data
+    models = SERVICE_MODELS[kind]
+    model = data.get("model", default_model)
+    defaults = models.get(model, models[default_model]) if isinstance(model, str) else {}
+    return {**defaults, **data}
+
+
+class TftpService(Section):
+    """A TFTP server.
+
+    Attributes:
+        host: the topology host it runs on.
+        model: server implementation, see :data:`SERVICE_MODELS`.
+        max_sessions: concurrent transfers (``None``: no cap); default from ``model``.
+        block_cost: server CPU time per block, s. Default 0: not yet measured
+            (calibration lab, issue 3).
+        disk_rate: read rate shared by all transfers, bytes/s (``None``: page cache).
+    """
+
+    DEFAULT_MODEL: ClassVar[str] = "dnsmasq"
+    kind: Literal["tftp"]
+    host: Name
+    model: Literal["dnsmasq", "unlimited"] = "dnsmasq"
+    max_sessions: PosInt | None = None
+    block_cost: Time = 0.0
+    disk_rate: OptRate = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _model_defaults(cls, data: Any) -> Any:
+        return _fill_model_defaults("tftp", cls.DEFAULT_MODEL, data)
+
+
+class HttpService(Section):
+    """An HTTP server (image mirror).
+
+    Attributes:
+        host: the topology host it runs on.
+        model: server implementation, see :data:`SERVICE_MODELS`.
+        workers: concurrent requests served; default from ``model``.
+        disk_rate: read rate shared by all transfers, bytes/s (``None``: page cache).
+    """
+
+    DEFAULT_MODEL: ClassVar[str] = "apache-prefork"
+    kind: Literal["http"]
+    host: Name
+    model: Literal["apache-prefork", "nginx"] = "apache-prefork"
+    workers: PosInt = 256
+    disk_rate: OptRate = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _model_defaults(cls, data: Any) -> Any:
+        return _fill_model_defaults("http", cls.DEFAULT_MODEL, data)
+
+
+class DhcpService(Section):
+    """A DHCP server (its timing arrives with the DHCP issue)."""
+
+    kind: Literal["dhcp"]
+    host: Name
+    model: Literal["dnsmasq", "isc-dhcpd"] = "dnsmasq"
+
+
+Service = Annotated[Union[TftpService, HttpService, DhcpService],  # noqa: UP007
+                    Field(discriminator="kind")]
+
+
+class Image(Section):
+    """A boot file (NBP, kernel, initrd, rootfs...).
+
+    Attributes:
+        size: bytes.
+    """
+
+    size: Size
+
+
+# -- fleet, faults, run ------------------------------------------------------------------
+
+
+class PowerOn(Section):
+    """When a group's servers are powered on.
+
+    Attributes:
+        at: time of the first power-on, s.
+        per_second: servers powered on per second (``None``: all at ``at``).
+    """
+
+    at: Time = 0.0
+    per_second: Annotated[float, Field(gt=0)] | None = None
+
+
+class FleetGroup(Section):
+    """A group of servers that boot the same way.
+
+    Attributes:
+        name: group name.
+        count: servers in the group, taken in topology order.
+        racks: only servers of these racks (``None``: any rack).
+        boot: boot path, one of :data:`BOOT_PATHS`.
+        profile: firmware profile (:data:`netbootsim.profiles.PROFILES`); default
+            ``pxe-rom`` for ``pxe``, else ``ipxe-current``.
+        images: image names, fetched in order.
+        server: service the images come from.
+        power_on: when the servers are powered on.
+    """
+
+    name: Name
+    count: PosInt
+    racks: list[str] | None = None
+    boot: Literal["pxe", "pxe-chainload-ipxe", "ipxe"] = "ipxe"
+    profile: Name = "ipxe-current"
+    images: Annotated[list[str], Field(min_length=1)]
+    server: Name
+    power_on: PowerOn = PowerOn()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_profile(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "profile" not in data:
+            return {**data, "profile": "pxe-rom" if data.get("boot") == "pxe"
+                    else "ipxe-current"}
+        return data
+
+
+class Fault(Section):
+    """A fault injected during the run.
+
+    Attributes:
+        kind: ``link-down``, ``service-down`` or ``loss`` (loss probability ``value``).
+        target: a link name (``tor01--r01s001``) or a service name.
+        at: start, s.
+        duration: length, s (``None``: until the end).
+        value: the loss probability for ``loss``.
+    """
+
+    kind: Literal["link-down", "service-down", "loss"]
+    target: Name
+    at: Time
+    duration: OptTime = None
+    value: Probability | None = None
+
+
+class Run(Section):
+    """How to run.
+
+    Attributes:
+        seed: seed of the run's random generator.
+        engine: transfer engine, ``flow`` or ``packet``.
+        full_recompute: the flow engine's reference mode (re-solve every flow each event).
+        until: stop the simulation at this time, s (``None``: when every server is done).
+        out: output directory; default ``results/<scenario name>``.
+    """
+
+    seed: Annotated[int, Field(ge=0)] = 1
+    engine: Literal["flow", "packet"] = "flow"
+    full_recompute: bool = False
+    until: OptTime = None
+    out: str | None = None
+
+
+class ScenarioModel(Section):
+    """A whole scenario, every section validated on its own."""
+
+    topology: TopologySection
+    services: dict[str, Service] = {}
+    images: dict[str, Image] = {}
+    fleet: Annotated[list[FleetGroup], Field(min_length=1)]
+    faults: list[Fault] = []
+    run: Run = Run()
+
+
+# -- schema navigation (for --set paths and messages) ------------------------------------
+
+
+def _strip(annotation: Any) -> Any:
+    """``Annotated[X, ...]`` and ``X | None`` to ``X``."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(args) != 1:
+                return annotation
+            annotation = args[0]
+        else:
+            return annotation
+
+
+def slot(annotation: Any, value: Any = None) -> tuple[str, Any]:
+    """What an annotation holds, for walking the schema along a field path.
+
+    Returns:
+        ``("model", cls)``, ``("list", item)``, ``("dict", item)``, ``("models", classes)``
+        (a union whose member ``value["kind"]`` does not pick) or ``("leaf", None)``.
+    """
+    ann = _strip(annotation)
+    origin = typing.get_origin(ann)
+    if origin is list:
+        return "list", typing.get_args(ann)[0]
+    if origin is dict:
+        return "dict", typing.get_args(ann)[1]
+    if origin in (Union, types.UnionType):
+        models = [a for a in typing.get_args(ann) if isinstance(a, type)
+                  and issubclass(a, BaseModel)]
+        if not models:
+            return "leaf", None
+        kind = value.get("kind") if isinstance(value, dict) else None
+        for m in models:
+            if kind in typing.get_args(m.model_fields["kind"].annotation):
+                return "model", m
+        return "models", tuple(models)
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return "model", ann
+    return "leaf", None
+
+
+def fields_at(tree: Any, path: tuple) -> list[str] | None:
+    """The field names allowed at ``path`` in ``tree`` (a mapping of a model), or ``None``."""
+    what, target = "model", ScenarioModel
+    node = tree
+    for key in path:
+        if what == "model":
+            if key not in target.model_fields:
+                return None
+            what, target = slot(target.model_fields[key].annotation,
+                                node.get(key) if isinstance(node, dict) else None)
+        elif what in ("list", "dict"):
+            what, target = slot(target, _child(node, key))
+        else:
+            return None
+        node = _child(node, key)
+    if what == "model":
+        return list(target.model_fields)
+    if what == "models":
+        return sorted({f for m in target for f in m.model_fields})
+    return None
+
+
+def _child(node: Any, key: Any) -> Any:
+    if isinstance(node, dict):
+        return node.get(key)
+    if isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+        return node[key]
+    return None

@@ -1,0 +1,176 @@
+"""Scenario text: reading YAML into plain data while remembering where each field came from.
+
+The ruamel.yaml round-trip loader keeps the line of every mapping key and sequence
+item. :func:`read_yaml` turns its output into plain ``dict``/``list``/scalars plus an
+:class:`Origin`: a map from field paths (``("fleet", 3, "images")``) to line numbers,
+and from ``--set`` overrides to the text of the flag. Every problem found later is
+located through :meth:`Origin.problem`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from ..errors import InputError, Problem
+
+__all__ = ["Origin", "format_path", "read_yaml", "parse_yaml_text", "to_plain"]
+
+Path_ = tuple[Any, ...]
+
+
+def format_path(path: Iterable[Any]) -> str:
+    """``("fleet", 3, "image")`` as ``fleet[3].image``."""
+    out = ""
+    for key in path:
+        if isinstance(key, int) and not isinstance(key, bool):
+            out += f"[{key}]"
+        else:
+            out += f".{key}" if out else str(key)
+    return out
+
+
+@dataclass
+class Origin:
+    """Where each part of a scenario tree came from.
+
+    Attributes:
+        file: the file name (or ``"<dict>"``) problems are reported against.
+        lines: 1-based line of each field path found in the file.
+        overrides: field paths set by ``--set``, to the flag text (``"--set a.b=1"``).
+    """
+
+    file: str
+    lines: dict[Path_, int] = field(default_factory=dict)
+    overrides: dict[Path_, str] = field(default_factory=dict)
+
+    def locate(self, path: Path_) -> tuple[str, int]:
+        """The origin (file or ``--set ...``) and line of the field at ``path``.
+
+        The longest prefix of ``path`` with a known origin decides, so a field missing
+        from the file is reported at the line of the mapping that should hold it.
+        """
+        for n in range(len(path), -1, -1):
+            prefix = tuple(path[:n])
+            if prefix in self.overrides:
+                return self.overrides[prefix], 0
+            if prefix in self.lines:
+                return self.file, self.lines[prefix]
+        return self.file, 0
+
+    def problem(self, path: Path_, message: str) -> Problem:
+        """A :class:`Problem` about the field at ``path``."""
+        where, line = self.locate(path)
+        return Problem(where, line, format_path(path), message)
+
+    def replace(self, path: Path_, text: str) -> None:
+        """Record that ``--set`` replaced the subtree at ``path``."""
+        n = len(path)
+        for table in (self.lines, self.overrides):
+            for p in [p for p in table if p[:n] == path and len(p) > n]:
+                del table[p]
+        self.lines.pop(path, None)
+        self.overrides[path] = text
+
+
+def to_plain(node: Any, path: Path_ = (), lines: dict[Path_, int] | None = None) -> Any:
+    """Round-trip YAML data as plain Python data, recording lines into ``lines``."""
+    if isinstance(node, dict):
+        out = {}
+        for k, v in node.items():
+            key = _scalar(k)
+            if not isinstance(key, str | int | float | bool | type(None)):
+                key = str(key)
+            if lines is not None:
+                try:
+                    lines[(*path, key)] = node.lc.key(k)[0] + 1
+                except (AttributeError, KeyError, TypeError):
+                    pass  # merged (<<) keys or plain dicts: the parent's line serves
+            out[key] = to_plain(v, (*path, key), lines)
+        return out
+    if isinstance(node, list | tuple):
+        out_list = []
+        for i, v in enumerate(node):
+            if lines is not None:
+                try:
+                    lines[(*path, i)] = node.lc.item(i)[0] + 1
+                except (AttributeError, KeyError, TypeError):
+                    pass
+            out_list.append(to_plain(v, (*path, i), lines))
+        return out_list
+    return _scalar(node)
+
+
+def _scalar(x: Any) -> Any:
+    """Scalars of ruamel.yaml (ScalarFloat, ScalarBoolean...) as plain Python types."""
+    if type(x).__name__ == "ScalarBoolean" or isinstance(x, bool):
+        return bool(x)
+    for t in (int, float, str):
+        if isinstance(x, t):
+            return t(x)
+    if hasattr(x, "value") and type(x).__name__ == "TaggedScalar":
+        return str(x.value)
+    return x
+
+
+_DUPLICATE = re.compile(r'found duplicate key "(.*?)"')
+
+
+def parse_yaml_text(text: str, file: str) -> tuple[Any, Origin]:
+    """Parse YAML text into plain data and its :class:`Origin`.
+
+    Raises:
+        InputError: a syntax error (with its line), a duplicate key, an empty document.
+    """
+    yaml = YAML(typ="rt")
+    try:
+        data = yaml.load(text)
+    except DuplicateKeyError as e:
+        m = _DUPLICATE.search(str(e.problem))
+        key = m.group(1) if m else "?"
+        line = e.problem_mark.line + 1 if e.problem_mark else 0
+        raise InputError.single(file, line, "", f"duplicate key {key!r}: a key may appear "
+                                "only once in a mapping") from None
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else 0
+        what = str(e.problem or e.context or "invalid YAML")
+        if e.context and e.problem:
+            ctx_line = f" started on line {e.context_mark.line + 1}" if e.context_mark else ""
+            what += f" ({e.context}{ctx_line})"
+        raise InputError.single(file, line, "", f"YAML syntax error: {what}") from None
+    except YAMLError as e:
+        raise InputError.single(file, 0, "", f"YAML error: {e}") from None
+    origin = Origin(file, {(): 1})
+    if data is None:
+        raise InputError.single(file, 0, "", "empty scenario; expected a mapping with the "
+                                "sections topology, services, images, fleet, faults, run")
+    return to_plain(data, (), origin.lines), origin
+
+
+def read_yaml(path: str | Path) -> tuple[Any, Origin]:
+    """Read a scenario file into plain data and its :class:`Origin`.
+
+    Raises:
+        InputError: the file cannot be read, is not UTF-8, or is not valid YAML.
+    """
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError.single(file, 0, "", "no such file") from None
+    except IsADirectoryError:
+        raise InputError.single(file, 0, "", "is a directory, not a scenario file") from None
+    except UnicodeDecodeError as e:
+        raise InputError.single(file, 0, "", f"not UTF-8 text ({e.reason} at byte "
+                                f"{e.start})") from None
+    except OSError as e:
+        raise InputError.single(file, 0, "", f"cannot read: {e.strerror or e}") from None
+    return parse_yaml_text(text, file)
