@@ -83,7 +83,8 @@ def question_of(path: str) -> str:
                 lines.append(line[1:].strip())
     except OSError:
         return ""
-    return " ".join(x for x in lines if x)
+    text = " ".join(x for x in lines if x)
+    return text.removeprefix("Question:").strip()
 
 
 def run_scenario(path: str, overrides: list[str], out: str | None = None,

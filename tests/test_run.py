@@ -1,0 +1,80 @@
+"""`netbootsim run`: golden quickstart, determinism, bad input writes nothing."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from netbootsim.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(tmp_path, scenario, *extra):
+    out = tmp_path / "out"
+    code = main(["run", str(scenario), "--out", str(out), "--quiet", *extra])
+    return code, out
+
+
+def test_quickstart_golden(tmp_path):
+    # 40 servers × (12 MiB + 80 MiB) over HTTP, all at t = 0, behind one 10 Gbps link.
+    # Wire bytes per server: (12 MiB + 250 B) and (80 MiB + 250 B) in 1448-B segments
+    # + 90 B each: 13,379,526 + 89,086,126 B; ×40 = 4,098,626,080 B -> 3.2789 s at 10 Gbps.
+    # Fair sharing keeps the link saturated from the first to the last byte, so the
+    # makespan is the bound plus the handshake/first-byte delays (4 µs RTT twice).
+    code, out = run(tmp_path, ROOT / "scenarios" / "quickstart.yaml")
+    assert code == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["servers"] == s["completed"] == 40
+    assert s["line_rate_bound"]["bytes"] == 4_098_626_080
+    assert s["line_rate_bound"]["seconds"] == pytest.approx(4_098_626_080 / 1.25e9, rel=1e-12)
+    assert s["line_rate_bound"]["resource"] == "boot1->tor01"
+    assert s["makespan"] == pytest.approx(3.278932864, abs=1e-9)
+    assert s["bottlenecks"][0]["resource"] == "boot1->tor01"
+    for name in ("servers.csv", "phases.csv", "timeline.csv", "report.md", "report.html"):
+        assert (out / name).stat().st_size > 0
+
+
+def test_same_seed_byte_identical(tmp_path):
+    a = tmp_path / "a"
+    b = tmp_path / "b"
+    scenario = str(ROOT / "scenarios" / "quickstart.yaml")
+    assert main(["run", scenario, "--out", str(a), "--quiet"]) == 0
+    assert main(["run", scenario, "--out", str(b), "--quiet"]) == 0
+    for f in sorted(p.name for p in a.iterdir()):
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+
+
+def test_full_recompute_gives_same_summary_numbers(tmp_path):
+    code, out = run(tmp_path, ROOT / "scenarios" / "quickstart.yaml")
+    fast = json.loads((out / "summary.json").read_text())
+    code, out2 = run(tmp_path / "x", ROOT / "scenarios" / "quickstart.yaml",
+                     "--set", "run.full_recompute=true")
+    ref = json.loads((out2 / "summary.json").read_text())
+    for key in ("makespan", "p50", "p95", "p99", "mean"):
+        assert fast[key] == pytest.approx(ref[key], abs=1e-9)
+
+
+def test_bad_scenario_exit_2_and_nothing_written(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((ROOT / "scenarios" / "quickstart.yaml").read_text()
+                   .replace("size: 80MiB", "size: 80"))
+    out = tmp_path / "out"
+    p = subprocess.run([sys.executable, "-m", "netbootsim.cli", "run", str(bad), "--out",
+                        str(out)], capture_output=True, text=True, cwd=tmp_path)
+    assert p.returncode == 2
+    assert "Traceback" not in p.stderr
+    line = p.stderr.strip().splitlines()[0]
+    assert line.startswith(f"{bad}:") and "images.initrd.size" in line
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [bad]
+
+
+def test_faults_are_refused_until_modelled(tmp_path):
+    bad = tmp_path / "faulty.yaml"
+    bad.write_text((ROOT / "scenarios" / "quickstart.yaml").read_text()
+                   + "faults:\n  - {kind: link-down, target: boot1, at: 1s, duration: 5s}\n")
+    code, out = run(tmp_path, bad)
+    assert code == 2 and not out.exists()
