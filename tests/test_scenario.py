@@ -470,3 +470,30 @@ def test_validate_subprocess_exit_2_without_traceback(name):
     assert r.returncode == 2
     assert "Traceback" not in r.stderr and r.stderr.startswith(str(DATA / name))
     assert r.stdout == ""
+
+
+def test_service_kind_missing_or_not_a_mapping():
+    d = copy.deepcopy(DICT)
+    d["services"] = {"tftp": {"host": "boot1"}, "other": 5}
+    with pytest.raises(InputError) as e:
+        Scenario.from_dict(d)
+    assert [str(p) for p in e.value.problems] == [
+        "<dict>: services.other: expected a mapping, got 5",
+        "<dict>: services.tftp: required field 'kind' missing; one of: tftp, http, dhcp"]
+
+
+def test_custom_shape_needs_attach_and_reports_topology_problems():
+    d = copy.deepcopy(DICT)
+    d["topology"] = {"shape": "custom", "hosts": [{"name": "boot1"}],
+                     "nodes": [{"name": "s1", "kind": "server"}]}
+    with pytest.raises(InputError) as e:
+        Scenario.from_dict(d)
+    assert [str(p) for p in e.value.problems] == [
+        "<dict>: topology.hosts[0].attach: required for shape 'custom' (there is no default "
+        "switch)"]
+    d["topology"]["hosts"][0]["attach"] = "s1"
+    with pytest.raises(InputError) as e:
+        Scenario.from_dict(d)
+    assert [str(p) for p in e.value.problems] == [
+        "<dict>: topology.hosts[0].attach: cannot attach to 's1', a server; attach to a "
+        "switch or router"]

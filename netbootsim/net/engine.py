@@ -47,7 +47,7 @@ __all__ = ["FlowEngine"]
 
 _LATE = NORMAL + 1  # priority of the solve: after every ordinary event of the same instant
 _DONE_TOL_TIME = 1e-9  # a flow within 1 ns of its last byte is done (float slack, not a model)
-_DONE_TOL_BYTES = 1e-6
+_DONE_TOL_REL = 1e-12  # relative float slack on byte counts (sizes, virtual clocks)
 _VECTOR_FROM = 48  # classes from which the NumPy solver beats the list solver (measured)
 
 
@@ -466,7 +466,7 @@ class FlowEngine:
         if self.full_recompute:
             self._advance(now)
             done = [f for f in self._active
-                    if f._remaining <= f.rate * _DONE_TOL_TIME + _DONE_TOL_BYTES]
+                    if f._remaining <= f.rate * _DONE_TOL_TIME + _DONE_TOL_REL * f.size]
             for f in done:
                 del self._active[f]
                 self._finish(f, now)
@@ -487,7 +487,8 @@ class FlowEngine:
     def _complete_group(self, grp: _Group, version: int, now: float) -> bool:
         if version != grp.version:
             return False
-        limit = grp.sync(now) + grp.rate * _DONE_TOL_TIME + _DONE_TOL_BYTES
+        v = grp.sync(now)
+        limit = v + grp.rate * _DONE_TOL_TIME + _DONE_TOL_REL * abs(v)
         heap = grp.heap
         finished = []
         while heap:
