@@ -497,3 +497,13 @@ def test_custom_shape_needs_attach_and_reports_topology_problems():
     assert [str(p) for p in e.value.problems] == [
         "<dict>: topology.hosts[0].attach: cannot attach to 's1', a server; attach to a "
         "switch or router"]
+
+
+def test_set_into_a_null_list_entry_is_reported_not_a_crash():
+    # Found by hypothesis on a fresh clone: fleet: [null] with --set fleet[0].count=1.
+    from netbootsim.errors import InputError
+    from netbootsim.scenario import Scenario
+
+    with pytest.raises(InputError) as e:
+        Scenario.from_dict({"fleet": [None]}, overrides=["fleet[0].count=1"])
+    assert "<dict>: fleet[0].name: required field missing" in str(e.value)

@@ -91,14 +91,18 @@ def _walk(tree: dict, steps: list[str | int]) -> tuple[tuple, str | None]:
 
 
 def _set(tree: dict, path: tuple, value: Any) -> None:
+    """Set ``value`` at ``path``; a section that is absent or not a container becomes ``{}``.
+
+    ``_walk`` has checked every step, so list indices are in range; an entry that is
+    not a mapping (e.g. ``fleet: [null]``) is replaced, and validation reports what the
+    entry still lacks.
+    """
     node: Any = tree
     for key in path[:-1]:
-        if isinstance(node, dict):
-            if not isinstance(node.get(key), dict | list):
-                node[key] = {}
-            node = node[key]
-        else:
-            node = node[key]
+        if not isinstance(node[key] if isinstance(node, list) else node.get(key),
+                          dict | list):
+            node[key] = {}
+        node = node[key]
     node[path[-1]] = value
 
 
