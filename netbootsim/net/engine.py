@@ -105,7 +105,8 @@ class FlowEngine:
     Args:
         env: the SimPy environment.
         full_recompute: use the reference mode that re-solves every flow on every event.
-        on_solve: optional observer called as ``on_solve(now, engine)`` after every solve
+        on_solve: optional observer called as ``on_solve(now, engine)`` whenever rates
+            change: after every solve, and after a start or an end that needed none
             (utilisation and bottleneck collectors hook in here and read
             :meth:`resource_loads`).
         vector_from: number of classes from which the NumPy solver is used (tests set 0
@@ -151,6 +152,7 @@ class FlowEngine:
         self._slot_res = np.zeros((64, 1), dtype=np.int64)
         self._slot_lim = np.full(64, -2, dtype=np.int64)
         self._caps = np.full(8, math.inf)  # capacity by resource index (index 0: dummy)
+        self._load = np.zeros(8)  # load by resource index, as of the last solve
         self._empty_classes: dict[_Class, None] = {}
         self._empty_groups: dict[_Group, None] = {}
         # full-recompute state
@@ -178,13 +180,21 @@ class FlowEngine:
             self._advance(now)
             self._active[flow] = None
         else:
+            rekeys = False
             for r in flow.path:
                 fl = r.flows
                 fl.add(flow)
                 if len(fl) == 2:  # r stops being private to the other flow
+                    rekeys = True
                     for other in fl:
                         if other is not flow:
                             self._rekey(other, now)
+            if not rekeys and self._join_at_bound(flow, now):
+                if flow.schedule:
+                    self._push_schedule(flow)
+                if self.on_solve is not None:
+                    self.on_solve(now, self)
+                return flow.done  # fits in the slack: no other rate changes, no solve
             self._join_class(flow, now)
         if flow.schedule:
             self._push_schedule(flow)
@@ -282,7 +292,9 @@ class FlowEngine:
             i = self._res_index[r] = len(self._res_list)
             self._res_list.append(r)
             if i >= self._caps.shape[0]:
-                self._caps = np.concatenate([self._caps, np.full(self._caps.shape[0], math.inf)])
+                grow = self._caps.shape[0]
+                self._caps = np.concatenate([self._caps, np.full(grow, math.inf)])
+                self._load = np.concatenate([self._load, np.zeros(grow)])
             self._caps[i] = r.capacity
         return i
 
@@ -342,6 +354,65 @@ class FlowEngine:
             return
         self._leave_class(flow, now)
         self._join_class(flow, now)
+
+    def _slack(self, r: Resource, rate: float) -> bool:
+        """Whether ``r`` can take ``rate`` more and stay unsaturated (as of the last solve)."""
+        i = self._res_index.get(r)
+        load = self._load[i] if i is not None and i < self._load.shape[0] else 0.0
+        return load + rate <= r.capacity * (1.0 - 1e-9)
+
+    def _join_at_bound(self, flow: Flow, now: float) -> bool:
+        """Start a flow without a solve when it cannot change any other rate.
+
+        If every shared resource on its path has room for the flow's effective bound,
+        the old allocation plus this flow at its bound is feasible and still max-min
+        optimal (saturated resources are untouched). The flow joins the rate group of
+        its bound directly. Falls back (returns False) in every other case.
+        """
+        if self._dirty:
+            return False
+        key = self._key(flow)
+        shared, eff = key
+        if eff == math.inf or not all(self._slack(r, eff) for r in shared):
+            return False
+        cls = self._classes.get(key)
+        grp_key = ("b", eff)
+        if cls is not None and (cls.group is None or cls.group.key != grp_key):
+            return False
+        if cls is None:
+            cls = self._new_class(key)
+            cls.group = self._group(grp_key, eff, now)
+            self._slot_lim[cls.slot] = -1
+        cls.members[flow] = None
+        self._empty_classes.pop(cls, None)
+        self._slot_n[cls.slot] += 1
+        flow._cls = cls
+        self._join_group(flow, cls.group, now)
+        for r in shared:
+            self._load[self._res_idx(r)] += eff
+        return True
+
+    def _quiet_departure(self, finished: list[Flow]) -> bool:
+        """Whether flows finishing together can leave without a solve.
+
+        True when each was at its bound and every resource they leave either empties,
+        or keeps two or more flows and was not saturated: the capacity they free is
+        slack nobody was waiting for. (A resource left with exactly one flow becomes
+        private to it, which changes that flow's class: a solve is needed.)
+        """
+        if self._dirty:
+            return False
+        drop: dict[Resource, int] = {}
+        for f in finished:
+            if f._grp is None or f._grp.key[0] != "b":
+                return False
+            for r in f.path:
+                drop[r] = drop.get(r, 0) + 1
+        for r, d in drop.items():
+            left = len(r.flows) - d
+            if left == 1 or (left >= 2 and not self._slack(r, 0.0)):
+                return False
+        return True
 
     def _rebound_in_place(self, flow: Flow, now: float) -> bool:
         """Apply a new bound without a solve when it cannot change any rate.
@@ -504,6 +575,11 @@ class FlowEngine:
             # Float slack put the wake-up a hair early: look again later.
             self._push_completion(grp, now)
             return False
+        quiet = self._quiet_departure(finished)
+        if quiet:
+            for flow in finished:  # the loads they leave behind; nobody else changes rate
+                for r in flow._cls.resources:
+                    self._load[self._res_index[r]] -= grp.rate
         for flow in finished:
             self._leave_class(flow, now)
         if grp.n:
@@ -516,7 +592,11 @@ class FlowEngine:
                     for other in fl:
                         self._rekey(other, now)
             self._finish(flow, now)
-        return True
+        if quiet:
+            self.events += 1
+            if self.on_solve is not None:
+                self.on_solve(now, self)
+        return not quiet
 
     def _apply_schedule(self, flow: Flow, pos: int, now: float) -> bool:
         if not flow.active or pos != flow._sched_pos:
@@ -572,6 +652,9 @@ class FlowEngine:
                          [c.resources for c in classes], _CAP)
             changed = []
             levels: dict[Resource, float] = {}
+            self._load[:] = 0.0
+            for r, x in sol.load.items():
+                self._load[self._res_idx(r)] = x
             for cls, rate, lim in zip(classes, sol.rates, sol.limiter, strict=True):
                 if lim is not None:
                     levels[lim] = rate
@@ -583,6 +666,11 @@ class FlowEngine:
             rates, lim_idx, level_of = maxmin_arrays(
                 self._slot_n[slots], self._slot_bound[slots], self._slot_res[slots],
                 self._caps[: len(self._res_list)])
+            rows = self._slot_res[slots]
+            self._load[: len(self._res_list)] = np.bincount(
+                rows.ravel(), weights=np.repeat(self._slot_n[slots] * rates, rows.shape[1]),
+                minlength=len(self._res_list))
+            self._load[0] = 0.0
             diff = np.flatnonzero(lim_idx != self._slot_lim[slots])
             self._slot_lim[slots] = lim_idx
             res_list = self._res_list
