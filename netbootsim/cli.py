@@ -27,6 +27,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every subcommand."""
     from .bench import add_bench_parser
+    from .lab.cli import add_lab_parser
     from .run_cli import add_run_parser
     from .scenario.cli import add_validate_parser
     from .transfer_cli import add_transfer_parser
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_validate_parser(sub)
     add_transfer_parser(sub)
     add_bench_parser(sub)
+    add_lab_parser(sub)
     return parser
 
 

@@ -293,7 +293,7 @@ def load_config(path: str | Path) -> LabConfig:
 
 
 def _plain(node: Any) -> Any:
-    """ruamel round-trip data as plain dict/list/str/int/float/bool."""
+    """The ruamel round-trip data as plain dict/list/str/int/float/bool."""
     if isinstance(node, dict):
         return {_plain(k): _plain(v) for k, v in node.items()}
     if isinstance(node, list):

@@ -1,10 +1,13 @@
-"""Guest serial consoles: bytes from QEMU's stdout into timestamped text fragments.
+r"""Guest serial consoles: bytes from QEMU's stdout into timestamped text fragments.
 
-iPXE redraws progress with ``\\r`` and ends lines with ``\\r\\n``, so the byte stream is
-split on both ``\\r`` and ``\\n``; every non-empty fragment is kept with the host time
-(seconds since the run start, ``time.monotonic()``) at which its **first byte** was
-read. The end of a fragment is therefore the time of the next one. ANSI escape
-sequences (colours, screen clears) are removed from the text.
+iPXE ends lines with ``\r\n``, and the 2019 snapshot redraws its download progress
+with backspaces (``" 20%\b\b\b\b    \b\b\b\b 38%"``, seen on this machine), other
+builds with ``\r``. So the byte stream is split on ``\r``, ``\n`` and ``\b``; every
+fragment that is not blank is kept with the host time (seconds since the run start,
+``time.monotonic()``) at which its **first byte** was read. A fragment therefore
+ends at the time of the next one: ``tftp://.../initrd...`` is stamped when the
+download starts, `` 38%`` when 38 % were reached, `` ok`` when it finished. ANSI
+escape sequences (colours, screen clears) are removed from the text.
 """
 
 from __future__ import annotations
@@ -19,17 +22,17 @@ from typing import IO
 __all__ = ["ConsoleSplitter", "ConsoleReader"]
 
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
-_SEP = re.compile(rb"[\r\n]")
+_SEP = re.compile(rb"[\r\n\b]")
 
 
 class ConsoleSplitter:
-    """Incremental splitter: feed byte chunks with their arrival time, get fragments.
+    r"""Incremental splitter: feed byte chunks with their arrival time, get fragments.
 
     Example:
         >>> s = ConsoleSplitter()
-        >>> s.feed(b"a 1%\\ra 2", 0.5)
+        >>> s.feed(b"a 1%\ra 2", 0.5)
         [(0.5, 'a 1%')]
-        >>> s.feed(b"%\\r\\nok\\n", 0.75)
+        >>> s.feed(b"%\r\nok\n", 0.75)
         [(0.5, 'a 2%'), (0.75, 'ok')]
     """
 
@@ -75,7 +78,7 @@ def _clean(raw: bytes) -> str:
 
 
 class ConsoleReader(threading.Thread):
-    """Thread reading one guest's console, writing ``<seconds>\\t<text>`` lines to a log.
+    r"""Thread reading one guest's console, writing ``<seconds>\t<text>`` lines to a log.
 
     Args:
         stream: QEMU's stdout (binary, unbuffered pipe).

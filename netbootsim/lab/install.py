@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["PACKAGES", "ensure_packages", "missing_packages", "package_versions"]
@@ -40,7 +41,7 @@ def missing_packages() -> list[str]:
     return [p for p, f in PACKAGES.items() if versions[p] is None or not Path(f).exists()]
 
 
-def ensure_packages(say: callable = print) -> list[str]:  # type: ignore[valid-type]
+def ensure_packages(say: Callable[[str], None] = print) -> list[str]:
     """Install the missing packages; return the ones installed.
 
     Args:

@@ -97,8 +97,10 @@ class Netns:
         return proc
 
     def delete(self) -> None:
-        """Stop every process started here (newest first) and any other in the namespace,
-        then delete the namespace (which deletes its bridge and taps)."""
+        """Stop our processes (newest first) and any other in the namespace, then delete it.
+
+        Deleting the namespace deletes its bridge and taps.
+        """
         for proc in reversed(self.procs):
             stop_process(proc)
         if self.created:

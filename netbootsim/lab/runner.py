@@ -33,7 +33,7 @@ from .config import LabConfig
 from .console import ConsoleReader
 from .dnsmasq import BRIDGE, IPV6_PREFIX, dnsmasq_conf, lease_hook, mac_of
 from .install import package_versions
-from .netns import Netns
+from .netns import Netns, stop_process
 from .payload import DONE_MARK, FAIL_MARK, boot_script, write_files
 
 __all__ = ["GuestResult", "LabError", "run_lab", "qemu_argv"]
@@ -106,6 +106,12 @@ def _wait_for(check: Callable[[], bool], proc: subprocess.Popen, what: str,
     raise LabError(f"{what} did not start (exit {proc.poll()}): {tail.strip()}")
 
 
+def _spawn(ns: Netns, argv: list[str], errfile: Path, **popen: object) -> subprocess.Popen:
+    """Start ``argv`` in ``ns`` with stderr to ``errfile``."""
+    with open(errfile, "wb") as err:
+        return ns.spawn(argv, stderr=err, **popen)
+
+
 def _contains(path: Path, text: str) -> Callable[[], bool]:
     return lambda: path.exists() and text in path.read_text(errors="replace")
 
@@ -133,19 +139,18 @@ def _start_servers(ns: Netns, cfg: LabConfig, out: Path, srv: Path, t0: float) -
     cmd = ["tcpdump", "-i", BRIDGE, "-n", "-U", "-Z", "root", "-w", str(out / "capture.pcap")]
     if cfg.snaplen:
         cmd[1:1] = ["-s", str(cfg.snaplen)]
-    proc = ns.spawn(cmd, stdout=subprocess.DEVNULL, stderr=open(err, "wb"))  # noqa: SIM115
+    proc = _spawn(ns, cmd, err, stdout=subprocess.DEVNULL)
     _wait_for(_contains(err, "listening on"), proc, "tcpdump", err)
 
     err = out / "dnsmasq.stderr"
-    proc = ns.spawn(["dnsmasq", "--no-daemon", f"--conf-file={out / 'dnsmasq.conf'}"],
-                    stdout=subprocess.DEVNULL, stderr=open(err, "wb"))  # noqa: SIM115
+    proc = _spawn(ns, ["dnsmasq", "--no-daemon", f"--conf-file={out / 'dnsmasq.conf'}"], err,
+                  stdout=subprocess.DEVNULL)
     _wait_for(_contains(out / "dnsmasq.log", "TFTP root is"), proc, "dnsmasq", err)
 
     err = out / "httpd.stderr"
-    proc = ns.spawn([sys.executable, "-m", "netbootsim.lab.httpd", "--root", str(srv),
-                     "--bind", cfg.server_ip, "--port", "80", "--log", str(out / "http.csv"),
-                     "--t0", repr(t0)],
-                    stdout=subprocess.PIPE, stderr=open(err, "wb"))  # noqa: SIM115
+    proc = _spawn(ns, [sys.executable, "-m", "netbootsim.lab.httpd", "--root", str(srv),
+                       "--bind", cfg.server_ip, "--port", "80", "--log", str(out / "http.csv"),
+                       "--t0", repr(t0)], err, stdout=subprocess.PIPE)
     ready = threading.Event()
 
     def read_ready() -> None:
@@ -179,6 +184,7 @@ def run_lab(cfg: LabConfig, out: Path, say: Callable[[str], None] = print) -> di
     taps = [f"nbs-tap{i}" for i in range(cfg.guests)]
     guests = [GuestResult(i, mac_of(i)) for i in range(cfg.guests)]
     ns = Netns()
+    readers: list[ConsoleReader] = []
     t0, start_unix = time.monotonic(), time.time()
     record: dict = {"config": cfg.to_dict(), "versions": package_versions(),
                     "namespace": ns.name, "t0_monotonic": t0,
@@ -198,10 +204,10 @@ def run_lab(cfg: LabConfig, out: Path, say: Callable[[str], None] = print) -> di
                   f"{IPV6_PREFIX}1/64" if cfg.dhcp.ipv6_ra else None)
         _start_servers(ns, cfg, out, srv, t0)
         say(f"servers up: dnsmasq (DHCP, TFTP, tftp-max {cfg.tftp_max}), HTTP, tcpdump")
-        _boot_guests(ns, cfg, out, taps, guests, t0, say)
+        _boot_guests(ns, cfg, out, taps, guests, readers, t0, say)
         status = "ok" if all(g.outcome == "done" for g in guests) else "failed"
     except (KeyboardInterrupt, _Interrupted) as e:
-        status, error = "interrupted", f"interrupted ({e or 'SIGINT'})"
+        status, error = "interrupted", f"interrupted ({str(e) or 'SIGINT'})"
         raise KeyboardInterrupt(error) from None
     except Exception as e:
         error = f"{type(e).__name__}: {e}"
@@ -213,14 +219,16 @@ def run_lab(cfg: LabConfig, out: Path, say: Callable[[str], None] = print) -> di
                 if g.outcome == "running":
                     g.outcome, g.reason, g.end_s = "interrupted", error or "stopped", now
             ns.delete()
-            for s, h in old.items():
-                signal.signal(s, h)
+            for reader in readers:
+                reader.join(timeout=2.0)
             record.update(outcome=status, error=error, guests=[asdict(g) for g in guests],
                           end_utc=datetime.now(UTC).isoformat(),
                           duration_s=round(time.monotonic() - t0, 6))
             (out / "run.json").write_text(json.dumps(record, indent=2) + "\n")
             shutil.rmtree(srv, ignore_errors=True)
             say(f"torn down {ns.name}; results in {out}")
+        for s, h in old.items():
+            signal.signal(s, h)
     return record
 
 
@@ -236,7 +244,8 @@ def _signals_ignored():
 
 
 def _boot_guests(ns: Netns, cfg: LabConfig, out: Path, taps: list[str],
-                 guests: list[GuestResult], t0: float, say: Callable[[str], None]) -> None:
+                 guests: list[GuestResult], readers: list[ConsoleReader], t0: float,
+                 say: Callable[[str], None]) -> None:
     events: dict[int, tuple[str, str, float]] = {}
     lock = threading.Lock()
     procs: dict[int, subprocess.Popen] = {}
@@ -260,11 +269,12 @@ def _boot_guests(ns: Netns, cfg: LabConfig, out: Path, taps: list[str],
         if g.guest and cfg.stagger:
             time.sleep(cfg.stagger)
         g.start_s = time.monotonic() - t0
-        proc = ns.spawn(qemu_argv(cfg, g.guest, taps[g.guest]), stdin=subprocess.DEVNULL,
-                        stdout=subprocess.PIPE,
-                        stderr=open(out / f"qemu-{g.guest}.stderr", "wb"))  # noqa: SIM115
+        proc = _spawn(ns, qemu_argv(cfg, g.guest, taps[g.guest]), out / f"qemu-{g.guest}.stderr",
+                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         procs[g.guest] = proc
-        ConsoleReader(proc.stdout, out / f"console-{g.guest}.log", t0, on_line(g)).start()
+        reader = ConsoleReader(proc.stdout, out / f"console-{g.guest}.log", t0, on_line(g))
+        reader.start()
+        readers.append(reader)
         say(f"guest {g.guest} ({g.mac}) started on {taps[g.guest]}")
 
     pending = {g.guest: g for g in guests}
@@ -282,7 +292,6 @@ def _boot_guests(ns: Netns, cfg: LabConfig, out: Path, taps: list[str],
             g.outcome, g.reason, g.end_s = ev
             g.wall_s = round(g.end_s - g.start_s, 6)
             g.end_s = round(g.end_s, 6)
-            from .netns import stop_process
             stop_process(procs[i])
             del pending[i]
             say(f"guest {i}: {g.outcome} after {g.wall_s:.2f}s" +

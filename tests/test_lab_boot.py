@@ -1,0 +1,133 @@
+"""Real boots in the calibration lab: QEMU + iPXE + dnsmasq in a private namespace.
+
+Needs root and the lab's Debian packages; skipped otherwise. Each boot takes a few
+seconds under TCG (tiny files, DHCP waits switched off in the test configs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from netbootsim.lab.install import missing_packages
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests/data/lab"
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root"),
+    pytest.mark.skipif(os.geteuid() == 0 and bool(missing_packages()),
+                       reason="lab packages missing (netbootsim lab install)"),
+]
+
+
+def _lab(*args: str) -> list[str]:
+    return [sys.executable, "-m", "netbootsim.lab", *args]
+
+
+def _namespaces() -> list[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+def _processes_mentioning(*needles: str) -> list[str]:
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(n in cmd for n in needles):
+            found.append(f"{d.name}: {cmd}")
+    return found
+
+
+def _assert_clean(pid: int, out: Path) -> None:
+    assert not [n for n in _namespaces() if n.startswith(f"nbs-lab-{pid}-")]
+    assert _processes_mentioning(str(out), "nbs-guest") == []
+
+
+def _console(out: Path, guest: int = 0) -> list[tuple[float, str]]:
+    lines = []
+    for line in (out / f"console-{guest}.log").read_text().splitlines():
+        t, _, text = line.partition("\t")
+        lines.append((float(t), text))
+    return lines
+
+
+@pytest.mark.parametrize("case", ["tftp", "http"])
+def test_boot_case(case, tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen(_lab("run", str(DATA / f"{case}-tiny.yaml"), "--out", str(out)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stdout + stderr
+    lines = _console(out)
+    texts = [t for _, t in lines]
+    assert any("NBS-DONE" in t for t in texts)
+    assert any(f"{case}://192.168.77.1/initrd..." in t for t in texts)
+    stamps = [t for t, _ in lines]
+    assert stamps == sorted(stamps) and stamps[-1] > stamps[0] > 0
+    assert (out / "capture.pcap").stat().st_size > 1000
+    record = json.loads((out / "run.json").read_text())
+    assert record["outcome"] == "ok"
+    guest = record["guests"][0]
+    assert guest["outcome"] == "done" and 0 < guest["wall_s"] < 60
+    assert guest["milestones"]["dhcp_start"] < guest["milestones"]["script"] \
+        < guest["milestones"]["done"]
+    assert record["versions"]["ipxe-qemu"]
+    if case == "http":
+        rows = (out / "http.csv").read_text().splitlines()
+        assert [r.split(",")[4] for r in rows[1:]] == ["/boot.ipxe", "/kernel", "/initrd"]
+        assert {r.split(",")[0] for r in rows[1:]} == {"1"}  # one keep-alive connection
+    _assert_clean(proc.pid, out)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_run_cleans_up(sig, tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen(_lab("run", str(DATA / "tftp-tiny.yaml"), "--out", str(out)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    console = out / "console-0.log"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # mid-boot: the ROM has started
+        if console.exists() and "iPXE" in console.read_text():
+            break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("guest never started")
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stdout + stderr
+    record = json.loads((out / "run.json").read_text())
+    assert record["outcome"] == "interrupted"
+    assert record["guests"][0]["outcome"] == "interrupted"
+    _assert_clean(proc.pid, out)
+
+
+def test_cleanup_removes_leftovers_of_a_crashed_run():
+    name = "nbs-lab-999999-dead"  # pid 999999 is not a running netbootsim
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    sleeper = subprocess.Popen(["ip", "netns", "exec", name, "sleep", "300"])
+    try:
+        time.sleep(0.2)
+        res = subprocess.run(_lab("cleanup"), capture_output=True, text=True, timeout=60)
+        assert res.returncode == 0, res.stderr
+        assert f"removed {name}" in res.stdout
+        assert name not in _namespaces()
+        assert sleeper.wait(timeout=10) != 0
+    finally:
+        if sleeper.poll() is None:
+            sleeper.kill()
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
