@@ -75,6 +75,8 @@ def maxmin(
         A :class:`Solution`; ``rates[k]`` is the rate of *one* flow of entry ``k``.
     """
     n = len(counts)
+    if n == 1:  # one entry (the common one-bottleneck storm): no filling needed
+        return _single(counts[0], bounds[0], paths[0], capacity)
     rates = [0.0] * n
     limiter: list[Hashable | None] = [None] * n
     users: dict[Hashable, list[int]] = {}
@@ -86,7 +88,12 @@ def maxmin(
             else:
                 lst.append(k)
     remaining = {r: float(capacity[r]) for r in users}
-    unfrozen = {r: sum(counts[k] for k in ks) for r, ks in users.items()}
+    unfrozen = {}
+    for r, ks in users.items():
+        u = 0
+        for k in ks:
+            u += counts[k]
+        unfrozen[r] = u
     frozen = [False] * n
     order = sorted(range(n), key=bounds.__getitem__)
     pos = 0
@@ -149,6 +156,25 @@ def maxmin(
     load = {r: float(capacity[r]) - remaining[r] for r in users}
     saturated = {r for r, x in load.items() if x >= float(capacity[r]) * (1.0 - 1e-9)}
     return Solution(rates, limiter, load, saturated, rounds)
+
+
+def _single(count: int, bound: float, path: Sequence[Hashable],
+            capacity: Mapping[Hashable, float]) -> Solution:
+    """:func:`maxmin` for one entry: the smaller of its bound and its tightest share."""
+    rate, lim = bound, None
+    for r in path:
+        share = float(capacity[r]) / count
+        if share < rate:
+            rate, lim = share, r
+    load = {r: count * rate for r in path}
+    saturated = {r for r in path if load[r] >= float(capacity[r]) * (1.0 - 1e-9)}
+    if lim is not None:
+        # as progressive filling would: the first of equally tight resources limits
+        for r in path:
+            if float(capacity[r]) / count <= rate * (1.0 + REL_TOL):
+                lim = r
+                break
+    return Solution([rate], [lim], load, saturated, 1)
 
 
 def maxmin_arrays(
