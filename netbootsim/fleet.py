@@ -203,7 +203,10 @@ def simulate(
             wire = plan.wire_bytes
             gen = tftp_transfer(env, engine, path, plan, f"{server}/{image}")
         else:
-            hp = http_plan(size, group.profile.tcp, rtt, min(caps) if caps else math.inf, loss_f)
+            prof = group.profile
+            hp = http_plan(size, prof.tcp, rtt, min(caps) if caps else math.inf, loss_f,
+                           server_time=prof.http_request_overhead,
+                           rate_cap=prof.http_client_rate)
             wire = hp.wire_bytes
             gen = http_transfer(env, engine, path, hp, f"{server}/{image}")
         for r in path:

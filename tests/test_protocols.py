@@ -206,3 +206,12 @@ def test_tftp_flows_of_different_sizes_form_one_class():
     env.run()
     # 200 flows, one entry in every solve while they all run
     assert eng.entries_solved <= eng.solves
+
+
+def test_http_rate_cap_is_a_slower_line():
+    # A client that takes in at most 20 MB/s behaves, alone, like a 20 MB/s line.
+    capped = http_plan(8 * 2**20, TcpParams(), 200e-6, GBPS, rate_cap=20e6)
+    slow_line = http_plan(8 * 2**20, TcpParams(), 200e-6, 20e6)
+    assert capped.seconds == pytest.approx(slow_line.seconds, rel=1e-12)
+    assert run_one(http_transfer, capped, [GBPS]).seconds == pytest.approx(capped.seconds,
+                                                                           rel=1e-6)

@@ -169,11 +169,20 @@ def http_plan(
     connected: bool = False,
     server_time: float = 0.0,
     header_bytes: float = RESPONSE_HEADER_BYTES,
+    rate_cap: float = math.inf,
 ) -> HttpPlan:
-    """Apply the HTTP/TCP law to one GET of ``body`` bytes."""
+    """Apply the HTTP/TCP law to one GET of ``body`` bytes.
+
+    ``rate_cap`` caps the flow's bound (wire bytes/s): the most the client can take in,
+    e.g. an emulated NIC under QEMU (a measured profile value); ``server_time`` is the
+    time from the request's arrival to the first response byte (measured overhead).
+    """
     response = body + header_bytes
     wire = tcp_wire_bytes(response, params.mss)
+    line_rate = min(line_rate, rate_cap)
     first, changes = tcp_schedule(params, rtt, line_rate, loss)
+    first = min(first, rate_cap)
+    changes = tuple((t, min(b, rate_cap)) for t, b in changes)
     return HttpPlan(
         body=float(body),
         response_bytes=float(response),

@@ -1,0 +1,128 @@
+"""Firmware profiles: what a client's boot firmware fixes about its transfers.
+
+One YAML file per firmware build lives beside this module. Its ``fixed`` values are
+what the firmware's source code fixes, each with its source line; its ``measured``
+values are what only measurement gives (the client's per-TFTP-block delay, its HTTP
+receive rate under emulation, per-request overhead, ROM start time), fitted by
+``netbootsim calibrate`` from lab traces and naming the traces they came from. A
+measured value with no traces is uncalibrated, and reports say so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from ..protocols import TcpParams, TftpParams
+from ..units import parse_size, parse_time
+
+__all__ = ["Profile", "PROFILES", "PROFILE_DIR", "get_profile", "load_profile"]
+
+PROFILE_DIR = Path(__file__).resolve().parent
+
+_FIXED = ("tftp_blksize", "tftp_windowsize", "tftp_rollover", "retry_min", "retry_max",
+          "tcp_rwnd", "https", "ipv6")
+_MEASURED = ("tftp_client_block_delay", "http_client_rate", "http_request_overhead",
+             "rom_start")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One client firmware build.
+
+    Attributes:
+        name: the name scenarios use.
+        description: one line for ``netbootsim models`` and reports.
+        tftp: TFTP client parameters (blksize, windowsize, retry timer, per-block delay).
+        tcp: TCP receive-side parameters (the sender is the mirror's Linux).
+        https: whether the build can fetch ``https://`` at all.
+        ipv6: whether IPv6 is built in (its autoconfiguration wait lengthens ``dhcp``).
+        http_client_rate: the most the client can receive over HTTP (bytes/s; ``inf`` when
+            only the network limits it), measured.
+        http_request_overhead: client+server time per HTTP request beyond the round
+            trips, measured.
+        rom_start: power-on of the ROM to its first DHCP packet, measured.
+        calibrated: every measured value was fitted from traces.
+        sources: source of each fixed value, ``name: source``.
+        fitted_from: traces each measured value came from, ``name -> (trace, ...)``.
+    """
+
+    name: str
+    description: str
+    tftp: TftpParams
+    tcp: TcpParams
+    https: bool
+    ipv6: bool = False
+    http_client_rate: float = math.inf
+    http_request_overhead: float = 0.0
+    rom_start: float = 0.0
+    calibrated: bool = False
+    sources: tuple[str, ...] = field(default=())
+    fitted_from: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def _value(name: str, raw: object, where: str) -> object:
+    if name in ("tftp_blksize", "tftp_windowsize"):
+        if not isinstance(raw, int) or isinstance(raw, bool):
+            raise ValueError(f"{where}: {name} must be an integer, got {raw!r}")
+        return raw
+    if name in ("tftp_rollover", "https", "ipv6"):
+        if not isinstance(raw, bool):
+            raise ValueError(f"{where}: {name} must be true or false, got {raw!r}")
+        return raw
+    if name == "tcp_rwnd":
+        return parse_size(raw)
+    if name == "http_client_rate":
+        from ..units import parse_rate
+
+        return math.inf if raw is None else parse_rate(raw)
+    return parse_time(raw)
+
+
+def load_profile(path: Path) -> Profile:
+    """Load one profile YAML file; ``ValueError`` names the file and field on bad input."""
+    data = YAML(typ="safe", pure=True).load(Path(path).read_text(encoding="utf-8"))
+    where = str(path)
+    fixed, measured = data.get("fixed", {}), data.get("measured", {})
+    missing = [k for k in _FIXED if k not in fixed] + [k for k in _MEASURED if k not in measured]
+    unknown = [k for k in fixed if k not in _FIXED] + [k for k in measured if k not in _MEASURED]
+    if missing or unknown:
+        raise ValueError(f"{where}: missing {missing} / unknown {unknown} profile fields")
+    f = {k: _value(k, fixed[k]["value"], where) for k in _FIXED}
+    m = {k: _value(k, measured[k]["value"], where) for k in _MEASURED}
+    fitted = {k: tuple(measured[k].get("fitted_from") or ()) for k in _MEASURED}
+    tftp = TftpParams(blksize=f["tftp_blksize"], windowsize=f["tftp_windowsize"],
+                      rollover=f["tftp_rollover"], retry_min=f["retry_min"],
+                      retry_max=f["retry_max"],
+                      client_block_delay=m["tftp_client_block_delay"])
+    return Profile(
+        name=data["name"],
+        description=data["description"],
+        tftp=tftp,
+        tcp=TcpParams(rwnd=f["tcp_rwnd"]),
+        https=f["https"],
+        ipv6=f["ipv6"],
+        http_client_rate=m["http_client_rate"],
+        http_request_overhead=m["http_request_overhead"],
+        rom_start=m["rom_start"],
+        calibrated=all(fitted.values()),
+        sources=tuple(f"{k}: {fixed[k]['source']}" for k in _FIXED),
+        fitted_from=fitted,
+    )
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p for p in (load_profile(x) for x in sorted(PROFILE_DIR.glob("*.yaml")))
+}
+
+
+def get_profile(name: str) -> Profile:
+    """The profile called ``name``; ``KeyError`` names the known ones."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise KeyError(
+            f"unknown firmware profile {name!r}; known: {', '.join(PROFILES)}") from None
