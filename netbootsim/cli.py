@@ -27,6 +27,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every subcommand."""
     from .bench import add_bench_parser
+    from .lab.calibrate import add_calibrate_parser
     from .lab.cli import add_lab_parser
     from .run_cli import add_run_parser
     from .scenario.cli import add_validate_parser
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_transfer_parser(sub)
     add_bench_parser(sub)
     add_lab_parser(sub)
+    add_calibrate_parser(sub)
     return parser
 
 

@@ -204,9 +204,9 @@ def simulate(
             gen = tftp_transfer(env, engine, path, plan, f"{server}/{image}")
         else:
             prof = group.profile
-            hp = http_plan(size, prof.tcp, rtt, min(caps) if caps else math.inf, loss_f,
-                           server_time=prof.http_request_overhead,
-                           rate_cap=prof.http_client_rate)
+            hp = http_plan(size, prof.tcp, rtt + prof.tcp_client_delay,
+                           min(caps) if caps else math.inf, loss_f,
+                           server_time=prof.http_request_overhead)
             wire = hp.wire_bytes
             gen = http_transfer(env, engine, path, hp, f"{server}/{image}")
         for r in path:

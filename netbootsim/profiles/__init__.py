@@ -2,15 +2,14 @@
 
 One YAML file per firmware build lives beside this module. Its ``fixed`` values are
 what the firmware's source code fixes, each with its source line; its ``measured``
-values are what only measurement gives (the client's per-TFTP-block delay, its HTTP
-receive rate under emulation, per-request overhead, ROM start time), fitted by
+values are what only measurement gives (the client's per-TFTP-block delay, its added
+latency per TCP round under emulation, per-request overhead, ROM start time), fitted by
 ``netbootsim calibrate`` from lab traces and naming the traces they came from. A
 measured value with no traces is uncalibrated, and reports say so.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +24,7 @@ PROFILE_DIR = Path(__file__).resolve().parent
 
 _FIXED = ("tftp_blksize", "tftp_windowsize", "tftp_rollover", "retry_min", "retry_max",
           "tcp_rwnd", "https", "ipv6")
-_MEASURED = ("tftp_client_block_delay", "http_client_rate", "http_request_overhead",
+_MEASURED = ("tftp_client_block_delay", "tcp_client_delay", "http_request_overhead",
              "rom_start")
 
 
@@ -40,8 +39,8 @@ class Profile:
         tcp: TCP receive-side parameters (the sender is the mirror's Linux).
         https: whether the build can fetch ``https://`` at all.
         ipv6: whether IPv6 is built in (its autoconfiguration wait lengthens ``dhcp``).
-        http_client_rate: the most the client can receive over HTTP (bytes/s; ``inf`` when
-            only the network limits it), measured.
+        tcp_client_delay: the client's added latency per TCP round trip (an emulated NIC
+            ACKs late), measured.
         http_request_overhead: client+server time per HTTP request beyond the round
             trips, measured.
         rom_start: power-on of the ROM to its first DHCP packet, measured.
@@ -56,7 +55,7 @@ class Profile:
     tcp: TcpParams
     https: bool
     ipv6: bool = False
-    http_client_rate: float = math.inf
+    tcp_client_delay: float = 0.0
     http_request_overhead: float = 0.0
     rom_start: float = 0.0
     calibrated: bool = False
@@ -75,10 +74,6 @@ def _value(name: str, raw: object, where: str) -> object:
         return raw
     if name == "tcp_rwnd":
         return parse_size(raw)
-    if name == "http_client_rate":
-        from ..units import parse_rate
-
-        return math.inf if raw is None else parse_rate(raw)
     return parse_time(raw)
 
 
@@ -105,7 +100,7 @@ def load_profile(path: Path) -> Profile:
         tcp=TcpParams(rwnd=f["tcp_rwnd"]),
         https=f["https"],
         ipv6=f["ipv6"],
-        http_client_rate=m["http_client_rate"],
+        tcp_client_delay=m["tcp_client_delay"],
         http_request_overhead=m["http_request_overhead"],
         rom_start=m["rom_start"],
         calibrated=all(fitted.values()),

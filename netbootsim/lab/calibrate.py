@@ -1,0 +1,306 @@
+"""Calibration: fit what only measurement gives, and check the fit on held-out runs.
+
+``netbootsim calibrate RUN_DIR... --profile NAME [--write] [--holdout K]`` parses lab
+runs (:mod:`.parse`), fits the profile's measured values on some runs and checks them
+on the others (every ``K``-th run is held out; ``--holdout 0`` fits on all):
+
+* ``tftp_client_block_delay`` — per-block time beyond the round trip,
+  ``d = Σ(T − handshake − blocks × RTT) / Σ blocks`` over TFTP fetches, split between
+  client and server in the ratio of their measured per-block gaps (client DATA→ACK,
+  server ACK→DATA); the server's share is reported as the TFTP service's ``block_cost``.
+* ``tcp_client_delay`` — the client's added latency per TCP round (an emulated NIC ACKs
+  late): the value that makes the TCP law's data time match the measured first→last new
+  data byte, least squares over HTTP fetches.
+* ``http_request_overhead`` — median GET→first data byte minus one round trip.
+* ``rom_start`` — median QEMU start → first DHCPDISCOVER.
+
+What the firmware's source fixes (block size, window, timers) is never fitted. The
+round trip of a run is the relay's configured delay both ways plus the bridge's own
+round trip, measured as the median SYN→SYN-ACK of its HTTP connections (or, without
+HTTP, of the committed HTTP runs: ``BRIDGE_RTT``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import InputError
+from ..protocols import TcpParams, TftpParams, http_plan, tftp_plan
+from .parse import parse_run
+
+__all__ = ["Fit", "RunData", "load_runs", "fit", "check", "cmd_calibrate", "BRIDGE_RTT",
+           "BRIDGE_RATE"]
+
+#: Round trip of the lab bridge itself (veth + bridge, no relay): median SYN→SYN-ACK of
+#: the committed HTTP trace (tests/data/lab/traces/http: 34 µs).
+BRIDGE_RTT = 34e-6
+#: Capacity used for the lab's virtual links: 10 Gbps (a veth has no line rate; far above
+#: anything an emulated e1000 reaches, so it never binds).
+BRIDGE_RATE = 10e9 / 8
+
+
+@dataclass
+class RunData:
+    """One parsed lab run with what calibration needs."""
+
+    name: str
+    path: Path
+    phases: pd.DataFrame
+    details: pd.DataFrame
+    rtt: float
+    guest_start: dict[str, float]
+    kind: str = "single"  # "single" | "contention" (several guests) | "chainload"
+
+    def fact(self, server: str, phase: str, fact: str, default: float = math.nan) -> float:
+        """One fact from ``details`` (first attempt)."""
+        d = self.details
+        sel = d[(d.server == server) & (d.phase == phase) & (d.fact == fact)]
+        return float(sel.value.iloc[0]) if len(sel) else default
+
+
+@dataclass
+class Fit:
+    """Fitted values, each with the runs it came from and the sample count."""
+
+    values: dict[str, float] = field(default_factory=dict)
+    traces: dict[str, list[str]] = field(default_factory=dict)
+    samples: dict[str, int] = field(default_factory=dict)
+    server_block_cost: float = 0.0
+
+
+def load_runs(paths: list[str]) -> list[RunData]:
+    """Parse each run directory; bad paths are input errors naming them."""
+    problems = []
+    runs = []
+    for p in paths:
+        path = Path(p)
+        if not (path / "run.json").is_file():
+            problems.append(f"{p}: not a lab run directory (no run.json)")
+            continue
+        parsed = parse_run(path)
+        from ..records import to_frame
+        from .parse import DETAIL_COLUMNS
+
+        phases = to_frame(parsed.records)
+        details = pd.DataFrame([(d.run, d.server, d.phase, d.attempt, d.fact, d.value, d.unit)
+                                for d in parsed.details], columns=DETAIL_COLUMNS)
+        meta = json.loads((path / "run.json").read_text())
+        cfg = meta.get("config", {})
+        delay = 0.0
+        if cfg.get("path"):
+            delay = float(cfg["path"].get("delay") or 0.0)
+        syn = details[details.fact == "syn_to_synack"].value
+        base = float(syn.median()) if len(syn) else BRIDGE_RTT
+        starts = {f"guest{g['guest']}": float(g.get("start_s", 0.0))
+                  for g in meta.get("guests", [])}
+        kind = ("contention" if int(cfg.get("guests", 1)) > 1
+                else "chainload" if cfg.get("case") == "chainload" else "single")
+        runs.append(RunData(path.name, path, phases, details, base + 2 * delay, starts, kind))
+    if problems:
+        from ..errors import Problem
+
+        raise InputError([Problem(x.split(":")[0], 0, "", x.split(": ", 1)[1])
+                          for x in problems])
+    return runs
+
+
+def _tftp_fetches(run: RunData):
+    ph = run.phases
+    for _, r in ph[(ph.protocol == "tftp") & (ph.outcome == "ok")
+                   & ph.phase.str.startswith("fetch:")].iterrows():
+        blocks = run.fact(r.server, r.phase, "data_blocks")
+        if blocks >= 50:
+            yield r, blocks
+
+
+def _http_fetches(run: RunData):
+    ph = run.phases
+    for _, r in ph[(ph.protocol == "http") & (ph.outcome == "ok")
+                   & ph.phase.str.startswith("fetch:")].iterrows():
+        if r.bytes >= 64 * 1024:
+            yield r
+
+
+def _law_http_data(size: float, rtt: float, rwnd: float, header: float) -> float:
+    plan = http_plan(size, TcpParams(rwnd=rwnd), rtt, BRIDGE_RATE, header_bytes=header)
+    return plan.data_time
+
+
+def fit(runs: list[RunData], rwnd: float) -> Fit:
+    """Fit the measured profile values on ``runs`` (see the module docstring)."""
+    out = Fit()
+    # TFTP per-block delay
+    num = den = gap_c = gap_s = 0.0
+    used = set()
+    for run in runs:
+        for r, blocks in _tftp_fetches(run):
+            hs = run.fact(r.server, r.phase, "rrq_to_oack", run.rtt)
+            num += r.seconds - hs - blocks * run.rtt
+            den += blocks
+            gap_c += run.fact(r.server, r.phase, "client_gap_mean", 0.0) * blocks
+            gap_s += run.fact(r.server, r.phase, "server_gap_mean", 0.0) * blocks
+            used.add(run.name)
+    if den:
+        d = max(num / den, 0.0)
+        share = gap_c / (gap_c + gap_s) if gap_c + gap_s > 0 else 1.0
+        out.values["tftp_client_block_delay"] = d * share
+        out.server_block_cost = d * (1 - share)
+        out.traces["tftp_client_block_delay"] = sorted(used)
+        out.samples["tftp_client_block_delay"] = int(den)
+    # TCP client delay: 1-D least squares by golden-section search on [0, 50 ms]
+    samples = []
+    for run in runs:
+        for r in _http_fetches(run):
+            measured = run.fact(r.server, r.phase, "first_to_last_new_data")
+            header = run.fact(r.server, r.phase, "header_bytes", 250.0)
+            if math.isfinite(measured):
+                samples.append((run, r.bytes, header, measured))
+    if samples:
+        def err(extra: float) -> float:
+            return sum((_law_http_data(b, run.rtt + extra, rwnd, h) - m) ** 2
+                       for run, b, h, m in samples)
+
+        lo, hi = 0.0, 0.05
+        g = (math.sqrt(5) - 1) / 2
+        for _ in range(60):
+            a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+            if err(a) <= err(b):
+                hi = b
+            else:
+                lo = a
+        out.values["tcp_client_delay"] = (lo + hi) / 2
+        out.traces["tcp_client_delay"] = sorted({s[0].name for s in samples})
+        out.samples["tcp_client_delay"] = len(samples)
+        over = [run.fact(r.server, r.phase, "request_to_first_data") - run.rtt
+                for run in runs for r in _http_fetches(run)
+                if run.fact(r.server, r.phase, "connection_reused", 0.0) == 1.0]
+        if over:
+            out.values["http_request_overhead"] = max(statistics.median(over), 0.0)
+            out.traces["http_request_overhead"] = out.traces["tcp_client_delay"]
+            out.samples["http_request_overhead"] = len(over)
+    # ROM start: QEMU start -> first DHCPDISCOVER
+    starts = []
+    names = set()
+    for run in runs:
+        ph = run.phases
+        first = ph[ph.phase == "dhcp-exchange"].groupby("server").start.min()
+        for server, t in first.items():
+            if server in run.guest_start:
+                starts.append(t - run.guest_start[server])
+                names.add(run.name)
+    if starts:
+        out.values["rom_start"] = statistics.median(starts)
+        out.traces["rom_start"] = sorted(names)
+        out.samples["rom_start"] = len(starts)
+    return out
+
+
+def check(runs: list[RunData], f: Fit, rwnd: float, role: str) -> list[dict]:
+    """Measured vs simulated per fetch phase with the fitted values (rows for a table)."""
+    rows = []
+    d_c = f.values.get("tftp_client_block_delay", 0.0)
+    extra = f.values.get("tcp_client_delay", 0.0)
+    over = f.values.get("http_request_overhead", 0.0)
+    for run in runs:
+        for r, _ in _tftp_fetches(run):
+            params = TftpParams(client_block_delay=d_c, server_block_cost=f.server_block_cost)
+            plan = tftp_plan(r.bytes, params, run.rtt, (BRIDGE_RATE,))
+            # the phase ends at the last DATA: the client's last per-block delay is not in it
+            sim = plan.seconds - d_c
+            rows.append(_row(run, r, r.seconds, sim, role))
+        for r in _http_fetches(run):
+            measured = (run.fact(r.server, r.phase, "request_to_first_data")
+                        + run.fact(r.server, r.phase, "first_to_last_new_data"))
+            header = run.fact(r.server, r.phase, "header_bytes", 250.0)
+            rtt = run.rtt + extra
+            plan = http_plan(r.bytes, TcpParams(rwnd=rwnd), rtt, BRIDGE_RATE, connected=True,
+                             server_time=over, header_bytes=header)
+            # measured from the GET on the wire to the last new data byte seen there
+            sim = plan.before_data + rtt / 2 + plan.data_time
+            rows.append(_row(run, r, measured, sim, role))
+    return rows
+
+
+def _row(run: RunData, r, measured: float, simulated: float, role: str) -> dict:
+    return {"run": run.name, "guest": r.server, "phase": r.phase, "protocol": r.protocol,
+            "bytes": int(r.bytes), "rtt_ms": run.rtt * 1e3, "measured_s": measured,
+            "simulated_s": simulated,
+            "error_pct": 100.0 * (simulated - measured) / measured if measured else math.nan,
+            "role": role}
+
+
+def add_calibrate_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``calibrate``."""
+    p = sub.add_parser("calibrate", help="fit a firmware profile's measured values to lab runs")
+    p.add_argument("runs", nargs="+", help="lab run directories (netbootsim lab run --out)")
+    p.add_argument("--profile", required=True, help="profile to fit, e.g. ipxe-2019-qemu")
+    p.add_argument("--holdout", type=int, default=3,
+                   help="hold out every K-th run for checking (0: fit on all)")
+    p.add_argument("--write", action="store_true", help="write the fitted values into the "
+                   "profile's YAML file")
+    p.add_argument("--json", action="store_true", help="print the fit and check as JSON")
+    p.set_defaults(func=cmd_calibrate)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Handle ``netbootsim calibrate``."""
+    from ..profiles import PROFILE_DIR, get_profile
+
+    try:
+        prof = get_profile(args.profile)
+    except KeyError as e:
+        raise InputError.single("command line", 0, "--profile", str(e.args[0])) from None
+    runs = load_runs(sorted(args.runs))
+    # Only single-guest ROM runs are fitted: several guests on 2 cores measure the
+    # emulator's CPU contention, not the network; a chainload's fetches are undionly's.
+    single = [r for r in runs if r.kind == "single"]
+    k = args.holdout
+    fit_runs = [r for i, r in enumerate(single) if not k or (i + 1) % k]
+    check_runs = [r for i, r in enumerate(single) if k and not (i + 1) % k]
+    f = fit(fit_runs, prof.tcp.rwnd)
+    rows = (check(fit_runs, f, prof.tcp.rwnd, "fit")
+            + check(check_runs, f, prof.tcp.rwnd, "held out")
+            + check([r for r in runs if r.kind == "contention"], f, prof.tcp.rwnd,
+                    "contention (not fitted)")
+            + check([r for r in runs if r.kind == "chainload"], f, prof.tcp.rwnd,
+                    "undionly (not fitted)"))
+    result = {"profile": prof.name, "values": f.values, "traces": f.traces,
+              "samples": f.samples, "tftp_server_block_cost": f.server_block_cost,
+              "rows": rows}
+    if args.write:
+        write_measured(PROFILE_DIR / f"{prof.name}.yaml", f)
+    if args.json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        for name, v in sorted(f.values.items()):
+            print(f"{name}: {v:.6g} (from {len(f.traces[name])} runs, "
+                  f"{f.samples[name]} samples)")
+        print(f"tftp server block cost (dnsmasq): {f.server_block_cost:.6g} s")
+        for row in rows:
+            print(f"{row['role']:24s} {row['run']:24s} {row['guest']:7s} {row['phase']:16s} "
+                  f"measured {row['measured_s']:.4f} s  simulated {row['simulated_s']:.4f} s"
+                  f"  {row['error_pct']:+.1f} %")
+    return 0
+
+
+def write_measured(path: Path, f: Fit) -> None:
+    """Write fitted values into a profile YAML, keeping its comments and fixed values."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    data = yaml.load(path.read_text(encoding="utf-8"))
+    for name, value in f.values.items():
+        if name not in data["measured"]:
+            continue
+        entry = data["measured"][name]
+        entry["value"] = f"{value * 1e6:.1f}us"
+        entry["fitted_from"] = list(f.traces[name])
+    with path.open("w", encoding="utf-8") as fh:
+        yaml.dump(data, fh)
