@@ -1,0 +1,63 @@
+"""Calibration on the committed lab traces: what is fitted, from which runs, and how well."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from netbootsim.lab.calibrate import check, fit, load_runs, write_measured
+from netbootsim.profiles import PROFILE_DIR, load_profile
+
+TRACES = Path(__file__).parent / "data" / "lab" / "traces"
+RWND = 256 * 1024  # the 2019 ROM's window, seen in the traces (512 × 2^9)
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return load_runs(sorted(str(p) for p in TRACES.iterdir() if p.is_dir()))
+
+
+def test_runs_are_classified(runs):
+    kinds = {r.name: r.kind for r in runs}
+    assert kinds == {"chainload": "chainload", "http": "single", "tftp": "single",
+                     "tftp-4guests": "contention", "tftp-4guests-max1": "contention"}
+
+
+def test_fit_uses_single_guest_runs_only(runs):
+    single = [r for r in runs if r.kind == "single"]
+    f = fit(single, RWND)
+    # TFTP: 184 + 733 blocks of the tftp run's kernel and initrd (> 50 blocks each)
+    assert f.samples["tftp_client_block_delay"] == 917
+    assert f.traces["tftp_client_block_delay"] == ["tftp"]
+    # per-block time beyond the bridge RTT: tens of µs under TCG (the parser's measured
+    # DATA->ACK gaps are ~55-65 µs, ACK->DATA ~27 µs)
+    assert 10e-6 < f.values["tftp_client_block_delay"] < 100e-6
+    assert 0 < f.server_block_cost < f.values["tftp_client_block_delay"]
+    assert f.traces["tcp_client_delay"] == ["http"]
+    assert 0 < f.values["tcp_client_delay"] < 5e-3
+    assert 1.0 < f.values["rom_start"] < 4.0  # SeaBIOS + ROM under TCG
+
+
+def test_fit_reproduces_the_tftp_fetches(runs):
+    single = [r for r in runs if r.kind == "single"]
+    f = fit(single, RWND)
+    rows = [r for r in check(single, f, RWND, "fit") if r["protocol"] == "tftp"]
+    assert {r["phase"] for r in rows} == {"fetch:kernel", "fetch:initrd"}
+    for r in rows:
+        assert abs(r["error_pct"]) < 10.0, r
+
+
+def test_write_measured_keeps_fixed_values(runs, tmp_path):
+    target = tmp_path / "ipxe-2019-qemu.yaml"
+    shutil.copy(PROFILE_DIR / "ipxe-2019-qemu.yaml", target)
+    f = fit([r for r in runs if r.kind == "single"], RWND)
+    write_measured(target, f)
+    prof = load_profile(target)
+    before = load_profile(PROFILE_DIR / "ipxe-2019-qemu.yaml")
+    assert prof.tftp.blksize == before.tftp.blksize == 1432
+    assert prof.tcp.rwnd == before.tcp.rwnd
+    assert prof.tftp.client_block_delay == pytest.approx(
+        f.values["tftp_client_block_delay"], abs=1e-7)
+    assert prof.fitted_from["rom_start"] == ("http", "tftp")
+    assert prof.calibrated
+    assert "# iPXE as shipped" in target.read_text()  # comments kept
