@@ -131,3 +131,71 @@ def test_cleanup_removes_leftovers_of_a_crashed_run():
         if sleeper.poll() is None:
             sleeper.kill()
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+# --- delay through the relay (path section) and lab script -------------------------------
+
+def _tcp_handshake_rtts(pcap: Path) -> list[float]:
+    """SYN → SYN/ACK times (seconds) in ``pcap``, read with tcpdump."""
+    out = subprocess.run(["tcpdump", "-r", str(pcap), "-n", "-tt",
+                          "tcp[tcpflags] & tcp-syn != 0"],
+                         capture_output=True, text=True, check=True).stdout
+    syn: dict[str, float] = {}
+    rtts = []
+    for line in out.splitlines():
+        t, _, src, _, dst, *rest = line.split()
+        flags = rest[rest.index("Flags") + 1]
+        if flags == "[S],":
+            syn[f"{src}>{dst.rstrip(':')}"] = float(t)
+        elif flags == "[S.],":
+            key = f"{dst.rstrip(':')}>{src}"
+            if key in syn:
+                rtts.append(float(t) - syn.pop(key))
+    return rtts
+
+
+def test_delay_path_adds_the_configured_rtt(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen(_lab("run", str(DATA / "http-tiny-rtt5.yaml"), "--out", str(out)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stdout + stderr
+    assert "relay vg1<->vs1 delay 2.5ms" in stdout
+    rtts = _tcp_handshake_rtts(out / "capture.pcap")
+    assert rtts and all(abs(r - 0.005) <= 0.002 for r in rtts), rtts
+    record = json.loads((out / "run.json").read_text())
+    assert record["capture_interface"] == "br-g"
+    assert record["config"]["path"] == {"delay": 0.0025, "loss": 0.0}
+    relay = record["relay"]
+    assert relay["delay_s"] == 0.0025
+    for direction in ("guest_to_server", "server_to_guest"):
+        d = relay[direction]
+        assert d["frames_in"] > 50 and d["frames_sent"] == d["frames_in"]
+        assert d["frames_dropped"] == d["kernel_drops"] == d["unsent_at_exit"] == 0
+    assert json.loads((out / "relay.json").read_text())["spec"]["a"] == "vg1"
+    _assert_clean(proc.pid, out)
+
+
+def test_script_rerun_matches_the_captured_console(tmp_path):
+    ipxe = ROOT / "tests/data/ipxe"
+    out = tmp_path / "run"
+    proc = subprocess.Popen(_lab("script", str(ipxe / "loop.ipxe"), "--out", str(out)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stdout + stderr
+    assert stdout == (ipxe / "loop.console.txt").read_text()
+    assert (out / "user.ipxe").read_text() == (ipxe / "loop.ipxe").read_text()
+    _assert_clean(proc.pid, out)
+
+
+def test_script_that_never_returns_exits_1(tmp_path):
+    script = tmp_path / "forever.ipxe"
+    script.write_text("#!ipxe\n:top\necho tick\nsleep 1\ngoto top\n")
+    out = tmp_path / "run"
+    proc = subprocess.Popen(_lab("script", str(script), "--out", str(out), "--timeout", "8s"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 1, stdout + stderr
+    assert stdout.startswith("tick\n") and "status: unknown" in stdout
+    assert "did not reach NBS-END" in stderr
+    _assert_clean(proc.pid, out)

@@ -1,6 +1,7 @@
 """``netbootsim lab``: boot real iPXE guests in an isolated namespace to calibrate the model.
 
-Subcommands: ``lab run CONFIG [--out DIR]``, ``lab install``, ``lab cleanup [--all]``.
+Subcommands: ``lab run CONFIG [--out DIR]``, ``lab install``, ``lab cleanup [--all]``,
+``lab parse RUN_DIR [--out DIR]``.
 Exit status of ``lab run``: 0 every guest printed ``NBS-DONE``; 1 a guest failed or
 the lab could not be set up; 2 bad config; 130 interrupted (after cleaning up).
 """
@@ -17,13 +18,15 @@ from pathlib import Path
 from .config import load_config
 from .install import ensure_packages, missing_packages
 from .netns import cleanup_leftovers
+from .parse import cmd_parse
 from .runner import LabError, run_lab
+from .script import add_script_parser
 
 __all__ = ["add_lab_parser", "cmd_run", "cmd_install", "cmd_cleanup", "default_out_dir"]
 
 
 def add_lab_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``lab run``, ``lab install`` and ``lab cleanup`` under ``subparsers``."""
+    """Register ``lab run``, ``lab install``, ``lab cleanup`` and ``lab parse``."""
     lab = subparsers.add_parser("lab", help="boot real iPXE guests (QEMU) in a private namespace",
                                 description="Boot real iPXE guests (QEMU) in an isolated "
                                 "network namespace to calibrate the model.")
@@ -41,6 +44,13 @@ def add_lab_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--all", action="store_true",
                    help="also remove namespaces of runs that are still going")
     p.set_defaults(func=cmd_cleanup)
+    p = sub.add_parser("parse", help="turn a run directory into phases.csv and details.csv",
+                       description="Per-phase timings (simulator records) and protocol "
+                       "details from a run's consoles and capture (no root needed).")
+    p.add_argument("run_dir", type=Path, help="directory written by 'lab run'")
+    p.add_argument("--out", type=Path, default=None, help="where to write (default RUN_DIR)")
+    p.set_defaults(func=cmd_parse)
+    add_script_parser(sub)
 
 
 def default_out_dir(config: Path, now: datetime | None = None) -> Path:

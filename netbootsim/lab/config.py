@@ -12,6 +12,7 @@ Example (``lab/tftp.yaml``)::
     timeout: 120s
     accel: tcg
     seed: 1
+    path: {delay: 5ms, loss: 0.01}   # optional: relay between guests and servers
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ruamel.yaml.error import YAMLError
 from ..errors import InputError, Problem
 from ..units import UnitError, parse_size, parse_time
 
-__all__ = ["CASES", "DhcpOptions", "LabConfig", "load_config", "parse_config"]
+__all__ = ["CASES", "DhcpOptions", "LabConfig", "PathOptions", "load_config", "parse_config"]
 
 #: Boot cases the lab can run, with one line each.
 CASES: dict[str, str] = {
@@ -61,6 +62,19 @@ class DhcpOptions:
 
 
 @dataclass(frozen=True)
+class PathOptions:
+    """Delay and loss between guests and servers, imposed by :mod:`.relay`.
+
+    Attributes:
+        delay: one-way delay in seconds added in *each* direction (RTT grows by 2×).
+        loss: probability that a frame is dropped, drawn independently per direction.
+    """
+
+    delay: float = 0.0
+    loss: float = 0.0
+
+
+@dataclass(frozen=True)
 class LabConfig:
     """One validated lab run.
 
@@ -81,6 +95,7 @@ class LabConfig:
         stagger: seconds between guest starts (default 0: all at once).
         snaplen: tcpdump snap length in bytes, 0 = whole packets.
         dhcp: DHCP exchange knobs.
+        path: delay and loss through the relay, or None for one bridge, no relay.
     """
 
     file: str
@@ -98,6 +113,7 @@ class LabConfig:
     stagger: float = 0.0
     snaplen: int = 0
     dhcp: DhcpOptions = field(default_factory=DhcpOptions)
+    path: PathOptions | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``run.json``."""
@@ -111,7 +127,7 @@ class LabConfig:
 
 _NICS = {"e1000", "e1000e", "rtl8139", "virtio", "pcnet", "eepro100", "ne2k_pci", "vmxnet3"}
 _KNOWN = {"case", "guests", "files", "tftp_max", "timeout", "accel", "seed", "transport",
-          "memory", "nic", "subnet", "stagger", "snaplen", "dhcp"}
+          "memory", "nic", "subnet", "stagger", "snaplen", "dhcp", "path"}
 
 
 def _line(node: Any, key: Any) -> int:
@@ -256,9 +272,44 @@ def parse_config(data: Any, file: str, lines: dict[str, int] | None = None) -> L
                     flags[key] = v
             out["dhcp"] = DhcpOptions(**flags)
 
+    if "path" in data:
+        path = _path(data["path"], bad)
+        if path is not None:
+            out["path"] = path
+
     if problems:
         raise InputError(problems)
     return LabConfig(file=file, **out)
+
+
+def _path(data: Any, bad: Any) -> PathOptions | None:
+    """Validate the ``path`` section; report through ``bad(field, message)``."""
+    if not isinstance(data, dict) or not data:
+        bad("path", "expected a mapping with delay and/or loss, e.g. {delay: 5ms, loss: 0.01}")
+        return None
+    ok, out = True, {}
+    for key, v in data.items():
+        fld = f"path.{key}"
+        if key == "delay":
+            try:
+                out["delay"] = parse_time(v)
+            except UnitError as e:
+                bad(fld, str(e))
+                ok = False
+                continue
+            if not 0.0 <= out["delay"] <= 10.0:
+                bad(fld, f"{v!r} must be between 0s and 10s (one way, each direction)")
+                ok = False
+        elif key == "loss":
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0.0 <= v < 1.0:
+                bad(fld, f"{v!r} is not a probability in [0, 1), e.g. 0.01")
+                ok = False
+            else:
+                out["loss"] = float(v)
+        else:
+            bad(fld, "unknown field; known: delay, loss")
+            ok = False
+    return PathOptions(**out) if ok else None
 
 
 def load_config(path: str | Path) -> LabConfig:

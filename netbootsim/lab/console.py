@@ -85,25 +85,34 @@ class ConsoleReader(threading.Thread):
         log_path: the ``console-<guest>.log`` to write.
         t0: ``time.monotonic()`` of the run start.
         on_line: called with ``(t, text)`` for every fragment, from this thread.
+        raw_path: also write the console bytes unchanged here (None: don't).
     """
 
     def __init__(self, stream: IO[bytes], log_path: os.PathLike | str, t0: float,
-                 on_line: Callable[[float, str], None]):
+                 on_line: Callable[[float, str], None],
+                 raw_path: os.PathLike | str | None = None):
         super().__init__(daemon=True, name=f"console-{log_path}")
         self._fd = stream.fileno()
         self._log_path = log_path
         self._t0 = t0
         self._on_line = on_line
+        self._raw_path = raw_path
         self.lines: list[tuple[float, str]] = []
 
     def run(self) -> None:  # noqa: D102 - threading API
         splitter = ConsoleSplitter()
+        raw = open(self._raw_path, "wb") if self._raw_path is not None else None  # noqa: SIM115
         with open(self._log_path, "w", encoding="utf-8") as log:
             while True:
                 try:
                     data = os.read(self._fd, 65536)
                 except OSError:
                     data = b""
+                if raw is not None:
+                    raw.write(data)
+                    raw.flush()
+                    if not data:
+                        raw.close()
                 t = time.monotonic() - self._t0
                 frags = splitter.feed(data, t) if data else splitter.flush()
                 for ft, text in frags:

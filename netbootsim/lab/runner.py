@@ -3,8 +3,10 @@
 Order of work (the boot log of the harness itself):
 
 1. write the synthetic files, the boot script and the dnsmasq config into the run dir;
-2. create the namespace, bridge and one tap per guest (:mod:`.netns`);
-3. start tcpdump on the bridge, dnsmasq (DHCP + TFTP) and the HTTP server, each
+2. create the namespace, bridge and one tap per guest (:mod:`.netns`); with a
+   ``path`` section two bridges joined by the delay/loss relay (:mod:`.split`),
+   the relay started and waited for;
+3. start tcpdump on the (guests') bridge, dnsmasq (DHCP + TFTP) and the HTTP server, each
    waited for until it is listening;
 4. start the QEMU guests (``stagger`` apart) and read their consoles;
 5. stop each guest as soon as its console shows ``NBS-DONE`` (or ``NBS-FAIL``, a
@@ -31,12 +33,13 @@ from pathlib import Path
 
 from .config import LabConfig
 from .console import ConsoleReader
-from .dnsmasq import BRIDGE, IPV6_PREFIX, dnsmasq_conf, lease_hook, mac_of
+from .dnsmasq import IPV6_PREFIX, dnsmasq_conf, lease_hook, mac_of
 from .install import package_versions
 from .netns import Netns, stop_process
 from .payload import DONE_MARK, FAIL_MARK, boot_script, write_files
+from .split import capture_interface, relay_summary, setup_network
 
-__all__ = ["GuestResult", "LabError", "run_lab", "qemu_argv"]
+__all__ = ["GuestResult", "LabError", "Markers", "run_lab", "qemu_argv"]
 
 UNDIONLY = Path("/usr/lib/ipxe/undionly.kpxe")
 _QEMU_DEVICE = {"e1000": "e1000", "e1000e": "e1000e", "rtl8139": "rtl8139",
@@ -44,8 +47,21 @@ _QEMU_DEVICE = {"e1000": "e1000", "e1000e": "e1000e", "rtl8139": "rtl8139",
                 "ne2k_pci": "ne2k_pci", "vmxnet3": "vmxnet3"}
 #: Console text → milestone name (first occurrence, seconds since the guest started).
 _MILESTONES = {"iPXE initialising devices": "rom_init", "Configuring (": "dhcp_start",
-               "NBS-SCRIPT": "script", DONE_MARK: "done"}
+               "NBS-SCRIPT": "script"}
 _BIOS_FAIL = "No bootable device"
+
+
+@dataclass(frozen=True)
+class Markers:
+    """Console text that ends a guest.
+
+    Attributes:
+        done: the guest succeeded (milestone ``done``).
+        fail: any of these means it failed.
+    """
+
+    done: str = DONE_MARK
+    fail: tuple[str, ...] = (FAIL_MARK, _BIOS_FAIL)
 
 
 class LabError(RuntimeError):
@@ -116,13 +132,15 @@ def _contains(path: Path, text: str) -> Callable[[], bool]:
     return lambda: path.exists() and text in path.read_text(errors="replace")
 
 
-def _prepare(cfg: LabConfig, out: Path) -> tuple[Path, dict]:
+def _prepare(cfg: LabConfig, out: Path, boot: str | None,
+             extra: dict[str, str]) -> tuple[Path, dict]:
     srv = out / "srv"
     digests = write_files(srv, cfg.files, cfg.seed)
     base = f"{cfg.transport}://{cfg.server_ip}"
-    script = boot_script(base, list(cfg.files))
-    (srv / "boot.ipxe").write_text(script)
-    (out / "boot.ipxe").write_text(script)
+    script = boot_script(base, list(cfg.files)) if boot is None else boot
+    for name, text in {"boot.ipxe": script, **extra}.items():
+        (srv / name).write_text(text)
+        (out / name).write_text(text)
     if cfg.case == "chainload":
         shutil.copy(UNDIONLY, srv / "undionly.kpxe")
         (out / "dhcp-hosts").mkdir(exist_ok=True)
@@ -136,7 +154,10 @@ def _prepare(cfg: LabConfig, out: Path) -> tuple[Path, dict]:
 
 def _start_servers(ns: Netns, cfg: LabConfig, out: Path, srv: Path, t0: float) -> None:
     err = out / "tcpdump.stderr"
-    cmd = ["tcpdump", "-i", BRIDGE, "-n", "-U", "-Z", "root", "-w", str(out / "capture.pcap")]
+    # --immediate-mode: without it packets still in the capture buffer are lost when
+    # tcpdump is stopped (seen: 15 of 143 packets kept, the whole HTTP transfer lost).
+    cmd = ["tcpdump", "-i", capture_interface(cfg), "-n", "-U", "--immediate-mode", "-Z",
+           "root", "-w", str(out / "capture.pcap")]
     if cfg.snaplen:
         cmd[1:1] = ["-s", str(cfg.snaplen)]
     proc = _spawn(ns, cmd, err, stdout=subprocess.DEVNULL)
@@ -162,13 +183,18 @@ def _start_servers(ns: Netns, cfg: LabConfig, out: Path, srv: Path, t0: float) -
     _wait_for(ready.is_set, proc, "HTTP server", err)
 
 
-def run_lab(cfg: LabConfig, out: Path, say: Callable[[str], None] = print) -> dict:
+def run_lab(cfg: LabConfig, out: Path, say: Callable[[str], None] = print, *,
+            boot: str | None = None, extra: dict[str, str] | None = None,
+            markers: Markers = Markers()) -> dict:
     """Run the lab described by ``cfg``, writing everything into ``out``.
 
     Args:
         cfg: the validated config.
         out: run directory (created).
         say: where progress lines go.
+        boot: text of ``boot.ipxe`` instead of the fetch-the-files script.
+        extra: more text files served next to it, name → text (also kept in ``out``).
+        markers: console text that ends a guest as done or failed.
 
     Returns:
         The content of ``run.json``.
@@ -180,7 +206,7 @@ def run_lab(cfg: LabConfig, out: Path, say: Callable[[str], None] = print) -> di
     if cfg.accel == "kvm" and not os.access("/dev/kvm", os.R_OK | os.W_OK):
         raise LabError("accel: kvm asked for but /dev/kvm is not usable")
     out.mkdir(parents=True, exist_ok=True)
-    srv, files = _prepare(cfg, out)
+    srv, files = _prepare(cfg, out, boot, extra or {})
     taps = [f"nbs-tap{i}" for i in range(cfg.guests)]
     guests = [GuestResult(i, mac_of(i)) for i in range(cfg.guests)]
     ns = Netns()
@@ -189,7 +215,8 @@ def run_lab(cfg: LabConfig, out: Path, say: Callable[[str], None] = print) -> di
     record: dict = {"config": cfg.to_dict(), "versions": package_versions(),
                     "namespace": ns.name, "t0_monotonic": t0,
                     "start_utc": datetime.fromtimestamp(start_unix, UTC).isoformat(),
-                    "files": files, "qemu_argv": qemu_argv(cfg, 0, taps[0])}
+                    "files": files, "qemu_argv": qemu_argv(cfg, 0, taps[0]),
+                    "capture_interface": capture_interface(cfg)}
     old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
 
     def interrupted(signum: int, frame: object) -> None:
@@ -199,12 +226,15 @@ def run_lab(cfg: LabConfig, out: Path, say: Callable[[str], None] = print) -> di
         signal.signal(s, interrupted)
     status, error = "error", ""
     try:
-        say(f"namespace {ns.name}: bridge {BRIDGE} {cfg.server_ip}/24, taps {', '.join(taps)}")
-        ns.create(BRIDGE, f"{cfg.server_ip}/24", taps,
-                  f"{IPV6_PREFIX}1/64" if cfg.dhcp.ipv6_ra else None)
+        try:
+            net = setup_network(ns, cfg, taps, out,
+                                f"{IPV6_PREFIX}1/64" if cfg.dhcp.ipv6_ra else None)
+        except RuntimeError as e:
+            raise LabError(str(e)) from None
+        say(f"namespace {ns.name}: {net}")
         _start_servers(ns, cfg, out, srv, t0)
         say(f"servers up: dnsmasq (DHCP, TFTP, tftp-max {cfg.tftp_max}), HTTP, tcpdump")
-        _boot_guests(ns, cfg, out, taps, guests, readers, t0, say)
+        _boot_guests(ns, cfg, out, taps, guests, readers, t0, say, markers)
         status = "ok" if all(g.outcome == "done" for g in guests) else "failed"
     except (KeyboardInterrupt, _Interrupted) as e:
         status, error = "interrupted", f"interrupted ({str(e) or 'SIGINT'})"
@@ -221,6 +251,8 @@ def run_lab(cfg: LabConfig, out: Path, say: Callable[[str], None] = print) -> di
             ns.delete()
             for reader in readers:
                 reader.join(timeout=2.0)
+            if cfg.path:
+                record["relay"] = relay_summary(out / "relay.json")
             record.update(outcome=status, error=error, guests=[asdict(g) for g in guests],
                           end_utc=datetime.now(UTC).isoformat(),
                           duration_s=round(time.monotonic() - t0, 6))
@@ -245,20 +277,20 @@ def _signals_ignored():
 
 def _boot_guests(ns: Netns, cfg: LabConfig, out: Path, taps: list[str],
                  guests: list[GuestResult], readers: list[ConsoleReader], t0: float,
-                 say: Callable[[str], None]) -> None:
+                 say: Callable[[str], None], markers: Markers) -> None:
     events: dict[int, tuple[str, str, float]] = {}
     lock = threading.Lock()
     procs: dict[int, subprocess.Popen] = {}
 
     def on_line(g: GuestResult) -> Callable[[float, str], None]:
         def seen(t: float, text: str) -> None:
-            for key, name in _MILESTONES.items():
+            for key, name in (*_MILESTONES.items(), (markers.done, "done")):
                 if key in text and name not in g.milestones:
                     g.milestones[name] = round(t - g.start_s, 6)
             verdict = None
-            if DONE_MARK in text:
+            if markers.done in text:
                 verdict = ("done", "")
-            elif FAIL_MARK in text or _BIOS_FAIL in text:
+            elif any(m in text for m in markers.fail):
                 verdict = ("failed", text.strip())
             if verdict:
                 with lock:
@@ -272,7 +304,8 @@ def _boot_guests(ns: Netns, cfg: LabConfig, out: Path, taps: list[str],
         proc = _spawn(ns, qemu_argv(cfg, g.guest, taps[g.guest]), out / f"qemu-{g.guest}.stderr",
                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         procs[g.guest] = proc
-        reader = ConsoleReader(proc.stdout, out / f"console-{g.guest}.log", t0, on_line(g))
+        reader = ConsoleReader(proc.stdout, out / f"console-{g.guest}.log", t0, on_line(g),
+                               raw_path=out / f"console-{g.guest}.raw")
         reader.start()
         readers.append(reader)
         say(f"guest {g.guest} ({g.mac}) started on {taps[g.guest]}")
@@ -286,7 +319,7 @@ def _boot_guests(ns: Netns, cfg: LabConfig, out: Path, taps: list[str],
             if ev is None and procs[i].poll() is not None:
                 ev = ("failed", f"qemu exited with status {procs[i].returncode}", now)
             if ev is None and now - g.start_s > cfg.timeout:
-                ev = ("timeout", f"no {DONE_MARK} within {cfg.timeout:g}s", now)
+                ev = ("timeout", f"no {markers.done} within {cfg.timeout:g}s", now)
             if ev is None:
                 continue
             g.outcome, g.reason, g.end_s = ev

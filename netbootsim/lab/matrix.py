@@ -1,0 +1,113 @@
+"""``netbootsim lab matrix MATRIX.yaml --out DIR``: the calibration matrix, run for real.
+
+A matrix file lists lab configs and how many times to run each::
+
+    runs:
+      - {config: matrix/tftp-rtt0.yaml, reps: 3}
+      - {config: matrix/http-rtt20.yaml, reps: 2}
+
+(config paths are relative to the matrix file). Each repetition goes to
+``DIR/<config stem>-r<i>/`` with everything :func:`~.runner.run_lab` writes; afterwards
+the capture is gzipped and the served files (synthetic, reproducible from the seed)
+are deleted, so the directory can be committed as evidence. Runs are sequential:
+guests running side by side would measure the emulator's CPU contention.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from ..errors import InputError, Problem
+from .config import load_config
+
+__all__ = ["load_matrix", "run_matrix", "add_matrix_parser", "cmd_matrix", "pack_run"]
+
+
+def load_matrix(path: Path) -> list[tuple[Path, int]]:
+    """``(config path, repetitions)`` entries; every problem reported with its line."""
+    try:
+        data = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise InputError.single(str(path), 0, "", f"cannot read matrix: {e}") from None
+    problems = []
+    entries = []
+    runs = data.get("runs") if hasattr(data, "get") else None
+    if not isinstance(runs, list) or not runs:
+        raise InputError.single(str(path), 1, "runs", "expected a non-empty list of runs")
+    for i, item in enumerate(runs):
+        line = runs.lc.item(i)[0] + 1 if hasattr(runs, "lc") else 0
+        cfg = item.get("config") if hasattr(item, "get") else None
+        reps = item.get("reps", 1) if hasattr(item, "get") else None
+        if not isinstance(cfg, str):
+            problems.append(Problem(str(path), line, f"runs[{i}].config", "missing config path"))
+            continue
+        if not isinstance(reps, int) or isinstance(reps, bool) or reps < 1:
+            problems.append(Problem(str(path), line, f"runs[{i}].reps",
+                                    f"must be an integer ≥ 1; got {reps!r}"))
+            continue
+        target = (path.parent / cfg).resolve()
+        if not target.is_file():
+            problems.append(Problem(str(path), line, f"runs[{i}].config",
+                                    f"no such config file: {cfg}"))
+            continue
+        entries.append((target, reps))
+    if problems:
+        raise InputError(problems)
+    for target, _ in entries:
+        load_config(target)  # validate every config before any lab time is spent
+    return entries
+
+
+def pack_run(out: Path) -> None:
+    """Make a run directory committable: gzip the capture, drop the served files."""
+    pcap = out / "capture.pcap"
+    if pcap.is_file():
+        with pcap.open("rb") as src, gzip.open(out / "capture.pcap.gz", "wb", mtime=0) as dst:
+            shutil.copyfileobj(src, dst)
+        pcap.unlink()
+    for name in ("srv", "tftp", "www"):
+        if (out / name).is_dir():
+            shutil.rmtree(out / name)
+
+
+def run_matrix(entries: list[tuple[Path, int]], out: Path, say=print) -> list[Path]:
+    """Run every repetition of every config; return the run directories."""
+    from .runner import run_lab
+
+    done = []
+    for cfg_path, reps in entries:
+        cfg = load_config(cfg_path)
+        for i in range(1, reps + 1):
+            target = out / f"{cfg_path.stem}-r{i}"
+            if target.exists():
+                shutil.rmtree(target)
+            t0 = time.monotonic()
+            run_lab(cfg, target, say=lambda _msg: None)
+            pack_run(target)
+            say(f"{target}: {time.monotonic() - t0:.1f} s")
+            done.append(target)
+    return done
+
+
+def add_matrix_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``lab matrix``."""
+    p = sub.add_parser("matrix", help="run a calibration matrix of lab configs (needs root)")
+    p.add_argument("matrix", help="matrix YAML (runs: [{config: ..., reps: N}])")
+    p.add_argument("--out", required=True, help="directory for the run directories")
+    p.set_defaults(func=cmd_matrix)
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    """Handle ``netbootsim lab matrix``."""
+    entries = load_matrix(Path(args.matrix))
+    t0 = time.monotonic()
+    runs = run_matrix(entries, Path(args.out), say=lambda m: print(m, file=sys.stderr))
+    print(f"{len(runs)} runs in {time.monotonic() - t0:.0f} s under {args.out}")
+    return 0
