@@ -4,10 +4,13 @@
 runs (:mod:`.parse`), fits the profile's measured values on some runs and checks them
 on the others (every ``K``-th run is held out; ``--holdout 0`` fits on all):
 
-* ``tftp_client_block_delay`` — per-block time beyond the round trip,
-  ``d = Σ(T − handshake − blocks × RTT) / Σ blocks`` over TFTP fetches, split between
-  client and server in the ratio of their measured per-block gaps (client DATA→ACK,
-  server ACK→DATA); the server's share is reported as the TFTP service's ``block_cost``.
+* ``tftp_client_block_delay`` — per-block time beyond the round trip: the ``d`` of
+  ``T = handshake + blocks × (RTT + d)`` by least squares on the relative error over
+  TFTP fetches (the measured client gap grows with RTT under QEMU — 57 µs at RTT 0,
+  ~105 µs at 5 ms, ~230 µs at 20 ms — and the relative fit follows the runs where
+  ``d`` matters, the short-RTT ones), where a TFTP
+  run's RTT is its median ACK→DATA gap seen from the client's side (round trip plus the
+  server's per-block cost, which the client's side cannot separate).
 * ``tcp_client_delay`` — the client's added latency per TCP round (an emulated NIC ACKs
   late): the value that makes the TCP law's data time match the measured first→last new
   data byte, least squares over HTTP fetches.
@@ -15,9 +18,9 @@ on the others (every ``K``-th run is held out; ``--holdout 0`` fits on all):
 * ``rom_start`` — median QEMU start → first DHCPDISCOVER.
 
 What the firmware's source fixes (block size, window, timers) is never fitted. The
-round trip of a run is the relay's configured delay both ways plus the bridge's own
-round trip, measured as the median SYN→SYN-ACK of its HTTP connections (or, without
-HTTP, of the committed HTTP runs: ``BRIDGE_RTT``).
+round trip of a run is measured from its own trace (it is the network, an input, not a
+firmware parameter): the median SYN→SYN-ACK of HTTP runs, the mean ACK→DATA gap of
+TFTP runs; ``BRIDGE_RTT`` only when a run has neither.
 """
 
 from __future__ import annotations
@@ -56,7 +59,8 @@ class RunData:
     details: pd.DataFrame
     rtt: float
     guest_start: dict[str, float]
-    kind: str = "single"  # "single" | "contention" (several guests) | "chainload"
+    kind: str = "single"  # "single" | "loss" | "contention" (several guests) | "chainload"
+    loss: float = 0.0  # relay loss per direction
 
     def fact(self, server: str, phase: str, fact: str, default: float = math.nan) -> float:
         """One fact from ``details`` (first attempt)."""
@@ -93,16 +97,25 @@ def load_runs(paths: list[str]) -> list[RunData]:
                                 for d in parsed.details], columns=DETAIL_COLUMNS)
         meta = json.loads((path / "run.json").read_text())
         cfg = meta.get("config", {})
-        delay = 0.0
+        delay = loss = 0.0
         if cfg.get("path"):
             delay = float(cfg["path"].get("delay") or 0.0)
+            loss = float(cfg["path"].get("loss") or 0.0)
+        # The run's round trip as the client saw it (the relay adds ~0.3 ms to the configured
+        # delay): SYN -> SYN-ACK for HTTP; for TFTP the mean ACK -> next DATA gap seen on
+        # the guests' side, i.e. the round trip plus the server's per-block cost (the two
+        # cannot be told apart from the client's side, so the server's cost is in the RTT).
         syn = details[details.fact == "syn_to_synack"].value
-        base = float(syn.median()) if len(syn) else BRIDGE_RTT
+        gap = details[details.fact == "server_gap_mean"].value
+        measured_rtt = (float(syn.median()) if len(syn)
+                        else float(gap.median()) if len(gap) else math.nan)
         starts = {f"guest{g['guest']}": float(g.get("start_s", 0.0))
                   for g in meta.get("guests", [])}
         kind = ("contention" if int(cfg.get("guests", 1)) > 1
-                else "chainload" if cfg.get("case") == "chainload" else "single")
-        runs.append(RunData(path.name, path, phases, details, base + 2 * delay, starts, kind))
+                else "chainload" if cfg.get("case") == "chainload"
+                else "loss" if loss > 0 else "single")
+        rtt = measured_rtt if math.isfinite(measured_rtt) else BRIDGE_RTT + 2 * delay
+        runs.append(RunData(path.name, path, phases, details, rtt, starts, kind, loss))
     if problems:
         from ..errors import Problem
 
@@ -137,23 +150,25 @@ def fit(runs: list[RunData], rwnd: float) -> Fit:
     """Fit the measured profile values on ``runs`` (see the module docstring)."""
     out = Fit()
     # TFTP per-block delay
-    num = den = gap_c = gap_s = 0.0
+    num = den = 0.0
+    nblocks = 0
     used = set()
     for run in runs:
         for r, blocks in _tftp_fetches(run):
             hs = run.fact(r.server, r.phase, "rrq_to_oack", run.rtt)
-            num += r.seconds - hs - blocks * run.rtt
-            den += blocks
-            gap_c += run.fact(r.server, r.phase, "client_gap_mean", 0.0) * blocks
-            gap_s += run.fact(r.server, r.phase, "server_gap_mean", 0.0) * blocks
+            # least squares on the *relative* error (the criterion the check uses):
+            # weight 1/T², closed form for the one unknown d
+            w = 1.0 / r.seconds**2
+            num += w * blocks * (r.seconds - hs - blocks * run.rtt)
+            den += w * blocks * blocks
+            nblocks += blocks
             used.add(run.name)
     if den:
-        d = max(num / den, 0.0)
-        share = gap_c / (gap_c + gap_s) if gap_c + gap_s > 0 else 1.0
-        out.values["tftp_client_block_delay"] = d * share
-        out.server_block_cost = d * (1 - share)
+        # the server's per-block cost is inside the measured RTT (see load_runs)
+        out.values["tftp_client_block_delay"] = max(num / den, 0.0)
+        out.server_block_cost = 0.0
         out.traces["tftp_client_block_delay"] = sorted(used)
-        out.samples["tftp_client_block_delay"] = int(den)
+        out.samples["tftp_client_block_delay"] = int(nblocks)
     # TCP client delay: 1-D least squares by golden-section search on [0, 50 ms]
     samples = []
     for run in runs:
@@ -211,7 +226,7 @@ def check(runs: list[RunData], f: Fit, rwnd: float, role: str) -> list[dict]:
     for run in runs:
         for r, _ in _tftp_fetches(run):
             params = TftpParams(client_block_delay=d_c, server_block_cost=f.server_block_cost)
-            plan = tftp_plan(r.bytes, params, run.rtt, (BRIDGE_RATE,))
+            plan = tftp_plan(r.bytes, params, run.rtt, (BRIDGE_RATE,), run.loss, run.loss)
             # the phase ends at the last DATA: the client's last per-block delay is not in it
             sim = plan.seconds - d_c
             rows.append(_row(run, r, r.seconds, sim, role))
@@ -220,8 +235,8 @@ def check(runs: list[RunData], f: Fit, rwnd: float, role: str) -> list[dict]:
                         + run.fact(r.server, r.phase, "first_to_last_new_data"))
             header = run.fact(r.server, r.phase, "header_bytes", 250.0)
             rtt = run.rtt + extra
-            plan = http_plan(r.bytes, TcpParams(rwnd=rwnd), rtt, BRIDGE_RATE, connected=True,
-                             server_time=over, header_bytes=header)
+            plan = http_plan(r.bytes, TcpParams(rwnd=rwnd), rtt, BRIDGE_RATE, run.loss,
+                             connected=True, server_time=over, header_bytes=header)
             # measured from the GET on the wire to the last new data byte seen there
             sim = plan.before_data + rtt / 2 + plan.data_time
             rows.append(_row(run, r, measured, sim, role))
@@ -268,6 +283,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     f = fit(fit_runs, prof.tcp.rwnd)
     rows = (check(fit_runs, f, prof.tcp.rwnd, "fit")
             + check(check_runs, f, prof.tcp.rwnd, "held out")
+            + check([r for r in runs if r.kind == "loss"], f, prof.tcp.rwnd,
+                    "loss (not fitted)")
             + check([r for r in runs if r.kind == "contention"], f, prof.tcp.rwnd,
                     "contention (not fitted)")
             + check([r for r in runs if r.kind == "chainload"], f, prof.tcp.rwnd,
@@ -325,8 +342,10 @@ def write_report(path: Path, prof_name: str, f: Fit, rows: list[dict], runs: lis
         f"Generated by `{command}` from the lab runs named below (traces committed under",
         "`lab/traces/`; each was made by `netbootsim lab run`). Fitted on the runs marked",
         "*fit*, checked on the runs marked *held out*. Only single-guest runs of the ROM's",
-        "own driver are fitted: several QEMU guests on 2 cores measure the emulator's CPU",
-        "contention, not the network, and a chainload's fetches are made by `undionly.kpxe`.",
+        "own driver without loss are fitted: several QEMU guests on 2 cores measure the",
+        "emulator's CPU contention, not the network; a chainload's fetches are made by",
+        "`undionly.kpxe`; runs with loss are checked against the loss model (expected",
+        "retry time for TFTP, the Mathis bound for TCP), not fitted.",
         "",
         "## Fitted values",
         "",

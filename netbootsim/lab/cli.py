@@ -20,6 +20,7 @@ from .install import ensure_packages, missing_packages
 from .netns import cleanup_leftovers
 from .parse import cmd_parse
 from .runner import LabError, run_lab
+from .matrix import add_matrix_parser
 from .script import add_script_parser
 
 __all__ = ["add_lab_parser", "cmd_run", "cmd_install", "cmd_cleanup", "default_out_dir"]
@@ -51,6 +52,7 @@ def add_lab_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, help="where to write (default RUN_DIR)")
     p.set_defaults(func=cmd_parse)
     add_script_parser(sub)
+    add_matrix_parser(sub)
 
 
 def default_out_dir(config: Path, now: datetime | None = None) -> Path:

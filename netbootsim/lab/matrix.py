@@ -69,7 +69,8 @@ def pack_run(out: Path) -> None:
     """Make a run directory committable: gzip the capture, drop the served files."""
     pcap = out / "capture.pcap"
     if pcap.is_file():
-        with pcap.open("rb") as src, gzip.open(out / "capture.pcap.gz", "wb", mtime=0) as dst:
+        with pcap.open("rb") as src, gzip.GzipFile(out / "capture.pcap.gz", "wb",
+                                                    mtime=0) as dst:
             shutil.copyfileobj(src, dst)
         pcap.unlink()
     for name in ("srv", "tftp", "www"):
@@ -85,13 +86,13 @@ def run_matrix(entries: list[tuple[Path, int]], out: Path, say=print) -> list[Pa
     for cfg_path, reps in entries:
         cfg = load_config(cfg_path)
         for i in range(1, reps + 1):
-            target = out / f"{cfg_path.stem}-r{i}"
+            target = (out / f"{cfg_path.stem}-r{i}").resolve()
             if target.exists():
                 shutil.rmtree(target)
             t0 = time.monotonic()
-            run_lab(cfg, target, say=lambda _msg: None)
+            result = run_lab(cfg, target, say=lambda _msg: None)
             pack_run(target)
-            say(f"{target}: {time.monotonic() - t0:.1f} s")
+            say(f"{target}: {result.get('outcome', '?')} in {time.monotonic() - t0:.1f} s")
             done.append(target)
     return done
 
