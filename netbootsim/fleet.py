@@ -181,6 +181,10 @@ def simulate(
         if s.name not in disks and math.isfinite(s.disk_rate):
             disks[s.name] = Resource(f"{s.name}:disk", s.disk_rate)
     state: dict[str, list] = {}
+    # iPXE keeps one HTTP/1.1 keep-alive connection per server (IPXE-FACTS §3b); Linux
+    # keeps its window open across back-to-back requests (RFC 2861 validation only after
+    # an idle RTO): bytes of the previous transfer on each (client, service) connection.
+    connections: dict[tuple[str, str], float] = {}
 
     def resource(ld) -> Resource:
         r = resources.get(ld.name)
@@ -204,9 +208,13 @@ def simulate(
             gen = tftp_transfer(env, engine, path, plan, f"{server}/{image}")
         else:
             prof = group.profile
+            prev = connections.get((server, svc.name))
+            connections[(server, svc.name)] = size
             hp = http_plan(size, prof.tcp, rtt + prof.tcp_client_delay,
                            min(caps) if caps else math.inf, loss_f,
-                           server_time=prof.http_request_overhead)
+                           server_time=prof.http_request_overhead,
+                           rate_cap=prof.http_client_rate, connected=prev is not None,
+                           warm=prev is not None and prev >= prof.tcp.rwnd)
             wire = hp.wire_bytes
             gen = http_transfer(env, engine, path, hp, f"{server}/{image}")
         for r in path:

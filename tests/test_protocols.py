@@ -215,3 +215,15 @@ def test_http_rate_cap_is_a_slower_line():
     assert capped.seconds == pytest.approx(slow_line.seconds, rel=1e-12)
     assert run_one(http_transfer, capped, [GBPS]).seconds == pytest.approx(capped.seconds,
                                                                            rel=1e-6)
+
+
+def test_warm_connection_has_no_slow_start():
+    # RTT 20 ms, 8 MiB, window 256 KiB: warm, the flow runs at 262144 × 1538/1448 / 0.02
+    # wire B/s from the first byte; cold, it first spends 4 rounds of slow start.
+    warm = http_plan(8 * 2**20, TcpParams(), 0.02, GBPS, connected=True, warm=True)
+    cold = http_plan(8 * 2**20, TcpParams(), 0.02, GBPS, connected=True)
+    steady = 262144 * 1538 / 1448 / 0.02
+    assert warm.schedule == () and warm.bound == pytest.approx(steady, rel=1e-12)
+    assert warm.data_time == pytest.approx(warm.wire_bytes / steady, rel=1e-12)
+    assert cold.data_time > warm.data_time
+    assert run_one(http_transfer, warm, [GBPS]).seconds == pytest.approx(warm.seconds, rel=1e-6)

@@ -23,7 +23,9 @@ def test_quickstart_golden(tmp_path):
     # Wire bytes per server: (12 MiB + 250 B) and (80 MiB + 250 B) in 1448-B segments
     # + 90 B each: 13,379,526 + 89,086,126 B; ×40 = 4,098,626,080 B -> 3.2789 s at 10 Gbps.
     # Fair sharing keeps the link saturated from the first to the last byte, so the
-    # makespan is the bound plus the handshake/first-byte delays (4 µs RTT twice).
+    # makespan is the bound plus the fixed delays at RTT 8 µs (2 µs per link, 2 links
+    # each way): kernel SYN + GET (1.5 RTT) + last byte (0.5 RTT), initrd on the same
+    # keep-alive connection GET (0.5 RTT) + last byte (0.5 RTT) = 3 RTT = 24 µs.
     code, out = run(tmp_path, ROOT / "scenarios" / "quickstart.yaml")
     assert code == 0
     s = json.loads((out / "summary.json").read_text())
@@ -31,7 +33,7 @@ def test_quickstart_golden(tmp_path):
     assert s["line_rate_bound"]["bytes"] == 4_098_626_080
     assert s["line_rate_bound"]["seconds"] == pytest.approx(4_098_626_080 / 1.25e9, rel=1e-12)
     assert s["line_rate_bound"]["resource"] == "boot1->tor01"
-    assert s["makespan"] == pytest.approx(3.278932864, abs=1e-9)
+    assert s["makespan"] == pytest.approx(4_098_626_080 / 1.25e9 + 24e-6, abs=1e-9)
     assert s["bottlenecks"][0]["resource"] == "boot1->tor01"
     for name in ("servers.csv", "phases.csv", "timeline.csv", "report.md", "report.html"):
         assert (out / name).stat().st_size > 0

@@ -106,7 +106,9 @@ def load_runs(paths: list[str]) -> list[RunData]:
         # the guests' side, i.e. the round trip plus the server's per-block cost (the two
         # cannot be told apart from the client's side, so the server's cost is in the RTT).
         syn = details[details.fact == "syn_to_synack"].value
-        gap = details[details.fact == "server_gap_mean"].value
+        lossy = bool(cfg.get("path")) and float(cfg["path"].get("loss") or 0.0) > 0
+        # with loss, the mean gap holds the recovery waits: take the median instead
+        gap = details[details.fact == ("server_gap_p50" if lossy else "server_gap_mean")].value
         measured_rtt = (float(syn.median()) if len(syn)
                         else float(gap.median()) if len(gap) else math.nan)
         starts = {f"guest{g['guest']}": float(g.get("start_s", 0.0))
@@ -133,16 +135,27 @@ def _tftp_fetches(run: RunData):
             yield r, blocks
 
 
-def _http_fetches(run: RunData):
+def _http_fetches(run: RunData, rwnd: float = 256 * 1024):
+    """HTTP fetches of ≥ 64 KiB with whether their connection was warm.
+
+    Warm: the previous fetch of that guest (one keep-alive connection in the lab) carried
+    at least a receive window of data, so the sender's window is already open; after a
+    small fetch (the boot script) the next one starts in slow start.
+    """
     ph = run.phases
-    for _, r in ph[(ph.protocol == "http") & (ph.outcome == "ok")
-                   & ph.phase.str.startswith("fetch:")].iterrows():
-        if r.bytes >= 64 * 1024:
-            yield r
+    sel = ph[(ph.protocol == "http") & (ph.outcome == "ok") & ph.phase.str.startswith("fetch:")]
+    for _, group in sel.sort_values("start").groupby("server", sort=True):
+        prev = 0.0
+        for _, r in group.iterrows():
+            if r.bytes >= 64 * 1024:
+                yield r, prev >= rwnd
+            prev = r.bytes
 
 
-def _law_http_data(size: float, rtt: float, rwnd: float, header: float) -> float:
-    plan = http_plan(size, TcpParams(rwnd=rwnd), rtt, BRIDGE_RATE, header_bytes=header)
+def _law_http_data(size: float, rtt: float, rwnd: float, header: float,
+                   cap: float = math.inf, warm: bool = True) -> float:
+    plan = http_plan(size, TcpParams(rwnd=rwnd), rtt, BRIDGE_RATE, header_bytes=header,
+                     connected=True, warm=warm, rate_cap=cap)
     return plan.data_time
 
 
@@ -153,7 +166,8 @@ def fit(runs: list[RunData], rwnd: float) -> Fit:
     num = den = 0.0
     nblocks = 0
     used = set()
-    for run in runs:
+    clean = [run for run in runs if run.kind == "single"]  # loss-free, one guest
+    for run in clean:
         for r, blocks in _tftp_fetches(run):
             hs = run.fact(r.server, r.phase, "rrq_to_oack", run.rtt)
             # least squares on the *relative* error (the criterion the check uses):
@@ -169,37 +183,56 @@ def fit(runs: list[RunData], rwnd: float) -> Fit:
         out.server_block_cost = 0.0
         out.traces["tftp_client_block_delay"] = sorted(used)
         out.samples["tftp_client_block_delay"] = int(nblocks)
-    # TCP client delay: 1-D least squares by golden-section search on [0, 50 ms]
+    # TCP: the client's added latency per round and its receive-rate cap, jointly, by
+    # least squares on the relative error over a log grid (fetches on a reused, warm
+    # keep-alive connection: no slow start, see protocols.tcp.http_plan)
     samples = []
-    for run in runs:
-        for r in _http_fetches(run):
+    for run in clean:
+        for r, warm in _http_fetches(run, rwnd):
             measured = run.fact(r.server, r.phase, "first_to_last_new_data")
             header = run.fact(r.server, r.phase, "header_bytes", 250.0)
-            if math.isfinite(measured):
-                samples.append((run, r.bytes, header, measured))
+            if math.isfinite(measured) and measured > 0:
+                samples.append((run, r.bytes, header, measured, warm))
     if samples:
-        def err(extra: float) -> float:
-            return sum((_law_http_data(b, run.rtt + extra, rwnd, h) - m) ** 2
-                       for run, b, h, m in samples)
+        def err(extra: float, cap: float) -> float:
+            return sum(((_law_http_data(b, run.rtt + extra, rwnd, h, cap, w) - m) / m) ** 2
+                       for run, b, h, m, w in samples)
 
-        lo, hi = 0.0, 0.05
-        g = (math.sqrt(5) - 1) / 2
-        for _ in range(60):
-            a, b = hi - g * (hi - lo), lo + g * (hi - lo)
-            if err(a) <= err(b):
-                hi = b
-            else:
-                lo = a
-        out.values["tcp_client_delay"] = (lo + hi) / 2
-        out.traces["tcp_client_delay"] = sorted({s[0].name for s in samples})
-        out.samples["tcp_client_delay"] = len(samples)
+        delays = [0.0] + [1e-5 * 1.15**i for i in range(50)]  # 10 us .. ~10 ms
+        caps = [1e6 * 1.1**i for i in range(80)] + [math.inf]  # 1 MB/s .. ~2 GB/s, none
+        best = min((err(d, c), d, c) for d in delays for c in caps)
+        out.values["tcp_client_delay"] = best[1]
+        out.values["http_client_rate"] = best[2]
+        names = sorted({s[0].name for s in samples})
+        for key in ("tcp_client_delay", "http_client_rate"):
+            out.traces[key] = names
+            out.samples[key] = len(samples)
         over = [run.fact(r.server, r.phase, "request_to_first_data") - run.rtt
-                for run in runs for r in _http_fetches(run)
+                for run in clean for r, _ in _http_fetches(run, rwnd)
                 if run.fact(r.server, r.phase, "connection_reused", 0.0) == 1.0]
         if over:
             out.values["http_request_overhead"] = max(statistics.median(over), 0.0)
-            out.traces["http_request_overhead"] = out.traces["tcp_client_delay"]
+            out.traces["http_request_overhead"] = names
             out.samples["http_request_overhead"] = len(over)
+    # TFTP server retransmission (dnsmasq ignores duplicate ACKs): from runs with loss
+    lossy = [(run, r, b) for run in runs if run.kind == "loss" for r, b in _tftp_fetches(run)]
+    if lossy:
+        d_c = out.values.get("tftp_client_block_delay", 0.0)
+
+        def err_t(t_srv: float) -> float:
+            total = 0.0
+            for run, r, _ in lossy:
+                params = TftpParams(client_block_delay=d_c, server_retransmit=t_srv)
+                sim = tftp_plan(r.bytes, params, run.rtt, (BRIDGE_RATE,), run.loss,
+                                run.loss).seconds
+                total += ((sim - r.seconds) / r.seconds) ** 2
+            return total
+
+        best = min((err_t(0.05 * i), 0.05 * i) for i in range(1, 101))
+        out.values["tftp_server_retransmit"] = best[1]
+        out.traces["tftp_server_retransmit"] = sorted({x[0].name for x in lossy})
+        out.samples["tftp_server_retransmit"] = len(lossy)
+
     # ROM start: QEMU start -> first DHCPDISCOVER
     starts = []
     names = set()
@@ -221,24 +254,28 @@ def check(runs: list[RunData], f: Fit, rwnd: float, role: str) -> list[dict]:
     """Measured vs simulated per fetch phase with the fitted values (rows for a table)."""
     rows = []
     d_c = f.values.get("tftp_client_block_delay", 0.0)
+    t_srv = f.values.get("tftp_server_retransmit")
     extra = f.values.get("tcp_client_delay", 0.0)
+    cap = f.values.get("http_client_rate", math.inf)
     over = f.values.get("http_request_overhead", 0.0)
     for run in runs:
         for r, _ in _tftp_fetches(run):
-            params = TftpParams(client_block_delay=d_c, server_block_cost=f.server_block_cost)
+            params = TftpParams(client_block_delay=d_c, server_block_cost=f.server_block_cost,
+                                server_retransmit=t_srv)
             plan = tftp_plan(r.bytes, params, run.rtt, (BRIDGE_RATE,), run.loss, run.loss)
             # the phase ends at the last DATA: the client's last per-block delay is not in it
             sim = plan.seconds - d_c
             rows.append(_row(run, r, r.seconds, sim, role))
-        for r in _http_fetches(run):
+        for r, warm in _http_fetches(run, rwnd):
             measured = (run.fact(r.server, r.phase, "request_to_first_data")
                         + run.fact(r.server, r.phase, "first_to_last_new_data"))
             header = run.fact(r.server, r.phase, "header_bytes", 250.0)
             rtt = run.rtt + extra
             plan = http_plan(r.bytes, TcpParams(rwnd=rwnd), rtt, BRIDGE_RATE, run.loss,
-                             connected=True, server_time=over, header_bytes=header)
+                             connected=True, server_time=over, header_bytes=header,
+                             rate_cap=cap, warm=warm)
             # measured from the GET on the wire to the last new data byte seen there
-            sim = plan.before_data + rtt / 2 + plan.data_time
+            sim = run.rtt + over + plan.data_time
             rows.append(_row(run, r, measured, sim, role))
     return rows
 
@@ -276,15 +313,23 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     runs = load_runs(sorted(args.runs))
     # Only single-guest ROM runs are fitted: several guests on 2 cores measure the
     # emulator's CPU contention, not the network; a chainload's fetches are undionly's.
-    single = [r for r in runs if r.kind == "single"]
     k = args.holdout
-    fit_runs = [r for i, r in enumerate(single) if not k or (i + 1) % k]
-    check_runs = [r for i, r in enumerate(single) if k and not (i + 1) % k]
-    f = fit(fit_runs, prof.tcp.rwnd)
+
+    def split(kind: str) -> tuple[list[RunData], list[RunData]]:
+        these = [r for r in runs if r.kind == kind]
+        return ([r for i, r in enumerate(these) if not k or (i + 1) % k],
+                [r for i, r in enumerate(these) if k and not (i + 1) % k])
+
+    fit_runs, check_runs = split("single")
+    # loss runs: every other one held out (there are few)
+    lossy = [r for r in runs if r.kind == "loss"]
+    loss_fit = lossy[::2] if k else lossy
+    loss_check = lossy[1::2] if k else []
+    f = fit(fit_runs + loss_fit, prof.tcp.rwnd)
     rows = (check(fit_runs, f, prof.tcp.rwnd, "fit")
             + check(check_runs, f, prof.tcp.rwnd, "held out")
-            + check([r for r in runs if r.kind == "loss"], f, prof.tcp.rwnd,
-                    "loss (not fitted)")
+            + check(loss_fit, f, prof.tcp.rwnd, "fit (loss)")
+            + check(loss_check, f, prof.tcp.rwnd, "held out (loss)")
             + check([r for r in runs if r.kind == "contention"], f, prof.tcp.rwnd,
                     "contention (not fitted)")
             + check([r for r in runs if r.kind == "chainload"], f, prof.tcp.rwnd,
@@ -322,7 +367,10 @@ def write_measured(path: Path, f: Fit) -> None:
         if name not in data["measured"]:
             continue
         entry = data["measured"][name]
-        entry["value"] = f"{value * 1e6:.1f}us"
+        if name == "http_client_rate":
+            entry["value"] = None if not math.isfinite(value) else f"{value / 1e6:.2f}MB/s"
+        else:
+            entry["value"] = f"{value * 1e6:.1f}us"
         entry["fitted_from"] = list(f.traces[name])
     with path.open("w", encoding="utf-8") as fh:
         yaml.dump(data, fh)
@@ -335,7 +383,7 @@ def _fmt_s(x: float) -> str:
 def write_report(path: Path, prof_name: str, f: Fit, rows: list[dict], runs: list[RunData],
                  command: str) -> Path:
     """Write the validation table (Markdown) from a fit and its check rows."""
-    held = [r for r in rows if r["role"] == "held out"]
+    held = [r for r in rows if r["role"].startswith("held out")]
     lines = [
         f"# Calibration of `{prof_name}` against real iPXE boots",
         "",
@@ -377,7 +425,7 @@ def write_report(path: Path, prof_name: str, f: Fit, rows: list[dict], runs: lis
     # TFTP vs HTTP, same file, same RTT, measured and simulated
     pairs = {}
     for r in rows:
-        if r["role"] in ("fit", "held out"):
+        if r["role"] in ("fit", "held out") and "loss" not in r["run"]:
             key = (round(r["rtt_ms"], 1), r["bytes"])
             pairs.setdefault(key, {}).setdefault(r["protocol"], []).append(r)
     comp = [(k, v) for k, v in sorted(pairs.items()) if "tftp" in v and "http" in v]

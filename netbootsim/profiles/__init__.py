@@ -10,13 +10,14 @@ measured value with no traces is uncalibrated, and reports say so.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ruamel.yaml import YAML
 
 from ..protocols import TcpParams, TftpParams
-from ..units import parse_size, parse_time
+from ..units import parse_rate, parse_size, parse_time
 
 __all__ = ["Profile", "PROFILES", "PROFILE_DIR", "get_profile", "load_profile"]
 
@@ -24,8 +25,8 @@ PROFILE_DIR = Path(__file__).resolve().parent
 
 _FIXED = ("tftp_blksize", "tftp_windowsize", "tftp_rollover", "retry_min", "retry_max",
           "tcp_rwnd", "https", "ipv6")
-_MEASURED = ("tftp_client_block_delay", "tcp_client_delay", "http_request_overhead",
-             "rom_start")
+_MEASURED = ("tftp_client_block_delay", "tcp_client_delay", "http_client_rate",
+             "http_request_overhead", "rom_start")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class Profile:
         ipv6: whether IPv6 is built in (its autoconfiguration wait lengthens ``dhcp``).
         tcp_client_delay: the client's added latency per TCP round trip (an emulated NIC
             ACKs late), measured.
+        http_client_rate: the most the client takes in over HTTP (bytes/s; ``inf`` when
+            only the network limits it), measured.
         http_request_overhead: client+server time per HTTP request beyond the round
             trips, measured.
         rom_start: power-on of the ROM to its first DHCP packet, measured.
@@ -56,6 +59,7 @@ class Profile:
     https: bool
     ipv6: bool = False
     tcp_client_delay: float = 0.0
+    http_client_rate: float = math.inf
     http_request_overhead: float = 0.0
     rom_start: float = 0.0
     calibrated: bool = False
@@ -74,6 +78,8 @@ def _value(name: str, raw: object, where: str) -> object:
         return raw
     if name == "tcp_rwnd":
         return parse_size(raw)
+    if name == "http_client_rate":
+        return math.inf if raw is None else parse_rate(raw)
     return parse_time(raw)
 
 
@@ -101,6 +107,7 @@ def load_profile(path: Path) -> Profile:
         https=f["https"],
         ipv6=f["ipv6"],
         tcp_client_delay=m["tcp_client_delay"],
+        http_client_rate=m["http_client_rate"],
         http_request_overhead=m["http_request_overhead"],
         rom_start=m["rom_start"],
         calibrated=all(fitted.values()),
