@@ -17,10 +17,10 @@ from pathlib import Path
 
 from .config import load_config
 from .install import ensure_packages, missing_packages
+from .matrix import add_matrix_parser
 from .netns import cleanup_leftovers
 from .parse import cmd_parse
 from .runner import LabError, run_lab
-from .matrix import add_matrix_parser
 from .script import add_script_parser
 
 __all__ = ["add_lab_parser", "cmd_run", "cmd_install", "cmd_cleanup", "default_out_dir"]
