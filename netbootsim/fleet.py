@@ -26,7 +26,12 @@ from .protocols.result import TransferResult
 from .records import PhaseRecord
 from .topology import Topology
 
-__all__ = ["Service", "Group", "FleetRun", "simulate"]
+__all__ = ["Service", "Group", "FleetRun", "simulate", "DNSMASQ_TFTP_RETRANSMIT"]
+
+#: dnsmasq's TFTP ignores duplicate ACKs and resends a lost DATA block on its own timer:
+#: 1.95 s fitted on lab runs with 1 % loss (docs/calibration.md; lost-DATA gaps of
+#: 1.56–2.07 s in lab/traces/tftp-loss1-*).
+DNSMASQ_TFTP_RETRANSMIT = 1.95
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,8 @@ class Service:
         host: topology node it runs on.
         block_cost: TFTP server CPU time per block (s).
         disk_rate: read rate shared by all its transfers (bytes/s; ``inf`` for none).
+        retransmit: TFTP: ``None`` if a duplicate ACK makes it resend, else its own
+            resend timer (s) — see :class:`~netbootsim.protocols.TftpParams`.
     """
 
     name: str
@@ -46,6 +53,7 @@ class Service:
     host: str
     block_cost: float = 0.0
     disk_rate: float = math.inf
+    retransmit: float | None = None
 
 
 @dataclass(frozen=True)
@@ -202,7 +210,8 @@ def simulate(
         caps = [ld.capacity for ld in fwd]
         loss_f, loss_b = _path_loss(fwd), _path_loss(back)
         if svc.kind == "tftp":
-            params = replace(group.profile.tftp, server_block_cost=svc.block_cost)
+            params = replace(group.profile.tftp, server_block_cost=svc.block_cost,
+                             server_retransmit=svc.retransmit)
             plan = tftp_plan(size, params, rtt, caps, loss_f, loss_b)
             wire = plan.wire_bytes
             gen = tftp_transfer(env, engine, path, plan, f"{server}/{image}")

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from .errors import InputError, Problem
-from .fleet import Group, Service, simulate
+from .fleet import DNSMASQ_TFTP_RETRANSMIT, Group, Service, simulate
 from .profiles import get_profile
 from .runner import summarize, write_outputs
 
@@ -58,7 +58,9 @@ def _groups(built) -> tuple[list[Group], list[Problem]]:
             continue
         service = Service(g.server, svc.kind, svc.host,
                           block_cost=getattr(svc, "block_cost", 0.0) or 0.0,
-                          disk_rate=getattr(svc, "disk_rate", None) or math.inf)
+                          disk_rate=getattr(svc, "disk_rate", None) or math.inf,
+                          retransmit=(DNSMASQ_TFTP_RETRANSMIT
+                                      if getattr(svc, "model", "") == "dnsmasq" else None))
         images = tuple((name, built.images[name].size) for name in g.images)
         groups.append(Group(g.name, g.boot, get_profile(g.profile), images, service,
                             power_on_at=g.power_on.at,
