@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from netbootsim.lab.calibrate import check, fit, load_runs, write_measured
+from netbootsim.lab.calibrate import check, fit, load_runs, split_runs, write_measured
 from netbootsim.profiles import PROFILE_DIR, load_profile
 
 TRACES = Path(__file__).parent / "data" / "lab" / "traces"
@@ -62,3 +62,25 @@ def test_write_measured_keeps_fixed_values(runs, tmp_path):
     assert prof.fitted_from["rom_start"] == ("http", "tftp")
     assert prof.calibrated
     assert "# iPXE as shipped" in target.read_text()  # comments kept
+
+
+def test_committed_traces_reproduce_the_committed_profile():
+    # docs/calibration.md and the profile were made by
+    #   netbootsim calibrate lab/traces/*/ --profile ipxe-2019-qemu --holdout 3 --write ...
+    # Re-fitting the committed traces the same way must give the committed values (to the
+    # 4 significant digits the profile stores).
+    root = Path(__file__).resolve().parent.parent / "lab" / "traces"
+    runs = load_runs(sorted(str(p) for p in root.iterdir() if p.is_dir()))
+    fit_runs, _, loss_fit, _ = split_runs(runs, 3)
+    f = fit(fit_runs + loss_fit, RWND)
+    prof = load_profile(PROFILE_DIR / "ipxe-2019-qemu.yaml")
+    assert prof.calibrated
+    assert prof.tftp.client_block_delay == pytest.approx(
+        f.values["tftp_client_block_delay"], rel=1e-3)
+    assert prof.tcp_client_delay == pytest.approx(f.values["tcp_client_delay"], rel=1e-3)
+    assert prof.http_client_rate == pytest.approx(f.values["http_client_rate"], rel=1e-3)
+    assert prof.http_request_overhead == pytest.approx(f.values["http_request_overhead"],
+                                                       rel=1e-3)
+    assert prof.rom_start == pytest.approx(f.values["rom_start"], rel=1e-3)
+    assert set(prof.fitted_from["tftp_client_block_delay"]) == set(
+        f.traces["tftp_client_block_delay"])

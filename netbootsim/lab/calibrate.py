@@ -38,8 +38,8 @@ from ..errors import InputError
 from ..protocols import TcpParams, TftpParams, http_plan, tftp_plan
 from .parse import parse_run
 
-__all__ = ["Fit", "RunData", "load_runs", "fit", "check", "cmd_calibrate", "BRIDGE_RTT",
-           "BRIDGE_RATE"]
+__all__ = ["Fit", "RunData", "load_runs", "fit", "check", "split_runs", "cmd_calibrate",
+           "BRIDGE_RTT", "BRIDGE_RATE"]
 
 #: Round trip of the lab bridge itself (veth + bridge, no relay): median SYN→SYN-ACK of
 #: the committed HTTP trace (tests/data/lab/traces/http: 34 µs).
@@ -295,6 +295,20 @@ def _row(run: RunData, r, measured: float, simulated: float, role: str) -> dict:
             "role": role}
 
 
+def split_runs(runs: list[RunData], k: int) -> tuple[list[RunData], ...]:
+    """``(fit, held out, fit with loss, held out with loss)``.
+
+    Loss-free single-guest runs: every ``k``-th held out (``k`` = 0: none). Runs with
+    loss (there are few): every other one held out when ``k`` > 0.
+    """
+    single = [r for r in runs if r.kind == "single"]
+    lossy = [r for r in runs if r.kind == "loss"]
+    return ([r for i, r in enumerate(single) if not k or (i + 1) % k],
+            [r for i, r in enumerate(single) if k and not (i + 1) % k],
+            lossy[::2] if k else lossy,
+            lossy[1::2] if k else [])
+
+
 def add_calibrate_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``calibrate``."""
     p = sub.add_parser("calibrate", help="fit a firmware profile's measured values to lab runs")
@@ -321,17 +335,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     # Only single-guest ROM runs are fitted: several guests on 2 cores measure the
     # emulator's CPU contention, not the network; a chainload's fetches are undionly's.
     k = args.holdout
-
-    def split(kind: str) -> tuple[list[RunData], list[RunData]]:
-        these = [r for r in runs if r.kind == kind]
-        return ([r for i, r in enumerate(these) if not k or (i + 1) % k],
-                [r for i, r in enumerate(these) if k and not (i + 1) % k])
-
-    fit_runs, check_runs = split("single")
-    # loss runs: every other one held out (there are few)
-    lossy = [r for r in runs if r.kind == "loss"]
-    loss_fit = lossy[::2] if k else lossy
-    loss_check = lossy[1::2] if k else []
+    fit_runs, check_runs, loss_fit, loss_check = split_runs(runs, k)
     f = fit(fit_runs + loss_fit, prof.tcp.rwnd)
     rows = (check(fit_runs, f, prof.tcp.rwnd, "fit")
             + check(check_runs, f, prof.tcp.rwnd, "held out")

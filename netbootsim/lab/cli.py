@@ -91,6 +91,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     for g in record["guests"]:
         wall = f"{g['wall_s']:.2f}s" if g["wall_s"] is not None else "-"
         _say(f"guest {g['guest']} {g['mac']}: {g['outcome']} {wall} {g['reason']}".rstrip())
+    # the measurement, in the simulator's own record type, in the same step
+    from .parse import parse_run, write_parsed
+
+    phases, details = write_parsed(parse_run(Path(out)), Path(out))
+    _say(f"parsed: {phases} and {details}")
     return 0 if record["outcome"] == "ok" else 1
 
 

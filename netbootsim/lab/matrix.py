@@ -7,9 +7,10 @@ A matrix file lists lab configs and how many times to run each::
       - {config: matrix/http-rtt20.yaml, reps: 2}
 
 (config paths are relative to the matrix file). Each repetition goes to
-``DIR/<config stem>-r<i>/`` with everything :func:`~.runner.run_lab` writes; afterwards
-the capture is gzipped and the served files (synthetic, reproducible from the seed)
-are deleted, so the directory can be committed as evidence. Runs are sequential:
+``DIR/<config stem>-r<i>/`` with everything :func:`~.runner.run_lab` writes and its
+parsed ``phases.csv`` / ``details.csv``; afterwards the capture is gzipped and the
+served files (synthetic, reproducible from the seed) are deleted, so the directory can be
+committed as evidence. Runs are sequential:
 guests running side by side would measure the emulator's CPU contention.
 """
 
@@ -26,6 +27,7 @@ from ruamel.yaml import YAML
 
 from ..errors import InputError, Problem
 from .config import load_config
+from .parse import parse_run, write_parsed
 
 __all__ = ["load_matrix", "run_matrix", "add_matrix_parser", "cmd_matrix", "pack_run"]
 
@@ -91,6 +93,7 @@ def run_matrix(entries: list[tuple[Path, int]], out: Path, say=print) -> list[Pa
                 shutil.rmtree(target)
             t0 = time.monotonic()
             result = run_lab(cfg, target, say=lambda _msg: None)
+            write_parsed(parse_run(target), target)
             pack_run(target)
             say(f"{target}: {result.get('outcome', '?')} in {time.monotonic() - t0:.1f} s")
             done.append(target)
