@@ -24,6 +24,7 @@ from .profiles import Profile
 from .protocols import http_plan, http_transfer, tftp_plan, tftp_transfer
 from .protocols.result import TransferResult
 from .records import PhaseRecord
+from .runtime import relaxed_gc
 from .topology import Topology
 
 __all__ = ["Service", "Group", "FleetRun", "simulate", "DNSMASQ_TFTP_RETRANSMIT"]
@@ -260,7 +261,8 @@ def simulate(
         i = index.get(gname, 0)
         index[gname] = i + 1
         env.process(boot(server, group, i))
-    env.run(until=until)
+    with relaxed_gc():
+        env.run(until=until)
     if run.timeline:  # close the step plot: everything idle once the last flow is done
         t_end = env.now
         for name in sorted({row[1] for row in run.timeline}):
