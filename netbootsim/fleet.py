@@ -25,6 +25,7 @@ from .protocols import http_plan, http_transfer, tftp_plan, tftp_transfer
 from .protocols.result import TransferResult
 from .records import PhaseRecord
 from .runtime import relaxed_gc
+from .services import TftpSlots, run_with_slot
 from .topology import Topology
 
 __all__ = ["Service", "Group", "FleetRun", "simulate", "DNSMASQ_TFTP_RETRANSMIT"]
@@ -47,6 +48,8 @@ class Service:
         disk_rate: read rate shared by all its transfers (bytes/s; ``inf`` for none).
         retransmit: TFTP: ``None`` if a duplicate ACK makes it resend, else its own
             resend timer (s) — see :class:`~netbootsim.protocols.TftpParams`.
+        max_sessions: TFTP: concurrent transfers (dnsmasq ``tftp-max``); ``None``: no cap
+            (a process per client, like tftpd-hpa). See :mod:`netbootsim.services`.
     """
 
     name: str
@@ -55,6 +58,7 @@ class Service:
     block_cost: float = 0.0
     disk_rate: float = math.inf
     retransmit: float | None = None
+    max_sessions: int | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,7 @@ class FleetRun:
     timeline: list[tuple[float, str, float, int]] = field(default_factory=list)
     events: int = 0
     solves: int = 0
+    slots: dict = field(default_factory=dict)
 
 
 class _Observer:
@@ -201,7 +206,11 @@ def simulate(
             r = resources[ld.name] = Resource(ld.name, ld.capacity)
         return r
 
-    def fetch(server: str, group: Group, image: str, size: float
+    slots = {g.service.name: TftpSlots(env, g.service.max_sessions) for g in groups
+             if g.service.kind == "tftp" and g.service.max_sessions}
+    run.slots = slots
+
+    def fetch(server: str, group: Group, image: str, size: float, rack: str
               ) -> Generator[simpy.Event, object, TransferResult]:
         svc = group.service
         fwd, back, rtt = topology.round_trip(svc.host, server, f"{server}/{image}")
@@ -216,6 +225,8 @@ def simulate(
             plan = tftp_plan(size, params, rtt, caps, loss_f, loss_b)
             wire = plan.wire_bytes
             gen = tftp_transfer(env, engine, path, plan, f"{server}/{image}")
+            if svc.name in slots:
+                gen = _slotted(slots[svc.name], gen, params, server, group, image, rack)
         else:
             prof = group.profile
             prev = connections.get((server, svc.name))
@@ -238,6 +249,20 @@ def simulate(
         run.records.append(PhaseRecord(name, seed, server, group.name, rack, "boot", phase, 1,
                                        start, end, nbytes, protocol, endpoint, outcome, reason))
 
+    def _slotted(slot: TftpSlots, gen, params, server, group, image, rack):
+        start = env.now
+        wait, res = yield from run_with_slot(slot, lambda: gen, params.retry_min,
+                                             params.retry_max)
+        cap = f"tftp-max {slot.max_sessions}"
+        if wait.gave_up:
+            return TransferResult("tftp", start, env.now, 0.0, 0.0, "failed",
+                                  f"no TFTP slot: {wait.sends} RRQs unanswered in "
+                                  f"{env.now - start:.2f} s ({cap})")
+        if wait.sends > 1:
+            record(server, group, rack, f"tftp-wait:{image}", start, wait.served, 0.0, "tftp",
+                   group.service.name, "ok", f"{wait.sends} RRQs before a slot ({cap})")
+        return res
+
     def boot(server: str, group: Group, index: int):
         rack = topology.graph.nodes[server].get("rack") or ""
         at = group.power_on_at + (index / group.per_second if math.isfinite(group.per_second)
@@ -246,7 +271,7 @@ def simulate(
         yield env.timeout(at)
         record(server, group, rack, "power-on", at, at)
         for image, size in group.images:
-            res = yield from fetch(server, group, image, size)
+            res = yield from fetch(server, group, image, size, rack)
             record(server, group, rack, f"fetch:{image}", res.start, res.end, res.bytes,
                    res.protocol, group.service.name, res.outcome, res.reason)
             st[4] += res.bytes

@@ -23,9 +23,10 @@ __all__ = ["add_run_parser", "cmd_run", "run_scenario"]
 
 #: What the transfer-phase fleet leaves out today; every report lists it.
 SCOPE_NOTES = [
-    "Transfer phase only: servers power on and fetch their boot files; DHCP, firmware "
-    "start-up, service slot caps (TFTP max sessions, HTTP workers), retries on iPXE's "
-    "timers and the OS install are not simulated yet (fleet issue).",
+    "Transfer phase only: servers power on and fetch their boot files; TFTP session caps "
+    "are modelled (RRQ retries on iPXE's timer, orphan transfers at dnsmasq's tftp-max); "
+    "DHCP, firmware start-up, HTTP worker limits and the OS install are not simulated yet "
+    "(fleet issue).",
     "Firmware per-block TFTP delays are uncalibrated (0 s) until the QEMU lab fits them.",
     "Flow-level model: lock-step TFTP and window-limited TCP share links max-min fairly; "
     "queueing and RTT-unfairness are not modelled (packet engine, later issue).",
@@ -60,7 +61,8 @@ def _groups(built) -> tuple[list[Group], list[Problem]]:
                           block_cost=getattr(svc, "block_cost", 0.0) or 0.0,
                           disk_rate=getattr(svc, "disk_rate", None) or math.inf,
                           retransmit=(DNSMASQ_TFTP_RETRANSMIT
-                                      if getattr(svc, "model", "") == "dnsmasq" else None))
+                                      if getattr(svc, "model", "") == "dnsmasq" else None),
+                          max_sessions=getattr(svc, "max_sessions", None))
         images = tuple((name, built.images[name].size) for name in g.images)
         groups.append(Group(g.name, g.boot, get_profile(g.profile), images, service,
                             power_on_at=g.power_on.at,

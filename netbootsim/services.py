@@ -1,0 +1,140 @@
+"""Boot services with the limits that bite in storms.
+
+:class:`TftpSlots` is a TFTP server with a session cap that behaves the way dnsmasq
+does at its ``tftp-max`` (default 50, dnsmasq(8)), as the lab's traces show it
+(tests/data/lab/traces/tftp-4guests-max1): while every slot is busy the server reads
+no requests, so they queue in its socket; the waiting iPXE client re-sends its read
+request (RRQ) on its retry timer — 0.25, 0.5, 1, 2, 4, 8 s, giving up 15.75 s after
+the first (retry.c; IPXE-FACTS §0) — and every copy waits in the queue too. When a slot
+frees, the server opens a transfer for the next queued copy, whatever it is: the
+client's first unanswered copy starts its real transfer; a copy whose client is already
+being served, or has given up, becomes an *orphan* transfer to a port nobody reads,
+which holds the slot until the server gives up on it (about 15 s of OACK resends in
+the lab). That feedback — more waiting clients, more copies, more orphans, fewer slots
+for real transfers — is the cliff users hit, not a polite queue.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+
+import simpy
+
+from .protocols import retry_waits
+
+__all__ = ["TftpSlots", "SlotWait", "run_with_slot", "DNSMASQ_ORPHAN_HOLD"]
+
+#: How long dnsmasq keeps an orphan transfer (a port nobody reads) before dropping it:
+#: OACK resent 6 times over 4.63 → 19.58 s in tests/data/lab/traces/tftp-4guests-max1.
+DNSMASQ_ORPHAN_HOLD = 15.0
+
+
+@dataclass
+class SlotWait:
+    """How one client fared getting a TFTP slot.
+
+    Attributes:
+        start: time of the first RRQ.
+        served: time the server opened the real transfer (``nan`` if never).
+        sends: RRQs the client sent (1 = served at once).
+        gave_up: the client's retry timer ran out first.
+    """
+
+    start: float
+    served: float = float("nan")
+    sends: int = 1
+    gave_up: bool = False
+    event: simpy.Event | None = field(default=None, repr=False)
+
+
+class TftpSlots:
+    """A TFTP server's session cap, with queued RRQ copies and orphan transfers.
+
+    Args:
+        env: the SimPy environment.
+        max_sessions: concurrent transfers the server opens (dnsmasq ``--tftp-max``).
+        orphan_hold: how long an orphan transfer holds its slot (s).
+
+    Attributes:
+        orphans: orphan transfers opened so far.
+        max_queue: most RRQ copies waiting at once.
+    """
+
+    def __init__(self, env: simpy.Environment, max_sessions: int,
+                 orphan_hold: float = DNSMASQ_ORPHAN_HOLD):
+        self.env = env
+        self.free = max_sessions
+        self.max_sessions = max_sessions
+        self.orphan_hold = orphan_hold
+        self.queue: deque[SlotWait] = deque()
+        self.orphans = 0
+        self.max_queue = 0
+
+    def acquire(self, retry_min: float = 0.25, retry_max: float = 10.0
+                ) -> Generator[simpy.Event, object, SlotWait]:
+        """Send RRQs on the client's retry timer until a slot serves one, or give up.
+
+        Args:
+            retry_min: the client's first retry wait (iPXE: 0.25 s).
+            retry_max: the client's backoff ceiling (iPXE: 10 s).
+
+        On success the caller holds a slot and must call :meth:`release` after its
+        transfer.
+        """
+        env = self.env
+        waits = retry_waits(retry_min, retry_max)
+        wait = SlotWait(start=env.now, event=env.event())
+        self._enqueue(wait)
+        for i, delay in enumerate(waits):
+            if wait.event.triggered:
+                break
+            yield wait.event | env.timeout(delay)
+            if wait.event.triggered:
+                break
+            if i + 1 < len(waits):
+                wait.sends += 1
+                self._enqueue(wait)  # iPXE re-sends its RRQ
+        if not wait.event.triggered:
+            wait.gave_up = True
+        return wait
+
+    def release(self) -> None:
+        """A transfer ended: its slot serves the next queued RRQ copy."""
+        self.free += 1
+        self._dispatch()
+
+    def _enqueue(self, wait: SlotWait) -> None:
+        self.queue.append(wait)
+        self.max_queue = max(self.max_queue, len(self.queue))
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        while self.free > 0 and self.queue:
+            wait = self.queue.popleft()
+            self.free -= 1
+            if not wait.event.triggered and not wait.gave_up:
+                wait.served = self.env.now
+                wait.event.succeed()  # the client's real transfer takes this slot
+            else:
+                self.orphans += 1
+                self.env.process(self._orphan())
+
+    def _orphan(self) -> Generator[simpy.Event, object, None]:
+        yield self.env.timeout(self.orphan_hold)
+        self.release()
+
+
+def run_with_slot(slots: TftpSlots, transfer: Callable[[], Generator],
+                  retry_min: float = 0.25, retry_max: float = 10.0
+                  ) -> Generator[simpy.Event, object, tuple[SlotWait, object]]:
+    """Acquire a slot, run ``transfer()`` in it, release; ``(wait, result or None)``."""
+    wait = yield from slots.acquire(retry_min, retry_max)
+    if wait.gave_up:
+        return wait, None
+    try:
+        result = yield from transfer()
+    finally:
+        slots.release()
+    return wait, result

@@ -1,0 +1,96 @@
+"""TFTP session caps: iPXE's RRQ retries, queued copies, orphan transfers (dnsmasq)."""
+
+import math
+
+import pytest
+import simpy
+
+from netbootsim.fleet import Group, Service, simulate
+from netbootsim.profiles import get_profile
+from netbootsim.services import TftpSlots, run_with_slot
+from netbootsim.topology import HostSpec, LinkSpec, rack
+
+
+def clients(cap, starts_and_durations, orphan_hold=15.0):
+    env = simpy.Environment()
+    slots = TftpSlots(env, cap, orphan_hold=orphan_hold)
+    out = {}
+
+    def client(name, start, duration):
+        yield env.timeout(start)
+
+        def transfer():
+            yield env.timeout(duration)
+            return env.now
+
+        out[name] = yield from run_with_slot(slots, transfer)
+
+    for name, (start, duration) in starts_and_durations.items():
+        env.process(client(name, start, duration))
+    env.run()
+    return out, slots
+
+
+def test_under_the_cap_everyone_is_served_at_once():
+    out, slots = clients(5, {c: (0.0, 1.0) for c in "abc"})
+    for wait, end in out.values():
+        assert (wait.sends, wait.served, end) == (1, 0.0, 1.0)
+    assert slots.orphans == 0
+
+
+def test_second_client_waits_and_its_duplicate_rrqs_become_orphans():
+    # Cap 1. A is served at 0 and transfers for 1 s. B sends RRQs at 0, 0.25, 0.75 (iPXE:
+    # waits 0.25, 0.5, ...) which queue; at t=1 A's slot serves B's first copy: B was
+    # served at 1.0 after 3 sends and transfers until 2.0. Then the slot takes B's 2nd
+    # copy: an orphan held 15 s (to 17.0), then the 3rd copy: another orphan (to 32.0).
+    out, slots = clients(1, {"a": (0.0, 1.0), "b": (0.0, 1.0)})
+    wait_b, end_b = out["b"]
+    assert (wait_b.sends, wait_b.served, end_b) == (3, 1.0, 2.0)
+    assert slots.orphans == 2
+    assert slots.max_queue == 3  # B's three copies while A held the slot
+
+
+def test_client_gives_up_after_six_rrqs():
+    # Cap 1, A holds the slot 20 s. B's RRQs at 0, .25, .75, 1.75, 3.75, 7.75; its timer
+    # expires for good at 15.75 s (retry.c: the doubled 16 s exceeds the 10 s max).
+    env = simpy.Environment()
+    slots = TftpSlots(env, 1)
+    result = {}
+
+    def hold():
+        wait = yield from slots.acquire()
+        yield env.timeout(20.0)
+        slots.release()
+        result["a"] = wait
+
+    def late():
+        result["b"] = yield from slots.acquire()
+        result["b_at"] = env.now
+
+    env.process(hold())
+    env.process(late())
+    env.run()
+    assert result["b"].gave_up and result["b"].sends == 6
+    assert result["b_at"] == pytest.approx(15.75)
+    assert math.isnan(result["b"].served)
+    # B's six copies are opened as orphans once A is done: 6 × 15 s after t = 20
+    assert slots.orphans == 6
+
+
+def test_fleet_records_say_who_waited_for_a_slot():
+    # 20 servers fetch 4 MiB over TFTP at once from a dnsmasq capped at 4 sessions:
+    # the servers beyond the cap wait, re-send RRQs, and their records say so; those whose
+    # duplicate copies clog the slots as orphans may run out of retries.
+    topo = rack(20, server_link=LinkSpec(1e9 / 8, 50e-6),
+                hosts=[HostSpec("boot", link=LinkSpec(10e9 / 8, 50e-6))])
+    svc = Service("tftp1", "tftp", "boot", retransmit=1.95, max_sessions=4)
+    grp = Group("g", "pxe", get_profile("ipxe-2019-qemu"), (("kernel", 4 * 2**20),), svc)
+    run = simulate(topo, [grp], [(s, "g") for s in topo.servers()], name="t", seed=1)
+    waits = [r for r in run.records if r.phase == "tftp-wait:kernel"]
+    assert waits and all("RRQs before a slot (tftp-max 4)" in r.reason for r in waits)
+    assert run.slots["tftp1"].orphans > 0
+    outcomes = {s[5] for s in run.servers}
+    assert outcomes <= {"ok", "failed"}
+    failed = [s for s in run.servers if s[5] == "failed"]
+    for s in failed:
+        assert "no TFTP slot: 6 RRQs unanswered" in s[6]
