@@ -1,7 +1,8 @@
 """The fleet: servers that power on and fetch their boot files over the network.
 
-Each server is a plain SimPy generator that reads like its boot log: power on, then
-fetch each boot file (kernel, initrd, ...) from its group's service, one after
+Each server is a plain SimPy generator that reads like its boot log: power on, the
+firmware's start-up (the profile's measured ``rom_start``, when calibrated), then fetch
+each boot file (kernel, initrd, ...) from its group's service, one after
 another, over TFTP or HTTP through the flow engine. Every phase attempt becomes a
 :class:`~netbootsim.records.PhaseRecord`.
 
@@ -270,6 +271,10 @@ def simulate(
         st = state[server] = [at, math.nan, "unfinished", "", 0.0, rack]
         yield env.timeout(at)
         record(server, group, rack, "power-on", at, at)
+        rom = group.profile.rom_start
+        if rom > 0:  # BIOS/POST and the ROM's start-up, to its first network packet
+            yield env.timeout(rom)
+            record(server, group, rack, "firmware", at, env.now)
         for image, size in group.images:
             res = yield from fetch(server, group, image, size, rack)
             record(server, group, rack, f"fetch:{image}", res.start, res.end, res.bytes,

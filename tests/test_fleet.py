@@ -96,3 +96,21 @@ def test_full_recompute_gives_identical_records(n):
     for x, y in zip(ra, rb, strict=True):
         assert x[:2] == y[:2]
         assert x[2] == pytest.approx(y[2], abs=1e-9) and x[3] == pytest.approx(y[3], abs=1e-9)
+
+
+def test_calibrated_profile_adds_its_rom_start():
+    # ipxe-2019-qemu carries rom_start fitted in the lab (QEMU start -> first DHCPDISCOVER);
+    # the boot is that much longer than with the uncalibrated ipxe-current (rom_start 0).
+    topo = one_rack(1)
+    svc = Service("http1", "http", "boot")
+    times = {}
+    for name in ("ipxe-2019-qemu", "ipxe-current"):
+        prof = get_profile(name)
+        grp = Group("g", "ipxe", prof, (("k", 1000),), svc)
+        run = simulate(topo, [grp], [("r01s001", "g")], name="t", seed=1)
+        times[name] = (run.servers[0][4], [r.phase for r in run.records])
+    qemu = get_profile("ipxe-2019-qemu")
+    assert qemu.rom_start > 1.0
+    assert times["ipxe-2019-qemu"][1] == ["power-on", "firmware", "fetch:k"]
+    assert times["ipxe-current"][1] == ["power-on", "fetch:k"]
+    assert times["ipxe-2019-qemu"][0] > times["ipxe-current"][0] + qemu.rom_start - 0.01
