@@ -27,7 +27,6 @@ SCOPE_NOTES = [
     "are modelled (RRQ retries on iPXE's timer, orphan transfers at dnsmasq's tftp-max); "
     "DHCP, firmware start-up, HTTP worker limits and the OS install are not simulated yet "
     "(fleet issue).",
-    "Firmware per-block TFTP delays are uncalibrated (0 s) until the QEMU lab fits them.",
     "Flow-level model: lock-step TFTP and window-limited TCP share links max-min fairly; "
     "queueing and RTT-unfairness are not modelled (packet engine, later issue).",
 ]
@@ -102,6 +101,12 @@ def run_scenario(path: str, overrides: list[str], out: str | None = None,
         raise InputError(problems)
     sc = built.scenario
     notes = list(SCOPE_NOTES)
+    for prof in sorted({g.profile.name: g.profile for g in groups}.values(),
+                       key=lambda p: p.name):
+        if not prof.calibrated:
+            notes.append(f"Firmware profile {prof.name!r} is not calibrated: its measured "
+                         "values (per-block TFTP delay, TCP client latency, ROM start) are "
+                         "left at 0; only ipxe-2019-qemu is fitted to lab boots so far.")
     for name, svc in sorted(built.services.items()):
         if svc.kind == "dhcp":
             notes.append(f"DHCP service {name!r} is not simulated yet.")
