@@ -23,10 +23,10 @@ __all__ = ["add_run_parser", "cmd_run", "run_scenario"]
 
 #: What the transfer-phase fleet leaves out today; every report lists it.
 SCOPE_NOTES = [
-    "Transfer phase only: servers power on and fetch their boot files; TFTP session caps "
-    "are modelled (RRQ retries on iPXE's timer, orphan transfers at dnsmasq's tftp-max); "
-    "DHCP, firmware start-up, HTTP worker limits and the OS install are not simulated yet "
-    "(fleet issue).",
+    "Transfer phase only: servers power on, start their firmware (a calibrated profile's "
+    "ROM start) and fetch their boot files; TFTP session caps are modelled (RRQ retries on "
+    "iPXE's timer, orphan transfers at dnsmasq's tftp-max); DHCP, HTTP worker limits and "
+    "the OS install are not simulated yet (fleet issue).",
     "Flow-level model: lock-step TFTP and window-limited TCP share links max-min fairly; "
     "queueing and RTT-unfairness are not modelled (packet engine, later issue).",
 ]
