@@ -411,7 +411,11 @@ def write_measured(path: Path, f: Fit) -> None:
 
 
 def _fmt_s(x: float) -> str:
-    return "—" if not math.isfinite(x) else (f"{x * 1e3:.2f} ms" if x < 1 else f"{x:.3f} s")
+    if not math.isfinite(x):
+        return "—"
+    if x < 1e-3:
+        return f"{x * 1e6:.1f} µs"
+    return f"{x * 1e3:.2f} ms" if x < 1 else f"{x:.3f} s"
 
 
 def write_report(path: Path, prof_name: str, f: Fit, rows: list[dict], runs: list[RunData],
