@@ -1,8 +1,9 @@
 """The fleet: servers that power on and fetch their boot files over the network.
 
 Each server is a plain SimPy generator that reads like its boot log: power on, the
-firmware's start-up (the profile's measured ``rom_start``, when calibrated), then fetch
-each boot file (kernel, initrd, ...) from its group's service, one after
+firmware's start-up (the profile's measured ``rom_start``, when calibrated), iPXE's
+``dhcp`` against the group's DHCP service (:mod:`netbootsim.dhcp`; iPXE boot paths),
+then fetch each boot file (kernel, initrd, ...) from its group's service, one after
 another, over TFTP or HTTP through the flow engine. Every phase attempt becomes a
 :class:`~netbootsim.records.PhaseRecord`.
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field, replace
 
 import simpy
 
+from .dhcp import DhcpServer, ipxe_dhcp
 from .net import FlowEngine, Resource
 from .profiles import Profile
 from .protocols import http_plan, http_transfer, tftp_plan, tftp_transfer
@@ -29,7 +31,7 @@ from .runtime import relaxed_gc
 from .services import TftpSlots, run_with_slot
 from .topology import Topology
 
-__all__ = ["Service", "Group", "FleetRun", "simulate", "DNSMASQ_TFTP_RETRANSMIT"]
+__all__ = ["Service", "Group", "DhcpSpec", "FleetRun", "simulate", "DNSMASQ_TFTP_RETRANSMIT"]
 
 #: dnsmasq's TFTP ignores duplicate ACKs and resends a lost DATA block on its own timer:
 #: 1.95 s fitted on lab runs with 1 % loss (docs/calibration.md; lost-DATA gaps of
@@ -63,6 +65,18 @@ class Service:
 
 
 @dataclass(frozen=True)
+class DhcpSpec:
+    """A DHCP service for the fleet (see :class:`netbootsim.dhcp.DhcpServer`)."""
+
+    name: str
+    host: str
+    service_time: float = 0.5e-3
+    ping: float = 3.0
+    no_pxedhcp: bool = False
+    ipv6_ra: bool = False
+
+
+@dataclass(frozen=True)
 class Group:
     """A fleet group: servers that boot the same way.
 
@@ -74,6 +88,7 @@ class Group:
         service: where the images come from.
         power_on_at: time the first server of the group is powered on (s).
         per_second: servers powered on per second (``inf``: all at once).
+        dhcp: the DHCP service iPXE configures from (``None``: no DHCP phase).
     """
 
     name: str
@@ -83,6 +98,7 @@ class Group:
     service: Service
     power_on_at: float = 0.0
     per_second: float = math.inf
+    dhcp: DhcpSpec | None = None
 
 
 @dataclass
@@ -210,6 +226,11 @@ def simulate(
     slots = {g.service.name: TftpSlots(env, g.service.max_sessions) for g in groups
              if g.service.kind == "tftp" and g.service.max_sessions}
     run.slots = slots
+    dhcp_servers = {g.dhcp.name: DhcpServer(env, g.dhcp.name,
+                                            service_time=g.dhcp.service_time,
+                                            ping=g.dhcp.ping, no_pxedhcp=g.dhcp.no_pxedhcp,
+                                            ipv6_ra=g.dhcp.ipv6_ra)
+                    for g in groups if g.dhcp is not None}
 
     def fetch(server: str, group: Group, image: str, size: float, rack: str
               ) -> Generator[simpy.Event, object, TransferResult]:
@@ -275,6 +296,18 @@ def simulate(
         if rom > 0:  # BIOS/POST and the ROM's start-up, to its first network packet
             yield env.timeout(rom)
             record(server, group, rack, "firmware", at, env.now)
+        if group.dhcp is not None and group.boot != "pxe":
+            _, _, rtt = topology.round_trip(server, group.dhcp.host, f"{server}/dhcp")
+            d = yield from ipxe_dhcp(env, dhcp_servers[group.dhcp.name], rtt,
+                                     ipv6=group.profile.ipv6)
+            if d.outcome == "ok":
+                record(server, group, rack, "dhcp-exchange", d.start, d.exchange_end, 0.0,
+                       "dhcp", group.dhcp.name)
+            record(server, group, rack, "dhcp", d.start, d.end, 0.0, "dhcp", group.dhcp.name,
+                   d.outcome, d.reason)
+            if d.outcome != "ok":
+                st[2], st[3] = "failed", f"dhcp: {d.reason}"
+                return
         for image, size in group.images:
             res = yield from fetch(server, group, image, size, rack)
             record(server, group, rack, f"fetch:{image}", res.start, res.end, res.bytes,

@@ -14,8 +14,9 @@ import sys
 import time
 from pathlib import Path
 
+from .dhcp import DNSMASQ_PING
 from .errors import InputError, Problem
-from .fleet import DNSMASQ_TFTP_RETRANSMIT, Group, Service, simulate
+from .fleet import DNSMASQ_TFTP_RETRANSMIT, DhcpSpec, Group, Service, simulate
 from .profiles import get_profile
 from .runner import summarize, write_outputs
 
@@ -23,10 +24,11 @@ __all__ = ["add_run_parser", "cmd_run", "run_scenario"]
 
 #: What the transfer-phase fleet leaves out today; every report lists it.
 SCOPE_NOTES = [
-    "Transfer phase only: servers power on, start their firmware (a calibrated profile's "
-    "ROM start) and fetch their boot files; TFTP session caps are modelled (RRQ retries on "
-    "iPXE's timer, orphan transfers at dnsmasq's tftp-max); DHCP, HTTP worker limits and "
-    "the OS install are not simulated yet (fleet issue).",
+    "Servers power on, start their firmware (a calibrated profile's ROM start), run "
+    "iPXE's dhcp when the scenario has a DHCP service, and fetch their boot files; TFTP "
+    "session caps are modelled (RRQ retries on iPXE's timer, orphan transfers at "
+    "dnsmasq's tftp-max); HTTP worker limits, scripts and the OS install are not yet "
+    "(fleet issue).",
     "Flow-level model: lock-step TFTP and window-limited TCP share links max-min fairly; "
     "queueing and RTT-unfairness are not modelled (packet engine, later issue).",
 ]
@@ -65,7 +67,8 @@ def _groups(built) -> tuple[list[Group], list[Problem]]:
         images = tuple((name, built.images[name].size) for name in g.images)
         groups.append(Group(g.name, g.boot, get_profile(g.profile), images, service,
                             power_on_at=g.power_on.at,
-                            per_second=g.power_on.per_second or math.inf))
+                            per_second=g.power_on.per_second or math.inf,
+                            dhcp=_dhcp_spec(built)))
     if sc.faults:
         problems.append(origin.problem(("faults",), "faults are not simulated yet (fleet "
                                        "issue); remove them or run with --set faults=[]"))
@@ -73,6 +76,16 @@ def _groups(built) -> tuple[list[Group], list[Problem]]:
         problems.append(origin.problem(("run", "engine"),
                                        f"engine {sc.run.engine!r} is not built yet; use 'flow'"))
     return groups, problems
+
+
+def _dhcp_spec(built) -> DhcpSpec | None:
+    """The scenario's DHCP service (the first by name when there are several)."""
+    for name, svc in sorted(built.services.items()):
+        if svc.kind == "dhcp":
+            return DhcpSpec(name, svc.host, service_time=svc.service_time,
+                            ping=DNSMASQ_PING if svc.ping else 0.0,
+                            no_pxedhcp=svc.no_pxedhcp, ipv6_ra=svc.ipv6_ra)
+    return None
 
 
 def question_of(path: str) -> str:
@@ -107,9 +120,10 @@ def run_scenario(path: str, overrides: list[str], out: str | None = None,
             notes.append(f"Firmware profile {prof.name!r} is not calibrated: its measured "
                          "values (per-block TFTP delay, TCP client latency, ROM start) are "
                          "left at 0; only ipxe-2019-qemu is fitted to lab boots so far.")
-    for name, svc in sorted(built.services.items()):
-        if svc.kind == "dhcp":
-            notes.append(f"DHCP service {name!r} is not simulated yet.")
+    if any(g.dhcp is not None for g in groups):
+        notes.append("DHCP: iPXE's DISCOVER schedule, ProxyDHCP wait, dnsmasq's ping check "
+                     "and the IPv6 wait are modelled (lab-timed); the legacy PXE ROM's DHCP, "
+                     "relays and packet loss are not yet.")
     t0 = time.perf_counter()
     run = simulate(built.topology, groups, built.servers, name=sc.name, seed=built.seed,
                    full_recompute=built.run.full_recompute, until=built.run.until)
