@@ -28,7 +28,7 @@ from .protocols import http_plan, http_transfer, tftp_plan, tftp_transfer
 from .protocols.result import TransferResult
 from .records import PhaseRecord
 from .runtime import relaxed_gc
-from .services import TftpSlots, run_with_slot
+from .services import HttpWorkers, TftpSlots, run_with_slot
 from .topology import Topology
 
 __all__ = ["Service", "Group", "DhcpSpec", "FleetRun", "simulate", "DNSMASQ_TFTP_RETRANSMIT"]
@@ -53,6 +53,7 @@ class Service:
             resend timer (s) — see :class:`~netbootsim.protocols.TftpParams`.
         max_sessions: TFTP: concurrent transfers (dnsmasq ``tftp-max``); ``None``: no cap
             (a process per client, like tftpd-hpa). See :mod:`netbootsim.services`.
+        workers: HTTP: worker cap (Apache prefork MaxRequestWorkers); ``None``: no cap.
     """
 
     name: str
@@ -62,6 +63,7 @@ class Service:
     disk_rate: float = math.inf
     retransmit: float | None = None
     max_sessions: int | None = None
+    workers: int | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ class FleetRun:
     events: int = 0
     solves: int = 0
     slots: dict = field(default_factory=dict)
+    workers: dict = field(default_factory=dict)
 
 
 class _Observer:
@@ -216,6 +219,10 @@ def simulate(
     # keeps its window open across back-to-back requests (RFC 2861 validation only after
     # an idle RTO): bytes of the previous transfer on each (client, service) connection.
     connections: dict[tuple[str, str], float] = {}
+    workers = {g.service.name: HttpWorkers(env, g.service.workers) for g in groups
+               if g.service.kind == "http" and g.service.workers}
+    run.workers = workers
+    held: dict[str, list] = {}  # server -> worker requests its connections hold
 
     def resource(ld) -> Resource:
         r = resources.get(ld.name)
@@ -260,6 +267,8 @@ def simulate(
                            warm=prev is not None and prev >= prof.tcp.rwnd)
             wire = hp.wire_bytes
             gen = http_transfer(env, engine, path, hp, f"{server}/{image}")
+            if prev is None and svc.name in workers:
+                gen = _with_worker(workers[svc.name], gen, server, group, image, rack)
         for r in path:
             run.wire_bytes[r.name] = run.wire_bytes.get(r.name, 0.0) + wire
             run.capacity[r.name] = r.capacity
@@ -284,6 +293,20 @@ def simulate(
             record(server, group, rack, f"tftp-wait:{image}", start, wait.served, 0.0, "tftp",
                    group.service.name, "ok", f"{wait.sends} RRQs before a slot ({cap})")
         return res
+
+    def _with_worker(pool: HttpWorkers, gen, server, group, image, rack):
+        start = env.now
+        req, syns, waited = yield from pool.connect()
+        cap = f"{pool.workers.capacity} workers, backlog {pool.backlog}"
+        if req is None:
+            return TransferResult("http", start, env.now, 0.0, 0.0, "failed",
+                                  f"no HTTP worker: {syns} SYNs unanswered in "
+                                  f"{env.now - start:.2f} s ({cap})")
+        held.setdefault(server, []).append((pool, req))
+        if waited > 0:
+            record(server, group, rack, f"http-wait:{image}", start, env.now, 0.0, "http",
+                   group.service.name, "ok", f"waited for a worker, {syns} SYNs ({cap})")
+        return (yield from gen)
 
     def boot(server: str, group: Group, index: int):
         rack = topology.graph.nodes[server].get("rack") or ""
@@ -318,12 +341,17 @@ def simulate(
                 return
         st[1], st[2] = env.now, "ok"
 
+    def boot_and_close(server: str, group: Group, index: int):
+        yield from boot(server, group, index)
+        for pool, req in held.pop(server, ()):
+            pool.hold_then_release(req)  # idle keep-alive: the worker is freed later
+
     index: dict[str, int] = {}
     for server, gname in members:
         group = by_name[gname]
         i = index.get(gname, 0)
         index[gname] = i + 1
-        env.process(boot(server, group, i))
+        env.process(boot_and_close(server, group, i))
     with relaxed_gc():
         env.run(until=until)
     if run.timeline:  # close the step plot: everything idle once the last flow is done

@@ -26,8 +26,9 @@ __all__ = ["add_run_parser", "cmd_run", "run_scenario"]
 SCOPE_NOTES = [
     "Servers power on, start their firmware (a calibrated profile's ROM start), run "
     "iPXE's dhcp when the scenario has a DHCP service, and fetch their boot files; TFTP "
-    "session caps are modelled (RRQ retries on iPXE's timer, orphan transfers at "
-    "dnsmasq's tftp-max); HTTP worker limits, scripts and the OS install are not yet "
+    "session caps (RRQ retries on iPXE's timer, orphan transfers at dnsmasq's tftp-max) "
+    "and HTTP worker caps (keep-alive holds a worker 5 s after the last response, then "
+    "backlog, then dropped SYNs) are modelled; scripts and the OS install are not yet "
     "(fleet issue).",
     "Flow-level model: lock-step TFTP and window-limited TCP share links max-min fairly; "
     "queueing and RTT-unfairness are not modelled (packet engine, later issue).",
@@ -63,7 +64,8 @@ def _groups(built) -> tuple[list[Group], list[Problem]]:
                           disk_rate=getattr(svc, "disk_rate", None) or math.inf,
                           retransmit=(DNSMASQ_TFTP_RETRANSMIT
                                       if getattr(svc, "model", "") == "dnsmasq" else None),
-                          max_sessions=getattr(svc, "max_sessions", None))
+                          max_sessions=getattr(svc, "max_sessions", None),
+                          workers=getattr(svc, "workers", None))
         images = tuple((name, built.images[name].size) for name in g.images)
         groups.append(Group(g.name, g.boot, get_profile(g.profile), images, service,
                             power_on_at=g.power_on.at,

@@ -24,7 +24,8 @@ import simpy
 
 from .protocols import retry_waits
 
-__all__ = ["TftpSlots", "SlotWait", "run_with_slot", "DNSMASQ_ORPHAN_HOLD"]
+__all__ = ["TftpSlots", "SlotWait", "run_with_slot", "DNSMASQ_ORPHAN_HOLD", "HttpWorkers",
+           "APACHE_KEEPALIVE", "APACHE_BACKLOG"]
 
 #: How long dnsmasq keeps an orphan transfer (a port nobody reads) before dropping it:
 #: OACK resent 6 times over 4.63 → 19.58 s in tests/data/lab/traces/tftp-4guests-max1.
@@ -138,3 +139,69 @@ def run_with_slot(slots: TftpSlots, transfer: Callable[[], Generator],
     finally:
         slots.release()
     return wait, result
+
+
+#: Apache's KeepAliveTimeout default, 5 s (httpd docs, core): an idle keep-alive
+#: connection keeps its prefork worker that long after its last response.
+APACHE_KEEPALIVE = 5.0
+#: Apache's ListenBacklog default, 511 (httpd docs, mpm_common): connections the kernel
+#: holds, handshake done, while every worker is busy; beyond it SYNs are dropped.
+APACHE_BACKLOG = 511
+
+
+class HttpWorkers:
+    """An HTTP server's worker cap, as Apache prefork has it (MaxRequestWorkers).
+
+    A client's keep-alive connection holds one worker from its first request until
+    ``keepalive`` seconds after its last response. While every worker is busy, new
+    connections wait in the listen backlog (their handshake done by the kernel); once the
+    backlog is full, SYNs are dropped and iPXE re-sends them on its retry timer (0.25 s
+    doubling; the connection fails 15.75 s after the first SYN, IPXE-FACTS §3).
+
+    Args:
+        env: the SimPy environment.
+        workers: MaxRequestWorkers (Apache prefork default 256).
+        backlog: listen backlog.
+        keepalive: how long an idle connection keeps its worker.
+
+    Attributes:
+        max_waiting: most connections waiting for a worker at once.
+        dropped_syns: SYNs dropped at a full backlog.
+    """
+
+    def __init__(self, env: simpy.Environment, workers: int, *,
+                 backlog: int = APACHE_BACKLOG, keepalive: float = APACHE_KEEPALIVE):
+        self.env = env
+        self.workers = simpy.Resource(env, capacity=workers)
+        self.backlog = backlog
+        self.keepalive = keepalive
+        self.max_waiting = 0
+        self.dropped_syns = 0
+
+    def connect(self) -> Generator[simpy.Event, object, tuple[object | None, int, float]]:
+        """Get a worker for a new connection: ``(request or None, SYNs sent, waited s)``.
+
+        ``None`` means the client gave up (the caller reports the failure).
+        """
+        env = self.env
+        start = env.now
+        syns = 0
+        for delay in retry_waits(0.25, 10.0):  # SYNs at 0, .25, .75, 1.75, 3.75, 7.75
+            syns += 1
+            if len(self.workers.queue) < self.backlog:
+                req = self.workers.request()
+                self.max_waiting = max(self.max_waiting, len(self.workers.queue))
+                yield req
+                return req, syns, env.now - start
+            self.dropped_syns += 1
+            yield env.timeout(delay)
+        return None, syns, env.now - start  # 15.75 s: iPXE gives the connection up
+
+    def hold_then_release(self, req: object) -> None:
+        """The connection's last response is out: free the worker after the keep-alive."""
+
+        def later():
+            yield self.env.timeout(self.keepalive)
+            self.workers.release(req)
+
+        self.env.process(later())

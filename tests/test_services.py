@@ -94,3 +94,48 @@ def test_fleet_records_say_who_waited_for_a_slot():
     failed = [s for s in run.servers if s[5] == "failed"]
     for s in failed:
         assert "no TFTP slot: 6 RRQs unanswered" in s[6]
+
+
+def test_http_workers_queue_then_keepalive_holds_them():
+    # 2 workers, keep-alive 5 s, 3 clients connect at 0 and each transfers for 1 s: A and B
+    # get workers at once; C waits until A's idle connection lets go, at 1 + 5 = 6 s.
+    from netbootsim.services import HttpWorkers
+
+    env = simpy.Environment()
+    pool = HttpWorkers(env, 2, backlog=10, keepalive=5.0)
+    got = {}
+
+    def client(name):
+        req, syns, waited = yield from pool.connect()
+        got[name] = (env.now, syns)
+        yield env.timeout(1.0)
+        pool.hold_then_release(req)
+
+    for name in "abc":
+        env.process(client(name))
+    env.run()
+    assert got == {"a": (0.0, 1), "b": (0.0, 1), "c": (6.0, 1)}
+
+
+def test_http_full_backlog_drops_syns_until_ipxe_gives_up():
+    # 1 worker held for 100 s, backlog 1: the second client waits in the backlog; the third
+    # finds it full, re-sends SYNs at .25, .75, 1.75, 3.75, 7.75 and gives up at 15.75 s.
+    from netbootsim.services import HttpWorkers
+
+    env = simpy.Environment()
+    pool = HttpWorkers(env, 1, backlog=1, keepalive=100.0)
+    got = {}
+
+    def client(name, hold):
+        req, syns, waited = yield from pool.connect()
+        got[name] = (req is not None, syns, env.now)
+        if req is not None:
+            yield env.timeout(hold)
+            pool.hold_then_release(req)
+
+    env.process(client("a", 1.0))
+    env.process(client("b", 1.0))
+    env.process(client("c", 1.0))
+    env.run(until=50)
+    assert got["c"] == (False, 6, pytest.approx(15.75))
+    assert pool.dropped_syns == 6
