@@ -27,6 +27,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every subcommand."""
     from .bench import add_bench_parser
+    from .compare import add_compare_parser
     from .lab.calibrate import add_calibrate_parser
     from .lab.cli import add_lab_parser
     from .run_cli import add_run_parser
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"netbootsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     add_run_parser(sub)
+    add_compare_parser(sub)
     add_validate_parser(sub)
     add_transfer_parser(sub)
     add_bench_parser(sub)

@@ -80,3 +80,22 @@ def test_faults_are_refused_until_modelled(tmp_path):
                    + "faults:\n  - {kind: link-down, target: boot1, at: 1s, duration: 5s}\n")
     code, out = run(tmp_path, bad)
     assert code == 2 and not out.exists()
+
+
+def test_compare_two_scenarios(tmp_path):
+    # quickstart against itself with the boot link at 5 Gbps instead of 10: the same
+    # bytes through half the capacity, so the second makespan is about twice the first.
+    slow = tmp_path / "slow.yaml"
+    slow.write_text((ROOT / "scenarios" / "quickstart.yaml").read_text()
+                    .replace("bandwidth: 10Gbps", "bandwidth: 5Gbps"))
+    out = tmp_path / "cmp"
+    assert main(["compare", str(ROOT / "scenarios" / "quickstart.yaml"), str(slow),
+                 "--out", str(out)]) == 0
+    md = (out / "compare.md").read_text()
+    rows = [line for line in md.splitlines() if line.startswith("| quickstart")
+            or line.startswith("| slow")]
+    assert len(rows) == 2 and "1.00×" in rows[0]
+    ratio = float(rows[1].split("|")[7].strip().rstrip("×"))
+    assert 1.9 < ratio < 2.1
+    assert (out / "quickstart" / "report.html").is_file()
+    assert "data:image/png;base64," in (out / "compare.html").read_text()

@@ -1,0 +1,131 @@
+"""``netbootsim compare A.yaml B.yaml ...``: scenarios side by side.
+
+Runs each scenario (its own report goes to ``OUT/<stem>/``), then writes
+``OUT/compare.md`` and a self-contained ``OUT/compare.html``: one table of headline
+numbers with each makespan as a ratio to the first scenario's, and the completion-time
+CDFs overlaid. Every number comes from the scenarios' own ``summary.json`` and
+``servers.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .errors import InputError  # noqa: E402
+from .run_cli import run_scenario  # noqa: E402
+
+__all__ = ["add_compare_parser", "cmd_compare", "write_compare"]
+
+
+def _fmt(x: object) -> str:
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+        return "—"
+    x = float(x)
+    if x >= 3600:
+        return f"{x / 3600:.2f} h"
+    if x >= 120:
+        return f"{x / 60:.1f} min"
+    return f"{x:.3g} s"
+
+
+def _cdf_png(runs: list[tuple[str, dict, pd.DataFrame]]) -> bytes:
+    fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
+    for name, summary, servers in runs:
+        t0 = servers["power_on"].min()
+        done = np.sort(servers.loc[servers["outcome"] == "ok", "ready"].to_numpy() - t0)
+        n = max(len(servers), 1)
+        y = np.arange(1, len(done) + 1) / n
+        ax.step(np.concatenate([[0.0], done]), np.concatenate([[0.0], y]), where="post",
+                label=f"{name} ({summary['completed']}/{summary['servers']})")
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_xlabel("time since first power-on (s, log scale above 1 s)")
+    ax.set_ylabel("fraction of fleet ready")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write_compare(out: Path, dirs: list[Path]) -> tuple[Path, Path]:
+    """Write ``compare.md`` / ``compare.html`` from finished scenario output directories."""
+    runs = []
+    for d in dirs:
+        summary = json.loads((d / "summary.json").read_text())
+        servers = pd.read_csv(d / "servers.csv")
+        runs.append((summary["scenario"], summary, servers))
+    base = runs[0][1]["makespan"]
+    header = ["scenario", "ready", "failed", "p50", "p95", "makespan", "× first",
+              "line-rate bound", "top bottleneck"]
+    rows = []
+    for name, s, _ in runs:
+        top = s["bottlenecks"][0]["resource"] if s["bottlenecks"] else "—"
+        ratio = (f"{s['makespan'] / base:.2f}×" if s["makespan"] and base else "—")
+        rows.append([name, f"{s['completed']}/{s['servers']}", str(s["failed"]), _fmt(s["p50"]),
+                     _fmt(s["p95"]), _fmt(s["makespan"]), ratio,
+                     _fmt(s["line_rate_bound"]["seconds"]), top])
+    png = _cdf_png(runs)
+    (out / "compare.png").write_bytes(png)
+    questions = [(name, s.get("question", "")) for name, s, _ in runs]
+    md = ["# Comparison", "", "| " + " | ".join(header) + " |",
+          "|" + "---|" * len(header)]
+    md += ["| " + " | ".join(r) + " |" for r in rows]
+    md += ["", "![completion CDF](compare.png)", "", "## Questions", ""]
+    md += [f"- **{n}**: {q}" for n, q in questions]
+    md += ["", "Each scenario's full report: `<scenario>/report.html`.", ""]
+    md_path = out / "compare.md"
+    md_path.write_text("\n".join(md))
+    cells = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
+                    for r in rows)
+    qs = "".join(f"<li><b>{html.escape(n)}</b>: {html.escape(q)}</li>" for n, q in questions)
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>netbootsim comparison"
+        "</title><style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
+        "table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #ddd;"
+        "text-align:right}td:first-child,th:first-child{text-align:left}</style></head><body>"
+        "<h1>Comparison</h1><table><tr>"
+        + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>" + cells
+        + "</table><p><img alt='completion CDF' src='data:image/png;base64,"
+        + base64.b64encode(png).decode() + "'></p><h2>Questions</h2><ul>" + qs
+        + "</ul><p>Each scenario's full report: <code>&lt;scenario&gt;/report.html</code>."
+        "</p></body></html>")
+    html_path = out / "compare.html"
+    html_path.write_text(page)
+    return md_path, html_path
+
+
+def add_compare_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``compare``."""
+    p = sub.add_parser("compare", help="run scenarios and write a side-by-side report")
+    p.add_argument("scenarios", nargs="+", help="two or more scenario files")
+    p.add_argument("--out", required=True, help="directory for the comparison")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V",
+                   help="override applied to every scenario (repeatable)")
+    p.set_defaults(func=cmd_compare)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Handle ``netbootsim compare``."""
+    if len(args.scenarios) < 2:
+        raise InputError.single("command line", 0, "scenarios", "give two or more scenarios")
+    out = Path(args.out)
+    dirs = [run_scenario(path, args.overrides, str(out / Path(path).stem))
+            for path in args.scenarios]
+    md, page = write_compare(out, dirs)
+    print(f"comparison: {page}")
+    return 0
