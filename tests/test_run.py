@@ -99,3 +99,19 @@ def test_compare_two_scenarios(tmp_path):
     assert 1.9 < ratio < 2.1
     assert (out / "quickstart" / "report.html").is_file()
     assert "data:image/png;base64," in (out / "compare.html").read_text()
+
+
+def test_shipped_tftp_cliff_outcomes(tmp_path):
+    # dnsmasq at tftp-max 50 with iPXE's RRQ re-sends: up to the cap everyone boots; at
+    # 100 servers the duplicate requests become orphan transfers and half the fleet fails;
+    # at 200 none gets through (the dnsmasq storm cliff: coinboot#67, raspberrypi#1120).
+    got = {}
+    for n in (50, 100, 200):
+        out = tmp_path / str(n)
+        scenario = ROOT / "scenarios" / "tftp-cliff" / f"{n:03d}-servers.yaml"
+        assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == 0
+        s = json.loads((out / "summary.json").read_text())
+        got[n] = (s["completed"], s["failed"])
+        if s["failed"]:
+            assert all("no TFTP slot" in reason for reason in s["failures"])
+    assert got == {50: (50, 0), 100: (50, 50), 200: (0, 200)}
