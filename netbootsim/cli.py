@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every subcommand."""
     from .bench import add_bench_parser
     from .compare import add_compare_parser
+    from .sweep import add_sweep_parser
     from .lab.calibrate import add_calibrate_parser
     from .lab.cli import add_lab_parser
     from .run_cli import add_run_parser
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     add_run_parser(sub)
     add_compare_parser(sub)
+    add_sweep_parser(sub)
     add_validate_parser(sub)
     add_transfer_parser(sub)
     add_bench_parser(sub)

@@ -1,0 +1,20 @@
+"""The cliff finder: crossings of the not-ready fraction, rising and falling."""
+
+from netbootsim.sweep import crossing
+
+
+def test_rising_crossing_interpolates():
+    # 0 at 50 servers, 1/3 at 75: 1 % is reached at 50 + 0.01/(1/3) × 25 = 50.75
+    assert crossing([25, 50, 75, 100], [0.0, 0.0, 1 / 3, 0.5], 0.01) == 50.75
+    assert crossing([25, 50, 75, 100], [0.0, 0.0, 1 / 3, 0.5], 0.5) == 100
+
+
+def test_falling_crossing_against_the_cap():
+    # all fail until the cap reaches 1000, none at 2000: below 50 % at 1000 + 0.5 × 1000
+    assert crossing([50, 1000, 2000], [1.0, 1.0, 0.0], 0.5) == 1500.0
+    assert crossing([50, 1000, 2000], [1.0, 1.0, 0.0], 0.01) == 1990.0
+
+
+def test_never_crosses():
+    assert crossing([1, 2, 3], [0.0, 0.0, 0.0], 0.01) is None
+    assert crossing([], [], 0.5) is None
