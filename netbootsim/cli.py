@@ -28,11 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every subcommand."""
     from .bench import add_bench_parser
     from .compare import add_compare_parser
-    from .sweep import add_sweep_parser
     from .lab.calibrate import add_calibrate_parser
     from .lab.cli import add_lab_parser
     from .run_cli import add_run_parser
     from .scenario.cli import add_validate_parser
+    from .sweep import add_sweep_parser
     from .transfer_cli import add_transfer_parser
 
     parser = _Parser(prog="netbootsim", description=__doc__.splitlines()[0])

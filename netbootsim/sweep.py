@@ -1,7 +1,8 @@
 """``netbootsim sweep SCENARIO --vary PATH=V1,V2,... --out DIR``: where is the cliff?
 
 Runs the scenario once per value of one field (any ``--set`` path, e.g.
-``fleet[0].count`` or ``services.tftp1.max_sessions``), each into ``DIR/<value>/``, and
+``fleet[0].count`` or ``services.tftp1.max_sessions``), each into ``DIR/<value>/`` (only
+its ``summary.json`` is kept unless ``--keep-runs``), and
 writes ``DIR/sweep.csv`` (one flat row per run, with every input), ``DIR/sweep.json``
 and ``DIR/sweep.md``. The cliff is measured as the fraction of the fleet *not ready by
 the deadline* (failed, still booting, or ready later): ``sweep.json`` gives the values
@@ -62,6 +63,8 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
                    help="a server not ready by then counts against the fleet (default 20min, "
                         "MAAS's commissioning timeout)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V")
+    p.add_argument("--keep-runs", action="store_true",
+                   help="keep every run's full report (default: only its summary.json)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_sweep)
 
@@ -86,6 +89,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         servers = pd.read_csv(target / "servers.csv")
         t0 = servers["power_on"].min()
         ready = (servers["outcome"] == "ok") & (servers["ready"] - t0 <= deadline)
+        if not args.keep_runs:
+            for f in target.iterdir():
+                if f.name != "summary.json":
+                    f.unlink()
         rows.append({path.strip(): _value(v), "servers": summary["servers"],
                      "completed": summary["completed"], "failed": summary["failed"],
                      "unfinished": summary["unfinished"],
