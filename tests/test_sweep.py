@@ -18,3 +18,23 @@ def test_falling_crossing_against_the_cap():
 def test_never_crosses():
     assert crossing([1, 2, 3], [0.0, 0.0, 0.0], 0.01) is None
     assert crossing([], [], 0.5) is None
+
+
+def test_sweep_command_on_the_cliff_scenario(tmp_path):
+    # tftp-cliff at 50 servers, varying tftp-max 10 / 50: at 10 the fleet collapses (the
+    # duplicate-RRQ orphans), at 50 everyone is ready; the 50 % crossing lies between.
+    import json
+    from pathlib import Path
+
+    from netbootsim.cli import main
+
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / "sw"
+    code = main(["sweep", str(root / "scenarios" / "tftp-cliff" / "050-servers.yaml"),
+                 "--vary", "services.tftp1.max_sessions=10,50", "--out", str(out)])
+    assert code == 0
+    res = json.loads((out / "sweep.json").read_text())
+    assert res["values"] == [10, 50]
+    assert res["not_ready_fraction"][1] == 0.0 and res["not_ready_fraction"][0] > 0.5
+    assert 10 < res["crosses_50pct"] < 50
+    assert sorted(p.name for p in (out / "10").iterdir()) == ["summary.json"]
