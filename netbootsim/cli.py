@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .compare import add_compare_parser
     from .lab.calibrate import add_calibrate_parser
     from .lab.cli import add_lab_parser
+    from .models import add_models_parser
     from .run_cli import add_run_parser
     from .scenario.cli import add_validate_parser
     from .sweep import add_sweep_parser
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     add_run_parser(sub)
     add_compare_parser(sub)
+    add_models_parser(sub)
     add_sweep_parser(sub)
     add_validate_parser(sub)
     add_transfer_parser(sub)

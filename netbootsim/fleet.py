@@ -54,6 +54,7 @@ class Service:
         max_sessions: TFTP: concurrent transfers (dnsmasq ``tftp-max``); ``None``: no cap
             (a process per client, like tftpd-hpa). See :mod:`netbootsim.services`.
         workers: HTTP: worker cap (Apache prefork MaxRequestWorkers); ``None``: no cap.
+        keepalive: HTTP: how long the server keeps an idle connection (and its worker).
     """
 
     name: str
@@ -64,6 +65,7 @@ class Service:
     retransmit: float | None = None
     max_sessions: int | None = None
     workers: int | None = None
+    keepalive: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -219,7 +221,8 @@ def simulate(
     # keeps its window open across back-to-back requests (RFC 2861 validation only after
     # an idle RTO): bytes of the previous transfer on each (client, service) connection.
     connections: dict[tuple[str, str], float] = {}
-    workers = {g.service.name: HttpWorkers(env, g.service.workers) for g in groups
+    workers = {g.service.name: HttpWorkers(env, g.service.workers,
+                                           keepalive=g.service.keepalive) for g in groups
                if g.service.kind == "http" and g.service.workers}
     run.workers = workers
     held: dict[str, list] = {}  # server -> worker requests its connections hold

@@ -19,8 +19,13 @@ from .errors import InputError, Problem
 from .fleet import DNSMASQ_TFTP_RETRANSMIT, DhcpSpec, Group, Service, simulate
 from .profiles import get_profile
 from .runner import summarize, write_outputs
+from .services import APACHE_KEEPALIVE
 
 __all__ = ["add_run_parser", "cmd_run", "run_scenario"]
+
+#: How long each HTTP server model keeps an idle keep-alive connection: Apache
+#: KeepAliveTimeout 5 s, nginx keepalive_timeout 75 s (both documented defaults).
+KEEPALIVE = {"apache-prefork": APACHE_KEEPALIVE, "nginx": 75.0}
 
 #: What the transfer-phase fleet leaves out today; every report lists it.
 SCOPE_NOTES = [
@@ -65,7 +70,8 @@ def _groups(built) -> tuple[list[Group], list[Problem]]:
                           retransmit=(DNSMASQ_TFTP_RETRANSMIT
                                       if getattr(svc, "model", "") == "dnsmasq" else None),
                           max_sessions=getattr(svc, "max_sessions", None),
-                          workers=getattr(svc, "workers", None))
+                          workers=getattr(svc, "workers", None),
+                          keepalive=KEEPALIVE.get(getattr(svc, "model", ""), APACHE_KEEPALIVE))
         images = tuple((name, built.images[name].size) for name in g.images)
         groups.append(Group(g.name, g.boot, get_profile(g.profile), images, service,
                             power_on_at=g.power_on.at,

@@ -90,3 +90,12 @@ def test_bench_small_agrees_with_full_recompute(capsys, topology):
     assert code == 0 and res["flows"] == 300
     assert res["max_abs_diff_seconds"] <= 1e-6
     assert res["events"] > 0 and res["makespan"] > 0
+
+
+def test_models_lists_every_model_with_a_source(capsys):
+    code, out, _ = run_cli(capsys, "models")
+    lines = out.strip().splitlines()
+    assert code == 0 and len(lines) >= 13
+    assert all("[" in line and line.rstrip().endswith("]") for line in lines)
+    assert any("ipxe-2019-qemu" in line and "(calibrated)" in line for line in lines)
+    assert any(line.startswith("tftp service") and "dnsmasq" in line for line in lines)

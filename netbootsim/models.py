@@ -1,0 +1,58 @@
+"""``netbootsim models``: every model a scenario can name, one line each, with its sources."""
+
+from __future__ import annotations
+
+import argparse
+
+from .dhcp import DNSMASQ_PING, DNSMASQ_SERVICE_TIME, IPV6_WAIT
+from .fleet import DNSMASQ_TFTP_RETRANSMIT
+from .profiles import PROFILES
+from .services import APACHE_BACKLOG, APACHE_KEEPALIVE, DNSMASQ_ORPHAN_HOLD
+
+__all__ = ["registry", "add_models_parser", "cmd_models"]
+
+
+def registry() -> list[tuple[str, str, str, str]]:
+    """``(kind, name, what it is, where its defaults come from)`` for every model."""
+    rows = [
+        ("engine", "flow", "max-min fair flows, incremental (classes, rate groups, virtual "
+         "clocks)", "netbootsim/net/engine.py; checked against full recompute and SimGrid"),
+        ("engine", "flow (full_recompute)", "reference: every flow re-solved on every event",
+         "netbootsim/net/engine.py"),
+        ("protocol", "tftp", "lock-step law: RTT + blocks × (RTT + ser + client + server); "
+         "windows; expected loss with iPXE's retry timer", "RFC 1350/2348/7440; iPXE tftp.c, "
+         "retry.c (IPXE-FACTS §0, §2)"),
+        ("protocol", "http", "TCP slow start from IW 10, rwnd/RTT, Mathis under loss; warm "
+         "keep-alive", "RFC 6928, 5681, 2861; Mathis et al. 1997; lab traces"),
+        ("protocol", "dhcp", f"iPXE DISCOVERs 0/1/3/7 s, 15 s give-up, 2 s ProxyDHCP wait, "
+         f"IPv6 wait {IPV6_WAIT:g} s", "iPXE dhcp.c, config/dhcp.h (IPXE-FACTS §1); lab"),
+        ("tftp service", "dnsmasq", f"tftp-max 50, ignores duplicate ACKs (resend "
+         f"{DNSMASQ_TFTP_RETRANSMIT:g} s), orphan transfers held {DNSMASQ_ORPHAN_HOLD:g} s",
+         "dnsmasq(8); lab/traces/tftp-loss1-*, tests/data/lab/traces/tftp-4guests-max1"),
+        ("tftp service", "unlimited", "a process per client (tftpd-hpa-like), no cap",
+         "reference point"),
+        ("http service", "apache-prefork", f"256 workers, keep-alive {APACHE_KEEPALIVE:g} s, "
+         f"backlog {APACHE_BACKLOG}", "httpd defaults; xCAT httpd_tuning.rst (§2.7)"),
+        ("http service", "nginx", "512 connections (1 worker × 512), keep-alive 75 s",
+         "nginx defaults (worker_connections, keepalive_timeout)"),
+        ("dhcp service", "dnsmasq", f"{DNSMASQ_SERVICE_TIME * 1e3:g} ms per packet, ping check "
+         f"{DNSMASQ_PING:g} s (off with ping: false)", "dnsmasq(8); lab traces"),
+    ]
+    for p in PROFILES.values():
+        state = "calibrated" if p.calibrated else "uncalibrated"
+        rows.append(("firmware", p.name, f"{p.description} ({state})",
+                     f"netbootsim/profiles/{p.name}.yaml"))
+    return rows
+
+
+def add_models_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``models``."""
+    p = sub.add_parser("models", help="list the models scenarios can name, with sources")
+    p.set_defaults(func=cmd_models)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """Handle ``netbootsim models``."""
+    for kind, name, what, source in registry():
+        print(f"{kind:13s} {name:22s} {what}  [{source}]")
+    return 0
