@@ -357,8 +357,8 @@ def simulate(
         env.process(boot_and_close(server, group, i))
     with relaxed_gc():
         env.run(until=until)
-    if run.timeline:  # close the step plot: everything idle once the last flow is done
-        t_end = env.now
+    if run.timeline:  # close the step plot: everything idle once the last phase is done
+        t_end = max((r.end for r in run.records), default=env.now)
         for name in sorted({row[1] for row in run.timeline}):
             run.timeline.append((t_end, name, 0.0, 0))
     for server, gname in members:
