@@ -30,7 +30,10 @@ from dataclasses import dataclass
 
 import simpy
 
-__all__ = ["DhcpServer", "DhcpResult", "ipxe_dhcp", "DISCOVER_TICKS", "IPV6_WAIT"]
+from .protocols import retry_waits
+
+__all__ = ["DhcpServer", "DhcpResult", "ipxe_dhcp", "discover_schedule", "DISCOVER_TICKS",
+           "IPV6_WAIT"]
 
 #: iPXE's DHCPDISCOVER times and give-up (dhcp.c:1304-1312; DHCP_DISC_START/END 1 s/10 s).
 DISCOVER_TICKS = (0.0, 1.0, 3.0, 7.0)
@@ -100,13 +103,44 @@ class DhcpServer:
             yield self.env.timeout(delay_after)
 
 
-def ipxe_dhcp(env: simpy.Environment, server: DhcpServer, rtt: float, *, ipv6: bool
+def discover_schedule(end_timeout: float = 10.0, start_timeout: float = 1.0
+                      ) -> tuple[tuple[float, ...], float]:
+    """DISCOVER send times and the give-up time of iPXE's discovery timer.
+
+    ``DHCP_DISC_START_TIMEOUT_SEC`` 1 s doubling up to ``DHCP_DISC_END_TIMEOUT_SEC``
+    (10 s by default; 32 s in builds that follow the PXE spec, e.g. the one
+    TritonDataCenter/sdcboot#2 needed for LAG ports): 0, 1, 3, 7 s and 15 s by default;
+    0, 1, 3, 7, 15, 31 s and 63 s with 32 s.
+    """
+    waits = retry_waits(start_timeout, end_timeout)
+    sends, t = [0.0], 0.0
+    for w in waits[:-1]:
+        t += w
+        sends.append(t)
+    return tuple(sends), t + waits[-1]
+
+
+def ipxe_dhcp(env: simpy.Environment, server: DhcpServer, rtt: float, *, ipv6: bool,
+              discover_end: float = 10.0, blackout_until: float = 0.0
               ) -> Generator[simpy.Event, object, DhcpResult]:
-    """IPXE's ``dhcp`` against ``server`` over a path of round trip ``rtt``."""
+    """The ``dhcp`` command of iPXE against ``server`` over a round trip ``rtt``.
+
+    Args:
+        env: the SimPy environment.
+        server: the DHCP server.
+        rtt: round trip between client and server (s).
+        ipv6: the client's build has IPv6 (waits for autoconfiguration without an RA).
+        discover_end: the build's ``DHCP_DISC_END_TIMEOUT_SEC`` (10 s default).
+        blackout_until: frames sent before this time are lost (a LAG port that drops
+            frames until LACP converges, a link still blocked by STP).
+    """
     start = env.now
     offer = env.event()
+    ticks_list, give_up = discover_schedule(discover_end)
 
     def answer_discover():
+        if env.now < blackout_until:
+            return  # lost on the link: no answer
         yield env.timeout(rtt / 2)
         yield from server.handle(server.ping)
         yield env.timeout(rtt / 2)
@@ -114,7 +148,7 @@ def ipxe_dhcp(env: simpy.Environment, server: DhcpServer, rtt: float, *, ipv6: b
             offer.succeed(env.now)
 
     discovers = 0
-    for tick in DISCOVER_TICKS:
+    for tick in ticks_list:
         if offer.triggered:
             break
         if env.now < start + tick:
@@ -124,14 +158,14 @@ def ipxe_dhcp(env: simpy.Environment, server: DhcpServer, rtt: float, *, ipv6: b
         discovers += 1
         env.process(answer_discover())
     if not offer.triggered:
-        yield offer | env.timeout(start + DISCOVER_GIVE_UP - env.now)
+        yield offer | env.timeout(start + give_up - env.now)
     if not offer.triggered:
         return DhcpResult(start, float("nan"), env.now, discovers, "failed",
-                          f"no DHCPOFFER after {discovers} DISCOVERs ({DISCOVER_GIVE_UP:g} s)")
+                          f"no DHCPOFFER after {discovers} DISCOVERs ({give_up:g} s)")
     got = offer.value - start
     # when iPXE acts on the offer (see the module docstring)
     if got <= PROXY_WAIT:
-        ticks = [t for t in (*DISCOVER_TICKS, DISCOVER_GIVE_UP) if t >= got]
+        ticks = [t for t in (*ticks_list, give_up) if t >= got]
         act = ticks[0] if server.no_pxedhcp else next(t for t in ticks if t > PROXY_WAIT)
         if start + act > env.now:
             yield env.timeout(start + act - env.now)

@@ -93,6 +93,8 @@ class Group:
         power_on_at: time the first server of the group is powered on (s).
         per_second: servers powered on per second (``inf``: all at once).
         dhcp: the DHCP service iPXE configures from (``None``: no DHCP phase).
+        link_outage: seconds after the firmware starts during which the server's port
+            drops every frame (a LAG port until LACP converges; STP blocking).
     """
 
     name: str
@@ -103,6 +105,7 @@ class Group:
     power_on_at: float = 0.0
     per_second: float = math.inf
     dhcp: DhcpSpec | None = None
+    link_outage: float = 0.0
 
 
 @dataclass
@@ -325,7 +328,9 @@ def simulate(
         if group.dhcp is not None and group.boot != "pxe":
             _, _, rtt = topology.round_trip(server, group.dhcp.host, f"{server}/dhcp")
             d = yield from ipxe_dhcp(env, dhcp_servers[group.dhcp.name], rtt,
-                                     ipv6=group.profile.ipv6)
+                                     ipv6=group.profile.ipv6,
+                                     discover_end=group.profile.dhcp_discover_end,
+                                     blackout_until=env.now + group.link_outage)
             if d.outcome == "ok":
                 record(server, group, rack, "dhcp-exchange", d.start, d.exchange_end, 0.0,
                        "dhcp", group.dhcp.name)

@@ -78,3 +78,27 @@ def test_fleet_runs_dhcp_before_fetching():
     run = simulate(topo, [grp], [(s, "g") for s in topo.servers()], name="t", seed=1)
     phases = [r.phase for r in run.records if r.server == "r01s001"]
     assert phases == ["power-on", "firmware", "dhcp-exchange", "dhcp", "fetch:k"]
+
+
+def test_lacp_outage_fails_stock_ipxe_and_the_32s_build_survives():
+    # A LAG port drops frames for 20 s after link-up (TritonDataCenter/sdcboot#2). Stock
+    # iPXE sends DISCOVERs at 0, 1, 3, 7 s — all lost — and gives up at 15 s. A build with
+    # DHCP_DISC_END_TIMEOUT_SEC 32 also sends at 15 and 31 s: the 31 s one gets through.
+    from dataclasses import replace
+
+    topo = rack(1, server_link=LinkSpec(1e9 / 8, 50e-6),
+                hosts=[HostSpec("boot", link=LinkSpec(1e9 / 8, 50e-6))])
+    stock = get_profile("ipxe-2019-qemu")
+    spec_build = replace(stock, dhcp_discover_end=32.0)
+    dhcp = DhcpSpec("d", "boot", ping=0.0, no_pxedhcp=True, ipv6_ra=True)
+    out = {}
+    for name, prof in (("stock", stock), ("32s", spec_build)):
+        grp = Group("g", "ipxe", prof, (("k", 1000),), Service("http1", "http", "boot"),
+                    dhcp=dhcp, link_outage=20.0)
+        run = simulate(topo, [grp], [("r01s001", "g")], name="t", seed=1)
+        dh = next(r for r in run.records if r.phase == "dhcp")
+        out[name] = (run.servers[0][5], dh.outcome, round(dh.end - dh.start, 3), dh.reason)
+    assert out["stock"][:3] == ("failed", "failed", 15.0)
+    assert "after 4 DISCOVERs" in out["stock"][3]
+    # the 31 s DISCOVER is answered after 0.5 ms + RTT; iPXE requests at once (> 2 s)
+    assert out["32s"][:2] == ("ok", "ok") and 31.0 < out["32s"][2] < 31.01

@@ -24,7 +24,7 @@ __all__ = ["Profile", "PROFILES", "PROFILE_DIR", "get_profile", "load_profile"]
 PROFILE_DIR = Path(__file__).resolve().parent
 
 _FIXED = ("tftp_blksize", "tftp_windowsize", "tftp_rollover", "retry_min", "retry_max",
-          "tcp_rwnd", "https", "ipv6")
+          "tcp_rwnd", "https", "ipv6", "dhcp_discover_end")
 _MEASURED = ("tftp_client_block_delay", "tcp_client_delay", "http_client_rate",
              "http_request_overhead", "rom_start")
 
@@ -40,6 +40,8 @@ class Profile:
         tcp: TCP receive-side parameters (the sender is the mirror's Linux).
         https: whether the build can fetch ``https://`` at all.
         ipv6: whether IPv6 is built in (its autoconfiguration wait lengthens ``dhcp``).
+        dhcp_discover_end: the DHCP discovery timer's ceiling (``DHCP_DISC_END_TIMEOUT_SEC``:
+            10 s in iPXE, 32 s in PXE-spec builds); it sets when ``dhcp`` gives up.
         tcp_client_delay: the client's added latency per TCP round trip (an emulated NIC
             ACKs late), measured.
         http_client_rate: the most the client takes in over HTTP (bytes/s; ``inf`` when
@@ -58,6 +60,7 @@ class Profile:
     tcp: TcpParams
     https: bool
     ipv6: bool = False
+    dhcp_discover_end: float = 10.0
     tcp_client_delay: float = 0.0
     http_client_rate: float = math.inf
     http_request_overhead: float = 0.0
@@ -106,6 +109,7 @@ def load_profile(path: Path) -> Profile:
         tcp=TcpParams(rwnd=f["tcp_rwnd"]),
         https=f["https"],
         ipv6=f["ipv6"],
+        dhcp_discover_end=f["dhcp_discover_end"],
         tcp_client_delay=m["tcp_client_delay"],
         http_client_rate=m["http_client_rate"],
         http_request_overhead=m["http_request_overhead"],
