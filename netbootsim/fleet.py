@@ -275,10 +275,12 @@ def simulate(
             gen = http_transfer(env, engine, path, hp, f"{server}/{image}")
             if prev is None and svc.name in workers:
                 gen = _with_worker(workers[svc.name], gen, server, group, image, rack)
-        for r in path:
-            run.wire_bytes[r.name] = run.wire_bytes.get(r.name, 0.0) + wire
-            run.capacity[r.name] = r.capacity
-        return (yield from gen)
+        res = yield from gen
+        if res.outcome == "ok":  # the line-rate bound counts only bytes that really moved
+            for r in path:
+                run.wire_bytes[r.name] = run.wire_bytes.get(r.name, 0.0) + wire
+                run.capacity[r.name] = r.capacity
+        return res
 
     def record(server: str, group: Group, rack: str, phase: str, start: float, end: float,
                nbytes: float = 0.0, protocol: str = "", endpoint: str = "",

@@ -139,3 +139,27 @@ def test_http_full_backlog_drops_syns_until_ipxe_gives_up():
     env.run(until=50)
     assert got["c"] == (False, 6, pytest.approx(15.75))
     assert pool.dropped_syns == 6
+
+
+def test_failed_fetches_do_not_count_in_the_line_rate_bound():
+    # At tftp-max 4 with 20 servers fetching 8 + 32 MiB, kernels get through but duplicate
+    # RRQs clog the slots and initrd fetches give up: those moved no bytes, so the bound's
+    # bytes are exactly the successful fetches' wire bytes.
+    from netbootsim.protocols import tftp_plan
+    from netbootsim.runner import summarize
+
+    topo = rack(20, server_link=LinkSpec(1e9 / 8, 50e-6),
+                hosts=[HostSpec("boot", link=LinkSpec(10e9 / 8, 50e-6))])
+    svc = Service("tftp1", "tftp", "boot", retransmit=1.95, max_sessions=4)
+    prof = get_profile("ipxe-2019-qemu")
+    sizes = {"kernel": 8 * 2**20, "initrd": 32 * 2**20}
+    grp = Group("g", "pxe", prof, tuple(sizes.items()), svc)
+    run = simulate(topo, [grp], [(s, "g") for s in topo.servers()], name="t", seed=1)
+    summary, _, phases, _ = summarize(run, scenario="t", question="", seed=1, mode="flow",
+                                      notes=[])
+    fetched = phases[phases.phase.str.startswith("fetch:") & (phases.outcome == "ok")]
+    failed = phases[phases.phase.str.startswith("fetch:") & (phases.outcome == "failed")]
+    assert len(fetched) and len(failed)  # both kinds occur
+    expect = sum(tftp_plan(sizes[p.split(":")[1]], prof.tftp, 0.0, ()).wire_bytes
+                 for p in fetched.phase)
+    assert summary["line_rate_bound"]["bytes"] == expect
