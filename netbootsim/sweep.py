@@ -3,11 +3,17 @@
 Runs the scenario once per value of one field (any ``--set`` path, e.g.
 ``fleet[0].count`` or ``services.tftp1.max_sessions``), each into ``DIR/<value>/`` (only
 its ``summary.json`` is kept unless ``--keep-runs``), and
-writes ``DIR/sweep.csv`` (one flat row per run, with every input), ``DIR/sweep.json``
+writes ``DIR/sweep.csv`` (one flat row per run, with every input), ``DIR/summary.json``
 and ``DIR/sweep.md``. The cliff is measured as the fraction of the fleet *not ready by
-the deadline* (failed, still booting, or ready later): ``sweep.json`` gives the values
-where it first crosses 1 % and 50 %, interpolated linearly between grid points (``null``
-when the sweep never crosses).
+the deadline* (failed, still booting, or ready later). ``summary.json`` holds:
+
+- ``cliff``: ``{"vary": PATH, "deadline_s": ..., "crosses_1pct": X, "crosses_50pct": Y}``,
+  the values of the swept field where that fraction first crosses 1 % and 50 %,
+  interpolated linearly between grid points (``null`` when the sweep never crosses, or
+  when the values are not numbers);
+- ``points``: the table of ``sweep.csv``, one record per run;
+- ``vary``, ``values``, ``deadline_s``, ``not_ready_fraction``, ``crosses_1pct``,
+  ``crosses_50pct``: the same, flat.
 """
 
 from __future__ import annotations
@@ -104,11 +110,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     numeric = all(isinstance(r[path.strip()], (int, float)) for r in rows)
     xs = [float(r[path.strip()]) for r in rows] if numeric else list(range(len(rows)))
     ys = [r["not_ready_fraction"] for r in rows]
-    result = {"vary": path.strip(), "values": [r[path.strip()] for r in rows],
-              "deadline_s": deadline, "not_ready_fraction": ys,
-              "crosses_1pct": crossing(xs, ys, 0.01) if numeric else None,
-              "crosses_50pct": crossing(xs, ys, 0.5) if numeric else None}
-    (out / "sweep.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    cliff = {"vary": path.strip(), "deadline_s": deadline,
+             "crosses_1pct": crossing(xs, ys, 0.01) if numeric else None,
+             "crosses_50pct": crossing(xs, ys, 0.5) if numeric else None}
+    result = {**cliff, "values": [r[path.strip()] for r in rows], "not_ready_fraction": ys,
+              "cliff": cliff, "points": rows}
+    (out / "summary.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     lines = [f"# Sweep of `{path.strip()}` — {rows[0]['scenario']}", "",
              f"Not ready by the deadline ({args.deadline}): failed, still booting, or later.",
              "", f"| {path.strip()} | ready | failed | not ready by deadline | p95 | makespan |",
@@ -120,7 +127,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         lines.append(f"| {r[path.strip()]} | {r['completed']}/{r['servers']} | {r['failed']} | "
                      f"{100 * r['not_ready_fraction']:.1f} % | {p95} | {mk} |")
     lines += ["", f"Crosses 1 %: {result['crosses_1pct']}; crosses 50 %: "
-              f"{result['crosses_50pct']} (linear between grid points).", ""]
+              f"{result['crosses_50pct']} (linear between grid points; `cliff` in "
+              "`summary.json`).", ""]
     (out / "sweep.md").write_text("\n".join(lines))
     print(f"sweep: {out / 'sweep.md'}")
     return 0

@@ -33,8 +33,19 @@ def test_sweep_command_on_the_cliff_scenario(tmp_path):
     code = main(["sweep", str(root / "scenarios" / "tftp-cliff" / "050-servers.yaml"),
                  "--vary", "services.tftp1.max_sessions=10,50", "--out", str(out)])
     assert code == 0
-    res = json.loads((out / "sweep.json").read_text())
+    assert not (out / "sweep.json").exists()
+    res = json.loads((out / "summary.json").read_text())
     assert res["values"] == [10, 50]
     assert res["not_ready_fraction"][1] == 0.0 and res["not_ready_fraction"][0] > 0.5
     assert 10 < res["crosses_50pct"] < 50
+    # the cliff, named by the swept field; the flat keys say the same
+    cliff = res["cliff"]
+    assert cliff["vary"] == "services.tftp1.max_sessions"
+    assert cliff["crosses_50pct"] == res["crosses_50pct"]
+    assert cliff["crosses_1pct"] == res["crosses_1pct"]
+    assert cliff["deadline_s"] == 1200.0
+    # the points table: one record per run, as in sweep.csv
+    assert [p["services.tftp1.max_sessions"] for p in res["points"]] == [10, 50]
+    assert [p["not_ready_fraction"] for p in res["points"]] == res["not_ready_fraction"]
+    assert res["points"][1]["completed"] == res["points"][1]["servers"] == 50
     assert sorted(p.name for p in (out / "10").iterdir()) == ["summary.json"]
