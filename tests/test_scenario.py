@@ -276,7 +276,8 @@ def test_yaml_syntax_error_has_its_line():
 def test_duplicate_key_has_its_line():
     f = DATA / "duplicate_key.yaml"
     assert problems_of(f) == [
-        f"{f}:7: duplicate key 'http1': a key may appear only once in a mapping"]
+        f"{f}:7: services.http1: duplicate key 'http1': a key may appear only once in a "
+        "mapping"]
 
 
 @pytest.mark.parametrize(

@@ -136,8 +136,10 @@ def parse_yaml_text(text: str, file: str) -> tuple[Any, Origin]:
         m = _DUPLICATE.search(str(e.problem))
         key = m.group(1) if m else "?"
         line = e.problem_mark.line + 1 if e.problem_mark else 0
-        raise InputError.single(file, line, "", f"duplicate key {key!r}: a key may appear "
-                                "only once in a mapping") from None
+        where = _mapping_at(text, e.context_mark) if m and e.context_mark else None
+        raise InputError.single(file, line, "" if where is None else format_path((*where, key)),
+                                f"duplicate key {key!r}: a key may appear only once in a "
+                                "mapping") from None
     except MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 0
@@ -153,6 +155,30 @@ def parse_yaml_text(text: str, file: str) -> tuple[Any, Origin]:
         raise InputError.single(file, 0, "", "empty scenario; expected a mapping with the "
                                 "sections topology, services, images, fleet, faults, run")
     return to_plain(data, (), origin.lines), origin
+
+
+def _mapping_at(text: str, mark: Any) -> Path_ | None:
+    """The path of the mapping that starts at ``mark``, in ``text`` read with duplicates.
+
+    Names the field of a duplicate key: ruamel.yaml's error gives only the position of
+    the mapping that holds it.
+    """
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = True
+    try:
+        data = yaml.load(text)
+    except YAMLError:
+        return None
+    todo: list[tuple[Path_, Any]] = [((), data)]
+    while todo:
+        path, node = todo.pop()
+        if isinstance(node, dict):
+            if (node.lc.line, node.lc.col) == (mark.line, mark.column):
+                return tuple(_scalar(k) for k in path)
+            todo += [((*path, k), v) for k, v in node.items()]
+        elif isinstance(node, list):
+            todo += [((*path, i), v) for i, v in enumerate(node)]
+    return None
 
 
 def read_yaml(path: str | Path) -> tuple[Any, Origin]:
