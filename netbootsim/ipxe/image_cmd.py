@@ -1,0 +1,205 @@
+"""The image commands: ``imgfetch``, ``kernel``, ``chain``/``boot``, ``imgstat``, ``imgfree``.
+
+hci/commands/image_cmd.c on top of usr/imgmgmt.c (download, acquire, imgstat) and
+core/image.c (select, replace). Downloads go through ``world.fetch``; relative URIs
+resolve against the current script's URI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit, urlunsplit, uses_relative
+
+from . import errors
+from .options import Command, Opt, parse_options, parse_timeout
+from .script import STOP_SEQUENCE
+
+if TYPE_CHECKING:
+    from .interp import Shell
+    from .world import Image
+
+__all__ = ["IMAGE_COMMANDS", "download", "redact_uri", "resolve_uri"]
+
+Proc = Generator[Any, Any, int]
+#: Image commands by name (image_cmd.c ``image_commands``).
+IMAGE_COMMANDS: dict[str, Callable[..., Any]] = {}
+
+
+def _command(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for name in names:
+            IMAGE_COMMANDS[name] = fn
+        return fn
+    return register
+
+
+def resolve_uri(base: str | None, ref: str) -> str:
+    """``ref`` relative to ``base`` (core/uri.c resolve_uri, RFC 3986).
+
+    ``urljoin`` only resolves schemes it knows, so others (``tftp``) are resolved
+    as if they were ``http`` and given their scheme back.
+    """
+    if base is None or urlsplit(ref).scheme:
+        return ref
+    scheme = urlsplit(base).scheme
+    if scheme and scheme not in uses_relative:
+        return scheme + urljoin("http" + base[len(scheme):], ref)[len("http"):]
+    return urljoin(base, ref)
+
+
+def redact_uri(uri: str) -> str:
+    """The URI as the download line shows it: no password, query or fragment.
+
+    usr/imgmgmt.c imgdownload prints ``uri_string_redacted`` of the URI as typed
+    (before resolution), without user, password, query and fragment.
+    """
+    parts = urlsplit(uri)
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+
+
+# -- hci/commands/image_cmd.c, usr/imgmgmt.c, core/image.c ------------------------------
+_SINGLE = (Opt("name", "n", True), Opt("timeout", "t", True), Opt("autofree", "a"))
+_FETCH = Command(_SINGLE, 1, None, "<uri> [<arguments>...]")
+_SELECT = Command(_SINGLE, 1, None, "<uri|image> [<arguments>...]")
+_EXEC = Command((*_SINGLE, Opt("replace", "r")), 0, None, "[<uri|image> [<arguments>...]]")
+_MULTI = Command((), 0, None, "[<image>...]")
+
+
+def download(shell: Shell, uri_text: str,
+             timeout: float | None) -> Generator[Any, Any, tuple[int, Image | None]]:
+    """Fetch and register an image (usr/imgmgmt.c imgdownload, core/monojob.c).
+
+    Prints ``<uri>...`` then `` ok`` or the error, as the ROM's console shows.
+    """
+    uri = resolve_uri(shell.cwuri, uri_text)
+    name = urlsplit(uri).path.rpartition("/")[2]  # core/image.c image_set_uri: basename
+    shell.say(f"{redact_uri(uri_text)}...")
+    got = yield from shell.world.fetch(uri, name=name, timeout=timeout)
+    if got.status:
+        shell.say(f" {errors.strerror(got.status)}\n")
+        shell.detail = got.reason
+        return got.status, None
+    if got.image is None:
+        raise TypeError(f"world.fetch({uri!r}) returned status 0 without an image")
+    shell.say(" ok\n")
+    image = dataclasses.replace(got.image, name=name, uri=uri)
+    shell.images.register(image)
+    return errors.OK, image
+
+
+def _imgsingle(shell: Shell, argv: list[str], cmd: Command, *, always_download: bool,
+               action: Callable[[Shell, Image, dict], Any] | None = None,
+               verb: str = "", clear_cmdline: bool = False) -> Proc:
+    """Acquire an image, name it, set its arguments, act (image_cmd.c imgsingle_exec)."""
+    opts, args = parse_options(argv, cmd, shell.say)
+    timeout = parse_timeout(str(opts["timeout"]), shell.say) if "timeout" in opts else 0
+    if args:
+        image = None if always_download else shell.images.find(args[0])  # imgacquire
+        if image is None:
+            rc, image = yield from download(shell, args[0], timeout or None)
+            if rc:
+                return rc
+    else:
+        image = shell.images.current_selection()
+        if image is None:
+            shell.say("No image selected\n")
+            return errors.OK  # image_cmd.c: rc is still 0 here (a quirk)
+    assert image is not None
+    if clear_cmdline:
+        image.cmdline = None
+    if "name" in opts:
+        image.name = str(opts["name"])
+    if len(args) > 1:
+        image.cmdline = " ".join(args[1:])
+    if opts.get("autofree") and not any(i is image for i in shell.images.autofree):
+        shell.images.autofree.append(image)
+    if action is not None:
+        result = action(shell, image, opts)
+        rc = result if isinstance(result, int) else (yield from result)
+        if rc:
+            shell.say(f"Could not {verb}: {errors.strerror(rc)}\n")
+            return rc
+    return errors.OK
+
+
+def _select(shell: Shell, image: Image, opts: dict) -> int:
+    """core/image.c image_select: unselect all, then select if executable."""
+    shell.images.selected = None
+    if not image.executable:
+        return errors.ENOEXEC_IMAGE
+    shell.images.selected = image
+    return errors.OK
+
+
+def _exec(shell: Shell, image: Image, opts: dict) -> int | Proc:
+    """image_cmd.c imgexec: run now, or (``--replace``) in place of the current script."""
+    if not opts.get("replace"):
+        return shell.exec_image(image)
+    if shell.frame is None:  # core/image.c image_replace: no current image
+        return errors.ENOTTY_IMAGE
+    if not image.executable:
+        return errors.ENOEXEC_IMAGE
+    shell.frame.replacement = image
+    shell.stop = STOP_SEQUENCE
+    return errors.OK
+
+
+@_command("imgfetch", "module", "initrd")
+def imgfetch(shell: Shell, argv: list[str]) -> Proc:
+    """``imgfetch <uri> [args...]``: always downloads (imgdownload_string)."""
+    return _imgsingle(shell, argv, _FETCH, always_download=True)
+
+
+@_command("imgselect", "imgload", "kernel")
+def imgselect(shell: Shell, argv: list[str]) -> Proc:
+    """``kernel <uri|image> [args...]``: acquire and select."""
+    return _imgsingle(shell, argv, _SELECT, always_download=False, action=_select,
+                      verb="select")
+
+
+@_command("imgargs")
+def imgargs(shell: Shell, argv: list[str]) -> Proc:
+    """``imgargs <uri|image> [args...]``: replace an image's command line."""
+    return _imgsingle(shell, argv, _SELECT, always_download=False, clear_cmdline=True)
+
+
+@_command("imgexec", "chain", "boot")
+def imgexec(shell: Shell, argv: list[str]) -> Proc:
+    """``chain [--replace] [--autofree] [<uri|image> [args...]]``; no URI: the selected image."""
+    return _imgsingle(shell, argv, _EXEC, always_download=False, action=_exec, verb="boot")
+
+
+def _imgmulti(shell: Shell, argv: list[str], payload: Callable[[Image], None]) -> int:
+    """image_cmd.c imgmulti_exec: every image, or the named ones."""
+    _, args = parse_options(argv, _MULTI, shell.say)
+    if not args:
+        for image in shell.images:
+            payload(image)
+        return errors.OK
+    for name in args:
+        image = shell.images.find(name)
+        if image is None:
+            shell.say(f'"{name}": no such image\n')
+            return errors.ENOENT_IMAGE
+        payload(image)
+    return errors.OK
+
+
+@_command("imgstat")
+def imgstat(shell: Shell, argv: list[str]) -> int:
+    """``imgstat [<image>...]`` (usr/imgmgmt.c imgstat)."""
+    def show(image: Image) -> None:
+        flags = "".join([f" [{image.format}]" if image.format else "",
+                         " [SELECTED]" if image is shell.images.current_selection() else "",
+                         " [AUTOFREE]" if image in shell.images.autofree else "",
+                         f' "{image.cmdline}"' if image.cmdline is not None else ""])
+        shell.say(f"{image.name} : {image.size} bytes{flags}\n")
+    return _imgmulti(shell, argv, show)
+
+
+@_command("imgfree")
+def imgfree(shell: Shell, argv: list[str]) -> int:
+    """``imgfree [<image>...]`` (unregister_image)."""
+    return _imgmulti(shell, argv, shell.images.unregister)

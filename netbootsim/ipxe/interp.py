@@ -1,0 +1,339 @@
+"""The iPXE shell: runs scripts line by line against a simulated world.
+
+A model of core/exec.c (``system``, ``execv``, shell stop states), image/script.c
+(``script_exec``, ``process_script``) and core/image.c (``image_exec``, tail
+recursion into ``--replace`` images). Running is a generator: every call into the
+world (DHCP, downloads, sleeps, key waits, the kernel hand-over) is ``yield from``,
+so SimPy time passes only there; the shell itself takes no simulated time.
+
+Two guards that iPXE does not have stop runaway scripts with a clear reason instead
+of hanging the simulation: ``max_steps`` commands in a row without simulated time
+passing (a ``goto`` loop without ``sleep``) and ``max_depth`` nested chained scripts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from . import errors
+from .commands import COMMANDS, Handler
+from .options import UsageError
+from .script import (
+    STOP_COMMAND,
+    STOP_SEQUENCE,
+    Script,
+    ScriptError,
+    parse_script,
+    split_command,
+    split_commands,
+)
+from .settings import SettingError, Settings
+from .world import Image, ImageList
+
+if TYPE_CHECKING:
+    from . import World
+
+__all__ = ["Frame", "ScriptResult", "Shell", "run_command", "run_script"]
+
+Proc = Generator[Any, Any, int]
+
+
+@dataclass
+class ScriptResult:
+    """How a script run ended.
+
+    Attributes:
+        status: 0, an iPXE error number (what ``${errno}`` would show), or a negative
+            ``errors.ABORT_*`` when a guard stopped the run.
+        reason: one line for a person: ``ok``, ``booted NAME``, or where and why it failed.
+        booted: the image handed over to (``boot``/``chain`` of a kernel or NBP that
+            the world booted); execution never returns from it.
+        line: ``(source, line number)`` of the command the failure came from (the
+            innermost one, e.g. inside a chained script), or of the booting command.
+    """
+
+    status: int
+    reason: str
+    booted: Image | None = None
+    line: tuple[str, int] | None = None
+
+
+@dataclass
+class Frame:
+    """One executing script (image/script.c keeps this in ``script_offset``).
+
+    Attributes:
+        script: the script.
+        uri: its URI (the base of relative URIs), or None.
+        depth: 0 for the outermost script, +1 per ``chain``.
+        index: index of the next line to run; ``goto`` sets it.
+        line: the line running now.
+        replacement: the image ``chain --replace`` queued to run in its place.
+    """
+
+    script: Script
+    uri: str | None
+    depth: int
+    index: int = 0
+    line: Any = None
+    replacement: Image | None = None
+
+
+class _Booted(Exception):
+    def __init__(self, image: Image, where: tuple[str, int] | None):
+        super().__init__(image.name)
+        self.image, self.where = image, where
+
+
+class _Abort(Exception):
+    def __init__(self, status: int, reason: str, where: tuple[str, int] | None):
+        super().__init__(reason)
+        self.status, self.reason, self.where = status, reason, where
+
+
+@dataclass(frozen=True)
+class _Failure:
+    where: tuple[str, int] | None
+    command: str
+    status: int
+    detail: str
+
+
+class Shell:
+    """One iPXE instance: settings, the image list, the command table, the guards.
+
+    Args:
+        world: the simulated machine and network (see :class:`~netbootsim.ipxe.World`).
+        settings: its settings (``${errno}`` included).
+        commands: command name → handler; default :data:`~.commands.COMMANDS`.
+            A handler takes ``(shell, argv)`` and returns a status, or a generator
+            (run with ``yield from``) returning one.
+        max_depth: deepest chained script allowed (outermost is 0).
+        max_steps: commands allowed in a row while simulated time stands still.
+    """
+
+    def __init__(self, world: World, settings: Settings, *,
+                 commands: Mapping[str, Handler] | None = None,
+                 max_depth: int = 32, max_steps: int = 100_000):
+        self.world, self.settings = world, settings
+        self.commands: dict[str, Handler] = dict(COMMANDS if commands is None else commands)
+        self.max_depth, self.max_steps = max_depth, max_steps
+        #: The registered images (core/image.c ``images``).
+        self.images = ImageList()
+        #: The script running now, None at the command line.
+        self.frame: Frame | None = None
+        #: Current working URI (core/image.c image_exec ``churi``).
+        self.cwuri: str | None = None
+        #: Shell stop state (core/exec.c ``stop_state``).
+        self.stop = 0
+        #: The world's reason for the current command's failure, if it gave one.
+        self.detail = ""
+        self._failure: _Failure | None = None
+        self._steps, self._still = 0, None
+
+    # -- console, stop state -----------------------------------------------
+    def say(self, text: str) -> None:
+        """Print to the console."""
+        self.world.console(text)
+
+    def stopped(self, level: int) -> bool:
+        """Test and consume the stop state (core/exec.c shell_stopped)."""
+        was = self.stop >= level
+        if self.stop <= level:
+            self.stop = 0
+        return was
+
+    @property
+    def where(self) -> tuple[str, int] | None:
+        """``(source, line)`` of the line running now, None at the command line."""
+        if self.frame is None or self.frame.line is None:
+            return None
+        return self.frame.script.source, self.frame.line.number
+
+    # -- running ---------------------------------------------------------------------------
+    def run(self, script: Script, *, depth: int = 0,
+            uri: str | None = None) -> Generator[Any, Any, ScriptResult]:
+        """Run ``script`` as the outermost script.
+
+        Its URI (the base for relative URIs) defaults to its source if that is a URI.
+        """
+        if uri is None and "://" in script.source:
+            uri = script.source
+        return self._result(self._top(script, uri, depth))
+
+    def run_command(self, line: str) -> Generator[Any, Any, ScriptResult]:
+        """Run one command line as typed at the ``iPXE>`` prompt (no script)."""
+        return self._result(self._line(line))
+
+    def _line(self, line: str) -> Proc:
+        rc = yield from self.system(line)
+        self.stopped(STOP_SEQUENCE)  # an ``exit`` ends only this line here
+        return rc
+
+    def _top(self, script: Script, uri: str | None, depth: int) -> Proc:
+        rc, replacement = yield from self._exec_script(script, uri, depth)
+        if replacement is not None:
+            rc = yield from self.exec_image(replacement, depth)
+        return rc
+
+    def _result(self, proc: Proc) -> Generator[Any, Any, ScriptResult]:
+        try:
+            rc = yield from proc
+        except _Booted as b:
+            return ScriptResult(errors.OK, f"booted {b.image.name}", b.image, b.where)
+        except _Abort as a:
+            return ScriptResult(a.status, a.reason, None, a.where)
+        if rc == 0:
+            return ScriptResult(errors.OK, "ok")
+        f = self._failure
+        if f is None or f.status != rc:
+            return ScriptResult(rc, errors.strerror(rc), None, self.where)
+        at = f"{f.where[0]}:{f.where[1]}: " if f.where else ""
+        detail = f" ({f.detail})" if f.detail else ""
+        return ScriptResult(rc, f"{at}{f.command}: {errors.strerror(rc)}{detail}", None,
+                            f.where)
+
+    def exec_image(self, image: Image, depth: int | None = None) -> Proc:
+        """Execute a registered image (core/image.c image_exec).
+
+        A script runs as a child (script.c script_exec: unregistered while it runs,
+        registered again unless replaced); a binary is handed to ``world.boot`` and,
+        if that succeeds, never returns. ``--autofree`` images are then unregistered
+        and a ``--replace`` image runs in this one's place (tail recursion).
+        """
+        if depth is None:
+            depth = self.frame.depth + 1 if self.frame else 0
+        if not image.executable:
+            return errors.ENOEXEC_IMAGE
+        replacement = None
+        if image.kind == "binary":
+            rc = yield from self.world.boot(image, [i for i in self.images if i is not image])
+            if rc == 0:
+                raise _Booted(image, self.where)
+        else:
+            try:
+                script = parse_script(image.text or "", image.uri)
+            except ScriptError:
+                return errors.ENOEXEC_IMAGE
+            self.images.unregister(image)
+            rc, replacement = yield from self._exec_script(script, image.uri, depth)
+            if replacement is None:
+                self.images.register(image)
+        if image in self.images.autofree:
+            self.images.unregister(image)
+        if replacement is not None:
+            return (yield from self.exec_image(replacement, depth))
+        return rc
+
+    def _exec_script(self, script: Script, uri: str | None,
+                     depth: int) -> Generator[Any, Any, tuple[int, Image | None]]:
+        if depth > self.max_depth:
+            where = self.where
+            at = f" at {where[0]}:{where[1]}" if where else ""
+            raise _Abort(errors.ABORT_DEPTH, f"chain recursion deeper than {self.max_depth} "
+                         f"scripts{at} (chaining {uri or script.source})", where)
+        frame = Frame(script, uri, depth)
+        saved = self.frame, self.cwuri
+        self.frame, self.cwuri = frame, uri or self.cwuri
+        try:
+            rc = yield from self._run_frame(frame)
+        finally:
+            self.frame, self.cwuri = saved
+        return rc, frame.replacement
+
+    def _run_frame(self, frame: Frame) -> Proc:
+        """Run lines until the end, a failure or ``exit``.
+
+        image/script.c process_script with terminate_on_exit_or_failure.
+        """
+        lines = frame.script.lines
+        while frame.index < len(lines):
+            frame.line = lines[frame.index]
+            frame.index += 1
+            rc = yield from self.system(frame.line.text)
+            if self.stopped(STOP_SEQUENCE) or rc:
+                return rc
+        return errors.EINVAL_SCRIPT if frame.script.unterminated else errors.OK
+
+    def system(self, text: str) -> Proc:
+        """Run one command line (core/exec.c system).
+
+        ``||``, ``&&`` and ``;`` have equal precedence, left to right: after each
+        command the terminator decides from the status of the last *executed*
+        command whether the next one runs; a skipped command leaves it unchanged.
+        Tokens are expanded after splitting. ``goto`` and ``exit`` stop the line.
+        """
+        rc, run = errors.OK, True
+        for argv, terminator in split_commands(split_command(text)):
+            if run:
+                rc = yield from self.execv([self.settings.expand(t) for t in argv])
+            if self.stopped(STOP_COMMAND) or terminator is None:
+                break
+            run = {"&&": rc == 0, "||": rc != 0}.get(terminator, True)
+        return rc
+
+    def execv(self, argv: list[str]) -> Proc:
+        """Run one command (core/exec.c execv); a failure sets ``${errno}``."""
+        if not argv:
+            return errors.OK  # the empty command succeeds
+        self._guard()
+        where, before = self.where, self._failure
+        self.detail = ""
+        handler = self.commands.get(argv[0])
+        if handler is None:
+            self.say(f"{argv[0]}: command not found\n")
+            rc = errors.ENOEXEC
+        else:
+            try:
+                rc = yield from _await(handler(self, argv))
+            except UsageError as e:
+                rc = e.status
+            except SettingError as e:
+                self.say(f"{e}\n")
+                rc = e.status
+        if rc:
+            self.settings.errno = rc
+            f = self._failure
+            if f is before or f is None or f.status != rc:  # not a chained script's failure
+                self._failure = _Failure(where, argv[0], rc, self.detail)
+        return rc
+
+    def _guard(self) -> None:
+        now = self.world.now
+        if now != self._still:
+            self._still, self._steps = now, 0
+        self._steps += 1
+        if self._steps > self.max_steps:
+            where = self.where
+            at = f"{where[0]}:{where[1]}" if where else "the command line"
+            raise _Abort(errors.ABORT_LOOP, f"goto loop without sleep at {at} "
+                         f"({self.max_steps} commands in zero simulated time)", where)
+
+
+def _await(res: int | Proc) -> Proc:
+    """A handler's status, running it first if it is a generator."""
+    if isinstance(res, int):
+        return res
+    return (yield from res)
+
+
+def run_script(script: Script, world: World, settings: Settings, *, depth: int = 0,
+               **shell: Any) -> Generator[Any, Any, ScriptResult]:
+    """Run ``script`` in a fresh :class:`Shell` (``yield from`` it, or ``env.process`` it).
+
+    Args:
+        script: the parsed script; a URI ``source`` is the base for relative URIs.
+        world: the simulated world.
+        settings: the machine's settings (e.g. ``net0/mac``).
+        depth: chain depth of this script (0 = outermost).
+        **shell: ``commands``, ``max_depth``, ``max_steps`` for :class:`Shell`.
+    """
+    return (yield from Shell(world, settings, **shell).run(script, depth=depth))
+
+
+def run_command(line: str, world: World, settings: Settings,
+                **shell: Any) -> Generator[Any, Any, ScriptResult]:
+    """Run one command line outside any script (``goto`` then fails with ENOTTY)."""
+    return (yield from Shell(world, settings, **shell).run_command(line))

@@ -1,0 +1,303 @@
+"""iPXE settings: scoped names, typed raw values, ``${...}`` expansion.
+
+A model of core/settings.c. Settings live in a tree of blocks: the root, then
+children such as ``builtin`` (``errno``, ``platform``...), ``net0`` (``mac``) and its
+child ``net0.dhcp`` (what DHCP returned). A name is ``[block/]name[:type]``
+(settings.c ``parse_setting_name``); blocks are dotted paths (``net0.dhcp``).
+
+Values are stored raw, as iPXE does: ``set ip 10.0.0.1`` stores four bytes typed
+``ipv4``; ``${net0/mac:hexhyp}`` formats the six raw MAC bytes with hyphens. The
+type used to format is, in order: the one in the name, the predefined setting's
+(``mac`` is ``hex``), the one stored with the value, ``string``
+(settings.c ``fetch_setting``, ``generic_settings_fetch``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import quote, unquote_to_bytes
+
+from . import errors
+
+__all__ = ["PREDEFINED", "SettingError", "Settings", "TYPES", "strtoul"]
+
+#: Types of the predefined settings this model knows (settings.c, net/netdev_settings.c,
+#: net/ipv4.c; builtins at the end of settings.c).
+PREDEFINED = {"mac": "hex", "busid": "hex", "ip": "ipv4", "netmask": "ipv4",
+              "gateway": "ipv4", "dns": "ipv4", "next-server": "ipv4", "syslog": "ipv4",
+              "priority": "int8", "keep-san": "int8", "skip-san-boot": "int8",
+              "errno": "uint32"}
+_INT_WIDTH = {"int8": 1, "int16": 2, "int32": 4, "uint8": 1, "uint16": 2, "uint32": 4}
+#: The setting types implemented (settings.c setting_type_*; base64 core/base64.c).
+TYPES = ("string", "uristring", "hex", "hexhyp", "hexraw", "base64", "ipv4", *_INT_WIDTH)
+_HEX_SEP = {"hex": ":", "hexhyp": "-", "hexraw": ""}
+_SPACE = " \t\n\v\f\r"
+#: Expansion rounds before giving up (iPXE would loop forever on a self-reference).
+MAX_EXPANSIONS = 10_000
+
+
+class SettingError(Exception):
+    """A setting could not be named or stored; ``str()`` is what iPXE prints."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def strtoul(text: str) -> tuple[int, str]:
+    """``strtoul(text, &end, 0)`` as core/string.c does it, on a 32-bit ``long``.
+
+    Leading whitespace and one sign are skipped, ``0x`` means hex and ``0`` octal.
+
+    Returns:
+        The value modulo 2**32 and the unparsed rest.
+    """
+    s = text.lstrip(_SPACE)
+    neg = s[:1] == "-"
+    s = s[1:] if s[:1] in "+-" and s else s
+    base = 10
+    if s[:1] == "0":
+        s, base = s[1:], 8
+        if s[:1] in ("x", "X"):
+            s, base = s[1:], 16
+    value, i = 0, 0
+    while i < len(s) and (d := int(s[i], 36) if s[i].isascii() and s[i].isalnum() else 99) < base:
+        value, i = value * base + d, i + 1
+    return (-value if neg else value) & 0xffffffff, s[i:]
+
+
+def _parse(type_: str, text: str) -> bytes:
+    """Formatted text → raw bytes (the type's ``parse``); SettingError when invalid."""
+    if type_ in _INT_WIDTH:  # settings.c parse_int_setting
+        value, rest = strtoul(text)
+        if rest:
+            raise SettingError(errors.EINVAL_SETTINGS, "")
+        return _denumerate(type_, value)
+    if type_ in _HEX_SEP:  # base16.c hex_decode: two digits per byte, one separator
+        sep = re.escape(_HEX_SEP[type_])
+        if not re.fullmatch(f"[0-9a-fA-F]{{2}}(?:{sep}[0-9a-fA-F]{{2}})*", text):
+            raise SettingError(errors.EINVAL_HEX, "")
+        return bytes.fromhex(text.replace(_HEX_SEP[type_], "") if sep else text)
+    if type_ == "ipv4":  # net/ipv4.c inet_aton: four strtoul() parts ≤ 255, dot-separated
+        out, rest = [], "." + text
+        while rest[:1] == "." and len(out) < 4:
+            value, after = strtoul(rest[1:])
+            if after == rest[1:] or value > 255:
+                break
+            out.append(value)
+            rest = after
+        if len(out) != 4 or rest:
+            raise SettingError(errors.EINVAL_IPV4, "")
+        return bytes(out)
+    if type_ == "base64":
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise SettingError(errors.EINVAL_BASE64, "") from None
+    if type_ == "uristring":  # core/uri.c uri_decode
+        return unquote_to_bytes(text)
+    return text.encode("utf-8", errors="surrogateescape")
+
+
+def _format(type_: str, raw: bytes) -> str | None:
+    """Raw bytes → text (the type's ``format``); None when the bytes do not fit the type."""
+    if type_ in _INT_WIDTH:
+        value = _numerate(type_, raw)
+        if value is None:
+            return None
+        if type_.startswith("u"):  # settings.c format_uint_setting: "%#lx", iPXE prints 0x0
+            return f"0x{value:x}"
+        return str(value - (1 << 32) if value & 0x80000000 else value)  # "%ld", 32-bit long
+    if type_ in _HEX_SEP:  # base16.c hex_encode, lower case
+        return _HEX_SEP[type_].join(f"{b:02x}" for b in raw)
+    if type_ == "ipv4":  # net/ipv4.c format_ipv4_setting
+        return ".".join(str(b) for b in raw[:4]) if len(raw) >= 4 else None
+    if type_ == "base64":
+        return base64.b64encode(raw).decode("ascii")
+    if type_ == "uristring":  # core/uri.c uri_encode(URI_SCHEME): keep printable but /#:@?=&%
+        return quote(raw, safe="!\"$'()*+,-.;<>[\\]^_`{|}~")
+    return raw.decode("utf-8", errors="surrogateescape")
+
+
+def _numerate(type_: str, raw: bytes) -> int | None:
+    """Raw big-endian bytes → 32-bit value (settings.c numeric_setting_value); None if not."""
+    if type_ not in _INT_WIDTH:
+        return None
+    neg = not type_.startswith("u") and raw[:1] >= b"\x80"
+    value, pad = (0xffffffff, 0xff) if neg else (0, 0)
+    for i, byte in enumerate(raw):
+        value = ((value << 8) | byte) & 0xffffffff
+        if i + 4 < len(raw) and byte != pad:
+            return None
+    return value
+
+
+def _denumerate(type_: str, value: int) -> bytes:
+    """32-bit value → raw bytes of the type's width (settings.c denumerate_int_setting)."""
+    return (value & 0xffffffff).to_bytes(4, "big")[4 - _INT_WIDTH[type_]:]
+
+
+@dataclass(eq=False)
+class _Block:
+    name: str
+    values: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    children: list[_Block] = field(default_factory=list)
+
+    def child(self, name: str, create: bool) -> _Block | None:
+        for c in self.children:
+            if c.name == name:
+                return c
+        if not create:
+            return None
+        self.children.append(_Block(name))
+        return self.children[-1]
+
+
+@dataclass(frozen=True)
+class _Name:
+    block: _Block
+    name: str
+    type: str | None
+
+
+class Settings:
+    """The settings of one iPXE instance.
+
+    Args:
+        values: initial settings, name → formatted text, e.g.
+            ``{"net0/mac": "52:54:00:77:00:00"}`` (parsed by the name's type).
+
+    Attributes:
+        errno: the last error (the built-in ``${errno}``, core/exec.c execv).
+    """
+
+    def __init__(self, values: Mapping[str, str] | None = None):
+        self.root = _Block("")
+        self._builtin = self.root.child("builtin", True)
+        self.errno = 0
+        #: Built-in settings (end of core/settings.c): name → (raw, type) now.
+        self.builtins: dict[str, Callable[[], tuple[bytes, str]]] = {
+            "errno": lambda: (self.errno.to_bytes(4, "big"), "uint32"),
+            "platform": lambda: (b"pcbios", "string"),
+            "buildarch": lambda: (b"i386", "string")}
+        for name, value in (values or {}).items():
+            self.store(name, value)
+
+    def _name(self, text: str, create: bool) -> _Name:
+        """Parse ``[block/]name[:type]`` (settings.c parse_setting_name)."""
+        block = self.root
+        name = text
+        if "/" in text:
+            path, name = text.split("/", 1)
+            for part in path.split("."):  # settings.c parse_settings_name
+                found = block.child(part, create and block is not self._builtin)
+                if found is None:
+                    raise SettingError(errors.ENODEV_SETTINGS, f'"{text}": invalid setting')
+                block = found
+        type_ = None
+        if ":" in name:
+            name, type_ = name.split(":", 1)
+            if type_ not in TYPES:
+                raise SettingError(errors.ENOTSUP_SETTINGS, f'"{text}": invalid setting')
+        return _Name(block, name, type_ or PREDEFINED.get(name))
+
+    def _find(self, block: _Block, name: str) -> tuple[bytes, str] | None:
+        """This block first, then each child in turn (settings.c fetch_setting)."""
+        if block is self._builtin:
+            found = self.builtins[name]() if name in self.builtins else None
+        else:
+            found = block.values.get(name)
+        if found is not None:
+            return found
+        for child in block.children:
+            if (found := self._find(child, name)) is not None:
+                return found
+        return None
+
+    def fetch(self, text: str) -> str | None:
+        """The formatted value of ``text``, or None if unset, unnamed or unformattable."""
+        try:
+            n = self._name(text, create=False)
+        except SettingError:
+            return None
+        found = self._find(n.block, n.name)
+        if found is None:
+            return None
+        raw, stored = found
+        return _format(n.type or stored, raw)
+
+    def isset(self, text: str) -> bool:
+        """Whether ``text`` has a value."""
+        return self.fetch(text) is not None
+
+    def store(self, text: str, value: str) -> None:
+        """``set text value`` (nvo_cmd.c set_core_exec, settings.c storef_setting).
+
+        An empty value deletes the setting. Blocks named in ``text`` are created.
+
+        Raises:
+            SettingError: bad name or value; the message is iPXE's.
+        """
+        n = self._name(text, create=True)
+        type_ = n.type or "string"
+        try:
+            if n.block is self._builtin:
+                raise SettingError(errors.ENOTSUP_SETTINGS, "")
+            if not value:
+                n.block.values.pop(n.name, None)
+                return
+            n.block.values[n.name] = (_parse(type_, value), type_)
+        except SettingError as e:
+            raise SettingError(e.status, f'Could not store "{n.name}": '
+                               f"{errors.strerror(e.status)}") from None
+
+    def clear(self, text: str) -> None:
+        """``clear text``: delete the setting (storef_setting with no value)."""
+        self.store(text, "")
+
+    def inc(self, text: str, increment: int = 1) -> None:
+        """``inc text [n]`` (hci/commands/nvo_cmd.c inc_exec).
+
+        A missing setting counts as 0 typed ``int32``; a non-numeric one fails to
+        store with ENOTSUP (so ``set n 0; inc n`` fails: write ``set n:int32 0``).
+
+        Raises:
+            SettingError: unknown block or type, or the value cannot be stored.
+        """
+        n = self._name(text, create=False)
+        found = self._find(n.block, n.name)
+        type_ = n.type or (found[1] if found else None)
+        value = _numerate(type_, found[0]) if found and type_ else None
+        if value is None:
+            value, type_ = 0, type_ or "int32"
+        if type_ not in _INT_WIDTH:
+            raise SettingError(errors.ENOTSUP_SETTINGS, f'Could not store "{n.name}": '
+                               f"{errors.strerror(errors.ENOTSUP_SETTINGS)}")
+        n.block.values[n.name] = (_denumerate(type_, value + increment), type_)
+
+    def expand(self, text: str) -> str:
+        """Expand ``${...}`` in one token (settings.c expand_settings).
+
+        The innermost ``${`` before the first ``}`` is replaced first, repeatedly, so
+        ``${${a}}`` works; unknown or invalid names expand to the empty string.
+        """
+        for _ in range(MAX_EXPANSIONS):
+            end = text.find("}")
+            while end >= 0 and text.rfind("${", 0, end) < 0:
+                end = text.find("}", end + 1)
+            if end < 0:
+                break
+            start = text.rfind("${", 0, end)
+            text = text[:start] + (self.fetch(text[start + 2:end]) or "") + text[end + 1:]
+        return text
+
+    def apply_dhcp(self, values: Mapping[str, str], netdev: str = "net0") -> None:
+        """Replace ``<netdev>.dhcp`` with ``values`` (what a DHCP exchange registers)."""
+        block = self.root.child(netdev, True)
+        block.children = [c for c in block.children if c.name != "dhcp"]
+        for name, value in values.items():
+            self.store(f"{netdev}.dhcp/{name}", str(value))
