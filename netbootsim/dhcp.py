@@ -19,21 +19,45 @@ Client (:func:`ipxe_dhcp`), iPXE's ``dhcp`` command (IPXE-FACTS §1, dhcp.c):
   and nobody sends a router advertisement: it ends 16.08 s after it began in the lab
   (stock dnsmasq, no RA); with an RA it ends with the DHCPv4 exchange (1.02 s).
 
-No packet loss is modelled here yet (the retry timers are, for lost DISCOVERs use
-``loss``), nor relays' broadcast counting (fleet issue).
+Legacy PXE ROM (:func:`dhcp_client` with ``PXE_SCHEDULE``): DISCOVERs on the PXE
+spec's timeouts 4, 8, 16, 32 s (at t = 0, 4, 12, 28 s), giving up at t = 60 s (PXE spec
+2.1 §2.2.1; "PXE ... keep sending DISCOVERs for a minute", raspberrypi/firmware#991). The
+ROM needs a boot file name: from the DHCP server's offer, or from a ProxyDHCP server;
+without one it fails with PXE-E53 (no boot filename received).
+
+Pools and relays: a server leases addresses per L2 domain of the client (the relay's
+giaddr picks the pool, RFC 3046/RFC 2131 §4.3.1); a client that already holds a lease
+(a reboot) is offered it again without dnsmasq's ping check; a pool with no free address
+makes no offer, so the client's DISCOVERs go unanswered until it gives up. Clients
+broadcast DISCOVER and REQUEST in their own domain; a relay on the router between the
+client's domain and the server's forwards them as unicast, so the broadcasts are counted
+in the client's domain only. A relay's forwarding cost is the path latency the topology
+already has (no extra delay is added: no measured figure).
+
+A ProxyDHCP server (``proxy``) gives no address, only the boot file: its offer carries
+option 60 ``PXEClient``, so iPXE leaves discovery as soon as it holds it and an address
+offer (dhcp.c; IPXE-FACTS §1); a PXE ROM then asks it again on port 4011 (one more round
+trip, PXE spec §2.2.6).
+
+iPXE's second DHCP of a chainload: a server that checks the user class (option 77
+``iPXE``) hands iPXE the script URL; one that does not hands it the NBP again, and the
+chainload loops (the caller detects it).
+
+No packet loss is modelled here (a lost DISCOVER: use a blackout window).
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
 
 import simpy
 
 from .protocols import retry_waits
 
-__all__ = ["DhcpServer", "DhcpResult", "ipxe_dhcp", "discover_schedule", "DISCOVER_TICKS",
-           "IPV6_WAIT"]
+__all__ = ["DhcpServer", "DhcpResult", "DhcpClient", "dhcp_client", "ipxe_dhcp",
+           "discover_schedule", "DISCOVER_TICKS", "IPV6_WAIT", "PXE_SCHEDULE"]
 
 #: iPXE's DHCPDISCOVER times and give-up (dhcp.c:1304-1312; DHCP_DISC_START/END 1 s/10 s).
 DISCOVER_TICKS = (0.0, 1.0, 3.0, 7.0)
@@ -49,16 +73,25 @@ DNSMASQ_PING = 3.0
 DNSMASQ_SERVICE_TIME = 0.5e-3
 
 
+_EPS = 1e-9  # float slack when comparing timer instants (not a model value)
+#: PXE ROM DISCOVER times and give-up: timeouts 4, 8, 16, 32 s (PXE spec 2.1 §2.2.1).
+PXE_SCHEDULE = ((0.0, 4.0, 12.0, 28.0), 60.0)
+
+
 @dataclass
 class DhcpResult:
-    """One client's ``dhcp`` step.
+    """One client's DHCP step.
 
     Attributes:
         start: when the step began.
         exchange_end: DHCPACK received (``nan`` if none).
-        end: the step ended (IPv6 wait included).
+        end: the step ended (IPv6 wait and ProxyDHCP request included).
         discovers: DISCOVERs sent.
         outcome: ``ok`` or ``failed``; reason says why.
+        server: the server that gave the address (``""`` if none).
+        boot_file: the boot file name the client was given (``""`` if none).
+        relayed: the exchange went through a relay (client and server in different
+            domains).
     """
 
     start: float
@@ -67,6 +100,9 @@ class DhcpResult:
     discovers: int
     outcome: str
     reason: str = ""
+    server: str = ""
+    boot_file: str = ""
+    relayed: bool = False
 
 
 class DhcpServer:
@@ -79,19 +115,43 @@ class DhcpServer:
         ping: delay before an OFFER of a fresh address (s; 0 = ``--no-ping``).
         no_pxedhcp: its OFFERs carry 175.176, so iPXE skips the ProxyDHCP wait.
         ipv6_ra: a router advertises on the clients' network (no IPv6 wait).
+        pool: addresses per client domain (``None``: never runs out).
+        proxy: a ProxyDHCP server: boot file only, no address.
+        boot_files: boot file per client architecture (``bios``, ``uefi``) for PXE
+            clients (option 93); ``{}``: it gives none.
+        script: what it gives a client whose user class is ``iPXE`` (a script URL);
+            ``""``: nothing (iPXE runs its embedded script).
+        user_class_check: it tells iPXE from the PXE ROM by option 77; ``False`` hands
+            iPXE the PXE boot file again (the chainload loop).
+
+    Attributes:
+        packets: packets served.
+        exhausted: DISCOVERs left unanswered because the pool was empty.
+        leases: leased clients per domain.
     """
 
     def __init__(self, env: simpy.Environment, name: str, *,
                  service_time: float = DNSMASQ_SERVICE_TIME, ping: float = DNSMASQ_PING,
-                 no_pxedhcp: bool = False, ipv6_ra: bool = False):
+                 no_pxedhcp: bool = False, ipv6_ra: bool = False, pool: int | None = None,
+                 proxy: bool = False, boot_files: dict[str, str] | None = None,
+                 script: str = "", user_class_check: bool = True):
         self.env = env
         self.name = name
         self.service_time = service_time
         self.ping = ping
         self.no_pxedhcp = no_pxedhcp
         self.ipv6_ra = ipv6_ra
+        self.pool = pool
+        self.proxy = proxy
+        self.boot_files = dict(boot_files or {})
+        self.script = script
+        self.user_class_check = user_class_check
         self.cpu = simpy.Resource(env, capacity=1)
         self.packets = 0
+        self.exhausted = 0
+        self.leases: dict[str, set[str]] = {}
+        self.bound: set[str] = set()
+        self.pinging: set[str] = set()
 
     def handle(self, delay_after: float = 0.0) -> Generator[simpy.Event, object, None]:
         """Serve one packet (queueing behind the others), then wait ``delay_after``."""
@@ -101,6 +161,33 @@ class DhcpServer:
             self.packets += 1
         if delay_after:
             yield self.env.timeout(delay_after)
+
+    def lease(self, client: str, domain: str) -> tuple[bool, bool]:
+        """Find ``client`` an address in ``domain``'s pool: ``(offer, fresh)``.
+
+        ``fresh``: the client holds no acknowledged lease, so dnsmasq pings the address
+        first. A DISCOVER that arrives while its client's address is being pinged is
+        dropped (the check is already under way), so it makes no second offer.
+        """
+        held = self.leases.setdefault(domain, set())
+        if client in self.pinging:
+            return False, False
+        if client not in held:
+            if self.pool is not None and len(held) >= self.pool:
+                self.exhausted += 1
+                return False, False
+            held.add(client)
+        return True, client not in self.bound
+
+    def ack(self, client: str) -> None:
+        """The client's REQUEST was acknowledged: its lease is bound."""
+        self.bound.add(client)
+
+    def boot_file_for(self, arch: str, ipxe: bool) -> str:
+        """The boot file (or script URL) it gives: by user class, then by architecture."""
+        if ipxe and self.user_class_check:
+            return self.script
+        return self.boot_files.get(arch, "")
 
 
 def discover_schedule(end_timeout: float = 10.0, start_timeout: float = 1.0
@@ -120,10 +207,144 @@ def discover_schedule(end_timeout: float = 10.0, start_timeout: float = 1.0
     return tuple(sends), t + waits[-1]
 
 
+@dataclass
+class DhcpClient:
+    """Who is asking, and how.
+
+    Attributes:
+        name: the client (its MAC, in effect).
+        domain: its L2 domain (the pool its relay's giaddr picks).
+        servers: ``(server, round trip, relayed)`` for every DHCP server it can reach.
+        ipxe: iPXE (user class ``iPXE``, its timers) rather than a PXE ROM.
+        arch: ``bios`` or ``uefi`` (option 93).
+        ipv6: the build waits for IPv6 autoconfiguration when no router advertises.
+        discover_end: iPXE's ``DHCP_DISC_END_TIMEOUT_SEC``.
+        blackout_until: frames sent before this time are lost (LACP, STP, link down).
+        broadcasts: counter of broadcast packets per domain, shared by the fleet.
+    """
+
+    name: str
+    domain: str
+    servers: Sequence[tuple[DhcpServer, float, bool]]
+    ipxe: bool = True
+    arch: str = "bios"
+    ipv6: bool = False
+    discover_end: float = 10.0
+    blackout_until: float = 0.0
+    broadcasts: Counter = field(default_factory=Counter)
+
+
+def dhcp_client(env: simpy.Environment, c: DhcpClient
+                ) -> Generator[simpy.Event, object, DhcpResult]:
+    """DHCP as ``c`` does it (iPXE's ``dhcp`` or a PXE ROM's), against ``c.servers``."""
+    start = env.now
+    changed = env.event()
+    offers: dict[str, tuple[DhcpServer, float, bool]] = {}  # address offers by server
+    proxies: list[tuple[DhcpServer, float]] = []
+    ticks, give_up = discover_schedule(c.discover_end) if c.ipxe else PXE_SCHEDULE
+
+    def answer(server: DhcpServer, rtt: float, relayed: bool):
+        nonlocal changed
+        yield env.timeout(rtt / 2)
+        if server.proxy:
+            yield from server.handle()
+        else:
+            leased, fresh = server.lease(c.name, c.domain)
+            if not leased:
+                return  # pool exhausted (or a ping check already running): no offer
+            if fresh and server.ping:
+                server.pinging.add(c.name)
+                try:
+                    yield from server.handle(server.ping)
+                finally:
+                    server.pinging.discard(c.name)
+            else:
+                yield from server.handle()
+        yield env.timeout(rtt / 2)
+        if server.proxy:
+            proxies.append((server, rtt))
+        elif server.name not in offers:
+            offers[server.name] = (server, rtt, relayed)
+        ev, changed = changed, env.event()
+        ev.succeed()
+
+    def chosen():
+        """The address offer acted on: the first server by name (deterministic)."""
+        return min(offers.values(), key=lambda o: o[0].name)
+
+    def boot_file(server: DhcpServer) -> str:
+        for px, _ in proxies:
+            if f := px.boot_file_for(c.arch, c.ipxe):
+                return f
+        return server.boot_file_for(c.arch, c.ipxe)
+
+    def ready(elapsed: float, at_tick: bool) -> bool:
+        if not offers:
+            return False
+        if c.ipxe:  # dhcp.c: leave discovery on 175.176, a PXEClient offer, or > 2 s
+            server = chosen()[0]
+            return (bool(proxies) or elapsed > PROXY_WAIT
+                    or (server.no_pxedhcp and at_tick))
+        server = chosen()[0]  # a PXE ROM takes an offer that names a boot file
+        return bool(boot_file(server)) or bool(proxies) or at_tick
+
+    discovers = 0
+    k = 0
+    while True:
+        elapsed = env.now - start + _EPS  # timer instants are sums of floats
+        at_tick = k < len(ticks) and elapsed >= ticks[k]
+        if ready(elapsed - _EPS, at_tick or elapsed >= give_up):
+            break
+        if elapsed >= give_up:
+            return DhcpResult(start, float("nan"), env.now, discovers, "failed",
+                              _no_offer_reason(c, discovers, give_up))
+        if at_tick:
+            discovers += 1
+            k += 1
+            if env.now >= c.blackout_until:
+                c.broadcasts[c.domain] += 1
+                for server, rtt, relayed in c.servers:
+                    env.process(answer(server, rtt, relayed))
+            continue
+        nxt = ticks[k] if k < len(ticks) else give_up
+        yield changed | env.timeout(start + nxt - env.now)
+    server, rtt, relayed = chosen()
+    bf = boot_file(server)
+    if not c.ipxe and not bf:
+        return DhcpResult(start, float("nan"), env.now, discovers, "failed",
+                          "PXE-E53: no boot filename received", server.name)
+    # DHCPREQUEST (broadcast again) -> DHCPACK
+    c.broadcasts[c.domain] += 1
+    yield env.timeout(rtt / 2)
+    yield from server.handle()
+    server.ack(c.name)
+    yield env.timeout(rtt / 2)
+    exchange_end = env.now
+    if proxies and not c.ipxe:  # the ROM asks the ProxyDHCP server again on port 4011
+        px, prtt = proxies[0]
+        yield env.timeout(prtt / 2)
+        yield from px.handle()
+        yield env.timeout(prtt / 2)
+    if c.ipxe and c.ipv6 and not server.ipv6_ra and env.now < start + IPV6_WAIT:
+        yield env.timeout(start + IPV6_WAIT - env.now)
+    return DhcpResult(start, exchange_end, env.now, discovers, "ok", "", server.name, bf,
+                      relayed)
+
+
+def _no_offer_reason(c: DhcpClient, discovers: int, give_up: float) -> str:
+    empty = [s.name for s, _, _ in c.servers
+             if not s.proxy and s.pool is not None
+             and len(s.leases.get(c.domain, ())) >= s.pool]
+    why = f"no DHCPOFFER after {discovers} DISCOVERs ({give_up:g} s)"
+    if empty and len(empty) == sum(1 for s, _, _ in c.servers if not s.proxy):
+        why += f": address pool exhausted ({', '.join(empty)}, domain {c.domain})"
+    return why
+
+
 def ipxe_dhcp(env: simpy.Environment, server: DhcpServer, rtt: float, *, ipv6: bool,
               discover_end: float = 10.0, blackout_until: float = 0.0
               ) -> Generator[simpy.Event, object, DhcpResult]:
-    """The ``dhcp`` command of iPXE against ``server`` over a round trip ``rtt``.
+    """The ``dhcp`` command of iPXE against one ``server`` over a round trip ``rtt``.
 
     Args:
         env: the SimPy environment.
@@ -134,45 +355,6 @@ def ipxe_dhcp(env: simpy.Environment, server: DhcpServer, rtt: float, *, ipv6: b
         blackout_until: frames sent before this time are lost (a LAG port that drops
             frames until LACP converges, a link still blocked by STP).
     """
-    start = env.now
-    offer = env.event()
-    ticks_list, give_up = discover_schedule(discover_end)
-
-    def answer_discover():
-        if env.now < blackout_until:
-            return  # lost on the link: no answer
-        yield env.timeout(rtt / 2)
-        yield from server.handle(server.ping)
-        yield env.timeout(rtt / 2)
-        if not offer.triggered:
-            offer.succeed(env.now)
-
-    discovers = 0
-    for tick in ticks_list:
-        if offer.triggered:
-            break
-        if env.now < start + tick:
-            yield offer | env.timeout(start + tick - env.now)
-            if offer.triggered:
-                break
-        discovers += 1
-        env.process(answer_discover())
-    if not offer.triggered:
-        yield offer | env.timeout(start + give_up - env.now)
-    if not offer.triggered:
-        return DhcpResult(start, float("nan"), env.now, discovers, "failed",
-                          f"no DHCPOFFER after {discovers} DISCOVERs ({give_up:g} s)")
-    got = offer.value - start
-    # when iPXE acts on the offer (see the module docstring)
-    if got <= PROXY_WAIT:
-        ticks = [t for t in (*ticks_list, give_up) if t >= got]
-        act = ticks[0] if server.no_pxedhcp else next(t for t in ticks if t > PROXY_WAIT)
-        if start + act > env.now:
-            yield env.timeout(start + act - env.now)
-    yield env.timeout(rtt / 2)
-    yield from server.handle()
-    yield env.timeout(rtt / 2)
-    exchange_end = env.now
-    if ipv6 and not server.ipv6_ra and env.now < start + IPV6_WAIT:
-        yield env.timeout(start + IPV6_WAIT - env.now)
-    return DhcpResult(start, exchange_end, env.now, discovers, "ok")
+    client = DhcpClient(f"client{id(object())}", "lan", [(server, rtt, False)], ipxe=True,
+                        ipv6=ipv6, discover_end=discover_end, blackout_until=blackout_until)
+    return (yield from dhcp_client(env, client))

@@ -88,15 +88,21 @@ class TftpSlots:
         waits = retry_waits(retry_min, retry_max)
         wait = SlotWait(start=env.now, event=env.event())
         self._enqueue(wait)
-        for i, delay in enumerate(waits):
+        try:
+            for i, delay in enumerate(waits):
+                if wait.event.triggered:
+                    break
+                yield wait.event | env.timeout(delay)
+                if wait.event.triggered:
+                    break
+                if i + 1 < len(waits):
+                    wait.sends += 1
+                    self._enqueue(wait)  # iPXE re-sends its RRQ
+        except simpy.Interrupt:
             if wait.event.triggered:
-                break
-            yield wait.event | env.timeout(delay)
-            if wait.event.triggered:
-                break
-            if i + 1 < len(waits):
-                wait.sends += 1
-                self._enqueue(wait)  # iPXE re-sends its RRQ
+                self.release()  # served just now: the transfer never starts
+            wait.gave_up = True  # power-cycled: its queued RRQs become orphans
+            raise
         if not wait.event.triggered:
             wait.gave_up = True
         return wait
@@ -191,7 +197,14 @@ class HttpWorkers:
             if len(self.workers.queue) < self.backlog:
                 req = self.workers.request()
                 self.max_waiting = max(self.max_waiting, len(self.workers.queue))
-                yield req
+                try:
+                    yield req
+                except simpy.Interrupt:
+                    if req.triggered:  # granted at the very instant it went away
+                        self.workers.release(req)
+                    else:
+                        req.cancel()  # went away while queued: the kernel drops it
+                    raise
                 return req, syns, env.now - start
             self.dropped_syns += 1
             yield env.timeout(delay)

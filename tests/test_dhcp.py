@@ -77,7 +77,7 @@ def test_fleet_runs_dhcp_before_fetching():
                 dhcp=DhcpSpec("d", "boot", ping=0.0, no_pxedhcp=True, ipv6_ra=True))
     run = simulate(topo, [grp], [(s, "g") for s in topo.servers()], name="t", seed=1)
     phases = [r.phase for r in run.records if r.server == "r01s001"]
-    assert phases == ["power-on", "firmware", "dhcp-exchange", "dhcp", "fetch:k"]
+    assert phases == ["power-on", "firmware", "dhcp-exchange", "dhcp", "fetch:k", "boot"]
 
 
 def test_lacp_outage_fails_stock_ipxe_and_the_32s_build_survives():

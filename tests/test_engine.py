@@ -215,3 +215,26 @@ def test_unsaturated_starts_and_ends_need_no_solve():
     ends, eng = run_flows(specs, {"L": 1000.0})
     assert ends == [pytest.approx(i + 10.0, abs=1e-12) for i in range(10)]
     assert eng.solves <= 3
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_cancel_frees_the_share(full):
+    # Hand: two 100 B flows share a 10 B/s link, 5 B/s each. At t = 5 one is cancelled
+    # (25 B moved); the other has 75 B left at 10 B/s: it ends at 5 + 7.5 = 12.5 s.
+    env = simpy.Environment()
+    eng = FlowEngine(env, full_recompute=full)
+    link = Resource("l", 10.0)
+    a, b = Flow(100, [link]), Flow(100, [link])
+    moved = []
+
+    def canceller():
+        eng.start(a)
+        yield env.timeout(5)
+        moved.append(eng.cancel(a))
+
+    eng.start(b)
+    env.process(canceller())
+    env.run()
+    assert moved == [pytest.approx(25.0)]
+    assert b.end == pytest.approx(12.5)
+    assert not a.active and not a.done.triggered

@@ -35,7 +35,7 @@ def test_one_server_is_the_sum_of_its_phases():
     assert server[5] == "ok"
     assert server[4] == pytest.approx(expect, rel=1e-9)
     phases = [r.phase for r in run.records]
-    assert phases == ["power-on", "fetch:kernel", "fetch:initrd"]
+    assert phases == ["power-on", "fetch:kernel", "fetch:initrd", "boot"]
     # records sum to the boot time
     assert sum(r.end - r.start for r in run.records) == pytest.approx(expect - 2.0, rel=1e-12)
 
@@ -67,7 +67,7 @@ def test_storm_respects_line_rate_bound():
     assert summary["makespan"] >= bound["seconds"]
     assert summary["makespan"] <= 1.05 * bound["seconds"]
     assert summary["bottlenecks"][0]["resource"] == "boot->tor01"
-    assert summary["completed"] == 40 and len(phases) == 80
+    assert summary["completed"] == 40 and len(phases) == 120  # power-on, fetch, boot
 
 
 def test_power_on_schedule_and_until():
@@ -111,6 +111,6 @@ def test_calibrated_profile_adds_its_rom_start():
         times[name] = (run.servers[0][4], [r.phase for r in run.records])
     qemu = get_profile("ipxe-2019-qemu")
     assert qemu.rom_start > 1.0
-    assert times["ipxe-2019-qemu"][1] == ["power-on", "firmware", "fetch:k"]
-    assert times["ipxe-current"][1] == ["power-on", "fetch:k"]
+    assert times["ipxe-2019-qemu"][1] == ["power-on", "firmware", "fetch:k", "boot"]
+    assert times["ipxe-current"][1] == ["power-on", "fetch:k", "boot"]
     assert times["ipxe-2019-qemu"][0] > times["ipxe-current"][0] + qemu.rom_start - 0.01

@@ -235,6 +235,35 @@ class FlowEngine:
             self._rekey(only, now)
         self._request_solve()
 
+    def cancel(self, flow: Flow) -> float:
+        """Stop a running flow now and return the bytes it moved.
+
+        For a transfer whose client went away (a power cycle, a stage timeout, a link
+        that stayed down past the client's give-up). Its ``done`` event never fires;
+        the rates of the flows it leaves are re-solved.
+        """
+        if not flow.active:
+            return flow.size - flow._remaining
+        now = self.env.now
+        if self.full_recompute:
+            self._advance(now)
+            del self._active[flow]
+        else:
+            if flow._cls is not None:
+                self._leave_class(flow, now)  # its group's clock gives the bytes left
+            for r in flow.path:
+                fl = r.flows
+                fl.discard(flow)
+                if len(fl) == 1:  # r becomes private to the one flow left
+                    for other in fl:
+                        self._rekey(other, now)
+        moved = flow.size - max(flow._remaining, 0.0)
+        flow.end = now
+        flow.active = False
+        flow.rate = 0.0
+        self._request_solve()
+        return moved
+
     @property
     def active_flows(self) -> int:
         """Number of flows currently moving bytes."""

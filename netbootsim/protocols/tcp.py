@@ -215,6 +215,10 @@ def http_transfer(
     start = env.now
     yield env.timeout(plan.before_data)
     flow = Flow(plan.wire_bytes, path, bound=plan.bound, schedule=plan.schedule, name=name)
-    yield engine.start(flow)
+    try:
+        yield engine.start(flow)
+    except simpy.Interrupt:
+        engine.cancel(flow)  # the client went away (power cycle, timeout): stop the flow
+        raise
     yield env.timeout(plan.after_data)
     return TransferResult("http", start, env.now, plan.body, plan.wire_bytes, "ok", "")

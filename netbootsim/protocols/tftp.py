@@ -266,5 +266,9 @@ def tftp_transfer(
         return TransferResult("tftp", start, env.now, 0.0, 0.0, "failed", plan.error)
     size = plan.data_time * plan.rate if plan.rate != math.inf else 0.0
     flow = Flow(size, path, bound=plan.rate, name=name)
-    yield engine.start(flow)
+    try:
+        yield engine.start(flow)
+    except simpy.Interrupt:
+        engine.cancel(flow)  # the client went away (power cycle, timeout): stop the flow
+        raise
     return TransferResult("tftp", start, env.now, plan.size, plan.wire_bytes, "ok", "")

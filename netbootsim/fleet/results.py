@@ -1,0 +1,85 @@
+"""What a fleet run produced, and the observer that attributes bottlenecks."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ..net import FlowEngine, Resource
+from ..records import PhaseRecord
+
+__all__ = ["FleetRun", "Observer"]
+
+
+@dataclass
+class FleetRun:
+    """Everything a run produced, before it is written anywhere.
+
+    Attributes:
+        records: one per phase attempt, in the order they ended.
+        servers: per server ``(name, group, rack, power_on, ready, outcome, reason, bytes)``.
+        wire_bytes: bytes each resource had to carry (for the line-rate bound).
+        capacity: capacity of each such resource (bytes/s).
+        saturated: seconds each resource spent limiting flows.
+        max_flows: most flows a resource limited at once.
+        first_last: first and last time each resource limited flows.
+        timeline: ``(time, resource, utilisation, flows)`` samples of busy resources.
+        events, solves: engine work counters.
+        slots, workers, dhcp, apis: the services' state objects, by name.
+        broadcasts: DHCP broadcast packets per L2 domain.
+    """
+
+    records: list[PhaseRecord] = field(default_factory=list)
+    servers: list[tuple] = field(default_factory=list)
+    wire_bytes: dict[str, float] = field(default_factory=dict)
+    capacity: dict[str, float] = field(default_factory=dict)
+    saturated: dict[str, float] = field(default_factory=dict)
+    max_flows: dict[str, int] = field(default_factory=dict)
+    first_last: dict[str, list[float]] = field(default_factory=dict)
+    timeline: list[tuple[float, str, float, int]] = field(default_factory=list)
+    events: int = 0
+    solves: int = 0
+    slots: dict = field(default_factory=dict)
+    workers: dict = field(default_factory=dict)
+    dhcp: dict = field(default_factory=dict)
+    broadcasts: Counter = field(default_factory=Counter)
+    apis: dict = field(default_factory=dict)
+
+
+class Observer:
+    """Bottleneck attribution and utilisation samples, fed by the engine after solves."""
+
+    def __init__(self, run: FleetRun, sample_every: float):
+        self.run = run
+        self.sample_every = sample_every  # relative: next sample after max(1 ms, this × now)
+        self.prev_t = 0.0
+        self.prev: list[tuple[Resource, float, int]] = []
+        self.next_sample = 0.0
+
+    def __call__(self, now: float, engine: FlowEngine) -> None:
+        """Account the interval since the last call; sample loads now and then."""
+        run = self.run
+        for r, _, _ in self.prev:
+            run.saturated[r.name] = run.saturated.get(r.name, 0.0) + (now - self.prev_t)
+            run.first_last[r.name][1] = now
+        current = engine.bottlenecks()
+        for r, _, n in current:
+            if r.name not in run.first_last:
+                run.first_last[r.name] = [now, now]
+            run.max_flows[r.name] = max(run.max_flows.get(r.name, 0), n)
+        self.prev, self.prev_t = current, now
+        if now >= self.next_sample:
+            loads = engine.resource_loads()
+            if not loads:
+                return
+            # Thinning: about 1 / sample_every samples per decade of simulated time, so a
+            # long storm costs a bounded number of O(flows) load sweeps.
+            self.next_sample = now + max(1e-3, self.sample_every * now)
+            busiest = sorted(loads.items(), key=lambda kv: (-kv[1] / kv[0].capacity,
+                                                            kv[0].name))[:8]
+            counts: dict[Resource, int] = {}
+            for f, _ in engine.flow_rates():
+                for x in f.path:
+                    counts[x] = counts.get(x, 0) + 1
+            for r, load in busiest:
+                run.timeline.append((now, r.name, min(load / r.capacity, 1.0), counts[r]))

@@ -1,0 +1,184 @@
+"""What a fleet run is given: services, DHCP, lifecycle stages, groups (plain data)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..profiles import Profile
+
+__all__ = ["Service", "DhcpSpec", "Install", "Stage", "Group", "LinkFaults",
+           "DEFAULT_STAGE", "API_SERVICE_TIME", "API_CONCURRENCY", "LINUX_RWND"]
+
+#: Provisioning API time per request: 20 ms. Assumed (a templated response from a web
+#: app backed by a database; no published figure) — reports mark it uncalibrated.
+API_SERVICE_TIME = 20e-3
+#: Provisioning API requests served at once: 64. Assumed (a few worker processes with
+#: threads, e.g. gunicorn/uwsgi defaults of that order); no published figure.
+API_CONCURRENCY = 64
+#: The installer's TCP receive window: Linux's default tcp_rmem maximum, 6 MiB
+#: (Documentation/networking/ip-sysctl.rst, tcp_rmem "max: 6MB").
+LINUX_RWND = 6 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Service:
+    """A boot service on a host.
+
+    Attributes:
+        name: service name from the scenario.
+        kind: ``tftp``, ``http`` or ``api`` (a provisioning API answering scripts).
+        host: topology node it runs on.
+        block_cost: TFTP server CPU time per block (s).
+        disk_rate: read rate shared by all its transfers (bytes/s; ``inf`` for none).
+        retransmit: TFTP: ``None`` if a duplicate ACK makes it resend, else its own
+            resend timer (s) — see :class:`~netbootsim.protocols.TftpParams`.
+        max_sessions: TFTP: concurrent transfers (dnsmasq ``tftp-max``); ``None``: no cap
+            (a process per client, like tftpd-hpa). See :mod:`netbootsim.services`.
+        workers: HTTP: worker cap (Apache prefork MaxRequestWorkers); ``None``: no cap.
+        keepalive: HTTP: how long the server keeps an idle connection (and its worker).
+        service_time: API: time per request (s).
+        concurrency: API: requests served at once.
+    """
+
+    name: str
+    kind: str
+    host: str
+    block_cost: float = 0.0
+    disk_rate: float = math.inf
+    retransmit: float | None = None
+    max_sessions: int | None = None
+    workers: int | None = None
+    keepalive: float = 5.0
+    service_time: float = API_SERVICE_TIME
+    concurrency: int = API_CONCURRENCY
+
+
+@dataclass(frozen=True)
+class DhcpSpec:
+    """A DHCP service (see :class:`netbootsim.dhcp.DhcpServer` for the fields)."""
+
+    name: str
+    host: str
+    service_time: float = 0.5e-3
+    ping: float = 3.0
+    no_pxedhcp: bool = False
+    ipv6_ra: bool = False
+    pool: int | None = None
+    proxy: bool = False
+    boot_files: tuple[tuple[str, str], ...] = ()
+    script: str = ""
+    user_class_check: bool = True
+
+
+@dataclass(frozen=True)
+class Install:
+    """The OS phase's image pull: the installer streams ``image`` to disk over HTTP.
+
+    Attributes:
+        image: image name.
+        size: bytes.
+        service: the HTTP mirror it comes from.
+        disk_rate: the disk's write rate (bytes/s): the stream goes no faster.
+    """
+
+    image: str
+    size: float
+    service: Service
+    disk_rate: float = math.inf
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One lifecycle stage: a network boot, then work in the booted OS.
+
+    Attributes:
+        name: stage name (``commissioning``, ``deploy``, ...; ``boot`` by default).
+        timeout: the orchestrator fails the stage this long after it began (s;
+            ``None``: never).
+        on_failure: ``halt`` (the server stays failed), ``reboot`` (the BIOS boot order
+            tries again after ``reboot_after``, within the same timeout) or ``retry`` (the
+            orchestrator power-cycles it and starts the stage again, up to ``retries``).
+        retries: ``retry``: how many more attempts.
+        reboot_after: ``reboot``: wait before the next attempt (s).
+        install: the OS image pull (``None``: none).
+        work: time spent in the booted OS after the install (commissioning scripts,
+            MAAS's 60 s LLDP floor; first boot, reporting ready) (s).
+        max_in_flight: servers in this stage at once, fleet-wide (the control plane's
+            cap; ``None``: no cap).
+    """
+
+    name: str = "boot"
+    timeout: float | None = None
+    on_failure: str = "halt"
+    retries: int = 0
+    reboot_after: float = 0.0
+    install: Install | None = None
+    work: float = 0.0
+    max_in_flight: int | None = None
+
+
+DEFAULT_STAGE = Stage()
+
+
+@dataclass(frozen=True)
+class LinkFaults:
+    """How a group's server ports behave after each link-up (each power-on).
+
+    Attributes:
+        lacp: the port drops every frame this long (a LAG member until LACP converges).
+        stp: the port is blocked this long (STP listening+learning): iPXE sees the link
+            as blocked and defers DHCP (1 s steps, up to 180, IPXE-FACTS §1); a PXE ROM
+            sends anyway and its frames are dropped.
+        down: no carrier this long: iPXE waits up to 15 s for link
+            (``LINK_WAIT_TIMEOUT``, usr/ifmgmt.c:47), then fails.
+    """
+
+    lacp: float = 0.0
+    stp: float = 0.0
+    down: float = 0.0
+
+
+@dataclass(frozen=True)
+class Group:
+    """A fleet group: servers that boot the same way.
+
+    Attributes:
+        name: group name.
+        boot: boot path name (``pxe``, ``pxe-chainload-ipxe``, ``ipxe``).
+        profile: client firmware profile (iPXE's for ``ipxe`` and after a chainload; the
+            ROM's for ``pxe``).
+        images: ``(name, size in bytes)`` fetched in order by the default script.
+        service: where ``images`` come from.
+        power_on_at: time the first server of the group is powered on (s).
+        per_second: servers powered on per second (``inf``: all at once).
+        dhcp: the DHCP service the group's clients configure from (``None``: none; the
+            run's other DHCP services, e.g. a ProxyDHCP, answer too).
+        link_outage: legacy form of ``faults.lacp`` (s).
+        stages: the lifecycle, in order.
+        arch: ``bios`` or ``uefi`` (DHCP option 93).
+        script: the iPXE script the provisioning system serves this group (``None``:
+            ``kernel``/``initrd``/``boot`` of ``images``).
+        rom: the PXE ROM's profile for ``pxe-chainload-ipxe`` (its DHCP and TFTP).
+        nbp: the network bootstrap program a PXE ROM loads when DHCP names none.
+        rack_interval: rack by rack: the servers of the group's k-th rack are powered
+            on ``k × rack_interval`` later (s; 0: no rack stagger).
+        faults: the group's port behaviour after link-up.
+    """
+
+    name: str
+    boot: str
+    profile: Profile
+    images: tuple[tuple[str, float], ...]
+    service: Service
+    power_on_at: float = 0.0
+    per_second: float = math.inf
+    dhcp: DhcpSpec | None = None
+    link_outage: float = 0.0
+    stages: tuple[Stage, ...] = (DEFAULT_STAGE,)
+    arch: str = "bios"
+    script: str | None = None
+    rom: Profile | None = None
+    nbp: str | None = None
+    rack_interval: float = 0.0
+    faults: LinkFaults = field(default_factory=LinkFaults)

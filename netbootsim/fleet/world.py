@@ -1,0 +1,334 @@
+"""The shared world of a fleet run: the network, the services and the records.
+
+:class:`World` owns the SimPy environment, the flow engine, the services with their
+limits (TFTP slots, HTTP workers, provisioning API, DHCP servers) and the records.
+Servers (:mod:`.machine`) ask it to move bytes: :meth:`World.tftp`, :meth:`World.http`
+and :meth:`World.api` return a :class:`~netbootsim.protocols.result.TransferResult`
+and write their waits (``tftp-wait``, ``http-wait``) as records themselves.
+
+URIs name a service by its name or by its host (``http://boot1/kernel``,
+``tftp://tftp1/undionly.kpxe``, ``http://api1/boot?mac=...``): :meth:`World.resolve`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
+
+import simpy
+
+from ..dhcp import DhcpServer
+from ..net import FlowEngine, Resource
+from ..profiles import Profile
+from ..protocols import TcpParams, http_plan, http_transfer, tftp_plan, tftp_transfer
+from ..protocols.result import TransferResult
+from ..records import PhaseRecord
+from ..services import HttpWorkers, TftpSlots, run_with_slot
+from ..topology import Topology
+from .results import FleetRun, Observer
+from .spec import LINUX_RWND, DhcpSpec, Service
+
+__all__ = ["World", "Target", "Window", "SCHEMES"]
+
+#: URI schemes and the service kinds that answer them.
+SCHEMES = {"tftp": ("tftp",), "http": ("http", "api")}
+
+
+@dataclass(frozen=True)
+class Window:
+    """A fault window ``[start, end)`` on a link or a service."""
+
+    start: float
+    end: float
+
+    def covers(self, t: float) -> bool:
+        """Whether ``t`` is inside the window."""
+        return self.start <= t < self.end
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a URI names: a service and a file on it (``file`` ``""`` for an API call)."""
+
+    service: Service
+    file: str
+    query: str = ""
+
+
+def _path_loss(links: Sequence) -> float:
+    keep = 1.0
+    for ld in links:
+        keep *= 1.0 - ld.loss
+    return 1.0 - keep
+
+
+class World:
+    """Network, services and records of one fleet run.
+
+    Args:
+        topology: the network.
+        services: boot services by name (TFTP, HTTP, API).
+        dhcp: DHCP services.
+        images: image sizes by name.
+        scripts: script bodies of images that are iPXE scripts, by name.
+        name, seed: for the records.
+        full_recompute: the flow engine's reference mode.
+        sample_every: utilisation sampling (see :class:`.results.Observer`).
+        link_down: windows during which a link carries nothing, by link name.
+        service_down: windows during which a service answers nothing, by name.
+    """
+
+    def __init__(self, topology: Topology, services: dict[str, Service],
+                 dhcp: Sequence[DhcpSpec], images: dict[str, float],
+                 scripts: dict[str, str], *, name: str, seed: int,
+                 full_recompute: bool = False, sample_every: float = 0.005,
+                 link_down: dict[str, list[Window]] | None = None,
+                 service_down: dict[str, list[Window]] | None = None):
+        self.env = env = simpy.Environment()
+        self.topology = topology
+        self.services = services
+        self.images = images
+        self.scripts = scripts
+        self.name = name
+        self.seed = seed
+        self.run = run = FleetRun()
+        self.engine = FlowEngine(env, full_recompute=full_recompute,
+                                 on_solve=Observer(run, sample_every))
+        self.link_down = link_down or {}
+        self.service_down = service_down or {}
+        self._resources: dict[str, Resource] = {}
+        self._disks = {s.name: Resource(f"{s.name}:disk", s.disk_rate)
+                       for s in services.values() if math.isfinite(s.disk_rate)}
+        self.slots = {s.name: TftpSlots(env, s.max_sessions) for s in services.values()
+                      if s.kind == "tftp" and s.max_sessions}
+        self.workers = {s.name: HttpWorkers(env, s.workers, keepalive=s.keepalive)
+                        for s in services.values() if s.kind == "http" and s.workers}
+        self.apis = {s.name: simpy.Resource(env, capacity=s.concurrency)
+                     for s in services.values() if s.kind == "api"}
+        self.dhcp = {d.name: DhcpServer(env, d.name, service_time=d.service_time,
+                                        ping=d.ping, no_pxedhcp=d.no_pxedhcp,
+                                        ipv6_ra=d.ipv6_ra, pool=d.pool, proxy=d.proxy,
+                                        boot_files=dict(d.boot_files), script=d.script,
+                                        user_class_check=d.user_class_check)
+                     for d in dhcp}
+        self.dhcp_hosts = {d.name: d.host for d in dhcp}
+        # Boot-side hosts get addresses (DHCP's next-server is an IPv4 setting in iPXE);
+        # URIs may name a host by address, name, or a service name.
+        self.host_ip = {h: f"10.255.{i >> 8}.{(i & 255) + 1}"
+                        for i, h in enumerate(sorted({s.host for s in services.values()}
+                                                     | set(self.dhcp_hosts.values())))}
+        self.ip_host = {ip: h for h, ip in self.host_ip.items()}
+        run.slots, run.workers, run.apis, run.dhcp = self.slots, self.workers, self.apis, \
+            self.dhcp
+        # iPXE keeps one HTTP/1.1 keep-alive connection per server (IPXE-FACTS §3b);
+        # Linux keeps its window open across back-to-back requests (RFC 2861 validation
+        # only after an idle RTO): bytes of the previous transfer per (client, service).
+        self.connections: dict[tuple[str, str], float] = {}
+        self.held: dict[str, list] = {}  # server -> worker requests its connections hold
+        self.stage_caps: dict[str, simpy.Resource] = {}
+
+    # -------------------------------------------------------------------- records
+    def record(self, server: str, group: str, rack: str, stage: str, phase: str,
+               attempt: int, start: float, end: float, nbytes: float = 0.0,
+               protocol: str = "", endpoint: str = "", outcome: str = "ok",
+               reason: str = "") -> None:
+        """Append one phase record."""
+        self.run.records.append(PhaseRecord(self.name, self.seed, server, group, rack, stage,
+                                            phase, attempt, start, end, nbytes, protocol,
+                                            endpoint, outcome, reason))
+
+    # -------------------------------------------------------------------- naming
+    def resolve(self, uri: str) -> Target | str:
+        """The service and file a URI names, or why it names none."""
+        parts = urlsplit(uri)
+        kinds = SCHEMES.get(parts.scheme)
+        if kinds is None:
+            return f"unsupported URI scheme {parts.scheme!r} in {uri!r}"
+        host = parts.hostname or ""
+        host = self.ip_host.get(host, host)
+        cands = [s for s in self.services.values() if s.kind in kinds
+                 and (s.name == host or s.host == host)]
+        if not cands:
+            return f"no {parts.scheme} service at {host!r} ({uri})"
+        file = parts.path.rsplit("/", 1)[-1]
+        named = [s for s in cands if s.name == host] or cands
+        static = [s for s in named if s.kind != "api"]
+        if static and (file in self.images or not [s for s in named if s.kind == "api"]):
+            return Target(min(static, key=lambda s: s.name), file, parts.query)
+        api = min((s for s in named if s.kind == "api"), key=lambda s: s.name)
+        return Target(api, "", parts.query)
+
+    def down(self, service: str, t: float) -> Window | None:
+        """The outage window of ``service`` covering ``t``, if any."""
+        return next((w for w in self.service_down.get(service, ()) if w.covers(t)), None)
+
+    def path_down_until(self, links: Sequence, t: float) -> float:
+        """When every link of ``links`` is up again (``t`` if none is down at ``t``)."""
+        end = t
+        for ld in links:
+            for w in self.link_down.get(ld.link, ()):
+                if w.covers(t):
+                    end = max(end, w.end)
+        return end
+
+    # ----------------------------------------------------------------- transfers
+    def _resource(self, ld) -> Resource:
+        r = self._resources.get(ld.name)
+        if r is None:
+            r = self._resources[ld.name] = Resource(ld.name, ld.capacity)
+        return r
+
+    def _path(self, svc: Service, server: str, key: str):
+        fwd, back, rtt = self.topology.round_trip(svc.host, server, key)
+        path = [self._resource(ld) for ld in fwd]
+        if svc.name in self._disks:
+            path.append(self._disks[svc.name])
+        return fwd, back, rtt, path
+
+    def _moved(self, path: list[Resource], wire: float) -> None:
+        run = self.run  # the line-rate bound counts only bytes that really moved
+        for r in path:
+            run.wire_bytes[r.name] = run.wire_bytes.get(r.name, 0.0) + wire
+            run.capacity[r.name] = r.capacity
+
+    def _unreachable(self, proto: str, svc: Service, fwd: Sequence, start: float,
+                     give_up: float) -> Generator[simpy.Event, object, TransferResult | None]:
+        """Wait out a service or link outage as a client's retries would, or fail."""
+        env = self.env
+        while True:
+            w = self.down(svc.name, env.now)
+            up = max(w.end if w else env.now, self.path_down_until(fwd, env.now))
+            if up <= env.now:
+                return None
+            if up - start > give_up:
+                yield env.timeout(max(start + give_up - env.now, 0.0))
+                what = f"service {svc.name} down" if w else "link down on the path"
+                return TransferResult(proto, start, env.now, 0.0, 0.0, "failed",
+                                      f"no answer from {svc.name}: {what} "
+                                      f"({give_up:g} s of retries)")
+            yield env.timeout(up - env.now)
+
+    def tftp(self, server: str, group: str, rack: str, stage: str, attempt: int,
+             profile: Profile, svc: Service, file: str, size: float
+             ) -> Generator[simpy.Event, object, TransferResult]:
+        """One TFTP read of ``file`` (``size`` bytes) by ``server`` from ``svc``."""
+        env = self.env
+        start = env.now
+        fwd, back, rtt, path = self._path(svc, server, f"{server}/{file}")
+        # iPXE's RRQ retry timer gives up 15.75 s after the first (IPXE-FACTS §0)
+        give_up = sum(_waits(profile.tftp.retry_min, profile.tftp.retry_max))
+        fail = yield from self._unreachable("tftp", svc, fwd, start, give_up)
+        if fail is not None:
+            return fail
+        params = replace(profile.tftp, server_block_cost=svc.block_cost,
+                         server_retransmit=svc.retransmit)
+        plan = tftp_plan(size, params, rtt, [ld.capacity for ld in fwd], _path_loss(fwd),
+                         _path_loss(back))
+        gen = tftp_transfer(env, self.engine, path, plan, f"{server}/{file}")
+        slots = self.slots.get(svc.name)
+        if slots is None:
+            res = yield from gen
+        else:
+            wait, res = yield from run_with_slot(slots, lambda: gen, params.retry_min,
+                                                 params.retry_max)
+            cap = f"tftp-max {slots.max_sessions}"
+            if wait.gave_up:
+                return TransferResult("tftp", start, env.now, 0.0, 0.0, "failed",
+                                      f"no TFTP slot: {wait.sends} RRQs unanswered in "
+                                      f"{env.now - start:.2f} s ({cap})")
+            if wait.sends > 1:
+                self.record(server, group, rack, stage, f"tftp-wait:{file}", attempt, start,
+                            wait.served, 0.0, "tftp", svc.name, "ok",
+                            f"{wait.sends} RRQs before a slot ({cap})")
+        if res.outcome == "ok":
+            self._moved(path, plan.wire_bytes)
+        return res
+
+    def http(self, server: str, group: str, rack: str, stage: str, attempt: int,
+             profile: Profile | None, svc: Service, file: str, size: float,
+             rate_cap: float = math.inf) -> Generator[simpy.Event, object, TransferResult]:
+        """One HTTP GET of ``file`` by ``server`` from ``svc``.
+
+        ``profile`` None: the client is Linux (the installer), with its own window
+        (:data:`~.spec.LINUX_RWND`) and no firmware delays; ``rate_cap`` bounds it (the
+        disk it streams to).
+        """
+        env = self.env
+        start = env.now
+        fwd, back, rtt, path = self._path(svc, server, f"{server}/{file}")
+        # iPXE's SYN retry timer gives up 15.75 s after the first (IPXE-FACTS §0, §3)
+        fail = yield from self._unreachable("http", svc, fwd, start, sum(_waits(0.25, 10.0)))
+        if fail is not None:
+            return fail
+        prev = self.connections.get((server, svc.name))
+        if profile is None:
+            tcp, extra, overhead, cap = TcpParams(rwnd=LINUX_RWND), 0.0, 0.0, rate_cap
+        else:
+            tcp, extra = profile.tcp, profile.tcp_client_delay
+            overhead, cap = profile.http_request_overhead, profile.http_client_rate
+        self.connections[(server, svc.name)] = size
+        hp = http_plan(size, tcp, rtt + extra, min(ld.capacity for ld in fwd) if fwd
+                       else math.inf, _path_loss(fwd), server_time=overhead,
+                       rate_cap=min(cap, rate_cap), connected=prev is not None,
+                       warm=prev is not None and prev >= tcp.rwnd)
+        pool = self.workers.get(svc.name)
+        if prev is None and pool is not None:
+            req, syns, waited = yield from pool.connect()
+            what = f"{pool.workers.capacity} workers, backlog {pool.backlog}"
+            if req is None:
+                return TransferResult("http", start, env.now, 0.0, 0.0, "failed",
+                                      f"no HTTP worker: {syns} SYNs unanswered in "
+                                      f"{env.now - start:.2f} s ({what})")
+            self.held.setdefault(server, []).append((pool, req))
+            if waited > 0:
+                self.record(server, group, rack, stage, f"http-wait:{file}", attempt, start,
+                            env.now, 0.0, "http", svc.name, "ok",
+                            f"waited for a worker, {syns} SYNs ({what})")
+        res = yield from http_transfer(env, self.engine, path, hp, f"{server}/{file}")
+        if res.outcome == "ok":
+            self._moved(path, hp.wire_bytes)
+        return res
+
+    def api(self, server: str, svc: Service, size: float
+            ) -> Generator[simpy.Event, object, TransferResult]:
+        """One request to a provisioning API: connect, queue, service time, response."""
+        env = self.env
+        start = env.now
+        fwd, _, rtt = self.topology.round_trip(svc.host, server, f"{server}/api")
+        fail = yield from self._unreachable("http", svc, fwd, start, sum(_waits(0.25, 10.0)))
+        if fail is not None:
+            return fail
+        yield env.timeout(rtt)  # TCP handshake
+        with self.apis[svc.name].request() as req:
+            yield req
+            yield env.timeout(svc.service_time)
+        yield env.timeout(rtt)  # request out, (small) response back
+        return TransferResult("http", start, env.now, size, size, "ok", "")
+
+    def release_connections(self, server: str) -> None:
+        """The server stopped talking (booted, or power-cycled).
+
+        Its idle keep-alive connections free their workers after the server's
+        keep-alive timeout.
+        """
+        for pool, req in self.held.pop(server, ()):
+            pool.hold_then_release(req)
+        for key in [k for k in self.connections if k[0] == server]:
+            del self.connections[key]
+
+    def stage_cap(self, stage: str, cap: int | None) -> simpy.Resource | None:
+        """The fleet-wide in-flight cap of a stage (shared by every group)."""
+        if cap is None:
+            return None
+        res = self.stage_caps.get(stage)
+        if res is None:
+            res = self.stage_caps[stage] = simpy.Resource(self.env, capacity=cap)
+        return res
+
+
+def _waits(first: float, maximum: float) -> list[float]:
+    from ..protocols import retry_waits
+
+    return retry_waits(first, maximum)
