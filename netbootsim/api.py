@@ -23,9 +23,8 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import InputError
-from .fleet import simulate
-from .run_cli import SCOPE_NOTES, _groups, question_of
+from .assemble import run_built, scope_notes
+from .run_cli import question_of
 from .runner import summarize
 from .scenario import Scenario, build, load_scenario
 
@@ -63,8 +62,8 @@ def simulate_scenario(scenario: Mapping[str, Any] | str | Path, *, name: str | N
             (``"run.seed=7"``, ``"fleet[0].count=50"``).
 
     Returns:
-        The run's :class:`Result`. Its ``summary["notes"]`` holds the scope notes every
-        report carries; the per-profile and DHCP notes of ``netbootsim run`` are not added.
+        The run's :class:`Result`; ``summary["notes"]`` holds the notes ``netbootsim
+        run`` puts in its report.
 
     Raises:
         InputError: every problem with the scenario, each naming its field.
@@ -76,14 +75,9 @@ def simulate_scenario(scenario: Mapping[str, Any] | str | Path, *, name: str | N
         sc = load_scenario(scenario, overrides=overrides)
         question = question_of(str(scenario))
     built = build(sc)
-    groups, problems = _groups(built)
-    if problems:
-        raise InputError(problems)
-    run = simulate(built.topology, groups, built.servers, name=name or sc.name,
-                   seed=built.seed, full_recompute=built.run.full_recompute,
-                   until=built.run.until)
+    run, inputs, _ = run_built(built, name=name or sc.name)
     summary, servers, phases, timeline = summarize(
         run, scenario=name or sc.name, question=question, seed=built.seed,
         mode="full-recompute" if built.run.full_recompute else "incremental",
-        notes=list(SCOPE_NOTES))
+        notes=scope_notes(inputs))
     return Result(summary, servers, phases, timeline)

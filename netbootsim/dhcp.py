@@ -221,6 +221,8 @@ class DhcpClient:
         discover_end: iPXE's ``DHCP_DISC_END_TIMEOUT_SEC``.
         blackout_until: frames sent before this time are lost (LACP, STP, link down).
         broadcasts: counter of broadcast packets per domain, shared by the fleet.
+        script_client: the server tells it apart as iPXE wanting its script (default:
+            ``ipxe``).
     """
 
     name: str
@@ -232,6 +234,13 @@ class DhcpClient:
     discover_end: float = 10.0
     blackout_until: float = 0.0
     broadcasts: Counter = field(default_factory=Counter)
+    script_client: bool | None = None
+
+    @property
+    def wants_script(self) -> bool:
+        """Whether the server should hand it the iPXE script (``script_client``, else
+        ``ipxe``): an iPXE ROM that starts a chainload is served as a PXE client."""
+        return self.ipxe if self.script_client is None else self.script_client
 
 
 def dhcp_client(env: simpy.Environment, c: DhcpClient
@@ -274,9 +283,9 @@ def dhcp_client(env: simpy.Environment, c: DhcpClient
 
     def boot_file(server: DhcpServer) -> str:
         for px, _ in proxies:
-            if f := px.boot_file_for(c.arch, c.ipxe):
+            if f := px.boot_file_for(c.arch, c.wants_script):
                 return f
-        return server.boot_file_for(c.arch, c.ipxe)
+        return server.boot_file_for(c.arch, c.wants_script)
 
     def ready(elapsed: float, at_tick: bool) -> bool:
         if not offers:

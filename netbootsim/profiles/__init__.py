@@ -24,7 +24,7 @@ __all__ = ["Profile", "PROFILES", "PROFILE_DIR", "get_profile", "load_profile"]
 PROFILE_DIR = Path(__file__).resolve().parent
 
 _FIXED = ("tftp_blksize", "tftp_windowsize", "tftp_rollover", "retry_min", "retry_max",
-          "tcp_rwnd", "https", "ipv6", "dhcp_discover_end")
+          "tcp_rwnd", "https", "ipv6", "dhcp_discover_end", "firmware")
 _MEASURED = ("tftp_client_block_delay", "tcp_client_delay", "http_client_rate",
              "http_request_overhead", "rom_start")
 
@@ -40,6 +40,8 @@ class Profile:
         tcp: TCP receive-side parameters (the sender is the mirror's Linux).
         https: whether the build can fetch ``https://`` at all.
         ipv6: whether IPv6 is built in (its autoconfiguration wait lengthens ``dhcp``).
+        firmware: ``ipxe`` or ``pxe`` (a vendor PXE ROM): whose DHCP client and user
+            class it has.
         dhcp_discover_end: the DHCP discovery timer's ceiling (``DHCP_DISC_END_TIMEOUT_SEC``:
             10 s in iPXE, 32 s in PXE-spec builds); it sets when ``dhcp`` gives up.
         tcp_client_delay: the client's added latency per TCP round trip (an emulated NIC
@@ -61,6 +63,7 @@ class Profile:
     https: bool
     ipv6: bool = False
     dhcp_discover_end: float = 10.0
+    firmware: str = "ipxe"
     tcp_client_delay: float = 0.0
     http_client_rate: float = math.inf
     http_request_overhead: float = 0.0
@@ -78,6 +81,10 @@ def _value(name: str, raw: object, where: str) -> object:
     if name in ("tftp_rollover", "https", "ipv6"):
         if not isinstance(raw, bool):
             raise ValueError(f"{where}: {name} must be true or false, got {raw!r}")
+        return raw
+    if name == "firmware":
+        if raw not in ("ipxe", "pxe"):
+            raise ValueError(f"{where}: firmware must be ipxe or pxe, got {raw!r}")
         return raw
     if name == "tcp_rwnd":
         return parse_size(raw)
@@ -110,6 +117,7 @@ def load_profile(path: Path) -> Profile:
         https=f["https"],
         ipv6=f["ipv6"],
         dhcp_discover_end=f["dhcp_discover_end"],
+        firmware=f["firmware"],
         tcp_client_delay=m["tcp_client_delay"],
         http_client_rate=m["http_client_rate"],
         http_request_overhead=m["http_request_overhead"],

@@ -215,12 +215,14 @@ def allocate(topo: Topology, fleet: list[tuple[int, FleetGroup]]
     return out, issues
 
 
-def fault_target_checks(topo: Topology, faults: list[tuple[int, Fault]]) -> list[Issue]:
-    """Link faults must name a link of the built topology."""
+def fault_target_checks(topo: Topology, faults: list[tuple[int, Fault]],
+                        groups: frozenset[str] = frozenset()) -> list[Issue]:
+    """Link faults must name a link of the built topology (or, link-down, a group)."""
     links = list(topo.links())
     issues = []
     for i, f in faults:
-        if f.kind in ("link-down", "loss") and f.target not in links:
+        if f.kind in ("link-down", "loss") and f.target not in links and \
+                f.target not in groups:
             example = links[0] if links else "a--b"
             issues.append((("faults", i, "target"), f"unknown link {f.target!r}"
                            f"{suggest(f.target, links)}; links are named like {example!r}"))
@@ -237,7 +239,8 @@ def build(scenario: Scenario) -> BuiltScenario:
     servers: list[tuple[str, str]] = []
     if topo is not None:
         servers, more = allocate(topo, list(enumerate(scenario.fleet)))
-        issues += more + fault_target_checks(topo, list(enumerate(scenario.faults)))
+        issues += more + fault_target_checks(
+            topo, list(enumerate(scenario.faults)), frozenset(g.name for g in scenario.fleet))
     if issues or topo is None:
         raise InputError([scenario.origin.problem(p, m) for p, m in issues])
     return BuiltScenario(

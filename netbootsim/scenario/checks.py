@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from ..profiles import PROFILES
+from .fleet_checks import fleet_checks
 from .messages import suggest
 from .schema import (
     Fault,
@@ -257,4 +258,4 @@ def static_checks(parts: Parts) -> list[Issue]:
             issues.append(((*p, "target"), f"unknown service {f.target!r}"
                            f"{suggest(f.target, sorted(parts.service_kinds))}; services: "
                            f"{_known(parts.service_kinds)}"))
-    return issues
+    return issues + fleet_checks(parts)

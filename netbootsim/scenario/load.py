@@ -118,7 +118,8 @@ def validate_tree(tree: Any, origin: Origin, *, overrides: Sequence[str] = (),
         issues += more
         if topo is not None:
             issues += allocate(topo, parts.fleet)[1]
-            issues += fault_target_checks(topo, parts.faults)
+            issues += fault_target_checks(topo, parts.faults, frozenset(
+                g.name for _, g in parts.group_refs if g.name is not None))
     problems += [origin.problem(p, m) for p, m in issues]
     if problems or model is None:
         raise InputError(problems)

@@ -22,7 +22,8 @@ from ..units import UnitError, parse_quantity
 __all__ = [
     "BOOT_PATHS", "SHAPES", "SERVICE_MODELS", "Section", "Link", "LinkReverse", "Host", "Node",
     "ExtraLink", "TopologySection", "TftpService", "HttpService", "DhcpService", "Service",
-    "Image", "PowerOn", "FleetGroup", "Fault", "Run", "ScenarioModel", "fields_at",
+    "Image", "PowerOn", "FleetGroup", "ApiService", "Install", "Stage", "Fault", "Run",
+    "ScenarioModel", "fields_at",
 ]
 
 #: Topology shapes; ``custom`` builds only the explicit ``nodes``, ``hosts`` and ``links``.
@@ -180,6 +181,9 @@ SERVICE_MODELS: dict[str, dict[str, dict[str, Any]]] = {
         "nginx": {"workers": 512},
     },
     "dhcp": {"dnsmasq": {}, "isc-dhcpd": {}},
+    # Provisioning API: 20 ms per request, 64 at once — assumed, not published
+    # (netbootsim.fleet.spec.API_SERVICE_TIME); reports mark it uncalibrated.
+    "api": {"generic": {}},
 }
 
 
@@ -243,7 +247,7 @@ class HttpService(Section):
 
 
 class DhcpService(Section):
-    """A DHCP server, timed as :mod:`netbootsim.dhcp` describes.
+    """A DHCP server, timed as :mod:`netbootsim.dhcp` describes (pools, relays, PXE).
 
     Attributes:
         host: the topology host it runs on.
@@ -255,6 +259,14 @@ class DhcpService(Section):
         no_pxedhcp: its offers carry option 175.176 so iPXE skips the 2 s ProxyDHCP wait.
         ipv6_ra: a router advertisement reaches the clients, so iPXE does not wait ~16 s
             for IPv6 autoconfiguration (lab: dhcp step 1.02 s with an RA, 16.08 s without).
+        pool: addresses per client subnet (the relay's giaddr picks it); ``None``: enough.
+        proxy: a ProxyDHCP server: it gives PXE clients a boot file, no address.
+        boot_files: boot file (an image name) per client architecture, option 93:
+            ``{bios: undionly.kpxe, uefi: ipxe.efi}``.
+        script: what it gives iPXE (user class ``iPXE``): a script URL such as
+            ``http://api1/boot?mac=${net0/mac}``; empty: iPXE runs the group's script.
+        user_class_check: it tells iPXE from the PXE ROM; ``false`` hands iPXE the PXE
+            boot file again (the chainload loop).
     """
 
     kind: Literal["dhcp"]
@@ -264,20 +276,55 @@ class DhcpService(Section):
     ping: bool = True
     no_pxedhcp: bool = False
     ipv6_ra: bool = False
+    pool: PosInt | None = None
+    proxy: bool = False
+    boot_files: dict[Literal["bios", "uefi"], str] = {}
+    script: str = ""
+    user_class_check: bool = True
 
 
-Service = Annotated[Union[TftpService, HttpService, DhcpService],  # noqa: UP007
+class ApiService(Section):
+    """A provisioning API: answers each machine's ``chain http://api/...`` with its script.
+
+    Attributes:
+        host: the topology host it runs on.
+        model: implementation (one generic model for now).
+        service_time: time per request; 20 ms, assumed (no published figure).
+        concurrency: requests served at once; 64, assumed.
+    """
+
+    kind: Literal["api"]
+    host: Name
+    model: Literal["generic"] = "generic"
+    service_time: Time = 20e-3
+    concurrency: PosInt = 64
+
+
+Service = Annotated[Union[TftpService, HttpService, DhcpService, ApiService],  # noqa: UP007
                     Field(discriminator="kind")]
 
 
 class Image(Section):
-    """A boot file (NBP, kernel, initrd, rootfs...).
+    """A boot file (NBP, kernel, initrd, rootfs, OS image) or an iPXE script.
 
     Attributes:
-        size: bytes.
+        size: bytes (for a script: its length, when left out).
+        script: an iPXE script's text (``#!ipxe`` ...): served as a script.
     """
 
-    size: Size
+    size: Size | None = None
+    script: str | None = None
+
+    @model_validator(mode="after")
+    def _size_or_script(self) -> Image:
+        if self.size is None and self.script is None:
+            raise PydanticCustomError("missing", "give size (or script, for an iPXE script)")
+        return self
+
+    @property
+    def bytes(self) -> float:
+        """Its size in bytes."""
+        return self.size if self.size is not None else float(len(self.script.encode()))
 
 
 # -- fleet, faults, run ------------------------------------------------------------------
@@ -289,10 +336,53 @@ class PowerOn(Section):
     Attributes:
         at: time of the first power-on, s.
         per_second: servers powered on per second (``None``: all at ``at``).
+        rack_interval: rack by rack: each next rack of the group this much later, s.
     """
 
     at: Time = 0.0
     per_second: Annotated[float, Field(gt=0)] | None = None
+    rack_interval: Time = 0.0
+
+
+class Install(Section):
+    """The OS phase's image pull: streamed to disk over HTTP by the installer.
+
+    Attributes:
+        image: image name.
+        server: the http service (mirror) it comes from.
+        disk_rate: the disk's write rate (``None``: the network is the limit).
+    """
+
+    image: Name
+    server: Name
+    disk_rate: OptRate = None
+
+
+class Stage(Section):
+    """A lifecycle stage: a network boot, then the OS phase.
+
+    Attributes:
+        name: stage name (``commissioning``, ``deploy``...).
+        timeout: the orchestrator fails the stage this long after it began (MAAS:
+            commissioning 20 min, deploy 40 min; REFERENCE-NUMBERS §2.1).
+        on_failure: ``halt``, ``reboot`` (BIOS boot order, after ``reboot_after``, within
+            the timeout) or ``retry`` (the orchestrator restarts the stage, ``retries``
+            times).
+        retries: ``retry`` attempts after the first.
+        reboot_after: ``reboot``: wait before the next attempt.
+        install: the OS image pull.
+        work: time in the booted OS (commissioning scripts: MAAS's 60 s LLDP floor).
+        max_in_flight: servers in this stage at once, fleet-wide.
+    """
+
+    name: Name
+    timeout: OptTime = None
+    on_failure: Literal["halt", "reboot", "retry"] = "halt"
+    retries: Annotated[int, Field(ge=0)] = 0
+    reboot_after: Time = 0.0
+    install: Install | None = None
+    work: Time = 0.0
+    max_in_flight: PosInt | None = None
 
 
 class FleetGroup(Section):
@@ -305,9 +395,17 @@ class FleetGroup(Section):
         boot: boot path, one of :data:`BOOT_PATHS`.
         profile: firmware profile (:data:`netbootsim.profiles.PROFILES`); default
             ``pxe-rom`` for ``pxe``, else ``ipxe-current``.
-        images: image names, fetched in order.
+        images: image names, fetched in order (by the default script, or by the NBP of
+            a ``pxe`` boot).
         server: service the images come from.
         power_on: when the servers are powered on.
+        arch: ``bios`` or ``uefi`` (DHCP option 93 picks the boot file).
+        script: the iPXE script the provisioning side serves this group (default:
+            ``kernel``/``initrd`` of ``images`` from ``server``, then ``boot``).
+        rom: ``pxe-chainload-ipxe``: the PXE ROM's profile (default ``pxe-rom``).
+        nbp: the NBP a PXE ROM loads when DHCP names no boot file (an image name).
+        dhcp: the DHCP service of the group (default: the first non-proxy one by name).
+        stages: the lifecycle (default: one stage ``boot``).
     """
 
     name: Name
@@ -315,9 +413,15 @@ class FleetGroup(Section):
     racks: list[str] | None = None
     boot: Literal["pxe", "pxe-chainload-ipxe", "ipxe"] = "ipxe"
     profile: Name = "ipxe-current"
-    images: Annotated[list[str], Field(min_length=1)]
-    server: Name
+    images: list[str] = []
+    server: Name | None = None
     power_on: PowerOn = PowerOn()
+    arch: Literal["bios", "uefi"] = "bios"
+    script: str | None = None
+    rom: Name | None = None
+    nbp: Name | None = None
+    dhcp: Name | None = None
+    stages: list[Stage] = []
 
     @model_validator(mode="before")
     @classmethod
@@ -332,16 +436,20 @@ class Fault(Section):
     """A fault injected during the run.
 
     Attributes:
-        kind: ``link-down``, ``service-down`` or ``loss`` (loss probability ``value``).
-        target: a link name (``tor01--r01s001``) or a service name.
-        at: start, s.
+        kind: ``link-down`` (a link, or a group's server ports), ``service-down``,
+            ``loss`` (loss probability ``value`` on a link), ``lacp`` (a group's LAG
+            ports drop every frame for ``duration`` after each link-up, until LACP
+            converges) or ``stp`` (a group's ports blocked for ``duration`` after each
+            link-up: STP listening + learning, ~30 s; REFERENCE-NUMBERS §3.4).
+        target: a link name (``tor01--r01s001``), a service name, or a fleet group.
+        at: start, s (link and service faults; group faults start at each link-up).
         duration: length, s (``None``: until the end).
         value: the loss probability for ``loss``.
     """
 
-    kind: Literal["link-down", "service-down", "loss"]
+    kind: Literal["link-down", "service-down", "loss", "lacp", "stp"]
     target: Name
-    at: Time
+    at: Time = 0.0
     duration: OptTime = None
     value: Probability | None = None
 

@@ -1,0 +1,197 @@
+"""From a built scenario to a fleet run: the one place scenario text meets the model.
+
+:func:`fleet_inputs` turns the validated sections into :mod:`netbootsim.fleet`'s
+plain inputs (services with their model defaults, DHCP specs, groups with their
+lifecycle and link faults, fault windows); :func:`run_built` simulates them and
+summarises the run. ``netbootsim run`` and :func:`netbootsim.api.simulate_scenario`
+both go through here, so a scenario means the same thing to both.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .dhcp import DNSMASQ_PING
+from .errors import InputError, Problem
+from .fleet import (
+    DNSMASQ_TFTP_RETRANSMIT,
+    DhcpSpec,
+    FleetRun,
+    Group,
+    Install,
+    LinkFaults,
+    Service,
+    Stage,
+    Window,
+    simulate,
+)
+from .profiles import get_profile
+from .services import APACHE_KEEPALIVE
+
+__all__ = ["FleetInputs", "fleet_inputs", "run_built", "scope_notes", "SCOPE_NOTES",
+           "KEEPALIVE"]
+
+#: How long each HTTP server model keeps an idle keep-alive connection: Apache
+#: KeepAliveTimeout 5 s, nginx keepalive_timeout 75 s (both documented defaults).
+KEEPALIVE = {"apache-prefork": APACHE_KEEPALIVE, "nginx": 75.0}
+
+#: What every report says about the model's scope.
+SCOPE_NOTES = [
+    "Servers power on, start their firmware (a calibrated profile's ROM start), do DHCP "
+    "(iPXE's or the PXE ROM's schedule, dnsmasq's ping check, pools per relay subnet, "
+    "ProxyDHCP), and run their boot path: the PXE ROM's TFTP, a chainload to iPXE, or "
+    "iPXE's script in the interpreter (kernel/initrd over TFTP or HTTP, scripts from a "
+    "provisioning API); TFTP session caps (RRQ retries on iPXE's timer, orphan "
+    "transfers at dnsmasq's tftp-max) and HTTP worker caps (keep-alive holds a worker, "
+    "then backlog, then dropped SYNs) are modelled; then the stage's OS phase (image "
+    "streamed to disk, work time), with stage timeouts and on-failure policies.",
+    "Flow-level model: lock-step TFTP and window-limited TCP share links max-min fairly; "
+    "queueing and RTT-unfairness are not modelled (packet engine, later issue).",
+]
+
+
+@dataclass
+class FleetInputs:
+    """Everything :func:`netbootsim.fleet.simulate` takes besides topology and members."""
+
+    groups: list[Group] = field(default_factory=list)
+    services: dict[str, Service] = field(default_factory=dict)
+    dhcp: list[DhcpSpec] = field(default_factory=list)
+    images: dict[str, float] = field(default_factory=dict)
+    scripts: dict[str, str] = field(default_factory=dict)
+    link_down: dict[str, list[Window]] = field(default_factory=dict)
+    service_down: dict[str, list[Window]] = field(default_factory=dict)
+
+
+def _service(name: str, svc) -> Service:
+    model = getattr(svc, "model", "")
+    if svc.kind == "api":
+        return Service(name, "api", svc.host, service_time=svc.service_time,
+                       concurrency=svc.concurrency)
+    return Service(name, svc.kind, svc.host,
+                   block_cost=getattr(svc, "block_cost", 0.0) or 0.0,
+                   disk_rate=getattr(svc, "disk_rate", None) or math.inf,
+                   retransmit=DNSMASQ_TFTP_RETRANSMIT if model == "dnsmasq" else None,
+                   max_sessions=getattr(svc, "max_sessions", None),
+                   workers=getattr(svc, "workers", None),
+                   keepalive=KEEPALIVE.get(model, APACHE_KEEPALIVE))
+
+
+def _dhcp(name: str, svc) -> DhcpSpec:
+    return DhcpSpec(name, svc.host, service_time=svc.service_time,
+                    ping=DNSMASQ_PING if svc.ping and svc.model == "dnsmasq" else 0.0,
+                    no_pxedhcp=svc.no_pxedhcp, ipv6_ra=svc.ipv6_ra, pool=svc.pool,
+                    proxy=svc.proxy, boot_files=tuple(sorted(svc.boot_files.items())),
+                    script=svc.script, user_class_check=svc.user_class_check)
+
+
+def _window(f) -> Window:
+    return Window(f.at, f.at + f.duration if f.duration is not None else math.inf)
+
+
+def fleet_inputs(built) -> tuple[FleetInputs, list[Problem]]:
+    """The fleet run's inputs from a built scenario, and what cannot run."""
+    sc = built.scenario
+    origin = sc.origin
+    problems: list[Problem] = []
+    out = FleetInputs()
+    for name, svc in sorted(built.services.items()):
+        if svc.kind == "dhcp":
+            out.dhcp.append(_dhcp(name, svc))
+        else:
+            out.services[name] = _service(name, svc)
+    out.images = {n: img.bytes for n, img in built.images.items()}
+    out.scripts = {n: img.script for n, img in built.images.items() if img.script is not None}
+    group_faults: dict[str, dict[str, float]] = {}
+    for f in built.faults:
+        if f.kind in ("lacp", "stp") or (f.kind == "link-down" and f.target in built.groups):
+            kind = "down" if f.kind == "link-down" else f.kind
+            group_faults.setdefault(f.target, {})[kind] = f.duration or 0.0
+        elif f.kind == "link-down":
+            out.link_down.setdefault(f.target, []).append(_window(f))
+        elif f.kind == "service-down":
+            out.service_down.setdefault(f.target, []).append(_window(f))
+    plain = [d for d in out.dhcp if not d.proxy]
+    for i, g in enumerate(sc.fleet):
+        p = ("fleet", i)
+        dhcp = next((d for d in out.dhcp if d.name == g.dhcp), None) or \
+            (plain[0] if plain else None)
+        service = out.services.get(g.server) if g.server else None
+        if service is None:  # a group that runs only its own script: any service will do
+            service = next(iter(out.services.values()), None)
+        if service is None:
+            problems.append(origin.problem((*p, "server"), "no tftp or http service to "
+                                           "boot from"))
+            continue
+        stages = []
+        for st in g.stages:
+            install = None
+            if st.install is not None:
+                install = Install(st.install.image, out.images[st.install.image],
+                                  out.services[st.install.server],
+                                  st.install.disk_rate or math.inf)
+            stages.append(Stage(st.name, st.timeout, st.on_failure, st.retries,
+                                st.reboot_after, install, st.work, st.max_in_flight))
+        faults = group_faults.get(g.name, {})
+        images = tuple((n, out.images[n]) for n in g.images)
+        if not images and g.script is None:
+            problems.append(origin.problem((*p, "images"), "give images (or a script)"))
+            continue
+        out.groups.append(Group(
+            g.name, g.boot, get_profile(g.profile), images, service,
+            power_on_at=g.power_on.at, per_second=g.power_on.per_second or math.inf,
+            dhcp=dhcp, stages=tuple(stages) or Group.__dataclass_fields__["stages"].default,
+            arch=g.arch, script=g.script,
+            rom=get_profile(g.rom or "pxe-rom") if g.boot == "pxe-chainload-ipxe" else None,
+            nbp=g.nbp, rack_interval=g.power_on.rack_interval,
+            faults=LinkFaults(lacp=faults.get("lacp", 0.0), stp=faults.get("stp", 0.0),
+                              down=faults.get("down", 0.0))))
+    for i, f in enumerate(sc.faults):
+        if f.kind == "loss":
+            problems.append(origin.problem(("faults", i, "kind"),
+                                           "loss faults are not simulated yet; set the "
+                                           "link's loss instead"))
+    if sc.run.engine != "flow":
+        problems.append(origin.problem(("run", "engine"),
+                                       f"engine {sc.run.engine!r} is not built yet; use 'flow'"))
+    return out, problems
+
+
+def scope_notes(inputs: FleetInputs) -> list[str]:
+    """The report's notes: scope, then what is uncalibrated in this run."""
+    notes = list(SCOPE_NOTES)
+    profiles = {g.profile.name: g.profile for g in inputs.groups}
+    profiles.update({g.rom.name: g.rom for g in inputs.groups if g.rom is not None})
+    for prof in sorted(profiles.values(), key=lambda p: p.name):
+        if not prof.calibrated:
+            notes.append(f"Firmware profile {prof.name!r} is not calibrated: its measured "
+                         "values (per-block TFTP delay, TCP client latency, ROM start) are "
+                         "left at 0; only ipxe-2019-qemu is fitted to lab boots so far.")
+    if any(s.kind == "api" for s in inputs.services.values()):
+        notes.append("Provisioning API: service time and concurrency are assumed (20 ms, "
+                     "64 at once unless set), not measured.")
+    return notes
+
+
+def run_built(built, *, name: str | None = None,
+              progress: Callable[[int, int, float], None] | None = None
+              ) -> tuple[FleetRun, FleetInputs, float]:
+    """Simulate a built scenario: ``(run, inputs, wall seconds)``.
+
+    Raises:
+        InputError: what the scenario asks that cannot be simulated.
+    """
+    inputs, problems = fleet_inputs(built)
+    if problems:
+        raise InputError(problems)
+    t0 = time.perf_counter()
+    run = simulate(built.topology, inputs.groups, built.servers,
+                   name=name or built.scenario.name, seed=built.seed,
+                   full_recompute=built.run.full_recompute, until=built.run.until,
+                   services=inputs.services, dhcp=inputs.dhcp, images=inputs.images,
+                   scripts=inputs.scripts, link_down=inputs.link_down,
+                   service_down=inputs.service_down, progress=progress)
+    return run, inputs, time.perf_counter() - t0

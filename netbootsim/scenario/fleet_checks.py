@@ -1,0 +1,85 @@
+"""Cross-reference checks of the fleet's boot paths, lifecycle and group faults."""
+
+from __future__ import annotations
+
+from ..profiles import PROFILES
+from .messages import suggest
+
+__all__ = ["fleet_checks"]
+
+Issue = tuple[tuple, str]
+
+
+def _image(issues: list[Issue], path: tuple, name: str | None, images: set[str]) -> None:
+    if name is not None and name not in images:
+        issues.append((path, f"unknown image {name!r}{suggest(name, sorted(images))}; "
+                             f"images: {', '.join(sorted(images)) or 'none declared'}"))
+
+
+def _service(issues: list[Issue], path: tuple, name: str | None, kinds: dict,
+             want: tuple[str, ...]) -> None:
+    if name is None:
+        return
+    if name not in kinds:
+        issues.append((path, f"unknown service {name!r}{suggest(name, sorted(kinds))}; "
+                             f"services: {', '.join(sorted(kinds)) or 'none declared'}"))
+    elif kinds[name] not in want:
+        issues.append((path, f"service {name!r} is a {kinds[name]} service; this needs "
+                             f"{' or '.join(want)}"))
+
+
+def fleet_checks(parts) -> list[Issue]:
+    """Groups' scripts, ROM profiles, NBPs, DHCP, stages; DHCP boot files; group faults."""
+    issues: list[Issue] = []
+    images, kinds = parts.image_names, parts.service_kinds
+    groups = {g.name for _, g in parts.group_refs if g.name is not None}
+    for i, g in parts.fleet:
+        p = ("fleet", i)
+        if g.server is None and g.script is None:
+            issues.append(((*p, "server"), "required (the service the images come from), "
+                                           "unless the group gives a script"))
+        if not g.images and (g.script is None or g.boot == "pxe"):
+            issues.append(((*p, "images"), "give at least one image"
+                           + ("" if g.boot == "pxe" else " (or a script)")))
+        if g.rom is not None:
+            if g.boot != "pxe-chainload-ipxe":
+                issues.append(((*p, "rom"), "only used by boot path 'pxe-chainload-ipxe'"))
+            elif g.rom not in PROFILES:
+                issues.append(((*p, "rom"), f"unknown firmware profile {g.rom!r}"
+                               f"{suggest(g.rom, list(PROFILES))}; known: "
+                               f"{', '.join(PROFILES)}"))
+        _image(issues, (*p, "nbp"), g.nbp, images)
+        _service(issues, (*p, "dhcp"), g.dhcp, kinds, ("dhcp",))
+        seen: dict[str, int] = {}
+        for j, st in enumerate(g.stages):
+            sp = (*p, "stages", j)
+            if st.name in seen:
+                issues.append(((*sp, "name"), f"duplicate stage {st.name!r} (first at "
+                                              f"stages[{seen[st.name]}])"))
+            seen.setdefault(st.name, j)
+            if st.install is not None:
+                _image(issues, (*sp, "install", "image"), st.install.image, images)
+                _service(issues, (*sp, "install", "server"), st.install.server, kinds,
+                         ("http",))
+            if st.on_failure != "retry" and st.retries:
+                issues.append(((*sp, "retries"), "only used with on_failure: retry"))
+            if st.on_failure == "reboot" and st.timeout is None:
+                issues.append(((*sp, "timeout"), "required with on_failure: reboot (else a "
+                                                 "failing server reboots for ever)"))
+    for name, svc in parts.services.items():
+        if getattr(svc, "kind", "") == "dhcp":
+            for arch, file in svc.boot_files.items():
+                _image(issues, ("services", name, "boot_files", arch), file, images)
+    for i, f in parts.faults:
+        p = ("faults", i)
+        if f.kind in ("lacp", "stp") and f.target not in groups:
+            issues.append(((*p, "target"), f"a {f.kind} fault applies to a fleet group's "
+                           f"ports; unknown group {f.target!r}"
+                           f"{suggest(f.target, sorted(groups))}"))
+        if f.kind in ("lacp", "stp") and f.duration is None:
+            issues.append(((*p, "duration"), f"required for a {f.kind} fault (how long "
+                                             "after each link-up)"))
+        if f.kind == "link-down" and f.target in groups and f.duration is None:
+            issues.append(((*p, "duration"), "required for a group's link-down (how long "
+                                             "after each power-on)"))
+    return issues
