@@ -70,7 +70,7 @@ def _service(name: str, svc) -> Service:
     model = getattr(svc, "model", "")
     if svc.kind == "api":
         return Service(name, "api", svc.host, service_time=svc.service_time,
-                       concurrency=svc.concurrency)
+                       concurrency=svc.concurrency, script=svc.script)
     return Service(name, svc.kind, svc.host,
                    block_cost=getattr(svc, "block_cost", 0.0) or 0.0,
                    disk_rate=getattr(svc, "disk_rate", None) or math.inf,

@@ -238,8 +238,11 @@ class DhcpClient:
 
     @property
     def wants_script(self) -> bool:
-        """Whether the server should hand it the iPXE script (``script_client``, else
-        ``ipxe``): an iPXE ROM that starts a chainload is served as a PXE client."""
+        """Whether the server should hand it the iPXE script.
+
+        ``script_client`` if set, else ``ipxe``: an iPXE ROM that starts a chainload
+        is served as a PXE client.
+        """
         return self.ipxe if self.script_client is None else self.script_client
 
 

@@ -94,6 +94,18 @@ def summarize(
         "phases": phase_stats,
         "failures": {str(k): int(v) for k, v in
                      failed["reason"].value_counts().sort_index().items()},
+        "dhcp": {
+            "broadcasts": dict(sorted(run.broadcasts.items())),
+            "servers": {name: {"packets": srv.packets, "leases": sum(map(len,
+                                                                           srv.leases.values())),
+                               "exhausted": srv.exhausted}
+                        for name, srv in sorted(run.dhcp.items())},
+        },
+        "retries": {
+            "servers_retried": int(phases.loc[phases["attempt"] > 1, "server"].nunique())
+            if len(phases) else 0,
+            "max_attempt": int(phases["attempt"].max()) if len(phases) else 0,
+        },
         "engine": {"mode": mode, "events": run.events, "solves": run.solves},
         "notes": notes,
     }

@@ -97,8 +97,8 @@ class Machine:
         self.profile: Profile = group.profile  # the firmware running now
         self.link_up = at
         self.state = [at, math.nan, "unfinished", "", 0.0, self.rack]
-        self.script_text = group.script if group.script is not None else default_script(group)
         self._scripts = 0  # scripts the machine ran in this attempt (loop guard)
+        self._why = ""  # the last failure the world reported to the interpreter
 
     # ----------------------------------------------------------------- records
     def record(self, phase: str, start: float, end: float, nbytes: float = 0.0,
@@ -269,28 +269,33 @@ class Machine:
         if self.group.arch == "uefi":
             settings.builtins["platform"] = lambda: (b"efi", "string")
             settings.builtins["buildarch"] = lambda: (b"x86_64", "string")
-        text = self.script_text
-        source = f"{self.group.name}.ipxe"
-        if self.world.dhcp:
-            reply = yield from self.dhcp()
-            if reply.status:
-                raise _Failed(f"dhcp: {reply.reason}")
-            settings.apply_dhcp(reply.settings)
-            filename = reply.settings.get("filename", "")
-            if nbp and filename == nbp:
-                raise _Failed(
-                    f"chainload loop: DHCP gives iPXE the PXE boot file {nbp!r} again "
-                    "(no user-class check), so iPXE would load itself for ever")
-            if filename:
-                if "://" not in filename:
-                    filename = f"tftp://{reply.settings.get('next-server', '')}/{filename}"
-                text, source = f"#!ipxe\nchain {filename}\n", "autoboot"
+        if self.group.script is not None:  # an embedded script runs instead of autoboot
+            text, source = self.group.script, f"{self.group.name}.ipxe"
+        else:  # autoboot: dhcp, then the file DHCP names (else the group's default)
+            text, source = default_script(self.group), f"{self.group.name}.ipxe"
+            if self.world.dhcp:
+                reply = yield from self.dhcp()
+                if reply.status:
+                    raise _Failed(f"dhcp: {reply.reason}")
+                settings.apply_dhcp(reply.settings)
+                filename = reply.settings.get("filename", "")
+                if nbp and filename == nbp:
+                    raise _Failed(
+                        f"chainload loop: DHCP gives iPXE the PXE boot file {nbp!r} again "
+                        "(no user-class check), so iPXE would load itself for ever")
+                if filename:
+                    if "://" not in filename:
+                        filename = f"tftp://{reply.settings.get('next-server', '')}/{filename}"
+                    text, source = f"#!ipxe\nchain {filename}\n", "autoboot"
         script = ipxe.parse_script(text, source)
+        self._why = ""
         result = yield from ipxe.run_script(script, self, settings)
         if result.booted is None:
+            if not result.status:
+                raise _Failed("iPXE: the script ended without booting")
             where = f" ({result.line[0]}:{result.line[1]})" if result.line else ""
-            raise _Failed(f"iPXE: {result.reason}{where}" if result.status
-                          else "iPXE: the script ended without booting")
+            # the world's words for what failed (a record says the same), else iPXE's
+            raise _Failed(f"{self._why}{where}" if self._why else f"iPXE: {result.reason}")
 
     @property
     def uuid(self) -> uuid.UUID:
@@ -347,6 +352,7 @@ class Machine:
         """The ``dhcp`` command: the exchange, as a reply the interpreter registers."""
         d = yield from self._dhcp(ipxe_client=True)
         if d.outcome != "ok":
+            self._why = f"dhcp: {d.reason}"
             return DhcpReply(errors.EADDRNOTAVAIL_CONFIG, d.reason)
         host = self.world.dhcp_hosts.get(d.server, "")
         values = {"ip": f"10.{(self.index >> 16) & 127}.{(self.index >> 8) & 255}."
@@ -364,15 +370,17 @@ class Machine:
         target = world.resolve(uri)
         if isinstance(target, str):
             self.record(f"fetch:{name}", env.now, env.now, outcome="failed", reason=target)
+            self._why = f"fetch:{name}: {target}"
             return Fetched(errors.ENOENT_HTTP_404, target)
         svc = target.service
         if svc.kind == "api":
             self._scripts += 1
-            text = self.script_text
+            text = svc.script if svc.script is not None else default_script(self.group)
             res = yield from world.api(self.server, svc, len(text.encode()))
             self.record(f"api:{svc.name}", res.start, res.end, res.bytes, "http", svc.name,
                         res.outcome, res.reason)
             if res.outcome != "ok":
+                self._why = f"api:{svc.name}: {res.reason}"
                 return Fetched(errors.ETIMEDOUT_TCP, res.reason)
             return Fetched(0, "", Image(name or "script", uri, len(text.encode()), "script",
                                         text))
@@ -381,6 +389,7 @@ class Machine:
             proto = svc.kind
             self.record(f"fetch:{target.file}", env.now, env.now, 0.0, proto, svc.name,
                         "failed", f"{target.file!r} not found on {svc.name}")
+            self._why = f"fetch:{target.file}: not found on {svc.name}"
             return Fetched(errors.ENOENT_TFTP if proto == "tftp" else errors.ENOENT_HTTP_404,
                            f"{target.file!r} not found on {svc.name}")
         g = self.group
@@ -394,6 +403,7 @@ class Machine:
                     svc.name, res.outcome, res.reason)
         self.state[4] += res.bytes
         if res.outcome != "ok":
+            self._why = f"fetch:{target.file}: {res.reason}"
             code = errors.ETIMEDOUT_TFTP if svc.kind == "tftp" else errors.ETIMEDOUT_TCP
             return Fetched(code, res.reason)
         text = world.scripts.get(target.file)

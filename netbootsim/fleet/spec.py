@@ -39,6 +39,8 @@ class Service:
         keepalive: HTTP: how long the server keeps an idle connection (and its worker).
         service_time: API: time per request (s).
         concurrency: API: requests served at once.
+        script: API: the script it answers (``None``: the asking machine's default
+            script, ``kernel``/``initrd``/``boot`` of its group's images).
     """
 
     name: str
@@ -52,6 +54,7 @@ class Service:
     keepalive: float = 5.0
     service_time: float = API_SERVICE_TIME
     concurrency: int = API_CONCURRENCY
+    script: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,8 +160,9 @@ class Group:
         link_outage: legacy form of ``faults.lacp`` (s).
         stages: the lifecycle, in order.
         arch: ``bios`` or ``uefi`` (DHCP option 93).
-        script: the iPXE script the provisioning system serves this group (``None``:
-            ``kernel``/``initrd``/``boot`` of ``images``).
+        script: the group's embedded iPXE script, run instead of autoboot (``None``:
+            autoboot — ``dhcp``, then the file DHCP names, else ``kernel``/``initrd``/
+            ``boot`` of ``images``).
         rom: the PXE ROM's profile for ``pxe-chainload-ipxe`` (its DHCP and TFTP).
         nbp: the network bootstrap program a PXE ROM loads when DHCP names none.
         rack_interval: rack by rack: the servers of the group's k-th rack are powered

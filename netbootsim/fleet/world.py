@@ -263,8 +263,10 @@ class World:
         if fail is not None:
             return fail
         prev = self.connections.get((server, svc.name))
-        if profile is None:
-            tcp, extra, overhead, cap = TcpParams(rwnd=LINUX_RWND), 0.0, 0.0, rate_cap
+        if profile is None:  # rate_cap is a payload rate (a disk); the flow's is on the wire
+            tcp = TcpParams(rwnd=LINUX_RWND)
+            extra, overhead, cap = 0.0, 0.0, rate_cap * tcp.wire_factor
+            rate_cap = cap
         else:
             tcp, extra = profile.tcp, profile.tcp_client_delay
             overhead, cap = profile.http_request_overhead, profile.http_client_rate

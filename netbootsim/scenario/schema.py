@@ -291,6 +291,8 @@ class ApiService(Section):
         model: implementation (one generic model for now).
         service_time: time per request; 20 ms, assumed (no published figure).
         concurrency: requests served at once; 64, assumed.
+        script: the script it answers (default: the asking machine's group's
+            ``kernel``/``initrd``/``boot``).
     """
 
     kind: Literal["api"]
@@ -298,6 +300,7 @@ class ApiService(Section):
     model: Literal["generic"] = "generic"
     service_time: Time = 20e-3
     concurrency: PosInt = 64
+    script: str | None = None
 
 
 Service = Annotated[Union[TftpService, HttpService, DhcpService, ApiService],  # noqa: UP007
@@ -400,7 +403,8 @@ class FleetGroup(Section):
         server: service the images come from.
         power_on: when the servers are powered on.
         arch: ``bios`` or ``uefi`` (DHCP option 93 picks the boot file).
-        script: the iPXE script the provisioning side serves this group (default:
+        script: the group's embedded iPXE script, run instead of iPXE's autoboot
+            (default: autoboot — ``dhcp``, then the script URL DHCP gives, else
             ``kernel``/``initrd`` of ``images`` from ``server``, then ``boot``).
         rom: ``pxe-chainload-ipxe``: the PXE ROM's profile (default ``pxe-rom``).
         nbp: the NBP a PXE ROM loads when DHCP names no boot file (an image name).
