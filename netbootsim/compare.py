@@ -1,5 +1,8 @@
 """``netbootsim compare A.yaml B.yaml ...``: scenarios side by side.
 
+One scenario with a ``variants:`` section (name -> field overrides) compares its
+variants instead: ``netbootsim compare scenarios/rack-tftp-vs-http.yaml --out DIR``.
+
 Runs each scenario (its own report goes to ``OUT/<stem>/``), then writes
 ``OUT/compare.md`` and a self-contained ``OUT/compare.html``: one table of headline
 numbers with each makespan as a ratio to the first scenario's, and the completion-time
@@ -79,12 +82,23 @@ def write_compare(out: Path, dirs: list[Path]) -> tuple[Path, Path]:
         rows.append([name, f"{s['completed']}/{s['servers']}", str(s["failed"]), _fmt(s["p50"]),
                      _fmt(s["p95"]), _fmt(s["makespan"]), ratio,
                      _fmt(s["line_rate_bound"]["seconds"]), top])
+    # mean time per phase (of the phases that took time), to say where a ratio comes from
+    names = sorted({ph for _, s, _ in runs for ph, st in s["phases"].items()
+                    if st["mean"] > 0 and not ph.startswith(("tftp-wait", "http-wait"))})
+    ph_header = ["phase (mean)"] + [name for name, _, _ in runs]
+    ph_rows = [[ph] + [_fmt(s["phases"][ph]["mean"]) if ph in s["phases"] else "—"
+                       for _, s, _ in runs] for ph in names]
     png = _cdf_png(runs)
     (out / "compare.png").write_bytes(png)
     questions = [(name, s.get("question", "")) for name, s, _ in runs]
+    if len({q for _, q in questions}) == 1:  # variants of one scenario: one question
+        questions = [("all", questions[0][1])]
     md = ["# Comparison", "", "| " + " | ".join(header) + " |",
           "|" + "---|" * len(header)]
     md += ["| " + " | ".join(r) + " |" for r in rows]
+    md += ["", "## Time by phase", "", "| " + " | ".join(ph_header) + " |",
+           "|" + "---|" * len(ph_header)]
+    md += ["| " + " | ".join(r) + " |" for r in ph_rows]
     md += ["", "![completion CDF](compare.png)", "", "## Questions", ""]
     md += [f"- **{n}**: {q}" for n, q in questions]
     md += ["", "Each scenario's full report: `<scenario>/report.html`.", ""]
@@ -93,6 +107,11 @@ def write_compare(out: Path, dirs: list[Path]) -> tuple[Path, Path]:
     cells = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
                     for r in rows)
     qs = "".join(f"<li><b>{html.escape(n)}</b>: {html.escape(q)}</li>" for n, q in questions)
+    ph_cells = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
+                       for r in ph_rows)
+    ph_table = ("<h2>Time by phase</h2><table><tr>"
+                + "".join(f"<th>{html.escape(h)}</th>" for h in ph_header) + "</tr>"
+                + ph_cells + "</table>")
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>netbootsim comparison"
         "</title><style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
@@ -100,7 +119,7 @@ def write_compare(out: Path, dirs: list[Path]) -> tuple[Path, Path]:
         "text-align:right}td:first-child,th:first-child{text-align:left}</style></head><body>"
         "<h1>Comparison</h1><table><tr>"
         + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>" + cells
-        + "</table><p><img alt='completion CDF' src='data:image/png;base64,"
+        + "</table>" + ph_table + "<p><img alt='completion CDF' src='data:image/png;base64,"
         + base64.b64encode(png).decode() + "'></p><h2>Questions</h2><ul>" + qs
         + "</ul><p>Each scenario's full report: <code>&lt;scenario&gt;/report.html</code>."
         "</p></body></html>")
@@ -112,20 +131,39 @@ def write_compare(out: Path, dirs: list[Path]) -> tuple[Path, Path]:
 def add_compare_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``compare``."""
     p = sub.add_parser("compare", help="run scenarios and write a side-by-side report")
-    p.add_argument("scenarios", nargs="+", help="two or more scenario files")
+    p.add_argument("scenarios", nargs="+",
+                   help="two or more scenario files, or one whose variants: section names "
+                        "the runs")
     p.add_argument("--out", required=True, help="directory for the comparison")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V",
                    help="override applied to every scenario (repeatable)")
     p.set_defaults(func=cmd_compare)
 
 
+def variants_of(path: str) -> dict[str, list[str]]:
+    """A scenario's named variants as ``--set`` texts (``{}`` when it has none)."""
+    from .scenario import load_scenario
+
+    sc = load_scenario(path)
+    return {name: [f"{k}={json.dumps(v)}" for k, v in changes.items()]
+            for name, changes in sc.variants.items()}
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     """Handle ``netbootsim compare``."""
-    if len(args.scenarios) < 2:
-        raise InputError.single("command line", 0, "scenarios", "give two or more scenarios")
     out = Path(args.out)
-    dirs = [run_scenario(path, args.overrides, str(out / Path(path).stem))
-            for path in args.scenarios]
+    runs: list[tuple[str, list[str], str]] = []  # (path, overrides, name)
+    for path in args.scenarios:
+        variants = variants_of(path)
+        if variants and len(args.scenarios) == 1:
+            runs += [(path, [*args.overrides, *sets], name) for name, sets in variants.items()]
+        else:
+            runs.append((path, list(args.overrides), Path(path).stem))
+    if len(runs) < 2:
+        raise InputError.single("command line", 0, "scenarios",
+                                "give two or more scenarios, or one with variants:")
+    dirs = [run_scenario(path, sets, str(out / name), name=name)
+            for path, sets, name in runs]
     md, page = write_compare(out, dirs)
     print(f"comparison: {page}")
     return 0

@@ -63,11 +63,14 @@ def question_of(path: str) -> str:
 
 
 def run_scenario(path: str, overrides: list[str], out: str | None = None,
-                 quiet: bool = True) -> Path:
-    """Load, simulate and write one scenario; return the output directory."""
+                 quiet: bool = True, name: str | None = None) -> Path:
+    """Load, simulate and write one scenario; return the output directory.
+
+    ``name`` names the run (default: the file's stem): a variant's name.
+    """
     from .scenario import build, load_scenario
 
-    built = build(load_scenario(path, overrides=overrides))
+    built = build(load_scenario(path, overrides=overrides, name=name))
     sc = built.scenario
     bar = None if quiet else _progress_bar(len(built.servers), sc.name)
     try:

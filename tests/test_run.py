@@ -74,7 +74,7 @@ def test_bad_scenario_exit_2_and_nothing_written(tmp_path):
     assert list(tmp_path.iterdir()) == [bad]
 
 
-def test_faults_are_refused_until_modelled(tmp_path):
+def test_fault_on_a_node_that_is_no_link_is_refused(tmp_path):
     bad = tmp_path / "faulty.yaml"
     bad.write_text((ROOT / "scenarios" / "quickstart.yaml").read_text()
                    + "faults:\n  - {kind: link-down, target: boot1, at: 1s, duration: 5s}\n")
@@ -115,3 +115,27 @@ def test_shipped_tftp_cliff_outcomes(tmp_path):
         if s["failed"]:
             assert all("no TFTP slot" in reason for reason in s["failures"])
     assert got == {50: (50, 0), 100: (50, 50), 200: (0, 200)}
+
+
+def test_compare_variants_tftp_vs_http(tmp_path):
+    # One scenario, six variants. On the LAN both protocols fill the boot server's
+    # 25 Gbps link (same makespan within 2 %). Behind a round trip, TFTP pays it per
+    # 1432-byte block: the 64 MiB initrd is 46,862 full blocks + 1 → 46,863 RTTs ≈ 3.9 min
+    # at 5 ms, 15.6 min at 20 ms; HTTP pays it per window and stays link-bound.
+    out = tmp_path / "cmp"
+    assert main(["compare", str(ROOT / "scenarios" / "rack-tftp-vs-http.yaml"),
+                 "--out", str(out)]) == 0
+    s = {d.name: json.loads((d / "summary.json").read_text()) for d in out.iterdir()
+         if d.is_dir()}
+    assert sorted(s) == ["ipxe-http-lan", "ipxe-http-rtt20", "ipxe-http-rtt5",
+                         "pxe-tftp-lan", "pxe-tftp-rtt20", "pxe-tftp-rtt5"]
+    ratio = {rtt: s[f"pxe-tftp-{rtt}"]["makespan"] / s[f"ipxe-http-{rtt}"]["makespan"]
+             for rtt in ("lan", "rtt5", "rtt20")}
+    assert ratio["lan"] == pytest.approx(1.0, abs=0.02)
+    blocks = 64 * 2**20 // 1432 + 1
+    for rtt, secs in (("rtt5", 5e-3), ("rtt20", 20e-3)):
+        initrd = s[f"pxe-tftp-{rtt}"]["phases"]["fetch:initrd"]["mean"]
+        assert initrd == pytest.approx(blocks * secs, rel=0.01)
+    assert 25 < ratio["rtt5"] < ratio["rtt20"]
+    md = (out / "compare.md").read_text()
+    assert "## Time by phase" in md and md.count("- **all**:") == 1

@@ -288,9 +288,9 @@ def test_duplicate_key_has_its_line():
         ("# only a comment\n", "empty scenario; expected a mapping with the sections "
                               "topology, services, images, fleet, faults, run"),
         ("- a\n- b\n", "1: the top level must be a mapping of sections (topology, services, "
-                       "images, fleet, faults, run), got list"),
+                       "images, fleet, faults, run, variants), got list"),
         ("just text\n", "1: the top level must be a mapping of sections (topology, services, "
-                        "images, fleet, faults, run), got str"),
+                        "images, fleet, faults, run, variants), got str"),
     ],
 )
 def test_not_a_scenario(tmp_path, content, expected):
@@ -353,7 +353,7 @@ def test_override_errors_are_reported_with_set_origin():
         ("run.sed=3", "run.sed: unknown field 'sed' (did you mean 'seed'?); expected one of: "
                       "seed, engine, full_recompute, until, out"),
         ("runn.seed=3", "runn: unknown field 'runn' (did you mean 'run'?); expected one of: "
-                        "topology, services, images, fleet, faults, run"),
+                        "topology, services, images, fleet, faults, run, variants"),
         ("fleet[3].count=1", "fleet[3]: index 3 out of range: fleet has 1 entries"),
         ("fleet.x.count=1", "fleet: fleet is a list; give an index, e.g. fleet[0]"),
         ("services.http9.workers=1", "services.http9: no entry 'http9' in services (did you "

@@ -196,6 +196,9 @@ class Machine:
                 yield from self._ipxe()
             else:
                 yield from self._pxe_rom(first)
+            # the kernel runs now: iPXE's keep-alive connections are gone (their workers
+            # are freed after the server's keep-alive timeout); the installer opens its own
+            self.world.release_connections(self.server)
             if stage.install is not None:
                 inst = stage.install
                 res = yield from self.world.http(self.server, g.name, self.rack, stage.name,

@@ -25,7 +25,7 @@ from .source import Origin, read_yaml, to_plain
 
 __all__ = ["Scenario", "load_scenario"]
 
-_SECTIONS = "topology, services, images, fleet, faults, run"
+_SECTIONS = "topology, services, images, fleet, faults, run, variants"
 
 
 class Scenario(ScenarioModel):
@@ -74,21 +74,23 @@ def _stem(source: str) -> str:
     return "scenario" if source.startswith("<") else Path(source).stem
 
 
-def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
+def load_scenario(path: str | Path, overrides: Sequence[str] = (),
+                  name: str | None = None) -> Scenario:
     """Read, override and validate a scenario file.
 
     Args:
         path: the YAML file.
         overrides: ``"path=value"`` texts, as given to ``--set``.
+        name: the scenario's name (default: the file's stem).
 
     Returns:
-        The validated scenario, named after the file's stem.
+        The validated scenario.
 
     Raises:
         InputError: every problem, each as ``FILE:LINE: field: message``.
     """
     tree, origin = read_yaml(path)
-    return validate_tree(tree, origin, overrides=overrides, name=_stem(str(path)))
+    return validate_tree(tree, origin, overrides=overrides, name=name or _stem(str(path)))
 
 
 def validate_tree(tree: Any, origin: Origin, *, overrides: Sequence[str] = (),

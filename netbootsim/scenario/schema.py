@@ -485,6 +485,9 @@ class ScenarioModel(Section):
     fleet: Annotated[list[FleetGroup], Field(min_length=1)]
     faults: list[Fault] = []
     run: Run = Run()
+    #: Named variants for ``netbootsim compare``: name -> {field path: value}, each
+    #: applied like ``--set path=value`` to the scenario as written.
+    variants: dict[Name, dict[Name, Any]] = {}
 
 
 # -- schema navigation (for --set paths and messages) ------------------------------------
