@@ -187,7 +187,8 @@ def test_xcat_270_nodes_wait_for_apache_workers_250_do_not():
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "partly reproduced: at 270 nodes 14 wait ~10.5 s for a worker (and the rootimg pulls up to 47 s) but 0 fail. In the model "
+    "partly reproduced: at 270 nodes 14 wait ~10.5 s for a worker (the rootimg pulls up "
+    "to 47 s) but 0 fail. In the model "
     "a connection in Apache's listen backlog (511) waits as long as it takes: neither "
     "iPXE's nor the installer's HTTP client times out a request the kernel accepted"))
 def test_xcat_published_failures_at_270():
