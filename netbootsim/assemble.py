@@ -38,6 +38,10 @@ __all__ = ["FleetInputs", "fleet_inputs", "run_built", "scope_notes", "SCOPE_NOT
 #: KeepAliveTimeout 5 s, nginx keepalive_timeout 75 s (both documented defaults).
 KEEPALIVE = {"apache-prefork": APACHE_KEEPALIVE, "nginx": 75.0}
 
+#: The ping check before offering a fresh address, per DHCP server model: dnsmasq 3 s
+#: (lab, netbootsim/dhcp.py); ISC dhcpd's ping-timeout default 1 s (dhcpd.conf(5)).
+PING = {"dnsmasq": DNSMASQ_PING, "isc-dhcpd": 1.0}
+
 #: What every report says about the model's scope.
 SCOPE_NOTES = [
     "Servers power on, start their firmware (a calibrated profile's ROM start), do DHCP "
@@ -82,7 +86,7 @@ def _service(name: str, svc) -> Service:
 
 def _dhcp(name: str, svc) -> DhcpSpec:
     return DhcpSpec(name, svc.host, service_time=svc.service_time,
-                    ping=DNSMASQ_PING if svc.ping and svc.model == "dnsmasq" else 0.0,
+                    ping=(PING[svc.model] if svc.ping else 0.0),
                     no_pxedhcp=svc.no_pxedhcp, ipv6_ra=svc.ipv6_ra, pool=svc.pool,
                     proxy=svc.proxy, boot_files=tuple(sorted(svc.boot_files.items())),
                     script=svc.script, user_class_check=svc.user_class_check)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from .dhcp import DNSMASQ_PING, DNSMASQ_SERVICE_TIME, IPV6_WAIT
-from .fleet import DNSMASQ_TFTP_RETRANSMIT
+from .fleet import API_CONCURRENCY, API_SERVICE_TIME, DNSMASQ_TFTP_RETRANSMIT, LINUX_RWND
+from .fleet.machine import CHAIN_START, LINK_WAIT, STP_MAX_DEFERRALS
 from .profiles import PROFILES
 from .services import APACHE_BACKLOG, APACHE_KEEPALIVE, DNSMASQ_ORPHAN_HOLD
 
@@ -35,8 +36,23 @@ def registry() -> list[tuple[str, str, str, str]]:
          f"backlog {APACHE_BACKLOG}", "httpd defaults; xCAT httpd_tuning.rst (§2.7)"),
         ("http service", "nginx", "512 connections (1 worker × 512), keep-alive 75 s",
          "nginx defaults (worker_connections, keepalive_timeout)"),
+        ("protocol", "dhcp (PXE ROM)", "DISCOVERs 0/4/12/28 s, 60 s give-up; needs a boot "
+         "file (PXE-E53); ProxyDHCP on port 4011", "PXE spec 2.1 §2.2.1; "
+         "raspberrypi/firmware#991"),
         ("dhcp service", "dnsmasq", f"{DNSMASQ_SERVICE_TIME * 1e3:g} ms per packet, ping check "
-         f"{DNSMASQ_PING:g} s (off with ping: false)", "dnsmasq(8); lab traces"),
+         f"{DNSMASQ_PING:g} s on fresh addresses (off with ping: false), pools per relay "
+         "subnet", "dnsmasq(8); lab traces; RFC 2131 §4.3.1, RFC 3046"),
+        ("dhcp service", "isc-dhcpd", f"{DNSMASQ_SERVICE_TIME * 1e3:g} ms per packet (as "
+         "dnsmasq, not measured), ping check 1 s", "dhcpd.conf(5) ping-timeout"),
+        ("api service", "generic", f"{API_SERVICE_TIME * 1e3:g} ms per request, "
+         f"{API_CONCURRENCY} at once (uncalibrated)", "assumed; no published figure"),
+        ("client", "chained iPXE start", f"{CHAIN_START:g} s from NBP loaded to its first "
+         "DISCOVER", "tests/data/lab/traces/chainload; BANNER_TIMEOUT, config/general.h"),
+        ("client", "installer (Linux)", f"TCP window {LINUX_RWND // 2**20} MiB, bounded by the "
+         "disk's write rate", "Linux ip-sysctl tcp_rmem"),
+        ("link fault", "lacp / stp / link-down", f"frames dropped / iPXE defers DHCP (1 s × "
+         f"{STP_MAX_DEFERRALS}) / iPXE waits {LINK_WAIT:g} s for link", "iPXE config/dhcp.h, "
+         "usr/ifmgmt.c (IPXE-FACTS §1); TritonDataCenter/sdcboot#2"),
     ]
     for p in PROFILES.values():
         state = "calibrated" if p.calibrated else "uncalibrated"

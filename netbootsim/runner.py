@@ -59,6 +59,18 @@ def summarize(
             bound = {"seconds": t, "resource": name, "bytes": run.wire_bytes[name],
                      "capacity_bps": run.capacity[name] * 8}
     makespan = float(done.max()) if done.size else math.nan
+    # service caps: the time every TFTP slot / HTTP worker was taken counts as saturation
+    caps = [(f"{name}:slots", sl, sl.max_sessions) for name, sl in run.slots.items()]
+    caps += [(f"{name}:workers", pool, pool.workers.capacity)
+             for name, pool in run.workers.items()]
+    end = max((r.end for r in run.records), default=0.0)  # attribution stops with the run
+    for label, cap, size in caps:
+        spans = [(a, min(b, end)) for a, b in cap.full if a < end]
+        secs = sum(b - a for a, b in spans)
+        if secs > 0:
+            run.saturated[label] = secs
+            run.max_flows[label] = size
+            run.first_last[label] = [spans[0][0], spans[-1][1]]
     bottlenecks = [
         {"resource": name, "saturated_seconds": secs,
          "fraction_of_makespan": secs / makespan if makespan and math.isfinite(makespan)
@@ -100,6 +112,16 @@ def summarize(
                                                                            srv.leases.values())),
                                "exhausted": srv.exhausted}
                         for name, srv in sorted(run.dhcp.items())},
+        },
+        "services": {
+            **{name: {"kind": "tftp", "limit": f"tftp-max {sl.max_sessions}",
+                      "orphans": sl.orphans, "max_queued": sl.max_queue}
+               for name, sl in sorted(run.slots.items())},
+            **{name: {"kind": "http", "limit": f"{pool.workers.capacity} workers",
+                      "max_queued": pool.max_waiting, "dropped_syns": pool.dropped_syns}
+               for name, pool in sorted(run.workers.items())},
+            **{name: {"kind": "api", "limit": f"{res.capacity} at once"}
+               for name, res in sorted(run.apis.items())},
         },
         "retries": {
             "servers_retried": int(phases.loc[phases["attempt"] > 1, "server"].nunique())

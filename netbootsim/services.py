@@ -72,6 +72,8 @@ class TftpSlots:
         self.queue: deque[SlotWait] = deque()
         self.orphans = 0
         self.max_queue = 0
+        #: ``[start, end]`` of each stretch with every slot taken (end ``inf``: still).
+        self.full: list[list[float]] = []
 
     def acquire(self, retry_min: float = 0.25, retry_max: float = 10.0
                 ) -> Generator[simpy.Event, object, SlotWait]:
@@ -111,11 +113,16 @@ class TftpSlots:
         """A transfer ended: its slot serves the next queued RRQ copy."""
         self.free += 1
         self._dispatch()
+        self._account()
+
+    def _account(self) -> None:
+        _track_full(self.full, self.free == 0, self.env.now)
 
     def _enqueue(self, wait: SlotWait) -> None:
         self.queue.append(wait)
         self.max_queue = max(self.max_queue, len(self.queue))
         self._dispatch()
+        self._account()
 
     def _dispatch(self) -> None:
         while self.free > 0 and self.queue:
@@ -131,6 +138,15 @@ class TftpSlots:
     def _orphan(self) -> Generator[simpy.Event, object, None]:
         yield self.env.timeout(self.orphan_hold)
         self.release()
+
+
+def _track_full(stretches: list[list[float]], full: bool, now: float) -> None:
+    """Open a stretch when a cap fills, close it when it frees (bottleneck attribution)."""
+    open_ = bool(stretches) and stretches[-1][1] == float("inf")
+    if full and not open_:
+        stretches.append([now, float("inf")])
+    elif not full and open_:
+        stretches[-1][1] = now
 
 
 def run_with_slot(slots: TftpSlots, transfer: Callable[[], Generator],
@@ -183,6 +199,11 @@ class HttpWorkers:
         self.keepalive = keepalive
         self.max_waiting = 0
         self.dropped_syns = 0
+        #: ``[start, end]`` of each stretch with every worker taken (end ``inf``: still).
+        self.full: list[list[float]] = []
+
+    def _account(self) -> None:
+        _track_full(self.full, self.workers.count >= self.workers.capacity, self.env.now)
 
     def connect(self) -> Generator[simpy.Event, object, tuple[object | None, int, float]]:
         """Get a worker for a new connection: ``(request or None, SYNs sent, waited s)``.
@@ -205,6 +226,7 @@ class HttpWorkers:
                     else:
                         req.cancel()  # went away while queued: the kernel drops it
                     raise
+                self._account()
                 return req, syns, env.now - start
             self.dropped_syns += 1
             yield env.timeout(delay)
@@ -216,5 +238,6 @@ class HttpWorkers:
         def later():
             yield self.env.timeout(self.keepalive)
             self.workers.release(req)
+            self._account()
 
         self.env.process(later())

@@ -216,6 +216,40 @@ def _groups(servers: pd.DataFrame) -> list[dict]:
     return rows
 
 
+def _services(s: dict) -> list[dict]:
+    """One row per capped service and DHCP server: its limit and how hard it was hit."""
+    rows = []
+    for name, st in sorted((s.get("services") or {}).items()):
+        what = "RRQs queued" if st.get("kind") == "tftp" else "connections waiting"
+        pressure = [f"{fmt.count(st.get('max_queued', 0))} {what} at most"]
+        if st.get("orphans"):
+            pressure.append(f"{fmt.count(st['orphans'])} orphan transfers")
+        if st.get("dropped_syns"):
+            pressure.append(f"{fmt.count(st['dropped_syns'])} SYNs dropped")
+        if st.get("kind") == "api":
+            pressure = []
+        rows.append({"service": name, "kind": str(st.get("kind", "")),
+                     "limit": str(st.get("limit", "")),
+                     "pressure": ", ".join(pressure) or fmt.DASH})
+    dhcp = s.get("dhcp") or {}
+    for name, st in sorted((dhcp.get("servers") or {}).items()):
+        extra = f", {fmt.count(st['exhausted'])} DISCOVERs unanswered (pool empty)" \
+            if st.get("exhausted") else ""
+        rows.append({"service": name, "kind": "dhcp", "limit": "one packet at a time",
+                     "pressure": f"{fmt.count(st.get('packets', 0))} packets, "
+                                 f"{fmt.count(st.get('leases', 0))} leases{extra}"})
+    casts = dhcp.get("broadcasts") or {}
+    if casts:
+        top = sorted(casts.items(), key=lambda kv: (-kv[1], kv[0]))
+        shown = ", ".join(f"{d} {fmt.count(n)}" for d, n in top[:4])
+        more = f", … ({len(top)} domains)" if len(top) > 4 else ""
+        rows.append({"service": "DHCP broadcasts", "kind": "per L2 domain", "limit": fmt.DASH,
+                     "pressure": shown + more})
+    return rows
+
+
+
+
 def build_context(summary: dict, servers: pd.DataFrame, phases: pd.DataFrame) -> dict:
     """Everything the templates show, formatted, from the summary and the frames.
 
@@ -248,6 +282,7 @@ def build_context(summary: dict, servers: pd.DataFrame, phases: pd.DataFrame) ->
         "bottlenecks": bottlenecks,
         "more_bottlenecks": more_bottlenecks,
         "failures": _failures(s),
+        "services": _services(s),
         "not_ready": not_ready,
         "more_servers": more_servers,
         "phase_stats": _phase_stats(s, phases, order),

@@ -139,8 +139,9 @@ def phases_png(phases: pd.DataFrame, servers: pd.DataFrame) -> bytes | None:
         extra = f" (first {MAX_GROUPS} of {len(sizes)} groups)" if len(sizes) > MAX_GROUPS else ""
         who = "per group" if len(sizes) > 1 else "fleet"
         ax.set_title(f"Time by phase, {who}{extra}")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25 if len(groups) < 3 else -0.12),
-                  ncol=min(len(order), 5), frameon=False)
+        # beside the bars, not under them (it would cover the axis label)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+                  ncol=1 if len(order) <= 8 else 2)
         return _png(fig)
 
 

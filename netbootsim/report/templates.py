@@ -62,6 +62,16 @@ MARKDOWN = """\
 No resource limited any flow.
 {% endif %}
 
+{% if services %}
+## Services under load
+
+| service | kind | limit | pressure |
+|---|---|---|---|
+{% for v in services %}
+| {{ v.service | cell }} | {{ v.kind }} | {{ v.limit | cell }} | {{ v.pressure | cell }} |
+{% endfor %}
+
+{% endif %}
 ## Failures
 
 {% if failures %}
@@ -171,6 +181,13 @@ figcaption { color: #555; font-size: .9rem; }
 {% endfor %}</table>
 {% if more_bottlenecks %}<p class="more">… and {{ more_bottlenecks }} more resources.</p>{% endif %}
 {% else %}<p>No resource limited any flow.</p>{% endif %}
+{% if services %}
+<h2>Services under load</h2>
+<table><tr><th>service</th><th>kind</th><th>limit</th><th>pressure</th></tr>
+{% for v in services %}<tr><td>{{ v.service }}</td><td>{{ v.kind }}</td><td>{{ v.limit }}</td>
+<td>{{ v.pressure }}</td></tr>
+{% endfor %}</table>
+{% endif %}
 <h2>Failures</h2>
 {% if failures %}
 <table><tr><th>reason</th><th class="n">servers</th><th class="n">% of fleet</th></tr>
