@@ -72,8 +72,9 @@ def write_compare(out: Path, dirs: list[Path]) -> tuple[Path, Path]:
         summary = json.loads((d / "summary.json").read_text())
         servers = pd.read_csv(d / "servers.csv")
         runs.append((summary["scenario"], summary, servers))
-    base = runs[0][1]["makespan"]
-    header = ["scenario", "ready", "failed", "p50", "p95", "makespan", "× first",
+    # ratios against the first run that finished (a run where nobody got ready has none)
+    base = next((s["makespan"] for _, s, _ in runs if s["makespan"]), None)
+    header = ["scenario", "ready", "failed", "p50", "p95", "makespan", "× first finished",
               "line-rate bound", "top bottleneck"]
     rows = []
     for name, s, _ in runs:
