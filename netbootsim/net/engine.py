@@ -251,12 +251,7 @@ class FlowEngine:
         else:
             if flow._cls is not None:
                 self._leave_class(flow, now)  # its group's clock gives the bytes left
-            for r in flow.path:
-                fl = r.flows
-                fl.discard(flow)
-                if len(fl) == 1:  # r becomes private to the one flow left
-                    for other in fl:
-                        self._rekey(other, now)
+            self._leave_resources(flow, now)
         moved = flow.size - max(flow._remaining, 0.0)
         flow.end = now
         flow.active = False
@@ -377,6 +372,14 @@ class FlowEngine:
         if not cls.members:
             self._empty_classes[cls] = None
         flow._cls = None
+
+    def _leave_resources(self, flow: Flow, now: float) -> None:
+        for r in flow.path:
+            fl = r.flows
+            fl.discard(flow)
+            if len(fl) == 1:  # r becomes private to the one flow left
+                for other in fl:
+                    self._rekey(other, now)
 
     def _rekey(self, flow: Flow, now: float) -> None:
         if flow._cls is None:
@@ -614,12 +617,7 @@ class FlowEngine:
         if grp.n:
             self._push_completion(grp, now)
         for flow in finished:
-            for r in flow.path:
-                fl = r.flows
-                fl.discard(flow)
-                if len(fl) == 1:  # r becomes private to the one flow left
-                    for other in fl:
-                        self._rekey(other, now)
+            self._leave_resources(flow, now)
             self._finish(flow, now)
         if quiet:
             self.events += 1
