@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from . import fmt
-from .content import phase_order, ready_since_start
+from .content import NESTED_PREFIXES, phase_order, ready_since_start
 
 __all__ = ["DPI", "RC", "MAX_GROUPS", "MAX_RESOURCES", "busiest", "cdf_png", "phases_png",
            "utilisation_png"]
@@ -118,7 +118,7 @@ def phases_png(phases: pd.DataFrame, servers: pd.DataFrame) -> bytes | None:
     """
     if not len(phases) or not len(servers):
         return None
-    order = phase_order(phases)
+    order = [p for p in phase_order(phases) if not p.startswith(NESTED_PREFIXES)]
     sizes = servers.groupby("group", sort=True).size()
     groups = [str(g) for g in sizes.index][:MAX_GROUPS]
     total = phases.groupby(["group", "phase"], sort=True)["seconds"].sum()
