@@ -68,6 +68,7 @@ class FleetInputs:
     scripts: dict[str, str] = field(default_factory=dict)
     link_down: dict[str, list[Window]] = field(default_factory=dict)
     service_down: dict[str, list[Window]] = field(default_factory=dict)
+    link_loss: dict[str, list[tuple[Window, float]]] = field(default_factory=dict)
 
 
 def _service(name: str, svc) -> Service:
@@ -118,6 +119,8 @@ def fleet_inputs(built) -> tuple[FleetInputs, list[Problem]]:
             out.link_down.setdefault(f.target, []).append(_window(f))
         elif f.kind == "service-down":
             out.service_down.setdefault(f.target, []).append(_window(f))
+        elif f.kind == "loss" and f.target not in built.groups:
+            out.link_loss.setdefault(f.target, []).append((_window(f), f.value or 0.0))
     plain = [d for d in out.dhcp if not d.proxy]
     for i, g in enumerate(sc.fleet):
         p = ("fleet", i)
@@ -154,10 +157,9 @@ def fleet_inputs(built) -> tuple[FleetInputs, list[Problem]]:
             faults=LinkFaults(lacp=faults.get("lacp", 0.0), stp=faults.get("stp", 0.0),
                               down=faults.get("down", 0.0))))
     for i, f in enumerate(sc.faults):
-        if f.kind == "loss":
-            problems.append(origin.problem(("faults", i, "kind"),
-                                           "loss faults are not simulated yet; set the "
-                                           "link's loss instead"))
+        if f.kind == "loss" and f.target in built.groups:
+            problems.append(origin.problem(("faults", i, "target"),
+                                           "a loss fault applies to a link, not a group"))
     if sc.run.engine != "flow":
         problems.append(origin.problem(("run", "engine"),
                                        f"engine {sc.run.engine!r} is not built yet; use 'flow'"))
@@ -197,5 +199,6 @@ def run_built(built, *, name: str | None = None,
                    full_recompute=built.run.full_recompute, until=built.run.until,
                    services=inputs.services, dhcp=inputs.dhcp, images=inputs.images,
                    scripts=inputs.scripts, link_down=inputs.link_down,
-                   service_down=inputs.service_down, progress=progress)
+                   service_down=inputs.service_down, link_loss=inputs.link_loss,
+                   progress=progress)
     return run, inputs, time.perf_counter() - t0

@@ -46,6 +46,7 @@ def simulate(
     scripts: dict[str, str] | None = None,
     link_down: dict[str, list[Window]] | None = None,
     service_down: dict[str, list[Window]] | None = None,
+    link_loss: dict[str, list[tuple[Window, float]]] | None = None,
     progress=None,
 ) -> FleetRun:
     """Boot a fleet and return what happened.
@@ -67,6 +68,7 @@ def simulate(
         scripts: bodies of the images that are iPXE scripts, by name.
         link_down: windows during which a link carries nothing, by link name.
         service_down: windows during which a service answers nothing, by name.
+        link_loss: loss added to a link during a window, by link name.
         progress: called as ``progress(done, total, now)`` each time a server finishes.
     """
     if services is None:
@@ -77,7 +79,8 @@ def simulate(
         images = {n: s for g in groups for n, s in g.images}
     world = World(topology, dict(services), dhcp, dict(images), dict(scripts or {}),
                   name=name, seed=seed, full_recompute=full_recompute,
-                  sample_every=sample_every, link_down=link_down, service_down=service_down)
+                  sample_every=sample_every, link_down=link_down, service_down=service_down,
+                  link_loss=link_loss)
     env = world.env
     by_name = {g.name: g for g in groups}
     per_group: dict[str, list[str]] = {}

@@ -57,10 +57,15 @@ class Target:
     query: str = ""
 
 
-def _path_loss(links: Sequence) -> float:
+def _path_loss(links: Sequence, extra: dict[str, list[tuple[Window, float]]] | None = None,
+               t: float = 0.0) -> float:
+    """Loss of a path: its links' own, and any loss fault covering time ``t``."""
     keep = 1.0
     for ld in links:
         keep *= 1.0 - ld.loss
+        for w, p in (extra or {}).get(ld.link, ()):
+            if w.covers(t):
+                keep *= 1.0 - p
     return 1.0 - keep
 
 
@@ -78,6 +83,9 @@ class World:
         sample_every: utilisation sampling (see :class:`.results.Observer`).
         link_down: windows during which a link carries nothing, by link name.
         service_down: windows during which a service answers nothing, by name.
+        link_loss: ``(window, loss probability)`` added to a link, by link name: a
+            transfer that starts inside the window is planned with it (the flow model
+            takes a transfer's loss from its start).
     """
 
     def __init__(self, topology: Topology, services: dict[str, Service],
@@ -85,7 +93,8 @@ class World:
                  scripts: dict[str, str], *, name: str, seed: int,
                  full_recompute: bool = False, sample_every: float = 0.005,
                  link_down: dict[str, list[Window]] | None = None,
-                 service_down: dict[str, list[Window]] | None = None):
+                 service_down: dict[str, list[Window]] | None = None,
+                 link_loss: dict[str, list[tuple[Window, float]]] | None = None):
         self.env = env = simpy.Environment()
         self.topology = topology
         self.services = services
@@ -98,6 +107,7 @@ class World:
                                  on_solve=Observer(run, sample_every))
         self.link_down = link_down or {}
         self.service_down = service_down or {}
+        self.link_loss = link_loss or {}
         self._resources: dict[str, Resource] = {}
         self._disks = {s.name: Resource(f"{s.name}:disk", s.disk_rate)
                        for s in services.values() if math.isfinite(s.disk_rate)}
@@ -224,8 +234,9 @@ class World:
             return fail
         params = replace(profile.tftp, server_block_cost=svc.block_cost,
                          server_retransmit=svc.retransmit)
-        plan = tftp_plan(size, params, rtt, [ld.capacity for ld in fwd], _path_loss(fwd),
-                         _path_loss(back))
+        plan = tftp_plan(size, params, rtt, [ld.capacity for ld in fwd],
+                         _path_loss(fwd, self.link_loss, env.now),
+                         _path_loss(back, self.link_loss, env.now))
         gen = tftp_transfer(env, self.engine, path, plan, f"{server}/{file}")
         slots = self.slots.get(svc.name)
         if slots is None:
@@ -272,7 +283,8 @@ class World:
             overhead, cap = profile.http_request_overhead, profile.http_client_rate
         self.connections[(server, svc.name)] = size
         hp = http_plan(size, tcp, rtt + extra, min(ld.capacity for ld in fwd) if fwd
-                       else math.inf, _path_loss(fwd), server_time=overhead,
+                       else math.inf, _path_loss(fwd, self.link_loss, env.now),
+                       server_time=overhead,
                        rate_cap=min(cap, rate_cap), connected=prev is not None,
                        warm=prev is not None and prev >= tcp.rwnd)
         pool = self.workers.get(svc.name)
