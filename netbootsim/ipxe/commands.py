@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import errors
 from .image_cmd import IMAGE_COMMANDS
-from .options import Command, Opt, parse_integer, parse_options, parse_timeout
+from .options import parse_integer, parse_key, parse_timeout
 from .script import STOP_COMMAND, STOP_SEQUENCE
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def command(*names: str) -> Callable[[Handler], Handler]:
 @command("echo")
 def echo(shell: Shell, argv: list[str]) -> int:
     """``echo [-n] [...]``: arguments joined by one space (exec.c echo_exec)."""
-    opts, args = parse_options(argv, Command((Opt("n", "n"),), 0, None, "[...]"), shell.say)
+    opts, args = shell.parse(argv)
     shell.say(" ".join(args) + ("" if opts.get("n") else "\n"))
     return errors.OK
 
@@ -48,7 +48,7 @@ def echo(shell: Shell, argv: list[str]) -> int:
 @command("exit")
 def exit_(shell: Shell, argv: list[str]) -> int:
     """``exit [n]``: end the current script only, with status n (exec.c exit_exec)."""
-    _, args = parse_options(argv, Command((), 0, 1, "[<status>]"), shell.say)
+    _, args = shell.parse(argv)
     code = parse_integer(args[0], shell.say) if args else 0
     shell.stop = STOP_SEQUENCE
     return abs(code - (1 << 32) if code & 0x80000000 else code)  # returned as a C int
@@ -57,21 +57,21 @@ def exit_(shell: Shell, argv: list[str]) -> int:
 @command("isset")
 def isset(shell: Shell, argv: list[str]) -> int:
     """``isset <value>``: ENOENT when the (expanded) value is empty (exec.c isset_exec)."""
-    _, args = parse_options(argv, Command((), 1, 1, "<value>"), shell.say)
+    _, args = shell.parse(argv)
     return errors.OK if args[0] else errors.ENOENT
 
 
 @command("iseq")
 def iseq(shell: Shell, argv: list[str]) -> int:
     """``iseq <a> <b>``: ERANGE when they differ (exec.c iseq_exec)."""
-    _, args = parse_options(argv, Command((), 2, 2, "<value1> <value2>"), shell.say)
+    _, args = shell.parse(argv)
     return errors.OK if args[0] == args[1] else errors.ERANGE
 
 
 @command("sleep")
 def sleep(shell: Shell, argv: list[str]) -> Proc:
     """``sleep <seconds>`` (exec.c sleep_exec); ECANCELED if the world says a key cut it."""
-    _, args = parse_options(argv, Command((), 1, 1, "<seconds>"), shell.say)
+    _, args = shell.parse(argv)
     seconds = parse_integer(args[0], shell.say)
     cancelled = yield from shell.world.sleep(seconds)
     return errors.ECANCELED if cancelled else errors.OK
@@ -85,7 +85,7 @@ def goto(shell: Shell, argv: list[str]) -> int:
     Outside a script: "Not in a script", ENOTTY. Missing label: ENOENT, nothing
     printed, the script goes on where it was (the line's failure then ends it).
     """
-    _, args = parse_options(argv, Command((), 1, 1, "<label>"), shell.say)
+    _, args = shell.parse(argv)
     if shell.frame is None:
         shell.say(f"Not in a script: {errors.strerror(errors.ENOTTY)}\n")
         return errors.ENOTTY
@@ -105,10 +105,8 @@ def prompt(shell: Shell, argv: list[str]) -> Proc:
     another key than ``--key`` is ECANCELED. Without ``--timeout`` (or 0) iPXE waits
     for ever, and so does this: a world where nobody types never returns.
     """
-    cmd = Command((Opt("key", "k", True), Opt("timeout", "t", True)), 0, None, "[<text>]")
-    opts, args = parse_options(argv, cmd, shell.say)
-    want = str(opts.get("key", ""))
-    key = ord(want) if len(want) == 1 else parse_integer(want, shell.say) if want else 0
+    opts, args = shell.parse(argv)
+    key = parse_key(str(opts["key"]), shell.say) if "key" in opts else 0
     timeout = parse_timeout(str(opts["timeout"]), shell.say) if "timeout" in opts else 0
     text = " ".join(args)
     shell.say(text)
@@ -123,7 +121,7 @@ def prompt(shell: Shell, argv: list[str]) -> Proc:
 @command("set")
 def set_(shell: Shell, argv: list[str]) -> int:
     """``set <setting> <value...>``: arguments joined by spaces (nvo_cmd.c set_exec)."""
-    _, args = parse_options(argv, Command((), 1, None, "<setting> <value>"), shell.say)
+    _, args = shell.parse(argv)
     shell.settings.store(args[0], " ".join(args[1:]))
     return errors.OK
 
@@ -131,7 +129,7 @@ def set_(shell: Shell, argv: list[str]) -> int:
 @command("clear")
 def clear(shell: Shell, argv: list[str]) -> int:
     """``clear <setting>`` (nvo_cmd.c clear_exec)."""
-    _, args = parse_options(argv, Command((), 1, 1, "<setting>"), shell.say)
+    _, args = shell.parse(argv)
     shell.settings.clear(args[0])
     return errors.OK
 
@@ -139,8 +137,7 @@ def clear(shell: Shell, argv: list[str]) -> int:
 @command("inc")
 def inc(shell: Shell, argv: list[str]) -> int:
     """``inc <setting> [<increment>]`` (nvo_cmd.c inc_exec)."""
-    cmd = Command((), 1, 2, "<setting> [<increment>]")
-    _, args = parse_options(argv, cmd, shell.say)
+    _, args = shell.parse(argv)
     step = parse_integer(args[1], shell.say) if len(args) > 1 else 1
     shell.settings.inc(args[0], step)
     return errors.OK
@@ -152,10 +149,11 @@ def ifconf(shell: Shell, argv: list[str]) -> Proc:
     """``ifconf``/``dhcp [-c dhcp] [<interface>...]`` (ifmgmt_cmd.c ifconf_exec).
 
     The simulated machine has one interface, ``net0``, and one configurator,
-    ``dhcp``. Success registers the reply's settings as ``net0.dhcp``.
+    ``dhcp``. Success registers the reply's settings as ``net0.dhcp``. Master's
+    ``--timeout`` (waiting for the link) is accepted and has no effect: the world's
+    DHCP already includes any wait for the link.
     """
-    cmd = Command((Opt("configurator", "c", True),), 0, None, "[<interface>...]")
-    opts, args = parse_options(argv, cmd, shell.say)
+    opts, args = shell.parse(argv)
     conf = opts.get("configurator")
     if conf is not None and conf != "dhcp":  # parseopt.c parse_netdev_configurator
         shell.say(f'"{conf}": no such configurator\n')

@@ -19,7 +19,7 @@ everywhere: a status is ``0`` (:data:`OK`) or the positive number ``${errno}`` s
 
 from __future__ import annotations
 
-__all__ = ["ABORT_DEPTH", "ABORT_LOOP", "OK", "einfo", "posix_of", "strerror"]
+__all__ = ["ABORT_DEPTH", "ABORT_LOOP", "ABORT_UNMODELLED", "OK", "einfo", "posix_of", "strerror"]
 
 #: POSIX parts (include/errno.h EINFO_*).
 POSIX = {"ENOERR": 0x00, "EACCES": 0x02, "EADDRNOTAVAIL": 0x04, "ECANCELED": 0x0b,
@@ -42,7 +42,9 @@ ERRFILE = {"exec": 0x022000, "monojob": 0x072000, "settings": 0x0c2000, "base64"
            "base16": 0x112000, "parseopt": 0x162000, "ipv4": 0x056000, "tcp": 0x0a6000,
            "httpcore": 0x0c6000, "dhcp": 0x106000, "tftp": 0x126000, "image": 0x008000,
            "script": 0x028000, "image_cmd": 0x0ae000, "ifmgmt": 0x0ee000,
-           "prompt": 0x22e000}
+           "prompt": 0x22e000, "open": 0x092000, "x509": 0x16e000, "cms": 0x2ae000,
+           "menu_ui": 0x2ce000, "readline": 0x32e000,
+           "cpuid_cmd": 0x80e000}  # ERRFILE_ARCH 0x800000 | ERRFILE_OTHER (x86 bits/errfile.h)
 
 
 def einfo(posix: str, errfile: str, uniq: int = 0) -> int:
@@ -111,6 +113,36 @@ ENOEXEC_IMAGE = einfo("ENOEXEC", "image")
 ENOTTY_IMAGE = einfo("ENOTTY", "image")
 #: ``imgfree``/``imgstat`` of an unknown name (image_cmd.c imgmulti_exec).
 ENOENT_IMAGE = einfo("ENOENT", "image_cmd")
+#: Executing an untrusted image after ``imgtrust`` (image.c EACCES_UNTRUSTED).
+EACCES_UNTRUSTED = einfo("EACCES", "image", 0x01)
+#: Changing a trust policy made ``--permanent`` (image.c EACCES_PERMANENT).
+EACCES_PERMANENT = einfo("EACCES", "image", 0x02)
+#: No opener for the URI scheme, e.g. ``https`` in a build without it, or a SAN URI
+#: in a world without SAN (core/open.c xfer_open_uri).
+ENOTSUP_OPEN = einfo("ENOTSUP", "open")
+
+# -- menus, parameter lists, cpuid, read (parseopt.c, menu_ui.c, cpuid_cmd.c, readline.c) --
+#: ``"x": no such menu``, ``No default menu``, ``"x": no such parameter list``,
+#: ``No default parameter list`` (parseopt.c parse_menu, parse_parameters).
+ENOENT_PARSEOPT = einfo("ENOENT", "parseopt")
+#: ``choose`` on a menu with no labelled item (menu_ui.c show_menu).
+ENOENT_MENU = einfo("ENOENT", "menu_ui")
+#: Esc or Ctrl-C in a menu (menu_ui.c menu_loop).
+ECANCELED_MENU = einfo("ECANCELED", "menu_ui")
+#: ``cpuid`` of a feature bit that is clear (cpuid_cmd.c cpuid_exec).
+ENOENT_CPUID = einfo("ENOENT", "cpuid_cmd")
+#: ``read --timeout`` expired (readline.c readline_history; master only).
+ETIMEDOUT_READLINE = einfo("ETIMEDOUT", "readline")
+#: ``show`` of a setting with no value (settings.c fetch_setting).
+ENOENT_SETTING = einfo("ENOENT", "settings")
+
+# -- what a world returns from verify() (crypto/cms.c, crypto/x509.c) ---------------------
+#: ``imgverify --signer`` names nobody who signed (cms.c EACCES_WRONG_NAME).
+EACCES_WRONG_NAME = einfo("EACCES", "cms", 0x04)
+#: The signer's chain does not end at a trusted root (x509.c EACCES_UNTRUSTED).
+EACCES_UNTRUSTED_ROOT = einfo("EACCES", "x509", 0x06)
+#: A certificate is expired or not yet valid (x509.c EACCES_EXPIRED).
+EACCES_EXPIRED = einfo("EACCES", "x509", 0x04)
 
 # -- settings (core/settings.c and the type parsers) -------------------------------------
 #: Unknown settings block in a name (settings.c parse_setting_name).
@@ -155,6 +187,9 @@ EADDRNOTAVAIL_CONFIG = einfo("EADDRNOTAVAIL", "ifmgmt", 0x01)
 ABORT_LOOP = -1
 #: Chained scripts nested deeper than the limit (an endless chainload loop).
 ABORT_DEPTH = -2
+#: The script needs something the world does not model (an optional World method
+#: such as ``reboot`` or ``verify`` is missing); the reason names it.
+ABORT_UNMODELLED = -3
 
 #: Messages matched on the exact number (the ``__errortab`` tables linked into the
 #: ROM: usr/ifmgmt.c, net/tcp/httpcore.c).
@@ -188,7 +223,8 @@ def strerror(status: int) -> str:
     """
     if status < 0:
         return {ABORT_LOOP: "goto loop without sleep (simulator abort)",
-                ABORT_DEPTH: "chain recursion limit (simulator abort)"}.get(
+                ABORT_DEPTH: "chain recursion limit (simulator abort)",
+                ABORT_UNMODELLED: "not modelled by the world (simulator abort)"}.get(
                     status, f"simulator abort {status}")
     status &= 0xffffffff
     text = _EXACT.get(status) or _GENERIC.get(status & 0x7f0000ff)

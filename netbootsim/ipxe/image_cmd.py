@@ -13,14 +13,16 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit, urlunsplit, uses_relative
 
 from . import errors
-from .options import Command, Opt, parse_options, parse_timeout
+from .options import parse_timeout
 from .script import STOP_SEQUENCE
 
 if TYPE_CHECKING:
     from .interp import Shell
+    from .state import ParamList
     from .world import Image
 
-__all__ = ["IMAGE_COMMANDS", "download", "redact_uri", "resolve_uri"]
+__all__ = ["IMAGE_COMMANDS", "acquire", "claim_params", "download", "redact_uri",
+           "resolve_uri"]
 
 Proc = Generator[Any, Any, int]
 #: Image commands by name (image_cmd.c ``image_commands``).
@@ -60,23 +62,44 @@ def redact_uri(uri: str) -> str:
 
 
 # -- hci/commands/image_cmd.c, usr/imgmgmt.c, core/image.c ------------------------------
-_SINGLE = (Opt("name", "n", True), Opt("timeout", "t", True), Opt("autofree", "a"))
-_FETCH = Command(_SINGLE, 1, None, "<uri> [<arguments>...]")
-_SELECT = Command(_SINGLE, 1, None, "<uri|image> [<arguments>...]")
-_EXEC = Command((*_SINGLE, Opt("replace", "r")), 0, None, "[<uri|image> [<arguments>...]]")
-_MULTI = Command((), 0, None, "[<image>...]")
+def claim_params(shell: Shell, uri_text: str) -> tuple[str, ParamList | None]:
+    """Cut ``##params[=name]`` off a URI and claim that list (core/uri.c parse_uri).
+
+    A claimed list leaves the shell's lists (core/params.c claim_parameters): it is
+    sent once. A list that does not exist is ignored, as iPXE ignores it.
+    """
+    head, marker, tail = uri_text.partition("##params")
+    if not marker:
+        return uri_text, None
+    name = tail[1:] if tail else None
+    found = next((p for p in shell.params if p.name == name), None)
+    if found is not None:
+        shell.params.remove(found)
+    return head, found
 
 
 def download(shell: Shell, uri_text: str,
              timeout: float | None) -> Generator[Any, Any, tuple[int, Image | None]]:
     """Fetch and register an image (usr/imgmgmt.c imgdownload, core/monojob.c).
 
-    Prints ``<uri>...`` then `` ok`` or the error, as the ROM's console shows.
+    Prints ``<uri>...`` then `` ok`` or the error, as the ROM's console shows. A
+    scheme the build cannot open fails first with ``Could not start download``
+    (core/open.c: ENOTSUP). A URI naming a parameter list (``##params``) is sent
+    with ``world.post`` when the world has it, else fetched as a plain GET.
     """
+    uri_text, params = claim_params(shell, uri_text)
     uri = resolve_uri(shell.cwuri, uri_text)
     name = urlsplit(uri).path.rpartition("/")[2]  # core/image.c image_set_uri: basename
+    if not shell.build.opens(urlsplit(uri).scheme):
+        shell.say(f"Could not start download: {errors.strerror(errors.ENOTSUP_OPEN)}\n")
+        shell.detail = f"{shell.build.name} iPXE cannot open {urlsplit(uri).scheme}: URIs"
+        return errors.ENOTSUP_OPEN, None
     shell.say(f"{redact_uri(uri_text)}...")
-    got = yield from shell.world.fetch(uri, name=name, timeout=timeout)
+    post = getattr(shell.world, "post", None)
+    if params is not None and post is not None:
+        got = yield from post(uri, name=name, timeout=timeout, params=params)
+    else:
+        got = yield from shell.world.fetch(uri, name=name, timeout=timeout)
     if got.status:
         shell.say(f" {errors.strerror(got.status)}\n")
         shell.detail = got.reason
@@ -89,18 +112,26 @@ def download(shell: Shell, uri_text: str,
     return errors.OK, image
 
 
-def _imgsingle(shell: Shell, argv: list[str], cmd: Command, *, always_download: bool,
+def acquire(shell: Shell, name_or_uri: str,
+            timeout: float | None) -> Generator[Any, Any, tuple[int, Image | None]]:
+    """A registered image of that name, else a download (usr/imgmgmt.c imgacquire)."""
+    image = shell.images.find(name_or_uri)
+    if image is not None:
+        return errors.OK, image
+    return (yield from download(shell, name_or_uri, timeout))
+
+
+def _imgsingle(shell: Shell, argv: list[str], *, always_download: bool,
                action: Callable[[Shell, Image, dict], Any] | None = None,
                verb: str = "", clear_cmdline: bool = False) -> Proc:
     """Acquire an image, name it, set its arguments, act (image_cmd.c imgsingle_exec)."""
-    opts, args = parse_options(argv, cmd, shell.say)
+    opts, args = shell.parse(argv)
     timeout = parse_timeout(str(opts["timeout"]), shell.say) if "timeout" in opts else 0
     if args:
-        image = None if always_download else shell.images.find(args[0])  # imgacquire
-        if image is None:
-            rc, image = yield from download(shell, args[0], timeout or None)
-            if rc:
-                return rc
+        fetch = download if always_download else acquire
+        rc, image = yield from fetch(shell, args[0], timeout or None)
+        if rc:
+            return rc
     else:
         image = shell.images.current_selection()
         if image is None:
@@ -149,31 +180,30 @@ def _exec(shell: Shell, image: Image, opts: dict) -> int | Proc:
 @_command("imgfetch", "module", "initrd")
 def imgfetch(shell: Shell, argv: list[str]) -> Proc:
     """``imgfetch <uri> [args...]``: always downloads (imgdownload_string)."""
-    return _imgsingle(shell, argv, _FETCH, always_download=True)
+    return _imgsingle(shell, argv, always_download=True)
 
 
 @_command("imgselect", "imgload", "kernel")
 def imgselect(shell: Shell, argv: list[str]) -> Proc:
     """``kernel <uri|image> [args...]``: acquire and select."""
-    return _imgsingle(shell, argv, _SELECT, always_download=False, action=_select,
-                      verb="select")
+    return _imgsingle(shell, argv, always_download=False, action=_select, verb="select")
 
 
 @_command("imgargs")
 def imgargs(shell: Shell, argv: list[str]) -> Proc:
     """``imgargs <uri|image> [args...]``: replace an image's command line."""
-    return _imgsingle(shell, argv, _SELECT, always_download=False, clear_cmdline=True)
+    return _imgsingle(shell, argv, always_download=False, clear_cmdline=True)
 
 
 @_command("imgexec", "chain", "boot")
 def imgexec(shell: Shell, argv: list[str]) -> Proc:
     """``chain [--replace] [--autofree] [<uri|image> [args...]]``; no URI: the selected image."""
-    return _imgsingle(shell, argv, _EXEC, always_download=False, action=_exec, verb="boot")
+    return _imgsingle(shell, argv, always_download=False, action=_exec, verb="boot")
 
 
 def _imgmulti(shell: Shell, argv: list[str], payload: Callable[[Image], None]) -> int:
     """image_cmd.c imgmulti_exec: every image, or the named ones."""
-    _, args = parse_options(argv, _MULTI, shell.say)
+    _, args = shell.parse(argv)
     if not args:
         for image in shell.images:
             payload(image)

@@ -13,13 +13,13 @@ passing (a ``goto`` loop without ``sleep``) and ``max_depth`` nested chained scr
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import errors
 from .commands import COMMANDS, Handler
-from .options import UsageError
+from .options import Command, UsageError, parse_options
 from .script import (
     STOP_COMMAND,
     STOP_SEQUENCE,
@@ -30,6 +30,8 @@ from .script import (
     split_commands,
 )
 from .settings import SettingError, Settings
+from .spec import Build, build_named
+from .state import Abort, Booted, Frame, Menu, ParamList, Reset, ScriptResult, Trust
 from .world import Image, ImageList
 
 if TYPE_CHECKING:
@@ -38,59 +40,6 @@ if TYPE_CHECKING:
 __all__ = ["Frame", "ScriptResult", "Shell", "run_command", "run_script"]
 
 Proc = Generator[Any, Any, int]
-
-
-@dataclass
-class ScriptResult:
-    """How a script run ended.
-
-    Attributes:
-        status: 0, an iPXE error number (what ``${errno}`` would show), or a negative
-            ``errors.ABORT_*`` when a guard stopped the run.
-        reason: one line for a person: ``ok``, ``booted NAME``, or where and why it failed.
-        booted: the image handed over to (``boot``/``chain`` of a kernel or NBP that
-            the world booted); execution never returns from it.
-        line: ``(source, line number)`` of the command the failure came from (the
-            innermost one, e.g. inside a chained script), or of the booting command.
-    """
-
-    status: int
-    reason: str
-    booted: Image | None = None
-    line: tuple[str, int] | None = None
-
-
-@dataclass
-class Frame:
-    """One executing script (image/script.c keeps this in ``script_offset``).
-
-    Attributes:
-        script: the script.
-        uri: its URI (the base of relative URIs), or None.
-        depth: 0 for the outermost script, +1 per ``chain``.
-        index: index of the next line to run; ``goto`` sets it.
-        line: the line running now.
-        replacement: the image ``chain --replace`` queued to run in its place.
-    """
-
-    script: Script
-    uri: str | None
-    depth: int
-    index: int = 0
-    line: Any = None
-    replacement: Image | None = None
-
-
-class _Booted(Exception):
-    def __init__(self, image: Image, where: tuple[str, int] | None):
-        super().__init__(image.name)
-        self.image, self.where = image, where
-
-
-class _Abort(Exception):
-    def __init__(self, status: int, reason: str, where: tuple[str, int] | None):
-        super().__init__(reason)
-        self.status, self.reason, self.where = status, reason, where
 
 
 @dataclass(frozen=True)
@@ -110,16 +59,27 @@ class Shell:
         commands: command name → handler; default :data:`~.commands.COMMANDS`.
             A handler takes ``(shell, argv)`` and returns a status, or a generator
             (run with ``yield from``) returning one.
+        features: what the iPXE binary was built with: a :class:`~.spec.Build`, a
+            build name (``"debian-2019"``, see :data:`~.spec.BUILDS`) or a set of
+            command names; other commands are ``command not found``, other URI
+            schemes fail to open, and a build without new options rejects them as
+            unknown. Default: everything.
         max_depth: deepest chained script allowed (outermost is 0).
         max_steps: commands allowed in a row while simulated time stands still.
     """
 
     def __init__(self, world: World, settings: Settings, *,
                  commands: Mapping[str, Handler] | None = None,
+                 features: Build | str | Iterable[str] | None = None,
                  max_depth: int = 32, max_steps: int = 100_000):
         self.world, self.settings = world, settings
         self.commands: dict[str, Handler] = dict(COMMANDS if commands is None else commands)
+        self.build = build_named(features)
         self.max_depth, self.max_steps = max_depth, max_steps
+        #: Menus (core/menu.c ``menus``), parameter lists (core/params.c), trust policy.
+        self.menus: list[Menu] = []
+        self.params: list[ParamList] = []
+        self.trust = Trust()
         #: The registered images (core/image.c ``images``).
         self.images = ImageList()
         #: The script running now, None at the command line.
@@ -144,6 +104,26 @@ class Shell:
         if self.stop <= level:
             self.stop = 0
         return was
+
+    def parse(self, argv: list[str],
+              cmd: Command | None = None) -> tuple[dict[str, str | bool], list[str]]:
+        """Parse ``argv`` with its entry in the build's command table (or ``cmd``)."""
+        spec = cmd or self.build.command(argv[0])
+        if spec is None:
+            raise KeyError(f"no option table for command {argv[0]!r}")
+        return parse_options(argv, spec, self.say)
+
+    def handover(self, image: Image) -> NoReturn:
+        """The world booted ``image``: end the run (iPXE never runs again)."""
+        raise Booted(image, self.where)
+
+    def reset(self, kind: str) -> NoReturn:
+        """``reboot``/``poweroff`` took the machine down: end the run."""
+        raise Reset(kind, self.where)
+
+    def abort(self, status: int, reason: str) -> NoReturn:
+        """Stop the run with a simulator status (``errors.ABORT_*``) and a reason."""
+        raise Abort(status, reason, self.where)
 
     @property
     def where(self) -> tuple[str, int] | None:
@@ -181,9 +161,11 @@ class Shell:
     def _result(self, proc: Proc) -> Generator[Any, Any, ScriptResult]:
         try:
             rc = yield from proc
-        except _Booted as b:
+        except Booted as b:
             return ScriptResult(errors.OK, f"booted {b.image.name}", b.image, b.where)
-        except _Abort as a:
+        except Reset as r:
+            return ScriptResult(errors.OK, f"reset ({r.kind})", None, r.where, r.kind)
+        except Abort as a:
             return ScriptResult(a.status, a.reason, None, a.where)
         if rc == 0:
             return ScriptResult(errors.OK, "ok")
@@ -207,11 +189,13 @@ class Shell:
             depth = self.frame.depth + 1 if self.frame else 0
         if not image.executable:
             return errors.ENOEXEC_IMAGE
+        if self.trust.required and not image.trusted:
+            return errors.EACCES_UNTRUSTED
         replacement = None
         if image.kind == "binary":
             rc = yield from self.world.boot(image, [i for i in self.images if i is not image])
             if rc == 0:
-                raise _Booted(image, self.where)
+                self.handover(image)
         else:
             try:
                 script = parse_script(image.text or "", image.uri)
@@ -232,8 +216,8 @@ class Shell:
         if depth > self.max_depth:
             where = self.where
             at = f" at {where[0]}:{where[1]}" if where else ""
-            raise _Abort(errors.ABORT_DEPTH, f"chain recursion deeper than {self.max_depth} "
-                         f"scripts{at} (chaining {uri or script.source})", where)
+            self.abort(errors.ABORT_DEPTH, f"chain recursion deeper than {self.max_depth} "
+                       f"scripts{at} (chaining {uri or script.source})")
         frame = Frame(script, uri, depth)
         saved = self.frame, self.cwuri
         self.frame, self.cwuri = frame, uri or self.cwuri
@@ -281,7 +265,7 @@ class Shell:
         self._guard()
         where, before = self.where, self._failure
         self.detail = ""
-        handler = self.commands.get(argv[0])
+        handler = self.commands.get(argv[0]) if self.build.has(argv[0]) else None
         if handler is None:
             self.say(f"{argv[0]}: command not found\n")
             rc = errors.ENOEXEC
@@ -308,8 +292,8 @@ class Shell:
         if self._steps > self.max_steps:
             where = self.where
             at = f"{where[0]}:{where[1]}" if where else "the command line"
-            raise _Abort(errors.ABORT_LOOP, f"goto loop without sleep at {at} "
-                         f"({self.max_steps} commands in zero simulated time)", where)
+            self.abort(errors.ABORT_LOOP, f"goto loop without sleep at {at} "
+                       f"({self.max_steps} commands in zero simulated time)")
 
 
 def _await(res: int | Proc) -> Proc:
@@ -328,7 +312,8 @@ def run_script(script: Script, world: World, settings: Settings, *, depth: int =
         world: the simulated world.
         settings: the machine's settings (e.g. ``net0/mac``).
         depth: chain depth of this script (0 = outermost).
-        **shell: ``commands``, ``max_depth``, ``max_steps`` for :class:`Shell`.
+        **shell: ``commands``, ``features``, ``max_depth``, ``max_steps`` for
+            :class:`Shell`.
     """
     return (yield from Shell(world, settings, **shell).run(script, depth=depth))
 

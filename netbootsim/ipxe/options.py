@@ -10,12 +10,13 @@ usage. Errors print what iPXE prints and carry its status code.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import errors
 from .settings import strtoul
 
-__all__ = ["Command", "Opt", "UsageError", "parse_integer", "parse_options", "parse_timeout"]
+__all__ = ["Command", "Opt", "UsageError", "parse_integer", "parse_key", "parse_options",
+           "parse_timeout"]
 
 #: iPXE's timer: TICKS_PER_SEC = 1024 (include/ipxe/timer.h), and a "milliseconds"
 #: option is really ticks (core/parseopt.c parse_timeout: ms × TICKS_PER_MS = 1).
@@ -32,11 +33,24 @@ class UsageError(Exception):
 
 @dataclass(frozen=True)
 class Opt:
-    """One option: ``--long``/``-s``, with or without a required argument."""
+    """One option: ``--long``/``-s``, with or without a required argument.
+
+    Attributes:
+        long: the long name (``--long``).
+        short: the one-character short name (``-s``).
+        arg: whether it takes an argument (``required_argument``).
+        kind: how iPXE parses the argument when it is not a plain string:
+            ``"int"`` (parseopt.c parse_integer), ``"timeout"`` (parse_timeout: an
+            integer of ticks), ``"key"`` (parse_key: one character or an integer).
+        new: added to iPXE after the 2019 snapshot the lab ROM was built from
+            (36a4c85, 2019-01-25); a build without new options does not know it.
+    """
 
     long: str
     short: str
     arg: bool = False
+    kind: str = ""
+    new: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,12 +62,21 @@ class Command:
         min_args: fewest arguments after the options.
         max_args: most arguments, None for no limit (MAX_ARGUMENTS).
         usage: the argument part of the usage line, e.g. ``"<setting> <value>"``.
+        source: the iPXE source file that defines it (``hci/commands/menu_cmd.c``).
+        parsed: False for a command that never calls parse_options (``help``):
+            any options and arguments are accepted.
     """
 
     options: tuple[Opt, ...] = ()
     min_args: int = 0
     max_args: int | None = None
     usage: str = ""
+    source: str = ""
+    parsed: bool = True
+
+    def without_new_options(self) -> Command:
+        """This command as the 2019 snapshot had it (options marked ``new`` left out)."""
+        return replace(self, options=tuple(o for o in self.options if not o.new))
 
 
 def usage(cmd: Command, name: str) -> str:
@@ -75,6 +98,8 @@ def parse_options(argv: list[str], cmd: Command,
             argument count (ERANGE); the message and usage are printed with ``say``.
     """
     opts: dict[str, str | bool] = {}
+    if not cmd.parsed:
+        return opts, argv[1:]
     i = 1
     while i < len(argv) and argv[i].startswith("-"):
         tok = argv[i]
@@ -137,6 +162,11 @@ def parse_integer(text: str, say: Callable[[str], None]) -> int:
         say(f'"{text}": invalid integer value\n')
         raise UsageError(errors.EINVAL_INTEGER)
     return value
+
+
+def parse_key(text: str, say: Callable[[str], None]) -> int:
+    """A key: one character is itself, anything else an integer (parseopt.c parse_key)."""
+    return ord(text) if len(text) == 1 else parse_integer(text, say)
 
 
 def parse_timeout(text: str, say: Callable[[str], None]) -> float:

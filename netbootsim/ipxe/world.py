@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from .script import ScriptError, parse_script
 
-__all__ = ["DhcpReply", "Fetched", "Image", "ImageList", "KINDS"]
+__all__ = ["DhcpReply", "Fetched", "Image", "ImageList", "KINDS", "Outcome"]
 
 #: Image kinds: ``script`` (``#!ipxe`` text), ``binary`` (something iPXE can execute:
 #: a kernel, an NBP), ``data`` (no executable format, e.g. an initrd).
@@ -34,6 +34,8 @@ class Image:
         cmdline: the arguments after the URI (``kernel vmlinuz console=ttyS0``).
         format: the type name ``imgstat`` shows (``script``, ``PXE-NBP``, ``bzImage``);
             empty for none.
+        trusted: a signature was verified (``imgverify``; core/image.c IMAGE_TRUSTED).
+            Downloads start untrusted.
     """
 
     name: str
@@ -43,6 +45,7 @@ class Image:
     text: str | None = None
     cmdline: str | None = None
     format: str = ""
+    trusted: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -69,6 +72,22 @@ class Fetched:
     status: int
     reason: str = ""
     image: Image | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The outcome of an optional world call (``verify``, ``reboot``, ``san``, ``post``).
+
+    Attributes:
+        status: 0, or an iPXE error number.
+        reason: the world's own words (records, reports).
+        drive: for ``san("hook", ...)``: the drive number the device got (None: the
+            one asked for).
+    """
+
+    status: int
+    reason: str = ""
+    drive: int | None = None
 
 
 @dataclass(frozen=True)
