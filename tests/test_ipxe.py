@@ -16,6 +16,7 @@ from netbootsim.ipxe import (
     Fetched,
     Image,
     Line,
+    Outcome,
     ScriptError,
     Settings,
     errors,
@@ -489,3 +490,266 @@ def test_chains_match_the_reference_evaluator(pairs, last):
     res, w, _ = run(script(line, "echo END"))
     assert res.status == rc
     assert w.text == "".join(f"{o}\n" for o in out) + ("END\n" if rc == 0 else "")
+
+
+# -- (4) menus, parameter lists, SAN, trust, reboot, builds (issue 5) ---------------------
+def run_world(world_cls, text, files=None, *, until=None, source=BASE + "test.ipxe", **kw):
+    """Like run(), with a FakeWorld subclass; also returns the process."""
+    env = simpy.Environment()
+    world = world_cls(env, files)
+    settings = Settings({"net0/mac": MAC})
+    proc = env.process(run_script(parse_script(text, source), world, settings, **kw))
+    env.run(until=until)
+    return (proc.value if proc.triggered else None), world, settings, proc, env
+
+
+class Typist(FakeWorld):
+    """A world where someone presses ``keys`` (one per getkey call, then nobody)."""
+
+    def __init__(self, env, files=None, keys=()):
+        super().__init__(env, files)
+        self.keys, self.waits = list(keys), []
+
+    def getkey(self, timeout):
+        self.waits.append(timeout)
+        if self.keys:
+            yield self.env.timeout(0.1)
+            return self.keys.pop(0)
+        return (yield from super().getkey(timeout))
+
+
+MENU = ["menu Boot menu", "item --gap Installers", "item ubuntu Ubuntu 24.04",
+        "item --default --key d debian Debian 12", "item --key s shell iPXE shell"]
+
+
+def test_choose_with_timeout_picks_the_default_after_the_timeout():
+    res, w, s, _, env = run_world(FakeWorld, script(
+        *MENU, "choose --timeout 3000 target && echo chose ${target}", "goto ${target}",
+        ":debian", "echo debian path"))
+    assert res.status == 0
+    assert w.text.splitlines() == ["Boot menu", "  Installers", "  Ubuntu 24.04",
+                                   "  Debian 12", "  iPXE shell", "chose debian",
+                                   "debian path"]
+    # 3000 ticks of 1/1024 s (menu_ui.c waits in slices: 952 ticks, then 2 × 1024)
+    assert env.now == pytest.approx(3000 / 1024)
+
+
+@pytest.mark.parametrize(("choose", "picked"), [
+    ("choose --default shell --timeout 10 t", "shell"),    # --default wins over item --default
+    ("choose --default nosuch --timeout 10 t", "ubuntu"),  # no match: first labelled item
+    ("choose --timeout 10 t", "debian"),                    # the (last) item --default
+])
+def test_choose_initial_selection(choose, picked):
+    res, _, s, _, _ = run_world(FakeWorld, script(*MENU, choose))
+    assert res.status == 0 and s.fetch("t") == picked
+    res, _, s, _, _ = run_world(FakeWorld, script(
+        "menu", "item --gap", "item", "item a A", "item b B", "choose -t 1 t"))
+    assert s.fetch("t") == "a"  # no default: the first item with a label ("item" alone is a gap)
+
+
+def test_choose_without_timeout_waits_for_ever():
+    res, w, s, proc, env = run_world(FakeWorld, script(*MENU, "choose target", "echo never"),
+                                     until=1e6)
+    assert res is None and proc.is_alive and env.now == 1e6
+    assert "never" not in w.text and s.fetch("target") is None
+
+
+def test_choose_keys_shortcut_escape_and_enter():
+    def choose(keys, extra=""):
+        env = simpy.Environment()
+        world = Typist(env, keys=keys)
+        text = script(*MENU, f"choose {extra} target || echo errno ${{errno}}")
+        proc = env.process(run_script(parse_script(text, "k.ipxe"), world, Settings()))
+        env.run(until=1e6)
+        return (proc.value if proc.triggered else None), world, proc
+    res, w, _ = choose([ord("s")], "--timeout 5000")
+    assert w.waits == [(5000 % 1024) / 1024] and res.status == 0
+    res, w, _ = choose([0x1b], "--timeout 5000")
+    assert w.text.endswith(f"errno {errors.ECANCELED_MENU:#x}\n")
+    assert errors.posix_of(errors.ECANCELED_MENU) == errors.POSIX["ECANCELED"]
+    # any other key stops the timeout: the menu then waits for ever for Enter
+    _, w, proc = choose([ord("x")], "--timeout 1000")
+    assert proc.is_alive and w.waits == [1000 / 1024, None]
+    res, w, _ = choose([ord("x"), 0x0d], "--timeout 1000")
+    assert res.status == 0 and w.waits == [1000 / 1024, None]
+
+
+def test_menu_errors_keep_and_delete():
+    res, w, _, _, _ = run_world(FakeWorld, script("item a A"))
+    assert (w.text, res.status) == ("No default menu\n", errors.ENOENT_PARSEOPT)
+    res, w, _, _, _ = run_world(FakeWorld, script("menu --name m", "item -m x a A"))
+    assert w.text == '"x": no such menu\n'
+    res, w, _, _, _ = run_world(FakeWorld, script("menu", "item --gap only gaps", "choose t"))
+    assert res.status == errors.ENOENT_MENU  # menu_ui.c: nothing to select
+    res, w, s, _, _ = run_world(FakeWorld, script(
+        "menu -n m T", "item -m m a A", "choose -m m -t 1 --keep t", "choose -m m -t 1 u",
+        "choose -m m -t 1 v"))
+    assert (s.fetch("t"), s.fetch("u")) == ("a", "a")  # kept once, then destroyed
+    assert w.text.endswith('"m": no such menu\n') and res.status == errors.ENOENT_PARSEOPT
+    res, w, _, _, _ = run_world(FakeWorld, script("menu", "item a A", "menu --delete",
+                                                  "choose t"))
+    assert w.text == "No default menu\n"
+
+
+def test_params_and_param():
+    res, w, _, _, _ = run_world(FakeWorld, script("param k v"))
+    assert (w.text, res.status) == ("No default parameter list\n", errors.ENOENT_PARSEOPT)
+    res, w, _, _, _ = run_world(FakeWorld, script("params --name form", "param -p nope k v"))
+    assert w.text == '"nope": no such parameter list\n'
+
+    class Poster(FakeWorld):
+        def post(self, uri, *, name, timeout, params):
+            self.posted = (uri, params.name, params.method, list(params.entries))
+            return (yield from self.fetch(uri, name=name, timeout=timeout))
+    files = {BASE + "api": script("echo answer")}
+    res, w, _, _, _ = run_world(Poster, script(
+        "params", "param mac ${net0/mac}", "param --header X-Id 7", "param empty",
+        "chain api##params", "chain api##params"), files)
+    assert w.posted == (BASE + "api", None, "POST",
+                        [("mac", MAC, False), ("X-Id", "7", True), ("empty", "", False)])
+    assert w.text.count("answer\n") == 2 and [u for u, _, _ in w.fetched] == [BASE + "api"] * 2
+    # the list was claimed by the first URI: the second fetch is a plain GET (iPXE ignores
+    # a missing list); a world without post() gets a GET of the URI with ##params cut off
+    res, w, _, _, _ = run_world(FakeWorld, script("params -n f", "param -p f a 1",
+                                                  "chain api##params=f"), files)
+    assert res.status == 0 and w.fetched[0][0] == BASE + "api"
+
+
+class San(FakeWorld):
+    def __init__(self, env, files=None, boot=0):
+        super().__init__(env, files)
+        self.calls, self.boot_rc = [], boot
+
+    def san(self, op, drive, uris, *, describe, filename, extra):
+        self.calls.append((op, drive, uris, describe, filename))
+        yield self.env.timeout(0)
+        return Outcome(self.boot_rc if op == "boot" else 0, "disk has no boot sector")
+
+
+def test_sanboot_without_a_san_world_fails_with_the_reason():
+    res, w, _, _, _ = run_world(FakeWorld, script(
+        "sanboot iscsi:10.0.0.1::::iqn.2010-04.org.ipxe:disk"), source="s.ipxe")
+    assert w.text == ("Could not open SAN device: Operation not supported "
+                      "(http://ipxe.org/3c092003)\n")
+    assert res.status == errors.ENOTSUP_OPEN and res.line == ("s.ipxe", 2)
+    assert res.reason.endswith("(the simulated world has no SAN devices or local disks "
+                               "(World.san is not implemented))")
+    res, w, _, _, _ = run_world(FakeWorld, script("sanboot --no-describe --drive 0x80"))
+    assert w.text.splitlines() == ["Booting from SAN device 0x80", "Boot from SAN device 0x80 "
+                                   "failed: Operation not supported (http://ipxe.org/3c092003)"]
+    res, w, _, _, _ = run_world(FakeWorld, script("sanunhook", "sanhook"))
+    assert w.text.startswith("Unregistered SAN device 0x80\nUsage:")  # sanhook needs a path
+
+
+def test_sanboot_hook_boot_unhook_through_the_world():
+    uri = "iscsi:10.0.0.1::::iqn.x:disk"
+    res, w, _, _, _ = run_world(San, script(f"sanboot --filename \\boot.efi {uri}",
+                                            "echo never"))
+    assert res.booted.name == "san0x80" and res.booted.format == "SAN"
+    assert w.calls == [("hook", 0x80, (uri,), True, "\\boot.efi"),
+                       ("boot", 0x80, (uri,), True, "\\boot.efi")]
+    assert w.text == "Registered SAN device 0x80\nBooting \\boot.efi from SAN device 0x80\n"
+    res, w, _, _, _ = run_world(San, script(f"sanhook -d 0x81 -n {uri}",
+                                            "set skip-san-boot 1", f"sanboot -d 0x82 {uri}",
+                                            "set keep-san 1", "sanunhook -d 0x81"))
+    assert [c[:2] for c in w.calls] == [("hook", 0x81), ("hook", 0x82), ("unhook", 0x82)]
+    assert w.calls[0][3] is False  # --no-describe
+    assert w.text.splitlines()[-2:] == ["Unregistered SAN device 0x82",
+                                        "Preserving SAN device 0x81"]
+    env = simpy.Environment()
+    world = San(env, boot=errors.ENOTSUP_OPEN)
+    proc = env.process(run_script(parse_script(script(f"sanboot --keep {uri}"), "k"), world,
+                                  Settings()))
+    env.run()
+    assert proc.value.status == errors.ENOTSUP_OPEN and "no boot sector" in proc.value.reason
+    assert [c[0] for c in world.calls] == ["hook", "boot"]  # --keep: no unhook
+
+
+class Signer(FakeWorld):
+    def verify(self, image, signature, signer):
+        yield self.env.timeout(0)
+        ok = signature.name == image.name + ".sig" and signer in (None, "boot.example.com")
+        return Outcome(0 if ok else errors.EACCES_WRONG_NAME, "signed by someone else")
+
+
+def test_imgverify_and_imgtrust():
+    files = {BASE + "vmlinuz": 1000, BASE + "vmlinuz.sig": 100, BASE + "other.sig": 100}
+    res, w, _, _, _ = run_world(Signer, script(
+        "imgtrust", "kernel vmlinuz", "imgverify vmlinuz other.sig || echo ${errno}",
+        "boot || echo ${errno}", "imgverify --signer boot.example.com vmlinuz vmlinuz.sig",
+        "imgstat", "boot"), files)
+    lines = w.text.splitlines()
+    assert lines[2:4] == ["Could not verify: Permission denied (http://ipxe.org/022ae43c)",
+                          f"{errors.EACCES_WRONG_NAME:#x}"]
+    assert lines[4] == "Could not boot: Permission denied (http://ipxe.org/0200813c)"
+    assert "vmlinuz.sig" not in w.text.split("vmlinuz.sig... ok")[1]  # unregistered
+    assert res.booted.name == "vmlinuz" and res.booted.trusted
+    res, w, _, _, _ = run_world(Signer, script("imgtrust --permanent", "imgtrust --allow"))
+    assert res.status == errors.EACCES_PERMANENT
+    assert w.text == ("Could not set image trust requirement: Permission denied "
+                      "(http://ipxe.org/0200823c)\n")
+
+
+def test_imgverify_without_world_support_stops_clearly():
+    files = {BASE + "a": 10, BASE + "a.sig": 10}
+    res, w, _, _, _ = run_world(FakeWorld, script("imgverify a a.sig || echo rescued"), files)
+    assert res.status == errors.ABORT_UNMODELLED and res.line == (BASE + "test.ipxe", 2)
+    assert w.text == "a... ok\na.sig... ok\n"  # both fetched first, as iPXE does
+    assert "World.verify is not implemented" in res.reason
+    res, w, _, _, _ = run_world(Signer, script("imgverify a a.sig"), files,
+                                features="debian-2019")
+    assert (w.text, res.status) == ("imgverify: command not found\n", errors.ENOEXEC)
+
+
+def test_reboot_and_poweroff():
+    res, _, _, _, _ = run_world(FakeWorld, script("reboot || echo rescued"))
+    assert res.status == errors.ABORT_UNMODELLED
+    assert res.reason == ("reboot: the simulated world cannot reset the machine "
+                          "(World.reboot is not implemented)")
+
+    class Power(FakeWorld):
+        def reboot(self, kind):
+            yield self.env.timeout(0)
+            return Outcome(errors.ENOTSUP_OPEN if kind == "poweroff" else 0, "no ACPI")
+    res, w, _, _, _ = run_world(Power, script("poweroff || echo ${errno}", "reboot --warm",
+                                              "echo never"))
+    assert w.text.splitlines() == [
+        "Could not power off: Operation not supported (http://ipxe.org/3c092003)",
+        "0x3c092003"]
+    assert (res.status, res.reset, res.reason) == (0, "warm", "reset (warm)")
+    res, w, _, _, _ = run_world(Power, script("reboot --setup"), features="debian-2019")
+    assert res.status == errors.EINVAL_UNKNOWN_OPTION  # --setup came after 2019
+
+
+def test_debian_2019_build_lacks_newer_commands_options_and_https():
+    res, w, _, _, _ = run_world(FakeWorld, script(
+        "params || echo no-params", "imgfetch --quiet x || echo no-quiet",
+        "chain https://example.com/a.ipxe || echo no-https ${errno}"), features="debian-2019")
+    lines = w.text.splitlines()
+    assert lines[0] == "params: command not found" and lines[1] == "no-params"
+    assert lines[2] == 'Unrecognised option "--quiet"' and "no-quiet" in lines
+    assert lines[-2:] == ["Could not start download: Operation not supported "
+                          "(http://ipxe.org/3c092003)", "no-https 0x3c092003"]
+    assert not w.fetched
+    res, w, _, _, _ = run_world(FakeWorld, script("chain https://example.com/x"),
+                                {"https://example.com/x": script("echo tls")})
+    assert w.text.endswith("tls\n")  # the default build has everything
+
+
+def test_show_cpuid_help_and_interactive_commands():
+    res, w, _, _, _ = run_world(FakeWorld, script(
+        "show net0/mac", "dhcp", "show ip", "set n:int32 5", "show n", "show errno",
+        "cpuid --ext 29 && echo 64-bit", "cpuid 29 || echo ${errno}", "show nope"))
+    lines = w.text.splitlines()
+    assert lines[0] == f"net0/mac:hex = {MAC}"
+    assert lines[2:5] == ["net0.dhcp/ip:ipv4 = 192.168.77.129", "n:int32 = 5",
+                          "builtin/errno:uint32 = 0x0"]
+    assert lines[5:7] == ["64-bit", f"{errors.ENOENT_CPUID:#x}"]
+    assert lines[7] == 'Could not find "nope": No such file or directory (http://ipxe.org/2d0c203b)'
+    assert res.status == errors.ENOENT_SETTING
+    res, w, _, _, _ = run_world(FakeWorld, script("help"), features="debian-2019")
+    assert w.text.startswith("\nAvailable commands:\n\n  boot            chain  ")
+    assert "imgverify" not in w.text and "  sync" in w.text
+    res, w, _, proc, _ = run_world(FakeWorld, script("echo x", "shell", "echo never"),
+                                   until=1e5)
+    assert res is None and proc.is_alive and w.text == "x\n"

@@ -1,9 +1,15 @@
-"""The command table: shell, settings and network commands, plus the image commands.
+"""The command table: shell, settings and network commands, plus the others by module.
 
 A handler is ``handler(shell, argv) -> status`` or a generator returning the status
-(when it calls the world). Each cites the iPXE source it follows. Add a command by
-adding to :data:`COMMANDS` (or to the ``commands`` mapping given to a Shell); the
-image commands live in :mod:`.image_cmd`.
+(when it calls the world). Each cites the iPXE source it follows and parses its
+arguments with its entry in :data:`~.spec.SPECS`. Add a command by adding to
+:data:`COMMANDS` (or to the ``commands`` mapping given to a Shell). Elsewhere:
+:mod:`.image_cmd` (images), :mod:`.menu_cmd` (menus), :mod:`.san_cmd` (SAN),
+:mod:`.trust_cmd` (``imgverify``, ``imgtrust``), :mod:`.system_cmd` (``reboot``,
+``params``, ``show``, ``cpuid``, interactive and interface commands).
+
+Commands iPXE has that are not executed here (``ntp``, ``vcreate``, ``nslookup``,
+``ping``...) are ``command not found``; the lint knows them all.
 """
 
 from __future__ import annotations
@@ -13,8 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from . import errors
 from .image_cmd import IMAGE_COMMANDS
+from .menu_cmd import MENU_COMMANDS
 from .options import parse_integer, parse_key, parse_timeout
+from .san_cmd import SAN_COMMANDS
 from .script import STOP_COMMAND, STOP_SEQUENCE
+from .system_cmd import SYSTEM_COMMANDS
+from .trust_cmd import TRUST_COMMANDS
 
 if TYPE_CHECKING:
     from .interp import Shell
@@ -24,7 +34,8 @@ __all__ = ["COMMANDS", "Handler"]
 Handler = Callable[["Shell", list[str]], "int | Generator[Any, Any, int]"]
 Proc = Generator[Any, Any, int]
 #: Command name → handler (the ``COMMANDS`` linker table of include/ipxe/command.h).
-COMMANDS: dict[str, Handler] = dict(IMAGE_COMMANDS)
+COMMANDS: dict[str, Handler] = {**IMAGE_COMMANDS, **MENU_COMMANDS, **SAN_COMMANDS,
+                                 **TRUST_COMMANDS, **SYSTEM_COMMANDS}
 
 
 def command(*names: str) -> Callable[[Handler], Handler]:

@@ -207,16 +207,8 @@ class Settings:
 
     def _find(self, block: _Block, name: str) -> tuple[bytes, str] | None:
         """This block first, then each child in turn (settings.c fetch_setting)."""
-        if block is self._builtin:
-            found = self.builtins[name]() if name in self.builtins else None
-        else:
-            found = block.values.get(name)
-        if found is not None:
-            return found
-        for child in block.children:
-            if (found := self._find(child, name)) is not None:
-                return found
-        return None
+        hit = self._find_origin(block, name, "")
+        return (hit[1], hit[2]) if hit else None
 
     def fetch(self, text: str) -> str | None:
         """The formatted value of ``text``, or None if unset, unnamed or unformattable."""
@@ -229,6 +221,57 @@ class Settings:
             return None
         raw, stored = found
         return _format(n.type or stored, raw)
+
+    def check_name(self, text: str) -> None:
+        """Parse ``text`` as a name to store to, creating its blocks (parse_autovivified_setting).
+
+        Raises:
+            SettingError: an unknown type, or a block under ``builtin``.
+        """
+        self._name(text, create=True)
+
+    def show(self, text: str) -> tuple[str, str]:
+        """``show text``: the origin-qualified name and the value (nvo_cmd.c show_exec).
+
+        The name is ``block/name:type`` as settings.c setting_name formats it into
+        show_exec's 32-byte buffer (so at most 31 characters).
+
+        Raises:
+            SettingError: an unknown block or type (``"x": invalid setting``), or no
+                value (``Could not find "x"``, ENOENT).
+        """
+        n = self._name(text, create=False)
+        found = self._find_origin(n.block, n.name)
+        text_value = _format(n.type or found[2], found[1]) if found else None
+        if found is None or text_value is None:
+            raise SettingError(errors.ENOENT_SETTING, f'Could not find "{n.name}": '
+                               f"{errors.strerror(errors.ENOENT_SETTING)}")
+        path = found[0]
+        return f"{path}{'/' if path else ''}{n.name}:{n.type or found[2]}"[:31], text_value
+
+    def _find_origin(self, block: _Block, name: str,
+                     path: str | None = None) -> tuple[str, bytes, str] | None:
+        """Like :meth:`_find`, with the dotted name of the block it was found in."""
+        if path is None:
+            path = self._path(self.root, block, "") or ""
+        found = (self.builtins[name]() if name in self.builtins else None) \
+            if block is self._builtin else block.values.get(name)
+        if found is not None:
+            return path, *found
+        for child in block.children:
+            sub = f"{path}.{child.name}" if path else child.name
+            if (hit := self._find_origin(child, name, sub)) is not None:
+                return hit
+        return None
+
+    def _path(self, at: _Block, target: _Block, path: str) -> str | None:
+        if at is target:
+            return path
+        for child in at.children:
+            sub = f"{path}.{child.name}" if path else child.name
+            if (hit := self._path(child, target, sub)) is not None:
+                return hit
+        return None
 
     def isset(self, text: str) -> bool:
         """Whether ``text`` has a value."""
