@@ -13,6 +13,9 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
 
 from .dhcp import DNSMASQ_PING
 from .errors import InputError, Problem
@@ -29,6 +32,7 @@ from .fleet import (
     simulate,
 )
 from .profiles import get_profile
+from .provisioning import DEFAULT_UNKNOWN, Provisioner, compile_template, load_inventory
 from .services import APACHE_KEEPALIVE
 
 __all__ = ["FleetInputs", "fleet_inputs", "run_built", "scope_notes", "SCOPE_NOTES",
@@ -69,20 +73,23 @@ class FleetInputs:
     link_down: dict[str, list[Window]] = field(default_factory=dict)
     service_down: dict[str, list[Window]] = field(default_factory=dict)
     link_loss: dict[str, list[tuple[Window, float]]] = field(default_factory=dict)
+    provisioners: dict[str, Provisioner] = field(default_factory=dict)
 
 
 def _service(name: str, svc) -> Service:
     model = getattr(svc, "model", "")
     if svc.kind == "api":
         return Service(name, "api", svc.host, service_time=svc.service_time,
-                       concurrency=svc.concurrency, script=svc.script)
+                       concurrency=svc.concurrency, script=svc.script, https=svc.https,
+                       trusted=svc.trusted)
     return Service(name, svc.kind, svc.host,
                    block_cost=getattr(svc, "block_cost", 0.0) or 0.0,
                    disk_rate=getattr(svc, "disk_rate", None) or math.inf,
                    retransmit=DNSMASQ_TFTP_RETRANSMIT if model == "dnsmasq" else None,
                    max_sessions=getattr(svc, "max_sessions", None),
                    workers=getattr(svc, "workers", None),
-                   keepalive=KEEPALIVE.get(model, APACHE_KEEPALIVE))
+                   keepalive=KEEPALIVE.get(model, APACHE_KEEPALIVE),
+                   https=getattr(svc, "https", False), trusted=getattr(svc, "trusted", True))
 
 
 def _dhcp(name: str, svc) -> DhcpSpec:
@@ -91,6 +98,30 @@ def _dhcp(name: str, svc) -> DhcpSpec:
                     no_pxedhcp=svc.no_pxedhcp, ipv6_ra=svc.ipv6_ra, pool=svc.pool,
                     proxy=svc.proxy, boot_files=tuple(sorted(svc.boot_files.items())),
                     script=svc.script, user_class_check=svc.user_class_check)
+
+
+def _provisioner(name: str, svc, origin) -> tuple[Provisioner | None, list[Problem]]:
+    """An API's inventory and compiled templates; problems name the field."""
+    p = ("services", name)
+    problems = []
+    base = Path(origin.file).resolve().parent if not origin.file.startswith("<") else None
+    try:
+        inventory = load_inventory(svc.inventory, base)
+    except ValueError as e:
+        return None, [origin.problem((*p, "inventory"), str(e))]
+    texts = {**{("templates", r): t for r, t in svc.templates.items()},
+             ("unknown",): svc.unknown or DEFAULT_UNKNOWN}
+    for key, text in texts.items():
+        try:
+            compile_template(text)
+        except jinja2.TemplateSyntaxError as e:
+            problems.append(origin.problem((*p, *key), f"template line {e.lineno}: {e.message}"))
+    if not svc.templates:
+        problems.append(origin.problem((*p, "templates"), "an inventory needs templates: "
+                                       "a Jinja2 script per role ('*' for any role)"))
+    if problems:
+        return None, problems
+    return Provisioner(inventory, svc.templates, svc.unknown or DEFAULT_UNKNOWN), []
 
 
 def _window(f) -> Window:
@@ -108,6 +139,11 @@ def fleet_inputs(built) -> tuple[FleetInputs, list[Problem]]:
             out.dhcp.append(_dhcp(name, svc))
         else:
             out.services[name] = _service(name, svc)
+        if svc.kind == "api" and (svc.templates or svc.inventory is not None):
+            prov, more = _provisioner(name, svc, origin)
+            problems += more
+            if prov is not None:
+                out.provisioners[name] = prov
     out.images = {n: img.bytes for n, img in built.images.items()}
     out.scripts = {n: img.script for n, img in built.images.items() if img.script is not None}
     group_faults: dict[str, dict[str, float]] = {}
@@ -179,10 +215,14 @@ def scope_notes(inputs: FleetInputs) -> list[str]:
     if any(s.kind == "api" for s in inputs.services.values()):
         notes.append("Provisioning API: service time and concurrency are assumed (20 ms, "
                      "64 at once unless set), not measured.")
+    if any(s.https for s in inputs.services.values()):
+        notes.append("HTTPS: the TLS 1.2 handshake's two round trips per new connection are "
+                     "modelled; the client's own crypto time is not calibrated (no published "
+                     "or lab figure for iPXE): taken as 0.")
     return notes
 
 
-def run_built(built, *, name: str | None = None,
+def run_built(built, *, name: str | None = None, trace: tuple[str, ...] = (),
               progress: Callable[[int, int, float], None] | None = None
               ) -> tuple[FleetRun, FleetInputs, float]:
     """Simulate a built scenario: ``(run, inputs, wall seconds)``.
@@ -200,5 +240,5 @@ def run_built(built, *, name: str | None = None,
                    services=inputs.services, dhcp=inputs.dhcp, images=inputs.images,
                    scripts=inputs.scripts, link_down=inputs.link_down,
                    service_down=inputs.service_down, link_loss=inputs.link_loss,
-                   progress=progress)
+                   provisioners=inputs.provisioners, trace=trace, progress=progress)
     return run, inputs, time.perf_counter() - t0

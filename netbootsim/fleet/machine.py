@@ -49,6 +49,11 @@ LINK_WAIT = 15.0
 #: (tests/data/lab/traces/chainload, console 3.552 → 5.976 s), mostly the 2 s "Press
 #: Ctrl-B" banner (BANNER_TIMEOUT 20 tenths, config/general.h:225; IPXE-FACTS §6).
 CHAIN_START = 2.42
+#: HTTPS not built in: ENOTSUP as core/open.c returns for an unknown URI scheme (the file
+#: part of the number approximated with httpcore's).
+ENOTSUP_HTTPS = errors.einfo("ENOTSUP", "httpcore")
+#: Certificate not trusted: EACCES from the validator (file part approximated).
+EACCES_UNTRUSTED = errors.einfo("EACCES", "httpcore")
 #: Namespace for the servers' SMBIOS UUIDs (derived from the server name, stable).
 _UUID_NS = uuid.UUID("6e657462-6f6f-7473-696d-000000000000")
 
@@ -99,6 +104,7 @@ class Machine:
         self.state = [at, math.nan, "unfinished", "", 0.0, self.rack]
         self._scripts = 0  # scripts the machine ran in this attempt (loop guard)
         self._why = ""  # the last failure the world reported to the interpreter
+        self.console_lines: list[tuple[float, str]] = []
 
     # ----------------------------------------------------------------- records
     def record(self, phase: str, start: float, end: float, nbytes: float = 0.0,
@@ -376,17 +382,15 @@ class Machine:
             self._why = f"fetch:{name}: {target}"
             return Fetched(errors.ENOENT_HTTP_404, target)
         svc = target.service
+        tls = target.scheme == "https"
+        if tls and (refused := self._https_refused(svc)):
+            phase = f"api:{svc.name}" if svc.kind == "api" else f"fetch:{target.file}"
+            code, why = refused
+            self.record(phase, env.now, env.now, 0.0, "https", svc.name, "failed", why)
+            self._why = f"{phase}: {why}"
+            return Fetched(code, why)
         if svc.kind == "api":
-            self._scripts += 1
-            text = svc.script if svc.script is not None else default_script(self.group)
-            res = yield from world.api(self.server, svc, len(text.encode()))
-            self.record(f"api:{svc.name}", res.start, res.end, res.bytes, "http", svc.name,
-                        res.outcome, res.reason)
-            if res.outcome != "ok":
-                self._why = f"api:{svc.name}: {res.reason}"
-                return Fetched(errors.ETIMEDOUT_TCP, res.reason)
-            return Fetched(0, "", Image(name or "script", uri, len(text.encode()), "script",
-                                        text))
+            return (yield from self._api(svc, target, uri, name, tls))
         size = world.images.get(target.file)
         if size is None:
             proto = svc.kind
@@ -401,7 +405,8 @@ class Machine:
                                         self.attempt, self.profile, svc, target.file, size)
         else:
             res = yield from world.http(self.server, g.name, self.rack, self.stage,
-                                        self.attempt, self.profile, svc, target.file, size)
+                                        self.attempt, self.profile, svc, target.file, size,
+                                        tls=tls)
         self.record(f"fetch:{target.file}", res.start, res.end, res.bytes, res.protocol,
                     svc.name, res.outcome, res.reason)
         self.state[4] += res.bytes
@@ -413,6 +418,46 @@ class Machine:
         if text is not None:
             return Fetched(0, "", Image(name or target.file, uri, int(size), "script", text))
         return Fetched(0, "", Image(name or target.file, uri, int(size), "binary"))
+
+    def _https_refused(self, svc) -> tuple[int, str] | None:
+        """Why an ``https://`` fetch from ``svc`` cannot work, or None."""
+        if not self.profile.https:
+            return (ENOTSUP_HTTPS, f"HTTPS is not built into {self.profile.name} "
+                                   "(config/general.h; IPXE-FACTS §4)")
+        if not svc.https:
+            return errors.ECONNRESET_TCP, f"{svc.name} does not serve HTTPS (port 443 refused)"
+        if not svc.trusted:
+            return (EACCES_UNTRUSTED, f"{svc.name}'s certificate does not chain to the "
+                                      "client's trust anchor")
+        return None
+
+    def _api(self, svc, target: Target, uri: str, name: str, tls: bool
+             ) -> Generator[simpy.Event, Any, Fetched]:
+        """A request to a provisioning API: its answer for this machine."""
+        world = self.world
+        self._scripts += 1
+        prov = world.provisioners.get(svc.name)
+        status, role = 200, ""
+        if prov is not None:
+            ident = {"mac": self.mac, "serial": self.server.upper(),
+                     "asset": f"A{self.index:06d}", "uuid": str(self.uuid),
+                     "server": self.server, "group": self.group.name}
+            status, text, role = prov.answer(target.query, ident)
+        else:
+            text = svc.script if svc.script is not None else default_script(self.group)
+        size = len(text.encode())
+        res = yield from world.api(self.server, svc, size, tls=tls)
+        why = res.reason if res.outcome != "ok" else (
+            "" if status == 200 else f"HTTP {status}: {text or 'no template for role ' + role}")
+        self.record(f"api:{svc.name}", res.start, res.end, res.bytes if not why else 0.0,
+                    "https" if tls else "http", svc.name, "failed" if why else "ok",
+                    why or (f"role {role}" if role else ""))
+        if why:
+            self._why = f"api:{svc.name}: {why}"
+            code = errors.ETIMEDOUT_TCP if res.outcome != "ok" else (
+                errors.EIO_HTTP_5XX if status >= 500 else errors.ENOENT_HTTP_404)
+            return Fetched(code, why)
+        return Fetched(0, "", Image(name or "script", uri, size, "script", text))
 
     def sleep(self, seconds: float) -> Generator[simpy.Event, Any, bool]:
         """``sleep``: simulated time passes; no key interrupts it."""
@@ -433,4 +478,6 @@ class Machine:
         yield  # a generator, as the protocol asks (booting takes no simulated time here)
 
     def console(self, text: str) -> None:
-        """Console output is not kept (``netbootsim ipxe trace`` will show it)."""
+        """Keep the console of traced servers (``netbootsim ipxe trace``), with times."""
+        if self.server in self.world.trace:
+            self.console_lines.append((self.env.now, text))

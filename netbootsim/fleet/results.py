@@ -44,6 +44,7 @@ class FleetRun:
     dhcp: dict = field(default_factory=dict)
     broadcasts: Counter = field(default_factory=Counter)
     apis: dict = field(default_factory=dict)
+    consoles: dict = field(default_factory=dict)
 
 
 class Observer:

@@ -47,6 +47,8 @@ def simulate(
     link_down: dict[str, list[Window]] | None = None,
     service_down: dict[str, list[Window]] | None = None,
     link_loss: dict[str, list[tuple[Window, float]]] | None = None,
+    provisioners: dict | None = None,
+    trace: Sequence[str] = (),
     progress=None,
 ) -> FleetRun:
     """Boot a fleet and return what happened.
@@ -69,6 +71,8 @@ def simulate(
         link_down: windows during which a link carries nothing, by link name.
         service_down: windows during which a service answers nothing, by name.
         link_loss: loss added to a link during a window, by link name.
+        provisioners: each provisioning API's inventory and templates, by name.
+        trace: servers whose iPXE console is kept (``FleetRun.consoles``).
         progress: called as ``progress(done, total, now)`` each time a server finishes.
     """
     if services is None:
@@ -80,7 +84,8 @@ def simulate(
     world = World(topology, dict(services), dhcp, dict(images), dict(scripts or {}),
                   name=name, seed=seed, full_recompute=full_recompute,
                   sample_every=sample_every, link_down=link_down, service_down=service_down,
-                  link_loss=link_loss)
+                  link_loss=link_loss, provisioners=provisioners)
+    world.trace = set(trace)
     env = world.env
     by_name = {g.name: g for g in groups}
     per_group: dict[str, list[str]] = {}
@@ -115,4 +120,5 @@ def simulate(
         at, ready, outcome, reason, nbytes, rack = m.state
         run.servers.append((m.server, m.group.name, rack, at, ready, outcome, reason, nbytes))
     run.events, run.solves = world.engine.events, world.engine.solves
+    run.consoles = {m.server: m.console_lines for m in machines if m.server in world.trace}
     return run

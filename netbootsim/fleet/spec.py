@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from ..profiles import Profile
 
 __all__ = ["Service", "DhcpSpec", "Install", "Stage", "Group", "LinkFaults",
-           "DEFAULT_STAGE", "API_SERVICE_TIME", "API_CONCURRENCY", "LINUX_RWND"]
+           "DEFAULT_STAGE", "API_SERVICE_TIME", "API_CONCURRENCY", "LINUX_RWND",
+           "TLS_CLIENT_TIME"]
 
 #: Provisioning API time per request: 20 ms. Assumed (a templated response from a web
 #: app backed by a database; no published figure) — reports mark it uncalibrated.
@@ -16,6 +17,11 @@ API_SERVICE_TIME = 20e-3
 #: Provisioning API requests served at once: 64. Assumed (a few worker processes with
 #: threads, e.g. gunicorn/uwsgi defaults of that order); no published figure.
 API_CONCURRENCY = 64
+#: The client's own time for a TLS handshake (key exchange, signature checks): no
+#: published figure for iPXE (IPXE-FACTS §4, "no crypto throughput figures"), none
+#: measured here (the lab's 2019 ROM has no HTTPS): 0, and reports say it is
+#: uncalibrated. The handshake's two round trips are modelled.
+TLS_CLIENT_TIME = 0.0
 #: The installer's TCP receive window: Linux's default tcp_rmem maximum, 6 MiB
 #: (Documentation/networking/ip-sysctl.rst, tcp_rmem "max: 6MB").
 LINUX_RWND = 6 * 1024 * 1024
@@ -41,6 +47,8 @@ class Service:
         concurrency: API: requests served at once.
         script: API: the script it answers (``None``: the asking machine's default
             script, ``kernel``/``initrd``/``boot`` of its group's images).
+        https: it serves ``https://``.
+        trusted: its certificate chains to the clients' trust anchor.
     """
 
     name: str
@@ -55,6 +63,8 @@ class Service:
     service_time: float = API_SERVICE_TIME
     concurrency: int = API_CONCURRENCY
     script: str | None = None
+    https: bool = False
+    trusted: bool = True
 
 
 @dataclass(frozen=True)

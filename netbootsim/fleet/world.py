@@ -28,12 +28,12 @@ from ..records import PhaseRecord
 from ..services import HttpWorkers, TftpSlots, run_with_slot
 from ..topology import Topology
 from .results import FleetRun, Observer
-from .spec import LINUX_RWND, DhcpSpec, Service
+from .spec import LINUX_RWND, TLS_CLIENT_TIME, DhcpSpec, Service
 
 __all__ = ["World", "Target", "Window", "SCHEMES"]
 
 #: URI schemes and the service kinds that answer them.
-SCHEMES = {"tftp": ("tftp",), "http": ("http", "api")}
+SCHEMES = {"tftp": ("tftp",), "http": ("http", "api"), "https": ("http", "api")}
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,7 @@ class Target:
     service: Service
     file: str
     query: str = ""
+    scheme: str = "http"
 
 
 def _path_loss(links: Sequence, extra: dict[str, list[tuple[Window, float]]] | None = None,
@@ -86,6 +87,7 @@ class World:
         link_loss: ``(window, loss probability)`` added to a link, by link name: a
             transfer that starts inside the window is planned with it (the flow model
             takes a transfer's loss from its start).
+        provisioners: inventory and templates of each provisioning API, by name.
     """
 
     def __init__(self, topology: Topology, services: dict[str, Service],
@@ -94,7 +96,8 @@ class World:
                  full_recompute: bool = False, sample_every: float = 0.005,
                  link_down: dict[str, list[Window]] | None = None,
                  service_down: dict[str, list[Window]] | None = None,
-                 link_loss: dict[str, list[tuple[Window, float]]] | None = None):
+                 link_loss: dict[str, list[tuple[Window, float]]] | None = None,
+                 provisioners: dict | None = None):
         self.env = env = simpy.Environment()
         self.topology = topology
         self.services = services
@@ -108,6 +111,8 @@ class World:
         self.link_down = link_down or {}
         self.service_down = service_down or {}
         self.link_loss = link_loss or {}
+        self.provisioners = provisioners or {}  # API name -> netbootsim.provisioning.Provisioner
+        self.trace: set[str] = set()  # servers whose console is kept
         self._resources: dict[str, Resource] = {}
         self._disks = {s.name: Resource(f"{s.name}:disk", s.disk_rate)
                        for s in services.values() if math.isfinite(s.disk_rate)}
@@ -166,9 +171,9 @@ class World:
         named = [s for s in cands if s.name == host] or cands
         static = [s for s in named if s.kind != "api"]
         if static and (file in self.images or not [s for s in named if s.kind == "api"]):
-            return Target(min(static, key=lambda s: s.name), file, parts.query)
+            return Target(min(static, key=lambda s: s.name), file, parts.query, parts.scheme)
         api = min((s for s in named if s.kind == "api"), key=lambda s: s.name)
-        return Target(api, "", parts.query)
+        return Target(api, "", parts.query, parts.scheme)
 
     def down(self, service: str, t: float) -> Window | None:
         """The outage window of ``service`` covering ``t``, if any."""
@@ -259,12 +264,14 @@ class World:
 
     def http(self, server: str, group: str, rack: str, stage: str, attempt: int,
              profile: Profile | None, svc: Service, file: str, size: float,
-             rate_cap: float = math.inf) -> Generator[simpy.Event, object, TransferResult]:
+             rate_cap: float = math.inf, tls: bool = False
+             ) -> Generator[simpy.Event, object, TransferResult]:
         """One HTTP GET of ``file`` by ``server`` from ``svc``.
 
         ``profile`` None: the client is Linux (the installer), with its own window
         (:data:`~.spec.LINUX_RWND`) and no firmware delays; ``rate_cap`` bounds it (the
-        disk it streams to).
+        disk it streams to). ``tls``: HTTPS — a new connection adds the TLS 1.2
+        handshake's two round trips and the client's crypto time.
         """
         env = self.env
         start = env.now
@@ -300,21 +307,29 @@ class World:
                 self.record(server, group, rack, stage, f"http-wait:{file}", attempt, start,
                             env.now, 0.0, "http", svc.name, "ok",
                             f"waited for a worker, {syns} SYNs ({what})")
+        t_req = env.now
+        if tls and prev is None:
+            yield env.timeout(2 * rtt + TLS_CLIENT_TIME)  # TLS 1.2 full handshake
         res = yield from http_transfer(env, self.engine, path, hp, f"{server}/{file}")
+        res = replace(res, start=t_req)  # the fetch includes its TLS handshake
         if res.outcome == "ok":
             self._moved(path, hp.wire_bytes)
         return res
 
-    def api(self, server: str, svc: Service, size: float
+    def api(self, server: str, svc: Service, size: float, tls: bool = False
             ) -> Generator[simpy.Event, object, TransferResult]:
-        """One request to a provisioning API: connect, queue, service time, response."""
+        """One request to a provisioning API: connect, queue, service time, response.
+
+        ``tls``: over HTTPS, a TLS 1.2 handshake (two round trips and the client's
+        crypto time) follows the TCP one.
+        """
         env = self.env
         start = env.now
         fwd, _, rtt = self.topology.round_trip(svc.host, server, f"{server}/api")
         fail = yield from self._unreachable("http", svc, fwd, start, sum(_waits(0.25, 10.0)))
         if fail is not None:
             return fail
-        yield env.timeout(rtt)  # TCP handshake
+        yield env.timeout(rtt + (2 * rtt + TLS_CLIENT_TIME if tls else 0.0))  # handshakes
         with self.apis[svc.name].request() as req:
             yield req
             yield env.timeout(svc.service_time)

@@ -30,8 +30,8 @@ _CAPTIONS = {
             "bound (bytes the busiest resource must carry ÷ its capacity)."),
     "phases": ("Time by phase",
                "Mean seconds a server spent in each phase, all attempts counted, averaged over "
-               "every server of the group (the DHCP exchange and waits for a TFTP slot or an "
-               "HTTP worker are inside their phases, so they are not stacked again)."),
+               "every server of the group (the DHCP exchange is part of dhcp, so it is not "
+               "stacked again)."),
     "utilisation": ("Utilisation over time",
                     "Share of capacity in use on the busiest resources, sampled at engine solves "
                     "(each sample holds until the next)."),

@@ -25,9 +25,9 @@ MAX_BOTTLENECK_ROWS = 20
 
 
 #: Phases that lie inside another phase of the same server (the DHCP exchange inside
-#: ``dhcp``; waiting for a TFTP slot or an HTTP worker inside its ``fetch:``): the
-#: stacked time-by-phase figure leaves them out so no second is counted twice.
-NESTED_PREFIXES = ("dhcp-exchange", "tftp-wait:", "http-wait:")
+#: ``dhcp``): the stacked time-by-phase figure leaves them out so no second is counted
+#: twice. (Waits for a TFTP slot or an HTTP worker come before their ``fetch:``.)
+NESTED_PREFIXES = ("dhcp-exchange",)
 
 
 def phase_order(phases: pd.DataFrame, extra: object = ()) -> list[str]:

@@ -231,6 +231,10 @@ class HttpService(Section):
         model: server implementation, see :data:`SERVICE_MODELS`.
         workers: concurrent requests served; default from ``model``.
         disk_rate: read rate shared by all transfers, bytes/s (``None``: page cache).
+        https: it also serves ``https://`` (TLS 1.2: two more round trips per new
+            connection, IPXE-FACTS §4).
+        trusted: its certificate chains to the clients' trust anchor; ``false``: iPXE
+            refuses it (verification is always on, IPXE-FACTS §4).
     """
 
     DEFAULT_MODEL: ClassVar[str] = "apache-prefork"
@@ -239,6 +243,8 @@ class HttpService(Section):
     model: Literal["apache-prefork", "nginx"] = "apache-prefork"
     workers: PosInt = 256
     disk_rate: OptRate = None
+    https: bool = False
+    trusted: bool = True
 
     @model_validator(mode="before")
     @classmethod
@@ -291,8 +297,14 @@ class ApiService(Section):
         model: implementation (one generic model for now).
         service_time: time per request; 20 ms, assumed (no published figure).
         concurrency: requests served at once; 64, assumed.
-        script: the script it answers (default: the asking machine's group's
-            ``kernel``/``initrd``/``boot``).
+        script: the script it answers every machine (default, without ``templates``:
+            the asking machine's group's ``kernel``/``initrd``/``boot``).
+        inventory: the machines it knows: a CSV or YAML file (relative to the scenario)
+            or inline rows, each with ``mac``/``serial``/``asset``/``uuid``/``server``,
+            a ``role`` and template values (:mod:`netbootsim.provisioning`).
+        templates: Jinja2 script template per role (``"*"``: the rest).
+        unknown: the template for machines not in the inventory (a discovery script).
+        https: it is reached over ``https://``; trusted: as for http services.
     """
 
     kind: Literal["api"]
@@ -301,6 +313,11 @@ class ApiService(Section):
     service_time: Time = 20e-3
     concurrency: PosInt = 64
     script: str | None = None
+    inventory: str | list[dict[str, Any]] | None = None
+    templates: dict[str, str] = {}
+    unknown: str | None = None
+    https: bool = False
+    trusted: bool = True
 
 
 Service = Annotated[Union[TftpService, HttpService, DhcpService, ApiService],  # noqa: UP007

@@ -1,0 +1,145 @@
+"""The provisioning API's answers: an inventory of machines and Jinja2 script templates.
+
+A machine asks ``http://api/boot?mac=${net0/mac}`` (or ``serial=``, ``asset=``,
+``uuid=``); the API looks the query up in its inventory and renders the template of the
+machine's role with the row's values; a machine it does not know (or a query that
+names none) gets the ``unknown`` template — a discovery or registration script. A
+template that fails to render (an undefined value) is the API's HTTP 500.
+
+Inventory rows come from a CSV or YAML file (path relative to the scenario) or inline:
+each row has any of ``mac``, ``serial``, ``asset``, ``uuid``, ``server`` (the topology
+name, for convenience in a simulation), a ``role``, and any other columns, which become
+template variables. Templates see the row's values plus the machine's identity
+(``mac``, ``serial``, ``asset``, ``uuid``, ``server``, ``group``) and ``role``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+from ruamel.yaml import YAML
+
+__all__ = ["Inventory", "Provisioner", "KEYS", "DEFAULT_UNKNOWN", "load_inventory"]
+
+#: Columns that identify a machine, in the order a query is matched.
+KEYS = ("mac", "serial", "asset", "uuid", "server")
+#: What an API answers a machine it does not know, unless the scenario says otherwise:
+#: the script says so and fails (a real setup would chain a discovery image).
+DEFAULT_UNKNOWN = "#!ipxe\necho no inventory entry for ${net0/mac}\nexit 1\n"
+
+
+@dataclass
+class Inventory:
+    """Rows by every identifying value they carry (keys lower-cased)."""
+
+    rows: list[dict[str, str]] = field(default_factory=list)
+    index: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Mapping[str, object]]) -> Inventory:
+        """Index rows by each identifying value they carry (first row wins)."""
+        inv = cls()
+        for row in rows:
+            clean = {str(k): "" if v is None else str(v) for k, v in row.items()}
+            inv.rows.append(clean)
+            for k in KEYS:
+                if clean.get(k):
+                    inv.index.setdefault((k, clean[k].lower()), clean)
+        return inv
+
+    def match(self, ident: Mapping[str, str]) -> dict[str, str] | None:
+        """The row for the first identifying value in ``ident`` that has one."""
+        for k in KEYS:
+            v = ident.get(k)
+            if v and (row := self.index.get((k, v.lower()))) is not None:
+                return row
+        return None
+
+
+def load_inventory(spec: str | Sequence[Mapping[str, object]] | None,
+                   base: Path | None) -> Inventory:
+    """An inventory from inline rows, or a ``.csv``/``.yaml`` file relative to ``base``.
+
+    Raises:
+        ValueError: the file cannot be read or is not a list of rows (message names it).
+    """
+    if spec is None:
+        return Inventory()
+    if not isinstance(spec, str):
+        return Inventory.from_rows(spec)
+    path = (base / spec) if base is not None and not Path(spec).is_absolute() else Path(spec)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ValueError(f"cannot read inventory {path}: {e.strerror or e}") from None
+    if path.suffix.lower() == ".csv":
+        return Inventory.from_rows(list(csv.DictReader(io.StringIO(text))))
+    try:
+        rows = YAML(typ="safe", pure=True).load(text)
+    except Exception as e:  # ruamel raises many error types; all mean "not YAML"
+        raise ValueError(f"inventory {path}: not valid YAML ({e})") from None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise ValueError(f"inventory {path}: expected a list of rows (mappings)")
+    return Inventory.from_rows(rows)
+
+
+_ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
+                            keep_trailing_newline=True)
+
+
+def compile_template(text: str) -> jinja2.Template:
+    """Compile a script template (sandboxed: templates cannot reach the host).
+
+    Raises:
+        jinja2.TemplateSyntaxError: with its line number.
+    """
+    return _ENV.from_string(text)
+
+
+class Provisioner:
+    """One API's inventory and templates.
+
+    Args:
+        inventory: the machines it knows.
+        templates: script template per role (``"*"``: any role without its own).
+        unknown: the template for machines it does not know.
+    """
+
+    def __init__(self, inventory: Inventory, templates: Mapping[str, str],
+                 unknown: str = DEFAULT_UNKNOWN):
+        self.inventory = inventory
+        self.templates = {role: compile_template(t) for role, t in templates.items()}
+        self.unknown = compile_template(unknown)
+        self.answered: dict[str, int] = {}
+
+    def answer(self, query: str, machine: Mapping[str, str]) -> tuple[int, str, str]:
+        """``(HTTP status, script text, role)`` for a request with ``query``.
+
+        The machine is known only by what the query names (the script passed it).
+        """
+        asked = {k: v[0] for k, v in parse_qs(query).items() if k in KEYS and v}
+        row = self.inventory.match(asked)
+        if row is None:
+            template, role, values = self.unknown, "unknown", {}
+        else:
+            role = row.get("role", "")
+            template = self.templates.get(role) or self.templates.get("*")
+            values = row
+            if template is None:
+                self.answered["no template"] = self.answered.get("no template", 0) + 1
+                return 404, "", role
+        ctx = {**values, **{k: v for k, v in machine.items()}, "role": role}
+        try:
+            text = template.render(ctx)
+        except jinja2.TemplateError as e:
+            self.answered["500"] = self.answered.get("500", 0) + 1
+            return 500, f"template error: {e}", role
+        self.answered[role] = self.answered.get(role, 0) + 1
+        return 200, text, role

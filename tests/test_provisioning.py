@@ -1,0 +1,119 @@
+"""The provisioning API's inventory and templates, and HTTPS, end to end."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from test_boot_paths import scenario
+
+from netbootsim.api import simulate_scenario
+from netbootsim.errors import InputError
+from netbootsim.provisioning import Inventory, Provisioner
+
+SCRIPT = "#!ipxe\nchain http://api1/boot.ipxe?serial=${serial}\n"
+
+
+def api_scenario(**api) -> dict:
+    sc = scenario(servers=3)
+    sc["services"]["api1"] = {"kind": "api", "host": "boot1", "service_time": "10ms",
+                              "inventory": [{"serial": "R01S001", "role": "compute",
+                                             "args": "console=ttyS0"},
+                                            {"serial": "R01S002", "role": "storage"}],
+                              "templates": {
+                                  "compute": "#!ipxe\nkernel http://http1/kernel {{ args }}\n"
+                                             "initrd http://http1/initrd\nboot\n",
+                                  "storage": "#!ipxe\nkernel http://http1/kernel\nboot\n"},
+                              **api}
+    sc["fleet"][0].update({"count": 3, "script": "#!ipxe\ndhcp\n" + SCRIPT.split("\n", 1)[1]})
+    return sc
+
+
+def test_each_machine_gets_its_roles_script_and_unknown_ones_the_discovery_script():
+    res = simulate_scenario(api_scenario())
+    ph = res.phases
+    by = res.servers.set_index("server")
+    # r01s001 (compute): kernel + initrd; r01s002 (storage): kernel only; r01s003 is not
+    # in the inventory: the default unknown script says so and exits 1.
+    fetched = ph[ph.phase.str.startswith("fetch:")].groupby("server").phase.apply(list)
+    assert fetched["r01s001"] == ["fetch:kernel", "fetch:initrd"]
+    assert fetched["r01s002"] == ["fetch:kernel"]
+    assert "r01s003" not in fetched
+    assert by.loc["r01s003", "outcome"] == "failed"
+    api = ph[ph.phase == "api:api1"].set_index("server").reason
+    assert api.to_dict() == {"r01s001": "role compute", "r01s002": "role storage",
+                             "r01s003": "role unknown"}
+    # the API call: TCP handshake + 10 ms + request/response, RTT 4 us
+    assert ph[ph.phase == "api:api1"].seconds.to_numpy() == pytest.approx(10e-3 + 8e-6)
+
+
+def test_a_template_that_does_not_render_is_an_http_500():
+    sc = api_scenario()
+    sc["services"]["api1"]["inventory"][1]["role"] = "compute"  # storage row has no args
+    res = simulate_scenario(sc)
+    row = res.servers.set_index("server").loc["r01s002"]
+    assert row.outcome == "failed"
+    assert row.reason.startswith("api:api1: HTTP 500: template error: 'args' is undefined")
+
+
+def test_template_syntax_error_names_the_field():
+    sc = api_scenario(templates={"compute": "#!ipxe\n{% if %}\n"})
+    with pytest.raises(InputError) as e:
+        simulate_scenario(sc)
+    assert [str(p) for p in e.value.problems] == [
+        "<dict>: services.api1.templates.compute: template line 2: Expected an expression, "
+        "got 'end of statement block'"]
+
+
+def test_inventory_file_csv(tmp_path):
+    inv = tmp_path / "inv.csv"
+    inv.write_text("serial,role,args\nR01S001,compute,quiet\nR01S003,compute,debug\n")
+    sc = api_scenario(inventory="inv.csv")
+    from ruamel.yaml import YAML
+
+    path = tmp_path / "s.yaml"
+    with path.open("w") as f:
+        YAML().dump(sc, f)
+    res = simulate_scenario(path)
+    ok = set(res.servers[res.servers.outcome == "ok"].server)
+    assert ok == {"r01s001", "r01s003"}
+
+
+def test_provisioner_matches_on_the_first_key_the_query_names():
+    inv = Inventory.from_rows([{"mac": "52:54:00:00:00:01", "role": "a"},
+                               {"serial": "X1", "role": "b"}])
+    p = Provisioner(inv, {"*": "#!ipxe\necho {{ role }} {{ server }}\n"})
+    assert p.answer("mac=52:54:00:00:00:01", {"server": "s1"}) == (200, "#!ipxe\necho a s1\n",
+                                                                   "a")
+    assert p.answer("serial=x1", {"server": "s2"})[2] == "b"  # case-insensitive
+    assert p.answer("", {"server": "s3"})[2] == "unknown"  # a query naming nobody
+
+
+def https_scenario(profile: str, **svc) -> dict:
+    sc = scenario()
+    sc["services"]["http1"].update({"https": True, **svc})
+    sc["fleet"][0].update({"profile": profile, "script":
+                           "#!ipxe\ndhcp\nkernel https://http1/kernel\n"
+                           "initrd https://http1/initrd\nboot\n"})
+    return sc
+
+
+def test_https_adds_the_tls_handshake_once_per_connection():
+    # TLS 1.2: two more round trips (RTT 4 us) on the first, new connection; the initrd
+    # reuses the keep-alive connection, no second handshake.
+    tls = simulate_scenario(https_scenario("ipxe-current")).phases.set_index("phase").seconds
+    sc = https_scenario("ipxe-current")
+    sc["fleet"][0]["script"] = sc["fleet"][0]["script"].replace("https", "http")
+    plain = simulate_scenario(sc).phases.set_index("phase").seconds
+    assert tls["fetch:kernel"] - plain["fetch:kernel"] == pytest.approx(2 * 4e-6, abs=1e-12)
+    assert tls["fetch:initrd"] == pytest.approx(plain["fetch:initrd"], abs=1e-12)
+
+
+def test_https_fails_where_the_build_lacks_it_or_the_certificate_is_not_trusted():
+    no = simulate_scenario(https_scenario("ipxe-2019-qemu")).servers.reason.iloc[0]
+    assert no.startswith("fetch:kernel: HTTPS is not built into ipxe-2019-qemu")
+    bad = simulate_scenario(https_scenario("ipxe-current", trusted=False)).servers.reason
+    assert bad.iloc[0].startswith("fetch:kernel: http1's certificate does not chain")
+    off = copy.deepcopy(https_scenario("ipxe-current"))
+    off["services"]["http1"]["https"] = False
+    assert "does not serve HTTPS" in simulate_scenario(off).servers.reason.iloc[0]
