@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every subcommand."""
     from .bench import add_bench_parser
     from .compare import add_compare_parser
+    from .ipxe.cli import add_ipxe_parser
     from .lab.calibrate import add_calibrate_parser
     from .lab.cli import add_lab_parser
     from .models import add_models_parser
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_parser(sub)
     add_lab_parser(sub)
     add_calibrate_parser(sub)
+    add_ipxe_parser(sub)
     return parser
 
 

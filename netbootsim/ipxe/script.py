@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..errors import InputError, Problem
 
 __all__ = ["Line", "STOP_COMMAND", "STOP_SEQUENCE", "Script", "ScriptError", "TERMINATORS",
-           "parse_script", "split_command", "split_commands"]
+           "has_magic", "parse_script", "split_command", "split_commands", "split_lines"]
 
 #: C ``isspace`` (the only separators iPXE knows: core/exec.c split_command).
 _SPACE = " \t\n\v\f\r"
@@ -96,11 +96,25 @@ def parse_script(text: str, source: str) -> Script:
     Raises:
         ScriptError: the magic is missing.
     """
-    head = text[:len(_MAGIC[0]) + 1]
-    if len(head) <= len(_MAGIC[0]) or head[:-1] not in _MAGIC or head[-1] not in _SPACE:
+    if not has_magic(text):
         first = text.split("\n", 1)[0][:40]
         raise ScriptError([Problem(source, 1, "", "not an iPXE script: it must start with "
                                    f"'#!ipxe' and a space or newline, found {first!r}")])
+    lines, unterminated = split_lines(text)
+    return Script(source, lines, unterminated)
+
+
+def has_magic(text: str) -> bool:
+    """``#!ipxe`` or ``#!gpxe`` and a whitespace char at the start (script.c script_probe)."""
+    head = text[:len(_MAGIC[0]) + 1]
+    return len(head) > len(_MAGIC[0]) and head[:-1] in _MAGIC and head[-1] in _SPACE
+
+
+def split_lines(text: str) -> tuple[tuple[Line, ...], bool]:
+    r"""The logical lines of ``text`` and whether the last one ends with ``\``.
+
+    No magic check: :func:`parse_script` does that; the lint reads scripts without it.
+    """
     lines: list[Line] = []
     physical = text.split("\n")
     if text.endswith("\n"):
@@ -117,8 +131,7 @@ def parse_script(text: str, source: str) -> Script:
             continue
         lines.append(_split_label(start, buf))
         buf = ""
-    unterminated = bool(physical) and _continued(physical[-1])
-    return Script(source, tuple(lines), unterminated)
+    return tuple(lines), bool(physical) and _continued(physical[-1])
 
 
 def _continued(fragment: str) -> bool:
