@@ -753,3 +753,35 @@ def test_show_cpuid_help_and_interactive_commands():
     res, w, _, proc, _ = run_world(FakeWorld, script("echo x", "shell", "echo never"),
                                    until=1e5)
     assert res is None and proc.is_alive and w.text == "x\n"
+
+
+CORPUS = DATA / "corpus/good"
+
+
+def test_corpus_menu_times_out_into_linux_then_waits_in_the_submenu():
+    res, w, s, proc, env = run_world(FakeWorld, (CORPUS / "netbootxyz-menu.ipxe").read_text(),
+                                     until=1e5)
+    # dhcp 1.2 s, then the main menu's 10000-tick timeout picks "linux"; the Linux menu
+    # has no timeout and nobody types
+    assert res is None and proc.is_alive and s.fetch("target") == "linux"
+    assert w.text.endswith("Chose linux\nLinux installers\n  Ubuntu 24.04 LTS\n  Debian 12\n"
+                           "  \n  Back to the main menu\n")
+    assert s.fetch("os") is None
+
+
+def test_corpus_retry_loop_gives_up_after_five_rounds():
+    res, w, _, _, env = run_world(FakeWorld, (CORPUS / "retry-loop.ipxe").read_text())
+    assert (res.status, w.text.count("Boot attempt")) == (1, 5)
+    # five DHCPs of 1.2 s and four 10000-tick prompts (the fifth round gives up first)
+    assert env.now == pytest.approx(5 * 1.2 + 4 * 10000 / 1024)
+
+
+def test_corpus_tinkerbell_chains_auto_and_boots_hook():
+    files = {"http://10.1.1.1:7171/auto.ipxe": (CORPUS / "tinkerbell-auto.ipxe").read_text(),
+             "http://10.1.1.1:8080/vmlinuz-x86_64": 9_000_000,
+             "http://10.1.1.1:8080/initramfs-x86_64": Image("", "", 50_000_000, "data")}
+    res, w, _, _, _ = run_world(FakeWorld, (CORPUS / "tinkerbell.ipxe").read_text(), files)
+    (image, loaded), = w.boots
+    assert res.booted is image and image.name == "vmlinuz-x86_64"
+    assert [i.name for i in loaded] == ["initramfs-x86_64"]
+    assert f"worker_id={MAC} hw_addr={MAC}" in image.cmdline
