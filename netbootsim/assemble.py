@@ -74,6 +74,7 @@ class FleetInputs:
     service_down: dict[str, list[Window]] = field(default_factory=dict)
     link_loss: dict[str, list[tuple[Window, float]]] = field(default_factory=dict)
     provisioners: dict[str, Provisioner] = field(default_factory=dict)
+    tamper: dict[str, list[Window]] = field(default_factory=dict)
 
 
 def _service(name: str, svc) -> Service:
@@ -155,6 +156,8 @@ def fleet_inputs(built) -> tuple[FleetInputs, list[Problem]]:
             out.link_down.setdefault(f.target, []).append(_window(f))
         elif f.kind == "service-down":
             out.service_down.setdefault(f.target, []).append(_window(f))
+        elif f.kind == "tamper":
+            out.tamper.setdefault(f.target, []).append(_window(f))
         elif f.kind == "loss" and f.target not in built.groups:
             out.link_loss.setdefault(f.target, []).append((_window(f), f.value or 0.0))
     plain = [d for d in out.dhcp if not d.proxy]
@@ -240,5 +243,6 @@ def run_built(built, *, name: str | None = None, trace: tuple[str, ...] = (),
                    services=inputs.services, dhcp=inputs.dhcp, images=inputs.images,
                    scripts=inputs.scripts, link_down=inputs.link_down,
                    service_down=inputs.service_down, link_loss=inputs.link_loss,
-                   provisioners=inputs.provisioners, trace=trace, progress=progress)
+                   provisioners=inputs.provisioners, tamper=inputs.tamper, trace=trace,
+                   progress=progress)
     return run, inputs, time.perf_counter() - t0

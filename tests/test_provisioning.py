@@ -110,10 +110,54 @@ def test_https_adds_the_tls_handshake_once_per_connection():
 
 
 def test_https_fails_where_the_build_lacks_it_or_the_certificate_is_not_trusted():
+    # the 2019 ROM's build has no https: URIs: the interpreter refuses them itself
     no = simulate_scenario(https_scenario("ipxe-2019-qemu")).servers.reason.iloc[0]
-    assert no.startswith("fetch:kernel: HTTPS is not built into ipxe-2019-qemu")
+    assert no.endswith("(debian-2019 iPXE cannot open https: URIs)")
     bad = simulate_scenario(https_scenario("ipxe-current", trusted=False)).servers.reason
     assert bad.iloc[0].startswith("fetch:kernel: http1's certificate does not chain")
     off = copy.deepcopy(https_scenario("ipxe-current"))
     off["services"]["http1"]["https"] = False
     assert "does not serve HTTPS" in simulate_scenario(off).servers.reason.iloc[0]
+
+
+def signed_scenario(**fault) -> dict:
+    sc = scenario(servers=4)
+    sc["images"]["kernel.sig"] = {"size": "2KiB"}
+    sc["fleet"][0].update({"count": 4, "power_on": {"at": "0s", "per_second": 0.1},
+                           "script": "#!ipxe\ndhcp\nkernel http://http1/kernel\n"
+                                     "imgverify kernel http://http1/kernel.sig || goto bad\n"
+                                     "boot\n:bad\necho kernel signature invalid\nexit 1\n"})
+    sc["faults"] = [{"kind": "tamper", **fault}]
+    return sc
+
+
+def test_tampered_image_halts_exactly_the_servers_that_fetch_it_in_the_window():
+    # Servers power on every 10 s (0, 10, 20, 30 s) and fetch the kernel ~1 s later; the
+    # kernel on http1 is tampered with from 5 s to 25 s: the 2nd and 3rd servers' copies
+    # fail imgverify (signature-invalid), the script's || branch exits 1; 1st and 4th boot.
+    res = simulate_scenario(signed_scenario(target="http1:kernel", at="5s", duration="20s"))
+    by = res.servers.set_index("server")
+    assert list(by.outcome) == ["ok", "failed", "failed", "ok"]
+    assert by.loc["r01s002", "reason"].startswith(
+        "imgverify:kernel: signature-invalid: kernel from http1 was tampered with")
+    v = res.phases[res.phases.phase == "imgverify:kernel"]
+    assert list(v.outcome) == ["ok", "failed", "failed", "ok"]
+
+
+def test_tamper_fault_must_name_an_image():
+    with pytest.raises(InputError) as e:
+        simulate_scenario(signed_scenario(target="http1:kernal", at="0s"))
+    assert "faults[0].target: unknown image 'kernal' (did you mean 'kernel'?)" in str(
+        e.value.problems[0])
+
+
+def test_script_reboot_starts_a_new_attempt_under_the_reboot_policy():
+    sc = scenario()
+    sc["fleet"][0].update({"script": "#!ipxe\ndhcp\nreboot\n", "stages": [
+        {"name": "boot", "timeout": "10s", "on_failure": "reboot"}]})
+    res = simulate_scenario(sc)
+    ph = res.phases
+    # each attempt: DHCP (1.000504 s), then reboot: attempts until the 10 s timeout
+    assert list(ph[ph.phase == "reboot"].attempt)[:3] == [1, 2, 3]
+    assert res.servers.outcome.iloc[0] == "failed"
+    assert res.servers.reason.iloc[0] == "timed out after 10 s"

@@ -32,7 +32,7 @@ import simpy
 from .. import ipxe
 from ..dhcp import DhcpClient, dhcp_client
 from ..ipxe import errors
-from ..ipxe.world import DhcpReply, Fetched, Image
+from ..ipxe.world import DhcpReply, Fetched, Image, Outcome
 from ..profiles import Profile
 from ..protocols.result import TransferResult
 from .spec import Group, Stage
@@ -49,11 +49,16 @@ LINK_WAIT = 15.0
 #: (tests/data/lab/traces/chainload, console 3.552 → 5.976 s), mostly the 2 s "Press
 #: Ctrl-B" banner (BANNER_TIMEOUT 20 tenths, config/general.h:225; IPXE-FACTS §6).
 CHAIN_START = 2.42
+#: The iPXE build (command set, URI schemes; :data:`netbootsim.ipxe.BUILDS`) of each
+#: profile whose build is known; the rest get every command (``all``).
+BUILDS = {"ipxe-2019-qemu": "debian-2019"}
 #: HTTPS not built in: ENOTSUP as core/open.c returns for an unknown URI scheme (the file
 #: part of the number approximated with httpcore's).
 ENOTSUP_HTTPS = errors.einfo("ENOTSUP", "httpcore")
 #: Certificate not trusted: EACCES from the validator (file part approximated).
 EACCES_UNTRUSTED = errors.einfo("EACCES", "httpcore")
+#: A CMS signature that does not match its image (crypto/cms.c EACCES_SIGNATURE).
+EACCES_SIGNATURE = errors.einfo("EACCES", "cms", 0x01)
 #: Namespace for the servers' SMBIOS UUIDs (derived from the server name, stable).
 _UUID_NS = uuid.UUID("6e657462-6f6f-7473-696d-000000000000")
 
@@ -105,6 +110,7 @@ class Machine:
         self._scripts = 0  # scripts the machine ran in this attempt (loop guard)
         self._why = ""  # the last failure the world reported to the interpreter
         self.console_lines: list[tuple[float, str]] = []
+        self._tampered: dict[str, str] = {}  # URI -> service it came from tampered with
 
     # ----------------------------------------------------------------- records
     def record(self, phase: str, start: float, end: float, nbytes: float = 0.0,
@@ -298,7 +304,12 @@ class Machine:
                     text, source = f"#!ipxe\nchain {filename}\n", "autoboot"
         script = ipxe.parse_script(text, source)
         self._why = ""
-        result = yield from ipxe.run_script(script, self, settings)
+        result = yield from ipxe.run_script(script, self, settings,
+                                            features=BUILDS.get(self.profile.name, "all"))
+        if result.reset:  # the script rebooted (or powered off) the machine
+            what = "poweroff" if result.reset == "poweroff" else "reboot"
+            where = f" ({result.line[0]}:{result.line[1]})" if result.line else ""
+            raise _Failed(f"iPXE: the script ran {what}{where}")
         if result.booted is None:
             if not result.status:
                 raise _Failed("iPXE: the script ended without booting")
@@ -416,8 +427,15 @@ class Machine:
             return Fetched(code, res.reason)
         text = world.scripts.get(target.file)
         if text is not None:
-            return Fetched(0, "", Image(name or target.file, uri, int(size), "script", text))
-        return Fetched(0, "", Image(name or target.file, uri, int(size), "binary"))
+            img = Image(name or target.file, uri, int(size), "script", text)
+        else:
+            img = Image(name or target.file, uri, int(size), "binary")
+        # the interpreter may register a copy of the image: remember the copy by its URI
+        # (the latest fetch of a URI is the one a following imgverify checks)
+        self._tampered.pop(uri, None)
+        if world.tampered_at(svc.name, target.file, res.start):
+            self._tampered[uri] = svc.name
+        return Fetched(0, "", img)
 
     def _https_refused(self, svc) -> tuple[int, str] | None:
         """Why an ``https://`` fetch from ``svc`` cannot work, or None."""
@@ -458,6 +476,27 @@ class Machine:
                 errors.EIO_HTTP_5XX if status >= 500 else errors.ENOENT_HTTP_404)
             return Fetched(code, why)
         return Fetched(0, "", Image(name or "script", uri, size, "script", text))
+
+    def verify(self, image: Image, signature: Image, signer: str | None
+               ) -> Generator[simpy.Event, Any, Outcome]:
+        """``imgverify``: fails for an image fetched while a tamper fault covered it."""
+        t = self.env.now
+        bad = self._tampered.get(image.uri)
+        if bad:
+            why = f"signature-invalid: {image.name} from {bad} was tampered with"
+            self.record(f"imgverify:{image.name}", t, t, outcome="failed", reason=why)
+            self._why = f"imgverify:{image.name}: {why}"
+            return Outcome(errors.EACCES_WRONG_NAME if signer else EACCES_SIGNATURE, why)
+        self.record(f"imgverify:{image.name}", t, t, endpoint=signature.name)
+        return Outcome(0, "")
+        yield  # a generator, as the protocol asks (no simulated time: crypto not timed)
+
+    def reboot(self, kind: str) -> Generator[simpy.Event, Any, Outcome]:
+        """``reboot``/``poweroff``: the attempt ends; the stage's policy decides what next."""
+        self.record("poweroff" if kind == "poweroff" else "reboot", self.env.now, self.env.now,
+                    reason=kind)
+        return Outcome(0, "")
+        yield  # a generator, as the protocol asks
 
     def sleep(self, seconds: float) -> Generator[simpy.Event, Any, bool]:
         """``sleep``: simulated time passes; no key interrupts it."""

@@ -48,6 +48,7 @@ def simulate(
     service_down: dict[str, list[Window]] | None = None,
     link_loss: dict[str, list[tuple[Window, float]]] | None = None,
     provisioners: dict | None = None,
+    tamper: dict[str, list[Window]] | None = None,
     trace: Sequence[str] = (),
     progress=None,
 ) -> FleetRun:
@@ -72,6 +73,8 @@ def simulate(
         service_down: windows during which a service answers nothing, by name.
         link_loss: loss added to a link during a window, by link name.
         provisioners: each provisioning API's inventory and templates, by name.
+        tamper: windows during which an image is served tampered with (``image`` or
+            ``service:image``).
         trace: servers whose iPXE console is kept (``FleetRun.consoles``).
         progress: called as ``progress(done, total, now)`` each time a server finishes.
     """
@@ -84,7 +87,7 @@ def simulate(
     world = World(topology, dict(services), dhcp, dict(images), dict(scripts or {}),
                   name=name, seed=seed, full_recompute=full_recompute,
                   sample_every=sample_every, link_down=link_down, service_down=service_down,
-                  link_loss=link_loss, provisioners=provisioners)
+                  link_loss=link_loss, provisioners=provisioners, tamper=tamper)
     world.trace = set(trace)
     env = world.env
     by_name = {g.name: g for g in groups}

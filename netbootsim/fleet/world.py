@@ -88,6 +88,8 @@ class World:
             transfer that starts inside the window is planned with it (the flow model
             takes a transfer's loss from its start).
         provisioners: inventory and templates of each provisioning API, by name.
+        tamper: windows during which an image is served tampered with, by ``image`` or
+            ``service:image``.
     """
 
     def __init__(self, topology: Topology, services: dict[str, Service],
@@ -97,7 +99,8 @@ class World:
                  link_down: dict[str, list[Window]] | None = None,
                  service_down: dict[str, list[Window]] | None = None,
                  link_loss: dict[str, list[tuple[Window, float]]] | None = None,
-                 provisioners: dict | None = None):
+                 provisioners: dict | None = None,
+                 tamper: dict[str, list[Window]] | None = None):
         self.env = env = simpy.Environment()
         self.topology = topology
         self.services = services
@@ -113,6 +116,7 @@ class World:
         self.link_loss = link_loss or {}
         self.provisioners = provisioners or {}  # API name -> netbootsim.provisioning.Provisioner
         self.trace: set[str] = set()  # servers whose console is kept
+        self.tamper = tamper or {}
         self._resources: dict[str, Resource] = {}
         self._disks = {s.name: Resource(f"{s.name}:disk", s.disk_rate)
                        for s in services.values() if math.isfinite(s.disk_rate)}
@@ -174,6 +178,11 @@ class World:
             return Target(min(static, key=lambda s: s.name), file, parts.query, parts.scheme)
         api = min((s for s in named if s.kind == "api"), key=lambda s: s.name)
         return Target(api, "", parts.query, parts.scheme)
+
+    def tampered_at(self, service: str, image: str, t: float) -> bool:
+        """Whether ``image`` on ``service`` was served tampered with at ``t``."""
+        return any(w.covers(t) for key in (image, f"{service}:{image}")
+                   for w in self.tamper.get(key, ()))
 
     def down(self, service: str, t: float) -> Window | None:
         """The outage window of ``service`` covering ``t``, if any."""

@@ -72,6 +72,11 @@ def fleet_checks(parts) -> list[Issue]:
                 _image(issues, ("services", name, "boot_files", arch), file, images)
     for i, f in parts.faults:
         p = ("faults", i)
+        if f.kind == "tamper":
+            svc, _, image = f.target.rpartition(":")
+            _image(issues, (*p, "target"), image, images)
+            if svc:
+                _service(issues, (*p, "target"), svc, kinds, ("http", "tftp"))
         if f.kind in ("lacp", "stp") and f.target not in groups:
             issues.append(((*p, "target"), f"a {f.kind} fault applies to a fleet group's "
                            f"ports; unknown group {f.target!r}"

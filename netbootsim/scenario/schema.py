@@ -461,14 +461,16 @@ class Fault(Section):
             ``loss`` (loss probability ``value`` on a link), ``lacp`` (a group's LAG
             ports drop every frame for ``duration`` after each link-up, until LACP
             converges) or ``stp`` (a group's ports blocked for ``duration`` after each
-            link-up: STP listening + learning, ~30 s; REFERENCE-NUMBERS §3.4).
+            link-up: STP listening + learning, ~30 s; REFERENCE-NUMBERS §3.4) or
+            ``tamper`` (an image, ``image`` or ``service:image``, is served altered:
+            ``imgverify`` of a copy fetched in the window fails).
         target: a link name (``tor01--r01s001``), a service name, or a fleet group.
         at: start, s (link and service faults; group faults start at each link-up).
         duration: length, s (``None``: until the end).
         value: the loss probability for ``loss``.
     """
 
-    kind: Literal["link-down", "service-down", "loss", "lacp", "stp"]
+    kind: Literal["link-down", "service-down", "loss", "lacp", "stp", "tamper"]
     target: Name
     at: Time = 0.0
     duration: OptTime = None
