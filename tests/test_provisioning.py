@@ -161,3 +161,26 @@ def test_script_reboot_starts_a_new_attempt_under_the_reboot_policy():
     assert list(ph[ph.phase == "reboot"].attempt)[:3] == [1, 2, 3]
     assert res.servers.outcome.iloc[0] == "failed"
     assert res.servers.reason.iloc[0] == "timed out after 10 s"
+
+
+def test_shipped_dynamic_api_scenario_falls_back_and_halts_exactly_the_gpu_servers():
+    # The primary API is down for 10 min: every server's chain to it fails after iPXE's
+    # 15.75 s of SYN retries and the || takes the backup, so the fleet finishes 15.75 s
+    # later than without the outage. The GPU initrd is tampered with: imgverify stops
+    # exactly the 45 GPU servers of the inventory; the 20 unknown ones boot discovery.
+    import csv
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    path = root / "scenarios" / "ipxe-dynamic-api.yaml"
+    res = simulate_scenario(path)
+    base = simulate_scenario(path, overrides=["faults=[]"])
+    with (root / "scenarios" / "inventory" / "ipxe-dynamic-api.csv").open() as f:
+        gpu = {r["serial"].lower() for r in csv.DictReader(f) if r["role"] == "gpu"}
+    failed = set(res.servers[res.servers.outcome == "failed"].server)
+    assert failed == gpu and len(gpu) == 45
+    api = res.phases[res.phases.phase.str.startswith("api:")]
+    assert all(v == ["api:api1", "api:api2"] for v in api.groupby("server").phase.apply(list))
+    assert res.summary["makespan"] - base.summary["makespan"] == pytest.approx(15.75,
+                                                                                abs=0.5)
+    assert base.summary["completed"] == 320  # no outage, nothing tampered with

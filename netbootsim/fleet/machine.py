@@ -74,6 +74,18 @@ def default_script(group: Group) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _where(line: tuple[str, int] | None) -> str:
+    """`` (boot.ipxe:9)``: a script line for a failure reason.
+
+    Without the URI's host and query, which differ per machine and would split the
+    report's failure table.
+    """
+    if not line:
+        return ""
+    name = line[0].split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or line[0]
+    return f" ({name}:{line[1]})"
+
+
 class _Failed(Exception):
     """An attempt ended in failure (``reason`` says why)."""
 
@@ -306,14 +318,14 @@ class Machine:
         self._why = ""
         result = yield from ipxe.run_script(script, self, settings,
                                             features=BUILDS.get(self.profile.name, "all"))
+        where = _where(result.line)
         if result.reset:  # the script rebooted (or powered off) the machine
             what = "poweroff" if result.reset == "poweroff" else "reboot"
-            where = f" ({result.line[0]}:{result.line[1]})" if result.line else ""
-            raise _Failed(f"iPXE: the script ran {what}{where}")
+            raise _Failed(f"{self._why}; then the script ran {what}{where}" if self._why
+                          else f"iPXE: the script ran {what}{where}")
         if result.booted is None:
             if not result.status:
                 raise _Failed("iPXE: the script ended without booting")
-            where = f" ({result.line[0]}:{result.line[1]})" if result.line else ""
             # the world's words for what failed (a record says the same), else iPXE's
             raise _Failed(f"{self._why}{where}" if self._why else f"iPXE: {result.reason}")
 
