@@ -138,6 +138,7 @@ class Machine:
         """The whole life of the server in the run (a SimPy process)."""
         env = self.env
         yield env.timeout(self.at)
+        self.stage = self.group.stages[0].name
         self.record("power-on", env.now, env.now)
         for stage in self.group.stages:
             ok, reason = yield from self._stage(stage)
