@@ -75,6 +75,8 @@ class FleetInputs:
     link_loss: dict[str, list[tuple[Window, float]]] = field(default_factory=dict)
     provisioners: dict[str, Provisioner] = field(default_factory=dict)
     tamper: dict[str, list[Window]] = field(default_factory=dict)
+    service_slow: dict[str, list[tuple[Window, float]]] = field(default_factory=dict)
+    service_error: dict[str, list[Window]] = field(default_factory=dict)
 
 
 def _service(name: str, svc) -> Service:
@@ -156,6 +158,10 @@ def fleet_inputs(built) -> tuple[FleetInputs, list[Problem]]:
             out.link_down.setdefault(f.target, []).append(_window(f))
         elif f.kind == "service-down":
             out.service_down.setdefault(f.target, []).append(_window(f))
+        elif f.kind == "service-slow":
+            out.service_slow.setdefault(f.target, []).append((_window(f), f.factor or 1.0))
+        elif f.kind == "service-error":
+            out.service_error.setdefault(f.target, []).append(_window(f))
         elif f.kind == "tamper":
             out.tamper.setdefault(f.target, []).append(_window(f))
         elif f.kind == "loss" and f.target not in built.groups:
@@ -192,7 +198,7 @@ def fleet_inputs(built) -> tuple[FleetInputs, list[Problem]]:
             dhcp=dhcp, stages=tuple(stages) or Group.__dataclass_fields__["stages"].default,
             arch=g.arch, script=g.script,
             rom=get_profile(g.rom or "pxe-rom") if g.boot == "pxe-chainload-ipxe" else None,
-            nbp=g.nbp, rack_interval=g.power_on.rack_interval,
+            nbp=g.nbp, rack_interval=g.power_on.rack_interval, build=g.build,
             faults=LinkFaults(lacp=faults.get("lacp", 0.0), stp=faults.get("stp", 0.0),
                               down=faults.get("down", 0.0))))
     for i, f in enumerate(sc.faults):
@@ -243,6 +249,8 @@ def run_built(built, *, name: str | None = None, trace: tuple[str, ...] = (),
                    services=inputs.services, dhcp=inputs.dhcp, images=inputs.images,
                    scripts=inputs.scripts, link_down=inputs.link_down,
                    service_down=inputs.service_down, link_loss=inputs.link_loss,
-                   provisioners=inputs.provisioners, tamper=inputs.tamper, trace=trace,
+                   provisioners=inputs.provisioners, tamper=inputs.tamper,
+                   service_slow=inputs.service_slow, service_error=inputs.service_error,
+                   trace=trace,
                    progress=progress)
     return run, inputs, time.perf_counter() - t0

@@ -124,6 +124,7 @@ def signed_scenario(**fault) -> dict:
     sc = scenario(servers=4)
     sc["images"]["kernel.sig"] = {"size": "2KiB"}
     sc["fleet"][0].update({"count": 4, "power_on": {"at": "0s", "per_second": 0.1},
+                           "build": "all",  # a build with IMAGE_TRUST_CMD
                            "script": "#!ipxe\ndhcp\nkernel http://http1/kernel\n"
                                      "imgverify kernel http://http1/kernel.sig || goto bad\n"
                                      "boot\n:bad\necho kernel signature invalid\nexit 1\n"})
@@ -142,6 +143,16 @@ def test_tampered_image_halts_exactly_the_servers_that_fetch_it_in_the_window():
         "imgverify:kernel: signature-invalid: kernel from http1 was tampered with")
     v = res.phases[res.phases.phase == "imgverify:kernel"]
     assert list(v.outcome) == ["ok", "failed", "failed", "ok"]
+
+
+def test_default_builds_have_no_imgverify():
+    # IMAGE_TRUST_CMD is off by default (config/general.h:105): ipxe-current's build runs
+    # "imgverify: command not found", the || branch exits 1.
+    sc = signed_scenario(target="http1:kernel", at="1000s")
+    sc["fleet"][0].pop("build")
+    res = simulate_scenario(sc)
+    assert set(res.servers.outcome) == {"failed"}
+    assert not (res.phases.phase == "imgverify:kernel").any()
 
 
 def test_tamper_fault_must_name_an_image():
@@ -184,3 +195,29 @@ def test_shipped_dynamic_api_scenario_falls_back_and_halts_exactly_the_gpu_serve
     assert res.summary["makespan"] - base.summary["makespan"] == pytest.approx(15.75,
                                                                                 abs=0.5)
     assert base.summary["completed"] == 320  # no outage, nothing tampered with
+
+
+def test_slow_and_erroring_api_faults():
+    # 3 servers powered on 10 s apart ask the API ~1 s later (after DHCP). The API is 5×
+    # slower from 0 to 5 s (the first server's request: 5 × 10 ms) and answers HTTP 500
+    # from 5 s to 15 s (the second's: a failed boot with that reason); the third (at ~21 s)
+    # gets a normal answer.
+    sc = api_scenario()
+    sc["services"]["api1"]["inventory"] = [{"serial": f"R01S00{i}", "role": "compute",
+                                            "args": "quiet"} for i in (1, 2, 3)]
+    sc["fleet"][0]["power_on"] = {"at": "0s", "per_second": 0.1}
+    sc["faults"] = [{"kind": "service-slow", "target": "api1", "at": "0s",
+                     "duration": "5s", "factor": 5},
+                    {"kind": "service-error", "target": "api1", "at": "5s",
+                     "duration": "10s"}]
+    res = simulate_scenario(sc)
+    api = res.phases[res.phases.phase == "api:api1"].set_index("server")
+    assert api.loc["r01s001", "seconds"] == pytest.approx(5 * 10e-3 + 8e-6)
+    assert api.loc["r01s003", "seconds"] == pytest.approx(10e-3 + 8e-6)
+    assert list(res.servers.outcome) == ["ok", "failed", "ok"]
+    assert res.servers.reason.iloc[1].startswith(
+        "api:api1: HTTP 500: internal server error (service-error fault)")
+    with pytest.raises(InputError) as e:
+        sc["faults"][0].pop("factor")
+        simulate_scenario(sc)
+    assert "faults[0].factor: required for a service-slow fault" in str(e.value.problems[0])

@@ -51,7 +51,8 @@ LINK_WAIT = 15.0
 CHAIN_START = 2.42
 #: The iPXE build (command set, URI schemes; :data:`netbootsim.ipxe.BUILDS`) of each
 #: profile whose build is known; the rest get every command (``all``).
-BUILDS = {"ipxe-2019-qemu": "debian-2019"}
+BUILDS = {"ipxe-2019-qemu": "debian-2019", "ipxe-current": "master-default",
+          "ipxe-undionly-rtl8168": "master-default", "ipxe-native-rtl8168": "master-default"}
 #: HTTPS not built in: ENOTSUP as core/open.c returns for an unknown URI scheme (the file
 #: part of the number approximated with httpcore's).
 ENOTSUP_HTTPS = errors.einfo("ENOTSUP", "httpcore")
@@ -318,7 +319,8 @@ class Machine:
         script = ipxe.parse_script(text, source)
         self._why = ""
         result = yield from ipxe.run_script(script, self, settings,
-                                            features=BUILDS.get(self.profile.name, "all"))
+                                            features=self.group.build
+                                            or BUILDS.get(self.profile.name, "all"))
         where = _where(result.line)
         if result.reset:  # the script rebooted (or powered off) the machine
             what = "poweroff" if result.reset == "poweroff" else "reboot"
@@ -424,6 +426,12 @@ class Machine:
             return Fetched(errors.ENOENT_TFTP if proto == "tftp" else errors.ENOENT_HTTP_404,
                            f"{target.file!r} not found on {svc.name}")
         g = self.group
+        if svc.kind == "http" and world.erroring(svc.name, env.now):
+            why = f"HTTP 500 from {svc.name} (service-error fault)"
+            self.record(f"fetch:{target.file}", env.now, env.now, 0.0, target.scheme,
+                        svc.name, "failed", why)
+            self._why = f"fetch:{target.file}: {why}"
+            return Fetched(errors.EIO_HTTP_5XX, why)
         if svc.kind == "tftp":
             res = yield from world.tftp(self.server, g.name, self.rack, self.stage,
                                         self.attempt, self.profile, svc, target.file, size)
@@ -478,6 +486,8 @@ class Machine:
             text = svc.script if svc.script is not None else default_script(self.group)
         size = len(text.encode())
         res = yield from world.api(self.server, svc, size, tls=tls)
+        if res.outcome == "ok" and world.erroring(svc.name, res.end):
+            status, text = 500, "internal server error (service-error fault)"
         why = res.reason if res.outcome != "ok" else (
             "" if status == 200 else f"HTTP {status}: {text or 'no template for role ' + role}")
         self.record(f"api:{svc.name}", res.start, res.end, res.bytes if not why else 0.0,

@@ -49,6 +49,8 @@ def simulate(
     link_loss: dict[str, list[tuple[Window, float]]] | None = None,
     provisioners: dict | None = None,
     tamper: dict[str, list[Window]] | None = None,
+    service_slow: dict[str, list[tuple[Window, float]]] | None = None,
+    service_error: dict[str, list[Window]] | None = None,
     trace: Sequence[str] = (),
     progress=None,
 ) -> FleetRun:
@@ -75,6 +77,8 @@ def simulate(
         provisioners: each provisioning API's inventory and templates, by name.
         tamper: windows during which an image is served tampered with (``image`` or
             ``service:image``).
+        service_slow: windows during which a service's time per request is multiplied.
+        service_error: windows during which a service answers HTTP 500.
         trace: servers whose iPXE console is kept (``FleetRun.consoles``).
         progress: called as ``progress(done, total, now)`` each time a server finishes.
     """
@@ -87,7 +91,8 @@ def simulate(
     world = World(topology, dict(services), dhcp, dict(images), dict(scripts or {}),
                   name=name, seed=seed, full_recompute=full_recompute,
                   sample_every=sample_every, link_down=link_down, service_down=service_down,
-                  link_loss=link_loss, provisioners=provisioners, tamper=tamper)
+                  link_loss=link_loss, provisioners=provisioners, tamper=tamper,
+                  service_slow=service_slow, service_error=service_error)
     world.trace = set(trace)
     env = world.env
     by_name = {g.name: g for g in groups}

@@ -177,6 +177,8 @@ class Group:
         nbp: the network bootstrap program a PXE ROM loads when DHCP names none.
         rack_interval: rack by rack: the servers of the group's k-th rack are powered
             on ``k × rack_interval`` later (s; 0: no rack stagger).
+        build: the iPXE build (command set, URI schemes; :data:`netbootsim.ipxe.BUILDS`);
+            ``None``: the profile's.
         faults: the group's port behaviour after link-up.
     """
 
@@ -195,4 +197,5 @@ class Group:
     rom: Profile | None = None
     nbp: str | None = None
     rack_interval: float = 0.0
+    build: str | None = None
     faults: LinkFaults = field(default_factory=LinkFaults)

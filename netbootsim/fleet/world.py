@@ -90,6 +90,8 @@ class World:
         provisioners: inventory and templates of each provisioning API, by name.
         tamper: windows during which an image is served tampered with, by ``image`` or
             ``service:image``.
+        service_slow: ``(window, factor)``: a service's time per request × factor.
+        service_error: windows during which a service answers HTTP 500.
     """
 
     def __init__(self, topology: Topology, services: dict[str, Service],
@@ -100,7 +102,9 @@ class World:
                  service_down: dict[str, list[Window]] | None = None,
                  link_loss: dict[str, list[tuple[Window, float]]] | None = None,
                  provisioners: dict | None = None,
-                 tamper: dict[str, list[Window]] | None = None):
+                 tamper: dict[str, list[Window]] | None = None,
+                 service_slow: dict[str, list[tuple[Window, float]]] | None = None,
+                 service_error: dict[str, list[Window]] | None = None):
         self.env = env = simpy.Environment()
         self.topology = topology
         self.services = services
@@ -117,6 +121,8 @@ class World:
         self.provisioners = provisioners or {}  # API name -> netbootsim.provisioning.Provisioner
         self.trace: set[str] = set()  # servers whose console is kept
         self.tamper = tamper or {}
+        self.service_slow = service_slow or {}
+        self.service_error = service_error or {}
         self._resources: dict[str, Resource] = {}
         self._disks = {s.name: Resource(f"{s.name}:disk", s.disk_rate)
                        for s in services.values() if math.isfinite(s.disk_rate)}
@@ -183,6 +189,18 @@ class World:
         """Whether ``image`` on ``service`` was served tampered with at ``t``."""
         return any(w.covers(t) for key in (image, f"{service}:{image}")
                    for w in self.tamper.get(key, ()))
+
+    def erroring(self, service: str, t: float) -> bool:
+        """Whether ``service`` answers HTTP 500 at ``t`` (a service-error fault)."""
+        return any(w.covers(t) for w in self.service_error.get(service, ()))
+
+    def slowdown(self, service: str, t: float) -> float:
+        """How many times slower ``service`` serves a request at ``t``."""
+        f = 1.0
+        for w, factor in self.service_slow.get(service, ()):
+            if w.covers(t):
+                f *= factor
+        return f
 
     def down(self, service: str, t: float) -> Window | None:
         """The outage window of ``service`` covering ``t``, if any."""
@@ -341,7 +359,7 @@ class World:
         yield env.timeout(rtt + (2 * rtt + TLS_CLIENT_TIME if tls else 0.0))  # handshakes
         with self.apis[svc.name].request() as req:
             yield req
-            yield env.timeout(svc.service_time)
+            yield env.timeout(svc.service_time * self.slowdown(svc.name, env.now))
         yield env.timeout(rtt)  # request out, (small) response back
         return TransferResult("http", start, env.now, size, size, "ok", "")
 

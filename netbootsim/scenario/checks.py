@@ -253,7 +253,8 @@ def static_checks(parts: Parts) -> list[Issue]:
             issues.append(((*p, "value"), f"not used by a {f.kind} fault"))
     for i, f in parts.fault_refs:
         p = ("faults", i)
-        if f.kind == "service-down" and f.target is not None and \
+        if f.kind in ("service-down", "service-slow", "service-error") and \
+                f.target is not None and \
                 f.target not in parts.service_kinds:
             issues.append(((*p, "target"), f"unknown service {f.target!r}"
                            f"{suggest(f.target, sorted(parts.service_kinds))}; services: "

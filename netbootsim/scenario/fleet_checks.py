@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..ipxe.spec import BUILDS
 from ..profiles import PROFILES
 from .messages import suggest
 
@@ -49,6 +50,10 @@ def fleet_checks(parts) -> list[Issue]:
                                f"{suggest(g.rom, list(PROFILES))}; known: "
                                f"{', '.join(PROFILES)}"))
         _image(issues, (*p, "nbp"), g.nbp, images)
+        if g.build is not None and g.build not in BUILDS:
+            issues.append(((*p, "build"), f"unknown iPXE build {g.build!r}"
+                           f"{suggest(g.build, sorted(BUILDS))}; known: "
+                           f"{', '.join(sorted(BUILDS))}"))
         _service(issues, (*p, "dhcp"), g.dhcp, kinds, ("dhcp",))
         seen: dict[str, int] = {}
         for j, st in enumerate(g.stages):
@@ -72,6 +77,11 @@ def fleet_checks(parts) -> list[Issue]:
                 _image(issues, ("services", name, "boot_files", arch), file, images)
     for i, f in parts.faults:
         p = ("faults", i)
+        if f.kind == "service-slow" and f.factor is None:
+            issues.append(((*p, "factor"), "required for a service-slow fault (how many "
+                                           "times slower)"))
+        if f.kind != "service-slow" and f.factor is not None:
+            issues.append(((*p, "factor"), f"not used by a {f.kind} fault"))
         if f.kind == "tamper":
             svc, _, image = f.target.rpartition(":")
             _image(issues, (*p, "target"), image, images)

@@ -427,6 +427,8 @@ class FleetGroup(Section):
         nbp: the NBP a PXE ROM loads when DHCP names no boot file (an image name).
         dhcp: the DHCP service of the group (default: the first non-proxy one by name).
         stages: the lifecycle (default: one stage ``boot``).
+        build: the iPXE binary's command set (``netbootsim ipxe check --help`` lists
+            them; e.g. ``all`` for a build with IMAGE_TRUST_CMD); default: the profile's.
     """
 
     name: Name
@@ -443,6 +445,7 @@ class FleetGroup(Section):
     nbp: Name | None = None
     dhcp: Name | None = None
     stages: list[Stage] = []
+    build: Name | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -463,18 +466,23 @@ class Fault(Section):
             converges) or ``stp`` (a group's ports blocked for ``duration`` after each
             link-up: STP listening + learning, ~30 s; REFERENCE-NUMBERS §3.4) or
             ``tamper`` (an image, ``image`` or ``service:image``, is served altered:
-            ``imgverify`` of a copy fetched in the window fails).
+            ``imgverify`` of a copy fetched in the window fails), ``service-slow`` (a
+            service's time per request × ``factor``) or ``service-error`` (it answers
+            HTTP 500).
         target: a link name (``tor01--r01s001``), a service name, or a fleet group.
         at: start, s (link and service faults; group faults start at each link-up).
         duration: length, s (``None``: until the end).
         value: the loss probability for ``loss``.
+        factor: ``service-slow``: how many times slower each request is served.
     """
 
-    kind: Literal["link-down", "service-down", "loss", "lacp", "stp", "tamper"]
+    kind: Literal["link-down", "service-down", "service-slow", "service-error", "loss",
+                  "lacp", "stp", "tamper"]
     target: Name
     at: Time = 0.0
     duration: OptTime = None
     value: Probability | None = None
+    factor: Annotated[float, Field(gt=0)] | None = None
 
 
 class Run(Section):
