@@ -128,14 +128,24 @@ def _expected_status(console_txt):
     return 0 if last == "status: ok" else int(last.removeprefix("status: failed "), 16)
 
 
-GROUND_TRUTH = ["chains", "echo", "exit3", "fail", "fetch", "loop"]
+GROUND_TRUTH = ["chain", "chains", "echo", "exit3", "exitflow", "fail", "fetch", "loop", "menu",
+                "prompt", "replace", "typed"]
+#: Ground truth whose console the interpreter does not reproduce (the status it does).
+CONSOLE_XFAIL = {
+    "menu": "choose draws the menu screen with cursor addressing; render_console drops the "
+            "escapes, so the ROM's console is the items run together on one line, then "
+            "the redrawn selection and 19 blank lines, where the interpreter prints the "
+            "title and each item once on its own line (the choices and the flow match)",
+}
 
 
 def test_every_offline_ground_truth_script_is_covered():
     assert sorted(p.stem for p in DATA.glob("*.ipxe")) == sorted(GROUND_TRUTH)
 
 
-@pytest.mark.parametrize("name", GROUND_TRUTH)
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=CONSOLE_XFAIL[n]))
+    if n in CONSOLE_XFAIL else n for n in GROUND_TRUTH])
 def test_ground_truth_console_through_the_lab_wrapper(name):
     """Run the lab's own wrapper (boot.ipxe chains user.ipxe, prints ${errno}) and cut the
     console exactly as `netbootsim lab script` does: the text must equal the ROM's."""
@@ -151,7 +161,8 @@ def test_ground_truth_console_through_the_lab_wrapper(name):
 @pytest.mark.parametrize("name", GROUND_TRUTH)
 def test_ground_truth_status_of_the_script_itself(name):
     text = (DATA / f"{name}.ipxe").read_text()
-    res, _, _ = run(text, _files_comment(text), source=BASE + "user.ipxe")
+    files = {BASE + "user.ipxe": text, **_files_comment(text)}  # chain.ipxe chains itself
+    res, _, _ = run(text, files, source=BASE + "user.ipxe")
     assert res.status == _expected_status((DATA / f"{name}.console.txt").read_text())
 
 
