@@ -7,6 +7,7 @@ import argparse
 from .dhcp import DNSMASQ_PING, DNSMASQ_SERVICE_TIME, IPV6_WAIT
 from .fleet import API_CONCURRENCY, API_SERVICE_TIME, DNSMASQ_TFTP_RETRANSMIT, LINUX_RWND
 from .fleet.machine import CHAIN_START, LINK_WAIT, STP_MAX_DEFERRALS
+from .fleet.spec import TLS_CLIENT_TIME
 from .profiles import PROFILES
 from .services import APACHE_BACKLOG, APACHE_KEEPALIVE, DNSMASQ_ORPHAN_HOLD
 
@@ -48,6 +49,12 @@ def registry() -> list[tuple[str, str, str, str]]:
          f"{API_CONCURRENCY} at once (uncalibrated)", "assumed; no published figure"),
         ("client", "chained iPXE start", f"{CHAIN_START:g} s from NBP loaded to its first "
          "DISCOVER", "tests/data/lab/traces/chainload; BANNER_TIMEOUT, config/general.h"),
+        ("protocol", "https (TLS 1.2)", f"2 round trips per new connection + client crypto "
+         f"{TLS_CLIENT_TIME:g} s (uncalibrated: no published or lab figure)",
+         "IPXE-FACTS §4 (iPXE tls.c: TLS 1.1-1.2)"),
+        ("api service", "inventory + templates", "answers per machine (mac/serial/asset/uuid) "
+         "with a sandboxed Jinja2 script per role; unknown machines: discovery script; "
+         "render error: HTTP 500", "netbootsim/provisioning.py"),
         ("client", "installer (Linux)", f"TCP window {LINUX_RWND // 2**20} MiB, bounded by the "
          "disk's write rate", "Linux ip-sysctl tcp_rmem"),
         ("link fault", "lacp / stp / link-down", f"frames dropped / iPXE defers DHCP (1 s × "
