@@ -22,6 +22,7 @@ from .errors import InputError, Problem
 from .fleet import (
     DNSMASQ_TFTP_RETRANSMIT,
     DhcpSpec,
+    FaultWindows,
     FleetRun,
     Group,
     Install,
@@ -70,13 +71,8 @@ class FleetInputs:
     dhcp: list[DhcpSpec] = field(default_factory=list)
     images: dict[str, float] = field(default_factory=dict)
     scripts: dict[str, str] = field(default_factory=dict)
-    link_down: dict[str, list[Window]] = field(default_factory=dict)
-    service_down: dict[str, list[Window]] = field(default_factory=dict)
-    link_loss: dict[str, list[tuple[Window, float]]] = field(default_factory=dict)
+    faults: FaultWindows = field(default_factory=FaultWindows)
     provisioners: dict[str, Provisioner] = field(default_factory=dict)
-    tamper: dict[str, list[Window]] = field(default_factory=dict)
-    service_slow: dict[str, list[tuple[Window, float]]] = field(default_factory=dict)
-    service_error: dict[str, list[Window]] = field(default_factory=dict)
 
 
 def _service(name: str, svc) -> Service:
@@ -155,17 +151,17 @@ def fleet_inputs(built) -> tuple[FleetInputs, list[Problem]]:
             kind = "down" if f.kind == "link-down" else f.kind
             group_faults.setdefault(f.target, {})[kind] = f.duration or 0.0
         elif f.kind == "link-down":
-            out.link_down.setdefault(f.target, []).append(_window(f))
+            out.faults.link_down.setdefault(f.target, []).append(_window(f))
         elif f.kind == "service-down":
-            out.service_down.setdefault(f.target, []).append(_window(f))
+            out.faults.service_down.setdefault(f.target, []).append(_window(f))
         elif f.kind == "service-slow":
-            out.service_slow.setdefault(f.target, []).append((_window(f), f.factor or 1.0))
+            out.faults.service_slow.setdefault(f.target, []).append((_window(f), f.factor or 1.0))
         elif f.kind == "service-error":
-            out.service_error.setdefault(f.target, []).append(_window(f))
+            out.faults.service_error.setdefault(f.target, []).append(_window(f))
         elif f.kind == "tamper":
-            out.tamper.setdefault(f.target, []).append(_window(f))
+            out.faults.tamper.setdefault(f.target, []).append(_window(f))
         elif f.kind == "loss" and f.target not in built.groups:
-            out.link_loss.setdefault(f.target, []).append((_window(f), f.value or 0.0))
+            out.faults.link_loss.setdefault(f.target, []).append((_window(f), f.value or 0.0))
     plain = [d for d in out.dhcp if not d.proxy]
     for i, g in enumerate(sc.fleet):
         p = ("fleet", i)
@@ -247,10 +243,7 @@ def run_built(built, *, name: str | None = None, trace: tuple[str, ...] = (),
                    name=name or built.scenario.name, seed=built.seed,
                    full_recompute=built.run.full_recompute, until=built.run.until,
                    services=inputs.services, dhcp=inputs.dhcp, images=inputs.images,
-                   scripts=inputs.scripts, link_down=inputs.link_down,
-                   service_down=inputs.service_down, link_loss=inputs.link_loss,
-                   provisioners=inputs.provisioners, tamper=inputs.tamper,
-                   service_slow=inputs.service_slow, service_error=inputs.service_error,
-                   trace=trace,
+                   scripts=inputs.scripts,
+                   faults=inputs.faults, provisioners=inputs.provisioners, trace=trace,
                    progress=progress)
     return run, inputs, time.perf_counter() - t0

@@ -14,6 +14,7 @@ from .spec import (
     DEFAULT_STAGE,
     LINUX_RWND,
     DhcpSpec,
+    FaultWindows,
     Group,
     Install,
     LinkFaults,
@@ -28,5 +29,5 @@ from .world import Window, World
 DNSMASQ_TFTP_RETRANSMIT = 1.95
 
 __all__ = ["API_CONCURRENCY", "API_SERVICE_TIME", "DEFAULT_STAGE", "DNSMASQ_TFTP_RETRANSMIT",
-           "LINUX_RWND", "DhcpSpec", "FleetRun", "Group", "Install", "LinkFaults", "Observer",
-           "Service", "Stage", "Window", "World", "power_on_times", "simulate"]
+           "LINUX_RWND", "DhcpSpec", "FaultWindows", "FleetRun", "Group", "Install", "LinkFaults",
+           "Observer", "Service", "Stage", "Window", "World", "power_on_times", "simulate"]

@@ -9,8 +9,8 @@ from ..runtime import relaxed_gc
 from ..topology import Topology
 from .machine import Machine
 from .results import FleetRun
-from .spec import DhcpSpec, Group, Service
-from .world import Window, World
+from .spec import DhcpSpec, FaultWindows, Group, Service
+from .world import World
 
 __all__ = ["simulate", "power_on_times"]
 
@@ -44,13 +44,8 @@ def simulate(
     dhcp: Sequence[DhcpSpec] | None = None,
     images: dict[str, float] | None = None,
     scripts: dict[str, str] | None = None,
-    link_down: dict[str, list[Window]] | None = None,
-    service_down: dict[str, list[Window]] | None = None,
-    link_loss: dict[str, list[tuple[Window, float]]] | None = None,
+    faults: FaultWindows | None = None,
     provisioners: dict | None = None,
-    tamper: dict[str, list[Window]] | None = None,
-    service_slow: dict[str, list[tuple[Window, float]]] | None = None,
-    service_error: dict[str, list[Window]] | None = None,
     trace: Sequence[str] = (),
     progress=None,
 ) -> FleetRun:
@@ -71,14 +66,8 @@ def simulate(
         dhcp: every DHCP service (default: the groups' DHCP services).
         images: image sizes by name (default: the groups' images).
         scripts: bodies of the images that are iPXE scripts, by name.
-        link_down: windows during which a link carries nothing, by link name.
-        service_down: windows during which a service answers nothing, by name.
-        link_loss: loss added to a link during a window, by link name.
+        faults: fault windows on links, services and images.
         provisioners: each provisioning API's inventory and templates, by name.
-        tamper: windows during which an image is served tampered with (``image`` or
-            ``service:image``).
-        service_slow: windows during which a service's time per request is multiplied.
-        service_error: windows during which a service answers HTTP 500.
         trace: servers whose iPXE console is kept (``FleetRun.consoles``).
         progress: called as ``progress(done, total, now)`` each time a server finishes.
     """
@@ -90,9 +79,7 @@ def simulate(
         images = {n: s for g in groups for n, s in g.images}
     world = World(topology, dict(services), dhcp, dict(images), dict(scripts or {}),
                   name=name, seed=seed, full_recompute=full_recompute,
-                  sample_every=sample_every, link_down=link_down, service_down=service_down,
-                  link_loss=link_loss, provisioners=provisioners, tamper=tamper,
-                  service_slow=service_slow, service_error=service_error)
+                  sample_every=sample_every, faults=faults, provisioners=provisioners)
     world.trace = set(trace)
     env = world.env
     by_name = {g.name: g for g in groups}

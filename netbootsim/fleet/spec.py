@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ..profiles import Profile
 
-__all__ = ["Service", "DhcpSpec", "Install", "Stage", "Group", "LinkFaults",
+__all__ = ["Service", "DhcpSpec", "Install", "Stage", "Group", "LinkFaults", "FaultWindows",
            "DEFAULT_STAGE", "API_SERVICE_TIME", "API_CONCURRENCY", "LINUX_RWND",
            "TLS_CLIENT_TIME"]
 
@@ -150,6 +150,29 @@ class LinkFaults:
     lacp: float = 0.0
     stp: float = 0.0
     down: float = 0.0
+
+
+@dataclass
+class FaultWindows:
+    """Faults that hold for a window of simulated time (see :mod:`.world`).
+
+    Attributes:
+        link_down: windows during which a link carries nothing, by link name.
+        link_loss: ``(window, loss probability)`` added to a link, by link name: a
+            transfer that starts inside the window is planned with it.
+        service_down: windows during which a service answers nothing, by name.
+        service_slow: ``(window, factor)``: a service's time per request × factor.
+        service_error: windows during which a service answers HTTP 500.
+        tamper: windows during which an image is served altered, by ``image`` or
+            ``service:image``.
+    """
+
+    link_down: dict = field(default_factory=dict)
+    link_loss: dict = field(default_factory=dict)
+    service_down: dict = field(default_factory=dict)
+    service_slow: dict = field(default_factory=dict)
+    service_error: dict = field(default_factory=dict)
+    tamper: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

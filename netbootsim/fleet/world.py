@@ -28,7 +28,7 @@ from ..records import PhaseRecord
 from ..services import HttpWorkers, TftpSlots, run_with_slot
 from ..topology import Topology
 from .results import FleetRun, Observer
-from .spec import LINUX_RWND, TLS_CLIENT_TIME, DhcpSpec, Service
+from .spec import LINUX_RWND, TLS_CLIENT_TIME, DhcpSpec, FaultWindows, Service
 
 __all__ = ["World", "Target", "Window", "SCHEMES"]
 
@@ -82,29 +82,15 @@ class World:
         name, seed: for the records.
         full_recompute: the flow engine's reference mode.
         sample_every: utilisation sampling (see :class:`.results.Observer`).
-        link_down: windows during which a link carries nothing, by link name.
-        service_down: windows during which a service answers nothing, by name.
-        link_loss: ``(window, loss probability)`` added to a link, by link name: a
-            transfer that starts inside the window is planned with it (the flow model
-            takes a transfer's loss from its start).
+        faults: fault windows on links, services and images.
         provisioners: inventory and templates of each provisioning API, by name.
-        tamper: windows during which an image is served tampered with, by ``image`` or
-            ``service:image``.
-        service_slow: ``(window, factor)``: a service's time per request × factor.
-        service_error: windows during which a service answers HTTP 500.
     """
 
     def __init__(self, topology: Topology, services: dict[str, Service],
                  dhcp: Sequence[DhcpSpec], images: dict[str, float],
                  scripts: dict[str, str], *, name: str, seed: int,
                  full_recompute: bool = False, sample_every: float = 0.005,
-                 link_down: dict[str, list[Window]] | None = None,
-                 service_down: dict[str, list[Window]] | None = None,
-                 link_loss: dict[str, list[tuple[Window, float]]] | None = None,
-                 provisioners: dict | None = None,
-                 tamper: dict[str, list[Window]] | None = None,
-                 service_slow: dict[str, list[tuple[Window, float]]] | None = None,
-                 service_error: dict[str, list[Window]] | None = None):
+                 faults: FaultWindows | None = None, provisioners: dict | None = None):
         self.env = env = simpy.Environment()
         self.topology = topology
         self.services = services
@@ -115,14 +101,13 @@ class World:
         self.run = run = FleetRun()
         self.engine = FlowEngine(env, full_recompute=full_recompute,
                                  on_solve=Observer(run, sample_every))
-        self.link_down = link_down or {}
-        self.service_down = service_down or {}
-        self.link_loss = link_loss or {}
+        f = faults or FaultWindows()
+        self.link_down, self.service_down, self.link_loss = f.link_down, f.service_down, \
+            f.link_loss
+        self.tamper, self.service_slow, self.service_error = f.tamper, f.service_slow, \
+            f.service_error
         self.provisioners = provisioners or {}  # API name -> netbootsim.provisioning.Provisioner
         self.trace: set[str] = set()  # servers whose console is kept
-        self.tamper = tamper or {}
-        self.service_slow = service_slow or {}
-        self.service_error = service_error or {}
         self._resources: dict[str, Resource] = {}
         self._disks = {s.name: Resource(f"{s.name}:disk", s.disk_rate)
                        for s in services.values() if math.isfinite(s.disk_rate)}
