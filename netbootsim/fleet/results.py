@@ -56,6 +56,7 @@ class Observer:
         self.prev_t = 0.0
         self.prev: list[tuple[Resource, float, int]] = []
         self.next_sample = 0.0
+        self.shown: set[str] = set()  # resources with a non-zero last sample
 
     def __call__(self, now: float, engine: FlowEngine) -> None:
         """Account the interval since the last call; sample loads now and then."""
@@ -69,6 +70,13 @@ class Observer:
                 run.first_last[r.name] = [now, now]
             run.max_flows[r.name] = max(run.max_flows.get(r.name, 0), n)
         self.prev, self.prev_t = current, now
+        if self.shown and not engine.active_flows:
+            # everything went idle: close the step plot now, not at the next sample (a
+            # long quiet phase, e.g. the OS phase's work time, would hold the last value)
+            for name in sorted(self.shown):
+                run.timeline.append((now, name, 0.0, 0))
+            self.shown.clear()
+            return
         if now >= self.next_sample:
             loads = engine.resource_loads()
             if not loads:
@@ -84,3 +92,4 @@ class Observer:
                     counts[x] = counts.get(x, 0) + 1
             for r, load in busiest:
                 run.timeline.append((now, r.name, min(load / r.capacity, 1.0), counts[r]))
+            self.shown.update(r.name for r, _ in busiest)
