@@ -32,7 +32,7 @@ from .fleet import (
     Window,
     simulate,
 )
-from .profiles import get_profile
+from .profiles import get_profile, tuned
 from .provisioning import DEFAULT_UNKNOWN, Provisioner, compile_template, load_inventory
 from .services import APACHE_KEEPALIVE
 
@@ -189,7 +189,7 @@ def fleet_inputs(built) -> tuple[FleetInputs, list[Problem]]:
             problems.append(origin.problem((*p, "images"), "give images (or a script)"))
             continue
         out.groups.append(Group(
-            g.name, g.boot, get_profile(g.profile), images, service,
+            g.name, g.boot, tuned(get_profile(g.profile), dict(g.tune)), images, service,
             power_on_at=g.power_on.at, per_second=g.power_on.per_second or math.inf,
             dhcp=dhcp, stages=tuple(stages) or Group.__dataclass_fields__["stages"].default,
             arch=g.arch, script=g.script,
@@ -217,6 +217,11 @@ def scope_notes(inputs: FleetInputs) -> list[str]:
             notes.append(f"Firmware profile {prof.name!r} is not calibrated: its measured "
                          "values (per-block TFTP delay, TCP client latency, ROM start) are "
                          "left at 0; only ipxe-2019-qemu is fitted to lab boots so far.")
+    for g in inputs.groups:
+        if "(tuned:" in g.profile.description:
+            notes.append(f"Group {g.name!r}: profile {g.profile.name!r} "
+                         f"{g.profile.description[g.profile.description.index('(tuned:'):]} "
+                         "— values set by the scenario, not measured.")
     if any(s.kind == "api" for s in inputs.services.values()):
         notes.append("Provisioning API: service time and concurrency are assumed (20 ms, "
                      "64 at once unless set), not measured.")

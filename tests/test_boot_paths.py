@@ -305,3 +305,31 @@ def test_driver_profiles_reproduce_the_published_undionly_and_native_tftp_times(
         got[name] = simulate_scenario(copy.deepcopy(sc)).summary["makespan"]
     assert got["ipxe-undionly-rtl8168"] == pytest.approx(8.0, rel=0.05)
     assert got["ipxe-native-rtl8168"] == pytest.approx(120.0, rel=0.05)
+
+
+def test_tune_sets_a_profile_value_for_one_group():
+    # tftp_client_block_delay 2 ms: the kernel's TFTP time is the law's with that delay.
+    from dataclasses import replace
+
+    from netbootsim.profiles import get_profile
+    from netbootsim.protocols import tftp_plan
+
+    sc = scenario()
+    sc["services"].pop("dhcp1")
+    sc["fleet"][0].update({"images": ["kernel"], "server": "tftp1",
+                           "tune": {"tftp_client_block_delay": "2ms"}})
+    res = simulate_scenario(sc)
+    params = replace(get_profile("ipxe-current").tftp, client_block_delay=2e-3)
+    expect = tftp_plan(8 * 2**20, params, 4e-6, [25e9 / 8] * 2).seconds
+    assert res.summary["makespan"] == pytest.approx(expect, rel=1e-9)
+    assert any("tuned: tftp_client_block_delay" in n for n in res.summary["notes"])
+    from netbootsim.errors import InputError
+
+    sc["fleet"][0]["tune"] = {"tftp_delay": "2ms", "rom_start": "2"}
+    with pytest.raises(InputError) as e:
+        simulate_scenario(sc)
+    got = sorted(str(p) for p in e.value.problems)
+    assert len(got) == 2
+    assert got[0] == ("<dict>: fleet[0].tune.rom_start: '2' is not a time: expected a number "
+                      "followed by a unit (ns, us, ms, s, min, h)")
+    assert got[1].startswith("<dict>: fleet[0].tune.tftp_delay: not a tunable profile value")

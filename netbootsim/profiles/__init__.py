@@ -11,7 +11,7 @@ measured value with no traces is uncalibrated, and reports say so.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -19,7 +19,8 @@ from ruamel.yaml import YAML
 from ..protocols import TcpParams, TftpParams
 from ..units import parse_rate, parse_size, parse_time
 
-__all__ = ["Profile", "PROFILES", "PROFILE_DIR", "get_profile", "load_profile"]
+__all__ = ["Profile", "PROFILES", "PROFILE_DIR", "TUNABLE", "get_profile", "load_profile",
+           "tuned"]
 
 PROFILE_DIR = Path(__file__).resolve().parent
 
@@ -140,3 +141,44 @@ def get_profile(name: str) -> Profile:
     except KeyError:
         raise KeyError(
             f"unknown firmware profile {name!r}; known: {', '.join(PROFILES)}") from None
+
+
+#: Profile values a scenario may set per fleet group (``fleet[].tune``), e.g. a slower
+#: NIC's per-block TFTP delay: every measured value and the fixed values a build option
+#: changes.
+TUNABLE = (*_MEASURED, "tftp_blksize", "tftp_windowsize", "tcp_rwnd", "dhcp_discover_end",
+           "ipv6")
+
+
+def tuned(profile: Profile, changes: dict[str, object]) -> Profile:
+    """``profile`` with some values replaced (units in the text, as in profile files).
+
+    Raises:
+        ValueError: an unknown name or a bad value; the message starts with the name.
+    """
+    if not changes:
+        return profile
+    tftp, tcp, top = {}, {}, {}
+    for name, raw in changes.items():
+        if name not in TUNABLE:
+            raise ValueError(f"{name}: not a tunable profile value; one of: "
+                             f"{', '.join(TUNABLE)}")
+        try:
+            value = _value(name, raw, name)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{name}: {e}") from None
+        if name == "tftp_client_block_delay":
+            tftp["client_block_delay"] = value
+        elif name in ("tftp_blksize", "tftp_windowsize"):
+            tftp[name.removeprefix("tftp_")] = value
+        elif name == "tcp_rwnd":
+            tcp["rwnd"] = value
+        else:
+            top[name] = value
+    try:
+        return replace(profile, tftp=replace(profile.tftp, **tftp),
+                       tcp=replace(profile.tcp, **tcp), **top,
+                       description=f"{profile.description} (tuned: "
+                                   f"{', '.join(sorted(changes))})")
+    except ValueError as e:
+        raise ValueError(f"{', '.join(sorted(changes))}: {e}") from None

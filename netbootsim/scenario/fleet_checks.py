@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..ipxe.spec import BUILDS
-from ..profiles import PROFILES
+from ..profiles import PROFILES, tuned
 from .messages import suggest
 
 __all__ = ["fleet_checks"]
@@ -50,6 +50,13 @@ def fleet_checks(parts) -> list[Issue]:
                                f"{suggest(g.rom, list(PROFILES))}; known: "
                                f"{', '.join(PROFILES)}"))
         _image(issues, (*p, "nbp"), g.nbp, images)
+        if g.tune and g.profile in PROFILES:
+            for key, value in g.tune.items():
+                try:
+                    tuned(PROFILES[g.profile], {key: value})
+                except ValueError as e:
+                    msg = str(e).removeprefix(f"{key}: ")
+                    issues.append(((*p, "tune", key), msg))
         if g.build is not None and g.build not in BUILDS:
             issues.append(((*p, "build"), f"unknown iPXE build {g.build!r}"
                            f"{suggest(g.build, sorted(BUILDS))}; known: "

@@ -429,6 +429,8 @@ class FleetGroup(Section):
         stages: the lifecycle (default: one stage ``boot``).
         build: the iPXE binary's command set (``netbootsim ipxe check --help`` lists
             them; e.g. ``all`` for a build with IMAGE_TRUST_CMD); default: the profile's.
+        tune: profile values changed for this group, units in the text
+            (``{tftp_client_block_delay: 2ms}``; :data:`netbootsim.profiles.TUNABLE`).
     """
 
     name: Name
@@ -446,6 +448,7 @@ class FleetGroup(Section):
     dhcp: Name | None = None
     stages: list[Stage] = []
     build: Name | None = None
+    tune: dict[Name, Any] = {}
 
     @model_validator(mode="before")
     @classmethod
