@@ -48,6 +48,7 @@ No packet loss is modelled here (a lost DISCOVER: use a blackout window).
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
@@ -353,6 +354,9 @@ def _no_offer_reason(c: DhcpClient, discovers: int, give_up: float) -> str:
     return why
 
 
+_ANONYMOUS = itertools.count()  # names of clients that ipxe_dhcp's callers do not name
+
+
 def ipxe_dhcp(env: simpy.Environment, server: DhcpServer, rtt: float, *, ipv6: bool,
               discover_end: float = 10.0, blackout_until: float = 0.0
               ) -> Generator[simpy.Event, object, DhcpResult]:
@@ -367,6 +371,6 @@ def ipxe_dhcp(env: simpy.Environment, server: DhcpServer, rtt: float, *, ipv6: b
         blackout_until: frames sent before this time are lost (a LAG port that drops
             frames until LACP converges, a link still blocked by STP).
     """
-    client = DhcpClient(f"client{id(object())}", "lan", [(server, rtt, False)], ipxe=True,
+    client = DhcpClient(f"client{next(_ANONYMOUS)}", "lan", [(server, rtt, False)], ipxe=True,
                         ipv6=ipv6, discover_end=discover_end, blackout_until=blackout_until)
     return (yield from dhcp_client(env, client))

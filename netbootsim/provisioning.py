@@ -117,7 +117,6 @@ class Provisioner:
         self.inventory = inventory
         self.templates = {role: compile_template(t) for role, t in templates.items()}
         self.unknown = compile_template(unknown)
-        self.answered: dict[str, int] = {}
 
     def answer(self, query: str, machine: Mapping[str, str]) -> tuple[int, str, str]:
         """``(HTTP status, script text, role)`` for a request with ``query``.
@@ -133,13 +132,10 @@ class Provisioner:
             template = self.templates.get(role) or self.templates.get("*")
             values = row
             if template is None:
-                self.answered["no template"] = self.answered.get("no template", 0) + 1
                 return 404, "", role
         ctx = {**values, **{k: v for k, v in machine.items()}, "role": role}
         try:
             text = template.render(ctx)
         except jinja2.TemplateError as e:
-            self.answered["500"] = self.answered.get("500", 0) + 1
             return 500, f"template error: {e}", role
-        self.answered[role] = self.answered.get(role, 0) + 1
         return 200, text, role

@@ -64,20 +64,22 @@ def summarize(
     caps += [(f"{name}:workers", pool, pool.workers.capacity)
              for name, pool in run.workers.items()]
     end = max((r.end for r in run.records), default=0.0)  # attribution stops with the run
+    saturated, max_flows = dict(run.saturated), dict(run.max_flows)
+    first_last = dict(run.first_last)  # copies: the run's own counters stay the engine's
     for label, cap, size in caps:
         spans = [(a, min(b, end)) for a, b in cap.full if a < end]
         secs = sum(b - a for a, b in spans)
         if secs > 0:
-            run.saturated[label] = secs
-            run.max_flows[label] = size
-            run.first_last[label] = [spans[0][0], spans[-1][1]]
+            saturated[label] = secs
+            max_flows[label] = size
+            first_last[label] = [spans[0][0], spans[-1][1]]
     bottlenecks = [
         {"resource": name, "saturated_seconds": secs,
          "fraction_of_makespan": secs / makespan if makespan and math.isfinite(makespan)
          else math.nan,
-         "max_flows": run.max_flows.get(name, 0),
-         "first": run.first_last[name][0], "last": run.first_last[name][1]}
-        for name, secs in sorted(run.saturated.items(), key=lambda kv: (-kv[1], kv[0]))
+         "max_flows": max_flows.get(name, 0),
+         "first": first_last[name][0], "last": first_last[name][1]}
+        for name, secs in sorted(saturated.items(), key=lambda kv: (-kv[1], kv[0]))
         if secs > 0
     ]
     ok = phases[phases["outcome"] == "ok"]

@@ -25,7 +25,7 @@ import simpy
 from .protocols import retry_waits
 
 __all__ = ["TftpSlots", "SlotWait", "run_with_slot", "DNSMASQ_ORPHAN_HOLD", "HttpWorkers",
-           "APACHE_KEEPALIVE", "APACHE_BACKLOG"]
+           "APACHE_KEEPALIVE", "APACHE_BACKLOG", "SYN_WAITS", "SYN_GIVE_UP"]
 
 #: How long dnsmasq keeps an orphan transfer (a port nobody reads) before dropping it:
 #: OACK resent 6 times over 4.63 → 19.58 s in tests/data/lab/traces/tftp-4guests-max1.
@@ -171,6 +171,12 @@ APACHE_KEEPALIVE = 5.0
 APACHE_BACKLOG = 511
 
 
+#: iPXE's TCP SYN retry timer (retry.c defaults, IPXE-FACTS §0, §3): SYNs at 0, 0.25,
+#: 0.75, 1.75, 3.75, 7.75 s; the connection fails 15.75 s after the first.
+SYN_WAITS = tuple(retry_waits(0.25, 10.0))
+SYN_GIVE_UP = sum(SYN_WAITS)
+
+
 class HttpWorkers:
     """An HTTP server's worker cap, as Apache prefork has it (MaxRequestWorkers).
 
@@ -213,7 +219,7 @@ class HttpWorkers:
         env = self.env
         start = env.now
         syns = 0
-        for delay in retry_waits(0.25, 10.0):  # SYNs at 0, .25, .75, 1.75, 3.75, 7.75
+        for delay in SYN_WAITS:
             syns += 1
             if len(self.workers.queue) < self.backlog:
                 req = self.workers.request()

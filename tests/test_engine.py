@@ -230,7 +230,9 @@ def test_cancel_frees_the_share(full):
     def canceller():
         eng.start(a)
         yield env.timeout(5)
+        assert eng.active_flows == 2
         moved.append(eng.cancel(a))
+        assert eng.active_flows == 1
 
     eng.start(b)
     env.process(canceller())
@@ -238,3 +240,4 @@ def test_cancel_frees_the_share(full):
     assert moved == [pytest.approx(25.0)]
     assert b.end == pytest.approx(12.5)
     assert not a.active and not a.done.triggered
+    assert eng.active_flows == 0

@@ -120,7 +120,6 @@ class Machine:
         self.profile: Profile = group.profile  # the firmware running now
         self.link_up = at
         self.state = [at, math.nan, "unfinished", "", 0.0, self.rack]
-        self._scripts = 0  # scripts the machine ran in this attempt (loop guard)
         self._why = ""  # the last failure the world reported to the interpreter
         self.console_lines: list[tuple[float, str]] = []
         self._tampered: dict[str, str] = {}  # URI -> service it came from tampered with
@@ -210,7 +209,6 @@ class Machine:
         env = self.env
         g = self.group
         self.link_up = env.now
-        self._scripts = 0
         try:
             first = g.profile if g.boot == "ipxe" else (g.rom or g.profile)
             rom = first.rom_start
@@ -292,8 +290,9 @@ class Machine:
     # -------------------------------------------------------------------- iPXE
     def _ipxe(self, nbp: str | None = None) -> Generator[simpy.Event, Any, None]:
         """IPXE's autoboot: ``dhcp``, then the script DHCP names, else the group's."""
-        settings = ipxe.Settings({"net0/mac": self.mac, "uuid": str(self.uuid),
-                                  "serial": self.server.upper(), "asset": f"A{self.index:06d}",
+        ident = self.identity()
+        settings = ipxe.Settings({"net0/mac": self.mac, "uuid": ident["uuid"],
+                                  "serial": ident["serial"], "asset": ident["asset"],
                                   "manufacturer": "netbootsim", "product": self.group.name})
         if self.group.arch == "uefi":
             settings.builtins["platform"] = lambda: (b"efi", "string")
@@ -332,10 +331,11 @@ class Machine:
             # the world's words for what failed (a record says the same), else iPXE's
             raise _Failed(f"{self._why}{where}" if self._why else f"iPXE: {result.reason}")
 
-    @property
-    def uuid(self) -> uuid.UUID:
-        """Its SMBIOS UUID (stable, from the server name)."""
-        return uuid.uuid5(_UUID_NS, self.server)
+    def identity(self) -> dict[str, str]:
+        """What identifies the machine to iPXE settings and to a provisioning API."""
+        return {"mac": self.mac, "serial": self.server.upper(), "asset": f"A{self.index:06d}",
+                "uuid": str(uuid.uuid5(_UUID_NS, self.server)), "server": self.server,
+                "group": self.group.name}
 
     def _dhcp(self, ipxe_client: bool, script: bool | None = None):
         """One DHCP exchange, with the link faults after link-up; records it.
@@ -474,14 +474,10 @@ class Machine:
              ) -> Generator[simpy.Event, Any, Fetched]:
         """A request to a provisioning API: its answer for this machine."""
         world = self.world
-        self._scripts += 1
         prov = world.provisioners.get(svc.name)
         status, role = 200, ""
         if prov is not None:
-            ident = {"mac": self.mac, "serial": self.server.upper(),
-                     "asset": f"A{self.index:06d}", "uuid": str(self.uuid),
-                     "server": self.server, "group": self.group.name}
-            status, text, role = prov.answer(target.query, ident)
+            status, text, role = prov.answer(target.query, self.identity())
         else:
             text = svc.script if svc.script is not None else default_script(self.group)
         size = len(text.encode())

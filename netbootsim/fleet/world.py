@@ -22,10 +22,17 @@ import simpy
 from ..dhcp import DhcpServer
 from ..net import FlowEngine, Resource
 from ..profiles import Profile
-from ..protocols import TcpParams, http_plan, http_transfer, tftp_plan, tftp_transfer
+from ..protocols import (
+    TcpParams,
+    http_plan,
+    http_transfer,
+    retry_waits,
+    tftp_plan,
+    tftp_transfer,
+)
 from ..protocols.result import TransferResult
 from ..records import PhaseRecord
-from ..services import HttpWorkers, TftpSlots, run_with_slot
+from ..services import SYN_GIVE_UP, HttpWorkers, TftpSlots, run_with_slot
 from ..topology import Topology
 from .results import FleetRun, Observer
 from .spec import LINUX_RWND, TLS_CLIENT_TIME, DhcpSpec, FaultWindows, Service
@@ -135,7 +142,7 @@ class World:
         # iPXE keeps one HTTP/1.1 keep-alive connection per server (IPXE-FACTS §3b);
         # Linux keeps its window open across back-to-back requests (RFC 2861 validation
         # only after an idle RTO): bytes of the previous transfer per (client, service).
-        self.connections: dict[tuple[str, str], float] = {}
+        self.connections: dict[str, dict[str, float]] = {}  # server -> service -> bytes
         self.held: dict[str, list] = {}  # server -> worker requests its connections hold
         self.stage_caps: dict[str, simpy.Resource] = {}
 
@@ -245,7 +252,7 @@ class World:
         start = env.now
         fwd, back, rtt, path = self._path(svc, server, f"{server}/{file}")
         # iPXE's RRQ retry timer gives up 15.75 s after the first (IPXE-FACTS §0)
-        give_up = sum(_waits(profile.tftp.retry_min, profile.tftp.retry_max))
+        give_up = sum(retry_waits(profile.tftp.retry_min, profile.tftp.retry_max))
         fail = yield from self._unreachable("tftp", svc, fwd, start, give_up)
         if fail is not None:
             return fail
@@ -288,11 +295,11 @@ class World:
         env = self.env
         start = env.now
         fwd, back, rtt, path = self._path(svc, server, f"{server}/{file}")
-        # iPXE's SYN retry timer gives up 15.75 s after the first (IPXE-FACTS §0, §3)
-        fail = yield from self._unreachable("http", svc, fwd, start, sum(_waits(0.25, 10.0)))
+        fail = yield from self._unreachable("http", svc, fwd, start, SYN_GIVE_UP)
         if fail is not None:
             return fail
-        prev = self.connections.get((server, svc.name))
+        conns = self.connections.setdefault(server, {})
+        prev = conns.get(svc.name)
         if profile is None:  # rate_cap is a payload rate (a disk); the flow's is on the wire
             tcp = TcpParams(rwnd=LINUX_RWND)
             extra, overhead, cap = 0.0, 0.0, rate_cap * tcp.wire_factor
@@ -300,7 +307,7 @@ class World:
         else:
             tcp, extra = profile.tcp, profile.tcp_client_delay
             overhead, cap = profile.http_request_overhead, profile.http_client_rate
-        self.connections[(server, svc.name)] = size
+        conns[svc.name] = size
         hp = http_plan(size, tcp, rtt + extra, min(ld.capacity for ld in fwd) if fwd
                        else math.inf, _path_loss(fwd, self.link_loss, env.now),
                        server_time=overhead,
@@ -338,7 +345,7 @@ class World:
         env = self.env
         start = env.now
         fwd, _, rtt = self.topology.round_trip(svc.host, server, f"{server}/api")
-        fail = yield from self._unreachable("http", svc, fwd, start, sum(_waits(0.25, 10.0)))
+        fail = yield from self._unreachable("http", svc, fwd, start, SYN_GIVE_UP)
         if fail is not None:
             return fail
         yield env.timeout(rtt + (2 * rtt + TLS_CLIENT_TIME if tls else 0.0))  # handshakes
@@ -356,8 +363,7 @@ class World:
         """
         for pool, req in self.held.pop(server, ()):
             pool.hold_then_release(req)
-        for key in [k for k in self.connections if k[0] == server]:
-            del self.connections[key]
+        self.connections.pop(server, None)
 
     def stage_cap(self, stage: str, cap: int | None) -> simpy.Resource | None:
         """The fleet-wide in-flight cap of a stage (shared by every group)."""
@@ -368,8 +374,3 @@ class World:
             res = self.stage_caps[stage] = simpy.Resource(self.env, capacity=cap)
         return res
 
-
-def _waits(first: float, maximum: float) -> list[float]:
-    from ..protocols import retry_waits
-
-    return retry_waits(first, maximum)
