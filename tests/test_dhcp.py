@@ -6,7 +6,7 @@ import pytest
 import simpy
 
 from netbootsim.dhcp import DNSMASQ_PING, IPV6_WAIT, DhcpServer, ipxe_dhcp
-from netbootsim.fleet import DhcpSpec, Group, Service, simulate
+from netbootsim.fleet import DhcpSpec, Group, LinkFaults, Service, simulate
 from netbootsim.profiles import get_profile
 from netbootsim.topology import HostSpec, LinkSpec, rack
 
@@ -94,7 +94,7 @@ def test_lacp_outage_fails_stock_ipxe_and_the_32s_build_survives():
     out = {}
     for name, prof in (("stock", stock), ("32s", spec_build)):
         grp = Group("g", "ipxe", prof, (("k", 1000),), Service("http1", "http", "boot"),
-                    dhcp=dhcp, link_outage=20.0)
+                    dhcp=dhcp, faults=LinkFaults(lacp=20.0))
         run = simulate(topo, [grp], [("r01s001", "g")], name="t", seed=1)
         dh = next(r for r in run.records if r.phase == "dhcp")
         out[name] = (run.servers[0][5], dh.outcome, round(dh.end - dh.start, 3), dh.reason)

@@ -347,7 +347,6 @@ class Machine:
         env = self.env
         world = self.world
         f = self.group.faults
-        lacp = max(f.lacp, self.group.link_outage)
         t0 = env.now
         if f.down and env.now < self.link_up + f.down:  # no carrier yet
             up = self.link_up + f.down
@@ -358,7 +357,7 @@ class Machine:
         if ipxe_client and f.stp and env.now < self.link_up + f.stp:  # iPXE defers DHCP
             wait = math.ceil(self.link_up + f.stp - env.now)  # 1 s steps
             yield env.timeout(min(wait, STP_MAX_DEFERRALS))
-        blackout = self.link_up + lacp
+        blackout = self.link_up + f.lacp
         if not ipxe_client:
             blackout = max(blackout, self.link_up + f.stp)  # the ROM's frames are dropped
         domain = world.topology.domain_of(self.server) or ""

@@ -190,7 +190,6 @@ class Group:
         per_second: servers powered on per second (``inf``: all at once).
         dhcp: the DHCP service the group's clients configure from (``None``: none; the
             run's other DHCP services, e.g. a ProxyDHCP, answer too).
-        link_outage: legacy form of ``faults.lacp`` (s).
         stages: the lifecycle, in order.
         arch: ``bios`` or ``uefi`` (DHCP option 93).
         script: the group's embedded iPXE script, run instead of autoboot (``None``:
@@ -213,7 +212,6 @@ class Group:
     power_on_at: float = 0.0
     per_second: float = math.inf
     dhcp: DhcpSpec | None = None
-    link_outage: float = 0.0
     stages: tuple[Stage, ...] = (DEFAULT_STAGE,)
     arch: str = "bios"
     script: str | None = None
