@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from .assemble import run_built, scope_notes
+from .assemble import engine_mode, run_built, scope_notes
 from .run_cli import question_of
 from .runner import summarize
 from .scenario import Scenario, build, load_scenario
@@ -78,6 +78,6 @@ def simulate_scenario(scenario: Mapping[str, Any] | str | Path, *, name: str | N
     run, inputs, _ = run_built(built, name=name or sc.name)
     summary, servers, phases, timeline = summarize(
         run, scenario=name or sc.name, question=question, seed=built.seed,
-        mode="full-recompute" if built.run.full_recompute else "incremental",
+        mode=engine_mode(built.run),
         notes=scope_notes(inputs))
     return Result(summary, servers, phases, timeline)

@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .scenario.cli import add_validate_parser
     from .sweep import add_sweep_parser
     from .transfer_cli import add_transfer_parser
+    from .validate_engines import add_validate_engines_parser
 
     parser = _Parser(prog="netbootsim", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"netbootsim {__version__}")
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_lab_parser(sub)
     add_calibrate_parser(sub)
     add_ipxe_parser(sub)
+    add_validate_engines_parser(sub)
     return parser
 
 

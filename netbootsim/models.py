@@ -21,6 +21,11 @@ def registry() -> list[tuple[str, str, str, str]]:
          "clocks)", "netbootsim/net/engine.py; checked against full recompute and SimGrid"),
         ("engine", "flow (full_recompute)", "reference: every flow re-solved on every event",
          "netbootsim/net/engine.py"),
+        ("engine", "packet", "packets through store-and-forward links: drop-tail switch "
+         "ports (run.buffer, 512 KiB), per-flow round-robin host NICs; TFTP lock-step with "
+         "iPXE's retry timer; TCP Linux NewReno+SACK sender (IW 10, RTO ≥ 200 ms), iPXE "
+         "receiver (fixed window, ACK every segment)", "netbootsim/net/packet*.py; RFC "
+         "5681/6582/6675/6298/6928; Broadcom Tomahawk buffer; IPXE-FACTS §0, §3"),
         ("protocol", "tftp", "lock-step law: RTT + blocks × (RTT + ser + client + server); "
          "windows; expected loss with iPXE's retry timer", "RFC 1350/2348/7440; iPXE tftp.c, "
          "retry.c (IPXE-FACTS §0, §2)"),

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .assemble import run_built, scope_notes
+from .assemble import engine_mode, run_built, scope_notes
 from .errors import InputError
 from .runner import summarize, write_outputs
 
@@ -80,7 +80,7 @@ def run_scenario(path: str, overrides: list[str], out: str | None = None,
             bar.close()
     summary, servers, phases, timeline = summarize(
         run, scenario=sc.name, question=question_of(path), seed=built.seed,
-        mode="full-recompute" if built.run.full_recompute else "incremental",
+        mode=engine_mode(built.run),
         notes=scope_notes(inputs))
     target = Path(out or built.run.out or Path("results") / sc.name)
     write_outputs(target, summary, servers, phases, timeline)

@@ -156,3 +156,25 @@ def test_lossy_tftp_same_seed_same_time():
     a, _, _ = _tftp(100_000, params, loss=0.02, seed=5)
     b, _, _ = _tftp(100_000, params, loss=0.02, seed=5)
     assert a == b and a.retransmissions > 0
+
+
+def test_fair_link_serves_flows_in_turn():
+    # Host egress, 1e6 B/s, 1 ms: at t = 0 flow A queues three 1000 B packets, then B two.
+    # A1 goes into service at once; A (A2, A3) and then B (B1, B2) wait their turns, one
+    # packet a turn: A1, A2, B1, A3, B2, arriving 1+1, 2+1, 3+1, 4+1, 5+1 = 2 … 6 ms.
+    # A FIFO would send A1 A2 A3 B1 B2 (B's first packet at 5 ms instead of 4).
+    from netbootsim.net.packet import FairLink
+
+    env = simpy.Environment()
+    link = FairLink(env, 1e6, 1e-3)
+    got = []
+    a = PacketPath(env, [link], lambda p: got.append(("A", p.payload, env.now)))
+    b = PacketPath(env, [link], lambda p: got.append(("B", p.payload, env.now)))
+    for i in (1, 2, 3):
+        a.send(1000, i)
+    for i in (1, 2):
+        b.send(1000, i)
+    env.run()
+    assert [(f, i) for f, i, _ in got] == [("A", 1), ("A", 2), ("B", 1), ("A", 3), ("B", 2)]
+    assert [t for _, _, t in got] == pytest.approx([2e-3, 3e-3, 4e-3, 5e-3, 6e-3], rel=1e-12)
+    assert (link.sent, link.bytes, link.backlog(), link.dropped_queue) == (5, 5000, 0, 0)

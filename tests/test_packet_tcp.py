@@ -16,8 +16,9 @@ from netbootsim.protocols.wire import TCP_FRAME_OVERHEAD, tcp_wire_bytes
 MiB = 1048576
 
 
-def _one(body, rtt, cap=1.25e9, params=TcpParams(), loss=0.0, seed=0, **kw):
+def _one(body, rtt, cap=1.25e9, params=None, loss=0.0, seed=0, **kw):
     """One GET over two hops each way, each hop rtt/4 of latency."""
+    params = params or TcpParams()
     env = simpy.Environment()
     rng = np.random.default_rng(seed)
     fwd = [PacketLink(env, cap, rtt / 4), PacketLink(env, cap, rtt / 4, loss=loss, rng=rng)]

@@ -38,6 +38,8 @@ def simulate(
     name: str,
     seed: int,
     full_recompute: bool = False,
+    engine: str = "flow",
+    buffer: float | None = None,
     until: float | None = None,
     sample_every: float = 0.005,
     services: dict[str, Service] | None = None,
@@ -58,6 +60,8 @@ def simulate(
         name: run name for the records.
         seed: the run's seed (recorded; nothing here draws random numbers yet).
         full_recompute: use the flow engine's reference mode.
+        engine: ``"flow"`` or ``"packet"`` (see :class:`.world.World`).
+        buffer: the packet engine's switch-port buffer, bytes (``None``: its default).
         until: stop the simulation at this time (s); servers still booting are
             reported ``unfinished``.
         sample_every: utilisation samples are at least ``sample_every × now`` (and 1 ms)
@@ -78,7 +82,8 @@ def simulate(
     if images is None:
         images = {n: s for g in groups for n, s in g.images}
     world = World(topology, dict(services), dhcp, dict(images), dict(scripts or {}),
-                  name=name, seed=seed, full_recompute=full_recompute,
+                  name=name, seed=seed, full_recompute=full_recompute, engine=engine,
+                  **({} if buffer is None else {"buffer": buffer}),
                   sample_every=sample_every, faults=faults, provisioners=provisioners)
     world.trace = set(trace)
     env = world.env

@@ -17,10 +17,14 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
+import numpy as np
 import simpy
 
 from ..dhcp import DhcpServer
 from ..net import FlowEngine, Resource
+from ..net.packet import SWITCH_BUFFER, PacketNetwork
+from ..net.packet_tcp import http_over_packets
+from ..net.packet_tftp import tftp_over_packets
 from ..profiles import Profile
 from ..protocols import (
     TcpParams,
@@ -88,6 +92,10 @@ class World:
         scripts: script bodies of images that are iPXE scripts, by name.
         name, seed: for the records.
         full_recompute: the flow engine's reference mode.
+        engine: ``"flow"`` (fluid flows, max-min) or ``"packet"`` (TFTP and TCP packet by
+            packet, :mod:`netbootsim.net.packet`); DHCP, the API and the waits for
+            slots and workers are the same in both.
+        buffer: the packet engine's switch-port buffer (bytes).
         sample_every: utilisation sampling (see :class:`.results.Observer`).
         faults: fault windows on links, services and images.
         provisioners: inventory and templates of each provisioning API, by name.
@@ -97,6 +105,7 @@ class World:
                  dhcp: Sequence[DhcpSpec], images: dict[str, float],
                  scripts: dict[str, str], *, name: str, seed: int,
                  full_recompute: bool = False, sample_every: float = 0.005,
+                 engine: str = "flow", buffer: float = SWITCH_BUFFER,
                  faults: FaultWindows | None = None, provisioners: dict | None = None):
         self.env = env = simpy.Environment()
         self.topology = topology
@@ -109,6 +118,12 @@ class World:
         self.engine = FlowEngine(env, full_recompute=full_recompute,
                                  on_solve=Observer(run, sample_every))
         f = faults or FaultWindows()
+        self.packets: PacketNetwork | None = None
+        if engine == "packet":
+            hosts = frozenset(n for n in topology.graph
+                              if topology.node_kind(n) in ("server", "host"))
+            self.packets = PacketNetwork(env, np.random.default_rng([seed, 0x9AC]),
+                                         buffer, hosts, self._fault_loss)
         self.link_down, self.service_down, self.link_loss = f.link_down, f.service_down, \
             f.link_loss
         self.tamper, self.service_slow, self.service_error = f.tamper, f.service_slow, \
@@ -207,6 +222,14 @@ class World:
                     end = max(end, w.end)
         return end
 
+    def _fault_loss(self, link: str, t: float) -> float:
+        """Loss that fault windows add on ``link`` at time ``t`` (packet engine)."""
+        keep = 1.0
+        for w, p in self.link_loss.get(link, ()):
+            if w.covers(t):
+                keep *= 1.0 - p
+        return 1.0 - keep
+
     # ----------------------------------------------------------------- transfers
     def _resource(self, ld) -> Resource:
         r = self._resources.get(ld.name)
@@ -261,7 +284,10 @@ class World:
         plan = tftp_plan(size, params, rtt, [ld.capacity for ld in fwd],
                          _path_loss(fwd, self.link_loss, env.now),
                          _path_loss(back, self.link_loss, env.now))
-        gen = tftp_transfer(env, self.engine, path, plan, f"{server}/{file}")
+        if self.packets is None:
+            gen = tftp_transfer(env, self.engine, path, plan, f"{server}/{file}")
+        else:
+            gen = self._tftp_packets(fwd, back, size, params, file, plan)
         slots = self.slots.get(svc.name)
         if slots is None:
             res = yield from gen
@@ -329,11 +355,46 @@ class World:
         t_req = env.now
         if tls and prev is None:
             yield env.timeout(2 * rtt + TLS_CLIENT_TIME)  # TLS 1.2 full handshake
-        res = yield from http_transfer(env, self.engine, path, hp, f"{server}/{file}")
+        if self.packets is None:
+            res = yield from http_transfer(env, self.engine, path, hp, f"{server}/{file}")
+        else:
+            res = yield from self._http_packets(fwd, back, size, tcp, hp, prev, overhead,
+                                                min(cap, rate_cap), extra)
         res = replace(res, start=t_req)  # the fetch includes its TLS handshake
         if res.outcome == "ok":
             self._moved(path, hp.wire_bytes)
         return res
+
+    def _tftp_packets(self, fwd, back, size, params, file, plan
+                      ) -> Generator[simpy.Event, object, TransferResult]:
+        """One TFTP read packet by packet (the same result type as the law's)."""
+        start = self.env.now
+        if plan.error is not None:
+            yield self.env.timeout(plan.handshake)
+            return TransferResult("tftp", start, self.env.now, 0.0, 0.0, "failed", plan.error)
+        net = self.packets
+        r = yield from tftp_over_packets(self.env, net.links(fwd), net.links(back),
+                                         int(size), params, file)
+        if r.outcome != "ok":
+            return TransferResult("tftp", start, r.end, 0.0, 0.0, "failed",
+                                  f"TFTP timeout: {r.blocks} blocks received, then no "
+                                  f"answer to {r.client_retries} resent packets")
+        return TransferResult("tftp", start, r.end, float(size), plan.wire_bytes, "ok", "")
+
+    def _http_packets(self, fwd, back, size, tcp, hp, prev, overhead, rate, delay
+                      ) -> Generator[simpy.Event, object, TransferResult]:
+        """One HTTP GET packet by packet (the same result type as the law's)."""
+        start = self.env.now
+        net = self.packets
+        r = yield from http_over_packets(
+            self.env, net.links(fwd), net.links(back), size, tcp,
+            connected=prev is not None, warm=prev is not None and prev >= tcp.rwnd,
+            server_time=overhead, client_rate=rate, client_delay=delay)
+        if r.outcome != "ok":
+            return TransferResult("http", start, r.end, 0.0, 0.0, "failed",
+                                  "no answer to the SYN or the request (TCP retries "
+                                  "exhausted)")
+        return TransferResult("http", start, r.end, r.bytes, hp.wire_bytes, "ok", "")
 
     def api(self, server: str, svc: Service, size: float, tls: bool = False
             ) -> Generator[simpy.Event, object, TransferResult]:

@@ -23,13 +23,22 @@ propagate) and hands the packet to a callback or a :class:`simpy.Store` at the e
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
 
-__all__ = ["Packet", "PacketLink", "PacketPath", "path_rtt"]
+__all__ = ["FairLink", "Packet", "PacketLink", "PacketNetwork", "PacketPath", "path_rtt",
+           "SWITCH_BUFFER"]
+
+#: Egress buffer of a switch port (bytes): Broadcom Tomahawk, the common leaf/spine ASIC,
+#: shares 16 MB among 32 × 100 GbE ports (BCM56960 product brief) — 512 KiB a port when
+#: every port is busy. Hosts' own egress does not drop: Linux holds a sender's segments
+#: in the socket (TCP Small Queues, ``tcp_limit_output_bytes``) rather than tail-drop
+#: them in its qdisc, so a host's queue is unbounded here (:class:`FairLink`).
+SWITCH_BUFFER = 512 * 1024
 
 
 @dataclass(slots=True)
@@ -41,12 +50,14 @@ class Packet:
         payload: what it carries (opaque to the network).
         sent: simulated time it entered the first link (s).
         hops: links passed so far.
+        flow: what a fair queue tells flows apart by (the :class:`PacketPath`).
     """
 
     size: float
     payload: object
     sent: float = 0.0
     hops: int = field(default=0)
+    flow: object = None
 
 
 class PacketLink:
@@ -97,6 +108,8 @@ class PacketLink:
         self.dropped_queue = 0
         self.dropped_loss = 0
         self.bytes = 0.0
+        #: optional ``extra_loss(now)``: loss added during fault windows.
+        self.extra_loss: Callable[[float], float] | None = None
 
     def backlog(self) -> float:
         """Bytes in the queue now, the packet being serialised included."""
@@ -118,12 +131,85 @@ class PacketLink:
         self.sent += 1
         self.bytes += packet.size
         self.busy_until = max(now, self.busy_until) + packet.size / self.capacity
-        if self.loss > 0 and self.rng.random() < self.loss:
+        loss = self.loss
+        if self.extra_loss is not None:
+            loss = 1.0 - (1.0 - loss) * (1.0 - self.extra_loss(now))
+        if loss > 0 and self.rng.random() < loss:
             self.dropped_loss += 1
             return True
         arrival = self.env.timeout(self.busy_until + self.latency - now, packet)
         arrival.callbacks.append(_Deliver(deliver))
         return True
+
+
+class FairLink(PacketLink):
+    """A host's egress: per-flow round robin, one packet per turn, never drops.
+
+    Linux does not let its own TCP flows fill one FIFO with whole windows: TCP Small
+    Queues (``tcp_limit_output_bytes``) keep each socket's backlog in the socket, and
+    the default qdisc ``fq_codel`` (systemd's ``net.core.default_qdisc``) serves flows
+    by deficit round robin. Either way each backlogged flow gets an equal turn at the
+    NIC — modelled here as round robin with a quantum of one packet (``flow`` of a
+    packet: its :class:`PacketPath`). Costs one more event per packet than the FIFO
+    (the end of each packet's serialisation).
+    """
+
+    def __init__(self, env: simpy.Environment, capacity: float, latency: float = 0.0,
+                 loss: float = 0.0, rng: np.random.Generator | None = None,
+                 name: str = "") -> None:
+        """Build a host egress (unbounded: ``buffer`` is infinite)."""
+        super().__init__(env, capacity, latency, math.inf, loss, rng, name)
+        self.queues: dict[object, deque] = {}
+        self.turns: deque = deque()  # flows with packets waiting, in service order
+        self.busy = False
+        self.queued = 0.0
+
+    def backlog(self) -> float:
+        """Bytes waiting or being serialised."""
+        return self.queued
+
+    def send(self, packet: Packet, deliver: Callable[[Packet], None]) -> bool:
+        """Queue ``packet`` behind its own flow's earlier packets; always accepted."""
+        self.sent += 1
+        self.bytes += packet.size
+        self.queued += packet.size
+        q = self.queues.get(packet.flow)
+        if q is None:
+            q = self.queues[packet.flow] = deque()
+            self.turns.append(packet.flow)
+        q.append((packet, deliver))
+        if not self.busy:
+            self._serve()
+        return True
+
+    def _serve(self) -> None:
+        if not self.turns:
+            self.busy = False
+            return
+        flow = self.turns.popleft()
+        q = self.queues[flow]
+        item = q.popleft()
+        if q:
+            self.turns.append(flow)
+        else:
+            del self.queues[flow]
+        self.busy = True
+        t = item[0].size / self.capacity
+        self.busy_until = self.env.now + t
+        self.env.timeout(t, item).callbacks.append(self._serialised)
+
+    def _serialised(self, event: simpy.Event) -> None:
+        packet, deliver = event.value
+        self.queued -= packet.size
+        now = self.env.now
+        loss = self.loss
+        if self.extra_loss is not None:
+            loss = 1.0 - (1.0 - loss) * (1.0 - self.extra_loss(now))
+        if loss > 0 and self.rng.random() < loss:
+            self.dropped_loss += 1
+        else:
+            self.env.timeout(self.latency, packet).callbacks.append(_Deliver(deliver))
+        self._serve()
 
 
 class _Deliver:
@@ -162,7 +248,7 @@ class PacketPath:
 
     def send(self, size: float, payload: object) -> Packet:
         """Send ``size`` wire bytes carrying ``payload``; returns the packet."""
-        packet = Packet(size, payload, self.env.now)
+        packet = Packet(size, payload, self.env.now, 0, self)
         self._forward(packet)
         return packet
 
@@ -185,3 +271,60 @@ def path_rtt(forward: Sequence[PacketLink], back: Sequence[PacketLink], size: fl
     """
     lat = sum(link.latency for link in forward) + sum(link.latency for link in back)
     return lat + size * sum(1.0 / link.capacity for link in back)
+
+
+class PacketNetwork:
+    """One :class:`PacketLink` per link direction of a topology, made on first use.
+
+    Args:
+        env: the simulation environment.
+        rng: the generator every lossy link draws from (one stream: the order of draws
+            is the order of packets, fixed by the event order, so runs repeat).
+        buffer: egress buffer of a switch or router port (bytes).
+        hosts: nodes whose egress is a :class:`FairLink` (servers and boot hosts).
+        extra_loss: optional ``extra_loss(link, now)``: loss of fault windows on the
+            full-duplex ``link`` at time ``now``.
+    """
+
+    def __init__(self, env: simpy.Environment, rng: np.random.Generator,
+                 buffer: float = SWITCH_BUFFER, hosts: frozenset[str] = frozenset(),
+                 extra_loss: Callable[[str, float], float] | None = None) -> None:
+        """Start with no links; :meth:`links` makes them."""
+        self.env = env
+        self.rng = rng
+        self.buffer = buffer
+        self.hosts = hosts
+        self.extra_loss = extra_loss
+        self.by_name: dict[str, PacketLink] = {}
+
+    def links(self, dirs: Sequence) -> list[PacketLink]:
+        """The packet links of link directions (``name, src, capacity, latency, loss, link``)."""
+        out = []
+        for d in dirs:
+            link = self.by_name.get(d.name)
+            if link is None:
+                if d.src in self.hosts:
+                    link = FairLink(self.env, d.capacity, d.latency, loss=d.loss,
+                                    rng=self.rng, name=d.name)
+                else:
+                    link = PacketLink(self.env, d.capacity, d.latency, buffer=self.buffer,
+                                      loss=d.loss, rng=self.rng, name=d.name)
+                if self.extra_loss is not None:
+                    link.extra_loss = _LinkLoss(self.extra_loss, d.link)
+                    link.rng = self.rng
+                self.by_name[d.name] = link
+            out.append(link)
+        return out
+
+
+class _LinkLoss:
+    """``extra_loss(now)`` of one link, bound to its name (no lambda)."""
+
+    __slots__ = ("fn", "link")
+
+    def __init__(self, fn: Callable[[str, float], float], link: str) -> None:
+        self.fn = fn
+        self.link = link
+
+    def __call__(self, now: float) -> float:
+        return self.fn(self.link, now)

@@ -123,7 +123,8 @@ class _Sender:
     __slots__ = ("env", "path", "n", "mss", "last_len", "rwnd_segs", "cwnd", "ssthresh",
                  "una", "nxt", "sacked", "nsacked", "retx", "recovering", "rto_mode",
                  "recover", "high", "hole", "dupacks", "srtt", "rttvar", "rto", "backoff",
-                 "deadline", "timer", "timer_at", "cwnd_limited", "done", "closed", "wire", "resent",
+                 "deadline", "timer", "timer_at", "cwnd_limited", "done", "closed", "wire",
+                 "resent",
                  "timeouts", "recoveries", "sent_once")
 
     def __init__(self, env: simpy.Environment, path: PacketPath, response: float,
@@ -400,11 +401,15 @@ def http_over_packets(
     header_bytes: float = RESPONSE_HEADER_BYTES,
     client_rate: float = math.inf,
     client_delay: float = 0.0,
+    warm: bool = False,
 ) -> Generator[simpy.Event, object, PacketHttpResult]:
     """One HTTP GET of ``body`` bytes: server → client over ``forward``, ACKs over ``back``.
 
     ``yield from`` it in a process. ``client_rate`` (wire bytes/s) and ``client_delay``
     (s) are the client's intake rate and per-packet reaction time (module docstring).
+    ``warm``: a keep-alive connection that just carried a window's worth — Linux keeps
+    its cwnd (RFC 2861 validation, as the law's ``warm``), so the sender starts at the
+    receiver's window instead of the initial one.
     Interrupting the process closes the connection: nothing more is sent.
     """
     start = env.now
@@ -425,6 +430,8 @@ def http_over_packets(
         elif kind == "GET" and sender is None:
             get_seen.succeed()
             sender = _Sender(env, data_path, response, params, done)
+            if warm:
+                sender.cwnd = max(sender.cwnd, float(sender.rwnd_segs))
             if server_time > 0:
                 env.timeout(server_time).callbacks.append(lambda _e: sender.pump())
             else:

@@ -125,7 +125,12 @@ def tftp_over_packets(
     up = PacketPath(env, back, to_server)
     counts = _Counts()
     server = env.process(_server(env, to_server, down, size, params, counts))
-    result = yield from _client(env, to_client, up, size, params, filename, counts)
+    try:
+        result = yield from _client(env, to_client, up, size, params, filename, counts)
+    except simpy.Interrupt:
+        if server.is_alive:  # the client went away (power cycle): the server stops too
+            server.interrupt("client gone")
+        raise
     if server.is_alive:
         server.interrupt("client done")
     return result

@@ -495,6 +495,8 @@ class Run(Section):
         seed: seed of the run's random generator.
         engine: transfer engine, ``flow`` or ``packet``.
         full_recompute: the flow engine's reference mode (re-solve every flow each event).
+        buffer: the packet engine's egress buffer of a switch or router port (hosts' own
+            queues never drop); default 512 KiB (``netbootsim.net.packet.SWITCH_BUFFER``).
         until: stop the simulation at this time, s (``None``: when every server is done).
         out: output directory; default ``results/<scenario name>``.
     """
@@ -502,6 +504,7 @@ class Run(Section):
     seed: Annotated[int, Field(ge=0)] = 1
     engine: Literal["flow", "packet"] = "flow"
     full_recompute: bool = False
+    buffer: Size | None = None
     until: OptTime = None
     out: str | None = None
 

@@ -1,0 +1,93 @@
+"""The flow engine against the packet engine (issue 6): agreement, the command, the docs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from netbootsim.api import simulate_scenario
+from netbootsim.cli import main
+from netbootsim.validate_engines import BEGIN, CASES, END, GOAL, main_cases, run_case
+
+ROOT = Path(__file__).resolve().parent.parent
+QUICK = [c.name for c in CASES if c.small and not c.name.startswith(("fleet", "share-64",
+                                                                      "stagger"))]
+HEAVY = [c.name for c in CASES if c.small and c.name not in QUICK]
+MISSES = {c.name: c.known_miss for c in CASES if c.known_miss}
+
+
+def _params(names):
+    return [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=MISSES[n]))
+            if n in MISSES else n for n in names]
+
+
+@pytest.mark.parametrize("name", _params(QUICK))
+def test_engines_agree_on_small_cases(name):
+    # Goal of issue 6: makespan and p50 within 3 % (the packet engine is the reference);
+    # the cases whose miss is known and explained are strict expected failures.
+    r = run_case(main_cases([name])[0])
+    assert abs(r.error("makespan")) <= GOAL, r
+    assert abs(r.error("p50")) <= GOAL, r
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", _params(HEAVY))
+def test_engines_agree_on_64_clients_and_fleets(name):
+    r = run_case(main_cases([name])[0])
+    assert abs(r.error("makespan")) <= GOAL, r
+    assert abs(r.error("p50")) <= GOAL, r
+
+
+def test_a_scenario_runs_unchanged_on_the_packet_engine():
+    # quickstart (iPXE over HTTP, 10 Gb/s) with 4 servers: the same boot on both engines;
+    # 4 × 92 MiB share the boot server's link in both, ready times within 1 %.
+    flow = simulate_scenario(ROOT / "scenarios/quickstart.yaml",
+                             overrides=["fleet[0].count=4"]).summary
+    packet = simulate_scenario(ROOT / "scenarios/quickstart.yaml",
+                               overrides=["fleet[0].count=4", "run.engine=packet"]).summary
+    assert packet["engine"]["mode"] == "packet" and flow["engine"]["mode"] == "incremental"
+    assert packet["completed"] == flow["completed"] == 4
+    assert packet["makespan"] == pytest.approx(flow["makespan"], rel=0.01)
+    assert any(n.startswith("Packet engine:") for n in packet["notes"])
+
+
+def test_packet_engine_with_loss_repeats_byte_for_byte():
+    # A lossy link draws from the run's seeded generator: same seed, same summary;
+    # another seed, another result.
+    sc = ROOT / "scenarios/quickstart.yaml"
+    ov = ["fleet[0].count=2", "run.engine=packet", "topology.server_link.loss=0.002"]
+    a = simulate_scenario(sc, overrides=ov).summary
+    b = simulate_scenario(sc, overrides=ov).summary
+    c = simulate_scenario(sc, overrides=[*ov, "run.seed=2"]).summary
+    strip = {"seed", "scenario"}
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    assert {k: v for k, v in a.items() if k not in strip} != \
+        {k: v for k, v in c.items() if k not in strip}
+
+
+def test_docs_hold_the_table_of_every_case():
+    text = (ROOT / "docs/validation.md").read_text()
+    assert BEGIN in text and END in text
+    section = text.split(BEGIN, 1)[1].split(END, 1)[0]
+    rows = {line.split("|")[1].strip() for line in section.splitlines()
+            if line.startswith("| ") and "|" in line[2:]}
+    assert {c.name for c in CASES} <= rows
+
+
+def test_validate_engines_bad_flags_exit_2(capsys, tmp_path):
+    assert main(["validate-engines", "--cases", "nope"]) == 2
+    assert "unknown case 'nope'" in capsys.readouterr().err
+    assert main(["validate-engines", "--out", str(tmp_path / "no/such/dir/v.md")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_validate_engines_writes_between_markers(tmp_path):
+    doc = tmp_path / "v.md"
+    doc.write_text(f"# Title\n\nkept\n\n{BEGIN}\nold\n{END}\n\ntail kept\n")
+    assert main(["validate-engines", "--cases", "tftp-b8192-w1-rtt0.2",
+                 "--out", str(doc)]) == 0
+    text = doc.read_text()
+    assert text.startswith("# Title\n\nkept\n") and text.endswith("tail kept\n")
+    assert "old" not in text and "| tftp-b8192-w1-rtt0.2 | makespan |" in text
