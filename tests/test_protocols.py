@@ -227,3 +227,40 @@ def test_warm_connection_has_no_slow_start():
     assert warm.data_time == pytest.approx(warm.wire_bytes / steady, rel=1e-12)
     assert cold.data_time > warm.data_time
     assert run_one(http_transfer, warm, [GBPS]).seconds == pytest.approx(warm.seconds, rel=1e-6)
+
+
+MiB = 1048576
+
+
+def test_drawn_tftp_retries_average_to_the_expected_law():
+    # 1 % loss each way, 1 MiB (733 exchanges): the expected law charges every transfer
+    # the same mean; drawn plans (seeded) scatter around it. Over 4,000 draws the mean
+    # data time is the expected one within 1 %, and the draws really spread (the spread
+    # is what sets a fleet's makespan under loss).
+    import numpy as np
+
+    p = TftpParams()
+    exp = tftp_plan(MiB, p, 200e-6, (1.25e9,), 0.01, 0.01)
+    rng = np.random.default_rng(7)
+    drawn = [tftp_plan(MiB, p, 200e-6, (1.25e9,), 0.01, 0.01, rng=rng) for _ in range(4000)]
+    times = np.array([d.seconds for d in drawn if d.error is None])
+    assert len(times) == 4000
+    assert times.mean() == pytest.approx(exp.seconds, rel=0.01)
+    assert times.std() > 0.1 * (exp.seconds - exp.lossless_data_time)
+    # lossless: the generator is not touched and the plan is the expected one
+    state = rng.bit_generator.state
+    assert tftp_plan(MiB, p, 200e-6, (1.25e9,), rng=rng) == tftp_plan(MiB, p, 200e-6,
+                                                                       (1.25e9,))
+    assert rng.bit_generator.state == state
+
+
+def test_drawn_tftp_gives_up_when_a_block_exhausts_its_sends():
+    # 60 % loss each way: an exchange gets through with q = 0.16 per send, six sends
+    # fail together with 0.84^6 = 35 %: over 300 blocks a give-up is certain. The plan
+    # fails with iPXE's reason, after the full schedule (15.75 s) at least.
+    import numpy as np
+
+    plan = tftp_plan(300 * 1432, TftpParams(), 200e-6, (1.25e9,), 0.6, 0.6,
+                     rng=np.random.default_rng(1))
+    assert plan.error == "TFTP timeout: 6 sends of one block lost"
+    assert plan.handshake >= 15.75

@@ -118,6 +118,8 @@ class World:
         self.engine = FlowEngine(env, full_recompute=full_recompute,
                                  on_solve=Observer(run, sample_every))
         f = faults or FaultWindows()
+        #: draws the flow laws' retries under loss (one stream, in event order)
+        self.law_rng = np.random.default_rng([seed, 0x7F7])
         self.packets: PacketNetwork | None = None
         if engine == "packet":
             hosts = frozenset(n for n in topology.graph
@@ -283,7 +285,7 @@ class World:
                          server_retransmit=svc.retransmit)
         plan = tftp_plan(size, params, rtt, [ld.capacity for ld in fwd],
                          _path_loss(fwd, self.link_loss, env.now),
-                         _path_loss(back, self.link_loss, env.now))
+                         _path_loss(back, self.link_loss, env.now), rng=self.law_rng)
         if self.packets is None:
             gen = tftp_transfer(env, self.engine, path, plan, f"{server}/{file}")
         else:

@@ -36,6 +36,14 @@ waits of 0.25, 0.5, 1, 2, 4, 8 s — six sends, given up at 15.75 s. The expecte
 time per window is taken conditional on success; the chance that some window
 exhausts its retries is reported as ``fail_probability``.
 
+Loss, drawn (fleet runs pass a seeded ``numpy.random.Generator``): the same timers, but
+each transfer draws how many of its windows needed a second send, how many of those a
+third, ... (binomial thinning, the exchanges being independent), and pays the waits it
+drew — or fails when some window exhausts its sends. The mean over transfers is the
+expected value above; the spread is what sets a fleet's makespan and p99 under loss
+(``netbootsim validate-engines`` case ``tftp-loss-16``: expected-value makespan 38 %
+short of the packet engine's).
+
 Sharing: the flow engine runs the data phase as one flow bounded by the client's
 steady lock-step ``rate`` — wire bytes of a full window over the (expected) time of
 a full window, a property of client, server and path, not of the file — and sized
@@ -53,6 +61,7 @@ import math
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import simpy
 
 from ..net import Flow, FlowEngine, Resource
@@ -169,6 +178,24 @@ def _expected_extra(q: float, waits: list[float]) -> tuple[float, float]:
     return (extra / p_ok if p_ok > 0 else math.inf), miss**attempts
 
 
+def _drawn_extra(rng: np.random.Generator, count: int, q: float, waits: list[float]
+                 ) -> tuple[float, bool]:
+    """Drawn retry time of ``count`` exchanges each getting through with ``q`` per send.
+
+    After send *k* the exchanges still failing are a binomial thinning of those failing
+    after send *k − 1*; each waits ``waits[k − 1]`` and sends again. Returns the total
+    wait and whether some exchange failed its last send too (the client gives up).
+    """
+    miss = 1.0 - q
+    left, extra = count, 0.0
+    for w in waits:
+        left = int(rng.binomial(left, miss)) if left and miss > 0 else 0
+        if not left:
+            return extra, False
+        extra += left * w
+    return extra, True
+
+
 def tftp_plan(
     size: float,
     params: TftpParams,
@@ -176,6 +203,7 @@ def tftp_plan(
     hop_capacities: Sequence[float],
     loss_fwd: float = 0.0,
     loss_back: float = 0.0,
+    rng: np.random.Generator | None = None,
 ) -> TftpPlan:
     """Apply the TFTP law to one transfer.
 
@@ -186,6 +214,8 @@ def tftp_plan(
         hop_capacities: capacity of each forward hop (bytes/s); ``()`` for none.
         loss_fwd: packet loss probability server → client.
         loss_back: packet loss probability client → server.
+        rng: draw this transfer's retries (module docstring) instead of charging the
+            expected value; ``None``: expected value.
 
     Returns:
         The :class:`TftpPlan`.
@@ -230,6 +260,20 @@ def tftp_plan(
                    + (w - 1) * max(stage, wire_full / c_min) + extra_win)
     rate = w * wire_full / full_window if full_window > 0 else math.inf
     error = None
+    data_extra = windows * extra_win
+    if rng is not None and (loss_fwd > 0 or loss_back > 0):
+        extra_hs, gave_up = _drawn_extra(rng, 1, q_hs, hs_waits)
+        if params.server_retransmit is None:
+            data_extra, lost = _drawn_extra(rng, windows, q_data * (1.0 - loss_back), waits)
+        else:
+            copies = int(rng.negative_binomial(windows, q_data)) if q_data < 1 else 0
+            data_extra, lost = _drawn_extra(rng, windows, 1.0 - loss_back, waits)
+            data_extra += copies * params.server_retransmit
+        if gave_up:  # extra_hs is already every wait of the request's schedule
+            error = f"TFTP timeout: {len(hs_waits)} sends of the request lost"
+        elif lost:  # given up at some window: fail there, after its last wait
+            extra_hs += float(rng.random()) * lossless + sum(waits)
+            error = f"TFTP timeout: {len(waits)} sends of one block lost"
     if not params.rollover and blocks > MAX_BLOCKS:
         error = "block-number-overflow"
     return TftpPlan(
@@ -238,7 +282,7 @@ def tftp_plan(
         windows=windows,
         wire_bytes=float(wire_bytes),
         handshake=rtt + extra_hs,
-        data_time=lossless + windows * extra_win,
+        data_time=lossless + data_extra,
         lossless_data_time=lossless,
         rate=rate,
         retry_timeout=timeout,
