@@ -52,6 +52,7 @@ import itertools
 from collections import Counter
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import simpy
 
@@ -224,6 +225,10 @@ class DhcpClient:
         broadcasts: counter of broadcast packets per domain, shared by the fleet.
         script_client: the server tells it apart as iPXE wanting its script (default:
             ``ipxe``).
+        carrier: how messages travel: ``None`` for half a round trip each way (the flow
+            engine); the packet engine's :class:`~netbootsim.net.packet_l2.DhcpCarrier`
+            floods broadcasts in the domain, relays and unicasts them as packets (a
+            REQUEST or its ACK lost there is resent on iPXE's REQUEST timer).
     """
 
     name: str
@@ -236,6 +241,7 @@ class DhcpClient:
     blackout_until: float = 0.0
     broadcasts: Counter = field(default_factory=Counter)
     script_client: bool | None = None
+    carrier: Any = None
 
     @property
     def wants_script(self) -> bool:
@@ -256,9 +262,12 @@ def dhcp_client(env: simpy.Environment, c: DhcpClient
     proxies: list[tuple[DhcpServer, float]] = []
     ticks, give_up = discover_schedule(c.discover_end) if c.ipxe else PXE_SCHEDULE
 
-    def answer(server: DhcpServer, rtt: float, relayed: bool):
+    carrier = c.carrier
+
+    def answer(server: DhcpServer, rtt: float, relayed: bool,
+               arrived: simpy.Event | None = None):
         nonlocal changed
-        yield env.timeout(rtt / 2)
+        yield env.timeout(rtt / 2) if arrived is None else arrived
         if server.proxy:
             yield from server.handle()
         else:
@@ -273,7 +282,7 @@ def dhcp_client(env: simpy.Environment, c: DhcpClient
                     server.pinging.discard(c.name)
             else:
                 yield from server.handle()
-        yield env.timeout(rtt / 2)
+        yield env.timeout(rtt / 2) if carrier is None else carrier.reply(server.name)
         if server.proxy:
             proxies.append((server, rtt))
         elif server.name not in offers:
@@ -316,8 +325,9 @@ def dhcp_client(env: simpy.Environment, c: DhcpClient
             k += 1
             if env.now >= c.blackout_until:
                 c.broadcasts[c.domain] += 1
+                heard = carrier.broadcast() if carrier is not None else {}
                 for server, rtt, relayed in c.servers:
-                    env.process(answer(server, rtt, relayed))
+                    env.process(answer(server, rtt, relayed, heard.get(server.name)))
             continue
         nxt = ticks[k] if k < len(ticks) else give_up
         yield changed | env.timeout(start + nxt - env.now)
@@ -327,21 +337,56 @@ def dhcp_client(env: simpy.Environment, c: DhcpClient
         return DhcpResult(start, float("nan"), env.now, discovers, "failed",
                           "PXE-E53: no boot filename received", server.name)
     # DHCPREQUEST (broadcast again) -> DHCPACK
-    c.broadcasts[c.domain] += 1
-    yield env.timeout(rtt / 2)
-    yield from server.handle()
-    server.ack(c.name)
-    yield env.timeout(rtt / 2)
+    if carrier is None:
+        c.broadcasts[c.domain] += 1
+        yield env.timeout(rtt / 2)
+        yield from server.handle()
+        server.ack(c.name)
+        yield env.timeout(rtt / 2)
+    else:
+        acked = yield from _request_over_packets(env, c, server)
+        if not acked:
+            return DhcpResult(start, float("nan"), env.now, discovers, "failed",
+                              f"no DHCPACK after {len(REQUEST_WAITS)} DHCPREQUESTs",
+                              server.name)
     exchange_end = env.now
     if proxies and not c.ipxe:  # the ROM asks the ProxyDHCP server again on port 4011
         px, prtt = proxies[0]
-        yield env.timeout(prtt / 2)
+        yield env.timeout(prtt / 2) if carrier is None else carrier.unicast(px.name)
         yield from px.handle()
-        yield env.timeout(prtt / 2)
+        yield env.timeout(prtt / 2) if carrier is None else carrier.reply(px.name)
     if c.ipxe and c.ipv6 and not server.ipv6_ra and env.now < start + IPV6_WAIT:
         yield env.timeout(start + IPV6_WAIT - env.now)
     return DhcpResult(start, exchange_end, env.now, discovers, "ok", "", server.name, bf,
                       relayed)
+
+
+#: iPXE's DHCPREQUEST timer: ``DHCP_REQ_START/END_TIMEOUT_SEC`` 0 / 10 (config/dhcp.h:
+#: 52-53; 0 → the 0.25 s default minimum): resends after 0.25, 0.5, ... 8 s, then fails.
+REQUEST_WAITS = tuple(retry_waits(0.25, 10.0))
+
+
+def _request_over_packets(env: simpy.Environment, c: DhcpClient, server: DhcpServer
+                          ) -> Generator[simpy.Event, object, bool]:
+    """REQUEST → ACK as packets, resent on iPXE's REQUEST timer; ``True`` once acked."""
+    done = env.event()
+
+    def attempt():
+        heard = c.carrier.broadcast()[server.name]
+        yield heard
+        yield from server.handle()
+        server.ack(c.name)
+        yield c.carrier.reply(server.name)
+        if not done.triggered:
+            done.succeed()
+
+    for wait in REQUEST_WAITS:
+        c.broadcasts[c.domain] += 1
+        env.process(attempt())
+        yield done | env.timeout(wait)
+        if done.triggered:
+            return True
+    return False
 
 
 def _no_offer_reason(c: DhcpClient, discovers: int, give_up: float) -> str:

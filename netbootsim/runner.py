@@ -110,6 +110,8 @@ def summarize(
                      failed["reason"].value_counts().sort_index().items()},
         "dhcp": {
             "broadcasts": dict(sorted(run.broadcasts.items())),
+            **({"broadcast_frames": dict(sorted(run.broadcast_frames.items()))}
+               if run.broadcast_frames else {}),
             "servers": {name: {"packets": srv.packets, "leases": sum(map(len,
                                                                            srv.leases.values())),
                                "exhausted": srv.exhausted}

@@ -33,6 +33,7 @@ from .. import ipxe
 from ..dhcp import DhcpClient, dhcp_client
 from ..ipxe import errors
 from ..ipxe.world import DhcpReply, Fetched, Image, Outcome
+from ..net.packet_l2 import DhcpCarrier
 from ..profiles import Profile
 from ..protocols.result import TransferResult
 from .spec import Group, Stage
@@ -366,10 +367,13 @@ class Machine:
             host = world.dhcp_hosts[name]
             _, _, rtt = world.topology.round_trip(self.server, host, f"{self.server}/dhcp")
             servers.append((srv, rtt, (world.topology.domain_of(host) or "") != domain))
+        carrier = None
+        if world.packets is not None:  # DHCP frames as packets: flooded, relayed
+            carrier = DhcpCarrier(world.l2, self.server, domain, dict(world.dhcp_hosts))
         client = DhcpClient(self.mac, domain, servers, ipxe=ipxe_client, arch=self.group.arch,
                             ipv6=self.profile.ipv6, discover_end=self.profile.dhcp_discover_end,
                             blackout_until=blackout, broadcasts=world.run.broadcasts,
-                            script_client=script)
+                            script_client=script, carrier=carrier)
         d = yield from dhcp_client(env, client)
         if d.outcome == "ok":
             self.record("dhcp-exchange", d.start, d.exchange_end, 0.0, "dhcp", d.server)

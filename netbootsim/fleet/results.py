@@ -27,6 +27,8 @@ class FleetRun:
         events, solves: engine work counters.
         slots, workers, dhcp, apis: the services' state objects, by name.
         broadcasts: DHCP broadcast packets per L2 domain.
+        broadcast_frames: packet engine: broadcast copies (DHCP and ARP) delivered to
+            members of each L2 domain.
     """
 
     records: list[PhaseRecord] = field(default_factory=list)
@@ -43,6 +45,7 @@ class FleetRun:
     workers: dict = field(default_factory=dict)
     dhcp: dict = field(default_factory=dict)
     broadcasts: Counter = field(default_factory=Counter)
+    broadcast_frames: Counter = field(default_factory=Counter)
     apis: dict = field(default_factory=dict)
     consoles: dict = field(default_factory=dict)
 

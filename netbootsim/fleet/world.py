@@ -23,6 +23,7 @@ import simpy
 from ..dhcp import DhcpServer
 from ..net import FlowEngine, Resource
 from ..net.packet import SWITCH_BUFFER, PacketNetwork
+from ..net.packet_l2 import Broadcasts
 from ..net.packet_tcp import http_over_packets
 from ..net.packet_tftp import tftp_over_packets
 from ..profiles import Profile
@@ -126,6 +127,7 @@ class World:
                               if topology.node_kind(n) in ("server", "host"))
             self.packets = PacketNetwork(env, np.random.default_rng([seed, 0x9AC]),
                                          buffer, hosts, self._fault_loss)
+            self.l2 = Broadcasts(env, topology, self.packets, run.broadcast_frames)
         self.link_down, self.service_down, self.link_loss = f.link_down, f.service_down, \
             f.link_loss
         self.tamper, self.service_slow, self.service_error = f.tamper, f.service_slow, \
@@ -289,7 +291,7 @@ class World:
         if self.packets is None:
             gen = tftp_transfer(env, self.engine, path, plan, f"{server}/{file}")
         else:
-            gen = self._tftp_packets(fwd, back, size, params, file, plan)
+            gen = self._tftp_packets(server, svc.host, fwd, back, size, params, file, plan)
         slots = self.slots.get(svc.name)
         if slots is None:
             res = yield from gen
@@ -360,17 +362,18 @@ class World:
         if self.packets is None:
             res = yield from http_transfer(env, self.engine, path, hp, f"{server}/{file}")
         else:
-            res = yield from self._http_packets(fwd, back, size, tcp, hp, prev, overhead,
-                                                min(cap, rate_cap), extra)
+            res = yield from self._http_packets(server, svc.host, fwd, back, size, tcp, hp,
+                                                prev, overhead, min(cap, rate_cap), extra)
         res = replace(res, start=t_req)  # the fetch includes its TLS handshake
         if res.outcome == "ok":
             self._moved(path, hp.wire_bytes)
         return res
 
-    def _tftp_packets(self, fwd, back, size, params, file, plan
+    def _tftp_packets(self, server, host, fwd, back, size, params, file, plan
                       ) -> Generator[simpy.Event, object, TransferResult]:
         """One TFTP read packet by packet (the same result type as the law's)."""
         start = self.env.now
+        yield from self.l2.arp(server, host)
         if plan.error is not None:
             yield self.env.timeout(plan.handshake)
             return TransferResult("tftp", start, self.env.now, 0.0, 0.0, "failed", plan.error)
@@ -383,10 +386,11 @@ class World:
                                   f"answer to {r.client_retries} resent packets")
         return TransferResult("tftp", start, r.end, float(size), plan.wire_bytes, "ok", "")
 
-    def _http_packets(self, fwd, back, size, tcp, hp, prev, overhead, rate, delay
-                      ) -> Generator[simpy.Event, object, TransferResult]:
+    def _http_packets(self, server, host, fwd, back, size, tcp, hp, prev, overhead, rate,
+                      delay) -> Generator[simpy.Event, object, TransferResult]:
         """One HTTP GET packet by packet (the same result type as the law's)."""
         start = self.env.now
+        yield from self.l2.arp(server, host)
         net = self.packets
         r = yield from http_over_packets(
             self.env, net.links(fwd), net.links(back), size, tcp,

@@ -251,6 +251,13 @@ def _services(s: dict) -> list[dict]:
         more = f", … ({len(top)} domains)" if len(top) > 4 else ""
         rows.append({"service": "DHCP broadcasts", "kind": "per L2 domain", "limit": fmt.DASH,
                      "pressure": shown + more})
+    frames = dhcp.get("broadcast_frames") or {}
+    if frames:
+        top = sorted(frames.items(), key=lambda kv: (-kv[1], kv[0]))
+        shown = ", ".join(f"{d} {fmt.count(n)}" for d, n in top[:4])
+        more = f", … ({len(top)} domains)" if len(top) > 4 else ""
+        rows.append({"service": "Broadcast frames seen (DHCP + ARP)", "kind": "per L2 domain",
+                     "limit": fmt.DASH, "pressure": shown + more})
     return rows
 
 
