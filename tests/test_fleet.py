@@ -114,3 +114,28 @@ def test_calibrated_profile_adds_its_rom_start():
     assert times["ipxe-2019-qemu"][1] == ["power-on", "firmware", "fetch:k", "boot"]
     assert times["ipxe-current"][1] == ["power-on", "fetch:k", "boot"]
     assert times["ipxe-2019-qemu"][0] > times["ipxe-current"][0] + qemu.rom_start - 0.01
+
+
+def test_utilisation_timeline_shows_a_saturation_without_solves():
+    # dc-boot-storm-2000 with 200 servers and no TFTP cap: all 200 lock-step flows start
+    # within the observer's thinning interval (DHCP ends within ~0.1 s) and then share
+    # boot1->tor-svc in one rate group, so the engine does not solve again for ~5 s. The
+    # timeline must still show that link at 100 % for as long as the bottleneck
+    # attribution says it was saturated (the observer wakes itself at the interval's
+    # end), within one thinning interval (0.5 % of 18 s ≈ 0.1 s) at the start of each of
+    # the two saturated phases (kernel, initrd). Before the wake-up, the timeline held
+    # the first flow's 0.6 % for the whole storm.
+    from pathlib import Path
+
+    from netbootsim.api import simulate_scenario
+
+    root = Path(__file__).resolve().parent.parent
+    r = simulate_scenario(root / "scenarios/dc-boot-storm-2000.yaml",
+                          overrides=["fleet[0].count=200", "services.tftp1.max_sessions=4096"])
+    top = r.summary["bottlenecks"][0]
+    assert top["resource"] == "boot1->tor-svc"
+    t = r.timeline[r.timeline.resource == top["resource"]].sort_values("time")
+    times, util = t.time.to_numpy(), t.utilisation.to_numpy()
+    full = sum(b - a for a, b, u in zip(times[:-1], times[1:], util[:-1], strict=True)
+               if u > 0.999)
+    assert full == pytest.approx(top["saturated_seconds"], abs=0.2)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+import simpy
+
 from ..net import FlowEngine, Resource
 from ..records import PhaseRecord
 
@@ -51,15 +53,26 @@ class FleetRun:
 
 
 class Observer:
-    """Bottleneck attribution and utilisation samples, fed by the engine after solves."""
+    """Bottleneck attribution and utilisation samples, fed by the engine after solves.
 
-    def __init__(self, run: FleetRun, sample_every: float):
+    Samples are thinned (at most one per ``max(1 ms, sample_every × now)``). A change
+    that falls inside the thinning interval is not lost: the observer wakes itself at
+    the interval's end (``env``) and samples the state then, which holds until the next
+    change — without it, a storm whose flows all start within one interval and then
+    run in one rate group (no solve for a minute) showed the first flow's load only.
+    """
+
+    def __init__(self, run: FleetRun, sample_every: float,
+                 env: simpy.Environment | None = None):
         self.run = run
         self.sample_every = sample_every  # relative: next sample after max(1 ms, this × now)
+        self.env = env
         self.prev_t = 0.0
         self.prev: list[tuple[Resource, float, int]] = []
         self.next_sample = 0.0
         self.shown: set[str] = set()  # resources with a non-zero last sample
+        self.pending = False  # a wake-up at next_sample is scheduled
+        self.engine: FlowEngine | None = None
 
     def __call__(self, now: float, engine: FlowEngine) -> None:
         """Account the interval since the last call; sample loads now and then."""
@@ -81,18 +94,33 @@ class Observer:
             self.shown.clear()
             return
         if now >= self.next_sample:
-            loads = engine.resource_loads()
-            if not loads:
-                return
-            # Thinning: about 1 / sample_every samples per decade of simulated time, so a
-            # long storm costs a bounded number of O(flows) load sweeps.
-            self.next_sample = now + max(1e-3, self.sample_every * now)
-            busiest = sorted(loads.items(), key=lambda kv: (-kv[1] / kv[0].capacity,
-                                                            kv[0].name))[:8]
-            counts: dict[Resource, int] = {}
-            for f, _ in engine.flow_rates():
-                for x in f.path:
-                    counts[x] = counts.get(x, 0) + 1
-            for r, load in busiest:
-                run.timeline.append((now, r.name, min(load / r.capacity, 1.0), counts[r]))
-            self.shown.update(r.name for r, _ in busiest)
+            self._sample(now, engine)
+        elif self.env is not None and not self.pending and engine.active_flows:
+            self.pending = True
+            self.engine = engine
+            self.env.timeout(self.next_sample - now).callbacks.append(self._wake)
+
+    def _wake(self, _event) -> None:
+        self.pending = False
+        engine = self.engine
+        if engine is not None and engine.active_flows and self.env.now >= self.next_sample:
+            self._sample(self.env.now, engine)
+
+    def _sample(self, now: float, engine: FlowEngine) -> None:
+        """Record the busiest resources' loads now."""
+        run = self.run
+        loads = engine.resource_loads()
+        if not loads:
+            return
+        # Thinning: about 1 / sample_every samples per decade of simulated time, so a
+        # long storm costs a bounded number of O(flows) load sweeps.
+        self.next_sample = now + max(1e-3, self.sample_every * now)
+        busiest = sorted(loads.items(), key=lambda kv: (-kv[1] / kv[0].capacity,
+                                                        kv[0].name))[:8]
+        counts: dict[Resource, int] = {}
+        for f, _ in engine.flow_rates():
+            for x in f.path:
+                counts[x] = counts.get(x, 0) + 1
+        for r, load in busiest:
+            run.timeline.append((now, r.name, min(load / r.capacity, 1.0), counts[r]))
+        self.shown.update(r.name for r, _ in busiest)

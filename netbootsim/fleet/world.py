@@ -117,7 +117,7 @@ class World:
         self.seed = seed
         self.run = run = FleetRun()
         self.engine = FlowEngine(env, full_recompute=full_recompute,
-                                 on_solve=Observer(run, sample_every))
+                                 on_solve=Observer(run, sample_every, env))
         f = faults or FaultWindows()
         #: draws the flow laws' retries under loss (one stream, in event order)
         self.law_rng = np.random.default_rng([seed, 0x7F7])

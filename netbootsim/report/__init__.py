@@ -33,8 +33,9 @@ _CAPTIONS = {
                "every server of the group (the DHCP exchange is part of dhcp, so it is not "
                "stacked again)."),
     "utilisation": ("Utilisation over time",
-                    "Share of capacity in use on the busiest resources, sampled at engine solves "
-                    "(each sample holds until the next)."),
+                    "Share of capacity in use on the busiest resources, sampled when rates "
+                    "change, at most about 200 samples per decade of time (each sample "
+                    "holds until the next)."),
 }
 
 
