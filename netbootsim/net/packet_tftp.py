@@ -26,6 +26,7 @@ can be checked against each other:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 
@@ -116,129 +117,221 @@ def tftp_over_packets(
 ) -> Generator[simpy.Event, object, PacketTftpResult]:
     """Fetch ``size`` bytes server → client over ``forward`` (ACKs over ``back``).
 
-    ``yield from`` it in a process (or wrap it in ``env.process``). The server runs as
-    its own process and is interrupted when the client ends.
+    ``yield from`` it in a process. Client and server are callbacks on packet arrival
+    and on their timers (no process, no queue of their own: a packet is handled when it
+    arrives); interrupting the process closes both.
     """
-    to_client = simpy.Store(env)
-    to_server = simpy.Store(env)
-    down = PacketPath(env, forward, to_client)
-    up = PacketPath(env, back, to_server)
+    done = env.event()
     counts = _Counts()
-    server = env.process(_server(env, to_server, down, size, params, counts))
+    client = _Client(env, size, params, filename, counts, done)
+    server = _Server(env, size, params, counts)
+    client.up = PacketPath(env, back, server.on_packet)
+    server.down = PacketPath(env, forward, client.on_packet)
+    client.start()
     try:
-        result = yield from _client(env, to_client, up, size, params, filename, counts)
+        result = yield done
     except simpy.Interrupt:
-        if server.is_alive:  # the client went away (power cycle): the server stops too
-            server.interrupt("client gone")
+        client.closed = server.closed = True  # the client went away (power cycle)
         raise
-    if server.is_alive:
-        server.interrupt("client done")
+    server.closed = True
     return result
 
 
-def _client(env, inbox, up, size, params, filename, counts):
-    start = env.now
-    blocks = size // params.blksize + 1
-    w = params.windowsize
-    smooth = 0.0
-    got = 0  # highest in-order block received
-    cpu_free = env.now
-    last = (rrq_wire(filename, params), _Msg("RRQ"))
-    sent_at = env.now
-    attempt = 0
-    waits = retry_waits(params.retry_min, params.retry_max)
-    up.send(*last)
-    timer = env.timeout(waits[0])
-    get = inbox.get()
-    while True:
-        yield get | timer
-        if get.triggered:
-            msg = get.value.payload
-            get = inbox.get()
-            if msg.op == "OACK" and last[1].op == "RRQ":
-                ack = 0
-            elif msg.op == "DATA" and msg.block == got + 1:
-                got += 1
-                cpu_free = max(env.now, cpu_free) + params.client_block_delay
-                if got % w and got < blocks:
-                    continue
-                if cpu_free > env.now:
-                    yield env.timeout(cpu_free - env.now)
-                ack = got
-            else:
-                continue  # duplicate or out of order: discarded
-            if attempt == 0:  # Karn: only exchanges that were not resent
-                smooth = smooth - smooth / 8 + (env.now - sent_at) / 2
-            last = (ack_wire, _Msg("ACK", ack))
-            up.send(*last)
-            if ack == blocks:
-                get.cancel()
-                return PacketTftpResult(start, env.now, size, got, counts.client + counts.server,
-                                        counts.client, counts.server, "ok")
-            sent_at = env.now
-            attempt = 0
-            waits = retry_waits(max(params.retry_min, min(smooth, params.retry_max)),
-                                params.retry_max)
-            timer = env.timeout(waits[0])
-        elif timer.triggered:
-            attempt += 1
-            if attempt == len(waits):
-                get.cancel()
-                got_bytes = min(size, got * params.blksize)
-                return PacketTftpResult(start, env.now, got_bytes, got,
-                                        counts.client + counts.server,
-                                        counts.client, counts.server, "failed")
-            counts.client += 1
-            up.send(*last)
-            timer = env.timeout(waits[attempt])
+class _Timer:
+    """One lazily re-armed SimPy timeout: ``deadline`` may move; ``fire`` runs at it."""
+
+    __slots__ = ("env", "fire", "deadline", "event", "at")
+
+    def __init__(self, env: simpy.Environment, fire) -> None:
+        self.env = env
+        self.fire = fire
+        self.deadline = math.inf
+        self.event: simpy.Event | None = None
+        self.at = math.inf
+
+    def set(self, deadline: float) -> None:
+        self.deadline = deadline
+        if deadline < math.inf and (self.event is None or deadline < self.at):
+            self.at = deadline
+            self.event = self.env.timeout(deadline - self.env.now)
+            self.event.callbacks.append(self._wake)
+
+    def _wake(self, event: simpy.Event) -> None:
+        if event is not self.event:
+            return
+        self.event = None
+        if self.deadline == math.inf:
+            return
+        if self.env.now < self.deadline:  # moved later since: sleep again
+            self.set(self.deadline)
+            return
+        self.deadline = math.inf
+        self.fire()
 
 
-def _server(env, inbox, down, size, params, counts):
-    blocks = size // params.blksize + 1
-    w = params.windowsize
-    bs = params.blksize
-    acked = -1  # ACK 0 acknowledges the OACK
-    sent_hi = 0
-    resends = 0
-    max_resends = len(retry_waits(params.retry_min, params.retry_max)) - 1
-    rto = params.server_retransmit
-    get = inbox.get()
-    timer = None
-    try:
-        while True:
-            yield get if timer is None else get | timer
-            if get.triggered:
-                msg = get.value.payload
-                get = inbox.get()
-                if msg.op == "RRQ":
-                    if acked < 0:
-                        down.send(oack_wire(size, params), _Msg("OACK"))
-                        timer = env.timeout(rto) if rto is not None else None
-                    continue
-                if msg.block > acked:
-                    acked = msg.block
-                    resends = 0
-                elif rto is not None or msg.block < acked:
-                    continue  # duplicate ACK ignored (or stale)
-                if acked >= blocks:
-                    return
-            elif timer is not None and timer.triggered:
-                resends += 1
-                if resends > max_resends:
-                    return
+class _Client:
+    __slots__ = ("env", "size", "params", "filename", "counts", "done", "up", "blocks",
+                 "smooth", "got", "cpu_free", "last", "sent_at", "attempt", "waits",
+                 "timer", "closed", "start_t")
+
+    def __init__(self, env, size, params, filename, counts, done):
+        self.env = env
+        self.size = size
+        self.params = params
+        self.filename = filename
+        self.counts = counts
+        self.done = done
+        self.up: PacketPath | None = None
+        self.blocks = size // params.blksize + 1
+        self.smooth = 0.0
+        self.got = 0  # highest in-order block received
+        self.cpu_free = env.now
+        self.last = (rrq_wire(filename, params), _Msg("RRQ"))
+        self.sent_at = env.now
+        self.attempt = 0
+        self.waits = retry_waits(params.retry_min, params.retry_max)
+        self.timer = _Timer(env, self._expired)
+        self.closed = False
+        self.start_t = env.now
+
+    def start(self) -> None:
+        self.up.send(*self.last)
+        self.timer.set(self.env.now + self.waits[0])
+
+    def on_packet(self, packet) -> None:
+        if self.closed:
+            return
+        msg = packet.payload
+        p = self.params
+        if msg.op == "OACK" and self.last[1].op == "RRQ":
+            self._ack(0)
+        elif msg.op == "DATA" and msg.block == self.got + 1:
+            self.got += 1
+            now = self.env.now
+            self.cpu_free = max(now, self.cpu_free) + p.client_block_delay
+            if self.got % p.windowsize and self.got < self.blocks:
+                return
+            if self.cpu_free > now:  # ACK when the window's last block is processed
+                ev = self.env.timeout(self.cpu_free - now, self.got)
+                ev.callbacks.append(self._ack_later)
             else:
-                continue
-            if acked < 0:  # OACK lost, server timer: resend it
-                down.send(oack_wire(size, params), _Msg("OACK"))
+                self._ack(self.got)
+        # else: duplicate or out of order: discarded
+
+    def _ack_later(self, event: simpy.Event) -> None:
+        if not self.closed:
+            self._ack(event.value)
+
+    def _ack(self, ack: int) -> None:
+        env, p = self.env, self.params
+        if self.attempt == 0:  # Karn: only exchanges that were not resent
+            self.smooth = self.smooth - self.smooth / 8 + (env.now - self.sent_at) / 2
+        self.last = (ack_wire, _Msg("ACK", ack))
+        self.up.send(*self.last)
+        if ack == self.blocks:
+            self._finish("ok", self.size)
+            return
+        self.sent_at = env.now
+        self.attempt = 0
+        self.waits = retry_waits(max(p.retry_min, min(self.smooth, p.retry_max)), p.retry_max)
+        self.timer.set(env.now + self.waits[0])
+
+    def _expired(self) -> None:
+        if self.closed:
+            return
+        self.attempt += 1
+        if self.attempt == len(self.waits):
+            self._finish("failed", min(self.size, self.got * self.params.blksize))
+            return
+        self.counts.client += 1
+        self.up.send(*self.last)
+        self.timer.set(self.env.now + self.waits[self.attempt])
+
+    def _finish(self, outcome: str, nbytes: int) -> None:
+        self.closed = True
+        self.timer.set(math.inf)
+        c = self.counts
+        self.done.succeed(PacketTftpResult(self.start_t, self.env.now, nbytes, self.got,
+                                           c.client + c.server, c.client, c.server, outcome))
+
+
+class _Server:
+    __slots__ = ("env", "size", "params", "counts", "down", "blocks", "acked", "sent_hi",
+                 "resends", "max_resends", "timer", "free", "closed")
+
+    def __init__(self, env, size, params, counts):
+        self.env = env
+        self.size = size
+        self.params = params
+        self.counts = counts
+        self.down: PacketPath | None = None
+        self.blocks = size // params.blksize + 1
+        self.acked = -1  # ACK 0 acknowledges the OACK
+        self.sent_hi = 0
+        self.resends = 0
+        self.max_resends = len(retry_waits(params.retry_min, params.retry_max)) - 1
+        self.timer = _Timer(env, self._expired)
+        self.free = env.now  # the server's CPU is busy until then (block costs)
+        self.closed = False
+
+    def on_packet(self, packet) -> None:
+        if self.closed:
+            return
+        msg = packet.payload
+        rto = self.params.server_retransmit
+        if msg.op == "RRQ":
+            if self.acked < 0:
+                self.down.send(oack_wire(self.size, self.params), _Msg("OACK"))
+                if rto is not None:
+                    self.timer.set(self.env.now + rto)
+            return
+        if msg.block > self.acked:
+            self.acked = msg.block
+            self.resends = 0
+        elif rto is not None or msg.block < self.acked:
+            return  # duplicate ACK ignored (or stale)
+        if self.acked >= self.blocks:
+            self.closed = True
+            self.timer.set(math.inf)
+            return
+        self._send_window()
+
+    def _expired(self) -> None:
+        if self.closed:
+            return
+        self.resends += 1
+        if self.resends > self.max_resends:
+            self.closed = True
+            return
+        if self.acked < 0:  # OACK lost, server timer: resend it
+            self.down.send(oack_wire(self.size, self.params), _Msg("OACK"))
+            self.timer.set(self.env.now + self.params.server_retransmit)
+        else:
+            self._send_window()
+
+    def _send_window(self) -> None:
+        p = self.params
+        bs = p.blksize
+        env = self.env
+        t = max(env.now, self.free)
+        for block in range(self.acked + 1, min(self.acked + p.windowsize, self.blocks) + 1):
+            length = bs if block < self.blocks else self.size - (self.blocks - 1) * bs
+            if block <= self.sent_hi:
+                self.counts.server += 1
+            self.sent_hi = max(self.sent_hi, block)
+            msg = _Msg("DATA", block, length)
+            if p.server_block_cost > 0:
+                t += p.server_block_cost
+                env.timeout(t - env.now, msg).callbacks.append(self._send_data)
             else:
-                for block in range(acked + 1, min(acked + w, blocks) + 1):
-                    if params.server_block_cost > 0:
-                        yield env.timeout(params.server_block_cost)
-                    length = bs if block < blocks else size - (blocks - 1) * bs
-                    if block <= sent_hi:
-                        counts.server += 1
-                    sent_hi = max(sent_hi, block)
-                    down.send(length + TFTP_FRAME_OVERHEAD, _Msg("DATA", block, length))
-            timer = env.timeout(rto) if rto is not None else None
-    except simpy.Interrupt:
-        get.cancel()
+                self._send_data_now(msg)
+        self.free = t
+        if p.server_retransmit is not None:
+            self.timer.set(t + p.server_retransmit)
+
+    def _send_data(self, event: simpy.Event) -> None:
+        if not self.closed:
+            self._send_data_now(event.value)
+
+    def _send_data_now(self, msg: _Msg) -> None:
+        self.down.send(msg.length + TFTP_FRAME_OVERHEAD, msg)
