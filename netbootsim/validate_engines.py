@@ -347,14 +347,19 @@ def markdown(results: Sequence[CaseResult], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
-    """Put ``section`` between its markers in ``path`` (appended if they are absent)."""
-    text = path.read_text() if path.exists() else "# Validation\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section.rstrip("\n") + rest.split(END, 1)[1]
+def write_section(path: Path, section: str, begin: str = BEGIN, end: str = END,
+                  heading: str = "## Flow engine against packet engine") -> None:
+    """Put ``section`` (``begin`` … ``end``) in its place in ``path``.
+
+    Between the markers if they are there, else appended under ``heading``; the rest of
+    the file is kept and the file is replaced atomically.
+    """
+    text = path.read_text() if path.exists() else f"# {path.stem.capitalize()}\n"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + section.rstrip("\n") + rest.split(end, 1)[1]
     else:
-        text = text.rstrip("\n") + "\n\n## Flow engine against packet engine\n\n" + section
+        text = text.rstrip("\n") + f"\n\n{heading}\n\n" + section
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text)
     tmp.replace(path)

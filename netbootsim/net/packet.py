@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-__all__ = ["FairLink", "Packet", "PacketLink", "PacketNetwork", "PacketPath", "path_rtt",
-           "SWITCH_BUFFER"]
+__all__ = ["FairLink", "LazyTimer", "Packet", "PacketLink", "PacketNetwork", "PacketPath",
+           "path_rtt", "SWITCH_BUFFER"]
 
 #: Egress buffer of a switch port (bytes): Broadcom Tomahawk, the common leaf/spine ASIC,
 #: shares 16 MB among 32 × 100 GbE ports (BCM56960 product brief) — 512 KiB a port when
@@ -210,6 +210,45 @@ class FairLink(PacketLink):
         else:
             self.env.timeout(self.latency, packet).callbacks.append(_Deliver(deliver))
         self._serve()
+
+
+class LazyTimer:
+    """A protocol timer on one lazily re-armed SimPy timeout.
+
+    ``set(deadline)`` moves it (``math.inf``: stopped); ``fire()`` runs once the
+    deadline is reached. A deadline moved later costs nothing until the pending
+    timeout wakes (it then sleeps again); an earlier one schedules a new timeout and
+    the old one is ignored — per-ACK timer resets stay O(1) events.
+    """
+
+    __slots__ = ("env", "fire", "deadline", "event", "at")
+
+    def __init__(self, env: simpy.Environment, fire) -> None:
+        self.env = env
+        self.fire = fire
+        self.deadline = math.inf
+        self.event: simpy.Event | None = None
+        self.at = math.inf
+
+    def set(self, deadline: float) -> None:
+        """Fire at ``deadline`` (absolute time; ``math.inf`` stops the timer)."""
+        self.deadline = deadline
+        if deadline < math.inf and (self.event is None or deadline < self.at):
+            self.at = deadline
+            self.event = self.env.timeout(deadline - self.env.now)
+            self.event.callbacks.append(self._wake)
+
+    def _wake(self, event: simpy.Event) -> None:
+        if event is not self.event:
+            return
+        self.event = None
+        if self.deadline == math.inf:
+            return
+        if self.env.now < self.deadline:  # moved later since: sleep again
+            self.set(self.deadline)
+            return
+        self.deadline = math.inf
+        self.fire()
 
 
 class _Deliver:

@@ -61,7 +61,7 @@ import simpy
 from ..protocols.tcp import RESPONSE_HEADER_BYTES, TcpParams
 from ..protocols.tftp import retry_waits
 from ..protocols.wire import ETHERNET_OVERHEAD, IPV4_HEADER, TCP_FRAME_OVERHEAD, TCP_HEADER
-from .packet import Packet, PacketLink, PacketPath
+from .packet import LazyTimer, Packet, PacketLink, PacketPath
 
 __all__ = ["PacketHttpResult", "http_over_packets", "RTO_MIN", "RTO_INIT", "DUPTHRESH"]
 
@@ -123,9 +123,8 @@ class _Sender:
     __slots__ = ("env", "path", "n", "mss", "last_len", "rwnd_segs", "cwnd", "ssthresh",
                  "una", "nxt", "sacked", "nsacked", "retx", "recovering", "rto_mode",
                  "recover", "high", "hole", "dupacks", "srtt", "rttvar", "rto", "backoff",
-                 "deadline", "timer", "timer_at", "cwnd_limited", "done", "closed", "wire",
-                 "resent",
-                 "timeouts", "recoveries", "sent_once")
+                 "rtx", "cwnd_limited", "done", "closed", "wire", "resent", "timeouts",
+                 "recoveries", "sent_once")
 
     def __init__(self, env: simpy.Environment, path: PacketPath, response: float,
                  params: TcpParams, done: simpy.Event) -> None:
@@ -153,9 +152,7 @@ class _Sender:
         self.rttvar = math.nan
         self.rto = RTO_INIT
         self.backoff = 1
-        self.deadline = math.inf
-        self.timer: simpy.Event | None = None
-        self.timer_at = math.inf
+        self.rtx = LazyTimer(env, self._expire)
         self.cwnd_limited = False
         self.done = done
         self.closed = False
@@ -212,30 +209,19 @@ class _Sender:
         if sent:
             self._arm()
 
-    # -- the retransmission timer (one SimPy timeout re-armed lazily) ---------------
+    # -- the retransmission timer ----------------------------------------------------
     def _arm(self) -> None:
-        if self.deadline == math.inf:
-            self.deadline = self.env.now + self.rto * self.backoff
-        if self.timer is None or self.deadline < self.timer_at:  # else it wakes, re-arms
-            self.timer = self.env.timeout(self.deadline - self.env.now)
-            self.timer_at = self.deadline
-            self.timer.callbacks.append(self._expire)
+        """Start the timer if it is not running."""
+        if self.rtx.deadline == math.inf:
+            self.rtx.set(self.env.now + self.rto * self.backoff)
 
     def _restart(self) -> None:
-        self.deadline = (self.env.now + self.rto * self.backoff
-                         if self.una < self.nxt else math.inf)
-        if self.deadline < math.inf:
-            self._arm()
+        """New data acknowledged: restart it, or stop it with nothing in flight."""
+        self.rtx.set(self.env.now + self.rto * self.backoff if self.una < self.nxt
+                     else math.inf)
 
-    def _expire(self, event: simpy.Event) -> None:
-        if event is not self.timer:  # superseded by an earlier deadline
-            return
-        self.timer = None
-        if self.closed or self.deadline == math.inf:
-            return
-        now = self.env.now
-        if now < self.deadline:  # pushed back by ACKs since: sleep again
-            self._arm()
+    def _expire(self) -> None:
+        if self.closed:
             return
         self.timeouts += 1
         self.ssthresh = max(self._pipe() / 2.0, 2.0)
@@ -246,7 +232,6 @@ class _Sender:
         self.retx[self.una:self.nxt] = bytes(self.nxt - self.una)
         self.dupacks = 0
         self.backoff = min(self.backoff * 2, 64)
-        self.deadline = math.inf
         self.pump()
         self._arm()
 
@@ -275,7 +260,7 @@ class _Sender:
             self.backoff = 1
             if cum >= self.n:
                 self.closed = True
-                self.deadline = math.inf
+                self.rtx.set(math.inf)
                 return
             if self.recovering and cum >= self.recover:
                 if not self.rto_mode:

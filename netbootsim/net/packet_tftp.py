@@ -34,7 +34,7 @@ import simpy
 
 from ..protocols.tftp import TftpParams, retry_waits
 from ..protocols.wire import ETHERNET_OVERHEAD, IPV4_HEADER, TFTP_FRAME_OVERHEAD, UDP_HEADER
-from .packet import PacketLink, PacketPath
+from .packet import LazyTimer, PacketLink, PacketPath
 
 __all__ = ["PacketTftpResult", "ack_wire", "oack_wire", "rrq_wire", "tftp_over_packets"]
 
@@ -137,38 +137,6 @@ def tftp_over_packets(
     return result
 
 
-class _Timer:
-    """One lazily re-armed SimPy timeout: ``deadline`` may move; ``fire`` runs at it."""
-
-    __slots__ = ("env", "fire", "deadline", "event", "at")
-
-    def __init__(self, env: simpy.Environment, fire) -> None:
-        self.env = env
-        self.fire = fire
-        self.deadline = math.inf
-        self.event: simpy.Event | None = None
-        self.at = math.inf
-
-    def set(self, deadline: float) -> None:
-        self.deadline = deadline
-        if deadline < math.inf and (self.event is None or deadline < self.at):
-            self.at = deadline
-            self.event = self.env.timeout(deadline - self.env.now)
-            self.event.callbacks.append(self._wake)
-
-    def _wake(self, event: simpy.Event) -> None:
-        if event is not self.event:
-            return
-        self.event = None
-        if self.deadline == math.inf:
-            return
-        if self.env.now < self.deadline:  # moved later since: sleep again
-            self.set(self.deadline)
-            return
-        self.deadline = math.inf
-        self.fire()
-
-
 class _Client:
     __slots__ = ("env", "size", "params", "filename", "counts", "done", "up", "blocks",
                  "smooth", "got", "cpu_free", "last", "sent_at", "attempt", "waits",
@@ -190,7 +158,7 @@ class _Client:
         self.sent_at = env.now
         self.attempt = 0
         self.waits = retry_waits(params.retry_min, params.retry_max)
-        self.timer = _Timer(env, self._expired)
+        self.timer = LazyTimer(env, self._expired)
         self.closed = False
         self.start_t = env.now
 
@@ -270,7 +238,7 @@ class _Server:
         self.sent_hi = 0
         self.resends = 0
         self.max_resends = len(retry_waits(params.retry_min, params.retry_max)) - 1
-        self.timer = _Timer(env, self._expired)
+        self.timer = LazyTimer(env, self._expired)
         self.free = env.now  # the server's CPU is busy until then (block costs)
         self.closed = False
 
