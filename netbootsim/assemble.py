@@ -65,10 +65,11 @@ ENGINE_NOTES = {
             "queueing, drop-tail losses and RTT-unfairness are left out (run.engine: packet "
             "models them; docs/validation.md compares the two).",
     "packet": "Packet engine: TFTP and TCP (Linux NewReno + SACK sender, iPXE receiver) "
-              "packet by packet through drop-tail switch ports (run.buffer); the link "
-              "utilisation figure and bottleneck attribution come from the flow engine and "
-              "are empty here (service caps are still counted); servers' disk-rate limits "
-              "are not applied.",
+              "packet by packet through drop-tail switch ports (run.buffer) and per-flow "
+              "fair host NICs; DHCP and ARP broadcasts flooded per L2 domain; utilisation "
+              "and bottlenecks from the links' byte counters (a link ≥ 95 % busy over a "
+              "sample interval counts as saturated); a service's disk rate is a fair queue "
+              "in front of its NIC.",
 }
 
 

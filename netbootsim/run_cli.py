@@ -87,7 +87,9 @@ def run_scenario(path: str, overrides: list[str], out: str | None = None,
     if not quiet:
         print(f"{sc.name}: {summary['completed']}/{summary['servers']} servers ready, "
               f"makespan {_secs(summary['makespan'])}, p95 {_secs(summary['p95'])} "
-              f"({wall:.2f} s wall, {run.events} engine events)", file=sys.stderr)
+              f"({wall:.2f} s wall, "
+              + (f"{run.packets:,} packet hops)" if run.packets else
+                 f"{run.events} engine events)"), file=sys.stderr)
     return target
 
 

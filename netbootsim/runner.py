@@ -132,7 +132,8 @@ def summarize(
             if len(phases) else 0,
             "max_attempt": int(phases["attempt"].max()) if len(phases) else 0,
         },
-        "engine": {"mode": mode, "events": run.events, "solves": run.solves},
+        "engine": {"mode": mode, "events": run.events, "solves": run.solves,
+                   **({"packets": run.packets} if mode == "packet" else {})},
         "notes": notes,
     }
     return _clean(summary), servers, phases, timeline

@@ -125,3 +125,24 @@ def test_dhcp_broadcasts_are_flooded_and_relayed_as_packets():
     ex = {n: r.phases[r.phases.phase == "dhcp-exchange"].seconds.mean()
           for n, r in (("flow", flow), ("packet", packet))}
     assert ex["packet"] == pytest.approx(ex["flow"], rel=0.01)
+
+
+def test_packet_engine_reports_the_bottleneck_and_honours_disk_rate():
+    # quickstart with 4 servers: both engines name boot1->tor01 the bottleneck for the
+    # whole run (packet: ≥ 95 % busy in every sample interval) and agree on how long.
+    # With the boot server's disk at 100 MB/s (below the 25 Gb/s link) the disk sets
+    # the pace in both: 4 × 92 MiB of HTTP on the wire / 100 MB/s ≈ 4.0 s.
+    sc = ROOT / "scenarios/quickstart.yaml"
+    for extra in ([], ["services.http1.disk_rate=100MB/s"]):
+        f = simulate_scenario(sc, overrides=["fleet[0].count=4", *extra]).summary
+        p = simulate_scenario(sc, overrides=["fleet[0].count=4", "run.engine=packet",
+                                             *extra]).summary
+        assert p["makespan"] == pytest.approx(f["makespan"], rel=0.01)
+        if not extra:
+            fb, pb = f["bottlenecks"][0], p["bottlenecks"][0]
+            assert pb["resource"] == fb["resource"] == "boot1->tor01"
+            assert pb["saturated_seconds"] == pytest.approx(fb["saturated_seconds"], rel=0.02)
+            assert p["engine"]["packets"] > 4 * 92 * 2**20 / 1448  # every segment, 2 hops
+        else:
+            assert p["makespan"] == pytest.approx(4 * 92 * 2**20 * 1538 / 1448 / 100e6,
+                                                  rel=0.02)

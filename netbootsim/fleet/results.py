@@ -27,6 +27,8 @@ class FleetRun:
         first_last: first and last time each resource limited flows.
         timeline: ``(time, resource, utilisation, flows)`` samples of busy resources.
         events, solves: engine work counters.
+        packets: packet engine: packets accepted by links, one per hop (broadcast copies
+            included).
         slots, workers, dhcp, apis: the services' state objects, by name.
         broadcasts: DHCP broadcast packets per L2 domain.
         broadcast_frames: packet engine: broadcast copies (DHCP and ARP) delivered to
@@ -43,6 +45,7 @@ class FleetRun:
     timeline: list[tuple[float, str, float, int]] = field(default_factory=list)
     events: int = 0
     solves: int = 0
+    packets: int = 0
     slots: dict = field(default_factory=dict)
     workers: dict = field(default_factory=dict)
     dhcp: dict = field(default_factory=dict)
@@ -124,3 +127,82 @@ class Observer:
         for r, load in busiest:
             run.timeline.append((now, r.name, min(load / r.capacity, 1.0), counts[r]))
         self.shown.update(r.name for r, _ in busiest)
+
+
+class PacketSampler:
+    """Utilisation samples and bottleneck attribution for the packet engine.
+
+    The packet engine has no solver to report rates; this sampler reads the links' byte
+    counters instead. While transfers run it wakes every ``max(1 ms, sample_every ×
+    now)`` (the flow observer's thinning), records the busiest links' utilisation over
+    the interval just ended (bytes serialised — accepted less still queued — ÷ capacity
+    × interval, at most 1) at the
+    interval's start, and counts a link saturated for the interval when it was at least
+    :data:`SATURATED` busy; ``max_flows`` is the most transfers crossing it at a sample.
+    With no transfer running it sleeps until the next one starts, so it never keeps a
+    finished simulation alive.
+    """
+
+    #: Share of an interval a link must be busy to count as the bottleneck then.
+    SATURATED = 0.95
+
+    def __init__(self, run: FleetRun, env: simpy.Environment, links: dict,
+                 sample_every: float = 0.005):
+        self.run = run
+        self.env = env
+        self.links = links  # name -> PacketLink (the network's, filled as used)
+        self.sample_every = sample_every
+        self.active = 0
+        self.crossing: Counter = Counter()  # link name -> transfers crossing it now
+        self.wake: simpy.Event | None = None
+        self.shown: set[str] = set()
+        env.process(self._loop())
+
+    def started(self, names) -> None:
+        """A transfer over the links ``names`` starts."""
+        self.active += 1
+        self.crossing.update(names)
+        if self.wake is not None and not self.wake.triggered:
+            self.wake.succeed()
+
+    def ended(self, names) -> None:
+        """That transfer ended (or was cut short)."""
+        self.active -= 1
+        self.crossing.subtract(names)
+
+    def _loop(self):
+        env, run = self.env, self.run
+        seen: dict[str, float] = {}
+        t0 = env.now
+        while True:
+            if not self.active:
+                for name in sorted(self.shown):  # close the step plot
+                    run.timeline.append((env.now, name, 0.0, 0))
+                self.shown.clear()
+                self.wake = env.event()
+                yield self.wake
+                self.wake = None
+                t0 = env.now
+                seen = {n: link.bytes - link.backlog() for n, link in self.links.items()}
+                continue
+            yield env.timeout(max(1e-3, self.sample_every * env.now))
+            dt = env.now - t0
+            loads = []
+            for name, link in self.links.items():
+                out = link.bytes - link.backlog()  # bytes the transmitter has sent by now
+                moved = out - seen.get(name, 0.0)
+                seen[name] = out
+                if moved > 0:
+                    loads.append((min(moved / (link.capacity * dt), 1.0), name))
+            loads.sort(key=lambda x: (-x[0], x[1]))
+            for util, name in loads:
+                if util < self.SATURATED:
+                    break
+                run.saturated[name] = run.saturated.get(name, 0.0) + dt
+                fl = run.first_last.setdefault(name, [t0, env.now])
+                fl[1] = env.now
+                run.max_flows[name] = max(run.max_flows.get(name, 0), self.crossing[name])
+            for util, name in loads[:8]:
+                run.timeline.append((t0, name, util, self.crossing[name]))
+                self.shown.add(name)
+            t0 = env.now

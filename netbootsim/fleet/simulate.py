@@ -120,5 +120,7 @@ def simulate(
         at, ready, outcome, reason, nbytes, rack = m.state
         run.servers.append((m.server, m.group.name, rack, at, ready, outcome, reason, nbytes))
     run.events, run.solves = world.engine.events, world.engine.solves
+    if world.packets is not None:
+        run.packets = sum(link.sent for link in world.packets.by_name.values())
     run.consoles = {m.server: m.console_lines for m in machines if m.server in world.trace}
     return run

@@ -22,7 +22,7 @@ import simpy
 
 from ..dhcp import DhcpServer
 from ..net import FlowEngine, Resource
-from ..net.packet import SWITCH_BUFFER, PacketNetwork
+from ..net.packet import SWITCH_BUFFER, FairLink, PacketNetwork
 from ..net.packet_l2 import Broadcasts
 from ..net.packet_tcp import http_over_packets
 from ..net.packet_tftp import tftp_over_packets
@@ -39,7 +39,7 @@ from ..protocols.result import TransferResult
 from ..records import PhaseRecord
 from ..services import SYN_GIVE_UP, HttpWorkers, TftpSlots, run_with_slot
 from ..topology import Topology
-from .results import FleetRun, Observer
+from .results import FleetRun, Observer, PacketSampler
 from .spec import LINUX_RWND, TLS_CLIENT_TIME, DhcpSpec, FaultWindows, Service
 
 __all__ = ["World", "Target", "Window", "SCHEMES"]
@@ -122,12 +122,14 @@ class World:
         #: draws the flow laws' retries under loss (one stream, in event order)
         self.law_rng = np.random.default_rng([seed, 0x7F7])
         self.packets: PacketNetwork | None = None
+        self._packet_disks: dict[str, FairLink] = {}
         if engine == "packet":
             hosts = frozenset(n for n in topology.graph
                               if topology.node_kind(n) in ("server", "host"))
             self.packets = PacketNetwork(env, np.random.default_rng([seed, 0x9AC]),
                                          buffer, hosts, self._fault_loss)
             self.l2 = Broadcasts(env, topology, self.packets, run.broadcast_frames)
+            self.sampler = PacketSampler(run, env, self.packets.by_name, sample_every)
         self.link_down, self.service_down, self.link_loss = f.link_down, f.service_down, \
             f.link_loss
         self.tamper, self.service_slow, self.service_error = f.tamper, f.service_slow, \
@@ -291,7 +293,7 @@ class World:
         if self.packets is None:
             gen = tftp_transfer(env, self.engine, path, plan, f"{server}/{file}")
         else:
-            gen = self._tftp_packets(server, svc.host, fwd, back, size, params, file, plan)
+            gen = self._tftp_packets(server, svc, fwd, back, size, params, file, plan)
         slots = self.slots.get(svc.name)
         if slots is None:
             res = yield from gen
@@ -362,40 +364,67 @@ class World:
         if self.packets is None:
             res = yield from http_transfer(env, self.engine, path, hp, f"{server}/{file}")
         else:
-            res = yield from self._http_packets(server, svc.host, fwd, back, size, tcp, hp,
+            res = yield from self._http_packets(server, svc, fwd, back, size, tcp, hp,
                                                 prev, overhead, min(cap, rate_cap), extra)
         res = replace(res, start=t_req)  # the fetch includes its TLS handshake
         if res.outcome == "ok":
             self._moved(path, hp.wire_bytes)
         return res
 
-    def _tftp_packets(self, server, host, fwd, back, size, params, file, plan
+    def _packet_links(self, svc: Service, fwd: Sequence) -> list:
+        """The data path's packet links: the service's disk first, when it has a rate.
+
+        The disk (page cache) serves its readers in turn, like a host NIC: a
+        :class:`~netbootsim.net.packet.FairLink` of ``disk_rate`` with no latency.
+        """
+        links = self.packets.links(fwd)
+        if math.isfinite(svc.disk_rate):
+            disk = self._packet_disks.get(svc.name)
+            if disk is None:
+                disk = self._packet_disks[svc.name] = FairLink(
+                    self.env, svc.disk_rate, 0.0, name=f"{svc.name}:disk")
+            links.insert(0, disk)
+        return links
+
+    def _tftp_packets(self, server, svc, fwd, back, size, params, file, plan
                       ) -> Generator[simpy.Event, object, TransferResult]:
         """One TFTP read packet by packet (the same result type as the law's)."""
         start = self.env.now
-        yield from self.l2.arp(server, host)
+        yield from self.l2.arp(server, svc.host)
         if plan.error is not None:
             yield self.env.timeout(plan.handshake)
             return TransferResult("tftp", start, self.env.now, 0.0, 0.0, "failed", plan.error)
         net = self.packets
-        r = yield from tftp_over_packets(self.env, net.links(fwd), net.links(back),
-                                         int(size), params, file)
+        names = [ld.name for ld in fwd]
+        links = self._packet_links(svc, fwd)
+        self.sampler.started(names)
+        try:
+            r = yield from tftp_over_packets(self.env, links, net.links(back), int(size),
+                                             params, file)
+        finally:
+            self.sampler.ended(names)
         if r.outcome != "ok":
             return TransferResult("tftp", start, r.end, 0.0, 0.0, "failed",
                                   f"TFTP timeout: {r.blocks} blocks received, then no "
                                   f"answer to {r.client_retries} resent packets")
         return TransferResult("tftp", start, r.end, float(size), plan.wire_bytes, "ok", "")
 
-    def _http_packets(self, server, host, fwd, back, size, tcp, hp, prev, overhead, rate,
+    def _http_packets(self, server, svc, fwd, back, size, tcp, hp, prev, overhead, rate,
                       delay) -> Generator[simpy.Event, object, TransferResult]:
         """One HTTP GET packet by packet (the same result type as the law's)."""
         start = self.env.now
-        yield from self.l2.arp(server, host)
+        yield from self.l2.arp(server, svc.host)
         net = self.packets
-        r = yield from http_over_packets(
-            self.env, net.links(fwd), net.links(back), size, tcp,
-            connected=prev is not None, warm=prev is not None and prev >= tcp.rwnd,
-            server_time=overhead, client_rate=rate, client_delay=delay)
+        names = [ld.name for ld in fwd]
+        links = self._packet_links(svc, fwd)
+        self.sampler.started(names)
+        try:
+            r = yield from http_over_packets(
+                self.env, links, net.links(back), size, tcp,
+                connected=prev is not None, warm=prev is not None and prev >= tcp.rwnd,
+                server_time=overhead, client_rate=rate, client_delay=delay)
+        finally:
+            self.sampler.ended(names)
         if r.outcome != "ok":
             return TransferResult("http", start, r.end, 0.0, 0.0, "failed",
                                   "no answer to the SYN or the request (TCP retries "
