@@ -40,6 +40,7 @@ def simulate(
     full_recompute: bool = False,
     engine: str = "flow",
     buffer: float | None = None,
+    host_queue: str = "fair",
     until: float | None = None,
     sample_every: float = 0.005,
     services: dict[str, Service] | None = None,
@@ -62,6 +63,7 @@ def simulate(
         full_recompute: use the flow engine's reference mode.
         engine: ``"flow"`` or ``"packet"`` (see :class:`.world.World`).
         buffer: the packet engine's switch-port buffer, bytes (``None``: its default).
+        host_queue: the packet engine's host egress, ``fair`` or ``fifo``.
         until: stop the simulation at this time (s); servers still booting are
             reported ``unfinished``.
         sample_every: utilisation samples are at least ``sample_every × now`` (and 1 ms)
@@ -83,6 +85,7 @@ def simulate(
         images = {n: s for g in groups for n, s in g.images}
     world = World(topology, dict(services), dhcp, dict(images), dict(scripts or {}),
                   name=name, seed=seed, full_recompute=full_recompute, engine=engine,
+                  host_queue=host_queue,
                   **({} if buffer is None else {"buffer": buffer}),
                   sample_every=sample_every, faults=faults, provisioners=provisioners)
     world.trace = set(trace)

@@ -97,6 +97,8 @@ class World:
             packet, :mod:`netbootsim.net.packet`); DHCP, the API and the waits for
             slots and workers are the same in both.
         buffer: the packet engine's switch-port buffer (bytes).
+        host_queue: the packet engine's host egress, ``fair`` or ``fifo``
+            (:class:`~netbootsim.net.packet.PacketNetwork`).
         sample_every: utilisation sampling (see :class:`.results.Observer`).
         faults: fault windows on links, services and images.
         provisioners: inventory and templates of each provisioning API, by name.
@@ -107,6 +109,7 @@ class World:
                  scripts: dict[str, str], *, name: str, seed: int,
                  full_recompute: bool = False, sample_every: float = 0.005,
                  engine: str = "flow", buffer: float = SWITCH_BUFFER,
+                 host_queue: str = "fair",
                  faults: FaultWindows | None = None, provisioners: dict | None = None):
         self.env = env = simpy.Environment()
         self.topology = topology
@@ -127,7 +130,7 @@ class World:
             hosts = frozenset(n for n in topology.graph
                               if topology.node_kind(n) in ("server", "host"))
             self.packets = PacketNetwork(env, np.random.default_rng([seed, 0x9AC]),
-                                         buffer, hosts, self._fault_loss)
+                                         buffer, hosts, self._fault_loss, host_queue)
             self.l2 = Broadcasts(env, topology, self.packets, run.broadcast_frames)
             self.sampler = PacketSampler(run, env, self.packets.by_name, sample_every)
         self.link_down, self.service_down, self.link_loss = f.link_down, f.service_down, \

@@ -320,15 +320,23 @@ class PacketNetwork:
         rng: the generator every lossy link draws from (one stream: the order of draws
             is the order of packets, fixed by the event order, so runs repeat).
         buffer: egress buffer of a switch or router port (bytes).
-        hosts: nodes whose egress is a :class:`FairLink` (servers and boot hosts).
+        hosts: nodes whose egress never drops (servers and boot hosts).
         extra_loss: optional ``extra_loss(link, now)``: loss of fault windows on the
             full-duplex ``link`` at time ``now``.
+        host_queue: a host's egress: ``"fair"`` — per-flow round robin
+            (:class:`FairLink`: fq_codel's scheduling without its drops, or TSQ), the
+            default — or ``"fifo"``: one unbounded FIFO (a host without fq_codel and
+            TSQ, e.g. the ns-3 reference as ``benchmarks/ns3_sharing.py`` runs it).
     """
 
     def __init__(self, env: simpy.Environment, rng: np.random.Generator,
                  buffer: float = SWITCH_BUFFER, hosts: frozenset[str] = frozenset(),
-                 extra_loss: Callable[[str, float], float] | None = None) -> None:
+                 extra_loss: Callable[[str, float], float] | None = None,
+                 host_queue: str = "fair") -> None:
         """Start with no links; :meth:`links` makes them."""
+        if host_queue not in ("fair", "fifo"):
+            raise ValueError(f"host_queue {host_queue!r}: 'fair' or 'fifo'")
+        self.host_queue = host_queue
         self.env = env
         self.rng = rng
         self.buffer = buffer
@@ -342,7 +350,10 @@ class PacketNetwork:
         for d in dirs:
             link = self.by_name.get(d.name)
             if link is None:
-                if d.src in self.hosts:
+                if d.src in self.hosts and self.host_queue == "fifo":
+                    link = PacketLink(self.env, d.capacity, d.latency, buffer=math.inf,
+                                      loss=d.loss, rng=self.rng, name=d.name)
+                elif d.src in self.hosts:
                     link = FairLink(self.env, d.capacity, d.latency, loss=d.loss,
                                     rng=self.rng, name=d.name)
                 else:

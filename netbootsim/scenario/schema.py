@@ -497,6 +497,8 @@ class Run(Section):
         full_recompute: the flow engine's reference mode (re-solve every flow each event).
         buffer: the packet engine's egress buffer of a switch or router port (hosts' own
             queues never drop); default 512 KiB (``netbootsim.net.packet.SWITCH_BUFFER``).
+        host_queue: the packet engine's host egress: ``fair`` (per-flow round robin, as
+            Linux's default fq_codel schedules) or ``fifo`` (one FIFO, as in ns-3 runs).
         until: stop the simulation at this time, s (``None``: when every server is done).
         out: output directory; default ``results/<scenario name>``.
     """
@@ -505,6 +507,7 @@ class Run(Section):
     engine: Literal["flow", "packet"] = "flow"
     full_recompute: bool = False
     buffer: Size | None = None
+    host_queue: Literal["fair", "fifo"] = "fair"
     until: OptTime = None
     out: str | None = None
 
