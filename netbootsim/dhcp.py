@@ -352,9 +352,17 @@ def dhcp_client(env: simpy.Environment, c: DhcpClient
     exchange_end = env.now
     if proxies and not c.ipxe:  # the ROM asks the ProxyDHCP server again on port 4011
         px, prtt = proxies[0]
-        yield env.timeout(prtt / 2) if carrier is None else carrier.unicast(px.name)
-        yield from px.handle()
-        yield env.timeout(prtt / 2) if carrier is None else carrier.reply(px.name)
+        if carrier is None:
+            yield env.timeout(prtt / 2)
+            yield from px.handle()
+            yield env.timeout(prtt / 2)
+        else:
+            answered = yield from _over_packets(env, lambda: carrier.unicast(px.name), px,
+                                                lambda: carrier.reply(px.name), BOOT_WAITS)
+            if not answered:
+                return DhcpResult(start, float("nan"), env.now, discovers, "failed",
+                                  f"no answer from ProxyDHCP {px.name} on port 4011 after "
+                                  f"{len(BOOT_WAITS)} requests", server.name)
     if c.ipxe and c.ipv6 and not server.ipv6_ra and env.now < start + IPV6_WAIT:
         yield env.timeout(start + IPV6_WAIT - env.now)
     return DhcpResult(start, exchange_end, env.now, discovers, "ok", "", server.name, bf,
@@ -366,27 +374,47 @@ def dhcp_client(env: simpy.Environment, c: DhcpClient
 REQUEST_WAITS = tuple(retry_waits(0.25, 10.0))
 
 
-def _request_over_packets(env: simpy.Environment, c: DhcpClient, server: DhcpServer
-                          ) -> Generator[simpy.Event, object, bool]:
-    """REQUEST → ACK as packets, resent on iPXE's REQUEST timer; ``True`` once acked."""
+#: The PXE ROM's boot-server request (port 4011) timer: ``PXEBS_START/END_TIMEOUT_SEC``
+#: 1 / 10 s (config/dhcp.h:80-81, IPXE-FACTS §1): 1, 2, 4, 8 s.
+BOOT_WAITS = tuple(retry_waits(1.0, 10.0))
+
+
+def _over_packets(env: simpy.Environment, send, server: DhcpServer, reply, waits,
+                  on_send=None) -> Generator[simpy.Event, object, bool]:
+    """One request → answer as packets, resent after each of ``waits``; ``True`` if answered.
+
+    ``send()`` and ``reply()`` return the events of the request reaching the server and
+    the answer reaching the client; the server handles each request that arrives.
+    """
     done = env.event()
 
     def attempt():
-        heard = c.carrier.broadcast()[server.name]
-        yield heard
+        yield send()
         yield from server.handle()
-        server.ack(c.name)
-        yield c.carrier.reply(server.name)
+        if on_send is not None:
+            on_send()
+        yield reply()
         if not done.triggered:
             done.succeed()
 
-    for wait in REQUEST_WAITS:
-        c.broadcasts[c.domain] += 1
+    for wait in waits:
         env.process(attempt())
         yield done | env.timeout(wait)
         if done.triggered:
             return True
     return False
+
+
+def _request_over_packets(env: simpy.Environment, c: DhcpClient, server: DhcpServer
+                          ) -> Generator[simpy.Event, object, bool]:
+    """REQUEST → ACK as packets, resent on iPXE's REQUEST timer; ``True`` once acked."""
+
+    def send():
+        c.broadcasts[c.domain] += 1
+        return c.carrier.broadcast()[server.name]
+
+    return (yield from _over_packets(env, send, server, lambda: c.carrier.reply(server.name),
+                                     REQUEST_WAITS, on_send=lambda: server.ack(c.name)))
 
 
 def _no_offer_reason(c: DhcpClient, discovers: int, give_up: float) -> str:

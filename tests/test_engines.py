@@ -162,3 +162,37 @@ def test_packet_engine_matches_ns3(name):
     got = run_fifo(main_cases([name])[0])
     for m in ("makespan", "p50", "p99"):
         assert got[m] == pytest.approx(ns3[m], rel=0.01), m
+
+
+def test_packet_engine_fails_tftp_only_on_its_own_packets_and_arp_retries():
+    # 24 TFTP reads of 100 kB over client links losing 25 % each way, on the packet
+    # engine: failures (if any) are the packet client's own timeouts or ARP giving up —
+    # never the flow law's drawn give-up (which used to be applied on top) — and every
+    # transfer ends (a lost ARP used to block its client for ever).
+    from netbootsim.fleet.spec import Service
+    from netbootsim.fleet.world import World
+    from netbootsim.profiles import get_profile
+    from netbootsim.validate_engines import star
+
+    topo = star([50e-6] * 24, 1.25e9, client_loss=0.25)
+    for n in topo.graph:  # one L2 domain, so the clients ARP for boot
+        topo.graph.nodes[n]["domain"] = "lan"
+        topo.graph.nodes[n]["domains"] = ["lan"]
+    topo._invalidate()
+    svc = Service("tftp1", "tftp", "boot")
+    world = World(topo, {"tftp1": svc}, [], {}, {}, name="t", seed=3, engine="packet")
+    env, out = world.env, []
+
+    def job(i):
+        res = yield from world.tftp(f"c{i:03d}", "g", "r", "s", 1,
+                                    get_profile("ipxe-current"), svc, "f", 100_000)
+        out.append(res)
+
+    for i in range(24):
+        env.process(job(i))
+    env.run()
+    assert len(out) == 24
+    reasons = {r.reason for r in out if r.outcome != "ok"}
+    assert not any("sends of one block lost" in r for r in reasons), reasons
+    assert all(r.startswith(("TFTP timeout: ", "ARP: no reply")) for r in reasons), reasons
+    assert sum(r.outcome == "ok" for r in out) > 0

@@ -183,3 +183,27 @@ def test_interrupt_stops_the_sender():
     sent = fwd[0].sent
     env.run(until=5.0)
     assert fwd[0].sent == sent  # no segment after the client went away
+
+
+def test_interrupt_before_the_get_arrives_sends_nothing_later():
+    # 5 ms links (one each way): SYN out at 0, SYN-ACK back at ~10 ms, GET sent then and
+    # still in flight when the client is interrupted at 10.1 ms. The server must not
+    # start a response for a client that is gone: no data segment is ever sent and the
+    # simulation ends (it used to retransmit for ever to a closed receiver).
+    env = simpy.Environment()
+    fwd, back = [PacketLink(env, 1.25e9, 5e-3)], [PacketLink(env, 1.25e9, 5e-3)]
+
+    def proc():
+        yield from http_over_packets(env, fwd, back, 10 * MiB, TcpParams())
+
+    p = env.process(proc())
+
+    def killer():
+        yield env.timeout(0.0101)
+        p.interrupt("power cycle")
+
+    env.process(killer())
+    with pytest.raises(simpy.Interrupt):
+        env.run()
+    env.run()  # returns: nothing is left scheduled for ever
+    assert fwd[0].sent == 1  # the SYN-ACK only

@@ -370,6 +370,7 @@ class Machine:
         carrier = None
         if world.packets is not None:  # DHCP frames as packets: flooded, relayed
             carrier = DhcpCarrier(world.l2, self.server, domain, dict(world.dhcp_hosts))
+            world.l2.forget(self.server)  # a new boot: an empty neighbour cache
         client = DhcpClient(self.mac, domain, servers, ipxe=ipxe_client, arch=self.group.arch,
                             ipv6=self.profile.ipv6, discover_end=self.profile.dhcp_discover_end,
                             blackout_until=blackout, broadcasts=world.run.broadcasts,

@@ -292,7 +292,8 @@ class World:
                          server_retransmit=svc.retransmit)
         plan = tftp_plan(size, params, rtt, [ld.capacity for ld in fwd],
                          _path_loss(fwd, self.link_loss, env.now),
-                         _path_loss(back, self.link_loss, env.now), rng=self.law_rng)
+                         _path_loss(back, self.link_loss, env.now),
+                         rng=self.law_rng if self.packets is None else None)  # packets: real
         if self.packets is None:
             gen = tftp_transfer(env, self.engine, path, plan, f"{server}/{file}")
         else:
@@ -393,7 +394,9 @@ class World:
                       ) -> Generator[simpy.Event, object, TransferResult]:
         """One TFTP read packet by packet (the same result type as the law's)."""
         start = self.env.now
-        yield from self.l2.arp(server, svc.host)
+        why = yield from self.l2.arp(server, svc.host)
+        if why:
+            return TransferResult("tftp", start, self.env.now, 0.0, 0.0, "failed", why)
         if plan.error is not None:
             yield self.env.timeout(plan.handshake)
             return TransferResult("tftp", start, self.env.now, 0.0, 0.0, "failed", plan.error)
@@ -416,7 +419,9 @@ class World:
                       delay) -> Generator[simpy.Event, object, TransferResult]:
         """One HTTP GET packet by packet (the same result type as the law's)."""
         start = self.env.now
-        yield from self.l2.arp(server, svc.host)
+        why = yield from self.l2.arp(server, svc.host)
+        if why:
+            return TransferResult("http", start, self.env.now, 0.0, 0.0, "failed", why)
         net = self.packets
         names = [ld.name for ld in fwd]
         links = self._packet_links(svc, fwd)

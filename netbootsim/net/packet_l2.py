@@ -16,8 +16,10 @@ are unicast from the server to the client.
 
 ARP (RFC 826): before iPXE's first packet to a boot host it resolves the next hop —
 the host itself in the same domain, else the domain's gateway toward it — with a
-broadcast request and a unicast reply; iPXE keeps the answer for the rest of the boot
-(its neighbour cache), so one request per client and next hop.
+broadcast request and a unicast reply, resent on iPXE's generic retry timer (0.25 s
+doubling to 10 s, then the fetch fails: IPXE-FACTS §0); iPXE keeps the answer (its
+neighbour cache) until the client's next DHCP, which the fleet model takes as a new
+boot (:meth:`Broadcasts.forget`).
 
 Wire sizes: a DHCP message is about 300 bytes (RFC 2131 §2: a 236-byte fixed BOOTP
 part, the 4-byte magic cookie and the options a PXE client sends), + UDP 8 + IPv4 20
@@ -32,6 +34,7 @@ from collections.abc import Generator
 
 import simpy
 
+from ..protocols.tftp import retry_waits
 from ..protocols.wire import ETHERNET_OVERHEAD, IPV4_HEADER, UDP_HEADER
 from .packet import Packet, PacketNetwork
 
@@ -41,6 +44,9 @@ __all__ = ["ARP_WIRE", "Broadcasts", "DHCP_WIRE", "DhcpCarrier"]
 DHCP_WIRE = 300 + UDP_HEADER + IPV4_HEADER + ETHERNET_OVERHEAD
 #: An ARP request or reply on the wire: minimum Ethernet frame 64 + preamble/SFD 8 + gap 12.
 ARP_WIRE = 64 + 8 + 12
+#: iPXE resends an ARP request on its generic retry timer (retry.h:16,19): 0.25 s doubling
+#: until the doubled wait passes 10 s — 6 requests, 15.75 s.
+ARP_WAITS = tuple(retry_waits(0.25, 10.0))
 
 
 class Broadcasts:
@@ -161,24 +167,42 @@ class Broadcasts:
         relays = self.relays(domain, host)
         return relays[0] if relays else host
 
-    def arp(self, client: str, host: str) -> Generator[simpy.Event, object, None]:
-        """Resolve the next hop toward ``host`` once per client (iPXE's neighbour cache)."""
+    def forget(self, client: str) -> None:
+        """Drop ``client``'s neighbour cache (a new boot)."""
+        self._resolved = {k for k in self._resolved if k[0] != client}
+
+    def arp(self, client: str, host: str) -> Generator[simpy.Event, object, str]:
+        """Resolve the next hop toward ``host`` (once, then cached).
+
+        Returns ``""``, or why it failed (no reply after the retry schedule).
+        """
         hop = self.next_hop(client, host)
-        if (client, hop) in self._resolved:
-            return
-        self._resolved.add((client, hop))
         domain = self.topology.domain_of(client)
-        if domain is None:
-            return
-        heard_hop = self.env.event()
+        if (client, hop) in self._resolved or domain is None:
+            return ""
+        env = self.env
+        done = env.event()
 
-        def heard(node: str) -> None:
-            if node == hop and not heard_hop.triggered:
-                heard_hop.succeed()
+        def attempt():
+            heard_hop = env.event()
 
-        self.flood(domain, client, ARP_WIRE, heard)
-        yield heard_hop
-        yield self.unicast(hop, client, ARP_WIRE)
+            def heard(node: str) -> None:
+                if node == hop and not heard_hop.triggered:
+                    heard_hop.succeed()
+
+            self.flood(domain, client, ARP_WIRE, heard)
+            yield heard_hop
+            yield self.unicast(hop, client, ARP_WIRE)
+            if not done.triggered:
+                done.succeed()
+
+        for wait in ARP_WAITS:
+            env.process(attempt())
+            yield done | env.timeout(wait)
+            if done.triggered:
+                self._resolved.add((client, hop))
+                return ""
+        return f"ARP: no reply from {hop} to {len(ARP_WAITS)} requests"
 
 
 class DhcpCarrier:

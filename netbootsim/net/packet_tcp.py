@@ -16,16 +16,24 @@ model and the Mathis bound assume, and because ns-3 has the same pair
   ``tcp_is_cwnd_limited``), so a window held down by the receiver does not inflate it;
 - in flight at most ``min(cwnd, rwnd / MSS)`` segments (the receiver's window, iPXE's);
 - fast retransmit when three duplicate ACKs or three SACKed segments above the first
-  hole arrive (RFC 6675 ``DupThresh`` 3): ``ssthresh = max(pipe / 2, 2)``, ``cwnd =
-  ssthresh``; during recovery every unSACKed segment below the highest SACKed one is
-  taken as lost and resent once, in order, while ``pipe < cwnd`` (RFC 6675 §5, with
+  hole arrive (RFC 6675 ``DupThresh`` 3): ``ssthresh = max(cwnd / 2, 2)`` (Linux
+  ``tcp_reno_ssthresh``), ``cwnd = ssthresh`` at once (Linux reaches it by PRR);
+  during recovery every unSACKed segment below the highest SACKed one is taken as
+  lost and resent once, in order, while ``pipe < cwnd`` (RFC 6675 §5, with
   the FACK-like loss mark Linux also uses); recovery ends when the ACK passes the
   highest segment sent when it began (NewReno ``recover``, RFC 6582);
-- retransmission timeout ``srtt + 4 rttvar`` (RFC 6298), at least 200 ms (Linux
-  ``TCP_RTO_MIN``), 1 s before the first sample (RFC 6298 §2.1, ``TCP_TIMEOUT_INIT``),
-  doubled on each expiry; on expiry ``cwnd = 1``, ``ssthresh = max(pipe / 2, 2)`` and
-  every unSACKed segment is resent in order in slow start. RTT samples come from
-  timestamps (every ACK echoes the send time of the segment that triggered it, RFC 7323).
+- retransmission timeout ``srtt + max(4 rttvar, 200 ms)`` (Linux ``tcp_set_rto``: the
+  variance term floored at ``TCP_RTO_MIN``; ns-3 and RFC 6298 floor the sum instead),
+  1 s before the first sample (RFC 6298 §2.1, ``TCP_TIMEOUT_INIT``), doubled on each
+  expiry, the connection dropped after 15 expiries without progress (``tcp_retries2``);
+  on expiry ``cwnd = 1`` and every unSACKed segment is resent in order in slow start;
+  ``ssthresh = max(cwnd / 2, 2)`` unless already in recovery or loss (``tcp_enter_loss``
+  keeps it then). RTT samples come from timestamps (every ACK echoes the send time of
+  the segment that triggered it, RFC 7323).
+- window growth counts newly delivered segments only: a cumulative ACK that passes
+  SACKed segments grows the window by the others (Linux counts ``tp->delivered``).
+- not modelled: RACK (Linux detects a lost retransmission by time; here only the RTO
+  recovers it), PRR, F-RTO/Eifel undo of spurious timeouts, TSO bursts.
 - no pacing: a window leaves at the sender's line rate.
 
 Receiver (iPXE, tcp.c, ``../shared/IPXE-FACTS.md`` §3): a fixed window (the profile's
@@ -63,10 +71,15 @@ from ..protocols.tftp import retry_waits
 from ..protocols.wire import ETHERNET_OVERHEAD, IPV4_HEADER, TCP_FRAME_OVERHEAD, TCP_HEADER
 from .packet import LazyTimer, Packet, PacketLink, PacketPath
 
-__all__ = ["PacketHttpResult", "http_over_packets", "RTO_MIN", "RTO_INIT", "DUPTHRESH"]
+__all__ = ["PacketHttpResult", "http_over_packets", "RTO_MIN", "RTO_INIT", "DUPTHRESH",
+           "RTO_GIVE_UP"]
 
-#: Linux ``TCP_RTO_MIN`` (include/net/tcp.h: HZ/5 = 200 ms).
+#: Linux ``TCP_RTO_MIN`` (include/net/tcp.h: HZ/5 = 200 ms): the floor of the variance
+#: term, RTO = srtt + max(4 rttvar, 200 ms) (tcp_input.c ``tcp_set_rto``).
 RTO_MIN = 0.2
+#: Linux ``tcp_retries2`` default 15: after that many timeouts without progress the
+#: sender drops the connection (ip-sysctl.rst; ~15 min with backoff).
+RTO_GIVE_UP = 15
 #: Initial RTO before any RTT sample: RFC 6298 §2.1; Linux ``TCP_TIMEOUT_INIT`` (1 s).
 RTO_INIT = 1.0
 #: Duplicate ACKs (or SACKed segments above a hole) that trigger fast retransmit:
@@ -95,7 +108,7 @@ class PacketHttpResult:
         bytes: body bytes delivered (all of them, or 0 on failure).
         wire_bytes: response bytes on the wire (segments sent, retransmissions included).
         segments: response segments.
-        retransmissions: response segments sent more than once.
+        retransmissions: resends of response segments (a segment resent twice counts 2).
         timeouts: the sender's retransmission timeouts.
         fast_recoveries: fast-retransmit episodes.
         outcome: ``"ok"`` or ``"failed"``.
@@ -124,7 +137,7 @@ class _Sender:
                  "una", "nxt", "sacked", "nsacked", "retx", "recovering", "rto_mode",
                  "recover", "high", "hole", "dupacks", "srtt", "rttvar", "rto", "backoff",
                  "rtx", "cwnd_limited", "done", "closed", "wire", "resent", "timeouts",
-                 "recoveries", "sent_once")
+                 "recoveries", "sent_once", "streak")
 
     def __init__(self, env: simpy.Environment, path: PacketPath, response: float,
                  params: TcpParams, done: simpy.Event) -> None:
@@ -153,6 +166,7 @@ class _Sender:
         self.rto = RTO_INIT
         self.backoff = 1
         self.rtx = LazyTimer(env, self._expire)
+        self.streak = 0  # RTOs since the last new ACK
         self.cwnd_limited = False
         self.done = done
         self.closed = False
@@ -224,7 +238,12 @@ class _Sender:
         if self.closed:
             return
         self.timeouts += 1
-        self.ssthresh = max(self._pipe() / 2.0, 2.0)
+        self.streak += 1
+        if self.streak > RTO_GIVE_UP:  # tcp_retries2: the connection is dropped
+            self.closed = True
+            return
+        if not self.recovering:  # tcp_enter_loss keeps ssthresh inside Recovery/Loss
+            self.ssthresh = max(self.cwnd / 2.0, 2.0)
         self.cwnd = 1.0
         self.recovering = self.rto_mode = True
         self.recover = self.high = self.nxt
@@ -249,11 +268,13 @@ class _Sender:
                 self.high = max(self.high, sseg + 1)
         if cum > self.una:
             self._sample(self.env.now - echo)
-            acked = cum - self.una
+            acked = cum - self.una  # newly delivered: not SACKed before (tp->delivered)
             sacked = self.sacked
             for i in range(self.una, cum):
                 if sacked[i]:
                     self.nsacked -= 1
+                    acked -= 1
+            self.streak = 0
             self.una = cum
             self.hole = max(self.hole, cum)
             self.dupacks = 0
@@ -283,7 +304,7 @@ class _Sender:
 
     def _fast_retransmit(self) -> None:
         self.recoveries += 1
-        self.ssthresh = max(self._pipe() / 2.0, 2.0)
+        self.ssthresh = max(self.cwnd / 2.0, 2.0)  # tcp_reno_ssthresh: cwnd / 2
         self.cwnd = self.ssthresh
         self.recovering = True
         self.rto_mode = False
@@ -314,7 +335,7 @@ class _Sender:
         else:  # §2.3
             self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - r)
             self.srtt = 0.875 * self.srtt + 0.125 * r
-        self.rto = max(RTO_MIN, self.srtt + 4 * self.rttvar)
+        self.rto = self.srtt + max(4 * self.rttvar, RTO_MIN)  # Linux tcp_set_rto
 
 
 class _Receiver:
@@ -406,10 +427,13 @@ def http_over_packets(
         links.append(PacketLink(env, client_rate, 0.0, name="client-intake"))
 
     sender: _Sender | None = None
+    gone = [False]  # the client went away: the server ignores what is still in flight
 
     def at_server(packet: Packet) -> None:
         nonlocal sender
         kind = packet.payload
+        if gone[0]:
+            return
         if kind == "SYN":
             to_client.send(SYN_WIRE, "SYN-ACK")
         elif kind == "GET" and sender is None:
@@ -441,7 +465,8 @@ def http_over_packets(
     def later(what: str, size: float):
         def send() -> None:
             if client_delay > 0:
-                env.timeout(client_delay).callbacks.append(lambda _e: up.send(size, what))
+                env.timeout(client_delay).callbacks.append(
+                    lambda _e: None if gone[0] else up.send(size, what))
             else:
                 up.send(size, what)
         return send
@@ -451,14 +476,16 @@ def http_over_packets(
         if not connected:
             ok = yield from _reliable(env, later("SYN", SYN_WIRE), synack, waits)
             if not ok:
+                gone[0] = True
                 return _failed(start, env.now, sender)
         ok = yield from _reliable(env, later("GET", REQUEST_BYTES + ACK_WIRE), get_seen,
                                   waits)
         if not ok:
+            gone[0] = True
             return _failed(start, env.now, sender)
         yield done
     except simpy.Interrupt:
-        receiver.closed = True
+        gone[0] = receiver.closed = True
         if sender is not None:
             sender.closed = True
         raise

@@ -17,7 +17,8 @@ can be checked against each other:
   each DATA of the window ``n+1 .. n+W`` (one block at a time). With
   ``server_retransmit = None`` a duplicate ACK resends the window; otherwise
   duplicate ACKs are ignored and the window is resent ``server_retransmit`` seconds
-  after its last send, at most as many times as the client's retry schedule has sends.
+  after its last send, at most one time fewer than the client's retry schedule has
+  sends (5 with iPXE's defaults).
 - Sizes on the wire use :mod:`netbootsim.protocols.wire`: DATA = payload + 4 + 8 + 20 +
   38, ACK = 4 + 8 + 20 + 38 (opcode and block number, like a DATA header), RRQ and OACK
   from their RFC 1350/2347 text (filename, ``octet``, ``blksize``, ``tsize``,

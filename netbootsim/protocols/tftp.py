@@ -271,8 +271,10 @@ def tftp_plan(
             data_extra += copies * params.server_retransmit
         if gave_up:  # extra_hs is already every wait of the request's schedule
             error = f"TFTP timeout: {len(hs_waits)} sends of the request lost"
-        elif lost:  # given up at some window: fail there, after its last wait
-            extra_hs += float(rng.random()) * lossless + sum(waits)
+        elif lost:  # given up at some window: fail there, after its last wait (the waits
+            # drawn for the windows before it are a uniform share of the others)
+            at = float(rng.random())
+            extra_hs += at * (lossless + data_extra - sum(waits)) + sum(waits)
             error = f"TFTP timeout: {len(waits)} sends of one block lost"
     if not params.rollover and blocks > MAX_BLOCKS:
         error = "block-number-overflow"
@@ -281,7 +283,7 @@ def tftp_plan(
         blocks=blocks,
         windows=windows,
         wire_bytes=float(wire_bytes),
-        handshake=rtt + extra_hs,
+        handshake=extra_hs if error and error.endswith("request lost") else rtt + extra_hs,
         data_time=lossless + data_extra,
         lossless_data_time=lossless,
         rate=rate,
