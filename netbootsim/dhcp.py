@@ -56,6 +56,7 @@ from typing import Any
 
 import simpy
 
+from .net.packet import resend_until_answered
 from .protocols import retry_waits
 
 __all__ = ["DhcpServer", "DhcpResult", "DhcpClient", "dhcp_client", "ipxe_dhcp",
@@ -386,23 +387,14 @@ def _over_packets(env: simpy.Environment, send, server: DhcpServer, reply, waits
     ``send()`` and ``reply()`` return the events of the request reaching the server and
     the answer reaching the client; the server handles each request that arrives.
     """
-    done = env.event()
-
-    def attempt():
+    def exchange():
         yield send()
         yield from server.handle()
         if on_send is not None:
             on_send()
         yield reply()
-        if not done.triggered:
-            done.succeed()
 
-    for wait in waits:
-        env.process(attempt())
-        yield done | env.timeout(wait)
-        if done.triggered:
-            return True
-    return False
+    return (yield from resend_until_answered(env, exchange, waits))
 
 
 def _request_over_packets(env: simpy.Environment, c: DhcpClient, server: DhcpServer

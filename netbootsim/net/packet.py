@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
 
 __all__ = ["FairLink", "LazyTimer", "Packet", "PacketLink", "PacketNetwork", "PacketPath",
-           "path_rtt", "SWITCH_BUFFER"]
+           "path_rtt", "resend_until_answered", "SWITCH_BUFFER"]
 
 #: Egress buffer of a switch port (bytes): Broadcom Tomahawk, the common leaf/spine ASIC,
 #: shares 16 MB among 32 × 100 GbE ports (BCM56960 product brief) — 512 KiB a port when
@@ -210,6 +210,31 @@ class FairLink(PacketLink):
         else:
             self.env.timeout(self.latency, packet).callbacks.append(_Deliver(deliver))
         self._serve()
+
+
+def resend_until_answered(env: simpy.Environment, exchange: Callable[[], Generator],
+                          waits: Sequence[float]) -> Generator[simpy.Event, object, bool]:
+    """A request/answer over lossy packets, resent on a retry timer.
+
+    Each try runs ``exchange()`` (a generator: send, wait for the answer) as its own
+    process; a new try starts after each of ``waits`` without an answer. Returns ``True``
+    as soon as any try has its answer (late answers to earlier tries count), ``False``
+    after the last wait. Tries whose packets were lost stay blocked, harmlessly (nothing
+    ever wakes them; they do not keep the simulation alive).
+    """
+    done = env.event()
+
+    def attempt():
+        yield from exchange()
+        if not done.triggered:
+            done.succeed()
+
+    for wait in waits:
+        env.process(attempt())
+        yield done | env.timeout(wait)
+        if done.triggered:
+            return True
+    return False
 
 
 class LazyTimer:

@@ -36,7 +36,7 @@ import simpy
 
 from ..protocols.tftp import retry_waits
 from ..protocols.wire import ETHERNET_OVERHEAD, IPV4_HEADER, UDP_HEADER
-from .packet import Packet, PacketNetwork
+from .packet import Packet, PacketNetwork, resend_until_answered
 
 __all__ = ["ARP_WIRE", "Broadcasts", "DHCP_WIRE", "DhcpCarrier"]
 
@@ -181,9 +181,8 @@ class Broadcasts:
         if (client, hop) in self._resolved or domain is None:
             return ""
         env = self.env
-        done = env.event()
 
-        def attempt():
+        def exchange():
             heard_hop = env.event()
 
             def heard(node: str) -> None:
@@ -193,15 +192,10 @@ class Broadcasts:
             self.flood(domain, client, ARP_WIRE, heard)
             yield heard_hop
             yield self.unicast(hop, client, ARP_WIRE)
-            if not done.triggered:
-                done.succeed()
 
-        for wait in ARP_WAITS:
-            env.process(attempt())
-            yield done | env.timeout(wait)
-            if done.triggered:
-                self._resolved.add((client, hop))
-                return ""
+        if (yield from resend_until_answered(env, exchange, ARP_WAITS)):
+            self._resolved.add((client, hop))
+            return ""
         return f"ARP: no reply from {hop} to {len(ARP_WAITS)} requests"
 
 
