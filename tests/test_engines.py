@@ -196,3 +196,19 @@ def test_packet_engine_fails_tftp_only_on_its_own_packets_and_arp_retries():
     assert not any("sends of one block lost" in r for r in reasons), reasons
     assert all(r.startswith(("TFTP timeout: ", "ARP: no reply")) for r in reasons), reasons
     assert sum(r.outcome == "ok" for r in out) > 0
+
+
+def test_lockstep_round_by_hand():
+    # The queue round at a 1 Gb/s (125e6 B/s) host NIC with 16 backlogged TCP flows
+    # (1538 B packets) and no lock-step flow: 16 × 1538 / 125e6 = 196.864 µs. With one
+    # lock-step flow of 1502 B blocks and a 200 µs cycle alone, the fixed point
+    # w = 196.864 µs + 12.016 µs × w / (200 µs + w): w ≈ 202.915 µs (checked by
+    # substitution below). With no window flow the round is 0 (max-min holds).
+    from netbootsim.net.lockstep import LockstepQueueing
+
+    c = 125e6
+    assert LockstepQueueing.round(c, [1538] * 16, []) == pytest.approx(196.864e-6, rel=1e-12)
+    w = LockstepQueueing.round(c, [1538] * 16, [(200e-6, 1502)])
+    assert w == pytest.approx(196.864e-6 + 1502 / c * w / (200e-6 + w), rel=1e-9)
+    assert w == pytest.approx(202.915e-6, rel=1e-4)
+    assert LockstepQueueing.round(c, [], [(200e-6, 1502)] * 8) == 0.0

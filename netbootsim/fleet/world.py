@@ -22,6 +22,7 @@ import simpy
 
 from ..dhcp import DhcpServer
 from ..net import FlowEngine, Resource
+from ..net.lockstep import LockstepQueueing
 from ..net.packet import SWITCH_BUFFER, FairLink, PacketNetwork
 from ..net.packet_l2 import Broadcasts
 from ..net.packet_tcp import http_over_packets
@@ -36,6 +37,7 @@ from ..protocols import (
     tftp_transfer,
 )
 from ..protocols.result import TransferResult
+from ..protocols.wire import TCP_FRAME_OVERHEAD, TFTP_FRAME_OVERHEAD
 from ..records import PhaseRecord
 from ..services import SYN_GIVE_UP, HttpWorkers, TftpSlots, run_with_slot
 from ..topology import Topology
@@ -125,6 +127,8 @@ class World:
         #: draws the flow laws' retries under loss (one stream, in event order)
         self.law_rng = np.random.default_rng([seed, 0x7F7])
         self.packets: PacketNetwork | None = None
+        #: lock-step flows' bounds beside window flows at a host NIC (flow engine)
+        self.lockstep = LockstepQueueing(env, self.engine)
         self._packet_disks: dict[str, FairLink] = {}
         if engine == "packet":
             hosts = frozenset(n for n in topology.graph
@@ -295,7 +299,9 @@ class World:
                          _path_loss(back, self.link_loss, env.now),
                          rng=self.law_rng if self.packets is None else None)  # packets: real
         if self.packets is None:
-            gen = tftp_transfer(env, self.engine, path, plan, f"{server}/{file}")
+            block = params.windowsize * (params.blksize + TFTP_FRAME_OVERHEAD)
+            gen = tftp_transfer(env, self.engine, path, plan, f"{server}/{file}",
+                                on_flow=self._on_flow(path, block, lockstep=True))
         else:
             gen = self._tftp_packets(server, svc, fwd, back, size, params, file, plan)
         slots = self.slots.get(svc.name)
@@ -366,7 +372,9 @@ class World:
         if tls and prev is None:
             yield env.timeout(2 * rtt + TLS_CLIENT_TIME)  # TLS 1.2 full handshake
         if self.packets is None:
-            res = yield from http_transfer(env, self.engine, path, hp, f"{server}/{file}")
+            res = yield from http_transfer(
+                env, self.engine, path, hp, f"{server}/{file}",
+                on_flow=self._on_flow(path, tcp.mss + TCP_FRAME_OVERHEAD, lockstep=False))
         else:
             res = yield from self._http_packets(server, svc, fwd, back, size, tcp, hp,
                                                 prev, overhead, min(cap, rate_cap), extra)
@@ -374,6 +382,15 @@ class World:
         if res.outcome == "ok":
             self._moved(path, hp.wire_bytes)
         return res
+
+    def _on_flow(self, path: list[Resource], packet: float, lockstep: bool):
+        """The hook that tells the lock-step correction about a flow on its host's NIC."""
+        nic = path[0] if path else None
+        if nic is None:
+            return None
+        if lockstep:
+            return lambda flow, active: self.lockstep.lockstep_flow(nic, flow, packet, active)
+        return lambda flow, active: self.lockstep.window_flow(nic, flow, packet, active)
 
     def _packet_links(self, svc: Service, fwd: Sequence) -> list:
         """The data path's packet links: the service's disk first, when it has a rate.

@@ -210,15 +210,25 @@ def http_transfer(
     path: Sequence[Resource],
     plan: HttpPlan,
     name: str = "",
+    on_flow=None,
 ) -> Generator[simpy.Event, object, TransferResult]:
-    """Run one HTTP GET in the flow engine (``yield from`` it in a process)."""
+    """Run one HTTP GET in the flow engine (``yield from`` it in a process).
+
+    ``on_flow(flow, active)``: told when the data flow starts and when it ends.
+    """
     start = env.now
     yield env.timeout(plan.before_data)
     flow = Flow(plan.wire_bytes, path, bound=plan.bound, schedule=plan.schedule, name=name)
     try:
-        yield engine.start(flow)
+        done = engine.start(flow)
+        if on_flow is not None:
+            on_flow(flow, True)
+        yield done
     except simpy.Interrupt:
         engine.cancel(flow)  # the client went away (power cycle, timeout): stop the flow
         raise
+    finally:
+        if on_flow is not None:
+            on_flow(flow, False)
     yield env.timeout(plan.after_data)
     return TransferResult("http", start, env.now, plan.body, plan.wire_bytes, "ok", "")

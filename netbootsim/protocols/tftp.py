@@ -299,8 +299,11 @@ def tftp_transfer(
     path: Sequence[Resource],
     plan: TftpPlan,
     name: str = "",
+    on_flow=None,
 ) -> Generator[simpy.Event, object, TransferResult]:
     """Run one TFTP transfer in the flow engine (``yield from`` it in a process).
+
+    ``on_flow(flow, active)``: told when the data flow starts and when it ends.
 
     The handshake is a plain delay; the data phase is one flow bounded by the
     plan's steady ``rate`` and sized ``data_time × rate``, so that alone on its path
@@ -313,8 +316,14 @@ def tftp_transfer(
     size = plan.data_time * plan.rate if plan.rate != math.inf else 0.0
     flow = Flow(size, path, bound=plan.rate, name=name)
     try:
-        yield engine.start(flow)
+        done = engine.start(flow)
+        if on_flow is not None:
+            on_flow(flow, True)
+        yield done
     except simpy.Interrupt:
         engine.cancel(flow)  # the client went away (power cycle, timeout): stop the flow
         raise
+    finally:
+        if on_flow is not None:
+            on_flow(flow, False)
     return TransferResult("tftp", start, env.now, plan.size, plan.wire_bytes, "ok", "")
