@@ -407,25 +407,38 @@ class World:
             links.insert(0, disk)
         return links
 
-    def _tftp_packets(self, server, svc, fwd, back, size, params, file, plan
-                      ) -> Generator[simpy.Event, object, TransferResult]:
-        """One TFTP read packet by packet (the same result type as the law's)."""
+    def _over_packets(self, proto: str, server: str, svc: Service, fwd: Sequence,
+                      back: Sequence, transfer) -> Generator[simpy.Event, object, tuple]:
+        """ARP for the next hop, then ``transfer(links, back_links)``, counted by the sampler.
+
+        Returns ``(start, result)``: ``result`` is a failed :class:`TransferResult` when
+        ARP got no reply, else what ``transfer`` returned.
+        """
         start = self.env.now
         why = yield from self.l2.arp(server, svc.host)
         if why:
-            return TransferResult("tftp", start, self.env.now, 0.0, 0.0, "failed", why)
-        if plan.error is not None:
-            yield self.env.timeout(plan.handshake)
-            return TransferResult("tftp", start, self.env.now, 0.0, 0.0, "failed", plan.error)
-        net = self.packets
+            return start, TransferResult(proto, start, self.env.now, 0.0, 0.0, "failed", why)
         names = [ld.name for ld in fwd]
-        links = self._packet_links(svc, fwd)
         self.sampler.started(names)
         try:
-            r = yield from tftp_over_packets(self.env, links, net.links(back), int(size),
-                                             params, file)
+            r = yield from transfer(self._packet_links(svc, fwd), self.packets.links(back))
         finally:
             self.sampler.ended(names)
+        return start, r
+
+    def _tftp_packets(self, server, svc, fwd, back, size, params, file, plan
+                      ) -> Generator[simpy.Event, object, TransferResult]:
+        """One TFTP read packet by packet (the same result type as the law's)."""
+        if plan.error is not None:
+            start = self.env.now
+            yield self.env.timeout(plan.handshake)
+            return TransferResult("tftp", start, self.env.now, 0.0, 0.0, "failed", plan.error)
+        start, r = yield from self._over_packets(
+            "tftp", server, svc, fwd, back,
+            lambda links, back_links: tftp_over_packets(self.env, links, back_links,
+                                                        int(size), params, file))
+        if isinstance(r, TransferResult):
+            return r
         if r.outcome != "ok":
             return TransferResult("tftp", start, r.end, 0.0, 0.0, "failed",
                                   f"TFTP timeout: {r.blocks} blocks received, then no "
@@ -435,21 +448,14 @@ class World:
     def _http_packets(self, server, svc, fwd, back, size, tcp, hp, prev, overhead, rate,
                       delay) -> Generator[simpy.Event, object, TransferResult]:
         """One HTTP GET packet by packet (the same result type as the law's)."""
-        start = self.env.now
-        why = yield from self.l2.arp(server, svc.host)
-        if why:
-            return TransferResult("http", start, self.env.now, 0.0, 0.0, "failed", why)
-        net = self.packets
-        names = [ld.name for ld in fwd]
-        links = self._packet_links(svc, fwd)
-        self.sampler.started(names)
-        try:
-            r = yield from http_over_packets(
-                self.env, links, net.links(back), size, tcp,
-                connected=prev is not None, warm=prev is not None and prev >= tcp.rwnd,
-                server_time=overhead, client_rate=rate, client_delay=delay)
-        finally:
-            self.sampler.ended(names)
+        start, r = yield from self._over_packets(
+            "http", server, svc, fwd, back,
+            lambda links, back_links: http_over_packets(
+                self.env, links, back_links, size, tcp, connected=prev is not None,
+                warm=prev is not None and prev >= tcp.rwnd, server_time=overhead,
+                client_rate=rate, client_delay=delay))
+        if isinstance(r, TransferResult):
+            return r
         if r.outcome != "ok":
             return TransferResult("http", start, r.end, 0.0, 0.0, "failed",
                                   "no answer to the SYN or the request (TCP retries "

@@ -49,6 +49,7 @@ class LockstepQueueing:
         self.window: dict[Resource, dict[Flow, float]] = {}  # link -> flow -> packet bytes
         self.lockstep: dict[Resource, dict[Flow, tuple[float, float]]] = {}  # (bound, block)
         self.pending: set[Resource] = set()
+        self.adjusted: set[Resource] = set()  # links whose lock-step bounds are lowered
 
     def window_flow(self, link: Resource, flow: Flow, packet: float, active: bool) -> None:
         """A window (TCP) flow starts or ends on the host egress ``link``."""
@@ -77,9 +78,9 @@ class LockstepQueueing:
     def _update(self, link: Resource) -> None:
         self.pending.discard(link)
         locks = self.lockstep.get(link, {})
-        if not locks:
-            return
         windows = self.window.get(link, {})
+        if not locks or (not windows and link not in self.adjusted):
+            return  # nothing to correct (O(1): TFTP-only storms start thousands of flows)
         n = len(windows) + len(locks)
         fair = link.capacity / n
         # window flows that can be backlogged here (a flow held below the fair share by
@@ -95,6 +96,10 @@ class LockstepQueueing:
             new = block / (block / bound + w) if w > 0 else bound
             if flow.active and abs(new - flow.bound) > 1e-9 * bound:
                 self.engine.set_bound(flow, new)
+        if w > 0:
+            self.adjusted.add(link)
+        else:
+            self.adjusted.discard(link)
 
     @staticmethod
     def round(capacity: float, window_packets: list[float],

@@ -117,6 +117,16 @@ class PacketLink:
             return 0.0
         return max(0.0, self.busy_until - self.env.now) * self.capacity
 
+    def _lost(self, now: float) -> bool:
+        """Draw whether a packet leaving now is lost on the wire (and count it)."""
+        loss = self.loss
+        if self.extra_loss is not None:
+            loss = 1.0 - (1.0 - loss) * (1.0 - self.extra_loss(now))
+        if loss > 0 and self.rng.random() < loss:
+            self.dropped_loss += 1
+            return True
+        return False
+
     def send(self, packet: Packet, deliver: Callable[[Packet], None]) -> bool:
         """Queue ``packet``; call ``deliver(packet)`` when it reaches the far end.
 
@@ -131,11 +141,7 @@ class PacketLink:
         self.sent += 1
         self.bytes += packet.size
         self.busy_until = max(now, self.busy_until) + packet.size / self.capacity
-        loss = self.loss
-        if self.extra_loss is not None:
-            loss = 1.0 - (1.0 - loss) * (1.0 - self.extra_loss(now))
-        if loss > 0 and self.rng.random() < loss:
-            self.dropped_loss += 1
+        if self._lost(now):
             return True
         arrival = self.env.timeout(self.busy_until + self.latency - now, packet)
         arrival.callbacks.append(_Deliver(deliver))
@@ -201,13 +207,7 @@ class FairLink(PacketLink):
     def _serialised(self, event: simpy.Event) -> None:
         packet, deliver = event.value
         self.queued -= packet.size
-        now = self.env.now
-        loss = self.loss
-        if self.extra_loss is not None:
-            loss = 1.0 - (1.0 - loss) * (1.0 - self.extra_loss(now))
-        if loss > 0 and self.rng.random() < loss:
-            self.dropped_loss += 1
-        else:
+        if not self._lost(self.env.now):
             self.env.timeout(self.latency, packet).callbacks.append(_Deliver(deliver))
         self._serve()
 

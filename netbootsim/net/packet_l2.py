@@ -36,7 +36,7 @@ import simpy
 
 from ..protocols.tftp import retry_waits
 from ..protocols.wire import ETHERNET_OVERHEAD, IPV4_HEADER, UDP_HEADER
-from .packet import Packet, PacketNetwork, resend_until_answered
+from .packet import Packet, PacketNetwork, PacketPath, resend_until_answered
 
 __all__ = ["ARP_WIRE", "Broadcasts", "DHCP_WIRE", "DhcpCarrier"]
 
@@ -116,8 +116,6 @@ class Broadcasts:
         if not links:
             done.succeed()
             return done
-        from .packet import PacketPath  # local: PacketPath is only needed here
-
         PacketPath(self.env, links, lambda _p: done.succeed()).send(size, None)
         return done
 
