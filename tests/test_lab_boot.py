@@ -162,18 +162,23 @@ def test_delay_path_adds_the_configured_rtt(tmp_path):
     assert proc.returncode == 0, stdout + stderr
     assert "relay vg1<->vs1 delay 2.5ms" in stdout
     rtts = _tcp_handshake_rtts(out / "capture.pcap")
-    assert rtts and all(abs(r - 0.005) <= 0.002 for r in rtts), rtts
     record = json.loads((out / "run.json").read_text())
+    # The wire RTT is the 2 x 2.5 ms the relay adds, never less, plus at most how late the
+    # relay sent a frame in each direction: on a loaded 2-core VM it is sometimes held
+    # off the CPU for milliseconds even at SCHED_FIFO (a CI run saw 10.6 ms before the
+    # relay ran at real-time priority and recorded its lateness).
+    late = sum(record["relay"][d]["late_max_s"] for d in ("guest_to_server", "server_to_guest"))
+    assert rtts and all(0.004 <= r <= 0.007 + late for r in rtts), (rtts, late)
     assert record["capture_interface"] == "br-g"
     assert record["config"]["path"] == {"delay": 0.0025, "loss": 0.0}
     relay = record["relay"]
-    assert relay["delay_s"] == 0.0025
+    assert relay["delay_s"] == 0.0025 and relay["scheduler"] == "fifo"
     for direction in ("guest_to_server", "server_to_guest"):
         d = relay[direction]
         # a boot crosses the relay both ways (DHCP, ARP, TCP): dozens of frames; the exact
         # count varies with ACK coalescing (44 seen), so only a floor is checked
-        assert d["frames_in"] > 10 and d["frames_sent"] == d["frames_in"]
-        assert d["frames_dropped"] == d["kernel_drops"] == d["unsent_at_exit"] == 0
+        assert d["frames_in"] > 10 and d["frames_sent"] == d["frames_in"], d
+        assert d["frames_dropped"] == d["kernel_drops"] == d["unsent_at_exit"] == 0, d
     assert json.loads((out / "relay.json").read_text())["spec"]["a"] == "vg1"
     _assert_clean(proc.pid, out)
 

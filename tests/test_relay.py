@@ -6,6 +6,8 @@ import contextlib
 import json
 import os
 import shutil
+import socket
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +15,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from netbootsim.lab.relay import DelayLine, RelaySpec, parse_args, relay_command
+from netbootsim.lab.relay import (
+    SO_TIMESTAMPNS,
+    VNET_HDR_LEN,
+    DelayLine,
+    RelaySpec,
+    _arrival,
+    _drain,
+    parse_args,
+    relay_command,
+)
 
 # --------------------------------------------------------------------------- unit tests
 
@@ -84,6 +95,55 @@ def test_delay_line_zero_delay_and_header_accounting():
     line.push(b"h" * 10 + b"x" * 60, 3.0)
     assert line.pop_due(3.0) == [b"h" * 10 + b"x" * 60]
     assert line.stats["bytes_in"] == 60 and line.stats["bytes_released"] == 60
+
+
+def test_delay_line_records_how_late_frames_leave():
+    # due times 1.005 and 1.006; popped at 1.0055 (first 0.5 ms late, second not due), then
+    # at 1.0085 (second 2.5 ms late, counted beyond the 1 ms mark)
+    line = DelayLine(0.005, 0.0, np.random.default_rng(0))
+    line.push(b"a", 1.0)
+    line.push(b"b", 1.001)
+    assert line.pop_due(1.0055) == [b"a"]
+    assert line.stats["late_max_s"] == pytest.approx(0.0005) and line.stats["late_over_1ms"] == 0
+    assert line.pop_due(1.0085) == [b"b"]
+    assert line.stats["late_max_s"] == pytest.approx(0.0025) and line.stats["late_over_1ms"] == 1
+
+
+def test_arrival_is_the_kernel_stamp_in_monotonic_time():
+    # kernel stamp 1000.25 s wall; wall - monotonic = 900 s, so 100.25 s monotonic; read at
+    # 100.26 s monotonic, 10 ms later
+    stamp = struct.pack("qq", 1000, 250_000_000)
+    anc = [(socket.SOL_SOCKET, SO_TIMESTAMPNS, stamp)]
+    assert _arrival(anc, 900.0, 100.26) == pytest.approx(100.25, abs=1e-9)
+    assert _arrival([], 900.0, 100.26) == 100.26  # no stamp: the read time
+    assert _arrival(anc, 899.0, 100.26) == 100.26  # never later than the read
+
+
+class _Wire:
+    def __init__(self):
+        self.frames = []
+
+    def send(self, frame):
+        self.frames.append(frame)
+
+
+def test_drain_sends_what_is_due_within_the_limit_and_keeps_the_rest():
+    # a frame due in 20 ms goes out (about 20 ms later, not before); one due in 5 s is past
+    # the 1 s limit and stays queued, as ``unsent_at_exit``
+    import time
+
+    start = time.monotonic()
+    lines = {"ab": DelayLine(0.02, 0.0, np.random.default_rng(0), header=VNET_HDR_LEN),
+             "ba": DelayLine(5.0, 0.0, np.random.default_rng(1), header=VNET_HDR_LEN)}
+    lines["ab"].push(b"h" * VNET_HDR_LEN + b"soon", start)
+    lines["ba"].push(b"h" * VNET_HDR_LEN + b"late", start)
+    wires = {"ab": _Wire(), "ba": _Wire()}
+    extra = {d: {"frames_sent": 0, "bytes_sent": 0, "send_errors": 0} for d in lines}
+    _drain(lines, wires, extra, 1.0)
+    assert time.monotonic() - start >= 0.02
+    assert wires["ab"].frames == [b"h" * VNET_HDR_LEN + b"soon"] and wires["ba"].frames == []
+    assert extra["ab"]["frames_sent"] == 1 and extra["ab"]["bytes_sent"] == 4
+    assert len(lines["ba"]) == 1
 
 
 def _decisions(seed, loss, n, batch=4096):
@@ -288,6 +348,9 @@ def test_relay_adds_delay(lab, tmp_path):
     assert added == pytest.approx(0.010, abs=0.0015)
     assert st1["ab"]["frames_sent"] >= 48 and st1["ba"]["frames_sent"] >= 48
     assert st1["ab"]["send_errors"] == 0 and st1["ba"]["send_errors"] == 0
+    assert st1["scheduler"] == "fifo"  # root in the lab: the relay gets SCHED_FIFO
+    for d in ("ab", "ba"):  # probes every 20 ms: the relay is not behind, bar a vCPU stall
+        assert st1[d]["late_over_1ms"] <= 0.05 * st1[d]["frames_sent"], st1[d]
 
 
 @pytest.mark.lab

@@ -30,7 +30,16 @@ Behaviour:
       sees are wire-sized and loss applies per wire frame. As a safety net the sockets
       use ``PACKET_VNET_HDR``: a frame that still arrives as a GSO super-frame or with a
       partial checksum is forwarded intact with its metadata (and counted in ``gso``).
-    * SIGTERM/SIGINT: stop, write the stats JSON (``--stats``) and exit 0.
+    * Timing: a frame is due ``delay`` after the kernel received it (``SO_TIMESTAMPNS``),
+      not after the relay read it, so a relay that wakes late does not add its lag to
+      the delay. The relay asks for ``SCHED_FIFO`` (priority 10; the lab runs as root)
+      so that QEMU's TCG thread and the simulator, which keep both cores of a small
+      machine busy, cannot hold it off the CPU for a scheduler slice: before this, a lab
+      boot under a full test run saw a 10.6 ms handshake RTT on a 5 ms path. The stats
+      record the policy obtained (``scheduler``) and, per direction, how late frames
+      were read (``read_lag_max_s``) and sent (``late_max_s``, ``late_over_1ms``).
+    * SIGTERM/SIGINT: stop reading, send the frames already queued at their due times
+      (at most :data:`DRAIN_LIMIT` ahead), write the stats JSON (``--stats``), exit 0.
 
 Limits:
     * Pure Python, one thread, two system calls per frame. Measured here (6.18 kernel
@@ -39,9 +48,9 @@ Limits:
       way got 410-680 Mbit/s goodput (47-87 kpps both directions). Beyond that frames
       wait in the 8 MiB socket buffers (extra delay) and the kernel drops the rest
       (``kernel_drops`` in the stats).
-    * Arrival time is when a batch is read, not a kernel timestamp, and ``select``
-      wakes up late by tens of microseconds: the added delay is ~0.1-0.3 ms long at
-      low load and grows when the relay falls behind.
+    * ``select`` wakes up late by tens of microseconds: the added delay is ~0.1 ms
+      long at low load and grows when the relay falls behind (``late_max_s``). A kernel
+      without ``SO_TIMESTAMPNS`` on packet sockets falls back to the read time.
     * No rate limiting, jitter, reordering or correlated loss.
 """
 
@@ -84,6 +93,17 @@ SIOCETHTOOL = 0x8946
 _ETHTOOL_OFF = {"tx-csum": 0x17, "sg": 0x19, "tso": 0x1F, "gso": 0x24, "gro": 0x2C}
 _SOCKBUF = 8 << 20
 SO_SNDBUFFORCE, SO_RCVBUFFORCE = 32, 33
+SO_TIMESTAMPNS = 35  # asm-generic/socket.h (SO_TIMESTAMPNS_OLD); also the cmsg type
+_TIMESPEC = struct.Struct("qq")  # struct timespec on 64-bit Linux
+_ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size)
+#: SCHED_FIFO priority of the relay: above every normal task, far below the kernel's
+#: own real-time threads (priority 50 for threaded IRQs, 99 for watchdogs).
+RT_PRIORITY = 10
+LATE = 0.001  # a frame sent more than 1 ms after its due time is counted as late
+#: On SIGTERM the frames already in the delay lines still go out at their due times, for
+#: at most this long (the lab's paths add milliseconds), so a boot's last FIN or ACK is
+#: not counted as lost by a relay stopped the moment the guest is done.
+DRAIN_LIMIT = 1.0
 
 
 @dataclass(frozen=True)
@@ -167,7 +187,8 @@ class DelayLine:
         self._draws: list[float] = []
         self._queue: collections.deque[tuple[float, bytes]] = collections.deque()
         self.stats = {"frames_in": 0, "bytes_in": 0, "frames_dropped": 0, "bytes_dropped": 0,
-                      "frames_released": 0, "bytes_released": 0, "max_queue": 0}
+                      "frames_released": 0, "bytes_released": 0, "max_queue": 0,
+                      "late_max_s": 0.0, "late_over_1ms": 0}
 
     def push(self, frame: bytes, now: float) -> bool:
         """Offer ``frame`` arriving at ``now``; return False if it is lost."""
@@ -191,10 +212,20 @@ class DelayLine:
         return self._queue[0][0] if self._queue else None
 
     def pop_due(self, now: float) -> list[bytes]:
-        """Remove and return the frames due at or before ``now``, oldest first."""
-        out, queue = [], self._queue
+        """Remove and return the frames due at or before ``now``, oldest first.
+
+        Each frame's lateness, ``now`` minus its due time, goes into ``late_max_s`` and,
+        beyond :data:`LATE`, into the ``late_over_1ms`` count.
+        """
+        out, queue, st = [], self._queue, self.stats
         while queue and queue[0][0] <= now:
-            out.append(queue.popleft()[1])
+            due, frame = queue.popleft()
+            out.append(frame)
+            late = now - due
+            if late > st["late_max_s"]:
+                st["late_max_s"] = late
+            if late > LATE:
+                st["late_over_1ms"] += 1
         self.stats["frames_released"] += len(out)
         self.stats["bytes_released"] += sum(len(f) for f in out) - self._header * len(out)
         return out
@@ -248,6 +279,8 @@ def _open(ifname: str) -> socket.socket:
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
     try:
         sock.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
+        with contextlib.suppress(OSError):  # without it, arrival is the read time
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         with contextlib.suppress(OSError):  # the pkttype check in run() filters anyway
             sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
         for opt in (SO_RCVBUFFORCE, SO_SNDBUFFORCE):
@@ -259,6 +292,61 @@ def _open(ifname: str) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def _arrival(ancillary, clock_offset: float, read_at: float) -> float:
+    """Monotonic time at which the kernel received a frame (``read_at`` if not stamped).
+
+    Args:
+        ancillary: the ``recvmsg`` ancillary data.
+        clock_offset: ``time.time() - time.monotonic()`` measured at the read.
+        read_at: monotonic time of the read; the result is never later.
+    """
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            sec, nsec = _TIMESPEC.unpack_from(data)
+            return min(read_at, sec + nsec * 1e-9 - clock_offset)
+    return read_at
+
+
+def go_realtime(priority: int = RT_PRIORITY) -> str:
+    """Ask for ``SCHED_FIFO`` at ``priority``; return the policy obtained (``fifo``/``other``)."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (OSError, AttributeError):  # not root, or RT time not granted to this cgroup
+        return "other"
+    return "fifo"
+
+
+def _send_due(lines: dict[str, DelayLine], outputs: dict[str, socket.socket],
+              extra: dict[str, dict], now: float) -> None:
+    """Send every frame due at ``now`` out of its direction's socket, counting in ``extra``."""
+    for direction, line in lines.items():
+        due = line.next_due()
+        if due is not None and due <= now:
+            out, ex = outputs[direction], extra[direction]
+            for frame in line.pop_due(now):
+                try:
+                    out.send(frame)
+                    ex["frames_sent"] += 1
+                    ex["bytes_sent"] += len(frame) - VNET_HDR_LEN
+                except OSError:
+                    ex["send_errors"] += 1
+
+
+def _drain(lines: dict[str, DelayLine], outputs: dict[str, socket.socket],
+           extra: dict[str, dict], limit: float) -> None:
+    """After a stop: read nothing more, send the queued frames at their due times.
+
+    Frames due more than ``limit`` seconds from now stay queued (``unsent_at_exit``).
+    """
+    deadline = time.monotonic() + limit
+    while True:
+        dues = [d for d in (line.next_due() for line in lines.values()) if d is not None]
+        if not dues or min(dues) > deadline:
+            return
+        time.sleep(max(0.0, min(dues) - time.monotonic()))
+        _send_due(lines, outputs, extra, time.monotonic())
 
 
 class _Stop(Exception):
@@ -280,11 +368,12 @@ def run(spec: RelaySpec, announce=None) -> dict:
         The statistics (also written to ``spec.stats`` if set).
     """
     offloads = {} if spec.keep_offloads else disable_offloads([spec.a, spec.b])
+    scheduler = go_realtime()
     rng_ab, rng_ba = (np.random.default_rng(s) for s in np.random.SeedSequence(spec.seed).spawn(2))
     lines = {"ab": DelayLine(spec.delay_ab, spec.loss_ab, rng_ab, VNET_HDR_LEN),
              "ba": DelayLine(spec.delay_ba, spec.loss_ba, rng_ba, VNET_HDR_LEN)}
     extra = {d: {"frames_sent": 0, "bytes_sent": 0, "send_errors": 0, "gso": 0,
-                 "kernel_drops": 0} for d in lines}
+                 "kernel_drops": 0, "read_lag_max_s": 0.0} for d in lines}
     sa, sb = _open(spec.a), _open(spec.b)
     started_all = time.monotonic()
     inputs, outputs = {sa: "ab", sb: "ba"}, {"ab": sb, "ba": sa}
@@ -295,35 +384,31 @@ def run(spec: RelaySpec, announce=None) -> dict:
         if announce is not None:
             print(f"relay ready {spec.a}<->{spec.b}", file=announce, flush=True)
         while True:
-            now = time.monotonic()
-            for direction, line in lines.items():
-                if line.next_due() is not None and line.next_due() <= now:
-                    out, ex = outputs[direction], extra[direction]
-                    for frame in line.pop_due(now):
-                        try:
-                            out.send(frame)
-                            ex["frames_sent"] += 1
-                            ex["bytes_sent"] += len(frame) - VNET_HDR_LEN
-                        except OSError:
-                            ex["send_errors"] += 1
+            _send_due(lines, outputs, extra, time.monotonic())
             dues = [d for d in (lines["ab"].next_due(), lines["ba"].next_due()) if d is not None]
             timeout = max(0.0, min(dues) - time.monotonic()) if dues else None
             ready, _, _ = select.select((sa, sb), [], [], timeout)
             now = time.monotonic()
+            offset = time.time() - now
             for sock in ready:
                 line, ex = lines[inputs[sock]], extra[inputs[sock]]
                 for _ in range(256):
                     try:
-                        frame, addr = sock.recvfrom(MAX_FRAME, socket.MSG_DONTWAIT)
+                        frame, ancillary, _, addr = sock.recvmsg(MAX_FRAME, _ANCILLARY,
+                                                                 socket.MSG_DONTWAIT)
                     except BlockingIOError:
                         break
                     if addr[2] == PACKET_OUTGOING:
                         continue
                     if frame[1]:  # virtio_net_hdr.gso_type: a GSO super-frame
                         ex["gso"] += 1
-                    line.push(frame, now)
+                    arrived = _arrival(ancillary, offset, now)
+                    if now - arrived > ex["read_lag_max_s"]:
+                        ex["read_lag_max_s"] = now - arrived
+                    line.push(frame, arrived)
     except _Stop:
-        pass
+        with contextlib.suppress(_Stop):  # a second signal gives up the drain
+            _drain(lines, outputs, extra, DRAIN_LIMIT)
     finally:
         for sock, direction in inputs.items():  # frames the kernel dropped: buffer full
             with contextlib.suppress(OSError):
@@ -334,7 +419,7 @@ def run(spec: RelaySpec, announce=None) -> dict:
         for sock in (sa, sb):
             sock.close()
     stats = {"spec": asdict(spec), "elapsed_s": time.monotonic() - started_all,
-             "offload_failures": offloads,
+             "offload_failures": offloads, "scheduler": scheduler,
              **{d: {**lines[d].stats, **extra[d], "unsent_at_exit": len(lines[d])}
                 for d in lines}}
     if spec.stats is not None:

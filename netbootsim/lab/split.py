@@ -144,10 +144,12 @@ def relay_summary(stats_file: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     keys = ("frames_in", "frames_dropped", "frames_sent", "bytes_sent", "kernel_drops",
-            "send_errors", "gso", "max_queue", "unsent_at_exit")
+            "send_errors", "gso", "max_queue", "unsent_at_exit", "read_lag_max_s",
+            "late_max_s", "late_over_1ms")
     spec = stats.get("spec", {})
     return {"stats_file": stats_file.name, "elapsed_s": round(stats.get("elapsed_s", 0.0), 3),
             "delay_s": spec.get("delay_ab"), "loss": spec.get("loss_ab"),
             "offload_failures": {k: v for k, v in stats.get("offload_failures", {}).items() if v},
+            "scheduler": stats.get("scheduler"),
             **{name: {k: stats.get(d, {}).get(k) for k in keys}
                for name, d in (("guest_to_server", "ab"), ("server_to_guest", "ba"))}}
