@@ -21,7 +21,8 @@ import numpy as np
 import simpy
 
 from ..dhcp import DhcpServer
-from ..net import FlowEngine, Resource
+from ..net import Flow, FlowEngine, Resource
+from ..net.fifo import FifoSharing
 from ..net.lockstep import LockstepQueueing
 from ..net.packet import SWITCH_BUFFER, FairLink, PacketNetwork
 from ..net.packet_l2 import Broadcasts
@@ -129,10 +130,14 @@ class World:
         self.packets: PacketNetwork | None = None
         #: lock-step flows' bounds beside window flows at a host NIC (flow engine)
         self.lockstep = LockstepQueueing(env, self.engine)
+        #: flows of different round trips at FIFO ports: switch egress and, with
+        #: ``host_queue: fifo``, hosts' egress (flow engine)
+        self.fifo = FifoSharing(env, self.engine)
         self._packet_disks: dict[str, FairLink] = {}
+        hosts = frozenset(n for n in topology.graph
+                          if topology.node_kind(n) in ("server", "host"))
+        self._hosts, self._buffer, self._host_queue = hosts, buffer, host_queue
         if engine == "packet":
-            hosts = frozenset(n for n in topology.graph
-                              if topology.node_kind(n) in ("server", "host"))
             self.packets = PacketNetwork(env, np.random.default_rng([seed, 0x9AC]),
                                          buffer, hosts, self._fault_loss, host_queue)
             self.l2 = Broadcasts(env, topology, self.packets, run.broadcast_frames)
@@ -301,7 +306,7 @@ class World:
         if self.packets is None:
             block = params.windowsize * (params.blksize + TFTP_FRAME_OVERHEAD)
             gen = tftp_transfer(env, self.engine, path, plan, f"{server}/{file}",
-                                on_flow=self._on_flow(path, block, lockstep=True))
+                                on_flow=self._on_flow(fwd, path, block))
         else:
             gen = self._tftp_packets(server, svc, fwd, back, size, params, file, plan)
         slots = self.slots.get(svc.name)
@@ -374,7 +379,8 @@ class World:
         if self.packets is None:
             res = yield from http_transfer(
                 env, self.engine, path, hp, f"{server}/{file}",
-                on_flow=self._on_flow(path, tcp.mss + TCP_FRAME_OVERHEAD, lockstep=False))
+                on_flow=self._on_flow(fwd, path, tcp.mss + TCP_FRAME_OVERHEAD,
+                                      rtt=rtt + extra))
         else:
             res = yield from self._http_packets(server, svc, fwd, back, size, tcp, hp,
                                                 prev, overhead, min(cap, rate_cap), extra)
@@ -383,14 +389,32 @@ class World:
             self._moved(path, hp.wire_bytes)
         return res
 
-    def _on_flow(self, path: list[Resource], packet: float, lockstep: bool):
-        """The hook that tells the lock-step correction about a flow on its host's NIC."""
-        nic = path[0] if path else None
-        if nic is None:
+    def _on_flow(self, fwd: Sequence, path: list[Resource], packet: float,
+                 rtt: float | None = None):
+        """The hook that tells the flow engine's corrections about a flow.
+
+        ``rtt`` None: a lock-step flow (TFTP) of ``packet`` bytes per cycle; else a window
+        flow (TCP) of ``packet``-byte segments over ``rtt``. Its host's NIC (a fair queue)
+        gets the lock-step correction, FIFO ports the round-trip-weighted sharing.
+        """
+        if not path:
             return None
-        if lockstep:
-            return lambda flow, active: self.lockstep.lockstep_flow(nic, flow, packet, active)
-        return lambda flow, active: self.lockstep.window_flow(nic, flow, packet, active)
+        nic = path[0]
+        ports = [(r, self._buffer if ld.src not in self._hosts else math.inf)
+                 for ld, r in zip(fwd, path, strict=False)
+                 if ld.src not in self._hosts or self._host_queue == "fifo"]
+        fair = self._host_queue == "fair" and fwd and fwd[0].src in self._hosts
+        lockstep, fifo = self.lockstep, self.fifo
+
+        def hook(flow: Flow, active: bool) -> None:
+            if fair:
+                if rtt is None:
+                    lockstep.lockstep_flow(nic, flow, packet, active)
+                else:
+                    lockstep.window_flow(nic, flow, packet, active)
+            if ports:
+                fifo.flow(ports, flow, rtt, packet, active)
+        return hook
 
     def _packet_links(self, svc: Service, fwd: Sequence) -> list:
         """The data path's packet links: the service's disk first, when it has a rate.

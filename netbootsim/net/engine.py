@@ -131,6 +131,9 @@ class FlowEngine:
         self._vector_from = vector_from
         self.full_recompute = full_recompute
         self.on_solve = on_solve
+        #: called as ``on_schedule(flow)`` when a flow takes the next step of its schedule
+        #: (its own bound changed), before the step is applied
+        self.on_schedule: Callable[[Flow], None] | None = None
         self.events = 0
         self.solves = 0
         self.entries_solved = 0
@@ -204,9 +207,29 @@ class FlowEngine:
         return flow.done
 
     def set_bound(self, flow: Flow, bound: float) -> None:
-        """Change a running flow's rate bound (bytes/s, > 0) from now on."""
+        """Change a running flow's own rate bound (bytes/s, > 0) from now on.
+
+        The bound in force is the smaller of this and the flow's ceiling.
+        """
         if not bound > 0:
             raise ValueError(f"flow {flow.name!r}: bound must be > 0, got {bound!r}")
+        flow._own = float(bound)
+        self._enforce(flow, min(flow._own, flow.ceiling))
+
+    def set_ceiling(self, flow: Flow, ceiling: float) -> None:
+        """Cap a flow's rate at ``ceiling`` (bytes/s, > 0; ``inf`` lifts the cap) from now on.
+
+        The cap sits above the flow's own bound and its schedule: the bound in force is
+        always the smaller of the two (:class:`~netbootsim.net.fifo.FifoSharing` sets it).
+        """
+        if not ceiling > 0:
+            raise ValueError(f"flow {flow.name!r}: ceiling must be > 0, got {ceiling!r}")
+        flow.ceiling = float(ceiling)
+        bound = min(flow._own, flow.ceiling)
+        if bound != flow.bound:
+            self._enforce(flow, bound)
+
+    def _enforce(self, flow: Flow, bound: float) -> None:
         if not flow.active:
             flow.bound = float(bound)
             return
@@ -630,10 +653,16 @@ class FlowEngine:
     def _apply_schedule(self, flow: Flow, pos: int, now: float) -> bool:
         if not flow.active or pos != flow._sched_pos:
             return False
-        _, bound = flow.schedule[pos]
+        _, own = flow.schedule[pos]
+        flow._own = own
         flow._sched_pos = pos + 1
         if flow._sched_pos < len(flow.schedule):
             self._push_schedule(flow)
+        if self.on_schedule is not None:
+            self.on_schedule(flow)  # may set the flow's ceiling (FIFO ports)
+        bound = min(own, flow.ceiling)
+        if bound == flow.bound:
+            return False  # held at its ceiling: the step changes nothing in force
         if self.full_recompute:
             self._advance(now)
             flow.bound = bound

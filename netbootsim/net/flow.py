@@ -62,7 +62,9 @@ class Flow:
         "done",
         "rate",
         "active",
+        "ceiling",
         # engine-private state
+        "_own",
         "_cls",
         "_grp",
         "_finish",
@@ -87,7 +89,10 @@ class Flow:
             raise ValueError(f"flow {name!r}: a resource appears twice in the path")
         self.size = float(size)
         self.path = tuple(path)
-        self.bound = float(bound)
+        self.bound = float(bound)  # in force: min(own bound, ceiling)
+        self._own = self.bound  # the flow's own bound (its law, its schedule, set_bound)
+        #: A cap set from outside the flow's law (a FIFO port's sharing rule), ``inf`` if none.
+        self.ceiling = math.inf
         self.schedule = tuple(schedule)
         self.name = name
         self.start = math.nan
