@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .config import load_config
-from .install import ensure_packages, missing_packages
+from .install import LAB_PACKAGES, ensure_packages, missing_packages
 from .matrix import add_matrix_parser
 from .netns import cleanup_leftovers
 from .parse import cmd_parse
@@ -39,7 +39,9 @@ def add_lab_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-install", action="store_true",
                    help="fail instead of installing missing Debian packages")
     p.set_defaults(func=cmd_run)
-    p = sub.add_parser("install", help="apt-get install the lab's Debian packages if missing")
+    p = sub.add_parser("install", help="apt-get install the Debian packages of the lab "
+                       "(QEMU, iPXE, dnsmasq, tcpdump) and of the report's browser test "
+                       "(chromium) if missing")
     p.set_defaults(func=cmd_install)
     p = sub.add_parser("cleanup", help="remove nbs-lab-* namespaces and processes of crashed runs")
     p.add_argument("--all", action="store_true",
@@ -78,7 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                   "; run 'netbootsim lab install'", file=sys.stderr)
             return 1
         try:
-            ensure_packages(_say)
+            ensure_packages(_say, LAB_PACKAGES)
         except (PermissionError, subprocess.CalledProcessError) as e:
             print(f"lab run: cannot install {' '.join(missing)}: {e}", file=sys.stderr)
             return 1

@@ -1,4 +1,8 @@
-"""The Debian packages the lab needs: check, install when missing, report versions.
+"""The project's Debian packages: check, install when missing, report versions.
+
+The lab boots real iPXE under QEMU (qemu-system-x86, the iPXE ROMs, dnsmasq, tcpdump);
+the report's browser test renders HTML reports in headless Chromium (chromium,
+chromium-driver; ``tests/test_report_browser.py``).
 
 ``netbootsim lab install`` (and ``lab run`` when something is missing and it runs
 as root) runs ``apt-get update`` then ``apt-get install -y`` for the missing
@@ -9,25 +13,33 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-__all__ = ["PACKAGES", "ensure_packages", "missing_packages", "package_versions"]
+__all__ = ["BROWSER_PACKAGES", "LAB_PACKAGES", "PACKAGES", "ensure_packages",
+           "missing_packages", "package_versions"]
 
 #: Debian package → a file it provides that the lab uses.
-PACKAGES: dict[str, str] = {
+LAB_PACKAGES: dict[str, str] = {
     "qemu-system-x86": "/usr/bin/qemu-system-x86_64",
     "ipxe-qemu": "/usr/lib/ipxe/qemu/pxe-e1000.rom",
     "ipxe": "/usr/lib/ipxe/undionly.kpxe",
     "dnsmasq-base": "/usr/sbin/dnsmasq",
     "tcpdump": "/usr/bin/tcpdump",
 }
+#: Debian package → a file it provides that the report's browser test uses.
+BROWSER_PACKAGES: dict[str, str] = {
+    "chromium": "/usr/bin/chromium",
+    "chromium-driver": "/usr/bin/chromedriver",
+}
+#: everything ``netbootsim lab install`` installs
+PACKAGES: dict[str, str] = {**LAB_PACKAGES, **BROWSER_PACKAGES}
 
 
 def package_versions(packages: list[str] | None = None) -> dict[str, str | None]:
     """Installed version of each package from dpkg (``None`` when not installed)."""
     out: dict[str, str | None] = {}
-    for pkg in packages or list(PACKAGES):
+    for pkg in packages or list(LAB_PACKAGES):
         res = subprocess.run(["dpkg-query", "-W", "-f=${Status}\t${Version}", pkg],
                              capture_output=True, text=True, check=False)
         status, _, version = res.stdout.partition("\t")
@@ -35,26 +47,28 @@ def package_versions(packages: list[str] | None = None) -> dict[str, str | None]
     return out
 
 
-def missing_packages() -> list[str]:
-    """Packages not installed, or whose file the lab uses is absent."""
-    versions = package_versions()
-    return [p for p, f in PACKAGES.items() if versions[p] is None or not Path(f).exists()]
+def missing_packages(packages: Mapping[str, str] = LAB_PACKAGES) -> list[str]:
+    """Of ``packages``, those not installed, or whose file we use is absent."""
+    versions = package_versions(list(packages))
+    return [p for p, f in packages.items() if versions[p] is None or not Path(f).exists()]
 
 
-def ensure_packages(say: Callable[[str], None] = print) -> list[str]:
-    """Install the missing packages; return the ones installed.
+def ensure_packages(say: Callable[[str], None] = print,
+                    packages: Mapping[str, str] = PACKAGES) -> list[str]:
+    """Install the missing ones of ``packages``; return the ones installed.
 
     Args:
         say: where progress lines go.
+        packages: package → a file it provides (default: the lab's and the browser's).
 
     Raises:
         PermissionError: something is missing and we are not root.
         subprocess.CalledProcessError: apt-get failed.
     """
-    missing = missing_packages()
+    missing = missing_packages(packages)
     if not missing:
-        say("lab packages present: " + ", ".join(
-            f"{p} {v}" for p, v in package_versions().items()))
+        say("packages present: " + ", ".join(
+            f"{p} {v}" for p, v in package_versions(list(packages)).items()))
         return []
     if os.geteuid() != 0:
         raise PermissionError("missing Debian packages " + " ".join(missing) +

@@ -122,15 +122,20 @@ def phases_png(phases: pd.DataFrame, servers: pd.DataFrame) -> bytes | None:
     sizes = servers.groupby("group", sort=True).size()
     groups = [str(g) for g in sizes.index][:MAX_GROUPS]
     total = phases.groupby(["group", "phase"], sort=True)["seconds"].sum()
+    ncol = 1 if len(order) <= 8 else 2
+    rows = -(-len(order) // ncol)
+    # tall enough for the legend beside the bars too (about 0.19 in a row at 8 pt):
+    # a clipped legend hides which colour is which phase
+    height = max(1.6 + 0.38 * len(groups), 0.9 + 0.19 * rows)
     with _style():
-        fig = _figure(8.5, 1.6 + 0.38 * len(groups))
+        fig = _figure(8.5, height)
         ax = fig.add_subplot()
         ypos = np.arange(len(groups))
         left = np.zeros(len(groups))
-        cmap = mpl.colormaps["tab20" if len(order) > 10 else "tab10"]
+        colors = _phase_colors(len(order))
         for i, p in enumerate(order):
             widths = np.array([float(total.get((g, p), 0.0)) / int(sizes[g]) for g in groups])
-            ax.barh(ypos, widths, left=left, color=cmap(i % cmap.N), label=p, height=0.6)
+            ax.barh(ypos, widths, left=left, color=colors[i], label=p, height=0.6)
             left += widths
         ax.set_yticks(ypos, groups)
         ax.invert_yaxis()
@@ -140,9 +145,21 @@ def phases_png(phases: pd.DataFrame, servers: pd.DataFrame) -> bytes | None:
         who = "per group" if len(sizes) > 1 else "fleet"
         ax.set_title(f"Time by phase, {who}{extra}")
         # beside the bars, not under them (it would cover the axis label)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
-                  ncol=1 if len(order) <= 8 else 2)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, ncol=ncol)
         return _png(fig)
+
+
+def _phase_colors(n: int) -> list:
+    """``n`` distinct colours: tab10 up to 10 phases, then tab20, tab20b, tab20c (60).
+
+    Past 60 they repeat; a fleet's boot log has far fewer phases than that.
+    """
+    if n <= 10:
+        palette = list(mpl.colormaps["tab10"].colors)
+    else:
+        palette = [c for name in ("tab20", "tab20b", "tab20c")
+                   for c in mpl.colormaps[name].colors]
+    return [palette[i % len(palette)] for i in range(n)]
 
 
 def busiest(timeline: pd.DataFrame, limit: int = MAX_RESOURCES) -> list[str]:
