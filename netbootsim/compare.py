@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .errors import InputError  # noqa: E402
+from .report.content import bound_scope  # noqa: E402
 from .run_cli import run_scenario  # noqa: E402
 
 __all__ = ["add_compare_parser", "cmd_compare", "write_compare"]
@@ -82,7 +83,9 @@ def write_compare(out: Path, dirs: list[Path]) -> tuple[Path, Path]:
         ratio = (f"{s['makespan'] / base:.2f}×" if s["makespan"] and base else "—")
         rows.append([name, f"{s['completed']}/{s['servers']}", str(s["failed"]), _fmt(s["p50"]),
                      _fmt(s["p95"]), _fmt(s["makespan"]), ratio,
-                     _fmt(s["line_rate_bound"]["seconds"]), top])
+                     _fmt(s["line_rate_bound"]["seconds"])
+                     + (f" ({scope})" if (scope := bound_scope(s["line_rate_bound"])) else ""),
+                     top])
     # mean time per phase (of the phases that took time), to say where a ratio comes from
     names = sorted({ph for _, s, _ in runs for ph, st in s["phases"].items()
                     if st["mean"] > 0 and not ph.startswith(("tftp-wait", "http-wait"))})

@@ -52,12 +52,17 @@ def summarize(
     t0 = float(servers["power_on"].min()) if len(servers) else 0.0
     done = servers.loc[servers["outcome"] == "ok", "ready"].to_numpy() - t0
     pct = (lambda q: float(np.percentile(done, q))) if done.size else (lambda q: math.nan)
-    bound = {"seconds": 0.0, "resource": "", "bytes": 0.0, "capacity_bps": 0.0}
+    # The bound is of the bytes that moved (completed transfers). A server that never got
+    # ready moved only part of what it needed, so with any such server the bound is low
+    # for the whole fleet: ``not_ready`` says how many, and the reports say so beside it.
+    not_ready = int((servers["outcome"] != "ok").sum())
+    bound = {"seconds": 0.0, "resource": "", "bytes": 0.0, "capacity_bps": 0.0,
+             "not_ready": not_ready}
     for name in sorted(run.wire_bytes):
         t = run.wire_bytes[name] / run.capacity[name]
         if t > bound["seconds"]:
             bound = {"seconds": t, "resource": name, "bytes": run.wire_bytes[name],
-                     "capacity_bps": run.capacity[name] * 8}
+                     "capacity_bps": run.capacity[name] * 8, "not_ready": not_ready}
     makespan = float(done.max()) if done.size else math.nan
     # service caps: the time every TFTP slot / HTTP worker was taken counts as saturation
     caps = [(f"{name}:slots", sl, sl.max_sessions) for name, sl in run.slots.items()]

@@ -141,11 +141,12 @@ def test_http_full_backlog_drops_syns_until_ipxe_gives_up():
     assert pool.dropped_syns == 6
 
 
-def test_failed_fetches_do_not_count_in_the_line_rate_bound():
+def test_failed_fetches_do_not_count_in_the_line_rate_bound_and_the_report_says_so():
     # At tftp-max 4 with 20 servers fetching 8 + 32 MiB, kernels get through but duplicate
     # RRQs clog the slots and initrd fetches give up: those moved no bytes, so the bound's
     # bytes are exactly the successful fetches' wire bytes.
     from netbootsim.protocols import tftp_plan
+    from netbootsim.report.content import build_context
     from netbootsim.runner import summarize
 
     topo = rack(20, server_link=LinkSpec(1e9 / 8, 50e-6),
@@ -155,11 +156,16 @@ def test_failed_fetches_do_not_count_in_the_line_rate_bound():
     sizes = {"kernel": 8 * 2**20, "initrd": 32 * 2**20}
     grp = Group("g", "pxe", prof, tuple(sizes.items()), svc)
     run = simulate(topo, [grp], [(s, "g") for s in topo.servers()], name="t", seed=1)
-    summary, _, phases, _ = summarize(run, scenario="t", question="", seed=1, mode="flow",
-                                      notes=[])
+    summary, servers, phases, _ = summarize(run, scenario="t", question="", seed=1,
+                                            mode="flow", notes=[])
     fetched = phases[phases.phase.str.startswith("fetch:") & (phases.outcome == "ok")]
     failed = phases[phases.phase.str.startswith("fetch:") & (phases.outcome == "failed")]
     assert len(fetched) and len(failed)  # both kinds occur
     expect = sum(tftp_plan(sizes[p.split(":")[1]], prof.tftp, 0.0, ()).wire_bytes
                  for p in fetched.phase)
     assert summary["line_rate_bound"]["bytes"] == expect
+    # ... and the bound says it leaves out what the servers not ready still needed
+    not_ready = int((servers.outcome != "ok").sum())
+    assert 0 < not_ready == summary["line_rate_bound"]["not_ready"]
+    headline = dict(build_context(summary, servers, phases)["headline"])
+    assert f"bytes carried only: {not_ready} not ready" in headline["Line-rate lower bound"]

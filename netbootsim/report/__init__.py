@@ -27,7 +27,8 @@ _CAPTIONS = {
     "cdf": ("Completion time",
             "Fraction of the whole fleet ready against time since the first power-on; dashed "
             "lines mark p50/p95/p99 of completed servers, the dotted line the line-rate lower "
-            "bound (bytes the busiest resource must carry ÷ its capacity)."),
+            "bound (bytes the busiest resource carried ÷ its capacity; servers that never got "
+            "ready carried only part of theirs, so with any of them it is low)."),
     "phases": ("Time by phase",
                "Mean seconds a server spent in each phase, all attempts counted, averaged over "
                "every server of the group (the DHCP exchange is part of dhcp, so it is not "

@@ -15,8 +15,8 @@ import pandas as pd
 
 from . import fmt
 
-__all__ = ["MAX_SERVER_ROWS", "MAX_BOTTLENECK_ROWS", "phase_order", "ready_since_start",
-           "build_context"]
+__all__ = ["MAX_SERVER_ROWS", "MAX_BOTTLENECK_ROWS", "bound_scope", "phase_order",
+           "ready_since_start", "build_context"]
 
 #: Rows of the "servers not ready" table before it says how many more there are.
 MAX_SERVER_ROWS = 50
@@ -89,6 +89,16 @@ def _lead(s: dict, top: dict | None) -> str:
     return text
 
 
+def bound_scope(bound: dict) -> str:
+    """What the line-rate bound leaves out: ``""`` when every server got ready.
+
+    The bound counts the bytes that moved; a server that failed or was still booting
+    moved less than it needed, so the fleet's own bound is higher than the number shown.
+    """
+    n = int(fmt.number(bound.get("not_ready")) or 0)
+    return f"bytes carried only: {fmt.count(n)} not ready" if n else ""
+
+
 def _ratio(s: dict) -> float | None:
     r = fmt.number(s.get("makespan_over_bound"))
     if r is None:
@@ -110,6 +120,8 @@ def _headline(s: dict, servers: pd.DataFrame, top: dict | None) -> list[tuple[st
     if fmt.number(b.get("seconds")):
         bound = (f"{fmt.duration(b['seconds'])}: {b.get('resource', '')} carries "
                  f"{fmt.size(b.get('bytes'))} at {fmt.bit_rate(b.get('capacity_bps'))}")
+        if bound_scope(b):
+            bound += f" ({bound_scope(b)})"
     else:
         bound = fmt.DASH
     if top:

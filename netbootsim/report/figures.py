@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from . import fmt
-from .content import NESTED_PREFIXES, phase_order, ready_since_start
+from .content import NESTED_PREFIXES, bound_scope, phase_order, ready_since_start
 
 __all__ = ["DPI", "RC", "MAX_GROUPS", "MAX_RESOURCES", "busiest", "cdf_png", "phases_png",
            "utilisation_png"]
@@ -88,7 +88,8 @@ def cdf_png(summary: dict, servers: pd.DataFrame) -> bytes:
         b = fmt.number(bound.get("seconds"))
         if b:
             ax.axvline(b, color="black", ls=":", lw=1.5,
-                       label=f"line-rate bound {fmt.duration(b)} ({bound.get('resource', '')})")
+                       label=f"line-rate bound {fmt.duration(b)} ({bound.get('resource', '')}"
+                       + (f"; {bound_scope(bound)})" if bound_scope(bound) else ")"))
         right = max([v for v in (fmt.number(summary.get("makespan")), b,
                                  float(done[-1]) if done.size else None) if v] or [1.0])
         ax.set_xlim(0, right * 1.04)
