@@ -17,7 +17,7 @@ Usage (the figures in the closing note of the iPXE issue)::
     python benchmarks/interpreter_overhead.py scenarios/dc-boot-storm-2000.yaml \
         --set 'fleet[0].server=http1'
     python benchmarks/interpreter_overhead.py scenarios/ipxe-dynamic-api.yaml \
-        --set 'fleet[0].count=2000'
+        --set 'topology.racks=50' --set 'fleet[0].count=2000'
 
 Prints one JSON object. The profiler's share is an estimate: cProfile slows small
 functions more than large ones, and the interpreter's are small, so the share errs high.
