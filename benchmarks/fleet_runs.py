@@ -20,8 +20,6 @@ is kept.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -29,10 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import simpy
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _measure import best_wall, counting_steps, machine  # noqa: E402
 
 from netbootsim.api import simulate_scenario  # noqa: E402
 from netbootsim.report.content import bound_scope  # noqa: E402
@@ -69,43 +67,11 @@ def cli_wall(scenario: str, overrides: list[str], repeat: int) -> float:
     return best
 
 
-def sim_wall(scenario: str, overrides: list[str], repeat: int) -> float:
-    """Best wall time of ``simulate_scenario`` (no files written)."""
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        with relaxed_gc():
-            simulate_scenario(ROOT / scenario, overrides=overrides)
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
 def counted(scenario: str, overrides: list[str]) -> tuple[int, dict]:
     """SimPy events processed by one run, and its summary."""
-    count = [0]
-    step = simpy.Environment.step
-
-    def counting(self):
-        count[0] += 1
-        return step(self)
-
-    simpy.Environment.step = counting
-    try:
-        with relaxed_gc():
-            res = simulate_scenario(ROOT / scenario, overrides=overrides)
-    finally:
-        simpy.Environment.step = step
+    with counting_steps() as count, relaxed_gc():
+        res = simulate_scenario(ROOT / scenario, overrides=overrides)
     return count[0], res.summary
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def _s(x: float | None) -> str:
@@ -120,13 +86,14 @@ def main() -> int:
     rows = []
     for label, scenario, overrides in CASES:
         cw = cli_wall(scenario, overrides, args.repeat)
-        sw = sim_wall(scenario, overrides, args.repeat)
+        sw = best_wall(lambda s=scenario, o=overrides: simulate_scenario(ROOT / s, overrides=o),
+                       args.repeat)
         events, s = counted(scenario, overrides)
         n = s["servers"]
-        bound = (s.get("line_rate_bound") or {}).get("seconds")
+        lrb = s.get("line_rate_bound") or {}
+        bound, scope = lrb.get("seconds"), bound_scope(lrb)
         ratio = s.get("makespan_over_bound")
         sets = "".join(f" `--set {o}`" for o in overrides)
-        scope = bound_scope(s.get("line_rate_bound") or {})
         rows.append(
             f"| {label}{sets} | {n:,} | {s['completed']:,} / {s['failed']:,} | {cw:.2f} s | "
             f"{sw:.3f} s | {events:,} | {events / n:.1f} | {_s(s.get('makespan'))} | "
@@ -136,8 +103,7 @@ def main() -> int:
     section = "\n".join([
         BEGIN, "",
         f"`python benchmarks/fleet_runs.py --repeat {args.repeat}` (best of {args.repeat}; "
-        f"{_cpu()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}). "
+        f"{machine()}). "
         "CLI: `netbootsim run` as typed, reports included; simulation: "
         "`simulate_scenario` alone. Events: SimPy `Environment.step` calls.", "",
         "| case | servers | ready / failed | CLI wall | simulation wall | SimPy events | "

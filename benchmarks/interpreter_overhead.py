@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import simpy
+from _measure import best_wall
 
 from netbootsim.api import simulate_scenario
 from netbootsim.ipxe.interp import Shell
@@ -65,16 +66,6 @@ def _counted(scenario: str, overrides: list[str]) -> tuple[float, int, int, dict
     return wall, counts["events"], counts["commands"], res.summary
 
 
-def _wall(scenario: str, overrides: list[str], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        with relaxed_gc():
-            simulate_scenario(scenario, overrides=overrides)
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def _profiled_share(scenario: str, overrides: list[str]) -> tuple[float, list]:
     prof = cProfile.Profile()
     with relaxed_gc():
@@ -95,7 +86,8 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], dest="overrides")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    wall = _wall(args.scenario, args.overrides, args.repeat)
+    wall = best_wall(lambda: simulate_scenario(args.scenario, overrides=args.overrides),
+                     args.repeat)
     _, events, commands, summary = _counted(args.scenario, args.overrides)
     share, top = _profiled_share(args.scenario, args.overrides)
     n = summary["servers"]

@@ -19,10 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-import simpy
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _measure import counting_steps  # noqa: E402
 
 from netbootsim.validate_engines import main_cases, write_section  # noqa: E402
 
@@ -32,23 +32,12 @@ END = "<!-- packet-speed: end -->"
 
 def measure(case, engine: str, repeat: int) -> tuple[float, int, float]:
     """Best wall time, SimPy events and the makespan of ``case`` on ``engine``."""
-    count = [0]
-    step = simpy.Environment.step
-
-    def counting(self):
-        count[0] += 1
-        return step(self)
-
     best = float("inf")
     for _ in range(repeat):
-        count[0] = 0
-        simpy.Environment.step = counting
-        try:
+        with counting_steps() as count:
             t = time.perf_counter()
             starts, ends = case.run(engine)
             best = min(best, time.perf_counter() - t)
-        finally:
-            simpy.Environment.step = step
     return best, count[0], max(ends) - min(starts)
 
 

@@ -81,11 +81,11 @@ def write_compare(out: Path, dirs: list[Path]) -> tuple[Path, Path]:
     for name, s, _ in runs:
         top = s["bottlenecks"][0]["resource"] if s["bottlenecks"] else "—"
         ratio = (f"{s['makespan'] / base:.2f}×" if s["makespan"] and base else "—")
+        bound = _fmt(s["line_rate_bound"]["seconds"])
+        if scope := bound_scope(s["line_rate_bound"]):
+            bound += f" ({scope})"
         rows.append([name, f"{s['completed']}/{s['servers']}", str(s["failed"]), _fmt(s["p50"]),
-                     _fmt(s["p95"]), _fmt(s["makespan"]), ratio,
-                     _fmt(s["line_rate_bound"]["seconds"])
-                     + (f" ({scope})" if (scope := bound_scope(s["line_rate_bound"])) else ""),
-                     top])
+                     _fmt(s["p95"]), _fmt(s["makespan"]), ratio, bound, top])
     # mean time per phase (of the phases that took time), to say where a ratio comes from
     names = sorted({ph for _, s, _ in runs for ph, st in s["phases"].items()
                     if st["mean"] > 0 and not ph.startswith(("tftp-wait", "http-wait"))})

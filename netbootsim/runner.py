@@ -55,14 +55,13 @@ def summarize(
     # The bound is of the bytes that moved (completed transfers). A server that never got
     # ready moved only part of what it needed, so with any such server the bound is low
     # for the whole fleet: ``not_ready`` says how many, and the reports say so beside it.
-    not_ready = int((servers["outcome"] != "ok").sum())
-    bound = {"seconds": 0.0, "resource": "", "bytes": 0.0, "capacity_bps": 0.0,
-             "not_ready": not_ready}
+    bound = {"seconds": 0.0, "resource": "", "bytes": 0.0, "capacity_bps": 0.0}
     for name in sorted(run.wire_bytes):
         t = run.wire_bytes[name] / run.capacity[name]
         if t > bound["seconds"]:
             bound = {"seconds": t, "resource": name, "bytes": run.wire_bytes[name],
-                     "capacity_bps": run.capacity[name] * 8, "not_ready": not_ready}
+                     "capacity_bps": run.capacity[name] * 8}
+    bound["not_ready"] = int((servers["outcome"] != "ok").sum())
     makespan = float(done.max()) if done.size else math.nan
     # service caps: the time every TFTP slot / HTTP worker was taken counts as saturation
     caps = [(f"{name}:slots", sl, sl.max_sessions) for name, sl in run.slots.items()]

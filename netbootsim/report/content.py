@@ -120,8 +120,8 @@ def _headline(s: dict, servers: pd.DataFrame, top: dict | None) -> list[tuple[st
     if fmt.number(b.get("seconds")):
         bound = (f"{fmt.duration(b['seconds'])}: {b.get('resource', '')} carries "
                  f"{fmt.size(b.get('bytes'))} at {fmt.bit_rate(b.get('capacity_bps'))}")
-        if bound_scope(b):
-            bound += f" ({bound_scope(b)})"
+        if scope := bound_scope(b):
+            bound += f" ({scope})"
     else:
         bound = fmt.DASH
     if top:

@@ -87,9 +87,9 @@ def cdf_png(summary: dict, servers: pd.DataFrame) -> bytes:
         bound = summary.get("line_rate_bound") or {}
         b = fmt.number(bound.get("seconds"))
         if b:
+            what = "; ".join(x for x in (bound.get("resource", ""), bound_scope(bound)) if x)
             ax.axvline(b, color="black", ls=":", lw=1.5,
-                       label=f"line-rate bound {fmt.duration(b)} ({bound.get('resource', '')}"
-                       + (f"; {bound_scope(bound)})" if bound_scope(bound) else ")"))
+                       label=f"line-rate bound {fmt.duration(b)} ({what})")
         right = max([v for v in (fmt.number(summary.get("makespan")), b,
                                  float(done[-1]) if done.size else None) if v] or [1.0])
         ax.set_xlim(0, right * 1.04)
