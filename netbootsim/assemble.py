@@ -61,10 +61,13 @@ SCOPE_NOTES = [
 
 #: The scope note of each engine.
 ENGINE_NOTES = {
-    "flow": "Flow engine: lock-step TFTP and window-limited TCP share links max-min fairly "
-            "(a lock-step flow beside TCP flows at a host NIC also waits a round of its "
-            "queue per block); drop-tail losses and RTT-unfairness at switch ports are left "
-            "out (run.engine: packet models them; docs/validation.md compares the two).",
+    "flow": "Flow engine: lock-step TFTP and window-limited TCP share host NICs max-min "
+            "fairly (a lock-step flow beside TCP flows at a host NIC also waits a round of "
+            "its queue per block); at switch and router ports (FIFO) flows of different "
+            "round trips share by window / (RTT + queue delay), and a full drop-tail "
+            "buffer trims the fastest to a common rate; which flows the losses hit, and "
+            "their recoveries, are left out (run.engine: packet models them; "
+            "docs/validation.md compares the two).",
     "packet": "Packet engine: TFTP and TCP (Linux NewReno + SACK sender, iPXE receiver) "
               "packet by packet through drop-tail switch ports (run.buffer) and per-flow "
               "fair host NICs; DHCP and ARP broadcasts flooded per L2 domain; utilisation "
