@@ -3,7 +3,8 @@
 One scenario with a ``variants:`` section (name -> field overrides) compares its
 variants instead: ``netbootsim compare scenarios/rack-tftp-vs-http.yaml --out DIR``.
 
-Runs each scenario (its own report goes to ``OUT/<stem>/``), then writes
+Runs each scenario (its own report goes to ``OUT/<stem>/``; where two files share a
+stem, ``OUT/<folder>-<stem>/``), then writes
 ``OUT/compare.md`` and a self-contained ``OUT/compare.html``: one table of headline
 numbers with each makespan as a ratio to the first scenario's, and the completion-time
 CDFs overlaid. Every number comes from the scenarios' own ``summary.json`` and
@@ -17,6 +18,8 @@ import base64
 import html
 import io
 import json
+import os
+import shutil
 from pathlib import Path
 
 import matplotlib
@@ -27,6 +30,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .errors import InputError  # noqa: E402
+from .outdir import OutputDir  # noqa: E402
 from .report.content import bound_scope  # noqa: E402
 from .run_cli import run_scenario  # noqa: E402
 
@@ -141,6 +145,9 @@ def add_compare_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="directory for the comparison")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V",
                    help="override applied to every scenario (repeatable)")
+    p.add_argument("--force", action="store_true",
+                   help="write into a directory holding files netbootsim did not write "
+                        "(deleting none of them)")
     p.set_defaults(func=cmd_compare)
 
 
@@ -153,21 +160,53 @@ def variants_of(path: str) -> dict[str, list[str]]:
             for name, changes in sc.variants.items()}
 
 
+def run_names(paths: list[str]) -> list[str]:
+    """A distinct name per scenario file: its stem, or its path where stems collide.
+
+    ``a/q.yaml`` and ``b/q.yaml`` become ``a-q`` and ``b-q`` (the path below the folder
+    they share, ``/`` as ``-``); the same file given twice gets ``-2``, ``-3``...
+    """
+    stems = [Path(p).stem for p in paths]
+    names = []
+    for p, stem in zip(paths, stems, strict=True):
+        if stems.count(stem) == 1:
+            names.append(stem)
+            continue
+        same = [Path(q).resolve() for q, s in zip(paths, stems, strict=True) if s == stem]
+        common = Path(os.path.commonpath([str(q.parent) for q in same]))
+        rel = Path(p).resolve().with_suffix("").relative_to(common)
+        names.append("-".join(rel.parts) or stem)
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n}-{seen[n]}")
+    return out
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     """Handle ``netbootsim compare``."""
     out = Path(args.out)
     runs: list[tuple[str, list[str], str]] = []  # (path, overrides, name)
-    for path in args.scenarios:
-        variants = variants_of(path)
-        if variants and len(args.scenarios) == 1:
-            runs += [(path, [*args.overrides, *sets], name) for name, sets in variants.items()]
-        else:
-            runs.append((path, list(args.overrides), Path(path).stem))
+    variants = [variants_of(path) for path in args.scenarios]  # every file checked first
+    if len(args.scenarios) == 1 and variants[0]:
+        runs = [(args.scenarios[0], [*args.overrides, *sets], name)
+                for name, sets in variants[0].items()]
+    else:
+        runs = [(path, list(args.overrides), name)
+                for path, name in zip(args.scenarios, run_names(args.scenarios), strict=True)]
     if len(runs) < 2:
         raise InputError.single("command line", 0, "scenarios",
                                 "give two or more scenarios, or one with variants:")
-    dirs = [run_scenario(path, sets, str(out / name), name=name)
-            for path, sets, name in runs]
-    md, page = write_compare(out, dirs)
-    print(f"comparison: {page}")
+    with OutputDir(out, "compare", force=args.force) as od:
+        tmp = od.staging()
+        try:
+            dirs = [run_scenario(path, sets, str(tmp / name), name=name)
+                    for path, sets, name in runs]
+            write_compare(tmp, dirs)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        od.publish(tmp)
+    print(f"comparison: {out / 'compare.html'}")
     return 0

@@ -9,14 +9,18 @@ scenario's output directory (``run.out``, else ``results/<scenario stem>``).
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from .assemble import engine_mode, run_built, scope_notes
 from .errors import InputError
+from .outdir import OutputDir
 from .runner import summarize, write_outputs
 
-__all__ = ["add_run_parser", "cmd_run", "run_scenario", "question_of"]
+__all__ = ["add_run_parser", "cmd_run", "run_scenario", "execute", "question_of"]
 
 
 class _progress_bar:
@@ -44,6 +48,9 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V",
                    help="override a scenario field, e.g. --set run.seed=7 (repeatable)")
     p.add_argument("--quiet", action="store_true", help="print only the report paths")
+    p.add_argument("--force", action="store_true",
+                   help="write into an output directory that holds files netbootsim did not "
+                        "write (replacing same-named outputs, deleting nothing else)")
     p.set_defaults(func=cmd_run)
 
 
@@ -63,34 +70,51 @@ def question_of(path: str) -> str:
 
 
 def run_scenario(path: str, overrides: list[str], out: str | None = None,
-                 quiet: bool = True, name: str | None = None) -> Path:
+                 quiet: bool = True, name: str | None = None, *, force: bool = False,
+                 only: frozenset[str] | None = None) -> Path:
     """Load, simulate and write one scenario; return the output directory.
 
-    ``name`` names the run (default: the file's stem): a variant's name.
+    ``name`` names the run (default: the file's stem): a variant's name. ``force``
+    writes into a directory holding files netbootsim did not write (deleting none);
+    ``only`` limits the files written (see :func:`~netbootsim.runner.write_outputs`).
     """
+    return execute(path, overrides, out, quiet=quiet, name=name, force=force, only=only)[0]
+
+
+def execute(path: str, overrides: list[str], out: str | None = None, *, quiet: bool = True,
+            name: str | None = None, force: bool = False,
+            only: frozenset[str] | None = None) -> tuple[Path, dict, pd.DataFrame]:
+    """:func:`run_scenario`, returning ``(output directory, summary, servers frame)``."""
     from .scenario import build, load_scenario
 
     built = build(load_scenario(path, overrides=overrides, name=name))
     sc = built.scenario
-    bar = None if quiet else _progress_bar(len(built.servers), sc.name)
-    try:
-        run, inputs, wall = run_built(built, progress=bar and bar.step)
-    finally:
-        if bar is not None:
-            bar.close()
-    summary, servers, phases, timeline = summarize(
-        run, scenario=sc.name, question=question_of(path), seed=built.seed,
-        mode=engine_mode(built.run),
-        notes=scope_notes(inputs))
     target = Path(out or built.run.out or Path("results") / sc.name)
-    write_outputs(target, summary, servers, phases, timeline)
+    with OutputDir(target, "run", force=force, flag="--out" if out else "run.out") as od:
+        bar = None if quiet else _progress_bar(len(built.servers), sc.name)
+        try:
+            run, inputs, wall = run_built(built, progress=bar and bar.step)
+        finally:
+            if bar is not None:
+                bar.close()
+        summary, servers, phases, timeline = summarize(
+            run, scenario=sc.name, question=question_of(path), seed=built.seed,
+            mode=engine_mode(built.run),
+            notes=scope_notes(inputs))
+        tmp = od.staging()
+        try:
+            write_outputs(tmp, summary, servers, phases, timeline, only=only)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        od.publish(tmp)
     if not quiet:
         print(f"{sc.name}: {summary['completed']}/{summary['servers']} servers ready, "
               f"makespan {_secs(summary['makespan'])}, p95 {_secs(summary['p95'])} "
               f"({wall:.2f} s wall, "
               + (f"{run.packets:,} packet hops)" if run.packets else
                  f"{run.events} engine events)"), file=sys.stderr)
-    return target
+    return target, summary, servers
 
 
 def _secs(x: float | None) -> str:
@@ -102,6 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.out and len(args.scenarios) > 1:
         raise InputError.single("command line", 0, "--out", "use --out with one scenario only")
     for path in args.scenarios:
-        target = run_scenario(path, args.overrides, args.out, quiet=args.quiet)
+        target = run_scenario(path, args.overrides, args.out, quiet=args.quiet,
+                              force=args.force)
         print(f"report: {target / 'report.html'}")
     return 0

@@ -2,16 +2,14 @@
 
 ``summarize`` turns a :class:`~netbootsim.fleet.FleetRun` into the tidy frames and
 the ``summary.json`` dict; ``write_outputs`` writes them (and the report) into a
-directory atomically: everything is written to a temporary directory beside it and
-renamed into place, so a failed run leaves nothing half-written.
+staging directory, which :mod:`netbootsim.outdir` renames into place, so a failed or
+killed run leaves nothing half-written.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -144,23 +142,29 @@ def summarize(
 
 
 def write_outputs(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: pd.DataFrame,
-                  timeline: pd.DataFrame) -> Path:
-    """Write CSVs, ``summary.json`` and the report into ``out_dir``, all or nothing."""
+                  timeline: pd.DataFrame, only: frozenset[str] | None = None) -> Path:
+    """Write CSVs, ``summary.json`` and the report into the directory ``out_dir``.
+
+    ``out_dir`` is a staging directory (:class:`netbootsim.outdir.OutputDir` renames it
+    into place), so nothing here needs to be atomic. ``only``: write just these files
+    (e.g. ``{"summary.json"}`` for a sweep's points); the report is written when
+    ``report.html`` is among them.
+    """
     from .report import write_report
 
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        servers.to_csv(tmp / "servers.csv", index=False, float_format="%.9g")
-        phases.to_csv(tmp / "phases.csv", index=False, float_format="%.9g")
-        timeline.to_csv(tmp / "timeline.csv", index=False, float_format="%.9g")
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-        write_report(tmp, summary, servers, phases, timeline if len(timeline) else None)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    def want(name: str) -> bool:
+        return only is None or name in only
+
+    for name, frame in (("servers.csv", servers), ("phases.csv", phases),
+                        ("timeline.csv", timeline)):
+        if want(name):
+            frame.to_csv(out_dir / name, index=False, float_format="%.9g")
+    if want("summary.json"):
+        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True)
+                                              + "\n")
+    if want("report.html"):
+        write_report(out_dir, summary, servers, phases, timeline if len(timeline) else None)
     return out_dir

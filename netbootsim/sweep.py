@@ -19,17 +19,25 @@ the deadline* (failed, still booting, or ready later). ``summary.json`` holds:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 from pathlib import Path
 
 import pandas as pd
 
+from . import __version__
 from .errors import InputError
-from .run_cli import run_scenario
+from .outdir import OutputDir, atomic_write, owned
+from .run_cli import execute
 from .units import UnitError, parse_time
 
-__all__ = ["add_sweep_parser", "cmd_sweep", "crossing"]
+__all__ = ["add_sweep_parser", "cmd_sweep", "crossing", "JOURNAL"]
+
+#: A sweep's record of the points it finished, kept only while it runs: a sweep stopped
+#: at any moment (Ctrl-C, ``kill -9``) and started again with the same arguments reuses
+#: them — each point's inputs and the package's code must match its fingerprint.
+JOURNAL = ".netbootsim-sweep.json"
 
 
 def crossing(xs: list[float], ys: list[float], level: float) -> float | None:
@@ -72,7 +80,38 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-runs", action="store_true",
                    help="keep every run's full report (default: only its summary.json)")
     p.add_argument("--out", required=True)
+    p.add_argument("--force", action="store_true",
+                   help="write into a directory holding files netbootsim did not write "
+                        "(deleting none of them)")
     p.set_defaults(func=cmd_sweep)
+
+
+def code_fingerprint() -> str:
+    """A digest of the package's code and data: a resumed sweep reuses no stale point."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256(__version__.encode())
+    for f in sorted(root.rglob("*")):
+        if f.suffix in (".py", ".yaml") and f.is_file():
+            h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def _point_fingerprint(code: str, path: str, overrides: list[str], deadline: float,
+                       keep_runs: bool) -> str:
+    """What a sweep point's result depends on: code, the scenario and what it names."""
+    from .scenario import load_scenario
+
+    sc = load_scenario(path, overrides=overrides)
+    h = hashlib.sha256(code.encode())
+    h.update(sc.model_dump_json().encode())
+    h.update(f"{deadline!r} {keep_runs}".encode())
+    base = Path(path).resolve().parent
+    for svc in sorted(sc.services.values(), key=lambda x: x.host):
+        inventory = getattr(svc, "inventory", None)
+        if isinstance(inventory, str):
+            f = Path(inventory) if Path(inventory).is_absolute() else base / inventory
+            h.update(f.read_bytes() if f.is_file() else b"")
+    return h.hexdigest()
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -82,53 +121,88 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if not eq or not path.strip() or not grid:
         raise InputError.single("command line", 0, "--vary",
                                 f"{args.vary!r}: expected PATH=V1,V2,...")
+    bad = [v for v in grid if v in (".", "..") or "/" in v or v.startswith(".")]
+    if bad:
+        raise InputError.single("command line", 0, "--vary",
+                                f"value {bad[0]!r} cannot name a point's directory")
+    if len(set(grid)) != len(grid):
+        raise InputError.single("command line", 0, "--vary", "a value is given twice")
     try:
         deadline = parse_time(args.deadline)
     except UnitError as e:
         raise InputError.single("command line", 0, "--deadline", str(e)) from None
     out = Path(args.out)
-    rows = []
-    for v in grid:
-        target = run_scenario(args.scenario, [*args.overrides, f"{path.strip()}={v}"],
-                              str(out / v))
-        summary = json.loads((target / "summary.json").read_text())
-        servers = pd.read_csv(target / "servers.csv")
-        t0 = servers["power_on"].min()
-        ready = (servers["outcome"] == "ok") & (servers["ready"] - t0 <= deadline)
-        if not args.keep_runs:
-            for f in target.iterdir():
-                if f.name != "summary.json":
-                    f.unlink()
-        rows.append({path.strip(): _value(v), "servers": summary["servers"],
-                     "completed": summary["completed"], "failed": summary["failed"],
-                     "unfinished": summary["unfinished"],
-                     "not_ready_fraction": 1.0 - float(ready.mean()) if len(servers) else 0.0,
-                     "p95": summary["p95"], "makespan": summary["makespan"],
-                     "seed": summary["seed"], "scenario": summary["scenario"]})
+    code = code_fingerprint()
+    prints = {v: _point_fingerprint(code, args.scenario, [*args.overrides,
+                                                          f"{path.strip()}={v}"],
+                                    deadline, args.keep_runs) for v in grid}
+    with OutputDir(out, "sweep", force=args.force) as od:
+        od.open_in_place()
+        journal_path = out / JOURNAL
+        journal = _read_journal(journal_path)
+        rows = []
+        for v in grid:
+            done = journal.get(v)
+            if done and done.get("fingerprint") == prints[v] and (out / v).is_dir() \
+                    and owned(out / v)[0] and (out / v / "summary.json").is_file():
+                rows.append(done["row"])  # finished before the sweep was stopped
+                continue
+            target, summary, servers = execute(
+                args.scenario, [*args.overrides, f"{path.strip()}={v}"], str(out / v),
+                only=None if args.keep_runs else frozenset({"summary.json"}))
+            t0 = servers["power_on"].min()
+            ready = (servers["outcome"] == "ok") & (servers["ready"] - t0 <= deadline)
+            row = {path.strip(): _value(v), "servers": summary["servers"],
+                   "completed": summary["completed"], "failed": summary["failed"],
+                   "unfinished": summary["unfinished"],
+                   "not_ready_fraction": 1.0 - float(ready.mean()) if len(servers) else 0.0,
+                   "p95": summary["p95"], "makespan": summary["makespan"],
+                   "seed": summary["seed"], "scenario": summary["scenario"]}
+            rows.append(row)
+            journal[v] = {"fingerprint": prints[v], "row": row}
+            atomic_write(journal_path, json.dumps(journal, indent=1, sort_keys=True) + "\n")
+        od.mark(grid)
+        _write_results(out, path.strip(), rows, deadline, args.deadline)
+        od.mark(["sweep.csv", "summary.json", "sweep.md"])
+        journal_path.unlink(missing_ok=True)
+    print(f"sweep: {out / 'sweep.md'}")
+    return 0
+
+
+def _read_journal(path: Path) -> dict:
+    """Points a stopped sweep finished: ``{value: {"fingerprint", "row"}}`` (or ``{}``)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_results(out: Path, path: str, rows: list[dict], deadline: float,
+                   deadline_text: str) -> None:
+    """``sweep.csv``, ``summary.json`` and ``sweep.md``, each renamed into place."""
     frame = pd.DataFrame(rows)
-    frame.to_csv(out / "sweep.csv", index=False, float_format="%.9g")
-    numeric = all(isinstance(r[path.strip()], (int, float)) for r in rows)
-    xs = [float(r[path.strip()]) for r in rows] if numeric else list(range(len(rows)))
+    atomic_write(out / "sweep.csv", frame.to_csv(index=False, float_format="%.9g"))
+    numeric = all(isinstance(r[path], (int, float)) for r in rows)
+    xs = [float(r[path]) for r in rows] if numeric else list(range(len(rows)))
     ys = [r["not_ready_fraction"] for r in rows]
-    cliff = {"vary": path.strip(), "deadline_s": deadline,
+    cliff = {"vary": path, "deadline_s": deadline,
              "crosses_1pct": crossing(xs, ys, 0.01) if numeric else None,
              "crosses_50pct": crossing(xs, ys, 0.5) if numeric else None}
-    result = {**cliff, "values": [r[path.strip()] for r in rows], "not_ready_fraction": ys,
+    result = {**cliff, "values": [r[path] for r in rows], "not_ready_fraction": ys,
               "cliff": cliff, "points": rows}
-    (out / "summary.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
-    lines = [f"# Sweep of `{path.strip()}` — {rows[0]['scenario']}", "",
-             f"Not ready by the deadline ({args.deadline}): failed, still booting, or later.",
-             "", f"| {path.strip()} | ready | failed | not ready by deadline | p95 | makespan |",
+    atomic_write(out / "summary.json", json.dumps(result, indent=2, sort_keys=True) + "\n")
+    lines = [f"# Sweep of `{path}` — {rows[0]['scenario']}", "",
+             f"Not ready by the deadline ({deadline_text}): failed, still booting, or later.",
+             "", f"| {path} | ready | failed | not ready by deadline | p95 | makespan |",
              "|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         p95 = "—" if r["p95"] is None or not math.isfinite(r["p95"]) else f"{r['p95']:.1f} s"
         mk = ("—" if r["makespan"] is None or not math.isfinite(r["makespan"])
               else f"{r['makespan']:.1f} s")
-        lines.append(f"| {r[path.strip()]} | {r['completed']}/{r['servers']} | {r['failed']} | "
+        lines.append(f"| {r[path]} | {r['completed']}/{r['servers']} | {r['failed']} | "
                      f"{100 * r['not_ready_fraction']:.1f} % | {p95} | {mk} |")
     lines += ["", f"Crosses 1 %: {result['crosses_1pct']}; crosses 50 %: "
               f"{result['crosses_50pct']} (linear between grid points; `cliff` in "
               "`summary.json`).", ""]
-    (out / "sweep.md").write_text("\n".join(lines))
-    print(f"sweep: {out / 'sweep.md'}")
-    return 0
+    atomic_write(out / "sweep.md", "\n".join(lines))

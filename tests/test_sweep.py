@@ -47,4 +47,7 @@ def test_sweep_command_on_the_cliff_scenario(tmp_path):
     assert [p["services.tftp1.max_sessions"] for p in res["points"]] == [10, 50]
     assert [p["not_ready_fraction"] for p in res["points"]] == res["not_ready_fraction"]
     assert res["points"][1]["completed"] == res["points"][1]["servers"] == 50
-    assert sorted(p.name for p in (out / "10").iterdir()) == ["summary.json"]
+    # only the summary is kept (beside the marker that says netbootsim wrote it)
+    assert sorted(p.name for p in (out / "10").iterdir()) == [".netbootsim", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".netbootsim", "10", "50", "summary.json",
+                                                      "sweep.csv", "sweep.md"]
