@@ -23,11 +23,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from ..errors import InputError, Problem
 from ..units import UnitError, parse_size, parse_time
+from ..yamltext import safe_yaml
 
 __all__ = ["CASES", "DhcpOptions", "LabConfig", "PathOptions", "load_config", "parse_config"]
 
@@ -325,7 +325,7 @@ def load_config(path: str | Path) -> LabConfig:
         msg = "no such file" if isinstance(e, FileNotFoundError) else f"cannot read: {e}"
         raise InputError.single(file, 0, "", msg) from None
     try:
-        data = YAML(typ="rt").load(text)
+        data = safe_yaml().load(text)
     except YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark else 0

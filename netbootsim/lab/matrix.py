@@ -23,9 +23,10 @@ import sys
 import time
 from pathlib import Path
 
-from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from ..errors import InputError, Problem
+from ..yamltext import safe_yaml
 from .config import load_config
 from .parse import parse_run, write_parsed
 
@@ -35,8 +36,8 @@ __all__ = ["load_matrix", "run_matrix", "add_matrix_parser", "cmd_matrix", "pack
 def load_matrix(path: Path) -> list[tuple[Path, int]]:
     """``(config path, repetitions)`` entries; every problem reported with its line."""
     try:
-        data = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
+        data = safe_yaml().load(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, YAMLError) as e:
         raise InputError.single(str(path), 0, "", f"cannot read matrix: {e}") from None
     problems = []
     entries = []

@@ -2,8 +2,10 @@
 
 The path is checked against the schema: every step must name a section or field the
 schema has (a field with a default may be absent from the file and is then created),
-an existing entry of ``services``/``images``, or an existing list index, written
-``fleet[0].count`` or ``fleet.0.count``. The value is a YAML scalar or flow value
+an entry of a mapping such as ``services``/``images``/``tune`` (a new entry is created
+when it is set whole, ``services.tftp2={kind: tftp, host: boot1}``, or when the mapping
+holds plain values, ``fleet[0].tune.tftp_block_delay=2ms``), or an existing list index,
+written ``fleet[0].count`` or ``fleet.0.count``. The value is a YAML scalar or flow value
 (``5``, ``25Gbps``, ``[kernel, initrd]``, ``{bandwidth: 10Gbps}``). The replaced field
 is then reported with the origin ``--set <text>`` instead of a file line.
 """
@@ -14,10 +16,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from ..errors import Problem
+from ..yamltext import safe_yaml
 from .messages import suggest
 from .schema import ScenarioModel, slot
 from .source import Origin, format_path, to_plain
@@ -50,7 +52,8 @@ def _walk(tree: dict, steps: list[str | int]) -> tuple[tuple, str | None]:
     what, target = "model", ScenarioModel
     node: Any = tree
     path: tuple = ()
-    for step in steps:
+    for i, step in enumerate(steps):
+        last = i == len(steps) - 1
         here = format_path(path) or "the scenario"
         expect = list if what == "list" else dict
         if node is not None and what != "leaf" and not isinstance(node, expect):
@@ -78,10 +81,16 @@ def _walk(tree: dict, steps: list[str | int]) -> tuple[tuple, str | None]:
             what, target = slot(target, child)
         elif what == "dict":
             names = sorted(map(str, node)) if isinstance(node, dict) else []
-            if not isinstance(node, dict) or step not in node:
+            if isinstance(node, dict) and step in node:
+                key, child = step, node[step]
+            elif last or slot(target, None)[0] == "leaf":
+                # a new entry: set whole (services.tftp2={...}), or a value of a mapping
+                # of values (fleet[0].tune.tftp_block_delay=2ms); validation checks it
+                key, child = step, None
+            else:
                 return (*path, step), (f"no entry {step!r} in {here}{suggest(step, names)}; "
-                                       f"entries: {', '.join(names) or 'none'}")
-            key, child = step, node[step]
+                                       f"entries: {', '.join(names) or 'none'} (to add one, "
+                                       f"set it whole: {format_path((*path, step))}={{...}})")
             what, target = slot(target, child)
         else:
             return path, f"{here} is a value, not a section; it has no field {step!r}"
@@ -130,7 +139,7 @@ def apply_overrides(tree: dict, overrides: Sequence[str], origin: Origin) -> lis
                                     "write e.g. fleet[0].count or run.seed"))
             continue
         try:
-            value = to_plain(YAML(typ="safe", pure=True).load(raw))
+            value = to_plain(safe_yaml("safe", pure=True).load(raw))
         except YAMLError as e:
             problem = getattr(e, "problem", None) or e
             problems.append(Problem(where, 0, key.strip(), f"value {raw!r} is not a YAML "
