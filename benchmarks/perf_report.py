@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     lines += [
         "",
         f"One link, {small:,} flows: **{one:.2f} s** (goal < 1.8 s, i.e. 100× faster than "
-        f"the 181 s SimGrid 4.1 figure in REFERENCE-NUMBERS.md: {181 / one:.0f}× here).",
+        f"the 181 s SimGrid 4.1 figure [simgrid-planning]: {181 / one:.0f}× here).",
         "",
         "## Incremental vs full-recompute reference",
         "",
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"{sg['wall_seconds'] / ours['wall_seconds']:.0f}× | "
                          f"{sg['makespan']:.2f} | {ours['makespan']:.2f} |")
         lines += ["", f"SimGrid settings: {sg_rows[0][1].get('settings', '')}", "",
-                  "The 181 s of REFERENCE-NUMBERS.md is not what SimGrid 4.1 takes here: with "
+                  "The 181 s [simgrid-planning] is not what SimGrid 4.1 takes here: with "
                   "one launcher actor and asynchronous communications it takes the time above; "
                   "with one actor per flow (`python benchmarks/simgrid_one_link.py --style "
                   "actors`) it took 50 s at 10,000 flows in an earlier run. The 100× goal was "

@@ -4,7 +4,8 @@ Two workloads, both deterministic for a given seed:
 
 * ``one-link`` — N flows of 1–300 MiB (uniform), starting uniformly over the first
   60 s, all sharing one 10 Gbps boot-server link, no other bound. This is the case
-  SimGrid 4.1 needs 181 s for at N = 10,000 (REFERENCE-NUMBERS.md, "Peer simulators").
+  SimGrid 4.1 took 181 s for at N = 10,000 in an earlier, uncommitted measurement
+  [simgrid-planning] (``benchmarks/simgrid_one_link.py`` times it reproducibly).
 * ``leaf-spine`` — a fixed fabric of 32 racks × 40 servers, 4 spines, 25 Gbps server
   links, 3:1 oversubscription; a boot server (100 Gbps) and a remote mirror (100 Gbps,
   2.5 ms one way) on a services leaf. The N flows are spread over the 1,280 servers,

@@ -6,7 +6,7 @@ lab/traces/http-rtt0-r1); before offering a fresh address dnsmasq pings it and w
 for silence (``ping``: 3.0 s, DISCOVER→OFFER 3.005 s in tests/data/lab/traces/tftp with
 stock dnsmasq; ``--no-ping`` turns it off).
 
-Client (:func:`ipxe_dhcp`), iPXE's ``dhcp`` command (IPXE-FACTS §1, dhcp.c):
+Client (:func:`ipxe_dhcp`), iPXE's ``dhcp`` command (net/udp/dhcp.c, config/dhcp.h [ipxe-src]):
 
 * DHCPDISCOVER at t = 0, 1, 3, 7 s (timer 1 s doubling to 10 s); no usable OFFER by
   15 s → ``-ETIMEDOUT`` ("No configuration methods succeeded").
@@ -36,7 +36,7 @@ already has (no extra delay is added: no measured figure).
 
 A ProxyDHCP server (``proxy``) gives no address, only the boot file: its offer carries
 option 60 ``PXEClient``, so iPXE leaves discovery as soon as it holds it and an address
-offer (dhcp.c; IPXE-FACTS §1); a PXE ROM then asks it again on port 4011 (one more round
+offer (net/udp/dhcp.c:418-424 [ipxe-src]); a PXE ROM then asks it again on port 4011 (one more round
 trip, PXE spec §2.2.6).
 
 iPXE's second DHCP of a chainload: a server that checks the user class (option 77
@@ -376,7 +376,7 @@ REQUEST_WAITS = tuple(retry_waits(0.25, 10.0))
 
 
 #: The PXE ROM's boot-server request (port 4011) timer: ``PXEBS_START/END_TIMEOUT_SEC``
-#: 1 / 10 s (config/dhcp.h:80-81, IPXE-FACTS §1): 1, 2, 4, 8 s.
+#: 1 / 10 s (config/dhcp.h:80-81 [ipxe-src]): 1, 2, 4, 8 s.
 BOOT_WAITS = tuple(retry_waits(1.0, 10.0))
 
 

@@ -25,46 +25,53 @@ def registry() -> list[tuple[str, str, str, str]]:
          "ports (run.buffer, 512 KiB), per-flow round-robin host NICs; TFTP lock-step with "
          "iPXE's retry timer; TCP Linux NewReno+SACK sender (IW 10, RTO ≥ 200 ms), iPXE "
          "receiver (fixed window, ACK every segment)", "netbootsim/net/packet*.py; RFC "
-         "5681/6582/6675/6298/6928; Broadcom Tomahawk buffer; IPXE-FACTS §0, §3"),
+         "5681/6582/6675/6298/6928; Broadcom Tomahawk buffer [bcm56960]; iPXE retry.c, "
+         "tcp.c [ipxe-src]"),
         ("protocol", "tftp", "lock-step law: RTT + blocks × (RTT + ser + client + server); "
          "windows; expected loss with iPXE's retry timer", "RFC 1350/2348/7440; iPXE tftp.c, "
-         "retry.c (IPXE-FACTS §0, §2)"),
+         "retry.c [ipxe-src]"),
         ("protocol", "http", "TCP slow start from IW 10, rwnd/RTT, Mathis under loss; warm "
-         "keep-alive", "RFC 6928, 5681, 2861; Mathis et al. 1997; lab traces"),
+         "keep-alive", "RFC 6928, 5681, 2861; Mathis et al. 1997 [mathis-1997]; lab traces "
+         "[lab-traces]"),
         ("protocol", "dhcp", f"iPXE DISCOVERs 0/1/3/7 s, 15 s give-up, 2 s ProxyDHCP wait, "
-         f"IPv6 wait {IPV6_WAIT:g} s", "iPXE dhcp.c, config/dhcp.h (IPXE-FACTS §1); lab"),
+         f"IPv6 wait {IPV6_WAIT:g} s", "iPXE dhcp.c, config/dhcp.h [ipxe-src]; lab "
+         "[lab-validation]"),
         ("tftp service", "dnsmasq", f"tftp-max 50, ignores duplicate ACKs (resend "
          f"{DNSMASQ_TFTP_RETRANSMIT:g} s), orphan transfers held {DNSMASQ_ORPHAN_HOLD:g} s",
-         "dnsmasq(8); lab/traces/tftp-loss1-*, tests/data/lab/traces/tftp-4guests-max1"),
+         "dnsmasq(8) [dnsmasq-man]; lab/traces/tftp-loss1-*, "
+         "tests/data/lab/traces/tftp-4guests-max1 [lab-traces]"),
         ("tftp service", "unlimited", "a process per client (tftpd-hpa-like), no cap",
          "reference point"),
         ("http service", "apache-prefork", f"256 workers, keep-alive {APACHE_KEEPALIVE:g} s, "
-         f"backlog {APACHE_BACKLOG}", "httpd defaults; xCAT httpd_tuning.rst (§2.7)"),
+         f"backlog {APACHE_BACKLOG}", "httpd defaults [apache-httpd]; xCAT httpd_tuning.rst "
+         "[xcat-docs]"),
         ("http service", "nginx", "512 connections (1 worker × 512), keep-alive 75 s",
-         "nginx defaults (worker_connections, keepalive_timeout)"),
+         "nginx defaults (worker_connections, keepalive_timeout) [nginx-docs]"),
         ("protocol", "dhcp (PXE ROM)", "DISCOVERs 0/4/12/28 s, 60 s give-up; needs a boot "
-         "file (PXE-E53); ProxyDHCP on port 4011", "PXE spec 2.1 §2.2.1; "
-         "raspberrypi/firmware#991"),
+         "file (PXE-E53); ProxyDHCP on port 4011", "PXE spec 2.1 §2.2.1 [pxe-spec]; "
+         "raspberrypi/firmware#991 [rpi-firmware-991]"),
         ("dhcp service", "dnsmasq", f"{DNSMASQ_SERVICE_TIME * 1e3:g} ms per packet, ping check "
          f"{DNSMASQ_PING:g} s on fresh addresses (off with ping: false), pools per relay "
-         "subnet", "dnsmasq(8); lab traces; RFC 2131 §4.3.1, RFC 3046"),
+         "subnet", "dnsmasq(8) [dnsmasq-man]; lab traces [lab-traces]; RFC 2131 §4.3.1 "
+         "[rfc2131], RFC 3046 [rfc3046]"),
         ("dhcp service", "isc-dhcpd", f"{DNSMASQ_SERVICE_TIME * 1e3:g} ms per packet (as "
-         "dnsmasq, not measured), ping check 1 s", "dhcpd.conf(5) ping-timeout"),
+         "dnsmasq, not measured), ping check 1 s", "dhcpd.conf(5) ping-timeout [isc-dhcpd]"),
         ("api service", "generic", f"{API_SERVICE_TIME * 1e3:g} ms per request, "
          f"{API_CONCURRENCY} at once (uncalibrated)", "assumed; no published figure"),
         ("client", "chained iPXE start", f"{CHAIN_START:g} s from NBP loaded to its first "
-         "DISCOVER", "tests/data/lab/traces/chainload; BANNER_TIMEOUT, config/general.h"),
+         "DISCOVER", "tests/data/lab/traces/chainload [lab-traces]; BANNER_TIMEOUT, "
+         "config/general.h [ipxe-src]"),
         ("protocol", "https (TLS 1.2)", f"2 round trips per new connection + client crypto "
          f"{TLS_CLIENT_TIME:g} s (uncalibrated: no published or lab figure)",
-         "IPXE-FACTS §4 (iPXE tls.c: TLS 1.1-1.2)"),
+         "iPXE net/tls.c, config/crypto.h: TLS 1.1-1.2 [ipxe-src]"),
         ("api service", "inventory + templates", "answers per machine (mac/serial/asset/uuid) "
          "with a sandboxed Jinja2 script per role; unknown machines: discovery script; "
          "render error: HTTP 500", "netbootsim/provisioning.py"),
         ("client", "installer (Linux)", f"TCP window {LINUX_RWND // 2**20} MiB, bounded by the "
-         "disk's write rate", "Linux ip-sysctl tcp_rmem"),
+         "disk's write rate", "Linux ip-sysctl tcp_rmem [linux]"),
         ("link fault", "lacp / stp / link-down", f"frames dropped / iPXE defers DHCP (1 s × "
          f"{STP_MAX_DEFERRALS}) / iPXE waits {LINK_WAIT:g} s for link", "iPXE config/dhcp.h, "
-         "usr/ifmgmt.c (IPXE-FACTS §1); TritonDataCenter/sdcboot#2"),
+         "usr/ifmgmt.c [ipxe-src]; TritonDataCenter/sdcboot#2 [sdcboot-2]"),
     ]
     for p in PROFILES.values():
         state = "calibrated" if p.calibrated else "uncalibrated"

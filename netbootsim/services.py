@@ -5,7 +5,7 @@ does at its ``tftp-max`` (default 50, dnsmasq(8)), as the lab's traces show it
 (tests/data/lab/traces/tftp-4guests-max1): while every slot is busy the server reads
 no requests, so they queue in its socket; the waiting iPXE client re-sends its read
 request (RRQ) on its retry timer — 0.25, 0.5, 1, 2, 4, 8 s, giving up 15.75 s after
-the first (retry.c; IPXE-FACTS §0) — and every copy waits in the queue too. When a slot
+the first (net/retry.c [ipxe-src]) — and every copy waits in the queue too. When a slot
 frees, the server opens a transfer for the next queued copy, whatever it is: the
 client's first unanswered copy starts its real transfer; a copy whose client is already
 being served, or has given up, becomes an *orphan* transfer to a port nobody reads,
@@ -171,7 +171,7 @@ APACHE_KEEPALIVE = 5.0
 APACHE_BACKLOG = 511
 
 
-#: iPXE's TCP SYN retry timer (retry.c defaults, IPXE-FACTS §0, §3): SYNs at 0, 0.25,
+#: iPXE's TCP SYN retry timer (net/retry.c defaults, net/tcp.c [ipxe-src]): SYNs at 0, 0.25,
 #: 0.75, 1.75, 3.75, 7.75 s; the connection fails 15.75 s after the first.
 SYN_WAITS = tuple(retry_waits(0.25, 10.0))
 SYN_GIVE_UP = sum(SYN_WAITS)
@@ -184,7 +184,7 @@ class HttpWorkers:
     ``keepalive`` seconds after its last response. While every worker is busy, new
     connections wait in the listen backlog (their handshake done by the kernel); once the
     backlog is full, SYNs are dropped and iPXE re-sends them on its retry timer (0.25 s
-    doubling; the connection fails 15.75 s after the first SYN, IPXE-FACTS §3).
+    doubling; the connection fails 15.75 s after the first SYN, net/tcp.c [ipxe-src]).
 
     Args:
         env: the SimPy environment.

@@ -48,7 +48,7 @@ def test_fast_config():
 
 def test_plain_server_ends_at_the_3s_tick():
     # No ping, no 175.176: iPXE holds the offer for the ProxyDHCP wait and REQUESTs at the
-    # first timer tick after 2 s, t = 3 s (IPXE-FACTS §1).
+    # first timer tick after 2 s, t = 3 s (net/udp/dhcp.c:438-446 [ipxe-src]).
     (r,), _ = one(ping=0.0, ipv6_ra=True)
     assert r.exchange_end == pytest.approx(3.0005, abs=1e-12)
 

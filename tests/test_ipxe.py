@@ -1,5 +1,5 @@
 """The iPXE script interpreter (netbootsim.ipxe) against the 2019 ROM's ground truth and
-rule by rule (IPXE-FACTS §6), on a tiny in-memory SimPy world (no QEMU)."""
+rule by rule (core/exec.c, image/script.c [ipxe-src]), on a tiny in-memory SimPy world (no QEMU)."""
 
 from __future__ import annotations
 
@@ -169,8 +169,8 @@ def test_ground_truth_status_of_the_script_itself(name):
 def test_ground_truth_numbers_and_failing_lines():
     # fail.console.txt: 0x2d0c613b = ENOENT (0x2d) | httpcore (0x0c6000) | uniq 1 | 0x3b
     assert errors.ENOENT_HTTP_404 == 0x2d0c613b
-    assert errors.ENOEXEC == 0x2e022001  # IPXE-FACTS §6
-    assert errors.EADDRNOTAVAIL_CONFIG == 0x040ee119  # IPXE-FACTS §1
+    assert errors.ENOEXEC == 0x2e022001  # core/exec.c, include/errno.h [ipxe-src]
+    assert errors.EADDRNOTAVAIL_CONFIG == 0x040ee119  # usr/ifmgmt.c [ipxe-src], [sdcboot-2]
     res, _, _ = run((DATA / "fail.ipxe").read_text(), source="fail.ipxe")
     assert res.line == ("fail.ipxe", 4)
     assert res.reason.startswith("fail.ipxe:4: imgfetch: No such file or directory")
@@ -458,7 +458,7 @@ def test_strerror_and_errno_layout():
     assert errors.strerror(3) == "Error 0x00000003 (http://ipxe.org/00000003)"
     assert errors.strerror(0x100) == ("Operation completed successfully "
                                       "(http://ipxe.org/00000100)")  # masks to ENOERR
-    assert errors.einfo("ETIMEDOUT", "tftp") == 0x4c126035  # IPXE-FACTS §2
+    assert errors.einfo("ETIMEDOUT", "tftp") == 0x4c126035  # net/udp/tftp.c [ipxe-src]
 
 
 def test_tokens_and_terminators():

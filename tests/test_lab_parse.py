@@ -107,7 +107,7 @@ def test_stock_dhcp(parsed):
         3.0046, abs=1e-3)
     assert fact(details, "guest0", "dhcp-exchange", "discovers") == 2
     assert fact(details, "guest0", "dhcp-exchange", "offers") == 2
-    # whole "Configuring": IPv6 autoconf times out (IPXE-FACTS: ≈ 16 s)
+    # whole "Configuring": IPv6 autoconf times out (≈ 16 s in the lab [lab-validation])
     assert dhcp.end - dhcp.start == pytest.approx(16.076, abs=1e-3)
 
 

@@ -42,13 +42,13 @@ from .world import Target, World
 __all__ = ["Machine", "default_script", "STP_MAX_DEFERRALS", "LINK_WAIT", "CHAIN_START"]
 
 #: iPXE defers DHCP while the link is blocked (STP): 1 s per deferral, at most 180
-#: (DHCP_DISC_MAX_DEFERRALS, config/dhcp.h:32; IPXE-FACTS §1).
+#: (DHCP_DISC_MAX_DEFERRALS, config/dhcp.h:32 [ipxe-src]).
 STP_MAX_DEFERRALS = 180
 #: iPXE waits this long for link-up before DHCP (LINK_WAIT_TIMEOUT, usr/ifmgmt.c:47).
 LINK_WAIT = 15.0
 #: A chainloaded iPXE's start-up, NBP loaded → its first DHCPDISCOVER: 2.42 s measured
 #: (tests/data/lab/traces/chainload, console 3.552 → 5.976 s), mostly the 2 s "Press
-#: Ctrl-B" banner (BANNER_TIMEOUT 20 tenths, config/general.h:225; IPXE-FACTS §6).
+#: Ctrl-B" banner (BANNER_TIMEOUT 20 tenths, config/general.h:225 [ipxe-src]).
 CHAIN_START = 2.42
 #: The iPXE build (command set, URI schemes; :data:`netbootsim.ipxe.BUILDS`) of each
 #: profile whose build is known; the rest get every command (``all``).
@@ -466,7 +466,7 @@ class Machine:
         """Why an ``https://`` fetch from ``svc`` cannot work, or None."""
         if not self.profile.https:
             return (ENOTSUP_HTTPS, f"HTTPS is not built into {self.profile.name} "
-                                   "(config/general.h; IPXE-FACTS §4)")
+                                   "(config/general.h [ipxe-src])")
         if not svc.https:
             return errors.ECONNRESET_TCP, f"{svc.name} does not serve HTTPS (port 443 refused)"
         if not svc.trusted:

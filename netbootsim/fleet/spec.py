@@ -18,7 +18,7 @@ API_SERVICE_TIME = 20e-3
 #: threads, e.g. gunicorn/uwsgi defaults of that order); no published figure.
 API_CONCURRENCY = 64
 #: The client's own time for a TLS handshake (key exchange, signature checks): no
-#: published figure for iPXE (IPXE-FACTS §4, "no crypto throughput figures"), none
+#: published figure for iPXE (its repository has none [ipxe-src]), none
 #: measured here (the lab's 2019 ROM has no HTTPS): 0, and reports say it is
 #: uncalibrated. The handshake's two round trips are modelled.
 TLS_CLIENT_TIME = 0.0
@@ -141,8 +141,8 @@ class LinkFaults:
     Attributes:
         lacp: the port drops every frame this long (a LAG member until LACP converges).
         stp: the port is blocked this long (STP listening+learning): iPXE sees the link
-            as blocked and defers DHCP (1 s steps, up to 180, IPXE-FACTS §1); a PXE ROM
-            sends anyway and its frames are dropped.
+            as blocked and defers DHCP (1 s steps, up to 180, config/dhcp.h:32
+            [ipxe-src]); a PXE ROM sends anyway and its frames are dropped.
         down: no carrier this long: iPXE waits up to 15 s for link
             (``LINK_WAIT_TIMEOUT``, usr/ifmgmt.c:47), then fails.
     """

@@ -172,7 +172,7 @@ class World:
         self.ip_host = {ip: h for h, ip in self.host_ip.items()}
         run.slots, run.workers, run.apis, run.dhcp = self.slots, self.workers, self.apis, \
             self.dhcp
-        # iPXE keeps one HTTP/1.1 keep-alive connection per server (IPXE-FACTS §3b);
+        # iPXE keeps one HTTP/1.1 keep-alive connection per server (httpconn.c [ipxe-src]);
         # Linux keeps its window open across back-to-back requests (RFC 2861 validation
         # only after an idle RTO): bytes of the previous transfer per (client, service).
         self.connections: dict[str, dict[str, float]] = {}  # server -> service -> bytes
@@ -292,7 +292,7 @@ class World:
         env = self.env
         start = env.now
         fwd, back, rtt, path = self._path(svc, server, f"{server}/{file}")
-        # iPXE's RRQ retry timer gives up 15.75 s after the first (IPXE-FACTS §0)
+        # iPXE's RRQ retry timer gives up 15.75 s after the first (net/retry.c [ipxe-src])
         give_up = sum(retry_waits(profile.tftp.retry_min, profile.tftp.retry_max))
         fail = yield from self._unreachable("tftp", svc, fwd, start, give_up)
         if fail is not None:

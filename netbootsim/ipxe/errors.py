@@ -65,7 +65,7 @@ def posix_of(status: int) -> int:
 OK = 0
 
 # -- the shell (core/exec.c) -------------------------------------------------------------
-#: Command not found (exec.c execv). Ground truth: IPXE-FACTS §6 ``0x2e022001``.
+#: Command not found (exec.c execv): ``0x2e022001`` (core/exec.c:89-98, include/errno.h [ipxe-src]).
 ENOEXEC = einfo("ENOEXEC", "exec")
 #: ``isset`` of an empty value (exec.c isset_exec).
 ENOENT = einfo("ENOENT", "exec")
@@ -167,7 +167,7 @@ EIO_HTTP_4XX = einfo("EIO", "httpcore", 0x04)
 #: HTTP 5xx (httpcore.c EIO_5XX).
 EIO_HTTP_5XX = einfo("EIO", "httpcore", 0x05)
 #: TFTP ERROR "file not found" (net/udp/tftp.c tftp_errno: plain -ENOENT in the 2019 ROM;
-#: current master returns ENOENT_NOT_FOUND = 0x2d12613b, IPXE-FACTS §2).
+#: current master returns ENOENT_NOT_FOUND = 0x2d12613b, tftp.c:886-921 [ipxe-src]).
 ENOENT_TFTP = einfo("ENOENT", "tftp")
 #: TFTP retry timer gave up (tftp.c tftp_timer_expired).
 ETIMEDOUT_TFTP = einfo("ETIMEDOUT", "tftp")

@@ -1,8 +1,8 @@
 r"""Static checks of iPXE scripts (``netbootsim ipxe check``).
 
-iPXE checks nothing before it runs a line (IPXE-FACTS §6): a misspelt command, an
-unknown option or a ``goto`` to a missing label fails only when reached, perhaps on
-the one machine whose menu took that branch. This lint reads the whole script
+iPXE checks nothing before it runs a line (core/exec.c, image/script.c [ipxe-src]): a
+misspelt command, an unknown option or a ``goto`` to a missing label fails only when
+reached, perhaps on the one machine whose menu took that branch. This lint reads the whole script
 against :data:`~.spec.SPECS` (every iPXE command, executed here or not) and reports
 these as errors:
 

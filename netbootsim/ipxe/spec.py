@@ -239,7 +239,7 @@ BUILDS: dict[str, Build] = {b.name: b for b in (
           "(commands and schemes read from the ROM itself)", DEBIAN_2019_COMMANDS,
           DEBIAN_2019_SCHEMES, new_options=False),
     # The default build of master: IMAGE_TRUST_CMD is off by default on every platform
-    # (config/general.h:105, IPXE-FACTS §5); every other command of the table is assumed
+    # (config/general.h:105 [ipxe-src]); every other command of the table is assumed
     # in (not read from a binary).
     Build("master-default", "iPXE master's default build: no imgverify/imgtrust "
           "(IMAGE_TRUST_CMD off, config/general.h:105); other commands assumed in",

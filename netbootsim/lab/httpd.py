@@ -1,7 +1,7 @@
 """A small threaded HTTP/1.1 file server that logs the timing of every request.
 
 One thread per connection, keep-alive as in HTTP/1.1 (iPXE always asks for it,
-IPXE-FACTS §3b), ``GET`` and ``HEAD`` of regular files under one directory, 404
+net/tcp/httpcore.c [ipxe-src]), ``GET`` and ``HEAD`` of regular files under one directory, 404
 otherwise. Each request becomes one CSV row with two host ``time.monotonic()``
 stamps: when the request head was received and when the last byte of the response
 was handed to the kernel (``sendall`` returned; not when the client ACKed it).

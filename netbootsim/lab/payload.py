@@ -3,7 +3,7 @@
 The files are random bytes from one ``numpy.random.Generator`` seeded by the config,
 written in config order, so a seed always gives byte-identical files. Random bytes
 cannot be booted, so the script only ``imgfetch``es them and then prints the marker
-the harness waits for (IPXE-FACTS §6: any failing line ends the script, so each
+the harness waits for (image/script.c:164-167 [ipxe-src]: any failing line ends the script, so each
 fetch has ``|| goto nbs_fail`` to report the failure at once).
 """
 

@@ -12,7 +12,7 @@ boot file is a small wrapper (:func:`wrapper_script`)::
     echo NBS-END
 
 so the user's script runs as a **chained child** of the wrapper. iPXE semantics
-(IPXE-FACTS §6) that follow from this and that the wrapper relies on:
+(core/exec.c, image/script.c [ipxe-src]) that follow from this and that the wrapper relies on:
 
 * ``exit [n]`` ends only the child script; the wrapper continues. ``exit 0`` (or
   reaching the end) makes ``chain`` succeed; ``exit n`` with n ≠ 0, or any line whose

@@ -17,7 +17,7 @@ are unicast from the server to the client.
 ARP (RFC 826): before iPXE's first packet to a boot host it resolves the next hop —
 the host itself in the same domain, else the domain's gateway toward it — with a
 broadcast request and a unicast reply, resent on iPXE's generic retry timer (0.25 s
-doubling to 10 s, then the fetch fails: IPXE-FACTS §0); iPXE keeps the answer (its
+doubling to 10 s, then the fetch fails: net/retry.c [ipxe-src]); iPXE keeps the answer (its
 neighbour cache) until the client's next DHCP, which the fleet model takes as a new
 boot (:meth:`Broadcasts.forget`).
 

@@ -36,7 +36,7 @@ model and the Mathis bound assume, and because ns-3 has the same pair
   recovers it), PRR, F-RTO/Eifel undo of spurious timeouts, TSO bursts.
 - no pacing: a window leaves at the sender's line rate.
 
-Receiver (iPXE, tcp.c, ``../shared/IPXE-FACTS.md`` §3): a fixed window (the profile's
+Receiver (iPXE, net/tcp.c [ipxe-src]): a fixed window (the profile's
 ``rwnd``); out-of-order segments are kept; **one ACK per segment**, sent at once (no
 delayed-ACK timer), carrying the cumulative ACK and a SACK for an out-of-order segment.
 The client's own costs: segments are taken in at most ``client_rate`` wire bytes/s (a
@@ -48,7 +48,7 @@ every round trip by the same amount).
 HTTP/1.1 on top, as the law: SYN → SYN-ACK → ACK + GET (a reused connection starts at
 the GET), ``server_time`` from the GET's arrival to the first response byte, then the
 response (``header_bytes`` + body) as segments. The client's SYN and GET are resent on
-iPXE's generic retry timer (0.25 s doubling to 10 s, IPXE-FACTS §0); the server answers
+iPXE's generic retry timer (0.25 s doubling to 10 s, net/retry.c [ipxe-src]); the server answers
 every SYN it receives.
 
 Wire sizes (:mod:`netbootsim.protocols.wire`): a data segment is payload + 90; a pure
@@ -94,7 +94,7 @@ ACK_WIRE = TCP_FRAME_OVERHEAD
 #: lab's captures, issue 3).
 REQUEST_BYTES = 120
 #: iPXE retransmits its SYN and request on the generic retry timer: 0.25 s doubling to
-#: 10 s, then gives up (include/ipxe/retry.h:16,19; IPXE-FACTS §0).
+#: 10 s, then gives up (include/ipxe/retry.h:16,19, net/retry.c:181-183 [ipxe-src]).
 CLIENT_RETRY = (0.25, 10.0)
 
 

@@ -18,7 +18,7 @@ then on it cannot matter alone, and under sharing the window is above any fair
 share too).
 
 HTTP/1.1 GET (iPXE: one request per connection at a time, keep-alive, no
-pipelining — IPXE-FACTS §3b):
+pipelining — net/tcp/httpcore.c, httpconn.c [ipxe-src]):
 
     time = R          # SYN -> SYN-ACK
          + R/2        # ACK + GET reach the server
@@ -44,8 +44,8 @@ from .wire import TCP_FRAME_OVERHEAD, tcp_wire_bytes
 __all__ = ["TcpParams", "HttpPlan", "tcp_schedule", "tcp_data_time", "http_plan", "http_transfer"]
 
 #: Mathis, Semke, Mahdavi, Ott (1997), "The macroscopic behavior of the TCP congestion
-#: avoidance algorithm": throughput ≤ MSS / RTT × C / sqrt(p), C = sqrt(3/2) for
-#: periodic loss and ACK-every-segment (iPXE has no delayed ACK, IPXE-FACTS §3).
+#: avoidance algorithm" [mathis-1997]: throughput ≤ MSS / RTT × C / sqrt(p), C = sqrt(3/2) for
+#: periodic loss and ACK-every-segment (iPXE has no delayed ACK, net/tcp.c [ipxe-src]).
 MATHIS_C = math.sqrt(1.5)
 
 
@@ -58,7 +58,7 @@ class TcpParams:
             tcp.c:313) minus 12 bytes of timestamp option (RFC 7323; Linux sends it).
         init_cwnd: initial window in segments: 10 (RFC 6928; Linux ``TCP_INIT_CWND``).
         rwnd: receiver window, bytes: 256 KiB in iPXE up to v1.21.1 and the 2019 QEMU ROM;
-            2 MiB since 2023 (``TCP_MAX_WINDOW_SIZE``, tcp.h:363, IPXE-FACTS §3).
+            2 MiB since 2023 (``TCP_MAX_WINDOW_SIZE``, tcp.h:363 [ipxe-src]).
     """
 
     mss: int = 1448

@@ -80,7 +80,7 @@ class TftpParams:
 
     Attributes:
         blksize: DATA payload per block; iPXE always asks 1432 (tftp.c:368-370,
-            tftp.h:17; IPXE-FACTS §2). RFC 2348 allows 8–65464.
+            tftp.h:17 [ipxe-src]). RFC 2348 allows 8–65464 [rfc2348].
         windowsize: blocks per ACK (RFC 7440); iPXE has no windowsize support → 1.
         client_block_delay: client time per block between DATA in and ACK out
             (per firmware; fitted in the lab, ipxe/ipxe#145 shows 15× between drivers).

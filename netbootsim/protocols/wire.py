@@ -33,7 +33,7 @@ UDP_HEADER = 8
 #: TCP header without options (RFC 9293).
 TCP_HEADER = 20
 #: TCP timestamp option, 10 bytes padded to 12 (RFC 7323); Linux senders use it and iPXE
-#: echoes it when offered (IPXE-FACTS §3, tcp.c:713-731).
+#: echoes it when offered (net/tcp.c:713-731 [ipxe-src]).
 TCP_TIMESTAMP_OPTION = 12
 #: TFTP DATA opcode 2 + block number 2 (RFC 1350 §5).
 TFTP_DATA_HEADER = 4

@@ -28,7 +28,8 @@ __all__ = [
 
 #: Topology shapes; ``custom`` builds only the explicit ``nodes``, ``hosts`` and ``links``.
 SHAPES = ("rack", "leaf-spine", "remote-site", "custom")
-#: Boot paths, as drawn in DESIGN.md ("The world being modelled").
+#: Boot paths: a legacy PXE ROM (DHCP, then NBP, kernel and initrd over TFTP); a PXE ROM
+#: chainloading iPXE (TFTP undionly.kpxe, then iPXE); iPXE in the NIC ROM or UEFI.
 BOOT_PATHS = ("pxe", "pxe-chainload-ipxe", "ipxe")
 
 
@@ -135,7 +136,7 @@ class ExtraLink(Section):
     reverse: LinkReverse | None = None
 
 
-#: 25GbE server port: the link the MAAS report saturates (REFERENCE-NUMBERS.md §2.1);
+#: 25GbE server port: the link the MAAS report saturates [maas-nfs-thread];
 #: 1 us per hop, the order of a cut-through data-center switch (assumed, not measured).
 DEFAULT_SERVER_LINK = Link(bandwidth="25Gbps", latency="1us")
 
@@ -175,7 +176,8 @@ SERVICE_MODELS: dict[str, dict[str, dict[str, Any]]] = {
         "unlimited": {"max_sessions": None},
     },
     "http": {
-        # Apache prefork MaxRequestWorkers default 256 (xCAT httpd_tuning.rst, §2.7).
+        # Apache prefork MaxRequestWorkers default 256 [apache-httpd]; xCAT httpd_tuning.rst
+        # [xcat-docs].
         "apache-prefork": {"workers": 256},
         # nginx: worker_processes 1 x worker_connections 512, both nginx defaults.
         "nginx": {"workers": 512},
@@ -232,9 +234,9 @@ class HttpService(Section):
         workers: concurrent requests served; default from ``model``.
         disk_rate: read rate shared by all transfers, bytes/s (``None``: page cache).
         https: it also serves ``https://`` (TLS 1.2: two more round trips per new
-            connection, IPXE-FACTS §4).
+            connection; TLS 1.1-1.2 in iPXE, config/crypto.h [ipxe-src]).
         trusted: its certificate chains to the clients' trust anchor; ``false``: iPXE
-            refuses it (verification is always on, IPXE-FACTS §4).
+            refuses it (verification is always on, net/validator.c [ipxe-src]).
     """
 
     DEFAULT_MODEL: ClassVar[str] = "apache-prefork"
@@ -384,7 +386,7 @@ class Stage(Section):
     Attributes:
         name: stage name (``commissioning``, ``deploy``...).
         timeout: the orchestrator fails the stage this long after it began (MAAS:
-            commissioning 20 min, deploy 40 min; REFERENCE-NUMBERS §2.1).
+            commissioning 20 min, deploy 40 min; node_status.py [maas-src]).
         on_failure: ``halt``, ``reboot`` (BIOS boot order, after ``reboot_after``, within
             the timeout) or ``retry`` (the orchestrator restarts the stage, ``retries``
             times).
@@ -467,7 +469,7 @@ class Fault(Section):
             ``loss`` (loss probability ``value`` on a link), ``lacp`` (a group's LAG
             ports drop every frame for ``duration`` after each link-up, until LACP
             converges) or ``stp`` (a group's ports blocked for ``duration`` after each
-            link-up: STP listening + learning, ~30 s; REFERENCE-NUMBERS §3.4) or
+            link-up: STP listening + learning, ~30 s [rpi-firmware-991]) or
             ``tamper`` (an image, ``image`` or ``service:image``, is served altered:
             ``imgverify`` of a copy fetched in the window fails), ``service-slow`` (a
             service's time per request × ``factor``) or ``service-error`` (it answers
