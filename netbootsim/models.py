@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from .clock import DEFAULT_HORIZON
 from .dhcp import DNSMASQ_PING, DNSMASQ_SERVICE_TIME, IPV6_WAIT
 from .fleet import API_CONCURRENCY, API_SERVICE_TIME, DNSMASQ_TFTP_RETRANSMIT, LINUX_RWND
 from .fleet.machine import CHAIN_START, LINK_WAIT, STP_MAX_DEFERRALS
@@ -72,6 +73,10 @@ def registry() -> list[tuple[str, str, str, str]]:
         ("link fault", "lacp / stp / link-down", f"frames dropped / iPXE defers DHCP (1 s × "
          f"{STP_MAX_DEFERRALS}) / iPXE waits {LINK_WAIT:g} s for link", "iPXE config/dhcp.h, "
          "usr/ifmgmt.c [ipxe-src]; TritonDataCenter/sdcboot#2 [sdcboot-2]"),
+        ("run", "horizon (run.until)", f"default {DEFAULT_HORIZON / 86400:g} days: a guard "
+         "that stops a run that would never end (servers still booting: unfinished), not a "
+         "model of the world; every time a scenario writes is at most 2**22 s (48.5 days), "
+         "where the float64 clock still resolves 1 ns", "netbootsim/clock.py"),
     ]
     for p in PROFILES.values():
         state = "calibrated" if p.calibrated else "uncalibrated"

@@ -57,7 +57,8 @@ def test_minimal_loads_with_defaults_filled():
     assert s.images["kernel"].size == 12 * 2**20
     assert s.faults == []
     r = s.run
-    assert (r.seed, r.engine, r.full_recompute, r.until) == (1, "flow", False, None)
+    # run.until: the default horizon, 7 days (netbootsim.clock.DEFAULT_HORIZON)
+    assert (r.seed, r.engine, r.full_recompute, r.until) == (1, "flow", False, 604800.0)
     assert r.out == "results/minimal_rack"
 
 

@@ -174,6 +174,7 @@ class Machine:
         self.attempt = 0
         while True:
             self.attempt += 1
+            tried = env.now
             proc = env.process(self._attempt(stage))
             deadline = began + stage.timeout if stage.timeout is not None else math.inf
             if math.isfinite(deadline):
@@ -194,6 +195,9 @@ class Machine:
             if stage.on_failure == "reboot" and not timed_out:
                 if stage.reboot_after:
                     yield env.timeout(stage.reboot_after)  # the BIOS boot order, again
+                elif env.now == tried:  # no time passed: the same attempt, for ever
+                    return False, (f"{why} (failed in no simulated time; rebooting at "
+                                   "once would repeat it for ever: give reboot_after)")
                 if env.now < deadline:
                     continue
                 return False, why

@@ -570,7 +570,10 @@ class FlowEngine:
         if grp.rate == math.inf:
             t = now
         else:
-            t = now + max(heap[0][0] - grp.sync(now), 0.0) / grp.rate
+            v = grp.sync(now)
+            t = now + max(heap[0][0] - v, 0.0) / grp.rate
+            if t <= now and heap[0][0] > v + grp.rate * _DONE_TOL_TIME + _DONE_TOL_REL * abs(v):
+                t = _later(now)  # not done, but too close to ``now`` for the clock to tell
         self._seq += 1
         heapq.heappush(self._heap, (t, self._seq, 0, grp, grp.version))
         if not self._dirty:
@@ -599,6 +602,9 @@ class FlowEngine:
                 del self._active[f]
                 self._finish(f, now)
             worked = bool(done)
+            if not done and self._full_next <= now:  # woke a hair early: look again later
+                self._full_next = min((_next_end(now, f) for f in self._active),
+                                      default=math.inf)
         heap = self._heap
         while heap and heap[0][0] <= now:
             _, _, kind, obj, version = heapq.heappop(heap)
@@ -784,7 +790,7 @@ class FlowEngine:
                 entry = held.setdefault(lim, [lim, rate, 0])
                 entry[2] += 1
             if rate > 0.0:
-                t = now + max(f._remaining, 0.0) / rate if rate != math.inf else now
+                t = _next_end(now, f)
                 if t < nxt:
                     nxt = t
         self._full_next = nxt
@@ -804,6 +810,31 @@ class FlowEngine:
         if self.full_recompute and self._active:
             t = min(t, self._full_next)
         return t
+
+
+def _later(now: float) -> float:
+    """The first instant the clock can tell from ``now``: a wake-up there makes progress.
+
+    A flow whose last bytes take less than half the clock's resolution at ``now``
+    (``now + remaining / rate == now``) yet more than the 1 ns completion tolerance
+    (possible once the resolution is coarser than 2 ns: from 2**24 s ≈ 194 days on)
+    would otherwise be woken at ``now`` for ever. One step later it is done: its bytes
+    over the step exceed what was left.
+    """
+    return math.nextafter(now, math.inf)
+
+
+def _next_end(now: float, f: Flow) -> float:
+    """When a flow of the full-recompute mode ends: after ``now`` unless done already."""
+    rate = f.rate
+    if rate == math.inf:
+        return now
+    if rate <= 0.0:
+        return math.inf
+    t = now + max(f._remaining, 0.0) / rate
+    if t <= now and f._remaining > rate * _DONE_TOL_TIME + _DONE_TOL_REL * f.size:
+        t = _later(now)
+    return t
 
 
 def _level(level_of: np.ndarray, index: dict[Resource, int], r: Resource) -> float | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from ..clock import time_limit_problem
 from ..protocols import TcpParams, TftpParams
 from ..units import parse_rate, parse_size, parse_time
 
@@ -91,7 +92,10 @@ def _value(name: str, raw: object, where: str) -> object:
         return parse_size(raw)
     if name == "http_client_rate":
         return math.inf if raw is None else parse_rate(raw)
-    return parse_time(raw)
+    t = parse_time(raw)
+    if (why := time_limit_problem(raw, t)) is not None:
+        raise ValueError(why)
+    return t
 
 
 def load_profile(path: Path) -> Profile:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..clock import DEFAULT_HORIZON
 from ..ipxe.spec import BUILDS
 from ..profiles import PROFILES, tuned
 from .messages import suggest
@@ -29,8 +30,14 @@ def _service(issues: list[Issue], path: tuple, name: str | None, kinds: dict,
                              f"{' or '.join(want)}"))
 
 
+def _after_horizon(at: float, until: float) -> str:
+    default = " (the default: 7 days)" if until == DEFAULT_HORIZON else ""
+    return (f"{at:g} s is after the run's horizon, run.until = {until:g} s{default}: "
+            "the group's servers would never power on; give a later run.until")
+
+
 def fleet_checks(parts) -> list[Issue]:
-    """Groups' scripts, ROM profiles, NBPs, DHCP, stages; DHCP boot files; group faults."""
+    """Groups' scripts, ROMs, NBPs, DHCP, stages, power-on; DHCP boot files; faults."""
     issues: list[Issue] = []
     images, kinds = parts.image_names, parts.service_kinds
     groups = {g.name for _, g in parts.group_refs if g.name is not None}
@@ -50,6 +57,9 @@ def fleet_checks(parts) -> list[Issue]:
                                f"{suggest(g.rom, list(PROFILES))}; known: "
                                f"{', '.join(PROFILES)}"))
         _image(issues, (*p, "nbp"), g.nbp, images)
+        if parts.run is not None and g.power_on.at > parts.run.until:
+            issues.append(((*p, "power_on", "at"), _after_horizon(g.power_on.at,
+                                                                  parts.run.until)))
         if g.tune and g.profile in PROFILES:
             for key, value in g.tune.items():
                 try:

@@ -17,6 +17,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from ..clock import DEFAULT_HORIZON, time_limit_problem
 from ..units import UnitError, parse_quantity
 
 __all__ = [
@@ -47,6 +48,8 @@ def _quantity(kind: str, *, optional: bool = False, positive: bool = False):
             raise PydanticCustomError("unit", "{msg}", {"msg": f"{value!r} must be > 0"})
         if not positive and result < 0:
             raise PydanticCustomError("unit", "{msg}", {"msg": f"{value!r} must be >= 0"})
+        if kind == "time" and (why := time_limit_problem(value, result)) is not None:
+            raise PydanticCustomError("unit", "{msg}", {"msg": why})
         return result
 
     return BeforeValidator(parse)
@@ -501,7 +504,10 @@ class Run(Section):
             queues never drop); default 512 KiB (``netbootsim.net.packet.SWITCH_BUFFER``).
         host_queue: the packet engine's host egress: ``fair`` (per-flow round robin, as
             Linux's default fq_codel schedules) or ``fifo`` (one FIFO, as in ns-3 runs).
-        until: stop the simulation at this time, s (``None``: when every server is done).
+        until: the run's horizon, s: the simulation stops there (sooner when every
+            server is done), servers still booting are ``unfinished``. Default 7 days
+            (:data:`netbootsim.clock.DEFAULT_HORIZON`): a guard against runs that never
+            end, not a model of the world; a deadline is written here.
         out: output directory; default ``results/<scenario name>``.
     """
 
@@ -510,7 +516,7 @@ class Run(Section):
     full_recompute: bool = False
     buffer: Size | None = None
     host_queue: Literal["fair", "fifo"] = "fair"
-    until: OptTime = None
+    until: Time = DEFAULT_HORIZON
     out: str | None = None
 
 
