@@ -4,6 +4,7 @@ realistic scripts (tests/data/ipxe/corpus/good: clean) and of one-mistake script
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from netbootsim.cli import main
 from netbootsim.ipxe import COMMANDS, SPECS, parse_script
-from netbootsim.ipxe.lint import Finding, check_file, check_text
+from netbootsim.ipxe.lint import MAX_SCRIPT_BYTES, Finding, check_file, check_text
 from netbootsim.ipxe.spec import BUILDS
 
 CORPUS = Path(__file__).resolve().parent / "data/ipxe/corpus"
@@ -60,6 +61,33 @@ def test_several_files_unreadable_ones_and_no_traceback(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:  # argparse: exit 2 with a one-line reason
         main(["ipxe", "check", "--build", "nosuch", str(GOOD[0])])
     assert e.value.code == 2 and "invalid choice: 'nosuch'" in capsys.readouterr().err
+
+
+def test_files_that_are_not_scripts_are_one_line_each(tmp_path, capsys):
+    # a binary (NUL bytes), text that is not UTF-8, a file over the 1 MiB limit, a FIFO:
+    # one line each, exit 2, never the raw bytes line by line
+    binary = tmp_path / "ipxe.efi"
+    binary.write_bytes(b"MZ\x90\x00" + bytes(range(256)) * 40)
+    latin = tmp_path / "latin1.ipxe"
+    latin.write_bytes("#!ipxe\necho caf\u00e9\n".encode("latin-1"))
+    big = tmp_path / "big.ipxe"
+    big.write_text("#!ipxe\n" + "echo x\n" * (MAX_SCRIPT_BYTES // 7))
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    rc = main(["ipxe", "check", str(binary), str(latin), str(big), str(fifo), str(GOOD[0])])
+    out = capsys.readouterr().out.splitlines()
+    assert rc == 2
+    assert out == [
+        f"{binary}: error: not a text file (a NUL byte at byte 3)",
+        # byte 15: '#!ipxe', a newline, 'echo caf' (15 bytes), then latin-1's 0xE9
+        f"{latin}: error: not a text file (not UTF-8: invalid continuation byte at byte 15)",
+        f"{big}: error: {big.stat().st_size:,} bytes: larger than 1 MiB, the limit for a "
+        "script file",
+        f"{fifo}: error: cannot read: not a regular file"]
+    assert MAX_SCRIPT_BYTES == 2**20
+    at_limit = tmp_path / "at-limit.ipxe"  # exactly 1 MiB is still read
+    at_limit.write_text("#!ipxe\n" + "#" * (MAX_SCRIPT_BYTES - 8) + "\n")
+    assert check_file(at_limit) == []
 
 
 def lint(*lines, build=None):

@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .lint import check_file
+from .lint import MAX_SCRIPT_BYTES, check_file
 from .spec import BUILDS
 
 __all__ = ["add_ipxe_parser", "cmd_check", "cmd_trace", "trace_lines"]
@@ -30,7 +30,10 @@ def add_ipxe_parser(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="check #!ipxe scripts without running them",
                        description="Check iPXE scripts statically: magic, commands, options, "
                        "argument counts, goto labels. Prints FILE:LINE: error|warning: "
-                       "message; exits 2 if any error, else 0.")
+                       "message; exits 2 if any error, else 0. A file that cannot be read, "
+                       f"is larger than {MAX_SCRIPT_BYTES // 2**20} MiB (the limit for a "
+                       "script file) or is not text (a NUL byte, not UTF-8) is one line, "
+                       "FILE: error: why.")
     p.add_argument("scripts", nargs="+", type=Path, metavar="SCRIPT", help="iPXE script files")
     p.add_argument("--build", choices=sorted(BUILDS), default="all",
                    help=f"the iPXE binary to check against ({builds}; default: all)")

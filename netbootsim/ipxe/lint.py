@@ -37,7 +37,11 @@ from .script import Line, has_magic, split_command, split_commands, split_lines
 from .settings import strtoul
 from .spec import SPECS, Build, build_named
 
-__all__ = ["Finding", "check_file", "check_text"]
+__all__ = ["Finding", "MAX_SCRIPT_BYTES", "check_file", "check_text"]
+
+#: The largest script file :func:`check_file` reads: 1 MiB. Boot scripts are a few KiB;
+#: anything near this size is not a script someone wrote (a kernel, an ISO, a log).
+MAX_SCRIPT_BYTES = 2**20
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 #: Commands whose arguments are URIs (or image names, which have no scheme).
@@ -81,12 +85,43 @@ class _Context:
 
 def check_file(path: str | Path, build: Build | str | Iterable[str] | None = None,
                ) -> list[Finding]:
-    """Check one script file; an unreadable file is one error (line 0)."""
+    """Check one script file.
+
+    A file that is not a script to read is one error (line 0), and nothing else: it
+    cannot be read (missing, a directory, not a regular file), it is larger than
+    :data:`MAX_SCRIPT_BYTES`, or it is not text (a NUL byte, or not UTF-8).
+    """
+    data, why = _read_script(Path(path))
+    if why:
+        return [Finding(str(path), 0, "error", why)]
     try:
-        data = Path(path).read_bytes()
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return [Finding(str(path), 0, "error", f"not a text file (not UTF-8: {e.reason} at "
+                                               f"byte {e.start})")]
+    return check_text(text, str(path), build)
+
+
+def _read_script(path: Path) -> tuple[bytes, str]:
+    """The file's bytes, or why it is not a script file to read."""
+    limit = f"larger than {MAX_SCRIPT_BYTES // 2**20} MiB, the limit for a script file"
+    try:
+        st = path.stat()
+        if path.is_dir():
+            return b"", "cannot read: Is a directory"
+        if not path.is_file():
+            return b"", "cannot read: not a regular file"
+        if st.st_size > MAX_SCRIPT_BYTES:
+            return b"", f"{st.st_size:,} bytes: {limit}"
+        with path.open("rb") as f:
+            data = f.read(MAX_SCRIPT_BYTES + 1)
     except OSError as e:
-        return [Finding(str(path), 0, "error", f"cannot read: {e.strerror or e}")]
-    return check_text(data.decode("utf-8", errors="replace"), str(path), build)
+        return b"", f"cannot read: {e.strerror or e}"
+    if len(data) > MAX_SCRIPT_BYTES:  # it grew while read
+        return b"", limit
+    if (nul := data.find(b"\0")) >= 0:
+        return b"", f"not a text file (a NUL byte at byte {nul})"
+    return data, ""
 
 
 def check_text(text: str, source: str,
