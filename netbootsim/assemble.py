@@ -4,7 +4,10 @@
 plain inputs (services with their model defaults, DHCP specs, groups with their
 lifecycle and link faults, fault windows); :func:`run_built` simulates them and
 summarises the run. ``netbootsim run`` and :func:`netbootsim.api.simulate_scenario`
-both go through here, so a scenario means the same thing to both.
+both go through here, so a scenario means the same thing to both. Everything that
+could refuse a scenario is checked by its validation (:mod:`netbootsim.scenario`), so
+a validated scenario always assembles: ``netbootsim validate`` and ``netbootsim run``
+accept and refuse the same files.
 """
 
 from __future__ import annotations
@@ -13,12 +16,9 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-
-import jinja2
 
 from .dhcp import DNSMASQ_PING
-from .errors import InputError, Problem
+from .errors import InputError
 from .fleet import (
     DNSMASQ_TFTP_RETRANSMIT,
     DhcpSpec,
@@ -33,7 +33,8 @@ from .fleet import (
     simulate,
 )
 from .profiles import get_profile, tuned
-from .provisioning import DEFAULT_UNKNOWN, Provisioner, compile_template, load_inventory
+from .provisioning import DEFAULT_UNKNOWN, Provisioner, load_inventory
+from .scenario.api_checks import scenario_dir
 from .services import APACHE_KEEPALIVE
 
 __all__ = ["FleetInputs", "fleet_inputs", "run_built", "scope_notes", "SCOPE_NOTES",
@@ -122,39 +123,27 @@ def _dhcp(name: str, svc) -> DhcpSpec:
                     script=svc.script, user_class_check=svc.user_class_check)
 
 
-def _provisioner(name: str, svc, origin) -> tuple[Provisioner | None, list[Problem]]:
-    """An API's inventory and compiled templates; problems name the field."""
-    p = ("services", name)
-    problems = []
-    base = Path(origin.file).resolve().parent if not origin.file.startswith("<") else None
+def _provisioner(name: str, svc, origin) -> Provisioner:
+    """An API's inventory and compiled templates (validation checked both).
+
+    Raises:
+        InputError: the inventory file can no longer be read (it was when validated).
+    """
     try:
-        inventory = load_inventory(svc.inventory, base)
+        inventory = load_inventory(svc.inventory, scenario_dir(origin))
     except ValueError as e:
-        return None, [origin.problem((*p, "inventory"), str(e))]
-    texts = {**{("templates", r): t for r, t in svc.templates.items()},
-             ("unknown",): svc.unknown or DEFAULT_UNKNOWN}
-    for key, text in texts.items():
-        try:
-            compile_template(text)
-        except jinja2.TemplateSyntaxError as e:
-            problems.append(origin.problem((*p, *key), f"template line {e.lineno}: {e.message}"))
-    if not svc.templates:
-        problems.append(origin.problem((*p, "templates"), "an inventory needs templates: "
-                                       "a Jinja2 script per role ('*' for any role)"))
-    if problems:
-        return None, problems
-    return Provisioner(inventory, svc.templates, svc.unknown or DEFAULT_UNKNOWN), []
+        raise InputError([origin.problem(("services", name, "inventory"), str(e))]) from None
+    return Provisioner(inventory, svc.templates, svc.unknown or DEFAULT_UNKNOWN, name=name)
 
 
 def _window(f) -> Window:
     return Window(f.at, f.at + f.duration if f.duration is not None else math.inf)
 
 
-def fleet_inputs(built) -> tuple[FleetInputs, list[Problem]]:
-    """The fleet run's inputs from a built scenario, and what cannot run."""
+def fleet_inputs(built) -> FleetInputs:
+    """The fleet run's inputs from a built (so validated) scenario."""
     sc = built.scenario
     origin = sc.origin
-    problems: list[Problem] = []
     out = FleetInputs(engine=sc.run.engine)
     for name, svc in sorted(built.services.items()):
         if svc.kind == "dhcp":
@@ -162,10 +151,7 @@ def fleet_inputs(built) -> tuple[FleetInputs, list[Problem]]:
         else:
             out.services[name] = _service(name, svc)
         if svc.kind == "api" and (svc.templates or svc.inventory is not None):
-            prov, more = _provisioner(name, svc, origin)
-            problems += more
-            if prov is not None:
-                out.provisioners[name] = prov
+            out.provisioners[name] = _provisioner(name, svc, origin)
     out.images = {n: img.bytes for n, img in built.images.items()}
     out.scripts = {n: img.script for n, img in built.images.items() if img.script is not None}
     group_faults: dict[str, dict[str, float]] = {}
@@ -193,10 +179,7 @@ def fleet_inputs(built) -> tuple[FleetInputs, list[Problem]]:
         service = out.services.get(g.server) if g.server else None
         if service is None:  # a group that runs only its own script: any service will do
             service = next(iter(out.services.values()), None)
-        if service is None:
-            problems.append(origin.problem((*p, "server"), "no tftp or http service to "
-                                           "boot from"))
-            continue
+        assert service is not None, f"{p}: validation lets no group without a service by"
         stages = []
         for st in g.stages:
             install = None
@@ -208,9 +191,7 @@ def fleet_inputs(built) -> tuple[FleetInputs, list[Problem]]:
                                 st.reboot_after, install, st.work, st.max_in_flight))
         faults = group_faults.get(g.name, {})
         images = tuple((n, out.images[n]) for n in g.images)
-        if not images and g.script is None:
-            problems.append(origin.problem((*p, "images"), "give images (or a script)"))
-            continue
+        assert images or g.script is not None, f"{p}: validation asks for images or a script"
         out.groups.append(Group(
             g.name, g.boot, tuned(get_profile(g.profile), dict(g.tune)), images, service,
             power_on_at=g.power_on.at, per_second=g.power_on.per_second or math.inf,
@@ -220,11 +201,7 @@ def fleet_inputs(built) -> tuple[FleetInputs, list[Problem]]:
             nbp=g.nbp, rack_interval=g.power_on.rack_interval, build=g.build,
             faults=LinkFaults(lacp=faults.get("lacp", 0.0), stp=faults.get("stp", 0.0),
                               down=faults.get("down", 0.0))))
-    for i, f in enumerate(sc.faults):
-        if f.kind == "loss" and f.target in built.groups:
-            problems.append(origin.problem(("faults", i, "target"),
-                                           "a loss fault applies to a link, not a group"))
-    return out, problems
+    return out
 
 
 def scope_notes(inputs: FleetInputs) -> list[str]:
@@ -258,11 +235,9 @@ def run_built(built, *, name: str | None = None, trace: tuple[str, ...] = (),
     """Simulate a built scenario: ``(run, inputs, wall seconds)``.
 
     Raises:
-        InputError: what the scenario asks that cannot be simulated.
+        InputError: only if an inventory file became unreadable since validation.
     """
-    inputs, problems = fleet_inputs(built)
-    if problems:
-        raise InputError(problems)
+    inputs = fleet_inputs(built)
     t0 = time.perf_counter()
     run = simulate(built.topology, inputs.groups, built.servers,
                    name=name or built.scenario.name, seed=built.seed,

@@ -4,32 +4,43 @@ A machine asks ``http://api/boot?mac=${net0/mac}`` (or ``serial=``, ``asset=``,
 ``uuid=``); the API looks the query up in its inventory and renders the template of the
 machine's role with the row's values; a machine it does not know (or a query that
 names none) gets the ``unknown`` template — a discovery or registration script. A
-template that fails to render (an undefined value) is the API's HTTP 500.
+template that fails to render (an undefined value, or something the sandbox refuses)
+is the API's HTTP 500, and its error names the template, its line and the reason.
 
 Inventory rows come from a CSV or YAML file (path relative to the scenario) or inline:
 each row has any of ``mac``, ``serial``, ``asset``, ``uuid``, ``server`` (the topology
 name, for convenience in a simulation), a ``role``, and any other columns, which become
 template variables. Templates see the row's values plus the machine's identity
 (``mac``, ``serial``, ``asset``, ``uuid``, ``server``, ``group``) and ``role``.
+
+What can be known before a run is checked by :func:`template_problems` (syntax,
+attributes the sandbox refuses) and :func:`undeclared_names` (names the template uses
+that it does not define itself).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs
 
 import jinja2
+from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 from ruamel.yaml import YAML
 
-__all__ = ["Inventory", "Provisioner", "KEYS", "DEFAULT_UNKNOWN", "load_inventory"]
+__all__ = ["Inventory", "Provisioner", "KEYS", "IDENTITY", "DEFAULT_UNKNOWN",
+           "load_inventory", "compile_template", "template_problems", "undeclared_names",
+           "GLOBALS"]
 
 #: Columns that identify a machine, in the order a query is matched.
 KEYS = ("mac", "serial", "asset", "uuid", "server")
+#: What every template sees besides its row: the machine's identity and its role.
+IDENTITY = ("mac", "serial", "asset", "uuid", "server", "group", "role")
 #: What an API answers a machine it does not know, unless the scenario says otherwise:
 #: the script says so and fails (a real setup would chain a discovery image).
 DEFAULT_UNKNOWN = "#!ipxe\necho no inventory entry for ${net0/mac}\nexit 1\n"
@@ -92,6 +103,8 @@ def load_inventory(spec: str | Sequence[Mapping[str, object]] | None,
 
 _ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
                             keep_trailing_newline=True)
+#: Names Jinja2 itself defines for every template (``range``, ``cycler``...).
+GLOBALS = frozenset(_ENV.globals)
 
 
 def compile_template(text: str) -> jinja2.Template:
@@ -103,6 +116,57 @@ def compile_template(text: str) -> jinja2.Template:
     return _ENV.from_string(text)
 
 
+def template_problems(text: str) -> list[tuple[int, str]]:
+    """What is wrong with a template before it renders: ``(template line, message)``.
+
+    A syntax error (nothing else can be checked then), and every attribute or item
+    named with a leading ``_`` (``x.__class__``, ``x['_y']``, ``x|attr('__init__')``):
+    the sandbox refuses them all at render time.
+    """
+    try:
+        tree = _ENV.parse(text)
+    except jinja2.TemplateSyntaxError as e:
+        return [(e.lineno, e.message or str(e))]
+    out = []
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter)):
+        if isinstance(node, nodes.Getattr):
+            name = node.attr
+        elif isinstance(node, nodes.Getitem):
+            name = node.arg.value if isinstance(node.arg, nodes.Const) else None
+        else:
+            name = (node.args[0].value if node.name == "attr" and node.args
+                    and isinstance(node.args[0], nodes.Const) else None)
+        if isinstance(name, str) and name.startswith("_"):
+            out.append((node.lineno, f"attribute {name!r}: the sandbox refuses names "
+                                     "starting with '_' (every render would fail)"))
+    return sorted(set(out))
+
+
+def undeclared_names(text: str) -> list[tuple[str, int]]:
+    """The names a template uses without defining them, with the line of first use.
+
+    Jinja2's own globals are not in the list. An unparsable template has none.
+    """
+    try:
+        tree = _ENV.parse(text)
+    except jinja2.TemplateSyntaxError:
+        return []
+    names = meta.find_undeclared_variables(tree) - GLOBALS
+    first: dict[str, int] = {}
+    for node in tree.find_all(nodes.Name):
+        if node.name in names and node.ctx == "load":
+            first[node.name] = min(first.get(node.name, node.lineno), node.lineno)
+    return sorted(first.items(), key=lambda x: (x[1], x[0]))
+
+
+def _render_error(label: str, e: jinja2.TemplateError) -> str:
+    """``template LABEL line N: message``, with the line the render failed on, if known."""
+    line = next((f.lineno for f in reversed(traceback.extract_tb(e.__traceback__))
+                 if f.filename == "<template>"), None)
+    message = (e.message or str(e)).rstrip(".")
+    return f"template {label}{f' line {line}' if line else ''}: {message}"
+
+
 class Provisioner:
     """One API's inventory and templates.
 
@@ -110,13 +174,16 @@ class Provisioner:
         inventory: the machines it knows.
         templates: script template per role (``"*"``: any role without its own).
         unknown: the template for machines it does not know.
+        name: the API service's name, to name a template in a render error
+            (``template services.api1.templates.compute line 2: ...``).
     """
 
     def __init__(self, inventory: Inventory, templates: Mapping[str, str],
-                 unknown: str = DEFAULT_UNKNOWN):
+                 unknown: str = DEFAULT_UNKNOWN, name: str = "api"):
         self.inventory = inventory
         self.templates = {role: compile_template(t) for role, t in templates.items()}
         self.unknown = compile_template(unknown)
+        self.name = name
 
     def answer(self, query: str, machine: Mapping[str, str]) -> tuple[int, str, str]:
         """``(HTTP status, script text, role)`` for a request with ``query``.
@@ -127,15 +194,18 @@ class Provisioner:
         row = self.inventory.match(asked)
         if row is None:
             template, role, values = self.unknown, "unknown", {}
+            label = f"services.{self.name}.unknown"
         else:
             role = row.get("role", "")
-            template = self.templates.get(role) or self.templates.get("*")
+            key = role if role in self.templates else "*"
+            template = self.templates.get(key)
             values = row
             if template is None:
                 return 404, "", role
+            label = f"services.{self.name}.templates.{key}"
         ctx = {**values, **{k: v for k, v in machine.items()}, "role": role}
         try:
             text = template.render(ctx)
-        except jinja2.TemplateError as e:
-            return 500, f"template error: {e}", role
+        except jinja2.TemplateError as e:  # undefined values, the sandbox's refusals
+            return 500, _render_error(label, e), role
         return 200, text, role

@@ -86,9 +86,11 @@ def execute(path: str, overrides: list[str], out: str | None = None, *, quiet: b
             only: frozenset[str] | None = None) -> tuple[Path, dict, pd.DataFrame]:
     """:func:`run_scenario`, returning ``(output directory, summary, servers frame)``."""
     from .scenario import build, load_scenario
+    from .scenario.cli import print_warnings
 
     built = build(load_scenario(path, overrides=overrides, name=name))
     sc = built.scenario
+    print_warnings(sc)  # as `netbootsim validate` prints them
     target = Path(out or built.run.out or Path("results") / sc.name)
     with OutputDir(target, "run", force=force, flag="--out" if out else "run.out") as od:
         bar = None if quiet else _progress_bar(len(built.servers), sc.name)

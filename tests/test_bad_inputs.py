@@ -48,3 +48,19 @@ def test_bad_input_named_by_file_line_and_field(path, tmp_path):
     assert any(text in p for p in hits), f"{text!r} not in {hits}"
     # nothing written: not the --out directory, not results/ under the working directory
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
+def test_validate_and_run_refuse_the_same_files_alike(path, tmp_path, capsys, monkeypatch):
+    # `validate` and `run` share one validation: every file `run` refuses, `validate`
+    # refuses with the same lines (nothing is refused only when the servers run).
+    from netbootsim.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", str(path)]) == 2
+    validate = capsys.readouterr()
+    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 2
+    run = capsys.readouterr()
+    assert validate.err and validate.err == run.err
+    assert validate.out == run.out == ""
+    assert list(tmp_path.iterdir()) == []

@@ -483,17 +483,20 @@ class Machine:
         """A request to a provisioning API: its answer for this machine."""
         world = self.world
         prov = world.provisioners.get(svc.name)
-        status, role = 200, ""
+        status, role, error = 200, "", ""
         if prov is not None:
             status, text, role = prov.answer(target.query, self.identity())
+            if status == 404:
+                error = f"HTTP 404: no template for role {role}"
+            elif status != 200:  # the error page names the template, its line, the reason
+                error = f"{text} (HTTP {status})"
         else:
             text = svc.script if svc.script is not None else default_script(self.group)
         size = len(text.encode())
         res = yield from world.api(self.server, svc, size, tls=tls)
         if res.outcome == "ok" and world.erroring(svc.name, res.end):
-            status, text = 500, "internal server error (service-error fault)"
-        why = res.reason if res.outcome != "ok" else (
-            "" if status == 200 else f"HTTP {status}: {text or 'no template for role ' + role}")
+            status, error = 500, "HTTP 500: internal server error (service-error fault)"
+        why = res.reason if res.outcome != "ok" else error
         self.record(f"api:{svc.name}", res.start, res.end, res.bytes if not why else 0.0,
                     "https" if tls else "http", svc.name, "failed" if why else "ok",
                     why or (f"role {role}" if role else ""))

@@ -7,7 +7,9 @@ and :meth:`World.api` return a :class:`~netbootsim.protocols.result.TransferResu
 and write their waits (``tftp-wait``, ``http-wait``) as records themselves.
 
 URIs name a service by its name or by its host (``http://boot1/kernel``,
-``tftp://tftp1/undionly.kpxe``, ``http://api1/boot?mac=...``): :meth:`World.resolve`.
+``tftp://tftp1/undionly.kpxe``, ``http://api1/boot?mac=...``), case-insensitively as
+DNS names are: :meth:`World.resolve`. Files are looked up among the scenario's images
+only; no URI ever reaches a file of the machine running the simulation.
 """
 
 from __future__ import annotations
@@ -191,19 +193,29 @@ class World:
 
     # -------------------------------------------------------------------- naming
     def resolve(self, uri: str) -> Target | str:
-        """The service and file a URI names, or why it names none."""
+        """The service and file a URI names, or why it names none.
+
+        Only the simulated world answers: a URI names a service (by its name, its host's
+        name or address; case-insensitively, as DNS names are) and a file by the last
+        segment of its path, looked up among the scenario's images. Nothing of the
+        machine running the simulation is ever opened, whatever the path holds.
+        """
         parts = urlsplit(uri)
-        kinds = SCHEMES.get(parts.scheme)
+        scheme = parts.scheme.lower()
+        if scheme == "file":  # interface/efi/efi_local.c: the machine's own EFI volume
+            return (f"file: URIs name files of the machine's own EFI volume; a simulated "
+                    f"machine has none ({uri})")
+        kinds = SCHEMES.get(scheme)
         if kinds is None:
             return f"unsupported URI scheme {parts.scheme!r} in {uri!r}"
-        host = parts.hostname or ""
-        host = self.ip_host.get(host, host)
+        host = parts.hostname or ""  # urlsplit lower-cases it
+        host = self.ip_host.get(host, host).lower()
         cands = [s for s in self.services.values() if s.kind in kinds
-                 and (s.name == host or s.host == host)]
+                 and host in (s.name.lower(), s.host.lower())]
         if not cands:
-            return f"no {parts.scheme} service at {host!r} ({uri})"
+            return f"no {scheme} service at {host!r} ({uri})"
         file = parts.path.rsplit("/", 1)[-1]
-        named = [s for s in cands if s.name == host] or cands
+        named = [s for s in cands if s.name.lower() == host] or cands
         static = [s for s in named if s.kind != "api"]
         if static and (file in self.images or not [s for s in named if s.kind == "api"]):
             return Target(min(static, key=lambda s: s.name), file, parts.query, parts.scheme)

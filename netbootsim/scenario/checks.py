@@ -165,6 +165,19 @@ def _duplicates(entries: Iterable[tuple[tuple, str]], what: str) -> list[Issue]:
     return issues
 
 
+def _case_clashes(entries: Iterable[tuple[tuple, str]], what: str) -> list[Issue]:
+    """Names that differ only in case: one URI host names both (DNS is case-insensitive)."""
+    seen: dict[str, tuple[tuple, str]] = {}
+    issues = []
+    for path, name in entries:
+        first = seen.setdefault(name.lower(), (path, name))
+        if first[1] != name:
+            issues.append((path, f"{what} {name!r} differs only in case from {first[1]!r} "
+                           f"(at {format_path(first[0])}); URI hosts are case-insensitive, "
+                           "so one URI would name both"))
+    return issues
+
+
 def topology_checks(topo: TopologySection) -> list[Issue]:
     """Fields the shape needs, fields it does not use, duplicate names."""
     t = ("topology",)
@@ -198,6 +211,9 @@ def topology_checks(topo: TopologySection) -> list[Issue]:
     names = [((*t, "hosts", i, "name"), h.name) for i, h in enumerate(topo.hosts)]
     names += [((*t, "nodes", i, "name"), n.name) for i, n in enumerate(topo.nodes)]
     issues += _duplicates(names, "node name")
+    hosts = [(p, n.name) for (p, _), n in zip(names, [*topo.hosts, *topo.nodes], strict=True)
+             if getattr(n, "kind", "host") == "host"]
+    issues += _case_clashes(hosts, "host name")
     links = [((*t, "links", i, "name"), lk.name) for i, lk in enumerate(topo.links) if lk.name]
     issues += _duplicates(links, "link name")
     return issues
@@ -216,6 +232,8 @@ def static_checks(parts: Parts) -> list[Issue]:
                 issues.append((("services", name, "host"),
                                f"unknown host {host!r}{suggest(host, sorted(hosts))}; "
                                f"hosts: {_known(hosts)}"))
+    issues += _case_clashes(((("services", name), name) for name in parts.service_kinds
+                             if isinstance(name, str)), "service name")
     issues += _duplicates(((("fleet", i, "name"), g.name) for i, g in parts.group_refs
                            if g.name is not None), "group name")
     for i, g in parts.group_refs:

@@ -9,7 +9,7 @@ from ..errors import InputError
 from .build import build
 from .load import load_scenario
 
-__all__ = ["add_validate_parser", "cmd_validate"]
+__all__ = ["add_validate_parser", "cmd_validate", "print_warnings"]
 
 
 def add_validate_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -17,7 +17,9 @@ def add_validate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     p = subparsers.add_parser(
         "validate", help="check a scenario file and report every problem",
         description="Load, validate and build a scenario; print every problem, one per line "
-                    "as FILE:LINE: field: message, and exit 2 if there is any.")
+                    "as FILE:LINE: field: message, and exit 2 if there is any. Warnings "
+                    "(FILE:LINE: field: warning: message, e.g. from the lint of an embedded "
+                    "iPXE script) are printed too and do not change the exit status.")
     p.add_argument("file", metavar="FILE", help="scenario YAML file")
     p.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="KEY=VALUE",
@@ -35,12 +37,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for p in e.problems:
             print(p, file=sys.stderr)
         return 2
+    print_warnings(scenario)
     topo = built.topology
     print(f"{args.file}: OK: {_n(len(built.servers), 'server')} in "
           f"{_n(len(built.groups), 'group')}, {_n(len(built.services), 'service')}, "
           f"{_n(len(built.images), 'image')}; {scenario.topology.shape} topology with "
           f"{_n(topo.graph.number_of_nodes(), 'node')} and {_n(len(topo.links()), 'link')}")
     return 0
+
+
+def print_warnings(scenario) -> None:
+    """Print a validated scenario's warnings on stderr, one a line."""
+    for w in scenario.warnings:
+        print(w, file=sys.stderr)
 
 
 def _n(count: int, word: str) -> str:

@@ -46,6 +46,8 @@ def fleet_checks(parts) -> list[Issue]:
         if g.server is None and g.script is None:
             issues.append(((*p, "server"), "required (the service the images come from), "
                                            "unless the group gives a script"))
+        elif g.server is None and all(k == "dhcp" for k in kinds.values()):
+            issues.append(((*p, "server"), "no tftp or http service to boot from"))
         if not g.images and (g.script is None or g.boot == "pxe"):
             issues.append(((*p, "images"), "give at least one image"
                            + ("" if g.boot == "pxe" else " (or a script)")))
@@ -108,6 +110,8 @@ def fleet_checks(parts) -> list[Issue]:
             issues.append(((*p, "target"), f"a {f.kind} fault applies to a fleet group's "
                            f"ports; unknown group {f.target!r}"
                            f"{suggest(f.target, sorted(groups))}"))
+        if f.kind == "loss" and f.target in groups:
+            issues.append(((*p, "target"), "a loss fault applies to a link, not a group"))
         if f.kind in ("lacp", "stp") and f.duration is None:
             issues.append(((*p, "duration"), f"required for a {f.kind} fault (how long "
                                              "after each link-up)"))

@@ -2,8 +2,11 @@
 
 Stages: read YAML with line numbers (:mod:`.source`), apply ``--set`` overrides
 (:mod:`.overrides`), validate the schema with defaults (:mod:`.schema`), check
-cross-references (:mod:`.checks`) and what only a built topology shows
-(:mod:`.build`). Every problem of every stage that could run is reported together.
+cross-references (:mod:`.checks`), the embedded iPXE scripts (:mod:`.script_checks`)
+and the provisioning APIs' inventories and templates (:mod:`.api_checks`), and what
+only a built topology shows (:mod:`.build`). Every problem of every stage that could
+run is reported together; what is suspect but may work (a lint warning) is kept in
+:attr:`Scenario.warnings`. A scenario that validates runs: nothing refuses it later.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from typing import Any
 
 from pydantic import PrivateAttr, ValidationError
 
-from ..errors import InputError
+from ..errors import InputError, Problem
+from .api_checks import api_checks
 from .build import allocate, build_topology, fault_target_checks
 from .checks import split_parts, static_checks
 from .messages import error_problems
 from .overrides import apply_overrides
 from .schema import ScenarioModel
+from .script_checks import lint_scripts
 from .source import Origin, read_yaml, to_plain
 
 __all__ = ["Scenario", "load_scenario"]
@@ -38,6 +43,7 @@ class Scenario(ScenarioModel):
 
     _origin: Origin = PrivateAttr(default_factory=lambda: Origin("<dict>"))
     _name: str = PrivateAttr(default="scenario")
+    _warnings: list[Problem] = PrivateAttr(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -48,6 +54,15 @@ class Scenario(ScenarioModel):
     def origin(self) -> Origin:
         """Where each field came from (file lines, ``--set`` flags)."""
         return self._origin
+
+    @property
+    def warnings(self) -> list[Problem]:
+        """What validation found suspect but not wrong (lint warnings of its scripts).
+
+        Each prints as ``FILE:LINE: field: warning: message``; the commands that load
+        a scenario print them on stderr, and they never change the exit status.
+        """
+        return self._warnings
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "<dict>",
@@ -123,6 +138,9 @@ def validate_tree(tree: Any, origin: Origin, *, overrides: Sequence[str] = (),
             issues += fault_target_checks(topo, parts.faults, frozenset(
                 g.name for _, g in parts.group_refs if g.name is not None))
     problems += [origin.problem(p, m) for p, m in issues]
+    problems += api_checks(parts, origin)
+    errors, warnings = lint_scripts(parts, origin)
+    problems += errors
     if problems or model is None:
         raise InputError(problems)
     if model.run.out is None:
@@ -130,4 +148,5 @@ def validate_tree(tree: Any, origin: Origin, *, overrides: Sequence[str] = (),
             "run": model.run.model_copy(update={"out": f"results/{name}"})})
     model._origin = origin
     model._name = name
+    model._warnings = sorted(set(warnings))
     return model

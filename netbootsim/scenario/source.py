@@ -18,6 +18,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarstring import LiteralScalarString
 
 from ..errors import InputError, Problem
 
@@ -45,11 +46,14 @@ class Origin:
         file: the file name (or ``"<dict>"``) problems are reported against.
         lines: 1-based line of each field path found in the file.
         overrides: field paths set by ``--set``, to the flag text (``"--set a.b=1"``).
+        blocks: the file line of the first text line of each literal block scalar
+            (``script: |``), so a problem in line N of a script is located in the file.
     """
 
     file: str
     lines: dict[Path_, int] = field(default_factory=dict)
     overrides: dict[Path_, str] = field(default_factory=dict)
+    blocks: dict[Path_, int] = field(default_factory=dict)
 
     def locate(self, path: Path_) -> tuple[str, int]:
         """The origin (file or ``--set ...``) and line of the field at ``path``.
@@ -70,18 +74,34 @@ class Origin:
         where, line = self.locate(path)
         return Problem(where, line, format_path(path), message)
 
+    def text_line(self, path: Path_, n: int) -> tuple[str, int]:
+        """The origin and file line of line ``n`` (1-based) of the text at ``path``.
+
+        Line by line in a literal block scalar (``script: |``); otherwise, or for
+        ``n`` 0, the line of the field itself.
+        """
+        where, line = self.locate(path)
+        if n > 0 and path in self.blocks and where == self.file:
+            return where, self.blocks[path] + n - 1
+        return where, line
+
     def replace(self, path: Path_, text: str) -> None:
         """Record that ``--set`` replaced the subtree at ``path``."""
         n = len(path)
-        for table in (self.lines, self.overrides):
+        for table in (self.lines, self.overrides, self.blocks):
             for p in [p for p in table if p[:n] == path and len(p) > n]:
                 del table[p]
         self.lines.pop(path, None)
+        self.blocks.pop(path, None)
         self.overrides[path] = text
 
 
-def to_plain(node: Any, path: Path_ = (), lines: dict[Path_, int] | None = None) -> Any:
-    """Round-trip YAML data as plain Python data, recording lines into ``lines``."""
+def to_plain(node: Any, path: Path_ = (), lines: dict[Path_, int] | None = None,
+             blocks: dict[Path_, int] | None = None) -> Any:
+    """Round-trip YAML data as plain Python data, recording lines into ``lines``.
+
+    ``blocks`` receives the first text line of each literal block scalar.
+    """
     if isinstance(node, dict):
         out = {}
         for k, v in node.items():
@@ -93,7 +113,9 @@ def to_plain(node: Any, path: Path_ = (), lines: dict[Path_, int] | None = None)
                     lines[(*path, key)] = node.lc.key(k)[0] + 1
                 except (AttributeError, KeyError, TypeError):
                     pass  # merged (<<) keys or plain dicts: the parent's line serves
-            out[key] = to_plain(v, (*path, key), lines)
+                if blocks is not None and isinstance(v, LiteralScalarString):
+                    _block(blocks, (*path, key), node, k)
+            out[key] = to_plain(v, (*path, key), lines, blocks)
         return out
     if isinstance(node, list | tuple):
         out_list = []
@@ -103,9 +125,20 @@ def to_plain(node: Any, path: Path_ = (), lines: dict[Path_, int] | None = None)
                     lines[(*path, i)] = node.lc.item(i)[0] + 1
                 except (AttributeError, KeyError, TypeError):
                     pass
-            out_list.append(to_plain(v, (*path, i), lines))
+                if blocks is not None and isinstance(v, LiteralScalarString):
+                    _block(blocks, (*path, i), node, i)
+            out_list.append(to_plain(v, (*path, i), lines, blocks))
         return out_list
     return _scalar(node)
+
+
+def _block(blocks: dict[Path_, int], path: Path_, node: Any, key: Any) -> None:
+    """Record a literal block's first text line: the line after its ``|`` indicator."""
+    try:
+        at = node.lc.value(key) if isinstance(node, dict) else node.lc.item(key)
+        blocks[path] = at[0] + 2
+    except (AttributeError, KeyError, TypeError):
+        pass
 
 
 def _scalar(x: Any) -> Any:
@@ -154,7 +187,7 @@ def parse_yaml_text(text: str, file: str) -> tuple[Any, Origin]:
     if data is None:
         raise InputError.single(file, 0, "", "empty scenario; expected a mapping with the "
                                 "sections topology, services, images, fleet, faults, run")
-    return to_plain(data, (), origin.lines), origin
+    return to_plain(data, (), origin.lines, origin.blocks), origin
 
 
 def _mapping_at(text: str, mark: Any) -> Path_ | None:

@@ -1,0 +1,67 @@
+"""The iPXE scripts a scenario embeds, linted before the run as ``netbootsim ipxe check`` does.
+
+A misspelt command in a group's ``script:`` fails every server of the group, but only
+when the script runs. Here every script the scenario carries in its text is read by
+:mod:`netbootsim.ipxe.lint`: a group's ``script`` (against the iPXE build the group
+runs: its ``build``, else its profile's), an image's ``script`` and an API's plain
+``script`` (any group may fetch those: every command of iPXE). The lint's errors are
+the scenario's errors; its warnings are warnings. A problem is located at the file line
+of the script line (line by line in a ``script: |`` block, else the field's own line).
+
+Not linted: an API's ``templates`` and ``unknown`` (Jinja2 text, a script only once
+rendered: :mod:`.api_checks` checks them) and a DHCP ``script`` (a URL, not a script).
+"""
+
+from __future__ import annotations
+
+from ..errors import Problem
+from ..ipxe.lint import check_text
+from .source import Origin, format_path
+
+__all__ = ["lint_scripts", "located"]
+
+
+def located(origin: Origin, path: tuple, line: int, message: str) -> Problem:
+    """A problem about line ``line`` (1-based; 0: the whole text) of the text at ``path``."""
+    where, at = origin.text_line(path, line)
+    return Problem(where, at, format_path(path), message)
+
+
+def _group_build(g) -> str:
+    """The build a group's iPXE runs: as :class:`netbootsim.fleet.machine.Machine` picks it."""
+    from ..fleet.machine import BUILDS
+
+    return g.build or BUILDS.get(g.profile, "all")
+
+
+def lint_scripts(parts, origin: Origin) -> tuple[list[Problem], list[Problem]]:
+    """Lint every embedded script: ``(errors, warnings)``, each a located problem.
+
+    Args:
+        parts: the scenario's valid parts (:class:`.checks.Parts`).
+        origin: where each field came from.
+    """
+    from ..ipxe.spec import BUILDS
+
+    todo: list[tuple[tuple, str, str]] = []  # (field path, text, build)
+    for i, g in parts.fleet:
+        if g.script is not None and g.boot != "pxe" and \
+                (g.build is None or g.build in BUILDS):
+            todo.append((("fleet", i, "script"), g.script, _group_build(g)))
+    for name, img in parts.images.items():
+        if img.script is not None:
+            todo.append((("images", name, "script"), img.script, "all"))
+    for name, svc in parts.services.items():
+        if getattr(svc, "kind", "") == "api" and svc.script is not None and \
+                not svc.templates and svc.inventory is None:
+            todo.append((("services", name, "script"), svc.script, "all"))
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    for path, text, build in todo:
+        for f in check_text(text, format_path(path), build):
+            what = f"script line {f.line}: " if f.line else ""
+            if f.severity == "error":
+                errors.append(located(origin, path, f.line, what + f.message))
+            else:
+                warnings.append(located(origin, path, f.line, f"warning: {what}{f.message}"))
+    return errors, warnings
