@@ -230,9 +230,13 @@ def scope_notes(inputs: FleetInputs) -> list[str]:
 
 
 def run_built(built, *, name: str | None = None, trace: tuple[str, ...] = (),
-              progress: Callable[[int, int, float], None] | None = None
+              progress: Callable[[int, int, float], None] | None = None,
+              watch: Callable[[float], None] | None = None
               ) -> tuple[FleetRun, FleetInputs, float]:
     """Simulate a built scenario: ``(run, inputs, wall seconds)``.
+
+    ``watch`` is called with the simulated time every few tens of thousands of steps
+    and may raise to stop the run (the memory guard, :class:`netbootsim.memguard.Watch`).
 
     Raises:
         InputError: only if an inventory file became unreadable since validation.
@@ -247,5 +251,5 @@ def run_built(built, *, name: str | None = None, trace: tuple[str, ...] = (),
                    services=inputs.services, dhcp=inputs.dhcp, images=inputs.images,
                    scripts=inputs.scripts,
                    faults=inputs.faults, provisioners=inputs.provisioners, trace=trace,
-                   progress=progress)
+                   progress=progress, watch=watch)
     return run, inputs, time.perf_counter() - t0

@@ -29,10 +29,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from . import memguard  # noqa: E402
 from .errors import InputError  # noqa: E402
 from .outdir import OutputDir  # noqa: E402
 from .report.content import bound_scope  # noqa: E402
-from .run_cli import run_scenario  # noqa: E402
+from .run_cli import STRICT_HELP, run_scenario  # noqa: E402
 
 __all__ = ["add_compare_parser", "cmd_compare", "write_compare"]
 
@@ -148,14 +149,17 @@ def add_compare_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true",
                    help="write into a directory holding files netbootsim did not write "
                         "(deleting none of them)")
+    p.add_argument("--strict", action="store_true", help=STRICT_HELP)
+    memguard.add_max_memory_flag(p)
     p.set_defaults(func=cmd_compare)
 
 
-def variants_of(path: str) -> dict[str, list[str]]:
+def variants_of(path: str, strict: bool = False,
+                max_memory: float | None = None) -> dict[str, list[str]]:
     """A scenario's named variants as ``--set`` texts (``{}`` when it has none)."""
     from .scenario import load_scenario
 
-    sc = load_scenario(path)
+    sc = load_scenario(path, strict=strict, max_memory=max_memory)
     return {name: [f"{k}={json.dumps(v)}" for k, v in changes.items()]
             for name, changes in sc.variants.items()}
 
@@ -188,7 +192,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """Handle ``netbootsim compare``."""
     out = Path(args.out)
     runs: list[tuple[str, list[str], str]] = []  # (path, overrides, name)
-    variants = [variants_of(path) for path in args.scenarios]  # every file checked first
+    limit = memguard.parse_limit(args.max_memory)
+    variants = [variants_of(path, args.strict, limit) for path in args.scenarios]  # checked
     if len(args.scenarios) == 1 and variants[0]:
         runs = [(args.scenarios[0], [*args.overrides, *sets], name)
                 for name, sets in variants[0].items()]
@@ -201,8 +206,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     with OutputDir(out, "compare", force=args.force) as od:
         tmp = od.staging()
         try:
-            dirs = [run_scenario(path, sets, str(tmp / name), name=name)
-                    for path, sets, name in runs]
+            dirs = [run_scenario(path, sets, str(tmp / name), name=name, strict=args.strict,
+                                 max_memory=limit) for path, sets, name in runs]
             write_compare(tmp, dirs)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -6,9 +6,28 @@ status 2. Nothing else in the package prints errors.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
-__all__ = ["Problem", "InputError"]
+__all__ = ["Problem", "InputError", "one_line"]
+
+
+def one_line(text: str) -> str:
+    r"""``text`` with every character that breaks or hides a line shown escaped.
+
+    A problem quotes what the user wrote, and that may hold a newline, a record separator
+    (````, a line break to Python's ``splitlines``), a NUL or a lone surrogate: each
+    is shown as ````, `` `` ... so that one problem stays one line.
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch == "\t" or unicodedata.category(ch) not in ("Cc", "Zl", "Zp", "Cs"):
+            out.append(ch)
+        else:
+            out.append(ascii(ch)[1:-1])
+    return "".join(out)
 
 
 @dataclass(frozen=True, order=True)
@@ -30,8 +49,8 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         if self.field:
-            return f"{where}: {self.field}: {self.message}"
-        return f"{where}: {self.message}"
+            return one_line(f"{where}: {self.field}: {self.message}")
+        return one_line(f"{where}: {self.message}")
 
 
 class InputError(Exception):

@@ -31,7 +31,8 @@ from urllib.parse import parse_qs
 import jinja2
 from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
-from ruamel.yaml import YAML
+
+from .yamltext import MAX_DATA_FILE_BYTES, read_text_capped, safe_yaml
 
 __all__ = ["Inventory", "Provisioner", "KEYS", "IDENTITY", "DEFAULT_UNKNOWN",
            "load_inventory", "compile_template", "template_problems", "undeclared_names",
@@ -86,14 +87,14 @@ def load_inventory(spec: str | Sequence[Mapping[str, object]] | None,
     if not isinstance(spec, str):
         return Inventory.from_rows(spec)
     path = (base / spec) if base is not None and not Path(spec).is_absolute() else Path(spec)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ValueError(f"cannot read inventory {path}: {e.strerror or e}") from None
+    text = read_text_capped(path, MAX_DATA_FILE_BYTES, "inventory")
     if path.suffix.lower() == ".csv":
-        return Inventory.from_rows(list(csv.DictReader(io.StringIO(text))))
+        try:
+            return Inventory.from_rows(list(csv.DictReader(io.StringIO(text))))
+        except csv.Error as e:
+            raise ValueError(f"inventory {path}: not valid CSV ({e})") from None
     try:
-        rows = YAML(typ="safe", pure=True).load(text)
+        rows = safe_yaml("safe", pure=True).load(text)
     except Exception as e:  # ruamel raises many error types; all mean "not YAML"
         raise ValueError(f"inventory {path}: not valid YAML ({e})") from None
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):

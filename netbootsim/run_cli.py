@@ -15,12 +15,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import memguard
 from .assemble import engine_mode, run_built, scope_notes
 from .errors import InputError
 from .outdir import OutputDir
 from .runner import summarize, write_outputs
 
-__all__ = ["add_run_parser", "cmd_run", "run_scenario", "execute", "question_of"]
+__all__ = ["add_run_parser", "cmd_run", "run_scenario", "execute", "question_of",
+           "STRICT_HELP"]
+
+#: ``--strict``, as every command that loads a scenario words it.
+STRICT_HELP = ("refuse the scenario's warnings too (values outside their plausible range, "
+               "lint warnings of its scripts): exit 2")
 
 
 class _progress_bar:
@@ -51,6 +57,8 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true",
                    help="write into an output directory that holds files netbootsim did not "
                         "write (replacing same-named outputs, deleting nothing else)")
+    p.add_argument("--strict", action="store_true", help=STRICT_HELP)
+    memguard.add_max_memory_flag(p)
     p.set_defaults(func=cmd_run)
 
 
@@ -71,38 +79,45 @@ def question_of(path: str) -> str:
 
 def run_scenario(path: str, overrides: list[str], out: str | None = None,
                  quiet: bool = True, name: str | None = None, *, force: bool = False,
+                 strict: bool = False, max_memory: float | None = None,
                  only: frozenset[str] | None = None) -> Path:
     """Load, simulate and write one scenario; return the output directory.
 
     ``name`` names the run (default: the file's stem): a variant's name. ``force``
     writes into a directory holding files netbootsim did not write (deleting none);
-    ``only`` limits the files written (see :func:`~netbootsim.runner.write_outputs`).
+    ``only`` limits the files written (see :func:`~netbootsim.runner.write_outputs`);
+    ``strict`` refuses a scenario with warnings; ``max_memory`` (bytes) is the memory
+    limit (:mod:`netbootsim.memguard`; ``None``: what the process may use).
     """
-    return execute(path, overrides, out, quiet=quiet, name=name, force=force, only=only)[0]
+    return execute(path, overrides, out, quiet=quiet, name=name, force=force, strict=strict,
+                   max_memory=max_memory, only=only)[0]
 
 
 def execute(path: str, overrides: list[str], out: str | None = None, *, quiet: bool = True,
-            name: str | None = None, force: bool = False,
+            name: str | None = None, force: bool = False, strict: bool = False,
+            max_memory: float | None = None,
             only: frozenset[str] | None = None) -> tuple[Path, dict, pd.DataFrame]:
     """:func:`run_scenario`, returning ``(output directory, summary, servers frame)``."""
     from .scenario import build, load_scenario
     from .scenario.cli import print_warnings
 
-    built = build(load_scenario(path, overrides=overrides, name=name))
+    built = build(load_scenario(path, overrides=overrides, name=name, strict=strict,
+                                max_memory=max_memory))
     sc = built.scenario
     print_warnings(sc)  # as `netbootsim validate` prints them
     target = Path(out or built.run.out or Path("results") / sc.name)
     with OutputDir(target, "run", force=force, flag="--out" if out else "run.out") as od:
         bar = None if quiet else _progress_bar(len(built.servers), sc.name)
         try:
-            run, inputs, wall = run_built(built, progress=bar and bar.step)
+            run, inputs, wall = run_built(built, progress=bar and bar.step,
+                                          watch=memguard.Watch(max_memory, path))
         finally:
             if bar is not None:
                 bar.close()
         summary, servers, phases, timeline = summarize(
             run, scenario=sc.name, question=question_of(path), seed=built.seed,
             mode=engine_mode(built.run),
-            notes=scope_notes(inputs))
+            notes=scope_notes(inputs), warnings=[str(w) for w in sc.warnings])
         tmp = od.staging()
         try:
             write_outputs(tmp, summary, servers, phases, timeline, only=only)
@@ -127,8 +142,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Handle ``netbootsim run``."""
     if args.out and len(args.scenarios) > 1:
         raise InputError.single("command line", 0, "--out", "use --out with one scenario only")
+    limit = memguard.parse_limit(args.max_memory)
     for path in args.scenarios:
         target = run_scenario(path, args.overrides, args.out, quiet=args.quiet,
-                              force=args.force)
+                              force=args.force, strict=args.strict, max_memory=limit)
         print(f"report: {target / 'report.html'}")
     return 0

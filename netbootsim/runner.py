@@ -39,9 +39,14 @@ def _clean(x: object) -> object:
 
 
 def summarize(
-    run: FleetRun, *, scenario: str, question: str, seed: int, mode: str, notes: list[str]
+    run: FleetRun, *, scenario: str, question: str, seed: int, mode: str, notes: list[str],
+    warnings: list[str] = (),
 ) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Frames and summary of one run: ``(summary, servers, phases, timeline)``."""
+    """Frames and summary of one run: ``(summary, servers, phases, timeline)``.
+
+    ``warnings``: the scenario's warnings (``FILE:LINE: field: warning: ...``); the
+    summary has a ``warnings`` list only when there are some.
+    """
     servers = pd.DataFrame(
         [(s, g, r, on, ready, ready - on, out, why, b) for s, g, r, on, ready, out, why, b
          in run.servers], columns=SERVER_COLUMNS)
@@ -138,6 +143,8 @@ def summarize(
                    **({"packets": run.packets} if mode == "packet" else {})},
         "notes": notes,
     }
+    if warnings:
+        summary["warnings"] = list(warnings)
     return _clean(summary), servers, phases, timeline
 
 

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__
+from . import __version__, memguard
 from .errors import InputError
 from .outdir import OutputDir, atomic_write, owned
-from .run_cli import execute
+from .run_cli import STRICT_HELP, execute
 from .units import UnitError, parse_time
 
 __all__ = ["add_sweep_parser", "cmd_sweep", "crossing", "JOURNAL"]
@@ -83,6 +83,8 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true",
                    help="write into a directory holding files netbootsim did not write "
                         "(deleting none of them)")
+    p.add_argument("--strict", action="store_true", help=STRICT_HELP)
+    memguard.add_max_memory_flag(p)
     p.set_defaults(func=cmd_sweep)
 
 
@@ -97,11 +99,14 @@ def code_fingerprint() -> str:
 
 
 def _point_fingerprint(code: str, path: str, overrides: list[str], deadline: float,
-                       keep_runs: bool) -> str:
-    """What a sweep point's result depends on: code, the scenario and what it names."""
+                       keep_runs: bool, strict: bool, max_memory: float | None) -> str:
+    """What a sweep point's result depends on: code, the scenario and what it names.
+
+    Loading each point's scenario here also checks every point before any runs.
+    """
     from .scenario import load_scenario
 
-    sc = load_scenario(path, overrides=overrides)
+    sc = load_scenario(path, overrides=overrides, strict=strict, max_memory=max_memory)
     h = hashlib.sha256(code.encode())
     h.update(sc.model_dump_json().encode())
     h.update(f"{deadline!r} {keep_runs}".encode())
@@ -133,9 +138,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise InputError.single("command line", 0, "--deadline", str(e)) from None
     out = Path(args.out)
     code = code_fingerprint()
+    limit = memguard.parse_limit(args.max_memory)
     prints = {v: _point_fingerprint(code, args.scenario, [*args.overrides,
                                                           f"{path.strip()}={v}"],
-                                    deadline, args.keep_runs) for v in grid}
+                                    deadline, args.keep_runs, args.strict, limit)
+              for v in grid}
     with OutputDir(out, "sweep", force=args.force) as od:
         od.open_in_place()
         journal_path = out / JOURNAL
@@ -149,6 +156,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 continue
             target, summary, servers = execute(
                 args.scenario, [*args.overrides, f"{path.strip()}={v}"], str(out / v),
+                strict=args.strict, max_memory=limit,
                 only=None if args.keep_runs else frozenset({"summary.json"}))
             t0 = servers["power_on"].min()
             ready = (servers["outcome"] == "ok") & (servers["ready"] - t0 <= deadline)

@@ -138,13 +138,15 @@ def _fmt(value: float, steps: list[tuple[float, str]]) -> str:
 
 def format_size(nbytes: float) -> str:
     """Human text for a size in bytes, with IEC prefixes (``"1MiB"``)."""
-    return _fmt(nbytes, [(1024.0**3, "GiB"), (1024.0**2, "MiB"), (1024.0, "KiB"), (1.0, "B")])
+    return _fmt(nbytes, [(1024.0**4, "TiB"), (1024.0**3, "GiB"), (1024.0**2, "MiB"),
+                         (1024.0, "KiB"), (1.0, "B")])
 
 
 def format_rate(bytes_per_s: float) -> str:
     """Human text for a rate in bytes/s, written in bits per second (``"25Gbps"``)."""
     bits = bytes_per_s * 8
-    return _fmt(bits, [(1e9, "Gbps"), (1e6, "Mbps"), (1e3, "Kbps"), (1.0, "bps")])
+    return _fmt(bits, [(1e12, "Tbps"), (1e9, "Gbps"), (1e6, "Mbps"), (1e3, "Kbps"),
+                       (1.0, "bps")])
 
 
 def format_time(seconds: float) -> str:

@@ -334,6 +334,19 @@ def test_overrides_valid():
     assert [g for _, g in build(s).servers] == ["compute"] * 3
 
 
+def test_overrides_may_add_entries_the_file_does_not_have():
+    # a key under a mapping of values (tune:, absent from the file), and a whole new
+    # service; both reported with their --set origin if wrong
+    s = load_scenario(DATA / "minimal_rack.yaml", overrides=[
+        "fleet[0].tune.tftp_client_block_delay=2ms",
+        "services.tftp2={kind: tftp, host: boot1}",
+    ])
+    assert dict(s.fleet[0].tune) == {"tftp_client_block_delay": "2ms"}
+    assert s.services["tftp2"].kind == "tftp"
+    assert problems_of(DATA / "minimal_rack.yaml", ["services.tftp2={kind: tftp}"]) == [
+        "--set services.tftp2={kind: tftp}: services.tftp2.host: required field missing"]
+
+
 def test_override_errors_are_reported_with_set_origin():
     f = DATA / "minimal_rack.yaml"
     assert problems_of(f, ["fleet[0].count=-1"]) == [
@@ -360,7 +373,8 @@ def test_override_errors_are_reported_with_set_origin():
         ("fleet[3].count=1", "fleet[3]: index 3 out of range: fleet has 1 entries"),
         ("fleet.x.count=1", "fleet: fleet is a list; give an index, e.g. fleet[0]"),
         ("services.http9.workers=1", "services.http9: no entry 'http9' in services (did you "
-                                     "mean 'http1'?); entries: http1"),
+                                     "mean 'http1'?); entries: http1 (to add one, set it "
+                                     "whole: services.http9={...})"),
         ("services.http1.max_sessions=1", "services.http1.max_sessions: unknown field "
          "'max_sessions'; expected one of: kind, host, model, workers, disk_rate, https, "
          "trusted"),

@@ -312,5 +312,6 @@ def build_context(summary: dict, servers: pd.DataFrame, phases: pd.DataFrame) ->
         "more_servers": more_servers,
         "phase_stats": _phase_stats(s, phases, order),
         "notes": [str(n) for n in s.get("notes") or []],
+        "warnings": [str(w) for w in s.get("warnings") or []],
         "run_info": " · ".join(run_info) or "netbootsim",
     }

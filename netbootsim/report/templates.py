@@ -20,6 +20,15 @@ MARKDOWN = """\
 {% endif %}
 {{ lead | cell }}
 
+{% if warnings %}
+**Warnings about the scenario** (values it states that are almost surely typos, or lint
+warnings of its scripts; `--strict` refuses them):
+
+{% for w in warnings %}
+- {{ w | cell }}
+{% endfor %}
+
+{% endif %}
 | | |
 |---|---|
 {% for label, value in headline %}
@@ -148,12 +157,18 @@ figure { margin: 1rem 0; }
 figure img { max-width: 100%; }
 figcaption { color: #555; font-size: .9rem; }
 .more, footer { color: #666; font-size: .9rem; }
+.warnings { border-left: 4px solid #c60; padding: .2rem .8rem; background: #fff6ee; }
 </style>
 </head>
 <body>
 <h1>{{ title }}</h1>
 {% if question %}<p class="question"><strong>Question:</strong> {{ question }}</p>{% endif %}
 <p class="lead">{{ lead }}</p>
+{% if warnings %}
+<div class="warnings"><strong>Warnings about the scenario</strong> (values it states that
+are almost surely typos, or lint warnings of its scripts; <code>--strict</code> refuses them):
+<ul>{% for w in warnings %}<li>{{ w }}</li>{% endfor %}</ul></div>
+{% endif %}
 <table class="headline">
 {% for label, value in headline %}<tr><th>{{ label }}</th><td>{{ value }}</td></tr>
 {% endfor %}</table>

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .. import memguard
 from ..errors import InputError
 from .build import build
 from .load import load_scenario
@@ -24,6 +25,10 @@ def add_validate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     p.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="KEY=VALUE",
                    help="override a field, e.g. --set run.seed=7 --set fleet[0].count=80")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse the warnings too (values outside their plausible range, lint "
+                        "warnings of embedded scripts): exit 2")
+    memguard.add_max_memory_flag(p)
     p.set_defaults(func=cmd_validate)
     return p
 
@@ -31,7 +36,8 @@ def add_validate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate ``args.file`` with ``args.overrides``; 0 when sound, 2 on any problem."""
     try:
-        scenario = load_scenario(args.file, overrides=args.overrides)
+        scenario = load_scenario(args.file, overrides=args.overrides, strict=args.strict,
+                                 max_memory=memguard.parse_limit(args.max_memory))
         built = build(scenario)
     except InputError as e:
         for p in e.problems:

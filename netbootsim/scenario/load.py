@@ -18,12 +18,14 @@ from typing import Any
 
 from pydantic import PrivateAttr, ValidationError
 
+from .. import memguard
 from ..errors import InputError, Problem
 from .api_checks import api_checks
 from .build import allocate, build_topology, fault_target_checks
 from .checks import split_parts, static_checks
 from .messages import error_problems
 from .overrides import apply_overrides
+from .plausible import plausibility_warnings
 from .schema import ScenarioModel
 from .script_checks import lint_scripts
 from .source import Origin, read_yaml, to_plain
@@ -57,10 +59,14 @@ class Scenario(ScenarioModel):
 
     @property
     def warnings(self) -> list[Problem]:
-        """What validation found suspect but not wrong (lint warnings of its scripts).
+        """What validation found suspect but not wrong.
+
+        Lint warnings of its scripts, quantities outside their plausible range
+        (:mod:`.plausible`).
 
         Each prints as ``FILE:LINE: field: warning: message``; the commands that load
-        a scenario print them on stderr, and they never change the exit status.
+        a scenario print them on stderr and the report lists them; they change the
+        exit status only under ``--strict``.
         """
         return self._warnings
 
@@ -90,13 +96,16 @@ def _stem(source: str) -> str:
 
 
 def load_scenario(path: str | Path, overrides: Sequence[str] = (),
-                  name: str | None = None) -> Scenario:
+                  name: str | None = None, *, strict: bool = False,
+                  max_memory: float | None = None) -> Scenario:
     """Read, override and validate a scenario file.
 
     Args:
         path: the YAML file.
         overrides: ``"path=value"`` texts, as given to ``--set``.
         name: the scenario's name (default: the file's stem).
+        strict: refuse the warnings too (``--strict``).
+        max_memory: the memory limit, bytes (``--max-memory``); see :func:`validate_tree`.
 
     Returns:
         The validated scenario.
@@ -105,12 +114,41 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = (),
         InputError: every problem, each as ``FILE:LINE: field: message``.
     """
     tree, origin = read_yaml(path)
-    return validate_tree(tree, origin, overrides=overrides, name=name or _stem(str(path)))
+    return validate_tree(tree, origin, overrides=overrides, name=name or _stem(str(path)),
+                         strict=strict, max_memory=max_memory)
+
+
+def _counts(model: ScenarioModel) -> tuple[int, int]:
+    """``(servers the fleet boots, servers the topology declares)``."""
+    t = model.topology
+    return (sum(g.count for g in model.fleet),
+            (t.racks or 0) * (t.servers_per_rack or 0) + (t.servers or 0))
+
+
+def _largest_group(model: ScenarioModel) -> tuple:
+    """The field that asks for the most servers: a fleet group's count, or the topology."""
+    fleet, topo = _counts(model)
+    if topo > fleet * 10:  # the topology's own servers weigh more than the fleet's
+        return ("topology", "racks" if model.topology.racks else "servers")
+    i = max(range(len(model.fleet)), key=lambda k: model.fleet[k].count)
+    return ("fleet", i, "count")
+
+
+def _too_large(model: ScenarioModel, max_memory: float | None) -> str | None:
+    """Why the run would not fit in memory (:mod:`netbootsim.memguard`), or ``None``."""
+    fleet, topo = _counts(model)
+    return memguard.check(fleet, model.run.engine, max_memory, nodes=topo)
 
 
 def validate_tree(tree: Any, origin: Origin, *, overrides: Sequence[str] = (),
-                  name: str = "scenario") -> Scenario:
+                  name: str = "scenario", strict: bool = False,
+                  max_memory: float | None = None) -> Scenario:
     """Override and validate plain scenario data (the stages after reading).
+
+    ``strict``: warnings (implausible magnitudes, script lint warnings) are errors.
+    ``max_memory``: the memory limit, bytes (``--max-memory``; ``None``: what this
+    process may use, :func:`netbootsim.memguard.available`); a fleet whose estimated
+    peak does not fit is refused before anything is built for it.
 
     Raises:
         InputError: every problem found.
@@ -128,6 +166,9 @@ def validate_tree(tree: Any, origin: Origin, *, overrides: Sequence[str] = (),
     except ValidationError as e:
         model = None
         issues += error_problems(e, tree)
+    if model is not None and (why := _too_large(model, max_memory)) is not None:
+        # before anything is built for its servers: a fleet of 10**9 is refused here
+        raise InputError([*problems, origin.problem(_largest_group(model), why)])
     parts = split_parts(tree, model)
     issues += static_checks(parts)
     if parts.topology is not None and not any(p[:1] == ("topology",) for p, _ in issues):
@@ -141,6 +182,10 @@ def validate_tree(tree: Any, origin: Origin, *, overrides: Sequence[str] = (),
     problems += api_checks(parts, origin)
     errors, warnings = lint_scripts(parts, origin)
     problems += errors
+    if model is not None:
+        warnings += plausibility_warnings(model, origin)
+    if strict:
+        problems += warnings
     if problems or model is None:
         raise InputError(problems)
     if model.run.out is None:

@@ -15,14 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
+from ruamel.yaml.composer import MaxDepthExceededError
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from ..errors import InputError, Problem
+from ..yamltext import MAX_DEPTH, MAX_SCENARIO_BYTES, YamlLimit, safe_yaml
 
 __all__ = ["Origin", "format_path", "read_yaml", "parse_yaml_text", "to_plain"]
+
 
 Path_ = tuple[Any, ...]
 
@@ -162,9 +165,16 @@ def parse_yaml_text(text: str, file: str) -> tuple[Any, Origin]:
     Raises:
         InputError: a syntax error (with its line), a duplicate key, an empty document.
     """
-    yaml = YAML(typ="rt")
+    yaml = safe_yaml()
     try:
         data = yaml.load(text)
+    except MaxDepthExceededError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark else 0
+        raise InputError.single(file, line, "", f"nested deeper than {MAX_DEPTH} levels "
+                                "(the limit; a scenario needs fewer than 10)") from None
+    except YamlLimit as e:
+        line = e.problem_mark.line + 1 if e.problem_mark else 0
+        raise InputError.single(file, line, "", f"YAML: {e.problem}") from None
     except DuplicateKeyError as e:
         m = _DUPLICATE.search(str(e.problem))
         key = m.group(1) if m else "?"
@@ -181,8 +191,16 @@ def parse_yaml_text(text: str, file: str) -> tuple[Any, Origin]:
             ctx_line = f" started on line {e.context_mark.line + 1}" if e.context_mark else ""
             what += f" ({e.context}{ctx_line})"
         raise InputError.single(file, line, "", f"YAML syntax error: {what}") from None
-    except YAMLError as e:
-        raise InputError.single(file, 0, "", f"YAML error: {e}") from None
+    except ReaderError as e:
+        pos = e.position if isinstance(e.position, int) else 0
+        line = text.count("\n", 0, pos) + 1
+        col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+        char = e.character if isinstance(e.character, int) else 0
+        raise InputError.single(file, line, "", f"character U+{char:04X} (column {col}) is "
+                                f"not allowed in YAML: {e.reason}") from None
+    except YAMLError as e:  # any other: one line, whatever ruamel.yaml's text says
+        raise InputError.single(file, 0, "", "YAML error: " + " ".join(str(e).split())) \
+            from None
     origin = Origin(file, {(): 1})
     if data is None:
         raise InputError.single(file, 0, "", "empty scenario; expected a mapping with the "
@@ -196,7 +214,7 @@ def _mapping_at(text: str, mark: Any) -> Path_ | None:
     Names the field of a duplicate key: ruamel.yaml's error gives only the position of
     the mapping that holds it.
     """
-    yaml = YAML(typ="rt")
+    yaml = safe_yaml()
     yaml.allow_duplicate_keys = True
     try:
         data = yaml.load(text)
@@ -221,15 +239,26 @@ def read_yaml(path: str | Path) -> tuple[Any, Origin]:
         InputError: the file cannot be read, is not UTF-8, or is not valid YAML.
     """
     file = str(path)
+    p = Path(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError.single(file, 0, "", "no such file") from None
-    except IsADirectoryError:
-        raise InputError.single(file, 0, "", "is a directory, not a scenario file") from None
+        if p.is_dir():
+            raise InputError.single(file, 0, "", "is a directory, not a scenario file")
+        if not p.exists():
+            raise InputError.single(file, 0, "", "no such file")
+        if p.is_file() and p.stat().st_size > MAX_SCENARIO_BYTES:
+            raise InputError.single(file, 0, "", f"{p.stat().st_size:,} bytes: larger than "
+                                    f"{MAX_SCENARIO_BYTES // 2**20} MiB, the limit for a "
+                                    "scenario file (name large inventories as CSV files)")
+        with open(p, "rb") as f:
+            raw = f.read(MAX_SCENARIO_BYTES + 1)
+    except OSError as e:
+        raise InputError.single(file, 0, "", f"cannot read: {e.strerror or e}") from None
+    if len(raw) > MAX_SCENARIO_BYTES:  # a pipe or a file that grew
+        raise InputError.single(file, 0, "", f"larger than {MAX_SCENARIO_BYTES // 2**20} MiB, "
+                                "the limit for a scenario file")
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise InputError.single(file, 0, "", f"not UTF-8 text ({e.reason} at byte "
                                 f"{e.start})") from None
-    except OSError as e:
-        raise InputError.single(file, 0, "", f"cannot read: {e.strerror or e}") from None
     return parse_yaml_text(text, file)

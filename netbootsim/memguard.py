@@ -1,0 +1,220 @@
+"""The memory guard: no scenario eats the machine silently.
+
+Before a scenario is built, :func:`estimate` gives the run's peak memory from the
+number of servers and the engine; :func:`check` refuses (one line, exit 2) a run whose
+estimate does not fit the memory this process may use (:func:`available`), unless
+``--max-memory`` sets the limit. During the run, :class:`Watch` reads the process's
+resident memory every few tens of thousands of SimPy steps and stops the run cleanly —
+before anything is written — if it crosses the limit.
+
+The estimate is calibrated on measured runs (peak RSS from ``/usr/bin/time -f %M``,
+this machine, 2026-12-04; ``docs/limits.md`` has the table and the commands):
+
+==========================================  ========  =========  ======================
+run                                         servers   peak RSS   per server above base
+==========================================  ========  =========  ======================
+storm over HTTP, flow engine                   400     157 MB
+storm over HTTP, flow engine                 2,000     207 MB     31 KB
+storm over HTTP, flow engine                10,000     454 MB     31 KB
+ipxe-dynamic-api (scripts, API, inventory)     320     166 MB
+ipxe-dynamic-api, 50 racks                   2,000     285 MB     71 KB
+quickstart, packet engine                        8     151 MB
+quickstart, packet engine                       40     175 MB     0.75 MB
+==========================================  ========  =========  ======================
+
+So: a base of 160 MB (Python, NumPy, pandas, matplotlib, the package) and, per server,
+80 KB on the flow engine (the worst measured, 71 KB, plus a margin) and 1 MB on the
+packet engine (its queues and in-flight packets). The estimate errs high on purpose: it
+refuses only what surely does not fit.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+
+from .errors import InputError, Problem
+
+__all__ = ["BASE_BYTES", "PER_SERVER_BYTES", "PER_NODE_BYTES", "estimate", "available", "rss",
+           "check", "Watch", "MemoryLimit", "describe", "parse_limit", "add_max_memory_flag",
+           "MAX_MEMORY_HELP"]
+
+#: ``--max-memory``, as every command that runs or validates a scenario words it.
+MAX_MEMORY_HELP = ("the memory a run may use, e.g. 8GB or 16GiB (default: what this "
+                   "process may use now: the machine's available memory, or a cgroup or "
+                   "address-space limit). A run estimated to need more is refused before it "
+                   "starts; a run that grows past it is stopped, with nothing written")
+
+#: What the process holds before the first server exists, bytes (measured ~140-150 MB).
+BASE_BYTES = 160e6
+#: Peak memory per server, bytes, by engine (measured worst 71 KB flow, 0.75 MB packet).
+PER_SERVER_BYTES = {"flow": 80e3, "packet": 1e6}
+#: Memory per server of the topology that boots nothing (its graph node, links, routes):
+#: ``netbootsim validate`` of the storm grows 8.9 KB a server from 2,000 to 10,000.
+PER_NODE_BYTES = 10e3
+
+
+def estimate(servers: int, engine: str = "flow", nodes: int = 0) -> float:
+    """Estimated peak resident memory of a run of ``servers`` on ``nodes`` servers, bytes."""
+    per = PER_SERVER_BYTES.get(engine, PER_SERVER_BYTES["packet"])
+    return BASE_BYTES + per * servers + PER_NODE_BYTES * max(nodes - servers, 0)
+
+
+def rss() -> float:
+    """This process's resident memory now, bytes (``/proc/self/statm``)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            pages = int(f.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0
+
+
+def _meminfo(key: str) -> float | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return float(line.split()[1]) * 1024.0
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _cgroup_room() -> float | None:
+    """Room left under this process's cgroup v2 memory limit, if it has one."""
+    try:
+        with open("/proc/self/cgroup", encoding="ascii") as f:
+            rel = next((ln.split(":", 2)[2].strip() for ln in f if ln.startswith("0::")), None)
+        if rel is None:
+            return None
+        base = os.path.join("/sys/fs/cgroup", rel.lstrip("/"))
+        with open(os.path.join(base, "memory.max"), encoding="ascii") as f:
+            limit = f.read().strip()
+        if limit == "max":
+            return None
+        with open(os.path.join(base, "memory.current"), encoding="ascii") as f:
+            current = float(f.read().strip())
+        return float(limit) - current
+    except (OSError, ValueError, StopIteration):
+        return None
+
+
+def available() -> tuple[float, str]:
+    """Memory this process may grow to, bytes, and where the figure comes from.
+
+    The smallest of: the machine's ``MemAvailable`` plus what this process holds now;
+    the room under its cgroup's ``memory.max``; its address-space limit
+    (``RLIMIT_AS``) less the address space it maps but has not touched.
+    """
+    now = rss()
+    options: list[tuple[float, str]] = []
+    free = _meminfo("MemAvailable")
+    if free is not None:
+        options.append((free + now, "the machine's available memory"))
+    room = _cgroup_room()
+    if room is not None:
+        options.append((room + now, "this process's cgroup limit"))
+    soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        mapped = _vm_size()
+        options.append((soft - max(mapped - now, 0.0), "this process's address-space "
+                        "limit (RLIMIT_AS)"))
+    if not options:
+        return float("inf"), "no known limit"
+    return min(options)
+
+
+def _vm_size() -> float:
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def describe(nbytes: float) -> str:
+    """``1.23 GB`` (decimal units, as ``free -h`` and the ``--max-memory`` help use)."""
+    if nbytes >= 1e9:
+        return f"{nbytes / 1e9:,.2f} GB"
+    if nbytes >= 1e6:
+        return f"{nbytes / 1e6:.0f} MB"
+    return f"{nbytes / 1e3:.0f} KB"
+
+
+def check(servers: int, engine: str, limit: float | None, nodes: int = 0) -> str | None:
+    """Why a run of ``servers`` on ``engine`` does not fit, or ``None`` when it does.
+
+    ``limit``: ``--max-memory`` in bytes, or ``None`` for :func:`available`;
+    ``nodes``: the topology's servers (those beyond the fleet cost less).
+    """
+    need = estimate(servers, engine, nodes)
+    if limit is None:
+        limit, where = available()
+    else:
+        where = "--max-memory"
+    if need <= limit:
+        return None
+    per = PER_SERVER_BYTES.get(engine, PER_SERVER_BYTES["packet"])
+    spare = (f" + {describe(PER_NODE_BYTES)} for each of the topology's "
+             f"{nodes - servers:,} other servers" if nodes > servers else "")
+    return (f"{servers:,} servers to boot need an estimated {describe(need)} of memory on the "
+            f"{engine} engine ({describe(BASE_BYTES)} + {describe(per)} a server{spare}, "
+            f"measured: docs/limits.md), more than the {describe(limit)} of {where}; "
+            f"run fewer servers, or give --max-memory to raise the limit")
+
+
+def parse_limit(text: str | None) -> float | None:
+    """``--max-memory`` text as bytes (``None`` stays ``None``).
+
+    Raises:
+        InputError: not a size with a unit.
+    """
+    if text is None:
+        return None
+    from .units import UnitError, parse_size
+
+    try:
+        return parse_size(text)
+    except UnitError as e:
+        raise InputError.single("command line", 0, "--max-memory", str(e)) from None
+
+
+def add_max_memory_flag(parser) -> None:
+    """Add ``--max-memory SIZE`` to an argparse parser."""
+    parser.add_argument("--max-memory", metavar="SIZE", help=MAX_MEMORY_HELP)
+
+
+class MemoryLimit(InputError):
+    """A run stopped because its memory crossed the limit."""
+
+
+class Watch:
+    """Stops a run (:class:`MemoryLimit`) whose resident memory crosses ``limit``.
+
+    Called as ``watch(now)`` by :func:`netbootsim.fleet.simulate` every few tens of
+    thousands of SimPy steps; one read of ``/proc/self/statm`` each time.
+
+    Args:
+        limit: bytes; ``None`` for :func:`available` at the start of the run.
+        what: names the run in the message (the scenario file).
+    """
+
+    def __init__(self, limit: float | None, what: str):
+        if limit is None:
+            self.limit, self.where = available()
+        else:
+            self.limit, self.where = limit, "--max-memory"
+        self.what = what
+        self.peak = rss()
+
+    def __call__(self, now: float) -> None:
+        """Check the memory at simulated time ``now``."""
+        used = rss()
+        self.peak = max(self.peak, used)
+        if used > self.limit:
+            raise MemoryLimit([Problem(self.what, 0, "", (
+                f"run stopped at simulated time {now:.3f} s: its memory reached "
+                f"{describe(used)}, past the limit of {describe(self.limit)} "
+                f"({self.where}); nothing was written. Run fewer servers, or give "
+                f"--max-memory to raise the limit"))])
