@@ -48,7 +48,14 @@ KNOWN_FILES = {
             "report.html", "cdf.png", "phases.png", "utilisation.png"},
     "compare": {"compare.md", "compare.html", "compare.png"},
     "sweep": {"sweep.csv", "sweep.md", "summary.json"},
+    "lab": {"run.json", "boot.ipxe", "capture.pcap", "capture.pcap.gz", "details.csv",
+            "phases.csv", "dnsmasq.conf", "dnsmasq.leases", "dnsmasq.log", "dnsmasq.stderr",
+            "http.csv", "httpd.stderr", "tcpdump.stderr", "relay.json", "relay.stderr",
+            "lease-hook.sh", "output.txt", "user.ipxe"},
 }
+#: Numbered files of a lab run (one per guest) and the folders it serves from.
+_KNOWN_LAB = re.compile(r"console-\d+\.(log|raw)|qemu-\d+\.stderr")
+_LAB_DIRS = {"srv", "tftp", "www", "dhcp-hosts"}
 #: Staging directories of versions before the ``.netbootsim-tmp`` suffix:
 #: ``tempfile.mkdtemp(prefix=".NAME.")`` gave ``.NAME.`` + 8 random characters.
 _LEGACY_TMP = r"\.{name}\.[a-z0-9_]{{8}}"
@@ -86,6 +93,8 @@ def owned(path: Path, _depth: int = 0) -> tuple[bool, list[str]]:
         entry = path / name
         if entry.is_symlink():
             foreign.append(name)  # never follow a link out of an output directory
+        elif entry.is_dir() and listed is None and name in _LAB_DIRS:
+            continue  # what a lab run serves from (removed when the run is packed)
         elif entry.is_dir():
             # a scenario's report inside a compare or sweep: ours if it is ours throughout
             # (without a marker, an empty folder is the user's, not an output of ours)
@@ -93,8 +102,8 @@ def owned(path: Path, _depth: int = 0) -> tuple[bool, list[str]]:
                     not owned(entry, _depth + 1)[0] or (listed is None and
                                                         not any(entry.iterdir())):
                 foreign.append(name)
-        elif (listed is None and name not in known) or (listed is not None and
-                                                        name not in listed):
+        elif (listed is None and name not in known and not _KNOWN_LAB.fullmatch(name)) or \
+                (listed is not None and name not in listed):
             foreign.append(name)
     return not foreign, foreign
 

@@ -344,3 +344,22 @@ def test_the_limits_above_bind():
                        text=True, timeout=SECONDS, preexec_fn=_limit)
     assert r.returncode != 0 and "MemoryError" in r.stderr
     assert os.cpu_count()
+
+
+def test_lab_matrix_replaces_only_its_own_runs(tmp_path):
+    # A matrix target that holds a user's file is refused before any lab time is spent
+    # (no root, no QEMU needed: the check comes first); a committed trace is its own.
+    from netbootsim.errors import InputError
+    from netbootsim.lab.matrix import run_matrix
+    from netbootsim.outdir import owned
+
+    cfg = ROOT / "lab" / "tftp.yaml"
+    target = tmp_path / f"{cfg.stem}-r1"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine\n")
+    with pytest.raises(InputError) as e:
+        run_matrix([(cfg, 1)], tmp_path, say=lambda _m: None)
+    assert "holds 'notes.txt'" in str(e.value)
+    assert files(tmp_path) == [f"{cfg.stem}-r1", f"{cfg.stem}-r1/notes.txt"]
+    traces = sorted(p for p in (ROOT / "lab" / "traces").iterdir() if p.is_dir())
+    assert traces and all(owned(p)[0] for p in traces)

@@ -15,6 +15,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..outdir import OutputDir
 from .config import load_config
 from .install import LAB_PACKAGES, ensure_packages, missing_packages
 from .matrix import add_matrix_parser
@@ -38,6 +39,9 @@ def add_lab_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="run directory (default lab/runs/<config stem>-<UTC timestamp>)")
     p.add_argument("--no-install", action="store_true",
                    help="fail instead of installing missing Debian packages")
+    p.add_argument("--force", action="store_true",
+                   help="write into a directory holding files the lab did not write "
+                        "(replacing same-named ones, deleting none)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("install", help="apt-get install the Debian packages of the lab "
                        "(QEMU, iPXE, dnsmasq, tcpdump) and of the report's browser test "
@@ -85,18 +89,23 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"lab run: cannot install {' '.join(missing)}: {e}", file=sys.stderr)
             return 1
     out = args.out or default_out_dir(args.config)
-    try:
-        record = run_lab(cfg, out, _say)
-    except LabError as e:
-        print(f"lab run: {e}", file=sys.stderr)
-        return 1
-    for g in record["guests"]:
-        wall = f"{g['wall_s']:.2f}s" if g["wall_s"] is not None else "-"
-        _say(f"guest {g['guest']} {g['mac']}: {g['outcome']} {wall} {g['reason']}".rstrip())
-    # the measurement, in the simulator's own record type, in the same step
-    from .parse import parse_run, write_parsed
+    # a run directory holding what the lab did not write is refused (or written beside
+    # with --force): a run never overwrites a user's file
+    with OutputDir(out, "lab", force=args.force) as od:
+        try:
+            record = run_lab(cfg, out, _say)
+        except LabError as e:
+            print(f"lab run: {e}", file=sys.stderr)
+            return 1
+        for g in record["guests"]:
+            wall = f"{g['wall_s']:.2f}s" if g["wall_s"] is not None else "-"
+            _say(f"guest {g['guest']} {g['mac']}: {g['outcome']} {wall} "
+                 f"{g['reason']}".rstrip())
+        # the measurement, in the simulator's own record type, in the same step
+        from .parse import parse_run, write_parsed
 
-    phases, details = write_parsed(parse_run(Path(out)), Path(out))
+        phases, details = write_parsed(parse_run(Path(out)), Path(out))
+        od.mark(os.listdir(out))
     _say(f"parsed: {phases} and {details}")
     return 0 if record["outcome"] == "ok" else 1
 

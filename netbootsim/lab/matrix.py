@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import os
 import shutil
 import sys
 import time
@@ -26,6 +27,7 @@ from pathlib import Path
 from ruamel.yaml.error import YAMLError
 
 from ..errors import InputError, Problem
+from ..outdir import OutputDir
 from ..yamltext import safe_yaml
 from .config import load_config
 from .parse import parse_run, write_parsed
@@ -85,19 +87,23 @@ def run_matrix(entries: list[tuple[Path, int]], out: Path, say=print) -> list[Pa
     """Run every repetition of every config; return the run directories."""
     from .runner import run_lab
 
+    targets = [(cfg_path, (out / f"{cfg_path.stem}-r{i}").resolve())
+               for cfg_path, reps in entries for i in range(1, reps + 1)]
+    for _, target in targets:  # before any lab time is spent: replace only our own runs
+        OutputDir(target, "lab").check()
     done = []
-    for cfg_path, reps in entries:
+    for cfg_path, target in targets:
         cfg = load_config(cfg_path)
-        for i in range(1, reps + 1):
-            target = (out / f"{cfg_path.stem}-r{i}").resolve()
+        with OutputDir(target, "lab") as od:
             if target.exists():
-                shutil.rmtree(target)
+                shutil.rmtree(target)  # a previous run of ours (checked)
             t0 = time.monotonic()
             result = run_lab(cfg, target, say=lambda _msg: None)
             write_parsed(parse_run(target), target)
             pack_run(target)
-            say(f"{target}: {result.get('outcome', '?')} in {time.monotonic() - t0:.1f} s")
-            done.append(target)
+            od.mark(os.listdir(target))
+        say(f"{target}: {result.get('outcome', '?')} in {time.monotonic() - t0:.1f} s")
+        done.append(target)
     return done
 
 

@@ -47,6 +47,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import InputError
+from ..outdir import OutputDir
 from ..units import UnitError, parse_time
 from .config import LabConfig, parse_config
 from .runner import LabError, Markers, run_lab
@@ -265,12 +266,14 @@ def cmd_script(args: argparse.Namespace) -> int:
         return 1
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out or Path("lab") / "runs" / f"script-{args.script.stem}-{stamp}"
-    try:
-        result, record = run_script(args.script, out, timeout, files,
-                                    lambda t: print(t, file=sys.stderr, flush=True))
-    except LabError as e:
-        print(f"lab script: {e}", file=sys.stderr)
-        return 1
+    with OutputDir(out, "lab") as od:  # never over a directory of the user's
+        try:
+            result, record = run_script(args.script, out, timeout, files,
+                                        lambda t: print(t, file=sys.stderr, flush=True))
+        except LabError as e:
+            print(f"lab script: {e}", file=sys.stderr)
+            return 1
+        od.mark(os.listdir(out))
     sys.stdout.write(result.text())
     if not result.ended:
         reason = record["guests"][0]["reason"] if record.get("guests") else record.get("error")
