@@ -49,13 +49,18 @@ MAX_MEMORY_HELP = ("the memory a run may use, e.g. 8GB or 16GiB (default: what t
 BASE_BYTES = 160e6
 #: Peak memory per server, bytes, by engine (measured worst 71 KB flow, 0.75 MB packet).
 PER_SERVER_BYTES = {"flow": 80e3, "packet": 1e6}
-#: Memory per server of the topology that boots nothing (its graph node, links, routes):
-#: ``netbootsim validate`` of the storm grows 8.9 KB a server from 2,000 to 10,000.
+#: Memory per element of the topology that boots nothing (a server's graph node, links
+#: and routes; a switch; a link): ``netbootsim validate`` of the storm grows 8.9 KB a
+#: server from 2,000 to 10,000.
 PER_NODE_BYTES = 10e3
 
 
 def estimate(servers: int, engine: str = "flow", nodes: int = 0) -> float:
-    """Estimated peak resident memory of a run of ``servers`` on ``nodes`` servers, bytes."""
+    """Estimated peak memory of a run of ``servers`` on a topology of ``nodes``, bytes.
+
+    ``nodes``: the topology's elements (servers, switches, links); those beyond the
+    booting servers cost :data:`PER_NODE_BYTES` each.
+    """
     per = PER_SERVER_BYTES.get(engine, PER_SERVER_BYTES["packet"])
     return BASE_BYTES + per * servers + PER_NODE_BYTES * max(nodes - servers, 0)
 
@@ -146,7 +151,7 @@ def check(servers: int, engine: str, limit: float | None, nodes: int = 0) -> str
     """Why a run of ``servers`` on ``engine`` does not fit, or ``None`` when it does.
 
     ``limit``: ``--max-memory`` in bytes, or ``None`` for :func:`available`;
-    ``nodes``: the topology's servers (those beyond the fleet cost less).
+    ``nodes``: the topology's elements (those beyond the fleet's servers cost less).
     """
     need = estimate(servers, engine, nodes)
     if limit is None:
@@ -156,8 +161,9 @@ def check(servers: int, engine: str, limit: float | None, nodes: int = 0) -> str
     if need <= limit:
         return None
     per = PER_SERVER_BYTES.get(engine, PER_SERVER_BYTES["packet"])
-    spare = (f" + {describe(PER_NODE_BYTES)} for each of the topology's "
-             f"{nodes - servers:,} other servers" if nodes > servers else "")
+    n = nodes - servers
+    spare = (f" + {describe(PER_NODE_BYTES)} for each of the topology's {n:,} other "
+             f"element{'' if n == 1 else 's'}" if n > 0 else "")
     return (f"{servers:,} servers to boot need an estimated {describe(need)} of memory on the "
             f"{engine} engine ({describe(BASE_BYTES)} + {describe(per)} a server{spare}, "
             f"measured: docs/limits.md), more than the {describe(limit)} of {where}; "

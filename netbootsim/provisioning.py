@@ -32,7 +32,7 @@ import jinja2
 from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from .yamltext import MAX_DATA_FILE_BYTES, read_text_capped, safe_yaml
+from .yamltext import MAX_CSV_BYTES, MAX_YAML_BYTES, read_text_capped, safe_yaml
 
 __all__ = ["Inventory", "Provisioner", "KEYS", "IDENTITY", "DEFAULT_UNKNOWN",
            "load_inventory", "compile_template", "template_problems", "undeclared_names",
@@ -87,8 +87,9 @@ def load_inventory(spec: str | Sequence[Mapping[str, object]] | None,
     if not isinstance(spec, str):
         return Inventory.from_rows(spec)
     path = (base / spec) if base is not None and not Path(spec).is_absolute() else Path(spec)
-    text = read_text_capped(path, MAX_DATA_FILE_BYTES, "inventory")
-    if path.suffix.lower() == ".csv":
+    csv_file = path.suffix.lower() == ".csv"
+    text = read_text_capped(path, MAX_CSV_BYTES if csv_file else MAX_YAML_BYTES, "inventory")
+    if csv_file:
         try:
             return Inventory.from_rows(list(csv.DictReader(io.StringIO(text))))
         except csv.Error as e:

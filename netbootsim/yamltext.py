@@ -19,7 +19,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import MappingNode, SequenceNode
 
 __all__ = ["safe_yaml", "read_text_capped", "YamlLimit", "MAX_DEPTH", "MAX_VALUES",
-           "MAX_ALIASES", "MAX_SCENARIO_BYTES", "MAX_DATA_FILE_BYTES"]
+           "MAX_ALIASES", "MAX_YAML_BYTES", "MAX_CSV_BYTES"]
 
 #: Nesting levels of mappings and lists (the deepest shipped scenario nests 7).
 MAX_DEPTH = 64
@@ -29,11 +29,13 @@ MAX_DEPTH = 64
 MAX_VALUES = 2_000_000
 #: Alias uses (``*name``) in one document; hand-written files use a handful.
 MAX_ALIASES = 10_000
-#: Size of a scenario file, bytes (16 MiB: the largest shipped one is ~5 KiB).
-MAX_SCENARIO_BYTES = 16 * 2**20
-#: Size of a data file a scenario names (an inventory), bytes (256 MiB: a 1,000,000-row
-#: CSV inventory of ~120-byte rows is 120 MB).
-MAX_DATA_FILE_BYTES = 256 * 2**20
+#: Size of a YAML file (a scenario, a YAML inventory), bytes: 4 MiB. Without aliases a
+#: value takes at least two bytes of text (``[a,a,...]``), so no file within this size
+#: holds much more than :data:`MAX_VALUES` values — which is why a document that
+#: defines no anchor needs no count. The largest shipped scenario is ~4 KiB.
+MAX_YAML_BYTES = 4 * 2**20
+#: Size of a CSV inventory, bytes (64 MiB: a 500,000-row inventory of ~120-byte rows).
+MAX_CSV_BYTES = 64 * 2**20
 
 
 class YamlLimit(MarkedYAMLError):
@@ -106,18 +108,29 @@ def safe_yaml(typ: str = "rt", **kwargs: Any) -> YAML:
     """
     yaml = YAML(typ=typ, **kwargs)
     yaml.max_depth = MAX_DEPTH
-    base = yaml.Constructor
-
-    def get_single_data(self: Any) -> Any:
-        node = self.composer.get_single_node()
-        if node is None:
-            return None
-        _expanded_size(node)
-        return self.construct_document(node)
-
-    yaml.Constructor = type(f"Limited{base.__name__}", (base,),
-                            {"get_single_data": get_single_data})
+    yaml.Constructor = _limited(yaml.Constructor)
     return yaml
+
+
+def _get_single_data(self: Any) -> Any:
+    """``get_single_data`` of ruamel.yaml's constructors, counting before constructing."""
+    node = self.composer.get_single_node()
+    if node is None:
+        return None
+    if getattr(self.composer, "anchors", True):  # no anchor, no alias: nothing expands
+        _expanded_size(node)
+    return self.construct_document(node)
+
+
+_LIMITED: dict[type, type] = {}
+
+
+def _limited(base: type) -> type:
+    """``base`` (a ruamel.yaml constructor class) with the expansion count (one per base)."""
+    if base not in _LIMITED:
+        _LIMITED[base] = type(f"Limited{base.__name__}", (base,),
+                              {"get_single_data": _get_single_data})
+    return _LIMITED[base]
 
 
 def read_text_capped(path: str | Path, limit: int, what: str) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import resource
 import shutil
@@ -34,6 +35,9 @@ BASES = ["quickstart.yaml", "rack-tftp-vs-http.yaml", "ipxe-dynamic-api.yaml",
          "tftp-vs-http/3-tftp-rtt5.yaml", "published/xcat-apache-256-workers.yaml"]
 #: Peak RSS the whole fuzzing process may reach, bytes: a case that balloons shows here.
 RSS_LIMIT = 2 * 2**30
+#: ``NETBOOTSIM_FUZZ_LAST=FILE``: each case is also written there before it runs, so a
+#: case that kills the whole process (which no assertion can report) can be found.
+LAST_CASE = os.environ.get("NETBOOTSIM_FUZZ_LAST")
 #: Messages seen, their numbers and quoted values blanked: the closing note's figure.
 SEEN: dict[str, set[str]] = {"scenario": set(), "script": set()}
 
@@ -223,6 +227,8 @@ def _check(rc: int, lines: list[str], path: Path, kind: str, ok_lines: bool) -> 
 def _scenario_case(tmp: Path, text: str) -> None:
     path = tmp / "fuzz.yaml"
     path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    if LAST_CASE:  # the case a crash of the whole process (a segfault, the OOM killer) hit
+        Path(LAST_CASE).write_bytes(text.encode("utf-8", "surrogatepass"))
     rc, lines = _run(["validate", str(path)])
     _check(rc, lines, path, "scenario", ok_lines=True)
 
@@ -230,6 +236,8 @@ def _scenario_case(tmp: Path, text: str) -> None:
 def _script_case(tmp: Path, data: bytes) -> None:
     path = tmp / "fuzz.ipxe"
     path.write_bytes(data)
+    if LAST_CASE:
+        Path(LAST_CASE).write_bytes(data)
     rc, lines = _run(["ipxe", "check", str(path)])
     _check(rc, lines, path, "script", ok_lines=False)
 

@@ -45,15 +45,18 @@ def cli(*args: str, cwd: Path, timeout: float = SECONDS) -> subprocess.Completed
                           preexec_fn=_limit)
 
 
-def refused(r: subprocess.CompletedProcess, prefix: str) -> str:
-    """Exit 2, no traceback, nothing on stdout, and one stderr line starting ``prefix``."""
+def refused(r: subprocess.CompletedProcess, prefix: str, n: int = 1) -> str:
+    """Exit 2, no traceback, nothing on stdout, ``n`` stderr lines starting ``prefix``.
+
+    Returns the problem lines, joined.
+    """
     assert r.returncode == 2, (r.returncode, r.stderr)
     assert "Traceback" not in r.stderr
     assert r.stdout == ""
     lines = r.stderr.splitlines()
-    assert len(lines) == 1, r.stderr
-    assert lines[0].startswith(prefix), (prefix, lines[0])
-    return lines[0]
+    assert len(lines) == n, r.stderr
+    assert all(x.startswith(prefix) for x in lines), (prefix, lines)
+    return "\n".join(lines)
 
 
 def files(d: Path) -> list[str]:
@@ -300,12 +303,13 @@ def test_a_billion_servers_are_refused_at_once(tmp_path):
 
 
 def test_a_storm_too_large_for_the_memory_is_refused_before_it_runs(tmp_path):
-    # 50,000 servers of the shipped storm: 160 MB + 50,000 x 80 KB = 4.16 GB estimated,
-    # more than the 1 GiB this subprocess may map.
+    # 50,000 servers of the shipped storm: 160 MB + 50,000 x 80 KB + 10 KB x 6,257 other
+    # topology elements (1,250 ToRs, 4 spines, 5,000 ToR-spine links, 3 hosts) = 4.22 GB
+    # estimated, more than the 1 GiB this subprocess may map.
     r = cli("run", str(STORM), "--out", "o", "--set", "topology.racks=1250",
             "--set", "fleet[0].count=50000", cwd=tmp_path)
     msg = refused(r, "--set fleet[0].count=50000: fleet[0].count: 50,000 servers to boot "
-                     "need an estimated 4.16 GB")
+                     "need an estimated 4.22 GB")
     assert "address-space limit (RLIMIT_AS)" in msg
     assert files(tmp_path) == []
 
@@ -363,3 +367,61 @@ def test_lab_matrix_replaces_only_its_own_runs(tmp_path):
     assert files(tmp_path) == [f"{cfg.stem}-r1", f"{cfg.stem}-r1/notes.txt"]
     traces = sorted(p for p in (ROOT / "lab" / "traces").iterdir() if p.is_dir())
     assert traces and all(owned(p)[0] for p in traces)
+
+
+# -- templates and scripts stay inside the simulation -------------------------------------
+
+BAD = ROOT / "tests" / "data" / "bad"
+
+
+@pytest.mark.parametrize("name,field,text,n", [
+    ("script-typo.yaml", "fleet[0].script", "unknown command 'kernal'", 1),
+    # {{ cycler.__init__.__globals__.os.popen('id').read() }}: both attributes named
+    ("api-template-ssti.yaml", "services.api1.templates.compute",
+     "attribute '__init__': the sandbox refuses", 2),
+])
+def test_script_typo_and_template_injection_are_refused_by_validate_and_run(
+        tmp_path, name, field, text, n):
+    # (the file's first line says where: "# expect: LINE FIELD ...")
+    src = BAD / name
+    line = int(src.read_text().split()[2])
+    sc = tmp_path / name
+    sc.write_text(src.read_text())
+    for cmd in (["validate", name], ["run", name, "--out", "o"]):
+        msg = refused(cli(*cmd, cwd=tmp_path), f"{name}:{line}: {field}: ", n)
+        assert text in msg
+    assert files(tmp_path) == [name]
+
+
+def test_a_script_that_chains_a_host_file_fails_inside_the_simulation(tmp_path):
+    # chain file:///<canary>: the servers fail with a reason naming the file: URI, and the
+    # canary's content reaches no output (the audit-hook proof that no host file is opened
+    # is tests/test_scenario_scripts.py's canary test).
+    canary = tmp_path / "canary.txt"
+    canary.write_text("SECRET-CANARY\n")
+    body = QUICKSTART.read_text().replace("    power_on: {at: 0s}", textwrap.indent(
+        f"power_on: {{at: 0s}}\nscript: |\n  #!ipxe\n  chain file://{canary}\n", "    "))
+    quickstart(tmp_path, text=body)
+    r = cli("run", "q.yaml", "--out", "o", "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    with open(tmp_path / "o" / "servers.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {row["outcome"] for row in rows} == {"failed"}
+    assert all("file: URIs name files of the machine's own EFI volume" in row["reason"]
+               for row in rows), rows[0]["reason"]
+    for p in (tmp_path / "o").iterdir():
+        assert b"SECRET-CANARY" not in p.read_bytes(), p
+
+
+def test_a_huge_topology_is_refused_even_when_the_fleet_is_invalid(tmp_path):
+    # Found by the fuzzer (tests/test_fuzz_inputs.py): with an invalid fleet the memory
+    # check was skipped and validation built a topology of 2**31 servers, until the
+    # kernel killed it. The check now counts the topology on its own.
+    sc = quickstart(tmp_path, text=QUICKSTART.read_text().replace(
+        "servers: 40", "servers: 2147483648").replace("count: 40", "count: {x: 20}"))
+    r = cli("validate", "q.yaml", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    topo, count = sorted(r.stderr.splitlines(), key=lambda x: int(x.split(":")[1]))
+    assert topo.startswith(f"q.yaml:{line_of(sc, 'servers: 2147483648')}: "
+                           "topology.servers: 0 servers to boot need an estimated")
+    assert count.startswith(f"q.yaml:{line_of(sc, 'count: {x: 20}')}: fleet[0].count: ")

@@ -27,7 +27,7 @@ from ruamel.yaml.error import YAMLError
 
 from ..errors import InputError, Problem
 from ..units import UnitError, parse_size, parse_time
-from ..yamltext import safe_yaml
+from ..yamltext import MAX_YAML_BYTES, read_text_capped, safe_yaml
 
 __all__ = ["CASES", "DhcpOptions", "LabConfig", "PathOptions", "load_config", "parse_config"]
 
@@ -320,11 +320,12 @@ def load_config(path: str | Path) -> LabConfig:
         InputError: the file is missing or unreadable, not YAML, or invalid.
     """
     file = str(path)
+    if not Path(path).exists():
+        raise InputError.single(file, 0, "", "no such file")
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        msg = "no such file" if isinstance(e, FileNotFoundError) else f"cannot read: {e}"
-        raise InputError.single(file, 0, "", msg) from None
+        text = read_text_capped(path, MAX_YAML_BYTES, "lab config")
+    except ValueError as e:
+        raise InputError.single(file, 0, "", str(e)) from None
     try:
         data = safe_yaml().load(text)
     except YAMLError as e:

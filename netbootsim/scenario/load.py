@@ -118,26 +118,40 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = (),
                          strict=strict, max_memory=max_memory)
 
 
-def _counts(model: ScenarioModel) -> tuple[int, int]:
-    """``(servers the fleet boots, servers the topology declares)``."""
-    t = model.topology
-    return (sum(g.count for g in model.fleet),
-            (t.racks or 0) * (t.servers_per_rack or 0) + (t.servers or 0))
+def _counts(parts) -> tuple[int, int]:
+    """``(servers the valid groups boot, elements the topology declares)``.
+
+    The topology's elements are its servers, switches (ToRs, spines), the ToR-spine
+    links of a leaf-spine, and its explicit hosts, nodes and links: what building it
+    allocates, counted before it is built.
+    """
+    fleet = sum(g.count for _, g in parts.fleet)
+    t = parts.topology
+    if t is None:
+        return fleet, 0
+    racks, spines = t.racks or 0, t.spines or 0
+    topo = (racks * (t.servers_per_rack or 0) + (t.servers or 0) + racks + spines
+            + racks * spines + len(t.hosts) + len(t.nodes) + len(t.links))
+    return fleet, topo
 
 
-def _largest_group(model: ScenarioModel) -> tuple:
-    """The field that asks for the most servers: a fleet group's count, or the topology."""
-    fleet, topo = _counts(model)
-    if topo > fleet * 10:  # the topology's own servers weigh more than the fleet's
-        return ("topology", "racks" if model.topology.racks else "servers")
-    i = max(range(len(model.fleet)), key=lambda k: model.fleet[k].count)
+def _largest(parts) -> tuple:
+    """The field that asks for the most: a fleet group's count, or the topology's size."""
+    fleet, topo = _counts(parts)
+    t = parts.topology
+    if t is not None and (topo > fleet * 10 or not parts.fleet):
+        sizes = {"servers": t.servers or 0, "racks": (t.racks or 0) * (t.servers_per_rack or 0),
+                 "spines": (t.spines or 0) * (t.racks or 0)}
+        return ("topology", max(sizes, key=lambda k: sizes[k]))
+    i, _ = max(parts.fleet, key=lambda ig: ig[1].count)
     return ("fleet", i, "count")
 
 
-def _too_large(model: ScenarioModel, max_memory: float | None) -> str | None:
+def _too_large(parts, max_memory: float | None) -> str | None:
     """Why the run would not fit in memory (:mod:`netbootsim.memguard`), or ``None``."""
-    fleet, topo = _counts(model)
-    return memguard.check(fleet, model.run.engine, max_memory, nodes=topo)
+    fleet, topo = _counts(parts)
+    engine = parts.run.engine if parts.run is not None else "flow"
+    return memguard.check(fleet, engine, max_memory, nodes=topo)
 
 
 def validate_tree(tree: Any, origin: Origin, *, overrides: Sequence[str] = (),
@@ -166,10 +180,11 @@ def validate_tree(tree: Any, origin: Origin, *, overrides: Sequence[str] = (),
     except ValidationError as e:
         model = None
         issues += error_problems(e, tree)
-    if model is not None and (why := _too_large(model, max_memory)) is not None:
-        # before anything is built for its servers: a fleet of 10**9 is refused here
-        raise InputError([*problems, origin.problem(_largest_group(model), why)])
     parts = split_parts(tree, model)
+    if (why := _too_large(parts, max_memory)) is not None:
+        # before anything is built for its servers: a fleet of 10**9 is refused here
+        issues.append((_largest(parts), why))
+        raise InputError([*problems, *(origin.problem(p, m) for p, m in issues)])
     issues += static_checks(parts)
     if parts.topology is not None and not any(p[:1] == ("topology",) for p, _ in issues):
         topo, more = build_topology(parts.topology)

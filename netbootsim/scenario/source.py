@@ -22,7 +22,7 @@ from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from ..errors import InputError, Problem
-from ..yamltext import MAX_DEPTH, MAX_SCENARIO_BYTES, YamlLimit, safe_yaml
+from ..yamltext import MAX_DEPTH, MAX_YAML_BYTES, YamlLimit, safe_yaml
 
 __all__ = ["Origin", "format_path", "read_yaml", "parse_yaml_text", "to_plain"]
 
@@ -245,16 +245,16 @@ def read_yaml(path: str | Path) -> tuple[Any, Origin]:
             raise InputError.single(file, 0, "", "is a directory, not a scenario file")
         if not p.exists():
             raise InputError.single(file, 0, "", "no such file")
-        if p.is_file() and p.stat().st_size > MAX_SCENARIO_BYTES:
+        if p.is_file() and p.stat().st_size > MAX_YAML_BYTES:
             raise InputError.single(file, 0, "", f"{p.stat().st_size:,} bytes: larger than "
-                                    f"{MAX_SCENARIO_BYTES // 2**20} MiB, the limit for a "
+                                    f"{MAX_YAML_BYTES // 2**20} MiB, the limit for a "
                                     "scenario file (name large inventories as CSV files)")
         with open(p, "rb") as f:
-            raw = f.read(MAX_SCENARIO_BYTES + 1)
+            raw = f.read(MAX_YAML_BYTES + 1)
     except OSError as e:
         raise InputError.single(file, 0, "", f"cannot read: {e.strerror or e}") from None
-    if len(raw) > MAX_SCENARIO_BYTES:  # a pipe or a file that grew
-        raise InputError.single(file, 0, "", f"larger than {MAX_SCENARIO_BYTES // 2**20} MiB, "
+    if len(raw) > MAX_YAML_BYTES:  # a pipe or a file that grew
+        raise InputError.single(file, 0, "", f"larger than {MAX_YAML_BYTES // 2**20} MiB, "
                                 "the limit for a scenario file")
     try:
         text = raw.decode("utf-8")
