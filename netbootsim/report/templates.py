@@ -157,7 +157,6 @@ figure { margin: 1rem 0; }
 figure img { max-width: 100%; }
 figcaption { color: #555; font-size: .9rem; }
 .more, footer { color: #666; font-size: .9rem; }
-.warnings { border-left: 4px solid #c60; padding: .2rem .8rem; background: #fff6ee; }
 </style>
 </head>
 <body>
@@ -165,7 +164,8 @@ figcaption { color: #555; font-size: .9rem; }
 {% if question %}<p class="question"><strong>Question:</strong> {{ question }}</p>{% endif %}
 <p class="lead">{{ lead }}</p>
 {% if warnings %}
-<div class="warnings"><strong>Warnings about the scenario</strong> (values it states that
+<div class="warnings" style="border-left: 4px solid #c60; padding: .2rem .8rem;
+background: #fff6ee"><strong>Warnings about the scenario</strong> (values it states that
 are almost surely typos, or lint warnings of its scripts; <code>--strict</code> refuses them):
 <ul>{% for w in warnings %}<li>{{ w }}</li>{% endfor %}</ul></div>
 {% endif %}
