@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from . import memguard
 from .assemble import engine_mode, run_built, scope_notes
 from .run_cli import question_of
 from .runner import summarize
@@ -63,10 +64,13 @@ def simulate_scenario(scenario: Mapping[str, Any] | str | Path, *, name: str | N
 
     Returns:
         The run's :class:`Result`; ``summary["notes"]`` holds the notes ``netbootsim
-        run`` puts in its report.
+        run`` puts in its report, ``summary["warnings"]`` (when there are any) the
+        scenario's warnings (values outside their plausible range, script lint).
 
     Raises:
-        InputError: every problem with the scenario, each naming its field.
+        InputError: every problem with the scenario, each naming its field; also a run
+            whose memory would not fit, or grew past what this process may use
+            (:mod:`netbootsim.memguard`).
     """
     if isinstance(scenario, Mapping):
         sc = Scenario.from_dict(scenario, name=name, overrides=overrides)
@@ -75,9 +79,10 @@ def simulate_scenario(scenario: Mapping[str, Any] | str | Path, *, name: str | N
         sc = load_scenario(scenario, overrides=overrides)
         question = question_of(str(scenario))
     built = build(sc)
-    run, inputs, _ = run_built(built, name=name or sc.name)
+    run, inputs, _ = run_built(built, name=name or sc.name,
+                               watch=memguard.Watch(None, sc.origin.file))
     summary, servers, phases, timeline = summarize(
         run, scenario=name or sc.name, question=question, seed=built.seed,
         mode=engine_mode(built.run),
-        notes=scope_notes(inputs))
+        notes=scope_notes(inputs), warnings=[str(w) for w in sc.warnings])
     return Result(summary, servers, phases, timeline)

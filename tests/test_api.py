@@ -42,3 +42,17 @@ def test_dict_problems_name_the_field():
     with pytest.raises(InputError) as e:
         simulate_scenario(data)
     assert [str(p) for p in e.value.problems] == ["<dict>: fleet[0].count: must be ≥ 1; got -1"]
+
+
+def test_warnings_reach_the_summary_from_the_api():
+    # a loss of 0.5 (meant as 0.5 %?) is valid to the schema but implausible: a warning
+    sc = {"topology": {"shape": "rack", "servers": 1, "hosts": [{"name": "boot1"}],
+                       "server_link": {"bandwidth": "25Gbps", "loss": 0.5}},
+          "services": {"http1": {"kind": "http", "host": "boot1"}},
+          "images": {"kernel": {"size": "1MiB"}},
+          "fleet": [{"name": "g", "count": 1, "images": ["kernel"], "server": "http1"}],
+          "run": {"until": "10min"}}
+    res = simulate_scenario(sc)
+    assert len(res.summary["warnings"]) == 1
+    assert res.summary["warnings"][0].startswith(
+        "<dict>: topology.server_link.loss: warning: 0.5 is above the plausible maximum")

@@ -111,9 +111,11 @@ def _kind_of(annotation: Any) -> str | None:
 
 
 def _values(node: Any, path: tuple = ()) -> Iterator[tuple[tuple, str | None, Any]]:
-    """Every leaf value of a validated model: ``(path, quantity kind or None, value)``."""
+    """Every value a scenario states (not defaults): ``(path, quantity kind or None, value)``."""
     if isinstance(node, BaseModel):
         for name, info in type(node).model_fields.items():
+            if name not in node.model_fields_set:
+                continue  # a default, not something the scenario says
             value = getattr(node, name)
             if isinstance(value, BaseModel | list | dict):
                 yield from _values(value, (*path, name))
@@ -141,7 +143,8 @@ def _show(x: float, kind: str) -> str:
 def plausibility_warnings(model: schema.ScenarioModel, origin: Origin) -> list[Problem]:
     """A warning for every quantity of ``model`` outside its plausible range.
 
-    Only values the scenario states are checked (the file or ``--set``), not defaults.
+    Only values the scenario states are checked (the file, the dict or ``--set``), not
+    defaults (pydantic's ``model_fields_set``).
     """
     out = []
     for path, kind, value in _values(model):
@@ -152,9 +155,6 @@ def plausibility_warnings(model: schema.ScenarioModel, origin: Origin) -> list[P
             continue  # same name, another kind of quantity
         if rng.low <= value <= rng.high:
             continue
-        where, line = origin.locate(path)
-        if line == 0 and where == origin.file and path not in origin.lines:
-            continue  # a default, not something the scenario says
         above = value > rng.high
         bound, why = (rng.high, rng.high_why) if above else (rng.low, rng.low_why)
         out.append(origin.problem(path, (
