@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, SequenceNode
 
-__all__ = ["safe_yaml", "read_text_capped", "YamlLimit", "MAX_DEPTH", "MAX_VALUES",
+__all__ = ["safe_yaml", "read_text_capped", "YamlLimit", "YamlInternal", "MAX_DEPTH", "MAX_VALUES",
            "MAX_ALIASES", "MAX_YAML_BYTES", "MAX_CSV_BYTES"]
 
 #: Nesting levels of mappings and lists (the deepest shipped scenario nests 7).
@@ -106,10 +106,34 @@ def safe_yaml(typ: str = "rt", **kwargs: Any) -> YAML:
     Errors are ruamel.yaml's ``MarkedYAMLError`` (with a line): ``YamlLimit`` or
     ``MaxDepthExceededError``.
     """
-    yaml = YAML(typ=typ, **kwargs)
+    yaml = _LimitedYAML(typ=typ, **kwargs)
     yaml.max_depth = MAX_DEPTH
     yaml.Constructor = _limited(yaml.Constructor)
     return yaml
+
+
+class YamlInternal(YAMLError):
+    """ruamel.yaml failed inside on malformed text (not one of its own errors)."""
+
+
+class _LimitedYAML(YAML):
+    """ruamel.yaml's ``YAML``, whose ``load`` raises only ``YAMLError`` on bad text.
+
+    The library raises its own errors for what it expects, but on some malformed text
+    its internals fail with a ``KeyError`` or the like (the fuzzer found ``%YAML 9.9``:
+    ``KeyError: (9, 9)`` in the resolver). Those become :class:`YamlInternal`.
+    """
+
+    def load(self, stream: Any) -> Any:  # noqa: D102 - ruamel.yaml's API
+        try:
+            return super().load(stream)
+        except YAMLError:
+            raise
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError,
+                AssertionError, RecursionError) as e:
+            raise YamlInternal(f"text the YAML reader cannot parse (ruamel.yaml failed "
+                               f"with {type(e).__name__}: {e}); is there a stray %-directive, "
+                               f"tag or control character?") from None
 
 
 def _get_single_data(self: Any) -> Any:
