@@ -14,7 +14,8 @@ from typing import NamedTuple
 
 import networkx as nx
 
-__all__ = ["ENDPOINT_KINDS", "Distances", "distances_to", "relays_toward", "stable_pick"]
+__all__ = ["ENDPOINT_KINDS", "Distances", "distances_to", "forward_reach", "relays_toward",
+           "stable_pick"]
 
 #: Kinds that end traffic and never forward it (routes do not pass through them).
 ENDPOINT_KINDS: frozenset[str] = frozenset({"server", "host"})
@@ -76,8 +77,9 @@ def distances_to(graph: nx.MultiDiGraph, t: str, bfs_cache: dict[str, dict[str, 
     """
     chain = {t: 0}
     c = t
+    pred = graph.pred
     while True:
-        preds = set(graph.predecessors(c))
+        preds = pred[c]  # predecessor -> edges: its length is O(1), not O(in-degree)
         if len(preds) != 1:
             break
         (p,) = preds
@@ -105,6 +107,25 @@ def _reverse_bfs(graph: nx.MultiDiGraph, t: str) -> dict[str, int]:
                 if nodes[p]["kind"] not in ENDPOINT_KINDS:
                     queue.append(p)
     return dist
+
+
+def forward_reach(graph: nx.MultiDiGraph, s: str) -> set[str]:
+    """Every node ``s`` can send to over forwarding nodes (the mirror of ``_reverse_bfs``).
+
+    A node is in the set when some path from ``s`` reaches it through nodes that forward
+    (not :data:`ENDPOINT_KINDS`); ``s`` itself starts the path whatever its kind.
+    """
+    nodes = graph.nodes
+    seen = {s}
+    queue = deque([s])
+    while queue:
+        x = queue.popleft()
+        for v in graph.successors(x):
+            if v not in seen:
+                seen.add(v)
+                if nodes[v]["kind"] not in ENDPOINT_KINDS:
+                    queue.append(v)
+    return seen
 
 
 def relays_toward(graph: nx.MultiDiGraph, members_a: list[str], domain_b: str) -> list[str]:
