@@ -1,6 +1,6 @@
 """SimGrid 4.1 on netbootsim's ``one-link`` benchmark workload: an outside reference.
 
-Runs exactly the flows of ``netbootsim.bench.one_link_workload(n, seed)`` (N flows of
+Runs exactly the flows of ``netbootsim.plan.bench.one_link_workload(n, seed)`` (N flows of
 1–300 MiB starting uniformly over the first 60 s, all sharing one 10 Gbps link) in
 SimGrid 4.1 and measures the wall time of ``Engine.run()`` only (platform and workload
 building are not timed), the simulated makespan and every flow's completion time.
@@ -52,7 +52,7 @@ from pathlib import Path
 
 __all__ = ["run_simgrid_one_link"]
 
-LINK_BANDWIDTH = 1.25e9  # bytes/s, 10 Gbps (netbootsim.bench: 10 * GBPS)
+LINK_BANDWIDTH = 1.25e9  # bytes/s, 10 Gbps (netbootsim.plan.bench: 10 * GBPS)
 LINK_LATENCY = 0.0
 
 _MODEL_SETTINGS = {
@@ -86,7 +86,7 @@ def _settings(model: str) -> list[str]:
 
 def _run_here(n: int, seed: int, model: str, style: str) -> dict:
     """Build and run the simulation in this process (once per process)."""
-    from netbootsim.bench import one_link_workload
+    from netbootsim.plan.bench import one_link_workload
 
     sg = _import_simgrid()
     flows = []
@@ -151,7 +151,7 @@ def run_simgrid_one_link(n: int, seed: int = 1, model: str = "raw",
 
     Returns ``{"flows", "seed", "wall_seconds", "makespan", "model", "style",
     "settings"}`` and, with ``ends=True``, ``"ends"``: each flow's completion time in
-    workload (chain) order, as ``netbootsim.bench.run_workload(...)["ends"]``.
+    workload (chain) order, as ``netbootsim.plan.bench.run_workload(...)["ends"]``.
     """
     cmd = [sys.executable, str(Path(__file__).resolve()), "--flows", str(n),
            "--seed", str(seed), "--model", model, "--style", style, "--json"]
@@ -163,7 +163,7 @@ def run_simgrid_one_link(n: int, seed: int = 1, model: str = "raw",
 
 def _compare(res: dict, n: int, seed: int) -> dict:
     """netbootsim's engine on the same workload, and the difference to SimGrid."""
-    from netbootsim.bench import one_link_workload, run_workload
+    from netbootsim.plan.bench import one_link_workload, run_workload
 
     ours = run_workload(one_link_workload(n, seed))
     diff = max((abs(a - b) for a, b in zip(res["ends"], ours["ends"], strict=True)),

@@ -24,9 +24,9 @@ from typing import Any
 import pandas as pd
 
 from . import memguard
-from .assemble import engine_mode, run_built, scope_notes
-from .run_cli import question_of
-from .runner import summarize
+from .plan.assemble import engine_mode, run_built, scope_notes
+from .plan.run import question_of
+from .plan.summary import summarize
 from .scenario import Scenario, build, load_scenario
 
 __all__ = ["Result", "simulate_scenario"]

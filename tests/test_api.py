@@ -8,7 +8,7 @@ from ruamel.yaml import YAML
 
 from netbootsim.api import simulate_scenario
 from netbootsim.errors import InputError
-from netbootsim.run_cli import run_scenario
+from netbootsim.plan.run import run_scenario
 
 QUICKSTART = Path(__file__).resolve().parent.parent / "scenarios" / "quickstart.yaml"
 

@@ -76,7 +76,7 @@ def test_bad_flags_exit_2_without_traceback():
                  ["transfer", "ftp", "--size", "1MiB", "--bandwidth", "1Gbps"],
                  ["bench", "flows", "--flows", "0"],
                  ["bench", "flows", "--flows", "many"]):
-        p = subprocess.run([sys.executable, "-m", "netbootsim.cli", *argv],
+        p = subprocess.run([sys.executable, "-m", "netbootsim", *argv],
                            capture_output=True, text=True)
         assert p.returncode == 2, argv
         assert "Traceback" not in p.stderr and p.stderr.strip(), argv

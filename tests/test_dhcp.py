@@ -5,9 +5,9 @@ import math
 import pytest
 import simpy
 
-from netbootsim.dhcp import DNSMASQ_PING, IPV6_WAIT, DhcpServer, ipxe_dhcp
 from netbootsim.fleet import DhcpSpec, Group, LinkFaults, Service, simulate
 from netbootsim.profiles import get_profile
+from netbootsim.services.dhcp import DNSMASQ_PING, IPV6_WAIT, DhcpServer, ipxe_dhcp
 from netbootsim.topology import HostSpec, LinkSpec, rack
 
 

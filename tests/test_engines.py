@@ -9,7 +9,7 @@ import pytest
 
 from netbootsim.api import simulate_scenario
 from netbootsim.cli import main
-from netbootsim.validate_engines import BEGIN, CASES, END, GOAL, main_cases, run_case
+from netbootsim.plan.validate_engines import BEGIN, CASES, END, GOAL, main_cases, run_case
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = [c.name for c in CASES if c.small and not c.name.startswith(("fleet", "share-64",
@@ -156,7 +156,7 @@ def test_packet_engine_matches_ns3(name):
     # made by benchmarks/ns3_sharing.py). The packet engine with FIFO host queues gives
     # the same completion times within 1 % (measured: within 0.01 %); rtt-mix-8 shows
     # the RTT-unfairness of a FIFO that both reproduce and the flow engine leaves out.
-    from netbootsim.validate_engines import ns3_cases, run_fifo
+    from netbootsim.plan.validate_engines import ns3_cases, run_fifo
 
     ns3 = ns3_cases()[name]
     got = run_fifo(main_cases([name])[0])
@@ -171,8 +171,8 @@ def test_packet_engine_fails_tftp_only_on_its_own_packets_and_arp_retries():
     # transfer ends (a lost ARP used to block its client for ever).
     from netbootsim.fleet.spec import Service
     from netbootsim.fleet.world import World
+    from netbootsim.plan.validate_engines import star
     from netbootsim.profiles import get_profile
-    from netbootsim.validate_engines import star
 
     topo = star([50e-6] * 24, 1.25e9, client_loss=0.25)
     for n in topo.graph:  # one L2 domain, so the clients ARP for boot

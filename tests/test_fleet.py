@@ -5,9 +5,9 @@ import math
 import pytest
 
 from netbootsim.fleet import Group, Service, simulate
+from netbootsim.plan.summary import summarize
 from netbootsim.profiles import get_profile
 from netbootsim.protocols import http_plan, tftp_plan
-from netbootsim.runner import summarize
 from netbootsim.topology import HostSpec, LinkSpec, rack
 
 GBPS = 1e9 / 8

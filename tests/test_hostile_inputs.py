@@ -355,7 +355,7 @@ def test_lab_matrix_replaces_only_its_own_runs(tmp_path):
     # (no root, no QEMU needed: the check comes first); a committed trace is its own.
     from netbootsim.errors import InputError
     from netbootsim.lab.matrix import run_matrix
-    from netbootsim.outdir import owned
+    from netbootsim.plan.outdir import owned
 
     cfg = ROOT / "lab" / "tftp.yaml"
     target = tmp_path / f"{cfg.stem}-r1"

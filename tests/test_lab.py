@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from netbootsim.cli.lab import default_out_dir
 from netbootsim.errors import InputError
-from netbootsim.lab.cli import default_out_dir
 from netbootsim.lab.config import load_config, parse_config
 from netbootsim.lab.console import ConsoleSplitter
 from netbootsim.lab.dnsmasq import dnsmasq_conf, lease_hook, mac_of

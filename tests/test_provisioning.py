@@ -9,7 +9,7 @@ from test_boot_paths import scenario
 
 from netbootsim.api import simulate_scenario
 from netbootsim.errors import InputError
-from netbootsim.provisioning import Inventory, Provisioner
+from netbootsim.services.provisioning import Inventory, Provisioner
 
 SCRIPT = "#!ipxe\nchain http://api1/boot.ipxe?serial=${serial}\n"
 

@@ -64,7 +64,7 @@ def test_bad_scenario_exit_2_and_nothing_written(tmp_path):
     bad.write_text((ROOT / "scenarios" / "quickstart.yaml").read_text()
                    .replace("size: 80MiB", "size: 80"))
     out = tmp_path / "out"
-    p = subprocess.run([sys.executable, "-m", "netbootsim.cli", "run", str(bad), "--out",
+    p = subprocess.run([sys.executable, "-m", "netbootsim", "run", str(bad), "--out",
                         str(out)], capture_output=True, text=True, cwd=tmp_path)
     assert p.returncode == 2
     assert "Traceback" not in p.stderr

@@ -484,7 +484,7 @@ def test_validate_command_reports_problems(capsys):
 @pytest.mark.parametrize("name", ["syntax_error.yaml", "duplicate_key.yaml",
                                   "many_errors.yaml", "missing.yaml"])
 def test_validate_subprocess_exit_2_without_traceback(name):
-    r = subprocess.run([sys.executable, "-m", "netbootsim.cli", "validate",
+    r = subprocess.run([sys.executable, "-m", "netbootsim", "validate",
                         str(DATA / name)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     assert "Traceback" not in r.stderr and r.stderr.startswith(str(DATA / name))

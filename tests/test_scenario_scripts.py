@@ -26,14 +26,14 @@ from test_provisioning import api_scenario
 from netbootsim.api import simulate_scenario
 from netbootsim.cli import main
 from netbootsim.errors import InputError
-from netbootsim.provisioning import (
+from netbootsim.scenario import build, load_scenario
+from netbootsim.scenario.load import Scenario
+from netbootsim.services.provisioning import (
     Inventory,
     Provisioner,
     template_problems,
     undeclared_names,
 )
-from netbootsim.scenario import build, load_scenario
-from netbootsim.scenario.load import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml")) + \

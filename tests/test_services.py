@@ -7,7 +7,7 @@ import simpy
 
 from netbootsim.fleet import Group, Service, simulate
 from netbootsim.profiles import get_profile
-from netbootsim.services import TftpSlots, run_with_slot
+from netbootsim.services.slots import TftpSlots, run_with_slot
 from netbootsim.topology import HostSpec, LinkSpec, rack
 
 
@@ -99,7 +99,7 @@ def test_fleet_records_say_who_waited_for_a_slot():
 def test_http_workers_queue_then_keepalive_holds_them():
     # 2 workers, keep-alive 5 s, 3 clients connect at 0 and each transfers for 1 s: A and B
     # get workers at once; C waits until A's idle connection lets go, at 1 + 5 = 6 s.
-    from netbootsim.services import HttpWorkers
+    from netbootsim.services.slots import HttpWorkers
 
     env = simpy.Environment()
     pool = HttpWorkers(env, 2, backlog=10, keepalive=5.0)
@@ -120,7 +120,7 @@ def test_http_workers_queue_then_keepalive_holds_them():
 def test_http_full_backlog_drops_syns_until_ipxe_gives_up():
     # 1 worker held for 100 s, backlog 1: the second client waits in the backlog; the third
     # finds it full, re-sends SYNs at .25, .75, 1.75, 3.75, 7.75 and gives up at 15.75 s.
-    from netbootsim.services import HttpWorkers
+    from netbootsim.services.slots import HttpWorkers
 
     env = simpy.Environment()
     pool = HttpWorkers(env, 1, backlog=1, keepalive=100.0)
@@ -145,9 +145,9 @@ def test_failed_fetches_do_not_count_in_the_line_rate_bound_and_the_report_says_
     # At tftp-max 4 with 20 servers fetching 8 + 32 MiB, kernels get through but duplicate
     # RRQs clog the slots and initrd fetches give up: those moved no bytes, so the bound's
     # bytes are exactly the successful fetches' wire bytes.
+    from netbootsim.plan.summary import summarize
     from netbootsim.protocols import tftp_plan
     from netbootsim.report.content import build_context
-    from netbootsim.runner import summarize
 
     topo = rack(20, server_link=LinkSpec(1e9 / 8, 50e-6),
                 hosts=[HostSpec("boot", link=LinkSpec(10e9 / 8, 50e-6))])

@@ -1,6 +1,6 @@
 """The cliff finder: crossings of the not-ready fraction, rising and falling."""
 
-from netbootsim.sweep import crossing
+from netbootsim.plan.sweep import crossing
 
 
 def test_rising_crossing_interpolates():

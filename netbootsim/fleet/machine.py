@@ -4,7 +4,7 @@ A :class:`Machine` is a SimPy process per server that runs the group's lifecycle
 (:class:`~.spec.Stage` after stage, each with its timeout and on-failure policy) and
 one of three boot paths per attempt:
 
-* ``pxe``: the PXE ROM's DHCP (:data:`netbootsim.dhcp.PXE_SCHEDULE`), then TFTP of the
+* ``pxe``: the PXE ROM's DHCP (:data:`netbootsim.services.dhcp.PXE_SCHEDULE`), then TFTP of the
   boot file DHCP names (the NBP), which then TFTPs the group's kernel and initrd with
   the ROM's UDP stack;
 * ``pxe-chainload-ipxe``: the PXE ROM's DHCP and TFTP of the NBP (``undionly.kpxe``),
@@ -30,12 +30,12 @@ from typing import Any
 import simpy
 
 from .. import ipxe
-from ..dhcp import DhcpClient, dhcp_client
 from ..ipxe import errors
 from ..ipxe.world import DhcpReply, Fetched, Image, Outcome
 from ..net.packet_l2 import DhcpCarrier
 from ..profiles import Profile
 from ..protocols.result import TransferResult
+from ..services.dhcp import DhcpClient, dhcp_client
 from .spec import Group, Stage
 from .world import Target, World
 

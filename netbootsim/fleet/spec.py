@@ -40,7 +40,7 @@ class Service:
         retransmit: TFTP: ``None`` if a duplicate ACK makes it resend, else its own
             resend timer (s) — see :class:`~netbootsim.protocols.TftpParams`.
         max_sessions: TFTP: concurrent transfers (dnsmasq ``tftp-max``); ``None``: no cap
-            (a process per client, like tftpd-hpa). See :mod:`netbootsim.services`.
+            (a process per client, like tftpd-hpa). See :mod:`netbootsim.services.slots`.
         workers: HTTP: worker cap (Apache prefork MaxRequestWorkers); ``None``: no cap.
         keepalive: HTTP: how long the server keeps an idle connection (and its worker).
         service_time: API: time per request (s).
@@ -69,7 +69,7 @@ class Service:
 
 @dataclass(frozen=True)
 class DhcpSpec:
-    """A DHCP service (see :class:`netbootsim.dhcp.DhcpServer` for the fields)."""
+    """A DHCP service (see :class:`netbootsim.services.dhcp.DhcpServer` for the fields)."""
 
     name: str
     host: str

@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 import numpy as np
 import simpy
 
-from ..dhcp import DhcpServer
 from ..net import Flow, FlowEngine, Resource
 from ..net.fifo import FifoSharing
 from ..net.lockstep import LockstepQueueing
@@ -42,7 +41,8 @@ from ..protocols import (
 from ..protocols.result import TransferResult
 from ..protocols.wire import TCP_FRAME_OVERHEAD, TFTP_FRAME_OVERHEAD
 from ..records import PhaseRecord
-from ..services import SYN_GIVE_UP, HttpWorkers, TftpSlots, run_with_slot
+from ..services.dhcp import DhcpServer
+from ..services.slots import SYN_GIVE_UP, HttpWorkers, TftpSlots, run_with_slot
 from ..topology import Topology
 from .results import FleetRun, Observer, PacketSampler
 from .spec import LINUX_RWND, TLS_CLIENT_TIME, DhcpSpec, FaultWindows, Service
@@ -148,7 +148,7 @@ class World:
             f.link_loss
         self.tamper, self.service_slow, self.service_error = f.tamper, f.service_slow, \
             f.service_error
-        self.provisioners = provisioners or {}  # API name -> netbootsim.provisioning.Provisioner
+        self.provisioners = provisioners or {}  # API name -> services.provisioning.Provisioner
         self.trace: set[str] = set()  # servers whose console is kept
         self._resources: dict[str, Resource] = {}
         self._disks = {s.name: Resource(f"{s.name}:disk", s.disk_rate)

@@ -27,7 +27,7 @@ from pathlib import Path
 from ruamel.yaml.error import YAMLError
 
 from ..errors import InputError, Problem
-from ..outdir import OutputDir
+from ..plan.outdir import OutputDir
 from ..yamltext import safe_yaml
 from .config import load_config
 from .parse import parse_run, write_parsed

@@ -47,7 +47,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import InputError
-from ..outdir import OutputDir
+from ..plan.outdir import OutputDir
 from ..units import UnitError, parse_time
 from .config import LabConfig, parse_config
 from .runner import LabError, Markers, run_lab

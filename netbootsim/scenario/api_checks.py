@@ -1,7 +1,7 @@
 """Provisioning APIs checked before the run: their inventory and their Jinja2 templates.
 
 An API with ``templates`` or an ``inventory`` answers each machine by rendering a
-template in Jinja2's sandbox with ``StrictUndefined`` (:mod:`netbootsim.provisioning`).
+template in Jinja2's sandbox with ``StrictUndefined`` (:mod:`netbootsim.services.provisioning`).
 What would make every render fail is known before the run, and is an error here:
 
 * the inventory cannot be read, or is not a list of rows;
@@ -9,7 +9,7 @@ What would make every render fail is known before the run, and is an error here:
 * a template with a syntax error;
 * a template that names an attribute starting with ``_`` (the sandbox refuses it);
 * a template that uses a name no row it is rendered with defines, nor the machine's
-  identity (:data:`~netbootsim.provisioning.IDENTITY`), nor Jinja2. A role's template
+  identity (:data:`~netbootsim.services.provisioning.IDENTITY`), nor Jinja2. A role's template
   is rendered with the rows of that role, ``"*"`` with the rows whose role has no
   template of its own, ``unknown`` with none (machines the inventory does not know).
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import Problem
-from ..provisioning import (
+from ..services.provisioning import (
     IDENTITY,
     Inventory,
     load_inventory,

@@ -258,7 +258,7 @@ class HttpService(Section):
 
 
 class DhcpService(Section):
-    """A DHCP server, timed as :mod:`netbootsim.dhcp` describes (pools, relays, PXE).
+    """A DHCP server, timed as :mod:`netbootsim.services.dhcp` describes (pools, relays, PXE).
 
     Attributes:
         host: the topology host it runs on.
@@ -306,7 +306,7 @@ class ApiService(Section):
             the asking machine's group's ``kernel``/``initrd``/``boot``).
         inventory: the machines it knows: a CSV or YAML file (relative to the scenario)
             or inline rows, each with ``mac``/``serial``/``asset``/``uuid``/``server``,
-            a ``role`` and template values (:mod:`netbootsim.provisioning`).
+            a ``role`` and template values (:mod:`netbootsim.services.provisioning`).
         templates: Jinja2 script template per role (``"*"``: the rest).
         unknown: the template for machines not in the inventory (a discovery script).
         https: it is reached over ``https://``; trusted: as for http services.

@@ -29,11 +29,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from . import memguard  # noqa: E402
-from .errors import InputError  # noqa: E402
+from .. import memguard  # noqa: E402
+from ..errors import InputError  # noqa: E402
+from ..report.content import bound_scope  # noqa: E402
 from .outdir import OutputDir  # noqa: E402
-from .report.content import bound_scope  # noqa: E402
-from .run_cli import STRICT_HELP, run_scenario  # noqa: E402
+from .run import STRICT_HELP, run_scenario  # noqa: E402
 
 __all__ = ["add_compare_parser", "cmd_compare", "write_compare"]
 
@@ -157,7 +157,7 @@ def add_compare_parser(sub: argparse._SubParsersAction) -> None:
 def variants_of(path: str, strict: bool = False,
                 max_memory: float | None = None) -> dict[str, list[str]]:
     """A scenario's named variants as ``--set`` texts (``{}`` when it has none)."""
-    from .scenario import load_scenario
+    from ..scenario import load_scenario
 
     sc = load_scenario(path, strict=strict, max_memory=max_memory)
     return {name: [f"{k}={json.dumps(v)}" for k, v in changes.items()]

@@ -2,7 +2,7 @@
 
 ``summarize`` turns a :class:`~netbootsim.fleet.FleetRun` into the tidy frames and
 the ``summary.json`` dict; ``write_outputs`` writes them (and the report) into a
-staging directory, which :mod:`netbootsim.outdir` renames into place, so a failed or
+staging directory, which :mod:`netbootsim.plan.outdir` renames into place, so a failed or
 killed run leaves nothing half-written.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .fleet import FleetRun
-from .records import to_frame
+from ..fleet import FleetRun
+from ..records import to_frame
 
 __all__ = ["SERVER_COLUMNS", "summarize", "write_outputs"]
 
@@ -152,12 +152,12 @@ def write_outputs(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: p
                   timeline: pd.DataFrame, only: frozenset[str] | None = None) -> Path:
     """Write CSVs, ``summary.json`` and the report into the directory ``out_dir``.
 
-    ``out_dir`` is a staging directory (:class:`netbootsim.outdir.OutputDir` renames it
+    ``out_dir`` is a staging directory (:class:`netbootsim.plan.outdir.OutputDir` renames it
     into place), so nothing here needs to be atomic. ``only``: write just these files
     (e.g. ``{"summary.json"}`` for a sweep's points); the report is written when
     ``report.html`` is among them.
     """
-    from .report import write_report
+    from ..report import write_report
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,8 @@ import sys
 
 from .. import memguard
 from ..errors import InputError
-from .build import build
-from .load import load_scenario
+from ..scenario.build import build
+from ..scenario.load import load_scenario
 
 __all__ = ["add_validate_parser", "cmd_validate", "print_warnings"]
 

@@ -30,10 +30,10 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from .net import Flow, FlowEngine, Resource
-from .protocols import TcpParams, TftpParams, http_plan, tftp_plan
-from .runtime import relaxed_gc
-from .topology import HostSpec, LinkSpec, leaf_spine
+from ..net import Flow, FlowEngine, Resource
+from ..protocols import TcpParams, TftpParams, http_plan, tftp_plan
+from ..runtime import relaxed_gc
+from ..topology import HostSpec, LinkSpec, leaf_spine
 
 __all__ = ["FlowSpec", "one_link_workload", "leaf_spine_workload", "run_workload", "bench_flows",
            "add_bench_parser", "cmd_bench"]
@@ -158,7 +158,7 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Handle ``netbootsim bench flows``."""
-    from .errors import InputError
+    from ..errors import InputError
 
     if args.flows < 1:
         raise InputError.single("command line", 0, "--flows", "must be ≥ 1")

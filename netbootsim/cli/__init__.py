@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import __version__
-from .errors import InputError
+from .. import __version__
+from ..errors import InputError
 
 __all__ = ["main", "build_parser"]
 
@@ -26,17 +26,17 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every subcommand."""
-    from .bench import add_bench_parser
-    from .compare import add_compare_parser
-    from .ipxe.cli import add_ipxe_parser
-    from .lab.calibrate import add_calibrate_parser
-    from .lab.cli import add_lab_parser
+    from ..lab.calibrate import add_calibrate_parser
+    from ..plan.bench import add_bench_parser
+    from ..plan.compare import add_compare_parser
+    from ..plan.run import add_run_parser
+    from ..plan.sweep import add_sweep_parser
+    from ..plan.validate_engines import add_validate_engines_parser
+    from .ipxe import add_ipxe_parser
+    from .lab import add_lab_parser
     from .models import add_models_parser
-    from .run_cli import add_run_parser
-    from .scenario.cli import add_validate_parser
-    from .sweep import add_sweep_parser
-    from .transfer_cli import add_transfer_parser
-    from .validate_engines import add_validate_engines_parser
+    from .transfer import add_transfer_parser
+    from .validate import add_validate_parser
 
     parser = _Parser(prog="netbootsim", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"netbootsim {__version__}")

@@ -17,9 +17,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .dhcp import DNSMASQ_PING
-from .errors import InputError
-from .fleet import (
+from ..errors import InputError
+from ..fleet import (
     DNSMASQ_TFTP_RETRANSMIT,
     DhcpSpec,
     FaultWindows,
@@ -32,10 +31,11 @@ from .fleet import (
     Window,
     simulate,
 )
-from .profiles import get_profile, tuned
-from .provisioning import DEFAULT_UNKNOWN, Provisioner, load_inventory
-from .scenario.api_checks import scenario_dir
-from .services import APACHE_KEEPALIVE
+from ..profiles import get_profile, tuned
+from ..scenario.api_checks import scenario_dir
+from ..services.dhcp import DNSMASQ_PING
+from ..services.provisioning import DEFAULT_UNKNOWN, Provisioner, load_inventory
+from ..services.slots import APACHE_KEEPALIVE
 
 __all__ = ["FleetInputs", "fleet_inputs", "run_built", "scope_notes", "SCOPE_NOTES",
            "KEEPALIVE"]
@@ -45,7 +45,7 @@ __all__ = ["FleetInputs", "fleet_inputs", "run_built", "scope_notes", "SCOPE_NOT
 KEEPALIVE = {"apache-prefork": APACHE_KEEPALIVE, "nginx": 75.0}
 
 #: The ping check before offering a fresh address, per DHCP server model: dnsmasq 3 s
-#: (lab, netbootsim/dhcp.py); ISC dhcpd's ping-timeout default 1 s (dhcpd.conf(5)).
+#: (lab, netbootsim/services/dhcp.py); ISC dhcpd's ping-timeout default 1 s (dhcpd.conf(5)).
 PING = {"dnsmasq": DNSMASQ_PING, "isc-dhcpd": 1.0}
 
 #: What every report says about the model's scope.

@@ -56,8 +56,8 @@ from typing import Any
 
 import simpy
 
-from .net.packet import resend_until_answered
-from .protocols import retry_waits
+from ..net.packet import resend_until_answered
+from ..protocols import retry_waits
 
 __all__ = ["DhcpServer", "DhcpResult", "DhcpClient", "dhcp_client", "ipxe_dhcp",
            "discover_schedule", "DISCOVER_TICKS", "IPV6_WAIT", "PXE_SCHEDULE"]

@@ -15,14 +15,14 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..outdir import OutputDir
-from .config import load_config
-from .install import LAB_PACKAGES, ensure_packages, missing_packages
-from .matrix import add_matrix_parser
-from .netns import cleanup_leftovers
-from .parse import cmd_parse
-from .runner import LabError, run_lab
-from .script import add_script_parser
+from ..lab.config import load_config
+from ..lab.install import LAB_PACKAGES, ensure_packages, missing_packages
+from ..lab.matrix import add_matrix_parser
+from ..lab.netns import cleanup_leftovers
+from ..lab.parse import cmd_parse
+from ..lab.runner import LabError, run_lab
+from ..lab.script import add_script_parser
+from ..plan.outdir import OutputDir
 
 __all__ = ["add_lab_parser", "cmd_run", "cmd_install", "cmd_cleanup", "default_out_dir"]
 
@@ -102,7 +102,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             _say(f"guest {g['guest']} {g['mac']}: {g['outcome']} {wall} "
                  f"{g['reason']}".rstrip())
         # the measurement, in the simulator's own record type, in the same step
-        from .parse import parse_run, write_parsed
+        from ..lab.parse import parse_run, write_parsed
 
         phases, details = write_parsed(parse_run(Path(out)), Path(out))
         od.mark(os.listdir(out))

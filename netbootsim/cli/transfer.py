@@ -13,10 +13,10 @@ import math
 
 import simpy
 
-from .errors import InputError, Problem
-from .net import FlowEngine, Resource
-from .protocols import TcpParams, TftpParams, http_plan, http_transfer, tftp_plan, tftp_transfer
-from .units import UnitError, format_rate, format_size, format_time, parse_quantity
+from ..errors import InputError, Problem
+from ..net import FlowEngine, Resource
+from ..protocols import TcpParams, TftpParams, http_plan, http_transfer, tftp_plan, tftp_transfer
+from ..units import UnitError, format_rate, format_size, format_time, parse_quantity
 
 __all__ = ["add_transfer_parser", "cmd_transfer", "run_transfer"]
 

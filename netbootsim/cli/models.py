@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from .clock import DEFAULT_HORIZON
-from .dhcp import DNSMASQ_PING, DNSMASQ_SERVICE_TIME, IPV6_WAIT
-from .fleet import API_CONCURRENCY, API_SERVICE_TIME, DNSMASQ_TFTP_RETRANSMIT, LINUX_RWND
-from .fleet.machine import CHAIN_START, LINK_WAIT, STP_MAX_DEFERRALS
-from .fleet.spec import TLS_CLIENT_TIME
-from .profiles import PROFILES
-from .services import APACHE_BACKLOG, APACHE_KEEPALIVE, DNSMASQ_ORPHAN_HOLD
+from ..clock import DEFAULT_HORIZON
+from ..fleet import API_CONCURRENCY, API_SERVICE_TIME, DNSMASQ_TFTP_RETRANSMIT, LINUX_RWND
+from ..fleet.machine import CHAIN_START, LINK_WAIT, STP_MAX_DEFERRALS
+from ..fleet.spec import TLS_CLIENT_TIME
+from ..profiles import PROFILES
+from ..services.dhcp import DNSMASQ_PING, DNSMASQ_SERVICE_TIME, IPV6_WAIT
+from ..services.slots import APACHE_BACKLOG, APACHE_KEEPALIVE, DNSMASQ_ORPHAN_HOLD
 
 __all__ = ["registry", "add_models_parser", "cmd_models"]
 
@@ -67,7 +67,7 @@ def registry() -> list[tuple[str, str, str, str]]:
          "iPXE net/tls.c, config/crypto.h: TLS 1.1-1.2 [ipxe-src]"),
         ("api service", "inventory + templates", "answers per machine (mac/serial/asset/uuid) "
          "with a sandboxed Jinja2 script per role; unknown machines: discovery script; "
-         "render error: HTTP 500", "netbootsim/provisioning.py"),
+         "render error: HTTP 500", "netbootsim/services/provisioning.py"),
         ("client", "installer (Linux)", f"TCP window {LINUX_RWND // 2**20} MiB, bounded by the "
          "disk's write rate", "Linux ip-sysctl tcp_rmem [linux]"),
         ("link fault", "lacp / stp / link-down", f"frames dropped / iPXE defers DHCP (1 s × "

@@ -15,8 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .lint import MAX_SCRIPT_BYTES, check_file
-from .spec import BUILDS
+from ..ipxe.lint import MAX_SCRIPT_BYTES, check_file
+from ..ipxe.spec import BUILDS
 
 __all__ = ["add_ipxe_parser", "cmd_check", "cmd_trace", "trace_lines"]
 
@@ -86,8 +86,8 @@ def trace_lines(console: list[tuple[float, str]], records: list) -> list[str]:
 
 def cmd_trace(args: argparse.Namespace) -> int:
     """Simulate the scenario with one server traced; print its console and records."""
-    from ..assemble import run_built
     from ..errors import InputError
+    from ..plan.assemble import run_built
     from ..scenario import build, load_scenario
 
     built = build(load_scenario(args.scenario, overrides=args.overrides))

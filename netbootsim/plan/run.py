@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import memguard
+from .. import memguard
+from ..errors import InputError
 from .assemble import engine_mode, run_built, scope_notes
-from .errors import InputError
 from .outdir import OutputDir
-from .runner import summarize, write_outputs
+from .summary import summarize, write_outputs
 
 __all__ = ["add_run_parser", "cmd_run", "run_scenario", "execute", "question_of",
            "STRICT_HELP"]
@@ -85,7 +85,7 @@ def run_scenario(path: str, overrides: list[str], out: str | None = None,
 
     ``name`` names the run (default: the file's stem): a variant's name. ``force``
     writes into a directory holding files netbootsim did not write (deleting none);
-    ``only`` limits the files written (see :func:`~netbootsim.runner.write_outputs`);
+    ``only`` limits the files written (see :func:`~netbootsim.plan.summary.write_outputs`);
     ``strict`` refuses a scenario with warnings; ``max_memory`` (bytes) is the memory
     limit (:mod:`netbootsim.memguard`; ``None``: what the process may use).
     """
@@ -98,8 +98,8 @@ def execute(path: str, overrides: list[str], out: str | None = None, *, quiet: b
             max_memory: float | None = None,
             only: frozenset[str] | None = None) -> tuple[Path, dict, pd.DataFrame]:
     """:func:`run_scenario`, returning ``(output directory, summary, servers frame)``."""
-    from .scenario import build, load_scenario
-    from .scenario.cli import print_warnings
+    from ..cli.validate import print_warnings
+    from ..scenario import build, load_scenario
 
     built = build(load_scenario(path, overrides=overrides, name=name, strict=strict,
                                 max_memory=max_memory))

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__, memguard
-from .errors import InputError
+from .. import __version__, memguard
+from ..errors import InputError
+from ..units import UnitError, parse_time
 from .outdir import OutputDir, atomic_write, owned
-from .run_cli import STRICT_HELP, execute
-from .units import UnitError, parse_time
+from .run import STRICT_HELP, execute
 
 __all__ = ["add_sweep_parser", "cmd_sweep", "crossing", "JOURNAL"]
 
@@ -90,7 +90,7 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
 
 def code_fingerprint() -> str:
     """A digest of the package's code and data: a resumed sweep reuses no stale point."""
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parents[1]  # the package
     h = hashlib.sha256(__version__.encode())
     for f in sorted(root.rglob("*")):
         if f.suffix in (".py", ".yaml") and f.is_file():
@@ -104,7 +104,7 @@ def _point_fingerprint(code: str, path: str, overrides: list[str], deadline: flo
 
     Loading each point's scenario here also checks every point before any runs.
     """
-    from .scenario import load_scenario
+    from ..scenario import load_scenario
 
     sc = load_scenario(path, overrides=overrides, strict=strict, max_memory=max_memory)
     h = hashlib.sha256(code.encode())

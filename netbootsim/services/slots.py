@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from .protocols import retry_waits
+from ..protocols import retry_waits
 
 __all__ = ["TftpSlots", "SlotWait", "run_with_slot", "DNSMASQ_ORPHAN_HOLD", "HttpWorkers",
            "APACHE_KEEPALIVE", "APACHE_BACKLOG", "SYN_WAITS", "SYN_GIVE_UP"]

@@ -33,7 +33,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = ["MARKER", "OutputDir", "KNOWN_FILES", "owned", "atomic_write"]
 

@@ -32,7 +32,7 @@ import jinja2
 from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from .yamltext import MAX_CSV_BYTES, MAX_YAML_BYTES, read_text_capped, safe_yaml
+from ..yamltext import MAX_CSV_BYTES, MAX_YAML_BYTES, read_text_capped, safe_yaml
 
 __all__ = ["Inventory", "Provisioner", "KEYS", "IDENTITY", "DEFAULT_UNKNOWN",
            "load_inventory", "compile_template", "template_problems", "undeclared_names",
