@@ -7,7 +7,8 @@ import simpy
 
 from netbootsim.fleet import DhcpSpec, Group, LinkFaults, Service, simulate
 from netbootsim.profiles import get_profile
-from netbootsim.services.dhcp import DNSMASQ_PING, IPV6_WAIT, DhcpServer, ipxe_dhcp
+from netbootsim.services.dhcp import IPV6_WAIT, DhcpServer, ipxe_dhcp
+from netbootsim.services.registry import DHCP
 from netbootsim.topology import HostSpec, LinkSpec, rack
 
 
@@ -30,7 +31,7 @@ def test_stock_dnsmasq_no_router_advertisement():
     # wait is over, so it REQUESTs at once: ACK at 3.001 s. The step then waits for IPv6
     # autoconfiguration to time out: 16.08 s. Lab (tests/data/lab/traces/tftp):
     # dhcp-exchange 3.007 s, dhcp 16.076 s.
-    (r,), _ = one(service_time=0.5e-3, ping=DNSMASQ_PING)
+    (r,), _ = one(service_time=0.5e-3, ping=DHCP.model("dnsmasq").ping)
     assert r.exchange_end == pytest.approx(3.0 + 2 * 0.5e-3, abs=1e-12)
     assert r.end == pytest.approx(IPV6_WAIT)
     assert abs(r.exchange_end - 3.007) / 3.007 < 0.01

@@ -5,18 +5,22 @@ from __future__ import annotations
 import argparse
 
 from ..clock import DEFAULT_HORIZON
-from ..fleet import API_CONCURRENCY, API_SERVICE_TIME, DNSMASQ_TFTP_RETRANSMIT, LINUX_RWND
+from ..fleet import LINUX_RWND
 from ..fleet.machine import CHAIN_START, LINK_WAIT, STP_MAX_DEFERRALS
 from ..fleet.spec import TLS_CLIENT_TIME
 from ..profiles import PROFILES
-from ..services.dhcp import DNSMASQ_PING, DNSMASQ_SERVICE_TIME, IPV6_WAIT
-from ..services.slots import APACHE_BACKLOG, APACHE_KEEPALIVE, DNSMASQ_ORPHAN_HOLD
+from ..services.dhcp import IPV6_WAIT
+from ..services.registry import KINDS
 
 __all__ = ["registry", "add_models_parser", "cmd_models"]
 
 
 def registry() -> list[tuple[str, str, str, str]]:
-    """``(kind, name, what it is, where its defaults come from)`` for every model."""
+    """``(kind, name, what it is, where its defaults come from)`` for every model.
+
+    The service models are their registry's entries
+    (:mod:`netbootsim.services.registry`), kind by kind.
+    """
     rows = [
         ("engine", "flow", "max-min fair flows, incremental (classes, rate groups, virtual "
          "clocks)", "netbootsim/net/engine.py; checked against full recompute and SimGrid"),
@@ -37,28 +41,13 @@ def registry() -> list[tuple[str, str, str, str]]:
         ("protocol", "dhcp", f"iPXE DISCOVERs 0/1/3/7 s, 15 s give-up, 2 s ProxyDHCP wait, "
          f"IPv6 wait {IPV6_WAIT:g} s", "iPXE dhcp.c, config/dhcp.h [ipxe-src]; lab "
          "[lab-validation]"),
-        ("tftp service", "dnsmasq", f"tftp-max 50, ignores duplicate ACKs (resend "
-         f"{DNSMASQ_TFTP_RETRANSMIT:g} s), orphan transfers held {DNSMASQ_ORPHAN_HOLD:g} s",
-         "dnsmasq(8) [dnsmasq-man]; lab/traces/tftp-loss1-*, "
-         "tests/data/lab/traces/tftp-4guests-max1 [lab-traces]"),
-        ("tftp service", "unlimited", "a process per client (tftpd-hpa-like), no cap",
-         "reference point"),
-        ("http service", "apache-prefork", f"256 workers, keep-alive {APACHE_KEEPALIVE:g} s, "
-         f"backlog {APACHE_BACKLOG}", "httpd defaults [apache-httpd]; xCAT httpd_tuning.rst "
-         "[xcat-docs]"),
-        ("http service", "nginx", "512 connections (1 worker × 512), keep-alive 75 s",
-         "nginx defaults (worker_connections, keepalive_timeout) [nginx-docs]"),
         ("protocol", "dhcp (PXE ROM)", "DISCOVERs 0/4/12/28 s, 60 s give-up; needs a boot "
          "file (PXE-E53); ProxyDHCP on port 4011", "PXE spec 2.1 §2.2.1 [pxe-spec]; "
          "raspberrypi/firmware#991 [rpi-firmware-991]"),
-        ("dhcp service", "dnsmasq", f"{DNSMASQ_SERVICE_TIME * 1e3:g} ms per packet, ping check "
-         f"{DNSMASQ_PING:g} s on fresh addresses (off with ping: false), pools per relay "
-         "subnet", "dnsmasq(8) [dnsmasq-man]; lab traces [lab-traces]; RFC 2131 §4.3.1 "
-         "[rfc2131], RFC 3046 [rfc3046]"),
-        ("dhcp service", "isc-dhcpd", f"{DNSMASQ_SERVICE_TIME * 1e3:g} ms per packet (as "
-         "dnsmasq, not measured), ping check 1 s", "dhcpd.conf(5) ping-timeout [isc-dhcpd]"),
-        ("api service", "generic", f"{API_SERVICE_TIME * 1e3:g} ms per request, "
-         f"{API_CONCURRENCY} at once (uncalibrated)", "assumed; no published figure"),
+    ]
+    rows += [(kind.label, m.name, m.line(), "; ".join(m.sources))
+             for kind in KINDS.values() for m in kind.models.values()]
+    rows += [
         ("client", "chained iPXE start", f"{CHAIN_START:g} s from NBP loaded to its first "
          "DISCOVER", "tests/data/lab/traces/chainload [lab-traces]; BANNER_TIMEOUT, "
          "config/general.h [ipxe-src]"),

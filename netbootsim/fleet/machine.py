@@ -50,10 +50,6 @@ LINK_WAIT = 15.0
 #: (tests/data/lab/traces/chainload, console 3.552 → 5.976 s), mostly the 2 s "Press
 #: Ctrl-B" banner (BANNER_TIMEOUT 20 tenths, config/general.h:225 [ipxe-src]).
 CHAIN_START = 2.42
-#: The iPXE build (command set, URI schemes; :data:`netbootsim.ipxe.BUILDS`) of each
-#: profile whose build is known; the rest get every command (``all``).
-BUILDS = {"ipxe-2019-qemu": "debian-2019", "ipxe-current": "master-default",
-          "ipxe-undionly-rtl8168": "master-default", "ipxe-native-rtl8168": "master-default"}
 #: HTTPS not built in: ENOTSUP as core/open.c returns for an unknown URI scheme (the file
 #: part of the number approximated with httpcore's).
 ENOTSUP_HTTPS = errors.einfo("ENOTSUP", "httpcore")
@@ -323,8 +319,7 @@ class Machine:
         script = ipxe.parse_script(text, source)
         self._why = ""
         result = yield from ipxe.run_script(script, self, settings,
-                                            features=self.group.build
-                                            or BUILDS.get(self.profile.name, "all"))
+                                            features=self.group.build or self.profile.build)
         where = _where(result.line)
         if result.reset:  # the script rebooted (or powered off) the machine
             what = "poweroff" if result.reset == "poweroff" else "reboot"

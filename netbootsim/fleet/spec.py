@@ -6,17 +6,11 @@ import math
 from dataclasses import dataclass, field
 
 from ..profiles import Profile
+from ..services.registry import API, DHCP, HTTP, TFTP
 
 __all__ = ["Service", "DhcpSpec", "Install", "Stage", "Group", "LinkFaults", "FaultWindows",
-           "DEFAULT_STAGE", "API_SERVICE_TIME", "API_CONCURRENCY", "LINUX_RWND",
-           "TLS_CLIENT_TIME"]
+           "DEFAULT_STAGE", "LINUX_RWND", "TLS_CLIENT_TIME"]
 
-#: Provisioning API time per request: 20 ms. Assumed (a templated response from a web
-#: app backed by a database; no published figure) — reports mark it uncalibrated.
-API_SERVICE_TIME = 20e-3
-#: Provisioning API requests served at once: 64. Assumed (a few worker processes with
-#: threads, e.g. gunicorn/uwsgi defaults of that order); no published figure.
-API_CONCURRENCY = 64
 #: The client's own time for a TLS handshake (key exchange, signature checks): no
 #: published figure for iPXE (its repository has none [ipxe-src]), none
 #: measured here (the lab's 2019 ROM has no HTTPS): 0, and reports say it is
@@ -31,6 +25,9 @@ LINUX_RWND = 6 * 1024 * 1024
 class Service:
     """A boot service on a host.
 
+    Unset, it has no cap and no resend timer of its own; its other values are those of
+    its kind's default model (:mod:`netbootsim.services.registry`).
+
     Attributes:
         name: service name from the scenario.
         kind: ``tftp``, ``http`` or ``api`` (a provisioning API answering scripts).
@@ -41,8 +38,10 @@ class Service:
             resend timer (s) — see :class:`~netbootsim.protocols.TftpParams`.
         max_sessions: TFTP: concurrent transfers (dnsmasq ``tftp-max``); ``None``: no cap
             (a process per client, like tftpd-hpa). See :mod:`netbootsim.services.slots`.
+        orphan_hold: TFTP: how long an orphan transfer holds its slot (s).
         workers: HTTP: worker cap (Apache prefork MaxRequestWorkers); ``None``: no cap.
         keepalive: HTTP: how long the server keeps an idle connection (and its worker).
+        backlog: HTTP: connections waiting for a worker before SYNs are dropped.
         service_time: API: time per request (s).
         concurrency: API: requests served at once.
         script: API: the script it answers (``None``: the asking machine's default
@@ -58,10 +57,12 @@ class Service:
     disk_rate: float = math.inf
     retransmit: float | None = None
     max_sessions: int | None = None
+    orphan_hold: float = TFTP.model().orphan_hold
     workers: int | None = None
-    keepalive: float = 5.0
-    service_time: float = API_SERVICE_TIME
-    concurrency: int = API_CONCURRENCY
+    keepalive: float = HTTP.model().keepalive
+    backlog: int = HTTP.model().backlog
+    service_time: float = API.model().service_time
+    concurrency: int = API.model().concurrency
     script: str | None = None
     https: bool = False
     trusted: bool = True
@@ -73,8 +74,8 @@ class DhcpSpec:
 
     name: str
     host: str
-    service_time: float = 0.5e-3
-    ping: float = 3.0
+    service_time: float = DHCP.model().service_time
+    ping: float = DHCP.model().ping
     no_pxedhcp: bool = False
     ipv6_ra: bool = False
     pool: int | None = None

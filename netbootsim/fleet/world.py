@@ -153,9 +153,10 @@ class World:
         self._resources: dict[str, Resource] = {}
         self._disks = {s.name: Resource(f"{s.name}:disk", s.disk_rate)
                        for s in services.values() if math.isfinite(s.disk_rate)}
-        self.slots = {s.name: TftpSlots(env, s.max_sessions) for s in services.values()
-                      if s.kind == "tftp" and s.max_sessions}
-        self.workers = {s.name: HttpWorkers(env, s.workers, keepalive=s.keepalive)
+        self.slots = {s.name: TftpSlots(env, s.max_sessions, orphan_hold=s.orphan_hold)
+                      for s in services.values() if s.kind == "tftp" and s.max_sessions}
+        self.workers = {s.name: HttpWorkers(env, s.workers, keepalive=s.keepalive,
+                                            backlog=s.backlog)
                         for s in services.values() if s.kind == "http" and s.workers}
         self.apis = {s.name: simpy.Resource(env, capacity=s.concurrency)
                      for s in services.values() if s.kind == "api"}

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 from ..errors import InputError
 from ..fleet import (
-    DNSMASQ_TFTP_RETRANSMIT,
     DhcpSpec,
     FaultWindows,
     FleetRun,
@@ -33,20 +32,10 @@ from ..fleet import (
 )
 from ..profiles import get_profile, tuned
 from ..scenario.api_checks import scenario_dir
-from ..services.dhcp import DNSMASQ_PING
 from ..services.provisioning import DEFAULT_UNKNOWN, Provisioner, load_inventory
-from ..services.slots import APACHE_KEEPALIVE
+from ..services.registry import API, DHCP, KINDS
 
-__all__ = ["FleetInputs", "fleet_inputs", "run_built", "scope_notes", "SCOPE_NOTES",
-           "KEEPALIVE"]
-
-#: How long each HTTP server model keeps an idle keep-alive connection: Apache
-#: KeepAliveTimeout 5 s, nginx keepalive_timeout 75 s (both documented defaults).
-KEEPALIVE = {"apache-prefork": APACHE_KEEPALIVE, "nginx": 75.0}
-
-#: The ping check before offering a fresh address, per DHCP server model: dnsmasq 3 s
-#: (lab, netbootsim/services/dhcp.py); ISC dhcpd's ping-timeout default 1 s (dhcpd.conf(5)).
-PING = {"dnsmasq": DNSMASQ_PING, "isc-dhcpd": 1.0}
+__all__ = ["FleetInputs", "fleet_inputs", "run_built", "scope_notes", "SCOPE_NOTES"]
 
 #: What every report says about the model's scope.
 SCOPE_NOTES = [
@@ -100,7 +89,7 @@ class FleetInputs:
 
 
 def _service(name: str, svc) -> Service:
-    model = getattr(svc, "model", "")
+    """A TFTP, HTTP or API service, with the behaviour constants of its model."""
     if svc.kind == "api":
         return Service(name, "api", svc.host, service_time=svc.service_time,
                        concurrency=svc.concurrency, script=svc.script, https=svc.https,
@@ -108,16 +97,16 @@ def _service(name: str, svc) -> Service:
     return Service(name, svc.kind, svc.host,
                    block_cost=getattr(svc, "block_cost", 0.0) or 0.0,
                    disk_rate=getattr(svc, "disk_rate", None) or math.inf,
-                   retransmit=DNSMASQ_TFTP_RETRANSMIT if model == "dnsmasq" else None,
                    max_sessions=getattr(svc, "max_sessions", None),
                    workers=getattr(svc, "workers", None),
-                   keepalive=KEEPALIVE.get(model, APACHE_KEEPALIVE),
-                   https=getattr(svc, "https", False), trusted=getattr(svc, "trusted", True))
+                   https=getattr(svc, "https", False), trusted=getattr(svc, "trusted", True),
+                   **KINDS[svc.kind].model(svc.model).behaviour())
 
 
 def _dhcp(name: str, svc) -> DhcpSpec:
+    """A DHCP service; its ping check waits as long as its model's (0: ``ping: false``)."""
     return DhcpSpec(name, svc.host, service_time=svc.service_time,
-                    ping=(PING[svc.model] if svc.ping else 0.0),
+                    ping=(DHCP.model(svc.model).ping if svc.ping else 0.0),
                     no_pxedhcp=svc.no_pxedhcp, ipv6_ra=svc.ipv6_ra, pool=svc.pool,
                     proxy=svc.proxy, boot_files=tuple(sorted(svc.boot_files.items())),
                     script=svc.script, user_class_check=svc.user_class_check)
@@ -220,8 +209,10 @@ def scope_notes(inputs: FleetInputs) -> list[str]:
                          f"{g.profile.description[g.profile.description.index('(tuned:'):]} "
                          "— values set by the scenario, not measured.")
     if any(s.kind == "api" for s in inputs.services.values()):
-        notes.append("Provisioning API: service time and concurrency are assumed (20 ms, "
-                     "64 at once unless set), not measured.")
+        api = API.model()
+        notes.append("Provisioning API: service time and concurrency are assumed "
+                     f"({api.service_time * 1e3:g} ms, {api.concurrency} at once unless set), "
+                     "not measured.")
     if any(s.https for s in inputs.services.values()):
         notes.append("HTTPS: the TLS 1.2 handshake's two round trips per new connection are "
                      "modelled; the client's own crypto time is not calibrated (no published "

@@ -17,6 +17,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from ..clock import time_limit_problem
+from ..ipxe.spec import BUILDS
 from ..protocols import TcpParams, TftpParams
 from ..units import parse_rate, parse_size, parse_time
 
@@ -26,7 +27,7 @@ __all__ = ["Profile", "PROFILES", "PROFILE_DIR", "TUNABLE", "get_profile", "load
 PROFILE_DIR = Path(__file__).resolve().parent
 
 _FIXED = ("tftp_blksize", "tftp_windowsize", "tftp_rollover", "retry_min", "retry_max",
-          "tcp_rwnd", "https", "ipv6", "dhcp_discover_end", "firmware")
+          "tcp_rwnd", "https", "ipv6", "dhcp_discover_end", "firmware", "build")
 _MEASURED = ("tftp_client_block_delay", "tcp_client_delay", "http_client_rate",
              "http_request_overhead", "rom_start")
 
@@ -44,6 +45,8 @@ class Profile:
         ipv6: whether IPv6 is built in (its autoconfiguration wait lengthens ``dhcp``).
         firmware: ``ipxe`` or ``pxe`` (a vendor PXE ROM): whose DHCP client and user
             class it has.
+        build: the iPXE build it runs scripts with (its commands and URI schemes), a name
+            of :data:`netbootsim.ipxe.BUILDS`; a fleet group's ``build`` overrides it.
         dhcp_discover_end: the DHCP discovery timer's ceiling (``DHCP_DISC_END_TIMEOUT_SEC``:
             10 s in iPXE, 32 s in PXE-spec builds); it sets when ``dhcp`` gives up.
         tcp_client_delay: the client's added latency per TCP round trip (an emulated NIC
@@ -66,6 +69,7 @@ class Profile:
     ipv6: bool = False
     dhcp_discover_end: float = 10.0
     firmware: str = "ipxe"
+    build: str = "all"
     tcp_client_delay: float = 0.0
     http_client_rate: float = math.inf
     http_request_overhead: float = 0.0
@@ -87,6 +91,10 @@ def _value(name: str, raw: object, where: str) -> object:
     if name == "firmware":
         if raw not in ("ipxe", "pxe"):
             raise ValueError(f"{where}: firmware must be ipxe or pxe, got {raw!r}")
+        return raw
+    if name == "build":
+        if not isinstance(raw, str) or raw not in BUILDS:
+            raise ValueError(f"{where}: build must be one of {', '.join(BUILDS)}, got {raw!r}")
         return raw
     if name == "tcp_rwnd":
         return parse_size(raw)
@@ -123,6 +131,7 @@ def load_profile(path: Path) -> Profile:
         ipv6=f["ipv6"],
         dhcp_discover_end=f["dhcp_discover_end"],
         firmware=f["firmware"],
+        build=f["build"],
         tcp_client_delay=m["tcp_client_delay"],
         http_client_rate=m["http_client_rate"],
         http_request_overhead=m["http_request_overhead"],

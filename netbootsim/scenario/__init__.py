@@ -13,7 +13,6 @@ from .build import BuiltScenario, build
 from .load import Scenario, load_scenario
 from .schema import (
     BOOT_PATHS,
-    SERVICE_MODELS,
     SHAPES,
     DhcpService,
     Fault,
@@ -27,7 +26,6 @@ from .schema import (
 
 __all__ = [
     "BOOT_PATHS",
-    "SERVICE_MODELS",
     "SHAPES",
     "BuiltScenario",
     "DhcpService",

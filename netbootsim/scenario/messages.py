@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .schema import SERVICE_MODELS, fields_at
+from ..services.registry import KINDS
+from .schema import fields_at
 
 __all__ = ["error_problems", "suggest"]
 
@@ -85,7 +86,7 @@ def _message(err: dict, data: Any, path: tuple) -> str:
         tag = value.get("kind") if isinstance(value, dict) else ctx.get("tag")
         return f"unknown kind {tag!r}; expected one of: {_expected(ctx)}"
     if t == "union_tag_not_found":
-        return f"required field 'kind' missing; one of: {', '.join(SERVICE_MODELS)}"
+        return f"required field 'kind' missing; one of: {', '.join(KINDS)}"
     if t in ("greater_than_equal", "greater_than", "less_than", "less_than_equal"):
         op = {"greater_than_equal": ("ge", "≥"), "greater_than": ("gt", ">"),
               "less_than": ("lt", "<"), "less_than_equal": ("le", "≤")}[t]
@@ -111,10 +112,14 @@ def error_problems(error: ValidationError, data: Any,
         prefix: path of the validated part within ``data``.
 
     Returns:
-        One ``(path, message)`` per error, in pydantic's order.
+        One ``(path, message)`` per error, in pydantic's order; a default left unset
+        because another field failed (a model's ``workers`` when ``model`` is wrong) is
+        that field's error, not one of its own.
     """
     out = []
     for err in error.errors(include_url=False):
+        if err["type"] == "default_factory_not_called":
+            continue
         path = _user_path(data, prefix + tuple(err["loc"]))
         out.append((path, _message(err, data, path)))
     return out

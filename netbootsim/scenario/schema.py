@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, model_validator
 from pydantic_core import PydanticCustomError
 
 from ..clock import DEFAULT_HORIZON, time_limit_problem
+from ..services.registry import API, DHCP, HTTP, KINDS, TFTP
 from ..units import UnitError, parse_quantity
 
 __all__ = [
-    "BOOT_PATHS", "SHAPES", "SERVICE_MODELS", "Section", "Link", "LinkReverse", "Host", "Node",
+    "BOOT_PATHS", "SHAPES", "Section", "Link", "LinkReverse", "Host", "Node",
     "ExtraLink", "TopologySection", "TftpService", "HttpService", "DhcpService", "Service",
     "Image", "PowerOn", "FleetGroup", "ApiService", "Install", "Stage", "Fault", "Run",
     "ScenarioModel", "fields_at",
@@ -170,36 +171,35 @@ class TopologySection(Section):
 
 # -- services ----------------------------------------------------------------------------
 
-#: Per service kind, per model: the defaults the model implies, with their sources.
-SERVICE_MODELS: dict[str, dict[str, dict[str, Any]]] = {
-    "tftp": {
-        # dnsmasq --tftp-max default 50 concurrent transfers, dnsmasq(8); frzb/coinboot#67.
-        "dnsmasq": {"max_sessions": 50},
-        # An idealised server with no slot cap (a reference point, not a product).
-        "unlimited": {"max_sessions": None},
-    },
-    "http": {
-        # Apache prefork MaxRequestWorkers default 256 [apache-httpd]; xCAT httpd_tuning.rst
-        # [xcat-docs].
-        "apache-prefork": {"workers": 256},
-        # nginx: worker_processes 1 x worker_connections 512, both nginx defaults.
-        "nginx": {"workers": 512},
-    },
-    "dhcp": {"dnsmasq": {}, "isc-dhcpd": {}},
-    # Provisioning API: 20 ms per request, 64 at once — assumed, not published
-    # (netbootsim.fleet.spec.API_SERVICE_TIME); reports mark it uncalibrated.
-    "api": {"generic": {}},
-}
+def _expected(names: list[str]) -> str:
+    """``'a', 'b' or 'c'``: the choices worded as pydantic words those of a ``Literal``."""
+    quoted = [repr(n) for n in names]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
 
 
-def _fill_model_defaults(kind: str, default_model: str, data: Any) -> Any:
-    """Fill the fields a service model implies, where the text leaves them out."""
-    if not isinstance(data, dict):
-        return data
-    models = SERVICE_MODELS[kind]
-    model = data.get("model", default_model)
-    defaults = models.get(model, models[default_model]) if isinstance(model, str) else {}
-    return {**defaults, **data}
+def _model_name(kind: str) -> PlainValidator:
+    """A ``model:`` field: one of the models of ``kind`` registered when it is validated.
+
+    A wrong name is pydantic's ``literal_error``, as a ``Literal`` of the names gives.
+    """
+
+    def check(value: Any) -> str:
+        names = list(KINDS[kind].models)
+        if isinstance(value, str) and value in names:
+            return value
+        raise PydanticCustomError("literal_error", "Input should be {expected}",
+                                  {"expected": _expected(names)})
+
+    return PlainValidator(check)
+
+
+def _from_model(kind: str, name: str) -> Any:
+    """A field whose default is the value the service's model gives it (the registry's)."""
+
+    def default(data: dict[str, Any]) -> Any:
+        return getattr(KINDS[kind].models[data["model"]], name)
+
+    return Field(default_factory=default)
 
 
 class TftpService(Section):
@@ -207,25 +207,19 @@ class TftpService(Section):
 
     Attributes:
         host: the topology host it runs on.
-        model: server implementation, see :data:`SERVICE_MODELS`.
+        model: server implementation, one of :data:`netbootsim.services.registry.TFTP`.
         max_sessions: concurrent transfers (``None``: no cap); default from ``model``.
         block_cost: server CPU time per block, s. Default 0: not yet measured
             (calibration lab, issue 3).
         disk_rate: read rate shared by all transfers, bytes/s (``None``: page cache).
     """
 
-    DEFAULT_MODEL: ClassVar[str] = "dnsmasq"
     kind: Literal["tftp"]
     host: Name
-    model: Literal["dnsmasq", "unlimited"] = "dnsmasq"
-    max_sessions: PosInt | None = None
+    model: Annotated[str, _model_name("tftp")] = TFTP.default
+    max_sessions: PosInt | None = _from_model("tftp", "max_sessions")
     block_cost: Time = 0.0
     disk_rate: OptRate = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _model_defaults(cls, data: Any) -> Any:
-        return _fill_model_defaults("tftp", cls.DEFAULT_MODEL, data)
 
 
 class HttpService(Section):
@@ -233,7 +227,7 @@ class HttpService(Section):
 
     Attributes:
         host: the topology host it runs on.
-        model: server implementation, see :data:`SERVICE_MODELS`.
+        model: server implementation, one of :data:`netbootsim.services.registry.HTTP`.
         workers: concurrent requests served; default from ``model``.
         disk_rate: read rate shared by all transfers, bytes/s (``None``: page cache).
         https: it also serves ``https://`` (TLS 1.2: two more round trips per new
@@ -242,19 +236,13 @@ class HttpService(Section):
             refuses it (verification is always on, net/validator.c [ipxe-src]).
     """
 
-    DEFAULT_MODEL: ClassVar[str] = "apache-prefork"
     kind: Literal["http"]
     host: Name
-    model: Literal["apache-prefork", "nginx"] = "apache-prefork"
-    workers: PosInt = 256
+    model: Annotated[str, _model_name("http")] = HTTP.default
+    workers: PosInt = _from_model("http", "workers")
     disk_rate: OptRate = None
     https: bool = False
     trusted: bool = True
-
-    @model_validator(mode="before")
-    @classmethod
-    def _model_defaults(cls, data: Any) -> Any:
-        return _fill_model_defaults("http", cls.DEFAULT_MODEL, data)
 
 
 class DhcpService(Section):
@@ -262,11 +250,11 @@ class DhcpService(Section):
 
     Attributes:
         host: the topology host it runs on.
-        model: server implementation.
-        service_time: time per DHCP packet; 0.5 ms (dnsmasq DISCOVER→OFFER in the lab,
-            lab/traces/http-rtt0-r1).
-        ping: dnsmasq pings a fresh address before offering it (its default; ``--no-ping``
-            turns it off): 3.0 s in the lab (tests/data/lab/traces/tftp).
+        model: server implementation, one of :data:`netbootsim.services.registry.DHCP`.
+        service_time: time per DHCP packet; default from ``model`` (dnsmasq's
+            DISCOVER→OFFER in the lab).
+        ping: it pings a fresh address before offering it (dnsmasq's default;
+            ``--no-ping`` turns it off), waiting as long as its ``model`` does.
         no_pxedhcp: its offers carry option 175.176 so iPXE skips the 2 s ProxyDHCP wait.
         ipv6_ra: a router advertisement reaches the clients, so iPXE does not wait ~16 s
             for IPv6 autoconfiguration (lab: dhcp step 1.02 s with an RA, 16.08 s without).
@@ -282,8 +270,8 @@ class DhcpService(Section):
 
     kind: Literal["dhcp"]
     host: Name
-    model: Literal["dnsmasq", "isc-dhcpd"] = "dnsmasq"
-    service_time: Time = 0.5e-3
+    model: Annotated[str, _model_name("dhcp")] = DHCP.default
+    service_time: Time = _from_model("dhcp", "service_time")
     ping: bool = True
     no_pxedhcp: bool = False
     ipv6_ra: bool = False
@@ -299,9 +287,11 @@ class ApiService(Section):
 
     Attributes:
         host: the topology host it runs on.
-        model: implementation (one generic model for now).
-        service_time: time per request; 20 ms, assumed (no published figure).
-        concurrency: requests served at once; 64, assumed.
+        model: implementation, one of :data:`netbootsim.services.registry.API` (one
+            generic model for now).
+        service_time: time per request; default from ``model`` (assumed: no published
+            figure).
+        concurrency: requests served at once; default from ``model`` (assumed).
         script: the script it answers every machine (default, without ``templates``:
             the asking machine's group's ``kernel``/``initrd``/``boot``).
         inventory: the machines it knows: a CSV or YAML file (relative to the scenario)
@@ -314,9 +304,9 @@ class ApiService(Section):
 
     kind: Literal["api"]
     host: Name
-    model: Literal["generic"] = "generic"
-    service_time: Time = 20e-3
-    concurrency: PosInt = 64
+    model: Annotated[str, _model_name("api")] = API.default
+    service_time: Time = _from_model("api", "service_time")
+    concurrency: PosInt = _from_model("api", "concurrency")
     script: str | None = None
     inventory: str | list[dict[str, Any]] | None = None
     templates: dict[str, str] = {}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from ..errors import Problem
 from ..ipxe.lint import check_text
+from ..profiles import PROFILES
 from .source import Origin, format_path
 
 __all__ = ["lint_scripts", "located"]
@@ -28,10 +29,9 @@ def located(origin: Origin, path: tuple, line: int, message: str) -> Problem:
 
 
 def _group_build(g) -> str:
-    """The build a group's iPXE runs: as :class:`netbootsim.fleet.machine.Machine` picks it."""
-    from ..fleet.machine import BUILDS
-
-    return g.build or BUILDS.get(g.profile, "all")
+    """The build a group's iPXE runs: its own, else its profile's (as a machine picks it)."""
+    profile = PROFILES.get(g.profile)
+    return g.build or (profile.build if profile is not None else "all")
 
 
 def lint_scripts(parts, origin: Origin) -> tuple[list[Problem], list[Problem]]:

@@ -1,10 +1,9 @@
 """DHCP as iPXE does it against a dnsmasq-like server, timed as the lab measured it.
 
 Server (:class:`DhcpServer`): one process answering packets one at a time
-(``service_time`` each: 0.5 ms, the DISCOVER→OFFER time of dnsmasq in
-lab/traces/http-rtt0-r1); before offering a fresh address dnsmasq pings it and waits
-for silence (``ping``: 3.0 s, DISCOVER→OFFER 3.005 s in tests/data/lab/traces/tftp with
-stock dnsmasq; ``--no-ping`` turns it off).
+(``service_time`` each); before offering a fresh address it pings it and waits for
+silence (``ping``; dnsmasq's ``--no-ping`` turns it off). Both are its model's
+(:data:`netbootsim.services.registry.DHCP`), dnsmasq's by default, as the lab measured them.
 
 Client (:func:`ipxe_dhcp`), iPXE's ``dhcp`` command (net/udp/dhcp.c, config/dhcp.h [ipxe-src]):
 
@@ -58,6 +57,7 @@ import simpy
 
 from ..net.packet import resend_until_answered
 from ..protocols import retry_waits
+from .registry import DHCP
 
 __all__ = ["DhcpServer", "DhcpResult", "DhcpClient", "dhcp_client", "ipxe_dhcp",
            "discover_schedule", "DISCOVER_TICKS", "IPV6_WAIT", "PXE_SCHEDULE"]
@@ -70,10 +70,8 @@ PROXY_WAIT = 2.0
 #: Whole ``dhcp`` step when IPv6 is built in and no router advertises: 16.08 s measured
 #: (tests/data/lab/traces/tftp, console "Configuring" → next line).
 IPV6_WAIT = 16.08
-#: dnsmasq's ping check before offering a fresh address (lab: OFFER 3.005 s after DISCOVER).
-DNSMASQ_PING = 3.0
-#: dnsmasq's time per DHCP packet (lab: DISCOVER→OFFER 0.48 ms with --no-ping).
-DNSMASQ_SERVICE_TIME = 0.5e-3
+#: The server's defaults: dnsmasq's (the default model).
+_DNSMASQ = DHCP.model()
 
 
 _EPS = 1e-9  # float slack when comparing timer instants (not a model value)
@@ -134,7 +132,7 @@ class DhcpServer:
     """
 
     def __init__(self, env: simpy.Environment, name: str, *,
-                 service_time: float = DNSMASQ_SERVICE_TIME, ping: float = DNSMASQ_PING,
+                 service_time: float = _DNSMASQ.service_time, ping: float = _DNSMASQ.ping,
                  no_pxedhcp: bool = False, ipv6_ra: bool = False, pool: int | None = None,
                  proxy: bool = False, boot_files: dict[str, str] | None = None,
                  script: str = "", user_class_check: bool = True):

@@ -23,13 +23,12 @@ from dataclasses import dataclass, field
 import simpy
 
 from ..protocols import retry_waits
+from .registry import HTTP, TFTP
 
-__all__ = ["TftpSlots", "SlotWait", "run_with_slot", "DNSMASQ_ORPHAN_HOLD", "HttpWorkers",
-           "APACHE_KEEPALIVE", "APACHE_BACKLOG", "SYN_WAITS", "SYN_GIVE_UP"]
+__all__ = ["TftpSlots", "SlotWait", "run_with_slot", "HttpWorkers", "SYN_WAITS", "SYN_GIVE_UP"]
 
-#: How long dnsmasq keeps an orphan transfer (a port nobody reads) before dropping it:
-#: OACK resent 6 times over 4.63 → 19.58 s in tests/data/lab/traces/tftp-4guests-max1.
-DNSMASQ_ORPHAN_HOLD = 15.0
+#: The defaults of the caps: the default models' (dnsmasq, Apache prefork).
+_TFTP, _HTTP = TFTP.model(), HTTP.model()
 
 
 @dataclass
@@ -56,7 +55,7 @@ class TftpSlots:
     Args:
         env: the SimPy environment.
         max_sessions: concurrent transfers the server opens (dnsmasq ``--tftp-max``).
-        orphan_hold: how long an orphan transfer holds its slot (s).
+        orphan_hold: how long an orphan transfer holds its slot (s; dnsmasq's by default).
 
     Attributes:
         orphans: orphan transfers opened so far.
@@ -64,7 +63,7 @@ class TftpSlots:
     """
 
     def __init__(self, env: simpy.Environment, max_sessions: int,
-                 orphan_hold: float = DNSMASQ_ORPHAN_HOLD):
+                 orphan_hold: float = _TFTP.orphan_hold):
         self.env = env
         self.free = max_sessions
         self.max_sessions = max_sessions
@@ -163,14 +162,6 @@ def run_with_slot(slots: TftpSlots, transfer: Callable[[], Generator],
     return wait, result
 
 
-#: Apache's KeepAliveTimeout default, 5 s (httpd docs, core): an idle keep-alive
-#: connection keeps its prefork worker that long after its last response.
-APACHE_KEEPALIVE = 5.0
-#: Apache's ListenBacklog default, 511 (httpd docs, mpm_common): connections the kernel
-#: holds, handshake done, while every worker is busy; beyond it SYNs are dropped.
-APACHE_BACKLOG = 511
-
-
 #: iPXE's TCP SYN retry timer (net/retry.c defaults, net/tcp.c [ipxe-src]): SYNs at 0, 0.25,
 #: 0.75, 1.75, 3.75, 7.75 s; the connection fails 15.75 s after the first.
 SYN_WAITS = tuple(retry_waits(0.25, 10.0))
@@ -188,9 +179,9 @@ class HttpWorkers:
 
     Args:
         env: the SimPy environment.
-        workers: MaxRequestWorkers (Apache prefork default 256).
-        backlog: listen backlog.
-        keepalive: how long an idle connection keeps its worker.
+        workers: the cap (Apache prefork's MaxRequestWorkers).
+        backlog: listen backlog (Apache's by default).
+        keepalive: how long an idle connection keeps its worker (Apache's by default).
 
     Attributes:
         max_waiting: most connections waiting for a worker at once.
@@ -198,7 +189,7 @@ class HttpWorkers:
     """
 
     def __init__(self, env: simpy.Environment, workers: int, *,
-                 backlog: int = APACHE_BACKLOG, keepalive: float = APACHE_KEEPALIVE):
+                 backlog: int = _HTTP.backlog, keepalive: float = _HTTP.keepalive):
         self.env = env
         self.workers = simpy.Resource(env, capacity=workers)
         self.backlog = backlog

@@ -1,0 +1,233 @@
+"""The named service models: one entry per model, the one place its values live.
+
+A scenario names the server implementation of each service (``model: nginx``). Each
+name is defined here, once: a one-line description, the values it gives the fields a
+scenario's service leaves out (``max_sessions``, ``workers``...), the constants of its
+behaviour the run uses (dnsmasq's TFTP resend timer and orphan hold, a web server's
+keep-alive and backlog, a DHCP server's ping check) and the sources of those values,
+cited by their keys of docs/sources.md.
+
+Everything else reads this module: the scenario schema its choices and defaults
+(:mod:`netbootsim.scenario.schema`), the assembly the constants it gives the run
+(:mod:`netbootsim.plan.assemble`), the services their defaults, ``netbootsim models``
+its lines. Adding a model of an existing kind is adding one entry to that kind's
+``models``, say ``HTTP.models["lighttpd"] = HttpModel(...)``.
+
+No SimPy here: the scenario layer imports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+__all__ = ["ServiceModel", "TftpModel", "HttpModel", "DhcpModel", "ApiModel", "Kind",
+           "TFTP", "HTTP", "DHCP", "API", "KINDS"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceModel:
+    """What every named model carries.
+
+    Attributes:
+        name: the name a scenario writes (``model: nginx``).
+        description: its line in ``netbootsim models``: a :meth:`str.format` template over
+            the entry's own fields (``{workers}``, ``{keepalive:g}``; ``{ms[service_time]:g}``
+            is a time in milliseconds), so that no value is written twice.
+        sources: where its values come from, each citing its key of docs/sources.md.
+    """
+
+    name: str
+    description: str
+    sources: tuple[str, ...]
+
+    #: Fields whose value a scenario's service takes when its text leaves the field out.
+    SCENARIO: ClassVar[tuple[str, ...]] = ()
+    #: Fields the run's service (:class:`netbootsim.fleet.Service`) carries as they are.
+    BEHAVIOUR: ClassVar[tuple[str, ...]] = ()
+
+    def behaviour(self) -> dict[str, Any]:
+        """The constants of its behaviour, by the run's field names."""
+        return {f: getattr(self, f) for f in self.BEHAVIOUR}
+
+    def line(self) -> str:
+        """Its description with its values filled in."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        ms = {k: v * 1e3 for k, v in values.items() if isinstance(v, float)}
+        return self.description.format(**values, ms=ms)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TftpModel(ServiceModel):
+    """A TFTP server (:class:`netbootsim.services.slots.TftpSlots` is its session cap).
+
+    Attributes:
+        max_sessions: transfers it serves at once (``None``: no cap); a scenario default.
+        retransmit: its own resend timer for a DATA block left unacknowledged (s);
+            ``None``: it resends on a duplicate ACK instead
+            (:class:`netbootsim.protocols.TftpParams`).
+        orphan_hold: how long a transfer to a port nobody reads holds its slot (s).
+    """
+
+    max_sessions: int | None
+    retransmit: float | None
+    orphan_hold: float
+
+    SCENARIO = ("max_sessions",)
+    BEHAVIOUR = ("retransmit", "orphan_hold")
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpModel(ServiceModel):
+    """An HTTP server (:class:`netbootsim.services.slots.HttpWorkers` is its worker cap).
+
+    Attributes:
+        workers: requests (keep-alive connections) it serves at once; a scenario default.
+        keepalive: how long an idle keep-alive connection keeps its worker (s).
+        backlog: connections the kernel holds, handshake done, while every worker is
+            busy; beyond it SYNs are dropped.
+    """
+
+    workers: int
+    keepalive: float
+    backlog: int
+
+    SCENARIO = ("workers",)
+    BEHAVIOUR = ("keepalive", "backlog")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DhcpModel(ServiceModel):
+    """A DHCP server (:class:`netbootsim.services.dhcp.DhcpServer`).
+
+    Attributes:
+        service_time: its time per DHCP packet (s); a scenario default.
+        ping: how long it waits for an answer to its ping of a fresh address before
+            offering it (s); the scenario's ``ping: false`` turns the check off.
+    """
+
+    service_time: float
+    ping: float
+
+    SCENARIO = ("service_time",)
+    BEHAVIOUR = ("ping",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiModel(ServiceModel):
+    """A provisioning API (:mod:`netbootsim.services.provisioning`).
+
+    Attributes:
+        service_time: its time per request (s); a scenario default.
+        concurrency: requests it serves at once; a scenario default.
+    """
+
+    service_time: float
+    concurrency: int
+
+    SCENARIO = ("service_time", "concurrency")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of service and the models a scenario may name for it.
+
+    Attributes:
+        name: the scenario's ``kind:`` (``tftp``, ``http``...).
+        label: how ``netbootsim models`` names the kind (``tftp service``).
+        default: the model of a service whose text names none.
+        models: the models by name, in the order ``netbootsim models`` lists them.
+    """
+
+    name: str
+    label: str
+    default: str
+    models: dict[str, ServiceModel]
+
+    def model(self, name: str | None = None) -> ServiceModel:
+        """The model called ``name`` (``None``: the default); ``KeyError`` if unknown."""
+        return self.models[self.default if name is None else name]
+
+
+#: dnsmasq's TFTP server. tftp-max: --tftp-max default 50, dnsmasq(8) [dnsmasq-man];
+#: frzb/coinboot#67 [coinboot-67].
+#: retransmit: it ignores duplicate ACKs and resends a lost DATA block on its own timer,
+#: 1.95 s fitted on lab runs with 1 % loss (docs/calibration.md; lost-DATA gaps of
+#: 1.56–2.07 s in lab/traces/tftp-loss1-* [lab-traces]). orphan_hold: OACK resent 6 times
+#: over 4.63 → 19.58 s in tests/data/lab/traces/tftp-4guests-max1 [lab-traces].
+_DNSMASQ_TFTP = TftpModel(
+    name="dnsmasq",
+    description="tftp-max {max_sessions}, ignores duplicate ACKs (resend {retransmit:g} s), "
+                "orphan transfers held {orphan_hold:g} s",
+    sources=("dnsmasq(8) [dnsmasq-man]",
+             "lab/traces/tftp-loss1-*, tests/data/lab/traces/tftp-4guests-max1 [lab-traces]"),
+    max_sessions=50, retransmit=1.95, orphan_hold=15.0)
+
+TFTP = Kind("tftp", "tftp service", "dnsmasq", {
+    "dnsmasq": _DNSMASQ_TFTP,
+    # An idealised server with no cap (a reference point, not a product); given a
+    # max_sessions, its slots behave as dnsmasq's.
+    "unlimited": TftpModel(
+        name="unlimited", description="a process per client (tftpd-hpa-like), no cap",
+        sources=("reference point",), max_sessions=None, retransmit=None,
+        orphan_hold=_DNSMASQ_TFTP.orphan_hold),
+})
+
+#: Apache's listen backlog and nginx's alike: ListenBacklog 511 (httpd docs,
+#: mpm_common [apache-httpd]); listen ... backlog 511 on Linux (nginx docs [nginx-docs]).
+_LISTEN_BACKLOG = 511
+
+HTTP = Kind("http", "http service", "apache-prefork", {
+    # MaxRequestWorkers 256 and KeepAliveTimeout 5 s, the prefork defaults (httpd docs
+    # [apache-httpd]); xCAT httpd_tuning.rst [xcat-docs].
+    "apache-prefork": HttpModel(
+        name="apache-prefork",
+        description="{workers} workers, keep-alive {keepalive:g} s, backlog {backlog}",
+        sources=("httpd defaults [apache-httpd]", "xCAT httpd_tuning.rst [xcat-docs]"),
+        workers=256, keepalive=5.0, backlog=_LISTEN_BACKLOG),
+    # worker_processes 1 × worker_connections 512, keepalive_timeout 75 s: nginx's
+    # defaults [nginx-docs].
+    "nginx": HttpModel(
+        name="nginx",
+        description="{workers} connections (1 worker × {workers}), keep-alive {keepalive:g} s",
+        sources=("nginx defaults (worker_connections, keepalive_timeout) [nginx-docs]",),
+        workers=512, keepalive=75.0, backlog=_LISTEN_BACKLOG),
+})
+
+#: dnsmasq's DHCP. service_time: DISCOVER→OFFER 0.48 ms with --no-ping (lab,
+#: lab/traces/http-rtt0-r1 [lab-traces]). ping: OFFER 3.005 s after DISCOVER with stock
+#: dnsmasq (tests/data/lab/traces/tftp [lab-traces]).
+_DNSMASQ_DHCP = DhcpModel(
+    name="dnsmasq",
+    description="{ms[service_time]:g} ms per packet, ping check {ping:g} s on fresh "
+                "addresses (off with ping: false), pools per relay subnet",
+    sources=("dnsmasq(8) [dnsmasq-man]", "lab traces [lab-traces]",
+             "RFC 2131 §4.3.1 [rfc2131], RFC 3046 [rfc3046]"),
+    service_time=0.5e-3, ping=3.0)
+
+DHCP = Kind("dhcp", "dhcp service", "dnsmasq", {
+    "dnsmasq": _DNSMASQ_DHCP,
+    # ping-timeout default 1 s, dhcpd.conf(5) [isc-dhcpd]; its time per packet is not
+    # measured: taken as dnsmasq's.
+    "isc-dhcpd": DhcpModel(
+        name="isc-dhcpd",
+        description="{ms[service_time]:g} ms per packet (as dnsmasq, not measured), ping "
+                    "check {ping:g} s",
+        sources=("dhcpd.conf(5) ping-timeout [isc-dhcpd]",),
+        service_time=_DNSMASQ_DHCP.service_time, ping=1.0),
+})
+
+API = Kind("api", "api service", "generic", {
+    # 20 ms per request: a templated response from a web app backed by a database;
+    # 64 at once: a few worker processes with threads (gunicorn/uwsgi defaults of that
+    # order). Both assumed, no published figure; reports mark them uncalibrated.
+    "generic": ApiModel(
+        name="generic",
+        description="{ms[service_time]:g} ms per request, {concurrency} at once "
+                    "(uncalibrated)",
+        sources=("assumed; no published figure",),
+        service_time=20e-3, concurrency=64),
+})
+
+#: Every kind, in the order scenarios' messages and ``netbootsim models`` list them.
+KINDS: dict[str, Kind] = {k.name: k for k in (TFTP, HTTP, DHCP, API)}
