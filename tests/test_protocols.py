@@ -1,26 +1,21 @@
 """TFTP and TCP/HTTP laws by hand, and the flow engine reproducing them to 1e-6."""
 
 import math
+import subprocess
+import sys
 
 import pytest
 import simpy
 
 from netbootsim.net import FlowEngine, Resource
-from netbootsim.protocols import (
-    TcpParams,
-    TftpParams,
-    http_plan,
-    http_transfer,
-    retry_waits,
-    tftp_plan,
-    tftp_transfer,
-)
+from netbootsim.net.transfer import transfer
+from netbootsim.protocols import TcpParams, TftpParams, http_plan, retry_waits, tftp_plan
 from netbootsim.protocols.tcp import MATHIS_C
 
 GBPS = 1e9 / 8
 
 
-def run_one(transfer, plan, caps):
+def run_one(plan, caps):
     env = simpy.Environment()
     eng = FlowEngine(env)
     path = [Resource(f"h{i}", c) for i, c in enumerate(caps)]
@@ -51,7 +46,7 @@ def test_tftp_issue_example_in_engine():
     plan = tftp_plan(83886080, params, 200e-6, (GBPS,))
     assert (plan.blocks, plan.wire_bytes) == (57144, 87886160)
     assert plan.seconds == pytest.approx(69.27608928, rel=1e-9)
-    result = run_one(tftp_transfer, plan, [GBPS])
+    result = run_one(plan, [GBPS])
     assert result.seconds == pytest.approx(69.27608928, rel=1e-6)
     assert result.bytes == 83886080 and result.outcome == "ok"
 
@@ -68,7 +63,7 @@ def test_tftp_store_and_forward_hops():
     # ser = (1070 + 70) B × 2 hops / 1e6 = 2.28 ms; RTT 1 ms: 1 ms + 2 × 1 ms + 2.28 ms
     plan = tftp_plan(1000, TftpParams(blksize=1000), 1e-3, (1e6, 1e6))
     assert plan.seconds == pytest.approx(5.28e-3, rel=1e-12)
-    assert run_one(tftp_transfer, plan, [1e6, 1e6]).seconds == pytest.approx(5.28e-3, rel=1e-6)
+    assert run_one(plan, [1e6, 1e6]).seconds == pytest.approx(5.28e-3, rel=1e-6)
 
 
 def test_tftp_window_pipeline():
@@ -81,7 +76,7 @@ def test_tftp_window_pipeline():
     plan = tftp_plan(9500, params, 10e-3, (1e6,))
     assert plan.windows == 3
     assert plan.seconds == pytest.approx(66.21e-3, rel=1e-12)
-    assert run_one(tftp_transfer, plan, [1e6]).seconds == pytest.approx(66.21e-3, rel=1e-6)
+    assert run_one(plan, [1e6]).seconds == pytest.approx(66.21e-3, rel=1e-6)
 
 
 def test_windowsize_one_is_the_lockstep_law():
@@ -121,7 +116,7 @@ def test_client_without_rollover_cannot_pass_65535_blocks():
     assert tftp_plan(65535 * 512 - 1, no_roll, 1e-4, ()).error is None  # 65535 blocks
     plan = tftp_plan(65535 * 512, no_roll, 1e-4, ())  # 65536 blocks
     assert plan.error == "block-number-overflow"
-    result = run_one(tftp_transfer, plan, [GBPS])
+    result = run_one(plan, [GBPS])
     assert (result.outcome, result.reason) == ("failed", "block-number-overflow")
     assert tftp_plan(65535 * 512, TftpParams(blksize=512), 1e-4, ()).error is None
 
@@ -139,7 +134,7 @@ def test_http_slow_start_by_hand():
     plan = http_plan(1048576, TcpParams(), 0.01, GBPS)
     assert plan.wire_bytes == 1114076
     assert plan.seconds == pytest.approx(expect, rel=1e-12)
-    result = run_one(http_transfer, plan, [GBPS])
+    result = run_one(plan, [GBPS])
     assert result.seconds == pytest.approx(expect, rel=1e-6)
 
 
@@ -152,7 +147,7 @@ def test_http_line_rate_limited():
     first_round = 15380.0
     expect = 200e-6 + 100e-6 + 200e-6 + (111375290 - first_round) / GBPS + 100e-6
     assert plan.seconds == pytest.approx(expect, rel=1e-12)
-    assert run_one(http_transfer, plan, [GBPS]).seconds == pytest.approx(expect, rel=1e-6)
+    assert run_one(plan, [GBPS]).seconds == pytest.approx(expect, rel=1e-6)
 
 
 def test_mathis_bound_under_loss():
@@ -199,7 +194,7 @@ def test_tftp_flows_of_different_sizes_form_one_class():
 
     def proc(size):
         plan = tftp_plan(size, params, 200e-6, (10 * GBPS,))
-        yield from tftp_transfer(env, eng, [link], plan)
+        yield from transfer(env, eng, [link], plan)
 
     for size in range(10**6, 10**6 + 200 * 7919, 7919):
         env.process(proc(size))
@@ -213,8 +208,7 @@ def test_http_rate_cap_is_a_slower_line():
     capped = http_plan(8 * 2**20, TcpParams(), 200e-6, GBPS, rate_cap=20e6)
     slow_line = http_plan(8 * 2**20, TcpParams(), 200e-6, 20e6)
     assert capped.seconds == pytest.approx(slow_line.seconds, rel=1e-12)
-    assert run_one(http_transfer, capped, [GBPS]).seconds == pytest.approx(capped.seconds,
-                                                                           rel=1e-6)
+    assert run_one(capped, [GBPS]).seconds == pytest.approx(capped.seconds, rel=1e-6)
 
 
 def test_warm_connection_has_no_slow_start():
@@ -226,7 +220,37 @@ def test_warm_connection_has_no_slow_start():
     assert warm.schedule == () and warm.bound == pytest.approx(steady, rel=1e-12)
     assert warm.data_time == pytest.approx(warm.wire_bytes / steady, rel=1e-12)
     assert cold.data_time > warm.data_time
-    assert run_one(http_transfer, warm, [GBPS]).seconds == pytest.approx(warm.seconds, rel=1e-6)
+    assert run_one(warm, [GBPS]).seconds == pytest.approx(warm.seconds, rel=1e-6)
+
+
+def test_protocols_import_neither_simpy_nor_the_engines():
+    # The laws are pure math: every module of netbootsim.protocols imports, in a fresh
+    # interpreter, without SimPy and without anything of netbootsim but the package
+    # itself (net/transfer.py drives the engine with them, not the other way round).
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "import netbootsim.protocols as p\n"
+        "for m in pkgutil.iter_modules(p.__path__):\n"
+        "    importlib.import_module('netbootsim.protocols.' + m.name)\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert {"netbootsim.protocols.retry", "netbootsim.protocols.tftp"} <= set(out)
+    assert not [m for m in out if m == "simpy" or m.startswith("simpy.")]
+    assert not [m for m in out if m == "netbootsim.net" or m.startswith("netbootsim.net.")]
+    ours = [m for m in out if m.startswith("netbootsim.")]
+    assert all(m.startswith("netbootsim.protocols") for m in ours), ours
+
+
+def test_failed_tftp_plan_moves_nothing_in_the_engine():
+    # Block numbers would wrap (1432 × 65535 B < 100 MB) and the client cannot roll
+    # over: the transfer fails after the handshake (RTT 200 us), no flow started.
+    plan = tftp_plan(100e6, TftpParams(rollover=False), 200e-6, (GBPS,))
+    result = run_one(plan, [GBPS])
+    assert (result.outcome, result.reason) == ("failed", "block-number-overflow")
+    assert result.seconds == pytest.approx(200e-6, rel=1e-12)
+    assert (result.bytes, result.wire_bytes) == (0.0, 0.0)
 
 
 MiB = 1048576

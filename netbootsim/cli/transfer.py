@@ -15,7 +15,8 @@ import simpy
 
 from ..errors import InputError, Problem
 from ..net import FlowEngine, Resource
-from ..protocols import TcpParams, TftpParams, http_plan, http_transfer, tftp_plan, tftp_transfer
+from ..net.transfer import transfer
+from ..protocols import TcpParams, TftpParams, http_plan, tftp_plan
 from ..units import UnitError, format_rate, format_size, format_time, parse_quantity
 
 __all__ = ["add_transfer_parser", "cmd_transfer", "run_transfer"]
@@ -95,21 +96,19 @@ def run_transfer(protocol: str, v: dict, no_rollover: bool = False) -> dict:
                             client_block_delay=v["client_block_delay"],
                             server_block_cost=v["server_block_cost"], rollover=not no_rollover)
         plan = tftp_plan(v["size"], params, rtt, (v["bandwidth"],), loss, loss)
-        gen = tftp_transfer(env, engine, [link], plan, "tftp")
         out.update(blocks=plan.blocks, windows=plan.windows, wire_bytes=plan.wire_bytes,
                    law_seconds=plan.seconds, retry_timeout_s=plan.retry_timeout,
                    fail_probability=plan.fail_probability, lockstep_rate_Bps=plan.rate)
     else:
         params = TcpParams(mss=int(v["mss"]), init_cwnd=int(v["init_cwnd"]), rwnd=v["rwnd"])
         plan = http_plan(v["size"], params, rtt, v["bandwidth"], loss)
-        gen = http_transfer(env, engine, [link], plan, "http")
         out.update(wire_bytes=plan.wire_bytes, law_seconds=plan.seconds,
                    slow_start_rounds=len(plan.schedule),
                    steady_bound_Bps=plan.schedule[-1][1] if plan.schedule else plan.bound)
     box = {}
 
     def proc():
-        box["r"] = yield from gen
+        box["r"] = yield from transfer(env, engine, [link], plan, protocol)
 
     env.process(proc())
     env.run()

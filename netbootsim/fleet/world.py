@@ -29,15 +29,9 @@ from ..net.packet import SWITCH_BUFFER, FairLink, PacketNetwork
 from ..net.packet_l2 import Broadcasts
 from ..net.packet_tcp import http_over_packets
 from ..net.packet_tftp import tftp_over_packets
+from ..net.transfer import transfer
 from ..profiles import Profile
-from ..protocols import (
-    TcpParams,
-    http_plan,
-    http_transfer,
-    retry_waits,
-    tftp_plan,
-    tftp_transfer,
-)
+from ..protocols import TcpParams, http_plan, retry_waits, tftp_plan
 from ..protocols.result import TransferResult
 from ..protocols.wire import TCP_FRAME_OVERHEAD, TFTP_FRAME_OVERHEAD
 from ..records import PhaseRecord
@@ -318,8 +312,8 @@ class World:
                          rng=self.law_rng if self.packets is None else None)  # packets: real
         if self.packets is None:
             block = params.windowsize * (params.blksize + TFTP_FRAME_OVERHEAD)
-            gen = tftp_transfer(env, self.engine, path, plan, f"{server}/{file}",
-                                on_flow=self._on_flow(fwd, path, block))
+            gen = transfer(env, self.engine, path, plan, f"{server}/{file}",
+                           on_flow=self._on_flow(fwd, path, block))
         else:
             gen = self._tftp_packets(server, svc, fwd, back, size, params, file, plan)
         slots = self.slots.get(svc.name)
@@ -390,7 +384,7 @@ class World:
         if tls and prev is None:
             yield env.timeout(2 * rtt + TLS_CLIENT_TIME)  # TLS 1.2 full handshake
         if self.packets is None:
-            res = yield from http_transfer(
+            res = yield from transfer(
                 env, self.engine, path, hp, f"{server}/{file}",
                 on_flow=self._on_flow(fwd, path, tcp.mss + TCP_FRAME_OVERHEAD,
                                       rtt=rtt + extra))

@@ -34,7 +34,7 @@ from collections.abc import Generator
 
 import simpy
 
-from ..protocols.tftp import retry_waits
+from ..protocols.retry import retry_waits
 from ..protocols.wire import ETHERNET_OVERHEAD, IPV4_HEADER, UDP_HEADER
 from .packet import Packet, PacketNetwork, PacketPath, resend_until_answered
 

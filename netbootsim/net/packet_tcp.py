@@ -66,8 +66,8 @@ from dataclasses import dataclass
 
 import simpy
 
+from ..protocols.retry import retry_waits
 from ..protocols.tcp import RESPONSE_HEADER_BYTES, TcpParams
-from ..protocols.tftp import retry_waits
 from ..protocols.wire import ETHERNET_OVERHEAD, IPV4_HEADER, TCP_FRAME_OVERHEAD, TCP_HEADER
 from .packet import LazyTimer, Packet, PacketLink, PacketPath
 

@@ -33,7 +33,8 @@ from dataclasses import dataclass
 
 import simpy
 
-from ..protocols.tftp import TftpParams, retry_waits
+from ..protocols.retry import retry_waits
+from ..protocols.tftp import TftpParams
 from ..protocols.wire import ETHERNET_OVERHEAD, IPV4_HEADER, TFTP_FRAME_OVERHEAD, UDP_HEADER
 from .packet import LazyTimer, PacketLink, PacketPath
 

@@ -1,20 +1,23 @@
-"""Transfer models: the laws of TFTP and TCP/HTTP, and how they drive the flow engine."""
+"""Transfer laws, pure math: TFTP lock-step, TCP/HTTP, iPXE's retry timer, wire sizes.
+
+Nothing here imports SimPy or the engines (``tests/test_protocols.py`` keeps it so):
+:mod:`netbootsim.net.transfer` drives the flow engine with these laws' plans.
+"""
 
 from .result import TransferResult
-from .tcp import HttpPlan, TcpParams, http_plan, http_transfer, tcp_data_time, tcp_schedule
-from .tftp import TftpParams, TftpPlan, retry_waits, tftp_plan, tftp_transfer
+from .retry import retry_waits
+from .tcp import HttpPlan, TcpParams, http_plan, tcp_data_time, tcp_schedule
+from .tftp import TftpParams, TftpPlan, tftp_plan
 
 __all__ = [
     "TransferResult",
     "TcpParams",
     "HttpPlan",
     "http_plan",
-    "http_transfer",
     "tcp_data_time",
     "tcp_schedule",
     "TftpParams",
     "TftpPlan",
     "retry_waits",
     "tftp_plan",
-    "tftp_transfer",
 ]

@@ -27,21 +27,18 @@ pipelining — net/tcp/httpcore.c, httpconn.c [ipxe-src]):
          + R/2        # last byte reaches the client
 
 On a reused keep-alive connection the first ``R`` is skipped (``connected=True``).
+:mod:`netbootsim.net.transfer` runs a GET in the flow engine: the terms before ``D``
+and the last ``R/2`` as delays, ``D`` as one flow following the bound schedule.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 
-import simpy
-
-from ..net import Flow, FlowEngine, Resource
-from .result import TransferResult
 from .wire import TCP_FRAME_OVERHEAD, tcp_wire_bytes
 
-__all__ = ["TcpParams", "HttpPlan", "tcp_schedule", "tcp_data_time", "http_plan", "http_transfer"]
+__all__ = ["TcpParams", "HttpPlan", "tcp_schedule", "tcp_data_time", "http_plan"]
 
 #: Mathis, Semke, Mahdavi, Ott (1997), "The macroscopic behavior of the TCP congestion
 #: avoidance algorithm" [mathis-1997]: throughput ≤ MSS / RTT × C / sqrt(p), C = sqrt(3/2) for
@@ -203,32 +200,3 @@ def http_plan(
         schedule=changes,
     )
 
-
-def http_transfer(
-    env: simpy.Environment,
-    engine: FlowEngine,
-    path: Sequence[Resource],
-    plan: HttpPlan,
-    name: str = "",
-    on_flow=None,
-) -> Generator[simpy.Event, object, TransferResult]:
-    """Run one HTTP GET in the flow engine (``yield from`` it in a process).
-
-    ``on_flow(flow, active)``: told when the data flow starts and when it ends.
-    """
-    start = env.now
-    yield env.timeout(plan.before_data)
-    flow = Flow(plan.wire_bytes, path, bound=plan.bound, schedule=plan.schedule, name=name)
-    try:
-        done = engine.start(flow)
-        if on_flow is not None:
-            on_flow(flow, True)
-        yield done
-    except simpy.Interrupt:
-        engine.cancel(flow)  # the client went away (power cycle, timeout): stop the flow
-        raise
-    finally:
-        if on_flow is not None:
-            on_flow(flow, False)
-    yield env.timeout(plan.after_data)
-    return TransferResult("http", start, env.now, plan.body, plan.wire_bytes, "ok", "")

@@ -28,7 +28,7 @@ when its ``W`` DATA frames and the ACK arrive, ``q = (1-p_fwd)^W (1-p_back)``.
 A server that ignores duplicate ACKs (dnsmasq; ``server_retransmit``) recovers a lost
 DATA block on its own timer instead, ``T_srv × (1-q_data)/q_data`` per window, and
 only lost ACKs cost the client's timer. Otherwise a lost exchange costs the client's
-retry timer: iPXE's generic timer starts at
+retry timer (:mod:`.retry`): iPXE's generic timer starts at
 ``max(0.25 s, 4 × exchange time)`` (retry.c smoothing ``t := t - t/8 + runtime/2``
 converges to 4 × runtime; ``DEFAULT_MIN_TIMEOUT`` 0.25 s) and doubles on each
 expiry until the doubled value exceeds 10 s (``DEFAULT_MAX_TIMEOUT``): on a LAN,
@@ -44,7 +44,8 @@ expected value above; the spread is what sets a fleet's makespan and p99 under l
 (``netbootsim validate-engines`` case ``tftp-loss-16``: expected-value makespan 38 %
 short of the packet engine's).
 
-Sharing: the flow engine runs the data phase as one flow bounded by the client's
+Sharing: the flow engine runs the data phase (:mod:`netbootsim.net.transfer` drives
+it: the handshake a delay, then the flow) as one flow bounded by the client's
 steady lock-step ``rate`` — wire bytes of a full window over the (expected) time of
 a full window, a property of client, server and path, not of the file — and sized
 ``data_time × rate``, so that alone on its path it ends exactly when the law says.
@@ -58,17 +59,15 @@ share)`` (RTT-unfairness of lock-step under queueing is left to the packet engin
 from __future__ import annotations
 
 import math
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import simpy
 
-from ..net import Flow, FlowEngine, Resource
-from .result import TransferResult
+from .retry import DEFAULT_MAX_TIMEOUT, DEFAULT_MIN_TIMEOUT, retry_waits
 from .wire import TFTP_FRAME_OVERHEAD
 
-__all__ = ["TftpParams", "TftpPlan", "retry_waits", "tftp_plan", "tftp_transfer", "MAX_BLOCKS"]
+__all__ = ["TftpParams", "TftpPlan", "tftp_plan", "MAX_BLOCKS"]
 
 #: Largest block number without rollover (16-bit field, RFC 1350 §5).
 MAX_BLOCKS = 65535
@@ -101,8 +100,8 @@ class TftpParams:
     client_block_delay: float = 0.0
     server_block_cost: float = 0.0
     rollover: bool = True
-    retry_min: float = 0.25
-    retry_max: float = 10.0
+    retry_min: float = DEFAULT_MIN_TIMEOUT
+    retry_max: float = DEFAULT_MAX_TIMEOUT
     server_retransmit: float | None = None
 
     def __post_init__(self) -> None:
@@ -149,18 +148,6 @@ class TftpPlan:
     def seconds(self) -> float:
         """Whole transfer, request to last block: ``handshake + data_time``."""
         return self.handshake + self.data_time
-
-
-def retry_waits(first: float, maximum: float) -> list[float]:
-    """Waits of iPXE's retry timer before it gives up (retry.c:181-183).
-
-    Each expiry doubles the timeout; when the doubled value exceeds ``maximum`` the
-    owner fails. ``retry_waits(0.25, 10)`` → ``[0.25, 0.5, 1, 2, 4, 8]`` (15.75 s).
-    """
-    waits = [first]
-    while waits[-1] * 2 <= maximum:
-        waits.append(waits[-1] * 2)
-    return waits
 
 
 def _expected_extra(q: float, waits: list[float]) -> tuple[float, float]:
@@ -291,39 +278,3 @@ def tftp_plan(
         fail_probability=fail,
         error=error,
     )
-
-
-def tftp_transfer(
-    env: simpy.Environment,
-    engine: FlowEngine,
-    path: Sequence[Resource],
-    plan: TftpPlan,
-    name: str = "",
-    on_flow=None,
-) -> Generator[simpy.Event, object, TransferResult]:
-    """Run one TFTP transfer in the flow engine (``yield from`` it in a process).
-
-    ``on_flow(flow, active)``: told when the data flow starts and when it ends.
-
-    The handshake is a plain delay; the data phase is one flow bounded by the
-    plan's steady ``rate`` and sized ``data_time × rate``, so that alone on its path
-    it ends exactly when the law says (module docstring).
-    """
-    start = env.now
-    yield env.timeout(plan.handshake)
-    if plan.error is not None:
-        return TransferResult("tftp", start, env.now, 0.0, 0.0, "failed", plan.error)
-    size = plan.data_time * plan.rate if plan.rate != math.inf else 0.0
-    flow = Flow(size, path, bound=plan.rate, name=name)
-    try:
-        done = engine.start(flow)
-        if on_flow is not None:
-            on_flow(flow, True)
-        yield done
-    except simpy.Interrupt:
-        engine.cancel(flow)  # the client went away (power cycle, timeout): stop the flow
-        raise
-    finally:
-        if on_flow is not None:
-            on_flow(flow, False)
-    return TransferResult("tftp", start, env.now, plan.size, plan.wire_bytes, "ok", "")

@@ -56,7 +56,7 @@ from typing import Any
 import simpy
 
 from ..net.packet import resend_until_answered
-from ..protocols import retry_waits
+from ..protocols.retry import retry_waits
 from .registry import DHCP
 
 __all__ = ["DhcpServer", "DhcpResult", "DhcpClient", "dhcp_client", "ipxe_dhcp",

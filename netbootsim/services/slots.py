@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from ..protocols import retry_waits
+from ..protocols.retry import retry_waits
 from .registry import HTTP, TFTP
 
 __all__ = ["TftpSlots", "SlotWait", "run_with_slot", "HttpWorkers", "SYN_WAITS", "SYN_GIVE_UP"]
