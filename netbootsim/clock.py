@@ -2,7 +2,7 @@
 
 The simulation clock (SimPy's ``env.now``) is a float64 count of seconds. The engines
 compare instants to 1 ns: the flow engine's completion tolerance
-(``netbootsim.net.engine._DONE_TOL_TIME``), the DHCP timers' slack
+(``netbootsim.net.base._DONE_TOL_TIME``), the DHCP timers' slack
 (``netbootsim.services.dhcp._EPS``). That only works while the clock resolves 1 ns, so every time
 a scenario writes is held to :data:`TIME_LIMIT`, and every run stops at a horizon
 (``run.until``, default :data:`DEFAULT_HORIZON`) which is itself within the limit: the

@@ -7,13 +7,13 @@ import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netbootsim.net import Flow, FlowEngine, Resource
+from netbootsim.net import Flow, Resource, make_engine
 
 
 def run_flows(specs, resources, full=False, changes=(), vector_from=48):
     """specs: (start, size, path names, bound, schedule); changes: (t, kind, target, value)."""
     env = simpy.Environment()
-    eng = FlowEngine(env, full_recompute=full, vector_from=vector_from)
+    eng = make_engine(env, full_recompute=full, vector_from=vector_from)
     res = {name: Resource(name, cap) for name, cap in resources.items()}
     flows = []
 
@@ -160,7 +160,7 @@ def test_bytes_conserved_and_capacity_respected(workload, full):
     specs, resources, changes = workload
     env = simpy.Environment()
     trace = []
-    eng = FlowEngine(env, full_recompute=full,
+    eng = make_engine(env, full_recompute=full,
                      on_solve=lambda now, e: trace.append((now, e.flow_rates())))
     res = {n: Resource(n, c) for n, c in resources.items()}
     flows = [Flow(s, [res[p] for p in path], bound=b, schedule=sc)
@@ -196,7 +196,7 @@ def test_bottlenecks_reported(full):
     # link of 1000 B/s: only the first link holds flows back, at 50 B/s each.
     env = simpy.Environment()
     seen = []
-    eng = FlowEngine(env, full_recompute=full,
+    eng = make_engine(env, full_recompute=full,
                      on_solve=lambda now, e: seen.append(
                          (now, [(r.name, rate, n) for r, rate, n in e.bottlenecks()])))
     a, b = Resource("a", 100.0), Resource("b", 1000.0)
@@ -222,7 +222,7 @@ def test_cancel_frees_the_share(full):
     # Hand: two 100 B flows share a 10 B/s link, 5 B/s each. At t = 5 one is cancelled
     # (25 B moved); the other has 75 B left at 10 B/s: it ends at 5 + 7.5 = 12.5 s.
     env = simpy.Environment()
-    eng = FlowEngine(env, full_recompute=full)
+    eng = make_engine(env, full_recompute=full)
     link = Resource("l", 10.0)
     a, b = Flow(100, [link]), Flow(100, [link])
     moved = []

@@ -22,7 +22,7 @@ from netbootsim.api import simulate_scenario
 from netbootsim.clock import DEFAULT_HORIZON, TIME_LIMIT
 from netbootsim.errors import InputError
 from netbootsim.fleet import Group, Service
-from netbootsim.net import Flow, FlowEngine, Resource
+from netbootsim.net import Flow, Resource, make_engine
 from netbootsim.profiles import get_profile
 from netbootsim.scenario import Scenario
 from netbootsim.topology import HostSpec, LinkSpec, rack
@@ -41,7 +41,7 @@ def drive(t0: float, sizes: list[float], capacity: float, full: bool, limit: int
     loop) or step after step (full recompute): both are cut at ``limit`` and fail.
     """
     env = simpy.Environment()
-    eng = FlowEngine(env, full_recompute=full)
+    eng = make_engine(env, full_recompute=full)
     link = Resource("L", capacity)
     flows = [Flow(s, [link], name=f"f{i}") for i, s in enumerate(sizes)]
     looks = [0]

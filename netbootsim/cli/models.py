@@ -25,7 +25,7 @@ def registry() -> list[tuple[str, str, str, str]]:
         ("engine", "flow", "max-min fair flows, incremental (classes, rate groups, virtual "
          "clocks)", "netbootsim/net/engine.py; checked against full recompute and SimGrid"),
         ("engine", "flow (full_recompute)", "reference: every flow re-solved on every event",
-         "netbootsim/net/engine.py"),
+         "netbootsim/net/reference.py"),
         ("engine", "packet", "packets through store-and-forward links: drop-tail switch "
          "ports (run.buffer, 512 KiB), per-flow round-robin host NICs; TFTP lock-step with "
          "iPXE's retry timer; TCP Linux NewReno+SACK sender (IW 10, RTO ≥ 200 ms), iPXE "

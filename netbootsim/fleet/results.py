@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from ..net import FlowEngine, Resource
+from ..net import BaseEngine, Resource
 from ..records import PhaseRecord
 
 __all__ = ["FleetRun", "Observer"]
@@ -75,9 +75,9 @@ class Observer:
         self.next_sample = 0.0
         self.shown: set[str] = set()  # resources with a non-zero last sample
         self.pending = False  # a wake-up at next_sample is scheduled
-        self.engine: FlowEngine | None = None
+        self.engine: BaseEngine | None = None
 
-    def __call__(self, now: float, engine: FlowEngine) -> None:
+    def __call__(self, now: float, engine: BaseEngine) -> None:
         """Account the interval since the last call; sample loads now and then."""
         run = self.run
         for r, _, _ in self.prev:
@@ -109,7 +109,7 @@ class Observer:
         if engine is not None and engine.active_flows and self.env.now >= self.next_sample:
             self._sample(self.env.now, engine)
 
-    def _sample(self, now: float, engine: FlowEngine) -> None:
+    def _sample(self, now: float, engine: BaseEngine) -> None:
         """Record the busiest resources' loads now."""
         run = self.run
         loads = engine.resource_loads()

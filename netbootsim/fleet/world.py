@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import simpy
 
-from ..net import Flow, FlowEngine, Resource
+from ..net import Flow, Resource, make_engine
 from ..net.fifo import FifoSharing
 from ..net.lockstep import LockstepQueueing
 from ..net.packet import SWITCH_BUFFER, FairLink, PacketNetwork
@@ -118,8 +118,8 @@ class World:
         self.name = name
         self.seed = seed
         self.run = run = FleetRun()
-        self.engine = FlowEngine(env, full_recompute=full_recompute,
-                                 on_solve=Observer(run, sample_every, env))
+        self.engine = make_engine(env, full_recompute=full_recompute,
+                                  on_solve=Observer(run, sample_every, env))
         f = faults or FaultWindows()
         #: draws the flow laws' retries under loss (one stream, in event order)
         self.law_rng = np.random.default_rng([seed, 0x7F7])

@@ -1,33 +1,27 @@
 """The flow engine: moves flows over resources at max-min fair rates, in SimPy time.
 
-``engine.start(flow)`` returns a SimPy event that fires when the flow's last byte
-arrives. The engine wakes only when a flow starts, ends or its bound (or a
-resource's capacity) changes — never per packet or per block. All changes made at
-one simulated instant are solved once, after every other event of that instant
-(a low-priority wake-up), so a power-on of 2,000 servers at t = 0 costs one solve.
+The incremental engine, the default. Its API, its bounds and schedules and its
+wake-ups are :class:`~netbootsim.net.base.BaseEngine`'s (a start, an end or a bound
+change at one instant costs one solve, after every other event of that instant); the
+full-recompute :class:`~netbootsim.net.reference.ReferenceEngine` gives the same
+completion times (tests check it). Two levels of grouping keep the work per event
+independent of the number of flows:
 
-Two modes give the same completion times (tests check it):
+- *classes* — flows that are interchangeable for max-min fairness (same shared
+  resources, same effective bound) are one solver entry with a count. A resource
+  crossed by a single flow (a server's own access link) is folded into that flow's
+  bound, so it does not split classes. The solver sees classes, not flows.
+- *rate groups* — after a solve, every class is either at its bound (rate = the
+  bound) or limited by a saturated resource (rate = that resource's fair level).
+  Flows whose rate is set by the same thing — the same bound value, or the same
+  bottleneck resource — share one *virtual clock* ``V`` (bytes delivered per member
+  since the group began, as in processor sharing and fair queueing). A flow joining
+  with ``b`` bytes to go finishes when ``V`` reaches ``V_join + b``; members sit in a
+  heap by that value. A change of a bottleneck's fair share is O(1) for all its
+  flows; a completion costs O(log n) plus one solve over classes. Flows move between
+  groups only when their class's limiter changes.
 
-* **incremental** (default). Two levels of grouping keep the work per event
-  independent of the number of flows:
-
-  - *classes* — flows that are interchangeable for max-min fairness (same shared
-    resources, same effective bound) are one solver entry with a count. A resource
-    crossed by a single flow (a server's own access link) is folded into that
-    flow's bound, so it does not split classes. The solver sees classes, not flows.
-  - *rate groups* — after a solve, every class is either at its bound (rate = the
-    bound) or limited by a saturated resource (rate = that resource's fair level).
-    Flows whose rate is set by the same thing — the same bound value, or the same
-    bottleneck resource — share one *virtual clock* ``V`` (bytes delivered per
-    member since the group began, as in processor sharing and fair queueing). A
-    flow joining with ``b`` bytes to go finishes when ``V`` reaches ``V_join + b``;
-    members sit in a heap by that value. A change of a bottleneck's fair share is
-    O(1) for all its flows; a completion costs O(log n) plus one solve over classes.
-    Flows move between groups only when their class's limiter changes.
-
-  Large solves (many classes) use the vectorised solver, small ones the list one.
-* **full_recompute** (reference). Every flow is its own entry; on every event the
-  bytes of every flow are advanced and everything is re-solved. Quadratic, obvious.
+Large solves (many classes) use the vectorised solver, small ones the list one.
 """
 
 from __future__ import annotations
@@ -38,29 +32,14 @@ from collections.abc import Callable
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL, Event
 
+from .base import _CAP, _DONE_TOL_REL, _DONE_TOL_TIME, BaseEngine, _later
 from .flow import Flow, Resource
 from .solver import maxmin, maxmin_arrays
 
 __all__ = ["FlowEngine"]
 
-_LATE = NORMAL + 1  # priority of the solve: after every ordinary event of the same instant
-_DONE_TOL_TIME = 1e-9  # a flow within 1 ns of its last byte is done (float slack, not a model)
-_DONE_TOL_REL = 1e-12  # relative float slack on byte counts (sizes, virtual clocks)
 _VECTOR_FROM = 48  # classes from which the NumPy solver beats the list solver (measured)
-
-
-class _Capacity:
-    """Mapping view ``resource -> capacity`` for the list solver, without a dict."""
-
-    __slots__ = ()
-
-    def __getitem__(self, r: Resource) -> float:
-        return r.capacity
-
-
-_CAP = _Capacity()
 
 
 class _Group:
@@ -99,52 +78,26 @@ class _Class:
         self.limiter: Resource | None = None
 
 
-class FlowEngine:
-    """Max-min fair flow engine driven by a SimPy environment.
+class FlowEngine(BaseEngine):
+    """Max-min fair flow engine driven by a SimPy environment: the incremental one.
 
     Args:
         env: the SimPy environment.
-        full_recompute: use the reference mode that re-solves every flow on every event.
         on_solve: optional observer called as ``on_solve(now, engine)`` whenever rates
-            change: after every solve, and after a start or an end that needed none
-            (utilisation and bottleneck collectors hook in here and read
-            :meth:`resource_loads`).
+            change (see :class:`~netbootsim.net.base.BaseEngine`).
         vector_from: number of classes from which the NumPy solver is used (tests set 0
             or a huge value to force one solver).
-
-    Attributes:
-        events: engine wake-ups that did work (solves and completion/bound timers).
-        solves: number of solver calls.
-        entries_solved: total entries passed to the solver (a work measure).
-        moves: flows moved between rate groups (a work measure).
     """
 
     def __init__(
         self,
         env: simpy.Environment,
         *,
-        full_recompute: bool = False,
         on_solve: Callable | None = None,
         vector_from: int = _VECTOR_FROM,
     ):
-        self.env = env
+        super().__init__(env, on_solve=on_solve)
         self._vector_from = vector_from
-        self.full_recompute = full_recompute
-        self.on_solve = on_solve
-        #: called as ``on_schedule(flow)`` when a flow takes the next step of its schedule
-        #: (its own bound changed), before the step is applied
-        self.on_schedule: Callable[[Flow], None] | None = None
-        self.events = 0
-        self.solves = 0
-        self.entries_solved = 0
-        self.moves = 0
-        self._seq = 0
-        self._n_active = 0  # flows started and neither finished nor cancelled
-        self._heap: list[tuple[float, int, int, object, int]] = []  # (t, seq, kind, obj, ver)
-        self._dirty = False
-        self._timer_at = math.inf
-        self._token = 0
-        # incremental state
         self._classes: dict[tuple, _Class] = {}
         self._groups: dict[tuple, _Group] = {}
         self._res_index: dict[Resource, int] = {}
@@ -159,141 +112,10 @@ class FlowEngine:
         self._load = np.zeros(8)  # load by resource index, as of the last solve
         self._empty_classes: dict[_Class, None] = {}
         self._empty_groups: dict[_Group, None] = {}
-        # full-recompute state
-        self._active: dict[Flow, None] = {}
-        self._t_advanced = env.now
-        self._full_next = math.inf
-        self._full_bottlenecks: list[tuple[Resource, float, int]] = []
 
     # ------------------------------------------------------------------ public API
-    def start(self, flow: Flow) -> Event:
-        """Start ``flow`` now; return the event that fires (value: the flow) when it ends."""
-        env = self.env
-        now = env.now
-        if flow.active:
-            raise ValueError(f"flow {flow.name!r} is already running")
-        flow.done = Event(env)
-        flow.start = now
-        flow.active = True
-        flow._remaining = flow.size
-        flow._sched_pos = 0
-        self._n_active += 1
-        if flow.size <= 0.0:
-            self._finish(flow, now)
-            return flow.done
-        if self.full_recompute:
-            self._advance(now)
-            self._active[flow] = None
-        else:
-            rekeys = False
-            for r in flow.path:
-                fl = r.flows
-                fl.add(flow)
-                if len(fl) == 2:  # r stops being private to the other flow
-                    rekeys = True
-                    for other in fl:
-                        if other is not flow:
-                            self._rekey(other, now)
-            if not rekeys and self._join_at_bound(flow, now):
-                if flow.schedule:
-                    self._push_schedule(flow)
-                if self.on_solve is not None:
-                    self.on_solve(now, self)
-                return flow.done  # fits in the slack: no other rate changes, no solve
-            self._join_class(flow, now)
-        if flow.schedule:
-            self._push_schedule(flow)
-        self._request_solve()
-        return flow.done
-
-    def set_bound(self, flow: Flow, bound: float) -> None:
-        """Change a running flow's own rate bound (bytes/s, > 0) from now on.
-
-        The bound in force is the smaller of this and the flow's ceiling.
-        """
-        if not bound > 0:
-            raise ValueError(f"flow {flow.name!r}: bound must be > 0, got {bound!r}")
-        flow._own = float(bound)
-        self._enforce(flow, min(flow._own, flow.ceiling))
-
-    def set_ceiling(self, flow: Flow, ceiling: float) -> None:
-        """Cap a flow's rate at ``ceiling`` (bytes/s, > 0; ``inf`` lifts the cap) from now on.
-
-        The cap sits above the flow's own bound and its schedule: the bound in force is
-        always the smaller of the two (:class:`~netbootsim.net.fifo.FifoSharing` sets it).
-        """
-        if not ceiling > 0:
-            raise ValueError(f"flow {flow.name!r}: ceiling must be > 0, got {ceiling!r}")
-        flow.ceiling = float(ceiling)
-        bound = min(flow._own, flow.ceiling)
-        if bound != flow.bound:
-            self._enforce(flow, bound)
-
-    def _enforce(self, flow: Flow, bound: float) -> None:
-        if not flow.active:
-            flow.bound = float(bound)
-            return
-        now = self.env.now
-        if self.full_recompute:
-            self._advance(now)
-            flow.bound = float(bound)
-        else:
-            flow.bound = float(bound)
-            if self._rebound_in_place(flow, now):
-                return
-            self._rekey(flow, now)
-        self._request_solve()
-
-    def set_capacity(self, resource: Resource, capacity: float) -> None:
-        """Change a resource's capacity (bytes/s, > 0) from now on (a fault, a repair)."""
-        if not capacity > 0:
-            raise ValueError(f"resource {resource.name!r}: capacity must be > 0")
-        now = self.env.now
-        if self.full_recompute:
-            self._advance(now)
-        resource.capacity = float(capacity)
-        i = self._res_index.get(resource)
-        if i is not None:
-            self._caps[i] = resource.capacity
-        if not self.full_recompute and len(resource.flows) == 1:
-            (only,) = resource.flows
-            self._rekey(only, now)
-        self._request_solve()
-
-    def cancel(self, flow: Flow) -> float:
-        """Stop a running flow now and return the bytes it moved.
-
-        For a transfer whose client went away (a power cycle, a stage timeout, a link
-        that stayed down past the client's give-up). Its ``done`` event never fires;
-        the rates of the flows it leaves are re-solved.
-        """
-        if not flow.active:
-            return flow.size - flow._remaining
-        now = self.env.now
-        if self.full_recompute:
-            self._advance(now)
-            del self._active[flow]
-        else:
-            if flow._cls is not None:
-                self._leave_class(flow, now)  # its group's clock gives the bytes left
-            self._leave_resources(flow, now)
-        moved = flow.size - max(flow._remaining, 0.0)
-        self._n_active -= 1
-        flow.end = now
-        flow.active = False
-        flow.rate = 0.0
-        self._request_solve()
-        return moved
-
-    @property
-    def active_flows(self) -> int:
-        """Number of flows currently moving bytes (a counter: O(1), observers call it)."""
-        return self._n_active
-
     def rate_of(self, flow: Flow) -> float:
         """Current rate of a running flow (bytes/s), as of the last solve."""
-        if self.full_recompute:
-            return flow.rate
         grp = flow._cls.group if flow._cls is not None else None
         return grp.rate if grp is not None else 0.0
 
@@ -303,25 +125,50 @@ class FlowEngine:
         Returns ``(resource, fair share per flow, flows limited there)`` for each, by
         name.
         """
-        if self.full_recompute:
-            return list(self._full_bottlenecks)
         out = [(g.key[1], g.rate, g.n) for g in self._groups.values()
                if g.key[0] == "r" and g.n]
         return sorted(out, key=lambda x: x[0].name)
 
     def flow_rates(self) -> list[tuple[Flow, float]]:
         """Every running flow with its current rate (bytes/s), as of the last solve."""
-        if self.full_recompute:
-            return [(f, f.rate) for f in self._active]
         return [(f, self.rate_of(f)) for c in self._classes.values() for f in c.members]
 
-    def resource_loads(self) -> dict[Resource, float]:
-        """Current load of every resource carrying flows (bytes/s), as of the last solve."""
-        load: dict[Resource, float] = {}
-        for f, rate in self.flow_rates():
-            for r in f.path:
-                load[r] = load.get(r, 0.0) + rate
-        return load
+    # ------------------------------------------------------------------ the hooks
+    def _add(self, flow: Flow, now: float) -> bool:
+        rekeys = False
+        for r in flow.path:
+            fl = r.flows
+            fl.add(flow)
+            if len(fl) == 2:  # r stops being private to the other flow
+                rekeys = True
+                for other in fl:
+                    if other is not flow:
+                        self._rekey(other, now)
+        if not rekeys and self._join_at_bound(flow, now):
+            return False  # fits in the slack: no other rate changes, no solve
+        self._join_class(flow, now)
+        return True
+
+    def _remove(self, flow: Flow, now: float) -> None:
+        if flow._cls is not None:
+            self._leave_class(flow, now)  # its group's clock gives the bytes left
+        self._leave_resources(flow, now)
+
+    def _rebound(self, flow: Flow, bound: float, now: float) -> bool:
+        flow.bound = bound
+        if self._rebound_in_place(flow, now):
+            return False  # nothing else changes: no solve needed
+        self._rekey(flow, now)
+        return True
+
+    def _recapacity(self, resource: Resource, capacity: float, now: float) -> None:
+        resource.capacity = capacity
+        i = self._res_index.get(resource)
+        if i is not None:
+            self._caps[i] = resource.capacity
+        if len(resource.flows) == 1:
+            (only,) = resource.flows
+            self._rekey(only, now)
 
     # ------------------------------------------------------------ class bookkeeping
     def _key(self, flow: Flow) -> tuple:
@@ -529,34 +376,7 @@ class FlowEngine:
             grp.version += 1  # empty groups are dropped at the next solve
             self._empty_groups[grp] = None
 
-    # --------------------------------------------------------------- event plumbing
-    def _call(self, delay: float, fn: Callable[[Event], None], priority: int) -> None:
-        ev = Event(self.env)
-        ev._ok = True
-        ev._value = None
-        ev.callbacks.append(fn)
-        self.env.schedule(ev, priority, delay)
-
-    def _request_solve(self) -> None:
-        if not self._dirty:
-            self._dirty = True
-            self._call(0.0, self._on_solve, _LATE)
-
-    def _arm(self, t: float) -> None:
-        """Make sure the engine wakes at ``t`` (an earlier wake-up re-arms itself)."""
-        if t >= self._timer_at or t == math.inf:
-            return
-        self._timer_at = t
-        self._token += 1
-        token = self._token
-        self._call(max(t - self.env.now, 0.0), lambda ev: self._on_timer(token), NORMAL)
-
-    def _push_schedule(self, flow: Flow) -> None:
-        t = flow.start + flow.schedule[flow._sched_pos][0]
-        self._seq += 1
-        heapq.heappush(self._heap, (t, self._seq, 1, flow, flow._sched_pos))
-        self._arm(t)
-
+    # ---------------------------------------------------------------- completions
     def _push_completion(self, grp: _Group, now: float) -> None:
         grp.version += 1
         heap = grp.heap
@@ -578,45 +398,6 @@ class FlowEngine:
         heapq.heappush(self._heap, (t, self._seq, 0, grp, grp.version))
         if not self._dirty:
             self._arm(t)
-
-    def _finish(self, flow: Flow, now: float) -> None:
-        self._n_active -= 1
-        flow.end = now
-        flow.active = False
-        flow.rate = 0.0
-        flow._remaining = 0.0
-        flow.done.succeed(flow)
-
-    # ------------------------------------------------------------------- wake-ups
-    def _on_timer(self, token: int) -> None:
-        if token != self._token:
-            return  # superseded by an earlier wake-up
-        self._timer_at = math.inf
-        now = self.env.now
-        worked = False
-        if self.full_recompute:
-            self._advance(now)
-            done = [f for f in self._active
-                    if f._remaining <= f.rate * _DONE_TOL_TIME + _DONE_TOL_REL * f.size]
-            for f in done:
-                del self._active[f]
-                self._finish(f, now)
-            worked = bool(done)
-            if not done and self._full_next <= now:  # woke a hair early: look again later
-                self._full_next = min((_next_end(now, f) for f in self._active),
-                                      default=math.inf)
-        heap = self._heap
-        while heap and heap[0][0] <= now:
-            _, _, kind, obj, version = heapq.heappop(heap)
-            if kind == 0:
-                worked |= self._complete_group(obj, version, now)
-            else:
-                worked |= self._apply_schedule(obj, version, now)
-        if worked:
-            self.events += 1
-            self._request_solve()
-        elif not self._dirty:
-            self._arm(self._next_time())
 
     def _complete_group(self, grp: _Group, version: int, now: float) -> bool:
         if version != grp.version:
@@ -656,44 +437,8 @@ class FlowEngine:
                 self.on_solve(now, self)
         return not quiet
 
-    def _apply_schedule(self, flow: Flow, pos: int, now: float) -> bool:
-        if not flow.active or pos != flow._sched_pos:
-            return False
-        _, own = flow.schedule[pos]
-        flow._own = own
-        flow._sched_pos = pos + 1
-        if flow._sched_pos < len(flow.schedule):
-            self._push_schedule(flow)
-        if self.on_schedule is not None:
-            self.on_schedule(flow)  # may set the flow's ceiling (FIFO ports)
-        bound = min(own, flow.ceiling)
-        if bound == flow.bound:
-            return False  # held at its ceiling: the step changes nothing in force
-        if self.full_recompute:
-            self._advance(now)
-            flow.bound = bound
-            return True
-        flow.bound = bound
-        if self._rebound_in_place(flow, now):
-            return False  # nothing else changes: no solve needed
-        self._rekey(flow, now)
-        return True
-
-    def _on_solve(self, _ev: Event) -> None:
-        self._dirty = False
-        self.events += 1
-        self.solves += 1
-        now = self.env.now
-        if self.full_recompute:
-            self._solve_full(now)
-        else:
-            self._solve_classes(now)
-        if self.on_solve is not None:
-            self.on_solve(now, self)
-        self._arm(self._next_time())
-
     # --------------------------------------------------------------------- solving
-    def _solve_classes(self, now: float) -> None:
+    def _solve(self, now: float) -> None:
         for cls in self._empty_classes:
             if self._classes.get(cls.key) is cls:
                 del self._classes[cls.key]
@@ -769,72 +514,6 @@ class FlowEngine:
                     self._leave_group(flow, now)
                 self._join_group(flow, grp, now)
                 self.moves += 1
-
-    def _advance(self, now: float) -> None:
-        dt = now - self._t_advanced
-        if dt > 0.0:
-            for f in self._active:
-                f._remaining -= f.rate * dt
-        self._t_advanced = now
-
-    def _solve_full(self, now: float) -> None:
-        self._advance(now)
-        flows = list(self._active)
-        self.entries_solved += len(flows)
-        sol = maxmin([1] * len(flows), [f.bound for f in flows], [f.path for f in flows], _CAP)
-        nxt = math.inf
-        held: dict[Resource, list] = {}
-        for f, rate, lim in zip(flows, sol.rates, sol.limiter, strict=True):
-            f.rate = rate
-            if lim is not None:
-                entry = held.setdefault(lim, [lim, rate, 0])
-                entry[2] += 1
-            if rate > 0.0:
-                t = _next_end(now, f)
-                if t < nxt:
-                    nxt = t
-        self._full_next = nxt
-        self._full_bottlenecks = sorted((tuple(v) for v in held.values()),
-                                        key=lambda x: x[0].name)
-
-    def _next_time(self) -> float:
-        heap = self._heap
-        while heap:
-            _, _, kind, obj, version = heap[0]
-            stale = (version != obj.version) if kind == 0 else (
-                not obj.active or version != obj._sched_pos)
-            if not stale:
-                break
-            heapq.heappop(heap)
-        t = heap[0][0] if heap else math.inf
-        if self.full_recompute and self._active:
-            t = min(t, self._full_next)
-        return t
-
-
-def _later(now: float) -> float:
-    """The first instant the clock can tell from ``now``: a wake-up there makes progress.
-
-    A flow whose last bytes take less than half the clock's resolution at ``now``
-    (``now + remaining / rate == now``) yet more than the 1 ns completion tolerance
-    (possible once the resolution is coarser than 2 ns: from 2**24 s ≈ 194 days on)
-    would otherwise be woken at ``now`` for ever. One step later it is done: its bytes
-    over the step exceed what was left.
-    """
-    return math.nextafter(now, math.inf)
-
-
-def _next_end(now: float, f: Flow) -> float:
-    """When a flow of the full-recompute mode ends: after ``now`` unless done already."""
-    rate = f.rate
-    if rate == math.inf:
-        return now
-    if rate <= 0.0:
-        return math.inf
-    t = now + max(f._remaining, 0.0) / rate
-    if t <= now and f._remaining > rate * _DONE_TOL_TIME + _DONE_TOL_REL * f.size:
-        t = _later(now)
-    return t
 
 
 def _level(level_of: np.ndarray, index: dict[Resource, int], r: Resource) -> float | None:

@@ -45,7 +45,7 @@ from collections.abc import Sequence
 
 import simpy
 
-from .engine import FlowEngine
+from .base import BaseEngine
 from .flow import Flow, Resource
 
 __all__ = ["FifoSharing", "fifo_shares"]
@@ -108,7 +108,7 @@ class FifoSharing:
             taken, so that a TCP flow's window follows its slow start.
     """
 
-    def __init__(self, env: simpy.Environment, engine: FlowEngine) -> None:
+    def __init__(self, env: simpy.Environment, engine: BaseEngine) -> None:
         """Track nothing yet."""
         self.env = env
         self.engine = engine

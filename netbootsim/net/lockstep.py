@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import simpy
 
-from .engine import FlowEngine
+from .base import BaseEngine
 from .flow import Flow, Resource
 
 __all__ = ["LockstepQueueing"]
@@ -42,7 +42,7 @@ class LockstepQueueing:
         engine: the flow engine whose bounds it sets.
     """
 
-    def __init__(self, env: simpy.Environment, engine: FlowEngine) -> None:
+    def __init__(self, env: simpy.Environment, engine: BaseEngine) -> None:
         """Track nothing yet."""
         self.env = env
         self.engine = engine

@@ -9,7 +9,7 @@ every protocol the same way, in three stretches:
    cannot succeed (a TFTP timeout drawn, block numbers that would wrap) fails here,
    having moved nothing;
 2. **the data**, one :class:`~.flow.Flow` on the path, started with
-   :meth:`~.engine.FlowEngine.start` and waited for; the engine gives it
+   :meth:`~.base.BaseEngine.start` and waited for; the engine gives it
    ``min(bound, fair share)`` and changes its bound on the plan's schedule.
    ``on_flow(flow, active)`` hears it start and end (a fleet tells the engine's
    corrections, :mod:`.lockstep` and :mod:`.fifo`, which flows cross a port); a process
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import simpy
 
 from ..protocols import HttpPlan, TftpPlan, TransferResult
-from .engine import FlowEngine
+from .base import BaseEngine
 from .flow import Flow, Resource
 
 __all__ = ["TransferShape", "transfer"]
@@ -87,7 +87,7 @@ _SHAPES: dict[type, Callable[..., TransferShape]] = {TftpPlan: _tftp_shape, Http
 
 def transfer(
     env: simpy.Environment,
-    engine: FlowEngine,
+    engine: BaseEngine,
     path: Sequence[Resource],
     plan: TftpPlan | HttpPlan,
     name: str = "",

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from ..net import Flow, FlowEngine, Resource
+from ..net import Flow, Resource, make_engine
 from ..protocols import TcpParams, TftpParams, http_plan, tftp_plan
 from ..runtime import relaxed_gc
 from ..topology import HostSpec, LinkSpec, leaf_spine
@@ -100,7 +100,7 @@ def run_workload(chains: list[tuple[float, list[FlowSpec]]], full_recompute: boo
                  ) -> dict:
     """Run a workload in a fresh environment; return timings and every flow's end."""
     env = simpy.Environment()
-    engine = FlowEngine(env, full_recompute=full_recompute)
+    engine = make_engine(env, full_recompute=full_recompute)
     ends: list[list[float]] = []
 
     def chain(start: float, specs: list[FlowSpec], out: list[float]):
