@@ -24,10 +24,8 @@ from typing import Any
 import pandas as pd
 
 from . import memguard
-from .plan.assemble import engine_mode, run_built, scope_notes
-from .plan.run import question_of
-from .plan.summary import summarize
-from .scenario import Scenario, build, load_scenario
+from .plan.run import question_of, simulate
+from .scenario import Scenario, load_scenario
 
 __all__ = ["Result", "simulate_scenario"]
 
@@ -78,11 +76,6 @@ def simulate_scenario(scenario: Mapping[str, Any] | str | Path, *, name: str | N
     else:
         sc = load_scenario(scenario, overrides=overrides)
         question = question_of(str(scenario))
-    built = build(sc)
-    run, inputs, _ = run_built(built, name=name or sc.name,
-                               watch=memguard.Watch(None, sc.origin.file))
-    summary, servers, phases, timeline = summarize(
-        run, scenario=name or sc.name, question=question, seed=built.seed,
-        mode=engine_mode(built.run),
-        notes=scope_notes(inputs), warnings=[str(w) for w in sc.warnings])
-    return Result(summary, servers, phases, timeline)
+    res = simulate(sc, name=name, question=question,
+                   watch=memguard.Watch(None, sc.origin.file))
+    return Result(res.summary, res.servers, res.phases, res.timeline)

@@ -36,14 +36,7 @@ import resource
 from .errors import InputError, Problem
 
 __all__ = ["BASE_BYTES", "PER_SERVER_BYTES", "PER_NODE_BYTES", "estimate", "available", "rss",
-           "check", "Watch", "MemoryLimit", "describe", "parse_limit", "add_max_memory_flag",
-           "MAX_MEMORY_HELP"]
-
-#: ``--max-memory``, as every command that runs or validates a scenario words it.
-MAX_MEMORY_HELP = ("the memory a run may use, e.g. 8GB or 16GiB (default: what this "
-                   "process may use now: the machine's available memory, or a cgroup or "
-                   "address-space limit). A run estimated to need more is refused before it "
-                   "starts; a run that grows past it is stopped, with nothing written")
+           "check", "Watch", "MemoryLimit", "describe", "parse_limit"]
 
 #: What the process holds before the first server exists, bytes (measured ~140-150 MB).
 BASE_BYTES = 160e6
@@ -184,11 +177,6 @@ def parse_limit(text: str | None) -> float | None:
         return parse_size(text)
     except UnitError as e:
         raise InputError.single("command line", 0, "--max-memory", str(e)) from None
-
-
-def add_max_memory_flag(parser) -> None:
-    """Add ``--max-memory SIZE`` to an argparse parser."""
-    parser.add_argument("--max-memory", metavar="SIZE", help=MAX_MEMORY_HELP)
 
 
 class MemoryLimit(InputError):

@@ -26,17 +26,17 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every subcommand."""
-    from ..lab.calibrate import add_calibrate_parser
-    from ..plan.bench import add_bench_parser
-    from ..plan.compare import add_compare_parser
-    from ..plan.run import add_run_parser
-    from ..plan.sweep import add_sweep_parser
-    from ..plan.validate_engines import add_validate_engines_parser
+    from .bench import add_bench_parser
+    from .calibrate import add_calibrate_parser
+    from .compare import add_compare_parser
     from .ipxe import add_ipxe_parser
     from .lab import add_lab_parser
     from .models import add_models_parser
+    from .run import add_run_parser
+    from .sweep import add_sweep_parser
     from .transfer import add_transfer_parser
     from .validate import add_validate_parser
+    from .validate_engines import add_validate_engines_parser
 
     parser = _Parser(prog="netbootsim", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"netbootsim {__version__}")

@@ -87,7 +87,7 @@ def trace_lines(console: list[tuple[float, str]], records: list) -> list[str]:
 def cmd_trace(args: argparse.Namespace) -> int:
     """Simulate the scenario with one server traced; print its console and records."""
     from ..errors import InputError
-    from ..plan.assemble import run_built
+    from ..plan.run import simulate
     from ..scenario import build, load_scenario
 
     built = build(load_scenario(args.scenario, overrides=args.overrides))
@@ -98,7 +98,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
         raise InputError.single("command line", 0, "--server",
                                 f"no server {args.server!r} in the fleet"
                                 f"{suggest(args.server, sorted(names))}")
-    run, _, _ = run_built(built, trace=(args.server,))
+    run = simulate(built, trace=(args.server,)).run
     records = [r for r in run.records if r.server == args.server]
     for line in trace_lines(run.consoles.get(args.server, []), records):
         print(line)

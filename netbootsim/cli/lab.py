@@ -9,20 +9,24 @@ the lab could not be set up; 2 bad config; 130 interrupted (after cleaning up).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..errors import InputError
 from ..lab.config import load_config
 from ..lab.install import LAB_PACKAGES, ensure_packages, missing_packages
-from ..lab.matrix import add_matrix_parser
+from ..lab.matrix import load_matrix, run_matrix
 from ..lab.netns import cleanup_leftovers
-from ..lab.parse import cmd_parse
+from ..lab.parse import parse_run, write_parsed
 from ..lab.runner import LabError, run_lab
-from ..lab.script import add_script_parser
+from ..lab.script import END_MARK, parse_file_specs, run_script, script_config
 from ..plan.outdir import OutputDir
+from ..units import UnitError, parse_time
 
 __all__ = ["add_lab_parser", "cmd_run", "cmd_install", "cmd_cleanup", "default_out_dir"]
 
@@ -128,4 +132,93 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     done = cleanup_leftovers(everything=args.all)
     for line in done or ["nothing to clean up"]:
         _say(line)
+    return 0
+
+
+# -- lab matrix ------------------------------------------------------------------------
+
+
+def add_matrix_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``lab matrix``."""
+    p = sub.add_parser("matrix", help="run a calibration matrix of lab configs (needs root)")
+    p.add_argument("matrix", help="matrix YAML (runs: [{config: ..., reps: N}])")
+    p.add_argument("--out", required=True, help="directory for the run directories")
+    p.set_defaults(func=cmd_matrix)
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    """Handle ``netbootsim lab matrix``."""
+    entries = load_matrix(Path(args.matrix))
+    t0 = time.monotonic()
+    runs = run_matrix(entries, Path(args.out), say=lambda m: print(m, file=sys.stderr))
+    print(f"{len(runs)} runs in {time.monotonic() - t0:.0f} s under {args.out}")
+    return 0
+
+
+# -- lab script ------------------------------------------------------------------------
+
+
+def add_script_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``lab script`` under the ``lab`` subparsers."""
+    p = sub.add_parser("script", help="run an iPXE script in the real ROM, print its console",
+                       description=__doc__.split("\n\n")[0].split(": ", 1)[1])
+    p.add_argument("script", type=Path, help="the #!ipxe script")
+    p.add_argument("--out", type=Path, default=None,
+                   help="run directory (default lab/runs/script-<stem>-<UTC timestamp>)")
+    p.add_argument("--timeout", default="60s", help="how long the guest may take (default 60s)")
+    p.add_argument("--files", nargs="+", action="extend", default=[], metavar="NAME=SIZE",
+                   help="synthetic files served next to the script, e.g. kernel=2MiB")
+    p.set_defaults(func=cmd_script)
+
+
+def cmd_script(args: argparse.Namespace) -> int:
+    """``lab script``: 0 the script ran, 1 the guest did not finish, 2 bad input."""
+    try:
+        if not args.script.is_file():
+            raise ValueError(f"{args.script}: no such file")
+        timeout = parse_time(args.timeout)
+        if timeout < 1:
+            raise ValueError(f"--timeout {args.timeout!r}: shorter than 1s")
+        files = parse_file_specs(args.files)
+        script_config(str(args.script), files, timeout)
+    except (ValueError, UnitError, InputError) as e:
+        print(f"lab script: {e}", file=sys.stderr)
+        return 2
+    if os.geteuid() != 0:
+        print("lab script: needs root (network namespaces, tap devices)", file=sys.stderr)
+        return 1
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out or Path("lab") / "runs" / f"script-{args.script.stem}-{stamp}"
+    with OutputDir(out, "lab") as od:  # never over a directory of the user's
+        try:
+            result, record = run_script(args.script, out, timeout, files,
+                                        lambda t: print(t, file=sys.stderr, flush=True))
+        except LabError as e:
+            print(f"lab script: {e}", file=sys.stderr)
+            return 1
+        od.mark(os.listdir(out))
+    sys.stdout.write(result.text())
+    if not result.ended:
+        reason = record["guests"][0]["reason"] if record.get("guests") else record.get("error")
+        print(f"lab script: the guest did not reach {END_MARK}: {reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# -- lab parse -------------------------------------------------------------------------
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    """``lab parse``: parse a run directory, write the CSVs, print the phases."""
+    try:
+        parsed = parse_run(args.run_dir)
+    except (FileNotFoundError, json.JSONDecodeError, KeyError) as e:
+        print(f"lab parse: {args.run_dir}: {e}")
+        return 1
+    phases, details = write_parsed(parsed, args.out or args.run_dir)
+    for r in parsed.records:
+        size = f"{int(r.bytes)} B" if r.bytes else ""
+        print(f"{r.server:8} {r.phase:26} {r.start:9.4f} {r.end:9.4f} "
+              f"{r.end - r.start:8.4f} s {r.outcome:6} {size} {r.reason}".rstrip())
+    print(f"wrote {phases} and {details}")
     return 0

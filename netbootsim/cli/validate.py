@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import memguard
 from ..errors import InputError
 from ..scenario.build import build
 from ..scenario.load import load_scenario
+from .common import add_scenario_flags, max_memory, say
 
-__all__ = ["add_validate_parser", "cmd_validate", "print_warnings"]
+__all__ = ["add_validate_parser", "cmd_validate"]
 
 
 def add_validate_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -22,13 +22,7 @@ def add_validate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
                     "(FILE:LINE: field: warning: message, e.g. from the lint of an embedded "
                     "iPXE script) are printed too and do not change the exit status.")
     p.add_argument("file", metavar="FILE", help="scenario YAML file")
-    p.add_argument("--set", dest="overrides", action="append", default=[],
-                   metavar="KEY=VALUE",
-                   help="override a field, e.g. --set run.seed=7 --set fleet[0].count=80")
-    p.add_argument("--strict", action="store_true",
-                   help="refuse the warnings too (values outside their plausible range, lint "
-                        "warnings of embedded scripts): exit 2")
-    memguard.add_max_memory_flag(p)
+    add_scenario_flags(p, force=False)
     p.set_defaults(func=cmd_validate)
     return p
 
@@ -37,25 +31,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """Validate ``args.file`` with ``args.overrides``; 0 when sound, 2 on any problem."""
     try:
         scenario = load_scenario(args.file, overrides=args.overrides, strict=args.strict,
-                                 max_memory=memguard.parse_limit(args.max_memory))
+                                 max_memory=max_memory(args))
         built = build(scenario)
     except InputError as e:
         for p in e.problems:
             print(p, file=sys.stderr)
         return 2
-    print_warnings(scenario)
+    for w in scenario.warnings:
+        say(str(w))
     topo = built.topology
     print(f"{args.file}: OK: {_n(len(built.servers), 'server')} in "
           f"{_n(len(built.groups), 'group')}, {_n(len(built.services), 'service')}, "
           f"{_n(len(built.images), 'image')}; {scenario.topology.shape} topology with "
           f"{_n(topo.graph.number_of_nodes(), 'node')} and {_n(len(topo.links()), 'link')}")
     return 0
-
-
-def print_warnings(scenario) -> None:
-    """Print a validated scenario's warnings on stderr, one a line."""
-    for w in scenario.warnings:
-        print(w, file=sys.stderr)
 
 
 def _n(count: int, word: str) -> str:

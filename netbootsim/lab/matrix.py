@@ -16,11 +16,9 @@ guests running side by side would measure the emulator's CPU contention.
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -32,7 +30,7 @@ from ..yamltext import safe_yaml
 from .config import load_config
 from .parse import parse_run, write_parsed
 
-__all__ = ["load_matrix", "run_matrix", "add_matrix_parser", "cmd_matrix", "pack_run"]
+__all__ = ["load_matrix", "run_matrix", "pack_run"]
 
 
 def load_matrix(path: Path) -> list[tuple[Path, int]]:
@@ -105,20 +103,3 @@ def run_matrix(entries: list[tuple[Path, int]], out: Path, say=print) -> list[Pa
         say(f"{target}: {result.get('outcome', '?')} in {time.monotonic() - t0:.1f} s")
         done.append(target)
     return done
-
-
-def add_matrix_parser(sub: argparse._SubParsersAction) -> None:
-    """Register ``lab matrix``."""
-    p = sub.add_parser("matrix", help="run a calibration matrix of lab configs (needs root)")
-    p.add_argument("matrix", help="matrix YAML (runs: [{config: ..., reps: N}])")
-    p.add_argument("--out", required=True, help="directory for the run directories")
-    p.set_defaults(func=cmd_matrix)
-
-
-def cmd_matrix(args: argparse.Namespace) -> int:
-    """Handle ``netbootsim lab matrix``."""
-    entries = load_matrix(Path(args.matrix))
-    t0 = time.monotonic()
-    runs = run_matrix(entries, Path(args.out), say=lambda m: print(m, file=sys.stderr))
-    print(f"{len(runs)} runs in {time.monotonic() - t0:.0f} s under {args.out}")
-    return 0

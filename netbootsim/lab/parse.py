@@ -30,7 +30,6 @@ apart rather than numbered as attempts (``attempt`` means a retry in the records
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import json
 import re
@@ -44,7 +43,7 @@ import pandas as pd
 from ..records import PhaseRecord, to_frame
 from .pcap import Capture, TcpConn, TftpTransfer, http_exchanges, read_capture
 
-__all__ = ["Detail", "DETAIL_COLUMNS", "ParsedRun", "parse_run", "write_parsed", "cmd_parse"]
+__all__ = ["Detail", "DETAIL_COLUMNS", "ParsedRun", "parse_run", "write_parsed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,19 +365,3 @@ def write_parsed(parsed: ParsedRun, out: str | Path) -> tuple[Path, Path]:
     pd.DataFrame([astuple(d) for d in parsed.details], columns=DETAIL_COLUMNS).to_csv(
         details, index=False, float_format="%.9g")
     return phases, details
-
-
-def cmd_parse(args: argparse.Namespace) -> int:
-    """``lab parse``: parse a run directory, write the CSVs, print the phases."""
-    try:
-        parsed = parse_run(args.run_dir)
-    except (FileNotFoundError, json.JSONDecodeError, KeyError) as e:
-        print(f"lab parse: {args.run_dir}: {e}")
-        return 1
-    phases, details = write_parsed(parsed, args.out or args.run_dir)
-    for r in parsed.records:
-        size = f"{int(r.bytes)} B" if r.bytes else ""
-        print(f"{r.server:8} {r.phase:26} {r.start:9.4f} {r.end:9.4f} "
-              f"{r.end - r.start:8.4f} s {r.outcome:6} {size} {r.reason}".rstrip())
-    print(f"wrote {phases} and {details}")
-    return 0

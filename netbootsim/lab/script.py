@@ -38,23 +38,15 @@ the markers (timeout, crash) or the lab could not start, 2 bad input.
 
 from __future__ import annotations
 
-import argparse
-import os
 import re
-import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
-from ..errors import InputError
-from ..plan.outdir import OutputDir
-from ..units import UnitError, parse_time
 from .config import LabConfig, parse_config
-from .runner import LabError, Markers, run_lab
+from .runner import Markers, run_lab
 
-__all__ = ["BEGIN_MARK", "END_MARK", "RC_MARK", "USER_SCRIPT", "ScriptOutput",
-           "add_script_parser", "cmd_script", "extract_output", "parse_file_specs",
-           "render_console", "run_script", "wrapper_script"]
+__all__ = ["BEGIN_MARK", "END_MARK", "RC_MARK", "USER_SCRIPT", "ScriptOutput", "extract_output",
+           "parse_file_specs", "render_console", "run_script", "wrapper_script"]
 
 #: Printed by the wrapper before it chains the user's script.
 BEGIN_MARK = "NBS-SCRIPT-BEGIN"
@@ -233,50 +225,3 @@ def run_script(script: Path, out: Path, timeout: float = 60.0,
     result = extract_output(render_console(raw))
     (out / "output.txt").write_text(result.text())
     return result, record
-
-
-def add_script_parser(sub: argparse._SubParsersAction) -> None:
-    """Register ``lab script`` under the ``lab`` subparsers."""
-    p = sub.add_parser("script", help="run an iPXE script in the real ROM, print its console",
-                       description=__doc__.split("\n\n")[0].split(": ", 1)[1])
-    p.add_argument("script", type=Path, help="the #!ipxe script")
-    p.add_argument("--out", type=Path, default=None,
-                   help="run directory (default lab/runs/script-<stem>-<UTC timestamp>)")
-    p.add_argument("--timeout", default="60s", help="how long the guest may take (default 60s)")
-    p.add_argument("--files", nargs="+", action="extend", default=[], metavar="NAME=SIZE",
-                   help="synthetic files served next to the script, e.g. kernel=2MiB")
-    p.set_defaults(func=cmd_script)
-
-
-def cmd_script(args: argparse.Namespace) -> int:
-    """``lab script``: 0 the script ran, 1 the guest did not finish, 2 bad input."""
-    try:
-        if not args.script.is_file():
-            raise ValueError(f"{args.script}: no such file")
-        timeout = parse_time(args.timeout)
-        if timeout < 1:
-            raise ValueError(f"--timeout {args.timeout!r}: shorter than 1s")
-        files = parse_file_specs(args.files)
-        script_config(str(args.script), files, timeout)
-    except (ValueError, UnitError, InputError) as e:
-        print(f"lab script: {e}", file=sys.stderr)
-        return 2
-    if os.geteuid() != 0:
-        print("lab script: needs root (network namespaces, tap devices)", file=sys.stderr)
-        return 1
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = args.out or Path("lab") / "runs" / f"script-{args.script.stem}-{stamp}"
-    with OutputDir(out, "lab") as od:  # never over a directory of the user's
-        try:
-            result, record = run_script(args.script, out, timeout, files,
-                                        lambda t: print(t, file=sys.stderr, flush=True))
-        except LabError as e:
-            print(f"lab script: {e}", file=sys.stderr)
-            return 1
-        od.mark(os.listdir(out))
-    sys.stdout.write(result.text())
-    if not result.ended:
-        reason = record["guests"][0]["reason"] if record.get("guests") else record.get("error")
-        print(f"lab script: the guest did not reach {END_MARK}: {reason}", file=sys.stderr)
-        return 1
-    return 0

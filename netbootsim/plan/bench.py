@@ -21,8 +21,6 @@ Only ``env.run()`` is timed; building the workload is not.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -35,8 +33,8 @@ from ..protocols import TcpParams, TftpParams, http_plan, tftp_plan
 from ..runtime import relaxed_gc
 from ..topology import HostSpec, LinkSpec, leaf_spine
 
-__all__ = ["FlowSpec", "one_link_workload", "leaf_spine_workload", "run_workload", "bench_flows",
-           "add_bench_parser", "cmd_bench"]
+__all__ = ["FlowSpec", "one_link_workload", "leaf_spine_workload", "run_workload",
+           "bench_flows"]
 
 MIB = 2**20
 GBPS = 1e9 / 8
@@ -140,32 +138,3 @@ def bench_flows(n: int, topology: str = "one-link", compare: bool = False, seed:
         out["max_abs_diff_seconds"] = diff
         out["speedup_vs_full_recompute"] = ref["wall_seconds"] / res["wall_seconds"]
     return out
-
-
-def add_bench_parser(sub: argparse._SubParsersAction) -> None:
-    """Register ``bench flows``."""
-    p = sub.add_parser("bench", help="benchmarks of the engine")
-    bsub = p.add_subparsers(dest="bench", required=True)
-    f = bsub.add_parser("flows", help="N flows through the flow engine, timed")
-    f.add_argument("--flows", type=int, required=True, help="number of flows (≥ 1)")
-    f.add_argument("--topology", choices=["one-link", "leaf-spine"], default="one-link")
-    f.add_argument("--compare-full-recompute", action="store_true",
-                   help="also run the full-recompute reference and compare completion times")
-    f.add_argument("--seed", type=int, default=1)
-    f.add_argument("--json", action="store_true", help="print one JSON object")
-    f.set_defaults(func=cmd_bench)
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    """Handle ``netbootsim bench flows``."""
-    from ..errors import InputError
-
-    if args.flows < 1:
-        raise InputError.single("command line", 0, "--flows", "must be ≥ 1")
-    out = bench_flows(args.flows, args.topology, args.compare_full_recompute, args.seed)
-    if args.json:
-        print(json.dumps(out, sort_keys=True))
-    else:
-        for k in sorted(out):
-            print(f"{k}: {out[k]}")
-    return 0

@@ -1,4 +1,4 @@
-"""``netbootsim compare A.yaml B.yaml ...``: scenarios side by side.
+"""Scenarios side by side (``netbootsim compare A.yaml B.yaml ...``).
 
 One scenario with a ``variants:`` section (name -> field overrides) compares its
 variants instead: ``netbootsim compare scenarios/rack-tftp-vs-http.yaml --out DIR``.
@@ -13,13 +13,13 @@ CDFs overlaid. Every number comes from the scenarios' own ``summary.json`` and
 
 from __future__ import annotations
 
-import argparse
 import base64
 import html
 import io
 import json
 import os
 import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -29,13 +29,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .. import memguard  # noqa: E402
 from ..errors import InputError  # noqa: E402
 from ..report.content import bound_scope  # noqa: E402
 from .outdir import OutputDir  # noqa: E402
-from .run import STRICT_HELP, run_scenario  # noqa: E402
+from .run import run_scenario  # noqa: E402
 
-__all__ = ["add_compare_parser", "cmd_compare", "write_compare"]
+__all__ = ["compare", "write_compare", "variants_of", "run_names"]
 
 
 def _fmt(x: object) -> str:
@@ -137,23 +136,6 @@ def write_compare(out: Path, dirs: list[Path]) -> tuple[Path, Path]:
     return md_path, html_path
 
 
-def add_compare_parser(sub: argparse._SubParsersAction) -> None:
-    """Register ``compare``."""
-    p = sub.add_parser("compare", help="run scenarios and write a side-by-side report")
-    p.add_argument("scenarios", nargs="+",
-                   help="two or more scenario files, or one whose variants: section names "
-                        "the runs")
-    p.add_argument("--out", required=True, help="directory for the comparison")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V",
-                   help="override applied to every scenario (repeatable)")
-    p.add_argument("--force", action="store_true",
-                   help="write into a directory holding files netbootsim did not write "
-                        "(deleting none of them)")
-    p.add_argument("--strict", action="store_true", help=STRICT_HELP)
-    memguard.add_max_memory_flag(p)
-    p.set_defaults(func=cmd_compare)
-
-
 def variants_of(path: str, strict: bool = False,
                 max_memory: float | None = None) -> dict[str, list[str]]:
     """A scenario's named variants as ``--set`` texts (``{}`` when it has none)."""
@@ -188,30 +170,39 @@ def run_names(paths: list[str]) -> list[str]:
     return out
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
-    """Handle ``netbootsim compare``."""
-    out = Path(args.out)
-    runs: list[tuple[str, list[str], str]] = []  # (path, overrides, name)
-    limit = memguard.parse_limit(args.max_memory)
-    variants = [variants_of(path, args.strict, limit) for path in args.scenarios]  # checked
-    if len(args.scenarios) == 1 and variants[0]:
-        runs = [(args.scenarios[0], [*args.overrides, *sets], name)
-                for name, sets in variants[0].items()]
+def compare(scenarios: Sequence[str], out: str | Path, *, overrides: Sequence[str] = (),
+            force: bool = False, strict: bool = False, max_memory: float | None = None,
+            say: Callable[[str], None] | None = None) -> Path:
+    """Run scenarios (or one scenario's variants) and write the comparison into ``out``.
+
+    Every scenario is checked before any runs; the whole directory (each run's report in
+    ``OUT/<name>/``, ``compare.md``, ``compare.html``, ``compare.png``) is staged and
+    renamed into place (:class:`~netbootsim.plan.outdir.OutputDir`).
+
+    Returns:
+        The path of ``compare.html``.
+
+    Raises:
+        InputError: a scenario, the output directory, fewer than two runs.
+    """
+    out = Path(out)
+    variants = [variants_of(path, strict, max_memory) for path in scenarios]  # all checked
+    if len(scenarios) == 1 and variants[0]:
+        runs = [(scenarios[0], [*overrides, *sets], name) for name, sets in variants[0].items()]
     else:
-        runs = [(path, list(args.overrides), name)
-                for path, name in zip(args.scenarios, run_names(args.scenarios), strict=True)]
+        runs = [(path, list(overrides), name)
+                for path, name in zip(scenarios, run_names(list(scenarios)), strict=True)]
     if len(runs) < 2:
         raise InputError.single("command line", 0, "scenarios",
                                 "give two or more scenarios, or one with variants:")
-    with OutputDir(out, "compare", force=args.force) as od:
+    with OutputDir(out, "compare", force=force) as od:
         tmp = od.staging()
         try:
-            dirs = [run_scenario(path, sets, str(tmp / name), name=name, strict=args.strict,
-                                 max_memory=limit) for path, sets, name in runs]
+            dirs = [run_scenario(path, sets, str(tmp / name), name=name, strict=strict,
+                                 max_memory=max_memory, say=say) for path, sets, name in runs]
             write_compare(tmp, dirs)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         od.publish(tmp)
-    print(f"comparison: {out / 'compare.html'}")
-    return 0
+    return out / "compare.html"

@@ -1,65 +1,66 @@
-"""``netbootsim run``: scenario in, commissioning report out.
+"""The one pipeline: scenario → load → build → run → summarize (→ write).
 
-Loads and validates each scenario (every problem reported at once, exit 2, nothing
-written), boots its fleet, and writes ``servers.csv``, ``phases.csv``,
-``timeline.csv``, ``summary.json``, ``report.md`` and ``report.html`` into the
-scenario's output directory (``run.out``, else ``results/<scenario stem>``).
+Every way of running a scenario goes through here: ``netbootsim run``, ``compare``,
+``sweep``, ``ipxe trace``, the engine cross-validation and the library's
+:func:`netbootsim.api.simulate_scenario`. Nothing here prints or parses a command line:
+the caller passes what it wants to hear as callbacks — ``progress(done, total, now)``
+each time a server finishes, ``say(line)`` for each of the scenario's warnings (before
+the run starts) — and the memory limit.
+
+- :func:`simulate`: a loaded (or built) scenario → :class:`Outcome` (the run, its
+  inputs, the summary and the frames), no files.
+- :func:`execute`: a scenario file → its output directory, written whole by
+  :class:`~netbootsim.plan.outdir.OutputDir` (``servers.csv``, ``phases.csv``,
+  ``timeline.csv``, ``summary.json``, ``report.md``, ``report.html``).
 """
 
 from __future__ import annotations
 
-import argparse
 import shutil
-import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from .. import memguard
-from ..errors import InputError
-from .assemble import engine_mode, run_built, scope_notes
+from ..fleet import FleetRun
+from ..scenario import BuiltScenario, Scenario, build, load_scenario
+from .assemble import FleetInputs, engine_mode, run_built, scope_notes
 from .outdir import OutputDir
 from .summary import summarize, write_outputs
 
-__all__ = ["add_run_parser", "cmd_run", "run_scenario", "execute", "question_of",
-           "STRICT_HELP"]
+__all__ = ["Outcome", "simulate", "execute", "run_scenario", "question_of", "Progress"]
 
-#: ``--strict``, as every command that loads a scenario words it.
-STRICT_HELP = ("refuse the scenario's warnings too (values outside their plausible range, "
-               "lint warnings of its scripts): exit 2")
+#: ``progress(done, total, now)``: servers finished so far, of how many, at simulated time.
+Progress = Callable[[int, int, float], None]
 
 
-class _progress_bar:
-    """A progress bar of servers finished, shown only for runs longer than 2 s (tqdm)."""
+@dataclass
+class Outcome:
+    """What running one scenario gave.
 
-    def __init__(self, total: int, name: str):
-        from tqdm import tqdm
+    Attributes:
+        built: the built scenario (topology, servers, services).
+        run: the fleet run (records, servers, counters).
+        inputs: the fleet's inputs the assembly made.
+        wall: wall-clock seconds of the simulation itself.
+        summary: the ``summary.json`` dict.
+        servers: one row per server (``servers.csv``).
+        phases: one row per phase record (``phases.csv``).
+        timeline: utilisation samples (``timeline.csv``).
+        target: the output directory, when :func:`execute` wrote one.
+    """
 
-        self.bar = tqdm(total=total, desc=name, unit="server", delay=2.0, file=sys.stderr,
-                        leave=False, mininterval=0.5)
-
-    def step(self, done: int, total: int, now: float) -> None:
-        self.bar.n = done
-        self.bar.set_postfix_str(f"t={now:.0f} s", refresh=False)
-        self.bar.update(0)
-
-    def close(self) -> None:
-        self.bar.close()
-
-def add_run_parser(sub: argparse._SubParsersAction) -> None:
-    """Register ``run``."""
-    p = sub.add_parser("run", help="simulate scenarios and write their reports")
-    p.add_argument("scenarios", nargs="+", help="scenario YAML files")
-    p.add_argument("--out", help="output directory (only with one scenario)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V",
-                   help="override a scenario field, e.g. --set run.seed=7 (repeatable)")
-    p.add_argument("--quiet", action="store_true", help="print only the report paths")
-    p.add_argument("--force", action="store_true",
-                   help="write into an output directory that holds files netbootsim did not "
-                        "write (replacing same-named outputs, deleting nothing else)")
-    p.add_argument("--strict", action="store_true", help=STRICT_HELP)
-    memguard.add_max_memory_flag(p)
-    p.set_defaults(func=cmd_run)
+    built: BuiltScenario
+    run: FleetRun
+    inputs: FleetInputs
+    wall: float
+    summary: dict
+    servers: pd.DataFrame
+    phases: pd.DataFrame
+    timeline: pd.DataFrame
+    target: Path | None = None
 
 
 def question_of(path: str) -> str:
@@ -77,74 +78,77 @@ def question_of(path: str) -> str:
     return text.removeprefix("Question:").strip()
 
 
-def run_scenario(path: str, overrides: list[str], out: str | None = None,
-                 quiet: bool = True, name: str | None = None, *, force: bool = False,
-                 strict: bool = False, max_memory: float | None = None,
-                 only: frozenset[str] | None = None) -> Path:
-    """Load, simulate and write one scenario; return the output directory.
+def simulate(scenario: Scenario | BuiltScenario, *, name: str | None = None, question: str = "",
+             trace: Sequence[str] = (), progress: Progress | None = None,
+             watch: Callable[[float], None] | None = None) -> Outcome:
+    """Build (if need be), run and summarize one scenario; write nothing.
 
-    ``name`` names the run (default: the file's stem): a variant's name. ``force``
-    writes into a directory holding files netbootsim did not write (deleting none);
-    ``only`` limits the files written (see :func:`~netbootsim.plan.summary.write_outputs`);
-    ``strict`` refuses a scenario with warnings; ``max_memory`` (bytes) is the memory
-    limit (:mod:`netbootsim.memguard`; ``None``: what the process may use).
+    Args:
+        scenario: a validated scenario, or one already built.
+        name: the run's name in records and summary (default: the scenario's).
+        question: the question the summary states.
+        trace: servers whose iPXE console is kept (``Outcome.run.consoles``).
+        progress: called as ``progress(done, total, now)`` each time a server finishes.
+        watch: called with the simulated time every few tens of thousands of steps; may
+            raise to stop the run (the memory guard).
     """
-    return execute(path, overrides, out, quiet=quiet, name=name, force=force, strict=strict,
-                   max_memory=max_memory, only=only)[0]
-
-
-def execute(path: str, overrides: list[str], out: str | None = None, *, quiet: bool = True,
-            name: str | None = None, force: bool = False, strict: bool = False,
-            max_memory: float | None = None,
-            only: frozenset[str] | None = None) -> tuple[Path, dict, pd.DataFrame]:
-    """:func:`run_scenario`, returning ``(output directory, summary, servers frame)``."""
-    from ..cli.validate import print_warnings
-    from ..scenario import build, load_scenario
-
-    built = build(load_scenario(path, overrides=overrides, name=name, strict=strict,
-                                max_memory=max_memory))
+    built = scenario if isinstance(scenario, BuiltScenario) else build(scenario)
     sc = built.scenario
-    print_warnings(sc)  # as `netbootsim validate` prints them
+    run, inputs, wall = run_built(built, name=name or sc.name, trace=tuple(trace),
+                                  progress=progress, watch=watch)
+    summary, servers, phases, timeline = summarize(
+        run, scenario=name or sc.name, question=question, seed=built.seed,
+        mode=engine_mode(built.run), notes=scope_notes(inputs),
+        warnings=[str(w) for w in sc.warnings])
+    return Outcome(built, run, inputs, wall, summary, servers, phases, timeline)
+
+
+def execute(path: str, overrides: Sequence[str] = (), out: str | None = None, *,
+            name: str | None = None, force: bool = False, strict: bool = False,
+            max_memory: float | None = None, only: frozenset[str] | None = None,
+            progress: Progress | None = None,
+            say: Callable[[str], None] | None = None) -> Outcome:
+    """Load, simulate and write one scenario file; the outcome names its directory.
+
+    Args:
+        path: the scenario file.
+        overrides: ``--set`` texts.
+        out: the output directory (default ``run.out``, else ``results/<name>``).
+        name: the run's name (default: the file's stem): a variant's name.
+        force: write into a directory holding files netbootsim did not write (deleting
+            none of them).
+        strict: refuse a scenario with warnings.
+        max_memory: the memory limit, bytes (``None``: what this process may use).
+        only: write just these files (:func:`~netbootsim.plan.summary.write_outputs`).
+        progress: as for :func:`simulate`.
+        say: called with each of the scenario's warnings before the run.
+
+    Raises:
+        InputError: the scenario, the output directory or the memory does not do.
+    """
+    sc = load_scenario(path, overrides=overrides, name=name, strict=strict,
+                       max_memory=max_memory)
+    for w in sc.warnings if say is not None else ():
+        say(str(w))
+    built = build(sc)
     target = Path(out or built.run.out or Path("results") / sc.name)
     with OutputDir(target, "run", force=force, flag="--out" if out else "run.out") as od:
-        bar = None if quiet else _progress_bar(len(built.servers), sc.name)
-        try:
-            run, inputs, wall = run_built(built, progress=bar and bar.step,
-                                          watch=memguard.Watch(max_memory, path))
-        finally:
-            if bar is not None:
-                bar.close()
-        summary, servers, phases, timeline = summarize(
-            run, scenario=sc.name, question=question_of(path), seed=built.seed,
-            mode=engine_mode(built.run),
-            notes=scope_notes(inputs), warnings=[str(w) for w in sc.warnings])
+        outcome = simulate(built, question=question_of(path), progress=progress,
+                           watch=memguard.Watch(max_memory, path))
         tmp = od.staging()
         try:
-            write_outputs(tmp, summary, servers, phases, timeline, only=only)
+            write_outputs(tmp, outcome.summary, outcome.servers, outcome.phases,
+                          outcome.timeline, only=only)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        od.publish(tmp)
-    if not quiet:
-        print(f"{sc.name}: {summary['completed']}/{summary['servers']} servers ready, "
-              f"makespan {_secs(summary['makespan'])}, p95 {_secs(summary['p95'])} "
-              f"({wall:.2f} s wall, "
-              + (f"{run.packets:,} packet hops)" if run.packets else
-                 f"{run.events} engine events)"), file=sys.stderr)
-    return target, summary, servers
+        outcome.target = od.publish(tmp)
+    return outcome
 
 
-def _secs(x: float | None) -> str:
-    return "—" if x is None else f"{x:.3f} s"
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    """Handle ``netbootsim run``."""
-    if args.out and len(args.scenarios) > 1:
-        raise InputError.single("command line", 0, "--out", "use --out with one scenario only")
-    limit = memguard.parse_limit(args.max_memory)
-    for path in args.scenarios:
-        target = run_scenario(path, args.overrides, args.out, quiet=args.quiet,
-                              force=args.force, strict=args.strict, max_memory=limit)
-        print(f"report: {target / 'report.html'}")
-    return 0
+def run_scenario(path: str, overrides: Sequence[str] = (), out: str | None = None, *,
+                 name: str | None = None, **kwargs) -> Path:
+    """:func:`execute`, returning only the output directory."""
+    target = execute(path, overrides, out, name=name, **kwargs).target
+    assert target is not None
+    return target

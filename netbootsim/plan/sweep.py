@@ -1,4 +1,4 @@
-"""``netbootsim sweep SCENARIO --vary PATH=V1,V2,... --out DIR``: where is the cliff?
+"""Where is the cliff? A scenario over values of one field (``netbootsim sweep``).
 
 Runs the scenario once per value of one field (any ``--set`` path, e.g.
 ``fleet[0].count`` or ``services.tftp1.max_sessions``), each into ``DIR/<value>/`` (only
@@ -18,21 +18,20 @@ the deadline* (failed, still booting, or ready later). ``summary.json`` holds:
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from .. import __version__, memguard
+from .. import __version__
 from ..errors import InputError
-from ..units import UnitError, parse_time
 from .outdir import OutputDir, atomic_write, owned
-from .run import STRICT_HELP, execute
+from .run import execute
 
-__all__ = ["add_sweep_parser", "cmd_sweep", "crossing", "JOURNAL"]
+__all__ = ["sweep", "parse_vary", "crossing", "code_fingerprint", "JOURNAL"]
 
 #: A sweep's record of the points it finished, kept only while it runs: a sweep stopped
 #: at any moment (Ctrl-C, ``kill -9``) and started again with the same arguments reuses
@@ -67,27 +66,6 @@ def _value(text: str) -> float | str:
             return text
 
 
-def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
-    """Register ``sweep``."""
-    p = sub.add_parser("sweep", help="run a scenario over values of one field; find the cliff")
-    p.add_argument("scenario")
-    p.add_argument("--vary", required=True, metavar="PATH=V1,V2,...",
-                   help="the field and its values, e.g. fleet[0].count=250,500,1000")
-    p.add_argument("--deadline", default="20min",
-                   help="a server not ready by then counts against the fleet (default 20min, "
-                        "MAAS's commissioning timeout)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="K=V")
-    p.add_argument("--keep-runs", action="store_true",
-                   help="keep every run's full report (default: only its summary.json)")
-    p.add_argument("--out", required=True)
-    p.add_argument("--force", action="store_true",
-                   help="write into a directory holding files netbootsim did not write "
-                        "(deleting none of them)")
-    p.add_argument("--strict", action="store_true", help=STRICT_HELP)
-    memguard.add_max_memory_flag(p)
-    p.set_defaults(func=cmd_sweep)
-
-
 def code_fingerprint() -> str:
     """A digest of the package's code and data: a resumed sweep reuses no stale point."""
     root = Path(__file__).resolve().parents[1]  # the package
@@ -119,31 +97,47 @@ def _point_fingerprint(code: str, path: str, overrides: list[str], deadline: flo
     return h.hexdigest()
 
 
-def cmd_sweep(args: argparse.Namespace) -> int:
-    """Handle ``netbootsim sweep``."""
-    path, eq, values = args.vary.partition("=")
+def parse_vary(text: str) -> tuple[str, list[str]]:
+    """``PATH=V1,V2,...`` as ``(PATH, [V1, V2, ...])``.
+
+    Raises:
+        InputError: not of that form; a value that cannot name a point's directory; a
+            value given twice.
+    """
+    path, eq, values = text.partition("=")
     grid = [v.strip() for v in values.split(",") if v.strip()]
     if not eq or not path.strip() or not grid:
         raise InputError.single("command line", 0, "--vary",
-                                f"{args.vary!r}: expected PATH=V1,V2,...")
+                                f"{text!r}: expected PATH=V1,V2,...")
     bad = [v for v in grid if v in (".", "..") or "/" in v or v.startswith(".")]
     if bad:
         raise InputError.single("command line", 0, "--vary",
                                 f"value {bad[0]!r} cannot name a point's directory")
     if len(set(grid)) != len(grid):
         raise InputError.single("command line", 0, "--vary", "a value is given twice")
-    try:
-        deadline = parse_time(args.deadline)
-    except UnitError as e:
-        raise InputError.single("command line", 0, "--deadline", str(e)) from None
-    out = Path(args.out)
+    return path.strip(), grid
+
+
+def sweep(scenario: str, vary: str, grid: Sequence[str], out: str | Path, *,
+          deadline: float, deadline_text: str = "", overrides: Sequence[str] = (),
+          keep_runs: bool = False, force: bool = False, strict: bool = False,
+          max_memory: float | None = None,
+          say: Callable[[str], None] | None = None) -> Path:
+    """Run ``scenario`` once per value of the field ``vary``; write the sweep into ``out``.
+
+    Every point is checked before any runs; each point's report goes to ``OUT/<value>/``
+    (its ``summary.json`` only, unless ``keep_runs``), then ``sweep.csv``,
+    ``summary.json`` and ``sweep.md``. A sweep stopped and started again with the same
+    arguments reuses the points it finished (:data:`JOURNAL`).
+
+    Returns:
+        The path of ``sweep.md``.
+    """
+    out = Path(out)
     code = code_fingerprint()
-    limit = memguard.parse_limit(args.max_memory)
-    prints = {v: _point_fingerprint(code, args.scenario, [*args.overrides,
-                                                          f"{path.strip()}={v}"],
-                                    deadline, args.keep_runs, args.strict, limit)
-              for v in grid}
-    with OutputDir(out, "sweep", force=args.force) as od:
+    prints = {v: _point_fingerprint(code, scenario, [*overrides, f"{vary}={v}"], deadline,
+                                    keep_runs, strict, max_memory) for v in grid}
+    with OutputDir(out, "sweep", force=force) as od:
         od.open_in_place()
         journal_path = out / JOURNAL
         journal = _read_journal(journal_path)
@@ -154,13 +148,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                     and owned(out / v)[0] and (out / v / "summary.json").is_file():
                 rows.append(done["row"])  # finished before the sweep was stopped
                 continue
-            target, summary, servers = execute(
-                args.scenario, [*args.overrides, f"{path.strip()}={v}"], str(out / v),
-                strict=args.strict, max_memory=limit,
-                only=None if args.keep_runs else frozenset({"summary.json"}))
+            res = execute(scenario, [*overrides, f"{vary}={v}"], str(out / v),
+                          strict=strict, max_memory=max_memory, say=say,
+                          only=None if keep_runs else frozenset({"summary.json"}))
+            summary, servers = res.summary, res.servers
             t0 = servers["power_on"].min()
             ready = (servers["outcome"] == "ok") & (servers["ready"] - t0 <= deadline)
-            row = {path.strip(): _value(v), "servers": summary["servers"],
+            row = {vary: _value(v), "servers": summary["servers"],
                    "completed": summary["completed"], "failed": summary["failed"],
                    "unfinished": summary["unfinished"],
                    "not_ready_fraction": 1.0 - float(ready.mean()) if len(servers) else 0.0,
@@ -170,11 +164,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             journal[v] = {"fingerprint": prints[v], "row": row}
             atomic_write(journal_path, json.dumps(journal, indent=1, sort_keys=True) + "\n")
         od.mark(grid)
-        _write_results(out, path.strip(), rows, deadline, args.deadline)
+        _write_results(out, vary, rows, deadline, deadline_text or f"{deadline:g} s")
         od.mark(["sweep.csv", "summary.json", "sweep.md"])
         journal_path.unlink(missing_ok=True)
-    print(f"sweep: {out / 'sweep.md'}")
-    return 0
+    return out / "sweep.md"
 
 
 def _read_journal(path: Path) -> dict:

@@ -21,10 +21,10 @@ from pydantic import PrivateAttr, ValidationError
 from .. import memguard
 from ..errors import InputError, Problem
 from .api_checks import api_checks
-from .build import allocate, build_topology, fault_target_checks
 from .checks import split_parts, static_checks
 from .messages import error_problems
 from .overrides import apply_overrides
+from .place import allocate, build_topology, fault_target_checks
 from .plausible import plausibility_warnings
 from .schema import ScenarioModel
 from .script_checks import lint_scripts

@@ -1,0 +1,195 @@
+"""Placing a scenario on its network: the topology built field by field, servers allocated.
+
+The topology section becomes a :class:`~netbootsim.topology.Topology` through the
+builders (``rack``, ``leaf_spine``, ``remote_site``), then the explicit ``nodes``,
+the hosts attached to them, and the explicit ``links`` are added one by one, so each
+failure names its own field. Fleet groups then take servers in topology order. Used by
+validation (:mod:`.load`, which reports what only a built topology shows) and by
+:func:`.build.build`.
+"""
+
+from __future__ import annotations
+
+from ..topology import (
+    ENDPOINT_KINDS,
+    HostSpec,
+    LinkSpec,
+    Topology,
+    TopologyError,
+    leaf_spine,
+    rack,
+    remote_site,
+)
+from .messages import suggest
+from .schema import Fault, FleetGroup, Link, TopologySection
+
+__all__ = ["build_topology", "allocate", "fault_target_checks", "Issue", "DEFAULT_SPINES"]
+
+Issue = tuple[tuple, str]
+_T = ("topology",)
+#: Spines of a leaf-spine fabric when unset: the smallest layer with redundancy.
+DEFAULT_SPINES = 2
+
+
+def _spec(link: Link | None) -> LinkSpec | None:
+    return None if link is None else LinkSpec(link.bandwidth, link.latency, link.loss)
+
+
+def _shape(t: TopologySection, hosts: list[HostSpec]) -> Topology:
+    server_link, host_link = _spec(t.server_link), _spec(t.host_link)
+    if t.shape == "rack":
+        return rack(t.servers, server_link=server_link, hosts=hosts, host_link=host_link,
+                    nics=t.nics)
+    if t.shape == "leaf-spine":
+        return leaf_spine(t.racks, t.servers_per_rack, t.spines or DEFAULT_SPINES,
+                          server_link=server_link, uplink=_spec(t.uplink),
+                          oversubscription=t.oversubscription, hosts=hosts,
+                          host_link=host_link, nics=t.nics)
+    if t.shape == "remote-site":
+        return remote_site(t.servers, server_link=server_link, wan=_spec(t.wan), hosts=hosts,
+                           host_link=host_link, nics=t.nics)
+    return Topology()
+
+
+def _attach_issue(topo: Topology, path: tuple, attach: str) -> Issue | None:
+    if attach not in topo:
+        return path, f"unknown node {attach!r}{suggest(attach, list(topo.graph))}"
+    if topo.node_kind(attach) in ENDPOINT_KINDS:
+        return path, (f"cannot attach to {attach!r}, a {topo.node_kind(attach)}; attach to a "
+                      "switch or router")
+    return None
+
+
+def _diagnose(t: TopologySection, early: list[tuple[int, HostSpec]],
+              error: TopologyError) -> list[Issue]:
+    """Which early host made the builder fail (it stops at the first problem)."""
+    try:
+        bare = _shape(t, [])
+    except TopologyError as e:
+        return [(_T, str(e))]
+    issues = []
+    for i, h in early:
+        p = (*_T, "hosts", i)
+        if h.name in bare:
+            issues.append(((*p, "name"), f"{h.name!r} is already a node of the "
+                           f"{t.shape} topology"))
+        elif h.attach is not None and (issue := _attach_issue(bare, (*p, "attach"), h.attach)):
+            issues.append(issue)
+    return issues or [(_T, str(error))]
+
+
+def build_topology(t: TopologySection) -> tuple[Topology | None, list[Issue]]:
+    """Build the topology section, collecting every problem with its field path.
+
+    Returns:
+        ``(topology, [])``, or ``(None, issues)`` when anything failed.
+    """
+    extra = {n.name for n in t.nodes}
+    hosts = list(enumerate(t.hosts))
+    late = [(i, h) for i, h in hosts if t.shape == "custom" or h.attach in extra]
+    late_index = {i for i, _ in late}
+    early = [(i, HostSpec(h.name, h.attach, _spec(h.link), h.nics)) for i, h in hosts
+             if i not in late_index]
+    try:
+        topo = _shape(t, [h for _, h in early])
+    except TopologyError as e:
+        return None, _diagnose(t, early, e)
+    issues: list[Issue] = []
+    for i, n in enumerate(t.nodes):
+        p = (*_T, "nodes", i)
+        if n.name in topo:
+            issues.append(((*p, "name"), f"{n.name!r} is already a node of the {t.shape} "
+                           "topology"))
+            continue
+        try:
+            topo.add_node(n.name, n.kind, domain=n.domain, rack=n.rack, nics=n.nics,
+                          gateway=n.gateway)
+        except TopologyError as e:
+            issues.append((p, str(e)))
+    default_link = t.host_link or t.server_link
+    for i, h in late:
+        p = (*_T, "hosts", i)
+        if h.attach is None:
+            continue  # reported by the static checks (custom shape needs attach)
+        if issue := _attach_issue(topo, (*p, "attach"), h.attach):
+            issues.append(issue)
+            continue
+        link = h.link or default_link
+        try:
+            topo.add_node(h.name, "host", domain=topo.domain_of(h.attach), nics=h.nics)
+            for _ in range(h.nics):
+                topo.add_link(h.attach, h.name, link.bandwidth, link.latency, link.loss)
+        except TopologyError as e:
+            issues.append((p, str(e)))
+    for i, lk in enumerate(t.links):
+        p = (*_T, "links", i)
+        missing = [(end, getattr(lk, end)) for end in ("a", "b") if getattr(lk, end) not in topo]
+        for end, name in missing:
+            issues.append(((*p, end), f"unknown node {name!r}{suggest(name, list(topo.graph))}"))
+        if missing:
+            continue
+        r = lk.reverse
+        try:
+            topo.add_link(lk.a, lk.b, lk.bandwidth, lk.latency, lk.loss,
+                          bandwidth_ba=r and r.bandwidth, latency_ba=r and r.latency,
+                          loss_ba=r and r.loss, name=lk.name)
+        except TopologyError as e:
+            issues.append((p, str(e)))
+    if not issues:
+        issues = [(_T, msg) for msg in topo.validate()]
+    return (None if issues else topo), issues
+
+
+def allocate(topo: Topology, fleet: list[tuple[int, FleetGroup]]
+             ) -> tuple[list[tuple[str, str]], list[Issue]]:
+    """Give each group its servers: the first free ones in topology order.
+
+    Args:
+        topo: the built topology.
+        fleet: groups with their index in ``fleet``.
+
+    Returns:
+        ``(server, group)`` pairs and the problems (unknown rack, too few servers).
+    """
+    order = topo.servers()
+    rack_of = {s: topo.graph.nodes[s].get("rack") for s in order}
+    racks = sorted({r for r in rack_of.values() if r is not None})
+    taken: set[str] = set()
+    out: list[tuple[str, str]] = []
+    issues: list[Issue] = []
+    for i, g in fleet:
+        pool = order
+        where = ""
+        if g.racks is not None:
+            for j, r in enumerate(g.racks):
+                if r not in racks:
+                    issues.append((("fleet", i, "racks", j), f"unknown rack {r!r}"
+                                   f"{suggest(r, racks)}; racks: {', '.join(racks[:12])}"
+                                   f"{', ...' if len(racks) > 12 else ''}"))
+            wanted = set(g.racks)
+            pool = [s for s in order if rack_of[s] in wanted]
+            where = f" in racks {', '.join(g.racks)}"
+        free = [s for s in pool if s not in taken]
+        if g.count > len(free):
+            issues.append((("fleet", i, "count"),
+                           f"asks for {g.count} servers but only {len(free)} are free{where} "
+                           f"(the topology has {len(order)}; earlier groups took "
+                           f"{len(taken)})"))
+        chosen = free[:g.count]
+        taken.update(chosen)
+        out.extend((s, g.name) for s in chosen)
+    return out, issues
+
+
+def fault_target_checks(topo: Topology, faults: list[tuple[int, Fault]],
+                        groups: frozenset[str] = frozenset()) -> list[Issue]:
+    """Link faults must name a link of the built topology (or, link-down, a group)."""
+    links = list(topo.links())
+    issues = []
+    for i, f in faults:
+        if f.kind in ("link-down", "loss") and f.target not in links and \
+                f.target not in groups:
+            example = links[0] if links else "a--b"
+            issues.append((("faults", i, "target"), f"unknown link {f.target!r}"
+                           f"{suggest(f.target, links)}; links are named like {example!r}"))
+    return issues
