@@ -2,7 +2,7 @@
 
 The lab boots real iPXE under QEMU (qemu-system-x86, the iPXE ROMs, dnsmasq, tcpdump);
 the report's browser test renders HTML reports in headless Chromium (chromium,
-chromium-driver; ``tests/test_report_browser.py``).
+chromium-driver; ``tests/report/test_report_browser.py``).
 
 ``netbootsim lab install`` (and ``lab run`` when something is missing and it runs
 as root) runs ``apt-get update`` then ``apt-get install -y`` for the missing

@@ -1,6 +1,6 @@
 """Transfer laws, pure math: TFTP lock-step, TCP/HTTP, iPXE's retry timer, wire sizes.
 
-Nothing here imports SimPy or the engines (``tests/test_protocols.py`` keeps it so):
+Nothing here imports SimPy or the engines (``tests/protocols/test_protocols.py`` keeps it so):
 :mod:`netbootsim.net.transfer` drives the flow engine with these laws' plans.
 """
 

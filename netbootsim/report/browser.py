@@ -5,7 +5,7 @@ reads right is a question for a browser, not for the text: broken images, markup
 as text and sections out of order only show when it is rendered. This module drives
 Debian's Chromium through Selenium (chromium and chromium-driver come with
 ``netbootsim lab install``; selenium with the ``dev`` extra) and reports what the page
-shows, for the test ``tests/test_report_browser.py`` and for the screenshot in the README:
+shows, for the test ``tests/report/test_report_browser.py`` and for the screenshot in the README:
 
     python -m netbootsim.report.browser results/ipxe-dynamic-api/report.html docs/report.png
 """

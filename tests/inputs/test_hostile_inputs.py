@@ -1,0 +1,427 @@
+"""Hostile and absurd input: no scenario, script or flag can hang the machine, exhaust its
+memory, reach the host or delete a user's file (docs/limits.md).
+
+Every case runs the command line in a subprocess under a 1 GiB address-space limit
+(``RLIMIT_AS``) and a 10 s time limit, and ends with exit 2 and one line naming the file
+(and line), or with the documented warning — never a traceback, a hang or a lost file.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from netbootsim import memguard
+from netbootsim.cli import main
+
+simulate_module = importlib.import_module("netbootsim.fleet.simulate")  # the module
+
+ROOT = Path(__file__).resolve().parents[2]
+QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
+STORM = ROOT / "scenarios" / "dc-boot-storm-2000.yaml"
+MEMORY = 1 << 30  # 1 GiB of address space per case
+SECONDS = 10  # per case, wall clock
+
+
+def _limit() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
+
+
+def cli(*args: str, cwd: Path, timeout: float = SECONDS) -> subprocess.CompletedProcess:
+    """``netbootsim ARGS`` in a subprocess under the memory and time limits."""
+    return subprocess.run([sys.executable, "-m", "netbootsim", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout,
+                          preexec_fn=_limit)
+
+
+def refused(r: subprocess.CompletedProcess, prefix: str, n: int = 1) -> str:
+    """Exit 2, no traceback, nothing on stdout, ``n`` stderr lines starting ``prefix``.
+
+    Returns the problem lines, joined.
+    """
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "Traceback" not in r.stderr
+    assert r.stdout == ""
+    lines = r.stderr.splitlines()
+    assert len(lines) == n, r.stderr
+    assert all(x.startswith(prefix) for x in lines), (prefix, lines)
+    return "\n".join(lines)
+
+
+def files(d: Path) -> list[str]:
+    """Every path under ``d``, relative, sorted (hidden ones too)."""
+    return sorted(str(p.relative_to(d)) for p in d.rglob("*"))
+
+
+def quickstart(tmp_path: Path, name: str = "q.yaml", text: str | None = None) -> Path:
+    """The quickstart (or ``text``) written as ``tmp_path/name``."""
+    body = text if text is not None else QUICKSTART.read_text()
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body)
+    return path
+
+
+def line_of(path: Path, text: str) -> int:
+    """The 1-based line of ``path`` that holds ``text`` first."""
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        if text in line:
+            return i
+    raise AssertionError(f"{text!r} not in {path}")
+
+
+# -- output directories -------------------------------------------------------------------
+
+
+def test_out_on_a_directory_with_a_users_file_refuses_and_keeps_it(tmp_path):
+    sc = quickstart(tmp_path)
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine\n")
+    r = cli("run", str(sc), "--out", str(out), cwd=tmp_path)
+    msg = refused(r, f"command line: --out: {out}: holds 'notes.txt'")
+    assert "--force" in msg
+    assert files(out) == ["notes.txt"] and (out / "notes.txt").read_text() == "mine\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "q.yaml"]
+
+
+def test_out_dot_refuses_and_deletes_nothing(tmp_path):
+    # the user's working directory: their scenario and a canary file
+    sc = quickstart(tmp_path)
+    (tmp_path / "canary").write_text("alive\n")
+    r = cli("run", "q.yaml", "--out", ".", cwd=tmp_path)
+    refused(r, "command line: --out: .: holds 'canary' and 1 more")
+    assert files(tmp_path) == ["canary", "q.yaml"]
+    assert sc.read_text() == QUICKSTART.read_text()
+
+
+def test_out_on_a_file_or_under_a_file_refuses(tmp_path):
+    quickstart(tmp_path)
+    (tmp_path / "report.txt").write_text("mine\n")
+    refused(cli("run", "q.yaml", "--out", "report.txt", cwd=tmp_path),
+            "command line: --out: report.txt: is a file")
+    refused(cli("run", "q.yaml", "--out", "report.txt/sub", cwd=tmp_path),
+            "command line: --out: report.txt/sub: report.txt is a file")
+    assert files(tmp_path) == ["q.yaml", "report.txt"]
+
+
+def test_force_writes_beside_the_users_files_and_deletes_none(tmp_path):
+    quickstart(tmp_path)
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine\n")
+    r = cli("run", "q.yaml", "--out", "mine", "--force", "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (out / "notes.txt").read_text() == "mine\n"
+    assert (out / "summary.json").is_file() and (out / "report.html").is_file()
+    assert not (out / ".netbootsim").exists()  # still the user's directory
+    # run again without --force: still refused (the user's file is still there)
+    refused(cli("run", "q.yaml", "--out", "mine", cwd=tmp_path), "command line: --out: mine:")
+
+
+def test_a_directory_netbootsim_wrote_is_replaced_whole(tmp_path):
+    quickstart(tmp_path)
+    assert cli("run", "q.yaml", "--out", "o", "--quiet", cwd=tmp_path).returncode == 0
+    before = files(tmp_path / "o")
+    assert ".netbootsim" in before and "summary.json" in before
+    assert cli("run", "q.yaml", "--out", "o", "--quiet", cwd=tmp_path).returncode == 0
+    assert files(tmp_path / "o") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o", "q.yaml"]  # no lock, no tmp
+
+
+def test_two_runs_on_the_same_output_at_once_the_second_refuses(tmp_path):
+    # The first run holds the output's lock from the moment it has validated its scenario
+    # until its files are in place (the 2,000-server storm: several seconds).
+    first = subprocess.Popen([sys.executable, "-m", "netbootsim", "run", str(STORM),
+                              "--out", "o", "--quiet"], cwd=tmp_path,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=_limit)
+    lock = tmp_path / ".o.netbootsim-lock"
+    deadline = time.monotonic() + 60
+    while not lock.exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert lock.exists(), "the first run never took its lock"
+    second = cli("run", str(QUICKSTART), "--out", "o", cwd=tmp_path)
+    out, err = first.communicate(timeout=120)
+    refused(second, "command line: --out: o: another netbootsim command is writing")
+    assert first.returncode == 0, err
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["scenario"] == "dc-boot-storm-2000"  # the first run's, not a mix
+    assert not lock.exists()
+
+
+def test_sweep_killed_then_run_again_resumes_and_leaves_nothing_stale(tmp_path):
+    sc = quickstart(tmp_path)
+    args = [sys.executable, "-m", "netbootsim", "sweep", str(sc), "--vary",
+            "fleet[0].count=10,20,30,40", "--out", "sw"]
+    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, preexec_fn=_limit)
+    journal = tmp_path / "sw" / ".netbootsim-sweep.json"
+    deadline = time.monotonic() + 60
+    while not journal.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)  # kill -9 once the first point is done
+    proc.wait()
+    assert (tmp_path / "sw" / "10" / "summary.json").is_file()
+    first_point = (tmp_path / "sw" / "10" / "summary.json").stat().st_mtime_ns
+    # what a kill in the middle of writing a point leaves: its staging directory
+    (tmp_path / "sw" / ".20.k1ll3d.netbootsim-tmp").mkdir()
+    (tmp_path / "sw" / ".20.k1ll3d.netbootsim-tmp" / "servers.csv").write_text("half")
+    r = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                       preexec_fn=_limit)
+    assert r.returncode == 0, r.stderr
+    names = files(tmp_path / "sw")
+    assert not [n for n in names if n.endswith(("-tmp", "-lock")) or "-tmp/" in n], names
+    assert ".netbootsim-sweep.json" not in names  # the journal goes once the sweep is done
+    # the finished point was reused, not run again
+    assert (tmp_path / "sw" / "10" / "summary.json").stat().st_mtime_ns == first_point
+    result = json.loads((tmp_path / "sw" / "summary.json").read_text())
+    assert [p["servers"] for p in result["points"]] == [10, 20, 30, 40]
+    assert [p["completed"] for p in result["points"]] == [10, 20, 30, 40]
+
+
+def test_compare_of_two_files_with_the_same_name_keeps_them_apart(tmp_path):
+    a = quickstart(tmp_path, "a/q.yaml")
+    b = quickstart(tmp_path, "b/q.yaml", text=QUICKSTART.read_text().replace(
+        "servers: 40", "servers: 20").replace("count: 40", "count: 20"))
+    r = cli("compare", str(a), str(b), "--out", "cmp", cwd=tmp_path, timeout=30)
+    assert r.returncode == 0, r.stderr
+    ours = {d: json.loads((tmp_path / "cmp" / d / "summary.json").read_text())
+            for d in ("a-q", "b-q")}
+    assert (ours["a-q"]["servers"], ours["b-q"]["servers"]) == (40, 20)
+    table = (tmp_path / "cmp" / "compare.md").read_text()
+    assert "| a-q | 40/40 |" in table and "| b-q | 20/20 |" in table
+
+
+# -- YAML that cannot explode -------------------------------------------------------------
+
+BOMB = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"] + [
+    f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+
+
+@pytest.mark.parametrize("where", ["top", "variants"])
+def test_alias_bomb_is_refused_before_it_expands(tmp_path, where):
+    # nine anchors, each a list of nine aliases to the previous: 9**9 values once expanded
+    # (~400 bytes of text); refused at the line of the smallest value over 2 million.
+    body = QUICKSTART.read_text()
+    if where == "top":
+        body += "zzz:\n" + "".join(f"  {line}\n" for line in BOMB)
+    else:
+        body += "variants:\n  v1:\n" + "".join(f"    {line}\n" for line in BOMB)
+    sc = quickstart(tmp_path, text=body)
+    line = line_of(sc, "a6: &a6")  # 9**7 = 4.8 M values: the first over 2 M
+    for cmd in (["validate", "q.yaml"], ["run", "q.yaml", "--out", "o"]):
+        msg = refused(cli(*cmd, cwd=tmp_path), f"q.yaml:{line}: YAML: its aliases expand")
+        assert "past the limit of 2,000,000" in msg
+    assert files(tmp_path) == ["q.yaml"]
+
+
+def test_deep_nesting_is_refused_with_its_line(tmp_path):
+    sc = quickstart(tmp_path, text=QUICKSTART.read_text() + "zzz: " + "[" * 2000
+                    + "]" * 2000 + "\n")
+    line = line_of(sc, "zzz:")
+    msg = refused(cli("validate", "q.yaml", cwd=tmp_path), f"q.yaml:{line}: nested deeper")
+    assert "64 levels" in msg
+
+
+def test_a_huge_scenario_file_is_refused_by_its_size(tmp_path):
+    sc = tmp_path / "q.yaml"
+    with open(sc, "w") as f:
+        f.write(QUICKSTART.read_text())
+        f.write("# " + "x" * (17 * 2**20) + "\n")
+    refused(cli("validate", "q.yaml", cwd=tmp_path), "q.yaml: ")
+
+
+# -- magnitudes, time and memory ----------------------------------------------------------
+
+
+def test_an_exbibyte_image_is_a_warning_and_an_error_under_strict(tmp_path):
+    # 1 EiB = 1,048,576 TiB: above the plausible 1 TiB. A run still ends (servers not ready
+    # by the 7-day horizon: 1 EiB over 10 Gbps would take 29 years).
+    sc = quickstart(tmp_path, text=QUICKSTART.read_text().replace(
+        "kernel: {size: 12MiB}", "kernel: {size: 1048576TiB}"))
+    line = line_of(sc, "kernel: {size: 1048576TiB}")
+    r = cli("run", "q.yaml", "--out", "o", "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    warnings = [x for x in r.stderr.splitlines() if "warning:" in x]
+    assert warnings == [x for x in r.stderr.splitlines() if x.startswith("q.yaml:")]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"q.yaml:{line}: images.kernel.size: warning: ")
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["warnings"] == warnings
+    assert summary["completed"] == 0 and summary["unfinished"] == 40
+    assert "Warnings about the scenario" in (tmp_path / "o" / "report.html").read_text()
+    refused(cli("run", "q.yaml", "--out", "o2", "--strict", cwd=tmp_path),
+            f"q.yaml:{line}: images.kernel.size: warning: ")
+    assert not (tmp_path / "o2").exists()
+
+
+@pytest.mark.parametrize("at", ["100000000s", "10000000000s", "1000000000000s"])
+def test_power_on_at_1e8_to_1e12_s_is_refused(tmp_path, at):
+    sc = quickstart(tmp_path, text=QUICKSTART.read_text().replace("at: 0s", f"at: {at}"))
+    line = line_of(sc, f"at: {at}")
+    for cmd in (["validate", "q.yaml"], ["run", "q.yaml", "--out", "o"]):
+        msg = refused(cli(*cmd, cwd=tmp_path), f"q.yaml:{line}: fleet[0].power_on.at: ")
+        assert "2**22 s" in msg
+    assert files(tmp_path) == ["q.yaml"]
+
+
+def test_sleep_for_ever_in_a_script_ends_at_the_horizon(tmp_path):
+    body = QUICKSTART.read_text().replace("    power_on: {at: 0s}", textwrap.indent(
+        "power_on: {at: 0s}\nscript: |\n  #!ipxe\n  sleep 999999999\n", "    "))
+    quickstart(tmp_path, text=body)
+    r = cli("run", "q.yaml", "--out", "o", "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    with open(tmp_path / "o" / "servers.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {row["outcome"] for row in rows} == {"unfinished"}
+    assert {row["reason"] for row in rows} == {
+        "still booting at the run's horizon (run.until = 604800 s, the default: 7 days)"}
+
+
+def test_a_billion_servers_are_refused_at_once(tmp_path):
+    sc = quickstart(tmp_path, text=QUICKSTART.read_text().replace(
+        "servers: 40", "servers: 1000000000").replace("count: 40", "count: 1000000000"))
+    line = line_of(sc, "count: 1000000000")
+    t0 = time.monotonic()
+    msg = refused(cli("validate", "q.yaml", cwd=tmp_path), f"q.yaml:{line}: fleet[0].count: ")
+    assert "1,000,000,000 servers to boot need an estimated 80,000.16 GB" in msg
+    refused(cli("run", "q.yaml", "--out", "o", cwd=tmp_path), f"q.yaml:{line}: fleet[0].count")
+    assert time.monotonic() - t0 < 2 * SECONDS
+    assert files(tmp_path) == ["q.yaml"]
+
+
+def test_a_storm_too_large_for_the_memory_is_refused_before_it_runs(tmp_path):
+    # 50,000 servers of the shipped storm: 160 MB + 50,000 x 80 KB + 10 KB x 6,257 other
+    # topology elements (1,250 ToRs, 4 spines, 5,000 ToR-spine links, 3 hosts) = 4.22 GB
+    # estimated, more than the 1 GiB this subprocess may map.
+    r = cli("run", str(STORM), "--out", "o", "--set", "topology.racks=1250",
+            "--set", "fleet[0].count=50000", cwd=tmp_path)
+    msg = refused(r, "--set fleet[0].count=50000: fleet[0].count: 50,000 servers to boot "
+                     "need an estimated 4.22 GB")
+    assert "address-space limit (RLIMIT_AS)" in msg
+    assert files(tmp_path) == []
+
+
+def test_a_run_that_grows_past_the_memory_limit_stops_and_writes_nothing(
+        tmp_path, monkeypatch, capsys):
+    # In-process: the estimate is made to pass (no per-server cost), the limit is below
+    # what this process already holds, and the watch looks every 100 SimPy steps, so the
+    # quickstart (640 steps) is stopped by its first look.
+    monkeypatch.setattr(memguard, "BASE_BYTES", 0.0)
+    monkeypatch.setattr(memguard, "PER_SERVER_BYTES", {"flow": 0.0, "packet": 0.0})
+    monkeypatch.setattr(simulate_module, "WATCH_EVERY", 100)
+    limit = memguard.rss() / 2
+    rc = main(["run", str(QUICKSTART), "--out", str(tmp_path / "o"),
+               "--max-memory", f"{int(limit)}B"])
+    err = capsys.readouterr().err.splitlines()
+    assert rc == 2
+    assert len(err) == 1 and err[0].startswith(f"{QUICKSTART}: run stopped at simulated time")
+    assert "past the limit" in err[0] and "nothing was written" in err[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_max_memory_must_be_a_size(tmp_path):
+    quickstart(tmp_path)
+    refused(cli("run", "q.yaml", "--max-memory", "12", cwd=tmp_path),
+            "command line: --max-memory: '12' is not a size")
+
+
+# -- the environment this file needs ------------------------------------------------------
+
+
+def test_the_limits_above_bind():
+    # A test that cannot fail is a defect: under the same limit, a plain allocation of
+    # 2 GiB fails, so the subprocesses above really run within 1 GiB.
+    r = subprocess.run([sys.executable, "-c", "b = bytearray(2 << 30)"], capture_output=True,
+                       text=True, timeout=SECONDS, preexec_fn=_limit)
+    assert r.returncode != 0 and "MemoryError" in r.stderr
+    assert os.cpu_count()
+
+
+def test_lab_matrix_replaces_only_its_own_runs(tmp_path):
+    # A matrix target that holds a user's file is refused before any lab time is spent
+    # (no root, no QEMU needed: the check comes first); a committed trace is its own.
+    from netbootsim.errors import InputError
+    from netbootsim.lab.matrix import run_matrix
+    from netbootsim.plan.outdir import owned
+
+    cfg = ROOT / "lab" / "tftp.yaml"
+    target = tmp_path / f"{cfg.stem}-r1"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine\n")
+    with pytest.raises(InputError) as e:
+        run_matrix([(cfg, 1)], tmp_path, say=lambda _m: None)
+    assert "holds 'notes.txt'" in str(e.value)
+    assert files(tmp_path) == [f"{cfg.stem}-r1", f"{cfg.stem}-r1/notes.txt"]
+    traces = sorted(p for p in (ROOT / "lab" / "traces").iterdir() if p.is_dir())
+    assert traces and all(owned(p)[0] for p in traces)
+
+
+# -- templates and scripts stay inside the simulation -------------------------------------
+
+BAD = ROOT / "tests" / "data" / "bad"
+
+
+@pytest.mark.parametrize("name,field,text,n", [
+    ("script-typo.yaml", "fleet[0].script", "unknown command 'kernal'", 1),
+    # {{ cycler.__init__.__globals__.os.popen('id').read() }}: both attributes named
+    ("api-template-ssti.yaml", "services.api1.templates.compute",
+     "attribute '__init__': the sandbox refuses", 2),
+])
+def test_script_typo_and_template_injection_are_refused_by_validate_and_run(
+        tmp_path, name, field, text, n):
+    # (the file's first line says where: "# expect: LINE FIELD ...")
+    src = BAD / name
+    line = int(src.read_text().split()[2])
+    sc = tmp_path / name
+    sc.write_text(src.read_text())
+    for cmd in (["validate", name], ["run", name, "--out", "o"]):
+        msg = refused(cli(*cmd, cwd=tmp_path), f"{name}:{line}: {field}: ", n)
+        assert text in msg
+    assert files(tmp_path) == [name]
+
+
+def test_a_script_that_chains_a_host_file_fails_inside_the_simulation(tmp_path):
+    # chain file:///<canary>: the servers fail with a reason naming the file: URI, and the
+    # canary's content reaches no output (the audit-hook proof that no host file is opened
+    # is tests/scenario/test_scenario_scripts.py's canary test).
+    canary = tmp_path / "canary.txt"
+    canary.write_text("SECRET-CANARY\n")
+    body = QUICKSTART.read_text().replace("    power_on: {at: 0s}", textwrap.indent(
+        f"power_on: {{at: 0s}}\nscript: |\n  #!ipxe\n  chain file://{canary}\n", "    "))
+    quickstart(tmp_path, text=body)
+    r = cli("run", "q.yaml", "--out", "o", "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    with open(tmp_path / "o" / "servers.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {row["outcome"] for row in rows} == {"failed"}
+    assert all("file: URIs name files of the machine's own EFI volume" in row["reason"]
+               for row in rows), rows[0]["reason"]
+    for p in (tmp_path / "o").iterdir():
+        assert b"SECRET-CANARY" not in p.read_bytes(), p
+
+
+def test_a_huge_topology_is_refused_even_when_the_fleet_is_invalid(tmp_path):
+    # Found by the fuzzer (tests/inputs/test_fuzz_inputs.py): with an invalid fleet the memory
+    # check was skipped and validation built a topology of 2**31 servers, until the
+    # kernel killed it. The check now counts the topology on its own.
+    sc = quickstart(tmp_path, text=QUICKSTART.read_text().replace(
+        "servers: 40", "servers: 2147483648").replace("count: 40", "count: {x: 20}"))
+    r = cli("validate", "q.yaml", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    topo, count = sorted(r.stderr.splitlines(), key=lambda x: int(x.split(":")[1]))
+    assert topo.startswith(f"q.yaml:{line_of(sc, 'servers: 2147483648')}: "
+                           "topology.servers: 0 servers to boot need an estimated")
+    assert count.startswith(f"q.yaml:{line_of(sc, 'count: {x: 20}')}: fleet[0].count: ")

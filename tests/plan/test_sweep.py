@@ -1,0 +1,53 @@
+"""The cliff finder: crossings of the not-ready fraction, rising and falling."""
+
+from netbootsim.plan.sweep import crossing
+
+
+def test_rising_crossing_interpolates():
+    # 0 at 50 servers, 1/3 at 75: 1 % is reached at 50 + 0.01/(1/3) × 25 = 50.75
+    assert crossing([25, 50, 75, 100], [0.0, 0.0, 1 / 3, 0.5], 0.01) == 50.75
+    assert crossing([25, 50, 75, 100], [0.0, 0.0, 1 / 3, 0.5], 0.5) == 100
+
+
+def test_falling_crossing_against_the_cap():
+    # all fail until the cap reaches 1000, none at 2000: below 50 % at 1000 + 0.5 × 1000
+    assert crossing([50, 1000, 2000], [1.0, 1.0, 0.0], 0.5) == 1500.0
+    assert crossing([50, 1000, 2000], [1.0, 1.0, 0.0], 0.01) == 1990.0
+
+
+def test_never_crosses():
+    assert crossing([1, 2, 3], [0.0, 0.0, 0.0], 0.01) is None
+    assert crossing([], [], 0.5) is None
+
+
+def test_sweep_command_on_the_cliff_scenario(tmp_path):
+    # tftp-cliff at 50 servers, varying tftp-max 10 / 50: at 10 the fleet collapses (the
+    # duplicate-RRQ orphans), at 50 everyone is ready; the 50 % crossing lies between.
+    import json
+    from pathlib import Path
+
+    from netbootsim.cli import main
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "sw"
+    code = main(["sweep", str(root / "scenarios" / "tftp-cliff" / "050-servers.yaml"),
+                 "--vary", "services.tftp1.max_sessions=10,50", "--out", str(out)])
+    assert code == 0
+    res = json.loads((out / "summary.json").read_text())
+    assert res["values"] == [10, 50]
+    assert res["not_ready_fraction"][1] == 0.0 and res["not_ready_fraction"][0] > 0.5
+    assert 10 < res["crosses_50pct"] < 50
+    # the cliff, named by the swept field; the flat keys say the same
+    cliff = res["cliff"]
+    assert cliff["vary"] == "services.tftp1.max_sessions"
+    assert cliff["crosses_50pct"] == res["crosses_50pct"]
+    assert cliff["crosses_1pct"] == res["crosses_1pct"]
+    assert cliff["deadline_s"] == 1200.0
+    # the points table: one record per run, as in sweep.csv
+    assert [p["services.tftp1.max_sessions"] for p in res["points"]] == [10, 50]
+    assert [p["not_ready_fraction"] for p in res["points"]] == res["not_ready_fraction"]
+    assert res["points"][1]["completed"] == res["points"][1]["servers"] == 50
+    # only the summary is kept (beside the marker that says netbootsim wrote it)
+    assert sorted(p.name for p in (out / "10").iterdir()) == [".netbootsim", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".netbootsim", "10", "50", "summary.json",
+                                                      "sweep.csv", "sweep.md"]

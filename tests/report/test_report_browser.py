@@ -1,0 +1,79 @@
+"""The HTML report as a planner sees it: rendered by headless Chromium, not read as text.
+
+A report can pass every text check and still show a broken image, a Markdown table as
+raw pipes, or the failures table before the headline. These tests render reports at
+1366 px wide and check what the browser shows. They need Debian's chromium and
+chromium-driver (``netbootsim lab install``, which CI runs) and selenium (``dev``
+extra); without them they skip, saying so.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from netbootsim.cli import main
+from netbootsim.report import fmt
+from netbootsim.report.browser import available, render
+
+ROOT = Path(__file__).resolve().parents[2]
+WHY = available()
+pytestmark = pytest.mark.skipif(WHY is not None, reason=f"no headless browser: {WHY}")
+
+FIGURES = ["Completion time", "Time by phase", "Utilisation over time"]
+# Markup that must never reach the reader as text: Markdown tables and emphasis, HTML
+# tags, escaped entities shown literally (double escaping).
+RAW = ["|---", "**", "<img", "<table", "<h2", "&lt;", "&gt;", "&amp;", "{{", "{%"]
+
+
+def _check(page, summary: dict) -> None:
+    # every figure decoded, at the width the page gives it
+    assert [alt for alt, *_ in page.images] == FIGURES
+    for alt, loaded, natural, _top, width, height in page.images:
+        assert loaded and natural > 0, f"figure {alt!r} did not decode"
+        assert width > 300 and height > 100, f"figure {alt!r} shown at {width}×{height}"
+    for raw in RAW:
+        assert raw not in page.text, f"raw markup {raw!r} shown as text"
+    # the headline table carries the summary's numbers as formatted for people
+    head = dict(row for row in page.headline if len(row) == 2)
+    assert head["Servers"].startswith(fmt.count(summary["servers"]))
+    assert head["Ready p50 / p95 / p99"] == " / ".join(
+        fmt.duration(summary[k]) for k in ("p50", "p95", "p99"))
+    assert head["Makespan (first power-on → last ready)"] == fmt.duration(summary["makespan"])
+    assert head["Makespan ÷ bound"] == fmt.ratio(summary["makespan_over_bound"])
+    assert head["Line-rate lower bound"].startswith(
+        fmt.duration(summary["line_rate_bound"]["seconds"]))
+    assert head["Top bottleneck"].startswith(summary["bottlenecks"][0]["resource"])
+    # in reading order: headline, CDF, phases, bottleneck, failures
+    tops = [page.top_of("table", "Servers"),
+            *(top for _a, _l, _n, top, _w, _h in page.images[:2]),
+            page.top_of("h2", "Bottleneck attribution"), page.top_of("h2", "Failures")]
+    assert tops == sorted(tops), tops
+    # the headline and the CDF's top half fit the first 900 px window
+    assert page.top_of("table", "Servers") < 450
+    cdf = page.images[0]
+    assert cdf[3] < 900, f"the CDF starts {cdf[3]:.0f} px down, below the first screen"
+
+
+def test_fresh_quickstart_report_renders(tmp_path):
+    out = tmp_path / "q"
+    assert main(["run", str(ROOT / "scenarios/quickstart.yaml"), "--out", str(out),
+                 "--quiet"]) == 0
+    shot = tmp_path / "q.png"
+    page = render(out / "report.html", shot)
+    _check(page, json.loads((out / "summary.json").read_text()))
+    assert page.text.split("Failures", 1)[1].strip().startswith("No server failed.")
+    assert shot.stat().st_size > 20_000  # a page with three figures, not a blank one
+
+
+def test_shipped_report_with_failures_renders():
+    # ipxe-dynamic-api: 45 of 320 servers halted by imgverify; the failures table
+    # names the reason and the count beside it
+    report = ROOT / "results/ipxe-dynamic-api"
+    summary = json.loads((report / "summary.json").read_text())
+    page = render(report / "report.html")
+    _check(page, summary)
+    (reason, n), = summary["failures"].items()
+    failures = page.text.split("Failures", 1)[1]
+    assert "signature-invalid" in reason and reason.split(":")[0] in failures
+    assert f"{reason}\t{n}\t{fmt.percent(n / summary['servers'])}" in failures
