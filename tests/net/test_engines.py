@@ -53,6 +53,7 @@ def test_a_scenario_runs_unchanged_on_the_packet_engine():
     assert any(n.startswith("Packet engine:") for n in packet["notes"])
 
 
+@pytest.mark.slow  # ~5 s of packets; CI runs it with -m slow
 def test_packet_engine_with_loss_repeats_byte_for_byte():
     # A lossy link draws from the run's seeded generator: same seed, same summary;
     # another seed, another result.
@@ -127,6 +128,7 @@ def test_dhcp_broadcasts_are_flooded_and_relayed_as_packets():
     assert ex["packet"] == pytest.approx(ex["flow"], rel=0.01)
 
 
+@pytest.mark.slow  # ~8 s of packets; CI runs it with -m slow
 def test_packet_engine_reports_the_bottleneck_and_honours_disk_rate():
     # quickstart with 4 servers: both engines name boot1->tor01 the bottleneck for the
     # whole run (packet: ≥ 95 % busy in every sample interval) and agree on how long.
