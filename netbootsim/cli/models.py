@@ -6,7 +6,8 @@ import argparse
 
 from ..clock import DEFAULT_HORIZON
 from ..fleet import LINUX_RWND
-from ..fleet.machine import CHAIN_START, LINK_WAIT, STP_MAX_DEFERRALS
+from ..fleet.boot import CHAIN_START
+from ..fleet.link import LINK_WAIT, STP_MAX_DEFERRALS
 from ..fleet.spec import TLS_CLIENT_TIME
 from ..profiles import PROFILES
 from ..services.dhcp import IPV6_WAIT

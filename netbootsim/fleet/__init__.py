@@ -1,9 +1,11 @@
 """The fleet: servers that power on, boot over the network and get installed.
 
 Layers, one module each: :mod:`.spec` (what a run is given), :mod:`.world` (network,
-services with their limits, records), :mod:`.machine` (one server's lifecycle and boot
-paths, and the iPXE interpreter's world), :mod:`.results` (what a run produced, the
-bottleneck observer), :mod:`.simulate` (the entry point).
+services with their limits, records), :mod:`.machine` (one server: identity, state,
+records), :mod:`.lifecycle` (its stages, attempts, timeouts and on-failure policies),
+:mod:`.boot` (the boot paths), :mod:`.link` (link faults and a DHCP exchange),
+:mod:`.ipxe_world` (the iPXE interpreter's world), :mod:`.results` (what a run
+produced, the bottleneck observer), :mod:`.simulate` (the entry point).
 """
 
 from .results import FleetRun, Observer

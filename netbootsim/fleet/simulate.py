@@ -10,6 +10,7 @@ import simpy
 from ..clock import DEFAULT_HORIZON, TIME_LIMIT
 from ..runtime import relaxed_gc
 from ..topology import Topology
+from .lifecycle import lifecycle
 from .machine import Machine
 from .results import FleetRun
 from .spec import DhcpSpec, FaultWindows, Group, Service
@@ -125,7 +126,7 @@ def simulate(
     done = [0]
 
     def life(m: Machine):
-        yield from m.lifecycle()
+        yield from lifecycle(m)
         done[0] += 1
         if progress is not None:
             progress(done[0], len(machines), env.now)

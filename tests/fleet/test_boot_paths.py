@@ -14,7 +14,7 @@ import pytest
 from small_scenarios import scenario
 
 from netbootsim.api import simulate_scenario
-from netbootsim.fleet.machine import CHAIN_START
+from netbootsim.fleet.boot import CHAIN_START
 
 MS = 1e-3
 

@@ -1,0 +1,140 @@
+"""The boot paths, as their boot logs read: PXE ROM, PXE → iPXE chainload, iPXE.
+
+Each is a generator function over a :class:`~.machine.Machine` that ends when the
+kernel has been handed over, or raises :class:`~.machine.Failed`:
+
+* ``pxe`` (:func:`pxe_rom`): the PXE ROM's DHCP
+  (:data:`netbootsim.services.dhcp.PXE_SCHEDULE`), then TFTP of the boot file DHCP
+  names (the NBP), which then TFTPs the group's kernel and initrd with the ROM's UDP
+  stack;
+* ``pxe-chainload-ipxe`` (:func:`pxe_rom` too): the PXE ROM's DHCP and TFTP of the NBP
+  (``undionly.kpxe``), then iPXE starts and does the rest, as ``ipxe``;
+* ``ipxe`` (:func:`ipxe_autoboot`): iPXE's autoboot — ``dhcp``, then the script: the
+  one DHCP names (a URL, often a provisioning API answering per machine), else the
+  group's own script. The script runs in the iPXE interpreter (:mod:`netbootsim.ipxe`)
+  against the machine's :class:`~.ipxe_world.IpxeWorld`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from .. import ipxe
+from ..profiles import Profile
+from . import link
+from .ipxe_world import IpxeWorld, default_script
+from .machine import Failed, Machine
+from .world import Target
+
+__all__ = ["pxe_rom", "ipxe_autoboot", "CHAIN_START"]
+
+#: A chainloaded iPXE's start-up, NBP loaded → its first DHCPDISCOVER: 2.42 s measured
+#: (tests/data/lab/traces/chainload, console 3.552 → 5.976 s), mostly the 2 s "Press
+#: Ctrl-B" banner (BANNER_TIMEOUT 20 tenths, config/general.h:225 [ipxe-src]).
+CHAIN_START = 2.42
+
+
+def _where(line: tuple[str, int] | None) -> str:
+    """`` (boot.ipxe:9)``: a script line for a failure reason.
+
+    Without the URI's host and query, which differ per machine and would split the
+    report's failure table.
+    """
+    if not line:
+        return ""
+    name = line[0].split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or line[0]
+    return f" ({name}:{line[1]})"
+
+
+def pxe_rom(m: Machine, rom: Profile) -> Generator[simpy.Event, Any, None]:
+    """The PXE ROM's boot: DHCP, the NBP over TFTP, then the NBP's files or iPXE."""
+    g = m.group
+    world = m.world
+    m.profile = rom
+    boot_file, host = "", ""
+    if world.dhcp:  # (no DHCP service: the transfer phase alone)
+        d = yield from link.dhcp(m, ipxe_client=rom.firmware == "ipxe", script=False)
+        if d.outcome != "ok":
+            raise Failed(f"dhcp: {d.reason}")
+        boot_file, host = d.boot_file, world.dhcp_hosts.get(d.server, "")
+    nbp = boot_file or g.nbp or g.images[0][0]
+    target = world.resolve(f"tftp://{host or g.service.name}/{nbp}")
+    if isinstance(target, str):
+        target = world.resolve(f"tftp://{g.service.name}/{nbp}")
+    if isinstance(target, str):
+        raise Failed(f"fetch:{nbp}: {target}")
+    yield from _tftp(m, target, nbp)
+    if g.boot == "pxe":  # the NBP (pxelinux-like) fetches the rest over TFTP
+        for name, _ in g.images:
+            if name != nbp:
+                yield from _tftp(m, Target(g.service, name), name)
+        m.record("boot", m.env.now, m.env.now, endpoint=g.images[-1][0])
+        return
+    m.profile = g.profile  # iPXE runs now, with its own timers
+    t0 = m.env.now
+    yield m.env.timeout(CHAIN_START)
+    m.record("firmware", t0, m.env.now, endpoint=nbp)
+    yield from ipxe_autoboot(m, nbp=nbp)
+
+
+def _tftp(m: Machine, target: Target, name: str) -> Generator[simpy.Event, Any, None]:
+    """The ROM's (or the NBP's) TFTP read of ``name``."""
+    size = m.world.images.get(name)
+    if size is None:
+        raise Failed(f"fetch:{name}: TFTP file not found on {target.service.name}")
+    res = yield from m.world.tftp(m.server, m.group.name, m.rack, m.stage, m.attempt,
+                                  m.profile, target.service, name, size)
+    m.fetched(f"fetch:{name}", target.service.name, res)
+
+
+def ipxe_autoboot(m: Machine, nbp: str | None = None) -> Generator[simpy.Event, Any, None]:
+    """IPXE's autoboot: ``dhcp``, then the script DHCP names, else the group's.
+
+    ``nbp``: the PXE boot file that loaded this iPXE (a chainload), which DHCP must not
+    name again.
+    """
+    g = m.group
+    world = IpxeWorld(m)
+    ident = m.identity()
+    settings = ipxe.Settings({"net0/mac": m.mac, "uuid": ident["uuid"],
+                              "serial": ident["serial"], "asset": ident["asset"],
+                              "manufacturer": "netbootsim", "product": g.name})
+    if g.arch == "uefi":
+        settings.builtins["platform"] = lambda: (b"efi", "string")
+        settings.builtins["buildarch"] = lambda: (b"x86_64", "string")
+    if g.script is not None:  # an embedded script runs instead of autoboot
+        text, source = g.script, f"{g.name}.ipxe"
+    else:  # autoboot: dhcp, then the file DHCP names (else the group's default)
+        text, source = default_script(g), f"{g.name}.ipxe"
+        if m.world.dhcp:
+            reply = yield from world.dhcp()
+            if reply.status:
+                raise Failed(f"dhcp: {reply.reason}")
+            settings.apply_dhcp(reply.settings)
+            filename = reply.settings.get("filename", "")
+            if nbp and filename == nbp:
+                raise Failed(
+                    f"chainload loop: DHCP gives iPXE the PXE boot file {nbp!r} again "
+                    "(no user-class check), so iPXE would load itself for ever")
+            if filename:
+                if "://" not in filename:
+                    filename = f"tftp://{reply.settings.get('next-server', '')}/{filename}"
+                text, source = f"#!ipxe\nchain {filename}\n", "autoboot"
+    script = ipxe.parse_script(text, source)
+    world.why = ""
+    result = yield from ipxe.run_script(script, world, settings,
+                                        features=g.build or m.profile.build)
+    where = _where(result.line)
+    why = world.why
+    if result.reset:  # the script rebooted (or powered off) the machine
+        what = "poweroff" if result.reset == "poweroff" else "reboot"
+        raise Failed(f"{why}; then the script ran {what}{where}" if why
+                     else f"iPXE: the script ran {what}{where}")
+    if result.booted is None:
+        if not result.status:
+            raise Failed("iPXE: the script ended without booting")
+        # the world's words for what failed (a record says the same), else iPXE's
+        raise Failed(f"{why}{where}" if why else f"iPXE: {result.reason}")

@@ -1,0 +1,231 @@
+"""The world the iPXE interpreter drives while a machine runs iPXE.
+
+:class:`IpxeWorld` is the :class:`netbootsim.ipxe.World` of one iPXE run on one
+:class:`~.machine.Machine`: every ``dhcp``, ``chain``, ``kernel``, ``initrd``,
+``imgverify`` and ``boot`` the script runs becomes simulated traffic and a record of
+the machine. A fetch resolves its URI in the fleet's world (:meth:`.world.World.resolve`)
+and moves the bytes there (TFTP, HTTP(S), or a provisioning API answering this machine);
+faults (a service answering HTTP 500, an image served tampered with) are the world's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from ..ipxe import errors
+from ..ipxe.world import DhcpReply, Fetched, Image, Outcome
+from . import link
+from .machine import Machine
+from .spec import Group, Service
+from .world import Target
+
+__all__ = ["IpxeWorld", "default_script"]
+
+#: HTTPS not built in: ENOTSUP as core/open.c returns for an unknown URI scheme (the file
+#: part of the number approximated with httpcore's).
+ENOTSUP_HTTPS = errors.einfo("ENOTSUP", "httpcore")
+#: Certificate not trusted: EACCES from the validator (file part approximated).
+EACCES_UNTRUSTED = errors.einfo("EACCES", "httpcore")
+#: A CMS signature that does not match its image (crypto/cms.c EACCES_SIGNATURE).
+EACCES_SIGNATURE = errors.einfo("EACCES", "cms", 0x01)
+
+
+def default_script(group: Group) -> str:
+    """The script a group without one runs: ``kernel``, ``initrd``..., ``boot``."""
+    svc = group.service
+    scheme = "tftp" if svc.kind == "tftp" else "http"
+    names = [n for n, _ in group.images]
+    lines = ["#!ipxe", f"kernel {scheme}://{svc.name}/{names[0]}"]
+    lines += [f"initrd {scheme}://{svc.name}/{n}" for n in names[1:]]
+    lines.append("boot")
+    return "\n".join(lines) + "\n"
+
+
+class IpxeWorld:
+    """One machine as the iPXE interpreter's world, for one run of iPXE.
+
+    Args:
+        machine: the machine running iPXE.
+
+    Attributes:
+        why: the last failure this world reported to the interpreter, in the words of
+            its record (the machine's failure reason names it rather than iPXE's
+            error text).
+    """
+
+    def __init__(self, machine: Machine):
+        self.m = machine
+        self.env = machine.env
+        self.why = ""
+        self._tampered: dict[str, str] = {}  # URI -> service it came from tampered with
+
+    @property
+    def now(self) -> float:
+        """Simulated time (s)."""
+        return self.env.now
+
+    def dhcp(self) -> Generator[simpy.Event, Any, DhcpReply]:
+        """The ``dhcp`` command: the exchange, as a reply the interpreter registers."""
+        m = self.m
+        d = yield from link.dhcp(m, ipxe_client=True)
+        if d.outcome != "ok":
+            self.why = f"dhcp: {d.reason}"
+            return DhcpReply(errors.EADDRNOTAVAIL_CONFIG, d.reason)
+        host = m.world.dhcp_hosts.get(d.server, "")
+        values = {"ip": f"10.{(m.index >> 16) & 127}.{(m.index >> 8) & 255}.{m.index & 255}",
+                  "next-server": m.world.host_ip.get(host, "0.0.0.0")}
+        if d.boot_file:
+            values["filename"] = d.boot_file
+        return DhcpReply(0, "", values)
+
+    def fetch(self, uri: str, *, name: str, timeout: float | None
+              ) -> Generator[simpy.Event, Any, Fetched]:
+        """Download ``uri``: a file from a TFTP/HTTP service, or a script from an API."""
+        m = self.m
+        world = m.world
+        env = self.env
+        target = world.resolve(uri)
+        if isinstance(target, str):
+            m.record(f"fetch:{name}", env.now, env.now, outcome="failed", reason=target)
+            self.why = f"fetch:{name}: {target}"
+            return Fetched(errors.ENOENT_HTTP_404, target)
+        svc = target.service
+        tls = target.scheme == "https"
+        if tls and (refused := self._https_refused(svc)):
+            phase = f"api:{svc.name}" if svc.kind == "api" else f"fetch:{target.file}"
+            code, why = refused
+            m.record(phase, env.now, env.now, 0.0, "https", svc.name, "failed", why)
+            self.why = f"{phase}: {why}"
+            return Fetched(code, why)
+        if svc.kind == "api":
+            return (yield from self._api(svc, target, uri, name, tls))
+        size = world.images.get(target.file)
+        if size is None:
+            proto = svc.kind
+            m.record(f"fetch:{target.file}", env.now, env.now, 0.0, proto, svc.name,
+                     "failed", f"{target.file!r} not found on {svc.name}")
+            self.why = f"fetch:{target.file}: not found on {svc.name}"
+            return Fetched(errors.ENOENT_TFTP if proto == "tftp" else errors.ENOENT_HTTP_404,
+                           f"{target.file!r} not found on {svc.name}")
+        g = m.group
+        if svc.kind == "http" and world.erroring(svc.name, env.now):
+            why = f"HTTP 500 from {svc.name} (service-error fault)"
+            m.record(f"fetch:{target.file}", env.now, env.now, 0.0, target.scheme,
+                     svc.name, "failed", why)
+            self.why = f"fetch:{target.file}: {why}"
+            return Fetched(errors.EIO_HTTP_5XX, why)
+        if svc.kind == "tftp":
+            res = yield from world.tftp(m.server, g.name, m.rack, m.stage, m.attempt,
+                                        m.profile, svc, target.file, size)
+        else:
+            res = yield from world.http(m.server, g.name, m.rack, m.stage, m.attempt,
+                                        m.profile, svc, target.file, size, tls=tls)
+        m.record(f"fetch:{target.file}", res.start, res.end, res.bytes, res.protocol,
+                 svc.name, res.outcome, res.reason)
+        m.state[4] += res.bytes
+        if res.outcome != "ok":
+            self.why = f"fetch:{target.file}: {res.reason}"
+            code = errors.ETIMEDOUT_TFTP if svc.kind == "tftp" else errors.ETIMEDOUT_TCP
+            return Fetched(code, res.reason)
+        text = world.scripts.get(target.file)
+        if text is not None:
+            img = Image(name or target.file, uri, int(size), "script", text)
+        else:
+            img = Image(name or target.file, uri, int(size), "binary")
+        # the interpreter may register a copy of the image: remember the copy by its URI
+        # (the latest fetch of a URI is the one a following imgverify checks)
+        self._tampered.pop(uri, None)
+        if world.tampered_at(svc.name, target.file, res.start):
+            self._tampered[uri] = svc.name
+        return Fetched(0, "", img)
+
+    def _https_refused(self, svc: Service) -> tuple[int, str] | None:
+        """Why an ``https://`` fetch from ``svc`` cannot work, or None."""
+        profile = self.m.profile
+        if not profile.https:
+            return (ENOTSUP_HTTPS, f"HTTPS is not built into {profile.name} "
+                                   "(config/general.h [ipxe-src])")
+        if not svc.https:
+            return errors.ECONNRESET_TCP, f"{svc.name} does not serve HTTPS (port 443 refused)"
+        if not svc.trusted:
+            return (EACCES_UNTRUSTED, f"{svc.name}'s certificate does not chain to the "
+                                      "client's trust anchor")
+        return None
+
+    def _api(self, svc: Service, target: Target, uri: str, name: str, tls: bool
+             ) -> Generator[simpy.Event, Any, Fetched]:
+        """A request to a provisioning API: its answer for this machine."""
+        m = self.m
+        world = m.world
+        prov = world.provisioners.get(svc.name)
+        status, role, error = 200, "", ""
+        if prov is not None:
+            status, text, role = prov.answer(target.query, m.identity())
+            if status == 404:
+                error = f"HTTP 404: no template for role {role}"
+            elif status != 200:  # the error page names the template, its line, the reason
+                error = f"{text} (HTTP {status})"
+        else:
+            text = svc.script if svc.script is not None else default_script(m.group)
+        size = len(text.encode())
+        res = yield from world.api(m.server, svc, size, tls=tls)
+        if res.outcome == "ok" and world.erroring(svc.name, res.end):
+            status, error = 500, "HTTP 500: internal server error (service-error fault)"
+        why = res.reason if res.outcome != "ok" else error
+        m.record(f"api:{svc.name}", res.start, res.end, res.bytes if not why else 0.0,
+                 "https" if tls else "http", svc.name, "failed" if why else "ok",
+                 why or (f"role {role}" if role else ""))
+        if why:
+            self.why = f"api:{svc.name}: {why}"
+            code = errors.ETIMEDOUT_TCP if res.outcome != "ok" else (
+                errors.EIO_HTTP_5XX if status >= 500 else errors.ENOENT_HTTP_404)
+            return Fetched(code, why)
+        return Fetched(0, "", Image(name or "script", uri, size, "script", text))
+
+    def verify(self, image: Image, signature: Image, signer: str | None
+               ) -> Generator[simpy.Event, Any, Outcome]:
+        """``imgverify``: fails for an image fetched while a tamper fault covered it."""
+        t = self.env.now
+        bad = self._tampered.get(image.uri)
+        if bad:
+            why = f"signature-invalid: {image.name} from {bad} was tampered with"
+            self.m.record(f"imgverify:{image.name}", t, t, outcome="failed", reason=why)
+            self.why = f"imgverify:{image.name}: {why}"
+            return Outcome(errors.EACCES_WRONG_NAME if signer else EACCES_SIGNATURE, why)
+        self.m.record(f"imgverify:{image.name}", t, t, endpoint=signature.name)
+        return Outcome(0, "")
+        yield  # a generator, as the protocol asks (no simulated time: crypto not timed)
+
+    def reboot(self, kind: str) -> Generator[simpy.Event, Any, Outcome]:
+        """``reboot``/``poweroff``: the attempt ends; the stage's policy decides what next."""
+        self.m.record("poweroff" if kind == "poweroff" else "reboot", self.env.now,
+                      self.env.now, reason=kind)
+        return Outcome(0, "")
+        yield  # a generator, as the protocol asks
+
+    def sleep(self, seconds: float) -> Generator[simpy.Event, Any, bool]:
+        """``sleep``: simulated time passes; no key interrupts it."""
+        yield self.env.timeout(seconds)
+        return False
+
+    def getkey(self, timeout: float | None) -> Generator[simpy.Event, Any, int | None]:
+        """Wait for a key that never comes."""
+        # Nobody types at a booting fleet: wait out the timeout (for ever without one).
+        yield self.env.timeout(timeout) if timeout is not None else self.env.event()
+        return None
+
+    def boot(self, image: Image, loaded: list[Image]) -> Generator[simpy.Event, Any, int]:
+        """Hand over to the kernel: recorded as ``boot`` (no simulated time)."""
+        self.m.record("boot", self.env.now, self.env.now, endpoint=image.name,
+                      reason=" ".join(i.name for i in loaded))
+        return 0
+        yield  # a generator, as the protocol asks (booting takes no simulated time here)
+
+    def console(self, text: str) -> None:
+        """Keep the console of traced servers (``netbootsim ipxe trace``), with times."""
+        m = self.m
+        if m.server in m.world.trace:
+            m.console_lines.append((self.env.now, text))

@@ -1,0 +1,151 @@
+"""A server's life in the run: power-on, then its group's stages, then ready or not.
+
+:func:`lifecycle` is the SimPy process of one :class:`~.machine.Machine`. Each
+:class:`~.spec.Stage` (``commissioning``, ``deploy``...) waits for its fleet-wide
+in-flight cap, then makes attempts until one succeeds or its policy gives up:
+
+* ``timeout``: the orchestrator powers the server off that long after the stage (or
+  its last retry) began;
+* ``on_failure: reboot``: the server reboots into the next attempt at once (after
+  ``reboot_after``), while the stage's time lasts;
+* ``on_failure: retry``: up to ``retries`` more attempts, each noticed only at the
+  stage's timeout;
+* else the stage, and the server, have failed.
+
+One attempt is the BIOS and ROM start-up, the group's boot path
+(:mod:`.boot`), then the OS phase: the installer streams the stage's image to disk
+over HTTP (Linux TCP, bounded by the disk's write rate), then the stage's ``work``
+time (commissioning scripts, first boot, reporting ready).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from .boot import ipxe_autoboot, pxe_rom
+from .machine import Failed, Machine
+from .spec import Stage
+
+__all__ = ["lifecycle"]
+
+
+def lifecycle(m: Machine) -> Generator[simpy.Event, Any, None]:
+    """The whole life of the server in the run (a SimPy process)."""
+    env = m.env
+    yield env.timeout(m.at)
+    m.stage = m.group.stages[0].name
+    m.record("power-on", env.now, env.now)
+    for stage in m.group.stages:
+        ok, reason = yield from _stage(m, stage)
+        if not ok:
+            m.state[2:4] = ["failed", f"{stage.name}: {reason}"
+                            if len(m.group.stages) > 1 else reason]
+            return
+    m.state[1], m.state[2] = env.now, "ok"
+
+
+def _stage(m: Machine, stage: Stage) -> Generator[simpy.Event, Any, tuple[bool, str]]:
+    """One stage, within its fleet-wide in-flight cap: ``(ok, reason)``."""
+    env = m.env
+    m.stage = stage.name
+    cap = m.world.stage_cap(stage.name, stage.max_in_flight)
+    req = None
+    if cap is not None:
+        t0 = env.now
+        req = cap.request()
+        yield req
+        if env.now > t0:
+            m.record("queued", t0, env.now, reason=f"{stage.name}: at most "
+                     f"{stage.max_in_flight} in flight")
+    try:
+        return (yield from _attempts(m, stage))
+    finally:
+        if req is not None:
+            cap.release(req)
+
+
+def _attempts(m: Machine, stage: Stage) -> Generator[simpy.Event, Any, tuple[bool, str]]:
+    """Attempts at a stage under its timeout and on-failure policy: ``(ok, reason)``."""
+    env = m.env
+    began = env.now
+    retries = stage.retries
+    m.attempt = 0
+    while True:
+        m.attempt += 1
+        tried = env.now
+        proc = env.process(_attempt(m, stage))
+        deadline = began + stage.timeout if stage.timeout is not None else math.inf
+        if math.isfinite(deadline):
+            yield proc | env.timeout(max(deadline - env.now, 0.0))
+        else:
+            yield proc
+        if proc.is_alive:  # the orchestrator's timeout: power the server off
+            proc.interrupt("timeout")
+            yield proc
+            why = f"timed out after {stage.timeout:g} s"
+            m.record("timeout", env.now, env.now, outcome="failed", reason=why)
+            timed_out = True
+        else:
+            ok, why = proc.value
+            if ok:
+                return True, ""
+            timed_out = False
+        if stage.on_failure == "reboot" and not timed_out:
+            if stage.reboot_after:
+                yield env.timeout(stage.reboot_after)  # the BIOS boot order, again
+            elif env.now == tried:  # no time passed: the same attempt, for ever
+                return False, (f"{why} (failed in no simulated time; rebooting at "
+                               "once would repeat it for ever: give reboot_after)")
+            if env.now < deadline:
+                continue
+            return False, why
+        if stage.on_failure == "retry" and retries > 0:
+            retries -= 1
+            if math.isfinite(deadline) and env.now < deadline:
+                yield env.timeout(deadline - env.now)  # the orchestrator notices then
+            began = env.now
+            continue
+        return False, why
+
+
+def _attempt(m: Machine, stage: Stage) -> Generator[simpy.Event, Any, tuple[bool, str]]:
+    """Power on (or cycle), firmware, boot path, OS phase: ``(ok, reason)``."""
+    env = m.env
+    g = m.group
+    world = m.world
+    m.link_up = env.now
+    try:
+        first = g.profile if g.boot == "ipxe" else (g.rom or g.profile)
+        rom = first.rom_start
+        if rom > 0:  # BIOS/POST and the ROM's start-up, to its first network packet
+            t0 = env.now
+            yield env.timeout(rom)
+            m.record("firmware", t0, env.now)
+        if g.boot == "ipxe":
+            yield from ipxe_autoboot(m)
+        else:
+            yield from pxe_rom(m, first)
+        # the kernel runs now: iPXE's keep-alive connections are gone (their workers
+        # are freed after the server's keep-alive timeout); the installer opens its own
+        world.release_connections(m.server)
+        if stage.install is not None:
+            inst = stage.install
+            res = yield from world.http(m.server, g.name, m.rack, stage.name, m.attempt,
+                                        None, inst.service, inst.image, inst.size,
+                                        rate_cap=inst.disk_rate)
+            m.fetched(f"install:{inst.image}", inst.service.name, res)
+        if stage.work > 0:
+            t0 = env.now
+            yield env.timeout(stage.work)
+            m.record("work", t0, env.now)
+        return True, ""
+    except Failed as f:
+        return False, f.reason
+    except simpy.Interrupt:
+        return False, "interrupted"
+    finally:
+        world.release_connections(m.server)

@@ -1,0 +1,74 @@
+"""A server's link coming up, and one DHCP exchange over it.
+
+The link faults of the server's group count from the last link-up (power-on or power
+cycle): no carrier for ``down`` seconds, STP blocking for ``stp`` (iPXE defers its
+DHCP, a PXE ROM's frames are dropped), LACP not bundled for ``lacp``. Then the DHCP
+client of the firmware running now (:mod:`netbootsim.services.dhcp`) asks every DHCP
+server the run has; its frames are packets on the packet engine (flooded, relayed),
+a broadcast count on the flow engine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from ..net.packet_l2 import DhcpCarrier
+from ..services.dhcp import DhcpClient, DhcpResult, dhcp_client
+from .machine import Failed, Machine
+
+__all__ = ["dhcp", "STP_MAX_DEFERRALS", "LINK_WAIT"]
+
+#: iPXE defers DHCP while the link is blocked (STP): 1 s per deferral, at most 180
+#: (DHCP_DISC_MAX_DEFERRALS, config/dhcp.h:32 [ipxe-src]).
+STP_MAX_DEFERRALS = 180
+#: iPXE waits this long for link-up before DHCP (LINK_WAIT_TIMEOUT, usr/ifmgmt.c:47).
+LINK_WAIT = 15.0
+
+
+def dhcp(m: Machine, ipxe_client: bool, script: bool | None = None
+         ) -> Generator[simpy.Event, Any, DhcpResult]:
+    """One DHCP exchange of ``m``, with the link faults after link-up; records it.
+
+    ``ipxe_client``: iPXE's timers (else the PXE ROM's); ``script``: the server
+    serves it as iPXE wanting its script (default ``ipxe_client``; ``False`` for
+    the first, PXE, stage of a chainload even when that ROM is iPXE).
+    """
+    env = m.env
+    world = m.world
+    f = m.group.faults
+    t0 = env.now
+    if f.down and env.now < m.link_up + f.down:  # no carrier yet
+        up = m.link_up + f.down
+        if ipxe_client and up - env.now > LINK_WAIT:
+            yield env.timeout(LINK_WAIT)
+            raise Failed(f"dhcp: link down (no carrier within {LINK_WAIT:g} s)")
+        yield env.timeout(up - env.now)
+    if ipxe_client and f.stp and env.now < m.link_up + f.stp:  # iPXE defers DHCP
+        wait = math.ceil(m.link_up + f.stp - env.now)  # 1 s steps
+        yield env.timeout(min(wait, STP_MAX_DEFERRALS))
+    blackout = m.link_up + f.lacp
+    if not ipxe_client:
+        blackout = max(blackout, m.link_up + f.stp)  # the ROM's frames are dropped
+    domain = world.topology.domain_of(m.server) or ""
+    servers = []
+    for name, srv in sorted(world.dhcp.items()):
+        host = world.dhcp_hosts[name]
+        _, _, rtt = world.topology.round_trip(m.server, host, f"{m.server}/dhcp")
+        servers.append((srv, rtt, (world.topology.domain_of(host) or "") != domain))
+    carrier = None
+    if world.packets is not None:  # DHCP frames as packets: flooded, relayed
+        carrier = DhcpCarrier(world.l2, m.server, domain, dict(world.dhcp_hosts))
+        world.l2.forget(m.server)  # a new boot: an empty neighbour cache
+    client = DhcpClient(m.mac, domain, servers, ipxe=ipxe_client, arch=m.group.arch,
+                        ipv6=m.profile.ipv6, discover_end=m.profile.dhcp_discover_end,
+                        blackout_until=blackout, broadcasts=world.run.broadcasts,
+                        script_client=script, carrier=carrier)
+    d = yield from dhcp_client(env, client)
+    if d.outcome == "ok":
+        m.record("dhcp-exchange", d.start, d.exchange_end, 0.0, "dhcp", d.server)
+    m.record("dhcp", t0, d.end, 0.0, "dhcp", d.server, d.outcome, d.reason)
+    return d
