@@ -5,7 +5,8 @@
 ``imgverify`` and ``boot`` the script runs becomes simulated traffic and a record of
 the machine. A fetch resolves its URI in the fleet's world (:meth:`.world.World.resolve`)
 and moves the bytes there (TFTP, HTTP(S), or a provisioning API answering this machine);
-faults (a service answering HTTP 500, an image served tampered with) are the world's.
+faults (a service answering HTTP 500, an image served tampered with) are the world's
+(:mod:`.faults`).
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ class IpxeWorld:
             return Fetched(errors.ENOENT_TFTP if proto == "tftp" else errors.ENOENT_HTTP_404,
                            f"{target.file!r} not found on {svc.name}")
         g = m.group
-        if svc.kind == "http" and world.erroring(svc.name, env.now):
+        if svc.kind == "http" and world.faults.erroring(svc.name, env.now):
             why = f"HTTP 500 from {svc.name} (service-error fault)"
             m.record(f"fetch:{target.file}", env.now, env.now, 0.0, target.scheme,
                      svc.name, "failed", why)
@@ -138,7 +139,7 @@ class IpxeWorld:
         # the interpreter may register a copy of the image: remember the copy by its URI
         # (the latest fetch of a URI is the one a following imgverify checks)
         self._tampered.pop(uri, None)
-        if world.tampered_at(svc.name, target.file, res.start):
+        if world.faults.tampered_at(svc.name, target.file, res.start):
             self._tampered[uri] = svc.name
         return Fetched(0, "", img)
 
@@ -172,7 +173,7 @@ class IpxeWorld:
             text = svc.script if svc.script is not None else default_script(m.group)
         size = len(text.encode())
         res = yield from world.api(m.server, svc, size, tls=tls)
-        if res.outcome == "ok" and world.erroring(svc.name, res.end):
+        if res.outcome == "ok" and world.faults.erroring(svc.name, res.end):
             status, error = 500, "HTTP 500: internal server error (service-error fault)"
         why = res.reason if res.outcome != "ok" else error
         m.record(f"api:{svc.name}", res.start, res.end, res.bytes if not why else 0.0,

@@ -16,7 +16,6 @@ from typing import Any
 
 import simpy
 
-from ..net.packet_l2 import DhcpCarrier
 from ..services.dhcp import DhcpClient, DhcpResult, dhcp_client
 from .machine import Failed, Machine
 
@@ -59,10 +58,7 @@ def dhcp(m: Machine, ipxe_client: bool, script: bool | None = None
         host = world.dhcp_hosts[name]
         _, _, rtt = world.topology.round_trip(m.server, host, f"{m.server}/dhcp")
         servers.append((srv, rtt, (world.topology.domain_of(host) or "") != domain))
-    carrier = None
-    if world.packets is not None:  # DHCP frames as packets: flooded, relayed
-        carrier = DhcpCarrier(world.l2, m.server, domain, dict(world.dhcp_hosts))
-        world.l2.forget(m.server)  # a new boot: an empty neighbour cache
+    carrier = world.transport.dhcp_carrier(m.server, domain, world.dhcp_hosts)
     client = DhcpClient(m.mac, domain, servers, ipxe=ipxe_client, arch=m.group.arch,
                         ipv6=m.profile.ipv6, discover_end=m.profile.dhcp_discover_end,
                         blackout_until=blackout, broadcasts=world.run.broadcasts,

@@ -149,9 +149,7 @@ def simulate(
         if cut and outcome == "unfinished":
             reason = _horizon_reason(at, until)
         run.servers.append((m.server, m.group.name, rack, at, ready, outcome, reason, nbytes))
-    run.events, run.solves = world.engine.events, world.engine.solves
-    if world.packets is not None:
-        run.packets = sum(link.sent for link in world.packets.by_name.values())
+    world.transport.tally(run)
     run.consoles = {m.server: m.console_lines for m in machines if m.server in world.trace}
     return run
 

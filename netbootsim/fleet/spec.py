@@ -155,7 +155,7 @@ class LinkFaults:
 
 @dataclass
 class FaultWindows:
-    """Faults that hold for a window of simulated time (see :mod:`.world`).
+    """Faults that hold for a window of simulated time (see :mod:`.faults`).
 
     Attributes:
         link_down: windows during which a link carries nothing, by link name.

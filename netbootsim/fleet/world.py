@@ -1,10 +1,12 @@
 """The shared world of a fleet run: the network, the services and the records.
 
-:class:`World` owns the SimPy environment, the flow engine, the services with their
-limits (TFTP slots, HTTP workers, provisioning API, DHCP servers) and the records.
-Servers (:mod:`.machine`) ask it to move bytes: :meth:`World.tftp`, :meth:`World.http`
-and :meth:`World.api` return a :class:`~netbootsim.protocols.result.TransferResult`
-and write their waits (``tftp-wait``, ``http-wait``) as records themselves.
+:class:`World` owns the SimPy environment, the transport of the run's engine
+(:mod:`.transport`: flow or packet, chosen once when the world is built), the faults
+(:mod:`.faults`), the services with their limits (TFTP slots, HTTP workers,
+provisioning API, DHCP servers) and the records. Servers (:mod:`.machine`) ask it to
+move bytes: :meth:`World.tftp`, :meth:`World.http` and :meth:`World.api` return a
+:class:`~netbootsim.protocols.result.TransferResult` and write their waits
+(``tftp-wait``, ``http-wait``) as records themselves.
 
 URIs name a service by its name or by its host (``http://boot1/kernel``,
 ``tftp://tftp1/undionly.kpxe``, ``http://api1/boot?mac=...``), case-insensitively as
@@ -19,44 +21,31 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-import numpy as np
 import simpy
 
-from ..net import Flow, Resource, make_engine
-from ..net.fifo import FifoSharing
-from ..net.lockstep import LockstepQueueing
-from ..net.packet import SWITCH_BUFFER, FairLink, PacketNetwork
-from ..net.packet_l2 import Broadcasts
-from ..net.packet_tcp import http_over_packets
-from ..net.packet_tftp import tftp_over_packets
-from ..net.transfer import transfer
+from ..net import Resource
+from ..net.packet import SWITCH_BUFFER
 from ..profiles import Profile
 from ..protocols import TcpParams, http_plan, retry_waits, tftp_plan
 from ..protocols.result import TransferResult
-from ..protocols.wire import TCP_FRAME_OVERHEAD, TFTP_FRAME_OVERHEAD
 from ..records import PhaseRecord
 from ..services.dhcp import DhcpServer
 from ..services.slots import SYN_GIVE_UP, HttpWorkers, TftpSlots, run_with_slot
 from ..topology import Topology
-from .results import FleetRun, Observer, PacketSampler
+from .faults import Faults
+from .flow_transport import FlowTransport
+from .packet_transport import PacketTransport
+from .results import FleetRun
 from .spec import LINUX_RWND, TLS_CLIENT_TIME, DhcpSpec, FaultWindows, Service
+from .transport import Route, Transport
 
-__all__ = ["World", "Target", "Window", "SCHEMES"]
+__all__ = ["World", "Target", "SCHEMES", "ENGINES"]
 
 #: URI schemes and the service kinds that answer them.
 SCHEMES = {"tftp": ("tftp",), "http": ("http", "api"), "https": ("http", "api")}
 
-
-@dataclass(frozen=True)
-class Window:
-    """A fault window ``[start, end)`` on a link or a service."""
-
-    start: float
-    end: float
-
-    def covers(self, t: float) -> bool:
-        """Whether ``t`` is inside the window."""
-        return self.start <= t < self.end
+#: The engines a world can move bytes with.
+ENGINES = ("flow", "packet")
 
 
 @dataclass(frozen=True)
@@ -67,18 +56,6 @@ class Target:
     file: str
     query: str = ""
     scheme: str = "http"
-
-
-def _path_loss(links: Sequence, extra: dict[str, list[tuple[Window, float]]] | None = None,
-               t: float = 0.0) -> float:
-    """Loss of a path: its links' own, and any loss fault covering time ``t``."""
-    keep = 1.0
-    for ld in links:
-        keep *= 1.0 - ld.loss
-        for w, p in (extra or {}).get(ld.link, ()):
-            if w.covers(t):
-                keep *= 1.0 - p
-    return 1.0 - keep
 
 
 class World:
@@ -93,14 +70,18 @@ class World:
         name, seed: for the records.
         full_recompute: the flow engine's reference mode.
         engine: ``"flow"`` (fluid flows, max-min) or ``"packet"`` (TFTP and TCP packet by
-            packet, :mod:`netbootsim.net.packet`); DHCP, the API and the waits for
-            slots and workers are the same in both.
+            packet, :mod:`netbootsim.net.packet`): the world's :class:`~.transport.Transport`.
+            DHCP's servers, the API and the waits for slots and workers are the same in
+            both.
         buffer: the packet engine's switch-port buffer (bytes).
         host_queue: the packet engine's host egress, ``fair`` or ``fifo``
             (:class:`~netbootsim.net.packet.PacketNetwork`).
         sample_every: utilisation sampling (see :class:`.results.Observer`).
         faults: fault windows on links, services and images.
         provisioners: inventory and templates of each provisioning API, by name.
+
+    Raises:
+        ValueError: ``engine`` is not one of :data:`ENGINES`.
     """
 
     def __init__(self, topology: Topology, services: dict[str, Service],
@@ -110,6 +91,8 @@ class World:
                  engine: str = "flow", buffer: float = SWITCH_BUFFER,
                  host_queue: str = "fair",
                  faults: FaultWindows | None = None, provisioners: dict | None = None):
+        if engine not in ENGINES:
+            raise ValueError(f"engine {engine!r}: one of {', '.join(ENGINES)}")
         self.env = env = simpy.Environment()
         self.topology = topology
         self.services = services
@@ -118,30 +101,18 @@ class World:
         self.name = name
         self.seed = seed
         self.run = run = FleetRun()
-        self.engine = make_engine(env, full_recompute=full_recompute,
-                                  on_solve=Observer(run, sample_every, env))
-        f = faults or FaultWindows()
-        #: draws the flow laws' retries under loss (one stream, in event order)
-        self.law_rng = np.random.default_rng([seed, 0x7F7])
-        self.packets: PacketNetwork | None = None
-        #: lock-step flows' bounds beside window flows at a host NIC (flow engine)
-        self.lockstep = LockstepQueueing(env, self.engine)
-        #: flows of different round trips at FIFO ports: switch egress and, with
-        #: ``host_queue: fifo``, hosts' egress (flow engine)
-        self.fifo = FifoSharing(env, self.engine)
-        self._packet_disks: dict[str, FairLink] = {}
+        self.faults = Faults(faults)
         hosts = frozenset(n for n in topology.graph
                           if topology.node_kind(n) in ("server", "host"))
-        self._hosts, self._buffer, self._host_queue = hosts, buffer, host_queue
+        self.transport: Transport
         if engine == "packet":
-            self.packets = PacketNetwork(env, np.random.default_rng([seed, 0x9AC]),
-                                         buffer, hosts, self._fault_loss, host_queue)
-            self.l2 = Broadcasts(env, topology, self.packets, run.broadcast_frames)
-            self.sampler = PacketSampler(run, env, self.packets.by_name, sample_every)
-        self.link_down, self.service_down, self.link_loss = f.link_down, f.service_down, \
-            f.link_loss
-        self.tamper, self.service_slow, self.service_error = f.tamper, f.service_slow, \
-            f.service_error
+            self.transport = PacketTransport(
+                env, run, topology, hosts, seed=seed, fault_loss=self.faults.link_loss_at,
+                sample_every=sample_every, buffer=buffer, host_queue=host_queue)
+        else:
+            self.transport = FlowTransport(
+                env, run, hosts, seed=seed, full_recompute=full_recompute,
+                sample_every=sample_every, buffer=buffer, host_queue=host_queue)
         self.provisioners = provisioners or {}  # API name -> services.provisioning.Provisioner
         self.trace: set[str] = set()  # servers whose console is kept
         self._resources: dict[str, Resource] = {}
@@ -217,44 +188,6 @@ class World:
         api = min((s for s in named if s.kind == "api"), key=lambda s: s.name)
         return Target(api, "", parts.query, parts.scheme)
 
-    def tampered_at(self, service: str, image: str, t: float) -> bool:
-        """Whether ``image`` on ``service`` was served tampered with at ``t``."""
-        return any(w.covers(t) for key in (image, f"{service}:{image}")
-                   for w in self.tamper.get(key, ()))
-
-    def erroring(self, service: str, t: float) -> bool:
-        """Whether ``service`` answers HTTP 500 at ``t`` (a service-error fault)."""
-        return any(w.covers(t) for w in self.service_error.get(service, ()))
-
-    def slowdown(self, service: str, t: float) -> float:
-        """How many times slower ``service`` serves a request at ``t``."""
-        f = 1.0
-        for w, factor in self.service_slow.get(service, ()):
-            if w.covers(t):
-                f *= factor
-        return f
-
-    def down(self, service: str, t: float) -> Window | None:
-        """The outage window of ``service`` covering ``t``, if any."""
-        return next((w for w in self.service_down.get(service, ()) if w.covers(t)), None)
-
-    def path_down_until(self, links: Sequence, t: float) -> float:
-        """When every link of ``links`` is up again (``t`` if none is down at ``t``)."""
-        end = t
-        for ld in links:
-            for w in self.link_down.get(ld.link, ()):
-                if w.covers(t):
-                    end = max(end, w.end)
-        return end
-
-    def _fault_loss(self, link: str, t: float) -> float:
-        """Loss that fault windows add on ``link`` at time ``t`` (packet engine)."""
-        keep = 1.0
-        for w, p in self.link_loss.get(link, ()):
-            if w.covers(t):
-                keep *= 1.0 - p
-        return 1.0 - keep
-
     # ----------------------------------------------------------------- transfers
     def _resource(self, ld) -> Resource:
         r = self._resources.get(ld.name)
@@ -262,12 +195,12 @@ class World:
             r = self._resources[ld.name] = Resource(ld.name, ld.capacity)
         return r
 
-    def _path(self, svc: Service, server: str, key: str):
+    def _route(self, svc: Service, server: str, key: str) -> Route:
         fwd, back, rtt = self.topology.round_trip(svc.host, server, key)
         path = [self._resource(ld) for ld in fwd]
         if svc.name in self._disks:
             path.append(self._disks[svc.name])
-        return fwd, back, rtt, path
+        return Route(fwd, back, rtt, path)
 
     def _moved(self, path: list[Resource], wire: float) -> None:
         run = self.run  # the line-rate bound counts only bytes that really moved
@@ -275,47 +208,25 @@ class World:
             run.wire_bytes[r.name] = run.wire_bytes.get(r.name, 0.0) + wire
             run.capacity[r.name] = r.capacity
 
-    def _unreachable(self, proto: str, svc: Service, fwd: Sequence, start: float,
-                     give_up: float) -> Generator[simpy.Event, object, TransferResult | None]:
-        """Wait out a service or link outage as a client's retries would, or fail."""
-        env = self.env
-        while True:
-            w = self.down(svc.name, env.now)
-            up = max(w.end if w else env.now, self.path_down_until(fwd, env.now))
-            if up <= env.now:
-                return None
-            if up - start > give_up:
-                yield env.timeout(max(start + give_up - env.now, 0.0))
-                what = f"service {svc.name} down" if w else "link down on the path"
-                return TransferResult(proto, start, env.now, 0.0, 0.0, "failed",
-                                      f"no answer from {svc.name}: {what} "
-                                      f"({give_up:g} s of retries)")
-            yield env.timeout(up - env.now)
-
     def tftp(self, server: str, group: str, rack: str, stage: str, attempt: int,
              profile: Profile, svc: Service, file: str, size: float
              ) -> Generator[simpy.Event, object, TransferResult]:
         """One TFTP read of ``file`` (``size`` bytes) by ``server`` from ``svc``."""
         env = self.env
         start = env.now
-        fwd, back, rtt, path = self._path(svc, server, f"{server}/{file}")
+        route = self._route(svc, server, f"{server}/{file}")
         # iPXE's RRQ retry timer gives up 15.75 s after the first (net/retry.c [ipxe-src])
         give_up = sum(retry_waits(profile.tftp.retry_min, profile.tftp.retry_max))
-        fail = yield from self._unreachable("tftp", svc, fwd, start, give_up)
+        fail = yield from self.faults.unreachable(env, "tftp", svc, route.fwd, start, give_up)
         if fail is not None:
             return fail
         params = replace(profile.tftp, server_block_cost=svc.block_cost,
                          server_retransmit=svc.retransmit)
-        plan = tftp_plan(size, params, rtt, [ld.capacity for ld in fwd],
-                         _path_loss(fwd, self.link_loss, env.now),
-                         _path_loss(back, self.link_loss, env.now),
-                         rng=self.law_rng if self.packets is None else None)  # packets: real
-        if self.packets is None:
-            block = params.windowsize * (params.blksize + TFTP_FRAME_OVERHEAD)
-            gen = transfer(env, self.engine, path, plan, f"{server}/{file}",
-                           on_flow=self._on_flow(fwd, path, block))
-        else:
-            gen = self._tftp_packets(server, svc, fwd, back, size, params, file, plan)
+        plan = tftp_plan(size, params, route.rtt, [ld.capacity for ld in route.fwd],
+                         self.faults.path_loss(route.fwd, env.now),
+                         self.faults.path_loss(route.back, env.now),
+                         rng=self.transport.law_rng)
+        gen = self.transport.tftp(server, svc, route, file, size, params, plan)
         slots = self.slots.get(svc.name)
         if slots is None:
             res = yield from gen
@@ -332,7 +243,7 @@ class World:
                             wait.served, 0.0, "tftp", svc.name, "ok",
                             f"{wait.sends} RRQs before a slot ({cap})")
         if res.outcome == "ok":
-            self._moved(path, plan.wire_bytes)
+            self._moved(route.path, plan.wire_bytes)
         return res
 
     def http(self, server: str, group: str, rack: str, stage: str, attempt: int,
@@ -348,8 +259,9 @@ class World:
         """
         env = self.env
         start = env.now
-        fwd, back, rtt, path = self._path(svc, server, f"{server}/{file}")
-        fail = yield from self._unreachable("http", svc, fwd, start, SYN_GIVE_UP)
+        route = self._route(svc, server, f"{server}/{file}")
+        fwd = route.fwd
+        fail = yield from self.faults.unreachable(env, "http", svc, fwd, start, SYN_GIVE_UP)
         if fail is not None:
             return fail
         conns = self.connections.setdefault(server, {})
@@ -362,11 +274,11 @@ class World:
             tcp, extra = profile.tcp, profile.tcp_client_delay
             overhead, cap = profile.http_request_overhead, profile.http_client_rate
         conns[svc.name] = size
-        hp = http_plan(size, tcp, rtt + extra, min(ld.capacity for ld in fwd) if fwd
-                       else math.inf, _path_loss(fwd, self.link_loss, env.now),
-                       server_time=overhead,
-                       rate_cap=min(cap, rate_cap), connected=prev is not None,
-                       warm=prev is not None and prev >= tcp.rwnd)
+        connected, warm = prev is not None, prev is not None and prev >= tcp.rwnd
+        hp = http_plan(size, tcp, route.rtt + extra, min(ld.capacity for ld in fwd) if fwd
+                       else math.inf, self.faults.path_loss(fwd, env.now),
+                       server_time=overhead, rate_cap=min(cap, rate_cap),
+                       connected=connected, warm=warm)
         pool = self.workers.get(svc.name)
         if prev is None and pool is not None:
             req, syns, waited = yield from pool.connect()
@@ -382,116 +294,14 @@ class World:
                             f"waited for a worker, {syns} SYNs ({what})")
         t_req = env.now
         if tls and prev is None:
-            yield env.timeout(2 * rtt + TLS_CLIENT_TIME)  # TLS 1.2 full handshake
-        if self.packets is None:
-            res = yield from transfer(
-                env, self.engine, path, hp, f"{server}/{file}",
-                on_flow=self._on_flow(fwd, path, tcp.mss + TCP_FRAME_OVERHEAD,
-                                      rtt=rtt + extra))
-        else:
-            res = yield from self._http_packets(server, svc, fwd, back, size, tcp, hp,
-                                                prev, overhead, min(cap, rate_cap), extra)
+            yield env.timeout(2 * route.rtt + TLS_CLIENT_TIME)  # TLS 1.2 full handshake
+        res = yield from self.transport.http(
+            server, svc, route, file, size, tcp, hp, connected=connected, warm=warm,
+            server_time=overhead, client_rate=min(cap, rate_cap), client_delay=extra)
         res = replace(res, start=t_req)  # the fetch includes its TLS handshake
         if res.outcome == "ok":
-            self._moved(path, hp.wire_bytes)
+            self._moved(route.path, hp.wire_bytes)
         return res
-
-    def _on_flow(self, fwd: Sequence, path: list[Resource], packet: float,
-                 rtt: float | None = None):
-        """The hook that tells the flow engine's corrections about a flow.
-
-        ``rtt`` None: a lock-step flow (TFTP) of ``packet`` bytes per cycle; else a window
-        flow (TCP) of ``packet``-byte segments over ``rtt``. Its host's NIC (a fair queue)
-        gets the lock-step correction, FIFO ports the round-trip-weighted sharing.
-        """
-        if not path:
-            return None
-        nic = path[0]
-        ports = [(r, self._buffer if ld.src not in self._hosts else math.inf)
-                 for ld, r in zip(fwd, path, strict=False)
-                 if ld.src not in self._hosts or self._host_queue == "fifo"]
-        fair = self._host_queue == "fair" and fwd and fwd[0].src in self._hosts
-        lockstep, fifo = self.lockstep, self.fifo
-
-        def hook(flow: Flow, active: bool) -> None:
-            if fair:
-                if rtt is None:
-                    lockstep.lockstep_flow(nic, flow, packet, active)
-                else:
-                    lockstep.window_flow(nic, flow, packet, active)
-            if ports:
-                fifo.flow(ports, flow, rtt, packet, active)
-        return hook
-
-    def _packet_links(self, svc: Service, fwd: Sequence) -> list:
-        """The data path's packet links: the service's disk first, when it has a rate.
-
-        The disk (page cache) serves its readers in turn, like a host NIC: a
-        :class:`~netbootsim.net.packet.FairLink` of ``disk_rate`` with no latency.
-        """
-        links = self.packets.links(fwd)
-        if math.isfinite(svc.disk_rate):
-            disk = self._packet_disks.get(svc.name)
-            if disk is None:
-                disk = self._packet_disks[svc.name] = FairLink(
-                    self.env, svc.disk_rate, 0.0, name=f"{svc.name}:disk")
-            links.insert(0, disk)
-        return links
-
-    def _over_packets(self, proto: str, server: str, svc: Service, fwd: Sequence,
-                      back: Sequence, transfer) -> Generator[simpy.Event, object, tuple]:
-        """ARP for the next hop, then ``transfer(links, back_links)``, counted by the sampler.
-
-        Returns ``(start, result)``: ``result`` is a failed :class:`TransferResult` when
-        ARP got no reply, else what ``transfer`` returned.
-        """
-        start = self.env.now
-        why = yield from self.l2.arp(server, svc.host)
-        if why:
-            return start, TransferResult(proto, start, self.env.now, 0.0, 0.0, "failed", why)
-        names = [ld.name for ld in fwd]
-        self.sampler.started(names)
-        try:
-            r = yield from transfer(self._packet_links(svc, fwd), self.packets.links(back))
-        finally:
-            self.sampler.ended(names)
-        return start, r
-
-    def _tftp_packets(self, server, svc, fwd, back, size, params, file, plan
-                      ) -> Generator[simpy.Event, object, TransferResult]:
-        """One TFTP read packet by packet (the same result type as the law's)."""
-        if plan.error is not None:
-            start = self.env.now
-            yield self.env.timeout(plan.handshake)
-            return TransferResult("tftp", start, self.env.now, 0.0, 0.0, "failed", plan.error)
-        start, r = yield from self._over_packets(
-            "tftp", server, svc, fwd, back,
-            lambda links, back_links: tftp_over_packets(self.env, links, back_links,
-                                                        int(size), params, file))
-        if isinstance(r, TransferResult):
-            return r
-        if r.outcome != "ok":
-            return TransferResult("tftp", start, r.end, 0.0, 0.0, "failed",
-                                  f"TFTP timeout: {r.blocks} blocks received, then no "
-                                  f"answer to {r.client_retries} resent packets")
-        return TransferResult("tftp", start, r.end, float(size), plan.wire_bytes, "ok", "")
-
-    def _http_packets(self, server, svc, fwd, back, size, tcp, hp, prev, overhead, rate,
-                      delay) -> Generator[simpy.Event, object, TransferResult]:
-        """One HTTP GET packet by packet (the same result type as the law's)."""
-        start, r = yield from self._over_packets(
-            "http", server, svc, fwd, back,
-            lambda links, back_links: http_over_packets(
-                self.env, links, back_links, size, tcp, connected=prev is not None,
-                warm=prev is not None and prev >= tcp.rwnd, server_time=overhead,
-                client_rate=rate, client_delay=delay))
-        if isinstance(r, TransferResult):
-            return r
-        if r.outcome != "ok":
-            return TransferResult("http", start, r.end, 0.0, 0.0, "failed",
-                                  "no answer to the SYN or the request (TCP retries "
-                                  "exhausted)")
-        return TransferResult("http", start, r.end, r.bytes, hp.wire_bytes, "ok", "")
 
     def api(self, server: str, svc: Service, size: float, tls: bool = False
             ) -> Generator[simpy.Event, object, TransferResult]:
@@ -503,13 +313,13 @@ class World:
         env = self.env
         start = env.now
         fwd, _, rtt = self.topology.round_trip(svc.host, server, f"{server}/api")
-        fail = yield from self._unreachable("http", svc, fwd, start, SYN_GIVE_UP)
+        fail = yield from self.faults.unreachable(env, "http", svc, fwd, start, SYN_GIVE_UP)
         if fail is not None:
             return fail
         yield env.timeout(rtt + (2 * rtt + TLS_CLIENT_TIME if tls else 0.0))  # handshakes
         with self.apis[svc.name].request() as req:
             yield req
-            yield env.timeout(svc.service_time * self.slowdown(svc.name, env.now))
+            yield env.timeout(svc.service_time * self.faults.slowdown(svc.name, env.now))
         yield env.timeout(rtt)  # request out, (small) response back
         return TransferResult("http", start, env.now, size, size, "ok", "")
 
