@@ -102,7 +102,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     records = [r for r in run.records if r.server == args.server]
     for line in trace_lines(run.consoles.get(args.server, []), records):
         print(line)
-    ready = next(s for s in run.servers if s[0] == args.server)
-    print(f"{args.server}: {ready[5]}" + (f" ({ready[6]})" if ready[6] else "")
-          + (f", ready at {ready[4]:.3f} s" if ready[5] == "ok" else ""))
+    srv = next(s for s in run.servers if s.server == args.server)
+    print(f"{args.server}: {srv.outcome}" + (f" ({srv.reason})" if srv.reason else "")
+          + (f", ready at {srv.ready:.3f} s" if srv.outcome == "ok" else ""))
     return 0

@@ -126,7 +126,7 @@ class IpxeWorld:
                                         m.profile, svc, target.file, size, tls=tls)
         m.record(f"fetch:{target.file}", res.start, res.end, res.bytes, res.protocol,
                  svc.name, res.outcome, res.reason)
-        m.state[4] += res.bytes
+        m.bytes += res.bytes
         if res.outcome != "ok":
             self.why = f"fetch:{target.file}: {res.reason}"
             code = errors.ETIMEDOUT_TFTP if svc.kind == "tftp" else errors.ETIMEDOUT_TCP

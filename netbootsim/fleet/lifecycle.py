@@ -42,10 +42,10 @@ def lifecycle(m: Machine) -> Generator[simpy.Event, Any, None]:
     for stage in m.group.stages:
         ok, reason = yield from _stage(m, stage)
         if not ok:
-            m.state[2:4] = ["failed", f"{stage.name}: {reason}"
-                            if len(m.group.stages) > 1 else reason]
+            m.outcome = "failed"
+            m.reason = f"{stage.name}: {reason}" if len(m.group.stages) > 1 else reason
             return
-    m.state[1], m.state[2] = env.now, "ok"
+    m.ready, m.outcome = env.now, "ok"
 
 
 def _stage(m: Machine, stage: Stage) -> Generator[simpy.Event, Any, tuple[bool, str]]:

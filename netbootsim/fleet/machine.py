@@ -20,6 +20,7 @@ import uuid
 
 from ..profiles import Profile
 from ..protocols.result import TransferResult
+from ..records import ServerRecord
 from .spec import Group
 from .world import World
 
@@ -52,7 +53,9 @@ class Machine:
         profile: the firmware running now (the PXE ROM's, then iPXE's after a chainload).
         link_up: when the link last came up (power-on or power cycle): link faults
             count from there.
-        state: ``[power_on, ready, outcome, reason, bytes, rack]``, filled as it goes.
+        ready, outcome, reason, bytes: its outcome so far, as
+            :class:`~netbootsim.records.ServerRecord` has it (``unfinished`` until its
+            last stage ends or one fails).
         console_lines: ``(time, text)`` the iPXE console printed (traced servers only).
     """
 
@@ -69,7 +72,10 @@ class Machine:
         self.attempt = 1
         self.profile: Profile = group.profile  # the firmware running now
         self.link_up = at
-        self.state = [at, math.nan, "unfinished", "", 0.0, self.rack]
+        self.ready = math.nan
+        self.outcome = "unfinished"
+        self.reason = ""
+        self.bytes = 0.0
         self.console_lines: list[tuple[float, str]] = []
 
     def record(self, phase: str, start: float, end: float, nbytes: float = 0.0,
@@ -84,9 +90,15 @@ class Machine:
         """Record a transfer and count its bytes; :class:`Failed` if it failed."""
         self.record(phase, res.start, res.end, res.bytes, res.protocol, endpoint,
                     res.outcome, res.reason)
-        self.state[4] += res.bytes
+        self.bytes += res.bytes
         if res.outcome != "ok":
             raise Failed(f"{phase}: {res.reason}")
+
+    def outcome_record(self, reason: str | None = None) -> ServerRecord:
+        """Its outcome as a record; ``reason`` in place of its own (a run cut short)."""
+        return ServerRecord(self.server, self.group.name, self.rack, self.at, self.ready,
+                            self.outcome, self.reason if reason is None else reason,
+                            self.bytes)
 
     def identity(self) -> dict[str, str]:
         """What identifies the machine to iPXE settings and to a provisioning API."""

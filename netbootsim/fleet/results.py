@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from ..net import BaseEngine, Resource
-from ..records import PhaseRecord
+from ..records import PhaseRecord, ServerRecord
 
 __all__ = ["FleetRun", "Observer"]
 
@@ -19,7 +19,8 @@ class FleetRun:
 
     Attributes:
         records: one per phase attempt, in the order they ended.
-        servers: per server ``(name, group, rack, power_on, ready, outcome, reason, bytes)``.
+        servers: one :class:`~netbootsim.records.ServerRecord` per server, in the
+            fleet's order (``servers.csv``: :func:`~netbootsim.records.servers_frame`).
         wire_bytes: bytes each resource had to carry (for the line-rate bound).
         capacity: capacity of each such resource (bytes/s).
         saturated: seconds each resource spent limiting flows.
@@ -36,7 +37,7 @@ class FleetRun:
     """
 
     records: list[PhaseRecord] = field(default_factory=list)
-    servers: list[tuple] = field(default_factory=list)
+    servers: list[ServerRecord] = field(default_factory=list)
     wire_bytes: dict[str, float] = field(default_factory=dict)
     capacity: dict[str, float] = field(default_factory=dict)
     saturated: dict[str, float] = field(default_factory=dict)

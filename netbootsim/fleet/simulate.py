@@ -145,10 +145,10 @@ def simulate(
         for res in sorted({row[1] for row in run.timeline}):
             run.timeline.append((t_end, res, 0.0, 0))
     for m in machines:
-        at, ready, outcome, reason, nbytes, rack = m.state
-        if cut and outcome == "unfinished":
-            reason = _horizon_reason(at, until)
-        run.servers.append((m.server, m.group.name, rack, at, ready, outcome, reason, nbytes))
+        reason = None
+        if cut and m.outcome == "unfinished":
+            reason = _horizon_reason(m.at, until)
+        run.servers.append(m.outcome_record(reason))
     world.transport.tally(run)
     run.consoles = {m.server: m.console_lines for m in machines if m.server in world.trace}
     return run

@@ -16,12 +16,9 @@ import numpy as np
 import pandas as pd
 
 from ..fleet import FleetRun
-from ..records import to_frame
+from ..records import SERVER_COLUMNS, servers_frame, to_frame
 
 __all__ = ["SERVER_COLUMNS", "summarize", "write_outputs"]
-
-SERVER_COLUMNS = ["server", "group", "rack", "power_on", "ready", "seconds", "outcome", "reason",
-                  "bytes"]
 
 
 def _clean(x: object) -> object:
@@ -47,9 +44,7 @@ def summarize(
     ``warnings``: the scenario's warnings (``FILE:LINE: field: warning: ...``); the
     summary has a ``warnings`` list only when there are some.
     """
-    servers = pd.DataFrame(
-        [(s, g, r, on, ready, ready - on, out, why, b) for s, g, r, on, ready, out, why, b
-         in run.servers], columns=SERVER_COLUMNS)
+    servers = servers_frame(run.servers)
     phases = to_frame(run.records)
     timeline = pd.DataFrame(run.timeline, columns=["time", "resource", "utilisation", "flows"])
     t0 = float(servers["power_on"].min()) if len(servers) else 0.0

@@ -234,8 +234,8 @@ def _fleet(scenario: str, count: int):
                            overrides=[f"fleet[0].count={count}", f"run.engine={engine}",
                                       f"run.host_queue={hq}"])
         run = simulate(sc).run
-        starts = [s[3] for s in run.servers]  # power-on
-        ends = [s[4] for s in run.servers]  # ready
+        starts = [s.power_on for s in run.servers]
+        ends = [s.ready for s in run.servers]
         return starts, ends
     return run
 

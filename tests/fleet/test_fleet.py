@@ -8,6 +8,7 @@ from netbootsim.fleet import Group, Service, simulate
 from netbootsim.plan.summary import summarize
 from netbootsim.profiles import get_profile
 from netbootsim.protocols import http_plan, tftp_plan
+from netbootsim.records import SERVER_COLUMNS, ServerRecord, servers_frame
 from netbootsim.topology import HostSpec, LinkSpec, rack
 
 GBPS = 1e9 / 8
@@ -32,8 +33,8 @@ def test_one_server_is_the_sum_of_its_phases():
     expect = (2.0 + http_plan(10 * MIB, prof.tcp, 200e-6, GBPS).seconds
               + http_plan(50 * MIB, prof.tcp, 200e-6, GBPS, connected=True, warm=True).seconds)
     (server,) = run.servers
-    assert server[5] == "ok"
-    assert server[4] == pytest.approx(expect, rel=1e-9)
+    assert server.outcome == "ok"
+    assert server.ready == pytest.approx(expect, rel=1e-9)
     phases = [r.phase for r in run.records]
     assert phases == ["power-on", "fetch:kernel", "fetch:initrd", "boot"]
     # records sum to the boot time
@@ -48,7 +49,7 @@ def test_tftp_server_block_cost_and_loss_free_law():
     run = simulate(topo, [grp], [("r01s001", "g")], name="t", seed=1)
     from dataclasses import replace
     plan = tftp_plan(MIB, replace(prof.tftp, server_block_cost=20e-6), 200e-6, [10 * GBPS, GBPS])
-    assert run.servers[0][4] == pytest.approx(plan.seconds, rel=1e-9)
+    assert run.servers[0].ready == pytest.approx(plan.seconds, rel=1e-9)
 
 
 def test_storm_respects_line_rate_bound():
@@ -77,10 +78,25 @@ def test_power_on_schedule_and_until():
     grp = Group("g", "ipxe", get_profile("ipxe-current"), (("image", 100 * MIB),),
                 Service("http1", "http", "boot"), per_second=1.0)
     run = simulate(topo, [grp], [(s, "g") for s in topo.servers()], name="t", seed=1, until=2.5)
-    outcomes = [s[5] for s in run.servers]
-    assert [s[3] for s in run.servers] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    outcomes = [s.outcome for s in run.servers]
+    assert [s.power_on for s in run.servers] == [0.0, 1.0, 2.0, 3.0, 4.0]
     assert outcomes[0] == "ok" and outcomes[3:] == ["unfinished", "unfinished"]
-    assert math.isnan(run.servers[4][4])
+    assert math.isnan(run.servers[4].ready)
+
+
+def test_server_records_make_the_servers_frame():
+    # One row per ServerRecord, in the fleet's order, the columns of servers.csv;
+    # seconds = ready - power_on (NaN for a server never ready).
+    recs = [ServerRecord("s1", "g", "r01", 1.0, 3.5, "ok", "", 10.0),
+            ServerRecord("s2", "g", "", 2.0, math.nan, "failed", "dhcp: no offer", 0.0)]
+    frame = servers_frame(recs)
+    assert list(frame.columns) == SERVER_COLUMNS == [
+        "server", "group", "rack", "power_on", "ready", "seconds", "outcome", "reason",
+        "bytes"]
+    assert list(frame.server) == ["s1", "s2"] and frame.seconds.iloc[0] == 2.5
+    assert recs[0].seconds == 2.5 and math.isnan(frame.seconds.iloc[1])
+    assert list(frame.reason) == ["", "dhcp: no offer"]
+    assert servers_frame([]).columns.tolist() == SERVER_COLUMNS
 
 
 @pytest.mark.parametrize("n", [3, 30])
@@ -108,7 +124,7 @@ def test_calibrated_profile_adds_its_rom_start():
         prof = get_profile(name)
         grp = Group("g", "ipxe", prof, (("k", 1000),), svc)
         run = simulate(topo, [grp], [("r01s001", "g")], name="t", seed=1)
-        times[name] = (run.servers[0][4], [r.phase for r in run.records])
+        times[name] = (run.servers[0].ready, [r.phase for r in run.records])
     qemu = get_profile("ipxe-2019-qemu")
     assert qemu.rom_start > 1.0
     assert times["ipxe-2019-qemu"][1] == ["power-on", "firmware", "fetch:k", "boot"]

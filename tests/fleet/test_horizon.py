@@ -331,7 +331,7 @@ def test_watch_is_called_every_n_steps_and_may_stop_the_run(monkeypatch):
     assert len(seen) == 3 and seen == sorted(seen)
     # without a watcher, the same run ends, all servers ready
     run = fleet_simulate.simulate(topo, [grp], members, name="w", seed=1)
-    assert [s[5] for s in run.servers] == ["ok"] * 20
+    assert [s.outcome for s in run.servers] == ["ok"] * 20
 
 
 def test_simulate_refuses_a_horizon_past_the_limit():

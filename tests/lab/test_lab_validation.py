@@ -259,7 +259,8 @@ def test_simulation_fetches_what_the_lab_fetched(label):
     assert simulated == [(p, float(b), proto, "ok") for p, b, proto in
                          zip(lab.phase, lab.bytes, lab.protocol, strict=True)]
     # the lab's script exits after its fetches (its files are random bytes): no boot
-    assert sim.servers[0][5:7] == ("failed", "iPXE: the script ended without booting")
+    assert (sim.servers[0].outcome, sim.servers[0].reason) == (
+        "failed", "iPXE: the script ended without booting")
 
 
 @pytest.mark.parametrize("label,phase", _cases())

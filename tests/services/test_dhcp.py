@@ -98,7 +98,7 @@ def test_lacp_outage_fails_stock_ipxe_and_the_32s_build_survives():
                     dhcp=dhcp, faults=LinkFaults(lacp=20.0))
         run = simulate(topo, [grp], [("r01s001", "g")], name="t", seed=1)
         dh = next(r for r in run.records if r.phase == "dhcp")
-        out[name] = (run.servers[0][5], dh.outcome, round(dh.end - dh.start, 3), dh.reason)
+        out[name] = (run.servers[0].outcome, dh.outcome, round(dh.end - dh.start, 3), dh.reason)
     assert out["stock"][:3] == ("failed", "failed", 15.0)
     assert "after 4 DISCOVERs" in out["stock"][3]
     # the 31 s DISCOVER is answered after 0.5 ms + RTT; iPXE requests at once (> 2 s)

@@ -89,9 +89,9 @@ def test_fleet_records_say_who_waited_for_a_slot():
     waits = [r for r in run.records if r.phase == "tftp-wait:kernel"]
     assert waits and all("RRQs before a slot (tftp-max 4)" in r.reason for r in waits)
     assert run.slots["tftp1"].orphans > 0
-    outcomes = {s[5] for s in run.servers}
+    outcomes = {s.outcome for s in run.servers}
     assert outcomes <= {"ok", "failed"}
-    failed = [s for s in run.servers if s[5] == "failed"]
+    failed = [s for s in run.servers if s.outcome == "failed"]
     for s in failed:
         assert "no TFTP slot: 6 RRQs unanswered" in s[6]
 
