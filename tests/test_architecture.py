@@ -112,9 +112,6 @@ def test_nothing_imports_the_command_line():
     assert not [m for m, _, a, b in arrows() if b == "cli"]
 
 
-@pytest.mark.xfail(strict=True, reason="the iPXE command modules and the interpreter import "
-                   "each other (ipxe.commands <-> ipxe.interp, for a type): ended by the "
-                   "command registry of the fleet/iPXE step")
 def test_no_module_reaches_itself():
     g = nx.DiGraph()
     for mod in MODULES:

@@ -1,12 +1,13 @@
-"""The command table: shell, settings and network commands, plus the others by module.
+"""The command table: every command the shell runs, by name, from the command modules.
 
 A handler is ``handler(shell, argv) -> status`` or a generator returning the status
-(when it calls the world). Each cites the iPXE source it follows and parses its
-arguments with its entry in :data:`~.spec.SPECS`. Add a command by adding to
-:data:`COMMANDS` (or to the ``commands`` mapping given to a Shell). Elsewhere:
-:mod:`.image_cmd` (images), :mod:`.menu_cmd` (menus), :mod:`.san_cmd` (SAN),
-:mod:`.trust_cmd` (``imgverify``, ``imgtrust``), :mod:`.system_cmd` (``reboot``,
-``params``, ``show``, ``cpuid``, interactive and interface commands).
+(when it calls the world); :data:`~.interface.Handler`. Each command module fills its
+own table (with :func:`~.interface.registrar`) and knows nothing of this one:
+:mod:`.core_cmd` (``echo``, ``goto``, ``set``, ``dhcp``...), :mod:`.image_cmd`
+(images), :mod:`.menu_cmd` (menus), :mod:`.san_cmd` (SAN), :mod:`.trust_cmd`
+(``imgverify``, ``imgtrust``), :mod:`.system_cmd` (``reboot``, ``params``, ``show``,
+``cpuid``, interactive and interface commands). Add a command to its module's table
+(or to the ``commands`` mapping given to a Shell).
 
 Commands iPXE has that are not executed here (``ntp``, ``vcreate``, ``nslookup``,
 ``ping``...) are ``command not found``; the lint knows them all.
@@ -14,175 +15,16 @@ Commands iPXE has that are not executed here (``ntp``, ``vcreate``, ``nslookup``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any
-
-from . import errors
+from .core_cmd import CORE_COMMANDS
 from .image_cmd import IMAGE_COMMANDS
+from .interface import Handler
 from .menu_cmd import MENU_COMMANDS
-from .options import parse_integer, parse_key, parse_timeout
 from .san_cmd import SAN_COMMANDS
-from .script import STOP_COMMAND, STOP_SEQUENCE
 from .system_cmd import SYSTEM_COMMANDS
 from .trust_cmd import TRUST_COMMANDS
 
-if TYPE_CHECKING:
-    from .interp import Shell
-
 __all__ = ["COMMANDS", "Handler"]
 
-Handler = Callable[["Shell", list[str]], "int | Generator[Any, Any, int]"]
-Proc = Generator[Any, Any, int]
 #: Command name → handler (the ``COMMANDS`` linker table of include/ipxe/command.h).
 COMMANDS: dict[str, Handler] = {**IMAGE_COMMANDS, **MENU_COMMANDS, **SAN_COMMANDS,
-                                 **TRUST_COMMANDS, **SYSTEM_COMMANDS}
-
-
-def command(*names: str) -> Callable[[Handler], Handler]:
-    """Register a handler under ``names`` in :data:`COMMANDS`."""
-    def register(fn: Handler) -> Handler:
-        for name in names:
-            COMMANDS[name] = fn
-        return fn
-    return register
-
-
-# -- core/exec.c ------------------------------------------------------------------------
-@command("echo")
-def echo(shell: Shell, argv: list[str]) -> int:
-    """``echo [-n] [...]``: arguments joined by one space (exec.c echo_exec)."""
-    opts, args = shell.parse(argv)
-    shell.say(" ".join(args) + ("" if opts.get("n") else "\n"))
-    return errors.OK
-
-
-@command("exit")
-def exit_(shell: Shell, argv: list[str]) -> int:
-    """``exit [n]``: end the current script only, with status n (exec.c exit_exec)."""
-    _, args = shell.parse(argv)
-    code = parse_integer(args[0], shell.say) if args else 0
-    shell.stop = STOP_SEQUENCE
-    return abs(code - (1 << 32) if code & 0x80000000 else code)  # returned as a C int
-
-
-@command("isset")
-def isset(shell: Shell, argv: list[str]) -> int:
-    """``isset <value>``: ENOENT when the (expanded) value is empty (exec.c isset_exec)."""
-    _, args = shell.parse(argv)
-    return errors.OK if args[0] else errors.ENOENT
-
-
-@command("iseq")
-def iseq(shell: Shell, argv: list[str]) -> int:
-    """``iseq <a> <b>``: ERANGE when they differ (exec.c iseq_exec)."""
-    _, args = shell.parse(argv)
-    return errors.OK if args[0] == args[1] else errors.ERANGE
-
-
-@command("sleep")
-def sleep(shell: Shell, argv: list[str]) -> Proc:
-    """``sleep <seconds>`` (exec.c sleep_exec); ECANCELED if the world says a key cut it."""
-    _, args = shell.parse(argv)
-    seconds = parse_integer(args[0], shell.say)
-    cancelled = yield from shell.world.sleep(seconds)
-    return errors.ECANCELED if cancelled else errors.OK
-
-
-# -- image/script.c ---------------------------------------------------------------------
-@command("goto")
-def goto(shell: Shell, argv: list[str]) -> int:
-    """``goto <label>``: continue at the first ``:label`` line (script.c goto_exec).
-
-    Outside a script: "Not in a script", ENOTTY. Missing label: ENOENT, nothing
-    printed, the script goes on where it was (the line's failure then ends it).
-    """
-    _, args = shell.parse(argv)
-    if shell.frame is None:
-        shell.say(f"Not in a script: {errors.strerror(errors.ENOTTY)}\n")
-        return errors.ENOTTY
-    index = shell.frame.script.find_label(args[0])
-    if index is None:  # process_script's last rc: -ENOENT, or -EINVAL after a final "\"
-        return errors.EINVAL_SCRIPT if shell.frame.script.unterminated else errors.ENOENT_LABEL
-    shell.frame.index = index
-    shell.stop = STOP_COMMAND
-    return errors.OK
-
-
-@command("prompt")
-def prompt(shell: Shell, argv: list[str]) -> Proc:
-    """``prompt [--key k] [--timeout ms] [text]`` (script.c prompt_exec, usr/prompt.c).
-
-    The key comes from ``world.getkey``: None means the timeout passed (ETIMEDOUT);
-    another key than ``--key`` is ECANCELED. Without ``--timeout`` (or 0) iPXE waits
-    for ever, and so does this: a world where nobody types never returns.
-    """
-    opts, args = shell.parse(argv)
-    key = parse_key(str(opts["key"]), shell.say) if "key" in opts else 0
-    timeout = parse_timeout(str(opts["timeout"]), shell.say) if "timeout" in opts else 0
-    text = " ".join(args)
-    shell.say(text)
-    got = yield from shell.world.getkey(timeout or None)
-    shell.say("\b \b" * len(text))
-    if got is None:
-        return errors.ETIMEDOUT
-    return errors.ECANCELED_PROMPT if key and got != key else errors.OK
-
-
-# -- hci/commands/nvo_cmd.c -------------------------------------------------------------
-@command("set")
-def set_(shell: Shell, argv: list[str]) -> int:
-    """``set <setting> <value...>``: arguments joined by spaces (nvo_cmd.c set_exec)."""
-    _, args = shell.parse(argv)
-    shell.settings.store(args[0], " ".join(args[1:]))
-    return errors.OK
-
-
-@command("clear")
-def clear(shell: Shell, argv: list[str]) -> int:
-    """``clear <setting>`` (nvo_cmd.c clear_exec)."""
-    _, args = shell.parse(argv)
-    shell.settings.clear(args[0])
-    return errors.OK
-
-
-@command("inc")
-def inc(shell: Shell, argv: list[str]) -> int:
-    """``inc <setting> [<increment>]`` (nvo_cmd.c inc_exec)."""
-    _, args = shell.parse(argv)
-    step = parse_integer(args[1], shell.say) if len(args) > 1 else 1
-    shell.settings.inc(args[0], step)
-    return errors.OK
-
-
-# -- hci/commands/ifmgmt_cmd.c, dhcp_cmd.c, usr/ifmgmt.c --------------------------------
-@command("ifconf", "dhcp")
-def ifconf(shell: Shell, argv: list[str]) -> Proc:
-    """``ifconf``/``dhcp [-c dhcp] [<interface>...]`` (ifmgmt_cmd.c ifconf_exec).
-
-    The simulated machine has one interface, ``net0``, and one configurator,
-    ``dhcp``. Success registers the reply's settings as ``net0.dhcp``. Master's
-    ``--timeout`` (waiting for the link) is accepted and has no effect: the world's
-    DHCP already includes any wait for the link.
-    """
-    opts, args = shell.parse(argv)
-    conf = opts.get("configurator")
-    if conf is not None and conf != "dhcp":  # parseopt.c parse_netdev_configurator
-        shell.say(f'"{conf}": no such configurator\n')
-        return errors.ENOTSUP_CONFIGURATOR
-    rc = errors.ENODEV_NETDEV
-    for name in args or ["net0"]:
-        if name != "net0":  # parseopt.c parse_netdev; ifcommon_exec tries the next one
-            shell.say(f'"{name}": no such network device\n')
-            continue
-        mac = shell.settings.fetch("net0/mac") or "00:00:00:00:00:00"
-        shell.say(f"Configuring {'[dhcp] ' if conf else ''}(net0 {mac})...")
-        start = shell.world.now
-        reply = yield from shell.world.dhcp()
-        shell.say("." * int(shell.world.now - start))  # monojob_wait: a dot a second
-        if reply.status == 0:
-            shell.say(" ok\n")
-            shell.settings.apply_dhcp(reply.settings)
-            return errors.OK
-        shell.say(f" {errors.strerror(reply.status)}\n")
-        shell.detail, rc = reply.reason, reply.status
-    return rc
+                                 **TRUST_COMMANDS, **SYSTEM_COMMANDS, **CORE_COMMANDS}

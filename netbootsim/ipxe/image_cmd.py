@@ -13,28 +13,20 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit, urlunsplit, uses_relative
 
 from . import errors
+from .interface import CommandShell, Handler, Proc, registrar
 from .options import parse_timeout
 from .script import STOP_SEQUENCE
 
 if TYPE_CHECKING:
-    from .interp import Shell
     from .state import ParamList
     from .world import Image
 
 __all__ = ["IMAGE_COMMANDS", "acquire", "claim_params", "download", "redact_uri",
            "resolve_uri"]
 
-Proc = Generator[Any, Any, int]
 #: Image commands by name (image_cmd.c ``image_commands``).
-IMAGE_COMMANDS: dict[str, Callable[..., Any]] = {}
-
-
-def _command(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        for name in names:
-            IMAGE_COMMANDS[name] = fn
-        return fn
-    return register
+IMAGE_COMMANDS: dict[str, Handler] = {}
+_command = registrar(IMAGE_COMMANDS)
 
 
 def resolve_uri(base: str | None, ref: str) -> str:
@@ -62,7 +54,7 @@ def redact_uri(uri: str) -> str:
 
 
 # -- hci/commands/image_cmd.c, usr/imgmgmt.c, core/image.c ------------------------------
-def claim_params(shell: Shell, uri_text: str) -> tuple[str, ParamList | None]:
+def claim_params(shell: CommandShell, uri_text: str) -> tuple[str, ParamList | None]:
     """Cut ``##params[=name]`` off a URI and claim that list (core/uri.c parse_uri).
 
     A claimed list leaves the shell's lists (core/params.c claim_parameters): it is
@@ -78,7 +70,7 @@ def claim_params(shell: Shell, uri_text: str) -> tuple[str, ParamList | None]:
     return head, found
 
 
-def download(shell: Shell, uri_text: str,
+def download(shell: CommandShell, uri_text: str,
              timeout: float | None) -> Generator[Any, Any, tuple[int, Image | None]]:
     """Fetch and register an image (usr/imgmgmt.c imgdownload, core/monojob.c).
 
@@ -112,7 +104,7 @@ def download(shell: Shell, uri_text: str,
     return errors.OK, image
 
 
-def acquire(shell: Shell, name_or_uri: str,
+def acquire(shell: CommandShell, name_or_uri: str,
             timeout: float | None) -> Generator[Any, Any, tuple[int, Image | None]]:
     """A registered image of that name, else a download (usr/imgmgmt.c imgacquire)."""
     image = shell.images.find(name_or_uri)
@@ -121,8 +113,8 @@ def acquire(shell: Shell, name_or_uri: str,
     return (yield from download(shell, name_or_uri, timeout))
 
 
-def _imgsingle(shell: Shell, argv: list[str], *, always_download: bool,
-               action: Callable[[Shell, Image, dict], Any] | None = None,
+def _imgsingle(shell: CommandShell, argv: list[str], *, always_download: bool,
+               action: Callable[[CommandShell, Image, dict], Any] | None = None,
                verb: str = "", clear_cmdline: bool = False) -> Proc:
     """Acquire an image, name it, set its arguments, act (image_cmd.c imgsingle_exec)."""
     opts, args = shell.parse(argv)
@@ -155,7 +147,7 @@ def _imgsingle(shell: Shell, argv: list[str], *, always_download: bool,
     return errors.OK
 
 
-def _select(shell: Shell, image: Image, opts: dict) -> int:
+def _select(shell: CommandShell, image: Image, opts: dict) -> int:
     """core/image.c image_select: unselect all, then select if executable."""
     shell.images.selected = None
     if not image.executable:
@@ -164,7 +156,7 @@ def _select(shell: Shell, image: Image, opts: dict) -> int:
     return errors.OK
 
 
-def _exec(shell: Shell, image: Image, opts: dict) -> int | Proc:
+def _exec(shell: CommandShell, image: Image, opts: dict) -> int | Proc:
     """image_cmd.c imgexec: run now, or (``--replace``) in place of the current script."""
     if not opts.get("replace"):
         return shell.exec_image(image)
@@ -178,30 +170,30 @@ def _exec(shell: Shell, image: Image, opts: dict) -> int | Proc:
 
 
 @_command("imgfetch", "module", "initrd")
-def imgfetch(shell: Shell, argv: list[str]) -> Proc:
+def imgfetch(shell: CommandShell, argv: list[str]) -> Proc:
     """``imgfetch <uri> [args...]``: always downloads (imgdownload_string)."""
     return _imgsingle(shell, argv, always_download=True)
 
 
 @_command("imgselect", "imgload", "kernel")
-def imgselect(shell: Shell, argv: list[str]) -> Proc:
+def imgselect(shell: CommandShell, argv: list[str]) -> Proc:
     """``kernel <uri|image> [args...]``: acquire and select."""
     return _imgsingle(shell, argv, always_download=False, action=_select, verb="select")
 
 
 @_command("imgargs")
-def imgargs(shell: Shell, argv: list[str]) -> Proc:
+def imgargs(shell: CommandShell, argv: list[str]) -> Proc:
     """``imgargs <uri|image> [args...]``: replace an image's command line."""
     return _imgsingle(shell, argv, always_download=False, clear_cmdline=True)
 
 
 @_command("imgexec", "chain", "boot")
-def imgexec(shell: Shell, argv: list[str]) -> Proc:
+def imgexec(shell: CommandShell, argv: list[str]) -> Proc:
     """``chain [--replace] [--autofree] [<uri|image> [args...]]``; no URI: the selected image."""
     return _imgsingle(shell, argv, always_download=False, action=_exec, verb="boot")
 
 
-def _imgmulti(shell: Shell, argv: list[str], payload: Callable[[Image], None]) -> int:
+def _imgmulti(shell: CommandShell, argv: list[str], payload: Callable[[Image], None]) -> int:
     """image_cmd.c imgmulti_exec: every image, or the named ones."""
     _, args = shell.parse(argv)
     if not args:
@@ -218,7 +210,7 @@ def _imgmulti(shell: Shell, argv: list[str], payload: Callable[[Image], None]) -
 
 
 @_command("imgstat")
-def imgstat(shell: Shell, argv: list[str]) -> int:
+def imgstat(shell: CommandShell, argv: list[str]) -> int:
     """``imgstat [<image>...]`` (usr/imgmgmt.c imgstat)."""
     def show(image: Image) -> None:
         flags = "".join([f" [{image.format}]" if image.format else "",
@@ -230,6 +222,6 @@ def imgstat(shell: Shell, argv: list[str]) -> int:
 
 
 @_command("imgfree")
-def imgfree(shell: Shell, argv: list[str]) -> int:
+def imgfree(shell: CommandShell, argv: list[str]) -> int:
     """``imgfree [<image>...]`` (unregister_image)."""
     return _imgmulti(shell, argv, shell.images.unregister)

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from . import errors
-from .commands import COMMANDS, Handler
+from .commands import COMMANDS
+from .interface import Handler, Proc, World
 from .options import Command, UsageError, parse_options
 from .script import (
     STOP_COMMAND,
@@ -34,12 +35,7 @@ from .spec import Build, build_named
 from .state import Abort, Booted, Frame, Menu, ParamList, Reset, ScriptResult, Trust
 from .world import Image, ImageList
 
-if TYPE_CHECKING:
-    from . import World
-
 __all__ = ["Frame", "ScriptResult", "Shell", "run_command", "run_script"]
-
-Proc = Generator[Any, Any, int]
 
 
 @dataclass(frozen=True)

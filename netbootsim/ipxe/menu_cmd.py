@@ -21,39 +21,29 @@ The screen is not drawn; the console gets the title and the items' texts once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Generator
+from typing import Any
 
 from . import errors
+from .interface import CommandShell, Handler, Proc, registrar
 from .options import TICKS_PER_SEC, parse_integer, parse_key
 from .state import Item, Menu
 
-if TYPE_CHECKING:
-    from .interp import Shell
-
 __all__ = ["MENU_COMMANDS", "find_menu", "initial_index"]
 
-Proc = Generator[Any, Any, int]
 #: Menu commands by name.
-MENU_COMMANDS: dict[str, Callable[..., Any]] = {}
+MENU_COMMANDS: dict[str, Handler] = {}
+_command = registrar(MENU_COMMANDS)
 #: Keys menu_loop acts on (include/ipxe/keys.h).
 ESC, CTRL_C, CR, LF = 0x1b, 0x03, 0x0d, 0x0a
 
 
-def _command(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        for name in names:
-            MENU_COMMANDS[name] = fn
-        return fn
-    return register
-
-
-def find_menu(shell: Shell, name: str | None) -> Menu | None:
+def find_menu(shell: CommandShell, name: str | None) -> Menu | None:
     """The first menu called ``name`` (None: the unnamed one) (core/menu.c find_menu)."""
     return next((m for m in shell.menus if m.name == name), None)
 
 
-def _parse_menu(shell: Shell, name: str | None) -> Menu | None:
+def _parse_menu(shell: CommandShell, name: str | None) -> Menu | None:
     """parseopt.c parse_menu: the menu, or None after printing iPXE's message."""
     menu = find_menu(shell, name)
     if menu is None:
@@ -75,7 +65,7 @@ def initial_index(menu: Menu, select: str | None) -> int | None:
 
 
 @_command("menu")
-def menu(shell: Shell, argv: list[str]) -> int:
+def menu(shell: CommandShell, argv: list[str]) -> int:
     """``menu [--name n] [--delete] [title...]`` (menu_cmd.c menu_exec, core/menu.c).
 
     Creating a menu destroys any menu of the same name first; ``--delete`` creates
@@ -93,7 +83,7 @@ def menu(shell: Shell, argv: list[str]) -> int:
 
 
 @_command("item")
-def item(shell: Shell, argv: list[str]) -> int:
+def item(shell: CommandShell, argv: list[str]) -> int:
     """``item [--menu m] [--key k] [--default] [--gap] [label [text...]]`` (item_exec).
 
     Without ``--gap`` the first argument is the label (none: a gap all the same);
@@ -112,13 +102,13 @@ def item(shell: Shell, argv: list[str]) -> int:
     return errors.OK
 
 
-def _ticks(shell: Shell, opts: dict, name: str) -> int:
+def _ticks(shell: CommandShell, opts: dict, name: str) -> int:
     """A timeout option as an integer of ticks (parseopt.c parse_timeout), 0 if absent."""
     return parse_integer(str(opts[name]), shell.say) if name in opts else 0
 
 
 @_command("choose")
-def choose(shell: Shell, argv: list[str]) -> Proc:
+def choose(shell: CommandShell, argv: list[str]) -> Proc:
     """``choose [--menu m] [--default label] [--timeout ms] [--keep] <setting>``.
 
     menu_cmd.c choose_exec: parse the setting, find the menu, show it, store the
@@ -148,7 +138,7 @@ def choose(shell: Shell, argv: list[str]) -> Proc:
             shell.menus.remove(found)
 
 
-def _loop(shell: Shell, menu_: Menu, current: int, timeout: int,
+def _loop(shell: CommandShell, menu_: Menu, current: int, timeout: int,
           retimeout: int) -> Generator[Any, Any, tuple[int, int]]:
     """menu_ui.c menu_loop: wait for keys until something is chosen or cancelled."""
     while True:

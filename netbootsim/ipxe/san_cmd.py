@@ -20,23 +20,20 @@ reason in the record; ``sanboot`` of an already hooked drive fails the same way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Generator
+from typing import Any
 from urllib.parse import urlsplit
 
 from . import errors
 from .image_cmd import resolve_uri
+from .interface import CommandShell, Handler, Proc
 from .options import parse_integer
 from .world import Image, Outcome
 
-if TYPE_CHECKING:
-    from .interp import Shell
-
 __all__ = ["DEFAULT_DRIVE", "SAN_COMMANDS"]
 
-Proc = Generator[Any, Any, int]
 #: San commands by name.
-SAN_COMMANDS: dict[str, Callable[..., Any]] = {}
+SAN_COMMANDS: dict[str, Handler] = {}
 #: include/ipxe/sanboot.h SAN_DEFAULT_DRIVE (the first hard disk), unless ``san-drive``.
 DEFAULT_DRIVE = 0x80
 _NO_SAN = "the simulated world has no SAN devices or local disks (World.san is not implemented)"
@@ -47,7 +44,7 @@ def _hex(drive: int) -> str:
     return f"{drive:#x}" if drive else "0"
 
 
-def _intz(shell: Shell, name: str) -> int:
+def _intz(shell: CommandShell, name: str) -> int:
     """settings.c fetch_intz_setting: the integer value, 0 when unset or not a number."""
     text = shell.settings.fetch(name)
     try:
@@ -56,7 +53,7 @@ def _intz(shell: Shell, name: str) -> int:
         return 0
 
 
-def _san(shell: Shell, op: str, drive: int, uris: tuple[str, ...],
+def _san(shell: CommandShell, op: str, drive: int, uris: tuple[str, ...],
          opts: dict) -> Generator[Any, Any, Outcome]:
     """One call of the world's SAN, or the failure of a world without one."""
     fn = getattr(shell.world, "san", None)
@@ -70,7 +67,7 @@ def _san(shell: Shell, op: str, drive: int, uris: tuple[str, ...],
     return got
 
 
-def _uriboot(shell: Shell, argv: list[str], *, boot: bool, unhook: bool) -> Proc:
+def _uriboot(shell: CommandShell, argv: list[str], *, boot: bool, unhook: bool) -> Proc:
     """usr/autoboot.c uriboot for one of the three commands."""
     opts, args = shell.parse(argv)
     drive = parse_integer(str(opts["drive"]), shell.say) if "drive" in opts else \
@@ -106,7 +103,7 @@ def _uriboot(shell: Shell, argv: list[str], *, boot: bool, unhook: bool) -> Proc
 
 
 def _command(name: str, **flags: bool) -> None:
-    def handler(shell: Shell, argv: list[str]) -> Proc:
+    def handler(shell: CommandShell, argv: list[str]) -> Proc:
         return _uriboot(shell, argv, **flags)
     handler.__name__ = handler.__qualname__ = name
     handler.__doc__ = f"``{name}`` (sanboot_cmd.c {name}_exec → autoboot.c uriboot)."

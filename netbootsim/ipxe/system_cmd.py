@@ -14,32 +14,21 @@ person had finished (the dialogue itself is not modelled).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
 
 from . import errors
+from .interface import CommandShell, Handler, Proc, registrar
 from .options import parse_integer, parse_timeout
 from .state import ParamList
 
-if TYPE_CHECKING:
-    from .interp import Shell
-
 __all__ = ["SYSTEM_COMMANDS"]
 
-Proc = Generator[Any, Any, int]
 #: Commands by name.
-SYSTEM_COMMANDS: dict[str, Callable[..., Any]] = {}
+SYSTEM_COMMANDS: dict[str, Handler] = {}
+_command = registrar(SYSTEM_COMMANDS)
 
 
-def _command(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        for name in names:
-            SYSTEM_COMMANDS[name] = fn
-        return fn
-    return register
-
-
-def _reboot_world(shell: Shell, kind: str) -> Proc:
+def _reboot_world(shell: CommandShell, kind: str) -> Proc:
     reboot = getattr(shell.world, "reboot", None)
     if reboot is None:
         shell.abort(errors.ABORT_UNMODELLED, f"{'poweroff' if kind == 'poweroff' else 'reboot'}"
@@ -53,7 +42,7 @@ def _reboot_world(shell: Shell, kind: str) -> Proc:
 
 
 @_command("reboot")
-def reboot(shell: Shell, argv: list[str]) -> Proc:
+def reboot(shell: CommandShell, argv: list[str]) -> Proc:
     """``reboot [--warm] [--setup]``: ``world.reboot("cold"|"warm"|"setup")``.
 
     On success the machine resets and the run ends (``ScriptResult.reset``); iPXE's
@@ -65,7 +54,7 @@ def reboot(shell: Shell, argv: list[str]) -> Proc:
 
 
 @_command("poweroff")
-def poweroff(shell: Shell, argv: list[str]) -> Proc:
+def poweroff(shell: CommandShell, argv: list[str]) -> Proc:
     """``poweroff``: ``world.reboot("poweroff")``; a failure prints ``Could not power off``."""
     shell.parse(argv)
     rc = yield from _reboot_world(shell, "poweroff")
@@ -74,7 +63,7 @@ def poweroff(shell: Shell, argv: list[str]) -> Proc:
 
 
 @_command("cpuid")
-def cpuid(shell: Shell, argv: list[str]) -> int:
+def cpuid(shell: CommandShell, argv: list[str]) -> int:
     """``cpuid [--ext] [--amd] [--ecx] <bit>``: 0 if the feature bit is set, else ENOENT.
 
     The world's optional ``cpuid(bit, ext=, ecx=)`` answers; without it the CPU is a
@@ -91,7 +80,7 @@ def cpuid(shell: Shell, argv: list[str]) -> int:
 
 # -- hci/commands/param_cmd.c, core/params.c --------------------------------------------
 @_command("params")
-def params(shell: Shell, argv: list[str]) -> int:
+def params(shell: CommandShell, argv: list[str]) -> int:
     """``params [--name n] [--method m] [--delete]``: (re)create a parameter list."""
     opts, _ = shell.parse(argv)
     name = str(opts["name"]) if "name" in opts else None
@@ -104,7 +93,7 @@ def params(shell: Shell, argv: list[str]) -> int:
 
 
 @_command("param")
-def param(shell: Shell, argv: list[str]) -> int:
+def param(shell: CommandShell, argv: list[str]) -> int:
     """``param [--params n] [--header] <key> [<value>...]``: add to a parameter list."""
     opts, args = shell.parse(argv)
     name = str(opts["params"]) if "params" in opts else None
@@ -119,7 +108,7 @@ def param(shell: Shell, argv: list[str]) -> int:
 
 # -- hci/commands/nvo_cmd.c --------------------------------------------------------------
 @_command("show")
-def show(shell: Shell, argv: list[str]) -> int:
+def show(shell: CommandShell, argv: list[str]) -> int:
     """``show <setting>``: prints ``block/name:type = value`` (nvo_cmd.c show_exec)."""
     _, args = shell.parse(argv)
     name, value = shell.settings.show(args[0])
@@ -128,7 +117,7 @@ def show(shell: Shell, argv: list[str]) -> int:
 
 
 @_command("read")
-def read(shell: Shell, argv: list[str]) -> Proc:
+def read(shell: CommandShell, argv: list[str]) -> Proc:
     """``read [--timeout ms] <setting>``: waits for typing (master: ETIMEDOUT on timeout)."""
     opts, args = shell.parse(argv)
     shell.settings.check_name(args[0])
@@ -138,7 +127,7 @@ def read(shell: Shell, argv: list[str]) -> Proc:
 
 
 @_command("shell", "login", "config")
-def interactive(shell: Shell, argv: list[str]) -> Proc:
+def interactive(shell: CommandShell, argv: list[str]) -> Proc:
     """``shell``, ``login``, ``config [<scope>]``: wait for a person (hci/shell.c, login_ui.c)."""
     shell.parse(argv)
     yield from shell.world.getkey(None)
@@ -146,7 +135,7 @@ def interactive(shell: Shell, argv: list[str]) -> Proc:
 
 
 @_command("help")
-def help_(shell: Shell, argv: list[str]) -> int:
+def help_(shell: CommandShell, argv: list[str]) -> int:
     """``help``: the commands this shell has, 16 columns, as hci/shell.c help_exec lays out."""
     out, hpos = ["\nAvailable commands:\n\n"], 0
     for name in sorted(n for n in shell.commands if shell.build.has(n)):
@@ -164,7 +153,7 @@ def help_(shell: Shell, argv: list[str]) -> int:
 
 
 # -- hci/commands/ifmgmt_cmd.c, route_cmd.c, sync_cmd.c (nothing takes time) -------------
-def _netdevs(shell: Shell, args: list[str], payload: Callable[[str], None]) -> int:
+def _netdevs(shell: CommandShell, args: list[str], payload: Callable[[str], None]) -> int:
     """ifmgmt_cmd.c ifcommon_exec: the named interfaces (only ``net0`` exists), or all."""
     rc = errors.OK
     for name in args or ["net0"]:
@@ -178,14 +167,14 @@ def _netdevs(shell: Shell, args: list[str], payload: Callable[[str], None]) -> i
 
 
 @_command("ifopen", "ifclose")
-def ifopen(shell: Shell, argv: list[str]) -> int:
+def ifopen(shell: CommandShell, argv: list[str]) -> int:
     """``ifopen``/``ifclose [<interface>...]``: the simulated NIC is always open."""
     _, args = shell.parse(argv)
     return _netdevs(shell, args, lambda name: None)
 
 
 @_command("ifstat")
-def ifstat(shell: Shell, argv: list[str]) -> int:
+def ifstat(shell: CommandShell, argv: list[str]) -> int:
     """``ifstat [<interface>...]`` (usr/ifmgmt.c ifstat; driver and counters are not modelled)."""
     _, args = shell.parse(argv)
     mac = shell.settings.fetch("net0/mac") or "00:00:00:00:00:00"
@@ -195,7 +184,7 @@ def ifstat(shell: Shell, argv: list[str]) -> int:
 
 
 @_command("route")
-def route(shell: Shell, argv: list[str]) -> int:
+def route(shell: CommandShell, argv: list[str]) -> int:
     """``route``: the IPv4 route of ``net0`` (net/ipv4.c ipv4_route_print), if configured."""
     shell.parse(argv)
     ip, mask = shell.settings.fetch("net0/ip"), shell.settings.fetch("net0/netmask")
@@ -206,7 +195,7 @@ def route(shell: Shell, argv: list[str]) -> int:
 
 
 @_command("sync")
-def sync(shell: Shell, argv: list[str]) -> int:
+def sync(shell: CommandShell, argv: list[str]) -> int:
     """``sync [--timeout ms]``: no background operations are pending here."""
     shell.parse(argv)
     return errors.OK

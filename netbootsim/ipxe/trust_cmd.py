@@ -18,24 +18,18 @@ refuse untrusted images (core/image.c image_set_trust, image_exec).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any
-
 from . import errors
 from .image_cmd import acquire
+from .interface import CommandShell, Handler, Proc
 from .options import parse_timeout
-
-if TYPE_CHECKING:
-    from .interp import Shell
 
 __all__ = ["TRUST_COMMANDS"]
 
-Proc = Generator[Any, Any, int]
 #: Trust commands by name.
-TRUST_COMMANDS: dict[str, Callable[..., Any]] = {}
+TRUST_COMMANDS: dict[str, Handler] = {}
 
 
-def imgverify(shell: Shell, argv: list[str]) -> Proc:
+def imgverify(shell: CommandShell, argv: list[str]) -> Proc:
     """``imgverify [--signer s] [--keep] [--timeout ms] <image> <signature>``."""
     opts, args = shell.parse(argv)
     timeout = parse_timeout(str(opts["timeout"]), shell.say) if "timeout" in opts else 0
@@ -66,7 +60,7 @@ def imgverify(shell: Shell, argv: list[str]) -> Proc:
             shell.images.unregister(signature)
 
 
-def imgtrust(shell: Shell, argv: list[str]) -> int:
+def imgtrust(shell: CommandShell, argv: list[str]) -> int:
     """``imgtrust [--allow] [--permanent]``: require trusted images (or allow any).
 
     A permanent policy cannot change: trying prints ``Could not set image trust

@@ -1,6 +1,6 @@
 """Images and the image list, and the records a world returns from fetches and DHCP.
 
-The :class:`~netbootsim.ipxe.World` protocol itself is in the package ``__init__``.
+The :class:`~netbootsim.ipxe.World` protocol itself is in :mod:`.interface`.
 """
 
 from __future__ import annotations
