@@ -20,8 +20,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "netbootsim"
 
 #: The floor of every room: 0-1 the primitives, 9 the command line (docs/architecture.md).
 FLOORS: dict[str, int] = {
-    "units": 0, "errors": 0, "records": 0, "clock": 0, "runtime": 0,
-    "yamltext": 1, "memguard": 1,
+    "units": 0, "errors": 0, "records": 0, "clock": 0, "runtime": 0, "streams": 0,
+    "yamltext": 1, "memguard": 1, "dist": 1,
     "protocols": 2, "topology": 2, "report": 2, "ipxe": 2,
     "profiles": 3, "net": 3,
     "services": 4,
