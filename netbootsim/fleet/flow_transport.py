@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from collections.abc import Generator, Sequence
 
-import numpy as np
 import simpy
 
 from ..net import Flow, Resource, make_engine
@@ -23,6 +22,7 @@ from ..net.transfer import transfer
 from ..protocols import HttpPlan, TcpParams, TftpParams, TftpPlan
 from ..protocols.result import TransferResult
 from ..protocols.wire import TCP_FRAME_OVERHEAD, TFTP_FRAME_OVERHEAD
+from ..streams import Streams
 from .results import FleetRun, Observer
 from .spec import Service
 from .transport import Route, Transport
@@ -37,7 +37,7 @@ class FlowTransport(Transport):
         env: the run's SimPy environment.
         run: what the run produces (its observer samples the engine's solves).
         hosts: the topology's servers and hosts (their egress is a NIC).
-        seed: the run's seed (the laws' draws under loss).
+        streams: the run's random streams (the laws' draws under loss: ``net/laws``).
         full_recompute: the flow engine's reference mode.
         sample_every: utilisation sampling (see :class:`.results.Observer`).
         buffer: a switch port's buffer (bytes), for the FIFO ports' sharing.
@@ -45,12 +45,12 @@ class FlowTransport(Transport):
     """
 
     def __init__(self, env: simpy.Environment, run: FleetRun, hosts: frozenset[str], *,
-                 seed: int, full_recompute: bool, sample_every: float, buffer: float,
+                 streams: Streams, full_recompute: bool, sample_every: float, buffer: float,
                  host_queue: str):
         self.env = env
         self.engine = make_engine(env, full_recompute=full_recompute,
                                   on_solve=Observer(run, sample_every, env))
-        self.law_rng = np.random.default_rng([seed, 0x7F7])
+        self.law_rng = streams.rng("net", "laws")
         #: lock-step flows' bounds beside window flows at a host NIC
         self.lockstep = LockstepQueueing(env, self.engine)
         #: flows of different round trips at FIFO ports

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator, Sequence
 
-import numpy as np
 import simpy
 
 from ..net.packet import FairLink, PacketNetwork
@@ -22,6 +21,7 @@ from ..net.packet_tcp import http_over_packets
 from ..net.packet_tftp import tftp_over_packets
 from ..protocols import HttpPlan, TcpParams, TftpParams, TftpPlan
 from ..protocols.result import TransferResult
+from ..streams import Streams
 from ..topology import Topology
 from .results import FleetRun, PacketSampler
 from .spec import Service
@@ -38,7 +38,7 @@ class PacketTransport(Transport):
         run: what the run produces (broadcast copies, utilisation samples).
         topology: the network (L2 domains, relays).
         hosts: the topology's servers and hosts (their egress is a NIC).
-        seed: the run's seed (the links' loss draws).
+        streams: the run's random streams (the links' loss draws: ``net/packets``).
         fault_loss: ``fault_loss(link, t)``, the loss fault windows add on a link.
         sample_every: utilisation sampling (see :class:`.results.PacketSampler`).
         buffer: a switch port's buffer (bytes).
@@ -47,11 +47,11 @@ class PacketTransport(Transport):
     """
 
     def __init__(self, env: simpy.Environment, run: FleetRun, topology: Topology,
-                 hosts: frozenset[str], *, seed: int,
+                 hosts: frozenset[str], *, streams: Streams,
                  fault_loss: Callable[[str, float], float], sample_every: float,
                  buffer: float, host_queue: str):
         self.env = env
-        self.packets = PacketNetwork(env, np.random.default_rng([seed, 0x9AC]), buffer,
+        self.packets = PacketNetwork(env, streams.rng("net", "packets"), buffer,
                                      hosts, fault_loss, host_queue)
         self.l2 = Broadcasts(env, topology, self.packets, run.broadcast_frames)
         self.sampler = PacketSampler(run, env, self.packets.by_name, sample_every)

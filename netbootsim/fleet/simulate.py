@@ -9,6 +9,7 @@ import simpy
 
 from ..clock import DEFAULT_HORIZON, TIME_LIMIT
 from ..runtime import relaxed_gc
+from ..streams import Streams
 from ..topology import Topology
 from .lifecycle import lifecycle
 from .machine import Machine
@@ -48,6 +49,7 @@ def simulate(
     *,
     name: str,
     seed: int,
+    streams: Streams | None = None,
     full_recompute: bool = False,
     engine: str = "flow",
     buffer: float | None = None,
@@ -71,7 +73,9 @@ def simulate(
         groups: fleet groups.
         members: ``(server, group name)`` in power-on order within each group.
         name: run name for the records.
-        seed: the run's seed (recorded; nothing here draws random numbers yet).
+        seed: the run's seed (recorded with every phase).
+        streams: the run's named random streams (default ``Streams(seed)``: a single
+            run; a replication passes its own, :meth:`Streams.replica`).
         full_recompute: use the flow engine's reference mode.
         engine: ``"flow"`` or ``"packet"`` (see :class:`.world.World`).
         buffer: the packet engine's switch-port buffer, bytes (``None``: its default).
@@ -109,7 +113,9 @@ def simulate(
     if images is None:
         images = {n: s for g in groups for n, s in g.images}
     world = World(topology, dict(services), dhcp, dict(images), dict(scripts or {}),
-                  name=name, seed=seed, full_recompute=full_recompute, engine=engine,
+                  name=name, seed=seed,
+                  streams=Streams(seed) if streams is None else streams,
+                  full_recompute=full_recompute, engine=engine,
                   host_queue=host_queue,
                   **({} if buffer is None else {"buffer": buffer}),
                   sample_every=sample_every, faults=faults, provisioners=provisioners)

@@ -31,6 +31,7 @@ from ..protocols.result import TransferResult
 from ..records import PhaseRecord
 from ..services.dhcp import DhcpServer
 from ..services.slots import SYN_GIVE_UP, HttpWorkers, TftpSlots, run_with_slot
+from ..streams import Streams
 from ..topology import Topology
 from .faults import Faults
 from .flow_transport import FlowTransport
@@ -68,6 +69,7 @@ class World:
         images: image sizes by name.
         scripts: script bodies of images that are iPXE scripts, by name.
         name, seed: for the records.
+        streams: the run's named random streams (default ``Streams(seed)``).
         full_recompute: the flow engine's reference mode.
         engine: ``"flow"`` (fluid flows, max-min) or ``"packet"`` (TFTP and TCP packet by
             packet, :mod:`netbootsim.net.packet`): the world's :class:`~.transport.Transport`.
@@ -87,6 +89,7 @@ class World:
     def __init__(self, topology: Topology, services: dict[str, Service],
                  dhcp: Sequence[DhcpSpec], images: dict[str, float],
                  scripts: dict[str, str], *, name: str, seed: int,
+                 streams: Streams | None = None,
                  full_recompute: bool = False, sample_every: float = 0.005,
                  engine: str = "flow", buffer: float = SWITCH_BUFFER,
                  host_queue: str = "fair",
@@ -100,6 +103,7 @@ class World:
         self.scripts = scripts
         self.name = name
         self.seed = seed
+        self.streams = streams = Streams(seed) if streams is None else streams
         self.run = run = FleetRun()
         self.faults = Faults(faults)
         hosts = frozenset(n for n in topology.graph
@@ -107,11 +111,11 @@ class World:
         self.transport: Transport
         if engine == "packet":
             self.transport = PacketTransport(
-                env, run, topology, hosts, seed=seed, fault_loss=self.faults.link_loss_at,
+                env, run, topology, hosts, streams=streams, fault_loss=self.faults.link_loss_at,
                 sample_every=sample_every, buffer=buffer, host_queue=host_queue)
         else:
             self.transport = FlowTransport(
-                env, run, hosts, seed=seed, full_recompute=full_recompute,
+                env, run, hosts, streams=streams, full_recompute=full_recompute,
                 sample_every=sample_every, buffer=buffer, host_queue=host_queue)
         self.provisioners = provisioners or {}  # API name -> services.provisioning.Provisioner
         self.trace: set[str] = set()  # servers whose console is kept

@@ -242,15 +242,14 @@ def test_same_seed_same_frames():
 
 def test_loss_fault_slows_transfers_that_start_inside_its_window():
     # 2 % loss on the boot server's link from 0 to 30 s: the TFTP fetch that starts
-    # inside it is planned with it, its retries drawn from the run's law generator
-    # (seed [run.seed, 0x7F7]; this is its first draw); after the window a second server
-    # (powered on at 40 s) fetches loss-free.
+    # inside it is planned with it, its retries drawn from the run's law stream
+    # (Streams(run.seed).rng("net", "laws"); this is its first draw); after the window
+    # a second server (powered on at 40 s) fetches loss-free.
     from dataclasses import replace
-
-    import numpy as np
 
     from netbootsim.profiles import get_profile
     from netbootsim.protocols import tftp_plan
+    from netbootsim.streams import Streams
 
     sc = scenario(servers=2)
     sc["services"].pop("dhcp1")
@@ -267,7 +266,7 @@ def test_loss_fault_slows_transfers_that_start_inside_its_window():
                    server_retransmit=None)
     caps = [25e9 / 8, 25e9 / 8]
     lossy = tftp_plan(8 * 2**20, prof, 4e-6, caps, 0.02, 0.02,
-                      rng=np.random.default_rng([seed, 0x7F7])).seconds
+                      rng=Streams(seed).rng("net", "laws")).seconds
     mean = tftp_plan(8 * 2**20, prof, 4e-6, caps, 0.02, 0.02).seconds
     clean = tftp_plan(8 * 2**20, prof, 4e-6, caps).seconds
     assert k["early"] == pytest.approx(lossy, rel=1e-9)
