@@ -28,6 +28,7 @@ __all__ = [
     "parse_rate",
     "parse_time",
     "parse_quantity",
+    "parse_percent",
     "format_size",
     "format_rate",
     "format_time",
@@ -110,6 +111,28 @@ def parse_quantity(value: object, kind: str) -> float:
     result = float(number) * table[unit]
     if not math.isfinite(result):
         raise UnitError(f"{value!r} is not a finite {kind}")
+    return result
+
+
+_PERCENT = re.compile(r"^\s*((?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*%\s*$")
+
+
+def parse_percent(value: object) -> float:
+    """Parse a percentage such as ``"2%"`` into a fraction (``0.02``), in (0, 1).
+
+    The ``%`` is required (``"2"`` could mean 2 % or 200 %); 0 % and 100 % or more are
+    refused: a relative precision of 0 is never reached, one of 100 % says nothing.
+
+    Examples:
+        >>> parse_percent("2%"), parse_percent("0.5 %")
+        (0.02, 0.005)
+    """
+    m = _PERCENT.match(value) if isinstance(value, str) else None
+    if m is None:
+        raise UnitError(f"{value!r} is not a percentage: write it with %, e.g. 2%")
+    result = float(m.group(1)) / 100
+    if not 0 < result < 1:
+        raise UnitError(f"{value!r}: must be more than 0% and less than 100%")
     return result
 
 

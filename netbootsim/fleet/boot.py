@@ -73,7 +73,7 @@ def pxe_rom(m: Machine, rom: Profile) -> Generator[simpy.Event, Any, None]:
                 yield from _tftp(m, Target(g.service, name), name)
         m.record("boot", m.env.now, m.env.now, endpoint=g.images[-1][0])
         return
-    m.profile = g.profile  # iPXE runs now, with its own timers
+    m.profile = m.ipxe_profile  # iPXE runs now, with its own timers
     t0 = m.env.now
     yield m.env.timeout(CHAIN_START)
     m.record("firmware", t0, m.env.now, endpoint=nbp)

@@ -39,7 +39,8 @@ def lifecycle(m: Machine) -> Generator[simpy.Event, Any, None]:
     yield env.timeout(m.at)
     m.stage = m.group.stages[0].name
     m.record("power-on", env.now, env.now)
-    for stage in m.group.stages:
+    for j, stage in enumerate(m.group.stages):
+        m.stage_no = j
         ok, reason = yield from _stage(m, stage)
         if not ok:
             m.outcome = "failed"
@@ -119,7 +120,7 @@ def _attempt(m: Machine, stage: Stage) -> Generator[simpy.Event, Any, tuple[bool
     world = m.world
     m.link_up = env.now
     try:
-        first = g.profile if g.boot == "ipxe" else (g.rom or g.profile)
+        first = m.ipxe_profile if g.boot == "ipxe" else (m.rom_profile or m.ipxe_profile)
         rom = first.rom_start
         if rom > 0:  # BIOS/POST and the ROM's start-up, to its first network packet
             t0 = env.now
@@ -138,9 +139,10 @@ def _attempt(m: Machine, stage: Stage) -> Generator[simpy.Event, Any, tuple[bool
                                         None, inst.service, inst.image, inst.size,
                                         rate_cap=inst.disk_rate)
             m.fetched(f"install:{inst.image}", inst.service.name, res)
-        if stage.work > 0:
+        work = m.works[m.stage_no]
+        if work > 0:
             t0 = env.now
-            yield env.timeout(stage.work)
+            yield env.timeout(work)
             m.record("work", t0, env.now)
         return True, ""
     except Failed as f:

@@ -38,7 +38,7 @@ def dhcp(m: Machine, ipxe_client: bool, script: bool | None = None
     """
     env = m.env
     world = m.world
-    f = m.group.faults
+    f = m.faults
     t0 = env.now
     if f.down and env.now < m.link_up + f.down:  # no carrier yet
         up = m.link_up + f.down

@@ -21,7 +21,8 @@ import uuid
 from ..profiles import Profile
 from ..protocols.result import TransferResult
 from ..records import ServerRecord
-from .spec import Group
+from .spec import Group, LinkFaults
+from .variation import GroupDraws
 from .world import World
 
 __all__ = ["Machine", "Failed"]
@@ -47,10 +48,17 @@ class Machine:
         server: its topology node.
         index: its position in the fleet (its MAC address).
         at: its power-on time.
+        draws: its group's per-server values (``None``: the group's constants).
+        nth: its position in its group (which of ``draws`` are its own).
 
     Attributes:
         stage, attempt: the lifecycle stage running now and its attempt (records).
         profile: the firmware running now (the PXE ROM's, then iPXE's after a chainload).
+        ipxe_profile, rom_profile: its own firmware (the group's profiles with this
+            server's draws of what varies); ``rom_profile`` only for a chainload.
+        faults: its port's behaviour after link-up (its own draws of what varies).
+        works: its OS work time in each of the group's stages.
+        stage_no: the number of the stage running now.
         link_up: when the link last came up (power-on or power cycle): link faults
             count from there.
         ready, outcome, reason, bytes: its outcome so far, as
@@ -59,7 +67,8 @@ class Machine:
         console_lines: ``(time, text)`` the iPXE console printed (traced servers only).
     """
 
-    def __init__(self, world: World, group: Group, server: str, index: int, at: float):
+    def __init__(self, world: World, group: Group, server: str, index: int, at: float,
+                 draws: GroupDraws | None = None, nth: int = 0):
         self.world = world
         self.env = world.env
         self.group = group
@@ -70,7 +79,18 @@ class Machine:
         self.index = index
         self.stage = "boot"
         self.attempt = 1
-        self.profile: Profile = group.profile  # the firmware running now
+        if draws is None:
+            self.ipxe_profile: Profile = group.profile
+            self.rom_profile: Profile | None = group.rom
+            self.faults: LinkFaults = group.faults
+            self.works = [float(st.work) for st in group.stages]
+        else:
+            self.ipxe_profile = draws.profile(nth)
+            self.rom_profile = draws.rom(nth)
+            self.faults = draws.faults(nth)
+            self.works = [draws.work(j, nth) for j in range(len(group.stages))]
+        self.stage_no = 0
+        self.profile: Profile = self.ipxe_profile  # the firmware running now
         self.link_up = at
         self.ready = math.nan
         self.outcome = "unfinished"

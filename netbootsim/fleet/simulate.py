@@ -15,6 +15,7 @@ from .lifecycle import lifecycle
 from .machine import Machine
 from .results import FleetRun
 from .spec import DhcpSpec, FaultWindows, Group, Service
+from .variation import GroupDraws
 from .world import World
 
 __all__ = ["simulate", "power_on_times", "WATCH_EVERY"]
@@ -127,6 +128,8 @@ def simulate(
         per_group.setdefault(gname, []).append(server)
     times = {gname: power_on_times(topology, by_name[gname], servers)
              for gname, servers in per_group.items()}
+    draws = {gname: GroupDraws(by_name[gname], world.streams, len(servers))
+             for gname, servers in per_group.items()}
     machines = []
     index: dict[str, int] = {}
     done = [0]
@@ -140,7 +143,7 @@ def simulate(
     for n, (server, gname) in enumerate(members):
         i = index.get(gname, 0)
         index[gname] = i + 1
-        m = Machine(world, by_name[gname], server, n, times[gname][i])
+        m = Machine(world, by_name[gname], server, n, times[gname][i], draws[gname], i)
         machines.append(m)
         env.process(life(m))
     with relaxed_gc():

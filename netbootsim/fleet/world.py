@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import simpy
 
+from ..dist import Dist
 from ..net import Resource
 from ..net.packet import SWITCH_BUFFER
 from ..profiles import Profile
@@ -39,6 +40,7 @@ from .packet_transport import PacketTransport
 from .results import FleetRun
 from .spec import LINUX_RWND, TLS_CLIENT_TIME, DhcpSpec, FaultWindows, Service
 from .transport import Route, Transport
+from .variation import RequestDraws
 
 __all__ = ["World", "Target", "SCHEMES", "ENGINES"]
 
@@ -129,6 +131,10 @@ class World:
                         for s in services.values() if s.kind == "http" and s.workers}
         self.apis = {s.name: simpy.Resource(env, capacity=s.concurrency)
                      for s in services.values() if s.kind == "api"}
+        self._api_times = {s.name: RequestDraws(s.service_time, streams, "service", s.name,
+                                                "service_time")
+                           for s in services.values()
+                           if s.kind == "api" and isinstance(s.service_time, Dist)}
         self.dhcp = {d.name: DhcpServer(env, d.name, service_time=d.service_time,
                                         ping=d.ping, no_pxedhcp=d.no_pxedhcp,
                                         ipv6_ra=d.ipv6_ra, pool=d.pool, proxy=d.proxy,
@@ -323,7 +329,9 @@ class World:
         yield env.timeout(rtt + (2 * rtt + TLS_CLIENT_TIME if tls else 0.0))  # handshakes
         with self.apis[svc.name].request() as req:
             yield req
-            yield env.timeout(svc.service_time * self.faults.slowdown(svc.name, env.now))
+            draws = self._api_times.get(svc.name)
+            t = svc.service_time if draws is None else draws.next()
+            yield env.timeout(t * self.faults.slowdown(svc.name, env.now))
         yield env.timeout(rtt)  # request out, (small) response back
         return TransferResult("http", start, env.now, size, size, "ok", "")
 

@@ -34,6 +34,7 @@ from ..profiles import get_profile, tuned
 from ..scenario.api_checks import scenario_dir
 from ..services.provisioning import DEFAULT_UNKNOWN, Provisioner, load_inventory
 from ..services.registry import API, DHCP, KINDS
+from ..streams import Streams
 
 __all__ = ["FleetInputs", "fleet_inputs", "run_built", "scope_notes", "SCOPE_NOTES"]
 
@@ -182,7 +183,8 @@ def fleet_inputs(built) -> FleetInputs:
         images = tuple((n, out.images[n]) for n in g.images)
         assert images or g.script is not None, f"{p}: validation asks for images or a script"
         out.groups.append(Group(
-            g.name, g.boot, tuned(get_profile(g.profile), dict(g.tune)), images, service,
+            g.name, g.boot, tuned(get_profile(g.profile), dict(g.tune), scenario_dir(origin)),
+            images, service,
             power_on_at=g.power_on.at, per_second=g.power_on.per_second or math.inf,
             dhcp=dhcp, stages=tuple(stages) or Group.__dataclass_fields__["stages"].default,
             arch=g.arch, script=g.script,
@@ -222,12 +224,15 @@ def scope_notes(inputs: FleetInputs) -> list[str]:
 
 def run_built(built, *, name: str | None = None, trace: tuple[str, ...] = (),
               progress: Callable[[int, int, float], None] | None = None,
-              watch: Callable[[float], None] | None = None
+              watch: Callable[[float], None] | None = None,
+              streams: Streams | None = None
               ) -> tuple[FleetRun, FleetInputs, float]:
     """Simulate a built scenario: ``(run, inputs, wall seconds)``.
 
     ``watch`` is called with the simulated time every few tens of thousands of steps
     and may raise to stop the run (the memory guard, :class:`netbootsim.memguard.Watch`).
+    ``streams``: the run's random streams (default ``Streams(seed)``, a single run;
+    a replication passes ``Streams(seed, r)``).
 
     Raises:
         InputError: only if an inventory file became unreadable since validation.
@@ -242,5 +247,5 @@ def run_built(built, *, name: str | None = None, trace: tuple[str, ...] = (),
                    services=inputs.services, dhcp=inputs.dhcp, images=inputs.images,
                    scripts=inputs.scripts,
                    faults=inputs.faults, provisioners=inputs.provisioners, trace=trace,
-                   progress=progress, watch=watch)
+                   progress=progress, watch=watch, streams=streams)
     return run, inputs, time.perf_counter() - t0

@@ -17,6 +17,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from ..clock import time_limit_problem
+from ..dist import DistError, parse_value
 from ..ipxe.spec import BUILDS
 from ..protocols import TcpParams, TftpParams
 from ..units import parse_rate, parse_size, parse_time
@@ -79,7 +80,10 @@ class Profile:
     fitted_from: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-def _value(name: str, raw: object, where: str) -> object:
+def _value(name: str, raw: object, where: str, base: Path | None = None) -> object:
+    if name in _MEASURED and isinstance(raw, dict):  # varies per server: a distribution
+        return parse_value(raw, "rate" if name == "http_client_rate" else "time",
+                           base=base, positive=name == "http_client_rate")
     if name in ("tftp_blksize", "tftp_windowsize"):
         if not isinstance(raw, int) or isinstance(raw, bool):
             raise ValueError(f"{where}: {name} must be an integer, got {raw!r}")
@@ -116,7 +120,7 @@ def load_profile(path: Path) -> Profile:
     if missing or unknown:
         raise ValueError(f"{where}: missing {missing} / unknown {unknown} profile fields")
     f = {k: _value(k, fixed[k]["value"], where) for k in _FIXED}
-    m = {k: _value(k, measured[k]["value"], where) for k in _MEASURED}
+    m = {k: _value(k, measured[k]["value"], where, Path(path).parent) for k in _MEASURED}
     fitted = {k: tuple(measured[k].get("fitted_from") or ()) for k in _MEASURED}
     tftp = TftpParams(blksize=f["tftp_blksize"], windowsize=f["tftp_windowsize"],
                       rollover=f["tftp_rollover"], retry_min=f["retry_min"],
@@ -163,10 +167,15 @@ TUNABLE = (*_MEASURED, "tftp_blksize", "tftp_windowsize", "tcp_rwnd", "dhcp_disc
            "ipv6")
 
 
-def tuned(profile: Profile, changes: dict[str, object]) -> Profile:
+def tuned(profile: Profile, changes: dict[str, object], base: Path | None = None) -> Profile:
     """``profile`` with some values replaced (units in the text, as in profile files).
 
+    A measured value may be a distribution mapping (:mod:`netbootsim.dist`): it then
+    varies per server (the fleet draws it, :mod:`netbootsim.fleet.variation`); ``base``
+    is the directory an empirical distribution's file is read from.
+
     Raises:
+        DistError: a distribution that is malformed or not physical.
         ValueError: an unknown name or a bad value; the message starts with the name.
     """
     if not changes:
@@ -177,7 +186,9 @@ def tuned(profile: Profile, changes: dict[str, object]) -> Profile:
             raise ValueError(f"{name}: not a tunable profile value; one of: "
                              f"{', '.join(TUNABLE)}")
         try:
-            value = _value(name, raw, name)
+            value = _value(name, raw, name, base)
+        except DistError:
+            raise
         except (ValueError, TypeError) as e:
             raise ValueError(f"{name}: {e}") from None
         if name == "tftp_client_block_delay":

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from ..clock import DEFAULT_HORIZON
+from ..dist import DistError
 from ..ipxe.spec import BUILDS
 from ..profiles import PROFILES, tuned
 from .messages import suggest
+from .schema import EMPIRICAL_BASE
 
 __all__ = ["fleet_checks"]
 
@@ -65,7 +67,9 @@ def fleet_checks(parts) -> list[Issue]:
         if g.tune and g.profile in PROFILES:
             for key, value in g.tune.items():
                 try:
-                    tuned(PROFILES[g.profile], {key: value})
+                    tuned(PROFILES[g.profile], {key: value}, EMPIRICAL_BASE.get())
+                except DistError as e:  # at the line of the part that is wrong
+                    issues.append(((*p, "tune", key, *e.sub), e.msg))
                 except ValueError as e:
                     msg = str(e).removeprefix(f"{key}: ")
                     issues.append(((*p, "tune", key), msg))

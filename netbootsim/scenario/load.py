@@ -20,13 +20,13 @@ from pydantic import PrivateAttr, ValidationError
 
 from .. import memguard
 from ..errors import InputError, Problem
-from .api_checks import api_checks
+from .api_checks import api_checks, scenario_dir
 from .checks import split_parts, static_checks
 from .messages import error_problems
 from .overrides import apply_overrides
 from .place import allocate, build_topology, fault_target_checks
 from .plausible import plausibility_warnings
-from .schema import ScenarioModel
+from .schema import EMPIRICAL_BASE, ScenarioModel
 from .script_checks import lint_scripts
 from .source import Origin, read_yaml, to_plain
 
@@ -167,6 +167,16 @@ def validate_tree(tree: Any, origin: Origin, *, overrides: Sequence[str] = (),
     Raises:
         InputError: every problem found.
     """
+    token = EMPIRICAL_BASE.set(scenario_dir(origin))  # empirical distributions' files
+    try:
+        return _validate(tree, origin, overrides=overrides, name=name, strict=strict,
+                         max_memory=max_memory)
+    finally:
+        EMPIRICAL_BASE.reset(token)
+
+
+def _validate(tree: Any, origin: Origin, *, overrides: Sequence[str], name: str,
+              strict: bool, max_memory: float | None) -> Scenario:
     if not isinstance(tree, dict):
         got = type(tree).__name__ if tree is not None else "nothing"
         raise InputError.single(origin.file, 1 if origin.lines else 0, "",

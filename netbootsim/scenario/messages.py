@@ -97,7 +97,7 @@ def _message(err: dict, data: Any, path: tuple) -> str:
         return "must not be empty"
     if t in _TYPES:
         return f"expected {_TYPES[t]}, got {value!r}"
-    if t in ("unit", "value_error"):
+    if t in ("unit", "value_error", "dist"):
         return str(err["msg"]).removeprefix("Value error, ")
     return str(err["msg"])
 
@@ -120,6 +120,9 @@ def error_problems(error: ValidationError, data: Any,
     for err in error.errors(include_url=False):
         if err["type"] == "default_factory_not_called":
             continue
-        path = _user_path(data, prefix + tuple(err["loc"]))
+        loc = prefix + tuple(err["loc"])
+        if err["type"] == "dist":  # the part of the distribution that is wrong
+            loc += tuple((err.get("ctx") or {}).get("sub") or ())
+        path = _user_path(data, loc)
         out.append((path, _message(err, data, path)))
     return out

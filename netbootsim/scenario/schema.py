@@ -12,14 +12,25 @@ from __future__ import annotations
 
 import types
 import typing
+from contextvars import ContextVar
+from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from ..clock import DEFAULT_HORIZON, time_limit_problem
+from ..dist import Dist, DistError, parse_value
 from ..services.registry import API, DHCP, HTTP, KINDS, TFTP
-from ..units import UnitError, parse_quantity
+from ..units import UnitError, parse_percent, parse_quantity
 
 __all__ = [
     "BOOT_PATHS", "SHAPES", "Section", "Link", "LinkReverse", "Host", "Node",
@@ -33,6 +44,38 @@ SHAPES = ("rack", "leaf-spine", "remote-site", "custom")
 #: Boot paths: a legacy PXE ROM (DHCP, then NBP, kernel and initrd over TFTP); a PXE ROM
 #: chainloading iPXE (TFTP undionly.kpxe, then iPXE); iPXE in the NIC ROM or UEFI.
 BOOT_PATHS = ("pxe", "pxe-chainload-ipxe", "ipxe")
+
+
+#: The directory an empirical distribution's ``file`` is read from while a scenario is
+#: validated (the scenario's; ``None``: the current directory). Set by the loader.
+EMPIRICAL_BASE: ContextVar[Path | None] = ContextVar("empirical_base", default=None)
+
+
+def _varying(kind: str, *, optional: bool = False, positive: bool = False):
+    """A value that may vary per server: a quantity (``"90s"``) or a distribution.
+
+    A distribution mapping (``{dist: lognormal, median: 90s, p95: 150s}``,
+    :mod:`netbootsim.dist`) becomes a :class:`~netbootsim.dist.Dist`; a bad one is a
+    ``dist`` error whose context names the part that is wrong (``sub``), so the
+    problem points at its line. Serialized (``model_dump``) as its plain spec.
+    """
+    constant = _quantity(kind, optional=optional, positive=positive).func
+
+    def parse(value: Any) -> Any:
+        if isinstance(value, Dist):
+            return value
+        if isinstance(value, dict):
+            try:
+                return parse_value(value, kind, base=EMPIRICAL_BASE.get(), positive=positive)
+            except DistError as e:
+                raise PydanticCustomError("dist", "{msg}",
+                                          {"msg": e.msg, "sub": list(e.sub)}) from None
+        return constant(value)
+
+    def dump(value: Any) -> Any:
+        return value.spec() if isinstance(value, Dist) else value
+
+    return (PlainValidator(parse), PlainSerializer(dump))
 
 
 def _quantity(kind: str, *, optional: bool = False, positive: bool = False):
@@ -64,7 +107,23 @@ OptRate = Annotated[float | None, _quantity("rate", optional=True, positive=True
 #: A duration such as ``"250us"``, in seconds (>= 0).
 Time = Annotated[float, _quantity("time")]
 OptTime = Annotated[float | None, _quantity("time", optional=True)]
+#: A duration that may vary per server (or per request): seconds, or a distribution.
+VarTime = Annotated[Any, *_varying("time")]
+OptVarTime = Annotated[Any, *_varying("time", optional=True)]
 Probability = Annotated[float, Field(ge=0, lt=1)]
+
+
+def _percent(value: Any) -> float:
+    try:
+        return parse_percent(value)
+    except UnitError as e:
+        raise PydanticCustomError("unit", "{msg}", {"msg": str(e)}) from None
+
+
+#: A percentage such as ``"2%"``, as a fraction in (0, 1).
+Percent = Annotated[float, BeforeValidator(_percent)]
+#: Replications: ``until_ci`` runs at least ``MIN``; ``replications`` and the cap at most ``MAX``.
+MIN_REPLICATIONS, DEFAULT_MAX_REPLICATIONS, MAX_REPLICATIONS = 3, 100, 10_000
 PosInt = Annotated[int, Field(ge=1)]
 Name = Annotated[str, Field(min_length=1)]
 
@@ -305,7 +364,7 @@ class ApiService(Section):
     kind: Literal["api"]
     host: Name
     model: Annotated[str, _model_name("api")] = API.default
-    service_time: Time = _from_model("api", "service_time")
+    service_time: VarTime = _from_model("api", "service_time")
     concurrency: PosInt = _from_model("api", "concurrency")
     script: str | None = None
     inventory: str | list[dict[str, Any]] | None = None
@@ -396,7 +455,7 @@ class Stage(Section):
     retries: Annotated[int, Field(ge=0)] = 0
     reboot_after: Time = 0.0
     install: Install | None = None
-    work: Time = 0.0
+    work: VarTime = 0.0
     max_in_flight: PosInt | None = None
 
 
@@ -478,7 +537,7 @@ class Fault(Section):
                   "lacp", "stp", "tamper"]
     target: Name
     at: Time = 0.0
-    duration: OptTime = None
+    duration: OptVarTime = None
     value: Probability | None = None
     factor: Annotated[float, Field(gt=0)] | None = None
 
@@ -499,6 +558,15 @@ class Run(Section):
             (:data:`netbootsim.clock.DEFAULT_HORIZON`): a guard against runs that never
             end, not a model of the world; a deadline is written here.
         out: output directory; default ``results/<scenario name>``.
+        deadline: when the fleet should be ready, counted from the first power-on (s);
+            the summary reports the fraction of servers ready by then (with a
+            confidence interval over replications). Unlike ``until`` it stops nothing.
+        replications: independent replications of the run (seeds spawned from
+            ``seed``, :mod:`netbootsim.plan.replicate`); 1 is a single run.
+        until_ci: replicate until the half-width of the makespan's 95 % interval is
+            within this fraction of its mean (``"2%"``); at least 3 replications, at
+            most ``max_replications``. Not with ``replications``.
+        max_replications: the cap of ``until_ci``.
     """
 
     seed: Annotated[int, Field(ge=0)] = 1
@@ -508,6 +576,18 @@ class Run(Section):
     host_queue: Literal["fair", "fifo"] = "fair"
     until: Time = DEFAULT_HORIZON
     out: str | None = None
+    deadline: OptTime = None
+    replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)] = 1
+    until_ci: Percent | None = None
+    max_replications: Annotated[int, Field(ge=MIN_REPLICATIONS, le=MAX_REPLICATIONS)] = \
+        DEFAULT_MAX_REPLICATIONS
+
+    @model_validator(mode="after")
+    def _one_way_to_replicate(self) -> Run:
+        if self.until_ci is not None and self.replications > 1:
+            raise PydanticCustomError("replications", "give run.replications or run.until_ci, "
+                                      "not both")
+        return self
 
 
 class ScenarioModel(Section):
