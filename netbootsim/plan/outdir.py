@@ -15,6 +15,10 @@ through :class:`OutputDir`:
   target (``.NAME.<random>.netbootsim-tmp``) and renamed into place; a killed run
   leaves the previous complete output (or none) plus a staging directory, which the
   next run on that target removes.
+- **Ordinary modes.** The staging directory and the files written through a temporary
+  name get the modes ``mkdir`` and ``open`` would give them (0777 and 0666 less the
+  process's umask: 0755 and 0644 under the usual 022), not the private 0700 and 0600 of
+  ``tempfile``, so that the people and web servers that read reports can open them.
 - **One writer.** A lock file beside the target (``.NAME.netbootsim-lock``, held with
   ``flock`` for as long as the command writes the target and removed after; the kernel
   drops the lock when the process dies, even by ``kill -9``) makes a second command on
@@ -35,7 +39,7 @@ from pathlib import Path
 
 from ..errors import InputError
 
-__all__ = ["MARKER", "OutputDir", "KNOWN_FILES", "owned", "atomic_write"]
+__all__ = ["MARKER", "OutputDir", "KNOWN_FILES", "owned", "atomic_write", "umask"]
 
 #: The marker file netbootsim writes into every output directory it owns: JSON with the
 #: command and the names it wrote.
@@ -108,11 +112,30 @@ def owned(path: Path, _depth: int = 0) -> tuple[bool, list[str]]:
     return not foreign, foreign
 
 
+def umask() -> int:
+    """The process's file mode creation mask (read without changing it where Linux tells)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (the only portable way to read it)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write a file through a temporary name beside it and rename it into place."""
+    """Write a file through a temporary name beside it and rename it into place.
+
+    The file gets the mode ``open`` would give a new file (0666 less the umask), not
+    ``mkstemp``'s 0600.
+    """
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TMP_SUFFIX, dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~umask())
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
         os.replace(tmp, path)
@@ -245,9 +268,15 @@ class OutputDir:
 
     # ----------------------------------------------------------------- writing
     def staging(self) -> Path:
-        """A fresh empty directory beside the target to write the outputs into."""
-        return Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=_TMP_SUFFIX,
-                                     dir=self.path.parent))
+        """A fresh empty directory beside the target to write the outputs into.
+
+        Its mode is a new directory's (0777 less the umask): it becomes the output
+        directory itself when :meth:`publish` renames it into place.
+        """
+        tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=_TMP_SUFFIX,
+                                    dir=self.path.parent))
+        tmp.chmod(0o777 & ~umask())
+        return tmp
 
     def publish(self, tmp: Path) -> Path:
         """Move the outputs written in ``tmp`` into place; ``tmp`` is gone afterwards."""
