@@ -10,6 +10,7 @@ validation (:mod:`.load`, which reports what only a built topology shows) and by
 
 from __future__ import annotations
 
+from ..dist import Dist
 from ..topology import (
     ENDPOINT_KINDS,
     HostSpec,
@@ -192,4 +193,9 @@ def fault_target_checks(topo: Topology, faults: list[tuple[int, Fault]],
             example = links[0] if links else "a--b"
             issues.append((("faults", i, "target"), f"unknown link {f.target!r}"
                            f"{suggest(f.target, links)}; links are named like {example!r}"))
+        per_port = f.kind in ("lacp", "stp") or (f.kind == "link-down" and f.target in groups)
+        if isinstance(f.duration, Dist) and not per_port:
+            issues.append((("faults", i, "duration"), (
+                "a distribution varies per server port: only for a group's lacp, stp or "
+                "link-down; this fault is one window of the run: give a duration")))
     return issues
