@@ -35,6 +35,17 @@ def _clean(x: object) -> object:
     return x
 
 
+def _occupancy(full: list[list[float]], now: float) -> list[tuple[float, float]]:
+    """A cap's stretches with every slot (worker) taken, as the resource lived them.
+
+    The stretches follow the resource, not its clients: a TFTP server whose slots hold
+    orphan transfers for minutes after the last client gave up stays full until the
+    last orphan is dropped, and the simulation runs until then. Only a stretch still
+    open when the run stopped (cut at ``run.until``) ends at the run's end, ``now``.
+    """
+    return [(a, min(b, now)) for a, b in full if min(b, now) > a]
+
+
 def summarize(
     run: FleetRun, *, scenario: str, question: str, seed: int, mode: str, notes: list[str],
     warnings: list[str] = (),
@@ -65,20 +76,23 @@ def summarize(
     caps = [(f"{name}:slots", sl, sl.max_sessions) for name, sl in run.slots.items()]
     caps += [(f"{name}:workers", pool, pool.workers.capacity)
              for name, pool in run.workers.items()]
-    end = max((r.end for r in run.records), default=0.0)  # attribution stops with the run
     saturated, max_flows = dict(run.saturated), dict(run.max_flows)
     first_last = dict(run.first_last)  # copies: the run's own counters stay the engine's
+    in_span: dict[str, float] = {}  # seconds saturated between t0 and t0 + makespan
     for label, cap, size in caps:
-        spans = [(a, min(b, end)) for a, b in cap.full if a < end]
+        spans = _occupancy(cap.full, cap.env.now)
         secs = sum(b - a for a, b in spans)
         if secs > 0:
             saturated[label] = secs
             max_flows[label] = size
             first_last[label] = [spans[0][0], spans[-1][1]]
+            if math.isfinite(makespan):
+                in_span[label] = sum(max(0.0, min(b, t0 + makespan) - max(a, t0))
+                                     for a, b in spans)
     bottlenecks = [
         {"resource": name, "saturated_seconds": secs,
-         "fraction_of_makespan": secs / makespan if makespan and math.isfinite(makespan)
-         else math.nan,
+         "fraction_of_makespan": in_span.get(name, secs) / makespan
+         if makespan and math.isfinite(makespan) else math.nan,
          "max_flows": max_flows.get(name, 0),
          "first": first_last[name][0], "last": first_last[name][1]}
         for name, secs in sorted(saturated.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import figures
-from .content import build_context
+from . import figures, fmt
+from .content import build_context, replicated
+from .spread import replication_count
 from .templates import HTML, MARKDOWN, environment
 
 __all__ = ["write_report"]
@@ -29,6 +30,11 @@ _CAPTIONS = {
             "lines mark p50/p95/p99 of completed servers, the dotted line the line-rate lower "
             "bound (bytes the busiest resource carried ÷ its capacity; servers that never got "
             "ready carried only part of theirs, so with any of them it is low)."),
+    "fleet": ("Readiness and failures over time",
+              "Cumulative share of the fleet ready (green, from the bottom) and failed (red, "
+              "from the top) against time since the first power-on: when the fleet failed. "
+              "A server fails at the end of its last recorded phase (its give-up or "
+              "time-out)."),
     "phases": ("Time by phase",
                "Mean seconds a server spent in each phase, all attempts counted, averaged over "
                "every server of the group (the DHCP exchange is part of dhcp, so it is not "
@@ -40,20 +46,47 @@ _CAPTIONS = {
 }
 
 
+def _caption(key: str, summary: dict, servers: pd.DataFrame) -> str:
+    """A figure's caption; the CDF's says what its band is, or why there is none."""
+    text = _CAPTIONS[key][1]
+    reps = replication_count(servers)
+    if key == "cdf":
+        if reps > 1:
+            conf = fmt.number((replicated(summary) or {}).get("confidence")) or 0.95
+            text += (f" Thin lines: each of the {reps} replications (the first "
+                     f"{figures.MAX_REPLICATION_LINES} drawn); thick: all replications "
+                     f"pooled; shaded: the pointwise {conf * 100:g} % confidence band of the "
+                     f"mean CDF, Student's t over the replications' fractions ready at each "
+                     f"time (replications are independent; servers within one run are not, "
+                     f"so no band is drawn from one run alone). Percentiles are of the "
+                     f"pooled ready times.")
+        else:
+            text += (" One run: no confidence band (its servers share the network and the "
+                     "services, so they are not independent samples); run with "
+                     "--replications N for one.")
+        if fmt.number(summary.get("deadline")) is not None:
+            text += " The solid red line is the scenario's deadline."
+    elif key == "fleet" and reps > 1:
+        text += " Pooled over the replications, each counted from its own first power-on."
+    return text
+
+
 def write_report(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: pd.DataFrame,
                  timeline: pd.DataFrame | None = None) -> tuple[Path, Path]:
     """Write ``report.md`` (with PNG figures beside it) and a self-contained ``report.html``.
 
     Args:
         out_dir: directory to write into (created if missing). Figures are written as
-            ``cdf.png``, ``phases.png`` and ``utilisation.png``; a figure with nothing
-            to show (no phase records, no timeline) is left out.
+            ``cdf.png``, ``fleet.png`` (readiness and failures over time, when a server
+            failed or did not finish), ``phases.png`` and ``utilisation.png``; a figure
+            with nothing to show (no phase records, no timeline) is left out.
         summary: the run summary dict (scenario, question, seed, servers, completed,
             failed, unfinished, makespan, p50, p95, p99, mean, line_rate_bound,
             bottlenecks, phases, failures, engine, notes; ``makespan_over_bound`` is used
             when present). Missing values may be ``None`` or NaN.
         servers: one row per server: server, group, rack, power_on, ready, seconds,
-            outcome, reason, bytes.
+            outcome, reason, bytes; with replications, a ``replication`` column (one row
+            per server and replication).
         phases: phase records, as made by :func:`netbootsim.records.to_frame`.
         timeline: optional utilisation samples: time, resource, utilisation, flows.
 
@@ -64,6 +97,7 @@ def write_report(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: pd
     out_dir.mkdir(parents=True, exist_ok=True)
     context = build_context(summary, servers, phases)
     pngs = {"cdf": figures.cdf_png(summary, servers),
+            "fleet": figures.fleet_png(summary, servers, phases),
             "phases": figures.phases_png(phases, servers),
             "utilisation": figures.utilisation_png(timeline)}
     shown = []
@@ -71,7 +105,7 @@ def write_report(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: pd
         if png is None:
             continue
         (out_dir / f"{key}.png").write_bytes(png)
-        title, caption = _CAPTIONS[key]
+        title, caption = _CAPTIONS[key][0], _caption(key, summary, servers)
         shown.append({"file": f"{key}.png", "title": title, "caption": caption,
                       "data": base64.b64encode(png).decode("ascii")})
     md = environment(html=False).from_string(MARKDOWN).render(

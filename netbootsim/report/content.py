@@ -14,20 +14,29 @@ import numpy as np
 import pandas as pd
 
 from . import fmt
+from .spread import (
+    NESTED_PREFIXES,
+    REPLICATION,
+    failure_times,
+    replication_count,
+    replication_of,
+    slow_tail,
+)
 
-__all__ = ["MAX_SERVER_ROWS", "MAX_BOTTLENECK_ROWS", "bound_scope", "phase_order",
-           "ready_since_start", "build_context"]
+__all__ = ["MAX_SERVER_ROWS", "MAX_BOTTLENECK_ROWS", "MAX_SLOW_ROWS", "MAX_SLOW_PHASES",
+           "NESTED_PREFIXES", "bound_scope", "phase_order", "ready_since_start",
+           "replicated", "interval", "build_context"]
 
 #: Rows of the "servers not ready" table before it says how many more there are.
 MAX_SERVER_ROWS = 50
 #: Rows of the bottleneck table before it says how many more there are.
 MAX_BOTTLENECK_ROWS = 20
+#: Servers in the slow-tail table.
+MAX_SLOW_ROWS = 10
+#: Phase columns of the slow-tail table; the rest are summed into "other phases".
+MAX_SLOW_PHASES = 6
 
 
-#: Phases that lie inside another phase of the same server (the DHCP exchange inside
-#: ``dhcp``): the stacked time-by-phase figure leaves them out so no second is counted
-#: twice. (Waits for a TFTP slot or an HTTP worker come before their ``fetch:``.)
-NESTED_PREFIXES = ("dhcp-exchange",)
 
 
 def phase_order(phases: pd.DataFrame, extra: object = ()) -> list[str]:
@@ -48,10 +57,10 @@ def phase_order(phases: pd.DataFrame, extra: object = ()) -> list[str]:
     """
     order: list[str] = []
     if len(phases):
-        first = (phases.assign(_pos=range(len(phases)))
-                 .sort_values(["server", "start", "end", "_pos"], kind="stable")
-                 .drop_duplicates(["server", "phase"]))
-        first = first.assign(_rank=first.groupby("server", sort=False).cumcount())
+        first = (phases.assign(_pos=range(len(phases)), _rep=replication_of(phases))
+                 .sort_values(["_rep", "server", "start", "end", "_pos"], kind="stable")
+                 .drop_duplicates(["_rep", "server", "phase"]))
+        first = first.assign(_rank=first.groupby(["_rep", "server"], sort=False).cumcount())
         keys = first.groupby("phase", sort=True).agg(rank=("_rank", "mean"),
                                                      start=("start", "mean"))
         order = [str(p) for _, _, p in sorted(
@@ -60,18 +69,52 @@ def phase_order(phases: pd.DataFrame, extra: object = ()) -> list[str]:
 
 
 def ready_since_start(servers: pd.DataFrame) -> np.ndarray:
-    """Ready times of completed servers, in seconds since the fleet's first power-on, sorted."""
+    """Ready times of completed servers, in seconds since their run's first power-on, sorted.
+
+    With replications (a ``replication`` column), each counts from its own first
+    power-on and the times are pooled.
+    """
     if not len(servers):
         return np.empty(0)
-    t0 = float(servers["power_on"].min())
-    ok = servers[(servers["outcome"] == "ok") & servers["ready"].notna()]
-    return np.sort(ok["ready"].to_numpy(dtype=float) - t0)
+    rep = pd.Series(replication_of(servers), index=servers.index)
+    t0 = servers["power_on"].groupby(rep).transform("min")
+    ok = (servers["outcome"] == "ok") & servers["ready"].notna()
+    return np.sort((servers["ready"] - t0)[ok].to_numpy(dtype=float))
 
 
-def _lead(s: dict, top: dict | None) -> str:
+def replicated(s: dict) -> dict | None:
+    """The summary's ``replications`` block when there were two or more, else ``None``."""
+    r = s.get("replications")
+    if isinstance(r, dict) and int(fmt.number(r.get("n")) or 1) > 1:
+        return r
+    return None
+
+
+def interval(s: dict, key: str) -> tuple[float, float, float] | None:
+    """``(mean, lo, hi)`` of a replicated metric (``makespan``, ``p99``...), or ``None``."""
+    r = replicated(s)
+    m = ((r or {}).get("metrics") or {}).get(key)
+    if not isinstance(m, dict):
+        return None
+    vals = [fmt.number(m.get(k)) for k in ("mean", "lo", "hi")]
+    return None if vals[0] is None else (vals[0], vals[1], vals[2])
+
+
+def _dur(s: dict, key: str) -> str:
+    """A duration metric: its replications' mean and interval, else the run's value."""
+    iv = interval(s, key)
+    return fmt.duration_interval(*iv) if iv else fmt.duration(s.get(key))
+
+
+def _lead(s: dict, top: dict | None, clients_end: float | None = None) -> str:
     n, done = int(s.get("servers") or 0), int(s.get("completed") or 0)
+    rep = replicated(s)
     if not done:
         text = f"No server of {fmt.count(n)} became ready."
+    elif rep:
+        text = (f"Over {fmt.count(rep.get('n'))} replications, {fmt.count(done)} of "
+                f"{fmt.count(n)} servers ready; makespan {_dur(s, 'makespan')}, "
+                f"p99 {_dur(s, 'p99')} ({_confidence(rep)}).")
     else:
         text = (f"{fmt.count(done)} of {fmt.count(n)} servers ready in "
                 f"{fmt.duration(s.get('makespan'))} (p95 {fmt.duration(s.get('p95'))}).")
@@ -85,8 +128,34 @@ def _lead(s: dict, top: dict | None) -> str:
                  f"{bound.get('resource', '')}.")
     if top:
         text += (f" Top bottleneck: {top['resource']}, saturated "
-                 f"{fmt.duration(top.get('saturated_seconds'))}.")
+                 f"{fmt.duration(top.get('saturated_seconds'))}")
+        first, last = fmt.number(top.get("first")), fmt.number(top.get("last"))
+        if None not in (first, last, clients_end) and last - clients_end > 1.0:
+            # the resource outlived its clients (orphan TFTP transfers hold slots)
+            text += (f" (from {fmt.duration(first)} to {fmt.duration(last)}, "
+                     f"{fmt.duration(last - clients_end)} after the last server finished or "
+                     f"gave up at {fmt.duration(clients_end)})")
+        text += "."
     return text
+
+
+def _confidence(rep: dict) -> str:
+    """``"95 % intervals over 8 replications"``, from the replications block."""
+    conf = fmt.number(rep.get("confidence")) or 0.95
+    return f"{conf * 100:g} % intervals over {fmt.count(rep.get('n'))} replications"
+
+
+def _method(rep: dict) -> str:
+    """How the intervals were made, as the replications block says it, in words."""
+    m = rep.get("method")
+    if isinstance(m, dict):
+        parts = []
+        for k, v in m.items():
+            if isinstance(v, dict):
+                v = ", ".join(f"{a} {b}" for a, b in v.items())
+            parts.append(f"{k}: {v}")
+        return "; ".join(parts)
+    return str(m or "")
 
 
 def bound_scope(bound: dict) -> str:
@@ -110,10 +179,15 @@ def _ratio(s: dict) -> float | None:
 
 def _headline(s: dict, servers: pd.DataFrame, top: dict | None) -> list[tuple[str, str]]:
     n = int(s.get("servers") or 0)
+    rep = replicated(s)
 
     def share(k: str) -> str:
         v = int(s.get(k) or 0)
-        return f"{fmt.count(v)} ({fmt.percent(v / n)})" if n else fmt.count(v)
+        text = f"{fmt.count(v)} ({fmt.percent(v / n)})" if n else fmt.count(v)
+        iv = interval(s, k)
+        if iv:
+            text += f"; per replication {fmt.count_interval(*iv)}"
+        return text
 
     groups = servers["group"].nunique() if len(servers) else 0
     b = s.get("line_rate_bound") or {}
@@ -130,19 +204,44 @@ def _headline(s: dict, servers: pd.DataFrame, top: dict | None) -> list[tuple[st
             bottleneck += f" ({fmt.percent(top['fraction_of_makespan'])} of makespan)"
     else:
         bottleneck = "none (no resource limited any flow)"
-    return [
-        ("Servers", fmt.count(n) + (f" in {groups} groups" if groups > 1 else "")),
+    rows = [("Servers", fmt.count(n) + (f" in {groups} groups" if groups > 1 else ""))]
+    if rep:
+        rows.append(("Replications", f"{fmt.count(rep.get('n'))} independent runs; "
+                                     f"{_confidence(rep)}"
+                     + (f" ({_method(rep)})" if _method(rep) else "")
+                     + (f"; {_until_ci(rep)}" if _until_ci(rep) else "")))
+    rows += [
         ("Completed", share("completed")),
         ("Failed", share("failed")),
         ("Unfinished", share("unfinished")),
-        ("Ready p50 / p95 / p99", " / ".join(fmt.duration(s.get(k)) for k in
-                                             ("p50", "p95", "p99"))),
-        ("Mean ready time", fmt.duration(s.get("mean"))),
-        ("Makespan (first power-on → last ready)", fmt.duration(s.get("makespan"))),
+        ("Ready p50 / p95 / p99", " / ".join(_dur(s, k) for k in ("p50", "p95", "p99"))),
+        ("Mean ready time", _dur(s, "mean")),
+        ("Makespan (first power-on → last ready)", _dur(s, "makespan")),
+    ]
+    deadline = fmt.number(s.get("deadline"))
+    if deadline is not None:
+        iv = interval(s, "ready_fraction_by_deadline")
+        rows.append((f"Ready by the deadline ({fmt.duration(deadline)})",
+                     fmt.percent_interval(*iv) if iv else
+                     fmt.percent(s.get("ready_fraction_by_deadline"))))
+    rows += [
         ("Line-rate lower bound", bound),
         ("Makespan ÷ bound", fmt.ratio(_ratio(s))),
         ("Top bottleneck", bottleneck),
     ]
+    if isinstance(s.get("random"), dict):
+        rows.append(("Random inputs", _random_headline(s)))
+    return rows
+
+
+def _until_ci(rep: dict) -> str:
+    """What ``--until-ci`` asked and got, from the replications block (``""``: not used)."""
+    u = rep.get("until_ci")
+    if not u:
+        return ""
+    if isinstance(u, dict):
+        return "until-ci " + ", ".join(f"{k} {v}" for k, v in u.items())
+    return f"until-ci {u}"
 
 
 def _bottlenecks(s: dict) -> tuple[list[dict], int]:
@@ -158,11 +257,35 @@ def _bottlenecks(s: dict) -> tuple[list[dict], int]:
     return rows, max(0, len(items) - MAX_BOTTLENECK_ROWS)
 
 
-def _failures(s: dict) -> list[dict]:
-    n = int(s.get("servers") or 0)
+def _failures(s: dict, fails: pd.DataFrame, fleet: int) -> list[dict]:
+    """The failure reasons, most servers first, with when servers failed of each."""
+    n = fleet or int(s.get("servers") or 0)
     items = sorted((s.get("failures") or {}).items(), key=lambda kv: (-int(kv[1]), str(kv[0])))
-    return [{"reason": str(k) or "(none given)", "servers": fmt.count(v),
-             "share": fmt.percent(int(v) / n) if n else fmt.DASH} for k, v in items]
+    when = fails.groupby("reason", sort=False)["time"].agg(["min", "max"]) if len(fails) \
+        else pd.DataFrame(columns=["min", "max"])
+    rows = []
+    for k, v in items:
+        first, last = (when.loc[k, "min"], when.loc[k, "max"]) if k in when.index \
+            else (None, None)
+        rows.append({"reason": str(k) or "(none given)", "servers": fmt.count(v),
+                     "share": fmt.percent(int(v) / n) if n else fmt.DASH,
+                     "first": fmt.duration(first), "last": fmt.duration(last)})
+    return rows
+
+
+def _failure_timing(fails: pd.DataFrame, rep: bool) -> str:
+    """When the fleet failed, in one sentence (``""`` when no server failed)."""
+    t = np.sort(fails["time"].to_numpy(float)) if len(fails) else np.empty(0)
+    t = t[np.isfinite(t)]
+    if not t.size:
+        return ""
+    who = "server" if t.size == 1 else "servers"
+    when = "since each replication's first power-on" if rep else "since the first power-on"
+    if t.size == 1 or t[0] == t[-1]:
+        return f"{fmt.count(t.size)} {who} failed at {fmt.duration(t[0])} {when}."
+    return (f"{fmt.count(t.size)} {who} failed between {fmt.duration(t[0])} and "
+            f"{fmt.duration(t[-1])} {when}; half of them by "
+            f"{fmt.duration(float(np.percentile(t, 50)))}.")
 
 
 def _not_ready(servers: pd.DataFrame, phases: pd.DataFrame) -> tuple[list[dict], int]:
@@ -170,32 +293,44 @@ def _not_ready(servers: pd.DataFrame, phases: pd.DataFrame) -> tuple[list[dict],
     if not len(bad):
         return [], 0
     rank = {"failed": 0, "unfinished": 1}
-    bad = bad.assign(_rank=bad["outcome"].map(rank).fillna(2), _pos=range(len(bad)))
+    bad = bad.assign(_rank=bad["outcome"].map(rank).fillna(2), _pos=range(len(bad)),
+                     repl=replication_of(bad))
     bad = bad.sort_values(["_rank", "_pos"], kind="stable")
     shown = bad.head(MAX_SERVER_ROWS)
-    recs = phases[phases["server"].isin(set(shown["server"]))] if len(phases) else phases
-    last_fail: dict[str, str] = {}
-    last_any: dict[str, str] = {}
+    keys = set(zip(shown["repl"], shown["server"], strict=True))
+    recs = phases.assign(_rep=replication_of(phases)) if len(phases) else phases
+    if len(recs):
+        mine = [k in keys for k in zip(recs["_rep"], recs["server"], strict=True)]
+        recs = recs[mine]
+    last_fail: dict[tuple, str] = {}
+    last_any: dict[tuple, str] = {}
     if len(recs):
         recs = recs.assign(_pos=range(len(recs))).sort_values(["end", "start", "_pos"],
                                                               kind="stable")
-        for server, phase, outcome in zip(recs["server"], recs["phase"], recs["outcome"],
-                                          strict=True):
-            last_any[server] = phase
+        for r, server, phase, outcome in zip(recs["_rep"], recs["server"], recs["phase"],
+                                             recs["outcome"], strict=True):
+            last_any[(r, server)] = phase
             if outcome != "ok":
-                last_fail[server] = phase
+                last_fail[(r, server)] = phase
+    many = replication_count(servers) > 1
     rows = []
     for r in shown.itertuples(index=False):
-        if r.server in last_fail:
-            phase = last_fail[r.server]
-        elif r.server in last_any:
-            phase = f"after {last_any[r.server]}"
+        key = (r.repl, r.server)
+        if key in last_fail:
+            phase = last_fail[key]
+        elif key in last_any:
+            phase = f"after {last_any[key]}"
         else:
             phase = fmt.DASH
         reason = r.reason if isinstance(r.reason, str) and r.reason else fmt.DASH
-        rows.append({"server": str(r.server), "group": str(r.group), "outcome": str(r.outcome),
-                     "phase": phase, "reason": reason})
+        rows.append({"server": _who(r.server, r.repl, many), "group": str(r.group),
+                     "outcome": str(r.outcome), "phase": phase, "reason": reason})
     return rows, len(bad) - len(shown)
+
+
+def _who(server: object, rep: object, many: bool) -> str:
+    """A server's name, with its replication when there are several (``r01s002 #3``)."""
+    return f"{server} #{rep}" if many else str(server)
 
 
 def _phase_stats(s: dict, phases: pd.DataFrame, order: list[str]) -> list[dict]:
@@ -217,10 +352,11 @@ def _phase_stats(s: dict, phases: pd.DataFrame, order: list[str]) -> list[dict]:
 def _groups(servers: pd.DataFrame) -> list[dict]:
     if not len(servers) or servers["group"].nunique() < 2:
         return []
-    t0 = float(servers["power_on"].min())
+    rep = pd.Series(replication_of(servers), index=servers.index)
+    since = servers["ready"] - servers["power_on"].groupby(rep).transform("min")
     rows = []
     for g, frame in servers.groupby("group", sort=True):
-        done = np.sort(frame.loc[frame["outcome"] == "ok", "ready"].dropna().to_numpy(float) - t0)
+        done = np.sort(since[frame.index][frame["outcome"] == "ok"].dropna().to_numpy(float))
 
         def pct(q: float, done: np.ndarray = done) -> float:
             return float(np.percentile(done, q)) if done.size else math.nan
@@ -232,6 +368,87 @@ def _groups(servers: pd.DataFrame) -> list[dict]:
                      "last": fmt.duration(done[-1] if done.size else math.nan),
                      "bytes": fmt.size(frame["bytes"].sum())})
     return rows
+
+
+def _slow(servers: pd.DataFrame, phases: pd.DataFrame, order: list[str]) -> dict:
+    """The slow-tail table: columns and rows, as text (``{}`` when no server got ready).
+
+    Phase columns follow the boot log; phases with no time in any shown row (nor in the
+    median) are left out, and past :data:`MAX_SLOW_PHASES` the ones with least time in
+    the shown rows are summed into "other phases".
+    """
+    tail = slow_tail(servers, phases, MAX_SLOW_ROWS)
+    if not tail.rows:
+        return {}
+    shown = [*tail.rows, tail.median]
+    total = {p: sum(r["phases"].get(p, 0.0) for r in shown) for p in tail.phases}
+    cols = [p for p in order if total.get(p, 0.0) > 0]
+    cols += sorted(p for p in tail.phases if total[p] > 0 and p not in cols)
+    other: list[str] = []
+    if len(cols) > MAX_SLOW_PHASES:
+        keep = set(sorted(cols, key=lambda p: (-total[p], cols.index(p)))[:MAX_SLOW_PHASES - 1])
+        other = [p for p in cols if p not in keep]
+        cols = [p for p in cols if p in keep]
+    late = any(r["power_on"] > 0 for r in shown)
+    many = replication_count(servers) > 1
+
+    def row(r: dict) -> dict:
+        cells = [fmt.duration(r["phases"].get(p, 0.0)) for p in cols]
+        if other:
+            cells.append(fmt.duration(sum(r["phases"].get(p, 0.0) for p in other)))
+        why = fmt.DASH
+        if r["why"]:
+            what, mine, med = r["why"]
+            why = (f"powered on at {fmt.duration(mine)} (median {fmt.duration(med)})"
+                   if what == "power-on" else
+                   f"{what}: {fmt.duration(mine)} (median {fmt.duration(med)})")
+        return {"server": _who(r["server"], r[REPLICATION], many) if r[REPLICATION] is not None
+                else "median server", "group": r["group"],
+                "power_on": fmt.duration(r["power_on"]), "ready": fmt.duration(r["ready"]),
+                "boot": fmt.duration(r["boot"]), "cells": cells, "why": why}
+
+    return {"columns": cols + (["other phases"] if other else []),
+            "other": ", ".join(other), "late": late,
+            "rows": [row(r) for r in tail.rows], "median": row(tail.median),
+            "of": fmt.count(tail.completed)}
+
+
+def _random_headline(s: dict) -> str:
+    """The headline's word on randomness: what draws, or that the seed changes nothing."""
+    rnd = s.get("random") or {}
+    inputs, loss = rnd.get("inputs") or [], rnd.get("loss") or []
+    if not inputs and not loss:
+        return f"none: the seed ({s.get('seed', '?')}) changes nothing"
+    parts = []
+    if inputs:
+        parts.append(f"{len(inputs)} drawn " + ("value" if len(inputs) == 1 else "values"))
+    if loss:
+        parts.append("packet loss on " + (f"{len(loss)} links" if len(loss) > 1 else "1 link"))
+    return ", ".join(parts) + " (see Random inputs)"
+
+
+def _random(s: dict) -> dict | None:
+    """The Random inputs section: what is drawn, per what, from which stream."""
+    rnd = s.get("random")
+    if not isinstance(rnd, dict):
+        return None
+    inputs = [{"input": str(i.get("input", "")), "per": str(i.get("per", "")),
+               "dist": str(i.get("dist", "")), "stream": str(i.get("stream", ""))}
+              for i in rnd.get("inputs") or []]
+    loss = [{"input": str(i.get("input", "")), "per": str(i.get("per", "packet")),
+             "dist": str(i.get("dist", "")), "stream": str(i.get("stream", ""))}
+            for i in rnd.get("loss") or []]
+    rows = inputs + loss
+    if rows:
+        text = (f"Drawn from named random streams of seed {s.get('seed', '?')}: another seed, "
+                "or another replication, draws other values for these inputs and only these; "
+                "everything else is the same in every run.")
+    else:
+        text = (f"Nothing in this scenario is drawn at random: no value is a distribution and "
+                f"no link loses packets, so every server of a group boots alike and the seed "
+                f"({s.get('seed', '?')}) changes nothing; replications would all give the "
+                f"same numbers.")
+    return {"text": text, "rows": rows}
 
 
 def _services(s: dict) -> list[dict]:
@@ -280,7 +497,7 @@ def build_context(summary: dict, servers: pd.DataFrame, phases: pd.DataFrame) ->
 
     Args:
         summary: the run summary (see :func:`netbootsim.report.write_report`).
-        servers: one row per server.
+        servers: one row per server (per replication, with a ``replication`` column).
         phases: the phase records frame.
 
     Returns:
@@ -293,6 +510,8 @@ def build_context(summary: dict, servers: pd.DataFrame, phases: pd.DataFrame) ->
                                  str(b.get("resource")))) or [None])[0]
     not_ready, more_servers = _not_ready(servers, phases)
     order = phase_order(phases, (s.get("phases") or {}).keys())
+    fails = failure_times(servers, phases)
+    clients_end = float(phases["end"].max()) if len(phases) else None
     engine = s.get("engine") or {}
     run_info = [f"seed {s['seed']}"] if s.get("seed") is not None else []
     if engine:
@@ -301,16 +520,19 @@ def build_context(summary: dict, servers: pd.DataFrame, phases: pd.DataFrame) ->
     return {
         "title": str(s.get("scenario") or "netbootsim run"),
         "question": str(s.get("question") or ""),
-        "lead": _lead(s, top),
+        "lead": _lead(s, top, clients_end),
         "headline": _headline(s, servers, top),
         "groups": _groups(servers),
+        "slow": _slow(servers, phases, order),
         "bottlenecks": bottlenecks,
         "more_bottlenecks": more_bottlenecks,
-        "failures": _failures(s),
+        "failures": _failures(s, fails, len(servers)),
+        "failure_timing": _failure_timing(fails, replication_count(servers) > 1),
         "services": _services(s),
         "not_ready": not_ready,
         "more_servers": more_servers,
         "phase_stats": _phase_stats(s, phases, order),
+        "random": _random(s),
         "notes": [str(n) for n in s.get("notes") or []],
         "warnings": [str(w) for w in s.get("warnings") or []],
         "run_info": " · ".join(run_info) or "netbootsim",

@@ -21,10 +21,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from . import fmt
-from .content import NESTED_PREFIXES, bound_scope, phase_order, ready_since_start
+from .content import NESTED_PREFIXES, bound_scope, phase_order, replicated
+from .spread import cdf_band, cdf_points, failure_times, fleet_over_time, ready_by_replication
 
-__all__ = ["DPI", "RC", "MAX_GROUPS", "MAX_RESOURCES", "busiest", "cdf_png", "phases_png",
-           "utilisation_png"]
+__all__ = ["DPI", "RC", "MAX_GROUPS", "MAX_RESOURCES", "MAX_REPLICATION_LINES", "TIME_GRID",
+           "busiest", "cdf_png", "fleet_png", "phases_png", "utilisation_png"]
 
 #: Resolution of every figure (dots per inch).
 DPI = 100
@@ -35,6 +36,10 @@ RC = {"svg.hashsalt": "netbootsim", "font.size": 9, "axes.grid": True, "grid.alp
 MAX_GROUPS = 40
 #: Most resources drawn in the utilisation figure.
 MAX_RESOURCES = 8
+#: Most replications drawn as thin CDFs (the band and the pooled CDF use them all).
+MAX_REPLICATION_LINES = 100
+#: Times at which the band and the fleet's state over time are evaluated.
+TIME_GRID = 600
 
 
 @contextmanager
@@ -59,22 +64,48 @@ def _figure(width: float, height: float) -> Figure:
 def cdf_png(summary: dict, servers: pd.DataFrame) -> bytes:
     """Fraction of the fleet ready against time since the first power-on.
 
+    One run: its CDF. Replications (a ``replication`` column with two or more values):
+    one thin CDF per replication (at most :data:`MAX_REPLICATION_LINES`), the pooled
+    CDF over all of them, and the pointwise confidence band of the mean CDF
+    (:func:`~netbootsim.report.spread.cdf_band`, Student's t over the replications).
+    Every CDF is drawn on a quantile grid (:func:`~netbootsim.report.spread.cdf_points`),
+    so the figure costs the same for 100 or 100,000 servers.
+
     Args:
-        summary: run summary; its p50/p95/p99 and line-rate bound are marked.
+        summary: run summary; its p50/p95/p99, deadline and line-rate bound are marked.
         servers: one row per server (the denominator is every server).
 
     Returns:
         The PNG file's bytes.
     """
+    per_rep = ready_by_replication(servers)
+    done = np.sort(np.concatenate([d for _, d, _ in per_rep])) if per_rep else np.empty(0)
+    n = len(servers)
+    rep = replicated(summary)
     with _style():
         fig = _figure(8.5, 3.6)
         ax = fig.add_subplot()
-        n = len(servers)
-        done = ready_since_start(servers)
+        bound = summary.get("line_rate_bound") or {}
+        b = fmt.number(bound.get("seconds"))
+        deadline = fmt.number(summary.get("deadline"))
+        right = max([v for v in (fmt.number(summary.get("makespan")), b, deadline,
+                                 float(done[-1]) if done.size else None) if v] or [1.0])
+        if done.size and len(per_rep) > 1:
+            for i, (_, d, size) in enumerate(per_rep[:MAX_REPLICATION_LINES]):
+                x, y = cdf_points(d, size)
+                ax.step(np.append(x, right * 1.04), np.append(y, y[-1]), where="post",
+                        color="#7a9cc6", lw=0.6, alpha=0.55,
+                        label="one replication" if i == 0 else None)
+            times = np.linspace(0.0, right * 1.04, TIME_GRID)
+            conf = fmt.number((rep or {}).get("confidence")) or 0.95
+            _, lo, hi = cdf_band(per_rep, times, conf)
+            ax.fill_between(times, lo, hi, step="post", color="#1f4e79", alpha=0.18, lw=0,
+                            label=f"{conf * 100:g} % band of the mean")
         if done.size:
-            x = np.concatenate([[0.0], done])
-            y = np.arange(done.size + 1) / n
-            ax.step(x, y, where="post", color="#1f4e79", lw=2, label="servers ready")
+            x, y = cdf_points(done, n)
+            label = "all replications pooled" if len(per_rep) > 1 else "servers ready"
+            ax.step(np.append(x, right * 1.04), np.append(y, y[-1]), where="post",
+                    color="#1f4e79", lw=2, label=label)
         else:
             ax.text(0.5, 0.5, "no server became ready", transform=ax.transAxes,
                     ha="center", va="center", color="#a00")
@@ -84,22 +115,77 @@ def cdf_png(summary: dict, servers: pd.DataFrame) -> bytes:
             if v is not None:
                 ax.axvline(v, color=colour, ls=style, lw=1.2,
                            label=f"{key} {fmt.duration(v)}")
-        bound = summary.get("line_rate_bound") or {}
-        b = fmt.number(bound.get("seconds"))
+        if deadline is not None:
+            ax.axvline(deadline, color="#a00", ls="-", lw=1.2,
+                       label=f"deadline {fmt.duration(deadline)}")
         if b:
             what = "; ".join(x for x in (bound.get("resource", ""), bound_scope(bound)) if x)
             ax.axvline(b, color="black", ls=":", lw=1.5,
                        label=f"line-rate bound {fmt.duration(b)} ({what})")
-        right = max([v for v in (fmt.number(summary.get("makespan")), b,
-                                 float(done[-1]) if done.size else None) if v] or [1.0])
         ax.set_xlim(0, right * 1.04)
         ax.set_ylim(0, 1.02)
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         ax.set_xlabel("time since first power-on (s)")
         ax.set_ylabel("fleet ready")
-        ax.set_title(f"Completion time: {len(done)} of {n} servers ready")
+        if len(per_rep) > 1:
+            ax.set_title(f"Completion time: {len(per_rep)} replications of {n // len(per_rep)}"
+                         f" servers, {len(done)} of {n} ready")
+        else:
+            ax.set_title(f"Completion time: {len(done)} of {n} servers ready")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        return _png(fig)
+
+
+def fleet_png(summary: dict, servers: pd.DataFrame, phases: pd.DataFrame) -> bytes | None:
+    """Cumulative fractions of the fleet ready and failed against time.
+
+    A server fails at the end of its last phase record
+    (:func:`~netbootsim.report.spread.failure_times`). With replications, times count
+    from each one's first power-on and the fractions are pooled. Evaluated at
+    :data:`TIME_GRID` times.
+
+    Returns:
+        The PNG file's bytes, or ``None`` when no server failed or was left unfinished
+        (the completion CDF then says it all).
+    """
+    if not len(servers) or not (servers["outcome"] != "ok").any():
+        return None
+    fails = failure_times(servers, phases)["time"].to_numpy(float)
+    fails = fails[np.isfinite(fails)]
+    ready = np.concatenate([d for _, d, _ in ready_by_replication(servers)])
+    ends = [v for v in (fmt.number(summary.get("makespan")), fmt.number(summary.get("deadline")),
+                        float(ready.max()) if ready.size else None,
+                        float(fails.max()) if fails.size else None) if v]
+    right = max(ends or [1.0]) * 1.04
+    times = np.linspace(0.0, right, TIME_GRID)
+    ok, bad = fleet_over_time(servers, phases, times)
+    with _style():
+        fig = _figure(8.5, 3.0)
+        ax = fig.add_subplot()
+        # ready grows from the bottom, failed from the top: the two never hide each other,
+        # and the band between them is the share still booting (or not yet powered on)
+        ax.fill_between(times, 0, ok, step="post", color="#2a9d8f", alpha=0.35, lw=0)
+        ax.step(times, ok, where="post", color="#2a9d8f", lw=1.8,
+                label=f"ready, from the bottom ({fmt.percent(ok[-1])} at the end)")
+        ax.fill_between(times, 1.0 - bad, 1.0, step="post", color="#c0392b", alpha=0.35, lw=0)
+        ax.step(times, 1.0 - bad, where="post", color="#c0392b", lw=1.8,
+                label=f"failed, from the top ({fmt.percent(bad[-1])} at the end)")
+        rest = 1.0 - ok[-1] - bad[-1]
+        ax.plot([], [], " ", label="between: booting or not yet powered on"
+                + (f" ({fmt.percent(rest)} still booting when the run stopped)"
+                   if rest > 1e-12 else ""))
+        deadline = fmt.number(summary.get("deadline"))
+        if deadline is not None:
+            ax.axvline(deadline, color="#a00", ls="-", lw=1.2,
+                       label=f"deadline {fmt.duration(deadline)}")
+        ax.set_xlim(0, right)
+        ax.set_ylim(0, 1.0)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.set_xlabel("time since first power-on (s)")
+        ax.set_ylabel("share of fleet")
+        ax.set_title("Readiness and failures over time")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         return _png(fig)
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["DASH", "number", "duration", "size", "bit_rate", "percent", "ratio", "count"]
+__all__ = ["DASH", "number", "duration", "duration_interval", "percent_interval",
+           "count_interval", "size", "bit_rate", "percent", "ratio", "count"]
 
 #: Shown for a missing value (``None`` or NaN).
 DASH = "—"
@@ -25,6 +26,19 @@ def number(value: object) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _time_unit(a: float) -> tuple[float, str, int]:
+    """Scale, unit and decimals :func:`duration` shows a magnitude ``a`` (> 0) in."""
+    if a < 1e-3:
+        return 1e-6, "µs", 0
+    if a < 1:
+        return 1e-3, "ms", 0
+    if a < 60:
+        return 1.0, "s", 1
+    if a < 3600:
+        return 60.0, "min", 1
+    return 3600.0, "h", 2
+
+
 def duration(seconds: object) -> str:
     """A duration in the unit a planner reads best: ``ms``, ``s``, ``min`` or ``h``.
 
@@ -35,18 +49,40 @@ def duration(seconds: object) -> str:
     x = number(seconds)
     if x is None:
         return DASH
-    a = abs(x)
-    if a == 0:
+    if x == 0:
         return "0 s"
-    if a < 1e-3:
-        return f"{x * 1e6:.0f} µs"
-    if a < 1:
-        return f"{x * 1e3:.0f} ms"
-    if a < 60:
-        return f"{x:.1f} s"
-    if a < 3600:
-        return f"{x / 60:.1f} min"
-    return f"{x / 3600:.2f} h"
+    scale, unit, digits = _time_unit(abs(x))
+    return f"{x / scale:.{digits}f} {unit}"
+
+
+def duration_interval(value: object, lo: object, hi: object) -> str:
+    """A duration with its confidence interval, bounds in the value's unit.
+
+    Examples:
+        >>> duration_interval(412, 398, 431), duration_interval(42, None, 43)
+        ('6.9 min [6.6, 7.2]', '42.0 s')
+    """
+    x, a, b = number(value), number(lo), number(hi)
+    if x is None or a is None or b is None:
+        return duration(value)
+    scale, unit, digits = _time_unit(abs(x) or max(abs(a), abs(b)) or 1.0)
+    return f"{x / scale:.{digits}f} {unit} [{a / scale:.{digits}f}, {b / scale:.{digits}f}]"
+
+
+def percent_interval(value: object, lo: object, hi: object) -> str:
+    """A fraction as a percentage with its interval (``"97.5 % [96.1, 98.9]"``)."""
+    x, a, b = number(value), number(lo), number(hi)
+    if x is None or a is None or b is None:
+        return percent(value)
+    return f"{x * 100:.1f} % [{a * 100:.1f}, {b * 100:.1f}]"
+
+
+def count_interval(value: object, lo: object, hi: object) -> str:
+    """A mean count with its interval, one decimal (``"1,987.4 [1,980.2, 1,994.6]"``)."""
+    x, a, b = number(value), number(lo), number(hi)
+    if x is None or a is None or b is None:
+        return count(value)
+    return f"{x:,.1f} [{a:,.1f}, {b:,.1f}]"
 
 
 def size(nbytes: object) -> str:

@@ -53,6 +53,25 @@ warnings of its scripts; `--strict` refuses them):
 | {{ g.p95 }} | {{ g.last }} | {{ g.bytes }} |
 {% endfor %}
 {% endif %}
+{% if slow %}
+
+## Slow tail
+
+The {{ slow.rows | length }} servers ready last (of {{ slow.of }} ready), the seconds each \
+spent in each phase (every attempt counted), and where each lost most against the median.
+
+| server | group | {% if slow.late %}power-on | {% endif %}ready | boot{% for c in slow.columns %} \
+| {{ c | cell }}{% endfor %} | lost most in |
+|---|---|{% if slow.late %}--:|{% endif %}--:|--:|{% for c in slow.columns %}--:|{% endfor %}---|
+{% for r in [slow.median] + slow.rows %}
+| {{ r.server | cell }} | {{ r.group | cell }} | {% if slow.late %}{{ r.power_on }} | {% endif %}\
+{{ r.ready }} | {{ r.boot }}{% for c in r.cells %} | {{ c }}{% endfor %} | {{ r.why | cell }} |
+{% endfor %}
+{% if slow.other %}
+
+Other phases: {{ slow.other | cell }}.
+{% endif %}
+{% endif %}
 
 ## Bottleneck attribution
 
@@ -84,10 +103,14 @@ No resource limited any flow.
 ## Failures
 
 {% if failures %}
-| reason | servers | % of fleet |
-|---|--:|--:|
+{% if failure_timing %}
+{{ failure_timing }}
+
+{% endif %}
+| reason | servers | % of fleet | first failed | last failed |
+|---|--:|--:|--:|--:|
 {% for f in failures %}
-| {{ f.reason | cell }} | {{ f.servers }} | {{ f.share }} |
+| {{ f.reason | cell }} | {{ f.servers }} | {{ f.share }} | {{ f.first }} | {{ f.last }} |
 {% endfor %}
 {% else %}
 No server failed.
@@ -119,6 +142,20 @@ No server failed.
 {% endfor %}
 {% else %}
 No phase was recorded.
+{% endif %}
+{% if random %}
+
+## Random inputs
+
+{{ random.text }}
+{% if random.rows %}
+
+| input | drawn per | distribution | stream |
+|---|---|---|---|
+{% for r in random.rows %}
+| {{ r.input | cell }} | {{ r.per | cell }} | {{ r.dist | cell }} | {{ r.stream | cell }} |
+{% endfor %}
+{% endif %}
 {% endif %}
 {% if notes %}
 
@@ -153,6 +190,7 @@ table { border-collapse: collapse; margin: .4rem 0; }
 th, td { padding: .2rem .7rem; border-bottom: 1px solid #e5e5e5; text-align: left; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 table.headline th { font-weight: 600; background: #f6f6f6; }
+table.slow tr.median td { background: #f6f6f6; font-style: italic; }
 figure { margin: 1rem 0; }
 figure img { max-width: 100%; }
 figcaption { color: #555; font-size: .9rem; }
@@ -187,6 +225,20 @@ are almost surely typos, or lint warnings of its scripts; <code>--strict</code> 
 <td class="n">{{ g.p95 }}</td><td class="n">{{ g.last }}</td><td class="n">{{ g.bytes }}</td></tr>
 {% endfor %}</table>
 {% endif %}
+{% if slow %}
+<h2>Slow tail</h2>
+<p>The {{ slow.rows | length }} servers ready last (of {{ slow.of }} ready), the seconds each
+spent in each phase (every attempt counted), and where each lost most against the median.</p>
+<table class="slow"><tr><th>server</th><th>group</th>{% if slow.late %}<th class="n">power-on</th>
+{% endif %}<th class="n">ready</th><th class="n">boot</th>
+{% for c in slow.columns %}<th class="n">{{ c }}</th>{% endfor %}<th>lost most in</th></tr>
+{% for r in [slow.median] + slow.rows %}<tr{% if loop.first %} class="median"{% endif %}>
+<td>{{ r.server }}</td><td>{{ r.group }}</td>{% if slow.late %}<td class="n">{{ r.power_on }}</td>
+{% endif %}<td class="n">{{ r.ready }}</td><td class="n">{{ r.boot }}</td>
+{% for c in r.cells %}<td class="n">{{ c }}</td>{% endfor %}<td>{{ r.why }}</td></tr>
+{% endfor %}</table>
+{% if slow.other %}<p class="more">Other phases: {{ slow.other }}.</p>{% endif %}
+{% endif %}
 <h2>Bottleneck attribution</h2>
 {% if bottlenecks %}
 <table><tr><th>resource</th><th class="n">saturated for</th><th class="n">% of makespan</th>
@@ -205,9 +257,11 @@ are almost surely typos, or lint warnings of its scripts; <code>--strict</code> 
 {% endif %}
 <h2>Failures</h2>
 {% if failures %}
-<table><tr><th>reason</th><th class="n">servers</th><th class="n">% of fleet</th></tr>
+{% if failure_timing %}<p>{{ failure_timing }}</p>{% endif %}
+<table><tr><th>reason</th><th class="n">servers</th><th class="n">% of fleet</th>
+<th class="n">first failed</th><th class="n">last failed</th></tr>
 {% for f in failures %}<tr><td>{{ f.reason }}</td><td class="n">{{ f.servers }}</td>
-<td class="n">{{ f.share }}</td></tr>
+<td class="n">{{ f.share }}</td><td class="n">{{ f.first }}</td><td class="n">{{ f.last }}</td></tr>
 {% endfor %}</table>
 {% else %}<p>No server failed.</p>{% endif %}
 {% if not_ready %}
@@ -231,6 +285,16 @@ are almost surely typos, or lint warnings of its scripts; <code>--strict</code> 
 <td class="n">{{ p.bytes }}</td></tr>
 {% endfor %}</table>
 {% else %}<p>No phase was recorded.</p>{% endif %}
+{% if random %}
+<h2>Random inputs</h2>
+<p>{{ random.text }}</p>
+{% if random.rows %}
+<table><tr><th>input</th><th>drawn per</th><th>distribution</th><th>stream</th></tr>
+{% for r in random.rows %}<tr><td>{{ r.input }}</td><td>{{ r.per }}</td><td>{{ r.dist }}</td>
+<td><code>{{ r.stream }}</code></td></tr>
+{% endfor %}</table>
+{% endif %}
+{% endif %}
 {% if notes %}
 <h2>Modelling notes</h2>
 <ul>{% for n in notes %}<li>{{ n }}</li>{% endfor %}</ul>

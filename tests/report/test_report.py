@@ -83,7 +83,7 @@ def test_report_files_and_headline(tmp_path):
     # the CDF is embedded, and it is the same PNG as the file beside the Markdown
     cdf = base64.b64encode((tmp_path / "cdf.png").read_bytes()).decode()
     assert f'<img src="data:image/png;base64,{cdf}"' in text
-    assert text.count('<img src="data:image/png;base64,') == 3
+    assert text.count('<img src="data:image/png;base64,') == 4  # cdf, fleet, phases, utilisation
     assert "http" not in text.replace("http-equiv", "")  # nothing fetched from outside
     # the failed server with its phase and reason
     assert "<td>s3</td><td>g</td><td>failed</td>\n<td>fetch:initrd</td>" in text
@@ -100,7 +100,8 @@ def test_byte_identical_for_identical_inputs(tmp_path):
     write_report(tmp_path / "a", summary, servers, phases, timeline)
     write_report(tmp_path / "b", summary, servers, phases, timeline)
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
-    assert names == ["cdf.png", "phases.png", "report.html", "report.md", "utilisation.png"]
+    assert names == ["cdf.png", "fleet.png", "phases.png", "report.html", "report.md",
+                     "utilisation.png"]
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     png = (tmp_path / "a" / "cdf.png").read_bytes()
@@ -122,7 +123,7 @@ def test_zero_completed_no_timeline(tmp_path):
     assert "No resource limited any flow." in text
     assert not (tmp_path / "utilisation.png").exists()
     assert "utilisation.png" not in md.read_text(encoding="utf-8")
-    assert text.count('<img src="data:image/png;base64,') == 2
+    assert text.count('<img src="data:image/png;base64,') == 3  # cdf, fleet, phases
 
 
 def test_no_failures_and_a_single_server(tmp_path):
