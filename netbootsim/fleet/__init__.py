@@ -24,8 +24,9 @@ from .spec import (
     Service,
     Stage,
 )
+from .variation import random_inputs
 from .world import World
 
 __all__ = ["DEFAULT_STAGE", "LINUX_RWND", "DhcpSpec", "FaultWindows", "FleetRun", "Group",
            "Install", "LinkFaults", "Observer", "Service", "Stage", "Window", "World",
-           "power_on_times", "simulate"]
+           "power_on_times", "random_inputs", "simulate"]

@@ -28,6 +28,7 @@ from ..fleet import (
     Service,
     Stage,
     Window,
+    random_inputs,
     simulate,
 )
 from ..profiles import get_profile, tuned
@@ -36,7 +37,8 @@ from ..services.provisioning import DEFAULT_UNKNOWN, Provisioner, load_inventory
 from ..services.registry import API, DHCP, KINDS
 from ..streams import Streams
 
-__all__ = ["FleetInputs", "fleet_inputs", "run_built", "scope_notes", "SCOPE_NOTES"]
+__all__ = ["FleetInputs", "fleet_inputs", "run_built", "scope_notes", "SCOPE_NOTES",
+           "random_block"]
 
 #: What every report says about the model's scope.
 SCOPE_NOTES = [
@@ -249,3 +251,26 @@ def run_built(built, *, name: str | None = None, trace: tuple[str, ...] = (),
                    faults=inputs.faults, provisioners=inputs.provisioners, trace=trace,
                    progress=progress, watch=watch, streams=streams)
     return run, inputs, time.perf_counter() - t0
+
+
+def random_block(built, inputs: FleetInputs) -> dict:
+    """``summary["random"]``: every input drawn at random, and the links that lose packets.
+
+    ``inputs``: each distribution of the run (:func:`netbootsim.fleet.random_inputs`:
+    ``input``, ``per``, ``dist``, ``stream``); ``loss``: each link direction with a loss
+    probability, and each loss fault, whose drops are drawn from the engine's stream
+    (``net/laws`` on the flow engine, ``net/packets`` on the packet engine).
+    """
+    stream = "net/packets" if inputs.engine == "packet" else "net/laws"
+    loss = []
+    for dirs in built.topology.links().values():
+        for d in dirs:
+            if d.loss > 0:
+                loss.append({"input": f"link {d.name}", "per": "packet",
+                             "dist": f"lost with probability {d.loss:g}", "stream": stream})
+    for name, windows in sorted(inputs.faults.link_loss.items()):
+        for _, p in windows:
+            loss.append({"input": f"link {name} (loss fault)", "per": "packet",
+                         "dist": f"lost with probability {p:g} in the fault's window",
+                         "stream": stream})
+    return {"inputs": random_inputs(inputs.groups, inputs.services), "loss": loss}

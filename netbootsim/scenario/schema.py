@@ -349,7 +349,7 @@ class ApiService(Section):
         model: implementation, one of :data:`netbootsim.services.registry.API` (one
             generic model for now).
         service_time: time per request; default from ``model`` (assumed: no published
-            figure).
+            figure); a distribution draws it per request.
         concurrency: requests served at once; default from ``model`` (assumed).
         script: the script it answers every machine (default, without ``templates``:
             the asking machine's group's ``kernel``/``initrd``/``boot``).
@@ -445,7 +445,8 @@ class Stage(Section):
         retries: ``retry`` attempts after the first.
         reboot_after: ``reboot``: wait before the next attempt.
         install: the OS image pull.
-        work: time in the booted OS (commissioning scripts: MAAS's 60 s LLDP floor).
+        work: time in the booted OS (commissioning scripts: MAAS's 60 s LLDP floor); a
+            distribution (:mod:`netbootsim.dist`) draws it per server.
         max_in_flight: servers in this stage at once, fleet-wide.
     """
 
@@ -528,7 +529,8 @@ class Fault(Section):
             HTTP 500).
         target: a link name (``tor01--r01s001``), a service name, or a fleet group.
         at: start, s (link and service faults; group faults start at each link-up).
-        duration: length, s (``None``: until the end).
+        duration: length, s (``None``: until the end); for a group's ``lacp``, ``stp``
+            or ``link-down`` a distribution draws it per server port.
         value: the loss probability for ``loss``.
         factor: ``service-slow``: how many times slower each request is served.
     """
