@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from . import memguard
+from .plan.replicate import Source, plan_of, simulate_replicated
 from .plan.run import question_of, simulate
 from .scenario import Scenario, load_scenario
 
@@ -50,7 +51,10 @@ class Result:
 
 
 def simulate_scenario(scenario: Mapping[str, Any] | str | Path, *, name: str | None = None,
-                      overrides: Sequence[str] = ()) -> Result:
+                      overrides: Sequence[str] = (), replications: int | None = None,
+                      until_ci: str | float | None = None,
+                      max_replications: int | None = None,
+                      jobs: int | None = None) -> Result:
     """Validate, build and run one scenario; return its frames and summary.
 
     Args:
@@ -59,6 +63,15 @@ def simulate_scenario(scenario: Mapping[str, Any] | str | Path, *, name: str | N
             (``"scenario"`` for a dict).
         overrides: ``"path=value"`` texts applied first, as ``--set`` does
             (``"run.seed=7"``, ``"fleet[0].count=50"``).
+        replications: run this many independent replications, as ``netbootsim run
+            --replications`` does (default ``run.replications``): the frames hold every
+            replication's rows (a ``replication`` column) and the summary is pooled, with
+            its ``replications`` block (:mod:`netbootsim.plan.replicate`).
+        until_ci: replicate until the makespan's 95 % interval is within this of its
+            mean (``"2%"`` or ``0.02``), as ``--until-ci`` (default ``run.until_ci``).
+        max_replications: the cap of ``until_ci`` (default ``run.max_replications``).
+        jobs: processes running replications at once (default: the machine's cores);
+            the result is the same for any number.
 
     Returns:
         The run's :class:`Result`; ``summary["notes"]`` holds the notes ``netbootsim
@@ -76,6 +89,15 @@ def simulate_scenario(scenario: Mapping[str, Any] | str | Path, *, name: str | N
     else:
         sc = load_scenario(scenario, overrides=overrides)
         question = question_of(str(scenario))
+    plan = plan_of(sc.run, replications=replications, until_ci=until_ci,
+                   max_replications=max_replications,
+                   names=("replications", "until_ci", "max_replications"),
+                   origin="simulate_scenario")
+    if plan.replicated:
+        source = Source(dict(scenario) if isinstance(scenario, Mapping) else str(scenario),
+                        tuple(overrides), name, question)
+        rep = simulate_replicated(source, sc, plan, jobs=jobs)
+        return Result(rep.summary, rep.servers, rep.phases, rep.timeline)
     res = simulate(sc, name=name, question=question,
                    watch=memguard.Watch(None, sc.origin.file))
     return Result(res.summary, res.servers, res.phases, res.timeline)

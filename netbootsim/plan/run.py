@@ -21,16 +21,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .. import memguard
 from ..fleet import FleetRun
 from ..scenario import BuiltScenario, Scenario, build, load_scenario
-from .assemble import FleetInputs, engine_mode, run_built, scope_notes
+from ..streams import Streams
+from .assemble import FleetInputs, engine_mode, random_block, run_built, scope_notes
 from .outdir import OutputDir
 from .summary import summarize, write_outputs
 
-__all__ = ["Outcome", "simulate", "execute", "run_scenario", "question_of", "Progress"]
+__all__ = ["Outcome", "simulate", "execute", "run_scenario", "question_of", "Progress",
+           "with_replication", "deadline_fields"]
 
 #: ``progress(done, total, now)``: servers finished so far, of how many, at simulated time.
 Progress = Callable[[int, int, float], None]
@@ -78,10 +81,48 @@ def question_of(path: str) -> str:
     return text.removeprefix("Question:").strip()
 
 
+def with_replication(frame: pd.DataFrame, replication: int) -> pd.DataFrame:
+    """``frame`` with its ``replication`` column (in place).
+
+    After ``seed`` when it has one (the phase records: ``run, seed, replication, server,
+    ...``), else first (``replication, server, ...``; ``replication, time, ...``).
+    """
+    at = list(frame.columns).index("seed") + 1 if "seed" in frame.columns else 0
+    frame.insert(at, "replication", np.full(len(frame), replication, dtype=np.int64))
+    return frame
+
+
+def deadline_fields(servers: pd.DataFrame, deadline: float) -> dict:
+    """The summary's deadline fields (with ``run.deadline``).
+
+    ``deadline`` (s), ``ready_by_deadline`` (servers) and ``ready_fraction_by_deadline``
+    (of all rows; ``None`` when there are none).
+
+    A server is ready by the deadline when it got ready within ``deadline`` seconds of
+    the first power-on (of its replication, when ``servers`` has a ``replication``
+    column).
+    """
+    if len(servers) == 0:
+        return {"deadline": deadline, "ready_by_deadline": 0,
+                "ready_fraction_by_deadline": None}
+    if "replication" in servers.columns:
+        t0 = servers.groupby("replication")["power_on"].transform("min")
+    else:
+        t0 = servers["power_on"].min()
+    ready = int(((servers["outcome"] == "ok") & (servers["ready"] - t0 <= deadline)).sum())
+    return {"deadline": deadline, "ready_by_deadline": ready,
+            "ready_fraction_by_deadline": ready / len(servers)}
+
+
 def simulate(scenario: Scenario | BuiltScenario, *, name: str | None = None, question: str = "",
              trace: Sequence[str] = (), progress: Progress | None = None,
-             watch: Callable[[float], None] | None = None) -> Outcome:
+             watch: Callable[[float], None] | None = None,
+             replication: int | None = None) -> Outcome:
     """Build (if need be), run and summarize one scenario; write nothing.
+
+    The frames carry a ``replication`` column (:func:`with_replication`): ``replication``,
+    or 0 for a single run. With ``run.deadline`` the summary has the deadline's fields
+    (:func:`deadline_fields`).
 
     Args:
         scenario: a validated scenario, or one already built.
@@ -91,15 +132,25 @@ def simulate(scenario: Scenario | BuiltScenario, *, name: str | None = None, que
         progress: called as ``progress(done, total, now)`` each time a server finishes.
         watch: called with the simulated time every few tens of thousands of steps; may
             raise to stop the run (the memory guard).
+        replication: run as that replication of the scenario, with the streams
+            ``Streams(seed, replication)`` (:mod:`netbootsim.plan.replicate`); ``None``
+            (a single run) keeps ``Streams(seed)``, so a scenario's single run draws what
+            it always drew, and equals none of its replications.
     """
     built = scenario if isinstance(scenario, BuiltScenario) else build(scenario)
     sc = built.scenario
+    streams = None if replication is None else Streams(built.seed, replication)
     run, inputs, wall = run_built(built, name=name or sc.name, trace=tuple(trace),
-                                  progress=progress, watch=watch)
+                                  progress=progress, watch=watch, streams=streams)
     summary, servers, phases, timeline = summarize(
         run, scenario=name or sc.name, question=question, seed=built.seed,
         mode=engine_mode(built.run), notes=scope_notes(inputs),
         warnings=[str(w) for w in sc.warnings])
+    summary["random"] = random_block(built, inputs)  # what the seed draws (report: 6h)
+    for frame in (servers, phases, timeline):
+        with_replication(frame, replication or 0)
+    if built.run.deadline is not None:
+        summary.update(deadline_fields(servers, built.run.deadline))
     return Outcome(built, run, inputs, wall, summary, servers, phases, timeline)
 
 
