@@ -345,6 +345,7 @@ def write_measured(path: Path, f: Fit) -> None:
         else:
             entry["value"] = f"{value * 1e6:.4g}us"
         entry["fitted_from"] = list(f.traces[name])
+        entry["basis"] = "measured"  # fitted from this project's lab traces
     with path.open("w", encoding="utf-8") as fh:
         yaml.dump(data, fh)
 

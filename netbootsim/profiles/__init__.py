@@ -1,41 +1,89 @@
-"""Firmware profiles: what a client's boot firmware fixes about its transfers.
+"""Firmware profiles: what a client's boot firmware fixes about its transfers and its start.
 
-One YAML file per firmware build lives beside this module. Its ``fixed`` values are
-what the firmware's source code fixes, each with its source line; its ``measured``
-values are what only measurement gives (the client's per-TFTP-block delay, its added
-latency per TCP round under emulation, per-request overhead, ROM start time), fitted by
-``netbootsim calibrate`` from lab traces and naming the traces they came from. A
-measured value with no traces is uncalibrated, and reports say so.
+One YAML file per firmware lives beside this module: an iPXE build (calibrated in the
+QEMU lab or from published reports), a vendor PXE ROM, or a server class — POST and UEFI
+or BIOS initialisation, then the NIC's PXE ROM. Its ``fixed`` values are what the
+firmware's source code or specification fixes; its ``measured`` values are what only
+measurement gives (the client's per-TFTP-block delay, its added latency per TCP round,
+per-request overhead, the time from power-on to the NIC ROM — ``post`` — and the ROM's
+start to its first DHCP packet — ``rom_start``). ``netbootsim calibrate`` fits measured
+values from lab traces and names them (``fitted_from``).
+
+Every value says what it rests on (``basis``), shown by ``netbootsim models``:
+
+* ``measured``: this project's lab measured it (``fitted_from`` names the traces);
+* ``published``: a cited document or published measurement gives it (``source``, with
+  its ``[key]`` in ``docs/sources.md``);
+* ``assumed``: neither; ``source`` says what was assumed and why.
+
+A measured value may be a distribution (:mod:`netbootsim.dist`), drawn per server by
+the fleet; it then also says what its spread rests on (``spread``). Bad input is a
+``ValueError`` of one line, ``FILE:LINE: field: message``.
+
+A fleet group may name a mix of profiles instead of one (:class:`ProfileMix`,
+``{mix: [{weight: 0.7, profile: server-uefi}, {weight: 0.3, profile: server-bios}]}``):
+each server draws its own from its group's stream (:mod:`netbootsim.fleet.variation`).
 """
 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-from ruamel.yaml import YAML
+from typing import Any
 
 from ..clock import time_limit_problem
-from ..dist import DistError, parse_value
+from ..dist import Dist, DistError, parse_value
 from ..ipxe.spec import BUILDS
 from ..protocols import TcpParams, TftpParams
 from ..units import parse_rate, parse_size, parse_time
+from ..yamltext import safe_yaml
 
-__all__ = ["Profile", "PROFILES", "PROFILE_DIR", "TUNABLE", "get_profile", "load_profile",
-           "tuned"]
+__all__ = ["Profile", "Basis", "ProfileMix", "PROFILES", "PROFILE_DIR", "TUNABLE", "BASES",
+           "PLATFORMS", "get_profile", "load_profile", "parse_mix", "tuned"]
 
 PROFILE_DIR = Path(__file__).resolve().parent
 
 _FIXED = ("tftp_blksize", "tftp_windowsize", "tftp_rollover", "retry_min", "retry_max",
-          "tcp_rwnd", "https", "ipv6", "dhcp_discover_end", "firmware", "build")
+          "tcp_rwnd", "https", "ipv6", "dhcp_discover_end", "firmware", "build", "platform")
 _MEASURED = ("tftp_client_block_delay", "tcp_client_delay", "http_client_rate",
-             "http_request_overhead", "rom_start")
+             "http_request_overhead", "post", "rom_start")
+#: What a value rests on: this project's lab, a cited document, or an assumption.
+BASES = ("measured", "published", "assumed")
+#: The machine's firmware and architecture a profile runs on (DHCP option 93, RFC 4578
+#: §2.1 [rfc4578]: 0 x86 BIOS, 7 x86-64 UEFI; 11 ARM64 UEFI in IANA's registry
+#: [iana-pxe-arch]); a profile without one runs on its group's ``arch``.
+PLATFORMS = ("bios", "uefi", "uefi-arm64")
+#: A citation key in a source text (as ``tests/test_sources.py`` finds them).
+_KEY = "a-z0-9"
+_CITATION = re.compile(r"(?<=[\s(])\[([" + _KEY + "][" + _KEY + "-]*[" + _KEY + r"])\](?!\()")
+
+
+@dataclass(frozen=True)
+class Basis:
+    """What one profile value rests on.
+
+    Attributes:
+        basis: ``measured`` (this project's lab), ``published`` (a cited source) or
+            ``assumed``.
+        spread: for a distribution, what its spread rests on (same words); else ``None``.
+        source: the text: what and where, with ``[key]`` citations.
+        keys: the citation keys in ``source`` (entries of ``docs/sources.md``).
+        fitted_from: the lab traces a measured value was fitted from.
+    """
+
+    basis: str
+    spread: str | None
+    source: str
+    keys: tuple[str, ...]
+    fitted_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Profile:
-    """One client firmware build.
+    """One client firmware: an iPXE build, a PXE ROM, or a server class.
 
     Attributes:
         name: the name scenarios use.
@@ -44,22 +92,32 @@ class Profile:
         tcp: TCP receive-side parameters (the sender is the mirror's Linux).
         https: whether the build can fetch ``https://`` at all.
         ipv6: whether IPv6 is built in (its autoconfiguration wait lengthens ``dhcp``).
-        firmware: ``ipxe`` or ``pxe`` (a vendor PXE ROM): whose DHCP client and user
-            class it has.
+        firmware: ``ipxe`` or ``pxe`` (a vendor PXE ROM, BIOS or UEFI): whose DHCP client
+            and user class it has.
         build: the iPXE build it runs scripts with (its commands and URI schemes), a name
             of :data:`netbootsim.ipxe.BUILDS`; a fleet group's ``build`` overrides it.
         dhcp_discover_end: the DHCP discovery timer's ceiling (``DHCP_DISC_END_TIMEOUT_SEC``:
             10 s in iPXE, 32 s in PXE-spec builds); it sets when ``dhcp`` gives up.
+        platform: the machine's firmware and architecture, one of :data:`PLATFORMS`
+            (the DHCP client architecture, option 93, that picks the boot file);
+            ``None``: the group's ``arch``.
         tcp_client_delay: the client's added latency per TCP round trip (an emulated NIC
-            ACKs late), measured.
+            ACKs late).
         http_client_rate: the most the client takes in over HTTP (bytes/s; ``inf`` when
-            only the network limits it), measured.
+            only the network limits it).
         http_request_overhead: client+server time per HTTP request beyond the round
-            trips, measured.
-        rom_start: power-on of the ROM to its first DHCP packet, measured.
+            trips.
+        post: power-on to the NIC's boot ROM: POST, memory training, UEFI or BIOS
+            initialisation, option ROM dispatch (0 where ``rom_start`` holds it all, as
+            in the QEMU lab).
+        rom_start: start of the ROM to its first DHCP packet.
         calibrated: every measured value was fitted from traces.
         sources: source of each fixed value, ``name: source``.
         fitted_from: traces each measured value came from, ``name -> (trace, ...)``.
+        basis: what each value rests on, by value name (:class:`Basis`).
+
+    Measured values (and ``post``) may be :class:`~netbootsim.dist.Dist`: the fleet
+    draws them per server before the run.
     """
 
     name: str
@@ -71,23 +129,103 @@ class Profile:
     dhcp_discover_end: float = 10.0
     firmware: str = "ipxe"
     build: str = "all"
-    tcp_client_delay: float = 0.0
-    http_client_rate: float = math.inf
-    http_request_overhead: float = 0.0
-    rom_start: float = 0.0
+    platform: str | None = None
+    tcp_client_delay: float | Dist = 0.0
+    http_client_rate: float | Dist = math.inf
+    http_request_overhead: float | Dist = 0.0
+    post: float | Dist = 0.0
+    rom_start: float | Dist = 0.0
     calibrated: bool = False
     sources: tuple[str, ...] = field(default=())
     fitted_from: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    basis: dict[str, Basis] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProfileMix:
+    """A group's firmware given as a mix of profiles: ``(weight, profile name)`` parts.
+
+    Each server of the group draws one part with the part's weight (weights sum to 1).
+    """
+
+    parts: tuple[tuple[float, str], ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The profile names, in the order written."""
+        return tuple(name for _, name in self.parts)
+
+    def spec(self) -> dict[str, Any]:
+        """As written: ``{"mix": [{"weight": w, "profile": name}, ...]}``."""
+        return {"mix": [{"weight": w, "profile": n} for w, n in self.parts]}
+
+
+_WEIGHT_TOL = 1e-6  # weights written to 6 decimals (1/3 as 0.333333) add up
+
+
+def parse_mix(raw: object) -> ProfileMix:
+    """``{mix: [{weight: w, profile: name}, ...]}`` as a :class:`ProfileMix`.
+
+    Names are not looked up here (the scenario's checks do, with suggestions).
+
+    Raises:
+        DistError: malformed, or weights not positive or not summing to 1; ``sub``
+            names the part that is wrong (``("mix", 1, "weight")``).
+    """
+    if isinstance(raw, ProfileMix):
+        return raw
+    if not isinstance(raw, Mapping) or set(raw) != {"mix"}:
+        extra = [k for k in raw if k != "mix"] if isinstance(raw, Mapping) else []
+        if extra:
+            raise DistError((str(extra[0]),), f"unknown field {extra[0]!r}; a mix of "
+                                              "profiles has only 'mix'")
+        raise DistError((), "a profile name, or {mix: [{weight: w, profile: name}, ...]}")
+    parts = raw["mix"]
+    if not isinstance(parts, list) or not parts:
+        raise DistError(("mix",), "give a non-empty list of {weight: w, profile: name}")
+    out: list[tuple[float, str]] = []
+    for j, part in enumerate(parts):
+        sub = ("mix", j)
+        if not isinstance(part, Mapping):
+            raise DistError(sub, "each part is a mapping {weight: w, profile: name}")
+        extra = [k for k in part if k not in ("weight", "profile")]
+        if extra:
+            raise DistError((*sub, str(extra[0])), f"unknown field {extra[0]!r}; a part "
+                                                   "has 'weight' and 'profile'")
+        for key in ("weight", "profile"):
+            if key not in part:
+                raise DistError(sub, f"{key!r} missing; a part is {{weight: w, profile: "
+                                     "name}")
+        w, name = part["weight"], part["profile"]
+        if isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w) \
+                or w <= 0:
+            raise DistError((*sub, "weight"), f"{w!r} must be a number > 0")
+        if not isinstance(name, str) or not name:
+            raise DistError((*sub, "profile"), f"expected a profile name, got {name!r}")
+        out.append((float(w), name))
+    total = math.fsum(w for w, _ in out)
+    if abs(total - 1.0) > _WEIGHT_TOL:
+        raise DistError(("mix",), f"the weights sum to {total:g}, not 1")
+    names = [n for _, n in out]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise DistError(("mix",), f"profile {dupes[0]!r} is named twice; give it once "
+                                  "with the sum of its weights")
+    return ProfileMix(tuple(out))
+
+
+def _kind(name: str) -> str:
+    return "rate" if name == "http_client_rate" else "time"
 
 
 def _value(name: str, raw: object, where: str, base: Path | None = None) -> object:
-    if name in _MEASURED and isinstance(raw, dict):  # varies per server: a distribution
-        return parse_value(raw, "rate" if name == "http_client_rate" else "time",
-                           base=base, positive=name == "http_client_rate")
+    if name in _MEASURED and isinstance(raw, Mapping):  # varies per server: a distribution
+        return parse_value(dict(raw), _kind(name), base=base,
+                           positive=name == "http_client_rate")
     if name in ("tftp_blksize", "tftp_windowsize"):
         if not isinstance(raw, int) or isinstance(raw, bool):
             raise ValueError(f"{where}: {name} must be an integer, got {raw!r}")
-        return raw
+        return int(raw)
     if name in ("tftp_rollover", "https", "ipv6"):
         if not isinstance(raw, bool):
             raise ValueError(f"{where}: {name} must be true or false, got {raw!r}")
@@ -95,11 +233,16 @@ def _value(name: str, raw: object, where: str, base: Path | None = None) -> obje
     if name == "firmware":
         if raw not in ("ipxe", "pxe"):
             raise ValueError(f"{where}: firmware must be ipxe or pxe, got {raw!r}")
-        return raw
+        return str(raw)
+    if name == "platform":
+        if raw is not None and raw not in PLATFORMS:
+            raise ValueError(f"{where}: platform must be one of {', '.join(PLATFORMS)} "
+                             f"(or null: the group's arch), got {raw!r}")
+        return None if raw is None else str(raw)
     if name == "build":
         if not isinstance(raw, str) or raw not in BUILDS:
             raise ValueError(f"{where}: build must be one of {', '.join(BUILDS)}, got {raw!r}")
-        return raw
+        return str(raw)
     if name == "tcp_rwnd":
         return parse_size(raw)
     if name == "http_client_rate":
@@ -110,25 +253,123 @@ def _value(name: str, raw: object, where: str, base: Path | None = None) -> obje
     return t
 
 
+def _line(node: object, key: object, default: int) -> int:
+    """The 1-based line of ``key`` in a round-trip YAML mapping (else ``default``)."""
+    lc = getattr(node, "lc", None)
+    try:
+        return int(lc.key(key)[0]) + 1 if lc is not None else default
+    except (KeyError, TypeError, AttributeError):
+        return default
+
+
+def _entry(path: str, section: str, name: str, entry: object, base: Path,
+           line: int) -> tuple[object, Basis]:
+    """One ``{value, basis, source...}`` entry: its value and what it rests on."""
+    def fail(sub: tuple, msg: str, at: int | None = None) -> ValueError:
+        field_ = ".".join((section, name, *map(str, sub)))
+        return ValueError(f"{path}:{at or line}: {field_}: {msg}")
+
+    if not isinstance(entry, Mapping) or "value" not in entry:
+        raise fail((), "give {value: ..., basis: measured|published|assumed, source: ...}")
+    allowed = ("value", "basis", "spread", "source", "fitted_from")
+    extra = [k for k in entry if k not in allowed]
+    if extra:
+        raise fail((extra[0],), f"unknown key; an entry has {', '.join(allowed)}",
+                   _line(entry, extra[0], line))
+    vline = _line(entry, "value", line)
+    try:
+        value = _value(name, entry["value"], "", base)
+    except DistError as e:
+        raw = entry["value"]
+        at = vline
+        if e.sub and isinstance(raw, Mapping):
+            at = _line(raw, e.sub[0], vline)
+        raise fail(("value", *e.sub), e.msg, at) from None
+    except (ValueError, TypeError) as e:
+        raise fail(("value",), str(e).removeprefix(": "), vline) from None
+    basis = entry.get("basis")
+    if basis not in BASES:
+        raise fail(("basis",), f"{basis!r}: give one of {', '.join(BASES)}",
+                   _line(entry, "basis", line))
+    fitted = tuple(str(t) for t in (entry.get("fitted_from") or ()))
+    if fitted and section != "measured":
+        raise fail(("fitted_from",), "only measured values are fitted from traces",
+                   _line(entry, "fitted_from", line))
+    if basis == "measured" and not fitted and not entry.get("source"):
+        raise fail(("basis",), "a lab-measured value names its traces (fitted_from) or "
+                               "its source", _line(entry, "basis", line))
+    source = entry.get("source")
+    if basis != "measured" and (not isinstance(source, str) or not source.strip()):
+        raise fail(("source",), f"a {basis} value says where it comes from (with its "
+                                "citation key in docs/sources.md, or why it is assumed)",
+                   _line(entry, "source", line))
+    spread = entry.get("spread")
+    if isinstance(value, Dist) and not value.constant:
+        if spread not in BASES:
+            raise fail(("spread",), f"{spread!r}: a distribution says what its spread "
+                                    f"rests on: one of {', '.join(BASES)}",
+                       _line(entry, "spread", vline))
+    elif spread is not None:
+        raise fail(("spread",), "only a distribution has a spread",
+                   _line(entry, "spread", line))
+    text = "" if source is None else str(source)
+    keys = tuple(dict.fromkeys(_CITATION.findall(f" {text}")))
+    return value, Basis(str(basis), None if spread is None else str(spread), text, keys,
+                        fitted)
+
+
 def load_profile(path: Path) -> Profile:
-    """Load one profile YAML file; ``ValueError`` names the file and field on bad input."""
-    data = YAML(typ="safe", pure=True).load(Path(path).read_text(encoding="utf-8"))
+    """Load one profile YAML file.
+
+    Raises:
+        ValueError: one line, ``FILE:LINE: field: message`` (``measured.post.value.p95``).
+    """
+    path = Path(path)
     where = str(path)
-    fixed, measured = data.get("fixed", {}), data.get("measured", {})
-    missing = [k for k in _FIXED if k not in fixed] + [k for k in _MEASURED if k not in measured]
-    unknown = [k for k in fixed if k not in _FIXED] + [k for k in measured if k not in _MEASURED]
-    if missing or unknown:
-        raise ValueError(f"{where}: missing {missing} / unknown {unknown} profile fields")
-    f = {k: _value(k, fixed[k]["value"], where) for k in _FIXED}
-    m = {k: _value(k, measured[k]["value"], where, Path(path).parent) for k in _MEASURED}
-    fitted = {k: tuple(measured[k].get("fitted_from") or ()) for k in _MEASURED}
+    try:
+        data = safe_yaml().load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ValueError(f"{where}:0: cannot read it ({e.strerror})") from None
+    except Exception as e:  # a YAML syntax error: its own line
+        mark = getattr(e, "problem_mark", None)
+        at = mark.line + 1 if mark is not None else 0
+        msg = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ValueError(f"{where}:{at}: {msg}") from None
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{where}:1: a profile is a mapping (name, description, fixed, "
+                         "measured)")
+    for key in ("name", "description", "fixed", "measured"):
+        if key not in data:
+            raise ValueError(f"{where}:1: {key}: required")
+    for key in data:
+        if key not in ("name", "description", "fixed", "measured"):
+            raise ValueError(f"{where}:{_line(data, key, 1)}: {key}: unknown key; a "
+                             "profile has name, description, fixed, measured")
+    values: dict[str, object] = {}
+    bases: dict[str, Basis] = {}
+    for section, names in (("fixed", _FIXED), ("measured", _MEASURED)):
+        part = data[section]
+        sline = _line(data, section, 1)
+        if not isinstance(part, Mapping):
+            raise ValueError(f"{where}:{sline}: {section}: a mapping of values")
+        for k in part:
+            if k not in names:
+                raise ValueError(f"{where}:{_line(part, k, sline)}: {section}.{k}: unknown "
+                                 f"{section} value; one of: {', '.join(names)}")
+        for k in names:
+            if k not in part:
+                raise ValueError(f"{where}:{sline}: {section}.{k}: required")
+            values[k], bases[k] = _entry(where, section, k, part[k], path.parent,
+                                         _line(part, k, sline))
+    f, m = values, values
+    fitted = {k: bases[k].fitted_from for k in _MEASURED}
     tftp = TftpParams(blksize=f["tftp_blksize"], windowsize=f["tftp_windowsize"],
                       rollover=f["tftp_rollover"], retry_min=f["retry_min"],
                       retry_max=f["retry_max"],
                       client_block_delay=m["tftp_client_block_delay"])
     return Profile(
-        name=data["name"],
-        description=data["description"],
+        name=str(data["name"]),
+        description=str(data["description"]),
         tftp=tftp,
         tcp=TcpParams(rwnd=f["tcp_rwnd"]),
         https=f["https"],
@@ -136,13 +377,16 @@ def load_profile(path: Path) -> Profile:
         dhcp_discover_end=f["dhcp_discover_end"],
         firmware=f["firmware"],
         build=f["build"],
+        platform=f["platform"],
         tcp_client_delay=m["tcp_client_delay"],
         http_client_rate=m["http_client_rate"],
         http_request_overhead=m["http_request_overhead"],
+        post=m["post"],
         rom_start=m["rom_start"],
         calibrated=all(fitted.values()),
-        sources=tuple(f"{k}: {fixed[k]['source']}" for k in _FIXED),
+        sources=tuple(f"{k}: {bases[k].source}" for k in _FIXED),
         fitted_from=fitted,
+        basis=bases,
     )
 
 
@@ -181,6 +425,7 @@ def tuned(profile: Profile, changes: dict[str, object], base: Path | None = None
     if not changes:
         return profile
     tftp, tcp, top = {}, {}, {}
+    bases = dict(profile.basis)
     for name, raw in changes.items():
         if name not in TUNABLE:
             raise ValueError(f"{name}: not a tunable profile value; one of: "
@@ -191,6 +436,8 @@ def tuned(profile: Profile, changes: dict[str, object], base: Path | None = None
             raise
         except (ValueError, TypeError) as e:
             raise ValueError(f"{name}: {e}") from None
+        bases[name] = Basis("assumed", "assumed" if isinstance(value, Dist) else None,
+                            "set by the scenario (fleet[].tune)", ())
         if name == "tftp_client_block_delay":
             tftp["client_block_delay"] = value
         elif name in ("tftp_blksize", "tftp_windowsize"):
@@ -201,7 +448,7 @@ def tuned(profile: Profile, changes: dict[str, object], base: Path | None = None
             top[name] = value
     try:
         return replace(profile, tftp=replace(profile.tftp, **tftp),
-                       tcp=replace(profile.tcp, **tcp), **top,
+                       tcp=replace(profile.tcp, **tcp), **top, basis=bases,
                        description=f"{profile.description} (tuned: "
                                    f"{', '.join(sorted(changes))})")
     except ValueError as e:
