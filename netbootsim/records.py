@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import astuple, dataclass, fields
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a frame is made: the records need none
+    import pandas as pd
 
 __all__ = ["PhaseRecord", "PHASE_COLUMNS", "to_frame", "ServerRecord", "SERVER_COLUMNS",
            "servers_frame"]
@@ -60,6 +62,8 @@ PHASE_COLUMNS = [f.name for f in fields(PhaseRecord)]
 
 def to_frame(records: Iterable[PhaseRecord]) -> pd.DataFrame:
     """A tidy DataFrame, one row per record, with a ``seconds`` column (end − start)."""
+    import pandas as pd
+
     frame = pd.DataFrame([astuple(r) for r in records], columns=PHASE_COLUMNS)
     frame["seconds"] = frame["end"] - frame["start"]
     return frame
@@ -105,6 +109,8 @@ SERVER_COLUMNS = ["server", "group", "rack", "power_on", "ready", "seconds", "ou
 
 def servers_frame(records: Iterable[ServerRecord]) -> pd.DataFrame:
     """A tidy DataFrame, one row per server, with ``seconds`` (ready − power-on)."""
+    import pandas as pd
+
     return pd.DataFrame([(r.server, r.group, r.rack, r.power_on, r.ready, r.seconds,
                           r.outcome, r.reason, r.bytes) for r in records],
                         columns=SERVER_COLUMNS)

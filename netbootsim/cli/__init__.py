@@ -11,17 +11,36 @@ import argparse
 import sys
 
 from .. import __version__
-from ..errors import InputError
+from ..errors import InputError, one_line
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "DESCRIPTION"]
+
+
+#: What ``netbootsim --help`` says the program is (plain text: help is not reST).
+DESCRIPTION = "netbootsim: a discrete-event simulator of data-center network booting."
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error names the flag and exits 2 without a traceback."""
+    """argparse, with a usage error on one line: ``netbootsim CMD: error: ...``, exit 2.
+
+    The line is argparse's own (``PROG: error: MESSAGE``) without the usage block before
+    it (``netbootsim CMD --help`` shows that); one line, as every bad input gets.
+    """
 
     def error(self, message: str) -> None:  # noqa: D102 - argparse API
-        self.print_usage(sys.stderr)
-        self.exit(2, f"command line: {message}\n")
+        self.exit(2, one_line(f"{self.prog}: error: {message}") + "\n")
+
+    def parse_known_args(self, args=None, namespace=None):  # noqa: D102 - argparse API
+        # the innermost (sub)command that left arguments unparsed names itself, so that
+        # "unrecognized arguments" is reported by that command, not by the top parser
+        ns, extra = super().parse_known_args(args, namespace)
+        if extra and not hasattr(ns, _LEFT_BY):
+            setattr(ns, _LEFT_BY, self)
+        return ns, extra
+
+
+#: The namespace attribute naming the parser that left arguments unparsed.
+_LEFT_BY = "_netbootsim_left_by"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .validate import add_validate_parser
     from .validate_engines import add_validate_engines_parser
 
-    parser = _Parser(prog="netbootsim", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="netbootsim", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"netbootsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     add_run_parser(sub)
@@ -58,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # as parse_args would say it, by the command that did not expect them
+        getattr(args, _LEFT_BY, parser).error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return int(args.func(args) or 0)
     except InputError as e:

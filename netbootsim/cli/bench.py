@@ -9,7 +9,6 @@ import argparse
 import json
 
 from ..errors import InputError
-from ..plan.bench import bench_flows
 
 __all__ = ["add_bench_parser", "cmd_bench"]
 
@@ -32,6 +31,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Handle ``netbootsim bench flows``."""
     if args.flows < 1:
         raise InputError.single("command line", 0, "--flows", "must be ≥ 1")
+    from ..plan.bench import bench_flows  # here, not at the top: --help stays fast
+
     out = bench_flows(args.flows, args.topology, args.compare_full_recompute, args.seed)
     if args.json:
         print(json.dumps(out, sort_keys=True))

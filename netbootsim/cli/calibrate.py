@@ -10,15 +10,6 @@ import json
 from pathlib import Path
 
 from ..errors import InputError
-from ..lab.calibrate import (
-    _runs_text,
-    check,
-    fit,
-    load_runs,
-    split_runs,
-    write_measured,
-    write_report,
-)
 
 __all__ = ["add_calibrate_parser", "cmd_calibrate"]
 
@@ -39,6 +30,15 @@ def add_calibrate_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Handle ``netbootsim calibrate``."""
+    from ..lab.calibrate import (  # here, not at the top: --help stays fast
+        _runs_text,
+        check,
+        fit,
+        load_runs,
+        split_runs,
+        write_measured,
+        write_report,
+    )
     from ..profiles import PROFILE_DIR, get_profile
 
     try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..plan.compare import compare
 from .common import add_scenario_flags, max_memory, say
 
 __all__ = ["add_compare_parser", "cmd_compare"]
@@ -27,6 +26,8 @@ def add_compare_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Handle ``netbootsim compare``."""
+    from ..plan.compare import compare  # here, not at the top: --help stays fast
+
     page = compare(args.scenarios, args.out, overrides=args.overrides, force=args.force,
                    strict=args.strict, max_memory=max_memory(args), say=say)
     print(f"comparison: {page}")

@@ -18,15 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import InputError
-from ..lab.config import load_config
-from ..lab.install import LAB_PACKAGES, ensure_packages, missing_packages
-from ..lab.matrix import load_matrix, run_matrix
-from ..lab.netns import cleanup_leftovers
-from ..lab.parse import parse_run, write_parsed
-from ..lab.runner import LabError, run_lab
-from ..lab.script import END_MARK, parse_file_specs, run_script, script_config
-from ..plan.outdir import OutputDir
 from ..units import UnitError, parse_time
+
+# The lab's modules (dpkt, ruamel.yaml, the runner) are imported by the commands that
+# use them, not here: every netbootsim command, --help included, builds this parser.
 
 __all__ = ["add_lab_parser", "cmd_run", "cmd_install", "cmd_cleanup", "default_out_dir"]
 
@@ -77,6 +72,11 @@ def _say(text: str) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``lab run``: validate, check packages and privileges, run, print the outcome."""
+    from ..lab.config import load_config
+    from ..lab.install import LAB_PACKAGES, ensure_packages, missing_packages
+    from ..lab.runner import LabError, run_lab
+    from ..plan.outdir import OutputDir
+
     cfg = load_config(args.config)  # InputError → exit 2 in the caller
     if os.geteuid() != 0:
         print("lab run: needs root (network namespaces, tap devices)", file=sys.stderr)
@@ -116,6 +116,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_install(args: argparse.Namespace) -> int:
     """``lab install``: install what is missing; say what was done."""
+    from ..lab.install import ensure_packages
+
     try:
         ensure_packages(_say)
     except (PermissionError, subprocess.CalledProcessError) as e:
@@ -129,6 +131,8 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     if os.geteuid() != 0:
         print("lab cleanup: needs root", file=sys.stderr)
         return 1
+    from ..lab.netns import cleanup_leftovers
+
     done = cleanup_leftovers(everything=args.all)
     for line in done or ["nothing to clean up"]:
         _say(line)
@@ -148,6 +152,8 @@ def add_matrix_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_matrix(args: argparse.Namespace) -> int:
     """Handle ``netbootsim lab matrix``."""
+    from ..lab.matrix import load_matrix, run_matrix
+
     entries = load_matrix(Path(args.matrix))
     t0 = time.monotonic()
     runs = run_matrix(entries, Path(args.out), say=lambda m: print(m, file=sys.stderr))
@@ -173,6 +179,10 @@ def add_script_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_script(args: argparse.Namespace) -> int:
     """``lab script``: 0 the script ran, 1 the guest did not finish, 2 bad input."""
+    from ..lab.runner import LabError
+    from ..lab.script import END_MARK, parse_file_specs, run_script, script_config
+    from ..plan.outdir import OutputDir
+
     try:
         if not args.script.is_file():
             raise ValueError(f"{args.script}: no such file")
@@ -210,6 +220,8 @@ def cmd_script(args: argparse.Namespace) -> int:
 
 def cmd_parse(args: argparse.Namespace) -> int:
     """``lab parse``: parse a run directory, write the CSVs, print the phases."""
+    from ..lab.parse import parse_run, write_parsed
+
     try:
         parsed = parse_run(args.run_dir)
     except (FileNotFoundError, json.JSONDecodeError, KeyError) as e:

@@ -4,15 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..clock import DEFAULT_HORIZON
-from ..fleet import LINUX_RWND
-from ..fleet.boot import CHAIN_START
-from ..fleet.link import LINK_WAIT, STP_MAX_DEFERRALS
-from ..fleet.spec import TLS_CLIENT_TIME
-from ..profiles import PROFILES
-from ..services.dhcp import IPV6_WAIT
-from ..services.registry import KINDS
-
 __all__ = ["registry", "add_models_parser", "cmd_models"]
 
 
@@ -22,6 +13,15 @@ def registry() -> list[tuple[str, str, str, str]]:
     The service models are their registry's entries
     (:mod:`netbootsim.services.registry`), kind by kind.
     """
+    from ..clock import DEFAULT_HORIZON  # here, not at the top: --help stays fast
+    from ..fleet import LINUX_RWND
+    from ..fleet.boot import CHAIN_START
+    from ..fleet.link import LINK_WAIT, STP_MAX_DEFERRALS
+    from ..fleet.spec import TLS_CLIENT_TIME
+    from ..profiles import PROFILES
+    from ..services.dhcp import IPV6_WAIT
+    from ..services.registry import KINDS
+
     rows = [
         ("engine", "flow", "max-min fair flows, incremental (classes, rate groups, virtual "
          "clocks)", "netbootsim/net/engine.py; checked against full recompute and SimGrid"),

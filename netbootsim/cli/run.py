@@ -18,7 +18,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import InputError
-from ..plan.replicate import Replicated, execute_replicated
 from .common import ProgressBar, add_scenario_flags, max_memory, say
 
 __all__ = ["add_run_parser", "cmd_run"]
@@ -97,6 +96,8 @@ def _headline_replicated(res) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Handle ``netbootsim run``."""
+    from ..plan.replicate import Replicated, execute_replicated  # here: --help stays fast
+
     if args.out and len(args.scenarios) > 1:
         raise InputError.single("command line", 0, "--out", "use --out with one scenario only")
     limit = max_memory(args)

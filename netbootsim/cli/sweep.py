@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 
 from ..errors import InputError
-from ..plan.sweep import parse_vary, sweep
 from ..units import UnitError, parse_time
 from .common import add_scenario_flags, max_memory, say
 
@@ -34,6 +33,8 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Handle ``netbootsim sweep``."""
+    from ..plan.sweep import parse_vary, sweep  # here, not at the top: --help stays fast
+
     vary, grid = parse_vary(args.vary)
     try:
         deadline = parse_time(args.deadline)

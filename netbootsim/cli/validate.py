@@ -6,8 +6,6 @@ import argparse
 import sys
 
 from ..errors import InputError
-from ..scenario.build import build
-from ..scenario.load import load_scenario
 from .common import add_scenario_flags, max_memory, say
 
 __all__ = ["add_validate_parser", "cmd_validate"]
@@ -29,6 +27,9 @@ def add_validate_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate ``args.file`` with ``args.overrides``; 0 when sound, 2 on any problem."""
+    from ..scenario.build import build  # here, not at the top: --help stays fast
+    from ..scenario.load import load_scenario
+
     try:
         scenario = load_scenario(args.file, overrides=args.overrides, strict=args.strict,
                                  max_memory=max_memory(args))

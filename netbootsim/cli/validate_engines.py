@@ -9,16 +9,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..plan.validate_engines import (
-    CASES,
-    main_cases,
-    markdown,
-    ns3_cases,
-    run_case,
-    run_fifo,
-    write_section,
-)
-
 __all__ = ["add_validate_engines_parser"]
 
 
@@ -37,6 +27,16 @@ def add_validate_engines_parser(sub) -> None:
 
 def _cli(args) -> int:
     from tqdm import tqdm
+
+    from ..plan.validate_engines import (  # here, not at the top: --help stays fast
+        CASES,
+        main_cases,
+        markdown,
+        ns3_cases,
+        run_case,
+        run_fifo,
+        write_section,
+    )
 
     if args.list:
         for c in CASES:

@@ -22,12 +22,13 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
 from .. import __version__
-from ..errors import InputError
+from ..errors import InputError, Problem
 from .outdir import OutputDir, atomic_write, owned
 from .run import execute
 
@@ -135,8 +136,13 @@ def sweep(scenario: str, vary: str, grid: Sequence[str], out: str | Path, *,
     """
     out = Path(out)
     code = code_fingerprint()
-    prints = {v: _point_fingerprint(code, scenario, [*overrides, f"{vary}={v}"], deadline,
-                                    keep_runs, strict, max_memory) for v in grid}
+    prints = {}
+    for v in grid:  # every point is loaded (validated) before the first one runs
+        try:
+            prints[v] = _point_fingerprint(code, scenario, [*overrides, f"{vary}={v}"],
+                                           deadline, keep_runs, strict, max_memory)
+        except InputError as e:  # a problem of this value names --vary, as it was given
+            raise InputError([_as_vary(p, vary, grid, v) for p in e.problems]) from None
     with OutputDir(out, "sweep", force=force) as od:
         od.open_in_place()
         journal_path = out / JOURNAL
@@ -168,6 +174,17 @@ def sweep(scenario: str, vary: str, grid: Sequence[str], out: str | Path, *,
         od.mark(["sweep.csv", "summary.json", "sweep.md"])
         journal_path.unlink(missing_ok=True)
     return out / "sweep.md"
+
+
+def _as_vary(problem: Problem, vary: str, grid: Sequence[str], value: str) -> Problem:
+    """A problem of the override ``--set VARY=VALUE`` the sweep made, told as ``--vary``.
+
+    ``--vary PATH=V1,V2,V3: PATH: value 'V3': message``: the flag as given, the value.
+    """
+    if problem.file == f"--set {vary}={value}":
+        return replace(problem, file=f"--vary {vary}={','.join(grid)}",
+                       message=f"value {value!r}: {problem.message}")
+    return problem
 
 
 def _read_journal(path: Path) -> dict:

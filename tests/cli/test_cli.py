@@ -46,8 +46,36 @@ def test_transfer_http_loss_is_slower(capsys):
 
 
 def test_transfer_human_line(capsys):
-    code, out, _ = run_cli(capsys, "transfer", "tftp", "--size", "1MiB", "--bandwidth", "1Gbps")
-    assert code == 0 and out.startswith("tftp: 1MiB over 1Gbps")
+    code, out, _ = run_cli(capsys, "transfer", "tftp", "--size", "1MiB", "--bandwidth", "1Gbps",
+                           "--rtt", "200us")
+    assert code == 0 and out.startswith("tftp: 1MiB over 1Gbps at RTT 200us")
+    assert "note" not in out
+
+
+def test_transfer_rtt_is_required(capsys):
+    # an unstated round trip of 0 would flatter TFTP by what sets it apart: no default
+    with pytest.raises(SystemExit) as e:
+        main(["transfer", "tftp", "--size", "1MiB", "--bandwidth", "1Gbps"])
+    assert e.value.code == 2
+    assert capsys.readouterr().err == ("netbootsim transfer: error: the following arguments "
+                                       "are required: --rtt\n")
+
+
+@pytest.mark.parametrize("protocol, waits", [
+    # 1 MiB = 1,048,576 B in 1432-B blocks: floor(1048576 / 1432) + 1 = 733 blocks
+    ("tftp", "TFTP waits one round trip per 1432-byte block (733 here)"),
+    ("http", "HTTP waits one round trip per TCP window"),
+])
+def test_transfer_at_rtt_0_says_it_is_a_lower_bound(capsys, protocol, waits):
+    code, out, _ = run_cli(capsys, "transfer", protocol, "--size", "1MiB", "--bandwidth",
+                           "1Gbps", "--rtt", "0s")
+    line, note = out.splitlines()
+    assert code == 0 and line.startswith(f"{protocol}: 1MiB over 1Gbps at RTT 0ns")
+    assert note == (f"note: at RTT 0 no round trip is counted, so this is a lower bound: "
+                    f"{waits}; give the path's real --rtt (e.g. 200us on a LAN)")
+    code, out, _ = run_cli(capsys, "transfer", protocol, "--size", "1MiB", "--bandwidth",
+                           "1Gbps", "--rtt", "0s", "--json")
+    assert json.loads(out)["rtt_s"] == 0.0  # JSON stays one object
 
 
 @pytest.mark.parametrize(
@@ -64,7 +92,7 @@ def test_transfer_human_line(capsys):
     ],
 )
 def test_transfer_bad_flags(capsys, argv, expect):
-    code, _, err = run_cli(capsys, "transfer", "tftp", *argv)
+    code, _, err = run_cli(capsys, "transfer", "tftp", "--rtt", "1ms", *argv)
     assert code == 2
     assert err.splitlines()[0].startswith(expect)
 
@@ -72,8 +100,8 @@ def test_transfer_bad_flags(capsys, argv, expect):
 def test_bad_flags_exit_2_without_traceback(capsys):
     # In-process: an exception other than the exit argparse and main() make for bad input
     # would fail the test (the subprocess form of these lives in tests/inputs/).
-    for argv in (["transfer", "tftp", "--size", "80", "--bandwidth", "1Gbps"],
-                 ["transfer", "ftp", "--size", "1MiB", "--bandwidth", "1Gbps"],
+    for argv in (["transfer", "tftp", "--size", "80", "--bandwidth", "1Gbps", "--rtt", "1ms"],
+                 ["transfer", "ftp", "--size", "1MiB", "--bandwidth", "1Gbps", "--rtt", "1ms"],
                  ["bench", "flows", "--flows", "0"],
                  ["bench", "flows", "--flows", "many"]):
         try:
@@ -101,3 +129,68 @@ def test_models_lists_every_model_with_a_source(capsys):
     assert all("[" in line and line.rstrip().endswith("]") for line in lines)
     assert any("ipxe-2019-qemu" in line and "(calibrated)" in line for line in lines)
     assert any(line.startswith("tftp service") and "dnsmasq" in line for line in lines)
+
+
+def _parsers(parser, name="netbootsim"):
+    """``(prog, parser)`` of the parser and every (sub)subcommand under it."""
+    import argparse
+
+    yield name, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub, p in action.choices.items():
+                yield from _parsers(p, f"{name} {sub}")
+
+
+def test_help_is_plain_text_with_no_rest_markup():
+    # every help page, the top one included, as a terminal shows it: no ``code``,
+    # :func:`x`, **bold** from the docstrings
+    from netbootsim.cli import build_parser
+
+    pages = dict(_parsers(build_parser()))
+    assert {"netbootsim", "netbootsim run", "netbootsim lab run", "netbootsim ipxe trace",
+            "netbootsim bench flows"} <= set(pages)
+    for prog, p in pages.items():
+        text = p.format_help()
+        for mark in ("`", ":func:", ":class:", ":mod:", "**"):
+            assert mark not in text, (prog, mark)
+    assert "netbootsim: a discrete-event simulator" in pages["netbootsim"].format_help()
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["run"], "netbootsim run: error: the following arguments are required: scenarios"),
+    (["run", "x.yaml", "--bogus"], "netbootsim run: error: unrecognized arguments: --bogus"),
+    (["lab", "parse", "d", "--zz", "1"],
+     "netbootsim lab parse: error: unrecognized arguments: --zz 1"),
+    (["--zz", "models"], "netbootsim: error: unrecognized arguments: --zz"),
+    (["--zz"], "netbootsim: error: the following arguments are required: command"),
+    (["bench", "flows", "--flows", "many"],
+     "netbootsim bench flows: error: argument --flows: invalid int value: 'many'"),
+    (["nosuch"], "netbootsim: error: argument command: invalid choice: 'nosuch' (choose "
+                 "from 'run', 'compare', 'models', 'sweep', 'validate', 'transfer', 'bench', "
+                 "'lab', 'calibrate', 'ipxe', 'validate-engines')"),
+])
+def test_usage_errors_are_one_argparse_line_exit_2(capsys, argv, line):
+    # argparse's own form, PROG: error: MESSAGE, naming the (sub)command that refused,
+    # on one line (no usage block before it), exit status 2
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == line + "\n"
+
+
+def test_help_imports_no_heavy_library():
+    # `netbootsim --help` and a usage error build every parser: none may pull in the
+    # libraries only a command's work needs (each costs tens to hundreds of ms)
+    import subprocess
+    import sys
+
+    heavy = ["pandas", "matplotlib", "scipy", "jinja2", "networkx", "pydantic", "simpy",
+             "numpy", "dpkt", "ruamel.yaml", "tqdm", "netbootsim.plan", "netbootsim.fleet",
+             "netbootsim.scenario", "netbootsim.report", "netbootsim.lab"]
+    code = ("import sys\nfrom netbootsim.cli import build_parser\nbuild_parser()\n"
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"

@@ -1,5 +1,7 @@
 """The cliff finder: crossings of the not-ready fraction, rising and falling."""
 
+import pytest
+
 from netbootsim.plan.sweep import crossing
 
 
@@ -51,3 +53,27 @@ def test_sweep_command_on_the_cliff_scenario(tmp_path):
     assert sorted(p.name for p in (out / "10").iterdir()) == [".netbootsim", "summary.json"]
     assert sorted(p.name for p in out.iterdir()) == [".netbootsim", "10", "50", "summary.json",
                                                       "sweep.csv", "sweep.md"]
+
+
+@pytest.mark.parametrize("vary, line", [
+    ("fleet[0].count=10,20,abc",
+     "--vary fleet[0].count=10,20,abc: fleet[0].count: value 'abc': expected an integer, "
+     "got 'abc'"),
+    # a value the schema takes but placement refuses: the rack has 40 servers
+    ("fleet[0].count=10,20,500",
+     "--vary fleet[0].count=10,20,500: fleet[0].count: value '500': asks for 500 servers "
+     "but only 40 are free (the topology has 40; earlier groups took 0)"),
+])
+def test_sweep_checks_every_value_before_the_first_point_runs(tmp_path, capsys, vary, line):
+    # the bad value is the last: if points ran before it was checked, "10" and "20"
+    # would be left behind; nothing at all may be written
+    from pathlib import Path
+
+    from netbootsim.cli import main
+
+    root = Path(__file__).resolve().parents[2]
+    code = main(["sweep", str(root / "scenarios" / "quickstart.yaml"), "--vary", vary,
+                 "--out", str(tmp_path / "sw")])
+    assert code == 2
+    assert capsys.readouterr().err == line + "\n"
+    assert list(tmp_path.iterdir()) == []
