@@ -40,6 +40,8 @@ class Service:
             (a process per client, like tftpd-hpa). See :mod:`netbootsim.services.slots`.
         orphan_hold: TFTP: how long an orphan transfer holds its slot (s).
         workers: HTTP: worker cap (Apache prefork MaxRequestWorkers); ``None``: no cap.
+        recv_buffer: TFTP: receive buffer of the socket RRQs wait in (bytes).
+        request_truesize: TFTP: what the kernel charges that buffer per RRQ (bytes).
         keepalive: HTTP: how long the server keeps an idle connection (and its worker).
         backlog: HTTP: connections waiting for a worker before SYNs are dropped.
         service_time: API: time per request (s).
@@ -59,6 +61,8 @@ class Service:
     max_sessions: int | None = None
     orphan_hold: float = TFTP.model().orphan_hold
     workers: int | None = None
+    recv_buffer: float = TFTP.model().recv_buffer
+    request_truesize: int = TFTP.model().request_truesize
     keepalive: float = HTTP.model().keepalive
     backlog: int = HTTP.model().backlog
     service_time: float = API.model().service_time

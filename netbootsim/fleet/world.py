@@ -124,7 +124,9 @@ class World:
         self._resources: dict[str, Resource] = {}
         self._disks = {s.name: Resource(f"{s.name}:disk", s.disk_rate)
                        for s in services.values() if math.isfinite(s.disk_rate)}
-        self.slots = {s.name: TftpSlots(env, s.max_sessions, orphan_hold=s.orphan_hold)
+        self.slots = {s.name: TftpSlots(env, s.max_sessions, orphan_hold=s.orphan_hold,
+                                        recv_buffer=s.recv_buffer,
+                                        request_truesize=s.request_truesize)
                       for s in services.values() if s.kind == "tftp" and s.max_sessions}
         self.workers = {s.name: HttpWorkers(env, s.workers, keepalive=s.keepalive,
                                             backlog=s.backlog)

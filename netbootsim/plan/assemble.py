@@ -103,6 +103,7 @@ def _service(name: str, svc) -> Service:
                    max_sessions=getattr(svc, "max_sessions", None),
                    workers=getattr(svc, "workers", None),
                    https=getattr(svc, "https", False), trusted=getattr(svc, "trusted", True),
+                   **({"recv_buffer": svc.recv_buffer} if svc.kind == "tftp" else {}),
                    **KINDS[svc.kind].model(svc.model).behaviour())
 
 

@@ -134,8 +134,10 @@ def summarize(
                         for name, srv in sorted(run.dhcp.items())},
         },
         "services": {
-            **{name: {"kind": "tftp", "limit": f"tftp-max {sl.max_sessions}",
-                      "orphans": sl.orphans, "max_queued": sl.max_queue}
+            **{name: {"kind": "tftp",
+                      "limit": f"tftp-max {sl.max_sessions}, {sl.capacity} RRQs buffered",
+                      "orphans": sl.orphans, "max_queued": sl.max_queue,
+                      "dropped_rrqs": sl.dropped}
                for name, sl in sorted(run.slots.items())},
             **{name: {"kind": "http", "limit": f"{pool.workers.capacity} workers",
                       "max_queued": pool.max_waiting, "dropped_syns": pool.dropped_syns}

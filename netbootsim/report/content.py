@@ -470,6 +470,9 @@ def _services(s: dict) -> list[dict]:
     for name, st in sorted((dhcp.get("servers") or {}).items()):
         extra = f", {fmt.count(st['exhausted'])} DISCOVERs unanswered (pool empty)" \
             if st.get("exhausted") else ""
+        if st.get("dropped_rrqs"):
+            pressure.append(f"{fmt.count(st['dropped_rrqs'])} RRQs dropped (receive "
+                            f"buffer full)")
         rows.append({"service": name, "kind": "dhcp", "limit": "one packet at a time",
                      "pressure": f"{fmt.count(st.get('packets', 0))} packets, "
                                  f"{fmt.count(st.get('leases', 0))} leases{extra}"})

@@ -84,6 +84,11 @@ RANGES: dict[str, Range] = {
                          "real APIs take hundreds to thousands at once", "count"),
     "max_sessions": Range(1, 65_535, "a TFTP session cap", "",
                           "each session holds one UDP port of the server", "count"),
+    # one small datagram's truesize (832 B, lab/udp-rcvbuf [lab-rcvbuf]); Linux keeps a
+    # socket's buffer in an int (sk_rcvbuf, include/net/sock.h [linux-rmem])
+    "recv_buffer": Range(832.0, 2**31 - 1, "a socket receive buffer",
+                         "one small datagram takes 832 B of it",
+                         "Linux keeps a socket's buffer size in an int", "size"),
     "per_second": Range(1e-3, 1e6, "a power-on rate", "one server in ~17 minutes",
                         "a BMC or PDU powers on a few servers per second", "count"),
     "reboot_after": Range(0.0, 3600.0, "a reboot time", "", "POST takes seconds to "

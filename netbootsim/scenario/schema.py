@@ -269,6 +269,9 @@ class TftpService(Section):
         model: server implementation, one of :data:`netbootsim.services.registry.TFTP`.
         max_sessions: concurrent transfers (``None``: no cap); default from ``model``.
         block_cost: server CPU time per block, s. Default 0: not yet measured
+        recv_buffer: receive buffer of the socket RRQs wait in while every session is
+            busy (bytes, e.g. ``4MiB``; ``sk_rcvbuf``, as ``net.core.rmem_default`` sets
+            it); RRQs that do not fit are dropped. Default from ``model`` (the kernel's).
             (calibration lab, issue 3).
         disk_rate: read rate shared by all transfers, bytes/s (``None``: page cache).
     """
@@ -278,6 +281,7 @@ class TftpService(Section):
     model: Annotated[str, _model_name("tftp")] = TFTP.default
     max_sessions: PosInt | None = _from_model("tftp", "max_sessions")
     block_cost: Time = 0.0
+    recv_buffer: Size = _from_model("tftp", "recv_buffer")
     disk_rate: OptRate = None
 
 

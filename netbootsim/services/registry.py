@@ -67,14 +67,19 @@ class TftpModel(ServiceModel):
             ``None``: it resends on a duplicate ACK instead
             (:class:`netbootsim.protocols.TftpParams`).
         orphan_hold: how long a transfer to a port nobody reads holds its slot (s).
+        recv_buffer: the receive buffer of the socket its RRQs wait in while every slot
+            is busy (bytes; a scenario default); RRQs beyond it are dropped.
+        request_truesize: what the kernel charges that buffer per queued RRQ (bytes).
     """
 
     max_sessions: int | None
     retransmit: float | None
     orphan_hold: float
+    recv_buffer: float
+    request_truesize: int
 
-    SCENARIO = ("max_sessions",)
-    BEHAVIOUR = ("retransmit", "orphan_hold")
+    SCENARIO = ("max_sessions", "recv_buffer")
+    BEHAVIOUR = ("retransmit", "orphan_hold", "request_truesize")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,10 +163,13 @@ class Kind:
 _DNSMASQ_TFTP = TftpModel(
     name="dnsmasq",
     description="tftp-max {max_sessions}, ignores duplicate ACKs (resend {retransmit:g} s), "
-                "orphan transfers held {orphan_hold:g} s",
-    sources=("dnsmasq(8) [dnsmasq-man]",
-             "lab/traces/tftp-loss1-*, tests/data/lab/traces/tftp-4guests-max1 [lab-traces]"),
-    max_sessions=50, retransmit=1.95, orphan_hold=15.0)
+                "orphan transfers held {orphan_hold:g} s, RRQs wait in a "
+                "{recv_buffer:,.0f} B socket buffer ({request_truesize} B each)",
+    sources=("dnsmasq(8) [dnsmasq-man]", "src/tftp.c, src/network.c [dnsmasq-src]",
+             "lab/traces/tftp-loss1-*, tests/data/lab/traces/tftp-4guests-max1 [lab-traces]",
+             "net.core.rmem_default [linux-rmem]", "lab/udp-rcvbuf [lab-rcvbuf]"),
+    max_sessions=50, retransmit=1.95, orphan_hold=15.0, recv_buffer=212_992.0,
+    request_truesize=832)
 
 TFTP = Kind("tftp", "tftp service", "dnsmasq", {
     "dnsmasq": _DNSMASQ_TFTP,
@@ -170,7 +178,8 @@ TFTP = Kind("tftp", "tftp service", "dnsmasq", {
     "unlimited": TftpModel(
         name="unlimited", description="a process per client (tftpd-hpa-like), no cap",
         sources=("reference point",), max_sessions=None, retransmit=None,
-        orphan_hold=_DNSMASQ_TFTP.orphan_hold),
+        orphan_hold=_DNSMASQ_TFTP.orphan_hold, recv_buffer=_DNSMASQ_TFTP.recv_buffer,
+        request_truesize=_DNSMASQ_TFTP.request_truesize),
 })
 
 #: Apache's listen backlog and nginx's alike: ListenBacklog 511 (httpd docs,
@@ -179,6 +188,11 @@ _LISTEN_BACKLOG = 511
 
 HTTP = Kind("http", "http service", "apache-prefork", {
     # MaxRequestWorkers 256 and KeepAliveTimeout 5 s, the prefork defaults (httpd docs
+#: recv_buffer: dnsmasq sets no SO_RCVBUF on its TFTP socket (src/network.c make_sock
+#: [dnsmasq-src]), so the kernel's default net.core.rmem_default, 212,992 B
+#: (= 256 × SKB_TRUESIZE(256), include/net/sock.h [linux-rmem]; drlm#129 [drlm-129]).
+#: request_truesize: 832 B per queued RRQ, measured on the lab's tap path and on loopback
+#: (lab/udp-rcvbuf/result.json [lab-rcvbuf]): 256 RRQs fill the default buffer.
     # [apache-httpd]); xCAT httpd_tuning.rst [xcat-docs].
     "apache-prefork": HttpModel(
         name="apache-prefork",

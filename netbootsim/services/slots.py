@@ -12,6 +12,16 @@ being served, or has given up, becomes an *orphan* transfer to a port nobody rea
 which holds the slot until the server gives up on it (about 15 s of OACK resends in
 the lab). That feedback — more waiting clients, more copies, more orphans, fewer slots
 for real transfers — is the cliff users hit, not a polite queue.
+
+The queue is the server socket's receive buffer, and it is bounded: dnsmasq reads RRQs
+from one socket per address (its TFTP port; each transfer then gets a socket of its own,
+so ACKs never land there), sets no ``SO_RCVBUF`` on it and stops polling it while
+``tftp-max`` transfers run (src/tftp.c, src/network.c, src/dnsmasq.c
+``set_tftp_listeners`` [dnsmasq-src]). Linux charges each queued datagram its skb
+*truesize*, not its length, and drops one that would take the charge past the socket's
+buffer (``__udp_enqueue_schedule_skb``, net/ipv4/udp.c [linux-rmem]): the default
+``net.core.rmem_default`` of 212,992 B holds 256 RRQs of 832 B each, as the lab measured
+([lab-rcvbuf]), not 212,992 / 36 B. A dropped copy is gone: the client's timer re-sends.
 """
 
 from __future__ import annotations
@@ -25,10 +35,29 @@ import simpy
 from ..protocols.retry import retry_waits
 from .registry import HTTP, TFTP
 
-__all__ = ["TftpSlots", "SlotWait", "run_with_slot", "HttpWorkers", "SYN_WAITS", "SYN_GIVE_UP"]
+__all__ = ["TftpSlots", "SlotWait", "run_with_slot", "rrqs_held", "HttpWorkers",
+           "SYN_WAITS", "SYN_GIVE_UP"]
 
 #: The defaults of the caps: the default models' (dnsmasq, Apache prefork).
 _TFTP, _HTTP = TFTP.model(), HTTP.model()
+
+
+def rrqs_held(recv_buffer: float, truesize: float) -> int:
+    """How many RRQs a socket's receive buffer holds while nobody reads it.
+
+    Linux queues a datagram if the truesize already charged to the socket plus its own
+    stays within the buffer (``sk_rcvbuf``), and always the first one into an empty
+    queue (``__udp_enqueue_schedule_skb``, net/ipv4/udp.c [linux-rmem]), so
+    ``max(1, ⌊recv_buffer / truesize⌋)``: 212,992 B / 832 B = 256, the count the lab
+    measured on Linux 6.18 ([lab-rcvbuf]). (Kernels before 6.18 let one more in, since
+    they compared the charge *before* the datagram with the buffer: 257.)
+
+    Args:
+        recv_buffer: the socket's receive buffer (``sk_rcvbuf``; ``net.core.rmem_default``
+            unless the server sets ``SO_RCVBUF``), bytes.
+        truesize: what the kernel charges per queued RRQ, bytes.
+    """
+    return max(1, int(recv_buffer // truesize))
 
 
 @dataclass
@@ -39,12 +68,14 @@ class SlotWait:
         start: time of the first RRQ.
         served: time the server opened the real transfer (``nan`` if never).
         sends: RRQs the client sent (1 = served at once).
+        dropped: of those, how many found the server's receive buffer full.
         gave_up: the client's retry timer ran out first.
     """
 
     start: float
     served: float = float("nan")
     sends: int = 1
+    dropped: int = 0
     gave_up: bool = False
     event: simpy.Event | None = field(default=None, repr=False)
 
@@ -56,21 +87,30 @@ class TftpSlots:
         env: the SimPy environment.
         max_sessions: concurrent transfers the server opens (dnsmasq ``--tftp-max``).
         orphan_hold: how long an orphan transfer holds its slot (s; dnsmasq's by default).
+        recv_buffer: the receive buffer of the socket RRQs wait in (bytes; the kernel's
+            default by default).
+        request_truesize: what the kernel charges that buffer per RRQ (bytes).
 
     Attributes:
+        capacity: RRQ copies the buffer holds (:func:`rrqs_held`); more are dropped.
         orphans: orphan transfers opened so far.
-        max_queue: most RRQ copies waiting at once.
+        max_queue: most RRQ copies waiting at once (at most ``capacity``).
+        dropped: RRQ copies dropped at a full buffer.
     """
 
     def __init__(self, env: simpy.Environment, max_sessions: int,
-                 orphan_hold: float = _TFTP.orphan_hold):
+                 orphan_hold: float = _TFTP.orphan_hold,
+                 recv_buffer: float = _TFTP.recv_buffer,
+                 request_truesize: float = _TFTP.request_truesize):
         self.env = env
         self.free = max_sessions
         self.max_sessions = max_sessions
         self.orphan_hold = orphan_hold
+        self.capacity = rrqs_held(recv_buffer, request_truesize)
         self.queue: deque[SlotWait] = deque()
         self.orphans = 0
         self.max_queue = 0
+        self.dropped = 0
         #: ``[start, end]`` of each stretch with every slot taken (end ``inf``: still).
         self.full: list[list[float]] = []
 
@@ -118,6 +158,12 @@ class TftpSlots:
         _track_full(self.full, self.free == 0, self.env.now)
 
     def _enqueue(self, wait: SlotWait) -> None:
+        # a slot is free only while the queue is empty (_dispatch drains it): a full
+        # queue means every slot is busy and the server reads nothing
+        if len(self.queue) >= self.capacity:
+            self.dropped += 1  # the kernel drops it; the client's timer re-sends
+            wait.dropped += 1
+            return
         self.queue.append(wait)
         self.max_queue = max(self.max_queue, len(self.queue))
         self._dispatch()

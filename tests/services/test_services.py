@@ -7,13 +7,13 @@ import simpy
 
 from netbootsim.fleet import Group, Service, simulate
 from netbootsim.profiles import get_profile
-from netbootsim.services.slots import TftpSlots, run_with_slot
+from netbootsim.services.slots import TftpSlots, rrqs_held, run_with_slot
 from netbootsim.topology import HostSpec, LinkSpec, rack
 
 
-def clients(cap, starts_and_durations, orphan_hold=15.0):
+def clients(cap, starts_and_durations, orphan_hold=15.0, **buffer):
     env = simpy.Environment()
-    slots = TftpSlots(env, cap, orphan_hold=orphan_hold)
+    slots = TftpSlots(env, cap, orphan_hold=orphan_hold, **buffer)
     out = {}
 
     def client(name, start, duration):
@@ -75,6 +75,63 @@ def test_client_gives_up_after_six_rrqs():
     assert math.isnan(result["b"].served)
     # B's six copies are opened as orphans once A is done: 6 × 15 s after t = 20
     assert slots.orphans == 6
+
+
+def test_the_receive_buffer_holds_buffer_over_truesize_rrqs():
+    # max(1, floor(buffer / truesize)): Linux's default 212,992 B at 832 B per RRQ holds
+    # 256, and SO_RCVBUF 65536 (doubled to 131,072 B) holds floor(157.5) = 157 — both as
+    # measured in lab/udp-rcvbuf/result.json; a buffer smaller than one RRQ still takes
+    # the first into an empty queue.
+    assert rrqs_held(212_992, 832) == 256
+    assert rrqs_held(131_072, 832) == 157
+    assert rrqs_held(100, 832) == 1
+    env = simpy.Environment()
+    assert TftpSlots(env, 50).capacity == 256  # the dnsmasq model's defaults
+
+
+def test_rrqs_beyond_the_buffer_are_dropped_and_resent_on_the_retry_timer():
+    # Cap 1 slot, a buffer of 1,664 B = 2 RRQs of 832 B (k = 2), five clients A-E at t=0
+    # (k + m with m = 2 more than the slot and the buffer take), each transfer 0.1 s:
+    #   t=0     A's RRQ is read at once and takes the slot; B and C fill the buffer; D's
+    #           and E's RRQs are dropped (m = 2).
+    #   t=0.1   A done: the slot reads B's RRQ; 0.2: B done, C's; the buffer is empty.
+    #   t=0.25  D and E re-send on iPXE's first retry wait (0.25 s): both fit now.
+    #   t=0.3   C done: D is served; 0.4: E is served; 0.5: E done. No copy is left in
+    #           the buffer, so no orphan transfer.
+    out, slots = clients(1, {c: (0.0, 0.1) for c in "abcde"}, recv_buffer=1664,
+                         request_truesize=832)
+    got = {c: (w.sends, w.dropped, w.served, end) for c, (w, end) in out.items()}
+    assert got == {"a": (1, 0, 0.0, 0.1), "b": (1, 0, 0.1, pytest.approx(0.2)),
+                   "c": (1, 0, pytest.approx(0.2), pytest.approx(0.3)),
+                   "d": (2, 1, pytest.approx(0.3), pytest.approx(0.4)),
+                   "e": (2, 1, pytest.approx(0.4), pytest.approx(0.5))}
+    assert (slots.capacity, slots.dropped, slots.max_queue, slots.orphans) == (2, 2, 2, 0)
+    # The same clients with a buffer that holds everything (the model before the buffer):
+    # the queue is B C D E at 0; D's and E's re-sends at 0.25 queue behind them (B and C
+    # were served before their timers fired), D is served at 0.3 and E at 0.4 as above,
+    # and their duplicate copies open two orphan transfers at 0.5 and 15.5.
+    out, slots = clients(1, {c: (0.0, 0.1) for c in "abcde"}, recv_buffer=2**30,
+                         request_truesize=832)
+    assert {c: (w.sends, w.served) for c, (w, _) in out.items()} == {
+        "a": (1, 0.0), "b": (1, 0.1), "c": (1, pytest.approx(0.2)),
+        "d": (2, pytest.approx(0.3)), "e": (2, pytest.approx(0.4))}
+    assert (slots.dropped, slots.max_queue, slots.orphans) == (0, 4, 2)
+
+
+def test_a_scenarios_recv_buffer_reaches_the_slots():
+    # 3 servers on dnsmasq with tftp-max 1 and recv_buffer 832 B: one RRQ fits
+    sc = {"topology": {"shape": "rack", "servers": 3, "hosts": [{"name": "boot1"}]},
+          "services": {"tftp1": {"kind": "tftp", "host": "boot1", "max_sessions": 1,
+                                 "recv_buffer": "832B"}},
+          "images": {"kernel": {"size": "64KiB"}},
+          "fleet": [{"name": "g", "count": 3, "boot": "ipxe", "profile": "ipxe-2019-qemu",
+                     "images": ["kernel"], "server": "tftp1"}],
+          "run": {"until": "10min"}}
+    from netbootsim.api import simulate_scenario
+
+    summary = simulate_scenario(sc).summary
+    assert summary["services"]["tftp1"]["limit"] == "tftp-max 1, 1 RRQs buffered"
+    assert summary["services"]["tftp1"]["max_queued"] == 1
 
 
 def test_fleet_records_say_who_waited_for_a_slot():
