@@ -51,17 +51,17 @@ ns-3 settings (everything not listed is the ns-3 3.44 default):
   slow start, where the flow is cwnd-limited in both.
 * ``TcpL4Protocol::RecoveryType = ns3::TcpClassicRecovery`` (ns-3's default is
   ``TcpPrrRecovery``): the packet engine sets cwnd = ssthresh on entering recovery and
-  sends while pipe < cwnd, which is classic (RFC 6675) recovery, not PRR.
+  sends while pipe < cwnd, which is classic (RFC 6675 [rfc6675]) recovery, not PRR.
 * ``TcpSocket::SegmentSize = 1448``: payload bytes per segment (MSS 1460 − 12 bytes of
   timestamps), ``TcpParams.mss``; with the 32-byte TCP header and 20-byte IPv4 header
   the IP packet is exactly the 1500-byte PointToPoint MTU, so nothing is fragmented.
-* ``TcpSocket::InitialCwnd = 10``: RFC 6928 / Linux ``TCP_INIT_CWND``.
+* ``TcpSocket::InitialCwnd = 10``: RFC 6928 [rfc6928] / Linux ``TCP_INIT_CWND``.
 * ``TcpSocketBase::Timestamp = true``: RTT samples from timestamps, as the packet engine
   (also the ns-3 default; set explicitly).
 * ``TcpSocketBase::WindowScaling = true``: needed to advertise a 256 KiB window.
 * ``TcpSocketBase::MinRto = 200 ms``: Linux ``TCP_RTO_MIN`` (ns-3 default 1 s).
 * ``RttEstimator::InitialEstimation = 1 s``: RTO before the first RTT sample (RFC 6298
-  §2.1, Linux ``TCP_TIMEOUT_INIT``); the ns-3 default, set explicitly. ns-3 passes every
+  §2.1 [rfc6298], Linux ``TCP_TIMEOUT_INIT``); the ns-3 default, set explicitly. ns-3 passes every
   ACK through ``EstimateRtt``, the handshake's last ACK included, so (from reading
   ``tcp-socket-base.cc``) its first data RTO is probably already based on the handshake
   RTT (200 ms here), where the packet engine keeps 1 s until the first data ACK. RTO =

@@ -161,6 +161,53 @@ def test_every_cited_key_is_in_the_bibliography():
     assert not missing, "keys cited but not in docs/sources.md:\n" + "\n".join(missing)
 
 
+#: An RFC named in prose: ``RFC 2131``, ``RFCs 1350/2348``, ``RFC 6928, 5681 and 2861``.
+RFC_NAMED = re.compile(r"\bRFCs?\s?(\d{3,4}(?:(?:\s?/\s?|,\s?|\s(?:and|or)\s)\d{3,4})*)")
+
+
+def rfcs_without_key(text: str) -> list[str]:
+    """RFC numbers named in a block of ``text`` (blank-line separated) without its key.
+
+    ``RFC 2131 §4.3.1 [rfc2131]`` cites; ``RFC 2131 §4.3.1`` alone in its paragraph
+    (docstring paragraph, comment block, list item run, Markdown paragraph) does not.
+    """
+    missing = []
+    for block in re.split(r"\n[ \t]*\n", CODE_SPAN.sub(" ", text)):
+        for m in RFC_NAMED.finditer(block):
+            missing += [n for n in re.findall(r"\d{3,4}", m.group(1))
+                        if f"[rfc{n}]" not in block]
+    return missing
+
+
+def test_every_rfc_named_carries_its_key():
+    # code, docstrings, comments and messages of the package and the benchmarks, the
+    # firmware profiles, the scenarios, the README and the docs: an RFC is cited by its
+    # key in the same paragraph, so a reader can follow it to docs/sources.md
+    offenders = []
+    for rel in tracked_files():
+        path = ROOT / rel
+        if not path.is_file() or rel == "docs/sources.md":
+            continue
+        if (rel.startswith(("netbootsim/", "benchmarks/")) and rel.endswith((".py", ".yaml"))) \
+                or (rel.startswith("scenarios/") and rel.endswith(".yaml")) \
+                or rel == "README.md" or (rel.startswith("docs/") and rel.endswith(".md")):
+            offenders += [f"{rel}: RFC {n}"
+                          for n in rfcs_without_key(path.read_text(encoding="utf-8"))]
+    assert not offenders, ("cite an RFC by its key in the same paragraph, e.g. "
+                           "'RFC 2131 §4.3.1 [rfc2131]':\n" + "\n".join(offenders))
+
+
+@pytest.mark.parametrize("text, missing", [
+    ("giaddr picks the pool (RFC 3046 [rfc3046], RFC 2131 §4.3.1 [rfc2131]).", []),
+    ("TFTP (RFC 1350/2348/7440) and\nTCP [rfc1350]", ["2348", "7440"]),
+    ("RFC 6928, 5681 and 2861 [rfc6928] [rfc5681]", ["2861"]),
+    ("RFC 768 here.\n\n[rfc768] in the next paragraph does not count", ["768"]),
+    ("in code: `RFC 1350`, and RFC\n1123 [rfc1123] across a line break", []),
+])
+def test_rfc_rule_syntax(text, missing):
+    assert rfcs_without_key(text) == missing
+
+
 def test_every_profile_value_names_a_source():
     for path in sorted((ROOT / "netbootsim" / "profiles").glob("*.yaml")):
         data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))

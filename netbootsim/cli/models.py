@@ -30,15 +30,15 @@ def registry() -> list[tuple[str, str, str, str]]:
         ("engine", "packet", "packets through store-and-forward links: drop-tail switch "
          "ports (run.buffer, 512 KiB), per-flow round-robin host NICs; TFTP lock-step with "
          "iPXE's retry timer; TCP Linux NewReno+SACK sender (IW 10, RTO ≥ 200 ms), iPXE "
-         "receiver (fixed window, ACK every segment)", "netbootsim/net/packet*.py; RFC "
-         "5681/6582/6675/6298/6928; Broadcom Tomahawk buffer [bcm56960]; iPXE retry.c, "
-         "tcp.c [ipxe-src]"),
+         "receiver (fixed window, ACK every segment)", "netbootsim/net/packet*.py; RFC 5681 "
+         "[rfc5681], 6582 [rfc6582], 6675 [rfc6675], 6298 [rfc6298], 6928 [rfc6928]; "
+         "Broadcom Tomahawk buffer [bcm56960]; iPXE retry.c, tcp.c [ipxe-src]"),
         ("protocol", "tftp", "lock-step law: RTT + blocks × (RTT + ser + client + server); "
-         "windows; expected loss with iPXE's retry timer", "RFC 1350/2348/7440; iPXE tftp.c, "
-         "retry.c [ipxe-src]"),
+         "windows; expected loss with iPXE's retry timer", "RFC 1350 [rfc1350], 2348 "
+         "[rfc2348], 7440 [rfc7440]; iPXE tftp.c, retry.c [ipxe-src]"),
         ("protocol", "http", "TCP slow start from IW 10, rwnd/RTT, Mathis under loss; warm "
-         "keep-alive", "RFC 6928, 5681, 2861; Mathis et al. 1997 [mathis-1997]; lab traces "
-         "[lab-traces]"),
+         "keep-alive", "RFC 6928 [rfc6928], 5681 [rfc5681], 2861 [rfc2861]; Mathis et al. "
+         "1997 [mathis-1997]; lab traces [lab-traces]"),
         ("protocol", "dhcp", f"iPXE DISCOVERs 0/1/3/7 s, 15 s give-up, 2 s ProxyDHCP wait, "
          f"IPv6 wait {IPV6_WAIT:g} s", "iPXE dhcp.c, config/dhcp.h [ipxe-src]; lab "
          "[lab-validation]"),

@@ -30,13 +30,14 @@ def add_transfer_parser(sub: argparse._SubParsersAction) -> None:
                         "required: TFTP waits one per block, so 0 would flatter it")
     p.add_argument("--loss", default="0", help="packet loss probability per direction, 0..1")
     p.add_argument("--blksize", default="1432", help="TFTP block size (iPXE asks 1432)")
-    p.add_argument("--windowsize", default="1", help="TFTP RFC 7440 window (iPXE: 1)")
+    p.add_argument("--windowsize", default="1", help="TFTP window, RFC 7440 [rfc7440] (iPXE: 1)")
     p.add_argument("--client-block-delay", default="0s", help="TFTP client time per block")
     p.add_argument("--server-block-cost", default="0s", help="TFTP server time per block")
     p.add_argument("--no-rollover", action="store_true",
                    help="TFTP client cannot wrap block numbers past 65535")
     p.add_argument("--rwnd", default="256KiB", help="TCP receive window (iPXE 2019: 256KiB)")
-    p.add_argument("--init-cwnd", default="10", help="TCP initial window, segments (RFC 6928)")
+    p.add_argument("--init-cwnd", default="10",
+                   help="TCP initial window, segments (RFC 6928 [rfc6928])")
     p.add_argument("--mss", default="1448", help="TCP payload bytes per segment")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_transfer)

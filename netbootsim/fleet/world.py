@@ -153,7 +153,7 @@ class World:
         run.slots, run.workers, run.apis, run.dhcp = self.slots, self.workers, self.apis, \
             self.dhcp
         # iPXE keeps one HTTP/1.1 keep-alive connection per server (httpconn.c [ipxe-src]);
-        # Linux keeps its window open across back-to-back requests (RFC 2861 validation
+        # Linux keeps its window open across back-to-back requests (RFC 2861 [rfc2861] validation
         # only after an idle RTO): bytes of the previous transfer per (client, service).
         self.connections: dict[str, dict[str, float]] = {}  # server -> service -> bytes
         self.held: dict[str, list] = {}  # server -> worker requests its connections hold

@@ -30,7 +30,7 @@ _command = registrar(IMAGE_COMMANDS)
 
 
 def resolve_uri(base: str | None, ref: str) -> str:
-    """``ref`` relative to ``base`` (core/uri.c resolve_uri, RFC 3986).
+    """``ref`` relative to ``base`` (core/uri.c resolve_uri [ipxe-src], RFC 3986 [rfc3986]).
 
     ``urljoin`` only resolves schemes it knows, so others (``tftp``) are resolved
     as if they were ``http`` and given their scheme back.

@@ -11,18 +11,18 @@ delivered is counted per domain: the "broadcast leakage" of flat networks
 
 A DHCP server outside the sender's domain hears the frame through a relay: the gateway
 of the domain toward the server's domain (``Topology.routers_between``) forwards it as
-one unicast packet along the routed path (RFC 1542 / RFC 3046 relay agent). Replies
-are unicast from the server to the client.
+one unicast packet along the routed path (a relay agent: RFC 1542 [rfc1542], RFC 3046
+[rfc3046]). Replies are unicast from the server to the client.
 
-ARP (RFC 826): before iPXE's first packet to a boot host it resolves the next hop —
+ARP (RFC 826 [rfc826]): before iPXE's first packet to a boot host it resolves the next hop —
 the host itself in the same domain, else the domain's gateway toward it — with a
 broadcast request and a unicast reply, resent on iPXE's generic retry timer (0.25 s
 doubling to 10 s, then the fetch fails: net/retry.c [ipxe-src]); iPXE keeps the answer (its
 neighbour cache) until the client's next DHCP, which the fleet model takes as a new
 boot (:meth:`Broadcasts.forget`).
 
-Wire sizes: a DHCP message is about 300 bytes (RFC 2131 §2: a 236-byte fixed BOOTP
-part, the 4-byte magic cookie and the options a PXE client sends), + UDP 8 + IPv4 20
+Wire sizes: a DHCP message is about 300 bytes (RFC 2131 §2 [rfc2131]: a 236-byte
+fixed BOOTP part, the 4-byte magic cookie and the options a PXE client sends), + UDP 8 + IPv4 20
 + Ethernet 38 = 366; an ARP frame is Ethernet's minimum 64 bytes (28 of ARP padded)
 + preamble and gap 20 = 84.
 """

@@ -9,27 +9,27 @@ SACK on (the default), chosen over CUBIC because its window law is the one the f
 model and the Mathis bound assume, and because ns-3 has the same pair
 (``TcpNewReno`` with ``TcpSocketBase::Sack`` true, ``benchmarks/ns3_sharing.py``):
 
-- initial window ``init_cwnd`` segments (RFC 6928; Linux ``TCP_INIT_CWND`` 10);
+- initial window ``init_cwnd`` segments (RFC 6928 [rfc6928]; Linux ``TCP_INIT_CWND`` 10);
   slow start adds one segment per segment acknowledged (Linux ``tcp_slow_start``: byte
   counting, capped at ``ssthresh``), congestion avoidance ``1/cwnd`` per segment
-  (RFC 5681 §3.1). The window grows only while it limits the sender (Linux
+  (RFC 5681 §3.1 [rfc5681]). The window grows only while it limits the sender (Linux
   ``tcp_is_cwnd_limited``), so a window held down by the receiver does not inflate it;
 - in flight at most ``min(cwnd, rwnd / MSS)`` segments (the receiver's window, iPXE's);
 - fast retransmit when three duplicate ACKs or three SACKed segments above the first
-  hole arrive (RFC 6675 ``DupThresh`` 3): ``ssthresh = max(cwnd / 2, 2)`` (Linux
+  hole arrive (RFC 6675 [rfc6675] ``DupThresh`` 3): ``ssthresh = max(cwnd / 2, 2)`` (Linux
   ``tcp_reno_ssthresh``), ``cwnd = ssthresh`` at once (Linux reaches it by PRR);
   during recovery every unSACKed segment below the highest SACKed one is taken as
   lost and resent once, in order, while ``pipe < cwnd`` (RFC 6675 §5, with
   the FACK-like loss mark Linux also uses); recovery ends when the ACK passes the
-  highest segment sent when it began (NewReno ``recover``, RFC 6582);
+  highest segment sent when it began (NewReno ``recover``, RFC 6582 [rfc6582]);
 - retransmission timeout ``srtt + max(4 rttvar, 200 ms)`` (Linux ``tcp_set_rto``: the
   variance term floored at ``TCP_RTO_MIN``; ns-3 and RFC 6298 floor the sum instead),
-  1 s before the first sample (RFC 6298 §2.1, ``TCP_TIMEOUT_INIT``), doubled on each
+  1 s before the first sample (RFC 6298 §2.1 [rfc6298], ``TCP_TIMEOUT_INIT``), doubled on each
   expiry, the connection dropped after 15 expiries without progress (``tcp_retries2``);
   on expiry ``cwnd = 1`` and every unSACKed segment is resent in order in slow start;
   ``ssthresh = max(cwnd / 2, 2)`` unless already in recovery or loss (``tcp_enter_loss``
   keeps it then). RTT samples come from timestamps (every ACK echoes the send time of
-  the segment that triggered it, RFC 7323).
+  the segment that triggered it, RFC 7323 [rfc7323]).
 - window growth counts newly delivered segments only: a cumulative ACK that passes
   SACKed segments grows the window by the others (Linux counts ``tp->delivered``).
 - not modelled: RACK (Linux detects a lost retransmission by time; here only the RTO
@@ -80,10 +80,11 @@ RTO_MIN = 0.2
 #: Linux ``tcp_retries2`` default 15: after that many timeouts without progress the
 #: sender drops the connection (ip-sysctl.rst; ~15 min with backoff).
 RTO_GIVE_UP = 15
-#: Initial RTO before any RTT sample: RFC 6298 §2.1; Linux ``TCP_TIMEOUT_INIT`` (1 s).
+#: Initial RTO before any RTT sample: RFC 6298 §2.1 [rfc6298]; Linux ``TCP_TIMEOUT_INIT``
+#: (1 s).
 RTO_INIT = 1.0
 #: Duplicate ACKs (or SACKed segments above a hole) that trigger fast retransmit:
-#: RFC 5681 §3.2, RFC 6675 ``DupThresh``.
+#: RFC 5681 §3.2 [rfc5681], RFC 6675 ``DupThresh`` [rfc6675].
 DUPTHRESH = 3
 #: SYN and SYN-ACK on the wire: TCP 20 + options 20 (MSS 4, SACK-permitted 2, timestamps
 #: 10, window scale 3, NOP padding) + IPv4 20 + Ethernet 38.
@@ -186,7 +187,7 @@ class _Sender:
         self.path.send(size, (seg, self.env.now))
 
     def _pipe(self) -> int:
-        """Segments in flight (RFC 6675 ``pipe``): sent, not SACKed, not taken as lost."""
+        """Segments in flight (RFC 6675 ``pipe`` [rfc6675]): sent, not SACKed, not lost."""
         pipe = self.nxt - self.una - self.nsacked
         if self.recovering:
             sacked, retx = self.sacked, self.retx
@@ -330,7 +331,7 @@ class _Sender:
             self.cwnd += acked / self.cwnd  # congestion avoidance (tcp_reno_cong_avoid)
 
     def _sample(self, r: float) -> None:
-        if math.isnan(self.srtt):  # RFC 6298 §2.2
+        if math.isnan(self.srtt):  # RFC 6298 §2.2 [rfc6298]
             self.srtt, self.rttvar = r, r / 2
         else:  # §2.3
             self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - r)
@@ -414,8 +415,8 @@ def http_over_packets(
     ``yield from`` it in a process. ``client_rate`` (wire bytes/s) and ``client_delay``
     (s) are the client's intake rate and per-packet reaction time (module docstring).
     ``warm``: a keep-alive connection that just carried a window's worth — Linux keeps
-    its cwnd (RFC 2861 validation, as the law's ``warm``), so the sender starts at the
-    receiver's window instead of the initial one.
+    its cwnd (RFC 2861 validation [rfc2861], as the law's ``warm``), so the sender starts
+    at the receiver's window instead of the initial one.
     Interrupting the process closes the connection: nothing more is sent.
     """
     start = env.now

@@ -21,8 +21,8 @@ can be checked against each other:
   sends (5 with iPXE's defaults).
 - Sizes on the wire use :mod:`netbootsim.protocols.wire`: DATA = payload + 4 + 8 + 20 +
   38, ACK = 4 + 8 + 20 + 38 (opcode and block number, like a DATA header), RRQ and OACK
-  from their RFC 1350/2347 text (filename, ``octet``, ``blksize``, ``tsize``,
-  ``windowsize`` when W > 1).
+  from their RFC 1350 [rfc1350] / RFC 2347 [rfc2347] text (filename, ``octet``,
+  ``blksize``, ``tsize``, ``windowsize`` when W > 1).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The law (fluid, per round trip), used by the flow engine and documented once here.
 A sender (the mirror: Linux) starts with ``IW = init_cwnd × MSS`` payload bytes
-and doubles its window every round trip ``R`` (slow start, RFC 5681 with byte
+and doubles its window every round trip ``R`` (slow start, RFC 5681 [rfc5681] with byte
 counting) until it reaches the receiver's window ``rwnd`` (iPXE's, from the
 firmware profile). During round ``k`` the flow's bound is
 
@@ -52,8 +52,9 @@ class TcpParams:
 
     Attributes:
         mss: payload bytes per segment: 1460 (Ethernet MSS, iPXE advertises route MTU − 40,
-            tcp.c:313) minus 12 bytes of timestamp option (RFC 7323; Linux sends it).
-        init_cwnd: initial window in segments: 10 (RFC 6928; Linux ``TCP_INIT_CWND``).
+            tcp.c:313) minus 12 bytes of timestamp option (RFC 7323 [rfc7323]; Linux sends it).
+        init_cwnd: initial window in segments: 10 (RFC 6928 [rfc6928]; Linux
+            ``TCP_INIT_CWND``).
         rwnd: receiver window, bytes: 256 KiB in iPXE up to v1.21.1 and the 2019 QEMU ROM;
             2 MiB since 2023 (``TCP_MAX_WINDOW_SIZE``, tcp.h:363 [ipxe-src]).
     """
@@ -176,7 +177,7 @@ def http_plan(
     time from the request's arrival to the first response byte (measured overhead).
     ``warm``: the connection carried a transfer moments ago, so the sender's window is
     already open and there is no slow start. Linux keeps cwnd across requests on a
-    keep-alive connection unless it sat idle longer than the RTO (RFC 2861 congestion
+    keep-alive connection unless it sat idle longer than the RTO (RFC 2861 [rfc2861] congestion
     window validation, ``net.ipv4.tcp_slow_start_after_idle``); seen in the lab traces:
     an 8 MiB GET at RTT 20 ms runs at the window limit from its first round.
     """

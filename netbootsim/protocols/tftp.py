@@ -1,9 +1,12 @@
-"""TFTP: lock-step transfer law (RFC 1350, blksize RFC 2348, windowsize RFC 7440).
+"""TFTP: the lock-step transfer law, with the blksize and windowsize options.
+
+The protocol is RFC 1350 [rfc1350], its block size option RFC 2348 [rfc2348], its
+window option RFC 7440 [rfc7440].
 
 The law, used everywhere in netbootsim and documented once here. A transfer of
 ``size`` bytes with block size ``B`` has ``blocks = floor(size / B) + 1`` DATA
 blocks (a file that is an exact multiple of ``B`` ends with an empty block,
-RFC 1350 §6). With ``windowsize = 1`` (iPXE: no RFC 7440 support):
+RFC 1350 §6 [rfc1350]). With ``windowsize = 1`` (iPXE: no RFC 7440 [rfc7440] support):
 
     time = RTT                                   # RRQ -> OACK, then ACK 0
          + blocks × (RTT + d_client + d_server)  # one exchange per block
@@ -69,7 +72,7 @@ from .wire import TFTP_FRAME_OVERHEAD
 
 __all__ = ["TftpParams", "TftpPlan", "tftp_plan", "MAX_BLOCKS"]
 
-#: Largest block number without rollover (16-bit field, RFC 1350 §5).
+#: Largest block number without rollover (16-bit field, RFC 1350 §5 [rfc1350]).
 MAX_BLOCKS = 65535
 
 
@@ -80,7 +83,8 @@ class TftpParams:
     Attributes:
         blksize: DATA payload per block; iPXE always asks 1432 (tftp.c:368-370,
             tftp.h:17 [ipxe-src]). RFC 2348 allows 8–65464 [rfc2348].
-        windowsize: blocks per ACK (RFC 7440); iPXE has no windowsize support → 1.
+        windowsize: blocks per ACK (RFC 7440 [rfc7440]); iPXE has no windowsize support:
+            1.
         client_block_delay: client time per block between DATA in and ACK out
             (per firmware; fitted in the lab, ipxe/ipxe#145 shows 15× between drivers).
         server_block_cost: server CPU time per block.
@@ -89,7 +93,7 @@ class TftpParams:
         retry_max: backoff ceiling, iPXE ``DEFAULT_MAX_TIMEOUT`` = 10 s (retry.h:19).
         server_retransmit: ``None`` if the server resends a DATA block when the client
             re-ACKs the previous one (recovery at the client's retry timer); else the
-            server ignores duplicate ACKs (RFC 1123 §4.2.3.1, Sorcerer's Apprentice) and
+            server ignores duplicate ACKs (RFC 1123 §4.2.3.1 [rfc1123], Sorcerer's Apprentice) and
             resends after this many seconds. dnsmasq does the latter: a lost DATA block
             cost 1.56–2.07 s in the lab (lab/traces/tftp-loss1-r*, gaps after 3–4
             duplicate ACKs), so its service model sets ~1.8 s.
@@ -106,9 +110,9 @@ class TftpParams:
 
     def __post_init__(self) -> None:
         if not 8 <= self.blksize <= 65464:
-            raise ValueError(f"blksize {self.blksize} outside 8..65464 (RFC 2348)")
+            raise ValueError(f"blksize {self.blksize} outside 8..65464 (RFC 2348 [rfc2348])")
         if not 1 <= self.windowsize <= 65535:
-            raise ValueError(f"windowsize {self.windowsize} outside 1..65535 (RFC 7440)")
+            raise ValueError(f"windowsize {self.windowsize} outside 1..65535 (RFC 7440 [rfc7440])")
         if self.client_block_delay < 0 or self.server_block_cost < 0:
             raise ValueError("per-block delays must be ≥ 0")
 

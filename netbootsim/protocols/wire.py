@@ -26,16 +26,16 @@ __all__ = [
 #: Ethernet header 14 + FCS 4 + preamble/SFD 8 + minimum inter-frame gap 12 bytes
 #: (IEEE 802.3 clauses 3.1.1 and 4.4.2): link time a frame occupies beyond its L3 packet.
 ETHERNET_OVERHEAD = 38
-#: IPv4 header without options (RFC 791).
+#: IPv4 header without options (RFC 791 [rfc791]).
 IPV4_HEADER = 20
-#: UDP header (RFC 768).
+#: UDP header (RFC 768 [rfc768]).
 UDP_HEADER = 8
-#: TCP header without options (RFC 9293).
+#: TCP header without options (RFC 9293 [rfc9293]).
 TCP_HEADER = 20
-#: TCP timestamp option, 10 bytes padded to 12 (RFC 7323); Linux senders use it and iPXE
+#: TCP timestamp option, 10 bytes padded to 12 (RFC 7323 [rfc7323]); Linux senders use it and iPXE
 #: echoes it when offered (net/tcp.c:713-731 [ipxe-src]).
 TCP_TIMESTAMP_OPTION = 12
-#: TFTP DATA opcode 2 + block number 2 (RFC 1350 §5).
+#: TFTP DATA opcode 2 + block number 2 (RFC 1350 §5 [rfc1350]).
 TFTP_DATA_HEADER = 4
 #: Largest IPv4 packet on standard Ethernet.
 ETHERNET_MTU = 1500

@@ -25,13 +25,13 @@ ROM needs a boot file name: from the DHCP server's offer, or from a ProxyDHCP se
 without one it fails with PXE-E53 (no boot filename received).
 
 Pools and relays: a server leases addresses per L2 domain of the client (the relay's
-giaddr picks the pool, RFC 3046/RFC 2131 §4.3.1); a client that already holds a lease
-(a reboot) is offered it again without dnsmasq's ping check; a pool with no free address
-makes no offer, so the client's DISCOVERs go unanswered until it gives up. Clients
-broadcast DISCOVER and REQUEST in their own domain; a relay on the router between the
-client's domain and the server's forwards them as unicast, so the broadcasts are counted
-in the client's domain only. A relay's forwarding cost is the path latency the topology
-already has (no extra delay is added: no measured figure).
+giaddr picks the pool, RFC 3046 [rfc3046], RFC 2131 §4.3.1 [rfc2131]); a client that
+already holds a lease (a reboot) is offered it again without dnsmasq's ping check; a
+pool with no free address makes no offer, so the client's DISCOVERs go unanswered until
+it gives up. Clients broadcast DISCOVER and REQUEST in their own domain; a relay on the
+router between the client's domain and the server's forwards them as unicast, so the
+broadcasts are counted in the client's domain only. A relay's forwarding cost is the
+path latency the topology already has (no extra delay is added: no measured figure).
 
 A ProxyDHCP server (``proxy``) gives no address, only the boot file: its offer carries
 option 60 ``PXEClient``, so iPXE leaves discovery as soon as it holds it and an address
