@@ -68,8 +68,10 @@ import math
 import multiprocessing
 import os
 import shutil
+import signal
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -305,19 +307,36 @@ def replicate(source: Source, plan: Plan, *, jobs: int | None = None,
             gathered(_value(run_replica(source, len(reps))))
         return reps
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        pending: dict[int, Future] = {}
-        try:
-            nxt = 0
-            while not _enough(plan, reps):
-                while nxt < plan.n and len(pending) < jobs:
-                    pending[nxt] = pool.submit(run_replica, source, nxt)
-                    nxt += 1
-                gathered(_value(pending.pop(len(reps)).result()))
-        finally:
-            for fut in pending.values():  # beyond the prefix that decided: dropped
-                fut.cancel()
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_start)
+    pending: dict[int, Future] = {}
+    try:
+        nxt = 0
+        while not _enough(plan, reps):
+            while nxt < plan.n and len(pending) < jobs:
+                pending[nxt] = pool.submit(run_replica, source, nxt)
+                nxt += 1
+            try:
+                got = pending.pop(len(reps)).result()
+            except BrokenProcessPool:
+                raise _bad("--jobs", "a replication's process ended abruptly (killed, or "
+                                     "out of memory); nothing was written. Try fewer "
+                                     "--jobs") from None
+            gathered(_value(got))
+    finally:
+        # replications beyond the prefix that decided (or all, on Ctrl-C or an error) are
+        # dropped: their processes are stopped rather than waited for
+        for fut in pending.values():
+            fut.cancel()
+        if any(not f.done() for f in pending.values()):
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
     return reps
+
+
+def _worker_start() -> None:
+    """A replication's process leaves Ctrl-C to the parent (which stops it)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 # -- pooling --------------------------------------------------------------------------
