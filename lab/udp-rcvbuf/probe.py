@@ -72,12 +72,15 @@ def _proc_udp(port: int) -> tuple[int, int]:
     raise RuntimeError(f"no UDP socket on port {port}")
 
 
-def inner(mode: str, n: int, so_rcvbuf: int | None = None) -> dict:
+def inner(mode: str, n: int, so_rcvbuf: int | None = None, size: int | None = None) -> dict:
     """Inside the namespace: fill an unread socket with ``n`` RRQs, measure, drain.
 
     ``so_rcvbuf``: set SO_RCVBUF first (the kernel doubles it), to check that the count
     scales as buffer / truesize; ``None``: the default buffer, as dnsmasq's socket has.
+    ``size``: send datagrams of this many bytes instead (loopback only; e.g. 300, the
+    size of a small DHCPDISCOVER, padded as BOOTP messages are).
     """
+    data = RRQ if size is None else bytes(size)
     addr = SERVER if mode == "tap" else "127.0.0.1"
     srv = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     if so_rcvbuf is not None:
@@ -96,7 +99,7 @@ def inner(mode: str, n: int, so_rcvbuf: int | None = None) -> dict:
     else:
         cli = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         for i in range(n):
-            cli.sendto(RRQ, (addr, PORT))
+            cli.sendto(data, (addr, PORT))
             if i % 32 == 31:
                 time.sleep(0.002)
     time.sleep(0.5)
@@ -113,7 +116,7 @@ def inner(mode: str, n: int, so_rcvbuf: int | None = None) -> dict:
             "held": held,
             "rmem_alloc_full": rx_queue, "drops": drops,
             "truesize": rx_queue / held if held else None,
-            "datagram_bytes": len(RRQ), "sysctl_rmem_default":
+            "datagram_bytes": len(data), "sysctl_rmem_default":
                 int(Path("/proc/sys/net/core/rmem_default").read_text())}
 
 
@@ -124,9 +127,10 @@ def main() -> int:
     ap.add_argument("-n", type=int, default=1000, help="RRQs sent per path (default 1000)")
     ap.add_argument("--inner", choices=("tap", "loopback"), help=argparse.SUPPRESS)
     ap.add_argument("--so-rcvbuf", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.inner:
-        print(json.dumps(inner(args.inner, args.n, args.so_rcvbuf)))
+        print(json.dumps(inner(args.inner, args.n, args.so_rcvbuf, args.size)))
         return 0
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from netbootsim.lab.netns import Netns
@@ -134,8 +138,10 @@ def main() -> int:
     results = []
     with Netns() as ns:
         ns.create("nbs-br0", f"{SERVER}/24", ["nbs-tap0"])
-        for mode, so_rcvbuf in (("tap", None), ("loopback", None), ("tap", 65536)):
+        for mode, so_rcvbuf, size in (("tap", None, None), ("loopback", None, None),
+                                      ("tap", 65536, None), ("loopback", None, 300)):
             extra = [] if so_rcvbuf is None else ["--so-rcvbuf", str(so_rcvbuf)]
+            extra += [] if size is None else ["--size", str(size)]
             out = subprocess.run(["ip", "netns", "exec", ns.name, sys.executable, __file__,
                                   "--inner", mode, "-n", str(args.n), *extra],
                                  check=True, capture_output=True, text=True)

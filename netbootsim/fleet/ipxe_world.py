@@ -60,8 +60,38 @@ class IpxeWorld:
     def __init__(self, machine: Machine):
         self.m = machine
         self.env = machine.env
-        self.why = ""
+        self._why = ""
+        self._told = False  # the world reported the failure of the command running now
         self._tampered: dict[str, str] = {}  # URI -> service it came from tampered with
+
+    @property
+    def why(self) -> str:
+        """The last failure this world reported (see the class's attributes)."""
+        return self._why
+
+    @why.setter
+    def why(self, text: str) -> None:
+        self._why, self._told = text, bool(text)
+
+    def command_failed(self, where: tuple[str, int] | None, command: str, status: int,
+                       detail: str) -> None:
+        """An iPXE command failed: the machine's last error, unless the world said it.
+
+        A failure the world reported (a fetch, DHCP, an API, a signature) is already the
+        machine's last error, in the words of its record; one only the interpreter sees
+        (a URI scheme the build cannot open, a missing image, a bad setting) is kept in
+        iPXE's words, as ``netbootsim ipxe trace`` prints it, so that a stage timeout or
+        the run's horizon can name it when a script loops on it.
+        """
+        if self._told:
+            self._told = False
+            return
+        at = ""
+        if where:  # the script's file name, without a URI's host and per-machine query
+            name = where[0].split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or where[0]
+            at = f"{name}:{where[1]}: "
+        extra = f" ({detail})" if detail else ""
+        self.m.last_error = f"iPXE: {at}{command}: {errors.strerror(status)}{extra}"
 
     @property
     def now(self) -> float:

@@ -75,6 +75,7 @@ def _attempts(m: Machine, stage: Stage) -> Generator[simpy.Event, Any, tuple[boo
     began = env.now
     retries = stage.retries
     m.attempt = 0
+    m.last_error = ""
     while True:
         m.attempt += 1
         tried = env.now
@@ -87,13 +88,19 @@ def _attempts(m: Machine, stage: Stage) -> Generator[simpy.Event, Any, tuple[boo
         if proc.is_alive:  # the orchestrator's timeout: power the server off
             proc.interrupt("timeout")
             yield proc
-            why = f"timed out after {stage.timeout:g} s"
+            # what kept it from finishing, if it met a failure (a script looping on a
+            # fetch that fails, a retried DHCP): the timeout alone would hide it
+            last = m.last_error
+            why = f"timed out after {stage.timeout:g} s" + (f"; last error: {last}"
+                                                            if last else "")
             m.record("timeout", env.now, env.now, outcome="failed", reason=why)
+            m.last_error = last
             timed_out = True
         else:
             ok, why = proc.value
             if ok:
                 return True, ""
+            m.last_error = why
             timed_out = False
         if stage.on_failure == "reboot" and not timed_out:
             if stage.reboot_after:

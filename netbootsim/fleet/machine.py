@@ -65,6 +65,9 @@ class Machine:
             :class:`~netbootsim.records.ServerRecord` has it (``unfinished`` until its
             last stage ends or one fails).
         console_lines: ``(time, text)`` the iPXE console printed (traced servers only).
+        last_error: the last failure it met in its current stage, ``"phase: reason"``
+            (a failed record, or an attempt's reason): a timeout or the run's horizon
+            names it, since a script that loops on a failure ends with neither.
     """
 
     def __init__(self, world: World, group: Group, server: str, index: int, at: float,
@@ -97,11 +100,14 @@ class Machine:
         self.reason = ""
         self.bytes = 0.0
         self.console_lines: list[tuple[float, str]] = []
+        self.last_error = ""
 
     def record(self, phase: str, start: float, end: float, nbytes: float = 0.0,
                protocol: str = "", endpoint: str = "", outcome: str = "ok",
                reason: str = "") -> None:
-        """Record one phase of this server's current stage attempt."""
+        """Record one phase of this server's current stage attempt (a failure is its last)."""
+        if outcome == "failed":
+            self.last_error = f"{phase}: {reason}" if reason else phase
         self.world.record(self.server, self.group.name, self.rack, self.stage, phase,
                           self.attempt, start, end, nbytes, protocol, endpoint, outcome,
                           reason)

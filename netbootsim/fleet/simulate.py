@@ -156,7 +156,8 @@ def simulate(
     for m in machines:
         reason = None
         if cut and m.outcome == "unfinished":
-            reason = _horizon_reason(m.at, until)
+            reason = _horizon_reason(m.at, until) + (f"; last error: {m.last_error}"
+                                                     if m.last_error else "")
         run.servers.append(m.outcome_record(reason))
     world.transport.tally(run)
     run.consoles = {m.server: m.console_lines for m in machines if m.server in world.trace}

@@ -150,6 +150,18 @@ class OptionalWorld(Protocol):
         """
         ...
 
+    def command_failed(self, where: tuple[str, int] | None, command: str, status: int,
+                       detail: str) -> None:
+        """A command failed with ``status`` at script line ``where`` (None: typed).
+
+        Whether or not the failure ends the script: one a ``||`` or a ``goto`` loop
+        swallows is told here too. ``detail`` is the world's reason, if it gave one
+        (else ``""``). Called once per failure (not again for each command a chained
+        script's failure ends). Not a generator: no simulated time passes. Without this
+        method nothing is told.
+        """
+        ...
+
 
 class CommandShell(Protocol):
     """What a command handler may use of the shell running it.

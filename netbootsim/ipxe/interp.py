@@ -278,6 +278,9 @@ class Shell:
             f = self._failure
             if f is before or f is None or f.status != rc:  # not a chained script's failure
                 self._failure = _Failure(where, argv[0], rc, self.detail)
+                told = getattr(self.world, "command_failed", None)
+                if told is not None:
+                    told(where, argv[0], rc, self.detail)
         return rc
 
     def _guard(self) -> None:

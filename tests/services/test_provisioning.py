@@ -165,10 +165,12 @@ def test_script_reboot_starts_a_new_attempt_under_the_reboot_policy():
         {"name": "boot", "timeout": "10s", "on_failure": "reboot"}]})
     res = simulate_scenario(sc)
     ph = res.phases
-    # each attempt: DHCP (1.000504 s), then reboot: attempts until the 10 s timeout
+    # each attempt: DHCP (1.000504 s), then reboot: attempts until the 10 s timeout,
+    # which names what the attempts before it ended with
     assert list(ph[ph.phase == "reboot"].attempt)[:3] == [1, 2, 3]
     assert res.servers.outcome.iloc[0] == "failed"
-    assert res.servers.reason.iloc[0] == "timed out after 10 s"
+    assert res.servers.reason.iloc[0] == ("timed out after 10 s; last error: iPXE: the "
+                                          "script ran reboot (g.ipxe:3)")
 
 
 def test_shipped_dynamic_api_scenario_falls_back_and_halts_exactly_the_gpu_servers():
