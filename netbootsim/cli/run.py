@@ -20,7 +20,7 @@ from pathlib import Path
 from ..errors import InputError
 from .common import ProgressBar, add_scenario_flags, max_memory, say
 
-__all__ = ["add_run_parser", "cmd_run"]
+__all__ = ["add_run_parser", "cmd_run", "headline"]
 
 
 def add_run_parser(sub: argparse._SubParsersAction) -> None:
@@ -94,9 +94,25 @@ def _headline_replicated(res) -> str:
     return line
 
 
+def headline(res) -> str:
+    """The line ``run`` (and ``compare``, run by run) prints when a scenario is done.
+
+    ``res``: a single run's :class:`~netbootsim.plan.run.Outcome` or a replicated run's
+    :class:`~netbootsim.plan.replicate.Replicated`.
+    """
+    if hasattr(res, "replicas"):  # Replicated
+        return _headline_replicated(res)
+    s, run = res.summary, res.run
+    return (f"{s['scenario']}: {s['completed']}/{s['servers']} servers ready, "
+            f"makespan {_secs(s['makespan'])}, p95 {_secs(s['p95'])} "
+            f"({res.wall:.2f} s wall, "
+            + (f"{run.packets:,} packet hops)" if run.packets else
+               f"{run.events} engine events)"))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Handle ``netbootsim run``."""
-    from ..plan.replicate import Replicated, execute_replicated  # here: --help stays fast
+    from ..plan.replicate import execute_replicated  # here: --help stays fast
 
     if args.out and len(args.scenarios) > 1:
         raise InputError.single("command line", 0, "--out", "use --out with one scenario only")
@@ -112,17 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 on_replica=None if args.quiet else _on_replica(Path(path).stem))
         finally:
             bar.close()
-        if isinstance(res, Replicated):
-            if not args.quiet:
-                print(_headline_replicated(res), file=sys.stderr)
-            print(f"report: {res.target / 'report.html'}")
-            continue
-        s, run = res.summary, res.run
         if not args.quiet:
-            print(f"{s['scenario']}: {s['completed']}/{s['servers']} servers ready, "
-                  f"makespan {_secs(s['makespan'])}, p95 {_secs(s['p95'])} "
-                  f"({res.wall:.2f} s wall, "
-                  + (f"{run.packets:,} packet hops)" if run.packets else
-                     f"{run.events} engine events)"), file=sys.stderr)
+            print(headline(res), file=sys.stderr)
         print(f"report: {res.target / 'report.html'}")
     return 0

@@ -33,7 +33,7 @@ from .outdir import OutputDir
 from .summary import summarize, write_outputs
 
 __all__ = ["Outcome", "simulate", "execute", "run_scenario", "question_of", "Progress",
-           "with_replication", "deadline_fields"]
+           "with_replication", "deadline_fields", "tftp_block"]
 
 #: ``progress(done, total, now)``: servers finished so far, of how many, at simulated time.
 Progress = Callable[[int, int, float], None]
@@ -114,6 +114,26 @@ def deadline_fields(servers: pd.DataFrame, deadline: float) -> dict:
             "ready_fraction_by_deadline": ready / len(servers)}
 
 
+def tftp_block(inputs: FleetInputs) -> dict:
+    """``summary["tftp"]``: each group's TFTP block size and window size, by group name.
+
+    A group whose firmware profiles (its iPXE profile, a mix's parts, its PXE ROM's)
+    do not agree is left out: its blocks cannot be counted from a record's bytes alone.
+    The report counts a TFTP run's blocks with it (``5.0 ms × 55,660 blocks``).
+    """
+    out: dict[str, dict[str, int]] = {"blksize": {}, "windowsize": {}}
+    for g in inputs.groups:
+        profiles = [g.profile, g.rom, *(p for _, p in getattr(g, "profile_mix", ())),
+                    *(p for _, p in getattr(g, "rom_mix", ()))]
+        sizes = {(int(p.tftp.blksize), int(p.tftp.windowsize)) for p in profiles
+                 if p is not None}
+        if len(sizes) == 1:
+            (blk, win), = sizes
+            out["blksize"][g.name] = blk
+            out["windowsize"][g.name] = win
+    return out
+
+
 def simulate(scenario: Scenario | BuiltScenario, *, name: str | None = None, question: str = "",
              trace: Sequence[str] = (), progress: Progress | None = None,
              watch: Callable[[float], None] | None = None,
@@ -147,6 +167,7 @@ def simulate(scenario: Scenario | BuiltScenario, *, name: str | None = None, que
         mode=engine_mode(built.run), notes=scope_notes(inputs),
         warnings=[str(w) for w in sc.warnings])
     summary["random"] = random_block(built, inputs)  # what the seed draws (report: 6h)
+    summary["tftp"] = tftp_block(inputs)  # block sizes: what held a TFTP run back (report)
     for frame in (servers, phases, timeline):
         with_replication(frame, replication or 0)
     if built.run.deadline is not None:

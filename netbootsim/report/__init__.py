@@ -18,11 +18,12 @@ from pathlib import Path
 import pandas as pd
 
 from . import figures, fmt
+from .comparison import Run, build_compare_context
 from .content import build_context, replicated
 from .spread import replication_count
-from .templates import HTML, MARKDOWN, environment
+from .templates import COMPARE_HTML, COMPARE_MARKDOWN, HTML, MARKDOWN, environment
 
-__all__ = ["write_report"]
+__all__ = ["Run", "write_report", "write_compare_report"]
 
 _CAPTIONS = {
     "cdf": ("Completion time",
@@ -112,6 +113,45 @@ def write_report(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: pd
         **context, figures=[{k: v for k, v in f.items() if k != "data"} for f in shown])
     html = environment(html=True).from_string(HTML).render(**context, figures=shown)
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
+    md_path.write_text(md, encoding="utf-8", newline="\n")
+    html_path.write_text(html, encoding="utf-8", newline="\n")
+    return md_path, html_path
+
+
+def write_compare_report(out_dir: Path, runs: list[Run],
+                         changes: dict[str, str] | None = None) -> tuple[Path, Path]:
+    """Write a comparison page: ``compare.md``, ``compare.png`` and ``compare.html``.
+
+    From finished runs (:mod:`netbootsim.report.comparison`); the HTML is
+    self-contained.
+
+    Args:
+        out_dir: the comparison's directory (each run's own report below it, as
+            ``Run.report`` names it).
+        runs: the runs, in the order the comparison gives them.
+        changes: what each run changes in the scenario (a variant's overrides), by name.
+
+    Returns:
+        ``(markdown_path, html_path)``.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    context = build_compare_context(runs, changes)
+    png = figures.compare_cdf_png([(r.name, r.summary, r.servers) for r in runs])
+    (out_dir / "compare.png").write_bytes(png)
+    caption = "Fraction of each run's servers ready against time since its first power-on."
+    if any(replication_count(r.servers) > 1 for r in runs):
+        caption += (" A replicated run's curve pools its replications; its shaded band is "
+                    "the pointwise 95 % confidence band of the mean CDF (Student's t over "
+                    "the replications).")
+    if context["deadline"]:
+        caption += " Red lines: the runs' deadlines."
+    figure = {"file": "compare.png", "title": "Completion time", "caption": caption,
+              "data": base64.b64encode(png).decode("ascii")}
+    md = environment(html=False).from_string(COMPARE_MARKDOWN).render(
+        **context, figure={k: v for k, v in figure.items() if k != "data"})
+    html = environment(html=True).from_string(COMPARE_HTML).render(**context, figure=figure)
+    md_path, html_path = out_dir / "compare.md", out_dir / "compare.html"
     md_path.write_text(md, encoding="utf-8", newline="\n")
     html_path.write_text(html, encoding="utf-8", newline="\n")
     return md_path, html_path

@@ -18,6 +18,7 @@ from .spread import (
     NESTED_PREFIXES,
     REPLICATION,
     failure_times,
+    phase_seconds,
     replication_count,
     replication_of,
     slow_tail,
@@ -25,7 +26,7 @@ from .spread import (
 
 __all__ = ["MAX_SERVER_ROWS", "MAX_BOTTLENECK_ROWS", "MAX_SLOW_ROWS", "MAX_SLOW_PHASES",
            "NESTED_PREFIXES", "bound_scope", "phase_order", "ready_since_start",
-           "replicated", "interval", "build_context"]
+           "replicated", "interval", "held_back", "build_context"]
 
 #: Rows of the "servers not ready" table before it says how many more there are.
 MAX_SERVER_ROWS = 50
@@ -145,17 +146,25 @@ def _confidence(rep: dict) -> str:
     return f"{conf * 100:g} % intervals over {fmt.count(rep.get('n'))} replications"
 
 
+_METHODS = {"student-t": "Student t", "bootstrap-percentile": "percentile bootstrap"}
+
+
 def _method(rep: dict) -> str:
-    """How the intervals were made, as the replications block says it, in words."""
+    """Which interval each metric has (``"makespan, mean: Student t; p99: ..."``)."""
     m = rep.get("method")
-    if isinstance(m, dict):
-        parts = []
-        for k, v in m.items():
-            if isinstance(v, dict):
-                v = ", ".join(f"{a} {b}" for a, b in v.items())
-            parts.append(f"{k}: {v}")
-        return "; ".join(parts)
-    return str(m or "")
+    if not isinstance(m, dict):
+        return str(m or "")
+    by: dict[str, list[str]] = {}
+    for metric, how in (m.get("metrics") or {}).items():
+        by.setdefault(str(how), []).append(str(metric))
+    parts = []
+    for how, metrics in by.items():
+        text = f"{', '.join(metrics)}: {_METHODS.get(how, how)}"
+        boot = m.get(how)
+        if how == "bootstrap-percentile" and isinstance(boot, dict) and boot.get("resamples"):
+            text += f" of the mean, {fmt.count(boot['resamples'])} resamples"
+        parts.append(text)
+    return "; ".join(parts)
 
 
 def bound_scope(bound: dict) -> str:
@@ -177,7 +186,8 @@ def _ratio(s: dict) -> float | None:
     return r
 
 
-def _headline(s: dict, servers: pd.DataFrame, top: dict | None) -> list[tuple[str, str]]:
+def _headline(s: dict, servers: pd.DataFrame, phases: pd.DataFrame,
+              top: dict | None) -> list[tuple[str, str]]:
     n = int(s.get("servers") or 0)
     rep = replicated(s)
 
@@ -204,6 +214,8 @@ def _headline(s: dict, servers: pd.DataFrame, top: dict | None) -> list[tuple[st
             bottleneck += f" ({fmt.percent(top['fraction_of_makespan'])} of makespan)"
     else:
         bottleneck = "none (no resource limited any flow)"
+        if s.get("completed"):
+            bottleneck += f"; what held it back: {held_back(s, phases)}"
     rows = [("Servers", fmt.count(n) + (f" in {groups} groups" if groups > 1 else ""))]
     if rep:
         rows.append(("Replications", f"{fmt.count(rep.get('n'))} independent runs; "
@@ -237,11 +249,109 @@ def _headline(s: dict, servers: pd.DataFrame, top: dict | None) -> list[tuple[st
 def _until_ci(rep: dict) -> str:
     """What ``--until-ci`` asked and got, from the replications block (``""``: not used)."""
     u = rep.get("until_ci")
-    if not u:
+    if not isinstance(u, dict):
         return ""
-    if isinstance(u, dict):
-        return "until-ci " + ", ".join(f"{k} {v}" for k, v in u.items())
-    return f"until-ci {u}"
+    text = f"until the makespan's half-width is within {fmt.percent(u.get('target'))} of its mean"
+    rel = fmt.percent(u.get("relative_half_width"))
+    if u.get("reached"):
+        return text + f": reached ({rel})"
+    return text + f": not reached at the cap of {fmt.count(u.get('cap'))} ({rel})"
+
+
+#: Phases that are waits for a capped service (a slot, a worker) rather than work.
+WAIT_PREFIXES = ("tftp-wait", "http-wait", "queued")
+
+
+def _per_server(s: dict, phases: pd.DataFrame) -> pd.Series:
+    """Mean seconds per server-run in each phase (every attempt, nested ones left out)."""
+    secs = phase_seconds(phases)
+    n = max(1, int(s.get("servers") or 0) or len(secs))
+    return secs.sum(axis=0) / n if len(secs.columns) else pd.Series(dtype=float)
+
+
+def _tftp(s: dict, phases: pd.DataFrame) -> str:
+    """TFTP lock-step as time per round trip × round trips per server.
+
+    From the TFTP fetch records that ended well: a read of ``b`` bytes moves
+    ``floor(b / blksize) + 1`` DATA blocks (the last one short), ``windowsize`` blocks
+    per round trip; block and window sizes are the summary's ``tftp`` block's (by group).
+    Without them, the bytes and time per server.
+    """
+    ph = phases
+    tftp = ph[(ph["protocol"] == "tftp") & (ph["outcome"] == "ok")
+              & ph["phase"].astype(str).str.startswith("fetch:")] if len(ph) else ph
+    if not len(tftp):
+        return ""
+    info = s.get("tftp") or {}
+    blk = tftp["group"].map(lambda g: (info.get("blksize") or {}).get(str(g))).astype(float)
+    win = tftp["group"].map(lambda g: (info.get("windowsize") or {}).get(str(g))).astype(float)
+    n = max(1, int(s.get("servers") or 0))
+    secs = float(tftp["seconds"].sum())
+    if blk.notna().all() and win.notna().all():
+        blocks = np.floor(tftp["bytes"].to_numpy(float) / blk.to_numpy()) + 1
+        rounds = float(np.ceil(blocks / win.to_numpy()).sum())
+        sizes = "/".join(f"{int(b):,}" for b in sorted(set(blk)))
+        if set(win) == {1.0}:
+            return (f"TFTP lock-step: {_precise(secs / rounds)} × "
+                    f"{fmt.count(rounds / n)} blocks of {sizes} bytes per server, one round "
+                    f"trip each")
+        wins = "/".join(f"{int(w)}" for w in sorted(set(win)))
+        return (f"TFTP lock-step: {_precise(secs / rounds)} × {fmt.count(rounds / n)} "
+                f"windows of {wins} × {sizes}-byte blocks per server, one round trip each")
+    return (f"TFTP lock-step: {fmt.size(tftp['bytes'].sum() / n)} per server in "
+            f"{fmt.duration(secs / n)}, one round trip per block")
+
+
+def _precise(seconds: float) -> str:
+    """A short duration to three significant digits (``"5.02 ms"``, ``"47.3 µs"``)."""
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
+        if seconds >= scale or unit == "µs":
+            return f"{seconds / scale:.3g} {unit}"
+    return fmt.duration(seconds)
+
+
+def held_back(s: dict, phases: pd.DataFrame) -> str:
+    """What held a run back, in a few words.
+
+    Its most saturated resource when one limited flows (how long, and until when if it
+    stayed saturated after the last server was done); otherwise the phase its servers
+    spent longest in, with its mechanism where the records show it: TFTP's lock-step
+    (time per round trip × round trips per server), an HTTP transfer's rate, or the
+    phase's time per server.
+    """
+    tops = sorted(s.get("bottlenecks") or [],
+                  key=lambda b: (-(fmt.number(b.get("saturated_seconds")) or 0.0),
+                                 str(b.get("resource"))))
+    if tops:
+        b = tops[0]
+        text = f"{b['resource']} saturated {fmt.duration(b.get('saturated_seconds'))}"
+        end = float(phases["end"].max()) if len(phases) else None
+        last = fmt.number(b.get("last"))
+        if last is not None and end is not None and last - end > 1.0:
+            text += (f" (until {fmt.duration(last)}, after the last server at "
+                     f"{fmt.duration(end)})")
+        return text
+    per = _per_server(s, phases)
+    per = per[per > 0] if len(per) else per
+    if not len(per):
+        return "nothing: no phase took time"
+    phase, secs = sorted(per.items(), key=lambda kv: (-kv[1], str(kv[0])))[0]
+    phase, secs = str(phase), float(secs)
+    ph = phases[phases["phase"] == phase]
+    proto = str(ph["protocol"].mode().iat[0]) if len(ph) and (ph["protocol"] != "").any() \
+        else ""
+    if phase.startswith("fetch:") and proto == "tftp":
+        return _tftp(s, phases) or f"{phase}: {fmt.duration(secs)} per server"
+    if phase.startswith("fetch:") and proto.startswith("http"):
+        ok = ph[ph["outcome"] == "ok"]
+        took = float(ok["seconds"].sum())
+        rate = float(ok["bytes"].sum()) * 8 / took if took > 0 else None
+        return (f"{phase} over HTTP: {fmt.duration(secs)} per server at "
+                f"{fmt.bit_rate(rate)}, no link saturated (the TCP window and the client's "
+                f"pace)")
+    if phase.startswith(WAIT_PREFIXES):
+        return f"waiting ({phase}): {fmt.duration(secs)} per server"
+    return f"{phase}: {fmt.duration(secs)} per server"
 
 
 def _bottlenecks(s: dict) -> tuple[list[dict], int]:
@@ -455,10 +565,14 @@ def _services(s: dict) -> list[dict]:
     """One row per capped service and DHCP server: its limit and how hard it was hit."""
     rows = []
     for name, st in sorted((s.get("services") or {}).items()):
-        what = "RRQs queued" if st.get("kind") == "tftp" else "connections waiting"
+        what = {"tftp": "RRQs queued", "orchestrator": "commands waiting"}.get(
+            st.get("kind"), "connections waiting")
         pressure = [f"{fmt.count(st.get('max_queued', 0))} {what} at most"]
         if st.get("orphans"):
             pressure.append(f"{fmt.count(st['orphans'])} orphan transfers")
+        if st.get("dropped_rrqs"):
+            pressure.append(f"{fmt.count(st['dropped_rrqs'])} RRQs dropped (receive "
+                            f"buffer full)")
         if st.get("dropped_syns"):
             pressure.append(f"{fmt.count(st['dropped_syns'])} SYNs dropped")
         if st.get("kind") == "api":
@@ -470,9 +584,6 @@ def _services(s: dict) -> list[dict]:
     for name, st in sorted((dhcp.get("servers") or {}).items()):
         extra = f", {fmt.count(st['exhausted'])} DISCOVERs unanswered (pool empty)" \
             if st.get("exhausted") else ""
-        if st.get("dropped_rrqs"):
-            pressure.append(f"{fmt.count(st['dropped_rrqs'])} RRQs dropped (receive "
-                            f"buffer full)")
         rows.append({"service": name, "kind": "dhcp", "limit": "one packet at a time",
                      "pressure": f"{fmt.count(st.get('packets', 0))} packets, "
                                  f"{fmt.count(st.get('leases', 0))} leases{extra}"})
@@ -524,7 +635,7 @@ def build_context(summary: dict, servers: pd.DataFrame, phases: pd.DataFrame) ->
         "title": str(s.get("scenario") or "netbootsim run"),
         "question": str(s.get("question") or ""),
         "lead": _lead(s, top, clients_end),
-        "headline": _headline(s, servers, top),
+        "headline": _headline(s, servers, phases, top),
         "groups": _groups(servers),
         "slow": _slow(servers, phases, order),
         "bottlenecks": bottlenecks,

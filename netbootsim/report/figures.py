@@ -25,7 +25,9 @@ from .content import NESTED_PREFIXES, bound_scope, phase_order, replicated
 from .spread import cdf_band, cdf_points, failure_times, fleet_over_time, ready_by_replication
 
 __all__ = ["DPI", "RC", "MAX_GROUPS", "MAX_RESOURCES", "MAX_REPLICATION_LINES", "TIME_GRID",
-           "busiest", "cdf_png", "fleet_png", "phases_png", "utilisation_png"]
+           "LOG_SPAN",
+           "busiest", "cdf_png", "compare_cdf_png", "fleet_png", "phases_png",
+           "utilisation_png"]
 
 #: Resolution of every figure (dots per inch).
 DPI = 100
@@ -40,6 +42,9 @@ MAX_RESOURCES = 8
 MAX_REPLICATION_LINES = 100
 #: Times at which the band and the fleet's state over time are evaluated.
 TIME_GRID = 600
+#: The comparison's time axis is logarithmic when the runs' last ready times differ more
+#: than this many times.
+LOG_SPAN = 20.0
 
 
 @contextmanager
@@ -293,5 +298,67 @@ def utilisation_png(timeline: pd.DataFrame | None) -> bytes | None:
         ax.set_xlabel("simulated time (s)")
         ax.set_ylabel("utilisation")
         ax.set_title(f"Utilisation of the {len(names)} busiest resources")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        return _png(fig)
+
+
+def compare_cdf_png(runs: list[tuple[str, dict, pd.DataFrame]]) -> bytes:
+    """The runs' completion CDFs overlaid.
+
+    Each run's CDF pools its replications (on a quantile grid); a replicated run gets
+    its pointwise confidence band (:func:`~netbootsim.report.spread.cdf_band`). A
+    deadline is a red vertical line. Time is on a linear axis, or a log one above 1 s
+    when the runs' last ready times differ more than :data:`LOG_SPAN` times.
+
+    Args:
+        runs: ``(name, summary, servers)`` per run.
+
+    Returns:
+        The PNG file's bytes.
+    """
+    colours = _phase_colors(len(runs))
+    per_run = [ready_by_replication(servers) for _, _, servers in runs]
+    lasts = [float(d[-1]) for reps in per_run for _, d, _ in reps if d.size]
+    deadlines = [d for _, s, _ in runs if (d := fmt.number(s.get("deadline"))) is not None]
+    right = max([1.0, *lasts, *deadlines])
+    log = bool(lasts) and max(lasts) > LOG_SPAN * max(min(lasts), 1e-9)
+    right *= 1.3 if log else 1.04
+    with _style():
+        fig = _figure(10.5, 3.8)
+        ax = fig.add_subplot()
+        marked: dict[float, list[str]] = {}
+        for (name, summary, servers), per_rep, colour in zip(runs, per_run, colours,
+                                                             strict=True):
+            done = np.sort(np.concatenate([d for _, d, _ in per_rep])) if per_rep \
+                else np.empty(0)
+            n = len(servers)
+            if len(per_rep) > 1:
+                times = (np.geomspace(1e-3, right, TIME_GRID) if log
+                         else np.linspace(0.0, right, TIME_GRID))
+                conf = fmt.number((replicated(summary) or {}).get("confidence")) or 0.95
+                _, lo, hi = cdf_band(per_rep, times, conf)
+                ax.fill_between(times, lo, hi, step="post", color=colour, alpha=0.2, lw=0)
+            x, y = cdf_points(done, n)
+            label = f"{name} ({len(done):,}/{n:,})"
+            if len(per_rep) > 1:
+                label += f", {len(per_rep)} replications"
+            ax.step(np.append(x, right), np.append(y, y[-1]), where="post", color=colour,
+                    lw=1.8, label=label)
+            d = fmt.number(summary.get("deadline"))
+            if d is not None:
+                marked.setdefault(d, []).append(name)
+        for d, names in sorted(marked.items()):
+            who = "" if len(names) == len(runs) else f" ({', '.join(names)})"
+            ax.axvline(d, color="#a00", lw=1.2, label=f"deadline {fmt.duration(d)}{who}")
+        if log:
+            ax.set_xscale("symlog", linthresh=1.0)
+            ax.set_xlabel("time since first power-on (s, log scale above 1 s)")
+        else:
+            ax.set_xlabel("time since first power-on (s)")
+        ax.set_xlim(0, right)
+        ax.set_ylim(0, 1.02)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.set_ylabel("fleet ready")
+        ax.set_title("Completion time, run by run")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         return _png(fig)

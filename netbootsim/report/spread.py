@@ -84,8 +84,9 @@ def cdf_points(done: np.ndarray, n: int, grid: int = GRID) -> tuple[np.ndarray, 
     ``done`` holds sorted ready times of ``n`` servers (failed ones absent). With at most
     ``grid`` ready times the steps are exact: ``(0, 0), (t1, 1/n), (t2, 2/n), ...``.
     With more, only the ``k``-th ready times for ``grid`` levels ``k`` evenly spread
-    over ``1..len(done)`` are kept (the last always), so the drawn curve lies at most
-    ``len(done) / (grid × n)`` below the true one and never above it.
+    over ``1..len(done)`` are kept (the first and last always), so the drawn curve lies
+    less than ``ceil((len(done) − 1) / (grid − 1)) / n`` below the true one and never
+    above it.
 
     Returns:
         ``(x, y)``, both starting at 0, at most ``grid + 1`` points.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import jinja2
 
-__all__ = ["MARKDOWN", "HTML", "environment"]
+__all__ = ["MARKDOWN", "HTML", "COMPARE_MARKDOWN", "COMPARE_HTML", "environment"]
 
 MARKDOWN = """\
 # {{ title | cell }}
@@ -300,6 +300,147 @@ spent in each phase (every attempt counted), and where each lost most against th
 <ul>{% for n in notes %}<li>{{ n }}</li>{% endfor %}</ul>
 {% endif %}
 <footer><hr>{{ run_info }}</footer>
+</body>
+</html>
+"""
+
+
+#: The comparison page (``compare.md``), from
+#: :func:`netbootsim.report.comparison.build_compare_context` plus ``figure``.
+COMPARE_MARKDOWN = """\
+# Comparison of {{ rows | length }} runs
+
+{% if shared %}
+> Question: {{ shared | cell }}
+
+{% elif own_questions %}
+Each run asks its own question:
+
+{% for r in rows %}
+{% if r.differs %}
+- {{ r.run | cell }}: {{ r.differs | cell }}
+{% endif %}
+{% endfor %}
+
+{% endif %}
+{% if answer %}
+{{ answer | cell }}
+
+{% endif %}
+| run |{% if differs %} what differs |{% endif %} ready | failed | p50 | p95 | p99 | makespan \
+| × first |{% if deadline %} by the deadline |{% endif %} line-rate bound | what held it back |
+|---|{% if differs %}---|{% endif %}--:|--:|--:|--:|--:|--:|--:|{% if deadline %}--:|{% endif %}\
+--:|---|
+{% for r in rows %}
+| [{{ r.run | cell }}]({{ r.report }}) |{% if differs %} {{ r.differs | cell }} |{% endif %} \
+{{ r.ready }} | {{ r.failed }} | {{ r.p50 }} | {{ r.p95 }} | {{ r.p99 }} | {{ r.makespan }} \
+| {{ r.ratio }} |{% if deadline %} {{ r.deadline }} |{% endif %} {{ r.bound }} \
+| {{ r.held | cell }} |
+{% endfor %}
+
+{% if replicated %}
+Values of replicated runs are means over their replications with their 95 % intervals \
+in brackets.
+
+{% endif %}
+## {{ figure.title }}
+
+![{{ figure.title }}]({{ figure.file }})
+
+{{ figure.caption }}
+{% if failures %}
+
+## Failures
+
+| run | reason | servers | % of its servers | when (since first power-on) |
+|---|---|--:|--:|---|
+{% for f in failures %}
+| {{ f.run | cell }} | {{ f.reason | cell }} | {{ f.servers }} | {{ f.share }} | {{ f.when }} |
+{% endfor %}
+{% endif %}
+
+## Time by phase
+
+Mean seconds per server in each phase, every attempt counted, phases in boot order.
+
+| phase |{% for n in names %} {{ n | cell }} |{% endfor %}
+
+|---|{% for n in names %}--:|{% endfor %}
+
+{% for p in phases %}
+| {{ p.phase | cell }} |{% for c in p.cells %} {{ c }} |{% endfor %}
+
+{% endfor %}
+"""
+
+COMPARE_HTML = """\
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Comparison of {{ rows | length }} runs</title>
+<style>
+body { font: 14px/1.45 system-ui, sans-serif; color: #222; max-width: 80rem;
+       margin: 1.5rem auto; padding: 0 1rem; }
+h1 { font-size: 1.6rem; margin: 0 0 .3rem; }
+h2 { font-size: 1.15rem; margin: 1.8rem 0 .5rem; border-bottom: 1px solid #ddd; }
+.question { border-left: 4px solid #1f4e79; background: #f3f7fb; margin: .5rem 0;
+            padding: .4rem .8rem; }
+.lead { font-size: 1.05rem; margin: .6rem 0; }
+table { border-collapse: collapse; margin: .4rem 0; }
+th, td { padding: .2rem .6rem; border-bottom: 1px solid #e5e5e5; text-align: left;
+         vertical-align: top; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.nested td:first-child { padding-left: 1.6rem; color: #555; }
+table.runs td:first-child { white-space: nowrap; }
+figure { margin: 1rem 0; }
+figure img { max-width: 100%; }
+figcaption { color: #555; font-size: .9rem; }
+.more { color: #666; font-size: .9rem; }
+</style>
+</head>
+<body>
+<h1>Comparison of {{ rows | length }} runs</h1>
+{% if shared %}<p class="question"><strong>Question:</strong> {{ shared }}</p>
+{% elif own_questions %}<div class="question"><strong>Each run asks its own question:</strong>
+<ul>{% for r in rows %}{% if r.differs %}<li>{{ r.run }}: {{ r.differs }}</li>{% endif %}
+{% endfor %}</ul></div>
+{% endif %}
+{% if answer %}<p class="lead">{{ answer }}</p>{% endif %}
+<table class="runs"><tr><th>run</th>{% if differs %}<th>what differs</th>{% endif %}
+<th class="n">ready</th><th class="n">failed</th><th class="n">p50</th><th class="n">p95</th>
+<th class="n">p99</th><th class="n">makespan</th><th class="n">× first</th>
+{% if deadline %}<th class="n">by the deadline</th>{% endif %}
+<th class="n">line-rate bound</th><th>what held it back</th></tr>
+{% for r in rows %}<tr><td><a href="{{ r.report }}">{{ r.run }}</a></td>
+{% if differs %}<td>{{ r.differs }}</td>{% endif %}<td class="n">{{ r.ready }}</td>
+<td class="n">{{ r.failed }}</td><td class="n">{{ r.p50 }}</td><td class="n">{{ r.p95 }}</td>
+<td class="n">{{ r.p99 }}</td><td class="n">{{ r.makespan }}</td><td class="n">{{ r.ratio }}</td>
+{% if deadline %}<td class="n">{{ r.deadline }}</td>{% endif %}
+<td class="n">{{ r.bound }}</td><td>{{ r.held }}</td></tr>
+{% endfor %}</table>
+{% if replicated %}<p class="more">Values of replicated runs are means over their
+replications with their 95 % intervals in brackets.</p>{% endif %}
+<h2>{{ figure.title }}</h2>
+<figure><img src="data:image/png;base64,{{ figure.data }}" alt="{{ figure.title }}">
+<figcaption>{{ figure.caption }}</figcaption></figure>
+{% if failures %}
+<h2>Failures</h2>
+<table><tr><th>run</th><th>reason</th><th class="n">servers</th><th class="n">% of its servers</th>
+<th class="n">when (since first power-on)</th></tr>
+{% for f in failures %}<tr><td>{{ f.run }}</td><td>{{ f.reason }}</td>
+<td class="n">{{ f.servers }}</td><td class="n">{{ f.share }}</td>
+<td class="n">{{ f.when }}</td></tr>
+{% endfor %}</table>
+{% endif %}
+<h2>Time by phase</h2>
+<p>Mean seconds per server in each phase, every attempt counted, phases in boot order.</p>
+<table class="phases"><tr><th>phase</th>{% for n in names %}<th class="n">{{ n }}</th>{% endfor %}
+</tr>
+{% for p in phases %}<tr{% if p.nested %} class="nested"{% endif %}><td>{{ p.phase }}</td>
+{% for c in p.cells %}<td class="n">{{ c }}</td>{% endfor %}</tr>
+{% endfor %}</table>
 </body>
 </html>
 """
