@@ -147,6 +147,8 @@ def _confidence(rep: dict) -> str:
 
 
 _METHODS = {"student-t": "Student t", "bootstrap-percentile": "percentile bootstrap"}
+_METRICS = {"mean": "mean ready time", "completed": "servers ready",
+            "ready_fraction_by_deadline": "ready by the deadline"}
 
 
 def _method(rep: dict) -> str:
@@ -156,7 +158,7 @@ def _method(rep: dict) -> str:
         return str(m or "")
     by: dict[str, list[str]] = {}
     for metric, how in (m.get("metrics") or {}).items():
-        by.setdefault(str(how), []).append(str(metric))
+        by.setdefault(str(how), []).append(_METRICS.get(str(metric), str(metric)))
     parts = []
     for how, metrics in by.items():
         text = f"{', '.join(metrics)}: {_METHODS.get(how, how)}"
@@ -216,10 +218,17 @@ def _headline(s: dict, servers: pd.DataFrame, phases: pd.DataFrame,
         bottleneck = "none (no resource limited any flow)"
         if s.get("completed"):
             bottleneck += f"; what held it back: {held_back(s, phases)}"
-    rows = [("Servers", fmt.count(n) + (f" in {groups} groups" if groups > 1 else ""))]
+    in_groups = f" in {groups} groups" if groups > 1 else ""
+    reps = int(fmt.number((rep or {}).get("n")) or 1)
+    if rep and n % reps == 0:
+        rows = [("Servers", f"{fmt.count(n // reps)}{in_groups}, in each of {fmt.count(reps)} "
+                            f"replications: {fmt.count(n)} server-runs, counted below")]
+    else:
+        rows = [("Servers", fmt.count(n) + in_groups)]
     if rep:
-        rows.append(("Replications", f"{fmt.count(rep.get('n'))} independent runs; "
-                                     f"{_confidence(rep)}"
+        conf = fmt.number(rep.get("confidence")) or 0.95
+        rows.append(("Replications", f"{fmt.count(reps)} independent runs; "
+                                     f"{conf * 100:g} % intervals of the mean over them"
                      + (f" ({_method(rep)})" if _method(rep) else "")
                      + (f"; {_until_ci(rep)}" if _until_ci(rep) else "")))
     rows += [

@@ -57,15 +57,17 @@ warnings of its scripts; `--strict` refuses them):
 
 ## Slow tail
 
-The {{ slow.rows | length }} servers ready last (of {{ slow.of }} ready), the seconds each \
-spent in each phase (every attempt counted), and where each lost most against the median.
+The {{ slow.rows | length }} servers ready last (of {{ slow.of }} ready; ready counts from \
+the first power-on{% if slow.late %}, boot from the server's own{% endif %}), the seconds \
+each spent in each phase (every attempt counted), and where each lost most against the median.
 
-| server | group | {% if slow.late %}power-on | {% endif %}ready | boot{% for c in slow.columns %} \
+| server | group | ready{% if slow.late %} | power-on | boot{% endif %}{% for c in slow.columns %} \
 | {{ c | cell }}{% endfor %} | lost most in |
-|---|---|{% if slow.late %}--:|{% endif %}--:|--:|{% for c in slow.columns %}--:|{% endfor %}---|
+|---|---|--:|{% if slow.late %}--:|--:|{% endif %}{% for c in slow.columns %}--:|{% endfor %}---|
 {% for r in [slow.median] + slow.rows %}
-| {{ r.server | cell }} | {{ r.group | cell }} | {% if slow.late %}{{ r.power_on }} | {% endif %}\
-{{ r.ready }} | {{ r.boot }}{% for c in r.cells %} | {{ c }}{% endfor %} | {{ r.why | cell }} |
+| {{ r.server | cell }} | {{ r.group | cell }} | {{ r.ready }}\
+{% if slow.late %} | {{ r.power_on }} | {{ r.boot }}{% endif %}\
+{% for c in r.cells %} | {{ c }}{% endfor %} | {{ r.why | cell }} |
 {% endfor %}
 {% if slow.other %}
 
@@ -191,6 +193,7 @@ th, td { padding: .2rem .7rem; border-bottom: 1px solid #e5e5e5; text-align: lef
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 table.headline th { font-weight: 600; background: #f6f6f6; }
 table.slow tr.median td { background: #f6f6f6; font-style: italic; }
+table.slow td:first-child { white-space: nowrap; }
 figure { margin: 1rem 0; }
 figure img { max-width: 100%; }
 figcaption { color: #555; font-size: .9rem; }
@@ -227,14 +230,15 @@ are almost surely typos, or lint warnings of its scripts; <code>--strict</code> 
 {% endif %}
 {% if slow %}
 <h2>Slow tail</h2>
-<p>The {{ slow.rows | length }} servers ready last (of {{ slow.of }} ready), the seconds each
-spent in each phase (every attempt counted), and where each lost most against the median.</p>
-<table class="slow"><tr><th>server</th><th>group</th>{% if slow.late %}<th class="n">power-on</th>
-{% endif %}<th class="n">ready</th><th class="n">boot</th>
+<p>The {{ slow.rows | length }} servers ready last (of {{ slow.of }} ready; ready counts from
+the first power-on{% if slow.late %}, boot from the server's own{% endif %}), the seconds
+each spent in each phase (every attempt counted), and where each lost most against the median.</p>
+<table class="slow"><tr><th>server</th><th>group</th><th class="n">ready</th>
+{% if slow.late %}<th class="n">power-on</th><th class="n">boot</th>{% endif %}
 {% for c in slow.columns %}<th class="n">{{ c }}</th>{% endfor %}<th>lost most in</th></tr>
 {% for r in [slow.median] + slow.rows %}<tr{% if loop.first %} class="median"{% endif %}>
-<td>{{ r.server }}</td><td>{{ r.group }}</td>{% if slow.late %}<td class="n">{{ r.power_on }}</td>
-{% endif %}<td class="n">{{ r.ready }}</td><td class="n">{{ r.boot }}</td>
+<td>{{ r.server }}</td><td>{{ r.group }}</td><td class="n">{{ r.ready }}</td>
+{% if slow.late %}<td class="n">{{ r.power_on }}</td><td class="n">{{ r.boot }}</td>{% endif %}
 {% for c in r.cells %}<td class="n">{{ c }}</td>{% endfor %}<td>{{ r.why }}</td></tr>
 {% endfor %}</table>
 {% if slow.other %}<p class="more">Other phases: {{ slow.other }}.</p>{% endif %}

@@ -179,7 +179,9 @@ def test_report_sections_on_the_hand_made_frames(tmp_path):
     assert "the seed (1) changes nothing" in text
     assert "Thin lines: each of the 2 replications" in text
     mdtext = md.read_text(encoding="utf-8")
-    assert "| s3 #1 | g | 40.0 s | 40.0 s |" in mdtext
+    # ready, then firmware and fetch:kernel (power-on takes no time, nobody was late)
+    assert "| s3 #1 | g | 40.0 s | 2.0 s | 38.0 s | fetch:kernel: 38.0 s (median 10.0 s) |" \
+        in mdtext
     for raw in ("**", "`", "{{", "{%"):
         assert raw not in text.split("<body>", 1)[1].replace("<code>", ""), raw
 
@@ -321,3 +323,20 @@ def test_compare_deadline_and_failures(tmp_path):
     # b readies all 2; a only 5 of its 6 server-runs, 1 failing
     assert ('b readies all 2 servers in 4.0 s; a readies only 5 (83.3 %) of its 6: 1 fails '
             'with "fetch:kernel: no TFTP slot".') in text
+
+
+def test_slow_tail_blames_a_late_power_on():
+    # three servers fetch for 10 s each; s3 is powered on 30 s after the others: it is
+    # ready last (40 s) without being slow, and the table says so (power-on 30 s against
+    # the median 0 s; its fetch equals the median's)
+    phases = to_frame([rec(0, s, "fetch:kernel", t, t + 10.0)
+                       for s, t in (("s1", 0.0), ("s2", 0.0), ("s3", 30.0))])
+    servers = pd.DataFrame([(s, "g", "r01", t, t + 10.0, 10.0, "ok", "", 0.0, 0)
+                            for s, t in (("s1", 0.0), ("s2", 0.0), ("s3", 30.0))],
+                           columns=COLUMNS)
+    (first, *_) = slow_tail(servers, phases, limit=1).rows
+    assert (first["server"], first["ready"], first["boot"], first["why"]) == \
+        ("s3", 40.0, 10.0, ("power-on", 30.0, 0.0))
+    ctx = build_context(summary_of_two(), servers, phases)
+    assert ctx["slow"]["late"] and ctx["slow"]["rows"][0]["why"] == \
+        "powered on at 30.0 s (median 0 s)"
