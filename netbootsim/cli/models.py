@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["registry", "add_models_parser", "cmd_models"]
+__all__ = ["registry", "profile_values", "add_models_parser", "cmd_models"]
 
 
 def registry() -> list[tuple[str, str, str, str]]:
@@ -72,7 +72,63 @@ def registry() -> list[tuple[str, str, str, str]]:
         state = "calibrated" if p.calibrated else "uncalibrated"
         rows.append(("firmware", p.name, f"{p.description} ({state})",
                      f"netbootsim/profiles/{p.name}.yaml"))
+        rows += profile_values(p)
     return rows
+
+
+def _shown(name: str, value: object) -> str:
+    """A profile value in the user's units."""
+    import math
+
+    from ..dist import Dist
+    from ..units import format_rate, format_size, format_time
+
+    if isinstance(value, Dist):
+        return value.describe()
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "none (the group's arch)" if name == "platform" else "none"
+    if name in ("tftp_blksize", "tftp_windowsize"):
+        return f"{value} B" if name == "tftp_blksize" else \
+            f"{value} block{'' if value == 1 else 's'} per ACK"
+    if name == "tcp_rwnd":
+        return format_size(float(value))
+    if name == "http_client_rate":
+        return "no limit" if value == math.inf else format_rate(float(value))
+    if isinstance(value, float):
+        return "0 s" if value == 0 else format_time(value)
+    return str(value)
+
+
+def profile_values(p) -> list[tuple[str, str, str, str]]:
+    """One row per value of profile ``p``: ``("  " + basis, value name, value, keys)``.
+
+    The basis is ``measured`` (this project's lab), ``published`` (cited) or
+    ``assumed``; a distribution adds what its spread rests on. The last column is the
+    value's citation keys (``docs/sources.md``), the lab traces it was fitted from, or
+    ``no source key: assumed`` (the profile file says what was assumed).
+    """
+    from ..profiles import VALUES
+
+    rows = []
+    for name in VALUES:
+        b = p.basis.get(name)
+        if b is None:
+            continue
+        what = _shown(name, p.value(name))
+        if b.spread is not None:
+            what += f" (spread {b.spread})"
+        if b.keys:
+            src = ", ".join(b.keys)
+        elif b.fitted_from:
+            src = f"lab traces: {len(b.fitted_from)}"
+        else:
+            src = "no source key: " + ("assumed" if b.basis == "assumed" else b.source)
+        rows.append((f"  {b.basis}", name, what, src))
+    return rows
+
+
 
 
 def add_models_parser(sub: argparse._SubParsersAction) -> None:

@@ -60,7 +60,7 @@ def pxe_rom(m: Machine, rom: Profile) -> Generator[simpy.Event, Any, None]:
         if d.outcome != "ok":
             raise Failed(f"dhcp: {d.reason}")
         boot_file, host = d.boot_file, world.dhcp_hosts.get(d.server, "")
-    nbp = boot_file or g.nbp or g.images[0][0]
+    nbp = boot_file or dict(g.boot_files).get(m.arch) or g.nbp or g.images[0][0]
     target = world.resolve(f"tftp://{host or g.service.name}/{nbp}")
     if isinstance(target, str):
         target = world.resolve(f"tftp://{g.service.name}/{nbp}")
@@ -102,9 +102,10 @@ def ipxe_autoboot(m: Machine, nbp: str | None = None) -> Generator[simpy.Event, 
     settings = ipxe.Settings({"net0/mac": m.mac, "uuid": ident["uuid"],
                               "serial": ident["serial"], "asset": ident["asset"],
                               "manufacturer": "netbootsim", "product": g.name})
-    if g.arch == "uefi":
+    if m.arch != "bios":  # iPXE's ${platform} and ${buildarch} on UEFI (bin-*-efi)
+        arch = b"arm64" if m.arch == "uefi-arm64" else b"x86_64"
         settings.builtins["platform"] = lambda: (b"efi", "string")
-        settings.builtins["buildarch"] = lambda: (b"x86_64", "string")
+        settings.builtins["buildarch"] = lambda: (arch, "string")
     if g.script is not None:  # an embedded script runs instead of autoboot
         text, source = g.script, f"{g.name}.ipxe"
     else:  # autoboot: dhcp, then the file DHCP names (else the group's default)

@@ -127,7 +127,11 @@ def _attempt(m: Machine, stage: Stage) -> Generator[simpy.Event, Any, tuple[bool
     world = m.world
     m.link_up = env.now
     try:
-        first = m.ipxe_profile if g.boot == "ipxe" else (m.rom_profile or m.ipxe_profile)
+        first = m.firmware
+        if first.post > 0:  # POST, UEFI or BIOS initialisation, to the NIC's boot ROM
+            t0 = env.now
+            yield env.timeout(first.post)
+            m.record("post", t0, env.now)
         rom = first.rom_start
         if rom > 0:  # BIOS/POST and the ROM's start-up, to its first network packet
             t0 = env.now

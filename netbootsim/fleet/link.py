@@ -59,7 +59,8 @@ def dhcp(m: Machine, ipxe_client: bool, script: bool | None = None
         _, _, rtt = world.topology.round_trip(m.server, host, f"{m.server}/dhcp")
         servers.append((srv, rtt, (world.topology.domain_of(host) or "") != domain))
     carrier = world.transport.dhcp_carrier(m.server, domain, world.dhcp_hosts)
-    client = DhcpClient(m.mac, domain, servers, ipxe=ipxe_client, arch=m.group.arch,
+    client = DhcpClient(m.mac, domain, servers, ipxe=ipxe_client, arch=m.arch,
+                        boot_files=dict(m.group.boot_files),
                         ipv6=m.profile.ipv6, discover_end=m.profile.dhcp_discover_end,
                         blackout_until=blackout, broadcasts=world.run.broadcasts,
                         script_client=script, carrier=carrier)

@@ -56,6 +56,10 @@ class Machine:
         profile: the firmware running now (the PXE ROM's, then iPXE's after a chainload).
         ipxe_profile, rom_profile: its own firmware (the group's profiles with this
             server's draws of what varies); ``rom_profile`` only for a chainload.
+        firmware: the firmware that starts at power-on (the PXE ROM of a ``pxe`` or
+            chainload group, else iPXE): its POST and its platform are the machine's.
+        arch: the machine's platform, DHCP option 93 (``bios``, ``uefi``,
+            ``uefi-arm64``): its firmware's, else the group's ``arch``.
         faults: its port's behaviour after link-up (its own draws of what varies).
         works: its OS work time in each of the group's stages.
         stage_no: the number of the stage running now.
@@ -94,6 +98,10 @@ class Machine:
             self.works = [draws.work(j, nth) for j in range(len(group.stages))]
         self.stage_no = 0
         self.profile: Profile = self.ipxe_profile  # the firmware running now
+        #: the firmware that starts at power-on: its POST, its platform
+        self.firmware: Profile = (self.ipxe_profile if group.boot == "ipxe"
+                                  else (self.rom_profile or self.ipxe_profile))
+        self.arch: str = self.firmware.platform or group.arch
         self.link_up = at
         self.ready = math.nan
         self.outcome = "unfinished"

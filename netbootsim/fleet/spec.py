@@ -196,7 +196,13 @@ class Group:
         dhcp: the DHCP service the group's clients configure from (``None``: none; the
             run's other DHCP services, e.g. a ProxyDHCP, answer too).
         stages: the lifecycle, in order.
-        arch: ``bios`` or ``uefi`` (DHCP option 93).
+        arch: ``bios``, ``uefi`` or ``uefi-arm64`` (DHCP option 93), for a server whose
+            firmware profile has no ``platform`` of its own.
+        profile_mix: ``(weight, profile)`` parts when the group's ``profile`` is a mix:
+            each server draws its own (:mod:`.variation`); ``profile`` is the first.
+        rom_mix: the same for ``rom``.
+        boot_files: ``(platform, image)``: the boot file a PXE client of each platform
+            is given, before the DHCP server's own (``bios: undionly.kpxe``).
         script: the group's embedded iPXE script, run instead of autoboot (``None``:
             autoboot — ``dhcp``, then the file DHCP names, else ``kernel``/``initrd``/
             ``boot`` of ``images``).
@@ -219,6 +225,9 @@ class Group:
     dhcp: DhcpSpec | None = None
     stages: tuple[Stage, ...] = (DEFAULT_STAGE,)
     arch: str = "bios"
+    profile_mix: tuple[tuple[float, Profile], ...] = ()
+    rom_mix: tuple[tuple[float, Profile], ...] = ()
+    boot_files: tuple[tuple[str, str], ...] = ()
     script: str | None = None
     rom: Profile | None = None
     nbp: str | None = None

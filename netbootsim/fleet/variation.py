@@ -11,6 +11,8 @@ value                                        stream
 ==========================================  ============================================
 iPXE profile value ``v`` (``rom_start``...)  ``group/<name>/profile/<v>``
 the PXE ROM's profile value ``v``            ``group/<name>/rom/<v>``
+a mixed group's profile (which part)         ``group/<name>/profile`` (``.../rom``)
+value ``v`` of part ``p`` of a mix            ``group/<name>/profile/<p>/<v>``
 a port's ``lacp``, ``stp``, ``down``         ``group/<name>/link/<field>``
 stage ``k``'s ``work``                       ``group/<name>/stage/<stage name>/work``
 ==========================================  ============================================
@@ -80,6 +82,32 @@ class _ProfileDraws:
         return replace(p, tftp=replace(p.tftp, **tftp), **top) if tftp else replace(p, **top)
 
 
+class _MixDraws:
+    """A mixed group's firmware: each server's profile drawn by weight, then its values.
+
+    Server ``i`` runs part ``which[i]`` (the stream ``group/<name>/<part>``, one draw
+    per server in group order, :meth:`numpy.random.Generator.choice` with the weights),
+    with draw ``i`` of that profile's own varying values (``group/<name>/<part>/<profile
+    name>/<value>``): a server keeps its values whichever other parts exist.
+    """
+
+    __slots__ = ("which", "parts")
+
+    def __init__(self, mix: tuple[tuple[float, Profile], ...], streams: Streams,
+                 key: tuple[str, ...], n: int):
+        w = np.asarray([weight for weight, _ in mix], dtype=float)
+        self.which = streams.rng(*key).choice(len(mix), size=n, p=w / w.sum())
+        self.parts = [_ProfileDraws(prof, streams, (*key, prof.name), n) for _, prof in mix]
+
+    def at(self, i: int) -> Profile:
+        return self.parts[int(self.which[i])].at(i)
+
+
+def _draws(profile: Profile, mix: tuple[tuple[float, Profile], ...], streams: Streams,
+           key: tuple[str, ...], n: int) -> _ProfileDraws | _MixDraws:
+    return _MixDraws(mix, streams, key, n) if mix else _ProfileDraws(profile, streams, key, n)
+
+
 class GroupDraws:
     """A group's per-server values, drawn before the run.
 
@@ -94,9 +122,9 @@ class GroupDraws:
     def __init__(self, group: Group, streams: Streams, n: int):
         self.group, self.n = group, n
         key = ("group", group.name)
-        self._ipxe = _ProfileDraws(group.profile, streams, (*key, "profile"), n)
+        self._ipxe = _draws(group.profile, group.profile_mix, streams, (*key, "profile"), n)
         self._rom = (None if group.rom is None
-                     else _ProfileDraws(group.rom, streams, (*key, "rom"), n))
+                     else _draws(group.rom, group.rom_mix, streams, (*key, "rom"), n))
         self._link = {f.name: getattr(group.faults, f.name).sample(
                           streams.rng(*key, "link", f.name), n)
                       for f in fields(group.faults)
@@ -149,12 +177,22 @@ def random_inputs(groups: list[Group], services: dict[str, Service]) -> list[dic
     """Every input of the run that is drawn at random: where, what, which stream."""
     out = []
     for g in groups:
-        for part, prof in (("profile", g.profile), ("rom", g.rom)):
+        for part, prof, mix in (("profile", g.profile, g.profile_mix),
+                                ("rom", g.rom, g.rom_mix)):
             if prof is None:
                 continue
-            for name, d in sorted(profile_dists(prof).items()):
-                out.append({"input": f"{g.name}: {prof.name} {name}", "per": "server",
-                            "dist": d.describe(), "stream": f"group/{g.name}/{part}/{name}"})
+            stream = f"group/{g.name}/{part}"
+            alts = [(prof, stream)]
+            if mix:
+                out.append({"input": f"{g.name}: firmware ({part})", "per": "server",
+                            "dist": "mix of " + "; ".join(f"{w:.0%} {p.name}"
+                                                          for w, p in mix),
+                            "stream": stream})
+                alts = [(p, f"{stream}/{p.name}") for _, p in mix]
+            for p, key in alts:
+                for name, d in sorted(profile_dists(p).items()):
+                    out.append({"input": f"{g.name}: {p.name} {name}", "per": "server",
+                                "dist": d.describe(), "stream": f"{key}/{name}"})
         for f in fields(g.faults):
             d = getattr(g.faults, f.name)
             if isinstance(d, Dist):

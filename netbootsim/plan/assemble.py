@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..dist import Dist
 from ..errors import InputError
 from ..fleet import (
     DhcpSpec,
@@ -31,7 +32,7 @@ from ..fleet import (
     random_inputs,
     simulate,
 )
-from ..profiles import get_profile, tuned
+from ..profiles import Profile, ProfileMix, get_profile, tuned
 from ..scenario.api_checks import scenario_dir
 from ..services.provisioning import DEFAULT_UNKNOWN, Provisioner, load_inventory
 from ..services.registry import API, DHCP, KINDS
@@ -185,29 +186,64 @@ def fleet_inputs(built) -> FleetInputs:
         faults = group_faults.get(g.name, {})
         images = tuple((n, out.images[n]) for n in g.images)
         assert images or g.script is not None, f"{p}: validation asks for images or a script"
+        profile, profile_mix, rom, rom_mix = _firmwares(g, scenario_dir(origin))
         out.groups.append(Group(
-            g.name, g.boot, tuned(get_profile(g.profile), dict(g.tune), scenario_dir(origin)),
-            images, service,
+            g.name, g.boot, profile, images, service,
             power_on_at=g.power_on.at, per_second=g.power_on.per_second or math.inf,
             dhcp=dhcp, stages=tuple(stages) or Group.__dataclass_fields__["stages"].default,
-            arch=g.arch, script=g.script,
-            rom=get_profile(g.rom or "pxe-rom") if g.boot == "pxe-chainload-ipxe" else None,
+            arch=g.arch, script=g.script, rom=rom, profile_mix=profile_mix, rom_mix=rom_mix,
+            boot_files=tuple(sorted(g.boot_files.items())),
             nbp=g.nbp, rack_interval=g.power_on.rack_interval, build=g.build,
             faults=LinkFaults(lacp=faults.get("lacp", 0.0), stp=faults.get("stp", 0.0),
                               down=faults.get("down", 0.0))))
     return out
 
 
+def _firmwares(g, base) -> tuple[Profile, tuple, Profile | None, tuple]:
+    """A group's iPXE (or only) profile and its PXE ROM's: ``(profile, mix, rom, mix)``.
+
+    Each is one profile or a mix (:class:`~netbootsim.profiles.ProfileMix`: the parts
+    as ``(weight, profile)``, the first part standing for the group). ``tune`` changes
+    ``profile``, except ``post``: the firmware that starts at power-on (a chainload's
+    ``rom``) holds the machine's POST.
+    """
+    tune = dict(g.tune)
+    chain = g.boot == "pxe-chainload-ipxe"
+    rom_tune = {"post": tune.pop("post")} if chain and "post" in tune else {}
+
+    def one(ref, changes: dict) -> tuple[Profile, tuple]:
+        if isinstance(ref, ProfileMix):
+            parts = tuple((w, tuned(get_profile(n), changes, base)) for w, n in ref.parts)
+            return parts[0][1], parts
+        return tuned(get_profile(ref), changes, base), ()
+
+    profile, profile_mix = one(g.profile, tune)
+    rom, rom_mix = one(g.rom or "pxe-rom", rom_tune) if chain else (None, ())
+    return profile, profile_mix, rom, rom_mix
+
+
 def scope_notes(inputs: FleetInputs) -> list[str]:
     """The report's notes: scope, then what is uncalibrated in this run."""
     notes = list(SCOPE_NOTES) + [ENGINE_NOTES[inputs.engine]]
-    profiles = {g.profile.name: g.profile for g in inputs.groups}
-    profiles.update({g.rom.name: g.rom for g in inputs.groups if g.rom is not None})
+    profiles: dict[str, Profile] = {}
+    for g in inputs.groups:
+        for prof in (g.profile, g.rom, *(p for _, p in g.profile_mix),
+                     *(p for _, p in g.rom_mix)):
+            if prof is not None:
+                profiles.setdefault(prof.name, prof)
     for prof in sorted(profiles.values(), key=lambda p: p.name):
         if not prof.calibrated:
             notes.append(f"Firmware profile {prof.name!r} is not calibrated: its measured "
                          "values (per-block TFTP delay, TCP client latency, ROM start) are "
                          "left at 0; only ipxe-2019-qemu is fitted to lab boots so far.")
+        if isinstance(prof.post, Dist) or prof.post > 0:
+            b = prof.basis.get("post")
+            post = prof.post.describe() if isinstance(prof.post, Dist) else f"{prof.post:g} s"
+            rests = "" if b is None else (
+                f": {b.basis}" + (f" ({', '.join(b.keys)})" if b.keys else "")
+                + (f", its spread {b.spread}" if b.spread else ""))
+            notes.append(f"Firmware profile {prof.name!r}: POST and firmware start {post}"
+                         f", drawn per server{rests}.")
     for g in inputs.groups:
         if "(tuned:" in g.profile.description:
             notes.append(f"Group {g.name!r}: profile {g.profile.name!r} "

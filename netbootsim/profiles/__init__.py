@@ -42,7 +42,8 @@ from ..units import parse_rate, parse_size, parse_time
 from ..yamltext import safe_yaml
 
 __all__ = ["Profile", "Basis", "ProfileMix", "PROFILES", "PROFILE_DIR", "TUNABLE", "BASES",
-           "PLATFORMS", "get_profile", "load_profile", "parse_mix", "tuned"]
+           "PLATFORMS", "VALUES", "get_profile", "load_profile", "parse_mix", "profile_names",
+           "tuned"]
 
 PROFILE_DIR = Path(__file__).resolve().parent
 
@@ -50,6 +51,8 @@ _FIXED = ("tftp_blksize", "tftp_windowsize", "tftp_rollover", "retry_min", "retr
           "tcp_rwnd", "https", "ipv6", "dhcp_discover_end", "firmware", "build", "platform")
 _MEASURED = ("tftp_client_block_delay", "tcp_client_delay", "http_client_rate",
              "http_request_overhead", "post", "rom_start")
+#: Every value of a profile file, in file order.
+VALUES = _FIXED + _MEASURED
 #: What a value rests on: this project's lab, a cited document, or an assumption.
 BASES = ("measured", "published", "assumed")
 #: The machine's firmware and architecture a profile runs on (DHCP option 93, RFC 4578
@@ -140,6 +143,16 @@ class Profile:
     fitted_from: dict[str, tuple[str, ...]] = field(default_factory=dict)
     basis: dict[str, Basis] = field(default_factory=dict)
 
+    def value(self, name: str) -> object:
+        """A value by its name in profile files (``tftp_blksize``, ``post``...)."""
+        if name in ("retry_min", "retry_max") or name.startswith("tftp_"):
+            return getattr(self.tftp, name.removeprefix("tftp_"))
+        if name == "tcp_rwnd":
+            return self.tcp.rwnd
+        if name not in VALUES:
+            raise KeyError(f"{name!r}: not a profile value; one of: {', '.join(VALUES)}")
+        return getattr(self, name)
+
 
 @dataclass(frozen=True)
 class ProfileMix:
@@ -212,6 +225,23 @@ def parse_mix(raw: object) -> ProfileMix:
         raise DistError(("mix",), f"profile {dupes[0]!r} is named twice; give it once "
                                   "with the sum of its weights")
     return ProfileMix(tuple(out))
+
+
+def profile_names(ref: object) -> tuple[tuple[tuple, str], ...]:
+    """The profile names a group's ``profile`` or ``rom`` gives, with where each is.
+
+    ``(sub-path, name)`` pairs: ``((), name)`` for a name; ``(("mix", j, "profile"),
+    name)`` for each part of a mix (parsed, or as written when it did not validate).
+    """
+    if isinstance(ref, str):
+        return (((), ref),)
+    if isinstance(ref, ProfileMix):
+        return tuple((("mix", j, "profile"), n) for j, n in enumerate(ref.names))
+    if isinstance(ref, Mapping) and isinstance(ref.get("mix"), list):
+        return tuple((("mix", j, "profile"), part["profile"])
+                     for j, part in enumerate(ref["mix"])
+                     if isinstance(part, Mapping) and isinstance(part.get("profile"), str))
+    return ()
 
 
 def _kind(name: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from ..profiles import PROFILES
+from ..profiles import PROFILES, profile_names
 from .fleet_checks import fleet_checks
 from .messages import suggest
 from .schema import (
@@ -243,10 +243,11 @@ def static_checks(parts: Parts) -> list[Issue]:
                 issues.append(((*p, "images", j), f"unknown image {image!r}"
                                f"{suggest(image, sorted(parts.image_names))}; images: "
                                f"{_known(parts.image_names)}"))
-        if g.profile is not None and g.profile not in PROFILES:
-            issues.append(((*p, "profile"), f"unknown firmware profile {g.profile!r}"
-                           f"{suggest(g.profile, list(PROFILES))}; known: "
-                           f"{', '.join(PROFILES)}"))
+        for sub, name in profile_names(g.profile):
+            if name not in PROFILES:
+                issues.append(((*p, "profile", *sub), f"unknown firmware profile {name!r}"
+                               f"{suggest(name, list(PROFILES))}; known: "
+                               f"{', '.join(PROFILES)}"))
         kind = parts.service_kinds.get(g.server)
         if g.server is None:
             continue
@@ -260,9 +261,11 @@ def static_checks(parts: Parts) -> list[Issue]:
         elif kind == "http" and g.boot == "pxe":
             issues.append(((*p, "server"), f"boot path 'pxe' fetches over TFTP only, but "
                            f"{g.server!r} is an http service"))
-        elif kind == "http" and g.profile in TFTP_ONLY_PROFILES:
-            issues.append(((*p, "server"), f"profile {g.profile!r} fetches over TFTP only, "
-                           f"but {g.server!r} is an http service"))
+        elif kind == "http" and (tftp_only := [
+                n for _, n in profile_names(g.profile) if n in TFTP_ONLY_PROFILES
+                or (n in PROFILES and PROFILES[n].platform is not None)]):
+            issues.append(((*p, "server"), f"profile {tftp_only[0]!r} fetches over TFTP "
+                           f"only, but {g.server!r} is an http service"))
     for i, f in parts.faults:
         p = ("faults", i)
         if f.kind == "loss" and f.value is None:

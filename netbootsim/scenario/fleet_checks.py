@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..clock import DEFAULT_HORIZON
 from ..dist import DistError
 from ..ipxe.spec import BUILDS
-from ..profiles import PROFILES, tuned
+from ..profiles import PROFILES, profile_names, tuned
 from .messages import suggest
 from .schema import EMPIRICAL_BASE
 
@@ -38,6 +38,48 @@ def _after_horizon(at: float, until: float) -> str:
             "the group's servers would never power on; give a later run.until")
 
 
+def _firmware_checks(g, p: tuple, parts) -> list[Issue]:
+    """A group's server-class firmware and boot files.
+
+    A server class (a profile with a platform: POST, then the NIC's PXE ROM) starts the
+    machine: it is a ``pxe`` group's ``profile`` or a chainload's ``rom``, never the
+    iPXE that runs after. Each platform a group's PXE clients can have needs a boot file
+    when the group names its own (``boot_files``), unless a DHCP service has one.
+    """
+    issues: list[Issue] = []
+    if g.boot != "pxe":  # profile: the iPXE that runs (after the ROM, in a chainload)
+        for sub, name in profile_names(g.profile):
+            prof = PROFILES.get(name)
+            if prof is not None and prof.platform is not None:
+                where = ("rom: " + name if g.boot == "pxe-chainload-ipxe"
+                         else "boot: pxe with this profile, or boot: pxe-chainload-ipxe "
+                              f"with rom: {name}")
+                issues.append(((*p, "profile", *sub), f"{name!r} is a server class (POST, "
+                               "then its PXE ROM), not the iPXE that boot path "
+                               f"{g.boot!r} runs; give it as {where}"))
+    for plat, image in g.boot_files.items():
+        _image(issues, (*p, "boot_files", plat), image, parts.image_names)
+    if not g.boot_files:
+        return issues
+    if g.boot == "ipxe":
+        issues.append(((*p, "boot_files"), "only used by boot paths 'pxe' and "
+                                           "'pxe-chainload-ipxe' (a PXE ROM's boot file)"))
+        return issues
+    first = g.rom if g.boot == "pxe-chainload-ipxe" else g.profile
+    first = "pxe-rom" if first is None else first
+    served = {plat for _, svc in parts.services.items()
+              if getattr(svc, "kind", "") == "dhcp" for plat in svc.boot_files}
+    for _, name in profile_names(first):
+        prof = PROFILES.get(name)
+        if prof is None:
+            continue
+        plat = prof.platform or g.arch
+        if plat not in g.boot_files and plat not in served:
+            issues.append(((*p, "boot_files"), f"no boot file for platform {plat!r} "
+                           f"(profile {name!r}); give boot_files.{plat}"))
+    return issues
+
+
 def fleet_checks(parts) -> list[Issue]:
     """Groups' scripts, ROMs, NBPs, DHCP, stages, power-on; DHCP boot files; faults."""
     issues: list[Issue] = []
@@ -56,18 +98,22 @@ def fleet_checks(parts) -> list[Issue]:
         if g.rom is not None:
             if g.boot != "pxe-chainload-ipxe":
                 issues.append(((*p, "rom"), "only used by boot path 'pxe-chainload-ipxe'"))
-            elif g.rom not in PROFILES:
-                issues.append(((*p, "rom"), f"unknown firmware profile {g.rom!r}"
-                               f"{suggest(g.rom, list(PROFILES))}; known: "
-                               f"{', '.join(PROFILES)}"))
+            else:
+                for sub, name in profile_names(g.rom):
+                    if name not in PROFILES:
+                        issues.append(((*p, "rom", *sub), f"unknown firmware profile "
+                                       f"{name!r}{suggest(name, list(PROFILES))}; known: "
+                                       f"{', '.join(PROFILES)}"))
+        issues += _firmware_checks(g, p, parts)
         _image(issues, (*p, "nbp"), g.nbp, images)
         if parts.run is not None and g.power_on.at > parts.run.until:
             issues.append(((*p, "power_on", "at"), _after_horizon(g.power_on.at,
                                                                   parts.run.until)))
-        if g.tune and g.profile in PROFILES:
+        tunes = [n for _, n in profile_names(g.profile) if n in PROFILES][:1]
+        if g.tune and tunes:
             for key, value in g.tune.items():
                 try:
-                    tuned(PROFILES[g.profile], {key: value}, EMPIRICAL_BASE.get())
+                    tuned(PROFILES[tunes[0]], {key: value}, EMPIRICAL_BASE.get())
                 except DistError as e:  # at the line of the part that is wrong
                     issues.append(((*p, "tune", key, *e.sub), e.msg))
                 except ValueError as e:

@@ -29,6 +29,7 @@ from pydantic_core import PydanticCustomError
 
 from ..clock import DEFAULT_HORIZON, time_limit_problem
 from ..dist import Dist, DistError, parse_value
+from ..profiles import ProfileMix, parse_mix
 from ..services.registry import API, DHCP, HTTP, KINDS, TFTP
 from ..units import UnitError, parse_percent, parse_quantity
 
@@ -324,7 +325,7 @@ class DhcpService(Section):
         pool: addresses per client subnet (the relay's giaddr picks it); ``None``: enough.
         proxy: a ProxyDHCP server: it gives PXE clients a boot file, no address.
         boot_files: boot file (an image name) per client architecture, option 93:
-            ``{bios: undionly.kpxe, uefi: ipxe.efi}``.
+            ``{bios: undionly.kpxe, uefi: ipxe.efi, uefi-arm64: ipxe-arm64.efi}``.
         script: what it gives iPXE (user class ``iPXE``): a script URL such as
             ``http://api1/boot?mac=${net0/mac}``; empty: iPXE runs the group's script.
         user_class_check: it tells iPXE from the PXE ROM; ``false`` hands iPXE the PXE
@@ -340,7 +341,7 @@ class DhcpService(Section):
     ipv6_ra: bool = False
     pool: PosInt | None = None
     proxy: bool = False
-    boot_files: dict[Literal["bios", "uefi"], str] = {}
+    boot_files: dict[Literal["bios", "uefi", "uefi-arm64"], str] = {}
     script: str = ""
     user_class_check: bool = True
 
@@ -464,6 +465,48 @@ class Stage(Section):
     max_in_flight: PosInt | None = None
 
 
+def _profile_ref(*, optional: bool = False):
+    """A firmware profile: a name, or a mix of names ``{mix: [{weight, profile}, ...]}``.
+
+    A mix becomes a :class:`~netbootsim.profiles.ProfileMix` (each server draws one
+    part, :mod:`netbootsim.fleet.variation`); a malformed one is a ``dist`` error whose
+    context names the part that is wrong. Names are checked with the scenario (with
+    suggestions), not here. Serialized as written.
+    """
+
+    def parse(value: Any) -> Any:
+        if value is None and optional:
+            return None
+        if isinstance(value, ProfileMix):
+            return value
+        if isinstance(value, str):
+            if not value:
+                raise PydanticCustomError("dist", "{msg}", {"msg": "must not be empty",
+                                                            "sub": []})
+            return value
+        if isinstance(value, dict):
+            try:
+                return parse_mix(value)
+            except DistError as e:
+                raise PydanticCustomError("dist", "{msg}",
+                                          {"msg": e.msg, "sub": list(e.sub)}) from None
+        raise PydanticCustomError("dist", "{msg}", {
+            "msg": f"expected a profile name or {{mix: [{{weight: w, profile: name}}, "
+                   f"...]}}, got {value!r}", "sub": []})
+
+    def dump(value: Any) -> Any:
+        return value.spec() if isinstance(value, ProfileMix) else value
+
+    return (PlainValidator(parse), PlainSerializer(dump))
+
+
+#: A firmware profile's name, or a mix of them (:func:`_profile_ref`).
+ProfileRef = Annotated[Any, *_profile_ref()]
+OptProfileRef = Annotated[Any, *_profile_ref(optional=True)]
+#: The platforms a boot file is given for (DHCP option 93: 0, 7, 11).
+Platform = Literal["bios", "uefi", "uefi-arm64"]
+
+
 class FleetGroup(Section):
     """A group of servers that boot the same way.
 
@@ -472,37 +515,49 @@ class FleetGroup(Section):
         count: servers in the group, taken in topology order.
         racks: only servers of these racks (``None``: any rack).
         boot: boot path, one of :data:`BOOT_PATHS`.
-        profile: firmware profile (:data:`netbootsim.profiles.PROFILES`); default
-            ``pxe-rom`` for ``pxe``, else ``ipxe-current``.
+        profile: firmware profile (:data:`netbootsim.profiles.PROFILES`), or a mix of
+            them (``{mix: [{weight: 0.7, profile: server-uefi}, {weight: 0.3, profile:
+            server-bios}]}``: each server draws its own); default ``pxe-rom`` for
+            ``pxe``, else ``ipxe-current``.
         images: image names, fetched in order (by the default script, or by the NBP of
             a ``pxe`` boot).
         server: service the images come from.
         power_on: when the servers are powered on.
-        arch: ``bios`` or ``uefi`` (DHCP option 93 picks the boot file).
+        arch: ``bios``, ``uefi`` or ``uefi-arm64`` (DHCP option 93 picks the boot file)
+            for servers whose firmware profile has no platform of its own (the server
+            classes have one).
+        boot_files: the boot file (an image name) per platform, given to this group's
+            PXE clients before a DHCP server's own (``{bios: undionly.kpxe, uefi:
+            ipxe.efi, uefi-arm64: ipxe-arm64.efi}``); a mixed group's servers each get
+            their own platform's.
         script: the group's embedded iPXE script, run instead of iPXE's autoboot
             (default: autoboot — ``dhcp``, then the script URL DHCP gives, else
             ``kernel``/``initrd`` of ``images`` from ``server``, then ``boot``).
-        rom: ``pxe-chainload-ipxe``: the PXE ROM's profile (default ``pxe-rom``).
+        rom: ``pxe-chainload-ipxe``: the PXE ROM's profile (default ``pxe-rom``) — a
+            server class (``server-uefi``...) brings its POST and platform — or a mix.
         nbp: the NBP a PXE ROM loads when DHCP names no boot file (an image name).
         dhcp: the DHCP service of the group (default: the first non-proxy one by name).
         stages: the lifecycle (default: one stage ``boot``).
         build: the iPXE binary's command set (``netbootsim ipxe check --help`` lists
             them; e.g. ``all`` for a build with IMAGE_TRUST_CMD); default: the profile's.
         tune: profile values changed for this group, units in the text
-            (``{tftp_client_block_delay: 2ms}``; :data:`netbootsim.profiles.TUNABLE`).
+            (``{tftp_client_block_delay: 2ms}``; :data:`netbootsim.profiles.TUNABLE`);
+            ``post`` changes the firmware that starts at power-on (a chainload's
+            ``rom``), the others ``profile``.
     """
 
     name: Name
     count: PosInt
     racks: list[str] | None = None
     boot: Literal["pxe", "pxe-chainload-ipxe", "ipxe"] = "ipxe"
-    profile: Name = "ipxe-current"
+    profile: ProfileRef = "ipxe-current"
     images: list[str] = []
     server: Name | None = None
     power_on: PowerOn = PowerOn()
-    arch: Literal["bios", "uefi"] = "bios"
+    arch: Platform = "bios"
+    boot_files: dict[Platform, Name] = {}
     script: str | None = None
-    rom: Name | None = None
+    rom: OptProfileRef = None
     nbp: Name | None = None
     dhcp: Name | None = None
     stages: list[Stage] = []

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..errors import Problem
 from ..ipxe.lint import check_text
-from ..profiles import PROFILES
+from ..profiles import PROFILES, profile_names
 from .source import Origin, format_path
 
 __all__ = ["lint_scripts", "located"]
@@ -30,7 +30,8 @@ def located(origin: Origin, path: tuple, line: int, message: str) -> Problem:
 
 def _group_build(g) -> str:
     """The build a group's iPXE runs: its own, else its profile's (as a machine picks it)."""
-    profile = PROFILES.get(g.profile)
+    names = profile_names(g.profile)
+    profile = PROFILES.get(names[0][1]) if names else None
     return g.build or (profile.build if profile is not None else "all")
 
 

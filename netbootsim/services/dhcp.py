@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,8 +118,8 @@ class DhcpServer:
         ipv6_ra: a router advertises on the clients' network (no IPv6 wait).
         pool: addresses per client domain (``None``: never runs out).
         proxy: a ProxyDHCP server: boot file only, no address.
-        boot_files: boot file per client architecture (``bios``, ``uefi``) for PXE
-            clients (option 93); ``{}``: it gives none.
+        boot_files: boot file per client architecture (``bios``, ``uefi``,
+            ``uefi-arm64``) for PXE clients (option 93); ``{}``: it gives none.
         script: what it gives a client whose user class is ``iPXE`` (a script URL);
             ``""``: nothing (iPXE runs its embedded script).
         user_class_check: it tells iPXE from the PXE ROM by option 77; ``False`` hands
@@ -217,7 +217,11 @@ class DhcpClient:
         domain: its L2 domain (the pool its relay's giaddr picks).
         servers: ``(server, round trip, relayed)`` for every DHCP server it can reach.
         ipxe: iPXE (user class ``iPXE``, its timers) rather than a PXE ROM.
-        arch: ``bios`` or ``uefi`` (option 93).
+        arch: ``bios``, ``uefi`` or ``uefi-arm64`` (option 93: 0, 7, 11; RFC 4578 §2.1
+            [rfc4578], IANA's architecture types [iana-pxe-arch]).
+        boot_files: the boot file per architecture configured for this client's group
+            (a dnsmasq tag on its hosts, in effect): given to a PXE client of that
+            architecture before any server's own ``boot_files``; ``{}``: none.
         ipv6: the build waits for IPv6 autoconfiguration when no router advertises.
         discover_end: iPXE's ``DHCP_DISC_END_TIMEOUT_SEC``.
         blackout_until: frames sent before this time are lost (LACP, STP, link down).
@@ -235,6 +239,7 @@ class DhcpClient:
     servers: Sequence[tuple[DhcpServer, float, bool]]
     ipxe: bool = True
     arch: str = "bios"
+    boot_files: Mapping[str, str] = field(default_factory=dict)
     ipv6: bool = False
     discover_end: float = 10.0
     blackout_until: float = 0.0
@@ -294,6 +299,8 @@ def dhcp_client(env: simpy.Environment, c: DhcpClient
         return min(offers.values(), key=lambda o: o[0].name)
 
     def boot_file(server: DhcpServer) -> str:
+        if not c.wants_script and (f := c.boot_files.get(c.arch)):
+            return f  # the group's own file for its architecture
         for px, _ in proxies:
             if f := px.boot_file_for(c.arch, c.wants_script):
                 return f
