@@ -12,7 +12,7 @@ import sys
 from .. import memguard
 
 __all__ = ["STRICT_HELP", "FORCE_HELP", "MAX_MEMORY_HELP", "add_scenario_flags", "say",
-           "ProgressBar", "max_memory"]
+           "ProgressBar", "simulated", "max_memory"]
 
 #: ``--strict``, as every command that loads a scenario words it.
 STRICT_HELP = ("refuse the scenario's warnings too (values outside their plausible range, "
@@ -44,17 +44,41 @@ def max_memory(args: argparse.Namespace) -> float | None:
     return memguard.parse_limit(getattr(args, "max_memory", None))
 
 
+def simulated(now: float) -> str:
+    """The bar's clock: ``"simulated 1.62 s"``, ``"simulated 59.3 s"``, ``"1:02:03"``.
+
+    Hundredths below 10 s (a packet-engine run may take a minute of wall time for 3 s
+    of simulated time), tenths below an hour, then hours, minutes and seconds.
+    """
+    if now < 10:
+        return f"simulated {now:.2f} s"
+    if now < 3600:
+        return f"simulated {now:.1f} s"
+    minutes, seconds = divmod(int(now), 60)
+    return f"simulated {minutes // 60}:{minutes % 60:02d}:{seconds:02d}"
+
+
 def say(line: str) -> None:
     """A scenario's warning, on stderr."""
     print(line, file=sys.stderr)
 
 
 class ProgressBar:
-    """``progress(done, total, now)`` as a tqdm bar of servers, shown after 2 s of running.
+    """``progress(done, total, now)`` as a bar: servers finished, and the simulated clock.
 
-    The bar is made at the first call (that is when the total is known) and closed by
-    :meth:`close`.
+    The simulation calls it each time a server finishes and every few tens of thousands
+    of steps (:data:`netbootsim.fleet.simulate.WATCH_EVERY`), so the simulated clock
+    moves on while no server finishes: a run whose servers all finish at its end (a
+    rack sharing one link, on the packet engine a minute of wall time) still shows it
+    advancing. There is no time-left estimate: neither the servers finished so far nor
+    the simulated time tell when a run ends (a storm finishes 1 server of 4,000, then
+    the rest at once). Shown after 2 s of running, on stderr; made at the first call
+    (when the total is known) and closed by :meth:`close`.
     """
+
+    #: What the bar shows: ``quickstart: 12/40 servers finished |###   | 00:04 elapsed,
+    #: simulated 3.1 s`` (tqdm's ``bar_format``; it puts ", " before the postfix).
+    FORMAT = "{desc}: {n_fmt}/{total_fmt} servers finished |{bar}| {elapsed} elapsed{postfix}"
 
     def __init__(self, name: str, enabled: bool = True):
         self.name = name
@@ -62,16 +86,19 @@ class ProgressBar:
         self.bar = None
 
     def __call__(self, done: int, total: int, now: float) -> None:
-        """Advance the bar to ``done`` of ``total`` servers at simulated time ``now``."""
+        """Show ``done`` of ``total`` servers finished at simulated time ``now``."""
         if not self.enabled:
             return
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=self.name, unit="server", delay=2.0,
-                            file=sys.stderr, leave=False, mininterval=0.5)
+            # miniters=0: every call may redraw (at most every 0.5 s), also one where no
+            # server finished and only the simulated clock moved
+            self.bar = tqdm(total=total, desc=self.name, bar_format=self.FORMAT,
+                            delay=2.0, file=sys.stderr, leave=False, mininterval=0.5,
+                            miniters=0)
         self.bar.n = done
-        self.bar.set_postfix_str(f"t={now:.0f} s", refresh=False)
+        self.bar.set_postfix_str(simulated(now), refresh=False)
         self.bar.update(0)
 
     def close(self) -> None:

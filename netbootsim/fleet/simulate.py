@@ -96,7 +96,9 @@ def simulate(
         faults: fault windows on links, services and images.
         provisioners: each provisioning API's inventory and templates, by name.
         trace: servers whose iPXE console is kept (``FleetRun.consoles``).
-        progress: called as ``progress(done, total, now)`` each time a server finishes.
+        progress: called as ``progress(done, total, now)`` each time a server finishes,
+            and every :data:`WATCH_EVERY` SimPy steps (a third of a second or so), so a
+            run whose servers all finish at its end still shows simulated time passing.
         watch: called as ``watch(now)`` every :data:`WATCH_EVERY` SimPy steps; it may
             raise to stop the run (the exception propagates). ``None`` costs nothing.
 
@@ -146,8 +148,15 @@ def simulate(
         m = Machine(world, by_name[gname], server, n, times[gname][i], draws[gname], i)
         machines.append(m)
         env.process(life(m))
+
+    def tick(now: float) -> None:  # every WATCH_EVERY steps: the guard, then the progress
+        if watch is not None:
+            watch(now)
+        if progress is not None:  # simulated time moves on while no server finishes
+            progress(done[0], len(machines), now)
+
     with relaxed_gc():
-        cut = _run(env, until, watch)
+        cut = _run(env, until, None if watch is None and progress is None else tick)
     run = world.run
     if run.timeline:  # close the step plot: everything idle once the last phase is done
         t_end = max((r.end for r in run.records), default=env.now)

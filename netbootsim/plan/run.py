@@ -4,8 +4,8 @@ Every way of running a scenario goes through here: ``netbootsim run``, ``compare
 ``sweep``, ``ipxe trace``, the engine cross-validation and the library's
 :func:`netbootsim.api.simulate_scenario`. Nothing here prints or parses a command line:
 the caller passes what it wants to hear as callbacks — ``progress(done, total, now)``
-each time a server finishes, ``say(line)`` for each of the scenario's warnings (before
-the run starts) — and the memory limit.
+each time a server finishes and as simulated time passes, ``say(line)`` for each of the
+scenario's warnings (before the run starts) — and the memory limit.
 
 - :func:`simulate`: a loaded (or built) scenario → :class:`Outcome` (the run, its
   inputs, the summary and the frames), no files.
@@ -149,7 +149,9 @@ def simulate(scenario: Scenario | BuiltScenario, *, name: str | None = None, que
         name: the run's name in records and summary (default: the scenario's).
         question: the question the summary states.
         trace: servers whose iPXE console is kept (``Outcome.run.consoles``).
-        progress: called as ``progress(done, total, now)`` each time a server finishes.
+        progress: called as ``progress(done, total, now)`` each time a server finishes,
+            and every few tens of thousands of steps while none does
+            (:func:`netbootsim.fleet.simulate`).
         watch: called with the simulated time every few tens of thousands of steps; may
             raise to stop the run (the memory guard).
         replication: run as that replication of the scenario, with the streams

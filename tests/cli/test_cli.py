@@ -194,3 +194,48 @@ def test_help_imports_no_heavy_library():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_progress_bar_shows_servers_and_the_simulated_clock_without_an_eta():
+    # a storm: 1 of 4,000 finished after 3 s of wall time would give tqdm an ETA of
+    # hours; the bar has none, and shows the simulated clock instead
+    from netbootsim.cli.common import ProgressBar, simulated
+
+    bar = ProgressBar("storm")
+    bar(1, 4000, 2.5)
+    text = str(bar.bar)  # the line the bar draws
+    bar.close()
+    assert "storm: 1/4000 servers finished |" in text
+    assert text.endswith("| 00:00 elapsed, simulated 2.50 s")
+    assert "ETA" not in text and "<" not in text and "/s" not in text
+    # 1.625 and 59.25 are exact in binary: a tie, rounded half to even as format does
+    assert simulated(1.625) == "simulated 1.62 s" and simulated(9.999) == "simulated 10.00 s"
+    assert simulated(59.25) == "simulated 59.2 s"
+    assert simulated(3725.0) == "simulated 1:02:05"  # 3725 s = 1 h 2 min 5 s
+
+
+def test_progress_is_called_while_no_server_finishes(monkeypatch):
+    # every WATCH_EVERY steps the run tells the simulated time, not only when a server
+    # finishes: with a step count of 50 the 40 servers of the quickstart (which all
+    # finish at the end, sharing one link) are told about many times at done = 0, the
+    # clock never going back, before the 40 calls of their finishing
+    import importlib
+    from pathlib import Path
+
+    from netbootsim.plan.run import simulate
+    from netbootsim.scenario import load_scenario
+
+    monkeypatch.setattr(importlib.import_module("netbootsim.fleet.simulate"), "WATCH_EVERY",
+                        50)  # (the package's name `simulate` is the function)
+    calls = []
+    out = simulate(load_scenario(Path(__file__).resolve().parents[2] / "scenarios" /
+                                 "quickstart.yaml"),
+                   progress=lambda done, total, now: calls.append((done, total, now)))
+    assert out.summary["completed"] == 40
+    before = [c for c in calls if c[0] == 0]
+    assert len(before) > 3 and {total for _, total, _ in calls} == {40}
+    assert any(0 < now < out.summary["makespan"] for _, _, now in before)
+    times = [now for _, _, now in calls]
+    assert times == sorted(times)  # the clock never goes back
+    done = [d for d, _, _ in calls]
+    assert done == sorted(done) and done[-1] == 40
