@@ -21,6 +21,8 @@ WHY = available()
 pytestmark = pytest.mark.skipif(WHY is not None, reason=f"no headless browser: {WHY}")
 
 FIGURES = ["Completion time", "Time by phase", "Utilisation over time"]
+#: Drawn after the completion CDF when some server failed or did not finish.
+FLEET = "Readiness and failures over time"
 # Markup that must never reach the reader as text: Markdown tables and emphasis, HTML
 # tags, escaped entities shown literally (double escaping).
 RAW = ["|---", "**", "<img", "<table", "<h2", "&lt;", "&gt;", "&amp;", "{{", "{%"]
@@ -28,7 +30,10 @@ RAW = ["|---", "**", "<img", "<table", "<h2", "&lt;", "&gt;", "&amp;", "{{", "{%
 
 def _check(page, summary: dict) -> None:
     # every figure decoded, at the width the page gives it
-    assert [alt for alt, *_ in page.images] == FIGURES
+    figures = list(FIGURES)
+    if summary.get("failed") or summary.get("unfinished"):
+        figures.insert(1, FLEET)
+    assert [alt for alt, *_ in page.images] == figures
     for alt, loaded, natural, _top, width, height in page.images:
         assert loaded and natural > 0, f"figure {alt!r} did not decode"
         assert width > 300 and height > 100, f"figure {alt!r} shown at {width}×{height}"
@@ -77,3 +82,23 @@ def test_shipped_report_with_failures_renders():
     failures = page.text.split("Failures", 1)[1]
     assert "signature-invalid" in reason and reason.split(":")[0] in failures
     assert f"{reason}\t{n}\t{fmt.percent(n / summary['servers'])}" in failures
+
+
+def test_compare_page_renders(tmp_path):
+    # six scenarios: the answer, the shared question once, the runs' table with what held
+    # each back, one figure, phases in boot order; no markup shown as text
+    out = tmp_path / "cmp"
+    scenarios = sorted(str(p) for p in (ROOT / "scenarios" / "tftp-vs-http").glob("*.yaml"))
+    assert main(["compare", *scenarios, "--out", str(out)]) == 0
+    page = render(out / "compare.html", tmp_path / "cmp.png")
+    for raw in RAW:
+        assert raw not in page.text, f"raw markup {raw!r} shown as text"
+    assert [alt for alt, *_ in page.images] == ["Completion time"]
+    alt, loaded, natural, top, width, height = page.images[0]
+    assert loaded and natural > 0 and width > 600
+    assert page.text.count("Question:") == 1
+    assert "TFTP lock-step:" in page.text and "sooner than" in page.text
+    phases = page.text.split("Time by phase", 1)[1]
+    assert phases.index("firmware") < phases.index("fetch:kernel") < phases.index("fetch:initrd")
+    # in reading order: question, answer, table, figure, phases
+    assert page.top_of("table", "run") < top < page.top_of("h2", "Time by phase")
