@@ -12,6 +12,10 @@ in-flight cap, then makes attempts until one succeeds or its policy gives up:
   stage's timeout;
 * else the stage, and the server, have failed.
 
+With a power-on policy or an orchestrator (:mod:`.power`), the first power-on waits
+for its instant, its admission and the orchestrator's power command; each later stage
+and each ``retry`` starts with the orchestrator's step and power cycle.
+
 One attempt is the BIOS and ROM start-up, the group's boot path
 (:mod:`.boot`), then the OS phase: the installer streams the stage's image to disk
 over HTTP (Linux TCP, bounded by the disk's write rate), then the stage's ``work``
@@ -36,17 +40,31 @@ __all__ = ["lifecycle"]
 def lifecycle(m: Machine) -> Generator[simpy.Event, Any, None]:
     """The whole life of the server in the run (a SimPy process)."""
     env = m.env
-    yield env.timeout(m.at)
-    m.stage = m.group.stages[0].name
-    m.record("power-on", env.now, env.now)
+    power = _power(m)
+    if power is None:
+        yield env.timeout(m.at)
+        m.stage = m.group.stages[0].name
+        m.record("power-on", env.now, env.now)
+    else:  # a power-on policy, admission control, an orchestrator (.power)
+        yield from power.power_on(m)
     for j, stage in enumerate(m.group.stages):
         m.stage_no = j
         ok, reason = yield from _stage(m, stage)
         if not ok:
             m.outcome = "failed"
             m.reason = f"{stage.name}: {reason}" if len(m.group.stages) > 1 else reason
+            if power is not None:
+                power.done(m)
             return
     m.ready, m.outcome = env.now, "ok"
+    if power is not None:
+        power.done(m)
+
+
+def _power(m: Machine):
+    """The run's :class:`~.power.PowerControl` if it governs the machine's group."""
+    power = m.world.power
+    return power if power is not None and power.governs(m.group) else None
 
 
 def _stage(m: Machine, stage: Stage) -> Generator[simpy.Event, Any, tuple[bool, str]]:
@@ -62,7 +80,10 @@ def _stage(m: Machine, stage: Stage) -> Generator[simpy.Event, Any, tuple[bool, 
         if env.now > t0:
             m.record("queued", t0, env.now, reason=f"{stage.name}: at most "
                      f"{stage.max_in_flight} in flight")
+    power = _power(m)
     try:
+        if power is not None and m.stage_no > 0:  # the orchestrator starts the stage
+            yield from power.stage_start(m)
         return (yield from _attempts(m, stage))
     finally:
         if req is not None:
@@ -76,8 +97,13 @@ def _attempts(m: Machine, stage: Stage) -> Generator[simpy.Event, Any, tuple[boo
     retries = stage.retries
     m.attempt = 0
     m.last_error = ""
+    restarted = False
     while True:
         m.attempt += 1
+        if restarted:  # the orchestrator's retry: its step and power cycle
+            restarted = False
+            yield from _power(m).stage_start(m)
+            began = env.now
         tried = env.now
         proc = env.process(_attempt(m, stage))
         deadline = began + stage.timeout if stage.timeout is not None else math.inf
@@ -116,6 +142,7 @@ def _attempts(m: Machine, stage: Stage) -> Generator[simpy.Event, Any, tuple[boo
             if math.isfinite(deadline) and env.now < deadline:
                 yield env.timeout(deadline - env.now)  # the orchestrator notices then
             began = env.now
+            restarted = _power(m) is not None
             continue
         return False, why
 

@@ -34,6 +34,10 @@ class FleetRun:
         broadcasts: DHCP broadcast packets per L2 domain.
         broadcast_frames: packet engine: broadcast copies (DHCP and ARP) delivered to
             members of each L2 domain.
+        caps: other capped pools by label (an orchestrator's workers, an admission
+            cap): ``(pool, cap)``, each pool with its ``full`` stretches
+            (:class:`netbootsim.services.orchestrator.CappedPool`).
+        orchestrators: the orchestrators' state objects, by name.
     """
 
     records: list[PhaseRecord] = field(default_factory=list)
@@ -54,6 +58,8 @@ class FleetRun:
     broadcast_frames: Counter = field(default_factory=Counter)
     apis: dict = field(default_factory=dict)
     consoles: dict = field(default_factory=dict)
+    caps: dict = field(default_factory=dict)
+    orchestrators: dict = field(default_factory=dict)
 
 
 class Observer:

@@ -13,8 +13,9 @@ from ..streams import Streams
 from ..topology import Topology
 from .lifecycle import lifecycle
 from .machine import Machine
+from .power import PowerControl, planned_instants
 from .results import FleetRun
-from .spec import DhcpSpec, FaultWindows, Group, Service
+from .spec import DhcpSpec, FaultWindows, Group, OrchestratorSpec, Service
 from .variation import GroupDraws
 from .world import World
 
@@ -63,6 +64,7 @@ def simulate(
     scripts: dict[str, str] | None = None,
     faults: FaultWindows | None = None,
     provisioners: dict | None = None,
+    orchestrators: dict[str, OrchestratorSpec] | None = None,
     trace: Sequence[str] = (),
     progress=None,
     watch: Callable[[float], None] | None = None,
@@ -95,6 +97,8 @@ def simulate(
         scripts: bodies of the images that are iPXE scripts, by name.
         faults: fault windows on links, services and images.
         provisioners: each provisioning API's inventory and templates, by name.
+        orchestrators: every orchestrator by name (the groups' power policies name
+            theirs; :mod:`.power`).
         trace: servers whose iPXE console is kept (``FleetRun.consoles``).
         progress: called as ``progress(done, total, now)`` each time a server finishes,
             and every :data:`WATCH_EVERY` SimPy steps (a third of a second or so), so a
@@ -129,7 +133,13 @@ def simulate(
     for server, gname in members:
         per_group.setdefault(gname, []).append(server)
     times = {gname: power_on_times(topology, by_name[gname], servers)
+             if by_name[gname].power is None or by_name[gname].power.kind is None else
+             planned_instants(by_name[gname].power, gname,
+                              [topology.graph.nodes[s].get("rack") or "" for s in servers],
+                              world.streams)
              for gname, servers in per_group.items()}
+    if any(g.power is not None for g in groups):
+        world.power = PowerControl(env, groups, dict(orchestrators or {}), world.run)
     draws = {gname: GroupDraws(by_name[gname], world.streams, len(servers))
              for gname, servers in per_group.items()}
     machines = []

@@ -9,7 +9,8 @@ from ..profiles import Profile
 from ..services.registry import API, DHCP, HTTP, TFTP
 
 __all__ = ["Service", "DhcpSpec", "Install", "Stage", "Group", "LinkFaults", "FaultWindows",
-           "DEFAULT_STAGE", "LINUX_RWND", "TLS_CLIENT_TIME"]
+           "PowerPolicy", "OrchestratorSpec", "POWER_POLICIES", "DEFAULT_STAGE",
+           "LINUX_RWND", "TLS_CLIENT_TIME"]
 
 #: The client's own time for a TLS handshake (key exchange, signature checks): no
 #: published figure for iPXE (its repository has none [ipxe-src]), none
@@ -180,6 +181,53 @@ class FaultWindows:
     tamper: dict = field(default_factory=dict)
 
 
+#: Power-on policies (:class:`PowerPolicy`, :mod:`.power`).
+POWER_POLICIES = ("all-at-once", "stagger", "batches", "random", "per-rack", "admission")
+
+
+@dataclass(frozen=True)
+class PowerPolicy:
+    """How a group's servers are powered on (:mod:`.power` computes the instants).
+
+    Attributes:
+        kind: one of :data:`POWER_POLICIES`; ``None``: the group's own schedule
+            (``power_on_at``, ``per_second``, ``rack_interval``).
+        at: the first power-on request (s).
+        interval: ``stagger``: between consecutive servers; ``per-rack``: between
+            consecutive racks (s).
+        batch, every: ``batches``: ``batch`` servers every ``every`` seconds.
+        window: ``random``: each server at a uniform instant in ``[at, at + window)``.
+        max_booting: ``admission``: servers booting at once at most; a server boots from
+            its admission until it is ready or has failed.
+        scope: ``admission``: ``group`` (a cap per group) or ``fleet`` (one cap shared by
+            every group whose scope is ``fleet``).
+        orchestrator: the orchestrator that sends the power commands and starts the
+            stages (``None``: the servers power on by themselves).
+    """
+
+    kind: str | None = None
+    at: float = 0.0
+    interval: float = 0.0
+    batch: int = 1
+    every: float = 0.0
+    window: float = 0.0
+    max_booting: int | None = None
+    scope: str = "group"
+    orchestrator: str | None = None
+
+
+@dataclass(frozen=True)
+class OrchestratorSpec:
+    """An orchestrator (see :class:`netbootsim.services.orchestrator.Orchestrator`)."""
+
+    name: str
+    power_workers: int | None
+    power_latency: float
+    power_time: float
+    step_workers: int | None
+    step_time: float
+
+
 @dataclass(frozen=True)
 class Group:
     """A fleet group: servers that boot the same way.
@@ -213,6 +261,8 @@ class Group:
         build: the iPXE build (command set, URI schemes; :data:`netbootsim.ipxe.BUILDS`);
             ``None``: the profile's.
         faults: the group's port behaviour after link-up.
+        power: its power-on policy and orchestrator (``None``: powered on by itself on
+            the schedule above).
     """
 
     name: str
@@ -234,3 +284,4 @@ class Group:
     rack_interval: float = 0.0
     build: str | None = None
     faults: LinkFaults = field(default_factory=LinkFaults)
+    power: PowerPolicy | None = None

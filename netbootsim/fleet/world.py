@@ -158,6 +158,9 @@ class World:
         self.connections: dict[str, dict[str, float]] = {}  # server -> service -> bytes
         self.held: dict[str, list] = {}  # server -> worker requests its connections hold
         self.stage_caps: dict[str, simpy.Resource] = {}
+        #: power-on policies and orchestrators (:class:`.power.PowerControl`), set by
+        #: :func:`.simulate.simulate` when a group has a policy; ``None``: none.
+        self.power = None
 
     # -------------------------------------------------------------------- records
     def record(self, server: str, group: str, rack: str, stage: str, phase: str,

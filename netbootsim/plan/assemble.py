@@ -32,6 +32,7 @@ from ..fleet import (
     random_inputs,
     simulate,
 )
+from ..fleet.spec import OrchestratorSpec, PowerPolicy
 from ..profiles import Profile, ProfileMix, get_profile, tuned
 from ..scenario.api_checks import scenario_dir
 from ..services.provisioning import DEFAULT_UNKNOWN, Provisioner, load_inventory
@@ -89,6 +90,7 @@ class FleetInputs:
     scripts: dict[str, str] = field(default_factory=dict)
     faults: FaultWindows = field(default_factory=FaultWindows)
     provisioners: dict[str, Provisioner] = field(default_factory=dict)
+    orchestrators: dict[str, OrchestratorSpec] = field(default_factory=dict)
     engine: str = "flow"
 
 
@@ -142,6 +144,10 @@ def fleet_inputs(built) -> FleetInputs:
     for name, svc in sorted(built.services.items()):
         if svc.kind == "dhcp":
             out.dhcp.append(_dhcp(name, svc))
+        elif svc.kind == "orchestrator":
+            out.orchestrators[name] = OrchestratorSpec(
+                name, svc.power_workers, svc.power_latency, svc.power_time,
+                svc.step_workers, svc.step_time)
         else:
             out.services[name] = _service(name, svc)
         if svc.kind == "api" and (svc.templates or svc.inventory is not None):
@@ -195,8 +201,25 @@ def fleet_inputs(built) -> FleetInputs:
             boot_files=tuple(sorted(g.boot_files.items())),
             nbp=g.nbp, rack_interval=g.power_on.rack_interval, build=g.build,
             faults=LinkFaults(lacp=faults.get("lacp", 0.0), stp=faults.get("stp", 0.0),
-                              down=faults.get("down", 0.0))))
+                              down=faults.get("down", 0.0)),
+            power=_power_policy(g.power_on, out.orchestrators)))
     return out
+
+
+def _power_policy(po, orchestrators: dict[str, OrchestratorSpec]) -> PowerPolicy | None:
+    """A group's power-on policy and orchestrator (``None``: neither, its own schedule).
+
+    The orchestrator is the one ``power_on`` names, else the scenario's only one.
+    """
+    orch = po.orchestrator
+    if orch is None and len(orchestrators) == 1:
+        (orch,) = orchestrators
+    if po.policy is None and orch is None:
+        return None
+    return PowerPolicy(po.policy, at=po.at, interval=po.interval or 0.0,
+                       batch=po.batch or 1, every=po.every or 0.0, window=po.window or 0.0,
+                       max_booting=po.max_booting, scope=po.scope or "group",
+                       orchestrator=orch)
 
 
 def _firmwares(g, base) -> tuple[Profile, tuple, Profile | None, tuple]:
@@ -285,7 +308,8 @@ def run_built(built, *, name: str | None = None, trace: tuple[str, ...] = (),
                    host_queue=built.run.host_queue,
                    services=inputs.services, dhcp=inputs.dhcp, images=inputs.images,
                    scripts=inputs.scripts,
-                   faults=inputs.faults, provisioners=inputs.provisioners, trace=trace,
+                   faults=inputs.faults, provisioners=inputs.provisioners,
+                   orchestrators=inputs.orchestrators, trace=trace,
                    progress=progress, watch=watch, streams=streams)
     return run, inputs, time.perf_counter() - t0
 

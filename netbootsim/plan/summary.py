@@ -46,6 +46,13 @@ def _occupancy(full: list[list[float]], now: float) -> list[tuple[float, float]]
     return [(a, min(b, now)) for a, b in full if min(b, now) > a]
 
 
+def _orchestrator_limit(o) -> str:
+    """``298 power commands, 298 stage starts at once``: an orchestrator's caps."""
+    def cap(n) -> str:
+        return "no cap on" if n is None else f"{n}"
+    return f"{cap(o.power.cap)} power commands, {cap(o.steps.cap)} stage starts at once"
+
+
 def summarize(
     run: FleetRun, *, scenario: str, question: str, seed: int, mode: str, notes: list[str],
     warnings: list[str] = (),
@@ -76,6 +83,8 @@ def summarize(
     caps = [(f"{name}:slots", sl, sl.max_sessions) for name, sl in run.slots.items()]
     caps += [(f"{name}:workers", pool, pool.workers.capacity)
              for name, pool in run.workers.items()]
+    # orchestrators' workers and admission caps: saturated while requests wait for them
+    caps += [(label, pool, size) for label, (pool, size) in sorted(run.caps.items())]
     saturated, max_flows = dict(run.saturated), dict(run.max_flows)
     first_last = dict(run.first_last)  # copies: the run's own counters stay the engine's
     in_span: dict[str, float] = {}  # seconds saturated between t0 and t0 + makespan
@@ -144,6 +153,10 @@ def summarize(
                for name, pool in sorted(run.workers.items())},
             **{name: {"kind": "api", "limit": f"{res.capacity} at once"}
                for name, res in sorted(run.apis.items())},
+            **{name: {"kind": "orchestrator", "limit": _orchestrator_limit(o),
+                      "max_queued": max(o.power.max_queued, o.steps.max_queued),
+                      "power_commands": o.power.served, "steps": o.steps.served}
+               for name, o in sorted(run.orchestrators.items())},
         },
         "retries": {
             "servers_retried": int(phases.loc[phases["attempt"] > 1, "server"].nunique())

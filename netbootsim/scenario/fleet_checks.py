@@ -7,6 +7,7 @@ from ..dist import DistError
 from ..ipxe.spec import BUILDS
 from ..profiles import PROFILES, profile_names, tuned
 from .messages import suggest
+from .power_checks import power_checks
 from .schema import EMPIRICAL_BASE
 
 __all__ = ["fleet_checks"]
@@ -90,7 +91,7 @@ def fleet_checks(parts) -> list[Issue]:
         if g.server is None and g.script is None:
             issues.append(((*p, "server"), "required (the service the images come from), "
                                            "unless the group gives a script"))
-        elif g.server is None and all(k == "dhcp" for k in kinds.values()):
+        elif g.server is None and all(k in ("dhcp", "orchestrator") for k in kinds.values()):
             issues.append(((*p, "server"), "no tftp or http service to boot from"))
         if not g.images and (g.script is None or g.boot == "pxe"):
             issues.append(((*p, "images"), "give at least one image"
@@ -168,4 +169,4 @@ def fleet_checks(parts) -> list[Issue]:
         if f.kind == "link-down" and f.target in groups and f.duration is None:
             issues.append(((*p, "duration"), "required for a group's link-down (how long "
                                              "after each power-on)"))
-    return issues
+    return issues + power_checks(parts)

@@ -30,13 +30,14 @@ from pydantic_core import PydanticCustomError
 from ..clock import DEFAULT_HORIZON, time_limit_problem
 from ..dist import Dist, DistError, parse_value
 from ..profiles import ProfileMix, parse_mix
-from ..services.registry import API, DHCP, HTTP, KINDS, TFTP
+from ..services.registry import API, DHCP, HTTP, KINDS, ORCHESTRATOR, TFTP
 from ..units import UnitError, parse_percent, parse_quantity
 
 __all__ = [
     "BOOT_PATHS", "SHAPES", "Section", "Link", "LinkReverse", "Host", "Node",
     "ExtraLink", "TopologySection", "TftpService", "HttpService", "DhcpService", "Service",
-    "Image", "PowerOn", "FleetGroup", "ApiService", "Install", "Stage", "Fault", "Run",
+    "Image", "PowerOn", "FleetGroup", "ApiService", "OrchestratorService", "Install",
+    "Stage", "Fault", "Run",
     "ScenarioModel", "fields_at",
 ]
 
@@ -379,7 +380,35 @@ class ApiService(Section):
     trusted: bool = True
 
 
-Service = Annotated[Union[TftpService, HttpService, DhcpService, ApiService],  # noqa: UP007
+class OrchestratorService(Section):
+    """A provisioning orchestrator (Ironic's conductor, MAAS).
+
+    It sends the BMC power commands of the groups it powers on and starts their
+    stages, through capped workers (:mod:`netbootsim.services.orchestrator`).
+
+    Attributes:
+        host: the topology host it runs on.
+        model: one of :data:`netbootsim.services.registry.ORCHESTRATOR` (``ironic``,
+            ``maas``): the defaults of the fields below, with their sources.
+        power_workers: power commands at once (``null``: no cap).
+        power_latency: from a command's start to the server's power coming on.
+        power_time: how long a command holds its worker (at least ``power_latency``).
+        step_workers: stage starts (deploy steps) at once (``null``: no cap).
+        step_time: a worker's time to start a stage.
+    """
+
+    kind: Literal["orchestrator"]
+    host: Name
+    model: Annotated[str, _model_name("orchestrator")] = ORCHESTRATOR.default
+    power_workers: PosInt | None = _from_model("orchestrator", "power_workers")
+    power_latency: Time = _from_model("orchestrator", "power_latency")
+    power_time: Time = _from_model("orchestrator", "power_time")
+    step_workers: PosInt | None = _from_model("orchestrator", "step_workers")
+    step_time: Time = _from_model("orchestrator", "step_time")
+
+
+Service = Annotated[Union[TftpService, HttpService, DhcpService, ApiService,  # noqa: UP007
+                          OrchestratorService],
                     Field(discriminator="kind")]
 
 
@@ -410,17 +439,49 @@ class Image(Section):
 
 
 class PowerOn(Section):
-    """When a group's servers are powered on.
+    """When a group's servers are powered on (:mod:`netbootsim.fleet.power`).
+
+    Without ``policy``, server ``i`` of the group powers on at ``at + i / per_second``,
+    its ``k``-th rack ``k × rack_interval`` later (all at ``at`` by default). A policy
+    says it another way (each field only with its policy):
+
+    * ``all-at-once``: every server at ``at``;
+    * ``stagger``: one server every ``interval``;
+    * ``batches``: ``batch`` servers every ``every`` (a BMC/IPMI command rate);
+    * ``random``: each server at a uniform instant in ``[at, at + window)``, drawn
+      from the run's stream ``power_on/<group>``;
+    * ``per-rack``: rack after rack (PDU outlets), ``interval`` apart;
+    * ``admission``: at most ``max_booting`` servers booting at once (``scope``:
+      ``group``, or ``fleet`` shared by every group so scoped), the next one powered on
+      when one is ready or has failed.
 
     Attributes:
-        at: time of the first power-on, s.
-        per_second: servers powered on per second (``None``: all at ``at``).
-        rack_interval: rack by rack: each next rack of the group this much later, s.
+        policy: one of the above (``None``: ``at``/``per_second``/``rack_interval``).
+        at: time of the first power-on (request), s.
+        per_second: servers powered on per second (``None``: all at ``at``); no policy.
+        rack_interval: rack by rack: each next rack of the group this much later, s;
+            no policy.
+        interval: ``stagger``: between consecutive servers; ``per-rack``: between racks.
+        batch, every: ``batches``: servers per batch, time between batches.
+        window: ``random``: the window the instants are drawn in.
+        max_booting: ``admission``: servers booting at once at most.
+        scope: ``admission``: ``group`` or ``fleet``.
+        orchestrator: the orchestrator service whose power commands power the servers
+            on (default: the scenario's orchestrator, if it has exactly one; none else).
     """
 
+    policy: Literal["all-at-once", "stagger", "batches", "random", "per-rack",
+                    "admission"] | None = None
     at: Time = 0.0
     per_second: Annotated[float, Field(gt=0)] | None = None
     rack_interval: Time = 0.0
+    interval: OptTime = None
+    batch: PosInt | None = None
+    every: OptTime = None
+    window: OptTime = None
+    max_booting: PosInt | None = None
+    scope: Literal["group", "fleet"] | None = None
+    orchestrator: Name | None = None
 
 
 class Install(Section):

@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
-__all__ = ["ServiceModel", "TftpModel", "HttpModel", "DhcpModel", "ApiModel", "Kind",
-           "TFTP", "HTTP", "DHCP", "API", "KINDS"]
+__all__ = ["ServiceModel", "TftpModel", "HttpModel", "DhcpModel", "ApiModel",
+           "OrchestratorModel", "Kind", "TFTP", "HTTP", "DHCP", "API", "ORCHESTRATOR", "KINDS"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,6 +131,30 @@ class ApiModel(ServiceModel):
     concurrency: int
 
     SCENARIO = ("service_time", "concurrency")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrchestratorModel(ServiceModel):
+    """A provisioning orchestrator (:mod:`netbootsim.services.orchestrator`).
+
+    It sends the servers' BMC power commands (IPMI, Redfish) and starts their stages.
+
+    Attributes:
+        power_workers: power commands in flight at once (``None``: no cap).
+        power_latency: from a command's start to the server's power coming on (s).
+        power_time: how long a command holds its worker (s; at least ``power_latency``:
+            the driver confirms the new power state before it lets go).
+        step_workers: stage starts (deploy steps) served at once (``None``: no cap).
+        step_time: a worker's time to start a stage, before its power command (s).
+    """
+
+    power_workers: int | None
+    power_latency: float
+    power_time: float
+    step_workers: int | None
+    step_time: float
+
+    SCENARIO = ("power_workers", "power_latency", "power_time", "step_workers", "step_time")
 
 
 @dataclass(frozen=True)
@@ -243,5 +267,54 @@ API = Kind("api", "api service", "generic", {
         service_time=20e-3, concurrency=64),
 })
 
+ORCHESTRATOR = Kind("orchestrator", "orchestrator", "ironic", {
+    # OpenStack Ironic's conductor with the ipmitool power driver [ironic-src]. Every API
+    # action (a power-on, a deploy) runs in a thread of the conductor's pool,
+    # [conductor]workers_pool_size 300, of which the conductor keeps 2 for itself
+    # (ironic/conf/conductor.py; ConductorManager.change_node_power_state spawns a
+    # worker): 298 (the power-state sync takes up to 7 more while it runs, left out;
+    # [conductor]sync_power_state_workers, 8, caps that periodic sync, not power
+    # commands). A power-on (conductor/utils.py node_power_action, ipmitool.py
+    # _set_and_wait) is three ipmitool calls to the server's BMC, each at least
+    # [ipmi]min_command_interval = 5 s after the previous one (_exec_ipmitool sleeps
+    # until then, ironic/conf/ipmi.py): "power status" at 0, "power on" at 5 s — the
+    # server's power comes on —, "power status" again at 10 s (node_wait_for_power_state
+    # polls after an initial 1 s, then waits out the interval), and the worker is free.
+    # The step: Ironic runs a deploy's start in the same pool (modelled as a cap of its
+    # own); the conductor's own time per deploy start is not published: 0, give yours.
+    "ironic": OrchestratorModel(
+        name="ironic",
+        description="{power_workers} power commands at once (conductor pool), power on "
+                    "{power_latency:g} s after a command starts, worker held {power_time:g} s "
+                    "(IPMI status/on/status, 5 s apart); {step_workers} stage starts at once, "
+                    "{step_time:g} s each (not published)",
+        sources=("ironic/conf/conductor.py workers_pool_size, ironic/conf/ipmi.py "
+                 "min_command_interval, ironic/drivers/modules/ipmitool.py, "
+                 "ironic/conductor/utils.py [ironic-src]",),
+        power_workers=298, power_latency=5.0, power_time=10.0, step_workers=298,
+        step_time=0.0),
+    # Canonical MAAS 3.x: the rack's agent runs each power action as a Temporal activity
+    # (src/maasagent/internal/power/service.go, worker options left at their defaults
+    # [maas-src]): at most 1,000 at once, the Go SDK's default activity slots
+    # (defaultMaxConcurrentActivityExecutionSize [temporal-go-sdk]). Each runs
+    # maas-power on, the IPMI driver (src/provisioningserver/drivers/power/ipmi.py):
+    # ipmi-chassis-config and ipmipower --on-if-off at once — the power comes on; the
+    # tools' own time is not measured: 0 —, then it pauses wait_time[0] = 4 s before
+    # querying the state (PowerDriver.perform_power in drivers/power/__init__.py).
+    # Stage starts run in the region's Temporal workers (DeployWorkflow), no cap of
+    # their own modelled; their time is not published: 0.
+    "maas": OrchestratorModel(
+        name="maas",
+        description="{power_workers} power commands at once (agent's Temporal activity "
+                    "slots), power on at once, worker held {power_time:g} s (IPMI driver's "
+                    "4 s pause before its state query); stage starts uncapped, "
+                    "{step_time:g} s (not published)",
+        sources=("src/maasagent/internal/power/service.go, "
+                 "src/provisioningserver/drivers/power/ipmi.py, __init__.py [maas-src]",
+                 "defaultMaxConcurrentActivityExecutionSize [temporal-go-sdk]"),
+        power_workers=1000, power_latency=0.0, power_time=4.0, step_workers=None,
+        step_time=0.0),
+})
+
 #: Every kind, in the order scenarios' messages and ``netbootsim models`` list them.
-KINDS: dict[str, Kind] = {k.name: k for k in (TFTP, HTTP, DHCP, API)}
+KINDS: dict[str, Kind] = {k.name: k for k in (TFTP, HTTP, DHCP, API, ORCHESTRATOR)}
