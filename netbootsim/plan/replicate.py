@@ -64,11 +64,13 @@ its outputs do not depend on ``jobs`` either.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import multiprocessing
 import os
 import shutil
 import signal
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -92,7 +94,7 @@ from .summary import _clean, write_outputs
 
 __all__ = ["Plan", "plan_of", "Source", "Replica", "Replicated", "replicate", "combine",
            "pooled_summary", "replications_block", "execute_replicated", "default_jobs",
-           "T_METRICS", "BOOTSTRAP_METRICS"]
+           "T_METRICS", "BOOTSTRAP_METRICS", "SPAWN_SECONDS"]
 
 #: Metrics whose interval is Student-t (means of many servers, counts, fractions).
 T_METRICS = ("makespan", "mean", "completed", "ready_fraction_by_deadline")
@@ -286,12 +288,24 @@ def _enough(plan: Plan, reps: Sequence[Replica]) -> bool:
         _makespans(reps), plan.until_ci, minimum=MIN_REPLICATIONS)
 
 
-def replicate(source: Source, plan: Plan, *, jobs: int | None = None,
-              on_replica: OnReplica | None = None) -> list[Replica]:
-    """Run the plan's replications (``jobs`` processes at a time), in replication order.
+#: Seconds a replication's process takes before it can run one: a new Python importing
+#: the package (1.1-1.5 s on the 2-core machine of docs/performance.md, "Replications").
+SPAWN_SECONDS = 1.5
 
-    ``jobs`` 1 runs them here, one after the other; more starts that many ``spawn``
-    processes (never more than replications). The list is the same whatever ``jobs``.
+
+def replicate(source: Source, plan: Plan, *, jobs: int | None = None,
+              on_replica: OnReplica | None = None,
+              worker_memory: float | None = None) -> tuple[list[Replica], int]:
+    """Run the plan's replications, in replication order: ``(replicas, processes used)``.
+
+    ``jobs`` 1 runs them here, one after the other. With more, they run here too until
+    the last one's wall time says that sharing the replications left among ``jobs``
+    processes would save more than a process takes to start (:data:`SPAWN_SECONDS`);
+    the rest then run in ``jobs`` ``spawn`` processes. Replications of milliseconds
+    never start a process (the first one of a process, slower as it imports what it
+    needs, decides nothing alone). The replicas are the same either way.
+    ``worker_memory``: each process's memory limit (default ``source.max_memory``, which
+    this process keeps).
     """
     jobs = max(1, min(jobs or default_jobs(), plan.n))
     total = None if plan.until_ci is not None else plan.n
@@ -302,15 +316,29 @@ def replicate(source: Source, plan: Plan, *, jobs: int | None = None,
         if on_replica is not None:
             on_replica(len(reps), total, r)
 
-    if jobs == 1:
+    while jobs > 1 and not _enough(plan, reps):
+        t = time.perf_counter()
+        gathered(_value(run_replica(source, len(reps))))
+        one, done = time.perf_counter() - t, len(reps)
+        # replications left: known, or (until_ci) guessed as many again as done so far
+        left = plan.n - done if plan.until_ci is None else \
+            min(plan.n - done, max(MIN_REPLICATIONS - done, done))
+        share = min(jobs, left)
+        if not _enough(plan, reps) and share >= 2 and \
+                left * one * (1 - 1 / share) > SPAWN_SECONDS:
+            jobs = share
+            break
+    else:
         while not _enough(plan, reps):
             gathered(_value(run_replica(source, len(reps))))
-        return reps
+        return reps, 1
+    if worker_memory is not None:
+        source = dataclasses.replace(source, max_memory=worker_memory)
     ctx = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_start)
     pending: dict[int, Future] = {}
     try:
-        nxt = 0
+        nxt = len(reps)
         while not _enough(plan, reps):
             while nxt < plan.n and len(pending) < jobs:
                 pending[nxt] = pool.submit(run_replica, source, nxt)
@@ -331,7 +359,7 @@ def replicate(source: Source, plan: Plan, *, jobs: int | None = None,
             for proc in list((getattr(pool, "_processes", None) or {}).values()):
                 proc.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
-    return reps
+    return reps, jobs
 
 
 def _worker_start() -> None:
@@ -574,24 +602,28 @@ def combine(reps: Sequence[Replica], seed: int, plan: Plan, *, jobs: int = 1) ->
 
 def _jobs_for(sc: Scenario, plan: Plan, jobs: int | None,
               max_memory: float | None) -> tuple[int, float | None]:
-    """Processes to start and each one's memory limit: no more than fit the limit."""
+    """Processes to start and each one's memory limit.
+
+    The limit (``--max-memory``, else what this process may use) is shared by this
+    process, which keeps every replication's frames, and the ``jobs`` processes: each
+    gets ``limit / (jobs + 1)``, and no more processes start than fit the run's estimate
+    (:func:`netbootsim.memguard.estimate`) in that share.
+    """
     jobs = max(1, min(jobs or default_jobs(), plan.n))
     if jobs == 1:
         return 1, max_memory
     limit = max_memory if max_memory is not None else memguard.available()[0]
     need = memguard.estimate(sum(g.count for g in sc.fleet), sc.run.engine)
-    jobs = max(1, min(jobs, int(limit // need)))
-    return jobs, (limit / jobs if jobs > 1 else max_memory)
+    jobs = max(1, min(jobs, int(limit // need) - 1))
+    return jobs, (limit / (jobs + 1) if jobs > 1 else max_memory)
 
 
 def simulate_replicated(source: Source, sc: Scenario, plan: Plan, *, jobs: int | None = None,
                         on_replica: OnReplica | None = None) -> Replicated:
     """Run the plan's replications of a loaded scenario; pool them; write nothing."""
     jobs, each = _jobs_for(sc, plan, jobs, source.max_memory)
-    if each != source.max_memory:
-        source = Source(source.scenario, source.overrides, source.name, source.question, each)
-    reps = replicate(source, plan, jobs=jobs, on_replica=on_replica)
-    return combine(reps, sc.run.seed, plan, jobs=jobs)
+    reps, used = replicate(source, plan, jobs=jobs, on_replica=on_replica, worker_memory=each)
+    return combine(reps, sc.run.seed, plan, jobs=used)
 
 
 def execute_replicated(path: str, overrides: Sequence[str] = (), out: str | None = None, *,

@@ -12,6 +12,7 @@ from netbootsim.api import simulate_scenario
 from netbootsim.cli import main
 from netbootsim.errors import InputError
 from netbootsim.plan import intervals
+from netbootsim.plan import replicate as replicate_module
 from netbootsim.plan.replicate import Plan, Source, replicate
 from netbootsim.plan.run import simulate
 from netbootsim.scenario import Scenario
@@ -38,11 +39,16 @@ def cli(*argv) -> int:
     return main(["run", *argv, "--quiet"])
 
 
-def test_two_processes_byte_identical_to_serial(tmp_path):
+def test_two_processes_byte_identical_to_serial(tmp_path, monkeypatch, capsys):
+    # these replications take milliseconds: processes would not pay off and replicate()
+    # would keep them here; a start-up cost of 0 makes it use the 2 processes
+    monkeypatch.setattr(replicate_module, "SPAWN_SECONDS", 0.0)
     path = write(tmp_path, varied())
     one, two = tmp_path / "one", tmp_path / "two"
     assert cli(path, "--replications", "8", "--jobs", "1", "--out", str(one)) == 0
-    assert cli(path, "--replications", "8", "--jobs", "2", "--out", str(two)) == 0
+    capsys.readouterr()
+    assert main(["run", path, "--replications", "8", "--jobs", "2", "--out", str(two)]) == 0
+    assert "8 replications (2 processes)" in capsys.readouterr().err
     names = sorted(p.name for p in one.iterdir())
     assert names == sorted(p.name for p in two.iterdir())
     assert {"servers.csv", "phases.csv", "timeline.csv", "summary.json",
@@ -148,7 +154,8 @@ def _stop_at(values, target):
     return None
 
 
-def test_until_ci_stops_at_the_target():
+def test_until_ci_stops_at_the_target(monkeypatch):
+    monkeypatch.setattr(replicate_module, "SPAWN_SECONDS", 0.0)  # jobs=2: 2 processes
     full = simulate_scenario(varied(), replications=40, jobs=1)
     makespans = full.summary["replications"]["metrics"]["makespan"]["values"]
     expect = _stop_at(makespans, 0.03)
@@ -163,7 +170,8 @@ def test_until_ci_stops_at_the_target():
         assert sorted(res.servers["replication"].unique()) == list(range(expect))
 
 
-def test_until_ci_stops_at_the_cap(tmp_path):
+def test_until_ci_stops_at_the_cap(tmp_path, monkeypatch):
+    monkeypatch.setattr(replicate_module, "SPAWN_SECONDS", 0.0)
     path = write(tmp_path, varied())
     out = tmp_path / "out"
     assert cli(path, "--until-ci", "0.01%", "--max-replications", "4", "--jobs", "2",
@@ -221,12 +229,29 @@ def test_both_in_the_run_section_is_refused(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith(f"{path}:") and "not both" in err[0]
 
 
-def test_a_worker_input_error_comes_back_whole(tmp_path):
+def test_a_worker_input_error_comes_back_whole(tmp_path, monkeypatch):
     # a replication's process that cannot load the scenario reports the problem as the
-    # parent would (InputError does not pickle by itself)
+    # parent would (InputError does not pickle by itself): here replication 0 loads in
+    # this process, the file goes, replication 1 fails in a process of its own
+    monkeypatch.setattr(replicate_module, "SPAWN_SECONDS", 0.0)
+    path = tmp_path / "going.yaml"
+    path.write_text(json.dumps(varied()))
+    seen = []
+
+    def remove_after_first(done, total, rep):
+        seen.append(rep.replication)
+        path.unlink()
+
     with pytest.raises(InputError) as e:
-        replicate(Source(str(tmp_path / "gone.yaml")), Plan(2), jobs=2)
-    assert len(e.value.problems) == 1 and "gone.yaml" in str(e.value)
+        replicate(Source(str(path)), Plan(2), jobs=2, on_replica=remove_after_first)
+    assert seen == [0]
+    assert len(e.value.problems) == 1 and "going.yaml" in str(e.value)
+
+
+def test_short_replications_stay_in_this_process():
+    # replications of milliseconds: starting processes (SPAWN_SECONDS) would cost more
+    reps, used = replicate(Source(varied()), Plan(4), jobs=2)
+    assert used == 1 and [r.replication for r in reps] == [0, 1, 2, 3]
 
 
 def test_api_argument_errors_name_the_keyword():
