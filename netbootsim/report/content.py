@@ -107,7 +107,8 @@ def _dur(s: dict, key: str) -> str:
     return fmt.duration_interval(*iv) if iv else fmt.duration(s.get(key))
 
 
-def _lead(s: dict, top: dict | None, clients_end: float | None = None) -> str:
+def _lead(s: dict, top: dict | None, clients_end: float | None = None,
+          phases: pd.DataFrame | None = None) -> str:
     n, done = int(s.get("servers") or 0), int(s.get("completed") or 0)
     rep = replicated(s)
     if not done:
@@ -137,6 +138,8 @@ def _lead(s: dict, top: dict | None, clients_end: float | None = None) -> str:
                      f"{fmt.duration(last - clients_end)} after the last server finished or "
                      f"gave up at {fmt.duration(clients_end)})")
         text += "."
+    elif done and phases is not None and len(phases):
+        text += f" No resource saturated; what held it back: {held_back(s, phases)}."
     return text
 
 
@@ -643,7 +646,7 @@ def build_context(summary: dict, servers: pd.DataFrame, phases: pd.DataFrame) ->
     return {
         "title": str(s.get("scenario") or "netbootsim run"),
         "question": str(s.get("question") or ""),
-        "lead": _lead(s, top, clients_end),
+        "lead": _lead(s, top, clients_end, phases),
         "headline": _headline(s, servers, phases, top),
         "groups": _groups(servers),
         "slow": _slow(servers, phases, order),

@@ -8,6 +8,7 @@ derived in a comment; the span test runs a two-server TFTP pile-up end to end.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ from small_scenarios import scenario
 from netbootsim.api import simulate_scenario
 from netbootsim.records import PhaseRecord, to_frame
 from netbootsim.report import Run, write_compare_report, write_report
-from netbootsim.report.content import build_context
+from netbootsim.report.content import build_context, held_back
 from netbootsim.report.spread import (
     GRID,
     cdf_band,
@@ -30,6 +31,7 @@ from netbootsim.report.spread import (
     slow_tail,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 COLUMNS = ["server", "group", "rack", "power_on", "ready", "seconds", "outcome", "reason",
            "bytes", "replication"]
 
@@ -340,3 +342,21 @@ def test_slow_tail_blames_a_late_power_on():
     ctx = build_context(summary_of_two(), servers, phases)
     assert ctx["slow"]["late"] and ctx["slow"]["rows"][0]["why"] == \
         "powered on at 30.0 s (median 0 s)"
+
+
+def test_what_held_a_tftp_run_back_counts_its_blocks():
+    # 200 servers fetch 12 MiB and 64 MiB over TFTP behind 5 ms of round trip, no resource
+    # saturated. 12,582,912 B = 8,786 full 1,432-byte blocks + 1 short = 8,787 blocks;
+    # 67,108,864 B = 46,863 full + 1 = 46,864: 55,651 blocks per server, one round trip
+    # each; the time per block is the fetches' seconds over the blocks.
+    res = simulate_scenario(ROOT / "scenarios" / "tftp-vs-http" / "3-tftp-rtt5.yaml")
+    assert res.summary["tftp"] == {"blksize": {"compute": 1432}, "windowsize": {"compute": 1}}
+    assert not res.summary["bottlenecks"]
+    fetch = res.phases[res.phases.phase.str.startswith("fetch:")]
+    per_block = fetch.seconds.sum() / (200 * 55_651)
+    assert 5.0e-3 < per_block < 5.1e-3               # the 5 ms round trip and the client
+    held = held_back(res.summary, res.phases)
+    assert held == (f"TFTP lock-step: {per_block * 1e3:.3g} ms × 55,651 blocks of 1,432 bytes "
+                    "per server, one round trip each")
+    assert f"No resource saturated; what held it back: {held}." in \
+        build_context(res.summary, res.servers, res.phases)["lead"]
