@@ -270,13 +270,13 @@ API = Kind("api", "api service", "generic", {
 ORCHESTRATOR = Kind("orchestrator", "orchestrator", "ironic", {
     # OpenStack Ironic's conductor with the ipmitool power driver [ironic-src]. Every API
     # action (a power-on, a deploy) runs in a thread of the conductor's pool,
-    # [conductor]workers_pool_size 300, of which the conductor keeps 2 for itself
+    # `[conductor] workers_pool_size` 300, of which the conductor keeps 2 for itself
     # (ironic/conf/conductor.py; ConductorManager.change_node_power_state spawns a
     # worker): 298 (the power-state sync takes up to 7 more while it runs, left out;
-    # [conductor]sync_power_state_workers, 8, caps that periodic sync, not power
+    # `[conductor] sync_power_state_workers`, 8, caps that periodic sync, not power
     # commands). A power-on (conductor/utils.py node_power_action, ipmitool.py
     # _set_and_wait) is three ipmitool calls to the server's BMC, each at least
-    # [ipmi]min_command_interval = 5 s after the previous one (_exec_ipmitool sleeps
+    # `[ipmi] min_command_interval` = 5 s after the previous one (_exec_ipmitool sleeps
     # until then, ironic/conf/ipmi.py): "power status" at 0, "power on" at 5 s — the
     # server's power comes on —, "power status" again at 10 s (node_wait_for_power_state
     # polls after an initial 1 s, then waits out the interval), and the worker is free.
