@@ -132,6 +132,19 @@ def test_a_scenarios_recv_buffer_reaches_the_slots():
     summary = simulate_scenario(sc).summary
     assert summary["services"]["tftp1"]["limit"] == "tftp-max 1, 1 RRQs buffered"
     assert summary["services"]["tftp1"]["max_queued"] == 1
+    # a buffer under one small datagram's 832 B is valid but implausible: a warning; a
+    # negative or unitless-garbage one is an error naming the field
+    sc["services"]["tftp1"]["recv_buffer"] = "100B"
+    warnings = simulate_scenario(sc).summary["warnings"]
+    assert len(warnings) == 1 and warnings[0].startswith(
+        "<dict>: services.tftp1.recv_buffer: warning: 100B is below the plausible minimum")
+    from netbootsim.errors import InputError
+
+    for bad in ("-1KiB", "lots"):
+        sc["services"]["tftp1"]["recv_buffer"] = bad
+        with pytest.raises(InputError) as e:
+            simulate_scenario(sc)
+        assert [str(x).split(": ")[1] for x in e.value.problems] == ["services.tftp1.recv_buffer"]
 
 
 def test_fleet_records_say_who_waited_for_a_slot():
