@@ -294,8 +294,9 @@ SPAWN_SECONDS = 1.5
 
 
 def replicate(source: Source, plan: Plan, *, jobs: int | None = None,
-              on_replica: OnReplica | None = None,
-              worker_memory: float | None = None) -> tuple[list[Replica], int]:
+              on_replica: OnReplica | None = None, worker_memory: float | None = None,
+              check_first: Callable[[Replica], None] | None = None
+              ) -> tuple[list[Replica], int]:
     """Run the plan's replications, in replication order: ``(replicas, processes used)``.
 
     ``jobs`` 1 runs them here, one after the other. With more, they run here too until
@@ -305,13 +306,16 @@ def replicate(source: Source, plan: Plan, *, jobs: int | None = None,
     never start a process (the first one of a process, slower as it imports what it
     needs, decides nothing alone). The replicas are the same either way.
     ``worker_memory``: each process's memory limit (default ``source.max_memory``, which
-    this process keeps).
+    this process keeps). ``check_first`` sees the first replication before any other runs
+    (and may raise: the memory its frames would take N times over).
     """
     jobs = max(1, min(jobs or default_jobs(), plan.n))
     total = None if plan.until_ci is not None else plan.n
     reps: list[Replica] = []
 
     def gathered(r: Replica) -> None:
+        if not reps and check_first is not None:
+            check_first(r)
         reps.append(r)
         if on_replica is not None:
             on_replica(len(reps), total, r)
@@ -600,6 +604,30 @@ def combine(reps: Sequence[Replica], seed: int, plan: Plan, *, jobs: int = 1) ->
                       sum(r.wall for r in reps))
 
 
+#: What keeping a replication's frames costs this process, in multiples of their own size:
+#: each replication's frames, their concatenation, and what writing the outputs and the
+#: report makes of it (ipxe-dynamic-api, 10 replications of 320 servers: 83 MB above a
+#: single run's peak for 2,880 more server-runs, 29 KB each, frames of 9.3 KB a
+#: server-run; docs/limits.md).
+FRAMES_FACTOR = 3.2
+
+
+def _frames_too_large(first: Replica, n: int, max_memory: float | None) -> str | None:
+    """Why ``n`` replications' frames would not fit this process, or ``None``."""
+    size = float(sum(f.memory_usage(deep=True).sum()
+                     for f in (first.servers, first.phases, first.timeline)))
+    need = memguard.rss() + (n - 1) * size * FRAMES_FACTOR
+    limit, where = (max_memory, "--max-memory") if max_memory is not None \
+        else memguard.available()
+    if need <= limit:
+        return None
+    return (f"{n:,} replications would keep frames of an estimated {memguard.describe(need)} "
+            f"({memguard.describe(size)} a replication, measured on the first, × "
+            f"{FRAMES_FACTOR:g} while pooled and written), more than the "
+            f"{memguard.describe(limit)} of {where}; nothing was written. Run fewer "
+            "replications, or give --max-memory to raise the limit")
+
+
 def _jobs_for(sc: Scenario, plan: Plan, jobs: int | None,
               max_memory: float | None) -> tuple[int, float | None]:
     """Processes to start and each one's memory limit.
@@ -622,7 +650,13 @@ def simulate_replicated(source: Source, sc: Scenario, plan: Plan, *, jobs: int |
                         on_replica: OnReplica | None = None) -> Replicated:
     """Run the plan's replications of a loaded scenario; pool them; write nothing."""
     jobs, each = _jobs_for(sc, plan, jobs, source.max_memory)
-    reps, used = replicate(source, plan, jobs=jobs, on_replica=on_replica, worker_memory=each)
+
+    def fits(first: Replica) -> None:
+        if (why := _frames_too_large(first, plan.n, source.max_memory)) is not None:
+            raise memguard.MemoryLimit([Problem(str(sc.origin.file), 0, "", why)])
+
+    reps, used = replicate(source, plan, jobs=jobs, on_replica=on_replica, worker_memory=each,
+                           check_first=fits)
     return combine(reps, sc.run.seed, plan, jobs=used)
 
 

@@ -332,6 +332,31 @@ def test_a_run_that_grows_past_the_memory_limit_stops_and_writes_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_billion_replications_are_refused_at_once(tmp_path):
+    quickstart(tmp_path)
+    t0 = time.monotonic()
+    refused(cli("run", "q.yaml", "--out", "o", "--replications", "1000000000", cwd=tmp_path),
+            "command line: --replications: 1000000000: must be from 1 to 10,000")
+    sc = quickstart(tmp_path, text=QUICKSTART.read_text() + "  replications: 1000000000\n")
+    line = line_of(sc, "replications: 1000000000")
+    refused(cli("run", "q.yaml", "--out", "o", cwd=tmp_path),
+            f"q.yaml:{line}: run.replications: must be ≤ 10000")
+    assert time.monotonic() - t0 < 2 * SECONDS
+    assert files(tmp_path) == ["q.yaml"]
+
+
+def test_replications_whose_frames_would_not_fit_are_refused_after_the_first(tmp_path):
+    # 10,000 quickstart replications: ~50 KB of frames each (measured on the first run),
+    # × 3.2 while pooled and written, × 10,000 = ~1.6 GB, more than the 1 GiB this
+    # subprocess may map: refused before the second replication runs, nothing written
+    quickstart(tmp_path)
+    msg = refused(cli("run", "q.yaml", "--out", "o", "--replications", "10000", "--jobs", "1",
+                      cwd=tmp_path), "q.yaml: 10,000 replications would keep frames of an "
+                                     "estimated ")
+    assert "measured on the first" in msg and "address-space limit (RLIMIT_AS)" in msg
+    assert files(tmp_path) == ["q.yaml"]
+
+
 def test_max_memory_must_be_a_size(tmp_path):
     quickstart(tmp_path)
     refused(cli("run", "q.yaml", "--max-memory", "12", cwd=tmp_path),
