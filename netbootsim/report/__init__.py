@@ -29,8 +29,9 @@ _CAPTIONS = {
     "cdf": ("Completion time",
             "Fraction of the whole fleet ready against time since the first power-on; dashed "
             "lines mark p50/p95/p99 of completed servers, the dotted line the line-rate lower "
-            "bound (bytes the busiest resource carried ÷ its capacity; servers that never got "
-            "ready carried only part of theirs, so with any of them it is low)."),
+            "bound (bytes the busiest resource, named in the headline, carried ÷ its "
+            "capacity; servers that never got ready carried only part of theirs, so with any "
+            "of them it is low)."),
     "fleet": ("Readiness and failures over time",
               "Cumulative share of the fleet ready (green, from the bottom) and failed (red, "
               "from the top) against time since the first power-on: when the fleet failed. "

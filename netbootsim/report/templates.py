@@ -191,6 +191,7 @@ h2 { font-size: 1.15rem; margin: 1.8rem 0 .5rem; border-bottom: 1px solid #ddd; 
 table { border-collapse: collapse; margin: .4rem 0; }
 th, td { padding: .2rem .7rem; border-bottom: 1px solid #e5e5e5; text-align: left; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+td.n { white-space: nowrap; }
 table.headline th { font-weight: 600; background: #f6f6f6; }
 table.slow tr.median td { background: #f6f6f6; font-style: italic; }
 table.slow td:first-child { white-space: nowrap; }
