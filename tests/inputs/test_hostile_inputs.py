@@ -277,6 +277,18 @@ def test_power_on_at_1e8_to_1e12_s_is_refused(tmp_path, at):
     assert files(tmp_path) == ["q.yaml"]
 
 
+def test_a_power_on_schedule_past_2_22_s_is_refused(tmp_path):
+    # 40 servers 200,000 s apart: each value is under the clock's limit, the last server's
+    # power-on (39 × 200,000 = 7,800,000 s) is past it
+    sc = quickstart(tmp_path, text=QUICKSTART.read_text().replace(
+        "power_on: {at: 0s}", "power_on: {policy: stagger, interval: 200000s}"))
+    line = line_of(sc, "policy: stagger")
+    for cmd in (["validate", "q.yaml"], ["run", "q.yaml", "--out", "o"]):
+        msg = refused(cli(*cmd, cwd=tmp_path), f"q.yaml:{line}: fleet[0].power_on.interval: ")
+        assert "would power on at 7800000 s, past 2**22 s" in msg
+    assert files(tmp_path) == ["q.yaml"]
+
+
 def test_sleep_for_ever_in_a_script_ends_at_the_horizon(tmp_path):
     body = QUICKSTART.read_text().replace("    power_on: {at: 0s}", textwrap.indent(
         "power_on: {at: 0s}\nscript: |\n  #!ipxe\n  sleep 999999999\n", "    "))
