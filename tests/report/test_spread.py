@@ -20,6 +20,7 @@ from small_scenarios import scenario
 from netbootsim.api import simulate_scenario
 from netbootsim.records import PhaseRecord, to_frame
 from netbootsim.report import Run, write_compare_report, write_report
+from netbootsim.report.comparison import contrast, shared_question
 from netbootsim.report.content import build_context, held_back
 from netbootsim.report.spread import (
     GRID,
@@ -360,3 +361,20 @@ def test_what_held_a_tftp_run_back_counts_its_blocks():
                     "per server, one round trip each")
     assert f"No resource saturated; what held it back: {held}." in \
         build_context(res.summary, res.servers, res.phases)["lead"]
+
+
+def test_shared_question_and_contrast():
+    same = [("a", "How long?"), ("b", "How  long?")]
+    assert shared_question(same) == ("How long?", {})
+    # the words both start and end with are shared; the middle is each run's own
+    q = "{} servers fetch a kernel over TFTP. How many are ready?"
+    shared, differs = shared_question([("a", q.format(25)), ("b", q.format(200))])
+    assert shared == "… servers fetch a kernel over TFTP. How many are ready?"
+    assert differs == {"a": "25", "b": "200"}
+    # fewer shared words than half the shortest question: no shared question
+    assert shared_question([("a", "one two three four"), ("b", "five six seven four")]) == \
+        ("", {"a": "one two three four", "b": "five six seven four"})
+    assert contrast("HTTP, behind 20 ms.", "TFTP, behind 20 ms.") == ("HTTP", "TFTP")
+    assert contrast("HTTP behind 5 ms", "TFTP behind 20 ms") == ("HTTP 5", "TFTP 20")
+    assert contrast("a b c d e", "v w x y e") is None     # four words differ
+    assert contrast("same", "same") is None
