@@ -40,11 +40,12 @@ from ..services.registry import API, DHCP, KINDS
 from ..streams import Streams
 
 __all__ = ["FleetInputs", "fleet_inputs", "run_built", "scope_notes", "SCOPE_NOTES",
-           "random_block"]
+           "random_block", "left_out"]
 
 #: What every report says about the model's scope.
 SCOPE_NOTES = [
-    "Servers power on, start their firmware (a calibrated profile's ROM start), do DHCP "
+    "Servers power on, start their firmware (POST and the ROM's start, as their profile "
+    "has them), do DHCP when the scenario has a DHCP service "
     "(iPXE's or the PXE ROM's schedule, dnsmasq's ping check, pools per relay subnet, "
     "ProxyDHCP), and run their boot path: the PXE ROM's TFTP, a chainload to iPXE, or "
     "iPXE's script in the interpreter (kernel/initrd over TFTP or HTTP, scripts from a "
@@ -247,7 +248,7 @@ def _firmwares(g, base) -> tuple[Profile, tuple, Profile | None, tuple]:
 
 def scope_notes(inputs: FleetInputs) -> list[str]:
     """The report's notes: scope, then what is uncalibrated in this run."""
-    notes = list(SCOPE_NOTES) + [ENGINE_NOTES[inputs.engine]]
+    notes = list(SCOPE_NOTES) + [ENGINE_NOTES[inputs.engine]] + left_out(inputs)
     profiles: dict[str, Profile] = {}
     for g in inputs.groups:
         for prof in (g.profile, g.rom, *(p for _, p in g.profile_mix),
@@ -281,6 +282,36 @@ def scope_notes(inputs: FleetInputs) -> list[str]:
         notes.append("HTTPS: the TLS 1.2 handshake's two round trips per new connection are "
                      "modelled; the client's own crypto time is not calibrated (no published "
                      "or lab figure for iPXE): taken as 0.")
+    return notes
+
+
+def left_out(inputs: FleetInputs) -> list[str]:
+    """What this run's times leave out of a whole boot, said plainly (report notes).
+
+    A scenario without a DHCP service starts its servers' clocks at their first fetch
+    (plus the firmware's start); a firmware with no POST (``post`` 0) starts its ROM at
+    power-on, where a physical server spends minutes first.
+    """
+    notes = []
+    if not inputs.dhcp:
+        notes.append("No DHCP service in this scenario: the servers fetch without DHCP, so "
+                     "these times leave out iPXE's or the ROM's DHCP exchange (seconds: its "
+                     "timers, the server's ping check); add a kind: dhcp service for a whole "
+                     "boot.")
+    for g in inputs.groups:
+        mix = g.profile_mix if g.boot == "ipxe" else (g.rom_mix or g.profile_mix)
+        first = g.profile if g.boot == "ipxe" else (g.rom or g.profile)
+        if mix or isinstance(first.post, Dist) or first.post > 0:
+            continue
+        rom = first.rom_start
+        lab = ", measured in the lab" if first.calibrated else ""
+        start = (f"its ROM start {rom.describe()}{lab}" if isinstance(rom, Dist) else
+                 f"its ROM start {rom:g} s{lab}" if rom > 0 else
+                 "no ROM start (0: not measured)")
+        notes.append(f"Group {g.name!r}: no POST before the boot ROM (firmware "
+                     f"{first.name!r}: {start}); a physical server's POST and UEFI or BIOS "
+                     "start take minutes before that (profiles server-uefi, server-bios), "
+                     "not in these times.")
     return notes
 
 
