@@ -113,7 +113,10 @@ class TftpParams:
             raise ValueError(f"blksize {self.blksize} outside 8..65464 (RFC 2348 [rfc2348])")
         if not 1 <= self.windowsize <= 65535:
             raise ValueError(f"windowsize {self.windowsize} outside 1..65535 (RFC 7440 [rfc7440])")
-        if self.client_block_delay < 0 or self.server_block_cost < 0:
+        # a firmware profile's client_block_delay may be a distribution (drawn per server
+        # by the fleet, netbootsim.dist), which checks its own support
+        delays = (self.client_block_delay, self.server_block_cost)
+        if any(isinstance(d, int | float) and d < 0 for d in delays):
             raise ValueError("per-block delays must be ≥ 0")
 
 
