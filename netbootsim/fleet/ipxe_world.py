@@ -25,12 +25,12 @@ from .world import Target
 
 __all__ = ["IpxeWorld", "default_script"]
 
-#: HTTPS not built in: ENOTSUP as core/open.c returns for an unknown URI scheme (the file
-#: part of the number approximated with httpcore's).
+#: HTTPS not built in: ENOTSUP as core/open.c [ipxe-src] returns for an unknown URI scheme
+#: (the file part of the number approximated with httpcore's).
 ENOTSUP_HTTPS = errors.einfo("ENOTSUP", "httpcore")
 #: Certificate not trusted: EACCES from the validator (file part approximated).
 EACCES_UNTRUSTED = errors.einfo("EACCES", "httpcore")
-#: A CMS signature that does not match its image (crypto/cms.c EACCES_SIGNATURE).
+#: A CMS signature that does not match its image (crypto/cms.c EACCES_SIGNATURE [ipxe-src]).
 EACCES_SIGNATURE = errors.einfo("EACCES", "cms", 0x01)
 
 

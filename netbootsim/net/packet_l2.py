@@ -44,8 +44,8 @@ __all__ = ["ARP_WIRE", "Broadcasts", "DHCP_WIRE", "DhcpCarrier"]
 DHCP_WIRE = 300 + UDP_HEADER + IPV4_HEADER + ETHERNET_OVERHEAD
 #: An ARP request or reply on the wire: minimum Ethernet frame 64 + preamble/SFD 8 + gap 12.
 ARP_WIRE = 64 + 8 + 12
-#: iPXE resends an ARP request on its generic retry timer (retry.h:16,19): 0.25 s doubling
-#: until the doubled wait passes 10 s — 6 requests, 15.75 s.
+#: iPXE resends an ARP request on its generic retry timer (retry.h:16,19 [ipxe-src]): 0.25 s
+#: doubling until the doubled wait passes 10 s — 6 requests, 15.75 s.
 ARP_WAITS = tuple(retry_waits(0.25, 10.0))
 
 

@@ -4,7 +4,7 @@ The same parameters as the law in :mod:`netbootsim.protocols.tcp` (``TcpParams``
 initial window, receiver window), so the two can be checked against each other.
 
 Sender (the mirror). **NewReno with SACK loss recovery** — Linux with
-``net.ipv4.tcp_congestion_control=reno`` (``tcp_cong.c`` ``tcp_reno_cong_avoid``),
+``net.ipv4.tcp_congestion_control=reno`` (``tcp_cong.c`` ``tcp_reno_cong_avoid`` [linux]),
 SACK on (the default), chosen over CUBIC because its window law is the one the flow
 model and the Mathis bound assume, and because ns-3 has the same pair
 (``TcpNewReno`` with ``TcpSocketBase::Sack`` true, ``benchmarks/ns3_sharing.py``):

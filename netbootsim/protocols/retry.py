@@ -6,8 +6,8 @@ the TCP SYN, on both engines. The timer starts at its timeout (at least
 ``DEFAULT_MIN_TIMEOUT``, 0.25 s, retry.h:16; a timer that has measured round trips
 smooths ``t := t - t/8 + runtime/2``, which converges to 4 × the round trip) and
 doubles on each expiry; when the doubled value exceeds ``DEFAULT_MAX_TIMEOUT`` (10 s,
-retry.h:19) the owner is told to fail (retry.c:181-183). From the floor on a LAN: waits
-of 0.25, 0.5, 1, 2, 4, 8 s — six sends, given up at 15.75 s.
+retry.h:19) the owner is told to fail (retry.c:181-183 [ipxe-src]). From the floor on a
+LAN: waits of 0.25, 0.5, 1, 2, 4, 8 s — six sends, given up at 15.75 s.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ DEFAULT_MAX_TIMEOUT = 10.0
 
 
 def retry_waits(first: float, maximum: float) -> list[float]:
-    """Waits of iPXE's retry timer before it gives up (retry.c:181-183).
+    """Waits of iPXE's retry timer before it gives up (retry.c:181-183 [ipxe-src]).
 
     Each expiry doubles the timeout; when the doubled value exceeds ``maximum`` the
     owner fails. ``retry_waits(0.25, 10)`` → ``[0.25, 0.5, 1, 2, 4, 8]`` (15.75 s).

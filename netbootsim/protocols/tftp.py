@@ -32,8 +32,8 @@ A server that ignores duplicate ACKs (dnsmasq; ``server_retransmit``) recovers a
 DATA block on its own timer instead, ``T_srv × (1-q_data)/q_data`` per window, and
 only lost ACKs cost the client's timer. Otherwise a lost exchange costs the client's
 retry timer (:mod:`.retry`): iPXE's generic timer starts at
-``max(0.25 s, 4 × exchange time)`` (retry.c smoothing ``t := t - t/8 + runtime/2``
-converges to 4 × runtime; ``DEFAULT_MIN_TIMEOUT`` 0.25 s) and doubles on each
+``max(0.25 s, 4 × exchange time)`` (retry.c [ipxe-src] smoothing ``t := t - t/8 +
+runtime/2`` converges to 4 × runtime; ``DEFAULT_MIN_TIMEOUT`` 0.25 s) and doubles on each
 expiry until the doubled value exceeds 10 s (``DEFAULT_MAX_TIMEOUT``): on a LAN,
 waits of 0.25, 0.5, 1, 2, 4, 8 s — six sends, given up at 15.75 s. The expected
 time per window is taken conditional on success; the chance that some window
