@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from ..dist import Dist
 from ..services.orchestrator import CappedPool, Orchestrator
 from ..streams import Streams
 from .machine import Machine
@@ -70,7 +71,9 @@ def planned_instants(policy: PowerPolicy, group: str, racks: Sequence[str],
     if kind == "batches":
         return [at + (i // policy.batch) * policy.every for i in range(n)]
     if kind == "random":
-        u = streams.rng("power_on", group).uniform(0.0, policy.window, size=n)
+        rng = streams.rng("power_on", group)
+        w = policy.window
+        u = w.sample(rng, n) if isinstance(w, Dist) else rng.uniform(0.0, w, size=n)
         return [at + float(x) for x in np.asarray(u)]
     if kind == "per-rack":
         order: dict[str, int] = {}

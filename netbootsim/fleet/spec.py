@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ..dist import Dist
 from ..profiles import Profile
 from ..services.registry import API, DHCP, HTTP, TFTP
 
@@ -40,9 +41,9 @@ class Service:
         max_sessions: TFTP: concurrent transfers (dnsmasq ``tftp-max``); ``None``: no cap
             (a process per client, like tftpd-hpa). See :mod:`netbootsim.services.slots`.
         orphan_hold: TFTP: how long an orphan transfer holds its slot (s).
-        workers: HTTP: worker cap (Apache prefork MaxRequestWorkers); ``None``: no cap.
         recv_buffer: TFTP: receive buffer of the socket RRQs wait in (bytes).
         request_truesize: TFTP: what the kernel charges that buffer per RRQ (bytes).
+        workers: HTTP: worker cap (Apache prefork MaxRequestWorkers); ``None``: no cap.
         keepalive: HTTP: how long the server keeps an idle connection (and its worker).
         backlog: HTTP: connections waiting for a worker before SYNs are dropped.
         service_time: API: time per request (s).
@@ -61,9 +62,9 @@ class Service:
     retransmit: float | None = None
     max_sessions: int | None = None
     orphan_hold: float = TFTP.model().orphan_hold
-    workers: int | None = None
     recv_buffer: float = TFTP.model().recv_buffer
     request_truesize: int = TFTP.model().request_truesize
+    workers: int | None = None
     keepalive: float = HTTP.model().keepalive
     backlog: int = HTTP.model().backlog
     service_time: float = API.model().service_time
@@ -196,7 +197,8 @@ class PowerPolicy:
         interval: ``stagger``: between consecutive servers; ``per-rack``: between
             consecutive racks (s).
         batch, every: ``batches``: ``batch`` servers every ``every`` seconds.
-        window: ``random``: each server at a uniform instant in ``[at, at + window)``.
+        window: ``random``: each server at a uniform instant in ``[at, at + window)``;
+            a distribution (:mod:`netbootsim.dist`): each server at ``at`` + its draw.
         max_booting: ``admission``: servers booting at once at most; a server boots from
             its admission until it is ready or has failed.
         scope: ``admission``: ``group`` (a cap per group) or ``fleet`` (one cap shared by
@@ -210,7 +212,7 @@ class PowerPolicy:
     interval: float = 0.0
     batch: int = 1
     every: float = 0.0
-    window: float = 0.0
+    window: float | Dist = 0.0
     max_booting: int | None = None
     scope: str = "group"
     orchestrator: str | None = None

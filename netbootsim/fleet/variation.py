@@ -198,6 +198,12 @@ def random_inputs(groups: list[Group], services: dict[str, Service]) -> list[dic
             if isinstance(d, Dist):
                 out.append({"input": f"{g.name}: port {f.name}", "per": "server port",
                             "dist": d.describe(), "stream": f"group/{g.name}/link/{f.name}"})
+        pol = g.power
+        if pol is not None and pol.kind == "random":
+            desc = (pol.window.describe() if isinstance(pol.window, Dist)
+                    else f"uniform in a {pol.window:g} s window")
+            out.append({"input": f"{g.name}: power-on instant", "per": "server",
+                        "dist": f"{pol.at:g} s + {desc}", "stream": f"power_on/{g.name}"})
         for st in g.stages:
             if isinstance(st.work, Dist):
                 out.append({"input": f"{g.name}: stage {st.name} work", "per": "server",

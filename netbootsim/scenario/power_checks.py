@@ -11,6 +11,7 @@ the clock's limit (2**22 s).
 from __future__ import annotations
 
 from ..clock import TIME_LIMIT
+from ..dist import Dist
 from .messages import suggest
 
 __all__ = ["power_checks", "POLICY_FIELDS"]
@@ -54,7 +55,8 @@ def _last_instant(po, count: int) -> float | None:
     if po.policy == "batches" and po.batch and po.every is not None:
         return po.at + ((count - 1) // po.batch) * po.every
     if po.policy == "random" and po.window is not None:
-        return po.at + po.window
+        # a distribution of delays: its mean (a draw past 2**22 s is stopped by the run)
+        return po.at + (po.window.mean() if isinstance(po.window, Dist) else po.window)
     if po.policy is None and po.per_second is not None:
         return po.at + (count - 1) / po.per_second
     return None

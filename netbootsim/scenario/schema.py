@@ -270,10 +270,10 @@ class TftpService(Section):
         host: the topology host it runs on.
         model: server implementation, one of :data:`netbootsim.services.registry.TFTP`.
         max_sessions: concurrent transfers (``None``: no cap); default from ``model``.
-        block_cost: server CPU time per block, s. Default 0: not yet measured
         recv_buffer: receive buffer of the socket RRQs wait in while every session is
             busy (bytes, e.g. ``4MiB``; ``sk_rcvbuf``, as ``net.core.rmem_default`` sets
             it); RRQs that do not fit are dropped. Default from ``model`` (the kernel's).
+        block_cost: server CPU time per block, s. Default 0: not yet measured
             (calibration lab, issue 3).
         disk_rate: read rate shared by all transfers, bytes/s (``None``: page cache).
     """
@@ -282,8 +282,8 @@ class TftpService(Section):
     host: Name
     model: Annotated[str, _model_name("tftp")] = TFTP.default
     max_sessions: PosInt | None = _from_model("tftp", "max_sessions")
-    block_cost: Time = 0.0
     recv_buffer: Size = _from_model("tftp", "recv_buffer")
+    block_cost: Time = 0.0
     disk_rate: OptRate = None
 
 
@@ -448,8 +448,9 @@ class PowerOn(Section):
     * ``all-at-once``: every server at ``at``;
     * ``stagger``: one server every ``interval``;
     * ``batches``: ``batch`` servers every ``every`` (a BMC/IPMI command rate);
-    * ``random``: each server at a uniform instant in ``[at, at + window)``, drawn
-      from the run's stream ``power_on/<group>``;
+    * ``random``: each server at a uniform instant in ``[at, at + window)``, or at
+      ``at`` plus its draw when ``window`` is a distribution; drawn from the run's
+      stream ``power_on/<group>``;
     * ``per-rack``: rack after rack (PDU outlets), ``interval`` apart;
     * ``admission``: at most ``max_booting`` servers booting at once (``scope``:
       ``group``, or ``fleet`` shared by every group so scoped), the next one powered on
@@ -463,7 +464,8 @@ class PowerOn(Section):
             no policy.
         interval: ``stagger``: between consecutive servers; ``per-rack``: between racks.
         batch, every: ``batches``: servers per batch, time between batches.
-        window: ``random``: the window the instants are drawn in.
+        window: ``random``: the window the instants are drawn in (uniformly), or a
+            distribution (:mod:`netbootsim.dist`) of each server's delay after ``at``.
         max_booting: ``admission``: servers booting at once at most.
         scope: ``admission``: ``group`` or ``fleet``.
         orchestrator: the orchestrator service whose power commands power the servers
@@ -478,7 +480,7 @@ class PowerOn(Section):
     interval: OptTime = None
     batch: PosInt | None = None
     every: OptTime = None
-    window: OptTime = None
+    window: OptVarTime = None
     max_booting: PosInt | None = None
     scope: Literal["group", "fleet"] | None = None
     orchestrator: Name | None = None

@@ -83,3 +83,19 @@ def test_an_api_draws_its_service_time_per_request():
     api = res.phases[res.phases.phase.str.contains("api|script", regex=True)]
     assert len(api) >= 2
     assert api.seconds.nunique() == len(api)
+
+
+def test_a_random_power_on_may_draw_its_delay_from_a_distribution():
+    # power_on: {policy: random, at: 5s, window: lognormal(median 20 s, p95 60 s)}:
+    # server i powers on at 5 s + draw i of the stream power_on/g (servers in group order)
+    sc = scenario(servers=6)
+    sc["fleet"][0].update(count=6, power_on={
+        "policy": "random", "at": "5s",
+        "window": {"dist": "lognormal", "median": "20s", "p95": "60s"}})
+    res = simulate_scenario(sc)
+    sigma = np.log(60 / 20) / 1.6448536269514722
+    want = 5.0 + Streams(res.summary["seed"]).rng("power_on", "g").lognormal(
+        np.log(20), sigma, 6)
+    got = res.servers.sort_values("server").power_on.to_numpy()
+    assert got == pytest.approx(want, abs=1e-9)
+    assert res.summary["random"]["inputs"][0]["stream"] == "power_on/g"
