@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -125,14 +126,11 @@ class Observer:
         # Thinning: about 1 / sample_every samples per decade of simulated time, so a
         # long storm costs a bounded number of O(flows) load sweeps.
         self.next_sample = now + max(1e-3, self.sample_every * now)
-        busiest = sorted(loads.items(), key=lambda kv: (-kv[1] / kv[0].capacity,
-                                                        kv[0].name))[:8]
-        counts: dict[Resource, int] = {}
-        for f, _ in engine.flow_rates():
-            for x in f.path:
-                counts[x] = counts.get(x, 0) + 1
-        for r, load in busiest:
-            run.timeline.append((now, r.name, min(load / r.capacity, 1.0), counts[r]))
+        busiest = heapq.nsmallest(8, loads.items(), key=lambda kv: (-kv[1] / kv[0].capacity,
+                                                                    kv[0].name))
+        counts = engine.flow_counts([r for r, _ in busiest])
+        for (r, load), n in zip(busiest, counts, strict=True):
+            run.timeline.append((now, r.name, min(load / r.capacity, 1.0), n))
         self.shown.update(r.name for r, _ in busiest)
 
 

@@ -194,6 +194,15 @@ class BaseEngine:
                 load[r] = load.get(r, 0.0) + rate
         return load
 
+    def flow_counts(self, resources: list[Resource]) -> list[int]:
+        """How many running flows cross each of ``resources``."""
+        counts = dict.fromkeys(resources, 0)
+        for f, _ in self.flow_rates():
+            for r in f.path:
+                if r in counts:
+                    counts[r] += 1
+        return [counts[r] for r in resources]
+
     # ------------------------------------------------------- what a subclass keeps
     def _add(self, flow: Flow, now: float) -> bool:
         """Take in a started flow; return whether the rates need a solve."""

@@ -7,10 +7,24 @@ full-recompute :class:`~netbootsim.net.reference.ReferenceEngine` gives the same
 completion times (tests check it). Two levels of grouping keep the work per event
 independent of the number of flows:
 
-- *classes* — flows that are interchangeable for max-min fairness (same shared
-  resources, same effective bound) are one solver entry with a count. A resource
-  crossed by a single flow (a server's own access link) is folded into that flow's
-  bound, so it does not split classes. The solver sees classes, not flows.
+- *classes* — flows that are interchangeable for max-min fairness are one solver entry
+  with a count. Only *keyed* resources count: those whose flows could fill them
+  together (``Σ min(bound, capacity) > capacity`` over two or more flows). Any other —
+  a server's own access link, a spine-to-ToR port carrying a rack's few bounded flows
+  — can hold nobody back: its capacity is folded into its flows' bounds and it is left
+  out of the keys and the solves (a resource changing sides rekeys its flows and forces
+  a solve). A class is either
+  *bounded*: flows with the same shared resources and the same effective bound, or
+  *free*: flows with the same shared resources held below their bounds by one of them,
+  whatever their bounds. A free class enters the solver with no bound; the bounds it
+  ignores are checked after the solve (a heap of its members' bounds): if the level it
+  got is above a member's bound, that member leaves for a bounded class and the solve
+  is repeated. The allocation found with bounds that do not bind relaxed, and that
+  respects them, is the max-min allocation (it is unique), so this is exact; it keeps
+  flows whose bounds differ (per-server TCP delays, client rates, FIFO ceilings) in one
+  entry per path while a resource holds them back, instead of one entry per flow.
+  After a solve, a bounded class held by a resource joins the free class of its
+  resources (or becomes it).
 - *rate groups* — after a solve, every class is either at its bound (rate = the
   bound) or limited by a saturated resource (rate = that resource's fair level).
   Flows whose rate is set by the same thing — the same bound value, or the same
@@ -19,7 +33,8 @@ independent of the number of flows:
   with ``b`` bytes to go finishes when ``V`` reaches ``V_join + b``; members sit in a
   heap by that value. A change of a bottleneck's fair share is O(1) for all its
   flows; a completion costs O(log n) plus one solve over classes. Flows move between
-  groups only when their class's limiter changes.
+  groups only when their class's limiter changes; a new bound that stays above a held
+  flow's rate moves nothing and needs no solve.
 
 Large solves (many classes) use the vectorised solver, small ones the list one.
 """
@@ -40,6 +55,9 @@ from .solver import maxmin, maxmin_arrays
 __all__ = ["FlowEngine"]
 
 _VECTOR_FROM = 48  # classes from which the NumPy solver beats the list solver (measured)
+#: A resource is keyed (can hold flows back) when its flows' demand is above this share of
+#: its capacity: a margin far above the float slack of the running sum.
+_KEYED = 1.0 - 1e-9
 
 
 class _Group:
@@ -65,17 +83,24 @@ class _Group:
 
 
 class _Class:
-    """Interchangeable flows: same shared resources, same effective bound."""
+    """Interchangeable flows: same shared resources, same bound or held back whatever it is.
 
-    __slots__ = ("key", "resources", "bound", "members", "group", "slot", "limiter")
+    A bounded class (key ``(resources, bound)``) has one effective bound; a free class
+    (key ``(resources, None)``) holds flows a resource keeps below their bounds.
+    """
+
+    __slots__ = ("key", "resources", "bound", "members", "group", "slot", "limiter", "lows")
 
     def __init__(self, key: tuple, slot: int):
         self.key = key
-        self.resources, self.bound = key
+        self.resources, bound = key
+        self.bound = math.inf if bound is None else bound
         self.members: dict[Flow, None] = {}
         self.group: _Group | None = None
         self.slot = slot
         self.limiter: Resource | None = None
+        #: free class: heap of its members' bounds, (bound, entry number, flow); lazy
+        self.lows: list[tuple[float, int, Flow]] | None = None if bound is not None else []
 
 
 class FlowEngine(BaseEngine):
@@ -87,6 +112,12 @@ class FlowEngine(BaseEngine):
             change (see :class:`~netbootsim.net.base.BaseEngine`).
         vector_from: number of classes from which the NumPy solver is used (tests set 0
             or a huge value to force one solver).
+
+    Attributes (work measures, beside :class:`~netbootsim.net.base.BaseEngine`'s):
+        resolves: solves repeated because a free class's level passed a member's bound.
+        pulled: flows taken out of a free class for that (into a bounded class).
+        merged: flows moved from a bounded class into a free one (a class turned free
+            in place moves none).
     """
 
     def __init__(
@@ -108,10 +139,15 @@ class FlowEngine(BaseEngine):
         self._slot_bound = np.zeros(64)
         self._slot_res = np.zeros((64, 1), dtype=np.int64)
         self._slot_lim = np.full(64, -2, dtype=np.int64)
+        self._slot_minb = np.full(64, math.inf)  # free class: at most its least bound
+        self._slot_free = np.zeros(64, dtype=bool)  # a free class
         self._caps = np.full(8, math.inf)  # capacity by resource index (index 0: dummy)
         self._load = np.zeros(8)  # load by resource index, as of the last solve
         self._empty_classes: dict[_Class, None] = {}
         self._empty_groups: dict[_Group, None] = {}
+        self.resolves = 0
+        self.pulled = 0
+        self.merged = 0
 
     # ------------------------------------------------------------------ public API
     def rate_of(self, flow: Flow) -> float:
@@ -133,17 +169,37 @@ class FlowEngine(BaseEngine):
         """Every running flow with its current rate (bytes/s), as of the last solve."""
         return [(f, self.rate_of(f)) for c in self._classes.values() for f in c.members]
 
+    def resource_loads(self) -> dict[Resource, float]:
+        """Current load of every resource carrying flows (bytes/s), as of the last solve.
+
+        By class on its keyed resources, by flow on the others (a flow's own links).
+        """
+        load: dict[Resource, float] = {}
+        get = load.get
+        for cls in self._classes.values():
+            members = cls.members
+            if not members:
+                continue
+            rate = cls.group.rate if cls.group is not None else 0.0
+            x = len(members) * rate
+            for r in cls.resources:
+                load[r] = get(r, 0.0) + x
+            for f in members:
+                for r in f.path:
+                    if not r.keyed:
+                        load[r] = get(r, 0.0) + rate
+        return load
+
+    def flow_counts(self, resources: list[Resource]) -> list[int]:
+        """How many running flows cross each of ``resources``."""
+        return [len(r.flows) for r in resources]
+
     # ------------------------------------------------------------------ the hooks
     def _add(self, flow: Flow, now: float) -> bool:
         rekeys = False
         for r in flow.path:
-            fl = r.flows
-            fl.add(flow)
-            if len(fl) == 2:  # r stops being private to the other flow
-                rekeys = True
-                for other in fl:
-                    if other is not flow:
-                        self._rekey(other, now)
+            r.flows[flow] = None
+            rekeys |= self._adjust(r, min(flow.bound, r.capacity), now)
         if not rekeys and self._join_at_bound(flow, now):
             return False  # fits in the slack: no other rate changes, no solve
         self._join_class(flow, now)
@@ -155,8 +211,13 @@ class FlowEngine(BaseEngine):
         self._leave_resources(flow, now)
 
     def _rebound(self, flow: Flow, bound: float, now: float) -> bool:
-        flow.bound = bound
-        if self._rebound_in_place(flow, now):
+        old, flow.bound = flow.bound, bound
+        rekeys = False
+        for r in flow.path:
+            delta = min(bound, r.capacity) - min(old, r.capacity)
+            if delta:
+                rekeys |= self._adjust(r, delta, now)
+        if not rekeys and self._rebound_held(flow):
             return False  # nothing else changes: no solve needed
         self._rekey(flow, now)
         return True
@@ -166,16 +227,37 @@ class FlowEngine(BaseEngine):
         i = self._res_index.get(resource)
         if i is not None:
             self._caps[i] = resource.capacity
-        if len(resource.flows) == 1:
-            (only,) = resource.flows
-            self._rekey(only, now)
+        resource.demand = 0.0
+        for f in resource.flows:
+            resource.demand += min(f.bound, capacity)
+        was = resource.keyed
+        if not self._adjust(resource, 0.0, now) and not was:
+            for f in list(resource.flows):  # its capacity is folded into their bounds
+                self._rekey(f, now)
+
+    def _adjust(self, r: Resource, delta: float, now: float) -> bool:
+        """Add ``delta`` to ``r``'s demand; rekey its flows if it starts or stops being keyed.
+
+        A resource whose flows could not fill it together (``Σ min(bound, capacity) ≤
+        capacity``, or a single flow) can hold nobody back: it is left out of the
+        classes' keys (its capacity folded into its flows' bounds, which it cannot
+        lower unless it is private) and out of the solves. Returns whether it changed.
+        """
+        r.demand = r.demand + delta if r.flows else 0.0
+        keyed = len(r.flows) >= 2 and r.demand > r.capacity * _KEYED
+        if keyed == r.keyed:
+            return False
+        r.keyed = keyed
+        for f in list(r.flows):
+            self._rekey(f, now)
+        return True
 
     # ------------------------------------------------------------ class bookkeeping
     def _key(self, flow: Flow) -> tuple:
         eff = flow.bound
         shared = []
         for r in flow.path:
-            if len(r.flows) >= 2:
+            if r.keyed:
                 shared.append(r)
             elif r.capacity < eff:
                 eff = r.capacity
@@ -206,6 +288,8 @@ class FlowEngine(BaseEngine):
                 self._slot_res = np.concatenate(
                     [self._slot_res, np.zeros((grow, self._slot_res.shape[1]), np.int64)])
                 self._slot_lim = np.concatenate([self._slot_lim, np.full(grow, -2, np.int64)])
+                self._slot_minb = np.concatenate([self._slot_minb, np.full(grow, math.inf)])
+                self._slot_free = np.concatenate([self._slot_free, np.zeros(grow, bool)])
         cls = _Class(key, slot)
         self._slots[slot] = cls
         resources = key[0]
@@ -217,22 +301,71 @@ class FlowEngine(BaseEngine):
         row[:] = 0
         for j, r in enumerate(resources):
             row[j] = self._res_idx(r)
-        self._slot_bound[slot] = key[1]
+        self._slot_bound[slot] = cls.bound
         self._slot_lim[slot] = -2  # no limiter yet: assigned at the next solve
+        self._slot_minb[slot] = math.inf
+        self._slot_free[slot] = cls.lows is not None
         self._classes[key] = cls
         return cls
 
     def _join_class(self, flow: Flow, now: float) -> None:
         key = self._key(flow)
-        cls = self._classes.get(key)
+        shared, eff = key
+        flow._eff = eff
+        cls = None
+        if shared:  # held back by its resources with room under its bound: the free class
+            free = self._classes.get((shared, None))
+            if (free is not None and free.group is not None and free.group.key[0] == "r"
+                    and eff >= free.group.rate):
+                cls = free
         if cls is None:
-            cls = self._new_class(key)
+            cls = self._classes.get(key)
+            if cls is None:
+                cls = self._new_class(key)
         cls.members[flow] = None
         self._empty_classes.pop(cls, None)
         self._slot_n[cls.slot] += 1
         flow._cls = cls
+        if cls.lows is not None:
+            self._low_push(cls, flow)
         if cls.group is not None:
             self._join_group(flow, cls.group, now)
+
+    def _move_class(self, flow: Flow, target: _Class) -> None:
+        """Move ``flow`` to ``target``, a class of its rate group: its clock is untouched."""
+        cls = flow._cls
+        del cls.members[flow]
+        self._slot_n[cls.slot] -= 1
+        if not cls.members:
+            self._empty_classes[cls] = None
+        target.members[flow] = None
+        self._empty_classes.pop(target, None)
+        self._slot_n[target.slot] += 1
+        flow._cls = target
+        if target.lows is not None:
+            self._low_push(target, flow)
+
+    def _low_push(self, cls: _Class, flow: Flow) -> None:
+        """Record ``flow``'s effective bound in the free class ``cls``'s heap."""
+        self._seq += 1
+        flow._low = self._seq
+        lows = cls.lows
+        heapq.heappush(lows, (flow._eff, self._seq, flow))
+        if flow._eff < self._slot_minb[cls.slot]:
+            self._slot_minb[cls.slot] = flow._eff
+        if len(lows) > 2 * len(cls.members) + 32:  # drop the dead entries
+            cls.lows = [e for e in lows if e[2]._cls is cls and e[2]._low == e[1]]
+            heapq.heapify(cls.lows)
+
+    def _low_min(self, cls: _Class) -> float:
+        """The least effective bound of the free class ``cls``'s members (``inf``: none)."""
+        lows = cls.lows
+        while lows:
+            _, seq, flow = lows[0]
+            if flow._cls is cls and flow._low == seq:
+                return lows[0][0]
+            heapq.heappop(lows)
+        return math.inf
 
     def _leave_class(self, flow: Flow, now: float) -> None:
         cls = flow._cls
@@ -244,13 +377,13 @@ class FlowEngine(BaseEngine):
             self._empty_classes[cls] = None
         flow._cls = None
 
-    def _leave_resources(self, flow: Flow, now: float) -> None:
+    def _leave_resources(self, flow: Flow, now: float) -> bool:
+        """Take ``flow`` off its resources; whether any of them stopped being keyed."""
+        rekeys = False
         for r in flow.path:
-            fl = r.flows
-            fl.discard(flow)
-            if len(fl) == 1:  # r becomes private to the one flow left
-                for other in fl:
-                    self._rekey(other, now)
+            if r.flows.pop(flow, 0) is None:
+                rekeys |= self._adjust(r, -min(flow.bound, r.capacity), now)
+        return rekeys
 
     def _rekey(self, flow: Flow, now: float) -> None:
         if flow._cls is None:
@@ -278,6 +411,7 @@ class FlowEngine(BaseEngine):
         shared, eff = key
         if eff == math.inf or not all(self._slack(r, eff) for r in shared):
             return False
+        flow._eff = eff
         cls = self._classes.get(key)
         grp_key = ("b", eff)
         if cls is not None and (cls.group is None or cls.group.key != grp_key):
@@ -298,54 +432,60 @@ class FlowEngine(BaseEngine):
     def _quiet_departure(self, finished: list[Flow]) -> bool:
         """Whether flows finishing together can leave without a solve.
 
-        True when each was at its bound and every resource they leave either empties,
-        or keeps two or more flows and was not saturated: the capacity they free is
-        slack nobody was waiting for. (A resource left with exactly one flow becomes
-        private to it, which changes that flow's class: a solve is needed.)
+        True when each was at its bound and every resource they leave stays as keyed as
+        it was and, if keyed, was not saturated: the capacity they free is slack nobody
+        was waiting for. (A resource that stops being keyed changes its flows' classes: a
+        solve is needed; the caller checks it again as the flows leave.)
         """
         if self._dirty:
             return False
-        drop: dict[Resource, int] = {}
+        drop: dict[Resource, list] = {}
         for f in finished:
             if f._grp is None or f._grp.key[0] != "b":
                 return False
             for r in f.path:
-                drop[r] = drop.get(r, 0) + 1
-        for r, d in drop.items():
+                d = drop.get(r)
+                if d is None:
+                    d = drop[r] = [0, 0.0]
+                d[0] += 1
+                d[1] += min(f.bound, r.capacity)
+        for r, (d, demand) in drop.items():
             left = len(r.flows) - d
-            if left == 1 or (left >= 2 and not self._slack(r, 0.0)):
+            keyed = left >= 2 and r.demand - demand > r.capacity * _KEYED
+            if keyed != r.keyed or (keyed and not self._slack(r, 0.0)):
                 return False
         return True
 
-    def _rebound_in_place(self, flow: Flow, now: float) -> bool:
+    def _rebound_held(self, flow: Flow) -> bool:
         """Apply a new bound without a solve when it cannot change any rate.
 
         A flow held below its bound by a saturated resource keeps the same rate and
         the same bottleneck if its new (effective) bound is still at or above that
-        rate: the old allocation stays feasible and max-min optimal. Then the flow
-        only changes class (the key holds the bound); it stays in its rate group.
+        rate: the old allocation stays feasible and max-min optimal. The flow stays in
+        its rate group; in a free class only its bound is recorded, from a bounded
+        class it moves to the free class of its resources.
         """
         cls = flow._cls
         grp = cls.group if cls is not None else None
         if grp is None or grp.key[0] != "r" or self._dirty:
             return False
-        key = self._key(flow)
-        if key[1] < grp.rate:
+        shared, eff = self._key(flow)
+        if eff < grp.rate:
             return False
-        target = self._classes.get(key)
-        if target is not None and target.group is not grp:
+        if cls.lows is not None:
+            flow._eff = eff
+            self._low_push(cls, flow)
+            return True
+        free = self._classes.get((shared, None))
+        if free is None:
+            free = self._new_class((shared, None))
+            free.group = grp
+            free.limiter = cls.limiter
+            self._slot_lim[free.slot] = self._slot_lim[cls.slot]
+        elif free.group is not grp:
             return False
-        self._leave_class(flow, now)
-        if target is None:
-            target = self._new_class(key)
-            target.group = grp
-            target.limiter = cls.limiter
-            self._slot_lim[target.slot] = self._slot_lim[cls.slot]
-        target.members[flow] = None
-        self._empty_classes.pop(target, None)
-        self._slot_n[target.slot] += 1
-        flow._cls = target
-        self._join_group(flow, grp, now)
+        flow._eff = eff
+        self._move_class(flow, free)
         return True
 
     def _group(self, key: tuple, rate: float, now: float) -> _Group:
@@ -428,9 +568,11 @@ class FlowEngine(BaseEngine):
             self._leave_class(flow, now)
         if grp.n:
             self._push_completion(grp, now)
+        rekeys = False
         for flow in finished:
-            self._leave_resources(flow, now)
+            rekeys |= self._leave_resources(flow, now)
             self._finish(flow, now)
+        quiet = quiet and not rekeys  # (float slack of the demand's running sum)
         if quiet:
             self.events += 1
             if self.on_solve is not None:
@@ -438,43 +580,61 @@ class FlowEngine(BaseEngine):
         return not quiet
 
     # --------------------------------------------------------------------- solving
-    def _solve(self, now: float) -> None:
+    def _drop_empties(self) -> None:
         for cls in self._empty_classes:
             if self._classes.get(cls.key) is cls:
                 del self._classes[cls.key]
                 self._slots[cls.slot] = None
                 self._slot_n[cls.slot] = 0
+                self._slot_minb[cls.slot] = math.inf
                 self._free_slots.append(cls.slot)
         self._empty_classes.clear()
+
+    def _solve(self, now: float) -> None:
+        self._drop_empties()
         for grp in self._empty_groups:
             if self._groups.get(grp.key) is grp:
                 del self._groups[grp.key]
         self._empty_groups.clear()
-        n = len(self._classes)
-        self.entries_solved += n
-        if n == 0:
-            return
+        while True:
+            n = len(self._classes)
+            self.entries_solved += n
+            if n == 0:
+                return
+            if n < self._vector_from:
+                classes = list(self._classes.values())
+                sol = maxmin([len(c.members) for c in classes], [c.bound for c in classes],
+                             [c.resources for c in classes], _CAP)
+                over = [(c, rate) for c, rate in zip(classes, sol.rates, strict=True)
+                        if c.lows is not None and rate > self._slot_minb[c.slot]]
+            else:
+                slots = np.flatnonzero(self._slot_n > 0.5)
+                rates, lim_idx, level_of = maxmin_arrays(
+                    self._slot_n[slots], self._slot_bound[slots], self._slot_res[slots],
+                    self._caps[: len(self._res_list)])
+                over = [(self._slots[int(slots[i])], float(rates[i]))
+                        for i in np.flatnonzero(rates > self._slot_minb[slots])]
+            if not self._pull(over, now):
+                break
+            self.resolves += 1  # a free class went above a member's bound: solve again
+            self._drop_empties()
         # new limiter per class -> (class, group key, group rate)
         if n < self._vector_from:
-            classes = list(self._classes.values())
-            sol = maxmin([len(c.members) for c in classes], [c.bound for c in classes],
-                         [c.resources for c in classes], _CAP)
             changed = []
             levels: dict[Resource, float] = {}
             self._load[:] = 0.0
             for r, x in sol.load.items():
                 self._load[self._res_idx(r)] = x
+            held = []
             for cls, rate, lim in zip(classes, sol.rates, sol.limiter, strict=True):
                 if lim is not None:
                     levels[lim] = rate
+                    if cls.lows is None and cls.resources:
+                        held.append(cls)
                 if cls.group is None or cls.limiter is not lim:
                     changed.append((cls, lim))
                     self._slot_lim[cls.slot] = -1 if lim is None else self._res_idx(lim)
         else:
-            slots = np.flatnonzero(self._slot_n > 0.5)
-            rates, lim_idx, level_of = maxmin_arrays(
-                self._slot_n[slots], self._slot_bound[slots], self._slot_res[slots],
-                self._caps[: len(self._res_list)])
             rows = self._slot_res[slots]
             self._load[: len(self._res_list)] = np.bincount(
                 rows.ravel(), weights=np.repeat(self._slot_n[slots] * rates, rows.shape[1]),
@@ -486,6 +646,8 @@ class FlowEngine(BaseEngine):
             changed = [(self._slots[int(slots[i])],
                         res_list[int(lim_idx[i])] if lim_idx[i] >= 0 else None) for i in diff]
             levels = None
+            held = [self._slots[int(slots[i])]
+                    for i in np.flatnonzero((lim_idx >= 0) & ~self._slot_free[slots])]
         # re-rate the bottleneck groups (bound groups never change rate)
         for key, grp in list(self._groups.items()):
             if key[0] != "r":
@@ -514,6 +676,62 @@ class FlowEngine(BaseEngine):
                     self._leave_group(flow, now)
                 self._join_group(flow, grp, now)
                 self.moves += 1
+        # bounded classes held back by a resource: into the free class of their resources
+        for cls in held:
+            if cls.lows is None and cls.resources and cls.members:
+                self._free(cls)
+
+    def _pull(self, over: list[tuple[_Class, float]], now: float) -> bool:
+        """Take out of each free class the members whose bound its new level passed.
+
+        ``over``: free classes whose level may be above a member's bound, with that
+        level. Returns whether any member was taken out (the solve is to be repeated).
+        """
+        pulled = False
+        for cls, rate in over:
+            low = self._low_min(cls)
+            lows = cls.lows
+            while low < rate:
+                _, _, flow = heapq.heappop(lows)
+                if flow._grp is not None:
+                    self._leave_group(flow, now)  # its bytes so far, at the old rate
+                self._leave_class(flow, now)
+                key = (cls.resources, flow._eff)
+                target = self._classes.get(key)
+                if target is None:
+                    target = self._new_class(key)
+                target.members[flow] = None
+                self._empty_classes.pop(target, None)
+                self._slot_n[target.slot] += 1
+                flow._cls = target
+                if target.group is not None:
+                    self._join_group(flow, target.group, now)
+                self.pulled += 1
+                pulled = True
+                low = self._low_min(cls)
+            self._slot_minb[cls.slot] = low
+        return pulled
+
+    def _free(self, cls: _Class) -> None:
+        """A bounded class held back by a resource joins the free class of its resources."""
+        key = (cls.resources, None)
+        free = self._classes.get(key)
+        if free is None:  # it becomes the free class: nobody moves
+            del self._classes[cls.key]
+            cls.key = key
+            cls.bound = math.inf
+            cls.lows = []
+            self._slot_bound[cls.slot] = math.inf
+            self._slot_free[cls.slot] = True
+            self._classes[key] = cls
+            for flow in cls.members:
+                self._low_push(cls, flow)
+            return
+        if free.group is not cls.group:
+            return  # not held at the same level (float ties): stays bounded
+        for flow in list(cls.members):
+            self._move_class(flow, free)
+            self.merged += 1
 
 
 def _level(level_of: np.ndarray, index: dict[Resource, int], r: Resource) -> float | None:

@@ -83,24 +83,68 @@ def fifo_shares(capacity: float, buffer: float,
 
 
 class _Port:
-    """The flows of one FIFO port, grouped by ``(w, τ)``, with their demand."""
+    """The flows of one FIFO port, grouped by ``(w, τ)``, with their demand.
 
-    __slots__ = ("buffer", "groups", "of", "demand", "capped")
+    ``full`` is the port's load with its buffer full, ``Σ w / (τ + B / C)``, kept as flows
+    come and go: the drop-tail test (``full ≥ C``) costs nothing per update, and under
+    drop-tail each flow's ceiling ``w / (τ + B / C)`` is its own, so an update sets the
+    ceilings of the flows that joined or stepped since the last one (``fresh``) and no
+    other.
+    """
+
+    __slots__ = ("buffer", "groups", "of", "demand", "full", "cap", "qb", "mode", "capped",
+                 "fresh")
 
     def __init__(self, buffer: float) -> None:
         self.buffer = buffer
         self.groups: dict[tuple[float, float], dict[Flow, None]] = {}
-        self.of: dict[Flow, tuple[tuple[float, float], float]] = {}  # key, demand
+        #: flow -> its key (w, τ), its demand min(own, C) and its load w / (τ + qb)
+        self.of: dict[Flow, tuple[tuple[float, float], float, float]] = {}
         self.demand = 0.0  # Σ min(own bound, capacity)
-        self.capped: set[Flow] = set()
+        self.full = 0.0  # Σ w / (τ + qb): the load if the queue sat at its buffer
+        self.cap = math.nan  # the capacity ``qb`` and ``full`` were computed for
+        self.qb = math.inf  # the queue delay of a full buffer, B / C
+        self.mode = _OFF  # the rule in force since the last update
+        self.capped: dict[Flow, None] = {}  # flows with a ceiling at this port
+        self.fresh: dict[Flow, None] = {}  # joined or stepped since the last update
+
+    def load_at(self, flow_key: tuple[float, float]) -> float:
+        w, t = flow_key
+        return w / (t + self.qb) if self.qb != math.inf else 0.0
+
+    def rebase(self, capacity: float) -> None:
+        """Recompute the full-buffer loads for ``capacity`` (a new port, a new capacity)."""
+        self.cap = capacity
+        self.qb = self.buffer / capacity
+        full = 0.0
+        for f, (key, demand, _) in self.of.items():
+            x = self.load_at(key)
+            self.of[f] = (key, demand, x)
+            full += x
+        self.full = full
+        if self.mode != _OFF:
+            self.mode = _STALE  # every ceiling here is to be set anew
+
+
+#: the rule at a port: max-min; drop-tail; no loss; (ceilings set for an old capacity)
+_OFF, _DROP, _NO_LOSS, _STALE = 0, 1, 2, -1
 
 
 class FifoSharing:
     """Keeps ceilings on the flows of FIFO ports in step with the rule above.
 
-    Work per flow start, end or slow-start step is O(1) at a port whose flows are alike
-    or do not fill it; otherwise one solve over the port's groups (not its flows) and a
-    ceiling per flow whose share changed.
+    Work per flow start, end or slow-start step is O(1) at a port whose flows do not fill
+    it or that drops (the buffer full: each flow's ceiling is its own, the flows that
+    changed get theirs); a port without loss whose flows are not alike costs one solve
+    over its groups (not its flows) and a ceiling per flow, since its queue delay moves
+    every share. A port switching between these rules sets or lifts every ceiling once.
+
+    Alike flows at a port that drops get their ceilings too: with every flow held at the
+    port they are above the fair share ``C / n`` (the drop-tail test is ``n w / (τ + B/C)
+    ≥ C``) and change nothing, and a flow held elsewhere leaves the others no more than
+    their windows allow. (Until issue 14 such a port was left alone, so one newcomer in
+    slow start — a second group — put the ceiling on every flow and its last step lifted
+    it again: O(flows) per newcomer.)
 
     Args:
         env: the simulation environment.
@@ -117,8 +161,9 @@ class FifoSharing:
         #: flow -> (its FIFO ports, RTT or None for a lock-step flow, window bytes)
         self.flows: dict[Flow, tuple[tuple[Resource, ...], float | None, float]] = {}
         self.capped: dict[Flow, dict[Resource, float]] = {}  # flow -> port -> ceiling
-        self.pending: set[Resource] = set()
-        self.updates = 0  # port solves that set ceilings (a work measure)
+        self.pending: dict[Resource, None] = {}
+        self.updates = 0  # port updates that set ceilings (a work measure)
+        self.ceilings_set = 0  # ceilings handed to the engine (a work measure)
 
     def flow(self, ports: Sequence[tuple[Resource, float]], flow: Flow, rtt: float | None,
              packet: float, active: bool) -> None:
@@ -137,6 +182,9 @@ class FifoSharing:
         elif self.flows.pop(flow, None) is not None:
             for res, _ in ports:
                 self._leave(res, flow)
+                port = self.ports[res]
+                port.capped.pop(flow, None)
+                port.fresh.pop(flow, None)
             self.capped.pop(flow, None)
 
     def _join(self, flow: Flow) -> None:
@@ -146,10 +194,15 @@ class FifoSharing:
         key = (window, window / own)
         for res in ports:
             port = self.ports[res]
+            if port.cap != res.capacity:
+                port.rebase(res.capacity)
             demand = min(own, res.capacity)
-            port.of[flow] = (key, demand)
+            load = port.load_at(key)
+            port.of[flow] = (key, demand, load)
             port.groups.setdefault(key, {})[flow] = None
             port.demand += demand
+            port.full += load
+            port.fresh[flow] = None
             self._touch(res)
 
     def _leave(self, res: Resource, flow: Flow) -> None:
@@ -157,48 +210,83 @@ class FifoSharing:
         entry = port.of.pop(flow, None)
         if entry is None:
             return
-        key, demand = entry
+        key, demand, load = entry
         members = port.groups[key]
         del members[flow]
         if not members:
             del port.groups[key]
-        port.demand = port.demand - demand if port.of else 0.0
-        port.capped.discard(flow)
+        if port.of:
+            port.demand -= demand
+            port.full -= load
+        else:  # empty: exact zeros, no float residue carried into the next busy spell
+            port.demand = port.full = 0.0
         self._touch(res)
 
     def _stepped(self, flow: Flow) -> None:
         """The engine moved ``flow`` to the next step of its schedule (slow start)."""
         if flow in self.flows:
             for res in self.flows[flow][0]:
-                self._leave(res, flow)
+                self._leave(res, flow)  # its ceiling stays until the update sets the new one
             self._join(flow)
 
+    def _mode(self, res: Resource, port: _Port) -> int:
+        """The rule at ``port`` now: max-min (off), drop-tail or no loss."""
+        cap = res.capacity
+        if port.demand <= cap * (1 + 1e-9):
+            return _OFF  # room for all: max-min is the rule
+        full = port.full
+        if abs(full - cap) <= 1e-6 * cap:  # too close to tell from a running sum
+            groups = [(w, t, len(m)) for (w, t), m in port.groups.items()]
+            q, _ = fifo_shares(cap, port.buffer, groups)
+            drop = q >= port.qb
+        else:
+            drop = full > cap
+        if drop:
+            return _DROP
+        return _OFF if len(port.groups) < 2 else _NO_LOSS  # alike flows: max-min is the rule
+
     def _touch(self, res: Resource) -> None:
+        if res in self.pending:
+            return
         port = self.ports[res]
-        if not port.capped and (len(port.groups) < 2
-                                or port.demand <= res.capacity * (1 + 1e-9)):
-            return  # max-min is the rule and nobody has a ceiling here: nothing to do
-        if res not in self.pending:
-            self.pending.add(res)  # once per instant, after its other changes
-            self.env.timeout(0).callbacks.append(lambda _e, r=res: self._update(r))
+        if port.cap == res.capacity and port.mode != _NO_LOSS:
+            mode = self._mode(res, port)
+            if mode == port.mode and (mode == _OFF or not port.fresh):
+                port.fresh.clear()
+                return  # the rule and every ceiling in force stay as they are
+        self.pending[res] = None  # once per instant, after its other changes
+        self.env.timeout(0).callbacks.append(lambda _e, r=res: self._update(r))
 
     def _update(self, res: Resource) -> None:
-        self.pending.discard(res)
+        del self.pending[res]
         port = self.ports[res]
-        cap = res.capacity
-        if len(port.groups) < 2 or port.demand <= cap * (1 + 1e-9):
-            for f in list(port.capped):  # alike flows, or room for all: max-min is the rule
+        if port.cap != res.capacity:
+            port.rebase(res.capacity)
+        mode = self._mode(res, port)
+        if mode == _OFF:
+            for f in port.capped:
                 self._set(f, res, math.inf)
             port.capped.clear()
+            port.fresh.clear()
+            port.mode = _OFF
             return
         self.updates += 1
-        keys = list(port.groups)
-        _, rates = fifo_shares(cap, port.buffer,
-                               [(w, t, len(port.groups[(w, t)])) for w, t in keys])
-        for key, rate in zip(keys, rates, strict=True):
-            for f in port.groups[key]:
-                self._set(f, res, rate)
-                port.capped.add(f)
+        if mode == _DROP:
+            qb = port.qb
+            for f in (port.fresh if port.mode == _DROP else port.of):
+                w, t = port.of[f][0]
+                self._set(f, res, w / (t + qb))
+                port.capped[f] = None
+        else:
+            keys = list(port.groups)
+            _, rates = fifo_shares(res.capacity, port.buffer,
+                                   [(w, t, len(port.groups[(w, t)])) for w, t in keys])
+            for key, rate in zip(keys, rates, strict=True):
+                for f in port.groups[key]:
+                    self._set(f, res, rate)
+                    port.capped[f] = None
+        port.fresh.clear()
+        port.mode = mode
 
     def _set(self, flow: Flow, port: Resource, ceiling: float) -> None:
         if math.isinf(ceiling):
@@ -210,4 +298,5 @@ class FifoSharing:
             mine[port] = ceiling
         new = min(mine.values(), default=math.inf)
         if flow.active and not math.isclose(new, flow.ceiling, rel_tol=1e-9):
+            self.ceilings_set += 1
             self.engine.set_ceiling(flow, new)

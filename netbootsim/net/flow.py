@@ -23,15 +23,21 @@ class Resource:
         capacity: bytes per second, > 0.
     """
 
-    __slots__ = ("name", "capacity", "flows", "__weakref__")
+    __slots__ = ("name", "capacity", "flows", "demand", "keyed", "__weakref__")
 
     def __init__(self, name: str, capacity: float):
         if not capacity > 0:
             raise ValueError(f"resource {name!r}: capacity must be > 0, got {capacity!r}")
         self.name = name
         self.capacity = float(capacity)
-        #: Active flows crossing this resource (maintained by the engine).
-        self.flows: set[Flow] = set()
+        #: Active flows crossing this resource, in the order they started (maintained by
+        #: the incremental engine, as are the two below).
+        self.flows: dict[Flow, None] = {}
+        #: Σ min(bound, capacity) of those flows: what they could take at most.
+        self.demand = 0.0
+        #: Whether it can hold flows back (two or more flows that could fill it); one
+        #: that cannot is left out of the engine's classes and solves.
+        self.keyed = False
 
     def __repr__(self) -> str:
         return f"Resource({self.name!r}, {self.capacity:g})"
@@ -71,6 +77,8 @@ class Flow:
         "_remaining",
         "_sched_pos",
         "_seq",
+        "_eff",
+        "_low",
     )
 
     def __init__(
@@ -106,6 +114,8 @@ class Flow:
         self._remaining = self.size
         self._sched_pos = 0
         self._seq = 0
+        self._eff = math.inf  # its effective bound when it joined its class
+        self._low = 0  # its entry in a free class's heap of bounds
 
     def __repr__(self) -> str:
         return f"Flow({self.name!r}, size={self.size:g}, bound={self.bound:g})"

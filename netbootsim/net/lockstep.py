@@ -70,8 +70,8 @@ class LockstepQueueing:
         self._changed(link)
 
     def _changed(self, link: Resource) -> None:
-        if link in self.pending:
-            return
+        if link in self.pending or not self.lockstep.get(link):
+            return  # no lock-step flow here: nothing to correct (a lock-step start comes here)
         self.pending.add(link)  # once per instant, after this instant's other changes
         self.env.timeout(0).callbacks.append(lambda _e, r=link: self._update(r))
 
