@@ -148,6 +148,8 @@ class FlowEngine(BaseEngine):
         self.resolves = 0
         self.pulled = 0
         self.merged = 0
+        self._done: list[Flow] = []  # found done by this wake-up, to end in start order
+        self._done_groups: list[_Group] = []  # the groups they were found in
 
     # ------------------------------------------------------------------ public API
     def rate_of(self, flow: Flow) -> float:
@@ -540,12 +542,13 @@ class FlowEngine(BaseEngine):
             self._arm(t)
 
     def _complete_group(self, grp: _Group, version: int, now: float) -> bool:
+        """Take the flows of ``grp`` that are done; they leave in :meth:`_finish_due`."""
         if version != grp.version:
             return False
         v = grp.sync(now)
         limit = v + grp.rate * _DONE_TOL_TIME + _DONE_TOL_REL * abs(v)
         heap = grp.heap
-        finished = []
+        found = False
         while heap:
             finish, seq, flow = heap[0]
             if flow._grp is not grp or flow._seq != seq:
@@ -554,30 +557,54 @@ class FlowEngine(BaseEngine):
             if finish > limit:
                 break
             heapq.heappop(heap)
-            finished.append(flow)
-        if not finished:
+            self._done.append(flow)
+            found = True
+        if found:
+            self._done_groups.append(grp)
+        else:
             # Float slack put the wake-up a hair early: look again later.
             self._push_completion(grp, now)
+        return False
+
+    def _finish_due(self, now: float) -> bool:
+        """End the flows this wake-up found done, together, in the order they started.
+
+        Every group due now gives up its done flows first, and only then do they leave
+        (a departure may rekey other flows, which must not take a flow that is done out
+        of its group first). They end in start order, as the reference engine ends the
+        flows it finds done: which of two servers whose transfers end at the same
+        instant the simulation hears of first — who takes the next TFTP slot — is not an
+        artefact of moves between classes and groups. Returns whether a solve is needed.
+        """
+        done = self._done
+        if not done:
             return False
-        quiet = self._quiet_departure(finished)
+        self._done = []
+        groups, self._done_groups = self._done_groups, []
+        quiet = self._quiet_departure(done)
         if quiet:
-            for flow in finished:  # the loads they leave behind; nobody else changes rate
+            for flow in done:  # the loads they leave behind; nobody else changes rate
+                rate = flow._grp.rate
                 for r in flow._cls.resources:
-                    self._load[self._res_index[r]] -= grp.rate
-        for flow in finished:
+                    self._load[self._res_index[r]] -= rate
+        for flow in done:
             self._leave_class(flow, now)
-        if grp.n:
-            self._push_completion(grp, now)
+        for grp in groups:
+            if grp.n:
+                self._push_completion(grp, now)
         rekeys = False
-        for flow in finished:
+        for flow in done:
             rekeys |= self._leave_resources(flow, now)
+        if len(done) > 1:
+            done.sort(key=_started_order)
+        for flow in done:
             self._finish(flow, now)
-        quiet = quiet and not rekeys  # (float slack of the demand's running sum)
-        if quiet:
+        if quiet and not rekeys:  # (rekeys: float slack of the demand's running sum)
             self.events += 1
             if self.on_solve is not None:
                 self.on_solve(now, self)
-        return not quiet
+            return False
+        return True
 
     # --------------------------------------------------------------------- solving
     def _drop_empties(self) -> None:
@@ -732,6 +759,10 @@ class FlowEngine(BaseEngine):
         for flow in list(cls.members):
             self._move_class(flow, free)
             self.merged += 1
+
+
+def _started_order(flow: Flow) -> int:
+    return flow._order
 
 
 def _level(level_of: np.ndarray, index: dict[Resource, int], r: Resource) -> float | None:

@@ -79,6 +79,7 @@ class Flow:
         "_seq",
         "_eff",
         "_low",
+        "_order",
     )
 
     def __init__(
@@ -116,6 +117,7 @@ class Flow:
         self._seq = 0
         self._eff = math.inf  # its effective bound when it joined its class
         self._low = 0  # its entry in a free class's heap of bounds
+        self._order = 0  # the engine's count of starts when it started
 
     def __repr__(self) -> str:
         return f"Flow({self.name!r}, size={self.size:g}, bound={self.bound:g})"
