@@ -23,6 +23,8 @@ The section between this script's markers in ``--out`` is replaced; the rest is 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -51,13 +53,24 @@ CASES = [
 ]
 
 
-def _best(fn, repeat: int) -> float:
+def _cpu() -> float:
+    """CPU seconds of this process and its waited-for children (the replications')."""
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
+def _best(fn, repeat: int, cpu: list | None = None) -> float:
+    """Best wall of ``repeat`` calls; ``cpu`` gets the CPU seconds of that best call."""
     best = float("inf")
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), _cpu()
         with relaxed_gc():
             fn()
-        best = min(best, time.perf_counter() - t)
+        wall = time.perf_counter() - t
+        if wall < best:
+            best = wall
+            if cpu is not None:
+                cpu[:] = [_cpu() - c]
     return best
 
 
@@ -84,13 +97,14 @@ def measure(label: str, scenario: str, overrides: list[str], n: int, repeat: int
     def one(j: int) -> None:
         used[j] = simulate_replicated(source, sc, Plan(n), jobs=j).jobs
 
-    walls = {j: _best(lambda j=j: one(j), repeat) for j in (1, 2)}
+    cpus = {1: [], 2: []}
+    walls = {j: _best(lambda j=j: one(j), repeat, cpus[j]) for j in (1, 2)}
     cli = {j: cli_wall(scenario, overrides, n, j, repeat) for j in (1, 2)}
     servers = sum(g.count for g in sc.fleet)
     rows = []
     for j in (1, 2):
         rows.append(f"| {label} | {servers:,} | {n} | {j} ({used[j]}) | {single:.3f} s | "
-                    f"{walls[j]:.2f} s "
+                    f"{walls[j]:.2f} s | {cpus[j][0]:.2f} s "
                     f"| **{n / walls[j]:.2f}** | {walls[j] / (n * single):.2f} | "
                     f"{cli[j]:.2f} s |")
     return rows
@@ -111,13 +125,14 @@ def main() -> None:
         f"`python benchmarks/replications.py --repeat {args.repeat}` (best of "
         f"{args.repeat}; {machine()}; {time.perf_counter() - t0:.0f} s in all). Simulation "
         "walls are `simulate_replicated` (N replications, pooled and summarised, no files); "
-        "the ratio divides it by N single runs (`simulate`) of the same run. CLI: "
+        "the ratio divides it by N single runs (`simulate`) of the same run; CPU: this "
+        "process's and the replication processes' user + system seconds. Load average at "
+        f"the end: {os.getloadavg()[0]:.1f} (other work on the machine). CLI: "
         "`netbootsim run SCENARIO --replications N --jobs J --out TMP --quiet` as typed.",
         "",
         "| case | servers | N | --jobs (processes used) | single run | N replications | "
-        "replications/s | "
-        "÷ N single runs | CLI wall |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "their CPU | replications/s | ÷ N single runs | CLI wall |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
         *rows, "", END, ""])
     print(section)
     if args.out:

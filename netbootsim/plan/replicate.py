@@ -221,11 +221,25 @@ class Source:
     max_memory: float | None = None
 
     def load(self) -> Scenario:
-        """The validated scenario (its warnings were said by the caller)."""
+        """The validated scenario (its warnings were said by the caller).
+
+        Loaded once per process: the replications a process runs share the validated
+        scenario (each builds its own fleet from it).
+        """
+        global _LOADED
+        if _LOADED is not None and _LOADED[0] == self:
+            return _LOADED[1]
         if isinstance(self.scenario, Mapping):
-            return Scenario.from_dict(self.scenario, name=self.name, overrides=self.overrides)
-        return load_scenario(self.scenario, overrides=self.overrides, name=self.name,
-                             max_memory=self.max_memory)
+            sc = Scenario.from_dict(self.scenario, name=self.name, overrides=self.overrides)
+        else:
+            sc = load_scenario(self.scenario, overrides=self.overrides, name=self.name,
+                               max_memory=self.max_memory)
+        _LOADED = (self, sc)
+        return sc
+
+
+#: The scenario this process last loaded, with its source (:meth:`Source.load`).
+_LOADED: tuple[Source, Scenario] | None = None
 
 
 @dataclass

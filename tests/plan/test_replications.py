@@ -242,8 +242,8 @@ def test_a_worker_input_error_comes_back_whole(tmp_path, monkeypatch):
         seen.append(rep.replication)
         path.unlink()
 
-    with pytest.raises(InputError) as e:
-        replicate(Source(str(path)), Plan(2), jobs=2, on_replica=remove_after_first)
+    with pytest.raises(InputError) as e:  # 2 left after the first: the 2 processes
+        replicate(Source(str(path)), Plan(3), jobs=2, on_replica=remove_after_first)
     assert seen == [0]
     assert len(e.value.problems) == 1 and "going.yaml" in str(e.value)
 
