@@ -80,7 +80,8 @@ def _on_replica(name: str) -> Callable:
 def _headline_replicated(res) -> str:
     s = res.summary
     r = s["replications"]
-    line = (f"{s['scenario']}: {r['n']} replications ({res.jobs} processes), "
+    procs = "1 process" if res.jobs == 1 else f"{res.jobs} processes"
+    line = (f"{s['scenario']}: {r['n']} replications ({procs}), "
             f"{s['completed']}/{s['servers']} server-runs ready; mean over replications "
             f"[95 % interval]: makespan {_interval(s, 'makespan')}, "
             f"p50 {_interval(s, 'p50')}, p95 {_interval(s, 'p95')}, "
