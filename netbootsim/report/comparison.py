@@ -113,10 +113,6 @@ def shared_question(questions: list[tuple[str, str]]) -> tuple[str, dict[str, st
                     zip(texts, words, strict=True)}
 
 
-def _plural(n: int, one: str, many: str) -> str:
-    return one if n == 1 else many
-
-
 #: Most words a run's "what differs" may change against another's for the answer to
 #: contrast the two ("HTTP instead of TFTP").
 CONTRAST_WORDS = 3
@@ -184,21 +180,29 @@ def answer(runs: list[Run], differs: dict[str, str] | None = None) -> str:
     reasons = sorted((worst.summary.get("failures") or {}).items(),
                      key=lambda kv: (-int(kv[1]), str(kv[0])))
     sw = worst.summary
-    lost = int(sw.get("servers") or 0) - int(sw.get("completed") or 0)
-    why = (f": {fmt.count(reasons[0][1])} {_plural(int(reasons[0][1]), 'fails', 'fail')} "
-           f"with \"{reasons[0][0]}\"" if reasons else
-           f": {fmt.count(lost)} still booting when the run stopped" if lost else "")
+    n, done = int(sw.get("servers") or 0), int(sw.get("completed") or 0)
+    reps = replication_count(worst.servers)
+    unit = "server-runs" if reps > 1 else "servers"
+    lost = n - done
+    k = int(reasons[0][1]) if reasons else lost
+    who = f"{fmt.count(k)} {unit[:-1] if k == 1 else unit}"
+    why = (f": {who} {'fails' if k == 1 else 'fail'} with \"{reasons[0][0]}\"" if reasons
+           else f": {who} still booting when the run stopped" if lost else "")
     if best.all_ready:
         first = (f"{best.name} readies all {fmt.count(best.fleet)} servers in "
                  f"{fmt.duration(best.makespan)}")
     else:
         first = (f"No run readies every server; {best.name} readies the most, "
                  f"{fmt.percent(best.ready_share)}")
-    done = int(sw.get("completed") or 0)
-    got = ("none" if not done else
-           f"only {fmt.count(done)} ({fmt.percent(worst.ready_share)})")
-    n = int(sw.get("servers") or 0)
-    return f"{first}; {worst.name} readies {got} of its {fmt.count(n)}{why}."
+    if not done:
+        got = f"none of its {fmt.count(worst.fleet)} servers"
+    elif reps > 1:
+        got = (f"only {fmt.percent(worst.ready_share)} of its {fmt.count(worst.fleet)} "
+               f"servers ({fmt.count(done)} of {fmt.count(n)} server-runs over {reps} "
+               f"replications)")
+    else:
+        got = f"only {fmt.count(done)} ({fmt.percent(worst.ready_share)}) of its {fmt.count(n)}"
+    return f"{first}; {worst.name} readies {got}{why}."
 
 
 def _times(r: float) -> str:

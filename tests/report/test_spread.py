@@ -323,9 +323,10 @@ def test_compare_deadline_and_failures(tmp_path):
     text = md.read_text(encoding="utf-8")
     assert "| 50.0 % by 25.0 s |" in text            # the deadline column, a's share
     assert "| a | fetch:kernel: no TFTP slot | 1 | 16.7 % | 15.0 s |" in text
-    # b readies all 2; a only 5 of its 6 server-runs, 1 failing
-    assert ('b readies all 2 servers in 4.0 s; a readies only 5 (83.3 %) of its 6: 1 fails '
-            'with "fetch:kernel: no TFTP slot".') in text
+    # b readies all 2; a (2 replications of 3) only 5 of its 6 server-runs, 1 failing
+    assert ('b readies all 2 servers in 4.0 s; a readies only 83.3 % of its 3 servers (5 of 6 '
+            'server-runs over 2 replications): 1 server-run fails with "fetch:kernel: no TFTP '
+            'slot".') in text
 
 
 def test_slow_tail_blames_a_late_power_on():
