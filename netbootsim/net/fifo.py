@@ -202,10 +202,17 @@ class FifoSharing:
             port.groups.setdefault(key, {})[flow] = None
             port.demand += demand
             port.full += load
-            port.fresh[flow] = None
-            self._touch(res)
+            if port.mode == _DROP and port.cap == res.capacity and \
+                    res not in self.pending and self._mode(res, port) == _DROP:
+                # still dropping: its own ceiling now, before the engine applies its
+                # bound (a slow-start step), and nobody else's changes
+                self._set(flow, res, key[0] / (key[1] + port.qb))
+                port.capped[flow] = None
+            else:
+                port.fresh[flow] = None
+                self._touch(res)
 
-    def _leave(self, res: Resource, flow: Flow) -> None:
+    def _leave(self, res: Resource, flow: Flow, touch: bool = True) -> None:
         port = self.ports[res]
         entry = port.of.pop(flow, None)
         if entry is None:
@@ -220,13 +227,14 @@ class FifoSharing:
             port.full -= load
         else:  # empty: exact zeros, no float residue carried into the next busy spell
             port.demand = port.full = 0.0
-        self._touch(res)
+        if touch:
+            self._touch(res)
 
     def _stepped(self, flow: Flow) -> None:
         """The engine moved ``flow`` to the next step of its schedule (slow start)."""
         if flow in self.flows:
             for res in self.flows[flow][0]:
-                self._leave(res, flow)  # its ceiling stays until the update sets the new one
+                self._leave(res, flow, touch=False)  # its ceiling stays until the new one
             self._join(flow)
 
     def _mode(self, res: Resource, port: _Port) -> int:
