@@ -35,7 +35,7 @@ MAX_BOTTLENECK_ROWS = 20
 #: Servers in the slow-tail table.
 MAX_SLOW_ROWS = 10
 #: Phase columns of the slow-tail table; the rest are summed into "other phases".
-MAX_SLOW_PHASES = 6
+MAX_SLOW_PHASES = 5
 
 
 

@@ -61,13 +61,14 @@ The {{ slow.rows | length }} servers ready last (of {{ slow.of }} ready; ready c
 the first power-on{% if slow.late %}, boot from the server's own{% endif %}), the seconds \
 each spent in each phase (every attempt counted), and where each lost most against the median.
 
-| server | group | ready{% if slow.late %} | power-on | boot{% endif %}{% for c in slow.columns %} \
-| {{ c | cell }}{% endfor %} | lost most in |
-|---|---|--:|{% if slow.late %}--:|--:|{% endif %}{% for c in slow.columns %}--:|{% endfor %}---|
+| server | group | ready | lost most in{% if slow.late %} | power-on | boot{% endif %}\
+{% for c in slow.columns %} | {{ c | cell }}{% endfor %} |
+|---|---|--:|---|{% if slow.late %}--:|--:|{% endif %}{% for c in slow.columns %}--:|{% endfor %}
+
 {% for r in [slow.median] + slow.rows %}
-| {{ r.server | cell }} | {{ r.group | cell }} | {{ r.ready }}\
+| {{ r.server | cell }} | {{ r.group | cell }} | {{ r.ready }} | {{ r.why | cell }}\
 {% if slow.late %} | {{ r.power_on }} | {{ r.boot }}{% endif %}\
-{% for c in r.cells %} | {{ c }}{% endfor %} | {{ r.why | cell }} |
+{% for c in r.cells %} | {{ c }}{% endfor %} |
 {% endfor %}
 {% if slow.other %}
 
@@ -181,7 +182,7 @@ HTML = """\
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ title }}: commissioning report</title>
 <style>
-body { font: 14px/1.45 system-ui, sans-serif; color: #222; max-width: 60rem;
+body { font: 14px/1.45 system-ui, sans-serif; color: #222; max-width: 72rem;
        margin: 1.5rem auto; padding: 0 1rem; }
 h1 { font-size: 1.6rem; margin: 0 0 .3rem; }
 h2 { font-size: 1.15rem; margin: 1.8rem 0 .5rem; border-bottom: 1px solid #ddd; }
@@ -194,7 +195,10 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 td.n { white-space: nowrap; }
 table.headline th { font-weight: 600; background: #f6f6f6; }
 table.slow tr.median td { background: #f6f6f6; font-style: italic; }
+table.slow { font-size: .92rem; }
 table.slow td:first-child { white-space: nowrap; }
+table.slow td:nth-child(4) { min-width: 9rem; }
+.wide { overflow-x: auto; }
 figure { margin: 1rem 0; }
 figure img { max-width: 100%; }
 figcaption { color: #555; font-size: .9rem; }
@@ -234,14 +238,15 @@ are almost surely typos, or lint warnings of its scripts; <code>--strict</code> 
 <p>The {{ slow.rows | length }} servers ready last (of {{ slow.of }} ready; ready counts from
 the first power-on{% if slow.late %}, boot from the server's own{% endif %}), the seconds
 each spent in each phase (every attempt counted), and where each lost most against the median.</p>
-<table class="slow"><tr><th>server</th><th>group</th><th class="n">ready</th>
+<div class="wide"><table class="slow"><tr><th>server</th><th>group</th><th class="n">ready</th>
+<th>lost most in</th>
 {% if slow.late %}<th class="n">power-on</th><th class="n">boot</th>{% endif %}
-{% for c in slow.columns %}<th class="n">{{ c }}</th>{% endfor %}<th>lost most in</th></tr>
+{% for c in slow.columns %}<th class="n">{{ c }}</th>{% endfor %}</tr>
 {% for r in [slow.median] + slow.rows %}<tr{% if loop.first %} class="median"{% endif %}>
-<td>{{ r.server }}</td><td>{{ r.group }}</td><td class="n">{{ r.ready }}</td>
+<td>{{ r.server }}</td><td>{{ r.group }}</td><td class="n">{{ r.ready }}</td><td>{{ r.why }}</td>
 {% if slow.late %}<td class="n">{{ r.power_on }}</td><td class="n">{{ r.boot }}</td>{% endif %}
-{% for c in r.cells %}<td class="n">{{ c }}</td>{% endfor %}<td>{{ r.why }}</td></tr>
-{% endfor %}</table>
+{% for c in r.cells %}<td class="n">{{ c }}</td>{% endfor %}</tr>
+{% endfor %}</table></div>
 {% if slow.other %}<p class="more">Other phases: {{ slow.other }}.</p>{% endif %}
 {% endif %}
 <h2>Bottleneck attribution</h2>
