@@ -7,6 +7,8 @@ plus ``figures``: a list of ``{"file", "title", "caption", "data"}`` dicts, wher
 
 from __future__ import annotations
 
+import re
+
 import jinja2
 
 __all__ = ["MARKDOWN", "HTML", "COMPARE_MARKDOWN", "COMPARE_HTML", "environment"]
@@ -401,9 +403,10 @@ h2 { font-size: 1.15rem; margin: 1.8rem 0 .5rem; border-bottom: 1px solid #ddd; 
 table { border-collapse: collapse; margin: .4rem 0; }
 th, td { padding: .2rem .6rem; border-bottom: 1px solid #e5e5e5; text-align: left;
          vertical-align: top; }
-td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-tr.nested td:first-child { padding-left: 1.6rem; color: #555; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+table.runs { font-size: .9rem; }
 table.runs td:first-child { white-space: nowrap; }
+tr.nested td:first-child { padding-left: 1.6rem; color: #555; }
 figure { margin: 1rem 0; }
 figure img { max-width: 100%; }
 figcaption { color: #555; font-size: .9rem; }
@@ -425,9 +428,10 @@ figcaption { color: #555; font-size: .9rem; }
 <th class="n">line-rate bound</th><th>what held it back</th></tr>
 {% for r in rows %}<tr><td><a href="{{ r.report }}">{{ r.run }}</a></td>
 {% if differs %}<td>{{ r.differs }}</td>{% endif %}<td class="n">{{ r.ready }}</td>
-<td class="n">{{ r.failed }}</td><td class="n">{{ r.p50 }}</td><td class="n">{{ r.p95 }}</td>
-<td class="n">{{ r.p99 }}</td><td class="n">{{ r.makespan }}</td><td class="n">{{ r.ratio }}</td>
-{% if deadline %}<td class="n">{{ r.deadline }}</td>{% endif %}
+<td class="n">{{ r.failed }}</td><td class="n">{{ r.p50 | nobreak }}</td>
+<td class="n">{{ r.p95 | nobreak }}</td><td class="n">{{ r.p99 | nobreak }}</td>
+<td class="n">{{ r.makespan | nobreak }}</td><td class="n">{{ r.ratio }}</td>
+{% if deadline %}<td class="n">{{ r.deadline | nobreak }}</td>{% endif %}
 <td class="n">{{ r.bound }}</td><td>{{ r.held }}</td></tr>
 {% endfor %}</table>
 {% if replicated %}<p class="more">Values of replicated runs are means over their
@@ -461,6 +465,15 @@ def _cell(value: object) -> str:
     return " ".join(str(value).split()).replace("|", "\\|")
 
 
+def _nobreak(value: object) -> str:
+    """A value with its interval that wraps only before ``[`` or ``by`` (U+00A0 elsewhere).
+
+    ``"5.9 min [5.9, 6.0]"`` breaks as ``5.9 min`` / ``[5.9, 6.0]``, never inside a number
+    and its unit.
+    """
+    return re.sub(r" (?!\[|by )", "\u00a0", str(value))
+
+
 def environment(html: bool) -> jinja2.Environment:
     """A Jinja2 environment for one of the templates (HTML ones autoescape).
 
@@ -473,4 +486,5 @@ def environment(html: bool) -> jinja2.Environment:
     env = jinja2.Environment(autoescape=html, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["cell"] = _cell
+    env.filters["nobreak"] = _nobreak
     return env
