@@ -126,12 +126,12 @@ class Observer:
         # Thinning: about 1 / sample_every samples per decade of simulated time, so a
         # long storm costs a bounded number of O(flows) load sweeps.
         self.next_sample = now + max(1e-3, self.sample_every * now)
-        busiest = heapq.nsmallest(8, loads.items(), key=lambda kv: (-kv[1] / kv[0].capacity,
-                                                                    kv[0].name))
-        counts = engine.flow_counts([r for r, _ in busiest])
-        for (r, load), n in zip(busiest, counts, strict=True):
-            run.timeline.append((now, r.name, min(load / r.capacity, 1.0), n))
-        self.shown.update(r.name for r, _ in busiest)
+        busiest = heapq.nsmallest(8, [(-load / r.capacity, r.name, r)
+                                      for r, load in loads.items()])
+        counts = engine.flow_counts([r for _, _, r in busiest])
+        for (util, name, _), n in zip(busiest, counts, strict=True):
+            run.timeline.append((now, name, min(-util, 1.0), n))
+        self.shown.update(name for _, name, _ in busiest)
 
 
 class PacketSampler:

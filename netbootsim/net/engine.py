@@ -13,8 +13,9 @@ independent of the number of flows:
   a server's own access link, a spine-to-ToR port carrying a rack's few bounded flows
   — can hold nobody back: its capacity is folded into its flows' bounds and it is left
   out of the keys and the solves (a resource changing sides rekeys its flows and forces
-  a solve). A class is either
-  *bounded*: flows with the same shared resources and the same effective bound, or
+  a solve; one keyed stays keyed until its demand is under 95 % of its capacity, so that
+  one whose demand hovers about it does not rekey its flows back and forth). A class is
+  either *bounded*: flows with the same shared resources and the same effective bound, or
   *free*: flows with the same shared resources held below their bounds by one of them,
   whatever their bounds. A free class enters the solver with no bound; the bounds it
   ignores are checked after the solve (a heap of its members' bounds): if the level it
@@ -58,6 +59,16 @@ _VECTOR_FROM = 48  # classes from which the NumPy solver beats the list solver (
 #: A resource is keyed (can hold flows back) when its flows' demand is above this share of
 #: its capacity: a margin far above the float slack of the running sum.
 _KEYED = 1.0 - 1e-9
+#: ... and stops being keyed only below this share (or with fewer than two flows): a
+#: resource whose demand hovers about its capacity does not rekey its flows back and forth
+_UNKEYED = 0.95
+
+
+def _keyed(r: Resource, flows: int, demand: float) -> bool:
+    """Whether ``r`` is keyed with ``flows`` flows whose demand is ``demand``."""
+    if flows < 2 or demand <= r.capacity * _UNKEYED:
+        return False
+    return demand > r.capacity * _KEYED or r.keyed
 
 
 class _Group:
@@ -187,9 +198,8 @@ class FlowEngine(BaseEngine):
             for r in cls.resources:
                 load[r] = get(r, 0.0) + x
             for f in members:
-                for r in f.path:
-                    if not r.keyed:
-                        load[r] = get(r, 0.0) + rate
+                for r in f._loose:
+                    load[r] = get(r, 0.0) + rate
         return load
 
     def flow_counts(self, resources: list[Resource]) -> list[int]:
@@ -243,10 +253,12 @@ class FlowEngine(BaseEngine):
         A resource whose flows could not fill it together (``Σ min(bound, capacity) ≤
         capacity``, or a single flow) can hold nobody back: it is left out of the
         classes' keys (its capacity folded into its flows' bounds, which it cannot
-        lower unless it is private) and out of the solves. Returns whether it changed.
+        lower unless it is private) and out of the solves. One keyed stays keyed until
+        its demand falls under 95 % of its capacity (keyed, it is only solved for).
+        Returns whether it changed.
         """
         r.demand = r.demand + delta if r.flows else 0.0
-        keyed = len(r.flows) >= 2 and r.demand > r.capacity * _KEYED
+        keyed = _keyed(r, len(r.flows), r.demand)
         if keyed == r.keyed:
             return False
         r.keyed = keyed
@@ -256,13 +268,18 @@ class FlowEngine(BaseEngine):
 
     # ------------------------------------------------------------ class bookkeeping
     def _key(self, flow: Flow) -> tuple:
+        """``(keyed resources, effective bound)`` of ``flow``; notes its other resources."""
         eff = flow.bound
         shared = []
+        loose = []
         for r in flow.path:
             if r.keyed:
                 shared.append(r)
-            elif r.capacity < eff:
-                eff = r.capacity
+            else:
+                loose.append(r)
+                if r.capacity < eff:
+                    eff = r.capacity
+        flow._loose = loose  # (a resource changing sides rekeys its flows: kept current)
         return (tuple(shared), eff)
 
     def _res_idx(self, r: Resource) -> int:
@@ -452,8 +469,7 @@ class FlowEngine(BaseEngine):
                 d[0] += 1
                 d[1] += min(f.bound, r.capacity)
         for r, (d, demand) in drop.items():
-            left = len(r.flows) - d
-            keyed = left >= 2 and r.demand - demand > r.capacity * _KEYED
+            keyed = _keyed(r, len(r.flows) - d, r.demand - demand)
             if keyed != r.keyed or (keyed and not self._slack(r, 0.0)):
                 return False
         return True
@@ -631,7 +647,7 @@ class FlowEngine(BaseEngine):
             if n < self._vector_from:
                 classes = list(self._classes.values())
                 sol = maxmin([len(c.members) for c in classes], [c.bound for c in classes],
-                             [c.resources for c in classes], _CAP)
+                             [c.resources for c in classes], _CAP, saturated=False)
                 over = [(c, rate) for c, rate in zip(classes, sol.rates, strict=True)
                         if c.lows is not None and rate > self._slot_minb[c.slot]]
             else:

@@ -80,6 +80,7 @@ class Flow:
         "_eff",
         "_low",
         "_order",
+        "_loose",
     )
 
     def __init__(
@@ -118,6 +119,7 @@ class Flow:
         self._eff = math.inf  # its effective bound when it joined its class
         self._low = 0  # its entry in a free class's heap of bounds
         self._order = 0  # the engine's count of starts when it started
+        self._loose: list[Resource] = []  # its resources that cannot hold it back
 
     def __repr__(self) -> str:
         return f"Flow({self.name!r}, size={self.size:g}, bound={self.bound:g})"

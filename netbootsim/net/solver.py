@@ -46,14 +46,15 @@ class Solution:
         limiter: per entry, ``None`` if the entry is at its own bound, else the key of
             the saturated resource that limits it.
         load: per resource key, the total rate through it (sum of count × rate).
-        saturated: keys of the resources whose load reaches capacity.
+        saturated: keys of the resources whose load reaches capacity (``None`` when
+            the caller asked not to have them: ``maxmin(..., saturated=False)``).
         rounds: number of filling rounds the solve took (a cost measure).
     """
 
     rates: list[float]
     limiter: list[Hashable | None]
     load: dict[Hashable, float]
-    saturated: set[Hashable]
+    saturated: set[Hashable] | None
     rounds: int
 
 
@@ -62,6 +63,8 @@ def maxmin(
     bounds: Sequence[float],
     paths: Sequence[Sequence[Hashable]],
     capacity: Mapping[Hashable, float],
+    *,
+    saturated: bool = True,
 ) -> Solution:
     """Max-min fair rates for groups of identical flows.
 
@@ -70,13 +73,15 @@ def maxmin(
         bounds: rate bound of each flow of the entry (bytes/s, may be ``inf``).
         paths: resources each flow of the entry crosses (each at most once).
         capacity: capacity of every resource named in ``paths`` (bytes/s, > 0).
+        saturated: whether to list the saturated resources (the flow engine, which
+            reads limiters and loads only, passes ``False``).
 
     Returns:
         A :class:`Solution`; ``rates[k]`` is the rate of *one* flow of entry ``k``.
     """
     n = len(counts)
     if n == 1:  # one entry (the common one-bottleneck storm): no filling needed
-        return _single(counts[0], bounds[0], paths[0], capacity)
+        return _single(counts[0], bounds[0], paths[0], capacity, saturated)
     rates = [0.0] * n
     limiter: list[Hashable | None] = [None] * n
     users: dict[Hashable, list[int]] = {}
@@ -154,12 +159,13 @@ def maxmin(
                     freeze(k, level, r)
                     left -= 1
     load = {r: float(capacity[r]) - remaining[r] for r in users}
-    saturated = {r for r, x in load.items() if x >= float(capacity[r]) * (1.0 - 1e-9)}
-    return Solution(rates, limiter, load, saturated, rounds)
+    full = ({r for r, x in load.items() if x >= float(capacity[r]) * (1.0 - 1e-9)}
+            if saturated else None)
+    return Solution(rates, limiter, load, full, rounds)
 
 
 def _single(count: int, bound: float, path: Sequence[Hashable],
-            capacity: Mapping[Hashable, float]) -> Solution:
+            capacity: Mapping[Hashable, float], saturated: bool = True) -> Solution:
     """:func:`maxmin` for one entry: the smaller of its bound and its tightest share."""
     rate, lim = bound, None
     for r in path:
@@ -167,14 +173,15 @@ def _single(count: int, bound: float, path: Sequence[Hashable],
         if share < rate:
             rate, lim = share, r
     load = {r: count * rate for r in path}
-    saturated = {r for r in path if load[r] >= float(capacity[r]) * (1.0 - 1e-9)}
+    full = ({r for r in path if load[r] >= float(capacity[r]) * (1.0 - 1e-9)}
+            if saturated else None)
     if lim is not None:
         # as progressive filling would: the first of equally tight resources limits
         for r in path:
             if float(capacity[r]) / count <= rate * (1.0 + REL_TOL):
                 lim = r
                 break
-    return Solution([rate], [lim], load, saturated, 1)
+    return Solution([rate], [lim], load, full, 1)
 
 
 def maxmin_arrays(
