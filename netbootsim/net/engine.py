@@ -229,8 +229,17 @@ class FlowEngine(BaseEngine):
             delta = min(bound, r.capacity) - min(old, r.capacity)
             if delta:
                 rekeys |= self._adjust(r, delta, now)
-        if not rekeys and self._rebound_held(flow):
-            return False  # nothing else changes: no solve needed
+        if not rekeys:
+            cls = flow._cls
+            if cls is not None and cls.lows is not None:
+                # in a free class: its new bound is noted, it stays; a solve is needed only
+                # if the bound is under its rate (the solve then takes it out)
+                _, flow._eff = self._key(flow)
+                self._low_push(cls, flow)
+                grp = cls.group
+                return grp is None or grp.key[0] != "r" or flow._eff < grp.rate
+            if self._rebound_held(flow):
+                return False  # nothing else changes: no solve needed
         self._rekey(flow, now)
         return True
 
@@ -257,11 +266,14 @@ class FlowEngine(BaseEngine):
         its demand falls under 95 % of its capacity (keyed, it is only solved for).
         Returns whether it changed.
         """
-        r.demand = r.demand + delta if r.flows else 0.0
-        keyed = _keyed(r, len(r.flows), r.demand)
-        if keyed == r.keyed:
+        n = len(r.flows)
+        demand = r.demand = r.demand + delta if n else 0.0
+        if r.keyed:  # (inlined _keyed: a bound change of a flow of a busy port is common)
+            if n >= 2 and demand > r.capacity * _UNKEYED:
+                return False
+        elif n < 2 or demand <= r.capacity * _KEYED:
             return False
-        r.keyed = keyed
+        r.keyed = not r.keyed
         for f in list(r.flows):
             self._rekey(f, now)
         return True
@@ -480,8 +492,8 @@ class FlowEngine(BaseEngine):
         A flow held below its bound by a saturated resource keeps the same rate and
         the same bottleneck if its new (effective) bound is still at or above that
         rate: the old allocation stays feasible and max-min optimal. The flow stays in
-        its rate group; in a free class only its bound is recorded, from a bounded
-        class it moves to the free class of its resources.
+        its rate group and moves from its bounded class to the free class of its
+        resources. (A flow of a free class never changes class for a new bound.)
         """
         cls = flow._cls
         grp = cls.group if cls is not None else None
@@ -490,10 +502,6 @@ class FlowEngine(BaseEngine):
         shared, eff = self._key(flow)
         if eff < grp.rate:
             return False
-        if cls.lows is not None:
-            flow._eff = eff
-            self._low_push(cls, flow)
-            return True
         free = self._classes.get((shared, None))
         if free is None:
             free = self._new_class((shared, None))
