@@ -18,9 +18,10 @@ each measured in this one run:
 - ``variance at 0 s``: the same draws, every server powered on at 0 s.
 
 The spreads are a load for the engine, not a model of a fleet: they keep the storm a
-storm (the servers' transfers overlap as in the identical one). The shipped real fleet,
-``scenarios/dc-boot-storm-2000-fleet.yaml`` (one replication), and its ``clones``
-variant are measured beside them.
+storm (the servers' transfers overlap as in the identical one). The same three forms of
+the TFTP storm (``services.tftp1.max_sessions=4096``, its variant ``tftp-max-4096``),
+and the shipped real fleet, ``scenarios/dc-boot-storm-2000-fleet.yaml`` (one
+replication), against its ``clones`` variant, are measured beside them.
 
 For each case: the CPU time (process time; the machine's two cores are shared, so wall
 time is noisier: both are shown) of ``netbootsim.api.simulate_scenario`` — load, build,
@@ -80,6 +81,12 @@ CASES = [
     ("stagger 100/s", STORM, HTTP + ["fleet[0].power_on.per_second=100"]),
     ("variance", STORM, HTTP + VARIANCE + RANDOM_POWER_ON),
     ("variance at 0 s", STORM, HTTP + VARIANCE),
+]
+TFTP = ["services.tftp1.max_sessions=4096"]
+TFTP_CASES = [
+    ("TFTP, identical", STORM, TFTP),
+    ("TFTP, variance", STORM, TFTP + VARIANCE + RANDOM_POWER_ON),
+    ("TFTP, variance at 0 s", STORM, TFTP + VARIANCE),
 ]
 FLEET_CASES = [
     ("fleet storm, clones", FLEET, ["run.replications=1", "fleet[0].rom=server-uefi",
@@ -160,7 +167,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     t0 = time.perf_counter()
-    cases = CASES + FLEET_CASES
+    cases = CASES + TFTP_CASES + FLEET_CASES
     best = {label: (float("inf"), float("inf")) for label, _, _ in cases}
     for _ in range(args.repeat):  # rounds: every case once per round, the same order
         for label, scenario, overrides in cases:
@@ -171,7 +178,8 @@ def main() -> int:
     work = {label: counted(scenario, overrides) for label, scenario, overrides in cases}
     ready_diff, end_diff, small_ready = exactness()
     rows = []
-    for group, ref in ((CASES, "identical"), (FLEET_CASES, "fleet storm, clones")):
+    for group, ref in ((CASES, "identical"), (TFTP_CASES, "TFTP, identical"),
+                       (FLEET_CASES, "fleet storm, clones")):
         base = best[ref][0]
         for label, _, _ in group:
             cpu, wall = best[label]
@@ -203,8 +211,9 @@ def main() -> int:
         *rows, "",
         f"The storm rows: `{STORM}` with `--set {HTTP[0]}`; stagger adds `--set "
         "fleet[0].power_on.per_second=N`; variance adds " + flags + " (at 0 s: all but "
-        "the power-on policy). The fleet rows: `" + FLEET + "` with `--set "
-        "run.replications=1`, clones as its variant (`fleet[0].rom=server-uefi`, no POST).",
+        "the power-on policy). The TFTP rows: the same with `--set " + TFTP[0] + "` instead "
+        "of the mirror. The fleet rows: `" + FLEET + "` with `--set run.replications=1`, "
+        "clones as its variant (`fleet[0].rom=server-uefi`, no POST).",
         "",
         f"Exactness, same run: the variance case at 200 servers (`--set {SMALL[0]} --set "
         f"{SMALL[1]}`, {small_ready} ready), incremental engine against the full-recompute "
