@@ -82,6 +82,10 @@ class DhcpSpec:
     host: str
     service_time: float = DHCP.model().service_time
     ping: float = DHCP.model().ping
+    deaf_ping: bool = DHCP.model().deaf_ping
+    ping_window: float = DHCP.model().ping_window
+    ping_share: float = DHCP.model().ping_share
+    queue: int | None = DHCP.model().queue
     no_pxedhcp: bool = False
     ipv6_ra: bool = False
     pool: int | None = None

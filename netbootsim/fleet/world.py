@@ -138,7 +138,10 @@ class World:
                            for s in services.values()
                            if s.kind == "api" and isinstance(s.service_time, Dist)}
         self.dhcp = {d.name: DhcpServer(env, d.name, service_time=d.service_time,
-                                        ping=d.ping, no_pxedhcp=d.no_pxedhcp,
+                                        ping=d.ping, deaf_ping=d.deaf_ping,
+                                        ping_window=d.ping_window,
+                                        ping_share=d.ping_share, queue=d.queue,
+                                        no_pxedhcp=d.no_pxedhcp,
                                         ipv6_ra=d.ipv6_ra, pool=d.pool, proxy=d.proxy,
                                         boot_files=dict(d.boot_files), script=d.script,
                                         user_class_check=d.user_class_check)

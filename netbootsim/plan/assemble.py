@@ -105,16 +105,19 @@ def _service(name: str, svc) -> Service:
                    block_cost=getattr(svc, "block_cost", 0.0) or 0.0,
                    disk_rate=getattr(svc, "disk_rate", None) or math.inf,
                    max_sessions=getattr(svc, "max_sessions", None),
+                   **({"recv_buffer": svc.recv_buffer} if svc.kind == "tftp" else {}),
                    workers=getattr(svc, "workers", None),
                    https=getattr(svc, "https", False), trusted=getattr(svc, "trusted", True),
-                   **({"recv_buffer": svc.recv_buffer} if svc.kind == "tftp" else {}),
                    **KINDS[svc.kind].model(svc.model).behaviour())
 
 
 def _dhcp(name: str, svc) -> DhcpSpec:
     """A DHCP service; its ping check waits as long as its model's (0: ``ping: false``)."""
+    model = DHCP.model(svc.model)
     return DhcpSpec(name, svc.host, service_time=svc.service_time,
-                    ping=(DHCP.model(svc.model).ping if svc.ping else 0.0),
+                    ping=(model.ping if svc.ping else 0.0), deaf_ping=model.deaf_ping,
+                    ping_window=model.ping_window, ping_share=model.ping_share,
+                    queue=model.queue,
                     no_pxedhcp=svc.no_pxedhcp, ipv6_ra=svc.ipv6_ra, pool=svc.pool,
                     proxy=svc.proxy, boot_files=tuple(sorted(svc.boot_files.items())),
                     script=svc.script, user_class_check=svc.user_class_check)

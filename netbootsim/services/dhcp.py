@@ -48,7 +48,7 @@ No packet loss is modelled here (a lost DISCOVER: use a blackout window).
 from __future__ import annotations
 
 import itertools
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,6 +114,15 @@ class DhcpServer:
         name: service name.
         service_time: time per packet (s).
         ping: delay before an OFFER of a fresh address (s; 0 = ``--no-ping``).
+        deaf_ping: it reads no DHCP packet while it waits for a ping (dnsmasq): one
+            check at a time, the others' packets wait in its socket (``queue``);
+            ``False``: checks run beside its other work.
+        ping_window, ping_share: a ``deaf_ping`` server checks a fresh address only while
+            fewer than ``int(ping_share × ping_window / ping)`` checks started in the
+            last ``ping_window`` seconds (dnsmasq's "high-load mode"); an address it
+            checked within ``ping_window`` is offered again without a check.
+        queue: packets its socket holds while it is busy (``None``: no limit); a packet
+            arriving to a full socket is dropped (the client re-sends on its timer).
         no_pxedhcp: its OFFERs carry 175.176, so iPXE skips the ProxyDHCP wait.
         ipv6_ra: a router advertises on the clients' network (no IPv6 wait).
         pool: addresses per client domain (``None``: never runs out).
@@ -127,12 +136,15 @@ class DhcpServer:
 
     Attributes:
         packets: packets served.
+        pings: ping checks made; ``dropped``: packets its full socket dropped.
         exhausted: DISCOVERs left unanswered because the pool was empty.
         leases: leased clients per domain.
     """
 
     def __init__(self, env: simpy.Environment, name: str, *,
                  service_time: float = _DNSMASQ.service_time, ping: float = _DNSMASQ.ping,
+                 deaf_ping: bool = False, ping_window: float = _DNSMASQ.ping_window,
+                 ping_share: float = _DNSMASQ.ping_share, queue: int | None = None,
                  no_pxedhcp: bool = False, ipv6_ra: bool = False, pool: int | None = None,
                  proxy: bool = False, boot_files: dict[str, str] | None = None,
                  script: str = "", user_class_check: bool = True):
@@ -140,6 +152,14 @@ class DhcpServer:
         self.name = name
         self.service_time = service_time
         self.ping = ping
+        self.deaf_ping = deaf_ping
+        self.ping_window = ping_window
+        self.ping_limit = int(ping_share * ping_window / ping) if ping > 0 else 0
+        self.queue = queue
+        self.pings = 0
+        self.dropped = 0
+        self._ping_times: deque[float] = deque()
+        self._checked: dict[str, float] = {}
         self.no_pxedhcp = no_pxedhcp
         self.ipv6_ra = ipv6_ra
         self.pool = pool
@@ -154,14 +174,52 @@ class DhcpServer:
         self.bound: set[str] = set()
         self.pinging: set[str] = set()
 
-    def handle(self, delay_after: float = 0.0) -> Generator[simpy.Event, object, None]:
-        """Serve one packet (queueing behind the others), then wait ``delay_after``."""
+    def handle(self, delay_after: float = 0.0) -> Generator[simpy.Event, object, bool]:
+        """Serve one packet (queueing behind the others), then wait ``delay_after``.
+
+        Returns whether it was served: ``False`` when its socket was full (``queue``).
+        """
+        if self.queue is not None and len(self.cpu.queue) >= self.queue:
+            self.dropped += 1
+            return False
         with self.cpu.request() as req:
             yield req
             yield self.env.timeout(self.service_time)
             self.packets += 1
         if delay_after:
             yield self.env.timeout(delay_after)
+        return True
+
+    def discover(self, client: str, domain: str) -> Generator[simpy.Event, object, bool]:
+        """A deaf-ping server reads a DISCOVER: lease, check, offer; whether it offers.
+
+        The lease is decided when the packet is read (after the packets before it); a
+        fresh address is pinged with the server deaf (holding its one reader) unless it
+        was checked within ``ping_window`` or the window's checks reached
+        ``ping_limit``.
+        """
+        if self.queue is not None and len(self.cpu.queue) >= self.queue:
+            self.dropped += 1
+            return False
+        with self.cpu.request() as req:
+            yield req
+            yield self.env.timeout(self.service_time)
+            self.packets += 1
+            leased, fresh = self.lease(client, domain)
+            if not leased:
+                return False
+            now = self.env.now
+            times = self._ping_times
+            while times and now - times[0] >= self.ping_window:
+                times.popleft()
+            checked = self._checked.get(client)
+            if (fresh and self.ping > 0 and len(times) < self.ping_limit
+                    and (checked is None or now - checked >= self.ping_window)):
+                times.append(now)
+                self._checked[client] = now
+                self.pings += 1
+                yield self.env.timeout(self.ping)  # deaf: the reader waits for the echo
+        return True
 
     def lease(self, client: str, domain: str) -> tuple[bool, bool]:
         """Find ``client`` an address in ``domain``'s pool: ``(offer, fresh)``.
@@ -273,19 +331,24 @@ def dhcp_client(env: simpy.Environment, c: DhcpClient
         nonlocal changed
         yield env.timeout(rtt / 2) if arrived is None else arrived
         if server.proxy:
-            yield from server.handle()
+            if not (yield from server.handle()):
+                return  # dropped by a full socket
         else:
-            leased, fresh = server.lease(c.name, c.domain)
-            if not leased:
-                return  # pool exhausted (or a ping check already running): no offer
-            if fresh and server.ping:
-                server.pinging.add(c.name)
-                try:
-                    yield from server.handle(server.ping)
-                finally:
-                    server.pinging.discard(c.name)
+            if server.deaf_ping:  # dnsmasq: reads, checks and offers one at a time
+                if not (yield from server.discover(c.name, c.domain)):
+                    return  # dropped by a full socket, or the pool is exhausted
             else:
-                yield from server.handle()
+                leased, fresh = server.lease(c.name, c.domain)
+                if not leased:
+                    return  # pool exhausted (or a ping check already running): no offer
+                if fresh and server.ping:
+                    server.pinging.add(c.name)
+                    try:
+                        yield from server.handle(server.ping)
+                    finally:
+                        server.pinging.discard(c.name)
+                elif not (yield from server.handle()):
+                    return  # dropped by a full socket
         yield env.timeout(rtt / 2) if carrier is None else carrier.reply(server.name)
         if server.proxy:
             proxies.append((server, rtt))
@@ -344,11 +407,11 @@ def dhcp_client(env: simpy.Environment, c: DhcpClient
                           "PXE-E53: no boot filename received", server.name)
     # DHCPREQUEST (broadcast again) -> DHCPACK
     if carrier is None:
-        c.broadcasts[c.domain] += 1
-        yield env.timeout(rtt / 2)
-        yield from server.handle()
-        server.ack(c.name)
-        yield env.timeout(rtt / 2)
+        acked = yield from _request(env, c, server, rtt)
+        if not acked:
+            return DhcpResult(start, float("nan"), env.now, discovers, "failed",
+                              f"no DHCPACK after {len(REQUEST_WAITS)} DHCPREQUESTs",
+                              server.name)
     else:
         acked = yield from _request_over_packets(env, c, server)
         if not acked:
@@ -394,12 +457,31 @@ def _over_packets(env: simpy.Environment, send, server: DhcpServer, reply, waits
     """
     def exchange():
         yield send()
-        yield from server.handle()
+        if not (yield from server.handle()):
+            yield env.event()  # dropped by a full socket: never answered (stays blocked)
         if on_send is not None:
             on_send()
         yield reply()
 
     return (yield from resend_until_answered(env, exchange, waits))
+
+
+def _request(env: simpy.Environment, c: DhcpClient, server: DhcpServer, rtt: float
+             ) -> Generator[simpy.Event, object, bool]:
+    """REQUEST → ACK over the flow engine's round trip; ``True`` once acked.
+
+    Each copy is a packet the server reads in turn (behind what its socket holds, or
+    dropped when it is full); iPXE re-sends on its REQUEST timer and gives up after it.
+    """
+    def exchange():
+        c.broadcasts[c.domain] += 1
+        yield env.timeout(rtt / 2)
+        if not (yield from server.handle()):
+            yield env.event()  # dropped by a full socket: never answered (stays blocked)
+        server.ack(c.name)
+        yield env.timeout(rtt / 2)
+
+    return (yield from resend_until_answered(env, exchange, REQUEST_WAITS))
 
 
 def _request_over_packets(env: simpy.Environment, c: DhcpClient, server: DhcpServer

@@ -147,7 +147,8 @@ def test_utilisation_timeline_shows_a_saturation_without_solves():
 
     root = Path(__file__).resolve().parents[2]
     r = simulate_scenario(root / "scenarios/dc-boot-storm-2000.yaml",
-                          overrides=["fleet[0].count=200", "services.tftp1.max_sessions=4096"])
+                          overrides=["fleet[0].count=200", "services.tftp1.max_sessions=4096",
+                                     "services.dhcp1.ping=false"])
     top = r.summary["bottlenecks"][0]
     assert top["resource"] == "boot1->tor-svc"
     t = r.timeline[r.timeline.resource == top["resource"]].sort_values("time")

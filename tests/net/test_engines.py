@@ -95,13 +95,15 @@ def test_validate_engines_writes_between_markers(tmp_path):
 
 
 def test_arp_floods_the_rack_and_is_counted_per_domain():
-    # quickstart, packet engine, 4 servers. Each broadcasts iPXE's DISCOVERs at 0, 1 and
-    # 3 s (dnsmasq's 3 s ping check holds its OFFER until 3.0005 s), one REQUEST and one
-    # ARP request for boot1: 5 frames. Domain rack01 has 42 members (boot1, tor01, 40
-    # server nodes); each flood reaches the 41 others: 4 × 5 × 41 = 820 frames seen.
+    # quickstart, packet engine, 4 servers. Each broadcasts iPXE's DISCOVERs at 0 and 1 s
+    # (dnsmasq --no-ping offers at once; without 175.176 iPXE holds the offer for
+    # ProxyDHCP and leaves discovery at its 3 s tick, sending no third DISCOVER), one
+    # REQUEST and one ARP request for boot1: 4 frames. Domain rack01 has 42 members
+    # (boot1, tor01, 40 server nodes); each flood reaches the 41 others: 4 × 4 × 41 = 656
+    # frames seen.
     s = simulate_scenario(ROOT / "scenarios/quickstart.yaml",
                           overrides=["fleet[0].count=4", "run.engine=packet"]).summary
-    assert s["dhcp"]["broadcast_frames"] == {"rack01": 4 * 5 * 41}
+    assert s["dhcp"]["broadcast_frames"] == {"rack01": 4 * 4 * 41}
     flow = simulate_scenario(ROOT / "scenarios/quickstart.yaml",
                              overrides=["fleet[0].count=4"]).summary
     assert "broadcast_frames" not in flow["dhcp"]  # the flow engine moves no frames
@@ -109,21 +111,23 @@ def test_arp_floods_the_rack_and_is_counted_per_domain():
 
 def test_dhcp_broadcasts_are_flooded_and_relayed_as_packets():
     # dc-boot-storm-2000 with 8 servers (rack01) and tiny images: the DHCP server sits in
-    # the services VLAN, so tor01 relays. Each server broadcasts DISCOVERs at 0, 1 and
-    # 3 s (dnsmasq's 3 s ping check holds the offer) and one REQUEST: 4 × 8 = 32 in
-    # rack01, the same count as the flow engine's; plus one ARP each for its gateway.
-    # 40 floods, each reaching the 40 other members of rack01 (40 server nodes + tor01,
-    # less the sender): 1,600 frames. Every server gets its lease through the relay;
+    # the services VLAN, so tor01 relays. dnsmasq runs with --no-ping (its serial ping
+    # check would configure only 4 of 8): each server broadcasts DISCOVERs at 0 and 1 s,
+    # takes the offer at its 3 s tick (no 175.176: iPXE waits for ProxyDHCP) with a third
+    # DISCOVER, and one REQUEST: 3 × 8 = 24 DISCOVERs in rack01, the same count as the
+    # flow engine's; plus one ARP each for its gateway. 32 floods (24 DISCOVERs and 8
+    # REQUESTs), each reaching the 40 other members of rack01 (40 server nodes + tor01,
+    # less the sender): 1,280 frames. Every server gets its lease through the relay;
     # the DHCP exchange takes what the flow engine says within 1 %.
     ov = ["fleet[0].count=8", "images.kernel.size=64KiB", "images.initrd.size=64KiB",
-          "services.tftp1.max_sessions=4096"]
+          "services.tftp1.max_sessions=4096", "services.dhcp1.ping=false"]
     sc = ROOT / "scenarios/dc-boot-storm-2000.yaml"
     flow = simulate_scenario(sc, overrides=ov)
     packet = simulate_scenario(sc, overrides=[*ov, "run.engine=packet"])
     fs, ps = flow.summary, packet.summary
     assert ps["completed"] == fs["completed"] == 8
-    assert ps["dhcp"]["broadcasts"] == fs["dhcp"]["broadcasts"] == {"rack01": 32}
-    assert ps["dhcp"]["broadcast_frames"] == {"rack01": 1600}
+    assert ps["dhcp"]["broadcasts"] == fs["dhcp"]["broadcasts"] == {"rack01": 24}
+    assert ps["dhcp"]["broadcast_frames"] == {"rack01": 1280}
     ex = {n: r.phases[r.phases.phase == "dhcp-exchange"].seconds.mean()
           for n, r in (("flow", flow), ("packet", packet))}
     assert ex["packet"] == pytest.approx(ex["flow"], rel=0.01)

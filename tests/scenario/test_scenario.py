@@ -266,7 +266,8 @@ def test_many_errors_all_reported():
         "20: fleet[0].images[1]: unknown image 'initrdd' (did you mean 'initrd'?); images: "
         "initrd, kernel",
         "22: run.speed: unknown field 'speed' (did you mean 'seed'?); expected one of: seed, "
-        "engine, full_recompute, buffer, host_queue, until, out",
+        "engine, full_recompute, buffer, host_queue, until, out, deadline, replications, "
+        "until_ci, max_replications",
     ]]
 
 
@@ -371,7 +372,8 @@ def test_override_errors_are_reported_with_set_origin():
     "override,expected",
     [
         ("run.sed=3", "run.sed: unknown field 'sed' (did you mean 'seed'?); expected one of: "
-                      "seed, engine, full_recompute, buffer, host_queue, until, out"),
+                      "seed, engine, full_recompute, buffer, host_queue, until, out, "
+                      "deadline, replications, until_ci, max_replications"),
         ("runn.seed=3", "runn: unknown field 'runn' (did you mean 'run'?); expected one of: "
                         "topology, services, images, fleet, faults, run, variants"),
         ("fleet[3].count=1", "fleet[3]: index 3 out of range: fleet has 1 entries"),
@@ -399,7 +401,8 @@ def test_override_and_file_problems_together():
     f = DATA / "many_errors.yaml"
     got = problems_of(f, ["fleet[0].count=2", "run={seed: 1}", "run.bogus=1"])
     assert "--set run.bogus=1: run.bogus: unknown field 'bogus'; expected one of: seed, " \
-           "engine, full_recompute, buffer, host_queue, until, out" in got
+           "engine, full_recompute, buffer, host_queue, until, out, deadline, replications, " \
+           "until_ci, max_replications" in got
     assert not any("count" in p or "speed" in p for p in got)  # both fixed by --set
     assert f"{f}:18: fleet[0].boot: unknown boot path 'pex'; expected one of: pxe, " \
            "pxe-chainload-ipxe, ipxe" in got

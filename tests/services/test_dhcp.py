@@ -103,3 +103,72 @@ def test_lacp_outage_fails_stock_ipxe_and_the_32s_build_survives():
     assert "after 4 DISCOVERs" in out["stock"][3]
     # the 31 s DISCOVER is answered after 0.5 ms + RTT; iPXE requests at once (> 2 s)
     assert out["32s"][:2] == ("ok", "ok") and 31.0 < out["32s"][2] < 31.01
+
+
+def _discovers(n, **server):
+    """``n`` DISCOVERs read by a deaf-ping server at t = 0: when each one's read ends."""
+    env = simpy.Environment()
+    srv = DhcpServer(env, "d", deaf_ping=True, **server)
+    out = []
+
+    def client(i):
+        offered = yield from srv.discover(f"c{i}", "lan")
+        out.append((i, offered, env.now))
+
+    for i in range(n):
+        env.process(client(i))
+    env.run()
+    return sorted(out), srv
+
+
+def test_a_deaf_ping_server_checks_one_address_at_a_time():
+    # Stock dnsmasq: 0.5 ms per packet, then a 3 s ping during which it reads nothing;
+    # after int(0.6 x 30 s / 3 s) = 6 checks within 30 s it offers without checking. Ten
+    # DISCOVERs at t = 0: client k (k < 6) offered at (k + 1) x (3 s + 0.5 ms); clients
+    # 6..9 at 6 x 3.0005 + (k - 5) x 0.5 ms. The lab (lab/dnsmasq-ping, dnsmasq 2.90):
+    # OFFERs at 3.005, 6.08, 9.09, 12.16, 15.17, then five at 18.24 s.
+    out, srv = _discovers(10, service_time=0.5e-3, ping=3.0)
+    t = [x[2] for x in out]
+    want = [(k + 1) * 3.0005 for k in range(6)] + [6 * 3.0005 + (k - 5) * 0.5e-3
+                                                   for k in range(6, 10)]
+    assert t == pytest.approx(want, abs=1e-9)
+    assert srv.pings == 6 and all(x[1] for x in out)
+    lab = [3.005, 6.084, 9.088, 12.164, 15.168] + [18.241] * 5
+    assert max(abs(a - b) for a, b in zip(t, lab, strict=True)) < 0.25
+
+
+def test_a_deaf_servers_full_socket_drops_and_a_checked_address_is_not_checked_again():
+    # queue 3: the first DISCOVER is read at once, three wait in the socket, two are
+    # dropped. A client's second DISCOVER after its check is offered without a new one.
+    out, srv = _discovers(6, service_time=0.5e-3, ping=3.0, queue=3)
+    assert [x[1] for x in out] == [True, True, True, True, False, False]
+    assert srv.dropped == 2 and srv.pings == 4
+    env = simpy.Environment()
+    srv = DhcpServer(env, "d", deaf_ping=True, service_time=0.5e-3, ping=3.0)
+    ends = []
+
+    def twice():
+        yield from srv.discover("c0", "lan")
+        ends.append(env.now)
+        yield from srv.discover("c0", "lan")  # a re-sent DISCOVER, read after the offer
+        ends.append(env.now)
+
+    env.process(twice())
+    env.run()
+    assert ends == pytest.approx([3.0005, 3.001]) and srv.pings == 1
+
+
+def test_ipxe_clients_at_once_against_a_deaf_ping_server():
+    # Ten iPXE clients (DISCOVERs at 0, 1, 3, 7 s, give-up at 15 s) at once: DISCOVERs
+    # and re-sent copies queue behind each 3 s check, REQUESTs behind the remaining
+    # DISCOVERs; with --no-ping (control) all ten are configured at the 1 s tick.
+    m = DHCP.model("dnsmasq")
+    out, _ = one(n=10, ping=m.ping, deaf_ping=True, queue=m.queue, no_pxedhcp=True,
+                 ipv6_ra=True)
+    ok = sum(r.outcome == "ok" for r in out)
+    assert 0 < ok < 10
+    failed = [r for r in out if r.outcome != "ok"]
+    assert all("no DHCPOFFER" in r.reason and r.end == pytest.approx(15.0) for r in failed)
+    out, _ = one(n=10, ping=0.0, deaf_ping=True, queue=m.queue, no_pxedhcp=True,
+                 ipv6_ra=True)
+    assert all(r.outcome == "ok" and r.end < 1.01 for r in out)
