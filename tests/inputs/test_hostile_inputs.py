@@ -203,7 +203,8 @@ def test_compare_of_two_files_with_the_same_name_keeps_them_apart(tmp_path):
             for d in ("a-q", "b-q")}
     assert (ours["a-q"]["servers"], ours["b-q"]["servers"]) == (40, 20)
     table = (tmp_path / "cmp" / "compare.md").read_text()
-    assert "| a-q | 40/40 |" in table and "| b-q | 20/20 |" in table
+    assert "| [a-q](a-q/report.html) | 40/40 |" in table
+    assert "| [b-q](b-q/report.html) | 20/20 |" in table
 
 
 # -- YAML that cannot explode -------------------------------------------------------------
