@@ -378,6 +378,9 @@ class FlowEngine(BaseEngine):
 
     def _low_push(self, cls: _Class, flow: Flow) -> None:
         """Record ``flow``'s effective bound in the free class ``cls``'s heap."""
+        if flow._eff == math.inf:
+            flow._low = 0  # no bound to pass (an entry it had is dead now)
+            return
         self._seq += 1
         flow._low = self._seq
         lows = cls.lows
@@ -642,11 +645,13 @@ class FlowEngine(BaseEngine):
         self._empty_classes.clear()
 
     def _solve(self, now: float) -> None:
-        self._drop_empties()
-        for grp in self._empty_groups:
-            if self._groups.get(grp.key) is grp:
-                del self._groups[grp.key]
-        self._empty_groups.clear()
+        if self._empty_classes:
+            self._drop_empties()
+        if self._empty_groups:
+            for grp in self._empty_groups:
+                if self._groups.get(grp.key) is grp:
+                    del self._groups[grp.key]
+            self._empty_groups.clear()
         while True:
             n = len(self._classes)
             self.entries_solved += n
@@ -656,8 +661,9 @@ class FlowEngine(BaseEngine):
                 classes = list(self._classes.values())
                 sol = maxmin([len(c.members) for c in classes], [c.bound for c in classes],
                              [c.resources for c in classes], _CAP, saturated=False)
+                minb = self._slot_minb  # (a free class with no finite bound has no lows)
                 over = [(c, rate) for c, rate in zip(classes, sol.rates, strict=True)
-                        if c.lows is not None and rate > self._slot_minb[c.slot]]
+                        if c.lows and rate > minb[c.slot]]
             else:
                 slots = np.flatnonzero(self._slot_n > 0.5)
                 rates, lim_idx, level_of = maxmin_arrays(
@@ -665,7 +671,7 @@ class FlowEngine(BaseEngine):
                     self._caps[: len(self._res_list)])
                 over = [(self._slots[int(slots[i])], float(rates[i]))
                         for i in np.flatnonzero(rates > self._slot_minb[slots])]
-            if not self._pull(over, now):
+            if not over or not self._pull(over, now):
                 break
             self.resolves += 1  # a free class went above a member's bound: solve again
             self._drop_empties()
