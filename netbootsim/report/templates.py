@@ -176,6 +176,15 @@ No phase was recorded.
 {{ run_info }}
 """
 
+#: The style rules a single report and a compare page share (put in both below).
+_COMMON_CSS = """h1 { font-size: 1.6rem; margin: 0 0 .3rem; }
+h2 { font-size: 1.15rem; margin: 1.8rem 0 .5rem; border-bottom: 1px solid #ddd; }
+.question { border-left: 4px solid #1f4e79; background: #f3f7fb; margin: .5rem 0;
+            padding: .4rem .8rem; }
+.lead { font-size: 1.05rem; margin: .6rem 0; }
+table { border-collapse: collapse; margin: .4rem 0; }
+"""
+
 HTML = """\
 <!DOCTYPE html>
 <html lang="en">
@@ -186,12 +195,7 @@ HTML = """\
 <style>
 body { font: 14px/1.45 system-ui, sans-serif; color: #222; max-width: 72rem;
        margin: 1.5rem auto; padding: 0 1rem; }
-h1 { font-size: 1.6rem; margin: 0 0 .3rem; }
-h2 { font-size: 1.15rem; margin: 1.8rem 0 .5rem; border-bottom: 1px solid #ddd; }
-.question { border-left: 4px solid #1f4e79; background: #f3f7fb; margin: .5rem 0;
-            padding: .4rem .8rem; }
-.lead { font-size: 1.05rem; margin: .6rem 0; }
-table { border-collapse: collapse; margin: .4rem 0; }
+/*COMMON_CSS*/
 th, td { padding: .2rem .7rem; border-bottom: 1px solid #e5e5e5; text-align: left; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 td.n { white-space: nowrap; }
@@ -395,12 +399,7 @@ COMPARE_HTML = """\
 <style>
 body { font: 14px/1.45 system-ui, sans-serif; color: #222; max-width: 80rem;
        margin: 1.5rem auto; padding: 0 1rem; }
-h1 { font-size: 1.6rem; margin: 0 0 .3rem; }
-h2 { font-size: 1.15rem; margin: 1.8rem 0 .5rem; border-bottom: 1px solid #ddd; }
-.question { border-left: 4px solid #1f4e79; background: #f3f7fb; margin: .5rem 0;
-            padding: .4rem .8rem; }
-.lead { font-size: 1.05rem; margin: .6rem 0; }
-table { border-collapse: collapse; margin: .4rem 0; }
+/*COMMON_CSS*/
 th, td { padding: .2rem .6rem; border-bottom: 1px solid #e5e5e5; text-align: left;
          vertical-align: top; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
@@ -488,3 +487,6 @@ def environment(html: bool) -> jinja2.Environment:
     env.filters["cell"] = _cell
     env.filters["nobreak"] = _nobreak
     return env
+
+HTML = HTML.replace("/*COMMON_CSS*/\n", _COMMON_CSS)
+COMPARE_HTML = COMPARE_HTML.replace("/*COMMON_CSS*/\n", _COMMON_CSS)

@@ -179,16 +179,26 @@ class DhcpServer:
 
         Returns whether it was served: ``False`` when its socket was full (``queue``).
         """
-        if self.queue is not None and len(self.cpu.queue) >= self.queue:
-            self.dropped += 1
+        if self._full():
             return False
         with self.cpu.request() as req:
-            yield req
-            yield self.env.timeout(self.service_time)
-            self.packets += 1
+            yield from self._read(req)
         if delay_after:
             yield self.env.timeout(delay_after)
         return True
+
+    def _full(self) -> bool:
+        """Whether a packet arriving now is dropped (its socket holds ``queue``)."""
+        if self.queue is not None and len(self.cpu.queue) >= self.queue:
+            self.dropped += 1
+            return True
+        return False
+
+    def _read(self, req: simpy.Event) -> Generator[simpy.Event, object, None]:
+        """Wait for the reader (``req``), then read and process one packet."""
+        yield req
+        yield self.env.timeout(self.service_time)
+        self.packets += 1
 
     def discover(self, client: str, domain: str) -> Generator[simpy.Event, object, bool]:
         """A deaf-ping server reads a DISCOVER: lease, check, offer; whether it offers.
@@ -198,13 +208,10 @@ class DhcpServer:
         was checked within ``ping_window`` or the window's checks reached
         ``ping_limit``.
         """
-        if self.queue is not None and len(self.cpu.queue) >= self.queue:
-            self.dropped += 1
+        if self._full():
             return False
         with self.cpu.request() as req:
-            yield req
-            yield self.env.timeout(self.service_time)
-            self.packets += 1
+            yield from self._read(req)
             leased, fresh = self.lease(client, domain)
             if not leased:
                 return False
