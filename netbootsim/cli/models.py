@@ -129,8 +129,6 @@ def profile_values(p) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-
-
 def add_models_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``models``."""
     p = sub.add_parser("models", help="list the models scenarios can name, with sources")
