@@ -11,6 +11,9 @@ own table (with :func:`~.interface.registrar`) and knows nothing of this one:
 
 Commands iPXE has that are not executed here (``ntp``, ``vcreate``, ``nslookup``,
 ``ping``...) are ``command not found``; the lint knows them all.
+
+iPXE source paths here (``core/exec.c``, ``net/udp/tftp.c``...) are files of iPXE's
+source tree, [ipxe-src] in docs/sources.md.
 """
 
 from __future__ import annotations

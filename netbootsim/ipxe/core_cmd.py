@@ -4,6 +4,9 @@ core/exec.c (``echo``, ``exit``, ``isset``, ``iseq``, ``sleep``), image/script.c
 (``goto``, ``prompt``), hci/commands/nvo_cmd.c (``set``, ``clear``, ``inc``) and
 hci/commands/ifmgmt_cmd.c (``ifconf``/``dhcp``). Each cites the iPXE source it follows
 and parses its arguments with its entry in :data:`~.spec.SPECS`.
+
+iPXE source paths here (``core/exec.c``, ``net/udp/tftp.c``...) are files of iPXE's
+source tree, [ipxe-src] in docs/sources.md.
 """
 
 from __future__ import annotations

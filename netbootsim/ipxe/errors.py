@@ -15,6 +15,9 @@ the ground truth comes from (Debian ipxe-qemu 1.0.0+git-20190125.36a4c85).
 Sign convention: iPXE commands return ``-code`` (or, for ``exit n``, ``n``); the shell
 stores ``errno = |rc|`` (core/exec.c ``execv``). This package uses that magnitude
 everywhere: a status is ``0`` (:data:`OK`) or the positive number ``${errno}`` shows.
+
+iPXE source paths here (``core/exec.c``, ``net/udp/tftp.c``...) are files of iPXE's
+source tree, [ipxe-src] in docs/sources.md.
 """
 
 from __future__ import annotations

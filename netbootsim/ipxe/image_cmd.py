@@ -3,6 +3,9 @@
 hci/commands/image_cmd.c on top of usr/imgmgmt.c (download, acquire, imgstat) and
 core/image.c (select, replace). Downloads go through ``world.fetch``; relative URIs
 resolve against the current script's URI.
+
+iPXE source paths here (``core/exec.c``, ``net/udp/tftp.c``...) are files of iPXE's
+source tree, [ipxe-src] in docs/sources.md.
 """
 
 from __future__ import annotations

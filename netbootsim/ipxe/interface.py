@@ -10,6 +10,9 @@
 This module imports no command module and not the shell, so the command modules, the
 command table (:mod:`.commands`) and the shell (:mod:`.interp`) all stand on it and
 never on each other in a circle.
+
+iPXE source paths here (``core/exec.c``, ``net/udp/tftp.c``...) are files of iPXE's
+source tree, [ipxe-src] in docs/sources.md.
 """
 
 from __future__ import annotations

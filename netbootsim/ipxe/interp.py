@@ -9,6 +9,9 @@ so SimPy time passes only there; the shell itself takes no simulated time.
 Two guards that iPXE does not have stop runaway scripts with a clear reason instead
 of hanging the simulation: ``max_steps`` commands in a row without simulated time
 passing (a ``goto`` loop without ``sleep``) and ``max_depth`` nested chained scripts.
+
+iPXE source paths here (``core/exec.c``, ``net/udp/tftp.c``...) are files of iPXE's
+source tree, [ipxe-src] in docs/sources.md.
 """
 
 from __future__ import annotations

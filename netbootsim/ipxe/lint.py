@@ -22,6 +22,9 @@ and these as warnings:
 
 Arguments are counted as iPXE counts them: split on whitespace only, before
 ``${...}`` expansion, so every token is one argument whatever it expands to.
+
+iPXE source paths here (``core/exec.c``, ``net/udp/tftp.c``...) are files of iPXE's
+source tree, [ipxe-src] in docs/sources.md.
 """
 
 from __future__ import annotations

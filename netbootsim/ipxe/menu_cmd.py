@@ -17,6 +17,9 @@ stores the chosen item's label in a setting, then destroys the menu unless
   it at ``--retimeout``). Arrow keys are not modelled.
 
 The screen is not drawn; the console gets the title and the items' texts once.
+
+iPXE source paths here (``core/exec.c``, ``net/udp/tftp.c``...) are files of iPXE's
+source tree, [ipxe-src] in docs/sources.md.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ first and stop at the first argument that does not start with ``-`` (so
 ``echo hello -n`` prints ``hello -n``); ``--`` ends them; ``--name=value`` and
 ``--name value``, ``-nvalue`` and ``-n value`` all work; ``-h``/``--help`` prints the
 usage. Errors print what iPXE prints and carry its status code.
+
+iPXE source paths here (``core/exec.c``, ``net/udp/tftp.c``...) are files of iPXE's
+source tree, [ipxe-src] in docs/sources.md.
 """
 
 from __future__ import annotations

@@ -16,6 +16,9 @@ The SAN itself is the world's optional ``san(op, drive, uris, ...)`` method (see
 World protocol). A world without it has no SAN and no local disk: opening a root
 path fails as iPXE fails on a URI it cannot open (core/open.c, ENOTSUP), with the
 reason in the record; ``sanboot`` of an already hooked drive fails the same way.
+
+iPXE source paths here (``core/exec.c``, ``net/udp/tftp.c``...) are files of iPXE's
+source tree, [ipxe-src] in docs/sources.md.
 """
 
 from __future__ import annotations

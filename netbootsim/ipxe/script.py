@@ -6,6 +6,9 @@ iPXE has no parse pass: a script is split into lines as it runs (image/script.c
 exactly what ``process_script`` would hand to ``system`` and the 1-based number of
 the first physical line of each logical line, so errors can name ``file:line``.
 Nothing here checks commands: an unknown command fails only when it is reached.
+
+iPXE source paths here (``core/exec.c``, ``net/udp/tftp.c``...) are files of iPXE's
+source tree, [ipxe-src] in docs/sources.md.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ Values are stored raw, as iPXE does: ``set ip 10.0.0.1`` stores four bytes typed
 type used to format is, in order: the one in the name, the predefined setting's
 (``mac`` is ``hex``), the one stored with the value, ``string``
 (settings.c ``fetch_setting``, ``generic_settings_fetch``).
+
+iPXE source paths here (``core/exec.c``, ``net/udp/tftp.c``...) are files of iPXE's
+source tree, [ipxe-src] in docs/sources.md.
 """
 
 from __future__ import annotations

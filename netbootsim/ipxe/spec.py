@@ -14,6 +14,9 @@ the 2019 build below.
 A build (:class:`Build`) says which commands, options and URI schemes one iPXE binary
 was compiled with (config/general.h); a :class:`~netbootsim.ipxe.Shell` given one
 answers ``command not found`` for the others, as that binary would.
+
+iPXE source paths here (``core/exec.c``, ``net/udp/tftp.c``...) are files of iPXE's
+source tree, [ipxe-src] in docs/sources.md.
 """
 
 from __future__ import annotations

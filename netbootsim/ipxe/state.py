@@ -4,6 +4,9 @@
 dynamic objects scripts create (menus: core/menu.c; parameter lists: core/params.c;
 the image trust policy: core/image.c), and the exceptions that unwind the shell when
 a run ends without returning (a boot, a reset, a simulator abort).
+
+iPXE source paths here (``core/exec.c``, ``net/udp/tftp.c``...) are files of iPXE's
+source tree, [ipxe-src] in docs/sources.md.
 """
 
 from __future__ import annotations

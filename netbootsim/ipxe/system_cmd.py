@@ -10,6 +10,9 @@ Interactive commands (``shell``, ``login``, ``config``, ``read`` without a timeo
 wait for a key with ``world.getkey(None)``: where nobody types, the process never
 resumes, as with ``prompt``. A key from a world that types ends them as if the
 person had finished (the dialogue itself is not modelled).
+
+iPXE source paths here (``core/exec.c``, ``net/udp/tftp.c``...) are files of iPXE's
+source tree, [ipxe-src] in docs/sources.md.
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ reason rather than guessing.
 
 ``imgtrust`` needs no world: it sets the shell's policy that ``chain``/``boot``
 refuse untrusted images (core/image.c image_set_trust, image_exec).
+
+iPXE source paths here (``core/exec.c``, ``net/udp/tftp.c``...) are files of iPXE's
+source tree, [ipxe-src] in docs/sources.md.
 """
 
 from __future__ import annotations

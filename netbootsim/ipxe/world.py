@@ -1,6 +1,9 @@
 """Images and the image list, and the records a world returns from fetches and DHCP.
 
 The :class:`~netbootsim.ipxe.World` protocol itself is in :mod:`.interface`.
+
+iPXE source paths here (``core/exec.c``, ``net/udp/tftp.c``...) are files of iPXE's
+source tree, [ipxe-src] in docs/sources.md.
 """
 
 from __future__ import annotations
