@@ -24,7 +24,8 @@ __all__ = ["dhcp", "STP_MAX_DEFERRALS", "LINK_WAIT"]
 #: iPXE defers DHCP while the link is blocked (STP): 1 s per deferral, at most 180
 #: (DHCP_DISC_MAX_DEFERRALS, config/dhcp.h:32 [ipxe-src]).
 STP_MAX_DEFERRALS = 180
-#: iPXE waits this long for link-up before DHCP (LINK_WAIT_TIMEOUT, usr/ifmgmt.c:47).
+#: iPXE waits this long for link-up before DHCP (LINK_WAIT_TIMEOUT, usr/ifmgmt.c:47
+#: [ipxe-src]).
 LINK_WAIT = 15.0
 
 

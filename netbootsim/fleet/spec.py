@@ -155,7 +155,7 @@ class LinkFaults:
             as blocked and defers DHCP (1 s steps, up to 180, config/dhcp.h:32
             [ipxe-src]); a PXE ROM sends anyway and its frames are dropped.
         down: no carrier this long: iPXE waits up to 15 s for link
-            (``LINK_WAIT_TIMEOUT``, usr/ifmgmt.c:47), then fails.
+            (``LINK_WAIT_TIMEOUT``, usr/ifmgmt.c:47 [ipxe-src]), then fails.
     """
 
     lacp: float = 0.0

@@ -186,7 +186,7 @@ class World:
         """
         parts = urlsplit(uri)
         scheme = parts.scheme.lower()
-        if scheme == "file":  # interface/efi/efi_local.c: the machine's own EFI volume
+        if scheme == "file":  # interface/efi/efi_local.c [ipxe-src]: its own EFI volume
             return (f"file: URIs name files of the machine's own EFI volume; a simulated "
                     f"machine has none ({uri})")
         kinds = SCHEMES.get(scheme)

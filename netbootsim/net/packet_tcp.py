@@ -74,7 +74,7 @@ from .packet import LazyTimer, Packet, PacketLink, PacketPath
 __all__ = ["PacketHttpResult", "http_over_packets", "RTO_MIN", "RTO_INIT", "DUPTHRESH",
            "RTO_GIVE_UP"]
 
-#: Linux ``TCP_RTO_MIN`` (include/net/tcp.h: HZ/5 = 200 ms): the floor of the variance
+#: Linux ``TCP_RTO_MIN`` (include/net/tcp.h [linux]: HZ/5 = 200 ms): the floor of the variance
 #: term, RTO = srtt + max(4 rttvar, 200 ms) (tcp_input.c ``tcp_set_rto``).
 RTO_MIN = 0.2
 #: Linux ``tcp_retries2`` default 15: after that many timeouts without progress the

@@ -65,7 +65,8 @@ __all__ = ["DhcpServer", "DhcpResult", "DhcpClient", "dhcp_client", "ipxe_dhcp",
 #: iPXE's DHCPDISCOVER times and give-up (dhcp.c:1304-1312; DHCP_DISC_START/END 1 s/10 s).
 DISCOVER_TICKS = (0.0, 1.0, 3.0, 7.0)
 DISCOVER_GIVE_UP = 15.0
-#: ProxyDHCP wait after the first OFFER (DHCP_DISC_PROXY_TIMEOUT_SEC, config/dhcp.h:40).
+#: ProxyDHCP wait after the first OFFER (DHCP_DISC_PROXY_TIMEOUT_SEC, config/dhcp.h:40
+#: [ipxe-src]).
 PROXY_WAIT = 2.0
 #: Whole ``dhcp`` step when IPv6 is built in and no router advertises: 16.08 s measured
 #: (tests/data/lab/traces/tftp, console "Configuring" → next line).
@@ -446,7 +447,8 @@ def dhcp_client(env: simpy.Environment, c: DhcpClient
 
 
 #: iPXE's DHCPREQUEST timer: ``DHCP_REQ_START/END_TIMEOUT_SEC`` 0 / 10 (config/dhcp.h:
-#: 52-53; 0 → the 0.25 s default minimum): resends after 0.25, 0.5, ... 8 s, then fails.
+#: 52-53 [ipxe-src]; 0 → the 0.25 s default minimum): resends after 0.25, 0.5, ... 8 s,
+#: then fails.
 REQUEST_WAITS = tuple(retry_waits(0.25, 10.0))
 
 
