@@ -138,21 +138,30 @@ def test_packet_engine_reports_the_bottleneck_and_honours_disk_rate():
     # quickstart with 4 servers: both engines name boot1->tor01 the bottleneck for the
     # whole run (packet: ≥ 95 % busy in every sample interval) and agree on how long.
     # With the boot server's disk at 100 MB/s (below the 25 Gb/s link) the disk sets
-    # the pace in both: 4 × 92 MiB of HTTP on the wire / 100 MB/s ≈ 4.0 s.
+    # the pace in both: 4 × 92 MiB of HTTP on the wire / 100 MB/s ≈ 4.0 s. (iPXE as
+    # ipxe-current, whose client takes what the network gives: the quickstart's
+    # ipxe-2019-qemu takes at most its measured 129 MB/s, and 4 of those leave the
+    # 10 Gb/s link unsaturated.)
     sc = ROOT / "scenarios/quickstart.yaml"
+    base = ["fleet[0].count=4", "fleet[0].profile=ipxe-current"]
     for extra in ([], ["services.http1.disk_rate=100MB/s"]):
-        f = simulate_scenario(sc, overrides=["fleet[0].count=4", *extra]).summary
-        p = simulate_scenario(sc, overrides=["fleet[0].count=4", "run.engine=packet",
-                                             *extra]).summary
+        f = simulate_scenario(sc, overrides=[*base, *extra]).summary
+        pr = simulate_scenario(sc, overrides=[*base, "run.engine=packet", *extra])
+        p = pr.summary
         assert p["makespan"] == pytest.approx(f["makespan"], rel=0.01)
         if not extra:
             fb, pb = f["bottlenecks"][0], p["bottlenecks"][0]
             assert pb["resource"] == fb["resource"] == "boot1->tor01"
-            assert pb["saturated_seconds"] == pytest.approx(fb["saturated_seconds"], rel=0.02)
+            # the packet engine counts saturation per sample interval, and samples are
+            # 0.5 % of the clock apart (simulate's sample_every): after the ROM start and
+            # DHCP (~3.2 s) one interval is ~17 ms of the ~0.33 s saturated
+            assert pb["saturated_seconds"] == pytest.approx(fb["saturated_seconds"],
+                                                            abs=0.005 * f["makespan"])
             assert p["engine"]["packets"] > 4 * 92 * 2**20 / 1448  # every segment, 2 hops
         else:
-            assert p["makespan"] == pytest.approx(4 * 92 * 2**20 * 1538 / 1448 / 100e6,
-                                                  rel=0.02)
+            first = pr.phases[pr.phases.phase.str.startswith("fetch:")].start.min()
+            assert p["makespan"] - first == pytest.approx(
+                4 * 92 * 2**20 * 1538 / 1448 / 100e6, rel=0.02)  # after ROM start and DHCP
 
 
 @pytest.mark.parametrize("name", ["http-rtt0.2", "http-rtt10", "http-rtt50", "share-1",
