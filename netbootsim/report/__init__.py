@@ -110,13 +110,21 @@ def write_report(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: pd
         title, caption = _CAPTIONS[key][0], _caption(key, summary, servers)
         shown.append({"file": f"{key}.png", "title": title, "caption": caption,
                       "data": base64.b64encode(png).decode("ascii")})
-    md = environment(html=False).from_string(MARKDOWN).render(
-        **context, figures=[{k: v for k, v in f.items() if k != "data"} for f in shown])
-    html = environment(html=True).from_string(HTML).render(**context, figures=shown)
-    md_path, html_path = out_dir / "report.md", out_dir / "report.html"
-    md_path.write_text(md, encoding="utf-8", newline="\n")
-    html_path.write_text(html, encoding="utf-8", newline="\n")
-    return md_path, html_path
+    no_data = [{k: v for k, v in f.items() if k != "data"} for f in shown]
+    return _write_pages(out_dir, "report", (MARKDOWN, {"figures": no_data}),
+                        (HTML, {"figures": shown}), context)
+
+
+def _write_pages(out_dir: Path, stem: str, markdown: tuple[str, dict],
+                 html: tuple[str, dict], context: dict) -> tuple[Path, Path]:
+    """Render ``stem.md`` and ``stem.html`` (each template with its own figures)."""
+    paths = []
+    for (template, extra), is_html, ext in ((markdown, False, "md"), (html, True, "html")):
+        text = environment(html=is_html).from_string(template).render(**context, **extra)
+        path = out_dir / f"{stem}.{ext}"
+        path.write_text(text, encoding="utf-8", newline="\n")
+        paths.append(path)
+    return paths[0], paths[1]
 
 
 def write_compare_report(out_dir: Path, runs: list[Run],
@@ -149,10 +157,6 @@ def write_compare_report(out_dir: Path, runs: list[Run],
         caption += " Red lines: the runs' deadlines."
     figure = {"file": "compare.png", "title": "Completion time", "caption": caption,
               "data": base64.b64encode(png).decode("ascii")}
-    md = environment(html=False).from_string(COMPARE_MARKDOWN).render(
-        **context, figure={k: v for k, v in figure.items() if k != "data"})
-    html = environment(html=True).from_string(COMPARE_HTML).render(**context, figure=figure)
-    md_path, html_path = out_dir / "compare.md", out_dir / "compare.html"
-    md_path.write_text(md, encoding="utf-8", newline="\n")
-    html_path.write_text(html, encoding="utf-8", newline="\n")
-    return md_path, html_path
+    no_data = {k: v for k, v in figure.items() if k != "data"}
+    return _write_pages(out_dir, "compare", (COMPARE_MARKDOWN, {"figure": no_data}),
+                        (COMPARE_HTML, {"figure": figure}), context)

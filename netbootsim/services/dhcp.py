@@ -482,15 +482,12 @@ def _request(env: simpy.Environment, c: DhcpClient, server: DhcpServer, rtt: flo
     Each copy is a packet the server reads in turn (behind what its socket holds, or
     dropped when it is full); iPXE re-sends on its REQUEST timer and gives up after it.
     """
-    def exchange():
+    def send():
         c.broadcasts[c.domain] += 1
-        yield env.timeout(rtt / 2)
-        if not (yield from server.handle()):
-            yield env.event()  # dropped by a full socket: never answered (stays blocked)
-        server.ack(c.name)
-        yield env.timeout(rtt / 2)
+        return env.timeout(rtt / 2)
 
-    return (yield from resend_until_answered(env, exchange, REQUEST_WAITS))
+    return (yield from _over_packets(env, send, server, lambda: env.timeout(rtt / 2),
+                                     REQUEST_WAITS, on_send=lambda: server.ack(c.name)))
 
 
 def _request_over_packets(env: simpy.Environment, c: DhcpClient, server: DhcpServer
