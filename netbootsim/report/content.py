@@ -521,9 +521,10 @@ def _slow(servers: pd.DataFrame, phases: pd.DataFrame, order: list[str]) -> dict
         why = fmt.DASH
         if r["why"]:
             what, mine, med = r["why"]
-            why = (f"powered on at {fmt.duration(mine)} (median {fmt.duration(med)})"
-                   if what == "power-on" else
-                   f"{what}: {fmt.duration(mine)} (median {fmt.duration(med)})")
+            # the excess itself: a tail of near-equal servers shows how little it lost
+            over = f"+{fmt.duration(mine - med)} over the median {fmt.duration(med)}"
+            why = (f"powered on at {fmt.duration(mine)}, {over}" if what == "power-on"
+                   else f"{what}: {fmt.duration(mine)}, {over}")
         return {"server": _who(r["server"], r[REPLICATION], many) if r[REPLICATION] is not None
                 else "median server", "group": r["group"],
                 "power_on": fmt.duration(r["power_on"]), "ready": fmt.duration(r["ready"]),

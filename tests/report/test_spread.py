@@ -171,8 +171,8 @@ def test_report_sections_on_the_hand_made_frames(tmp_path):
     assert "<th>Replications</th><td>2 independent runs" in text
     # slow tail: the slowest is s3 of replication 1, slow in its fetch
     assert "<td>s3 #1</td>" in text
-    assert "fetch:kernel: 38.0 s (median 10.0 s)" in text
-    assert "firmware: 20.0 s (median 2.0 s)" in text
+    assert "fetch:kernel: 38.0 s, +28.0 s over the median 10.0 s" in text
+    assert "firmware: 20.0 s, +18.0 s over the median 2.0 s" in text
     # failures over time: one server, at 15 s, in the sentence and the reason's row
     assert "1 server failed at 15.0 s since each replication&#39;s first power-on." in text
     assert ('<td class="n">16.7 %</td><td class="n">15.0 s</td><td class="n">15.0 s</td>'
@@ -183,8 +183,8 @@ def test_report_sections_on_the_hand_made_frames(tmp_path):
     assert "Thin lines: each of the 2 replications" in text
     mdtext = md.read_text(encoding="utf-8")
     # ready, then firmware and fetch:kernel (power-on takes no time, nobody was late)
-    assert "| s3 #1 | g | 40.0 s | fetch:kernel: 38.0 s (median 10.0 s) | 2.0 s | 38.0 s |" \
-        in mdtext
+    assert ("| s3 #1 | g | 40.0 s | fetch:kernel: 38.0 s, +28.0 s over the median 10.0 s "
+            "| 2.0 s | 38.0 s |") in mdtext
     for raw in ("**", "`", "{{", "{%"):
         assert raw not in text.split("<body>", 1)[1].replace("<code>", ""), raw
 
@@ -343,7 +343,7 @@ def test_slow_tail_blames_a_late_power_on():
         ("s3", 40.0, 10.0, ("power-on", 30.0, 0.0))
     ctx = build_context(summary_of_two(), servers, phases)
     assert ctx["slow"]["late"] and ctx["slow"]["rows"][0]["why"] == \
-        "powered on at 30.0 s (median 0 s)"
+        "powered on at 30.0 s, +30.0 s over the median 0 s"
 
 
 def test_what_held_a_tftp_run_back_counts_its_blocks():
