@@ -33,8 +33,10 @@ import networkx as nx
 from .routing import (
     ENDPOINT_KINDS,
     Distances,
+    chain_to,
     distances_to,
     forward_reach,
+    hops_between,
     relays_toward,
     stable_pick,
 )
@@ -270,23 +272,33 @@ class Topology:
         self._attrs(dst)
         if src == dst:
             return ()
-        dist = self._target(dst).get
-        out = self._adjacency()
-        d = dist(src)
+        # Every route into dst ends with its chain (dst and the single forwarding nodes
+        # behind it, a server's ToR say), entered at the far end c: within the chain the
+        # next node is fixed; before it, a next hop is a neighbour one hop nearer to c.
+        chain = chain_to(self.graph, dst)
+        offset = len(chain) - 1
+        c = chain[-1]
+        d = self._chain_distance(src, chain, c)
         if d is None:
             raise TopologyError(f"no path from {src!r} to {dst!r}")
-        hops: list[LinkDir] = []
+        out, out_to = self._adjacency(), self._links_to()
         hops_from = self._hops_from
+        hops: list[LinkDir] = []
         u = src
         while d:
             d -= 1
-            # Next-hop sets at forwarding nodes are cached per (node, destination): at most
-            # (switches x destinations) entries; a source's few links are scanned each time.
-            cands = hops_from.get((u, dst))
-            if cands is None:
-                cands = tuple(ld for v, ld, fwd in out[u] if (fwd or v == dst) and dist(v) == d)
-                if u != src:
-                    hops_from[(u, dst)] = cands
+            if d <= offset:
+                cands = out_to[u][chain[d]]
+            else:
+                # Next-hop sets are cached per (node, chain end): at most (switches x
+                # racks) entries; a source's few links are looked at each time.
+                cands = hops_from.get((u, c))
+                if cands is None:
+                    left = d - offset
+                    cands = tuple(ld for v, ld, fwd in out[u]
+                                  if fwd and self._hops(v, c) == left)
+                    if u != src:
+                        hops_from[(u, c)] = cands
             ld = cands[stable_pick(flow_key, u, len(cands))] if len(cands) > 1 else cands[0]
             hops.append(ld)
             u = ld.dst
@@ -406,9 +418,12 @@ class Topology:
 
     def _invalidate(self) -> None:
         self._out: dict[str, tuple[tuple[str, LinkDir, bool], ...]] | None = None
+        self._out_to: dict[str, dict[str, tuple[LinkDir, ...]]] | None = None
+        self._transit: dict[str, bool] | None = None
         self._bfs_cache: dict[str, dict[str, int]] = {}
         self._targets: dict[str, Distances] = {}
         self._hops_from: dict[tuple[str, str], tuple[LinkDir, ...]] = {}
+        self._hops_cache: dict[tuple[str, str], int | None] = {}
 
     def _adjacency(self) -> dict[str, tuple[tuple[str, LinkDir, bool], ...]]:
         """Per node: its out-links as ``(neighbour, LinkDir, neighbour forwards)``, sorted."""
@@ -421,6 +436,39 @@ class Topology:
                 for u in g
             }
         return self._out
+
+    def _links_to(self) -> dict[str, dict[str, tuple[LinkDir, ...]]]:
+        """Per node: its out-links grouped by neighbour, in :meth:`_adjacency`'s order."""
+        if self._out_to is None:
+            grouped: dict[str, dict[str, tuple[LinkDir, ...]]] = {}
+            for u, links in self._adjacency().items():
+                by: dict[str, list[LinkDir]] = {}
+                for v, ld, _ in links:
+                    by.setdefault(v, []).append(ld)
+                grouped[u] = {v: tuple(lds) for v, lds in by.items()}
+            self._out_to = grouped
+        return self._out_to
+
+    def _hops(self, v: str, c: str) -> int | None:
+        """Hops from ``v`` to ``c`` through forwarding nodes (cached per pair)."""
+        key = (v, c)
+        try:
+            return self._hops_cache[key]
+        except KeyError:
+            pass
+        if self._transit is None:
+            self._transit = {n: k not in ENDPOINT_KINDS
+                             for n, k in self.graph.nodes(data="kind")}
+        h = self._hops_cache[key] = hops_between(self.graph, v, c, self._transit)
+        return h
+
+    def _chain_distance(self, src: str, chain: list[str], c: str) -> int | None:
+        """Hops from ``src`` to ``chain[0]``, a route entering the chain at ``c``."""
+        try:
+            return chain.index(src)
+        except ValueError:
+            h = self._hops(src, c)
+            return None if h is None else h + len(chain) - 1
 
     def _target(self, t: str) -> Distances:
         """Hop distances to ``t`` (cached per destination; BFS shared, see :class:`Distances`)."""

@@ -14,8 +14,8 @@ from typing import NamedTuple
 
 import networkx as nx
 
-__all__ = ["ENDPOINT_KINDS", "Distances", "distances_to", "forward_reach", "relays_toward",
-           "stable_pick"]
+__all__ = ["ENDPOINT_KINDS", "Distances", "chain_to", "distances_to", "forward_reach",
+           "hops_between", "relays_toward", "stable_pick"]
 
 #: Kinds that end traffic and never forward it (routes do not pass through them).
 ENDPOINT_KINDS: frozenset[str] = frozenset({"server", "host"})
@@ -63,9 +63,37 @@ class Distances(NamedTuple):
         return d
 
 
+def chain_to(graph: nx.MultiDiGraph, t: str) -> list[str]:
+    """``t`` and the run of single, forwarding predecessors behind it, nearest first.
+
+    Every route to ``t`` from outside the run enters it at its far end (the last node):
+    a server's ToR, say. ``chain[k]`` is the node ``k`` hops from ``t``.
+    """
+    chain = [t]
+    seen = {t}
+    c = t
+    pred = graph.pred
+    nodes = graph.nodes
+    while True:
+        preds = pred[c]  # predecessor -> edges: its length is O(1), not O(in-degree)
+        if len(preds) != 1:
+            break
+        (p,) = preds
+        if p in seen or nodes[p]["kind"] in ENDPOINT_KINDS:
+            break
+        chain.append(p)
+        seen.add(p)
+        c = p
+    return chain
+
+
 def distances_to(graph: nx.MultiDiGraph, t: str, bfs_cache: dict[str, dict[str, int]]
                  ) -> Distances:
     """Hop distances to ``t`` over forwarding nodes, reusing BFS results in ``bfs_cache``.
+
+    One whole reverse BFS: for checks that need every node's distance to a few
+    destinations (boot hosts). Routes use :func:`hops_between`, which looks only as far
+    as it must.
 
     Args:
         graph: the topology's graph.
@@ -75,22 +103,82 @@ def distances_to(graph: nx.MultiDiGraph, t: str, bfs_cache: dict[str, dict[str, 
     Returns:
         The distances.
     """
-    chain = {t: 0}
-    c = t
-    pred = graph.pred
-    while True:
-        preds = pred[c]  # predecessor -> edges: its length is O(1), not O(in-degree)
-        if len(preds) != 1:
-            break
-        (p,) = preds
-        if p in chain or graph.nodes[p]["kind"] in ENDPOINT_KINDS:
-            break
-        chain[p] = len(chain)
-        c = p
+    chain = chain_to(graph, t)
+    c = chain[-1]
     base = bfs_cache.get(c)
     if base is None:
         base = bfs_cache[c] = _reverse_bfs(graph, c)
-    return Distances(chain, base, len(chain) - 1)
+    return Distances({v: k for k, v in enumerate(chain)}, base, len(chain) - 1)
+
+
+def hops_between(graph: nx.MultiDiGraph, v: str, c: str, transit: dict[str, bool]
+                 ) -> int | None:
+    """Hops of the shortest route from ``v`` to ``c`` through forwarding nodes only.
+
+    ``v`` and ``c`` themselves may be of any kind; every node between them must forward
+    (``transit[node]``). A bidirectional BFS that always grows the side whose frontier
+    has fewer links to follow, so a query between two ToRs of a leaf-spine looks at the
+    two ToRs and their spines, never at the other racks: the cost depends on the
+    fabric around the two ends, not on the size of the fleet.
+
+    Args:
+        graph: the topology's graph.
+        v: where the route starts.
+        c: where it ends.
+        transit: node -> whether it forwards.
+
+    Returns:
+        The hop count, or ``None`` when no such route exists.
+    """
+    if v == c:
+        return 0
+    succ, pred = graph.succ, graph.pred
+    fdist = {v: 0}
+    bdist = {c: 0}
+    ffront = [v]
+    bfront = [c]
+    fcost = len(succ[v])
+    bcost = len(pred[c])
+    while ffront and bfront:
+        best: int | None = None
+        nxt: list[str] = []
+        if fcost <= bcost:
+            for x in ffront:
+                dx = fdist[x] + 1
+                for y in succ[x]:
+                    if y in fdist:
+                        continue
+                    fdist[y] = dx
+                    ok = y == c or transit[y]
+                    if ok and y in bdist:  # meets the other side at a node it may cross
+                        total = dx + bdist[y]
+                        if best is None or total < best:
+                            best = total
+                    if transit[y]:
+                        nxt.append(y)
+            ffront = nxt
+            fcost = sum(len(succ[x]) for x in nxt)
+        else:
+            for x in bfront:
+                dx = bdist[x] + 1
+                for p in pred[x]:
+                    if p in bdist:
+                        continue
+                    bdist[p] = dx
+                    ok = p == v or transit[p]
+                    if ok and p in fdist:
+                        total = dx + fdist[p]
+                        if best is None or total < best:
+                            best = total
+                    if transit[p]:
+                        nxt.append(p)
+            bfront = nxt
+            bcost = sum(len(pred[x]) for x in nxt)
+        # After a whole level, the first meeting is the shortest: every route of length
+        # <= (forward depth + backward depth) crosses both searched sets.
+        if best is not None:
+            return best
+    return None
 
 
 def _reverse_bfs(graph: nx.MultiDiGraph, t: str) -> dict[str, int]:

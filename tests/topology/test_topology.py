@@ -55,6 +55,34 @@ def assert_chain(topo, path, src, dst):
         assert topo.node_kind(ld.dst) not in ENDPOINT_KINDS  # end points never forward
 
 
+def reference_path(topo, src, dst, key):
+    """The documented rule, spelt out with networkx: at each node, the next hops one hop
+    nearer to ``dst`` (end points crossed never), sorted by (neighbour, link name), one
+    picked by ``stable_pick(key, node, count)``."""
+    from netbootsim.topology.routing import stable_pick
+
+    g = nx.DiGraph(topo.graph)
+    transit = [n for n in g if topo.node_kind(n) not in ENDPOINT_KINDS]
+
+    def dist(x):
+        try:
+            return nx.shortest_path_length(g.subgraph({*transit, x, dst}), x, dst)
+        except nx.NetworkXNoPath:
+            return None
+
+    hops, u = [], src
+    while u != dst:
+        d = dist(u)
+        out = sorted(((v, ld) for _, v, ld in topo.graph.out_edges(u, data="ld")),
+                     key=lambda e: (e[0], e[1].name))
+        cands = [ld for v, ld in out
+                 if (v == dst or topo.node_kind(v) not in ENDPOINT_KINDS) and dist(v) == d - 1]
+        ld = cands[stable_pick(key, u, len(cands))] if len(cands) > 1 else cands[0]
+        hops.append(ld)
+        u = ld.dst
+    return tuple(hops)
+
+
 # -- builders: counts, names, domains ------------------------------------------------------
 
 
@@ -255,6 +283,7 @@ def test_every_path_is_a_shortest_chain(src, dst, key):
     # servers and hosts are leaves here, so networkx's plain hop count is the reference
     assert len(p) == nx.shortest_path_length(t.graph, src, dst)
     assert t.path(src, dst, key) == p
+    assert p == reference_path(t, src, dst, key)  # the same ECMP choices, hop by hop
 
 
 @st.composite
@@ -293,6 +322,7 @@ def test_paths_match_reference_on_random_graphs(graph, key):
     p = t.path(src, dst, key)
     assert len(p) == want
     assert_chain(t, p, src, dst)
+    assert p == reference_path(t, src, dst, key)
 
 
 def test_servers_do_not_forward():
