@@ -106,3 +106,4 @@ class FlowTransport(Transport):
     def tally(self, run: FleetRun) -> None:
         """The engine's events and solves."""
         run.events, run.solves = self.engine.events, self.engine.solves
+        run.entries_solved = self.engine.entries_solved

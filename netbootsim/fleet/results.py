@@ -28,7 +28,9 @@ class FleetRun:
         max_flows: most flows a resource limited at once.
         first_last: first and last time each resource limited flows.
         timeline: ``(time, resource, utilisation, flows)`` samples of busy resources.
-        events, solves: engine work counters.
+        events, solves, entries_solved: engine work counters (flow classes summed over
+            the solves).
+        steps: SimPy events processed.
         packets: packet engine: packets accepted by links, one per hop (broadcast copies
             included).
         slots, workers, dhcp, apis: the services' state objects, by name.
@@ -51,6 +53,8 @@ class FleetRun:
     timeline: list[tuple[float, str, float, int]] = field(default_factory=list)
     events: int = 0
     solves: int = 0
+    entries_solved: int = 0
+    steps: int = 0
     packets: int = 0
     slots: dict = field(default_factory=dict)
     workers: dict = field(default_factory=dict)

@@ -166,8 +166,9 @@ def simulate(
             progress(done[0], len(machines), now)
 
     with relaxed_gc():
-        cut = _run(env, until, None if watch is None and progress is None else tick)
+        cut, steps = _run(env, until, None if watch is None and progress is None else tick)
     run = world.run
+    run.steps = steps
     if run.timeline:  # close the step plot: everything idle once the last phase is done
         t_end = max((r.end for r in run.records), default=env.now)
         for res in sorted({row[1] for row in run.timeline}):
@@ -184,8 +185,8 @@ def simulate(
 
 
 def _run(env: simpy.Environment, until: float, watch: Callable[[float], None] | None
-         ) -> bool:
-    """Step ``env`` up to the horizon ``until``; whether events were left past it.
+         ) -> tuple[bool, int]:
+    """Step ``env`` up to the horizon ``until``: (whether events were left, events done).
 
     Unlike ``env.run(until=until)``, a run that ends by itself leaves ``env.now`` at
     its last event (not at the horizon), so runs that end before the horizon keep
@@ -193,24 +194,27 @@ def _run(env: simpy.Environment, until: float, watch: Callable[[float], None] | 
     ``env.run(until=until)``, as before.
     """
     peek, step = env.peek, env.step
+    steps = 0
     if watch is None:
         while peek() < until:
             step()
+            steps += 1
     else:
         while True:
             for _ in range(WATCH_EVERY):
                 if peek() >= until:
                     break
                 step()
+                steps += 1
             else:
                 watch(env.now)
                 continue
             break
     if peek() == math.inf:
-        return False
+        return False, steps
     if env.now < until:
         env.run(until=until)
-    return True
+    return True, steps
 
 
 def _horizon_reason(at: float, until: float) -> str:

@@ -1,0 +1,258 @@
+"""``netbootsim bench storm --servers N``: the shipped storm scaled to N servers, timed.
+
+The scenario is ``scenarios/dc-boot-storm-2000.yaml`` (leaf-spine, 40 servers per rack,
+4 spines, 25 Gb/s server links, 3:1 oversubscription, the lab-calibrated 2019 iPXE
+ROM, a 12 MiB kernel and a 64 MiB initrd) with what changes so that every server
+boots at any N — a benchmark of the simulator, not a sizing claim:
+
+* ``racks`` = ceil(N / 40);
+* one *shard* per 2,000 servers (the shipped fleet's size): a fleet group
+  ``compute-K`` with its own nginx mirror (``httpK``, 4,096 workers, on host
+  ``mirrorK``), kernel and initrd over HTTP;
+* one DHCP server (ISC dhcpd's model, on ``boot1``) whose time per packet is scaled
+  by 2,000 / N (from N = 2,000 on), so it answers N servers as promptly as the model
+  answers 2,000. Every DHCP server of a scenario hears every relayed DISCOVER (as
+  relays forwarding to all their helper addresses do), so more servers would add
+  work, not share it.
+
+The shipped file's dnsmasq DHCP (its ping check configures 4 of 2,000) and its TFTP
+server (tftp-max 50) would fail most of the fleet, and a benchmark of failures
+measures the failure path only.
+* ``--variance`` adds every per-server draw of ``docs/performance.md``'s variance
+  rows: POST, ROM start, TCP client delay, HTTP client rate and request overhead, TFTP
+  block delay, an STP hold after link-up of 0–2 s, and power-on at a random moment of
+  a 20 s window.
+
+Each measurement runs in a fresh Python process (:func:`measure_once`): it imports
+netbootsim, loads, validates and simulates the scenario, and writes every output a
+``netbootsim run`` writes (CSVs, summary, figures, report) through the same
+:func:`netbootsim.plan.run.execute`. The parent takes that process's wall time (the
+*CLI wall*) and its peak RSS (``wait4``); the child reports the simulation wall
+(``Outcome.wall``, the event loop only), its counters, and where its time went, by
+sampling its own main thread every 5 ms from a second thread (the *layer* of the
+innermost netbootsim frame, :data:`LAYERS`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+from ..errors import InputError
+from ..services.registry import DHCP
+
+__all__ = ["SHARD", "LAYERS", "storm_scenario", "layer_of", "measure_once", "bench_storm",
+           "format_rows"]
+
+#: Servers per shard (group, DHCP server, mirror): the shipped storm's fleet.
+SHARD = 2000
+#: The shipped storm's racks hold 40 servers each.
+PER_RACK = 40
+
+#: The per-server draws of docs/performance.md's variance rows (issue 14).
+VARIANCE_TUNE = {
+    "post": {"dist": "lognormal", "median": "2s", "p95": "5s"},
+    "rom_start": {"dist": "lognormal", "median": "2.223s", "p95": "4s"},
+    "tcp_client_delay": {"dist": "lognormal", "median": "1.532ms", "p95": "3ms"},
+    "http_client_rate": {"dist": "normal", "mean": "129.13MB/s", "sd": "15MB/s"},
+    "http_request_overhead": {"dist": "uniform", "low": "200us", "high": "600us"},
+    "tftp_client_block_delay": {"dist": "lognormal", "median": "58.15us", "p95": "137us"},
+}
+
+#: Where a sampled moment's time is charged: the first prefix of the innermost
+#: netbootsim frame's module path that matches (``netbootsim/`` stripped).
+LAYERS: tuple[tuple[str, str], ...] = (
+    ("net/", "engine"),
+    ("services/", "services"),
+    ("protocols/", "services"),
+    ("ipxe/", "interpreter"),
+    ("records.py", "records"),
+    ("fleet/results.py", "records"),
+    ("plan/summary.py", "records"),
+    ("report/", "report"),
+    ("topology/", "routing"),
+    ("fleet/", "fleet"),
+    ("scenario/", "load"),
+    ("yamltext.py", "load"),
+    ("dist.py", "load"),
+)
+
+
+def layer_of(frame) -> str:
+    """The layer a sampled stack is charged to (``frame``: the innermost frame).
+
+    SimPy's own frames, when no netbootsim frame is inside them, are ``simpy``; a
+    stack with no netbootsim frame at all (start-up imports) is ``other``.
+    """
+    f = frame
+    while f is not None:
+        path = f.f_code.co_filename.replace("\\", "/")
+        cut = path.rfind("/netbootsim/")
+        if cut >= 0:
+            rel = path[cut + len("/netbootsim/"):]
+            if rel.startswith("plan/bench_storm.py"):
+                return "other"
+            for prefix, layer in LAYERS:
+                if rel.startswith(prefix):
+                    return layer
+            return "plan"
+        if "/simpy/" in path and f is frame:
+            return "simpy"
+        f = f.f_back
+    return "other"
+
+
+def storm_scenario(n: int, variance: bool, base: Path) -> dict:
+    """The storm scaled to ``n`` servers, as a scenario dict (see the module docstring).
+
+    Args:
+        n: servers (≥ 1).
+        variance: add the per-server draws.
+        base: the shipped storm's directory (``scenarios/``): the ROM-start CSV is
+            found from it.
+    """
+    shards = math.ceil(n / SHARD)
+    rom_csv = (base / "../lab/dnsmasq-ping/rom-start.csv").resolve()
+    per_packet = DHCP.model("isc-dhcpd").service_time * min(1.0, SHARD / n)
+    link = {"bandwidth": "25Gbps", "latency": "2us"}
+    hosts: list[dict] = [{"name": "boot1", "link": link}]
+    services: dict = {"dhcp1": {"kind": "dhcp", "host": "boot1", "model": "isc-dhcpd",
+                                "service_time": f"{per_packet * 1e6:.9g}us"}}
+    fleet, faults = [], []
+    for k in range(1, shards + 1):
+        hosts.append({"name": f"mirror{k}", "link": link})
+        services[f"http{k}"] = {"kind": "http", "host": f"mirror{k}", "model": "nginx",
+                                "workers": 4096}
+        tune: dict = {"rom_start": {"dist": "empirical", "file": str(rom_csv),
+                                    "column": "seconds"}}
+        power: dict = {"at": "0s"}
+        if variance:
+            tune = dict(VARIANCE_TUNE)
+            power = {"policy": "random", "window": "20s"}
+            faults.append({"kind": "stp", "target": f"compute-{k}",
+                           "duration": {"dist": "uniform", "low": "0s", "high": "2s"}})
+        fleet.append({"name": f"compute-{k}", "count": min(SHARD, n - (k - 1) * SHARD),
+                      "boot": "ipxe", "profile": "ipxe-2019-qemu", "tune": tune,
+                      "images": ["kernel", "initrd"], "server": f"http{k}",
+                      "power_on": power})
+    sc = {
+        "topology": {"shape": "leaf-spine", "racks": math.ceil(n / PER_RACK),
+                     "servers_per_rack": PER_RACK, "spines": 4,
+                     "server_link": {"bandwidth": "25Gbps", "latency": "2us"},
+                     "oversubscription": 3, "hosts": hosts},
+        "services": services,
+        "images": {"kernel": {"size": "12MiB"}, "initrd": {"size": "64MiB"}},
+        "fleet": fleet,
+        "run": {"seed": 1},
+    }
+    if faults:
+        sc["faults"] = faults
+    return sc
+
+
+def _child(scenario_path: str, out: str) -> dict:
+    """Run one scenario as ``netbootsim run`` does; what the parent prints (in the child)."""
+    samples: Counter[str] = Counter()
+    main = threading.main_thread().ident
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.005):
+            frame = sys._current_frames().get(main)
+            if frame is not None:
+                samples[layer_of(frame)] += 1
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    from .run import execute
+
+    outcome = execute(scenario_path, out=out, name=f"storm-{Path(scenario_path).stem}")
+    stop.set()
+    sampler.join()
+    run, summary = outcome.run, outcome.summary
+    servers = len(run.servers)
+    return {"simulation_wall": outcome.wall, "servers": servers,
+            "ready": summary["completed"], "makespan": summary["makespan"],
+            "simpy_events": run.steps, "simpy_events_per_server": run.steps / servers,
+            "solves": run.solves, "engine_events": run.events,
+            "classes_per_solve": run.entries_solved / run.solves if run.solves else 0.0,
+            "layer_samples": dict(samples)}
+
+
+def measure_once(n: int, variance: bool, base: Path, keep: Path | None = None) -> dict:
+    """One measurement in a fresh process: its figures, CLI wall and peak RSS."""
+    with tempfile.TemporaryDirectory(prefix="netbootsim-bench-storm-") as tmp:
+        scen = Path(tmp) / f"{n}{'-variance' if variance else ''}.json"
+        scen.write_text(json.dumps(storm_scenario(n, variance, base)))
+        out = keep if keep is not None else Path(tmp) / "out"
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "netbootsim.plan.bench_storm",
+                                 str(scen), str(out)], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        stdout = proc.stdout.read()
+        proc.stdout.close()
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise RuntimeError(f"bench storm child failed ({proc.returncode}) at N={n}")
+    res = json.loads(stdout.strip().splitlines()[-1])
+    res["cli_wall"] = wall
+    res["peak_rss_bytes"] = int(usage.ru_maxrss) * 1024  # Linux: KiB
+    return res
+
+
+def bench_storm(servers: list[int], variance: bool, repeat: int, base: Path,
+                progress=None) -> list[dict]:
+    """Best of ``repeat`` per fleet size (by CLI wall); figures as :func:`measure_once`.
+
+    Raises:
+        InputError: a size below 1, or the storm's directory lacks its ROM-start file.
+    """
+    if not (base / "../lab/dnsmasq-ping/rom-start.csv").is_file():
+        raise InputError.single("command line", 0, "--scenarios",
+                                f"{base} has no ../lab/dnsmasq-ping/rom-start.csv "
+                                "(run from the repository root)")
+    rows = []
+    for n in servers:
+        best = None
+        for _ in range(repeat):
+            res = measure_once(n, variance, base)
+            if progress is not None:
+                progress(n, res)
+            if best is None or res["cli_wall"] < best["cli_wall"]:
+                best = res
+        assert best is not None
+        best["variance"] = variance
+        best["repeat"] = repeat
+        rows.append(best)
+    return rows
+
+
+def format_rows(rows: list[dict]) -> str:
+    """The rows as a Markdown table (times in s, RSS in GiB, layers in % of samples)."""
+    layers = sorted({k for r in rows for k in r["layer_samples"]})
+    head = ["servers", "variance", "ready", "simulation wall", "CLI wall", "peak RSS",
+            "SimPy events / server", "classes / solve", *layers]
+    lines = ["| " + " | ".join(head) + " |", "|" + "--:|" * len(head)]
+    for r in rows:
+        total = sum(r["layer_samples"].values()) or 1
+        cells = [f"{r['servers']:,}", "on" if r["variance"] else "off", f"{r['ready']:,}",
+                 f"{r['simulation_wall']:.2f} s", f"{r['cli_wall']:.2f} s",
+                 f"{r['peak_rss_bytes'] / 2**30:.2f} GiB",
+                 f"{r['simpy_events_per_server']:.1f}", f"{r['classes_per_solve']:.1f}",
+                 *(f"{100 * r['layer_samples'].get(k, 0) / total:.0f} %" for k in layers)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # the measured child: python -m netbootsim.plan.bench_storm S OUT
+    print(json.dumps(_child(sys.argv[1], sys.argv[2])))
