@@ -1,0 +1,96 @@
+"""``bench storm``: the scaled scenario by hand, the layer attribution, one tiny run, bad flags."""
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from netbootsim.cli import main
+from netbootsim.plan.bench_storm import format_rows, layer_of, measure_once, storm_scenario
+from netbootsim.scenario import load_scenario
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def _load(sc, tmp_path):
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(sc))
+    return load_scenario(path)
+
+
+def test_storm_scaled_by_hand(tmp_path):
+    # 4,100 servers: ceil(4100 / 40) = 103 racks; ceil(4100 / 2000) = 3 shards of
+    # 2,000, 2,000 and 100 servers, each with its own mirror; one DHCP server at
+    # 0.5 ms x 2000 / 4100 = 243.902439 us per packet.
+    sc = storm_scenario(4100, False, SCENARIOS)
+    assert sc["topology"]["racks"] == 103
+    assert [g["count"] for g in sc["fleet"]] == [2000, 2000, 100]
+    assert [g["server"] for g in sc["fleet"]] == ["http1", "http2", "http3"]
+    assert sorted(sc["services"]) == ["dhcp1", "http1", "http2", "http3"]
+    assert sc["services"]["dhcp1"]["service_time"] == "243.902439us"
+    assert "faults" not in sc
+    loaded = _load(sc, tmp_path)  # a valid scenario
+    assert sum(g.count for g in loaded.fleet) == 4100
+
+
+def test_storm_small_keeps_the_measured_dhcp_time_and_variance_adds_draws(tmp_path):
+    sc = storm_scenario(40, True, SCENARIOS)
+    assert sc["services"]["dhcp1"]["service_time"] == "500us"  # not sped up below 2,000
+    assert sc["fleet"][0]["power_on"] == {"policy": "random", "window": "20s"}
+    assert sc["faults"] == [{"kind": "stp", "target": "compute-1",
+                             "duration": {"dist": "uniform", "low": "0s", "high": "2s"}}]
+    assert "post" in sc["fleet"][0]["tune"]
+    _load(sc, tmp_path)
+
+
+def _stack(*paths):
+    """Fake frames, innermost first: layer_of reads only f_code.co_filename and f_back."""
+    frame = None
+    for p in reversed(paths):
+        frame = SimpleNamespace(f_code=SimpleNamespace(co_filename=p), f_back=frame)
+    return frame
+
+
+@pytest.mark.parametrize("paths, layer", [
+    (["/x/netbootsim/net/engine.py", "/x/netbootsim/fleet/boot.py"], "engine"),
+    (["/v/pandas/core/frame.py", "/x/netbootsim/report/figures.py"], "report"),
+    (["/x/netbootsim/fleet/results.py"], "records"),  # before the fleet/ prefix
+    (["/x/netbootsim/fleet/boot.py"], "fleet"),
+    (["/v/simpy/events.py", "/x/netbootsim/fleet/simulate.py"], "simpy"),
+    (["/v/heapq.py", "/v/simpy/core.py", "/x/netbootsim/fleet/simulate.py"], "fleet"),
+    (["/x/netbootsim/plan/run.py"], "plan"),
+    (["/usr/lib/python3.11/importlib/x.py"], "other"),
+])
+def test_layer_of_innermost_netbootsim_frame(paths, layer):
+    assert layer_of(_stack(*paths)) == layer
+
+
+def test_tiny_storm_in_a_child_process():
+    res = measure_once(40, False, SCENARIOS)
+    assert res["servers"] == 40 and res["ready"] == 40
+    assert res["simpy_events_per_server"] == res["simpy_events"] / 40 > 0
+    assert res["cli_wall"] > res["simulation_wall"] > 0
+    assert res["peak_rss_bytes"] > 50 * 2**20  # python + numpy + pandas at least
+    table = format_rows([{**res, "variance": False}])
+    assert table.splitlines()[2].startswith("| 40 | off | 40 |")
+
+
+@pytest.mark.parametrize("argv", [["--servers", "0"], ["--servers", "ten"],
+                                  ["--servers", "10", "--repeat", "0"],
+                                  ["--servers", "10", "--scenarios", "/nonexistent"]])
+def test_bad_flags_exit_2(capsys, argv):
+    try:
+        code = main(["bench", "storm", *argv])
+    except SystemExit as e:  # argparse's own usage errors
+        code = e.code
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err and "Traceback" not in err
+
+
+def test_json_output(capsys, monkeypatch):
+    rows = [{"servers": 1, "variance": False}]
+    monkeypatch.setattr("netbootsim.plan.bench_storm.bench_storm", lambda *a, **k: rows)
+    assert main(["bench", "storm", "--servers", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == rows
