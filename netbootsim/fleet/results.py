@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from ..net import BaseEngine, Resource
-from ..records import PhaseRecord, ServerRecord
+from ..records import PhaseLog, ServerLog
 
 __all__ = ["FleetRun", "Observer"]
 
@@ -19,9 +19,11 @@ class FleetRun:
     """Everything a run produced, before it is written anywhere.
 
     Attributes:
-        records: one per phase attempt, in the order they ended.
+        records: one per phase attempt, in the order they ended, by column
+            (:class:`~netbootsim.records.PhaseLog`; ``phases.csv``).
         servers: one :class:`~netbootsim.records.ServerRecord` per server, in the
-            fleet's order (``servers.csv``: :func:`~netbootsim.records.servers_frame`).
+            fleet's order, by column (:class:`~netbootsim.records.ServerLog`;
+            ``servers.csv``).
         wire_bytes: bytes each resource had to carry (for the line-rate bound).
         capacity: capacity of each such resource (bytes/s).
         saturated: seconds each resource spent limiting flows.
@@ -43,8 +45,8 @@ class FleetRun:
         orchestrators: the orchestrators' state objects, by name.
     """
 
-    records: list[PhaseRecord] = field(default_factory=list)
-    servers: list[ServerRecord] = field(default_factory=list)
+    records: PhaseLog = field(default_factory=PhaseLog)
+    servers: ServerLog = field(default_factory=ServerLog)
     wire_bytes: dict[str, float] = field(default_factory=dict)
     capacity: dict[str, float] = field(default_factory=dict)
     saturated: dict[str, float] = field(default_factory=dict)

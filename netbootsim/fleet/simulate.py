@@ -170,7 +170,8 @@ def simulate(
     run = world.run
     run.steps = steps
     if run.timeline:  # close the step plot: everything idle once the last phase is done
-        t_end = max((r.end for r in run.records), default=env.now)
+        ends = run.records.column("end")
+        t_end = float(ends.max()) if len(ends) else env.now
         for res in sorted({row[1] for row in run.timeline}):
             run.timeline.append((t_end, res, 0.0, 0))
     for m in machines:

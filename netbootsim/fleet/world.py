@@ -29,7 +29,6 @@ from ..net.packet import SWITCH_BUFFER
 from ..profiles import Profile
 from ..protocols import TcpParams, http_plan, retry_waits, tftp_plan
 from ..protocols.result import TransferResult
-from ..records import PhaseRecord
 from ..services.dhcp import DhcpServer
 from ..services.slots import SYN_GIVE_UP, HttpWorkers, TftpSlots, run_with_slot
 from ..streams import Streams
@@ -170,10 +169,9 @@ class World:
                attempt: int, start: float, end: float, nbytes: float = 0.0,
                protocol: str = "", endpoint: str = "", outcome: str = "ok",
                reason: str = "") -> None:
-        """Append one phase record."""
-        self.run.records.append(PhaseRecord(self.name, self.seed, server, group, rack, stage,
-                                            phase, attempt, start, end, nbytes, protocol,
-                                            endpoint, outcome, reason))
+        """Append one phase record (to the run's columns: no record object is made)."""
+        self.run.records.add(self.name, self.seed, server, group, rack, stage, phase, attempt,
+                             start, end, nbytes, protocol, endpoint, outcome, reason)
 
     # -------------------------------------------------------------------- naming
     def resolve(self, uri: str) -> Target | str:
