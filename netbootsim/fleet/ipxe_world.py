@@ -57,6 +57,8 @@ class IpxeWorld:
             error text).
     """
 
+    __slots__ = ("_tampered", "_told", "_why", "env", "m")
+
     def __init__(self, machine: Machine):
         self.m = machine
         self.env = machine.env

@@ -74,6 +74,11 @@ class Machine:
             names it, since a script that loops on a failure ends with neither.
     """
 
+    __slots__ = ("arch", "at", "attempt", "bytes", "console_lines", "env", "faults", "firmware",
+                 "group", "index", "ipxe_profile", "last_error", "link_up", "mac", "outcome",
+                 "profile", "rack", "ready", "reason", "rom_profile", "server", "stage",
+                 "stage_no", "works", "world")
+
     def __init__(self, world: World, group: Group, server: str, index: int, at: float,
                  draws: GroupDraws | None = None, nth: int = 0):
         self.world = world

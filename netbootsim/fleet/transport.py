@@ -33,7 +33,7 @@ from .spec import Service
 __all__ = ["Route", "Transport"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Route:
     """The way between a service and a client.
 

@@ -50,7 +50,7 @@ SCHEMES = {"tftp": ("tftp",), "http": ("http", "api"), "https": ("http", "api")}
 ENGINES = ("flow", "packet")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
     """What a URI names: a service and a file on it (``file`` ``""`` for an API call)."""
 

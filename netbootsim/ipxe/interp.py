@@ -67,12 +67,17 @@ class Shell:
         max_steps: commands allowed in a row while simulated time stands still.
     """
 
+    __slots__ = ("_failure", "_steps", "_still", "build", "commands", "cwuri", "detail", "frame",
+                 "images", "max_depth", "max_steps", "menus", "params", "settings", "stop",
+                 "trust", "world")
+
     def __init__(self, world: World, settings: Settings, *,
                  commands: Mapping[str, Handler] | None = None,
                  features: Build | str | Iterable[str] | None = None,
                  max_depth: int = 32, max_steps: int = 100_000):
         self.world, self.settings = world, settings
-        self.commands: dict[str, Handler] = dict(COMMANDS if commands is None else commands)
+        # read only: every shell of a fleet shares the one table (1.6 KB a server if copied)
+        self.commands: Mapping[str, Handler] = COMMANDS if commands is None else dict(commands)
         self.build = build_named(features)
         self.max_depth, self.max_steps = max_depth, max_steps
         #: Menus (core/menu.c ``menus``), parameter lists (core/params.c), trust policy.

@@ -38,7 +38,7 @@ class ScriptError(InputError):
     """A file that is not an iPXE script (reported as ``source:line: message``)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Line:
     r"""One logical script line, as ``process_script`` hands it to the shell.
 
@@ -54,7 +54,7 @@ class Line:
     label: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Script:
     r"""A parsed script.
 

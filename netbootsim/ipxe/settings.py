@@ -144,7 +144,7 @@ def _denumerate(type_: str, value: int) -> bytes:
     return (value & 0xffffffff).to_bytes(4, "big")[4 - _INT_WIDTH[type_]:]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Block:
     name: str
     values: dict[str, tuple[bytes, str]] = field(default_factory=dict)
@@ -177,6 +177,8 @@ class Settings:
     Attributes:
         errno: the last error (the built-in ``${errno}``, core/exec.c execv).
     """
+
+    __slots__ = ("_builtin", "builtins", "errno", "root")
 
     def __init__(self, values: Mapping[str, str] | None = None):
         self.root = _Block("")

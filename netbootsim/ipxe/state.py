@@ -45,7 +45,7 @@ class ScriptResult:
     reset: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Frame:
     """One executing script (image/script.c keeps this in ``script_offset``).
 

@@ -20,7 +20,7 @@ __all__ = ["DhcpReply", "Fetched", "Image", "ImageList", "KINDS", "Outcome"]
 KINDS = ("script", "binary", "data")
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Image:
     """A downloaded image (core/image.c ``struct image``, the parts a simulation needs).
 
@@ -93,7 +93,7 @@ class Outcome:
     drive: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DhcpReply:
     """The outcome of ``dhcp``/``ifconf``.
 
@@ -115,6 +115,8 @@ class ImageList:
     core/image.c ``images``, register_image, unregister_image, find_image,
     image_find_selected. Membership is by identity.
     """
+
+    __slots__ = ("_images", "_index", "autofree", "selected")
 
     def __init__(self) -> None:
         self._images: list[Image] = []

@@ -302,7 +302,7 @@ def test_a_run_ending_before_the_horizon_is_unchanged(monkeypatch):
 
     def old_run(env, until, watch):  # what simulate() did before the horizon: env.run()
         env.run()
-        return False
+        return False, 0  # (events left past the horizon, events processed: not summarised)
 
     monkeypatch.setattr(fleet_simulate, "_run", old_run)
     old = simulate_scenario(hand_case()).summary
