@@ -1,13 +1,15 @@
 """``netbootsim run SCENARIO...``: scenario in, commissioning report out.
 
 Loads and validates each scenario (every problem reported at once, exit 2, nothing
-written), boots its fleet, and writes ``servers.csv``, ``phases.csv``,
-``timeline.csv``, ``summary.json``, ``report.md`` and ``report.html`` into the
-scenario's output directory (``run.out``, else ``results/<scenario stem>``), through
-:func:`netbootsim.plan.run.execute`. With ``--replications N`` or ``--until-ci PCT`` (or
-``run.replications`` / ``run.until_ci``) it runs independent replications in ``--jobs``
-processes (:mod:`netbootsim.plan.replicate`), prints a line per replication and the
-headline with 95 % intervals.
+written), boots its fleet, and writes ``servers.csv``, ``phases.csv`` (``--format``:
+Parquet instead, or both; by default Parquet above a size,
+:mod:`netbootsim.plan.summary`), ``timeline.csv``, ``summary.json``, ``report.md`` and
+``report.html`` into the scenario's output directory (``run.out``, else
+``results/<scenario stem>``), through :func:`netbootsim.plan.run.execute`. With
+``--replications N`` or ``--until-ci PCT`` (or ``run.replications`` / ``run.until_ci``)
+it runs independent replications in ``--jobs`` processes
+(:mod:`netbootsim.plan.replicate`), prints a line per replication and the headline with
+95 % intervals.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
                         "mean, e.g. 2%% (at least 3 replications; default run.until_ci)")
     p.add_argument("--max-replications", metavar="M",
                    help="the cap of --until-ci (default run.max_replications, 100)")
+    p.add_argument("--format", metavar="F",
+                   help="how servers' and phases' records are written: auto (CSV; above "
+                        "20,000 server rows or 500,000 phase rows, Parquet instead), csv, "
+                        "parquet or both (default auto)")
     p.add_argument("--jobs", metavar="J",
                    help="processes running replications at once (default: the machine's "
                         "cores); the outputs are the same for any J")
@@ -114,11 +120,13 @@ def headline(res) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     """Handle ``netbootsim run``."""
     from ..plan.replicate import execute_replicated  # here: --help stays fast
+    from ..plan.summary import check_format
 
     if args.out and len(args.scenarios) > 1:
         raise InputError.single("command line", 0, "--out", "use --out with one scenario only")
     limit = max_memory(args)
     jobs = _jobs(args.jobs)
+    records = check_format(args.format)
     for path in args.scenarios:
         bar = ProgressBar(Path(path).stem, enabled=not args.quiet)
         try:
@@ -126,7 +134,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 path, args.overrides, args.out, force=args.force, strict=args.strict,
                 max_memory=limit, progress=bar, say=say, replications=args.replications,
                 until_ci=args.until_ci, max_replications=args.max_replications, jobs=jobs,
-                on_replica=None if args.quiet else _on_replica(Path(path).stem))
+                on_replica=None if args.quiet else _on_replica(Path(path).stem), records=records)
         finally:
             bar.close()
         if not args.quiet:

@@ -10,7 +10,8 @@ stem, ``OUT/<folder>-<stem>/``), then writes ``OUT/compare.md`` (with
 scenarios' shared question once, one table of headline numbers with each makespan as a
 ratio to the first scenario's and what held each run back, the completion-time CDFs
 overlaid, the failure reasons, and time by phase in boot order. Every number comes
-from the scenarios' own ``summary.json``, ``servers.csv`` and ``phases.csv``.
+from the scenarios' own ``summary.json``, ``servers.csv`` and ``phases.csv`` (or their
+Parquet files, for large runs).
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import pandas as pd
-
 from ..errors import InputError
 from .outdir import OutputDir
 from .replicate import execute_replicated
+from .summary import read_records
 
 __all__ = ["compare", "write_compare", "describe_changes", "variants_of", "run_names"]
 
@@ -34,7 +34,8 @@ def write_compare(out: Path, dirs: list[Path],
                   changes: dict[str, str] | None = None) -> tuple[Path, Path]:
     """Write ``compare.md`` / ``compare.html`` from finished scenario output directories.
 
-    Each directory's ``summary.json``, ``servers.csv`` and ``phases.csv`` are read; a
+    Each directory's ``summary.json`` and servers' and phases' records (CSV, else
+    Parquet: :func:`~netbootsim.plan.summary.read_records`) are read; a
     run's link points at ``<its directory>/report.html``, relative to ``out``.
     ``changes``: what each run changes in the scenario, by run name (a variant's
     overrides, :func:`describe_changes`).
@@ -44,15 +45,7 @@ def write_compare(out: Path, dirs: list[Path],
     runs = []
     for d in dirs:
         summary = json.loads((d / "summary.json").read_text())
-        servers = pd.read_csv(d / "servers.csv", keep_default_na=False,
-                              na_values=[""], dtype={"reason": str})
-        phases = pd.read_csv(d / "phases.csv", keep_default_na=False, na_values=[""],
-                             dtype={"reason": str, "protocol": str, "endpoint": str})
-        for frame, cols in ((servers, ("reason",)), (phases, ("reason", "protocol",
-                                                              "endpoint"))):
-            for c in cols:
-                if c in frame.columns:
-                    frame[c] = frame[c].fillna("")
+        servers, phases = read_records(d, "servers"), read_records(d, "phases")
         try:
             report = (d / "report.html").relative_to(out).as_posix()
         except ValueError:

@@ -680,13 +680,15 @@ def execute_replicated(path: str, overrides: Sequence[str] = (), out: str | None
                        until_ci: object = None, max_replications: object = None,
                        jobs: int | None = None, only: frozenset[str] | None = None,
                        progress=None, say: Callable[[str], None] | None = None,
-                       on_replica: OnReplica | None = None):
+                       on_replica: OnReplica | None = None, records: str = "auto"):
     """Load a scenario file, run it as planned (replicated or not), write its outputs.
 
     The plan is :func:`plan_of` the scenario's ``run`` section and the flags; a single
     run goes to :func:`netbootsim.plan.run.execute` (``progress`` is its progress
     callback) and returns its :class:`~netbootsim.plan.run.Outcome`; a replicated one
     returns :class:`Replicated`, its files written whole into the output directory.
+    ``records``: how servers and phases are written (``--format``,
+    :func:`~netbootsim.plan.summary.record_formats`; replications' rows counted).
 
     Raises:
         InputError: the scenario, a flag, the output directory or the memory does not do.
@@ -697,7 +699,8 @@ def execute_replicated(path: str, overrides: Sequence[str] = (), out: str | None
                    max_replications=max_replications)
     if not plan.replicated:
         return execute(path, overrides, out, name=name, force=force, strict=strict,
-                       max_memory=max_memory, only=only, progress=progress, say=say)
+                       max_memory=max_memory, only=only, progress=progress, say=say,
+                       records=records)
     for w in sc.warnings if say is not None else ():
         say(str(w))
     target = Path(out or sc.run.out or Path("results") / sc.name)
@@ -706,7 +709,8 @@ def execute_replicated(path: str, overrides: Sequence[str] = (), out: str | None
         res = simulate_replicated(source, sc, plan, jobs=jobs, on_replica=on_replica)
         tmp = od.staging()
         try:
-            write_outputs(tmp, res.summary, res.servers, res.phases, res.timeline, only=only)
+            write_outputs(tmp, res.summary, res.servers, res.phases, res.timeline, only=only,
+                          records=records)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

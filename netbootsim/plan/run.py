@@ -10,8 +10,9 @@ scenario's warnings (before the run starts) — and the memory limit.
 - :func:`simulate`: a loaded (or built) scenario → :class:`Outcome` (the run, its
   inputs, the summary and the frames), no files.
 - :func:`execute`: a scenario file → its output directory, written whole by
-  :class:`~netbootsim.plan.outdir.OutputDir` (``servers.csv``, ``phases.csv``,
-  ``timeline.csv``, ``summary.json``, ``report.md``, ``report.html``).
+  :class:`~netbootsim.plan.outdir.OutputDir` (``servers.csv``, ``phases.csv`` — or
+  their Parquet files, :mod:`netbootsim.plan.summary` —, ``timeline.csv``,
+  ``summary.json``, ``report.md``, ``report.html``).
 """
 
 from __future__ import annotations
@@ -181,7 +182,7 @@ def execute(path: str, overrides: Sequence[str] = (), out: str | None = None, *,
             name: str | None = None, force: bool = False, strict: bool = False,
             max_memory: float | None = None, only: frozenset[str] | None = None,
             progress: Progress | None = None,
-            say: Callable[[str], None] | None = None) -> Outcome:
+            say: Callable[[str], None] | None = None, records: str = "auto") -> Outcome:
     """Load, simulate and write one scenario file; the outcome names its directory.
 
     Args:
@@ -196,6 +197,8 @@ def execute(path: str, overrides: Sequence[str] = (), out: str | None = None, *,
         only: write just these files (:func:`~netbootsim.plan.summary.write_outputs`).
         progress: as for :func:`simulate`.
         say: called with each of the scenario's warnings before the run.
+        records: how the servers' and phases' records are written (``--format``:
+            :func:`~netbootsim.plan.summary.record_formats`).
 
     Raises:
         InputError: the scenario, the output directory or the memory does not do.
@@ -212,7 +215,7 @@ def execute(path: str, overrides: Sequence[str] = (), out: str | None = None, *,
         tmp = od.staging()
         try:
             write_outputs(tmp, outcome.summary, outcome.servers, outcome.phases,
-                          outcome.timeline, only=only)
+                          outcome.timeline, only=only, records=records)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -4,6 +4,17 @@
 the ``summary.json`` dict; ``write_outputs`` writes them (and the report) into a
 staging directory, which :mod:`netbootsim.plan.outdir` renames into place, so a failed or
 killed run leaves nothing half-written.
+
+**Large runs.** The per-server and per-phase records go to ``servers.csv`` and
+``phases.csv`` while they are small; with ``--format auto`` (the default), a run of more
+than :data:`PARQUET_ABOVE_SERVERS` server rows or :data:`PARQUET_ABOVE_PHASES` phase rows
+(replications counted) writes them as ``servers.parquet`` and ``phases.parquet``
+instead (:func:`record_formats`): a 100,000-server storm's phases are about 700,000
+rows, 70 MB of CSV that take seconds to write and to read back, where Parquet takes a
+fraction of that, keeps every bit of each float and each column's type.
+``timeline.csv`` stays CSV (its rows are bounded per resource, not per server).
+``summary.json`` lists at most :data:`MAX_LISTED` entries of each table that grows with
+the fleet (:func:`capped`), and says how many it left out.
 """
 
 from __future__ import annotations
@@ -19,7 +30,120 @@ from ..fleet import FleetRun
 from ..records import SERVER_COLUMNS
 from ..runtime import relaxed_gc
 
-__all__ = ["SERVER_COLUMNS", "summarize", "write_outputs"]
+__all__ = ["SERVER_COLUMNS", "summarize", "write_outputs", "RECORD_FORMATS",
+           "PARQUET_ABOVE_SERVERS", "PARQUET_ABOVE_PHASES", "record_formats", "check_format",
+           "MAX_LISTED", "capped", "read_records"]
+
+#: What ``--format`` may be: ``auto`` (CSV, or Parquet above the sizes below), ``csv``,
+#: ``parquet``, ``both``.
+RECORD_FORMATS = ("auto", "csv", "parquet", "both")
+#: ``auto`` writes Parquet instead of CSV above this many server rows (servers ×
+#: replications): above the shipped scenarios' largest, 10,000 (five replications of
+#: 2,000 servers), whose CSVs stay as they were.
+PARQUET_ABOVE_SERVERS = 20_000
+#: ... or above this many phase rows (a fleet that retries a lot: the shipped largest has
+#: 112,884).
+PARQUET_ABOVE_PHASES = 500_000
+#: Most entries ``summary.json`` lists of a table that grows with the fleet (bottleneck
+#: resources, failure reasons, DHCP broadcasts per L2 domain); the shipped scenarios'
+#: largest has 50 (one per rack).
+MAX_LISTED = 100
+
+
+def check_format(text: str | None, flag: str = "--format") -> str:
+    """``--format``'s value, checked (``None``: ``auto``); anything else: InputError."""
+    from ..errors import InputError
+
+    if text is None:
+        return "auto"
+    if text not in RECORD_FORMATS:
+        raise InputError.single("command line", 0, flag,
+                                f"{text!r}: must be one of {', '.join(RECORD_FORMATS)}")
+    return text
+
+
+def record_formats(fmt: str, servers: int, phases: int) -> tuple[str, ...]:
+    """How ``servers`` and ``phases`` rows are written: CSV, Parquet or both.
+
+    Returns ``("csv",)``, ``("parquet",)`` or ``("csv", "parquet")``.
+
+    ``auto``: CSV up to :data:`PARQUET_ABOVE_SERVERS` server rows and
+    :data:`PARQUET_ABOVE_PHASES` phase rows, Parquet alone above either.
+    """
+    if fmt == "auto":
+        large = servers > PARQUET_ABOVE_SERVERS or phases > PARQUET_ABOVE_PHASES
+        return ("parquet",) if large else ("csv",)
+    return {"csv": ("csv",), "parquet": ("parquet",), "both": ("csv", "parquet")}[fmt]
+
+
+def _top(items: dict, limit: int) -> dict:
+    """The ``limit`` entries with the largest values (ties by key)."""
+    keep = {k for k, _ in sorted(items.items(), key=lambda kv: (-kv[1], str(kv[0])))[:limit]}
+    return {k: v for k, v in items.items() if k in keep}
+
+
+def capped(summary: dict, limit: int = MAX_LISTED) -> dict:
+    """``summary`` as ``summary.json`` holds it: tables that grow with the fleet cut short.
+
+    Each such table keeps ``limit`` entries and ``not_listed`` counts what was left out:
+    ``bottlenecks`` keeps its first ``limit`` (most saturated first), ``failures`` the
+    ``limit`` reasons most servers failed with, ``dhcp.broadcasts`` and
+    ``dhcp.broadcast_frames`` the ``limit`` L2 domains with most. ``not_listed`` (present
+    only when something was cut) gives, for each, the entries left out (``more``) and
+    what they count (``servers``, ``packets``); each server's reason is in the servers'
+    records. A summary within the limits is returned unchanged (the same dict).
+    """
+    out = None
+    more: dict[str, dict[str, int]] = {}
+
+    def copy() -> dict:
+        nonlocal out
+        if out is None:
+            out = dict(summary)
+            out["dhcp"] = dict(summary.get("dhcp") or {})
+        return out
+
+    bottlenecks = summary.get("bottlenecks") or []
+    if len(bottlenecks) > limit:
+        copy()["bottlenecks"] = list(bottlenecks[:limit])
+        more["bottlenecks"] = {"more": len(bottlenecks) - limit}
+    failures = summary.get("failures") or {}
+    if len(failures) > limit:
+        kept = _top(failures, limit)
+        copy()["failures"] = kept
+        more["failures"] = {"more": len(failures) - limit,
+                            "servers": int(sum(failures.values()) - sum(kept.values()))}
+    for key in ("broadcasts", "broadcast_frames"):
+        table = (summary.get("dhcp") or {}).get(key) or {}
+        if len(table) > limit:
+            kept = _top(table, limit)
+            copy()["dhcp"][key] = kept
+            more[f"dhcp.{key}"] = {"more": len(table) - limit,
+                                   "packets": int(sum(table.values()) - sum(kept.values()))}
+    if out is None:
+        return summary
+    out["not_listed"] = more
+    return out
+
+
+def read_records(directory: Path, stem: str) -> pd.DataFrame:
+    """The ``servers`` or ``phases`` records an output directory holds (``stem``).
+
+    From ``STEM.csv`` when there is one, else from ``STEM.parquet``
+    (:func:`write_outputs` wrote either or both).
+
+    Text columns read from CSV keep ``""`` for empty text (not NaN).
+    """
+    csv = Path(directory) / f"{stem}.csv"
+    if not csv.is_file() and (Path(directory) / f"{stem}.parquet").is_file():
+        return pd.read_parquet(Path(directory) / f"{stem}.parquet")
+    text = [c for c in ("reason", "protocol", "endpoint") if stem == "phases" or c == "reason"]
+    frame = pd.read_csv(csv, keep_default_na=False, na_values=[""],
+                        dtype={c: str for c in text})
+    for c in text:
+        if c in frame.columns:
+            frame[c] = frame[c].fillna("")
+    return frame
 
 
 def _clean(x: object) -> object:
@@ -179,13 +303,16 @@ def summarize(
 
 @relaxed_gc()
 def write_outputs(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: pd.DataFrame,
-                  timeline: pd.DataFrame, only: frozenset[str] | None = None) -> Path:
-    """Write CSVs, ``summary.json`` and the report into the directory ``out_dir``.
+                  timeline: pd.DataFrame, only: frozenset[str] | None = None,
+                  records: str = "auto") -> Path:
+    """Write the records, ``summary.json`` and the report into the directory ``out_dir``.
 
     ``out_dir`` is a staging directory (:class:`netbootsim.plan.outdir.OutputDir` renames it
     into place), so nothing here needs to be atomic. ``only``: write just these files
     (e.g. ``{"summary.json"}`` for a sweep's points); the report is written when
-    ``report.html`` is among them.
+    ``report.html`` is among them. ``records``: ``--format`` (:data:`RECORD_FORMATS`):
+    servers and phases as CSV, Parquet or both (:func:`record_formats`).
+    ``summary.json`` is :func:`capped`.
     """
     from ..report import write_report
 
@@ -195,13 +322,16 @@ def write_outputs(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: p
     def want(name: str) -> bool:
         return only is None or name in only
 
-    for name, frame in (("servers.csv", servers), ("phases.csv", phases),
-                        ("timeline.csv", timeline)):
-        if want(name):
-            frame.to_csv(out_dir / name, index=False, float_format="%.9g")
+    formats = record_formats(records, len(servers), len(phases))
+    for name, frame in (("servers", servers), ("phases", phases), ("timeline", timeline)):
+        if want(f"{name}.csv") and ("csv" in formats or name == "timeline"):
+            frame.to_csv(out_dir / f"{name}.csv", index=False, float_format="%.9g")
+        if want(f"{name}.parquet") and "parquet" in formats and name != "timeline":
+            frame.to_parquet(out_dir / f"{name}.parquet", index=False, engine="pyarrow")
     if want("summary.json"):
-        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True)
-                                              + "\n")
+        (out_dir / "summary.json").write_text(json.dumps(capped(summary), indent=2,
+                                                         sort_keys=True) + "\n")
     if want("report.html"):
-        write_report(out_dir, summary, servers, phases, timeline if len(timeline) else None)
+        write_report(out_dir, summary, servers, phases, timeline if len(timeline) else None,
+                     records_file="servers.csv" if "csv" in formats else "servers.parquet")
     return out_dir

@@ -74,7 +74,8 @@ def _caption(key: str, summary: dict, servers: pd.DataFrame) -> str:
 
 
 def write_report(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: pd.DataFrame,
-                 timeline: pd.DataFrame | None = None) -> tuple[Path, Path]:
+                 timeline: pd.DataFrame | None = None, records_file: str = "servers.csv"
+                 ) -> tuple[Path, Path]:
     """Write ``report.md`` (with PNG figures beside it) and a self-contained ``report.html``.
 
     Args:
@@ -91,13 +92,15 @@ def write_report(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: pd
             per server and replication).
         phases: phase records, as made by :func:`netbootsim.records.to_frame`.
         timeline: optional utilisation samples: time, resource, utilisation, flows.
+        records_file: the file beside the report holding every server's row
+            (``servers.csv`` or ``servers.parquet``), named where a table is cut short.
 
     Returns:
         ``(markdown_path, html_path)``.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    context = build_context(summary, servers, phases)
+    context = build_context(summary, servers, phases, records_file)
     pngs = {"cdf": figures.cdf_png(summary, servers),
             "fleet": figures.fleet_png(summary, servers, phases),
             "phases": figures.phases_png(phases, servers),

@@ -24,7 +24,8 @@ from .spread import (
     slow_tail,
 )
 
-__all__ = ["MAX_SERVER_ROWS", "MAX_BOTTLENECK_ROWS", "MAX_SLOW_ROWS", "MAX_SLOW_PHASES",
+__all__ = ["MAX_SERVER_ROWS", "MAX_BOTTLENECK_ROWS", "MAX_FAILURE_ROWS", "MAX_SLOW_ROWS",
+           "MAX_SLOW_PHASES",
            "NESTED_PREFIXES", "bound_scope", "phase_order", "ready_since_start",
            "replicated", "interval", "held_back", "build_context"]
 
@@ -32,6 +33,9 @@ __all__ = ["MAX_SERVER_ROWS", "MAX_BOTTLENECK_ROWS", "MAX_SLOW_ROWS", "MAX_SLOW_
 MAX_SERVER_ROWS = 50
 #: Rows of the bottleneck table before it says how many more there are.
 MAX_BOTTLENECK_ROWS = 20
+#: Rows of the failures table (reasons, most servers first) before it says how many more
+#: reasons and servers there are.
+MAX_FAILURE_ROWS = 20
 #: Servers in the slow-tail table.
 MAX_SLOW_ROWS = 10
 #: Phase columns of the slow-tail table; the rest are summed into "other phases".
@@ -379,10 +383,19 @@ def _bottlenecks(s: dict) -> tuple[list[dict], int]:
     return rows, max(0, len(items) - MAX_BOTTLENECK_ROWS)
 
 
-def _failures(s: dict, fails: pd.DataFrame, fleet: int) -> list[dict]:
-    """The failure reasons, most servers first, with when servers failed of each."""
+def _failures(s: dict, fails: pd.DataFrame, fleet: int) -> tuple[list[dict], dict | None]:
+    """The failure reasons, most servers first, with when servers failed of each.
+
+    At most :data:`MAX_FAILURE_ROWS` rows; the second item counts the rest (``reasons``,
+    ``servers``, as text), or is ``None``.
+    """
     n = fleet or int(s.get("servers") or 0)
     items = sorted((s.get("failures") or {}).items(), key=lambda kv: (-int(kv[1]), str(kv[0])))
+    more = None
+    if len(items) > MAX_FAILURE_ROWS:
+        rest = items[MAX_FAILURE_ROWS:]
+        more = {"reasons": fmt.count(len(rest)), "servers": fmt.count(sum(int(v) for _, v in rest))}
+        items = items[:MAX_FAILURE_ROWS]
     when = fails.groupby("reason", sort=False)["time"].agg(["min", "max"]) if len(fails) \
         else pd.DataFrame(columns=["min", "max"])
     rows = []
@@ -392,7 +405,7 @@ def _failures(s: dict, fails: pd.DataFrame, fleet: int) -> list[dict]:
         rows.append({"reason": str(k) or "(none given)", "servers": fmt.count(v),
                      "share": fmt.percent(int(v) / n) if n else fmt.DASH,
                      "first": fmt.duration(first), "last": fmt.duration(last)})
-    return rows
+    return rows, more
 
 
 def _failure_timing(fails: pd.DataFrame, rep: bool) -> str:
@@ -619,13 +632,15 @@ def _services(s: dict) -> list[dict]:
 
 
 
-def build_context(summary: dict, servers: pd.DataFrame, phases: pd.DataFrame) -> dict:
+def build_context(summary: dict, servers: pd.DataFrame, phases: pd.DataFrame,
+                  records_file: str = "servers.csv") -> dict:
     """Everything the templates show, formatted, from the summary and the frames.
 
     Args:
         summary: the run summary (see :func:`netbootsim.report.write_report`).
         servers: one row per server (per replication, with a ``replication`` column).
         phases: the phase records frame.
+        records_file: the file holding every server's row, which a capped table names.
 
     Returns:
         A dict of strings and lists of row dicts; figures are added by the caller.
@@ -638,6 +653,7 @@ def build_context(summary: dict, servers: pd.DataFrame, phases: pd.DataFrame) ->
     not_ready, more_servers = _not_ready(servers, phases)
     order = phase_order(phases, (s.get("phases") or {}).keys())
     fails = failure_times(servers, phases)
+    failures, more_failures = _failures(s, fails, len(servers))
     clients_end = float(phases["end"].max()) if len(phases) else None
     engine = s.get("engine") or {}
     run_info = [f"seed {s['seed']}"] if s.get("seed") is not None else []
@@ -653,7 +669,9 @@ def build_context(summary: dict, servers: pd.DataFrame, phases: pd.DataFrame) ->
         "slow": _slow(servers, phases, order),
         "bottlenecks": bottlenecks,
         "more_bottlenecks": more_bottlenecks,
-        "failures": _failures(s, fails, len(servers)),
+        "failures": failures,
+        "more_failures": more_failures,
+        "records_file": records_file,
         "failure_timing": _failure_timing(fails, replication_count(servers) > 1),
         "services": _services(s),
         "not_ready": not_ready,

@@ -117,6 +117,11 @@ No resource limited any flow.
 {% for f in failures %}
 | {{ f.reason | cell }} | {{ f.servers }} | {{ f.share }} | {{ f.first }} | {{ f.last }} |
 {% endfor %}
+{% if more_failures %}
+
+… and {{ more_failures.reasons }} more reasons ({{ more_failures.servers }} servers); \
+every server's reason is in {{ records_file }}.
+{% endif %}
 {% else %}
 No server failed.
 {% endif %}
@@ -279,6 +284,9 @@ each spent in each phase (every attempt counted), and where each lost most again
 {% for f in failures %}<tr><td>{{ f.reason }}</td><td class="n">{{ f.servers }}</td>
 <td class="n">{{ f.share }}</td><td class="n">{{ f.first }}</td><td class="n">{{ f.last }}</td></tr>
 {% endfor %}</table>
+{% if more_failures %}<p class="more">… and {{ more_failures.reasons }} more reasons
+({{ more_failures.servers }} servers); every server's reason is in {{ records_file }}.</p>
+{% endif %}
 {% else %}<p>No server failed.</p>{% endif %}
 {% if not_ready %}
 <h3>Servers not ready</h3>
