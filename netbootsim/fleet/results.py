@@ -11,7 +11,58 @@ import simpy
 from ..net import BaseEngine, Resource
 from ..records import PhaseLog, ServerLog
 
-__all__ = ["FleetRun", "Observer"]
+__all__ = ["FleetRun", "Observer", "Timeline", "MAX_SAMPLES"]
+
+#: Most utilisation samples a run keeps of one resource: past twice this many, its
+#: samples are merged in pairs (:class:`Timeline`). The shipped scenarios keep at most
+#: 192 of one resource in a replication.
+MAX_SAMPLES = 2_000
+
+#: A utilisation sample: ``(time, resource, utilisation, flows)``.
+Sample = tuple[float, str, float, int]
+
+
+class Timeline(list):
+    """A run's utilisation samples, in the order taken, at most ``2 × limit`` per resource.
+
+    Samples are thinned in time as they are taken (:class:`Observer`), but a fleet whose
+    transfers come and go (a staggered power-on) closes and reopens the step plot at
+    every lull, so a resource's samples could grow with the fleet. When a resource
+    reaches ``2 × limit`` samples, its samples but the last two are merged in pairs:
+    the pair's first time, the utilisation averaged over the pair's span (each sample
+    holds until the resource's next one, so the time integral of utilisation — what
+    ranks the busiest resources — is kept exactly), the larger flow count. It then has
+    ``limit + 1``. Below the limit nothing changes. Only :meth:`append` counts: add
+    samples through it.
+    """
+
+    def __init__(self, limit: int = MAX_SAMPLES):
+        super().__init__()
+        self.limit = limit
+        self.counts: dict[str, int] = {}
+
+    def append(self, sample: Sample) -> None:
+        """Add a sample; merge the resource's samples in pairs when it has too many."""
+        super().append(sample)
+        name = sample[1]
+        n = self.counts.get(name, 0) + 1
+        self.counts[name] = n
+        if n >= 2 * self.limit:
+            self._halve(name)
+
+    def _halve(self, name: str) -> None:
+        at = [i for i, row in enumerate(self) if row[1] == name]
+        merged: dict[int, Sample | None] = {}
+        for k in range(0, len(at) - 2, 2):
+            (t0, _, u0, n0), (t1, _, u1, n1) = self[at[k]], self[at[k + 1]]
+            t2 = self[at[k + 2]][0]
+            span = t2 - t0
+            util = (u0 * (t1 - t0) + u1 * (t2 - t1)) / span if span > 0 else u1
+            merged[at[k]] = (t0, name, util, max(n0, n1))
+            merged[at[k + 1]] = None
+        rows = [merged.get(i, row) for i, row in enumerate(self)]
+        self[:] = [row for row in rows if row is not None]
+        self.counts[name] = len(at) - len(merged) // 2
 
 
 @dataclass
@@ -29,7 +80,8 @@ class FleetRun:
         saturated: seconds each resource spent limiting flows.
         max_flows: most flows a resource limited at once.
         first_last: first and last time each resource limited flows.
-        timeline: ``(time, resource, utilisation, flows)`` samples of busy resources.
+        timeline: ``(time, resource, utilisation, flows)`` samples of busy resources,
+            at most ``2 ×`` :data:`MAX_SAMPLES` per resource (:class:`Timeline`).
         events, solves, entries_solved: engine work counters (flow classes summed over
             the solves).
         steps: SimPy events processed.
@@ -52,7 +104,7 @@ class FleetRun:
     saturated: dict[str, float] = field(default_factory=dict)
     max_flows: dict[str, int] = field(default_factory=dict)
     first_last: dict[str, list[float]] = field(default_factory=dict)
-    timeline: list[tuple[float, str, float, int]] = field(default_factory=list)
+    timeline: Timeline = field(default_factory=Timeline)
     events: int = 0
     solves: int = 0
     entries_solved: int = 0
