@@ -450,16 +450,31 @@ class Topology:
         return self._out_to
 
     def _hops(self, v: str, c: str) -> int | None:
-        """Hops from ``v`` to ``c`` through forwarding nodes (cached per pair)."""
+        """Hops from ``v`` to ``c`` through forwarding nodes (cached per pair).
+
+        An end point with one link (a server) asks its neighbour: the answer is cached
+        per (neighbour, ``c``), so a fleet adds no entries, only its racks do.
+        """
         key = (v, c)
         try:
             return self._hops_cache[key]
         except KeyError:
             pass
-        if self._transit is None:
-            self._transit = {n: k not in ENDPOINT_KINDS
-                             for n, k in self.graph.nodes(data="kind")}
-        h = self._hops_cache[key] = hops_between(self.graph, v, c, self._transit)
+        transit = self._transit
+        if transit is None:
+            transit = self._transit = {n: k not in ENDPOINT_KINDS
+                                       for n, k in self.graph.nodes(data="kind")}
+        if v != c and not transit[v]:
+            succ = self.graph.succ[v]
+            if len(succ) == 1:
+                (w,) = succ
+                if w == c:
+                    return 1
+                if not transit[w]:  # another end point: no route may cross it
+                    return None
+                h = self._hops(w, c)
+                return None if h is None else h + 1
+        h = self._hops_cache[key] = hops_between(self.graph, v, c, transit)
         return h
 
     def _chain_distance(self, src: str, chain: list[str], c: str) -> int | None:
