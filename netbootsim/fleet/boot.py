@@ -104,8 +104,8 @@ def ipxe_autoboot(m: Machine, nbp: str | None = None) -> Generator[simpy.Event, 
                               "manufacturer": "netbootsim", "product": g.name})
     if m.arch != "bios":  # iPXE's ${platform} and ${buildarch} on UEFI (bin-*-efi)
         arch = b"arm64" if m.arch == "uefi-arm64" else b"x86_64"
-        settings.builtins["platform"] = lambda: (b"efi", "string")
-        settings.builtins["buildarch"] = lambda: (arch, "string")
+        settings.set_builtin("platform", b"efi")
+        settings.set_builtin("buildarch", arch)
     if g.script is not None:  # an embedded script runs instead of autoboot
         text, source = g.script, f"{g.name}.ipxe"
     else:  # autoboot: dhcp, then the file DHCP names (else the group's default)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote_to_bytes
 
@@ -167,6 +167,12 @@ class _Name:
     type: str | None
 
 
+#: The fixed built-ins of a BIOS build (core/settings.c: ``platform``, ``buildarch``);
+#: ``errno`` is the instance's own.
+_BUILTINS: dict[str, tuple[bytes, str]] = {"platform": (b"pcbios", "string"),
+                                           "buildarch": (b"i386", "string")}
+
+
 class Settings:
     """The settings of one iPXE instance.
 
@@ -178,19 +184,29 @@ class Settings:
         errno: the last error (the built-in ``${errno}``, core/exec.c execv).
     """
 
-    __slots__ = ("_builtin", "builtins", "errno", "root")
+    __slots__ = ("_builtin", "_fixed", "errno", "root")
 
     def __init__(self, values: Mapping[str, str] | None = None):
         self.root = _Block("")
         self._builtin = self.root.child("builtin", True)
         self.errno = 0
-        #: Built-in settings (end of core/settings.c): name → (raw, type) now.
-        self.builtins: dict[str, Callable[[], tuple[bytes, str]]] = {
-            "errno": lambda: (self.errno.to_bytes(4, "big"), "uint32"),
-            "platform": lambda: (b"pcbios", "string"),
-            "buildarch": lambda: (b"i386", "string")}
+        self._fixed: dict[str, tuple[bytes, str]] | None = None  # set_builtin's
         for name, value in (values or {}).items():
             self.store(name, value)
+
+    def builtin(self, name: str) -> tuple[bytes, str] | None:
+        """A built-in setting now, ``(raw, type)`` (end of core/settings.c), or ``None``."""
+        if name == "errno":
+            return self.errno.to_bytes(4, "big"), "uint32"
+        if self._fixed is not None and name in self._fixed:
+            return self._fixed[name]
+        return _BUILTINS.get(name)
+
+    def set_builtin(self, name: str, raw: bytes, type_: str = "string") -> None:
+        """Give a fixed built-in another value (``platform`` ``efi`` on a UEFI build)."""
+        if self._fixed is None:
+            self._fixed = {}
+        self._fixed[name] = (raw, type_)
 
     def _name(self, text: str, create: bool) -> _Name:
         """Parse ``[block/]name[:type]`` (settings.c parse_setting_name)."""
@@ -259,8 +275,7 @@ class Settings:
         """Like :meth:`_find`, with the dotted name of the block it was found in."""
         if path is None:
             path = self._path(self.root, block, "") or ""
-        found = (self.builtins[name]() if name in self.builtins else None) \
-            if block is self._builtin else block.values.get(name)
+        found = self.builtin(name) if block is self._builtin else block.values.get(name)
         if found is not None:
             return path, *found
         for child in block.children:
