@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from . import fmt
-from .content import held_back, interval, phase_order, replicated
+from .content import MAX_FAILURE_ROWS, held_back, interval, phase_order, replicated
 from .spread import NESTED_PREFIXES, failure_times, replication_count
 
 __all__ = ["Run", "CONTRAST_WORDS", "shared_question", "contrast", "answer",
@@ -270,20 +270,34 @@ def _phase_rows(runs: list[Run]) -> list[dict]:
 
 
 def _failure_rows(runs: list[Run]) -> list[dict]:
+    """Each run's failure reasons, most servers first, at most MAX_FAILURE_ROWS a run.
+
+    Then one row counts the rest (with those its ``summary.json`` left out itself).
+    """
     rows = []
     for r in runs:
         fails = failure_times(r.servers, r.phases)
         when = fails.groupby("reason", sort=False)["time"].agg(["min", "max"]) if len(fails) \
             else pd.DataFrame(columns=["min", "max"])
         n = int(r.summary.get("servers") or 0)
-        for reason, count in sorted((r.summary.get("failures") or {}).items(),
-                                    key=lambda kv: (-int(kv[1]), str(kv[0]))):
+        items = sorted((r.summary.get("failures") or {}).items(),
+                       key=lambda kv: (-int(kv[1]), str(kv[0])))
+        cut = ((r.summary.get("not_listed") or {}).get("failures") or {})
+        more = len(items[MAX_FAILURE_ROWS:]) + int(cut.get("more", 0))
+        more_servers = sum(int(c) for _, c in items[MAX_FAILURE_ROWS:]) + \
+            int(cut.get("servers", 0))
+        for reason, count in items[:MAX_FAILURE_ROWS]:
             first, last = ((when.loc[reason, "min"], when.loc[reason, "max"])
                            if reason in when.index else (None, None))
             rows.append({"run": r.name, "reason": str(reason), "servers": fmt.count(count),
                          "share": fmt.percent(int(count) / n) if n else fmt.DASH,
                          "when": (fmt.duration(first) if first == last else
                                   f"{fmt.duration(first)} – {fmt.duration(last)}")})
+        if more:
+            rows.append({"run": r.name, "reason": f"… and {fmt.count(more)} more reasons",
+                         "servers": fmt.count(more_servers),
+                         "share": fmt.percent(more_servers / n) if n else fmt.DASH,
+                         "when": fmt.DASH})
     return rows
 
 

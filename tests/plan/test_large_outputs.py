@@ -90,6 +90,22 @@ def test_report_failures_table_is_capped_with_the_rest_counted(tmp_path):
         in html.read_text()
 
 
+def test_compare_failure_rows_are_capped_per_run():
+    # 23 reasons of k + 1 servers in the run's summary.json, which itself left out 2 more
+    # of 5 servers: 20 rows, then "… and 3 + 2 = 5 more reasons" of 1 + 2 + 3 + 5 = 11
+    from netbootsim.report.comparison import Run, _failure_rows
+
+    reasons = {f"reason {k:02d}": k + 1 for k in range(23)}
+    summary = {"servers": 400, "failures": reasons,
+               "not_listed": {"failures": {"more": 2, "servers": 5}}}
+    empty = pd.DataFrame(columns=["server", "group", "rack", "power_on", "ready", "seconds",
+                                  "outcome", "reason", "bytes"])
+    rows = _failure_rows([Run("a", summary, empty, pd.DataFrame(columns=["server", "end"]))])
+    assert len(rows) == 21 and rows[0]["reason"] == "reason 22"
+    assert rows[-1] == {"run": "a", "reason": "… and 5 more reasons", "servers": "11",
+                        "share": "2.8 %", "when": "—"}
+
+
 def test_parquet_round_trip_equals_the_csv(tmp_path):
     out = tmp_path / "both"
     assert main(["run", str(QUICKSTART), "--out", str(out), "--quiet", "--format", "both"]) == 0
