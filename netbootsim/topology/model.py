@@ -268,14 +268,16 @@ class Topology:
         Raises:
             TopologyError: unknown node, or no path.
         """
-        self._attrs(src)
-        self._attrs(dst)
+        transit = self._transit_map()
+        for end in (src, dst):
+            if end not in transit:
+                raise TopologyError(f"unknown node {end!r}")
         if src == dst:
             return ()
         # Every route into dst ends with its chain (dst and the single forwarding nodes
         # behind it, a server's ToR say), entered at the far end c: within the chain the
         # next node is fixed; before it, a next hop is a neighbour one hop nearer to c.
-        chain = chain_to(self.graph, dst)
+        chain = chain_to(self.graph, dst, transit)
         offset = len(chain) - 1
         c = chain[-1]
         d = self._chain_distance(src, chain, c)
@@ -293,7 +295,9 @@ class Topology:
                 # Next-hop sets are cached per (node, chain end): at most (switches x
                 # racks) entries; a source's few links are looked at each time.
                 cands = hops_from.get((u, c))
-                if cands is None:
+                if cands is None and len(out[u]) == 1:  # a server's one link: the way out
+                    cands = (out[u][0][1],)
+                elif cands is None:
                     left = d - offset
                     cands = tuple(ld for v, ld, fwd in out[u]
                                   if fwd and self._hops(v, c) == left)
@@ -460,12 +464,9 @@ class Topology:
             return self._hops_cache[key]
         except KeyError:
             pass
-        transit = self._transit
-        if transit is None:
-            transit = self._transit = {n: k not in ENDPOINT_KINDS
-                                       for n, k in self.graph.nodes(data="kind")}
+        transit = self._transit_map()
         if v != c and not transit[v]:
-            succ = self.graph.succ[v]
+            succ = self.graph._succ[v]
             if len(succ) == 1:
                 (w,) = succ
                 if w == c:
@@ -476,6 +477,12 @@ class Topology:
                 return None if h is None else h + 1
         h = self._hops_cache[key] = hops_between(self.graph, v, c, transit)
         return h
+
+    def _transit_map(self) -> dict[str, bool]:
+        """Every node: whether it forwards (not one of :data:`ENDPOINT_KINDS`)."""
+        if self._transit is None:
+            self._transit = {n: k not in ENDPOINT_KINDS for n, k in self.graph.nodes(data="kind")}
+        return self._transit
 
     def _chain_distance(self, src: str, chain: list[str], c: str) -> int | None:
         """Hops from ``src`` to ``chain[0]``, a route entering the chain at ``c``."""

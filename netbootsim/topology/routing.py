@@ -63,27 +63,27 @@ class Distances(NamedTuple):
         return d
 
 
-def chain_to(graph: nx.MultiDiGraph, t: str) -> list[str]:
+def chain_to(graph: nx.MultiDiGraph, t: str, transit: dict[str, bool] | None = None
+             ) -> list[str]:
     """``t`` and the run of single, forwarding predecessors behind it, nearest first.
 
     Every route to ``t`` from outside the run enters it at its far end (the last node):
-    a server's ToR, say. ``chain[k]`` is the node ``k`` hops from ``t``.
+    a server's ToR, say. ``chain[k]`` is the node ``k`` hops from ``t``. ``transit``
+    (node -> whether it forwards) saves looking the kinds up: a route is asked for per
+    transfer.
     """
+    if transit is None:
+        transit = {n: k not in ENDPOINT_KINDS for n, k in graph.nodes(data="kind")}
     chain = [t]
-    seen = {t}
-    c = t
-    pred = graph.pred
-    nodes = graph.nodes
+    pred = graph._pred  # the raw adjacency: its length is O(1), not O(in-degree)
     while True:
-        preds = pred[c]  # predecessor -> edges: its length is O(1), not O(in-degree)
+        preds = pred[chain[-1]]
         if len(preds) != 1:
             break
-        (p,) = preds
-        if p in seen or nodes[p]["kind"] in ENDPOINT_KINDS:
+        p = next(iter(preds))
+        if p in chain or not transit[p]:
             break
         chain.append(p)
-        seen.add(p)
-        c = p
     return chain
 
 
