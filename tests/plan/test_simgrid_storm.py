@@ -95,8 +95,12 @@ def test_simgrid_replays_the_hand_case():
 def test_simgrid_agrees_with_netbootsim_on_a_small_storm():
     # SimGrid's raw (max-min) model on the same flows, bounds and bound changes ends every
     # flow within 1 us of netbootsim (docs/performance.md: ~1e-12 s at 10,000 servers).
-    row = ss.compare_storm(80)
+    # The plain row: the same flows with constant bounds, in both.
+    row, plain = ss.compare_storm(80, plain=True)
     assert row["flows"] == 160 and row["compared"] == 160
+    assert row["bound_changes"] == row["schedule_steps"] + row["calls"]["set_ceiling"]
     assert row["replay_vs_storm_seconds"] == 0.0
     assert row["max_abs_diff_seconds"] <= 1e-6
     assert row["simgrid_vs_storm_seconds"] <= 1e-6
+    assert plain["variant"] == "plain" and plain["bound_changes"] == 0
+    assert plain["compared"] == 160 and plain["max_abs_diff_seconds"] <= 1e-6
