@@ -65,6 +65,15 @@ def test_summary_tables_are_capped_with_counts_of_the_rest():
     assert capped(small) is small
 
 
+def test_summary_json_is_written_capped(tmp_path):
+    empty = pd.DataFrame()
+    summary_module.write_outputs(tmp_path, big_summary(), empty, empty, empty,
+                                 only=frozenset({"summary.json"}))
+    written = json.loads((tmp_path / "summary.json").read_text())
+    assert written["not_listed"]["failures"] == {"more": 3, "servers": 6}
+    assert len(written["failures"]) == 100 and written["servers"] == 5356
+
+
 def test_report_failures_table_is_capped_with_the_rest_counted(tmp_path):
     # 23 reasons, reason k by k + 1 servers: 20 rows (23 down to 4 servers), then
     # 3 more reasons of 1 + 2 + 3 = 6 servers
