@@ -33,7 +33,8 @@ class Resource:
         #: Active flows crossing this resource, in the order they started (maintained by
         #: the incremental engine, as are the two below).
         self.flows: dict[Flow, None] = {}
-        #: Σ min(bound, capacity) of those flows: what they could take at most.
+        #: Σ min(allowance, capacity) of those flows: what they could take at most (a flow's
+        #: allowance is at or above its rate and at most its bound, see the engine).
         self.demand = 0.0
         #: Whether it can hold flows back (two or more flows that could fill it); one
         #: that cannot is left out of the engine's classes and solves.
@@ -81,6 +82,7 @@ class Flow:
         "_low",
         "_order",
         "_loose",
+        "_dem",
     )
 
     def __init__(
@@ -120,6 +122,7 @@ class Flow:
         self._low = 0  # its entry in a free class's heap of bounds
         self._order = 0  # the engine's count of starts when it started
         self._loose: list[Resource] = []  # its resources that cannot hold it back
+        self._dem = 0.0  # what it counts for in its resources' demand (≥ its rate once solved)
 
     def __repr__(self) -> str:
         return f"Flow({self.name!r}, size={self.size:g}, bound={self.bound:g})"
