@@ -30,7 +30,7 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
         "storm", help="the shipped storm scaled to N servers: walls, peak RSS, where time goes",
         description="Runs scenarios/dc-boot-storm-2000.yaml scaled to N servers (racks "
         "scaled; a DHCP server and an nginx mirror per 2,000 servers, so all boot) in a "
-        "fresh process per measurement, writing every output as `netbootsim run` does. "
+        "fresh process per measurement, writing every output as netbootsim run does. "
         "Reports the simulation wall, the whole process's wall (CLI wall) and peak RSS, "
         "SimPy events per server, flow classes per solve, and the share of wall time per "
         "layer (sampled every 5 ms). See netbootsim/plan/bench_storm.py.")
