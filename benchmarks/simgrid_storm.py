@@ -541,19 +541,27 @@ END = "<!-- simgrid-storm: end -->"
 
 
 def _commit() -> str:
+    """HEAD's short hash, and the package's files that differ from it in the tree."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
+                              cwd=ROOT).stdout.rstrip("\n")
+
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True, cwd=ROOT).stdout.strip()
+        head = git("rev-parse", "--short", "HEAD")
+        dirty = [line[3:] for line in git("status", "--porcelain", "--", "netbootsim")
+                 .splitlines()]
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return "`unknown`"
+    return f"`{head}`" + (f" with uncommitted changes to {', '.join(dirty)}" if dirty else "")
 
 
-def section(rows: list[dict], command: str, seconds: float, machine: str) -> str:
-    """The Markdown section of ``docs/performance.md`` for ``rows``."""
+def section(rows: list[dict], command: str, seconds: float, machine: str, tree: str) -> str:
+    """The Markdown section of ``docs/performance.md`` for ``rows`` (``tree``: the code
+    measured, :func:`_commit` when the run started and imported it)."""
     repeat = rows[0]["repeat"] if rows else 1
     lines = [
         BEGIN, "",
-        f"`{command}` ({machine}; commit `{_commit()}`; the whole run took "
+        f"`{command}` ({machine}; the tree at the start: commit {tree}; the whole run took "
         f"{seconds:.0f} s). Replay walls: best of {repeat}, or of one run where it took "
         f"over {ONCE_ABOVE:.0f} s (SimGrid's runs: "
         f"{', '.join(str(r['simgrid_runs']) for r in rows)}); the storm run once.", "",
@@ -661,6 +669,7 @@ def main(argv: list[str] | None = None) -> int:
     cases += [(n, False, True) for n in args.plain if n not in args.servers]
     cases += [(n, True, False) for n in args.sharded]
     t0 = time.perf_counter()
+    tree = _commit()  # the code this process imports and measures
     rows: list[dict] = []
     for n, sharded, plain in cases:
         for row in compare_storm(n, sharded, plain, args.repeat):
@@ -683,7 +692,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"--sharded {' '.join(map(str, args.sharded))}" if args.sharded else "",
                         f"--plain {' '.join(map(str, args.plain))}" if args.plain else "",
                         f"--repeat {args.repeat}", f"--out {args.out}") if a)
-        text = section(rows, command, time.perf_counter() - t0, machine())
+        text = section(rows, command, time.perf_counter() - t0, machine(), tree)
         write_section(Path(args.out), text, BEGIN, END,
                       heading="## SimGrid 4.1 on the storm's flows")
         if not args.json:

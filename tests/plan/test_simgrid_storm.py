@@ -69,7 +69,8 @@ def test_bound_links_start_at_the_largest_bound_a_flow_will_have():
 def test_the_export_replays_the_storm_exactly():
     # 40 servers (one rack): a kernel and an initrd each over HTTP, all ready. The replay
     # makes the same engine calls at the same times, so it ends every flow when the
-    # storm's engine did, with the same engine work.
+    # storm's engine did (up to float rounding where calls of one instant come in
+    # another order), with the same engine work.
     ex, info = ss.export_storm(40)
     assert info["ready"] == 40
     assert len(ex.flows) == 80 and not any(ex.cancelled)
@@ -77,7 +78,7 @@ def test_the_export_replays_the_storm_exactly():
     assert all(len(f[3]) == 4 for f in ex.flows)  # mirror, leaf -> spine -> ToR, server
     res = ss.replay_netbootsim(ex)
     assert res["events"] == info["events"] and res["solves"] == info["solves"]
-    assert ss.compare(res["ends"], ex.ends) == (0.0, -1)
+    assert ss.compare(res["ends"], ex.ends)[0] <= 1e-9
 
 
 @pytest.mark.slow
@@ -99,7 +100,7 @@ def test_simgrid_agrees_with_netbootsim_on_a_small_storm():
     row, plain = ss.compare_storm(80, plain=True)
     assert row["flows"] == 160 and row["compared"] == 160
     assert row["bound_changes"] == row["schedule_steps"] + row["calls"]["set_ceiling"]
-    assert row["replay_vs_storm_seconds"] == 0.0
+    assert row["replay_vs_storm_seconds"] <= 1e-9
     assert row["max_abs_diff_seconds"] <= 1e-6
     assert row["simgrid_vs_storm_seconds"] <= 1e-6
     assert plain["variant"] == "plain" and plain["bound_changes"] == 0
