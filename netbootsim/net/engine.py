@@ -14,10 +14,11 @@ independent of the number of flows:
   few flows, a leaf's uplink whose flows a boot server's link holds far below its
   capacity — holds nobody back: its capacity is folded into its flows' bounds and it is
   left out of the keys and the solves. A resource that turns keyed rekeys its flows and
-  forces a solve; one keyed stays keyed until its demand is under 90 % of its capacity
-  (so that one whose demand hovers about it does not rekey its flows back and forth),
-  and then leaves the keys at the next solve that takes place anyway (kept in the keys,
-  it is solved for: always exact). A class is
+  forces a solve. One keyed keeps no demand; it stays keyed until a solve finds its load
+  at or under half its capacity (or fewer than two flows cross it), and then leaves the
+  keys at the next solve that takes place anyway (kept in the keys, it is solved for:
+  always exact; so a start or an end that changes nothing else needs no solve for it).
+  A class is
   either *bounded*: flows with the same shared resources and the same effective bound, or
   *free*: flows with the same shared resources held below their bounds by one of them,
   whatever their bounds. A free class enters the solver with no bound; the bounds it
@@ -29,23 +30,23 @@ independent of the number of flows:
   entry per path while a resource holds them back, instead of one entry per flow.
   After a solve, a bounded class held by a resource joins the free class of its
   resources (or becomes it).
-- *allowances* — what a flow counts for in its resources' demand: at most its bound and
-  at least its rate. A flow at its bound counts its bound; one held back by a resource
-  counts its rate group's allowance, 1.2 × the group's level when it was set, set anew
-  (for all the group's members, O(members)) when the level rises above it or falls under
-  1 / 1.6 of it. Counted at their bounds (TCP windows at line rate), a boot storm's
-  flows "could fill" every port of the fabric and split the classes by every spine-to-
-  ToR port they cross; counted at their allowance only the ports near their load are
-  keyed. (SimGrid's selective update [simgrid], ``lmm_update_modified_set`` in its
-  maxmin solver, re-solves every constraint reachable from the one an event touches
-  through the flows crossing them: on a leaf-spine, every port a boot server's flows
-  cross, since they all cross its link.) A flow starts counting 0
-  and takes its allowance when it joins a rate group. After a solve that gives a group
-  a level above its allowance, the allowance rises and a port that could now fill
-  enters the keys: its flows are rekeyed and the solve is repeated (keys only grow in
-  that loop, so it ends). The allocation found with the ports that cannot fill left out
-  is feasible for them (their load is at most their demand), hence it is the max-min
-  allocation: the same relaxation argument as for free classes.
+- *allowances* — what a flow counts for in the demand of its resources not keyed: at
+  most its bound and at least its rate. A flow at its bound counts its bound; one held
+  back by a resource counts its rate group's allowance, 1.2 × the group's level when it
+  was set, set anew (for the group's members that cross resources not keyed) when the
+  level rises above it or falls under 1 / 1.6 of it. Counted at their bounds (TCP
+  windows at line rate), a boot storm's flows "could fill" every port of the fabric and
+  split the classes by every spine-to-ToR port they cross; counted at their allowance
+  only the ports near their load are keyed. (SimGrid's selective update [simgrid],
+  ``lmm_update_modified_set`` in its maxmin solver, re-solves every constraint
+  reachable from the one an event touches through the flows crossing them: on a
+  leaf-spine, every port a boot server's flows cross, since they all cross its link.)
+  A flow starts counting 0 and takes its allowance when it joins a rate group. After a
+  solve that gives a group a level above its allowance, the allowance rises and a port
+  that could now fill enters the keys: its flows are rekeyed and the solve is repeated
+  (keys only grow in that loop, so it ends). The allocation found with the ports that
+  cannot fill left out is feasible for them (their load is at most their demand), hence
+  it is the max-min allocation: the same relaxation argument as for free classes.
 - *rate groups* — after a solve, every class is either at its bound (rate = the
   bound) or limited by a saturated resource (rate = that resource's fair level).
   Flows whose rate is set by the same thing — the same bound value, or the same
@@ -55,7 +56,9 @@ independent of the number of flows:
   heap by that value. A change of a bottleneck's fair share is O(1) for all its
   flows; a completion costs O(log n) plus one solve over classes. Flows move between
   groups only when their class's limiter changes; a new bound that stays above a held
-  flow's rate moves nothing and needs no solve.
+  flow's rate moves nothing and needs no solve, nor does a new bound of a flow at its
+  bound whose keyed resources have room for it (a slow-start step on a path no
+  saturated port holds back): it joins the group of its new bound.
 
 Large solves (many classes) use the vectorised solver, small ones the list one.
 """
@@ -79,9 +82,11 @@ _VECTOR_FROM = 48  # classes from which the NumPy solver beats the list solver (
 #: A resource is keyed (can hold flows back) when its flows' demand is above this share of
 #: its capacity: a margin far above the float slack of the running sum.
 _KEYED = 1.0 - 1e-9
-#: ... and stops being keyed only below this share (or with fewer than two flows): a
-#: resource whose demand hovers about its capacity does not rekey its flows back and forth
-_UNKEYED = 0.9
+#: ... and stops being keyed when a solve finds its load at or below this share of its
+#: capacity (or it has fewer than two flows): its flows' demand is then at most 1.6 × 0.5
+#: = 80 % of it (allowances are at most 1.6 × the rates), so it does not turn keyed again
+#: at once, and a resource whose load hovers about its capacity keeps its flows' classes.
+_UNKEYED = 0.5
 #: A bottleneck group's allowance (what its flows count for in their resources' demand) is
 #: set to this multiple of its rate when the rate rises above it, or falls under 1 / 1.6
 #: of it: a margin so that the small moves of a level at each event change no demand
@@ -94,7 +99,7 @@ _ALLOW_LOW = 1.6
 class _Group:
     """Flows whose rate is set by the same thing: one bound value or one bottleneck."""
 
-    __slots__ = ("key", "rate", "v", "t", "heap", "version", "n", "allow")
+    __slots__ = ("key", "rate", "v", "t", "heap", "version", "n", "allow", "loose")
 
     def __init__(self, key: tuple, rate: float, now: float):
         self.key = key
@@ -102,6 +107,8 @@ class _Group:
         #: bottleneck group: at or above its rate, what each member counts for in the demand
         #: of its resources (at most its bound); a bound group: its rate
         self.allow = rate * _ALLOW if key[0] == "r" else rate
+        #: its members that cross resources not keyed (whose demand their allowance is in)
+        self.loose: dict[Flow, None] = {}
         self.v = 0.0  # virtual clock: bytes per member since the group was made
         self.t = now  # time at which ``v`` was last brought up to date
         self.heap: list[tuple[float, int, Flow]] = []
@@ -114,15 +121,6 @@ class _Group:
             self.v += self.rate * (now - self.t)
             self.t = now
         return self.v
-
-    def members(self) -> list[Flow]:
-        """Its flows (the live entries of its heap, which drops the dead ones)."""
-        heap = self.heap
-        live = [e for e in heap if e[2]._grp is self and e[2]._seq == e[1]]
-        if len(live) < len(heap):
-            heapq.heapify(live)
-            self.heap = live
-        return [e[2] for e in live]
 
 
 class _Class:
@@ -186,6 +184,7 @@ class FlowEngine(BaseEngine):
         self._slot_free = np.zeros(64, dtype=bool)  # a free class
         self._caps = np.full(8, math.inf)  # capacity by resource index (index 0: dummy)
         self._load = np.zeros(8)  # load by resource index, as of the last solve
+        self._res_keyed = np.zeros(8, dtype=bool)  # keyed, by resource index
         self._empty_classes: dict[_Class, None] = {}
         self._empty_groups: dict[_Group, None] = {}
         self.resolves = 0
@@ -247,7 +246,8 @@ class FlowEngine(BaseEngine):
         flow._dem = 0.0  # nothing until it joins a rate group (a solve checks it then)
         for r in flow.path:
             r.flows[flow] = None
-            self._adjust(r, 0.0, now)  # (one more flow: a resource may turn keyed)
+            if not r.keyed:
+                self._adjust(r, 0.0, now)  # (one more flow: it may turn keyed)
         if not self._apply_flips(now) and self._join_at_bound(flow, now):
             # fits in the slack: no other rate changes, no solve (unless its demand
             # turned a resource keyed)
@@ -277,6 +277,12 @@ class FlowEngine(BaseEngine):
                 return grp is None or grp.key[0] != "r" or flow._eff < grp.rate
             if self._rebound_held(flow):
                 return False  # nothing else changes: no solve needed
+            if self._rebound_at_bound(flow, now):
+                if self._apply_flips(now):
+                    return True  # at its new bound it may fill a port: solve
+                if self.on_solve is not None:
+                    self.on_solve(now, self)  # its rate changed, nobody else's
+                return False
         self._rekey(flow, now)
         self._apply_flips(now)
         return True
@@ -286,35 +292,33 @@ class FlowEngine(BaseEngine):
         i = self._res_index.get(resource)
         if i is not None:
             self._caps[i] = resource.capacity
+        if resource.keyed:
+            return  # solved for (the solve that follows may find it can leave the keys)
         resource.demand = 0.0
         for f in resource.flows:
             resource.demand += min(f._dem, capacity)
-        was = resource.keyed
         self._adjust(resource, 0.0, now)
-        self._apply_flips(now)
-        if not was and not resource.keyed:
+        if not self._apply_flips(now):
             for f in list(resource.flows):  # its capacity is folded into their bounds
                 self._rekey(f, now)
             self._apply_flips(now)
 
     def _adjust(self, r: Resource, delta: float, now: float) -> bool:
-        """Add ``delta`` to ``r``'s demand; note it if it may change sides.
+        """Add ``delta`` to the demand of ``r`` (not keyed); note it if it may turn keyed.
 
         A resource whose flows could not fill it together (``Σ min(allowance, capacity) ≤
         capacity``, or a single flow) can hold nobody back: it is left out of the
         classes' keys (its capacity folded into its flows' bounds, which it cannot
-        lower unless it is private) and out of the solves. One keyed stays keyed until
-        its demand falls under 95 % of its capacity (keyed, it is only solved for).
-        A resource that may change sides is put in ``_flips``; :meth:`_apply_flips`
-        decides and rekeys its flows (not here: the caller may be moving flows, and a
-        batch of them may take it across and back). Returns whether it was put there.
+        lower unless it is private) and out of the solves. One that may turn keyed is put
+        in ``_flips``; :meth:`_apply_flips` decides and rekeys its flows (not here: the
+        caller may be moving flows, and a batch of them may take it across and back).
+        A keyed resource's demand is not kept: it leaves the keys when a solve finds its
+        load low (or fewer than two flows cross it), see :meth:`_solve`. Returns whether
+        it was put there.
         """
         n = len(r.flows)
         demand = r.demand = r.demand + delta if n else 0.0
-        if r.keyed:  # (inlined _flipped: a bound change of a flow of a busy port is common)
-            if n >= 2 and demand > r.capacity * _UNKEYED:
-                return False
-        elif n < 2 or demand <= r.capacity * _KEYED:
+        if n < 2 or demand <= r.capacity * _KEYED:
             return False
         self._flips.append(r)
         return True
@@ -323,7 +327,7 @@ class FlowEngine(BaseEngine):
         """Key the resources noted by :meth:`_adjust` that are still across; rekey flows.
 
         Only turning keyed is done at once (a resource that could fill must be solved
-        for); one that could leave the keys does at the next solve that takes place
+        for); one that could leave the keys does so at the next solve that takes place
         anyway (:meth:`_solve`): kept in the keys it is solved for, which is always
         exact, and a start or an end that changes nothing else needs no solve for it.
         Rekeying may note more (a flow joining a rate group takes its allowance); since
@@ -333,16 +337,19 @@ class FlowEngine(BaseEngine):
         changed = False
         while flips:
             r = flips.pop()
-            if not _flipped(r):
+            if r.keyed or len(r.flows) < 2 or r.demand <= r.capacity * _KEYED:
                 continue
-            if r.keyed:
-                self._unkeys[r] = None
-                continue
-            r.keyed = True
+            self._set_keyed(r, True)
             changed = True
             for f in list(r.flows):
                 self._rekey(f, now)
         return changed
+
+    def _set_keyed(self, r: Resource, keyed: bool) -> None:
+        r.keyed = keyed
+        r.demand = 0.0  # kept only while not keyed
+        i = self._res_idx(r)  # (first: it may grow the array)
+        self._res_keyed[i] = keyed
 
     def _set_dem(self, flow: Flow, dem: float, now: float) -> None:
         """Make ``flow`` count for ``dem`` in its resources' demand."""
@@ -350,7 +357,9 @@ class FlowEngine(BaseEngine):
         if dem == old:
             return
         flow._dem = dem
-        for r in flow.path:
+        for r in flow._loose:  # (the keyed ones keep no demand)
+            if r.keyed:
+                continue  # (turned keyed, the flow is about to be rekeyed)
             cap = r.capacity
             delta = (dem if dem < cap else cap) - (old if old < cap else cap)
             if delta:
@@ -381,7 +390,9 @@ class FlowEngine(BaseEngine):
                 grow = self._caps.shape[0]
                 self._caps = np.concatenate([self._caps, np.full(grow, math.inf)])
                 self._load = np.concatenate([self._load, np.zeros(grow)])
+                self._res_keyed = np.concatenate([self._res_keyed, np.zeros(grow, bool)])
             self._caps[i] = r.capacity
+            self._res_keyed[i] = r.keyed
         return i
 
     def _new_class(self, key: tuple) -> _Class:
@@ -489,13 +500,14 @@ class FlowEngine(BaseEngine):
             self._empty_classes[cls] = None
         flow._cls = None
 
-    def _leave_resources(self, flow: Flow, now: float) -> bool:
-        """Take ``flow`` off its resources; whether any of them stopped being keyed."""
-        rekeys = False
+    def _leave_resources(self, flow: Flow, now: float) -> None:
+        """Take ``flow`` off its resources (one keyed left with one flow: out at the next solve)."""
         for r in flow.path:
             if r.flows.pop(flow, 0) is None:
-                rekeys |= self._adjust(r, -min(flow._dem, r.capacity), now)
-        return rekeys
+                if not r.keyed:
+                    self._adjust(r, -min(flow._dem, r.capacity), now)
+                elif len(r.flows) < 2:
+                    self._unkeys[r] = None
 
     def _rekey(self, flow: Flow, now: float) -> None:
         if flow._cls is None:
@@ -588,6 +600,51 @@ class FlowEngine(BaseEngine):
         self._move_class(flow, free)
         return True
 
+    def _rebound_at_bound(self, flow: Flow, now: float) -> bool:
+        """Apply a new bound without a solve to a flow at its bound whose ports have room.
+
+        A flow at its (effective) bound that moves to its new one changes no other rate
+        if every keyed resource on its path has room for the increase (or, for a
+        decrease, was not saturated: nobody was waiting for what it frees). It joins the
+        rate group of its new bound directly, as a start does in :meth:`_join_at_bound`
+        (a TCP flow's slow-start steps on a path no saturated port holds back). The
+        caller checks the ports not keyed it may now fill. Falls back (returns False)
+        in every other case.
+        """
+        grp = flow._grp
+        if grp is None or grp.key[0] != "b" or self._dirty:
+            return False
+        shared, eff = self._key(flow)
+        old = grp.rate
+        if eff == math.inf:
+            return False
+        delta = eff - old
+        room = delta if delta > 0.0 else 0.0
+        for r in shared:
+            if not self._slack(r, room):
+                return False
+        key = (shared, eff)
+        cls = self._classes.get(key)
+        grp_key = ("b", eff)
+        if cls is not None and (cls.group is None or cls.group.key != grp_key):
+            return False
+        flow._eff = eff
+        if cls is flow._cls:
+            return True  # the same effective bound (a port's capacity caps it)
+        self._leave_class(flow, now)  # its bytes so far, at the old bound
+        if cls is None:
+            cls = self._new_class(key)
+            cls.group = self._group(grp_key, eff, now)
+            self._slot_lim[cls.slot] = -1
+        cls.members[flow] = None
+        self._empty_classes.pop(cls, None)
+        self._slot_n[cls.slot] += 1
+        flow._cls = cls
+        self._join_group(flow, cls.group, now)
+        for r in shared:
+            self._load[self._res_idx(r)] += delta
+        return True
+
     def _group(self, key: tuple, rate: float, now: float) -> _Group:
         grp = self._groups.get(key)
         if grp is None:
@@ -601,8 +658,10 @@ class FlowEngine(BaseEngine):
         flow._grp = grp
         flow._finish = finish
         grp.n += 1
-        a = grp.allow
-        self._set_dem(flow, flow.bound if flow.bound < a else a, now)
+        if flow._loose:
+            grp.loose[flow] = None
+            a = grp.allow
+            self._set_dem(flow, flow.bound if flow.bound < a else a, now)
         self._empty_groups.pop(grp, None)
         heapq.heappush(grp.heap, (finish, self._seq, flow))
         if grp.heap[0][2] is flow:  # new earliest finisher: re-arm the group
@@ -613,6 +672,8 @@ class FlowEngine(BaseEngine):
         flow._remaining = max(flow._finish - grp.sync(now), 0.0)
         flow._grp = None
         grp.n -= 1  # its heap entry is now dead (lazy deletion)
+        if grp.loose:
+            grp.loose.pop(flow, None)
         if grp.n == 0:
             grp.heap.clear()
             grp.version += 1  # empty groups are dropped at the next solve
@@ -721,10 +782,18 @@ class FlowEngine(BaseEngine):
         if self._unkeys:  # resources that can no longer fill: out of the keys now
             unkeys, self._unkeys = self._unkeys, {}
             for r in unkeys:
-                if r.keyed and _flipped(r):
-                    r.keyed = False
-                    for f in list(r.flows):
+                if r.keyed:
+                    self._set_keyed(r, False)
+                    flows = list(r.flows)
+                    for f in flows:
                         self._rekey(f, now)
+                    demand = 0.0
+                    cap = r.capacity
+                    for f in flows:  # (rekeyed, each has taken its allowance)
+                        demand += f._dem if f._dem < cap else cap
+                    r.demand = demand
+                    if len(flows) >= 2 and demand > cap * _KEYED:
+                        self._flips.append(r)
             self._apply_flips(now)
         while True:
             self._solve_once(now)
@@ -772,6 +841,8 @@ class FlowEngine(BaseEngine):
             self._load[:] = 0.0
             for r, x in sol.load.items():
                 self._load[self._res_idx(r)] = x
+                if x <= r.capacity * _UNKEYED:
+                    self._unkeys[r] = None  # its flows could not fill it: out next solve
             held = []
             for cls, rate, lim in zip(classes, sol.rates, sol.limiter, strict=True):
                 if lim is not None:
@@ -787,6 +858,11 @@ class FlowEngine(BaseEngine):
                 rows.ravel(), weights=np.repeat(self._slot_n[slots] * rates, rows.shape[1]),
                 minlength=len(self._res_list))
             self._load[0] = 0.0
+            n_res = len(self._res_list)
+            low = np.flatnonzero(self._res_keyed[:n_res] & (
+                self._load[:n_res] <= self._caps[:n_res] * _UNKEYED))
+            for i in low:  # their flows could not fill them: out at the next solve
+                self._unkeys[self._res_list[int(i)]] = None
             diff = np.flatnonzero(lim_idx != self._slot_lim[slots])
             self._slot_lim[slots] = lim_idx
             res_list = self._res_list
@@ -834,7 +910,7 @@ class FlowEngine(BaseEngine):
         """Give a bottleneck group a new allowance: its members' demands follow."""
         grp.allow = allow
         self.reallowed += 1
-        for flow in grp.members():
+        for flow in list(grp.loose):
             self._set_dem(flow, flow.bound if flow.bound < allow else allow, now)
 
     def _pull(self, over: list[tuple[_Class, float]], now: float) -> bool:
@@ -888,14 +964,6 @@ class FlowEngine(BaseEngine):
         for flow in list(cls.members):
             self._move_class(flow, free)
             self.merged += 1
-
-
-def _flipped(r: Resource) -> bool:
-    """Whether ``r`` is to change sides (keyed or not) for its flows and demand now."""
-    n = len(r.flows)
-    if r.keyed:
-        return n < 2 or r.demand <= r.capacity * _UNKEYED
-    return n >= 2 and r.demand > r.capacity * _KEYED
 
 
 def _allowance(flow: Flow, grp: _Group) -> float:

@@ -370,6 +370,40 @@ def test_a_port_its_flows_cannot_fill_at_their_rates_stays_out_until_it_can():
     assert ref == pytest.approx([1.0, 1.0, 3.0, 3.0], abs=1e-12)
 
 
+def test_a_step_of_a_flow_at_its_bound_with_room_on_its_ports_needs_no_solve():
+    # H 100 B/s holds x and y (500 B each, over H and S) at 50 B/s: they end at t = 10.
+    # a (100 B over S alone) runs at its bound, 10 B/s. S (125 B/s) is keyed: x and y
+    # count their allowance 1.2 x 50 = 60 each, a its bound, 130 > 125; its load is
+    # 50 + 50 + 10 = 110. At t = 1 a's bound steps to 20 B/s (slow start): S has room for
+    # the 10 B/s more (120 <= 125) and a was at its bound, so no other rate changes and no
+    # solve is needed: a has 90 B left at 20 B/s, it ends at 1 + 4.5 = 5.5 s. Solves: t = 0
+    # (repeated once when S entered the keys) and t = 10; a's end is quiet too (at its
+    # bound, S not saturated).
+    env = simpy.Environment()
+    eng = make_engine(env)
+    h, s = Resource("H", 100.0), Resource("S", 125.0)
+    x, y = Flow(500, [h, s], name="x"), Flow(500, [h, s], name="y")
+    a = Flow(100, [s], bound=10.0, schedule=((1.0, 20.0),), name="a")
+    seen = []
+
+    def probe():
+        yield env.timeout(2)
+        seen.append((s.keyed, eng.solves, eng.rekeyed, eng.rate_of(a)))
+
+    for f in (x, y, a):
+        eng.start(f)
+    env.process(probe())
+    env.run()
+    assert [f.end for f in (x, y, a)] == [pytest.approx(10.0, abs=1e-12)] * 2 + [
+        pytest.approx(5.5, abs=1e-12)]
+    assert seen == [(True, 1, 1, 20.0)]
+    assert eng.solves == 2
+    ref, _ = run_flows([(0, 500, ["H", "S"], math.inf, ())] * 2
+                       + [(0, 100, ["S"], 10.0, ((1.0, 20.0),))], {"H": 100.0, "S": 125.0},
+                       True)
+    assert ref == pytest.approx([10.0, 10.0, 5.5], abs=1e-12)
+
+
 @st.composite
 def leaf_spine_workloads(draw):
     # A small fabric like the bench's: a boot host link and a mirror link, each host's
