@@ -781,8 +781,10 @@ class FlowEngine(BaseEngine):
     def _solve(self, now: float) -> None:
         if self._unkeys:  # resources that can no longer fill: out of the keys now
             unkeys, self._unkeys = self._unkeys, {}
+            load = self._load
             for r in unkeys:
-                if r.keyed:
+                if r.keyed and (len(r.flows) < 2 or load[self._res_idx(r)]
+                                <= r.capacity * _UNKEYED):  # (flows may have come since)
                     self._set_keyed(r, False)
                     flows = list(r.flows)
                     for f in flows:
