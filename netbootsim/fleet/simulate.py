@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 import simpy
 
 from ..clock import DEFAULT_HORIZON, TIME_LIMIT
-from ..runtime import relaxed_gc
+from ..runtime import paused_gc
 from ..streams import Streams
 from ..topology import Topology
 from .lifecycle import lifecycle
@@ -165,8 +165,9 @@ def simulate(
         if progress is not None:  # simulated time moves on while no server finishes
             progress(done[0], len(machines), now)
 
-    with relaxed_gc():
-        cut, steps = _run(env, until, None if watch is None and progress is None else tick)
+    with paused_gc() as tidy:
+        cut, steps = _run(env, until, None if watch is None and progress is None else tick,
+                          tidy)
     run = world.run
     run.steps = steps
     if run.timeline:  # close the step plot: everything idle once the last phase is done
@@ -185,9 +186,12 @@ def simulate(
     return run
 
 
-def _run(env: simpy.Environment, until: float, watch: Callable[[float], None] | None
-         ) -> tuple[bool, int]:
+def _run(env: simpy.Environment, until: float, watch: Callable[[float], None] | None,
+         tidy: Callable[[], None] = lambda: None) -> tuple[bool, int]:
     """Step ``env`` up to the horizon ``until``: (whether events were left, events done).
+
+    Every :data:`WATCH_EVERY` steps it calls ``tidy()`` (the collector's young sweep,
+    :func:`netbootsim.runtime.paused_gc`), then ``watch(now)`` if given.
 
     Unlike ``env.run(until=until)``, a run that ends by itself leaves ``env.now`` at
     its last event (not at the horizon), so runs that end before the horizon keep
@@ -196,21 +200,18 @@ def _run(env: simpy.Environment, until: float, watch: Callable[[float], None] | 
     """
     peek, step = env.peek, env.step
     steps = 0
-    if watch is None:
-        while peek() < until:
+    while True:
+        for _ in range(WATCH_EVERY):
+            if peek() >= until:
+                break
             step()
             steps += 1
-    else:
-        while True:
-            for _ in range(WATCH_EVERY):
-                if peek() >= until:
-                    break
-                step()
-                steps += 1
-            else:
+        else:
+            tidy()
+            if watch is not None:
                 watch(env.now)
-                continue
-            break
+            continue
+        break
     if peek() == math.inf:
         return False, steps
     if env.now < until:

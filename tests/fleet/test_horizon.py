@@ -300,7 +300,7 @@ def test_a_run_ending_before_the_horizon_is_unchanged(monkeypatch):
     assert new["p50"] == pytest.approx(ready + 0.5, abs=1e-12)
     assert new["completed"] == 2 and new["unfinished"] == 0
 
-    def old_run(env, until, watch):  # what simulate() did before the horizon: env.run()
+    def old_run(env, until, watch, tidy):  # what simulate() did before the horizon: env.run()
         env.run()
         return False, 0  # (events left past the horizon, events processed: not summarised)
 
