@@ -25,12 +25,12 @@ measures the failure path only.
 
 Each measurement runs in a fresh Python process (:func:`measure_once`): it imports
 netbootsim, loads, validates and simulates the scenario, and writes every output a
-``netbootsim run`` writes (CSVs, summary, figures, report) through the same
-:func:`netbootsim.plan.run.execute`. The parent takes that process's wall time (the
-*CLI wall*) and its peak RSS (``wait4``); the child reports the simulation wall
-(``Outcome.wall``, the event loop only), its counters, and where its time went, by
-sampling its own main thread every 5 ms from a second thread (the *layer* of the
-innermost netbootsim frame, :data:`LAYERS`).
+``netbootsim run`` writes (records, summary, figures, report) through the same
+:func:`netbootsim.plan.replicate.execute_replicated` (less its progress bar). The
+parent takes that process's wall time (the *CLI wall*) and its peak RSS (``wait4``);
+the child reports the simulation wall (``Outcome.wall``, the event loop only), its
+counters, and where its time went, by sampling its own main thread every 5 ms from a
+second thread (the *layer* of the innermost netbootsim frame, :data:`LAYERS`).
 """
 
 from __future__ import annotations
@@ -172,9 +172,9 @@ def _child(scenario_path: str, out: str) -> dict:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    from .run import execute
+    from .replicate import execute_replicated  # what netbootsim run calls
 
-    outcome = execute(scenario_path, out=out, name=f"storm-{Path(scenario_path).stem}")
+    outcome = execute_replicated(scenario_path, out=out)
     stop.set()
     sampler.join()
     run, summary = outcome.run, outcome.summary

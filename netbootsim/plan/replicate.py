@@ -83,6 +83,7 @@ import pandas as pd
 
 from .. import memguard
 from ..errors import InputError, Problem
+from ..runtime import paused_gc
 from ..scenario import Scenario, load_scenario
 from ..scenario.schema import MAX_REPLICATIONS, MIN_REPLICATIONS
 from ..streams import Streams
@@ -693,14 +694,15 @@ def execute_replicated(path: str, overrides: Sequence[str] = (), out: str | None
     Raises:
         InputError: the scenario, a flag, the output directory or the memory does not do.
     """
-    sc = load_scenario(path, overrides=overrides, name=name, strict=strict,
-                       max_memory=max_memory)
+    with paused_gc():  # a large fleet's load makes ~10^6 lasting objects, no garbage
+        sc = load_scenario(path, overrides=overrides, name=name, strict=strict,
+                           max_memory=max_memory)
     plan = plan_of(sc.run, replications=replications, until_ci=until_ci,
                    max_replications=max_replications)
     if not plan.replicated:
         return execute(path, overrides, out, name=name, force=force, strict=strict,
                        max_memory=max_memory, only=only, progress=progress, say=say,
-                       records=records)
+                       records=records, scenario=sc)
     for w in sc.warnings if say is not None else ():
         say(str(w))
     target = Path(out or sc.run.out or Path("results") / sc.name)

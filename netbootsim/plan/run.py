@@ -27,6 +27,7 @@ import pandas as pd
 
 from .. import memguard
 from ..fleet import FleetRun
+from ..runtime import paused_gc
 from ..scenario import BuiltScenario, Scenario, build, load_scenario
 from ..streams import Streams
 from .assemble import FleetInputs, engine_mode, random_block, run_built, scope_notes
@@ -182,7 +183,8 @@ def execute(path: str, overrides: Sequence[str] = (), out: str | None = None, *,
             name: str | None = None, force: bool = False, strict: bool = False,
             max_memory: float | None = None, only: frozenset[str] | None = None,
             progress: Progress | None = None,
-            say: Callable[[str], None] | None = None, records: str = "auto") -> Outcome:
+            say: Callable[[str], None] | None = None, records: str = "auto",
+            scenario: Scenario | None = None) -> Outcome:
     """Load, simulate and write one scenario file; the outcome names its directory.
 
     Args:
@@ -199,15 +201,18 @@ def execute(path: str, overrides: Sequence[str] = (), out: str | None = None, *,
         say: called with each of the scenario's warnings before the run.
         records: how the servers' and phases' records are written (``--format``:
             :func:`~netbootsim.plan.summary.record_formats`).
+        scenario: ``path`` already loaded with these overrides, name and limits (the
+            caller that loaded it to plan replications): not loaded again.
 
     Raises:
         InputError: the scenario, the output directory or the memory does not do.
     """
-    sc = load_scenario(path, overrides=overrides, name=name, strict=strict,
-                       max_memory=max_memory)
-    for w in sc.warnings if say is not None else ():
-        say(str(w))
-    built = build(sc)
+    with paused_gc():  # a large fleet's build makes ~10^6 lasting objects, no garbage
+        sc = scenario if scenario is not None else load_scenario(
+            path, overrides=overrides, name=name, strict=strict, max_memory=max_memory)
+        for w in sc.warnings if say is not None else ():
+            say(str(w))
+        built = build(sc)
     target = Path(out or built.run.out or Path("results") / sc.name)
     with OutputDir(target, "run", force=force, flag="--out" if out else "run.out") as od:
         outcome = simulate(built, question=question_of(path), progress=progress,
