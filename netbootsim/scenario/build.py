@@ -51,14 +51,19 @@ def build(scenario: Scenario) -> BuiltScenario:
     Raises:
         InputError: a problem only the built topology shows (each with its line).
     """
-    topo, issues = build_topology(scenario.topology)
-    servers: list[tuple[str, str]] = []
-    if topo is not None:
-        servers, more = allocate(topo, list(enumerate(scenario.fleet)))
-        issues += more + fault_target_checks(
-            topo, list(enumerate(scenario.faults)), frozenset(g.name for g in scenario.fleet))
-    if issues or topo is None:
-        raise InputError([scenario.origin.problem(p, m) for p, m in issues])
+    placed = scenario.take_placed()  # what the checks built when it was loaded
+    if placed is None:
+        topo, issues = build_topology(scenario.topology)
+        servers: list[tuple[str, str]] = []
+        if topo is not None:
+            servers, more = allocate(topo, list(enumerate(scenario.fleet)))
+            issues += more + fault_target_checks(
+                topo, list(enumerate(scenario.faults)),
+                frozenset(g.name for g in scenario.fleet))
+        if issues or topo is None:
+            raise InputError([scenario.origin.problem(p, m) for p, m in issues])
+        placed = topo, servers
+    topo, servers = placed
     return BuiltScenario(
         scenario=scenario, topology=topo, services=dict(scenario.services),
         images=dict(scenario.images), groups={g.name: g for g in scenario.fleet},

@@ -20,6 +20,7 @@ from pydantic import PrivateAttr, ValidationError
 
 from .. import memguard
 from ..errors import InputError, Problem
+from ..topology import Topology
 from .api_checks import api_checks, scenario_dir
 from .checks import split_parts, static_checks
 from .messages import error_problems
@@ -46,6 +47,18 @@ class Scenario(ScenarioModel):
     _origin: Origin = PrivateAttr(default_factory=lambda: Origin("<dict>"))
     _name: str = PrivateAttr(default="scenario")
     _warnings: list[Problem] = PrivateAttr(default_factory=list)
+    #: the topology validation built and its servers' placement, for the first build
+    _placed: tuple[Topology, list[tuple[str, str]]] | None = PrivateAttr(default=None)
+
+    def take_placed(self) -> tuple[Topology, list[tuple[str, str]]] | None:
+        """The topology and placement validation made (once: later builds make their own).
+
+        A 100,000-server topology takes seconds to build and check; the first
+        :func:`~netbootsim.scenario.build` after loading uses the one the checks
+        built instead of building it again.
+        """
+        placed, self._placed = self._placed, None
+        return placed
 
     @property
     def name(self) -> str:
@@ -196,13 +209,16 @@ def _validate(tree: Any, origin: Origin, *, overrides: Sequence[str], name: str,
         issues.append((_largest(parts), why))
         raise InputError([*problems, *(origin.problem(p, m) for p, m in issues)])
     issues += static_checks(parts)
+    placed = None
     if parts.topology is not None and not any(p[:1] == ("topology",) for p, _ in issues):
         topo, more = build_topology(parts.topology)
         issues += more
         if topo is not None:
-            issues += allocate(topo, parts.fleet)[1]
+            servers, more = allocate(topo, parts.fleet)
+            issues += more
             issues += fault_target_checks(topo, parts.faults, frozenset(
                 g.name for _, g in parts.group_refs if g.name is not None))
+            placed = topo, servers
     problems += [origin.problem(p, m) for p, m in issues]
     problems += api_checks(parts, origin)
     errors, warnings = lint_scripts(parts, origin)
@@ -219,4 +235,5 @@ def _validate(tree: Any, origin: Origin, *, overrides: Sequence[str], name: str,
     model._origin = origin
     model._name = name
     model._warnings = sorted(set(warnings))
+    model._placed = placed
     return model
