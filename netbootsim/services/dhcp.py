@@ -58,6 +58,7 @@ import simpy
 from ..net.packet import resend_until_answered
 from ..protocols.retry import retry_waits
 from .registry import DHCP
+from .slots import FifoResource
 
 __all__ = ["DhcpServer", "DhcpResult", "DhcpClient", "dhcp_client", "ipxe_dhcp",
            "discover_schedule", "DISCOVER_TICKS", "IPV6_WAIT", "PXE_SCHEDULE"]
@@ -168,7 +169,7 @@ class DhcpServer:
         self.boot_files = dict(boot_files or {})
         self.script = script
         self.user_class_check = user_class_check
-        self.cpu = simpy.Resource(env, capacity=1)
+        self.cpu = FifoResource(env, capacity=1)
         self.packets = 0
         self.exhausted = 0
         self.leases: dict[str, set[str]] = {}
