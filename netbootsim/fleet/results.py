@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -121,10 +122,19 @@ class FleetRun:
     orchestrators: dict = field(default_factory=dict)
 
 
+#: Running flows up to which utilisation samples keep their full rate (:class:`Observer`);
+#: the shipped scenarios stay within it, so their timelines are what they were.
+SAMPLE_FLOWS = 2000
+
+
 class Observer:
     """Bottleneck attribution and utilisation samples, fed by the engine after solves.
 
-    Samples are thinned (at most one per ``max(1 ms, sample_every × now)``). A change
+    Samples are thinned (at most one per ``max(1 ms, sample_every × now × s)``, where
+    ``s`` = max(1, sqrt(running flows / :data:`SAMPLE_FLOWS`)): each sample sweeps every
+    running flow, so above 2,000 of them samples get rarer as the sweeps get longer,
+    and a 100,000-server storm's sampling costs about 7× a 2,000-server one's, not
+    50×). A change
     that falls inside the thinning interval is not lost: the observer wakes itself at
     the interval's end (``env``) and samples the state then, which holds until the next
     change — without it, a storm whose flows all start within one interval and then
@@ -182,8 +192,9 @@ class Observer:
         if not loads:
             return
         # Thinning: about 1 / sample_every samples per decade of simulated time, so a
-        # long storm costs a bounded number of O(flows) load sweeps.
-        self.next_sample = now + max(1e-3, self.sample_every * now)
+        # long storm costs a bounded number of O(flows) load sweeps; fewer with more flows.
+        spread = max(1.0, math.sqrt(engine.active_flows / SAMPLE_FLOWS))
+        self.next_sample = now + max(1e-3, self.sample_every * now * spread)
         busiest = heapq.nsmallest(8, [(-load / r.capacity, r.name, r)
                                       for r, load in loads.items()])
         counts = engine.flow_counts([r for _, _, r in busiest])
