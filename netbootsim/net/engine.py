@@ -540,15 +540,7 @@ class FlowEngine(BaseEngine):
         grp_key = ("b", eff)
         if cls is not None and (cls.group is None or cls.group.key != grp_key):
             return False
-        if cls is None:
-            cls = self._new_class(key)
-            cls.group = self._group(grp_key, eff, now)
-            self._slot_lim[cls.slot] = -1
-        cls.members[flow] = None
-        self._empty_classes.pop(cls, None)
-        self._slot_n[cls.slot] += 1
-        flow._cls = cls
-        self._join_group(flow, cls.group, now)
+        self._enter_bound_class(flow, cls, key, grp_key, eff, now)
         for r in shared:
             self._load[self._res_idx(r)] += eff
         return True
@@ -632,6 +624,14 @@ class FlowEngine(BaseEngine):
         if cls is flow._cls:
             return True  # the same effective bound (a port's capacity caps it)
         self._leave_class(flow, now)  # its bytes so far, at the old bound
+        self._enter_bound_class(flow, cls, key, grp_key, eff, now)
+        for r in shared:
+            self._load[self._res_idx(r)] += delta
+        return True
+
+    def _enter_bound_class(self, flow: Flow, cls: _Class | None, key: tuple,
+                           grp_key: tuple, eff: float, now: float) -> None:
+        """Put ``flow`` in the class of its bound ``cls`` (made, with its group, if None)."""
         if cls is None:
             cls = self._new_class(key)
             cls.group = self._group(grp_key, eff, now)
@@ -641,9 +641,6 @@ class FlowEngine(BaseEngine):
         self._slot_n[cls.slot] += 1
         flow._cls = cls
         self._join_group(flow, cls.group, now)
-        for r in shared:
-            self._load[self._res_idx(r)] += delta
-        return True
 
     def _group(self, key: tuple, rate: float, now: float) -> _Group:
         grp = self._groups.get(key)

@@ -132,7 +132,7 @@ def hops_between(graph: nx.MultiDiGraph, v: str, c: str, transit: dict[str, bool
     """
     if v == c:
         return 0
-    succ, pred = graph.succ, graph.pred
+    succ, pred = graph._succ, graph._pred
     fdist = {v: 0}
     bdist = {c: 0}
     ffront = [v]
@@ -140,45 +140,39 @@ def hops_between(graph: nx.MultiDiGraph, v: str, c: str, transit: dict[str, bool
     fcost = len(succ[v])
     bcost = len(pred[c])
     while ffront and bfront:
-        best: int | None = None
-        nxt: list[str] = []
         if fcost <= bcost:
-            for x in ffront:
-                dx = fdist[x] + 1
-                for y in succ[x]:
-                    if y in fdist:
-                        continue
-                    fdist[y] = dx
-                    ok = y == c or transit[y]
-                    if ok and y in bdist:  # meets the other side at a node it may cross
-                        total = dx + bdist[y]
-                        if best is None or total < best:
-                            best = total
-                    if transit[y]:
-                        nxt.append(y)
-            ffront = nxt
-            fcost = sum(len(succ[x]) for x in nxt)
+            ffront, fcost, best = _grow(ffront, succ, fdist, bdist, c, transit)
         else:
-            for x in bfront:
-                dx = bdist[x] + 1
-                for p in pred[x]:
-                    if p in bdist:
-                        continue
-                    bdist[p] = dx
-                    ok = p == v or transit[p]
-                    if ok and p in fdist:
-                        total = dx + fdist[p]
-                        if best is None or total < best:
-                            best = total
-                    if transit[p]:
-                        nxt.append(p)
-            bfront = nxt
-            bcost = sum(len(pred[x]) for x in nxt)
+            bfront, bcost, best = _grow(bfront, pred, bdist, fdist, v, transit)
         # After a whole level, the first meeting is the shortest: every route of length
         # <= (forward depth + backward depth) crosses both searched sets.
         if best is not None:
             return best
     return None
+
+
+def _grow(front: list[str], adj: dict, mine: dict[str, int], other: dict[str, int],
+          far: str, transit: dict[str, bool]) -> tuple[list[str], int, int | None]:
+    """One level of one side of :func:`hops_between`.
+
+    Returns the next front, its links to follow, and the shortest route through a node
+    both sides reached (one it may cross: forwarding, or the other side's start ``far``).
+    """
+    best: int | None = None
+    nxt: list[str] = []
+    for x in front:
+        dx = mine[x] + 1
+        for y in adj[x]:
+            if y in mine:
+                continue
+            mine[y] = dx
+            if (y == far or transit[y]) and y in other:
+                total = dx + other[y]
+                if best is None or total < best:
+                    best = total
+            if transit[y]:
+                nxt.append(y)
+    return nxt, sum(len(adj[x]) for x in nxt), best
 
 
 def _reverse_bfs(graph: nx.MultiDiGraph, t: str) -> dict[str, int]:
