@@ -1,0 +1,106 @@
+"""Where a storm's memory goes: tracemalloc at the run's fullest moment, per server.
+
+Runs ``netbootsim bench storm``'s scenario (:func:`netbootsim.plan.bench_storm.storm_scenario`)
+at N servers in this process with tracemalloc on, snapshots the traced heap every
+``--every`` SimPy steps (the run's watch hook), keeps the fullest snapshot, and prints
+its allocations grouped by the file that made them (a generator's frame counts where
+the generator was created), in bytes per server. Also: the same at the start of the
+run (what the built fleet holds before anything happens) and after it (records).
+
+Command (from the repository root)::
+
+    python benchmarks/storm_memory.py --servers 10000 [--variance] [--top 25]
+
+tracemalloc slows the run about 3x; its figures are Python allocations only
+(no allocator overhead or fragmentation: peak RSS is higher, see ``bench storm``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def grouped(snap: tracemalloc.Snapshot, servers: int, top: int) -> list[tuple[str, float, int]]:
+    """(file, bytes per server, blocks) for the ``top`` biggest files of a snapshot."""
+    rows = []
+    stats = [st for st in snap.statistics("filename")
+             if not st.traceback[0].filename.startswith("<frozen")]  # imports: not per server
+    for st in stats[:top]:
+        name = st.traceback[0].filename
+        for cut in ("/netbootsim/", "/site-packages/", "/lib/python3"):
+            if cut in name:
+                name = name[name.index(cut) + 1:]
+                break
+        rows.append((name, st.size / servers, st.count))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--servers", type=int, default=10000)
+    ap.add_argument("--variance", action="store_true")
+    ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--every", type=int, default=20000, help="SimPy steps between looks")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+
+    tracemalloc.start(1)
+    import netbootsim.fleet.simulate as fs
+    from netbootsim.plan.bench_storm import storm_scenario
+    from netbootsim.plan.run import simulate
+    from netbootsim.scenario import load_scenario
+
+    fs.WATCH_EVERY = args.every
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "storm.json"
+        path.write_text(json.dumps(storm_scenario(args.servers, args.variance,
+                                                  ROOT / "scenarios")))
+        sc = load_scenario(path)
+    imports = tracemalloc.get_traced_memory()[0]
+    best: dict = {"size": -1}
+    first: dict = {}
+
+    def watch(now: float) -> None:
+        size = tracemalloc.get_traced_memory()[0]
+        if not first:
+            first.update(now=now, size=size, snap=tracemalloc.take_snapshot())
+        if size > best["size"]:
+            best.update(now=now, size=size, snap=tracemalloc.take_snapshot())
+
+    out = simulate(sc, watch=watch)
+    after = tracemalloc.get_traced_memory()
+    n = args.servers
+    res = {
+        "servers": n, "variance": args.variance,
+        "imported_bytes": imports,
+        "first_look": {"at": first["now"], "bytes_per_server": (first["size"] - imports) / n},
+        "fullest": {"at": best["now"], "bytes_per_server": (best["size"] - imports) / n,
+                    "by_file": grouped(best["snap"], n, args.top)},
+        "after_run_bytes_per_server": (after[0] - imports) / n,
+        "traced_peak_bytes": after[1],
+        "ready": out.summary["completed"],
+    }
+    if args.json:
+        print(json.dumps(res))
+        return 0
+    print(f"{n:,} servers, variance {'on' if args.variance else 'off'}: "
+          f"imports {imports / 2**20:.0f} MiB; traced peak {after[1] / 2**20:.0f} MiB")
+    print(f"first look (t = {first['now']:.1f} s): {res['first_look']['bytes_per_server']:,.0f} "
+          f"B/server above the imports")
+    print(f"fullest look (t = {best['now']:.1f} s): {res['fullest']['bytes_per_server']:,.0f} "
+          f"B/server above the imports, by the file that allocated:")
+    for name, per, count in res["fullest"]["by_file"]:
+        print(f"  {per:9,.0f} B/server  {count:9,d} blocks  {name}")
+    print(f"after the run: {res['after_run_bytes_per_server']:,.0f} B/server")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
