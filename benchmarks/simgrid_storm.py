@@ -317,12 +317,13 @@ def replay_netbootsim(export: Export, full_recompute: bool = False) -> dict:
 
     env.process(launcher())
     with relaxed_gc():
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         env.run()
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     cancelled = export.cancelled
     ends = [math.nan if cancelled[i] else f.end for i, f in enumerate(flows)]
-    return {"wall_seconds": wall, "events": engine.events, "solves": engine.solves,
+    return {"wall_seconds": wall, "cpu_seconds": cpu, "events": engine.events,
+            "solves": engine.solves,
             "ends": ends}
 
 
@@ -397,13 +398,13 @@ def _simgrid_here(export: Export) -> dict:
         pending.wait_all()
 
     sink.add_actor("launcher", launcher)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     e.run()
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0  # CPU: all its threads
     cancelled = export.cancelled
     ends = [math.nan if cancelled[i] or c is None else c.finish_time
             for i, c in enumerate(comms)]
-    return {"wall_seconds": wall, "ends": ends, "hosts": n + 1,
+    return {"wall_seconds": wall, "cpu_seconds": cpu, "ends": ends, "hosts": n + 1,
             "links": len(links) + len(bound_links),
             "bound_changes": sum(1 for c in timeline if c[2] in (OWN, CEILING)),
             "settings": (f"SimGrid {sg.simgrid_version}; {' '.join(settings)}; "
@@ -512,6 +513,9 @@ def compare_storm(n: int, sharded: bool = False, plain: bool = False,
                    netbootsim_wall_seconds=ours["wall_seconds"],
                    netbootsim_events=ours["events"], netbootsim_solves=ours["solves"],
                    simgrid_wall_seconds=sg["wall_seconds"], simgrid_settings=sg["settings"],
+                   netbootsim_cpu_seconds=ours["cpu_seconds"],
+                   simgrid_cpu_seconds=sg["cpu_seconds"],
+                   cpu_ratio=sg["cpu_seconds"] / ours["cpu_seconds"],
                    netbootsim_runs=ours["runs"], simgrid_runs=sg["runs"],
                    bound_changes=sg["bound_changes"],
                    wall_ratio=sg["wall_seconds"] / ours["wall_seconds"],
@@ -567,25 +571,33 @@ def section(rows: list[dict], command: str, seconds: float, machine: str, tree: 
         f"over {ONCE_ABOVE:.0f} s (SimGrid's runs: "
         f"{', '.join(str(r['simgrid_runs']) for r in rows)}); the storm run once.", "",
         "| storm | servers | ready | flows | bound changes | engine events | storm wall "
-        "| netbootsim replay | SimGrid 4.1 | SimGrid ÷ netbootsim | max abs diff of "
-        "completions |",
+        "| netbootsim replay wall (CPU) | SimGrid 4.1 wall (CPU) | SimGrid ÷ netbootsim "
+        "wall (CPU) | max abs diff of completions |",
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
+
+    def times(wall: float, cpu: float, digits: int) -> str:
+        return f"{wall:.{digits}f} s ({cpu:.{digits}f} s)"
+
+    def ratio(x: float) -> str:
+        return f"{x:.{1 if x < 10 else 0}f}×"
+
     for r in rows:
         plain = r["variant"] == "plain"
-        ratio = r["wall_ratio"]
         lines.append(
             f"| {r['storm']}{', plain' if plain else ''} | {r['servers']:,} | {r['ready']:,} "
             f"| {r['flows']:,} | {r['bound_changes']:,} | {r['netbootsim_events']:,} "
             f"| {'(same)' if plain else format(r['storm_wall_seconds'], '.2f') + ' s'} "
-            f"| {r['netbootsim_wall_seconds']:.3f} s | {r['simgrid_wall_seconds']:.2f} s "
-            f"| **{ratio:.{1 if ratio < 10 else 0}f}×** | {r['max_abs_diff_seconds']:.1e} s |")
+            f"| {times(r['netbootsim_wall_seconds'], r['netbootsim_cpu_seconds'], 3)} "
+            f"| {times(r['simgrid_wall_seconds'], r['simgrid_cpu_seconds'], 2)} "
+            f"| **{ratio(r['wall_ratio'])}** ({ratio(r['cpu_ratio'])}) "
+            f"| {r['max_abs_diff_seconds']:.1e} s |")
     as_run = [r for r in rows if r["variant"] == "as run"]
     def name(r: dict) -> str:
         return r["storm"].replace(" ", "-")
 
-    hi = max(as_run, key=lambda r: r["wall_ratio"], default=None)
-    lo = min(as_run, key=lambda r: r["wall_ratio"], default=None)
+    hi = max(as_run, key=lambda r: r["cpu_ratio"], default=None)
+    lo = min(as_run, key=lambda r: r["cpu_ratio"], default=None)
     pairs_ = [(r, p) for r in as_run for p in rows
               if p["variant"] == "plain" and (p["storm"], p["servers"]) == (r["storm"],
                                                                              r["servers"])]
@@ -613,8 +625,15 @@ def section(rows: list[dict], command: str, seconds: float, machine: str, tree: 
         "*Walls.* Storm: `Outcome.wall` of the whole fleet's event loop (DHCP, iPXE, "
         "HTTP, the engine, the records). netbootsim replay: the exported engine calls "
         "made again at their times in a fresh `make_engine`, `env.run()` only. SimGrid: "
-        "`Engine.run()` only, on the same calls. The ratio divides SimGrid's wall by the "
-        "replay's: the same flows, bounds and bound changes in both.",
+        "`Engine.run()` only, on the same calls. The ratios divide SimGrid's time by the "
+        "replay's: the same flows, bounds and bound changes in both. CPU: "
+        "`time.process_time()` of the process over the same call (for SimGrid all its "
+        "threads: its Python bindings run the maestro and each actor in threads of their "
+        "own, taking turns). On this shared 2-core machine walls grow with whatever else "
+        "runs: SimGrid's replay of the one-mirror 10,000-server flows took 294 s of wall "
+        "in one run and 66 s (65.6 s of user time) in another, on 2026-12-04. CPU time "
+        "counts only the time a process ran, so the CPU ratio is the steadier one across "
+        "rows.",
         "",
         f"*Agreement.* The last column is the largest difference, over all flows, between "
         f"a flow's completion time in SimGrid and in the netbootsim replay. The replay "
@@ -647,19 +666,20 @@ def section(rows: list[dict], command: str, seconds: float, machine: str, tree: 
         "bound after the last slow-start step, no ceilings) in both; SimGrid then makes no "
         "`set_bandwidth` call after the starts, so the difference to the row above is "
         "what the bound changes cost it."
-        + "".join(f" At {r['servers']:,} servers ({r['storm']}): SimGrid "
-                  f"{r['simgrid_wall_seconds']:.1f} s with them, {p['simgrid_wall_seconds']:.1f}"
-                  f" s without; netbootsim {r['netbootsim_wall_seconds']:.2f} and "
-                  f"{p['netbootsim_wall_seconds']:.2f} s." for r, p in pairs_),
+        + "".join(f" At {r['servers']:,} servers ({r['storm']}), CPU time: SimGrid "
+                  f"{r['simgrid_cpu_seconds']:.1f} s with them, {p['simgrid_cpu_seconds']:.1f}"
+                  f" s without; netbootsim {r['netbootsim_cpu_seconds']:.2f} and "
+                  f"{p['netbootsim_cpu_seconds']:.2f} s." for r, p in pairs_),
     ]
     if hi is not None and hi is not lo:
         lines += [
             "",
             f"*Why the ratio varies.* It is largest for the {name(hi)} storm at "
-            f"{hi['servers']:,} servers ({hi['wall_ratio']:.0f}×: {hi['flows']:,} flows "
+            f"{hi['servers']:,} servers ({ratio(hi['cpu_ratio'])} in CPU time: "
+            f"{hi['flows']:,} flows "
             f"starting at {hi['start_instants']:,} distinct instants, "
             f"{hi['netbootsim_events']:,} engine events) and smallest for the {name(lo)} "
-            f"storm at {lo['servers']:,} ({lo['wall_ratio']:.0f}×: {lo['flows']:,} flows, "
+            f"storm at {lo['servers']:,} ({ratio(lo['cpu_ratio'])}: {lo['flows']:,} flows, "
             f"{lo['start_instants']:,} start instants, {lo['netbootsim_events']:,} "
             "events). Identical servers powered on together fetch in step: many flows start, "
             "step and end at one instant, which netbootsim solves once. Where the DHCP "
