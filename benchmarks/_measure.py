@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ import simpy
 
 from netbootsim.runtime import relaxed_gc
 
-__all__ = ["best_wall", "counting_steps", "machine"]
+__all__ = ["best_wall", "commit", "counting_steps", "machine"]
 
 
 def machine() -> str:
@@ -31,6 +32,15 @@ def machine() -> str:
     except OSError:
         pass
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def commit() -> str:
+    """HEAD's short hash (``"unknown"`` outside a git checkout)."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def best_wall(fn: Callable[[], object], repeat: int) -> float:

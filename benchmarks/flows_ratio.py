@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import machine  # noqa: E402
+from _measure import commit, machine  # noqa: E402
 
 TOPOLOGIES = ("one-link", "leaf-spine")
 
@@ -38,14 +38,6 @@ def _bench(n: int, topology: str, compare: bool = False) -> dict:
         cmd.append("--compare-full-recompute")
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return json.loads(out)
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     argl = (f"--repeat {args.repeat} --sizes {' '.join(map(str, args.sizes))}"
             f" --compare {' '.join(map(str, args.compare))}")
     lines = [
-        f"`python benchmarks/flows_ratio.py {argl}` at commit `{_commit()}` on {machine()};"
+        f"`python benchmarks/flows_ratio.py {argl}` at commit `{commit()}` on {machine()};"
         f" the whole run took {total:.0f} s. Best of {args.repeat} (each a fresh"
         " `netbootsim bench flows --json` process, the topologies alternating); every run's"
         " wall in the last column.",
