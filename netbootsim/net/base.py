@@ -92,7 +92,7 @@ class BaseEngine:
         now = env.now
         if flow.active:
             raise ValueError(f"flow {flow.name!r} is already running")
-        flow.done = Event(env)
+        flow.done = done = Event(env)
         flow.start = now
         flow.active = True
         flow._remaining = flow.size
@@ -102,7 +102,7 @@ class BaseEngine:
         self._n_active += 1
         if flow.size <= 0.0:
             self._finish(flow, now)
-            return flow.done
+            return done
         solve = self._add(flow, now)
         if flow.schedule:
             self._push_schedule(flow)
@@ -110,7 +110,7 @@ class BaseEngine:
             self._request_solve()
         elif self.on_solve is not None:
             self.on_solve(now, self)  # fitted in the slack: no other rate changed
-        return flow.done
+        return done
 
     def set_bound(self, flow: Flow, bound: float) -> None:
         """Change a running flow's own rate bound (bytes/s, > 0) from now on.
@@ -189,8 +189,12 @@ class BaseEngine:
         """Every running flow with its current rate (bytes/s), as of the last solve."""
         raise NotImplementedError
 
-    def resource_loads(self) -> dict[Resource, float]:
-        """Current load of every resource carrying flows (bytes/s), as of the last solve."""
+    def resource_loads(self, busy_only: bool = False) -> dict[Resource, float]:
+        """Current load of every resource carrying flows (bytes/s), as of the last solve.
+
+        ``busy_only`` lets an engine leave out resources it knows to be under half full
+        (:meth:`netbootsim.net.engine.FlowEngine.resource_loads`); this one lists all.
+        """
         load: dict[Resource, float] = {}
         for f, rate in self.flow_rates():
             for r in f.path:
@@ -273,7 +277,11 @@ class BaseEngine:
         flow.active = False
         flow.rate = 0.0
         flow._remaining = 0.0
-        flow.done.succeed(flow)
+        # the event holds the flow as its value: dropping the flow's hold on the event
+        # leaves no reference cycle, so a finished flow is freed at once (a cycle that
+        # outlived a young sweep was kept to the end: 34,000 flows at 20,000 servers)
+        done, flow.done = flow.done, None
+        done.succeed(flow)
 
     # ------------------------------------------------------------------- wake-ups
     def _on_timer(self, token: int) -> None:

@@ -79,6 +79,10 @@ from .solver import maxmin, maxmin_arrays
 __all__ = ["FlowEngine"]
 
 _VECTOR_FROM = 48  # classes from which the NumPy solver beats the list solver (measured)
+#: :meth:`FlowEngine.resource_loads` with ``busy_only``: a resource not keyed is
+#: listed when its demand (which bounds its load) is at least this share of its capacity.
+BUSY = 0.5
+
 #: A resource is keyed (can hold flows back) when its flows' demand is above this share of
 #: its capacity: a margin far above the float slack of the running sum.
 _KEYED = 1.0 - 1e-9
@@ -185,6 +189,8 @@ class FlowEngine(BaseEngine):
         self._caps = np.full(8, math.inf)  # capacity by resource index (index 0: dummy)
         self._load = np.zeros(8)  # load by resource index, as of the last solve
         self._res_keyed = np.zeros(8, dtype=bool)  # keyed, by resource index
+        #: resources not keyed (or not when last noted) whose demand is ≥ BUSY of capacity
+        self._busy: dict[Resource, None] = {}
         self._empty_classes: dict[_Class, None] = {}
         self._empty_groups: dict[_Group, None] = {}
         self.resolves = 0
@@ -217,10 +223,16 @@ class FlowEngine(BaseEngine):
         """Every running flow with its current rate (bytes/s), as of the last solve."""
         return [(f, self.rate_of(f)) for c in self._classes.values() for f in c.members]
 
-    def resource_loads(self) -> dict[Resource, float]:
+    def resource_loads(self, busy_only: bool = False) -> dict[Resource, float]:
         """Current load of every resource carrying flows (bytes/s), as of the last solve.
 
         By class on its keyed resources, by flow on the others (a flow's own links).
+
+        Args:
+            busy_only: only the keyed resources and the others whose demand is at least
+                :data:`BUSY` of their capacity (a resource left out carries less than
+                that: its load is at most its demand). Costs O(classes + such
+                resources' flows) instead of O(running flows x path length).
         """
         load: dict[Resource, float] = {}
         get = load.get
@@ -232,9 +244,16 @@ class FlowEngine(BaseEngine):
             x = len(members) * rate
             for r in cls.resources:
                 load[r] = get(r, 0.0) + x
+            if busy_only:
+                continue
             for f in members:
                 for r in f._loose:
                     load[r] = get(r, 0.0) + rate
+        if busy_only:
+            rate_of = self.rate_of
+            for r in self._busy:
+                if not r.keyed and r.flows:
+                    load[r] = math.fsum(rate_of(f) for f in r.flows)
         return load
 
     def flow_counts(self, resources: list[Resource]) -> list[int]:
@@ -318,6 +337,10 @@ class FlowEngine(BaseEngine):
         """
         n = len(r.flows)
         demand = r.demand = r.demand + delta if n else 0.0
+        if demand >= r.capacity * BUSY:
+            self._busy[r] = None
+        elif r in self._busy:
+            del self._busy[r]
         if n < 2 or demand <= r.capacity * _KEYED:
             return False
         self._flips.append(r)
@@ -791,6 +814,10 @@ class FlowEngine(BaseEngine):
                     for f in flows:  # (rekeyed, each has taken its allowance)
                         demand += f._dem if f._dem < cap else cap
                     r.demand = demand
+                    if demand >= cap * BUSY:
+                        self._busy[r] = None
+                    elif r in self._busy:
+                        del self._busy[r]
                     if len(flows) >= 2 and demand > cap * _KEYED:
                         self._flips.append(r)
             self._apply_flips(now)

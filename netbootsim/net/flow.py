@@ -56,6 +56,9 @@ class Flow:
         name: label for records and debugging.
 
     After the engine finishes it, ``start`` and ``end`` hold the simulated times.
+    ``done`` is the event :meth:`~netbootsim.net.base.BaseEngine.start` returned while
+    the flow runs (or after it was cancelled: an event that never fires), ``None`` once
+    it finished.
     """
 
     __slots__ = (

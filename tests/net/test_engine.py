@@ -458,3 +458,52 @@ def test_incremental_equals_full_recompute_on_a_leaf_spine(workload, vector_from
     ref, _ = run_flows(specs, resources, True, changes)
     for a, b in zip(inc, ref, strict=True):
         assert a == pytest.approx(b, rel=1e-9, abs=1e-9)
+
+
+@settings(max_examples=100, deadline=None)
+@given(leaf_spine_workloads())
+def test_busy_only_loads_list_every_resource_at_least_half_full(workload):
+    # After every solve: resource_loads(busy_only=True) gives each resource it lists the
+    # load the full sweep gives, and every resource it leaves out is under BUSY of its
+    # capacity by the full sweep (its demand, which bounds its load, is under it).
+    from netbootsim.net.engine import BUSY
+
+    specs, resources, changes = workload
+    env = simpy.Environment()
+    seen = {"checks": 0, "left_out": 0}
+
+    def check(now, eng):
+        full = eng.resource_loads()
+        busy = eng.resource_loads(busy_only=True)
+        for r, load in busy.items():
+            assert load == pytest.approx(full[r], rel=1e-9, abs=1e-9)
+        for r, load in full.items():
+            if r not in busy:
+                seen["left_out"] += 1
+                assert not r.keyed and load < BUSY * r.capacity * (1 + 1e-9)
+        seen["checks"] += 1
+
+    eng = make_engine(env, on_solve=check)
+    res = {name: Resource(name, cap) for name, cap in resources.items()}
+
+    def proc(start, flow):
+        yield env.timeout(start)
+        yield eng.start(flow)
+
+    for i, (start, size, path, bound, schedule) in enumerate(specs):
+        env.process(proc(start, Flow(size, [res[p] for p in path], bound=bound,
+                                     schedule=schedule, name=f"f{i}")))
+    env.run()
+    assert seen["checks"] > 0
+
+
+def test_busy_only_leaves_out_a_link_under_half_full():
+    # One flow bound at 30 B/s over a 100 B/s link and a 50 B/s link: loads 30 and 30;
+    # demand = its bound, 30: 30 % of the first (left out), 60 % of the second (listed).
+    env = simpy.Environment()
+    got = {}
+    eng = make_engine(env, on_solve=lambda now, e: got.update(e.resource_loads(busy_only=True)))
+    a, b = Resource("a", 100.0), Resource("b", 50.0)
+    env.process((lambda: (yield eng.start(Flow(60.0, [a, b], bound=30.0))))())
+    env.run()
+    assert got == {b: pytest.approx(30.0)}
