@@ -1,7 +1,5 @@
 """``python -m netbootsim``: the command line, as the ``netbootsim`` script runs it."""
 
-import sys
+from .cli import run_cli
 
-from .cli import main
-
-sys.exit(main())
+run_cli()

@@ -8,12 +8,13 @@ kind (a flag, a scenario) ends with one line per problem on stderr and exit stat
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .. import __version__
 from ..errors import InputError, one_line
 
-__all__ = ["main", "build_parser", "DESCRIPTION"]
+__all__ = ["main", "run_cli", "build_parser", "DESCRIPTION"]
 
 
 #: What ``netbootsim --help`` says the program is (plain text: help is not reST).
@@ -91,5 +92,31 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def run_cli() -> None:
+    """The ``netbootsim`` program: :func:`main`, then exit without tearing the heap down.
+
+    Everything :func:`main` writes is closed by the time it returns (outputs are staged
+    and renamed into place; no temporary file waits for an exit handler), so after
+    flushing stdout and stderr the process ends at once (``os._exit``). Freeing a run's
+    objects one by one and unloading the imported modules only costs time: 0.85 s
+    after a 10,000-server storm (0.35 s of collecting the simulation's reference
+    cycles, 0.5 s of interpreter teardown, 0.26 s of it with nothing simulated). An
+    exception other than the exit :func:`main` asks for propagates as usual (its
+    traceback is printed and the interpreter exits normally).
+    """
+    try:
+        code: object = main()
+    except SystemExit as e:  # argparse's --help, --version and usage errors
+        code = e.code
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):  # sys.exit("message"): printed, status 1
+        print(code, file=sys.stderr)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli()

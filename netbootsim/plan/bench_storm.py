@@ -26,7 +26,8 @@ measures the failure path only.
 Each measurement runs in a fresh Python process (:func:`measure_once`): it imports
 netbootsim, loads, validates and simulates the scenario, and writes every output a
 ``netbootsim run`` writes (records, summary, figures, report) through the same
-:func:`netbootsim.plan.replicate.execute_replicated` (less its progress bar). The
+:func:`netbootsim.plan.replicate.execute_replicated` (less its progress bar), and ends
+as the ``netbootsim`` program does (:func:`netbootsim.cli.run_cli`: no heap teardown). The
 parent takes that process's wall time (the *CLI wall*) and its peak RSS (``wait4``);
 the child reports the simulation wall (``Outcome.wall``, the event loop only), its
 counters, and where its time went, by sampling its own main thread every 5 ms from a
@@ -255,4 +256,5 @@ def format_rows(rows: list[dict]) -> str:
 
 
 if __name__ == "__main__":  # the measured child: python -m netbootsim.plan.bench_storm S OUT
-    print(json.dumps(_child(sys.argv[1], sys.argv[2])))
+    print(json.dumps(_child(sys.argv[1], sys.argv[2])), flush=True)
+    os._exit(0)  # as the netbootsim program ends (netbootsim.cli.run_cli): no heap teardown
