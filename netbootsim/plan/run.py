@@ -215,15 +215,19 @@ def execute(path: str, overrides: Sequence[str] = (), out: str | None = None, *,
         built = build(sc)
     target = Path(out or built.run.out or Path("results") / sc.name)
     with OutputDir(target, "run", force=force, flag="--out" if out else "run.out") as od:
-        outcome = simulate(built, question=question_of(path), progress=progress,
-                           watch=memguard.Watch(max_memory, path))
-        tmp = od.staging()
-        try:
-            write_outputs(tmp, outcome.summary, outcome.servers, outcome.phases,
-                          outcome.timeline, only=only, records=records)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        # the collector stays paused while the records are summarised and written too:
+        # re-enabled, its full passes walked the whole simulated fleet (3 of them, 0.18 s,
+        # after a 10,000-server storm) to find next to nothing
+        with paused_gc():
+            outcome = simulate(built, question=question_of(path), progress=progress,
+                               watch=memguard.Watch(max_memory, path))
+            tmp = od.staging()
+            try:
+                write_outputs(tmp, outcome.summary, outcome.servers, outcome.phases,
+                              outcome.timeline, only=only, records=records)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
         outcome.target = od.publish(tmp)
     return outcome
 
