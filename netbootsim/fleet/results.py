@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from ..net import BaseEngine, Resource
+from ..net import LATE, BaseEngine, Resource
 from ..records import PhaseLog, ServerLog
 
 __all__ = ["FleetRun", "Observer", "Timeline", "MAX_SAMPLES"]
@@ -138,11 +138,15 @@ class Observer:
     neither keyed nor at least half full by demand
     (:meth:`~netbootsim.net.engine.FlowEngine.resource_loads` ``busy_only``): it lists
     the busiest of the rest, so at that scale a sample may list fewer than eight. A
-    change
-    that falls inside the thinning interval is not lost: the observer wakes itself at
-    the interval's end (``env``) and samples the state then, which holds until the next
-    change — without it, a storm whose flows all start within one interval and then
-    run in one rate group (no solve for a minute) showed the first flow's load only.
+    change that falls inside the thinning interval is not lost: the observer wakes
+    itself at the interval's end (``env``) and samples the state then, which holds until
+    the next change — without it, a storm whose flows all start within one interval and
+    then run in one rate group (no solve for a minute) showed the first flow's load
+    only. With ``env``, a sample is taken at the end of its instant (an event of the
+    solve's priority, after the solve if one is pending): the engine calls the observer
+    in mid-instant too (a flow that starts in the slack needs no solve), and a sample
+    taken then showed the first of the flows starting at that instant without the
+    others, a state that never lasted.
     """
 
     def __init__(self, run: FleetRun, sample_every: float,
@@ -155,6 +159,7 @@ class Observer:
         self.next_sample = 0.0
         self.shown: set[str] = set()  # resources with a non-zero last sample
         self.pending = False  # a wake-up at next_sample is scheduled
+        self.deferred = False  # a sample at the end of this instant is scheduled
         self.engine: BaseEngine | None = None
 
     def __call__(self, now: float, engine: BaseEngine) -> None:
@@ -177,7 +182,7 @@ class Observer:
             self.shown.clear()
             return
         if now >= self.next_sample:
-            self._sample(now, engine)
+            self._sample_at_end(now, engine)
         elif self.env is not None and not self.pending and engine.active_flows:
             self.pending = True
             self.engine = engine
@@ -187,6 +192,31 @@ class Observer:
         self.pending = False
         engine = self.engine
         if engine is not None and engine.active_flows and self.env.now >= self.next_sample:
+            self._sample_at_end(self.env.now, engine)
+
+    def _sample_at_end(self, now: float, engine: BaseEngine) -> None:
+        """Sample at the end of this instant (now, without an environment)."""
+        if self.env is None:
+            self._sample(now, engine)
+        elif not self.deferred:
+            self.deferred = True
+            self.engine = engine
+            self._late()
+
+    def _late(self) -> None:
+        ev = simpy.Event(self.env)
+        ev._ok, ev._value = True, None
+        ev.callbacks.append(self._deferred)
+        self.env.schedule(ev, LATE)
+
+    def _deferred(self, _event) -> None:
+        engine = self.engine
+        assert engine is not None
+        if engine.solve_pending:  # requested after this event: sample after its solve
+            self._late()
+            return
+        self.deferred = False
+        if engine.active_flows and self.env.now >= self.next_sample:
             self._sample(self.env.now, engine)
 
     def _sample(self, now: float, engine: BaseEngine) -> None:

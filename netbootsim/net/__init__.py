@@ -6,13 +6,13 @@ from collections.abc import Callable
 
 import simpy
 
-from .base import BaseEngine
+from .base import LATE, BaseEngine
 from .engine import _VECTOR_FROM, FlowEngine
 from .flow import Flow, Resource
 from .reference import ReferenceEngine
 from .solver import Solution, maxmin
 
-__all__ = ["BaseEngine", "FlowEngine", "ReferenceEngine", "make_engine", "Flow", "Resource",
+__all__ = ["BaseEngine", "LATE", "FlowEngine", "ReferenceEngine", "make_engine", "Flow", "Resource",
            "Solution", "maxmin"]
 
 

@@ -26,9 +26,12 @@ from simpy.events import NORMAL, Event
 
 from .flow import Flow, Resource
 
-__all__ = ["BaseEngine"]
+__all__ = ["BaseEngine", "LATE"]
 
-_LATE = NORMAL + 1  # priority of the solve: after every ordinary event of the same instant
+#: Priority of the solve: after every ordinary event of the same instant (an observer
+#: that samples the end of an instant schedules at it too).
+LATE = NORMAL + 1
+_LATE = LATE
 _DONE_TOL_TIME = 1e-9  # a flow within 1 ns of its last byte is done (float slack, not a model)
 _DONE_TOL_REL = 1e-12  # relative float slack on byte counts (sizes, virtual clocks)
 
@@ -167,6 +170,11 @@ class BaseEngine:
         flow.rate = 0.0
         self._request_solve()
         return moved
+
+    @property
+    def solve_pending(self) -> bool:
+        """Whether a solve is scheduled for this instant (rates may still change)."""
+        return self._dirty
 
     @property
     def active_flows(self) -> int:

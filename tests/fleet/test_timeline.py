@@ -57,3 +57,28 @@ def test_bounded_and_the_area_is_kept(samples, limit):
     for name in "abc":
         assert math.isclose(area(t, name, end), area(samples, name, end), abs_tol=1e-9)
         assert t.counts.get(name, 0) == sum(1 for r in t if r[1] == name)
+
+
+def test_a_sample_shows_every_flow_that_started_at_its_instant():
+    # Two flows start at t = 0 on a 100 B/s link, each bound at 20 B/s: each fits in the
+    # slack (no solve), and the engine tells the observer after each start. The sample
+    # at t = 0 is taken at the end of the instant: 40 B/s, 0.4 of the link, 2 flows (a
+    # sample taken at the first call showed 0.2 and 1 flow). Then both end at t = 5
+    # (100 B at 20 B/s): the step plot closes at 0.
+    import simpy
+
+    from netbootsim.fleet.results import Observer
+    from netbootsim.net import Flow, Resource, make_engine
+
+    env = simpy.Environment()
+    run = FleetRun()
+    eng = make_engine(env, on_solve=Observer(run, 0.005, env))
+    link = Resource("link", 100.0)
+
+    def start():
+        yield eng.start(Flow(100.0, [link], bound=20.0))
+
+    env.process(start())
+    env.process(start())
+    env.run()
+    assert list(run.timeline) == [(0.0, "link", 0.4, 2), (5.0, "link", 0.0, 0)]
