@@ -74,6 +74,16 @@ class Faults:
         return next((w for w in self.service_down.get(service, ()) if w.covers(t)), None)
 
     # ------------------------------------------------------------------------- links
+    def links_down(self, t: float) -> frozenset[str]:
+        """Names of the links down at ``t``.
+
+        Routes hash around them (:meth:`~netbootsim.topology.Topology.path`).
+        """
+        if not self.link_down:
+            return frozenset()
+        return frozenset(name for name, ws in self.link_down.items()
+                         if any(w.covers(t) for w in ws))
+
     def path_down_until(self, links: Sequence, t: float) -> float:
         """When every link of ``links`` is up again (``t`` if none is down at ``t``)."""
         end = t

@@ -57,7 +57,8 @@ def dhcp(m: Machine, ipxe_client: bool, script: bool | None = None
     servers = []
     for name, srv in sorted(world.dhcp.items()):
         host = world.dhcp_hosts[name]
-        _, _, rtt = world.topology.round_trip(m.server, host, f"{m.server}/dhcp")
+        _, _, rtt = world.topology.round_trip(m.server, host, f"{m.server}/dhcp",
+                                              world.faults.links_down(env.now))
         servers.append((srv, rtt, (world.topology.domain_of(host) or "") != domain))
     carrier = world.transport.dhcp_carrier(m.server, domain, world.dhcp_hosts)
     client = DhcpClient(m.mac, domain, servers, ipxe=ipxe_client, arch=m.arch,

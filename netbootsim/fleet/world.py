@@ -212,7 +212,8 @@ class World:
         return r
 
     def _route(self, svc: Service, server: str, key: str) -> Route:
-        fwd, back, rtt = self.topology.round_trip(svc.host, server, key)
+        fwd, back, rtt = self.topology.round_trip(svc.host, server, key,
+                                                  self.faults.links_down(self.env.now))
         path = [self._resource(ld) for ld in fwd]
         if svc.name in self._disks:
             path.append(self._disks[svc.name])
@@ -328,7 +329,8 @@ class World:
         """
         env = self.env
         start = env.now
-        fwd, _, rtt = self.topology.round_trip(svc.host, server, f"{server}/api")
+        fwd, _, rtt = self.topology.round_trip(svc.host, server, f"{server}/api",
+                                               self.faults.links_down(env.now))
         fail = yield from self.faults.unreachable(env, "http", svc, fwd, start, SYN_GIVE_UP)
         if fail is not None:
             return fail

@@ -25,7 +25,7 @@ Mutate a topology only through :meth:`Topology.add_node` and
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
@@ -251,16 +251,23 @@ class Topology:
         """Every link direction (every flow-engine resource), sorted by name."""
         return sorted((ld for pair in self._links.values() for ld in pair), key=_name)
 
-    def path(self, src: str, dst: str, flow_key: str = "") -> tuple[LinkDir, ...]:
+    def path(self, src: str, dst: str, flow_key: str = "",
+             down: Container[str] = ()) -> tuple[LinkDir, ...]:
         """The link directions a flow from ``src`` to ``dst`` crosses, in order.
 
         Shortest by hop count; among equally short next hops (parallel links included)
-        one is chosen at each node by a stable hash of ``f"{flow_key}|{node}"``.
+        one is chosen at each node by a stable hash of ``f"{flow_key}|{node}"``. Links
+        named in ``down`` are left out of that choice while another next hop is up: a
+        LAG hashes over its members that are up, an ECMP group over its live next hops
+        (the hash over the survivors moves other flows too, as without resilient
+        hashing); when every next hop is down the choice is made among all of them (the
+        caller finds the path down). Hop counts do not change: no detour.
 
         Args:
             src: first node.
             dst: last node.
             flow_key: identifies the flow for ECMP hashing (e.g. ``"r01s001:tftp"``).
+            down: names of full-duplex links (:attr:`LinkDir.link`) that are down.
 
         Returns:
             The path, empty when ``src == dst``.
@@ -303,6 +310,8 @@ class Topology:
                                   if fwd and self._hops(v, c) == left)
                     if u != src:
                         hops_from[(u, c)] = cands
+            if down and len(cands) > 1:
+                cands = tuple(ld for ld in cands if ld.link not in down) or cands
             ld = cands[stable_pick(flow_key, u, len(cands))] if len(cands) > 1 else cands[0]
             hops.append(ld)
             u = ld.dst
@@ -312,7 +321,7 @@ class Topology:
         """Round-trip time in seconds: the sum of the latencies of both paths."""
         return math.fsum(ld.latency for ld in fwd) + math.fsum(ld.latency for ld in back)
 
-    def round_trip(self, a: str, b: str, flow_key: str = ""
+    def round_trip(self, a: str, b: str, flow_key: str = "", down: Container[str] = ()
                    ) -> tuple[tuple[LinkDir, ...], tuple[LinkDir, ...], float]:
         """Both paths of a conversation and its RTT.
 
@@ -320,12 +329,13 @@ class Topology:
             a: the node that opens the conversation.
             b: the other node.
             flow_key: ECMP key, used for both directions.
+            down: links that are down (:meth:`path`).
 
         Returns:
             ``(path a -> b, path b -> a, rtt in seconds)``.
         """
-        fwd = self.path(a, b, flow_key)
-        back = self.path(b, a, flow_key)
+        fwd = self.path(a, b, flow_key, down)
+        back = self.path(b, a, flow_key, down)
         return fwd, back, self.rtt(fwd, back)
 
     # -- L2 domains -----------------------------------------------------------------------
