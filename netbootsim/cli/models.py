@@ -63,6 +63,9 @@ def registry() -> list[tuple[str, str, str, str]]:
         ("link fault", "lacp / stp / link-down", f"frames dropped / iPXE defers DHCP (1 s × "
          f"{STP_MAX_DEFERRALS}) / iPXE waits {LINK_WAIT:g} s for link", "iPXE config/dhcp.h, "
          "usr/ifmgmt.c [ipxe-src]; TritonDataCenter/sdcboot#2 [sdcboot-2]"),
+        ("server fault", "server-fail", "the server stops at the fault's time and stays "
+         "down: its attempt is interrupted, its transfers cut, it fails with that reason "
+         "(a fault scenario, no default value)", "netbootsim/fleet/lifecycle.py"),
         ("run", "horizon (run.until)", f"default {DEFAULT_HORIZON / 86400:g} days: a guard "
          "that stops a run that would never end (servers still booting: unfinished), not a "
          "model of the world; every time a scenario writes is at most 2**22 s (48.5 days), "

@@ -40,8 +40,8 @@ class Faults:
         windows: the run's fault windows (None: no faults).
 
     Attributes:
-        link_down, link_loss, service_down, service_slow, service_error, tamper: as
-            :class:`~.spec.FaultWindows` has them.
+        link_down, link_loss, service_down, service_slow, service_error, tamper,
+            server_fail: as :class:`~.spec.FaultWindows` has them.
     """
 
     def __init__(self, windows: FaultWindows | None = None):
@@ -50,6 +50,7 @@ class Faults:
             f.link_loss
         self.tamper, self.service_slow, self.service_error = f.tamper, f.service_slow, \
             f.service_error
+        self.server_fail = f.server_fail
 
     # ---------------------------------------------------------------------- services
     def tampered_at(self, service: str, image: str, t: float) -> bool:

@@ -34,7 +34,7 @@ from .boot import ipxe_autoboot, pxe_rom
 from .machine import Failed, Machine
 from .spec import Stage
 
-__all__ = ["lifecycle"]
+__all__ = ["lifecycle", "server_fails"]
 
 
 def lifecycle(m: Machine) -> Generator[simpy.Event, Any, None]:
@@ -44,6 +44,9 @@ def lifecycle(m: Machine) -> Generator[simpy.Event, Any, None]:
     if power is None:
         yield env.timeout(m.at)
         m.stage = m.group.stages[0].name
+        if m.dead:  # failed before its power-on: it never comes up
+            m.outcome, m.reason = "failed", m.dead
+            return
         m.record("power-on", env.now, env.now)
     else:  # a power-on policy, admission control, an orchestrator (.power)
         yield from power.power_on(m)
@@ -99,18 +102,24 @@ def _attempts(m: Machine, stage: Stage) -> Generator[simpy.Event, Any, tuple[boo
     m.last_error = ""
     restarted = False
     while True:
+        if m.dead:
+            return False, m.dead
         m.attempt += 1
         if restarted:  # the orchestrator's retry: its step and power cycle
             restarted = False
             yield from _power(m).stage_start(m)
             began = env.now
         tried = env.now
-        proc = env.process(_attempt(m, stage))
+        proc = m.attempt_proc = env.process(_attempt(m, stage))
         deadline = began + stage.timeout if stage.timeout is not None else math.inf
         if math.isfinite(deadline):
             yield proc | env.timeout(max(deadline - env.now, 0.0))
         else:
             yield proc
+        if m.dead:  # the server failed (server_fails interrupted the attempt)
+            if proc.is_alive:
+                yield proc
+            return False, m.dead
         if proc.is_alive:  # the orchestrator's timeout: power the server off
             proc.interrupt("timeout")
             yield proc
@@ -189,3 +198,22 @@ def _attempt(m: Machine, stage: Stage) -> Generator[simpy.Event, Any, tuple[bool
         return False, "interrupted"
     finally:
         world.release_connections(m.server)
+
+
+def server_fails(m: Machine) -> None:
+    """The server fails now and stays down (a ``server-fail`` fault).
+
+    What it was doing stops: its attempt is interrupted (a transfer in flight is cut,
+    its bytes so far stay counted; its keep-alive connections are released), and its
+    stage fails with the reason at once. Waiting for its power-on, a stage's in-flight
+    cap or the orchestrator, it fails when that wait ends, without booting. A server
+    already ready or failed is not affected: its commissioning is over.
+    """
+    if m.outcome != "unfinished" or m.dead:
+        return
+    now = m.env.now
+    m.dead = f"server failed at {now:g} s (server-fail fault)"
+    m.record("server-fail", now, now, outcome="failed", reason=m.dead)
+    proc = m.attempt_proc
+    if proc is not None and proc.is_alive:
+        proc.interrupt("server-fail")

@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 import uuid
 
+import simpy
+
 from ..profiles import Profile
 from ..protocols.result import TransferResult
 from ..records import ServerRecord
@@ -72,12 +74,15 @@ class Machine:
         last_error: the last failure it met in its current stage, ``"phase: reason"``
             (a failed record, or an attempt's reason): a timeout or the run's horizon
             names it, since a script that loops on a failure ends with neither.
+        attempt_proc: the SimPy process of the attempt running now (``None`` before the
+            first).
+        dead: why the server itself failed for good (``server-fail``), else ``""``.
     """
 
-    __slots__ = ("arch", "at", "attempt", "bytes", "console_lines", "env", "faults", "firmware",
-                 "group", "index", "ipxe_profile", "last_error", "link_up", "mac", "outcome",
-                 "profile", "rack", "ready", "reason", "rom_profile", "server", "stage",
-                 "stage_no", "works", "world")
+    __slots__ = ("arch", "at", "attempt", "attempt_proc", "bytes", "console_lines", "dead",
+                 "env", "faults", "firmware", "group", "index", "ipxe_profile", "last_error",
+                 "link_up", "mac", "outcome", "profile", "rack", "ready", "reason",
+                 "rom_profile", "server", "stage", "stage_no", "works", "world")
 
     def __init__(self, world: World, group: Group, server: str, index: int, at: float,
                  draws: GroupDraws | None = None, nth: int = 0):
@@ -114,6 +119,8 @@ class Machine:
         self.bytes = 0.0
         self.console_lines: list[tuple[float, str]] = []
         self.last_error = ""
+        self.attempt_proc: simpy.Process | None = None  # the attempt running now, if any
+        self.dead = ""  # why it failed for good (a server-fail fault), "" while it works
 
     def record(self, phase: str, start: float, end: float, nbytes: float = 0.0,
                protocol: str = "", endpoint: str = "", outcome: str = "ok",

@@ -11,7 +11,7 @@ from ..clock import DEFAULT_HORIZON, TIME_LIMIT
 from ..runtime import paused_gc
 from ..streams import Streams
 from ..topology import Topology
-from .lifecycle import lifecycle
+from .lifecycle import lifecycle, server_fails
 from .machine import Machine
 from .power import PowerControl, planned_instants
 from .results import FleetRun
@@ -158,6 +158,16 @@ def simulate(
         m = Machine(world, by_name[gname], server, n, times[gname][i], draws[gname], i)
         machines.append(m)
         env.process(life(m))
+
+    def fail(hit: list[Machine]) -> Callable[[simpy.Event], None]:
+        def now(_event: simpy.Event) -> None:
+            for m in hit:
+                server_fails(m)
+        return now
+
+    for target, at in sorted(world.faults.server_fail.items()):  # server-fail faults
+        env.timeout(at).callbacks.append(
+            fail([m for m in machines if target in (m.server, m.group.name)]))
 
     def tick(now: float) -> None:  # every WATCH_EVERY steps: the guard, then the progress
         if watch is not None:

@@ -176,6 +176,8 @@ class FaultWindows:
         service_error: windows during which a service answers HTTP 500.
         tamper: windows during which an image is served altered, by ``image`` or
             ``service:image``.
+        server_fail: when a server fails for good, by server or fleet-group name (the
+            earliest, if several faults name it).
     """
 
     link_down: dict = field(default_factory=dict)
@@ -184,6 +186,7 @@ class FaultWindows:
     service_slow: dict = field(default_factory=dict)
     service_error: dict = field(default_factory=dict)
     tamper: dict = field(default_factory=dict)
+    server_fail: dict = field(default_factory=dict)
 
 
 #: Power-on policies (:class:`PowerPolicy`, :mod:`.power`).

@@ -173,6 +173,9 @@ def fleet_inputs(built) -> FleetInputs:
             out.faults.service_error.setdefault(f.target, []).append(_window(f))
         elif f.kind == "tamper":
             out.faults.tamper.setdefault(f.target, []).append(_window(f))
+        elif f.kind == "server-fail":
+            at = out.faults.server_fail.get(f.target, math.inf)
+            out.faults.server_fail[f.target] = min(at, f.at)
         elif f.kind == "loss" and f.target not in built.groups:
             out.faults.link_loss.setdefault(f.target, []).append((_window(f), f.value or 0.0))
     plain = [d for d in out.dhcp if not d.proxy]

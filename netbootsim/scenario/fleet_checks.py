@@ -166,6 +166,10 @@ def fleet_checks(parts) -> list[Issue]:
         if f.kind in ("lacp", "stp") and f.duration is None:
             issues.append(((*p, "duration"), f"required for a {f.kind} fault (how long "
                                              "after each link-up)"))
+        if f.kind == "server-fail" and f.duration is not None:
+            issues.append(((*p, "duration"), "not used by a server-fail fault: the server "
+                                             "stays down for the rest of the run (its "
+                                             "repair and new boot are not modelled)"))
         if f.kind == "link-down" and f.target in groups and f.duration is None:
             issues.append(((*p, "duration"), "required for a group's link-down (how long "
                                              "after each power-on)"))

@@ -184,7 +184,7 @@ def allocate(topo: Topology, fleet: list[tuple[int, FleetGroup]]
 
 def fault_target_checks(topo: Topology, faults: list[tuple[int, Fault]],
                         groups: frozenset[str] = frozenset()) -> list[Issue]:
-    """Link faults must name a link of the built topology (or, link-down, a group)."""
+    """Faults must name a link (or, link-down, a group) or server (or group) that exists."""
     links = list(topo.links())
     issues = []
     for i, f in faults:
@@ -193,6 +193,13 @@ def fault_target_checks(topo: Topology, faults: list[tuple[int, Fault]],
             example = links[0] if links else "a--b"
             issues.append((("faults", i, "target"), f"unknown link {f.target!r}"
                            f"{suggest(f.target, links)}; links are named like {example!r}"))
+        if f.kind == "server-fail" and f.target not in groups and (
+                f.target not in topo.graph or
+                topo.graph.nodes[f.target].get("kind") != "server"):
+            servers = topo.servers()
+            issues.append((("faults", i, "target"), f"a server-fail fault names a server or "
+                           f"a fleet group; {f.target!r} is neither"
+                           f"{suggest(f.target, servers + sorted(groups))}"))
         per_port = f.kind in ("lacp", "stp") or (f.kind == "link-down" and f.target in groups)
         if isinstance(f.duration, Dist) and not per_port:
             issues.append((("faults", i, "duration"), (

@@ -648,8 +648,11 @@ class Fault(Section):
             ``tamper`` (an image, ``image`` or ``service:image``, is served altered:
             ``imgverify`` of a copy fetched in the window fails), ``service-slow`` (a
             service's time per request × ``factor``) or ``service-error`` (it answers
-            HTTP 500).
-        target: a link name (``tor01--r01s001``), a service name, or a fleet group.
+            HTTP 500), or ``server-fail`` (a server — or every server of a fleet group —
+            fails at ``at`` and stays down: what it was doing stops, its transfers are
+            cut, it is failed; one already ready or failed is not affected).
+        target: a link name (``tor01--r01s001``), a service name, a server name
+            (``r01s001``, ``server-fail``), or a fleet group.
         at: start, s (link and service faults; group faults start at each link-up).
         duration: length, s (``None``: until the end); for a group's ``lacp``, ``stp``
             or ``link-down`` a distribution draws it per server port.
@@ -658,7 +661,7 @@ class Fault(Section):
     """
 
     kind: Literal["link-down", "service-down", "service-slow", "service-error", "loss",
-                  "lacp", "stp", "tamper"]
+                  "lacp", "stp", "tamper", "server-fail"]
     target: Name
     at: Time = 0.0
     duration: OptVarTime = None

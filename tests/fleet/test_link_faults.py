@@ -68,3 +68,67 @@ def test_path_hashes_over_the_members_that_are_up():
         assert t.path("c", "a", key, down={other})[-1].link == first
         assert t.path("c", "a", key, down=set(links))[-1].link == first
         assert t.path("a", "c", key, down={first})[0].link == other
+
+
+# ---------------------------------------------------------------- server-fail faults
+def two_servers(faults=None) -> dict:
+    sc = scenario(servers=2)
+    sc["fleet"][0]["count"] = 2
+    if faults is not None:
+        sc["faults"] = faults
+    return sc
+
+
+def test_a_server_that_fails_mid_transfer_frees_its_share():
+    # Two servers fetch the same images from boot1 at once, sharing its link. r01s001
+    # fails 0.5 s into the run (during the transfers: each takes seconds at half of
+    # boot1's 10 Gb/s... the base run's ready times say when); its flow is cut, so
+    # r01s002 gets the whole link sooner and is ready earlier than in the base run.
+    base = simulate_scenario(two_servers()).servers.set_index("server")
+    t_fail = 0.5 * float(base.loc["r01s002", "ready"])
+    res = simulate_scenario(two_servers(
+        [{"kind": "server-fail", "target": "r01s001", "at": f"{t_fail}s"}]))
+    srv = res.servers.set_index("server")
+    assert srv.loc["r01s001", "outcome"] == "failed"
+    assert srv.loc["r01s001", "reason"] == f"server failed at {t_fail:g} s (server-fail fault)"
+    assert srv.loc["r01s002", "outcome"] == "ok"
+    assert srv.loc["r01s002", "ready"] < base.loc["r01s002", "ready"]
+    ph = res.phases[res.phases.server == "r01s001"]
+    row = ph[ph.phase == "server-fail"].iloc[0]
+    assert row.start == row.end == t_fail and row.outcome == "failed"
+    assert ph.end.max() <= t_fail + 1e-12  # nothing of it goes on after the failure
+
+
+def test_a_server_that_fails_before_its_power_on_never_boots():
+    sc = two_servers([{"kind": "server-fail", "target": "r01s002", "at": "0s"}])
+    sc["fleet"][0]["power_on"] = {"at": "1s"}
+    res = simulate_scenario(sc)
+    srv = res.servers.set_index("server")
+    assert srv.loc["r01s002", "outcome"] == "failed"
+    assert set(res.phases[res.phases.server == "r01s002"].phase) == {"server-fail"}
+    assert srv.loc["r01s001", "outcome"] == "ok"
+
+
+def test_a_ready_server_is_not_affected_and_a_group_target_fails_all():
+    base = simulate_scenario(two_servers()).servers
+    late = float(base.ready.max()) + 1.0
+    res = simulate_scenario(two_servers(
+        [{"kind": "server-fail", "target": "g", "at": f"{late}s"}]))
+    assert res.servers.outcome.tolist() == ["ok", "ok"]
+    assert res.servers.ready.tolist() == base.ready.tolist()
+    res = simulate_scenario(two_servers([{"kind": "server-fail", "target": "g", "at": "0.01s"}]))
+    assert res.servers.outcome.tolist() == ["failed", "failed"]
+
+
+def test_bad_server_fail_faults_are_refused(tmp_path):
+    import pytest
+
+    from netbootsim.errors import InputError
+
+    with pytest.raises(InputError) as e:
+        simulate_scenario(two_servers([{"kind": "server-fail", "target": "r01s009"}]))
+    assert "faults[0].target" in str(e.value.problems[0]) and "r01s00" in str(e.value)
+    with pytest.raises(InputError) as e:
+        simulate_scenario(two_servers([{"kind": "server-fail", "target": "r01s001",
+                                        "duration": "5s"}]))
+    assert "faults[0].duration" in str(e.value.problems[0])
