@@ -136,8 +136,12 @@ def _provisioner(name: str, svc, origin) -> Provisioner:
     return Provisioner(inventory, svc.templates, svc.unknown or DEFAULT_UNKNOWN, name=name)
 
 
-def _window(f) -> Window:
-    return Window(f.at, f.at + f.duration if f.duration is not None else math.inf)
+def _windows(f) -> list[Window]:
+    """The fault's window, or with ``every`` its ``times`` windows (a flapping link)."""
+    if f.every is None:
+        return [Window(f.at, f.at + f.duration if f.duration is not None else math.inf)]
+    return [Window(f.at + k * f.every, f.at + k * f.every + f.duration)
+            for k in range(f.times)]
 
 
 def fleet_inputs(built) -> FleetInputs:
@@ -164,20 +168,22 @@ def fleet_inputs(built) -> FleetInputs:
             kind = "down" if f.kind == "link-down" else f.kind
             group_faults.setdefault(f.target, {})[kind] = f.duration or 0.0
         elif f.kind == "link-down":
-            out.faults.link_down.setdefault(f.target, []).append(_window(f))
+            out.faults.link_down.setdefault(f.target, []).extend(_windows(f))
         elif f.kind == "service-down":
-            out.faults.service_down.setdefault(f.target, []).append(_window(f))
+            out.faults.service_down.setdefault(f.target, []).extend(_windows(f))
         elif f.kind == "service-slow":
-            out.faults.service_slow.setdefault(f.target, []).append((_window(f), f.factor or 1.0))
+            out.faults.service_slow.setdefault(f.target, []).extend(
+                (w, f.factor or 1.0) for w in _windows(f))
         elif f.kind == "service-error":
-            out.faults.service_error.setdefault(f.target, []).append(_window(f))
+            out.faults.service_error.setdefault(f.target, []).extend(_windows(f))
         elif f.kind == "tamper":
-            out.faults.tamper.setdefault(f.target, []).append(_window(f))
+            out.faults.tamper.setdefault(f.target, []).extend(_windows(f))
         elif f.kind == "server-fail":
             at = out.faults.server_fail.get(f.target, math.inf)
             out.faults.server_fail[f.target] = min(at, f.at)
         elif f.kind == "loss" and f.target not in built.groups:
-            out.faults.link_loss.setdefault(f.target, []).append((_window(f), f.value or 0.0))
+            out.faults.link_loss.setdefault(f.target, []).extend(
+                (w, f.value or 0.0) for w in _windows(f))
     plain = [d for d in out.dhcp if not d.proxy]
     for i, g in enumerate(sc.fleet):
         p = ("fleet", i)

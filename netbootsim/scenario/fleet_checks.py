@@ -166,6 +166,8 @@ def fleet_checks(parts) -> list[Issue]:
         if f.kind in ("lacp", "stp") and f.duration is None:
             issues.append(((*p, "duration"), f"required for a {f.kind} fault (how long "
                                              "after each link-up)"))
+        if f.every is not None or f.times is not None:
+            issues += _repeat_checks(f, p, groups)
         if f.kind == "server-fail" and f.duration is not None:
             issues.append(((*p, "duration"), "not used by a server-fail fault: the server "
                                              "stays down for the rest of the run (its "
@@ -174,3 +176,25 @@ def fleet_checks(parts) -> list[Issue]:
             issues.append(((*p, "duration"), "required for a group's link-down (how long "
                                              "after each power-on)"))
     return issues + power_checks(parts)
+
+
+def _repeat_checks(f, p: tuple, groups) -> list:
+    """A repeated fault (``every``, ``times``): one window of a link, service or image."""
+    issues = []
+    if f.kind in ("lacp", "stp", "server-fail") or f.target in groups:
+        field = "every" if f.every is not None else "times"
+        issues.append(((*p, field), f"not used by a {f.kind} fault of "
+                       f"{'a group' if f.target in groups else 'a server'}: only a window "
+                       "of a link, a service or an image repeats"))
+        return issues
+    if f.every is None:
+        issues.append(((*p, "every"), "required with times (the period of the windows)"))
+        return issues
+    if f.times is None:
+        issues.append(((*p, "times"), "required with every (how many windows)"))
+    if not isinstance(f.duration, (int, float)):
+        issues.append(((*p, "duration"), "required with every (how long each window is)"))
+    elif f.duration >= f.every:
+        issues.append(((*p, "duration"), f"{f.duration:g} s is not shorter than every "
+                       f"({f.every:g} s): the windows would run into each other"))
+    return issues

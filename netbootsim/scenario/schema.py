@@ -658,6 +658,11 @@ class Fault(Section):
             or ``link-down`` a distribution draws it per server port.
         value: the loss probability for ``loss``.
         factor: ``service-slow``: how many times slower each request is served.
+        every: repeat the window every this long, ``times`` windows in all, from ``at``
+            (a flapping link: ``link-down`` for ``duration`` every ``every``); for the
+            faults of one window (links, services, images), with a ``duration`` shorter
+            than ``every``.
+        times: how many windows with ``every`` (at most 10,000).
     """
 
     kind: Literal["link-down", "service-down", "service-slow", "service-error", "loss",
@@ -667,6 +672,8 @@ class Fault(Section):
     duration: OptVarTime = None
     value: Probability | None = None
     factor: Annotated[float, Field(gt=0)] | None = None
+    every: Annotated[float | None, _quantity("time", optional=True, positive=True)] = None
+    times: Annotated[int, Field(ge=1, le=10000)] | None = None
 
 
 class Run(Section):

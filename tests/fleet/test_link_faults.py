@@ -132,3 +132,45 @@ def test_bad_server_fail_faults_are_refused(tmp_path):
         simulate_scenario(two_servers([{"kind": "server-fail", "target": "r01s001",
                                         "duration": "5s"}]))
     assert "faults[0].duration" in str(e.value.problems[0])
+
+
+# ------------------------------------------------------------ repeated fault windows
+def test_a_flapping_service_holds_each_fetch_that_meets_a_window():
+    # One server; http1 down 0.5 s every 0.502 s from t = 1 s: windows [1, 1.5),
+    # [1.502, 2.002), [2.004, 2.504). The base run's DHCP ends at ~1.0005 s (inside the
+    # first window): the kernel fetch waits to 1.5 and takes what it took in the base
+    # run (k), ending at 1.5 + k ≈ 1.5029, inside the second window: the initrd waits
+    # to 2.002 and takes its base time (i). Ready = 2.002 + i. One window only
+    # (times: 1): ready = 1.5 + k + i.
+    base = simulate_scenario(scenario(servers=1))
+    ph = base.phases.set_index("phase")
+    k = ph.loc["fetch:kernel", "end"] - ph.loc["fetch:kernel", "start"]
+    i = ph.loc["fetch:initrd", "end"] - ph.loc["fetch:initrd", "start"]
+    assert 1.0 < ph.loc["dhcp", "end"] < 1.5 and 1.502 < 1.5 + k < 2.002
+
+    def ready(times):
+        sc = scenario(servers=1)
+        sc["faults"] = [{"kind": "service-down", "target": "http1", "at": "1s",
+                         "duration": "0.5s", "every": "0.502s", "times": times}]
+        return float(simulate_scenario(sc).servers.ready.iloc[0])
+
+    assert abs(ready(3) - (2.002 + i)) < 1e-9
+    assert abs(ready(1) - (1.5 + k + i)) < 1e-9
+
+
+def test_bad_repeated_faults_are_refused():
+    import pytest
+
+    from netbootsim.errors import InputError
+
+    def problems(**f):
+        sc = scenario(servers=1)
+        sc["faults"] = [{"kind": "link-down", "target": "tor01--r01s001", "at": "1s", **f}]
+        with pytest.raises(InputError) as e:
+            simulate_scenario(sc)
+        return [str(p) for p in e.value.problems]
+
+    assert "faults[0].times: required with every" in problems(every="2s", duration="1s")[0]
+    assert "faults[0].every: required with times" in problems(times=3, duration="1s")[0]
+    assert "not shorter than every" in problems(every="1s", times=2, duration="1s")[0]
+    assert "faults[0].duration: required with every" in problems(every="1s", times=2)[0]
