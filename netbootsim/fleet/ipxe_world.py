@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import simpy
 
@@ -120,7 +121,16 @@ class IpxeWorld:
         m = self.m
         world = m.world
         env = self.env
-        target = world.resolve(uri)
+        name_uri = uri
+        if (host := world.dns_name(uri)) is not None:  # a DNS name: resolve it first
+            look = yield from world.dns.lookup(env, m.server, host)
+            m.record("dns", look.start, look.end, 0.0, "dns", look.server,
+                     "failed" if look.status else "ok", look.reason)
+            if look.status:
+                self.why = f"dns: {look.reason}"
+                return Fetched(look.status, look.reason)
+            name_uri = _with_host(uri, world.services[look.service].name)
+        target = world.resolve(name_uri)
         if isinstance(target, str):
             m.record(f"fetch:{name}", env.now, env.now, outcome="failed", reason=target)
             self.why = f"fetch:{name}: {target}"
@@ -262,3 +272,12 @@ class IpxeWorld:
         m = self.m
         if m.server in m.world.trace:
             m.console_lines.append((self.env.now, text))
+
+
+def _with_host(uri: str, host: str) -> str:
+    """``uri`` with its host name replaced by ``host`` (user and port kept)."""
+    parts = urlsplit(uri)
+    netloc = parts.netloc
+    user, at, rest = netloc.rpartition("@")
+    port = rest[len(rest.split(":", 1)[0]):] if not rest.startswith("[") else ""
+    return urlunsplit(parts._replace(netloc=f"{user}{at}{host}{port}"))

@@ -15,7 +15,7 @@ from .lifecycle import lifecycle, server_fails
 from .machine import Machine
 from .power import PowerControl, planned_instants
 from .results import FleetRun
-from .spec import DhcpSpec, FaultWindows, Group, OrchestratorSpec, Service
+from .spec import DhcpSpec, DnsSpec, FaultWindows, Group, OrchestratorSpec, Service
 from .variation import GroupDraws
 from .world import World
 
@@ -65,6 +65,7 @@ def simulate(
     faults: FaultWindows | None = None,
     provisioners: dict | None = None,
     orchestrators: dict[str, OrchestratorSpec] | None = None,
+    dns: dict[str, DnsSpec] | None = None,
     trace: Sequence[str] = (),
     progress=None,
     watch: Callable[[float], None] | None = None,
@@ -99,6 +100,7 @@ def simulate(
         provisioners: each provisioning API's inventory and templates, by name.
         orchestrators: every orchestrator by name (the groups' power policies name
             theirs; :mod:`.power`).
+        dns: the DNS servers by name (:mod:`.dns`): URIs may then name hosts.
         trace: servers whose iPXE console is kept (``FleetRun.consoles``).
         progress: called as ``progress(done, total, now)`` each time a server finishes,
             and every :data:`WATCH_EVERY` SimPy steps (a third of a second or so), so a
@@ -125,7 +127,8 @@ def simulate(
                   full_recompute=full_recompute, engine=engine,
                   host_queue=host_queue,
                   **({} if buffer is None else {"buffer": buffer}),
-                  sample_every=sample_every, faults=faults, provisioners=provisioners)
+                  sample_every=sample_every, faults=faults, provisioners=provisioners,
+                  dns=dns)
     world.trace = set(trace)
     env = world.env
     by_name = {g.name: g for g in groups}

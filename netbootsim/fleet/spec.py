@@ -9,7 +9,8 @@ from ..dist import Dist
 from ..profiles import Profile
 from ..services.registry import API, DHCP, HTTP, TFTP
 
-__all__ = ["Service", "DhcpSpec", "Install", "Stage", "Group", "LinkFaults", "FaultWindows",
+__all__ = ["Service", "DhcpSpec", "DnsSpec", "Install", "Stage", "Group", "LinkFaults",
+           "FaultWindows",
            "PowerPolicy", "OrchestratorSpec", "POWER_POLICIES", "DEFAULT_STAGE",
            "LINUX_RWND", "TLS_CLIENT_TIME"]
 
@@ -93,6 +94,27 @@ class DhcpSpec:
     boot_files: tuple[tuple[str, str], ...] = ()
     script: str = ""
     user_class_check: bool = True
+
+
+@dataclass(frozen=True)
+class DnsSpec:
+    """A DNS server (:mod:`.dns`).
+
+    Attributes:
+        name: service name from the scenario.
+        host: topology node it runs on.
+        records: lower-case full name (no trailing dot) -> the services whose hosts are
+            its A records, in the zone's order.
+        order: ``cyclic``, ``fixed`` or ``random``
+            (:data:`~netbootsim.services.registry.DNS_ORDERS`).
+        service_time: its time per query (s).
+    """
+
+    name: str
+    host: str
+    records: dict[str, tuple[str, ...]]
+    order: str
+    service_time: float
 
 
 @dataclass(frozen=True)

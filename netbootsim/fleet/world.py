@@ -33,11 +33,12 @@ from ..services.dhcp import DhcpServer
 from ..services.slots import SYN_GIVE_UP, HttpWorkers, TftpSlots, run_with_slot
 from ..streams import Streams
 from ..topology import Topology
+from .dns import Dns
 from .faults import Faults
 from .flow_transport import FlowTransport
 from .packet_transport import PacketTransport
 from .results import FleetRun
-from .spec import LINUX_RWND, TLS_CLIENT_TIME, DhcpSpec, FaultWindows, Service
+from .spec import LINUX_RWND, TLS_CLIENT_TIME, DhcpSpec, DnsSpec, FaultWindows, Service
 from .transport import Route, Transport
 from .variation import RequestDraws
 
@@ -94,7 +95,8 @@ class World:
                  full_recompute: bool = False, sample_every: float = 0.005,
                  engine: str = "flow", buffer: float = SWITCH_BUFFER,
                  host_queue: str = "fair",
-                 faults: FaultWindows | None = None, provisioners: dict | None = None):
+                 faults: FaultWindows | None = None, provisioners: dict | None = None,
+                 dns: dict[str, DnsSpec] | None = None):
         if engine not in ENGINES:
             raise ValueError(f"engine {engine!r}: one of {', '.join(ENGINES)}")
         self.env = env = simpy.Environment()
@@ -119,6 +121,7 @@ class World:
                 env, run, hosts, streams=streams, full_recompute=full_recompute,
                 sample_every=sample_every, buffer=buffer, host_queue=host_queue)
         self.provisioners = provisioners or {}  # API name -> services.provisioning.Provisioner
+        self.dns = Dns(dns or {}, topology, self.faults, streams.rng("dns"))
         self.trace: set[str] = set()  # servers whose console is kept
         self._resources: dict[str, Resource] = {}
         self._disks = {s.name: Resource(f"{s.name}:disk", s.disk_rate)
@@ -174,6 +177,24 @@ class World:
                              start, end, nbytes, protocol, endpoint, outcome, reason)
 
     # -------------------------------------------------------------------- naming
+    def dns_name(self, uri: str) -> str | None:
+        """The host name of ``uri`` to resolve by DNS first, if any (:mod:`.dns`).
+
+        With DNS servers in the scenario, a host that is neither a service's nor a
+        host's name nor a host's address is a DNS name (one no server knows fails as
+        iPXE fails it); without any, names stay the services' and hosts' own.
+        """
+        if not self.dns.servers:
+            return None
+        parts = urlsplit(uri)
+        host = (parts.hostname or "").rstrip(".")
+        if parts.scheme.lower() not in SCHEMES or not host or host in self.ip_host:
+            return None
+        if host in self.dns.names:
+            return host
+        known = any(host in (s.name.lower(), s.host.lower()) for s in self.services.values())
+        return None if known else host
+
     def resolve(self, uri: str) -> Target | str:
         """The service and file a URI names, or why it names none.
 

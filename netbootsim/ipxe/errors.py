@@ -29,7 +29,7 @@ POSIX = {"ENOERR": 0x00, "EACCES": 0x02, "EADDRNOTAVAIL": 0x04, "ECANCELED": 0x0
          "ECONNRESET": 0x0f, "EINVAL": 0x1c, "EIO": 0x1d, "ENETUNREACH": 0x28,
          "ENODEV": 0x2c, "ENOENT": 0x2d, "ENOEXEC": 0x2e, "ENOMEM": 0x31, "ENOSPC": 0x34,
          "ENOTCONN": 0x38, "ENOTSUP": 0x3c, "ENOTTY": 0x3d, "EPERM": 0x41, "ERANGE": 0x46,
-         "ETIMEDOUT": 0x4c}
+         "ETIMEDOUT": 0x4c, "ENXIO": 0x3e}
 
 #: BIOS platform byte of each POSIX code (arch/x86/include/ipxe/errno/pcbios.h,
 #: values from arch/x86/include/pxe_error.h).
@@ -37,7 +37,7 @@ PLATFORM = {"ENOERR": 0x00, "EACCES": 0x3c, "EADDRNOTAVAIL": 0x19, "ECANCELED": 
             "ECONNRESET": 0x39, "EINVAL": 0x02, "EIO": 0x39, "ENETUNREACH": 0x11,
             "ENODEV": 0x3b, "ENOENT": 0x3b, "ENOEXEC": 0x01, "ENOMEM": 0x06, "ENOSPC": 0x06,
             "ENOTCONN": 0x01, "ENOTSUP": 0x03, "ENOTTY": 0x01, "EPERM": 0x3c, "ERANGE": 0x01,
-            "ETIMEDOUT": 0x35}
+            "ETIMEDOUT": 0x35, "ENXIO": 0x3b}
 
 #: File identifiers (include/ipxe/errfile.h; ERRFILE_CORE 0x2000, _NET 0x6000,
 #: _IMAGE 0x8000, _OTHER 0xe000, plus the file's index << 16).
@@ -46,7 +46,7 @@ ERRFILE = {"exec": 0x022000, "monojob": 0x072000, "settings": 0x0c2000, "base64"
            "httpcore": 0x0c6000, "dhcp": 0x106000, "tftp": 0x126000, "image": 0x008000,
            "script": 0x028000, "image_cmd": 0x0ae000, "ifmgmt": 0x0ee000,
            "prompt": 0x22e000, "open": 0x092000, "x509": 0x16e000, "cms": 0x2ae000,
-           "menu_ui": 0x2ce000, "readline": 0x32e000,
+           "menu_ui": 0x2ce000, "readline": 0x32e000, "dns": 0x116000,
            "cpuid_cmd": 0x80e000}  # ERRFILE_ARCH 0x800000 | ERRFILE_OTHER (x86 bits/errfile.h)
 
 

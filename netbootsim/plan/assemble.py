@@ -32,7 +32,7 @@ from ..fleet import (
     random_inputs,
     simulate,
 )
-from ..fleet.spec import OrchestratorSpec, PowerPolicy
+from ..fleet.spec import DnsSpec, OrchestratorSpec, PowerPolicy
 from ..profiles import Profile, ProfileMix, get_profile, tuned
 from ..scenario.api_checks import scenario_dir
 from ..services.provisioning import DEFAULT_UNKNOWN, Provisioner, load_inventory
@@ -92,6 +92,7 @@ class FleetInputs:
     faults: FaultWindows = field(default_factory=FaultWindows)
     provisioners: dict[str, Provisioner] = field(default_factory=dict)
     orchestrators: dict[str, OrchestratorSpec] = field(default_factory=dict)
+    dns: dict[str, DnsSpec] = field(default_factory=dict)
     engine: str = "flow"
 
 
@@ -152,6 +153,10 @@ def fleet_inputs(built) -> FleetInputs:
     for name, svc in sorted(built.services.items()):
         if svc.kind == "dhcp":
             out.dhcp.append(_dhcp(name, svc))
+        elif svc.kind == "dns":
+            out.dns[name] = DnsSpec(name, svc.host, {
+                n.lower().rstrip("."): tuple(t) for n, t in svc.records.items()},
+                svc.order, svc.service_time)
         elif svc.kind == "orchestrator":
             out.orchestrators[name] = OrchestratorSpec(
                 name, svc.power_workers, svc.power_latency, svc.power_time,
@@ -352,7 +357,7 @@ def run_built(built, *, name: str | None = None, trace: tuple[str, ...] = (),
                    services=inputs.services, dhcp=inputs.dhcp, images=inputs.images,
                    scripts=inputs.scripts,
                    faults=inputs.faults, provisioners=inputs.provisioners,
-                   orchestrators=inputs.orchestrators, trace=trace,
+                   orchestrators=inputs.orchestrators, dns=inputs.dns, trace=trace,
                    progress=progress, watch=watch, streams=streams)
     return run, inputs, time.perf_counter() - t0
 

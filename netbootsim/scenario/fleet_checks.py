@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ..clock import DEFAULT_HORIZON
 from ..dist import DistError
 from ..ipxe.spec import BUILDS
@@ -141,10 +143,13 @@ def fleet_checks(parts) -> list[Issue]:
             if st.on_failure == "reboot" and st.timeout is None:
                 issues.append(((*sp, "timeout"), "required with on_failure: reboot (else a "
                                                  "failing server reboots for ever)"))
+    taken = {n.lower() for n in kinds} | {h.lower() for h in parts.host_names or ()}
     for name, svc in parts.services.items():
         if getattr(svc, "kind", "") == "dhcp":
             for arch, file in svc.boot_files.items():
                 _image(issues, ("services", name, "boot_files", arch), file, images)
+        if getattr(svc, "kind", "") == "dns":
+            issues += _dns_checks(name, svc, kinds, taken)
     for i, f in parts.faults:
         p = ("faults", i)
         if f.kind == "service-slow" and f.factor is None:
@@ -197,4 +202,28 @@ def _repeat_checks(f, p: tuple, groups) -> list:
     elif f.duration >= f.every:
         issues.append(((*p, "duration"), f"{f.duration:g} s is not shorter than every "
                        f"({f.every:g} s): the windows would run into each other"))
+    return issues
+
+
+_DNS_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+\.?")
+
+
+def _dns_checks(name: str, svc, kinds: dict, taken: set[str]) -> list:
+    """A DNS server's records: full names, not a service's or host's, naming services.
+
+    Several servers may answer for one name (a primary and its secondaries).
+    """
+    issues: list = []
+    for rname, targets in svc.records.items():
+        p = ("services", name, "records", rname)
+        low = rname.lower().rstrip(".")
+        if not _DNS_NAME.fullmatch(rname.lower()):
+            issues.append((p, f"{rname!r} is not a full DNS name (labels of letters, digits "
+                              "and hyphens, with a dot: a name without one would go through "
+                              "iPXE's DNS search list, not modelled)"))
+        elif low in taken:
+            issues.append((p, f"{rname!r} is already the name of a service or host (URIs "
+                              "naming it reach it without DNS)"))
+        for j, target in enumerate(targets):
+            _service(issues, (*p, j), target, kinds, ("http", "tftp", "api"))
     return issues

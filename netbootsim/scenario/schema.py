@@ -30,7 +30,7 @@ from pydantic_core import PydanticCustomError
 from ..clock import DEFAULT_HORIZON, time_limit_problem
 from ..dist import Dist, DistError, parse_value
 from ..profiles import ProfileMix, parse_mix
-from ..services.registry import API, DHCP, HTTP, KINDS, ORCHESTRATOR, TFTP
+from ..services.registry import API, DHCP, DNS, HTTP, KINDS, ORCHESTRATOR, TFTP
 from ..units import UnitError, parse_percent, parse_quantity
 
 __all__ = [
@@ -407,8 +407,34 @@ class OrchestratorService(Section):
     step_time: Time = _from_model("orchestrator", "step_time")
 
 
+class DnsService(Section):
+    """A DNS server: boot URIs may name hosts (``http://boot.example.com/kernel``).
+
+    Every DNS server of a scenario is handed to the clients by DHCP (option 6, in name
+    order): iPXE resolves a name for each connection it opens (it keeps no cache),
+    asking one server per try on its retry timer (:mod:`netbootsim.fleet.dns`).
+
+    Attributes:
+        host: the topology host it runs on.
+        model: one of :data:`netbootsim.services.registry.DNS`.
+        records: each name (with a dot: a full name) and the services whose hosts are its
+            A records, in the zone's order (several: round-robin DNS over mirrors).
+        order: how each answer orders a name's records: ``cyclic`` (rotated by one each
+            answer), ``fixed`` or ``random``; default from ``model``.
+        service_time: its time per query; default from ``model`` (assumed).
+    """
+
+    kind: Literal["dns"]
+    host: Name
+    model: Annotated[str, _model_name("dns")] = DNS.default
+    records: Annotated[dict[str, Annotated[list[Name], Field(min_length=1)]],
+                       Field(min_length=1)]
+    order: Literal["cyclic", "fixed", "random"] = _from_model("dns", "order")
+    service_time: Time = _from_model("dns", "service_time")
+
+
 Service = Annotated[Union[TftpService, HttpService, DhcpService, ApiService,  # noqa: UP007
-                          OrchestratorService],
+                          OrchestratorService, DnsService],
                     Field(discriminator="kind")]
 
 

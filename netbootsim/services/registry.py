@@ -22,7 +22,8 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 __all__ = ["ServiceModel", "TftpModel", "HttpModel", "DhcpModel", "ApiModel",
-           "OrchestratorModel", "Kind", "TFTP", "HTTP", "DHCP", "API", "ORCHESTRATOR", "KINDS"]
+           "OrchestratorModel", "DnsModel", "Kind", "TFTP", "HTTP", "DHCP", "API",
+           "ORCHESTRATOR", "DNS", "KINDS", "DNS_ORDERS"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,6 +167,28 @@ class OrchestratorModel(ServiceModel):
     step_time: float
 
     SCENARIO = ("power_workers", "power_latency", "power_time", "step_workers", "step_time")
+
+
+#: How a DNS server orders the records of a name in each answer (BIND's ``rrset-order``
+#: orderings [bind-rrset-order]): ``cyclic`` rotates them by one each answer
+#: (round-robin DNS), ``fixed`` keeps the zone's order, ``random`` shuffles them.
+DNS_ORDERS = ("cyclic", "fixed", "random")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DnsModel(ServiceModel):
+    """A DNS server answering the boot network's names (:mod:`netbootsim.fleet.dns`).
+
+    Attributes:
+        service_time: its time per query (s); a scenario default.
+        order: how it orders a name's records in an answer, one of :data:`DNS_ORDERS`;
+            a scenario default.
+    """
+
+    service_time: float
+    order: str
+
+    SCENARIO = ("service_time", "order")
 
 
 @dataclass(frozen=True)
@@ -338,4 +361,17 @@ ORCHESTRATOR = Kind("orchestrator", "orchestrator", "ironic", {
 })
 
 #: Every kind, in the order scenarios' messages and ``netbootsim models`` list them.
-KINDS: dict[str, Kind] = {k.name: k for k in (TFTP, HTTP, DHCP, API, ORCHESTRATOR)}
+DNS = Kind("dns", "dns service", "generic", {
+    # An authoritative answer from memory: 0.1 ms per query, assumed (no published
+    # figure for a boot network's server; far under a round trip across the fabric's
+    # hops, and under a loaded resolver's: give service_time for that). Records rotated
+    # each answer: BIND's rrset-order cyclic [bind-rrset-order].
+    "generic": DnsModel(
+        name="generic",
+        description="{ms[service_time]:g} ms per query (uncalibrated), records in "
+                    "{order} order",
+        sources=("assumed; no published figure", "rrset-order [bind-rrset-order]"),
+        service_time=0.1e-3, order="cyclic"),
+})
+
+KINDS: dict[str, Kind] = {k.name: k for k in (TFTP, HTTP, DHCP, API, ORCHESTRATOR, DNS)}
