@@ -4,7 +4,12 @@ A URI may name a host by a DNS name (``http://boot.example.com/kernel``) when th
 scenario has DNS servers (:class:`~.spec.DnsSpec`). iPXE, at ipxe/ipxe 0ab2277
 (src/net/udp/dns.c):
 
-* keeps no cache: every connection it opens resolves its name again (``dns_resolv``);
+* keeps no cache: every connection it opens resolves its name again (``dns_resolv``),
+  but an HTTP request reuses a pooled connection to the same scheme, host name and port
+  without opening one (net/tcp/httpconn.c ``http_connect``): a client resolves a
+  mirror's name once for its kernel and initrd, and stays on the mirror it got
+  (:class:`~.ipxe_world.IpxeWorld` keeps that; iPXE's 10 s expiry of an idle pooled
+  connection, ``HTTP_CONN_EXPIRY``, is not modelled, as for the world's keep-alive);
 * with no DNS server configured, fails at once, ``ENXIO`` "No DNS servers available"
   (dns.c:991-996);
 * asks for an A record (an AAAA first only when it has IPv6 DNS servers, dns.c:1018-1019;

@@ -58,7 +58,7 @@ class IpxeWorld:
             error text).
     """
 
-    __slots__ = ("_tampered", "_told", "_why", "env", "m")
+    __slots__ = ("_pooled", "_tampered", "_told", "_why", "env", "m")
 
     def __init__(self, machine: Machine):
         self.m = machine
@@ -66,6 +66,8 @@ class IpxeWorld:
         self._why = ""
         self._told = False  # the world reported the failure of the command running now
         self._tampered: dict[str, str] = {}  # URI -> service it came from tampered with
+        #: (scheme, DNS name) -> the service its pooled HTTP connection goes to
+        self._pooled: dict[tuple[str, str], str] = {}
 
     @property
     def why(self) -> str:
@@ -123,13 +125,22 @@ class IpxeWorld:
         env = self.env
         name_uri = uri
         if (host := world.dns_name(uri)) is not None:  # a DNS name: resolve it first
-            look = yield from world.dns.lookup(env, m.server, host)
-            m.record("dns", look.start, look.end, 0.0, "dns", look.server,
-                     "failed" if look.status else "ok", look.reason)
-            if look.status:
-                self.why = f"dns: {look.reason}"
-                return Fetched(look.status, look.reason)
-            name_uri = _with_host(uri, world.services[look.service].name)
+            # unless an HTTP connection to that name is pooled: iPXE reuses one whose
+            # scheme, host name and port match before it opens (and resolves) a new one
+            # (net/tcp/httpconn.c http_connect [ipxe-src]); TFTP resolves every time
+            scheme = urlsplit(uri).scheme.lower()
+            service = self._pooled.get((scheme, host))
+            if service is None or service not in world.connections.get(m.server, {}):
+                look = yield from world.dns.lookup(env, m.server, host)
+                m.record("dns", look.start, look.end, 0.0, "dns", look.server,
+                         "failed" if look.status else "ok", look.reason)
+                if look.status:
+                    self.why = f"dns: {look.reason}"
+                    return Fetched(look.status, look.reason)
+                service = look.service
+                if scheme in ("http", "https"):
+                    self._pooled[(scheme, host)] = service
+            name_uri = _with_host(uri, service)
         target = world.resolve(name_uri)
         if isinstance(target, str):
             m.record(f"fetch:{name}", env.now, env.now, outcome="failed", reason=target)
