@@ -89,6 +89,7 @@ from ..scenario.schema import MAX_REPLICATIONS, MIN_REPLICATIONS
 from ..streams import Streams
 from ..units import UnitError, parse_percent
 from . import intervals
+from .costs import mean_costs
 from .outdir import OutputDir
 from .run import deadline_fields, execute, question_of, simulate
 from .summary import _clean, write_outputs
@@ -501,6 +502,8 @@ def pooled_summary(reps: Sequence[Replica], servers: pd.DataFrame,
         "services": _sum_counters([r.summary.get("services") or {} for r in reps]),
     })
     s["failures"] = dict(sorted(s["failures"].items()))
+    if "costs" in first:  # per design: each replication's quantities, averaged
+        s["costs"] = mean_costs([r.summary["costs"] for r in reps])
     bounds = [r.summary.get("line_rate_bound") or {} for r in reps]
     bound = dict(bounds[0])
     for k in ("seconds", "bytes"):

@@ -31,6 +31,7 @@ from ..runtime import paused_gc
 from ..scenario import BuiltScenario, Scenario, build, load_scenario
 from ..streams import Streams
 from .assemble import FleetInputs, engine_mode, random_block, run_built, scope_notes
+from .costs import cost_block
 from .outdir import OutputDir
 from .summary import summarize, write_outputs
 
@@ -172,6 +173,9 @@ def simulate(scenario: Scenario | BuiltScenario, *, name: str | None = None, que
         warnings=[str(w) for w in sc.warnings])
     summary["random"] = random_block(built, inputs)  # what the seed draws (report: 6h)
     summary["tftp"] = tftp_block(inputs)  # block sizes: what held a TFTP run back (report)
+    if sc.costs is not None:  # the user's prices (issue 16): what the design costs
+        summary["costs"] = cost_block(sc.costs, servers, phases, run.wire_bytes,
+                                      built.topology)
     for frame in (servers, phases, timeline):
         with_replication(frame, replication or 0)
     if built.run.deadline is not None:

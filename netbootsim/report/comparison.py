@@ -27,7 +27,14 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from . import fmt
-from .content import MAX_FAILURE_ROWS, held_back, interval, phase_order, replicated
+from .content import (
+    MAX_FAILURE_ROWS,
+    cost_rows,
+    held_back,
+    interval,
+    phase_order,
+    replicated,
+)
 from .spread import NESTED_PREFIXES, failure_times, replication_count
 
 __all__ = ["Run", "CONTRAST_WORDS", "shared_question", "contrast", "answer",
@@ -330,6 +337,7 @@ def build_compare_context(runs: list[Run], changes: dict[str, str] | None = None
                  "p50": _cell_dur(r, "p50"), "p95": _cell_dur(r, "p95"),
                  "p99": _cell_dur(r, "p99"), "makespan": _cell_dur(r, "makespan"),
                  "ratio": ratio, "deadline": _deadline_cell(r), "bound": bound,
+                 "cost": (cost_rows(r.summary) or {}).get("total", fmt.DASH),
                  "held": held_back(r.summary, r.phases)}
         rows.append(cells)
     replicated_any = any(replicated(r.summary) for r in runs)
@@ -340,6 +348,7 @@ def build_compare_context(runs: list[Run], changes: dict[str, str] | None = None
         "differs": bool(differs) and (bool(shared) or bool(changes)),
         "rows": rows,
         "deadline": deadline,
+        "cost": any(r.summary.get("costs") for r in runs),
         "replicated": replicated_any,
         "failures": _failure_rows(runs),
         "phases": _phase_rows(runs),

@@ -674,6 +674,7 @@ def build_context(summary: dict, servers: pd.DataFrame, phases: pd.DataFrame,
         "records_file": records_file,
         "failure_timing": _failure_timing(fails, replication_count(servers) > 1),
         "services": _services(s),
+        "costs": cost_rows(s),
         "not_ready": not_ready,
         "more_servers": more_servers,
         "phase_stats": _phase_stats(s, phases, order),
@@ -682,3 +683,24 @@ def build_context(summary: dict, servers: pd.DataFrame, phases: pd.DataFrame,
         "warnings": [str(w) for w in s.get("warnings") or []],
         "run_info": " · ".join(run_info) or "netbootsim",
     }
+
+
+def money(amount: object, currency: str = "") -> str:
+    """An amount in the user's currency: two decimals, thousands separated."""
+    value = fmt.number(amount)
+    if value is None:
+        return fmt.DASH
+    return f"{value:,.2f}" + (f" {currency}" if currency else "")
+
+
+def cost_rows(s: dict) -> dict | None:
+    """The run's priced items and total (``summary["costs"]``), formatted; None if unpriced."""
+    c = s.get("costs")
+    if not c:
+        return None
+    cur = str(c.get("currency") or "")
+    rows = [{"what": str(i["what"]), "name": str(i["name"]),
+             "quantity": f"{fmt.number(i['quantity']) or 0.0:,.6g} {i['unit']}",
+             "price": money(i["price"], cur), "amount": money(i["amount"], cur)}
+            for i in c.get("items") or []]
+    return {"total": money(c.get("total"), cur), "rows": rows}

@@ -105,6 +105,18 @@ No resource limited any flow.
 {% endfor %}
 
 {% endif %}
+{% if costs %}
+## Cost
+
+At the scenario's own prices: **{{ costs.total }}**.
+
+| priced | name | quantity | price | amount |
+|---|---|--:|--:|--:|
+{% for c in costs.rows %}
+| {{ c.what }} | {{ c.name | cell }} | {{ c.quantity }} | {{ c.price }} | {{ c.amount }} |
+{% endfor %}
+
+{% endif %}
 ## Failures
 
 {% if failures %}
@@ -276,6 +288,16 @@ each spent in each phase (every attempt counted), and where each lost most again
 <td>{{ v.pressure }}</td></tr>
 {% endfor %}</table>
 {% endif %}
+{% if costs %}
+<h2>Cost</h2>
+<p>At the scenario's own prices: <strong>{{ costs.total }}</strong>.</p>
+<table><tr><th>priced</th><th>name</th><th class="n">quantity</th><th class="n">price</th>
+<th class="n">amount</th></tr>
+{% for c in costs.rows %}<tr><td>{{ c.what }}</td><td>{{ c.name }}</td>
+<td class="n">{{ c.quantity }}</td><td class="n">{{ c.price }}</td>
+<td class="n">{{ c.amount }}</td></tr>
+{% endfor %}</table>
+{% endif %}
 <h2>Failures</h2>
 {% if failures %}
 {% if failure_timing %}<p>{{ failure_timing }}</p>{% endif %}
@@ -352,13 +374,15 @@ Each run asks its own question:
 
 {% endif %}
 | run |{% if differs %} what differs |{% endif %} ready | failed | p50 | p95 | p99 | makespan \
-| × first |{% if deadline %} by the deadline |{% endif %} line-rate bound | what held it back |
+| × first |{% if deadline %} by the deadline |{% endif %}{% if cost %} cost |{% endif %} \
+line-rate bound | what held it back |
 |---|{% if differs %}---|{% endif %}--:|--:|--:|--:|--:|--:|--:|{% if deadline %}--:|{% endif %}\
---:|---|
+{% if cost %}--:|{% endif %}--:|---|
 {% for r in rows %}
 | [{{ r.run | cell }}]({{ r.report }}) |{% if differs %} {{ r.differs | cell }} |{% endif %} \
 {{ r.ready }} | {{ r.failed }} | {{ r.p50 }} | {{ r.p95 }} | {{ r.p99 }} | {{ r.makespan }} \
-| {{ r.ratio }} |{% if deadline %} {{ r.deadline }} |{% endif %} {{ r.bound }} \
+| {{ r.ratio }} |{% if deadline %} {{ r.deadline }} |{% endif %}\
+{% if cost %} {{ r.cost }} |{% endif %} {{ r.bound }} \
 | {{ r.held | cell }} |
 {% endfor %}
 
@@ -432,6 +456,7 @@ figcaption { color: #555; font-size: .9rem; }
 <th class="n">ready</th><th class="n">failed</th><th class="n">p50</th><th class="n">p95</th>
 <th class="n">p99</th><th class="n">makespan</th><th class="n">× first</th>
 {% if deadline %}<th class="n">by the deadline</th>{% endif %}
+{% if cost %}<th class="n">cost</th>{% endif %}
 <th class="n">line-rate bound</th><th>what held it back</th></tr>
 {% for r in rows %}<tr><td><a href="{{ r.report }}">{{ r.run }}</a></td>
 {% if differs %}<td>{{ r.differs }}</td>{% endif %}<td class="n">{{ r.ready }}</td>
@@ -439,6 +464,7 @@ figcaption { color: #555; font-size: .9rem; }
 <td class="n">{{ r.p95 | nobreak }}</td><td class="n">{{ r.p99 | nobreak }}</td>
 <td class="n">{{ r.makespan | nobreak }}</td><td class="n">{{ r.ratio }}</td>
 {% if deadline %}<td class="n">{{ r.deadline | nobreak }}</td>{% endif %}
+{% if cost %}<td class="n">{{ r.cost | nobreak }}</td>{% endif %}
 <td class="n">{{ r.bound }}</td><td>{{ r.held }}</td></tr>
 {% endfor %}</table>
 {% if replicated %}<p class="more">Values of replicated runs are means over their

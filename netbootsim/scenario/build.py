@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ..errors import InputError
 from ..topology import Topology
 from .load import Scenario
-from .place import allocate, build_topology, fault_target_checks
+from .place import allocate, build_topology, cost_target_checks, fault_target_checks
 from .schema import Fault, FleetGroup, Image, Run
 
 __all__ = ["BuiltScenario", "build"]
@@ -60,6 +60,7 @@ def build(scenario: Scenario) -> BuiltScenario:
             issues += more + fault_target_checks(
                 topo, list(enumerate(scenario.faults)),
                 frozenset(g.name for g in scenario.fleet))
+            issues += cost_target_checks(topo, scenario.costs, set(scenario.services))
         if issues or topo is None:
             raise InputError([scenario.origin.problem(p, m) for p, m in issues])
         placed = topo, servers

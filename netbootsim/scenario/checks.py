@@ -19,6 +19,7 @@ from ..profiles import PROFILES, profile_names
 from .fleet_checks import fleet_checks
 from .messages import suggest
 from .schema import (
+    Costs,
     Fault,
     FleetGroup,
     Image,
@@ -65,6 +66,7 @@ class Parts:
     host_names: set[str] | None = None
     group_refs: list[tuple[int, Any]] = field(default_factory=list)
     fault_refs: list[tuple[int, Any]] = field(default_factory=list)
+    costs: Costs | None = None
 
 
 def _refs(raw: Any, fields: dict[str, Any]) -> SimpleNamespace:
@@ -113,7 +115,10 @@ def split_parts(tree: dict, model: ScenarioModel | None) -> Parts:
         parts.fleet, parts.faults = list(enumerate(model.fleet)), list(enumerate(model.faults))
         parts.service_hosts = {k: v.host for k, v in model.services.items()}
         parts.group_refs, parts.fault_refs = list(parts.fleet), list(parts.faults)
+        parts.costs = model.costs
         return parts
+    if isinstance(tree.get("costs"), dict):
+        parts.costs = _try(Costs.model_validate, tree["costs"])
     if "topology" in tree:
         parts.topology = _try(TopologySection.model_validate, tree["topology"])
     parts.run = _try(Run.model_validate, tree.get("run", {}))
@@ -266,6 +271,17 @@ def static_checks(parts: Parts) -> list[Issue]:
                 or (n in PROFILES and PROFILES[n].platform is not None)]):
             issues.append(((*p, "server"), f"profile {tftp_only[0]!r} fetches over TFTP "
                            f"only, but {g.server!r} is an http service"))
+    if parts.costs is not None:
+        groups = sorted(g.name for _, g in parts.group_refs if g.name is not None)
+        for name in parts.costs.servers:
+            if name not in groups:
+                issues.append((("costs", "servers", name), f"unknown fleet group {name!r}"
+                               f"{suggest(name, groups)}; groups: {_known(groups)}"))
+        for name in parts.costs.services:
+            if name not in parts.service_kinds:
+                issues.append((("costs", "services", name), f"unknown service {name!r}"
+                               f"{suggest(name, sorted(parts.service_kinds))}; services: "
+                               f"{_known(parts.service_kinds)}"))
     for i, f in parts.faults:
         p = ("faults", i)
         if f.kind == "loss" and f.value is None:

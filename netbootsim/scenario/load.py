@@ -25,7 +25,7 @@ from .api_checks import api_checks, scenario_dir
 from .checks import split_parts, static_checks
 from .messages import error_problems
 from .overrides import apply_overrides
-from .place import allocate, build_topology, fault_target_checks
+from .place import allocate, build_topology, cost_target_checks, fault_target_checks
 from .plausible import plausibility_warnings
 from .schema import EMPIRICAL_BASE, ScenarioModel
 from .script_checks import lint_scripts
@@ -33,7 +33,7 @@ from .source import Origin, read_yaml, to_plain
 
 __all__ = ["Scenario", "load_scenario"]
 
-_SECTIONS = "topology, services, images, fleet, faults, run, variants"
+_SECTIONS = "topology, services, images, fleet, faults, run, costs, variants"
 
 
 class Scenario(ScenarioModel):
@@ -218,6 +218,7 @@ def _validate(tree: Any, origin: Origin, *, overrides: Sequence[str], name: str,
             issues += more
             issues += fault_target_checks(topo, parts.faults, frozenset(
                 g.name for _, g in parts.group_refs if g.name is not None))
+            issues += cost_target_checks(topo, parts.costs, set(parts.service_kinds))
             placed = topo, servers
     problems += [origin.problem(p, m) for p, m in issues]
     problems += api_checks(parts, origin)

@@ -24,7 +24,8 @@ from ..topology import (
 from .messages import suggest
 from .schema import Fault, FleetGroup, Link, TopologySection
 
-__all__ = ["build_topology", "allocate", "fault_target_checks", "Issue", "DEFAULT_SPINES"]
+__all__ = ["build_topology", "allocate", "fault_target_checks", "cost_target_checks", "Issue",
+           "DEFAULT_SPINES"]
 
 Issue = tuple[tuple, str]
 _T = ("topology",)
@@ -205,4 +206,21 @@ def fault_target_checks(topo: Topology, faults: list[tuple[int, Fault]],
             issues.append((("faults", i, "duration"), (
                 "a distribution varies per server port: only for a group's lacp, stp or "
                 "link-down; this fault is one window of the run: give a duration")))
+    return issues
+
+
+def cost_target_checks(topo: Topology, costs, services: set[str]) -> list[Issue]:
+    """Priced links (and egress not of a service) must be links of the built topology."""
+    if costs is None:
+        return []
+    links = list(topo.links())
+    example = links[0] if links else "a--b"
+    issues: list[Issue] = []
+    named = [("links", n) for n in costs.links] + [
+        ("egress_gb", n) for n in costs.egress_gb if n not in services]
+    for section, name in named:
+        if name not in links:
+            what = "link" if section == "links" else "service or link"
+            issues.append((("costs", section, name), f"unknown {what} {name!r}"
+                           f"{suggest(name, links)}; links are named like {example!r}"))
     return issues

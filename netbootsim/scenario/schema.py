@@ -750,6 +750,34 @@ class Run(Section):
         return self
 
 
+#: A price in the user's currency (≥ 0, finite).
+Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class Costs(Section):
+    """The user's own prices, to put a cost beside a design's commissioning time.
+
+    No price has a default: what is not priced costs nothing in the total, and the
+    report lists what was priced. Amounts are added as written (a server's price may be
+    its purchase or a month of rent: the same unit for every entry of a comparison).
+
+    Attributes:
+        currency: a label for the amounts (``EUR``).
+        servers: per server of the fleet group named.
+        services: per instance of the service named.
+        links: per full-duplex link named (``tor01--boot1``).
+        egress_gb: per GB (10^9 bytes) served by the service named (the bytes its
+            fetches delivered), or carried by the link named (its wire bytes, both
+            directions).
+    """
+
+    currency: str = ""
+    servers: dict[str, Price] = {}
+    services: dict[str, Price] = {}
+    links: dict[str, Price] = {}
+    egress_gb: dict[str, Price] = {}
+
+
 class ScenarioModel(Section):
     """A whole scenario, every section validated on its own."""
 
@@ -759,6 +787,7 @@ class ScenarioModel(Section):
     fleet: Annotated[list[FleetGroup], Field(min_length=1)]
     faults: list[Fault] = []
     run: Run = Run()
+    costs: Costs | None = None
     #: Named variants for ``netbootsim compare``: name -> {field path: value}, each
     #: applied like ``--set path=value`` to the scenario as written.
     variants: dict[Name, dict[Name, Any]] = {}
