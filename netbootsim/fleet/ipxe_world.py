@@ -141,6 +141,18 @@ class IpxeWorld:
                 if scheme in ("http", "https"):
                     self._pooled[(scheme, host)] = service
             name_uri = _with_host(uri, service)
+        lb = world.lb_at.get((urlsplit(name_uri).hostname or "").rstrip("."))
+        if lb is not None:  # a 302 redirector: ask it, then fetch from the mirror it names
+            file = urlsplit(name_uri).path.rsplit("/", 1)[-1]
+            res, mirror = yield from world.redirect(
+                m.server, lb, tls=urlsplit(name_uri).scheme.lower() == "https")
+            m.record(f"redirect:{file}", res.start, res.end, 0.0, "http", lb.spec.name,
+                     res.outcome, res.reason or f"302 to {mirror}")
+            if mirror is None:
+                self.why = f"redirect:{file}: {res.reason}"
+                code = errors.EIO_HTTP_5XX if "503" in res.reason else errors.ETIMEDOUT_TCP
+                return Fetched(code, res.reason)
+            name_uri = _with_host(name_uri, mirror)
         target = world.resolve(name_uri)
         if isinstance(target, str):
             m.record(f"fetch:{name}", env.now, env.now, outcome="failed", reason=target)

@@ -11,6 +11,7 @@ from ..clock import DEFAULT_HORIZON, TIME_LIMIT
 from ..runtime import paused_gc
 from ..streams import Streams
 from ..topology import Topology
+from .balance import LbSpec
 from .lifecycle import lifecycle, server_fails
 from .machine import Machine
 from .power import PowerControl, planned_instants
@@ -66,6 +67,7 @@ def simulate(
     provisioners: dict | None = None,
     orchestrators: dict[str, OrchestratorSpec] | None = None,
     dns: dict[str, DnsSpec] | None = None,
+    lbs: dict[str, LbSpec] | None = None,
     trace: Sequence[str] = (),
     progress=None,
     watch: Callable[[float], None] | None = None,
@@ -101,6 +103,7 @@ def simulate(
         orchestrators: every orchestrator by name (the groups' power policies name
             theirs; :mod:`.power`).
         dns: the DNS servers by name (:mod:`.dns`): URIs may then name hosts.
+        lbs: the load balancers (302 redirectors) by name (:mod:`.balance`).
         trace: servers whose iPXE console is kept (``FleetRun.consoles``).
         progress: called as ``progress(done, total, now)`` each time a server finishes,
             and every :data:`WATCH_EVERY` SimPy steps (a third of a second or so), so a
@@ -128,7 +131,7 @@ def simulate(
                   host_queue=host_queue,
                   **({} if buffer is None else {"buffer": buffer}),
                   sample_every=sample_every, faults=faults, provisioners=provisioners,
-                  dns=dns)
+                  dns=dns, lbs=lbs)
     world.trace = set(trace)
     env = world.env
     by_name = {g.name: g for g in groups}

@@ -33,6 +33,7 @@ from ..services.dhcp import DhcpServer
 from ..services.slots import SYN_GIVE_UP, HttpWorkers, TftpSlots, run_with_slot
 from ..streams import Streams
 from ..topology import Topology
+from .balance import Balancer, LbSpec
 from .dns import Dns
 from .faults import Faults
 from .flow_transport import FlowTransport
@@ -96,7 +97,7 @@ class World:
                  engine: str = "flow", buffer: float = SWITCH_BUFFER,
                  host_queue: str = "fair",
                  faults: FaultWindows | None = None, provisioners: dict | None = None,
-                 dns: dict[str, DnsSpec] | None = None):
+                 dns: dict[str, DnsSpec] | None = None, lbs: dict[str, LbSpec] | None = None):
         if engine not in ENGINES:
             raise ValueError(f"engine {engine!r}: one of {', '.join(ENGINES)}")
         self.env = env = simpy.Environment()
@@ -122,6 +123,12 @@ class World:
                 sample_every=sample_every, buffer=buffer, host_queue=host_queue)
         self.provisioners = provisioners or {}  # API name -> services.provisioning.Provisioner
         self.dns = Dns(dns or {}, topology, self.faults, streams.rng("dns"))
+        self.lbs = {n: Balancer(s, {m: list(self.faults.service_down.get(m, ()))
+                                    for m in s.pool}) for n, s in sorted((lbs or {}).items())}
+        #: a redirector by its name and its host's, lower case (URIs name it either way)
+        self.lb_at = {k.lower(): b for b in self.lbs.values()
+                      for k in (b.spec.name, b.spec.host)}
+        self.running: dict[str, int] = {}  # HTTP transfers running now, per service
         self.trace: set[str] = set()  # servers whose console is kept
         self._resources: dict[str, Resource] = {}
         self._disks = {s.name: Resource(f"{s.name}:disk", s.disk_rate)
@@ -192,7 +199,8 @@ class World:
             return None
         if host in self.dns.names:
             return host
-        known = any(host in (s.name.lower(), s.host.lower()) for s in self.services.values())
+        known = host in self.lb_at or any(host in (s.name.lower(), s.host.lower())
+                                          for s in self.services.values())
         return None if known else host
 
     def resolve(self, uri: str) -> Target | str:
@@ -333,13 +341,46 @@ class World:
         t_req = env.now
         if tls and prev is None:
             yield env.timeout(2 * route.rtt + TLS_CLIENT_TIME)  # TLS 1.2 full handshake
-        res = yield from self.transport.http(
-            server, svc, route, file, size, tcp, hp, connected=connected, warm=warm,
-            server_time=overhead, client_rate=min(cap, rate_cap), client_delay=extra)
+        self.running[svc.name] = self.running.get(svc.name, 0) + 1  # (least-connections)
+        try:
+            res = yield from self.transport.http(
+                server, svc, route, file, size, tcp, hp, connected=connected, warm=warm,
+                server_time=overhead, client_rate=min(cap, rate_cap), client_delay=extra)
+        finally:
+            self.running[svc.name] -= 1
         res = replace(res, start=t_req)  # the fetch includes its TLS handshake
         if res.outcome == "ok":
             self._moved(route.path, hp.wire_bytes)
         return res
+
+    def redirect(self, server: str, lb: Balancer, tls: bool = False
+                 ) -> Generator[simpy.Event, object, tuple[TransferResult, str | None]]:
+        """One request to a 302 redirector: ``(the exchange, the mirror it names)``.
+
+        The TCP handshake (and with ``tls`` the TLS one) when no connection to it is
+        pooled, then the request's round trip and its time per request
+        (:mod:`.balance`). The mirror is ``None`` when every one is out (``503``).
+        """
+        env = self.env
+        start = env.now
+        spec = lb.spec
+        svc = Service(spec.name, "http", spec.host)  # (for the outage checks)
+        fwd, _, rtt = self.topology.round_trip(spec.host, server, f"{server}/lb",
+                                               self.faults.links_down(env.now))
+        fail = yield from self.faults.unreachable(env, "http", svc, fwd, start, SYN_GIVE_UP)
+        if fail is not None:
+            return fail, None
+        conns = self.connections.setdefault(server, {})
+        if spec.name not in conns:  # a new connection: the handshakes first
+            yield env.timeout(rtt + (2 * rtt + TLS_CLIENT_TIME if tls else 0.0))
+            conns[spec.name] = 0.0
+        yield env.timeout(rtt + spec.service_time)
+        mirror = lb.pick(server, env.now, self.running)
+        if mirror is None:
+            return TransferResult("http", start, env.now, 0.0, 0.0, "failed",
+                                  f"HTTP 503 from {spec.name}: every mirror of its pool "
+                                  "is out (health checks)"), None
+        return TransferResult("http", start, env.now, 0.0, 0.0, "ok", ""), mirror
 
     def api(self, server: str, svc: Service, size: float, tls: bool = False
             ) -> Generator[simpy.Event, object, TransferResult]:

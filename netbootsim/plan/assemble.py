@@ -32,6 +32,7 @@ from ..fleet import (
     random_inputs,
     simulate,
 )
+from ..fleet.balance import LbSpec
 from ..fleet.spec import DnsSpec, OrchestratorSpec, PowerPolicy
 from ..profiles import Profile, ProfileMix, get_profile, tuned
 from ..scenario.api_checks import scenario_dir
@@ -93,6 +94,7 @@ class FleetInputs:
     provisioners: dict[str, Provisioner] = field(default_factory=dict)
     orchestrators: dict[str, OrchestratorSpec] = field(default_factory=dict)
     dns: dict[str, DnsSpec] = field(default_factory=dict)
+    lbs: dict[str, LbSpec] = field(default_factory=dict)
     engine: str = "flow"
 
 
@@ -157,6 +159,9 @@ def fleet_inputs(built) -> FleetInputs:
             out.dns[name] = DnsSpec(name, svc.host, {
                 n.lower().rstrip("."): tuple(t) for n, t in svc.records.items()},
                 svc.order, svc.service_time)
+        elif svc.kind == "lb":
+            out.lbs[name] = LbSpec(name, svc.host, tuple(svc.pool), svc.algorithm,
+                                   svc.service_time, svc.check_interval, svc.fall, svc.rise)
         elif svc.kind == "orchestrator":
             out.orchestrators[name] = OrchestratorSpec(
                 name, svc.power_workers, svc.power_latency, svc.power_time,
@@ -357,7 +362,8 @@ def run_built(built, *, name: str | None = None, trace: tuple[str, ...] = (),
                    services=inputs.services, dhcp=inputs.dhcp, images=inputs.images,
                    scripts=inputs.scripts,
                    faults=inputs.faults, provisioners=inputs.provisioners,
-                   orchestrators=inputs.orchestrators, dns=inputs.dns, trace=trace,
+                   orchestrators=inputs.orchestrators, dns=inputs.dns, lbs=inputs.lbs,
+                   trace=trace,
                    progress=progress, watch=watch, streams=streams)
     return run, inputs, time.perf_counter() - t0
 

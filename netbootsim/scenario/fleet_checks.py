@@ -150,6 +150,15 @@ def fleet_checks(parts) -> list[Issue]:
                 _image(issues, ("services", name, "boot_files", arch), file, images)
         if getattr(svc, "kind", "") == "dns":
             issues += _dns_checks(name, svc, kinds, taken)
+        if getattr(svc, "kind", "") == "lb":
+            for j, member in enumerate(svc.pool):
+                p = ("services", name, "pool", j)
+                if kinds.get(member) == "lb":
+                    issues.append((p, f"{member!r} is a load balancer: a pool holds http "
+                                      "services (a redirect to a redirector is not modelled, "
+                                      "and two that name each other redirect for ever)"))
+                else:
+                    _service(issues, p, member, kinds, ("http",))
     for i, f in parts.faults:
         p = ("faults", i)
         if f.kind == "service-slow" and f.factor is None:
@@ -225,5 +234,5 @@ def _dns_checks(name: str, svc, kinds: dict, taken: set[str]) -> list:
             issues.append((p, f"{rname!r} is already the name of a service or host (URIs "
                               "naming it reach it without DNS)"))
         for j, target in enumerate(targets):
-            _service(issues, (*p, j), target, kinds, ("http", "tftp", "api"))
+            _service(issues, (*p, j), target, kinds, ("http", "tftp", "api", "lb"))
     return issues

@@ -30,7 +30,7 @@ from pydantic_core import PydanticCustomError
 from ..clock import DEFAULT_HORIZON, time_limit_problem
 from ..dist import Dist, DistError, parse_value
 from ..profiles import ProfileMix, parse_mix
-from ..services.registry import API, DHCP, DNS, HTTP, KINDS, ORCHESTRATOR, TFTP
+from ..services.registry import API, DHCP, DNS, HTTP, KINDS, LB, ORCHESTRATOR, TFTP
 from ..units import UnitError, parse_percent, parse_quantity
 
 __all__ = [
@@ -433,8 +433,43 @@ class DnsService(Section):
     service_time: Time = _from_model("dns", "service_time")
 
 
+class LbService(Section):
+    """A load balancer in front of HTTP mirrors: ``mode: redirect`` (an HTTP 302 redirector).
+
+    A client's request to it costs a round trip (and a TCP handshake when no connection
+    to it is pooled); it answers ``302`` with a mirror of its pool, and the client
+    fetches the file there over a new connection, as iPXE follows a redirect
+    (net/tcp/httpcore.c ``http_redirect``). Health checks take a mirror that stopped
+    answering out of the pool (:mod:`netbootsim.fleet.balance`).
+
+    Attributes:
+        host: the topology host it runs on.
+        model: one of :data:`netbootsim.services.registry.LB`.
+        mode: ``redirect`` (``l4``, the connection through the balancer, is not built).
+        pool: the HTTP services it sends clients to.
+        algorithm: ``round-robin``, ``least-connections`` (the mirror with the fewest
+            transfers running; the pool's order breaks ties) or ``source-hash`` (the
+            client's name hashed: a client always gets the same mirror of those up).
+        service_time: its time per request.
+        check_interval, fall, rise: its health checks (defaults: HAProxy's).
+    """
+
+    kind: Literal["lb"]
+    host: Name
+    model: Annotated[str, _model_name("lb")] = LB.default
+    mode: Literal["redirect"] = "redirect"
+    pool: Annotated[list[Name], Field(min_length=1)]
+    algorithm: Literal["round-robin", "least-connections", "source-hash"] = _from_model(
+        "lb", "algorithm")
+    service_time: Time = _from_model("lb", "service_time")
+    check_interval: Annotated[float, _quantity("time", positive=True)] = _from_model(
+        "lb", "check_interval")
+    fall: PosInt = _from_model("lb", "fall")
+    rise: PosInt = _from_model("lb", "rise")
+
+
 Service = Annotated[Union[TftpService, HttpService, DhcpService, ApiService,  # noqa: UP007
-                          OrchestratorService, DnsService],
+                          OrchestratorService, DnsService, LbService],
                     Field(discriminator="kind")]
 
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 __all__ = ["ServiceModel", "TftpModel", "HttpModel", "DhcpModel", "ApiModel",
-           "OrchestratorModel", "DnsModel", "Kind", "TFTP", "HTTP", "DHCP", "API",
-           "ORCHESTRATOR", "DNS", "KINDS", "DNS_ORDERS"]
+           "OrchestratorModel", "DnsModel", "LbModel", "Kind", "TFTP", "HTTP", "DHCP", "API",
+           "ORCHESTRATOR", "DNS", "LB", "KINDS", "DNS_ORDERS", "LB_ALGORITHMS"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -189,6 +189,31 @@ class DnsModel(ServiceModel):
     order: str
 
     SCENARIO = ("service_time", "order")
+
+
+#: How a redirector picks a mirror for a request (:mod:`netbootsim.fleet.balance`).
+LB_ALGORITHMS = ("round-robin", "least-connections", "source-hash")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LbModel(ServiceModel):
+    """A load balancer in front of a pool of HTTP mirrors (:mod:`netbootsim.fleet.balance`).
+
+    Attributes:
+        algorithm: how it picks a mirror, one of :data:`LB_ALGORITHMS`; a scenario default.
+        service_time: its time per request (s); a scenario default.
+        check_interval: time between two health checks of a mirror (s).
+        fall: failed checks in a row that take a mirror out.
+        rise: passed checks in a row that put it back.
+    """
+
+    algorithm: str
+    service_time: float
+    check_interval: float
+    fall: int
+    rise: int
+
+    SCENARIO = ("algorithm", "service_time", "check_interval", "fall", "rise")
 
 
 @dataclass(frozen=True)
@@ -374,4 +399,18 @@ DNS = Kind("dns", "dns service", "generic", {
         service_time=0.1e-3, order="cyclic"),
 })
 
-KINDS: dict[str, Kind] = {k.name: k for k in (TFTP, HTTP, DHCP, API, ORCHESTRATOR, DNS)}
+LB = Kind("lb", "load balancer", "haproxy", {
+    # HAProxy's defaults: balance roundrobin; a server's health check every inter 2 s,
+    # out after fall 3 failed checks, back after rise 2 passed ones (HAProxy
+    # configuration manual, "balance", "inter", "fall", "rise" [haproxy-conf]). Its time
+    # to answer a request with a 302: 0.1 ms, assumed (no published figure).
+    "haproxy": LbModel(
+        name="haproxy",
+        description="{algorithm}, {ms[service_time]:g} ms per request (uncalibrated), "
+                    "health check every {check_interval:g} s, out after {fall} failed, "
+                    "back after {rise} passed",
+        sources=("balance, inter, fall, rise [haproxy-conf]", "assumed: time per request"),
+        algorithm="round-robin", service_time=0.1e-3, check_interval=2.0, fall=3, rise=2),
+})
+
+KINDS: dict[str, Kind] = {k.name: k for k in (TFTP, HTTP, DHCP, API, ORCHESTRATOR, DNS, LB)}

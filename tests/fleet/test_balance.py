@@ -1,0 +1,138 @@
+"""302 redirectors in front of HTTP mirrors: cost of a redirect, choice of mirror, health.
+
+The small scenario (one rack; boot1 one hop from the servers: a 4 us round trip) with a
+redirector lb1 on boot1 (0.1 ms per request) in front of http mirrors.
+"""
+
+from __future__ import annotations
+
+import pytest
+from small_scenarios import scenario
+
+from netbootsim.api import simulate_scenario
+from netbootsim.errors import InputError
+from netbootsim.fleet.balance import out_windows
+from netbootsim.fleet.faults import Window
+
+RTT = 4e-6
+LB_TIME = 0.1e-3
+
+
+def lb_scenario(servers=1, pool=("http1",), script=None, **lb) -> dict:
+    sc = scenario(servers=servers)
+    sc["fleet"][0]["count"] = servers
+    sc["services"]["http2"] = {"kind": "http", "host": "boot1", "model": "nginx"}
+    sc["services"]["lb1"] = {"kind": "lb", "host": "boot1", "pool": list(pool), **lb}
+    sc["fleet"][0]["script"] = script or (
+        "#!ipxe\ndhcp\nkernel http://lb1/kernel\ninitrd http://lb1/initrd\nboot\n")
+    return sc
+
+
+def test_a_redirect_costs_one_round_trip_and_one_handshake_then_a_round_trip():
+    # Through lb1 (pool: http1 only) against http1 directly: the kernel's redirect opens
+    # a connection to lb1 (handshake: one RTT) and asks (one RTT + 0.1 ms); the initrd's
+    # reuses it (one RTT + 0.1 ms). The fetches from http1 are the same as direct ones.
+    # So ready(lb) - ready(direct) = 3 RTT + 2 x 0.1 ms = 0.212 ms.
+    direct = scenario(servers=1)
+    direct["fleet"][0]["script"] = ("#!ipxe\ndhcp\nkernel http://http1/kernel\n"
+                                    "initrd http://http1/initrd\nboot\n")
+    a = float(simulate_scenario(direct).servers.ready.iloc[0])
+    res = simulate_scenario(lb_scenario())
+    b = float(res.servers.ready.iloc[0])
+    assert b - a == pytest.approx(3 * RTT + 2 * LB_TIME, abs=1e-12)
+    red = res.phases[res.phases.phase.str.startswith("redirect:")]
+    assert (red.end - red.start).tolist() == pytest.approx(
+        [2 * RTT + LB_TIME, RTT + LB_TIME], abs=1e-12)
+    assert red.reason.tolist() == ["302 to http1", "302 to http1"]
+
+
+def fast_slow(algorithm: str) -> dict:
+    # Mirror "slow" on boot2 behind a 10 Mb/s link (an 8 MiB kernel: ~6.7 s), mirror
+    # "fast" on boot1 (25 Gb/s: ~ms); the pool lists slow first. Four servers power on
+    # 1 s apart and each fetches its kernel once, at ~1, 2, 3 and 4 s.
+    # round-robin: slow, fast, slow, fast -> 2 and 2.
+    # least-connections: the 1st finds both idle -> slow (the pool's order); the slow
+    # transfer runs until ~7.7 s, so the 2nd, 3rd and 4th find slow busy -> fast: 1 and 3.
+    sc = scenario(servers=4)
+    sc["topology"]["hosts"].append({"name": "boot2", "link": {"bandwidth": "10Mbps"}})
+    sc["services"]["slow"] = {"kind": "http", "host": "boot2", "model": "nginx"}
+    sc["services"]["fast"] = {"kind": "http", "host": "boot1", "model": "nginx"}
+    sc["services"]["lb1"] = {"kind": "lb", "host": "boot1", "pool": ["slow", "fast"],
+                             "algorithm": algorithm}
+    g = sc["fleet"][0]
+    g.update({"count": 4, "images": ["kernel"], "power_on": {"at": "0s", "per_second": 1},
+              "script": "#!ipxe\ndhcp\nkernel http://lb1/kernel\nboot\n"})
+    return sc
+
+
+@pytest.mark.parametrize("algorithm, counts", [
+    ("round-robin", {"slow": 2, "fast": 2}),
+    ("least-connections", {"slow": 1, "fast": 3}),
+])
+def test_least_connections_sends_more_clients_to_the_faster_mirror(algorithm, counts):
+    ph = simulate_scenario(fast_slow(algorithm)).phases
+    got = ph[ph.phase == "fetch:kernel"].groupby("endpoint").size().to_dict()
+    assert got == counts
+
+
+def test_source_hash_keeps_a_client_on_one_mirror():
+    ph = simulate_scenario(lb_scenario(servers=4, pool=("http1", "http2"),
+                                       algorithm="source-hash")).phases
+    fetched = ph[ph.phase.str.startswith("fetch:")]
+    assert all(g.endpoint.nunique() == 1 for _, g in fetched.groupby("server"))
+
+
+def test_health_checks_take_a_dead_mirror_out_after_fall_checks():
+    # interval 2 s, fall 3, rise 2; down from 5 to 20 s: failed checks at 6, 8, 10 s ->
+    # out from 10 s; checks pass from 20 s -> back at 22 s. Down 5 to 9 s: only 2 failed
+    # checks (6, 8): never out. Down for good from 0.5 s: out from 2 + 2 x 2 = 6 s.
+    assert out_windows([Window(5.0, 20.0)], 2.0, 3, 2) == [Window(10.0, 22.0)]
+    assert out_windows([Window(5.0, 9.0)], 2.0, 3, 2) == []
+    assert out_windows([Window(0.5, float("inf"))], 2.0, 3, 2) == [Window(6.0, float("inf"))]
+
+
+def test_clients_sent_to_a_dead_mirror_fall_back_and_late_ones_are_not_sent_there():
+    # http1 down from 0.5 s for good: until the checks take it out (6 s) round-robin
+    # still sends every other request there; the script's || retries through lb1 and
+    # gets http2. A server powered on at 20 s is only ever sent to http2.
+    script = ("#!ipxe\ndhcp\nkernel http://lb1/kernel || kernel http://lb1/kernel\n"
+              "boot\n")
+    sc = lb_scenario(servers=2, pool=("http1", "http2"), script=script)
+    sc["fleet"][0]["images"] = ["kernel"]
+    sc["faults"] = [{"kind": "service-down", "target": "http1", "at": "0.5s"}]
+    sc["fleet"][0]["power_on"] = {"at": "0s", "per_second": 0.05}  # 0 s and 20 s
+    res = simulate_scenario(sc)
+    ph = res.phases
+    first = ph[ph.server == "r01s001"]
+    red = first[first.phase == "redirect:kernel"].reason.tolist()
+    assert red == ["302 to http1", "302 to http2"]
+    fetch = first[first.phase == "fetch:kernel"]
+    assert fetch.outcome.tolist() == ["failed", "ok"]
+    late = ph[(ph.server == "r01s002") & (ph.phase == "redirect:kernel")]
+    assert late.reason.tolist() == ["302 to http2"]
+    assert res.servers.outcome.tolist() == ["ok", "ok"]
+
+
+def test_every_mirror_out_is_a_503():
+    sc = lb_scenario(script="#!ipxe\ndhcp\nsleep 8\nkernel http://lb1/kernel\nboot\n")
+    sc["fleet"][0]["images"] = ["kernel"]
+    sc["faults"] = [{"kind": "service-down", "target": "http1", "at": "0s"}]
+    res = simulate_scenario(sc)
+    red = res.phases[res.phases.phase == "redirect:kernel"].iloc[0]
+    assert red.outcome == "failed" and "HTTP 503 from lb1" in red.reason
+    assert res.servers.outcome.tolist() == ["failed"]
+
+
+@pytest.mark.parametrize("pool, words", [
+    (["http9"], "unknown service 'http9'"),
+    (["dhcp1"], "dhcp service"),
+    (["lb2"], "is a load balancer"),
+])
+def test_bad_pools_are_refused(pool, words):
+    sc = lb_scenario()
+    sc["services"]["lb2"] = {"kind": "lb", "host": "boot1", "pool": ["lb1"]}
+    sc["services"]["lb1"]["pool"] = pool
+    with pytest.raises(InputError) as e:
+        simulate_scenario(sc)
+    text = " ".join(str(p) for p in e.value.problems)
+    assert "services.lb1.pool[0]" in text and words in text
