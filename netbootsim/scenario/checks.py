@@ -191,15 +191,16 @@ def topology_checks(topo: TopologySection) -> list[Issue]:
         "rack": ("servers",),
         "leaf-spine": ("racks", "servers_per_rack"),
         "remote-site": ("servers", "wan"),
+        "multi-site": ("sites", "racks", "servers_per_rack", "wan"),
         "custom": (),
     }[topo.shape]
     uses = set(needs) | {
         "rack": set(), "leaf-spine": {"spines", "uplink", "oversubscription"},
-        "remote-site": set(), "custom": set()}[topo.shape]
+        "remote-site": set(), "multi-site": set(), "custom": set()}[topo.shape]
     for name in needs:
         if getattr(topo, name) is None:
             issues.append(((*t, name), f"required for shape {topo.shape!r}"))
-    for name in ("servers", "racks", "servers_per_rack", "spines", "uplink",
+    for name in ("sites", "servers", "racks", "servers_per_rack", "spines", "uplink",
                  "oversubscription", "wan"):
         if name in topo.model_fields_set and name not in uses and \
                 getattr(topo, name) is not None:

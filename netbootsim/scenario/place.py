@@ -18,6 +18,7 @@ from ..topology import (
     Topology,
     TopologyError,
     leaf_spine,
+    multi_site,
     rack,
     remote_site,
 )
@@ -50,6 +51,9 @@ def _shape(t: TopologySection, hosts: list[HostSpec]) -> Topology:
     if t.shape == "remote-site":
         return remote_site(t.servers, server_link=server_link, wan=_spec(t.wan), hosts=hosts,
                            host_link=host_link, nics=t.nics)
+    if t.shape == "multi-site":
+        return multi_site(t.sites, t.racks, t.servers_per_rack, server_link=server_link,
+                          wan=_spec(t.wan), hosts=hosts, host_link=host_link, nics=t.nics)
     return Topology()
 
 

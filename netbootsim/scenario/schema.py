@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: Topology shapes; ``custom`` builds only the explicit ``nodes``, ``hosts`` and ``links``.
-SHAPES = ("rack", "leaf-spine", "remote-site", "custom")
+SHAPES = ("rack", "leaf-spine", "remote-site", "multi-site", "custom")
 #: Boot paths: a legacy PXE ROM (DHCP, then NBP, kernel and initrd over TFTP); a PXE ROM
 #: chainloading iPXE (TFTP undionly.kpxe, then iPXE); iPXE in the NIC ROM or UEFI.
 BOOT_PATHS = ("pxe", "pxe-chainload-ipxe", "ipxe")
@@ -211,10 +211,13 @@ class TopologySection(Section):
 
     ``servers`` is for ``rack`` and ``remote-site``; ``racks``, ``servers_per_rack``,
     ``spines`` and exactly one of ``uplink``/``oversubscription`` for ``leaf-spine``;
-    ``wan`` for ``remote-site`` only; ``custom`` uses only ``nodes``/``hosts``/``links``.
+    ``wan`` for ``remote-site``; ``sites``, ``racks`` (per site), ``servers_per_rack``
+    and ``wan`` (each site's) for ``multi-site``; ``custom`` uses only
+    ``nodes``/``hosts``/``links``.
     """
 
-    shape: Literal["rack", "leaf-spine", "remote-site", "custom"] = "rack"
+    shape: Literal["rack", "leaf-spine", "remote-site", "multi-site", "custom"] = "rack"
+    sites: PosInt | None = None
     servers: PosInt | None = None
     racks: PosInt | None = None
     servers_per_rack: PosInt | None = None

@@ -3,7 +3,7 @@
 :mod:`.model` holds the graph and routing; :mod:`.builders` makes common shapes.
 """
 
-from .builders import HostSpec, LinkSpec, leaf_spine, rack, remote_site
+from .builders import HostSpec, LinkSpec, leaf_spine, multi_site, rack, remote_site
 from .model import ENDPOINT_KINDS, NODE_KINDS, LinkDir, Topology, TopologyError
 
 __all__ = [
@@ -16,5 +16,6 @@ __all__ = [
     "TopologyError",
     "leaf_spine",
     "rack",
+    "multi_site",
     "remote_site",
 ]

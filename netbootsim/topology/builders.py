@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .model import ENDPOINT_KINDS, Topology, TopologyError, check_link_values
 
-__all__ = ["LinkSpec", "HostSpec", "rack", "leaf_spine", "remote_site"]
+__all__ = ["LinkSpec", "HostSpec", "rack", "leaf_spine", "remote_site", "multi_site"]
 
 
 @dataclass(frozen=True)
@@ -198,6 +198,61 @@ def remote_site(servers: int, *, server_link: LinkSpec, wan: LinkSpec,
     _link(topo, "site-rtr", "dc-rtr", wan)
     _link(topo, "dc-rtr", "dc-sw", lan)
     _add_servers(topo, "tor01", "r01", "rack01", "site", servers, server_link, nics)
+    _add_hosts(topo, hosts, "dc-sw", host_link or server_link)
+    return topo
+
+
+def multi_site(sites: int, racks: int, servers_per_rack: int, *, server_link: LinkSpec,
+               wan: LinkSpec, hosts: Sequence[HostSpec] = (),
+               host_link: LinkSpec | None = None, nics: int = 1,
+               lan_link: LinkSpec | None = None) -> Topology:
+    """Sites booting from one central data center, each behind its own WAN link.
+
+    Site ``k`` (``s01``, ``s02``...): router ``s01-rtr`` (domain ``s01``: the site's
+    gateway, which relays its DHCP), ToRs ``s01-tor01``... with their servers
+    ``s01r01s001``... (racks ``s01-rack01``...). WAN: ``s01-rtr`` -- ``dc-rtr``, one
+    link per site with the WAN's bandwidth, latency and loss. Data center: router
+    ``dc-rtr`` and switch ``dc-sw`` (domain ``dc``); hosts attach to ``dc-sw`` unless
+    their ``attach`` names another node (``s03-rtr``: a local server at site 3).
+
+    Args:
+        sites: number of sites, >= 1.
+        racks: racks per site, >= 1.
+        servers_per_rack: servers per rack, >= 1.
+        server_link: each server's link to its ToR.
+        wan: each site's WAN link.
+        hosts: boot hosts to add.
+        host_link: hosts' link when their spec has none; default ``server_link``.
+        nics: links per server.
+        lan_link: ToR -- site router and ``dc-rtr`` -- ``dc-sw`` links; default
+            ``server_link``.
+
+    Returns:
+        The topology.
+
+    Raises:
+        TopologyError: a count below 1 or an unknown ``attach``.
+    """
+    for what, n in (("sites", sites), ("racks", racks), ("servers_per_rack", servers_per_rack),
+                    ("nics", nics)):
+        _count(what, n)
+    lan = lan_link or server_link
+    topo = Topology()
+    topo.add_node("dc-rtr", "router", domain="dc")
+    topo.add_node("dc-sw", "switch", domain="dc")
+    _link(topo, "dc-rtr", "dc-sw", lan)
+    width = max(2, len(str(sites)))
+    for k in range(1, sites + 1):
+        site = f"s{k:0{width}d}"
+        rtr = f"{site}-rtr"
+        topo.add_node(rtr, "router", domain=site)
+        _link(topo, rtr, "dc-rtr", wan)
+        for r in range(1, racks + 1):
+            tor, rack_name = f"{site}-tor{r:02d}", f"{site}-rack{r:02d}"
+            topo.add_node(tor, "tor", domain=site, rack=rack_name)
+            _link(topo, tor, rtr, lan)
+            _add_servers(topo, tor, f"{site}r{r:02d}", rack_name, site, servers_per_rack,
+                         server_link, nics)
     _add_hosts(topo, hosts, "dc-sw", host_link or server_link)
     return topo
 

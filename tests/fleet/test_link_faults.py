@@ -174,3 +174,40 @@ def test_bad_repeated_faults_are_refused():
     assert "faults[0].every: required with times" in problems(times=3, duration="1s")[0]
     assert "not shorter than every" in problems(every="1s", times=2, duration="1s")[0]
     assert "faults[0].duration: required with every" in problems(every="1s", times=2)[0]
+
+
+# ------------------------------------------------------------------ multi-site topology
+def multi(**topo) -> dict:
+    return {"topology": {"shape": "multi-site", "sites": 2, "racks": 1,
+                         "servers_per_rack": 2, "wan": {"bandwidth": "1Gbps",
+                                                        "latency": "20ms"},
+                         "hosts": [{"name": "central"}], **topo},
+            "services": {"dhcp1": {"kind": "dhcp", "host": "central", "ping": False},
+                         "http1": {"kind": "http", "host": "central", "model": "nginx"}},
+            "images": {"kernel": {"size": "8MiB"}},
+            "fleet": [{"name": "g", "count": 4, "boot": "ipxe", "images": ["kernel"],
+                       "server": "http1"}]}
+
+
+def test_a_multi_site_fleet_boots_over_its_wan_links():
+    res = simulate_scenario(multi())
+    assert res.summary["completed"] == 4
+    # every server's DHCP is relayed by its site's router across the WAN: the exchange
+    # takes at least two WAN round trips (DISCOVER/OFFER, REQUEST/ACK) of 40 ms
+    ex = res.phases[res.phases.phase == "dhcp-exchange"]
+    assert ((ex.end - ex.start) >= 0.08).all()
+
+
+def test_a_multi_site_without_its_wan_or_with_servers_is_refused():
+    import pytest
+
+    from netbootsim.errors import InputError
+
+    sc = multi()
+    del sc["topology"]["wan"]
+    sc["topology"]["servers"] = 4
+    with pytest.raises(InputError) as e:
+        simulate_scenario(sc)
+    text = [str(p) for p in e.value.problems]
+    assert any("topology.wan: required for shape 'multi-site'" in t for t in text)
+    assert any("topology.servers: not used by shape 'multi-site'" in t for t in text)

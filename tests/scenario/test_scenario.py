@@ -164,7 +164,7 @@ def test_build_custom_with_reverse_link_and_racks():
          "6: topology.server_link.bandwidth: '0Gbps' must be > 0"),
         ("shape: rack", "shape: rak",
          "2: topology.shape: unknown topology shape 'rak'; expected one of: rack, leaf-spine, "
-         "remote-site, custom"),
+         "remote-site, multi-site, custom"),
         ("shape: rack", "shape: leaf-spine\n  racks: 1\n  servers_per_rack: 4\n"
          "  oversubscription: 2",
          "6: topology.servers: not used by shape 'leaf-spine'; use racks and servers_per_rack"),

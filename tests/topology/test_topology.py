@@ -201,6 +201,32 @@ def test_remote_site_counts_rtt_and_wan():
     assert t.validate() == []
 
 
+def test_multi_site_counts_paths_and_domains():
+    from netbootsim.topology import multi_site
+
+    t = multi_site(2, 2, 3, server_link=SERVER, wan=LinkSpec(1.25e8, 0.02, 0.0),
+                   lan_link=LinkSpec(1.25e9, 5e-6),
+                   hosts=[HostSpec("central", link=LinkSpec(1.25e9, 2e-6)),
+                          HostSpec("s02-boot", attach="s02-rtr",
+                                   link=LinkSpec(1.25e9, 2e-6))])
+    # nodes: dc-rtr, dc-sw + per site (router + 2 ToRs + 6 servers = 9) x 2 + 2 hosts = 22
+    # links: dc-rtr--dc-sw + per site (WAN + 2 ToR uplinks + 6 server links = 9) x 2 + 2
+    assert t.graph.number_of_nodes() == 22
+    assert n_links(t) == 21
+    fwd, back, rtt = t.round_trip("s01r02s003", "central")
+    assert names(fwd) == ["s01r02s003->s01-tor02", "s01-tor02->s01-rtr", "s01-rtr->dc-rtr",
+                          "dc-rtr->dc-sw", "dc-sw->central"]
+    # one way: server 1 us + LAN 5 us + WAN 20 ms + LAN 5 us + host 2 us = 0.020013 s
+    assert rtt == pytest.approx(2 * 0.020013, rel=1e-12)
+    # a site's local server: no WAN on the way (server 1 + LAN 5 + host 2 us)
+    fwd, _, rtt = t.round_trip("s02r01s001", "s02-boot")
+    assert "s02-rtr->dc-rtr" not in names(fwd) and rtt == pytest.approx(2 * 8e-6, rel=1e-12)
+    assert sorted(t.domains()) == ["dc", "s01", "s02"]
+    assert t.routers_between("s01", "dc") == ["s01-rtr"]
+    assert t.graph.nodes["s02r02s001"]["rack"] == "s02-rack02"
+    assert t.validate() == []
+
+
 # -- links and paths -----------------------------------------------------------------------
 
 
