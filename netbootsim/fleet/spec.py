@@ -53,6 +53,7 @@ class Service:
             script, ``kernel``/``initrd``/``boot`` of its group's images).
         https: it serves ``https://``.
         trusted: its certificate chains to the clients' trust anchor.
+        origin, cache, coalesce, fallback: HTTP: an edge cache's (:mod:`.edge`).
     """
 
     name: str
@@ -73,6 +74,10 @@ class Service:
     script: str | None = None
     https: bool = False
     trusted: bool = True
+    origin: str | None = None
+    cache: float = math.inf
+    coalesce: bool = True
+    fallback: str = "none"
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from ..streams import Streams
 from ..topology import Topology
 from .balance import Balancer, LbSpec
 from .dns import Dns
+from .edge import Edges
 from .faults import Faults
 from .flow_transport import FlowTransport
 from .packet_transport import PacketTransport
@@ -129,6 +130,7 @@ class World:
         self.lb_at = {k.lower(): b for b in self.lbs.values()
                       for k in (b.spec.name, b.spec.host)}
         self.running: dict[str, int] = {}  # HTTP transfers running now, per service
+        self.edges = Edges(env, services, self.http, self.record)
         self.trace: set[str] = set()  # servers whose console is kept
         self._resources: dict[str, Resource] = {}
         self._disks = {s.name: Resource(f"{s.name}:disk", s.disk_rate)
@@ -305,6 +307,20 @@ class World:
         """
         env = self.env
         start = env.now
+        if svc.origin is not None:  # an edge cache (.edge): fill the object first
+            if self.faults.down(svc.name, start) is not None and svc.fallback == "origin":
+                origin = self.services[svc.origin]
+                self.record(server, group, rack, stage, f"edge-fallback:{file}", attempt,
+                            start, start, 0.0, "http", origin.name, "ok",
+                            f"{svc.name} down: to its origin")
+                svc = origin
+            elif self.faults.down(svc.name, start) is None:
+                failed = yield from self.edges.fill(svc, file, size,
+                                                    (server, group, rack, stage, attempt))
+                if failed is not None:
+                    return TransferResult("http", start, env.now, 0.0, 0.0, "failed",
+                                          f"HTTP 504 from {svc.name}: its fill from "
+                                          f"{svc.origin} failed ({failed.reason})")
         route = self._route(svc, server, f"{server}/{file}")
         fwd = route.fwd
         fail = yield from self.faults.unreachable(env, "http", svc, fwd, start, SYN_GIVE_UP)

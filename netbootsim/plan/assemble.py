@@ -111,6 +111,9 @@ def _service(name: str, svc) -> Service:
                    **({"recv_buffer": svc.recv_buffer} if svc.kind == "tftp" else {}),
                    workers=getattr(svc, "workers", None),
                    https=getattr(svc, "https", False), trusted=getattr(svc, "trusted", True),
+                   **({"origin": svc.origin, "cache": svc.cache or math.inf,
+                       "coalesce": svc.coalesce, "fallback": svc.fallback}
+                      if svc.kind == "http" else {}),
                    **KINDS[svc.kind].model(svc.model).behaviour())
 
 

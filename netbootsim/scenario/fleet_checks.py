@@ -150,6 +150,22 @@ def fleet_checks(parts) -> list[Issue]:
                 _image(issues, ("services", name, "boot_files", arch), file, images)
         if getattr(svc, "kind", "") == "dns":
             issues += _dns_checks(name, svc, kinds, taken)
+        if getattr(svc, "kind", "") == "http" and svc.origin is not None:
+            p = ("services", name, "origin")
+            chain, at = [name], svc.origin
+            while at is not None and at not in chain and at in parts.services:
+                chain.append(at)
+                at = getattr(parts.services[at], "origin", None)
+            if at in chain:
+                issues.append((p, "origins loop: " + " -> ".join([*chain, at]) + " (an edge "
+                                  "must fill from a service that holds the images)"))
+            else:
+                _service(issues, p, svc.origin, kinds, ("http",))
+        if getattr(svc, "kind", "") == "http" and svc.origin is None:
+            for field in ("cache", "fallback"):
+                if field in svc.model_fields_set:
+                    issues.append((("services", name, field), "only for an edge cache "
+                                   "(a service with an origin)"))
         if getattr(svc, "kind", "") == "lb":
             for j, member in enumerate(svc.pool):
                 p = ("services", name, "pool", j)

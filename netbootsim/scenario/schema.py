@@ -302,6 +302,15 @@ class HttpService(Section):
             connection; TLS 1.1-1.2 in iPXE, config/crypto.h [ipxe-src]).
         trusted: its certificate chains to the clients' trust anchor; ``false``: iPXE
             refuses it (verification is always on, net/validator.c [ipxe-src]).
+        origin: an edge cache (a CDN edge, a site's caching proxy): the HTTP service it
+            fills its objects from (:mod:`netbootsim.fleet.edge`); ``None``: it holds
+            every image itself.
+        cache: an edge's capacity (bytes); an object that does not fit what is left is
+            fetched from the origin for each request and not kept (``None``: no limit).
+        coalesce: an edge's misses of one object wait for the one fill in progress
+            (``true``) instead of each fetching it from the origin.
+        fallback: when the edge is down, its clients go to the origin (``origin``) or
+            fail as from any dead server (``none``).
     """
 
     kind: Literal["http"]
@@ -311,6 +320,10 @@ class HttpService(Section):
     disk_rate: OptRate = None
     https: bool = False
     trusted: bool = True
+    origin: Name | None = None
+    cache: Size | None = None
+    coalesce: bool = True
+    fallback: Literal["origin", "none"] = "none"
 
 
 class DhcpService(Section):

@@ -1,0 +1,107 @@
+"""Edge caches: HTTP services that fill their objects from an origin.
+
+A CDN edge or a site's caching proxy is an ``http`` service with an ``origin``; it holds
+no image at the start of the run. A request for an object it holds is served at once
+(a *hit*); a *miss* makes the edge fetch the object from its origin first (an HTTP
+transfer from the origin's host to the edge's host, over whatever links lie between,
+a site's WAN say, by the edge's own TCP: Linux's window, :data:`~.spec.LINUX_RWND`),
+then serves it. Images are few and large, so the
+cache is modelled by object, not by a hit ratio: a cold edge misses until the first
+fill of an object has completed.
+
+* ``coalesce: true`` (nginx's ``proxy_cache_lock``, Varnish's request coalescing): the
+  misses of an object while its fill is in progress wait for that one fill; ``false``:
+  each miss fetches the object from the origin itself (a thundering herd of N fills for
+  N simultaneous misses).
+* ``cache``: the edge's capacity in bytes. An object that does not fit what is left is
+  fetched from the origin for each request and not kept (no eviction is modelled: the
+  boot images of a scenario are few).
+* An edge whose origin is an edge fills that one first.
+* ``fallback: origin``: while the edge is down (a ``service-down`` fault) its clients
+  are sent to the origin (a CDN steering around a dead edge); ``none``: they fail as
+  from any dead server.
+
+A fill cut short (the server whose request started it failed) fails the requests waiting
+on it with the edge's ``504``; the next miss starts a new fill.
+
+A fill is recorded as an ``edge-fill:<file>`` phase of the server whose request caused
+it (endpoint: the origin); a fallback as ``edge-fallback:<file>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+
+import simpy
+
+from ..protocols.result import TransferResult
+from .spec import Service
+
+__all__ = ["EdgeState", "Edges"]
+
+
+@dataclass
+class EdgeState:
+    """What one edge holds: objects filled, bytes used, fills in progress."""
+
+    held: set[str] = field(default_factory=set)
+    used: float = 0.0
+    fills: dict[str, simpy.Event] = field(default_factory=dict)
+
+
+class Edges:
+    """The run's edge caches.
+
+    Args:
+        env: the simulation environment.
+        services: every service by name (the edges' origins among them).
+        http: the world's HTTP transfer (``World.http``), for the fills.
+        record: the world's phase record (``World.record``).
+    """
+
+    def __init__(self, env: simpy.Environment, services: dict[str, Service],
+                 http: Callable[..., Generator], record: Callable[..., None]):
+        self.env = env
+        self.services = services
+        self.http = http
+        self.record = record
+        self.state = {n: EdgeState() for n, s in services.items() if s.origin is not None}
+
+    def fill(self, edge: Service, file: str, size: float, who: tuple
+             ) -> Generator[simpy.Event, object, TransferResult | None]:
+        """Make ``file`` ready at ``edge`` for one request: ``None``, or the failed fill.
+
+        ``who``: ``(server, group, rack, stage, attempt)`` of the request, for the record.
+        """
+        st = self.state[edge.name]
+        if file in st.held:
+            return None  # a hit
+        pending = st.fills.get(file)
+        if pending is not None:  # coalesced: wait for the fill in progress
+            res = yield pending
+            return None if res.outcome == "ok" else res
+        origin = self.services[edge.origin]
+        keep = st.used + size <= edge.cache
+        done = self.env.event()
+        if edge.coalesce and keep:
+            st.fills[file] = done  # (before anything waits: later misses join this fill)
+        server, group, rack, stage, attempt = who
+        # an origin that is an edge itself fills first (World.http does, asked by us)
+        try:
+            res = yield from self.http(edge.host, group, rack, stage, attempt, None, origin,
+                                       file, size)
+        except simpy.Interrupt:  # the request that started it went away (its server did)
+            st.fills.pop(file, None)  # the next miss starts a new fill; waiters fail now
+            done.succeed(TransferResult("http", self.env.now, self.env.now, 0.0, 0.0,
+                                        "failed", "the fill was cut short"))
+            raise
+        self.record(server, group, rack, stage, f"edge-fill:{file}", attempt, res.start,
+                    res.end, res.bytes, "http", origin.name, res.outcome,
+                    res.reason or f"into {edge.name}")
+        if res.outcome == "ok" and keep:
+            st.held.add(file)
+            st.used += size
+        st.fills.pop(file, None)
+        done.succeed(res)
+        return None if res.outcome == "ok" else res

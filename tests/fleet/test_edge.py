@@ -1,0 +1,113 @@
+"""Edge caches (an http service with an origin): fills, coalescing, capacity, failure.
+
+The small scenario (one rack; boot1 holds http1, the origin) with a host cache1 on the
+same ToR running edge1, from which the servers fetch an 8 MiB kernel and a 32 MiB initrd.
+"""
+
+from __future__ import annotations
+
+import pytest
+from small_scenarios import scenario
+
+from netbootsim.api import simulate_scenario
+from netbootsim.errors import InputError
+
+
+def edge_scenario(servers=4, **edge) -> dict:
+    sc = scenario(servers=servers)
+    sc["fleet"][0]["count"] = servers
+    sc["topology"]["hosts"].append({"name": "cache1"})
+    sc["services"]["edge1"] = {"kind": "http", "host": "cache1", "model": "nginx",
+                               "origin": "http1", **edge}
+    sc["fleet"][0]["server"] = "edge1"
+    return sc
+
+
+def fills(res) -> dict:
+    ph = res.phases
+    return ph[ph.phase.str.startswith("edge-fill:")].groupby("phase").size().to_dict()
+
+
+@pytest.mark.parametrize("coalesce, n", [(True, 1), (False, 4)])
+def test_a_cold_edge_fills_once_for_simultaneous_misses_only_when_it_coalesces(coalesce, n):
+    # four servers ask for the kernel at the same instant (then the initrd): with
+    # coalescing one fill of each serves all four, without it each miss fills
+    res = simulate_scenario(edge_scenario(coalesce=coalesce))
+    assert fills(res) == {"edge-fill:initrd": n, "edge-fill:kernel": n}
+    assert res.summary["completed"] == 4
+    fill = res.phases[res.phases.phase == "edge-fill:kernel"].iloc[0]
+    assert fill.endpoint == "http1" and fill.bytes == 8 * 2**20
+
+
+def test_a_warm_edge_serves_later_requests_without_a_fill():
+    # the second server powers on 10 s later, after the fills: two hits, no fill
+    sc = edge_scenario(servers=2)
+    sc["fleet"][0]["power_on"] = {"at": "0s", "per_second": 0.1}
+    res = simulate_scenario(sc)
+    ph = res.phases
+    assert set(ph[ph.phase.str.startswith("edge-fill:")].server) == {"r01s001"}
+
+
+def test_an_object_that_does_not_fit_is_fetched_for_each_request():
+    # cache 10 MiB: the 8 MiB kernel is kept (one fill), the 32 MiB initrd never fits
+    # (four fills, coalescing or not)
+    res = simulate_scenario(edge_scenario(cache="10MiB"))
+    assert fills(res) == {"edge-fill:initrd": 4, "edge-fill:kernel": 1}
+
+
+def test_an_edge_of_an_edge_fills_its_origin_first():
+    sc = edge_scenario()
+    sc["topology"]["hosts"].append({"name": "cache2"})
+    sc["services"]["edge2"] = {"kind": "http", "host": "cache2", "model": "nginx",
+                               "origin": "edge1"}
+    sc["fleet"][0]["server"] = "edge2"
+    ph = simulate_scenario(sc).phases
+    got = ph[ph.phase == "edge-fill:kernel"].endpoint.tolist()
+    assert sorted(got) == ["edge1", "http1"]  # edge1 from http1, then edge2 from edge1
+
+
+@pytest.mark.parametrize("fallback, outcome", [("origin", "ok"), ("none", "failed")])
+def test_a_dead_edge_sends_its_clients_to_the_origin_only_if_told(fallback, outcome):
+    sc = edge_scenario(servers=1, fallback=fallback)
+    sc["faults"] = [{"kind": "service-down", "target": "edge1", "at": "0s"}]
+    res = simulate_scenario(sc)
+    assert res.servers.outcome.tolist() == [outcome]
+    ph = res.phases
+    assert (ph.phase == "edge-fallback:kernel").any() == (fallback == "origin")
+    assert not ph.phase.str.startswith("edge-fill:").any()
+
+
+@pytest.mark.parametrize("edge, field, words", [
+    ({"origin": "http9"}, "services.edge1.origin", "unknown service 'http9'"),
+    ({"origin": "edge1"}, "services.edge1.origin", "origins loop: edge1 -> edge1"),
+    ({"origin": "dhcp1"}, "services.edge1.origin", "dhcp service"),
+])
+def test_bad_edges_are_refused(edge, field, words):
+    sc = edge_scenario(**edge)
+    with pytest.raises(InputError) as e:
+        simulate_scenario(sc)
+    text = " ".join(str(p) for p in e.value.problems)
+    assert field in text and words in text
+
+
+def test_a_loop_of_two_edges_and_a_cache_without_origin_are_refused():
+    sc = edge_scenario()
+    sc["topology"]["hosts"].append({"name": "cache2"})
+    sc["services"]["edge2"] = {"kind": "http", "host": "cache2", "model": "nginx",
+                               "origin": "edge1"}
+    sc["services"]["edge1"]["origin"] = "edge2"
+    sc["services"]["http1"]["cache"] = "1GiB"
+    with pytest.raises(InputError) as e:
+        simulate_scenario(sc)
+    text = " ".join(str(p) for p in e.value.problems)
+    assert "origins loop: edge1 -> edge2 -> edge1" in text
+    assert "services.http1.cache: only for an edge cache" in text
+
+
+def test_a_fill_cut_short_by_its_server_failing_does_not_hang_the_others():
+    # r01s001 starts the fills and fails mid-kernel-fill; the three waiting on that fill
+    # get a 504 and fail their fetch; nothing hangs (the run ends, every server decided)
+    sc = edge_scenario()
+    sc["faults"] = [{"kind": "server-fail", "target": "r01s001", "at": "1.0012s"}]
+    res = simulate_scenario(sc)
+    assert "unfinished" not in set(res.servers.outcome)
