@@ -35,7 +35,12 @@ DEFAULT_SPINES = 2
 
 
 def _spec(link: Link | None) -> LinkSpec | None:
-    return None if link is None else LinkSpec(link.bandwidth, link.latency, link.loss)
+    if link is None:
+        return None
+    r = getattr(link, "reverse", None)  # (a WAN link's other direction)
+    return LinkSpec(link.bandwidth, link.latency, link.loss,
+                    bandwidth_ba=r and r.bandwidth, latency_ba=r and r.latency,
+                    loss_ba=r and r.loss)
 
 
 def _shape(t: TopologySection, hosts: list[HostSpec]) -> Topology:

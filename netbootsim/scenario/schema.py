@@ -161,6 +161,17 @@ class LinkReverse(Section):
     loss: Probability | None = None
 
 
+class WanLink(Link):
+    """A WAN link: its values from the site to the data center, ``reverse`` the other way.
+
+    Attributes:
+        reverse: the data center -> site direction's values where they differ (the way
+            boot images travel: an asymmetric access line).
+    """
+
+    reverse: LinkReverse | None = None
+
+
 class Host(Section):
     """A boot-side host (where services run).
 
@@ -227,7 +238,7 @@ class TopologySection(Section):
     host_link: Link | None = None
     uplink: Link | None = None
     oversubscription: Annotated[float, Field(gt=0)] | None = None
-    wan: Link | None = None
+    wan: WanLink | None = None
     hosts: list[Host] = []
     nodes: list[Node] = []
     links: list[ExtraLink] = []

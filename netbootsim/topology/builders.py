@@ -30,6 +30,10 @@ class LinkSpec:
     bandwidth: float
     latency: float = 0.0
     loss: float = 0.0
+    #: the ``b -> a`` direction's values where they differ (``None``: the same)
+    bandwidth_ba: float | None = None
+    latency_ba: float | None = None
+    loss_ba: float | None = None
 
     def __post_init__(self) -> None:
         check_link_values("LinkSpec", self.bandwidth, self.latency, self.loss)
@@ -263,7 +267,9 @@ def _count(what: str, value: object) -> None:
 
 
 def _link(topo: Topology, a: str, b: str, spec: LinkSpec) -> None:
-    topo.add_link(a, b, spec.bandwidth, spec.latency, spec.loss)
+    topo.add_link(a, b, spec.bandwidth, spec.latency, spec.loss,
+                  bandwidth_ba=spec.bandwidth_ba, latency_ba=spec.latency_ba,
+                  loss_ba=spec.loss_ba)
 
 
 def _add_servers(topo: Topology, tor: str, prefix: str, rack_name: str, domain: str,

@@ -225,6 +225,14 @@ def test_multi_site_counts_paths_and_domains():
     assert t.routers_between("s01", "dc") == ["s01-rtr"]
     assert t.graph.nodes["s02r02s001"]["rack"] == "s02-rack02"
     assert t.validate() == []
+    # an asymmetric WAN: site -> center 20 ms at 1 Gb/s, center -> site 30 ms at 50 Mb/s
+    t = multi_site(1, 1, 1, server_link=SERVER, lan_link=LinkSpec(1.25e9, 5e-6),
+                   wan=LinkSpec(1.25e8, 0.02, bandwidth_ba=6.25e6, latency_ba=0.03),
+                   hosts=[HostSpec("central", link=LinkSpec(1.25e9, 2e-6))])
+    _, back, rtt = t.round_trip("s01r01s001", "central")
+    assert rtt == pytest.approx(0.020013 + 0.030013, rel=1e-12)
+    (down,) = [ld for ld in back if ld.name == "dc-rtr->s01-rtr"]
+    assert (down.capacity, down.latency) == (6.25e6, 0.03)
 
 
 # -- links and paths -----------------------------------------------------------------------
