@@ -50,6 +50,8 @@ class LbSpec:
     check_interval: float
     fall: int
     rise: int
+    mode: str = "redirect"
+    max_connections: int | None = None
 
 
 def out_windows(downs: Sequence[Window], interval: float, fall: int, rise: int

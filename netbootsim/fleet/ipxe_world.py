@@ -142,7 +142,22 @@ class IpxeWorld:
                     self._pooled[(scheme, host)] = service
             name_uri = _with_host(uri, service)
         lb = world.lb_at.get((urlsplit(name_uri).hostname or "").rstrip("."))
-        if lb is not None:  # a 302 redirector: ask it, then fetch from the mirror it names
+        via = None
+        if lb is not None and lb.spec.mode == "l4":  # through it: a mirror per connection
+            key = ("lb", lb.spec.name)
+            mirror = self._pooled.get(key)
+            if mirror is None or lb.spec.name not in world.connections.get(m.server, {}):
+                mirror = lb.pick(m.server, env.now, world.running)
+                if mirror is None:
+                    why = (f"HTTP 503 from {lb.spec.name}: every mirror of its pool is out "
+                           "(health checks)")
+                    m.record(f"fetch:{urlsplit(name_uri).path.rsplit('/', 1)[-1]}", env.now,
+                             env.now, 0.0, "http", lb.spec.name, "failed", why)
+                    self.why = why
+                    return Fetched(errors.EIO_HTTP_5XX, why)
+                self._pooled[key] = mirror
+            name_uri, via = _with_host(name_uri, mirror), lb
+        elif lb is not None:  # a 302 redirector: ask it, then fetch from the mirror it names
             file = urlsplit(name_uri).path.rsplit("/", 1)[-1]
             res, mirror = yield from world.redirect(
                 m.server, lb, tls=urlsplit(name_uri).scheme.lower() == "https")
@@ -188,7 +203,7 @@ class IpxeWorld:
                                         m.profile, svc, target.file, size)
         else:
             res = yield from world.http(m.server, g.name, m.rack, m.stage, m.attempt,
-                                        m.profile, svc, target.file, size, tls=tls)
+                                        m.profile, svc, target.file, size, tls=tls, via=via)
         m.record(f"fetch:{target.file}", res.start, res.end, res.bytes, res.protocol,
                  svc.name, res.outcome, res.reason)
         m.bytes += res.bytes

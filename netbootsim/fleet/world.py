@@ -30,6 +30,7 @@ from ..profiles import Profile
 from ..protocols import TcpParams, http_plan, retry_waits, tftp_plan
 from ..protocols.result import TransferResult
 from ..services.dhcp import DhcpServer
+from ..services.registry import HTTP
 from ..services.slots import SYN_GIVE_UP, HttpWorkers, TftpSlots, run_with_slot
 from ..streams import Streams
 from ..topology import Topology
@@ -142,6 +143,12 @@ class World:
         self.workers = {s.name: HttpWorkers(env, s.workers, keepalive=s.keepalive,
                                             backlog=s.backlog)
                         for s in services.values() if s.kind == "http" and s.workers}
+        for n, b in self.lbs.items():  # an L4 balancer's connection cap (maxconn): an
+            # entry is freed when its client closes; SYNs beyond wait in a Linux listen
+            # backlog (511, as the web servers' [apache-httpd] [nginx-docs])
+            if b.spec.mode == "l4" and b.spec.max_connections:
+                self.workers[n] = HttpWorkers(env, b.spec.max_connections, keepalive=0.0,
+                                              backlog=HTTP.model("nginx").backlog)
         self.apis = {s.name: simpy.Resource(env, capacity=s.concurrency)
                      for s in services.values() if s.kind == "api"}
         self._api_times = {s.name: RequestDraws(s.service_time, streams, "service", s.name,
@@ -296,14 +303,15 @@ class World:
 
     def http(self, server: str, group: str, rack: str, stage: str, attempt: int,
              profile: Profile | None, svc: Service, file: str, size: float,
-             rate_cap: float = math.inf, tls: bool = False
+             rate_cap: float = math.inf, tls: bool = False, via: Balancer | None = None
              ) -> Generator[simpy.Event, object, TransferResult]:
         """One HTTP GET of ``file`` by ``server`` from ``svc``.
 
         ``profile`` None: the client is Linux (the installer), with its own window
         (:data:`~.spec.LINUX_RWND`) and no firmware delays; ``rate_cap`` bounds it (the
         disk it streams to). ``tls``: HTTPS — a new connection adds the TLS 1.2
-        handshake's two round trips and the client's crypto time.
+        handshake's two round trips and the client's crypto time. ``via``: an L4
+        balancer the connection goes through (:mod:`.balance`): the bytes cross it.
         """
         env = self.env
         start = env.now
@@ -321,13 +329,26 @@ class World:
                     return TransferResult("http", start, env.now, 0.0, 0.0, "failed",
                                           f"HTTP 504 from {svc.name}: its fill from "
                                           f"{svc.origin} failed ({failed.reason})")
-        route = self._route(svc, server, f"{server}/{file}")
+        if via is None:
+            route = self._route(svc, server, f"{server}/{file}")
+        else:  # mirror -> balancer, then balancer -> client
+            near = self._route(Service(via.spec.name, "http", via.spec.host), server,
+                               f"{server}/{file}")
+            fail = yield from self.faults.unreachable(
+                env, "http", Service(via.spec.name, "http", via.spec.host), near.fwd, start,
+                SYN_GIVE_UP)
+            if fail is not None:
+                return fail
+            far = self._route(svc, via.spec.host, f"{server}/{file}")
+            route = Route((*far.fwd, *near.fwd), (*near.back, *far.back), far.rtt + near.rtt,
+                          [*far.path[:len(far.fwd)], *near.path, *far.path[len(far.fwd):]])
         fwd = route.fwd
         fail = yield from self.faults.unreachable(env, "http", svc, fwd, start, SYN_GIVE_UP)
         if fail is not None:
             return fail
         conns = self.connections.setdefault(server, {})
-        prev = conns.get(svc.name)
+        key = svc.name if via is None else via.spec.name  # the connection's other end
+        prev = conns.get(key)
         if profile is None:  # rate_cap is a payload rate (a disk); the flow's is on the wire
             tcp = TcpParams(rwnd=LINUX_RWND)
             extra, overhead, cap = 0.0, 0.0, rate_cap * tcp.wire_factor
@@ -335,13 +356,28 @@ class World:
         else:
             tcp, extra = profile.tcp, profile.tcp_client_delay
             overhead, cap = profile.http_request_overhead, profile.http_client_rate
-        conns[svc.name] = size
+        conns[key] = size
+        if via is not None:
+            overhead += via.spec.service_time  # the balancer's time on each request
         connected, warm = prev is not None, prev is not None and prev >= tcp.rwnd
         hp = http_plan(size, tcp, route.rtt + extra, min(ld.capacity for ld in fwd) if fwd
                        else math.inf, self.faults.path_loss(fwd, env.now),
                        server_time=overhead, rate_cap=min(cap, rate_cap),
                        connected=connected, warm=warm)
         pool = self.workers.get(svc.name)
+        if via is not None and prev is None and via.spec.name in self.workers:
+            # the balancer's connection table first (maxconn), then a mirror worker
+            req, syns, waited = yield from self.workers[via.spec.name].connect()
+            if req is None:
+                return TransferResult("http", start, env.now, 0.0, 0.0, "failed",
+                                      f"no connection at {via.spec.name}: {syns} SYNs "
+                                      f"unanswered ({via.spec.max_connections} at once)")
+            self.held.setdefault(server, []).append((self.workers[via.spec.name], req))
+            if waited > 0:
+                self.record(server, group, rack, stage, f"lb-wait:{file}", attempt, start,
+                            env.now, 0.0, "http", via.spec.name, "ok",
+                            f"waited for a connection, {syns} SYNs "
+                            f"(max_connections {via.spec.max_connections})")
         if prev is None and pool is not None:
             req, syns, waited = yield from pool.connect()
             what = f"{pool.workers.capacity} workers, backlog {pool.backlog}"

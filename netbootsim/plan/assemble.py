@@ -164,7 +164,8 @@ def fleet_inputs(built) -> FleetInputs:
                 svc.order, svc.service_time)
         elif svc.kind == "lb":
             out.lbs[name] = LbSpec(name, svc.host, tuple(svc.pool), svc.algorithm,
-                                   svc.service_time, svc.check_interval, svc.fall, svc.rise)
+                                   svc.service_time, svc.check_interval, svc.fall, svc.rise,
+                                   svc.mode, svc.max_connections)
         elif svc.kind == "orchestrator":
             out.orchestrators[name] = OrchestratorSpec(
                 name, svc.power_workers, svc.power_latency, svc.power_time,

@@ -461,13 +461,16 @@ class DnsService(Section):
 
 
 class LbService(Section):
-    """A load balancer in front of HTTP mirrors: ``mode: redirect`` (an HTTP 302 redirector).
+    """A load balancer in front of HTTP mirrors (:mod:`netbootsim.fleet.balance`).
 
-    A client's request to it costs a round trip (and a TCP handshake when no connection
-    to it is pooled); it answers ``302`` with a mirror of its pool, and the client
-    fetches the file there over a new connection, as iPXE follows a redirect
-    (net/tcp/httpcore.c ``http_redirect``). Health checks take a mirror that stopped
-    answering out of the pool (:mod:`netbootsim.fleet.balance`).
+    ``mode: redirect``, an HTTP 302 redirector: a client's request to it costs a round
+    trip (and a TCP handshake when no connection to it is pooled); it answers ``302``
+    with a mirror of its pool, and the client fetches the file there over a new
+    connection, as iPXE follows a redirect (net/tcp/httpcore.c ``http_redirect``).
+    ``mode: l4``: the client's connection goes to the balancer, which picks a mirror
+    for it and carries its bytes both ways (NAT): mirror -> balancer -> client, every
+    link of both legs, the round trip of both, its time per request on each request.
+    Health checks take a mirror that stopped answering out of the pool.
 
     Attributes:
         host: the topology host it runs on.
@@ -479,12 +482,15 @@ class LbService(Section):
             client's name hashed: a client always gets the same mirror of those up).
         service_time: its time per request.
         check_interval, fall, rise: its health checks (defaults: HAProxy's).
+        max_connections: ``l4``: client connections it holds at once (HAProxy's
+            ``maxconn``; ``None``: no cap, none invented); beyond it SYNs wait in its
+            backlog as a web server's do.
     """
 
     kind: Literal["lb"]
     host: Name
     model: Annotated[str, _model_name("lb")] = LB.default
-    mode: Literal["redirect"] = "redirect"
+    mode: Literal["redirect", "l4"] = "redirect"
     pool: Annotated[list[Name], Field(min_length=1)]
     algorithm: Literal["round-robin", "least-connections", "source-hash"] = _from_model(
         "lb", "algorithm")
@@ -493,6 +499,7 @@ class LbService(Section):
         "lb", "check_interval")
     fall: PosInt = _from_model("lb", "fall")
     rise: PosInt = _from_model("lb", "rise")
+    max_connections: PosInt | None = None
 
 
 Service = Annotated[Union[TftpService, HttpService, DhcpService, ApiService,  # noqa: UP007

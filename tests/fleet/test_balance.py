@@ -136,3 +136,47 @@ def test_bad_pools_are_refused(pool, words):
         simulate_scenario(sc)
     text = " ".join(str(p) for p in e.value.problems)
     assert "services.lb1.pool[0]" in text and words in text
+
+
+# ------------------------------------------------------------------------ mode: l4
+def direct_ready() -> float:
+    sc = scenario(servers=1)
+    sc["fleet"][0]["script"] = ("#!ipxe\ndhcp\nkernel http://http1/kernel\n"
+                                "initrd http://http1/initrd\nboot\n")
+    return float(simulate_scenario(sc).servers.ready.iloc[0])
+
+
+def test_l4_on_the_mirrors_host_adds_its_time_per_request_only():
+    # lb1 runs on boot1, http1's host: the mirror -> balancer leg is empty, the balancer
+    # -> client leg is the direct path; each of the two requests takes its 0.1 ms more
+    res = simulate_scenario(lb_scenario(mode="l4"))
+    assert float(res.servers.ready.iloc[0]) - direct_ready() == pytest.approx(
+        2 * LB_TIME, abs=1e-12)
+    assert not res.phases.phase.str.startswith("redirect:").any()
+
+
+def test_l4_on_its_own_host_carries_the_bytes_through_it():
+    # lb1 on a host of its own behind the ToR: the data crosses boot1 -> tor01 ->
+    # lbhost -> tor01 -> client, so the balancer's link carries the bytes both ways
+    sc = lb_scenario(mode="l4")
+    sc["topology"]["hosts"].append({"name": "lbhost"})
+    sc["services"]["lb1"]["host"] = "lbhost"
+    res = simulate_scenario(sc)
+    assert float(res.servers.ready.iloc[0]) > direct_ready() + 2 * LB_TIME
+    bound = res.summary["line_rate_bound"]
+    assert bound["bytes"] > 40 * 2**20  # one link carried both images (the bound's)
+
+
+def test_l4_max_connections_holds_the_extra_clients_until_a_slot_frees():
+    # 4 clients, 2 connections at a time (freed when a client boots): the 3rd and 4th
+    # start their kernel when the 1st and 2nd are ready
+    res = simulate_scenario(lb_scenario(servers=4, pool=("http1", "http2"), mode="l4",
+                                        max_connections=2))
+    srv = res.servers.set_index("server")
+    ph = res.phases
+    starts = ph[ph.phase == "fetch:kernel"].set_index("server").start
+    ready = sorted(srv.ready)[:2]
+    assert sorted(starts[["r01s003", "r01s004"]]) == pytest.approx(ready, abs=1e-9)
+    assert (ph.phase == "lb-wait:kernel").sum() == 2
+    fetched = ph[ph.phase.str.startswith("fetch:")]
+    assert all(g.endpoint.nunique() == 1 for _, g in fetched.groupby("server"))

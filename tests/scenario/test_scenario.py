@@ -120,7 +120,8 @@ def test_build_custom_with_reverse_link_and_racks():
          "9: images.kernel.sha: unknown field 'sha'; expected one of: size, script"),
         ("{kind: http, host: boot1}", "{kind: http, hots: boot1, host: boot1}",
          "7: services.http1.hots: unknown field 'hots' (did you mean 'host'?); expected one "
-         "of: kind, host, model, workers, disk_rate, https, trusted, origin, cache, coalesce, fallback"),
+         "of: kind, host, model, workers, disk_rate, https, trusted, origin, cache, coalesce, "
+         "fallback"),
         ("size: 12MiB", "size: 12Mib",
          f"9: images.kernel.size: '12Mib': unknown size unit 'Mib'; known: {UNITS}"),
         ("size: 12MiB", "size: 12",
