@@ -40,7 +40,8 @@ from ..services.provisioning import DEFAULT_UNKNOWN, Provisioner, load_inventory
 from ..services.registry import API, DHCP, KINDS
 from ..streams import Streams
 
-__all__ = ["FleetInputs", "fleet_inputs", "run_built", "scope_notes", "SCOPE_NOTES",
+__all__ = ["FleetInputs", "fleet_inputs", "run_built", "scope_notes", "delivery_notes",
+           "SCOPE_NOTES",
            "random_block", "left_out"]
 
 #: What every report says about the model's scope.
@@ -272,9 +273,33 @@ def _firmwares(g, base) -> tuple[Profile, tuple, Profile | None, tuple]:
     return profile, profile_mix, rom, rom_mix
 
 
+def delivery_notes(inputs: FleetInputs) -> list[str]:
+    """What the run's DNS servers, balancers and edge caches rest on (issue 16's models)."""
+    notes = []
+    for d in sorted(inputs.dns.values(), key=lambda d: d.name):
+        notes.append(f"DNS server {d.name!r}: {d.service_time * 1e3:g} ms per query "
+                     "(assumed, no published figure), records in "
+                     f"{d.order} order; iPXE resolves a name for each connection it opens "
+                     "(no cache), on its retry timer (net/udp/dns.c).")
+    for b in sorted(inputs.lbs.values(), key=lambda b: b.name):
+        cap = (f", at most {b.max_connections} connections" if b.max_connections else "")
+        notes.append(f"Load balancer {b.name!r}: {b.mode}, {b.algorithm}, "
+                     f"{b.service_time * 1e3:g} ms per request (assumed, no published "
+                     f"figure){cap}; health checks every {b.check_interval:g} s, out after "
+                     f"{b.fall} failed, back after {b.rise} passed (HAProxy's defaults).")
+    for s in sorted(inputs.services.values(), key=lambda s: s.name):
+        if s.origin is not None:
+            size = "" if math.isinf(s.cache) else f", {s.cache / 2**30:g} GiB kept"
+            misses = "one fill for simultaneous misses" if s.coalesce else "a fill per miss"
+            notes.append(f"Edge cache {s.name!r}: fills from {s.origin!r} object by object"
+                         f"{size}, {misses}; no eviction.")
+    return notes
+
+
 def scope_notes(inputs: FleetInputs) -> list[str]:
     """The report's notes: scope, then what is uncalibrated in this run."""
     notes = list(SCOPE_NOTES) + [ENGINE_NOTES[inputs.engine]] + left_out(inputs)
+    notes += delivery_notes(inputs)
     profiles: dict[str, Profile] = {}
     for g in inputs.groups:
         for prof in (g.profile, g.rom, *(p for _, p in g.profile_mix),
