@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .faults import Window
+from .spec import Service
 
 __all__ = ["LbSpec", "Balancer", "out_windows"]
 
@@ -93,10 +94,11 @@ class Balancer:
 
     def __init__(self, spec: LbSpec, outages: dict[str, list[Window]]):
         self.spec = spec
+        #: the balancer as a service on its host (for the world's outage and route checks)
+        self.service = Service(spec.name, "http", spec.host)
         self.out = {m: out_windows(outages.get(m, ()), spec.check_interval, spec.fall,
                                    spec.rise) for m in spec.pool}
         self._turn = 0
-        self.redirects: dict[str, int] = dict.fromkeys(spec.pool, 0)
 
     def up(self, now: float) -> list[str]:
         """The pool's mirrors the checks hold in at ``now``, in the pool's order."""
@@ -124,5 +126,4 @@ class Balancer:
                     self._turn = (self._turn + k + 1) % len(pool)
                     mirror = cand
                     break
-        self.redirects[mirror] += 1
         return mirror

@@ -141,7 +141,9 @@ class IpxeWorld:
                 if scheme in ("http", "https"):
                     self._pooled[(scheme, host)] = service
             name_uri = _with_host(uri, service)
-        lb = world.lb_at.get((urlsplit(name_uri).hostname or "").rstrip("."))
+        parts = urlsplit(name_uri)
+        lb = world.lb_at.get((parts.hostname or "").rstrip("."))
+        file = parts.path.rsplit("/", 1)[-1]
         via = None
         if lb is not None and lb.spec.mode == "l4":  # through it: a mirror per connection
             key = ("lb", lb.spec.name)
@@ -151,16 +153,15 @@ class IpxeWorld:
                 if mirror is None:
                     why = (f"HTTP 503 from {lb.spec.name}: every mirror of its pool is out "
                            "(health checks)")
-                    m.record(f"fetch:{urlsplit(name_uri).path.rsplit('/', 1)[-1]}", env.now,
-                             env.now, 0.0, "http", lb.spec.name, "failed", why)
+                    m.record(f"fetch:{file}", env.now, env.now, 0.0, "http", lb.spec.name,
+                             "failed", why)
                     self.why = why
                     return Fetched(errors.EIO_HTTP_5XX, why)
                 self._pooled[key] = mirror
             name_uri, via = _with_host(name_uri, mirror), lb
         elif lb is not None:  # a 302 redirector: ask it, then fetch from the mirror it names
-            file = urlsplit(name_uri).path.rsplit("/", 1)[-1]
-            res, mirror = yield from world.redirect(
-                m.server, lb, tls=urlsplit(name_uri).scheme.lower() == "https")
+            res, mirror = yield from world.redirect(m.server, lb,
+                                                    tls=parts.scheme.lower() == "https")
             m.record(f"redirect:{file}", res.start, res.end, 0.0, "http", lb.spec.name,
                      res.outcome, res.reason or f"302 to {mirror}")
             if mirror is None:

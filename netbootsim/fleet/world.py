@@ -130,6 +130,9 @@ class World:
         #: a redirector by its name and its host's, lower case (URIs name it either way)
         self.lb_at = {k.lower(): b for b in self.lbs.values()
                       for k in (b.spec.name, b.spec.host)}
+        #: names a URI may give that are no DNS names: services', hosts', balancers'
+        self._own_names = frozenset(self.lb_at) | {n.lower() for s in services.values()
+                                                   for n in (s.name, s.host)}
         self.running: dict[str, int] = {}  # HTTP transfers running now, per service
         self.edges = Edges(env, services, self.http, self.record)
         self.trace: set[str] = set()  # servers whose console is kept
@@ -208,9 +211,7 @@ class World:
             return None
         if host in self.dns.names:
             return host
-        known = host in self.lb_at or any(host in (s.name.lower(), s.host.lower())
-                                          for s in self.services.values())
-        return None if known else host
+        return None if host in self._own_names else host
 
     def resolve(self, uri: str) -> Target | str:
         """The service and file a URI names, or why it names none.
@@ -316,13 +317,14 @@ class World:
         env = self.env
         start = env.now
         if svc.origin is not None:  # an edge cache (.edge): fill the object first
-            if self.faults.down(svc.name, start) is not None and svc.fallback == "origin":
+            edge_down = self.faults.down(svc.name, start) is not None
+            if edge_down and svc.fallback == "origin":
                 origin = self.services[svc.origin]
                 self.record(server, group, rack, stage, f"edge-fallback:{file}", attempt,
                             start, start, 0.0, "http", origin.name, "ok",
                             f"{svc.name} down: to its origin")
                 svc = origin
-            elif self.faults.down(svc.name, start) is None:
+            elif not edge_down:
                 failed = yield from self.edges.fill(svc, file, size,
                                                     (server, group, rack, stage, attempt))
                 if failed is not None:
@@ -332,11 +334,9 @@ class World:
         if via is None:
             route = self._route(svc, server, f"{server}/{file}")
         else:  # mirror -> balancer, then balancer -> client
-            near = self._route(Service(via.spec.name, "http", via.spec.host), server,
-                               f"{server}/{file}")
-            fail = yield from self.faults.unreachable(
-                env, "http", Service(via.spec.name, "http", via.spec.host), near.fwd, start,
-                SYN_GIVE_UP)
+            near = self._route(via.service, server, f"{server}/{file}")
+            fail = yield from self.faults.unreachable(env, "http", via.service, near.fwd,
+                                                      start, SYN_GIVE_UP)
             if fail is not None:
                 return fail
             far = self._route(svc, via.spec.host, f"{server}/{file}")
@@ -416,10 +416,10 @@ class World:
         env = self.env
         start = env.now
         spec = lb.spec
-        svc = Service(spec.name, "http", spec.host)  # (for the outage checks)
         fwd, _, rtt = self.topology.round_trip(spec.host, server, f"{server}/lb",
                                                self.faults.links_down(env.now))
-        fail = yield from self.faults.unreachable(env, "http", svc, fwd, start, SYN_GIVE_UP)
+        fail = yield from self.faults.unreachable(env, "http", lb.service, fwd, start,
+                                                  SYN_GIVE_UP)
         if fail is not None:
             return fail, None
         conns = self.connections.setdefault(server, {})
