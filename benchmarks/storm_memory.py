@@ -27,10 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def grouped(snap: tracemalloc.Snapshot, servers: int, top: int) -> list[tuple[str, float, int]]:
-    """(file, bytes per server, blocks) for the ``top`` biggest files of a snapshot."""
+def grouped(snap: tracemalloc.Snapshot, servers: int, top: int,
+            key: str = "filename") -> list[tuple[str, float, int]]:
+    """(file or file:line, bytes per server, blocks) for the ``top`` biggest of a snapshot."""
     rows = []
-    stats = [st for st in snap.statistics("filename")
+    stats = [st for st in snap.statistics(key)
              if not st.traceback[0].filename.startswith("<frozen")]  # imports: not per server
     for st in stats[:top]:
         name = st.traceback[0].filename
@@ -38,6 +39,8 @@ def grouped(snap: tracemalloc.Snapshot, servers: int, top: int) -> list[tuple[st
             if cut in name:
                 name = name[name.index(cut) + 1:]
                 break
+        if key == "lineno":
+            name = f"{name}:{st.traceback[0].lineno}"
         rows.append((name, st.size / servers, st.count))
     return rows
 
@@ -48,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variance", action="store_true")
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--every", type=int, default=20000, help="SimPy steps between looks")
+    ap.add_argument("--lines", action="store_true",
+                    help="group by the line that allocated, not the file")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
@@ -82,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         "imported_bytes": imports,
         "first_look": {"at": first["now"], "bytes_per_server": (first["size"] - imports) / n},
         "fullest": {"at": best["now"], "bytes_per_server": (best["size"] - imports) / n,
-                    "by_file": grouped(best["snap"], n, args.top)},
+                    "by_file": grouped(best["snap"], n, args.top,
+                                           "lineno" if args.lines else "filename")},
         "after_run_bytes_per_server": (after[0] - imports) / n,
         "traced_peak_bytes": after[1],
         "ready": out.summary["completed"],

@@ -90,6 +90,22 @@ def _tftp(m: Machine, target: Target, name: str) -> Generator[simpy.Event, Any, 
     m.fetched(f"fetch:{name}", target.service.name, res)
 
 
+def _settings(m: Machine) -> ipxe.Settings:
+    """The machine's iPXE settings at start-up: its NIC, SMBIOS identity, platform.
+
+    (A function of its own: the identity it reads is not kept in the boot's frame.)
+    """
+    ident = m.identity()
+    settings = ipxe.Settings({"net0/mac": m.mac, "uuid": ident["uuid"],
+                              "serial": ident["serial"], "asset": ident["asset"],
+                              "manufacturer": "netbootsim", "product": m.group.name})
+    if m.arch != "bios":  # iPXE's ${platform} and ${buildarch} on UEFI (bin-*-efi)
+        arch = b"arm64" if m.arch == "uefi-arm64" else b"x86_64"
+        settings.set_builtin("platform", b"efi")
+        settings.set_builtin("buildarch", arch)
+    return settings
+
+
 def ipxe_autoboot(m: Machine, nbp: str | None = None) -> Generator[simpy.Event, Any, None]:
     """IPXE's autoboot: ``dhcp``, then the script DHCP names, else the group's.
 
@@ -98,14 +114,32 @@ def ipxe_autoboot(m: Machine, nbp: str | None = None) -> Generator[simpy.Event, 
     """
     g = m.group
     world = IpxeWorld(m)
-    ident = m.identity()
-    settings = ipxe.Settings({"net0/mac": m.mac, "uuid": ident["uuid"],
-                              "serial": ident["serial"], "asset": ident["asset"],
-                              "manufacturer": "netbootsim", "product": g.name})
-    if m.arch != "bios":  # iPXE's ${platform} and ${buildarch} on UEFI (bin-*-efi)
-        arch = b"arm64" if m.arch == "uefi-arm64" else b"x86_64"
-        settings.set_builtin("platform", b"efi")
-        settings.set_builtin("buildarch", arch)
+    settings = _settings(m)
+    script = yield from _first_script(m, world, settings, nbp)
+    world.why = ""
+    result = yield from ipxe.run_script(script, world, settings,
+                                        features=g.build or m.profile.build)
+    where = _where(result.line)
+    why = world.why
+    if result.reset:  # the script rebooted (or powered off) the machine
+        what = "poweroff" if result.reset == "poweroff" else "reboot"
+        raise Failed(f"{why}; then the script ran {what}{where}" if why
+                     else f"iPXE: the script ran {what}{where}")
+    if result.booted is None:
+        if not result.status:
+            raise Failed("iPXE: the script ended without booting")
+        # the world's words for what failed (a record says the same), else iPXE's
+        raise Failed(f"{why}{where}" if why else f"iPXE: {result.reason}")
+
+
+def _first_script(m: Machine, world: IpxeWorld, settings: ipxe.Settings, nbp: str | None
+                  ) -> Generator[simpy.Event, Any, ipxe.Script]:
+    """The script autoboot runs: the group's own, else ``dhcp`` and the file it names.
+
+    (A generator of its own: the DHCP reply and the script's text are not kept in the
+    boot's frame while the script runs; parsed scripts are shared.)
+    """
+    g = m.group
     if g.script is not None:  # an embedded script runs instead of autoboot
         text, source = g.script, f"{g.name}.ipxe"
     else:  # autoboot: dhcp, then the file DHCP names (else the group's default)
@@ -124,18 +158,4 @@ def ipxe_autoboot(m: Machine, nbp: str | None = None) -> Generator[simpy.Event, 
                 if "://" not in filename:
                     filename = f"tftp://{reply.settings.get('next-server', '')}/{filename}"
                 text, source = f"#!ipxe\nchain {filename}\n", "autoboot"
-    script = ipxe.parse_script(text, source)
-    world.why = ""
-    result = yield from ipxe.run_script(script, world, settings,
-                                        features=g.build or m.profile.build)
-    where = _where(result.line)
-    why = world.why
-    if result.reset:  # the script rebooted (or powered off) the machine
-        what = "poweroff" if result.reset == "poweroff" else "reboot"
-        raise Failed(f"{why}; then the script ran {what}{where}" if why
-                     else f"iPXE: the script ran {what}{where}")
-    if result.booted is None:
-        if not result.status:
-            raise Failed("iPXE: the script ended without booting")
-        # the world's words for what failed (a record says the same), else iPXE's
-        raise Failed(f"{why}{where}" if why else f"iPXE: {result.reason}")
+    return ipxe.parse_script(text, source)

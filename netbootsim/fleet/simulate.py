@@ -152,8 +152,7 @@ def simulate(
     index: dict[str, int] = {}
     done = [0]
 
-    def life(m: Machine):
-        yield from lifecycle(m)
+    def finished(_event: simpy.Event) -> None:  # a server's lifecycle has returned
         done[0] += 1
         if progress is not None:
             progress(done[0], len(machines), env.now)
@@ -163,7 +162,7 @@ def simulate(
         index[gname] = i + 1
         m = Machine(world, by_name[gname], server, n, times[gname][i], draws[gname], i)
         machines.append(m)
-        env.process(life(m))
+        env.process(lifecycle(m)).callbacks.append(finished)  # no wrapper frame per server
 
     def fail(hit: list[Machine]) -> Callable[[simpy.Event], None]:
         def now(_event: simpy.Event) -> None:

@@ -123,10 +123,12 @@ def _imgsingle(shell: CommandShell, argv: list[str], *, always_download: bool,
     opts, args = shell.parse(argv)
     timeout = parse_timeout(str(opts["timeout"]), shell.say) if "timeout" in opts else 0
     if args:
-        fetch = download if always_download else acquire
-        rc, image = yield from fetch(shell, args[0], timeout or None)
-        if rc:
-            return rc
+        # acquire (or always download) inline: one generator frame less per command
+        image = None if always_download else shell.images.find(args[0])
+        if image is None:
+            rc, image = yield from download(shell, args[0], timeout or None)
+            if rc:
+                return rc
     else:
         image = shell.images.current_selection()
         if image is None:

@@ -29,9 +29,8 @@ from .script import (
     STOP_SEQUENCE,
     Script,
     ScriptError,
+    command_line,
     parse_script,
-    split_command,
-    split_commands,
 )
 from .settings import SettingError, Settings
 from .spec import Build, build_named
@@ -254,7 +253,7 @@ class Shell:
         Tokens are expanded after splitting. ``goto`` and ``exit`` stop the line.
         """
         rc, run = errors.OK, True
-        for argv, terminator in split_commands(split_command(text)):
+        for argv, terminator in command_line(text):
             if run:
                 rc = yield from self.execv([self.settings.expand(t) for t in argv])
             if self.stopped(STOP_COMMAND) or terminator is None:
@@ -275,7 +274,8 @@ class Shell:
             rc = errors.ENOEXEC
         else:
             try:
-                rc = yield from _await(handler(self, argv))
+                res = handler(self, argv)  # a status, or a generator to run for one
+                rc = res if isinstance(res, int) else (yield from res)
             except UsageError as e:
                 rc = e.status
             except SettingError as e:
@@ -303,13 +303,6 @@ class Shell:
                        f"({self.max_steps} commands in zero simulated time)")
 
 
-def _await(res: int | Proc) -> Proc:
-    """A handler's status, running it first if it is a generator."""
-    if isinstance(res, int):
-        return res
-    return (yield from res)
-
-
 def run_script(script: Script, world: World, settings: Settings, *, depth: int = 0,
                **shell: Any) -> Generator[Any, Any, ScriptResult]:
     """Run ``script`` in a fresh :class:`Shell` (``yield from`` it, or ``env.process`` it).
@@ -322,10 +315,10 @@ def run_script(script: Script, world: World, settings: Settings, *, depth: int =
         **shell: ``commands``, ``features``, ``max_depth``, ``max_steps`` for
             :class:`Shell`.
     """
-    return (yield from Shell(world, settings, **shell).run(script, depth=depth))
+    return Shell(world, settings, **shell).run(script, depth=depth)
 
 
 def run_command(line: str, world: World, settings: Settings,
                 **shell: Any) -> Generator[Any, Any, ScriptResult]:
     """Run one command line outside any script (``goto`` then fails with ENOTTY)."""
-    return (yield from Shell(world, settings, **shell).run_command(line))
+    return Shell(world, settings, **shell).run_command(line)

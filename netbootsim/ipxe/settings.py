@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote_to_bytes
@@ -156,7 +157,7 @@ class _Block:
                 return c
         if not create:
             return None
-        self.children.append(_Block(name))
+        self.children.append(_Block(sys.intern(name)))  # names shared across a fleet
         return self.children[-1]
 
 
@@ -313,7 +314,7 @@ class Settings:
             if not value:
                 n.block.values.pop(n.name, None)
                 return
-            n.block.values[n.name] = (_parse(type_, value), type_)
+            n.block.values[sys.intern(n.name)] = (_parse(type_, value), type_)
         except SettingError as e:
             raise SettingError(e.status, f'Could not store "{n.name}": '
                                f"{errors.strerror(e.status)}") from None

@@ -108,7 +108,7 @@ class Topology:
     def __init__(self) -> None:
         self.graph: nx.MultiDiGraph = nx.MultiDiGraph()
         self._links: dict[str, tuple[LinkDir, LinkDir]] = {}
-        self._pair_links: dict[frozenset[str], int] = {}
+        self._pair_links: dict[tuple[str, str], int] = {}  # (lesser, greater) name
         self._dir_names: set[str] = set()
         self._invalidate()
 
@@ -190,7 +190,7 @@ class Topology:
                 raise TopologyError(f"link {a!r}--{b!r}: unknown node {end!r}")
         if a == b:
             raise TopologyError(f"link {a!r}--{b!r}: a link needs two different nodes")
-        pair = frozenset((a, b))
+        pair = (a, b) if a < b else (b, a)  # a tuple: a third of a frozenset's bytes
         nth = self._pair_links.get(pair, 0) + 1
         suffix = "" if nth == 1 else f"#{nth}"
         link = f"{a}--{b}{suffix}" if name is None else name
@@ -430,6 +430,12 @@ class Topology:
         except KeyError:
             raise TopologyError(f"unknown node {node!r}") from None
 
+    def __getstate__(self) -> dict:
+        """Pickled without the per-node tables made on demand (they hold closures)."""
+        state = dict(self.__dict__)
+        state["_out"] = state["_out_to"] = None
+        return state
+
     def _invalidate(self) -> None:
         self._out: dict[str, tuple[tuple[str, LinkDir, bool], ...]] | None = None
         self._out_to: dict[str, dict[str, tuple[LinkDir, ...]]] | None = None
@@ -440,27 +446,36 @@ class Topology:
         self._hops_cache: dict[tuple[str, str], int | None] = {}
 
     def _adjacency(self) -> dict[str, tuple[tuple[str, LinkDir, bool], ...]]:
-        """Per node: its out-links as ``(neighbour, LinkDir, neighbour forwards)``, sorted."""
+        """Per node: its out-links as ``(neighbour, LinkDir, neighbour forwards)``, sorted.
+
+        Made per node when first asked for (:class:`_PerNode`): a route asks for the
+        nodes it leaves from, so a fleet's servers cost an entry only as sources.
+        """
         if self._out is None:
             g = self.graph
-            transit = {n: k not in ENDPOINT_KINDS for n, k in g.nodes(data="kind")}
-            self._out = {
-                u: tuple(sorted(((v, ld, transit[v]) for _, v, ld in g.out_edges(u, data="ld")),
-                                key=lambda e: (e[0], e[1].name)))
-                for u in g
-            }
+            transit = self._transit_map()
+
+            def out(u: str) -> tuple[tuple[str, LinkDir, bool], ...]:
+                return tuple(sorted(((v, ld, transit[v])
+                                     for _, v, ld in g.out_edges(u, data="ld")),
+                                    key=lambda e: (e[0], e[1].name)))
+            self._out = _PerNode(out)
         return self._out
 
     def _links_to(self) -> dict[str, dict[str, tuple[LinkDir, ...]]]:
-        """Per node: its out-links grouped by neighbour, in :meth:`_adjacency`'s order."""
+        """Per node: its out-links grouped by neighbour, in :meth:`_adjacency`'s order.
+
+        Made per node when first asked for, as :meth:`_adjacency`.
+        """
         if self._out_to is None:
-            grouped: dict[str, dict[str, tuple[LinkDir, ...]]] = {}
-            for u, links in self._adjacency().items():
+            adjacency = self._adjacency()
+
+            def grouped(u: str) -> dict[str, tuple[LinkDir, ...]]:
                 by: dict[str, list[LinkDir]] = {}
-                for v, ld, _ in links:
+                for v, ld, _ in adjacency[u]:
                     by.setdefault(v, []).append(ld)
-                grouped[u] = {v: tuple(lds) for v, lds in by.items()}
-            self._out_to = grouped
+                return {v: tuple(lds) for v, lds in by.items()}
+            self._out_to = _PerNode(grouped)
         return self._out_to
 
     def _hops(self, v: str, c: str) -> int | None:
@@ -512,3 +527,20 @@ class Topology:
 
 def _name(ld: LinkDir) -> str:
     return ld.name
+
+
+class _PerNode(dict):
+    """A per-node table whose entries are made on first lookup by ``make(node)``.
+
+    Callers look up nodes of the graph only (:meth:`Topology.path` checks its ends).
+    """
+
+    __slots__ = ("_make",)
+
+    def __init__(self, make):
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, node: str):
+        value = self[node] = self._make(node)
+        return value
