@@ -24,15 +24,32 @@ scenario has DNS servers (:class:`~.spec.DnsSpec`). iPXE, at ipxe/ipxe 0ab2277
   has none either fails with ``ENXIO`` "DNS name does not exist" (dns.c:884-889): two
   round trips for a name the server does not know.
 
-The DNS servers the clients know are the scenario's, in name order (DHCP option 6). A
-server answers after the round trip and its time per query, with no queue: a query is a
-few hundred bytes, and its capacity is not what a boot storm tests (left out, said
-here). A server that is down (a ``service-down`` fault) or behind a link that is down
-answers nothing.
+The DNS servers a client knows are the ones its DHCP server hands out (option 6: the
+DHCP service's ``dns`` list), else the scenario's, in name order. A server answers
+after the round trip and its time per query, with no queue: a query is a few hundred
+bytes, and its capacity is not what a boot storm tests (left out, said here). A server
+that is down (a ``service-down`` fault) or behind a link that is down answers nothing.
+
+A caching resolver (``forward``) holds no records: a query that reaches it (after the
+one-way latency from the client, plus its time per query) is answered from its cache
+while the cached answer is younger than the authoritative server's TTL (RFC 1035
+§3.2.1 and §7.4 [rfc1035]: a cached RR may be used until its TTL runs out); otherwise it forwards
+the query (one round trip to the authoritative server and that server's time per
+query) and answers when the reply comes. Clients asking for a name while the forwarded
+query is out wait for it instead of forwarding again, as BIND joins identical
+recursive queries (``clients-per-query``, [bind-arm]): one forwarded query per TTL per
+resolver and name. At most ``clients_per_query`` clients wait on one forward (BIND's
+``max-clients-per-query``, 100); a query past that is dropped, and its client resends
+on its retry timer. The cached records keep the order the authoritative server gave
+them, and the resolver applies its own ``order`` to each answer. Not modelled: negative
+caching (RFC 2308 [rfc2308]: a name the server lacks is forwarded every time), prefetch, serving
+stale answers, the resolver's own retries to a silent server (it answers nothing, and
+the client's timer moves on, as when a server is down).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
@@ -93,76 +110,156 @@ class Dns:
     def __init__(self, specs: dict[str, DnsSpec], topology: Topology, faults: Faults,
                  rng: np.random.Generator):
         self.servers = [specs[n] for n in sorted(specs)]
+        self.by_name = dict(specs)
         self.names = frozenset(n for s in self.servers for n in s.records)
         self.topology = topology
         self.faults = faults
         self.rng = rng
         self._answers: dict[tuple[str, str], int] = {}  # (server, name): answers given
+        #: (resolver, name) -> (asked at, answer due, cached until, records or None)
+        self._cache: dict[tuple[str, str], tuple[float, float, float,
+                                                 tuple[str, ...] | None]] = {}
+        #: queries each server received and answered (a resolver's hits included)
+        self.answered: dict[str, int] = {s.name: 0 for s in self.servers}
+        #: a resolver's queries forwarded to its authoritative server
+        self.forwarded: dict[str, int] = {s.name: 0 for s in self.servers if s.forward}
+        #: a resolver's queries answered from its cache (joined ones included)
+        self.hits: dict[str, int] = {s.name: 0 for s in self.servers if s.forward}
+        #: a resolver's queries dropped: too many clients waiting on one forward
+        self.dropped: dict[str, int] = {s.name: 0 for s in self.servers if s.forward}
+        self._waiting: dict[tuple[str, str], int] = {}  # clients on the forward out
 
-    def _first(self, spec: DnsSpec, name: str) -> str:
-        """The first record of ``spec``'s answer for ``name`` now (its order applied)."""
-        records = spec.records[name]
+    def _ordered(self, spec: DnsSpec, name: str, records: tuple[str, ...]
+                 ) -> tuple[str, ...]:
+        """``records`` in the order of ``spec``'s answer now (its ``order`` applied)."""
         k = self._answers.get((spec.name, name), 0)
         self._answers[(spec.name, name)] = k + 1
         if spec.order == "cyclic":
-            return records[k % len(records)]
+            k %= len(records)
+            return records[k:] + records[:k]
         if spec.order == "random":
-            return records[int(self.rng.integers(len(records)))]
-        return records[0]
+            k = int(self.rng.integers(len(records)))
+            return records[k:] + records[:k]
+        return records
 
-    def _answer_in(self, spec: DnsSpec, client: str, now: float) -> float | None:
-        """How long until ``spec``'s answer to a query sent now reaches ``client``."""
-        if self.faults.down(spec.name, now) is not None:
+    def _reach(self, a: str, b: DnsSpec, now: float
+               ) -> tuple[float, float, float] | None:
+        """Latencies ``a`` → ``b``'s host, back, and the round trip; None: ``b`` hears nothing."""
+        if self.faults.down(b.name, now) is not None:
             return None
         down = self.faults.links_down(now)
-        fwd, back, rtt = self.topology.round_trip(client, spec.host, f"{client}/dns", down)
+        fwd, back, rtt = self.topology.round_trip(a, b.host, f"{a}/dns", down)
         if self.faults.path_down_until(fwd, now) > now or \
                 self.faults.path_down_until(back, now) > now:
             return None
-        return rtt + spec.service_time
+        return math.fsum(ld.latency for ld in fwd), math.fsum(ld.latency for ld in back), rtt
 
-    def _ask(self, client: str, t0: float, first: int
-             ) -> tuple[float, DnsSpec, int, int] | None:
+    def _answer(self, spec: DnsSpec, client: str, now: float, name: str
+                ) -> tuple[float, tuple[str, ...] | None] | None:
+        """``spec``'s answer to a query sent now: ``(arrival at client, records)``.
+
+        ``records`` None: the name has no A record there. None: no answer comes.
+        """
+        ways = self._reach(client, spec, now)
+        if ways is None:
+            return None
+        there, back, rtt = ways
+        if spec.forward is None:
+            self.answered[spec.name] += 1
+            return now + (rtt + spec.service_time), spec.records.get(name)
+        ready = now + there + spec.service_time  # the query read, the cache looked at
+        got = self._resolve(spec, name, ready)
+        if got is None:
+            return None
+        due, records = got
+        self.answered[spec.name] += 1
+        return max(due, ready) + back, records
+
+    def _resolve(self, spec: DnsSpec, name: str, at: float
+                 ) -> tuple[float, tuple[str, ...] | None] | None:
+        """A resolver's answer to ``name`` looked up at ``at``: cache, join, or forward."""
+        key = (spec.name, name)
+        entry = self._cache.get(key)
+        if entry is not None:
+            asked, due, until, records = entry
+            if due <= at < until:  # cached
+                self.hits[spec.name] += 1
+                return due, records
+            if asked <= at < due:  # its query is out: wait for it, if there is room
+                if self._waiting[key] >= spec.clients_per_query:
+                    self.dropped[spec.name] += 1
+                    return None
+                self._waiting[key] += 1
+                self.hits[spec.name] += 1
+                return due, records
+        up = self.by_name[spec.forward]
+        ways = self._reach(spec.host, up, at)
+        if ways is None:  # the authoritative server hears nothing: no answer
+            return None
+        due = at + (ways[2] + up.service_time)
+        self.forwarded[spec.name] += 1
+        self.answered[up.name] += 1
+        found = up.records.get(name)
+        records = None if found is None else self._ordered(up, name, found)
+        # cached for the TTL from when the answer arrives; no negative caching
+        until = due + (up.ttl or 0.0) if records is not None else due
+        self._cache[key] = (at, due, until, records)
+        self._waiting[key] = 1  # the client whose query is forwarded
+        return due, records
+
+    def _ask(self, servers: list[DnsSpec], client: str, t0: float, first: int, name: str
+             ) -> tuple[float, DnsSpec, tuple[str, ...] | None, int, int] | None:
         """One query sent at ``t0`` on the retry timer, from server ``first`` on.
 
-        Returns ``(answer's arrival, server that answered, sends, next server index)``,
-        or ``None`` if no answer comes before the timer gives up (``t0`` + 15.75 s).
+        Returns ``(answer's arrival, server that answered, its records, sends, next
+        server index)``, or ``None`` if no answer comes before the timer gives up
+        (``t0`` + 15.75 s). Every server asked is asked at a send that happens (the
+        loop stops at the first answer due before the next send).
         """
-        best: tuple[float, DnsSpec] | None = None
+        best: tuple[float, DnsSpec, tuple[str, ...] | None] | None = None
         t = t0
-        n = len(self.servers)
+        n = len(servers)
         for k, wait in enumerate(WAITS):  # a send at t, then the timer's wait
-            spec = self.servers[(first + k) % n]
-            took = self._answer_in(spec, client, t)
-            if took is not None and (best is None or t + took < best[0]):
-                best = (t + took, spec)
+            spec = servers[(first + k) % n]
+            got = self._answer(spec, client, t, name)
+            if got is not None and (best is None or got[0] < best[0]):
+                best = (got[0], spec, got[1])
             if best is not None and best[0] <= t + wait:
-                return best[0], best[1], k + 1, first + k
+                return best[0], best[1], best[2], k + 1, first + k
             t += wait
         return None
 
-    def lookup(self, env: simpy.Environment, client: str, name: str
-               ) -> Generator[simpy.Event, Any, Lookup]:
-        """Resolve ``name`` (lower case) for ``client`` as iPXE would."""
+    def servers_for(self, names: tuple[str, ...] | None) -> list[DnsSpec]:
+        """The DNS servers a client was handed (DHCP option 6), in order; None: all."""
+        return self.servers if names is None else [self.by_name[n] for n in names]
+
+    def lookup(self, env: simpy.Environment, client: str, name: str,
+               servers: tuple[str, ...] | None = None) -> Generator[simpy.Event, Any, Lookup]:
+        """Resolve ``name`` (lower case) for ``client`` as iPXE would.
+
+        ``servers``: the DNS servers its DHCP server named (None: all, in name order).
+        """
         start = env.now
-        if not self.servers:
+        asked = self.servers_for(servers)
+        if not asked:
             return Lookup(start, start, "", "", ENXIO_NO_NAMESERVER,
                           f"cannot resolve {name!r}: no DNS servers available", 0)
         sent = 0
         index = 0
         for query in ("A", "CNAME"):
-            got = self._ask(client, env.now, index)
+            got = self._ask(asked, client, env.now, index, name)
             if got is None:
                 yield env.timeout(sum(WAITS))
                 return Lookup(start, env.now, "", "", ETIMEDOUT_DNS,
-                              f"no answer from DNS ({', '.join(s.name for s in self.servers)})"
+                              f"no answer from DNS ({', '.join(s.name for s in asked)})"
                               f" for {name!r} ({sum(WAITS):g} s of retries)",
                               sent + len(WAITS))
-            arrive, spec, sends, index = got
+            arrive, spec, records, sends, index = got
             sent += sends
             yield env.timeout(arrive - env.now)
-            if name in spec.records:
-                return Lookup(start, env.now, self._first(spec, name), spec.name, 0, "", sent)
+            if records:
+                first = self._ordered(spec, name, records)[0]
+                return Lookup(start, env.now, first, spec.name, 0, "", sent)
             if query == "CNAME":  # no A record, no CNAME: iPXE gives up
                 return Lookup(start, env.now, "", spec.name, ENXIO_NO_RECORD,
                               f"DNS name {name!r} does not exist (on {spec.name})", sent)

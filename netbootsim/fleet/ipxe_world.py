@@ -58,7 +58,7 @@ class IpxeWorld:
             error text).
     """
 
-    __slots__ = ("_pooled", "_tampered", "_told", "_why", "env", "m")
+    __slots__ = ("_pooled", "_tampered", "_told", "_why", "dns_servers", "env", "m")
 
     def __init__(self, machine: Machine):
         self.m = machine
@@ -68,6 +68,8 @@ class IpxeWorld:
         self._tampered: dict[str, str] = {}  # URI -> service it came from tampered with
         #: (scheme, DNS name) -> the service its pooled HTTP connection goes to
         self._pooled: dict[tuple[str, str], str] = {}
+        #: the DNS servers DHCP named (option 6); None: every one (or no DHCP yet)
+        self.dns_servers: tuple[str, ...] | None = None
 
     @property
     def why(self) -> str:
@@ -111,6 +113,7 @@ class IpxeWorld:
             self.why = f"dhcp: {d.reason}"
             return DhcpReply(errors.EADDRNOTAVAIL_CONFIG, d.reason)
         host = m.world.dhcp_hosts.get(d.server, "")
+        self.dns_servers = m.world.dhcp_dns.get(d.server)  # option 6 of the server that answered
         values = {"ip": f"10.{(m.index >> 16) & 127}.{(m.index >> 8) & 255}.{m.index & 255}",
                   "next-server": m.world.host_ip.get(host, "0.0.0.0")}
         if d.boot_file:
@@ -131,7 +134,7 @@ class IpxeWorld:
             scheme = urlsplit(uri).scheme.lower()
             service = self._pooled.get((scheme, host))
             if service is None or service not in world.connections.get(m.server, {}):
-                look = yield from world.dns.lookup(env, m.server, host)
+                look = yield from world.dns.lookup(env, m.server, host, self.dns_servers)
                 m.record("dns", look.start, look.end, 0.0, "dns", look.server,
                          "failed" if look.status else "ok", look.reason)
                 if look.status:

@@ -6,6 +6,7 @@ import heapq
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import simpy
 
@@ -96,6 +97,8 @@ class FleetRun:
             cap): ``(pool, cap)``, each pool with its ``full`` stretches
             (:class:`netbootsim.services.orchestrator.CappedPool`).
         orchestrators: the orchestrators' state objects, by name.
+        dns: the run's :class:`~netbootsim.fleet.dns.Dns` (queries answered, a
+            resolver's forwarded queries and cache hits), or None.
     """
 
     records: PhaseLog = field(default_factory=PhaseLog)
@@ -120,6 +123,7 @@ class FleetRun:
     consoles: dict = field(default_factory=dict)
     caps: dict = field(default_factory=dict)
     orchestrators: dict = field(default_factory=dict)
+    dns: Any = None
 
 
 #: Running flows up to which utilisation samples keep their full rate (:class:`Observer`);

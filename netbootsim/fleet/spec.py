@@ -99,6 +99,7 @@ class DhcpSpec:
     boot_files: tuple[tuple[str, str], ...] = ()
     script: str = ""
     user_class_check: bool = True
+    dns: tuple[str, ...] | None = None  # option 6: its clients' DNS servers (None: all)
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,9 @@ class DnsSpec:
         order: ``cyclic``, ``fixed`` or ``random``
             (:data:`~netbootsim.services.registry.DNS_ORDERS`).
         service_time: its time per query (s).
+        forward: a caching resolver's authoritative server (``None``: it is one).
+        ttl: its records' TTL (s), as a resolver caches them (``None``: not given).
+        clients_per_query: a resolver's most clients waiting on one forwarded query.
     """
 
     name: str
@@ -120,6 +124,9 @@ class DnsSpec:
     records: dict[str, tuple[str, ...]]
     order: str
     service_time: float
+    forward: str | None = None
+    ttl: float | None = None
+    clients_per_query: int = 100
 
 
 @dataclass(frozen=True)

@@ -168,6 +168,7 @@ class World:
                                         user_class_check=d.user_class_check)
                      for d in dhcp}
         self.dhcp_hosts = {d.name: d.host for d in dhcp}
+        self.dhcp_dns = {d.name: d.dns for d in dhcp}  # option 6 (None: every DNS server)
         # Boot-side hosts get addresses (DHCP's next-server is an IPv4 setting in iPXE);
         # URIs may name a host by address, name, or a service name.
         self.host_ip = {h: f"10.255.{i >> 8}.{(i & 255) + 1}"
@@ -176,6 +177,7 @@ class World:
         self.ip_host = {ip: h for h, ip in self.host_ip.items()}
         run.slots, run.workers, run.apis, run.dhcp = self.slots, self.workers, self.apis, \
             self.dhcp
+        run.dns = self.dns
         # iPXE keeps one HTTP/1.1 keep-alive connection per server (httpconn.c [ipxe-src]);
         # Linux keeps its window open across back-to-back requests (RFC 2861 [rfc2861] validation
         # only after an idle RTO): bytes of the previous transfer per (client, service).

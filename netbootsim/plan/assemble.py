@@ -127,7 +127,8 @@ def _dhcp(name: str, svc) -> DhcpSpec:
                     queue=model.queue,
                     no_pxedhcp=svc.no_pxedhcp, ipv6_ra=svc.ipv6_ra, pool=svc.pool,
                     proxy=svc.proxy, boot_files=tuple(sorted(svc.boot_files.items())),
-                    script=svc.script, user_class_check=svc.user_class_check)
+                    script=svc.script, user_class_check=svc.user_class_check,
+                    dns=None if svc.dns is None else tuple(svc.dns))
 
 
 def _provisioner(name: str, svc, origin) -> Provisioner:
@@ -161,8 +162,8 @@ def fleet_inputs(built) -> FleetInputs:
             out.dhcp.append(_dhcp(name, svc))
         elif svc.kind == "dns":
             out.dns[name] = DnsSpec(name, svc.host, {
-                n.lower().rstrip("."): tuple(t) for n, t in svc.records.items()},
-                svc.order, svc.service_time)
+                n.lower().rstrip("."): tuple(t) for n, t in (svc.records or {}).items()},
+                svc.order, svc.service_time, svc.forward, svc.ttl, svc.clients_per_query)
         elif svc.kind == "lb":
             out.lbs[name] = LbSpec(name, svc.host, tuple(svc.pool), svc.algorithm,
                                    svc.service_time, svc.check_interval, svc.fall, svc.rise,
@@ -277,10 +278,19 @@ def delivery_notes(inputs: FleetInputs) -> list[str]:
     """What the run's DNS servers, balancers and edge caches rest on (issue 16's models)."""
     notes = []
     for d in sorted(inputs.dns.values(), key=lambda d: d.name):
+        if d.forward is not None:
+            notes.append(f"DNS resolver {d.name!r}: {d.service_time * 1e3:g} ms per query "
+                         "(assumed), caches what it forwards to "
+                         f"{d.forward!r} for the records' TTL (RFC 1035 [rfc1035]) and forwards a name "
+                         f"once for up to {d.clients_per_query} clients asking while its "
+                         "query is out (BIND's clients-per-query; more are dropped and "
+                         "resend); no negative caching, no prefetch.")
+            continue
+        ttl = f", TTL {d.ttl:g} s" if d.ttl is not None else ""
         notes.append(f"DNS server {d.name!r}: {d.service_time * 1e3:g} ms per query "
                      "(assumed, no published figure), records in "
-                     f"{d.order} order; iPXE resolves a name for each connection it opens "
-                     "(no cache), on its retry timer (net/udp/dns.c).")
+                     f"{d.order} order{ttl}; iPXE resolves a name for each connection it "
+                     "opens (no cache), on its retry timer (net/udp/dns.c).")
     for b in sorted(inputs.lbs.values(), key=lambda b: b.name):
         cap = (f", at most {b.max_connections} connections" if b.max_connections else "")
         notes.append(f"Load balancer {b.name!r}: {b.mode}, {b.algorithm}, "

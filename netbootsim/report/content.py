@@ -603,6 +603,14 @@ def _services(s: dict) -> list[dict]:
             pressure.append(f"{fmt.count(st['dropped_syns'])} SYNs dropped")
         if st.get("kind") == "api":
             pressure = []
+        if st.get("kind") == "dns":
+            pressure = [f"{fmt.count(st.get('answered', 0))} queries answered"]
+            if "forwarded" in st:
+                pressure.append(f"{fmt.count(st['forwarded'])} forwarded, "
+                                f"{fmt.count(st.get('cache_hits', 0))} from its cache")
+            if st.get("dropped"):
+                pressure.append(f"{fmt.count(st['dropped'])} dropped (too many clients "
+                                "waiting on one forward)")
         rows.append({"service": name, "kind": str(st.get("kind", "")),
                      "limit": str(st.get("limit", "")),
                      "pressure": ", ".join(pressure) or fmt.DASH})

@@ -148,8 +148,10 @@ def fleet_checks(parts) -> list[Issue]:
         if getattr(svc, "kind", "") == "dhcp":
             for arch, file in svc.boot_files.items():
                 _image(issues, ("services", name, "boot_files", arch), file, images)
+            for j, server in enumerate(svc.dns or ()):
+                _service(issues, ("services", name, "dns", j), server, kinds, ("dns",))
         if getattr(svc, "kind", "") == "dns":
-            issues += _dns_checks(name, svc, kinds, taken)
+            issues += _dns_checks(name, svc, kinds, taken, parts.services)
         if getattr(svc, "kind", "") == "http" and svc.origin is not None:
             p = ("services", name, "origin")
             chain, at = [name], svc.origin
@@ -233,13 +235,32 @@ def _repeat_checks(f, p: tuple, groups) -> list:
 _DNS_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+\.?")
 
 
-def _dns_checks(name: str, svc, kinds: dict, taken: set[str]) -> list:
+def _dns_checks(name: str, svc, kinds: dict, taken: set[str], services: dict) -> list:
     """A DNS server's records: full names, not a service's or host's, naming services.
 
-    Several servers may answer for one name (a primary and its secondaries).
+    Several servers may answer for one name (a primary and its secondaries). A caching
+    resolver (``forward``) holds no records and forwards to an authoritative server
+    with a ``ttl`` (a chain of resolvers is not modelled).
     """
     issues: list = []
-    for rname, targets in svc.records.items():
+    here = ("services", name)
+    if (svc.records is None) == (svc.forward is None):
+        where = (*here, "forward") if svc.forward is not None else here
+        issues.append((where, "give records (an authoritative server) or forward (a caching "
+                              "resolver: the DNS service it asks), one of the two"))
+    if svc.forward is not None:
+        p = (*here, "forward")
+        _service(issues, p, svc.forward, kinds, ("dns",))
+        up = services.get(svc.forward)
+        if svc.forward == name:
+            issues.append((p, "a resolver cannot forward to itself"))
+        elif getattr(up, "kind", "") == "dns" and up.records is None:
+            issues.append((p, f"{svc.forward!r} is a resolver itself: forward to a server with "
+                              "records (a chain of resolvers is not modelled)"))
+        elif getattr(up, "kind", "") == "dns" and up.ttl is None:
+            issues.append((p, f"{svc.forward!r} has no ttl: give its records' ttl, the time "
+                              "a resolver may cache them (the zone's choice; no default)"))
+    for rname, targets in (svc.records or {}).items():
         p = ("services", name, "records", rname)
         low = rname.lower().rstrip(".")
         if not _DNS_NAME.fullmatch(rname.lower()):

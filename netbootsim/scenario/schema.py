@@ -358,6 +358,8 @@ class DhcpService(Section):
             ``http://api1/boot?mac=${net0/mac}``; empty: iPXE runs the group's script.
         user_class_check: it tells iPXE from the PXE ROM; ``false`` hands iPXE the PXE
             boot file again (the chainload loop).
+        dns: the DNS services it hands its clients (option 6), in order; ``None``: every
+            DNS service of the scenario, in name order.
     """
 
     kind: Literal["dhcp"]
@@ -372,6 +374,7 @@ class DhcpService(Section):
     boot_files: dict[Literal["bios", "uefi", "uefi-arm64"], str] = {}
     script: str = ""
     user_class_check: bool = True
+    dns: list[Name] | None = None
 
 
 class ApiService(Section):
@@ -437,27 +440,42 @@ class OrchestratorService(Section):
 class DnsService(Section):
     """A DNS server: boot URIs may name hosts (``http://boot.example.com/kernel``).
 
-    Every DNS server of a scenario is handed to the clients by DHCP (option 6, in name
-    order): iPXE resolves a name for each connection it opens (it keeps no cache),
-    asking one server per try on its retry timer (:mod:`netbootsim.fleet.dns`).
+    DHCP hands the clients their DNS servers (option 6): a DHCP service's ``dns`` list,
+    else every DNS server of the scenario in name order. iPXE resolves a name for each
+    connection it opens (it keeps no cache), asking one server per try on its retry
+    timer (:mod:`netbootsim.fleet.dns`).
+
+    A server is either authoritative (``records``) or a caching resolver (``forward``):
+    the resolver answers from its cache while an answer's TTL lasts, and forwards a
+    query it cannot answer to the server named, once for all the clients that ask
+    while that query is out (RFC 1035 §3.2.1 TTL [rfc1035]; BIND's ``clients-per-query`` [bind-arm]).
 
     Attributes:
         host: the topology host it runs on.
         model: one of :data:`netbootsim.services.registry.DNS`.
         records: each name (with a dot: a full name) and the services whose hosts are its
             A records, in the zone's order (several: round-robin DNS over mirrors).
+        forward: a caching resolver: the authoritative DNS service it asks.
+        ttl: the TTL of this server's records (s): how long a resolver caches them
+            (the zone owner's choice: no default; needed when a resolver forwards here).
         order: how each answer orders a name's records: ``cyclic`` (rotated by one each
             answer), ``fixed`` or ``random``; default from ``model``.
         service_time: its time per query; default from ``model`` (assumed).
+        clients_per_query: as a resolver, the most clients waiting for one forwarded
+            query of a name (BIND's ``max-clients-per-query``); more are dropped and
+            resend on their retry timer; default from ``model``.
     """
 
     kind: Literal["dns"]
     host: Name
     model: Annotated[str, _model_name("dns")] = DNS.default
     records: Annotated[dict[str, Annotated[list[Name], Field(min_length=1)]],
-                       Field(min_length=1)]
+                       Field(min_length=1)] | None = None
+    forward: Name | None = None
+    ttl: Time | None = None
     order: Literal["cyclic", "fixed", "random"] = _from_model("dns", "order")
     service_time: Time = _from_model("dns", "service_time")
+    clients_per_query: PosInt = _from_model("dns", "clients_per_query")
 
 
 class LbService(Section):

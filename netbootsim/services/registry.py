@@ -183,12 +183,16 @@ class DnsModel(ServiceModel):
         service_time: its time per query (s); a scenario default.
         order: how it orders a name's records in an answer, one of :data:`DNS_ORDERS`;
             a scenario default.
+        clients_per_query: as a caching resolver, the most clients that wait for one
+            forwarded query of a name; a query past it is dropped (the client's retry
+            timer resends); a scenario default.
     """
 
     service_time: float
     order: str
+    clients_per_query: int
 
-    SCENARIO = ("service_time", "order")
+    SCENARIO = ("service_time", "order", "clients_per_query")
 
 
 #: How a redirector picks a mirror for a request (:mod:`netbootsim.fleet.balance`).
@@ -390,13 +394,17 @@ DNS = Kind("dns", "dns service", "generic", {
     # An authoritative answer from memory: 0.1 ms per query, assumed (no published
     # figure for a boot network's server; far under a round trip across the fabric's
     # hops, and under a loaded resolver's: give service_time for that). Records rotated
-    # each answer: BIND's rrset-order cyclic [bind-rrset-order].
+    # each answer: BIND's rrset-order cyclic [bind-rrset-order]. As a resolver, at most
+    # 100 clients wait for one forwarded query: BIND's max-clients-per-query default
+    # (clients-per-query starts at 10 and tunes itself up to it) [bind-arm].
     "generic": DnsModel(
         name="generic",
         description="{ms[service_time]:g} ms per query (uncalibrated), records in "
-                    "{order} order",
-        sources=("assumed; no published figure", "rrset-order [bind-rrset-order]"),
-        service_time=0.1e-3, order="cyclic"),
+                    "{order} order; as a resolver, {clients_per_query} clients per "
+                    "forwarded query",
+        sources=("assumed; no published figure", "rrset-order [bind-rrset-order]",
+                 "max-clients-per-query [bind-arm]"),
+        service_time=0.1e-3, order="cyclic", clients_per_query=100),
 })
 
 LB = Kind("lb", "load balancer", "haproxy", {
