@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .faults import Window
-from .spec import Service
+from .spec import Service, TlsSpec
 
 __all__ = ["LbSpec", "Balancer", "out_windows"]
 
@@ -53,6 +53,7 @@ class LbSpec:
     rise: int
     mode: str = "redirect"
     max_connections: int | None = None
+    tls: TlsSpec | None = None
 
 
 def out_windows(downs: Sequence[Window], interval: float, fall: int, rise: int

@@ -107,13 +107,22 @@ class PacketTransport(Transport):
         """Packets the links accepted, one per hop (broadcast copies included)."""
         run.packets = sum(link.sent for link in self.packets.by_name.values())
 
-    def _links(self, svc: Service, fwd: Sequence) -> list:
+    def _links(self, svc: Service, fwd: Sequence, extra: Sequence = ()) -> list:
         """The data path's packet links: the service's disk first, when it has a rate.
 
         The disk (page cache) serves its readers in turn, like a host NIC: a
-        :class:`~netbootsim.net.packet.FairLink` of ``disk_rate`` with no latency.
+        :class:`~netbootsim.net.packet.FairLink` of ``disk_rate`` with no latency. So
+        does a TLS terminator's bulk cipher (``extra``: the route's resources past its
+        links that are not the disk, such as ``<service>:tls``).
         """
         links = self.packets.links(fwd)
+        for r in extra:
+            if r.name.endswith(":disk"):
+                continue
+            cpu = self._disks.get(r.name)
+            if cpu is None:
+                cpu = self._disks[r.name] = FairLink(self.env, r.capacity, 0.0, name=r.name)
+            links.insert(0, cpu)
         if math.isfinite(svc.disk_rate):
             disk = self._disks.get(svc.name)
             if disk is None:
@@ -136,7 +145,8 @@ class PacketTransport(Transport):
         names = [ld.name for ld in route.fwd]
         self.sampler.started(names)
         try:
-            r = yield from transfer(self._links(svc, route.fwd), self.packets.links(route.back))
+            r = yield from transfer(self._links(svc, route.fwd, route.path[len(route.fwd):]),
+                                    self.packets.links(route.back))
         finally:
             self.sampler.ended(names)
         return start, r

@@ -12,7 +12,7 @@ from ..services.registry import API, DHCP, HTTP, TFTP
 __all__ = ["Service", "DhcpSpec", "DnsSpec", "Install", "Stage", "Group", "LinkFaults",
            "FaultWindows",
            "PowerPolicy", "OrchestratorSpec", "POWER_POLICIES", "DEFAULT_STAGE",
-           "LINUX_RWND", "TLS_CLIENT_TIME"]
+           "LINUX_RWND", "TLS_CLIENT_TIME", "TlsSpec"]
 
 #: The client's own time for a TLS handshake (key exchange, signature checks): no
 #: published figure for iPXE (its repository has none [ipxe-src]), none
@@ -22,6 +22,21 @@ TLS_CLIENT_TIME = 0.0
 #: The installer's TCP receive window: Linux's default tcp_rmem maximum, 6 MiB
 #: (Documentation/networking/ip-sysctl.rst, tcp_rmem "max: 6MB").
 LINUX_RWND = 6 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TlsSpec:
+    """TLS terminated at a service (:class:`~netbootsim.scenario.schema.TlsTermination`).
+
+    Attributes:
+        cores: CPU cores for TLS; a handshake holds one.
+        handshake: CPU time of one full handshake (s).
+        cipher_rate: bytes/s one core encrypts.
+    """
+
+    cores: int
+    handshake: float
+    cipher_rate: float
 
 
 @dataclass(frozen=True)
@@ -54,6 +69,7 @@ class Service:
         https: it serves ``https://``.
         trusted: its certificate chains to the clients' trust anchor.
         origin, cache, coalesce, fallback: HTTP: an edge cache's (:mod:`.edge`).
+        tls: HTTP: its TLS termination's CPU (``None``: not counted).
     """
 
     name: str
@@ -78,6 +94,7 @@ class Service:
     cache: float = math.inf
     coalesce: bool = True
     fallback: str = "none"
+    tls: TlsSpec | None = None
 
 
 @dataclass(frozen=True)

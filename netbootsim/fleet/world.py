@@ -30,6 +30,7 @@ from ..profiles import Profile
 from ..protocols import TcpParams, http_plan, retry_waits, tftp_plan
 from ..protocols.result import TransferResult
 from ..services.dhcp import DhcpServer
+from ..services.orchestrator import CappedPool
 from ..services.registry import HTTP
 from ..services.slots import SYN_GIVE_UP, HttpWorkers, TftpSlots, run_with_slot
 from ..streams import Streams
@@ -41,7 +42,15 @@ from .faults import Faults
 from .flow_transport import FlowTransport
 from .packet_transport import PacketTransport
 from .results import FleetRun
-from .spec import LINUX_RWND, TLS_CLIENT_TIME, DhcpSpec, DnsSpec, FaultWindows, Service
+from .spec import (
+    LINUX_RWND,
+    TLS_CLIENT_TIME,
+    DhcpSpec,
+    DnsSpec,
+    FaultWindows,
+    Service,
+    TlsSpec,
+)
 from .transport import Route, Transport
 from .variation import RequestDraws
 
@@ -139,6 +148,16 @@ class World:
         self._resources: dict[str, Resource] = {}
         self._disks = {s.name: Resource(f"{s.name}:disk", s.disk_rate)
                        for s in services.values() if math.isfinite(s.disk_rate)}
+        #: TLS terminated at a service or balancer: (its spec, its handshake cores, its
+        #: bulk cipher as a resource its HTTPS transfers cross)
+        self._tls: dict[str, tuple[TlsSpec, CappedPool, Resource]] = {}
+        terminators = [(s.name, s.tls) for s in services.values() if s.tls is not None]
+        terminators += [(n, b.spec.tls) for n, b in self.lbs.items() if b.spec.tls is not None]
+        for name, spec in sorted(terminators, key=lambda t: t[0]):
+            pool = CappedPool(env, spec.cores)
+            self._tls[name] = (spec, pool, Resource(f"{name}:tls",
+                                                    spec.cores * spec.cipher_rate))
+            run.caps[f"{name}:tls-handshakes"] = (pool, spec.cores)
         self.slots = {s.name: TftpSlots(env, s.max_sessions, orphan_hold=s.orphan_hold,
                                         recv_buffer=s.recv_buffer,
                                         request_truesize=s.request_truesize)
@@ -393,8 +412,16 @@ class World:
                             env.now, 0.0, "http", svc.name, "ok",
                             f"waited for a worker, {syns} SYNs ({what})")
         t_req = env.now
+        term = None  # where the TLS ends, its CPU's cost: a balancer's, else the mirror's
+        if tls:
+            term = (self._tls.get(via.spec.name) if via is not None else None) or \
+                self._tls.get(svc.name)
         if tls and prev is None:
             yield env.timeout(2 * route.rtt + TLS_CLIENT_TIME)  # TLS 1.2 full handshake
+            if term is not None:  # the server's half: a core, waited for if all are busy
+                yield from term[1].hold(term[0].handshake)
+        if term is not None:  # its bulk cipher encrypts every byte sent
+            route = Route(route.fwd, route.back, route.rtt, [*route.path, term[2]])
         self.running[svc.name] = self.running.get(svc.name, 0) + 1  # (least-connections)
         try:
             res = yield from self.transport.http(
@@ -427,6 +454,9 @@ class World:
         conns = self.connections.setdefault(server, {})
         if spec.name not in conns:  # a new connection: the handshakes first
             yield env.timeout(rtt + (2 * rtt + TLS_CLIENT_TIME if tls else 0.0))
+            term = self._tls.get(spec.name) if tls else None
+            if term is not None:  # the redirector's half of the TLS handshake
+                yield from term[1].hold(term[0].handshake)
             conns[spec.name] = 0.0
         yield env.timeout(rtt + spec.service_time)
         mirror = lb.pick(server, env.now, self.running)

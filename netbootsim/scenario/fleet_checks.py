@@ -152,6 +152,9 @@ def fleet_checks(parts) -> list[Issue]:
                 _service(issues, ("services", name, "dns", j), server, kinds, ("dns",))
         if getattr(svc, "kind", "") == "dns":
             issues += _dns_checks(name, svc, kinds, taken, parts.services)
+        if getattr(svc, "kind", "") == "http" and svc.tls is not None and not svc.https:
+            issues.append((("services", name, "tls"), "the service serves no https:// "
+                           "(give https: true), so no TLS ends here"))
         if getattr(svc, "kind", "") == "http" and svc.origin is not None:
             p = ("services", name, "origin")
             chain, at = [name], svc.origin

@@ -30,7 +30,7 @@ from pydantic_core import PydanticCustomError
 from ..clock import DEFAULT_HORIZON, time_limit_problem
 from ..dist import Dist, DistError, parse_value
 from ..profiles import ProfileMix, parse_mix
-from ..services.registry import API, DHCP, DNS, HTTP, KINDS, LB, ORCHESTRATOR, TFTP
+from ..services.registry import API, DHCP, DNS, HTTP, KINDS, LB, ORCHESTRATOR, TFTP, TLS_SERVER
 from ..units import UnitError, parse_percent, parse_quantity
 
 __all__ = [
@@ -301,6 +301,25 @@ class TftpService(Section):
     disk_rate: OptRate = None
 
 
+class TlsTermination(Section):
+    """TLS terminated at a service: what it costs the service's CPU.
+
+    A new HTTPS connection's handshake holds one of ``cores`` for ``handshake`` (waiting
+    for a free one first: a storm's handshakes queue); the bytes it sends cross a
+    shared ``cores × cipher_rate`` bytes/s (the bulk cipher, a bottleneck like a link).
+
+    Attributes:
+        cores: CPU cores given to TLS (the server's; no default).
+        handshake: CPU time of one full handshake on one core; default measured
+            (:data:`netbootsim.services.registry.TLS_SERVER`: 0.27 ms, ECDHE-RSA-2048).
+        cipher_rate: bytes/s one core encrypts; default measured (3.99 GB/s AES-128-GCM).
+    """
+
+    cores: PosInt
+    handshake: Time = TLS_SERVER.handshake
+    cipher_rate: Rate = TLS_SERVER.cipher_rate
+
+
 class HttpService(Section):
     """An HTTP server (image mirror).
 
@@ -322,6 +341,7 @@ class HttpService(Section):
             (``true``) instead of each fetching it from the origin.
         fallback: when the edge is down, its clients go to the origin (``origin``) or
             fail as from any dead server (``none``).
+        tls: the CPU cost of its HTTPS (:class:`TlsTermination`); ``None``: not counted.
     """
 
     kind: Literal["http"]
@@ -335,6 +355,7 @@ class HttpService(Section):
     cache: Size | None = None
     coalesce: bool = True
     fallback: Literal["origin", "none"] = "none"
+    tls: TlsTermination | None = None
 
 
 class DhcpService(Section):
@@ -503,6 +524,9 @@ class LbService(Section):
         max_connections: ``l4``: client connections it holds at once (HAProxy's
             ``maxconn``; ``None``: no cap, none invented); beyond it SYNs wait in its
             backlog as a web server's do.
+        tls: it terminates TLS (:class:`TlsTermination`): ``l4``, the HTTPS bytes are
+            encrypted by its cores, not the mirrors'; ``redirect``, its HTTPS requests'
+            handshakes. ``None``: not counted.
     """
 
     kind: Literal["lb"]
@@ -518,6 +542,7 @@ class LbService(Section):
     fall: PosInt = _from_model("lb", "fall")
     rise: PosInt = _from_model("lb", "rise")
     max_connections: PosInt | None = None
+    tls: TlsTermination | None = None
 
 
 Service = Annotated[Union[TftpService, HttpService, DhcpService, ApiService,  # noqa: UP007

@@ -68,6 +68,30 @@ class CappedPool:
             # (later in this instant): count the queue then
             self.resource.release(req).callbacks.append(lambda _e: self._account())
 
+    def hold(self, duration: float) -> Generator[simpy.Event, object, None]:
+        """Take a worker for ``duration`` seconds (waiting for one first), then free it.
+
+        Interrupted while waiting, the request leaves the queue; while holding, the
+        worker is freed.
+        """
+        self.served += 1
+        res = self.resource
+        if res is None:
+            yield self.env.timeout(duration)
+            return
+        req = res.request()
+        self._account()
+        try:
+            if not req.triggered:
+                yield req
+            yield self.env.timeout(duration)
+        finally:
+            if req.triggered:  # granted: free the worker
+                self.release(req)
+            else:  # still queued (interrupted): leave the queue
+                req.cancel()
+                self._account()
+
     def release_after(self, req, delay: float) -> None:
         """Free the worker ``delay`` seconds from now, without a process of its own."""
         if req is None:

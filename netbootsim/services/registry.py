@@ -23,7 +23,8 @@ from typing import Any, ClassVar
 
 __all__ = ["ServiceModel", "TftpModel", "HttpModel", "DhcpModel", "ApiModel",
            "OrchestratorModel", "DnsModel", "LbModel", "Kind", "TFTP", "HTTP", "DHCP", "API",
-           "ORCHESTRATOR", "DNS", "LB", "KINDS", "DNS_ORDERS", "LB_ALGORITHMS"]
+           "ORCHESTRATOR", "DNS", "LB", "KINDS", "DNS_ORDERS", "LB_ALGORITHMS", "TlsCost",
+           "TLS_SERVER"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -193,6 +194,32 @@ class DnsModel(ServiceModel):
     clients_per_query: int
 
     SCENARIO = ("service_time", "order", "clients_per_query")
+
+
+@dataclass(frozen=True)
+class TlsCost:
+    """What terminating TLS costs a server, per core (a service's ``tls``).
+
+    Attributes:
+        handshake: CPU time of one full TLS 1.2 handshake on one core (s).
+        cipher_rate: bytes one core encrypts per second (the records' bulk cipher).
+        sources: where the numbers come from (their keys in docs/sources.md).
+    """
+
+    handshake: float
+    cipher_rate: float
+    sources: tuple[str, ...]
+
+
+#: One core of the lab machine (AMD EPYC, OpenSSL 3.0.19, ``openssl speed`` in
+#: tests/data/lab/tls/openssl-speed.txt [lab-tls-speed]): a full ECDHE-RSA handshake is
+#: one RSA-2048 signature (4,538/s: 0.2204 ms) and two X25519 operations, the server's
+#: key share and the shared secret (38,250/s each: 2 x 0.0261 ms) = 0.2726 ms, the
+#: public-key floor (record processing and the certificate's bytes not counted); the
+#: bulk cipher AES-128-GCM encrypts 3.99 GB/s in 16 KiB records. iPXE offers ECDHE
+#: (X25519, P-256) with AES-GCM (config/crypto.h, include/ipxe/tls.h [ipxe-src]).
+TLS_SERVER = TlsCost(handshake=1 / 4538.127090 + 2 / 38250.0, cipher_rate=3.99e9,
+                     sources=("openssl speed on the lab machine [lab-tls-speed]",))
 
 
 #: How a redirector picks a mirror for a request (:mod:`netbootsim.fleet.balance`).
