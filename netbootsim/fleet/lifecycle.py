@@ -173,6 +173,12 @@ def _attempt(m: Machine, stage: Stage) -> Generator[simpy.Event, Any, tuple[bool
             t0 = env.now
             yield env.timeout(rom)
             m.record("firmware", t0, env.now)
+        station = world.topology.stations.get(m.server)
+        if station is not None and world.topology.associate > 0:
+            # a Wi-Fi station scans and associates before its first packet
+            t0 = env.now
+            yield env.timeout(world.topology.associate)
+            m.record("associate", t0, env.now, endpoint=station[0])
         if g.boot == "ipxe":
             yield from ipxe_autoboot(m)
         else:

@@ -29,6 +29,8 @@ from ..net.packet import SWITCH_BUFFER
 from ..profiles import Profile
 from ..protocols import TcpParams, http_plan, retry_waits, tftp_plan
 from ..protocols.result import TransferResult
+from ..net.wifi import MSDU, dcf_throughput
+from ..protocols.wire import ETHERNET_OVERHEAD
 from ..services.dhcp import DhcpServer
 from ..services.orchestrator import CappedPool
 from ..services.registry import HTTP
@@ -55,6 +57,10 @@ from .transport import Route, Transport
 from .variation import RequestDraws
 
 __all__ = ["World", "Target", "SCHEMES", "ENGINES"]
+
+#: The flows' wire bytes per byte of an 802.11 frame's payload: a 1500-byte IP packet
+#: counts 1500 + 38 (Ethernet framing) in a flow (:mod:`netbootsim.protocols.wire`).
+WIRE_PER_MSDU = (MSDU + ETHERNET_OVERHEAD) / MSDU
 
 #: URI schemes and the service kinds that answer them.
 SCHEMES = {"tftp": ("tftp",), "http": ("http", "api"), "https": ("http", "api")}
@@ -148,6 +154,13 @@ class World:
         self._resources: dict[str, Resource] = {}
         self._disks = {s.name: Resource(f"{s.name}:disk", s.disk_rate)
                        for s in services.values() if math.isfinite(s.disk_rate)}
+        #: Wi-Fi: each access point's shared medium, as a resource its stations' flows
+        #: cross, its capacity set to the DCF throughput of the stations transferring
+        #: (:mod:`netbootsim.net.wifi`); stations with flows running, per access point
+        self._air = {ap: Resource(f"{ap}:air", WIRE_PER_MSDU * dcf_throughput([rate]))
+                     for ap, rate in sorted(set(topology.stations.values()))}
+        self._air_of = {st: self._air[ap] for st, (ap, _) in topology.stations.items()}
+        self._air_active: dict[str, dict[str, int]] = {}
         #: TLS terminated at a service or balancer: (its spec, its handshake cores, its
         #: bulk cipher as a resource its HTTPS transfers cross)
         self._tls: dict[str, tuple[TlsSpec, CappedPool, Resource]] = {}
@@ -277,13 +290,44 @@ class World:
         path = [self._resource(ld) for ld in fwd]
         if svc.name in self._disks:
             path.append(self._disks[svc.name])
+        if server in self._air_of:  # a Wi-Fi station: its access point's medium too
+            path.append(self._air_of[server])
         return Route(fwd, back, rtt, path)
+
+    def _aired(self, server: str, gen: Generator) -> Generator:
+        """``gen`` with the station counted on its medium while it runs."""
+        self._on_air(server, +1)
+        try:
+            return (yield from gen)
+        finally:
+            self._on_air(server, -1)
+
+    def _on_air(self, server: str, delta: int) -> None:
+        """A station's transfer starts (+1) or ends (-1): its medium's capacity follows.
+
+        The capacity is the DCF throughput of the stations transferring now (each
+        counted once), in the flows' wire bytes (:data:`WIRE_PER_MSDU`).
+        """
+        ap, _ = self.topology.stations[server]
+        active = self._air_active.setdefault(ap, {})
+        n = active.get(server, 0) + delta
+        if n:
+            active[server] = n
+        else:
+            active.pop(server, None)
+        if active:
+            rates = [self.topology.stations[s][1] for s in sorted(active)]
+            cap = WIRE_PER_MSDU * dcf_throughput(rates)
+            air = self._air[ap]
+            if cap != air.capacity:
+                self.transport.engine.set_capacity(air, cap)
 
     def _moved(self, path: list[Resource], wire: float) -> None:
         run = self.run  # the line-rate bound counts only bytes that really moved
         for r in path:
             run.wire_bytes[r.name] = run.wire_bytes.get(r.name, 0.0) + wire
-            run.capacity[r.name] = r.capacity
+            # the most it could carry (a Wi-Fi medium's varies): a true lower bound
+            run.capacity[r.name] = max(run.capacity.get(r.name, 0.0), r.capacity)
 
     def tftp(self, server: str, group: str, rack: str, stage: str, attempt: int,
              profile: Profile, svc: Service, file: str, size: float
@@ -304,6 +348,8 @@ class World:
                          self.faults.path_loss(route.back, env.now),
                          rng=self.transport.law_rng)
         gen = self.transport.tftp(server, svc, route, file, size, params, plan)
+        if server in self._air_of:  # a Wi-Fi station: on the air while it transfers
+            gen = self._aired(server, gen)
         slots = self.slots.get(svc.name)
         if slots is None:
             res = yield from gen
@@ -361,8 +407,10 @@ class World:
             if fail is not None:
                 return fail
             far = self._route(svc, via.spec.host, f"{server}/{file}")
+            # the links in order, then what is not a link (a disk, a Wi-Fi medium)
             route = Route((*far.fwd, *near.fwd), (*near.back, *far.back), far.rtt + near.rtt,
-                          [*far.path[:len(far.fwd)], *near.path, *far.path[len(far.fwd):]])
+                          [*far.path[:len(far.fwd)], *near.path[:len(near.fwd)],
+                           *far.path[len(far.fwd):], *near.path[len(near.fwd):]])
         fwd = route.fwd
         fail = yield from self.faults.unreachable(env, "http", svc, fwd, start, SYN_GIVE_UP)
         if fail is not None:
@@ -423,12 +471,17 @@ class World:
         if term is not None:  # its bulk cipher encrypts every byte sent
             route = Route(route.fwd, route.back, route.rtt, [*route.path, term[2]])
         self.running[svc.name] = self.running.get(svc.name, 0) + 1  # (least-connections)
+        wifi = server in self._air_of
+        if wifi:
+            self._on_air(server, +1)
         try:
             res = yield from self.transport.http(
                 server, svc, route, file, size, tcp, hp, connected=connected, warm=warm,
                 server_time=overhead, client_rate=min(cap, rate_cap), client_delay=extra)
         finally:
             self.running[svc.name] -= 1
+            if wifi:
+                self._on_air(server, -1)
         res = replace(res, start=t_req)  # the fetch includes its TLS handshake
         if res.outcome == "ok":
             self._moved(route.path, hp.wire_bytes)

@@ -97,6 +97,9 @@ class FleetInputs:
     dns: dict[str, DnsSpec] = field(default_factory=dict)
     lbs: dict[str, LbSpec] = field(default_factory=dict)
     engine: str = "flow"
+    #: Wi-Fi access points -> their stations' PHY rates (Mb/s), and the association time
+    wifi: dict[str, list[float]] = field(default_factory=dict)
+    associate: float = 0.0
 
 
 def _tls(tls) -> TlsSpec | None:
@@ -162,7 +165,9 @@ def fleet_inputs(built) -> FleetInputs:
     """The fleet run's inputs from a built (so validated) scenario."""
     sc = built.scenario
     origin = sc.origin
-    out = FleetInputs(engine=sc.run.engine)
+    out = FleetInputs(engine=sc.run.engine, associate=built.topology.associate)
+    for station, (ap, rate) in sorted(built.topology.stations.items()):
+        out.wifi.setdefault(ap, []).append(rate)
     for name, svc in sorted(built.services.items()):
         if svc.kind == "dhcp":
             out.dhcp.append(_dhcp(name, svc))
@@ -309,6 +314,18 @@ def delivery_notes(inputs: FleetInputs) -> list[str]:
             misses = "one fill for simultaneous misses" if s.coalesce else "a fill per miss"
             notes.append(f"Edge cache {s.name!r}: fills from {s.origin!r} object by object"
                          f"{size}, {misses}; no eviction.")
+    if inputs.wifi:
+        mix = sorted({r for rates in inputs.wifi.values() for r in rates}, reverse=True)
+        n = sorted({len(r) for r in inputs.wifi.values()})
+        notes.append(f"Wi-Fi: {len(inputs.wifi)} access point(s) of "
+                     f"{'/'.join(str(k) for k in n)} stations at "
+                     f"{', '.join(f'{r:g}' for r in mix)} Mb/s (802.11a/g OFDM; iPXE has no "
+                     "802.11n). A medium's capacity is Bianchi's DCF saturation throughput "
+                     "for the stations transferring, shared equally (the 802.11 anomaly); "
+                     f"each station scans and associates for {inputs.associate:g} s "
+                     "(iPXE's NET80211_PROBE_GATHER). Not modelled: rate adaptation, "
+                     "interference, hidden stations, retries beyond collisions, the PSK's "
+                     "PBKDF2 time on the client.")
     ends = [(s.name, s.tls) for s in inputs.services.values() if s.tls is not None]
     ends += [(b.name, b.tls) for b in inputs.lbs.values() if b.tls is not None]
     for name, t in sorted(ends, key=lambda e: e[0]):

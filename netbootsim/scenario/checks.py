@@ -231,6 +231,10 @@ def static_checks(parts: Parts) -> list[Issue]:
     topo = parts.topology
     if topo is not None:
         issues += topology_checks(topo)
+        if topo.wifi is not None and parts.run is not None and parts.run.engine == "packet":
+            issues.append((("topology", "wifi"), "Wi-Fi access points need the flow engine "
+                           "(their medium's capacity follows the stations transferring); "
+                           "run.engine: packet does not model 802.11"))
     hosts = parts.host_names
     if hosts is not None:
         for name, host in parts.service_hosts.items():

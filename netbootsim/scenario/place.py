@@ -10,17 +10,22 @@ validation (:mod:`.load`, which reports what only a built topology shows) and by
 
 from __future__ import annotations
 
+import fnmatch
+
 from ..dist import Dist
+from ..net.wifi import OFDM_RATES
 from ..topology import (
     ENDPOINT_KINDS,
     HostSpec,
     LinkSpec,
     Topology,
     TopologyError,
+    WifiSpec,
     leaf_spine,
     multi_site,
     rack,
     remote_site,
+    station_rates,
 )
 from .messages import suggest
 from .schema import Fault, FleetGroup, Link, TopologySection
@@ -43,11 +48,45 @@ def _spec(link: Link | None) -> LinkSpec | None:
                     loss_ba=r and r.loss)
 
 
+def _wifi(t: TopologySection) -> WifiSpec | None:
+    """The topology's Wi-Fi as the builders take it (its mix laid out by station)."""
+    w = t.wifi
+    if w is None:
+        return None
+    mix = [(r.rate * 8 / 1e6, r.share) for r in w.rates]
+    return WifiSpec(w.stations, station_rates(w.stations, mix),
+                    _spec(w.uplink or t.server_link), w.latency, w.associate)
+
+
+def wifi_checks(t: TopologySection) -> list[Issue]:
+    """Wi-Fi: on a shape with sites, OFDM rates, shares that add up to 1."""
+    w = t.wifi
+    if w is None:
+        return []
+    p = (*_T, "wifi")
+    issues: list[Issue] = []
+    if t.shape not in ("rack", "remote-site", "multi-site"):
+        issues.append((p, f"Wi-Fi access points are placed on rack, remote-site and "
+                          f"multi-site topologies, not {t.shape}"))
+    for i, r in enumerate(w.rates):
+        mbps = r.rate * 8 / 1e6
+        if not any(abs(mbps - x) < 1e-6 for x in OFDM_RATES):
+            issues.append(((*p, "rates", i, "rate"),
+                           f"{mbps:g} Mb/s is not an 802.11a/g OFDM rate "
+                           f"({', '.join(f'{x:g}' for x in OFDM_RATES)} Mb/s); iPXE's 802.11 "
+                           "stack has no 802.11n (src/include/ipxe/net80211.h)"))
+    total = sum(r.share for r in w.rates)
+    if abs(total - 1.0) > 1e-9:
+        issues.append(((*p, "rates"), f"the shares add up to {total:g}, not 1"))
+    return issues
+
+
 def _shape(t: TopologySection, hosts: list[HostSpec]) -> Topology:
     server_link, host_link = _spec(t.server_link), _spec(t.host_link)
+    wifi = _wifi(t)
     if t.shape == "rack":
         return rack(t.servers, server_link=server_link, hosts=hosts, host_link=host_link,
-                    nics=t.nics)
+                    nics=t.nics, wifi=wifi)
     if t.shape == "leaf-spine":
         return leaf_spine(t.racks, t.servers_per_rack, t.spines or DEFAULT_SPINES,
                           server_link=server_link, uplink=_spec(t.uplink),
@@ -55,10 +94,11 @@ def _shape(t: TopologySection, hosts: list[HostSpec]) -> Topology:
                           host_link=host_link, nics=t.nics)
     if t.shape == "remote-site":
         return remote_site(t.servers, server_link=server_link, wan=_spec(t.wan), hosts=hosts,
-                           host_link=host_link, nics=t.nics)
+                           host_link=host_link, nics=t.nics, wifi=wifi)
     if t.shape == "multi-site":
         return multi_site(t.sites, t.racks, t.servers_per_rack, server_link=server_link,
-                          wan=_spec(t.wan), hosts=hosts, host_link=host_link, nics=t.nics)
+                          wan=_spec(t.wan), hosts=hosts, host_link=host_link, nics=t.nics,
+                          wifi=wifi)
     return Topology()
 
 
@@ -95,6 +135,8 @@ def build_topology(t: TopologySection) -> tuple[Topology | None, list[Issue]]:
     Returns:
         ``(topology, [])``, or ``(None, issues)`` when anything failed.
     """
+    if issues := wifi_checks(t):
+        return None, issues
     extra = {n.name for n in t.nodes}
     hosts = list(enumerate(t.hosts))
     late = [(i, h) for i, h in hosts if t.shape == "custom" or h.attach in extra]
@@ -172,12 +214,21 @@ def allocate(topo: Topology, fleet: list[tuple[int, FleetGroup]]
         pool = order
         where = ""
         if g.racks is not None:
+            wanted = set()
             for j, r in enumerate(g.racks):
-                if r not in racks:
-                    issues.append((("fleet", i, "racks", j), f"unknown rack {r!r}"
-                                   f"{suggest(r, racks)}; racks: {', '.join(racks[:12])}"
-                                   f"{', ...' if len(racks) > 12 else ''}"))
-            wanted = set(g.racks)
+                if any(c in r for c in "*?["):  # a pattern: every rack it matches
+                    hits = fnmatch.filter(racks, r)
+                    wanted.update(hits)
+                    if hits:
+                        continue
+                    what = f"no rack matches {r!r}"
+                elif r in racks:
+                    wanted.add(r)
+                    continue
+                else:
+                    what = f"unknown rack {r!r}{suggest(r, racks)}"
+                issues.append((("fleet", i, "racks", j), f"{what}; racks: {', '.join(racks[:12])}"
+                               f"{', ...' if len(racks) > 12 else ''}"))
             pool = [s for s in order if rack_of[s] in wanted]
             where = f" in racks {', '.join(g.racks)}"
         free = [s for s in pool if s not in taken]

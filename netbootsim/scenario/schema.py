@@ -217,6 +217,44 @@ class ExtraLink(Section):
 DEFAULT_SERVER_LINK = Link(bandwidth="25Gbps", latency="1us")
 
 
+class WifiRate(Section):
+    """One PHY rate of a Wi-Fi mix: ``rate`` for ``share`` of the stations."""
+
+    rate: Rate
+    share: Annotated[float, Field(gt=0, le=1)] = 1.0
+
+
+class Wifi(Section):
+    """Wi-Fi stations (kiosks, edge devices): an access point per site with its stations.
+
+    ``rack``: on the ToR (stations ``w001``..., rack ``wifi``); ``remote-site``: on the
+    site router (``site-w001``...); ``multi-site``: one per site on its router
+    (``s01-w001``..., rack ``s01-wifi``). The access point's medium is shared: its
+    useful capacity with ``n`` stations transferring is Bianchi's 802.11 DCF throughput
+    at their PHY rates, shared equally (:mod:`netbootsim.net.wifi`).
+
+    Attributes:
+        stations: stations per access point.
+        rates: the PHY rates of the stations (a mix by ``share``, laid out by index),
+            OFDM rates of 802.11a/g; default 54 Mb/s for all, the highest iPXE's
+            802.11 stack can use (no 802.11n: src/include/ipxe/net80211.h [ipxe-src]).
+        uplink: the access point's wired link; default ``server_link``.
+        latency: the wireless hop's one-way latency (default 0: the medium's access
+            delay is in its capacity, not added per packet).
+        associate: scan and association before the station's first DHCP packet;
+            default 1 s, iPXE's wait for better access points once it has found the
+            network (NET80211_PROBE_GATHER, src/net/80211/net80211.c [ipxe-src]); the
+            association and WPA2-PSK frames take milliseconds, and the PSK's PBKDF2
+            (4,096 HMAC-SHA1 rounds on the client's CPU) is not counted (uncalibrated).
+    """
+
+    stations: PosInt
+    rates: Annotated[list[WifiRate], Field(min_length=1)] = [WifiRate(rate="54Mbps")]
+    uplink: Link | None = None
+    latency: Time = 0.0
+    associate: Time = 1.0
+
+
 class TopologySection(Section):
     """``topology:`` the network, built by :mod:`netbootsim.topology.builders`.
 
@@ -242,6 +280,7 @@ class TopologySection(Section):
     hosts: list[Host] = []
     nodes: list[Node] = []
     links: list[ExtraLink] = []
+    wifi: Wifi | None = None
 
 
 # -- services ----------------------------------------------------------------------------
@@ -714,7 +753,8 @@ class FleetGroup(Section):
     Attributes:
         name: group name.
         count: servers in the group, taken in topology order.
-        racks: only servers of these racks (``None``: any rack).
+        racks: only servers of these racks (``None``: any rack); an entry with ``*``,
+            ``?`` or ``[`` is a pattern naming every rack it matches (``"*-wifi"``).
         boot: boot path, one of :data:`BOOT_PATHS`.
         profile: firmware profile (:data:`netbootsim.profiles.PROFILES`), or a mix of
             them (``{mix: [{weight: 0.7, profile: server-uefi}, {weight: 0.3, profile:

@@ -3,7 +3,17 @@
 :mod:`.model` holds the graph and routing; :mod:`.builders` makes common shapes.
 """
 
-from .builders import HostSpec, LinkSpec, leaf_spine, multi_site, rack, remote_site
+from .builders import (
+    HostSpec,
+    LinkSpec,
+    WifiSpec,
+    add_wifi,
+    leaf_spine,
+    multi_site,
+    rack,
+    remote_site,
+    station_rates,
+)
 from .model import ENDPOINT_KINDS, NODE_KINDS, LinkDir, Topology, TopologyError
 
 __all__ = [
@@ -14,6 +24,9 @@ __all__ = [
     "LinkSpec",
     "Topology",
     "TopologyError",
+    "WifiSpec",
+    "add_wifi",
+    "station_rates",
     "leaf_spine",
     "rack",
     "multi_site",

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from .model import ENDPOINT_KINDS, Topology, TopologyError, check_link_values
 
-__all__ = ["LinkSpec", "HostSpec", "rack", "leaf_spine", "remote_site", "multi_site"]
+__all__ = ["LinkSpec", "HostSpec", "WifiSpec", "rack", "leaf_spine", "remote_site",
+           "multi_site", "add_wifi", "station_rates"]
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,8 @@ class HostSpec:
 
 
 def rack(servers: int, *, server_link: LinkSpec, hosts: Sequence[HostSpec] = (),
-         host_link: LinkSpec | None = None, nics: int = 1, name: str = "rack01") -> Topology:
+         host_link: LinkSpec | None = None, nics: int = 1, name: str = "rack01",
+         wifi: WifiSpec | None = None) -> Topology:
     """One rack: a ToR ``tor01`` with its servers and, optionally, boot hosts.
 
     Servers are ``r01s001``... (kind ``server``, rack and domain ``name``). Hosts attach
@@ -90,6 +92,8 @@ def rack(servers: int, *, server_link: LinkSpec, hosts: Sequence[HostSpec] = (),
     topo = Topology()
     topo.add_node("tor01", "tor", domain=name, rack=name)
     _add_servers(topo, "tor01", "r01", name, name, servers, server_link, nics)
+    if wifi is not None:  # an access point on the ToR: stations w001... (rack "wifi")
+        add_wifi(topo, "tor01", name, "", "wifi", wifi)
     _add_hosts(topo, hosts, "tor01", host_link or server_link)
     return topo
 
@@ -165,7 +169,8 @@ def leaf_spine(racks: int, servers_per_rack: int, spines: int, *, server_link: L
 
 def remote_site(servers: int, *, server_link: LinkSpec, wan: LinkSpec,
                 hosts: Sequence[HostSpec] = (), host_link: LinkSpec | None = None,
-                nics: int = 1, lan_link: LinkSpec | None = None) -> Topology:
+                nics: int = 1, lan_link: LinkSpec | None = None,
+                wifi: WifiSpec | None = None) -> Topology:
     """A remote site booting from a data center over a WAN link.
 
     Site: ToR ``tor01`` with servers ``r01s001``... (rack ``rack01``, domain ``site``)
@@ -202,6 +207,8 @@ def remote_site(servers: int, *, server_link: LinkSpec, wan: LinkSpec,
     _link(topo, "site-rtr", "dc-rtr", wan)
     _link(topo, "dc-rtr", "dc-sw", lan)
     _add_servers(topo, "tor01", "r01", "rack01", "site", servers, server_link, nics)
+    if wifi is not None:  # an access point on the site router: site-ap, site-w001...
+        add_wifi(topo, "site-rtr", "site", "site-", "site-wifi", wifi)
     _add_hosts(topo, hosts, "dc-sw", host_link or server_link)
     return topo
 
@@ -209,7 +216,7 @@ def remote_site(servers: int, *, server_link: LinkSpec, wan: LinkSpec,
 def multi_site(sites: int, racks: int, servers_per_rack: int, *, server_link: LinkSpec,
                wan: LinkSpec, hosts: Sequence[HostSpec] = (),
                host_link: LinkSpec | None = None, nics: int = 1,
-               lan_link: LinkSpec | None = None) -> Topology:
+               lan_link: LinkSpec | None = None, wifi: WifiSpec | None = None) -> Topology:
     """Sites booting from one central data center, each behind its own WAN link.
 
     Site ``k`` (``s01``, ``s02``...): router ``s01-rtr`` (domain ``s01``: the site's
@@ -257,8 +264,72 @@ def multi_site(sites: int, racks: int, servers_per_rack: int, *, server_link: Li
             _link(topo, tor, rtr, lan)
             _add_servers(topo, tor, f"{site}r{r:02d}", rack_name, site, servers_per_rack,
                          server_link, nics)
+        if wifi is not None:  # the site's access point: s01-ap, s01-w001... (s01-wifi)
+            add_wifi(topo, rtr, site, f"{site}-", f"{site}-wifi", wifi)
     _add_hosts(topo, hosts, "dc-sw", host_link or server_link)
     return topo
+
+
+@dataclass(frozen=True)
+class WifiSpec:
+    """Wi-Fi at a site: one access point with its stations (kiosks, edge devices).
+
+    Attributes:
+        stations: stations per access point.
+        rates: each station's PHY rate (Mb/s), by station index (the mix already laid
+            out: see :func:`station_rates`).
+        uplink: the access point's wired link to the site's switch or router.
+        latency: the wireless hop's one-way latency (s).
+        associate: a station's scan and association before its first packet (s).
+    """
+
+    stations: int
+    rates: tuple[float, ...]
+    uplink: LinkSpec
+    latency: float = 0.0
+    associate: float = 0.0
+
+
+def station_rates(stations: int, mix: Sequence[tuple[float, float]]) -> tuple[float, ...]:
+    """Each station's rate from a ``(rate, share)`` mix, by index, with no draw.
+
+    Station ``i`` takes the rate whose cumulative share first exceeds ``(i + 0.5) / n``
+    (the mix in its given order): 4 stations of ``[(54, 0.5), (24, 0.5)]`` are 54, 54,
+    24, 24.
+    """
+    out = []
+    for i in range(stations):
+        at, acc = (i + 0.5) / stations, 0.0
+        rate = mix[-1][0]
+        for r, share in mix:
+            acc += share
+            if at < acc:
+                rate = r
+                break
+        out.append(rate)
+    return tuple(out)
+
+
+def add_wifi(topo: Topology, attach: str, domain: str, prefix: str, rack_name: str,
+             spec: WifiSpec) -> str:
+    """An access point ``<prefix>ap`` on ``attach`` with stations ``<prefix>w001``...
+
+    The stations are servers of rack ``rack_name`` and of ``domain`` (the access point
+    bridges them to the site's LAN); each has a wireless link to the access point at
+    its PHY rate, and is listed in :attr:`Topology.stations`. Returns the access point.
+    """
+    _count("wifi stations", spec.stations)
+    ap = f"{prefix}ap"
+    topo.add_node(ap, "switch", domain=domain)
+    _link(topo, ap, attach, spec.uplink)
+    for i in range(spec.stations):
+        name = f"{prefix}w{i + 1:03d}"
+        rate = spec.rates[i]
+        topo.add_node(name, "server", domain=domain, rack=rack_name)
+        topo.add_link(name, ap, rate * 1e6 / 8, spec.latency)
+        topo.stations[name] = (ap, rate)
+    topo.associate = spec.associate
+    return ap
 
 
 def _count(what: str, value: object) -> None:

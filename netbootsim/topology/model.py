@@ -110,6 +110,11 @@ class Topology:
         self._links: dict[str, tuple[LinkDir, LinkDir]] = {}
         self._pair_links: dict[tuple[str, str], int] = {}  # (lesser, greater) name
         self._dir_names: set[str] = set()
+        #: Wi-Fi stations (:func:`~.builders.add_wifi`): station -> (its access point,
+        #: its PHY rate in Mb/s)
+        self.stations: dict[str, tuple[str, float]] = {}
+        #: a Wi-Fi station's scan and association before its first packet (s)
+        self.associate = 0.0
         self._invalidate()
 
     def __repr__(self) -> str:
