@@ -13,9 +13,13 @@ fill of an object has completed.
   misses of an object while its fill is in progress wait for that one fill; ``false``:
   each miss fetches the object from the origin itself (a thundering herd of N fills for
   N simultaneous misses).
-* ``cache``: the edge's capacity in bytes. An object that does not fit what is left is
-  fetched from the origin for each request and not kept (no eviction is modelled: the
-  boot images of a scenario are few).
+* ``cache``: the edge's capacity in bytes. A filled object that does not fit what is
+  left makes room by evicting the least recently used objects (a hit counts as a use),
+  as nginx's cache manager does past ``proxy_cache_path ... max_size``
+  [nginx-proxy-cache]; an object larger than the whole cache is fetched from the origin
+  for each request and never kept. Objects being sent when evicted are still sent (an
+  open file outlives its cache entry). nginx's ``inactive`` removal (an object unused
+  for 10 min by default) is not modelled.
 * An edge whose origin is an edge fills that one first.
 * ``fallback: origin``: while the edge is down (a ``service-down`` fault) its clients
   are sent to the origin (a CDN steering around a dead edge); ``none``: they fail as
@@ -30,6 +34,7 @@ it (endpoint: the origin); a fallback as ``edge-fallback:<file>``.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
@@ -43,11 +48,30 @@ __all__ = ["EdgeState", "Edges"]
 
 @dataclass
 class EdgeState:
-    """What one edge holds: objects filled, bytes used, fills in progress."""
+    """What one edge holds: objects filled (least recently used first, with their
+    sizes), bytes used, fills in progress, objects evicted so far."""
 
-    held: set[str] = field(default_factory=set)
+    held: OrderedDict[str, float] = field(default_factory=OrderedDict)
     used: float = 0.0
     fills: dict[str, simpy.Event] = field(default_factory=dict)
+    evicted: int = 0
+
+    def keep(self, file: str, size: float, cache: float) -> list[str]:
+        """Hold ``file``, evicting the least recently used objects to make room.
+
+        Returns what was evicted. (``size`` must not exceed ``cache``.)
+        """
+        gone = []
+        while self.held and self.used + size > cache:
+            old, old_size = self.held.popitem(last=False)
+            self.used -= old_size
+            gone.append(old)
+        self.evicted += len(gone)
+        if not self.held:
+            self.used = 0.0  # exact, no float residue
+        self.held[file] = size
+        self.used += size
+        return gone
 
 
 class Edges:
@@ -76,13 +100,14 @@ class Edges:
         """
         st = self.state[edge.name]
         if file in st.held:
+            st.held.move_to_end(file)  # a use: the most recently used now
             return None  # a hit
         pending = st.fills.get(file)
         if pending is not None:  # coalesced: wait for the fill in progress
             res = yield pending
             return None if res.outcome == "ok" else res
         origin = self.services[edge.origin]
-        keep = st.used + size <= edge.cache
+        keep = size <= edge.cache  # (kept by evicting others if need be)
         done = self.env.event()
         if edge.coalesce and keep:
             st.fills[file] = done  # (before anything waits: later misses join this fill)
@@ -96,12 +121,11 @@ class Edges:
             done.succeed(TransferResult("http", self.env.now, self.env.now, 0.0, 0.0,
                                         "failed", "the fill was cut short"))
             raise
+        gone = st.keep(file, size, edge.cache) if res.outcome == "ok" and keep else []
+        evicted = f", evicting {', '.join(gone)}" if gone else ""
         self.record(server, group, rack, stage, f"edge-fill:{file}", attempt, res.start,
                     res.end, res.bytes, "http", origin.name, res.outcome,
-                    res.reason or f"into {edge.name}")
-        if res.outcome == "ok" and keep:
-            st.held.add(file)
-            st.used += size
+                    res.reason or f"into {edge.name}{evicted}")
         st.fills.pop(file, None)
         done.succeed(res)
         return None if res.outcome == "ok" else res

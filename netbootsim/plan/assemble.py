@@ -312,8 +312,11 @@ def delivery_notes(inputs: FleetInputs) -> list[str]:
         if s.origin is not None:
             size = "" if math.isinf(s.cache) else f", {s.cache / 2**30:g} GiB kept"
             misses = "one fill for simultaneous misses" if s.coalesce else "a fill per miss"
+            evict = ("least recently used objects evicted to make room (nginx's cache "
+                     "manager), none removed for being idle" if not math.isinf(s.cache)
+                     else "nothing evicted")
             notes.append(f"Edge cache {s.name!r}: fills from {s.origin!r} object by object"
-                         f"{size}, {misses}; no eviction.")
+                         f"{size}, {misses}; {evict}.")
     if inputs.wifi:
         mix = sorted({r for rates in inputs.wifi.values() for r in rates}, reverse=True)
         n = sorted({len(r) for r in inputs.wifi.values()})

@@ -111,3 +111,38 @@ def test_a_fill_cut_short_by_its_server_failing_does_not_hang_the_others():
     sc["faults"] = [{"kind": "server-fail", "target": "r01s001", "at": "1.0012s"}]
     res = simulate_scenario(sc)
     assert "unfinished" not in set(res.servers.outcome)
+
+
+def test_a_full_edge_evicts_the_least_recently_used_object():
+    # cache 35 MiB, two servers 100 s apart, each fetching the 8 MiB kernel then the
+    # 32 MiB initrd. Server 1: kernel filled (8 MiB held), initrd filled: 8 + 32 > 35,
+    # so the kernel (least recently used) is evicted. Server 2: kernel missed and
+    # filled, evicting the initrd; initrd missed and filled, evicting the kernel.
+    # Four fills (without eviction: 3, the initrd fetched for each request) and the
+    # edge ends holding the initrd alone.
+    sc = edge_scenario(servers=2, cache="35MiB")
+    sc["fleet"][0]["power_on"] = {"at": "0s", "per_second": 0.01}
+    res = simulate_scenario(sc)
+    assert fills(res) == {"edge-fill:initrd": 2, "edge-fill:kernel": 2}
+    ph = res.phases[res.phases.phase.str.startswith("edge-fill:")].sort_values("start")
+    assert ph.reason.tolist() == ["into edge1", "into edge1, evicting kernel",
+                                  "into edge1, evicting initrd",
+                                  "into edge1, evicting kernel"]
+    assert res.summary["completed"] == 2
+
+
+def test_a_hit_makes_an_object_the_most_recently_used():
+    # cache 40 MiB holds kernel (8) and initrd (32) exactly; a third object, os (8 MiB),
+    # fetched after a hit on the kernel evicts the initrd, not the kernel
+    sc = edge_scenario(servers=2, cache="40MiB")
+    sc["images"]["os"] = {"size": "8MiB"}
+    sc["fleet"][0]["power_on"] = {"at": "0s", "per_second": 0.01}
+    sc["fleet"][0]["count"] = 1
+    sc["fleet"].append({**sc["fleet"][0], "name": "late", "power_on": {"at": "100s"},
+                        "script": "#!ipxe\ndhcp\nkernel http://edge1/kernel\n"
+                                  "initrd http://edge1/os\nboot\n"})
+    res = simulate_scenario(sc)
+    late = res.phases[(res.phases.server == "r01s002")
+                      & res.phases.phase.str.startswith("edge-fill:")]
+    assert late.phase.tolist() == ["edge-fill:os"]
+    assert late.reason.tolist() == ["into edge1, evicting initrd"]
