@@ -48,8 +48,11 @@ __all__ = ["EdgeState", "Edges"]
 
 @dataclass
 class EdgeState:
-    """What one edge holds: objects filled (least recently used first, with their
-    sizes), bytes used, fills in progress, objects evicted so far."""
+    """What one edge holds.
+
+    Objects filled (least recently used first, with their sizes), bytes used, fills in
+    progress, objects evicted so far.
+    """
 
     held: OrderedDict[str, float] = field(default_factory=OrderedDict)
     used: float = 0.0

@@ -26,10 +26,10 @@ import simpy
 from ..dist import Dist
 from ..net import Resource
 from ..net.packet import SWITCH_BUFFER
+from ..net.wifi import MSDU, dcf_throughput
 from ..profiles import Profile
 from ..protocols import TcpParams, http_plan, retry_waits, tftp_plan
 from ..protocols.result import TransferResult
-from ..net.wifi import MSDU, dcf_throughput
 from ..protocols.wire import ETHERNET_OVERHEAD
 from ..services.dhcp import DhcpServer
 from ..services.orchestrator import CappedPool

@@ -166,7 +166,7 @@ def fleet_inputs(built) -> FleetInputs:
     sc = built.scenario
     origin = sc.origin
     out = FleetInputs(engine=sc.run.engine, associate=built.topology.associate)
-    for station, (ap, rate) in sorted(built.topology.stations.items()):
+    for _station, (ap, rate) in sorted(built.topology.stations.items()):
         out.wifi.setdefault(ap, []).append(rate)
     for name, svc in sorted(built.services.items()):
         if svc.kind == "dhcp":
@@ -291,8 +291,8 @@ def delivery_notes(inputs: FleetInputs) -> list[str]:
     for d in sorted(inputs.dns.values(), key=lambda d: d.name):
         if d.forward is not None:
             notes.append(f"DNS resolver {d.name!r}: {d.service_time * 1e3:g} ms per query "
-                         "(assumed), caches what it forwards to "
-                         f"{d.forward!r} for the records' TTL (RFC 1035 [rfc1035]) and forwards a name "
+                         f"(assumed), caches what it forwards to {d.forward!r} for the "
+                         "records' TTL (RFC 1035 [rfc1035]) and forwards a name "
                          f"once for up to {d.clients_per_query} clients asking while its "
                          "query is out (BIND's clients-per-query; more are dropped and "
                          "resend); no negative caching, no prefetch.")

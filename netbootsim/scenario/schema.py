@@ -508,7 +508,8 @@ class DnsService(Section):
     A server is either authoritative (``records``) or a caching resolver (``forward``):
     the resolver answers from its cache while an answer's TTL lasts, and forwards a
     query it cannot answer to the server named, once for all the clients that ask
-    while that query is out (RFC 1035 §3.2.1 TTL [rfc1035]; BIND's ``clients-per-query`` [bind-arm]).
+    while that query is out (RFC 1035 §3.2.1 TTL [rfc1035]; BIND's ``clients-per-query``
+    [bind-arm]).
 
     Attributes:
         host: the topology host it runs on.

@@ -77,6 +77,7 @@ def rack(servers: int, *, server_link: LinkSpec, hosts: Sequence[HostSpec] = (),
         hosts: boot hosts to add.
         host_link: hosts' link when their spec has none; default ``server_link``.
         nics: links per server (2: two parallel links, LACP members).
+        wifi: an access point on the ToR with its stations (:func:`add_wifi`).
         name: the rack's name, used as its rack label and L2 domain.
 
     Returns:
@@ -188,6 +189,7 @@ def remote_site(servers: int, *, server_link: LinkSpec, wan: LinkSpec,
         nics: links per server.
         lan_link: the ``tor01``--``site-rtr`` and ``dc-rtr``--``dc-sw`` links; default
             ``server_link``.
+        wifi: an access point on ``site-rtr`` with its stations (:func:`add_wifi`).
 
     Returns:
         The topology.
@@ -237,6 +239,7 @@ def multi_site(sites: int, racks: int, servers_per_rack: int, *, server_link: Li
         nics: links per server.
         lan_link: ToR -- site router and ``dc-rtr`` -- ``dc-sw`` links; default
             ``server_link``.
+        wifi: an access point on each site's router with its stations (:func:`add_wifi`).
 
     Returns:
         The topology.
