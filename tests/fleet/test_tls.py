@@ -117,3 +117,16 @@ def test_tls_on_a_service_without_https_is_refused():
         simulate_scenario(sc)
     text = str(e.value.problems[0])
     assert "services.http1.tls" in text and "https" in text, text
+
+
+def test_the_packet_engine_sends_through_the_cipher_too():
+    # the packet engine: the cipher is a 1 MB/s fair link before the wire, so the
+    # 8 MiB kernel takes at least 8 MiB / 1 MB/s = 8.39 s, against well under a second
+    # without tls on the 25 Gb/s links
+    sc = tls_scenario(tls={"cores": 1, "cipher_rate": "1MB/s"})
+    sc["images"]["initrd"] = {"size": "1MiB"}
+    sc["run"]["engine"] = "packet"
+    got = fetches(simulate_scenario(sc))
+    assert got["fetch:kernel"] >= 8 * 2**20 / 1e6
+    del sc["services"]["http1"]["tls"]
+    assert fetches(simulate_scenario(sc))["fetch:kernel"] < 1.0
