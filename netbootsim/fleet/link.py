@@ -55,11 +55,18 @@ def dhcp(m: Machine, ipxe_client: bool, script: bool | None = None
         blackout = max(blackout, m.link_up + f.stp)  # the ROM's frames are dropped
     domain = world.topology.domain_of(m.server) or ""
     servers = []
+    heard_from = math.inf  # when some DHCP server's path is up (named link-down faults)
     for name, srv in sorted(world.dhcp.items()):
         host = world.dhcp_hosts[name]
-        _, _, rtt = world.topology.round_trip(m.server, host, f"{m.server}/dhcp",
-                                              world.faults.links_down(env.now))
+        fwd, back, rtt = world.topology.round_trip(m.server, host, f"{m.server}/dhcp",
+                                                   world.faults.links_down(env.now))
         servers.append((srv, rtt, (world.topology.domain_of(host) or "") != domain))
+        heard_from = min(heard_from, max(world.faults.path_down_until(fwd, env.now),
+                                         world.faults.path_down_until(back, env.now)))
+    if servers and heard_from > env.now:
+        # every server's path crosses a link that is down: the client's frames are lost
+        # until one is up again (for ever when the outage has no end)
+        blackout = max(blackout, heard_from)
     carrier = world.transport.dhcp_carrier(m.server, domain, world.dhcp_hosts)
     client = DhcpClient(m.mac, domain, servers, ipxe=ipxe_client, arch=m.arch,
                         boot_files=dict(m.group.boot_files),

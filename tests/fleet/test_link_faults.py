@@ -11,6 +11,7 @@ member and waited for it until the client gave up.
 
 from __future__ import annotations
 
+import pytest
 from small_scenarios import scenario
 
 from netbootsim.api import simulate_scenario
@@ -38,15 +39,34 @@ def test_a_transfer_hashed_onto_a_dead_lacp_member_moves_to_the_live_one():
     assert b.to_dict() == a.to_dict()
 
 
-def test_with_both_members_down_the_fetch_still_fails():
+def test_with_both_members_down_dhcp_hears_nothing():
+    # both links of the pair down for good: no DISCOVER reaches the DHCP server, so iPXE
+    # gives up after its 4 DISCOVERs (0, 1, 3, 7 s; 15 s); the other server boots
     sc = lacp_scenario(None)
     sc["faults"] = [{"kind": "link-down", "target": f"tor01--r01s001{s}", "at": "0s"}
                     for s in ("", "#2")]
     res = simulate_scenario(sc)
     row = res.servers.set_index("server").loc["r01s001"]
     assert row["outcome"] == "failed"
-    assert "link down on the path" in row["reason"]
+    assert "no DHCPOFFER after 4 DISCOVERs (15 s)" in row["reason"]
     assert res.servers.set_index("server").loc["r01s002", "outcome"] == "ok"
+
+
+def test_dhcp_waits_out_a_named_link_outage():
+    # The server's link is down from 0 to 5 s: iPXE's DISCOVERs at 0, 1 and 3 s are
+    # lost, the one at 7 s is answered. iPXE has then waited past its 1 s for offers, so
+    # it requests at once: the exchange ends at 7 s + two exchanges (DISCOVER/OFFER,
+    # REQUEST/ACK), where without the outage it ends at 1 s + one (REQUEST/ACK after
+    # the 1 s wait).
+    sc = scenario(servers=1)
+    base = simulate_scenario(sc).phases.set_index("phase").loc["dhcp", "end"]
+    one = base - 1.0
+    sc["faults"] = [{"kind": "link-down", "target": "tor01--r01s001", "at": "0s",
+                     "duration": "5s"}]
+    res = simulate_scenario(sc)
+    assert res.phases.set_index("phase").loc["dhcp", "end"] == pytest.approx(
+        7.0 + 2 * one, abs=1e-9)
+    assert res.servers.outcome.tolist() == ["ok"]
 
 
 def test_path_hashes_over_the_members_that_are_up():
