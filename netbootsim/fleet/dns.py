@@ -142,9 +142,8 @@ class Dns:
             return records[k:] + records[:k]
         return records
 
-    def _reach(self, a: str, b: DnsSpec, now: float
-               ) -> tuple[float, float, float] | None:
-        """Latencies ``a`` → ``b``'s host, back, and the round trip; None: ``b`` hears nothing."""
+    def _reach(self, a: str, b: DnsSpec, now: float) -> tuple[tuple, tuple, float] | None:
+        """The paths ``a`` → ``b``'s host and back and the round trip (None: unheard)."""
         if self.faults.down(b.name, now) is not None:
             return None
         down = self.faults.links_down(now)
@@ -152,7 +151,7 @@ class Dns:
         if self.faults.path_down_until(fwd, now) > now or \
                 self.faults.path_down_until(back, now) > now:
             return None
-        return math.fsum(ld.latency for ld in fwd), math.fsum(ld.latency for ld in back), rtt
+        return fwd, back, rtt
 
     def _answer(self, spec: DnsSpec, client: str, now: float, name: str
                 ) -> tuple[float, tuple[str, ...] | None] | None:
@@ -163,17 +162,18 @@ class Dns:
         ways = self._reach(client, spec, now)
         if ways is None:
             return None
-        there, back, rtt = ways
+        fwd, back, rtt = ways
         if spec.forward is None:
             self.answered[spec.name] += 1
             return now + (rtt + spec.service_time), spec.records.get(name)
-        ready = now + there + spec.service_time  # the query read, the cache looked at
+        # a resolver: the query read and the cache looked at, one way in
+        ready = now + math.fsum(ld.latency for ld in fwd) + spec.service_time
         got = self._resolve(spec, name, ready)
         if got is None:
             return None
         due, records = got
         self.answered[spec.name] += 1
-        return max(due, ready) + back, records
+        return max(due, ready) + math.fsum(ld.latency for ld in back), records
 
     def _resolve(self, spec: DnsSpec, name: str, at: float
                  ) -> tuple[float, tuple[str, ...] | None] | None:

@@ -144,10 +144,11 @@ class IpxeWorld:
                 if scheme in ("http", "https"):
                     self._pooled[(scheme, host)] = service
             name_uri = _with_host(uri, service)
-        parts = urlsplit(name_uri)
-        lb = world.lb_at.get((parts.hostname or "").rstrip("."))
-        file = parts.path.rsplit("/", 1)[-1]
-        via = None
+        lb = via = None
+        if world.lb_at:  # (a URI is parsed for a balancer only when there are some)
+            parts = urlsplit(name_uri)
+            lb = world.lb_at.get((parts.hostname or "").rstrip("."))
+            file = parts.path.rsplit("/", 1)[-1]
         if lb is not None and lb.spec.mode == "l4":  # through it: a mirror per connection
             key = ("lb", lb.spec.name)
             mirror = self._pooled.get(key)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import simpy
@@ -61,6 +62,18 @@ __all__ = ["World", "Target", "SCHEMES", "ENGINES"]
 #: The flows' wire bytes per byte of an 802.11 frame's payload: a 1500-byte IP packet
 #: counts 1500 + 38 (Ethernet framing) in a flow (:mod:`netbootsim.protocols.wire`).
 WIRE_PER_MSDU = (MSDU + ETHERNET_OVERHEAD) / MSDU
+
+class TlsEnd(NamedTuple):
+    """Where TLS ends: a service or balancer with ``tls``.
+
+    Its spec, the cores its handshakes hold, and its bulk cipher as a resource its
+    HTTPS transfers cross.
+    """
+
+    spec: TlsSpec
+    cores: CappedPool
+    cipher: Resource
+
 
 #: URI schemes and the service kinds that answer them.
 SCHEMES = {"tftp": ("tftp",), "http": ("http", "api"), "https": ("http", "api")}
@@ -163,13 +176,13 @@ class World:
         self._air_active: dict[str, dict[str, int]] = {}
         #: TLS terminated at a service or balancer: (its spec, its handshake cores, its
         #: bulk cipher as a resource its HTTPS transfers cross)
-        self._tls: dict[str, tuple[TlsSpec, CappedPool, Resource]] = {}
+        self._tls: dict[str, TlsEnd] = {}
         terminators = [(s.name, s.tls) for s in services.values() if s.tls is not None]
         terminators += [(n, b.spec.tls) for n, b in self.lbs.items() if b.spec.tls is not None]
         for name, spec in sorted(terminators, key=lambda t: t[0]):
             pool = CappedPool(env, spec.cores)
-            self._tls[name] = (spec, pool, Resource(f"{name}:tls",
-                                                    spec.cores * spec.cipher_rate))
+            self._tls[name] = TlsEnd(spec, pool,
+                                     Resource(f"{name}:tls", spec.cores * spec.cipher_rate))
             run.caps[f"{name}:tls-handshakes"] = (pool, spec.cores)
         self.slots = {s.name: TftpSlots(env, s.max_sessions, orphan_hold=s.orphan_hold,
                                         recv_buffer=s.recv_buffer,
@@ -467,21 +480,19 @@ class World:
         if tls and prev is None:
             yield env.timeout(2 * route.rtt + TLS_CLIENT_TIME)  # TLS 1.2 full handshake
             if term is not None:  # the server's half: a core, waited for if all are busy
-                yield from term[1].hold(term[0].handshake)
+                yield from term.cores.hold(term.spec.handshake)
         if term is not None:  # its bulk cipher encrypts every byte sent
-            route = Route(route.fwd, route.back, route.rtt, [*route.path, term[2]])
+            route = Route(route.fwd, route.back, route.rtt, [*route.path, term.cipher])
+        gen = self.transport.http(
+            server, svc, route, file, size, tcp, hp, connected=connected, warm=warm,
+            server_time=overhead, client_rate=min(cap, rate_cap), client_delay=extra)
+        if server in self._air_of:  # a Wi-Fi station: on the air while it transfers
+            gen = self._aired(server, gen)
         self.running[svc.name] = self.running.get(svc.name, 0) + 1  # (least-connections)
-        wifi = server in self._air_of
-        if wifi:
-            self._on_air(server, +1)
         try:
-            res = yield from self.transport.http(
-                server, svc, route, file, size, tcp, hp, connected=connected, warm=warm,
-                server_time=overhead, client_rate=min(cap, rate_cap), client_delay=extra)
+            res = yield from gen
         finally:
             self.running[svc.name] -= 1
-            if wifi:
-                self._on_air(server, -1)
         res = replace(res, start=t_req)  # the fetch includes its TLS handshake
         if res.outcome == "ok":
             self._moved(route.path, hp.wire_bytes)
@@ -509,7 +520,7 @@ class World:
             yield env.timeout(rtt + (2 * rtt + TLS_CLIENT_TIME if tls else 0.0))
             term = self._tls.get(spec.name) if tls else None
             if term is not None:  # the redirector's half of the TLS handshake
-                yield from term[1].hold(term[0].handshake)
+                yield from term.cores.hold(term.spec.handshake)
             conns[spec.name] = 0.0
         yield env.timeout(rtt + spec.service_time)
         mirror = lb.pick(server, env.now, self.running)

@@ -49,15 +49,19 @@ class CappedPool:
         self.max_queued = 0
         self.full: list[list[float]] = []
 
+    def _request(self):
+        """Count a request and queue it (``None``: no cap, nothing to queue)."""
+        self.served += 1
+        if self.resource is None:
+            return None
+        req = self.resource.request()
+        self._account()
+        return req
+
     def acquire(self) -> Generator[simpy.Event, object, simpy.Resource | None]:
         """Wait for a worker; the request to hand back to :meth:`release` (``None``: no cap)."""
-        self.served += 1
-        res = self.resource
-        if res is None:
-            return None
-        req = res.request()
-        self._account()
-        if not req.triggered:
+        req = self._request()
+        if req is not None and not req.triggered:
             yield req
         return req
 
@@ -74,13 +78,10 @@ class CappedPool:
         Interrupted while waiting, the request leaves the queue; while holding, the
         worker is freed.
         """
-        self.served += 1
-        res = self.resource
-        if res is None:
+        req = self._request()
+        if req is None:
             yield self.env.timeout(duration)
             return
-        req = res.request()
-        self._account()
         try:
             if not req.triggered:
                 yield req
