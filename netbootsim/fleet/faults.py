@@ -112,6 +112,16 @@ class Faults:
                 keep *= 1.0 - p
         return 1.0 - keep
 
+    def link_drop_at(self, link: str, t: float) -> float:
+        """Share of packets ``link`` drops at ``t``: all while it is down, else its loss.
+
+        The packet engine's: a link down under a running transfer loses what it
+        carries, and TCP and TFTP resend by their own timers.
+        """
+        if any(w.covers(t) for w in self.link_down.get(link, ())):
+            return 1.0
+        return self.link_loss_at(link, t)
+
     def unreachable(self, env: simpy.Environment, proto: str, svc: Service, fwd: Sequence,
                     start: float, give_up: float
                     ) -> Generator[simpy.Event, object, TransferResult | None]:

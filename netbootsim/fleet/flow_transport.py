@@ -23,6 +23,7 @@ from ..protocols import HttpPlan, TcpParams, TftpParams, TftpPlan
 from ..protocols.result import TransferResult
 from ..protocols.wire import TCP_FRAME_OVERHEAD, TFTP_FRAME_OVERHEAD
 from ..streams import Streams
+from .outages import TransferGuard
 from .results import FleetRun, Observer
 from .spec import Service
 from .transport import Route, Transport
@@ -58,23 +59,28 @@ class FlowTransport(Transport):
         self._hosts, self._buffer, self._host_queue = hosts, buffer, host_queue
 
     def tftp(self, server: str, svc: Service, route: Route, file: str, size: float,
-             params: TftpParams, plan: TftpPlan
+             params: TftpParams, plan: TftpPlan, guard: TransferGuard | None = None
              ) -> Generator[simpy.Event, object, TransferResult]:
         """One TFTP read as a lock-step flow of ``windowsize`` blocks per cycle."""
         block = params.windowsize * (params.blksize + TFTP_FRAME_OVERHEAD)
-        return (yield from transfer(self.env, self.engine, route.path, plan,
-                                    f"{server}/{file}",
-                                    on_flow=self._on_flow(route.fwd, route.path, block)))
+        if guard is not None:
+            guard.bind(lambda r: self._on_flow(r.fwd, r.path, block))
+        return transfer(self.env, self.engine, route.path, plan, f"{server}/{file}",
+                        on_flow=self._on_flow(route.fwd, route.path, block), guard=guard)
 
     def http(self, server: str, svc: Service, route: Route, file: str, size: float,
              tcp: TcpParams, plan: HttpPlan, *, connected: bool, warm: bool,
-             server_time: float, client_rate: float, client_delay: float
+             server_time: float, client_rate: float, client_delay: float,
+             guard: TransferGuard | None = None
              ) -> Generator[simpy.Event, object, TransferResult]:
         """One HTTP GET as a window flow (the plan holds the connection's state)."""
-        return (yield from transfer(
-            self.env, self.engine, route.path, plan, f"{server}/{file}",
-            on_flow=self._on_flow(route.fwd, route.path, tcp.mss + TCP_FRAME_OVERHEAD,
-                                  rtt=route.rtt + client_delay)))
+        segment = tcp.mss + TCP_FRAME_OVERHEAD
+        if guard is not None:
+            guard.bind(lambda r: self._on_flow(r.fwd, r.path, segment,
+                                               rtt=r.rtt + client_delay))
+        return transfer(self.env, self.engine, route.path, plan, f"{server}/{file}",
+                        on_flow=self._on_flow(route.fwd, route.path, segment,
+                                              rtt=route.rtt + client_delay), guard=guard)
 
     def _on_flow(self, fwd: Sequence, path: list[Resource], packet: float,
                  rtt: float | None = None):

@@ -58,9 +58,12 @@ class PacketTransport(Transport):
         self._disks: dict[str, FairLink] = {}
 
     def tftp(self, server: str, svc: Service, route: Route, file: str, size: float,
-             params: TftpParams, plan: TftpPlan
+             params: TftpParams, plan: TftpPlan, guard: None = None
              ) -> Generator[simpy.Event, object, TransferResult]:
-        """One TFTP read packet by packet (the same result type as the law's)."""
+        """One TFTP read packet by packet (the same result type as the law's).
+
+        No ``guard``: a link that is down drops the packets, the timers resend them.
+        """
         if plan.error is not None:
             start = self.env.now
             yield self.env.timeout(plan.handshake)
@@ -79,8 +82,8 @@ class PacketTransport(Transport):
 
     def http(self, server: str, svc: Service, route: Route, file: str, size: float,
              tcp: TcpParams, plan: HttpPlan, *, connected: bool, warm: bool,
-             server_time: float, client_rate: float, client_delay: float
-             ) -> Generator[simpy.Event, object, TransferResult]:
+             server_time: float, client_rate: float, client_delay: float,
+             guard: None = None) -> Generator[simpy.Event, object, TransferResult]:
         """One HTTP GET packet by packet (the same result type as the law's)."""
         start, r = yield from self._over_packets(
             "http", server, svc, route,

@@ -24,6 +24,7 @@ import simpy
 
 from ..net import Resource
 from ..net.packet_l2 import DhcpCarrier
+from ..net.transfer import Guard
 from ..protocols import HttpPlan, TcpParams, TftpParams, TftpPlan
 from ..protocols.result import TransferResult
 from ..topology import LinkDir
@@ -63,18 +64,21 @@ class Transport(ABC):
 
     @abstractmethod
     def tftp(self, server: str, svc: Service, route: Route, file: str, size: float,
-             params: TftpParams, plan: TftpPlan
+             params: TftpParams, plan: TftpPlan, guard: Guard | None = None
              ) -> Generator[simpy.Event, object, TransferResult]:
         """One TFTP read of ``file`` (``size`` bytes) by ``server`` from ``svc``.
 
         ``params``: the client's TFTP with the server's block cost and resend timer;
-        ``plan``: the law's plan of it (its wire bytes, or its error).
+        ``plan``: the law's plan of it (its wire bytes, or its error); ``guard``: what
+        the transfer does when a link under it goes down (:mod:`.outages`; the flow
+        engine's: the packet engine's links drop the packets themselves).
         """
 
     @abstractmethod
     def http(self, server: str, svc: Service, route: Route, file: str, size: float,
              tcp: TcpParams, plan: HttpPlan, *, connected: bool, warm: bool,
-             server_time: float, client_rate: float, client_delay: float
+             server_time: float, client_rate: float, client_delay: float,
+             guard: Guard | None = None
              ) -> Generator[simpy.Event, object, TransferResult]:
         """One HTTP GET of ``file`` (``size`` bytes) by ``server`` from ``svc``.
 
@@ -82,7 +86,7 @@ class Transport(ABC):
         over a kept-alive connection, ``warm`` with its window already open;
         ``server_time``: the server's time per request; ``client_rate``: the most the
         client takes (bytes/s on the wire); ``client_delay``: the client's own delay
-        per round trip (s).
+        per round trip (s); ``guard``: as for :meth:`tftp`.
         """
 
     def dhcp_carrier(self, server: str, domain: str, hosts: dict[str, str]

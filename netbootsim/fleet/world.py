@@ -30,6 +30,7 @@ from ..net.packet import SWITCH_BUFFER
 from ..net.wifi import MSDU, dcf_throughput
 from ..profiles import Profile
 from ..protocols import TcpParams, http_plan, retry_waits, tftp_plan
+from ..protocols.recovery import tcp_rto_waits
 from ..protocols.result import TransferResult
 from ..protocols.wire import ETHERNET_OVERHEAD
 from ..services.dhcp import DhcpServer
@@ -43,6 +44,7 @@ from .dns import Dns
 from .edge import Edges
 from .faults import Faults
 from .flow_transport import FlowTransport
+from .outages import LinkCuts, TransferGuard
 from .packet_transport import PacketTransport
 from .results import FleetRun
 from .spec import (
@@ -145,12 +147,15 @@ class World:
         self.transport: Transport
         if engine == "packet":
             self.transport = PacketTransport(
-                env, run, topology, hosts, streams=streams, fault_loss=self.faults.link_loss_at,
+                env, run, topology, hosts, streams=streams, fault_loss=self.faults.link_drop_at,
                 sample_every=sample_every, buffer=buffer, host_queue=host_queue)
         else:
             self.transport = FlowTransport(
                 env, run, hosts, streams=streams, full_recompute=full_recompute,
                 sample_every=sample_every, buffer=buffer, host_queue=host_queue)
+        #: running flows over links that will go down (the flow engine's outages)
+        self.cuts = LinkCuts(env, self.faults) if engine == "flow" and \
+            self.faults.link_down else None
         self.provisioners = provisioners or {}  # API name -> services.provisioning.Provisioner
         self.dns = Dns(dns or {}, topology, self.faults, streams.rng("dns"))
         self.lbs = {n: Balancer(s, {m: list(self.faults.service_down.get(m, ()))
@@ -297,15 +302,53 @@ class World:
             r = self._resources[ld.name] = Resource(ld.name, ld.capacity)
         return r
 
-    def _route(self, svc: Service, server: str, key: str) -> Route:
-        fwd, back, rtt = self.topology.round_trip(svc.host, server, key,
-                                                  self.faults.links_down(self.env.now))
+    def _route(self, svc: Service, server: str, key: str, t: float | None = None) -> Route:
+        """The route from ``svc`` to ``server`` around the links down at ``t`` (now)."""
+        fwd, back, rtt = self.topology.round_trip(
+            svc.host, server, key, self.faults.links_down(self.env.now if t is None else t))
         path = [self._resource(ld) for ld in fwd]
         if svc.name in self._disks:
             path.append(self._disks[svc.name])
         if server in self._air_of:  # a Wi-Fi station: its access point's medium too
             path.append(self._air_of[server])
         return Route(fwd, back, rtt, path)
+
+    def _route_via(self, svc: Service, server: str, key: str, via: Balancer,
+                   t: float | None = None) -> tuple[Route, Route]:
+        """The route mirror -> balancer -> client, and the balancer's own to the client."""
+        near = self._route(via.service, server, key, t)
+        far = self._route(svc, via.spec.host, key, t)
+        # the links in order, then what is not a link (a disk, a Wi-Fi medium)
+        return Route((*far.fwd, *near.fwd), (*near.back, *far.back), far.rtt + near.rtt,
+                     [*far.path[:len(far.fwd)], *near.path[:len(near.fwd)],
+                      *far.path[len(far.fwd):], *near.path[len(near.fwd):]]), near
+
+    def _guard(self, route: Route, reroute, kind: str, waits: list[float], restart,
+               where: tuple, file: str, svc: Service) -> TransferGuard | None:
+        """The transfer's :class:`~.outages.TransferGuard`, or None.
+
+        None unless the run has links that go down (and the flow engine: the packet
+        engine's links drop the packets themselves).
+        """
+        if self.cuts is None:
+            return None
+        server, group, rack, stage, attempt = where
+
+        def note(start: float, end: float, outcome: str, reason: str) -> None:
+            self.record(server, group, rack, stage, f"outage:{file}", attempt, start, end,
+                        0.0, kind, svc.name, outcome, reason)
+        return TransferGuard(self.cuts, route, reroute, kind, waits, restart, note)
+
+    def _moved_legs(self, route: Route, wire: float, guard) -> None:
+        """:meth:`_moved` for a transfer, stretch by stretch when an outage moved it."""
+        if guard is None or not guard.legs:
+            self._moved(route.path, wire)
+            return
+        done = 0.0
+        for leg, moved in guard.legs:
+            self._moved(leg.path, moved)
+            done += moved
+        self._moved(guard.route.path, max(wire - done, 0.0))
 
     def _aired(self, server: str, gen: Generator) -> Generator:
         """``gen`` with the station counted on its medium while it runs."""
@@ -360,7 +403,11 @@ class World:
                          self.faults.path_loss(route.fwd, env.now),
                          self.faults.path_loss(route.back, env.now),
                          rng=self.transport.law_rng)
-        gen = self.transport.tftp(server, svc, route, file, size, params, plan)
+        key = f"{server}/{file}"
+        guard = self._guard(route, lambda t: self._route(svc, server, key, t), "tftp",
+                            retry_waits(plan.retry_timeout, params.retry_max), plan.rate,
+                            (server, group, rack, stage, attempt), file, svc)
+        gen = self.transport.tftp(server, svc, route, file, size, params, plan, guard=guard)
         if server in self._air_of:  # a Wi-Fi station: on the air while it transfers
             gen = self._aired(server, gen)
         slots = self.slots.get(svc.name)
@@ -379,7 +426,7 @@ class World:
                             wait.served, 0.0, "tftp", svc.name, "ok",
                             f"{wait.sends} RRQs before a slot ({cap})")
         if res.outcome == "ok":
-            self._moved(route.path, plan.wire_bytes)
+            self._moved_legs(route, plan.wire_bytes, guard)
         return res
 
     def http(self, server: str, group: str, rack: str, stage: str, attempt: int,
@@ -411,19 +458,15 @@ class World:
                     return TransferResult("http", start, env.now, 0.0, 0.0, "failed",
                                           f"HTTP 504 from {svc.name}: its fill from "
                                           f"{svc.origin} failed ({failed.reason})")
+        key = f"{server}/{file}"
         if via is None:
-            route = self._route(svc, server, f"{server}/{file}")
+            route = self._route(svc, server, key)
         else:  # mirror -> balancer, then balancer -> client
-            near = self._route(via.service, server, f"{server}/{file}")
+            route, near = self._route_via(svc, server, key, via)
             fail = yield from self.faults.unreachable(env, "http", via.service, near.fwd,
                                                       start, SYN_GIVE_UP)
             if fail is not None:
                 return fail
-            far = self._route(svc, via.spec.host, f"{server}/{file}")
-            # the links in order, then what is not a link (a disk, a Wi-Fi medium)
-            route = Route((*far.fwd, *near.fwd), (*near.back, *far.back), far.rtt + near.rtt,
-                          [*far.path[:len(far.fwd)], *near.path[:len(near.fwd)],
-                           *far.path[len(far.fwd):], *near.path[len(near.fwd):]])
         fwd = route.fwd
         fail = yield from self.faults.unreachable(env, "http", svc, fwd, start, SYN_GIVE_UP)
         if fail is not None:
@@ -483,9 +526,19 @@ class World:
                 yield from term.cores.hold(term.spec.handshake)
         if term is not None:  # its bulk cipher encrypts every byte sent
             route = Route(route.fwd, route.back, route.rtt, [*route.path, term.cipher])
+
+        def reroute(t: float) -> Route:
+            r = self._route(svc, server, key, t) if via is None else \
+                self._route_via(svc, server, key, via, t)[0]
+            return r if term is None else Route(r.fwd, r.back, r.rtt, [*r.path, term.cipher])
+        guard = self._guard(route, reroute, "http", tcp_rto_waits(route.rtt + extra),
+                            (tcp, self.faults.path_loss(fwd, env.now), min(cap, rate_cap),
+                             extra),
+                            (server, group, rack, stage, attempt), file, svc)
         gen = self.transport.http(
             server, svc, route, file, size, tcp, hp, connected=connected, warm=warm,
-            server_time=overhead, client_rate=min(cap, rate_cap), client_delay=extra)
+            server_time=overhead, client_rate=min(cap, rate_cap), client_delay=extra,
+            guard=guard)
         if server in self._air_of:  # a Wi-Fi station: on the air while it transfers
             gen = self._aired(server, gen)
         self.running[svc.name] = self.running.get(svc.name, 0) + 1  # (least-connections)
@@ -495,7 +548,7 @@ class World:
             self.running[svc.name] -= 1
         res = replace(res, start=t_req)  # the fetch includes its TLS handshake
         if res.outcome == "ok":
-            self._moved(route.path, hp.wire_bytes)
+            self._moved_legs(route, hp.wire_bytes, guard)
         return res
 
     def redirect(self, server: str, lb: Balancer, tls: bool = False

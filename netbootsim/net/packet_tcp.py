@@ -66,6 +66,7 @@ from dataclasses import dataclass
 
 import simpy
 
+from ..protocols.recovery import TCP_RETRIES2, TCP_RTO_MIN
 from ..protocols.retry import retry_waits
 from ..protocols.tcp import RESPONSE_HEADER_BYTES, TcpParams
 from ..protocols.wire import ETHERNET_OVERHEAD, IPV4_HEADER, TCP_FRAME_OVERHEAD, TCP_HEADER
@@ -74,12 +75,11 @@ from .packet import LazyTimer, Packet, PacketLink, PacketPath
 __all__ = ["PacketHttpResult", "http_over_packets", "RTO_MIN", "RTO_INIT", "DUPTHRESH",
            "RTO_GIVE_UP"]
 
-#: Linux ``TCP_RTO_MIN`` (include/net/tcp.h [linux]: HZ/5 = 200 ms): the floor of the variance
-#: term, RTO = srtt + max(4 rttvar, 200 ms) (tcp_input.c ``tcp_set_rto``).
-RTO_MIN = 0.2
-#: Linux ``tcp_retries2`` default 15: after that many timeouts without progress the
-#: sender drops the connection (ip-sysctl.rst; ~15 min with backoff).
-RTO_GIVE_UP = 15
+#: Linux ``TCP_RTO_MIN`` and ``tcp_retries2`` (:mod:`netbootsim.protocols.recovery`, where
+#: the flow engine's outage law takes them too): RTO = srtt + max(4 rttvar, 200 ms); after
+#: 15 timeouts without progress the sender drops the connection.
+RTO_MIN = TCP_RTO_MIN
+RTO_GIVE_UP = TCP_RETRIES2
 #: Initial RTO before any RTT sample: RFC 6298 §2.1 [rfc6298]; Linux ``TCP_TIMEOUT_INIT``
 #: (1 s).
 RTO_INIT = 1.0

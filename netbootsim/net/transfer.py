@@ -17,6 +17,12 @@ every protocol the same way, in three stretches:
 3. **after the data**, another ``env.timeout`` where the protocol has one: HTTP's last
    byte travelling to the client. TFTP has none, its last ACK ends the data phase.
 
+A transfer given a :class:`Guard` (a run with links that go down) is told when a link
+under its flow goes down: the flow is cancelled, and the guard says what follows
+(:class:`Detour`): the data moves again later, on the same path or another, from the
+bytes not yet moved and with a new bound; or the transfer fails (the protocols' timers,
+:mod:`netbootsim.protocols.recovery`).
+
 What differs by protocol is data, a :class:`TransferShape` read off the plan:
 
 - TFTP (:class:`~netbootsim.protocols.TftpPlan`): the flow is bounded by the steady
@@ -32,6 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import simpy
 
@@ -39,7 +46,7 @@ from ..protocols import HttpPlan, TftpPlan, TransferResult
 from .base import BaseEngine
 from .flow import Flow, Resource
 
-__all__ = ["TransferShape", "transfer"]
+__all__ = ["TransferShape", "transfer", "Detour", "Guard"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +76,43 @@ class TransferShape:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Detour:
+    """What a transfer whose path went down does next (:meth:`Guard.detour`).
+
+    Attributes:
+        resume: when its data moves again; ``None``: it fails at ``end``.
+        path: the resources it moves on from ``resume``.
+        bound: its flow's bound from then (wire bytes/s).
+        schedule: the bound's changes ``((t, bound), ...)`` after ``resume``.
+        on_flow: the hook told about the new flow (its path's corrections).
+        end: when the failed transfer ends; ``None``: never (the client waits for ever,
+            until something else ends the attempt).
+        reason: why it failed.
+    """
+
+    resume: float | None
+    path: Sequence[Resource] = ()
+    bound: float = math.inf
+    schedule: tuple[tuple[float, float], ...] = ()
+    on_flow: Callable[[Flow, bool], None] | None = None
+    end: float | None = None
+    reason: str = ""
+
+
+class Guard(Protocol):
+    """Watches a transfer's flows for the links under them going down."""
+
+    def watch(self, flow: Flow) -> simpy.Event | None:
+        """An event that fires when a link under ``flow`` goes down (None: none will)."""
+
+    def unwatch(self, flow: Flow) -> None:
+        """``flow`` ended or was cancelled: stop watching it."""
+
+    def detour(self, flow: Flow, cause: object, moved: float, rate: float) -> Detour:
+        """What follows the cut of ``flow`` (``moved`` bytes of it done, at ``rate``)."""
+
+
 def _tftp_shape(plan: TftpPlan) -> TransferShape:
     # bound the steady lock-step rate, sized to end alone when the law says
     size = plan.data_time * plan.rate if plan.rate != math.inf else 0.0
@@ -92,6 +136,7 @@ def transfer(
     plan: TftpPlan | HttpPlan,
     name: str = "",
     on_flow: Callable[[Flow, bool], None] | None = None,
+    guard: Guard | None = None,
 ) -> Generator[simpy.Event, object, TransferResult]:
     """Run one transfer of ``plan`` in the flow engine (``yield from`` it in a process).
 
@@ -102,6 +147,7 @@ def transfer(
         plan: a TFTP or HTTP plan of the law.
         name: the data flow's name.
         on_flow: ``on_flow(flow, active)``, told when the data flow starts and ends.
+        guard: told of links going down under the data flow; None: none will.
 
     Returns:
         The :class:`~netbootsim.protocols.TransferResult`, from the request to the last
@@ -113,6 +159,14 @@ def transfer(
     if shape.error is not None:
         return TransferResult(shape.protocol, start, env.now, 0.0, 0.0, "failed", shape.error)
     flow = Flow(shape.size, path, bound=shape.bound, schedule=shape.schedule, name=name)
+    if guard is not None:
+        failed = yield from _guarded(env, engine, flow, on_flow, guard)
+        if failed is not None:
+            return TransferResult(shape.protocol, start, env.now, 0.0, 0.0, "failed", failed)
+        if shape.after is not None:
+            yield env.timeout(shape.after)
+        return TransferResult(shape.protocol, start, env.now, shape.payload, shape.wire_bytes,
+                              "ok", "")
     try:
         done = engine.start(flow)
         if on_flow is not None:
@@ -128,3 +182,41 @@ def transfer(
         yield env.timeout(shape.after)
     return TransferResult(shape.protocol, start, env.now, shape.payload, shape.wire_bytes,
                           "ok", "")
+
+
+def _guarded(env: simpy.Environment, engine: BaseEngine, flow: Flow,
+             on_flow: Callable[[Flow, bool], None] | None, guard: Guard
+             ) -> Generator[simpy.Event, object, str | None]:
+    """Run ``flow`` to its end through the outages ``guard`` reports: None, or why not."""
+    while True:
+        cut = None
+        try:
+            done = engine.start(flow)
+            if on_flow is not None:
+                on_flow(flow, True)
+            cut = guard.watch(flow)
+            yield done if cut is None else env.any_of((done, cut))
+            if done.triggered:
+                return None
+            rate = engine.rate_of(flow)
+            moved = engine.cancel(flow)  # every packet in flight is lost
+        except simpy.Interrupt:
+            engine.cancel(flow)  # the client went away (power cycle, timeout)
+            raise
+        finally:
+            if cut is not None:
+                guard.unwatch(flow)
+            if on_flow is not None:
+                on_flow(flow, False)
+        detour = guard.detour(flow, cut.value, moved, rate)
+        if detour.resume is None:
+            # the client waits out its timer, or for ever
+            yield env.timeout(detour.end - env.now) if detour.end is not None else env.event()
+            return detour.reason
+        yield env.timeout(detour.resume - env.now)
+        left = flow.size - moved
+        if not left > 0:
+            return None
+        flow = Flow(left, detour.path, bound=detour.bound, schedule=detour.schedule,
+                    name=flow.name)
+        on_flow = detour.on_flow
