@@ -35,7 +35,7 @@ from .content import (
     phase_order,
     replicated,
 )
-from .spread import NESTED_PREFIXES, failure_times, replication_count
+from .spread import NESTED_PREFIXES, failure_times, nested_in, replication_count
 
 __all__ = ["Run", "CONTRAST_WORDS", "shared_question", "contrast", "answer",
            "build_compare_context"]
@@ -265,15 +265,18 @@ def _phase_rows(runs: list[Run]) -> list[dict]:
         if all(not (v > 0) for v in vals):
             continue  # instants (power-on, boot) and phases no run has
         nested = p.startswith(NESTED_PREFIXES)
-        label = f"{p} (part of dhcp)" if nested else p
-        rows.append({"phase": label, "nested": nested,
+        label = f"{p} (part of {nested_in(p)})" if nested else p
+        rows.append({"phase": label, "nested": nested_in(p) if nested else None,
                      "cells": [fmt.duration(v) if not math.isnan(v) else fmt.DASH
                                for v in vals]})
     # a nested phase right after the phase it lies in (the DHCP exchange after dhcp)
-    nested = [r for r in rows if r["nested"]]
-    rows = [r for r in rows if not r["nested"]]
-    at = next((i + 1 for i, r in enumerate(rows) if r["phase"] == "dhcp"), len(rows))
-    return rows[:at] + nested + rows[at:]
+    out = [r for r in rows if not r["nested"]]
+    for r in (r for r in rows if r["nested"]):
+        at = next((i + 1 for i, o in enumerate(out) if o["phase"] == r["nested"]), len(out))
+        while at < len(out) and out[at]["nested"] == r["nested"]:
+            at += 1  # after the ones already placed there
+        out.insert(at, r)
+    return out
 
 
 def _failure_rows(runs: list[Run]) -> list[dict]:

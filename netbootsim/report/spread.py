@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["GRID", "REPLICATION", "NESTED_PREFIXES", "replication_of", "replication_count",
+__all__ = ["GRID", "REPLICATION", "NESTED_PREFIXES", "nested_in", "replication_of", "replication_count",
            "ready_by_replication", "cdf_points", "cdf_band", "t_quantile", "failure_times",
            "fleet_over_time", "SlowTail", "slow_tail", "phase_seconds"]
 
@@ -37,8 +37,16 @@ GRID = 400
 #: The column naming a row's replication (0 for a single run).
 REPLICATION = "replication"
 #: Phases that lie inside another phase of the same server (the DHCP exchange inside
-#: ``dhcp``): sums over a server's phases leave them out, so no second counts twice.
-NESTED_PREFIXES = ("dhcp-exchange",)
+#: ``dhcp``, an ``outage:<file>`` inside ``fetch:<file>``): sums over a server's phases
+#: leave them out, so no second counts twice.
+NESTED_PREFIXES = ("dhcp-exchange", "outage:")
+
+
+def nested_in(phase: str) -> str:
+    """The phase a nested phase (:data:`NESTED_PREFIXES`) lies in."""
+    if phase.startswith("outage:"):
+        return "fetch:" + phase.split(":", 1)[1]
+    return "dhcp"
 
 
 def replication_of(frame: pd.DataFrame) -> np.ndarray:

@@ -258,7 +258,8 @@ def compare_run(name, question, phases_spec, servers=2, protocol="tftp", tftp=No
         s, t0 = f"s{i}", 0.0
         rows.append(rec(0, s, "power-on", 0.0, 0.0))
         for phase, secs, nbytes in phases_spec:
-            if phase == "dhcp-exchange":       # inside dhcp: starts with it
+            if phase == "dhcp-exchange" or phase.startswith("outage:"):
+                # inside the phase before it (dhcp, a fetch): ends with it
                 rows.append(rec(0, s, phase, t0 - secs, t0))
                 continue
             r = rec(0, s, phase, t0, t0 + secs)
@@ -289,7 +290,8 @@ def test_compare_page_phases_in_boot_order_and_one_question(tmp_path):
                        tftp={"blksize": {"g": 1432}, "windowsize": {"g": 1}})
     http = compare_run("http", q.format("HTTP"),
                        [("firmware", 2.0, 0), ("dhcp", 3.0, 0), ("dhcp-exchange", 0.5, 0),
-                        ("fetch:kernel", 0.1, 2**20), ("boot", 0.0, 0)], protocol="http",
+                        ("fetch:kernel", 0.1, 2**20), ("outage:kernel", 0.05, 0),
+                        ("boot", 0.0, 0)], protocol="http",
                        bottlenecks=[{"resource": "boot1->tor01", "saturated_seconds": 0.1,
                                      "first": 5.0, "last": 5.1}])
     md, html = write_compare_report(tmp_path, [tftp, http])
@@ -298,11 +300,13 @@ def test_compare_page_phases_in_boot_order_and_one_question(tmp_path):
     assert text.count("> Question:") == 1
     assert "> Question: 200 servers fetch a kernel over … behind 5 ms of round trip." in text
     assert "| [tftp](tftp/report.html) | TFTP |" in text
-    # boot order, not alphabetical; the exchange right after dhcp and marked as in it
+    # boot order, not alphabetical; the exchange right after dhcp and marked as in it,
+    # the outage in the kernel's fetch after that
     table = text.split("## Time by phase", 1)[1]
     order = [line.split("|")[1].strip() for line in table.splitlines()
              if line.startswith("| ") and not line.startswith("| phase")]
-    assert order == ["firmware", "dhcp", "dhcp-exchange (part of dhcp)", "fetch:kernel"]
+    assert order == ["firmware", "dhcp", "dhcp-exchange (part of dhcp)", "fetch:kernel",
+                     "outage:kernel (part of fetch:kernel)"]
     # what held it back, with no resource saturated: the lock-step, per block × blocks
     assert "TFTP lock-step: 5 ms × 733 blocks of 1,432 bytes per server" in text
     # the answer: total times 8.665 s and 5.1 s: 1.7×; the two differ in one word
