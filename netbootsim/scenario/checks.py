@@ -191,19 +191,22 @@ def topology_checks(topo: TopologySection) -> list[Issue]:
         "rack": ("servers",),
         "leaf-spine": ("racks", "servers_per_rack"),
         "remote-site": ("servers", "wan"),
-        "multi-site": ("sites", "racks", "servers_per_rack", "wan"),
+        "multi-site": ("sites", "racks", "servers_per_rack"),
         "custom": (),
     }[topo.shape]
     uses = set(needs) | {
         "rack": set(), "leaf-spine": {"spines", "uplink", "oversubscription"},
-        "remote-site": set(), "multi-site": set(), "custom": set()}[topo.shape]
+        "remote-site": set(), "multi-site": {"wan", "wans"}, "custom": set()}[topo.shape]
     for name in needs:
         if getattr(topo, name) is None:
             issues.append(((*t, name), f"required for shape {topo.shape!r}"))
+    if topo.shape == "multi-site" and (topo.wan is None) == (not topo.wans):
+        issues.append(((*t, "wan"), "give one of wan (every site's) and wans (the sites' "
+                                    "in turn)"))
     for name in ("sites", "servers", "racks", "servers_per_rack", "spines", "uplink",
-                 "oversubscription", "wan"):
+                 "oversubscription", "wan", "wans"):
         if name in topo.model_fields_set and name not in uses and \
-                getattr(topo, name) is not None:
+                getattr(topo, name) not in (None, []):
             hint = {"servers": "; use racks and servers_per_rack",
                     "servers_per_rack": "; use servers"}.get(name, "")
             issues.append(((*t, name), f"not used by shape {topo.shape!r}{hint}"))

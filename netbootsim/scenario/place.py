@@ -96,8 +96,9 @@ def _shape(t: TopologySection, hosts: list[HostSpec]) -> Topology:
         return remote_site(t.servers, server_link=server_link, wan=_spec(t.wan), hosts=hosts,
                            host_link=host_link, nics=t.nics, wifi=wifi)
     if t.shape == "multi-site":
+        wan = [_spec(w) for w in t.wans] if t.wans else _spec(t.wan)
         return multi_site(t.sites, t.racks, t.servers_per_rack, server_link=server_link,
-                          wan=_spec(t.wan), hosts=hosts, host_link=host_link, nics=t.nics,
+                          wan=wan, hosts=hosts, host_link=host_link, nics=t.nics,
                           wifi=wifi)
     return Topology()
 

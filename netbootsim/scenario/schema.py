@@ -261,7 +261,8 @@ class TopologySection(Section):
     ``servers`` is for ``rack`` and ``remote-site``; ``racks``, ``servers_per_rack``,
     ``spines`` and exactly one of ``uplink``/``oversubscription`` for ``leaf-spine``;
     ``wan`` for ``remote-site``; ``sites``, ``racks`` (per site), ``servers_per_rack``
-    and ``wan`` (each site's) for ``multi-site``; ``custom`` uses only
+    and ``wan`` (each site's) or ``wans`` (the sites' in turn: site k takes entry
+    (k - 1) mod their count) for ``multi-site``; ``custom`` uses only
     ``nodes``/``hosts``/``links``.
     """
 
@@ -277,6 +278,7 @@ class TopologySection(Section):
     uplink: Link | None = None
     oversubscription: Annotated[float, Field(gt=0)] | None = None
     wan: WanLink | None = None
+    wans: list[WanLink] = []
     hosts: list[Host] = []
     nodes: list[Node] = []
     links: list[ExtraLink] = []

@@ -216,7 +216,7 @@ def remote_site(servers: int, *, server_link: LinkSpec, wan: LinkSpec,
 
 
 def multi_site(sites: int, racks: int, servers_per_rack: int, *, server_link: LinkSpec,
-               wan: LinkSpec, hosts: Sequence[HostSpec] = (),
+               wan: LinkSpec | Sequence[LinkSpec], hosts: Sequence[HostSpec] = (),
                host_link: LinkSpec | None = None, nics: int = 1,
                lan_link: LinkSpec | None = None, wifi: WifiSpec | None = None) -> Topology:
     """Sites booting from one central data center, each behind its own WAN link.
@@ -224,7 +224,8 @@ def multi_site(sites: int, racks: int, servers_per_rack: int, *, server_link: Li
     Site ``k`` (``s01``, ``s02``...): router ``s01-rtr`` (domain ``s01``: the site's
     gateway, which relays its DHCP), ToRs ``s01-tor01``... with their servers
     ``s01r01s001``... (racks ``s01-rack01``...). WAN: ``s01-rtr`` -- ``dc-rtr``, one
-    link per site with the WAN's bandwidth, latency and loss. Data center: router
+    link per site with the WAN's bandwidth, latency and loss (with several WAN specs,
+    site ``k`` takes spec ``(k - 1) mod`` their count). Data center: router
     ``dc-rtr`` and switch ``dc-sw`` (domain ``dc``); hosts attach to ``dc-sw`` unless
     their ``attach`` names another node (``s03-rtr``: a local server at site 3).
 
@@ -233,7 +234,7 @@ def multi_site(sites: int, racks: int, servers_per_rack: int, *, server_link: Li
         racks: racks per site, >= 1.
         servers_per_rack: servers per rack, >= 1.
         server_link: each server's link to its ToR.
-        wan: each site's WAN link.
+        wan: each site's WAN link, or the sites' WAN links in turn.
         hosts: boot hosts to add.
         host_link: hosts' link when their spec has none; default ``server_link``.
         nics: links per server.
@@ -251,6 +252,9 @@ def multi_site(sites: int, racks: int, servers_per_rack: int, *, server_link: Li
                     ("nics", nics)):
         _count(what, n)
     lan = lan_link or server_link
+    wans = [wan] if isinstance(wan, LinkSpec) else list(wan)
+    if not wans:
+        raise TopologyError("multi-site needs at least one WAN link")
     topo = Topology()
     topo.add_node("dc-rtr", "router", domain="dc")
     topo.add_node("dc-sw", "switch", domain="dc")
@@ -260,7 +264,7 @@ def multi_site(sites: int, racks: int, servers_per_rack: int, *, server_link: Li
         site = f"s{k:0{width}d}"
         rtr = f"{site}-rtr"
         topo.add_node(rtr, "router", domain=site)
-        _link(topo, rtr, "dc-rtr", wan)
+        _link(topo, rtr, "dc-rtr", wans[(k - 1) % len(wans)])
         for r in range(1, racks + 1):
             tor, rack_name = f"{site}-tor{r:02d}", f"{site}-rack{r:02d}"
             topo.add_node(tor, "tor", domain=site, rack=rack_name)

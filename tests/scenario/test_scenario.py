@@ -171,6 +171,11 @@ def test_build_custom_with_reverse_link_and_racks():
          "6: topology.servers: not used by shape 'leaf-spine'; use racks and servers_per_rack"),
         ("servers: 4", "servers: 4\n  wan: {bandwidth: 1Gbps}",
          "4: topology.wan: not used by shape 'rack'"),
+        ("servers: 4", "servers: 4\n  wans: [{bandwidth: 1Gbps}]",
+         "4: topology.wans: not used by shape 'rack'"),
+        ("shape: rack\n  servers: 4", "shape: multi-site\n  sites: 2\n  racks: 1\n"
+         "  servers_per_rack: 2\n  wan: {bandwidth: 1Gbps}\n  wans: [{bandwidth: 1Gbps}]",
+         "6: topology.wan: give one of wan (every site's) and wans (the sites' in turn)"),
         ("fleet:", "run: {engine: flow, seed: -2}\nfleet:",
          "10: run.seed: must be ≥ 0; got -2"),
     ],

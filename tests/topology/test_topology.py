@@ -233,6 +233,14 @@ def test_multi_site_counts_paths_and_domains():
     assert rtt == pytest.approx(0.020013 + 0.030013, rel=1e-12)
     (down,) = [ld for ld in back if ld.name == "dc-rtr->s01-rtr"]
     assert (down.capacity, down.latency) == (6.25e6, 0.03)
+    # the sites' WAN links in turn: sites 1 and 3 take the first, site 2 the second
+    slow, fast = LinkSpec(1.25e7, 0.04), LinkSpec(1.25e8, 0.01)
+    t = multi_site(3, 1, 1, server_link=SERVER, lan_link=LinkSpec(1.25e9, 5e-6),
+                   wan=[slow, fast], hosts=[HostSpec("central", link=LinkSpec(1.25e9, 2e-6))])
+    wan = {ld.name: (ld.capacity, ld.latency) for ld in t.link_dirs() if "dc-rtr" in ld.name
+           and "dc-sw" not in ld.name}
+    assert wan["s01-rtr->dc-rtr"] == wan["s03-rtr->dc-rtr"] == (1.25e7, 0.04)
+    assert wan["dc-rtr->s02-rtr"] == (1.25e8, 0.01)
 
 
 # -- links and paths -----------------------------------------------------------------------
