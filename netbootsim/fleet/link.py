@@ -3,9 +3,12 @@
 The link faults of the server's group count from the last link-up (power-on or power
 cycle): no carrier for ``down`` seconds, STP blocking for ``stp`` (iPXE defers its
 DHCP, a PXE ROM's frames are dropped), LACP not bundled for ``lacp``. Then the DHCP
-client of the firmware running now (:mod:`netbootsim.services.dhcp`) asks every DHCP
-server the run has; its frames are packets on the packet engine (flooded, relayed),
-a broadcast count on the flow engine.
+client of the firmware running now (:mod:`netbootsim.services.dhcp`) asks the DHCP
+servers that hear it: every one in its own L2 domain (its broadcast reaches them), and
+beyond it its group's DHCP server and any ProxyDHCP server, the addresses its router's
+relay forwards to (a relay's helper addresses, RFC 1542 [rfc1542]: a site's relay points
+at its own DHCP server, not at every site's). Its frames are packets on the packet engine
+(flooded, relayed), a broadcast count on the flow engine.
 """
 
 from __future__ import annotations
@@ -56,18 +59,24 @@ def dhcp(m: Machine, ipxe_client: bool, script: bool | None = None
     domain = world.topology.domain_of(m.server) or ""
     servers = []
     heard_from = math.inf  # when some DHCP server's path is up (named link-down faults)
+    hosts = {}  # the DHCP servers that hear the client, by name -> their node
+    helper = m.group.dhcp.name if m.group.dhcp is not None else None
     for name, srv in sorted(world.dhcp.items()):
         host = world.dhcp_hosts[name]
+        relayed = (world.topology.domain_of(host) or "") != domain
+        if relayed and helper is not None and name != helper and not srv.proxy:
+            continue  # the relay forwards to the group's DHCP server, not to every one
+        hosts[name] = host
         fwd, back, rtt = world.topology.round_trip(m.server, host, f"{m.server}/dhcp",
                                                    world.faults.links_down(env.now))
-        servers.append((srv, rtt, (world.topology.domain_of(host) or "") != domain))
+        servers.append((srv, rtt, relayed))
         heard_from = min(heard_from, max(world.faults.path_down_until(fwd, env.now),
                                          world.faults.path_down_until(back, env.now)))
     if servers and heard_from > env.now:
         # every server's path crosses a link that is down: the client's frames are lost
         # until one is up again (for ever when the outage has no end)
         blackout = max(blackout, heard_from)
-    carrier = world.transport.dhcp_carrier(m.server, domain, world.dhcp_hosts)
+    carrier = world.transport.dhcp_carrier(m.server, domain, hosts)
     client = DhcpClient(m.mac, domain, servers, ipxe=ipxe_client, arch=m.arch,
                         boot_files=dict(m.group.boot_files),
                         ipv6=m.profile.ipv6, discover_end=m.profile.dhcp_discover_end,

@@ -200,9 +200,12 @@ def topology_checks(topo: TopologySection) -> list[Issue]:
     for name in needs:
         if getattr(topo, name) is None:
             issues.append(((*t, name), f"required for shape {topo.shape!r}"))
-    if topo.shape == "multi-site" and (topo.wan is None) == (not topo.wans):
-        issues.append(((*t, "wan"), "give one of wan (every site's) and wans (the sites' "
-                                    "in turn)"))
+    if topo.shape == "multi-site" and topo.wan is None and not topo.wans:
+        issues.append(((*t, "wan"), "required for shape 'multi-site' (every site's; or "
+                                    "wans, the sites' in turn)"))
+    if topo.wan is not None and topo.wans:
+        issues.append(((*t, "wans"), "give wan (every site's) or wans (the sites' in "
+                                     "turn), not both"))
     for name in ("sites", "servers", "racks", "servers_per_rack", "spines", "uplink",
                  "oversubscription", "wan", "wans"):
         if name in topo.model_fields_set and name not in uses and \

@@ -175,7 +175,7 @@ def test_build_custom_with_reverse_link_and_racks():
          "4: topology.wans: not used by shape 'rack'"),
         ("shape: rack\n  servers: 4", "shape: multi-site\n  sites: 2\n  racks: 1\n"
          "  servers_per_rack: 2\n  wan: {bandwidth: 1Gbps}\n  wans: [{bandwidth: 1Gbps}]",
-         "6: topology.wan: give one of wan (every site's) and wans (the sites' in turn)"),
+         "7: topology.wans: give wan (every site's) or wans (the sites' in turn), not both"),
         ("fleet:", "run: {engine: flow, seed: -2}\nfleet:",
          "10: run.seed: must be ≥ 0; got -2"),
     ],
