@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["GRID", "REPLICATION", "NESTED_PREFIXES", "nested_in", "replication_of", "replication_count",
-           "ready_by_replication", "cdf_points", "cdf_band", "t_quantile", "failure_times",
-           "fleet_over_time", "SlowTail", "slow_tail", "phase_seconds"]
+__all__ = ["GRID", "REPLICATION", "NESTED_PREFIXES", "nested_in", "replication_of",
+           "replication_count", "ready_by_replication", "cdf_points", "cdf_band",
+           "t_quantile", "failure_times", "fleet_over_time", "SlowTail", "slow_tail",
+           "phase_seconds"]
 
 #: Most steps a drawn CDF has: levels 1/GRID, 2/GRID, ... of the fleet (quantile grid).
 GRID = 400

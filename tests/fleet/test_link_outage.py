@@ -148,8 +148,8 @@ def test_a_lacp_member_down_moves_the_transfer_to_the_other_after_one_rto():
 
 def test_the_mirror_drops_the_connection_and_ipxe_hears_it_at_a_keepalive():
     # down 1000 s from t: the sender gives up ~924.6 s after (its RTO is 4 µs over the
-    # 200 ms floor), the link is back at t + 1000; iPXE's keep-alives go every 15 s from t: the first
-    # at or after t + 1000 is t + 67 × 15 = t + 1005
+    # 200 ms floor), the link is back at t + 1000; iPXE's keep-alives go every 15 s
+    # from t: the first at or after t + 1000 is t + 67 × 15 = t + 1005
     t = 1.04
     res, ph = outage_run("http1", [down("tor01--r01s001", t, 1000.0)])
     assert ph.loc["fetch:kernel", "end"] == pytest.approx(t + 1005.0, abs=1e-9)
