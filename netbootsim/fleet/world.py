@@ -323,15 +323,22 @@ class World:
                      [*far.path[:len(far.fwd)], *near.path[:len(near.fwd)],
                       *far.path[len(far.fwd):], *near.path[len(near.fwd):]]), near
 
-    def _guard(self, route: Route, reroute, kind: str, waits: list[float], restart,
-               where: tuple, file: str, svc: Service) -> TransferGuard | None:
-        """The transfer's :class:`~.outages.TransferGuard`, or None.
+    def _rerouter(self, svc: Service, server: str, key: str, via: Balancer | None = None,
+                  term: TlsEnd | None = None):
+        """The route of a transfer at a time ``t``, chosen again around the links down."""
+        def reroute(t: float) -> Route:
+            r = self._route(svc, server, key, t) if via is None else \
+                self._route_via(svc, server, key, via, t)[0]
+            return r if term is None else Route(r.fwd, r.back, r.rtt, [*r.path, term.cipher])
+        return reroute
 
-        None unless the run has links that go down (and the flow engine: the packet
-        engine's links drop the packets themselves).
+    def _guard(self, route: Route, reroute, kind: str, waits: list[float], restart,
+               where: tuple, file: str, svc: Service) -> TransferGuard:
+        """The transfer's :class:`~.outages.TransferGuard` (a run with :attr:`cuts`).
+
+        Only the flow engine has cuts: the packet engine's links drop the packets
+        themselves.
         """
-        if self.cuts is None:
-            return None
         server, group, rack, stage, attempt = where
 
         def note(start: float, end: float, outcome: str, reason: str) -> None:
@@ -403,10 +410,10 @@ class World:
                          self.faults.path_loss(route.fwd, env.now),
                          self.faults.path_loss(route.back, env.now),
                          rng=self.transport.law_rng)
-        key = f"{server}/{file}"
-        guard = self._guard(route, lambda t: self._route(svc, server, key, t), "tftp",
-                            retry_waits(plan.retry_timeout, params.retry_max), plan.rate,
-                            (server, group, rack, stage, attempt), file, svc)
+        guard = None if self.cuts is None else self._guard(
+            route, self._rerouter(svc, server, f"{server}/{file}"), "tftp",
+            retry_waits(plan.retry_timeout, params.retry_max), plan.rate,
+            (server, group, rack, stage, attempt), file, svc)
         gen = self.transport.tftp(server, svc, route, file, size, params, plan, guard=guard)
         if server in self._air_of:  # a Wi-Fi station: on the air while it transfers
             gen = self._aired(server, gen)
@@ -526,15 +533,11 @@ class World:
                 yield from term.cores.hold(term.spec.handshake)
         if term is not None:  # its bulk cipher encrypts every byte sent
             route = Route(route.fwd, route.back, route.rtt, [*route.path, term.cipher])
-
-        def reroute(t: float) -> Route:
-            r = self._route(svc, server, key, t) if via is None else \
-                self._route_via(svc, server, key, via, t)[0]
-            return r if term is None else Route(r.fwd, r.back, r.rtt, [*r.path, term.cipher])
-        guard = self._guard(route, reroute, "http", tcp_rto_waits(route.rtt + extra),
-                            (tcp, self.faults.path_loss(fwd, env.now), min(cap, rate_cap),
-                             extra),
-                            (server, group, rack, stage, attempt), file, svc)
+        guard = None if self.cuts is None else self._guard(
+            route, self._rerouter(svc, server, key, via, term), "http",
+            tcp_rto_waits(route.rtt + extra),
+            (tcp, self.faults.path_loss(fwd, env.now), min(cap, rate_cap), extra),
+            (server, group, rack, stage, attempt), file, svc)
         gen = self.transport.http(
             server, svc, route, file, size, tcp, hp, connected=connected, warm=warm,
             server_time=overhead, client_rate=min(cap, rate_cap), client_delay=extra,
