@@ -1,28 +1,37 @@
-"""Links that go down under running transfers, in the flow engine.
+"""Links that go down and servers that fall silent under running transfers (flow engine).
 
-:class:`LinkCuts` knows the run's link-down windows and the running flows that cross
-a link with a window still to come; when the window opens it tells each of them
-(:meth:`~netbootsim.net.transfer.Guard.watch`). A :class:`TransferGuard` per transfer
-then says what follows (:class:`~netbootsim.net.transfer.Detour`), by the protocol's
-timers (:mod:`netbootsim.protocols.recovery`):
+:class:`LinkCuts` knows the run's link-down and service-down windows and the running
+flows that cross a link, or come from a service, with a window still to come; when the
+window opens it tells each of them (:meth:`~netbootsim.net.transfer.Guard.watch`). A
+:class:`TransferGuard` per transfer then says what follows
+(:class:`~netbootsim.net.transfer.Detour`), by the protocol's timers
+(:mod:`netbootsim.protocols.recovery`):
 
-- a resend gets through once a path is up: the data moves again at the first resend
-  sent while a path is up (the route chosen again at that time: the same links when
-  the link is back, another LAG member or ECMP next hop at once), from the bytes not
-  yet moved; TCP starts again from a one-segment window;
-- the timer gives up first: TFTP fails when iPXE's timer does; a TCP sender drops the
-  connection after ``tcp_retries2``, and iPXE hears of it at its next keep-alive once
-  a path is up (or never).
+- a link down, and a resend gets through once a path is up: the data moves again at the
+  first resend sent while a path is up (the route chosen again at that time: the same
+  links when the link is back, another LAG member or ECMP next hop at once), from the
+  bytes not yet moved; TCP starts again from a one-segment window;
+- a link down, and the timer gives up first: TFTP fails when iPXE's timer does; a TCP
+  sender drops the connection after ``tcp_retries2``, and iPXE hears of it at its next
+  keep-alive once a path is up (or never);
+- the server falls silent (a ``service-down`` fault: the host answers nothing, no reset
+  either): its sessions are lost. TFTP fails when iPXE's timer gives up; HTTP fails
+  when the build's idle watchdog fires (``http_watchdog``, 120 s since 2025-12), or at
+  the first keep-alive after the service is back (a reset: the new process has no such
+  connection), or never;
+- iPXE's HTTP watchdog also ends a fetch whose link stays down past it.
 
-Each cut is a record, ``outage:<file>``, from the link going down to the data moving
-again (or the failure), with the link and the timer in its reason.
+Each cut is a record, ``outage:<file>``, from the cut to the data moving again (or the
+failure), with the cause and the timer in its reason.
 
-The packet engine needs none of this: a link that is down drops every packet
+The packet engine needs none of this for links: a link that is down drops every packet
 (:meth:`~.faults.Faults.link_drop_at`), and its TCP and TFTP resend by their own timers.
+A service going down under a transfer already running is not modelled there.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 
 import simpy
@@ -43,51 +52,60 @@ from .transport import Route
 __all__ = ["LinkCuts", "TransferGuard"]
 
 
+#: What cut a flow: a link's name, or ``("service", name)`` for a service gone silent.
+Cause = str | tuple[str, str]
+
+
 class LinkCuts:
-    """The running flows over links that will go down, told when they do.
+    """The running flows over links and from services that will go down, told when they do.
 
     Args:
         env: the run's environment.
-        faults: the run's fault windows; each link-down window's start is scheduled.
+        faults: the run's fault windows; each link-down and service-down window's start
+            is scheduled.
     """
 
     def __init__(self, env: simpy.Environment, faults: Faults):
         self.env = env
         self.faults = faults
-        self._on: dict[str, dict[Flow, simpy.Event]] = {}  # link -> flow -> its cut
-        self._links: dict[Flow, tuple[str, ...]] = {}
-        for link, windows in sorted(faults.link_down.items()):
+        self._on: dict[Cause, dict[Flow, simpy.Event]] = {}  # cause -> flow -> its cut
+        self._keys: dict[Flow, tuple[Cause, ...]] = {}
+        self._windows: dict[Cause, tuple] = {
+            **{ln: tuple(ws) for ln, ws in faults.link_down.items()},
+            **{("service", n): tuple(ws) for n, ws in faults.service_down.items()}}
+        for key, windows in sorted(self._windows.items(), key=lambda kv: str(kv[0])):
             for w in windows:
-                env.timeout(w.start).callbacks.append(lambda _, link=link: self._down(link))
+                env.timeout(w.start).callbacks.append(lambda _, key=key: self._down(key))
 
-    def __bool__(self) -> bool:
-        return bool(self.faults.link_down)
-
-    def _down(self, link: str) -> None:
-        for ev in list(self._on.get(link, {}).values()):
+    def _down(self, key: Cause) -> None:
+        for ev in list(self._on.get(key, {}).values()):
             if not ev.triggered:
-                ev.succeed(link)
+                ev.succeed(key)
 
-    def watch(self, flow: Flow, links: Iterable[str]) -> simpy.Event | None:
-        """An event that fires (with the link's name) when one of ``links`` goes down.
+    def watch(self, flow: Flow, links: Iterable[str],
+              services: Iterable[str] = ()) -> simpy.Event | None:
+        """An event that fires (with its :data:`Cause`) when something it crosses fails.
 
-        None when none of them has a window still to open.
+        That is a link of ``links`` or a service of ``services`` going down; None when
+        none of them has a window still to open.
         """
         now = self.env.now
-        later = tuple(sorted({ln for ln in links
-                              if any(w.start >= now for w in self.faults.link_down.get(ln, ()))}))
+        keys = [*links, *(("service", n) for n in services)]
+        later = tuple(sorted({k for k in keys
+                              if any(w.start >= now for w in self._windows.get(k, ()))},
+                             key=str))
         if not later:
             return None
         ev = self.env.event()
-        for ln in later:
-            self._on.setdefault(ln, {})[flow] = ev
-        self._links[flow] = later
+        for k in later:
+            self._on.setdefault(k, {})[flow] = ev
+        self._keys[flow] = later
         return ev
 
     def unwatch(self, flow: Flow) -> None:
         """Stop watching ``flow``."""
-        for ln in self._links.pop(flow, ()):
-            del self._on[ln][flow]
+        for k in self._keys.pop(flow, ()):
+            del self._on[k][flow]
 
     def path_up(self, route: Route, t: float) -> bool:
         """Whether every link of ``route`` (both ways) is up at ``t``."""
@@ -97,11 +115,11 @@ class LinkCuts:
     def changes_after(self, t: float) -> list[float]:
         """The times after ``t`` at which some link comes back up, in order."""
         return sorted({w.end for ws in self.faults.link_down.values() for w in ws
-                       if t < w.end < float("inf")})
+                       if t < w.end < math.inf})
 
 
 class TransferGuard:
-    """One transfer's answer to a link going down under it.
+    """One transfer's answer to a link going down under it, or its server going silent.
 
     Args:
         cuts: the run's :class:`LinkCuts`.
@@ -114,6 +132,9 @@ class TransferGuard:
             for TFTP, the lock-step bound it goes on at (wire bytes/s).
         note: ``note(phase_start, phase_end, outcome, reason)`` writes the
             ``outage`` record.
+        services: the services the transfer's data comes through (the mirror, an L4
+            balancer); one that goes down takes the connection with it.
+        watchdog: iPXE's HTTP idle watchdog (``inf``: none in the build).
 
     The transport that runs the transfer gives its flow hook for a route
     (:meth:`bind`).
@@ -122,10 +143,12 @@ class TransferGuard:
     def __init__(self, cuts: LinkCuts, route: Route, reroute: Callable[[float], Route],
                  kind: str, waits: list[float],
                  restart: tuple[TcpParams, float, float, float] | float,
-                 note: Callable[[float, float, str, str], None]):
+                 note: Callable[[float, float, str, str], None],
+                 services: tuple[str, ...] = (), watchdog: float = math.inf):
         self.cuts, self.route, self.reroute = cuts, route, reroute
         self.make_on_flow: Callable[[Route], Callable | None] = lambda route: None
         self.kind, self.waits, self.restart, self.note = kind, waits, restart, note
+        self.services, self.watchdog = services, watchdog
         #: (route, wire bytes moved on it) of each stretch cut short
         self.legs: list[tuple[Route, float]] = []
 
@@ -135,33 +158,76 @@ class TransferGuard:
         return self
 
     def watch(self, flow: Flow) -> simpy.Event | None:
-        """An event that fires when a link of the route (either way) goes down."""
+        """An event that fires when a link of the route (either way) or a service goes down."""
         r = self.route
-        return self.cuts.watch(flow, [ld.link for ld in (*r.fwd, *r.back)])
+        return self.cuts.watch(flow, [ld.link for ld in (*r.fwd, *r.back)], self.services)
 
     def unwatch(self, flow: Flow) -> None:
         """Stop watching ``flow``."""
         self.cuts.unwatch(flow)
 
-    def detour(self, flow: Flow, cause: object, moved: float, rate: float) -> Detour:
-        """What follows the cut of ``flow`` by link ``cause`` (written as a record)."""
-        env = self.cuts.env
-        t_down = env.now
+    def detour(self, flow: Flow, cause: Cause, moved: float, rate: float) -> Detour:
+        """What follows the cut of ``flow`` by ``cause`` (written as a record)."""
+        t_down = self.cuts.env.now
         self.legs.append((self.route, moved))
+        if isinstance(cause, tuple):
+            return self._silent(cause[1], t_down)
+        return self._link_down(flow, cause, t_down, rate)
 
+    def _fail(self, t_down: float, end: float | None, why: str) -> Detour:
+        self.note(t_down, end if end is not None else t_down, "failed", why)
+        return Detour(None, end=end, reason=why)
+
+    def _watchdog(self, t_down: float, what: str) -> tuple[float, str] | None:
+        """When and why the build's HTTP watchdog ends the fetch (None: no watchdog)."""
+        if self.kind != "http" or not math.isfinite(self.watchdog):
+            return None
+        return (t_down + self.watchdog,
+                f"no data for {self.watchdog:g} s (iPXE's HTTP watchdog): {what}")
+
+    def _silent(self, service: str, t_down: float) -> Detour:
+        """The server went silent (a service-down fault): its sessions are lost.
+
+        TFTP: iPXE resends until its timer gives up. HTTP: nothing answers, no reset
+        either; the build's watchdog ends the fetch, else the first keep-alive after the
+        service is back (a new process: no such connection) is answered by a reset,
+        else iPXE waits for ever.
+        """
+        what = f"{service} down at {t_down:g} s"
+        sends, gave_up = resends(t_down, self.waits)
+        if self.kind == "tftp":
+            return self._fail(t_down, gave_up, f"TFTP timeout: {what}, {len(sends)} resends "
+                                               f"unanswered in {gave_up - t_down:g} s")
+        ends = []
+        if (w := self._watchdog(t_down, what)) is not None:
+            ends.append(w)
+        window = self.cuts.faults.down(service, t_down)
+        back = window.end if window is not None else t_down
+        if math.isfinite(back):
+            ends.append((tcp_reset_at(t_down, back, back),
+                         f"connection reset: {what}, back at {back:g} s without the "
+                         "connection"))
+        if not ends:
+            return self._fail(t_down, None, f"{what} for good: no answer, and this iPXE "
+                                            "build (no HTTP watchdog) waits for ever")
+        end, why = min(ends)
+        return self._fail(t_down, end, why)
+
+    def _link_down(self, flow: Flow, link: str, t_down: float, rate: float) -> Detour:
         def up(t: float) -> bool:
             return self.cuts.path_up(self.reroute(t), t)
 
+        what = f"link {link} down at {t_down:g} s"
         resume = first_resend(t_down, self.waits, up)
         sends, gave_up = resends(t_down, self.waits)
-        what = "TFTP retry timer" if self.kind == "tftp" else "TCP retransmission"
-        if resume is not None:
+        timer = "TFTP retry timer" if self.kind == "tftp" else "TCP retransmission"
+        watchdog = self._watchdog(t_down, what)
+        if resume is not None and (watchdog is None or resume <= watchdog[0]):
             route = self.reroute(resume)
             same = [ld.link for ld in route.fwd] == [ld.link for ld in self.route.fwd]
             n = sends.index(resume) + 1
             self.note(t_down, resume, "ok",
-                      f"link {cause} down at {t_down:g} s: data again at {resume:g} s, "
-                      f"resend {n} of the {what}, "
+                      f"{what}: data again at {resume:g} s, resend {n} of the {timer}, "
                       + ("same path" if same else "on another path"))
             self.route = route
             if self.kind == "tftp":
@@ -170,24 +236,26 @@ class TransferGuard:
                 tcp, loss, cap, extra = self.restart
                 rtt = route.rtt + extra
                 flight = min(flow.bound, rate) * rtt / tcp.wire_factor
-                line = min(min((ld.capacity for ld in route.fwd), default=float("inf")), cap)
+                line = min(min((ld.capacity for ld in route.fwd), default=math.inf), cap)
                 bound, schedule = tcp_restart_schedule(tcp, rtt, line, flight, loss)
                 bound = min(bound, cap)
                 schedule = tuple((t, min(b, cap)) for t, b in schedule)
             return Detour(resume, route.path, bound, schedule, self.make_on_flow(route))
         if self.kind == "tftp":
-            why = (f"TFTP timeout: link {cause} down at {t_down:g} s, "
-                   f"{len(sends)} resends unanswered in {gave_up - t_down:g} s")
-            self.note(t_down, gave_up, "failed", why)
-            return Detour(None, end=gave_up, reason=why)
-        up_from = next((t for t in [gave_up, *self.cuts.changes_after(gave_up)] if up(t)),
-                       None)
-        end = tcp_reset_at(t_down, gave_up, up_from)
-        why = (f"connection reset: link {cause} down at {t_down:g} s, the sender dropped "
-               f"it after {TCP_RETRIES2} retransmissions ({gave_up - t_down:g} s)")
-        if end is None:
-            why = (f"link {cause} down at {t_down:g} s for good: the sender dropped the "
-                   f"connection after {TCP_RETRIES2} retransmissions and iPXE waits for ever")
-        self.note(t_down, end if end is not None else gave_up, "failed", why)
-        return Detour(None, end=end, reason=why)
-
+            return self._fail(t_down, gave_up, f"TFTP timeout: {what}, {len(sends)} resends "
+                                               f"unanswered in {gave_up - t_down:g} s")
+        ends = [watchdog] if watchdog is not None else []
+        if resume is None:  # the sender dropped the connection first
+            up_from = next((t for t in [gave_up, *self.cuts.changes_after(gave_up)]
+                            if up(t)), None)
+            reset = tcp_reset_at(t_down, gave_up, up_from)
+            if reset is not None:
+                ends.append((reset, f"connection reset: {what}, the sender dropped it after "
+                                    f"{TCP_RETRIES2} retransmissions "
+                                    f"({gave_up - t_down:g} s)"))
+        if not ends:
+            return self._fail(t_down, None, f"{what} for good: the sender dropped the "
+                                            f"connection after {TCP_RETRIES2} "
+                                            "retransmissions and iPXE waits for ever")
+        end, why = min(ends)
+        return self._fail(t_down, end, why)

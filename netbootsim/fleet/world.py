@@ -153,9 +153,10 @@ class World:
             self.transport = FlowTransport(
                 env, run, hosts, streams=streams, full_recompute=full_recompute,
                 sample_every=sample_every, buffer=buffer, host_queue=host_queue)
-        #: running flows over links that will go down (the flow engine's outages)
+        #: running flows over links, or from services, that will go down (the flow
+        #: engine's outages; the packet engine's links drop the packets themselves)
         self.cuts = LinkCuts(env, self.faults) if engine == "flow" and \
-            self.faults.link_down else None
+            (self.faults.link_down or self.faults.service_down) else None
         self.provisioners = provisioners or {}  # API name -> services.provisioning.Provisioner
         self.dns = Dns(dns or {}, topology, self.faults, streams.rng("dns"))
         self.lbs = {n: Balancer(s, {m: list(self.faults.service_down.get(m, ()))
@@ -333,18 +334,22 @@ class World:
         return reroute
 
     def _guard(self, route: Route, reroute, kind: str, waits: list[float], restart,
-               where: tuple, file: str, svc: Service) -> TransferGuard:
+               where: tuple, file: str, svc: Service, *, via: Balancer | None = None,
+               watchdog: float = math.inf) -> TransferGuard:
         """The transfer's :class:`~.outages.TransferGuard` (a run with :attr:`cuts`).
 
         Only the flow engine has cuts: the packet engine's links drop the packets
-        themselves.
+        themselves. The services watched: ``svc``, and ``via`` (an L4 balancer the
+        bytes cross).
         """
         server, group, rack, stage, attempt = where
 
         def note(start: float, end: float, outcome: str, reason: str) -> None:
             self.record(server, group, rack, stage, f"outage:{file}", attempt, start, end,
                         0.0, kind, svc.name, outcome, reason)
-        return TransferGuard(self.cuts, route, reroute, kind, waits, restart, note)
+        services = (svc.name,) if via is None else (svc.name, via.spec.name)
+        return TransferGuard(self.cuts, route, reroute, kind, waits, restart, note, services,
+                             watchdog)
 
     def _moved_legs(self, route: Route, wire: float, guard) -> None:
         """:meth:`_moved` for a transfer, stretch by stretch when an outage moved it."""
@@ -537,7 +542,8 @@ class World:
             route, self._rerouter(svc, server, key, via, term), "http",
             tcp_rto_waits(route.rtt + extra),
             (tcp, self.faults.path_loss(fwd, env.now), min(cap, rate_cap), extra),
-            (server, group, rack, stage, attempt), file, svc)
+            (server, group, rack, stage, attempt), file, svc, via=via,
+            watchdog=profile.http_watchdog if profile is not None else math.inf)
         gen = self.transport.http(
             server, svc, route, file, size, tcp, hp, connected=connected, warm=warm,
             server_time=overhead, client_rate=min(cap, rate_cap), client_delay=extra,

@@ -48,7 +48,8 @@ __all__ = ["Profile", "Basis", "ProfileMix", "PROFILES", "PROFILE_DIR", "TUNABLE
 PROFILE_DIR = Path(__file__).resolve().parent
 
 _FIXED = ("tftp_blksize", "tftp_windowsize", "tftp_rollover", "retry_min", "retry_max",
-          "tcp_rwnd", "https", "ipv6", "dhcp_discover_end", "firmware", "build", "platform")
+          "tcp_rwnd", "https", "http_watchdog", "ipv6", "dhcp_discover_end", "firmware",
+          "build", "platform")
 _MEASURED = ("tftp_client_block_delay", "tcp_client_delay", "http_client_rate",
              "http_request_overhead", "post", "rom_start")
 #: Every value of a profile file, in file order.
@@ -94,6 +95,8 @@ class Profile:
         tftp: TFTP client parameters (blksize, windowsize, retry timer, per-block delay).
         tcp: TCP receive-side parameters (the sender is the mirror's Linux).
         https: whether the build can fetch ``https://`` at all.
+        http_watchdog: seconds without data after which iPXE closes an HTTP connection
+            (``HTTP_WATCHDOG_SECONDS``, since 2025-12); ``inf``: it waits for ever.
         ipv6: whether IPv6 is built in (its autoconfiguration wait lengthens ``dhcp``).
         firmware: ``ipxe`` or ``pxe`` (a vendor PXE ROM, BIOS or UEFI): whose DHCP client
             and user class it has.
@@ -128,6 +131,7 @@ class Profile:
     tftp: TftpParams
     tcp: TcpParams
     https: bool
+    http_watchdog: float = math.inf
     ipv6: bool = False
     dhcp_discover_end: float = 10.0
     firmware: str = "ipxe"
@@ -277,6 +281,8 @@ def _value(name: str, raw: object, where: str, base: Path | None = None) -> obje
         return parse_size(raw)
     if name == "http_client_rate":
         return math.inf if raw is None else parse_rate(raw)
+    if name == "http_watchdog" and raw is None:
+        return math.inf
     t = parse_time(raw)
     if (why := time_limit_problem(raw, t)) is not None:
         raise ValueError(why)
@@ -403,6 +409,7 @@ def load_profile(path: Path) -> Profile:
         tftp=tftp,
         tcp=TcpParams(rwnd=f["tcp_rwnd"]),
         https=f["https"],
+        http_watchdog=f["http_watchdog"],
         ipv6=f["ipv6"],
         dhcp_discover_end=f["dhcp_discover_end"],
         firmware=f["firmware"],

@@ -33,8 +33,10 @@ RTO = 0.2 + 4e-6  # TCP_RTO_MIN + the path's round trip
 
 
 def outage_run(server: str, faults=(), engine: str = "flow", nics: int = 1,
-               stages=None) -> tuple:
+               stages=None, profile: str | None = None) -> tuple:
     sc = scenario(servers=1)
+    if profile is not None:
+        sc["fleet"][0]["profile"] = profile
     sc["fleet"][0]["server"] = server
     sc["topology"]["server_link"]["bandwidth"] = "1Gbps"
     sc["topology"]["nics"] = nics
@@ -47,8 +49,9 @@ def outage_run(server: str, faults=(), engine: str = "flow", nics: int = 1,
     return res, res.phases.set_index("phase")
 
 
-def kernel_midpoint(server: str, engine: str = "flow", nics: int = 1) -> tuple[float, float]:
-    _, ph = outage_run(server, engine=engine, nics=nics)
+def kernel_midpoint(server: str, engine: str = "flow", nics: int = 1,
+                    profile: str | None = None) -> tuple[float, float]:
+    _, ph = outage_run(server, engine=engine, nics=nics, profile=profile)
     start, end = ph.loc["fetch:kernel", ["start", "end"]]
     return (start + end) / 2, end
 
@@ -147,26 +150,73 @@ def test_a_lacp_member_down_moves_the_transfer_to_the_other_after_one_rto():
 
 
 def test_the_mirror_drops_the_connection_and_ipxe_hears_it_at_a_keepalive():
-    # down 1000 s from t: the sender gives up ~924.6 s after (its RTO is 4 µs over the
-    # 200 ms floor), the link is back at t + 1000; iPXE's keep-alives go every 15 s
-    # from t: the first at or after t + 1000 is t + 67 × 15 = t + 1005
-    t = 1.04
-    res, ph = outage_run("http1", [down("tor01--r01s001", t, 1000.0)])
+    # down 1000 s from t: the sender gives up ~924.6 s after (its RTO is a few ms over
+    # the 200 ms floor), the link is back at t + 1000; iPXE's keep-alives go every 15 s
+    # from t: the first at or after t + 1000 is t + 67 × 15 = t + 1005. The 2019 ROM
+    # has no HTTP watchdog, so nothing ends the fetch before
+    t, _ = kernel_midpoint("http1", profile="ipxe-2019-qemu")
+    res, ph = outage_run("http1", [down("tor01--r01s001", t, 1000.0)],
+                         profile="ipxe-2019-qemu")
     assert ph.loc["fetch:kernel", "end"] == pytest.approx(t + 1005.0, abs=1e-9)
-    assert ("fetch:kernel: connection reset: link tor01--r01s001 down at 1.04 s, the "
+    assert (f"fetch:kernel: connection reset: link tor01--r01s001 down at {t:g} s, the "
             "sender dropped it after 15 retransmissions") in res.servers.reason.iloc[0]
 
 
+def test_ipxes_http_watchdog_ends_a_fetch_without_data_for_120_seconds():
+    # today's iPXE closes an HTTP connection idle 120 s (HTTP_WATCHDOG_SECONDS): the
+    # same outage ends the fetch at t + 120, long before the sender gives up
+    t = 1.04
+    res, ph = outage_run("http1", [down("tor01--r01s001", t, 1000.0)])
+    assert ph.loc["fetch:kernel", "end"] == pytest.approx(t + 120.0, abs=1e-9)
+    assert ("no data for 120 s (iPXE's HTTP watchdog): link tor01--r01s001 down at "
+            "1.04 s") in res.servers.reason.iloc[0]
+    # an outage the mirror's retransmission outlives within 120 s does not: down 60 s,
+    # its resends at 0.2 × (2^k - 1) s: the 9th, at 102.2 s, is the first after 60 s
+    _, ph = outage_run("http1", [down("tor01--r01s001", t, 60.0)])
+    assert ph.loc["outage:kernel", "end"] == pytest.approx(t + 511 * RTO, abs=1e-9)
+
+
+def test_a_mirror_that_dies_under_a_transfer_takes_the_connection_with_it():
+    # http1 down from the kernel's midpoint t for good: silent, no reset. Today's iPXE
+    # gives up at its watchdog, t + 120; the 2019 ROM waits for ever (unfinished);
+    # back after 30 s (a restart: no such connection), the next keep-alive (t + 30
+    # rounded up to 15 s steps: t + 30) is answered by a reset
+    t, _ = kernel_midpoint("http1")
+    res, ph = outage_run("http1", [{"kind": "service-down", "target": "http1",
+                                    "at": f"{t!r}s"}])
+    assert ph.loc["fetch:kernel", "end"] == pytest.approx(t + 120.0, abs=1e-9)
+    assert "no data for 120 s (iPXE's HTTP watchdog): http1 down at" in \
+        res.servers.reason.iloc[0]
+    t19, _ = kernel_midpoint("http1", profile="ipxe-2019-qemu")
+    res, _ = outage_run("http1", [{"kind": "service-down", "target": "http1",
+                                   "at": f"{t19!r}s"}], profile="ipxe-2019-qemu")
+    assert res.servers.outcome.tolist() == ["unfinished"]
+    res, ph = outage_run("http1", [{"kind": "service-down", "target": "http1",
+                                    "at": f"{t!r}s", "duration": "30s"}])
+    assert ph.loc["fetch:kernel", "end"] == pytest.approx(t + 30.0, abs=1e-9)
+    assert "connection reset: http1 down at" in res.servers.reason.iloc[0]
+
+
+def test_a_tftp_server_that_dies_under_a_transfer_times_the_client_out():
+    # its session is lost: iPXE resends 5 times and gives up 15.75 s after
+    t, _ = kernel_midpoint("tftp1")
+    res, ph = outage_run("tftp1", [{"kind": "service-down", "target": "tftp1",
+                                    "at": f"{t!r}s", "duration": "2s"}])
+    assert ph.loc["fetch:kernel", "end"] == pytest.approx(t + 15.75, abs=1e-9)
+    assert "TFTP timeout: tftp1 down at" in res.servers.reason.iloc[0]
+
+
 def test_a_link_down_for_good_leaves_the_server_waiting_until_its_stage_times_out():
-    # no path ever again: iPXE (before its HTTP watchdog) waits for ever; the stage's
-    # 60 s timeout ends the attempt and names the outage as the last error
-    res, ph = outage_run("http1", [down("tor01--r01s001", 1.04)],
-                         stages=[{"name": "boot", "timeout": "60s"}])
+    # no path ever again and no HTTP watchdog (the 2019 ROM): iPXE waits for ever; the
+    # stage's 60 s timeout ends the attempt and names the outage as the last error
+    t, _ = kernel_midpoint("http1", profile="ipxe-2019-qemu")
+    res, ph = outage_run("http1", [down("tor01--r01s001", t)],
+                         stages=[{"name": "boot", "timeout": "60s"}], profile="ipxe-2019-qemu")
     srv = res.servers.iloc[0]
     assert srv.outcome == "failed" and srv.reason.startswith("timed out after 60 s")
     assert ph.loc["outage:kernel", "reason"].startswith(
-        "link tor01--r01s001 down at 1.04 s for good")
-    res, _ = outage_run("http1", [down("tor01--r01s001", 1.04)])
+        f"link tor01--r01s001 down at {t:g} s for good")
+    res, _ = outage_run("http1", [down("tor01--r01s001", t)], profile="ipxe-2019-qemu")
     assert res.servers.outcome.tolist() == ["unfinished"]
 
 
