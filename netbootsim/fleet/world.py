@@ -65,6 +65,15 @@ __all__ = ["World", "Target", "SCHEMES", "ENGINES"]
 #: counts 1500 + 38 (Ethernet framing) in a flow (:mod:`netbootsim.protocols.wire`).
 WIRE_PER_MSDU = (MSDU + ETHERNET_OVERHEAD) / MSDU
 
+def rtt_spread(route: Route) -> float:
+    """The standard deviation of a route's round trip from its links' jitter (s).
+
+    Each direction's delay is uniform in ``latency ± jitter``: variance ``jitter² / 3``;
+    the round trip's is their sum (the sender's RTTVAR estimates its spread).
+    """
+    return math.sqrt(sum(ld.jitter ** 2 for ld in (*route.fwd, *route.back)) / 3.0)
+
+
 class TlsEnd(NamedTuple):
     """Where TLS ends: a service or balancer with ``tls``.
 
@@ -540,7 +549,7 @@ class World:
             route = Route(route.fwd, route.back, route.rtt, [*route.path, term.cipher])
         guard = None if self.cuts is None else self._guard(
             route, self._rerouter(svc, server, key, via, term), "http",
-            tcp_rto_waits(route.rtt + extra),
+            tcp_rto_waits(route.rtt + extra, rtt_spread(route)),
             (tcp, self.faults.path_loss(fwd, env.now), min(cap, rate_cap), extra),
             (server, group, rack, stage, attempt), file, svc, via=via,
             watchdog=profile.http_watchdog if profile is not None else math.inf)

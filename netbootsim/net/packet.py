@@ -13,6 +13,10 @@ the queue (the packet in service included) are ``(busy_until - now) × capacity`
 packet that does not fit is dropped (drop-tail). A packet that is accepted is then lost
 on the wire with probability ``loss``, drawn from an explicit
 ``numpy.random.Generator``: it still occupies the transmitter but is never delivered.
+With ``jitter``, each packet's propagation is drawn uniformly in ``latency ± jitter``
+(netem's ``delay TIME JITTER``, uniform by default [netem]) but a packet never arrives
+before the one sent before it on the link (a line whose delay varies, as netem with a
+``rate``, which serialises its output: no reordering).
 
 Cost: one SimPy event (a timeout at the arrival instant) per packet per hop; a
 :class:`PacketPath` chains links store-and-forward (each hop: queue, serialise,
@@ -66,6 +70,8 @@ class PacketLink:
     Attributes:
         capacity: transmitter rate (bytes/s); ``math.inf`` for no serialisation.
         latency: propagation delay (s).
+        jitter: each packet's propagation is ``latency`` ± up to this, uniformly, order
+            kept (s; ``<= latency``).
         buffer: queue size in bytes, the packet being serialised included.
         loss: probability that an accepted packet is lost on the wire.
         name: for messages and records.
@@ -84,8 +90,9 @@ class PacketLink:
         loss: float = 0.0,
         rng: np.random.Generator | None = None,
         name: str = "",
+        jitter: float = 0.0,
     ) -> None:
-        """Build a link; ``rng`` is required when ``loss > 0`` (no global random state)."""
+        """Build a link; ``rng`` is required when ``loss`` or ``jitter`` > 0."""
         if capacity <= 0:
             raise ValueError(f"link {name!r}: capacity {capacity} must be > 0")
         if latency < 0:
@@ -94,11 +101,16 @@ class PacketLink:
             raise ValueError(f"link {name!r}: buffer {buffer} must be > 0")
         if not 0.0 <= loss <= 1.0:
             raise ValueError(f"link {name!r}: loss {loss} outside 0..1")
-        if loss > 0 and rng is None:
-            raise ValueError(f"link {name!r}: loss > 0 needs an explicit numpy Generator")
+        if not 0.0 <= jitter <= latency:
+            raise ValueError(f"link {name!r}: jitter {jitter} outside 0..latency")
+        if (loss > 0 or jitter > 0) and rng is None:
+            raise ValueError(f"link {name!r}: loss or jitter > 0 needs an explicit numpy "
+                             "Generator")
         self.env = env
         self.capacity = capacity
         self.latency = latency
+        self.jitter = jitter
+        self._last = 0.0  # the latest arrival so far (jitter keeps the order)
         self.buffer = buffer
         self.loss = loss
         self.rng = rng
@@ -143,9 +155,20 @@ class PacketLink:
         self.busy_until = max(now, self.busy_until) + packet.size / self.capacity
         if self._lost(now):
             return True
-        arrival = self.env.timeout(self.busy_until + self.latency - now, packet)
+        arrival = self.env.timeout(self._delay(self.busy_until, now), packet)
         arrival.callbacks.append(_Deliver(deliver))
         return True
+
+    def _delay(self, sent: float, now: float) -> float:
+        """From ``now`` until a packet whose last bit leaves at ``sent`` arrives."""
+        d = sent + self.latency - now
+        if not self.jitter:
+            return d
+        d += self.jitter * (2.0 * self.rng.random() - 1.0)
+        while now + d < self._last:  # never before the packet ahead (float-exact)
+            d = max(self._last - now, math.nextafter(d, math.inf))
+        self._last = now + d
+        return d
 
 
 class FairLink(PacketLink):
@@ -162,9 +185,9 @@ class FairLink(PacketLink):
 
     def __init__(self, env: simpy.Environment, capacity: float, latency: float = 0.0,
                  loss: float = 0.0, rng: np.random.Generator | None = None,
-                 name: str = "") -> None:
+                 name: str = "", jitter: float = 0.0) -> None:
         """Build a host egress (unbounded: ``buffer`` is infinite)."""
-        super().__init__(env, capacity, latency, math.inf, loss, rng, name)
+        super().__init__(env, capacity, latency, math.inf, loss, rng, name, jitter)
         self.queues: dict[object, deque] = {}
         self.turns: deque = deque()  # flows with packets waiting, in service order
         self.busy = False
@@ -207,8 +230,10 @@ class FairLink(PacketLink):
     def _serialised(self, event: simpy.Event) -> None:
         packet, deliver = event.value
         self.queued -= packet.size
-        if not self._lost(self.env.now):
-            self.env.timeout(self.latency, packet).callbacks.append(_Deliver(deliver))
+        now = self.env.now
+        if not self._lost(now):
+            self.env.timeout(self._delay(now, now), packet).callbacks.append(
+                _Deliver(deliver))
         self._serve()
 
 
@@ -375,15 +400,16 @@ class PacketNetwork:
         for d in dirs:
             link = self.by_name.get(d.name)
             if link is None:
+                jitter = getattr(d, "jitter", 0.0)
                 if d.src in self.hosts and self.host_queue == "fifo":
                     link = PacketLink(self.env, d.capacity, d.latency, buffer=math.inf,
-                                      loss=d.loss, rng=self.rng, name=d.name)
+                                      loss=d.loss, rng=self.rng, name=d.name, jitter=jitter)
                 elif d.src in self.hosts:
                     link = FairLink(self.env, d.capacity, d.latency, loss=d.loss,
-                                    rng=self.rng, name=d.name)
+                                    rng=self.rng, name=d.name, jitter=jitter)
                 else:
                     link = PacketLink(self.env, d.capacity, d.latency, buffer=self.buffer,
-                                      loss=d.loss, rng=self.rng, name=d.name)
+                                      loss=d.loss, rng=self.rng, name=d.name, jitter=jitter)
                 if self.extra_loss is not None:
                     link.extra_loss = _LinkLoss(self.extra_loss, d.link)
                     link.rng = self.rng

@@ -55,15 +55,15 @@ TCP_RETRIES2 = 15
 TCP_KEEPALIVE = 15.0
 
 
-def tcp_rto_waits(rtt: float) -> list[float]:
-    """A Linux sender's retransmission waits from a loss on a steady path of ``rtt``.
+def tcp_rto_waits(rtt: float, rttvar: float = 0.0) -> list[float]:
+    """A Linux sender's retransmission waits from a loss on a path of ``rtt``.
 
-    The first RTO is ``rtt + TCP_RTO_MIN`` (a steady path: RTTVAR's 4× term under the
-    floor); each expiry doubles it, capped at ``TCP_RTO_MAX``; ``TCP_RETRIES2``
-    retransmissions, the connection dropped at the next expiry: 16 waits.
-    ``sum(tcp_rto_waits(0.0))`` = 924.6 s.
+    The first RTO is ``rtt + max(4 rttvar, TCP_RTO_MIN)`` (``rttvar``: the round trip's
+    variation, 0 on a steady path, where the floor holds); each expiry doubles it,
+    capped at ``TCP_RTO_MAX``; ``TCP_RETRIES2`` retransmissions, the connection dropped
+    at the next expiry: 16 waits. ``sum(tcp_rto_waits(0.0))`` = 924.6 s.
     """
-    rto = rtt + TCP_RTO_MIN
+    rto = rtt + max(4.0 * rttvar, TCP_RTO_MIN)
     return [min(rto * 2 ** k, TCP_RTO_MAX) for k in range(TCP_RETRIES2 + 1)]
 
 

@@ -183,6 +183,33 @@ def _case_clashes(entries: Iterable[tuple[tuple, str]], what: str) -> list[Issue
     return issues
 
 
+def _jitter_checks(topo: TopologySection) -> list[Issue]:
+    """A link's jitter at most its latency (a packet's delay is never below 0)."""
+    t = ("topology",)
+    links = [((*t, name), getattr(topo, name)) for name in
+             ("server_link", "host_link", "uplink", "wan")]
+    links += [((*t, "wans", i), w) for i, w in enumerate(topo.wans)]
+    links += [((*t, "hosts", i, "link"), h.link) for i, h in enumerate(topo.hosts)]
+    links += [((*t, "links", i), lk) for i, lk in enumerate(topo.links)]
+    if topo.wifi is not None:
+        links.append(((*t, "wifi", "uplink"), topo.wifi.uplink))
+    issues: list[Issue] = []
+    for path, lk in links:
+        if lk is None:
+            continue
+        if lk.jitter > lk.latency:
+            issues.append(((*path, "jitter"), f"{lk.jitter:g} s is more than the latency "
+                                              f"({lk.latency:g} s): a delay below 0"))
+        r = getattr(lk, "reverse", None)
+        if r is not None and r.jitter is not None:
+            lat = r.latency if r.latency is not None else lk.latency
+            if r.jitter > lat:
+                issues.append(((*path, "reverse", "jitter"),
+                               f"{r.jitter:g} s is more than the latency ({lat:g} s): a "
+                               "delay below 0"))
+    return issues
+
+
 def topology_checks(topo: TopologySection) -> list[Issue]:
     """Fields the shape needs, fields it does not use, duplicate names."""
     t = ("topology",)
@@ -213,6 +240,7 @@ def topology_checks(topo: TopologySection) -> list[Issue]:
             hint = {"servers": "; use racks and servers_per_rack",
                     "servers_per_rack": "; use servers"}.get(name, "")
             issues.append(((*t, name), f"not used by shape {topo.shape!r}{hint}"))
+    issues += _jitter_checks(topo)
     if topo.shape == "leaf-spine" and (topo.uplink is None) == (topo.oversubscription is None):
         issues.append(((*t, "uplink"), "give exactly one of uplink and oversubscription"))
     if topo.shape == "custom":

@@ -45,7 +45,7 @@ def _spec(link: Link | None) -> LinkSpec | None:
     r = getattr(link, "reverse", None)  # (a WAN link's other direction)
     return LinkSpec(link.bandwidth, link.latency, link.loss,
                     bandwidth_ba=r and r.bandwidth, latency_ba=r and r.latency,
-                    loss_ba=r and r.loss)
+                    loss_ba=r and r.loss, jitter=link.jitter, jitter_ba=r and r.jitter)
 
 
 def _wifi(t: TopologySection) -> WifiSpec | None:
@@ -172,7 +172,8 @@ def build_topology(t: TopologySection) -> tuple[Topology | None, list[Issue]]:
         try:
             topo.add_node(h.name, "host", domain=topo.domain_of(h.attach), nics=h.nics)
             for _ in range(h.nics):
-                topo.add_link(h.attach, h.name, link.bandwidth, link.latency, link.loss)
+                topo.add_link(h.attach, h.name, link.bandwidth, link.latency, link.loss,
+                              jitter=link.jitter)
         except TopologyError as e:
             issues.append((p, str(e)))
     for i, lk in enumerate(t.links):
@@ -186,7 +187,8 @@ def build_topology(t: TopologySection) -> tuple[Topology | None, list[Issue]]:
         try:
             topo.add_link(lk.a, lk.b, lk.bandwidth, lk.latency, lk.loss,
                           bandwidth_ba=r and r.bandwidth, latency_ba=r and r.latency,
-                          loss_ba=r and r.loss, name=lk.name)
+                          loss_ba=r and r.loss, name=lk.name, jitter=lk.jitter,
+                          jitter_ba=r and r.jitter)
         except TopologyError as e:
             issues.append((p, str(e)))
     if not issues:

@@ -146,11 +146,14 @@ class Link(Section):
         bandwidth: bytes/s.
         latency: one-way latency, s.
         loss: per-packet loss probability, in [0, 1).
+        jitter: each packet's one-way delay drawn uniformly in ``latency ± jitter``
+            (netem's ``delay TIME JITTER``), order kept; at most ``latency``.
     """
 
     bandwidth: Rate
     latency: Time = 0.0
     loss: Probability = 0.0
+    jitter: Time = 0.0
 
 
 class LinkReverse(Section):
@@ -159,6 +162,7 @@ class LinkReverse(Section):
     bandwidth: OptRate = None
     latency: OptTime = None
     loss: Probability | None = None
+    jitter: OptTime = None
 
 
 class WanLink(Link):
@@ -209,6 +213,7 @@ class ExtraLink(Section):
     bandwidth: Rate
     latency: Time = 0.0
     loss: Probability = 0.0
+    jitter: Time = 0.0
     reverse: LinkReverse | None = None
 
 

@@ -26,6 +26,7 @@ class LinkSpec:
         bandwidth: bytes per second, finite and > 0.
         latency: one-way latency in seconds, >= 0.
         loss: per-packet loss probability per direction, in [0, 1).
+        jitter: the one-way delay's variation per direction (``LinkDir.jitter``).
     """
 
     bandwidth: float
@@ -35,9 +36,11 @@ class LinkSpec:
     bandwidth_ba: float | None = None
     latency_ba: float | None = None
     loss_ba: float | None = None
+    jitter: float = 0.0
+    jitter_ba: float | None = None
 
     def __post_init__(self) -> None:
-        check_link_values("LinkSpec", self.bandwidth, self.latency, self.loss)
+        check_link_values("LinkSpec", self.bandwidth, self.latency, self.loss, self.jitter)
 
 
 @dataclass(frozen=True)
@@ -347,7 +350,7 @@ def _count(what: str, value: object) -> None:
 def _link(topo: Topology, a: str, b: str, spec: LinkSpec) -> None:
     topo.add_link(a, b, spec.bandwidth, spec.latency, spec.loss,
                   bandwidth_ba=spec.bandwidth_ba, latency_ba=spec.latency_ba,
-                  loss_ba=spec.loss_ba)
+                  loss_ba=spec.loss_ba, jitter=spec.jitter, jitter_ba=spec.jitter_ba)
 
 
 def _add_servers(topo: Topology, tor: str, prefix: str, rack_name: str, domain: str,

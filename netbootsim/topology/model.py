@@ -63,6 +63,9 @@ class LinkDir:
         latency: one-way delay in seconds (propagation plus switching), >= 0.
         loss: per-packet loss probability in this direction, in [0, 1).
         link: name of the full-duplex link this direction belongs to.
+        jitter: each packet's one-way delay is drawn uniformly in ``latency ± jitter``
+            (netem's ``delay TIME JITTER`` [netem]), order kept; ``0 <= jitter <=
+            latency``.
     """
 
     name: str
@@ -72,9 +75,11 @@ class LinkDir:
     latency: float
     loss: float
     link: str
+    jitter: float = 0.0
 
 
-def check_link_values(where: str, bandwidth: float, latency: float, loss: float) -> None:
+def check_link_values(where: str, bandwidth: float, latency: float, loss: float,
+                      jitter: float = 0.0) -> None:
     """Raise :class:`TopologyError` unless the values make a valid link direction.
 
     Args:
@@ -82,6 +87,7 @@ def check_link_values(where: str, bandwidth: float, latency: float, loss: float)
         bandwidth: bytes/s; must be finite and > 0.
         latency: seconds; must be finite and >= 0.
         loss: probability; must be in [0, 1).
+        jitter: seconds; must be in [0, latency] (a delay never below 0).
     """
     if not _is_number(bandwidth) or not (math.isfinite(bandwidth) and bandwidth > 0):
         raise TopologyError(f"{where}: bandwidth must be a finite number > 0 bytes/s, "
@@ -90,6 +96,9 @@ def check_link_values(where: str, bandwidth: float, latency: float, loss: float)
         raise TopologyError(f"{where}: latency must be a finite number >= 0 s, got {latency!r}")
     if not _is_number(loss) or not 0 <= loss < 1:
         raise TopologyError(f"{where}: loss must be a probability in [0, 1), got {loss!r}")
+    if not _is_number(jitter) or not 0 <= jitter <= latency:
+        raise TopologyError(f"{where}: jitter must be between 0 and the latency "
+                            f"({latency:g} s), got {jitter!r}")
 
 
 def _is_number(x: object) -> bool:
@@ -164,7 +173,8 @@ class Topology:
     def add_link(self, a: str, b: str, bandwidth: float, latency: float = 0.0,
                  loss: float = 0.0, *, bandwidth_ba: float | None = None,
                  latency_ba: float | None = None, loss_ba: float | None = None,
-                 name: str | None = None) -> tuple[LinkDir, LinkDir]:
+                 name: str | None = None, jitter: float = 0.0,
+                 jitter_ba: float | None = None) -> tuple[LinkDir, LinkDir]:
         """Add a full-duplex link between two existing nodes.
 
         The ``*_ba`` values set the direction ``b -> a``; each defaults to its ``a -> b``
@@ -182,6 +192,8 @@ class Topology:
             latency_ba: latency ``b -> a``.
             loss_ba: loss probability ``b -> a``.
             name: the link's name instead of the default.
+            jitter: the one-way delay's variation ``a -> b`` (:class:`LinkDir`).
+            jitter_ba: the same ``b -> a``.
 
         Returns:
             The two directions ``(a -> b, b -> a)``.
@@ -205,20 +217,22 @@ class Topology:
         if link in self._links:
             raise TopologyError(f"{where}: a link with this name already exists")
         values = {
-            (a, b): (bandwidth, latency, loss),
+            (a, b): (bandwidth, latency, loss, jitter),
             (b, a): (
                 bandwidth if bandwidth_ba is None else bandwidth_ba,
                 latency if latency_ba is None else latency_ba,
                 loss if loss_ba is None else loss_ba,
+                jitter if jitter_ba is None else jitter_ba,
             ),
         }
         dirs = []
-        for (x, y), (bw, lat, p) in values.items():
+        for (x, y), (bw, lat, p, jit) in values.items():
             dir_name = f"{x}->{y}{suffix}"
-            check_link_values(f"{where} direction {dir_name!r}", bw, lat, p)
+            check_link_values(f"{where} direction {dir_name!r}", bw, lat, p, jit)
             if dir_name in self._dir_names:
                 raise TopologyError(f"{where}: direction name {dir_name!r} already in use")
-            dirs.append(LinkDir(dir_name, x, y, float(bw), float(lat), float(p), link))
+            dirs.append(LinkDir(dir_name, x, y, float(bw), float(lat), float(p), link,
+                                float(jit)))
         ab, ba = dirs
         self.graph.add_edge(a, b, key=ab.name, ld=ab)
         self.graph.add_edge(b, a, key=ba.name, ld=ba)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from netbootsim.net.packet import PacketLink, PacketPath, path_rtt
 from netbootsim.net.packet_tftp import ack_wire, oack_wire, rrq_wire, tftp_over_packets
@@ -88,6 +90,43 @@ def test_loss_reproducible_with_seeded_generator():
 def test_loss_needs_explicit_generator():
     with pytest.raises(ValueError, match="Generator"):
         PacketLink(simpy.Environment(), 1e9, loss=0.1)
+
+
+# ------------------------------------------------------------------------- jitter
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 5e-3), st.integers(64, 1500)), min_size=1,
+                max_size=40),
+       st.floats(0, 2e-3), st.integers(0, 2**32 - 1))
+def test_jitter_keeps_each_delay_in_its_band_and_the_order(sends, jitter, seed):
+    # each packet leaves the transmitter at its serialisation end e (1e6 B/s, queued
+    # FIFO) and arrives in [e + 2 ms - jitter, e + 2 ms + jitter], or with the packet
+    # before it when that one arrives later (order kept); never before it
+    sends = sorted(sends)
+    env = simpy.Environment()
+    link = PacketLink(env, 1e6, 2e-3, rng=np.random.default_rng(seed), jitter=jitter)
+    got = _arrivals(env, [link], sends)
+    ends, busy = [], 0.0
+    for t, size in sends:
+        busy = max(t, busy) + size / 1e6
+        ends.append(busy)
+    times = [t for t, _ in got]
+    assert [i for _, i in got] == list(range(len(sends)))
+    assert times == sorted(times)
+    for k, (t, e) in enumerate(zip(times, ends, strict=True)):
+        assert t <= e + 2e-3 + jitter + 1e-12
+        assert t >= e + 2e-3 - jitter - 1e-12 or (k > 0 and t - times[k - 1] < 1e-12)
+
+
+def test_jitter_draws_nothing_when_zero_and_needs_a_generator():
+    rng = np.random.default_rng(3)
+    state = rng.bit_generator.state
+    env = simpy.Environment()
+    _arrivals(env, [PacketLink(env, 1e6, 1e-3, rng=rng, jitter=0.0)], [(0.0, 1000)] * 5)
+    assert rng.bit_generator.state == state  # no draw: a scenario without jitter is as it was
+    with pytest.raises(ValueError, match="Generator"):
+        PacketLink(simpy.Environment(), 1e9, 1e-3, jitter=1e-4)
+    with pytest.raises(ValueError, match="jitter"):
+        PacketLink(simpy.Environment(), 1e9, 1e-3, rng=rng, jitter=2e-3)
 
 
 def _tftp(size, params, loss=0.0, seed=0):
