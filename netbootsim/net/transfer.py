@@ -17,8 +17,8 @@ every protocol the same way, in three stretches:
 3. **after the data**, another ``env.timeout`` where the protocol has one: HTTP's last
    byte travelling to the client. TFTP has none, its last ACK ends the data phase.
 
-A transfer given a :class:`Guard` (a run with links that go down) is told when a link
-under its flow goes down: the flow is cancelled, and the guard says what follows
+A transfer given a :class:`Guard` (a run with links or services that go down) is told
+when one under its flow goes down: the flow is cancelled, and the guard says what follows
 (:class:`Detour`): the data moves again later, on the same path or another, from the
 bytes not yet moved and with a new bound; or the transfer fails (the protocols' timers,
 :mod:`netbootsim.protocols.recovery`).
@@ -101,10 +101,10 @@ class Detour:
 
 
 class Guard(Protocol):
-    """Watches a transfer's flows for the links under them going down."""
+    """Watches a transfer's flows for what they cross (links, services) going down."""
 
     def watch(self, flow: Flow) -> simpy.Event | None:
-        """An event that fires when a link under ``flow`` goes down (None: none will)."""
+        """An event that fires when something ``flow`` crosses goes down (None: none will)."""
 
     def unwatch(self, flow: Flow) -> None:
         """``flow`` ended or was cancelled: stop watching it."""
@@ -147,7 +147,8 @@ def transfer(
         plan: a TFTP or HTTP plan of the law.
         name: the data flow's name.
         on_flow: ``on_flow(flow, active)``, told when the data flow starts and ends.
-        guard: told of links going down under the data flow; None: none will.
+        guard: told of links or services going down under the data flow; None: none
+            will.
 
     Returns:
         The :class:`~netbootsim.protocols.TransferResult`, from the request to the last
