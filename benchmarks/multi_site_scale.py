@@ -53,6 +53,7 @@ def widened(sites: int, variant: str) -> dict:
         over.pop(key)
     sc.pop("costs", None)
     sc.update(over)
+    sc["run"].pop("replications", None)  # one run, as the storm's
     t = sc["topology"]
     t.update(sites=sites, racks=1, servers_per_rack=SERVERS)
     t["wifi"]["stations"] = KIOSKS

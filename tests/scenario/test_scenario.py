@@ -255,7 +255,7 @@ def test_many_errors_all_reported():
     assert problems_of(f) == [f"{f}:{line}" for line in [
         "5: topology.server_link.bandwidth: required field missing",
         "5: topology.server_link.bandwith: unknown field 'bandwith' (did you mean "
-        "'bandwidth'?); expected one of: bandwidth, latency, loss",
+        "'bandwidth'?); expected one of: bandwidth, latency, loss, jitter",
         "10: services.tftp1.host: unknown host 'boot2' (did you mean 'boot1'?); hosts: boot1",
         "10: services.tftp1.max_sessions: must be ≥ 1; got 0",
         "11: services.http1: unknown kind 'htp'; expected one of: tftp, http, dhcp, api, "
