@@ -60,7 +60,11 @@ independent of the number of flows:
   bound whose keyed resources have room for it (a slow-start step on a path no
   saturated port holds back): it joins the group of its new bound.
 
-Large solves (many classes) use the vectorised solver, small ones the list one.
+Large solves (many classes) use the vectorised solver, small ones the list one. A
+vectorised solve takes only the components (classes linked by the keyed resources they
+share) whose inputs changed since the last one (:meth:`FlowEngine._touched`): max-min
+fairness splits over them, so the others keep their rates. Sites whose flows meet only
+on links with room (a central mirror's) are solved one at a time.
 """
 
 from __future__ import annotations
@@ -187,6 +191,8 @@ class FlowEngine(BaseEngine):
         self._slot_minb = np.full(64, math.inf)  # free class: at most its least bound
         self._slot_free = np.zeros(64, dtype=bool)  # a free class
         self._caps = np.full(8, math.inf)  # capacity by resource index (index 0: dummy)
+        #: the inputs of the last vector solve (None: none, or a list solve since)
+        self._seen: tuple[np.ndarray, ...] | None = None
         self._load = np.zeros(8)  # load by resource index, as of the last solve
         self._res_keyed = np.zeros(8, dtype=bool)  # keyed, by resource index
         #: resources not keyed (or not when last noted) whose demand is ≥ BUSY of capacity
@@ -839,10 +845,11 @@ class FlowEngine(BaseEngine):
             self._empty_groups.clear()
         while True:
             n = len(self._classes)
-            self.entries_solved += n
             if n == 0:
                 return
             if n < self._vector_from:
+                self.entries_solved += n
+                self._seen = None  # (the vector solves' record of what they solved)
                 classes = list(self._classes.values())
                 sol = maxmin([len(c.members) for c in classes], [c.bound for c in classes],
                              [c.resources for c in classes], _CAP, saturated=False)
@@ -850,7 +857,10 @@ class FlowEngine(BaseEngine):
                 over = [(c, rate) for c, rate in zip(classes, sol.rates, strict=True)
                         if c.lows and rate > minb[c.slot]]
             else:
-                slots = np.flatnonzero(self._slot_n > 0.5)
+                slots, comp = self._touched(np.flatnonzero(self._slot_n > 0.5))
+                self.entries_solved += slots.size
+                if not slots.size:  # nothing changed since the last solve
+                    return
                 rates, lim_idx, level_of = maxmin_arrays(
                     self._slot_n[slots], self._slot_bound[slots], self._slot_res[slots],
                     self._caps[: len(self._res_list)])
@@ -880,12 +890,13 @@ class FlowEngine(BaseEngine):
                     self._slot_lim[cls.slot] = -1 if lim is None else self._res_idx(lim)
         else:
             rows = self._slot_res[slots]
-            self._load[: len(self._res_list)] = np.bincount(
-                rows.ravel(), weights=np.repeat(self._slot_n[slots] * rates, rows.shape[1]),
-                minlength=len(self._res_list))
-            self._load[0] = 0.0
             n_res = len(self._res_list)
-            low = np.flatnonzero(self._res_keyed[:n_res] & (
+            load = np.bincount(
+                rows.ravel(), weights=np.repeat(self._slot_n[slots] * rates, rows.shape[1]),
+                minlength=n_res)
+            self._load[:n_res][comp] = load[comp]  # (the other components' stand)
+            self._load[0] = 0.0
+            low = np.flatnonzero(comp & self._res_keyed[:n_res] & (
                 self._load[:n_res] <= self._caps[:n_res] * _UNKEYED))
             for i in low:  # their flows could not fill them: out at the next solve
                 self._unkeys[self._res_list[int(i)]] = None
@@ -931,6 +942,51 @@ class FlowEngine(BaseEngine):
         for cls in held:
             if cls.lows is None and cls.resources and cls.members:
                 self._free(cls)
+        if levels is None:
+            self._seen_now()
+
+    def _touched(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The live slots a vector solve must take, and its resources (a mask).
+
+        Max-min fairness splits over the connected components of classes and the keyed
+        resources they share: a component whose inputs (its classes' counts, bounds,
+        least member bounds and resources, its resources' capacities) are as at the
+        last vector solve keeps its rates. The rest is what changed since, grown to
+        whole components. (Flows of independent bottlenecks that also cross resources
+        with room, such as a central mirror's link, share no keyed resource: an event
+        at one site does not re-solve the others.)
+        """
+        n_res = len(self._res_list)
+        seen = self._seen
+        size = self._slot_n.shape[0]
+        if seen is None or seen[0].shape[0] != size or seen[2].shape != self._slot_res.shape \
+                or seen[4].shape[0] != self._caps.shape[0]:
+            return slots, np.ones(n_res, dtype=bool)
+        n0, b0, r0, m0, c0 = seen
+        dirty = (self._slot_n != n0) | (self._slot_bound != b0) | (self._slot_minb != m0) \
+            | (self._slot_res != r0).any(axis=1)
+        comp = np.zeros(n_res, dtype=bool)
+        comp[self._slot_res[dirty].ravel()] = True
+        comp[r0[dirty].ravel()] = True  # what the changed slots held before
+        comp[:n_res] |= self._caps[:n_res] != c0[:n_res]
+        comp[0] = False  # (the dummy resource joins nobody)
+        rows = self._slot_res[slots]
+        take = dirty[slots]  # (a changed class with no keyed resource is its own component)
+        comp[rows[take].ravel()] = True
+        comp[0] = False
+        while True:
+            grown = comp[rows].any(axis=1) & ~take
+            if not grown.any():
+                break
+            take |= grown
+            comp[rows[grown].ravel()] = True
+            comp[0] = False
+        return slots[take], comp
+
+    def _seen_now(self) -> None:
+        """Record the inputs of the vector solve just made (:meth:`_touched`)."""
+        self._seen = (self._slot_n.copy(), self._slot_bound.copy(), self._slot_res.copy(),
+                      self._slot_minb.copy(), self._caps.copy())
 
     def _reallow(self, grp: _Group, allow: float, now: float) -> None:
         """Give a bottleneck group a new allowance: its members' demands follow."""

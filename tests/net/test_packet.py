@@ -24,7 +24,7 @@ def _arrivals(env, links, sends):
 
     def sender():
         for i, (t, size) in enumerate(sends):
-            yield env.timeout(t - env.now)
+            yield env.timeout(max(t - env.now, 0.0))  # (float sums of the gaps)
             path.send(size, i)
 
     env.process(sender())
