@@ -99,6 +99,8 @@ def _shown(name: str, value: object) -> str:
         return format_size(float(value))
     if name == "http_client_rate":
         return "no limit" if value == math.inf else format_rate(float(value))
+    if name == "http_watchdog" and value == math.inf:
+        return "none (waits for ever)"
     if isinstance(value, float):
         return "0 s" if value == 0 else format_time(value)
     return str(value)

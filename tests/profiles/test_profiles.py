@@ -169,3 +169,7 @@ def test_models_marks_every_profile_value_and_its_source_key(capsys):
     post = next(ln for ln in lines if ln.startswith("  published   post")
                 and "lognormal, median 3min, p95 5min (spread assumed)" in ln)
     assert "linuxboot-book-208" in post
+    # iPXE's HTTP idle watchdog: today's build 120 s, the 2019 ROM none
+    watchdogs = [ln.split()[2:5] for ln in lines if ln.startswith("  published   http_watchdog")]
+    assert ["2min", "[ipxe-src]"] in [w[:2] for w in watchdogs]
+    assert ["none", "(waits", "for"] in watchdogs
