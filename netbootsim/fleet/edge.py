@@ -18,8 +18,11 @@ fill of an object has completed.
   as nginx's cache manager does past ``proxy_cache_path ... max_size``
   [nginx-proxy-cache]; an object larger than the whole cache is fetched from the origin
   for each request and never kept. Objects being sent when evicted are still sent (an
-  open file outlives its cache entry). nginx's ``inactive`` removal (an object unused
-  for 10 min by default) is not modelled.
+  open file outlives its cache entry).
+* ``inactive``: an object nobody asked for this long is removed, however fresh (nginx's
+  ``proxy_cache_path ... inactive``, 10 min by default [nginx-proxy-cache]); the next
+  request misses. Checked when the edge is next asked (nginx's cache manager removes
+  it in the background; what a request sees is the same).
 * An edge whose origin is an edge fills that one first.
 * ``fallback: origin``: while the edge is down (a ``service-down`` fault) its clients
   are sent to the origin (a CDN steering around a dead edge); ``none``: they fail as
@@ -50,29 +53,50 @@ __all__ = ["EdgeState", "Edges"]
 class EdgeState:
     """What one edge holds.
 
-    Objects filled (least recently used first, with their sizes), bytes used, fills in
-    progress, objects evicted so far.
+    Objects filled (least recently used first, with their sizes), when each was last
+    asked for, bytes used, fills in progress, objects evicted (for room) and expired
+    (unused for ``inactive``) so far.
     """
 
     held: OrderedDict[str, float] = field(default_factory=OrderedDict)
+    used_at: dict[str, float] = field(default_factory=dict)
     used: float = 0.0
     fills: dict[str, simpy.Event] = field(default_factory=dict)
     evicted: int = 0
+    expired: int = 0
 
-    def keep(self, file: str, size: float, cache: float) -> list[str]:
+    def expire(self, now: float, inactive: float) -> list[str]:
+        """Remove the objects nobody asked for in the last ``inactive`` seconds."""
+        gone = []
+        while self.held:
+            old = next(iter(self.held))  # the least recently used first
+            if now - self.used_at[old] <= inactive:
+                break
+            self.used -= self.held.pop(old)
+            del self.used_at[old]
+            gone.append(old)
+        self.expired += len(gone)
+        if not self.held:
+            self.used = 0.0
+        return gone
+
+    def keep(self, file: str, size: float, cache: float, now: float = 0.0) -> list[str]:
         """Hold ``file``, evicting the least recently used objects to make room.
 
-        Returns what was evicted. (``size`` must not exceed ``cache``.)
+        ``now``: when it was asked for. Returns what was evicted. (``size`` must not
+        exceed ``cache``.)
         """
         gone = []
         while self.held and self.used + size > cache:
             old, old_size = self.held.popitem(last=False)
             self.used -= old_size
+            del self.used_at[old]
             gone.append(old)
         self.evicted += len(gone)
         if not self.held:
             self.used = 0.0  # exact, no float residue
         self.held[file] = size
+        self.used_at[file] = now
         self.used += size
         return gone
 
@@ -102,8 +126,10 @@ class Edges:
         ``who``: ``(server, group, rack, stage, attempt)`` of the request, for the record.
         """
         st = self.state[edge.name]
+        st.expire(self.env.now, edge.inactive)
         if file in st.held:
             st.held.move_to_end(file)  # a use: the most recently used now
+            st.used_at[file] = self.env.now
             return None  # a hit
         pending = st.fills.get(file)
         if pending is not None:  # coalesced: wait for the fill in progress
@@ -124,7 +150,8 @@ class Edges:
             done.succeed(TransferResult("http", self.env.now, self.env.now, 0.0, 0.0,
                                         "failed", "the fill was cut short"))
             raise
-        gone = st.keep(file, size, edge.cache) if res.outcome == "ok" and keep else []
+        gone = st.keep(file, size, edge.cache, self.env.now) \
+            if res.outcome == "ok" and keep else []
         evicted = f", evicting {', '.join(gone)}" if gone else ""
         self.record(server, group, rack, stage, f"edge-fill:{file}", attempt, res.start,
                     res.end, res.bytes, "http", origin.name, res.outcome,

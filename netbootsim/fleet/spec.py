@@ -68,7 +68,7 @@ class Service:
             script, ``kernel``/``initrd``/``boot`` of its group's images).
         https: it serves ``https://``.
         trusted: its certificate chains to the clients' trust anchor.
-        origin, cache, coalesce, fallback: HTTP: an edge cache's (:mod:`.edge`).
+        origin, cache, inactive, coalesce, fallback: HTTP: an edge cache's (:mod:`.edge`).
         tls: HTTP: its TLS termination's CPU (``None``: not counted).
     """
 
@@ -92,6 +92,7 @@ class Service:
     trusted: bool = True
     origin: str | None = None
     cache: float = math.inf
+    inactive: float = 600.0
     coalesce: bool = True
     fallback: str = "none"
     tls: TlsSpec | None = None

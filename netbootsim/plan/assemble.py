@@ -121,6 +121,7 @@ def _service(name: str, svc) -> Service:
                    workers=getattr(svc, "workers", None),
                    https=getattr(svc, "https", False), trusted=getattr(svc, "trusted", True),
                    **({"origin": svc.origin, "cache": svc.cache or math.inf,
+                       "inactive": svc.inactive,
                        "coalesce": svc.coalesce, "fallback": svc.fallback,
                        "tls": _tls(svc.tls)}
                       if svc.kind == "http" else {}),
@@ -313,8 +314,9 @@ def delivery_notes(inputs: FleetInputs) -> list[str]:
             size = "" if math.isinf(s.cache) else f", {s.cache / 2**30:g} GiB kept"
             misses = "one fill for simultaneous misses" if s.coalesce else "a fill per miss"
             evict = ("least recently used objects evicted to make room (nginx's cache "
-                     "manager), none removed for being idle" if not math.isinf(s.cache)
-                     else "nothing evicted")
+                     "manager)" if not math.isinf(s.cache) else "nothing evicted for room")
+            evict += (f", objects unused for {s.inactive:g} s removed (nginx's inactive, "
+                      "10 min by default)")
             notes.append(f"Edge cache {s.name!r}: fills from {s.origin!r} object by object"
                          f"{size}, {misses}; {evict}.")
     if inputs.wifi:

@@ -167,7 +167,7 @@ def fleet_checks(parts) -> list[Issue]:
             else:
                 _service(issues, p, svc.origin, kinds, ("http",))
         if getattr(svc, "kind", "") == "http" and svc.origin is None:
-            for field in ("cache", "fallback"):
+            for field in ("cache", "inactive", "fallback"):
                 if field in svc.model_fields_set:
                     issues.append((("services", name, field), "only for an edge cache "
                                    "(a service with an origin)"))

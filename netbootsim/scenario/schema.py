@@ -381,8 +381,12 @@ class HttpService(Section):
         origin: an edge cache (a CDN edge, a site's caching proxy): the HTTP service it
             fills its objects from (:mod:`netbootsim.fleet.edge`); ``None``: it holds
             every image itself.
-        cache: an edge's capacity (bytes); an object that does not fit what is left is
-            fetched from the origin for each request and not kept (``None``: no limit).
+        cache: an edge's capacity (bytes): the least recently used objects make room
+            for a new one; an object larger than the whole cache is fetched from the
+            origin for each request and not kept (``None``: no limit).
+        inactive: an edge drops an object nobody asked for this long, however fresh
+            (nginx ``proxy_cache_path ... inactive``, 10 min by default
+            [nginx-proxy-cache]).
         coalesce: an edge's misses of one object wait for the one fill in progress
             (``true``) instead of each fetching it from the origin.
         fallback: when the edge is down, its clients go to the origin (``origin``) or
@@ -399,6 +403,7 @@ class HttpService(Section):
     trusted: bool = True
     origin: Name | None = None
     cache: Size | None = None
+    inactive: Time = 600.0
     coalesce: bool = True
     fallback: Literal["origin", "none"] = "none"
     tls: TlsTermination | None = None

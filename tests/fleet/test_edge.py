@@ -146,3 +146,19 @@ def test_a_hit_makes_an_object_the_most_recently_used():
                       & res.phases.phase.str.startswith("edge-fill:")]
     assert late.phase.tolist() == ["edge-fill:os"]
     assert late.reason.tolist() == ["into edge1, evicting initrd"]
+
+
+@pytest.mark.parametrize(("gap", "inactive", "fills_of_second"), [
+    # two servers `gap` apart, each fetching the kernel then the initrd. The first's
+    # fills end a few tenths of a second after it starts; the second asks ~gap later.
+    # Unused for longer than `inactive` (nginx's default 10 min), the objects are gone:
+    # the second fills both again; within it, it hits both
+    (100.0, None, 0), (700.0, None, 2), (100.0, "60s", 2), (700.0, "1h", 0)])
+def test_an_object_unused_for_inactive_is_removed(gap, inactive, fills_of_second):
+    sc = edge_scenario(servers=2, **({"inactive": inactive} if inactive else {}))
+    sc["fleet"][0]["power_on"] = {"at": "0s", "per_second": 1.0 / gap}
+    res = simulate_scenario(sc)
+    ph = res.phases[res.phases.phase.str.startswith("edge-fill:")]
+    assert (ph.server == "r01s002").sum() == fills_of_second
+    assert (ph.server == "r01s001").sum() == 2
+    assert res.summary["completed"] == 2
