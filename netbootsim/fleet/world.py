@@ -464,21 +464,11 @@ class World:
         """
         env = self.env
         start = env.now
+        who = (server, group, rack, stage, attempt)
         if svc.origin is not None:  # an edge cache (.edge): fill the object first
-            edge_down = self.faults.down(svc.name, start) is not None
-            if edge_down and svc.fallback == "origin":
-                origin = self.services[svc.origin]
-                self.record(server, group, rack, stage, f"edge-fallback:{file}", attempt,
-                            start, start, 0.0, "http", origin.name, "ok",
-                            f"{svc.name} down: to its origin")
-                svc = origin
-            elif not edge_down:
-                failed = yield from self.edges.fill(svc, file, size,
-                                                    (server, group, rack, stage, attempt))
-                if failed is not None:
-                    return TransferResult("http", start, env.now, 0.0, 0.0, "failed",
-                                          f"HTTP 504 from {svc.name}: its fill from "
-                                          f"{svc.origin} failed ({failed.reason})")
+            svc, failed = yield from self._edge_first(svc, file, size, who)
+            if failed is not None:
+                return failed
         key = f"{server}/{file}"
         if via is None:
             route = self._route(svc, server, key)
@@ -493,8 +483,8 @@ class World:
         if fail is not None:
             return fail
         conns = self.connections.setdefault(server, {})
-        key = svc.name if via is None else via.spec.name  # the connection's other end
-        prev = conns.get(key)
+        peer = svc.name if via is None else via.spec.name  # the connection's other end
+        prev = conns.get(peer)
         if profile is None:  # rate_cap is a payload rate (a disk); the flow's is on the wire
             tcp = TcpParams(rwnd=LINUX_RWND)
             extra, overhead, cap = 0.0, 0.0, rate_cap * tcp.wire_factor
@@ -502,7 +492,7 @@ class World:
         else:
             tcp, extra = profile.tcp, profile.tcp_client_delay
             overhead, cap = profile.http_request_overhead, profile.http_client_rate
-        conns[key] = size
+        conns[peer] = size
         if via is not None:
             overhead += via.spec.service_time  # the balancer's time on each request
         connected, warm = prev is not None, prev is not None and prev >= tcp.rwnd
@@ -510,32 +500,10 @@ class World:
                        else math.inf, self.faults.path_loss(fwd, env.now),
                        server_time=overhead, rate_cap=min(cap, rate_cap),
                        connected=connected, warm=warm)
-        pool = self.workers.get(svc.name)
-        if via is not None and prev is None and via.spec.name in self.workers:
-            # the balancer's connection table first (maxconn), then a mirror worker
-            req, syns, waited = yield from self.workers[via.spec.name].connect()
-            if req is None:
-                return TransferResult("http", start, env.now, 0.0, 0.0, "failed",
-                                      f"no connection at {via.spec.name}: {syns} SYNs "
-                                      f"unanswered ({via.spec.max_connections} at once)")
-            self.held.setdefault(server, []).append((self.workers[via.spec.name], req))
-            if waited > 0:
-                self.record(server, group, rack, stage, f"lb-wait:{file}", attempt, start,
-                            env.now, 0.0, "http", via.spec.name, "ok",
-                            f"waited for a connection, {syns} SYNs "
-                            f"(max_connections {via.spec.max_connections})")
-        if prev is None and pool is not None:
-            req, syns, waited = yield from pool.connect()
-            what = f"{pool.workers.capacity} workers, backlog {pool.backlog}"
-            if req is None:
-                return TransferResult("http", start, env.now, 0.0, 0.0, "failed",
-                                      f"no HTTP worker: {syns} SYNs unanswered in "
-                                      f"{env.now - start:.2f} s ({what})")
-            self.held.setdefault(server, []).append((pool, req))
-            if waited > 0:
-                self.record(server, group, rack, stage, f"http-wait:{file}", attempt, start,
-                            env.now, 0.0, "http", svc.name, "ok",
-                            f"waited for a worker, {syns} SYNs ({what})")
+        if prev is None:  # a new connection: a balancer's entry, a mirror's worker
+            failed = yield from self._connect(svc, file, via, who, start)
+            if failed is not None:
+                return failed
         t_req = env.now
         term = None  # where the TLS ends, its CPU's cost: a balancer's, else the mirror's
         if tls:
@@ -551,7 +519,7 @@ class World:
             route, self._rerouter(svc, server, key, via, term), "http",
             tcp_rto_waits(route.rtt + extra, rtt_spread(route)),
             (tcp, self.faults.path_loss(fwd, env.now), min(cap, rate_cap), extra),
-            (server, group, rack, stage, attempt), file, svc, via=via,
+            who, file, svc, via=via,
             watchdog=profile.http_watchdog if profile is not None else math.inf)
         gen = self.transport.http(
             server, svc, route, file, size, tcp, hp, connected=connected, warm=warm,
@@ -568,6 +536,66 @@ class World:
         if res.outcome == "ok":
             self._moved_legs(route, hp.wire_bytes, guard)
         return res
+
+    def _edge_first(self, svc: Service, file: str, size: float, who: tuple
+                    ) -> Generator[simpy.Event, object, tuple[Service, TransferResult | None]]:
+        """An edge cache's part of a fetch: ``(the service to fetch from, failure)``.
+
+        The edge fills the object from its origin first (a miss, :mod:`.edge`); a dead
+        edge sends its client to the origin when told to (``fallback: origin``).
+        """
+        start = self.env.now
+        server, group, rack, stage, attempt = who
+        edge_down = self.faults.down(svc.name, start) is not None
+        if edge_down and svc.fallback == "origin":
+            origin = self.services[svc.origin]
+            self.record(server, group, rack, stage, f"edge-fallback:{file}", attempt,
+                        start, start, 0.0, "http", origin.name, "ok",
+                        f"{svc.name} down: to its origin")
+            return origin, None
+        if not edge_down:
+            failed = yield from self.edges.fill(svc, file, size, who)
+            if failed is not None:
+                return svc, TransferResult("http", start, self.env.now, 0.0, 0.0, "failed",
+                                           f"HTTP 504 from {svc.name}: its fill from "
+                                           f"{svc.origin} failed ({failed.reason})")
+        return svc, None
+
+    def _connect(self, svc: Service, file: str, via: Balancer | None, who: tuple,
+                 start: float) -> Generator[simpy.Event, object, TransferResult | None]:
+        """A new connection's waits: None, or the failed fetch (SYNs unanswered).
+
+        An L4 balancer's entry first (its ``max_connections``), then a mirror worker.
+        """
+        env = self.env
+        server, group, rack, stage, attempt = who
+        if via is not None and via.spec.name in self.workers:
+            # the balancer's connection table first (maxconn), then a mirror worker
+            req, syns, waited = yield from self.workers[via.spec.name].connect()
+            if req is None:
+                return TransferResult("http", start, env.now, 0.0, 0.0, "failed",
+                                      f"no connection at {via.spec.name}: {syns} SYNs "
+                                      f"unanswered ({via.spec.max_connections} at once)")
+            self.held.setdefault(server, []).append((self.workers[via.spec.name], req))
+            if waited > 0:
+                self.record(server, group, rack, stage, f"lb-wait:{file}", attempt, start,
+                            env.now, 0.0, "http", via.spec.name, "ok",
+                            f"waited for a connection, {syns} SYNs "
+                            f"(max_connections {via.spec.max_connections})")
+        pool = self.workers.get(svc.name)
+        if pool is not None:
+            req, syns, waited = yield from pool.connect()
+            what = f"{pool.workers.capacity} workers, backlog {pool.backlog}"
+            if req is None:
+                return TransferResult("http", start, env.now, 0.0, 0.0, "failed",
+                                      f"no HTTP worker: {syns} SYNs unanswered in "
+                                      f"{env.now - start:.2f} s ({what})")
+            self.held.setdefault(server, []).append((pool, req))
+            if waited > 0:
+                self.record(server, group, rack, stage, f"http-wait:{file}", attempt, start,
+                            env.now, 0.0, "http", svc.name, "ok",
+                            f"waited for a worker, {syns} SYNs ({what})")
+        return None
 
     def redirect(self, server: str, lb: Balancer, tls: bool = False
                  ) -> Generator[simpy.Event, object, tuple[TransferResult, str | None]]:

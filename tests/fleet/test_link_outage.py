@@ -241,3 +241,13 @@ def test_the_stall_agrees_with_the_packet_engine(server, duration, tolerance):
         assert abs(flow - packet) < tolerance
     else:
         assert abs(flow - packet) / packet < tolerance
+
+
+def test_a_transfer_back_after_an_outage_keeps_its_lag_member():
+    # two links per server, the kernel hashed onto "#2" by its flow key; the boot host's
+    # own link goes down 1 s and comes back: the resent data takes the route chosen
+    # again by the same key, so the same member ("same path"), 7 RTOs later
+    t, end = kernel_midpoint("http1", nics=2)
+    _, ph = outage_run("http1", [down("tor01--boot1", t, 1.0)], nics=2)
+    assert ph.loc["outage:kernel", "reason"].endswith("same path")
+    assert ph.loc["fetch:kernel", "end"] == pytest.approx(end + 7 * RTO, abs=1e-9)
