@@ -250,7 +250,10 @@ class Wifi(Section):
             default 1 s, iPXE's wait for better access points once it has found the
             network (NET80211_PROBE_GATHER, src/net/80211/net80211.c [ipxe-src]); the
             association and WPA2-PSK frames take milliseconds, and the PSK's PBKDF2
-            (4,096 HMAC-SHA1 rounds on the client's CPU) is not counted (uncalibrated).
+            (4,096 HMAC-SHA1 rounds on the client's CPU) is not counted: 1.4 ms with
+            OpenSSL 3.0 on the lab machine (``hashlib.pbkdf2_hmac``, 200 runs), under
+            0.2 % of the association; iPXE's own SHA-1 is slower, by an unmeasured
+            factor.
     """
 
     stations: PosInt
