@@ -1,6 +1,6 @@
 """Links that go down and servers that fall silent under running transfers (flow engine).
 
-:class:`LinkCuts` knows the run's link-down and service-down windows and the running
+:class:`Cuts` knows the run's link-down and service-down windows and the running
 flows that cross a link, or come from a service, with a window still to come; when the
 window opens it tells each of them (:meth:`~netbootsim.net.transfer.Guard.watch`). A
 :class:`TransferGuard` per transfer then says what follows
@@ -49,14 +49,14 @@ from ..protocols.recovery import (
 from .faults import Faults
 from .transport import Route
 
-__all__ = ["LinkCuts", "TransferGuard"]
+__all__ = ["Cuts", "TransferGuard"]
 
 
 #: What cut a flow: a link's name, or ``("service", name)`` for a service gone silent.
 Cause = str | tuple[str, str]
 
 
-class LinkCuts:
+class Cuts:
     """The running flows over links and from services that will go down, told when they do.
 
     Args:
@@ -70,11 +70,14 @@ class LinkCuts:
         self.faults = faults
         self._on: dict[Cause, dict[Flow, simpy.Event]] = {}  # cause -> flow -> its cut
         self._keys: dict[Flow, tuple[Cause, ...]] = {}
-        self._windows: dict[Cause, tuple] = {
+        windows: dict[Cause, tuple] = {
             **{ln: tuple(ws) for ln, ws in faults.link_down.items()},
             **{("service", n): tuple(ws) for n, ws in faults.service_down.items()}}
-        for key, windows in sorted(self._windows.items(), key=lambda kv: str(kv[0])):
-            for w in windows:
+        #: when each cause's last window opens (a flow started later needs no watch)
+        self._last: dict[Cause, float] = {k: max(w.start for w in ws)
+                                          for k, ws in windows.items() if ws}
+        for key, ws in sorted(windows.items(), key=lambda kv: str(kv[0])):
+            for w in ws:
                 env.timeout(w.start).callbacks.append(lambda _, key=key: self._down(key))
 
     def _down(self, key: Cause) -> None:
@@ -91,9 +94,8 @@ class LinkCuts:
         """
         now = self.env.now
         keys = [*links, *(("service", n) for n in services)]
-        later = tuple(sorted({k for k in keys
-                              if any(w.start >= now for w in self._windows.get(k, ()))},
-                             key=str))
+        last = self._last
+        later = tuple(sorted({k for k in keys if last.get(k, -math.inf) >= now}, key=str))
         if not later:
             return None
         ev = self.env.event()
@@ -122,7 +124,7 @@ class TransferGuard:
     """One transfer's answer to a link going down under it, or its server going silent.
 
     Args:
-        cuts: the run's :class:`LinkCuts`.
+        cuts: the run's :class:`Cuts`.
         route: the transfer's route when it started.
         reroute: the route at a time ``t``, chosen again around the links down then.
         kind: ``"tftp"`` or ``"http"``.
@@ -140,7 +142,7 @@ class TransferGuard:
     (:meth:`bind`).
     """
 
-    def __init__(self, cuts: LinkCuts, route: Route, reroute: Callable[[float], Route],
+    def __init__(self, cuts: Cuts, route: Route, reroute: Callable[[float], Route],
                  kind: str, waits: list[float],
                  restart: tuple[TcpParams, float, float, float] | float,
                  note: Callable[[float, float, str, str], None],
@@ -185,6 +187,12 @@ class TransferGuard:
         return (t_down + self.watchdog,
                 f"no data for {self.watchdog:g} s (iPXE's HTTP watchdog): {what}")
 
+    def _tftp_timeout(self, t_down: float, what: str) -> Detour:
+        """The failed transfer once iPXE's TFTP timer has resent and given up."""
+        sends, gave_up = resends(t_down, self.waits)
+        return self._fail(t_down, gave_up, f"TFTP timeout: {what}, {len(sends)} resends "
+                                           f"unanswered in {gave_up - t_down:g} s")
+
     def _silent(self, service: str, t_down: float) -> Detour:
         """The server went silent (a service-down fault): its sessions are lost.
 
@@ -194,10 +202,8 @@ class TransferGuard:
         else iPXE waits for ever.
         """
         what = f"{service} down at {t_down:g} s"
-        sends, gave_up = resends(t_down, self.waits)
         if self.kind == "tftp":
-            return self._fail(t_down, gave_up, f"TFTP timeout: {what}, {len(sends)} resends "
-                                               f"unanswered in {gave_up - t_down:g} s")
+            return self._tftp_timeout(t_down, what)
         ends = []
         if (w := self._watchdog(t_down, what)) is not None:
             ends.append(w)
@@ -242,8 +248,7 @@ class TransferGuard:
                 schedule = tuple((t, min(b, cap)) for t, b in schedule)
             return Detour(resume, route.path, bound, schedule, self.make_on_flow(route))
         if self.kind == "tftp":
-            return self._fail(t_down, gave_up, f"TFTP timeout: {what}, {len(sends)} resends "
-                                               f"unanswered in {gave_up - t_down:g} s")
+            return self._tftp_timeout(t_down, what)
         ends = [watchdog] if watchdog is not None else []
         if resume is None:  # the sender dropped the connection first
             up_from = next((t for t in [gave_up, *self.cuts.changes_after(gave_up)]

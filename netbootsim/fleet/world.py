@@ -44,7 +44,7 @@ from .dns import Dns
 from .edge import Edges
 from .faults import Faults
 from .flow_transport import FlowTransport
-from .outages import LinkCuts, TransferGuard
+from .outages import Cuts, TransferGuard
 from .packet_transport import PacketTransport
 from .results import FleetRun
 from .spec import (
@@ -164,7 +164,7 @@ class World:
                 sample_every=sample_every, buffer=buffer, host_queue=host_queue)
         #: running flows over links, or from services, that will go down (the flow
         #: engine's outages; the packet engine's links drop the packets themselves)
-        self.cuts = LinkCuts(env, self.faults) if engine == "flow" and \
+        self.cuts = Cuts(env, self.faults) if engine == "flow" and \
             (self.faults.link_down or self.faults.service_down) else None
         self.provisioners = provisioners or {}  # API name -> services.provisioning.Provisioner
         self.dns = Dns(dns or {}, topology, self.faults, streams.rng("dns"))

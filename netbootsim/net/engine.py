@@ -972,8 +972,6 @@ class FlowEngine(BaseEngine):
         comp[0] = False  # (the dummy resource joins nobody)
         rows = self._slot_res[slots]
         take = dirty[slots]  # (a changed class with no keyed resource is its own component)
-        comp[rows[take].ravel()] = True
-        comp[0] = False
         while True:
             grown = comp[rows].any(axis=1) & ~take
             if not grown.any():

@@ -400,7 +400,7 @@ class PacketNetwork:
         for d in dirs:
             link = self.by_name.get(d.name)
             if link is None:
-                jitter = getattr(d, "jitter", 0.0)
+                jitter = d.jitter
                 if d.src in self.hosts and self.host_queue == "fifo":
                     link = PacketLink(self.env, d.capacity, d.latency, buffer=math.inf,
                                       loss=d.loss, rng=self.rng, name=d.name, jitter=jitter)
