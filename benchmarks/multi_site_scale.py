@@ -121,7 +121,7 @@ def main() -> int:
         "|---|--:|--:|--:|--:|--:|", *rows, "", END])
     print(text)
     if args.out is not None:
-        write_section(args.out, BEGIN, END, text)
+        write_section(args.out, text, BEGIN, END)
     return 0
 
 

@@ -390,8 +390,12 @@ def write_section(path: Path, section: str, begin: str = BEGIN, end: str = END,
     """Put ``section`` (``begin`` … ``end``) in its place in ``path``.
 
     Between the markers if they are there, else appended under ``heading``; the rest of
-    the file is kept and the file is replaced atomically.
+    the file is kept and the file is replaced atomically. ``ValueError`` when ``section``
+    does not run from ``begin`` to ``end`` (arguments given in the wrong order would
+    otherwise append a stray heading at each run).
     """
+    if not (section.lstrip().startswith(begin) and section.rstrip().endswith(end)):
+        raise ValueError(f"the section must run from {begin!r} to {end!r}")
     text = path.read_text() if path.exists() else f"# {path.stem.capitalize()}\n"
     if begin in text and end in text:
         head, rest = text.split(begin, 1)
