@@ -33,7 +33,8 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
         "fresh process per measurement, writing every output as netbootsim run does. "
         "Reports the simulation wall, the whole process's wall (CLI wall) and peak RSS, "
         "SimPy events per server, flow classes per solve, and the share of wall time per "
-        "layer (sampled every 5 ms). See netbootsim/plan/bench_storm.py.")
+        "layer (sampled every 5 ms in one more run: sampling slows the run it is in). "
+        "See netbootsim/plan/bench_storm.py.")
     s.add_argument("--servers", required=True, type=_sizes, metavar="N[,N...]",
                    help="fleet sizes, comma-separated (each ≥ 1)")
     s.add_argument("--variance", action="store_true",

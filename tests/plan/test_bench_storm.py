@@ -72,6 +72,9 @@ def test_tiny_storm_in_a_child_process():
     assert res["simpy_events_per_server"] == res["simpy_events"] / 40 > 0
     assert res["cli_wall"] > res["simulation_wall"] > 0
     assert res["peak_rss_bytes"] > 50 * 2**20  # python + numpy + pandas at least
+    assert res["layer_samples"] == {}  # the timed run is not sampled (sampling slows it)
+    sampled = measure_once(40, False, SCENARIOS, sample=True)
+    assert sum(sampled["layer_samples"].values()) > 0
     table = format_rows([{**res, "variance": False}])
     assert table.splitlines()[2].startswith("| 40 | off | 40 |")
 
