@@ -1,7 +1,7 @@
 """``netbootsim lab``: boot real iPXE guests in an isolated namespace to calibrate the model.
 
 Subcommands: ``lab run CONFIG [--out DIR]``, ``lab install``, ``lab cleanup [--all]``,
-``lab parse RUN_DIR [--out DIR]``.
+``lab parse RUN_DIR [--out DIR]``, ``lab build-ipxe --source DIR [--platform P]``.
 Exit status of ``lab run``: 0 every guest printed ``NBS-DONE``; 1 a guest failed or
 the lab could not be set up; 2 bad config; 130 interrupted (after cleaning up).
 """
@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +60,102 @@ def add_lab_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_parse)
     add_script_parser(sub)
     add_matrix_parser(sub)
+    add_build_parser(sub)
+
+
+def add_build_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``lab build-ipxe``."""
+    from ..lab.build import PLATFORMS
+
+    p = sub.add_parser(
+        "build-ipxe", help="build iPXE from a source checkout (HTTPS, imgverify, UEFI)",
+        description="Build iPXE from a checkout of its source (git clone "
+        "https://github.com/ipxe/ipxe.git) without writing to it: the binaries, "
+        "build.json (commit, options, hashes) and build.log go to --out. Installs the "
+        "Debian build packages when missing and run as root. See "
+        "netbootsim/lab/build.py.")
+    p.add_argument("--source", type=Path, required=True, help="the iPXE checkout (its root)")
+    p.add_argument("--platform", default="bios",
+                   help=f"one of {', '.join(PLATFORMS)} (default bios)")
+    p.add_argument("--embed", type=Path, default=None, help="an iPXE script to embed")
+    p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                   help="an option of iPXE's src/config/*.h: on, off or a value "
+                        "(repeatable); IMAGE_TRUST_CMD is on unless turned off")
+    p.add_argument("--trust", action="append", type=Path, default=[], metavar="CERT",
+                   help="a trusted root certificate (PEM; repeatable): iPXE's TRUST=")
+    p.add_argument("--out", type=Path, default=None,
+                   help="where the build goes (default build/ipxe/<platform>-<commit>)")
+    p.add_argument("--jobs", type=int, default=2, help="make -j (default 2)")
+    p.add_argument("--force", action="store_true",
+                   help="write into a directory holding files netbootsim did not write "
+                        "(replacing same-named ones, deleting none)")
+    p.add_argument("--no-install", action="store_true",
+                   help="fail instead of installing missing Debian build packages")
+    p.set_defaults(func=cmd_build_ipxe)
+
+
+def cmd_build_ipxe(args: argparse.Namespace) -> int:
+    """``lab build-ipxe``: check the inputs, the packages, build, say where it went."""
+    from ..lab.build import (
+        BUILD_PACKAGES,
+        CROSS_PACKAGES,
+        PLATFORMS,
+        BuildError,
+        build_ipxe,
+        check_source,
+        config_keys,
+        parse_config_args,
+        source_identity,
+    )
+    from ..lab.install import ensure_packages, missing_packages
+    from ..plan.outdir import OutputDir
+
+    if args.platform not in PLATFORMS:
+        raise InputError.single("command line", 0, "--platform",
+                                f"{args.platform!r}: not one of {', '.join(PLATFORMS)}")
+    if args.jobs < 1:
+        raise InputError.single("command line", 0, "--jobs", f"{args.jobs}: must be ≥ 1")
+    src = check_source(args.source)  # InputError → exit 2 in the caller
+    parse_config_args(args.config, config_keys(src))  # refused before anything is made
+    packages = {**BUILD_PACKAGES, **(CROSS_PACKAGES if PLATFORMS[args.platform].cross
+                                     else {})}
+    missing = missing_packages(packages)
+    if missing:
+        if args.no_install:
+            print("lab build-ipxe: missing Debian packages " + " ".join(missing),
+                  file=sys.stderr)
+            return 1
+        try:
+            ensure_packages(_say, packages)
+        except (PermissionError, subprocess.CalledProcessError) as e:
+            print(f"lab build-ipxe: cannot install {' '.join(missing)}: {e}", file=sys.stderr)
+            return 1
+    ident = source_identity(args.source)
+    tag = (str(ident["describe"]) or str(ident["commit"])[:12]).replace("/", "-")
+    out = args.out or Path("build") / "ipxe" / f"{args.platform}-{tag}"
+    with OutputDir(out, "build-ipxe", force=args.force) as od:
+        tmp = od.staging()
+        try:
+            record = build_ipxe(args.source, args.platform, tmp, config=args.config,
+                                embed=args.embed, trust=args.trust, jobs=args.jobs, say=_say)
+        except BuildError as e:
+            # nothing is published; make's whole log is kept in the temp directory
+            fd, kept = tempfile.mkstemp(prefix="netbootsim-ipxe-build-", suffix=".log")
+            os.close(fd)
+            if (tmp / "build.log").exists():
+                shutil.copy2(tmp / "build.log", kept)
+            shutil.rmtree(tmp, ignore_errors=True)
+            print(f"lab build-ipxe: {e}\n(whole log: {kept})", file=sys.stderr)
+            return 1
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        od.publish(tmp)
+    for name, b in record["binaries"].items():
+        _say(f"{out / name}: {b['bytes']:,} bytes, sha256 {b['sha256'][:16]}...")
+    _say(f"built from {record['commit']}{' (with local changes)' if record['dirty'] else ''} "
+         f"in {record['seconds']:.0f} s; {out / 'build.json'} records it")
+    return 0
 
 
 def default_out_dir(config: Path, now: datetime | None = None) -> Path:

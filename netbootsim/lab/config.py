@@ -97,6 +97,10 @@ class LabConfig:
         snaplen: tcpdump snap length in bytes, 0 = whole packets.
         dhcp: DHCP exchange knobs.
         path: delay and loss through the relay, or None for one bridge, no relay.
+        ipxe: a ``netbootsim lab build-ipxe`` directory (BIOS platform) whose e1000
+            option ROM the guests boot instead of Debian's (``nic`` must be ``e1000``);
+            its ``build.json`` goes into ``run.json``. Relative to the config's
+            directory. ``None``: Debian's ROM.
     """
 
     file: str
@@ -115,6 +119,14 @@ class LabConfig:
     snaplen: int = 0
     dhcp: DhcpOptions = field(default_factory=DhcpOptions)
     path: PathOptions | None = None
+    ipxe: str | None = None
+
+    @property
+    def rom(self) -> str:
+        """The NIC option ROM the guests boot: the build's, or Debian's for ``nic``."""
+        if self.ipxe is not None:
+            return str(Path(self.ipxe) / "8086100e.rom")
+        return f"/usr/lib/ipxe/qemu/pxe-{self.nic}.rom"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``run.json``."""
@@ -128,7 +140,7 @@ class LabConfig:
 
 _NICS = {"e1000", "e1000e", "rtl8139", "virtio", "pcnet", "eepro100", "ne2k_pci", "vmxnet3"}
 _KNOWN = {"case", "guests", "files", "tftp_max", "timeout", "accel", "seed", "transport",
-          "memory", "nic", "subnet", "stagger", "snaplen", "dhcp", "path"}
+          "memory", "nic", "subnet", "stagger", "snaplen", "dhcp", "path", "ipxe"}
 
 
 def _line(node: Any, key: Any) -> int:
@@ -278,9 +290,42 @@ def parse_config(data: Any, file: str, lines: dict[str, int] | None = None) -> L
         if path is not None:
             out["path"] = path
 
+    if "ipxe" in data:
+        where = _ipxe_build(data["ipxe"], file, out.get("nic", "e1000"), bad)
+        if where is not None:
+            out["ipxe"] = where
+
     if problems:
         raise InputError(problems)
     return LabConfig(file=file, **out)
+
+
+def _ipxe_build(value: Any, file: str, nic: str, bad: Any) -> str | None:
+    """The absolute build directory ``value`` names, if it is a BIOS build with the ROM."""
+    from .build import read_build
+
+    if not isinstance(value, str) or not value:
+        bad("ipxe", "expected the path of a 'netbootsim lab build-ipxe' directory")
+        return None
+    where = Path(value)
+    if not where.is_absolute():
+        where = Path(file).resolve().parent / where
+    try:
+        rec = read_build(where)
+    except InputError as e:
+        bad("ipxe", e.problems[0].message)
+        return None
+    if rec["platform"] != "bios" or "8086100e.rom" not in rec["binaries"]:
+        bad("ipxe", f"{value}: built for {rec['platform']}; the lab's guests boot a BIOS "
+            "build's e1000 ROM (8086100e.rom)")
+        return None
+    if not (where / "8086100e.rom").is_file():
+        bad("ipxe", f"{value}: its 8086100e.rom is missing")
+        return None
+    if nic != "e1000":
+        bad("ipxe", f"a build's ROM is the e1000's (8086100e.rom); nic is {nic!r}")
+        return None
+    return str(where)
 
 
 def _path(data: Any, bad: Any) -> PathOptions | None:

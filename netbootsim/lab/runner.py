@@ -104,8 +104,7 @@ def qemu_argv(cfg: LabConfig, guest: int, tap: str) -> list[str]:
             "-accel", cfg.accel, "-m", str(cfg.memory_mib), "-nographic", "-nodefaults",
             "-serial", "stdio", "-monitor", "none",
             "-netdev", f"tap,id=n0,ifname={tap},script=no,downscript=no",
-            "-device", f"{dev},netdev=n0,mac={mac_of(guest)},"
-                       f"romfile=/usr/lib/ipxe/qemu/pxe-{cfg.nic}.rom",
+            "-device", f"{dev},netdev=n0,mac={mac_of(guest)},romfile={cfg.rom}",
             "-boot", "n"]
 
 
@@ -217,6 +216,10 @@ def run_lab(cfg: LabConfig, out: Path, say: Callable[[str], None] = print, *,
                     "start_utc": datetime.fromtimestamp(start_unix, UTC).isoformat(),
                     "files": files, "qemu_argv": qemu_argv(cfg, 0, taps[0]),
                     "capture_interface": capture_interface(cfg)}
+    if cfg.ipxe is not None:  # the built iPXE booted: its commit, options and hashes
+        from .build import read_build
+
+        record["ipxe_build"] = read_build(Path(cfg.ipxe))
     old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
 
     def interrupted(signum: int, frame: object) -> None:
