@@ -8,7 +8,11 @@ servers that hear it: every one in its own L2 domain (its broadcast reaches them
 beyond it its group's DHCP server and any ProxyDHCP server, the addresses its router's
 relay forwards to (a relay's helper addresses, RFC 1542 [rfc1542]: a site's relay points
 at its own DHCP server, not at every site's). Its frames are packets on the packet engine
-(flooded, relayed), a broadcast count on the flow engine.
+(flooded, relayed), a broadcast count on the flow engine. A named link that is down cuts
+off the servers whose path crosses it: on the flow engine a DISCOVER or REQUEST sent
+then does not reach them (the others still answer); when it cuts off every one, no
+frame is sent until one is reachable again. The path is the one routed at the
+exchange's start.
 """
 
 from __future__ import annotations
@@ -60,7 +64,9 @@ def dhcp(m: Machine, ipxe_client: bool, script: bool | None = None
     servers = []
     heard_from = math.inf  # when some DHCP server's path is up (named link-down faults)
     hosts = {}  # the DHCP servers that hear the client, by name -> their node
+    paths = {}  # their paths both ways (links), when a named link can go down
     helper = m.group.dhcp.name if m.group.dhcp is not None else None
+    faults = world.faults
     for name, srv in sorted(world.dhcp.items()):
         host = world.dhcp_hosts[name]
         relayed = (world.topology.domain_of(host) or "") != domain
@@ -68,20 +74,25 @@ def dhcp(m: Machine, ipxe_client: bool, script: bool | None = None
             continue  # the relay forwards to the group's DHCP server, not to every one
         hosts[name] = host
         fwd, back, rtt = world.topology.round_trip(m.server, host, f"{m.server}/dhcp",
-                                                   world.faults.links_down(env.now))
+                                                   faults.links_down(env.now))
         servers.append((srv, rtt, relayed))
-        heard_from = min(heard_from, max(world.faults.path_down_until(fwd, env.now),
-                                         world.faults.path_down_until(back, env.now)))
-    if servers and heard_from > env.now:
+        if faults.link_down:
+            paths[name] = (*fwd, *back)
+            heard_from = min(heard_from, faults.path_down_until(paths[name], env.now))
+    if servers and paths and heard_from > env.now:
         # every server's path crosses a link that is down: the client's frames are lost
         # until one is up again (for ever when the outage has no end)
         blackout = max(blackout, heard_from)
     carrier = world.transport.dhcp_carrier(m.server, domain, hosts)
+    reaches = None
+    if paths and carrier is None:  # some of them may be cut off: they do not answer
+        def reaches(name: str, t: float) -> bool:
+            return faults.path_down_until(paths[name], t) <= t
     client = DhcpClient(m.mac, domain, servers, ipxe=ipxe_client, arch=m.arch,
                         boot_files=dict(m.group.boot_files),
                         ipv6=m.profile.ipv6, discover_end=m.profile.dhcp_discover_end,
                         blackout_until=blackout, broadcasts=world.run.broadcasts,
-                        script_client=script, carrier=carrier)
+                        script_client=script, carrier=carrier, reaches=reaches)
     d = yield from dhcp_client(env, client)
     if d.outcome == "ok":
         m.record("dhcp-exchange", d.start, d.exchange_end, 0.0, "dhcp", d.server)

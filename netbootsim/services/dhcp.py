@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter, deque
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -299,6 +299,11 @@ class DhcpClient:
             engine); the packet engine's :class:`~netbootsim.net.packet_l2.DhcpCarrier`
             floods broadcasts in the domain, relays and unicasts them as packets (a
             REQUEST or its ACK lost there is resent on iPXE's REQUEST timer).
+        reaches: on the flow engine, ``reaches(server name, t)``: whether a DISCOVER
+            sent at ``t`` reaches that server and its OFFER comes back (its path's links
+            up); a server it does not reach makes no offer for that DISCOVER. ``None``:
+            every server is reached. (The packet engine drops the frames on a link that
+            is down by itself.)
     """
 
     name: str
@@ -313,6 +318,7 @@ class DhcpClient:
     broadcasts: Counter = field(default_factory=Counter)
     script_client: bool | None = None
     carrier: Any = None
+    reaches: Callable[[str, float], bool] | None = None
 
     @property
     def wants_script(self) -> bool:
@@ -405,7 +411,8 @@ def dhcp_client(env: simpy.Environment, c: DhcpClient
                 c.broadcasts[c.domain] += 1
                 heard = carrier.broadcast() if carrier is not None else {}
                 for server, rtt, relayed in c.servers:
-                    env.process(answer(server, rtt, relayed, heard.get(server.name)))
+                    if c.reaches is None or c.reaches(server.name, env.now):
+                        env.process(answer(server, rtt, relayed, heard.get(server.name)))
             continue
         nxt = ticks[k] if k < len(ticks) else give_up
         yield changed | env.timeout(start + nxt - env.now)
@@ -482,9 +489,12 @@ def _request(env: simpy.Environment, c: DhcpClient, server: DhcpServer, rtt: flo
 
     Each copy is a packet the server reads in turn (behind what its socket holds, or
     dropped when it is full); iPXE re-sends on its REQUEST timer and gives up after it.
+    A copy sent while the server's path is down (``c.reaches``) is lost.
     """
     def send():
         c.broadcasts[c.domain] += 1
+        if c.reaches is not None and not c.reaches(server.name, env.now):
+            return env.event()  # lost on a link that is down: never arrives
         return env.timeout(rtt / 2)
 
     return (yield from _over_packets(env, send, server, lambda: env.timeout(rtt / 2),

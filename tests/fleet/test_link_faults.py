@@ -269,3 +269,50 @@ def test_a_sites_relay_forwards_to_its_own_dhcp_server_only():
     # 0.5 ms per packet, the second client's after the first's: 1.0005 and 1.0010 s
     assert ((ex.end - 1.0) < 2e-3).all()
     assert res.summary["dhcp"]["servers"]["dhcp1"]["leases"] == 2
+
+
+def two_dhcp_servers() -> dict:
+    # boot2 beside boot1 on the ToR, with a second DHCP server of the same model: both
+    # hear the client's DISCOVER in its one L2 domain, and iPXE acts on the offer of the
+    # first by name (dhcp1)
+    sc = scenario(servers=1)
+    sc["topology"]["hosts"].append({"name": "boot2"})
+    sc["services"]["dhcp2"] = {**sc["services"]["dhcp1"], "host": "boot2"}
+    return sc
+
+
+def test_a_dhcp_server_cut_off_by_a_link_down_does_not_answer():
+    # boot1's link is down from 0 to 3 s: dhcp1 hears no DISCOVER while it is, so only
+    # dhcp2's offer comes back and iPXE takes it. Same model and same round trip as
+    # dhcp1, so the exchange ends exactly when it ends with no fault (then with dhcp1).
+    # The kernel and initrd come from boot1 after its link is back at 3 s. Before, a
+    # server cut off still answered, and the exchange was dhcp1's.
+    base = simulate_scenario(two_dhcp_servers())
+    b = base.phases.set_index("phase").loc["dhcp"]
+    assert b["endpoint"] == "dhcp1"
+    sc = two_dhcp_servers()
+    sc["faults"] = [{"kind": "link-down", "target": "tor01--boot1", "at": "0s",
+                     "duration": "3s"}]
+    res = simulate_scenario(sc)
+    d = res.phases.set_index("phase").loc["dhcp"]
+    assert d["endpoint"] == "dhcp2"
+    assert d["end"] == pytest.approx(b["end"], abs=1e-12)
+    assert res.servers.outcome.tolist() == ["ok"]
+
+
+def test_dhcp_servers_all_cut_off_wait_for_the_first_back():
+    # both hosts' links down, boot1's until 5 s, boot2's until 2 s: the DISCOVERs at 0
+    # and 1 s reach nobody and the one at 3 s reaches dhcp2 only (boot1 still down), so
+    # dhcp2 answers. Its offer arrives after 3 s, iPXE has waited past its first 1 s,
+    # so the exchange ends at 3 s + (DISCOVER/OFFER) + (REQUEST/ACK), as in
+    # test_dhcp_waits_out_a_named_link_outage with 7 s.
+    sc = two_dhcp_servers()
+    base = simulate_scenario(sc).phases.set_index("phase").loc["dhcp", "end"]
+    one = base - 1.0  # one exchange's round trip and service times
+    sc["faults"] = [{"kind": "link-down", "target": "tor01--boot1", "at": "0s",
+                     "duration": "5s"},
+                    {"kind": "link-down", "target": "tor01--boot2", "at": "0s",
+                     "duration": "2s"}]
+    d = simulate_scenario(sc).phases.set_index("phase").loc["dhcp"]
+    assert d["endpoint"] == "dhcp2"
+    assert d["end"] == pytest.approx(3.0 + 2 * one, abs=1e-9)
