@@ -61,12 +61,53 @@ def add_lab_parser(subparsers: argparse._SubParsersAction) -> None:
     add_script_parser(sub)
     add_matrix_parser(sub)
     add_build_parser(sub)
+    p = sub.add_parser("tls", help="make the lab's HTTPS certificates (a CA to trust, a "
+                       "rogue one)", description="Writes ca.crt/key, server.crt/key (for "
+                       "the lab server's address), rogue-ca.crt/key and rogue.crt/key with "
+                       "openssl. See netbootsim/lab/tls.py.")
+    p.add_argument("--out", type=Path, required=True, help="the directory to write")
+    p.add_argument("--ip", default="192.168.77.1",
+                   help="the HTTPS server's address (default the lab's: 192.168.77.1)")
+    p.add_argument("--force", action="store_true",
+                   help="write into a directory holding files netbootsim did not write")
+    p.set_defaults(func=cmd_tls)
+
+
+def cmd_tls(args: argparse.Namespace) -> int:
+    """``lab tls``: the lab's certificates, into a fresh directory."""
+    import ipaddress
+
+    from ..lab.tls import make_pki
+    from ..plan.outdir import OutputDir
+
+    try:
+        ipaddress.IPv4Address(args.ip)
+    except ValueError:
+        raise InputError.single("command line", 0, "--ip",
+                                f"{args.ip!r} is not an IPv4 address") from None
+    if shutil.which("openssl") is None:
+        print("lab tls: no openssl command; run 'netbootsim lab install'", file=sys.stderr)
+        return 1
+    with OutputDir(args.out, "lab-tls", force=args.force) as od:
+        tmp = od.staging()
+        try:
+            make_pki(tmp, args.ip)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        od.publish(tmp)
+    _say(f"{args.out}: the lab CA (ca.crt: build iPXE with --trust {args.out / 'ca.crt'}), "
+         f"the server's certificate for {args.ip}, and a rogue one")
+    return 0
+
+
+#: ``netbootsim.lab.build.PLATFORMS``' names, here so that building the parser imports
+#: none of the lab (every command, ``--help`` included, builds it)
+PLATFORM_NAMES = ("bios", "efi-x86_64", "efi-arm64")
 
 
 def add_build_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``lab build-ipxe``."""
-    from ..lab.build import PLATFORMS
-
     p = sub.add_parser(
         "build-ipxe", help="build iPXE from a source checkout (HTTPS, imgverify, UEFI)",
         description="Build iPXE from a checkout of its source (git clone "
@@ -76,11 +117,12 @@ def add_build_parser(sub: argparse._SubParsersAction) -> None:
         "netbootsim/lab/build.py.")
     p.add_argument("--source", type=Path, required=True, help="the iPXE checkout (its root)")
     p.add_argument("--platform", default="bios",
-                   help=f"one of {', '.join(PLATFORMS)} (default bios)")
+                   help=f"one of {', '.join(PLATFORM_NAMES)} (default bios)")
     p.add_argument("--embed", type=Path, default=None, help="an iPXE script to embed")
     p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
                    help="an option of iPXE's src/config/*.h: on, off or a value "
-                        "(repeatable); IMAGE_TRUST_CMD is on unless turned off")
+                        "(repeatable); DOWNLOAD_PROTO_HTTPS and IMAGE_TRUST_CMD are on "
+                        "unless turned off")
     p.add_argument("--trust", action="append", type=Path, default=[], metavar="CERT",
                    help="a trusted root certificate (PEM; repeatable): iPXE's TRUST=")
     p.add_argument("--out", type=Path, default=None,

@@ -53,7 +53,8 @@ def registry() -> list[tuple[str, str, str, str]]:
          "DISCOVER", "tests/data/lab/traces/chainload [lab-traces]; BANNER_TIMEOUT, "
          "config/general.h [ipxe-src]"),
         ("protocol", "https (TLS 1.2)", f"2 round trips per new connection + client crypto "
-         f"{TLS_CLIENT_TIME:g} s (uncalibrated: no published or lab figure)",
+         f"{TLS_CLIENT_TIME:g} s (uncalibrated: the lab measured iPXE 2.0 only under "
+         "QEMU TCG, ~77 ms + ~3.9 RTT, the emulator's crypto; docs/calibration.md)",
          "iPXE net/tls.c, config/crypto.h: TLS 1.1-1.2 [ipxe-src]"),
         ("api service", "inventory + templates", "answers per machine (mac/serial/asset/uuid) "
          "with a sandboxed Jinja2 script per role; unknown machines: discovery script; "

@@ -15,9 +15,10 @@ __all__ = ["Service", "DhcpSpec", "DnsSpec", "Install", "Stage", "Group", "LinkF
            "LINUX_RWND", "TLS_CLIENT_TIME", "TlsSpec"]
 
 #: The client's own time for a TLS handshake (key exchange, signature checks): no
-#: published figure for iPXE (its repository has none [ipxe-src]), none
-#: measured here (the lab's 2019 ROM has no HTTPS): 0, and reports say it is
-#: uncalibrated. The handshake's two round trips are modelled.
+#: published figure for iPXE (its repository has none [ipxe-src]); the lab's second
+#: round measured today's iPXE under QEMU TCG only (~77 ms and ~3.9 round trips in all,
+#: docs/calibration.md [lab-traces]), the emulator's crypto speed, not a server's: 0,
+#: and reports say it is uncalibrated. The handshake's two round trips are modelled.
 TLS_CLIENT_TIME = 0.0
 #: The installer's TCP receive window: Linux's default tcp_rmem maximum, 6 MiB
 #: (Documentation/networking/ip-sysctl.rst, tcp_rmem "max: 6MB").

@@ -22,10 +22,11 @@ build options are written there as iPXE's local configuration headers
 (``--config KEY=VALUE``) name a macro of iPXE's configuration headers: ``on``
 defines it, ``off`` undefines it, anything else defines it to that text
 (``DHCP_DISC_END_TIMEOUT_SEC=10``). A key no header of the checkout names is refused,
-so a misspelt option cannot build an iPXE without it. HTTPS is in iPXE's defaults
-(``DOWNLOAD_PROTO_HTTPS``, ``src/config/general.h``) and ``imgverify`` is turned on
-(``IMAGE_TRUST_CMD``); ``--embed`` embeds a script (``EMBED=``, checked as an iPXE
-script first), ``--trust`` sets the trusted root certificates (``TRUST=``).
+so a misspelt option cannot build an iPXE without it. HTTPS (``DOWNLOAD_PROTO_HTTPS``,
+which ``src/config/general.h`` leaves out of BIOS builds) and ``imgverify``
+(``IMAGE_TRUST_CMD``) are turned on (:data:`DEFAULT_CONFIG`); ``--embed`` embeds a
+script (``EMBED=``, checked as an iPXE script first), ``--trust`` sets the trusted root
+certificates (``TRUST=``).
 
 The output directory gets the binaries and ``build.json``: the checkout's commit (and
 whether it had uncommitted changes), the platform, the options, the ``make`` command,
@@ -86,10 +87,12 @@ CROSS_PACKAGES: dict[str, str] = {
     "binutils-aarch64-linux-gnu": "/usr/bin/aarch64-linux-gnu-ld",
 }
 
-#: Options every build has unless the user says otherwise: ``imgverify`` and
-#: ``imgtrust`` (``IMAGE_TRUST_CMD``, commented out in iPXE's ``general.h``), so the
-#: lab can measure signature verification.
-DEFAULT_CONFIG: dict[str, str] = {"IMAGE_TRUST_CMD": "on"}
+#: Options every build has unless the user says otherwise: HTTPS
+#: (``DOWNLOAD_PROTO_HTTPS``: in iPXE's defaults, but ``general.h`` takes it out of BIOS
+#: builds, "not historically included"), and ``imgverify``/``imgtrust``
+#: (``IMAGE_TRUST_CMD``, commented out in ``general.h``), so the lab can measure TLS and
+#: signature verification on every platform.
+DEFAULT_CONFIG: dict[str, str] = {"DOWNLOAD_PROTO_HTTPS": "on", "IMAGE_TRUST_CMD": "on"}
 
 _MACRO = re.compile(r"^\s*(?://\s*)?#\s*(?:define|undef)\s+([A-Z][A-Z0-9_]*)\b")
 _KEY = re.compile(r"^[A-Z][A-Z0-9_]*$")

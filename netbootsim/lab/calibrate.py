@@ -475,10 +475,17 @@ def write_report(path: Path, prof_name: str, f: Fit, rows: list[dict], runs: lis
         "",
         "- The legacy `pxe` path: QEMU has no vendor PXE ROM (its ROMs are iPXE), so the",
         "  `pxe-rom` profile keeps assumed values.",
-        "- `ipxe-current`: the lab runs the 2019 ROM; a current build's HTTPS and 2 MiB window",
-        "  are taken from the source only.",
+        "- `ipxe-current`: its HTTPS and 2 MiB window are taken from iPXE's source; today's",
+        "  iPXE was measured in the second round below, but no profile is fitted from it yet.",
         "",
     ]
+    # the second round's section (python -m netbootsim.lab.round2) is kept as it is
+    from .round2 import BEGIN, END
+
+    old = path.read_text() if path.exists() else ""
+    if BEGIN in old and END in old:
+        kept = old[old.index(BEGIN):old.index(END) + len(END)]
+        lines += ["## Second round: today's iPXE, HTTP and HTTPS", "", kept, ""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
     return path

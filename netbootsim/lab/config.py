@@ -36,6 +36,8 @@ CASES: dict[str, str] = {
     "tftp": "ROM DHCP, script and files over TFTP",
     "http": "ROM DHCP, script and files over HTTP",
     "chainload": "ROM DHCP, undionly.kpxe over TFTP, its own DHCP, then script and files",
+    "https": "a built iPXE's DHCP, the script over HTTP, the files over HTTPS (needs ipxe "
+             "and tls)",
 }
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -101,6 +103,11 @@ class LabConfig:
             option ROM the guests boot instead of Debian's (``nic`` must be ``e1000``);
             its ``build.json`` goes into ``run.json``. Relative to the config's
             directory. ``None``: Debian's ROM.
+        tls: the case ``https``: a ``netbootsim lab tls`` directory (relative to the
+            config's directory); the build must trust its ``ca.crt``.
+        certificate: the case ``https``: the server presents ``trusted`` (signed by the
+            lab CA) or ``rogue`` (signed by a CA the build does not trust: iPXE must
+            refuse it).
     """
 
     file: str
@@ -120,6 +127,8 @@ class LabConfig:
     dhcp: DhcpOptions = field(default_factory=DhcpOptions)
     path: PathOptions | None = None
     ipxe: str | None = None
+    tls: str | None = None
+    certificate: str = "trusted"
 
     @property
     def rom(self) -> str:
@@ -140,7 +149,8 @@ class LabConfig:
 
 _NICS = {"e1000", "e1000e", "rtl8139", "virtio", "pcnet", "eepro100", "ne2k_pci", "vmxnet3"}
 _KNOWN = {"case", "guests", "files", "tftp_max", "timeout", "accel", "seed", "transport",
-          "memory", "nic", "subnet", "stagger", "snaplen", "dhcp", "path", "ipxe"}
+          "memory", "nic", "subnet", "stagger", "snaplen", "dhcp", "path", "ipxe", "tls",
+          "certificate"}
 
 
 def _line(node: Any, key: Any) -> int:
@@ -244,7 +254,8 @@ def parse_config(data: Any, file: str, lines: dict[str, int] | None = None) -> L
                 sizes[name] = int(n)
             out["files"] = sizes
 
-    for name, choices in (("accel", ("tcg", "kvm")), ("transport", ("tftp", "http")),
+    for name, choices in (("accel", ("tcg", "kvm")), ("transport", ("tftp", "http", "https")),
+                          ("certificate", ("trusted", "rogue")),
                           ("nic", tuple(sorted(_NICS)))):
         if name in data:
             if data[name] not in choices:
@@ -254,7 +265,7 @@ def parse_config(data: Any, file: str, lines: dict[str, int] | None = None) -> L
     if "transport" in out and out.get("case") in ("tftp", "http") and \
             out["transport"] != out["case"]:
         bad("transport", f"case {out['case']!r} fixes the transport to {out['case']!r}")
-    if out.get("case") in ("tftp", "http"):
+    if out.get("case") in ("tftp", "http", "https"):
         out["transport"] = out["case"]
     elif out.get("case") == "chainload":
         out.setdefault("transport", "http")
@@ -294,10 +305,40 @@ def parse_config(data: Any, file: str, lines: dict[str, int] | None = None) -> L
         where = _ipxe_build(data["ipxe"], file, out.get("nic", "e1000"), bad)
         if where is not None:
             out["ipxe"] = where
+    if "tls" in data:
+        where = _tls_dir(data["tls"], file, bad)
+        if where is not None:
+            out["tls"] = where
+    if out.get("case") == "https":
+        for need in ("ipxe", "tls"):
+            if need not in data:  # at the case's line, which asks for it
+                problems.append(Problem(
+                    file, lines.get("case", 0), need, "the https case needs it: Debian's "
+                    "2019 ROM has no HTTPS; make TLS_DIR with netbootsim lab tls and build "
+                    "one with netbootsim lab build-ipxe --trust TLS_DIR/ca.crt"))
+    elif "certificate" in data or "tls" in data:
+        bad("tls" if "tls" in data else "certificate", "only the https case serves HTTPS")
 
     if problems:
         raise InputError(problems)
     return LabConfig(file=file, **out)
+
+
+def _tls_dir(value: Any, file: str, bad: Any) -> str | None:
+    """The absolute ``lab tls`` directory ``value`` names, if it holds every file."""
+    from .tls import FILES
+
+    if not isinstance(value, str) or not value:
+        bad("tls", "expected the path of a 'netbootsim lab tls' directory")
+        return None
+    where = Path(value)
+    if not where.is_absolute():
+        where = (Path(file).resolve().parent / where).resolve()
+    missing = [f for f in FILES if not (where / f).is_file()]
+    if missing:
+        bad("tls", f"{value}: not a 'netbootsim lab tls' directory (no {', '.join(missing)})")
+        return None
+    return str(where)
 
 
 def _ipxe_build(value: Any, file: str, nic: str, bad: Any) -> str | None:
@@ -309,7 +350,7 @@ def _ipxe_build(value: Any, file: str, nic: str, bad: Any) -> str | None:
         return None
     where = Path(value)
     if not where.is_absolute():
-        where = Path(file).resolve().parent / where
+        where = (Path(file).resolve().parent / where).resolve()
     try:
         rec = read_build(where)
     except InputError as e:

@@ -37,7 +37,7 @@ def mac_of(guest: int) -> str:
 
 def script_url(cfg: LabConfig) -> str:
     """What DHCP hands to iPXE: a TFTP file name (next-server = us) or an HTTP URL."""
-    if cfg.transport == "http":
+    if cfg.transport in ("http", "https"):  # https: the script over HTTP, files over HTTPS
         return f"http://{cfg.server_ip}/boot.ipxe"
     return "boot.ipxe"
 

@@ -8,6 +8,13 @@ was handed to the kernel (``sendall`` returned; not when the client ACKed it).
 
 Run in the lab namespace as ``python -m netbootsim.lab.httpd --root DIR --bind IP
 --port 80 --log http.csv --t0 T``; it prints ``READY <port>`` once listening.
+
+With ``--tls-cert`` and ``--tls-key`` it serves HTTPS (Python's ``ssl``, the host's
+OpenSSL; TLS 1.2 at least, as iPXE speaks it): the TLS handshake of each connection is
+done, and timed, before its first request is read (``tls_start_s``, ``tls_done_s``: from
+the accepted connection to the server's last handshake message handed to the kernel,
+with the version and cipher agreed). A handshake that fails (the client refuses the
+certificate) is one row with ``method`` ``TLS``, status 0, and the error in ``path``.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import argparse
 import csv
 import itertools
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -28,7 +36,8 @@ __all__ = ["CSV_FIELDS", "LabHTTPServer", "main"]
 #: Columns of ``http.csv``. Times ``*_s`` are seconds since the run start, ``mono_*``
 #: raw ``time.monotonic()`` of the host.
 CSV_FIELDS = ["conn", "seq", "client", "method", "path", "status", "bytes",
-              "received_s", "last_byte_s", "mono_received", "mono_last_byte"]
+              "received_s", "last_byte_s", "mono_received", "mono_last_byte",
+              "tls_start_s", "tls_done_s", "tls_version", "tls_cipher"]
 
 _CHUNK = 1 << 20
 
@@ -39,9 +48,30 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "netbootsim-lab/1"
 
     def setup(self) -> None:
-        super().setup()
         self.conn_id = next(self.server.conn_ids)
         self.seq = 0
+        self.tls: tuple[float, float, str, str] | None = None
+        self.refused = False
+        if isinstance(self.request, ssl.SSLSocket):
+            start = time.monotonic()
+            try:
+                self.request.do_handshake()
+            except (ssl.SSLError, OSError) as e:
+                self.refused = True
+                self.server.record_refused(self, start, time.monotonic(), e)
+                return
+            cipher = self.request.cipher()
+            self.tls = (start, time.monotonic(), self.request.version() or "",
+                        cipher[0] if cipher else "")
+        super().setup()
+
+    def handle(self) -> None:
+        if not self.refused:
+            super().handle()
+
+    def finish(self) -> None:
+        if not self.refused:
+            super().finish()
 
     def do_GET(self) -> None:  # noqa: N802 - http.server API
         self._serve(body=True)
@@ -96,8 +126,12 @@ class LabHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], root: Path, log_path: Path, t0: float = 0.0):
+    def __init__(self, address: tuple[str, int], root: Path, log_path: Path, t0: float = 0.0,
+                 tls: ssl.SSLContext | None = None):
         super().__init__(address, _Handler)
+        if tls is not None:  # the handshake is done (and timed) by each handler
+            self.socket = tls.wrap_socket(self.socket, server_side=True,
+                                          do_handshake_on_connect=False)
         self.root = Path(root).resolve()
         self.t0 = t0
         self.conn_ids = itertools.count(1)
@@ -117,10 +151,24 @@ class LabHTTPServer(ThreadingHTTPServer):
 
     def record(self, h: _Handler, status: int, sent: int, received: float, done: float) -> None:
         """Append one CSV row (thread-safe) and flush it."""
+        tls = ["", "", "", ""]
+        if h.tls is not None:
+            tls = [f"{h.tls[0] - self.t0:.6f}", f"{h.tls[1] - self.t0:.6f}", h.tls[2], h.tls[3]]
         with self._lock:
             self._csv.writerow([h.conn_id, h.seq, h.client_address[0], h.command, h.path,
                                 status, sent, f"{received - self.t0:.6f}",
-                                f"{done - self.t0:.6f}", f"{received:.6f}", f"{done:.6f}"])
+                                f"{done - self.t0:.6f}", f"{received:.6f}", f"{done:.6f}",
+                                *tls])
+            self._log.flush()
+
+    def record_refused(self, h: _Handler, start: float, end: float, error: Exception) -> None:
+        """Append the row of a TLS handshake that failed (thread-safe)."""
+        why = " ".join(str(error).split())[:200]
+        with self._lock:
+            self._csv.writerow([h.conn_id, 0, h.client_address[0], "TLS", why, 0, 0,
+                                f"{start - self.t0:.6f}", f"{end - self.t0:.6f}",
+                                f"{start:.6f}", f"{end:.6f}", f"{start - self.t0:.6f}",
+                                f"{end - self.t0:.6f}", "", ""])
             self._log.flush()
 
     def server_close(self) -> None:  # noqa: D102 - socketserver API
@@ -137,8 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=80)
     p.add_argument("--log", required=True, type=Path)
     p.add_argument("--t0", type=float, default=0.0, help="monotonic time of the run start")
+    p.add_argument("--tls-cert", type=Path, default=None, help="serve HTTPS with this chain")
+    p.add_argument("--tls-key", type=Path, default=None)
     args = p.parse_args(argv)
-    server = LabHTTPServer((args.bind, args.port), args.root, args.log, args.t0)
+    ctx = None
+    if args.tls_cert is not None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+    server = LabHTTPServer((args.bind, args.port), args.root, args.log, args.t0, tls=ctx)
 
     def stop(signum: int, frame: object) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

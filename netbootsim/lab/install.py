@@ -26,6 +26,7 @@ LAB_PACKAGES: dict[str, str] = {
     "ipxe": "/usr/lib/ipxe/undionly.kpxe",
     "dnsmasq-base": "/usr/sbin/dnsmasq",
     "tcpdump": "/usr/bin/tcpdump",
+    "openssl": "/usr/bin/openssl",  # the HTTPS case's certificates (netbootsim.lab.tls)
 }
 #: Debian package → a file it provides that the report's browser test uses.
 BROWSER_PACKAGES: dict[str, str] = {

@@ -41,7 +41,18 @@ from pathlib import Path
 import pandas as pd
 
 from ..records import PhaseRecord, to_frame
-from .pcap import Capture, TcpConn, TftpTransfer, http_exchanges, read_capture
+from .pcap import (
+    TLS_ALERT,
+    TLS_CCS,
+    TLS_DATA,
+    TLS_HANDSHAKE,
+    Capture,
+    TcpConn,
+    TftpTransfer,
+    http_exchanges,
+    read_capture,
+    tls_records,
+)
 
 __all__ = ["Detail", "DETAIL_COLUMNS", "ParsedRun", "parse_run", "write_parsed"]
 
@@ -141,13 +152,15 @@ def parse_run(run_dir: str | Path) -> ParsedRun:
     if pcap is None:
         raise FileNotFoundError(f"{run_dir}: no capture.pcap or capture.pcap.gz")
     cap = read_capture(pcap, t0, server_ip)
+    https_rows = _https_rows(run_dir / "https.csv", cap)
     details = _capture_facts(run, run_dir, cap)
     records: list[PhaseRecord] = []
     for g in meta["guests"]:
         guest = _Guest(run, int(cfg["seed"]), f"guest{g['guest']}", cfg["case"])
         console_path = run_dir / f"console-{g['guest']}.log"
         console = read_console(console_path) if console_path.exists() else []
-        _guest_phases(guest, g["mac"].lower(), cap, console, server_ip, cfg["case"])
+        _guest_phases(guest, g["mac"].lower(), cap, console, server_ip, cfg["case"],
+                      https_rows)
         guest.records.sort(key=lambda r: (r.start, r.end))
         records += guest.records
         details += guest.details
@@ -168,14 +181,20 @@ def _capture_facts(run: str, run_dir: Path, cap: Capture) -> list[Detail]:
 
 
 def _guest_phases(g: _Guest, mac: str, cap: Capture, console: list[tuple[float, str]],
-                  server_ip: str, case: str) -> None:
+                  server_ip: str, case: str,
+                  https_rows: dict[tuple[str, int], list[dict]] | None = None) -> None:
+    https_rows = https_rows or {}
     acks = [p for p in cap.dhcp if p.chaddr == mac and p.kind == "ACK"]
     ip = acks[-1].yiaddr if acks else cap.ip_of_mac.get(mac, "")
     fetches: list[tuple[float, float, str]] = []  # start, end, phase
     for req in _tftp_requests(cap, ip):
         fetches.append(_tftp_fetch(g, req, console, server_ip))
     for conn in (c for c in cap.tcp if c.client_mac == mac):
-        fetches += _http_fetches(g, conn, server_ip)
+        if conn.server[1] == 443:
+            fetches += _https_fetches(g, conn, server_ip, https_rows.get(conn.client, []),
+                                      console)
+        else:
+            fetches += _http_fetches(g, conn, server_ip)
     chain_end = min((e for s, e, p in fetches if p == "fetch:undionly.kpxe"), default=None)
 
     def name(base: str, start: float) -> str:
@@ -297,6 +316,124 @@ def _tftp_gaps(tr: TftpTransfer) -> tuple[list[float], list[float]]:
     server = [data_t[b + 1] - t for b, t in ack_t.items()
               if b >= 1 and b + 1 in data_t and data_t[b + 1] >= t]
     return client, server
+
+
+def _https_rows(path: Path, cap: Capture) -> dict[tuple[str, int], list[dict]]:
+    """The HTTPS server's rows (``https.csv``) by client ``(ip, port)``.
+
+    The server numbers connections as it accepts them, so its n-th connection is the
+    n-th port-443 connection of the capture (by SYN time).
+    """
+    if not path.exists():
+        return {}
+    rows = pd.read_csv(path, keep_default_na=False, dtype=str).to_dict("records")
+    conns = [c for c in cap.tcp if c.server[1] == 443]
+    by_id: dict[int, list[dict]] = {}
+    for r in rows:
+        by_id.setdefault(int(r["conn"]), []).append(r)
+    return {c.client: by_id.get(i, []) for i, c in enumerate(conns, start=1)}
+
+
+def _console_file(console: list[tuple[float, str]], t: float) -> str:
+    """The file of the last ``https://...`` fetch the console began by ``t`` (+10 ms)."""
+    name = ""
+    for when, text in console:
+        if when > t + 0.01:
+            break
+        m = re.search(r"https://\S+?/([^/\s?]+?)(?:\?\S*)?\.\.\.", text)
+        if m:
+            name = m.group(1)
+    return name
+
+
+def _https_fetches(g: _Guest, conn: TcpConn, server_ip: str, rows: list[dict],
+                   console: list[tuple[float, str]]) -> list[tuple[float, float, str]]:
+    """An HTTPS connection's fetches, from its TLS records (headers are never encrypted).
+
+    A request is a client application-data record; its response, the server's data
+    segments up to the next request. The first fetch runs from the SYN
+    and carries the handshake's facts, each a time between two records of the capture:
+    ``tls_handshake`` (ClientHello to the first request), ``tls_server_flight``
+    (ClientHello to the server's last record of its first flight: one round trip and the
+    server's work), ``tls_client_key_exchange`` (that flight to the client's next
+    record, its ClientKeyExchange), ``tls_client_validate`` (ClientKeyExchange to the
+    client's ChangeCipherSpec: iPXE validates the server's certificate chain before it
+    finishes, ``net/tls.c`` [ipxe-src]), ``tls_client_finish`` (to the client's
+    Finished) and ``tls_server_finish`` (to the server's Finished). A client that sends
+    an alert instead of a request refused the server: the fetch (named from the console's
+    ``https://...`` line) fails, and ``tls_refused_after`` is the time from the server's
+    flight to the alert. File names and body sizes come from the server's rows
+    (``https.csv``) when it has them.
+    """
+    recs = tls_records(conn)
+    syn = conn.segments[0]
+    synack = next((s for s in conn.segments if not s.from_client and s.flags & 0x12 == 0x12),
+                  None)
+    ack = next((s for s in conn.segments if synack and s.from_client and s.t >= synack.t
+                and s.flags & 0x10), None)
+    gets = [r for r in recs if r.from_client and r.kind == TLS_DATA]
+    requests = [r for r in rows if r["method"] != "TLS"]
+    out = []
+    hello = next((r for r in recs if r.from_client and r.kind == TLS_HANDSHAKE), None)
+    flight = [r for r in recs if not r.from_client and hello is not None
+              and r.t_first >= hello.t_first
+              and not any(c.from_client and c.t_first > hello.t_first
+                          and c.t_first <= r.t_first for c in recs)]
+    facts: list[tuple[str, float]] = []
+    if synack is not None and ack is not None:
+        facts.append(("handshake", ack.t - syn.t))
+    if hello is not None and flight:
+        end = flight[-1].t_last
+        facts.append(("tls_server_flight", end - hello.t_first))
+        after = [r for r in recs if r.from_client and r.t_first > end]
+        kinds = [r.kind for r in after]
+        alert = next((r for r in after if r.kind == TLS_ALERT), None)
+        if alert is not None and TLS_DATA not in kinds[:kinds.index(TLS_ALERT) + 1]:
+            facts.append(("tls_refused_after", alert.t_first - end))
+            ph = f"fetch:{_console_file(console, syn.t) or 'https'}"
+            g.phase(ph, syn.t, alert.t_first, 0.0, "https", server_ip, "failed",
+                    "TLS: the client refused the server's certificate (alert)")
+            for f, v in facts:
+                g.fact(ph, f, v, "s")
+            return [(syn.t, alert.t_first, ph)]
+        if len(after) >= 3 and kinds[:3] == [TLS_HANDSHAKE, TLS_CCS, TLS_HANDSHAKE]:
+            kx, ccs, fin = after[:3]
+            server_fin = next((r for r in recs if not r.from_client
+                               and r.kind == TLS_HANDSHAKE and r.t_first >= fin.t_first),
+                              None)
+            facts += [("tls_client_key_exchange", kx.t_first - end),
+                      ("tls_client_validate", ccs.t_first - kx.t_first),
+                      ("tls_client_finish", fin.t_first - ccs.t_first)]
+            if server_fin is not None:
+                facts.append(("tls_server_finish", server_fin.t_last - fin.t_first))
+        if gets:
+            facts.append(("tls_handshake", gets[0].t_first - hello.t_first))
+    # A response's end is its last server segment before the next request, read at the
+    # TCP level: a segment the capture dropped (tcpdump under load) cuts the rebuilt TLS
+    # stream there, not the segments after it.
+    server = [s for s in conn.segments if not s.from_client and s.plen > 0]
+    for i, req in enumerate(gets):
+        nxt = gets[i + 1].t_first if i + 1 < len(gets) else float("inf")
+        data = [s for s in server if req.t_first <= s.t < nxt]
+        row = requests[i] if i < len(requests) else None
+        name = row["path"] if row is not None else f"https-{i + 1}"
+        ph = f"fetch:{name.split('?')[0].rsplit('/', 1)[-1]}"
+        start = syn.t if i == 0 else req.t_first
+        end = data[-1].t if data else req.t_first
+        body = float(row["bytes"]) if row is not None else float(sum(s.plen for s in data))
+        ok = bool(data) and (row is None or row["status"] == "200")
+        g.phase(ph, start, end, body, "https", server_ip, "ok" if ok else "failed",
+                "" if ok else "no response seen")
+        g.fact(ph, "connection_reused", int(i > 0), "")
+        if i == 0:
+            for f, v in facts:
+                g.fact(ph, f, v, "s")
+        if data:
+            g.fact(ph, "request_to_first_data", data[0].t - req.t_first, "s")
+            g.fact(ph, "first_to_last_data", data[-1].t - data[0].t, "s")
+            g.fact(ph, "server_segments", len(data), "count")
+        out.append((start, end, ph))
+    return out
 
 
 def _http_fetches(g: _Guest, conn: TcpConn, server_ip: str) -> list[tuple[float, float, str]]:

@@ -14,6 +14,7 @@ the time base of the console logs.
 
 from __future__ import annotations
 
+import bisect
 import gzip
 import socket
 import struct
@@ -23,7 +24,8 @@ from pathlib import Path
 
 import dpkt
 
-__all__ = ["DhcpPacket", "TftpTransfer", "TcpConn", "HttpExchange", "Capture", "read_capture"]
+__all__ = ["DhcpPacket", "TftpTransfer", "TcpConn", "HttpExchange", "Capture", "read_capture",
+           "TLS_ALERT", "TLS_CCS", "TLS_DATA", "TLS_HANDSHAKE", "TlsRecord", "tls_records"]
 
 _DHCP_TYPES = {1: "DISCOVER", 2: "OFFER", 3: "REQUEST", 4: "DECLINE", 5: "ACK", 6: "NAK",
                7: "RELEASE", 8: "INFORM"}
@@ -361,3 +363,72 @@ def http_exchanges(conn: TcpConn) -> list[HttpExchange]:
                     ex.content_length = int(line.split(b":", 1)[1])
         ex.data.append((s.t, s.plen, retrans))
     return out
+
+
+#: TLS record content types (RFC 5246 §6.2.1 [rfc5246])
+TLS_CCS, TLS_ALERT, TLS_HANDSHAKE, TLS_DATA = 20, 21, 22, 23
+
+
+@dataclass
+class TlsRecord:
+    """One TLS record of one direction: its first byte's and last byte's capture times.
+
+    Attributes:
+        from_client: its direction.
+        kind: content type (:data:`TLS_HANDSHAKE`, :data:`TLS_DATA`, ...).
+        length: the record's payload length (from its 5-byte header, never encrypted).
+        t_first, t_last: capture times of the segments carrying its first and last byte.
+    """
+
+    from_client: bool
+    kind: int
+    length: int
+    t_first: float
+    t_last: float
+
+
+def tls_records(conn: TcpConn) -> list[TlsRecord]:
+    """The TLS records of a connection, both directions, in order of their first byte.
+
+    Each direction's byte stream is rebuilt from its segments by sequence number (a
+    retransmitted byte counts when it is first seen); the records are read from their
+    headers (type, version, length: RFC 5246 §6.2.1 [rfc5246]), which TLS never
+    encrypts. A stream cut short (payload not captured, snaplen) ends the records of its
+    direction at the first byte missing.
+    """
+    out: list[TlsRecord] = []
+    for side in (True, False):
+        segs = [s for s in conn.segments if s.from_client == side]
+        syn = next((s for s in segs if s.flags & 0x02), None)
+        if syn is None:
+            continue
+        isn = (syn.seq + 1) & 0xFFFFFFFF
+        stream = bytearray()
+        starts: list[int] = []  # stream offset where each segment's new bytes begin
+        times: list[float] = []  # and its capture time
+        for s in segs:
+            if s.plen <= 0 or not s.head:
+                continue
+            off = (s.seq - isn) & 0xFFFFFFFF
+            if off > len(stream):
+                break  # a hole: not captured (or lost and never seen again)
+            new = s.head[len(stream) - off:]
+            if new:
+                starts.append(len(stream))
+                times.append(s.t)
+                stream += new
+
+        i = 0
+        while i + 5 <= len(stream):
+            kind, length = stream[i], int.from_bytes(stream[i + 3:i + 5], "big")
+            if i + 5 + length > len(stream):
+                break
+            out.append(TlsRecord(side, kind, length, _byte_time(starts, times, i),
+                                 _byte_time(starts, times, i + 4 + length)))
+            i += 5 + length
+    return sorted(out, key=lambda r: r.t_first)
+
+
+def _byte_time(starts: list[int], times: list[float], byte: int) -> float:
+    """Capture time of stream offset ``byte`` (the segment that first carried it)."""
+    return times[bisect.bisect_right(starts, byte) - 1]

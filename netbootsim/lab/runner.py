@@ -167,10 +167,20 @@ def _start_servers(ns: Netns, cfg: LabConfig, out: Path, srv: Path, t0: float) -
                   stdout=subprocess.DEVNULL)
     _wait_for(_contains(out / "dnsmasq.log", "TFTP root is"), proc, "dnsmasq", err)
 
-    err = out / "httpd.stderr"
-    proc = _spawn(ns, [sys.executable, "-m", "netbootsim.lab.httpd", "--root", str(srv),
-                       "--bind", cfg.server_ip, "--port", "80", "--log", str(out / "http.csv"),
-                       "--t0", repr(t0)], err, stdout=subprocess.PIPE)
+    base = [sys.executable, "-m", "netbootsim.lab.httpd", "--root", str(srv),
+            "--bind", cfg.server_ip, "--t0", repr(t0)]
+    _start_httpd(ns, [*base, "--port", "80", "--log", str(out / "http.csv")],
+                 out / "httpd.stderr", "HTTP server")
+    if cfg.transport == "https":  # the files: HTTPS on 443 with the configured certificate
+        leaf = Path(cfg.tls or "") / ("server" if cfg.certificate == "trusted" else "rogue")
+        _start_httpd(ns, [*base, "--port", "443", "--log", str(out / "https.csv"),
+                          "--tls-cert", f"{leaf}-chain.crt", "--tls-key", f"{leaf}.key"],
+                     out / "httpsd.stderr", "HTTPS server")
+
+
+def _start_httpd(ns: Netns, argv: list[str], err: Path, what: str) -> None:
+    """Start the lab HTTP(S) server ``argv`` in ``ns``; wait for its ``READY`` line."""
+    proc = _spawn(ns, argv, err, stdout=subprocess.PIPE)
     ready = threading.Event()
 
     def read_ready() -> None:
@@ -179,7 +189,7 @@ def _start_servers(ns: Netns, cfg: LabConfig, out: Path, srv: Path, t0: float) -
                 ready.set()
 
     threading.Thread(target=read_ready, daemon=True).start()
-    _wait_for(ready.is_set, proc, "HTTP server", err)
+    _wait_for(ready.is_set, proc, what, err)
 
 
 def run_lab(cfg: LabConfig, out: Path, say: Callable[[str], None] = print, *,

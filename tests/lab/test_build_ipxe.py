@@ -71,7 +71,7 @@ def test_options_become_local_headers(tree):
                     "DHCP_DISC_END_TIMEOUT_SEC": "4"}
     headers = local_headers(opts, keys)
     assert headers["general.h"].splitlines()[1:] == [
-        "#undef DOWNLOAD_PROTO_HTTPS",
+        "#undef DOWNLOAD_PROTO_HTTPS",  # the user's off wins over the default on
         "#undef IMAGE_TRUST_CMD", "#define IMAGE_TRUST_CMD",
         "#undef NET_PROTO_IPV6", "#define NET_PROTO_IPV6"]
     assert headers["dhcp.h"].splitlines()[1:] == [
@@ -88,6 +88,13 @@ def test_options_become_local_headers(tree):
 def test_bad_options_are_refused(tree, item, message):
     with pytest.raises(InputError, match=message):
         parse_config_args([item], config_keys(tree / "src"))
+
+
+def test_the_cli_names_every_platform():
+    from netbootsim.cli.lab import PLATFORM_NAMES
+    from netbootsim.lab.build import PLATFORMS
+
+    assert PLATFORM_NAMES == tuple(PLATFORMS)
 
 
 def test_not_an_ipxe_tree(tmp_path):
@@ -193,3 +200,66 @@ def test_a_bad_ipxe_build_is_refused_at_its_line(tmp_path, text, message):
     with pytest.raises(InputError) as e:
         load_config(f)
     assert message in str(e.value)
+
+
+def _fake_tls(where: Path) -> Path:
+    from netbootsim.lab.tls import FILES
+
+    where.mkdir(parents=True)
+    for f in FILES:
+        (where / f).write_text("x")
+    return where
+
+
+def test_the_https_case_serves_files_over_https_and_the_script_over_http(tmp_path):
+    from netbootsim.lab.config import load_config
+    from netbootsim.lab.dnsmasq import script_url
+    from netbootsim.lab.payload import boot_script
+
+    _fake_build(tmp_path / "b1")
+    _fake_tls(tmp_path / "tls")
+    f = tmp_path / "lab.yaml"
+    f.write_text("case: https\nipxe: b1\ntls: tls\ncertificate: rogue\n")
+    cfg = load_config(f)
+    assert (cfg.transport, cfg.tls, cfg.certificate) == ("https", str(tmp_path / "tls"),
+                                                         "rogue")
+    assert script_url(cfg) == "http://192.168.77.1/boot.ipxe"
+    assert "imgfetch https://192.168.77.1/kernel || goto nbs_fail" in boot_script(
+        f"{cfg.transport}://{cfg.server_ip}", list(cfg.files))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("case: https\n", "lab.yaml:1: ipxe: the https case needs it"),
+    ("case: https\nipxe: b1\ntls: nowhere\n", "lab.yaml:3: tls: nowhere: not a 'netbootsim"),
+    ("case: http\ntls: tls\n", "lab.yaml:2: tls: only the https case serves HTTPS"),
+    ("case: https\nipxe: b1\ntls: tls\ncertificate: mine\n",
+     "lab.yaml:4: certificate: 'mine' is not one of trusted, rogue"),
+])
+def test_bad_https_configs(tmp_path, text, message):
+    from netbootsim.lab.config import load_config
+
+    _fake_build(tmp_path / "b1")
+    _fake_tls(tmp_path / "tls")
+    f = tmp_path / "lab.yaml"
+    f.write_text(text)
+    with pytest.raises(InputError) as e:
+        load_config(f)
+    assert message in str(e.value)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parents[2] / "lab" /
+                                                         "matrix2").glob("*.yaml")))
+def test_the_round_2_configs_load_beside_a_build_and_certificates(tmp_path, name):
+    # lab/matrix2/*.yaml name ../../build/ipxe/bios and ../../build/lab-tls, which a
+    # clone does not have (made by lab build-ipxe and lab tls): here stand-ins
+    from netbootsim.lab.config import load_config
+
+    src = Path(__file__).parents[2] / "lab" / "matrix2" / name
+    (tmp_path / "lab" / "matrix2").mkdir(parents=True)
+    cfg_file = tmp_path / "lab" / "matrix2" / name
+    cfg_file.write_text(src.read_text())
+    _fake_build(tmp_path / "build" / "ipxe" / "bios")
+    _fake_tls(tmp_path / "build" / "lab-tls")
+    cfg = load_config(cfg_file)
+    assert cfg.ipxe == str(tmp_path / "build" / "ipxe" / "bios")
+    assert cfg.case in ("http", "https")

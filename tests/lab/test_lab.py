@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # --- config -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("path", sorted(p for p in (ROOT / "lab").glob("*.yaml")
-                                        if p.name != "matrix.yaml")
+                                        if not p.name.startswith("matrix"))
                          + sorted((ROOT / "lab" / "matrix").glob("*.yaml"))
                          + sorted((ROOT / "tests/data/lab").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_configs_load(path):
