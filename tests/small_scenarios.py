@@ -7,7 +7,7 @@ provisioning API of three machines (two in its inventory).
 
 from __future__ import annotations
 
-__all__ = ["scenario", "api_scenario", "SCRIPT"]
+__all__ = ["scenario", "api_scenario", "SCRIPT", "cli_refuses"]
 
 
 def scenario(**over) -> dict:
@@ -49,3 +49,29 @@ def api_scenario(**api) -> dict:
                               **api}
     sc["fleet"][0].update({"count": 3, "script": "#!ipxe\ndhcp\n" + SCRIPT.split("\n", 1)[1]})
     return sc
+
+
+def cli_refuses(sc: dict, tmp_path) -> str:
+    """``netbootsim run`` of ``sc`` written as a YAML file: exit 2, nothing written.
+
+    Returns the first line of stderr, checked to start with ``FILE:LINE:`` (a line
+    number above 0) and to hold no traceback.
+    """
+    import re
+    import subprocess
+    import sys
+
+    from ruamel.yaml import YAML
+
+    f = tmp_path / "bad.yaml"
+    YAML().dump(sc, f)
+    out = tmp_path / "out"
+    p = subprocess.run([sys.executable, "-m", "netbootsim", "run", str(f), "--out", str(out)],
+                       capture_output=True, text=True)
+    assert p.returncode == 2, p.stderr
+    assert "Traceback" not in p.stderr
+    line = p.stderr.strip().splitlines()[0]
+    assert re.match(rf"{re.escape(str(f))}:[1-9][0-9]*: ", line), line
+    assert not out.exists()
+    return line
+

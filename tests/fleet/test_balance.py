@@ -7,7 +7,7 @@ redirector lb1 on boot1 (0.1 ms per request) in front of http mirrors.
 from __future__ import annotations
 
 import pytest
-from small_scenarios import scenario
+from small_scenarios import cli_refuses, scenario
 
 from netbootsim.api import simulate_scenario
 from netbootsim.errors import InputError
@@ -136,6 +136,18 @@ def test_bad_pools_are_refused(pool, words):
         simulate_scenario(sc)
     text = " ".join(str(p) for p in e.value.problems)
     assert "services.lb1.pool[0]" in text and words in text
+
+
+@pytest.mark.parametrize("pool, words", [
+    (["http9"], "services.lb1.pool[0]: unknown service 'http9'"),
+    # two redirectors naming each other: a pool may not name a balancer, so no loop
+    (["lb2"], "services.lb1.pool[0]: 'lb2' is a load balancer"),
+])
+def test_bad_pools_exit_2_at_their_line_with_nothing_written(tmp_path, pool, words):
+    sc = lb_scenario()
+    sc["services"]["lb2"] = {"kind": "lb", "host": "boot1", "pool": ["lb1"]}
+    sc["services"]["lb1"]["pool"] = pool
+    assert words in cli_refuses(sc, tmp_path)
 
 
 # ------------------------------------------------------------------------ mode: l4

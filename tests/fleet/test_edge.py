@@ -7,7 +7,7 @@ same ToR running edge1, from which the servers fetch an 8 MiB kernel and a 32 Mi
 from __future__ import annotations
 
 import pytest
-from small_scenarios import scenario
+from small_scenarios import cli_refuses, scenario
 
 from netbootsim.api import simulate_scenario
 from netbootsim.errors import InputError
@@ -102,6 +102,12 @@ def test_a_loop_of_two_edges_and_a_cache_without_origin_are_refused():
     text = " ".join(str(p) for p in e.value.problems)
     assert "origins loop: edge1 -> edge2 -> edge1" in text
     assert "services.http1.cache: only for an edge cache" in text
+
+
+def test_a_cache_without_origin_exits_2_at_its_line_with_nothing_written(tmp_path):
+    sc = edge_scenario()
+    sc["services"]["http1"]["cache"] = "1GiB"
+    assert "services.http1.cache: only for an edge cache" in cli_refuses(sc, tmp_path)
 
 
 def test_a_fill_cut_short_by_its_server_failing_does_not_hang_the_others():

@@ -243,6 +243,14 @@ def test_a_multi_site_without_its_wan_or_with_servers_is_refused():
     assert any("topology.servers: not used by shape 'multi-site'" in t for t in text)
 
 
+def test_a_multi_site_without_its_wan_exits_2_at_its_line_with_nothing_written(tmp_path):
+    from small_scenarios import cli_refuses
+
+    sc = multi()
+    del sc["topology"]["wan"]
+    assert "topology.wan: required for shape 'multi-site'" in cli_refuses(sc, tmp_path)
+
+
 def test_a_sites_relay_forwards_to_its_own_dhcp_server_only():
     # Two sites, each with a DHCP server on a host at its router (s01-boot, s02-boot),
     # each site's group naming its own. Site 2's relay forwards to dhcp2 (its helper),
