@@ -149,7 +149,6 @@ def cmd_build_ipxe(args: argparse.Namespace) -> int:
         parse_config_args,
         source_identity,
     )
-    from ..lab.install import ensure_packages, missing_packages
     from ..plan.outdir import OutputDir
 
     if args.platform not in PLATFORMS:
@@ -161,17 +160,8 @@ def cmd_build_ipxe(args: argparse.Namespace) -> int:
     parse_config_args(args.config, config_keys(src))  # refused before anything is made
     packages = {**BUILD_PACKAGES, **(CROSS_PACKAGES if PLATFORMS[args.platform].cross
                                      else {})}
-    missing = missing_packages(packages)
-    if missing:
-        if args.no_install:
-            print("lab build-ipxe: missing Debian packages " + " ".join(missing),
-                  file=sys.stderr)
-            return 1
-        try:
-            ensure_packages(_say, packages)
-        except (PermissionError, subprocess.CalledProcessError) as e:
-            print(f"lab build-ipxe: cannot install {' '.join(missing)}: {e}", file=sys.stderr)
-            return 1
+    if not _have_packages("lab build-ipxe", packages, args.no_install):
+        return 1
     ident = source_identity(args.source)
     tag = (str(ident["describe"]) or str(ident["commit"])[:12]).replace("/", "-")
     out = args.out or Path("build") / "ipxe" / f"{args.platform}-{tag}"
@@ -210,10 +200,32 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
+def _have_packages(command: str, packages: dict[str, str], no_install: bool) -> bool:
+    """Whether ``packages`` are installed, installing the missing ones unless told not to.
+
+    Says on stderr what is missing or why it could not be installed.
+    """
+    from ..lab.install import ensure_packages, missing_packages
+
+    missing = missing_packages(packages)
+    if not missing:
+        return True
+    if no_install:
+        print(f"{command}: missing Debian packages {' '.join(missing)}; run "
+              "'netbootsim lab install' (as root)", file=sys.stderr)
+        return False
+    try:
+        ensure_packages(_say, packages)
+    except (PermissionError, subprocess.CalledProcessError) as e:
+        print(f"{command}: cannot install {' '.join(missing)}: {e}", file=sys.stderr)
+        return False
+    return True
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """``lab run``: validate, check packages and privileges, run, print the outcome."""
     from ..lab.config import load_config
-    from ..lab.install import LAB_PACKAGES, ensure_packages, missing_packages
+    from ..lab.install import LAB_PACKAGES
     from ..lab.runner import LabError, run_lab
     from ..plan.outdir import OutputDir
 
@@ -221,17 +233,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if os.geteuid() != 0:
         print("lab run: needs root (network namespaces, tap devices)", file=sys.stderr)
         return 1
-    missing = missing_packages()
-    if missing:
-        if args.no_install:
-            print("lab run: missing Debian packages " + " ".join(missing) +
-                  "; run 'netbootsim lab install'", file=sys.stderr)
-            return 1
-        try:
-            ensure_packages(_say, LAB_PACKAGES)
-        except (PermissionError, subprocess.CalledProcessError) as e:
-            print(f"lab run: cannot install {' '.join(missing)}: {e}", file=sys.stderr)
-            return 1
+    if not _have_packages("lab run", LAB_PACKAGES, args.no_install):
+        return 1
     out = args.out or default_out_dir(args.config)
     # a run directory holding what the lab did not write is refused (or written beside
     # with --force): a run never overwrites a user's file

@@ -56,6 +56,13 @@ def _serve(tmp_path, pki):
     return server
 
 
+def _client(server, ca):
+    """An HTTPS connection to ``server`` trusting the CA certificate ``ca`` only."""
+    return http.client.HTTPSConnection(
+        "127.0.0.1", server.server_address[1], timeout=10,
+        context=ssl.create_default_context(cafile=str(ca)))
+
+
 def _rows(tmp_path):
     with open(tmp_path / "http.csv") as f:
         rows = list(csv.DictReader(f))
@@ -67,9 +74,7 @@ def _rows(tmp_path):
 def test_https_rows_carry_the_handshake(tmp_path, pki):
     server = _serve(tmp_path, pki)
     try:
-        client = ssl.create_default_context(cafile=str(pki / "ca.crt"))
-        conn = http.client.HTTPSConnection("127.0.0.1", server.server_address[1],
-                                           context=client, timeout=10)
+        conn = _client(server, pki / "ca.crt")
         for _ in range(2):  # two requests on one kept-alive connection, one handshake
             conn.request("GET", "/kernel")
             assert len(conn.getresponse().read()) == 100_000
@@ -89,9 +94,7 @@ def test_https_rows_carry_the_handshake(tmp_path, pki):
 def test_a_refused_certificate_is_one_tls_row(tmp_path, pki):
     server = _serve(tmp_path, pki)
     try:
-        client = ssl.create_default_context(cafile=str(pki / "rogue-ca.crt"))
-        conn = http.client.HTTPSConnection("127.0.0.1", server.server_address[1],
-                                           context=client, timeout=10)
+        conn = _client(server, pki / "rogue-ca.crt")
         with pytest.raises(ssl.SSLCertVerificationError):
             conn.request("GET", "/kernel")
         conn.close()
