@@ -192,3 +192,31 @@ def test_l4_max_connections_holds_the_extra_clients_until_a_slot_frees():
     assert (ph.phase == "lb-wait:kernel").sum() == 2
     fetched = ph[ph.phase.str.startswith("fetch:")]
     assert all(g.endpoint.nunique() == 1 for _, g in fetched.groupby("server"))
+
+
+def test_a_redirector_that_is_down_fails_the_redirect_after_the_syn_retries():
+    # lb1 down for good from 0 s: the kernel's redirect gets no SYN-ACK, so the fetch
+    # fails after the client's SYN retries (SYN_GIVE_UP s from its start) with lb1 named
+    # in the reason, and the script's || fetches from http1 directly. Everything after is
+    # the direct boot's, so the server is ready exactly SYN_GIVE_UP later than a direct
+    # boot. Down only from 0 to 1 s (before its DHCP ends): nothing changes (as the
+    # redirect in the healthy scenario: 3 RTT + 2 x 0.1 ms on a direct boot).
+    from netbootsim.services.slots import SYN_GIVE_UP
+
+    direct = scenario(servers=1)
+    direct["fleet"][0]["script"] = ("#!ipxe\ndhcp\nkernel http://http1/kernel\n"
+                                    "initrd http://http1/initrd\nboot\n")
+    a = float(simulate_scenario(direct).servers.ready.iloc[0])
+    script = ("#!ipxe\ndhcp\nkernel http://lb1/kernel || kernel http://http1/kernel\n"
+              "initrd http://http1/initrd\nboot\n")
+    sc = lb_scenario(script=script)
+    sc["faults"] = [{"kind": "service-down", "target": "lb1", "at": "0s"}]
+    res = simulate_scenario(sc)
+    red = res.phases[res.phases.phase == "redirect:kernel"].iloc[0]
+    assert red.outcome == "failed" and "no answer from lb1: service lb1 down" in red.reason
+    assert red.end - red.start == pytest.approx(SYN_GIVE_UP, abs=1e-12)
+    assert float(res.servers.ready.iloc[0]) - a == pytest.approx(SYN_GIVE_UP, abs=1e-9)
+    b = float(simulate_scenario(lb_scenario()).servers.ready.iloc[0])
+    brief = simulate_scenario({**lb_scenario(), "faults": [
+        {"kind": "service-down", "target": "lb1", "at": "0s", "duration": "1s"}]})
+    assert float(brief.servers.ready.iloc[0]) == pytest.approx(b, abs=1e-12)
