@@ -17,7 +17,7 @@ def registry() -> list[tuple[str, str, str, str]]:
     from ..fleet import LINUX_RWND
     from ..fleet.boot import CHAIN_START
     from ..fleet.link import LINK_WAIT, STP_MAX_DEFERRALS
-    from ..fleet.spec import TLS_CLIENT_TIME
+    from ..fleet.spec import TLS_CLIENT_TIME, TLS_HANDSHAKE_RTTS
     from ..profiles import PROFILES
     from ..services.dhcp import IPV6_WAIT
     from ..services.registry import KINDS
@@ -52,7 +52,8 @@ def registry() -> list[tuple[str, str, str, str]]:
         ("client", "chained iPXE start", f"{CHAIN_START:g} s from NBP loaded to its first "
          "DISCOVER", "tests/data/lab/traces/chainload [lab-traces]; BANNER_TIMEOUT, "
          "config/general.h [ipxe-src]"),
-        ("protocol", "https (TLS 1.2)", f"2 round trips per new connection + client crypto "
+        ("protocol", "https (TLS 1.2)", f"{TLS_HANDSHAKE_RTTS} round trips per new connection "
+         "(lab, iPXE 2.0) + client crypto "
          f"{TLS_CLIENT_TIME:g} s (uncalibrated: the lab measured iPXE 2.0 only under "
          "QEMU TCG, ~77 ms + ~3.9 RTT, the emulator's crypto; docs/calibration.md)",
          "iPXE net/tls.c, config/crypto.h: TLS 1.1-1.2 [ipxe-src]"),

@@ -50,6 +50,7 @@ from .results import FleetRun
 from .spec import (
     LINUX_RWND,
     TLS_CLIENT_TIME,
+    TLS_HANDSHAKE_RTTS,
     DhcpSpec,
     DnsSpec,
     FaultWindows,
@@ -459,7 +460,8 @@ class World:
         ``profile`` None: the client is Linux (the installer), with its own window
         (:data:`~.spec.LINUX_RWND`) and no firmware delays; ``rate_cap`` bounds it (the
         disk it streams to). ``tls``: HTTPS — a new connection adds the TLS 1.2
-        handshake's two round trips and the client's crypto time. ``via``: an L4
+        handshake's round trips (:data:`~.spec.TLS_HANDSHAKE_RTTS`) and the client's crypto
+        time. ``via``: an L4
         balancer the connection goes through (:mod:`.balance`): the bytes cross it.
         """
         env = self.env
@@ -510,7 +512,8 @@ class World:
             term = (self._tls.get(via.spec.name) if via is not None else None) or \
                 self._tls.get(svc.name)
         if tls and prev is None:
-            yield env.timeout(2 * route.rtt + TLS_CLIENT_TIME)  # TLS 1.2 full handshake
+            # iPXE's TLS 1.2 full handshake, as the lab measured it
+            yield env.timeout(TLS_HANDSHAKE_RTTS * route.rtt + TLS_CLIENT_TIME)
             if term is not None:  # the server's half: a core, waited for if all are busy
                 yield from term.cores.hold(term.spec.handshake)
         if term is not None:  # its bulk cipher encrypts every byte sent
@@ -616,7 +619,8 @@ class World:
             return fail, None
         conns = self.connections.setdefault(server, {})
         if spec.name not in conns:  # a new connection: the handshakes first
-            yield env.timeout(rtt + (2 * rtt + TLS_CLIENT_TIME if tls else 0.0))
+            yield env.timeout(rtt + (TLS_HANDSHAKE_RTTS * rtt + TLS_CLIENT_TIME if tls
+                                     else 0.0))
             term = self._tls.get(spec.name) if tls else None
             if term is not None:  # the redirector's half of the TLS handshake
                 yield from term.cores.hold(term.spec.handshake)
@@ -633,7 +637,7 @@ class World:
             ) -> Generator[simpy.Event, object, TransferResult]:
         """One request to a provisioning API: connect, queue, service time, response.
 
-        ``tls``: over HTTPS, a TLS 1.2 handshake (two round trips and the client's
+        ``tls``: over HTTPS, a TLS 1.2 handshake (its round trips and the client's
         crypto time) follows the TCP one.
         """
         env = self.env
@@ -643,7 +647,8 @@ class World:
         fail = yield from self.faults.unreachable(env, "http", svc, fwd, start, SYN_GIVE_UP)
         if fail is not None:
             return fail
-        yield env.timeout(rtt + (2 * rtt + TLS_CLIENT_TIME if tls else 0.0))  # handshakes
+        yield env.timeout(rtt + (TLS_HANDSHAKE_RTTS * rtt + TLS_CLIENT_TIME if tls  # handshakes
+                                 else 0.0))
         with self.apis[svc.name].request() as req:
             yield req
             draws = self._api_times.get(svc.name)
