@@ -324,16 +324,22 @@ def parse_config(data: Any, file: str, lines: dict[str, int] | None = None) -> L
     return LabConfig(file=file, **out)
 
 
+def _beside(value: Any, file: str, fld: str, command: str, bad: Any) -> Path | None:
+    """The directory ``value`` names, relative to the config ``file``'s own directory."""
+    if not isinstance(value, str) or not value:
+        bad(fld, f"expected the path of a 'netbootsim {command}' directory")
+        return None
+    where = Path(value)
+    return where if where.is_absolute() else (Path(file).resolve().parent / where).resolve()
+
+
 def _tls_dir(value: Any, file: str, bad: Any) -> str | None:
     """The absolute ``lab tls`` directory ``value`` names, if it holds every file."""
     from .tls import FILES
 
-    if not isinstance(value, str) or not value:
-        bad("tls", "expected the path of a 'netbootsim lab tls' directory")
+    where = _beside(value, file, "tls", "lab tls", bad)
+    if where is None:
         return None
-    where = Path(value)
-    if not where.is_absolute():
-        where = (Path(file).resolve().parent / where).resolve()
     missing = [f for f in FILES if not (where / f).is_file()]
     if missing:
         bad("tls", f"{value}: not a 'netbootsim lab tls' directory (no {', '.join(missing)})")
@@ -345,12 +351,9 @@ def _ipxe_build(value: Any, file: str, nic: str, bad: Any) -> str | None:
     """The absolute build directory ``value`` names, if it is a BIOS build with the ROM."""
     from .build import read_build
 
-    if not isinstance(value, str) or not value:
-        bad("ipxe", "expected the path of a 'netbootsim lab build-ipxe' directory")
+    where = _beside(value, file, "ipxe", "lab build-ipxe", bad)
+    if where is None:
         return None
-    where = Path(value)
-    if not where.is_absolute():
-        where = (Path(file).resolve().parent / where).resolve()
     try:
         rec = read_build(where)
     except InputError as e:
