@@ -12,7 +12,8 @@ from ..services.registry import API, DHCP, HTTP, TFTP
 __all__ = ["Service", "DhcpSpec", "DnsSpec", "Install", "Stage", "Group", "LinkFaults",
            "FaultWindows",
            "PowerPolicy", "OrchestratorSpec", "POWER_POLICIES", "DEFAULT_STAGE",
-           "LINUX_RWND", "TLS_CLIENT_TIME", "TLS_HANDSHAKE_RTTS", "TlsSpec"]
+           "LINUX_RWND", "TLS_CLIENT_TIME", "TLS_HANDSHAKE_RTTS", "TlsSpec",
+           "tls_handshake_time"]
 
 #: The client's own time for a TLS handshake (key exchange, signature checks): no
 #: published figure for iPXE (its repository has none [ipxe-src]); the lab's second
@@ -29,6 +30,12 @@ TLS_CLIENT_TIME = 0.0
 #: 78.5 ms at RTT 0, 94.7 at 5 ms, 155.2 at 20 ms, the fit 77.5 ms + 3.86 RTT. The
 #: textbook count, two (RFC 5246 §7.3 [rfc5246]), missed the 20 ms rows by 40 ms.
 TLS_HANDSHAKE_RTTS = 4
+
+
+def tls_handshake_time(rtt: float) -> float:
+    """The time of iPXE's full TLS 1.2 handshake over a round trip ``rtt`` (s)."""
+    return TLS_HANDSHAKE_RTTS * rtt + TLS_CLIENT_TIME
+
 #: The installer's TCP receive window: Linux's default tcp_rmem maximum, 6 MiB
 #: (Documentation/networking/ip-sysctl.rst, tcp_rmem "max: 6MB").
 LINUX_RWND = 6 * 1024 * 1024

@@ -49,13 +49,12 @@ from .packet_transport import PacketTransport
 from .results import FleetRun
 from .spec import (
     LINUX_RWND,
-    TLS_CLIENT_TIME,
-    TLS_HANDSHAKE_RTTS,
     DhcpSpec,
     DnsSpec,
     FaultWindows,
     Service,
     TlsSpec,
+    tls_handshake_time,
 )
 from .transport import Route, Transport
 from .variation import RequestDraws
@@ -513,7 +512,7 @@ class World:
                 self._tls.get(svc.name)
         if tls and prev is None:
             # iPXE's TLS 1.2 full handshake, as the lab measured it
-            yield env.timeout(TLS_HANDSHAKE_RTTS * route.rtt + TLS_CLIENT_TIME)
+            yield env.timeout(tls_handshake_time(route.rtt))
             if term is not None:  # the server's half: a core, waited for if all are busy
                 yield from term.cores.hold(term.spec.handshake)
         if term is not None:  # its bulk cipher encrypts every byte sent
@@ -619,8 +618,7 @@ class World:
             return fail, None
         conns = self.connections.setdefault(server, {})
         if spec.name not in conns:  # a new connection: the handshakes first
-            yield env.timeout(rtt + (TLS_HANDSHAKE_RTTS * rtt + TLS_CLIENT_TIME if tls
-                                     else 0.0))
+            yield env.timeout(rtt + (tls_handshake_time(rtt) if tls else 0.0))
             term = self._tls.get(spec.name) if tls else None
             if term is not None:  # the redirector's half of the TLS handshake
                 yield from term.cores.hold(term.spec.handshake)
@@ -647,8 +645,7 @@ class World:
         fail = yield from self.faults.unreachable(env, "http", svc, fwd, start, SYN_GIVE_UP)
         if fail is not None:
             return fail
-        yield env.timeout(rtt + (TLS_HANDSHAKE_RTTS * rtt + TLS_CLIENT_TIME if tls  # handshakes
-                                 else 0.0))
+        yield env.timeout(rtt + (tls_handshake_time(rtt) if tls else 0.0))  # handshakes
         with self.apis[svc.name].request() as req:
             yield req
             draws = self._api_times.get(svc.name)

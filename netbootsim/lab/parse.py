@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import re
 import statistics
 from dataclasses import astuple, dataclass, fields
@@ -334,6 +335,21 @@ def _https_rows(path: Path, cap: Capture) -> dict[tuple[str, int], list[dict]]:
     return {c.client: by_id.get(i, []) for i, c in enumerate(conns, start=1)}
 
 
+def _fetch_phase(path: str) -> str:
+    """``fetch:<file>`` of a request path (its last component, no query)."""
+    return f"fetch:{path.split('?')[0].rsplit('/', 1)[-1]}"
+
+
+def _tcp_handshake(conn: TcpConn) -> tuple:
+    """``(SYN, SYN-ACK, the client's ACK after it)`` of a connection (None: not seen)."""
+    syn = conn.segments[0]
+    synack = next((s for s in conn.segments if not s.from_client and s.flags & 0x12 == 0x12),
+                  None)
+    ack = next((s for s in conn.segments if synack and s.from_client and s.t >= synack.t
+                and s.flags & 0x10), None)
+    return syn, synack, ack
+
+
 def _console_file(console: list[tuple[float, str]], t: float) -> str:
     """The file of the last ``https://...`` fetch the console began by ``t`` (+10 ms)."""
     name = ""
@@ -366,19 +382,17 @@ def _https_fetches(g: _Guest, conn: TcpConn, server_ip: str, rows: list[dict],
     (``https.csv``) when it has them.
     """
     recs = tls_records(conn)
-    syn = conn.segments[0]
-    synack = next((s for s in conn.segments if not s.from_client and s.flags & 0x12 == 0x12),
-                  None)
-    ack = next((s for s in conn.segments if synack and s.from_client and s.t >= synack.t
-                and s.flags & 0x10), None)
+    syn, synack, ack = _tcp_handshake(conn)
     gets = [r for r in recs if r.from_client and r.kind == TLS_DATA]
     requests = [r for r in rows if r["method"] != "TLS"]
     out = []
     hello = next((r for r in recs if r.from_client and r.kind == TLS_HANDSHAKE), None)
-    flight = [r for r in recs if not r.from_client and hello is not None
-              and r.t_first >= hello.t_first
-              and not any(c.from_client and c.t_first > hello.t_first
-                          and c.t_first <= r.t_first for c in recs)]
+    flight = []  # the server's records from the hello up to the client's next record
+    if hello is not None:
+        reply = min((c.t_first for c in recs if c.from_client and c.t_first > hello.t_first),
+                    default=math.inf)
+        flight = [r for r in recs if not r.from_client
+                  and hello.t_first <= r.t_first < reply]
     facts: list[tuple[str, float]] = []
     if synack is not None and ack is not None:
         facts.append(("handshake", ack.t - syn.t))
@@ -416,8 +430,7 @@ def _https_fetches(g: _Guest, conn: TcpConn, server_ip: str, rows: list[dict],
         nxt = gets[i + 1].t_first if i + 1 < len(gets) else float("inf")
         data = [s for s in server if req.t_first <= s.t < nxt]
         row = requests[i] if i < len(requests) else None
-        name = row["path"] if row is not None else f"https-{i + 1}"
-        ph = f"fetch:{name.split('?')[0].rsplit('/', 1)[-1]}"
+        ph = _fetch_phase(row["path"] if row is not None else f"https-{i + 1}")
         start = syn.t if i == 0 else req.t_first
         end = data[-1].t if data else req.t_first
         body = float(row["bytes"]) if row is not None else float(sum(s.plen for s in data))
@@ -438,10 +451,7 @@ def _https_fetches(g: _Guest, conn: TcpConn, server_ip: str, rows: list[dict],
 
 def _http_fetches(g: _Guest, conn: TcpConn, server_ip: str) -> list[tuple[float, float, str]]:
     segs = conn.segments
-    syn = segs[0]
-    synack = next((s for s in segs if not s.from_client and s.flags & 0x12 == 0x12), None)
-    ack = next((s for s in segs if synack and s.from_client and s.t >= synack.t
-                and s.flags & 0x10), None)
+    syn, synack, ack = _tcp_handshake(conn)
     c_ws = syn.opts.get(3, b"")
     s_ws = synack.opts.get(3, b"") if synack else b""
     scale = c_ws[0] if c_ws and s_ws else 0
@@ -450,7 +460,7 @@ def _http_fetches(g: _Guest, conn: TcpConn, server_ip: str) -> list[tuple[float,
     windows = [s.win << scale for s in segs[1:] if s.from_client]
     out = []
     for i, ex in enumerate(http_exchanges(conn)):
-        ph = f"fetch:{ex.path.split('?')[0].rsplit('/', 1)[-1]}"
+        ph = _fetch_phase(ex.path)
         start = syn.t if i == 0 else ex.t_request
         body = ex.content_length
         new = sum(n for _, n, r in ex.data if not r)

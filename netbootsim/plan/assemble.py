@@ -33,7 +33,7 @@ from ..fleet import (
     simulate,
 )
 from ..fleet.balance import LbSpec
-from ..fleet.spec import DnsSpec, OrchestratorSpec, PowerPolicy, TlsSpec
+from ..fleet.spec import TLS_HANDSHAKE_RTTS, DnsSpec, OrchestratorSpec, PowerPolicy, TlsSpec
 from ..profiles import Profile, ProfileMix, get_profile, tuned
 from ..scenario.api_checks import scenario_dir
 from ..services.provisioning import DEFAULT_UNKNOWN, Provisioner, load_inventory
@@ -376,9 +376,10 @@ def scope_notes(inputs: FleetInputs) -> list[str]:
                      f"({api.service_time * 1e3:g} ms, {api.concurrency} at once unless set), "
                      "not measured.")
     if any(s.https for s in inputs.services.values()):
-        notes.append("HTTPS: iPXE's TLS 1.2 handshake takes 4 round trips per new connection "
-                     "(measured in the lab with iPXE 2.0); the client's own crypto time is "
-                     "not calibrated (measured only under an emulator): taken as 0.")
+        notes.append(f"HTTPS: iPXE's TLS 1.2 handshake takes {TLS_HANDSHAKE_RTTS} round "
+                     "trips per new connection (measured in the lab with iPXE 2.0); the "
+                     "client's own crypto time is not calibrated (measured only under an "
+                     "emulator): taken as 0.")
     return notes
 
 
