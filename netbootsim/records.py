@@ -133,6 +133,18 @@ class _Log:
         for r in records:
             self.append(r)
 
+    def settle(self) -> None:
+        """Make the text columns' codes anew (same values, fresh objects).
+
+        A code above 256 is an int object made when its value first came; made during
+        a run, those are spread through the whole run's memory. See
+        :meth:`FleetRun.settle <netbootsim.fleet.results.FleetRun.settle>`.
+        """
+        for col in self._cols.values():
+            if isinstance(col, _Text):
+                col.index = {value: code for code, value in enumerate(col.index)}
+                col._values = []
+
     def __len__(self) -> int:
         return self._n
 

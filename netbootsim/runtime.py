@@ -16,7 +16,7 @@ import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["relaxed_gc", "paused_gc", "YOUNG_LIMIT", "YOUNG_LIMIT_MAX"]
+__all__ = ["relaxed_gc", "paused_gc", "reclaim", "YOUNG_LIMIT", "YOUNG_LIMIT_MAX"]
 
 #: :func:`paused_gc`: net new container objects that trigger a young-generation sweep
 #: (about 200 bytes each: ~0.4 GB of cyclic garbage at most waits for a sweep). The
@@ -83,3 +83,23 @@ def paused_gc(limit: int = YOUNG_LIMIT) -> Iterator[Callable[[], None]]:
             gc.unfreeze()
         if was:
             gc.enable()
+
+
+def reclaim() -> int:
+    """Free the cyclic garbage now, frozen objects included: the number collected.
+
+    A finished fleet (its world, servers, engine: a web of references) is freed only by
+    a collection, which :func:`paused_gc` holds off, and part of it was frozen at the
+    loop's start. Freed late, its memory sits under the summary's and the outputs':
+    a 20,000-server storm peaked at 697 MiB, the loop's end at 581 MiB. What was
+    frozen stays frozen (with whatever was made since), so an enclosing
+    :func:`paused_gc` keeps its promise not to walk it again.
+    """
+    frozen = gc.get_freeze_count()
+    if frozen:
+        gc.unfreeze()
+    try:
+        return gc.collect()
+    finally:
+        if frozen:
+            gc.freeze()

@@ -198,6 +198,8 @@ def simulate(
         run.servers.append(m.outcome_record(reason))
     world.transport.tally(run)
     run.consoles = {m.server: m.console_lines for m in machines if m.server in world.trace}
+    run.settle()  # the loop's memory can go back before the summary is made
+    topology.forget_routes()
     return run
 
 

@@ -35,6 +35,7 @@ from ..fleet import (
 from ..fleet.balance import LbSpec
 from ..fleet.spec import TLS_HANDSHAKE_RTTS, DnsSpec, OrchestratorSpec, PowerPolicy, TlsSpec
 from ..profiles import Profile, ProfileMix, get_profile, tuned
+from ..runtime import reclaim
 from ..scenario.api_checks import scenario_dir
 from ..services.provisioning import DEFAULT_UNKNOWN, Provisioner, load_inventory
 from ..services.registry import API, DHCP, KINDS
@@ -441,7 +442,9 @@ def run_built(built, *, name: str | None = None, trace: tuple[str, ...] = (),
                    orchestrators=inputs.orchestrators, dns=inputs.dns, lbs=inputs.lbs,
                    trace=trace,
                    progress=progress, watch=watch, streams=streams)
-    return run, inputs, time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    reclaim()  # the finished fleet's memory, before the summary is made
+    return run, inputs, wall
 
 
 def random_block(built, inputs: FleetInputs) -> dict:

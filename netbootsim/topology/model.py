@@ -455,6 +455,16 @@ class Topology:
         state["_out"] = state["_out_to"] = None
         return state
 
+    def forget_routes(self) -> None:
+        """Drop the route tables made on demand (they are made again when asked for).
+
+        A fleet's event loop makes them as servers first route: small tuples and dicts
+        spread through the allocator's arenas of the whole run, which then cannot go
+        back to the system when the run's objects are freed (:meth:`FleetRun.settle
+        <netbootsim.fleet.results.FleetRun.settle>` says why that matters).
+        """
+        self._invalidate()
+
     def _invalidate(self) -> None:
         self._out: dict[str, tuple[tuple[str, LinkDir, bool], ...]] | None = None
         self._out_to: dict[str, dict[str, tuple[LinkDir, ...]]] | None = None

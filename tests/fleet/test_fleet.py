@@ -156,3 +156,20 @@ def test_utilisation_timeline_shows_a_saturation_without_solves():
     full = sum(b - a for a, b, u in zip(times[:-1], times[1:], util[:-1], strict=True)
                if u > 0.999)
     assert full == pytest.approx(top["saturated_seconds"], abs=0.2)
+
+
+def test_fleet_run_settle_keeps_its_totals_in_fresh_objects():
+    # settle() copies the totals that outlive the loop (same values, new objects), so
+    # the loop's memory can be handed back (FleetRun.settle).
+    from netbootsim.fleet.results import FleetRun
+
+    run = FleetRun()
+    total = 1.5e9 + 0.25
+    run.wire_bytes["tor1->spine1"] = total
+    run.capacity["tor1->spine1"] = 3.125e9
+    run.first_last["tor1->spine1"] = [0.5, 7.25]
+    run.settle()
+    assert run.wire_bytes == {"tor1->spine1": 1.5e9 + 0.25}
+    assert run.wire_bytes["tor1->spine1"] is not total
+    assert run.capacity == {"tor1->spine1": 3.125e9}
+    assert run.first_last == {"tor1->spine1": [0.5, 7.25]}

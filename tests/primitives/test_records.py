@@ -112,3 +112,21 @@ def test_any_records_come_back_whole(recs):
         pd.testing.assert_frame_equal(frame, expected_phases([tuple(
             getattr(r, c) for c in PHASE_COLUMNS) for r in recs]))
     assert len(frame) == len(recs)
+
+
+def test_settle_keeps_every_row_and_makes_the_codes_anew():
+    # 300 servers: codes 257..299 are int objects made as their server first came;
+    # settle() makes them again (fresh objects, same numbers), rows and frame unchanged.
+    log = PhaseLog()
+    for i in range(300):
+        log.add("storm", 7, f"s{i}", "g", "r01", "boot", "power-on", 1, float(i), float(i),
+                0.0, "", "", "ok", "")
+    rows, frame = list(log), log.frame()
+    codes = log._cols["server"].index
+    old = codes["s299"]
+    log.settle()
+    assert list(log) == rows
+    pd.testing.assert_frame_equal(log.frame(), frame)
+    assert log._cols["server"].index["s299"] == 299
+    assert log._cols["server"].index["s299"] is not old
+    assert log.distinct("server") == [f"s{i}" for i in range(300)]

@@ -391,6 +391,16 @@ def test_pickle_round_trip_keeps_paths():
     assert u.path("r03s002", "tftp1", "k") == before
 
 
+def test_forget_routes_drops_the_tables_and_paths_stay():
+    t = _fabric()
+    pairs = [("r03s002", "tftp1"), ("tftp1", "r01s001"), ("r02s003", "r03s001")]
+    before = [t.path(a, b, "k") for a, b in pairs]
+    assert t._out
+    t.forget_routes()
+    assert t._out is None and not t._hops_from
+    assert [t.path(a, b, "k") for a, b in pairs] == before
+
+
 # -- domains and routers -------------------------------------------------------------------
 
 
