@@ -15,13 +15,20 @@ Which mirror (:meth:`Balancer.pick`):
 * ``least-connections``: the mirror with the fewest HTTP transfers running now, the
   pool's order breaking ties (HAProxy's ``leastconn``);
 * ``source-hash``: the client's name hashed over the mirrors that are in (HAProxy's
-  ``source``): a client keeps its mirror while the set does not change.
+  ``source``): a client keeps its mirror while the set does not change;
+* ``least-bytes``: the mirror with the fewest bytes in flight, the sizes of the
+  transfers it is serving counted whole until each ends (a large initrd weighs more
+  than a script), the pool's order breaking ties;
+* ``nearest``: the mirror with the shortest round trip from the client (a site's own
+  mirror before a central one, as a global balancer steering by site does), then the
+  fewest transfers running, then the pool's order.
 
-Health checks (HAProxy's ``inter``, ``fall``, ``rise`` [haproxy-conf]): the balancer
-checks every mirror every ``check_interval`` from t = 0; a mirror that is down (a
-``service-down`` fault) fails the checks made while it is; ``fall`` failed checks in a
-row take it out, ``rise`` passed ones put it back (:func:`out_windows`, exact and
-computed before the run). Until the checks take a dead mirror out, clients are sent to
+Health checks (HAProxy's ``inter``, ``timeout check``, ``fall``, ``rise``
+[haproxy-conf]): the balancer checks every mirror, one check after another
+``check_interval`` apart; a mirror that is down (a ``service-down`` fault) does not
+answer the checks made while it is, each failing after ``check_timeout``; ``fall``
+failed checks in a row take it out, ``rise`` passed ones put it back (:func:`out_windows`,
+exact and computed before the run). Until the checks take a dead mirror out, clients are sent to
 it and their fetch fails as any fetch from a dead server does (the script's ``||``
 fallback, or the attempt fails). With every mirror out the redirector answers ``503``.
 """
@@ -30,7 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .faults import Window
@@ -54,35 +61,62 @@ class LbSpec:
     mode: str = "redirect"
     max_connections: int | None = None
     tls: TlsSpec | None = None
+    check_timeout: float = 0.0
 
 
-def out_windows(downs: Sequence[Window], interval: float, fall: int, rise: int
-                ) -> list[Window]:
+def out_windows(downs: Sequence[Window], interval: float, fall: int, rise: int,
+                timeout: float = 0.0) -> list[Window]:
     """When the health checks hold a mirror out, given when it is down.
 
-    Checks run at ``k × interval`` (k = 0, 1, ...). For each outage ``[a, b)``: the
-    checks at ``a ≤ t < b`` fail; the ``fall``-th of them takes the mirror out (if the
-    outage lasts that long), and it is back at the ``rise``-th check at or after ``b``
-    (the first ones pass). Outages closer than the checks can tell apart merge.
+    HAProxy's checks of a server run one after the other (src/check.c, ``process_chk``
+    [haproxy-src]): the next starts ``interval`` after the previous one ended. A check
+    of a mirror that answers ends at once (a round trip, taken as 0), so a live
+    mirror is checked at ``k × interval`` from t = 0. A check that starts while the
+    mirror is down gets no answer (a dead host, as a ``service-down`` fault is to a
+    client) and fails after ``timeout`` (HAProxy: ``timeout check``, ``inter`` when not
+    set [haproxy-conf]); the ``fall``-th failure in a row takes the mirror out as it
+    ends, and checks go on every ``timeout + interval``; the ``rise``-th pass in a row
+    puts it back. An outage that ends before ``fall`` checks failed leaves the mirror
+    in (the failures are forgotten at the next pass).
 
-    Example (interval 2 s, fall 3, rise 2; down from 5 to 20 s): failed checks at 6, 8,
-    10 s: out at 10 s; checks pass from 20 s: back at 22 s.
+    Example (interval 2 s, timeout 2 s, fall 3, rise 2; down from 5 to 20 s): checks
+    start at 6, 10, 14 s and fail 2 s later: out at 16 s; the check of 18 s fails at
+    20 s; those of 22 and 24 s pass: back at 24 s. With timeout 0 (a refused
+    connection): failed at 6, 8, 10 s, out at 10 s; passes at 20 and 22 s: back at 22 s.
     """
+    downs = sorted(downs, key=lambda w: w.start)
     out: list[Window] = []
-    for w in sorted(downs, key=lambda w: w.start):
-        first = math.ceil(w.start / interval) * interval  # first check inside the outage
-        gone = first + (fall - 1) * interval
-        if not gone < w.end:
-            continue  # the outage ended before enough checks failed
-        if math.isinf(w.end):
-            back = math.inf
-        else:
-            back = math.ceil(w.end / interval) * interval + (rise - 1) * interval
-        if out and gone <= out[-1].end:
-            out[-1] = Window(out[-1].start, max(out[-1].end, back))
-        else:
-            out.append(Window(gone, back))
-    return out
+    t, fails, passes, gone = 0.0, 0, 0, None
+    i, n = 0, len(downs)  # downs[i]: the first outage not over at t
+    while True:
+        while i < n and downs[i].end <= t:
+            i += 1
+        if i == n and gone is None:
+            return out
+        if gone is None and fails == 0 and t < downs[i].start:
+            # passing checks until the next outage: jump to the first one inside it
+            t += math.ceil((downs[i].start - t) / interval) * interval
+            continue
+        if i < n and downs[i].start <= t:  # down at t: no answer
+            fails, passes = fails + 1, 0
+            ended = t + timeout
+            if gone is None and fails >= fall:
+                gone = ended
+                if math.isinf(downs[i].end):
+                    out.append(Window(gone, math.inf))
+                    return out
+            t = ended + interval
+        else:  # it answers
+            fails = 0
+            if gone is not None:
+                passes += 1
+                if passes >= rise:
+                    if out and gone <= out[-1].end:
+                        out[-1] = Window(out[-1].start, t)
+                    else:
+                        out.append(Window(gone, t))
+                    gone, passes = None, 0
+            t += interval
 
 
 class Balancer:
@@ -98,17 +132,22 @@ class Balancer:
         #: the balancer as a service on its host (for the world's outage and route checks)
         self.service = Service(spec.name, "http", spec.host)
         self.out = {m: out_windows(outages.get(m, ()), spec.check_interval, spec.fall,
-                                   spec.rise) for m in spec.pool}
+                                   spec.rise, spec.check_timeout) for m in spec.pool}
         self._turn = 0
 
     def up(self, now: float) -> list[str]:
         """The pool's mirrors the checks hold in at ``now``, in the pool's order."""
         return [m for m in self.spec.pool if not any(w.covers(now) for w in self.out[m])]
 
-    def pick(self, client: str, now: float, running: dict[str, int]) -> str | None:
+    def pick(self, client: str, now: float, running: dict[str, int],
+             bytes_left: dict[str, float] | None = None,
+             rtt: Callable[[str], float] | None = None) -> str | None:
         """The mirror a request from ``client`` is sent to now (``None``: every one out).
 
-        ``running``: HTTP transfers running now per service (least-connections).
+        ``running``: HTTP transfers running now per service (least-connections);
+        ``bytes_left``: bytes of the transfers running now per service, counted whole
+        until each ends (least-bytes); ``rtt(mirror)``: the client's round trip to a
+        mirror (nearest).
         """
         live = self.up(now)
         if not live:
@@ -116,6 +155,12 @@ class Balancer:
         algo = self.spec.algorithm
         if algo == "least-connections":
             mirror = min(live, key=lambda m: (running.get(m, 0), live.index(m)))
+        elif algo == "least-bytes":
+            left = bytes_left or {}
+            mirror = min(live, key=lambda m: (left.get(m, 0.0), live.index(m)))
+        elif algo == "nearest":
+            assert rtt is not None
+            mirror = min(live, key=lambda m: (rtt(m), running.get(m, 0), live.index(m)))
         elif algo == "source-hash":
             digest = hashlib.blake2b(client.encode(), digest_size=8).digest()
             mirror = live[int.from_bytes(digest, "big") % len(live)]

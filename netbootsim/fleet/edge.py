@@ -25,8 +25,10 @@ fill of an object has completed.
   it in the background; what a request sees is the same).
 * An edge whose origin is an edge fills that one first.
 * ``fallback: origin``: while the edge is down (a ``service-down`` fault) its clients
-  are sent to the origin (a CDN steering around a dead edge); ``none``: they fail as
-  from any dead server.
+  are sent to the origin (a CDN steering around a dead edge); ``fallback: <service>``:
+  to that one, the next edge say, which serves them as its own clients (a fill if it
+  misses; if it is down too, its own fallback); ``none``: they fail as from any dead
+  server.
 
 A fill cut short (the server whose request started it failed) fails the requests waiting
 on it with the edge's ``504``; the next miss starts a new fill.

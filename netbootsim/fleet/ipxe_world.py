@@ -153,7 +153,7 @@ class IpxeWorld:
             key = ("lb", lb.spec.name)
             mirror = self._pooled.get(key)
             if mirror is None or lb.spec.name not in world.connections.get(m.server, {}):
-                mirror = lb.pick(m.server, env.now, world.running)
+                mirror = world.pick_mirror(lb, m.server)
                 if mirror is None:
                     why = (f"HTTP 503 from {lb.spec.name}: every mirror of its pool is out "
                            "(health checks)")

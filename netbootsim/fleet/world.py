@@ -177,6 +177,7 @@ class World:
         self._own_names = frozenset(self.lb_at) | {n.lower() for s in services.values()
                                                    for n in (s.name, s.host)}
         self.running: dict[str, int] = {}  # HTTP transfers running now, per service
+        self.bytes_left: dict[str, float] = {}  # their sizes, summed (least-bytes)
         self.edges = Edges(env, services, self.http, self.record)
         self.trace: set[str] = set()  # servers whose console is kept
         self._resources: dict[str, Resource] = {}
@@ -530,10 +531,12 @@ class World:
         if server in self._air_of:  # a Wi-Fi station: on the air while it transfers
             gen = self._aired(server, gen)
         self.running[svc.name] = self.running.get(svc.name, 0) + 1  # (least-connections)
+        self.bytes_left[svc.name] = self.bytes_left.get(svc.name, 0.0) + size  # (least-bytes)
         try:
             res = yield from gen
         finally:
             self.running[svc.name] -= 1
+            self.bytes_left[svc.name] -= size
         res = replace(res, start=t_req)  # the fetch includes its TLS handshake
         if res.outcome == "ok":
             self._moved_legs(route, hp.wire_bytes, guard)
@@ -544,17 +547,22 @@ class World:
         """An edge cache's part of a fetch: ``(the service to fetch from, failure)``.
 
         The edge fills the object from its origin first (a miss, :mod:`.edge`); a dead
-        edge sends its client to the origin when told to (``fallback: origin``).
+        edge sends its client on as its ``fallback`` says: to its origin, or to the
+        service it names (the next edge, whose own fill or fallback then applies).
         """
         start = self.env.now
         server, group, rack, stage, attempt = who
-        edge_down = self.faults.down(svc.name, start) is not None
-        if edge_down and svc.fallback == "origin":
-            origin = self.services[svc.origin]
+        while True:
+            edge_down = self.faults.down(svc.name, start) is not None
+            if not edge_down or svc.fallback == "none":
+                break
+            to = self.services[svc.origin if svc.fallback == "origin" else svc.fallback]
+            said = "its origin" if svc.fallback == "origin" else to.name
             self.record(server, group, rack, stage, f"edge-fallback:{file}", attempt,
-                        start, start, 0.0, "http", origin.name, "ok",
-                        f"{svc.name} down: to its origin")
-            return origin, None
+                        start, start, 0.0, "http", to.name, "ok", f"{svc.name} down: to {said}")
+            if to.origin is None:  # the origin (or a mirror) holds every image
+                return to, None
+            svc = to  # the next edge (validation: the chain of fallbacks ends)
         if not edge_down:
             failed = yield from self.edges.fill(svc, file, size, who)
             if failed is not None:
@@ -624,12 +632,18 @@ class World:
                 yield from term.cores.hold(term.spec.handshake)
             conns[spec.name] = 0.0
         yield env.timeout(rtt + spec.service_time)
-        mirror = lb.pick(server, env.now, self.running)
+        mirror = self.pick_mirror(lb, server)
         if mirror is None:
             return TransferResult("http", start, env.now, 0.0, 0.0, "failed",
                                   f"HTTP 503 from {spec.name}: every mirror of its pool "
                                   "is out (health checks)"), None
         return TransferResult("http", start, env.now, 0.0, 0.0, "ok", ""), mirror
+
+    def pick_mirror(self, lb: Balancer, server: str) -> str | None:
+        """The mirror ``lb`` sends ``server`` to now, from what the world knows of them."""
+        def rtt(mirror: str) -> float:
+            return self.topology.round_trip(server, self.services[mirror].host)[2]
+        return lb.pick(server, self.env.now, self.running, self.bytes_left, rtt)
 
     def api(self, server: str, svc: Service, size: float, tls: bool = False
             ) -> Generator[simpy.Event, object, TransferResult]:

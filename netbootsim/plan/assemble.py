@@ -180,7 +180,8 @@ def fleet_inputs(built) -> FleetInputs:
         elif svc.kind == "lb":
             out.lbs[name] = LbSpec(name, svc.host, tuple(svc.pool), svc.algorithm,
                                    svc.service_time, svc.check_interval, svc.fall, svc.rise,
-                                   svc.mode, svc.max_connections, _tls(svc.tls))
+                                   svc.mode, svc.max_connections, _tls(svc.tls),
+                                   svc.check_timeout)
         elif svc.kind == "orchestrator":
             out.orchestrators[name] = OrchestratorSpec(
                 name, svc.power_workers, svc.power_latency, svc.power_time,
@@ -308,8 +309,10 @@ def delivery_notes(inputs: FleetInputs) -> list[str]:
         cap = (f", at most {b.max_connections} connections" if b.max_connections else "")
         notes.append(f"Load balancer {b.name!r}: {b.mode}, {b.algorithm}, "
                      f"{b.service_time * 1e3:g} ms per request (assumed, no published "
-                     f"figure){cap}; health checks every {b.check_interval:g} s, out after "
-                     f"{b.fall} failed, back after {b.rise} passed (HAProxy's defaults).")
+                     f"figure){cap}; health checks every {b.check_interval:g} s, each failing "
+                     f"{b.check_timeout:g} s after it starts when the mirror does not answer, "
+                     f"out after {b.fall} failed, back after {b.rise} passed (HAProxy's "
+                     "defaults).")
     for s in sorted(inputs.services.values(), key=lambda s: s.name):
         if s.origin is not None:
             size = "" if math.isinf(s.cache) else f", {s.cache / 2**30:g} GiB kept"

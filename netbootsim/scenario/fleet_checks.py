@@ -35,6 +35,28 @@ def _service(issues: list[Issue], path: tuple, name: str | None, kinds: dict,
                              f"{' or '.join(want)}"))
 
 
+def _fallback_checks(name: str, services: dict, kinds: dict) -> list[Issue]:
+    """An edge's ``fallback`` naming a service: an http service, and no loop of edges."""
+    p = ("services", name, "fallback")
+    svc = services[name]
+    issues: list[Issue] = []
+    _service(issues, p, svc.fallback, kinds, ("http",))
+    if issues:
+        return issues
+    chain, at = [name], svc.fallback
+    while at not in chain:  # down edges hand their clients on, each to its fallback
+        chain.append(at)
+        nxt = services[at]
+        if getattr(nxt, "origin", None) is None or nxt.fallback == "none":
+            return []
+        at = nxt.origin if nxt.fallback == "origin" else nxt.fallback
+        if at not in services:  # its own origin or fallback check reports it
+            return []
+    return [(p, "fallbacks loop: " + " -> ".join([*chain, at]) + " (with all of them "
+                "down a client would be sent round for ever; end the chain at the origin "
+                "or with none)")]
+
+
 def _after_horizon(at: float, until: float) -> str:
     default = " (the default: 7 days)" if until == DEFAULT_HORIZON else ""
     return (f"{at:g} s is after the run's horizon, run.until = {until:g} s{default}: "
@@ -166,6 +188,9 @@ def fleet_checks(parts) -> list[Issue]:
                                   "must fill from a service that holds the images)"))
             else:
                 _service(issues, p, svc.origin, kinds, ("http",))
+        if getattr(svc, "kind", "") == "http" and svc.origin is not None \
+                and svc.fallback not in ("origin", "none"):
+            issues += _fallback_checks(name, parts.services, kinds)
         if getattr(svc, "kind", "") == "http" and svc.origin is None:
             for field in ("cache", "inactive", "fallback"):
                 if field in svc.model_fields_set:

@@ -392,8 +392,9 @@ class HttpService(Section):
             [nginx-proxy-cache]).
         coalesce: an edge's misses of one object wait for the one fill in progress
             (``true``) instead of each fetching it from the origin.
-        fallback: when the edge is down, its clients go to the origin (``origin``) or
-            fail as from any dead server (``none``).
+        fallback: when the edge is down, its clients go to the origin (``origin``), to
+            another edge or service named here (the next edge: if it is down too, its own
+            fallback applies), or fail as from any dead server (``none``).
         tls: the CPU cost of its HTTPS (:class:`TlsTermination`); ``None``: not counted.
     """
 
@@ -408,7 +409,7 @@ class HttpService(Section):
     cache: Size | None = None
     inactive: Time = 600.0
     coalesce: bool = True
-    fallback: Literal["origin", "none"] = "none"
+    fallback: Name = "none"
     tls: TlsTermination | None = None
 
 
@@ -572,10 +573,14 @@ class LbService(Section):
         mode: ``redirect`` (``l4``, the connection through the balancer, is not built).
         pool: the HTTP services it sends clients to.
         algorithm: ``round-robin``, ``least-connections`` (the mirror with the fewest
-            transfers running; the pool's order breaks ties) or ``source-hash`` (the
-            client's name hashed: a client always gets the same mirror of those up).
+            transfers running; the pool's order breaks ties), ``source-hash`` (the
+            client's name hashed: a client always gets the same mirror of those up),
+            ``least-bytes`` (the fewest bytes being served) or ``nearest`` (the shortest
+            round trip from the client: its own site's mirror first).
         service_time: its time per request.
         check_interval, fall, rise: its health checks (defaults: HAProxy's).
+        check_timeout: how long a check waits for a mirror that does not answer before
+            it counts as failed (HAProxy's ``timeout check``; unset, ``inter``: 2 s).
         max_connections: ``l4``: client connections it holds at once (HAProxy's
             ``maxconn``; ``None``: no cap, none invented); beyond it SYNs wait in its
             backlog as a web server's do.
@@ -589,11 +594,12 @@ class LbService(Section):
     model: Annotated[str, _model_name("lb")] = LB.default
     mode: Literal["redirect", "l4"] = "redirect"
     pool: Annotated[list[Name], Field(min_length=1)]
-    algorithm: Literal["round-robin", "least-connections", "source-hash"] = _from_model(
-        "lb", "algorithm")
+    algorithm: Literal["round-robin", "least-connections", "source-hash", "least-bytes",
+                       "nearest"] = _from_model("lb", "algorithm")
     service_time: Time = _from_model("lb", "service_time")
     check_interval: Annotated[float, _quantity("time", positive=True)] = _from_model(
         "lb", "check_interval")
+    check_timeout: Time = _from_model("lb", "check_timeout")
     fall: PosInt = _from_model("lb", "fall")
     rise: PosInt = _from_model("lb", "rise")
     max_connections: PosInt | None = None

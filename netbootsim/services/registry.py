@@ -223,7 +223,8 @@ TLS_SERVER = TlsCost(handshake=1 / 4538.127090 + 2 / 38250.0, cipher_rate=3.99e9
 
 
 #: How a redirector picks a mirror for a request (:mod:`netbootsim.fleet.balance`).
-LB_ALGORITHMS = ("round-robin", "least-connections", "source-hash")
+LB_ALGORITHMS = ("round-robin", "least-connections", "source-hash", "least-bytes",
+                 "nearest")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -234,6 +235,7 @@ class LbModel(ServiceModel):
         algorithm: how it picks a mirror, one of :data:`LB_ALGORITHMS`; a scenario default.
         service_time: its time per request (s); a scenario default.
         check_interval: time between two health checks of a mirror (s).
+        check_timeout: how long a check waits for a mirror that does not answer (s).
         fall: failed checks in a row that take a mirror out.
         rise: passed checks in a row that put it back.
     """
@@ -241,10 +243,11 @@ class LbModel(ServiceModel):
     algorithm: str
     service_time: float
     check_interval: float
+    check_timeout: float
     fall: int
     rise: int
 
-    SCENARIO = ("algorithm", "service_time", "check_interval", "fall", "rise")
+    SCENARIO = ("algorithm", "service_time", "check_interval", "check_timeout", "fall", "rise")
 
 
 @dataclass(frozen=True)
@@ -436,16 +439,19 @@ DNS = Kind("dns", "dns service", "generic", {
 
 LB = Kind("lb", "load balancer", "haproxy", {
     # HAProxy's defaults: balance roundrobin; a server's health check every inter 2 s,
-    # out after fall 3 failed checks, back after rise 2 passed ones (HAProxy
-    # configuration manual, "balance", "inter", "fall", "rise" [haproxy-conf]). Its time
-    # to answer a request with a 302: 0.1 ms, assumed (no published figure).
+    # out after fall 3 failed checks, back after rise 2 passed ones; a check without
+    # "timeout check" set waits inter for an answer (HAProxy configuration manual,
+    # "balance", "inter", "fall", "rise", "timeout check" [haproxy-conf]). Its time to
+    # answer a request with a 302: 0.1 ms, assumed (no published figure).
     "haproxy": LbModel(
         name="haproxy",
         description="{algorithm}, {ms[service_time]:g} ms per request (uncalibrated), "
-                    "health check every {check_interval:g} s, out after {fall} failed, "
-                    "back after {rise} passed",
-        sources=("balance, inter, fall, rise [haproxy-conf]", "assumed: time per request"),
-        algorithm="round-robin", service_time=0.1e-3, check_interval=2.0, fall=3, rise=2),
+                    "health check every {check_interval:g} s (no answer: failed after "
+                    "{check_timeout:g} s), out after {fall} failed, back after {rise} passed",
+        sources=("balance, inter, fall, rise, timeout check [haproxy-conf]",
+                 "src/check.c process_chk_conn [haproxy-src]", "assumed: time per request"),
+        algorithm="round-robin", service_time=0.1e-3, check_interval=2.0, check_timeout=2.0,
+        fall=3, rise=2),
 })
 
 KINDS: dict[str, Kind] = {k.name: k for k in (TFTP, HTTP, DHCP, API, ORCHESTRATOR, DNS, LB)}

@@ -68,11 +68,51 @@ def fast_slow(algorithm: str) -> dict:
 @pytest.mark.parametrize("algorithm, counts", [
     ("round-robin", {"slow": 2, "fast": 2}),
     ("least-connections", {"slow": 1, "fast": 3}),
+    # least-bytes: the 1st finds 0 bytes at both -> slow; slow then holds the 8 MiB
+    # kernel until ~7.7 s while fast's transfers end in ms (0 bytes left at each
+    # arrival) -> fast for the 2nd, 3rd and 4th: 1 and 3
+    ("least-bytes", {"slow": 1, "fast": 3}),
 ])
 def test_least_connections_sends_more_clients_to_the_faster_mirror(algorithm, counts):
     ph = simulate_scenario(fast_slow(algorithm)).phases
     got = ph[ph.phase == "fetch:kernel"].groupby("endpoint").size().to_dict()
     assert got == counts
+
+
+def test_least_bytes_weighs_what_is_being_served_not_how_many():
+    # http1 serves one 64 MiB initrd, http2 two 8 MiB kernels: least-connections picks
+    # http1 (1 < 2), least-bytes http2 (16 MiB < 64 MiB); both out of reach -> None
+    from netbootsim.fleet.balance import Balancer, LbSpec
+
+    def lb(algorithm):
+        return Balancer(LbSpec("lb1", "boot1", ("http1", "http2"), algorithm, 1e-4, 2.0,
+                               3, 2), {})
+    running = {"http1": 1, "http2": 2}
+    left = {"http1": 64.0 * 2**20, "http2": 16.0 * 2**20}
+    assert lb("least-connections").pick("s1", 0.0, running, left) == "http1"
+    assert lb("least-bytes").pick("s1", 0.0, running, left) == "http2"
+    gone = Balancer(LbSpec("lb1", "boot1", ("http1",), "least-bytes", 1e-4, 2.0, 1, 1),
+                    {"http1": [Window(0.0, float("inf"))]})
+    assert gone.pick("s1", 10.0, running, left) is None
+
+
+def test_nearest_sends_every_client_to_the_mirror_with_the_shortest_round_trip():
+    # "far" (listed first) sits behind a 2 ms link, "near" one hop from the servers:
+    # nearest sends all four to near; least-connections sends the first to far (both
+    # idle: the pool's order breaks the tie).
+    sc = fast_slow("nearest")
+    sc["topology"]["hosts"][-1] = {"name": "boot2", "link": {"bandwidth": "25Gbps",
+                                                             "latency": "2ms"}}
+    sc["services"]["lb1"]["pool"] = ["far", "near"]
+    sc["services"]["far"] = sc["services"].pop("slow")
+    sc["services"]["near"] = sc["services"].pop("fast")
+    ph = simulate_scenario(sc).phases
+    got = ph[ph.phase == "fetch:kernel"].groupby("endpoint").size().to_dict()
+    assert got == {"near": 4}
+    sc["services"]["lb1"]["algorithm"] = "least-connections"
+    ph = simulate_scenario(sc).phases
+    first = ph[(ph.phase == "fetch:kernel") & (ph.server == "r01s001")]
+    assert first.endpoint.tolist() == ["far"]
 
 
 def test_source_hash_keeps_a_client_on_one_mirror():
@@ -83,16 +123,36 @@ def test_source_hash_keeps_a_client_on_one_mirror():
 
 
 def test_health_checks_take_a_dead_mirror_out_after_fall_checks():
-    # interval 2 s, fall 3, rise 2; down from 5 to 20 s: failed checks at 6, 8, 10 s ->
-    # out from 10 s; checks pass from 20 s -> back at 22 s. Down 5 to 9 s: only 2 failed
-    # checks (6, 8): never out. Down for good from 0.5 s: out from 2 + 2 x 2 = 6 s.
+    # A refused check (timeout 0). Interval 2 s, fall 3, rise 2; down from 5 to 20 s:
+    # failed checks at 6, 8, 10 s -> out from 10 s; checks pass from 20 s -> back at
+    # 22 s. Down 5 to 9 s: only 2 failed checks (6, 8): never out. Down for good from
+    # 0.5 s: out from 2 + 2 x 2 = 6 s.
     assert out_windows([Window(5.0, 20.0)], 2.0, 3, 2) == [Window(10.0, 22.0)]
     assert out_windows([Window(5.0, 9.0)], 2.0, 3, 2) == []
     assert out_windows([Window(0.5, float("inf"))], 2.0, 3, 2) == [Window(6.0, float("inf"))]
 
 
+def test_checks_of_a_mirror_that_does_not_answer_wait_their_timeout():
+    # HAProxy's defaults: interval 2 s, timeout 2 s (timeout check unset: inter), fall 3,
+    # rise 2; the next check starts 2 s after the previous one ended.
+    # Down 5-20 s: checks start at 6, 10, 14 s and fail at 8, 12, 16 s -> out from
+    # 16 = first + fall x timeout + (fall - 1) x interval = 6 + 6 + 4; the check of 18 s
+    # fails at 20 s; 22 and 24 s pass -> back at 24 s.
+    assert out_windows([Window(5.0, 20.0)], 2.0, 3, 2, 2.0) == [Window(16.0, 24.0)]
+    # down for good from 0.5 s: checks of 2, 6, 10 s fail at 4, 8, 12 s
+    assert out_windows([Window(0.5, float("inf"))], 2.0, 3, 2, 2.0) == \
+        [Window(12.0, float("inf"))]
+    # down 5-13 s: checks of 6 and 10 s fail; 14 s passes: never out
+    assert out_windows([Window(5.0, 13.0)], 2.0, 3, 2, 2.0) == []
+    # back between two outages for one passing check only (22 s; 24 s is down again):
+    # it stays out until two checks pass in a row, at 40 and 42 s
+    assert out_windows([Window(5.0, 20.0), Window(23.0, 40.0)], 2.0, 3, 2, 2.0) == \
+        [Window(16.0, 42.0)]
+
+
 def test_clients_sent_to_a_dead_mirror_fall_back_and_late_ones_are_not_sent_there():
-    # http1 down from 0.5 s for good: until the checks take it out (6 s) round-robin
+    # http1 down from 0.5 s for good: until the checks take it out (12 s: checks of 2,
+    # 6 and 10 s, each failing 2 s later, HAProxy's timeout) round-robin
     # still sends every other request there; the script's || retries through lb1 and
     # gets http2. A server powered on at 20 s is only ever sent to http2.
     script = ("#!ipxe\ndhcp\nkernel http://lb1/kernel || kernel http://lb1/kernel\n"
@@ -114,7 +174,9 @@ def test_clients_sent_to_a_dead_mirror_fall_back_and_late_ones_are_not_sent_ther
 
 
 def test_every_mirror_out_is_a_503():
-    sc = lb_scenario(script="#!ipxe\ndhcp\nsleep 8\nkernel http://lb1/kernel\nboot\n")
+    # http1 down from 0 s: checks of 0, 4 and 8 s fail 2 s later, out from 10 s; the
+    # request comes after DHCP and 12 s of sleep
+    sc = lb_scenario(script="#!ipxe\ndhcp\nsleep 12\nkernel http://lb1/kernel\nboot\n")
     sc["fleet"][0]["images"] = ["kernel"]
     sc["faults"] = [{"kind": "service-down", "target": "http1", "at": "0s"}]
     res = simulate_scenario(sc)

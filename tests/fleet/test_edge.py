@@ -77,6 +77,57 @@ def test_a_dead_edge_sends_its_clients_to_the_origin_only_if_told(fallback, outc
     assert not ph.phase.str.startswith("edge-fill:").any()
 
 
+def two_edges(fallback1: str, fallback2: str = "none") -> dict:
+    sc = edge_scenario(servers=1, fallback=fallback1)
+    sc["topology"]["hosts"].append({"name": "cache2"})
+    sc["services"]["edge2"] = {"kind": "http", "host": "cache2", "model": "nginx",
+                               "origin": "http1", "fallback": fallback2}
+    return sc
+
+
+def test_a_dead_edge_sends_its_clients_to_the_next_edge():
+    # edge1 is down and names edge2: the client is served as edge2's own client would
+    # be (the fallback record takes no time), so it is ready exactly when a client of
+    # edge2 is; edge2 fills from the origin as for any miss
+    sc = two_edges("edge2")
+    sc["faults"] = [{"kind": "service-down", "target": "edge1", "at": "0s"}]
+    res = simulate_scenario(sc)
+    direct = two_edges("edge2")
+    direct["fleet"][0]["server"] = "edge2"
+    ref = simulate_scenario(direct)
+    assert res.servers.ready.tolist() == ref.servers.ready.tolist()
+    ph = res.phases
+    hop = ph[ph.phase == "edge-fallback:kernel"].iloc[0]
+    assert (hop.endpoint, hop.reason) == ("edge2", "edge1 down: to edge2")
+    fill = ph[ph.phase == "edge-fill:kernel"].iloc[0]
+    assert fill.endpoint == "http1"
+
+
+def test_a_chain_of_dead_edges_ends_at_the_origin():
+    # edge1 -> edge2 (down too) -> its origin: two fallbacks, no fill, and ready exactly
+    # when a client of the origin is
+    sc = two_edges("edge2", "origin")
+    sc["faults"] = [{"kind": "service-down", "target": t, "at": "0s"}
+                    for t in ("edge1", "edge2")]
+    res = simulate_scenario(sc)
+    ref_sc = two_edges("edge2")
+    ref_sc["fleet"][0]["server"] = "http1"
+    assert res.servers.ready.tolist() == simulate_scenario(ref_sc).servers.ready.tolist()
+    hops = res.phases[res.phases.phase == "edge-fallback:kernel"]
+    assert hops.reason.tolist() == ["edge1 down: to edge2", "edge2 down: to its origin"]
+    assert not res.phases.phase.str.startswith("edge-fill:").any()
+
+
+def test_fallbacks_that_loop_or_name_nothing_are_refused():
+    with pytest.raises(InputError) as e:
+        simulate_scenario(two_edges("edge2", "edge1"))
+    text = " ".join(str(p) for p in e.value.problems)
+    assert "services.edge1.fallback: fallbacks loop: edge1 -> edge2 -> edge1" in text
+    with pytest.raises(InputError) as e:
+        simulate_scenario(edge_scenario(fallback="edge9"))
+    assert "unknown service 'edge9'" in " ".join(str(p) for p in e.value.problems)
+
+
 @pytest.mark.parametrize("edge, field, words", [
     ({"origin": "http9"}, "services.edge1.origin", "unknown service 'http9'"),
     ({"origin": "edge1"}, "services.edge1.origin", "origins loop: edge1 -> edge1"),
