@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 import sys
 from collections.abc import Mapping
@@ -72,6 +73,17 @@ def strtoul(text: str) -> tuple[int, str]:
     while i < len(s) and (d := int(s[i], 36) if s[i].isascii() and s[i].isalnum() else 99) < base:
         value, i = value * base + d, i + 1
     return (-value if neg else value) & 0xffffffff, s[i:]
+
+
+@functools.lru_cache(maxsize=4096)
+def _stored(type_: str, text: str) -> tuple[bytes, str]:
+    """A setting's stored value, ``(raw bytes, type)``, one object per distinct text.
+
+    A fleet's servers store the same DHCP options (netmask, gateway, filename...) in
+    each of their settings: the values are immutable, so they share one; texts met
+    once (a server's own address) pass through the cache and are dropped from it.
+    """
+    return _parse(type_, text), type_
 
 
 def _parse(type_: str, text: str) -> bytes:
@@ -314,7 +326,7 @@ class Settings:
             if not value:
                 n.block.values.pop(n.name, None)
                 return
-            n.block.values[sys.intern(n.name)] = (_parse(type_, value), type_)
+            n.block.values[sys.intern(n.name)] = _stored(type_, value)
         except SettingError as e:
             raise SettingError(e.status, f'Could not store "{n.name}": '
                                f"{errors.strerror(e.status)}") from None

@@ -493,6 +493,7 @@ def pooled_summary(reps: Sequence[Replica], servers: pd.DataFrame,
         "mean": float(done.mean()) if done.size else math.nan,
         "phases": _pool_phases(phases),
         "failures": _sum_counters([r.summary.get("failures") or {} for r in reps]),
+        "recovered": _sum_counters([r.summary.get("recovered") or {} for r in reps]),
         "retries": {"servers_retried": sum(int(r.summary["retries"]["servers_retried"])
                                            for r in reps),
                     "max_attempt": max(int(r.summary["retries"]["max_attempt"]) for r in reps)},
@@ -502,6 +503,7 @@ def pooled_summary(reps: Sequence[Replica], servers: pd.DataFrame,
         "services": _sum_counters([r.summary.get("services") or {} for r in reps]),
     })
     s["failures"] = dict(sorted(s["failures"].items()))
+    s["recovered"] = dict(sorted(s["recovered"].items()))
     if "costs" in first:  # per design: each replication's quantities, averaged
         s["costs"] = mean_costs([r.summary["costs"] for r in reps])
     bounds = [r.summary.get("line_rate_bound") or {} for r in reps]

@@ -86,7 +86,8 @@ def capped(summary: dict, limit: int = MAX_LISTED) -> dict:
 
     Each such table keeps ``limit`` entries and ``not_listed`` counts what was left out:
     ``bottlenecks`` keeps its first ``limit`` (most saturated first), ``failures`` the
-    ``limit`` reasons most servers failed with, ``dhcp.broadcasts`` and
+    ``limit`` reasons most servers failed with, ``recovered`` the ``limit`` reasons with
+    most failed attempts, ``dhcp.broadcasts`` and
     ``dhcp.broadcast_frames`` the ``limit`` L2 domains with most. ``not_listed`` (present
     only when something was cut) gives, for each, the entries left out (``more``) and
     what they count (``servers``, ``packets``); each server's reason is in the servers'
@@ -112,6 +113,14 @@ def capped(summary: dict, limit: int = MAX_LISTED) -> dict:
         copy()["failures"] = kept
         more["failures"] = {"more": len(failures) - limit,
                             "servers": int(sum(failures.values()) - sum(kept.values()))}
+    again = summary.get("recovered") or {}
+    if len(again) > limit:
+        kept = {k: v for k, v in again.items()
+                if k in _top({k: v["attempts"] for k, v in again.items()}, limit)}
+        copy()["recovered"] = kept
+        more["recovered"] = {"more": len(again) - limit,
+                             "attempts": int(sum(v["attempts"] for v in again.values())
+                                             - sum(v["attempts"] for v in kept.values()))}
     for key in ("broadcasts", "broadcast_frames"):
         table = (summary.get("dhcp") or {}).get(key) or {}
         if len(table) > limit:
@@ -188,6 +197,26 @@ def _dns_services(dns) -> dict:
             entry.update(forwarded=dns.forwarded[spec.name], cache_hits=dns.hits[spec.name],
                          dropped=dns.dropped[spec.name])
         out[spec.name] = entry
+    return out
+
+
+def recovered(servers: pd.DataFrame, phases: pd.DataFrame) -> dict:
+    """Failed phases of servers that got ready all the same, by reason.
+
+    A mirror that died, a WAN link that flapped, a 503 from a balancer: the server's
+    script or stage retried and it booted, so it is in no failure count, yet the fault
+    cost it time. Per reason: ``attempts`` (failed phase records), ``servers`` (how many
+    servers had one) and ``seconds`` (the time those records took, summed).
+    """
+    if not len(phases):
+        return {}
+    ok = servers.loc[servers["outcome"] == "ok", "server"]
+    bad = phases.loc[(phases["outcome"] == "failed") & phases["server"].isin(ok),
+                     ["server", "reason", "seconds"]]
+    out = {}
+    for reason, rows in bad.groupby("reason", sort=True):
+        out[str(reason)] = {"attempts": int(len(rows)), "servers": int(rows["server"].nunique()),
+                            "seconds": float(rows["seconds"].sum())}
     return out
 
 
@@ -299,6 +328,7 @@ def summarize(
                       "power_commands": o.power.served, "steps": o.steps.served}
                for name, o in sorted(run.orchestrators.items())},
         },
+        "recovered": recovered(servers, phases),
         "retries": {
             "servers_retried": int(phases.loc[phases["attempt"] > 1, "server"].nunique())
             if len(phases) else 0,

@@ -408,6 +408,21 @@ def _failures(s: dict, fails: pd.DataFrame, fleet: int) -> tuple[list[dict], dic
     return rows, more
 
 
+def _recovered(s: dict) -> tuple[list[dict], int]:
+    """Failures the fleet recovered from, and how many reasons were left out.
+
+    Most failed attempts first, at most :data:`MAX_FAILURE_ROWS` rows.
+    """
+    items = sorted((s.get("recovered") or {}).items(),
+                   key=lambda kv: (-int(kv[1]["attempts"]), str(kv[0])))
+    more = len(items) - MAX_FAILURE_ROWS + int((s.get("not_listed") or {})
+                                               .get("recovered", {}).get("more", 0))
+    rows = [{"reason": str(k) or "(none given)", "attempts": fmt.count(v["attempts"]),
+             "servers": fmt.count(v["servers"]), "seconds": fmt.duration(v["seconds"])}
+            for k, v in items[:MAX_FAILURE_ROWS]]
+    return rows, max(0, more)
+
+
 def _failure_timing(fails: pd.DataFrame, rep: bool) -> str:
     """When the fleet failed, in one sentence (``""`` when no server failed)."""
     t = np.sort(fails["time"].to_numpy(float)) if len(fails) else np.empty(0)
@@ -662,6 +677,7 @@ def build_context(summary: dict, servers: pd.DataFrame, phases: pd.DataFrame,
     order = phase_order(phases, (s.get("phases") or {}).keys())
     fails = failure_times(servers, phases)
     failures, more_failures = _failures(s, fails, len(servers))
+    recovered, more_recovered = _recovered(s)
     clients_end = float(phases["end"].max()) if len(phases) else None
     engine = s.get("engine") or {}
     run_info = [f"seed {s['seed']}"] if s.get("seed") is not None else []
@@ -679,6 +695,9 @@ def build_context(summary: dict, servers: pd.DataFrame, phases: pd.DataFrame,
         "more_bottlenecks": more_bottlenecks,
         "failures": failures,
         "more_failures": more_failures,
+        "recovered": recovered,
+        "recovered_who": "server-runs" if replication_count(servers) > 1 else "servers",
+        "more_recovered": more_recovered,
         "records_file": records_file,
         "failure_timing": _failure_timing(fails, replication_count(servers) > 1),
         "services": _services(s),

@@ -137,6 +137,21 @@ every server's reason is in {{ records_file }}.
 {% else %}
 No server failed.
 {% endif %}
+{% if recovered %}
+
+Failures the servers recovered from (their script or stage tried again and they got
+ready; each cost the time shown):
+
+| reason | failed attempts | {{ recovered_who }} | time in them |
+|---|--:|--:|--:|
+{% for r in recovered %}
+| {{ r.reason | cell }} | {{ r.attempts }} | {{ r.servers }} | {{ r.seconds }} |
+{% endfor %}
+{% if more_recovered %}
+
+… and {{ more_recovered }} more reasons; every attempt is in {{ records_file }}.
+{% endif %}
+{% endif %}
 {% if not_ready %}
 
 ### Servers not ready
@@ -310,6 +325,17 @@ each spent in each phase (every attempt counted), and where each lost most again
 ({{ more_failures.servers }} servers); every server's reason is in {{ records_file }}.</p>
 {% endif %}
 {% else %}<p>No server failed.</p>{% endif %}
+{% if recovered %}
+<p>Failures the servers recovered from (their script or stage tried again and they got
+ready; each cost the time shown):</p>
+<table><tr><th>reason</th><th class="n">failed attempts</th><th class="n">{{ recovered_who }}</th>
+<th class="n">time in them</th></tr>
+{% for r in recovered %}<tr><td>{{ r.reason }}</td><td class="n">{{ r.attempts }}</td>
+<td class="n">{{ r.servers }}</td><td class="n">{{ r.seconds }}</td></tr>
+{% endfor %}</table>
+{% if more_recovered %}<p class="more">… and {{ more_recovered }} more reasons; every
+attempt is in {{ records_file }}.</p>{% endif %}
+{% endif %}
 {% if not_ready %}
 <h3>Servers not ready</h3>
 <table><tr><th>server</th><th>group</th><th>outcome</th><th>phase</th><th>reason</th></tr>

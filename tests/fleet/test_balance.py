@@ -171,6 +171,10 @@ def test_clients_sent_to_a_dead_mirror_fall_back_and_late_ones_are_not_sent_ther
     late = ph[(ph.server == "r01s002") & (ph.phase == "redirect:kernel")]
     assert late.reason.tolist() == ["302 to http2"]
     assert res.servers.outcome.tolist() == ["ok", "ok"]
+    # the failed fetch is no failure of the fleet, and the summary counts it
+    (why, rec), = res.summary["recovered"].items()
+    assert why == fetch.reason.iloc[0] and rec["attempts"] == 1 and rec["servers"] == 1
+    assert rec["seconds"] == pytest.approx(float(fetch.seconds.iloc[0]))
 
 
 def test_every_mirror_out_is_a_503():

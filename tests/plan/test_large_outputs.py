@@ -65,6 +65,15 @@ def test_summary_tables_are_capped_with_counts_of_the_rest():
     assert capped(small) is small
 
 
+def test_recovered_failures_are_capped_by_attempts():
+    # 102 reasons, reason k with k + 1 failed attempts: the two with 1 and 2 are left out
+    s = {"recovered": {f"why {k:03d}": {"attempts": k + 1, "servers": 1, "seconds": 1.0}
+                       for k in range(102)}}
+    out = capped(s)
+    assert out["not_listed"] == {"recovered": {"more": 2, "attempts": 3}}
+    assert len(out["recovered"]) == 100 and "why 001" not in out["recovered"]
+
+
 def test_summary_json_is_written_capped(tmp_path):
     empty = pd.DataFrame()
     summary_module.write_outputs(tmp_path, big_summary(), empty, empty, empty,

@@ -130,3 +130,21 @@ def test_settle_keeps_every_row_and_makes_the_codes_anew():
     assert log._cols["server"].index["s299"] == 299
     assert log._cols["server"].index["s299"] is not old
     assert log.distinct("server") == [f"s{i}" for i in range(300)]
+
+
+def test_recovered_counts_failed_phases_of_servers_that_got_ready():
+    # s1 (ready) failed one kernel fetch for 2 s ("A"); s3 (ready) failed one for 1 s
+    # ("A") and one DHCP for 3 s ("B"); s2 failed for good: its failed phases are in
+    # the failures table, not here. So A: 2 attempts, 2 servers, 3 s; B: 1, 1, 3 s.
+    from netbootsim.plan.summary import recovered
+
+    servers = pd.DataFrame({"server": ["s1", "s2", "s3"], "outcome": ["ok", "failed", "ok"]})
+    phases = pd.DataFrame({
+        "server": ["s1", "s1", "s2", "s3", "s3", "s3"],
+        "outcome": ["failed", "ok", "failed", "failed", "failed", "ok"],
+        "reason": ["A", "", "A", "A", "B", ""],
+        "seconds": [2.0, 5.0, 7.0, 1.0, 3.0, 4.0]})
+    assert recovered(servers, phases) == {
+        "A": {"attempts": 2, "servers": 2, "seconds": 3.0},
+        "B": {"attempts": 1, "servers": 1, "seconds": 3.0}}
+    assert recovered(servers, phases.iloc[0:0]) == {}
