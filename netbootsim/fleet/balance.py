@@ -62,10 +62,14 @@ class LbSpec:
     max_connections: int | None = None
     tls: TlsSpec | None = None
     check_timeout: float = 0.0
+    fast_interval: float | None = None
+    down_interval: float | None = None
+    model: str = "haproxy"
 
 
 def out_windows(downs: Sequence[Window], interval: float, fall: int, rise: int,
-                timeout: float = 0.0) -> list[Window]:
+                timeout: float = 0.0, fast: float | None = None,
+                down: float | None = None) -> list[Window]:
     """When the health checks hold a mirror out, given when it is down.
 
     HAProxy's checks of a server run one after the other (src/check.c, ``process_chk``
@@ -79,11 +83,18 @@ def out_windows(downs: Sequence[Window], interval: float, fall: int, rise: int,
     puts it back. An outage that ends before ``fall`` checks failed leaves the mirror
     in (the failures are forgotten at the next pass).
 
+    ``fast`` (HAProxy's ``fastinter``, keepalived's ``delay_before_retry``) is the wait
+    after a check while the mirror is between states (failed but still in, or passed
+    but still out), ``down`` (``downinter``) the wait after a failed check while it is
+    out; both default to ``interval``.
+
     Example (interval 2 s, timeout 2 s, fall 3, rise 2; down from 5 to 20 s): checks
     start at 6, 10, 14 s and fail 2 s later: out at 16 s; the check of 18 s fails at
     20 s; those of 22 and 24 s pass: back at 24 s. With timeout 0 (a refused
     connection): failed at 6, 8, 10 s, out at 10 s; passes at 20 and 22 s: back at 22 s.
     """
+    fast = interval if fast is None else fast
+    down = interval if down is None else down
     downs = sorted(downs, key=lambda w: w.start)
     out: list[Window] = []
     t, fails, passes, gone = 0.0, 0, 0, None
@@ -105,7 +116,7 @@ def out_windows(downs: Sequence[Window], interval: float, fall: int, rise: int,
                 if math.isinf(downs[i].end):
                     out.append(Window(gone, math.inf))
                     return out
-            t = ended + interval
+            t = ended + (down if gone is not None else fast)
         else:  # it answers
             fails = 0
             if gone is not None:
@@ -116,7 +127,7 @@ def out_windows(downs: Sequence[Window], interval: float, fall: int, rise: int,
                     else:
                         out.append(Window(gone, t))
                     gone, passes = None, 0
-            t += interval
+            t += interval if gone is None else fast
 
 
 class Balancer:
@@ -132,7 +143,8 @@ class Balancer:
         #: the balancer as a service on its host (for the world's outage and route checks)
         self.service = Service(spec.name, "http", spec.host)
         self.out = {m: out_windows(outages.get(m, ()), spec.check_interval, spec.fall,
-                                   spec.rise, spec.check_timeout) for m in spec.pool}
+                                   spec.rise, spec.check_timeout, spec.fast_interval,
+                                   spec.down_interval) for m in spec.pool}
         self._turn = 0
 
     def up(self, now: float) -> list[str]:

@@ -181,7 +181,8 @@ def fleet_inputs(built) -> FleetInputs:
             out.lbs[name] = LbSpec(name, svc.host, tuple(svc.pool), svc.algorithm,
                                    svc.service_time, svc.check_interval, svc.fall, svc.rise,
                                    svc.mode, svc.max_connections, _tls(svc.tls),
-                                   svc.check_timeout)
+                                   svc.check_timeout, svc.fast_interval, svc.down_interval,
+                                   svc.model)
         elif svc.kind == "orchestrator":
             out.orchestrators[name] = OrchestratorSpec(
                 name, svc.power_workers, svc.power_latency, svc.power_time,
@@ -311,8 +312,8 @@ def delivery_notes(inputs: FleetInputs) -> list[str]:
                      f"{b.service_time * 1e3:g} ms per request (assumed, no published "
                      f"figure){cap}; health checks every {b.check_interval:g} s, each failing "
                      f"{b.check_timeout:g} s after it starts when the mirror does not answer, "
-                     f"out after {b.fall} failed, back after {b.rise} passed (HAProxy's "
-                     "defaults).")
+                     f"out after {b.fall} failed, back after {b.rise} passed "
+                     f"({_LB_DEFAULTS.get(b.model, b.model)}).")
     for s in sorted(inputs.services.values(), key=lambda s: s.name):
         if s.origin is not None:
             size = "" if math.isinf(s.cache) else f", {s.cache / 2**30:g} GiB kept"
@@ -448,6 +449,10 @@ def run_built(built, *, name: str | None = None, trace: tuple[str, ...] = (),
     wall = time.perf_counter() - t0
     reclaim()  # the finished fleet's memory, before the summary is made
     return run, inputs, wall
+
+
+#: Whose defaults a balancer model's are (the scope notes say so).
+_LB_DEFAULTS = {"haproxy": "HAProxy's defaults", "lvs": "IPVS and keepalived's defaults"}
 
 
 def random_block(built, inputs: FleetInputs) -> dict:

@@ -196,6 +196,9 @@ def fleet_checks(parts) -> list[Issue]:
                 if field in svc.model_fields_set:
                     issues.append((("services", name, field), "only for an edge cache "
                                    "(a service with an origin)"))
+        if getattr(svc, "kind", "") == "lb" and svc.model == "lvs" and svc.mode != "l4":
+            issues.append((("services", name, "mode"), "model lvs (IPVS) balances connections "
+                           "(mode: l4); it does not answer HTTP with redirects"))
         if getattr(svc, "kind", "") == "lb":
             for j, member in enumerate(svc.pool):
                 p = ("services", name, "pool", j)

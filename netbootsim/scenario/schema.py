@@ -581,6 +581,9 @@ class LbService(Section):
         check_interval, fall, rise: its health checks (defaults: HAProxy's).
         check_timeout: how long a check waits for a mirror that does not answer before
             it counts as failed (HAProxy's ``timeout check``; unset, ``inter``: 2 s).
+        fast_interval, down_interval: the wait after a check while a mirror is between
+            states, and after a failed check while it is out (HAProxy's ``fastinter``,
+            ``downinter``; ``None``: ``check_interval``).
         max_connections: ``l4``: client connections it holds at once (HAProxy's
             ``maxconn``; ``None``: no cap, none invented); beyond it SYNs wait in its
             backlog as a web server's do.
@@ -600,6 +603,10 @@ class LbService(Section):
     check_interval: Annotated[float, _quantity("time", positive=True)] = _from_model(
         "lb", "check_interval")
     check_timeout: Time = _from_model("lb", "check_timeout")
+    fast_interval: Annotated[float, _quantity("time", positive=True)] | None = _from_model(
+        "lb", "fast_interval")
+    down_interval: Annotated[float, _quantity("time", positive=True)] | None = _from_model(
+        "lb", "down_interval")
     fall: PosInt = _from_model("lb", "fall")
     rise: PosInt = _from_model("lb", "rise")
     max_connections: PosInt | None = None

@@ -236,6 +236,10 @@ class LbModel(ServiceModel):
         service_time: its time per request (s); a scenario default.
         check_interval: time between two health checks of a mirror (s).
         check_timeout: how long a check waits for a mirror that does not answer (s).
+        fast_interval: the wait after a check while a mirror is between states (s;
+            ``None``: ``check_interval``).
+        down_interval: the wait after a failed check while a mirror is out (s; ``None``:
+            ``check_interval``).
         fall: failed checks in a row that take a mirror out.
         rise: passed checks in a row that put it back.
     """
@@ -246,8 +250,11 @@ class LbModel(ServiceModel):
     check_timeout: float
     fall: int
     rise: int
+    fast_interval: float | None = None
+    down_interval: float | None = None
 
-    SCENARIO = ("algorithm", "service_time", "check_interval", "check_timeout", "fall", "rise")
+    SCENARIO = ("algorithm", "service_time", "check_interval", "check_timeout", "fall", "rise",
+                "fast_interval", "down_interval")
 
 
 @dataclass(frozen=True)
@@ -452,6 +459,27 @@ LB = Kind("lb", "load balancer", "haproxy", {
                  "src/check.c process_chk_conn [haproxy-src]", "assumed: time per request"),
         algorithm="round-robin", service_time=0.1e-3, check_interval=2.0, check_timeout=2.0,
         fall=3, rise=2),
+    # Linux IPVS (LVS) with keepalived's health checks, an L4 balancer only. IPVS's
+    # default scheduler wlc, weighted least-connection (ipvsadm.c DEF_SCHED
+    # [ipvsadm-src]): with equal weights, least-connections. keepalived's checker
+    # defaults: delay_loop 60 s (KEEPALIVED_DEFAULT_DELAY, check_data.h
+    # [keepalived-src]); connect_timeout 5 s; retry 1 (one more check after a failed one,
+    # so out after 2) with delay_before_retry 1 s; a server is put back after one passed
+    # check (keepalived.conf(5) [keepalived-conf]; retry and its delay: [keepalived-181]).
+    # keepalived spreads its first checks at random over delay_loop (warmup); here they
+    # start at 0. Its time per connection: 0.1 ms, assumed (no published figure).
+    "lvs": LbModel(
+        name="lvs",
+        description="L4 (IPVS), {algorithm} (wlc, equal weights), {ms[service_time]:g} ms per "
+                    "connection (uncalibrated), keepalived check every {check_interval:g} s "
+                    "(no answer: failed after {check_timeout:g} s, retried after "
+                    "{fast_interval:g} s), out after {fall} failed, back after {rise} passed",
+        sources=("DEF_SCHED wlc, ipvsadm.c [ipvsadm-src]",
+                 "delay_loop 60 s, check_data.h [keepalived-src]",
+                 "connect_timeout, retry [keepalived-conf]",
+                 "delay_before_retry 1 s [keepalived-181]", "assumed: time per connection"),
+        algorithm="least-connections", service_time=0.1e-3, check_interval=60.0,
+        check_timeout=5.0, fall=2, rise=1, fast_interval=1.0, down_interval=60.0),
 })
 
 KINDS: dict[str, Kind] = {k.name: k for k in (TFTP, HTTP, DHCP, API, ORCHESTRATOR, DNS, LB)}

@@ -150,6 +150,34 @@ def test_checks_of_a_mirror_that_does_not_answer_wait_their_timeout():
         [Window(16.0, 42.0)]
 
 
+def test_fast_and_down_intervals_as_keepalived_and_haproxy_use_them():
+    # keepalived (model lvs): interval 60 s, timeout 5 s, fall 2, rise 1, retry after
+    # 1 s, 60 s while out. Down 100-300 s: checks of 0 and 60 s pass; 120 s fails at
+    # 125 s, its retry at 126 s fails at 131 s -> out from 131 s; checks of 191 and
+    # 256 s fail; 321 s passes -> back at 321 s.
+    assert out_windows([Window(100.0, 300.0)], 60.0, 2, 1, 5.0, fast=1.0, down=60.0) == \
+        [Window(131.0, 321.0)]
+    # HAProxy with fastinter 1 s, downinter 5 s (inter 2, timeout 2, fall 3, rise 2);
+    # down 5-20 s: 6 s fails at 8, 9 s at 11, 12 s at 14 -> out from 14 s; 19 s fails at
+    # 21 s; 26 s passes, then 27 s (fastinter) -> back at 27 s.
+    assert out_windows([Window(5.0, 20.0)], 2.0, 3, 2, 2.0, fast=1.0, down=5.0) == \
+        [Window(14.0, 27.0)]
+
+
+def test_lvs_balances_connections_only():
+    sc = lb_scenario(model="lvs")
+    with pytest.raises(InputError) as e:
+        simulate_scenario(sc)
+    assert "services.lb1.mode: model lvs (IPVS) balances connections" in \
+        " ".join(str(p) for p in e.value.problems)
+    sc["services"]["lb1"]["mode"] = "l4"
+    res = simulate_scenario(sc)
+    assert res.servers.outcome.tolist() == ["ok"]
+    note = next(n for n in res.summary["notes"] if n.startswith("Load balancer"))
+    assert "l4, least-connections" in note and "every 60 s" in note
+    assert "IPVS and keepalived's defaults" in note
+
+
 def test_clients_sent_to_a_dead_mirror_fall_back_and_late_ones_are_not_sent_there():
     # http1 down from 0.5 s for good: until the checks take it out (12 s: checks of 2,
     # 6 and 10 s, each failing 2 s later, HAProxy's timeout) round-robin
