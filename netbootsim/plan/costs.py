@@ -45,6 +45,10 @@ def cost_block(costs, servers: pd.DataFrame, phases: pd.DataFrame,
         add("service", name, "instances", 1.0, price)
     for name, price in costs.links.items():
         add("link", name, "links", 1.0, price)
+    for name, price in costs.sites.items():
+        add("site", name, "sites", 1.0, price)
+    if costs.each_site is not None:
+        add("sites", "each site", "sites", float(len(topology.sites())), costs.each_site)
     served = (phases.loc[phases["bytes"] > 0].groupby("endpoint")["bytes"].sum()
               if len(phases) else pd.Series(dtype=float))
     link_of = {ld.name: ld.link for ld in topology.link_dirs()}

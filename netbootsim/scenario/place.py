@@ -273,7 +273,10 @@ def fault_target_checks(topo: Topology, faults: list[tuple[int, Fault]],
 
 
 def cost_target_checks(topo: Topology, costs, services: set[str]) -> list[Issue]:
-    """Priced links (and egress not of a service) must be links of the built topology."""
+    """Priced links, sites and egress must be parts of the built topology.
+
+    Links (and egress not of a service) are its links; sites are a multi-site topology's.
+    """
     if costs is None:
         return []
     links = list(topo.links())
@@ -286,4 +289,14 @@ def cost_target_checks(topo: Topology, costs, services: set[str]) -> list[Issue]
             what = "link" if section == "links" else "service or link"
             issues.append((("costs", section, name), f"unknown {what} {name!r}"
                            f"{suggest(name, links)}; links are named like {example!r}"))
+    sites = topo.sites()
+    if not sites and (costs.sites or costs.each_site is not None):
+        field = "each_site" if costs.each_site is not None else "sites"
+        issues.append((("costs", field), "the topology has no sites: only a multi-site "
+                                         "topology (shape: multi-site) has them"))
+    elif sites:
+        for name in costs.sites:
+            if name not in sites:
+                issues.append((("costs", "sites", name), f"unknown site {name!r}"
+                               f"{suggest(name, sites)}; sites: {', '.join(sites)}"))
     return issues

@@ -950,6 +950,9 @@ class Costs(Section):
         egress_gb: per GB (10^9 bytes) served by the service named (the bytes its
             fetches delivered), or carried by the link named (its wire bytes, both
             directions).
+        sites: per site named (``s01``...) of a ``multi-site`` topology: what keeping
+            that site up costs beyond what is priced item by item.
+        each_site: per site of a ``multi-site`` topology, every site alike.
     """
 
     currency: str = ""
@@ -957,6 +960,8 @@ class Costs(Section):
     services: dict[str, Price] = {}
     links: dict[str, Price] = {}
     egress_gb: dict[str, Price] = {}
+    sites: dict[str, Price] = {}
+    each_site: Price | None = None
 
 
 class ScenarioModel(Section):

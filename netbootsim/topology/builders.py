@@ -277,6 +277,7 @@ def multi_site(sites: int, racks: int, servers_per_rack: int, *, server_link: Li
         if wifi is not None:  # the site's access point: s01-ap, s01-w001... (s01-wifi)
             add_wifi(topo, rtr, site, f"{site}-", f"{site}-wifi", wifi)
     _add_hosts(topo, hosts, "dc-sw", host_link or server_link)
+    topo.graph.graph["sites"] = [f"s{k:0{width}d}" for k in range(1, sites + 1)]
     return topo
 
 

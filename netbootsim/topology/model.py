@@ -258,6 +258,10 @@ class Topology:
         """Names of all servers, sorted."""
         return self.nodes_of("server")
 
+    def sites(self) -> list[str]:
+        """The sites of a ``multi-site`` topology (``s01``...), in order; else none."""
+        return list(self.graph.graph.get("sites", ()))
+
     def hosts(self) -> list[str]:
         """Names of all boot hosts (kind ``"host"``), sorted."""
         return self.nodes_of("host")

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 from ruamel.yaml import YAML
-from small_scenarios import scenario
+from small_scenarios import cli_refuses, scenario
 
 from netbootsim.api import simulate_scenario
 from netbootsim.errors import InputError
@@ -63,6 +63,40 @@ def test_bad_prices_are_refused(costs, field, words):
         simulate_scenario(priced(**costs))
     text = str(e.value.problems[0])
     assert field in text and words in text
+
+
+def sites_scenario(**costs) -> dict:
+    # two sites (s01, s02) of one rack of 2 servers behind 1 Gb/s WAN links
+    return {"topology": {"shape": "multi-site", "sites": 2, "racks": 1,
+                         "servers_per_rack": 2, "wan": {"bandwidth": "1Gbps",
+                                                        "latency": "20ms"},
+                         "hosts": [{"name": "central"}]},
+            "services": {"dhcp1": {"kind": "dhcp", "host": "central", "ping": False},
+                         "http1": {"kind": "http", "host": "central", "model": "nginx"}},
+            "images": {"kernel": {"size": "8MiB"}},
+            "fleet": [{"name": "g", "count": 4, "boot": "ipxe", "images": ["kernel"],
+                       "server": "http1"}],
+            "costs": costs}
+
+
+def test_sites_are_priced_one_by_one_or_each_alike():
+    # s01 at 300, and 120 for each of the 2 sites: 300 + 2 x 120 = 540
+    c = simulate_scenario(sites_scenario(sites={"s01": 300}, each_site=120)).summary["costs"]
+    assert [(i["what"], i["name"], i["quantity"], i["amount"]) for i in c["items"]] == [
+        ("site", "s01", 1.0, 300.0), ("sites", "each site", 2.0, 240.0)]
+    assert c["total"] == 540.0
+
+
+def test_unknown_sites_and_sites_without_a_multi_site_topology_are_refused(tmp_path):
+    with pytest.raises(InputError) as e:
+        simulate_scenario(sites_scenario(sites={"s03": 1}))
+    text = str(e.value.problems[0])
+    assert "costs.sites.s03" in text and "unknown site 's03'" in text and "s01, s02" in text
+    assert "costs.sites.s03: unknown site" in cli_refuses(sites_scenario(sites={"s03": 1}),
+                                                          tmp_path)
+    with pytest.raises(InputError) as e:
+        simulate_scenario(priced(each_site=5))
+    assert "costs.each_site: the topology has no sites" in str(e.value.problems[0])
 
 
 def test_cli_bad_price_exit_2_with_the_line_and_nothing_written(tmp_path):
