@@ -23,7 +23,7 @@ from typing import Any
 
 import simpy
 
-from ..services.dhcp import DhcpClient, DhcpResult, dhcp_client
+from ..services.dhcp import EDK2_WAITS, REQUEST_WAITS, DhcpClient, DhcpResult, dhcp_client
 from .machine import Failed, Machine
 
 __all__ = ["dhcp", "STP_MAX_DEFERRALS", "LINK_WAIT"]
@@ -88,11 +88,15 @@ def dhcp(m: Machine, ipxe_client: bool, script: bool | None = None
     if paths and carrier is None:  # some of them may be cut off: they do not answer
         def reaches(name: str, t: float) -> bool:
             return faults.path_down_until(paths[name], t) <= t
+    # a PXE client that collects offers is EDK2's: its REQUEST timer is EDK2's too
+    edk2 = None if ipxe_client or not m.profile.dhcp_offer_wait else m.profile.dhcp_offer_wait
     client = DhcpClient(m.mac, domain, servers, ipxe=ipxe_client, arch=m.arch,
                         boot_files=dict(m.group.boot_files),
                         ipv6=m.profile.ipv6, discover_end=m.profile.dhcp_discover_end,
                         blackout_until=blackout, broadcasts=world.run.broadcasts,
-                        script_client=script, carrier=carrier, reaches=reaches)
+                        script_client=script, carrier=carrier, reaches=reaches,
+                        offer_wait=0.0 if edk2 is None else edk2,
+                        request_waits=EDK2_WAITS if edk2 else REQUEST_WAITS)
     d = yield from dhcp_client(env, client)
     if d.outcome == "ok":
         m.record("dhcp-exchange", d.start, d.exchange_end, 0.0, "dhcp", d.server)

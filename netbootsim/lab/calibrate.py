@@ -477,15 +477,19 @@ def write_report(path: Path, prof_name: str, f: Fit, rows: list[dict], runs: lis
         "  `pxe-rom` profile keeps assumed values.",
         "- `ipxe-current`: its HTTPS and 2 MiB window are taken from iPXE's source; today's",
         "  iPXE was measured in the second round below, but no profile is fitted from it yet.",
+        "- A UEFI server's PXE client: measured under OVMF below (EDK2's offer wait, its",
+        "  TFTP block size); its speeds there are the emulator's, so no profile is fitted.",
         "",
     ]
-    # the second round's section (python -m netbootsim.lab.round2) is kept as it is
-    from .round2 import BEGIN, END
+    # the second round's sections (python -m netbootsim.lab.round2, .uefi) are kept
+    from . import round2, uefi
 
     old = path.read_text() if path.exists() else ""
-    if BEGIN in old and END in old:
-        kept = old[old.index(BEGIN):old.index(END) + len(END)]
-        lines += ["## Second round: today's iPXE, HTTP and HTTPS", "", kept, ""]
+    for mod, heading in ((round2, "## Second round: today's iPXE, HTTP and HTTPS"),
+                         (uefi, "## Second round: a UEFI guest against a BIOS guest")):
+        if mod.BEGIN in old and mod.END in old:
+            kept = old[old.index(mod.BEGIN):old.index(mod.END) + len(mod.END)]
+            lines += [heading, "", kept, ""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
     return path

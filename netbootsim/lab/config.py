@@ -35,13 +35,14 @@ __all__ = ["CASES", "DhcpOptions", "LabConfig", "PathOptions", "load_config", "p
 CASES: dict[str, str] = {
     "tftp": "ROM DHCP, script and files over TFTP",
     "http": "ROM DHCP, script and files over HTTP",
-    "chainload": "ROM DHCP, undionly.kpxe over TFTP, its own DHCP, then script and files",
+    "chainload": "ROM DHCP, undionly.kpxe (OVMF: ipxe.efi) over TFTP, its own DHCP, then "
+                 "script and files",
     "https": "a built iPXE's DHCP, the script over HTTP, the files over HTTPS (needs ipxe "
              "and tls)",
 }
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_RESERVED = {"boot.ipxe", "undionly.kpxe"}
+_RESERVED = {"boot.ipxe", "undionly.kpxe", "ipxe.efi"}
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,10 @@ class LabConfig:
         certificate: the case ``https``: the server presents ``trusted`` (signed by the
             lab CA) or ``rogue`` (signed by a CA the build does not trust: iPXE must
             refuse it).
+        firmware: ``seabios`` (a BIOS guest booting the NIC's iPXE option ROM) or
+            ``ovmf`` (a UEFI guest, Debian's OVMF: the firmware's own PXE client, EDK2's,
+            over its virtio-net driver, loads the build's ``ipxe.efi``; the chainload
+            case on ``nic: virtio`` with an ``efi-x86_64`` build).
     """
 
     file: str
@@ -129,13 +134,24 @@ class LabConfig:
     ipxe: str | None = None
     tls: str | None = None
     certificate: str = "trusted"
+    firmware: str = "seabios"
 
     @property
     def rom(self) -> str:
-        """The NIC option ROM the guests boot: the build's, or Debian's for ``nic``."""
+        """The NIC option ROM the guests boot: the build's, or Debian's for ``nic``.
+
+        ``""`` for OVMF guests: no option ROM, the firmware's own PXE client boots.
+        """
+        if self.firmware == "ovmf":
+            return ""
         if self.ipxe is not None:
             return str(Path(self.ipxe) / "8086100e.rom")
         return f"/usr/lib/ipxe/qemu/pxe-{self.nic}.rom"
+
+    @property
+    def nbp(self) -> str:
+        """The chainload case's network boot program: iPXE for the firmware's PXE client."""
+        return "ipxe.efi" if self.firmware == "ovmf" else "undionly.kpxe"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``run.json``."""
@@ -150,7 +166,7 @@ class LabConfig:
 _NICS = {"e1000", "e1000e", "rtl8139", "virtio", "pcnet", "eepro100", "ne2k_pci", "vmxnet3"}
 _KNOWN = {"case", "guests", "files", "tftp_max", "timeout", "accel", "seed", "transport",
           "memory", "nic", "subnet", "stagger", "snaplen", "dhcp", "path", "ipxe", "tls",
-          "certificate"}
+          "certificate", "firmware"}
 
 
 def _line(node: Any, key: Any) -> int:
@@ -256,6 +272,7 @@ def parse_config(data: Any, file: str, lines: dict[str, int] | None = None) -> L
 
     for name, choices in (("accel", ("tcg", "kvm")), ("transport", ("tftp", "http", "https")),
                           ("certificate", ("trusted", "rogue")),
+                          ("firmware", ("seabios", "ovmf")),
                           ("nic", tuple(sorted(_NICS)))):
         if name in data:
             if data[name] not in choices:
@@ -301,8 +318,19 @@ def parse_config(data: Any, file: str, lines: dict[str, int] | None = None) -> L
         if path is not None:
             out["path"] = path
 
+    firmware = out.get("firmware", "seabios")
+    if firmware == "ovmf":
+        if out.get("case", "chainload") != "chainload":
+            bad("firmware", "an OVMF guest boots the firmware's own PXE client, which loads "
+                "the build's ipxe.efi: only the chainload case")
+        if out.get("nic", "e1000") != "virtio":
+            bad("nic" if "nic" in data else "firmware", "an OVMF guest's PXE client uses "
+                "OVMF's virtio-net driver: give nic: virtio")
+        if "ipxe" not in data:
+            bad("firmware", "an OVMF guest needs ipxe: a 'netbootsim lab build-ipxe "
+                "--platform efi-x86_64' directory (its ipxe.efi is the NBP)")
     if "ipxe" in data:
-        where = _ipxe_build(data["ipxe"], file, out.get("nic", "e1000"), bad)
+        where = _ipxe_build(data["ipxe"], file, out.get("nic", "e1000"), bad, firmware)
         if where is not None:
             out["ipxe"] = where
     if "tls" in data:
@@ -347,8 +375,13 @@ def _tls_dir(value: Any, file: str, bad: Any) -> str | None:
     return str(where)
 
 
-def _ipxe_build(value: Any, file: str, nic: str, bad: Any) -> str | None:
-    """The absolute build directory ``value`` names, if it is a BIOS build with the ROM."""
+def _ipxe_build(value: Any, file: str, nic: str, bad: Any,
+                firmware: str = "seabios") -> str | None:
+    """The absolute build directory ``value`` names, if it holds what the guests boot.
+
+    SeaBIOS guests: a BIOS build's e1000 ROM; OVMF guests: an efi-x86_64 build's
+    ``ipxe.efi``.
+    """
     from .build import read_build
 
     where = _beside(value, file, "ipxe", "lab build-ipxe", bad)
@@ -359,14 +392,17 @@ def _ipxe_build(value: Any, file: str, nic: str, bad: Any) -> str | None:
     except InputError as e:
         bad("ipxe", e.problems[0].message)
         return None
-    if rec["platform"] != "bios" or "8086100e.rom" not in rec["binaries"]:
-        bad("ipxe", f"{value}: built for {rec['platform']}; the lab's guests boot a BIOS "
-            "build's e1000 ROM (8086100e.rom)")
+    platform, binary = ("efi-x86_64", "ipxe.efi") if firmware == "ovmf" else \
+        ("bios", "8086100e.rom")
+    if rec["platform"] != platform or binary not in rec["binaries"]:
+        label, want = ("OVMF", "efi-x86_64") if firmware == "ovmf" else ("SeaBIOS", "BIOS")
+        bad("ipxe", f"{value}: built for {rec['platform']}; {label} guests boot a {want} "
+            f"build's {binary}")
         return None
-    if not (where / "8086100e.rom").is_file():
-        bad("ipxe", f"{value}: its 8086100e.rom is missing")
+    if not (where / binary).is_file():
+        bad("ipxe", f"{value}: its {binary} is missing")
         return None
-    if nic != "e1000":
+    if firmware != "ovmf" and nic != "e1000":
         bad("ipxe", f"a build's ROM is the e1000's (8086100e.rom); nic is {nic!r}")
         return None
     return str(where)

@@ -81,7 +81,7 @@ def dnsmasq_conf(cfg: LabConfig, run_dir: Path, tftp_root: Path) -> str:
         lines += [
             f"dhcp-hostsdir={run_dir / 'dhcp-hosts'}",
             f"dhcp-script={run_dir / 'lease-hook.sh'}",
-            "dhcp-boot=tag:!chained,undionly.kpxe",
+            f"dhcp-boot=tag:!chained,{cfg.nbp}",
             f"dhcp-boot=tag:chained,{url}",
         ]
     else:

@@ -1,6 +1,7 @@
 """The project's Debian packages: check, install when missing, report versions.
 
-The lab boots real iPXE under QEMU (qemu-system-x86, the iPXE ROMs, dnsmasq, tcpdump);
+The lab boots real iPXE under QEMU (qemu-system-x86, the iPXE ROMs, OVMF for UEFI
+guests, dnsmasq, tcpdump);
 the report's browser test renders HTML reports in headless Chromium (chromium,
 chromium-driver; ``tests/report/test_report_browser.py``).
 
@@ -27,6 +28,7 @@ LAB_PACKAGES: dict[str, str] = {
     "dnsmasq-base": "/usr/sbin/dnsmasq",
     "tcpdump": "/usr/bin/tcpdump",
     "openssl": "/usr/bin/openssl",  # the HTTPS case's certificates (netbootsim.lab.tls)
+    "ovmf": "/usr/share/OVMF/OVMF_CODE_4M.fd",  # UEFI guests (firmware: ovmf)
 }
 #: Debian package → a file it provides that the report's browser test uses.
 BROWSER_PACKAGES: dict[str, str] = {

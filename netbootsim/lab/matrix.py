@@ -69,14 +69,17 @@ def load_matrix(path: Path) -> list[tuple[Path, int]]:
 
 
 def pack_run(out: Path) -> None:
-    """Make a run directory committable: gzip the capture, drop the served files."""
+    """Make a run directory committable: gzip the capture, drop what was served.
+
+    The served files and the UEFI guests' variable stores are dropped.
+    """
     pcap = out / "capture.pcap"
     if pcap.is_file():
         with pcap.open("rb") as src, gzip.GzipFile(out / "capture.pcap.gz", "wb",
                                                     mtime=0) as dst:
             shutil.copyfileobj(src, dst)
         pcap.unlink()
-    for name in ("srv", "tftp", "www"):
+    for name in ("srv", "tftp", "www", "firmware"):
         if (out / name).is_dir():
             shutil.rmtree(out / name)
 

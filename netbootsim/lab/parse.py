@@ -26,6 +26,8 @@ apart rather than numbered as attempts (``attempt`` means a retry in the records
 ``dhcp-exchange`` / ``dhcp`` for the ROM, ``dhcp-exchange:undionly`` /
 ``dhcp:undionly`` for the chainloaded iPXE (any DHCP that starts after
 ``fetch:undionly.kpxe`` ended). A further session of the same program is attempt 2.
+An OVMF guest's firmware PXE client (EDK2's) loads ``ipxe.efi`` instead: its phases
+after that are ``dhcp-exchange:ipxe`` / ``dhcp:ipxe``.
 """
 
 from __future__ import annotations
@@ -161,7 +163,8 @@ def parse_run(run_dir: str | Path) -> ParsedRun:
         console_path = run_dir / f"console-{g['guest']}.log"
         console = read_console(console_path) if console_path.exists() else []
         _guest_phases(guest, g["mac"].lower(), cap, console, server_ip, cfg["case"],
-                      https_rows)
+                      https_rows, "ipxe.efi" if cfg.get("firmware") == "ovmf"
+                      else "undionly.kpxe")
         guest.records.sort(key=lambda r: (r.start, r.end))
         records += guest.records
         details += guest.details
@@ -183,7 +186,8 @@ def _capture_facts(run: str, run_dir: Path, cap: Capture) -> list[Detail]:
 
 def _guest_phases(g: _Guest, mac: str, cap: Capture, console: list[tuple[float, str]],
                   server_ip: str, case: str,
-                  https_rows: dict[tuple[str, int], list[dict]] | None = None) -> None:
+                  https_rows: dict[tuple[str, int], list[dict]] | None = None,
+                  nbp: str = "undionly.kpxe") -> None:
     https_rows = https_rows or {}
     acks = [p for p in cap.dhcp if p.chaddr == mac and p.kind == "ACK"]
     ip = acks[-1].yiaddr if acks else cap.ip_of_mac.get(mac, "")
@@ -196,10 +200,11 @@ def _guest_phases(g: _Guest, mac: str, cap: Capture, console: list[tuple[float, 
                                       console)
         else:
             fetches += _http_fetches(g, conn, server_ip)
-    chain_end = min((e for s, e, p in fetches if p == "fetch:undionly.kpxe"), default=None)
+    chain_end = min((e for s, e, p in fetches if p == f"fetch:{nbp}"), default=None)
+    chained = nbp.split(".")[0]  # undionly, or ipxe (ipxe.efi, an OVMF guest's NBP)
 
     def name(base: str, start: float) -> str:
-        return f"{base}:undionly" if chain_end is not None and start > chain_end else base
+        return f"{base}:{chained}" if chain_end is not None and start > chain_end else base
 
     seen: dict[str, int] = {}
     for xid in dict.fromkeys(p.xid for p in cap.dhcp if p.chaddr == mac):

@@ -47,7 +47,7 @@ _QEMU_DEVICE = {"e1000": "e1000", "e1000e": "e1000e", "rtl8139": "rtl8139",
                 "ne2k_pci": "ne2k_pci", "vmxnet3": "vmxnet3"}
 #: Console text → milestone name (first occurrence, seconds since the guest started).
 _MILESTONES = {"iPXE initialising devices": "rom_init", "Configuring (": "dhcp_start",
-               "NBS-SCRIPT": "script"}
+               "NBS-SCRIPT": "script", "Start PXE over IPv4": "firmware_pxe"}
 _BIOS_FAIL = "No bootable device"
 
 
@@ -97,10 +97,32 @@ class _Interrupted(BaseException):
     """SIGTERM or SIGHUP, raised in the main thread like KeyboardInterrupt."""
 
 
-def qemu_argv(cfg: LabConfig, guest: int, tap: str) -> list[str]:
-    """The QEMU command line for ``guest`` on ``tap`` (checked on QEMU 7.2)."""
+#: Debian's OVMF (package ovmf): the firmware code, and the variable store each UEFI
+#: guest gets a copy of (its boot options are written there).
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+
+
+def ovmf_vars(out: Path, guest: int) -> Path:
+    """Where ``guest`` keeps its copy of OVMF's variable store (dropped from traces)."""
+    return out / "firmware" / f"vars-{guest}.fd"
+
+
+def qemu_argv(cfg: LabConfig, guest: int, tap: str, out: Path | None = None) -> list[str]:
+    """The QEMU command line for ``guest`` on ``tap`` (checked on QEMU 7.2).
+
+    A SeaBIOS guest (``pc``) boots the NIC's option ROM; an OVMF guest (``q35``, the
+    firmware and its variable store as flash, ``out`` holding the store's copy) has no
+    option ROM and boots its own PXE client, which it tries once no disk is found.
+    """
     dev = _QEMU_DEVICE[cfg.nic]
-    return ["qemu-system-x86_64", "-name", f"nbs-guest{guest}", "-machine", "pc",
+    machine = ["-machine", "pc"]
+    if cfg.firmware == "ovmf":
+        store = ovmf_vars(out or Path("."), guest)
+        machine = ["-machine", "q35",
+                   "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+                   "-drive", f"if=pflash,format=raw,unit=1,file={store}"]
+    return ["qemu-system-x86_64", "-name", f"nbs-guest{guest}", *machine,
             "-accel", cfg.accel, "-m", str(cfg.memory_mib), "-nographic", "-nodefaults",
             "-serial", "stdio", "-monitor", "none",
             "-netdev", f"tap,id=n0,ifname={tap},script=no,downscript=no",
@@ -140,8 +162,14 @@ def _prepare(cfg: LabConfig, out: Path, boot: str | None,
     for name, text in {"boot.ipxe": script, **extra}.items():
         (srv / name).write_text(text)
         (out / name).write_text(text)
+    if cfg.firmware == "ovmf":  # each UEFI guest's own variable store
+        for guest in range(cfg.guests):
+            store = ovmf_vars(out, guest)
+            store.parent.mkdir(exist_ok=True)
+            shutil.copy(OVMF_VARS, store)
     if cfg.case == "chainload":
-        shutil.copy(UNDIONLY, srv / "undionly.kpxe")
+        nbp = Path(cfg.ipxe) / "ipxe.efi" if cfg.firmware == "ovmf" else UNDIONLY
+        shutil.copy(nbp, srv / cfg.nbp)
         (out / "dhcp-hosts").mkdir(exist_ok=True)
         hook = out / "lease-hook.sh"
         hook.write_text(lease_hook(out))
@@ -224,7 +252,7 @@ def run_lab(cfg: LabConfig, out: Path, say: Callable[[str], None] = print, *,
     record: dict = {"config": cfg.to_dict(), "versions": package_versions(),
                     "namespace": ns.name, "t0_monotonic": t0,
                     "start_utc": datetime.fromtimestamp(start_unix, UTC).isoformat(),
-                    "files": files, "qemu_argv": qemu_argv(cfg, 0, taps[0]),
+                    "files": files, "qemu_argv": qemu_argv(cfg, 0, taps[0], out),
                     "capture_interface": capture_interface(cfg)}
     if cfg.ipxe is not None:  # the built iPXE booted: its commit, options and hashes
         from .build import read_build
@@ -314,7 +342,8 @@ def _boot_guests(ns: Netns, cfg: LabConfig, out: Path, taps: list[str],
         if g.guest and cfg.stagger:
             time.sleep(cfg.stagger)
         g.start_s = time.monotonic() - t0
-        proc = _spawn(ns, qemu_argv(cfg, g.guest, taps[g.guest]), out / f"qemu-{g.guest}.stderr",
+        proc = _spawn(ns, qemu_argv(cfg, g.guest, taps[g.guest], out),
+                      out / f"qemu-{g.guest}.stderr",
                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         procs[g.guest] = proc
         reader = ConsoleReader(proc.stdout, out / f"console-{g.guest}.log", t0, on_line(g),

@@ -266,17 +266,21 @@ def _power_policy(po, orchestrators: dict[str, OrchestratorSpec]) -> PowerPolicy
                        orchestrator=orch)
 
 
+#: ``tune`` values of a chainload group that are its PXE ROM's, not iPXE's.
+_ROM_TUNED = ("post", "dhcp_offer_wait")
+
+
 def _firmwares(g, base) -> tuple[Profile, tuple, Profile | None, tuple]:
     """A group's iPXE (or only) profile and its PXE ROM's: ``(profile, mix, rom, mix)``.
 
     Each is one profile or a mix (:class:`~netbootsim.profiles.ProfileMix`: the parts
     as ``(weight, profile)``, the first part standing for the group). ``tune`` changes
-    ``profile``, except ``post``: the firmware that starts at power-on (a chainload's
-    ``rom``) holds the machine's POST.
+    ``profile``, except ``post`` (the firmware that starts at power-on, a chainload's
+    ``rom``, holds the machine's POST) and ``dhcp_offer_wait`` (the PXE client's).
     """
     tune = dict(g.tune)
     chain = g.boot == "pxe-chainload-ipxe"
-    rom_tune = {"post": tune.pop("post")} if chain and "post" in tune else {}
+    rom_tune = {k: tune.pop(k) for k in _ROM_TUNED if k in tune} if chain else {}
 
     def one(ref, changes: dict) -> tuple[Profile, tuple]:
         if isinstance(ref, ProfileMix):

@@ -48,8 +48,8 @@ __all__ = ["Profile", "Basis", "ProfileMix", "PROFILES", "PROFILE_DIR", "TUNABLE
 PROFILE_DIR = Path(__file__).resolve().parent
 
 _FIXED = ("tftp_blksize", "tftp_windowsize", "tftp_rollover", "retry_min", "retry_max",
-          "tcp_rwnd", "https", "http_watchdog", "ipv6", "dhcp_discover_end", "firmware",
-          "build", "platform")
+          "tcp_rwnd", "https", "http_watchdog", "ipv6", "dhcp_discover_end",
+          "dhcp_offer_wait", "firmware", "build", "platform")
 _MEASURED = ("tftp_client_block_delay", "tcp_client_delay", "http_client_rate",
              "http_request_overhead", "post", "rom_start")
 #: Every value of a profile file, in file order.
@@ -104,6 +104,12 @@ class Profile:
             of :data:`netbootsim.ipxe.BUILDS`; a fleet group's ``build`` overrides it.
         dhcp_discover_end: the DHCP discovery timer's ceiling (``DHCP_DISC_END_TIMEOUT_SEC``:
             10 s in iPXE, 32 s in PXE-spec builds); it sets when ``dhcp`` gives up.
+        dhcp_offer_wait: a PXE client (``firmware: pxe``) that collects offers acts on
+            them only when a DISCOVER times out, the first time this long after its
+            first DISCOVER, then each later timeout of its schedule as much earlier
+            (EDK2: 3 to 4 s, its 4 s timeout counted in 1 s ticks; 3.68 s in the lab);
+            0: it acts on the first offer that names a boot file. iPXE keeps its own
+            rule (the ProxyDHCP wait). May vary per server (a distribution).
         platform: the machine's firmware and architecture, one of :data:`PLATFORMS`
             (the DHCP client architecture, option 93, that picks the boot file);
             ``None``: the group's ``arch``.
@@ -134,6 +140,7 @@ class Profile:
     http_watchdog: float = math.inf
     ipv6: bool = False
     dhcp_discover_end: float = 10.0
+    dhcp_offer_wait: float | Dist = 0.0
     firmware: str = "ipxe"
     build: str = "all"
     platform: str | None = None
@@ -252,8 +259,13 @@ def _kind(name: str) -> str:
     return "rate" if name == "http_client_rate" else "time"
 
 
+#: Values that may be a distribution (drawn per server): the measured ones, and the
+#: PXE client's offer wait (EDK2's 1 s timer tick falls anywhere after its DISCOVER).
+_VARYING = (*_MEASURED, "dhcp_offer_wait")
+
+
 def _value(name: str, raw: object, where: str, base: Path | None = None) -> object:
-    if name in _MEASURED and isinstance(raw, Mapping):  # varies per server: a distribution
+    if name in _VARYING and isinstance(raw, Mapping):  # varies per server: a distribution
         return parse_value(dict(raw), _kind(name), base=base,
                            positive=name == "http_client_rate")
     if name in ("tftp_blksize", "tftp_windowsize"):
@@ -412,6 +424,7 @@ def load_profile(path: Path) -> Profile:
         http_watchdog=f["http_watchdog"],
         ipv6=f["ipv6"],
         dhcp_discover_end=f["dhcp_discover_end"],
+        dhcp_offer_wait=f["dhcp_offer_wait"],
         firmware=f["firmware"],
         build=f["build"],
         platform=f["platform"],
@@ -445,7 +458,7 @@ def get_profile(name: str) -> Profile:
 #: NIC's per-block TFTP delay: every measured value and the fixed values a build option
 #: changes.
 TUNABLE = (*_MEASURED, "tftp_blksize", "tftp_windowsize", "tcp_rwnd", "dhcp_discover_end",
-           "ipv6")
+           "dhcp_offer_wait", "ipv6")
 
 
 def tuned(profile: Profile, changes: dict[str, object], base: Path | None = None) -> Profile:

@@ -22,7 +22,10 @@ Legacy PXE ROM (:func:`dhcp_client` with ``PXE_SCHEDULE``): DISCOVERs on the PXE
 spec's timeouts 4, 8, 16, 32 s (at t = 0, 4, 12, 28 s), giving up at t = 60 s (PXE spec
 2.1 §2.2.1; "PXE ... keep sending DISCOVERs for a minute", raspberrypi/firmware#991). The
 ROM needs a boot file name: from the DHCP server's offer, or from a ProxyDHCP server;
-without one it fails with PXE-E53 (no boot filename received).
+without one it fails with PXE-E53 (no boot filename received). A UEFI PXE client
+(EDK2's) collects offers and chooses only when a DISCOVER times out (``offer_wait``,
+3.68 s after the first in the lab: OVMF, lab/traces3); a legacy ROM is taken to act on
+the first offer that names a boot file (not measured).
 
 Pools and relays: a server leases addresses per L2 domain of the client (the relay's
 giaddr picks the pool, RFC 3046 [rfc3046], RFC 2131 §4.3.1 [rfc2131]); a client that
@@ -61,7 +64,7 @@ from .registry import DHCP
 from .slots import FifoResource
 
 __all__ = ["DhcpServer", "DhcpResult", "DhcpClient", "dhcp_client", "ipxe_dhcp",
-           "discover_schedule", "DISCOVER_TICKS", "IPV6_WAIT", "PXE_SCHEDULE"]
+           "discover_schedule", "DISCOVER_TICKS", "IPV6_WAIT", "PXE_SCHEDULE", "EDK2_WAITS"]
 
 #: iPXE's DHCPDISCOVER times and give-up (dhcp.c:1304-1312; DHCP_DISC_START/END 1 s/10 s).
 DISCOVER_TICKS = (0.0, 1.0, 3.0, 7.0)
@@ -299,6 +302,12 @@ class DhcpClient:
             engine); the packet engine's :class:`~netbootsim.net.packet_l2.DhcpCarrier`
             floods broadcasts in the domain, relays and unicasts them as packets (a
             REQUEST or its ACK lost there is resent on iPXE's REQUEST timer).
+        offer_wait: a PXE client that collects offers (EDK2's) chooses one only when a
+            DISCOVER times out: the first time ``offer_wait`` after its first DISCOVER,
+            each later timeout as much before its schedule's; 0: a PXE client acts on
+            the first offer naming a boot file. Unused by iPXE.
+        request_waits: the REQUEST's resend timer (default iPXE's :data:`REQUEST_WAITS`;
+            EDK2's :data:`EDK2_WAITS` for its PXE client).
         reaches: on the flow engine, ``reaches(server name, t)``: whether a DISCOVER
             sent at ``t`` reaches that server and its OFFER comes back (its path's links
             up); a server it does not reach makes no offer for that DISCOVER. ``None``:
@@ -317,6 +326,12 @@ class DhcpClient:
     blackout_until: float = 0.0
     broadcasts: Counter = field(default_factory=Counter)
     script_client: bool | None = None
+    offer_wait: float = 0.0
+    request_waits: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.request_waits:
+            self.request_waits = REQUEST_WAITS
     carrier: Any = None
     reaches: Callable[[str, float], bool] | None = None
 
@@ -384,22 +399,33 @@ def dhcp_client(env: simpy.Environment, c: DhcpClient
                 return f
         return server.boot_file_for(c.arch, c.wants_script)
 
-    def ready(elapsed: float, at_tick: bool) -> bool:
+    # EDK2 (Dhcp4Io.c DhcpOnTimerTick) chooses among the offers it holds only when the
+    # DISCOVER's retransmission timer runs out, on a 1 s tick: the instants it chooses
+    choices: tuple[float, ...] = ()
+    if not c.ipxe and c.offer_wait > 0:
+        shift = ticks[1] - c.offer_wait
+        choices = tuple(t - shift for t in (*ticks[1:], give_up))
+
+    def ready(elapsed: float, at_tick: bool, at_choice: bool) -> bool:
         if not offers:
             return False
         if c.ipxe:  # dhcp.c: leave discovery on 175.176, a PXEClient offer, or > 2 s
             server = chosen()[0]
             return (bool(proxies) or elapsed > PROXY_WAIT
                     or (server.no_pxedhcp and at_tick))
+        if choices:  # it collects offers until its timer runs out
+            return at_choice
         server = chosen()[0]  # a PXE ROM takes an offer that names a boot file
         return bool(boot_file(server)) or bool(proxies) or at_tick
 
     discovers = 0
-    k = 0
+    k = j = 0
     while True:
         elapsed = env.now - start + _EPS  # timer instants are sums of floats
         at_tick = k < len(ticks) and elapsed >= ticks[k]
-        if ready(elapsed - _EPS, at_tick or elapsed >= give_up):
+        at_choice = j < len(choices) and elapsed >= choices[j]
+        j += at_choice
+        if ready(elapsed - _EPS, at_tick or elapsed >= give_up, at_choice):
             break
         if elapsed >= give_up:
             return DhcpResult(start, float("nan"), env.now, discovers, "failed",
@@ -415,6 +441,8 @@ def dhcp_client(env: simpy.Environment, c: DhcpClient
                         env.process(answer(server, rtt, relayed, heard.get(server.name)))
             continue
         nxt = ticks[k] if k < len(ticks) else give_up
+        if j < len(choices):
+            nxt = min(nxt, choices[j])
         yield changed | env.timeout(start + nxt - env.now)
     server, rtt, relayed = chosen()
     bf = boot_file(server)
@@ -426,13 +454,13 @@ def dhcp_client(env: simpy.Environment, c: DhcpClient
         acked = yield from _request(env, c, server, rtt)
         if not acked:
             return DhcpResult(start, float("nan"), env.now, discovers, "failed",
-                              f"no DHCPACK after {len(REQUEST_WAITS)} DHCPREQUESTs",
+                              f"no DHCPACK after {len(c.request_waits)} DHCPREQUESTs",
                               server.name)
     else:
         acked = yield from _request_over_packets(env, c, server)
         if not acked:
             return DhcpResult(start, float("nan"), env.now, discovers, "failed",
-                              f"no DHCPACK after {len(REQUEST_WAITS)} DHCPREQUESTs",
+                              f"no DHCPACK after {len(c.request_waits)} DHCPREQUESTs",
                               server.name)
     exchange_end = env.now
     if proxies and not c.ipxe:  # the ROM asks the ProxyDHCP server again on port 4011
@@ -458,6 +486,11 @@ def dhcp_client(env: simpy.Environment, c: DhcpClient
 #: 52-53 [ipxe-src]; 0 → the 0.25 s default minimum): resends after 0.25, 0.5, ... 8 s,
 #: then fails.
 REQUEST_WAITS = tuple(retry_waits(0.25, 10.0))
+
+#: EDK2's DHCP timer for a REQUEST (Dhcp4Io.c ``mDhcp4DefaultTimeout``; the PXE client
+#: sets only its DISCOVER timeouts, PxeBcDhcp4.c ``PxeBcDhcp4Dora`` [edk2]): resends
+#: after 4, 8 and 16 s, gives up 32 s after the fourth.
+EDK2_WAITS = (4.0, 8.0, 16.0, 32.0)
 
 
 #: The PXE ROM's boot-server request (port 4011) timer: ``PXEBS_START/END_TIMEOUT_SEC``
@@ -498,7 +531,7 @@ def _request(env: simpy.Environment, c: DhcpClient, server: DhcpServer, rtt: flo
         return env.timeout(rtt / 2)
 
     return (yield from _over_packets(env, send, server, lambda: env.timeout(rtt / 2),
-                                     REQUEST_WAITS, on_send=lambda: server.ack(c.name)))
+                                     c.request_waits, on_send=lambda: server.ack(c.name)))
 
 
 def _request_over_packets(env: simpy.Environment, c: DhcpClient, server: DhcpServer
@@ -510,7 +543,7 @@ def _request_over_packets(env: simpy.Environment, c: DhcpClient, server: DhcpSer
         return c.carrier.broadcast()[server.name]
 
     return (yield from _over_packets(env, send, server, lambda: c.carrier.reply(server.name),
-                                     REQUEST_WAITS, on_send=lambda: server.ack(c.name)))
+                                     c.request_waits, on_send=lambda: server.ack(c.name)))
 
 
 def _no_offer_reason(c: DhcpClient, discovers: int, give_up: float) -> str:

@@ -187,7 +187,7 @@ def test_a_lab_config_boots_a_builds_rom_and_records_the_build(tmp_path):
 
 @pytest.mark.parametrize("text, message", [
     ("case: http\nipxe: nowhere\n", "lab.yaml:2: ipxe: "),
-    ("case: http\nipxe: efi\n", "built for efi-x86_64; the lab's guests boot a BIOS build"),
+    ("case: http\nipxe: efi\n", "built for efi-x86_64; SeaBIOS guests boot a BIOS build"),
     ("case: http\nnic: virtio\nipxe: b1\n", "the e1000's (8086100e.rom); nic is 'virtio'"),
 ])
 def test_a_bad_ipxe_build_is_refused_at_its_line(tmp_path, text, message):

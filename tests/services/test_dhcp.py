@@ -198,3 +198,42 @@ def test_eight_real_ipxe_guests_against_stock_dnsmasq_match_the_model():
             seen = [g["lease_s_since_first_discover"] for g in run["per_guest"] if g["lease"]]
             tol = 1.5 if ping else 0.1
             assert abs(ok.seconds.mean() - sum(seen) / len(seen)) < tol
+
+
+def _uefi_pxe(offer_wait: float, blackout: float = 0.0, rtt: float = 1e-3, reaches=None):
+    from netbootsim.services.dhcp import EDK2_WAITS, DhcpClient, dhcp_client
+
+    env = simpy.Environment()
+    srv = DhcpServer(env, "d", service_time=0.5e-3, ping=0.0,
+                     boot_files={"uefi": "ipxe.efi"})
+    c = DhcpClient("m", "rack01", [(srv, rtt, False)], ipxe=False, arch="uefi",
+                   blackout_until=blackout, offer_wait=offer_wait, reaches=reaches,
+                   request_waits=EDK2_WAITS)
+    out = []
+
+    def run():
+        out.append((yield from dhcp_client(env, c)))
+
+    env.process(run())
+    env.run()
+    return out[0]
+
+
+def test_an_edk2_pxe_client_chooses_its_offer_only_when_a_discover_times_out():
+    # The OFFER is back at 1.5 ms (RTT 1 ms + 0.5 ms server time): a PXE ROM that acts at
+    # once sends its REQUEST then and holds the ACK at 3 ms. EDK2 (offer_wait 3.68 s)
+    # REQUESTs at 3.68 s: ACK at 3.68 s + 1.5 ms.
+    eager, edk2 = _uefi_pxe(0.0), _uefi_pxe(3.68)
+    assert eager.exchange_end == pytest.approx(3.0e-3, abs=1e-12)
+    assert edk2.exchange_end == pytest.approx(3.68 + 1.5e-3, abs=1e-12)
+    assert edk2.boot_file == "ipxe.efi" and edk2.discovers == 1
+    # DISCOVERs at 0 and 4 s lost (frames dropped until 5 s): the one of 12 s is offered
+    # at once, but EDK2 chooses at its next timeout, 28 s less the same 0.32 s: 27.68 s
+    late = _uefi_pxe(3.68, blackout=5.0)
+    assert late.discovers == 3
+    assert late.exchange_end == pytest.approx(27.68 + 1.5e-3, abs=1e-9)
+    # its REQUESTs (3.68, 7.68, 15.68, 31.68 s) all lost: EDK2 gives up 32 s after the
+    # fourth, at 63.68 s (iPXE's timer would have given up after 15.75 s)
+    lost = _uefi_pxe(3.68, reaches=lambda name, t: t < 1.0)
+    assert lost.outcome == "failed" and lost.reason == "no DHCPACK after 4 DHCPREQUESTs"
+    assert lost.end == pytest.approx(63.68, abs=1e-9)

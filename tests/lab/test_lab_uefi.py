@@ -1,0 +1,74 @@
+"""The UEFI guest of the lab's second round: OVMF's own PXE client against SeaBIOS.
+
+The committed traces (lab/traces3, ``netbootsim lab matrix lab/matrix3.yaml``) keep
+these tests runnable without QEMU, OVMF or an iPXE build.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from netbootsim.errors import InputError
+from netbootsim.lab.config import parse_config
+from netbootsim.lab.runner import qemu_argv
+
+ROOT = Path(__file__).resolve().parents[2]
+TRACES = ROOT / "lab" / "traces3"
+
+
+def test_the_uefi_section_from_the_committed_traces(tmp_path):
+    from netbootsim.lab.uefi import BEGIN, END, main, runs
+
+    rs = runs(TRACES)
+    assert len(rs) == 6 and all(r["ok"] for r in rs)
+    ovmf = [r for r in rs if r["cell"] == "ovmf-chainload"]
+    bios = [r for r in rs if r["cell"] == "bios-chainload"]
+    assert len(ovmf) == 3 and len(bios) == 3
+    # EDK2 holds the offer until its 4 s DISCOVER timer runs out on a 1 s tick: 3-4 s;
+    # iPXE's ROM requests at its next 1 s tick (no-pxedhcp)
+    assert all(3.0 < r["offer_to_request"] < 4.0 for r in ovmf)
+    assert all(0.9 < r["offer_to_request"] < 1.0 for r in bios)
+    # EDK2's TFTP block: 1480 - 8 - 4 = 1468 B (the server-uefi profile's); iPXE's 1432
+    assert {r["blksize"] for r in ovmf} == {1468.0} and {r["blksize"] for r in bios} == {1432.0}
+    assert {r["nbp"] for r in ovmf} == {"ipxe.efi"}
+    out = tmp_path / "cal.md"
+    out.write_text("# Calibration\n")
+    assert main([str(TRACES), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert text.count(BEGIN) == 1 and text.count(END) == 1
+    assert "| ovmf-chainload | 3 | 3 |" in text
+
+
+def test_an_ovmf_guest_boots_from_flash_without_an_option_rom(tmp_path):
+    build = tmp_path / "efi"
+    build.mkdir()
+    (build / "ipxe.efi").write_bytes(b"MZ")
+    (build / "build.json").write_text(
+        '{"platform": "efi-x86_64", "binaries": {"ipxe.efi": {"bytes": 2}}, '
+        '"commit": "0" , "describe": "test", "options": {}}')
+    cfg = parse_config({"case": "chainload", "firmware": "ovmf", "nic": "virtio",
+                        "ipxe": str(build)}, str(tmp_path / "c.yaml"))
+    assert (cfg.rom, cfg.nbp) == ("", "ipxe.efi")
+    argv = qemu_argv(cfg, 2, "nbs-tap2", tmp_path)
+    assert argv[argv.index("-machine") + 1] == "q35"
+    assert "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd" \
+        in argv
+    assert f"if=pflash,format=raw,unit=1,file={tmp_path}/firmware/vars-2.fd" in argv
+    assert any(a.startswith("virtio-net-pci,") and a.endswith(",romfile=") for a in argv)
+
+
+@pytest.mark.parametrize("data, field, words", [
+    ({"case": "http", "firmware": "ovmf", "nic": "virtio"}, "firmware",
+     "only the chainload case"),
+    ({"case": "chainload", "firmware": "ovmf"}, "firmware", "give nic: virtio"),
+    ({"case": "chainload", "firmware": "ovmf", "nic": "virtio"}, "firmware",
+     "needs ipxe: a 'netbootsim lab build-ipxe --platform efi-x86_64' directory"),
+    ({"case": "chainload", "firmware": "coreboot"}, "firmware",
+     "'coreboot' is not one of seabios, ovmf"),
+])
+def test_bad_ovmf_configs_are_refused(data, field, words):
+    with pytest.raises(InputError) as e:
+        parse_config(data, "lab.yaml")
+    text = " ".join(str(p) for p in e.value.problems)
+    assert f"lab.yaml:0: {field}:" in text or f": {field}: " in text
+    assert words in text
