@@ -10,7 +10,6 @@ committed traces only.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import statistics
@@ -157,21 +156,10 @@ def section(traces: Path, command: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: the section, printed and (``--out``) written between its markers."""
-    p = argparse.ArgumentParser(prog="python -m netbootsim.lab.round2",
-                                description=__doc__.splitlines()[0])
-    p.add_argument("traces", type=Path)
-    p.add_argument("--out", type=Path, default=None)
-    args = p.parse_args(argv)
-    command = "python -m netbootsim.lab.round2 " + " ".join(
-        str(a) for a in (argv if argv is not None else sys.argv[1:]))
-    text = section(args.traces, command)
-    print(text)
-    if args.out is not None:
-        from ..plan.validate_engines import write_section
+    from .doc_section import section_cli
 
-        write_section(args.out, text + "\n", BEGIN, END,
-                      heading="## Second round: today's iPXE, HTTP and HTTPS")
-    return 0
+    return section_cli(argv, "python -m netbootsim.lab.round2", __doc__.splitlines()[0],
+                       section, BEGIN, END, "## Second round: today's iPXE, HTTP and HTTPS")
 
 
 if __name__ == "__main__":
