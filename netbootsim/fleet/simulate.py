@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import simpy
 
 from ..clock import DEFAULT_HORIZON, TIME_LIMIT
+from ..ipxe.settings import forget_shared
 from ..runtime import paused_gc
 from ..streams import Streams
 from ..topology import Topology
@@ -200,6 +201,7 @@ def simulate(
     run.consoles = {m.server: m.console_lines for m in machines if m.server in world.trace}
     run.settle()  # the loop's memory can go back before the summary is made
     topology.forget_routes()
+    forget_shared()
     return run
 
 

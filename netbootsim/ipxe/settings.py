@@ -86,6 +86,16 @@ def _stored(type_: str, text: str) -> tuple[bytes, str]:
     return _parse(type_, text), type_
 
 
+def forget_shared() -> None:
+    """Drop the shared stored values (:func:`_stored`'s cache) once a fleet has run.
+
+    Made during a run, the last few thousand of them would outlive it, spread through
+    its memory, and keep that memory from going back to the system
+    (:meth:`FleetRun.settle <netbootsim.fleet.results.FleetRun.settle>` says why).
+    """
+    _stored.cache_clear()
+
+
 def _parse(type_: str, text: str) -> bytes:
     """Formatted text → raw bytes (the type's ``parse``); SettingError when invalid."""
     if type_ in _INT_WIDTH:  # settings.c parse_int_setting
