@@ -27,20 +27,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _short(name: str) -> str:
+    for cut in ("/netbootsim/", "/site-packages/", "/lib/python3"):
+        if cut in name:
+            return name[name.index(cut) + 1:]
+    return name
+
+
 def grouped(snap: tracemalloc.Snapshot, servers: int, top: int,
             key: str = "filename") -> list[tuple[str, float, int]]:
-    """(file or file:line, bytes per server, blocks) for the ``top`` biggest of a snapshot."""
+    """(file or file:line, bytes per server, blocks) for the ``top`` biggest of a snapshot.
+
+    ``key`` "traceback" groups by the line and its callers (innermost first, `` < ``
+    between them).
+    """
     rows = []
     stats = [st for st in snap.statistics(key)
-             if not st.traceback[0].filename.startswith("<frozen")]  # imports: not per server
+             if not st.traceback[-1].filename.startswith("<frozen")]  # imports: not per server
     for st in stats[:top]:
-        name = st.traceback[0].filename
-        for cut in ("/netbootsim/", "/site-packages/", "/lib/python3"):
-            if cut in name:
-                name = name[name.index(cut) + 1:]
-                break
-        if key == "lineno":
-            name = f"{name}:{st.traceback[0].lineno}"
+        if key == "filename":
+            name = _short(st.traceback[0].filename)
+        else:  # innermost frame first
+            name = " < ".join(f"{_short(fr.filename)}:{fr.lineno}"
+                              for fr in reversed(st.traceback))
         rows.append((name, st.size / servers, st.count))
     return rows
 
@@ -53,10 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--every", type=int, default=20000, help="SimPy steps between looks")
     ap.add_argument("--lines", action="store_true",
                     help="group by the line that allocated, not the file")
+    ap.add_argument("--callers", type=int, default=0, metavar="N",
+                    help="with --lines: also name the N frames that called each line")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
-    tracemalloc.start(1)
+    tracemalloc.start(1 + args.callers)
     import netbootsim.fleet.simulate as fs
     from netbootsim.plan.bench_storm import storm_scenario
     from netbootsim.plan.run import simulate
@@ -88,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         "first_look": {"at": first["now"], "bytes_per_server": (first["size"] - imports) / n},
         "fullest": {"at": best["now"], "bytes_per_server": (best["size"] - imports) / n,
                     "by_file": grouped(best["snap"], n, args.top,
-                                           "lineno" if args.lines else "filename")},
+                                           ("traceback" if args.callers else "lineno")
+                                       if args.lines else "filename")},
         "after_run_bytes_per_server": (after[0] - imports) / n,
         "traced_peak_bytes": after[1],
         "ready": out.summary["completed"],

@@ -158,8 +158,15 @@ class FifoSharing:
         self.engine = engine
         engine.on_schedule = self._stepped
         self.ports: dict[Resource, _Port] = {}
-        #: flow -> (its FIFO ports, RTT or None for a lock-step flow, window bytes)
-        self.flows: dict[Flow, tuple[tuple[Resource, ...], float | None, float]] = {}
+        #: ports crossed by one flow and kept without a :class:`_Port`: port -> that flow.
+        #: A flow alone cannot fill its port (its demand is min(own bound, capacity)), so
+        #: max-min is the rule there and no ceiling is set; the port is made when a second
+        #: flow comes, and dropped when its last flow leaves (a storm's every server link).
+        self.lone: dict[Resource, Flow] = {}
+        #: flow -> (its FIFO ports with their buffers, RTT or None for a lock-step flow,
+        #: window bytes, its own bound when it last joined)
+        self.flows: dict[Flow, tuple[Sequence[tuple[Resource, float]], float | None, float,
+                                     float]] = {}
         self.capped: dict[Flow, dict[Resource, float]] = {}  # flow -> port -> ceiling
         self.pending: dict[Resource, None] = {}
         self.updates = 0  # port updates that set ceilings (a work measure)
@@ -173,44 +180,62 @@ class FifoSharing:
         ``packet`` over its bound). Else a window flow over ``rtt``: its window is its
         bound in force by its own law (slow start included) times ``rtt``.
         """
-        for res, buffer in ports:
-            if res not in self.ports:
-                self.ports[res] = _Port(buffer)
         if active:
-            self.flows[flow] = (tuple(r for r, _ in ports), rtt, packet)
+            self.flows[flow] = (ports, rtt, packet, flow._own)
             self._join(flow)
         elif self.flows.pop(flow, None) is not None:
             for res, _ in ports:
+                if self.lone.get(res) is flow:
+                    del self.lone[res]
+                    continue
                 self._leave(res, flow)
                 port = self.ports[res]
                 port.capped.pop(flow, None)
                 port.fresh.pop(flow, None)
+                if not port.of and port.mode == _OFF and res not in self.pending:
+                    del self.ports[res]  # nothing kept: made anew if a flow comes
             self.capped.pop(flow, None)
 
     def _join(self, flow: Flow) -> None:
-        ports, rtt, packet = self.flows[flow]
-        own = flow._own
+        ports, _, _, _ = self.flows[flow]
+        for res, buffer in ports:
+            port = self.ports.get(res)
+            if port is None:
+                other = self.lone.get(res)
+                if other is None or other is flow:
+                    self.lone[res] = flow  # alone there: nothing to keep
+                    continue
+                del self.lone[res]  # a second flow: the port is kept from now on
+                port = self.ports[res] = _Port(buffer)
+                self._join_port(other, res, port)
+            self._join_port(flow, res, port)
+
+    def _key(self, flow: Flow) -> tuple[float, float]:
+        """``(w, τ)``: the flow's window and base cycle by its own bound when it joined."""
+        _, rtt, packet, own = self.flows[flow]
         window = packet if rtt is None else own * rtt
-        key = (window, window / own)
-        for res in ports:
-            port = self.ports[res]
-            if port.cap != res.capacity:
-                port.rebase(res.capacity)
-            demand = min(own, res.capacity)
-            load = port.load_at(key)
-            port.of[flow] = (key, demand, load)
-            port.groups.setdefault(key, {})[flow] = None
-            port.demand += demand
-            port.full += load
-            if port.mode == _DROP and port.cap == res.capacity and \
-                    res not in self.pending and self._mode(res, port) == _DROP:
-                # still dropping: its own ceiling now, before the engine applies its
-                # bound (a slow-start step), and nobody else's changes
-                self._set(flow, res, key[0] / (key[1] + port.qb))
-                port.capped[flow] = None
-            else:
-                port.fresh[flow] = None
-                self._touch(res)
+        return window, window / own
+
+    def _join_port(self, flow: Flow, res: Resource, port: _Port) -> None:
+        own = self.flows[flow][3]
+        key = self._key(flow)
+        if port.cap != res.capacity:
+            port.rebase(res.capacity)
+        demand = min(own, res.capacity)
+        load = port.load_at(key)
+        port.of[flow] = (key, demand, load)
+        port.groups.setdefault(key, {})[flow] = None
+        port.demand += demand
+        port.full += load
+        if port.mode == _DROP and port.cap == res.capacity and \
+                res not in self.pending and self._mode(res, port) == _DROP:
+            # still dropping: its own ceiling now, before the engine applies its
+            # bound (a slow-start step), and nobody else's changes
+            self._set(flow, res, key[0] / (key[1] + port.qb))
+            port.capped[flow] = None
+        else:
+            port.fresh[flow] = None
+            self._touch(res)
 
     def _leave(self, res: Resource, flow: Flow, touch: bool = True) -> None:
         port = self.ports[res]
@@ -232,9 +257,13 @@ class FifoSharing:
 
     def _stepped(self, flow: Flow) -> None:
         """The engine moved ``flow`` to the next step of its schedule (slow start)."""
-        if flow in self.flows:
-            for res in self.flows[flow][0]:
-                self._leave(res, flow, touch=False)  # its ceiling stays until the new one
+        entry = self.flows.get(flow)
+        if entry is not None:
+            ports, rtt, packet, _ = entry
+            for res, _ in ports:
+                if res in self.ports:  # its ceiling stays until the new one
+                    self._leave(res, flow, touch=False)
+            self.flows[flow] = (ports, rtt, packet, flow._own)
             self._join(flow)
 
     def _mode(self, res: Resource, port: _Port) -> int:
