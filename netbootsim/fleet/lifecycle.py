@@ -71,10 +71,22 @@ def _power(m: Machine):
 
 
 def _stage(m: Machine, stage: Stage) -> Generator[simpy.Event, Any, tuple[bool, str]]:
-    """One stage, within its fleet-wide in-flight cap: ``(ok, reason)``."""
-    env = m.env
+    """One stage, within its fleet-wide in-flight cap: ``(ok, reason)``.
+
+    Without a cap or an orchestrator to start it, the stage is its attempts (no
+    generator frame of its own: one less a server for the whole of its boot).
+    """
     m.stage = stage.name
     cap = m.world.stage_cap(stage.name, stage.max_in_flight)
+    if cap is None and (m.stage_no == 0 or _power(m) is None):
+        return _attempts(m, stage)
+    return _stage_held(m, stage, cap)
+
+
+def _stage_held(m: Machine, stage: Stage, cap: simpy.Resource | None
+                ) -> Generator[simpy.Event, Any, tuple[bool, str]]:
+    """A stage under its in-flight ``cap``, started by the orchestrator after the first."""
+    env = m.env
     req = None
     if cap is not None:
         t0 = env.now

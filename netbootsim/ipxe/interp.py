@@ -144,7 +144,7 @@ class Shell:
         """
         if uri is None and "://" in script.source:
             uri = script.source
-        return self._result(self._top(script, uri, depth))
+        return self._result(None, (script, uri, depth))
 
     def run_command(self, line: str) -> Generator[Any, Any, ScriptResult]:
         """Run one command line as typed at the ``iPXE>`` prompt (no script)."""
@@ -155,15 +155,22 @@ class Shell:
         self.stopped(STOP_SEQUENCE)  # an ``exit`` ends only this line here
         return rc
 
-    def _top(self, script: Script, uri: str | None, depth: int) -> Proc:
-        rc, replacement = yield from self._exec_script(script, uri, depth)
-        if replacement is not None:
-            rc = yield from self.exec_image(replacement, depth)
-        return rc
+    def _result(self, proc: Proc | None,
+                top: tuple[Script, str | None, int] | None = None
+                ) -> Generator[Any, Any, ScriptResult]:
+        """Run ``proc``, or the outermost script ``top``, to its :class:`ScriptResult`.
 
-    def _result(self, proc: Proc) -> Generator[Any, Any, ScriptResult]:
+        ``top`` is the script, its URI and depth, run inline: a generator frame less a
+        server.
+        """
         try:
-            rc = yield from proc
+            if top is None:
+                rc = yield from proc
+            else:
+                script, uri, depth = top
+                rc, replacement = yield from self._exec_script(script, uri, depth)
+                if replacement is not None:
+                    rc = yield from self.exec_image(replacement, depth)
         except Booted as b:
             return ScriptResult(errors.OK, f"booted {b.image.name}", b.image, b.where)
         except Reset as r:
@@ -225,24 +232,21 @@ class Shell:
         saved = self.frame, self.cwuri
         self.frame, self.cwuri = frame, uri or self.cwuri
         try:
-            rc = yield from self._run_frame(frame)
+            # image/script.c process_script with terminate_on_exit_or_failure: lines
+            # until the end, a failure or ``exit`` (inline: a generator frame less for
+            # each script each server runs)
+            lines = script.lines
+            while frame.index < len(lines):
+                frame.line = lines[frame.index]
+                frame.index += 1
+                rc = yield from self.system(frame.line.text)
+                if self.stopped(STOP_SEQUENCE) or rc:
+                    break
+            else:
+                rc = errors.EINVAL_SCRIPT if script.unterminated else errors.OK
         finally:
             self.frame, self.cwuri = saved
         return rc, frame.replacement
-
-    def _run_frame(self, frame: Frame) -> Proc:
-        """Run lines until the end, a failure or ``exit``.
-
-        image/script.c process_script with terminate_on_exit_or_failure.
-        """
-        lines = frame.script.lines
-        while frame.index < len(lines):
-            frame.line = lines[frame.index]
-            frame.index += 1
-            rc = yield from self.system(frame.line.text)
-            if self.stopped(STOP_SEQUENCE) or rc:
-                return rc
-        return errors.EINVAL_SCRIPT if frame.script.unterminated else errors.OK
 
     def system(self, text: str) -> Proc:
         """Run one command line (core/exec.c system).

@@ -24,6 +24,7 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from urllib.parse import quote, unquote_to_bytes
 
 from . import errors
@@ -167,11 +168,16 @@ def _denumerate(type_: str, value: int) -> bytes:
     return (value & 0xffffffff).to_bytes(4, "big")[4 - _INT_WIDTH[type_]:]
 
 
+#: a block's values before its first: one shared, read-only (a fleet's servers each
+#: hold a root and a ``builtin`` block that never store one)
+_NO_VALUES: Mapping[str, tuple[bytes, str]] = MappingProxyType({})
+
+
 @dataclass(eq=False, slots=True)
 class _Block:
     name: str
-    values: dict[str, tuple[bytes, str]] = field(default_factory=dict)
-    children: list[_Block] = field(default_factory=list)
+    values: Mapping[str, tuple[bytes, str]] = field(default_factory=lambda: _NO_VALUES)
+    children: tuple[_Block, ...] = ()
 
     def child(self, name: str, create: bool) -> _Block | None:
         for c in self.children:
@@ -179,8 +185,20 @@ class _Block:
                 return c
         if not create:
             return None
-        self.children.append(_Block(sys.intern(name)))  # names shared across a fleet
-        return self.children[-1]
+        made = _Block(sys.intern(name))  # names shared across a fleet
+        self.children = (*self.children, made)
+        return made
+
+    def put(self, name: str, value: tuple[bytes, str]) -> None:
+        """Store ``value`` as ``name`` here."""
+        if self.values is _NO_VALUES:
+            self.values = {}
+        self.values[name] = value  # type: ignore[index]
+
+    def drop(self, name: str) -> None:
+        """Delete ``name`` here (nothing if it has no value)."""
+        if name in self.values:
+            del self.values[name]  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -334,9 +352,9 @@ class Settings:
             if n.block is self._builtin:
                 raise SettingError(errors.ENOTSUP_SETTINGS, "")
             if not value:
-                n.block.values.pop(n.name, None)
+                n.block.drop(n.name)
                 return
-            n.block.values[sys.intern(n.name)] = _stored(type_, value)
+            n.block.put(sys.intern(n.name), _stored(type_, value))
         except SettingError as e:
             raise SettingError(e.status, f'Could not store "{n.name}": '
                                f"{errors.strerror(e.status)}") from None
@@ -363,7 +381,7 @@ class Settings:
         if type_ not in _INT_WIDTH:
             raise SettingError(errors.ENOTSUP_SETTINGS, f'Could not store "{n.name}": '
                                f"{errors.strerror(errors.ENOTSUP_SETTINGS)}")
-        n.block.values[n.name] = (_denumerate(type_, value + increment), type_)
+        n.block.put(n.name, (_denumerate(type_, value + increment), type_))
 
     def expand(self, text: str) -> str:
         """Expand ``${...}`` in one token (settings.c expand_settings).
@@ -384,6 +402,6 @@ class Settings:
     def apply_dhcp(self, values: Mapping[str, str], netdev: str = "net0") -> None:
         """Replace ``<netdev>.dhcp`` with ``values`` (what a DHCP exchange registers)."""
         block = self.root.child(netdev, True)
-        block.children = [c for c in block.children if c.name != "dhcp"]
+        block.children = tuple(c for c in block.children if c.name != "dhcp")
         for name, value in values.items():
             self.store(f"{netdev}.dhcp/{name}", str(value))

@@ -325,8 +325,8 @@ class Topology:
                 # Next-hop sets are cached per (node, chain end): at most (switches x
                 # racks) entries; a source's few links are looked at each time.
                 cands = hops_from.get((u, c))
-                if cands is None and len(out[u]) == 1:  # a server's one link: the way out
-                    cands = (out[u][0][1],)
+                if cands is None and (one := self._sole_link(u)) is not None:
+                    cands = (one,)  # a server's one link: the way out
                 elif cands is None:
                     left = d - offset
                     cands = tuple(ld for v, ld, fwd in out[u]
@@ -510,6 +510,21 @@ class Topology:
                 return {v: tuple(lds) for v, lds in by.items()}
             self._out_to = _PerNode(grouped)
         return self._out_to
+
+    def _sole_link(self, u: str) -> LinkDir | None:
+        """``u``'s out-link if it has exactly one, else ``None``.
+
+        Read from the graph, not from :meth:`_adjacency`'s table: a fleet's servers, each
+        a route's source once, would each leave an entry there.
+        """
+        succ = self.graph._succ[u]
+        if len(succ) != 1:
+            return None
+        (keyed,) = succ.values()
+        if len(keyed) != 1:
+            return None
+        (data,) = keyed.values()
+        return data["ld"]
 
     def _hops(self, v: str, c: str) -> int | None:
         """Hops from ``v`` to ``c`` through forwarding nodes (cached per pair).
