@@ -92,24 +92,39 @@ class FlowTransport(Transport):
         """
         if not path:
             return None
-        nic = path[0]
-        ports = [(r, self._buffer if ld.src not in self._hosts else math.inf)
-                 for ld, r in zip(fwd, path, strict=False)
-                 if ld.src not in self._hosts or self._host_queue == "fifo"]
-        fair = self._host_queue == "fair" and fwd and fwd[0].src in self._hosts
-        lockstep, fifo = self.lockstep, self.fifo
-
-        def hook(flow: Flow, active: bool) -> None:
-            if fair:
-                if rtt is None:
-                    lockstep.lockstep_flow(nic, flow, packet, active)
-                else:
-                    lockstep.window_flow(nic, flow, packet, active)
-            if ports:
-                fifo.flow(ports, flow, rtt, packet, active)
-        return hook
+        ports = tuple((r, self._buffer if ld.src not in self._hosts else math.inf)
+                      for ld, r in zip(fwd, path, strict=False)
+                      if ld.src not in self._hosts or self._host_queue == "fifo")
+        fair = self._host_queue == "fair" and bool(fwd) and fwd[0].src in self._hosts
+        return _FlowHook(self, path[0] if fair else None, ports, rtt, packet)
 
     def tally(self, run: FleetRun) -> None:
         """The engine's events and solves."""
         run.events, run.solves = self.engine.events, self.engine.solves
         run.entries_solved = self.engine.entries_solved
+
+
+class _FlowHook:
+    """What a flow's start and end tell the corrections (:meth:`FlowTransport._on_flow`).
+
+    An object rather than a closure: one is alive per transfer in flight, a storm's
+    every server at once, and its few slots are smaller than a function and its cells.
+    """
+
+    __slots__ = ("owner", "nic", "ports", "rtt", "packet")
+
+    def __init__(self, owner: FlowTransport, nic: Resource | None,
+                 ports: tuple[tuple[Resource, float], ...], rtt: float | None,
+                 packet: float):
+        self.owner, self.nic, self.ports, self.rtt, self.packet = owner, nic, ports, rtt, packet
+
+    def __call__(self, flow: Flow, active: bool) -> None:
+        """``flow`` starts (``active``) or ends."""
+        owner = self.owner
+        if self.nic is not None:  # the host's NIC, a fair queue
+            if self.rtt is None:
+                owner.lockstep.lockstep_flow(self.nic, flow, self.packet, active)
+            else:
+                owner.lockstep.window_flow(self.nic, flow, self.packet, active)
+        if self.ports:
+            owner.fifo.flow(self.ports, flow, self.rtt, self.packet, active)
