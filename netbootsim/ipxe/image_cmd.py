@@ -82,19 +82,35 @@ def download(shell: CommandShell, uri_text: str,
     (core/open.c: ENOTSUP). A URI naming a parameter list (``##params``) is sent
     with ``world.post`` when the world has it, else fetched as a plain GET.
     """
+    started = _download_start(shell, uri_text, timeout)
+    if isinstance(started, int):
+        return started, None
+    fetch, uri, name = started
+    return _download_end(shell, (yield from fetch), uri, name)
+
+
+def _download_start(shell: CommandShell, uri_text: str, timeout: float | None
+                    ) -> int | tuple[Generator[Any, Any, Any], str, str]:
+    """:func:`download` up to its fetch: the fetch to run, the URI and the image's name
+    (or the status it failed with). Its caller runs the fetch, then :func:`_download_end`.
+    """
     uri_text, params = claim_params(shell, uri_text)
     uri = resolve_uri(shell.cwuri, uri_text)
     name = urlsplit(uri).path.rpartition("/")[2]  # core/image.c image_set_uri: basename
     if not shell.build.opens(urlsplit(uri).scheme):
         shell.say(f"Could not start download: {errors.strerror(errors.ENOTSUP_OPEN)}\n")
         shell.detail = f"{shell.build.name} iPXE cannot open {urlsplit(uri).scheme}: URIs"
-        return errors.ENOTSUP_OPEN, None
+        return errors.ENOTSUP_OPEN
     shell.say(f"{redact_uri(uri_text)}...")
     post = getattr(shell.world, "post", None)
     if params is not None and post is not None:
-        got = yield from post(uri, name=name, timeout=timeout, params=params)
-    else:
-        got = yield from shell.world.fetch(uri, name=name, timeout=timeout)
+        return post(uri, name=name, timeout=timeout, params=params), uri, name
+    return shell.world.fetch(uri, name=name, timeout=timeout), uri, name
+
+
+def _download_end(shell: CommandShell, got: Any, uri: str, name: str
+                  ) -> tuple[int, Image | None]:
+    """:func:`download` after its fetch: the status and the registered image."""
     if got.status:
         shell.say(f" {errors.strerror(got.status)}\n")
         shell.detail = got.reason
@@ -123,10 +139,15 @@ def _imgsingle(shell: CommandShell, argv: list[str], *, always_download: bool,
     opts, args = shell.parse(argv)
     timeout = parse_timeout(str(opts["timeout"]), shell.say) if "timeout" in opts else 0
     if args:
-        # acquire (or always download) inline: one generator frame less per command
+        # acquire (or always download) inline, and the download's fetch run here: two
+        # generator frames less for every server fetching an image
         image = None if always_download else shell.images.find(args[0])
         if image is None:
-            rc, image = yield from download(shell, args[0], timeout or None)
+            started = _download_start(shell, args[0], timeout or None)
+            if isinstance(started, int):
+                return started
+            fetch, uri, name = started
+            rc, image = _download_end(shell, (yield from fetch), uri, name)
             if rc:
                 return rc
     else:

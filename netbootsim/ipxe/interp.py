@@ -255,45 +255,50 @@ class Shell:
         command the terminator decides from the status of the last *executed*
         command whether the next one runs; a skipped command leaves it unchanged.
         Tokens are expanded after splitting. ``goto`` and ``exit`` stop the line.
+
+        Each command runs as core/exec.c execv runs it (inline: a generator frame less
+        for every server in the middle of a command): the empty command succeeds, an
+        unknown one fails, and a failure sets ``${errno}``.
         """
         rc, run = errors.OK, True
         for argv, terminator in command_line(text):
             if run:
-                rc = yield from self.execv([self.settings.expand(t) for t in argv])
+                argv = [self.settings.expand(t) for t in argv]
+                rc = errors.OK
+                if argv:
+                    self._guard()
+                    where, before = self.where, self._failure
+                    self.detail = ""
+                    handler = self.commands.get(argv[0]) if self.build.has(argv[0]) else None
+                    if handler is None:
+                        self.say(f"{argv[0]}: command not found\n")
+                        rc = errors.ENOEXEC
+                    else:
+                        try:
+                            res = handler(self, argv)  # a status, or a generator for one
+                            rc = res if isinstance(res, int) else (yield from res)
+                        except UsageError as e:
+                            rc = e.status
+                        except SettingError as e:
+                            self.say(f"{e}\n")
+                            rc = e.status
+                    if rc:
+                        self._failed(where, before, argv[0], rc)
             if self.stopped(STOP_COMMAND) or terminator is None:
                 break
             run = {"&&": rc == 0, "||": rc != 0}.get(terminator, True)
         return rc
 
-    def execv(self, argv: list[str]) -> Proc:
-        """Run one command (core/exec.c execv); a failure sets ``${errno}``."""
-        if not argv:
-            return errors.OK  # the empty command succeeds
-        self._guard()
-        where, before = self.where, self._failure
-        self.detail = ""
-        handler = self.commands.get(argv[0]) if self.build.has(argv[0]) else None
-        if handler is None:
-            self.say(f"{argv[0]}: command not found\n")
-            rc = errors.ENOEXEC
-        else:
-            try:
-                res = handler(self, argv)  # a status, or a generator to run for one
-                rc = res if isinstance(res, int) else (yield from res)
-            except UsageError as e:
-                rc = e.status
-            except SettingError as e:
-                self.say(f"{e}\n")
-                rc = e.status
-        if rc:
-            self.settings.errno = rc
-            f = self._failure
-            if f is before or f is None or f.status != rc:  # not a chained script's failure
-                self._failure = _Failure(where, argv[0], rc, self.detail)
-                told = getattr(self.world, "command_failed", None)
-                if told is not None:
-                    told(where, argv[0], rc, self.detail)
-        return rc
+    def _failed(self, where: tuple | None, before: _Failure | None, command: str,
+                rc: int) -> None:
+        """``command`` failed with ``rc``: ``${errno}``, and the failure to report."""
+        self.settings.errno = rc
+        f = self._failure
+        if f is before or f is None or f.status != rc:  # not a chained script's failure
+            self._failure = _Failure(where, command, rc, self.detail)
+            told = getattr(self.world, "command_failed", None)
+            if told is not None:
+                told(where, command, rc, self.detail)
 
     def _guard(self) -> None:
         now = self.world.now

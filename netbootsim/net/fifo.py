@@ -97,7 +97,10 @@ class _Port:
 
     def __init__(self, buffer: float) -> None:
         self.buffer = buffer
-        self.groups: dict[tuple[float, float], dict[Flow, None]] = {}
+        #: (w, τ) -> its flows: the flow itself while it is the only one (with servers
+        #: that differ, most are: a dict each was a tenth of a storm's FIFO memory),
+        #: else a dict of them in the order they joined (:func:`_members`)
+        self.groups: dict[tuple[float, float], Flow | dict[Flow, None]] = {}
         #: flow -> its key (w, τ), its demand min(own, C) and its load w / (τ + qb)
         self.of: dict[Flow, tuple[tuple[float, float], float, float]] = {}
         self.demand = 0.0  # Σ min(own bound, capacity)
@@ -128,6 +131,11 @@ class _Port:
 
 #: the rule at a port: max-min; drop-tail; no loss; (ceilings set for an old capacity)
 _OFF, _DROP, _NO_LOSS, _STALE = 0, 1, 2, -1
+
+
+def _members(group: Flow | dict[Flow, None]) -> tuple[Flow] | dict[Flow, None]:
+    """A group's flows, in the order they joined (:attr:`_Port.groups`)."""
+    return group if isinstance(group, dict) else (group,)
 
 
 class FifoSharing:
@@ -167,7 +175,9 @@ class FifoSharing:
         #: window bytes, its own bound when it last joined)
         self.flows: dict[Flow, tuple[Sequence[tuple[Resource, float]], float | None, float,
                                      float]] = {}
-        self.capped: dict[Flow, dict[Resource, float]] = {}  # flow -> port -> ceiling
+        #: flow -> its ceilings: ``(port, ceiling)`` while it has one (most flows), else
+        #: a dict port -> ceiling
+        self.capped: dict[Flow, tuple[Resource, float] | dict[Resource, float]] = {}
         self.pending: dict[Resource, None] = {}
         self.updates = 0  # port updates that set ceilings (a work measure)
         self.ceilings_set = 0  # ceilings handed to the engine (a work measure)
@@ -224,7 +234,13 @@ class FifoSharing:
         demand = min(own, res.capacity)
         load = port.load_at(key)
         port.of[flow] = (key, demand, load)
-        port.groups.setdefault(key, {})[flow] = None
+        group = port.groups.get(key)
+        if group is None:
+            port.groups[key] = flow
+        elif isinstance(group, dict):
+            group[flow] = None
+        else:
+            port.groups[key] = {group: None, flow: None}
         port.demand += demand
         port.full += load
         if port.mode == _DROP and port.cap == res.capacity and \
@@ -243,10 +259,13 @@ class FifoSharing:
         if entry is None:
             return
         key, demand, load = entry
-        members = port.groups[key]
-        del members[flow]
-        if not members:
-            del port.groups[key]
+        group = port.groups[key]
+        if not isinstance(group, dict):
+            del port.groups[key]  # (its only flow)
+        else:
+            del group[flow]
+            if len(group) == 1:
+                (port.groups[key],) = group  # alone again: the flow itself
         if port.of:
             port.demand -= demand
             port.full -= load
@@ -273,7 +292,8 @@ class FifoSharing:
             return _OFF  # room for all: max-min is the rule
         full = port.full
         if abs(full - cap) <= 1e-6 * cap:  # too close to tell from a running sum
-            groups = [(w, t, len(m)) for (w, t), m in port.groups.items()]
+            groups = [(w, t, len(m) if isinstance(m, dict) else 1)
+                      for (w, t), m in port.groups.items()]
             q, _ = fifo_shares(cap, port.buffer, groups)
             drop = q >= port.qb
         else:
@@ -316,24 +336,39 @@ class FifoSharing:
                 port.capped[f] = None
         else:
             keys = list(port.groups)
+            members = [_members(port.groups[key]) for key in keys]
             _, rates = fifo_shares(res.capacity, port.buffer,
-                                   [(w, t, len(port.groups[(w, t)])) for w, t in keys])
-            for key, rate in zip(keys, rates, strict=True):
-                for f in port.groups[key]:
+                                   [(w, t, len(m)) for (w, t), m in zip(keys, members,
+                                                                          strict=True)])
+            for group, rate in zip(members, rates, strict=True):
+                for f in group:
                     self._set(f, res, rate)
                     port.capped[f] = None
         port.fresh.clear()
         port.mode = mode
 
     def _set(self, flow: Flow, port: Resource, ceiling: float) -> None:
-        if math.isinf(ceiling):
-            mine = self.capped.get(flow)
-            if mine is None or mine.pop(port, None) is None:
+        mine = self.capped.get(flow)
+        if math.isinf(ceiling):  # lifted
+            if mine is None:
                 return
+            if type(mine) is tuple:
+                if mine[0] is not port:
+                    return
+                del self.capped[flow]
+                new = math.inf
+            else:
+                if mine.pop(port, None) is None:
+                    return
+                new = min(mine.values(), default=math.inf)
+        elif mine is None or (type(mine) is tuple and mine[0] is port):
+            self.capped[flow] = (port, ceiling)
+            new = ceiling
         else:
-            mine = self.capped.setdefault(flow, {})
+            if type(mine) is tuple:
+                mine = self.capped[flow] = {mine[0]: mine[1]}
             mine[port] = ceiling
-        new = min(mine.values(), default=math.inf)
+            new = min(mine.values())
         if flow.active and not math.isclose(new, flow.ceiling, rel_tol=1e-9):
             self.ceilings_set += 1
             self.engine.set_ceiling(flow, new)

@@ -85,7 +85,7 @@ class Basis:
     fitted_from: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Profile:
     """One client firmware: an iPXE build, a PXE ROM, or a server class.
 

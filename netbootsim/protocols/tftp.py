@@ -76,7 +76,7 @@ __all__ = ["TftpParams", "TftpPlan", "tftp_plan", "MAX_BLOCKS"]
 MAX_BLOCKS = 65535
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TftpParams:
     """A TFTP client/server pair's parameters; defaults are iPXE's.
 
