@@ -25,7 +25,7 @@ Mutate a topology only through :meth:`Topology.add_node` and
 from __future__ import annotations
 
 import math
-from collections.abc import Container, Sequence
+from collections.abc import Container, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
@@ -105,6 +105,113 @@ def _is_number(x: object) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool)
 
 
+# A fleet's servers are most of a topology's nodes and links, and networkx keeps a dict
+# for each node's attributes, each (node, neighbour) pair's links and each link
+# direction's attributes: ~1,500 B a server in a leaf-spine fleet, more than any other
+# part of a storm's built state (benchmarks/storm_memory.py). The two mappings below
+# take the place of the last two (MultiDiGraph's factories, :class:`_Graph`), and
+# servers that share their attributes share one dict (:meth:`Topology.add_node`).
+class _LinkData(MutableMapping):
+    """A link direction's attributes in the graph: its :class:`LinkDir` as ``ld``, no more.
+
+    ~40 bytes against a dict's ~200; any other attribute is refused.
+    """
+
+    __slots__ = ("ld",)
+
+    def __init__(self) -> None:
+        self.ld: LinkDir | None = None
+
+    def __getitem__(self, key: str) -> LinkDir:
+        if key != "ld" or self.ld is None:
+            raise KeyError(key)
+        return self.ld
+
+    def __setitem__(self, key: str, value: LinkDir) -> None:
+        if key != "ld":
+            raise KeyError(f"a link direction's only attribute is 'ld', not {key!r}")
+        self.ld = value
+
+    def __delitem__(self, key: str) -> None:
+        self[key]  # KeyError if absent
+        self.ld = None
+
+    def __iter__(self) -> Iterator[str]:
+        if self.ld is not None:
+            yield "ld"
+
+    def __len__(self) -> int:
+        return 0 if self.ld is None else 1
+
+    def copy(self) -> dict[str, LinkDir]:
+        """A plain dict of the attributes (as networkx copies edge data)."""
+        return dict(self)
+
+
+_NONE = object()  # (an empty :class:`_Keyed`)
+
+
+class _Keyed(MutableMapping):
+    """The link directions from one node to another, by name: one inline, more in a dict.
+
+    The one-entry case (every server's link) costs ~56 bytes against a dict's ~200;
+    order is insertion order, as a dict's.
+    """
+
+    __slots__ = ("_key", "_value", "_more")
+
+    def __init__(self) -> None:
+        self._key: object = _NONE
+        self._value: object = None
+        self._more: dict | None = None
+
+    def __getitem__(self, key: object) -> object:
+        if self._more is not None:
+            return self._more[key]
+        if self._key is _NONE or self._key != key:
+            raise KeyError(key)
+        return self._value
+
+    def __setitem__(self, key: object, value: object) -> None:
+        if self._more is not None:
+            self._more[key] = value
+        elif self._key is _NONE or self._key == key:
+            self._key, self._value = key, value
+        else:
+            self._more = {self._key: self._value, key: value}
+            self._key, self._value = _NONE, None
+
+    def __delitem__(self, key: object) -> None:
+        if self._more is not None:
+            del self._more[key]
+        elif self._key is _NONE or self._key != key:
+            raise KeyError(key)
+        else:
+            self._key, self._value = _NONE, None
+
+    def __iter__(self) -> Iterator[object]:
+        if self._more is not None:
+            yield from self._more
+        elif self._key is not _NONE:
+            yield self._key
+
+    def __len__(self) -> int:
+        if self._more is not None:
+            return len(self._more)
+        return 0 if self._key is _NONE else 1
+
+    def copy(self) -> dict:
+        """A plain dict of the entries."""
+        return dict(self.items())
+
+
+class _Graph(nx.MultiDiGraph):
+    """networkx's MultiDiGraph with compact link tables (:class:`_Keyed`, :class:`_LinkData`)."""
+
+    edge_key_dict_factory = _Keyed
+    edge_attr_dict_factory = _LinkData
+
+
 class Topology:
     """A network: typed nodes, full-duplex links, L2 domains and routes.
 
@@ -115,10 +222,15 @@ class Topology:
     """
 
     def __init__(self) -> None:
-        self.graph: nx.MultiDiGraph = nx.MultiDiGraph()
+        self.graph: nx.MultiDiGraph = _Graph()
+        #: servers' attribute dicts, one per distinct set of values (a rack's servers
+        #: share one; nothing changes a node's attributes once it is added)
+        self._shared_attrs: dict[tuple, dict] = {}
         self._links: dict[str, tuple[LinkDir, LinkDir]] = {}
-        self._pair_links: dict[tuple[str, str], int] = {}  # (lesser, greater) name
-        self._dir_names: set[str] = set()
+        #: every direction's name, kept once a node's name could make two alike: while
+        #: no node name holds "->" or "#", ``"a->b#n"`` names its link's ends and number,
+        #: so names are unique as (pair, n) are (a set of them was ~200 B a server)
+        self._dir_names: set[str] | None = None
         #: Wi-Fi stations (:func:`~.builders.add_wifi`): station -> (its access point,
         #: its PHY rate in Mb/s)
         self.stations: dict[str, tuple[str, float]] = {}
@@ -166,8 +278,20 @@ class Topology:
         doms = list(dict.fromkeys(doms))
         if not isinstance(nics, int) or isinstance(nics, bool) or nics < 1:
             raise TopologyError(f"node {name!r}: nics must be an integer >= 1, got {nics!r}")
-        self.graph.add_node(name, kind=kind, domain=doms[0] if doms else None, domains=doms,
-                            rack=rack, nics=nics, gateway=kind == "router" or bool(gateway))
+        attrs = {"kind": kind, "domain": doms[0] if doms else None, "domains": doms,
+                 "rack": rack, "nics": nics, "gateway": kind == "router" or bool(gateway)}
+        if kind == "server":
+            attrs = self._shared_attrs.setdefault((kind, tuple(doms), rack, nics,
+                                                   attrs["gateway"]), attrs)
+            g = self.graph  # as networkx's add_node does, with the shared dict
+            g._succ[name] = g.adjlist_inner_dict_factory()
+            g._pred[name] = g.adjlist_inner_dict_factory()
+            g._node[name] = attrs
+            nx._clear_cache(g)
+        else:
+            self.graph.add_node(name, **attrs)
+        if self._dir_names is None and ("->" in name or "#" in name):
+            self._dir_names = {ld.name for pair in self._links.values() for ld in pair}
         self._invalidate()
 
     def add_link(self, a: str, b: str, bandwidth: float, latency: float = 0.0,
@@ -207,8 +331,7 @@ class Topology:
                 raise TopologyError(f"link {a!r}--{b!r}: unknown node {end!r}")
         if a == b:
             raise TopologyError(f"link {a!r}--{b!r}: a link needs two different nodes")
-        pair = (a, b) if a < b else (b, a)  # a tuple: a third of a frozenset's bytes
-        nth = self._pair_links.get(pair, 0) + 1
+        nth = len(self.graph._succ[a].get(b, ())) + 1  # (links are never removed)
         suffix = "" if nth == 1 else f"#{nth}"
         link = f"{a}--{b}{suffix}" if name is None else name
         where = f"link {link!r}"
@@ -229,7 +352,7 @@ class Topology:
         for (x, y), (bw, lat, p, jit) in values.items():
             dir_name = f"{x}->{y}{suffix}"
             check_link_values(f"{where} direction {dir_name!r}", bw, lat, p, jit)
-            if dir_name in self._dir_names:
+            if self._dir_names is not None and dir_name in self._dir_names:
                 raise TopologyError(f"{where}: direction name {dir_name!r} already in use")
             dirs.append(LinkDir(dir_name, x, y, float(bw), float(lat), float(p), link,
                                 float(jit)))
@@ -237,8 +360,8 @@ class Topology:
         self.graph.add_edge(a, b, key=ab.name, ld=ab)
         self.graph.add_edge(b, a, key=ba.name, ld=ba)
         self._links[link] = (ab, ba)
-        self._pair_links[pair] = nth
-        self._dir_names.update((ab.name, ba.name))
+        if self._dir_names is not None:
+            self._dir_names.update((ab.name, ba.name))
         self._invalidate()
         return ab, ba
 

@@ -522,6 +522,42 @@ def test_self_loop_and_duplicate_link_name():
         t.add_link("a", "b", 1.0, name="uplink")
 
 
+
+@pytest.mark.parametrize("odd_first", [True, False])
+def test_direction_names_stay_unique_with_odd_node_names(odd_first):
+    # "a->b#2" is both the first direction a -> "b#2" and the second link's a -> b: the
+    # set of direction names is kept from the first node named with "#" or "->", whether
+    # it comes before the links or after them (while no name has those, the names are
+    # unique by construction and no set is kept)
+    t = Topology()
+    for n in ("a", "b", "b#2") if odd_first else ("a", "b"):
+        t.add_node(n, "switch")
+    if odd_first:
+        t.add_link("a", "b#2", 1.0)
+        t.add_link("a", "b", 1.0)
+        with pytest.raises(TopologyError, match="direction name 'a->b#2' already in use"):
+            t.add_link("a", "b", 1.0, name="second")
+    else:
+        t.add_link("a", "b", 1.0)
+        t.add_link("a", "b", 1.0)
+        t.add_node("b#2", "switch")
+        with pytest.raises(TopologyError, match="direction name 'a->b#2' already in use"):
+            t.add_link("a", "b#2", 1.0, name="other")
+    assert [ld.name for ld in t.link_dirs()] == ["a->b", "a->b#2", "b->a", "b->a#2"] \
+        if not odd_first else ["a->b", "a->b#2", "b#2->a", "b->a"]
+
+
+def test_servers_share_attributes_and_links_keep_their_data():
+    # a rack's servers share one attribute dict; every direction's data is its LinkDir
+    t = rack(3, server_link=SERVER)
+    s1, s2 = t.servers()[:2]
+    assert t.graph.nodes[s1] is t.graph.nodes[s2]
+    assert t.graph.nodes[s1]["kind"] == "server"
+    for u, v, key, ld in t.graph.edges(keys=True, data="ld"):
+        assert (ld.src, ld.dst, ld.name) == (u, v, key)
+    copy = t.graph.copy()
+    assert sorted(copy.edges(keys=True)) == sorted(t.graph.edges(keys=True))
+
 @pytest.mark.parametrize(
     "build, match",
     [
