@@ -90,15 +90,17 @@ def _tftp(m: Machine, target: Target, name: str) -> Generator[simpy.Event, Any, 
     m.fetched(f"fetch:{name}", target.service.name, res)
 
 
+#: What a machine's iPXE settings hold at start-up (:meth:`Machine.setting_text` gives
+#: each): its NIC's MAC and its SMBIOS identity.
+SETTINGS_AT_START = ("net0/mac", "uuid", "serial", "asset", "manufacturer", "product")
+
+
 def _settings(m: Machine) -> ipxe.Settings:
     """The machine's iPXE settings at start-up: its NIC, SMBIOS identity, platform.
 
-    (A function of its own: the identity it reads is not kept in the boot's frame.)
+    The identity's texts are made when a script reads them, not kept per server.
     """
-    ident = m.identity()
-    settings = ipxe.Settings({"net0/mac": m.mac, "uuid": ident["uuid"],
-                              "serial": ident["serial"], "asset": ident["asset"],
-                              "manufacturer": "netbootsim", "product": m.group.name})
+    settings = ipxe.Settings(provided=(SETTINGS_AT_START, m.setting_text))
     if m.arch != "bios":  # iPXE's ${platform} and ${buildarch} on UEFI (bin-*-efi)
         arch = b"arm64" if m.arch == "uefi-arm64" else b"x86_64"
         settings.set_builtin("platform", b"efi")

@@ -146,6 +146,17 @@ class Machine:
                             self.outcome, self.reason if reason is None else reason,
                             self.bytes)
 
+    def setting_text(self, name: str) -> str:
+        """An iPXE setting the machine starts with, as text (:data:`.boot.SETTINGS_AT_START`):
+        what :meth:`identity` says, and ``manufacturer``, ``product`` (its group)."""
+        if name == "net0/mac":
+            return self.mac
+        if name == "manufacturer":
+            return "netbootsim"
+        if name == "product":
+            return self.group.name
+        return self.identity()[name]
+
     def identity(self) -> dict[str, str]:
         """What identifies the machine to iPXE settings and to a provisioning API."""
         return {"mac": self.mac, "serial": self.server.upper(), "asset": f"A{self.index:06d}",

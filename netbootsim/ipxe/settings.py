@@ -22,7 +22,7 @@ import binascii
 import functools
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from urllib.parse import quote, unquote_to_bytes
@@ -173,6 +173,51 @@ def _denumerate(type_: str, value: int) -> bytes:
 _NO_VALUES: Mapping[str, tuple[bytes, str]] = MappingProxyType({})
 
 
+@functools.lru_cache(maxsize=64)
+def _by_block(names: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]:
+    """Full setting names by block: ``(block path, names in it, full names)``, shared."""
+    by: dict[str, list[tuple[str, str]]] = {}
+    for full in names:
+        path, name = full.split("/", 1) if "/" in full else ("", full)
+        by.setdefault(path, []).append((sys.intern(name), full))
+    return tuple((path, tuple(n for n, _ in pairs), tuple(f for _, f in pairs))
+                 for path, pairs in by.items())
+
+
+class _Provided(Mapping):
+    """A block's first values, given as texts on demand by a function of the full name.
+
+    Each is stored as :meth:`Settings.store` would store it untyped (its predefined
+    type, else ``string``); an empty text is no value. What a fleet's servers hold for
+    their SMBIOS identity and MAC until a script stores over them (the block then keeps
+    a dict, :meth:`_Block.put`): one small object a block instead of a dict and a
+    stored value a name (~700 B a server).
+    """
+
+    __slots__ = ("names", "full", "text_of")
+
+    def __init__(self, names: tuple[str, ...], full: tuple[str, ...],
+                 text_of: Callable[[str], str]) -> None:
+        self.names = names  # in the block
+        self.full = full  # with their block paths, as text_of takes them
+        self.text_of = text_of
+
+    def __getitem__(self, name: str) -> tuple[bytes, str]:
+        try:
+            text = self.text_of(self.full[self.names.index(name)])
+        except ValueError:
+            raise KeyError(name) from None
+        if not text:
+            raise KeyError(name)
+        return _stored(PREDEFINED.get(name) or "string", text)
+
+    def __iter__(self) -> Iterator[str]:
+        return (n for n, f in zip(self.names, self.full, strict=True) if self.text_of(f))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 @dataclass(eq=False, slots=True)
 class _Block:
     name: str
@@ -191,14 +236,16 @@ class _Block:
 
     def put(self, name: str, value: tuple[bytes, str]) -> None:
         """Store ``value`` as ``name`` here."""
-        if self.values is _NO_VALUES:
-            self.values = {}
-        self.values[name] = value  # type: ignore[index]
+        if not isinstance(self.values, dict):  # the shared empty one, or provided ones
+            self.values = dict(self.values.items())
+        self.values[name] = value
 
     def drop(self, name: str) -> None:
         """Delete ``name`` here (nothing if it has no value)."""
         if name in self.values:
-            del self.values[name]  # type: ignore[attr-defined]
+            if not isinstance(self.values, dict):
+                self.values = dict(self.values.items())
+            del self.values[name]
 
 
 @dataclass(frozen=True)
@@ -220,6 +267,10 @@ class Settings:
     Args:
         values: initial settings, name → formatted text, e.g.
             ``{"net0/mac": "52:54:00:77:00:00"}`` (parsed by the name's type).
+        provided: more initial settings, stored first: their names (untyped, as
+            ``values``'s) and a function giving each one's text when it is read. The
+            same as ``values`` holding those texts (an empty text is no value), without
+            keeping them: a fleet's servers make their identity's texts on demand.
 
     Attributes:
         errno: the last error (the built-in ``${errno}``, core/exec.c execv).
@@ -227,11 +278,21 @@ class Settings:
 
     __slots__ = ("_builtin", "_fixed", "errno", "root")
 
-    def __init__(self, values: Mapping[str, str] | None = None):
+    def __init__(self, values: Mapping[str, str] | None = None, *,
+                 provided: tuple[tuple[str, ...], Callable[[str], str]] | None = None):
         self.root = _Block("")
         self._builtin = self.root.child("builtin", True)
         self.errno = 0
         self._fixed: dict[str, tuple[bytes, str]] | None = None  # set_builtin's
+        if provided is not None:
+            names, text_of = provided
+            for path, in_block, full in _by_block(tuple(names)):
+                block = self.root
+                for part in path.split(".") if path else ():
+                    block = block.child(part, True)  # type: ignore[assignment]
+                if block is self._builtin or block.values:
+                    raise ValueError(f"provided settings: block {path!r} cannot take them")
+                block.values = _Provided(in_block, full, text_of)
         for name, value in (values or {}).items():
             self.store(name, value)
 

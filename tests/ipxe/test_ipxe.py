@@ -796,3 +796,33 @@ def test_corpus_tinkerbell_chains_auto_and_boots_hook():
     assert res.booted is image and image.name == "vmlinuz-x86_64"
     assert [i.name for i in loaded] == ["initramfs-x86_64"]
     assert f"worker_id={MAC} hw_addr={MAC}" in image.cmdline
+
+
+def test_provided_settings_read_as_stored_ones():
+    # Settings(provided=(names, text_of)) holds the texts as a function (a fleet's
+    # identity, made on demand): every read, show and store over them gives what
+    # Settings(values) with the same texts gives; an empty text is no value
+    texts = {"net0/mac": "52:54:00:00:00:07", "uuid": "1b4e28ba-2fa1-11d2-883f-0016d3cca427",
+             "serial": "R01S007", "asset": "", "product": "compute"}
+    calls: list[str] = []
+
+    def text_of(name: str) -> str:
+        calls.append(name)
+        return texts[name]
+
+    plain = Settings({k: v for k, v in texts.items() if v})
+    lazy = Settings(provided=(tuple(texts), text_of))
+    assert calls == []  # nothing made until read
+    for name in ("mac", "net0/mac", "uuid", "serial", "asset", "product", "${serial}"):
+        if name.startswith("$"):
+            assert lazy.expand(name) == plain.expand(name) == "R01S007"
+        else:
+            assert lazy.fetch(name) == plain.fetch(name)
+    assert lazy.show("mac") == plain.show("mac") == ("net0/mac:hex", "52:54:00:00:00:07")
+    assert lazy.isset("asset") is plain.isset("asset") is False
+    for s in (plain, lazy):  # a store over a provided value, and a clear
+        s.store("serial", "NEW")
+        s.clear("product")
+    assert lazy.fetch("serial") == plain.fetch("serial") == "NEW"
+    assert lazy.fetch("product") is plain.fetch("product") is None
+    assert lazy.fetch("uuid") == texts["uuid"]  # the others stay provided
