@@ -50,8 +50,10 @@ def lifecycle(m: Machine) -> Generator[simpy.Event, Any, None]:
         m.record("power-on", env.now, env.now)
     else:  # a power-on policy, admission control, an orchestrator (.power)
         yield from power.power_on(m)
-    for j, stage in enumerate(m.group.stages):
-        m.stage_no = j
+    stages = m.group.stages
+    j = 0
+    while j < len(stages):  # (by index: no iterator kept in the frame for the whole boot)
+        m.stage_no, stage = j, stages[j]
         ok, reason = yield from _stage(m, stage)
         if not ok:
             m.outcome = "failed"
@@ -59,6 +61,7 @@ def lifecycle(m: Machine) -> Generator[simpy.Event, Any, None]:
             if power is not None:
                 power.done(m)
             return
+        j += 1
     m.ready, m.outcome = env.now, "ok"
     if power is not None:
         power.done(m)

@@ -100,12 +100,12 @@ class Machine:
             self.ipxe_profile: Profile = group.profile
             self.rom_profile: Profile | None = group.rom
             self.faults: LinkFaults = group.faults
-            self.works = [float(st.work) for st in group.stages]
+            self.works = tuple(float(st.work) for st in group.stages)
         else:
             self.ipxe_profile = draws.profile(nth)
             self.rom_profile = draws.rom(nth)
             self.faults = draws.faults(nth)
-            self.works = [draws.work(j, nth) for j in range(len(group.stages))]
+            self.works = tuple(draws.work(j, nth) for j in range(len(group.stages)))
         self.stage_no = 0
         self.profile: Profile = self.ipxe_profile  # the firmware running now
         #: the firmware that starts at power-on: its POST, its platform
@@ -147,8 +147,11 @@ class Machine:
                             self.bytes)
 
     def setting_text(self, name: str) -> str:
-        """An iPXE setting the machine starts with, as text (:data:`.boot.SETTINGS_AT_START`):
-        what :meth:`identity` says, and ``manufacturer``, ``product`` (its group)."""
+        """An iPXE setting the machine starts with, as text.
+
+        The names are :data:`.boot.SETTINGS_AT_START`: what :meth:`identity` says, and
+        ``manufacturer``, ``product`` (its group).
+        """
         if name == "net0/mac":
             return self.mac
         if name == "manufacturer":

@@ -214,7 +214,7 @@ class Stage:
 DEFAULT_STAGE = Stage()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LinkFaults:
     """How a group's server ports behave after each link-up (each power-on).
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import simpy
@@ -243,7 +243,8 @@ class World:
         # Linux keeps its window open across back-to-back requests (RFC 2861 [rfc2861] validation
         # only after an idle RTO): bytes of the previous transfer per (client, service).
         self.connections: dict[str, dict[str, float]] = {}  # server -> service -> bytes
-        self.held: dict[str, list] = {}  # server -> worker requests its connections hold
+        #: server -> the (pool, request) of each worker its connections hold, in order
+        self.held: dict[str, tuple[tuple[Any, Any], ...]] = {}
         self.stage_caps: dict[str, simpy.Resource] = {}
         #: power-on policies and orchestrators (:class:`.power.PowerControl`), set by
         #: :func:`.simulate.simulate` when a group has a policy; ``None``: none.
@@ -586,7 +587,7 @@ class World:
                 return TransferResult("http", start, env.now, 0.0, 0.0, "failed",
                                       f"no connection at {via.spec.name}: {syns} SYNs "
                                       f"unanswered ({via.spec.max_connections} at once)")
-            self.held.setdefault(server, []).append((self.workers[via.spec.name], req))
+            self.held[server] = (*self.held.get(server, ()), (self.workers[via.spec.name], req))
             if waited > 0:
                 self.record(server, group, rack, stage, f"lb-wait:{file}", attempt, start,
                             env.now, 0.0, "http", via.spec.name, "ok",
@@ -600,7 +601,7 @@ class World:
                 return TransferResult("http", start, env.now, 0.0, 0.0, "failed",
                                       f"no HTTP worker: {syns} SYNs unanswered in "
                                       f"{env.now - start:.2f} s ({what})")
-            self.held.setdefault(server, []).append((pool, req))
+            self.held[server] = (*self.held.get(server, ()), (pool, req))
             if waited > 0:
                 self.record(server, group, rack, stage, f"http-wait:{file}", attempt, start,
                             env.now, 0.0, "http", svc.name, "ok",

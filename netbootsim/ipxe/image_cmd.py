@@ -91,8 +91,9 @@ def download(shell: CommandShell, uri_text: str,
 
 def _download_start(shell: CommandShell, uri_text: str, timeout: float | None
                     ) -> int | tuple[Generator[Any, Any, Any], str, str]:
-    """:func:`download` up to its fetch: the fetch to run, the URI and the image's name
-    (or the status it failed with). Its caller runs the fetch, then :func:`_download_end`.
+    """:func:`download` up to its fetch: the fetch to run, the URI, the image's name.
+
+    Or the status it failed with. Its caller runs the fetch, then :func:`_download_end`.
     """
     uri_text, params = claim_params(shell, uri_text)
     uri = resolve_uri(shell.cwuri, uri_text)

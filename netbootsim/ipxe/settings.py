@@ -261,6 +261,11 @@ _BUILTINS: dict[str, tuple[bytes, str]] = {"platform": (b"pcbios", "string"),
                                            "buildarch": (b"i386", "string")}
 
 
+#: The ``builtin`` block of every instance: one, shared (it never holds a value or a
+#: child: :meth:`Settings.builtin` gives its values, and nothing is created under it).
+_BUILTIN = _Block("builtin")
+
+
 class Settings:
     """The settings of one iPXE instance.
 
@@ -280,17 +285,17 @@ class Settings:
 
     def __init__(self, values: Mapping[str, str] | None = None, *,
                  provided: tuple[tuple[str, ...], Callable[[str], str]] | None = None):
-        self.root = _Block("")
-        self._builtin = self.root.child("builtin", True)
+        self.root = _Block("", children=(_BUILTIN,))
+        self._builtin = _BUILTIN
         self.errno = 0
         self._fixed: dict[str, tuple[bytes, str]] | None = None  # set_builtin's
         if provided is not None:
             names, text_of = provided
             for path, in_block, full in _by_block(tuple(names)):
-                block = self.root
+                block: _Block | None = self.root
                 for part in path.split(".") if path else ():
-                    block = block.child(part, True)  # type: ignore[assignment]
-                if block is self._builtin or block.values:
+                    block = block.child(part, block is not self._builtin) if block else None
+                if block is None or block is self._builtin or block.values:
                     raise ValueError(f"provided settings: block {path!r} cannot take them")
                 block.values = _Provided(in_block, full, text_of)
         for name, value in (values or {}).items():

@@ -106,11 +106,12 @@ def _is_number(x: object) -> bool:
 
 
 # A fleet's servers are most of a topology's nodes and links, and networkx keeps a dict
-# for each node's attributes, each (node, neighbour) pair's links and each link
-# direction's attributes: ~1,500 B a server in a leaf-spine fleet, more than any other
-# part of a storm's built state (benchmarks/storm_memory.py). The two mappings below
-# take the place of the last two (MultiDiGraph's factories, :class:`_Graph`), and
-# servers that share their attributes share one dict (:meth:`Topology.add_node`).
+# for each node's attributes, its neighbours each way, each (node, neighbour) pair's
+# links and each link direction's attributes: ~1,900 B a server in a leaf-spine fleet,
+# more than any other part of a storm's built state (benchmarks/storm_memory.py). The
+# two mappings below take the place of the last two (MultiDiGraph's factories,
+# :class:`_Graph`) and of a server's neighbours, and servers that share their attributes
+# share one dict (:meth:`Topology.add_node`).
 class _LinkData(MutableMapping):
     """A link direction's attributes in the graph: its :class:`LinkDir` as ``ld``, no more.
 
@@ -148,14 +149,17 @@ class _LinkData(MutableMapping):
         return dict(self)
 
 
-_NONE = object()  # (an empty :class:`_Keyed`)
+_NONE = object()  # (an empty :class:`_Small`)
 
 
-class _Keyed(MutableMapping):
-    """The link directions from one node to another, by name: one inline, more in a dict.
+class _Small(MutableMapping):
+    """A mapping that holds one entry inline and more in a dict.
 
-    The one-entry case (every server's link) costs ~56 bytes against a dict's ~200;
-    order is insertion order, as a dict's.
+    For the graph's tables that mostly hold one: the link directions from one node to
+    another, by name, and a server's neighbours (its switch) each way.
+
+    The one-entry case costs ~72 bytes against a dict's ~250; order is insertion
+    order, as a dict's.
     """
 
     __slots__ = ("_key", "_value", "_more")
@@ -206,9 +210,9 @@ class _Keyed(MutableMapping):
 
 
 class _Graph(nx.MultiDiGraph):
-    """networkx's MultiDiGraph with compact link tables (:class:`_Keyed`, :class:`_LinkData`)."""
+    """networkx's MultiDiGraph with compact link tables (:class:`_Small`, :class:`_LinkData`)."""
 
-    edge_key_dict_factory = _Keyed
+    edge_key_dict_factory = _Small
     edge_attr_dict_factory = _LinkData
 
 
@@ -283,9 +287,9 @@ class Topology:
         if kind == "server":
             attrs = self._shared_attrs.setdefault((kind, tuple(doms), rack, nics,
                                                    attrs["gateway"]), attrs)
-            g = self.graph  # as networkx's add_node does, with the shared dict
-            g._succ[name] = g.adjlist_inner_dict_factory()
-            g._pred[name] = g.adjlist_inner_dict_factory()
+            g = self.graph  # as networkx's add_node does, with the shared dict (and
+            g._succ[name] = _Small()  # a server's one neighbour held inline)
+            g._pred[name] = _Small()
             g._node[name] = attrs
             nx._clear_cache(g)
         else:
