@@ -96,7 +96,7 @@ def test_boot_case(case, tmp_path):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupted_run_cleans_up(sig, tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.Popen(_lab("run", str(DATA / "tftp-slow.yaml"), "--out", str(out)),
+    proc = subprocess.Popen(_lab("run", str(DATA / "tftp-tiny.yaml"), "--out", str(out)),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     console = out / "console-0.log"
     deadline = time.monotonic() + 60
