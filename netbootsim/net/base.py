@@ -51,11 +51,11 @@ _CAP = _Capacity()
 class _Wake:
     """An engine's own wake-up in SimPy's queue (a solve, a timer).
 
-    It has what ``Environment.step`` reads of an event (its callbacks, its ``_ok``)
-    and no more.
-    A :class:`simpy.Event` with a closure for each timer cost ~600 B and an
-    ``Event.__init__``; a storm with variance arms ~13 timers a server, most of them
-    superseded by an earlier one before they fire (``token``: the timer's number).
+    It has what SimPy 4's ``Environment.step`` reads of an event (its callbacks, its
+    ``_ok``) and no more. A :class:`simpy.Event` with a closure for each timer cost
+    ~600 B and an ``Event.__init__``; a storm with variance arms ~13 timers a server,
+    about half of them superseded by an earlier one before they fire (``token``: the
+    timer's number).
     """
 
     __slots__ = ("callbacks", "_ok", "token")

@@ -292,8 +292,7 @@ class FifoSharing:
             return _OFF  # room for all: max-min is the rule
         full = port.full
         if abs(full - cap) <= 1e-6 * cap:  # too close to tell from a running sum
-            groups = [(w, t, len(m) if isinstance(m, dict) else 1)
-                      for (w, t), m in port.groups.items()]
+            groups = [(w, t, len(_members(m))) for (w, t), m in port.groups.items()]
             q, _ = fifo_shares(cap, port.buffer, groups)
             drop = q >= port.qb
         else:
