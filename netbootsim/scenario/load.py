@@ -23,6 +23,7 @@ from ..errors import InputError, Problem
 from ..topology import Topology
 from .api_checks import api_checks, scenario_dir
 from .checks import split_parts, static_checks
+from .each_site import expand_sites
 from .messages import error_problems
 from .overrides import apply_overrides
 from .place import allocate, build_topology, cost_target_checks, fault_target_checks
@@ -196,7 +197,7 @@ def _validate(tree: Any, origin: Origin, *, overrides: Sequence[str], name: str,
                                 f"the top level must be a mapping of sections "
                                 f"({_SECTIONS}), got {got}")
     problems = apply_overrides(tree, overrides, origin)
-    issues: list[tuple[tuple, str]] = []
+    issues: list[tuple[tuple, str]] = expand_sites(tree, origin)
     model: Scenario | None
     try:
         model = Scenario.model_validate(tree)

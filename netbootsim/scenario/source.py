@@ -51,12 +51,26 @@ class Origin:
         overrides: field paths set by ``--set``, to the flag text (``"--set a.b=1"``).
         blocks: the file line of the first text line of each literal block scalar
             (``script: |``), so a problem in line N of a script is located in the file.
+        expanded: entries that ``each_site`` expansion (:mod:`.each_site`) made or
+            moved, by path in the expanded tree, to their path in the file (a site's copy
+            of a fleet group is ``("fleet", 7)`` there and ``("fleet", 1)`` here).
     """
 
     file: str
     lines: dict[Path_, int] = field(default_factory=dict)
     overrides: dict[Path_, str] = field(default_factory=dict)
     blocks: dict[Path_, int] = field(default_factory=dict)
+    expanded: dict[Path_, Path_] = field(default_factory=dict)
+
+    def source_path(self, path: Path_) -> Path_:
+        """``path`` as the file writes it: an expanded entry's path is its template's."""
+        path = tuple(path)
+        if self.expanded:
+            for n in range(len(path), 0, -1):
+                hit = self.expanded.get(path[:n])
+                if hit is not None:
+                    return hit + path[n:]
+        return path
 
     def locate(self, path: Path_) -> tuple[str, int]:
         """The origin (file or ``--set ...``) and line of the field at ``path``.
@@ -64,6 +78,7 @@ class Origin:
         The longest prefix of ``path`` with a known origin decides, so a field missing
         from the file is reported at the line of the mapping that should hold it.
         """
+        path = self.source_path(path)
         for n in range(len(path), -1, -1):
             prefix = tuple(path[:n])
             if prefix in self.overrides:
@@ -73,7 +88,8 @@ class Origin:
         return self.file, 0
 
     def problem(self, path: Path_, message: str) -> Problem:
-        """A :class:`Problem` about the field at ``path``."""
+        """A :class:`Problem` about the field at ``path`` (named as the file writes it)."""
+        path = self.source_path(path)
         where, line = self.locate(path)
         return Problem(where, line, format_path(path), message)
 
@@ -83,6 +99,7 @@ class Origin:
         Line by line in a literal block scalar (``script: |``); otherwise, or for
         ``n`` 0, the line of the field itself.
         """
+        path = self.source_path(path)
         where, line = self.locate(path)
         if n > 0 and path in self.blocks and where == self.file:
             return where, self.blocks[path] + n - 1

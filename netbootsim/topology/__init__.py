@@ -12,6 +12,7 @@ from .builders import (
     multi_site,
     rack,
     remote_site,
+    site_names,
     station_rates,
 )
 from .model import ENDPOINT_KINDS, NODE_KINDS, LinkDir, Topology, TopologyError
@@ -31,4 +32,5 @@ __all__ = [
     "rack",
     "multi_site",
     "remote_site",
+    "site_names",
 ]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from .model import ENDPOINT_KINDS, Topology, TopologyError, check_link_values
 
 __all__ = ["LinkSpec", "HostSpec", "WifiSpec", "rack", "leaf_spine", "remote_site",
-           "multi_site", "add_wifi", "station_rates"]
+           "multi_site", "site_names", "add_wifi", "station_rates"]
 
 
 @dataclass(frozen=True)
@@ -218,6 +218,12 @@ def remote_site(servers: int, *, server_link: LinkSpec, wan: LinkSpec,
     return topo
 
 
+def site_names(sites: int) -> list[str]:
+    """The names of a ``multi-site`` topology's sites: ``s01``... (wider past 99 sites)."""
+    width = max(2, len(str(sites)))
+    return [f"s{k:0{width}d}" for k in range(1, sites + 1)]
+
+
 def multi_site(sites: int, racks: int, servers_per_rack: int, *, server_link: LinkSpec,
                wan: LinkSpec | Sequence[LinkSpec], hosts: Sequence[HostSpec] = (),
                host_link: LinkSpec | None = None, nics: int = 1,
@@ -262,9 +268,8 @@ def multi_site(sites: int, racks: int, servers_per_rack: int, *, server_link: Li
     topo.add_node("dc-rtr", "router", domain="dc")
     topo.add_node("dc-sw", "switch", domain="dc")
     _link(topo, "dc-rtr", "dc-sw", lan)
-    width = max(2, len(str(sites)))
-    for k in range(1, sites + 1):
-        site = f"s{k:0{width}d}"
+    names = site_names(sites)
+    for k, site in enumerate(names, 1):
         rtr = f"{site}-rtr"
         topo.add_node(rtr, "router", domain=site)
         _link(topo, rtr, "dc-rtr", wans[(k - 1) % len(wans)])
@@ -277,7 +282,7 @@ def multi_site(sites: int, racks: int, servers_per_rack: int, *, server_link: Li
         if wifi is not None:  # the site's access point: s01-ap, s01-w001... (s01-wifi)
             add_wifi(topo, rtr, site, f"{site}-", f"{site}-wifi", wifi)
     _add_hosts(topo, hosts, "dc-sw", host_link or server_link)
-    topo.graph.graph["sites"] = [f"s{k:0{width}d}" for k in range(1, sites + 1)]
+    topo.graph.graph["sites"] = names
     return topo
 
 
