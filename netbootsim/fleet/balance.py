@@ -31,6 +31,22 @@ failed checks in a row take it out, ``rise`` passed ones put it back (:func:`out
 exact and computed before the run). Until the checks take a dead mirror out, clients are sent to
 it and their fetch fails as any fetch from a dead server does (the script's ``||``
 fallback, or the attempt fails). With every mirror out the redirector answers ``503``.
+
+Passive health (the ``nginx`` model: open-source nginx has no checks of its own
+[nginx-upstream]): nothing checks the mirrors; an ``l4`` balancer learns that one is
+dead from the connections it makes to it (:meth:`Balancer.pick` with ``tried``,
+:meth:`Balancer.failed`). A connection to a mirror that does not answer fails after
+``connect_timeout`` (nginx's ``proxy_connect_timeout``, 60 s [nginx-proxy]) and the
+client's connection goes to the next mirror not yet tried (``proxy_next_upstream``);
+``max_fails`` failures hold the mirror out for ``fail_timeout`` (10 s), after which the
+first connection picked for it tries it again, and while that one waits no other is
+sent there (its ``checked`` time is moved on). A success after such a retry forgets the
+failures. A pool of one mirror is never held out. As nginx's stream round-robin
+(ngx_stream_upstream_round_robin.c [nginx-src]), except that time is not rounded to
+whole seconds and a success is counted when the connection is made (nginx: when it
+ends). With every mirror tried or held out the client's connection is closed. A
+``redirect`` balancer with passive health never connects to its mirrors, so it never
+learns: clients keep being sent to a dead one.
 """
 
 from __future__ import annotations
@@ -65,6 +81,10 @@ class LbSpec:
     fast_interval: float | None = None
     down_interval: float | None = None
     model: str = "haproxy"
+    health: str = "active"
+    max_fails: int | None = None
+    fail_timeout: float | None = None
+    connect_timeout: float | None = None
 
 
 def out_windows(downs: Sequence[Window], interval: float, fall: int, rise: int,
@@ -142,26 +162,51 @@ class Balancer:
         self.spec = spec
         #: the balancer as a service on its host (for the world's outage and route checks)
         self.service = Service(spec.name, "http", spec.host)
-        self.out = {m: out_windows(outages.get(m, ()), spec.check_interval, spec.fall,
-                                   spec.rise, spec.check_timeout, spec.fast_interval,
-                                   spec.down_interval) for m in spec.pool}
+        self.passive = spec.health == "passive"
+        self.out = {m: [] if self.passive else out_windows(
+            outages.get(m, ()), spec.check_interval, spec.fall, spec.rise, spec.check_timeout,
+            spec.fast_interval, spec.down_interval) for m in spec.pool}
         self._turn = 0
+        #: passive health, per mirror: failures counted, when the last one was
+        #: (``accessed``), when it was last failed or retried (``checked``)
+        self.fails = dict.fromkeys(spec.pool, 0)
+        self.accessed = dict.fromkeys(spec.pool, -math.inf)
+        self.checked = dict.fromkeys(spec.pool, -math.inf)
 
     def up(self, now: float) -> list[str]:
-        """The pool's mirrors the checks hold in at ``now``, in the pool's order."""
+        """The pool's mirrors held in at ``now`` (checks or failures), in the pool's order."""
+        if self.passive:
+            return [m for m in self.spec.pool if not self._held_out(m, now)]
         return [m for m in self.spec.pool if not any(w.covers(now) for w in self.out[m])]
+
+    def _held_out(self, mirror: str, now: float) -> bool:
+        s = self.spec
+        return (len(s.pool) > 1 and self.fails[mirror] >= s.max_fails
+                and now - self.checked[mirror] <= s.fail_timeout)
+
+    def failed(self, mirror: str, now: float) -> None:
+        """Passive health: a connection to ``mirror`` failed at ``now``."""
+        self.fails[mirror] += 1
+        self.accessed[mirror] = self.checked[mirror] = now
+
+    def connected(self, mirror: str) -> None:
+        """Passive health: a connection to ``mirror`` was made (after a retry: it is live)."""
+        if self.accessed[mirror] < self.checked[mirror]:
+            self.fails[mirror] = 0
 
     def pick(self, client: str, now: float, running: dict[str, int],
              bytes_left: dict[str, float] | None = None,
-             rtt: Callable[[str], float] | None = None) -> str | None:
+             rtt: Callable[[str], float] | None = None,
+             tried: Sequence[str] = ()) -> str | None:
         """The mirror a request from ``client`` is sent to now (``None``: every one out).
 
         ``running``: HTTP transfers running now per service (least-connections);
         ``bytes_left``: bytes of the transfers running now per service, counted whole
         until each ends (least-bytes); ``rtt(mirror)``: the client's round trip to a
-        mirror (nearest).
+        mirror (nearest); ``tried``: mirrors this connection already failed on (passive
+        health: not tried again).
         """
-        live = self.up(now)
+        live = [m for m in self.up(now) if m not in tried]
         if not live:
             return None
         algo = self.spec.algorithm
@@ -184,4 +229,6 @@ class Balancer:
                     self._turn = (self._turn + k + 1) % len(pool)
                     mirror = cand
                     break
+        if self.passive and now - self.checked[mirror] > self.spec.fail_timeout:
+            self.checked[mirror] = now  # (a held-out mirror's retry: one at a time)
         return mirror

@@ -153,7 +153,21 @@ class IpxeWorld:
             key = ("lb", lb.spec.name)
             mirror = self._pooled.get(key)
             if mirror is None or lb.spec.name not in world.connections.get(m.server, {}):
-                mirror = world.pick_mirror(lb, m.server)
+                asked = env.now
+                mirror, gave_up = yield from world.l4_mirror(lb, m.server)
+                for dead, when in gave_up:  # passive health: found out by connecting
+                    m.record(f"upstream-wait:{file}", asked, when, 0.0, "http", lb.spec.name,
+                             "ok", f"{dead} did not answer {lb.spec.name}'s connection in "
+                             f"{lb.spec.connect_timeout:g} s; next mirror")
+                    asked = when
+                if mirror is None and lb.passive:
+                    why = (f"{lb.spec.name} closed the connection: every mirror of its pool "
+                           "failed to answer or is held out after failing (no live "
+                           "upstreams)")
+                    m.record(f"fetch:{file}", env.now, env.now, 0.0, "http", lb.spec.name,
+                             "failed", why)
+                    self.why = why
+                    return Fetched(errors.ECONNRESET_TCP, why)
                 if mirror is None:
                     why = (f"HTTP 503 from {lb.spec.name}: every mirror of its pool is out "
                            "(health checks)")

@@ -640,11 +640,36 @@ class World:
                                   "is out (health checks)"), None
         return TransferResult("http", start, env.now, 0.0, 0.0, "ok", ""), mirror
 
-    def pick_mirror(self, lb: Balancer, server: str) -> str | None:
+    def l4_mirror(self, lb: Balancer, server: str
+                  ) -> Generator[simpy.Event, object, tuple[str | None, list[tuple[str, float]]]]:
+        """The mirror an ``l4`` balancer connects a new connection of ``server`` to.
+
+        ``(mirror or None, [(mirror that did not answer, when it was given up)...])``.
+        With passive health (:mod:`.balance`) the balancer finds out by connecting: each
+        mirror down now costs the client its ``connect_timeout``, counts against the
+        mirror and sends the connection to the next one; ``None`` when every mirror was
+        tried or is held out. Otherwise (health checks) the pick is immediate.
+        """
+        if not lb.passive:
+            return self.pick_mirror(lb, server), []
+        env, gave_up = self.env, []
+        tried: list[str] = []
+        while True:
+            mirror = self.pick_mirror(lb, server, tried)
+            if mirror is None or self.faults.down(mirror, env.now) is None:
+                if mirror is not None:
+                    lb.connected(mirror)
+                return mirror, gave_up
+            yield env.timeout(lb.spec.connect_timeout)
+            lb.failed(mirror, env.now)
+            tried.append(mirror)
+            gave_up.append((mirror, env.now))
+
+    def pick_mirror(self, lb: Balancer, server: str, tried: Sequence[str] = ()) -> str | None:
         """The mirror ``lb`` sends ``server`` to now, from what the world knows of them."""
         def rtt(mirror: str) -> float:
             return self.topology.round_trip(server, self.services[mirror].host)[2]
-        return lb.pick(server, self.env.now, self.running, self.bytes_left, rtt)
+        return lb.pick(server, self.env.now, self.running, self.bytes_left, rtt, tried)
 
     def api(self, server: str, svc: Service, size: float, tls: bool = False
             ) -> Generator[simpy.Event, object, TransferResult]:

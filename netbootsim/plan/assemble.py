@@ -182,7 +182,8 @@ def fleet_inputs(built) -> FleetInputs:
                                    svc.service_time, svc.check_interval, svc.fall, svc.rise,
                                    svc.mode, svc.max_connections, _tls(svc.tls),
                                    svc.check_timeout, svc.fast_interval, svc.down_interval,
-                                   svc.model)
+                                   svc.model, KINDS["lb"].models[svc.model].health,
+                                   svc.max_fails, svc.fail_timeout, svc.connect_timeout)
         elif svc.kind == "orchestrator":
             out.orchestrators[name] = OrchestratorSpec(
                 name, svc.power_workers, svc.power_latency, svc.power_time,
@@ -312,6 +313,18 @@ def delivery_notes(inputs: FleetInputs) -> list[str]:
                      "opens (no cache), on its retry timer (net/udp/dns.c).")
     for b in sorted(inputs.lbs.values(), key=lambda b: b.name):
         cap = (f", at most {b.max_connections} connections" if b.max_connections else "")
+        if b.health == "passive":
+            learns = ("a connection to a mirror that does not answer fails after "
+                      f"{b.connect_timeout:g} s and goes to the next mirror; "
+                      f"{b.max_fails} such failure(s) hold the mirror out for "
+                      f"{b.fail_timeout:g} s, then one connection tries it again"
+                      if b.mode == "l4" else "it never connects to its mirrors, so it "
+                      "never learns that one is dead: it keeps sending clients there")
+            notes.append(f"Load balancer {b.name!r}: {b.mode}, {b.algorithm}, "
+                         f"{b.service_time * 1e3:g} ms per request (assumed, no published "
+                         f"figure){cap}; no health checks (passive): {learns} "
+                         f"({_LB_DEFAULTS.get(b.model, b.model)}).")
+            continue
         notes.append(f"Load balancer {b.name!r}: {b.mode}, {b.algorithm}, "
                      f"{b.service_time * 1e3:g} ms per request (assumed, no published "
                      f"figure){cap}; health checks every {b.check_interval:g} s, each failing "
@@ -456,7 +469,8 @@ def run_built(built, *, name: str | None = None, trace: tuple[str, ...] = (),
 
 
 #: Whose defaults a balancer model's are (the scope notes say so).
-_LB_DEFAULTS = {"haproxy": "HAProxy's defaults", "lvs": "IPVS and keepalived's defaults"}
+_LB_DEFAULTS = {"haproxy": "HAProxy's defaults", "lvs": "IPVS and keepalived's defaults",
+                "nginx": "nginx's defaults"}
 
 
 def random_block(built, inputs: FleetInputs) -> dict:

@@ -578,7 +578,12 @@ class LbService(Section):
             ``least-bytes`` (the fewest bytes being served) or ``nearest`` (the shortest
             round trip from the client: its own site's mirror first).
         service_time: its time per request.
-        check_interval, fall, rise: its health checks (defaults: HAProxy's).
+        check_interval, fall, rise: its health checks (defaults: HAProxy's), for a
+            model whose health is active (``haproxy``, ``lvs``).
+        max_fails, fail_timeout, connect_timeout: for a model whose health is passive
+            (``nginx``: no checks; ``max_fails`` failed connections to a mirror hold it
+            out for ``fail_timeout``; a mirror that does not answer fails a connection
+            after ``connect_timeout`` and the next one is tried).
         check_timeout: how long a check waits for a mirror that does not answer before
             it counts as failed (HAProxy's ``timeout check``; unset, ``inter``: 2 s).
         fast_interval, down_interval: the wait after a check while a mirror is between
@@ -609,8 +614,29 @@ class LbService(Section):
         "lb", "down_interval")
     fall: PosInt = _from_model("lb", "fall")
     rise: PosInt = _from_model("lb", "rise")
+    max_fails: PosInt | None = _from_model("lb", "max_fails")
+    fail_timeout: Annotated[float, _quantity("time", positive=True)] | None = _from_model(
+        "lb", "fail_timeout")
+    connect_timeout: Annotated[float, _quantity("time", positive=True)] | None = _from_model(
+        "lb", "connect_timeout")
     max_connections: PosInt | None = None
     tls: TlsTermination | None = None
+
+    @model_validator(mode="after")
+    def _health_fields(self) -> LbService:
+        passive = KINDS["lb"].models[self.model].health == "passive"
+        mine = ("max_fails", "fail_timeout", "connect_timeout")
+        theirs = ("check_interval", "check_timeout", "fast_interval", "down_interval",
+                  "fall", "rise")
+        wrong = [f for f in (theirs if passive else mine) if f in self.model_fields_set]
+        if wrong:
+            kind = "passive: no health checks" if passive else "active: health checks"
+            use = ", ".join(mine if passive else theirs)
+            raise PydanticCustomError(
+                "lb_health", "model {model}'s health is {kind}; {wrong} do not apply to "
+                "it (its fields: {use})",
+                {"model": self.model, "kind": kind, "wrong": ", ".join(wrong), "use": use})
+        return self
 
 
 Service = Annotated[Union[TftpService, HttpService, DhcpService, ApiService,  # noqa: UP007

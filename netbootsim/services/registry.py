@@ -242,6 +242,13 @@ class LbModel(ServiceModel):
             ``check_interval``).
         fall: failed checks in a row that take a mirror out.
         rise: passed checks in a row that put it back.
+        health: ``active`` (the balancer checks its mirrors: the fields above) or
+            ``passive`` (no checks: a mirror is held out after its connections fail,
+            the fields below; :mod:`netbootsim.fleet.balance`).
+        max_fails: ``passive``: failed connections that hold a mirror out.
+        fail_timeout: ``passive``: how long it is held out (s).
+        connect_timeout: ``passive``: how long the balancer waits for a mirror that does
+            not answer before it fails the connection and tries the next (s).
     """
 
     algorithm: str
@@ -252,9 +259,14 @@ class LbModel(ServiceModel):
     rise: int
     fast_interval: float | None = None
     down_interval: float | None = None
+    health: str = "active"
+    max_fails: int | None = None
+    fail_timeout: float | None = None
+    connect_timeout: float | None = None
 
     SCENARIO = ("algorithm", "service_time", "check_interval", "check_timeout", "fall", "rise",
-                "fast_interval", "down_interval")
+                "fast_interval", "down_interval", "max_fails", "fail_timeout",
+                "connect_timeout")
 
 
 @dataclass(frozen=True)
@@ -480,6 +492,29 @@ LB = Kind("lb", "load balancer", "haproxy", {
                  "delay_before_retry 1 s [keepalived-181]", "assumed: time per connection"),
         algorithm="least-connections", service_time=0.1e-3, check_interval=60.0,
         check_timeout=5.0, fall=2, rise=1, fast_interval=1.0, down_interval=60.0),
+    # nginx (open source) proxying to an upstream group: no health checks of its own
+    # (those are NGINX Plus's), only passive ones. A server is tried in turn (weighted
+    # round-robin, equal weights [nginx-upstream]); a connection to it that fails counts
+    # against it, and max_fails=1 failure holds it out for fail_timeout=10 s, after which
+    # one connection tries it again [nginx-upstream]. A connection to a server that does
+    # not answer fails after proxy_connect_timeout, 60 s [nginx-proxy], and the client's
+    # connection is passed to the next server (proxy_next_upstream: on in the stream
+    # module, error and timeout in the http one [nginx-proxy]). A group of one server is
+    # never held out. (ngx_stream_upstream_round_robin.c [nginx-src].) Its check_*
+    # fields are unused. Its time per connection: 0.1 ms, assumed (no published figure).
+    "nginx": LbModel(
+        name="nginx",
+        description="{algorithm}, {ms[service_time]:g} ms per request (uncalibrated), no "
+                    "health checks: a mirror that does not answer a connection in "
+                    "{connect_timeout:g} s is failed and the next tried; {max_fails} "
+                    "failure holds it out for {fail_timeout:g} s",
+        sources=("max_fails, fail_timeout, weighted round-robin [nginx-upstream]",
+                 "proxy_connect_timeout, proxy_next_upstream [nginx-proxy]",
+                 "ngx_stream_upstream_round_robin.c [nginx-src]",
+                 "assumed: time per request"),
+        algorithm="round-robin", service_time=0.1e-3, check_interval=10.0,
+        check_timeout=60.0, fall=1, rise=1, health="passive", max_fails=1,
+        fail_timeout=10.0, connect_timeout=60.0),
 })
 
 KINDS: dict[str, Kind] = {k.name: k for k in (TFTP, HTTP, DHCP, API, ORCHESTRATOR, DNS, LB)}

@@ -314,3 +314,100 @@ def test_a_redirector_that_is_down_fails_the_redirect_after_the_syn_retries():
     brief = simulate_scenario({**lb_scenario(), "faults": [
         {"kind": "service-down", "target": "lb1", "at": "0s", "duration": "1s"}]})
     assert float(brief.servers.ready.iloc[0]) == pytest.approx(b, abs=1e-12)
+
+
+# ------------------------------------------------------- passive health: the nginx model
+def _nginx(pool=("m1", "m2")):
+    from netbootsim.fleet.balance import Balancer, LbSpec
+
+    spec = LbSpec("lb1", "boot1", tuple(pool), "round-robin", LB_TIME, 10.0, 1, 1,
+                  mode="l4", model="nginx", health="passive", max_fails=1,
+                  fail_timeout=10.0, connect_timeout=60.0)
+    return Balancer(spec, {})
+
+
+def test_nginx_holds_a_failed_mirror_out_for_fail_timeout_then_tries_it_once():
+    # nginx's defaults: max_fails 1, fail_timeout 10 s, round-robin in turn.
+    b = _nginx()
+    assert b.pick("c1", 0.0, {}) == "m1"             # m1's turn
+    b.failed("m1", 60.0)                             # its connection timed out at 60 s
+    assert b.pick("c1", 60.0, {}, tried=["m1"]) == "m2"  # the same connection: next one
+    assert b.pick("c2", 65.0, {}) == "m2"            # m1 held out from 60 s ...
+    assert b.pick("c3", 70.0, {}) == "m2"            # ... for 10 s, 70 s included
+    assert b.pick("c4", 70.5, {}) == "m1"            # past it: one connection retries m1
+    assert b.pick("c5", 71.0, {}) == "m2"            # and while it does, no other goes there
+    b.connected("m1")                                # the retry answered: m1 is live
+    assert b.pick("c6", 72.0, {}) == "m1"
+    assert b.pick("c7", 72.0, {}) == "m2"            # in turn again
+
+
+def test_nginx_never_holds_out_the_only_mirror_of_its_pool():
+    b = _nginx(pool=("m1",))
+    b.failed("m1", 60.0)
+    assert b.pick("c1", 61.0, {}) == "m1"
+    assert b.pick("c1", 61.0, {}, tried=["m1"]) is None  # (tried by this connection)
+
+
+def nginx_l4(servers: int, *down: str) -> dict:
+    sc = lb_scenario(servers=servers, pool=("http1", "http2"), mode="l4", model="nginx")
+    sc["faults"] = [{"kind": "service-down", "target": t, "at": "0s"} for t in down]
+    return sc
+
+
+def test_nginx_l4_clients_wait_its_connect_timeout_on_a_dead_mirror_then_get_the_next():
+    # http1 dead from 0 s. Four identical servers ask in turn: round-robin sends the 1st
+    # and 3rd to http1 (nothing has failed yet: a failure is known only when the 60 s
+    # proxy_connect_timeout ends), the 2nd and 4th to http2. The 1st and 3rd each wait
+    # exactly 60 s, then their connection goes to http2; their initrd reuses it. All
+    # boot; the two that waited are ready ~60 s after the two that did not.
+    res = simulate_scenario(nginx_l4(4, "http1"))
+    ph = res.phases
+    wait = ph[ph.phase == "upstream-wait:kernel"]
+    assert sorted(wait.server) == ["r01s001", "r01s003"]
+    assert (wait.end - wait.start).tolist() == pytest.approx([60.0, 60.0], abs=1e-9)
+    assert all(r.startswith("http1 did not answer lb1's connection in 60 s") for r in wait.reason)
+    assert not (ph.phase == "upstream-wait:initrd").any()
+    assert res.servers.outcome.tolist() == ["ok"] * 4
+    ready = res.servers.set_index("server").ready
+    for slow, fast in (("r01s001", "r01s002"), ("r01s003", "r01s004")):
+        assert ready[slow] - ready[fast] == pytest.approx(60.0, abs=0.5)
+    note = " ".join(res.summary["notes"])
+    assert "no health checks (passive)" in note and "after 60 s" in note
+
+
+def test_nginx_l4_with_every_mirror_dead_closes_the_connection_after_trying_each():
+    # both dead: 60 s on http1, 60 s on http2, then no mirror is left to try: the
+    # connection is closed, 120 s after it was asked for, and the boot fails
+    res = simulate_scenario(nginx_l4(1, "http1", "http2"))
+    ph = res.phases
+    wait = ph[ph.phase == "upstream-wait:kernel"]
+    assert (wait.end - wait.start).tolist() == pytest.approx([60.0, 60.0], abs=1e-9)
+    fail = ph[(ph.phase == "fetch:kernel") & (ph.outcome == "failed")].iloc[0]
+    assert fail.start == pytest.approx(wait.start.iloc[0] + 120.0, abs=1e-9)
+    assert "lb1 closed the connection" in fail.reason
+    assert res.servers.outcome.tolist() == ["failed"]
+
+
+def test_nginx_as_a_redirector_never_learns_that_a_mirror_died():
+    # A 302 redirector never connects to its mirrors: with passive health nothing tells
+    # it that http1 is dead, so round-robin keeps naming it (HAProxy's checks take it out
+    # at 12 s: test_clients_sent_to_a_dead_mirror_fall_back_and_late_ones_are_not_sent_there)
+    script = ("#!ipxe\ndhcp\nkernel http://lb1/kernel || kernel http://lb1/kernel\n"
+              "boot\n")
+    sc = lb_scenario(servers=2, pool=("http1", "http2"), script=script, model="nginx")
+    sc["fleet"][0]["images"] = ["kernel"]
+    sc["faults"] = [{"kind": "service-down", "target": "http1", "at": "0.5s"}]
+    sc["fleet"][0]["power_on"] = {"at": "0s", "per_second": 0.05}  # 0 s and 20 s
+    ph = simulate_scenario(sc).phases
+    late = ph[(ph.server == "r01s002") & (ph.phase == "redirect:kernel")]
+    assert late.reason.tolist()[0] == "302 to http1"
+
+
+@pytest.mark.parametrize("model, field, words", [
+    ("nginx", {"fall": 2}, "nginx's health is passive: no health checks; fall do not apply"),
+    ("haproxy", {"max_fails": 2}, "haproxy's health is active"),
+])
+def test_health_fields_of_the_other_kind_are_refused(model, field, words):
+    sc = lb_scenario(pool=("http1", "http2"), model=model, **field)
+    with pytest.raises(InputError, match=words):
+        simulate_scenario(sc)
