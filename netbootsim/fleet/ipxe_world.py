@@ -160,21 +160,17 @@ class IpxeWorld:
                              "ok", f"{dead} did not answer {lb.spec.name}'s connection in "
                              f"{lb.spec.connect_timeout:g} s; next mirror")
                     asked = when
-                if mirror is None and lb.passive:
-                    why = (f"{lb.spec.name} closed the connection: every mirror of its pool "
-                           "failed to answer or is held out after failing (no live "
-                           "upstreams)")
-                    m.record(f"fetch:{file}", env.now, env.now, 0.0, "http", lb.spec.name,
-                             "failed", why)
-                    self.why = why
-                    return Fetched(errors.ECONNRESET_TCP, why)
                 if mirror is None:
-                    why = (f"HTTP 503 from {lb.spec.name}: every mirror of its pool is out "
-                           "(health checks)")
+                    code, why = (errors.ECONNRESET_TCP, (
+                        f"{lb.spec.name} closed the connection: every mirror of its pool "
+                        "failed to answer or is held out after failing (no live "
+                        "upstreams)")) if lb.passive else (errors.EIO_HTTP_5XX, (
+                            f"HTTP 503 from {lb.spec.name}: every mirror of its pool is "
+                            "out (health checks)"))
                     m.record(f"fetch:{file}", env.now, env.now, 0.0, "http", lb.spec.name,
                              "failed", why)
                     self.why = why
-                    return Fetched(errors.EIO_HTTP_5XX, why)
+                    return Fetched(code, why)
                 self._pooled[key] = mirror
             name_uri, via = _with_host(name_uri, mirror), lb
         elif lb is not None:  # a 302 redirector: ask it, then fetch from the mirror it names
