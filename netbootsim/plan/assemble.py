@@ -313,24 +313,21 @@ def delivery_notes(inputs: FleetInputs) -> list[str]:
                      "opens (no cache), on its retry timer (net/udp/dns.c).")
     for b in sorted(inputs.lbs.values(), key=lambda b: b.name):
         cap = (f", at most {b.max_connections} connections" if b.max_connections else "")
-        if b.health == "passive":
-            learns = ("a connection to a mirror that does not answer fails after "
-                      f"{b.connect_timeout:g} s and goes to the next mirror; "
-                      f"{b.max_fails} such failure(s) hold the mirror out for "
-                      f"{b.fail_timeout:g} s, then one connection tries it again"
-                      if b.mode == "l4" else "it never connects to its mirrors, so it "
+        if b.health != "passive":
+            health = (f"health checks every {b.check_interval:g} s, each failing "
+                      f"{b.check_timeout:g} s after it starts when the mirror does not "
+                      f"answer, out after {b.fall} failed, back after {b.rise} passed")
+        elif b.mode == "l4":
+            health = ("no health checks (passive): a connection to a mirror that does not "
+                      f"answer fails after {b.connect_timeout:g} s and goes to the next "
+                      f"mirror; {b.max_fails} such failure(s) hold the mirror out for "
+                      f"{b.fail_timeout:g} s, then one connection tries it again")
+        else:
+            health = ("no health checks (passive): it never connects to its mirrors, so it "
                       "never learns that one is dead: it keeps sending clients there")
-            notes.append(f"Load balancer {b.name!r}: {b.mode}, {b.algorithm}, "
-                         f"{b.service_time * 1e3:g} ms per request (assumed, no published "
-                         f"figure){cap}; no health checks (passive): {learns} "
-                         f"({_LB_DEFAULTS.get(b.model, b.model)}).")
-            continue
         notes.append(f"Load balancer {b.name!r}: {b.mode}, {b.algorithm}, "
                      f"{b.service_time * 1e3:g} ms per request (assumed, no published "
-                     f"figure){cap}; health checks every {b.check_interval:g} s, each failing "
-                     f"{b.check_timeout:g} s after it starts when the mirror does not answer, "
-                     f"out after {b.fall} failed, back after {b.rise} passed "
-                     f"({_LB_DEFAULTS.get(b.model, b.model)}).")
+                     f"figure){cap}; {health} ({_LB_DEFAULTS.get(b.model, b.model)}).")
     for s in sorted(inputs.services.values(), key=lambda s: s.name):
         if s.origin is not None:
             size = "" if math.isinf(s.cache) else f", {s.cache / 2**30:g} GiB kept"

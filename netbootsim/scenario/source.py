@@ -78,7 +78,14 @@ class Origin:
         The longest prefix of ``path`` with a known origin decides, so a field missing
         from the file is reported at the line of the mapping that should hold it.
         """
-        path = self.source_path(path)
+        return self._locate_written(self.source_path(path))
+
+    def _locate_written(self, path: Path_) -> tuple[str, int]:
+        """:meth:`locate` for a path as the file writes it.
+
+        Translated already: a template's path may equal a copy's, so it must not be
+        translated twice.
+        """
         for n in range(len(path), -1, -1):
             prefix = tuple(path[:n])
             if prefix in self.overrides:
@@ -90,7 +97,7 @@ class Origin:
     def problem(self, path: Path_, message: str) -> Problem:
         """A :class:`Problem` about the field at ``path`` (named as the file writes it)."""
         path = self.source_path(path)
-        where, line = self.locate(path)
+        where, line = self._locate_written(path)
         return Problem(where, line, format_path(path), message)
 
     def text_line(self, path: Path_, n: int) -> tuple[str, int]:
@@ -100,7 +107,7 @@ class Origin:
         ``n`` 0, the line of the field itself.
         """
         path = self.source_path(path)
-        where, line = self.locate(path)
+        where, line = self._locate_written(path)
         if n > 0 and path in self.blocks and where == self.file:
             return where, self.blocks[path] + n - 1
         return where, line

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -139,3 +140,24 @@ def test_expansion_invariants(sites, plain_before, plain_after):
         written = before["fleet"][src[1]]
         assert written["name"] == group["name"] or \
             written["name"].replace("{site}", group["racks"][0].split("-")[0]) == group["name"]
+
+
+def test_a_problem_in_an_entry_after_a_template_is_named_at_its_own_line(tmp_path):
+    # fleet[0] is a template (2 copies), fleet[1] a plain group with an unknown server:
+    # after expansion it is fleet[2]; its problem must be named fleet[1] at its line
+    # line, not at the template's (the path fleet[1] of the file is itself an
+    # expanded path, a copy's: it must not be translated a second time).
+    from netbootsim.errors import InputError
+    from netbootsim.scenario import load_scenario
+
+    tree = templated()
+    tree["fleet"].append({"name": "extra", "count": 1, "racks": ["s02-rack01"],
+                          "server": "nowhere", "boot": "ipxe", "images": ["kernel"]})
+    text = json.dumps(tree, indent=1)  # (JSON is YAML: one field a line)
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "nowhere" in t)
+    with pytest.raises(InputError) as e:
+        load_scenario(path)
+    (p,) = [p for p in e.value.problems if "nowhere" in p.message]
+    assert (p.field, p.line) == ("fleet[1].server", line)
