@@ -114,14 +114,14 @@ def expand_sites(tree: dict, origin: Origin) -> list[tuple[Path_, str]]:
         out: list[Any] = []
         for i, entry in enumerate(entries):
             here = (*path, i)
-            if not _marked(entry, here, issues):
-                origin.expanded[(*path, len(out))] = here
+            marked = _marked(entry, here, issues)
+            if not marked or sites is None:
+                if len(out) != i:  # moved by the copies before it
+                    origin.expanded[(*path, len(out))] = here
+                if marked:  # (no sites to copy it for)
+                    issues.append(((*path, len(out), "each_site"), _NO_SITES))
+                    entry = {k: v for k, v in entry.items() if k != "each_site"}
                 out.append(entry)
-                continue
-            if sites is None:
-                issues.append(((*path, len(out), "each_site"), _NO_SITES))
-                origin.expanded[(*path, len(out))] = here
-                out.append({k: v for k, v in entry.items() if k != "each_site"})
                 continue
             if name_key is not None and not _has(entry.get(name_key)):
                 issues.append(((*path, len(out), name_key), _no_placeholder(name_key)))
