@@ -7,16 +7,22 @@ with the square of the fleet (measured: 100,000 one-link flows 4.6 s with the de
 3.7 s with the collector off). :func:`relaxed_gc` keeps the collector on but makes full
 collections 20× rarer while a simulation runs, and restores the thresholds afterwards.
 :func:`paused_gc` (the fleet's event loop) turns the automatic passes off and sweeps
-only young objects, only when many have piled up.
+only young objects, only when many have piled up. :func:`beside` runs one piece of
+work in a forked process while this one does another (a large run's report beside its
+records: the second core).
 """
 
 from __future__ import annotations
 
 import gc
+import os
+import signal
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["relaxed_gc", "paused_gc", "reclaim", "YOUNG_LIMIT", "YOUNG_LIMIT_MAX"]
+__all__ = ["relaxed_gc", "paused_gc", "reclaim", "beside", "ChildFailed", "YOUNG_LIMIT",
+           "YOUNG_LIMIT_MAX"]
 
 #: :func:`paused_gc`: net new container objects that trigger a young-generation sweep
 #: (about 200 bytes each: ~0.4 GB of cyclic garbage at most waits for a sweep). The
@@ -103,3 +109,68 @@ def reclaim() -> int:
     finally:
         if frozen:
             gc.freeze()
+
+
+class ChildFailed(RuntimeError):
+    """The work :func:`beside` ran in a forked process raised.
+
+    The message holds the child's traceback.
+    """
+
+
+#: the most of a failed child's traceback passed back (a pipe's buffer holds it whole)
+_TRACEBACK_BYTES = 8_000
+
+
+@contextmanager
+def beside(work: Callable[[], None], fork: bool = True) -> Iterator[None]:
+    """Run ``work()`` in a forked process while the body of the ``with`` runs here.
+
+    The exit waits for the child; if ``work`` raised there, :class:`ChildFailed` is raised
+    here with its traceback. If the body raises, the child is killed and waited for
+    before the exception goes on (nothing of it is left running). The child shares this
+    process's memory copy-on-write and ends with ``os._exit``: it runs no ``atexit``
+    handler and writes nothing but what ``work`` writes. Without ``fork`` (or where the
+    system has no ``os.fork``) ``work()`` runs here, after the body: the same results,
+    one after the other.
+    """
+    if not fork or not hasattr(os, "fork"):
+        yield
+        work()
+        return
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: the work, then out, whatever happens
+        code = 0
+        try:
+            os.close(read)
+            work()
+        except BaseException:  # noqa: BLE001 -- reported to the parent, not lost
+            code = 1
+            try:
+                os.write(write, traceback.format_exc().encode()[-_TRACEBACK_BYTES:])
+            except OSError:
+                pass
+        finally:
+            os._exit(code)
+    os.close(write)
+    done = False
+    try:
+        yield
+        with os.fdopen(read, "rb") as pipe:
+            read = -1
+            said = pipe.read()  # until the child ends (its end of the pipe closes)
+        _, status = os.waitpid(pid, 0)
+        done = True
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise ChildFailed(said.decode(errors="replace").strip()
+                              or f"the forked process ended with status {status}")
+    finally:
+        if read != -1:
+            os.close(read)
+        if not done:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)

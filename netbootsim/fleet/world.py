@@ -538,7 +538,8 @@ class World:
         finally:
             self.running[svc.name] -= 1
             self.bytes_left[svc.name] -= size
-        res = replace(res, start=t_req)  # the fetch includes its TLS handshake
+        if res.start != t_req:  # the fetch includes its TLS handshake
+            res = replace(res, start=t_req)
         if res.outcome == "ok":
             self._moved_legs(route, hp.wire_bytes, guard)
         return res

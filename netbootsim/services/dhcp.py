@@ -61,7 +61,7 @@ import simpy
 from ..net.packet import resend_until_answered
 from ..protocols.retry import retry_waits
 from .registry import DHCP
-from .slots import FifoResource
+from .slots import FifoReader, FifoResource
 
 __all__ = ["DhcpServer", "DhcpResult", "DhcpClient", "dhcp_client", "ipxe_dhcp",
            "discover_schedule", "DISCOVER_TICKS", "IPV6_WAIT", "PXE_SCHEDULE", "EDK2_WAITS"]
@@ -172,7 +172,8 @@ class DhcpServer:
         self.boot_files = dict(boot_files or {})
         self.script = script
         self.user_class_check = user_class_check
-        self.cpu = FifoResource(env, capacity=1)
+        self.cpu = FifoResource(env, capacity=1)  # a deaf-ping server's reader
+        self.reader = FifoReader(env)  # any other's (:meth:`handle`)
         self.packets = 0
         self.exhausted = 0
         self.leases: dict[str, set[str]] = {}
@@ -183,18 +184,26 @@ class DhcpServer:
         """Serve one packet (queueing behind the others), then wait ``delay_after``.
 
         Returns whether it was served: ``False`` when its socket was full (``queue``).
+        A server that never goes deaf reads every packet in the same fixed time, so its
+        reader is a :class:`~.slots.FifoReader` (the same times, fewer events); a
+        deaf-ping server's reader is held for its checks too (:meth:`discover`).
         """
         if self._full():
             return False
-        with self.cpu.request() as req:
-            yield from self._read(req)
+        if self.deaf_ping:
+            with self.cpu.request() as req:
+                yield from self._read(req)
+        else:
+            yield self.reader.take(self.service_time)
+            self.packets += 1
         if delay_after:
             yield self.env.timeout(delay_after)
         return True
 
     def _full(self) -> bool:
         """Whether a packet arriving now is dropped (its socket holds ``queue``)."""
-        if self.queue is not None and len(self.cpu.queue) >= self.queue:
+        if self.queue is not None and (len(self.cpu.queue) if self.deaf_ping
+                                       else self.reader.waiting()) >= self.queue:
             self.dropped += 1
             return True
         return False

@@ -528,3 +528,37 @@ def test_a_solve_takes_only_the_component_that_changed():
     # without the split every solve took every live class: 230 entries in these 21
     # solves (measured before it)
     assert eng.solves > 20
+
+
+def test_a_timer_instant_armed_again_reuses_its_queued_wakeup():
+    # L: 100 B/s. a: 1000 B, bound 10, stepping to 20 at t = 5 (its schedule); b: 10 B,
+    # bound 10, from t = 1. Neither fills L, so each runs at its bound: b ends at
+    # 1 + 10/10 = 2; a moves 5 × 10 = 50 B by t = 5, then 950 / 20 = 47.5 s more: 52.5.
+    # Timers armed: 100 (a's end at its bound) then 5 (a's step, earlier) at t = 0; 2
+    # (b's end, earlier) at t = 1; after b ends, 5 again -- whose wake-up is still
+    # queued: no second one (there was, before: 100, 5, 2, 5, 52.5) -- and 52.5 at t = 5.
+    env = simpy.Environment()
+    eng = make_engine(env)
+    link = Resource("L", 100.0)
+    a = Flow(1000, [link], bound=10.0, schedule=((5.0, 20.0),), name="a")
+    b = Flow(10, [link], bound=10.0, name="b")
+    armed = []
+    call = eng._call
+
+    def spy(delay, callbacks, priority, at=math.nan):
+        if not math.isnan(at):
+            armed.append(at)
+        call(delay, callbacks, priority, at)
+
+    eng._call = spy
+
+    def later():
+        yield env.timeout(1)
+        eng.start(b)
+
+    eng.start(a)
+    env.process(later())
+    env.run()
+    assert (a.end, b.end) == (pytest.approx(52.5, abs=1e-12), pytest.approx(2.0, abs=1e-12))
+    assert armed == [100.0, 5.0, 2.0, pytest.approx(52.5, abs=1e-12)]
+    assert not eng._waking

@@ -171,3 +171,20 @@ def test_a_bad_format_exits_2_on_one_line_writing_nothing(tmp_path, capsys, valu
     assert err == [f"command line: --format: {value!r}: must be one of auto, csv, parquet, "
                    "both"]
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_the_report_written_beside_the_records_is_the_same(tmp_path):
+    # write_outputs with the report in a forked process and without: the same files,
+    # byte for byte (the quickstart's run, written twice from one simulation)
+    from netbootsim.plan.run import build, load_scenario, simulate
+
+    o = simulate(build(load_scenario(str(QUICKSTART))))
+    one, two = tmp_path / "forked", tmp_path / "inline"
+    for out, parallel in ((one, True), (two, False)):
+        summary_module.write_outputs(out, o.summary, o.servers, o.phases, o.timeline,
+                                     parallel=parallel)
+    names = sorted(p.name for p in one.iterdir())
+    assert names == sorted(p.name for p in two.iterdir())
+    assert {"report.html", "servers.csv", "summary.json"} <= set(names)
+    for name in names:
+        assert (one / name).read_bytes() == (two / name).read_bytes(), name

@@ -108,3 +108,68 @@ def test_reclaim_outside_paused_gc_freezes_nothing():
     reclaim()
     assert probe() is None
     assert gc.get_freeze_count() == 0
+
+
+def test_beside_runs_the_work_in_another_process_at_the_same_time(tmp_path):
+    # the child writes its pid; the body runs meanwhile here and waits for the child's
+    # file before leaving (so the two ran at once, in two processes)
+    import os
+    import time
+
+    from netbootsim.runtime import beside
+
+    mark = tmp_path / "child"
+
+    def work():
+        mark.write_text(str(os.getpid()))
+
+    with beside(work):
+        deadline = time.monotonic() + 30
+        while not mark.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert mark.exists()  # written while the body ran
+    assert int(mark.read_text()) != os.getpid()
+
+
+def test_beside_without_fork_runs_the_work_after_the_body():
+    from netbootsim.runtime import beside
+
+    order = []
+    with beside(lambda: order.append("work"), fork=False):
+        order.append("body")
+    assert order == ["body", "work"]
+
+
+def test_beside_reports_the_childs_failure_with_its_traceback():
+    import pytest
+
+    from netbootsim.runtime import ChildFailed, beside
+
+    def work():
+        raise KeyError("no such figure")
+
+    with pytest.raises(ChildFailed, match="KeyError: 'no such figure'"):
+        with beside(work):
+            pass
+
+
+def test_beside_kills_the_child_when_the_body_fails(tmp_path):
+    # the child would sleep 60 s then write; the body fails at once: the child is killed
+    # and reaped before the exception leaves, and never writes
+    import time
+
+    import pytest
+
+    from netbootsim.runtime import beside
+
+    mark = tmp_path / "late"
+
+    def work():
+        time.sleep(60)
+        mark.write_text("late")
+
+    t0 = time.monotonic()
+    with pytest.raises(RuntimeError, match="body"):
+        with beside(work):
+            raise RuntimeError("body failed")
+    assert time.monotonic() - t0 < 30 and not mark.exists()
