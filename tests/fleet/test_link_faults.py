@@ -324,3 +324,55 @@ def test_dhcp_servers_all_cut_off_wait_for_the_first_back():
     d = simulate_scenario(sc).phases.set_index("phase").loc["dhcp"]
     assert d["endpoint"] == "dhcp2"
     assert d["end"] == pytest.approx(3.0 + 2 * one, abs=1e-9)
+
+
+def test_a_lossy_wan_slows_http_by_the_tcp_law_and_tftp_by_its_timer():
+    # Two sites, the image server central behind each site's 1 Gb/s, 20 ms WAN link
+    # (RTT 40.008 ms to a server, rack links included), one server fetching 8 MiB.
+    # HTTP: the fetch is the handshake's RTT, the request's and response's half RTTs and
+    # the data time by the TCP law (tcp_data_time: slow start, then the window or, with
+    # loss p, Mathis et al.'s MSS/RTT x sqrt(3/2p)); 1 % loss on the WAN takes it from
+    # 0.49 s to 19.0 s. TFTP: the lock-step law with the loss, each block's retries drawn
+    # from the run's law stream (the only transfer, so its first draws), with the
+    # server's own resend timer (dnsmasq's, the default model; no block cost): 234.5 s
+    # clean (5,858 blocks of 1,432 B, a round trip each), 362.1 s with the 1 % loss.
+    from dataclasses import replace
+
+    from netbootsim.profiles import get_profile
+    from netbootsim.protocols import tftp_plan
+    from netbootsim.protocols.tcp import RESPONSE_HEADER_BYTES, tcp_data_time, tcp_wire_bytes
+    from netbootsim.scenario import Scenario
+    from netbootsim.scenario.build import build
+    from netbootsim.services.registry import TFTP
+    from netbootsim.streams import Streams
+
+    def lossy(loss, server):
+        sc = multi(wan={"bandwidth": "1Gbps", "latency": "20ms", "loss": loss})
+        sc["services"]["tftp1"] = {"kind": "tftp", "host": "central"}
+        sc["fleet"][0].update(count=1, server=server)
+        return sc
+
+    built = build(Scenario.from_dict(lossy(0.0, "http1")))
+    fwd, _, rtt = built.topology.round_trip("central", "s01r01s001")
+    assert rtt == pytest.approx(0.040008, abs=1e-12)
+    prof = get_profile(built.groups["g"].profile)
+    line = min(min(ld.capacity for ld in fwd), prof.http_client_rate)
+    wire = tcp_wire_bytes(8 * 2**20 + RESPONSE_HEADER_BYTES, prof.tcp.mss)
+    got = {}
+    for loss in (0.0, 0.01):
+        res = simulate_scenario(lossy(loss, "http1"))
+        (got[loss],) = res.phases[res.phases.phase == "fetch:kernel"].seconds
+        law = 2 * rtt + tcp_data_time(wire, prof.tcp, rtt + prof.tcp_client_delay, line, loss)
+        assert got[loss] == pytest.approx(law, rel=1e-9)
+    assert got[0.0] == pytest.approx(0.4897, abs=1e-4) and got[0.01] > 35 * got[0.0]
+
+    caps = [ld.capacity for ld in fwd]
+    tftp = replace(prof.tftp, server_block_cost=0.0, server_retransmit=TFTP.model().retransmit)
+    took = {}
+    for loss in (0.0, 0.01):
+        res = simulate_scenario(lossy(loss, "tftp1"))
+        (took[loss],) = res.phases[res.phases.phase == "fetch:kernel"].seconds
+        law = tftp_plan(8 * 2**20, tftp, rtt, caps, loss, loss,
+                        rng=Streams(res.summary["seed"]).rng("net", "laws") if loss else None)
+        assert took[loss] == pytest.approx(law.seconds, rel=1e-9)
+    assert took[0.01] > 1.2 * took[0.0]
