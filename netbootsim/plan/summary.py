@@ -364,10 +364,10 @@ def write_outputs(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: p
     ``parallel``: write the report in a forked process while this one writes the records
     (:func:`netbootsim.runtime.beside`; the same files either way). ``None``: when the
     records go to CSV and there are at least :data:`PARALLEL_REPORT_ROWS` phase rows,
-    where writing them takes long enough to hide. Not for Parquet records, which take
-    little time: the child's peak (the parent's heap, shared, plus the report's own
-    memory) would raise the run's peak RSS for nothing (100,000 servers: 1.84 → 1.92
-    GiB measured).
+    where writing them takes long enough to hide. Not for Parquet records (large runs),
+    which take little time: there the child would gain nothing and hold memory of its
+    own beside the parent's (the report's, and the pages of the shared heap it touches),
+    which a peak RSS read as the larger process's does not show.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -158,10 +158,13 @@ class FifoReader:
         """A packet arrives now; the event fires when it has been read and processed."""
         now = self.env.now
         start = self.free_at
+        starts = self._starts
+        while starts and starts[0] <= now:  # begun: kept no longer (a float each, made
+            starts.popleft()  # while servers boot, would pin the allocator's arenas)
         if start <= now:
             start = now
         else:
-            self._starts.append(start)
+            starts.append(start)
         self.free_at = done = start + service  # as SimPy's timeout at the grant: start + s
         return at(self.env, done)
 
