@@ -173,7 +173,7 @@ class DhcpServer:
         self.script = script
         self.user_class_check = user_class_check
         self.cpu = FifoResource(env, capacity=1)  # a deaf-ping server's reader
-        self.reader = FifoReader(env)  # any other's (:meth:`handle`)
+        self.reader = FifoReader(env, service_time)  # any other's (:meth:`handle`)
         self.packets = 0
         self.exhausted = 0
         self.leases: dict[str, set[str]] = {}
@@ -194,7 +194,7 @@ class DhcpServer:
             with self.cpu.request() as req:
                 yield from self._read(req)
         else:
-            yield self.reader.take(self.service_time)
+            yield self.reader.take()
             self.packets += 1
         if delay_after:
             yield self.env.timeout(delay_after)
