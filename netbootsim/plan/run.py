@@ -27,6 +27,7 @@ import pandas as pd
 
 from .. import memguard
 from ..fleet import FleetRun
+from ..records import PhaseLog
 from ..runtime import paused_gc
 from ..scenario import BuiltScenario, Scenario, build, load_scenario
 from ..streams import Streams
@@ -56,6 +57,8 @@ class Outcome:
         phases: one row per phase record (``phases.csv``).
         timeline: utilisation samples (``timeline.csv``).
         target: the output directory, when :func:`execute` wrote one.
+
+    :func:`execute`'s outcome has an empty ``run.records``: its records are ``phases``.
     """
 
     built: BuiltScenario
@@ -225,6 +228,10 @@ def execute(path: str, overrides: Sequence[str] = (), out: str | None = None, *,
         with paused_gc():
             outcome = simulate(built, question=question_of(path), progress=progress,
                                watch=memguard.Watch(max_memory, path))
+            # the phases frame holds every record now: the run's own log of them goes
+            # before the outputs are written, whose peak would stack on it (at 100,000
+            # servers with variance, 1.997 -> 1.947 GiB measured)
+            outcome.run.records = PhaseLog()
             tmp = od.staging()
             try:
                 write_outputs(tmp, outcome.summary, outcome.servers, outcome.phases,
