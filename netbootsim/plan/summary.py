@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -383,10 +384,9 @@ def write_outputs(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: p
         write_report(out_dir, summary, servers, phases, timeline if len(timeline) else None,
                      records_file="servers.csv" if "csv" in formats else "servers.parquet")
 
-    wants_report = want("report.html")
     if parallel is None:
         parallel = "csv" in formats and len(phases) >= PARALLEL_REPORT_ROWS
-    with beside(report if wants_report else _nothing, fork=parallel and wants_report):
+    with beside(report, fork=parallel) if want("report.html") else nullcontext():
         for name, frame in (("servers", servers), ("phases", phases), ("timeline", timeline)):
             if want(f"{name}.csv") and ("csv" in formats or name == "timeline"):
                 frame.to_csv(out_dir / f"{name}.csv", index=False, float_format="%.9g")
@@ -396,7 +396,3 @@ def write_outputs(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: p
             (out_dir / "summary.json").write_text(json.dumps(capped(summary), indent=2,
                                                              sort_keys=True) + "\n")
     return out_dir
-
-
-def _nothing() -> None:
-    """No report to write (:func:`write_outputs` with ``only`` leaving it out)."""

@@ -105,6 +105,7 @@ class FifoResource(simpy.Resource):
 
     PutQueue = _Waiting
 
+
 class FifoReader:
     """One reader serving packets in arrival order, each for a fixed time.
 
@@ -119,7 +120,7 @@ class FifoReader:
     (A first version put every packet's event in SimPy's queue when it arrived, at its
     computed instant. At 100,000 servers that made 100,000 queue entries at the storm's
     start, freed over its DHCP wall among objects that live on, and the process kept
-    0.28 GiB more after its loop: the allocator's arenas stayed pinned.)
+    0.28 GiB more after its loop: most likely the allocator's arenas, held by those.)
     """
 
     __slots__ = ("env", "service", "_busy", "_queue", "_taken")
