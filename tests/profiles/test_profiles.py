@@ -13,6 +13,7 @@ from netbootsim.profiles import (
     PROFILES,
     VALUES,
     ProfileMix,
+    _Profiles,
     load_profile,
     parse_mix,
     profile_names,
@@ -183,3 +184,17 @@ def test_edk2_pxe_clients_wait_for_their_first_discover_timeout():
         assert "edk2" in PROFILES[n].basis["dhcp_offer_wait"].keys
     for n in ("server-bios", "pxe-rom", "ipxe-2019-qemu", "ipxe-current"):
         assert PROFILES[n].dhcp_offer_wait == 0.0, n
+
+
+def test_profiles_load_on_first_use_and_a_file_must_carry_its_own_name(tmp_path):
+    # the shipped directory: every file's profile is named as the file (all nine load)
+    assert [p.name for p in PROFILES.values()] == list(PROFILES)
+    # a copy of one profile under another file name: listed by the stem, refused on use
+    src = PROFILE_DIR / "pxe-rom.yaml"
+    (tmp_path / "other.yaml").write_text(src.read_text())
+    lazy = _Profiles(tmp_path)
+    assert list(lazy) == ["other"] and "other" in lazy and "pxe-rom" not in lazy
+    with pytest.raises(ValueError, match=r"other\.yaml:1: name: 'pxe-rom' is not the file"):
+        lazy["other"]
+    with pytest.raises(KeyError):
+        lazy["pxe-rom"]
