@@ -1,7 +1,8 @@
 """``netbootsim lab``: boot real iPXE guests in an isolated namespace to calibrate the model.
 
 Subcommands: ``lab run CONFIG [--out DIR]``, ``lab install``, ``lab cleanup [--all]``,
-``lab parse RUN_DIR [--out DIR]``, ``lab build-ipxe --source DIR [--platform P]``.
+``lab parse RUN_DIR [--out DIR]``, ``lab build-ipxe --source DIR [--platform P]``,
+``lab san-disk --out DIR [--kernel FILE]``.
 Exit status of ``lab run``: 0 every guest printed ``NBS-DONE``; 1 a guest failed or
 the lab could not be set up; 2 bad config; 130 interrupted (after cleaning up).
 """
@@ -71,6 +72,63 @@ def add_lab_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true",
                    help="write into a directory holding files netbootsim did not write")
     p.set_defaults(func=cmd_tls)
+    p = sub.add_parser("san-disk", help="make the san case's bootable disk (SYSLINUX, a "
+                       "Linux kernel, a random initrd)", description="Writes disk.img and "
+                       "disk.json: an MBR disk with one FAT16 partition, SYSLINUX, the kernel "
+                       "(by default Debian's linux-image-amd64, downloaded, not installed) "
+                       "and an initrd of seeded random bytes. See netbootsim/lab/san.py.")
+    p.add_argument("--out", type=Path, required=True, help="the directory to write")
+    p.add_argument("--kernel", type=Path, default=None,
+                   help="a bzImage to boot (default: Debian's current linux-image-amd64)")
+    p.add_argument("--initrd-size", default="24MiB",
+                   help="size of the random initrd (default 24MiB)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the initrd's bytes")
+    p.add_argument("--no-install", action="store_true",
+                   help="fail instead of installing missing Debian packages")
+    p.add_argument("--force", action="store_true",
+                   help="write into a directory holding files netbootsim did not write")
+    p.set_defaults(func=cmd_san_disk)
+
+
+def cmd_san_disk(args: argparse.Namespace) -> int:
+    """``lab san-disk``: the san case's disk image, into a fresh directory."""
+    from ..lab.install import LAB_PACKAGES
+    from ..lab.san import make_disk
+    from ..plan.outdir import OutputDir
+    from ..units import UnitError, parse_size
+
+    try:
+        size = parse_size(args.initrd_size)
+    except UnitError as e:
+        raise InputError.single("command line", 0, "--initrd-size", str(e)) from None
+    if size != int(size) or not 1 <= size <= 1 << 30:
+        raise InputError.single("command line", 0, "--initrd-size",
+                                f"{args.initrd_size!r}: a whole number of bytes, 1B to 1GiB")
+    if args.kernel is not None and not args.kernel.is_file():
+        raise InputError.single("command line", 0, "--kernel", f"{args.kernel}: no such file")
+    tools = {k: LAB_PACKAGES[k] for k in ("syslinux", "syslinux-common", "mtools",
+                                          "dosfstools", "fdisk")}
+    if not _have_packages("lab san-disk", tools, args.no_install):
+        return 1
+    with OutputDir(args.out, "lab-san-disk", force=args.force) as od:
+        tmp = od.staging()
+        try:
+            record = make_disk(tmp, args.kernel, int(size), args.seed)
+        except RuntimeError as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            print(f"lab san-disk: {e}", file=sys.stderr)
+            return 1
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        od.publish(tmp)
+    k = record["kernel"]
+    origin = (f"Debian's {k['debian']['package']} {k['debian']['version']}" if "debian" in k
+              else k["file"])
+    _say(f"{args.out / 'disk.img'}: {record['disk_bytes']:,} bytes (kernel {origin}, "
+         f"{k['bytes']:,} bytes; initrd {record['initrd']['bytes']:,} random bytes); "
+         f"disk.json records it")
+    return 0
 
 
 def cmd_tls(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ from ruamel.yaml.error import YAMLError
 from ..errors import InputError, Problem
 from ..units import UnitError, parse_size, parse_time
 from ..yamltext import MAX_YAML_BYTES, read_text_capped, safe_yaml
+from .san import SanOptions
 
 __all__ = ["CASES", "DhcpOptions", "LabConfig", "PathOptions", "load_config", "parse_config"]
 
@@ -39,6 +40,8 @@ CASES: dict[str, str] = {
                  "script and files",
     "https": "a built iPXE's DHCP, the script over HTTP, the files over HTTPS (needs ipxe "
              "and tls)",
+    "san": "ROM DHCP, the script over HTTP, then sanboot from an iSCSI (tgt) or AoE "
+           "(vblade) target serving a lab san-disk (needs san)",
 }
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -113,6 +116,8 @@ class LabConfig:
             ``ovmf`` (a UEFI guest, Debian's OVMF: the firmware's own PXE client, EDK2's,
             over its virtio-net driver, loads the build's ``ipxe.efi``; the chainload
             case on ``nic: virtio`` with an ``efi-x86_64`` build).
+        san: the case ``san``: the target's protocol, the disk it serves and when it
+            vanishes (:class:`~netbootsim.lab.san.SanOptions`).
     """
 
     file: str
@@ -135,6 +140,7 @@ class LabConfig:
     tls: str | None = None
     certificate: str = "trusted"
     firmware: str = "seabios"
+    san: SanOptions | None = None
 
     @property
     def rom(self) -> str:
@@ -166,7 +172,7 @@ class LabConfig:
 _NICS = {"e1000", "e1000e", "rtl8139", "virtio", "pcnet", "eepro100", "ne2k_pci", "vmxnet3"}
 _KNOWN = {"case", "guests", "files", "tftp_max", "timeout", "accel", "seed", "transport",
           "memory", "nic", "subnet", "stagger", "snaplen", "dhcp", "path", "ipxe", "tls",
-          "certificate", "firmware"}
+          "certificate", "firmware", "san"}
 
 
 def _line(node: Any, key: Any) -> int:
@@ -284,6 +290,10 @@ def parse_config(data: Any, file: str, lines: dict[str, int] | None = None) -> L
         bad("transport", f"case {out['case']!r} fixes the transport to {out['case']!r}")
     if out.get("case") in ("tftp", "http", "https"):
         out["transport"] = out["case"]
+    elif out.get("case") == "san":
+        if "transport" in out and out["transport"] != "http":
+            bad("transport", "the san case fetches its script over http")
+        out["transport"] = "http"
     elif out.get("case") == "chainload":
         out.setdefault("transport", "http")
 
@@ -347,9 +357,65 @@ def parse_config(data: Any, file: str, lines: dict[str, int] | None = None) -> L
     elif "certificate" in data or "tls" in data:
         bad("tls" if "tls" in data else "certificate", "only the https case serves HTTPS")
 
+    if out.get("case") == "san":
+        if "san" not in data:
+            problems.append(Problem(file, lines.get("case", 0), "san", "the san case needs "
+                                    "it: {protocol: iscsi | aoe, disk: DIR} (DIR made by "
+                                    "netbootsim lab san-disk)"))
+        elif (san := _san(data["san"], file, bad)) is not None:
+            out["san"] = san
+        if firmware != "seabios":
+            bad("firmware", "the san case boots a BIOS disk: seabios only")
+    elif "san" in data:
+        bad("san", "only the san case boots from a SAN target")
+
     if problems:
         raise InputError(problems)
     return LabConfig(file=file, **out)
+
+
+def _san(data: Any, file: str, bad: Any) -> SanOptions | None:
+    """Validate the ``san`` section; report through ``bad(field, message)``."""
+    from .san import read_disk
+
+    if not isinstance(data, dict):
+        bad("san", "expected a mapping: {protocol: iscsi | aoe, disk: DIR, vanish_after: T}")
+        return None
+    ok, out = True, {}
+    for key, v in data.items():
+        fld = f"san.{key}"
+        if key == "protocol":
+            if v not in ("iscsi", "aoe"):
+                bad(fld, f"{v!r} is not one of iscsi, aoe")
+                ok = False
+            else:
+                out["protocol"] = v
+        elif key == "disk":
+            where = _beside(v, file, fld, "lab san-disk", bad)
+            if where is None:
+                ok = False
+                continue
+            try:
+                read_disk(where)
+            except InputError as e:
+                bad(fld, f"{v}: {e.problems[0].message}")
+                ok = False
+                continue
+            out["disk"] = str(where)
+        elif key == "vanish_after":
+            try:
+                out["vanish_after"] = parse_time(v)
+            except UnitError as e:
+                bad(fld, str(e))
+                ok = False
+        else:
+            bad(fld, "unknown field; known: disk, protocol, vanish_after")
+            ok = False
+    for need in ("protocol", "disk"):
+        if need not in data:
+            bad(f"san.{need}" if data else "san", "required")
+            ok = False
+    return SanOptions(**out) if ok else None
 
 
 def _beside(value: Any, file: str, fld: str, command: str, bad: Any) -> Path | None:

@@ -29,6 +29,14 @@ LAB_PACKAGES: dict[str, str] = {
     "tcpdump": "/usr/bin/tcpdump",
     "openssl": "/usr/bin/openssl",  # the HTTPS case's certificates (netbootsim.lab.tls)
     "ovmf": "/usr/share/OVMF/OVMF_CODE_4M.fd",  # UEFI guests (firmware: ovmf)
+    # the san case (netbootsim.lab.san): its targets and the disk lab san-disk writes
+    "tgt": "/usr/sbin/tgtd",
+    "vblade": "/usr/sbin/vblade",
+    "syslinux": "/usr/bin/syslinux",
+    "syslinux-common": "/usr/lib/syslinux/mbr/mbr.bin",
+    "mtools": "/usr/bin/mcopy",
+    "dosfstools": "/usr/sbin/mkfs.fat",
+    "fdisk": "/usr/sbin/sfdisk",
 }
 #: Debian package → a file it provides that the report's browser test uses.
 BROWSER_PACKAGES: dict[str, str] = {

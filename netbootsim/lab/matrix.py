@@ -19,9 +19,11 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import struct
 import time
 from pathlib import Path
 
+import dpkt
 from ruamel.yaml.error import YAMLError
 
 from ..errors import InputError, Problem
@@ -29,6 +31,7 @@ from ..plan.outdir import OutputDir
 from ..yamltext import safe_yaml
 from .config import load_config
 from .parse import parse_run, write_parsed
+from .sanread import san_commands, write_san_csv
 
 __all__ = ["load_matrix", "run_matrix", "pack_run"]
 
@@ -68,20 +71,45 @@ def load_matrix(path: Path) -> list[tuple[Path, int]]:
     return entries
 
 
-def pack_run(out: Path) -> None:
+#: Bytes of each frame a SAN run's committed capture keeps (Ethernet, IP and TCP headers
+#: and an iSCSI basic header segment, or an AoE and ATA header): its 33 MB of disk reads
+#: are not kept; ``san.csv``, decoded from the whole capture first, is.
+SAN_SNAP = 160
+
+
+def pack_run(out: Path, snap: int = 0) -> None:
     """Make a run directory committable: gzip the capture, drop what was served.
 
-    The served files and the UEFI guests' variable stores are dropped.
+    The served files and the UEFI guests' variable stores are dropped. ``snap``: keep
+    only the first ``snap`` bytes of each frame (0: whole frames), lengths kept.
     """
     pcap = out / "capture.pcap"
     if pcap.is_file():
         with pcap.open("rb") as src, gzip.GzipFile(out / "capture.pcap.gz", "wb",
                                                     mtime=0) as dst:
-            shutil.copyfileobj(src, dst)
+            if snap:
+                _truncate(src, dst, snap)
+            else:
+                shutil.copyfileobj(src, dst)
         pcap.unlink()
     for name in ("srv", "tftp", "www", "firmware"):
         if (out / name).is_dir():
             shutil.rmtree(out / name)
+
+
+def _truncate(src, dst, snap: int) -> None:
+    """Copy a pcap keeping ``snap`` bytes a frame; each record keeps the frame's length.
+
+    Written as libpcap's classic format (microsecond stamps, the source's link type,
+    ``snaplen`` = ``snap``), which :mod:`dpkt` and tcpdump read.
+    """
+    reader = dpkt.pcap.Reader(src)
+    dst.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snap, reader.datalink()))
+    for ts, buf in reader:
+        usec = round(float(ts) * 1e6)
+        cut = buf[:snap]
+        dst.write(struct.pack("<IIII", usec // 1_000_000, usec % 1_000_000, len(cut),
+                              len(buf)) + cut)
 
 
 def run_matrix(entries: list[tuple[Path, int]], out: Path, say=print) -> list[Path]:
@@ -101,7 +129,9 @@ def run_matrix(entries: list[tuple[Path, int]], out: Path, say=print) -> list[Pa
             t0 = time.monotonic()
             result = run_lab(cfg, target, say=lambda _msg: None)
             write_parsed(parse_run(target), target)
-            pack_run(target)
+            if cfg.san is not None:  # decoded from the whole capture, then cut
+                write_san_csv(san_commands(target), target / "san.csv")
+            pack_run(target, SAN_SNAP if cfg.san is not None else 0)
             od.mark(os.listdir(target))
         say(f"{target}: {result.get('outcome', '?')} in {time.monotonic() - t0:.1f} s")
         done.append(target)

@@ -25,7 +25,8 @@ from pathlib import Path
 import dpkt
 
 __all__ = ["DhcpPacket", "TftpTransfer", "TcpConn", "HttpExchange", "Capture", "read_capture",
-           "TLS_ALERT", "TLS_CCS", "TLS_DATA", "TLS_HANDSHAKE", "TlsRecord", "tls_records"]
+           "TLS_ALERT", "TLS_CCS", "TLS_DATA", "TLS_HANDSHAKE", "TlsRecord", "byte_time",
+           "tcp_stream", "tls_records"]
 
 _DHCP_TYPES = {1: "DISCOVER", 2: "OFFER", 3: "REQUEST", 4: "DECLINE", 5: "ACK", 6: "NAK",
                7: "RELEASE", 8: "INFORM"}
@@ -398,37 +399,50 @@ def tls_records(conn: TcpConn) -> list[TlsRecord]:
     """
     out: list[TlsRecord] = []
     for side in (True, False):
-        segs = [s for s in conn.segments if s.from_client == side]
-        syn = next((s for s in segs if s.flags & 0x02), None)
-        if syn is None:
-            continue
-        isn = (syn.seq + 1) & 0xFFFFFFFF
-        stream = bytearray()
-        starts: list[int] = []  # stream offset where each segment's new bytes begin
-        times: list[float] = []  # and its capture time
-        for s in segs:
-            if s.plen <= 0 or not s.head:
-                continue
-            off = (s.seq - isn) & 0xFFFFFFFF
-            if off > len(stream):
-                break  # a hole: not captured (or lost and never seen again)
-            new = s.head[len(stream) - off:]
-            if new:
-                starts.append(len(stream))
-                times.append(s.t)
-                stream += new
-
+        stream, starts, times = tcp_stream(conn, side)
         i = 0
         while i + 5 <= len(stream):
             kind, length = stream[i], int.from_bytes(stream[i + 3:i + 5], "big")
             if i + 5 + length > len(stream):
                 break
-            out.append(TlsRecord(side, kind, length, _byte_time(starts, times, i),
-                                 _byte_time(starts, times, i + 4 + length)))
+            out.append(TlsRecord(side, kind, length, byte_time(starts, times, i),
+                                 byte_time(starts, times, i + 4 + length)))
             i += 5 + length
     return sorted(out, key=lambda r: r.t_first)
 
 
-def _byte_time(starts: list[int], times: list[float], byte: int) -> float:
+def tcp_stream(conn: TcpConn, from_client: bool) -> tuple[bytes, list[int], list[float]]:
+    """One direction's byte stream, rebuilt from its segments by sequence number.
+
+    A retransmitted byte counts when it is first seen; the stream ends at the first byte
+    missing (not captured: snaplen, or lost and never seen again).
+
+    Returns:
+        ``(stream, starts, times)``: the bytes, the stream offset where each segment's
+        new bytes begin and that segment's capture time (:func:`byte_time` reads them).
+    """
+    segs = [s for s in conn.segments if s.from_client == from_client]
+    stream = bytearray()
+    starts: list[int] = []
+    times: list[float] = []
+    syn = next((s for s in segs if s.flags & 0x02), None)
+    if syn is None:
+        return bytes(stream), starts, times
+    isn = (syn.seq + 1) & 0xFFFFFFFF
+    for s in segs:
+        if s.plen <= 0 or not s.head:
+            continue
+        off = (s.seq - isn) & 0xFFFFFFFF
+        if off > len(stream):
+            break  # a hole
+        new = s.head[len(stream) - off:]
+        if new:
+            starts.append(len(stream))
+            times.append(s.t)
+            stream += new
+    return bytes(stream), starts, times
+
+
+def byte_time(starts: list[int], times: list[float], byte: int) -> float:
     """Capture time of stream offset ``byte`` (the segment that first carried it)."""
     return times[bisect.bisect_right(starts, byte) - 1]

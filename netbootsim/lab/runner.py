@@ -37,7 +37,8 @@ from .dnsmasq import IPV6_PREFIX, dnsmasq_conf, lease_hook, mac_of
 from .install import package_versions
 from .netns import Netns, stop_process
 from .payload import DONE_MARK, FAIL_MARK, boot_script, write_files
-from .split import capture_interface, relay_summary, setup_network
+from .san import KERNEL_MARK, Target, san_script, start_target
+from .split import capture_interface, relay_summary, server_bridge, setup_network
 
 __all__ = ["GuestResult", "LabError", "Markers", "run_lab", "qemu_argv"]
 
@@ -47,7 +48,15 @@ _QEMU_DEVICE = {"e1000": "e1000", "e1000e": "e1000e", "rtl8139": "rtl8139",
                 "ne2k_pci": "ne2k_pci", "vmxnet3": "vmxnet3"}
 #: Console text → milestone name (first occurrence, seconds since the guest started).
 _MILESTONES = {"iPXE initialising devices": "rom_init", "Configuring (": "dhcp_start",
-               "NBS-SCRIPT": "script", "Start PXE over IPv4": "firmware_pxe"}
+               "NBS-SCRIPT": "script", "Start PXE over IPv4": "firmware_pxe",
+               # the san case's stages (netbootsim.lab.san)
+               "Registered SAN device": "san_registered", "Booting from SAN": "san_boot",
+               "SYSLINUX": "loader", "Loading vmlinuz": "loader_kernel",
+               "Loading initrd": "loader_initrd", "Probing EDD": "handover",
+               # the kernel's setup code writes through the BIOS, which SeaBIOS copies to
+               # the serial port, and to the port itself: each character twice
+               "PPrroobbiinngg  EEDDDD": "handover",
+               "Linux version": "kernel"}
 _BIOS_FAIL = "No bootable device"
 
 
@@ -62,6 +71,12 @@ class Markers:
 
     done: str = DONE_MARK
     fail: tuple[str, ...] = (FAIL_MARK, _BIOS_FAIL)
+
+
+#: The san case ends when the kernel from the SAN disk prints its first line; SYSLINUX's
+#: own failures end it too.
+SAN_MARKERS = Markers(done=KERNEL_MARK, fail=(FAIL_MARK, _BIOS_FAIL, "Boot error",
+                                               "Could not find kernel image"))
 
 
 class LabError(RuntimeError):
@@ -158,6 +173,8 @@ def _prepare(cfg: LabConfig, out: Path, boot: str | None,
     srv = out / "srv"
     digests = write_files(srv, cfg.files, cfg.seed)
     base = f"{cfg.transport}://{cfg.server_ip}"
+    if boot is None and cfg.san is not None:
+        boot = san_script(cfg.san.protocol, cfg.server_ip)
     script = boot_script(base, list(cfg.files)) if boot is None else boot
     for name, text in {"boot.ipxe": script, **extra}.items():
         (srv / name).write_text(text)
@@ -179,7 +196,8 @@ def _prepare(cfg: LabConfig, out: Path, boot: str | None,
     return srv, files
 
 
-def _start_servers(ns: Netns, cfg: LabConfig, out: Path, srv: Path, t0: float) -> None:
+def _start_servers(ns: Netns, cfg: LabConfig, out: Path, srv: Path, t0: float
+                   ) -> Target | None:
     err = out / "tcpdump.stderr"
     # --immediate-mode: without it packets still in the capture buffer are lost when
     # tcpdump is stopped (seen: 15 of 143 packets kept, the whole HTTP transfer lost).
@@ -199,11 +217,18 @@ def _start_servers(ns: Netns, cfg: LabConfig, out: Path, srv: Path, t0: float) -
             "--bind", cfg.server_ip, "--t0", repr(t0)]
     _start_httpd(ns, [*base, "--port", "80", "--log", str(out / "http.csv")],
                  out / "httpd.stderr", "HTTP server")
+    target = None
+    if cfg.san is not None:  # the disk's target, and its disappearance when asked for
+        try:
+            target = start_target(ns, cfg.san, cfg.server_ip, server_bridge(cfg), out, t0)
+        except RuntimeError as e:
+            raise LabError(str(e)) from None
     if cfg.transport == "https":  # the files: HTTPS on 443 with the configured certificate
         leaf = Path(cfg.tls or "") / ("server" if cfg.certificate == "trusted" else "rogue")
         _start_httpd(ns, [*base, "--port", "443", "--log", str(out / "https.csv"),
                           "--tls-cert", f"{leaf}-chain.crt", "--tls-key", f"{leaf}.key"],
                      out / "httpsd.stderr", "HTTPS server")
+    return target
 
 
 def _start_httpd(ns: Netns, argv: list[str], err: Path, what: str) -> None:
@@ -240,6 +265,8 @@ def run_lab(cfg: LabConfig, out: Path, say: Callable[[str], None] = print, *,
         LabError: the lab could not be set up.
         KeyboardInterrupt: on SIGINT, SIGTERM or SIGHUP, after cleaning up.
     """
+    if cfg.san is not None and markers == Markers():
+        markers = SAN_MARKERS
     if cfg.accel == "kvm" and not os.access("/dev/kvm", os.R_OK | os.W_OK):
         raise LabError("accel: kvm asked for but /dev/kvm is not usable")
     out.mkdir(parents=True, exist_ok=True)
@@ -266,6 +293,7 @@ def run_lab(cfg: LabConfig, out: Path, say: Callable[[str], None] = print, *,
     for s in old:
         signal.signal(s, interrupted)
     status, error = "error", ""
+    target: Target | None = None
     try:
         try:
             net = setup_network(ns, cfg, taps, out,
@@ -273,9 +301,11 @@ def run_lab(cfg: LabConfig, out: Path, say: Callable[[str], None] = print, *,
         except RuntimeError as e:
             raise LabError(str(e)) from None
         say(f"namespace {ns.name}: {net}")
-        _start_servers(ns, cfg, out, srv, t0)
-        say(f"servers up: dnsmasq (DHCP, TFTP, tftp-max {cfg.tftp_max}), HTTP, tcpdump")
-        _boot_guests(ns, cfg, out, taps, guests, readers, t0, say, markers)
+        target = _start_servers(ns, cfg, out, srv, t0)
+        say(f"servers up: dnsmasq (DHCP, TFTP, tftp-max {cfg.tftp_max}), HTTP, tcpdump"
+            + (f", {cfg.san.protocol} target" if cfg.san is not None else ""))
+        _boot_guests(ns, cfg, out, taps, guests, readers, t0, say, markers,
+                     target.seen if target is not None else None)
         status = "ok" if all(g.outcome == "done" for g in guests) else "failed"
     except (KeyboardInterrupt, _Interrupted) as e:
         status, error = "interrupted", f"interrupted ({str(e) or 'SIGINT'})"
@@ -294,6 +324,8 @@ def run_lab(cfg: LabConfig, out: Path, say: Callable[[str], None] = print, *,
                 reader.join(timeout=2.0)
             if cfg.path:
                 record["relay"] = relay_summary(out / "relay.json")
+            if target is not None:
+                record["san_target"] = target.record()
             record.update(outcome=status, error=error, guests=[asdict(g) for g in guests],
                           end_utc=datetime.now(UTC).isoformat(),
                           duration_s=round(time.monotonic() - t0, 6))
@@ -318,13 +350,16 @@ def _signals_ignored():
 
 def _boot_guests(ns: Netns, cfg: LabConfig, out: Path, taps: list[str],
                  guests: list[GuestResult], readers: list[ConsoleReader], t0: float,
-                 say: Callable[[str], None], markers: Markers) -> None:
+                 say: Callable[[str], None], markers: Markers,
+                 watch: Callable[[float, str], None] | None = None) -> None:
     events: dict[int, tuple[str, str, float]] = {}
     lock = threading.Lock()
     procs: dict[int, subprocess.Popen] = {}
 
     def on_line(g: GuestResult) -> Callable[[float, str], None]:
         def seen(t: float, text: str) -> None:
+            if watch is not None:
+                watch(t, text)
             for key, name in (*_MILESTONES.items(), (markers.done, "done")):
                 if key in text and name not in g.milestones:
                     g.milestones[name] = round(t - g.start_s, 6)

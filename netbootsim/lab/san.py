@@ -1,0 +1,298 @@
+"""SAN boot in the lab (issue 17, item 4): a small bootable disk, its iSCSI and AoE targets.
+
+``netbootsim lab san-disk`` writes a disk image a BIOS boots from: an MBR partition table,
+one FAT16 partition with SYSLINUX (Debian's ``syslinux``: its MBR code, its boot sector
+and ``ldlinux.sys``), a Linux kernel (``vmlinuz``: by default Debian's current
+``linux-image-amd64``, taken from its package without installing it) and an ``initrd``
+of seeded random bytes (only its size matters: the guest is stopped when the kernel
+prints its first line, before it would unpack it). SYSLINUX writes through the BIOS,
+which SeaBIOS copies to the serial console, and the kernel writes to it
+(``console=ttyS0``), so the console shows each stage: iPXE hands over to the disk's MBR
+(``Booting from SAN device``), SYSLINUX starts (``SYSLINUX``), loads both files through
+the BIOS disk calls that iPXE answers over the SAN (``Loading vmlinuz``, ``Loading
+initrd``), the kernel's setup code starts (``Probing EDD``, each character twice: the
+hand-over), and the kernel proper runs (``Linux version``: the guest is done).
+
+The case ``san`` of ``lab run`` serves that image from the lab namespace, as one iSCSI
+target (Debian's ``tgt``: ``tgtd`` in the foreground, its LUN 1; LUN 0 is tgt's
+controller) or one AoE target (Debian's ``vblade``, shelf 0 slot 0, on the servers'
+bridge), and the guest's script is ``sanboot`` with its URI. ``vanish_after`` kills the
+target (SIGKILL) that long after the console shows ``Booting from SAN``: what iPXE does
+when its target disappears mid-boot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+
+__all__ = ["AOE_URI", "DISK_FILES", "IQN", "ISCSI_PORT", "KERNEL_MARK", "SanOptions",
+           "Target", "debian_kernel", "make_disk", "read_disk", "san_script", "san_uri",
+           "start_target"]
+
+#: The lab target's iSCSI name (RFC 3720 §3.2.6.3.1 ``iqn.`` form).
+IQN = "iqn.2026-12.org.netbootsim:lab-disk"
+#: The iSCSI well-known port (RFC 3720 §13.2 [rfc3720]).
+ISCSI_PORT = 3260
+#: tgt's first LUN that is a disk (LUN 0 is its controller).
+ISCSI_LUN = 1
+#: The AoE target's address: shelf 0, slot 0 (vblade's arguments, iPXE's ``aoe:e0.0``).
+AOE_URI = "aoe:e0.0"
+#: What ``lab san-disk`` writes into its directory.
+DISK_FILES = ("disk.img", "disk.json")
+#: The partition's first sector (1 MiB aligned, as fdisk does).
+PART_START = 2048
+SECTOR = 512
+#: The console line that ends a san guest: the kernel read from the SAN disk runs.
+KERNEL_MARK = "Linux version"
+#: The console line after which ``vanish_after`` counts (iPXE hands over to the MBR).
+VANISH_FROM = "Booting from SAN"
+SYSLINUX_MBR = Path("/usr/lib/syslinux/mbr/mbr.bin")
+SYSLINUX_CFG = """DEFAULT linux
+PROMPT 0
+TIMEOUT 0
+LABEL linux
+  KERNEL vmlinuz
+  INITRD initrd
+  APPEND console=ttyS0,115200 earlyprintk=serial,ttyS0,115200
+"""
+
+
+@dataclass(frozen=True)
+class SanOptions:
+    """The ``san`` section of a lab config (case ``san``).
+
+    Attributes:
+        protocol: ``iscsi`` (tgt) or ``aoe`` (vblade).
+        disk: a ``netbootsim lab san-disk`` directory (absolute).
+        vanish_after: kill the target this many seconds after the console shows
+            ``Booting from SAN``; ``None``: it stays.
+    """
+
+    protocol: str
+    disk: str
+    vanish_after: float | None = None
+
+
+def san_uri(protocol: str, server_ip: str) -> str:
+    """IPXE's SAN URI of the lab target (``iscsi:<server>:<proto>:<port>:<lun>:<iqn>``)."""
+    if protocol == "iscsi":
+        return f"iscsi:{server_ip}:::{ISCSI_LUN}:{IQN}"
+    return AOE_URI
+
+
+def san_script(protocol: str, server_ip: str) -> str:
+    """The guest's ``boot.ipxe``: ``sanboot`` the lab disk, or say why it could not."""
+    return "\n".join(["#!ipxe", "echo NBS-SCRIPT", f"sanboot {san_uri(protocol, server_ip)}"
+                      " || goto nbs_fail", ":nbs_fail", "echo NBS-FAIL ${errno}",
+                      "exit 1"]) + "\n"
+
+
+def _run(argv: list[str], **kw) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(argv, check=True, capture_output=True, text=True, **kw)
+    except subprocess.CalledProcessError as e:
+        raise RuntimeError(f"{' '.join(argv)} failed ({e.returncode}): "
+                           f"{(e.stderr or e.stdout).strip()[-500:]}") from None
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def debian_kernel(dest: Path) -> dict:
+    """Debian's current ``linux-image-amd64`` kernel, copied to ``dest`` (not installed).
+
+    ``apt-get download`` fetches the package the metapackage depends on; its
+    ``/boot/vmlinuz-*`` is extracted with ``dpkg-deb -x``.
+
+    Returns:
+        ``{"package": name, "version": version}``.
+    """
+    deps = _run(["apt-cache", "depends", "linux-image-amd64"]).stdout
+    names = [line.split(":", 1)[1].strip() for line in deps.splitlines()
+             if line.strip().startswith("Depends:") and "linux-image-" in line]
+    if not names:
+        raise RuntimeError("apt-cache knows no linux-image-amd64 (run apt-get update)")
+    with tempfile.TemporaryDirectory(prefix="nbs-kernel-") as tmp:
+        _run(["apt-get", "download", names[0]], cwd=tmp)
+        (deb,) = Path(tmp).glob("*.deb")
+        _run(["dpkg-deb", "-x", str(deb), str(Path(tmp) / "x")])
+        (kernel,) = (Path(tmp) / "x" / "boot").glob("vmlinuz-*")
+        shutil.copy(kernel, dest)
+        version = _run(["dpkg-deb", "-f", str(deb), "Version"]).stdout.strip()
+    return {"package": names[0], "version": version}
+
+
+def make_disk(out: Path, kernel: Path | None, initrd_bytes: int, seed: int = 1) -> dict:
+    """Write ``disk.img`` and ``disk.json`` into ``out`` (see the module docstring).
+
+    Args:
+        out: the directory (created; must not hold a disk already).
+        kernel: a bzImage; ``None``: Debian's (:func:`debian_kernel`).
+        initrd_bytes: size of the random ``initrd``.
+        seed: seed of the numpy Generator that writes it.
+
+    Returns:
+        What ``disk.json`` holds: the files' sizes and SHA-256, the layout, the kernel's
+        origin.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="nbs-disk-") as tmp:
+        work = Path(tmp)
+        vmlinuz = work / "vmlinuz"
+        if kernel is None:
+            origin = {"debian": debian_kernel(vmlinuz)}
+        else:
+            shutil.copy(kernel, vmlinuz)
+            origin = {"file": str(kernel)}
+        initrd = work / "initrd"
+        rng = np.random.default_rng(seed)
+        with open(initrd, "wb") as f:
+            left = initrd_bytes
+            while left:
+                n = min(left, 1 << 22)
+                f.write(rng.integers(0, 256, n, dtype=np.uint8).tobytes())
+                left -= n
+        cfg = work / "syslinux.cfg"
+        cfg.write_text(SYSLINUX_CFG)
+        payload = vmlinuz.stat().st_size + initrd_bytes
+        part_mib = max(32, -(-(payload + (8 << 20)) // (1 << 20)))  # FAT16 wants >= 16 MiB
+        img = work / "disk.img"
+        with open(img, "wb") as f:
+            f.truncate((PART_START * SECTOR) + (part_mib << 20))
+        _run(["sfdisk", "--no-reread", "--no-tell-kernel", str(img)],
+             input=f"label: dos\nlabel-id: 0x4e425344\nstart={PART_START}, type=e, bootable\n")
+        offset = PART_START * SECTOR
+        _run(["mkfs.fat", "-F", "16", "-n", "NBSDISK", "-i", "4e425344",
+              f"--offset={PART_START}", str(img), str(part_mib * 1024)])
+        _run(["mcopy", "-i", f"{img}@@{offset}", str(cfg), str(vmlinuz), str(initrd), "::"])
+        _run(["syslinux", "--install", f"--offset={offset}", str(img)])
+        with open(img, "r+b") as f:  # SYSLINUX's MBR code, the partition table kept
+            f.write(SYSLINUX_MBR.read_bytes()[:440])
+        record = {
+            "disk_bytes": img.stat().st_size, "partition_start_sector": PART_START,
+            "partition_mib": part_mib, "filesystem": "FAT16",
+            "boot_loader": _run(["dpkg-query", "-W", "-f=${Version}", "syslinux"]).stdout,
+            "kernel": {**origin, "bytes": vmlinuz.stat().st_size,
+                       "sha256": _sha256(vmlinuz)},
+            "initrd": {"bytes": initrd_bytes, "seed": seed, "sha256": _sha256(initrd)},
+            "syslinux_cfg": SYSLINUX_CFG,
+        }
+        record["sha256"] = _sha256(img)
+        shutil.move(str(img), out / "disk.img")
+    (out / "disk.json").write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def read_disk(where: Path) -> dict:
+    """The ``disk.json`` of a ``lab san-disk`` directory.
+
+    Raises:
+        InputError: not such a directory.
+    """
+    missing = [f for f in DISK_FILES if not (where / f).is_file()]
+    if missing:
+        raise InputError.single(str(where), 0, "san.disk",
+                                f"not a 'netbootsim lab san-disk' directory (no "
+                                f"{', '.join(missing)})")
+    return json.loads((where / "disk.json").read_text())
+
+
+class Target:
+    """A running lab target; kills it ``vanish_after`` after the console's hand-over line.
+
+    Attributes:
+        proc: the target's process (tgtd or vblade).
+        vanished_s: when it was killed, seconds since the run start (``None``: never).
+    """
+
+    def __init__(self, proc: subprocess.Popen, vanish_after: float | None, t0: float):
+        self.proc, self.vanish_after, self.t0 = proc, vanish_after, t0
+        self.vanished_s: float | None = None
+        self._timer: threading.Timer | None = None
+
+    def seen(self, _t: float, text: str) -> None:
+        """A console line of any guest (the runner's hook)."""
+        if self.vanish_after is None or self._timer is not None or VANISH_FROM not in text:
+            return
+        self._timer = threading.Timer(self.vanish_after, self.vanish)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def vanish(self) -> None:
+        """Kill the target now (SIGKILL: no goodbye on the wire, as a crashed array)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.vanished_s = round(time.monotonic() - self.t0, 6)
+
+    def record(self) -> dict[str, Any]:
+        """What ``run.json`` keeps of it."""
+        return {"vanish_after_s": self.vanish_after, "vanished_s": self.vanished_s}
+
+
+def start_target(ns: Any, opts: SanOptions, server_ip: str, bridge: str, out: Path,
+                 t0: float) -> Target:
+    """Serve ``opts.disk``'s image in the namespace ``ns`` as its protocol's target.
+
+    iSCSI: ``tgtd`` in the foreground (its control socket is abstract, so it belongs to
+    the namespace), then ``tgtadm`` makes the target, LUN 1 read-only on the image, open
+    to every initiator. AoE: ``vblade -r 0 0 BRIDGE IMAGE`` (read-only). Waits until the
+    target answers (tgtadm) or says it serves (vblade).
+
+    Raises:
+        RuntimeError: it did not start.
+    """
+    image = str(Path(opts.disk) / "disk.img")
+    if opts.protocol == "iscsi":
+        err = open(out / "tgtd.stderr", "wb")  # noqa: SIM115 - kept for the process
+        proc = ns.spawn(["tgtd", "-f", "--iscsi", f"portal={server_ip}:{ISCSI_PORT}"],
+                        stdout=err, stderr=err)
+        err.close()
+
+        def adm(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run(["ip", "netns", "exec", ns.name, "tgtadm", "--lld", "iscsi",
+                                   *args], capture_output=True, text=True, check=False)
+
+        deadline = time.monotonic() + 10.0
+        while adm("--op", "show", "--mode", "sys").returncode != 0:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"tgtd did not start: "
+                                   f"{(out / 'tgtd.stderr').read_text()[-500:]}")
+            time.sleep(0.05)
+        for args in (("--op", "new", "--mode", "target", "--tid", "1", "-T", IQN),
+                     ("--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun",
+                      str(ISCSI_LUN), "-b", image),
+                     ("--op", "update", "--mode", "logicalunit", "--tid", "1", "--lun",
+                      str(ISCSI_LUN), "--params", "readonly=1"),
+                     ("--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL")):
+            res = adm(*args)
+            if res.returncode != 0:
+                raise RuntimeError(f"tgtadm {' '.join(args)}: {res.stderr.strip()}")
+    else:
+        err = open(out / "vblade.stderr", "wb")  # noqa: SIM115
+        proc = ns.spawn(["vblade", "-r", "0", "0", bridge, image], stdout=err, stderr=err)
+        err.close()
+        deadline = time.monotonic() + 10.0
+        while "e0.0" not in (out / "vblade.stderr").read_text(errors="replace"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"vblade did not start: "
+                                   f"{(out / 'vblade.stderr').read_text()[-500:]}")
+            time.sleep(0.05)
+    return Target(proc, opts.vanish_after, t0)

@@ -1,0 +1,240 @@
+"""The lab's SAN case (issue 17, item 4): config, disk, decoding a capture, the section.
+
+The committed traces (lab/traces4, ``netbootsim lab matrix lab/matrix4.yaml``) keep the
+decoded ``san.csv`` of each run (the captures are kept cut to their headers), so these
+tests need no QEMU, no target and no iPXE build.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import dpkt
+import pytest
+
+from netbootsim.errors import InputError
+from netbootsim.lab.config import load_config, parse_config
+from netbootsim.lab.matrix import _truncate
+from netbootsim.lab.san import IQN, san_script, san_uri
+from netbootsim.lab.sanread import (
+    aoe_commands,
+    iscsi_commands,
+    read_san_csv,
+    write_san_csv,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+TRACES = ROOT / "lab" / "traces4"
+SERVER, CLIENT = "192.168.77.1", "192.168.77.129"
+SMAC, CMAC = b"\x02\x00\x00\x00\x00\x01", b"\x52\x54\x00\x77\x00\x00"
+
+
+def _disk_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "disk"
+    d.mkdir()
+    (d / "disk.img").write_bytes(b"\0" * 512)
+    (d / "disk.json").write_text("{}")
+    return d
+
+
+def test_a_san_config_and_its_script(tmp_path):
+    disk = _disk_dir(tmp_path)
+    cfg = parse_config({"case": "san", "san": {"protocol": "iscsi", "disk": str(disk),
+                                               "vanish_after": "300ms"}}, "x")
+    assert cfg.transport == "http" and cfg.san.protocol == "iscsi"
+    assert cfg.san.vanish_after == pytest.approx(0.3) and cfg.san.disk == str(disk)
+    # iPXE's URI: iscsi:<server>:<protocol>:<port>:<LUN>:<target name>; tgt's disk is LUN 1
+    assert san_uri("iscsi", SERVER) == f"iscsi:{SERVER}:::1:{IQN}"
+    assert san_uri("aoe", SERVER) == "aoe:e0.0"
+    assert "sanboot aoe:e0.0 || goto nbs_fail" in san_script("aoe", SERVER)
+
+
+def test_bad_san_configs_name_file_line_and_field(tmp_path):
+    disk = _disk_dir(tmp_path)
+    p = tmp_path / "bad.yaml"
+    p.write_text("case: san\n"
+                 f"san: {{protocol: fcoe, disk: {tmp_path}, vanish_after: 3, colour: red}}\n"
+                 "firmware: ovmf\n")
+    with pytest.raises(InputError) as e:
+        load_config(p)
+    text = str(e.value)
+    for expected in [f"{p}:2: san.protocol: 'fcoe' is not one of iscsi, aoe",
+                     f"{p}:2: san.disk: {tmp_path}: not a 'netbootsim lab san-disk' "
+                     "directory (no disk.img, disk.json)",
+                     f"{p}:2: san.vanish_after: 3 has no unit",
+                     f"{p}:2: san.colour: unknown field",
+                     f"{p}:3: firmware: the san case boots a BIOS disk"]:
+        assert expected in text, (expected, text)
+    with pytest.raises(InputError, match="x: san: the san case needs it"):
+        parse_config({"case": "san"}, "x")
+    with pytest.raises(InputError, match="san: only the san case boots from a SAN target"):
+        parse_config({"case": "http", "san": {"protocol": "aoe", "disk": str(disk)}}, "x")
+    with pytest.raises(InputError, match="san.disk: required"):
+        parse_config({"case": "san", "san": {"protocol": "aoe"}}, "x")
+
+
+# -- a capture by hand ------------------------------------------------------------------
+
+def _tcp(t, from_client, seq, ack, payload=b"", flags=0x18):
+    src, dst = (CLIENT, SERVER) if from_client else (SERVER, CLIENT)
+    tcp = dpkt.tcp.TCP(sport=40000 if from_client else 3260,
+                       dport=3260 if from_client else 40000, seq=seq, ack=ack, flags=flags,
+                       win=4096, data=payload)
+    ip = dpkt.ip.IP(src=socket.inet_aton(src), dst=socket.inet_aton(dst), p=6, data=tcp)
+    ip.len = len(ip)
+    eth = dpkt.ethernet.Ethernet(src=CMAC if from_client else SMAC,
+                                 dst=SMAC if from_client else CMAC, data=ip)
+    return t, bytes(eth)
+
+
+def _bhs(opcode, flags=0, dlen=0, itt=b"\0\0\0\0", cdb=b""):
+    h = bytearray(48)
+    h[0], h[1] = opcode, flags
+    h[5:8] = dlen.to_bytes(3, "big")
+    h[16:20] = itt
+    h[32:32 + len(cdb)] = cdb
+    return bytes(h)
+
+
+def _write_pcap(path, frames, t0=1000.0):
+    with open(path, "wb") as f:
+        w = dpkt.pcap.Writer(f)
+        for t, buf in frames:
+            w.writepkt(buf, ts=t0 + t)
+
+
+def test_iscsi_login_and_a_read_decoded_by_hand(tmp_path):
+    # Client ISN 999, server ISN 4999: their first data bytes are seq 1000 and 5000.
+    login_rsp = _bhs(0x23, 0x83, dlen=5) + b"a=b\0\0" + b"\0\0\0"  # T + NSG 3; 5 -> 8 padded
+    read10 = bytes([0x28, 0, 0, 0, 0x08, 0, 0, 0, 8, 0])  # LBA 2048, 8 blocks
+    data = bytes(range(256)) * 16  # 4096 bytes
+    first = _bhs(0x25, 0x00, dlen=4096, itt=b"\0\0\0\7") + data[:1000]
+    rest = data[1000:] + _bhs(0x25, 0x81, dlen=0, itt=b"\0\0\0\7")  # F + S: status with it
+    frames = [
+        _tcp(1.000, True, 999, 0, flags=0x02),  # SYN
+        _tcp(1.001, False, 4999, 1000, flags=0x12),
+        _tcp(1.002, True, 1000, 5000, _bhs(0x03, 0x87)),  # Login Request
+        _tcp(1.010, False, 5000, 1048, login_rsp),
+        _tcp(1.020, True, 1048, 5056, _bhs(0x01, 0xC0, itt=b"\0\0\0\7", cdb=read10)),
+        _tcp(1.030, False, 5056, 1096, first),
+        _tcp(1.031, False, 5056 + len(first), 1096, rest),
+    ]
+    pcap = tmp_path / "capture.pcap"
+    _write_pcap(pcap, frames)
+    login, read = iscsi_commands(pcap, 1000.0, SERVER)
+    # the login from the SYN (1.000) to the final Login Response's last byte (1.010)
+    assert (login.op, login.t_cmd, login.t_done) == ("login", pytest.approx(1.0),
+                                                     pytest.approx(1.010))
+    # the READ: its CDB at 1.020; its data cross two segments, the status PDU in the
+    # second (1.031): done then, 4096 data bytes, LBA 2048, 8 sectors
+    assert (read.op, read.lba, read.sectors, read.data_bytes) == ("read", 2048, 8, 4096)
+    assert read.t_cmd == pytest.approx(1.020) and read.t_done == pytest.approx(1.031)
+
+
+def _aoe(t, response, tag, command=0, ata=b"", data=b""):
+    h = bytearray(10)
+    h[0] = 0x10 | (0x08 if response else 0)  # version 1, flag R
+    h[2:4], h[4], h[5], h[6:10] = b"\0\0", 0, command, tag.to_bytes(4, "big")
+    frame = (CMAC if response else SMAC) + (SMAC if response else CMAC) + b"\x88\xa2" + \
+        bytes(h) + ata + data
+    return t, frame + b"\0" * max(0, 60 - len(frame))  # Ethernet's minimum frame
+
+
+def _ata(count, cmd, lba):
+    return bytes([0x40, 0, count, cmd]) + lba.to_bytes(6, "little") + b"\0\0"
+
+
+def test_aoe_reads_retransmissions_and_a_lost_command_by_hand(tmp_path):
+    frames = [
+        _aoe(1.5, False, 3, command=1),
+        _aoe(1.5001, True, 3, command=1),  # a config answer, padded to 60 bytes
+        _aoe(2.0, False, 1, ata=_ata(2, 0x24, 100)),
+        _aoe(2.25, False, 1, ata=_ata(2, 0x24, 100)),  # the same tag again: a resend
+        _aoe(2.26, True, 1, ata=_ata(2, 0x50, 100), data=b"x" * 1024),
+        _aoe(3.0, False, 2, ata=_ata(1, 0x24, 7)),  # never answered
+    ]
+    pcap = tmp_path / "capture.pcap"
+    _write_pcap(pcap, frames)
+    config, first, lost = aoe_commands(pcap, 1000.0)
+    assert config.op == "config" and config.t_done == pytest.approx(1.5001)
+    assert (first.lba, first.sectors, first.sends, first.data_bytes) == (100, 2, 2, 1024)
+    assert first.t_cmd == pytest.approx(2.0) and first.t_done == pytest.approx(2.26)
+    assert lost.lba == 7 and math.isnan(lost.t_done) and lost.sends == 1
+    # san.csv keeps them as they were
+    write_san_csv([config, first, lost], tmp_path / "san.csv")
+    back = read_san_csv(tmp_path / "san.csv")
+    assert [(c.op, c.lba, c.sends, c.data_bytes) for c in back] == \
+        [("config", -1, 1, 0), ("read", 100, 2, 1024), ("read", 7, 1, 0)]
+    assert math.isnan(back[2].t_done)
+
+
+def test_a_cut_capture_keeps_each_frame_head_and_length(tmp_path):
+    frames = [_aoe(2.0, True, 1, ata=_ata(2, 0x50, 100), data=b"y" * 1024),
+              _aoe(2.5, False, 2, ata=_ata(1, 0x24, 7))]
+    src = tmp_path / "capture.pcap"
+    _write_pcap(src, frames)
+    with open(src, "rb") as s, gzip.open(tmp_path / "cut.pcap.gz", "wb") as d:
+        _truncate(s, d, 40)
+    with gzip.open(tmp_path / "cut.pcap.gz", "rb") as f:
+        reader = dpkt.pcap.Reader(f)
+        got = [(ts, len(buf), hdr_len) for (ts, buf), hdr_len in
+               zip(reader, (1060, 60), strict=True)]
+    assert [(round(ts - 1000.0, 6), n) for ts, n, _ in got] == [(2.0, 40), (2.5, 40)]
+    # the record header keeps each frame's length on the wire
+    raw = gzip.decompress((tmp_path / "cut.pcap.gz").read_bytes())
+    assert int.from_bytes(raw[24 + 12:24 + 16], "little") == 14 + 22 + 1024
+
+
+@pytest.mark.skipif(any(shutil.which(t) is None for t in ("sfdisk", "mkfs.fat", "mcopy",
+                                                          "syslinux")),
+                    reason="needs the lab's disk tools (netbootsim lab install)")
+def test_make_disk_writes_a_bootable_fat_disk(tmp_path):
+    from netbootsim.lab.san import PART_START, SYSLINUX_MBR, make_disk
+
+    kernel = tmp_path / "bzImage"
+    kernel.write_bytes(b"K" * 100_000)  # any file: SYSLINUX is not run here
+    rec = make_disk(tmp_path / "d", kernel, 1 << 20, seed=3)
+    img = tmp_path / "d" / "disk.img"
+    table = json.loads(subprocess.run(["sfdisk", "--json", str(img)], capture_output=True,
+                                      text=True, check=True).stdout)["partitiontable"]
+    (part,) = table["partitions"]
+    assert part["start"] == PART_START and part.get("bootable") and part["type"] == "e"
+    assert img.read_bytes()[:440] == SYSLINUX_MBR.read_bytes()[:440]
+    listing = subprocess.run(["mdir", "-a", "-b", "-i", f"{img}@@{PART_START * 512}", "::"],
+                             capture_output=True, text=True, check=True).stdout
+    assert {"::/vmlinuz", "::/initrd", "::/syslinux.cfg", "::/ldlinux.sys"} <= \
+        {x.strip() for x in listing.splitlines()}  # -a: SYSLINUX's hidden files too
+    assert rec["initrd"]["bytes"] == 1 << 20 and rec["kernel"]["bytes"] == 100_000
+    again = make_disk(tmp_path / "e", kernel, 1 << 20, seed=3)
+    assert again["initrd"]["sha256"] == rec["initrd"]["sha256"]  # the seed's bytes
+
+
+def test_the_san_section_from_the_committed_traces(tmp_path):
+    from netbootsim.lab.sanround import BEGIN, END, main, runs
+
+    rs = {r["dir"]: r for r in runs(TRACES)}
+    iscsi = [r for r in rs.values() if r["cell"] == "iscsi"]
+    aoe = [r for r in rs.values() if r["cell"] == "aoe"]
+    assert len(iscsi) == 3 and len(aoe) == 3 and all(r["ok"] for r in iscsi + aoe)
+    for r in iscsi + aoe:
+        # the same disk read to the hand-over: 8,247,232 B of kernel + 24 MiB of initrd,
+        # with the FAT and SYSLINUX's own reads, 33.6 MB either way
+        assert 33.5e6 < r["read_bytes"] < 33.7e6
+    # SYSLINUX reads at most 127 sectors a BIOS call (EDD); iPXE sends each as one READ
+    assert all(r["sizes"].most_common(1)[0][0] == 127 for r in iscsi)
+    # over AoE iPXE splits each call into commands of 2 sectors (1,024 B in a frame)
+    assert all(r["sizes"].most_common(1)[0][0] == 2 for r in aoe)
+    out = tmp_path / "calibration.md"
+    out.write_text("# Calibration\n")
+    assert main([str(TRACES), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert BEGIN in text and END in text and "| iscsi | 3 | 3 |" in text
+    vanished = [r for r in rs.values() if r["vanish"] is not None]
+    assert {r["cell"] for r in vanished} == {"iscsi-vanish", "aoe-vanish"}
+    assert all(not r["ok"] for r in vanished)  # neither boots once its target is gone
