@@ -479,14 +479,18 @@ def write_report(path: Path, prof_name: str, f: Fit, rows: list[dict], runs: lis
         "  iPXE was measured in the second round below, but no profile is fitted from it yet.",
         "- A UEFI server's PXE client: measured under OVMF below (EDK2's offer wait, its",
         "  TFTP block size); its speeds there are the emulator's, so no profile is fitted.",
+        "- SAN boot: iPXE's iSCSI and AoE attach and the boot loader's reads were measured",
+        "  below; the simulator has no SAN model yet, so nothing is fitted from them.",
         "",
     ]
-    # the second round's sections (python -m netbootsim.lab.round2, .uefi) are kept
-    from . import round2, uefi
+    # the second round's sections (python -m netbootsim.lab.round2, .uefi, .sanround)
+    # are kept
+    from . import round2, sanround, uefi
 
     old = path.read_text() if path.exists() else ""
     for mod, heading in ((round2, "## Second round: today's iPXE, HTTP and HTTPS"),
-                         (uefi, "## Second round: a UEFI guest against a BIOS guest")):
+                         (uefi, "## Second round: a UEFI guest against a BIOS guest"),
+                         (sanround, sanround.HEADING)):
         if mod.BEGIN in old and mod.END in old:
             kept = old[old.index(mod.BEGIN):old.index(mod.END) + len(mod.END)]
             lines += [heading, "", kept, ""]

@@ -118,6 +118,11 @@ class LabConfig:
             case on ``nic: virtio`` with an ``efi-x86_64`` build).
         san: the case ``san``: the target's protocol, the disk it serves and when it
             vanishes (:class:`~netbootsim.lab.san.SanOptions`).
+        verify: the cases ``http`` and ``https``: each file is served with a detached
+            signature by the ``tls`` directory's code-signing key, and the script checks
+            it with ``imgverify``: ``signed`` (the files as signed) or ``tampered`` (the
+            first file with one byte changed after signing: iPXE must refuse it).
+            ``None``: no signatures.
     """
 
     file: str
@@ -141,6 +146,7 @@ class LabConfig:
     certificate: str = "trusted"
     firmware: str = "seabios"
     san: SanOptions | None = None
+    verify: str | None = None
 
     @property
     def rom(self) -> str:
@@ -172,7 +178,7 @@ class LabConfig:
 _NICS = {"e1000", "e1000e", "rtl8139", "virtio", "pcnet", "eepro100", "ne2k_pci", "vmxnet3"}
 _KNOWN = {"case", "guests", "files", "tftp_max", "timeout", "accel", "seed", "transport",
           "memory", "nic", "subnet", "stagger", "snaplen", "dhcp", "path", "ipxe", "tls",
-          "certificate", "firmware", "san"}
+          "certificate", "firmware", "san", "verify"}
 
 
 def _line(node: Any, key: Any) -> int:
@@ -278,6 +284,7 @@ def parse_config(data: Any, file: str, lines: dict[str, int] | None = None) -> L
 
     for name, choices in (("accel", ("tcg", "kvm")), ("transport", ("tftp", "http", "https")),
                           ("certificate", ("trusted", "rogue")),
+                          ("verify", ("signed", "tampered")),
                           ("firmware", ("seabios", "ovmf")),
                           ("nic", tuple(sorted(_NICS)))):
         if name in data:
@@ -354,8 +361,16 @@ def parse_config(data: Any, file: str, lines: dict[str, int] | None = None) -> L
                     file, lines.get("case", 0), need, "the https case needs it: Debian's "
                     "2019 ROM has no HTTPS; make TLS_DIR with netbootsim lab tls and build "
                     "one with netbootsim lab build-ipxe --trust TLS_DIR/ca.crt"))
-    elif "certificate" in data or "tls" in data:
+    elif "certificate" in data or ("tls" in data and "verify" not in data):
         bad("tls" if "tls" in data else "certificate", "only the https case serves HTTPS")
+    if "verify" in data:
+        if out.get("case") not in ("http", "https"):
+            bad("verify", "only the http and https cases fetch files to verify")
+        for need in ("ipxe", "tls"):
+            if need not in data:
+                bad("verify", f"needs {need}: a build trusting the lab CA (netbootsim lab "
+                    "build-ipxe --trust TLS_DIR/ca.crt) and the lab tls directory whose "
+                    "code-signing key signs the files")
 
     if out.get("case") == "san":
         if "san" not in data:

@@ -14,12 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DONE_MARK", "FAIL_MARK", "boot_script", "write_files"]
+__all__ = ["DONE_MARK", "FAIL_MARK", "VERIFY_END", "VERIFY_START", "boot_script",
+           "write_files"]
 
 #: Printed by the script when every file is fetched.
 DONE_MARK = "NBS-DONE"
 #: Printed by the script when a fetch fails.
 FAIL_MARK = "NBS-FAIL"
+
+#: Printed by the script just before and just after it verifies a file (``verify``).
+VERIFY_START = "NBS-VERIFY-START"
+VERIFY_END = "NBS-VERIFY-END"
 
 _CHUNK = 1 << 22
 
@@ -49,15 +54,24 @@ def write_files(directory: Path, files: dict[str, int], seed: int) -> dict[str, 
     return digests
 
 
-def boot_script(base_url: str, files: list[str]) -> str:
+def boot_script(base_url: str, files: list[str], verify: bool = False) -> str:
     """The ``#!ipxe`` script that fetches ``files`` from ``base_url`` and says it is done.
 
     Args:
         base_url: ``tftp://10.0.0.1`` or ``http://10.0.0.1``, no trailing slash.
         files: file names, fetched in this order.
+        verify: also fetch each file's detached signature ``<name>.sig`` and check it
+            with ``imgverify`` between two marker lines (:data:`VERIFY_START`,
+            :data:`VERIFY_END`), whose console times bracket the check.
     """
     lines = ["#!ipxe", "echo NBS-SCRIPT"]
-    lines += [f"imgfetch {base_url}/{name} || goto nbs_fail" for name in files]
+    for name in files:
+        lines.append(f"imgfetch {base_url}/{name} || goto nbs_fail")
+        if verify:
+            lines += [f"imgfetch {base_url}/{name}.sig || goto nbs_fail",
+                      f"echo {VERIFY_START} {name}",
+                      f"imgverify {name} {name}.sig || goto nbs_fail",
+                      f"echo {VERIFY_END} {name}"]
     lines += ["imgstat", f"echo {DONE_MARK}", "exit",
               ":nbs_fail", f"echo {FAIL_MARK} ${{errno}}", "exit 1"]
     return "\n".join(lines) + "\n"

@@ -39,6 +39,7 @@ from .netns import Netns, stop_process
 from .payload import DONE_MARK, FAIL_MARK, boot_script, write_files
 from .san import KERNEL_MARK, Target, san_script, start_target
 from .split import capture_interface, relay_summary, server_bridge, setup_network
+from .tls import sign
 
 __all__ = ["GuestResult", "LabError", "Markers", "run_lab", "qemu_argv"]
 
@@ -175,7 +176,18 @@ def _prepare(cfg: LabConfig, out: Path, boot: str | None,
     base = f"{cfg.transport}://{cfg.server_ip}"
     if boot is None and cfg.san is not None:
         boot = san_script(cfg.san.protocol, cfg.server_ip)
-    script = boot_script(base, list(cfg.files)) if boot is None else boot
+    script = boot_script(base, list(cfg.files), verify=cfg.verify is not None) \
+        if boot is None else boot
+    if cfg.verify is not None:  # each file's signature, then (tampered) a byte changed
+        for name in cfg.files:
+            sign(srv / name, Path(cfg.tls or ""), srv / f"{name}.sig")
+        if cfg.verify == "tampered":
+            first = srv / next(iter(cfg.files))
+            with open(first, "r+b") as f:
+                f.seek(first.stat().st_size // 2)
+                byte = f.read(1)
+                f.seek(-1, 1)
+                f.write(bytes([byte[0] ^ 0xFF]))
     for name, text in {"boot.ipxe": script, **extra}.items():
         (srv / name).write_text(text)
         (out / name).write_text(text)

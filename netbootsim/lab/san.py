@@ -34,9 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..errors import InputError
+from .payload import write_files
 
 __all__ = ["AOE_URI", "DISK_FILES", "IQN", "ISCSI_PORT", "KERNEL_MARK", "SanOptions",
            "Target", "debian_kernel", "make_disk", "read_disk", "san_script", "san_uri",
@@ -163,13 +162,7 @@ def make_disk(out: Path, kernel: Path | None, initrd_bytes: int, seed: int = 1) 
             shutil.copy(kernel, vmlinuz)
             origin = {"file": str(kernel)}
         initrd = work / "initrd"
-        rng = np.random.default_rng(seed)
-        with open(initrd, "wb") as f:
-            left = initrd_bytes
-            while left:
-                n = min(left, 1 << 22)
-                f.write(rng.integers(0, 256, n, dtype=np.uint8).tobytes())
-                left -= n
+        initrd_sha = write_files(work, {"initrd": initrd_bytes}, seed)["initrd"]
         cfg = work / "syslinux.cfg"
         cfg.write_text(SYSLINUX_CFG)
         payload = vmlinuz.stat().st_size + initrd_bytes
@@ -192,7 +185,7 @@ def make_disk(out: Path, kernel: Path | None, initrd_bytes: int, seed: int = 1) 
             "boot_loader": _run(["dpkg-query", "-W", "-f=${Version}", "syslinux"]).stdout,
             "kernel": {**origin, "bytes": vmlinuz.stat().st_size,
                        "sha256": _sha256(vmlinuz)},
-            "initrd": {"bytes": initrd_bytes, "seed": seed, "sha256": _sha256(initrd)},
+            "initrd": {"bytes": initrd_bytes, "seed": seed, "sha256": initrd_sha},
             "syslinux_cfg": SYSLINUX_CFG,
         }
         record["sha256"] = _sha256(img)

@@ -14,6 +14,10 @@
   (``crypto/rootcert.c`` [ipxe-src]), so the CA certificate itself must come in the
   chain (without it iPXE 2.0 refused the lab server: ``x509_validate_chain``, "No
   usable certificates", error 0x0216eb3c).
+* ``codesign.crt`` / ``codesign.key``: a code-signing certificate (extended key usage
+  ``codeSigning``, which iPXE's ``imgverify`` requires: ``crypto/cms.c:810``
+  [ipxe-src]) signed by the lab CA: the lab signs the files it serves with it for
+  ``imgverify`` (``openssl cms``, :func:`sign`).
 
 Keys are RSA 2048 with SHA-256 signatures, which every iPXE with HTTPS verifies
 (``crypto/rsa.c``, ``crypto/x509.c`` [ipxe-src]); certificates are valid from a day
@@ -27,11 +31,12 @@ import ipaddress
 import subprocess
 from pathlib import Path
 
-__all__ = ["FILES", "make_pki"]
+__all__ = ["FILES", "make_pki", "sign"]
 
 #: every file :func:`make_pki` writes
 FILES = ("ca.crt", "ca.key", "server.crt", "server.key", "server-chain.crt", "rogue-ca.crt",
-         "rogue-ca.key", "rogue.crt", "rogue.key", "rogue-chain.crt")
+         "rogue-ca.key", "rogue.crt", "rogue.key", "rogue-chain.crt", "codesign.crt",
+         "codesign.key")
 
 
 def _openssl(*args: str, cwd: Path) -> None:
@@ -48,16 +53,26 @@ def _ca(cwd: Path, name: str, subject: str) -> None:
              "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=cwd)
 
 
+#: Serial numbers of the leaves (each distinct under its CA).
+_SERIALS = {"server": "1", "rogue": "2", "codesign": "3"}
+
+
 def _leaf(cwd: Path, name: str, ca: str, ip: str) -> None:
     ext = cwd / f"{name}.ext"
-    ext.write_text(f"subjectAltName=IP:{ip}\nbasicConstraints=CA:FALSE\n"
-                   "keyUsage=critical,digitalSignature,keyEncipherment\n"
-                   "extendedKeyUsage=serverAuth\n")
+    if name == "codesign":
+        ext.write_text("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                       "extendedKeyUsage=codeSigning\n")
+        subject = "/CN=netbootsim lab code signing"
+    else:
+        ext.write_text(f"subjectAltName=IP:{ip}\nbasicConstraints=CA:FALSE\n"
+                       "keyUsage=critical,digitalSignature,keyEncipherment\n"
+                       "extendedKeyUsage=serverAuth\n")
+        subject = f"/CN={ip}"
     _openssl("genrsa", "-out", f"{name}.key", "2048", cwd=cwd)
-    _openssl("req", "-new", "-key", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={ip}",
+    _openssl("req", "-new", "-key", f"{name}.key", "-out", f"{name}.csr", "-subj", subject,
              cwd=cwd)
     _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key",
-             "-set_serial", "0x" + ("1" if name == "server" else "2") * 16, "-days", "3650",
+             "-set_serial", "0x" + _SERIALS[name] * 16, "-days", "3650",
              "-sha256", "-extfile", ext.name, "-out", f"{name}.crt", cwd=cwd)
     (cwd / f"{name}.csr").unlink()
     ext.unlink()
@@ -76,7 +91,21 @@ def make_pki(out: Path, server_ip: str) -> list[Path]:
     _leaf(out, "server", "ca", server_ip)
     _ca(out, "rogue-ca", "/CN=netbootsim lab rogue CA (not trusted)")
     _leaf(out, "rogue", "rogue-ca", server_ip)
+    _leaf(out, "codesign", "ca", server_ip)
     for leaf, ca in (("server", "ca"), ("rogue", "rogue-ca")):
         (out / f"{leaf}-chain.crt").write_text((out / f"{leaf}.crt").read_text() +
                                                (out / f"{ca}.crt").read_text())
     return [out / f for f in FILES]
+
+
+def sign(path: Path, tls_dir: Path, out: Path) -> None:
+    """Write ``out``: a detached CMS signature of ``path`` by the lab's code-signing key.
+
+    DER, the signer's and the CA's certificates included, no signed attributes: what
+    iPXE's ``imgverify`` reads (its documentation's ``openssl cms -sign -binary -noattr``
+    recipe).
+    """
+    _openssl("cms", "-sign", "-binary", "-noattr", "-in", str(path),
+             "-signer", str(tls_dir / "codesign.crt"), "-inkey", str(tls_dir / "codesign.key"),
+             "-certfile", str(tls_dir / "ca.crt"), "-outform", "DER", "-out", str(out),
+             cwd=out.parent)

@@ -238,3 +238,57 @@ def test_the_san_section_from_the_committed_traces(tmp_path):
     vanished = [r for r in rs.values() if r["vanish"] is not None]
     assert {r["cell"] for r in vanished} == {"iscsi-vanish", "aoe-vanish"}
     assert all(not r["ok"] for r in vanished)  # neither boots once its target is gone
+
+
+# -- imgverify (issue 17, item 3) --------------------------------------------------------
+
+def test_the_verify_script_checks_each_file_between_markers():
+    from netbootsim.lab.payload import boot_script
+
+    lines = boot_script("http://10.0.0.1", ["kernel"], verify=True).splitlines()
+    assert lines[2:7] == ["imgfetch http://10.0.0.1/kernel || goto nbs_fail",
+                          "imgfetch http://10.0.0.1/kernel.sig || goto nbs_fail",
+                          "echo NBS-VERIFY-START kernel",
+                          "imgverify kernel kernel.sig || goto nbs_fail",
+                          "echo NBS-VERIFY-END kernel"]
+
+
+def test_bad_verify_configs(tmp_path):
+    with pytest.raises(InputError) as e:
+        parse_config({"case": "tftp", "verify": "maybe"}, "x")
+    text = str(e.value)
+    assert "verify: 'maybe' is not one of signed, tampered" in text
+    assert "verify: only the http and https cases fetch files to verify" in text
+    assert "verify: needs ipxe: a build trusting the lab CA" in text
+    assert "verify: needs tls:" in text
+
+
+def test_imgverify_times_from_a_console_by_hand(tmp_path):
+    from netbootsim.lab.verify import checks, fit, section
+
+    runs = tmp_path / "traces"
+    for name, console in (
+            ("verify-signed-r1", ["1.000000\tNBS-VERIFY-START kernel",
+                                  "1.150000\tNBS-VERIFY-END kernel",
+                                  "2.000000\tNBS-VERIFY-START initrd",
+                                  "3.800000\tNBS-VERIFY-END initrd"]),
+            ("verify-tampered-r1", ["1.000000\tNBS-VERIFY-START kernel",
+                                    "1.200000\tCould not verify: Permission denied "
+                                    "(https://ipxe.org/0216e53c)",
+                                    "1.210000\tNBS-FAIL 0x0216e53c"])):
+        d = runs / name
+        d.mkdir(parents=True)
+        (d / "run.json").write_text(json.dumps(
+            {"config": {"files": {"kernel": 2 << 20, "initrd": 32 << 20}}}))
+        (d / "console-0.log").write_text("\n".join(console) + "\n")
+    signed = checks(runs / "verify-signed-r1")
+    assert [(r["file"], round(r["seconds"], 6)) for r in signed] == [("kernel", 0.15),
+                                                                     ("initrd", 1.8)]
+    # two points: per MiB (1.8 - 0.15) / (32 - 2) = 0.055 s; fixed 0.15 - 2 x 0.055 = 0.04
+    fixed, per = fit(signed)
+    assert per == pytest.approx(0.055) and fixed == pytest.approx(0.04)
+    (bad,) = checks(runs / "verify-tampered-r1")
+    assert bad["seconds"] is None and bad["error_after"] == pytest.approx(0.2)
+    assert bad["error"].startswith("Could not verify: Permission denied")
+    text = section(runs, "cmd")
+    assert "**40.0 ms + 55.0 ms per MiB**" in text and "refused after 0.200 s" in text

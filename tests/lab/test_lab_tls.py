@@ -17,7 +17,7 @@ import threading
 import pytest
 
 from netbootsim.lab.httpd import CSV_FIELDS, LabHTTPServer
-from netbootsim.lab.tls import FILES, make_pki
+from netbootsim.lab.tls import FILES, make_pki, sign
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None,
                                 reason="no openssl command (Debian package openssl)")
@@ -43,6 +43,29 @@ def test_make_pki_chains(pki):
     text = subprocess.run(["openssl", "x509", "-in", str(pki / "server.crt"), "-noout",
                            "-text"], capture_output=True, text=True, check=True).stdout
     assert "IP Address:127.0.0.1" in text and "rsaEncryption" in text
+    text = subprocess.run(["openssl", "x509", "-in", str(pki / "codesign.crt"), "-noout",
+                           "-text"], capture_output=True, text=True, check=True).stdout
+    assert "Code Signing" in text and verify("ca.crt", "codesign.crt") == 0
+
+
+def test_a_signature_verifies_and_a_changed_byte_does_not(pki, tmp_path):
+    # what imgverify checks, checked here with openssl: the detached DER signature of
+    # the file by the code-signing key, chained to the lab CA
+    f = tmp_path / "kernel"
+    f.write_bytes(bytes(range(256)) * 64)
+    sign(f, pki, tmp_path / "kernel.sig")
+
+    def check() -> int:
+        return subprocess.run(["openssl", "cms", "-verify", "-binary", "-inform", "DER",
+                               "-in", str(tmp_path / "kernel.sig"), "-content", str(f),
+                               "-CAfile", str(pki / "ca.crt"), "-purpose", "any",
+                               "-out", "/dev/null"], capture_output=True).returncode
+
+    assert check() == 0
+    data = bytearray(f.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    f.write_bytes(bytes(data))
+    assert check() != 0
 
 
 def _serve(tmp_path, pki):
