@@ -481,16 +481,18 @@ def write_report(path: Path, prof_name: str, f: Fit, rows: list[dict], runs: lis
         "  TFTP block size); its speeds there are the emulator's, so no profile is fitted.",
         "- SAN boot: iPXE's iSCSI and AoE attach and the boot loader's reads were measured",
         "  below; the simulator has no SAN model yet, so nothing is fitted from them.",
+        "- `imgverify`: measured below under the emulator (its SHA-256 runs at the",
+        "  emulator's speed), so no profile takes it.",
         "",
     ]
-    # the second round's sections (python -m netbootsim.lab.round2, .uefi, .sanround)
-    # are kept
-    from . import round2, sanround, uefi
+    # the second round's sections (python -m netbootsim.lab.round2, .uefi, .sanround,
+    # .verify) are kept
+    from . import round2, sanround, uefi, verify
 
     old = path.read_text() if path.exists() else ""
     for mod, heading in ((round2, "## Second round: today's iPXE, HTTP and HTTPS"),
                          (uefi, "## Second round: a UEFI guest against a BIOS guest"),
-                         (sanround, sanround.HEADING)):
+                         (sanround, sanround.HEADING), (verify, verify.HEADING)):
         if mod.BEGIN in old and mod.END in old:
             kept = old[old.index(mod.BEGIN):old.index(mod.END) + len(mod.END)]
             lines += [heading, "", kept, ""]

@@ -18,6 +18,8 @@ Times are seconds since the run start, as the console's.
 from __future__ import annotations
 
 import csv
+import gzip
+import io
 import ipaddress
 import json
 from dataclasses import asdict, dataclass, fields
@@ -27,7 +29,7 @@ from pathlib import Path
 from .pcap import _frames, byte_time, read_capture, tcp_stream
 
 __all__ = ["AOE_ETHERTYPE", "BlockCommand", "aoe_commands", "iscsi_commands", "read_san_csv",
-           "san_commands", "write_san_csv"]
+           "san_commands", "san_csv", "write_san_csv"]
 
 AOE_ETHERTYPE = b"\x88\xa2"
 _BHS = 48
@@ -46,7 +48,8 @@ class BlockCommand:
     Attributes:
         protocol: ``iscsi`` or ``aoe``.
         conn: iSCSI: the connection's number (0, 1, ... by SYN time); AoE: 0.
-        op: ``login``, ``read``, ``capacity``, ``inquiry``, ``test_unit_ready``,
+        op: ``login``, ``connect`` (an iSCSI connection that carried nothing: refused,
+            its end the reset), ``read``, ``capacity``, ``inquiry``, ``test_unit_ready``,
             ``report_luns``, ``identify``, ``config`` (AoE query) or ``other``.
         t_cmd: when the command went on the wire (iSCSI login: the SYN).
         t_done: when its last answering byte did (``nan``: never answered).
@@ -95,6 +98,11 @@ def iscsi_commands(capture_path: Path, t0: float, server_ip: str,
         syn_t = conn.segments[0].t
         pending: dict[bytes, BlockCommand] = {}
         login: BlockCommand | None = None
+        if not up:  # refused or never used: the attempt is what there is to see
+            last = conn.segments[-1]
+            done = next((s.t for s in conn.segments if s.flags & 0x04), last.t)  # RST
+            out.append(BlockCommand("iscsi", n, "connect", syn_t, done))
+            continue
         for off, bhs, _ in _pdus(up):
             opcode, itt = bhs[0] & 0x3F, bhs[16:20]
             t = byte_time(up_starts, up_times, off)
@@ -178,25 +186,34 @@ def san_commands(run_dir: Path) -> list[BlockCommand]:
 
 
 def write_san_csv(commands: list[BlockCommand], path: Path) -> None:
-    """``san.csv``: one row per command, times to the microsecond."""
+    """``san.csv`` (or, for a ``.gz`` path, gzipped): one row per command, times to the µs."""
     names = [f.name for f in fields(BlockCommand)]
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(names)
-        for c in commands:
-            row = asdict(c)
-            for k in ("t_cmd", "t_done"):
-                row[k] = "" if row[k] != row[k] else f"{row[k]:.6f}"
-            w.writerow([row[k] for k in names])
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(names)
+    for c in commands:
+        row = asdict(c)
+        for k in ("t_cmd", "t_done"):
+            row[k] = "" if row[k] != row[k] else f"{row[k]:.6f}"
+        w.writerow([row[k] for k in names])
+    data = buf.getvalue().encode()
+    path.write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
+
+
+def san_csv(run_dir: Path) -> Path:
+    """A run's ``san.csv``, or its gzipped ``san.csv.gz`` (what ``lab matrix`` keeps)."""
+    plain = run_dir / "san.csv"
+    return plain if plain.is_file() else run_dir / "san.csv.gz"
 
 
 def read_san_csv(path: Path) -> list[BlockCommand]:
-    """The commands :func:`write_san_csv` wrote."""
+    """The commands :func:`write_san_csv` wrote (plain or gzipped)."""
+    raw = path.read_bytes()
+    text = (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode()
     out = []
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            out.append(BlockCommand(
-                row["protocol"], int(row["conn"]), row["op"], float(row["t_cmd"]),
-                float(row["t_done"]) if row["t_done"] else float("nan"), int(row["lba"]),
-                int(row["sectors"]), int(row["data_bytes"]), int(row["sends"])))
+    for row in csv.DictReader(io.StringIO(text)):
+        out.append(BlockCommand(
+            row["protocol"], int(row["conn"]), row["op"], float(row["t_cmd"]),
+            float(row["t_done"]) if row["t_done"] else float("nan"), int(row["lba"]),
+            int(row["sectors"]), int(row["data_bytes"]), int(row["sends"])))
     return out

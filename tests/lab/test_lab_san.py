@@ -1,7 +1,7 @@
 """The lab's SAN case (issue 17, item 4): config, disk, decoding a capture, the section.
 
 The committed traces (lab/traces4, ``netbootsim lab matrix lab/matrix4.yaml``) keep the
-decoded ``san.csv`` of each run (the captures are kept cut to their headers), so these
+decoded ``san.csv.gz`` of each run (the captures are kept cut to their headers), so these
 tests need no QEMU, no target and no iPXE build.
 """
 
@@ -137,6 +137,17 @@ def test_iscsi_login_and_a_read_decoded_by_hand(tmp_path):
     assert read.t_cmd == pytest.approx(1.020) and read.t_done == pytest.approx(1.031)
 
 
+def test_a_refused_iscsi_connection_is_a_connect_attempt(tmp_path):
+    # the target gone: SYN at 5.0, the namespace's kernel resets it at 5.0001
+    syn = _tcp(5.0, True, 77, 0, flags=0x02)
+    t, frame = _tcp(5.0001, False, 0, 78, flags=0x14)  # RST + ACK
+    pcap = tmp_path / "capture.pcap"
+    _write_pcap(pcap, [syn, (t, frame)])
+    (attempt,) = iscsi_commands(pcap, 1000.0, SERVER)
+    assert attempt.op == "connect" and attempt.t_cmd == pytest.approx(5.0)
+    assert attempt.t_done == pytest.approx(5.0001)
+
+
 def _aoe(t, response, tag, command=0, ata=b"", data=b""):
     h = bytearray(10)
     h[0] = 0x10 | (0x08 if response else 0)  # version 1, flag R
@@ -166,9 +177,12 @@ def test_aoe_reads_retransmissions_and_a_lost_command_by_hand(tmp_path):
     assert (first.lba, first.sectors, first.sends, first.data_bytes) == (100, 2, 2, 1024)
     assert first.t_cmd == pytest.approx(2.0) and first.t_done == pytest.approx(2.26)
     assert lost.lba == 7 and math.isnan(lost.t_done) and lost.sends == 1
-    # san.csv keeps them as they were
+    # san.csv (and its gzipped form, which lab matrix keeps) keeps them as they were
     write_san_csv([config, first, lost], tmp_path / "san.csv")
     back = read_san_csv(tmp_path / "san.csv")
+    write_san_csv([config, first, lost], tmp_path / "san.csv.gz")
+    assert [c.__dict__ for c in read_san_csv(tmp_path / "san.csv.gz")][:2] == \
+        [c.__dict__ for c in back][:2]
     assert [(c.op, c.lba, c.sends, c.data_bytes) for c in back] == \
         [("config", -1, 1, 0), ("read", 100, 2, 1024), ("read", 7, 1, 0)]
     assert math.isnan(back[2].t_done)
@@ -292,3 +306,20 @@ def test_imgverify_times_from_a_console_by_hand(tmp_path):
     assert bad["error"].startswith("Could not verify: Permission denied")
     text = section(runs, "cmd")
     assert "**40.0 ms + 55.0 ms per MiB**" in text and "refused after 0.200 s" in text
+
+
+def test_the_imgverify_section_from_the_committed_traces(tmp_path):
+    from netbootsim.lab.verify import BEGIN, checks, fit, main
+
+    traces = ROOT / "lab" / "traces5"
+    rows = [r for d in sorted(traces.iterdir()) if d.is_dir() for r in checks(d)]
+    trusted = [r for r in rows if r["seconds"] is not None]
+    refused = [r for r in rows if r["seconds"] is None]
+    assert len(trusted) == 6 and len(refused) == 1
+    # the tampered kernel is refused with iPXE's EACCES text, after hashing all of it
+    assert refused[0]["file"] == "kernel" and "Permission denied" in refused[0]["error"]
+    fixed, per = fit(trusted)
+    assert 0.0 < fixed < 0.1 and 0.03 < per < 0.08  # s, s per MiB under the emulator
+    out = tmp_path / "calibration.md"
+    out.write_text("# Calibration\n")
+    assert main([str(traces), "--out", str(out)]) == 0 and BEGIN in out.read_text()
