@@ -44,6 +44,9 @@ CASES: dict[str, str] = {
            "(vblade) target serving a lab san-disk (needs san)",
 }
 
+#: UEFI guest firmware → the build-ipxe platform whose ipxe.efi its PXE client loads.
+UEFI_FIRMWARE = {"ovmf": "efi-x86_64", "aavmf": "efi-arm64"}
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _RESERVED = {"boot.ipxe", "undionly.kpxe", "ipxe.efi"}
 
@@ -112,7 +115,9 @@ class LabConfig:
         certificate: the case ``https``: the server presents ``trusted`` (signed by the
             lab CA) or ``rogue`` (signed by a CA the build does not trust: iPXE must
             refuse it).
-        firmware: ``seabios`` (a BIOS guest booting the NIC's iPXE option ROM) or
+        firmware: ``seabios`` (a BIOS guest booting the NIC's iPXE option ROM),
+            ``aavmf`` (an ARM64 UEFI guest, Debian's AAVMF on QEMU's ``virt`` machine,
+            otherwise as ``ovmf`` with an ``efi-arm64`` build) or
             ``ovmf`` (a UEFI guest, Debian's OVMF: the firmware's own PXE client, EDK2's,
             over its virtio-net driver, loads the build's ``ipxe.efi``; the chainload
             case on ``nic: virtio`` with an ``efi-x86_64`` build).
@@ -154,7 +159,7 @@ class LabConfig:
 
         ``""`` for OVMF guests: no option ROM, the firmware's own PXE client boots.
         """
-        if self.firmware == "ovmf":
+        if self.firmware in UEFI_FIRMWARE:
             return ""
         if self.ipxe is not None:
             return str(Path(self.ipxe) / "8086100e.rom")
@@ -163,7 +168,7 @@ class LabConfig:
     @property
     def nbp(self) -> str:
         """The chainload case's network boot program: iPXE for the firmware's PXE client."""
-        return "ipxe.efi" if self.firmware == "ovmf" else "undionly.kpxe"
+        return "ipxe.efi" if self.firmware in UEFI_FIRMWARE else "undionly.kpxe"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``run.json``."""
@@ -285,7 +290,7 @@ def parse_config(data: Any, file: str, lines: dict[str, int] | None = None) -> L
     for name, choices in (("accel", ("tcg", "kvm")), ("transport", ("tftp", "http", "https")),
                           ("certificate", ("trusted", "rogue")),
                           ("verify", ("signed", "tampered")),
-                          ("firmware", ("seabios", "ovmf")),
+                          ("firmware", ("seabios", "ovmf", "aavmf")),
                           ("nic", tuple(sorted(_NICS)))):
         if name in data:
             if data[name] not in choices:
@@ -336,16 +341,17 @@ def parse_config(data: Any, file: str, lines: dict[str, int] | None = None) -> L
             out["path"] = path
 
     firmware = out.get("firmware", "seabios")
-    if firmware == "ovmf":
+    if firmware in UEFI_FIRMWARE:
         if out.get("case", "chainload") != "chainload":
-            bad("firmware", "an OVMF guest boots the firmware's own PXE client, which loads "
-                "the build's ipxe.efi: only the chainload case")
+            bad("firmware", f"an {firmware.upper()} guest boots the firmware's own PXE "
+                "client, which loads the build's ipxe.efi: only the chainload case")
         if out.get("nic", "e1000") != "virtio":
-            bad("nic" if "nic" in data else "firmware", "an OVMF guest's PXE client uses "
-                "OVMF's virtio-net driver: give nic: virtio")
+            bad("nic" if "nic" in data else "firmware", f"an {firmware.upper()} guest's PXE "
+                f"client uses {firmware.upper()}'s virtio-net driver: give nic: virtio")
         if "ipxe" not in data:
-            bad("firmware", "an OVMF guest needs ipxe: a 'netbootsim lab build-ipxe "
-                "--platform efi-x86_64' directory (its ipxe.efi is the NBP)")
+            bad("firmware", f"an {firmware.upper()} guest needs ipxe: a 'netbootsim lab "
+                f"build-ipxe --platform {UEFI_FIRMWARE[firmware]}' directory (its ipxe.efi "
+                "is the NBP)")
     if "ipxe" in data:
         where = _ipxe_build(data["ipxe"], file, out.get("nic", "e1000"), bad, firmware)
         if where is not None:
@@ -473,17 +479,18 @@ def _ipxe_build(value: Any, file: str, nic: str, bad: Any,
     except InputError as e:
         bad("ipxe", e.problems[0].message)
         return None
-    platform, binary = ("efi-x86_64", "ipxe.efi") if firmware == "ovmf" else \
-        ("bios", "8086100e.rom")
+    platform, binary = (UEFI_FIRMWARE[firmware], "ipxe.efi") if firmware in UEFI_FIRMWARE \
+        else ("bios", "8086100e.rom")
     if rec["platform"] != platform or binary not in rec["binaries"]:
-        label, want = ("OVMF", "efi-x86_64") if firmware == "ovmf" else ("SeaBIOS", "BIOS")
+        label, want = (firmware.upper(), UEFI_FIRMWARE[firmware]) \
+            if firmware in UEFI_FIRMWARE else ("SeaBIOS", "BIOS")
         bad("ipxe", f"{value}: built for {rec['platform']}; {label} guests boot a {want} "
             f"build's {binary}")
         return None
     if not (where / binary).is_file():
         bad("ipxe", f"{value}: its {binary} is missing")
         return None
-    if firmware != "ovmf" and nic != "e1000":
+    if firmware not in UEFI_FIRMWARE and nic != "e1000":
         bad("ipxe", f"a build's ROM is the e1000's (8086100e.rom); nic is {nic!r}")
         return None
     return str(where)

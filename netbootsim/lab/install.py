@@ -29,6 +29,9 @@ LAB_PACKAGES: dict[str, str] = {
     "tcpdump": "/usr/bin/tcpdump",
     "openssl": "/usr/bin/openssl",  # the HTTPS case's certificates (netbootsim.lab.tls)
     "ovmf": "/usr/share/OVMF/OVMF_CODE_4M.fd",  # UEFI guests (firmware: ovmf)
+    # ARM64 UEFI guests (firmware: aavmf)
+    "qemu-system-arm": "/usr/bin/qemu-system-aarch64",
+    "qemu-efi-aarch64": "/usr/share/AAVMF/AAVMF_CODE.fd",
     # the san case (netbootsim.lab.san): its targets and the disk lab san-disk writes
     "tgt": "/usr/sbin/tgtd",
     "vblade": "/usr/sbin/vblade",

@@ -163,7 +163,7 @@ def parse_run(run_dir: str | Path) -> ParsedRun:
         console_path = run_dir / f"console-{g['guest']}.log"
         console = read_console(console_path) if console_path.exists() else []
         _guest_phases(guest, g["mac"].lower(), cap, console, server_ip, cfg["case"],
-                      https_rows, "ipxe.efi" if cfg.get("firmware") == "ovmf"
+                      https_rows, "ipxe.efi" if cfg.get("firmware") in ("ovmf", "aavmf")
                       else "undionly.kpxe")
         guest.records.sort(key=lambda r: (r.start, r.end))
         records += guest.records

@@ -117,6 +117,11 @@ class _Interrupted(BaseException):
 #: guest gets a copy of (its boot options are written there).
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+#: Debian's AAVMF (package qemu-efi-aarch64): the same for ARM64 guests.
+AAVMF_CODE = Path("/usr/share/AAVMF/AAVMF_CODE.fd")
+AAVMF_VARS = Path("/usr/share/AAVMF/AAVMF_VARS.fd")
+#: UEFI firmware → (its code, its variable store template).
+_UEFI_FLASH = {"ovmf": (OVMF_CODE, OVMF_VARS), "aavmf": (AAVMF_CODE, AAVMF_VARS)}
 
 
 def ovmf_vars(out: Path, guest: int) -> Path:
@@ -132,13 +137,17 @@ def qemu_argv(cfg: LabConfig, guest: int, tap: str, out: Path | None = None) -> 
     option ROM and boots its own PXE client, which it tries once no disk is found.
     """
     dev = _QEMU_DEVICE[cfg.nic]
-    machine = ["-machine", "pc"]
-    if cfg.firmware == "ovmf":
+    qemu, machine = "qemu-system-x86_64", ["-machine", "pc"]
+    if cfg.firmware in _UEFI_FLASH:
+        code, _ = _UEFI_FLASH[cfg.firmware]
         store = ovmf_vars(out or Path("."), guest)
-        machine = ["-machine", "q35",
-                   "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
-                   "-drive", f"if=pflash,format=raw,unit=1,file={store}"]
-    return ["qemu-system-x86_64", "-name", f"nbs-guest{guest}", *machine,
+        machine = ["-machine", "q35"] if cfg.firmware == "ovmf" else \
+            ["-machine", "virt", "-cpu", "cortex-a57"]
+        machine += ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={code}",
+                    "-drive", f"if=pflash,format=raw,unit=1,file={store}"]
+        if cfg.firmware == "aavmf":
+            qemu = "qemu-system-aarch64"
+    return [qemu, "-name", f"nbs-guest{guest}", *machine,
             "-accel", cfg.accel, "-m", str(cfg.memory_mib), "-nographic", "-nodefaults",
             "-serial", "stdio", "-monitor", "none",
             "-netdev", f"tap,id=n0,ifname={tap},script=no,downscript=no",
@@ -191,13 +200,13 @@ def _prepare(cfg: LabConfig, out: Path, boot: str | None,
     for name, text in {"boot.ipxe": script, **extra}.items():
         (srv / name).write_text(text)
         (out / name).write_text(text)
-    if cfg.firmware == "ovmf":  # each UEFI guest's own variable store
+    if cfg.firmware in _UEFI_FLASH:  # each UEFI guest's own variable store
         for guest in range(cfg.guests):
             store = ovmf_vars(out, guest)
             store.parent.mkdir(exist_ok=True)
-            shutil.copy(OVMF_VARS, store)
+            shutil.copy(_UEFI_FLASH[cfg.firmware][1], store)
     if cfg.case == "chainload":
-        nbp = Path(cfg.ipxe) / "ipxe.efi" if cfg.firmware == "ovmf" else UNDIONLY
+        nbp = Path(cfg.ipxe) / "ipxe.efi" if cfg.firmware in _UEFI_FLASH else UNDIONLY
         shutil.copy(nbp, srv / cfg.nbp)
         (out / "dhcp-hosts").mkdir(exist_ok=True)
         hook = out / "lease-hook.sh"

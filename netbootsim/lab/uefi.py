@@ -1,7 +1,7 @@
 """UEFI against BIOS guests in numbers, from the lab's traces (issue 17, item 2).
 
 ``python -m netbootsim.lab.uefi lab/traces3 --out docs/calibration.md`` reads the parsed
-runs of ``lab/matrix3.yaml`` (``phases.csv``, ``details.csv``, ``run.json`` of each
+runs of ``lab/matrix3.yaml`` (OVMF, AAVMF on ARM64 and SeaBIOS guests) (``phases.csv``, ``details.csv``, ``run.json`` of each
 ``<config>-r<i>`` directory) and writes, between its markers in ``--out``, one row per
 firmware: when its PXE client sent its first DISCOVER, how long it held the offer
 before its REQUEST, its DHCP exchange, the network boot program over TFTP (block size,
@@ -30,7 +30,8 @@ def _run(d: Path) -> dict:
     """One run's facts (seconds; rates in bytes/s), guest 0."""
     meta = json.loads((d / "run.json").read_text())
     cfg = meta["config"]
-    ovmf = cfg.get("firmware") == "ovmf"
+    firmware = cfg.get("firmware", "seabios")
+    ovmf = firmware in ("ovmf", "aavmf")
     nbp = "ipxe.efi" if ovmf else "undionly.kpxe"
     chained = nbp.split(".")[0]
     ph = pd.read_csv(d / "phases.csv", keep_default_na=False)
@@ -47,7 +48,8 @@ def _run(d: Path) -> dict:
         return float(rows["value"].iloc[-1]) if len(rows) else None
 
     out: dict = {"dir": d.name, "cell": re.sub(r"-r\d+$", "", d.name),
-                 "firmware": "OVMF (EDK2 PXE)" if ovmf else "SeaBIOS (iPXE ROM)",
+                 "firmware": {"ovmf": "OVMF (EDK2 PXE)", "aavmf": "AAVMF (EDK2 PXE, ARM64)"}
+                 .get(firmware, "SeaBIOS (iPXE ROM)"),
                  "nic": cfg["nic"], "ok": guest["outcome"] == "done", "nbp": nbp,
                  "ipxe": (meta.get("ipxe_build") or {}).get("describe", "")}
     rom = phase("dhcp-exchange")
@@ -99,6 +101,9 @@ def section(traces: Path, command: str) -> str:
              "guest each. OVMF guests: Debian's OVMF 2022.11, no option ROM on a virtio "
              "NIC, so the firmware's own PXE client (EDK2's PxeBcDxe) boots and loads "
              f"`ipxe.efi` built from source ({', '.join(builds) or 'no build'}). "
+             "AAVMF guests (ARM64): Debian's AAVMF 2022.11 on QEMU's `virt` machine "
+             "(cortex-a57, emulated on this x86-64 host), the same EDK2 PXE client "
+             "loading the ARM64 build's `ipxe.efi`. "
              "SeaBIOS guests: Debian's 2019 iPXE ROM on an e1000, chainloading "
              "`undionly.kpxe` (SeaBIOS did not load Debian's virtio ROM here). Each cell "
              "gives the lowest–highest over its runs, seconds unless marked.", "",
@@ -117,7 +122,8 @@ def section(traces: Path, command: str) -> str:
             f"{_s(vals('chain_start'))} | {_s(vals('chained_dhcp'), 3)} | "
             f"{_s(vals('kernel_rate', 1e-6), 1)} | {_s(vals('initrd_rate', 1e-6), 1)} | "
             f"{_s(vals('files_done'))} |")
-    ovmf = [r for r in rs if r["firmware"].startswith("OVMF") and r.get("offer_to_request")]
+    ovmf = [r for r in rs if r["firmware"].startswith(("OVMF", "AAVMF"))
+            and r.get("offer_to_request")]
     if ovmf:
         held = statistics.fmean(r["offer_to_request"] for r in ovmf)
         lines += ["", f"What the simulator takes from this: EDK2's PXE client holds the "

@@ -20,10 +20,15 @@ def test_the_uefi_section_from_the_committed_traces(tmp_path):
     from netbootsim.lab.uefi import BEGIN, END, main, runs
 
     rs = runs(TRACES)
-    assert len(rs) == 6 and all(r["ok"] for r in rs)
+    assert len(rs) == 9 and all(r["ok"] for r in rs)
     ovmf = [r for r in rs if r["cell"] == "ovmf-chainload"]
     bios = [r for r in rs if r["cell"] == "bios-chainload"]
-    assert len(ovmf) == 3 and len(bios) == 3
+    arm = [r for r in rs if r["cell"] == "aavmf-chainload"]
+    assert len(ovmf) == 3 and len(bios) == 3 and len(arm) == 3
+    # the ARM64 firmware's PXE client is the same EDK2 code: the same offer wait, block
+    assert all(3.0 < r["offer_to_request"] < 4.0 for r in arm)
+    assert {r["blksize"] for r in arm} == {1468.0}
+    assert {r["firmware"] for r in arm} == {"AAVMF (EDK2 PXE, ARM64)"}
     # EDK2 holds the offer until its 4 s DISCOVER timer runs out on a 1 s tick: 3-4 s;
     # iPXE's ROM requests at its next 1 s tick (no-pxedhcp)
     assert all(3.0 < r["offer_to_request"] < 4.0 for r in ovmf)
@@ -72,3 +77,19 @@ def test_bad_ovmf_configs_are_refused(data, field, words):
     text = " ".join(str(p) for p in e.value.problems)
     assert f"lab.yaml:0: {field}:" in text or f": {field}: " in text
     assert words in text
+
+
+def test_an_arm64_guest_runs_aarch64_qemu_on_aavmf(tmp_path):
+    build = tmp_path / "arm"
+    build.mkdir()
+    (build / "ipxe.efi").write_bytes(b"MZ")
+    (build / "build.json").write_text(
+        '{"platform": "efi-arm64", "binaries": {"ipxe.efi": {}}, "describe": "x"}')
+    cfg = parse_config({"case": "chainload", "firmware": "aavmf", "nic": "virtio",
+                        "ipxe": str(build)}, "x")
+    argv = qemu_argv(cfg, 0, "nbs-tap0", tmp_path)
+    assert argv[0] == "qemu-system-aarch64" and argv[argv.index("-machine") + 1] == "virt"
+    assert "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd" in argv
+    assert cfg.rom == "" and cfg.nbp == "ipxe.efi"
+    with pytest.raises(InputError, match="an AAVMF guest's PXE client uses AAVMF's virtio"):
+        parse_config({"case": "chainload", "firmware": "aavmf", "ipxe": str(build)}, "x")
