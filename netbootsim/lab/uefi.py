@@ -3,11 +3,11 @@
 ``python -m netbootsim.lab.uefi lab/traces3 --out docs/calibration.md`` reads the parsed
 runs of ``lab/matrix3.yaml``, OVMF, AAVMF (ARM64) and SeaBIOS guests (``phases.csv``,
 ``details.csv``, ``run.json`` of each ``<config>-r<i>`` directory) and writes, between
-its markers in ``--out``, one row per firmware: when its PXE client sent its first DISCOVER, how long it held the offer
-before its REQUEST, its DHCP exchange, the network boot program over TFTP (block size,
-per-block gap), the chained iPXE's start (NBP loaded to its first DISCOVER) and its
-DHCP, and the script's HTTP fetches. No QEMU: the numbers come from the committed
-traces only.
+its markers in ``--out``, one row per firmware: when its PXE client sent its first
+DISCOVER, how long it held the offer before its REQUEST, its DHCP exchange, the network
+boot program over TFTP (block size, per-block gap), the chained iPXE's start (NBP loaded
+to its first DISCOVER) and its DHCP, and the script's HTTP fetches. No QEMU: the numbers
+come from the committed traces only.
 """
 
 from __future__ import annotations
