@@ -37,7 +37,6 @@ of a build copies its ``build.json`` into its own ``run.json``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -50,6 +49,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import InputError
+from .payload import sha256_of
 
 __all__ = ["BUILD_PACKAGES", "CROSS_PACKAGES", "PLATFORMS", "Platform", "DEFAULT_CONFIG",
            "config_keys", "parse_config_args", "local_headers", "check_source", "build_ipxe",
@@ -181,13 +181,6 @@ def local_headers(config: Mapping[str, str], keys: Mapping[str, str]) -> dict[st
             for h, lines in by.items()}
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def _git(source: Path, *args: str) -> str:
     try:
@@ -249,13 +242,13 @@ def build_ipxe(source: Path, platform: str, out: Path, *, config: Sequence[str] 
         except (OSError, UnicodeDecodeError) as e:
             raise _bad("--embed", f"{embed}: cannot read: {e}") from None
         parse_script(text, str(embed))  # ScriptError (an InputError): FILE:LINE: message
-        record["embed"] = {"file": str(embed), "sha256": _sha256(embed)}
+        record["embed"] = {"file": str(embed), "sha256": sha256_of(embed)}
         make_vars.append(f"EMBED={embed.resolve()}")
     if trust:
         for cert in trust:
             if not cert.is_file():
                 raise _bad("--trust", f"{cert}: no such file")
-        record["trust"] = [{"file": str(c), "sha256": _sha256(c)} for c in trust]
+        record["trust"] = [{"file": str(c), "sha256": sha256_of(c)} for c in trust]
         make_vars.append("TRUST=" + ",".join(str(c.resolve()) for c in trust))
     if plat.cross:
         make_vars.append(f"CROSS={plat.cross}")
@@ -286,7 +279,7 @@ def build_ipxe(source: Path, platform: str, out: Path, *, config: Sequence[str] 
             made = work / t
             dest = out / Path(t).name
             shutil.copy2(made, dest)
-            binaries[dest.name] = {"sha256": _sha256(dest), "bytes": dest.stat().st_size,
+            binaries[dest.name] = {"sha256": sha256_of(dest), "bytes": dest.stat().st_size,
                                    "target": t}
     record["binaries"] = binaries
     record["seconds"] = round(time.perf_counter() - started, 1)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["DONE_MARK", "FAIL_MARK", "VERIFY_END", "VERIFY_START", "boot_script",
-           "write_files"]
+           "sha256_of", "write_files"]
 
 #: Printed by the script when every file is fetched.
 DONE_MARK = "NBS-DONE"
@@ -27,6 +27,15 @@ VERIFY_START = "NBS-VERIFY-START"
 VERIFY_END = "NBS-VERIFY-END"
 
 _CHUNK = 1 << 22
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 hex digest of a file, read 1 MiB at a time."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def write_files(directory: Path, files: dict[str, int], seed: int) -> dict[str, str]:

@@ -23,7 +23,6 @@ when its target disappears mid-boot.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from .payload import write_files
+from .payload import sha256_of, write_files
 
 __all__ = ["AOE_URI", "DISK_FILES", "IQN", "ISCSI_PORT", "KERNEL_MARK", "SanOptions",
            "Target", "debian_kernel", "make_disk", "read_disk", "san_script", "san_uri",
@@ -107,13 +106,6 @@ def _run(argv: list[str], **kw) -> subprocess.CompletedProcess:
                            f"{(e.stderr or e.stdout).strip()[-500:]}") from None
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def debian_kernel(dest: Path) -> dict:
     """Debian's current ``linux-image-amd64`` kernel, copied to ``dest`` (not installed).
@@ -184,11 +176,11 @@ def make_disk(out: Path, kernel: Path | None, initrd_bytes: int, seed: int = 1) 
             "partition_mib": part_mib, "filesystem": "FAT16",
             "boot_loader": _run(["dpkg-query", "-W", "-f=${Version}", "syslinux"]).stdout,
             "kernel": {**origin, "bytes": vmlinuz.stat().st_size,
-                       "sha256": _sha256(vmlinuz)},
+                       "sha256": sha256_of(vmlinuz)},
             "initrd": {"bytes": initrd_bytes, "seed": seed, "sha256": initrd_sha},
             "syslinux_cfg": SYSLINUX_CFG,
         }
-        record["sha256"] = _sha256(img)
+        record["sha256"] = sha256_of(img)
         shutil.move(str(img), out / "disk.img")
     (out / "disk.json").write_text(json.dumps(record, indent=2) + "\n")
     return record
