@@ -323,3 +323,20 @@ def test_the_imgverify_section_from_the_committed_traces(tmp_path):
     out = tmp_path / "calibration.md"
     out.write_text("# Calibration\n")
     assert main([str(traces), "--out", str(out)]) == 0 and BEGIN in out.read_text()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--initrd-size", "lots"], "--initrd-size: "),
+    (["--initrd-size", "2GiB"], "--initrd-size: '2GiB': a whole number of bytes, 1B to 1GiB"),
+    (["--kernel", "{tmp}/nothing"], "--kernel: {tmp}/nothing: no such file"),
+])
+def test_san_disk_bad_input_exits_2_with_one_line_and_writes_nothing(capsys, tmp_path, argv,
+                                                                      message):
+    from netbootsim.cli import main
+
+    out = tmp_path / "out"
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    assert main(["lab", "san-disk", "--out", str(out), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message.format(tmp=tmp_path) in err
+    assert not out.exists()
