@@ -387,6 +387,9 @@ def parse_config(data: Any, file: str, lines: dict[str, int] | None = None) -> L
             out["san"] = san
         if firmware != "seabios":
             bad("firmware", "the san case boots a BIOS disk: seabios only")
+        if out.get("snaplen"):
+            bad("snaplen", "the san case decodes the whole capture (iSCSI's TCP streams): "
+                "leave snaplen at 0; lab matrix cuts the capture after decoding it")
     elif "san" in data:
         bad("san", "only the san case boots from a SAN target")
 
@@ -428,6 +431,10 @@ def _san(data: Any, file: str, bad: Any) -> SanOptions | None:
                 out["vanish_after"] = parse_time(v)
             except UnitError as e:
                 bad(fld, str(e))
+                ok = False
+                continue
+            if out["vanish_after"] < 0:
+                bad(fld, f"{v!r} is before the hand-over; give 0s or more")
                 ok = False
         else:
             bad(fld, "unknown field; known: disk, protocol, vanish_after")

@@ -23,7 +23,6 @@ import struct
 import time
 from pathlib import Path
 
-import dpkt
 from ruamel.yaml.error import YAMLError
 
 from ..errors import InputError, Problem
@@ -75,7 +74,7 @@ def load_matrix(path: Path) -> list[tuple[Path, int]]:
 #: TCP headers (32 B with timestamps) and a 48-byte iSCSI basic header segment; an AoE
 #: and ATA header (14 + 22 B). Its 33 MB of disk reads are not kept; ``san.csv.gz``,
 #: decoded from the whole capture first, is.
-SAN_SNAP = {"iscsi": 116, "aoe": 36}
+SAN_SNAP = {"iscsi": 114, "aoe": 36}
 
 
 def pack_run(out: Path, snap: int = 0) -> None:
@@ -99,18 +98,29 @@ def pack_run(out: Path, snap: int = 0) -> None:
 
 
 def _truncate(src, dst, snap: int) -> None:
-    """Copy a pcap keeping ``snap`` bytes a frame; each record keeps the frame's length.
+    """Copy a classic pcap keeping ``snap`` bytes a frame, each record's wire length kept.
 
-    Written as libpcap's classic format (microsecond stamps, the source's link type,
-    ``snaplen`` = ``snap``), which :mod:`dpkt` and tcpdump read.
+    Reads the records as they are (microsecond or nanosecond, either byte order: each
+    frame's original length is copied, not its captured one) and writes libpcap's
+    classic little-endian microsecond format, ``snaplen`` = ``snap``, the source's link
+    type; :mod:`dpkt` and tcpdump read it.
     """
-    reader = dpkt.pcap.Reader(src)
-    dst.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snap, reader.datalink()))
-    for ts, buf in reader:
-        usec = round(float(ts) * 1e6)
-        cut = buf[:snap]
-        dst.write(struct.pack("<IIII", usec // 1_000_000, usec % 1_000_000, len(cut),
-                              len(buf)) + cut)
+    head = src.read(24)
+    magic = head[:4]
+    formats = {b"\xd4\xc3\xb2\xa1": ("<", 1000), b"\xa1\xb2\xc3\xd4": (">", 1000),
+               b"\x4d\x3c\xb2\xa1": ("<", 1), b"\xa1\xb2\x3c\x4d": (">", 1)}
+    if magic not in formats:
+        raise ValueError("not a classic pcap file")
+    order, to_ns = formats[magic]
+    linktype = struct.unpack(order + "I", head[20:24])[0]
+    dst.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snap, linktype))
+    while len(rec := src.read(16)) == 16:
+        sec, frac, incl, orig = struct.unpack(order + "IIII", rec)
+        data = src.read(incl)
+        usec = round(frac * to_ns / 1000)
+        sec, usec = sec + usec // 1_000_000, usec % 1_000_000
+        cut = data[:snap]
+        dst.write(struct.pack("<IIII", sec, usec, len(cut), orig) + cut)
 
 
 def run_matrix(entries: list[tuple[Path, int]], out: Path, say=print) -> list[Path]:

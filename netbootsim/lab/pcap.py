@@ -414,8 +414,10 @@ def tls_records(conn: TcpConn) -> list[TlsRecord]:
 def tcp_stream(conn: TcpConn, from_client: bool) -> tuple[bytes, list[int], list[float]]:
     """One direction's byte stream, rebuilt from its segments by sequence number.
 
-    A retransmitted byte counts when it is first seen; the stream ends at the first byte
-    missing (not captured: snaplen, or lost and never seen again).
+    Segments are taken in stream order (by offset, then capture time), so a segment
+    retransmitted after later ones fills its gap; each byte is timed by the first
+    segment, in that order, that carried it. The stream ends at the first byte no
+    segment carried (not captured: snaplen, or lost and never sent again).
 
     Returns:
         ``(stream, starts, times)``: the bytes, the stream offset where each segment's
@@ -429,16 +431,15 @@ def tcp_stream(conn: TcpConn, from_client: bool) -> tuple[bytes, list[int], list
     if syn is None:
         return bytes(stream), starts, times
     isn = (syn.seq + 1) & 0xFFFFFFFF
-    for s in segs:
-        if s.plen <= 0 or not s.head:
-            continue
-        off = (s.seq - isn) & 0xFFFFFFFF
+    pieces = sorted(((s.seq - isn) & 0xFFFFFFFF, s.t, s.head) for s in segs
+                    if s.plen > 0 and s.head)
+    for off, t, head in pieces:
         if off > len(stream):
-            break  # a hole
-        new = s.head[len(stream) - off:]
+            break  # a hole no segment fills
+        new = head[len(stream) - off:]
         if new:
             starts.append(len(stream))
-            times.append(s.t)
+            times.append(t)
             stream += new
     return bytes(stream), starts, times
 

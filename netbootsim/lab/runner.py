@@ -36,7 +36,7 @@ from .console import ConsoleReader
 from .dnsmasq import IPV6_PREFIX, dnsmasq_conf, lease_hook, mac_of
 from .install import package_versions
 from .netns import Netns, stop_process
-from .payload import DONE_MARK, FAIL_MARK, boot_script, write_files
+from .payload import DONE_MARK, FAIL_MARK, boot_script, sha256_of, write_files
 from .san import KERNEL_MARK, Target, san_script, start_target
 from .split import capture_interface, relay_summary, server_bridge, setup_network
 from .tls import sign
@@ -197,6 +197,7 @@ def _prepare(cfg: LabConfig, out: Path, boot: str | None,
                 byte = f.read(1)
                 f.seek(-1, 1)
                 f.write(bytes([byte[0] ^ 0xFF]))
+            digests[first.name] = sha256_of(first)  # run.json: what was served
     for name, text in {"boot.ipxe": script, **extra}.items():
         (srv / name).write_text(text)
         (out / name).write_text(text)
@@ -336,6 +337,8 @@ def run_lab(cfg: LabConfig, out: Path, say: Callable[[str], None] = print, *,
         raise
     finally:
         with _signals_ignored():
+            if target is not None:
+                target.stop()  # no kill during the teardown
             now = time.monotonic() - t0
             for g in guests:
                 if g.outcome == "running":

@@ -24,6 +24,7 @@ when its target disappears mid-boot.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -123,9 +124,15 @@ def debian_kernel(dest: Path) -> dict:
         raise RuntimeError("apt-cache knows no linux-image-amd64 (run apt-get update)")
     with tempfile.TemporaryDirectory(prefix="nbs-kernel-") as tmp:
         _run(["apt-get", "download", names[0]], cwd=tmp)
-        (deb,) = Path(tmp).glob("*.deb")
+        debs = list(Path(tmp).glob("*.deb"))
+        if len(debs) != 1:
+            raise RuntimeError(f"apt-get download {names[0]} gave {len(debs)} packages")
+        deb = debs[0]
         _run(["dpkg-deb", "-x", str(deb), str(Path(tmp) / "x")])
-        (kernel,) = (Path(tmp) / "x" / "boot").glob("vmlinuz-*")
+        kernels = list((Path(tmp) / "x" / "boot").glob("vmlinuz-*"))
+        if len(kernels) != 1:
+            raise RuntimeError(f"{deb.name} holds {len(kernels)} vmlinuz files, not one")
+        kernel = kernels[0]
         shutil.copy(kernel, dest)
         version = _run(["dpkg-deb", "-f", str(deb), "Version"]).stdout.strip()
     return {"package": names[0], "version": version}
@@ -212,34 +219,61 @@ class Target:
         self.proc, self.vanish_after, self.t0 = proc, vanish_after, t0
         self.vanished_s: float | None = None
         self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+        self._stopped = False
 
     def seen(self, _t: float, text: str) -> None:
-        """A console line of any guest (the runner's hook)."""
-        if self.vanish_after is None or self._timer is not None or VANISH_FROM not in text:
+        """A console line of any guest (the runner's hook; the readers' threads call it)."""
+        if self.vanish_after is None or VANISH_FROM not in text:
             return
-        self._timer = threading.Timer(self.vanish_after, self.vanish)
-        self._timer.daemon = True
-        self._timer.start()
+        with self._lock:
+            if self._timer is not None or self._stopped:
+                return
+            self._timer = threading.Timer(self.vanish_after, self.vanish)
+            self._timer.daemon = True
+            self._timer.start()
 
     def vanish(self) -> None:
-        """Kill the target now (SIGKILL: no goodbye on the wire, as a crashed array)."""
-        if self.proc.poll() is None:
+        """Kill the target process now (SIGKILL).
+
+        What the guest then sees is a daemon that died on a host that is up: for iSCSI
+        the host's kernel closes the connection (FIN) and refuses new ones (RST), as the
+        lab's runs show; not an array that dropped off the network, which would answer
+        nothing at all. AoE has no connection: its frames go unanswered either way.
+        """
+        with self._lock:
+            if self._stopped or self.proc.poll() is not None:
+                return
             self.proc.kill()
             self.vanished_s = round(time.monotonic() - self.t0, 6)
+
+    def stop(self) -> None:
+        """No kill from now on (the run is ending): cancel a pending one."""
+        with self._lock:
+            self._stopped = True
+            if self._timer is not None:
+                self._timer.cancel()
 
     def record(self) -> dict[str, Any]:
         """What ``run.json`` keeps of it."""
         return {"vanish_after_s": self.vanish_after, "vanished_s": self.vanished_s}
 
 
+def control_port() -> int:
+    """This process's tgtd control port: 1000 + its pid modulo 30,000 (0 is the host's)."""
+    return 1000 + os.getpid() % 30000
+
+
 def start_target(ns: Any, opts: SanOptions, server_ip: str, bridge: str, out: Path,
                  t0: float) -> Target:
     """Serve ``opts.disk``'s image in the namespace ``ns`` as its protocol's target.
 
-    iSCSI: ``tgtd`` in the foreground (its control socket is abstract, so it belongs to
-    the namespace), then ``tgtadm`` makes the target, LUN 1 read-only on the image, open
-    to every initiator. AoE: ``vblade -r 0 0 BRIDGE IMAGE`` (read-only). Waits until the
-    target answers (tgtadm) or says it serves (vblade).
+    iSCSI: ``tgtd`` in the foreground on its own control port (its control socket is a
+    file, ``/var/run/tgtd/socket.<port>``, shared by every namespace: the port keeps this
+    run's daemon apart from any other tgtd on the host), then ``tgtadm`` on that port
+    makes the target, LUN 1 read-only on the image, open to every initiator. AoE:
+    ``vblade -r 0 0 BRIDGE IMAGE`` (read-only). Waits until the target answers (tgtadm)
+    or says it serves (vblade).
 
     Raises:
         RuntimeError: it did not start.
@@ -247,16 +281,18 @@ def start_target(ns: Any, opts: SanOptions, server_ip: str, bridge: str, out: Pa
     image = str(Path(opts.disk) / "disk.img")
     if opts.protocol == "iscsi":
         err = open(out / "tgtd.stderr", "wb")  # noqa: SIM115 - kept for the process
-        proc = ns.spawn(["tgtd", "-f", "--iscsi", f"portal={server_ip}:{ISCSI_PORT}"],
-                        stdout=err, stderr=err)
+        port = control_port()
+        proc = ns.spawn(["tgtd", "-f", "-C", str(port), "--iscsi",
+                         f"portal={server_ip}:{ISCSI_PORT}"], stdout=err, stderr=err)
         err.close()
 
         def adm(*args: str) -> subprocess.CompletedProcess:
-            return subprocess.run(["ip", "netns", "exec", ns.name, "tgtadm", "--lld", "iscsi",
-                                   *args], capture_output=True, text=True, check=False)
+            return subprocess.run(["ip", "netns", "exec", ns.name, "tgtadm", "-C", str(port),
+                                   "--lld", "iscsi", *args], capture_output=True, text=True,
+                                  check=False)
 
         deadline = time.monotonic() + 10.0
-        while adm("--op", "show", "--mode", "sys").returncode != 0:
+        while adm("--op", "show", "--mode", "sys").returncode != 0 or proc.poll() is not None:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"tgtd did not start: "
                                    f"{(out / 'tgtd.stderr').read_text()[-500:]}")

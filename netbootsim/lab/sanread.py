@@ -49,8 +49,9 @@ class BlockCommand:
         protocol: ``iscsi`` or ``aoe``.
         conn: iSCSI: the connection's number (0, 1, ... by SYN time); AoE: 0.
         op: ``login``, ``connect`` (an iSCSI connection that carried nothing: refused,
-            its end the reset), ``read``, ``capacity``, ``inquiry``, ``test_unit_ready``,
-            ``report_luns``, ``identify``, ``config`` (AoE query) or ``other``.
+            its end the reset), ``read``, ``read-error`` (AoE: answered with flag E),
+            ``capacity``, ``inquiry``, ``test_unit_ready``, ``report_luns``,
+            ``identify``, ``config`` (AoE query) or ``other``.
         t_cmd: when the command went on the wire (iSCSI login: the SYN).
         t_done: when its last answering byte did (``nan``: never answered).
         lba: first sector (reads and writes), else -1.
@@ -123,7 +124,7 @@ def iscsi_commands(capture_path: Path, t0: float, server_ip: str,
                 out.append(cmd)
         for off, bhs, dlen in _pdus(down):
             opcode, flags, itt = bhs[0] & 0x3F, bhs[1], bhs[16:20]
-            end = byte_time(down_starts, down_times, off + _BHS + dlen - 1)
+            end = byte_time(down_starts, down_times, off + _BHS + bhs[4] * 4 + dlen - 1)
             if opcode == 0x23 and login is not None:  # Login Response
                 if flags & 0x80 and flags & 0x03 == 0x03:  # transit to full feature
                     login.t_done = end
@@ -145,7 +146,8 @@ def aoe_commands(capture_path: Path, t0: float) -> list[BlockCommand]:
             continue
         t = float(ts) - t0
         h = buf[14:]
-        response, command, tag = bool(h[0] & 0x08), h[5], h[6:10]
+        response, error = bool(h[0] & 0x08), bool(h[0] & 0x04)
+        command, tag = h[5], h[6:10]
         if not response:
             cmd = by_tag.get(tag)
             if cmd is not None and cmd.t_done != cmd.t_done:  # unanswered: sent again
@@ -156,6 +158,8 @@ def aoe_commands(capture_path: Path, t0: float) -> list[BlockCommand]:
                 cmd = BlockCommand("aoe", 0, op, t, float("nan"))
                 if op in ("read", "write"):
                     cmd.lba = int.from_bytes(h[14:20], "little")
+                    if not h[10] & 0x40:  # not extended: 28 bits (device bits above)
+                        cmd.lba &= 0x0FFFFFFF
                     cmd.sectors = h[12] or 256
             else:
                 cmd = BlockCommand("aoe", 0, "config" if command == 1 else "other", t,
@@ -164,7 +168,9 @@ def aoe_commands(capture_path: Path, t0: float) -> list[BlockCommand]:
             out.append(cmd)
         elif (cmd := by_tag.get(tag)) is not None and cmd.t_done != cmd.t_done:
             cmd.t_done = t
-            if command == 0:  # the data after the ATA header, Ethernet padding left out
+            if error:  # answered with an error (flag E): no data
+                cmd.op = f"{cmd.op}-error"
+            elif command == 0:  # the data after the ATA header, Ethernet padding left out
                 asked = cmd.sectors * _SECTOR if cmd.op in ("read", "write") else \
                     _SECTOR if cmd.op == "identify" else 0
                 cmd.data_bytes = min(max(0, len(h) - 22), asked)
@@ -172,13 +178,23 @@ def aoe_commands(capture_path: Path, t0: float) -> list[BlockCommand]:
 
 
 def san_commands(run_dir: Path) -> list[BlockCommand]:
-    """The commands of a ``case: san`` run directory (its ``run.json`` and capture)."""
+    """The commands of a ``case: san`` run directory (its ``run.json`` and capture).
+
+    Raises:
+        ValueError: the capture was cut (``lab matrix`` keeps SAN captures cut, with the
+            commands already decoded in ``san.csv.gz``: read that instead).
+    """
     record = json.loads((run_dir / "run.json").read_text())
     t0 = datetime.fromisoformat(record["start_utc"]).timestamp()
     cfg = record["config"]
     pcap = run_dir / "capture.pcap"
     if not pcap.is_file():
         pcap = run_dir / "capture.pcap.gz"
+    with gzip.open(pcap, "rb") if pcap.suffix == ".gz" else open(pcap, "rb") as f:
+        snap = int.from_bytes(f.read(24)[16:20], "little")
+    if snap < 1514:
+        raise ValueError(f"{pcap}: cut at {snap} bytes a frame; its commands are in "
+                         f"{san_csv(run_dir)}")
     if cfg["san"]["protocol"] == "iscsi":
         server_ip = str(ipaddress.ip_network(cfg["subnet"])[1])
         return iscsi_commands(pcap, t0, server_ip)

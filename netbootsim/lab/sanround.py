@@ -63,7 +63,8 @@ def _run(d: Path) -> dict:
     script = ms.get("script", math.nan)
     cmds = read_san_csv(san_csv(d))
     handover = ms.get("handover", math.inf)
-    reads = [c for c in cmds if c.op == "read" and c.t_cmd < handover]
+    reads = [c for c in cmds if c.op == "read" and c.t_cmd < handover
+             and c.t_done == c.t_done]  # answered: a vanished target's are not reads
     first_read = min((c.t_cmd for c in cmds if c.op == "read"), default=math.nan)
     out: dict = {"dir": d.name, "cell": re.sub(r"-r\d+$", "", d.name),
                  "protocol": meta["config"]["san"]["protocol"],
@@ -78,6 +79,7 @@ def _run(d: Path) -> dict:
                  "sizes": Counter(c.sectors for c in reads),
                  "service": [c.t_done - c.t_cmd for c in reads if c.t_done == c.t_done],
                  "vanish": meta.get("san_target", {}).get("vanished_s"),
+                 "vanish_after": meta.get("san_target", {}).get("vanish_after_s"),
                  "commands": cmds}
     login = [c for c in cmds if c.op == "login"]
     if login:
@@ -103,9 +105,10 @@ def _s(values: list[float], digits: int = 2) -> str:
     return f"{min(values):.{digits}f}–{max(values):.{digits}f}"
 
 
-def _q(values: list[float], q: float) -> float:
+def _q(values: list[float], q: float) -> str:
+    """The ``q`` quantile (nearest rank) in ms, or "–" for none."""
     s = sorted(values)
-    return s[min(len(s) - 1, int(q * len(s)))] if s else math.nan
+    return f"{s[min(len(s) - 1, int(q * len(s)))] * 1e3:.3f}" if s else "–"
 
 
 def vanish_facts(r: dict) -> dict:
@@ -142,8 +145,8 @@ def section(traces: Path, command: str) -> str:
     builds = sorted({r["ipxe"] for r in rs if r["ipxe"]})
     lines = [BEGIN, "", f"`{command}`: {len(rs)} runs under `{traces}`, QEMU TCG, one "
              f"guest each, iPXE built from source ({', '.join(builds) or 'no build'}, "
-             "BIOS, e1000 ROM) sanbooting the lab disk (`netbootsim lab san-disk`: "
-             "SYSLINUX 6.04 on FAT16, Debian's 6.1 kernel, 8.2 MB, a 24 MiB initrd) from "
+             "BIOS, e1000 ROM) sanbooting the lab disk (`netbootsim lab san-disk`; the "
+             "traces' README names its SYSLINUX, kernel and initrd) from "
              "tgt (iSCSI, LUN 1) or vblade (AoE e0.0) in the lab namespace. Measured "
              "stage: iPXE's SAN attach, then the boot loader reading the kernel and initrd "
              "through the BIOS disk calls iPXE answers over the SAN, to the kernel's "
@@ -174,7 +177,7 @@ def section(traces: Path, command: str) -> str:
             f"{_s(stage('loader'), 3)} | {_s(stage('loader_initrd'))} | "
             f"{_s(stage('handover'))} | {_s(stage('kernel'))} | "
             f"{_s(vals('reads'), 0)} | {_s(vals('read_bytes', 1e-6), 1)} | {common} | "
-            f"{_q(service, 0.5) * 1e3:.3f} / {_q(service, 0.95) * 1e3:.3f} | "
+            f"{_q(service, 0.5)} / {_q(service, 0.95)} | "
             f"{_s(vals('throughput', 1e-6), 1)} |")
     vanished = [r for r in rs if r["vanish"] is not None]
     for r in vanished:
@@ -182,7 +185,10 @@ def section(traces: Path, command: str) -> str:
         if r["protocol"] == "iscsi":
             per_read = SAN_RETRIES + 1
             lines += ["", f"**{r['dir']}**: tgtd killed {r['vanish']:.2f} s into the run "
-                      f"(0.3 s after iPXE booted from the disk); the guest ended "
+                      f"({r['vanish_after']:g} s after iPXE booted from the disk; the host "
+                      "stayed up, so its kernel closed the connection and refused the next "
+                      "ones: a target daemon that died, not an array gone from the "
+                      "network); the guest ended "
                       f"`{r['outcome']}` after {r['wall']:.0f} s. iPXE tried to reconnect "
                       f"{f['attempts']} times, the first {f['first']:.3f} s after the kill, "
                       f"then every {f['gap']:.2f} s (median): each connection refused at "
@@ -190,11 +196,13 @@ def section(traces: Path, command: str) -> str:
                       f"the next. A BIOS read is given up after {per_read} attempts "
                       "(`SAN_DEFAULT_RETRIES` 10, core/sanboot.c:68, the loop at :562), "
                       f"{per_read * f['gap']:.0f} s here; {f['attempts']} attempts are "
-                      f"{f['attempts'] // per_read} reads given up and one under way, so "
-                      "SYSLINUX asked again after each failure. The console stayed silent: "
-                      "no error, no boot, for as long as the run lasted."]
+                      f"{f['attempts'] // per_read} reads given up"
+                      + (" and one under way" if f["attempts"] % per_read else "")
+                      + ", so SYSLINUX asked again after each failure. The console stayed "
+                      "silent: no error, no boot, for as long as the run lasted."]
         else:
-            lines += ["", f"**{r['dir']}**: vblade killed {r['vanish']:.2f} s into the run; "
+            lines += ["", f"**{r['dir']}**: vblade killed {r['vanish']:.2f} s into the run "
+                      f"({r['vanish_after']:g} s after iPXE booted from the disk); "
                       f"the guest ended `{r['outcome']}` after {r['wall']:.0f} s. The command in "
                       f"flight was sent {f['first_sends']} times (iPXE's retry timer: 0.25 "
                       "s doubling, net/retry.c, include/ipxe/retry.h:16-19) and given up "

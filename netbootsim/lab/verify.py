@@ -35,8 +35,11 @@ def checks(run_dir: Path) -> list[dict]:
     """
     meta = json.loads((run_dir / "run.json").read_text())
     sizes = meta["config"]["files"]
+    console = run_dir / "console-0.log"
+    if not console.is_file():
+        return []
     lines = []
-    for raw in (run_dir / "console-0.log").read_text(errors="replace").splitlines():
+    for raw in console.read_text(errors="replace").splitlines():
         t, _, text = raw.partition("\t")
         lines.append((float(t), text.strip()))
     out = []
@@ -71,15 +74,19 @@ def section(traces: Path, command: str) -> str:
                      .get("describe", "") for d in runs} - {""})
     lines = [BEGIN, "", f"`{command}`: {len(runs)} runs under `{traces}`, QEMU TCG, one "
              f"guest each, iPXE built from source ({', '.join(builds) or 'no build'}, BIOS, "
-             "`--trust` the lab CA, `imgverify` on). Each file is fetched over HTTP with its "
+             "`--trust` the lab CA, `imgverify` on). Each file is fetched with its "
              "detached CMS signature (RSA 2048, SHA-256, by the lab's code-signing "
              "certificate: `netbootsim lab tls`), then checked by `imgverify`; a check's "
              "time is the console's end marker less its start marker.", "",
              "| run | file | MiB | imgverify (s) | result |", "|---|---|--:|--:|---|"]
     for r in rows:
         seconds = "–" if r["seconds"] is None else f"{r['seconds']:.3f}"
-        result = "trusted" if r["seconds"] is not None else \
-            f"refused after {r['error_after']:.3f} s: `{r['error']}`"
+        if r["seconds"] is not None:
+            result = "trusted"
+        elif r["error_after"] is None:
+            result = "no answer on the console (the run ended first)"
+        else:
+            result = f"refused after {r['error_after']:.3f} s: `{r['error']}`"
         lines.append(f"| {r['run']} | {r['file']} | {r['bytes'] / _MIB:g} | {seconds} | "
                      f"{result} |")
     signed = [r for r in rows if r["seconds"] is not None]

@@ -441,7 +441,7 @@ def load_profile(path: Path) -> Profile:
 
 
 class _Profiles(Mapping):
-    """The shipped profiles by name (``<name>.yaml`` in :data:`PROFILE_DIR`), in name order.
+    """The shipped profiles by name (``<name>.yaml`` in :data:`PROFILE_DIR`), in file order.
 
     A profile file is read when its profile is first asked for: a run reads the one or
     two its fleet names, not all nine (reading them all took 0.14 s of every command's

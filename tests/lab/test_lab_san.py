@@ -12,6 +12,7 @@ import json
 import math
 import shutil
 import socket
+import struct
 import subprocess
 from pathlib import Path
 
@@ -340,3 +341,107 @@ def test_san_disk_bad_input_exits_2_with_one_line_and_writes_nothing(capsys, tmp
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message.format(tmp=tmp_path) in err
     assert not out.exists()
+
+
+# -- review mends --------------------------------------------------------------------------
+
+def test_a_retransmission_after_later_segments_fills_its_gap():
+    from netbootsim.lab.pcap import TcpConn, TcpSegment, tcp_stream
+
+    # ISN 99: bytes from seq 100. Segment [100, 104) is lost at first (never captured),
+    # [104, 108) arrives at t=1, the retransmitted [100, 104) at t=2: the stream is whole,
+    # its first bytes timed by the retransmission
+    conn = TcpConn(("c", 1), ("s", 2), "m", [
+        TcpSegment(0.0, True, 0x02, 99, 0, 0, 0, b"", {}),
+        TcpSegment(1.0, True, 0x18, 104, 0, 0, 4, b"EFGH", {}),
+        TcpSegment(2.0, True, 0x18, 100, 0, 0, 4, b"ABCD", {}),
+    ])
+    stream, starts, times = tcp_stream(conn, True)
+    assert stream == b"ABCDEFGH" and starts == [0, 4] and times == [2.0, 1.0]
+
+
+def test_a_cut_source_keeps_its_wire_lengths(tmp_path):
+    # a source already cut at 64 bytes: its records say 64 captured of 1060 on the wire
+    frame = _aoe(2.0, True, 1, ata=_ata(2, 0x50, 100), data=b"y" * 1024)[1]
+    src = tmp_path / "cut64.pcap"
+    with open(src, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 64, 1))
+        f.write(struct.pack("<IIII", 1002, 500000, 64, len(frame)) + frame[:64])
+    with open(src, "rb") as s, open(tmp_path / "out.pcap", "wb") as d:
+        _truncate(s, d, 36)
+    raw = (tmp_path / "out.pcap").read_bytes()
+    assert struct.unpack("<IIII", raw[24:40]) == (1002, 500000, 36, len(frame))
+
+
+def test_aoe_error_answers_and_28_bit_addresses(tmp_path):
+    h28 = bytes([0x00, 0, 1, 0x20]) + (0xE0000010).to_bytes(4, "little") + b"\0\0\0\0"
+    err = _aoe(2.1, True, 5, ata=_ata(1, 0x51, 16))
+    err = (err[0], err[1][:14] + bytes([err[1][14] | 0x04]) + err[1][15:])  # flag E
+    frames = [_aoe(2.0, False, 5, ata=h28), err]
+    pcap = tmp_path / "capture.pcap"
+    _write_pcap(pcap, frames)
+    (cmd,) = aoe_commands(pcap, 1000.0)
+    # READ SECTORS (0x20, not extended): the device bits above LBA bit 27 are not the LBA
+    assert cmd.lba == 0x10 and cmd.op == "read-error" and cmd.data_bytes == 0
+
+
+def test_a_cut_capture_is_not_decoded_again(tmp_path):
+    from netbootsim.lab.sanread import san_commands
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({
+        "start_utc": "2026-12-05T00:00:00+00:00",
+        "config": {"san": {"protocol": "aoe"}, "subnet": "192.168.77.0/24"}}))
+    with open(run / "capture.pcap", "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 36, 1))
+    with pytest.raises(ValueError, match="cut at 36 bytes a frame"):
+        san_commands(run)
+
+
+def test_a_stopped_target_is_never_killed():
+    import threading
+    import time
+
+    from netbootsim.lab.san import Target
+
+    class Proc:
+        killed = 0
+
+        def poll(self):
+            return None
+
+        def kill(self):
+            Proc.killed += 1
+
+    t = Target(Proc(), 0.05, time.monotonic())
+    seen = [threading.Thread(target=t.seen, args=(0.0, "Booting from SAN device 0x80"))
+            for _ in range(4)]  # four guests' readers at once: one timer
+    for th in seen:
+        th.start()
+    for th in seen:
+        th.join()
+    t.stop()
+    time.sleep(0.15)
+    assert Proc.killed == 0 and t.record()["vanished_s"] is None
+
+
+def test_san_runs_keep_whole_frames_and_vanish_after_the_hand_over(tmp_path):
+    disk = _disk_dir(tmp_path)
+    with pytest.raises(InputError) as e:
+        parse_config({"case": "san", "snaplen": 300,
+                      "san": {"protocol": "iscsi", "disk": str(disk),
+                              "vanish_after": "-1s"}}, "x")
+    text = str(e.value)
+    assert "snaplen: the san case decodes the whole capture" in text
+    assert "san.vanish_after: '-1s' is before the hand-over" in text
+
+
+def test_a_check_with_no_answer_on_the_console(tmp_path):
+    from netbootsim.lab.verify import section
+
+    d = tmp_path / "t" / "verify-signed-r1"
+    d.mkdir(parents=True)
+    (d / "run.json").write_text(json.dumps({"config": {"files": {"kernel": 2 << 20}}}))
+    (d / "console-0.log").write_text("1.000000\tNBS-VERIFY-START kernel\n")
+    assert "no answer on the console (the run ended first)" in section(tmp_path / "t", "c")
