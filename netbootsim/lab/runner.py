@@ -344,6 +344,8 @@ def run_lab(cfg: LabConfig, out: Path, say: Callable[[str], None] = print, *,
                 if g.outcome == "running":
                     g.outcome, g.reason, g.end_s = "interrupted", error or "stopped", now
             ns.delete()
+            if target is not None:
+                target.forget()
             for reader in readers:
                 reader.join(timeout=2.0)
             if cfg.path:

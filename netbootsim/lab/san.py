@@ -215,8 +215,10 @@ class Target:
         vanished_s: when it was killed, seconds since the run start (``None``: never).
     """
 
-    def __init__(self, proc: subprocess.Popen, vanish_after: float | None, t0: float):
+    def __init__(self, proc: subprocess.Popen, vanish_after: float | None, t0: float,
+                 leaves: tuple[Path, ...] = ()):
         self.proc, self.vanish_after, self.t0 = proc, vanish_after, t0
+        self.leaves = leaves  # files the daemon leaves behind when it is stopped
         self.vanished_s: float | None = None
         self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
@@ -253,6 +255,11 @@ class Target:
             self._stopped = True
             if self._timer is not None:
                 self._timer.cancel()
+
+    def forget(self) -> None:
+        """Once its process is gone: delete what it left (tgtd's control socket, lock)."""
+        for path in self.leaves:
+            path.unlink(missing_ok=True)
 
     def record(self) -> dict[str, Any]:
         """What ``run.json`` keeps of it."""
@@ -306,6 +313,8 @@ def start_target(ns: Any, opts: SanOptions, server_ip: str, bridge: str, out: Pa
             res = adm(*args)
             if res.returncode != 0:
                 raise RuntimeError(f"tgtadm {' '.join(args)}: {res.stderr.strip()}")
+        sock = Path("/var/run/tgtd") / f"socket.{port}"
+        return Target(proc, opts.vanish_after, t0, (sock, sock.with_name(f"{sock.name}.lock")))
     else:
         err = open(out / "vblade.stderr", "wb")  # noqa: SIM115
         proc = ns.spawn(["vblade", "-r", "0", "0", bridge, image], stdout=err, stderr=err)
