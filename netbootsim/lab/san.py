@@ -41,9 +41,9 @@ __all__ = ["AOE_URI", "DISK_FILES", "IQN", "ISCSI_PORT", "KERNEL_MARK", "SanOpti
            "Target", "debian_kernel", "make_disk", "read_disk", "san_script", "san_uri",
            "start_target"]
 
-#: The lab target's iSCSI name (RFC 3720 §3.2.6.3.1 ``iqn.`` form).
+#: The lab target's iSCSI name, in the ``iqn.`` form (RFC 7143 [rfc7143]).
 IQN = "iqn.2026-12.org.netbootsim:lab-disk"
-#: The iSCSI well-known port (RFC 3720 §13.2 [rfc3720]).
+#: The iSCSI well-known port, 3260 (RFC 7143 [rfc7143]).
 ISCSI_PORT = 3260
 #: tgt's first LUN that is a disk (LUN 0 is its controller).
 ISCSI_LUN = 1
