@@ -35,6 +35,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         check,
         fit,
         load_runs,
+        measured_on,
         split_runs,
         write_measured,
         write_report,
@@ -63,7 +64,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
               "samples": f.samples, "tftp_server_block_cost": f.server_block_cost,
               "rows": rows}
     if args.write:
-        write_measured(PROFILE_DIR / f"{prof.name}.yaml", f)
+        write_measured(PROFILE_DIR / f"{prof.name}.yaml", f, measured_on(fit_runs + loss_fit))
     if args.report:
         command = (f"netbootsim calibrate {_runs_text(args.runs)} --profile {prof.name} "
                    f"--holdout {k}" + (" --write" if args.write else "")

@@ -75,7 +75,8 @@ def registry() -> list[tuple[str, str, str, str]]:
     ]
     for p in PROFILES.values():
         state = "calibrated" if p.calibrated else "uncalibrated"
-        rows.append(("firmware", p.name, f"{p.description} ({state})",
+        where = f"; measured on: {p.measured_on}" if p.measured_on else ""
+        rows.append(("firmware", p.name, f"{p.description} ({state}){where}",
                      f"netbootsim/profiles/{p.name}.yaml"))
         rows += profile_values(p)
     return rows

@@ -37,7 +37,7 @@ from ..errors import InputError
 from ..protocols import TcpParams, TftpParams, http_plan, tftp_plan
 from .parse import parse_run
 
-__all__ = ["Fit", "RunData", "load_runs", "fit", "check", "split_runs",
+__all__ = ["Fit", "RunData", "load_runs", "fit", "check", "split_runs", "measured_on",
            "BRIDGE_RTT", "BRIDGE_RATE"]
 
 #: Round trip of the lab bridge itself (veth + bridge, no relay): median SYN→SYN-ACK of
@@ -324,8 +324,30 @@ def split_runs(runs: list[RunData], k: int) -> tuple[list[RunData], ...]:
             lossy[1::2] if k else [])
 
 
-def write_measured(path: Path, f: Fit) -> None:
-    """Write fitted values into a profile YAML, keeping its comments and fixed values."""
+def measured_on(runs: list[RunData]) -> str:
+    """The machine the runs were made on, as a profile's ``measured_on`` says it.
+
+    From each run's ``run.json`` ``host`` (CPU model, logical CPUs, kernel) and QEMU's
+    package version; runs made before the lab recorded its host say so.
+    """
+    seen = []
+    for run in runs:
+        meta = json.loads((run.path / "run.json").read_text())
+        host = meta.get("host")
+        qemu = (meta.get("versions") or {}).get("qemu-system-x86") or "?"
+        accel = (meta.get("config") or {}).get("accel", "tcg").upper()
+        text = (f"{host['cpu']}, {host['cpus']} CPUs, Linux {host['kernel']}"
+                if host else "host not recorded") + f"; QEMU {qemu} {accel}"
+        if text not in seen:
+            seen.append(text)
+    return " | ".join(seen)
+
+
+def write_measured(path: Path, f: Fit, on: str = "") -> None:
+    """Write fitted values into a profile YAML, keeping its comments and fixed values.
+
+    ``on``: the profile's ``measured_on`` (:func:`measured_on`), when given.
+    """
     from ruamel.yaml import YAML
 
     yaml = YAML()
@@ -346,6 +368,8 @@ def write_measured(path: Path, f: Fit) -> None:
             entry["value"] = f"{value * 1e6:.4g}us"
         entry["fitted_from"] = list(f.traces[name])
         entry["basis"] = "measured"  # fitted from this project's lab traces
+    if on:
+        data["measured_on"] = on
     with path.open("w", encoding="utf-8") as fh:
         yaml.dump(data, fh)
 

@@ -13,11 +13,12 @@ packages only, so a second call does nothing.
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-__all__ = ["BROWSER_PACKAGES", "LAB_PACKAGES", "PACKAGES", "ensure_packages",
+__all__ = ["BROWSER_PACKAGES", "LAB_PACKAGES", "PACKAGES", "ensure_packages", "host_facts",
            "missing_packages", "package_versions"]
 
 #: Debian package → a file it provides that the lab uses.
@@ -59,6 +60,26 @@ def package_versions(packages: list[str] | None = None) -> dict[str, str | None]
         status, _, version = res.stdout.partition("\t")
         out[pkg] = version if res.returncode == 0 and status.endswith(" installed") else None
     return out
+
+
+def host_facts() -> dict[str, object]:
+    """The machine a lab run is on: what an emulated client's speeds depend on.
+
+    Under QEMU's TCG every CPU-bound rate (a TFTP block's turnaround, HTTP's receive
+    rate, TLS and imgverify crypto) is the host's; a profile fitted from runs names it
+    (``measured_on``).
+    """
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") or line.startswith("Model"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": model or platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(), "kernel": platform.release(),
+            "machine": platform.machine()}
 
 
 def missing_packages(packages: Mapping[str, str] = LAB_PACKAGES) -> list[str]:

@@ -34,7 +34,7 @@ from pathlib import Path
 from .config import LabConfig
 from .console import ConsoleReader
 from .dnsmasq import IPV6_PREFIX, dnsmasq_conf, lease_hook, mac_of
-from .install import package_versions
+from .install import host_facts, package_versions
 from .netns import Netns, stop_process
 from .payload import DONE_MARK, FAIL_MARK, boot_script, sha256_of, write_files
 from .san import KERNEL_MARK, Target, san_script, start_target
@@ -299,6 +299,7 @@ def run_lab(cfg: LabConfig, out: Path, say: Callable[[str], None] = print, *,
     readers: list[ConsoleReader] = []
     t0, start_unix = time.monotonic(), time.time()
     record: dict = {"config": cfg.to_dict(), "versions": package_versions(),
+                    "host": host_facts(),
                     "namespace": ns.name, "t0_monotonic": t0,
                     "start_utc": datetime.fromtimestamp(start_unix, UTC).isoformat(),
                     "files": files, "qemu_argv": qemu_argv(cfg, 0, taps[0], out),

@@ -127,6 +127,8 @@ class Profile:
         sources: source of each fixed value, ``name: source``.
         fitted_from: traces each measured value came from, ``name -> (trace, ...)``.
         basis: what each value rests on, by value name (:class:`Basis`).
+        measured_on: the machine and emulator the measured values were fitted on (an
+            emulated client's CPU-bound rates are its host's); ``""`` when not said.
 
     Measured values (and ``post``) may be :class:`~netbootsim.dist.Dist`: the fleet
     draws them per server before the run.
@@ -153,6 +155,7 @@ class Profile:
     sources: tuple[str, ...] = field(default=())
     fitted_from: dict[str, tuple[str, ...]] = field(default_factory=dict)
     basis: dict[str, Basis] = field(default_factory=dict)
+    measured_on: str = ""
 
     def value(self, name: str) -> object:
         """A value by its name in profile files (``tftp_blksize``, ``post``...)."""
@@ -390,9 +393,9 @@ def load_profile(path: Path) -> Profile:
         if key not in data:
             raise ValueError(f"{where}:1: {key}: required")
     for key in data:
-        if key not in ("name", "description", "fixed", "measured"):
+        if key not in ("name", "description", "fixed", "measured", "measured_on"):
             raise ValueError(f"{where}:{_line(data, key, 1)}: {key}: unknown key; a "
-                             "profile has name, description, fixed, measured")
+                             "profile has name, description, measured_on, fixed, measured")
     values: dict[str, object] = {}
     bases: dict[str, Basis] = {}
     for section, names in (("fixed", _FIXED), ("measured", _MEASURED)):
@@ -437,6 +440,7 @@ def load_profile(path: Path) -> Profile:
         sources=tuple(f"{k}: {bases[k].source}" for k in _FIXED),
         fitted_from=fitted,
         basis=bases,
+        measured_on=str(data.get("measured_on") or ""),
     )
 
 

@@ -1,5 +1,6 @@
 """Firmware profiles: every value says what it rests on; bad files are one line FILE:LINE."""
 
+import json
 import math
 import re
 from pathlib import Path
@@ -198,3 +199,27 @@ def test_profiles_load_on_first_use_and_a_file_must_carry_its_own_name(tmp_path)
         lazy["other"]
     with pytest.raises(KeyError):
         lazy["pxe-rom"]
+
+
+def test_a_profile_says_where_its_measured_values_come_from(tmp_path):
+    # the shipped QEMU profile: round 1's runs did not record their host
+    assert PROFILES["ipxe-2019-qemu"].measured_on.startswith("host not recorded; QEMU")
+    assert PROFILES["pxe-rom"].measured_on == ""  # nothing measured, nothing said
+    # calibrate --write names the host the runs' run.json recorded
+    from netbootsim.lab.calibrate import Fit, measured_on, write_measured
+
+    run = tmp_path / "http-rtt0-r1"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({
+        "host": {"cpu": "Some CPU", "cpus": 8, "kernel": "6.1.0"},
+        "versions": {"qemu-system-x86": "1:7.2"}, "config": {"accel": "tcg"}}))
+
+    class Run:
+        path = run
+
+    on = measured_on([Run(), Run()])
+    assert on == "Some CPU, 8 CPUs, Linux 6.1.0; QEMU 1:7.2 TCG"
+    target = tmp_path / "p.yaml"
+    target.write_text((PROFILE_DIR / "ipxe-2019-qemu.yaml").read_text())
+    write_measured(target, Fit(), on)
+    assert load_profile(target).measured_on == on
