@@ -165,4 +165,28 @@ def cleanup_leftovers(everything: bool = False) -> list[str]:
         pids = _kill_namespace_pids(name)
         _run(["ip", "netns", "del", name], check=False)
         done.append(f"removed {name}" + (f" and killed pids {pids}" if pids else ""))
+        left = _san_leftovers(name)
+        if left:
+            done.append(f"removed {', '.join(str(p) for p in left)}")
     return done
+
+
+def _san_leftovers(name: str, run_dir: Path = Path("/var/run/tgtd")) -> list[Path]:
+    """Delete the tgtd control socket and lock a crashed ``case: san`` run left.
+
+    The run's tgtd used the control port of the process named in the namespace
+    (:func:`netbootsim.lab.san.control_port`); its files are in ``run_dir``.
+    """
+    from .san import control_port
+
+    try:
+        pid = int(name[len(PREFIX):].split("-")[0])
+    except ValueError:
+        return []
+    sock = run_dir / f"socket.{control_port(pid)}"
+    gone = []
+    for path in (sock, sock.with_name(f"{sock.name}.lock")):
+        if path.exists():
+            path.unlink()
+            gone.append(path)
+    return gone

@@ -266,9 +266,11 @@ class Target:
         return {"vanish_after_s": self.vanish_after, "vanished_s": self.vanished_s}
 
 
-def control_port() -> int:
-    """This process's tgtd control port: 1000 + its pid modulo 30,000 (0 is the host's)."""
-    return 1000 + os.getpid() % 30000
+def control_port(pid: int | None = None) -> int:
+    """A lab run's tgtd control port: 1000 + its process id (default: this one's) modulo
+    30,000 (port 0 is a host tgtd's); ``lab cleanup`` finds a crashed run's from it.
+    """
+    return 1000 + (os.getpid() if pid is None else pid) % 30000
 
 
 def start_target(ns: Any, opts: SanOptions, server_ip: str, bridge: str, out: Path,

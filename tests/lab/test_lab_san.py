@@ -445,3 +445,17 @@ def test_a_check_with_no_answer_on_the_console(tmp_path):
     (d / "run.json").write_text(json.dumps({"config": {"files": {"kernel": 2 << 20}}}))
     (d / "console-0.log").write_text("1.000000\tNBS-VERIFY-START kernel\n")
     assert "no answer on the console (the run ended first)" in section(tmp_path / "t", "c")
+
+
+def test_cleanup_deletes_a_crashed_san_runs_tgtd_files(tmp_path):
+    from netbootsim.lab.netns import PREFIX, _san_leftovers
+    from netbootsim.lab.san import control_port
+
+    # a run of process 4242 crashed: its tgtd used port 1000 + 4242 % 30000 = 5242
+    assert control_port(4242) == 5242
+    for f in ("socket.5242", "socket.5242.lock", "socket.0", "socket.0.lock"):
+        (tmp_path / f).write_text("")
+    gone = _san_leftovers(f"{PREFIX}4242-ab12", tmp_path)
+    assert sorted(p.name for p in gone) == ["socket.5242", "socket.5242.lock"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["socket.0", "socket.0.lock"]
+    assert _san_leftovers(f"{PREFIX}x-ab12", tmp_path) == []  # not a lab run's name
