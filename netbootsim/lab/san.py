@@ -267,8 +267,10 @@ class Target:
 
 
 def control_port(pid: int | None = None) -> int:
-    """A lab run's tgtd control port: 1000 + its process id (default: this one's) modulo
-    30,000 (port 0 is a host tgtd's); ``lab cleanup`` finds a crashed run's from it.
+    """A lab run's tgtd control port: 1000 + its process id modulo 30,000.
+
+    ``pid``: the run's process (default: this one). Port 0 is a host tgtd's; ``lab
+    cleanup`` finds a crashed run's port from the process named in its namespace.
     """
     return 1000 + (os.getpid() if pid is None else pid) % 30000
 
