@@ -36,7 +36,9 @@ def registry() -> list[tuple[str, str, str, str]]:
         ("protocol", "tftp", "lock-step law: RTT + blocks × (RTT + ser + client + server); "
          "windows; expected loss with iPXE's retry timer", "RFC 1350 [rfc1350], 2348 "
          "[rfc2348], 7440 [rfc7440]; iPXE tftp.c, retry.c [ipxe-src]"),
-        ("protocol", "http", "TCP slow start from IW 10, rwnd/RTT, Mathis under loss; warm "
+        ("protocol", "http", "TCP slow start from IW 10, rwnd/RTT; under loss each transfer's "
+         "rounds drawn for the mirror's tcp_cc (CUBIC, Reno, BBR; RFC 9438 [rfc9438], "
+         "RFC 8985 [rfc8985], Cardwell 2016 [bbr-2016]), Mathis without draws; warm "
          "keep-alive", "RFC 6928 [rfc6928], 5681 [rfc5681], 2861 [rfc2861]; Mathis et al. "
          "1997 [mathis-1997]; lab traces [lab-traces]"),
         ("protocol", "dhcp", f"iPXE DISCOVERs 0/1/3/7 s, 15 s give-up, 2 s ProxyDHCP wait, "

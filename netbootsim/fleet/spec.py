@@ -87,6 +87,7 @@ class Service:
         trusted: its certificate chains to the clients' trust anchor.
         origin, cache, inactive, coalesce, fallback: HTTP: an edge cache's (:mod:`.edge`).
         tls: HTTP: its TLS termination's CPU (``None``: not counted).
+        tcp_cc: HTTP: its senders' TCP congestion control (``cubic``, ``reno``, ``bbr``).
     """
 
     name: str
@@ -113,6 +114,7 @@ class Service:
     coalesce: bool = True
     fallback: str = "none"
     tls: TlsSpec | None = None
+    tcp_cc: str = "cubic"
 
 
 @dataclass(frozen=True)

@@ -502,7 +502,8 @@ class World:
         hp = http_plan(size, tcp, route.rtt + extra, min(ld.capacity for ld in fwd) if fwd
                        else math.inf, self.faults.path_loss(fwd, env.now),
                        server_time=overhead, rate_cap=min(cap, rate_cap),
-                       connected=connected, warm=warm)
+                       connected=connected, warm=warm, cc=svc.tcp_cc,
+                       rng=self.transport.law_rng)
         if prev is None:  # a new connection: a balancer's entry, a mirror's worker
             failed = yield from self._connect(svc, file, via, who, start)
             if failed is not None:

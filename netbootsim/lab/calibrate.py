@@ -440,11 +440,11 @@ def write_report(path: Path, prof_name: str, f: Fit, rows: list[dict], runs: lis
     if lossy_http:
         ratio = statistics.median(r["simulated_s"] / r["measured_s"] for r in lossy_http)
         lines.append(
-            f"- HTTP with loss: the Mathis bound is {ratio:.0f}× too slow (median). It models "
-            "steady Reno congestion avoidance with periodic loss; the mirror here is Linux "
-            "(CUBIC, SACK, RACK/TLP) and the flow is receive-window-limited, so 1 % random "
-            "loss costs it far less. Not fixed here: TCP loss recovery belongs to the packet "
-            "engine issue, and the flow model should take its loss factor from there.")
+            f"- HTTP with loss: the expected-value law (Mathis) is {ratio:.0f}× too slow "
+            "(median) for these runs, whose Linux sender ran the host's congestion control "
+            "(not recorded before round 6: BBR on this host, which does not slow down for "
+            "random loss). With CUBIC or Reno senders the lab takes what the law gives, and "
+            "the drawn law follows each sender: see *Loss as the lab sees it*.")
     emu = [r for r in held if r["role"] == "held out" and abs(r["error_pct"]) > 10]
     for r in emu:
         lines.append(f"- {r['run']} {r['phase']}: {r['error_pct']:+.1f} %; the other "

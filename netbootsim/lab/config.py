@@ -30,7 +30,8 @@ from ..units import UnitError, parse_size, parse_time
 from ..yamltext import MAX_YAML_BYTES, read_text_capped, safe_yaml
 from .san import SanOptions
 
-__all__ = ["CASES", "DhcpOptions", "LabConfig", "PathOptions", "load_config", "parse_config"]
+__all__ = ["CASES", "TCP_CC", "DhcpOptions", "LabConfig", "PathOptions", "load_config",
+           "parse_config"]
 
 #: Boot cases the lab can run, with one line each.
 CASES: dict[str, str] = {
@@ -128,6 +129,12 @@ class LabConfig:
             it with ``imgverify``: ``signed`` (the files as signed) or ``tampered`` (the
             first file with one byte changed after signing: iPXE must refuse it).
             ``None``: no signatures.
+        tcp_cc: the TCP congestion control of the lab's HTTP(S) server, the sender of
+            every file fetched over HTTP: ``cubic`` (Linux's default since 2.6.19, the
+            one Debian's and RHEL's kernels ship), ``reno`` or ``bbr``. Set on the
+            server's sockets, so runs do not inherit the host's choice (a new namespace
+            takes the host's default: ``bbr`` on the machine of rounds 1 and 2, whose
+            HTTP runs did not set it). ``run.json`` keeps it under ``server_tcp``.
     """
 
     file: str
@@ -152,6 +159,7 @@ class LabConfig:
     firmware: str = "seabios"
     san: SanOptions | None = None
     verify: str | None = None
+    tcp_cc: str = "cubic"
 
     @property
     def rom(self) -> str:
@@ -180,10 +188,13 @@ class LabConfig:
         return str(ipaddress.ip_network(self.subnet)[1])
 
 
+#: Congestion controls a lab run may give its servers (Linux modules ``tcp_cubic``,
+#: built in; ``tcp_reno``, built in; ``tcp_bbr``, BBR v1).
+TCP_CC = ("cubic", "reno", "bbr")
 _NICS = {"e1000", "e1000e", "rtl8139", "virtio", "pcnet", "eepro100", "ne2k_pci", "vmxnet3"}
 _KNOWN = {"case", "guests", "files", "tftp_max", "timeout", "accel", "seed", "transport",
           "memory", "nic", "subnet", "stagger", "snaplen", "dhcp", "path", "ipxe", "tls",
-          "certificate", "firmware", "san", "verify"}
+          "certificate", "firmware", "san", "verify", "tcp_cc"}
 
 
 def _line(node: Any, key: Any) -> int:
@@ -377,6 +388,12 @@ def parse_config(data: Any, file: str, lines: dict[str, int] | None = None) -> L
                 bad("verify", f"needs {need}: a build trusting the lab CA (netbootsim lab "
                     "build-ipxe --trust TLS_DIR/ca.crt) and the lab tls directory whose "
                     "code-signing key signs the files")
+
+    if "tcp_cc" in data:
+        if data["tcp_cc"] not in TCP_CC:
+            bad("tcp_cc", f"{data['tcp_cc']!r}: expected one of {', '.join(TCP_CC)}")
+        else:
+            out["tcp_cc"] = data["tcp_cc"]
 
     if out.get("case") == "san":
         if "san" not in data:

@@ -23,6 +23,7 @@ import argparse
 import csv
 import itertools
 import signal
+import socket
 import ssl
 import sys
 import threading
@@ -37,7 +38,7 @@ __all__ = ["CSV_FIELDS", "LabHTTPServer", "main"]
 #: raw ``time.monotonic()`` of the host.
 CSV_FIELDS = ["conn", "seq", "client", "method", "path", "status", "bytes",
               "received_s", "last_byte_s", "mono_received", "mono_last_byte",
-              "tls_start_s", "tls_done_s", "tls_version", "tls_cipher"]
+              "tls_start_s", "tls_done_s", "tls_version", "tls_cipher", "tcp_cc"]
 
 _CHUNK = 1 << 20
 
@@ -121,13 +122,18 @@ class LabHTTPServer(ThreadingHTTPServer):
         root: directory whose regular files are served (no listings, no ``..``).
         log_path: CSV file written with :data:`CSV_FIELDS`.
         t0: ``time.monotonic()`` of the run start, subtracted in the ``*_s`` columns.
+        tcp_cc: the TCP congestion control of every connection (``TCP_CONGESTION`` on the
+            listening and each accepted socket: a root process may choose one the
+            namespace does not allow by default); ``None``: the namespace's. The column
+            ``tcp_cc`` is each connection's, read back from its socket.
     """
 
     daemon_threads = True
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], root: Path, log_path: Path, t0: float = 0.0,
-                 tls: ssl.SSLContext | None = None):
+                 tls: ssl.SSLContext | None = None, tcp_cc: str | None = None):
+        self.tcp_cc = tcp_cc
         super().__init__(address, _Handler)
         if tls is not None:  # the handshake is done (and timed) by each handler
             self.socket = tls.wrap_socket(self.socket, server_side=True,
@@ -140,6 +146,18 @@ class LabHTTPServer(ThreadingHTTPServer):
         self._csv = csv.writer(self._log)
         self._csv.writerow(CSV_FIELDS)
         self._log.flush()
+
+    def server_bind(self) -> None:  # noqa: D102 - socketserver API
+        if self.tcp_cc is not None:
+            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION,
+                                   self.tcp_cc.encode())
+        super().server_bind()
+
+    def get_request(self) -> tuple[socket.socket, tuple]:  # noqa: D102 - socketserver API
+        conn, addr = super().get_request()
+        if self.tcp_cc is not None:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, self.tcp_cc.encode())
+        return conn, addr
 
     def resolve(self, url_path: str) -> Path | None:
         """The file for a request path, or ``None`` (→ 404)."""
@@ -154,11 +172,12 @@ class LabHTTPServer(ThreadingHTTPServer):
         tls = ["", "", "", ""]
         if h.tls is not None:
             tls = [f"{h.tls[0] - self.t0:.6f}", f"{h.tls[1] - self.t0:.6f}", h.tls[2], h.tls[3]]
+        cc = h.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16)
         with self._lock:
             self._csv.writerow([h.conn_id, h.seq, h.client_address[0], h.command, h.path,
                                 status, sent, f"{received - self.t0:.6f}",
                                 f"{done - self.t0:.6f}", f"{received:.6f}", f"{done:.6f}",
-                                *tls])
+                                *tls, cc.rstrip(b"\0").decode()])
             self._log.flush()
 
     def record_refused(self, h: _Handler, start: float, end: float, error: Exception) -> None:
@@ -168,7 +187,7 @@ class LabHTTPServer(ThreadingHTTPServer):
             self._csv.writerow([h.conn_id, 0, h.client_address[0], "TLS", why, 0, 0,
                                 f"{start - self.t0:.6f}", f"{end - self.t0:.6f}",
                                 f"{start:.6f}", f"{end:.6f}", f"{start - self.t0:.6f}",
-                                f"{end - self.t0:.6f}", "", ""])
+                                f"{end - self.t0:.6f}", "", "", ""])
             self._log.flush()
 
     def server_close(self) -> None:  # noqa: D102 - socketserver API
@@ -187,13 +206,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--t0", type=float, default=0.0, help="monotonic time of the run start")
     p.add_argument("--tls-cert", type=Path, default=None, help="serve HTTPS with this chain")
     p.add_argument("--tls-key", type=Path, default=None)
+    p.add_argument("--tcp-cc", default=None, help="TCP congestion control of the connections")
     args = p.parse_args(argv)
     ctx = None
     if args.tls_cert is not None:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(args.tls_cert, args.tls_key)
-    server = LabHTTPServer((args.bind, args.port), args.root, args.log, args.t0, tls=ctx)
+    server = LabHTTPServer((args.bind, args.port), args.root, args.log, args.t0, tls=ctx,
+                           tcp_cc=args.tcp_cc)
 
     def stop(signum: int, frame: object) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

@@ -88,6 +88,14 @@ class Netns:
             self.ip("tuntap", "add", "dev", tap, "mode", "tap")
             self.ip("link", "set", tap, "master", bridge, "up")
 
+    def sysctl(self, key: str, value: str | None = None) -> str:
+        """Read ``key`` inside the namespace, after setting it to ``value`` if given."""
+        if value is not None:
+            _run(["ip", "netns", "exec", self.name, "sysctl", "-qw", f"{key}={value}"])
+        done = subprocess.run(["ip", "netns", "exec", self.name, "sysctl", "-n", key],
+                              check=True, capture_output=True, text=True)
+        return done.stdout.strip()
+
     def spawn(self, argv: Sequence[str], **popen: object) -> subprocess.Popen:
         """Start ``argv`` inside the namespace, in a new process group; remember it."""
         proc = subprocess.Popen(["ip", "netns", "exec", self.name, *argv],

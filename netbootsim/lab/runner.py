@@ -236,7 +236,7 @@ def _start_servers(ns: Netns, cfg: LabConfig, out: Path, srv: Path, t0: float
     _wait_for(_contains(out / "dnsmasq.log", "TFTP root is"), proc, "dnsmasq", err)
 
     base = [sys.executable, "-m", "netbootsim.lab.httpd", "--root", str(srv),
-            "--bind", cfg.server_ip, "--t0", repr(t0)]
+            "--bind", cfg.server_ip, "--t0", repr(t0), "--tcp-cc", cfg.tcp_cc]
     _start_httpd(ns, [*base, "--port", "80", "--log", str(out / "http.csv")],
                  out / "httpd.stderr", "HTTP server")
     target = None
@@ -265,6 +265,28 @@ def _start_httpd(ns: Netns, argv: list[str], err: Path, what: str) -> None:
 
     threading.Thread(target=read_ready, daemon=True).start()
     _wait_for(ready.is_set, proc, what, err)
+
+
+def server_tcp(ns: Netns, cc: str) -> dict[str, str]:
+    """What ``run.json`` keeps of the servers' TCP: ``cc`` for HTTP(S), the namespace's else.
+
+    The lab's HTTP server sets ``cc`` on its sockets (``TCP_CONGESTION``): a new namespace
+    starts with the host's default (seen here: ``bbr`` in a fresh namespace on a host
+    running ``bbr``) and allows only the host's allowed list, so setting the namespace's
+    default is refused, while a root process may choose any algorithm the kernel offers
+    for its own sockets. Other TCP servers (tgtd's iSCSI) keep the namespace's default.
+
+    Raises:
+        LabError: the kernel does not offer ``cc`` (a module not loaded, e.g. ``tcp_bbr``).
+    """
+    available = ns.sysctl("net.ipv4.tcp_available_congestion_control").split()
+    if cc not in available:
+        raise LabError(f"tcp_cc: {cc!r} is not offered by this kernel (available: "
+                       f"{' '.join(available)}); load its module (modprobe tcp_{cc}) "
+                       "or choose another")
+    return {"http_congestion_control": cc,
+            "namespace_default": ns.sysctl("net.ipv4.tcp_congestion_control"),
+            "available": " ".join(available)}
 
 
 def run_lab(cfg: LabConfig, out: Path, say: Callable[[str], None] = print, *,
@@ -323,7 +345,8 @@ def run_lab(cfg: LabConfig, out: Path, say: Callable[[str], None] = print, *,
                                 f"{IPV6_PREFIX}1/64" if cfg.dhcp.ipv6_ra else None)
         except RuntimeError as e:
             raise LabError(str(e)) from None
-        say(f"namespace {ns.name}: {net}")
+        record["server_tcp"] = server_tcp(ns, cfg.tcp_cc)
+        say(f"namespace {ns.name}: {net}; HTTP's TCP congestion control {cfg.tcp_cc}")
         target = _start_servers(ns, cfg, out, srv, t0)
         say(f"servers up: dnsmasq (DHCP, TFTP, tftp-max {cfg.tftp_max}), HTTP, tcpdump"
             + (f", {cfg.san.protocol} target" if cfg.san is not None else ""))

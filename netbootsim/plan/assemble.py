@@ -124,7 +124,7 @@ def _service(name: str, svc) -> Service:
                    **({"origin": svc.origin, "cache": svc.cache or math.inf,
                        "inactive": svc.inactive,
                        "coalesce": svc.coalesce, "fallback": svc.fallback,
-                       "tls": _tls(svc.tls)}
+                       "tls": _tls(svc.tls), "tcp_cc": svc.tcp_cc}
                       if svc.kind == "http" else {}),
                    **KINDS[svc.kind].model(svc.model).behaviour())
 

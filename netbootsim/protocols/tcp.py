@@ -27,6 +27,35 @@ pipelining — net/tcp/httpcore.c, httpconn.c [ipxe-src]):
          + R/2        # last byte reaches the client
 
 On a reused keep-alive connection the first ``R`` is skipped (``connected=True``).
+
+**Loss, drawn per transfer** (:func:`tcp_loss_rounds`, when the caller gives a
+generator): the sender's window is followed round trip by round trip. Each round sends
+``w = min(cwnd, rwnd / MSS, segments left)`` segments, ``Binomial(w, p)`` of them are
+lost and resent in later rounds; the round's delivered segments set the flow's bound for
+that round. The congestion control of the sender (the mirror's ``tcp_cc``) reacts:
+
+- ``reno``: halve the window once per round with a loss (one recovery episode, NewReno
+  ``recover``, RFC 6582 [rfc6582]), else +1 segment a round (RFC 5681 [rfc5681]);
+- ``cubic`` (Linux's default): cut to ``β = 0.7`` of the window once per round with a
+  loss; between cuts the larger of the cubic curve ``C (t − K)³ + W_max`` (``C = 0.4``,
+  ``K = ∛(W_max (1 − β) / C)``, fast convergence) and the Reno-friendly estimate that
+  grows by ``α = 3 (1 − β) / (1 + β)`` a round (RFC 9438 [rfc9438] §4.2-4.7);
+- ``bbr`` (BBR v1, Linux ``tcp_bbr``): no cut on loss — its rate follows the delivery
+  rate it measures, which random loss barely lowers (Cardwell et al. 2016 [bbr-2016]);
+  the window doubles a round in startup up to what the receiver or the line allows.
+
+A loss while the receiver's window is full (BBR's usual state here, and a sender
+just out of slow start) stalls the next round to the resends: iPXE's window advances
+only on in-order data, so nothing new may be sent past the hole until it is filled.
+Slow start doubles the window a round up to the first round with a loss (HyStart's
+delay-based exit is not modelled: nothing here queues). The last segment lost alone is
+found by Linux's tail-loss probe, ``2 SRTT`` plus ``TCP_RTO_MIN`` (200 ms) when it is
+the only segment in flight (RFC 8985 [rfc8985] §7.2; Linux ``tcp_schedule_loss_probe``):
+the lab saw exactly this gap, 212 ms at an RTT of 5.4 ms. Checked against the lab's
+1 % loss runs with CUBIC, Reno and BBR senders (``docs/calibration.md``, *Loss as the
+lab sees it*). Without a generator the expected-value law above applies (the Mathis
+bound for ``reno`` and ``cubic``, whose Reno-friendly region gives the same average
+window; none for ``bbr``).
 :mod:`netbootsim.net.transfer` runs a GET in the flow engine: the terms before ``D``
 and the last ``R/2`` as delays, ``D`` as one flow following the bound schedule.
 """
@@ -36,9 +65,25 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from .wire import TCP_FRAME_OVERHEAD, tcp_wire_bytes
 
-__all__ = ["TcpParams", "HttpPlan", "tcp_schedule", "tcp_data_time", "http_plan"]
+__all__ = ["TCP_CC", "TcpParams", "HttpPlan", "LossRounds", "tcp_schedule", "tcp_data_time",
+           "tcp_loss_rounds", "http_plan"]
+
+#: Senders' congestion controls the law knows (a mirror's ``tcp_cc``).
+TCP_CC = ("cubic", "reno", "bbr")
+#: CUBIC's multiplicative decrease and cubic constant (RFC 9438 [rfc9438] §4.6, §5;
+#: Linux ``tcp_cubic.c``: ``beta`` 717/1024, ``bic_scale`` 41 → C = 0.4).
+CUBIC_BETA = 0.7
+CUBIC_C = 0.4
+#: Linux ``TCP_RTO_MIN`` (200 ms), added to a tail-loss probe's ``2 SRTT`` when one
+#: segment is in flight (``tcp_schedule_loss_probe`` [linux]; RFC 8985 [rfc8985] §7.2).
+TLP_SINGLE_EXTRA = 0.2
+#: Rounds merged into one step of a drawn schedule at most (a step also ends at every
+#: window cut): keeps a lossy 3 s transfer to tens of steps, not hundreds.
+_ROUNDS_PER_STEP = 8
 
 #: Mathis, Semke, Mahdavi, Ott (1997), "The macroscopic behavior of the TCP congestion
 #: avoidance algorithm" [mathis-1997]: throughput ≤ MSS / RTT × C / sqrt(p), C = sqrt(3/2) for
@@ -74,7 +119,7 @@ class TcpParams:
 
 
 def tcp_schedule(
-    params: TcpParams, rtt: float, line_rate: float, loss: float = 0.0
+    params: TcpParams, rtt: float, line_rate: float, loss: float = 0.0, cc: str = "cubic"
 ) -> tuple[float, tuple[tuple[float, float], ...]]:
     """Bound of a TCP flow over time: ``(initial_bound, ((t, bound), ...))``.
 
@@ -85,7 +130,7 @@ def tcp_schedule(
     if rtt <= 0:
         return math.inf, ()
     steady = params.rwnd * phi / rtt
-    if loss > 0:
+    if loss > 0 and cc != "bbr":
         steady = min(steady, params.mss * phi / rtt * MATHIS_C / math.sqrt(loss))
     window = params.init_cwnd * params.mss
     bound = min(window * phi / rtt, steady)
@@ -105,9 +150,15 @@ def tcp_schedule(
 
 
 def tcp_data_time(wire_bytes: float, params: TcpParams, rtt: float, line_rate: float,
-                  loss: float = 0.0) -> float:
+                  loss: float = 0.0, cc: str = "cubic") -> float:
     """Time to move ``wire_bytes`` alone on a path of ``line_rate``, by the law."""
-    first, changes = tcp_schedule(params, rtt, line_rate, loss)
+    first, changes = tcp_schedule(params, rtt, line_rate, loss, cc)
+    return schedule_time(wire_bytes, first, changes, line_rate)
+
+
+def schedule_time(wire_bytes: float, first: float,
+                  changes: tuple[tuple[float, float], ...], line_rate: float) -> float:
+    """Time to move ``wire_bytes`` alone on a path of ``line_rate`` under a bound schedule."""
     left = wire_bytes
     t = 0.0
     rate = min(first, line_rate)
@@ -119,6 +170,114 @@ def tcp_data_time(wire_bytes: float, params: TcpParams, rtt: float, line_rate: f
         t = t_next
         rate = min(bound, line_rate)
     return t + left / rate if left > 0 else t
+
+
+@dataclass(frozen=True)
+class LossRounds:
+    """One transfer's rounds under drawn loss (:func:`tcp_loss_rounds`).
+
+    Attributes:
+        bound: the first step's bound (wire bytes/s of delivered segments).
+        schedule: later steps ``((t, bound), ...)``, ``t`` from the first data byte.
+        data_time: time until the last byte is delivered, alone on the path, by
+            :func:`schedule_time` on these steps (without the tail probe).
+        tail: the tail-loss probe's wait when the last segment was lost alone, else 0.
+        lost: segments lost (each resent once in a later round; a resend may be lost
+            again and counts again).
+        cuts: rounds in which the window was cut.
+    """
+
+    bound: float
+    schedule: tuple[tuple[float, float], ...]
+    data_time: float
+    tail: float
+    lost: int
+    cuts: int
+
+
+def tcp_loss_rounds(wire_bytes: float, params: TcpParams, rtt: float, line_rate: float,
+                    loss: float, rng: np.random.Generator, cc: str = "cubic",
+                    warm: bool = False) -> LossRounds:
+    """Draw one transfer's losses round by round; see the module docstring.
+
+    In slow start the window may grow to twice what a round can carry (Linux grows it
+    while it is below twice the most in flight, ``tcp_is_cwnd_limited`` [linux]), so a
+    first loss late in slow start may leave the sender at the receiver's window.
+    ``warm``: the window starts open (a keep-alive connection's), in congestion
+    avoidance. Draws one binomial a round, and one uniform per round that sends the
+    transfer's last new segment with a loss (was the last segment among the lost?).
+    """
+    if cc not in TCP_CC:
+        raise ValueError(f"cc {cc!r}: one of {', '.join(TCP_CC)}")
+    if rtt <= 0:
+        raise ValueError("rtt must be positive")
+    seg = params.mss + TCP_FRAME_OVERHEAD  # wire bytes of a full segment
+    left = max(1, math.ceil(wire_bytes / seg))
+    per_round = math.inf if math.isinf(line_rate) else max(1.0, line_rate * rtt / seg)
+    rwnd = max(1.0, params.rwnd / params.mss)
+    cap = min(rwnd, per_round)  # most a round carries
+    w = cap if warm else float(params.init_cwnd)
+    ssthresh = w if warm else math.inf
+    w_max, epoch, w_est = w, 0.0, w  # CUBIC's state since its last cut
+    t = chunk_t = 0.0
+    chunk_seg, chunk_rounds = 0, 0
+    steps: list[tuple[float, float]] = []
+    lost_total = cuts = 0
+    last_lost = False
+    stalled = 0  # segments resent in a round the receiver's window holds to them
+    while True:
+        send = min(stalled or max(1, math.floor(min(w, cap))), left)
+        full = not stalled and min(w, cap) >= rwnd  # the receiver's window limits it
+        lost = int(rng.binomial(send, loss)) if loss > 0 else 0
+        lost_total += lost
+        delivered = send - lost
+        if delivered == left:  # the round that ends the transfer: the share of a
+            t_end = t + rtt * delivered / max(1.0, min(w, cap))  # round its window fills
+            steps.append((chunk_t, (chunk_seg + delivered) * seg / (t_end - chunk_t)))
+            break
+        if lost and send == left:  # this round sent the last segment: was it lost?
+            last_lost = bool(rng.random() < lost / send)
+        left -= delivered
+        chunk_seg += delivered
+        chunk_rounds += 1
+        t += rtt
+        # a hole at the left edge of a full receiver window: nothing new may be sent
+        # beyond it until the resends fill it, a round later (iPXE advances its window
+        # on in-order data only, net/tcp.c tcp_rx_seq [ipxe-src])
+        stalled = lost if lost and full else 0
+        cut = lost > 0 and cc != "bbr"  # BBR v1 does not cut on loss
+        if cut:
+            cuts += 1
+            if cc == "reno":
+                w = max(w / 2.0, 2.0)
+            else:  # CUBIC, with fast convergence
+                w_max = w * (1.0 + CUBIC_BETA) / 2.0 if w < w_max else w
+                w = max(w * CUBIC_BETA, 2.0)
+                epoch, w_est = t, w
+            ssthresh = w
+        elif w < ssthresh:
+            w *= 2.0
+        elif cc == "reno":
+            w += 1.0
+        elif cc == "cubic":
+            w_est += 3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA)
+            k = (w_max * (1.0 - CUBIC_BETA) / CUBIC_C) ** (1.0 / 3.0)
+            w = max(CUBIC_C * (t - epoch - k) ** 3 + w_max, w_est)
+        w = min(w, 2.0 * cap)
+        if (cut or chunk_rounds >= _ROUNDS_PER_STEP) and chunk_seg:  # (a round that
+            # delivered nothing joins the next step: no step has a zero bound)
+            steps.append((chunk_t, chunk_seg * seg / (t - chunk_t)))
+            chunk_t, chunk_seg, chunk_rounds = t, 0, 0
+    merged: list[tuple[float, float]] = []
+    for at, bound in steps[1:]:
+        if (merged[-1][1] if merged else steps[0][1]) != bound:
+            merged.append((at, bound))
+    # the last segment lost: its resend waited for the probe, not the round trip the
+    # rounds gave it (PTO = 2 SRTT + 200 ms when it is alone in flight)
+    tail = rtt + TLP_SINGLE_EXTRA if last_lost else 0.0
+    # the rounds count whole segments; the flow moves the exact bytes on these steps
+    data_time = schedule_time(wire_bytes, steps[0][1], tuple(merged), line_rate)
+    return LossRounds(steps[0][1], tuple(merged), data_time, tail, lost_total, cuts)
 
 
 @dataclass(frozen=True)
@@ -169,6 +328,8 @@ def http_plan(
     header_bytes: float = RESPONSE_HEADER_BYTES,
     rate_cap: float = math.inf,
     warm: bool = False,
+    cc: str = "cubic",
+    rng: np.random.Generator | None = None,
 ) -> HttpPlan:
     """Apply the HTTP/TCP law to one GET of ``body`` bytes.
 
@@ -180,11 +341,20 @@ def http_plan(
     keep-alive connection unless it sat idle longer than the RTO (RFC 2861 [rfc2861] congestion
     window validation, ``net.ipv4.tcp_slow_start_after_idle``); seen in the lab traces:
     an 8 MiB GET at RTT 20 ms runs at the window limit from its first round.
+    ``cc``: the sender's congestion control; ``rng`` with ``loss`` > 0: this transfer's
+    losses are drawn (:func:`tcp_loss_rounds`) instead of the expected-value law.
     """
     response = body + header_bytes
     wire = tcp_wire_bytes(response, params.mss)
     line_rate = min(line_rate, rate_cap)
-    first, changes = tcp_schedule(params, rtt, line_rate, loss)
+    if rng is not None and loss > 0 and rtt > 0:
+        drawn = tcp_loss_rounds(wire, params, rtt, line_rate, loss, rng, cc, warm)
+        return HttpPlan(
+            body=float(body), response_bytes=float(response), wire_bytes=float(wire),
+            before_data=(0.0 if connected else rtt) + rtt / 2 + server_time,
+            after_data=rtt / 2 + drawn.tail, data_time=drawn.data_time,
+            bound=drawn.bound, schedule=drawn.schedule)
+    first, changes = tcp_schedule(params, rtt, line_rate, loss, cc)
     if warm and changes:
         first, changes = changes[-1][1], ()
     first = min(first, rate_cap)
@@ -196,7 +366,7 @@ def http_plan(
         before_data=(0.0 if connected else rtt) + rtt / 2 + server_time,
         after_data=rtt / 2,
         data_time=(wire / min(first, line_rate) if warm
-                   else tcp_data_time(wire, params, rtt, line_rate, loss)),
+                   else tcp_data_time(wire, params, rtt, line_rate, loss, cc)),
         bound=first,
         schedule=changes,
     )

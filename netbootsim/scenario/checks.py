@@ -269,6 +269,12 @@ def static_checks(parts: Parts) -> list[Issue]:
             issues.append((("topology", "wifi"), "Wi-Fi access points need the flow engine "
                            "(their medium's capacity follows the stations transferring); "
                            "run.engine: packet does not model 802.11"))
+    if parts.run is not None and parts.run.engine == "packet" and parts.services:
+        for name, svc in parts.services.items():
+            if getattr(svc, "kind", "") == "http" and getattr(svc, "tcp_cc", "") == "bbr":
+                issues.append((("services", name, "tcp_cc"), "the packet engine's TCP "
+                               "sender is NewReno (net/packet_tcp.py); bbr is modelled by "
+                               "the flow engine only (run.engine: flow)"))
     hosts = parts.host_names
     if hosts is not None:
         for name, host in parts.service_hosts.items():

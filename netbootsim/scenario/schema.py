@@ -396,6 +396,11 @@ class HttpService(Section):
             another edge or service named here (the next edge: if it is down too, its own
             fallback applies), or fail as from any dead server (``none``).
         tls: the CPU cost of its HTTPS (:class:`TlsTermination`); ``None``: not counted.
+        tcp_cc: its TCP senders' congestion control: ``cubic`` (Linux's default since
+            2.6.19, Debian's and RHEL's kernels), ``reno`` or ``bbr`` (BBR v1, which does
+            not slow down for random loss: with 1 % loss an 8 MiB fetch took 0.35-0.62 s
+            in the lab against 2.99-3.22 s with CUBIC, ``docs/calibration.md``). It
+            matters only on paths with loss (:mod:`netbootsim.protocols.tcp`).
     """
 
     kind: Literal["http"]
@@ -411,6 +416,7 @@ class HttpService(Section):
     coalesce: bool = True
     fallback: Name = "none"
     tls: TlsTermination | None = None
+    tcp_cc: Literal["cubic", "reno", "bbr"] = "cubic"
 
 
 class DhcpService(Section):

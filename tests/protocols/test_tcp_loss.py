@@ -1,0 +1,117 @@
+"""TCP under drawn loss (``tcp_loss_rounds``): hand-derived rounds, invariants, the lab."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from netbootsim.protocols import TcpParams, http_plan
+from netbootsim.protocols.tcp import TCP_CC, tcp_data_time, tcp_loss_rounds
+from netbootsim.protocols.wire import TCP_FRAME_OVERHEAD
+
+MSS = 1000
+SEG = MSS + TCP_FRAME_OVERHEAD  # wire bytes of a full segment
+
+
+class Draws:
+    """A generator stand-in: the binomials given, in order; uniforms all 0."""
+
+    def __init__(self, lost: list[int]):
+        self.lost = list(lost)
+
+    def binomial(self, n: int, p: float) -> int:
+        return min(self.lost.pop(0), n) if self.lost else 0
+
+    def random(self) -> float:
+        return 0.0
+
+
+def test_no_loss_is_slow_start_to_the_window_by_hand():
+    # init_cwnd 2, rwnd 4 segments, RTT 1 s, no line limit, 10 segments: round 1 sends 2
+    # (8 left), round 2 sends 4 (4 left), round 3 sends the last 4 (the window is capped
+    # by rwnd): 3 rounds, 3.0 s, no loss, no cut, no tail.
+    p = TcpParams(mss=MSS, init_cwnd=2, rwnd=4 * MSS)
+    r = tcp_loss_rounds(10 * SEG, p, 1.0, math.inf, 0.0, np.random.default_rng(0))
+    assert (r.data_time, r.tail, r.lost, r.cuts) == (3.0, 0.0, 0, 0)
+    assert r.bound == pytest.approx(10 * SEG / 3.0) and r.schedule == ()
+
+
+def test_reno_halves_once_then_adds_a_segment_a_round_by_hand():
+    # 20 segments, init 2, rwnd 100, RTT 1 s; round 2 loses 1 of its 4:
+    #   r1 send 2 (18 left) w 4 | r2 send 4, 1 lost (15 left): cut, w 2, step at t=2
+    #   r3 send 2 (13) w 3 | r4 send 3 (10) w 4 | r5 send 4 (6) w 5 | r6 send 5 (1) w 6
+    #   r7 sends the last 1 of a window of 6: a sixth of a round (the fluid law's
+    #   window / RTT), ends at 6 + 1/6 s.
+    # Steps: 5 segments over [0, 2) then 15 over [2, 6 1/6): 6.1667 s by schedule_time.
+    p = TcpParams(mss=MSS, init_cwnd=2, rwnd=100 * MSS)
+    r = tcp_loss_rounds(20 * SEG, p, 1.0, math.inf, 0.5, Draws([0, 1]), "reno")
+    assert (r.data_time, r.lost, r.cuts, r.tail) == (pytest.approx(6 + 1 / 6), 1, 1, 0.0)
+    assert r.bound == pytest.approx(5 * SEG / 2)
+    assert r.schedule == ((2.0, pytest.approx(15 * SEG / (4 + 1 / 6))),)
+
+
+def test_bbr_does_not_cut_and_cubic_cuts_to_seven_tenths():
+    # The same draws: BBR keeps doubling (r1 2, r2 4 with 1 lost, r3 8, r4 the last 7 of
+    # a window of 16): 3 full rounds then 7/16 of one = 3.4375 s. CUBIC: r1 2, r2 4
+    # (1 lost) -> cut to max(4 × 0.7, 2) = 2.8 -> r3 sends 2 (floor), then grows.
+    p = TcpParams(mss=MSS, init_cwnd=2, rwnd=100 * MSS)
+    bbr = tcp_loss_rounds(20 * SEG, p, 1.0, math.inf, 0.5, Draws([0, 1]), "bbr")
+    assert (bbr.data_time, bbr.cuts, bbr.lost) == (pytest.approx(3.4375), 0, 1)
+    cubic = tcp_loss_rounds(20 * SEG, p, 1.0, math.inf, 0.5, Draws([0, 1]), "cubic")
+    assert cubic.cuts == 1 and cubic.data_time > bbr.data_time
+
+
+def test_the_last_segment_lost_waits_for_the_tail_probe():
+    # 4 segments, init 10: one round sends all 4 and loses 1; the uniform draw (0.0) puts
+    # it last: its resend comes a round later plus the probe's extra, RTT + 200 ms
+    # (PTO = 2 SRTT + TCP_RTO_MIN alone in flight).
+    p = TcpParams(mss=MSS, init_cwnd=10, rwnd=100 * MSS)
+    r = tcp_loss_rounds(4 * SEG, p, 0.01, math.inf, 0.5, Draws([1, 0]), "cubic")
+    assert r.tail == pytest.approx(0.01 + 0.2) and r.lost == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), segs=st.integers(1, 3000),
+       rtt=st.floats(1e-4, 0.2), loss=st.floats(0.0, 0.2), cc=st.sampled_from(TCP_CC),
+       warm=st.booleans())
+def test_loss_never_speeds_a_transfer_and_the_steps_add_up(seed, segs, rtt, loss, cc, warm):
+    p = TcpParams()
+    wire = segs * (p.mss + TCP_FRAME_OVERHEAD)
+    line = 1.25e9
+    clean = tcp_loss_rounds(wire, p, rtt, line, 0.0, np.random.default_rng(0), cc, warm)
+    r = tcp_loss_rounds(wire, p, rtt, line, loss, np.random.default_rng(seed), cc, warm)
+    assert r.data_time >= clean.data_time * (1 - 1e-9)
+    assert r.tail in (0.0, rtt + 0.2) and r.lost >= 0 and r.cuts <= r.lost
+    times = [0.0, *(t for t, _ in r.schedule)]
+    assert times == sorted(times) and all(b > 0 for _, b in r.schedule) and r.bound > 0
+    if cc == "bbr":
+        assert r.cuts == 0
+
+
+def test_without_loss_the_rounds_agree_with_the_fluid_law():
+    # The fluid law doubles from IW to rwnd/RTT; the rounds do the same whole rounds:
+    # an 8 MiB fetch at RTT 5.4 ms, 256 KiB window, within 3 %.
+    p = TcpParams()
+    wire = 8 * 2**20 * (p.mss + TCP_FRAME_OVERHEAD) / p.mss
+    law = tcp_data_time(wire, p, 0.0054, 1.25e8)
+    drawn = tcp_loss_rounds(wire, p, 0.0054, 1.25e8, 0.0, np.random.default_rng(0))
+    assert drawn.data_time == pytest.approx(law, rel=0.03)
+
+
+def test_http_plan_draws_only_with_a_generator_and_loss():
+    p = TcpParams()
+    same = http_plan(2 * 2**20, p, 0.005, 1.25e8, 0.01)
+    drawn = [http_plan(2 * 2**20, p, 0.005, 1.25e8, 0.01, rng=np.random.default_rng(s))
+             for s in range(20)]
+    assert len({round(d.data_time, 9) for d in drawn}) > 5  # a spread across draws
+    again = http_plan(2 * 2**20, p, 0.005, 1.25e8, 0.01, rng=np.random.default_rng(3))
+    assert again == drawn[3]
+    assert http_plan(2 * 2**20, p, 0.005, 1.25e8, 0.0, rng=np.random.default_rng(3)) == \
+        http_plan(2 * 2**20, p, 0.005, 1.25e8, 0.0)
+    # BBR's expected-value law has no loss bound; CUBIC's is Mathis's
+    assert http_plan(2 * 2**20, p, 0.005, 1.25e8, 0.01, cc="bbr").data_time < \
+        same.data_time / 5
