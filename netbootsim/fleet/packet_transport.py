@@ -90,7 +90,7 @@ class PacketTransport(Transport):
             lambda links, back_links: http_over_packets(
                 self.env, links, back_links, size, tcp, connected=connected, warm=warm,
                 server_time=server_time, client_rate=client_rate,
-                client_delay=client_delay))
+                client_delay=client_delay, cc=svc.tcp_cc))
         if isinstance(r, TransferResult):
             return r
         if r.outcome != "ok":

@@ -5,9 +5,13 @@ initial window, receiver window), so the two can be checked against each other.
 
 Sender (the mirror). **NewReno with SACK loss recovery** — Linux with
 ``net.ipv4.tcp_congestion_control=reno`` (``tcp_cong.c`` ``tcp_reno_cong_avoid`` [linux]),
-SACK on (the default), chosen over CUBIC because its window law is the one the flow
-model and the Mathis bound assume, and because ns-3 has the same pair
-(``TcpNewReno`` with ``TcpSocketBase::Sack`` true, ``benchmarks/ns3_sharing.py``):
+SACK on (the default); ns-3 has the same pair (``TcpNewReno`` with
+``TcpSocketBase::Sack`` true, ``benchmarks/ns3_sharing.py``). With ``cc="cubic"`` (a
+mirror's ``tcp_cc: cubic``, Linux's default) the same recovery with CUBIC's window:
+``ssthresh = 0.7 cwnd`` on a loss (fast convergence), and in congestion avoidance the
+window aims one RTT ahead at ``max(C (t − K)³ + W_max, W_est)`` (RFC 9438 [rfc9438]
+§4.2-4.7; ``W_est`` the Reno-friendly estimate). BBR is not modelled here (a
+scenario's ``tcp_cc: bbr`` needs the flow engine). The sender:
 
 - initial window ``init_cwnd`` segments (RFC 6928 [rfc6928]; Linux ``TCP_INIT_CWND`` 10);
   slow start adds one segment per segment acknowledged (Linux ``tcp_slow_start``: byte
@@ -68,7 +72,7 @@ import simpy
 
 from ..protocols.recovery import TCP_RETRIES2, TCP_RTO_MIN
 from ..protocols.retry import retry_waits
-from ..protocols.tcp import RESPONSE_HEADER_BYTES, TcpParams
+from ..protocols.tcp import CUBIC_BETA, CUBIC_C, RESPONSE_HEADER_BYTES, TcpParams
 from ..protocols.wire import ETHERNET_OVERHEAD, IPV4_HEADER, TCP_FRAME_OVERHEAD, TCP_HEADER
 from .packet import LazyTimer, Packet, PacketLink, PacketPath
 
@@ -138,11 +142,17 @@ class _Sender:
                  "una", "nxt", "sacked", "nsacked", "retx", "recovering", "rto_mode",
                  "recover", "high", "hole", "dupacks", "srtt", "rttvar", "rto", "backoff",
                  "rtx", "cwnd_limited", "done", "closed", "wire", "resent", "timeouts",
-                 "recoveries", "sent_once", "streak")
+                 "recoveries", "sent_once", "streak", "cubic", "w_max", "epoch", "w_est")
 
     def __init__(self, env: simpy.Environment, path: PacketPath, response: float,
-                 params: TcpParams, done: simpy.Event) -> None:
+                 params: TcpParams, done: simpy.Event, cc: str = "reno") -> None:
+        if cc not in ("reno", "cubic"):
+            raise ValueError(f"cc {cc!r}: the packet sender is reno or cubic")
         self.env = env
+        self.cubic = cc == "cubic"
+        self.w_max = 0.0  # CUBIC: the window before its last cut
+        self.epoch = math.nan  # CUBIC: when it was cut (nan: never)
+        self.w_est = 0.0  # CUBIC: the Reno-friendly estimate since the cut
         self.path = path
         self.mss = params.mss
         self.n = max(1, math.ceil(response / params.mss))
@@ -244,7 +254,7 @@ class _Sender:
             self.closed = True
             return
         if not self.recovering:  # tcp_enter_loss keeps ssthresh inside Recovery/Loss
-            self.ssthresh = max(self.cwnd / 2.0, 2.0)
+            self.ssthresh = self._cut()
         self.cwnd = 1.0
         self.recovering = self.rto_mode = True
         self.recover = self.high = self.nxt
@@ -305,7 +315,7 @@ class _Sender:
 
     def _fast_retransmit(self) -> None:
         self.recoveries += 1
-        self.ssthresh = max(self.cwnd / 2.0, 2.0)  # tcp_reno_ssthresh: cwnd / 2
+        self.ssthresh = self._cut()
         self.cwnd = self.ssthresh
         self.recovering = True
         self.rto_mode = False
@@ -319,6 +329,16 @@ class _Sender:
                 break
         self.high = max(top, self.una + 1)
 
+    def _cut(self) -> float:
+        """The new ``ssthresh`` on a loss: Reno's half, CUBIC's 0.7 (fast convergence)."""
+        if not self.cubic:
+            return max(self.cwnd / 2.0, 2.0)  # tcp_reno_ssthresh: cwnd / 2
+        self.w_max = (self.cwnd * (1.0 + CUBIC_BETA) / 2.0 if self.cwnd < self.w_max
+                      else self.cwnd)  # RFC 9438 §4.7
+        self.epoch = self.env.now
+        self.w_est = max(self.cwnd * CUBIC_BETA, 2.0)
+        return self.w_est
+
     def _grow(self, acked: int) -> None:
         if not self.cwnd_limited:
             return
@@ -327,8 +347,22 @@ class _Sender:
             step = min(acked, room)
             self.cwnd += step
             acked -= step
-        if acked > 0 and self.cwnd >= self.ssthresh:
+        if acked <= 0 or self.cwnd < self.ssthresh:
+            return
+        if not self.cubic or math.isnan(self.epoch):
             self.cwnd += acked / self.cwnd  # congestion avoidance (tcp_reno_cong_avoid)
+            return
+        # CUBIC (RFC 9438 §4.2-4.4): aim at W_cubic one RTT ahead, never below the
+        # Reno-friendly estimate; grow by (target - cwnd) / cwnd a segment acknowledged
+        rtt = self.srtt if not math.isnan(self.srtt) else 0.0
+        k = (self.w_max * (1.0 - CUBIC_BETA) / CUBIC_C) ** (1.0 / 3.0)
+        target = CUBIC_C * (self.env.now + rtt - self.epoch - k) ** 3 + self.w_max
+        self.w_est += 3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA) * acked / self.cwnd
+        target = min(max(target, self.w_est), 1.5 * self.cwnd)
+        if target > self.cwnd:
+            self.cwnd += (target - self.cwnd) / self.cwnd * acked
+        else:
+            self.cwnd += 0.01 * acked / self.cwnd  # RFC 9438 §4.4: the plateau
 
     def _sample(self, r: float) -> None:
         if math.isnan(self.srtt):  # RFC 6298 §2.2 [rfc6298]
@@ -409,6 +443,7 @@ def http_over_packets(
     client_rate: float = math.inf,
     client_delay: float = 0.0,
     warm: bool = False,
+    cc: str = "reno",
 ) -> Generator[simpy.Event, object, PacketHttpResult]:
     """One HTTP GET of ``body`` bytes: server → client over ``forward``, ACKs over ``back``.
 
@@ -416,7 +451,8 @@ def http_over_packets(
     (s) are the client's intake rate and per-packet reaction time (module docstring).
     ``warm``: a keep-alive connection that just carried a window's worth — Linux keeps
     its cwnd (RFC 2861 validation [rfc2861], as the law's ``warm``), so the sender starts
-    at the receiver's window instead of the initial one.
+    at the receiver's window instead of the initial one. ``cc``: the sender's
+    congestion control, ``reno`` or ``cubic`` (module docstring).
     Interrupting the process closes the connection: nothing more is sent.
     """
     start = env.now
@@ -439,7 +475,7 @@ def http_over_packets(
             to_client.send(SYN_WIRE, "SYN-ACK")
         elif kind == "GET" and sender is None:
             get_seen.succeed()
-            sender = _Sender(env, data_path, response, params, done)
+            sender = _Sender(env, data_path, response, params, done, cc)
             if warm:
                 sender.cwnd = max(sender.cwnd, float(sender.rwnd_segs))
             if server_time > 0:

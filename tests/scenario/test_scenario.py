@@ -121,7 +121,7 @@ def test_build_custom_with_reverse_link_and_racks():
         ("{kind: http, host: boot1}", "{kind: http, hots: boot1, host: boot1}",
          "7: services.http1.hots: unknown field 'hots' (did you mean 'host'?); expected one "
          "of: kind, host, model, workers, disk_rate, https, trusted, origin, cache, inactive, "
-         "coalesce, fallback, tls"),
+         "coalesce, fallback, tls, tcp_cc"),
         ("size: 12MiB", "size: 12Mib",
          f"9: images.kernel.size: '12Mib': unknown size unit 'Mib'; known: {UNITS}"),
         ("size: 12MiB", "size: 12",
@@ -389,7 +389,7 @@ def test_override_errors_are_reported_with_set_origin():
                                      "whole: services.http9={...})"),
         ("services.http1.max_sessions=1", "services.http1.max_sessions: unknown field "
          "'max_sessions'; expected one of: kind, host, model, workers, disk_rate, https, "
-         "trusted, origin, cache, inactive, coalesce, fallback, tls"),
+         "trusted, origin, cache, inactive, coalesce, fallback, tls, tcp_cc"),
         ("run=[]", "run: expected a mapping, got []"),
         ("run.seed.x=1", "run.seed: run.seed is a value, not a section; it has no field 'x'"),
         ("run.seed", "expected KEY=VALUE, e.g. run.seed=7"),
