@@ -246,6 +246,11 @@ def tcp_loss_rounds(wire_bytes: float, params: TcpParams, rtt: float, line_rate:
         # on in-order data only, net/tcp.c tcp_rx_seq [ipxe-src])
         stalled = lost if lost and full else 0
         cut = lost > 0 and cc != "bbr"  # BBR v1 does not cut on loss
+        if cut and w < ssthresh:
+            # in slow start the window kept growing on the ACKs of the segments sent
+            # before the first lost one (on average send / (lost + 1) of them) until the
+            # loss was seen: the cut applies to that window (Linux tcp_enter_recovery)
+            w = min(w + send / (lost + 1), 2.0 * cap)
         if cut:
             cuts += 1
             if cc == "reno":

@@ -42,22 +42,24 @@ def test_no_loss_is_slow_start_to_the_window_by_hand():
 
 def test_reno_halves_once_then_adds_a_segment_a_round_by_hand():
     # 20 segments, init 2, rwnd 100, RTT 1 s; round 2 loses 1 of its 4:
-    #   r1 send 2 (18 left) w 4 | r2 send 4, 1 lost (15 left): cut, w 2, step at t=2
-    #   r3 send 2 (13) w 3 | r4 send 3 (10) w 4 | r5 send 4 (6) w 5 | r6 send 5 (1) w 6
-    #   r7 sends the last 1 of a window of 6: a sixth of a round (the fluid law's
-    #   window / RTT), ends at 6 + 1/6 s.
-    # Steps: 5 segments over [0, 2) then 15 over [2, 6 1/6): 6.1667 s by schedule_time.
+    #   r1 send 2 (18 left) w 4 | r2 send 4, 1 lost (15 left): in slow start the window
+    #   grew on the ACKs before the loss, 4 + 4 / (1 + 1) = 6, halved: w 3; step at t=2
+    #   r3 send 3 (12) w 4 | r4 send 4 (8) w 5 | r5 send 5 (3) w 6
+    #   r6 sends the last 3 of a window of 6: half a round (the fluid law's window / RTT),
+    #   ends at 5.5 s.
+    # Steps: 5 segments over [0, 2) then 15 over [2, 5.5): 5.5 s by schedule_time.
     p = TcpParams(mss=MSS, init_cwnd=2, rwnd=100 * MSS)
     r = tcp_loss_rounds(20 * SEG, p, 1.0, math.inf, 0.5, Draws([0, 1]), "reno")
-    assert (r.data_time, r.lost, r.cuts, r.tail) == (pytest.approx(6 + 1 / 6), 1, 1, 0.0)
+    assert (r.data_time, r.lost, r.cuts, r.tail) == (pytest.approx(5.5), 1, 1, 0.0)
     assert r.bound == pytest.approx(5 * SEG / 2)
-    assert r.schedule == ((2.0, pytest.approx(15 * SEG / (4 + 1 / 6))),)
+    assert r.schedule == ((2.0, pytest.approx(15 * SEG / 3.5)),)
 
 
 def test_bbr_does_not_cut_and_cubic_cuts_to_seven_tenths():
     # The same draws: BBR keeps doubling (r1 2, r2 4 with 1 lost, r3 8, r4 the last 7 of
     # a window of 16): 3 full rounds then 7/16 of one = 3.4375 s. CUBIC: r1 2, r2 4
-    # (1 lost) -> cut to max(4 × 0.7, 2) = 2.8 -> r3 sends 2 (floor), then grows.
+    # (1 lost) -> the window grown to 6 is cut to 6 × 0.7 = 4.2 -> r3 sends 4, then
+    # grows by the Reno-friendly 0.53 a round.
     p = TcpParams(mss=MSS, init_cwnd=2, rwnd=100 * MSS)
     bbr = tcp_loss_rounds(20 * SEG, p, 1.0, math.inf, 0.5, Draws([0, 1]), "bbr")
     assert (bbr.data_time, bbr.cuts, bbr.lost) == (pytest.approx(3.4375), 0, 1)
