@@ -39,6 +39,14 @@ def add_transfer_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--init-cwnd", default="10",
                    help="TCP initial window, segments (RFC 6928 [rfc6928])")
     p.add_argument("--mss", default="1448", help="TCP payload bytes per segment")
+    p.add_argument("--tcp-cc", default="cubic", choices=["cubic", "reno", "bbr"],
+                   help="HTTP: the sender's congestion control (Linux's default: cubic); "
+                        "matters under --loss")
+    p.add_argument("--draws", default="0",
+                   help="HTTP with --loss: also draw the transfer's losses this many times "
+                        "(seeds --seed, --seed + 1, ...) and print their mean and 5-95 %% "
+                        "range; 0: the expected-value law only")
+    p.add_argument("--seed", default="0", help="first seed of --draws")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_transfer)
 
@@ -69,7 +77,8 @@ def _parse(args: argparse.Namespace) -> dict:
             problems.append(Problem("command line", 0, "--" + flag.replace("_", "-"), str(e)))
     numeric = (("loss", False, 0.0, 0.999999), ("blksize", True, 8, 65464),
                ("windowsize", True, 1, 65535), ("init_cwnd", True, 1, 10**6),
-               ("mss", True, 1, 65495))
+               ("mss", True, 1, 65495), ("draws", True, 0, 100_000),
+               ("seed", True, 0, 2**63 - 1))
     for flag, integer, lo, hi in numeric:
         try:
             out[flag] = _number(getattr(args, flag), "--" + flag.replace("_", "-"),
@@ -83,8 +92,13 @@ def _parse(args: argparse.Namespace) -> dict:
     return out
 
 
-def run_transfer(protocol: str, v: dict, no_rollover: bool = False) -> dict:
-    """Run one transfer through the flow engine; return the result as a flat dict."""
+def run_transfer(protocol: str, v: dict, no_rollover: bool = False, cc: str = "cubic"
+                 ) -> dict:
+    """Run one transfer through the flow engine; return the result as a flat dict.
+
+    HTTP with loss and ``v["draws"]`` > 0: also the drawn law's mean and 5-95 % range
+    over that many transfers (seeds ``v["seed"]`` on), each alone on the link.
+    """
     import simpy  # here, not at the top: --help stays fast
 
     from ..net import FlowEngine, Resource
@@ -107,10 +121,22 @@ def run_transfer(protocol: str, v: dict, no_rollover: bool = False) -> dict:
                    fail_probability=plan.fail_probability, lockstep_rate_Bps=plan.rate)
     else:
         params = TcpParams(mss=int(v["mss"]), init_cwnd=int(v["init_cwnd"]), rwnd=v["rwnd"])
-        plan = http_plan(v["size"], params, rtt, v["bandwidth"], loss)
+        plan = http_plan(v["size"], params, rtt, v["bandwidth"], loss, cc=cc)
         out.update(wire_bytes=plan.wire_bytes, law_seconds=plan.seconds,
                    slow_start_rounds=len(plan.schedule),
-                   steady_bound_Bps=plan.schedule[-1][1] if plan.schedule else plan.bound)
+                   steady_bound_Bps=plan.schedule[-1][1] if plan.schedule else plan.bound,
+                   tcp_cc=cc)
+        draws = int(v.get("draws", 0))
+        if draws and loss > 0 and rtt > 0:
+            import numpy as np
+
+            first = int(v.get("seed", 0))
+            got = np.array([http_plan(v["size"], params, rtt, v["bandwidth"], loss, cc=cc,
+                                      rng=np.random.default_rng(first + i)).seconds
+                            for i in range(draws)])
+            out.update(draws=draws, drawn_mean_s=float(got.mean()),
+                       drawn_p5_s=float(np.percentile(got, 5)),
+                       drawn_p95_s=float(np.percentile(got, 95)))
     box = {}
 
     def proc():
@@ -130,7 +156,7 @@ def run_transfer(protocol: str, v: dict, no_rollover: bool = False) -> dict:
 def cmd_transfer(args: argparse.Namespace) -> int:
     """Handle ``netbootsim transfer``."""
     v = _parse(args)
-    out = run_transfer(args.protocol, v, args.no_rollover)
+    out = run_transfer(args.protocol, v, args.no_rollover, args.tcp_cc)
     if args.json:
         print(json.dumps(out, sort_keys=True))
     else:
@@ -140,6 +166,10 @@ def cmd_transfer(args: argparse.Namespace) -> int:
         if out["outcome"] != "ok":
             line += f" — FAILED: {out['reason']}"
         print(line)
+        if "drawn_mean_s" in out:
+            print(f"drawn losses ({out['draws']} transfers, {args.tcp_cc}): mean "
+                  f"{out['drawn_mean_s']:.4g} s, 5-95 % {out['drawn_p5_s']:.4g}-"
+                  f"{out['drawn_p95_s']:.4g} s (the line above: the expected-value law)")
         if v["rtt"] == 0:
             waits = (f"TFTP waits one round trip per {int(v['blksize'])}-byte block "
                      f"({out['blocks']:,} here)" if args.protocol == "tftp" else

@@ -55,7 +55,8 @@ the lab saw exactly this gap, 212 ms at an RTT of 5.4 ms. Checked against the la
 1 % loss runs with CUBIC, Reno and BBR senders (``docs/calibration.md``, *Loss as the
 lab sees it*). Without a generator the expected-value law above applies (the Mathis
 bound for ``reno`` and ``cubic``, whose Reno-friendly region gives the same average
-window; none for ``bbr``).
+window; for ``bbr`` the receiver's window over ``1 + q`` round trips, ``q`` the chance
+that a full window has a loss, each such round followed by a stalled one).
 :mod:`netbootsim.net.transfer` runs a GET in the flow engine: the terms before ``D``
 and the last ``R/2`` as delays, ``D`` as one flow following the bound schedule.
 """
@@ -132,6 +133,10 @@ def tcp_schedule(
     steady = params.rwnd * phi / rtt
     if loss > 0 and cc != "bbr":
         steady = min(steady, params.mss * phi / rtt * MATHIS_C / math.sqrt(loss))
+    elif loss > 0:  # BBR keeps a full receiver window, but a round with a loss in it
+        # stalls the next to its resends (module docstring): 1 + q rounds per window
+        q = 1.0 - (1.0 - loss) ** (params.rwnd / params.mss)
+        steady /= 1.0 + q
     window = params.init_cwnd * params.mss
     bound = min(window * phi / rtt, steady)
     if bound >= line_rate:

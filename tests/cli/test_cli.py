@@ -45,6 +45,28 @@ def test_transfer_http_loss_is_slower(capsys):
     assert json.loads(lossy)["seconds"] > json.loads(out)["seconds"]
 
 
+def test_transfer_http_sender_and_drawn_losses(capsys):
+    # 8 MiB, 1 Gb/s, RTT 5 ms, 1 % loss, iPXE 2019's 256 KiB window (181 segments):
+    # CUBIC's expected-value law is Mathis's; BBR's keeps the window, each full-window
+    # round with a loss (q = 1 - 0.99^181 = 0.838) followed by a stalled one: the
+    # window-limited rate over 1 + q. Drawn: 50 transfers, mean inside the printed range.
+    base = ["transfer", "http", "--size", "8MiB", "--bandwidth", "1Gbps", "--rtt", "5ms",
+            "--loss", "0.01", "--draws", "50", "--seed", "7", "--json"]
+    got = {cc: json.loads(run_cli(capsys, *base, "--tcp-cc", cc)[1]) for cc in ("cubic", "bbr")}
+    q = 1 - 0.99 ** (262144 / 1448)
+    assert got["bbr"]["steady_bound_Bps"] == pytest.approx(
+        262144 * 1538 / 1448 / 0.005 / (1 + q), rel=1e-12)
+    assert got["cubic"]["seconds"] > 5 * got["bbr"]["seconds"]
+    for r in got.values():
+        assert r["draws"] == 50 and r["drawn_p5_s"] <= r["drawn_mean_s"] <= r["drawn_p95_s"]
+    again = json.loads(run_cli(capsys, *base, "--tcp-cc", "bbr")[1])
+    assert again == got["bbr"]  # the seeds fix the draws
+    code, out, _ = run_cli(capsys, *base[:-1], "--tcp-cc", "bbr")
+    assert code == 0 and "drawn losses (50 transfers, bbr): mean" in out
+    code, _, err = run_cli(capsys, *base, "--draws", "-1")
+    assert code == 2 and "--draws" in err
+
+
 def test_transfer_human_line(capsys):
     code, out, _ = run_cli(capsys, "transfer", "tftp", "--size", "1MiB", "--bandwidth", "1Gbps",
                            "--rtt", "200us")
