@@ -174,8 +174,9 @@ class IpxeWorld:
                 self._pooled[key] = mirror
             name_uri, via = _with_host(name_uri, mirror), lb
         elif lb is not None:  # a 302 redirector: ask it, then fetch from the mirror it names
-            res, mirror = yield from world.redirect(m.server, lb,
-                                                    tls=parts.scheme.lower() == "https")
+            res, mirror = yield from world.redirect(
+                m.server, lb, tls=parts.scheme.lower() == "https",
+                tls_client_time=m.profile.tls_client_time)
             m.record(f"redirect:{file}", res.start, res.end, 0.0, "http", lb.spec.name,
                      res.outcome, res.reason or f"302 to {mirror}")
             if mirror is None:
@@ -267,7 +268,8 @@ class IpxeWorld:
         else:
             text = svc.script if svc.script is not None else default_script(m.group)
         size = len(text.encode())
-        res = yield from world.api(m.server, svc, size, tls=tls)
+        res = yield from world.api(m.server, svc, size, tls=tls,
+                                   tls_client_time=m.profile.tls_client_time)
         if res.outcome == "ok" and world.faults.erroring(svc.name, res.end):
             status, error = 500, "HTTP 500: internal server error (service-error fault)"
         why = res.reason if res.outcome != "ok" else error

@@ -32,9 +32,12 @@ TLS_CLIENT_TIME = 0.0
 TLS_HANDSHAKE_RTTS = 4
 
 
-def tls_handshake_time(rtt: float) -> float:
-    """The time of iPXE's full TLS 1.2 handshake over a round trip ``rtt`` (s)."""
-    return TLS_HANDSHAKE_RTTS * rtt + TLS_CLIENT_TIME
+def tls_handshake_time(rtt: float, client_time: float = TLS_CLIENT_TIME) -> float:
+    """The time of iPXE's full TLS 1.2 handshake over a round trip ``rtt`` (s).
+
+    ``client_time``: the client's own crypto time (a profile's ``tls_client_time``).
+    """
+    return TLS_HANDSHAKE_RTTS * rtt + client_time
 
 #: The installer's TCP receive window: Linux's default tcp_rmem maximum, 6 MiB
 #: (Documentation/networking/ip-sysctl.rst, tcp_rmem "max: 6MB").

@@ -515,7 +515,8 @@ class World:
                 self._tls.get(svc.name)
         if tls and prev is None:
             # iPXE's TLS 1.2 full handshake, as the lab measured it
-            yield env.timeout(tls_handshake_time(route.rtt))
+            yield env.timeout(tls_handshake_time(
+                route.rtt, profile.tls_client_time if profile is not None else 0.0))
             if term is not None:  # the server's half: a core, waited for if all are busy
                 yield from term.cores.hold(term.spec.handshake)
         if term is not None:  # its bulk cipher encrypts every byte sent
@@ -610,7 +611,8 @@ class World:
                             f"waited for a worker, {syns} SYNs ({what})")
         return None
 
-    def redirect(self, server: str, lb: Balancer, tls: bool = False
+    def redirect(self, server: str, lb: Balancer, tls: bool = False,
+                 tls_client_time: float = 0.0
                  ) -> Generator[simpy.Event, object, tuple[TransferResult, str | None]]:
         """One request to a 302 redirector: ``(the exchange, the mirror it names)``.
 
@@ -629,7 +631,8 @@ class World:
             return fail, None
         conns = self.connections.setdefault(server, {})
         if spec.name not in conns:  # a new connection: the handshakes first
-            yield env.timeout(rtt + (tls_handshake_time(rtt) if tls else 0.0))
+            yield env.timeout(rtt + (tls_handshake_time(rtt, tls_client_time) if tls
+                                     else 0.0))
             term = self._tls.get(spec.name) if tls else None
             if term is not None:  # the redirector's half of the TLS handshake
                 yield from term.cores.hold(term.spec.handshake)
@@ -673,7 +676,8 @@ class World:
             return self.topology.round_trip(server, self.services[mirror].host)[2]
         return lb.pick(server, self.env.now, self.running, self.bytes_left, rtt, tried)
 
-    def api(self, server: str, svc: Service, size: float, tls: bool = False
+    def api(self, server: str, svc: Service, size: float, tls: bool = False,
+            tls_client_time: float = 0.0
             ) -> Generator[simpy.Event, object, TransferResult]:
         """One request to a provisioning API: connect, queue, service time, response.
 
@@ -687,7 +691,8 @@ class World:
         fail = yield from self.faults.unreachable(env, "http", svc, fwd, start, SYN_GIVE_UP)
         if fail is not None:
             return fail
-        yield env.timeout(rtt + (tls_handshake_time(rtt) if tls else 0.0))  # handshakes
+        yield env.timeout(rtt + (tls_handshake_time(rtt, tls_client_time) if tls
+                                 else 0.0))  # handshakes
         with self.apis[svc.name].request() as req:
             yield req
             draws = self._api_times.get(svc.name)

@@ -334,7 +334,7 @@ class _Sender:
         if not self.cubic:
             return max(self.cwnd / 2.0, 2.0)  # tcp_reno_ssthresh: cwnd / 2
         self.w_max = (self.cwnd * (1.0 + CUBIC_BETA) / 2.0 if self.cwnd < self.w_max
-                      else self.cwnd)  # RFC 9438 §4.7
+                      else self.cwnd)  # RFC 9438 §4.7 [rfc9438]
         self.epoch = self.env.now
         self.w_est = max(self.cwnd * CUBIC_BETA, 2.0)
         return self.w_est
@@ -352,7 +352,7 @@ class _Sender:
         if not self.cubic or math.isnan(self.epoch):
             self.cwnd += acked / self.cwnd  # congestion avoidance (tcp_reno_cong_avoid)
             return
-        # CUBIC (RFC 9438 §4.2-4.4): aim at W_cubic one RTT ahead, never below the
+        # CUBIC (RFC 9438 §4.2-4.4 [rfc9438]): aim at W_cubic one RTT ahead, never below the
         # Reno-friendly estimate; grow by (target - cwnd) / cwnd a segment acknowledged
         rtt = self.srtt if not math.isnan(self.srtt) else 0.0
         k = (self.w_max * (1.0 - CUBIC_BETA) / CUBIC_C) ** (1.0 / 3.0)
@@ -362,7 +362,7 @@ class _Sender:
         if target > self.cwnd:
             self.cwnd += (target - self.cwnd) / self.cwnd * acked
         else:
-            self.cwnd += 0.01 * acked / self.cwnd  # RFC 9438 §4.4: the plateau
+            self.cwnd += 0.01 * acked / self.cwnd  # RFC 9438 §4.4 [rfc9438]: plateau
 
     def _sample(self, r: float) -> None:
         if math.isnan(self.srtt):  # RFC 6298 §2.2 [rfc6298]

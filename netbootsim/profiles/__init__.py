@@ -51,7 +51,7 @@ _FIXED = ("tftp_blksize", "tftp_windowsize", "tftp_rollover", "retry_min", "retr
           "tcp_rwnd", "https", "http_watchdog", "ipv6", "dhcp_discover_end",
           "dhcp_offer_wait", "firmware", "build", "platform")
 _MEASURED = ("tftp_client_block_delay", "tcp_client_delay", "http_client_rate",
-             "http_request_overhead", "post", "rom_start")
+             "http_request_overhead", "tls_client_time", "post", "rom_start")
 #: Every value of a profile file, in file order.
 VALUES = _FIXED + _MEASURED
 #: What a value rests on: this project's lab, a cited document, or an assumption.
@@ -119,11 +119,16 @@ class Profile:
             only the network limits it).
         http_request_overhead: client+server time per HTTP request beyond the round
             trips.
+        tls_client_time: the client's own time in a full TLS handshake (its key
+            exchange, certificate checks and record crypto), beyond the handshake's
+            round trips (:func:`~netbootsim.fleet.spec.tls_handshake_time`); only a
+            profile with ``https`` uses it.
         post: power-on to the NIC's boot ROM: POST, memory training, UEFI or BIOS
             initialisation, option ROM dispatch (0 where ``rom_start`` holds it all, as
             in the QEMU lab).
         rom_start: start of the ROM to its first DHCP packet.
-        calibrated: every measured value was fitted from traces.
+        calibrated: every measured value that applies was fitted from traces
+            (``tls_client_time`` applies only where ``https`` is built in).
         sources: source of each fixed value, ``name: source``.
         fitted_from: traces each measured value came from, ``name -> (trace, ...)``.
         basis: what each value rests on, by value name (:class:`Basis`).
@@ -149,6 +154,7 @@ class Profile:
     tcp_client_delay: float | Dist = 0.0
     http_client_rate: float | Dist = math.inf
     http_request_overhead: float | Dist = 0.0
+    tls_client_time: float | Dist = 0.0
     post: float | Dist = 0.0
     rom_start: float | Dist = 0.0
     calibrated: bool = False
@@ -434,9 +440,11 @@ def load_profile(path: Path) -> Profile:
         tcp_client_delay=m["tcp_client_delay"],
         http_client_rate=m["http_client_rate"],
         http_request_overhead=m["http_request_overhead"],
+        tls_client_time=m["tls_client_time"],
         post=m["post"],
         rom_start=m["rom_start"],
-        calibrated=all(fitted.values()),
+        calibrated=all(v for k, v in fitted.items()
+                       if k != "tls_client_time" or f["https"]),
         sources=tuple(f"{k}: {bases[k].source}" for k in _FIXED),
         fitted_from=fitted,
         basis=bases,
