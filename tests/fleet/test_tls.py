@@ -146,3 +146,20 @@ def test_the_handshake_is_four_round_trips_as_the_lab_measured():
     assert TLS_HANDSHAKE_RTTS == 4
     assert got["fetch:kernel"] - base["fetch:kernel"] == pytest.approx(4 * RTT, abs=1e-12)
     assert got["fetch:initrd"] == pytest.approx(base["fetch:initrd"], abs=1e-12)
+
+
+def test_the_clients_own_tls_time_lengthens_each_new_connection():
+    # The profile's tls_client_time (ipxe-current-bios: 76.42 ms, QEMU TCG's crypto) is
+    # added to the handshake's 4 round trips: tuned to 50 ms, the kernel's fetch (a new
+    # connection) is 50 ms longer than with 0; the initrd's (the pooled one) no longer.
+    base = fetches(simulate_scenario(tls_scenario()))
+    sc = tls_scenario()
+    sc["fleet"][0]["tune"] = {"tls_client_time": "50ms"}
+    got = fetches(simulate_scenario(sc))
+    assert got["fetch:kernel"] - base["fetch:kernel"] == pytest.approx(0.050, abs=1e-9)
+    assert got["fetch:initrd"] == pytest.approx(base["fetch:initrd"], abs=1e-9)
+    from netbootsim.profiles import get_profile
+
+    fitted = get_profile("ipxe-current-bios")
+    assert fitted.tls_client_time == pytest.approx(0.07642) and fitted.https
+    assert not get_profile("ipxe-2019-qemu").https and get_profile("ipxe-2019-qemu").calibrated
