@@ -129,8 +129,9 @@ class TransferGuard:
         reroute: the route at a time ``t``, chosen again around the links down then.
         kind: ``"tftp"`` or ``"http"``.
         waits: the resending side's timer (iPXE's for TFTP, Linux's RTO for HTTP).
-        restart: for HTTP, ``(tcp, loss, rate_cap, client_delay)``: the window after
-            a timeout (the client's delay adds to the round trip);
+        restart: for HTTP, ``(tcp, loss, rate_cap, client_delay, cc)``: the window
+            after a timeout (the client's delay adds to the round trip; ``cc`` the
+            sender's congestion control);
             for TFTP, the lock-step bound it goes on at (wire bytes/s).
         note: ``note(phase_start, phase_end, outcome, reason)`` writes the
             ``outage`` record.
@@ -144,7 +145,7 @@ class TransferGuard:
 
     def __init__(self, cuts: Cuts, route: Route, reroute: Callable[[float], Route],
                  kind: str, waits: list[float],
-                 restart: tuple[TcpParams, float, float, float] | float,
+                 restart: tuple[TcpParams, float, float, float, str] | float,
                  note: Callable[[float, float, str, str], None],
                  services: tuple[str, ...] = (), watchdog: float = math.inf):
         self.cuts, self.route, self.reroute = cuts, route, reroute
@@ -239,11 +240,11 @@ class TransferGuard:
             if self.kind == "tftp":
                 bound, schedule = float(self.restart), ()
             else:
-                tcp, loss, cap, extra = self.restart
+                tcp, loss, cap, extra, cc = self.restart
                 rtt = route.rtt + extra
                 flight = min(flow.bound, rate) * rtt / tcp.wire_factor
                 line = min(min((ld.capacity for ld in route.fwd), default=math.inf), cap)
-                bound, schedule = tcp_restart_schedule(tcp, rtt, line, flight, loss)
+                bound, schedule = tcp_restart_schedule(tcp, rtt, line, flight, loss, cc)
                 bound = min(bound, cap)
                 schedule = tuple((t, min(b, cap)) for t, b in schedule)
             return Detour(resume, route.path, bound, schedule, self.make_on_flow(route))

@@ -524,7 +524,8 @@ class World:
         guard = None if self.cuts is None else self._guard(
             route, self._rerouter(svc, server, key, via, term), "http",
             tcp_rto_waits(route.rtt + extra, rtt_spread(route)),
-            (tcp, self.faults.path_loss(fwd, env.now), min(cap, rate_cap), extra),
+            (tcp, self.faults.path_loss(fwd, env.now), min(cap, rate_cap), extra,
+             svc.tcp_cc),
             who, file, svc, via=via,
             watchdog=profile.http_watchdog if profile is not None else math.inf)
         gen = self.transport.http(

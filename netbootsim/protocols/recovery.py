@@ -37,7 +37,7 @@ import math
 from collections.abc import Callable, Sequence
 from itertools import accumulate
 
-from .tcp import MATHIS_C, TcpParams
+from .tcp import TcpParams, steady_bound
 
 __all__ = ["TCP_RTO_MIN", "TCP_RTO_MAX", "TCP_RETRIES2", "TCP_KEEPALIVE", "tcp_rto_waits",
            "resends", "first_resend", "tcp_reset_at", "tcp_restart_schedule"]
@@ -99,24 +99,23 @@ def tcp_reset_at(t_down: float, dropped: float, up_from: float | None) -> float 
 
 
 def tcp_restart_schedule(params: TcpParams, rtt: float, line_rate: float, flight: float,
-                         loss: float = 0.0) -> tuple[float, tuple[tuple[float, float], ...]]:
+                         loss: float = 0.0, cc: str = "cubic"
+                         ) -> tuple[float, tuple[tuple[float, float], ...]]:
     """A TCP flow's bound after a retransmission timeout: ``(first, ((t, bound), ...))``.
 
     Slow start from one segment (RFC 5681 §3.1 [rfc5681]: the loss window) doubling each
     round trip up to ``ssthresh = max(flight / 2, 2 MSS)`` (``flight``: payload bytes
     in flight at the loss), then congestion avoidance, one segment more each round
-    trip, up to the receiver's window (and the Mathis bound under ``loss``), as in
-    :func:`~.tcp.tcp_schedule`; cut short once the bound passes ``line_rate`` (from
-    then on it cannot hold the flow back alone). Times from the first resent byte;
-    bounds in wire bytes/s.
+    trip, up to the receiver's window (under ``loss``: :func:`~.tcp.steady_bound` for
+    the sender's ``cc``), as in :func:`~.tcp.tcp_schedule`; cut short once the bound
+    passes ``line_rate`` (from then on it cannot hold the flow back alone). Times from
+    the first resent byte; bounds in wire bytes/s.
     """
     phi = params.wire_factor
     mss = params.mss
     if rtt <= 0:
         return math.inf, ()
-    steady = params.rwnd * phi / rtt
-    if loss > 0:
-        steady = min(steady, mss * phi / rtt * MATHIS_C / math.sqrt(loss))
+    steady = steady_bound(params, rtt, loss, cc)
     ssthresh = max(flight / 2, 2 * mss)
     window = float(mss)
     bound = min(window * phi / rtt, steady)

@@ -119,6 +119,23 @@ class TcpParams:
         return (self.mss + TCP_FRAME_OVERHEAD) / self.mss
 
 
+def steady_bound(params: TcpParams, rtt: float, loss: float = 0.0, cc: str = "cubic"
+                 ) -> float:
+    """The expected-value law's bound after slow start (wire bytes/s), ``rtt`` > 0.
+
+    The receiver's window a round trip; under ``loss`` no more than the Mathis bound
+    (``reno``, ``cubic``), or for ``bbr`` the window over ``1 + q`` round trips, ``q``
+    the chance that a full window holds a loss (the next round stalls to its resends).
+    """
+    phi = params.wire_factor
+    steady = params.rwnd * phi / rtt
+    if loss > 0 and cc != "bbr":
+        steady = min(steady, params.mss * phi / rtt * MATHIS_C / math.sqrt(loss))
+    elif loss > 0:
+        steady /= 2.0 - (1.0 - loss) ** (params.rwnd / params.mss)  # 1 + q
+    return steady
+
+
 def tcp_schedule(
     params: TcpParams, rtt: float, line_rate: float, loss: float = 0.0, cc: str = "cubic"
 ) -> tuple[float, tuple[tuple[float, float], ...]]:
@@ -130,13 +147,7 @@ def tcp_schedule(
     phi = params.wire_factor
     if rtt <= 0:
         return math.inf, ()
-    steady = params.rwnd * phi / rtt
-    if loss > 0 and cc != "bbr":
-        steady = min(steady, params.mss * phi / rtt * MATHIS_C / math.sqrt(loss))
-    elif loss > 0:  # BBR keeps a full receiver window, but a round with a loss in it
-        # stalls the next to its resends (module docstring): 1 + q rounds per window
-        q = 1.0 - (1.0 - loss) ** (params.rwnd / params.mss)
-        steady /= 1.0 + q
+    steady = steady_bound(params, rtt, loss, cc)
     window = params.init_cwnd * params.mss
     bound = min(window * phi / rtt, steady)
     if bound >= line_rate:

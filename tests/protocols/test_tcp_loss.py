@@ -117,3 +117,21 @@ def test_http_plan_draws_only_with_a_generator_and_loss():
     # BBR's expected-value law has no loss bound; CUBIC's is Mathis's
     assert http_plan(2 * 2**20, p, 0.005, 1.25e8, 0.01, cc="bbr").data_time < \
         same.data_time / 5
+
+
+def test_the_expected_value_steady_bound_per_sender_by_hand():
+    # MSS 1000, rwnd 4 segments, RTT 1 s, loss 0.5, φ = 1090 / 1000:
+    #   reno/cubic: min(4000 φ, 1000 φ × sqrt(1.5) / sqrt(0.5)) = 1000 φ × sqrt(3)
+    #   bbr: 4000 φ / (1 + q), q = 1 - 0.5^4 = 0.9375 (a full window holds a loss)
+    # The restart after a timeout ends at the same bound (recovery.tcp_restart_schedule).
+    from netbootsim.protocols.recovery import tcp_restart_schedule
+    from netbootsim.protocols.tcp import steady_bound
+
+    p = TcpParams(mss=MSS, init_cwnd=1, rwnd=4 * MSS)
+    phi = SEG / MSS
+    assert steady_bound(p, 1.0, 0.5, "reno") == pytest.approx(1000 * phi * math.sqrt(3))
+    assert steady_bound(p, 1.0, 0.5, "cubic") == steady_bound(p, 1.0, 0.5, "reno")
+    assert steady_bound(p, 1.0, 0.5, "bbr") == pytest.approx(4000 * phi / 1.9375)
+    assert steady_bound(p, 1.0, 0.0, "bbr") == pytest.approx(4000 * phi)
+    _, changes = tcp_restart_schedule(p, 1.0, math.inf, 4000.0, 0.5, "bbr")
+    assert changes[-1][1] == pytest.approx(4000 * phi / 1.9375)
