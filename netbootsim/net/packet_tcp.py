@@ -142,7 +142,8 @@ class _Sender:
                  "una", "nxt", "sacked", "nsacked", "retx", "recovering", "rto_mode",
                  "recover", "high", "hole", "dupacks", "srtt", "rttvar", "rto", "backoff",
                  "rtx", "cwnd_limited", "done", "closed", "wire", "resent", "timeouts",
-                 "recoveries", "sent_once", "streak", "cubic", "w_max", "epoch", "w_est")
+                 "recoveries", "sent_once", "streak", "cubic", "w_max", "epoch", "w_est",
+                 "min_rtt")
 
     def __init__(self, env: simpy.Environment, path: PacketPath, response: float,
                  params: TcpParams, done: simpy.Event, cc: str = "reno") -> None:
@@ -153,6 +154,7 @@ class _Sender:
         self.w_max = 0.0  # CUBIC: the window before its last cut
         self.epoch = math.nan  # CUBIC: when it was cut (nan: never)
         self.w_est = 0.0  # CUBIC: the Reno-friendly estimate since the cut
+        self.min_rtt = math.inf  # the least RTT sample (CUBIC's delay_min)
         self.path = path
         self.mss = params.mss
         self.n = max(1, math.ceil(response / params.mss))
@@ -352,9 +354,10 @@ class _Sender:
         if not self.cubic or math.isnan(self.epoch):
             self.cwnd += acked / self.cwnd  # congestion avoidance (tcp_reno_cong_avoid)
             return
-        # CUBIC (RFC 9438 §4.2-4.4 [rfc9438]): aim at W_cubic one RTT ahead, never below the
-        # Reno-friendly estimate; grow by (target - cwnd) / cwnd a segment acknowledged
-        rtt = self.srtt if not math.isnan(self.srtt) else 0.0
+        # CUBIC (RFC 9438 §4.2-4.4 [rfc9438]): aim at W_cubic one RTT ahead (the least RTT
+        # seen, Linux tcp_cubic's delay_min), never below the Reno-friendly estimate;
+        # grow by (target - cwnd) / cwnd a segment acknowledged
+        rtt = self.min_rtt if math.isfinite(self.min_rtt) else 0.0
         k = (self.w_max * (1.0 - CUBIC_BETA) / CUBIC_C) ** (1.0 / 3.0)
         target = CUBIC_C * (self.env.now + rtt - self.epoch - k) ** 3 + self.w_max
         self.w_est += 3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA) * acked / self.cwnd
@@ -365,6 +368,7 @@ class _Sender:
             self.cwnd += 0.01 * acked / self.cwnd  # RFC 9438 §4.4 [rfc9438]: plateau
 
     def _sample(self, r: float) -> None:
+        self.min_rtt = min(self.min_rtt, r)
         if math.isnan(self.srtt):  # RFC 6298 §2.2 [rfc6298]
             self.srtt, self.rttvar = r, r / 2
         else:  # §2.3
