@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize("path", sorted(p for p in (ROOT / "lab").glob("*.yaml")
                                         if not p.name.startswith("matrix"))
                          + sorted((ROOT / "lab" / "matrix").glob("*.yaml"))
+                         + sorted((ROOT / "lab" / "matrix6").glob("*.yaml"))
                          + sorted((ROOT / "tests/data/lab").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_configs_load(path):
     cfg = load_config(path)
@@ -70,6 +71,17 @@ def test_bad_config_reports_every_problem_with_file_line_field(tmp_path):
                      f"{p}:7: colour: unknown field"]:
         assert expected in text, (expected, text)
     assert len(e.value.problems) == 9
+
+
+def test_the_servers_congestion_control(tmp_path):
+    # default cubic (Linux's); an unknown one is refused with the file, line and field
+    assert parse_config({"case": "http"}, "x").tcp_cc == "cubic"
+    assert parse_config({"case": "http", "tcp_cc": "bbr"}, "x").tcp_cc == "bbr"
+    p = tmp_path / "cc.yaml"
+    p.write_text("case: http\ntcp_cc: vegas\n")
+    with pytest.raises(InputError) as e:
+        load_config(p)
+    assert str(e.value) == f"{p}:2: tcp_cc: 'vegas': expected one of cubic, reno, bbr"
 
 
 def test_transport_conflict_and_missing_case():
