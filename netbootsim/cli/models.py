@@ -55,9 +55,9 @@ def registry() -> list[tuple[str, str, str, str]]:
          "DISCOVER", "tests/data/lab/traces/chainload [lab-traces]; BANNER_TIMEOUT, "
          "config/general.h [ipxe-src]"),
         ("protocol", "https (TLS 1.2)", f"{TLS_HANDSHAKE_RTTS} round trips per new connection "
-         "(lab, iPXE 2.0) + client crypto "
-         f"{TLS_CLIENT_TIME:g} s (uncalibrated: the lab measured iPXE 2.0 only under "
-         "QEMU TCG, ~77 ms + ~3.9 RTT, the emulator's crypto; docs/calibration.md)",
+         "(lab, iPXE 2.0) + the profile's tls_client_time (the client's crypto: "
+         f"{TLS_CLIENT_TIME:g} s, uncalibrated, on real hardware; 76.42 ms in "
+         "ipxe-current-bios, QEMU TCG's; docs/calibration.md)",
          "iPXE net/tls.c, config/crypto.h: TLS 1.1-1.2 [ipxe-src]"),
         ("api service", "inventory + templates", "answers per machine (mac/serial/asset/uuid) "
          "with a sandboxed Jinja2 script per role; unknown machines: discovery script; "

@@ -136,13 +136,14 @@ def section(traces: Path, command: str) -> str:
                   "40 ms): the server's flight, then the client's ClientKeyExchange and "
                   "ChangeCipherSpec a round trip apart, its Finished one after (or its own "
                   "time, if longer), the server's Finished (the parts above grow by one RTT "
-                  "each). Not the client's time, `TLS_CLIENT_TIME`, 0 s: here it is the "
-                  "emulator's (QEMU TCG runs the "
+                  "each). The client's own time is the emulator's here (QEMU TCG runs the "
                   "guest's ECDHE, RSA and AES-GCM instruction by instruction; KVM, which "
                   "would run them at this CPU's speed, stops at iPXE's RDRAND on this "
-                  "machine: 'KVM internal error, emulation failure'). So no profile is "
-                  "fitted from it, and HTTPS's ~8-9 MB/s here is the emulator's AES-GCM, "
-                  "not a NIC's."]
+                  "machine: 'KVM internal error, emulation failure'): it is the "
+                  "`tls_client_time` of the emulated client's profile, `ipxe-current-bios` "
+                  "(these runs' mean beyond 4 round trips), and 0 s, uncalibrated, for "
+                  "real hardware; HTTPS's ~8-9 MB/s here is the emulator's AES-GCM, not a "
+                  "NIC's."]
     refused = [r for r in runs if r["certificate"] == "rogue"]
     if refused:
         after = [r["tls_refused_after"] for r in refused if "tls_refused_after" in r]
