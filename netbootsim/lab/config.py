@@ -26,6 +26,7 @@ from typing import Any
 from ruamel.yaml.error import YAMLError
 
 from ..errors import InputError, Problem
+from ..protocols.tcp import TCP_CC  # the senders the law knows; Linux has each built in
 from ..units import UnitError, parse_size, parse_time
 from ..yamltext import MAX_YAML_BYTES, read_text_capped, safe_yaml
 from .san import SanOptions
@@ -188,9 +189,6 @@ class LabConfig:
         return str(ipaddress.ip_network(self.subnet)[1])
 
 
-#: Congestion controls a lab run may give its servers (Linux modules ``tcp_cubic``,
-#: built in; ``tcp_reno``, built in; ``tcp_bbr``, BBR v1).
-TCP_CC = ("cubic", "reno", "bbr")
 _NICS = {"e1000", "e1000e", "rtl8139", "virtio", "pcnet", "eepro100", "ne2k_pci", "vmxnet3"}
 _KNOWN = {"case", "guests", "files", "tftp_max", "timeout", "accel", "seed", "transport",
           "memory", "nic", "subnet", "stagger", "snaplen", "dhcp", "path", "ipxe", "tls",

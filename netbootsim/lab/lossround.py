@@ -38,7 +38,10 @@ PROFILE = "ipxe-2019-qemu"
 
 def congestion_control(run_dir: Path) -> str:
     """The HTTP server's congestion control of a run, or ``unrecorded`` (rounds 1-2)."""
-    meta = json.loads((run_dir / "run.json").read_text())
+    return _sender(json.loads((run_dir / "run.json").read_text()))
+
+
+def _sender(meta: dict) -> str:
     return (meta.get("server_tcp") or {}).get("http_congestion_control", "unrecorded")
 
 
@@ -51,7 +54,9 @@ def rows(paths: list[str]) -> list[dict]:
     for run in load_runs(paths):
         if run.kind != "loss":
             continue
-        cc = congestion_control(run.path)
+        meta = json.loads((run.path / "run.json").read_text())
+        cc = _sender(meta)
+        seed = meta["config"]["seed"]
         law_cc = "bbr" if cc == "unrecorded" else cc
         for r, warm in _http_fetches(run, prof.tcp.rwnd):
             measured = (run.fact(r.server, r.phase, "request_to_first_data")
@@ -72,7 +77,6 @@ def rows(paths: list[str]) -> list[dict]:
                     (p.after_data - rtt / 2)
 
             drawn = np.array([sim(plan(np.random.default_rng(s))) for s in range(DRAWS)])
-            seed = json.loads((run.path / "run.json").read_text())["config"]["seed"]
             out.append({"run": run.name, "cc": cc, "seed": seed, "phase": r.phase,
                         "bytes": int(r.bytes),
                         "rtt_ms": run.rtt * 1e3, "measured_s": measured,

@@ -72,7 +72,13 @@ import simpy
 
 from ..protocols.recovery import TCP_RETRIES2, TCP_RTO_MIN
 from ..protocols.retry import retry_waits
-from ..protocols.tcp import CUBIC_BETA, CUBIC_C, RESPONSE_HEADER_BYTES, TcpParams
+from ..protocols.tcp import (
+    CUBIC_ALPHA,
+    CUBIC_BETA,
+    CUBIC_C,
+    RESPONSE_HEADER_BYTES,
+    TcpParams,
+)
 from ..protocols.wire import ETHERNET_OVERHEAD, IPV4_HEADER, TCP_FRAME_OVERHEAD, TCP_HEADER
 from .packet import LazyTimer, Packet, PacketLink, PacketPath
 
@@ -360,7 +366,7 @@ class _Sender:
         rtt = self.min_rtt if math.isfinite(self.min_rtt) else 0.0
         k = (self.w_max * (1.0 - CUBIC_BETA) / CUBIC_C) ** (1.0 / 3.0)
         target = CUBIC_C * (self.env.now + rtt - self.epoch - k) ** 3 + self.w_max
-        self.w_est += 3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA) * acked / self.cwnd
+        self.w_est += CUBIC_ALPHA * acked / self.cwnd
         target = min(max(target, self.w_est), 1.5 * self.cwnd)
         if target > self.cwnd:
             self.cwnd += (target - self.cwnd) / self.cwnd * acked

@@ -79,6 +79,9 @@ TCP_CC = ("cubic", "reno", "bbr")
 #: Linux ``tcp_cubic.c``: ``beta`` 717/1024, ``bic_scale`` 41 → C = 0.4).
 CUBIC_BETA = 0.7
 CUBIC_C = 0.4
+#: CUBIC's Reno-friendly growth, segments a round trip: 3 (1 − β) / (1 + β) (RFC 9438
+#: [rfc9438] §4.3), so its average window under loss is Reno's.
+CUBIC_ALPHA = 3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA)
 #: Linux ``TCP_RTO_MIN`` (200 ms), added to a tail-loss probe's ``2 SRTT`` when one
 #: segment is in flight (``tcp_schedule_loss_probe`` [linux]; RFC 8985 [rfc8985] §7.2).
 TLP_SINGLE_EXTRA = 0.2
@@ -281,7 +284,7 @@ def tcp_loss_rounds(wire_bytes: float, params: TcpParams, rtt: float, line_rate:
         elif cc == "reno":
             w += 1.0
         elif cc == "cubic":
-            w_est += 3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA)
+            w_est += CUBIC_ALPHA
             k = (w_max * (1.0 - CUBIC_BETA) / CUBIC_C) ** (1.0 / 3.0)
             w = max(CUBIC_C * (t - epoch - k) ** 3 + w_max, w_est)
         w = min(w, 2.0 * cap)
@@ -368,26 +371,26 @@ def http_plan(
     response = body + header_bytes
     wire = tcp_wire_bytes(response, params.mss)
     line_rate = min(line_rate, rate_cap)
+    tail = 0.0
     if rng is not None and loss > 0 and rtt > 0:
         drawn = tcp_loss_rounds(wire, params, rtt, line_rate, loss, rng, cc, warm)
-        return HttpPlan(
-            body=float(body), response_bytes=float(response), wire_bytes=float(wire),
-            before_data=(0.0 if connected else rtt) + rtt / 2 + server_time,
-            after_data=rtt / 2 + drawn.tail, data_time=drawn.data_time,
-            bound=drawn.bound, schedule=drawn.schedule)
-    first, changes = tcp_schedule(params, rtt, line_rate, loss, cc)
-    if warm and changes:
-        first, changes = changes[-1][1], ()
-    first = min(first, rate_cap)
-    changes = tuple((t, min(b, rate_cap)) for t, b in changes)
+        first, changes, data_time, tail = (drawn.bound, drawn.schedule, drawn.data_time,
+                                           drawn.tail)
+    else:
+        first, changes = tcp_schedule(params, rtt, line_rate, loss, cc)
+        if warm and changes:
+            first, changes = changes[-1][1], ()
+        first = min(first, rate_cap)
+        changes = tuple((t, min(b, rate_cap)) for t, b in changes)
+        data_time = (wire / min(first, line_rate) if warm
+                     else tcp_data_time(wire, params, rtt, line_rate, loss, cc))
     return HttpPlan(
         body=float(body),
         response_bytes=float(response),
         wire_bytes=float(wire),
         before_data=(0.0 if connected else rtt) + rtt / 2 + server_time,
-        after_data=rtt / 2,
-        data_time=(wire / min(first, line_rate) if warm
-                   else tcp_data_time(wire, params, rtt, line_rate, loss, cc)),
+        after_data=rtt / 2 + tail,
+        data_time=data_time,
         bound=first,
         schedule=changes,
     )
