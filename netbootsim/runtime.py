@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import gc
 import os
+import pickle
 import signal
 import traceback
 from collections.abc import Callable, Iterator
+from typing import Any
 from contextlib import contextmanager
 
 __all__ = ["relaxed_gc", "paused_gc", "reclaim", "beside", "ChildFailed", "YOUNG_LIMIT",
@@ -122,21 +124,32 @@ class ChildFailed(RuntimeError):
 _TRACEBACK_BYTES = 8_000
 
 
+class Result:
+    """What the work :func:`beside` ran returned: ``value``, once the ``with`` has ended."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value: Any = None
+
+
 @contextmanager
-def beside(work: Callable[[], None], fork: bool = True) -> Iterator[None]:
+def beside(work: Callable[[], Any], fork: bool = True) -> Iterator[Result]:
     """Run ``work()`` in a forked process while the body of the ``with`` runs here.
 
     The exit waits for the child; if ``work`` raised there, :class:`ChildFailed` is raised
     here with its traceback. If the body raises, the child is killed and waited for
     before the exception goes on (nothing of it is left running). The child shares this
     process's memory copy-on-write and ends with ``os._exit``: it runs no ``atexit``
-    handler and writes nothing but what ``work`` writes. Without ``fork`` (or where the
-    system has no ``os.fork``) ``work()`` runs here, after the body: the same results,
-    one after the other.
+    handler and writes nothing but what ``work`` writes; what ``work`` returns comes
+    back pickled, as the yielded :class:`Result`'s ``value`` once the ``with`` has
+    ended. Without ``fork`` (or where the system has no ``os.fork``) ``work()`` runs
+    here, after the body: the same results, one after the other.
     """
+    result = Result()
     if not fork or not hasattr(os, "fork"):
-        yield
-        work()
+        yield result
+        result.value = work()
         return
     read, write = os.pipe()
     pid = os.fork()
@@ -144,7 +157,9 @@ def beside(work: Callable[[], None], fork: bool = True) -> Iterator[None]:
         code = 0
         try:
             os.close(read)
-            work()
+            value = pickle.dumps(work())
+            with os.fdopen(write, "wb") as pipe:
+                pipe.write(value)
         except BaseException:  # noqa: BLE001 -- reported to the parent, not lost
             code = 1
             try:
@@ -156,7 +171,7 @@ def beside(work: Callable[[], None], fork: bool = True) -> Iterator[None]:
     os.close(write)
     done = False
     try:
-        yield
+        yield result
         with os.fdopen(read, "rb") as pipe:
             read = -1
             said = pipe.read()  # until the child ends (its end of the pipe closes)
@@ -165,6 +180,7 @@ def beside(work: Callable[[], None], fork: bool = True) -> Iterator[None]:
         if os.waitstatus_to_exitcode(status) != 0:
             raise ChildFailed(said.decode(errors="replace").strip()
                               or f"the forked process ended with status {status}")
+        result.value = pickle.loads(said)
     finally:
         if read != -1:
             os.close(read)

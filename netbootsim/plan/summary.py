@@ -19,6 +19,7 @@ the fleet (:func:`capped`), and says how many it left out.
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from contextlib import nullcontext
@@ -46,9 +47,10 @@ PARQUET_ABOVE_SERVERS = 20_000
 #: ... or above this many phase rows (a fleet that retries a lot: the shipped largest has
 #: 112,884).
 PARQUET_ABOVE_PHASES = 500_000
-#: :func:`write_outputs` writes the report in a second process, beside the records, from
-#: this many phase rows: a 10,000-server storm's 80,000 take 0.37 s as CSV (the report
-#: 0.6 s, matplotlib's import 0.27 s), the shipped 2,000-server storm's 16,000 0.08 s.
+#: :func:`write_outputs` draws the report's figures in a second process, beside the
+#: records and the report's text, from this many phase rows: a 10,000-server storm's
+#: 80,000 take 0.31 s as CSV and its text 0.20 s (the figures 0.40 s, matplotlib's import
+#: 0.22 s), the shipped 2,000-server storm's 16,000 0.06 s.
 PARALLEL_REPORT_ROWS = 50_000
 #: Most entries ``summary.json`` lists of a table that grows with the fleet (bottleneck
 #: resources, failure reasons, DHCP broadcasts per L2 domain); the shipped scenarios'
@@ -350,6 +352,43 @@ def summarize(
     return _clean(summary), servers, phases, timeline
 
 
+#: How a float is written in a CSV record: nine significant digits (a microsecond at
+#: 999 s, a byte at 999 MB), as ``%.9g`` writes it.
+CSV_FLOAT = "%.9g"
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """``frame.to_csv(path, index=False, float_format=CSV_FLOAT)``, the same bytes, faster.
+
+    pandas formats each value through Python calls of its own (a float ~4 µs with its
+    missing-value check): 0.43 s for a 10,000-server storm's 80,000 phase rows. Here each
+    column becomes strings in one comprehension (a missing value as the empty string,
+    pandas' ``na_rep``) and the rows go through the same :func:`csv.writer` pandas uses
+    (minimal quoting, ``\\n`` line ends). A column of another kind (a category, a date)
+    is left to pandas.
+    """
+    cells = []
+    for name in frame.columns:
+        col = frame[name]
+        kind = col.dtype.kind if isinstance(col.dtype, np.dtype) else None
+        values = col.tolist()
+        if kind == "f":
+            fmt = CSV_FLOAT.__mod__
+            cells.append([fmt(v) if v == v else "" for v in values])
+        elif kind in ("i", "u", "b"):
+            cells.append([str(v) for v in values])
+        elif kind == "O" or isinstance(col.dtype, pd.StringDtype):
+            cells.append([v if isinstance(v, str) else "" if pd.isna(v) else str(v)
+                          for v in values])
+        else:
+            frame.to_csv(path, index=False, float_format=CSV_FLOAT)
+            return
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        writer.writerow([str(c) for c in frame.columns])
+        writer.writerows(zip(*cells, strict=True))
+
+
 def write_outputs(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: pd.DataFrame,
                   timeline: pd.DataFrame, only: frozenset[str] | None = None,
                   records: str = "auto", parallel: bool | None = None) -> Path:
@@ -362,10 +401,11 @@ def write_outputs(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: p
     servers and phases as CSV, Parquet or both (:func:`record_formats`).
     ``summary.json`` is :func:`capped`.
 
-    ``parallel``: write the report in a forked process while this one writes the records
-    (:func:`netbootsim.runtime.beside`; the same files either way). ``None``: when the
-    records go to CSV and there are at least :data:`PARALLEL_REPORT_ROWS` phase rows,
-    where writing them takes long enough to hide. Not for Parquet records (large runs),
+    ``parallel``: draw the report's figures in a forked process while this one writes
+    the records and the report's text (:func:`netbootsim.runtime.beside`; the same files
+    either way). ``None``: when the records go to CSV and there are at least
+    :data:`PARALLEL_REPORT_ROWS` phase rows, where writing them takes long enough to
+    hide. Not for Parquet records (large runs),
     which take little time: there the child would gain nothing and hold memory of its
     own beside the parent's (the report's, and the pages of the shared heap it touches),
     which a peak RSS read as the larger process's does not show.
@@ -378,21 +418,33 @@ def write_outputs(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: p
 
     formats = record_formats(records, len(servers), len(phases))
 
-    def report() -> None:
-        from ..report import write_report
+    records_file = "servers.csv" if "csv" in formats else "servers.parquet"
+    shown = timeline if len(timeline) else None
 
-        write_report(out_dir, summary, servers, phases, timeline if len(timeline) else None,
-                     records_file="servers.csv" if "csv" in formats else "servers.parquet")
+    def figures() -> list[str]:
+        from ..report import draw_figures
+
+        return draw_figures(out_dir, summary, servers, phases, shown)
 
     if parallel is None:
         parallel = "csv" in formats and len(phases) >= PARALLEL_REPORT_ROWS
-    with beside(report, fork=parallel) if want("report.html") else nullcontext():
+    report = want("report.html")
+    context = None
+    with beside(figures, fork=parallel) if report else nullcontext() as drawn:
         for name, frame in (("servers", servers), ("phases", phases), ("timeline", timeline)):
             if want(f"{name}.csv") and ("csv" in formats or name == "timeline"):
-                frame.to_csv(out_dir / f"{name}.csv", index=False, float_format="%.9g")
+                write_csv(frame, out_dir / f"{name}.csv")
             if want(f"{name}.parquet") and "parquet" in formats and name != "timeline":
                 frame.to_parquet(out_dir / f"{name}.parquet", index=False, engine="pyarrow")
         if want("summary.json"):
             (out_dir / "summary.json").write_text(json.dumps(capped(summary), indent=2,
                                                              sort_keys=True) + "\n")
+        if report and parallel:  # the report's text, while the figures are drawn
+            from ..report.content import build_context
+
+            context = build_context(summary, servers, phases, records_file)
+    if report:
+        from ..report import write_pages
+
+        write_pages(out_dir, summary, servers, phases, drawn.value, records_file, context)
     return out_dir

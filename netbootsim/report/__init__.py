@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import figures, fmt
+from . import fmt
 from .comparison import Run, build_compare_context
 from .content import build_context, replicated
-from .spread import replication_count
+from .spread import MAX_REPLICATION_LINES, replication_count
 from .templates import COMPARE_HTML, COMPARE_MARKDOWN, HTML, MARKDOWN, environment
 
-__all__ = ["Run", "write_report", "write_compare_report"]
+__all__ = ["Run", "write_report", "draw_figures", "write_pages", "write_compare_report"]
 
 _CAPTIONS = {
     "cdf": ("Completion time",
@@ -56,7 +56,7 @@ def _caption(key: str, summary: dict, servers: pd.DataFrame) -> str:
         if reps > 1:
             conf = fmt.number((replicated(summary) or {}).get("confidence")) or 0.95
             text += (f" Thin lines: each of the {reps} replications (the first "
-                     f"{figures.MAX_REPLICATION_LINES} drawn); thick: all replications "
+                     f"{MAX_REPLICATION_LINES} drawn); thick: all replications "
                      f"pooled; shaded: the pointwise {conf * 100:g} % confidence band of the "
                      f"mean CDF, Student's t over the replications' fractions ready at each "
                      f"time (replications are independent; servers within one run are not, "
@@ -99,17 +99,50 @@ def write_report(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: pd
         ``(markdown_path, html_path)``.
     """
     out_dir = Path(out_dir)
+    drawn = draw_figures(out_dir, summary, servers, phases, timeline)
+    return write_pages(out_dir, summary, servers, phases, drawn, records_file)
+
+
+def draw_figures(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: pd.DataFrame,
+                 timeline: pd.DataFrame | None = None) -> list[str]:
+    """The report's first half: draw its figures into ``out_dir`` as PNG files.
+
+    Arguments as :func:`write_report`'s. Returns the figures drawn (``"cdf"``...), in
+    the report's order; one with nothing to show is left out. The second half,
+    :func:`write_pages`, needs none of matplotlib: the two can run side by side.
+    """
+    from . import figures  # matplotlib: only where a figure is drawn
+
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    context = build_context(summary, servers, phases, records_file)
-    pngs = {"cdf": figures.cdf_png(summary, servers),
-            "fleet": figures.fleet_png(summary, servers, phases),
-            "phases": figures.phases_png(phases, servers),
-            "utilisation": figures.utilisation_png(timeline)}
+    pngs = {"cdf": lambda: figures.cdf_png(summary, servers),
+            "fleet": lambda: figures.fleet_png(summary, servers, phases),
+            "phases": lambda: figures.phases_png(phases, servers),
+            "utilisation": lambda: figures.utilisation_png(timeline)}
+    drawn = []
+    for key, draw in pngs.items():
+        png = draw()
+        if png is not None:
+            (out_dir / f"{key}.png").write_bytes(png)
+            drawn.append(key)
+    return drawn
+
+
+def write_pages(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: pd.DataFrame,
+                drawn: list[str], records_file: str = "servers.csv",
+                context: dict | None = None) -> tuple[Path, Path]:
+    """The report's second half: ``report.md`` and ``report.html`` around the figures.
+
+    ``drawn``: what :func:`draw_figures` returned (its PNGs are read from ``out_dir``);
+    ``context``: :func:`~.content.build_context` of the same arguments, when made
+    already. Returns ``(markdown_path, html_path)``.
+    """
+    out_dir = Path(out_dir)
+    if context is None:
+        context = build_context(summary, servers, phases, records_file)
     shown = []
-    for key, png in pngs.items():
-        if png is None:
-            continue
-        (out_dir / f"{key}.png").write_bytes(png)
+    for key in drawn:
+        png = (out_dir / f"{key}.png").read_bytes()
         title, caption = _CAPTIONS[key][0], _caption(key, summary, servers)
         shown.append({"file": f"{key}.png", "title": title, "caption": caption,
                       "data": base64.b64encode(png).decode("ascii")})
@@ -146,6 +179,8 @@ def write_compare_report(out_dir: Path, runs: list[Run],
     Returns:
         ``(markdown_path, html_path)``.
     """
+    from . import figures
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     context = build_compare_context(runs, changes)

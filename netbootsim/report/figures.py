@@ -22,7 +22,14 @@ from matplotlib.ticker import PercentFormatter
 
 from . import fmt
 from .content import NESTED_PREFIXES, bound_scope, phase_order, replicated
-from .spread import cdf_band, cdf_points, failure_times, fleet_over_time, ready_by_replication
+from .spread import (
+    MAX_REPLICATION_LINES,
+    cdf_band,
+    cdf_points,
+    failure_times,
+    fleet_over_time,
+    ready_by_replication,
+)
 
 __all__ = ["DPI", "RC", "MAX_GROUPS", "MAX_RESOURCES", "MAX_REPLICATION_LINES", "TIME_GRID",
            "LOG_SPAN",
@@ -38,8 +45,6 @@ RC = {"svg.hashsalt": "netbootsim", "font.size": 9, "axes.grid": True, "grid.alp
 MAX_GROUPS = 40
 #: Most resources drawn in the utilisation figure.
 MAX_RESOURCES = 8
-#: Most replications drawn as thin CDFs (the band and the pooled CDF use them all).
-MAX_REPLICATION_LINES = 100
 #: Times at which the band and the fleet's state over time are evaluated.
 TIME_GRID = 600
 #: The comparison's time axis is logarithmic when the runs' last ready times differ more

@@ -28,6 +28,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+#: Most replications drawn as thin CDFs in the report (the band and the pooled CDF use
+#: them all); here, not in :mod:`.figures`, so the report's text says it without
+#: importing matplotlib.
+MAX_REPLICATION_LINES = 100
+
 __all__ = ["GRID", "REPLICATION", "NESTED_PREFIXES", "nested_in", "replication_of",
            "replication_count", "ready_by_replication", "cdf_points", "cdf_band",
            "t_quantile", "failure_times", "fleet_over_time", "SlowTail", "slow_tail",

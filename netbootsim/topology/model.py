@@ -425,28 +425,38 @@ class Topology:
         Raises:
             TopologyError: unknown node, or no path.
         """
-        transit = self._transit_map()
-        for end in (src, dst):
-            if end not in transit:
-                raise TopologyError(f"unknown node {end!r}")
+        transit = self._transit
+        if transit is None:
+            transit = self._transit_map()
+        if src not in transit:
+            raise TopologyError(f"unknown node {src!r}")
+        if dst not in transit:
+            raise TopologyError(f"unknown node {dst!r}")
         if src == dst:
             return ()
         # Every route into dst ends with its chain (dst and the single forwarding nodes
         # behind it, a server's ToR say), entered at the far end c: within the chain the
         # next node is fixed; before it, a next hop is a neighbour one hop nearer to c.
+        # (Asked for per transfer: the common steps are written out, not called.)
         chain = chain_to(self.graph, dst, transit)
         offset = len(chain) - 1
-        c = chain[-1]
-        d = self._chain_distance(src, chain, c)
-        if d is None:
-            raise TopologyError(f"no path from {src!r} to {dst!r}")
-        out, out_to = self._adjacency(), self._links_to()
+        c = chain[offset]
+        if src in chain:
+            d = chain.index(src)
+        else:
+            h = self._hops(src, c)
+            if h is None:
+                raise TopologyError(f"no path from {src!r} to {dst!r}")
+            d = h + offset
         hops_from = self._hops_from
+        out_to = None
         hops: list[LinkDir] = []
         u = src
         while d:
             d -= 1
             if d <= offset:
+                if out_to is None:
+                    out_to = self._links_to()
                 cands = out_to[u][chain[d]]
             else:
                 # Next-hop sets are cached per (node, chain end): at most (switches x
@@ -456,13 +466,17 @@ class Topology:
                     cands = (one,)  # a server's one link: the way out
                 elif cands is None:
                     left = d - offset
-                    cands = tuple(ld for v, ld, fwd in out[u]
+                    cands = tuple(ld for v, ld, fwd in self._adjacency()[u]
                                   if fwd and self._hops(v, c) == left)
                     if u != src:
                         hops_from[(u, c)] = cands
-            if down and len(cands) > 1:
-                cands = tuple(ld for ld in cands if ld.link not in down) or cands
-            ld = cands[stable_pick(flow_key, u, len(cands))] if len(cands) > 1 else cands[0]
+            if len(cands) > 1:
+                if down:
+                    cands = tuple(ld for ld in cands if ld.link not in down) or cands
+                ld = cands[stable_pick(flow_key, u, len(cands))] if len(cands) > 1 \
+                    else cands[0]
+            else:
+                ld = cands[0]
             hops.append(ld)
             u = ld.dst
         return tuple(hops)

@@ -173,3 +173,18 @@ def test_beside_kills_the_child_when_the_body_fails(tmp_path):
         with beside(work):
             raise RuntimeError("body failed")
     assert time.monotonic() - t0 < 30 and not mark.exists()
+
+
+def test_beside_hands_back_what_the_work_returned_in_both_modes():
+    # the child's pid comes back through the pipe: another process's (forked), this
+    # one's (not forked); a value larger than a pipe's buffer (64 KiB) comes back whole
+    import os
+
+    from netbootsim.runtime import beside
+
+    with beside(lambda: (os.getpid(), "x" * 200_000)) as forked:
+        assert forked.value is None  # not before the with has ended
+    with beside(lambda: (os.getpid(), "y"), fork=False) as here:
+        pass
+    assert forked.value[0] != os.getpid() and len(forked.value[1]) == 200_000
+    assert here.value == (os.getpid(), "y")
