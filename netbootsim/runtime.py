@@ -20,8 +20,8 @@ import pickle
 import signal
 import traceback
 from collections.abc import Callable, Iterator
-from typing import Any
 from contextlib import contextmanager
+from typing import Any
 
 __all__ = ["relaxed_gc", "paused_gc", "reclaim", "beside", "ChildFailed", "YOUNG_LIMIT",
            "YOUNG_LIMIT_MAX"]

@@ -364,7 +364,7 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     missing-value check): 0.43 s for a 10,000-server storm's 80,000 phase rows. Here each
     column becomes strings in one comprehension (a missing value as the empty string,
     pandas' ``na_rep``) and the rows go through the same :func:`csv.writer` pandas uses
-    (minimal quoting, ``\\n`` line ends). A column of another kind (a category, a date)
+    (minimal quoting, newline line ends). A column of another kind (a category, a date)
     is left to pandas.
     """
     cells = []
