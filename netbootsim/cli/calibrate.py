@@ -23,9 +23,21 @@ def add_calibrate_parser(sub: argparse._SubParsersAction) -> None:
                    help="hold out every K-th run for checking (0: fit on all)")
     p.add_argument("--write", action="store_true", help="write the fitted values into the "
                    "profile's YAML file")
+    p.add_argument("--chained", action="store_true",
+                   help="the profile is an iPXE build loaded as a PXE boot file: fit it "
+                        "on the chainload runs (its HTTP fetches and chain_start, the boot "
+                        "file loaded to its first DHCPDISCOVER), not on ROM runs")
     p.add_argument("--json", action="store_true", help="print the fit and check as JSON")
     p.add_argument("--report", help="write the validation table (Markdown) to this file")
     p.set_defaults(func=cmd_calibrate)
+
+
+def _shown_dir(path: Path) -> str:
+    """A run directory's parent as a reader would type it: relative to here if below."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -47,27 +59,37 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     except KeyError as e:
         raise InputError.single("command line", 0, "--profile", str(e.args[0])) from None
     runs = load_runs(sorted(args.runs))
-    # Only single-guest ROM runs are fitted: several guests on 2 cores measure the
-    # emulator's CPU contention, not the network; a chainload's fetches are undionly's.
+    # Only single-guest ROM runs are fitted (with --chained: only chainload runs, the
+    # chained iPXE's part): several guests on 2 cores measure the emulator's CPU
+    # contention, not the network; a chainload's fetches are the chained iPXE's.
     k = args.holdout
-    fit_runs, check_runs, loss_fit, loss_check = split_runs(runs, k)
-    f = fit(fit_runs + loss_fit, prof.tcp.rwnd)
-    rows = (check(fit_runs, f, prof.tcp.rwnd, "fit")
-            + check(check_runs, f, prof.tcp.rwnd, "held out")
+    ch = args.chained
+    fit_runs, check_runs, loss_fit, loss_check = split_runs(runs, k, ch)
+    held = prof.tcp_client_delay if isinstance(prof.tcp_client_delay, float) else 0.0
+    f = fit(fit_runs + loss_fit, prof.tcp.rwnd, ch, held)
+    rows = (check(fit_runs, f, prof.tcp.rwnd, "fit", ch)
+            + check(check_runs, f, prof.tcp.rwnd, "held out", ch)
             + check(loss_fit, f, prof.tcp.rwnd, "fit (loss)")
             + check(loss_check, f, prof.tcp.rwnd, "held out (loss)")
             + check([r for r in runs if r.kind == "contention"], f, prof.tcp.rwnd,
                     "contention (not fitted)")
-            + check([r for r in runs if r.kind == "chainload"], f, prof.tcp.rwnd,
-                    "undionly (not fitted)"))
+            + (check([r for r in runs if r.kind == "single"], f, prof.tcp.rwnd,
+                     "a ROM's run (not fitted: --chained)") if ch else
+               check([r for r in runs if r.kind == "chainload"], f, prof.tcp.rwnd,
+                     "chained iPXE (not fitted; --chained fits it)")))
     result = {"profile": prof.name, "values": f.values, "traces": f.traces,
               "samples": f.samples, "tftp_server_block_cost": f.server_block_cost,
               "rows": rows}
     if args.write:
-        write_measured(PROFILE_DIR / f"{prof.name}.yaml", f, measured_on(fit_runs + loss_fit))
+        where = sorted({_shown_dir(r.path.parent) for r in fit_runs + loss_fit})
+        how = (f"netbootsim calibrate{' --chained' if ch else ''} on runs of "
+               f"{', '.join(where)} [lab-calibration]")
+        write_measured(PROFILE_DIR / f"{prof.name}.yaml", f, measured_on(fit_runs + loss_fit),
+                       how)
     if args.report:
         command = (f"netbootsim calibrate {_runs_text(args.runs)} --profile {prof.name} "
-                   f"--holdout {k}" + (" --write" if args.write else "")
+                   f"--holdout {k}" + (" --chained" if ch else "")
+                   + (" --write" if args.write else "")
                    + f" --report {args.report}")
         write_report(Path(args.report), prof.name, f, rows, runs, command)
     if args.json:

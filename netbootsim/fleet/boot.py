@@ -29,12 +29,7 @@ from .ipxe_world import IpxeWorld, default_script
 from .machine import Failed, Machine
 from .world import Target
 
-__all__ = ["pxe_rom", "ipxe_autoboot", "CHAIN_START"]
-
-#: A chainloaded iPXE's start-up, NBP loaded → its first DHCPDISCOVER: 2.42 s measured
-#: (tests/data/lab/traces/chainload, console 3.552 → 5.976 s), mostly the 2 s "Press
-#: Ctrl-B" banner (BANNER_TIMEOUT 20 tenths, config/general.h:225 [ipxe-src]).
-CHAIN_START = 2.42
+__all__ = ["pxe_rom", "ipxe_autoboot"]
 
 
 def _where(line: tuple[str, int] | None) -> str:
@@ -75,7 +70,7 @@ def pxe_rom(m: Machine, rom: Profile) -> Generator[simpy.Event, Any, None]:
         return
     m.profile = m.ipxe_profile  # iPXE runs now, with its own timers
     t0 = m.env.now
-    yield m.env.timeout(CHAIN_START)
+    yield m.env.timeout(m.ipxe_profile.chain_start)  # its start, as a boot file
     m.record("firmware", t0, m.env.now, endpoint=nbp)
     yield from ipxe_autoboot(m, nbp=nbp)
 

@@ -13,9 +13,17 @@ on the others (every ``K``-th run is held out; ``--holdout 0`` fits on all):
   server's per-block cost, which the client's side cannot separate).
 * ``tcp_client_delay`` — the client's added latency per TCP round (an emulated NIC ACKs
   late): the value that makes the TCP law's data time match the measured first→last new
-  data byte, least squares over HTTP fetches.
+  data byte, least squares over HTTP fetches, jointly with ``http_client_rate``; only
+  when the runs' round trips span :data:`DELAY_SPAN` (at one round trip the two are not
+  told apart).
 * ``http_request_overhead`` — median GET→first data byte minus one round trip.
 * ``rom_start`` — median QEMU start → first DHCPDISCOVER.
+
+With ``--chained`` the profile is an iPXE build loaded as a PXE boot file
+(``pxe-chainload-ipxe``): the chainload runs are the ones fitted and held out, and only
+what that iPXE did counts — its HTTP fetches, and ``chain_start``, the median boot file
+loaded (the last TFTP fetch before it) → its first DHCPDISCOVER. The firmware's own
+DHCP and TFTP (EDK2's, or the 2019 ROM's) are not the profile's.
 
 What the firmware's source fixes (block size, window, timers) is never fitted. The
 round trip of a run is measured from its own trace (it is the network, an input, not a
@@ -43,6 +51,9 @@ __all__ = ["Fit", "RunData", "load_runs", "fit", "check", "split_runs", "measure
 #: Round trip of the lab bridge itself (veth + bridge, no relay): median SYN→SYN-ACK of
 #: the committed HTTP trace (tests/data/lab/traces/http: 34 µs).
 BRIDGE_RTT = 34e-6
+#: The spread of round trips over which ``tcp_client_delay`` is fitted (1 ms): below
+#: it (runs at RTT 0 only) the delay is not told from the rate cap and is not fitted.
+DELAY_SPAN = 1e-3
 #: Capacity used for the lab's virtual links: 10 Gbps (a veth has no line rate; far above
 #: anything an emulated e1000 reaches, so it never binds).
 BRIDGE_RATE = 10e9 / 8
@@ -76,6 +87,8 @@ class Fit:
     traces: dict[str, list[str]] = field(default_factory=dict)
     samples: dict[str, int] = field(default_factory=dict)
     server_block_cost: float = 0.0
+    #: values not fitted but used by the fit and its check: the profile's own
+    held: dict[str, float] = field(default_factory=dict)
 
 
 def load_runs(paths: list[str]) -> list[RunData]:
@@ -165,15 +178,42 @@ def _law_http_data(size: float, rtt: float, rwnd: float, header: float,
     return plan.data_time
 
 
-def fit(runs: list[RunData], rwnd: float) -> Fit:
-    """Fit the measured profile values on ``runs`` (see the module docstring)."""
+def chain_starts(run: RunData) -> dict[str, float]:
+    """Per guest of a chainload run: its boot file loaded → the chained iPXE's first DISCOVER.
+
+    The boot file is the last TFTP fetch that ended before the first DHCP exchange of
+    the chained iPXE (a ``dhcp-exchange:<stage>`` phase, whose start is its first
+    DISCOVER on the wire).
+    """
+    ph = run.phases
+    out = {}
+    for server, g in ph.groupby("server", sort=True):
+        chained = g[g.phase.str.startswith("dhcp-exchange:")]
+        if not len(chained):
+            continue
+        t = float(chained.start.min())
+        nbp = g[(g.protocol == "tftp") & (g.outcome == "ok") & (g.end <= t)]
+        if len(nbp):
+            out[str(server)] = t - float(nbp.end.max())
+    return out
+
+
+def fit(runs: list[RunData], rwnd: float, chained: bool = False,
+        delay: float = 0.0) -> Fit:
+    """Fit the measured profile values on ``runs`` (see the module docstring).
+
+    ``chained``: fit a chainloaded iPXE on the ``chainload`` runs (HTTP and
+    ``chain_start`` only); else the ROM on the ``single`` runs. ``delay``: the profile's
+    ``tcp_client_delay``, held where the runs cannot give it (:data:`DELAY_SPAN`).
+    """
     out = Fit()
     # TFTP per-block delay
     num = den = 0.0
     nblocks = 0
     used = set()
-    clean = [run for run in runs if run.kind == "single"]  # loss-free, one guest
-    for run in clean:
+    # loss-free, one guest; a chainload's TFTP is the firmware's, not the chained iPXE's
+    clean = [run for run in runs if run.kind == ("chainload" if chained else "single")]
+    for run in clean if not chained else ():
         for r, blocks in _tftp_fetches(run):
             hs = run.fact(r.server, r.phase, "rrq_to_oack", run.rtt)
             # least squares on the *relative* error (the criterion the check uses):
@@ -204,13 +244,22 @@ def fit(runs: list[RunData], rwnd: float) -> Fit:
             return sum(((_law_http_data(b, run.rtt + extra, rwnd, h, cap, w) - m) / m) ** 2
                        for run, b, h, m, w in samples)
 
-        delays = [0.0] + [1e-5 * 1.15**i for i in range(50)]  # 10 us .. ~10 ms
+        # the delay lengthens each round trip: only runs at several round trips tell it
+        # from the rate cap (at RTT 0 alone a few fetches fit both, by noise), so it is
+        # fitted only when their RTTs span DELAY_SPAN; else it stays what the profile says
+        rtts = [run.rtt for run, *_ in samples]
+        by_rtt = max(rtts) - min(rtts) >= DELAY_SPAN
+        delays = ([0.0] + [1e-5 * 1.15**i for i in range(50)]  # 10 us .. ~10 ms
+                  if by_rtt else [delay])
         caps = [1e6 * 1.1**i for i in range(80)] + [math.inf]  # 1 MB/s .. ~2 GB/s, none
         best = min((err(d, c), d, c) for d in delays for c in caps)
-        out.values["tcp_client_delay"] = best[1]
+        if by_rtt:
+            out.values["tcp_client_delay"] = best[1]
+        else:
+            out.held["tcp_client_delay"] = delay
         out.values["http_client_rate"] = best[2]
         names = sorted({s[0].name for s in samples})
-        for key in ("tcp_client_delay", "http_client_rate"):
+        for key in ("tcp_client_delay", "http_client_rate") if by_rtt else ("http_client_rate",):
             out.traces[key] = names
             out.samples[key] = len(samples)
         over = [run.fact(r.server, r.phase, "request_to_first_data") - run.rtt
@@ -239,6 +288,13 @@ def fit(runs: list[RunData], rwnd: float) -> Fit:
         out.traces["tftp_server_retransmit"] = sorted({x[0].name for x in lossy})
         out.samples["tftp_server_retransmit"] = len(lossy)
 
+    if chained:
+        chains = [(run.name, c) for run in clean for c in chain_starts(run).values()]
+        if chains:
+            out.values["chain_start"] = statistics.median(c for _, c in chains)
+            out.traces["chain_start"] = sorted({n for n, _ in chains})
+            out.samples["chain_start"] = len(chains)
+        return out
     # ROM start: QEMU start -> first DHCPDISCOVER
     starts = []
     names = set()
@@ -256,16 +312,28 @@ def fit(runs: list[RunData], rwnd: float) -> Fit:
     return out
 
 
-def check(runs: list[RunData], f: Fit, rwnd: float, role: str) -> list[dict]:
-    """Measured vs simulated per fetch phase with the fitted values (rows for a table)."""
+def check(runs: list[RunData], f: Fit, rwnd: float, role: str, chained: bool = False
+          ) -> list[dict]:
+    """Measured vs simulated per fetch phase with the fitted values (rows for a table).
+
+    ``chained``: the runs' chained iPXE is the profile's: its HTTP fetches and its
+    start (``chain_start``, a row per guest), not the firmware's TFTP.
+    """
     rows = []
     d_c = f.values.get("tftp_client_block_delay", 0.0)
     t_srv = f.values.get("tftp_server_retransmit")
-    extra = f.values.get("tcp_client_delay", 0.0)
+    extra = f.values.get("tcp_client_delay", f.held.get("tcp_client_delay", 0.0))
     cap = f.values.get("http_client_rate", math.inf)
     over = f.values.get("http_request_overhead", 0.0)
     for run in runs:
-        for r, _ in _tftp_fetches(run):
+        if chained and "chain_start" in f.values:
+            ph = run.phases
+            for server, c in chain_starts(run).items():
+                first = ph[(ph.server == server) & ph.phase.str.startswith("dhcp-exchange:")]
+                r = first.sort_values("start").iloc[0]
+                rows.append(_row(run, r, c, f.values["chain_start"], role) | {
+                    "phase": "chained start", "protocol": "chain", "bytes": 0})
+        for r, _ in _tftp_fetches(run) if not chained else ():
             params = TftpParams(client_block_delay=d_c, server_block_cost=f.server_block_cost,
                                 server_retransmit=t_srv)
             plan = tftp_plan(r.bytes, params, run.rtt, (BRIDGE_RATE,), run.loss, run.loss)
@@ -310,13 +378,15 @@ def _runs_text(paths: list[str]) -> str:
     return " ".join(parts)
 
 
-def split_runs(runs: list[RunData], k: int) -> tuple[list[RunData], ...]:
+def split_runs(runs: list[RunData], k: int, chained: bool = False
+               ) -> tuple[list[RunData], ...]:
     """``(fit, held out, fit with loss, held out with loss)``.
 
-    Loss-free single-guest runs: every ``k``-th held out (``k`` = 0: none). Runs with
-    loss (there are few): every other one held out when ``k`` > 0.
+    Loss-free single-guest runs (``chained``: the chainload runs): every ``k``-th held
+    out (``k`` = 0: none). Runs with loss (there are few): every other one held out
+    when ``k`` > 0.
     """
-    single = [r for r in runs if r.kind == "single"]
+    single = [r for r in runs if r.kind == ("chainload" if chained else "single")]
     lossy = [r for r in runs if r.kind == "loss"]
     return ([r for i, r in enumerate(single) if not k or (i + 1) % k],
             [r for i, r in enumerate(single) if k and not (i + 1) % k],
@@ -343,10 +413,11 @@ def measured_on(runs: list[RunData]) -> str:
     return " | ".join(seen)
 
 
-def write_measured(path: Path, f: Fit, on: str = "") -> None:
+def write_measured(path: Path, f: Fit, on: str = "", source: str = "") -> None:
     """Write fitted values into a profile YAML, keeping its comments and fixed values.
 
-    ``on``: the profile's ``measured_on`` (:func:`measured_on`), when given.
+    ``on``: the profile's ``measured_on`` (:func:`measured_on`), when given; ``source``:
+    each written value's ``source`` (how it was fitted), when given.
     """
     from ruamel.yaml import YAML
 
@@ -368,6 +439,8 @@ def write_measured(path: Path, f: Fit, on: str = "") -> None:
             entry["value"] = f"{value * 1e6:.4g}us"
         entry["fitted_from"] = list(f.traces[name])
         entry["basis"] = "measured"  # fitted from this project's lab traces
+        if source:
+            entry["source"] = source
     if on:
         data["measured_on"] = on
     with path.open("w", encoding="utf-8") as fh:
@@ -380,6 +453,13 @@ def _fmt_s(x: float) -> str:
     if x < 1e-3:
         return f"{x * 1e6:.1f} µs"
     return f"{x * 1e3:.2f} ms" if x < 1 else f"{x:.3f} s"
+
+
+#: The sections :func:`write_report` writes (some only when it has their rows).
+_OWN_HEADINGS = frozenset((
+    "## Fitted values", "## Held-out check", "## TFTP vs HTTP, real and simulated",
+    "## DHCP, measured (simulated rows come with the fleet issue's DHCP model)",
+    "## Not calibrated here"))
 
 
 def write_report(path: Path, prof_name: str, f: Fit, rows: list[dict], runs: list[RunData],
@@ -500,7 +580,8 @@ def write_report(path: Path, prof_name: str, f: Fit, rows: list[dict], runs: lis
         "- The legacy `pxe` path: QEMU has no vendor PXE ROM (its ROMs are iPXE), so the",
         "  `pxe-rom` profile keeps assumed values.",
         "- `ipxe-current`: its HTTPS and 2 MiB window are taken from iPXE's source; today's",
-        "  iPXE was measured in the second round below, but no profile is fitted from it yet.",
+        "  iPXE, measured in the second round below, has profiles of its own under QEMU",
+        "  (`ipxe-current-bios`, `-efi`, `-arm64`).",
         "- A UEFI server's PXE client: measured under OVMF below (EDK2's offer wait, its",
         "  TFTP block size); its speeds there are the emulator's, so no profile is fitted.",
         "- SAN boot: iPXE's iSCSI and AoE attach and the boot loader's reads were measured",
@@ -509,17 +590,14 @@ def write_report(path: Path, prof_name: str, f: Fit, rows: list[dict], runs: lis
         "  emulator's speed), so no profile takes it.",
         "",
     ]
-    # the second round's sections (python -m netbootsim.lab.round2, .uefi, .sanround,
-    # .verify) are kept
-    from . import round2, sanround, uefi, verify
-
-    old = path.read_text() if path.exists() else ""
-    for mod, heading in ((round2, "## Second round: today's iPXE, HTTP and HTTPS"),
-                         (uefi, "## Second round: a UEFI guest against a BIOS guest"),
-                         (sanround, sanround.HEADING), (verify, verify.HEADING)):
-        if mod.BEGIN in old and mod.END in old:
-            kept = old[old.index(mod.BEGIN):old.index(mod.END) + len(mod.END)]
-            lines += [heading, "", kept, ""]
+    # What follows this report's own sections in the file (the second round's, written
+    # by python -m netbootsim.lab.round2, .uefi, .sanround, .verify, .lossround, and the
+    # later profiles' sections) is kept as it is: from the first heading not made here.
+    old = path.read_text().split("\n") if path.exists() else []
+    for i, line in enumerate(old):
+        if line.startswith("## ") and line not in _OWN_HEADINGS:
+            lines += old[i:]
+            break
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
     return path

@@ -136,9 +136,14 @@ def section(traces: Path, command: str) -> str:
                   "`server-uefi-arm64`, `server-coreboot-uefi`) take `dhcp_offer_wait` "
                   "uniform over 3–4 s per server, and EDK2's REQUEST timer (4, 8, 16, "
                   "32 s) instead of iPXE's. Its TFTP block size, 1,468 B, is the profiles' "
-                  "published value, checked here. Everything else here runs at the emulator's "
-                  "speed (firmware start, the chained iPXE's start, the per-block gap, "
-                  "the HTTP rates) and is not put into a profile."]
+                  "published value, checked here. The chained iPXE's own part, its start "
+                  "(NBP → chained DISCOVER) and its HTTP fetches, is fitted into the "
+                  "`ipxe-current-efi` and `ipxe-current-arm64` profiles by `netbootsim "
+                  "calibrate --chained` (section *the ipxe-current-efi and "
+                  "ipxe-current-arm64 profiles*): the emulated client's values on this "
+                  "host, as the profiles' `measured_on` says. The firmware's start and its "
+                  "per-block gap run at the emulator's speed and are not put into a "
+                  "profile (the server classes take published POST times)."]
     lines += ["", END]
     return "\n".join(lines)
 

@@ -41,9 +41,9 @@ from ..protocols import TcpParams, TftpParams
 from ..units import parse_rate, parse_size, parse_time
 from ..yamltext import safe_yaml
 
-__all__ = ["Profile", "Basis", "ProfileMix", "PROFILES", "PROFILE_DIR", "TUNABLE", "BASES",
-           "PLATFORMS", "VALUES", "get_profile", "load_profile", "parse_mix", "profile_names",
-           "tuned"]
+__all__ = ["CHAIN_START", "Profile", "Basis", "ProfileMix", "PROFILES", "PROFILE_DIR",
+           "TUNABLE", "BASES", "PLATFORMS", "VALUES", "get_profile", "load_profile",
+           "parse_mix", "profile_names", "tuned"]
 
 PROFILE_DIR = Path(__file__).resolve().parent
 
@@ -51,7 +51,7 @@ _FIXED = ("tftp_blksize", "tftp_windowsize", "tftp_rollover", "retry_min", "retr
           "tcp_rwnd", "https", "http_watchdog", "ipv6", "dhcp_discover_end",
           "dhcp_offer_wait", "firmware", "build", "platform")
 _MEASURED = ("tftp_client_block_delay", "tcp_client_delay", "http_client_rate",
-             "http_request_overhead", "tls_client_time", "post", "rom_start")
+             "http_request_overhead", "tls_client_time", "post", "rom_start", "chain_start")
 #: Every value of a profile file, in file order.
 VALUES = _FIXED + _MEASURED
 #: What a value rests on: this project's lab, a cited document, or an assumption.
@@ -60,6 +60,11 @@ BASES = ("measured", "published", "assumed")
 #: §2.1 [rfc4578]: 0 x86 BIOS, 7 x86-64 UEFI; 11 ARM64 UEFI in IANA's registry
 #: [iana-pxe-arch]); a profile without one runs on its group's ``arch``.
 PLATFORMS = ("bios", "uefi", "uefi-arm64")
+#: An iPXE build's start as a chainloaded boot file when its profile does not say: the
+#: boot file loaded to its first DISCOVER, 2.42 s measured (tests/data/lab/traces/chainload,
+#: console 3.552 -> 5.976 s, Debian's 2019 undionly.kpxe), mostly the 2 s "Press Ctrl-B"
+#: banner (BANNER_TIMEOUT 20 tenths, config/general.h:225 [ipxe-src]).
+CHAIN_START = 2.42
 #: A citation key in a source text (as ``tests/test_sources.py`` finds them).
 _KEY = "a-z0-9"
 _CITATION = re.compile(r"(?<=[\s(])\[([" + _KEY + "][" + _KEY + "-]*[" + _KEY + r"])\](?!\()")
@@ -127,8 +132,12 @@ class Profile:
             initialisation, option ROM dispatch (0 where ``rom_start`` holds it all, as
             in the QEMU lab).
         rom_start: start of the ROM to its first DHCP packet.
+        chain_start: an iPXE build loaded as a PXE boot file (``pxe-chainload-ipxe``):
+            the boot file loaded to its first DHCP packet (its banner's wait, and an EFI
+            build's try for ``autoexec.ipxe``); not used by a firmware that is not iPXE.
         calibrated: every measured value that applies was fitted from traces
-            (``tls_client_time`` applies only where ``https`` is built in).
+            (``tls_client_time`` applies only where ``https`` is built in,
+            ``chain_start`` only to an iPXE build).
         sources: source of each fixed value, ``name: source``.
         fitted_from: traces each measured value came from, ``name -> (trace, ...)``.
         basis: what each value rests on, by value name (:class:`Basis`).
@@ -157,6 +166,7 @@ class Profile:
     tls_client_time: float | Dist = 0.0
     post: float | Dist = 0.0
     rom_start: float | Dist = 0.0
+    chain_start: float | Dist = CHAIN_START
     calibrated: bool = False
     sources: tuple[str, ...] = field(default=())
     fitted_from: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -443,8 +453,10 @@ def load_profile(path: Path) -> Profile:
         tls_client_time=m["tls_client_time"],
         post=m["post"],
         rom_start=m["rom_start"],
+        chain_start=m["chain_start"],
         calibrated=all(v for k, v in fitted.items()
-                       if k != "tls_client_time" or f["https"]),
+                       if (k != "tls_client_time" or f["https"])
+                       and (k != "chain_start" or f["firmware"] == "ipxe")),
         sources=tuple(f"{k}: {bases[k].source}" for k in _FIXED),
         fitted_from=fitted,
         basis=bases,

@@ -140,9 +140,9 @@ def test_build_custom_with_reverse_link_and_racks():
          "pxe-chainload-ipxe, ipxe"),
         ("server: http1", "server: http1\n    profile: ipxe-2020",
          "15: fleet[0].profile: unknown firmware profile 'ipxe-2020' (did you mean "
-         "'ipxe-2019-qemu'?); known: ipxe-2019-qemu, ipxe-current-bios, ipxe-current, "
-         "ipxe-native-rtl8168, ipxe-undionly-rtl8168, pxe-rom, server-bios, server-coreboot-uefi, "
-         "server-uefi-arm64, server-uefi"),
+         "'ipxe-2019-qemu'?); known: ipxe-2019-qemu, ipxe-current-arm64, ipxe-current-bios, "
+         "ipxe-current-efi, ipxe-current, ipxe-native-rtl8168, ipxe-undionly-rtl8168, pxe-rom, "
+         "server-bios, server-coreboot-uefi, server-uefi-arm64, server-uefi"),
         ("server: http1", "server: http1\n    boot: pxe",
          "14: fleet[0].server: boot path 'pxe' fetches over TFTP only, but 'http1' is an "
          "http service"),
@@ -266,9 +266,9 @@ def test_many_errors_all_reported():
         "18: fleet[0].boot: unknown boot path 'pex'; expected one of: pxe, "
         "pxe-chainload-ipxe, ipxe",
         "19: fleet[0].profile: unknown firmware profile 'ipxe-2020' (did you mean "
-        "'ipxe-2019-qemu'?); known: ipxe-2019-qemu, ipxe-current-bios, ipxe-current, "
-         "ipxe-native-rtl8168, ipxe-undionly-rtl8168, pxe-rom, server-bios, server-coreboot-uefi, "
-         "server-uefi-arm64, server-uefi",
+        "'ipxe-2019-qemu'?); known: ipxe-2019-qemu, ipxe-current-arm64, ipxe-current-bios, "
+        "ipxe-current-efi, ipxe-current, ipxe-native-rtl8168, ipxe-undionly-rtl8168, pxe-rom, "
+        "server-bios, server-coreboot-uefi, server-uefi-arm64, server-uefi",
         "20: fleet[0].images[1]: unknown image 'initrdd' (did you mean 'initrd'?); images: "
         "initrd, kernel",
         "22: run.speed: unknown field 'speed' (did you mean 'seed'?); expected one of: seed, "

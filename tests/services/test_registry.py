@@ -106,7 +106,7 @@ def test_each_profile_names_its_ipxe_build():
     # the build a group's scripts are linted and run against, when the group sets none
     assert {n: p.build for n, p in PROFILES.items()} == {
         "ipxe-2019-qemu": "debian-2019", "ipxe-current": "master-default",
-        "ipxe-current-bios": "all",
+        "ipxe-current-bios": "all", "ipxe-current-efi": "all", "ipxe-current-arm64": "all",
         "ipxe-native-rtl8168": "master-default", "ipxe-undionly-rtl8168": "master-default",
         "pxe-rom": "all", "server-bios": "all", "server-coreboot-uefi": "all",
         "server-uefi-arm64": "all", "server-uefi": "all"}  # PXE clients: no iPXE build
