@@ -60,6 +60,19 @@ def registry() -> list[tuple[str, str, str, str]]:
          f"{TLS_CLIENT_TIME:g} s, uncalibrated, on real hardware; 76.42 ms in "
          "ipxe-current-bios, QEMU TCG's; docs/calibration.md)",
          "iPXE net/tls.c, config/crypto.h: TLS 1.1-1.2 [ipxe-src]"),
+        ("client", "san boot", "sanboot's reads: the boot loader's, one at a time (33.6 MB "
+         "in 127-sector reads, the lab disk's; each a round trip, the target's time and "
+         "the profile's san_read_time + bytes / san_read_rate), then the OS's at its "
+         "demand (150 reads/s of 64 KiB, a pooled VDI desktop's boot), through the "
+         "target's IOPS and disks; a target nobody answers fails the attach after 15 s "
+         "(SAN_COMMAND_TIMEOUT); a login past a target's sessions is retried 10 times, "
+         "5 s apart (SAN_DEFAULT_RETRIES, SAN_REOPEN_DELAY_SECS)",
+         "lab/traces4 [lab-traces]; Citrix CTX135986 [citrix-ctx135986]; core/sanboot.c "
+         "[ipxe-src]; RFC 4173 [rfc4173]"),
+        ("client", "imgverify", "the profile's imgverify_time + image size / imgverify_rate, "
+         "trusted or refused (37.6 ms + size / 19.17 MB/s in ipxe-current-bios, QEMU TCG's; "
+         "no time in profiles not measured)", "lab/traces5, docs/calibration.md "
+         "[lab-traces]; iPXE usr/imgtrust.c, crypto/cms.c [ipxe-src]"),
         ("api service", "inventory + templates", "answers per machine (mac/serial/asset/uuid) "
          "with a sandboxed Jinja2 script per role; unknown machines: discovery script; "
          "render error: HTTP 500", "netbootsim/services/provisioning.py"),
@@ -103,8 +116,9 @@ def _shown(name: str, value: object) -> str:
             f"{value} block{'' if value == 1 else 's'} per ACK"
     if name == "tcp_rwnd":
         return format_size(float(value))
-    if name == "http_client_rate":
-        return "no limit" if value == math.inf else format_rate(float(value))
+    if name in ("http_client_rate", "imgverify_rate"):
+        return (("no limit" if name == "http_client_rate" else "no time")
+                if value == math.inf else format_rate(float(value)))
     if name == "http_watchdog" and value == math.inf:
         return "none (waits for ever)"
     if isinstance(value, float):

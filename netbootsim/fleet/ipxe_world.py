@@ -21,7 +21,16 @@ from ..ipxe import errors
 from ..ipxe.world import DhcpReply, Fetched, Image, Outcome
 from . import link
 from .machine import Machine
+from .san import (
+    EIO_SAN,
+    ENODEV_SAN,
+    ETIMEDOUT_SAN,
+    SAN_COMMAND_TIMEOUT,
+    SAN_DEFAULT_RETRIES,
+    SAN_REOPEN_DELAY,
+)
 from .spec import Group, Service
+from .transport import Route
 from .world import Target
 
 __all__ = ["IpxeWorld", "default_script"]
@@ -58,7 +67,7 @@ class IpxeWorld:
             error text).
     """
 
-    __slots__ = ("_pooled", "_tampered", "_told", "_why", "dns_servers", "env", "m")
+    __slots__ = ("_drives", "_pooled", "_tampered", "_told", "_why", "dns_servers", "env", "m")
 
     def __init__(self, machine: Machine):
         self.m = machine
@@ -70,6 +79,8 @@ class IpxeWorld:
         self._pooled: dict[tuple[str, str], str] = {}
         #: the DNS servers DHCP named (option 6); None: every one (or no DHCP yet)
         self.dns_servers: tuple[str, ...] | None = None
+        #: SAN drives hooked: number -> (target, route from it)
+        self._drives: dict[int, tuple] = {}
 
     @property
     def why(self) -> str:
@@ -285,17 +296,110 @@ class IpxeWorld:
 
     def verify(self, image: Image, signature: Image, signer: str | None
                ) -> Generator[simpy.Event, Any, Outcome]:
-        """``imgverify``: fails for an image fetched while a tamper fault covered it."""
+        """``imgverify``: fails for an image fetched while a tamper fault covered it.
+
+        It takes the firmware profile's ``imgverify_time + size / imgverify_rate``
+        (the image hashed, then the signature and its chain checked), refused or not:
+        the lab's tampered image was refused after as long as a good one was trusted.
+        """
         t = self.env.now
+        prof = self.m.profile
+        took = prof.imgverify_time + image.size / prof.imgverify_rate
+        if took > 0:
+            yield self.env.timeout(took)
         bad = self._tampered.get(image.uri)
         if bad:
             why = f"signature-invalid: {image.name} from {bad} was tampered with"
-            self.m.record(f"imgverify:{image.name}", t, t, outcome="failed", reason=why)
+            self.m.record(f"imgverify:{image.name}", t, self.env.now, outcome="failed",
+                          reason=why)
             self.why = f"imgverify:{image.name}: {why}"
             return Outcome(errors.EACCES_WRONG_NAME if signer else EACCES_SIGNATURE, why)
-        self.m.record(f"imgverify:{image.name}", t, t, endpoint=signature.name)
+        self.m.record(f"imgverify:{image.name}", t, self.env.now, endpoint=signature.name)
         return Outcome(0, "")
-        yield  # a generator, as the protocol asks (no simulated time: crypto not timed)
+
+    def san(self, op: str, drive: int, uris: tuple[str, ...], *, describe: bool,
+            filename: str | None, extra: str | None) -> Generator[simpy.Event, Any, Outcome]:
+        """``sanhook``/``sanboot``/``sanunhook`` against the run's targets (:mod:`.san`).
+
+        ``hook``: each URI is a path to the drive; the first that attaches is used (its
+        round trips and the target's attach time); with none, the command fails after
+        iPXE's SAN command timeout. ``boot``: the boot loader's reads from the drive,
+        then the hand-over (the OS's reads follow in the stage). ``describe`` (iBFT,
+        aBFT) takes no time; ``filename``/``extra`` change nothing read here.
+        """
+        m, env = self.m, self.env
+        world = m.world
+        san = world.san
+        if op == "unhook":
+            gone = self._drives.pop(drive, None)
+            if gone is not None and gone[0] is not None:
+                san.logout(gone[0])
+                m.san_sessions.remove(gone[0])
+            return Outcome(0, "")
+        if op == "hook":
+            t0 = env.now
+            found, whys = [], []
+            down = world.faults.links_down(t0)
+            for uri in uris:
+                spec, why = san.find(uri, m.server)
+                if spec is None:
+                    whys.append(why)
+                    continue
+                fwd, back, rtt = world.topology.round_trip(spec.host, m.server,
+                                                           f"{m.server}/san", down)
+                found.append((san.attach_time(spec, rtt), spec, fwd, back, rtt))
+            if not found:
+                yield env.timeout(SAN_COMMAND_TIMEOUT)
+                why = "; ".join(whys)
+                m.record("san-attach", t0, env.now, protocol=uris[0].split(":", 1)[0],
+                         outcome="failed", reason=why)
+                self.why = f"san-attach: {why}"
+                return Outcome(ETIMEDOUT_SAN, why)
+            found.sort(key=lambda f: (f[0], f[1].name))  # the first path to attach first
+            took = found[0][0]
+            for tries in range(1 + SAN_DEFAULT_RETRIES):  # a refused login: reopen, retry
+                yield env.timeout(took)
+                got = next((f for f in found if san.login(f[1])), None)
+                if got is not None:
+                    break
+                if tries == SAN_DEFAULT_RETRIES:
+                    names = ", ".join(sorted({f[1].name for f in found}))
+                    why = (f"login refused by {names}: every session taken "
+                           f"({1 + SAN_DEFAULT_RETRIES} tries, {SAN_REOPEN_DELAY:g} s apart)")
+                    m.record("san-attach", t0, env.now, protocol=found[0][1].kind,
+                             endpoint=found[0][1].name, outcome="failed", reason=why)
+                    self.why = f"san-attach: {why}"
+                    return Outcome(EIO_SAN, why)
+                yield env.timeout(SAN_REOPEN_DELAY)
+            _, spec, fwd, back, rtt = got
+            route = Route(fwd, back, rtt, [world._resource(ld) for ld in fwd])
+            old = self._drives.get(drive)
+            if old is not None and old[0] is not None:  # hooked again: the old session goes
+                san.logout(old[0])
+                m.san_sessions.remove(old[0])
+            self._drives[drive] = (spec, route)
+            m.san_sessions.append(spec)
+            m.record("san-attach", t0, env.now, protocol=spec.kind, endpoint=spec.name,
+                     reason=f"{tries} logins refused first" if tries else "")
+            return Outcome(0, "", drive)
+        hooked = self._drives.get(drive)
+        if hooked is None:
+            why = f"no SAN device {drive:#x}"
+            self.why = f"sanboot: {why}"
+            return Outcome(ENODEV_SAN, why)
+        spec, route = hooked
+        request, bound = san.loader_bound(spec, route.rtt, m.profile)
+        res = yield from san.read(env, world.transport.engine, route, spec, spec.boot.loader,
+                                  request, bound, f"{m.server}/san-loader")
+        m.record("san-read:loader", res.start, res.end, res.bytes, spec.kind, spec.name,
+                 res.outcome, res.reason)
+        m.bytes += res.bytes
+        world._moved([*route.path, *san.resources[spec.name]], res.wire_bytes)
+        if res.outcome != "ok":
+            self.why = f"san-read:loader: {res.reason}"
+            return Outcome(ETIMEDOUT_SAN, res.reason)
+        m.san_boot = (spec, route)
+        return Outcome(0, "")
 
     def reboot(self, kind: str) -> Generator[simpy.Event, Any, Outcome]:
         """``reboot``/``poweroff``: the attempt ends; the stage's policy decides what next."""

@@ -177,6 +177,8 @@ def _attempt(m: Machine, stage: Stage) -> Generator[simpy.Event, Any, tuple[bool
     g = m.group
     world = m.world
     m.link_up = env.now
+    m.san_boot = None
+    _logout(m)  # a reboot drops the sessions of the run before (a stage's reboot)
     try:
         first = m.firmware
         if first.post > 0:  # POST, UEFI or BIOS initialisation, to the NIC's boot ROM
@@ -201,6 +203,8 @@ def _attempt(m: Machine, stage: Stage) -> Generator[simpy.Event, Any, tuple[bool
         # the kernel runs now: iPXE's keep-alive connections are gone (their workers
         # are freed after the server's keep-alive timeout); the installer opens its own
         world.release_connections(m.server)
+        if m.san_boot is not None:  # booted from a SAN disk: the OS reads it as it boots
+            yield from os_reads(m)
         if stage.install is not None:
             inst = stage.install
             res = yield from world.http(m.server, g.name, m.rack, stage.name, m.attempt,
@@ -214,8 +218,10 @@ def _attempt(m: Machine, stage: Stage) -> Generator[simpy.Event, Any, tuple[bool
             m.record("work", t0, env.now)
         return True, ""
     except Failed as f:
+        _logout(m)
         return False, f.reason
     except simpy.Interrupt:
+        _logout(m)
         return False, "interrupted"
     finally:
         world.release_connections(m.server)
@@ -238,3 +244,31 @@ def server_fails(m: Machine) -> None:
     proc = m.attempt_proc
     if proc is not None and proc.is_alive:
         proc.interrupt("server-fail")
+
+
+def _logout(m: Machine) -> None:
+    """The server's SAN sessions go back: its attempt failed, or it reboots."""
+    for spec in m.san_sessions:
+        m.world.san.logout(spec)
+    m.san_sessions.clear()
+
+
+def os_reads(m: Machine) -> Generator[simpy.Event, Any, None]:
+    """The booted OS's reads from the SAN drive iPXE handed over to (``m.san_boot``).
+
+    Recorded as ``san-read:os``; a failed read fails the attempt (:class:`Failed`).
+    """
+    spec, route = m.san_boot
+    if spec.boot.os <= 0:
+        return
+    world = m.world
+    san = world.san
+    request, bound = san.os_bound(spec)
+    res = yield from san.read(m.env, world.transport.engine, route, spec, spec.boot.os,
+                              request, bound, f"{m.server}/san-os")
+    world._moved([*route.path, *san.resources[spec.name]], res.wire_bytes)
+    m.record("san-read:os", res.start, res.end, res.bytes, spec.kind, spec.name,
+             res.outcome, res.reason)
+    m.bytes += res.bytes
+    if res.outcome != "ok":
+        raise Failed(f"san-read:os: {res.reason}")

@@ -82,7 +82,8 @@ class Machine:
     __slots__ = ("arch", "at", "attempt", "attempt_proc", "bytes", "console_lines", "dead",
                  "env", "faults", "firmware", "group", "index", "ipxe_profile", "last_error",
                  "link_up", "mac", "outcome", "profile", "rack", "ready", "reason",
-                 "rom_profile", "server", "stage", "stage_no", "works", "world")
+                 "rom_profile", "san_boot", "san_sessions", "server", "stage", "stage_no",
+                 "works", "world")
 
     def __init__(self, world: World, group: Group, server: str, index: int, at: float,
                  draws: GroupDraws | None = None, nth: int = 0):
@@ -107,6 +108,10 @@ class Machine:
             self.faults = draws.faults(nth)
             self.works = tuple(draws.work(j, nth) for j in range(len(group.stages)))
         self.stage_no = 0
+        #: the SAN drive iPXE handed over to in this attempt: (target, its route)
+        self.san_boot: tuple | None = None
+        #: SAN targets it holds a session of (its hooked drives'); kept while it runs
+        self.san_sessions: list = []
         self.profile: Profile = self.ipxe_profile  # the firmware running now
         #: the firmware that starts at power-on: its POST, its platform
         self.firmware: Profile = (self.ipxe_profile if group.boot == "ipxe"

@@ -125,6 +125,7 @@ class FleetRun:
     caps: dict = field(default_factory=dict)
     orchestrators: dict = field(default_factory=dict)
     dns: Any = None
+    san: Any = None
 
     def settle(self) -> None:
         """After the event loop: make the run's small survivors anew, so its memory can go.

@@ -17,6 +17,7 @@ from .lifecycle import lifecycle, server_fails
 from .machine import Machine
 from .power import PowerControl, planned_instants
 from .results import FleetRun
+from .san import SanSpec
 from .spec import DhcpSpec, DnsSpec, FaultWindows, Group, OrchestratorSpec, Service
 from .variation import GroupDraws
 from .world import World
@@ -69,6 +70,7 @@ def simulate(
     orchestrators: dict[str, OrchestratorSpec] | None = None,
     dns: dict[str, DnsSpec] | None = None,
     lbs: dict[str, LbSpec] | None = None,
+    san: dict[str, SanSpec] | None = None,
     trace: Sequence[str] = (),
     progress=None,
     watch: Callable[[float], None] | None = None,
@@ -105,6 +107,7 @@ def simulate(
             theirs; :mod:`.power`).
         dns: the DNS servers by name (:mod:`.dns`): URIs may then name hosts.
         lbs: the load balancers (302 redirectors) by name (:mod:`.balance`).
+        san: the SAN targets by name (:mod:`.san`): ``sanboot``/``sanhook`` reach them.
         trace: servers whose iPXE console is kept (``FleetRun.consoles``).
         progress: called as ``progress(done, total, now)`` each time a server finishes,
             and every :data:`WATCH_EVERY` SimPy steps (a third of a second or so), so a
@@ -132,7 +135,7 @@ def simulate(
                   host_queue=host_queue,
                   **({} if buffer is None else {"buffer": buffer}),
                   sample_every=sample_every, faults=faults, provisioners=provisioners,
-                  dns=dns, lbs=lbs)
+                  dns=dns, lbs=lbs, san=san)
     world.trace = set(trace)
     env = world.env
     by_name = {g.name: g for g in groups}

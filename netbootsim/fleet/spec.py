@@ -321,7 +321,8 @@ class Group:
         profile: client firmware profile (iPXE's for ``ipxe`` and after a chainload; the
             ROM's for ``pxe``).
         images: ``(name, size in bytes)`` fetched in order by the default script.
-        service: where ``images`` come from.
+        service: where ``images`` come from (``None``: a group whose own script boots
+            from a SAN target, in a scenario with no file service).
         power_on_at: time the first server of the group is powered on (s).
         per_second: servers powered on per second (``inf``: all at once).
         dhcp: the DHCP service the group's clients configure from (``None``: none; the
@@ -352,7 +353,7 @@ class Group:
     boot: str
     profile: Profile
     images: tuple[tuple[str, float], ...]
-    service: Service
+    service: Service | None
     power_on_at: float = 0.0
     per_second: float = math.inf
     dhcp: DhcpSpec | None = None

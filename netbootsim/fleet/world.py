@@ -47,6 +47,7 @@ from .flow_transport import FlowTransport
 from .outages import Cuts, TransferGuard
 from .packet_transport import PacketTransport
 from .results import FleetRun
+from .san import San, SanSpec
 from .spec import (
     LINUX_RWND,
     DhcpSpec,
@@ -138,7 +139,8 @@ class World:
                  engine: str = "flow", buffer: float = SWITCH_BUFFER,
                  host_queue: str = "fair",
                  faults: FaultWindows | None = None, provisioners: dict | None = None,
-                 dns: dict[str, DnsSpec] | None = None, lbs: dict[str, LbSpec] | None = None):
+                 dns: dict[str, DnsSpec] | None = None, lbs: dict[str, LbSpec] | None = None,
+                 san: dict[str, SanSpec] | None = None):
         if engine not in ENGINES:
             raise ValueError(f"engine {engine!r}: one of {', '.join(ENGINES)}")
         self.env = env = simpy.Environment()
@@ -168,6 +170,7 @@ class World:
             (self.faults.link_down or self.faults.service_down) else None
         self.provisioners = provisioners or {}  # API name -> services.provisioning.Provisioner
         self.dns = Dns(dns or {}, topology, self.faults, streams.rng("dns"))
+        self.san = San(san or {}, topology)  # SAN targets (sanboot, sanhook)
         self.lbs = {n: Balancer(s, {m: list(self.faults.service_down.get(m, ()))
                                     for m in s.pool}) for n, s in sorted((lbs or {}).items())}
         #: a redirector by its name and its host's, lower case (URIs name it either way)
@@ -239,6 +242,7 @@ class World:
         run.slots, run.workers, run.apis, run.dhcp = self.slots, self.workers, self.apis, \
             self.dhcp
         run.dns = self.dns
+        run.san = self.san
         # iPXE keeps one HTTP/1.1 keep-alive connection per server (httpconn.c [ipxe-src]);
         # Linux keeps its window open across back-to-back requests (RFC 2861 [rfc2861] validation
         # only after an idle RTO): bytes of the previous transfer per (client, service).

@@ -429,7 +429,7 @@ def write_measured(path: Path, f: Fit, on: str = "", source: str = "") -> None:
         if name not in data["measured"]:
             continue
         entry = data["measured"][name]
-        if name == "http_client_rate":
+        if name in ("http_client_rate", "imgverify_rate"):
             entry["value"] = None if not math.isfinite(value) else f"{value / 1e6:.2f}MB/s"
         elif value >= 1.0:
             entry["value"] = f"{value:.4g}s"
@@ -585,9 +585,11 @@ def write_report(path: Path, prof_name: str, f: Fit, rows: list[dict], runs: lis
         "- A UEFI server's PXE client: measured under OVMF below (EDK2's offer wait, its",
         "  TFTP block size); its speeds there are the emulator's, so no profile is fitted.",
         "- SAN boot: iPXE's iSCSI and AoE attach and the boot loader's reads were measured",
-        "  below; the simulator has no SAN model yet, so nothing is fitted from them.",
+        "  below; the SAN model takes the attach and the time per read at the target as its",
+        "  `tgt` and `vblade` models' defaults (`netbootsim models`), and the client's time per",
+        "  read as `ipxe-current-bios`'s `san_read_time` and `san_read_rate`.",
         "- `imgverify`: measured below under the emulator (its SHA-256 runs at the",
-        "  emulator's speed), so no profile takes it.",
+        "  emulator's speed); only `ipxe-current-bios`, the emulated client's profile, takes it.",
         "",
     ]
     # What follows this report's own sections in the file (the second round's, written

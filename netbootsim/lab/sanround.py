@@ -136,6 +136,46 @@ def vanish_facts(r: dict) -> dict:
             "gap": statistics.median(gaps) if gaps else math.nan}
 
 
+def client_fit(rs: list[dict]) -> dict:
+    """The client's time per SAN read, ``a + bytes / rate``, fitted and checked.
+
+    For each finished run: the boot loader's reads (first READ sent to the last done)
+    take ``reads × (RTT + the target's time + the client's)``; the client's time per
+    read is what is left of the span per read after the lab bridge's round trip
+    (``BRIDGE_RTT``) and the run's mean time at the target. Least squares of it against
+    the mean bytes a read, on every run but each cell's last (``-r3``), which are
+    checked: their span simulated with the fitted values and the target models'
+    latencies (``tgt``, ``vblade``: what the simulator takes).
+
+    Returns ``{"a": s, "rate": bytes/s, "fit": [run names], "rows": [...]}``.
+    """
+    from ..services.registry import KINDS
+    from .calibrate import BRIDGE_RTT
+
+    done = [r for r in rs if r["ok"] and r["vanish"] is None and r["reads"]]
+    pts = []
+    for r in done:
+        per = r["read_span"] / r["reads"]
+        pts.append((r, r["read_bytes"] / r["reads"],
+                    per - BRIDGE_RTT - statistics.mean(r["service"])))
+    last = {}
+    for r, _, _ in pts:
+        last[r["cell"]] = max(last.get(r["cell"], ""), r["dir"])
+    fit = [(x, y) for r, x, y in pts if r["dir"] != last[r["cell"]]]
+    slope, intercept = statistics.linear_regression([x for x, _ in fit], [y for _, y in fit])
+    rows = []
+    for r, x, _ in pts:
+        latency = KINDS[r["protocol"]].model().latency
+        sim = r["reads"] * (BRIDGE_RTT + latency + intercept + slope * x)
+        rows.append({"run": r["dir"], "role": "held out" if r["dir"] == last[r["cell"]]
+                     else "fit", "reads": r["reads"], "bytes_per_read": x,
+                     "measured": r["read_span"], "simulated": sim,
+                     "error_pct": 100 * (sim / r["read_span"] - 1)})
+    return {"a": intercept, "rate": 1 / slope if slope > 0 else math.inf,
+            "fit": sorted(r["dir"] for r, _, _ in pts if r["dir"] != last[r["cell"]]),
+            "rows": rows}
+
+
 def section(traces: Path, command: str) -> str:
     """The Markdown section (markers included) for the runs under ``traces``."""
     rs = runs(traces)
@@ -179,6 +219,22 @@ def section(traces: Path, command: str) -> str:
             f"{_s(vals('reads'), 0)} | {_s(vals('read_bytes', 1e-6), 1)} | {common} | "
             f"{_q(service, 0.5)} / {_q(service, 0.95)} | "
             f"{_s(vals('throughput', 1e-6), 1)} |")
+    cf = client_fit(rs)
+    lines += ["", "The client's own time per read (the emulated iPXE copying each reply "
+              "into the BIOS disk call's buffer): what is left of the loader's reads' span "
+              "per read after the lab bridge's round trip (34 µs) and the run's mean time "
+              "at the target, by least squares against the bytes a read on the runs "
+              f"{', '.join(cf['fit'])}: **{cf['a'] * 1e6:.1f} µs + bytes / "
+              f"{cf['rate'] / 1e6:.1f} MB/s** (QEMU TCG's), the `san_read_time` and "
+              "`san_read_rate` of `ipxe-current-bios`. With them and the target models' "
+              "times per read (`tgt` 0.374 ms, `vblade` 0.022 ms), the simulator's "
+              "loader reads against the lab's (first READ sent to the last one done):", "",
+              "| run | role | reads | bytes a read | measured | simulated | error |",
+              "|---|---|--:|--:|--:|--:|--:|"]
+    for row in cf["rows"]:
+        lines.append(f"| {row['run']} | {row['role']} | {row['reads']:,} | "
+                     f"{row['bytes_per_read']:,.0f} | {row['measured']:.3f} s | "
+                     f"{row['simulated']:.3f} s | {row['error_pct']:+.1f} % |")
     vanished = [r for r in rs if r["vanish"] is not None]
     for r in vanished:
         f = vanish_facts(r)

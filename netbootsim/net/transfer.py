@@ -126,14 +126,17 @@ def _http_shape(plan: HttpPlan) -> TransferShape:
 
 
 #: A plan's type → its shape.
-_SHAPES: dict[type, Callable[..., TransferShape]] = {TftpPlan: _tftp_shape, HttpPlan: _http_shape}
+_SHAPES: dict[type, Callable[..., TransferShape]] = {
+    TftpPlan: _tftp_shape, HttpPlan: _http_shape,
+    TransferShape: lambda shape: shape,  # a protocol that states its shape (SAN reads)
+}
 
 
 def transfer(
     env: simpy.Environment,
     engine: BaseEngine,
     path: Sequence[Resource],
-    plan: TftpPlan | HttpPlan,
+    plan: TftpPlan | HttpPlan | TransferShape,
     name: str = "",
     on_flow: Callable[[Flow, bool], None] | None = None,
     guard: Guard | None = None,

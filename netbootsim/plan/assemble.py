@@ -33,6 +33,7 @@ from ..fleet import (
     simulate,
 )
 from ..fleet.balance import LbSpec
+from ..fleet.san import SanBootSpec, SanSpec
 from ..fleet.spec import TLS_HANDSHAKE_RTTS, DnsSpec, OrchestratorSpec, PowerPolicy, TlsSpec
 from ..profiles import Profile, ProfileMix, get_profile, tuned
 from ..runtime import reclaim
@@ -97,6 +98,7 @@ class FleetInputs:
     orchestrators: dict[str, OrchestratorSpec] = field(default_factory=dict)
     dns: dict[str, DnsSpec] = field(default_factory=dict)
     lbs: dict[str, LbSpec] = field(default_factory=dict)
+    san: dict[str, SanSpec] = field(default_factory=dict)
     engine: str = "flow"
     #: Wi-Fi access points -> their stations' PHY rates (Mb/s), and the association time
     wifi: dict[str, list[float]] = field(default_factory=dict)
@@ -184,6 +186,15 @@ def fleet_inputs(built) -> FleetInputs:
                                    svc.check_timeout, svc.fast_interval, svc.down_interval,
                                    svc.model, KINDS["lb"].models[svc.model].health,
                                    svc.max_fails, svc.fail_timeout, svc.connect_timeout)
+        elif svc.kind in ("iscsi", "aoe"):
+            model = KINDS[svc.kind].models[svc.model]
+            b = svc.boot
+            out.san[name] = SanSpec(
+                name, svc.kind, svc.host, svc.latency, svc.attach, model.attach_rtts,
+                model.max_request,
+                SanBootSpec(b.loader, b.loader_request, b.os, b.os_request, b.os_iops),
+                svc.iops, svc.bandwidth, getattr(svc, "iqn", None),
+                getattr(svc, "shelf", 0), getattr(svc, "slot", 0), svc.sessions)
         elif svc.kind == "orchestrator":
             out.orchestrators[name] = OrchestratorSpec(
                 name, svc.power_workers, svc.power_latency, svc.power_time,
@@ -224,7 +235,9 @@ def fleet_inputs(built) -> FleetInputs:
         service = out.services.get(g.server) if g.server else None
         if service is None:  # a group that runs only its own script: any service will do
             service = next(iter(out.services.values()), None)
-        assert service is not None, f"{p}: validation lets no group without a service by"
+        # none at all: a group whose own script boots from a SAN target only
+        assert service is not None or (g.script is not None and g.boot == "ipxe"), \
+            f"{p}: validation lets no group without a service by"
         stages = []
         for st in g.stages:
             install = None
@@ -429,6 +442,18 @@ def left_out(inputs: FleetInputs) -> list[str]:
                      f"{first.name!r}: {start}); a physical server's POST and UEFI or BIOS "
                      "start take minutes before that (profiles server-uefi, server-bios), "
                      "not in these times.")
+    for name, t in sorted(inputs.san.items()):
+        b = t.boot
+        os_part = (f"then the OS reads {b.os / 1e6:g} MB at {b.os_iops:g} reads/s of "
+                   f"{b.os_request / 1024:g} KiB" if b.os > 0 else
+                   "and the OS reads nothing more from it (boot.os 0: give what your OS "
+                   "reads until ready)")
+        notes.append(f"SAN target {name!r} ({t.kind}): a server booting from it reads "
+                     f"{b.loader / 1e6:g} MB for its boot loader, one request at a time, "
+                     f"{os_part}; every read shares the target's "
+                     + (f"{t.iops:g} IOPS" if t.iops is not None else "unlimited IOPS")
+                     + ". Not modelled yet: multipath failover and target failure during "
+                     "the reads, the OS initiator's timers, writes.")
     return notes
 
 
@@ -458,6 +483,7 @@ def run_built(built, *, name: str | None = None, trace: tuple[str, ...] = (),
                    scripts=inputs.scripts,
                    faults=inputs.faults, provisioners=inputs.provisioners,
                    orchestrators=inputs.orchestrators, dns=inputs.dns, lbs=inputs.lbs,
+                   san=inputs.san,
                    trace=trace,
                    progress=progress, watch=watch, streams=streams)
     wall = time.perf_counter() - t0

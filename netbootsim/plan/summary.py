@@ -209,6 +209,21 @@ def _dns_services(dns) -> dict:
     return out
 
 
+def _san_services(san) -> dict:
+    """The summary's SAN targets: their limits, the most sessions held, logins refused."""
+    if san is None:
+        return {}
+    out = {}
+    for name, spec in san.specs.items():
+        limits = [f"{spec.iops:g} IOPS" if spec.iops is not None else "no IOPS limit",
+                  f"{spec.sessions} sessions" if spec.sessions is not None
+                  else "no session limit"]
+        out[name] = {"kind": spec.kind, "limit": ", ".join(limits),
+                     "max_sessions_held": san.peak[name],
+                     "refused_logins": san.refused[name]}
+    return out
+
+
 def recovered(servers: pd.DataFrame, phases: pd.DataFrame) -> dict:
     """Failed phases of servers that got ready all the same, by reason.
 
@@ -330,6 +345,7 @@ def summarize(
                       "max_queued": pool.max_waiting, "dropped_syns": pool.dropped_syns}
                for name, pool in sorted(run.workers.items())},
             **_dns_services(run.dns),
+            **_san_services(run.san),
             **{name: {"kind": "api", "limit": f"{res.capacity} at once"}
                for name, res in sorted(run.apis.items())},
             **{name: {"kind": "orchestrator", "limit": _orchestrator_limit(o),

@@ -51,7 +51,10 @@ _FIXED = ("tftp_blksize", "tftp_windowsize", "tftp_rollover", "retry_min", "retr
           "tcp_rwnd", "https", "http_watchdog", "ipv6", "dhcp_discover_end",
           "dhcp_offer_wait", "firmware", "build", "platform")
 _MEASURED = ("tftp_client_block_delay", "tcp_client_delay", "http_client_rate",
-             "http_request_overhead", "tls_client_time", "post", "rom_start", "chain_start")
+             "http_request_overhead", "tls_client_time", "imgverify_time", "imgverify_rate",
+             "san_read_time", "san_read_rate", "post", "rom_start", "chain_start")
+#: Measured values that are rates (bytes/s; ``null`` in a file: no limit).
+_RATES = ("http_client_rate", "imgverify_rate", "san_read_rate")
 #: Every value of a profile file, in file order.
 VALUES = _FIXED + _MEASURED
 #: What a value rests on: this project's lab, a cited document, or an assumption.
@@ -128,6 +131,15 @@ class Profile:
             exchange, certificate checks and record crypto), beyond the handshake's
             round trips (:func:`~netbootsim.fleet.spec.tls_handshake_time`); only a
             profile with ``https`` uses it.
+        imgverify_time: ``imgverify``'s time beyond hashing the image: the signature's
+            RSA check and the certificate chain (seconds).
+        imgverify_rate: the rate ``imgverify`` hashes the image at (bytes/s; ``inf``:
+            no time): a check of ``size`` bytes takes ``imgverify_time + size /
+            imgverify_rate``. Only a build with ``imgverify`` uses the two.
+        san_read_time: the client's own time per SAN read (a ``sanboot`` drive's,
+            before the hand-over), beyond the round trip and the target's time (s) ...
+        san_read_rate: ... and per byte: ``san_read_time + bytes / san_read_rate``
+            (bytes/s; ``inf``: none).
         post: power-on to the NIC's boot ROM: POST, memory training, UEFI or BIOS
             initialisation, option ROM dispatch (0 where ``rom_start`` holds it all, as
             in the QEMU lab).
@@ -137,7 +149,9 @@ class Profile:
             build's try for ``autoexec.ipxe``); not used by a firmware that is not iPXE.
         calibrated: every measured value that applies was fitted from traces
             (``tls_client_time`` applies only where ``https`` is built in,
-            ``chain_start`` only to an iPXE build).
+            ``chain_start`` only to an iPXE build, ``imgverify_*`` only to a build
+            with ``imgverify``; ``san_read_*``, for SAN boots only, are not counted:
+            ``netbootsim models`` shows their basis).
         sources: source of each fixed value, ``name: source``.
         fitted_from: traces each measured value came from, ``name -> (trace, ...)``.
         basis: what each value rests on, by value name (:class:`Basis`).
@@ -164,6 +178,10 @@ class Profile:
     http_client_rate: float | Dist = math.inf
     http_request_overhead: float | Dist = 0.0
     tls_client_time: float | Dist = 0.0
+    imgverify_time: float | Dist = 0.0
+    imgverify_rate: float | Dist = math.inf
+    san_read_time: float | Dist = 0.0
+    san_read_rate: float | Dist = math.inf
     post: float | Dist = 0.0
     rom_start: float | Dist = 0.0
     chain_start: float | Dist = CHAIN_START
@@ -275,7 +293,7 @@ def profile_names(ref: object) -> tuple[tuple[tuple, str], ...]:
 
 
 def _kind(name: str) -> str:
-    return "rate" if name == "http_client_rate" else "time"
+    return "rate" if name in _RATES else "time"
 
 
 #: Values that may be a distribution (drawn per server): the measured ones, and the
@@ -286,7 +304,7 @@ _VARYING = (*_MEASURED, "dhcp_offer_wait")
 def _value(name: str, raw: object, where: str, base: Path | None = None) -> object:
     if name in _VARYING and isinstance(raw, Mapping):  # varies per server: a distribution
         return parse_value(dict(raw), _kind(name), base=base,
-                           positive=name == "http_client_rate")
+                           positive=name in _RATES)
     if name in ("tftp_blksize", "tftp_windowsize"):
         if not isinstance(raw, int) or isinstance(raw, bool):
             raise ValueError(f"{where}: {name} must be an integer, got {raw!r}")
@@ -310,7 +328,7 @@ def _value(name: str, raw: object, where: str, base: Path | None = None) -> obje
         return str(raw)
     if name == "tcp_rwnd":
         return parse_size(raw)
-    if name == "http_client_rate":
+    if name in _RATES:
         return math.inf if raw is None else parse_rate(raw)
     if name == "http_watchdog" and raw is None:
         return math.inf
@@ -451,17 +469,34 @@ def load_profile(path: Path) -> Profile:
         http_client_rate=m["http_client_rate"],
         http_request_overhead=m["http_request_overhead"],
         tls_client_time=m["tls_client_time"],
+        imgverify_time=m["imgverify_time"],
+        imgverify_rate=m["imgverify_rate"],
+        san_read_time=m["san_read_time"],
+        san_read_rate=m["san_read_rate"],
         post=m["post"],
         rom_start=m["rom_start"],
         chain_start=m["chain_start"],
-        calibrated=all(v for k, v in fitted.items()
-                       if (k != "tls_client_time" or f["https"])
-                       and (k != "chain_start" or f["firmware"] == "ipxe")),
+        calibrated=all(v for k, v in fitted.items() if _applies(k, f)),
         sources=tuple(f"{k}: {bases[k].source}" for k in _FIXED),
         fitted_from=fitted,
         basis=bases,
         measured_on=str(data.get("measured_on") or ""),
     )
+
+
+def _applies(name: str, fixed: dict[str, Any]) -> bool:
+    """Whether the measured value ``name`` is used by a firmware with these fixed values."""
+    ipxe = fixed["firmware"] == "ipxe"
+    if name == "tls_client_time":
+        return bool(fixed["https"])
+    if name == "chain_start":
+        return ipxe
+    if name.startswith("imgverify_"):
+        commands = BUILDS[fixed["build"]].commands
+        return ipxe and (commands is None or "imgverify" in commands)
+    if name.startswith("san_read_"):  # SAN boots only: shown by their basis instead
+        return False
+    return True
 
 
 class _Profiles(Mapping):

@@ -275,6 +275,11 @@ def static_checks(parts: Parts) -> list[Issue]:
                 issues.append((("services", name, "tcp_cc"), "the packet engine's TCP "
                                "sender is NewReno (net/packet_tcp.py); bbr is modelled by "
                                "the flow engine only (run.engine: flow)"))
+            if getattr(svc, "kind", "") in ("iscsi", "aoe"):
+                issues.append((("services", name, "kind"), f"{svc.kind} targets need the "
+                               "flow engine (their reads are flows sharing the target's "
+                               "IOPS, netbootsim/fleet/san.py); run.engine: packet does not "
+                               "model SAN reads"))
     hosts = parts.host_names
     if hosts is not None:
         for name, host in parts.service_hosts.items():

@@ -26,7 +26,13 @@ from .checks import split_parts, static_checks
 from .each_site import expand_sites
 from .messages import error_problems
 from .overrides import apply_overrides
-from .place import allocate, build_topology, cost_target_checks, fault_target_checks
+from .place import (
+    allocate,
+    build_topology,
+    cost_target_checks,
+    fault_target_checks,
+    san_target_checks,
+)
 from .plausible import plausibility_warnings
 from .schema import EMPIRICAL_BASE, ScenarioModel
 from .script_checks import lint_scripts
@@ -220,6 +226,7 @@ def _validate(tree: Any, origin: Origin, *, overrides: Sequence[str], name: str,
             issues += fault_target_checks(topo, parts.faults, frozenset(
                 g.name for _, g in parts.group_refs if g.name is not None))
             issues += cost_target_checks(topo, parts.costs, set(parts.service_kinds))
+            issues += san_target_checks(topo, servers, parts.fleet, parts.services or {})
             placed = topo, servers
     problems += [origin.problem(p, m) for p, m in issues]
     problems += api_checks(parts, origin)

@@ -14,6 +14,7 @@ import fnmatch
 
 from ..dist import Dist
 from ..net.wifi import OFDM_RATES
+from ..protocols.san import parse_san_uri
 from ..topology import (
     ENDPOINT_KINDS,
     HostSpec,
@@ -300,3 +301,69 @@ def cost_target_checks(topo: Topology, costs, services: set[str]) -> list[Issue]
                 issues.append((("costs", "sites", name), f"unknown site {name!r}"
                                f"{suggest(name, sites)}; sites: {', '.join(sites)}"))
     return issues
+
+
+def san_target_checks(topo: Topology, placed: list[tuple[str, str]],
+                      fleet: list[tuple[int, FleetGroup]], services: dict) -> list[Issue]:
+    """The SAN root paths a group's script writes out must reach a target.
+
+    ``sanboot``/``sanhook`` arguments of the form ``iscsi:...`` or ``aoe:...`` without
+    ``${...}`` in them (a computed one is known only when it runs): an iSCSI path names
+    the host (or service) of an ``iscsi`` target, with its ``iqn`` if it has one; an
+    AoE path names a target's ``e<shelf>.<slot>`` in an L2 domain of each of the
+    group's servers: AoE is Ethernet, no router forwards it (AoE r11 [aoe-r11]). Several
+    paths on one line are one drive's (multipath): the line is refused when none of
+    them reaches a target.
+    """
+    targets = {n: s for n, s in services.items()
+               if getattr(s, "kind", "") in ("iscsi", "aoe")}
+    members: dict[str, list[str]] = {}
+    for server, group in placed:
+        members.setdefault(group, []).append(server)
+    issues: list[Issue] = []
+    for i, g in fleet:
+        if g.script is None:
+            continue
+        for line in g.script.splitlines():
+            words = line.split()
+            if not words or words[0] not in ("sanboot", "sanhook"):
+                continue
+            paths = [(u, parse_san_uri(u)) for u in words[1:] if not u.startswith("-")]
+            if not paths or any("${" in u or p is None for u, p in paths):
+                continue  # computed, or not a SAN root path: the run will tell
+            whys = [(u, _san_problem(topo, p, targets, members.get(g.name, [])))
+                    for u, p in paths]
+            if all(why for _, why in whys):  # one good path is a drive (multipath)
+                issues.append((("fleet", i, "script"), "; ".join(
+                    f"{words[0]} {u}: {why}" for u, why in whys)))
+    return issues
+
+
+def _san_problem(topo: Topology, parsed: tuple, targets: dict, servers: list[str]) -> str:
+    kind, f = parsed
+    if kind == "iscsi":
+        host = f["server"].lower()
+        at = [(n, t) for n, t in sorted(targets.items()) if t.kind == "iscsi"
+              and host in (t.host.lower(), n.lower())]
+        if not at:
+            have = [f"{n} on {t.host}" for n, t in sorted(targets.items()) if t.kind == "iscsi"]
+            return (f"no iSCSI target at {f['server']!r}; iscsi targets: "
+                    f"{', '.join(have) if have else 'none (add a service of kind iscsi)'}")
+        if not any(t.iqn is None or t.iqn == f["iqn"] for _, t in at):
+            return (f"{at[0][0]} on {at[0][1].host} serves {at[0][1].iqn!r}, not "
+                    f"{f['iqn']!r}")
+        return ""
+    at = [(n, t) for n, t in sorted(targets.items()) if t.kind == "aoe"
+          and (t.shelf, t.slot) == (f["shelf"], f["slot"])]
+    if not at:
+        return (f"no AoE target e{f['shelf']}.{f['slot']} (give a kind: aoe service its "
+                "shelf and slot)")
+    far = [s for s in servers if not any(
+        set(topo.domains_of(s)) & set(topo.domains_of(t.host)) for _, t in at)]
+    if far:
+        name, t = at[0]
+        return (f"AoE is not routed: {len(far)} of the group's {len(servers)} servers "
+                f"(first {far[0]}, in {', '.join(topo.domains_of(far[0])) or 'no domain'}) "
+                f"share no L2 domain with {name} on {t.host} "
+                f"({', '.join(topo.domains_of(t.host)) or 'no domain'})")
+    return ""

@@ -30,7 +30,19 @@ from pydantic_core import PydanticCustomError
 from ..clock import DEFAULT_HORIZON, time_limit_problem
 from ..dist import Dist, DistError, parse_value
 from ..profiles import ProfileMix, parse_mix
-from ..services.registry import API, DHCP, DNS, HTTP, KINDS, LB, ORCHESTRATOR, TFTP, TLS_SERVER
+from ..services.registry import (
+    AOE,
+    API,
+    DHCP,
+    DNS,
+    HTTP,
+    ISCSI,
+    KINDS,
+    LB,
+    ORCHESTRATOR,
+    TFTP,
+    TLS_SERVER,
+)
 from ..units import UnitError, parse_percent, parse_quantity
 
 __all__ = [
@@ -645,8 +657,96 @@ class LbService(Section):
         return self
 
 
+class SanBoot(Section):
+    """What a server reads from its SAN disk to boot (:mod:`netbootsim.fleet.san`).
+
+    Two stages. The boot loader reads through iPXE's SAN drive, one command at a time
+    (core/sanboot.c [ipxe-src]), until it hands over to the kernel: ``loader`` bytes
+    in requests of ``loader_request`` (cut to the protocol's most a command). Then the
+    booted OS reads ``os`` bytes until the server is ready, at most ``os_iops`` requests
+    a second of ``os_request`` bytes each (its demand while it boots).
+
+    Attributes:
+        loader: bytes read before the hand-over; default 33.6 MB, the lab disk's
+            (SYSLINUX loading a kernel and an initrd, lab/traces4 [lab-traces]).
+        loader_request: bytes a read of the loader asks for; default 65,024 (127
+            sectors, the lab's most common iSCSI read [lab-traces]).
+        os: bytes the OS reads from the disk until ready; default 0 (not measured: the
+            lab's kernel had no initiator to carry on with).
+        os_request: bytes an OS read asks for; default 64 KiB (assumed).
+        os_iops: the OS's reads a second while it boots; default 150, a pooled VDI
+            desktop's boot (Citrix CTX135986 [citrix-ctx135986]; its 60-70 % reads are
+            counted here as reads, the writes left out).
+    """
+
+    loader: Size = 33.6e6
+    loader_request: Size = 65_024.0
+    os: Annotated[float, _quantity("size")] = 0.0
+    os_request: Size = 65_536.0
+    os_iops: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 150.0
+
+
+class _SanTarget(Section):
+    """What an iSCSI and an AoE target share (:mod:`netbootsim.fleet.san`).
+
+    Attributes:
+        host: the topology host it runs on (an array's controller).
+        iops: the read requests a second it serves, all its initiators together, at
+            its boot's ``os_request`` size (its bytes a second, ``iops × os_request``,
+            are what every read shares: a read of another size counts by its bytes);
+            ``None``: no limit but ``bandwidth`` and the network.
+        bandwidth: the bytes a second its disks deliver; ``None``: no limit.
+        sessions: the initiators it accepts at once (an array's login limit); a server
+            holds one from its attach for as long as it runs from the disk (its OS logs
+            in again after the hand-over and stays). A login past it is refused, and
+            iPXE tries again 5 s later, 10 times (core/sanboot.c [ipxe-src]) before the
+            attach fails; ``None``: no limit.
+        latency: its time per read request (s); default from ``model``.
+        attach: the attach's time beyond its round trips (s); default from ``model``.
+        boot: what a server booting from it reads (:class:`SanBoot`).
+    """
+
+    host: Name
+    iops: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    bandwidth: OptRate = None
+    sessions: PosInt | None = None
+    boot: SanBoot = SanBoot()
+
+
+class IscsiService(_SanTarget):
+    """An iSCSI target: ``sanboot iscsi:<host>::::<iqn>`` (RFC 4173 [rfc4173]).
+
+    Attributes:
+        model: one of :data:`netbootsim.services.registry.ISCSI`.
+        iqn: its target name; a URI naming another is refused (``None``: any).
+    """
+
+    kind: Literal["iscsi"]
+    model: Annotated[str, _model_name("iscsi")] = ISCSI.default
+    iqn: Name | None = None
+    latency: Time = _from_model("iscsi", "latency")
+    attach: Time = _from_model("iscsi", "attach")
+
+
+class AoeService(_SanTarget):
+    """An AoE target: ``sanboot aoe:e<shelf>.<slot>``, found by broadcast in its L2 domain.
+
+    Attributes:
+        model: one of :data:`netbootsim.services.registry.AOE`.
+        shelf, slot: its address (the URI's ``e<shelf>.<slot>``).
+    """
+
+    kind: Literal["aoe"]
+    model: Annotated[str, _model_name("aoe")] = AOE.default
+    shelf: Annotated[int, Field(ge=0, le=65535)] = 0
+    slot: Annotated[int, Field(ge=0, le=255)] = 0
+    latency: Time = _from_model("aoe", "latency")
+    attach: Time = _from_model("aoe", "attach")
+
+
 Service = Annotated[Union[TftpService, HttpService, DhcpService, ApiService,  # noqa: UP007
-                          OrchestratorService, DnsService, LbService],
+                          OrchestratorService, DnsService, LbService, IscsiService,
+                          AoeService],
                     Field(discriminator="kind")]
 
 

@@ -22,9 +22,9 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 __all__ = ["ServiceModel", "TftpModel", "HttpModel", "DhcpModel", "ApiModel",
-           "OrchestratorModel", "DnsModel", "LbModel", "Kind", "TFTP", "HTTP", "DHCP", "API",
-           "ORCHESTRATOR", "DNS", "LB", "KINDS", "DNS_ORDERS", "LB_ALGORITHMS", "TlsCost",
-           "TLS_SERVER"]
+           "OrchestratorModel", "DnsModel", "LbModel", "SanModel", "Kind", "TFTP", "HTTP",
+           "DHCP", "API", "ORCHESTRATOR", "DNS", "LB", "ISCSI", "AOE", "KINDS", "DNS_ORDERS",
+           "LB_ALGORITHMS", "TlsCost", "TLS_SERVER"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -194,6 +194,30 @@ class DnsModel(ServiceModel):
     clients_per_query: int
 
     SCENARIO = ("service_time", "order", "clients_per_query")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SanModel(ServiceModel):
+    """A SAN target (iSCSI or AoE) a server boots from (:mod:`netbootsim.fleet.san`).
+
+    Attributes:
+        latency: its time per read request at the target (s): the backing store's;
+            a scenario default.
+        attach: the initiator's attach beyond its round trips (s): the iSCSI login's
+            or the AoE config query's processing at both ends; a scenario default.
+        attach_rtts: round trips of the attach (iSCSI: the TCP handshake, the login's
+            request and response, READ CAPACITY; AoE: the config query).
+        max_request: the most bytes one command reads (iPXE's fragment of a read:
+            iSCSI MaxBurstLength 262,144 B, AoE ``AOE_MAX_COUNT`` 2 sectors).
+    """
+
+    latency: float
+    attach: float
+    attach_rtts: int
+    max_request: int
+
+    SCENARIO = ("latency", "attach")
+    BEHAVIOUR = ("attach_rtts", "max_request")
 
 
 @dataclass(frozen=True)
@@ -517,4 +541,36 @@ LB = Kind("lb", "load balancer", "haproxy", {
         fail_timeout=10.0, connect_timeout=60.0),
 })
 
-KINDS: dict[str, Kind] = {k.name: k for k in (TFTP, HTTP, DHCP, API, ORCHESTRATOR, DNS, LB)}
+#: Linux's SCSI target framework (tgtd) serving a file, as the lab ran it (lab/traces4,
+#: docs/calibration.md "SAN boot" [lab-traces]): a read at the target p50 0.374 ms; the
+#: attach (TCP, login, first READ) 0.046-0.050 s at RTT ~0 under QEMU TCG, so ~0.047 s
+#: beyond its 3 round trips; one command reads at most MaxBurstLength, 262,144 B, in
+#: iPXE's login (include/ipxe/iscsi.h, net/tcp/iscsi.c [ipxe-src]).
+ISCSI = Kind("iscsi", "iscsi target", "tgt", {
+    "tgt": SanModel(
+        name="tgt",
+        description="{ms[latency]:g} ms a read at the target, attach {ms[attach]:g} ms "
+                    "+ {attach_rtts} round trips (lab, QEMU TCG); at most "
+                    "{max_request:,} B a command",
+        sources=("lab/traces4, docs/calibration.md [lab-traces]",
+                 "iSCSI login, MaxBurstLength: net/tcp/iscsi.c [ipxe-src]",
+                 "RFC 7143 [rfc7143]"),
+        latency=0.374e-3, attach=0.047, attach_rtts=3, max_request=262_144),
+})
+
+#: vblade serving a file (lab/traces4 [lab-traces]): a read at the target p50 0.022 ms;
+#: attach (config query to the first READ) 0.003-0.007 s; AoE carries at most 2 sectors
+#: a command (AOE_MAX_COUNT, include/ipxe/aoe.h:113 [ipxe-src]), so 1 KiB a round trip.
+AOE = Kind("aoe", "aoe target", "vblade", {
+    "vblade": SanModel(
+        name="vblade",
+        description="{ms[latency]:g} ms a read at the target, attach {ms[attach]:g} ms "
+                    "+ {attach_rtts} round trip (lab, QEMU TCG); {max_request:,} B a "
+                    "command (AoE's 2 sectors)",
+        sources=("lab/traces4, docs/calibration.md [lab-traces]",
+                 "AOE_MAX_COUNT: include/ipxe/aoe.h [ipxe-src]", "AoE r11 [aoe-r11]"),
+        latency=0.022e-3, attach=0.005, attach_rtts=1, max_request=1024),
+})
+
+KINDS: dict[str, Kind] = {k.name: k for k in (TFTP, HTTP, DHCP, API, ORCHESTRATOR, DNS, LB,
+                                              ISCSI, AOE)}

@@ -137,6 +137,29 @@ def test_tampered_image_halts_exactly_the_servers_that_fetch_it_in_the_window():
     assert list(v.outcome) == ["ok", "failed", "failed", "ok"]
 
 
+def test_imgverify_takes_the_profiles_time_trusted_or_refused():
+    # tune: imgverify_time 40 ms, imgverify_rate 16 MiB/s; the kernel (small_scenarios:
+    # 8 MiB) is hashed in 8 MiB / 16 MiB/s = 0.5 s: every check takes 0.54 s, the
+    # good ones (1st, 4th server) and the tampered (2nd, 3rd) alike, as the lab's
+    # tampered kernel was refused after as long as the good one took (lab/traces5).
+    # ipxe-current-bios's own figures: 37.6 ms + size / 19.17 MB/s (2 MiB: 0.147 s).
+    sc = signed_scenario(target="http1:kernel", at="5s", duration="20s")
+    sc["fleet"][0]["tune"] = {"imgverify_time": "40ms", "imgverify_rate": "16MiB/s"}
+    v = simulate_scenario(sc).phases
+    v = v[v.phase == "imgverify:kernel"]
+    size = sc["images"]["kernel"]["size"]
+    assert size == "8MiB"
+    assert list(v.outcome) == ["ok", "failed", "failed", "ok"]
+    assert list(v.seconds) == pytest.approx([0.04 + 0.5] * 4, abs=1e-9)
+    from netbootsim.profiles import PROFILES
+
+    bios = PROFILES["ipxe-current-bios"]
+    assert bios.imgverify_time + 2**21 / bios.imgverify_rate == pytest.approx(0.1470, abs=1e-4)
+    for name in ("ipxe-current", "ipxe-current-efi", "server-uefi"):  # not measured: no time
+        p = PROFILES[name]
+        assert p.imgverify_time == 0 and p.imgverify_rate == float("inf")
+
+
 def test_default_builds_have_no_imgverify():
     # IMAGE_TRUST_CMD is off by default (config/general.h:105): validation refuses the
     # script, as `netbootsim ipxe check --build master-default` does; with the command

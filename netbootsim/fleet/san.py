@@ -1,0 +1,209 @@
+"""SAN boot: iSCSI and AoE targets, and what a server booting from one reads.
+
+A target (a scenario service of ``kind: iscsi`` or ``aoe``) serves a disk. iPXE's
+``sanhook``/``sanboot`` (:mod:`netbootsim.ipxe.san_cmd`) reach it through
+:meth:`San.hook` and :meth:`San.boot`, called by the server's iPXE world:
+
+* **attach**: the initiator's round trips (iSCSI: the TCP handshake, the login, READ
+  CAPACITY; AoE: the config query) plus the model's ``attach`` time (the lab's, under
+  QEMU TCG: docs/calibration.md). Several URIs on one line are paths to one drive: the
+  first that attaches is used (core/sanboot.c [ipxe-src]). A URI no target answers
+  fails after iPXE's SAN command timeout (``SAN_COMMAND_TIMEOUT``, 15 s, core/sanboot.c:58
+  [ipxe-src]): an iSCSI host with no such target, or an AoE shelf.slot not in the
+  server's L2 domain (AoE is Ethernet: it is not routed).
+* **the boot loader's reads** (``sanboot``): ``loader`` bytes, one command at a time
+  (iPXE's SAN drive waits for each, core/sanboot.c:598-634), each at most the
+  protocol's command size (iSCSI 256 KiB, AoE 1 KiB): a lock-step flow whose bound is
+  one request per round trip plus the target's time per request and the client's
+  (the firmware profile's ``san_read_time + bytes / san_read_rate``).
+* **the OS's reads** after the hand-over (:meth:`San.os_reads`, called by the stage once
+  iPXE has handed over): ``os`` bytes at the OS's demand, ``os_iops`` requests of
+  ``os_request`` bytes a second.
+
+Both kinds of reads are flows of the flow engine through the network path from the
+target and the target's own resources: its IOPS (``iops × os_request`` bytes a second,
+what every read of every initiator shares) and its disks' bandwidth. Many servers
+booting from one array share them, and a saturated array shows as the bottleneck.
+A target's ``sessions`` limit refuses logins past it: iPXE reopens the device 5 s later,
+10 times, and fails the attach after the last (core/sanboot.c [ipxe-src]); a server
+holds its session while it runs from the disk. Not modelled yet: FCoE, multipath
+failover during the reads, the OS initiator's timers (issue 18's later items).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from dataclasses import dataclass
+
+import simpy
+
+from ..ipxe import errors
+from ..net import Resource
+from ..net.transfer import TransferShape, transfer
+from ..protocols import TransferResult
+from ..protocols.san import (
+    SAN_COMMAND_TIMEOUT,
+    SAN_DEFAULT_RETRIES,
+    SAN_REOPEN_DELAY,
+    WIRE_OVERHEAD,
+    parse_san_uri,
+)
+
+__all__ = ["SanBootSpec", "SanSpec", "San", "SAN_COMMAND_TIMEOUT", "SAN_DEFAULT_RETRIES",
+           "SAN_REOPEN_DELAY", "parse_san_uri",
+           "ETIMEDOUT_SAN", "ENODEV_SAN", "EIO_SAN"]
+
+#: "Connection timed out": the POSIX part of iPXE's number (its file part, core/sanboot.c's
+#: or net/aoe.c's, is not in this simulator's table: the text is what is printed).
+ETIMEDOUT_SAN = (errors.POSIX["ETIMEDOUT"] << 24) | errors.PLATFORM["ETIMEDOUT"]
+#: "Input/output error": a login the target refused (RFC 7143 §11.13.5 status class 3,
+#: target error [rfc7143]; same caveat).
+EIO_SAN = (errors.POSIX["EIO"] << 24) | errors.PLATFORM["EIO"]
+#: "No such device": ``sanboot`` of a drive nobody hooked (same caveat).
+ENODEV_SAN = (errors.POSIX["ENODEV"] << 24) | errors.PLATFORM["ENODEV"]
+
+
+@dataclass(frozen=True)
+class SanBootSpec:
+    """What a server reads to boot from a target (the scenario's ``boot:``)."""
+
+    loader: float
+    loader_request: float
+    os: float
+    os_request: float
+    os_iops: float
+
+
+@dataclass(frozen=True)
+class SanSpec:
+    """A SAN target of the run (:class:`netbootsim.scenario.schema.IscsiService`/``Aoe``)."""
+
+    name: str
+    kind: str  # "iscsi" | "aoe"
+    host: str
+    latency: float
+    attach: float
+    attach_rtts: int
+    max_request: int
+    boot: SanBootSpec
+    iops: float | None = None
+    bandwidth: float | None = None
+    iqn: str | None = None
+    shelf: int = 0
+    slot: int = 0
+    sessions: int | None = None
+
+
+class San:
+    """The run's SAN targets and their shared resources (one per world).
+
+    Args:
+        specs: the targets by name.
+        topology: the run's topology (routes, L2 domains).
+    """
+
+    def __init__(self, specs: dict[str, SanSpec], topology):
+        self.specs = dict(sorted(specs.items()))
+        self.topology = topology
+        #: each target's own resources, crossed by every read from it: its IOPS (as
+        #: bytes a second at its boot's request size) and its disks' bandwidth
+        self.resources: dict[str, list[Resource]] = {}
+        for name, s in self.specs.items():
+            # flows are counted in wire bytes (headers included) on every resource: the
+            # target's own capacities, in data bytes, are scaled by its commands' headers
+            frame = min(s.boot.os_request, s.max_request)
+            wire = (frame + WIRE_OVERHEAD[s.kind]) / frame
+            own = []
+            if s.iops is not None:
+                own.append(Resource(f"{name}:iops", s.iops * s.boot.os_request * wire))
+            if s.bandwidth is not None:
+                own.append(Resource(f"{name}:disk", s.bandwidth * wire))
+            self.resources[name] = own
+        #: sessions held now, per target (a server's from its attach while it runs)
+        self.held: dict[str, int] = dict.fromkeys(self.specs, 0)
+        #: logins refused for want of a session, per target (the report's count)
+        self.refused: dict[str, int] = dict.fromkeys(self.specs, 0)
+        #: the most sessions held at once, per target
+        self.peak: dict[str, int] = dict.fromkeys(self.specs, 0)
+
+    def login(self, spec: SanSpec) -> bool:
+        """Take one of ``spec``'s sessions: ``False`` (refused) when all are held."""
+        if spec.sessions is not None and self.held[spec.name] >= spec.sessions:
+            self.refused[spec.name] += 1
+            return False
+        self.held[spec.name] += 1
+        self.peak[spec.name] = max(self.peak[spec.name], self.held[spec.name])
+        return True
+
+    def logout(self, spec: SanSpec) -> None:
+        """Give one of ``spec``'s sessions back."""
+        self.held[spec.name] -= 1
+
+    def find(self, uri: str, server: str) -> tuple[SanSpec | None, str]:
+        """The target ``uri`` reaches from ``server``, or ``None`` and why not."""
+        parsed = parse_san_uri(uri)
+        if parsed is None:
+            return None, f"{uri}: not an iscsi: or aoe: root path"
+        kind, f = parsed
+        if kind == "iscsi":
+            host = f["server"].lower()
+            cands = [s for s in self.specs.values() if s.kind == "iscsi"
+                     and host in (s.host.lower(), s.name.lower())]
+            if not cands:
+                return None, f"no iSCSI target at {f['server']!r}"
+            named = [s for s in cands if s.iqn is None or s.iqn == f["iqn"]]
+            if not named:
+                return None, f"{f['server']} has no target {f['iqn']!r}"
+            return named[0], ""
+        cands = [s for s in self.specs.values() if s.kind == "aoe"
+                 and (s.shelf, s.slot) == (f["shelf"], f["slot"])]
+        mine = set(self.topology.domains_of(server))
+        near = [s for s in cands if mine & set(self.topology.domains_of(s.host))]
+        if not near:
+            where = (f"{cands[0].name} is in another L2 domain (AoE is not routed)"
+                     if cands else "no such target")
+            return None, f"no AoE target e{f['shelf']}.{f['slot']} answers: {where}"
+        return near[0], ""
+
+    def attach_time(self, spec: SanSpec, rtt: float) -> float:
+        """The attach: its round trips and the model's time beyond them."""
+        return spec.attach_rtts * rtt + spec.attach
+
+    def read(self, env: simpy.Environment, engine, route, spec: SanSpec, nbytes: float,
+             request: float, bound: float, name: str
+             ) -> Generator[simpy.Event, object, TransferResult]:
+        """``nbytes`` read from ``spec`` over ``route`` (target to server), as one flow.
+
+        ``bound``: the reads' own limit, in payload bytes a second (the requests the
+        initiator keeps outstanding); it is scaled to wire bytes.
+        """
+        protocol = spec.kind
+        per = WIRE_OVERHEAD[protocol]
+        frame = min(request, spec.max_request)  # a request goes as commands of at most this
+        wire = nbytes + math.ceil(nbytes / frame) * per if nbytes > 0 else 0.0
+        factor = (frame + per) / frame
+        shape = TransferShape(protocol, 0.0, wire, bound * factor, (), None, nbytes, wire)
+        path = [*route.path, *self.resources[spec.name]]
+        return (yield from transfer(env, engine, path, shape, name))
+
+    def loader_bound(self, spec: SanSpec, rtt: float, profile) -> tuple[float, float]:
+        """``(request bytes, payload bytes/s)`` of the boot loader's reads: one at a time.
+
+        Each takes a round trip, the target's time and the client's own
+        (``profile.san_read_time + request / profile.san_read_rate``).
+        """
+        request = min(spec.boot.loader_request, spec.max_request)
+        client = profile.san_read_time + request / profile.san_read_rate
+        return request, request / (rtt + spec.latency + client)
+
+    def os_bound(self, spec: SanSpec) -> tuple[float, float]:
+        """``(request bytes, payload bytes/s)`` of the OS's reads: its IOPS demand.
+
+        The OS's requests are its block layer's (``os_request``); its initiator sends
+        each as commands of at most the protocol's size, several at once (AoE's 1 KiB
+        frames too), so only their headers count against the request's size.
+        """
+        request = spec.boot.os_request
+        return request, spec.boot.os_iops * request
+

@@ -1,0 +1,52 @@
+"""SAN protocols as iPXE speaks them: root paths, command sizes, timers, header bytes.
+
+The parts of :mod:`netbootsim.fleet.san` that validation needs too (the scenario layer
+checks written-out ``sanboot`` paths): no simulation here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["SAN_COMMAND_TIMEOUT", "SAN_DEFAULT_RETRIES", "SAN_REOPEN_DELAY", "WIRE_OVERHEAD",
+           "parse_san_uri"]
+
+#: iPXE's SAN command timeout: a command (an attach's first) not answered in 15 s fails
+#: (SAN_COMMAND_TIMEOUT, core/sanboot.c:58 [ipxe-src]).
+SAN_COMMAND_TIMEOUT = 15.0
+#: A SAN command is tried once and then up to 10 times more (SAN_DEFAULT_RETRIES,
+#: core/sanboot.c:68 [ipxe-src]; the setting ``san-retries``) ...
+SAN_DEFAULT_RETRIES = 10
+#: ... the device reopened 5 s after a failure (SAN_REOPEN_DELAY_SECS, core/sanboot.c:78
+#: [ipxe-src]; 5.22 s apart in the lab, docs/calibration.md's SAN section).
+SAN_REOPEN_DELAY = 5.0
+#: Bytes on the wire per command beyond its data: iSCSI's 48-byte header (RFC 7143 §11.2
+#: [rfc7143]) with TCP/IP/Ethernet's 78; AoE's 36-byte header (AoE r11 §3.1 [aoe-r11])
+#: with Ethernet's 38 (frame, FCS, preamble, gap).
+WIRE_OVERHEAD = {"iscsi": 48 + 78, "aoe": 36 + 38}
+
+
+def parse_san_uri(uri: str) -> tuple[str, dict[str, Any]] | None:
+    """``(kind, fields)`` of an ``iscsi:`` or ``aoe:`` root path, ``None`` if neither.
+
+    ``iscsi:<server>:<protocol>:<port>:<lun>:<targetname>`` (RFC 4173 [rfc4173]; empty
+    fields take their defaults): ``{"server", "port", "lun", "iqn"}``;
+    ``aoe:e<shelf>.<slot>`` (net/aoe.c [ipxe-src]): ``{"shelf", "slot"}``.
+    """
+    scheme, _, rest = uri.partition(":")
+    scheme = scheme.lower()
+    if scheme == "iscsi":
+        parts = rest.split(":", 4)
+        if len(parts) < 5:
+            return None
+        server, _proto, port, lun, iqn = parts
+        return "iscsi", {"server": server, "port": int(port) if port.isdigit() else 3260,
+                         "lun": lun or "0", "iqn": iqn}
+    if scheme == "aoe":
+        if not rest.lower().startswith("e") or "." not in rest:
+            return None
+        shelf, _, slot = rest[1:].partition(".")
+        if not (shelf.isdigit() and slot.isdigit()):
+            return None
+        return "aoe", {"shelf": int(shelf), "slot": int(slot)}
+    return None
