@@ -66,9 +66,11 @@ def registry() -> list[tuple[str, str, str, str]]:
          "demand (150 reads/s of 64 KiB, a pooled VDI desktop's boot), through the "
          "target's IOPS and disks; a target nobody answers fails the attach after 15 s "
          "(SAN_COMMAND_TIMEOUT); a login past a target's sessions is retried 10 times, "
-         "5 s apart (SAN_DEFAULT_RETRIES, SAN_REOPEN_DELAY_SECS)",
+         "5 s apart (SAN_DEFAULT_RETRIES, SAN_REOPEN_DELAY_SECS); a target down: iPXE "
+         "retries every 5 s or reopens on the next path, the OS finds out in 15 s and "
+         "fails after 120 s (open-iscsi)",
          "lab/traces4 [lab-traces]; Citrix CTX135986 [citrix-ctx135986]; core/sanboot.c "
-         "[ipxe-src]; RFC 4173 [rfc4173]"),
+         "[ipxe-src]; RFC 4173 [rfc4173]; iscsid.conf [open-iscsi]"),
         ("client", "imgverify", "the profile's imgverify_time + image size / imgverify_rate, "
          "trusted or refused (37.6 ms + size / 19.17 MB/s in ipxe-current-bios, QEMU TCG's; "
          "no time in profiles not measured)", "lab/traces5, docs/calibration.md "

@@ -332,9 +332,9 @@ class IpxeWorld:
         san = world.san
         if op == "unhook":
             gone = self._drives.pop(drive, None)
-            if gone is not None and gone[0] is not None:
-                san.logout(gone[0])
-                m.san_sessions.remove(gone[0])
+            if gone is not None:
+                san.logout(gone[0][0][0])
+                m.san_sessions.remove(gone[0][0][0])
             return Outcome(0, "")
         if op == "hook":
             t0 = env.now
@@ -357,27 +357,34 @@ class IpxeWorld:
                 return Outcome(ETIMEDOUT_SAN, why)
             found.sort(key=lambda f: (f[0], f[1].name))  # the first path to attach first
             took = found[0][0]
-            for tries in range(1 + SAN_DEFAULT_RETRIES):  # a refused login: reopen, retry
+            faults = world.faults
+            for tries in range(1 + SAN_DEFAULT_RETRIES):  # refused: reopen, retry
                 yield env.timeout(took)
-                got = next((f for f in found if san.login(f[1])), None)
+                got = next((f for f in found if faults.down(f[1].name, env.now) is None
+                            and san.login(f[1])), None)
                 if got is not None:
                     break
                 if tries == SAN_DEFAULT_RETRIES:
                     names = ", ".join(sorted({f[1].name for f in found}))
-                    why = (f"login refused by {names}: every session taken "
-                           f"({1 + SAN_DEFAULT_RETRIES} tries, {SAN_REOPEN_DELAY:g} s apart)")
+                    dead = all(faults.down(f[1].name, env.now) for f in found)
+                    why = (f"login refused by {names}: "
+                           + ("down" if dead else "every session taken")
+                           + f" ({1 + SAN_DEFAULT_RETRIES} tries, {SAN_REOPEN_DELAY:g} s "
+                           "apart)")
                     m.record("san-attach", t0, env.now, protocol=found[0][1].kind,
                              endpoint=found[0][1].name, outcome="failed", reason=why)
                     self.why = f"san-attach: {why}"
                     return Outcome(EIO_SAN, why)
                 yield env.timeout(SAN_REOPEN_DELAY)
-            _, spec, fwd, back, rtt = got
-            route = Route(fwd, back, rtt, [world._resource(ld) for ld in fwd])
+            spec = got[1]
+            # every path of the drive, the one attached first (the others for a failover)
+            paths = [(f[1], Route(f[2], f[3], f[4], [world._resource(ld) for ld in f[2]]))
+                     for f in [got, *(f for f in found if f is not got)]]
             old = self._drives.get(drive)
-            if old is not None and old[0] is not None:  # hooked again: the old session goes
-                san.logout(old[0])
-                m.san_sessions.remove(old[0])
-            self._drives[drive] = (spec, route)
+            if old is not None:  # hooked again: the old session goes
+                san.logout(old[0][0][0])
+                m.san_sessions.remove(old[0][0][0])
+            self._drives[drive] = (paths, 0)
             m.san_sessions.append(spec)
             m.record("san-attach", t0, env.now, protocol=spec.kind, endpoint=spec.name,
                      reason=f"{tries} logins refused first" if tries else "")
@@ -387,10 +394,15 @@ class IpxeWorld:
             why = f"no SAN device {drive:#x}"
             self.why = f"sanboot: {why}"
             return Outcome(ENODEV_SAN, why)
-        spec, route = hooked
-        request, bound = san.loader_bound(spec, route.rtt, m.profile)
-        res = yield from san.read(env, world.transport.engine, route, spec, spec.boot.loader,
-                                  request, bound, f"{m.server}/san-loader")
+        paths, first = hooked
+
+        def note(phase: str, a: float, b: float, why: str) -> None:
+            m.record(phase, a, b, protocol=paths[0][0].kind, reason=why)
+
+        res, at = yield from san.read_through(
+            env, world.transport.engine, world.faults, paths, first, paths[first][0].boot.loader,
+            "loader", m.profile, f"{m.server}/san-loader", note)
+        spec, route = paths[at]
         m.record("san-read:loader", res.start, res.end, res.bytes, spec.kind, spec.name,
                  res.outcome, res.reason)
         m.bytes += res.bytes
@@ -398,7 +410,7 @@ class IpxeWorld:
         if res.outcome != "ok":
             self.why = f"san-read:loader: {res.reason}"
             return Outcome(ETIMEDOUT_SAN, res.reason)
-        m.san_boot = (spec, route)
+        m.san_boot = (paths, at)
         return Outcome(0, "")
 
     def reboot(self, kind: str) -> Generator[simpy.Event, Any, Outcome]:

@@ -258,14 +258,20 @@ def os_reads(m: Machine) -> Generator[simpy.Event, Any, None]:
 
     Recorded as ``san-read:os``; a failed read fails the attempt (:class:`Failed`).
     """
-    spec, route = m.san_boot
+    paths, at = m.san_boot
+    spec = paths[at][0]
     if spec.boot.os <= 0:
         return
     world = m.world
     san = world.san
-    request, bound = san.os_bound(spec)
-    res = yield from san.read(m.env, world.transport.engine, route, spec, spec.boot.os,
-                              request, bound, f"{m.server}/san-os")
+
+    def note(phase: str, a: float, b: float, why: str) -> None:
+        m.record(phase, a, b, protocol=spec.kind, reason=why)
+
+    res, at = yield from san.read_through(m.env, world.transport.engine, world.faults, paths,
+                                          at, spec.boot.os, "os", m.profile,
+                                          f"{m.server}/san-os", note)
+    spec, route = paths[at]
     world._moved([*route.path, *san.resources[spec.name]], res.wire_bytes)
     m.record("san-read:os", res.start, res.end, res.bytes, spec.kind, spec.name,
              res.outcome, res.reason)

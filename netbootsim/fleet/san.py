@@ -24,10 +24,20 @@ Both kinds of reads are flows of the flow engine through the network path from t
 target and the target's own resources: its IOPS (``iops × os_request`` bytes a second,
 what every read of every initiator shares) and its disks' bandwidth. Many servers
 booting from one array share them, and a saturated array shows as the bottleneck.
+A target down (a ``service-down`` fault) refuses the attach as a full one does. Down
+during the reads, it is handled as the lab saw iPXE do it (docs/calibration.md, the SAN
+section) and as open-iscsi does: the boot loader's reads stop (an iSCSI connection is
+refused at once, an AoE command times out after 15 s); with another path hooked, iPXE
+reopens the drive on it 5 s later and the reads go on there; without one it retries
+every 5 s, for as long as the target is away (the lab's console stayed silent) and goes
+on when it is back. The OS's reads find the failure after the initiator's ping times out
+(15 s); with another path they go on there at once (dm-multipath), else the session must
+be back within open-iscsi's replacement timeout (120 s) or the OS's I/O fails. (A
+failover takes no session of the other target: its ``sessions`` count the attaches.)
 A target's ``sessions`` limit refuses logins past it: iPXE reopens the device 5 s later,
 10 times, and fails the attach after the last (core/sanboot.c [ipxe-src]); a server
-holds its session while it runs from the disk. Not modelled yet: FCoE, multipath
-failover during the reads, the OS initiator's timers (issue 18's later items).
+holds its session while it runs from the disk. Not modelled yet: FCoE, writes, and an AoE
+OS initiator's own timers (open-iscsi's are used for both).
 """
 
 from __future__ import annotations
@@ -39,10 +49,11 @@ from dataclasses import dataclass
 import simpy
 
 from ..ipxe import errors
-from ..net import Resource
-from ..net.transfer import TransferShape, transfer
+from ..net import Flow, Resource
 from ..protocols import TransferResult
 from ..protocols.san import (
+    OS_NOOP_TIMEOUT,
+    OS_REPLACEMENT_TIMEOUT,
     SAN_COMMAND_TIMEOUT,
     SAN_DEFAULT_RETRIES,
     SAN_REOPEN_DELAY,
@@ -170,22 +181,91 @@ class San:
         """The attach: its round trips and the model's time beyond them."""
         return spec.attach_rtts * rtt + spec.attach
 
-    def read(self, env: simpy.Environment, engine, route, spec: SanSpec, nbytes: float,
-             request: float, bound: float, name: str
-             ) -> Generator[simpy.Event, object, TransferResult]:
-        """``nbytes`` read from ``spec`` over ``route`` (target to server), as one flow.
+    def read_through(self, env: simpy.Environment, engine, faults, paths: list, first: int,
+                     nbytes: float, stage: str, profile, name: str, note
+                     ) -> Generator[simpy.Event, object, tuple[TransferResult, int]]:
+        """``nbytes`` read from a drive's ``paths``, from ``paths[first]``, through outages.
 
-        ``bound``: the reads' own limit, in payload bytes a second (the requests the
-        initiator keeps outstanding); it is scaled to wire bytes.
+        ``paths``: ``(target, route)`` in the order they attach. One flow at a time, its
+        size and bound in wire bytes (each command's header counted). ``stage``:
+        ``"loader"`` (iPXE's reads) or ``"os"`` (the booted OS's), whose timers differ
+        (the module docstring). ``note(phase, start, end, reason)`` records an outage or
+        a failover. Returns the result and the path the reads ended on; the result is
+        ``failed`` when the OS's replacement timeout ran out.
         """
-        protocol = spec.kind
-        per = WIRE_OVERHEAD[protocol]
-        frame = min(request, spec.max_request)  # a request goes as commands of at most this
-        wire = nbytes + math.ceil(nbytes / frame) * per if nbytes > 0 else 0.0
-        factor = (frame + per) / frame
-        shape = TransferShape(protocol, 0.0, wire, bound * factor, (), None, nbytes, wire)
-        path = [*route.path, *self.resources[spec.name]]
-        return (yield from transfer(env, engine, path, shape, name))
+        start, left, wire_moved, i = env.now, float(nbytes), 0.0, first
+        while left > 1e-9:
+            spec, route = paths[i]
+            if stage == "loader":
+                request, bound = self.loader_bound(spec, route.rtt, profile)
+            else:
+                request, bound = self.os_bound(spec)
+            per = WIRE_OVERHEAD[spec.kind]
+            frame = min(request, spec.max_request)
+            factor = (frame + per) / frame
+            win = faults.down(spec.name, env.now)
+            if win is None:
+                nxt = min((w.start for w in faults.service_down.get(spec.name, ())
+                           if w.start > env.now), default=math.inf)
+                flow = Flow(left * factor, [*route.path, *self.resources[spec.name]],
+                            bound=bound * factor, name=name)
+                done = engine.start(flow)
+                try:
+                    if nxt == math.inf:
+                        yield done
+                    else:
+                        yield done | env.timeout(nxt - env.now)
+                except simpy.Interrupt:
+                    engine.cancel(flow)  # the server went away (power cycle, timeout)
+                    raise
+                if done.triggered:
+                    wire_moved += left * factor
+                    left = 0.0
+                    break
+                moved = engine.cancel(flow)
+                wire_moved += moved
+                left -= moved / factor
+                win = faults.down(spec.name, env.now)
+                assert win is not None  # the outage that began now
+            # the target is down: find out, then another path or wait for it
+            t0 = env.now
+            if stage == "loader":
+                detect = SAN_COMMAND_TIMEOUT if spec.kind == "aoe" else 0.0
+            else:
+                detect = OS_NOOP_TIMEOUT
+            other = next((j for j in range(len(paths)) if j != i
+                          and faults.down(paths[j][0].name, t0 + detect) is None), None)
+            if other is not None:
+                o_spec, o_route = paths[other]
+                wait = detect + (SAN_REOPEN_DELAY + self.attach_time(o_spec, o_route.rtt)
+                                 if stage == "loader" else 0.0)
+                yield env.timeout(wait)
+                note("san-failover", t0, env.now, f"{spec.name} down: to {o_spec.name}")
+                i = other
+                continue
+            back = win.end
+            if stage == "os" and back > t0 + detect + OS_REPLACEMENT_TIMEOUT:
+                yield env.timeout(detect + OS_REPLACEMENT_TIMEOUT)
+                why = (f"{spec.name} down, not back within the OS initiator's "
+                       f"replacement timeout ({OS_REPLACEMENT_TIMEOUT:g} s)")
+                note("san-outage", t0, env.now, why)
+                return TransferResult(spec.kind, start, env.now, nbytes - left, wire_moved,
+                                      "failed", why), i
+            if back == math.inf:  # iPXE retries for ever; the console stays silent
+                note("san-outage", t0, t0, f"{spec.name} down for good: iPXE retries its "
+                     f"reads every {SAN_REOPEN_DELAY:g} s for ever")
+                yield env.event()
+            if stage == "loader":  # the next of its retries 5 s apart after the return
+                t = t0 + detect
+                while t < back:
+                    t += SAN_REOPEN_DELAY
+                resume = t + self.attach_time(spec, route.rtt)
+            else:
+                resume = max(back, t0 + detect) + self.attach_time(spec, route.rtt)
+            yield env.timeout(resume - env.now)
+            note("san-outage", t0, env.now, f"{spec.name} down until {back:g} s")
+        return TransferResult(paths[i][0].kind, start, env.now, nbytes, wire_moved, "ok",
+                              ""), i
 
     def loader_bound(self, spec: SanSpec, rtt: float, profile) -> tuple[float, float]:
         """``(request bytes, payload bytes/s)`` of the boot loader's reads: one at a time.

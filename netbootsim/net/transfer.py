@@ -126,17 +126,14 @@ def _http_shape(plan: HttpPlan) -> TransferShape:
 
 
 #: A plan's type → its shape.
-_SHAPES: dict[type, Callable[..., TransferShape]] = {
-    TftpPlan: _tftp_shape, HttpPlan: _http_shape,
-    TransferShape: lambda shape: shape,  # a protocol that states its shape (SAN reads)
-}
+_SHAPES: dict[type, Callable[..., TransferShape]] = {TftpPlan: _tftp_shape, HttpPlan: _http_shape}
 
 
 def transfer(
     env: simpy.Environment,
     engine: BaseEngine,
     path: Sequence[Resource],
-    plan: TftpPlan | HttpPlan | TransferShape,
+    plan: TftpPlan | HttpPlan,
     name: str = "",
     on_flow: Callable[[Flow, bool], None] | None = None,
     guard: Guard | None = None,

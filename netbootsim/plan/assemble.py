@@ -452,8 +452,10 @@ def left_out(inputs: FleetInputs) -> list[str]:
                      f"{b.loader / 1e6:g} MB for its boot loader, one request at a time, "
                      f"{os_part}; every read shares the target's "
                      + (f"{t.iops:g} IOPS" if t.iops is not None else "unlimited IOPS")
-                     + ". Not modelled yet: multipath failover and target failure during "
-                     "the reads, the OS initiator's timers, writes.")
+                     + ". A target down during the reads: iPXE retries every 5 s or "
+                     "reopens on another path; the OS's initiator finds out after 15 s and "
+                     "gives up after 120 s (open-iscsi's timers, used for AoE too). Not "
+                     "modelled: writes.")
     return notes
 
 
