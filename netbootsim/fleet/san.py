@@ -49,6 +49,7 @@ from dataclasses import dataclass
 import simpy
 
 from ..ipxe import errors
+from ..ipxe.sanpath import parse_san_uri
 from ..net import Flow, Resource
 from ..protocols import TransferResult
 from ..protocols.san import (
@@ -58,7 +59,6 @@ from ..protocols.san import (
     SAN_DEFAULT_RETRIES,
     SAN_REOPEN_DELAY,
     WIRE_OVERHEAD,
-    parse_san_uri,
 )
 
 __all__ = ["SanBootSpec", "SanSpec", "San", "SAN_COMMAND_TIMEOUT", "SAN_DEFAULT_RETRIES",

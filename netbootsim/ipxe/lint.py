@@ -37,6 +37,7 @@ from pathlib import Path
 
 from ..errors import one_line
 from .options import Command
+from .sanpath import parse_san_uri
 from .script import Line, has_magic, split_command, split_commands, split_lines
 from .settings import strtoul
 from .spec import SPECS, Build, build_named
@@ -225,6 +226,12 @@ def _check_command(ctx: _Context, line: Line, argv: list[str]) -> None:
             if m and "${" not in m.group(1) and not ctx.build.opens(m.group(1)):
                 ctx.error(at, f"the {ctx.build.name} build cannot open {m.group(1)}: URIs "
                           "(Operation not supported)")
+            elif name.startswith("san") and "${" not in arg and \
+                    arg.lower().startswith(("iscsi:", "aoe:")) and parse_san_uri(arg) is None:
+                ctx.error(at, f"{arg}: not a SAN root path iPXE parses ("
+                          + ("iscsi:<server>:<protocol>:<port>:<lun>:<targetname>"
+                             if arg.lower().startswith("iscsi:") else "aoe:e<shelf>.<slot>")
+                          + "; Invalid argument)")
     if name == "goto":
         _check_goto(ctx, at, args[0])
     elif name == "time":

@@ -1,15 +1,13 @@
-"""SAN protocols as iPXE speaks them: root paths, command sizes, timers, header bytes.
+"""SAN protocols as iPXE and the OS speak them: timers and header bytes.
 
-The parts of :mod:`netbootsim.fleet.san` that validation needs too (the scenario layer
-checks written-out ``sanboot`` paths): no simulation here.
+Constants of :mod:`netbootsim.fleet.san` (the root paths' syntax is iPXE's:
+:mod:`netbootsim.ipxe.sanpath`).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 __all__ = ["SAN_COMMAND_TIMEOUT", "SAN_DEFAULT_RETRIES", "SAN_REOPEN_DELAY", "WIRE_OVERHEAD",
-           "OS_NOOP_TIMEOUT", "OS_REPLACEMENT_TIMEOUT", "parse_san_uri"]
+           "OS_NOOP_TIMEOUT", "OS_REPLACEMENT_TIMEOUT"]
 
 #: iPXE's SAN command timeout: a command (an attach's first) not answered in 15 s fails
 #: (SAN_COMMAND_TIMEOUT, core/sanboot.c:58 [ipxe-src]).
@@ -31,29 +29,3 @@ OS_REPLACEMENT_TIMEOUT = 120.0
 #: [rfc7143]) with TCP/IP/Ethernet's 78; AoE's 36-byte header (AoE r11 §3.1 [aoe-r11])
 #: with Ethernet's 38 (frame, FCS, preamble, gap).
 WIRE_OVERHEAD = {"iscsi": 48 + 78, "aoe": 36 + 38}
-
-
-def parse_san_uri(uri: str) -> tuple[str, dict[str, Any]] | None:
-    """``(kind, fields)`` of an ``iscsi:`` or ``aoe:`` root path, ``None`` if neither.
-
-    ``iscsi:<server>:<protocol>:<port>:<lun>:<targetname>`` (RFC 4173 [rfc4173]; empty
-    fields take their defaults): ``{"server", "port", "lun", "iqn"}``;
-    ``aoe:e<shelf>.<slot>`` (net/aoe.c [ipxe-src]): ``{"shelf", "slot"}``.
-    """
-    scheme, _, rest = uri.partition(":")
-    scheme = scheme.lower()
-    if scheme == "iscsi":
-        parts = rest.split(":", 4)
-        if len(parts) < 5:
-            return None
-        server, _proto, port, lun, iqn = parts
-        return "iscsi", {"server": server, "port": int(port) if port.isdigit() else 3260,
-                         "lun": lun or "0", "iqn": iqn}
-    if scheme == "aoe":
-        if not rest.lower().startswith("e") or "." not in rest:
-            return None
-        shelf, _, slot = rest[1:].partition(".")
-        if not (shelf.isdigit() and slot.isdigit()):
-            return None
-        return "aoe", {"shelf": int(shelf), "slot": int(slot)}
-    return None

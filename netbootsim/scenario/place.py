@@ -13,8 +13,8 @@ from __future__ import annotations
 import fnmatch
 
 from ..dist import Dist
+from ..ipxe.sanpath import parse_san_uri
 from ..net.wifi import OFDM_RATES
-from ..protocols.san import parse_san_uri
 from ..topology import (
     ENDPOINT_KINDS,
     HostSpec,

@@ -279,3 +279,35 @@ def test_the_oss_reads_fail_when_the_target_is_not_back_within_the_replacement_t
     ph = phases(res)
     assert res.servers.outcome.iloc[0] == "ok"
     assert ph.loc["san-outage", "end"] == pytest.approx(100.0 + 0.047012, abs=1e-9)
+
+
+def test_without_a_second_path_a_target_gone_for_good_never_boots():
+    # san1 down from 1.1 s on, for good: iPXE retries its reads every 5 s for ever (the
+    # lab's console stayed silent); the server is still booting at the run's horizon
+    # (run.until 1 h here), where its record says so
+    sc = outage_scenario(1, "1.1s", None)
+    sc["run"]["until"] = "1h"
+    res = simulate_scenario(sc)
+    assert res.servers.outcome.iloc[0] == "unfinished"
+    assert phases(res).loc["san-outage", "reason"].startswith("san1 down for good")
+    # with the second path, it boots 5 s + an attach after the loss (test above)
+    assert simulate_scenario(outage_scenario(2, "1.1s", None)).servers.outcome.iloc[0] == "ok"
+
+
+def test_bad_san_input_is_one_line_with_file_line_and_field(tmp_path):
+    from small_scenarios import cli_refuses
+
+    routed = san_scenario(script="sanboot aoe:e0.0\n")
+    routed["topology"] = {"shape": "leaf-spine", "racks": 2, "servers_per_rack": 2,
+                          "spines": 2, "oversubscription": 2,
+                          "hosts": [{"name": "boot1"}, {"name": "array1"}]}
+    routed["services"]["san1"] = {"kind": "aoe", "host": "array1"}
+    routed["fleet"][0]["count"] = 4
+    assert "fleet[0].script: sanboot aoe:e0.0: AoE is not routed" in cli_refuses(
+        routed, tmp_path)
+    assert "services.san1.iops" in cli_refuses(san_scenario(iops=-5), tmp_path)
+    assert "services.san1.host: unknown host 'array9'" in cli_refuses(
+        san_scenario(host="array9"), tmp_path)
+    bad = san_scenario(script="sanboot iscsi:array1:6\n")
+    assert "iscsi:array1:6: not a SAN root path iPXE parses" in cli_refuses(
+        bad, tmp_path)

@@ -173,3 +173,16 @@ def test_every_executed_command_has_a_table_and_builds_are_subsets():
         assert build.commands is None or build.commands <= set(SPECS)
     # what the lab ROM has that the simulator runs: all but autoboot and pxebs
     assert BUILDS["debian-2019"].commands - set(COMMANDS) == {"autoboot", "pxebs"}
+
+
+def test_a_san_root_path_ipxe_cannot_parse_is_an_error_at_its_line():
+    # iPXE refuses a root path with fewer than RFC 4173's five fields, or an AoE
+    # address that is not e<shelf>.<slot> (net/tcp/iscsi.c, net/aoe.c: EINVAL); a
+    # computed one is left to the run
+    from netbootsim.ipxe.lint import check_text
+
+    found = check_text("#!ipxe\nsanboot iscsi:array1:6\nsanhook aoe:e1\n"
+                       "sanboot iscsi:a::::t aoe:e0.1\nsanboot iscsi:${x}\n", "s.ipxe")
+    assert [(f.line, f.severity) for f in found] == [(2, "error"), (3, "error")]
+    assert "iscsi:<server>:<protocol>" in found[0].message
+    assert "aoe:e<shelf>.<slot>" in found[1].message
