@@ -104,6 +104,7 @@ class SanSpec:
     shelf: int = 0
     slot: int = 0
     sessions: int | None = None
+    array: str | None = None
 
 
 class San:
@@ -131,6 +132,9 @@ class San:
             if s.bandwidth is not None:
                 own.append(Resource(f"{name}:disk", s.bandwidth * wire))
             self.resources[name] = own
+        for name, s in self.specs.items():  # targets one array backs: its resources
+            if s.array is not None:
+                self.resources[name] = self.resources[s.array]
         #: sessions held now, per target (a server's from its attach while it runs)
         self.held: dict[str, int] = dict.fromkeys(self.specs, 0)
         #: logins refused for want of a session, per target (the report's count)

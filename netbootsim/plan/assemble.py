@@ -194,7 +194,7 @@ def fleet_inputs(built) -> FleetInputs:
                 model.max_request,
                 SanBootSpec(b.loader, b.loader_request, b.os, b.os_request, b.os_iops),
                 svc.iops, svc.bandwidth, getattr(svc, "iqn", None),
-                getattr(svc, "shelf", 0), getattr(svc, "slot", 0), svc.sessions)
+                getattr(svc, "shelf", 0), getattr(svc, "slot", 0), svc.sessions, svc.array)
         elif svc.kind == "orchestrator":
             out.orchestrators[name] = OrchestratorSpec(
                 name, svc.power_workers, svc.power_latency, svc.power_time,

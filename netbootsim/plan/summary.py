@@ -215,7 +215,8 @@ def _san_services(san) -> dict:
         return {}
     out = {}
     for name, spec in san.specs.items():
-        limits = [f"{spec.iops:g} IOPS" if spec.iops is not None else "no IOPS limit",
+        limits = [f"{spec.array}'s array" if spec.array is not None else
+                  f"{spec.iops:g} IOPS" if spec.iops is not None else "no IOPS limit",
                   f"{spec.sessions} sessions" if spec.sessions is not None
                   else "no session limit"]
         out[name] = {"kind": spec.kind, "limit": ", ".join(limits),

@@ -280,6 +280,22 @@ def static_checks(parts: Parts) -> list[Issue]:
                                "flow engine (their reads are flows sharing the target's "
                                "IOPS, netbootsim/fleet/san.py); run.engine: packet does not "
                                "model SAN reads"))
+    for name, svc in (parts.services or {}).items():
+        arr = getattr(svc, "array", None)
+        if getattr(svc, "kind", "") not in ("iscsi", "aoe") or arr is None:
+            continue
+        other = (parts.services or {}).get(arr)
+        targets = sorted(n for n, s in (parts.services or {}).items()
+                         if getattr(s, "kind", "") in ("iscsi", "aoe") and n != name)
+        if other is None or getattr(other, "kind", "") not in ("iscsi", "aoe") or arr == name:
+            issues.append((("services", name, "array"), f"{arr!r} is not another SAN target"
+                           f"{suggest(arr, targets)}; targets: {_known(targets)}"))
+        elif other.array is not None:
+            issues.append((("services", name, "array"), f"{arr} is backed by {other.array}'s "
+                           f"array itself: name {other.array}"))
+        elif svc.iops is not None or svc.bandwidth is not None:
+            issues.append((("services", name, "array"), f"its IOPS and bandwidth are "
+                           f"{arr}'s: give them there, not here"))
     hosts = parts.host_names
     if hosts is not None:
         for name, host in parts.service_hosts.items():

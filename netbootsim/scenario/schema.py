@@ -696,6 +696,9 @@ class _SanTarget(Section):
             are what every read shares: a read of another size counts by its bytes);
             ``None``: no limit but ``bandwidth`` and the network.
         bandwidth: the bytes a second its disks deliver; ``None``: no limit.
+        array: another target whose array backs this one too (an array exporting
+            several targets): their reads share that target's ``iops`` and
+            ``bandwidth`` (this one's own are then not given); ``None``: its own.
         sessions: the initiators it accepts at once (an array's login limit); a server
             holds one from its attach for as long as it runs from the disk (its OS logs
             in again after the hand-over and stays). A login past it is refused, and
@@ -710,6 +713,7 @@ class _SanTarget(Section):
     iops: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     bandwidth: OptRate = None
     sessions: PosInt | None = None
+    array: Name | None = None
     boot: SanBoot = SanBoot()
 
 

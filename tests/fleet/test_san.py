@@ -311,3 +311,37 @@ def test_bad_san_input_is_one_line_with_file_line_and_field(tmp_path):
     bad = san_scenario(script="sanboot iscsi:array1:6\n")
     assert "iscsi:array1:6: not a SAN root path iPXE parses" in cli_refuses(
         bad, tmp_path)
+
+
+def test_targets_one_array_backs_share_its_iops():
+    # two targets exported by one array of 600 IOPS (san2: array san1): 10 servers,
+    # half on each, take as long as 10 on one target of 600 IOPS (the storm test
+    # above); each target with 600 IOPS of its own, half as long once the loader is done
+    def storm(shared: bool) -> float:
+        sc = san_scenario(10, iops=600, boot={"loader": "32MiB", "os": "100MiB"})
+        sc["services"]["san2"] = {"kind": "iscsi", "host": "array1",
+                                  "boot": {"loader": "32MiB", "os": "100MiB"},
+                                  **({"array": "san1"} if shared else {"iops": 600})}
+        sc["fleet"][0]["count"] = 5
+        sc["fleet"].append({**sc["fleet"][0], "name": "h",
+                            "script": "#!ipxe\ndhcp\nsanboot iscsi:san2::::iqn.x\n"})
+        res = simulate_scenario(sc)
+        assert set(res.servers.outcome) == {"ok"}
+        return res.summary["makespan"]
+    one = 1.000504 + 0.047012 + 10 * 132 * MIB / (600 * 65_536)
+    assert storm(True) == pytest.approx(one, rel=2e-3)
+    assert storm(False) == pytest.approx(1.000504 + 0.047012 + 5 * 132 * MIB / (600 * 65_536),
+                                         rel=2e-3)
+
+
+def test_an_array_must_name_another_target_without_its_own_iops(tmp_path):
+    from small_scenarios import cli_refuses
+
+    sc = san_scenario()
+    sc["services"]["san2"] = {"kind": "iscsi", "host": "array1", "array": "http1"}
+    assert "services.san2.array: 'http1' is not another SAN target" in cli_refuses(
+        sc, tmp_path)
+    sc["services"]["san2"] = {"kind": "iscsi", "host": "array1", "array": "san1",
+                              "iops": 100}
+    assert "services.san2.array: its IOPS and bandwidth are san1's" in cli_refuses(
+        sc, tmp_path)
