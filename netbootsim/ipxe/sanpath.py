@@ -1,4 +1,6 @@
-"""SAN root paths as iPXE parses them: ``iscsi:...`` (RFC 4173) and ``aoe:e<shelf>.<slot>``.
+"""SAN root paths as iPXE parses them: ``iscsi:...`` and ``aoe:e<shelf>.<slot>``.
+
+``iscsi:`` paths are RFC 4173's [rfc4173].
 
 Used by the lint (a path iPXE cannot parse is an error at its line), by validation
 (a written-out path must reach a target) and by the simulated SAN
