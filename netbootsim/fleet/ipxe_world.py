@@ -28,6 +28,7 @@ from .san import (
     SAN_COMMAND_TIMEOUT,
     SAN_DEFAULT_RETRIES,
     SAN_REOPEN_DELAY,
+    drive_reads,
 )
 from .spec import Group, Service
 from .transport import Route
@@ -395,18 +396,7 @@ class IpxeWorld:
             self.why = f"sanboot: {why}"
             return Outcome(ENODEV_SAN, why)
         paths, first = hooked
-
-        def note(phase: str, a: float, b: float, why: str) -> None:
-            m.record(phase, a, b, protocol=paths[0][0].kind, reason=why)
-
-        res, at = yield from san.read_through(
-            env, world.transport.engine, world.faults, paths, first, paths[first][0].boot.loader,
-            "loader", m.profile, f"{m.server}/san-loader", note)
-        spec, route = paths[at]
-        m.record("san-read:loader", res.start, res.end, res.bytes, spec.kind, spec.name,
-                 res.outcome, res.reason)
-        m.bytes += res.bytes
-        world._moved([*route.path, *san.resources[spec.name]], res.wire_bytes)
+        res, at = yield from drive_reads(m, paths, first, "loader")
         if res.outcome != "ok":
             self.why = f"san-read:loader: {res.reason}"
             return Outcome(ETIMEDOUT_SAN, res.reason)

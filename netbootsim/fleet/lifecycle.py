@@ -32,6 +32,7 @@ import simpy
 
 from .boot import ipxe_autoboot, pxe_rom
 from .machine import Failed, Machine
+from .san import drive_reads
 from .spec import Stage
 
 __all__ = ["lifecycle", "server_fails"]
@@ -259,22 +260,8 @@ def os_reads(m: Machine) -> Generator[simpy.Event, Any, None]:
     Recorded as ``san-read:os``; a failed read fails the attempt (:class:`Failed`).
     """
     paths, at = m.san_boot
-    spec = paths[at][0]
-    if spec.boot.os <= 0:
+    if paths[at][0].boot.os <= 0:
         return
-    world = m.world
-    san = world.san
-
-    def note(phase: str, a: float, b: float, why: str) -> None:
-        m.record(phase, a, b, protocol=spec.kind, reason=why)
-
-    res, at = yield from san.read_through(m.env, world.transport.engine, world.faults, paths,
-                                          at, spec.boot.os, "os", m.profile,
-                                          f"{m.server}/san-os", note)
-    spec, route = paths[at]
-    world._moved([*route.path, *san.resources[spec.name]], res.wire_bytes)
-    m.record("san-read:os", res.start, res.end, res.bytes, spec.kind, spec.name,
-             res.outcome, res.reason)
-    m.bytes += res.bytes
+    res, _ = yield from drive_reads(m, paths, at, "os")
     if res.outcome != "ok":
         raise Failed(f"san-read:os: {res.reason}")

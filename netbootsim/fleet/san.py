@@ -61,7 +61,8 @@ from ..protocols.san import (
     WIRE_OVERHEAD,
 )
 
-__all__ = ["SanBootSpec", "SanSpec", "San", "SAN_COMMAND_TIMEOUT", "SAN_DEFAULT_RETRIES",
+__all__ = ["SanBootSpec", "SanSpec", "San", "drive_reads", "SAN_COMMAND_TIMEOUT",
+           "SAN_DEFAULT_RETRIES",
            "SAN_REOPEN_DELAY", "parse_san_uri",
            "ETIMEDOUT_SAN", "ENODEV_SAN", "EIO_SAN"]
 
@@ -291,3 +292,30 @@ class San:
         request = spec.boot.os_request
         return request, spec.boot.os_iops * request
 
+
+def drive_reads(m, paths: list, at: int, stage: str
+                ) -> Generator[simpy.Event, object, tuple[TransferResult, int]]:
+    """One stage's reads of server ``m`` from its drive, recorded and counted.
+
+    ``stage``: ``"loader"`` (iPXE's, before the hand-over) or ``"os"``; the reads are
+    :meth:`San.read_through`'s, recorded as ``san-read:<stage>`` (with any outage or
+    failover on the way), their bytes counted on the server and on every resource
+    they crossed. Returns the result and the path they ended on.
+    """
+    world = m.world
+    san = world.san
+    spec = paths[at][0]
+
+    def note(phase: str, a: float, b: float, why: str) -> None:
+        m.record(phase, a, b, protocol=spec.kind, reason=why)
+
+    nbytes = spec.boot.loader if stage == "loader" else spec.boot.os
+    res, at = yield from san.read_through(m.env, world.transport.engine, world.faults, paths,
+                                          at, nbytes, stage, m.profile,
+                                          f"{m.server}/san-{stage}", note)
+    spec, route = paths[at]
+    world._moved([*route.path, *san.resources[spec.name]], res.wire_bytes)
+    m.record(f"san-read:{stage}", res.start, res.end, res.bytes, spec.kind, spec.name,
+             res.outcome, res.reason)
+    m.bytes += res.bytes
+    return res, at
