@@ -42,12 +42,17 @@ class Result:
             outcome, reason, bytes.
         phases: one row per phase attempt (``phases.csv``, :func:`netbootsim.records.to_frame`).
         timeline: utilisation samples of busy resources (``timeline.csv``).
+        events: with lifecycle events, one row per server an event touched
+            (``events.csv``); else ``None``.
+        event_phases: with lifecycle events, their boots' phases (``event-phases.csv``).
     """
 
     summary: dict
     servers: pd.DataFrame
     phases: pd.DataFrame
     timeline: pd.DataFrame
+    events: pd.DataFrame | None = None
+    event_phases: pd.DataFrame | None = None
 
 
 def simulate_scenario(scenario: Mapping[str, Any] | str | Path, *, name: str | None = None,
@@ -100,4 +105,5 @@ def simulate_scenario(scenario: Mapping[str, Any] | str | Path, *, name: str | N
         return Result(rep.summary, rep.servers, rep.phases, rep.timeline)
     res = simulate(sc, name=name, question=question,
                    watch=memguard.Watch(None, sc.origin.file))
-    return Result(res.summary, res.servers, res.phases, res.timeline)
+    return Result(res.summary, res.servers, res.phases, res.timeline, res.events,
+                  res.event_phases)

@@ -22,7 +22,8 @@ if TYPE_CHECKING:  # numpy and pandas are imported where a frame is made
     import pandas as pd
 
 __all__ = ["PhaseRecord", "PHASE_COLUMNS", "PhaseLog", "to_frame", "ServerRecord",
-           "SERVER_COLUMNS", "ServerLog", "servers_frame"]
+           "SERVER_COLUMNS", "ServerLog", "servers_frame", "EventRecord", "EVENT_COLUMNS",
+           "events_frame"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,3 +315,58 @@ def servers_frame(records: Iterable[ServerRecord]) -> pd.DataFrame:
     """
     log = records if isinstance(records, ServerLog) else ServerLog(records)
     return log.frame()
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """What a lifecycle event did to one server (``events.csv``).
+
+    Made by :mod:`netbootsim.fleet.events`.
+
+    Attributes:
+        event: the event's name.
+        kind: ``replace``, ``reprovision`` or ``demand``.
+        server: the server (topology node).
+        identity: whose identity it booted as (a replacement: the failed node's; else
+            its own name).
+        role: ``failed`` (a replaced node), ``standby`` (its replacement),
+            ``reprovisioned`` or ``pool`` (a server a demand powered on).
+        asked: when the event asked it (s): the failure, the reboot, the demand's step.
+        ready: when its event boot ended well (s); NaN when it did not.
+        outcome: ``ok``, ``failed``, ``skipped`` (a reprovision's server not ready when
+            asked) or ``unfinished`` (still booting when the run stopped).
+        reason: why not ``ok`` (``""`` when ok).
+        bytes: payload bytes its event boot's transfers moved.
+    """
+
+    event: str
+    kind: str
+    server: str
+    identity: str
+    role: str
+    asked: float
+    ready: float
+    outcome: str
+    reason: str
+    bytes: float
+
+
+#: Column order of ``events.csv``: :class:`EventRecord`'s, ``seconds`` (ready − asked)
+#: after ``ready``.
+EVENT_COLUMNS = [f.name for f in fields(EventRecord)]
+EVENT_COLUMNS.insert(EVENT_COLUMNS.index("ready") + 1, "seconds")
+
+
+def events_frame(rows: Sequence[EventRecord]) -> pd.DataFrame:
+    """One row per server an event touched, by event (in file order), then time asked.
+
+    ``asked``, ``ready``, ``seconds`` and ``bytes`` are 64-bit floats, the rest text.
+    """
+    import pandas as pd
+
+    names = [f.name for f in fields(EventRecord)]
+    frame = pd.DataFrame([[getattr(r, n) for n in names] for r in rows], columns=names)
+    for name in ("asked", "ready", "bytes"):
+        frame[name] = frame[name].astype("float64")
+    frame.insert(EVENT_COLUMNS.index("seconds"), "seconds", frame["ready"] - frame["asked"])
+    return frame

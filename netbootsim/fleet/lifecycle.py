@@ -33,9 +33,9 @@ import simpy
 from .boot import ipxe_autoboot, pxe_rom
 from .machine import Failed, Machine
 from .san import drive_reads
-from .spec import Stage
+from .spec import Group, Stage
 
-__all__ = ["lifecycle", "server_fails"]
+__all__ = ["lifecycle", "server_fails", "rerun", "stop"]
 
 
 def lifecycle(m: Machine) -> Generator[simpy.Event, Any, None]:
@@ -63,9 +63,60 @@ def lifecycle(m: Machine) -> Generator[simpy.Event, Any, None]:
                 power.done(m)
             return
         j += 1
-    m.ready, m.outcome = env.now, "ok"
+    m.ready, m.outcome, m.up = env.now, "ok", True
     if power is not None:
         power.done(m)
+
+
+def rerun(m: Machine, group: Group, works: tuple[float, ...]
+          ) -> Generator[simpy.Event, Any, tuple[bool, str]]:
+    """Boot the machine again, now, as ``group``: ``(ok, reason)`` (:mod:`.events`).
+
+    A lifecycle event's boot: a reprovision's reboot into another image, a standby
+    replacing a node, a pool server a demand asks for. The machine's first outcome
+    (``ready``, ``outcome``: the fleet's commissioning) is left as it was; ``works``
+    are its work times in ``group``'s stages. With an orchestrator, the power cycle is
+    its step and power command; else the server powers on at once.
+    """
+    env = m.env
+    m.group, m.works, m.up = group, works, False
+    m.stage = group.stages[0].name
+    m.stage_no = 0
+    power = _power(m)
+    if power is not None:
+        yield from power.stage_start(m)
+    if m.dead:
+        return False, m.dead
+    m.record("power-on", env.now, env.now)
+    j = 0
+    while j < len(group.stages):
+        m.stage_no, stage = j, group.stages[j]
+        ok, reason = yield from _stage(m, stage)
+        if not ok:
+            return False, (f"{stage.name}: {reason}" if len(group.stages) > 1 else reason)
+        j += 1
+    m.up = True
+    return True, ""
+
+
+def stop(m: Machine, why: str, stage: str) -> None:
+    """The machine goes down for good now (a replaced node), whatever it was doing.
+
+    Its attempt, if one runs, is interrupted (its stage then fails with ``why``); its
+    SAN sessions and keep-alive connections go. The ``server-fail`` record is under
+    ``stage`` (the event's).
+    """
+    now = m.env.now
+    if not m.dead:
+        m.dead = why
+    was, m.stage = m.stage, stage
+    m.record("server-fail", now, now, outcome="failed", reason=why)
+    m.stage = was
+    proc = m.attempt_proc
+    if proc is not None and proc.is_alive:
+        proc.interrupt("server-fail")
+    _logout(m)
+    m.world.release_connections(m.server)
 
 
 def _power(m: Machine):

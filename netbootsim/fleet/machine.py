@@ -77,10 +77,13 @@ class Machine:
         attempt_proc: the SimPy process of the attempt running now (``None`` before the
             first).
         dead: why the server itself failed for good (``server-fail``), else ``""``.
+        up: whether its last boot — the commissioning, or a lifecycle event's — ended
+            ready (a reprovision reboots only servers that are up).
     """
 
     __slots__ = ("arch", "at", "attempt", "attempt_proc", "bytes", "console_lines", "dead",
-                 "env", "faults", "firmware", "group", "index", "ipxe_profile", "last_error",
+                 "env", "faults", "firmware", "group", "ident", "index", "ipxe_profile",
+                 "last_error", "up",
                  "link_up", "mac", "outcome", "profile", "rack", "ready", "reason",
                  "rom_profile", "san_boot", "san_sessions", "server", "stage", "stage_no",
                  "works", "world")
@@ -95,6 +98,9 @@ class Machine:
         self.at = at
         self.mac = f"52:54:00:{(index >> 16) & 255:02x}:{(index >> 8) & 255:02x}:{index & 255:02x}"
         self.index = index
+        #: whose identity it carries (server name, fleet index): its own, or a replaced
+        #: node's (:meth:`take_identity`)
+        self.ident = (server, index)
         self.stage = "boot"
         self.attempt = 1
         if draws is None:
@@ -126,6 +132,8 @@ class Machine:
         self.last_error = ""
         self.attempt_proc: simpy.Process | None = None  # the attempt running now, if any
         self.dead = ""  # why it failed for good (a server-fail fault), "" while it works
+        #: whether its last boot (the commissioning, or an event's) ended ready
+        self.up = False
 
     def record(self, phase: str, start: float, end: float, nbytes: float = 0.0,
                protocol: str = "", endpoint: str = "", outcome: str = "ok",
@@ -167,6 +175,16 @@ class Machine:
 
     def identity(self) -> dict[str, str]:
         """What identifies the machine to iPXE settings and to a provisioning API."""
-        return {"mac": self.mac, "serial": self.server.upper(), "asset": f"A{self.index:06d}",
-                "uuid": str(uuid.uuid5(_UUID_NS, self.server)), "server": self.server,
+        server, index = self.ident
+        return {"mac": self.mac, "serial": server.upper(), "asset": f"A{index:06d}",
+                "uuid": str(uuid.uuid5(_UUID_NS, server)), "server": server,
                 "group": self.group.name}
+
+    def take_identity(self, other: Machine) -> None:
+        """Carry ``other``'s identity from now on: its MAC, serial, asset tag, UUID.
+
+        What a stateless-computing service profile moves to a replacement (Cisco UCS,
+        HPE Virtual Connect): DHCP and the provisioning API see ``other``
+        (:mod:`.events`, ``replace``).
+        """
+        self.mac, self.ident = other.mac, other.ident

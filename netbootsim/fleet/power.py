@@ -19,6 +19,8 @@ admission      ``at`` for all, then at most ``max_booting`` servers *booting* at
                fleet's order). A server boots from its admission until it is **ready or
                has failed** (a failed server frees its place, as an operator moves on; a
                server still booting at the run's horizon keeps it).
+standby        never by itself: a lifecycle event powers it on (a ``replace``'s standby, a
+               ``demand``'s pool; :mod:`.events`)
 =============  ===========================================================================
 
 With no policy the group keeps its own schedule (``power_on_at``, ``per_second``,

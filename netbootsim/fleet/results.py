@@ -100,6 +100,15 @@ class FleetRun:
         orchestrators: the orchestrators' state objects, by name.
         dns: the run's :class:`~netbootsim.fleet.dns.Dns` (queries answered, a
             resolver's forwarded queries and cache hits), or None.
+        event_records: the phases of lifecycle events' boots (``event-phases.csv``).
+        lifecycle: one :class:`~netbootsim.records.EventRecord` per server an event
+            touched, by event (in the scenario's order), then time asked
+            (``events.csv``).
+        commission: with lifecycle events, the counters as they stood when the last of
+            the fleet's servers had finished its commissioning — ``wire_bytes``,
+            ``saturated``, ``max_flows``, ``first_last`` under those names, and its
+            instant as ``end`` — so the line-rate bound and the bottlenecks are the
+            commissioning's (the timeline is cut there too); ``None`` without events.
     """
 
     records: PhaseLog = field(default_factory=PhaseLog)
@@ -126,6 +135,16 @@ class FleetRun:
     orchestrators: dict = field(default_factory=dict)
     dns: Any = None
     san: Any = None
+    event_records: PhaseLog = field(default_factory=PhaseLog)
+    lifecycle: list = field(default_factory=list)
+    commission: dict | None = None
+
+    def close_commissioning(self, now: float) -> None:
+        """The fleet's commissioning is over at ``now``: keep its counters (``commission``)."""
+        self.commission = {"end": now, "wire_bytes": dict(self.wire_bytes),
+                           "saturated": dict(self.saturated),
+                           "max_flows": dict(self.max_flows),
+                           "first_last": {k: list(v) for k, v in self.first_last.items()}}
 
     def settle(self) -> None:
         """After the event loop: make the run's small survivors anew, so its memory can go.

@@ -13,6 +13,7 @@ from ..runtime import paused_gc
 from ..streams import Streams
 from ..topology import Topology
 from .balance import LbSpec
+from .events import LifeEvent, schedule, unfinished_rows
 from .lifecycle import lifecycle, server_fails
 from .machine import Machine
 from .power import PowerControl, planned_instants
@@ -71,6 +72,7 @@ def simulate(
     dns: dict[str, DnsSpec] | None = None,
     lbs: dict[str, LbSpec] | None = None,
     san: dict[str, SanSpec] | None = None,
+    events: Sequence[LifeEvent] = (),
     trace: Sequence[str] = (),
     progress=None,
     watch: Callable[[float], None] | None = None,
@@ -108,6 +110,9 @@ def simulate(
         dns: the DNS servers by name (:mod:`.dns`): URIs may then name hosts.
         lbs: the load balancers (302 redirectors) by name (:mod:`.balance`).
         san: the SAN targets by name (:mod:`.san`): ``sanboot``/``sanhook`` reach them.
+        events: lifecycle events (:mod:`.events`): replacements, reprovisions, demand.
+            The servers of ``standby`` groups wait for them, powered off, and are not
+            in ``FleetRun.servers``; the events' rows are ``FleetRun.lifecycle``.
         trace: servers whose iPXE console is kept (``FleetRun.consoles``).
         progress: called as ``progress(done, total, now)`` each time a server finishes,
             and every :data:`WATCH_EVERY` SimPy steps (a third of a second or so), so a
@@ -142,7 +147,9 @@ def simulate(
     per_group: dict[str, list[str]] = {}
     for server, gname in members:
         per_group.setdefault(gname, []).append(server)
-    times = {gname: power_on_times(topology, by_name[gname], servers)
+    standby = {g.name for g in groups if g.power is not None and g.power.kind == "standby"}
+    times = {gname: [math.inf] * len(servers) if gname in standby else
+             power_on_times(topology, by_name[gname], servers)
              if by_name[gname].power is None or by_name[gname].power.kind is None else
              planned_instants(by_name[gname].power, gname,
                               [topology.graph.nodes[s].get("rack") or "" for s in servers],
@@ -155,18 +162,24 @@ def simulate(
     machines = []
     index: dict[str, int] = {}
     done = [0]
+    fleet = sum(1 for _server, gname in members if gname not in standby)
 
     def finished(_event: simpy.Event) -> None:  # a server's lifecycle has returned
         done[0] += 1
+        if events and done[0] == fleet:  # the commissioning is over: its counters
+            world.run.close_commissioning(env.now)
         if progress is not None:
-            progress(done[0], len(machines), env.now)
+            progress(done[0], fleet, env.now)
 
     for n, (server, gname) in enumerate(members):
         i = index.get(gname, 0)
         index[gname] = i + 1
         m = Machine(world, by_name[gname], server, n, times[gname][i], draws[gname], i)
         machines.append(m)
-        env.process(lifecycle(m)).callbacks.append(finished)  # no wrapper frame per server
+        if gname not in standby:
+            env.process(lifecycle(m)).callbacks.append(finished)  # no wrapper frame
+    if events:
+        schedule(env, events, {m.server: m for m in machines}, world.run.lifecycle)
 
     def fail(hit: list[Machine]) -> Callable[[simpy.Event], None]:
         def now(_event: simpy.Event) -> None:
@@ -182,19 +195,32 @@ def simulate(
         if watch is not None:
             watch(now)
         if progress is not None:  # simulated time moves on while no server finishes
-            progress(done[0], len(machines), now)
+            progress(done[0], fleet, now)
 
     with paused_gc() as tidy:
         cut, steps = _run(env, until, None if watch is None and progress is None else tick,
                           tidy)
     run = world.run
     run.steps = steps
+    if events:
+        unfinished_rows(world, run.lifecycle,
+                        _horizon_reason(0.0, until) if cut else
+                        "waiting when nothing was left to happen")
+        order = {ev.name: k for k, ev in enumerate(events)}
+        at = {m.server: m.index for m in machines}
+        run.lifecycle.sort(key=lambda r: (order[r.event], r.asked, at[r.server]))
+        if run.commission is None:  # the commissioning never ended
+            run.close_commissioning(env.now)
+        end = run.commission["end"]  # the timeline is the commissioning's
+        run.timeline[:] = [row for row in run.timeline if row[0] <= end]
     if run.timeline:  # close the step plot: everything idle once the last phase is done
         ends = run.records.column("end")
         t_end = float(ends.max()) if len(ends) else env.now
         for res in sorted({row[1] for row in run.timeline}):
             run.timeline.append((t_end, res, 0.0, 0))
     for m in machines:
+        if m.at == math.inf:
+            continue  # a standby server (never powered on): not of the commissioning
         reason = None
         if cut and m.outcome == "unfinished":
             reason = _horizon_reason(m.at, until) + (f"; last error: {m.last_error}"

@@ -264,7 +264,8 @@ class FaultWindows:
 
 
 #: Power-on policies (:class:`PowerPolicy`, :mod:`.power`).
-POWER_POLICIES = ("all-at-once", "stagger", "batches", "random", "per-rack", "admission")
+POWER_POLICIES = ("all-at-once", "stagger", "batches", "random", "per-rack", "admission",
+                  "standby")
 
 
 @dataclass(frozen=True)

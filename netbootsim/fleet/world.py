@@ -183,6 +183,13 @@ class World:
         self.bytes_left: dict[str, float] = {}  # their sizes, summed (least-bytes)
         self.edges = Edges(env, services, self.http, self.record)
         self.trace: set[str] = set()  # servers whose console is kept
+        #: the stages of lifecycle events (``<event>:<stage>``): their records go to the
+        #: run's event log (:mod:`.events`)
+        self.event_stages: set[str] = set()
+        #: event boots in progress, by machine index (:func:`.events.unfinished_rows`)
+        self.event_boots: dict = {}
+        #: replaced nodes: their name -> the machine carrying their identity now
+        self.replacements: dict = {}
         self._resources: dict[str, Resource] = {}
         self._disks = {s.name: Resource(f"{s.name}:disk", s.disk_rate)
                        for s in services.values() if math.isfinite(s.disk_rate)}
@@ -259,7 +266,15 @@ class World:
                attempt: int, start: float, end: float, nbytes: float = 0.0,
                protocol: str = "", endpoint: str = "", outcome: str = "ok",
                reason: str = "") -> None:
-        """Append one phase record (to the run's columns: no record object is made)."""
+        """Append one phase record (to the run's columns: no record object is made).
+
+        A lifecycle event's stage (``event_stages``) goes to the run's event log.
+        """
+        if self.event_stages and stage in self.event_stages:
+            self.run.event_records.add(self.name, self.seed, server, group, rack, stage,
+                                       phase, attempt, start, end, nbytes, protocol,
+                                       endpoint, outcome, reason)
+            return
         self.run.records.add(self.name, self.seed, server, group, rack, stage, phase, attempt,
                              start, end, nbytes, protocol, endpoint, outcome, reason)
 

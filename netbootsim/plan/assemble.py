@@ -33,6 +33,7 @@ from ..fleet import (
     simulate,
 )
 from ..fleet.balance import LbSpec
+from ..fleet.events import Demand, LifeEvent, Replace, Reprovision
 from ..fleet.san import SanBootSpec, SanSpec
 from ..fleet.spec import TLS_HANDSHAKE_RTTS, DnsSpec, OrchestratorSpec, PowerPolicy, TlsSpec
 from ..profiles import Profile, ProfileMix, get_profile, tuned
@@ -98,6 +99,7 @@ class FleetInputs:
     orchestrators: dict[str, OrchestratorSpec] = field(default_factory=dict)
     dns: dict[str, DnsSpec] = field(default_factory=dict)
     lbs: dict[str, LbSpec] = field(default_factory=dict)
+    events: list[LifeEvent] = field(default_factory=list)
     san: dict[str, SanSpec] = field(default_factory=dict)
     engine: str = "flow"
     #: Wi-Fi access points -> their stations' PHY rates (Mb/s), and the association time
@@ -227,41 +229,70 @@ def fleet_inputs(built) -> FleetInputs:
         elif f.kind == "loss" and f.target not in built.groups:
             out.faults.link_loss.setdefault(f.target, []).extend(
                 (w, f.value or 0.0) for w in _windows(f))
-    plain = [d for d in out.dhcp if not d.proxy]
-    for i, g in enumerate(sc.fleet):
-        p = ("fleet", i)
-        dhcp = next((d for d in out.dhcp if d.name == g.dhcp), None) or \
-            (plain[0] if plain else None)
-        service = out.services.get(g.server) if g.server else None
-        if service is None:  # a group that runs only its own script: any service will do
-            service = next(iter(out.services.values()), None)
-        # none at all: a group whose own script boots from a SAN target only
-        assert service is not None or (g.script is not None and g.boot == "ipxe"), \
-            f"{p}: validation lets no group without a service by"
-        stages = []
-        for st in g.stages:
-            install = None
-            if st.install is not None:
-                install = Install(st.install.image, out.images[st.install.image],
-                                  out.services[st.install.server],
-                                  st.install.disk_rate or math.inf)
-            stages.append(Stage(st.name, st.timeout, st.on_failure, st.retries,
-                                st.reboot_after, install, st.work, st.max_in_flight))
-        faults = group_faults.get(g.name, {})
-        images = tuple((n, out.images[n]) for n in g.images)
-        assert images or g.script is not None, f"{p}: validation asks for images or a script"
-        profile, profile_mix, rom, rom_mix = _firmwares(g, scenario_dir(origin))
-        out.groups.append(Group(
-            g.name, g.boot, profile, images, service,
-            power_on_at=g.power_on.at, per_second=g.power_on.per_second or math.inf,
-            dhcp=dhcp, stages=tuple(stages) or Group.__dataclass_fields__["stages"].default,
-            arch=g.arch, script=g.script, rom=rom, profile_mix=profile_mix, rom_mix=rom_mix,
-            boot_files=tuple(sorted(g.boot_files.items())),
-            nbp=g.nbp, rack_interval=g.power_on.rack_interval, build=g.build,
-            faults=LinkFaults(lacp=faults.get("lacp", 0.0), stp=faults.get("stp", 0.0),
-                              down=faults.get("down", 0.0)),
-            power=_power_policy(g.power_on, out.orchestrators)))
+    out.groups = [_group(i, g, out, group_faults.get(g.name, {}), scenario_dir(origin))
+                  for i, g in enumerate(sc.fleet)]
+    out.events = _events(sc, built.servers, out, group_faults, scenario_dir(origin))
     return out
+
+
+def _events(sc, servers: list[tuple[str, str]], out: FleetInputs,
+            group_faults: dict[str, dict[str, float]], base) -> list[LifeEvent]:
+    """The scenario's lifecycle events (:mod:`netbootsim.fleet.events`), named."""
+    events: list[LifeEvent] = []
+    fleet = {g.name: (i, g) for i, g in enumerate(sc.fleet)}
+    for k, ev in enumerate(sc.events):
+        name = ev.name or f"{ev.kind}-{k + 1}"
+        if ev.kind == "replace":
+            events.append(Replace(name, ev.at, ev.node, ev.standby))
+        elif ev.kind == "reprovision":
+            i, g = fleet[ev.group]
+            members = [s for s, gname in servers if gname == ev.group]
+            changed = {f: getattr(ev, f) for f in ("script", "images", "server", "stages")
+                       if getattr(ev, f) is not None}
+            group = _group(i, g.model_copy(update=changed), out,
+                           group_faults.get(g.name, {}), base)
+            events.append(Reprovision(name, ev.at, tuple(members[:ev.count or len(members)]),
+                                      group))
+        else:
+            pool = tuple(s for s, gname in servers if gname == ev.group)
+            events.append(Demand(name, pool, tuple((p.at, p.servers) for p in ev.curve)))
+    return events
+
+
+def _group(i: int, g, out: FleetInputs, faults: dict[str, float], base) -> Group:
+    """A fleet group (``fleet[i]``, validated) as the run takes it."""
+    p = ("fleet", i)
+    plain = [d for d in out.dhcp if not d.proxy]
+    dhcp = next((d for d in out.dhcp if d.name == g.dhcp), None) or \
+        (plain[0] if plain else None)
+    service = out.services.get(g.server) if g.server else None
+    if service is None:  # a group that runs only its own script: any service will do
+        service = next(iter(out.services.values()), None)
+    # none at all: a group whose own script boots from a SAN target only
+    assert service is not None or (g.script is not None and g.boot == "ipxe"), \
+        f"{p}: validation lets no group without a service by"
+    stages = []
+    for st in g.stages:
+        install = None
+        if st.install is not None:
+            install = Install(st.install.image, out.images[st.install.image],
+                              out.services[st.install.server],
+                              st.install.disk_rate or math.inf)
+        stages.append(Stage(st.name, st.timeout, st.on_failure, st.retries,
+                            st.reboot_after, install, st.work, st.max_in_flight))
+    images = tuple((n, out.images[n]) for n in g.images)
+    assert images or g.script is not None, f"{p}: validation asks for images or a script"
+    profile, profile_mix, rom, rom_mix = _firmwares(g, base)
+    return Group(
+        g.name, g.boot, profile, images, service,
+        power_on_at=g.power_on.at, per_second=g.power_on.per_second or math.inf,
+        dhcp=dhcp, stages=tuple(stages) or Group.__dataclass_fields__["stages"].default,
+        arch=g.arch, script=g.script, rom=rom, profile_mix=profile_mix, rom_mix=rom_mix,
+        boot_files=tuple(sorted(g.boot_files.items())),
+        nbp=g.nbp, rack_interval=g.power_on.rack_interval, build=g.build,
+        faults=LinkFaults(lacp=faults.get("lacp", 0.0), stp=faults.get("stp", 0.0),
+                          down=faults.get("down", 0.0)),
+        power=_power_policy(g.power_on, out.orchestrators))
 
 
 def _power_policy(po, orchestrators: dict[str, OrchestratorSpec]) -> PowerPolicy | None:
@@ -485,7 +516,7 @@ def run_built(built, *, name: str | None = None, trace: tuple[str, ...] = (),
                    scripts=inputs.scripts,
                    faults=inputs.faults, provisioners=inputs.provisioners,
                    orchestrators=inputs.orchestrators, dns=inputs.dns, lbs=inputs.lbs,
-                   san=inputs.san,
+                   san=inputs.san, events=inputs.events,
                    trace=trace,
                    progress=progress, watch=watch, streams=streams)
     wall = time.perf_counter() - t0

@@ -12,7 +12,8 @@ scenario's warnings (before the run starts) — and the memory limit.
 - :func:`execute`: a scenario file → its output directory, written whole by
   :class:`~netbootsim.plan.outdir.OutputDir` (``servers.csv``, ``phases.csv`` — or
   their Parquet files, :mod:`netbootsim.plan.summary` —, ``timeline.csv``,
-  ``summary.json``, ``report.md``, ``report.html``).
+  ``summary.json``, ``report.md``, ``report.html``; with lifecycle events, ``events.csv``
+  and ``event-phases.csv``).
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ import pandas as pd
 
 from .. import memguard
 from ..fleet import FleetRun
-from ..records import PhaseLog
+from ..records import PhaseLog, events_frame
 from ..runtime import paused_gc
 from ..scenario import BuiltScenario, Scenario, build, load_scenario
 from ..streams import Streams
 from .assemble import FleetInputs, engine_mode, random_block, run_built, scope_notes
 from .costs import cost_block
+from .lifecycle import lifecycle_block
 from .outdir import OutputDir
 from .summary import summarize, write_outputs
 
@@ -57,6 +59,10 @@ class Outcome:
         phases: one row per phase record (``phases.csv``).
         timeline: utilisation samples (``timeline.csv``).
         target: the output directory, when :func:`execute` wrote one.
+        events: with lifecycle events, one row per server an event touched
+            (``events.csv``); else ``None``.
+        event_phases: with lifecycle events, their boots' phase records
+            (``event-phases.csv``); else ``None``.
 
     :func:`execute`'s outcome has an empty ``run.records``: its records are ``phases``.
     """
@@ -70,6 +76,8 @@ class Outcome:
     phases: pd.DataFrame
     timeline: pd.DataFrame
     target: Path | None = None
+    events: pd.DataFrame | None = None
+    event_phases: pd.DataFrame | None = None
 
 
 def question_of(path: str) -> str:
@@ -179,11 +187,18 @@ def simulate(scenario: Scenario | BuiltScenario, *, name: str | None = None, que
     if sc.costs is not None:  # the user's prices (issue 16): what the design costs
         summary["costs"] = cost_block(sc.costs, servers, phases, run.wire_bytes,
                                       built.topology)
-    for frame in (servers, phases, timeline):
-        with_replication(frame, replication or 0)
+    events = event_phases = None
+    if inputs.events:  # lifecycle events: their rows, their boots' phases, their summary
+        events = events_frame(run.lifecycle)
+        event_phases = run.event_records.frame()
+        summary["lifecycle"] = lifecycle_block(inputs.events, events)
+    for frame in (servers, phases, timeline, events, event_phases):
+        if frame is not None:
+            with_replication(frame, replication or 0)
     if built.run.deadline is not None:
         summary.update(deadline_fields(servers, built.run.deadline))
-    return Outcome(built, run, inputs, wall, summary, servers, phases, timeline)
+    return Outcome(built, run, inputs, wall, summary, servers, phases, timeline,
+                   events=events, event_phases=event_phases)
 
 
 def execute(path: str, overrides: Sequence[str] = (), out: str | None = None, *,
@@ -235,7 +250,8 @@ def execute(path: str, overrides: Sequence[str] = (), out: str | None = None, *,
             tmp = od.staging()
             try:
                 write_outputs(tmp, outcome.summary, outcome.servers, outcome.phases,
-                              outcome.timeline, only=only, records=records)
+                              outcome.timeline, only=only, records=records,
+                              events=outcome.events, event_phases=outcome.event_phases)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise

@@ -264,10 +264,13 @@ def summarize(
     # ready moved only part of what it needed, so with any such server the bound is low
     # for the whole fleet: ``not_ready`` says how many, and the reports say so beside it.
     bound = {"seconds": 0.0, "resource": "", "bytes": 0.0, "capacity_bps": 0.0}
-    for name in sorted(run.wire_bytes):
-        t = run.wire_bytes[name] / run.capacity[name]
+    # with lifecycle events, the counters of the commissioning alone (not the events')
+    com = run.commission or {}
+    moved = com.get("wire_bytes", run.wire_bytes)
+    for name in sorted(moved):
+        t = moved[name] / run.capacity[name]
         if t > bound["seconds"]:
-            bound = {"seconds": t, "resource": name, "bytes": run.wire_bytes[name],
+            bound = {"seconds": t, "resource": name, "bytes": moved[name],
                      "capacity_bps": run.capacity[name] * 8}
     bound["not_ready"] = int((servers["outcome"] != "ok").sum())
     makespan = float(done.max()) if done.size else math.nan
@@ -277,11 +280,15 @@ def summarize(
              for name, pool in run.workers.items()]
     # orchestrators' workers and admission caps: saturated while requests wait for them
     caps += [(label, pool, size) for label, (pool, size) in sorted(run.caps.items())]
-    saturated, max_flows = dict(run.saturated), dict(run.max_flows)
-    first_last = dict(run.first_last)  # copies: the run's own counters stay the engine's
+    saturated = dict(com.get("saturated", run.saturated))
+    max_flows = dict(com.get("max_flows", run.max_flows))
+    # copies: the run's own counters stay the engine's
+    first_last = dict(com.get("first_last", run.first_last))
+    until = com.get("end", math.inf)
     in_span: dict[str, float] = {}  # seconds saturated between t0 and t0 + makespan
     for label, cap, size in caps:
-        spans = _occupancy(cap.full, cap.env.now)
+        spans = [(a, min(b, until)) for a, b in _occupancy(cap.full, cap.env.now)
+                 if a < until]
         secs = sum(b - a for a, b in spans)
         if secs > 0:
             saturated[label] = secs
@@ -408,7 +415,9 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 def write_outputs(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: pd.DataFrame,
                   timeline: pd.DataFrame, only: frozenset[str] | None = None,
-                  records: str = "auto", parallel: bool | None = None) -> Path:
+                  records: str = "auto", parallel: bool | None = None,
+                  events: pd.DataFrame | None = None,
+                  event_phases: pd.DataFrame | None = None) -> Path:
     """Write the records, ``summary.json`` and the report into the directory ``out_dir``.
 
     ``out_dir`` is a staging directory (:class:`netbootsim.plan.outdir.OutputDir` renames it
@@ -426,6 +435,10 @@ def write_outputs(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: p
     which take little time: there the child would gain nothing and hold memory of its
     own beside the parent's (the report's, and the pages of the shared heap it touches),
     which a peak RSS read as the larger process's does not show.
+
+    ``events``, ``event_phases``: a run with lifecycle events: its ``events.csv`` and
+    ``event-phases.csv`` (always CSV: one row per server an event touched, and their
+    boots' phases); the report gains the events' section.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -441,13 +454,16 @@ def write_outputs(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: p
     def figures() -> list[str]:
         from ..report import draw_figures
 
-        return draw_figures(out_dir, summary, servers, phases, shown)
+        return draw_figures(out_dir, summary, servers, phases, shown, events)
 
     if parallel is None:
         parallel = "csv" in formats and len(phases) >= PARALLEL_REPORT_ROWS
     report = want("report.html")
     context = None
     with beside(figures, fork=parallel) if report else nullcontext() as drawn:
+        for name, frame in (("events", events), ("event-phases", event_phases)):
+            if frame is not None and want(f"{name}.csv"):
+                write_csv(frame, out_dir / f"{name}.csv")
         for name, frame in (("servers", servers), ("phases", phases), ("timeline", timeline)):
             if want(f"{name}.csv") and ("csv" in formats or name == "timeline"):
                 write_csv(frame, out_dir / f"{name}.csv")
@@ -459,9 +475,10 @@ def write_outputs(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: p
         if report and parallel:  # the report's text, while the figures are drawn
             from ..report.content import build_context
 
-            context = build_context(summary, servers, phases, records_file)
+            context = build_context(summary, servers, phases, records_file, events)
     if report:
         from ..report import write_pages
 
-        write_pages(out_dir, summary, servers, phases, drawn.value, records_file, context)
+        write_pages(out_dir, summary, servers, phases, drawn.value, records_file, context,
+                    events)
     return out_dir

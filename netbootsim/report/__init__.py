@@ -45,6 +45,10 @@ _CAPTIONS = {
                     "Share of capacity in use on the busiest resources, sampled when rates "
                     "change, at most about 200 samples per decade of time (each sample "
                     "holds until the next)."),
+    "lifecycle": ("Lifecycle events",
+                  "For each demand, the servers it wants (dashed) and the pool's servers "
+                  "ready (the time-to-capacity curve); for each reprovision, the servers it "
+                  "reboots and those ready again (events.csv)."),
 }
 
 
@@ -104,10 +108,12 @@ def write_report(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: pd
 
 
 def draw_figures(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: pd.DataFrame,
-                 timeline: pd.DataFrame | None = None) -> list[str]:
+                 timeline: pd.DataFrame | None = None,
+                 events: pd.DataFrame | None = None) -> list[str]:
     """The report's first half: draw its figures into ``out_dir`` as PNG files.
 
-    Arguments as :func:`write_report`'s. Returns the figures drawn (``"cdf"``...), in
+    Arguments as :func:`write_report`'s; ``events``: a run's lifecycle events' rows
+    (``events.csv``), for their figure. Returns the figures drawn (``"cdf"``...), in
     the report's order; one with nothing to show is left out. The second half,
     :func:`write_pages`, needs none of matplotlib: the two can run side by side.
     """
@@ -118,7 +124,8 @@ def draw_figures(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: pd
     pngs = {"cdf": lambda: figures.cdf_png(summary, servers),
             "fleet": lambda: figures.fleet_png(summary, servers, phases),
             "phases": lambda: figures.phases_png(phases, servers),
-            "utilisation": lambda: figures.utilisation_png(timeline)}
+            "utilisation": lambda: figures.utilisation_png(timeline),
+            "lifecycle": lambda: figures.lifecycle_png(summary, events)}
     drawn = []
     for key, draw in pngs.items():
         png = draw()
@@ -130,7 +137,8 @@ def draw_figures(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: pd
 
 def write_pages(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: pd.DataFrame,
                 drawn: list[str], records_file: str = "servers.csv",
-                context: dict | None = None) -> tuple[Path, Path]:
+                context: dict | None = None, events: pd.DataFrame | None = None
+                ) -> tuple[Path, Path]:
     """The report's second half: ``report.md`` and ``report.html`` around the figures.
 
     ``drawn``: what :func:`draw_figures` returned (its PNGs are read from ``out_dir``);
@@ -139,7 +147,7 @@ def write_pages(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: pd.
     """
     out_dir = Path(out_dir)
     if context is None:
-        context = build_context(summary, servers, phases, records_file)
+        context = build_context(summary, servers, phases, records_file, events)
     shown = []
     for key in drawn:
         png = (out_dir / f"{key}.png").read_bytes()

@@ -355,5 +355,34 @@ def build_compare_context(runs: list[Run], changes: dict[str, str] | None = None
         "replicated": replicated_any,
         "failures": _failure_rows(runs),
         "phases": _phase_rows(runs),
+        "lifecycle": _lifecycle_rows(runs),
         "names": [r.name for r in runs],
     }
+
+
+#: What each kind of lifecycle event is compared by (``summary["lifecycle"]``).
+_EVENT_MEASURE = {"replace": ("time_to_restore", "time to restore service"),
+                  "reprovision": ("time_to_capacity", "time until all are ready again"),
+                  "demand": ("max_lag", "capacity's largest lag behind the demand")}
+
+
+def _lifecycle_rows(runs: list[Run]) -> list[dict]:
+    """One row per lifecycle event any run has, in time order: its measure in each run."""
+    names: dict[str, tuple[float, str]] = {}
+    for r in runs:
+        for name, e in (r.summary.get("lifecycle") or {}).items():
+            names.setdefault(name, (fmt.number(e.get("at")) or 0.0, str(e.get("kind"))))
+    rows = []
+    for name, (_at, kind) in sorted(names.items(), key=lambda kv: (kv[1][0], kv[0])):
+        key, what = _EVENT_MEASURE.get(kind, ("done", "done"))
+        cells = []
+        for r in runs:
+            e = (r.summary.get("lifecycle") or {}).get(name)
+            value = fmt.number(e.get(key)) if e else None
+            missing = [f"{e[k]} {k}" for k in ("failed", "skipped", "unfinished")
+                       if e and e.get(k)]
+            cells.append(fmt.DASH if e is None else
+                         fmt.duration(value) + (f" ({', '.join(missing)})" if missing else "")
+                         if value is not None else ", ".join(missing) or fmt.DASH)
+        rows.append({"event": name, "kind": kind, "what": what, "cells": cells})
+    return rows

@@ -672,8 +672,40 @@ def _services(s: dict) -> list[dict]:
 
 
 
+def _lifecycle(s: dict) -> list[dict]:
+    """The lifecycle events' table (``summary["lifecycle"]``), one row per event."""
+    rows = []
+    for name, e in (s.get("lifecycle") or {}).items():
+        kind = e.get("kind")
+        missing = [f"{e[k]} {k}" for k in ("failed", "skipped", "unfinished") if e.get(k)]
+        if kind == "replace":
+            restored = fmt.number(e.get("time_to_restore"))
+            result = (f"{e.get('node')} failed; {e.get('standby')} took its identity and "
+                      + (f"served after {fmt.duration(restored)}" if restored is not None
+                         else "did not get ready"))
+        elif kind == "reprovision":
+            done = fmt.number(e.get("done"))
+            result = (f"the {e.get('ready')} it rebooted ready again after "
+                      f"{fmt.duration(done)}" if done is not None else
+                      f"{e.get('ready')} of {e.get('servers')} ready again")
+        else:
+            lag = fmt.number(e.get("max_lag"))
+            steps = len(e.get("curve") or [])
+            result = (f"{steps} demand steps; capacity at most {fmt.duration(lag)} behind "
+                      "the demand" if lag is not None else
+                      f"{steps} demand steps; the pool never met "
+                      + ("some of them" if steps > 1 else "it"))
+        rows.append({"event": name, "kind": kind, "at": fmt.duration(e.get("at")),
+                     "servers": fmt.count(e.get("servers")),
+                     "ready": fmt.count(e.get("ready")),
+                     "not_ready": ", ".join(missing) or "none",
+                     "p50": fmt.duration(e.get("p50")), "result": result})
+    return rows
+
+
 def build_context(summary: dict, servers: pd.DataFrame, phases: pd.DataFrame,
-                  records_file: str = "servers.csv") -> dict:
+                  records_file: str = "servers.csv", events: pd.DataFrame | None = None
+                  ) -> dict:
     """Everything the templates show, formatted, from the summary and the frames.
 
     Args:
@@ -681,6 +713,8 @@ def build_context(summary: dict, servers: pd.DataFrame, phases: pd.DataFrame,
         servers: one row per server (per replication, with a ``replication`` column).
         phases: the phase records frame.
         records_file: the file holding every server's row, which a capped table names.
+        events: a run with lifecycle events: their rows (``events.csv``); the section
+            itself is from ``summary["lifecycle"]``, the frame only says it exists.
 
     Returns:
         A dict of strings and lists of row dicts; figures are added by the caller.
@@ -719,6 +753,7 @@ def build_context(summary: dict, servers: pd.DataFrame, phases: pd.DataFrame,
         "failure_timing": _failure_timing(fails, replication_count(servers) > 1),
         "services": _services(s),
         "costs": cost_rows(s),
+        "lifecycle": _lifecycle(s) if events is not None else [],
         "not_ready": not_ready,
         "more_servers": more_servers,
         "phase_stats": _phase_stats(s, phases, order),

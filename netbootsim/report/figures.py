@@ -34,7 +34,7 @@ from .spread import (
 __all__ = ["DPI", "RC", "MAX_GROUPS", "MAX_RESOURCES", "MAX_REPLICATION_LINES", "TIME_GRID",
            "LOG_SPAN",
            "busiest", "cdf_png", "compare_cdf_png", "fleet_png", "phases_png",
-           "utilisation_png"]
+           "utilisation_png", "lifecycle_png"]
 
 #: Resolution of every figure (dots per inch).
 DPI = 100
@@ -368,4 +368,50 @@ def compare_cdf_png(runs: list[tuple[str, dict, pd.DataFrame]]) -> bytes:
         ax.set_ylabel("fleet ready")
         ax.set_title("Completion time, run by run")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        return _png(fig)
+
+
+def lifecycle_png(summary: dict, events: pd.DataFrame | None) -> bytes | None:
+    """Servers ready against time for each ``demand`` and ``reprovision`` event.
+
+    A demand's panel draws its curve (servers wanted) and the pool's servers ready
+    (the time-to-capacity curve); a reprovision's, the servers it reboots and those
+    ready again. Time is since the run's start, in hours past two hours.
+
+    Returns:
+        The PNG file's bytes, or ``None`` without such events.
+    """
+    block = summary.get("lifecycle") or {}
+    shown = [(n, e) for n, e in block.items() if e.get("kind") in ("demand", "reprovision")]
+    if events is None or not shown:
+        return None
+    with _style():
+        fig = _figure(8.5, 2.4 * len(shown) + 0.4)
+        axes = fig.subplots(len(shown), 1, squeeze=False)[:, 0]
+        for ax, (name, e) in zip(axes, shown, strict=True):
+            rows = events[(events["event"] == name) & (events["role"] != "failed")]
+            ready = np.sort(rows.loc[rows["outcome"] == "ok", "ready"].to_numpy(float))
+            at = float(e["at"])
+            want_t = [float(c["at"]) for c in e.get("curve") or []] or [at]
+            want_n = [int(c["servers"]) for c in e.get("curve") or []] or [int(e["servers"])]
+            right = max([*want_t, *(ready[-1:] if ready.size else [at])])
+            right += max(0.04 * (right - min(want_t[0], at)), 1.0)
+            scale, unit = (3600.0, "h") if right > 7200 else (1.0, "s")
+            xs = np.concatenate([[min(want_t[0], at)], ready, [right]]) / scale
+            ys = np.concatenate([[0], np.arange(1, ready.size + 1), [ready.size]])
+            ax.step(np.concatenate([want_t, [right]]) / scale, [*want_n, want_n[-1]],
+                    where="post", color="#444", ls="--", lw=1.4,
+                    label="servers wanted" if e["kind"] == "demand" else
+                    "servers reprovisioned")
+            ax.step(xs, ys, where="post", color="#2a9d8f", lw=1.8,
+                    label="servers ready" + (" (pool)" if e["kind"] == "demand" else
+                                             " again"))
+            ax.set_xlim(min(want_t[0], at) / scale, right / scale)
+            ax.set_ylim(0, max([*want_n, int(ready.size), 1]) * 1.08)
+            ax.set_xlabel(f"time since the run's start ({unit})")
+            ax.set_ylabel("servers")
+            ax.set_title(f"{name}: " + ("time to capacity against the demand"
+                                         if e["kind"] == "demand" else
+                                         "servers ready again after the reboot"))
+            ax.legend(loc="lower right", frameon=False)
         return _png(fig)

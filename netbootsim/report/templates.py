@@ -117,6 +117,22 @@ At the scenario's own prices: **{{ costs.total }}**.
 {% endfor %}
 
 {% endif %}
+{% if lifecycle %}
+## Lifecycle events
+
+After (or while) the fleet is commissioned; each server's part is a row of events.csv, its \
+boot's phases are in event-phases.csv (stages named event:stage), and none of them is in \
+the fleet's figures and tables above. "p50" is the median time from the event's ask to a \
+server's ready.
+
+| event | kind | at | servers | ready | not ready | p50 | result |
+|---|---|--:|--:|--:|---|--:|---|
+{% for e in lifecycle %}
+| {{ e.event | cell }} | {{ e.kind }} | {{ e.at }} | {{ e.servers }} | {{ e.ready }} | \
+{{ e.not_ready }} | {{ e.p50 }} | {{ e.result | cell }} |
+{% endfor %}
+
+{% endif %}
 ## Failures
 
 {% if failures %}
@@ -313,6 +329,19 @@ each spent in each phase (every attempt counted), and where each lost most again
 <td class="n">{{ c.amount }}</td></tr>
 {% endfor %}</table>
 {% endif %}
+{% if lifecycle %}
+<h2>Lifecycle events</h2>
+<p>After (or while) the fleet is commissioned; each server's part is a row of events.csv,
+its boot's phases are in event-phases.csv (stages named event:stage), and none of them is
+in the fleet's figures and tables above. "p50" is the median time from the event's ask to
+a server's ready.</p>
+<table><tr><th>event</th><th>kind</th><th class="n">at</th><th class="n">servers</th>
+<th class="n">ready</th><th>not ready</th><th class="n">p50</th><th>result</th></tr>
+{% for e in lifecycle %}<tr><td>{{ e.event }}</td><td>{{ e.kind }}</td>
+<td class="n">{{ e.at }}</td><td class="n">{{ e.servers }}</td><td class="n">{{ e.ready }}</td>
+<td>{{ e.not_ready }}</td><td class="n">{{ e.p50 }}</td><td>{{ e.result }}</td></tr>
+{% endfor %}</table>
+{% endif %}
 <h2>Failures</h2>
 {% if failures %}
 {% if failure_timing %}<p>{{ failure_timing }}</p>{% endif %}
@@ -445,6 +474,22 @@ Mean seconds per server in each phase, every attempt counted, phases in boot ord
 | {{ p.phase | cell }} |{% for c in p.cells %} {{ c }} |{% endfor %}
 
 {% endfor %}
+{% if lifecycle %}
+
+## Lifecycle events
+
+Each event of the runs, by what answers it (each run's report has the details).
+
+| event | kind | measure |{% for n in names %} {{ n | cell }} |{% endfor %}
+
+|---|---|---|{% for n in names %}--:|{% endfor %}
+
+{% for e in lifecycle %}
+| {{ e.event | cell }} | {{ e.kind }} | {{ e.what }} |\
+{% for c in e.cells %} {{ c | cell }} |{% endfor %}
+
+{% endfor %}
+{% endif %}
 """
 
 COMPARE_HTML = """\
@@ -514,6 +559,15 @@ replications with their 95 % intervals in brackets.</p>{% endif %}
 {% for p in phases %}<tr{% if p.nested %} class="nested"{% endif %}><td>{{ p.phase }}</td>
 {% for c in p.cells %}<td class="n">{{ c }}</td>{% endfor %}</tr>
 {% endfor %}</table>
+{% if lifecycle %}
+<h2>Lifecycle events</h2>
+<p>Each event of the runs, by what answers it (each run's report has the details).</p>
+<table><tr><th>event</th><th>kind</th><th>measure</th>
+{% for n in names %}<th class="n">{{ n }}</th>{% endfor %}</tr>
+{% for e in lifecycle %}<tr><td>{{ e.event }}</td><td>{{ e.kind }}</td><td>{{ e.what }}</td>
+{% for c in e.cells %}<td class="n">{{ c }}</td>{% endfor %}</tr>
+{% endfor %}</table>
+{% endif %}
 </body>
 </html>
 """

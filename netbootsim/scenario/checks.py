@@ -23,6 +23,7 @@ from .schema import (
     Fault,
     FleetGroup,
     Image,
+    LifeEvent,
     Run,
     ScenarioModel,
     Service,
@@ -49,6 +50,7 @@ class Parts:
         images: valid images by name.
         fleet: valid groups with their index.
         faults: valid faults with their index.
+        events: valid lifecycle events with their index.
         run: the run section, if valid.
         service_kinds: every declared service name, to its kind text (if any).
         image_names: every declared image name.
@@ -59,6 +61,7 @@ class Parts:
     images: dict[str, Image] = field(default_factory=dict)
     fleet: list[tuple[int, FleetGroup]] = field(default_factory=list)
     faults: list[tuple[int, Fault]] = field(default_factory=list)
+    events: list[tuple[int, LifeEvent]] = field(default_factory=list)
     run: Run | None = None
     service_kinds: dict[str, Any] = field(default_factory=dict)
     service_hosts: dict[str, str] = field(default_factory=dict)
@@ -113,6 +116,7 @@ def split_parts(tree: dict, model: ScenarioModel | None) -> Parts:
         parts.topology, parts.run = model.topology, model.run
         parts.services, parts.images = dict(model.services), dict(model.images)
         parts.fleet, parts.faults = list(enumerate(model.fleet)), list(enumerate(model.faults))
+        parts.events = list(enumerate(model.events))
         parts.service_hosts = {k: v.host for k, v in model.services.items()}
         parts.group_refs, parts.fault_refs = list(parts.fleet), list(parts.faults)
         parts.costs = model.costs
@@ -130,7 +134,8 @@ def split_parts(tree: dict, model: ScenarioModel | None) -> Parts:
     for name, raw in raw_images.items():
         if isinstance(name, str) and (img := _try(Image.model_validate, raw)):
             parts.images[name] = img
-    for key, cls, out in (("fleet", FleetGroup, parts.fleet), ("faults", Fault, parts.faults)):
+    for key, cls, out in (("fleet", FleetGroup, parts.fleet), ("faults", Fault, parts.faults),
+                          ("events", LifeEvent, parts.events)):
         items = tree.get(key)
         for i, raw in enumerate(items if isinstance(items, list) else []):
             if (item := _try(cls.model_validate, raw)) is not None:

@@ -24,6 +24,7 @@ from ..topology import Topology
 from .api_checks import api_checks, scenario_dir
 from .checks import split_parts, static_checks
 from .each_site import expand_sites
+from .event_checks import event_checks
 from .messages import error_problems
 from .overrides import apply_overrides
 from .place import (
@@ -40,7 +41,7 @@ from .source import Origin, read_yaml, to_plain
 
 __all__ = ["Scenario", "load_scenario"]
 
-_SECTIONS = "topology, services, images, fleet, faults, run, costs, variants"
+_SECTIONS = "topology, services, images, fleet, faults, events, run, costs, variants"
 
 
 class Scenario(ScenarioModel):
@@ -227,6 +228,7 @@ def _validate(tree: Any, origin: Origin, *, overrides: Sequence[str], name: str,
                 g.name for _, g in parts.group_refs if g.name is not None))
             issues += cost_target_checks(topo, parts.costs, set(parts.service_kinds))
             issues += san_target_checks(topo, servers, parts.fleet, parts.services or {})
+            issues += event_checks(parts, servers)
             placed = topo, servers
     problems += [origin.problem(p, m) for p, m in issues]
     problems += api_checks(parts, origin)

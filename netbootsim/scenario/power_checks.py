@@ -27,6 +27,7 @@ POLICY_FIELDS: dict[str | None, tuple[str, ...]] = {
     "random": ("window",),
     "per-rack": ("interval",),
     "admission": ("max_booting", "scope"),
+    "standby": (),
 }
 #: The fields a policy cannot do without.
 REQUIRED: dict[str | None, tuple[str, ...]] = {

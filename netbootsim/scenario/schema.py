@@ -796,7 +796,10 @@ class PowerOn(Section):
     * ``per-rack``: rack after rack (PDU outlets), ``interval`` apart;
     * ``admission``: at most ``max_booting`` servers booting at once (``scope``:
       ``group``, or ``fleet`` shared by every group so scoped), the next one powered on
-      when one is ready or has failed.
+      when one is ready or has failed;
+    * ``standby``: powered off until a lifecycle event asks for them (``events``: a
+      ``replace`` names one, a ``demand`` draws from the group); they are not part of
+      the fleet's commissioning (``servers.csv``), their boots are the events' rows.
 
     Attributes:
         policy: one of the above (``None``: ``at``/``per_second``/``rack_interval``).
@@ -815,7 +818,7 @@ class PowerOn(Section):
     """
 
     policy: Literal["all-at-once", "stagger", "batches", "random", "per-rack",
-                    "admission"] | None = None
+                    "admission", "standby"] | None = None
     at: Time = 0.0
     per_second: Annotated[float, Field(gt=0)] | None = None
     rack_interval: Time = 0.0
@@ -1019,6 +1022,69 @@ class Fault(Section):
     times: Annotated[int, Field(ge=1, le=10000)] | None = None
 
 
+class DemandPoint(Section):
+    """One step of a demand curve: from ``at`` on, ``servers`` of the pool are wanted.
+
+    Attributes:
+        at: when the demand steps (s from the run's start).
+        servers: how many of the pool's servers are wanted from then on (in all, not
+            more).
+    """
+
+    at: Time
+    servers: Annotated[int, Field(ge=0)]
+
+
+class LifeEvent(Section):
+    """Something that happens to the fleet after (or while) it is commissioned.
+
+    Each field belongs to its kinds (:mod:`netbootsim.fleet.events`):
+
+    * ``replace``: the server ``node`` fails at ``at`` and stays down; its identity (MAC,
+      SMBIOS serial, asset tag and UUID as DHCP and the provisioning API see them), its
+      group's boot (script, images, SAN mapping) and its stages move to the server
+      ``standby`` (of a group whose ``power_on.policy`` is ``standby``), which is powered
+      on then and boots as it: the time to restore service is the standby's ready time
+      less ``at``.
+    * ``reprovision``: at ``at``, the first ``count`` servers of ``group`` (all by
+      default), those ready then, reboot into another boot: ``script``, ``images``,
+      ``server`` and ``stages`` replace their group's (each optional: the group's own by
+      default). It ends when the last of them is ready again.
+    * ``demand``: a load asks for servers of the standby ``group`` (a pool powered off
+      until wanted): at each point of ``curve`` the number wanted steps to its
+      ``servers``, and that many of the pool (in the fleet's order) are powered on; the
+      report gives the time-to-capacity curve (servers ready) against the demand.
+
+    Attributes:
+        kind: ``replace``, ``reprovision`` or ``demand``.
+        name: the event's name in records and reports (default ``<kind>-<n>``, its
+            position among the events, from 1).
+        at: ``replace``, ``reprovision``: when it happens (s from the run's start).
+        node: ``replace``: the server that fails.
+        standby: ``replace``: the standby server that takes its place.
+        group: ``reprovision``: the group whose servers reboot; ``demand``: the standby
+            pool.
+        count: ``reprovision``: how many of the group's servers (the first, in fleet
+            order).
+        script, images, server, stages: ``reprovision``: the new boot (as a fleet
+            group's fields).
+        curve: ``demand``: its steps, in time order.
+    """
+
+    kind: Literal["replace", "reprovision", "demand"]
+    name: Name | None = None
+    at: Time = 0.0
+    node: Name | None = None
+    standby: Name | None = None
+    group: Name | None = None
+    count: PosInt | None = None
+    script: str | None = None
+    images: list[str] | None = None
+    server: Name | None = None
+    stages: list[Stage] | None = None
+    curve: list[DemandPoint] | None = None
+
+
 class Run(Section):
     """How to run.
 
@@ -1108,6 +1174,7 @@ class ScenarioModel(Section):
     images: dict[str, Image] = {}
     fleet: Annotated[list[FleetGroup], Field(min_length=1)]
     faults: list[Fault] = []
+    events: list[LifeEvent] = []
     run: Run = Run()
     costs: Costs | None = None
     #: Named variants for ``netbootsim compare``: name -> {field path: value}, each

@@ -4,7 +4,8 @@ A misspelt command in a group's ``script:`` fails every server of the group, but
 when the script runs. Here every script the scenario carries in its text is read by
 :mod:`netbootsim.ipxe.lint`: a group's ``script`` (against the iPXE build the group
 runs: its ``build``, else its profile's), an image's ``script`` and an API's plain
-``script`` (any group may fetch those: every command of iPXE). The lint's errors are
+``script`` (any group may fetch those: every command of iPXE), and a ``reprovision``
+event's ``script`` (against its group's build). The lint's errors are
 the scenario's errors; its warnings are warnings. A problem is located at the file line
 of the script line (line by line in a ``script: |`` block, else the field's own line).
 
@@ -49,6 +50,12 @@ def lint_scripts(parts, origin: Origin) -> tuple[list[Problem], list[Problem]]:
         if g.script is not None and g.boot != "pxe" and \
                 (g.build is None or g.build in BUILDS):
             todo.append((("fleet", i, "script"), g.script, _group_build(g)))
+    groups = dict((g.name, g) for _, g in parts.fleet)
+    for i, ev in parts.events:  # a reprovision's new script, on its group's build
+        g = groups.get(ev.group or "")
+        if ev.kind == "reprovision" and ev.script is not None and g is not None and \
+                g.boot != "pxe" and (g.build is None or g.build in BUILDS):
+            todo.append((("events", i, "script"), ev.script, _group_build(g)))
     for name, img in parts.images.items():
         if img.script is not None:
             todo.append((("images", name, "script"), img.script, "all"))

@@ -25,3 +25,7 @@ def test_shipped_scenario_matches_its_results(tmp_path, scenario):
     assert got == json.loads(golden.read_text())
     for name in ("servers.csv", "phases.csv"):
         assert (out / name).read_bytes() == (golden.parent / name).read_bytes(), name
+    for name in ("events.csv", "event-phases.csv"):  # a scenario with lifecycle events
+        assert (out / name).is_file() == (golden.parent / name).is_file(), name
+        if (out / name).is_file():
+            assert (out / name).read_bytes() == (golden.parent / name).read_bytes(), name

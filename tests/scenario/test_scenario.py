@@ -302,9 +302,9 @@ def test_duplicate_key_has_its_line():
         ("# only a comment\n", "empty scenario; expected a mapping with the sections "
                               "topology, services, images, fleet, faults, run"),
         ("- a\n- b\n", "1: the top level must be a mapping of sections (topology, services, "
-                       "images, fleet, faults, run, costs, variants), got list"),
+                       "images, fleet, faults, events, run, costs, variants), got list"),
         ("just text\n", "1: the top level must be a mapping of sections (topology, services, "
-                        "images, fleet, faults, run, costs, variants), got str"),
+                        "images, fleet, faults, events, run, costs, variants), got str"),
     ],
 )
 def test_not_a_scenario(tmp_path, content, expected):
@@ -381,7 +381,7 @@ def test_override_errors_are_reported_with_set_origin():
                       "seed, engine, full_recompute, buffer, host_queue, until, out, "
                       "deadline, replications, until_ci, max_replications"),
         ("runn.seed=3", "runn: unknown field 'runn' (did you mean 'run'?); expected one of: "
-                        "topology, services, images, fleet, faults, run, costs, variants"),
+                        "topology, services, images, fleet, faults, events, run, costs, variants"),
         ("fleet[3].count=1", "fleet[3]: index 3 out of range: fleet has 1 entries"),
         ("fleet.x.count=1", "fleet: fleet is a list; give an index, e.g. fleet[0]"),
         ("services.http9.workers=1", "services.http9: no entry 'http9' in services (did you "
