@@ -67,10 +67,13 @@ def registry() -> list[tuple[str, str, str, str]]:
          "target's IOPS and disks; a target nobody answers fails the attach after 15 s "
          "(SAN_COMMAND_TIMEOUT); a login past a target's sessions is retried 10 times, "
          "5 s apart (SAN_DEFAULT_RETRIES, SAN_REOPEN_DELAY_SECS); a target down: iPXE "
-         "retries every 5 s or reopens on the next path, the OS finds out in 15 s and "
-         "fails after 120 s (open-iscsi)",
+         "retries every 5 s (an AoE or FCoE target after its 15 s command timeout) or "
+         "reopens on the next path, the OS finds out in 15 s and fails after 120 s "
+         "(open-iscsi; FCoE: at once by the fabric's RSCN, then 60 s, the FC transport's "
+         "dev_loss_tmo)",
          "lab/traces4 [lab-traces]; Citrix CTX135986 [citrix-ctx135986]; core/sanboot.c "
-         "[ipxe-src]; RFC 4173 [rfc4173]; iscsid.conf [open-iscsi]"),
+         "[ipxe-src]; RFC 4173 [rfc4173]; iscsid.conf [open-iscsi]; "
+         "scsi_transport_fc.c [linux-fc]; FC-LS [fc-ls]"),
         ("client", "imgverify", "the profile's imgverify_time + image size / imgverify_rate, "
          "trusted or refused (37.6 ms + size / 19.17 MB/s in ipxe-current-bios, QEMU TCG's; "
          "no time in profiles not measured)", "lab/traces5, docs/calibration.md "

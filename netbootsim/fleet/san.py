@@ -1,21 +1,25 @@
-"""SAN boot: iSCSI and AoE targets, and what a server booting from one reads.
+"""SAN boot: iSCSI, AoE and FCoE targets, and what a server booting from one reads.
 
-A target (a scenario service of ``kind: iscsi`` or ``aoe``) serves a disk. iPXE's
-``sanhook``/``sanboot`` (:mod:`netbootsim.ipxe.san_cmd`) reach it through
+A target (a scenario service of ``kind: iscsi``, ``aoe`` or ``fcoe``) serves a disk.
+iPXE's ``sanhook``/``sanboot`` (:mod:`netbootsim.ipxe.san_cmd`) reach it through
 :meth:`San.hook` and :meth:`San.boot`, called by the server's iPXE world:
 
 * **attach**: the initiator's round trips (iSCSI: the TCP handshake, the login, READ
-  CAPACITY; AoE: the config query) plus the model's ``attach`` time (the lab's, under
-  QEMU TCG: docs/calibration.md). Several URIs on one line are paths to one drive: the
-  first that attaches is used (core/sanboot.c [ipxe-src]). A URI no target answers
-  fails after iPXE's SAN command timeout (``SAN_COMMAND_TIMEOUT``, 15 s, core/sanboot.c:58
-  [ipxe-src]): an iSCSI host with no such target, or an AoE shelf.slot not in the
-  server's L2 domain (AoE is Ethernet: it is not routed).
+  CAPACITY; AoE: the config query; FCoE: FIP, the fabric and port logins, the name
+  server's query, the SCSI probes: 9) plus the model's ``attach`` time (the lab's, under
+  QEMU TCG: docs/calibration.md; FCoE's assumed the same as iSCSI's). Several URIs on
+  one line are paths to one drive: the first that attaches is used (core/sanboot.c
+  [ipxe-src]). A URI no target answers fails after iPXE's SAN command timeout
+  (``SAN_COMMAND_TIMEOUT``, 15 s, core/sanboot.c:58 [ipxe-src]): an iSCSI host with no
+  such target, or an AoE shelf.slot or an FCoE WWN not in the server's L2 domain (AoE
+  and FCoE are Ethernet: they are not routed).
 * **the boot loader's reads** (``sanboot``): ``loader`` bytes, one command at a time
   (iPXE's SAN drive waits for each, core/sanboot.c:598-634), each at most the
-  protocol's command size (iSCSI 256 KiB, AoE 1 KiB): a lock-step flow whose bound is
-  one request per round trip plus the target's time per request and the client's
-  (the firmware profile's ``san_read_time + bytes / san_read_rate``).
+  protocol's command size (iSCSI 256 KiB, AoE 1 KiB, FCoE none: the loader's own
+  request), counted in its frames (:func:`netbootsim.protocols.san.wire_bytes`): a
+  lock-step flow whose bound is one request per round trip plus the target's time per
+  request and the client's (the firmware profile's ``san_read_time + bytes /
+  san_read_rate``).
 * **the OS's reads** after the hand-over (:meth:`San.os_reads`, called by the stage once
   iPXE has handed over): ``os`` bytes at the OS's demand, ``os_iops`` requests of
   ``os_request`` bytes a second.
@@ -27,17 +31,21 @@ booting from one array share them, and a saturated array shows as the bottleneck
 A target down (a ``service-down`` fault) refuses the attach as a full one does. Down
 during the reads, it is handled as the lab saw iPXE do it (docs/calibration.md, the SAN
 section) and as open-iscsi does: the boot loader's reads stop (an iSCSI connection is
-refused at once, an AoE command times out after 15 s); with another path hooked, iPXE
+refused at once, an AoE or FCoE command times out after 15 s); with another path
+hooked, iPXE
 reopens the drive on it 5 s later and the reads go on there; without one it retries
 every 5 s, for as long as the target is away (the lab's console stayed silent) and goes
 on when it is back. The OS's reads find the failure after the initiator's ping times out
 (15 s); with another path they go on there at once (dm-multipath), else the session must
-be back within open-iscsi's replacement timeout (120 s) or the OS's I/O fails. (A
+be back within open-iscsi's replacement timeout (120 s) or the OS's I/O fails (FCoE: the
+fabric's RSCN tells the OS at once, and its FC transport fails the I/O after its
+``dev_loss_tmo``, 60 s: :func:`netbootsim.protocols.san.os_timers`). (A
 failover takes no session of the other target: its ``sessions`` count the attaches.)
 A target's ``sessions`` limit refuses logins past it: iPXE reopens the device 5 s later,
 10 times, and fails the attach after the last (core/sanboot.c [ipxe-src]); a server
-holds its session while it runs from the disk. Not modelled yet: FCoE, writes, and an AoE
-OS initiator's own timers (open-iscsi's are used for both).
+holds its session while it runs from the disk. Not modelled yet: writes, an AoE OS
+initiator's own timers (open-iscsi's are used), multi-hop FCoE through FCoE switches, and
+FCoE's attach and read times (assumed the iSCSI target's: not measured here).
 """
 
 from __future__ import annotations
@@ -49,16 +57,17 @@ from dataclasses import dataclass
 import simpy
 
 from ..ipxe import errors
-from ..ipxe.sanpath import parse_san_uri
+from ..ipxe.sanpath import SAN_PATHS, named_targets, parse_san_uri
 from ..net import Flow, Resource
 from ..protocols import TransferResult
 from ..protocols.san import (
-    OS_NOOP_TIMEOUT,
-    OS_REPLACEMENT_TIMEOUT,
+    NOT_ROUTED,
     SAN_COMMAND_TIMEOUT,
     SAN_DEFAULT_RETRIES,
     SAN_REOPEN_DELAY,
-    WIRE_OVERHEAD,
+    loader_detect,
+    os_timers,
+    wire_bytes,
 )
 
 __all__ = ["SanBootSpec", "SanSpec", "San", "drive_reads", "SAN_COMMAND_TIMEOUT",
@@ -92,7 +101,7 @@ class SanSpec:
     """A SAN target of the run (:class:`netbootsim.scenario.schema.IscsiService`/``Aoe``)."""
 
     name: str
-    kind: str  # "iscsi" | "aoe"
+    kind: str  # "iscsi" | "aoe" | "fcoe"
     host: str
     latency: float
     attach: float
@@ -106,6 +115,7 @@ class SanSpec:
     slot: int = 0
     sessions: int | None = None
     array: str | None = None
+    wwn: str | None = None
 
 
 class San:
@@ -126,7 +136,7 @@ class San:
             # flows are counted in wire bytes (headers included) on every resource: the
             # target's own capacities, in data bytes, are scaled by its commands' headers
             frame = min(s.boot.os_request, s.max_request)
-            wire = (frame + WIRE_OVERHEAD[s.kind]) / frame
+            wire = wire_bytes(s.kind, frame) / frame
             own = []
             if s.iops is not None:
                 own.append(Resource(f"{name}:iops", s.iops * s.boot.os_request * wire))
@@ -157,29 +167,26 @@ class San:
         self.held[spec.name] -= 1
 
     def find(self, uri: str, server: str) -> tuple[SanSpec | None, str]:
-        """The target ``uri`` reaches from ``server``, or ``None`` and why not."""
+        """The target ``uri`` reaches from ``server``, or ``None`` and why not.
+
+        The path names its targets (:func:`netbootsim.ipxe.sanpath.named_targets`); an
+        AoE or FCoE target must share an L2 domain with the server (not routed).
+        """
         parsed = parse_san_uri(uri)
         if parsed is None:
-            return None, f"{uri}: not an iscsi: or aoe: root path"
-        kind, f = parsed
-        if kind == "iscsi":
-            host = f["server"].lower()
-            cands = [s for s in self.specs.values() if s.kind == "iscsi"
-                     and host in (s.host.lower(), s.name.lower())]
-            if not cands:
-                return None, f"no iSCSI target at {f['server']!r}"
-            named = [s for s in cands if s.iqn is None or s.iqn == f["iqn"]]
-            if not named:
-                return None, f"{f['server']} has no target {f['iqn']!r}"
-            return named[0], ""
-        cands = [s for s in self.specs.values() if s.kind == "aoe"
-                 and (s.shelf, s.slot) == (f["shelf"], f["slot"])]
+            return None, f"{uri}: not a SAN root path ({', '.join(SAN_PATHS.values())})"
+        named, why = named_targets(parsed, self.specs.items())
+        if not named:
+            return None, why
+        kind = parsed[0]
+        if kind not in NOT_ROUTED:
+            return named[0][1], ""
         mine = set(self.topology.domains_of(server))
-        near = [s for s in cands if mine & set(self.topology.domains_of(s.host))]
+        near = [t for _, t in named if mine & set(self.topology.domains_of(t.host))]
         if not near:
-            where = (f"{cands[0].name} is in another L2 domain (AoE is not routed)"
-                     if cands else "no such target")
-            return None, f"no AoE target e{f['shelf']}.{f['slot']} answers: {where}"
+            what = "AoE" if kind == "aoe" else "FCoE"
+            return None, (f"no {what} target {uri.partition(':')[2]} answers: "
+                          f"{named[0][0]} is in another L2 domain ({what} is not routed)")
         return near[0], ""
 
     def attach_time(self, spec: SanSpec, rtt: float) -> float:
@@ -205,9 +212,8 @@ class San:
                 request, bound = self.loader_bound(spec, route.rtt, profile)
             else:
                 request, bound = self.os_bound(spec)
-            per = WIRE_OVERHEAD[spec.kind]
             frame = min(request, spec.max_request)
-            factor = (frame + per) / frame
+            factor = wire_bytes(spec.kind, frame) / frame
             win = faults.down(spec.name, env.now)
             if win is None:
                 nxt = min((w.start for w in faults.service_down.get(spec.name, ())
@@ -235,9 +241,9 @@ class San:
             # the target is down: find out, then another path or wait for it
             t0 = env.now
             if stage == "loader":
-                detect = SAN_COMMAND_TIMEOUT if spec.kind == "aoe" else 0.0
+                detect = loader_detect(spec.kind)
             else:
-                detect = OS_NOOP_TIMEOUT
+                detect, give_up = os_timers(spec.kind)
             other = next((j for j in range(len(paths)) if j != i
                           and faults.down(paths[j][0].name, t0 + detect) is None), None)
             if other is not None:
@@ -249,10 +255,11 @@ class San:
                 i = other
                 continue
             back = win.end
-            if stage == "os" and back > t0 + detect + OS_REPLACEMENT_TIMEOUT:
-                yield env.timeout(detect + OS_REPLACEMENT_TIMEOUT)
+            if stage == "os" and back > t0 + detect + give_up:
+                yield env.timeout(detect + give_up)
                 why = (f"{spec.name} down, not back within the OS initiator's "
-                       f"replacement timeout ({OS_REPLACEMENT_TIMEOUT:g} s)")
+                       + (f"replacement timeout ({give_up:g} s)" if spec.kind != "fcoe"
+                          else f"dev_loss_tmo ({give_up:g} s)"))
                 note("san-outage", t0, env.now, why)
                 return TransferResult(spec.kind, start, env.now, nbytes - left, wire_moved,
                                       "failed", why), i

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from ..errors import one_line
 from .options import Command
-from .sanpath import parse_san_uri
+from .sanpath import SAN_PATHS, parse_san_uri
 from .script import Line, has_magic, split_command, split_commands, split_lines
 from .settings import strtoul
 from .spec import SPECS, Build, build_named
@@ -49,6 +49,8 @@ __all__ = ["Finding", "MAX_SCRIPT_BYTES", "check_file", "check_text"]
 MAX_SCRIPT_BYTES = 2**20
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+#: The SAN root paths' schemes, to the target kind each names (:mod:`.sanpath`).
+_SAN_SCHEMES = {"iscsi:": "iscsi", "aoe:": "aoe", "fcp:": "fcoe"}
 #: Commands whose arguments are URIs (or image names, which have no scheme).
 _URI_ARGS = {"imgfetch", "module", "initrd", "imgselect", "imgload", "kernel", "imgexec",
              "chain", "boot", "imgargs", "imgverify", "sanboot", "sanhook", "certstore",
@@ -227,11 +229,18 @@ def _check_command(ctx: _Context, line: Line, argv: list[str]) -> None:
                 ctx.error(at, f"the {ctx.build.name} build cannot open {m.group(1)}: URIs "
                           "(Operation not supported)")
             elif name.startswith("san") and "${" not in arg and \
-                    arg.lower().startswith(("iscsi:", "aoe:")) and parse_san_uri(arg) is None:
-                ctx.error(at, f"{arg}: not a SAN root path iPXE parses ("
-                          + ("iscsi:<server>:<protocol>:<port>:<lun>:<targetname>"
-                             if arg.lower().startswith("iscsi:") else "aoe:e<shelf>.<slot>")
-                          + "; Invalid argument)")
+                    arg.lower().startswith(tuple(_SAN_SCHEMES)) and parse_san_uri(arg) is None:
+                kind = _SAN_SCHEMES[arg.lower().partition(":")[0] + ":"]
+                ctx.error(at, f"{arg}: not a SAN root path iPXE parses ({SAN_PATHS[kind]}; "
+                          "Invalid argument)")
+            elif name.startswith("san") and arg.lower().startswith("fcoe:"):
+                ctx.error(at, f"{arg}: iPXE has no fcoe: URIs; an FCoE target is "
+                          f"{SAN_PATHS['fcoe']} (net/fcp.c)")
+            elif name.startswith("san") and arg.lower().startswith("fcp:") and \
+                    ctx.build.name != "all":
+                ctx.warning(at, f"{arg}: FCoE is off in iPXE's default build "
+                            "(NET_PROTO_FCOE, config/general.h): the binary must be built "
+                            "with it (build: all)")
     if name == "goto":
         _check_goto(ctx, at, args[0])
     elif name == "time":

@@ -37,6 +37,7 @@ from ..fleet.events import Demand, LifeEvent, Replace, Reprovision
 from ..fleet.san import SanBootSpec, SanSpec
 from ..fleet.spec import TLS_HANDSHAKE_RTTS, DnsSpec, OrchestratorSpec, PowerPolicy, TlsSpec
 from ..profiles import Profile, ProfileMix, get_profile, tuned
+from ..protocols.san import SAN_KINDS
 from ..runtime import reclaim
 from ..scenario.api_checks import scenario_dir
 from ..services.provisioning import DEFAULT_UNKNOWN, Provisioner, load_inventory
@@ -188,7 +189,7 @@ def fleet_inputs(built) -> FleetInputs:
                                    svc.check_timeout, svc.fast_interval, svc.down_interval,
                                    svc.model, KINDS["lb"].models[svc.model].health,
                                    svc.max_fails, svc.fail_timeout, svc.connect_timeout)
-        elif svc.kind in ("iscsi", "aoe"):
+        elif svc.kind in SAN_KINDS:
             model = KINDS[svc.kind].models[svc.model]
             b = svc.boot
             out.san[name] = SanSpec(
@@ -196,7 +197,8 @@ def fleet_inputs(built) -> FleetInputs:
                 model.max_request,
                 SanBootSpec(b.loader, b.loader_request, b.os, b.os_request, b.os_iops),
                 svc.iops, svc.bandwidth, getattr(svc, "iqn", None),
-                getattr(svc, "shelf", 0), getattr(svc, "slot", 0), svc.sessions, svc.array)
+                getattr(svc, "shelf", 0), getattr(svc, "slot", 0), svc.sessions, svc.array,
+                getattr(svc, "wwn", None))
         elif svc.kind == "orchestrator":
             out.orchestrators[name] = OrchestratorSpec(
                 name, svc.power_workers, svc.power_latency, svc.power_time,

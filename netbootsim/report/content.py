@@ -638,7 +638,7 @@ def _services(s: dict) -> list[dict]:
             if st.get("dropped"):
                 pressure.append(f"{fmt.count(st['dropped'])} dropped (too many clients "
                                 "waiting on one forward)")
-        if st.get("kind") in ("iscsi", "aoe"):
+        if "max_sessions_held" in st:  # a SAN target (the summary's _san_services)
             pressure = [f"{fmt.count(st.get('max_sessions_held', 0))} sessions held at most"]
             if st.get("refused_logins"):
                 pressure.append(f"{fmt.count(st['refused_logins'])} logins refused (every "

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from ..profiles import PROFILES, profile_names
+from ..protocols.san import SAN_KINDS
 from .fleet_checks import fleet_checks
 from .messages import suggest
 from .schema import (
@@ -280,19 +281,19 @@ def static_checks(parts: Parts) -> list[Issue]:
                 issues.append((("services", name, "tcp_cc"), "the packet engine's TCP "
                                "sender is NewReno (net/packet_tcp.py); bbr is modelled by "
                                "the flow engine only (run.engine: flow)"))
-            if getattr(svc, "kind", "") in ("iscsi", "aoe"):
+            if getattr(svc, "kind", "") in SAN_KINDS:
                 issues.append((("services", name, "kind"), f"{svc.kind} targets need the "
                                "flow engine (their reads are flows sharing the target's "
                                "IOPS, netbootsim/fleet/san.py); run.engine: packet does not "
                                "model SAN reads"))
     for name, svc in (parts.services or {}).items():
         arr = getattr(svc, "array", None)
-        if getattr(svc, "kind", "") not in ("iscsi", "aoe") or arr is None:
+        if getattr(svc, "kind", "") not in SAN_KINDS or arr is None:
             continue
         other = (parts.services or {}).get(arr)
         targets = sorted(n for n, s in (parts.services or {}).items()
-                         if getattr(s, "kind", "") in ("iscsi", "aoe") and n != name)
-        if other is None or getattr(other, "kind", "") not in ("iscsi", "aoe") or arr == name:
+                         if getattr(s, "kind", "") in SAN_KINDS and n != name)
+        if other is None or getattr(other, "kind", "") not in SAN_KINDS or arr == name:
             issues.append((("services", name, "array"), f"{arr!r} is not another SAN target"
                            f"{suggest(arr, targets)}; targets: {_known(targets)}"))
         elif other.array is not None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import fnmatch
 
 from ..dist import Dist
-from ..ipxe.sanpath import parse_san_uri
+from ..ipxe.sanpath import named_targets, parse_san_uri
 from ..net.wifi import OFDM_RATES
+from ..protocols.san import NOT_ROUTED, SAN_KINDS
 from ..topology import (
     ENDPOINT_KINDS,
     HostSpec,
@@ -307,16 +308,16 @@ def san_target_checks(topo: Topology, placed: list[tuple[str, str]],
                       fleet: list[tuple[int, FleetGroup]], services: dict) -> list[Issue]:
     """The SAN root paths a group's script writes out must reach a target.
 
-    ``sanboot``/``sanhook`` arguments of the form ``iscsi:...`` or ``aoe:...`` without
-    ``${...}`` in them (a computed one is known only when it runs): an iSCSI path names
-    the host (or service) of an ``iscsi`` target, with its ``iqn`` if it has one; an
-    AoE path names a target's ``e<shelf>.<slot>`` in an L2 domain of each of the
-    group's servers: AoE is Ethernet, no router forwards it (AoE r11 [aoe-r11]). Several
+    ``sanboot``/``sanhook`` arguments of the form ``iscsi:...``, ``aoe:...`` or
+    ``fcp:...`` without ``${...}`` in them (a computed one is known only when it runs):
+    an iSCSI path names the host (or service) of an ``iscsi`` target, with its ``iqn``
+    if it has one; an AoE path names a target's ``e<shelf>.<slot>``, an FCoE path a
+    target's ``wwn``, in an L2 domain of each of the group's servers: AoE and FCoE are
+    Ethernet, no router forwards them (AoE r11 [aoe-r11], FC-BB-5 [fc-bb-5]). Several
     paths on one line are one drive's (multipath): the line is refused when none of
     them reaches a target.
     """
-    targets = {n: s for n, s in services.items()
-               if getattr(s, "kind", "") in ("iscsi", "aoe")}
+    targets = {n: s for n, s in services.items() if getattr(s, "kind", "") in SAN_KINDS}
     members: dict[str, list[str]] = {}
     for server, group in placed:
         members.setdefault(group, []).append(server)
@@ -340,29 +341,16 @@ def san_target_checks(topo: Topology, placed: list[tuple[str, str]],
 
 
 def _san_problem(topo: Topology, parsed: tuple, targets: dict, servers: list[str]) -> str:
-    kind, f = parsed
-    if kind == "iscsi":
-        host = f["server"].lower()
-        at = [(n, t) for n, t in sorted(targets.items()) if t.kind == "iscsi"
-              and host in (t.host.lower(), n.lower())]
-        if not at:
-            have = [f"{n} on {t.host}" for n, t in sorted(targets.items()) if t.kind == "iscsi"]
-            return (f"no iSCSI target at {f['server']!r}; iscsi targets: "
-                    f"{', '.join(have) if have else 'none (add a service of kind iscsi)'}")
-        if not any(t.iqn is None or t.iqn == f["iqn"] for _, t in at):
-            return (f"{at[0][0]} on {at[0][1].host} serves {at[0][1].iqn!r}, not "
-                    f"{f['iqn']!r}")
-        return ""
-    at = [(n, t) for n, t in sorted(targets.items()) if t.kind == "aoe"
-          and (t.shelf, t.slot) == (f["shelf"], f["slot"])]
-    if not at:
-        return (f"no AoE target e{f['shelf']}.{f['slot']} (give a kind: aoe service its "
-                "shelf and slot)")
+    named, why = named_targets(parsed, sorted(targets.items()))
+    kind = parsed[0]
+    if not named or kind not in NOT_ROUTED:
+        return why
     far = [s for s in servers if not any(
-        set(topo.domains_of(s)) & set(topo.domains_of(t.host)) for _, t in at)]
+        set(topo.domains_of(s)) & set(topo.domains_of(t.host)) for _, t in named)]
     if far:
-        name, t = at[0]
-        return (f"AoE is not routed: {len(far)} of the group's {len(servers)} servers "
+        name, t = named[0]
+        what = "AoE" if kind == "aoe" else "FCoE"
+        return (f"{what} is not routed: {len(far)} of the group's {len(servers)} servers "
                 f"(first {far[0]}, in {', '.join(topo.domains_of(far[0])) or 'no domain'}) "
                 f"share no L2 domain with {name} on {t.host} "
                 f"({', '.join(topo.domains_of(t.host)) or 'no domain'})")

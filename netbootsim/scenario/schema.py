@@ -35,6 +35,7 @@ from ..services.registry import (
     API,
     DHCP,
     DNS,
+    FCOE,
     HTTP,
     ISCSI,
     KINDS,
@@ -687,7 +688,7 @@ class SanBoot(Section):
 
 
 class _SanTarget(Section):
-    """What an iSCSI and an AoE target share (:mod:`netbootsim.fleet.san`).
+    """What iSCSI, AoE and FCoE targets share (:mod:`netbootsim.fleet.san`).
 
     Attributes:
         host: the topology host it runs on (an array's controller).
@@ -748,9 +749,39 @@ class AoeService(_SanTarget):
     attach: Time = _from_model("aoe", "attach")
 
 
+def _wwn_text(value: Any) -> Any:
+    """A port WWN as iPXE writes it: ``xx:xx:xx:xx:xx:xx:xx:xx`` (8 hex bytes), lower-case."""
+    if not isinstance(value, str):
+        raise PydanticCustomError("wwn", "{msg}", {
+            "msg": f"expected a WWN like 20:00:00:25:b5:00:00:0f, got "
+                   f"{type(value).__name__}"})
+    parts = value.split(":")
+    if len(parts) != 8 or not all(len(p) == 2 and all(c in "0123456789abcdefABCDEF"
+                                                      for c in p) for p in parts):
+        raise PydanticCustomError("wwn", "{msg}", {
+            "msg": f"{value!r} is not a WWN: 8 bytes in hex, ':' between them "
+                   "(20:00:00:25:b5:00:00:0f)"})
+    return value.lower()
+
+
+class FcoeService(_SanTarget):
+    """An FCoE target: ``sanboot fcp:<wwn>:<lun>``, reached over Ethernet in its L2 domain.
+
+    Attributes:
+        model: one of :data:`netbootsim.services.registry.FCOE`.
+        wwn: its port's world wide name (the URI's ``<wwn>``).
+    """
+
+    kind: Literal["fcoe"]
+    model: Annotated[str, _model_name("fcoe")] = FCOE.default
+    wwn: Annotated[str, PlainValidator(_wwn_text)]
+    latency: Time = _from_model("fcoe", "latency")
+    attach: Time = _from_model("fcoe", "attach")
+
+
 Service = Annotated[Union[TftpService, HttpService, DhcpService, ApiService,  # noqa: UP007
                           OrchestratorService, DnsService, LbService, IscsiService,
-                          AoeService],
+                          AoeService, FcoeService],
                     Field(discriminator="kind")]
 
 

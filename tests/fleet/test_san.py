@@ -96,9 +96,9 @@ def test_a_target_nobody_answers_fails_after_ipxes_san_command_timeout():
     # SAN_COMMAND_TIMEOUT (15 s) and fails. The paths are computed (${...}), so only the
     # run finds them wrong; written out, validation refuses them (the next test).
     for script, why in (("set t iqn.other\nsanboot iscsi:array1::::${t}\n",
-                         "array1 has no target 'iqn.other'"),
+                         "san1 on array1 serves 'iqn.x', not 'iqn.other'"),
                         ("set h boot1\nsanboot iscsi:${h}::::iqn.x\n",
-                         "no iSCSI target at 'boot1'")):
+                         "no iSCSI target at 'boot1'; iscsi targets: san1 on array1")):
         res = simulate_scenario(san_scenario(iqn="iqn.x", script=script))
         ph = phases(res)
         assert ph.loc["san-attach", "outcome"] == "failed"
@@ -345,3 +345,108 @@ def test_an_array_must_name_another_target_without_its_own_iops(tmp_path):
                               "iops": 100}
     assert "services.san2.array: its IOPS and bandwidth are san1's" in cli_refuses(
         sc, tmp_path)
+
+
+WWN = "20:00:00:25:b5:00:00:0f"
+
+
+def fcoe_scenario(script: str = f"sanboot fcp:{WWN}:0\n", **boot) -> dict:
+    sc = san_scenario(script=script, boot={"loader": "32MiB", **boot})
+    sc["services"]["san1"] = {"kind": "fcoe", "host": "array1", "wwn": WWN.upper(),
+                              "boot": {"loader": "32MiB", **boot}}
+    return sc
+
+
+def test_parse_fcp_paths_as_ipxe_does():
+    # fcp:<wwn>:<lun> (the WWN's 23 characters, then ':') or fcp://<wwn>/<lun>
+    # (net/fcp.c:1043-1050); both name an FCoE target by its WWN, lower-cased
+    want = ("fcoe", {"wwn": WWN, "lun": "0"})
+    assert parse_san_uri(f"fcp:{WWN}:0") == want
+    assert parse_san_uri(f"fcp://{WWN.upper()}/0") == want
+    for bad in (f"fcp:{WWN}", "fcp:20:00:00:25:b5:00:0f:0", "fcp://20:00:00/0",
+                "fcoe:" + WWN + ":0"):
+        assert parse_san_uri(bad) is None, bad
+
+
+def test_one_fcoe_boot_counts_ipxes_nine_round_trips_and_its_frames():
+    # attach: 9 round trips (FIP VLAN and discovery, FLOGI, the name server's PLOGI and
+    # GID_PN, the target's PLOGI and PRLI, TEST UNIT READY, READ CAPACITY) + the attach
+    # time assumed from tgt's 47 ms: 0.047 + 9 x 4 us = 0.047036 s.
+    # loader: FCP sets no command size: each of the loader's 65,024-byte reads is one
+    # command, a round trip + the target's 0.374 ms: the same 0.19506 s as iSCSI's on an
+    # idle path (the frames' 4,192 header bytes per command scale its size and bound
+    # alike). OS: 100 MiB at 150 reads/s of 64 KiB: 10.6667 s.
+    res = simulate_scenario(fcoe_scenario(os="100MiB"))
+    ph = phases(res)
+    assert res.servers.outcome.iloc[0] == "ok"
+    assert ph.loc["san-attach", "seconds"] == pytest.approx(0.047 + 9 * RTT, abs=1e-9)
+    assert ph.loc["san-read:loader", "protocol"] == "fcoe"
+    assert ph.loc["san-read:loader", "seconds"] == pytest.approx(
+        32 * MIB / (65_024 / (RTT + 0.374e-3)), rel=1e-9)
+    assert ph.loc["san-read:os", "seconds"] == pytest.approx(100 * MIB / (150 * 65_536),
+                                                             rel=1e-6)
+
+
+def test_fcoe_frames_on_the_wire():
+    # 65,024 B in frames of iPXE's 1,452 B (FC_LOGIN_DEFAULT_MTU): 45 frames of 88 B of
+    # headers each, and the command's FCP_CMND and FCP_RSP frames (2 x 88 + 32 + 24):
+    # 65,024 + 3,960 + 232 = 69,216 B; iSCSI's command adds its 48 + 78 B.
+    from netbootsim.protocols.san import wire_bytes
+
+    assert wire_bytes("fcoe", 65_024) == 69_216
+    assert wire_bytes("fcoe", 1452) == 1452 + 88 + 232
+    assert wire_bytes("iscsi", 65_536) == 65_536 + 126
+
+
+def test_an_fcoe_target_lost_under_the_os_fails_its_io_after_dev_loss_tmo():
+    # OS reads from ~1.2 s; san1 down from 2 s for good: the fabric's RSCN tells the
+    # initiator at once and the FC transport fails the I/O 60 s later (dev_loss_tmo),
+    # not open-iscsi's 15 + 120 s: the outage record ends at 62 s.
+    sc = fcoe_scenario(os="100MiB")
+    sc["faults"] = [{"kind": "service-down", "target": "san1", "at": "2s"}]
+    res = simulate_scenario(sc)
+    assert res.servers.outcome.iloc[0] == "failed"
+    assert phases(res).loc["san-outage", "end"] == pytest.approx(62.0)
+    assert "dev_loss_tmo (60 s)" in res.servers.reason.iloc[0]
+
+
+def test_an_fcoe_target_lost_under_the_loader_is_found_after_15_s():
+    # iPXE's FCP command is not answered: the SAN command timeout (15 s), then its
+    # retries 5 s apart until the target is back (down 1.1 s to 30 s): 16.1, 21.1,
+    # 26.1, 31.1 s, then the attach again (0.047036 s)
+    sc = fcoe_scenario()
+    sc["faults"] = [{"kind": "service-down", "target": "san1", "at": "1.1s",
+                     "duration": "28.9s"}]
+    res = simulate_scenario(sc)
+    assert res.servers.outcome.iloc[0] == "ok"
+    assert phases(res).loc["san-outage", "end"] == pytest.approx(31.1 + 0.047036, abs=1e-9)
+
+
+def test_fcoe_is_not_routed_and_bad_fcoe_input_is_one_line(tmp_path):
+    from small_scenarios import cli_refuses
+
+    routed = fcoe_scenario()
+    routed["topology"] = {"shape": "leaf-spine", "racks": 2, "servers_per_rack": 2,
+                          "spines": 2, "oversubscription": 2,
+                          "hosts": [{"name": "boot1"}, {"name": "array1"}]}
+    routed["fleet"][0]["count"] = 4
+    assert f"fleet[0].script: sanboot fcp:{WWN}:0: FCoE is not routed" in cli_refuses(
+        routed, tmp_path)
+    other = fcoe_scenario(script="sanboot fcp:20:00:00:25:b5:00:00:10:0\n")
+    assert "no FCoE target with WWN 20:00:00:25:b5:00:00:10" in cli_refuses(other, tmp_path)
+    bad = fcoe_scenario()
+    bad["services"]["san1"]["wwn"] = "20:00:00:25:b5"
+    assert "services.san1.wwn: '20:00:00:25:b5' is not a WWN" in cli_refuses(bad, tmp_path)
+    assert "iPXE has no fcoe: URIs" in cli_refuses(
+        fcoe_scenario(script=f"sanboot fcoe:{WWN}:0\n"), tmp_path)
+    assert "not a SAN root path iPXE parses (fcp:<wwn>:<lun>" in cli_refuses(
+        fcoe_scenario(script="sanboot fcp:20:00:00\n"), tmp_path)
+
+
+def test_the_lint_says_fcoe_is_off_in_ipxes_default_build():
+    from netbootsim.ipxe.lint import check_text
+
+    found = check_text(f"#!ipxe\nsanboot fcp:{WWN}:0\n", "s", "master-default")
+    assert [(f.severity, "NET_PROTO_FCOE" in f.message) for f in found] == [
+        ("warning", True)]
+    assert check_text(f"#!ipxe\nsanboot fcp:{WWN}:0\n", "s", "all") == []
