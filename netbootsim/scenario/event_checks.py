@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .fleet_checks import _image, _service
+from .fleet_checks import _image, _service, stage_checks
 from .messages import suggest
 
 __all__ = ["event_checks", "EVENT_FIELDS"]
@@ -150,21 +150,7 @@ def _reprovision(p: tuple, ev, groups: dict, standby: set, sizes: dict, parts
     g = groups[ev.group]
     if ev.images == [] and (ev.script or g.script) is None:
         issues.append(((*p, "images"), "give at least one image (or a script)"))
-    seen: dict[str, int] = {}
-    for j, st in enumerate(ev.stages or ()):
-        sp = (*p, "stages", j)
-        if st.name in seen:
-            issues.append(((*sp, "name"), f"duplicate stage {st.name!r} (first at "
-                                          f"stages[{seen[st.name]}])"))
-        seen.setdefault(st.name, j)
-        if st.install is not None:
-            _image(issues, (*sp, "install", "image"), st.install.image, images)
-            _service(issues, (*sp, "install", "server"), st.install.server, kinds, ("http",))
-        if st.on_failure != "retry" and st.retries:
-            issues.append(((*sp, "retries"), "only used with on_failure: retry"))
-        if st.on_failure == "reboot" and st.timeout is None:
-            issues.append(((*sp, "timeout"), "required with on_failure: reboot (else a "
-                                             "failing server reboots for ever)"))
+    stage_checks(issues, p, ev.stages or (), images, kinds)
     return issues
 
 

@@ -12,7 +12,7 @@ from .messages import suggest
 from .power_checks import power_checks
 from .schema import EMPIRICAL_BASE
 
-__all__ = ["fleet_checks"]
+__all__ = ["fleet_checks", "stage_checks"]
 
 Issue = tuple[tuple, str]
 
@@ -33,6 +33,29 @@ def _service(issues: list[Issue], path: tuple, name: str | None, kinds: dict,
     elif kinds[name] not in want:
         issues.append((path, f"service {name!r} is a {kinds[name]} service; this needs "
                              f"{' or '.join(want)}"))
+
+
+def stage_checks(issues: list[Issue], p: tuple, stages, images: set[str], kinds: dict
+                 ) -> None:
+    """Stages at ``(*p, "stages")``, a group's or a reprovision's.
+
+    Unique names, the install's image and http service, each on-failure policy's fields.
+    """
+    seen: dict[str, int] = {}
+    for j, st in enumerate(stages):
+        sp = (*p, "stages", j)
+        if st.name in seen:
+            issues.append(((*sp, "name"), f"duplicate stage {st.name!r} (first at "
+                                          f"stages[{seen[st.name]}])"))
+        seen.setdefault(st.name, j)
+        if st.install is not None:
+            _image(issues, (*sp, "install", "image"), st.install.image, images)
+            _service(issues, (*sp, "install", "server"), st.install.server, kinds, ("http",))
+        if st.on_failure != "retry" and st.retries:
+            issues.append(((*sp, "retries"), "only used with on_failure: retry"))
+        if st.on_failure == "reboot" and st.timeout is None:
+            issues.append(((*sp, "timeout"), "required with on_failure: reboot (else a "
+                                             "failing server reboots for ever)"))
 
 
 def _fallback_checks(name: str, services: dict, kinds: dict) -> list[Issue]:
@@ -149,22 +172,7 @@ def fleet_checks(parts) -> list[Issue]:
                            f"{suggest(g.build, sorted(BUILDS))}; known: "
                            f"{', '.join(sorted(BUILDS))}"))
         _service(issues, (*p, "dhcp"), g.dhcp, kinds, ("dhcp",))
-        seen: dict[str, int] = {}
-        for j, st in enumerate(g.stages):
-            sp = (*p, "stages", j)
-            if st.name in seen:
-                issues.append(((*sp, "name"), f"duplicate stage {st.name!r} (first at "
-                                              f"stages[{seen[st.name]}])"))
-            seen.setdefault(st.name, j)
-            if st.install is not None:
-                _image(issues, (*sp, "install", "image"), st.install.image, images)
-                _service(issues, (*sp, "install", "server"), st.install.server, kinds,
-                         ("http",))
-            if st.on_failure != "retry" and st.retries:
-                issues.append(((*sp, "retries"), "only used with on_failure: retry"))
-            if st.on_failure == "reboot" and st.timeout is None:
-                issues.append(((*sp, "timeout"), "required with on_failure: reboot (else a "
-                                                 "failing server reboots for ever)"))
+        stage_checks(issues, p, g.stages, images, kinds)
     taken = {n.lower() for n in kinds} | {h.lower() for h in parts.host_names or ()}
     for name, svc in parts.services.items():
         if getattr(svc, "kind", "") == "dhcp":

@@ -153,7 +153,7 @@ def test_build_custom_with_reverse_link_and_racks():
          "7: services.http1.host: unknown host 'boot2' (did you mean 'boot1'?); hosts: boot1"),
         ("kind: http,", "kind: ftp,",
          "7: services.http1: unknown kind 'ftp'; expected one of: tftp, http, dhcp, api, "
-         "orchestrator, dns, lb, iscsi, aoe"),
+         "orchestrator, dns, lb, iscsi, aoe, fcoe"),
         ("{name: boot1}", "{name: boot1, attach: tor9}",
          "5: topology.hosts[0].attach: unknown node 'tor9' (did you mean 'tor01'?)"),
         ("{name: boot1}", "{name: boot1}\n  links:\n    - {a: tor01, b: rtr9, bandwidth: 1Gbps}",
@@ -259,7 +259,7 @@ def test_many_errors_all_reported():
         "10: services.tftp1.host: unknown host 'boot2' (did you mean 'boot1'?); hosts: boot1",
         "10: services.tftp1.max_sessions: must be ≥ 1; got 0",
         "11: services.http1: unknown kind 'htp'; expected one of: tftp, http, dhcp, api, "
-        "orchestrator, dns, lb, iscsi, aoe",
+        "orchestrator, dns, lb, iscsi, aoe, fcoe",
         f"13: images.kernel.size: 12 has no unit; write the size with one of: {UNITS}",
         f"14: images.initrd.size: '80Mb': unknown size unit 'Mb'; known: {UNITS}",
         "17: fleet[0].count: must be ≥ 1; got -1",
@@ -512,7 +512,7 @@ def test_service_kind_missing_or_not_a_mapping():
     assert [str(p) for p in e.value.problems] == [
         "<dict>: services.other: expected a mapping, got 5",
         "<dict>: services.tftp: required field 'kind' missing; one of: tftp, http, dhcp, api, "
-        "orchestrator, dns, lb, iscsi, aoe"]
+        "orchestrator, dns, lb, iscsi, aoe, fcoe"]
 
 
 def test_custom_shape_needs_attach_and_reports_topology_problems():
