@@ -87,13 +87,14 @@ ENODEV_SAN = (errors.POSIX["ENODEV"] << 24) | errors.PLATFORM["ENODEV"]
 
 @dataclass(frozen=True)
 class SanBootSpec:
-    """What a server reads to boot from a target (the scenario's ``boot:``)."""
+    """What a server reads (and writes) to boot from a target (the scenario's ``boot:``)."""
 
     loader: float
     loader_request: float
     os: float
     os_request: float
     os_iops: float
+    os_read_share: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -195,25 +196,42 @@ class San:
 
     def read_through(self, env: simpy.Environment, engine, faults, paths: list, first: int,
                      nbytes: float, stage: str, profile, name: str, note
-                     ) -> Generator[simpy.Event, object, tuple[TransferResult, int]]:
+                     ) -> Generator[simpy.Event, object, tuple[TransferResult, int, float]]:
         """``nbytes`` read from a drive's ``paths``, from ``paths[first]``, through outages.
 
         ``paths``: ``(target, route)`` in the order they attach. One flow at a time, its
         size and bound in wire bytes (each command's header counted). ``stage``:
         ``"loader"`` (iPXE's reads) or ``"os"`` (the booted OS's), whose timers differ
         (the module docstring). ``note(phase, start, end, reason)`` records an outage or
-        a failover. Returns the result and the path the reads ended on; the result is
-        ``failed`` when the OS's replacement timeout ran out.
+        a failover.
+
+        The OS's writes (its boot's ``os_read_share`` below 1: ``(1 - share) / share``
+        bytes a byte read) are the same boot's requests as its reads, so they go with
+        them: one stream of requests, ``os_iops`` a second, through the target's IOPS
+        and disks, whose reads are ``share`` of it. A saturated array slows both alike
+        (two flows of their own would let the writes, the smaller demand, take their
+        whole rate under max-min sharing while the reads slow). The stream crosses the
+        links from the target: a link that carries its reads carries its writes' bytes
+        too here, where they go the other way: a link from a target is counted busier
+        than it is by the writes' share, and is the bottleneck sooner (the line-rate
+        bound counts the writes on the way back: :func:`drive_reads`).
+
+        Returns the result (its bytes the reads'), the path the reads ended on and the
+        wire bytes written; the result is ``failed`` when the OS's replacement timeout
+        ran out.
         """
         start, left, wire_moved, i = env.now, float(nbytes), 0.0, first
+        written = 0.0
         while left > 1e-9:
             spec, route = paths[i]
             if stage == "loader":
                 request, bound = self.loader_bound(spec, route.rtt, profile)
+                share = 1.0
             else:
                 request, bound = self.os_bound(spec)
+                share = spec.boot.os_read_share
             frame = min(request, spec.max_request)
-            factor = wire_bytes(spec.kind, frame) / frame
+            factor = wire_bytes(spec.kind, frame) / frame / share  # a read byte's stream
             win = faults.down(spec.name, env.now)
             if win is None:
                 nxt = min((w.start for w in faults.service_down.get(spec.name, ())
@@ -230,12 +248,14 @@ class San:
                     engine.cancel(flow)  # the server went away (power cycle, timeout)
                     raise
                 if done.triggered:
-                    wire_moved += left * factor
-                    left = 0.0
+                    moved, left = left * factor, 0.0
+                else:
+                    moved = engine.cancel(flow)
+                    left -= moved / factor
+                wire_moved += moved * share
+                written += moved * (1.0 - share)
+                if not left:
                     break
-                moved = engine.cancel(flow)
-                wire_moved += moved
-                left -= moved / factor
                 win = faults.down(spec.name, env.now)
                 assert win is not None  # the outage that began now
             # the target is down: find out, then another path or wait for it
@@ -262,7 +282,7 @@ class San:
                           else f"dev_loss_tmo ({give_up:g} s)"))
                 note("san-outage", t0, env.now, why)
                 return TransferResult(spec.kind, start, env.now, nbytes - left, wire_moved,
-                                      "failed", why), i
+                                      "failed", why), i, written
             if back == math.inf:  # iPXE retries for ever; the console stays silent
                 note("san-outage", t0, t0, f"{spec.name} down for good: iPXE retries its "
                      f"reads every {SAN_REOPEN_DELAY:g} s for ever")
@@ -277,7 +297,7 @@ class San:
             yield env.timeout(resume - env.now)
             note("san-outage", t0, env.now, f"{spec.name} down until {back:g} s")
         return TransferResult(paths[i][0].kind, start, env.now, nbytes, wire_moved, "ok",
-                              ""), i
+                              ""), i, written
 
     def loader_bound(self, spec: SanSpec, rtt: float, profile) -> tuple[float, float]:
         """``(request bytes, payload bytes/s)`` of the boot loader's reads: one at a time.
@@ -290,14 +310,15 @@ class San:
         return request, request / (rtt + spec.latency + client)
 
     def os_bound(self, spec: SanSpec) -> tuple[float, float]:
-        """``(request bytes, payload bytes/s)`` of the OS's reads: its IOPS demand.
+        """``(request bytes, payload bytes/s)`` of the OS's reads: their share of its IOPS.
 
-        The OS's requests are its block layer's (``os_request``); its initiator sends
-        each as commands of at most the protocol's size, several at once (AoE's 1 KiB
-        frames too), so only their headers count against the request's size.
+        The OS's requests are its block layer's (``os_request``), ``os_iops`` a second,
+        ``os_read_share`` of them reads; its initiator sends each as commands of at most
+        the protocol's size, several at once (AoE's 1 KiB frames too), so only their
+        headers count against the request's size.
         """
         request = spec.boot.os_request
-        return request, spec.boot.os_iops * request
+        return request, spec.boot.os_iops * spec.boot.os_read_share * request
 
 
 def drive_reads(m, paths: list, at: int, stage: str
@@ -317,12 +338,19 @@ def drive_reads(m, paths: list, at: int, stage: str
         m.record(phase, a, b, protocol=spec.kind, reason=why)
 
     nbytes = spec.boot.loader if stage == "loader" else spec.boot.os
-    res, at = yield from san.read_through(m.env, world.transport.engine, world.faults, paths,
-                                          at, nbytes, stage, m.profile,
-                                          f"{m.server}/san-{stage}", note)
+    res, at, written = yield from san.read_through(
+        m.env, world.transport.engine, world.faults, paths, at, nbytes, stage, m.profile,
+        f"{m.server}/san-{stage}", note)
     spec, route = paths[at]
     world._moved([*route.path, *san.resources[spec.name]], res.wire_bytes)
     m.record(f"san-read:{stage}", res.start, res.end, res.bytes, spec.kind, spec.name,
              res.outcome, res.reason)
     m.bytes += res.bytes
+    if written > 0:  # the OS's writes with its reads: on the way back, and the target's
+        world._moved([*(world._resource(ld) for ld in route.back),
+                      *san.resources[spec.name]], written)
+        frame = min(spec.boot.os_request, spec.max_request)
+        data = written * frame / wire_bytes(spec.kind, frame)
+        m.record(f"san-write:{stage}", res.start, res.end, data, spec.kind, spec.name,
+                 res.outcome, res.reason)
     return res, at

@@ -195,7 +195,8 @@ def fleet_inputs(built) -> FleetInputs:
             out.san[name] = SanSpec(
                 name, svc.kind, svc.host, svc.latency, svc.attach, model.attach_rtts,
                 model.max_request,
-                SanBootSpec(b.loader, b.loader_request, b.os, b.os_request, b.os_iops),
+                SanBootSpec(b.loader, b.loader_request, b.os, b.os_request, b.os_iops,
+                            b.os_read_share),
                 svc.iops, svc.bandwidth, getattr(svc, "iqn", None),
                 getattr(svc, "shelf", 0), getattr(svc, "slot", 0), svc.sessions, svc.array,
                 getattr(svc, "wwn", None))

@@ -665,7 +665,8 @@ class SanBoot(Section):
     (core/sanboot.c [ipxe-src]), until it hands over to the kernel: ``loader`` bytes
     in requests of ``loader_request`` (cut to the protocol's most a command). Then the
     booted OS reads ``os`` bytes until the server is ready, at most ``os_iops`` requests
-    a second of ``os_request`` bytes each (its demand while it boots).
+    a second of ``os_request`` bytes each (its demand while it boots), ``os_read_share``
+    of them reads and the rest writes (``os × (1 - share) / share`` bytes written).
 
     Attributes:
         loader: bytes read before the hand-over; default 33.6 MB, the lab disk's
@@ -675,9 +676,11 @@ class SanBoot(Section):
         os: bytes the OS reads from the disk until ready; default 0 (not measured: the
             lab's kernel had no initiator to carry on with).
         os_request: bytes an OS read asks for; default 64 KiB (assumed).
-        os_iops: the OS's reads a second while it boots; default 150, a pooled VDI
-            desktop's boot (Citrix CTX135986 [citrix-ctx135986]; its 60-70 % reads are
-            counted here as reads, the writes left out).
+        os_iops: the OS's requests (reads and writes) a second while it boots; default
+            150, a pooled VDI desktop's boot (Citrix CTX135986 [citrix-ctx135986]).
+        os_read_share: the share of those requests that are reads; default 0.65, the
+            middle of that boot's 60-70 % (Citrix CTX135986 [citrix-ctx135986]); 1: no
+            writes.
     """
 
     loader: Size = 33.6e6
@@ -685,6 +688,7 @@ class SanBoot(Section):
     os: Annotated[float, _quantity("size")] = 0.0
     os_request: Size = 65_536.0
     os_iops: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 150.0
+    os_read_share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.65
 
 
 class _SanTarget(Section):

@@ -49,29 +49,63 @@ def test_one_iscsi_boot_is_attach_then_the_loaders_reads_then_the_oss():
     # 0.374 ms: 65,024 / 378 us = 172.02 MB/s -> 33,554,432 / 172.02e6 = 0.19506 s
     # (each read's 126 header bytes, iSCSI's 48 + TCP/IP/Ethernet's 78, scale its size
     # and its bound alike on the wire: no time of their own on an idle path).
-    # OS: 100 MiB at its demand, 150 reads/s of 64 KiB = 9,830,400 B/s -> 10.6667 s.
+    # OS: 100 MiB at its demand, 150 requests/s of 64 KiB, 65 % reads (the default
+    # os_read_share): 97.5 reads/s = 6,389,760 B/s -> 16.4103 s; beside them it writes
+    # 100 MiB x 0.35 / 0.65 = 53.846 MiB at 52.5 writes/s, over the same 16.41 s.
     res = simulate_scenario(san_scenario(boot={"loader": "32MiB", "os": "100MiB"}))
     ph = phases(res)
     assert ph.loc["san-attach", "start"] == pytest.approx(1.000504, abs=1e-9)
     assert ph.loc["san-attach", "seconds"] == pytest.approx(0.047 + 3 * RTT, abs=1e-9)
     loader = 32 * MIB / (65_024 / (RTT + 0.374e-3))
     assert ph.loc["san-read:loader", "seconds"] == pytest.approx(loader, rel=1e-9)
-    assert ph.loc["san-read:os", "seconds"] == pytest.approx(100 * MIB / (150 * 65_536),
-                                                             rel=1e-6)
+    assert ph.loc["san-read:os", "seconds"] == pytest.approx(
+        100 * MIB / (0.65 * 150 * 65_536), rel=1e-6)
     assert ph.loc["san-read:os", "bytes"] == 100 * MIB
     assert res.servers.outcome.iloc[0] == "ok"
     assert res.servers.ready.iloc[0] == pytest.approx(ph.loc["san-read:os", "end"])
+    assert ph.loc["san-write:os", "bytes"] == pytest.approx(100 * MIB * 0.35 / 0.65,
+                                                            rel=1e-9)
+    assert ph.loc["san-write:os", "end"] == ph.loc["san-read:os", "end"]
+
+
+def test_the_oss_writes_cross_the_other_way_and_share_the_arrays_iops():
+    # os_read_share 1: no writes, the OS reads 100 MiB at 150 reads/s: 10.6667 s.
+    # 0.5: 75 reads/s and as many bytes written: 21.333 s.
+    alone = simulate_scenario(san_scenario(boot={"loader": "32MiB", "os": "100MiB",
+                                                 "os_read_share": 1}))
+    ph = phases(alone)
+    assert ph.loc["san-read:os", "seconds"] == pytest.approx(100 * MIB / (150 * 65_536),
+                                                             rel=1e-6)
+    assert "san-write:os" not in ph.index
+    half = simulate_scenario(san_scenario(boot={"loader": "32MiB", "os": "100MiB",
+                                                "os_read_share": 0.5}))
+    ph = phases(half)
+    assert ph.loc["san-read:os", "seconds"] == pytest.approx(100 * MIB / (75 * 65_536),
+                                                             rel=1e-6)
+    assert ph.loc["san-write:os", "bytes"] == pytest.approx(100 * MIB, rel=1e-9)
+    # an array of 150 IOPS for one server: reads and writes share it, and the OS's own
+    # demand (150 requests/s) is exactly the array's: the same 21.333 s
+    full = simulate_scenario(san_scenario(iops=150, boot={"loader": "32MiB", "os": "100MiB",
+                                                          "os_read_share": 0.5}))
+    assert phases(full).loc["san-read:os", "seconds"] == pytest.approx(
+        100 * MIB / (75 * 65_536), rel=1e-6)
+    # at 100 IOPS the array, not the OS, sets the pace: 200 MiB of I/O at 100 x 64 KiB
+    slow = simulate_scenario(san_scenario(iops=100, boot={"loader": "32MiB", "os": "100MiB",
+                                                          "os_read_share": 0.5}))
+    assert phases(slow).loc["san-read:os", "seconds"] == pytest.approx(
+        200 * MIB / (100 * 65_536), rel=1e-6)
 
 
 def test_an_array_shared_by_a_storm_is_the_bottleneck():
-    # 10 servers, an array of 600 IOPS at 64 KiB: 39,321,600 B/s for all their reads.
-    # Each reads 32 MiB + 100 MiB: 10 x 132 MiB / 39.32 MB/s = 35.2 s after the attach
-    # (a server alone would need 10.9 s: its own demand, 150 IOPS, is a quarter of the
+    # 10 servers, an array of 600 IOPS at 64 KiB: 39,321,600 B/s for all their I/O.
+    # Each reads 32 MiB + 100 MiB and writes 100 x 0.35 / 0.65 = 53.85 MiB (65 % of the
+    # OS's requests are reads): 10 x 185.85 MiB / 39.32 MB/s = 49.56 s after the attach
+    # (a server alone would need 16.6 s: its own demand, 150 IOPS, is a quarter of the
     # array's). The array's IOPS is the bottleneck for the whole storm.
     res = simulate_scenario(san_scenario(10, iops=600,
                                          boot={"loader": "32MiB", "os": "100MiB"}))
     assert set(res.servers.outcome) == {"ok"}
-    total = 10 * 132 * MIB / (600 * 65_536)
+    total = 10 * (32 + 100 / 0.65) * MIB / (600 * 65_536)
     assert res.summary["makespan"] == pytest.approx(1.000504 + 0.047012 + total, rel=2e-3)
     (top, *_) = res.summary["bottlenecks"]
     assert top["resource"] == "san1:iops"
@@ -328,9 +362,10 @@ def test_targets_one_array_backs_share_its_iops():
         res = simulate_scenario(sc)
         assert set(res.servers.outcome) == {"ok"}
         return res.summary["makespan"]
-    one = 1.000504 + 0.047012 + 10 * 132 * MIB / (600 * 65_536)
+    io = (32 + 100 / 0.65) * MIB  # a server's reads and writes (the storm test above)
+    one = 1.000504 + 0.047012 + 10 * io / (600 * 65_536)
     assert storm(True) == pytest.approx(one, rel=2e-3)
-    assert storm(False) == pytest.approx(1.000504 + 0.047012 + 5 * 132 * MIB / (600 * 65_536),
+    assert storm(False) == pytest.approx(1.000504 + 0.047012 + 5 * io / (600 * 65_536),
                                          rel=2e-3)
 
 
@@ -375,7 +410,7 @@ def test_one_fcoe_boot_counts_ipxes_nine_round_trips_and_its_frames():
     # loader: FCP sets no command size: each of the loader's 65,024-byte reads is one
     # command, a round trip + the target's 0.374 ms: the same 0.19506 s as iSCSI's on an
     # idle path (the frames' 4,192 header bytes per command scale its size and bound
-    # alike). OS: 100 MiB at 150 reads/s of 64 KiB: 10.6667 s.
+    # alike). OS: 100 MiB at 97.5 reads/s of 64 KiB (65 % of 150): 16.4103 s.
     res = simulate_scenario(fcoe_scenario(os="100MiB"))
     ph = phases(res)
     assert res.servers.outcome.iloc[0] == "ok"
@@ -383,8 +418,8 @@ def test_one_fcoe_boot_counts_ipxes_nine_round_trips_and_its_frames():
     assert ph.loc["san-read:loader", "protocol"] == "fcoe"
     assert ph.loc["san-read:loader", "seconds"] == pytest.approx(
         32 * MIB / (65_024 / (RTT + 0.374e-3)), rel=1e-9)
-    assert ph.loc["san-read:os", "seconds"] == pytest.approx(100 * MIB / (150 * 65_536),
-                                                             rel=1e-6)
+    assert ph.loc["san-read:os", "seconds"] == pytest.approx(
+        100 * MIB / (0.65 * 150 * 65_536), rel=1e-6)
 
 
 def test_fcoe_frames_on_the_wire():
