@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from small_scenarios import api_scenario, cli_refuses, scenario
 
 from netbootsim.api import simulate_scenario
@@ -278,3 +280,25 @@ def test_cli_refuses_a_missing_standby_with_one_line(tmp_path):
     assert line.endswith("events[0].standby: 'r02s001' is not a server of the fleet "
                          "(did you mean 'r01s001'?)"), line
 
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.lists(st.tuples(st.integers(0, 400), st.integers(0, 3)), min_size=1,
+                      max_size=4))
+def test_demand_invariants(steps):
+    # Any curve in time order: the pool powers on exactly as many servers as the curve
+    # ever wants (at most its 3), each at the first step that wants it; a step is reached
+    # no sooner than it asks, and once reached its servers are ready.
+    steps = sorted(steps)
+    sc = _fleet(servers=7)  # a pool of 3
+    sc["events"] = [{"kind": "demand", "group": "pool",
+                     "curve": [{"at": f"{t}s", "servers": n} for t, n in steps]}]
+    res = simulate_scenario(sc)
+    ev = res.events
+    wanted = max(n for _, n in steps)
+    assert len(ev) == wanted and set(ev["outcome"]) <= {"ok"}
+    for k in range(wanted):  # server k+1 is asked at the first step wanting k+1
+        assert ev["asked"].iloc[k] == next(t for t, m in steps if m > k)
+    for c in res.summary["lifecycle"]["demand-1"]["curve"]:
+        assert c["reached"] >= c["at"]
+        assert int((ev["ready"] <= c["reached"]).sum()) >= c["servers"]
