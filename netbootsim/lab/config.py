@@ -130,6 +130,10 @@ class LabConfig:
             it with ``imgverify``: ``signed`` (the files as signed) or ``tampered`` (the
             first file with one byte changed after signing: iPXE must refuse it).
             ``None``: no signatures.
+        uefi_boot: a UEFI guest's network boot: ``pxe`` (the firmware's PXE client, DHCP
+            then TFTP) or ``http`` (its UEFI HTTP boot, EDK2's HttpBootDxe: DHCP, then
+            ``ipxe.efi`` over HTTP from the lab server, the URI set as the guest's next
+            boot in its variable store, as ``virt-fw-vars --set-boot-uri`` does).
         tcp_cc: the TCP congestion control of the lab's HTTP(S) server, the sender of
             every file fetched over HTTP: ``cubic`` (Linux's default since 2.6.19, the
             one Debian's and RHEL's kernels ship), ``reno`` or ``bbr``. Set on the
@@ -161,6 +165,7 @@ class LabConfig:
     san: SanOptions | None = None
     verify: str | None = None
     tcp_cc: str = "cubic"
+    uefi_boot: str = "pxe"
 
     @property
     def rom(self) -> str:
@@ -192,7 +197,7 @@ class LabConfig:
 _NICS = {"e1000", "e1000e", "rtl8139", "virtio", "pcnet", "eepro100", "ne2k_pci", "vmxnet3"}
 _KNOWN = {"case", "guests", "files", "tftp_max", "timeout", "accel", "seed", "transport",
           "memory", "nic", "subnet", "stagger", "snaplen", "dhcp", "path", "ipxe", "tls",
-          "certificate", "firmware", "san", "verify", "tcp_cc"}
+          "certificate", "firmware", "san", "verify", "tcp_cc", "uefi_boot"}
 
 
 def _line(node: Any, key: Any) -> int:
@@ -361,6 +366,14 @@ def parse_config(data: Any, file: str, lines: dict[str, int] | None = None) -> L
             bad("firmware", f"an {firmware.upper()} guest needs ipxe: a 'netbootsim lab "
                 f"build-ipxe --platform {UEFI_FIRMWARE[firmware]}' directory (its ipxe.efi "
                 "is the NBP)")
+    if "uefi_boot" in data:
+        if data["uefi_boot"] not in ("pxe", "http"):
+            bad("uefi_boot", f"{data['uefi_boot']!r} is not one of pxe, http")
+        elif firmware not in UEFI_FIRMWARE:
+            bad("uefi_boot", "only a UEFI guest (firmware: ovmf or aavmf) boots by UEFI "
+                "HTTP boot")
+        else:
+            out["uefi_boot"] = data["uefi_boot"]
     if "ipxe" in data:
         where = _ipxe_build(data["ipxe"], file, out.get("nic", "e1000"), bad, firmware)
         if where is not None:

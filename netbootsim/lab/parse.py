@@ -467,6 +467,11 @@ def _http_fetches(g: _Guest, conn: TcpConn, server_ip: str) -> list[tuple[float,
     for i, ex in enumerate(http_exchanges(conn)):
         ph = _fetch_phase(ex.path)
         start = syn.t if i == 0 else ex.t_request
+        if ex.method == "HEAD":  # a size query (UEFI HTTP boot's, before its GET): no body
+            end = ex.data[-1][0] if ex.data else ex.t_request
+            g.phase("head:" + ph.split(":", 1)[1], start, end, 0, "http", server_ip,
+                    "ok" if ex.data else "failed", "" if ex.data else "no response seen")
+            continue
         body = ex.content_length
         new = sum(n for _, n, r in ex.data if not r)
         if body < 0:

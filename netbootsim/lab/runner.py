@@ -155,6 +155,22 @@ def qemu_argv(cfg: LabConfig, guest: int, tap: str, out: Path | None = None) -> 
             "-boot", "n"]
 
 
+def set_boot_uri(template: Path, store: Path, uri: str, logs: Path) -> None:
+    """``store``: a copy of the variable store ``template`` whose next boot is ``uri``.
+
+    A ``BootNext`` entry with the URI's device path (virt-firmware's ``virt-fw-vars
+    --set-boot-uri``): EDK2's HTTP boot takes it, asks DHCP for an address only, and
+    fetches the URI. The tool's log goes to ``logs/set-boot-uri.log``.
+    """
+    argv = [sys.executable, "-m", "virt.firmware.vars", "-i", str(template), "-o", str(store),
+            "--set-boot-uri", uri]
+    with open(logs / "set-boot-uri.log", "a") as log:
+        done = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, check=False)
+    if done.returncode != 0:
+        raise LabError(f"virt-fw-vars --set-boot-uri failed ({done.returncode}): "
+                           f"see {logs / 'set-boot-uri.log'}")
+
+
 def _wait_for(check: Callable[[], bool], proc: subprocess.Popen, what: str,
               errfile: Path, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
@@ -205,7 +221,11 @@ def _prepare(cfg: LabConfig, out: Path, boot: str | None,
         for guest in range(cfg.guests):
             store = ovmf_vars(out, guest)
             store.parent.mkdir(exist_ok=True)
-            shutil.copy(_UEFI_FLASH[cfg.firmware][1], store)
+            if cfg.uefi_boot == "http":  # UEFI HTTP boot: the NBP's URI as the next boot
+                set_boot_uri(_UEFI_FLASH[cfg.firmware][1], store,
+                             f"http://{cfg.server_ip}/{cfg.nbp}", out / "firmware")
+            else:
+                shutil.copy(_UEFI_FLASH[cfg.firmware][1], store)
     if cfg.case == "chainload":
         nbp = Path(cfg.ipxe) / "ipxe.efi" if cfg.firmware in _UEFI_FLASH else UNDIONLY
         shutil.copy(nbp, srv / cfg.nbp)

@@ -1,13 +1,14 @@
 """UEFI against BIOS guests in numbers, from the lab's traces (issue 17, item 2).
 
-``python -m netbootsim.lab.uefi lab/traces3 --out docs/calibration.md`` reads the parsed
-runs of ``lab/matrix3.yaml``, OVMF, AAVMF (ARM64) and SeaBIOS guests (``phases.csv``,
-``details.csv``, ``run.json`` of each ``<config>-r<i>`` directory) and writes, between
-its markers in ``--out``, one row per firmware: when its PXE client sent its first
+``python -m netbootsim.lab.uefi lab/traces3 lab/traces8 --out docs/calibration.md`` reads
+the parsed runs of ``lab/matrix3.yaml``, OVMF, AAVMF (ARM64) and SeaBIOS guests, and of
+``lab/matrix8.yaml``, OVMF booting by UEFI HTTP boot (``phases.csv``, ``details.csv``,
+``run.json`` of each ``<config>-r<i>`` directory) and writes, between its markers in
+``--out``, one row per firmware: when its PXE (or HTTP boot) client sent its first
 DISCOVER, how long it held the offer before its REQUEST, its DHCP exchange, the network
-boot program over TFTP (block size, per-block gap), the chained iPXE's start (NBP loaded
-to its first DISCOVER) and its DHCP, and the script's HTTP fetches. No QEMU: the numbers
-come from the committed traces only.
+boot program over TFTP (block size, per-block gap) or HTTP, the chained iPXE's start
+(NBP loaded to its first DISCOVER) and its DHCP, and the script's HTTP fetches. No QEMU:
+the numbers come from the committed traces only.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def _run(d: Path) -> dict:
     cfg = meta["config"]
     firmware = cfg.get("firmware", "seabios")
     ovmf = firmware in ("ovmf", "aavmf")
+    http_boot = cfg.get("uefi_boot", "pxe") == "http"
     nbp = "ipxe.efi" if ovmf else "undionly.kpxe"
     chained = nbp.split(".")[0]
     ph = pd.read_csv(d / "phases.csv", keep_default_na=False)
@@ -50,7 +52,8 @@ def _run(d: Path) -> dict:
     out: dict = {"dir": d.name, "cell": re.sub(r"-r\d+$", "", d.name),
                  "firmware": {"ovmf": "OVMF (EDK2 PXE)", "aavmf": "AAVMF (EDK2 PXE, ARM64)"}
                  .get(firmware, "SeaBIOS (iPXE ROM)"),
-                 "nic": cfg["nic"], "ok": guest["outcome"] == "done", "nbp": nbp,
+                 "nic": cfg["nic"], "ok": guest["outcome"] == "done",
+                 "nbp": nbp, "http_boot": http_boot,
                  "ipxe": (meta.get("ipxe_build") or {}).get("describe", "")}
     rom = phase("dhcp-exchange")
     fetch = phase(f"fetch:{nbp}")
@@ -77,9 +80,13 @@ def _run(d: Path) -> dict:
     return out
 
 
-def runs(traces: Path) -> list[dict]:
-    """Every run directory of ``traces`` with a ``run.json``, read (sorted by name)."""
-    return [_run(d) for d in sorted(traces.iterdir()) if (d / "run.json").is_file()]
+def runs(traces: Path | list[Path]) -> list[dict]:
+    """Every run directory of ``traces`` (one or several) with a ``run.json``, read.
+
+    Sorted by name within each directory, the directories in the order given.
+    """
+    dirs = traces if isinstance(traces, list) else [traces]
+    return [_run(d) for t in dirs for d in sorted(t.iterdir()) if (d / "run.json").is_file()]
 
 
 def _s(values: list[float], digits: int = 2) -> str:
@@ -90,14 +97,15 @@ def _s(values: list[float], digits: int = 2) -> str:
     return f"{min(values):.{digits}f}–{max(values):.{digits}f}"
 
 
-def section(traces: Path, command: str) -> str:
+def section(traces: Path | list[Path], command: str) -> str:
     """The Markdown section (markers included) for the runs under ``traces``."""
     rs = runs(traces)
     by: dict[str, list[dict]] = {}
     for r in rs:
         by.setdefault(r["cell"], []).append(r)
     builds = sorted({r["ipxe"] for r in rs if r["ipxe"]})
-    lines = [BEGIN, "", f"`{command}`: {len(rs)} runs under `{traces}`, QEMU TCG, one "
+    where = ", ".join(f"`{t}`" for t in (traces if isinstance(traces, list) else [traces]))
+    lines = [BEGIN, "", f"`{command}`: {len(rs)} runs under {where}, QEMU TCG, one "
              "guest each. OVMF guests: Debian's OVMF 2022.11, no option ROM on a virtio "
              "NIC, so the firmware's own PXE client (EDK2's PxeBcDxe) boots and loads "
              f"`ipxe.efi` built from source ({', '.join(builds) or 'no build'}). "
@@ -105,10 +113,15 @@ def section(traces: Path, command: str) -> str:
              "(cortex-a57, emulated on this x86-64 host), the same EDK2 PXE client "
              "loading the ARM64 build's `ipxe.efi`. "
              "SeaBIOS guests: Debian's 2019 iPXE ROM on an e1000, chainloading "
-             "`undionly.kpxe` (SeaBIOS did not load Debian's virtio ROM here). Each cell "
-             "gives the lowest–highest over its runs, seconds unless marked.", "",
+             "`undionly.kpxe` (SeaBIOS did not load Debian's virtio ROM here). "
+             + ("OVMF HTTP boot guests: the same OVMF, `ipxe.efi`'s URI set as the next "
+                "boot in the guest's variable store (`uefi_boot: http`): EDK2's HTTP boot "
+                "client asks DHCP for an address, then HEAD and GET the URI. "
+                if any(r["http_boot"] for r in rs) else "")
+             + "Each cell gives the lowest–highest over its runs, seconds unless marked.",
+             "",
              "| cell | runs | done | first DISCOVER | OFFER → REQUEST | ROM DHCP | NBP | "
-             "NBP TFTP | block size | block gap (p50, ms) | NBP → chained DISCOVER | "
+             "NBP fetch | block size | block gap (p50, ms) | NBP → chained DISCOVER | "
              "chained DHCP | kernel (MB/s) | initrd (MB/s) | files done |",
              "|---|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for cell, group in sorted(by.items()):
@@ -117,13 +130,14 @@ def section(traces: Path, command: str) -> str:
         lines.append(
             f"| {cell} | {len(group)} | {sum(r['ok'] for r in group)} | "
             f"{_s(vals('first_discover'))} | {_s(vals('offer_to_request'))} | "
-            f"{_s(vals('rom_dhcp'))} | `{group[0]['nbp']}` | {_s(vals('nbp_s'), 3)} | "
+            f"{_s(vals('rom_dhcp'))} | `{group[0]['nbp']}`"
+            f"{' over HTTP' if group[0]['http_boot'] else ''} | {_s(vals('nbp_s'), 3)} | "
             f"{_s(vals('blksize'), 0)} | {_s(vals('block_gap', 1e3), 3)} | "
             f"{_s(vals('chain_start'))} | {_s(vals('chained_dhcp'), 3)} | "
             f"{_s(vals('kernel_rate', 1e-6), 1)} | {_s(vals('initrd_rate', 1e-6), 1)} | "
             f"{_s(vals('files_done'))} |")
     ovmf = [r for r in rs if r["firmware"].startswith(("OVMF", "AAVMF"))
-            and r.get("offer_to_request")]
+            and r.get("offer_to_request") and not r["http_boot"]]
     if ovmf:
         held = statistics.fmean(r["offer_to_request"] for r in ovmf)
         lines += ["", f"What the simulator takes from this: EDK2's PXE client holds the "
@@ -144,6 +158,26 @@ def section(traces: Path, command: str) -> str:
                   "host, as the profiles' `measured_on` says. The firmware's start and its "
                   "per-block gap run at the emulator's speed and are not put into a "
                   "profile (the server classes take published POST times)."]
+    http = [r for r in rs if r["http_boot"] and r.get("rom_dhcp")]
+    pxe = [r for r in rs if r["cell"] == "ovmf-chainload" and r.get("rom_dhcp")]
+    if http and pxe:
+        def mean(group: list[dict], key: str) -> float:
+            return statistics.fmean(r[key] for r in group if r.get(key) is not None)
+        lines += ["", f"UEFI HTTP boot against PXE, the same OVMF and `ipxe.efi`: its DHCP "
+                  f"holds the offer as long ({mean(http, 'rom_dhcp'):.2f} s against "
+                  f"{mean(pxe, 'rom_dhcp'):.2f} s: the same EDK2 DHCP driver and its tick), "
+                  f"its first DISCOVER comes {mean(http, 'first_discover'):.2f} s after "
+                  f"power-on ({mean(pxe, 'first_discover'):.2f} s for PXE), the 1.17 MB "
+                  f"`ipxe.efi` takes {mean(http, 'nbp_s'):.3f} s over HTTP (a HEAD for its "
+                  f"size, then the GET) against {mean(pxe, 'nbp_s'):.3f} s over TFTP, and "
+                  f"the chained iPXE starts as it does after PXE "
+                  f"({mean(http, 'chain_start'):.2f} s against "
+                  f"{mean(pxe, 'chain_start'):.2f} s; it first asks the HTTP server for "
+                  "`autoexec.ipxe`). Here the boot URI is the guest's next boot; in "
+                  "OVMF's own boot order HTTP boot comes after PXE over IPv4 and IPv6 "
+                  "(`lab/traces8/README.md`), each of which must fail first. The "
+                  "simulator has no UEFI HTTP boot path yet (a chainload's NBP goes over "
+                  "TFTP)."]
     lines += ["", END]
     return "\n".join(lines)
 

@@ -93,3 +93,61 @@ def test_an_arm64_guest_runs_aarch64_qemu_on_aavmf(tmp_path):
     assert cfg.rom == "" and cfg.nbp == "ipxe.efi"
     with pytest.raises(InputError, match="an AAVMF guest's PXE client uses AAVMF's virtio"):
         parse_config({"case": "chainload", "firmware": "aavmf", "ipxe": str(build)}, "x")
+
+
+HTTP_TRACES = ROOT / "lab" / "traces8"
+
+
+def test_the_uefi_http_boot_runs_from_the_committed_traces(tmp_path):
+    # lab/traces8 (netbootsim lab matrix lab/matrix8.yaml): OVMF's HTTP boot, ipxe.efi's
+    # URI as the next boot. Its DHCP holds the offer as PXE's does (EDK2's DHCP driver:
+    # 3-4 s), ipxe.efi comes over HTTP (no TFTP block), after a HEAD for its size, and the
+    # chained iPXE starts as after PXE (~6.2 s).
+    from netbootsim.lab.uefi import main, runs
+
+    rs = runs([TRACES, HTTP_TRACES])
+    http = [r for r in rs if r["http_boot"]]
+    assert len(rs) == 12 and len(http) == 3 and all(r["ok"] for r in http)
+    assert all(3.0 < r["offer_to_request"] < 4.0 for r in http)
+    assert all(r["blksize"] is None and r["nbp_bytes"] == 1_171_968 for r in http)
+    assert all(6.0 < r["chain_start"] < 6.5 for r in http)
+    heads = [d for d in HTTP_TRACES.iterdir() if (d / "phases.csv").is_file()
+             and "head:ipxe.efi" in (d / "phases.csv").read_text()]
+    assert len(heads) == 3
+    out = tmp_path / "cal.md"
+    out.write_text("# Calibration\n")
+    assert main([str(TRACES), str(HTTP_TRACES), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "| ovmf-httpboot | 3 | 3 |" in text and "`ipxe.efi` over HTTP" in text
+    assert "UEFI HTTP boot against PXE" in text
+    # the section in docs/calibration.md is this one (from its table on: the first line
+    # names the directories as given)
+    doc = (ROOT / "docs" / "calibration.md").read_text()
+    assert "lab/traces3 lab/traces8 --out docs/calibration.md" in doc
+    assert text.split("| cell |", 1)[1] in doc
+
+
+def test_an_http_boot_guest_gets_the_uri_as_its_next_boot(tmp_path):
+    # virt-firmware writes a BootNext entry with the URI into the guest's copy of the
+    # variable store (what uefi_boot: http does before QEMU starts)
+    from netbootsim.lab.runner import OVMF_VARS, set_boot_uri
+
+    if not OVMF_VARS.is_file():
+        pytest.skip(f"{OVMF_VARS}: Debian's ovmf is not installed (netbootsim lab install)")
+    store = tmp_path / "vars.fd"
+    set_boot_uri(OVMF_VARS, store, "http://192.168.77.1/ipxe.efi", tmp_path)
+    log = (tmp_path / "set-boot-uri.log").read_text()
+    assert "URI(http://192.168.77.1/ipxe.efi)" in log and "BootNext" in log
+    assert store.stat().st_size == OVMF_VARS.stat().st_size
+
+
+@pytest.mark.parametrize("data, words", [
+    ({"case": "chainload", "uefi_boot": "http"}, "only a UEFI guest"),
+    ({"case": "chainload", "firmware": "ovmf", "nic": "virtio", "uefi_boot": "ipv6"},
+     "'ipv6' is not one of pxe, http"),
+])
+def test_bad_uefi_boot_is_refused(data, words):
+    with pytest.raises(InputError) as e:
+        parse_config(data, "lab.yaml")
+    text = " ".join(str(p) for p in e.value.problems)
+    assert "uefi_boot:" in text and words in text
