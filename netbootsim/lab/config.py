@@ -382,15 +382,20 @@ def parse_config(data: Any, file: str, lines: dict[str, int] | None = None) -> L
         where = _tls_dir(data["tls"], file, bad)
         if where is not None:
             out["tls"] = where
-    if out.get("case") == "https":
+    # the chainload case's files over HTTPS too (transport: https): the chained iPXE's
+    chained_https = out.get("case") == "chainload" and out.get("transport") == "https"
+    if out.get("case") == "https" or chained_https:
+        what = "the https case" if out.get("case") == "https" else "transport: https"
         for need in ("ipxe", "tls"):
             if need not in data:  # at the case's line, which asks for it
                 problems.append(Problem(
-                    file, lines.get("case", 0), need, "the https case needs it: Debian's "
-                    "2019 ROM has no HTTPS; make TLS_DIR with netbootsim lab tls and build "
-                    "one with netbootsim lab build-ipxe --trust TLS_DIR/ca.crt"))
+                    file, lines.get("transport" if chained_https else "case", 0), need,
+                    f"{what} needs it: Debian's 2019 iPXE has no HTTPS; make TLS_DIR "
+                    "with netbootsim lab tls and build one with netbootsim lab build-ipxe "
+                    "--trust TLS_DIR/ca.crt"))
     elif "certificate" in data or ("tls" in data and "verify" not in data):
-        bad("tls" if "tls" in data else "certificate", "only the https case serves HTTPS")
+        bad("tls" if "tls" in data else "certificate", "only the https case (or "
+            "transport: https) serves HTTPS")
     if "verify" in data:
         if out.get("case") not in ("http", "https"):
             bad("verify", "only the http and https cases fetch files to verify")

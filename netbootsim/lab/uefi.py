@@ -178,8 +178,32 @@ def section(traces: Path | list[Path], command: str) -> str:
                   "(`lab/traces8/README.md`), each of which must fail first. The "
                   "simulator has no UEFI HTTP boot path yet (a chainload's NBP goes over "
                   "TFTP)."]
+    tls = _tls_runs(traces)
+    if tls:
+        beyond = [r["tls_handshake"] - 4 * r["handshake"] for r in tls]
+        lines += ["", f"The UEFI build's TLS handshake (ovmf-https: `ipxe.efi` built "
+                  f"trusting the lab CA, the files over HTTPS, {len(tls)} runs at RTT "
+                  f"{_s([r['handshake'] * 1e3 for r in tls], 2)} ms): "
+                  f"{_s([r['tls_handshake'] * 1e3 for r in tls], 1)} ms from ClientHello to "
+                  "the first request, of which the client's key exchange "
+                  f"{_s([r['tls_client_key_exchange'] * 1e3 for r in tls], 1)} ms and its "
+                  "chain validation "
+                  f"{_s([r['tls_client_validate'] * 1e3 for r in tls], 1)} ms; beyond its "
+                  f"4 round trips {statistics.fmean(beyond) * 1e3:.2f} ms on average "
+                  f"({_s([b * 1e3 for b in beyond], 1)} ms): `ipxe-current-efi`'s "
+                  "`tls_client_time` (the BIOS build's, `ipxe-current-bios`, 76.42 ms: the "
+                  "same code, QEMU TCG's emulation of it, not a real CPU's)."]
     lines += ["", END]
     return "\n".join(lines)
+
+
+def _tls_runs(traces: Path | list[Path]) -> list[dict]:
+    """The HTTPS runs' TLS facts (:func:`netbootsim.lab.round2.cells`), trusted ones."""
+    from .round2 import cells
+
+    dirs = traces if isinstance(traces, list) else [traces]
+    return [r for t in dirs for r in cells(t) if "tls_handshake" in r and "handshake" in r
+            and r["certificate"] != "rogue"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -231,7 +231,8 @@ def test_the_https_case_serves_files_over_https_and_the_script_over_http(tmp_pat
 @pytest.mark.parametrize("text, message", [
     ("case: https\n", "lab.yaml:1: ipxe: the https case needs it"),
     ("case: https\nipxe: b1\ntls: nowhere\n", "lab.yaml:3: tls: nowhere: not a 'netbootsim"),
-    ("case: http\ntls: tls\n", "lab.yaml:2: tls: only the https case serves HTTPS"),
+    ("case: http\ntls: tls\n", "lab.yaml:2: tls: only the https case (or transport: https) "
+     "serves HTTPS"),
     ("case: https\nipxe: b1\ntls: tls\ncertificate: mine\n",
      "lab.yaml:4: certificate: 'mine' is not one of trusted, rogue"),
 ])

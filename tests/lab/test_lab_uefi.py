@@ -107,7 +107,7 @@ def test_the_uefi_http_boot_runs_from_the_committed_traces(tmp_path):
 
     rs = runs([TRACES, HTTP_TRACES])
     http = [r for r in rs if r["http_boot"]]
-    assert len(rs) == 12 and len(http) == 3 and all(r["ok"] for r in http)
+    assert len(rs) == 15 and len(http) == 3 and all(r["ok"] for r in rs)
     assert all(3.0 < r["offer_to_request"] < 4.0 for r in http)
     assert all(r["blksize"] is None and r["nbp_bytes"] == 1_171_968 for r in http)
     assert all(6.0 < r["chain_start"] < 6.5 for r in http)
@@ -120,6 +120,12 @@ def test_the_uefi_http_boot_runs_from_the_committed_traces(tmp_path):
     text = out.read_text()
     assert "| ovmf-httpboot | 3 | 3 |" in text and "`ipxe.efi` over HTTP" in text
     assert "UEFI HTTP boot against PXE" in text
+    # the UEFI build's TLS: ovmf-https, the client's time beyond 4 round trips, the
+    # ipxe-current-efi profile's tls_client_time
+    assert "| ovmf-https | 3 | 3 |" in text and "beyond its 4 round trips 88.77 ms" in text
+    from netbootsim.profiles import PROFILES
+
+    assert PROFILES["ipxe-current-efi"].tls_client_time == pytest.approx(0.08877)
     # the section in docs/calibration.md is this one (from its table on: the first line
     # names the directories as given)
     doc = (ROOT / "docs" / "calibration.md").read_text()

@@ -88,7 +88,7 @@ def test_models_lists_every_registry_entry(capsys, lighttpd):
 
 def test_each_kinds_default_is_one_of_its_models_and_every_value_has_a_source():
     assert list(KINDS) == ["tftp", "http", "dhcp", "api", "orchestrator", "dns", "lb", "iscsi",
-                           "aoe"]
+                           "aoe", "fcoe"]
     for kind in KINDS.values():
         assert kind.default in kind.models
         for name, m in kind.models.items():
