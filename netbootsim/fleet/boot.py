@@ -8,7 +8,9 @@ kernel has been handed over, or raises :class:`~.machine.Failed`:
   names (the NBP), which then TFTPs the group's kernel and initrd with the ROM's UDP
   stack;
 * ``pxe-chainload-ipxe`` (:func:`pxe_rom` too): the PXE ROM's DHCP and TFTP of the NBP
-  (``undionly.kpxe``), then iPXE starts and does the rest, as ``ipxe``;
+  (``undionly.kpxe``), then iPXE starts and does the rest, as ``ipxe``; a boot file
+  given as an ``http://`` URL is fetched by a UEFI firmware's HTTP boot instead
+  (a HEAD, then the GET);
 * ``ipxe`` (:func:`ipxe_autoboot`): iPXE's autoboot — ``dhcp``, then the script: the
   one DHCP names (a URL, often a provisioning API answering per machine), else the
   group's own script. The script runs in the iPXE interpreter (:mod:`netbootsim.ipxe`)
@@ -56,12 +58,15 @@ def pxe_rom(m: Machine, rom: Profile) -> Generator[simpy.Event, Any, None]:
             raise Failed(f"dhcp: {d.reason}")
         boot_file, host = d.boot_file, world.dhcp_hosts.get(d.server, "")
     nbp = boot_file or dict(g.boot_files).get(m.arch) or g.nbp or g.images[0][0]
-    target = world.resolve(f"tftp://{host or g.service.name}/{nbp}")
-    if isinstance(target, str):
-        target = world.resolve(f"tftp://{g.service.name}/{nbp}")
-    if isinstance(target, str):
-        raise Failed(f"fetch:{nbp}: {target}")
-    yield from _tftp(m, target, nbp)
+    if nbp.lower().startswith("http://"):  # UEFI HTTP boot: the firmware's own HTTP client
+        nbp = yield from _http_boot(m, rom, nbp)
+    else:
+        target = world.resolve(f"tftp://{host or g.service.name}/{nbp}")
+        if isinstance(target, str):
+            target = world.resolve(f"tftp://{g.service.name}/{nbp}")
+        if isinstance(target, str):
+            raise Failed(f"fetch:{nbp}: {target}")
+        yield from _tftp(m, target, nbp)
     if g.boot == "pxe":  # the NBP (pxelinux-like) fetches the rest over TFTP
         for name, _ in g.images:
             if name != nbp:
@@ -73,6 +78,35 @@ def pxe_rom(m: Machine, rom: Profile) -> Generator[simpy.Event, Any, None]:
     yield m.env.timeout(m.ipxe_profile.chain_start)  # its start, as a boot file
     m.record("firmware", t0, m.env.now, endpoint=nbp)
     yield from ipxe_autoboot(m, nbp=nbp)
+
+
+def _http_boot(m: Machine, rom: Profile, url: str) -> Generator[simpy.Event, Any, str]:
+    """UEFI HTTP boot of the boot file at ``url``: a HEAD for its size, then its GET.
+
+    EDK2's HTTP boot client (HttpBootDxe) asks the server for the file's size first, on
+    the connection it then GETs the file on (lab/traces8: ``head:ipxe.efi``, then
+    ``fetch:ipxe.efi``); both are the firmware's (``rom``'s) HTTP client. Returns the
+    file's name. Only a UEFI firmware has it (validation refuses an ``http://`` boot
+    file for a BIOS PXE ROM; at run time one fails here).
+    """
+    target = m.world.resolve(url)
+    name = url.rsplit("/", 1)[-1]
+    if not (rom.platform or "").startswith("uefi"):
+        raise Failed(f"fetch:{name}: {url}: a BIOS PXE ROM fetches its boot file over TFTP "
+                     "only (UEFI HTTP boot is a UEFI firmware's)")
+    if isinstance(target, str):
+        raise Failed(f"fetch:{name}: {target}")
+    size = m.world.images.get(target.file)
+    if size is None:
+        raise Failed(f"fetch:{name}: no image {target.file!r} on {target.service.name}")
+    w = m.world
+    res = yield from w.http(m.server, m.group.name, m.rack, m.stage, m.attempt, rom,
+                            target.service, target.file, 0.0)
+    m.fetched(f"head:{name}", target.service.name, res)
+    res = yield from w.http(m.server, m.group.name, m.rack, m.stage, m.attempt, rom,
+                            target.service, target.file, size)
+    m.fetched(f"fetch:{name}", target.service.name, res)
+    return name
 
 
 def _tftp(m: Machine, target: Target, name: str) -> Generator[simpy.Event, Any, None]:

@@ -96,7 +96,8 @@ def dhcp(m: Machine, ipxe_client: bool, script: bool | None = None
                         blackout_until=blackout, broadcasts=world.run.broadcasts,
                         script_client=script, carrier=carrier, reaches=reaches,
                         offer_wait=0.0 if edk2 is None else edk2,
-                        request_waits=EDK2_WAITS if edk2 else REQUEST_WAITS)
+                        request_waits=EDK2_WAITS if edk2 else REQUEST_WAITS,
+                        at_once=ipxe_client and m.profile.dhcp_offer_at_once)
     d = yield from dhcp_client(env, client)
     if d.outcome == "ok":
         m.record("dhcp-exchange", d.start, d.exchange_end, 0.0, "dhcp", d.server)

@@ -23,6 +23,28 @@ def _image(issues: list[Issue], path: tuple, name: str | None, images: set[str])
                              f"images: {', '.join(sorted(images)) or 'none declared'}"))
 
 
+def _boot_file(issues: list[Issue], path: tuple, platform: str, value: str,
+               images: set[str]) -> None:
+    """A boot file: an image's name, or (UEFI HTTP boot) an ``http://`` URL of one.
+
+    A BIOS PXE ROM fetches over TFTP only; UEFI HTTPS boot (its certificates enrolled in
+    the firmware) is not modelled.
+    """
+    low = value.lower()
+    if not low.startswith(("http://", "https://")):
+        _image(issues, path, value, images)
+        return
+    if low.startswith("https://"):
+        issues.append((path, "UEFI HTTPS boot is not modelled (the firmware's trusted "
+                             "certificates); give an http:// URL or an image's name"))
+    elif platform == "bios":
+        issues.append((path, "a BIOS PXE ROM fetches its boot file over TFTP only: an "
+                             "http:// boot file is UEFI HTTP boot's (platforms uefi, "
+                             "uefi-arm64); give the image's name"))
+    else:
+        _image(issues, path, value.rsplit("/", 1)[-1], images)
+
+
 def _service(issues: list[Issue], path: tuple, name: str | None, kinds: dict,
              want: tuple[str, ...]) -> None:
     if name is None:
@@ -106,7 +128,7 @@ def _firmware_checks(g, p: tuple, parts) -> list[Issue]:
                                "then its PXE ROM), not the iPXE that boot path "
                                f"{g.boot!r} runs; give it as {where}"))
     for plat, image in g.boot_files.items():
-        _image(issues, (*p, "boot_files", plat), image, parts.image_names)
+        _boot_file(issues, (*p, "boot_files", plat), plat, image, parts.image_names)
     if not g.boot_files:
         return issues
     if g.boot == "ipxe":
@@ -177,7 +199,7 @@ def fleet_checks(parts) -> list[Issue]:
     for name, svc in parts.services.items():
         if getattr(svc, "kind", "") == "dhcp":
             for arch, file in svc.boot_files.items():
-                _image(issues, ("services", name, "boot_files", arch), file, images)
+                _boot_file(issues, ("services", name, "boot_files", arch), arch, file, images)
             for j, server in enumerate(svc.dns or ()):
                 _service(issues, ("services", name, "dns", j), server, kinds, ("dns",))
         if getattr(svc, "kind", "") == "dns":

@@ -12,7 +12,10 @@ Client (:func:`ipxe_dhcp`), iPXE's ``dhcp`` command (net/udp/dhcp.c, config/dhcp
 * An OFFER is acted on once iPXE stops waiting for a ProxyDHCP offer: at once if more
   than 2 s have passed; otherwise at the next discovery timer tick, if the offer carries
   175.176 ``no-pxedhcp`` (lab: REQUEST 0.93–0.99 s after DISCOVER although the OFFER came
-  after 0.5 ms), else at the first tick after 2 s (the t = 3 s tick).
+  after 0.5 ms: the ROMs and undionly.kpxe, opening their NIC), or at once where the
+  profile says so (``dhcp_offer_at_once``: ipxe.efi chained over EDK2's SNP, 2–11 ms in
+  the lab; net/udp/dhcp.c:438-441 acts on such an OFFER as it arrives), else at the
+  first tick after 2 s (the t = 3 s tick).
 * DHCPREQUEST → DHCPACK: one more server packet and a round trip.
 * The whole ``dhcp`` step also waits for IPv6 autoconfiguration when the build has IPv6
   and nobody sends a router advertisement: it ends 16.08 s after it began in the lab
@@ -317,6 +320,8 @@ class DhcpClient:
             the first offer naming a boot file. Unused by iPXE.
         request_waits: the REQUEST's resend timer (default iPXE's :data:`REQUEST_WAITS`;
             EDK2's :data:`EDK2_WAITS` for its PXE client).
+        at_once: iPXE acts on a ``no-pxedhcp`` OFFER as it arrives, not at its next
+            discovery tick (the profile's ``dhcp_offer_at_once``: ipxe.efi over SNP).
         reaches: on the flow engine, ``reaches(server name, t)``: whether a DISCOVER
             sent at ``t`` reaches that server and its OFFER comes back (its path's links
             up); a server it does not reach makes no offer for that DISCOVER. ``None``:
@@ -337,6 +342,7 @@ class DhcpClient:
     script_client: bool | None = None
     offer_wait: float = 0.0
     request_waits: tuple[float, ...] = ()
+    at_once: bool = False
 
     def __post_init__(self) -> None:
         if not self.request_waits:
@@ -421,7 +427,7 @@ def dhcp_client(env: simpy.Environment, c: DhcpClient
         if c.ipxe:  # dhcp.c: leave discovery on 175.176, a PXEClient offer, or > 2 s
             server = chosen()[0]
             return (bool(proxies) or elapsed > PROXY_WAIT
-                    or (server.no_pxedhcp and at_tick))
+                    or (server.no_pxedhcp and (at_tick or c.at_once)))
         if choices:  # it collects offers until its timer runs out
             return at_choice
         server = chosen()[0]  # a PXE ROM takes an offer that names a boot file
