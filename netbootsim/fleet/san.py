@@ -43,9 +43,11 @@ fabric's RSCN tells the OS at once, and its FC transport fails the I/O after its
 failover takes no session of the other target: its ``sessions`` count the attaches.)
 A target's ``sessions`` limit refuses logins past it: iPXE reopens the device 5 s later,
 10 times, and fails the attach after the last (core/sanboot.c [ipxe-src]); a server
-holds its session while it runs from the disk. Not modelled yet: writes, an AoE OS
-initiator's own timers (open-iscsi's are used), multi-hop FCoE through FCoE switches, and
-FCoE's attach and read times (assumed the iSCSI target's: not measured here).
+holds its session while it runs from the disk (an AoE OS, Linux's driver: it resends
+after 0.2 s, on another path if it has one, and fails the device after 180 s,
+:func:`netbootsim.protocols.san.os_timers`). Not modelled yet: multi-hop FCoE through
+FCoE switches, and FCoE's attach and read times (assumed the iSCSI target's: not
+measured here).
 """
 
 from __future__ import annotations
@@ -278,8 +280,8 @@ class San:
             if stage == "os" and back > t0 + detect + give_up:
                 yield env.timeout(detect + give_up)
                 why = (f"{spec.name} down, not back within the OS initiator's "
-                       + (f"replacement timeout ({give_up:g} s)" if spec.kind != "fcoe"
-                          else f"dev_loss_tmo ({give_up:g} s)"))
+                       + {"fcoe": "dev_loss_tmo", "aoe": "aoe_deadsecs"}.get(
+                           spec.kind, "replacement timeout") + f" ({give_up:g} s)")
                 note("san-outage", t0, env.now, why)
                 return TransferResult(spec.kind, start, env.now, nbytes - left, wire_moved,
                                       "failed", why), i, written

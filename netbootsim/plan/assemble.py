@@ -37,7 +37,7 @@ from ..fleet.events import Demand, LifeEvent, Replace, Reprovision
 from ..fleet.san import SanBootSpec, SanSpec
 from ..fleet.spec import TLS_HANDSHAKE_RTTS, DnsSpec, OrchestratorSpec, PowerPolicy, TlsSpec
 from ..profiles import Profile, ProfileMix, get_profile, tuned
-from ..protocols.san import SAN_KINDS
+from ..protocols.san import SAN_KINDS, os_timers
 from ..runtime import reclaim
 from ..scenario.api_checks import scenario_dir
 from ..services.provisioning import DEFAULT_UNKNOWN, Provisioner, load_inventory
@@ -478,18 +478,23 @@ def left_out(inputs: FleetInputs) -> list[str]:
                      "not in these times.")
     for name, t in sorted(inputs.san.items()):
         b = t.boot
-        os_part = (f"then the OS reads {b.os / 1e6:g} MB at {b.os_iops:g} reads/s of "
-                   f"{b.os_request / 1024:g} KiB" if b.os > 0 else
+        share = b.os_read_share
+        os_part = (f"then the OS reads {b.os / 1e6:g} MB in {b.os_iops:g} requests/s of "
+                   f"{b.os_request / 1024:g} KiB, {share * 100:g} % of them reads"
+                   + (f" (and writes {b.os * (1 - share) / share / 1e6:.4g} MB)"
+                      if share < 1 else "") if b.os > 0 else
                    "and the OS reads nothing more from it (boot.os 0: give what your OS "
                    "reads until ready)")
+        detect, give_up = os_timers(t.kind)
+        who = {"iscsi": "open-iscsi's timers", "aoe": "Linux's AoE driver's timers",
+               "fcoe": "the fabric's RSCN, then the FC transport's dev_loss_tmo"}[t.kind]
         notes.append(f"SAN target {name!r} ({t.kind}): a server booting from it reads "
                      f"{b.loader / 1e6:g} MB for its boot loader, one request at a time, "
-                     f"{os_part}; every read shares the target's "
+                     f"{os_part}; every request shares the target's "
                      + (f"{t.iops:g} IOPS" if t.iops is not None else "unlimited IOPS")
                      + ". A target down during the reads: iPXE retries every 5 s or "
-                     "reopens on another path; the OS's initiator finds out after 15 s and "
-                     "gives up after 120 s (open-iscsi's timers, used for AoE too). Not "
-                     "modelled: writes.")
+                     f"reopens on another path; the OS's initiator finds out after "
+                     f"{detect:g} s and gives up after {give_up:g} s ({who}).")
     return notes
 
 

@@ -11,7 +11,7 @@ import math
 __all__ = ["SAN_COMMAND_TIMEOUT", "SAN_DEFAULT_RETRIES", "SAN_REOPEN_DELAY", "WIRE_OVERHEAD",
            "OS_NOOP_TIMEOUT", "OS_REPLACEMENT_TIMEOUT", "FC_DEV_LOSS_TMO", "SAN_KINDS",
            "NOT_ROUTED", "FCOE_FRAME_DATA", "FCOE_FRAME_OVERHEAD", "FCP_COMMAND_OVERHEAD",
-           "wire_bytes", "loader_detect", "os_timers"]
+           "wire_bytes", "loader_detect", "os_timers", "AOE_MINTIMER", "AOE_DEADSECS"]
 
 #: The SAN target kinds (scenario services ``kind: iscsi | aoe | fcoe``).
 SAN_KINDS = ("iscsi", "aoe", "fcoe")
@@ -57,6 +57,13 @@ FCP_COMMAND_OVERHEAD = 2 * FCOE_FRAME_OVERHEAD + 32 + 24
 #: The FC transport's ``dev_loss_tmo``: the booted Linux OS keeps a lost remote port's
 #: I/O queued 60 s before failing it (drivers/scsi/scsi_transport_fc.c [linux-fc]).
 FC_DEV_LOSS_TMO = 60.0
+#: Linux's AoE driver resends an unanswered frame after at least ``MINTIMER``, two
+#: ticks of HZ/10: 0.2 s (its timer then follows the round trip), on another of the
+#: target's interfaces when it has several (drivers/block/aoe/aoecmd.c [linux-aoe]) ...
+AOE_MINTIMER = 0.2
+#: ... and fails the device when a frame has waited ``aoe_deadsecs``, 60 × 3 = 180 s
+#: (drivers/block/aoe/aoecmd.c [linux-aoe]).
+AOE_DEADSECS = 180.0
 
 
 def wire_bytes(kind: str, request: float) -> float:
@@ -85,12 +92,14 @@ def loader_detect(kind: str) -> float:
 def os_timers(kind: str) -> tuple[float, float]:
     """The booted OS's ``(detect, give up)`` for a target gone (s).
 
-    iSCSI (and AoE, whose OS initiator's own timers are not modelled): open-iscsi's
-    NOP-Out timeout, 15 s, then its replacement timeout, 120 s. FCoE: the fabric tells
-    the initiator at once (a registered state change notification, RSCN, when the
-    target's port logs out of the fabric, FC-LS [fc-ls]), then the FC transport's
-    ``dev_loss_tmo``, 60 s.
+    iSCSI: open-iscsi's NOP-Out timeout, 15 s, then its replacement timeout, 120 s.
+    AoE: Linux's driver resends after 0.2 s (:data:`AOE_MINTIMER`) and fails the device
+    after 180 s (:data:`AOE_DEADSECS`). FCoE: the fabric tells the initiator at once (a
+    registered state change notification, RSCN, when the target's port logs out of the
+    fabric, FC-LS [fc-ls]), then the FC transport's ``dev_loss_tmo``, 60 s.
     """
     if kind == "fcoe":
         return 0.0, FC_DEV_LOSS_TMO
+    if kind == "aoe":
+        return AOE_MINTIMER, AOE_DEADSECS
     return OS_NOOP_TIMEOUT, OS_REPLACEMENT_TIMEOUT

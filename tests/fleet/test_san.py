@@ -485,3 +485,22 @@ def test_the_lint_says_fcoe_is_off_in_ipxes_default_build():
     assert [(f.severity, "NET_PROTO_FCOE" in f.message) for f in found] == [
         ("warning", True)]
     assert check_text(f"#!ipxe\nsanboot fcp:{WWN}:0\n", "s", "all") == []
+
+
+def test_an_aoe_target_lost_under_the_os_is_resent_then_failed_after_aoe_deadsecs():
+    # Linux's AoE driver: it resends after 0.2 s (MINTIMER) and fails the device when a
+    # frame has waited 180 s (aoe_deadsecs): san1 down from 2 s for good, the outage
+    # record ends at 2 + 0.2 + 180 s; back at 60 s, the reads go on from then.
+    sc = san_scenario(script="sanboot aoe:e0.0\n")
+    sc["services"]["san1"] = {"kind": "aoe", "host": "array1",
+                              "boot": {"loader": "32MiB", "os": "100MiB"}}
+    sc["faults"] = [{"kind": "service-down", "target": "san1", "at": "2s"}]
+    res = simulate_scenario(sc)
+    assert res.servers.outcome.iloc[0] == "failed"
+    assert phases(res).loc["san-outage", "end"] == pytest.approx(182.2)
+    assert "aoe_deadsecs (180 s)" in res.servers.reason.iloc[0]
+    sc["faults"][0]["duration"] = "58s"
+    res = simulate_scenario(sc)
+    assert res.servers.outcome.iloc[0] == "ok"
+    assert phases(res).loc["san-outage", "end"] == pytest.approx(60.0 + 0.005 + RTT,
+                                                                  abs=1e-9)
