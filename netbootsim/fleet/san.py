@@ -119,6 +119,7 @@ class SanSpec:
     sessions: int | None = None
     array: str | None = None
     wwn: str | None = None
+    queue_depth: int | None = None
 
 
 class San:
@@ -230,7 +231,7 @@ class San:
                 request, bound = self.loader_bound(spec, route.rtt, profile)
                 share = 1.0
             else:
-                request, bound = self.os_bound(spec)
+                request, bound = self.os_bound(spec, route.rtt)
                 share = spec.boot.os_read_share
             frame = min(request, spec.max_request)
             factor = wire_bytes(spec.kind, frame) / frame / share  # a read byte's stream
@@ -311,16 +312,21 @@ class San:
         client = profile.san_read_time + request / profile.san_read_rate
         return request, request / (rtt + spec.latency + client)
 
-    def os_bound(self, spec: SanSpec) -> tuple[float, float]:
+    def os_bound(self, spec: SanSpec, rtt: float = 0.0) -> tuple[float, float]:
         """``(request bytes, payload bytes/s)`` of the OS's reads: their share of its IOPS.
 
         The OS's requests are its block layer's (``os_request``), ``os_iops`` a second,
         ``os_read_share`` of them reads; its initiator sends each as commands of at most
         the protocol's size, several at once (AoE's 1 KiB frames too), so only their
-        headers count against the request's size.
+        headers count against the request's size. With a ``queue_depth``, at most that
+        many are in flight on the session, each a round trip and the target's time:
+        ``queue_depth / (rtt + latency)`` requests a second at most.
         """
         request = spec.boot.os_request
-        return request, spec.boot.os_iops * spec.boot.os_read_share * request
+        iops = spec.boot.os_iops
+        if spec.queue_depth is not None:
+            iops = min(iops, spec.queue_depth / (rtt + spec.latency))
+        return request, iops * spec.boot.os_read_share * request
 
 
 def drive_reads(m, paths: list, at: int, stage: str

@@ -199,7 +199,7 @@ def fleet_inputs(built) -> FleetInputs:
                             b.os_read_share),
                 svc.iops, svc.bandwidth, getattr(svc, "iqn", None),
                 getattr(svc, "shelf", 0), getattr(svc, "slot", 0), svc.sessions, svc.array,
-                getattr(svc, "wwn", None))
+                getattr(svc, "wwn", None), svc.queue_depth)
         elif svc.kind == "orchestrator":
             out.orchestrators[name] = OrchestratorSpec(
                 name, svc.power_workers, svc.power_latency, svc.power_time,

@@ -711,6 +711,10 @@ class _SanTarget(Section):
             attach fails; ``None``: no limit.
         latency: its time per read request (s); default from ``model``.
         attach: the attach's time beyond its round trips (s); default from ``model``.
+        queue_depth: the booted OS's requests in flight on a session at most (its
+            initiator's; ``None``: no limit); default from ``model`` (iSCSI 32, AoE 64,
+            FCoE none). With the round trip and ``latency`` it bounds the OS's requests a
+            second: ``queue_depth / (rtt + latency)``.
         boot: what a server booting from it reads (:class:`SanBoot`).
     """
 
@@ -735,6 +739,7 @@ class IscsiService(_SanTarget):
     iqn: Name | None = None
     latency: Time = _from_model("iscsi", "latency")
     attach: Time = _from_model("iscsi", "attach")
+    queue_depth: PosInt | None = _from_model("iscsi", "queue_depth")
 
 
 class AoeService(_SanTarget):
@@ -751,6 +756,7 @@ class AoeService(_SanTarget):
     slot: Annotated[int, Field(ge=0, le=255)] = 0
     latency: Time = _from_model("aoe", "latency")
     attach: Time = _from_model("aoe", "attach")
+    queue_depth: PosInt | None = _from_model("aoe", "queue_depth")
 
 
 def _wwn_text(value: Any) -> Any:
@@ -781,6 +787,7 @@ class FcoeService(_SanTarget):
     wwn: Annotated[str, PlainValidator(_wwn_text)]
     latency: Time = _from_model("fcoe", "latency")
     attach: Time = _from_model("fcoe", "attach")
+    queue_depth: PosInt | None = _from_model("fcoe", "queue_depth")
 
 
 Service = Annotated[Union[TftpService, HttpService, DhcpService, ApiService,  # noqa: UP007

@@ -209,14 +209,18 @@ class SanModel(ServiceModel):
             request and response, READ CAPACITY; AoE: the config query).
         max_request: the most bytes one command reads (iPXE's fragment of a read:
             iSCSI MaxBurstLength 262,144 B, AoE ``AOE_MAX_COUNT`` 2 sectors).
+        queue_depth: the booted OS's requests in flight on one session at most (its
+            initiator's: open-iscsi's ``node.session.queue_depth``, Linux AoE's
+            ``aoe_maxout``); ``None``: no limit. A scenario default.
     """
 
     latency: float
     attach: float
     attach_rtts: int
     max_request: int
+    queue_depth: int | None = None
 
-    SCENARIO = ("latency", "attach")
+    SCENARIO = ("latency", "attach", "queue_depth")
     BEHAVIOUR = ("attach_rtts", "max_request")
 
 
@@ -554,8 +558,9 @@ ISCSI = Kind("iscsi", "iscsi target", "tgt", {
                     "{max_request:,} B a command",
         sources=("lab/traces4, docs/calibration.md [lab-traces]",
                  "iSCSI login, MaxBurstLength: net/tcp/iscsi.c [ipxe-src]",
-                 "RFC 7143 [rfc7143]"),
-        latency=0.374e-3, attach=0.047, attach_rtts=3, max_request=262_144),
+                 "RFC 7143 [rfc7143]",
+                 "queue depth 32: node.session.queue_depth, iscsid.conf [open-iscsi]"),
+        latency=0.374e-3, attach=0.047, attach_rtts=3, max_request=262_144, queue_depth=32),
 })
 
 #: vblade serving a file (lab/traces4 [lab-traces]): a read at the target p50 0.022 ms;
@@ -568,8 +573,9 @@ AOE = Kind("aoe", "aoe target", "vblade", {
                     "+ {attach_rtts} round trip (lab, QEMU TCG); {max_request:,} B a "
                     "command (AoE's 2 sectors)",
         sources=("lab/traces4, docs/calibration.md [lab-traces]",
-                 "AOE_MAX_COUNT: include/ipxe/aoe.h [ipxe-src]", "AoE r11 [aoe-r11]"),
-        latency=0.022e-3, attach=0.005, attach_rtts=1, max_request=1024),
+                 "AOE_MAX_COUNT: include/ipxe/aoe.h [ipxe-src]", "AoE r11 [aoe-r11]",
+                 "queue depth 64: aoe_maxout, drivers/block/aoe/aoecmd.c [linux-aoe]"),
+        latency=0.022e-3, attach=0.005, attach_rtts=1, max_request=1024, queue_depth=64),
 })
 
 #: An FCoE target, Linux LIO's ``tcm_fc`` (targetcli) for instance: NOT MEASURED here —

@@ -504,3 +504,19 @@ def test_an_aoe_target_lost_under_the_os_is_resent_then_failed_after_aoe_deadsec
     assert res.servers.outcome.iloc[0] == "ok"
     assert phases(res).loc["san-outage", "end"] == pytest.approx(60.0 + 0.005 + RTT,
                                                                   abs=1e-9)
+
+
+def test_the_sessions_queue_depth_bounds_the_oss_requests():
+    # a target 10 ms a request, one request in flight (queue_depth 1): at most
+    # 1 / (10 ms + 4 us) = 99.96 requests/s, below the OS's 150: 100 MiB read at
+    # 0.65 x 99.96 requests/s of 64 KiB (4.258 MB/s) = 24.63 s, not 16.41 s. The
+    # default (open-iscsi's 32: 3,199 requests/s at most) leaves the OS's 150 alone.
+    sc = san_scenario(latency="10ms", queue_depth=1, boot={"loader": "32MiB", "os": "100MiB"})
+    ph = phases(simulate_scenario(sc))
+    rate = 1 / (0.010 + RTT)
+    assert ph.loc["san-read:os", "seconds"] == pytest.approx(
+        100 * MIB / (0.65 * rate * 65_536), rel=1e-6)
+    sc = san_scenario(latency="10ms", boot={"loader": "32MiB", "os": "100MiB"})
+    ph = phases(simulate_scenario(sc))
+    assert ph.loc["san-read:os", "seconds"] == pytest.approx(
+        100 * MIB / (0.65 * 150 * 65_536), rel=1e-6)
