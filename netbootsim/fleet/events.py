@@ -13,8 +13,10 @@ run's event log (``event-phases.csv``), so the fleet's commissioning (``servers.
   MAC, the SMBIOS UUID and serial the provisioning API and DHCP see) together with the
   node's boot (its group's script, images, SAN root path) and stages; it is powered on
   at ``at`` and boots as the node. The time to restore service is its ready time less
-  ``at``. Its firmware is its own (its group's profile draws), and validation asks
-  that it boot the same way as the node (``boot``: its NIC's firmware runs first).
+  ``at``. A node replaced before fails in the server that carries its identity now
+  (whose standby then takes it on). Its firmware is its own (its group's profile
+  draws), and validation asks that it boot the same way as the node (``boot``: its
+  NIC's firmware runs first).
 * :class:`Reprovision`: at ``at`` each of its servers that is ready then (not still
   booting, failed or down) reboots into the event's group: the same hardware and
   identity, another boot and other stages (a web server's nightly HPC image). A
@@ -22,8 +24,9 @@ run's event log (``event-phases.csv``), so the fleet's commissioning (``servers.
   machine by its identity, which the standby carries). A server busy or down at ``at``
   is skipped, with the reason in its row.
 * :class:`Demand`: a curve of servers wanted from a standby pool; each step powers on
-  the pool's next servers (in the fleet's order) at its instant. A demand that falls
-  powers nothing off (the servers stay up; the curve is a floor).
+  the pool's next servers (in the fleet's order) at its instant, passing over one that
+  failed while powered off (a ``server-fail`` fault: its row is ``skipped``). A demand
+  that falls powers nothing off (the servers stay up; the curve is a floor).
 
 A boot an event starts goes through the group's orchestrator when it has one (its step
 worker, then its power command, as a later stage's start does, :mod:`.power`), else the
@@ -97,13 +100,23 @@ def event_group(group: Group, event: str, world) -> Group:
     return replace(group, stages=stages)
 
 
-def _works(m: Machine, group: Group, streams, event: str) -> tuple[float, ...]:
-    """The machine's work time in each of the event group's stages."""
+def _works(m: Machine, group: Group, event: str) -> tuple[float, ...]:
+    """The machine's work time in each of the event group's stages.
+
+    A distribution is drawn from the event's one generator (``world.event_rngs``, the
+    stream ``event/<name>``), a draw per server and stage in the order the servers start.
+    """
     out = []
+    rngs = m.world.event_rngs
     for st in group.stages:
         w = st.work
-        out.append(float(w.sample(streams.rng("event", event), 1)[0])
-                   if isinstance(w, Dist) else float(w))
+        if isinstance(w, Dist):
+            rng = rngs.get(event)
+            if rng is None:
+                rng = rngs[event] = m.world.streams.rng("event", event)
+            out.append(float(w.sample(rng, 1)[0]))
+        else:
+            out.append(float(w))
     return tuple(out)
 
 
@@ -126,17 +139,20 @@ def schedule(env: simpy.Environment, events: Sequence[LifeEvent],
 class _Boot:
     """One server's boot for an event, and its row once it ends."""
 
-    __slots__ = ("event", "kind", "m", "role", "identity", "asked", "row")
+    __slots__ = ("event", "kind", "m", "role", "identity", "asked", "row", "before")
 
     def __init__(self, event: str, kind: str, m: Machine, role: str, identity: str,
                  asked: float):
         self.event, self.kind, self.m, self.role = event, kind, m, role
         self.identity, self.asked = identity, asked
         self.row: EventRecord | None = None
+        self.before = m.bytes  # the machine's bytes before this boot
 
-    def end(self, ready: float, outcome: str, reason: str, nbytes: float) -> EventRecord:
+    def end(self, ready: float, outcome: str, reason: str) -> EventRecord:
+        """Its row: the bytes are what the machine moved since the boot began."""
         self.row = EventRecord(self.event, self.kind, self.m.server, self.identity,
-                               self.role, self.asked, ready, outcome, reason, nbytes)
+                               self.role, self.asked, ready, outcome, reason,
+                               self.m.bytes - self.before)
         return self.row
 
 
@@ -150,18 +166,16 @@ def _boot(env: simpy.Environment, boot: _Boot, group: Group, rows: list[EventRec
     m = boot.m
     world = m.world
     world.event_boots[m.index] = boot
-    works = _works(m, group, world.streams, boot.event)
-    before = m.bytes
+    works = _works(m, group, boot.event)
     ok, reason = yield from rerun(m, group, works)
     del world.event_boots[m.index]
-    rows.append(boot.end(env.now if ok else math.nan, "ok" if ok else "failed", reason,
-                         m.bytes - before))
+    rows.append(boot.end(env.now if ok else math.nan, "ok" if ok else "failed", reason))
 
 
 def unfinished_rows(world, rows: list[EventRecord], why: str) -> None:
     """Rows of the event boots still running when the run stopped (``unfinished``)."""
     for _index, boot in sorted(world.event_boots.items()):
-        rows.append(boot.end(math.nan, "unfinished", why, 0.0))
+        rows.append(boot.end(math.nan, "unfinished", why))
     world.event_boots.clear()
 
 
@@ -169,17 +183,19 @@ def _replace(env: simpy.Environment, ev: Replace, machines: dict[str, Machine],
              rows: list[EventRecord]) -> Generator[simpy.Event, Any, None]:
     yield env.timeout(ev.at)
     node, standby = machines[ev.node], machines[ev.standby]
+    while node.server in node.world.replacements:  # replaced before: its identity's now
+        node = node.world.replacements[node.server]
     why = f"failed at {env.now:g} s; replaced by {standby.server} ({ev.name})"
     if node.dead:
         why = f"already down ({node.dead}); replaced by {standby.server} ({ev.name})"
     standby.world.event_stages.add(f"{ev.name}:failure")
     stop(node, why, f"{ev.name}:failure")
-    rows.append(EventRecord(ev.name, "replace", node.server, node.server, "failed",
+    rows.append(EventRecord(ev.name, "replace", node.server, node.ident[0], "failed",
                             env.now, math.nan, "failed", why, 0.0))
     group = event_group(node.group, ev.name, node.world)
     standby.take_identity(node)
     node.world.replacements[node.server] = standby
-    yield from _boot(env, _Boot(ev.name, "replace", standby, "standby", node.server,
+    yield from _boot(env, _Boot(ev.name, "replace", standby, "standby", node.ident[0],
                                 env.now), group, rows)
 
 
@@ -211,13 +227,20 @@ def _reprovision(env: simpy.Environment, ev: Reprovision, machines: dict[str, Ma
 
 def _demand(env: simpy.Environment, ev: Demand, machines: dict[str, Machine],
             rows: list[EventRecord]) -> Generator[simpy.Event, Any, None]:
-    started = 0
+    started = 0  # servers powered on
+    nxt = 0  # the next of the pool to try (one down is passed over)
     group = None
     for at, wanted in ev.curve:
         if at > env.now:
             yield env.timeout(at - env.now)
-        while started < min(wanted, len(ev.pool)):
-            m = machines[ev.pool[started]]
+        while started < wanted and nxt < len(ev.pool):
+            m = machines[ev.pool[nxt]]
+            nxt += 1
+            if m.dead:  # a standby that failed while powered off: the next one
+                rows.append(EventRecord(ev.name, "demand", m.server, m.server, "pool",
+                                        env.now, math.nan, "skipped",
+                                        f"not powered on: {m.dead}", 0.0))
+                continue
             started += 1
             if group is None:  # the pool is one group's servers
                 group = event_group(m.group, ev.name, m.world)

@@ -286,12 +286,25 @@ def server_fails(m: Machine) -> None:
     its bytes so far stay counted; its keep-alive connections are released), and its
     stage fails with the reason at once. Waiting for its power-on, a stage's in-flight
     cap or the orchestrator, it fails when that wait ends, without booting. A server
-    already ready or failed is not affected: its commissioning is over.
+    already ready or failed is not affected: its commissioning is over; so is one up
+    after a lifecycle event's boot (:mod:`.events`), while one in such a boot fails as a
+    booting one does. A standby never powered on is down from then on (a demand passes
+    it over; a replace fails its boot); its record is the event log's
+    (``standby:failure``).
     """
-    if m.outcome != "unfinished" or m.dead:
+    if m.dead:
+        return
+    in_event = m.index in m.world.event_boots
+    if not in_event and (m.up or m.outcome != "unfinished"):
         return
     now = m.env.now
     m.dead = f"server failed at {now:g} s (server-fail fault)"
+    if m.at == math.inf and not in_event:  # a standby that never powered on
+        m.world.event_stages.add("standby:failure")
+        was, m.stage = m.stage, "standby:failure"
+        m.record("server-fail", now, now, outcome="failed", reason=m.dead)
+        m.stage = was
+        return
     m.record("server-fail", now, now, outcome="failed", reason=m.dead)
     proc = m.attempt_proc
     if proc is not None and proc.is_alive:

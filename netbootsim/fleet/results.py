@@ -106,8 +106,10 @@ class FleetRun:
             (``events.csv``).
         commission: with lifecycle events, the counters as they stood when the last of
             the fleet's servers had finished its commissioning — ``wire_bytes``,
-            ``saturated``, ``max_flows``, ``first_last`` under those names, and its
-            instant as ``end`` — so the line-rate bound and the bottlenecks are the
+            ``saturated``, ``max_flows``, ``first_last``, ``broadcasts`` and
+            ``broadcast_frames`` under those names, each DHCP server's ``(packets,
+            leases, exhausted)`` as ``dhcp``, and its instant as ``end`` — so the
+            line-rate bound, the bottlenecks, the DHCP counts and the costs are the
             commissioning's (the timeline is cut there too); ``None`` without events.
     """
 
@@ -144,7 +146,12 @@ class FleetRun:
         self.commission = {"end": now, "wire_bytes": dict(self.wire_bytes),
                            "saturated": dict(self.saturated),
                            "max_flows": dict(self.max_flows),
-                           "first_last": {k: list(v) for k, v in self.first_last.items()}}
+                           "first_last": {k: list(v) for k, v in self.first_last.items()},
+                           "broadcasts": dict(self.broadcasts),
+                           "broadcast_frames": dict(self.broadcast_frames),
+                           "dhcp": {name: (srv.packets, sum(map(len, srv.leases.values())),
+                                           srv.exhausted)
+                                    for name, srv in self.dhcp.items()}}
 
     def settle(self) -> None:
         """After the event loop: make the run's small survivors anew, so its memory can go.

@@ -190,6 +190,8 @@ class World:
         self.event_boots: dict = {}
         #: replaced nodes: their name -> the machine carrying their identity now
         self.replacements: dict = {}
+        #: each lifecycle event's generator of its work times (:mod:`.events`)
+        self.event_rngs: dict = {}
         self._resources: dict[str, Resource] = {}
         self._disks = {s.name: Resource(f"{s.name}:disk", s.disk_rate)
                        for s in services.values() if math.isfinite(s.disk_rate)}

@@ -4,7 +4,8 @@ From the events' rows (``events.csv``, :class:`netbootsim.records.EventRecord`) 
 events as the run took them (:mod:`netbootsim.fleet.events`), one entry per event in
 ``summary["lifecycle"]``:
 
-* every event: ``kind``, ``at`` (a demand's: its first step), ``servers`` (the servers
+* every event: ``kind``, ``at`` (a demand's: its first step that wants a server),
+  ``servers`` (the servers
   it booted or skipped; a replaced node is not counted), ``ready``, ``failed``,
   ``skipped``, ``unfinished``, ``p50``/``max`` of a server's ask-to-ready time, and
   ``done``: the last ready time less ``at`` when every server it booted got ready
@@ -46,7 +47,10 @@ def lifecycle_block(events: Sequence[LifeEvent], frame: pd.DataFrame) -> dict:
     out: dict[str, dict] = {}
     for ev in events:
         rows = frame[(frame["event"] == ev.name) & (frame["role"] != "failed")]
-        at = ev.curve[0][0] if isinstance(ev, Demand) and ev.curve else getattr(ev, "at", 0.0)
+        if isinstance(ev, Demand):  # from its first step that wants a server
+            at = next((t for t, n in ev.curve if n > 0), ev.curve[0][0] if ev.curve else 0.0)
+        else:
+            at = ev.at
         kind = ("replace" if isinstance(ev, Replace) else
                 "reprovision" if isinstance(ev, Reprovision) else "demand")
         ok = rows[rows["outcome"] == "ok"]

@@ -185,7 +185,8 @@ def simulate(scenario: Scenario | BuiltScenario, *, name: str | None = None, que
     summary["random"] = random_block(built, inputs)  # what the seed draws (report: 6h)
     summary["tftp"] = tftp_block(inputs)  # block sizes: what held a TFTP run back (report)
     if sc.costs is not None:  # the user's prices (issue 16): what the design costs
-        summary["costs"] = cost_block(sc.costs, servers, phases, run.wire_bytes,
+        summary["costs"] = cost_block(sc.costs, servers, phases,  # the commissioning's
+                                      (run.commission or {}).get("wire_bytes", run.wire_bytes),
                                       built.topology)
     events = event_phases = None
     if inputs.events:  # lifecycle events: their rows, their boots' phases, their summary

@@ -225,6 +225,25 @@ def _san_services(san) -> dict:
     return out
 
 
+def _dhcp_block(run: FleetRun) -> dict:
+    """``summary["dhcp"]``: broadcasts per domain and each server's counts.
+
+    With lifecycle events, as they stood when the commissioning ended
+    (``FleetRun.commission``).
+    """
+    com = run.commission
+    if com is None:
+        broadcasts, frames = run.broadcasts, run.broadcast_frames
+        servers = {name: (srv.packets, sum(map(len, srv.leases.values())), srv.exhausted)
+                   for name, srv in run.dhcp.items()}
+    else:
+        broadcasts, frames, servers = com["broadcasts"], com["broadcast_frames"], com["dhcp"]
+    return {"broadcasts": dict(sorted(broadcasts.items())),
+            **({"broadcast_frames": dict(sorted(frames.items()))} if frames else {}),
+            "servers": {name: {"packets": p, "leases": n, "exhausted": x}
+                        for name, (p, n, x) in sorted(servers.items())}}
+
+
 def recovered(servers: pd.DataFrame, phases: pd.DataFrame) -> dict:
     """Failed phases of servers that got ready all the same, by reason.
 
@@ -334,15 +353,7 @@ def summarize(
         "phases": phase_stats,
         "failures": {str(k): int(v) for k, v in
                      failed["reason"].value_counts().sort_index().items()},
-        "dhcp": {
-            "broadcasts": dict(sorted(run.broadcasts.items())),
-            **({"broadcast_frames": dict(sorted(run.broadcast_frames.items()))}
-               if run.broadcast_frames else {}),
-            "servers": {name: {"packets": srv.packets, "leases": sum(map(len,
-                                                                           srv.leases.values())),
-                               "exhausted": srv.exhausted}
-                        for name, srv in sorted(run.dhcp.items())},
-        },
+        "dhcp": _dhcp_block(run),
         "services": {
             **{name: {"kind": "tftp",
                       "limit": f"tftp-max {sl.max_sessions}, {sl.capacity} RRQs buffered",

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .fleet_checks import _image, _service, stage_checks
 from .messages import suggest
 
 __all__ = ["event_checks", "EVENT_FIELDS"]
@@ -81,15 +80,19 @@ def event_checks(parts, servers: Sequence[tuple[str, str]]) -> list[Issue]:
                 missing = True
         if missing:
             continue
-        if parts.run is not None and ev.kind != "demand" and ev.at > parts.run.until:
-            issues.append(((*p, "at"), f"{ev.at:g} s is past the run's horizon (run.until "
-                                       f"= {parts.run.until:g} s)"))
+        if ev.kind != "demand" and "at" not in ev.model_fields_set:
+            issues.append(((*p, "at"), f"required by a {ev.kind} event (when it happens)"))
+        elif parts.run is not None and ev.kind != "demand" and ev.at >= parts.run.until:
+            issues.append(((*p, "at"), f"{ev.at:g} s is not before the run's horizon "
+                                       f"(run.until = {parts.run.until:g} s): it would "
+                                       "never happen"))
         if ev.kind == "replace":
             issues += _replace(p, ev, i, group_of, groups, standby, used)
         elif ev.kind == "reprovision":
             issues += _reprovision(p, ev, groups, standby, sizes, parts)
         else:
-            issues += _demand(p, ev, i, groups, standby, sizes, used)
+            issues += _demand(p, ev, i, groups, standby, sizes, used,
+                              (parts.run.until if parts.run is not None else None,))
     return issues
 
 
@@ -143,19 +146,36 @@ def _reprovision(p: tuple, ev, groups: dict, standby: set, sizes: dict, parts
     if ev.count is not None and ev.count > sizes.get(ev.group, 0):
         issues.append(((*p, "count"), f"{ev.count} servers, but group {ev.group} has "
                                       f"{sizes.get(ev.group, 0)}"))
-    images, kinds = parts.image_names, parts.service_kinds
-    for j, img in enumerate(ev.images or ()):
-        _image(issues, (*p, "images", j), img, images)
-    _service(issues, (*p, "server"), ev.server, kinds, ("tftp", "http"))
     g = groups[ev.group]
-    if ev.images == [] and (ev.script or g.script) is None:
-        issues.append(((*p, "images"), "give at least one image (or a script)"))
-    stage_checks(issues, p, ev.stages or (), images, kinds)
-    return issues
+    changed = {f: getattr(ev, f) for f in ("script", "images", "server", "stages")
+               if getattr(ev, f) is not None}
+    if ev.images is not None and g.boot != "pxe" and (ev.script or g.script) is not None:
+        who = "this event's" if ev.script is not None else f"group {g.name}'s"
+        issues.append(((*p, "images"), f"not fetched: {who} script runs, and images are "
+                                       "what iPXE's default script fetches (give a script "
+                                       "that fetches them, or no images)"))
+    if ev.script is not None and g.boot == "pxe":
+        issues.append(((*p, "script"), f"group {g.name} boots by pxe: its PXE ROM runs no "
+                                       "iPXE script (give images)"))
+    # the reboot's group, checked as a fleet group is: its problems at the event's fields
+    return issues + _as_group(p, g.model_copy(update=changed), set(changed), parts)
 
 
-def _demand(p: tuple, ev, i: int, groups: dict, standby: set, sizes: dict, used: dict
-            ) -> list[Issue]:
+def _as_group(p: tuple, g, fields: set[str], parts) -> list[Issue]:
+    """The problems a fleet group ``g`` would have, at ``p``'s ``fields`` only."""
+    from dataclasses import replace
+
+    from .checks import static_checks
+    from .fleet_checks import fleet_checks
+
+    alone = replace(parts, fleet=[(0, g)], group_refs=[(0, g)], faults=[], fault_refs=[],
+                    events=[], costs=None)
+    return [((*p, *path[2:]), msg) for path, msg in static_checks(alone) + fleet_checks(alone)
+            if path[:2] == ("fleet", 0) and len(path) > 2 and path[2] in fields]
+
+
+def _demand(p: tuple, ev, i: int, groups: dict, standby: set, sizes: dict, used: dict,
+            parts_until: tuple[float | None]) -> list[Issue]:
     if ev.group not in groups:
         return [((*p, "group"), f"unknown fleet group {ev.group!r}"
                                 f"{suggest(ev.group, sorted(groups))}; groups: "
@@ -176,7 +196,11 @@ def _demand(p: tuple, ev, i: int, groups: dict, standby: set, sizes: dict, used:
     if not ev.curve:
         issues.append(((*p, "curve"), "give at least one step ({at: <time>, servers: <n>})"))
     last = None
+    until = parts_until[0]
     for j, point in enumerate(ev.curve):
+        if until is not None and point.at >= until:
+            issues.append(((*p, "curve", j, "at"), f"{point.at:g} s is not before the run's "
+                           f"horizon (run.until = {until:g} s): it would never happen"))
         if last is not None and point.at < last:
             issues.append(((*p, "curve", j, "at"), f"{point.at:g} s is before the step "
                                                    f"before it ({last:g} s): give the curve "

@@ -66,6 +66,9 @@ def stage_checks(issues: list[Issue], p: tuple, stages, images: set[str], kinds:
     seen: dict[str, int] = {}
     for j, st in enumerate(stages):
         sp = (*p, "stages", j)
+        if ":" in st.name:
+            issues.append(((*sp, "name"), f"{st.name!r}: no ':' in a stage's name (records "
+                                          "name a lifecycle event's stages <event>:<stage>)"))
         if st.name in seen:
             issues.append(((*sp, "name"), f"duplicate stage {st.name!r} (first at "
                                           f"stages[{seen[st.name]}])"))

@@ -302,3 +302,120 @@ def test_demand_invariants(steps):
     for c in res.summary["lifecycle"]["demand-1"]["curve"]:
         assert c["reached"] >= c["at"]
         assert int((ev["ready"] <= c["reached"]).sum()) >= c["servers"]
+
+
+def test_an_events_work_time_is_drawn_per_server():
+    # one generator per event (the stream event/<name>), a draw per server and stage:
+    # four servers, four different work times from uniform(10 s, 1000 s)
+    sc = scenario(servers=4)
+    sc["fleet"][0]["count"] = 4
+    sc["events"] = [{"kind": "reprovision", "at": "1h", "group": "g", "stages": [
+        {"name": "hpc", "work": {"dist": "uniform", "low": "10s", "high": "1000s"}}]}]
+    ph = simulate_scenario(sc).event_phases
+    works = ph.loc[ph.phase == "work", "seconds"]
+    assert len(works) == 4 and works.nunique() == 4
+    assert works.between(10, 1000).all()
+
+
+def test_a_node_replaced_twice_fails_in_its_first_replacement():
+    # r01s001 replaced by r01s004 at 10 s; "r01s001" fails again at 100 s: it is r01s004
+    # now (its identity), which goes down, and r01s005 takes the identity on
+    sc = _fleet(servers=7)
+    sc["events"] = [{"kind": "replace", "at": "10s", "node": "r01s001", "standby": "r01s004"},
+                    {"kind": "replace", "at": "100s", "node": "r01s001",
+                     "standby": "r01s005"}]
+    res = simulate_scenario(sc)
+    second = res.events[res.events["event"] == "replace-2"]
+    assert list(zip(second["server"], second["identity"], second["role"], second["outcome"],
+                    strict=True)) == [("r01s004", "r01s001", "failed", "failed"),
+                                      ("r01s005", "r01s001", "standby", "ok")]
+
+
+def test_a_standby_failed_while_powered_off_is_passed_over():
+    # r01s005 (the pool's first) fails at 5 s, powered off: its record is the event
+    # log's, not the fleet's, and the demand at 100 s powers the next one on instead
+    sc = _fleet(servers=7)
+    sc["faults"] = [{"kind": "server-fail", "target": "r01s005", "at": "5s"}]
+    sc["events"] = [{"kind": "demand", "group": "pool", "curve": [{"at": "100s",
+                                                                    "servers": 1}]}]
+    res = simulate_scenario(sc)
+    assert "r01s005" not in set(res.phases["server"])
+    fail = res.event_phases[res.event_phases["server"] == "r01s005"]
+    assert list(fail["phase"]) == ["server-fail"] and list(fail["stage"]) == [
+        "standby:failure"]
+    ev = res.events
+    assert list(zip(ev["server"], ev["outcome"], strict=True)) == [("r01s005", "skipped"),
+                                                                   ("r01s006", "ok")]
+    c = res.summary["lifecycle"]["demand-1"]["curve"][0]
+    assert c["lag"] == pytest.approx(float(ev["seconds"].iloc[1]))
+
+
+def test_server_fail_on_a_pool_server_up_after_its_boot_does_nothing():
+    # a pool server that booted for a demand and is up is as a ready fleet server: the
+    # fault does not touch it (one still booting fails, as a booting fleet server does)
+    sc = _fleet(servers=7)
+    sc["events"] = [{"kind": "demand", "group": "pool", "curve": [{"at": "10s",
+                                                                    "servers": 2}]}]
+    sc["faults"] = [{"kind": "server-fail", "target": "r01s005", "at": "50s"},
+                    {"kind": "server-fail", "target": "r01s006", "at": "10.5s"}]
+    res = simulate_scenario(sc)
+    ev = res.events.set_index("server")
+    assert ev.loc["r01s005", "outcome"] == "ok"
+    assert ev.loc["r01s006", "outcome"] == "failed"
+    assert "server failed at 10.5 s" in ev.loc["r01s006", "reason"]
+
+
+def test_an_unfinished_event_boot_keeps_its_bytes():
+    # cut by run.until while booting: its row is unfinished with the bytes it moved
+    sc = _fleet()
+    sc["run"]["until"] = "101.02s"
+    sc["events"] = [{"kind": "replace", "at": "100s", "node": "r01s001", "standby": "r01s004"}]
+    res = simulate_scenario(sc)
+    row = _row(res, "replace-1", "r01s004")
+    moved = res.event_phases.loc[(res.event_phases.server == "r01s004")
+                                 & res.event_phases.phase.str.startswith("fetch:"), "bytes"]
+    assert row["outcome"] == "unfinished" and row["bytes"] == moved.sum() > 0
+
+
+@pytest.mark.parametrize("change, where, text", [
+    ({"events": [{"kind": "replace", "node": "r01s001", "standby": "r01s004"}]},
+     "events[0].at", "required by a replace event"),
+    ({"events": [{"kind": "replace", "at": "1h", "node": "r01s001", "standby": "r01s004"}],
+      "run": {"seed": 1, "until": "1h"}}, "events[0].at", "not before the run's horizon"),
+    ({"events": [{"kind": "reprovision", "at": "1s", "group": "g", "images": ["kernel"]}]},
+     "events[0].images", "not fetched: group g's script runs"),
+    ({"events": [{"kind": "reprovision", "at": "1s", "group": "g",
+                  "stages": [{"name": "a:b"}]}]}, "events[0].stages[0].name", "no ':'"),
+    ({"events": [{"kind": "reprovision", "at": "1s", "group": "g", "server": "dhcp1"}]},
+     "events[0].server", "images come from a tftp or http service"),
+])
+def test_a_reprovisions_boot_is_checked_as_a_groups(change, where, text):
+    sc = _fleet()
+    sc.update(change)
+    with pytest.raises(InputError) as e:
+        load_scenario_dict(sc)
+    msg = str(e.value)
+    assert f"{where}:" in msg and text in msg, msg
+
+
+def test_a_pxe_group_reprovisioned_without_images_is_refused():
+    sc = scenario(servers=1)
+    sc["services"]["dhcp1"]["boot_files"] = {"bios": "undionly.kpxe"}
+    sc["fleet"][0].update({"boot": "pxe", "profile": "pxe-rom", "server": "tftp1",
+                           "images": ["undionly.kpxe", "kernel"]})
+    for ev, where, text in (
+            ({"images": [], "script": "#!ipxe\nboot\n"}, "events[0].script",
+             "its PXE ROM runs no iPXE script"),
+            ({"images": []}, "events[0].images", "give at least one image"),
+            ({"server": "http1"}, "events[0].server", "boot path 'pxe' fetches over TFTP")):
+        sc["events"] = [{"kind": "reprovision", "at": "100s", "group": "g", **ev}]
+        with pytest.raises(InputError) as e:
+            load_scenario_dict(sc)
+        assert f"{where}:" in str(e.value) and text in str(e.value), str(e.value)
+
+
+def test_a_fleet_stage_name_with_a_colon_is_refused():
+    sc = scenario(servers=1)
+    sc["fleet"][0]["stages"] = [{"name": "night:boot"}]
+    with pytest.raises(InputError, match=r"fleet\[0\]\.stages\[0\]\.name: 'night:boot': no ':'"):
+        load_scenario_dict(sc)
