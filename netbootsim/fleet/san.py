@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import simpy
 
@@ -97,6 +97,24 @@ class SanBootSpec:
     os_request: float
     os_iops: float
     os_read_share: float = 1.0
+    #: ``(seconds into the OS's reads, requests a second)`` steps; () for a constant
+    os_iops_curve: tuple[tuple[float, float], ...] = ()
+    #: ``(bytes, share of requests)`` of the OS's request sizes; () for ``os_request``
+    #: alone (which is then their mean)
+    os_request_mix: tuple[tuple[float, float], ...] = ()
+
+
+def os_wire_factor(kind: str, boot: SanBootSpec, max_request: float) -> float:
+    """Wire bytes a data byte of the OS's requests (each command's headers counted).
+
+    A request larger than the protocol's command takes several (whole commands: the
+    factor of one). With a mix of sizes, the mean over its bytes.
+    """
+    mix = boot.os_request_mix or ((boot.os_request, 1.0),)
+    data = sum(size * share for size, share in mix)
+    wire = sum(size * share * wire_bytes(kind, min(size, max_request)) / min(size, max_request)
+               for size, share in mix)
+    return wire / data
 
 
 @dataclass(frozen=True)
@@ -139,8 +157,7 @@ class San:
         for name, s in self.specs.items():
             # flows are counted in wire bytes (headers included) on every resource: the
             # target's own capacities, in data bytes, are scaled by its commands' headers
-            frame = min(s.boot.os_request, s.max_request)
-            wire = wire_bytes(s.kind, frame) / frame
+            wire = os_wire_factor(s.kind, s.boot, s.max_request)
             own = []
             if s.iops is not None:
                 own.append(Resource(f"{name}:iops", s.iops * s.boot.os_request * wire))
@@ -225,6 +242,7 @@ class San:
         """
         start, left, wire_moved, i = env.now, float(nbytes), 0.0, first
         written = 0.0
+        schedule: tuple = ()
         while left > 1e-9:
             spec, route = paths[i]
             if stage == "loader":
@@ -233,14 +251,21 @@ class San:
             else:
                 request, bound = self.os_bound(spec, route.rtt)
                 share = spec.boot.os_read_share
-            frame = min(request, spec.max_request)
-            factor = wire_bytes(spec.kind, frame) / frame / share  # a read byte's stream
+                if spec.boot.os_iops_curve:  # the demand over time, from where it stands
+                    bound, schedule = self.os_schedule(spec, route.rtt, env.now - start)
+            if stage == "loader":
+                frame = min(request, spec.max_request)
+                factor = wire_bytes(spec.kind, frame) / frame
+            else:
+                factor = os_wire_factor(spec.kind, spec.boot, spec.max_request)
+            factor /= share  # a read byte's stream: its writes' bytes with it
             win = faults.down(spec.name, env.now)
             if win is None:
                 nxt = min((w.start for w in faults.service_down.get(spec.name, ())
                            if w.start > env.now), default=math.inf)
                 flow = Flow(left * factor, [*route.path, *self.resources[spec.name]],
-                            bound=bound * factor, name=name)
+                            bound=bound * factor, name=name,
+                            schedule=tuple((t, b * factor) for t, b in schedule))
                 done = engine.start(flow)
                 try:
                     if nxt == math.inf:
@@ -312,6 +337,27 @@ class San:
         client = profile.san_read_time + request / profile.san_read_rate
         return request, request / (rtt + spec.latency + client)
 
+    def os_schedule(self, spec: SanSpec, rtt: float, elapsed: float
+                    ) -> tuple[float, tuple[tuple[float, float], ...]]:
+        """The OS's read bound now, ``elapsed`` into its reads, and its later changes.
+
+        From the boot's ``os_iops_curve`` (``os_iops`` before its first step), each as
+        :meth:`os_bound` bounds it (the session's queue depth, the read share):
+        ``(bound, ((seconds from now, bound), ...))`` in payload bytes a second.
+        """
+        def bound(iops: float) -> float:
+            return self.os_bound(replace(spec, boot=replace(spec.boot, os_iops=iops)),
+                                 rtt)[1]
+
+        now = spec.boot.os_iops
+        later = []
+        for after, iops in spec.boot.os_iops_curve:
+            if after <= elapsed:
+                now = iops
+            else:
+                later.append((after - elapsed, bound(iops)))
+        return bound(now), tuple(later)
+
     def os_bound(self, spec: SanSpec, rtt: float = 0.0) -> tuple[float, float]:
         """``(request bytes, payload bytes/s)`` of the OS's reads: their share of its IOPS.
 
@@ -357,8 +403,7 @@ def drive_reads(m, paths: list, at: int, stage: str
     if written > 0:  # the OS's writes with its reads: on the way back, and the target's
         world._moved([*(world._resource(ld) for ld in route.back),
                       *san.resources[spec.name]], written)
-        frame = min(spec.boot.os_request, spec.max_request)
-        data = written * frame / wire_bytes(spec.kind, frame)
+        data = written / os_wire_factor(spec.kind, spec.boot, spec.max_request)
         m.record(f"san-write:{stage}", res.start, res.end, data, spec.kind, spec.name,
                  res.outcome, res.reason)
     return res, at

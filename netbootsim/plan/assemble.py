@@ -195,8 +195,12 @@ def fleet_inputs(built) -> FleetInputs:
             out.san[name] = SanSpec(
                 name, svc.kind, svc.host, svc.latency, svc.attach, model.attach_rtts,
                 model.max_request,
-                SanBootSpec(b.loader, b.loader_request, b.os, b.os_request, b.os_iops,
-                            b.os_read_share),
+                SanBootSpec(b.loader, b.loader_request, b.os,
+                            sum(r.size * r.share for r in b.os_request_mix)
+                            if b.os_request_mix else b.os_request, b.os_iops,
+                            b.os_read_share,
+                            tuple((s.after, s.iops) for s in b.os_iops_curve or ()),
+                            tuple((r.size, r.share) for r in b.os_request_mix or ())),
                 svc.iops, svc.bandwidth, getattr(svc, "iqn", None),
                 getattr(svc, "shelf", 0), getattr(svc, "slot", 0), svc.sessions, svc.array,
                 getattr(svc, "wwn", None), svc.queue_depth)

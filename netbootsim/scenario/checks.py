@@ -287,6 +287,20 @@ def static_checks(parts: Parts) -> list[Issue]:
                                "IOPS, netbootsim/fleet/san.py); run.engine: packet does not "
                                "model SAN reads"))
     for name, svc in (parts.services or {}).items():
+        boot = getattr(svc, "boot", None)
+        mix = getattr(boot, "os_request_mix", None) or []
+        if mix and abs(sum(r.share for r in mix) - 1.0) > 1e-9:
+            issues.append((("services", name, "boot", "os_request_mix"),
+                           f"the shares add up to {sum(r.share for r in mix):g}, not 1"))
+        if mix and "os_request" in boot.model_fields_set:
+            issues.append((("services", name, "boot", "os_request"), "give os_request or "
+                           "os_request_mix, not both"))
+        curve = getattr(boot, "os_iops_curve", None) or []
+        for j in range(1, len(curve)):
+            if curve[j].after < curve[j - 1].after:
+                issues.append((("services", name, "boot", "os_iops_curve", j, "after"),
+                               f"{curve[j].after:g} s is before the step before it "
+                               f"({curve[j - 1].after:g} s): give the curve in time order"))
         arr = getattr(svc, "array", None)
         if getattr(svc, "kind", "") not in SAN_KINDS or arr is None:
             continue

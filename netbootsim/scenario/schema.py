@@ -658,6 +658,30 @@ class LbService(Section):
         return self
 
 
+class IopsStep(Section):
+    """One step of a SAN boot's demand: from ``after`` on, ``iops`` requests a second.
+
+    Attributes:
+        after: seconds into the OS's reads (from its first).
+        iops: the OS's requests (reads and writes) a second from then on.
+    """
+
+    after: Time
+    iops: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class RequestShare(Section):
+    """One size of a SAN boot's request mix.
+
+    Attributes:
+        size: the request's bytes.
+        share: its share of the requests (the shares add up to 1).
+    """
+
+    size: Size
+    share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+
+
 class SanBoot(Section):
     """What a server reads from its SAN disk to boot (:mod:`netbootsim.fleet.san`).
 
@@ -681,6 +705,13 @@ class SanBoot(Section):
         os_read_share: the share of those requests that are reads; default 0.65, the
             middle of that boot's 60-70 % (Citrix CTX135986 [citrix-ctx135986]); 1: no
             writes.
+        os_request_mix: the OS's request sizes and their shares instead of one
+            ``os_request`` (``[{size: 4KiB, share: 0.3}, {size: 64KiB, share: 0.7}]``):
+            a target's IOPS are its requests a second at their mean size, and each
+            size's commands carry their own headers.
+        os_iops_curve: the demand over time instead of a constant ``os_iops``: steps
+            ``{after: <time>, iops: <n>}`` in time order (before the first, ``os_iops``);
+            your own measurement of a boot (a burst while the OS loads, less later).
     """
 
     loader: Size = 33.6e6
@@ -689,6 +720,8 @@ class SanBoot(Section):
     os_request: Size = 65_536.0
     os_iops: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 150.0
     os_read_share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.65
+    os_iops_curve: list[IopsStep] | None = None
+    os_request_mix: list[RequestShare] | None = None
 
 
 class _SanTarget(Section):

@@ -520,3 +520,40 @@ def test_the_sessions_queue_depth_bounds_the_oss_requests():
     ph = phases(simulate_scenario(sc))
     assert ph.loc["san-read:os", "seconds"] == pytest.approx(
         100 * MIB / (0.65 * 150 * 65_536), rel=1e-6)
+
+
+def test_the_oss_demand_over_time_follows_its_curve():
+    # 100 MiB, reads only: 300 requests/s of 64 KiB for the first 2 s (37.5 MiB), then
+    # 100 a second (6.5536 MB/s) for the other 62.5 MiB: 2 + 10 = 12 s
+    boot = {"loader": "32MiB", "os": "100MiB", "os_read_share": 1,
+            "os_iops_curve": [{"after": "0s", "iops": 300}, {"after": "2s", "iops": 100}]}
+    ph = phases(simulate_scenario(san_scenario(boot=boot)))
+    assert ph.loc["san-read:os", "seconds"] == pytest.approx(12.0, rel=1e-6)
+    # an array of 200 IOPS holds the burst to 200 a second: 2 s at 200 (25 MiB), then
+    # 100 a second for 75 MiB (12 s): 14 s
+    ph = phases(simulate_scenario(san_scenario(iops=200, boot=boot)))
+    assert ph.loc["san-read:os", "seconds"] == pytest.approx(14.0, rel=1e-6)
+
+
+def test_a_demand_curve_out_of_time_order_is_refused():
+    boot = {"os": "100MiB", "os_iops_curve": [{"after": "5s", "iops": 300},
+                                               {"after": "2s", "iops": 100}]}
+    with pytest.raises(InputError, match=r"services\.san1\.boot\.os_iops_curve\[1\]\.after: "
+                                         r"2 s is before the step before it"):
+        simulate_scenario(san_scenario(boot=boot))
+
+
+def test_a_request_size_mix_counts_requests_at_their_mean_size():
+    # reads only, 30 % of 4 KiB and 70 % of 64 KiB: a mean of 47,104 B a request; 150
+    # requests/s read 7.0656 MB/s: 100 MiB in 14.841 s. An array of 150 IOPS is the
+    # OS's own demand: the same (its IOPS count requests of the mean size).
+    boot = {"loader": "32MiB", "os": "100MiB", "os_read_share": 1,
+            "os_request_mix": [{"size": "4KiB", "share": 0.3}, {"size": "64KiB", "share": 0.7}]}
+    mean = 0.3 * 4096 + 0.7 * 65_536
+    for target in ({}, {"iops": 150}):
+        ph = phases(simulate_scenario(san_scenario(boot=boot, **target)))
+        assert ph.loc["san-read:os", "seconds"] == pytest.approx(100 * MIB / (150 * mean),
+                                                                 rel=1e-6)
+    bad = {**boot, "os_request_mix": [{"size": "4KiB", "share": 0.3}]}
+    with pytest.raises(InputError, match=r"os_request_mix: the shares add up to 0\.3, not 1"):
+        simulate_scenario(san_scenario(boot=bad))
