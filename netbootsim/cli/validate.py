@@ -44,7 +44,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"{args.file}: OK: {_n(len(built.servers), 'server')} in "
           f"{_n(len(built.groups), 'group')}, {_n(len(built.services), 'service')}, "
           f"{_n(len(built.images), 'image')}; {scenario.topology.shape} topology with "
-          f"{_n(topo.graph.number_of_nodes(), 'node')} and {_n(len(topo.links()), 'link')}")
+          f"{_n(topo.graph.number_of_nodes(), 'node')} and {_n(len(topo.links()), 'link')}"
+          + (f"; {_n(len(scenario.events), 'lifecycle event')}" if scenario.events else ""))
     return 0
 
 

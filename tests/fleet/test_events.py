@@ -419,3 +419,13 @@ def test_a_fleet_stage_name_with_a_colon_is_refused():
     sc["fleet"][0]["stages"] = [{"name": "night:boot"}]
     with pytest.raises(InputError, match=r"fleet\[0\]\.stages\[0\]\.name: 'night:boot': no ':'"):
         load_scenario_dict(sc)
+
+
+def test_validate_counts_the_lifecycle_events(capsys):
+    from pathlib import Path
+
+    from netbootsim.cli import main
+
+    day_night = Path(__file__).resolve().parents[2] / "scenarios" / "day-night.yaml"
+    assert main(["validate", str(day_night)]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("; 4 lifecycle events")
