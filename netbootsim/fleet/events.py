@@ -139,21 +139,18 @@ def schedule(env: simpy.Environment, events: Sequence[LifeEvent],
 class _Boot:
     """One server's boot for an event, and its row once it ends."""
 
-    __slots__ = ("event", "kind", "m", "role", "identity", "asked", "row", "before")
+    __slots__ = ("event", "kind", "m", "role", "identity", "asked", "before")
 
     def __init__(self, event: str, kind: str, m: Machine, role: str, identity: str,
                  asked: float):
         self.event, self.kind, self.m, self.role = event, kind, m, role
         self.identity, self.asked = identity, asked
-        self.row: EventRecord | None = None
         self.before = m.bytes  # the machine's bytes before this boot
 
     def end(self, ready: float, outcome: str, reason: str) -> EventRecord:
         """Its row: the bytes are what the machine moved since the boot began."""
-        self.row = EventRecord(self.event, self.kind, self.m.server, self.identity,
-                               self.role, self.asked, ready, outcome, reason,
-                               self.m.bytes - self.before)
-        return self.row
+        return EventRecord(self.event, self.kind, self.m.server, self.identity, self.role,
+                           self.asked, ready, outcome, reason, self.m.bytes - self.before)
 
 
 def _boot(env: simpy.Environment, boot: _Boot, group: Group, rows: list[EventRecord]
@@ -179,12 +176,20 @@ def unfinished_rows(world, rows: list[EventRecord], why: str) -> None:
     world.event_boots.clear()
 
 
+def _carrier(m: Machine) -> Machine:
+    """The machine carrying ``m``'s identity now.
+
+    ``m``, or the standby that replaced it (and so on, for a node replaced more than once).
+    """
+    while m.server in m.world.replacements:
+        m = m.world.replacements[m.server]
+    return m
+
+
 def _replace(env: simpy.Environment, ev: Replace, machines: dict[str, Machine],
              rows: list[EventRecord]) -> Generator[simpy.Event, Any, None]:
     yield env.timeout(ev.at)
-    node, standby = machines[ev.node], machines[ev.standby]
-    while node.server in node.world.replacements:  # replaced before: its identity's now
-        node = node.world.replacements[node.server]
+    node, standby = _carrier(machines[ev.node]), machines[ev.standby]
     why = f"failed at {env.now:g} s; replaced by {standby.server} ({ev.name})"
     if node.dead:
         why = f"already down ({node.dead}); replaced by {standby.server} ({ev.name})"
@@ -204,9 +209,7 @@ def _reprovision(env: simpy.Environment, ev: Reprovision, machines: dict[str, Ma
     yield env.timeout(ev.at)
     group = None
     for server in ev.servers:
-        m = machines[server]
-        while m.server in m.world.replacements:  # the node's identity lives on there
-            m = m.world.replacements[m.server]
+        m = _carrier(machines[server])
         busy = m.world.event_boots.get(m.index)
         why = ("down: " + m.dead if m.dead else
                f"busy with {busy.event}" if busy is not None else

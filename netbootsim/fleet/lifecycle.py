@@ -106,12 +106,9 @@ def stop(m: Machine, why: str, stage: str) -> None:
     SAN sessions and keep-alive connections go. The ``server-fail`` record is under
     ``stage`` (the event's).
     """
-    now = m.env.now
     if not m.dead:
         m.dead = why
-    was, m.stage = m.stage, stage
-    m.record("server-fail", now, now, outcome="failed", reason=why)
-    m.stage = was
+    _failure_record(m, why, stage)
     proc = m.attempt_proc
     if proc is not None and proc.is_alive:
         proc.interrupt("server-fail")
@@ -301,14 +298,20 @@ def server_fails(m: Machine) -> None:
     m.dead = f"server failed at {now:g} s (server-fail fault)"
     if m.at == math.inf and not in_event:  # a standby that never powered on
         m.world.event_stages.add("standby:failure")
-        was, m.stage = m.stage, "standby:failure"
-        m.record("server-fail", now, now, outcome="failed", reason=m.dead)
-        m.stage = was
+        _failure_record(m, m.dead, "standby:failure")
         return
     m.record("server-fail", now, now, outcome="failed", reason=m.dead)
     proc = m.attempt_proc
     if proc is not None and proc.is_alive:
         proc.interrupt("server-fail")
+
+
+def _failure_record(m: Machine, why: str, stage: str) -> None:
+    """The ``server-fail`` record, now, under ``stage`` (an event's: the event log)."""
+    now = m.env.now
+    was, m.stage = m.stage, stage
+    m.record("server-fail", now, now, outcome="failed", reason=why)
+    m.stage = was
 
 
 def _logout(m: Machine) -> None:

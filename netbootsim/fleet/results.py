@@ -149,9 +149,12 @@ class FleetRun:
                            "first_last": {k: list(v) for k, v in self.first_last.items()},
                            "broadcasts": dict(self.broadcasts),
                            "broadcast_frames": dict(self.broadcast_frames),
-                           "dhcp": {name: (srv.packets, sum(map(len, srv.leases.values())),
-                                           srv.exhausted)
-                                    for name, srv in self.dhcp.items()}}
+                           "dhcp": self.dhcp_counts()}
+
+    def dhcp_counts(self) -> dict[str, tuple[int, int, int]]:
+        """Each DHCP server's ``(packets, leases, exhausted)`` as they stand now."""
+        return {name: (srv.packets, sum(map(len, srv.leases.values())), srv.exhausted)
+                for name, srv in self.dhcp.items()}
 
     def settle(self) -> None:
         """After the event loop: make the run's small survivors anew, so its memory can go.

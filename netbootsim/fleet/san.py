@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import simpy
 
@@ -242,22 +242,16 @@ class San:
         """
         start, left, wire_moved, i = env.now, float(nbytes), 0.0, first
         written = 0.0
-        schedule: tuple = ()
         while left > 1e-9:
             spec, route = paths[i]
             if stage == "loader":
                 request, bound = self.loader_bound(spec, route.rtt, profile)
-                share = 1.0
-            else:
-                request, bound = self.os_bound(spec, route.rtt)
-                share = spec.boot.os_read_share
-                if spec.boot.os_iops_curve:  # the demand over time, from where it stands
-                    bound, schedule = self.os_schedule(spec, route.rtt, env.now - start)
-            if stage == "loader":
                 frame = min(request, spec.max_request)
-                factor = wire_bytes(spec.kind, frame) / frame
-            else:
+                factor, share, schedule = wire_bytes(spec.kind, frame) / frame, 1.0, ()
+            else:  # the demand from where it stands (after an outage, part of the way)
+                bound, schedule = self.os_bound(spec, route.rtt, env.now - start)
                 factor = os_wire_factor(spec.kind, spec.boot, spec.max_request)
+                share = spec.boot.os_read_share
             factor /= share  # a read byte's stream: its writes' bytes with it
             win = faults.down(spec.name, env.now)
             if win is None:
@@ -337,42 +331,29 @@ class San:
         client = profile.san_read_time + request / profile.san_read_rate
         return request, request / (rtt + spec.latency + client)
 
-    def os_schedule(self, spec: SanSpec, rtt: float, elapsed: float
-                    ) -> tuple[float, tuple[tuple[float, float], ...]]:
-        """The OS's read bound now, ``elapsed`` into its reads, and its later changes.
+    def os_bound(self, spec: SanSpec, rtt: float, elapsed: float = 0.0
+                 ) -> tuple[float, tuple[tuple[float, float], ...]]:
+        """The OS's read bound ``elapsed`` into its reads, and its later changes.
 
-        From the boot's ``os_iops_curve`` (``os_iops`` before its first step), each as
-        :meth:`os_bound` bounds it (the session's queue depth, the read share):
-        ``(bound, ((seconds from now, bound), ...))`` in payload bytes a second.
-        """
-        def bound(iops: float) -> float:
-            return self.os_bound(replace(spec, boot=replace(spec.boot, os_iops=iops)),
-                                 rtt)[1]
-
-        now = spec.boot.os_iops
-        later = []
-        for after, iops in spec.boot.os_iops_curve:
-            if after <= elapsed:
-                now = iops
-            else:
-                later.append((after - elapsed, bound(iops)))
-        return bound(now), tuple(later)
-
-    def os_bound(self, spec: SanSpec, rtt: float = 0.0) -> tuple[float, float]:
-        """``(request bytes, payload bytes/s)`` of the OS's reads: their share of its IOPS.
-
-        The OS's requests are its block layer's (``os_request``), ``os_iops`` a second,
+        ``(bound, ((seconds from now, bound), ...))`` in payload bytes a second. The OS's
+        requests are its block layer's (``os_request``, their mean with a mix),
+        ``os_iops`` a second — or its ``os_iops_curve``'s step in force —,
         ``os_read_share`` of them reads; its initiator sends each as commands of at most
         the protocol's size, several at once (AoE's 1 KiB frames too), so only their
         headers count against the request's size. With a ``queue_depth``, at most that
         many are in flight on the session, each a round trip and the target's time:
         ``queue_depth / (rtt + latency)`` requests a second at most.
         """
-        request = spec.boot.os_request
-        iops = spec.boot.os_iops
-        if spec.queue_depth is not None:
-            iops = min(iops, spec.queue_depth / (rtt + spec.latency))
-        return request, iops * spec.boot.os_read_share * request
+        boot = spec.boot
+        cap = math.inf if spec.queue_depth is None else spec.queue_depth / (rtt + spec.latency)
+        per = boot.os_read_share * boot.os_request  # read bytes a request
+        now, later = boot.os_iops, []
+        for after, iops in boot.os_iops_curve:
+            if after <= elapsed:
+                now = iops
+            else:
+                later.append((after - elapsed, min(iops, cap) * per))
+        return min(now, cap) * per, tuple(later)
 
 
 def drive_reads(m, paths: list, at: int, stage: str

@@ -254,9 +254,7 @@ def _events(sc, servers: list[tuple[str, str]], out: FleetInputs,
         elif ev.kind == "reprovision":
             i, g = fleet[ev.group]
             members = [s for s, gname in servers if gname == ev.group]
-            changed = {f: getattr(ev, f) for f in ("script", "images", "server", "stages")
-                       if getattr(ev, f) is not None}
-            group = _group(i, g.model_copy(update=changed), out,
+            group = _group(i, g.model_copy(update=ev.boot_changes()), out,
                            group_faults.get(g.name, {}), base)
             events.append(Reprovision(name, ev.at, tuple(members[:ev.count or len(members)]),
                                       group))

@@ -234,8 +234,7 @@ def _dhcp_block(run: FleetRun) -> dict:
     com = run.commission
     if com is None:
         broadcasts, frames = run.broadcasts, run.broadcast_frames
-        servers = {name: (srv.packets, sum(map(len, srv.leases.values())), srv.exhausted)
-                   for name, srv in run.dhcp.items()}
+        servers = run.dhcp_counts()
     else:
         broadcasts, frames, servers = com["broadcasts"], com["broadcast_frames"], com["dhcp"]
     return {"broadcasts": dict(sorted(broadcasts.items())),

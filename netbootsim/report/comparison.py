@@ -32,6 +32,7 @@ from .content import (
     cost_rows,
     held_back,
     interval,
+    not_ready,
     phase_order,
     replicated,
 )
@@ -379,8 +380,7 @@ def _lifecycle_rows(runs: list[Run]) -> list[dict]:
         for r in runs:
             e = (r.summary.get("lifecycle") or {}).get(name)
             value = fmt.number(e.get(key)) if e else None
-            missing = [f"{e[k]} {k}" for k in ("failed", "skipped", "unfinished")
-                       if e and e.get(k)]
+            missing = not_ready(e) if e else []
             cells.append(fmt.DASH if e is None else
                          fmt.duration(value) + (f" ({', '.join(missing)})" if missing else "")
                          if value is not None else ", ".join(missing) or fmt.DASH)

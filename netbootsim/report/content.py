@@ -672,12 +672,17 @@ def _services(s: dict) -> list[dict]:
 
 
 
+def not_ready(event: dict) -> list[str]:
+    """A lifecycle event's servers not ready by kind (``["2 failed", "1 skipped"]``)."""
+    return [f"{event[k]} {k}" for k in ("failed", "skipped", "unfinished") if event.get(k)]
+
+
 def _lifecycle(s: dict) -> list[dict]:
     """The lifecycle events' table (``summary["lifecycle"]``), one row per event."""
     rows = []
     for name, e in (s.get("lifecycle") or {}).items():
         kind = e.get("kind")
-        missing = [f"{e[k]} {k}" for k in ("failed", "skipped", "unfinished") if e.get(k)]
+        missing = not_ready(e)
         if kind == "replace":
             restored = fmt.number(e.get("time_to_restore"))
             result = (f"{e.get('node')} failed; {e.get('standby')} took its identity and "

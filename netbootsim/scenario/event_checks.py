@@ -147,8 +147,7 @@ def _reprovision(p: tuple, ev, groups: dict, standby: set, sizes: dict, parts
         issues.append(((*p, "count"), f"{ev.count} servers, but group {ev.group} has "
                                       f"{sizes.get(ev.group, 0)}"))
     g = groups[ev.group]
-    changed = {f: getattr(ev, f) for f in ("script", "images", "server", "stages")
-               if getattr(ev, f) is not None}
+    changed = ev.boot_changes()
     if ev.images is not None and g.boot != "pxe" and (ev.script or g.script) is not None:
         who = "this event's" if ev.script is not None else f"group {g.name}'s"
         issues.append(((*p, "images"), f"not fetched: {who} script runs, and images are "

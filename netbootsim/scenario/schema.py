@@ -1159,6 +1159,14 @@ class LifeEvent(Section):
     stages: list[Stage] | None = None
     curve: list[DemandPoint] | None = None
 
+    def boot_changes(self) -> dict[str, Any]:
+        """A reprovision's new boot: the group fields it gives, by name.
+
+        Of ``script``, ``images``, ``server`` and ``stages``: those not ``None``.
+        """
+        return {f: getattr(self, f) for f in ("script", "images", "server", "stages")
+                if getattr(self, f) is not None}
+
 
 class Run(Section):
     """How to run.
