@@ -28,7 +28,7 @@ FLOORS: dict[str, int] = {
     "scenario": 5,
     "fleet": 6,
     "plan": 7,
-    "lab": 8, "api": 8,
+    "lab": 8, "api": 8, "study": 8,
     "cli": 9,
 }
 #: The primitives: anyone may import them, they import only each other.

@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .ipxe import add_ipxe_parser
     from .lab import add_lab_parser
     from .models import add_models_parser
+    from .plan import add_plan_parser
     from .run import add_run_parser
     from .sweep import add_sweep_parser
     from .transfer import add_transfer_parser
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_compare_parser(sub)
     add_models_parser(sub)
     add_sweep_parser(sub)
+    add_plan_parser(sub)
     add_validate_parser(sub)
     add_transfer_parser(sub)
     add_bench_parser(sub)

@@ -32,7 +32,8 @@ from ..errors import InputError, Problem
 from .outdir import OutputDir, atomic_write, owned
 from .run import execute
 
-__all__ = ["sweep", "parse_vary", "crossing", "code_fingerprint", "JOURNAL"]
+__all__ = ["sweep", "parse_vary", "crossing", "code_fingerprint", "scenario_fingerprint",
+           "JOURNAL"]
 
 #: A sweep's record of the points it finished, kept only while it runs: a sweep stopped
 #: at any moment (Ctrl-C, ``kill -9``) and started again with the same arguments reuses
@@ -83,12 +84,23 @@ def _point_fingerprint(code: str, path: str, overrides: list[str], deadline: flo
 
     Loading each point's scenario here also checks every point before any runs.
     """
+    return scenario_fingerprint(code, path, overrides, f"{deadline!r} {keep_runs}",
+                                strict=strict, max_memory=max_memory)
+
+
+def scenario_fingerprint(code: str, path: str, overrides: list[str], extra: str = "", *,
+                         strict: bool = False, max_memory: float | None = None) -> str:
+    """A digest of the code, the validated scenario with ``overrides``, and its inventories.
+
+    Raises:
+        InputError: the scenario (with the overrides) is not valid.
+    """
     from ..scenario import load_scenario
 
     sc = load_scenario(path, overrides=overrides, strict=strict, max_memory=max_memory)
     h = hashlib.sha256(code.encode())
     h.update(sc.model_dump_json().encode())
-    h.update(f"{deadline!r} {keep_runs}".encode())
+    h.update(extra.encode())
     base = Path(path).resolve().parent
     for svc in sorted(sc.services.values(), key=lambda x: x.host):
         inventory = getattr(svc, "inventory", None)

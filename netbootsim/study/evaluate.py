@@ -1,0 +1,178 @@
+"""Spending a study's runs: replications decided by confidence, in deterministic waves.
+
+:class:`Evaluator` answers "is this design feasible, and what does it cost?" for a list
+of designs at a time. It runs the designs' replications in *waves*: every design gets
+the study's minimum, then each design still open (:func:`~netbootsim.study.decide.wanted`)
+the replications its spread says it needs, up to the maximum. Which runs a wave holds
+depends only on the results of earlier waves, never on which run finished first, so a
+study's runs — and its results — are the same on any pool with any number of workers.
+
+Runs already in the ledger (a study stopped and started again) are taken from it and
+counted against the budget exactly as when they were first run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from ..errors import InputError, Problem
+from .decide import bounds, design_verdict, wanted
+from .ledger import Ledger
+from .runner import Task
+from .spec import Design, Study
+
+__all__ = ["Evaluator", "Result", "BudgetSpent"]
+
+
+class BudgetSpent(Exception):
+    """The study's budget of runs is used up."""
+
+
+@dataclass
+class Result:
+    """What is known of one design.
+
+    Attributes:
+        design: the design.
+        runs: its runs' metrics, in replication order.
+        status: ``feasible``, ``infeasible``, ``open`` (still undecided at the most
+            replications, or when the budget ran out).
+    """
+
+    design: Design
+    runs: list[dict] = field(default_factory=list)
+    status: str = "open"
+
+    def values(self, key: str) -> list[float]:
+        """The metric ``key`` of every run."""
+        return [math.nan if r.get(key) is None else float(r[key]) for r in self.runs]
+
+    def mean(self, key: str) -> float:
+        """The metric's mean over the runs (NaN when it has none)."""
+        return bounds(self.values(key), 0.95).mean if self.runs else math.nan
+
+
+class Evaluator:
+    """Runs designs' replications until each is decided (or capped), recording each run.
+
+    Args:
+        study: the study.
+        ledger: the study's ledger (loaded).
+        pool: where runs execute (:mod:`netbootsim.study.runner`).
+        progress: called after every run as ``progress(evaluator)``.
+    """
+
+    def __init__(self, study: Study, ledger: Ledger, pool, progress: Callable | None = None):
+        self.study = study
+        self.ledger = ledger
+        self.pool = pool
+        self.progress = progress
+        self.results: dict[int, Result] = {}
+        self.spent = 0  # runs charged to the budget (recorded earlier ones included)
+        self.reused = 0  # of which taken from the ledger
+        self.horizon = 0  # runs charged once the wave under way is done
+        self.order: list[tuple[tuple[str, ...], int]] = []  # runs used, in wave order
+        self.walls: list[float] = []
+        self.exhausted = False
+        self.deadlines = tuple(sorted({c.by for c in study.constraints if c.by is not None}))
+
+    def needs(self, r: Result) -> int:
+        """Replications design ``r`` should have by the end of the next wave."""
+        s = self.study
+        n = len(r.runs)
+        if n < s.min_reps:
+            return s.min_reps
+        if not s.constraints:
+            r.status = "feasible"  # nothing to meet
+            return n
+        r.status = design_verdict(s.constraints, {c.key: r.values(c.key)
+                                                  for c in s.constraints}, s.confidence)
+        if r.status != "open" or n >= s.max_reps:
+            return n
+        return wanted(s.constraints, {c.key: r.values(c.key) for c in s.constraints},
+                      s.confidence, s.max_reps)
+
+    def evaluate(self, designs: Sequence[Design], *, reps: int | None = None) -> list[Result]:
+        """Decide ``designs`` (each once: a design seen before is not run again).
+
+        ``reps``: exactly this many replications each, no decision (sensitivity runs).
+
+        Raises:
+            BudgetSpent: the budget ran out before every design was decided (the runs
+                done are kept; the designs left are open).
+        """
+        todo = list({d.index: self.results.setdefault(d.index, Result(d))
+                     for d in designs}.values())
+        while True:
+            wave: list[tuple[Result, int]] = []
+            for r in todo:
+                target = reps if reps is not None else self.needs(r)
+                wave += [(r, k) for k in range(len(r.runs), target)]
+            if not wave:
+                break
+            room = self.study.budget - self.spent
+            if room <= 0:
+                self.exhausted = True
+                raise BudgetSpent
+            cut = len(wave) > room
+            self._run_wave(wave[:room])
+            if cut:
+                self.exhausted = True
+                raise BudgetSpent
+            if reps is not None:
+                break
+        if reps is None:
+            for r in todo:
+                self.needs(r)  # the final verdict
+        return todo
+
+    def _task(self, d: Design, k: int) -> Task:
+        return Task(str(self.study.scenario), d.overrides, k, self.deadlines)
+
+    def _run_wave(self, wave: list[tuple[Result, int]]) -> None:
+        """Run (or take from the ledger) every ``(design, replication)`` of ``wave``."""
+        got: dict[int, dict] = {}
+        fresh: list[int] = []
+        for i, (r, k) in enumerate(wave):
+            row = self.ledger.get(r.design.overrides, k)
+            if row is not None and all(f"ready_fraction@{d:g}" in row["metrics"]
+                                       for d in self.deadlines):
+                got[i] = row["metrics"]
+                self.reused += 1
+            else:
+                fresh.append(i)
+        self.horizon = self.spent + len(wave)
+        self.spent += len(got)
+        tasks = [self._task(wave[i][0].design, wave[i][1]) for i in fresh]
+        t0 = time.perf_counter()
+        for j, metrics in self.pool.results(tasks):
+            i = fresh[j]
+            r, k = wave[i]
+            if "error" in metrics:
+                raise InputError([Problem(str(self.study.path), 0, "variables",
+                                          f"design {r.design.key!r}: {metrics['error'][0]}")])
+            self.ledger.add({"design": r.design.key, "index": r.design.index,
+                             "values": list(r.design.labels), "replication": k,
+                             "seed": metrics["seed"], "overrides": list(r.design.overrides),
+                             "metrics": metrics})
+            got[i] = metrics
+            self.spent += 1
+            now = time.perf_counter()
+            self.walls.append(now - t0)
+            t0 = now
+            if self.progress is not None:
+                self.progress(self)
+        for i, (r, k) in enumerate(wave):
+            assert len(r.runs) == k, "a wave adds each design's next replications in order"
+            r.runs.append(got[i])
+            self.order.append((r.design.overrides, k))
+
+    def best(self, objective: str) -> Result | None:
+        """The feasible design with the smallest mean objective so far (ties: grid order)."""
+        feasible = [r for r in self.results.values() if r.status == "feasible"]
+        if not feasible:
+            return None
+        return min(feasible, key=lambda r: (r.mean(objective), r.design.index))

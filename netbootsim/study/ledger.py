@@ -1,0 +1,107 @@
+"""A study's record of finished runs: written at once, read back on resume.
+
+``OUT/runs.jsonl`` holds one JSON line per finished run — its design's key and overrides,
+its replication and seed, its metrics — appended and flushed to disk (``fsync``) the
+moment the run's answer arrives. ``OUT/study.json`` holds the study's fingerprint:
+a digest of netbootsim's code and of the base scenario with the study's own ``set``
+(what every run's result depends on besides its design and replication).
+
+Stopped at any moment (Ctrl-C, ``kill -9``, a lost machine) and started again with the
+same command, a study reads the ledger and does no recorded run again: a line cut short
+by the kill is dropped (that run is done again); a run is reused only when its design's
+overrides and its replication match. Where the fingerprint differs (the scenario, a file
+it names, or netbootsim changed), every recorded run is stale: the study refuses with one
+line, or starts a new directory when asked (``--new``).
+
+At the end the ledger is rewritten in design and replication order, so a study that was
+stopped and resumed leaves the same bytes as one that never was.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+from ..plan.outdir import atomic_write
+
+__all__ = ["Ledger", "LEDGER", "FINGERPRINT", "fingerprint", "canonical"]
+
+LEDGER = "runs.jsonl"
+FINGERPRINT = "study.json"
+
+
+def canonical(x):
+    """``x`` with NaN and infinities as ``null`` and floats kept exact (JSON-safe)."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: canonical(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [canonical(v) for v in x]
+    return x
+
+
+def fingerprint(scenario: Path, base: tuple[str, ...]) -> str:
+    """What every run depends on besides its design: code, scenario, files it names."""
+    from ..plan.sweep import code_fingerprint, scenario_fingerprint
+
+    return scenario_fingerprint(code_fingerprint(), str(scenario), list(base))
+
+
+class Ledger:
+    """The runs of one study directory, keyed by (overrides, replication)."""
+
+    def __init__(self, out: Path):
+        self.path = out / LEDGER
+        self.rows: dict[tuple[tuple[str, ...], int], dict] = {}
+        self._fh = None
+
+    def load(self) -> int:
+        """Read what an earlier, stopped study recorded; how many runs."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return 0
+        good = 0
+        for line in data.split(b"\n"):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                key = (tuple(row["overrides"]), int(row["replication"]))
+            except (ValueError, KeyError, TypeError):
+                break  # a line cut short by a kill: it and anything after are not kept
+            self.rows[key] = row
+            good += len(line) + 1
+        if good < len(data):  # drop the torn tail, so appends start on a fresh line
+            with open(self.path, "r+b") as fh:
+                fh.truncate(good)
+        return len(self.rows)
+
+    def get(self, overrides: tuple[str, ...], replication: int) -> dict | None:
+        """The recorded run, if any."""
+        return self.rows.get((overrides, replication))
+
+    def add(self, row: dict) -> None:
+        """Record a finished run: appended, flushed and synced before this returns."""
+        key = (tuple(row["overrides"]), int(row["replication"]))
+        self.rows[key] = row
+        if self._fh is None:
+            self._fh = open(self.path, "ab")
+        self._fh.write(json.dumps(canonical(row), sort_keys=True).encode() + b"\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        """Close the file (the rows stay readable)."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def rewrite(self, order: list[tuple[tuple[str, ...], int]]) -> None:
+        """Replace the ledger by the runs in ``order`` (those the study used), atomically."""
+        self.close()
+        lines = [json.dumps(canonical(self.rows[k]), sort_keys=True) for k in order]
+        atomic_write(self.path, "".join(line + "\n" for line in lines))

@@ -1,0 +1,215 @@
+"""Where a study's runs execute: this process, a local process pool, or a Dask cluster.
+
+A *run* is one replication of one design: the base scenario with the design's overrides,
+simulated with the streams ``Streams(seed, replication)`` (replication ``r`` of every
+design draws the same per-server values where the designs do not change them: common
+random numbers, so two designs are compared on the same fleet). :func:`run_one` does a
+run anywhere and returns only its metrics (a few numbers), never its records.
+
+Every pool runs the same function on the same plain arguments, and the study collects
+the answers by (design, replication), not by the order they arrive, so its results do
+not depend on the pool, the number of workers or their speed.
+
+- :class:`InProcess`: one at a time, here (``--jobs 1``).
+- :class:`LocalPool`: ``concurrent.futures.ProcessPoolExecutor`` with ``spawn`` (the
+  default, ``--jobs N``: the machine's cores).
+- :class:`DaskPool`: a Dask ``distributed`` cluster: ``--dask tcp://HOST:PORT`` (a
+  scheduler started with ``dask scheduler``, workers with ``dask worker HOST:PORT``),
+  or ``--dask local`` (a ``distributed.LocalCluster`` of ``--jobs`` single-threaded
+  worker processes on this machine). Workers need netbootsim installed and the
+  scenario's files at the same paths as here (a shared file system, or the same
+  checkout at the same place).
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import signal
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import as_completed as futures_completed
+from dataclasses import dataclass
+
+from ..errors import InputError, Problem
+
+__all__ = ["Task", "run_one", "InProcess", "LocalPool", "DaskPool", "make_pool"]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One run to do: plain data a worker process can receive.
+
+    Attributes:
+        scenario: the base scenario's absolute path.
+        overrides: the design's ``--set`` texts (the study's own first).
+        replication: which replication (its streams ``Streams(seed, replication)``).
+        deadlines: the deadlines (s from the first power-on) of the ready fractions
+            wanted.
+    """
+
+    scenario: str
+    overrides: tuple[str, ...]
+    replication: int
+    deadlines: tuple[float, ...] = ()
+
+
+def run_one(task: Task) -> dict:
+    """Simulate one run; its metrics (plain numbers, NaN where one does not exist).
+
+    Returns ``{"seed", "servers", "completed", "failed", "makespan", "p50", "p95",
+    "p99", "mean", "ready_fraction", "failed_fraction", "cost",
+    "ready_fraction@D"...}``: the times as in ``summary.json`` (seconds from the first
+    power-on); ``ready_fraction`` is of the whole fleet, ``ready_fraction@D`` of those
+    ready within ``D`` s of the first power-on; ``cost`` the total of the scenario's
+    ``costs:`` (0 when it prices nothing).
+
+    An input error (a design the checks let through but the scenario refuses) comes back
+    as ``{"error": [problem texts]}``: exceptions do not always cross a process
+    boundary intact.
+    """
+    from ..plan.replicate import Source
+    from ..plan.run import simulate
+
+    try:
+        sc = Source(task.scenario, tuple(task.overrides)).load()
+        out = simulate(sc, replication=task.replication)
+    except InputError as e:
+        return {"error": [str(p) for p in e.problems]}
+    s, servers = out.summary, out.servers
+    n = int(s["servers"])
+
+    def num(x) -> float:
+        return math.nan if x is None else float(x)
+
+    res = {"seed": int(s["seed"]), "servers": n, "completed": int(s["completed"]),
+           "failed": int(s["failed"]),
+           **{k: num(s.get(k)) for k in ("makespan", "p50", "p95", "p99", "mean")},
+           "ready_fraction": s["completed"] / n if n else math.nan,
+           "failed_fraction": s["failed"] / n if n else math.nan,
+           "cost": float(s["costs"]["total"]) if s.get("costs") else 0.0}
+    if task.deadlines:
+        t0 = float(servers["power_on"].min()) if len(servers) else 0.0
+        ok = servers["outcome"] == "ok"
+        late = servers["ready"] - t0
+        for d in task.deadlines:
+            res[f"ready_fraction@{d:g}"] = float((ok & (late <= d)).mean()) if n else math.nan
+    return res
+
+
+def _worker_start() -> None:
+    """A worker leaves Ctrl-C to the study (which stops it)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class InProcess:
+    """Runs here, one after another, in the order given."""
+
+    workers = 1
+    name = "this process"
+
+    def results(self, tasks: Sequence[Task]) -> Iterator[tuple[int, dict]]:
+        """``(index in tasks, metrics)`` as each run finishes."""
+        for i, t in enumerate(tasks):
+            yield i, run_one(t)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class LocalPool:
+    """A process pool on this machine (``spawn``: nothing of this process is shared)."""
+
+    def __init__(self, jobs: int):
+        self.workers = jobs
+        self.name = f"{jobs} local processes"
+        self._pool = ProcessPoolExecutor(max_workers=jobs,
+                                         mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_worker_start)
+
+    def results(self, tasks: Sequence[Task]) -> Iterator[tuple[int, dict]]:
+        """``(index in tasks, metrics)`` as each run finishes, in any order."""
+        futures = {self._pool.submit(run_one, t): i for i, t in enumerate(tasks)}
+        try:
+            for f in futures_completed(futures):
+                yield futures[f], f.result()
+        finally:
+            for f in futures:
+                f.cancel()
+
+    def close(self) -> None:
+        """Stop the workers (a run under way is abandoned: it was not recorded)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for proc in list(getattr(self._pool, "_processes", {}).values()):
+            if proc.is_alive():
+                proc.terminate()
+
+
+class DaskPool:
+    """A Dask ``distributed`` cluster: a scheduler's address, or ``local``."""
+
+    def __init__(self, address: str, jobs: int):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:  # pragma: no cover - a dependency of the package
+            raise InputError.single("command line", 0, "--dask",
+                                    "the 'distributed' package is not installed") from None
+        self._cluster = None
+        try:
+            if address == "local":
+                self._cluster = LocalCluster(n_workers=jobs, threads_per_worker=1,
+                                             processes=True, dashboard_address=None)
+                self._client = Client(self._cluster)
+            else:
+                self._client = Client(address, timeout="20s")
+        except (OSError, TimeoutError, ValueError) as e:
+            if self._cluster is not None:
+                self._cluster.close()
+            raise InputError([Problem("command line", 0, "--dask",
+                                      f"{address}: cannot reach the scheduler ({e})")]) from None
+        info = self._client.scheduler_info()
+        self.workers = sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()) or 1
+        self.name = ("a local Dask cluster" if address == "local" else f"Dask at {address}") + \
+            f" ({self.workers} worker threads)"
+
+    def results(self, tasks: Sequence[Task]) -> Iterator[tuple[int, dict]]:
+        """``(index in tasks, metrics)`` as each run finishes, in any order."""
+        from distributed import as_completed
+
+        futures = [self._client.submit(run_one, t, pure=False) for t in tasks]
+        index = {f.key: i for i, f in enumerate(futures)}
+        try:
+            for f in as_completed(futures):
+                yield index[f.key], f.result()
+        finally:
+            for f in futures:
+                f.cancel()
+
+    def close(self) -> None:
+        """Disconnect (and stop a local cluster)."""
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def make_pool(jobs: int | None, dask: str | None):
+    """The pool the command line asks for (``--jobs``, ``--dask``)."""
+    jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+    if dask:
+        return DaskPool(dask, jobs)
+    if jobs <= 1:
+        return InProcess()
+    return LocalPool(jobs)
+
+
+def chunks(items: Iterable, size: int) -> Iterator[list]:
+    """``items`` in lists of ``size`` (the last shorter)."""
+    batch: list = []
+    for x in items:
+        batch.append(x)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

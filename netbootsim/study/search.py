@@ -1,0 +1,134 @@
+"""Which designs a study evaluates: the whole grid, a bisection, or an optimiser.
+
+- **grid**: every design, for grids the budget covers (``search: auto`` picks it when
+  ``designs × min replications ≤ budget``).
+- **bisect**: one variable declared ``monotone`` (``decreasing``: a larger value never
+  makes a constraint's metric worse, as more mirrors or more TFTP slots; ``increasing``:
+  never better, as more servers). Over its ``n`` values, feasibility then switches at
+  most once, and a binary search finds the smallest feasible value (the largest, for
+  ``increasing``) in at most ⌈log2(n + 1)⌉ designs
+  (:func:`~netbootsim.study.decide.bisect_steps`). A design left open at the most
+  replications counts as infeasible here: the answer errs towards more. Where the runs
+  contradict the declared order (an evaluated design infeasible beyond a feasible one)
+  the study reports it.
+- **optuna**: several variables over a grid too large to run whole: Optuna's TPE
+  sampler [optuna] with the study's seed, constrained by the SLOs
+  (``constraints_func``: each constraint's deciding bound minus its limit, feasible at
+  ≤ 0), minimising the objective's mean. It proposes ``budget.batch`` designs at a time
+  and is told their values in the order it proposed them, so it proposes the same
+  designs whatever pool runs them. A design it proposes again costs no run. It stops at
+  the budget, when the whole grid has been seen, or after three batches with nothing new.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .decide import bounds
+from .evaluate import BudgetSpent, Evaluator, Result
+from .spec import Design, Study
+
+__all__ = ["run_search", "STALL"]
+
+#: Optimiser batches in a row proposing only designs already evaluated before it stops.
+STALL = 3
+
+
+def run_search(study: Study, ev: Evaluator) -> dict:
+    """Evaluate designs by the study's method; what the method did (for the summary)."""
+    try:
+        if study.search == "grid":
+            ev.evaluate(study.grid())
+            return {"method": "grid"}
+        if study.search == "bisect":
+            return _bisect(study, ev)
+        return _optuna(study, ev)
+    except BudgetSpent:
+        return {"method": study.search, "budget_spent": True}
+
+
+def _bisect(study: Study, ev: Evaluator) -> dict:
+    v = study.variables[0]
+    n = len(v.labels)
+    # positions in the order feasibility grows: ascending values for "decreasing"
+    order = list(range(n)) if v.monotone == "decreasing" else list(range(n - 1, -1, -1))
+    lo, hi = 0, n  # the first feasible position is in [lo, hi]; hi == n: none is
+    probes = []
+    while lo < hi:
+        mid = (lo + hi) // 2
+        d = study.design((order[mid],))
+        probes.append(d.labels[0])
+        (r,) = ev.evaluate([d])
+        if r.status == "feasible":
+            hi = mid
+        else:
+            lo = mid + 1
+    answer = v.labels[order[lo]] if lo < n else None
+    return {"method": "bisect", "probes": probes, "answer": answer,
+            "contradictions": _contradictions(study, ev)}
+
+
+def _contradictions(study: Study, ev: Evaluator) -> list[str]:
+    """Pairs of evaluated designs whose verdicts break the declared monotone order."""
+    v = study.variables[0]
+    seen = sorted(((r.design.choice[0], r.status) for r in ev.results.values()
+                   if r.design.index < study.grid_size),
+                  key=lambda x: x[0] if v.monotone == "decreasing" else -x[0])
+    out = []
+    for i, (a, sa) in enumerate(seen):
+        for b, sb in seen[i + 1:]:
+            if sa == "feasible" and sb == "infeasible":
+                out.append(f"{v.name} = {v.labels[a]} is feasible but {v.labels[b]} is not")
+    return out
+
+
+def _design_of(study: Study, trial) -> Design:
+    choice = []
+    for v in study.variables:
+        if v.numbers is not None:
+            choice.append(trial.suggest_int(v.name, 0, len(v.labels) - 1))
+        else:
+            choice.append(trial.suggest_categorical(v.name, list(range(len(v.labels)))))
+    return study.design(tuple(choice))
+
+
+def _violations(study: Study, r: Result) -> list[float]:
+    """Each constraint's deciding bound minus its limit (≤ 0: met), kept finite."""
+    out = []
+    for c in study.constraints:
+        b = bounds(r.values(c.key), study.confidence)
+        x = b.hi - c.limit if c.sense == "max" else c.limit - b.lo
+        out.append(x if math.isfinite(x) else 1e12)
+    return out
+
+
+def _optuna(study: Study, ev: Evaluator) -> dict:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.TPESampler(
+        seed=study.seed, constraints_func=lambda t: t.user_attrs["violations"],
+        n_startup_trials=max(study.batch, 4))
+    opt = optuna.create_study(direction="minimize", sampler=sampler)
+    seen: set[int] = set()
+    stall = trials = 0
+    while len(seen) < study.grid_size and stall < STALL:
+        batch = [opt.ask() for _ in range(study.batch)]
+        designs = [_design_of(study, t) for t in batch]
+        new = [d for d in designs if d.index not in seen]
+        stall = 0 if new else stall + 1
+        try:
+            ev.evaluate(designs)
+        finally:
+            for t, d in zip(batch, designs, strict=True):
+                r = ev.results[d.index]
+                if len(r.runs) < study.min_reps:  # the budget ran out under it
+                    opt.tell(t, state=optuna.trial.TrialState.FAIL)
+                    continue
+                t.set_user_attr("violations", _violations(study, r))
+                value = r.mean(study.objective)
+                opt.tell(t, value if math.isfinite(value) else 1e12)
+                trials += 1
+        seen.update(d.index for d in designs)
+    return {"method": "optuna", "trials": trials, "designs_seen": len(seen),
+            "stopped": "grid seen" if len(seen) >= study.grid_size else "stalled"}
