@@ -179,7 +179,7 @@ bounds on the mean over replications).
 {% if sens %}
 
 ## Sensitivity of {{ sens.metric }} (Morris, {{ sens.runs }} runs)
-{% if sens.error %}
+{% if sens.get("error") %}
 
 {{ sens.error }}
 {% else %}
@@ -252,7 +252,7 @@ both cheaper and faster); the star is the recommended design.</figcaption></figu
 {% for m in r.margins %}<td class="n">{{ m }}</td>{% endfor %}</tr>
 {% endfor %}</table>
 {% if sens %}<h2>Sensitivity of {{ sens.metric }}</h2>
-{% if sens.error %}<p>{{ sens.error }}</p>{% else %}
+{% if sens.get("error") %}<p>{{ sens.error }}</p>{% else %}
 {% if sensitivity %}<figure><img src="data:image/png;base64,{{ sensitivity }}"
 alt="Sensitivity ranking"><figcaption>Morris screening, {{ sens.trajectories }}
 trajectories, {{ sens.levels }} levels, {{ sens.runs }} runs.</figcaption></figure>{% endif %}

@@ -72,6 +72,7 @@ class Evaluator:
         self.progress = progress
         self.results: dict[int, Result] = {}
         self.spent = 0  # runs charged to the budget (recorded earlier ones included)
+        self.free = 0  # runs not charged (sensitivity)
         self.reused = 0  # of which taken from the ledger
         self.horizon = 0  # runs charged once the wave under way is done
         self.order: list[tuple[tuple[str, ...], int]] = []  # runs used, in wave order
@@ -98,7 +99,8 @@ class Evaluator:
     def evaluate(self, designs: Sequence[Design], *, reps: int | None = None) -> list[Result]:
         """Decide ``designs`` (each once: a design seen before is not run again).
 
-        ``reps``: exactly this many replications each, no decision (sensitivity runs).
+        ``reps``: exactly this many replications each, no decision and no charge to the
+        budget (sensitivity runs: their number is fixed by their own design).
 
         Raises:
             BudgetSpent: the budget ran out before every design was decided (the runs
@@ -113,12 +115,12 @@ class Evaluator:
                 wave += [(r, k) for k in range(len(r.runs), target)]
             if not wave:
                 break
-            room = self.study.budget - self.spent
+            room = self.study.budget - self.spent if reps is None else len(wave)
             if room <= 0:
                 self.exhausted = True
                 raise BudgetSpent
             cut = len(wave) > room
-            self._run_wave(wave[:room])
+            self._run_wave(wave[:room], charge=reps is None)
             if cut:
                 self.exhausted = True
                 raise BudgetSpent
@@ -132,7 +134,12 @@ class Evaluator:
     def _task(self, d: Design, k: int) -> Task:
         return Task(str(self.study.scenario), d.overrides, k, self.deadlines)
 
-    def _run_wave(self, wave: list[tuple[Result, int]]) -> None:
+    @property
+    def done(self) -> int:
+        """Runs used so far, charged or not."""
+        return self.spent + self.free
+
+    def _run_wave(self, wave: list[tuple[Result, int]], charge: bool = True) -> None:
         """Run (or take from the ledger) every ``(design, replication)`` of ``wave``."""
         got: dict[int, dict] = {}
         fresh: list[int] = []
@@ -144,8 +151,11 @@ class Evaluator:
                 self.reused += 1
             else:
                 fresh.append(i)
-        self.horizon = self.spent + len(wave)
-        self.spent += len(got)
+        self.horizon = self.done + len(wave)
+        if charge:
+            self.spent += len(got)
+        else:
+            self.free += len(got)
         tasks = [self._task(wave[i][0].design, wave[i][1]) for i in fresh]
         t0 = time.perf_counter()
         for j, metrics in self.pool.results(tasks):
@@ -159,7 +169,10 @@ class Evaluator:
                              "seed": metrics["seed"], "overrides": list(r.design.overrides),
                              "metrics": metrics})
             got[i] = metrics
-            self.spent += 1
+            if charge:
+                self.spent += 1
+            else:
+                self.free += 1
             now = time.perf_counter()
             self.walls.append(now - t0)
             t0 = now

@@ -193,7 +193,8 @@ def _tables(study: Study, ev: Evaluator, method: dict, ranking: dict | None):
         "confidence": study.confidence,
         "replications": {"min": study.min_reps, "max": study.max_reps},
         "budget": study.budget, "search": method,
-        "runs": ev.spent, "designs_evaluated": len(rows), "grid_designs": study.grid_size,
+        "runs": ev.spent, "sensitivity_runs": ev.free, "designs_evaluated": len(rows),
+        "grid_designs": study.grid_size,
         "grid_runs_at_least": runs_grid,
         "budget_spent": ev.exhausted,
         "time_axis": axis, "priced": priced,
@@ -245,7 +246,7 @@ def progress_bar(study: Study):
 
     def update(ev: Evaluator) -> None:
         bar.total = max(bar.total or 0, ev.horizon)
-        bar.n = ev.spent
+        bar.n = ev.done
         decided = sum(r.status != "open" for r in ev.results.values())
         best = ev.best(study.objective)
         text = f"{decided}/{len(ev.results)} designs decided"

@@ -140,8 +140,9 @@ class LocalPool:
 
     def close(self) -> None:
         """Stop the workers (a run under way is abandoned: it was not recorded)."""
+        procs = list((getattr(self._pool, "_processes", None) or {}).values())
         self._pool.shutdown(wait=False, cancel_futures=True)
-        for proc in list(getattr(self._pool, "_processes", {}).values()):
+        for proc in procs:
             if proc.is_alive():
                 proc.terminate()
 

@@ -106,9 +106,12 @@ def _optuna(study: Study, ev: Evaluator) -> dict:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = optuna.samplers.TPESampler(
-        seed=study.seed, constraints_func=lambda t: t.user_attrs["violations"],
-        n_startup_trials=max(study.batch, 4))
+    # Optuna 5 reads constraints a trial was given (Trial.set_constraint); before it, the
+    # sampler asked a function for them
+    modern = hasattr(optuna.trial.Trial, "set_constraint")
+    old = {} if modern else {"constraints_func": lambda t: t.user_attrs["violations"]}
+    sampler = optuna.samplers.TPESampler(seed=study.seed, n_startup_trials=max(study.batch, 4),
+                                         **old)
     opt = optuna.create_study(direction="minimize", sampler=sampler)
     seen: set[int] = set()
     stall = trials = 0
@@ -125,7 +128,12 @@ def _optuna(study: Study, ev: Evaluator) -> dict:
                 if len(r.runs) < study.min_reps:  # the budget ran out under it
                     opt.tell(t, state=optuna.trial.TrialState.FAIL)
                     continue
-                t.set_user_attr("violations", _violations(study, r))
+                violations = _violations(study, r)
+                if modern:
+                    for i, x in enumerate(violations):
+                        t.set_constraint(f"constraint {i + 1}", x)
+                else:
+                    t.set_user_attr("violations", violations)
                 value = r.mean(study.objective)
                 opt.tell(t, value if math.isfinite(value) else 1e12)
                 trials += 1

@@ -44,7 +44,8 @@ def morris(study: Study, ev: Evaluator) -> dict:
     designs = []
     for i, row in enumerate(x):
         sets = (*study.base, *(f.override(v) for f, v in zip(factors, row, strict=True)))
-        designs.append(Design(study.grid_size + i, (), (f"morris #{i}",), tuple(sets)))
+        designs.append(Design(study.grid_size + i, (), (f"morris #{i}",), tuple(sets),
+                              f"morris #{i}"))
     results = ev.evaluate(designs, reps=1)
     y = np.array([r.values(sens["metric"])[0] for r in results], dtype=float)
     if not np.isfinite(y).all():

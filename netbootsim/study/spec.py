@@ -244,17 +244,14 @@ class Design:
         choice: the index of each variable's value.
         labels: each variable's value as shown.
         overrides: the study's ``set`` and every value's overrides, in order.
+        key: its name in tables (``"mirrors=2, uplink=25Gbps"``).
     """
 
     index: int
     choice: tuple[int, ...]
     labels: tuple[str, ...]
     overrides: tuple[str, ...]
-
-    @property
-    def key(self) -> str:
-        """A stable name: the values' labels joined (``"2 | 25Gbps"``)."""
-        return " | ".join(self.labels) if self.labels else "as written"
+    key: str = "as written"
 
 
 @dataclass(frozen=True)
@@ -313,7 +310,8 @@ class Study:
         sets = list(self.base)
         for v, c in zip(self.variables, choice, strict=True):
             sets += v.overrides[c]
-        return Design(index, tuple(choice), labels, tuple(sets))
+        key = ", ".join(f"{v.name}={x}" for v, x in zip(self.variables, labels, strict=True))
+        return Design(index, tuple(choice), labels, tuple(sets), key or "as written")
 
     def grid(self) -> list[Design]:
         """Every design, in grid order."""
@@ -338,7 +336,7 @@ def load_study(path: str | Path) -> Study:
     try:
         raw = _StudyFile.model_validate(tree)
     except ValidationError as e:
-        raise InputError([origin.problem(p, m) for p, m in error_problems(e, tree)]) from None
+        raise InputError([_problem(origin, p, m) for p, m in error_problems(e, tree)]) from None
     problems: list[Problem] = []
     here = Path(path).resolve().parent
     scenario = Path(raw.scenario) if Path(raw.scenario).is_absolute() else here / raw.scenario
@@ -374,6 +372,43 @@ def load_study(path: str | Path) -> Study:
         factors=factors, text=text)
     _check_designs(study, origin)
     return study
+
+
+def _model_at(path: tuple) -> type | None:
+    """The study model that holds the field at ``path`` (``None`` past a free mapping)."""
+    from typing import get_args, get_origin
+
+    at: Any = _StudyFile
+    for key in path[:-1]:
+        while True:  # X | None: the X that is a model, a list or a dict
+            args = [a for a in get_args(at) if a is not type(None)]
+            if get_origin(at) in (list, dict) or not args:
+                break
+            at = next((a for a in args if get_origin(a) in (list, dict) or
+                       (isinstance(a, type) and issubclass(a, Section))), args[0])
+        if get_origin(at) in (list, dict):
+            at = get_args(at)[-1]  # an entry: its index or key is the step
+        elif isinstance(at, type) and issubclass(at, Section):
+            info = next((f for n, f in at.model_fields.items() if (f.alias or n) == key), None)
+            if info is None:
+                return None
+            at = info.annotation
+        else:
+            return None
+    while get_args(at) and get_origin(at) not in (list, dict):
+        at = next((a for a in get_args(at) if isinstance(a, type) and issubclass(a, Section)),
+                  None)
+    return at if isinstance(at, type) and issubclass(at, Section) else None
+
+
+def _problem(origin: Origin, path: tuple, message: str) -> Problem:
+    """A schema problem; an unknown field's names what the study file allows there."""
+    if message.startswith("unknown field") and message.endswith("expected one of: "):
+        model = _model_at(path)
+        if model is not None:
+            names = [f.alias or n for n, f in model.model_fields.items()]
+            message += ", ".join(names)
+    return origin.problem(path, message)
 
 
 def _scenario_variants(scenario: Path, origin: Origin,
