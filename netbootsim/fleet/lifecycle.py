@@ -256,10 +256,19 @@ def _attempt(m: Machine, stage: Stage) -> Generator[simpy.Event, Any, tuple[bool
             yield from os_reads(m)
         if stage.install is not None:
             inst = stage.install
+            svc = inst.service
+            if inst.via is not None:  # the installer follows the redirector's 302
+                ask, mirror = yield from world.redirect(m.server, world.lbs[inst.via])
+                m.record(f"redirect:install:{inst.image}", ask.start, ask.end, 0.0, "http",
+                         inst.via, ask.outcome, ask.reason or f"302 to {mirror}")
+                if mirror is None:
+                    raise Failed(f"redirect:install:{inst.image}: {ask.reason}")
+                svc = world.services[mirror]
+            assert svc is not None
             res = yield from world.http(m.server, g.name, m.rack, stage.name, m.attempt,
-                                        None, inst.service, inst.image, inst.size,
+                                        None, svc, inst.image, inst.size,
                                         rate_cap=inst.disk_rate)
-            m.fetched(f"install:{inst.image}", inst.service.name, res)
+            m.fetched(f"install:{inst.image}", svc.name, res)
         work = m.works[m.stage_no]
         if work > 0:
             t0 = env.now

@@ -176,14 +176,17 @@ class Install:
     Attributes:
         image: image name.
         size: bytes.
-        service: the HTTP mirror it comes from.
+        service: the HTTP mirror it comes from (``None``: the one ``via`` names).
         disk_rate: the disk's write rate (bytes/s): the stream goes no faster.
+        via: a 302 redirector asked first for the mirror (its name), as HTTP clients
+            that follow redirects (curl -L, wget, curtin's) do; ``None``: none.
     """
 
     image: str
     size: float
-    service: Service
+    service: Service | None
     disk_rate: float = math.inf
+    via: str | None = None
 
 
 @dataclass(frozen=True)

@@ -280,9 +280,10 @@ def _group(i: int, g, out: FleetInputs, faults: dict[str, float], base) -> Group
     for st in g.stages:
         install = None
         if st.install is not None:
+            via = st.install.server if st.install.server in out.lbs else None
             install = Install(st.install.image, out.images[st.install.image],
-                              out.services[st.install.server],
-                              st.install.disk_rate or math.inf)
+                              None if via else out.services[st.install.server],
+                              st.install.disk_rate or math.inf, via)
         stages.append(Stage(st.name, st.timeout, st.on_failure, st.retries,
                             st.reboot_after, install, st.work, st.max_in_flight))
     images = tuple((n, out.images[n]) for n in g.images)

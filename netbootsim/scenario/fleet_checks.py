@@ -57,12 +57,14 @@ def _service(issues: list[Issue], path: tuple, name: str | None, kinds: dict,
                              f"{' or '.join(want)}"))
 
 
-def stage_checks(issues: list[Issue], p: tuple, stages, images: set[str], kinds: dict
-                 ) -> None:
+def stage_checks(issues: list[Issue], p: tuple, stages, images: set[str], kinds: dict,
+                 modes: dict | None = None) -> None:
     """Stages at ``(*p, "stages")``, a group's or a reprovision's.
 
-    Unique names, the install's image and http service, each on-failure policy's fields.
+    Unique names, the install's image and http service (or 302 redirector: ``modes``
+    gives each balancer's), each on-failure policy's fields.
     """
+    modes = modes or {}
     seen: dict[str, int] = {}
     for j, st in enumerate(stages):
         sp = (*p, "stages", j)
@@ -75,7 +77,13 @@ def stage_checks(issues: list[Issue], p: tuple, stages, images: set[str], kinds:
         seen.setdefault(st.name, j)
         if st.install is not None:
             _image(issues, (*sp, "install", "image"), st.install.image, images)
-            _service(issues, (*sp, "install", "server"), st.install.server, kinds, ("http",))
+            _service(issues, (*sp, "install", "server"), st.install.server, kinds,
+                     ("http", "lb"))
+            if kinds.get(st.install.server) == "lb" and \
+                    modes.get(st.install.server) != "redirect":
+                issues.append(((*sp, "install", "server"), f"{st.install.server!r} is an l4 "
+                               "balancer: an install through one is not modelled; give a "
+                               "redirector (mode: redirect) or a mirror"))
         if st.on_failure != "retry" and st.retries:
             issues.append(((*sp, "retries"), "only used with on_failure: retry"))
         if st.on_failure == "reboot" and st.timeout is None:
@@ -197,7 +205,8 @@ def fleet_checks(parts) -> list[Issue]:
                            f"{suggest(g.build, sorted(BUILDS))}; known: "
                            f"{', '.join(sorted(BUILDS))}"))
         _service(issues, (*p, "dhcp"), g.dhcp, kinds, ("dhcp",))
-        stage_checks(issues, p, g.stages, images, kinds)
+        stage_checks(issues, p, g.stages, images, kinds,
+                     {n: getattr(v, "mode", None) for n, v in parts.services.items()})
     taken = {n.lower() for n in kinds} | {h.lower() for h in parts.host_names or ()}
     for name, svc in parts.services.items():
         if getattr(svc, "kind", "") == "dhcp":

@@ -45,10 +45,12 @@ class Result:
     design: Design
     runs: list[dict] = field(default_factory=list)
     status: str = "open"
+    price: float = 0.0
 
     def values(self, key: str) -> list[float]:
-        """The metric ``key`` of every run."""
-        return [math.nan if r.get(key) is None else float(r[key]) for r in self.runs]
+        """The metric ``key`` of every run (``cost``: with the study's own prices)."""
+        extra = self.price if key == "cost" else 0.0
+        return [math.nan if r.get(key) is None else float(r[key]) + extra for r in self.runs]
 
     def mean(self, key: str) -> float:
         """The metric's mean over the runs (NaN when it has none)."""
@@ -106,8 +108,8 @@ class Evaluator:
             BudgetSpent: the budget ran out before every design was decided (the runs
                 done are kept; the designs left are open).
         """
-        todo = list({d.index: self.results.setdefault(d.index, Result(d))
-                     for d in designs}.values())
+        todo = list({d.index: self.results.setdefault(
+            d.index, Result(d, price=self.study.price(d))) for d in designs}.values())
         while True:
             wave: list[tuple[Result, int]] = []
             for r in todo:

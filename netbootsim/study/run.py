@@ -160,8 +160,10 @@ def _tables(study: Study, ev: Evaluator, method: dict, ranking: dict | None):
         row["pareto"] = i in front
     best = ev.best(study.objective)
     if method.get("method") == "bisect":  # the smallest (largest) value meeting the SLOs
-        answer = method.get("answer")
-        best = next((r for r in ev.results.values() if r.design.labels == (answer,)), None)
+        answers = {s["design"] for s in method["searches"] if s["design"]}
+        found = [r for r in ev.results.values() if r.design.key in answers]
+        best = min(found, key=lambda r: (r.mean(study.objective), r.design.index),
+                   default=None)
     recommended = None
     if best is not None:
         row = next(x for x in rows if x["index"] == best.design.index)

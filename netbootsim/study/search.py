@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from .decide import bounds
@@ -48,37 +49,61 @@ def run_search(study: Study, ev: Evaluator) -> dict:
 
 
 def _bisect(study: Study, ev: Evaluator) -> dict:
-    v = study.variables[0]
+    """Bisect the monotone variable once for each combination of the others."""
+    mono = next(i for i, v in enumerate(study.variables) if v.monotone)
+    v = study.variables[mono]
     n = len(v.labels)
     # positions in the order feasibility grows: ascending values for "decreasing"
     order = list(range(n)) if v.monotone == "decreasing" else list(range(n - 1, -1, -1))
-    lo, hi = 0, n  # the first feasible position is in [lo, hi]; hi == n: none is
-    probes = []
-    while lo < hi:
-        mid = (lo + hi) // 2
-        d = study.design((order[mid],))
-        probes.append(d.labels[0])
-        (r,) = ev.evaluate([d])
-        if r.status == "feasible":
-            hi = mid
-        else:
-            lo = mid + 1
-    answer = v.labels[order[lo]] if lo < n else None
-    return {"method": "bisect", "probes": probes, "answer": answer,
-            "contradictions": _contradictions(study, ev)}
+    others = [range(len(w.labels)) if k != mono else [0]
+              for k, w in enumerate(study.variables)]
+    searches = []
+    for rest in itertools.product(*others):
+        lo, hi = 0, n  # the first feasible position is in [lo, hi]; hi == n: none is
+        probes = []
+        while lo < hi:
+            mid = (lo + hi) // 2
+            d = study.design(rest[:mono] + (order[mid],) + rest[mono + 1:])
+            probes.append(d.labels[mono])
+            (r,) = ev.evaluate([d])
+            if r.status == "feasible":
+                hi = mid
+            else:
+                lo = mid + 1
+        fixed = {w.name: w.labels[c] for k, (w, c) in enumerate(zip(study.variables, rest,
+                                                                       strict=True))
+                 if k != mono}
+        answer = None
+        if lo < n:
+            answer = study.design(rest[:mono] + (order[lo],) + rest[mono + 1:]).key
+        searches.append({"fixed": fixed, "probes": probes,
+                         "answer": v.labels[order[lo]] if lo < n else None,
+                         "design": answer})
+    out = {"method": "bisect", "variable": v.name, "searches": searches,
+           "contradictions": _contradictions(study, ev, mono)}
+    if len(searches) == 1:  # one variable: its answer and probes at the top
+        out.update(probes=searches[0]["probes"], answer=searches[0]["answer"])
+    return out
 
 
-def _contradictions(study: Study, ev: Evaluator) -> list[str]:
+def _contradictions(study: Study, ev: Evaluator, mono: int) -> list[str]:
     """Pairs of evaluated designs whose verdicts break the declared monotone order."""
-    v = study.variables[0]
-    seen = sorted(((r.design.choice[0], r.status) for r in ev.results.values()
-                   if r.design.index < study.grid_size),
-                  key=lambda x: x[0] if v.monotone == "decreasing" else -x[0])
+    v = study.variables[mono]
+    sign = 1 if v.monotone == "decreasing" else -1
+    groups: dict[tuple, list[tuple[int, str, str]]] = {}
+    for r in ev.results.values():
+        if r.design.index >= study.grid_size:
+            continue
+        c = r.design.choice
+        groups.setdefault(c[:mono] + c[mono + 1:], []).append(
+            (sign * c[mono], r.status, r.design.key))
     out = []
-    for i, (a, sa) in enumerate(seen):
-        for b, sb in seen[i + 1:]:
-            if sa == "feasible" and sb == "infeasible":
-                out.append(f"{v.name} = {v.labels[a]} is feasible but {v.labels[b]} is not")
+    for seen in groups.values():
+        seen.sort()
+        for i, (_, sa, ka) in enumerate(seen):
+            for _, sb, kb in seen[i + 1:]:
+                if sa == "feasible" and sb == "infeasible":
+                    out.append(f"{ka} is feasible but {kb} is not")
     return out
 
 

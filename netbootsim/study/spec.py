@@ -120,6 +120,13 @@ class _Sensitivity(Section):
     factors: dict[str, _Factor]
 
 
+class _Price(Section):
+    item: str
+    amount: float | dict[str, float]
+    of: str | None = None
+    times: str | None = None
+
+
 class _StudyFile(Section):
     scenario: str
     name: str | None = None
@@ -134,6 +141,7 @@ class _StudyFile(Section):
     search: Literal["auto", "grid", "bisect", "optuna"] = "auto"
     seed: int | None = None
     sensitivity: _Sensitivity | None = None
+    price: list[_Price] = []
 
 
 # -- what the rest of the study works with ------------------------------------------------
@@ -236,6 +244,22 @@ class Factor:
 
 
 @dataclass(frozen=True)
+class Price:
+    """A price the study adds to a design's cost.
+
+    ``amount`` (or, by a variable's value, the amount of ``of``'s value) times a
+    variable's number (``times``: how many). ``{item: mirrors, of: uplink, amount: {25Gbps: 3500, 100Gbps: 6000}, times:
+    mirrors}`` prices each mirror by its uplink, times the number of mirrors.
+    """
+
+    item: str
+    amount: float
+    table: tuple[float, ...] = ()
+    of: str | None = None
+    times: str | None = None
+
+
+@dataclass(frozen=True)
 class Design:
     """One value of every variable.
 
@@ -295,6 +319,25 @@ class Study:
     sensitivity: dict | None
     factors: tuple[Factor, ...] = field(default=())
     text: str = ""
+    prices: tuple[Price, ...] = ()
+
+    def price(self, design: Design) -> float:
+        """What the study's ``price:`` items add to the cost of ``design``."""
+        if not design.choice:
+            return 0.0
+        total = 0.0
+        names = [v.name for v in self.variables]
+        for p in self.prices:
+            amount = p.amount
+            if p.of is not None:
+                amount = p.table[design.choice[names.index(p.of)]]
+            if p.times is not None:
+                i = names.index(p.times)
+                nums = self.variables[i].numbers
+                assert nums is not None
+                amount *= nums[design.choice[i]]
+            total += amount
+        return total
 
     @property
     def grid_size(self) -> int:
@@ -350,6 +393,7 @@ def load_study(path: str | Path) -> Study:
                                        f"{raw.replications.max} is below min "
                                        f"({raw.replications.min})"))
     search = _search(raw, variables, origin, problems)
+    prices = tuple(_price(i, p, variables, origin, problems) for i, p in enumerate(raw.price))
     factors = tuple(_factor(n, f, origin, problems)
                     for n, f in (raw.sensitivity.factors.items() if raw.sensitivity else ()))
     if raw.sensitivity is not None:
@@ -369,7 +413,7 @@ def load_study(path: str | Path) -> Study:
         max_reps=raw.replications.max, budget=raw.budget.runs, batch=raw.budget.batch,
         search=search, seed=raw.seed if raw.seed is not None else 1,
         sensitivity=raw.sensitivity.model_dump() if raw.sensitivity else None,
-        factors=factors, text=text)
+        factors=factors, text=text, prices=prices)
     _check_designs(study, origin)
     return study
 
@@ -464,6 +508,7 @@ def _variable(name: str, v: _Variable, origin: Origin, variants: dict[str, dict[
             return bad
         labels = tuple(opts)
         sets = tuple(_sets(o) for o in opts.values())
+        numbers = _numbered(labels)
     else:
         names = list(v.variants or [])
         if not names:
@@ -482,14 +527,24 @@ def _variable(name: str, v: _Variable, origin: Origin, variants: dict[str, dict[
         return bad
     if v.monotone is not None:
         if numbers is None:
-            problems.append(origin.problem((*at, "monotone"), f"{kind} have no order: "
-                                           "monotone needs numbers (values or a range)"))
+            problems.append(origin.problem((*at, "monotone"), f"these {kind} have no order: "
+                                           "monotone needs numbers (values, a range, or "
+                                           "options named by numbers)"))
             return bad
         if any(b <= a for a, b in itertools.pairwise(numbers)):
             problems.append(origin.problem((*at, "monotone"), "the values must rise in the "
                                            "order written for a monotone variable"))
             return bad
     return Variable(name, labels, sets, numbers, v.monotone, line)
+
+
+def _numbered(labels: tuple[str, ...]) -> tuple[float, ...] | None:
+    """Options named by numbers (``"1"``, ``"2"``, ``"4"``: mirrors) as those numbers."""
+    try:
+        out = tuple(float(x) for x in labels)
+    except ValueError:
+        return None
+    return out if all(math.isfinite(x) for x in out) else None
 
 
 def _range(v: _Variable, at: tuple, origin: Origin, problems: list[Problem]):
@@ -570,9 +625,9 @@ def _search(raw: _StudyFile, variables: tuple[Variable, ...], origin: Origin,
     monotone = [v for v in variables if v.monotone]
     size = math.prod(len(v.labels) for v in variables)
     if raw.search == "bisect":
-        if len(variables) != 1 or not monotone:
-            problems.append(origin.problem(("search",), "bisect needs exactly one variable, "
-                                           "declared monotone"))
+        if len(monotone) != 1:
+            problems.append(origin.problem(("search",), "bisect needs exactly one variable "
+                                           "declared monotone (the others are enumerated)"))
         if not raw.constraints:
             problems.append(origin.problem(("search",), "bisect needs a constraint to meet"))
         return "bisect"
@@ -585,11 +640,47 @@ def _search(raw: _StudyFile, variables: tuple[Variable, ...], origin: Origin,
         return "grid"
     if raw.search == "optuna":
         return "optuna"
-    if len(variables) == 1 and monotone and raw.constraints:
+    if len(monotone) == 1 and raw.constraints:
         return "bisect"
     if size * raw.replications.min <= raw.budget.runs:
         return "grid"
     return "optuna"
+
+
+def _price(i: int, p: _Price, variables: tuple[Variable, ...], origin: Origin,
+           problems: list[Problem]) -> Price:
+    at = ("price", i)
+    by = {v.name: v for v in variables}
+    bad = Price(p.item, 0.0)
+    for key in ("of", "times"):
+        name = getattr(p, key)
+        if name is not None and name not in by:
+            problems.append(origin.problem((*at, key), f"{name!r} is not a variable "
+                                           f"(variables: {', '.join(by) or 'none'})"))
+            return bad
+    if p.times is not None and by[p.times].numbers is None:
+        problems.append(origin.problem((*at, "times"), f"{p.times!r} has no numbers to "
+                                       "multiply by"))
+        return bad
+    if isinstance(p.amount, dict):
+        if p.of is None:
+            problems.append(origin.problem((*at, "amount"), "amounts by value need of: the "
+                                           "variable whose values they price"))
+            return bad
+        labels = by[p.of].labels
+        missing = [x for x in labels if x not in p.amount]
+        extra = [x for x in p.amount if x not in labels]
+        if missing or extra:
+            problems.append(origin.problem((*at, "amount"), f"one amount per value of "
+                                           f"{p.of} ({', '.join(labels)}); "
+                                           + (f"missing {missing[0]!r}" if missing else
+                                              f"{extra[0]!r} is not one")))
+            return bad
+        return Price(p.item, 0.0, tuple(float(p.amount[x]) for x in labels), p.of, p.times)
+    if p.of is not None:
+        problems.append(origin.problem((*at, "of"), "of goes with amounts by value"))
+        return bad
+    return Price(p.item, float(p.amount), (), None, p.times)
 
 
 def _factor(name: str, f: _Factor, origin: Origin, problems: list[Problem]) -> Factor:
