@@ -18,13 +18,15 @@ import gc
 import os
 import pickle
 import signal
+import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 __all__ = ["relaxed_gc", "paused_gc", "reclaim", "beside", "ChildFailed", "YOUNG_LIMIT",
-           "YOUNG_LIMIT_MAX"]
+           "YOUNG_LIMIT_MAX", "pool_worker_start"]
 
 #: :func:`paused_gc`: net new container objects that trigger a young-generation sweep
 #: (about 200 bytes each: ~0.4 GB of cyclic garbage at most waits for a sweep). The
@@ -190,3 +192,27 @@ def beside(work: Callable[[], Any], fork: bool = True) -> Iterator[Result]:
             except ProcessLookupError:
                 pass
             os.waitpid(pid, 0)
+
+
+def pool_worker_start(parent: int) -> None:
+    """A pool worker's initializer: Ctrl-C is the parent's, and the parent's death is ours.
+
+    A worker of ``concurrent.futures.ProcessPoolExecutor`` waits on its task queue for
+    ever: when the parent is killed (``kill -9``, out of memory) nothing tells it, and it
+    stays, holding its memory (measured: 253 such workers, 37 GB of address space, after
+    a day of stopped studies). A daemon thread here checks every half second that the
+    parent is still the one that started the worker and ends the worker at once if not.
+
+    Args:
+        parent: the pool's process id (``os.getpid()`` there, given as ``initargs``: a
+            parent killed while the worker started is not this worker's parent by now).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="netbootsim-parent-watch", daemon=True).start()

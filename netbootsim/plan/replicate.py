@@ -69,7 +69,6 @@ import math
 import multiprocessing
 import os
 import shutil
-import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -83,7 +82,7 @@ import pandas as pd
 
 from .. import memguard
 from ..errors import InputError, Problem
-from ..runtime import paused_gc
+from ..runtime import paused_gc, pool_worker_start
 from ..scenario import Scenario, load_scenario
 from ..scenario.schema import MAX_REPLICATIONS, MIN_REPLICATIONS
 from ..streams import Streams
@@ -355,7 +354,8 @@ def replicate(source: Source, plan: Plan, *, jobs: int | None = None,
     if worker_memory is not None:
         source = dataclasses.replace(source, max_memory=worker_memory)
     ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_start)
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_start,
+                               initargs=(os.getpid(),))
     pending: dict[int, Future] = {}
     try:
         nxt = len(reps)
@@ -382,9 +382,9 @@ def replicate(source: Source, plan: Plan, *, jobs: int | None = None,
     return reps, jobs
 
 
-def _worker_start() -> None:
-    """A replication's process leaves Ctrl-C to the parent (which stops it)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _worker_start(parent: int) -> None:
+    """A replication's process: Ctrl-C is the parent's, and it ends if the parent dies."""
+    pool_worker_start(parent)
 
 
 # -- pooling --------------------------------------------------------------------------

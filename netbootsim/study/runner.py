@@ -26,13 +26,13 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
-import signal
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import as_completed as futures_completed
 from dataclasses import dataclass
 
 from ..errors import InputError, Problem
+from ..runtime import pool_worker_start
 
 __all__ = ["Task", "run_one", "InProcess", "LocalPool", "DaskPool", "make_pool"]
 
@@ -98,11 +98,6 @@ def run_one(task: Task) -> dict:
     return res
 
 
-def _worker_start() -> None:
-    """A worker leaves Ctrl-C to the study (which stops it)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 class InProcess:
     """Runs here, one after another, in the order given."""
 
@@ -126,7 +121,8 @@ class LocalPool:
         self.name = f"{jobs} local processes"
         self._pool = ProcessPoolExecutor(max_workers=jobs,
                                          mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_worker_start)
+                                         initializer=pool_worker_start,
+                                         initargs=(os.getpid(),))
 
     def results(self, tasks: Sequence[Task]) -> Iterator[tuple[int, dict]]:
         """``(index in tasks, metrics)`` as each run finishes, in any order."""

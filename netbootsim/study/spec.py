@@ -248,8 +248,9 @@ class Price:
     """A price the study adds to a design's cost.
 
     ``amount`` (or, by a variable's value, the amount of ``of``'s value) times a
-    variable's number (``times``: how many). ``{item: mirrors, of: uplink, amount: {25Gbps: 3500, 100Gbps: 6000}, times:
-    mirrors}`` prices each mirror by its uplink, times the number of mirrors.
+    variable's number (``times``: how many). ``{item: mirrors, of: uplink, amount:
+    {25Gbps: 3500, 100Gbps: 6000}, times: mirrors}`` prices each mirror by its uplink,
+    times the number of mirrors.
     """
 
     item: str

@@ -95,6 +95,20 @@ def _ledger_keys(out):
     return keys
 
 
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (Linux /proc)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = open(f"/proc/{d}/stat").read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(d))
+    return out
+
+
 def test_kill_9_and_resume_is_byte_identical(tmp_path):
     f = _write(tmp_path, GRID)
     ref = tmp_path / "ref"
@@ -102,6 +116,7 @@ def test_kill_9_and_resume_is_byte_identical(tmp_path):
     out = tmp_path / "killed"
     rng = np.random.default_rng(7)
     kills = 0
+    orphans: set[int] = set()
     for attempt in range(20):
         # the first attempt dies while starting (random time); each later one after a
         # random number of newly recorded runs (1-3) and a random moment after that
@@ -118,12 +133,16 @@ def test_kill_9_and_resume_is_byte_identical(tmp_path):
         if p.poll() is not None:
             assert p.returncode == 0, p.stderr.read().decode()
             break
+        workers = _children(p.pid)
         os.kill(p.pid, signal.SIGKILL)
         p.wait()
         kills += 1
+        orphans.update(workers)
         keys = _ledger_keys(out)
         assert len(keys) == len(set(keys)), "a recorded run was done again"
     assert kills >= 4
+    time.sleep(1.5)  # a pool worker whose parent died ends within 0.5 s
+    assert not [w for w in orphans if os.path.exists(f"/proc/{w}")], "orphaned workers"
     assert _files(out) == _files(ref)
     assert len(_ledger_keys(out)) == 18  # 6 designs × 3, each once
     assert not [e for e in os.listdir(tmp_path) if e.endswith("netbootsim-tmp")]
