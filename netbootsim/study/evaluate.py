@@ -185,9 +185,15 @@ class Evaluator:
             r.runs.append(got[i])
             self.order.append((r.design.overrides, k))
 
-    def best(self, objective: str) -> Result | None:
-        """The feasible design with the smallest mean objective so far (ties: grid order)."""
-        feasible = [r for r in self.results.values() if r.status == "feasible"]
+    def best(self, objective: str, tie: str | None = None) -> Result | None:
+        """The feasible design with the smallest mean objective so far.
+
+        Ties (equal means: designs of one price) go to the smaller mean of ``tie`` (a
+        time), then to the earlier design in grid order.
+        """
+        feasible = [r for r in self.results.values() if r.status == "feasible"
+                    and r.design.index < self.study.grid_size]
         if not feasible:
             return None
-        return min(feasible, key=lambda r: (r.mean(objective), r.design.index))
+        return min(feasible, key=lambda r: (r.mean(objective),
+                                            r.mean(tie) if tie else 0.0, r.design.index))

@@ -158,12 +158,12 @@ def _tables(study: Study, ev: Evaluator, method: dict, ranking: dict | None):
     front = pareto_front(points) if priced else []
     for i, row in enumerate(rows):
         row["pareto"] = i in front
-    best = ev.best(study.objective)
+    best = ev.best(study.objective, axis)
     if method.get("method") == "bisect":  # the smallest (largest) value meeting the SLOs
         answers = {s["design"] for s in method["searches"] if s["design"]}
         found = [r for r in ev.results.values() if r.design.key in answers]
-        best = min(found, key=lambda r: (r.mean(study.objective), r.design.index),
-                   default=None)
+        best = min(found, key=lambda r: (r.mean(study.objective), r.mean(axis),
+                                         r.design.index), default=None)
     recommended = None
     if best is not None:
         row = next(x for x in rows if x["index"] == best.design.index)
@@ -250,7 +250,7 @@ def progress_bar(study: Study):
         bar.total = max(bar.total or 0, ev.horizon)
         bar.n = ev.done
         decided = sum(r.status != "open" for r in ev.results.values())
-        best = ev.best(study.objective)
+        best = ev.best(study.objective, _time_axis(study))
         text = f"{decided}/{len(ev.results)} designs decided"
         if best is not None:
             text += f", best {best.design.key} ({study.objective} " \

@@ -41,3 +41,22 @@ def test_tftp_vs_http_notebook_runs(tmp_path):
     assert 0.9 < lan < 1.1 and rtt5 > 30
     # the committed outputs are this run's (the notebook is deterministic)
     assert _streams(nb) == _streams(committed)
+
+
+def test_capacity_planning_notebook_runs(tmp_path):
+    path = NOTEBOOKS / "capacity-planning.ipynb"
+    committed = nbformat.read(path, as_version=4)
+    # fails on any failing cell: the notebook asserts that the recommended design is the
+    # cheapest feasible row of designs.csv
+    r = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook",
+                        "--execute", "--ExecutePreprocessor.timeout=300",
+                        "--output-dir", str(tmp_path), str(path)],
+                       capture_output=True, text=True, timeout=600, check=False,
+                       cwd=NOTEBOOKS)
+    assert r.returncode == 0, r.stderr[-3000:]
+    nb = nbformat.read(tmp_path / path.name, as_version=4)
+    assert not [o for c in nb.cells for o in c.get("outputs", [])
+                if o["output_type"] == "error"]
+    text = "\n".join(_streams(nb))
+    assert "recommended: link=" in text and "ranking: link >" in text, text
+    assert _streams(nb) == _streams(committed)
