@@ -1,6 +1,6 @@
 """``netbootsim sweep SCENARIO --vary PATH=V1,V2,... --out DIR``: where is the cliff?
 
-The work is :func:`netbootsim.plan.sweep.sweep`; its module docstring says what the
+The work is :func:`netbootsim.study.sweep.sweep`; its module docstring says what the
 sweep's ``summary.json`` holds.
 """
 
@@ -11,6 +11,7 @@ import argparse
 from ..errors import InputError
 from ..units import UnitError, parse_time
 from .common import add_scenario_flags, max_memory, say
+from .run import _jobs
 
 __all__ = ["add_sweep_parser", "cmd_sweep"]
 
@@ -24,16 +25,35 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--deadline", default="20min",
                    help="a server not ready by then counts against the fleet (default 20min, "
                         "MAAS's commissioning timeout)")
+    p.add_argument("--replications", metavar="N", default="1",
+                   help="runs of each value, with independent draws (default 1); with 2 or "
+                        "more, each point and each crossing gets a 95 %% interval")
+    p.add_argument("--refine", metavar="K", default="4",
+                   help="bisection steps around each crossing of 1 %% and 50 %% between "
+                        "numeric values (default 4; 0: the grid only)")
     p.add_argument("--keep-runs", action="store_true",
                    help="keep every run's full report (default: only its summary.json)")
+    p.add_argument("--jobs", metavar="J",
+                   help="processes running at once (default: the machine's cores); the "
+                        "results are the same for any J")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="run on a Dask cluster: a scheduler's tcp://HOST:PORT, or 'local'")
     p.add_argument("--out", required=True)
     add_scenario_flags(p)
     p.set_defaults(func=cmd_sweep)
 
 
+def _count(text: str, flag: str, low: int) -> int:
+    if not text.strip().isdigit() or int(text) < low:
+        raise InputError.single("command line", 0, flag,
+                                f"{text!r}: must be a whole number >= {low}")
+    return int(text)
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Handle ``netbootsim sweep``."""
-    from ..plan.sweep import parse_vary, sweep  # here, not at the top: --help stays fast
+    from ..plan.sweep import parse_vary  # here, not at the top: --help stays fast
+    from ..study.sweep import sweep
 
     vary, grid = parse_vary(args.vary)
     try:
@@ -43,6 +63,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     page = sweep(args.scenario, vary, grid, args.out, deadline=deadline,
                  deadline_text=args.deadline, overrides=args.overrides,
                  keep_runs=args.keep_runs, force=args.force, strict=args.strict,
-                 max_memory=max_memory(args), say=say)
+                 max_memory=max_memory(args), say=say,
+                 replications=_count(args.replications, "--replications", 1),
+                 refine=_count(args.refine, "--refine", 0), jobs=_jobs(args.jobs),
+                 dask=args.dask)
     print(f"sweep: {page}")
     return 0

@@ -207,7 +207,7 @@ def execute(path: str, overrides: Sequence[str] = (), out: str | None = None, *,
             max_memory: float | None = None, only: frozenset[str] | None = None,
             progress: Progress | None = None,
             say: Callable[[str], None] | None = None, records: str = "auto",
-            scenario: Scenario | None = None) -> Outcome:
+            scenario: Scenario | None = None, replication: int | None = None) -> Outcome:
     """Load, simulate and write one scenario file; the outcome names its directory.
 
     Args:
@@ -226,6 +226,7 @@ def execute(path: str, overrides: Sequence[str] = (), out: str | None = None, *,
             :func:`~netbootsim.plan.summary.record_formats`).
         scenario: ``path`` already loaded with these overrides, name and limits (the
             caller that loaded it to plan replications): not loaded again.
+        replication: run as that replication (:func:`simulate`); ``None``: a single run.
 
     Raises:
         InputError: the scenario, the output directory or the memory does not do.
@@ -243,7 +244,8 @@ def execute(path: str, overrides: Sequence[str] = (), out: str | None = None, *,
         # after a 10,000-server storm) to find next to nothing
         with paused_gc():
             outcome = simulate(built, question=question_of(path), progress=progress,
-                               watch=memguard.Watch(max_memory, path))
+                               watch=memguard.Watch(max_memory, path),
+                               replication=replication)
             # the phases frame holds every record now: the run's own log of them goes
             # before the outputs are written, whose peak would stack on it (at 100,000
             # servers with variance, 1.997 -> 1.947 GiB measured)

@@ -47,12 +47,17 @@ class Task:
         replication: which replication (its streams ``Streams(seed, replication)``).
         deadlines: the deadlines (s from the first power-on) of the ready fractions
             wanted.
+        out: also write the run's outputs there (a sweep's point), as ``netbootsim
+            run`` does; ``None``: nothing is written.
+        only: with ``out``, just these files (``None``: every output).
     """
 
     scenario: str
     overrides: tuple[str, ...]
     replication: int
     deadlines: tuple[float, ...] = ()
+    out: str | None = None
+    only: frozenset[str] | None = None
 
 
 def run_one(task: Task) -> dict:
@@ -70,11 +75,15 @@ def run_one(task: Task) -> dict:
     boundary intact.
     """
     from ..plan.replicate import Source
-    from ..plan.run import simulate
+    from ..plan.run import execute, simulate
 
     try:
         sc = Source(task.scenario, tuple(task.overrides)).load()
-        out = simulate(sc, replication=task.replication)
+        if task.out is not None:
+            out = execute(task.scenario, task.overrides, task.out, only=task.only,
+                          scenario=sc, replication=task.replication)
+        else:
+            out = simulate(sc, replication=task.replication)
     except InputError as e:
         return {"error": [str(p) for p in e.problems]}
     s, servers = out.summary, out.servers
@@ -84,7 +93,7 @@ def run_one(task: Task) -> dict:
         return math.nan if x is None else float(x)
 
     res = {"seed": int(s["seed"]), "servers": n, "completed": int(s["completed"]),
-           "failed": int(s["failed"]),
+           "failed": int(s["failed"]), "unfinished": int(s["unfinished"]),
            **{k: num(s.get(k)) for k in ("makespan", "p50", "p95", "p99", "mean")},
            "ready_fraction": s["completed"] / n if n else math.nan,
            "failed_fraction": s["failed"] / n if n else math.nan,

@@ -189,8 +189,8 @@ def test_help_is_plain_text_with_no_rest_markup():
     (["bench", "flows", "--flows", "many"],
      "netbootsim bench flows: error: argument --flows: invalid int value: 'many'"),
     (["nosuch"], "netbootsim: error: argument command: invalid choice: 'nosuch' (choose "
-                 "from 'run', 'compare', 'models', 'sweep', 'validate', 'transfer', 'bench', "
-                 "'lab', 'calibrate', 'ipxe', 'validate-engines')"),
+                 "from 'run', 'compare', 'models', 'sweep', 'plan', 'validate', 'transfer', "
+                 "'bench', 'lab', 'calibrate', 'ipxe', 'validate-engines')"),
 ])
 def test_usage_errors_are_one_argparse_line_exit_2(capsys, argv, line):
     # argparse's own form, PROG: error: MESSAGE, naming the (sub)command that refused,

@@ -166,12 +166,13 @@ def test_two_runs_on_the_same_output_at_once_the_second_refuses(tmp_path):
 def test_sweep_killed_then_run_again_resumes_and_leaves_nothing_stale(tmp_path):
     sc = quickstart(tmp_path)
     args = [sys.executable, "-m", "netbootsim", "sweep", str(sc), "--vary",
-            "fleet[0].count=10,20,30,40", "--out", "sw"]
+            "fleet[0].count=10,20,30,40", "--out", "sw", "--jobs", "1"]
     proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, preexec_fn=_limit)
-    journal = tmp_path / "sw" / ".netbootsim-sweep.json"
+    ledger = tmp_path / "sw" / "runs.jsonl"
     deadline = time.monotonic() + 60
-    while not journal.exists() and proc.poll() is None and time.monotonic() < deadline:
+    while (not ledger.exists() or not ledger.read_bytes().count(b"\n")) and \
+            proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)  # kill -9 once the first point is done
     proc.wait()
@@ -185,7 +186,8 @@ def test_sweep_killed_then_run_again_resumes_and_leaves_nothing_stale(tmp_path):
     assert r.returncode == 0, r.stderr
     names = files(tmp_path / "sw")
     assert not [n for n in names if n.endswith(("-tmp", "-lock")) or "-tmp/" in n], names
-    assert ".netbootsim-sweep.json" not in names  # the journal goes once the sweep is done
+    # the ledger stays, one line per point's run (each once)
+    assert len(ledger.read_text().splitlines()) == 4
     # the finished point was reused, not run again
     assert (tmp_path / "sw" / "10" / "summary.json").stat().st_mtime_ns == first_point
     result = json.loads((tmp_path / "sw" / "summary.json").read_text())

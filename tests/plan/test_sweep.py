@@ -36,8 +36,12 @@ def test_sweep_command_on_the_cliff_scenario(tmp_path):
                  "--vary", "services.tftp1.max_sessions=10,50", "--out", str(out)])
     assert code == 0
     res = json.loads((out / "summary.json").read_text())
-    assert res["values"] == [10, 50]
-    assert res["not_ready_fraction"][1] == 0.0 and res["not_ready_fraction"][0] > 0.5
+    assert res["values"][0] == 10 and res["values"][-1] == 50
+    assert res["not_ready_fraction"][-1] == 0.0 and res["not_ready_fraction"][0] > 0.5
+    # the crossings were bisected: every value added lies between the grid's two
+    added = res["cliff"]["refined"]
+    assert added and all(10 < int(v) < 50 for v in added)
+    assert sorted(res["values"]) == res["values"]
     assert 10 < res["crosses_50pct"] < 50
     # the cliff, named by the swept field; the flat keys say the same
     cliff = res["cliff"]
@@ -46,13 +50,41 @@ def test_sweep_command_on_the_cliff_scenario(tmp_path):
     assert cliff["crosses_1pct"] == res["crosses_1pct"]
     assert cliff["deadline_s"] == 1200.0
     # the points table: one record per run, as in sweep.csv
-    assert [p["services.tftp1.max_sessions"] for p in res["points"]] == [10, 50]
+    assert [p["services.tftp1.max_sessions"] for p in res["points"]] == res["values"]
     assert [p["not_ready_fraction"] for p in res["points"]] == res["not_ready_fraction"]
-    assert res["points"][1]["completed"] == res["points"][1]["servers"] == 50
+    assert res["points"][-1]["completed"] == res["points"][-1]["servers"] == 50
     # only the summary is kept (beside the marker that says netbootsim wrote it)
     assert sorted(p.name for p in (out / "10").iterdir()) == [".netbootsim", "summary.json"]
-    assert sorted(p.name for p in out.iterdir()) == [".netbootsim", "10", "50", "summary.json",
-                                                      "sweep.csv", "sweep.md"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [".netbootsim", *(str(v) for v in res["values"]), "runs.jsonl", "study.json",
+         "summary.json", "sweep.csv", "sweep.md"])
+
+
+def test_refinement_finds_a_step_the_grid_misses(tmp_path):
+    # tftp-cliff at 50 servers: all fail below some cap, all ready from a cap on. On the
+    # grid 10, 50 alone the 50 % crossing reads as the midpoint 30 (linear); bisection
+    # puts it at the values that bracket the step, within one slot.
+    import json
+    from pathlib import Path
+
+    from netbootsim.cli import main
+
+    root = Path(__file__).resolve().parents[2]
+    sc = str(root / "scenarios" / "tftp-cliff" / "050-servers.yaml")
+    coarse, fine = tmp_path / "coarse", tmp_path / "fine"
+    assert main(["sweep", sc, "--vary", "services.tftp1.max_sessions=10,50", "--refine", "0",
+                 "--out", str(coarse)]) == 0
+    assert main(["sweep", sc, "--vary", "services.tftp1.max_sessions=10,50", "--refine", "6",
+                 "--out", str(fine)]) == 0
+    c = json.loads((coarse / "summary.json").read_text())
+    f = json.loads((fine / "summary.json").read_text())
+    assert c["cliff"]["refined"] == [] and c["crosses_50pct"] == 30.0
+    pts = {p["services.tftp1.max_sessions"]: p["not_ready_fraction"] for p in f["points"]}
+    x = f["crosses_50pct"]
+    below = max(v for v in pts if v <= x)
+    above = min(v for v in pts if v > x) if any(v > x for v in pts) else below
+    assert above - below <= 1  # bracketed to adjacent whole values
+    assert pts[below] >= 0.5 > pts[above] or below == above
 
 
 @pytest.mark.parametrize("vary, line", [
