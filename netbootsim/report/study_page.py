@@ -27,7 +27,10 @@ def _minutes(x) -> float:
 def pareto_png(summary: dict, designs: list[dict]) -> bytes | None:
     """Each design's mean cost against its mean time metric, the front joined."""
     axis = summary["time_axis"]
-    pts = [d for d in designs if d.get(f"{axis}_mean") is not None]
+    # a design whose time is not finite (a fleet percentile never reached) has no place
+    # on the chart: the tables list it
+    pts = [d for d in designs if d.get(f"{axis}_mean") is not None
+           and d.get("cost_mean") is not None]
     if not pts:
         return None
     with _style():
@@ -72,7 +75,7 @@ def sensitivity_png(summary: dict) -> bytes | None:
     if not sens or not sens.get("factors"):
         return None
     rows = list(reversed(sens["factors"]))
-    unit = " s" if sens["metric"] in ("makespan", "p50", "p95", "p99", "mean") else ""
+    unit = " s" if sens["metric"] in summary["time_metrics"] else ""
     with _style():
         fig = _figure(7.5, 0.5 + 0.45 * len(rows))
         ax = fig.add_subplot()
@@ -88,11 +91,14 @@ def _fmt(x, unit: str = "") -> str:
         return "—"
     if unit == "s":
         return f"{x / 60:.1f} min" if abs(x) >= 120 else f"{x:.1f} s"
-    return f"{x:,.4g}" if isinstance(x, float) else f"{x:,}"
+    if isinstance(x, float):
+        return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+    return f"{x:,}"
 
 
-def _unit(metric: str) -> str:
-    return "s" if metric in ("makespan", "p50", "p95", "p99", "mean") else ""
+def _unit(metric: str, times: tuple[str, ...] = ()) -> str:
+    return "s" if metric in times or metric.startswith("fleet_p") or \
+        metric in ("makespan", "p50", "p95", "p99", "mean") else ""
 
 
 def _context(summary: dict, designs: list[dict]) -> dict:

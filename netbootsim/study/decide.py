@@ -32,7 +32,7 @@ import numpy as np
 from .spec import Constraint
 
 __all__ = ["Bounds", "bounds", "verdict", "design_verdict", "wanted", "pareto_front",
-           "bisect_steps"]
+           "bisect_steps", "fleet_percentile"]
 
 
 @dataclass(frozen=True)
@@ -55,11 +55,19 @@ def _tq(confidence: float, df: int) -> float:
 def bounds(values: Sequence[float], confidence: float) -> Bounds:
     """One-sided ``confidence`` bounds of the expected value of ``values``.
 
-    A missing value (NaN: a run where no server got ready has no p99) or an infinite one
-    makes both bounds infinite (nothing is known); fewer than two values give no spread.
+    A missing value (NaN: a run where no server got ready has no p99) makes both bounds
+    infinite (nothing is known). An infinite value (a fleet percentile a run never
+    reached) makes the mean and the upper bound infinite and the lower bound the
+    smallest value seen. Fewer than two values give no spread.
     """
     x = np.asarray(values, dtype=float)
     n = int(x.size)
+    if n and not np.isnan(x).any() and np.isinf(x).any():
+        # a level never reached in some runs (a fleet percentile): the mean is infinite;
+        # the smallest value bounds it below (crudely); all never: known to be infinite
+        finite = x[np.isfinite(x)]
+        low = float(finite.min()) if finite.size else math.inf
+        return Bounds(math.inf, low, math.inf, math.nan, n)
     if n == 0 or not np.isfinite(x).all():
         return Bounds(math.inf if n else math.nan, -math.inf, math.inf, math.nan, n)
     mean = float(x.mean())
@@ -154,3 +162,16 @@ def bisect_steps(n: int) -> int:
     ``n + 1`` answers, each evaluation halving them.
     """
     return math.ceil(math.log2(n + 1)) if n > 0 else 0
+
+
+def fleet_percentile(times: Sequence[float], q: float) -> float:
+    """The time by which ``q`` % of the fleet was ready: its ⌈q/100 · n⌉-th smallest time.
+
+    ``times`` has one entry per server, ``inf`` for one never ready; so the answer is
+    ``inf`` when fewer than ``q`` % got ready (the inverted-CDF percentile: no
+    interpolation, a time some server really reached).
+    """
+    x = np.sort(np.asarray(times, dtype=float))
+    if x.size == 0:
+        return math.nan
+    return float(x[max(0, math.ceil(q / 100 * x.size) - 1)])

@@ -166,11 +166,11 @@ class Evaluator:
             if "error" in metrics:
                 raise InputError([Problem(str(self.study.path), 0, "variables",
                                           f"design {r.design.key!r}: {metrics['error'][0]}")])
-            self.ledger.add({"design": r.design.key, "index": r.design.index,
-                             "values": list(r.design.labels), "replication": k,
-                             "seed": metrics["seed"], "overrides": list(r.design.overrides),
-                             "metrics": metrics})
-            got[i] = metrics
+            row = self.ledger.add({"design": r.design.key, "index": r.design.index,
+                                   "values": list(r.design.labels), "replication": k,
+                                   "seed": metrics["seed"],
+                                   "overrides": list(r.design.overrides), "metrics": metrics})
+            got[i] = row["metrics"]
             if charge:
                 self.spent += 1
             else:

@@ -32,14 +32,21 @@ LEDGER = "runs.jsonl"
 FINGERPRINT = "study.json"
 
 
-def canonical(x):
-    """``x`` with NaN and infinities as ``null`` and floats kept exact (JSON-safe)."""
+def canonical(x, keep_inf: bool = False):
+    """``x`` JSON-safe: NaN as ``null``, infinities too (or, ``keep_inf``, ``"inf"``).
+
+    A run's metric may be infinite (a fleet percentile not reached: ``fleet_p99`` when
+    more than 1 % never got ready); the ledger keeps it as ``"inf"``, which ``float``
+    reads back, so a resumed study sees what the first one saw.
+    """
     if isinstance(x, float) and not math.isfinite(x):
+        if keep_inf and not math.isnan(x):
+            return "inf" if x > 0 else "-inf"
         return None
     if isinstance(x, dict):
-        return {k: canonical(v) for k, v in x.items()}
+        return {k: canonical(v, keep_inf) for k, v in x.items()}
     if isinstance(x, list | tuple):
-        return [canonical(v) for v in x]
+        return [canonical(v, keep_inf) for v in x]
     return x
 
 
@@ -84,15 +91,22 @@ class Ledger:
         """The recorded run, if any."""
         return self.rows.get((overrides, replication))
 
-    def add(self, row: dict) -> None:
-        """Record a finished run: appended, flushed and synced before this returns."""
+    def add(self, row: dict) -> dict:
+        """Record a finished run: appended, flushed and synced before this returns.
+
+        Returns the row as it reads back from the ledger (NaN as ``None``, infinities as
+        ``"inf"``): what the study goes on with, resumed or not.
+        """
+        line = json.dumps(canonical(row, keep_inf=True), sort_keys=True)
+        row = json.loads(line)
         key = (tuple(row["overrides"]), int(row["replication"]))
         self.rows[key] = row
         if self._fh is None:
             self._fh = open(self.path, "ab")
-        self._fh.write(json.dumps(canonical(row), sort_keys=True).encode() + b"\n")
+        self._fh.write(line.encode() + b"\n")
         self._fh.flush()
         os.fsync(self._fh.fileno())
+        return row
 
     def close(self) -> None:
         """Close the file (the rows stay readable)."""
@@ -103,5 +117,5 @@ class Ledger:
     def rewrite(self, order: list[tuple[tuple[str, ...], int]]) -> None:
         """Replace the ledger by the runs in ``order`` (those the study used), atomically."""
         self.close()
-        lines = [json.dumps(canonical(self.rows[k]), sort_keys=True) for k in order]
+        lines = [json.dumps(self.rows[k], sort_keys=True) for k in order]
         atomic_write(self.path, "".join(line + "\n" for line in lines))

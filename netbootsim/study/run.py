@@ -35,7 +35,7 @@ from .evaluate import Evaluator, Result
 from .ledger import FINGERPRINT, LEDGER, Ledger, canonical, fingerprint
 from .runner import make_pool
 from .search import run_search
-from .spec import METRICS, Study, load_study
+from .spec import METRICS, TIME_METRICS, Study, load_study
 
 __all__ = ["run_study", "OUTPUTS", "new_directory"]
 
@@ -119,7 +119,7 @@ def _other_study(target: Path, stamp: str) -> bool:
 
 
 def _keys(study: Study) -> list[str]:
-    keys = list(dict.fromkeys(["makespan", "p50", "p95", "p99", "cost",
+    keys = list(dict.fromkeys(["makespan", "p50", "p95", "p99", "fleet_p99", "cost",
                                *(c.key for c in study.constraints), study.objective]))
     return keys
 
@@ -142,7 +142,7 @@ def _design_row(study: Study, r: Result, keys: list[str]) -> dict:
 def _time_axis(study: Study) -> str:
     """The time metric the front weighs cost against: the first time SLO's, else p99."""
     for c in study.constraints:
-        if c.metric in ("makespan", "p50", "p95", "p99", "mean"):
+        if c.metric in TIME_METRICS:
             return c.metric
     return study.objective if study.objective != "cost" else "p99"
 
@@ -204,7 +204,7 @@ def _tables(study: Study, ev: Evaluator, method: dict, ranking: dict | None):
         "feasible": [r["design"] for r in rows if r["status"] == "feasible"],
         "pareto": [rows[i]["design"] for i in front],
         "sensitivity": ranking,
-        "metrics": list(METRICS),
+        "metrics": list(METRICS), "time_metrics": list(TIME_METRICS),
     }
     runs = []
     for (overrides, k) in ev.order:

@@ -31,10 +31,16 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import as_completed as futures_completed
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..errors import InputError, Problem
 from ..runtime import pool_worker_start
+from .decide import fleet_percentile
 
-__all__ = ["Task", "run_one", "InProcess", "LocalPool", "DaskPool", "make_pool"]
+#: The whole-fleet percentiles every run reports (``fleet_p50`` ...).
+FLEET_QUANTILES = (50, 95, 99)
+
+__all__ = ["Task", "run_one", "FLEET_QUANTILES", "InProcess", "LocalPool", "DaskPool", "make_pool"]
 
 
 @dataclass(frozen=True)
@@ -98,10 +104,16 @@ def run_one(task: Task) -> dict:
            "ready_fraction": s["completed"] / n if n else math.nan,
            "failed_fraction": s["failed"] / n if n else math.nan,
            "cost": float(s["costs"]["total"]) if s.get("costs") else 0.0}
+    t0 = float(servers["power_on"].min()) if len(servers) else 0.0
+    ok = servers["outcome"] == "ok"
+    late = servers["ready"] - t0
+    if n:
+        # the whole fleet's percentiles, a server never ready counted as never: the
+        # smallest time by which that share of the fleet was ready (inf: never reached)
+        times = np.where(ok.to_numpy(), late.to_numpy(dtype=float), np.inf)
+        for q in FLEET_QUANTILES:
+            res[f"fleet_p{q}"] = fleet_percentile(times, q)
     if task.deadlines:
-        t0 = float(servers["power_on"].min()) if len(servers) else 0.0
-        ok = servers["outcome"] == "ok"
-        late = servers["ready"] - t0
         for d in task.deadlines:
             res[f"ready_fraction@{d:g}"] = float((ok & (late <= d)).mean()) if n else math.nan
     return res

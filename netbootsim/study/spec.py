@@ -57,8 +57,11 @@ from ..units import RATE_UNITS, SIZE_UNITS, TIME_UNITS, UnitError, parse_quantit
 __all__ = ["Study", "Variable", "Constraint", "Factor", "load_study", "TIME_METRICS",
            "METRICS", "Design", "quantity"]
 
-#: Metrics measured in seconds from a run's first power-on (``summary.json``'s own).
-TIME_METRICS = ("makespan", "p50", "p95", "p99", "mean")
+#: Metrics measured in seconds from a run's first power-on: ``summary.json``'s own (of the
+#: servers that got ready), and the whole fleet's percentiles ``fleet_pNN`` (a server
+#: never ready counted as never: the time by which NN % of the fleet was ready).
+TIME_METRICS = ("makespan", "p50", "p95", "p99", "mean", "fleet_p50", "fleet_p95",
+                "fleet_p99")
 #: Every metric a constraint, an objective or a sensitivity may name.
 METRICS = (*TIME_METRICS, "ready_fraction", "failed_fraction", "cost")
 #: Metrics where more is better (a constraint on them is a ``min``).
@@ -86,7 +89,8 @@ class _Variable(Section):
 
 
 class _Objective(Section):
-    minimize: Literal["cost", "makespan", "p50", "p95", "p99", "mean"]
+    minimize: Literal["cost", "makespan", "p50", "p95", "p99", "mean", "fleet_p50",
+                      "fleet_p95", "fleet_p99"]
 
 
 class _Constraint(Section):

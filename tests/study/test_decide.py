@@ -10,6 +10,7 @@ from netbootsim.study.decide import (
     bisect_steps,
     bounds,
     design_verdict,
+    fleet_percentile,
     pareto_front,
     verdict,
     wanted,
@@ -81,3 +82,24 @@ def test_pareto_front_is_exactly_the_undominated(points):
 def test_bisect_steps():
     # n values: n + 1 answers (the first feasible one, or none); each design halves them
     assert [bisect_steps(n) for n in (1, 2, 3, 7, 8, 10)] == [1, 2, 2, 3, 4, 4]
+
+
+def test_fleet_percentile_by_hand():
+    # 4 servers, one never ready: 50 % by the 2nd smallest time (⌈0.5 · 4⌉ = 2), 75 % by
+    # the 3rd, 99 % never (⌈3.96⌉ = 4th: inf)
+    t = [3.0, 1.0, math.inf, 2.0]
+    assert fleet_percentile(t, 50) == 2.0
+    assert fleet_percentile(t, 75) == 3.0
+    assert fleet_percentile(t, 99) == math.inf
+    assert fleet_percentile([5.0], 99) == 5.0
+
+
+def test_bounds_with_a_level_never_reached():
+    # one replication never reached its fleet p99: the mean is infinite, the lower bound
+    # the smallest value seen: a 30 s limit is missed only if even that is beyond it
+    b = bounds([20.0, math.inf, 25.0], 0.95)
+    assert b.mean == math.inf and b.hi == math.inf and b.lo == 20.0
+    assert verdict(Constraint("fleet_p99", "fleet_p99", "max", 30.0, None, ""), b) == "open"
+    assert verdict(Constraint("fleet_p99", "fleet_p99", "max", 10.0, None, ""), b) == "missed"
+    assert verdict(Constraint("fleet_p99", "fleet_p99", "max", 30.0, None, ""),
+                   bounds([math.inf] * 3, 0.95)) == "missed"
