@@ -35,6 +35,9 @@ def add_plan_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--new", action="store_true",
                    help="when --out holds runs of another version of the study, start a new "
                         "directory beside it (OUT-2, ...) instead of refusing")
+    p.add_argument("--restart", action="store_true",
+                   help="forget the runs recorded in --out and run the study from nothing "
+                        "(what regenerating a shipped study's results does)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--force", action="store_true", help=FORCE_HELP)
     p.set_defaults(func=cmd_plan)
@@ -51,7 +54,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         update, bar = progress_bar(load_study(args.study))
     try:
         page = run_study(args.study, args.out, jobs=jobs, dask=args.dask,
-                         sensitivity=args.sensitivity, new=args.new, force=args.force,
+                         sensitivity=args.sensitivity, new=args.new, restart=args.restart,
+                         force=args.force,
                          progress=update, say=say)
     finally:
         if bar is not None:

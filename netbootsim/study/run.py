@@ -54,7 +54,7 @@ def new_directory(out: Path) -> Path:
 
 def run_study(path: str | Path, out: str | Path | None = None, *, jobs: int | None = None,
               dask: str | None = None, sensitivity: bool = False, new: bool = False,
-              force: bool = False, progress: Callable | None = None,
+              restart: bool = False, force: bool = False, progress: Callable | None = None,
               say: Callable[[str], None] | None = None) -> Path:
     """Run the study in ``path``; the study directory.
 
@@ -68,13 +68,14 @@ def run_study(path: str | Path, out: str | Path | None = None, *, jobs: int | No
     target = Path(out) if out is not None else Path("results") / study.name
     print_ = say or (lambda m: None)
     stamp = fingerprint(study.scenario, study.base)
-    if target.exists() and _other_study(target, stamp):
+    if target.exists() and _other_study(target, stamp) and not restart:
         if not new:
             raise InputError.single(
                 "command line", 0, "--out",
                 f"{target}: holds runs of another version of this study (its scenario, a "
                 f"file it names, or netbootsim changed): they cannot be reused; add --new "
-                f"to start a new study directory beside it, or choose another --out")
+                f"to start a new study directory beside it, --restart to run this one "
+                f"again from nothing, or choose another --out")
         target = new_directory(target)
         print_(f"plan: starting a new study directory {target}")
     with OutputDir(target, "plan", force=force) as od:
@@ -83,6 +84,8 @@ def run_study(path: str | Path, out: str | Path | None = None, *, jobs: int | No
         atomic_write(target / FINGERPRINT, json.dumps(
             {"study": study.name, "fingerprint": stamp}, indent=1, sort_keys=True) + "\n")
         ledger = Ledger(target)
+        if restart:  # the runs recorded here are not wanted (ours: the directory is)
+            (target / LEDGER).unlink(missing_ok=True)
         found = ledger.load()
         if found:
             print_(f"plan: resuming: {found} runs recorded in {target / LEDGER}")
