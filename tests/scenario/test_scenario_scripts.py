@@ -35,8 +35,9 @@ from netbootsim.services.provisioning import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml")) + \
-    sorted((ROOT / "scenarios").glob("*/*.yaml"))
+SHIPPED = [p for p in sorted((ROOT / "scenarios").glob("*.yaml")) +
+           sorted((ROOT / "scenarios").glob("*/*.yaml"))
+           if "\nscenario:" not in "\n" + p.read_text()]  # studies: tests/study
 
 GROUP_SCRIPT = """\
 topology:

@@ -251,3 +251,16 @@ def test_bad_study_is_one_line_exit_2(tmp_path, capsys, body, expect):
     assert len(err) == 1, err
     assert err[0].startswith(str(f) + ":") and expect in err[0], err[0]
     assert not out.exists()
+
+
+STUDIES = sorted((ROOT / "scenarios" / "studies").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", [p for p in STUDIES if "\nscenario:" in "\n" + p.read_text()],
+                         ids=lambda p: p.stem)
+def test_shipped_studies_load(path):
+    from netbootsim.study.spec import load_study
+
+    study = load_study(path)
+    assert study.question and study.scenario.is_file()
+    assert study.constraints or study.sensitivity
