@@ -51,7 +51,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     jobs = _jobs(args.jobs)
     update, bar = (None, None)
     if not args.no_progress:
-        update, bar = progress_bar(load_study(args.study))
+        update, bar = progress_bar(load_study(args.study), args.sensitivity)
     try:
         page = run_study(args.study, args.out, jobs=jobs, dask=args.dask,
                          sensitivity=args.sensitivity, new=args.new, restart=args.restart,

@@ -20,8 +20,12 @@ __all__ = ["study_pages", "pareto_png", "sensitivity_png"]
 _COLORS = {"feasible": "#2a7a2a", "infeasible": "#999999", "open": "#d08000"}
 
 
-def _minutes(x) -> float:
-    return math.nan if x is None else float(x) / 60
+def _axis_name(metric: str) -> str:
+    """A time metric in words, for an axis."""
+    if metric.startswith("fleet_p"):
+        return f"time by which {metric[7:]} % of the fleet was ready"
+    return {"makespan": "makespan", "mean": "mean ready time"}.get(
+        metric, f"{metric} of ready time (servers ready)")
 
 
 def pareto_png(summary: dict, designs: list[dict]) -> bytes | None:
@@ -33,6 +37,11 @@ def pareto_png(summary: dict, designs: list[dict]) -> bytes | None:
            and d.get("cost_mean") is not None]
     if not pts:
         return None
+    scale, unit = (60.0, "min") if max(d[f"{axis}_mean"] for d in pts) >= 120 else (1.0, "s")
+
+    def t(x) -> float:
+        return math.nan if x is None else float(x) / scale
+
     with _style():
         fig = _figure(7.5, 4.2)
         ax = fig.add_subplot()
@@ -40,10 +49,10 @@ def pareto_png(summary: dict, designs: list[dict]) -> bytes | None:
             sel = [d for d in pts if d["status"] == status]
             if not sel:
                 continue
-            x = [_minutes(d[f"{axis}_mean"]) for d in sel]
-            lo = [max(0.0, xi - _minutes(d[f"{axis}_lo"])) if d[f"{axis}_lo"] is not None
+            x = [t(d[f"{axis}_mean"]) for d in sel]
+            lo = [max(0.0, xi - t(d[f"{axis}_lo"])) if d[f"{axis}_lo"] is not None
                   else 0.0 for xi, d in zip(x, sel, strict=True)]
-            hi = [max(0.0, _minutes(d[f"{axis}_hi"]) - xi) if d[f"{axis}_hi"] is not None
+            hi = [max(0.0, t(d[f"{axis}_hi"]) - xi) if d[f"{axis}_hi"] is not None
                   else 0.0 for xi, d in zip(x, sel, strict=True)]
             y = [d["cost_mean"] or 0.0 for d in sel]
             ax.errorbar(x, y, xerr=[lo, hi], fmt="o", color=color, ms=5, capsize=2,
@@ -51,19 +60,19 @@ def pareto_png(summary: dict, designs: list[dict]) -> bytes | None:
         front = sorted((d for d in pts if d.get("pareto")),
                        key=lambda d: (d["cost_mean"], d[f"{axis}_mean"]))
         if front:
-            ax.plot([_minutes(d[f"{axis}_mean"]) for d in front],
+            ax.plot([t(d[f"{axis}_mean"]) for d in front],
                     [d["cost_mean"] for d in front], "-", color="#3060c0", lw=1,
                     label="Pareto front")
         rec = summary.get("recommended")
         if rec is not None:
-            ax.plot([_minutes(rec[axis]["mean"])], [rec["cost"]["mean"]], marker="*",
+            ax.plot([t(rec[axis]["mean"])], [rec["cost"]["mean"]], marker="*",
                     ms=16, color="#c03030", ls="none", label=f"recommended: {rec['design']}")
         for c in summary["constraints"]:
             if c["metric"] == axis and c["sense"] == "max":
-                ax.axvline(c["limit"] / 60, color="#c03030", ls="--", lw=0.8,
+                ax.axvline(c["limit"] / scale, color="#c03030", ls="--", lw=0.8,
                            label=f"SLO: {c['text']}")
-        ax.set_xlabel(f"{axis} of ready time, minutes (mean; bars: one-sided "
-                      f"{summary['confidence']:.0%} bounds)")
+        ax.set_xlabel(f"{_axis_name(axis)}, {unit} (mean over replications; bars: "
+                      f"one-sided {summary['confidence']:.0%} bounds)")
         ax.set_ylabel("cost (mean)")
         ax.legend(loc="best")
         return _png(fig)
@@ -79,8 +88,10 @@ def sensitivity_png(summary: dict) -> bytes | None:
     with _style():
         fig = _figure(7.5, 0.5 + 0.45 * len(rows))
         ax = fig.add_subplot()
+        conf = [r["mu_star_conf"] or 0.0 for r in rows]
         ax.barh([r["factor"] for r in rows], [r["mu_star"] for r in rows],
-                xerr=[r["mu_star_conf"] or 0.0 for r in rows], color="#3060c0", capsize=3)
+                xerr=[[min(c, r["mu_star"]) for c, r in zip(conf, rows, strict=True)], conf],
+                color="#3060c0", capsize=3)
         ax.set_xlabel(f"Morris mu* of {sens['metric']}{unit} (mean |elementary effect| "
                       "over the factor's range)")
         return _png(fig)

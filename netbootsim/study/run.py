@@ -30,7 +30,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..plan.outdir import OutputDir, atomic_write, owned
-from .decide import bounds, margin, pareto_front
+from .decide import bisect_steps, bounds, margin, pareto_front
 from .evaluate import Evaluator, Result
 from .ledger import FINGERPRINT, LEDGER, Ledger, canonical, fingerprint
 from .runner import make_pool
@@ -242,12 +242,36 @@ def _write(target: Path, study: Study, summary: dict, designs: list[dict],
             (target / name).unlink(missing_ok=True)  # of an earlier run of this study
 
 
-def progress_bar(study: Study):
-    """A tqdm bar over the study's runs: designs decided, the best so far, time left."""
+def expected_runs(study: Study, sensitivity: bool) -> int:
+    """Runs the study will likely take.
+
+    Each design it evaluates at the minimum replications (the grid's designs, the most
+    bisection evaluates, or the budget), plus Morris' runs. More replications of designs
+    near a limit add to it as they are decided on.
+    """
+    if study.search == "grid":
+        runs = study.grid_size * study.min_reps
+    elif study.search == "bisect":
+        mono = next(v for v in study.variables if v.monotone)
+        runs = study.grid_size // len(mono.labels) * bisect_steps(len(mono.labels)) * \
+            study.min_reps
+    else:
+        runs = study.budget
+    if sensitivity and study.sensitivity:
+        runs += study.sensitivity["trajectories"] * (len(study.factors) + 1)
+    return runs
+
+
+def progress_bar(study: Study, sensitivity: bool = False):
+    """A tqdm bar over the study's runs: designs decided, the best so far, time left.
+
+    Its total starts at :func:`expected_runs` and grows when a wave needs more, so its
+    estimate of the time left is tqdm's: the rate so far over the runs still expected.
+    """
     from tqdm import tqdm
 
-    bar = tqdm(total=0, unit="run", file=sys.stderr, dynamic_ncols=True, leave=True,
-               disable=None)
+    bar = tqdm(total=expected_runs(study, sensitivity), unit="run", file=sys.stderr,
+               dynamic_ncols=True, leave=True, disable=None)
 
     def update(ev: Evaluator) -> None:
         bar.total = max(bar.total or 0, ev.horizon)

@@ -102,3 +102,36 @@ def test_compare_page_renders(tmp_path):
     assert phases.index("firmware") < phases.index("fetch:kernel") < phases.index("fetch:initrd")
     # in reading order: question, answer, table, figure, phases
     assert page.top_of("table", "run") < top < page.top_of("h2", "Time by phase")
+
+
+def test_study_page_renders(tmp_path):
+    # a small study (quickstart cut to 10 servers, two link speeds, an SLO one misses):
+    # the answer, then the Pareto chart, the feasible designs, every design, the ranking
+    study = tmp_path / "s.yaml"
+    study.write_text(
+        f"scenario: {ROOT / 'scenarios' / 'quickstart.yaml'}\n"
+        'set: {"topology.servers": 10, "fleet[0].count": 10, "fleet[0].tune": {"post": '
+        '{"dist": "uniform", "low": "1s", "high": "5s"}}}\n'
+        "variables:\n"
+        '  link: {field: "topology.hosts[0].link.bandwidth", values: [1Gbps, 10Gbps]}\n'
+        "price: [{item: link, of: link, amount: {1Gbps: 100, 10Gbps: 900}}]\n"
+        "constraints: [{metric: fleet_p99, max: 12s}]\n"
+        "sensitivity:\n  trajectories: 2\n  factors:\n"
+        '    link: {field: "topology.hosts[0].link.bandwidth", low: 1Gbps, high: 10Gbps}\n'
+        '    kernel: {field: "images.kernel.size", low: 4MiB, high: 8MiB}\n')
+    out = tmp_path / "o"
+    assert main(["plan", str(study), "--out", str(out), "--jobs", "1", "--no-progress",
+                 "--sensitivity"]) == 0
+    page = render(out / "report.html", tmp_path / "study.png")
+    assert [alt for alt, *_ in page.images] == ["Pareto chart", "Sensitivity ranking"]
+    for alt, loaded, natural, _top, width, height in page.images:
+        assert loaded and natural > 0, f"figure {alt!r} did not decode"
+        assert width > 300 and height > 80, f"figure {alt!r} shown at {width}×{height}"
+    for raw in RAW:
+        assert raw not in page.text, f"raw markup {raw!r} shown as text"
+    assert "Recommended: link=10Gbps" in page.text
+    tops = [page.top_of("h1", "Study"), page.images[0][3],
+            page.top_of("h2", "Feasible designs"), page.top_of("h2", "Every evaluated design"),
+            page.images[1][3]]
+    assert tops == sorted(tops), tops
+    assert page.images[0][3] < 900, "the Pareto chart starts below the first screen"
