@@ -11,7 +11,8 @@ import sys
 
 from .. import memguard
 
-__all__ = ["STRICT_HELP", "FORCE_HELP", "MAX_MEMORY_HELP", "add_scenario_flags", "say",
+__all__ = ["STRICT_HELP", "FORCE_HELP", "MAX_MEMORY_HELP", "add_scenario_flags",
+           "add_pool_flags", "say",
            "ProgressBar", "simulated", "max_memory"]
 
 #: ``--strict``, as every command that loads a scenario words it.
@@ -37,6 +38,16 @@ def add_scenario_flags(p: argparse.ArgumentParser, *, force: bool = True,
     p.add_argument("--max-memory", metavar="SIZE", help=MAX_MEMORY_HELP)
     if force:
         p.add_argument("--force", action="store_true", help=FORCE_HELP)
+
+
+def add_pool_flags(p: argparse.ArgumentParser) -> None:
+    """``--jobs`` and ``--dask``: where a study's or a sweep's runs execute."""
+    p.add_argument("--jobs", metavar="J",
+                   help="processes running at once (default: the machine's cores); the "
+                        "results are the same for any J")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="run on a Dask cluster: a scheduler's tcp://HOST:PORT, or 'local' "
+                        "for a LocalCluster of --jobs workers")
 
 
 def max_memory(args: argparse.Namespace) -> float | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import FORCE_HELP, say
+from .common import FORCE_HELP, add_pool_flags, say
 from .run import _jobs
 
 __all__ = ["add_plan_parser", "cmd_plan"]
@@ -26,12 +26,7 @@ def add_plan_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="the study directory (default results/<study name>)")
     p.add_argument("--sensitivity", action="store_true",
                    help="also rank the sensitivity: section's factors (Morris screening)")
-    p.add_argument("--jobs", metavar="J",
-                   help="processes running at once (default: the machine's cores); results "
-                        "are the same for any J")
-    p.add_argument("--dask", metavar="ADDRESS",
-                   help="run on a Dask cluster: a scheduler's tcp://HOST:PORT, or 'local' "
-                        "for a LocalCluster of --jobs workers")
+    add_pool_flags(p)
     p.add_argument("--new", action="store_true",
                    help="when --out holds runs of another version of the study, start a new "
                         "directory beside it (OUT-2, ...) instead of refusing")

@@ -10,7 +10,7 @@ import argparse
 
 from ..errors import InputError
 from ..units import UnitError, parse_time
-from .common import add_scenario_flags, max_memory, say
+from .common import add_pool_flags, add_scenario_flags, max_memory, say
 from .run import _jobs
 
 __all__ = ["add_sweep_parser", "cmd_sweep"]
@@ -33,11 +33,7 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
                         "numeric values (default 4; 0: the grid only)")
     p.add_argument("--keep-runs", action="store_true",
                    help="keep every run's full report (default: only its summary.json)")
-    p.add_argument("--jobs", metavar="J",
-                   help="processes running at once (default: the machine's cores); the "
-                        "results are the same for any J")
-    p.add_argument("--dask", metavar="ADDRESS",
-                   help="run on a Dask cluster: a scheduler's tcp://HOST:PORT, or 'local'")
+    add_pool_flags(p)
     p.add_argument("--out", required=True)
     add_scenario_flags(p)
     p.set_defaults(func=cmd_sweep)

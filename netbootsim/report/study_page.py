@@ -13,7 +13,7 @@ import base64
 import math
 
 from .figures import _figure, _png, _style
-from .templates import _cell, environment
+from .templates import _COMMON_CSS, _cell, environment
 
 __all__ = ["study_pages", "pareto_png", "sensitivity_png"]
 
@@ -221,10 +221,8 @@ _HTML = """\
 <style>
 body { font: 14px/1.45 system-ui, sans-serif; color: #222; max-width: 80rem;
        margin: 1.5rem auto; padding: 0 1rem; }
-h1 { font-size: 1.6rem; margin: 0 0 .3rem; }
-h2 { font-size: 1.2rem; margin: 1.6rem 0 .4rem; }
-.lead { font-size: 1.1rem; }
-table { border-collapse: collapse; font-size: .9rem; }
+/*COMMON_CSS*/
+table { font-size: .9rem; }
 th, td { padding: .2rem .6rem; border-bottom: 1px solid #e5e5e5; text-align: left; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 tr.feasible td:first-child { border-left: 3px solid #2a7a2a; }
@@ -234,7 +232,7 @@ figcaption, .more { color: #555; font-size: .9rem; }
 </head>
 <body>
 <h1>Study: {{ s.study }}</h1>
-{% if s.question %}<p><strong>Question:</strong> {{ s.question }}</p>{% endif %}
+{% if s.question %}<p class="question"><strong>Question:</strong> {{ s.question }}</p>{% endif %}
 <p class="lead">{{ answer }}</p>
 {% if margins %}<table><tr><th>constraint</th><th class="n">deciding bound</th>
 <th class="n">margin</th><th class="n">of the limit</th></tr>
@@ -284,6 +282,9 @@ trajectories, {{ sens.levels }} levels, {{ sens.runs }} runs.</figcaption></figu
 </body>
 </html>
 """
+
+
+_HTML = _HTML.replace("/*COMMON_CSS*/\n", _COMMON_CSS)
 
 
 def study_pages(summary: dict, designs: list[dict]) -> dict[str, bytes | None]:
