@@ -98,6 +98,11 @@ def sensitivity_png(summary: dict) -> bytes | None:
 
 
 def _fmt(x, unit: str = "") -> str:
+    """A number for a table; ``"inf"`` (a fleet percentile never reached) as ``never``."""
+    if x == "inf":
+        return "never"
+    if x == "-inf":
+        return "missed"
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "—"
     if unit == "s":
@@ -122,7 +127,10 @@ def _context(summary: dict, designs: list[dict]) -> dict:
         return {"design": d["design"], "values": cells, "reps": d["replications"],
                 "status": d["status"], "pareto": "yes" if d.get("pareto") else "",
                 "cost": _fmt(d["cost_mean"]),
-                "time": f"{_fmt(d[f'{axis}_mean'], 's')} [{_fmt(d[f'{axis}_lo'], 's')}, "
+                "ready": "—" if d.get("ready_fraction_mean") is None else
+                         f"{100 * d['ready_fraction_mean']:.1f} %",
+                "time": _fmt(d[f"{axis}_mean"], "s") if d[f"{axis}_mean"] == "inf" else
+                        f"{_fmt(d[f'{axis}_mean'], 's')} [{_fmt(d[f'{axis}_lo'], 's')}, "
                         f"{_fmt(d[f'{axis}_hi'], 's')}]",
                 "margins": [_fmt(d[f"margin_{i + 1}"], _unit(c["metric"]))
                             for i, c in enumerate(cons)]}
@@ -150,15 +158,24 @@ def _context(summary: dict, designs: list[dict]) -> dict:
     if summary.get("budget_spent"):
         spent += " The budget ran out: designs left open are undecided."
     notes = []
+    mono = {v["name"]: v["monotone"] for v in summary["variables"]}
+    for b in search.get("searches", []):
+        fixed = ", ".join(f"{k}={v}" for k, v in b["fixed"].items())
+        which = "smallest" if mono.get(search["variable"]) == "decreasing" else "largest"
+        notes.append(f"Bisection on {search['variable']}{f' with {fixed}' if fixed else ''}: "
+                     f"tried {', '.join(b['probes'])}; the {which} value meeting every "
+                     f"constraint: {b['answer'] if b['answer'] is not None else 'none'}.")
     if search.get("contradictions"):
         notes.append("The runs contradict the declared monotone order: "
                      + "; ".join(search["contradictions"]) + ".")
     sens = summary.get("sensitivity")
-    head = ["design", "replications", "status", "on the front", "cost", f"{axis} [bounds]",
+    head = ["design", "replications", "status", "on the front", "cost", "ready",
+            f"{axis} [bounds]",
             *(f"margin: {c['text']}" for c in cons)]
-    table = [head, ["---", "---:", "---", "---", "---:", "---:", *("---:" for _ in cons)]]
-    table += [[r["design"], r["reps"], r["status"], r["pareto"], r["cost"], r["time"],
-               *r["margins"]] for r in map(row, designs)]
+    table = [head, ["---", "---:", "---", "---", "---:", "---:", "---:",
+                    *("---:" for _ in cons)]]
+    table += [[r["design"], r["reps"], r["status"], r["pareto"], r["cost"], r["ready"],
+               r["time"], *r["margins"]] for r in map(row, designs)]
     designs_md = ["| " + " | ".join(_cell(x) for x in line) + " |" for line in table]
     return {"designs_md": designs_md, "s": summary, "names": names, "axis": axis, "answer": answer,
             "margins": margins, "spent": spent, "notes": notes,
@@ -250,20 +267,22 @@ both cheaper and faster); the star is the recommended design.</figcaption></figu
 {% endif %}
 <h2>Feasible designs ({{ feasible | length }})</h2>
 {% if feasible %}<table><tr><th>design</th>{% for n in names %}<th>{{ n }}</th>{% endfor %}
-<th class="n">replications</th><th class="n">cost</th><th class="n">{{ axis }} [bounds]</th>
+<th class="n">replications</th><th class="n">cost</th><th class="n">ready</th>
+<th class="n">{{ axis }} [bounds]</th>
 {% for c in constraints %}<th class="n">margin: {{ c.text }}</th>{% endfor %}</tr>
 {% for r in feasible %}<tr class="feasible"><td>{{ r.design }}</td>
 {% for v in r["values"] %}<td>{{ v }}</td>{% endfor %}<td class="n">{{ r.reps }}</td>
-<td class="n">{{ r.cost }}</td><td class="n">{{ r.time }}</td>
+<td class="n">{{ r.cost }}</td><td class="n">{{ r.ready }}</td><td class="n">{{ r.time }}</td>
 {% for m in r.margins %}<td class="n">{{ m }}</td>{% endfor %}</tr>
 {% endfor %}</table>{% else %}<p>None.</p>{% endif %}
 <h2>Every evaluated design ({{ rows | length }})</h2>
 <table><tr><th>design</th><th class="n">replications</th><th>status</th><th>front</th>
-<th class="n">cost</th><th class="n">{{ axis }} [bounds]</th>
+<th class="n">cost</th><th class="n">ready</th><th class="n">{{ axis }} [bounds]</th>
 {% for c in constraints %}<th class="n">margin: {{ c.text }}</th>{% endfor %}</tr>
 {% for r in rows %}<tr{% if r.status == "feasible" %} class="feasible"{% endif %}>
 <td>{{ r.design }}</td><td class="n">{{ r.reps }}</td><td>{{ r.status }}</td>
-<td>{{ r.pareto }}</td><td class="n">{{ r.cost }}</td><td class="n">{{ r.time }}</td>
+<td>{{ r.pareto }}</td><td class="n">{{ r.cost }}</td><td class="n">{{ r.ready }}</td>
+<td class="n">{{ r.time }}</td>
 {% for m in r.margins %}<td class="n">{{ m }}</td>{% endfor %}</tr>
 {% endfor %}</table>
 {% if sens %}<h2>Sensitivity of {{ sens.metric }}</h2>

@@ -122,7 +122,8 @@ def _other_study(target: Path, stamp: str) -> bool:
 
 
 def _keys(study: Study) -> list[str]:
-    keys = list(dict.fromkeys(["makespan", "p50", "p95", "p99", "fleet_p99", "cost",
+    keys = list(dict.fromkeys(["makespan", "p50", "p95", "p99", "fleet_p99", "ready_fraction",
+                               "cost",
                                *(c.key for c in study.constraints), study.objective]))
     return keys
 
@@ -235,7 +236,8 @@ def _write(target: Path, study: Study, summary: dict, designs: list[dict],
     atomic_write(target / "designs.csv", csv(designs))
     atomic_write(target / "summary.json",
                  json.dumps(canonical(summary), indent=2, sort_keys=True) + "\n")
-    for name, data in study_pages(canonical(summary), canonical(designs)).items():
+    for name, data in study_pages(canonical(summary),
+                                  canonical(designs, keep_inf=True)).items():
         if data is not None:
             atomic_write(target / name, data)
         else:
