@@ -81,6 +81,9 @@ class Evaluator:
         self.walls: list[float] = []
         self.exhausted = False
         self.deadlines = tuple(sorted({c.by for c in study.constraints if c.by is not None}))
+        self.groups = tuple(sorted({c.group for c in study.constraints if c.group}))
+        #: what a recorded run must hold to be reused: every constraint's value
+        self.needed = tuple(sorted({c.key for c in study.constraints}))
 
     def needs(self, r: Result) -> int:
         """Replications design ``r`` should have by the end of the next wave."""
@@ -134,7 +137,8 @@ class Evaluator:
         return todo
 
     def _task(self, d: Design, k: int) -> Task:
-        return Task(str(self.study.scenario), d.overrides, k, self.deadlines)
+        return Task(str(self.study.scenario), d.overrides, k, self.deadlines,
+                    groups=self.groups)
 
     @property
     def done(self) -> int:
@@ -148,7 +152,8 @@ class Evaluator:
         for i, (r, k) in enumerate(wave):
             row = self.ledger.get(r.design.overrides, k)
             if row is not None and all(f"ready_fraction@{d:g}" in row["metrics"]
-                                       for d in self.deadlines):
+                                       for d in self.deadlines) and \
+                    all(k in row["metrics"] for k in self.needed):
                 got[i] = row["metrics"]
                 self.reused += 1
             else:

@@ -23,6 +23,7 @@ not depend on the pool, the number of workers or their speed.
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import multiprocessing
 import os
@@ -56,6 +57,8 @@ class Task:
         out: also write the run's outputs there (a sweep's point), as ``netbootsim
             run`` does; ``None``: nothing is written.
         only: with ``out``, just these files (``None``: every output).
+        groups: fleet-group patterns (``fnmatch``) whose servers' own fleet percentiles
+            and ready fractions are wanted too (``fleet_p99[servers-*]``...).
     """
 
     scenario: str
@@ -64,6 +67,7 @@ class Task:
     deadlines: tuple[float, ...] = ()
     out: str | None = None
     only: frozenset[str] | None = None
+    groups: tuple[str, ...] = ()
 
 
 def run_one(task: Task) -> dict:
@@ -105,17 +109,21 @@ def run_one(task: Task) -> dict:
            "failed_fraction": s["failed"] / n if n else math.nan,
            "cost": float(s["costs"]["total"]) if s.get("costs") else 0.0}
     t0 = float(servers["power_on"].min()) if len(servers) else 0.0
-    ok = servers["outcome"] == "ok"
-    late = servers["ready"] - t0
-    if n:
-        # the whole fleet's percentiles, a server never ready counted as never: the
-        # smallest time by which that share of the fleet was ready (inf: never reached)
-        times = np.where(ok.to_numpy(), late.to_numpy(dtype=float), np.inf)
+    # a server never ready counted as never: the time by which a share of the fleet was
+    # ready is the smallest that share reached (inf: never reached)
+    times = np.where((servers["outcome"] == "ok").to_numpy(),
+                     (servers["ready"] - t0).to_numpy(dtype=float), np.inf)
+    names = servers["group"].to_numpy(dtype=str)
+    for suffix, sel in [("", np.ones(len(times), dtype=bool)),
+                        *((f"[{g}]", np.array([fnmatch.fnmatchcase(x, g) for x in names],
+                                              dtype=bool)) for g in task.groups)]:
+        t = times[sel]
         for q in FLEET_QUANTILES:
-            res[f"fleet_p{q}"] = fleet_percentile(times, q)
-    if task.deadlines:
+            res[f"fleet_p{q}{suffix}"] = fleet_percentile(t, q)
+        if suffix:
+            res[f"ready_fraction{suffix}"] = float(np.isfinite(t).mean()) if t.size else math.nan
         for d in task.deadlines:
-            res[f"ready_fraction@{d:g}"] = float((ok & (late <= d)).mean()) if n else math.nan
+            res[f"ready_fraction@{d:g}{suffix}"] = float((t <= d).mean()) if t.size else math.nan
     return res
 
 

@@ -39,6 +39,7 @@ study's ``set`` to the scenario (the same ``--set`` texts ``netbootsim run`` tak
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
 import json
 import math
@@ -64,6 +65,8 @@ TIME_METRICS = ("makespan", "p50", "p95", "p99", "mean", "fleet_p50", "fleet_p95
                 "fleet_p99")
 #: Every metric a constraint, an objective or a sensitivity may name.
 METRICS = (*TIME_METRICS, "ready_fraction", "failed_fraction", "cost")
+#: Metrics a constraint may take over some fleet groups only (``group:``).
+GROUP_METRICS = ("fleet_p50", "fleet_p95", "fleet_p99", "ready_fraction")
 #: Metrics where more is better (a constraint on them is a ``min``).
 _MORE_IS_BETTER = ("ready_fraction",)
 
@@ -98,6 +101,7 @@ class _Constraint(Section):
     max: Scalar | None = None
     min: Scalar | None = None
     by: Scalar | None = None
+    group: str | None = None
 
 
 class _Replications(Section):
@@ -221,6 +225,9 @@ class Constraint:
         limit: the bound (seconds for a time metric).
         by: for ``ready_fraction``, the deadline in seconds from the first power-on.
         text: the constraint as the study writes it, for the report.
+        group: only the fleet groups whose names match this pattern (``fnmatch``:
+            ``servers-*``), for the whole-fleet metrics (``fleet_pNN``,
+            ``ready_fraction``); ``None``: every server.
     """
 
     metric: str
@@ -229,6 +236,7 @@ class Constraint:
     limit: float
     by: float | None
     text: str
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -388,10 +396,10 @@ def load_study(path: str | Path) -> Study:
     problems: list[Problem] = []
     here = Path(path).resolve().parent
     scenario = Path(raw.scenario) if Path(raw.scenario).is_absolute() else here / raw.scenario
-    variants = _scenario_variants(scenario, origin, problems)
+    variants, groups = _scenario_variants(scenario, origin, problems, _sets(raw.set))
     variables = tuple(_variable(name, v, origin, variants, problems)
                       for name, v in raw.variables.items())
-    constraints = tuple(_constraint(i, c, origin, problems)
+    constraints = tuple(_constraint(i, c, origin, problems, groups)
                         for i, c in enumerate(raw.constraints))
     if raw.replications.max < raw.replications.min:
         problems.append(origin.problem(("replications", "max"),
@@ -460,16 +468,19 @@ def _problem(origin: Origin, path: tuple, message: str) -> Problem:
     return origin.problem(path, message)
 
 
-def _scenario_variants(scenario: Path, origin: Origin,
-                       problems: list[Problem]) -> dict[str, dict[str, Any]]:
-    """The base scenario's variants (it is loaded, so its own problems are found now)."""
+def _scenario_variants(scenario: Path, origin: Origin, problems: list[Problem],
+                       base: tuple[str, ...]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The base scenario's variants and fleet groups (with the study's ``set``).
+
+    Loaded here, so that its own problems are found now (raised as they are).
+    """
     from ..scenario import load_scenario
 
     if not scenario.is_file():
         problems.append(origin.problem(("scenario",), f"{scenario}: no such file"))
-        return {}
-    sc = load_scenario(scenario)  # its problems are its own file's: raised as they are
-    return dict(sc.variants)
+        return {}, []
+    sc = load_scenario(scenario, overrides=base)
+    return dict(sc.variants), [g.name for g in sc.fleet]
 
 
 def _variable(name: str, v: _Variable, origin: Origin, variants: dict[str, dict[str, Any]],
@@ -581,7 +592,8 @@ def _unknown_metric(metric: str) -> str:
     return f"unknown metric {metric!r}; known: {', '.join(METRICS)}"
 
 
-def _constraint(i: int, c: _Constraint, origin: Origin, problems: list[Problem]) -> Constraint:
+def _constraint(i: int, c: _Constraint, origin: Origin, problems: list[Problem],
+                groups: list[str]) -> Constraint:
     at = ("constraints", i)
     bad = Constraint(c.metric, c.metric, "max", math.inf, None, "")
     if c.metric not in METRICS:
@@ -613,6 +625,17 @@ def _constraint(i: int, c: _Constraint, origin: Origin, problems: list[Problem])
         problems.append(origin.problem((*at, "by"), "only ready_fraction has a deadline"))
         return bad
     key = f"ready_fraction@{by:g}" if by is not None else c.metric
+    if c.group is not None:
+        if c.metric not in GROUP_METRICS:
+            problems.append(origin.problem((*at, "group"), f"{c.metric} is of the whole "
+                                           f"run; a group's own: {', '.join(GROUP_METRICS)}"))
+            return bad
+        if not fnmatch.filter(groups, c.group):
+            problems.append(origin.problem((*at, "group"), f"{c.group!r} matches no fleet "
+                                           f"group of the scenario ({', '.join(groups[:6])}"
+                                           f"{', ...' if len(groups) > 6 else ''})"))
+            return bad
+        key += f"[{c.group}]"
     if c.metric in _MORE_IS_BETTER and sense == "max" or \
             c.metric not in _MORE_IS_BETTER and sense == "min":
         problems.append(origin.problem((*at, sense), f"{c.metric}: "
@@ -620,9 +643,9 @@ def _constraint(i: int, c: _Constraint, origin: Origin, problems: list[Problem])
                                        f"is better; bound it with "
                                        f"{'min' if sense == 'max' else 'max'}"))
         return bad
-    text = f"{c.metric}{f' by {c.by}' if c.by is not None else ''} " \
-           f"{'≤' if sense == 'max' else '≥'} {raw}"
-    return Constraint(c.metric, key, sense, q[0], by, text)
+    text = f"{c.metric}{f' of {c.group}' if c.group else ''}" \
+           f"{f' by {c.by}' if c.by is not None else ''} {'≤' if sense == 'max' else '≥'} {raw}"
+    return Constraint(c.metric, key, sense, q[0], by, text, c.group)
 
 
 def _search(raw: _StudyFile, variables: tuple[Variable, ...], origin: Origin,

@@ -264,3 +264,35 @@ def test_shipped_studies_load(path):
     study = load_study(path)
     assert study.question and study.scenario.is_file()
     assert study.constraints or study.sensitivity
+
+
+def test_constraint_on_some_groups(tmp_path):
+    # 10 servers in two groups; the "slow" group's POST is 20 s (fixed), the "fast"
+    # group's 1 s: the whole fleet's p99 is past 20 s, the fast group's is not. An SLO of
+    # 15 s on the fast group holds; the same SLO on the whole fleet would not.
+    group = ('{"name": "%s", "count": 5, "boot": "ipxe", "profile": "ipxe-2019-qemu", '
+             '"images": ["kernel", "initrd"], "server": "http1", "power_on": {"at": "0s"}, '
+             '"tune": {"post": "%s"}}')
+    f = _write(tmp_path, f"""\
+        set: {{"topology.servers": 10, "fleet": [{group % ("fast", "1s")},
+                                                  {group % ("slow", "20s")}]}}
+        constraints:
+          - {{metric: fleet_p99, max: 15s, group: "fa*"}}
+          - {{metric: ready_fraction, by: 60s, min: 0.99, group: slow}}
+        """)
+    out = tmp_path / "o"
+    assert main(["plan", str(f), "--out", str(out), "--jobs", "1", "--no-progress"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["feasible"] == ["as written"]
+    runs = (out / "runs.csv").read_text()
+    assert "fleet_p99[fa*]" in runs and "ready_fraction@60[slow]" in runs
+    import pandas as pd
+    r = pd.read_csv(out / "runs.csv")
+    assert (r["fleet_p99[fa*]"] < 15).all() and (r["fleet_p99"] > 20).all()
+
+
+def test_group_pattern_matching_nothing_is_refused(tmp_path, capsys):
+    f = _write(tmp_path, "constraints: [{metric: fleet_p99, max: 15s, group: kiosk*}]\n")
+    assert main(["plan", str(f), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert ":2: constraints[0].group: 'kiosk*' matches no fleet group" in err
