@@ -21,9 +21,11 @@ _COLORS = {"feasible": "#2a7a2a", "infeasible": "#999999", "open": "#d08000"}
 
 
 def _axis_name(metric: str) -> str:
-    """A time metric in words, for an axis."""
+    """A time metric in words, for an axis (``fleet_p99[servers-*]``: of those groups)."""
+    metric, _, group = metric.partition("[")
     if metric.startswith("fleet_p"):
-        return f"time by which {metric[7:]} % of the fleet was ready"
+        whose = f"of {group.rstrip(']')}" if group else "of the fleet"
+        return f"time by which {metric[7:]} % {whose} was ready"
     return {"makespan": "makespan", "mean": "mean ready time"}.get(
         metric, f"{metric} of ready time (servers ready)")
 
@@ -68,7 +70,7 @@ def pareto_png(summary: dict, designs: list[dict]) -> bytes | None:
             ax.plot([t(rec[axis]["mean"])], [rec["cost"]["mean"]], marker="*",
                     ms=16, color="#c03030", ls="none", label=f"recommended: {rec['design']}")
         for c in summary["constraints"]:
-            if c["metric"] == axis and c["sense"] == "max":
+            if c["key"] == axis and c["sense"] == "max":
                 ax.axvline(c["limit"] / scale, color="#c03030", ls="--", lw=0.8,
                            label=f"SLO: {c['text']}")
         ax.set_xlabel(f"{_axis_name(axis)}, {unit} (mean over replications; bars: "

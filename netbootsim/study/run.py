@@ -147,7 +147,7 @@ def _time_axis(study: Study) -> str:
     """The time metric the front weighs cost against: the first time SLO's, else p99."""
     for c in study.constraints:
         if c.metric in TIME_METRICS:
-            return c.metric
+            return c.key  # with its group, if any: fleet_p99[servers-*]
     return study.objective if study.objective != "cost" else "p99"
 
 
@@ -194,8 +194,9 @@ def _tables(study: Study, ev: Evaluator, method: dict, ranking: dict | None):
         "variables": [{"name": v.name, "values": list(v.labels), "monotone": v.monotone}
                       for v in study.variables],
         "objective": study.objective,
-        "constraints": [{"metric": c.metric, "sense": c.sense, "limit": c.limit,
-                         "by": c.by, "text": c.text} for c in study.constraints],
+        "constraints": [{"metric": c.metric, "key": c.key, "group": c.group,
+                         "sense": c.sense, "limit": c.limit, "by": c.by, "text": c.text}
+                        for c in study.constraints],
         "confidence": study.confidence,
         "replications": {"min": study.min_reps, "max": study.max_reps},
         "budget": study.budget, "search": method,
