@@ -39,7 +39,7 @@ from pathlib import Path
 
 from ..errors import InputError
 
-__all__ = ["MARKER", "OutputDir", "KNOWN_FILES", "owned", "atomic_write", "umask"]
+__all__ = ["MARKER", "OutputDir", "KNOWN_FILES", "owned", "listed", "atomic_write", "umask"]
 
 #: The marker file netbootsim writes into every output directory it owns: JSON with the
 #: command and the names it wrote.
@@ -77,6 +77,11 @@ def _marker_names(path: Path) -> set[str] | None:
     if not isinstance(files, list):
         return None
     return {str(f) for f in files}
+
+
+def listed(path: Path) -> set[str]:
+    """The names the marker of directory ``path`` says netbootsim wrote (empty: none)."""
+    return _marker_names(path) or set()
 
 
 def owned(path: Path, _depth: int = 0) -> tuple[bool, list[str]]:

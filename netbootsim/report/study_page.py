@@ -35,8 +35,10 @@ def pareto_png(summary: dict, designs: list[dict]) -> bytes | None:
     axis = summary["time_axis"]
     # a design whose time is not finite (a fleet percentile never reached) has no place
     # on the chart: the tables list it
-    pts = [d for d in designs if d.get(f"{axis}_mean") is not None
-           and d.get("cost_mean") is not None]
+    def finite(x) -> bool:
+        return isinstance(x, int | float) and math.isfinite(x)
+
+    pts = [d for d in designs if finite(d.get(f"{axis}_mean")) and finite(d.get("cost_mean"))]
     if not pts:
         return None
     scale, unit = (60.0, "min") if max(d[f"{axis}_mean"] for d in pts) >= 120 else (1.0, "s")
@@ -52,9 +54,9 @@ def pareto_png(summary: dict, designs: list[dict]) -> bytes | None:
             if not sel:
                 continue
             x = [t(d[f"{axis}_mean"]) for d in sel]
-            lo = [max(0.0, xi - t(d[f"{axis}_lo"])) if d[f"{axis}_lo"] is not None
+            lo = [max(0.0, xi - t(d[f"{axis}_lo"])) if finite(d[f"{axis}_lo"])
                   else 0.0 for xi, d in zip(x, sel, strict=True)]
-            hi = [max(0.0, t(d[f"{axis}_hi"]) - xi) if d[f"{axis}_hi"] is not None
+            hi = [max(0.0, t(d[f"{axis}_hi"]) - xi) if finite(d[f"{axis}_hi"])
                   else 0.0 for xi, d in zip(x, sel, strict=True)]
             y = [d["cost_mean"] or 0.0 for d in sel]
             ax.errorbar(x, y, xerr=[lo, hi], fmt="o", color=color, ms=5, capsize=2,
@@ -74,7 +76,7 @@ def pareto_png(summary: dict, designs: list[dict]) -> bytes | None:
                 ax.axvline(c["limit"] / scale, color="#c03030", ls="--", lw=0.8,
                            label=f"SLO: {c['text']}")
         ax.set_xlabel(f"{_axis_name(axis)}, {unit} (mean over replications; bars: "
-                      f"one-sided {summary['confidence']:.0%} bounds)")
+                      f"{summary['confidence']:.0%} one-sided bounds, each)")
         ax.set_ylabel("cost (mean)")
         ax.legend(loc="best")
         return _png(fig)
@@ -104,7 +106,7 @@ def _fmt(x, unit: str = "") -> str:
     if x == "inf":
         return "never"
     if x == "-inf":
-        return "missed"
+        return "—"
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "—"
     if unit == "s":
@@ -139,14 +141,26 @@ def _context(summary: dict, designs: list[dict]) -> dict:
 
     rec = summary.get("recommended")
     answer = "No evaluated design meets every constraint."
-    if rec is not None:
+    conf = f"{summary['confidence']:.0%}"
+    if not summary["variables"] and designs:  # nothing to choose: what the scenario gives
+        d = designs[0]
+        held = {"feasible": "; it meets every constraint",
+                "infeasible": "; it misses a constraint",
+                "open": "; whether it meets the constraints is not decided"}
+        answer = (f"The scenario with the study's settings, {d['replications']} "
+                  f"replications: {axis} {_fmt(d[f'{axis}_mean'], 's')} (at "
+                  f"{conf} confidence at least {_fmt(d[f'{axis}_lo'], 's')}, at most "
+                  f"{_fmt(d[f'{axis}_hi'], 's')})"
+                  f"{held[d['status']] if summary['constraints'] else ''}.")
+        rec = None
+    elif rec is not None:
         answer = (f"Recommended: {rec['design']} — {summary['objective']} "
                   f"{_fmt(rec['objective']['mean'], _unit(summary['objective']))}"
                   f" (mean of {rec['replications']} replications)"
                   + ("" if axis == summary["objective"] else
                      f", {axis} {_fmt(rec[axis]['mean'], 's')}")
-                  + f"; {axis} one-sided {summary['confidence']:.0%} bounds "
-                  f"{_fmt(rec[axis]['lo'], 's')} – {_fmt(rec[axis]['hi'], 's')}.")
+                  + f"; {axis} at {conf} confidence at most {_fmt(rec[axis]['hi'], 's')}"
+                  f" (and at least {_fmt(rec[axis]['lo'], 's')}).")
     margins = [] if rec is None else [
         {"constraint": m["constraint"], "bound": _fmt(m["bound"], _unit(c["metric"])),
          "margin": _fmt(m["margin"], _unit(c["metric"])),
@@ -164,15 +178,17 @@ def _context(summary: dict, designs: list[dict]) -> dict:
     for b in search.get("searches", []):
         fixed = ", ".join(f"{k}={v}" for k, v in b["fixed"].items())
         which = "smallest" if mono.get(search["variable"]) == "decreasing" else "largest"
+        found = (b["answer"] if b["answer"] is not None else "none") if b["finished"] else \
+            "not known (the budget ran out)"
         notes.append(f"Bisection on {search['variable']}{f' with {fixed}' if fixed else ''}: "
-                     f"tried {', '.join(b['probes'])}; the {which} value meeting every "
-                     f"constraint: {b['answer'] if b['answer'] is not None else 'none'}.")
+                     f"tried {', '.join(b['probes']) or 'nothing'}; the {which} value "
+                     f"meeting every constraint: {found}.")
     if search.get("contradictions"):
         notes.append("The runs contradict the declared monotone order: "
                      + "; ".join(search["contradictions"]) + ".")
     sens = summary.get("sensitivity")
     head = ["design", "replications", "status", "on the front", "cost", "ready",
-            f"{axis} [bounds]",
+            f"{axis} (bounds)",
             *(f"margin: {c['text']}" for c in cons)]
     table = [head, ["---", "---:", "---", "---", "---:", "---:", "---:",
                     *("---:" for _ in cons)]]
@@ -270,7 +286,7 @@ both cheaper and faster); the star is the recommended design.</figcaption></figu
 <h2>Feasible designs ({{ feasible | length }})</h2>
 {% if feasible %}<table><tr><th>design</th>{% for n in names %}<th>{{ n }}</th>{% endfor %}
 <th class="n">replications</th><th class="n">cost</th><th class="n">ready</th>
-<th class="n">{{ axis }} [bounds]</th>
+<th class="n">{{ axis }} (bounds)</th>
 {% for c in constraints %}<th class="n">margin: {{ c.text }}</th>{% endfor %}</tr>
 {% for r in feasible %}<tr class="feasible"><td>{{ r.design }}</td>
 {% for v in r["values"] %}<td>{{ v }}</td>{% endfor %}<td class="n">{{ r.reps }}</td>
@@ -279,7 +295,7 @@ both cheaper and faster); the star is the recommended design.</figcaption></figu
 {% endfor %}</table>{% else %}<p>None.</p>{% endif %}
 <h2>Every evaluated design ({{ rows | length }})</h2>
 <table><tr><th>design</th><th class="n">replications</th><th>status</th><th>front</th>
-<th class="n">cost</th><th class="n">ready</th><th class="n">{{ axis }} [bounds]</th>
+<th class="n">cost</th><th class="n">ready</th><th class="n">{{ axis }} (bounds)</th>
 {% for c in constraints %}<th class="n">margin: {{ c.text }}</th>{% endfor %}</tr>
 {% for r in rows %}<tr{% if r.status == "feasible" %} class="feasible"{% endif %}>
 <td>{{ r.design }}</td><td class="n">{{ r.reps }}</td><td>{{ r.status }}</td>

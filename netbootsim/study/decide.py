@@ -81,7 +81,13 @@ def bounds(values: Sequence[float], confidence: float) -> Bounds:
 
 
 def verdict(c: Constraint, b: Bounds) -> str:
-    """``"met"``, ``"missed"`` or ``"open"`` for one constraint."""
+    """``"met"``, ``"missed"`` or ``"open"`` for one constraint.
+
+    A ``max`` constraint whose values include an infinite one (a fleet percentile some
+    run never reached) is missed: the mean over runs is then infinite.
+    """
+    if c.sense == "max" and b.mean == math.inf and b.n:
+        return "missed"
     if c.sense == "max":
         if b.hi <= c.limit:
             return "met"

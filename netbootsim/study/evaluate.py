@@ -77,7 +77,8 @@ class Evaluator:
         self.free = 0  # runs not charged (sensitivity)
         self.reused = 0  # of which taken from the ledger
         self.horizon = 0  # runs charged once the wave under way is done
-        self.order: list[tuple[tuple[str, ...], int]] = []  # runs used, in wave order
+        #: every (design, replication) used, in wave order (a Morris point may recur)
+        self.order: list[tuple[Design, int]] = []
         self.walls: list[float] = []
         self.exhausted = False
         self.deadlines = tuple(sorted({c.by for c in study.constraints if c.by is not None}))
@@ -149,11 +150,18 @@ class Evaluator:
         """Run (or take from the ledger) every ``(design, replication)`` of ``wave``."""
         got: dict[int, dict] = {}
         fresh: list[int] = []
+        first: dict[tuple[tuple[str, ...], int], int] = {}  # the same run twice: once
+        same: dict[int, int] = {}
         for i, (r, k) in enumerate(wave):
-            row = self.ledger.get(r.design.overrides, k)
+            key = (r.design.overrides, k)
+            if key in first:
+                same[i] = first[key]
+                continue
+            first[key] = i
+            row = self.ledger.get(*key)
             if row is not None and all(f"ready_fraction@{d:g}" in row["metrics"]
                                        for d in self.deadlines) and \
-                    all(k in row["metrics"] for k in self.needed):
+                    all(m in row["metrics"] for m in self.needed):
                 got[i] = row["metrics"]
                 self.reused += 1
             else:
@@ -185,10 +193,30 @@ class Evaluator:
             t0 = now
             if self.progress is not None:
                 self.progress(self)
+        for i, j in same.items():
+            got[i] = got[j]
+        if charge:
+            self.spent += len(same)
+        else:
+            self.free += len(same)
         for i, (r, k) in enumerate(wave):
             assert len(r.runs) == k, "a wave adds each design's next replications in order"
             r.runs.append(got[i])
-            self.order.append((r.design.overrides, k))
+            self.order.append((r.design, k))
+
+    def ledger_order(self) -> list[tuple[tuple[str, ...], int, dict]]:
+        """The runs used, each once, as :meth:`Ledger.rewrite` takes them.
+
+        A run shared by several designs (a Morris point drawn twice) is labelled by the
+        first of them.
+        """
+        out, seen = [], set()
+        for d, k in self.order:
+            if (d.overrides, k) not in seen:
+                seen.add((d.overrides, k))
+                out.append((d.overrides, k, {"design": d.key, "index": d.index,
+                                             "values": list(d.labels)}))
+        return out
 
     def best(self, objective: str, tie: str | None = None) -> Result | None:
         """The feasible design with the smallest mean objective so far.

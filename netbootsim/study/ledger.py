@@ -73,18 +73,20 @@ class Ledger:
             return 0
         good = 0
         for line in data.split(b"\n"):
-            if not line.strip():
-                continue
             try:
-                row = json.loads(line)
-                key = (tuple(row["overrides"]), int(row["replication"]))
+                row = json.loads(line) if line.strip() else None
+                key = (tuple(row["overrides"]), int(row["replication"])) if row else None
             except (ValueError, KeyError, TypeError):
                 break  # a line cut short by a kill: it and anything after are not kept
-            self.rows[key] = row
-            good += len(line) + 1
+            if row is not None:
+                self.rows[key] = row
+            good = min(len(data), good + len(line) + 1)
         if good < len(data):  # drop the torn tail, so appends start on a fresh line
             with open(self.path, "r+b") as fh:
                 fh.truncate(good)
+        elif data and not data.endswith(b"\n"):  # whole, but its last line unended
+            with open(self.path, "ab") as fh:
+                fh.write(b"\n")
         return len(self.rows)
 
     def get(self, overrides: tuple[str, ...], replication: int) -> dict | None:
@@ -114,8 +116,14 @@ class Ledger:
             self._fh.close()
             self._fh = None
 
-    def rewrite(self, order: list[tuple[tuple[str, ...], int]]) -> None:
-        """Replace the ledger by the runs in ``order`` (those the study used), atomically."""
+    def rewrite(self, order: list[tuple[tuple[str, ...], int, dict]]) -> None:
+        """Replace the ledger by the runs the study used, atomically.
+
+        ``order``: ``(overrides, replication, labels)`` in the study's order, each run
+        once; ``labels`` (the design's name, index and values) replace what an earlier
+        study recorded with the run (a design's name changes with the study file).
+        """
         self.close()
-        lines = [json.dumps(self.rows[k], sort_keys=True) for k in order]
+        lines = [json.dumps({**self.rows[(o, k)], **labels}, sort_keys=True)
+                 for o, k, labels in order]
         atomic_write(self.path, "".join(line + "\n" for line in lines))

@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
-from ..plan.outdir import OutputDir, atomic_write, owned
+from ..plan.outdir import OutputDir, atomic_write, listed
 from .decide import bisect_steps, bounds, margin, pareto_front
 from .evaluate import Evaluator, Result
 from .ledger import FINGERPRINT, LEDGER, Ledger, canonical, fingerprint
@@ -78,44 +78,65 @@ def run_study(path: str | Path, out: str | Path | None = None, *, jobs: int | No
                 f"again from nothing, or choose another --out")
         target = new_directory(target)
         print_(f"plan: starting a new study directory {target}")
-    with OutputDir(target, "plan", force=force) as od:
-        od.open_in_place()
-        od.mark([LEDGER, FINGERPRINT])
-        atomic_write(target / FINGERPRINT, json.dumps(
-            {"study": study.name, "fingerprint": stamp}, indent=1, sort_keys=True) + "\n")
-        ledger = Ledger(target)
-        if restart:  # the runs recorded here are not wanted (ours: the directory is)
-            (target / LEDGER).unlink(missing_ok=True)
-        found = ledger.load()
-        if found:
-            print_(f"plan: resuming: {found} runs recorded in {target / LEDGER}")
-        pool = make_pool(jobs, dask)
-        try:
-            ev = Evaluator(study, ledger, pool, progress)
-            method = run_search(study, ev)
-            ranking = None
-            if sensitivity:
-                from .sensitivity import morris
+    pool = make_pool(jobs, dask)  # a pool that cannot start writes nothing
+    try:
+        with OutputDir(target, "plan", force=force) as od:
+            od.open_in_place()
+            _claim(target)
+            od.mark([LEDGER, FINGERPRINT])
+            atomic_write(target / FINGERPRINT, json.dumps(
+                {"study": study.name, "fingerprint": stamp}, indent=1, sort_keys=True) + "\n")
+            ledger = Ledger(target)
+            if restart:  # the runs recorded here are not wanted (ours: _claim said so)
+                (target / LEDGER).unlink(missing_ok=True)
+            found = ledger.load()
+            if found:
+                print_(f"plan: resuming: {found} runs recorded in {target / LEDGER}")
+            try:
+                ev = Evaluator(study, ledger, pool, progress)
+                method = run_search(study, ev)
+                ranking = None
+                if sensitivity:
+                    from .sensitivity import morris
 
-                ranking = morris(study, ev)
-        finally:
-            pool.close()
-            ledger.close()
-        ledger.rewrite(ev.order)
-        summary, designs, runs = _tables(study, ev, method, ranking)
-        _write(target, study, summary, designs, runs)
-        od.mark([LEDGER, FINGERPRINT, *OUTPUTS])
+                    ranking = morris(study, ev)
+            finally:
+                ledger.close()
+            ledger.rewrite(ev.ledger_order())
+            summary, designs, runs = _tables(study, ev, method, ranking)
+            od.mark([LEDGER, FINGERPRINT, *OUTPUTS])  # before they exist: a kill leaves
+            _write(target, study, summary, designs, runs)  # the directory ours
+    finally:
+        pool.close()
     return target / "report.html"
 
 
+def _claim(target: Path) -> None:
+    """Refuse a ledger, fingerprint or output of ours' names that netbootsim did not write.
+
+    With ``--force`` a directory may hold the user's files; one named like ours is theirs
+    unless the marker lists it, and is neither read, truncated nor replaced.
+    """
+    mine = listed(target)
+    theirs = [n for n in (LEDGER, FINGERPRINT, *OUTPUTS)
+              if (target / n).exists() and n not in mine]
+    if theirs:
+        raise InputError.single("command line", 0, "--out",
+                                f"{target}: holds {theirs[0]!r}, which netbootsim did not "
+                                "write, where a study writes its own; choose another --out")
+
+
 def _other_study(target: Path, stamp: str) -> bool:
-    """Whether ``target`` holds a study whose runs this one cannot use."""
+    """Whether ``target`` holds a study (of ours) whose runs this one cannot use."""
+    mine = listed(target)
+    if FINGERPRINT not in mine or LEDGER not in mine:
+        return False
     try:
         old = json.loads((target / FINGERPRINT).read_text())
     except (OSError, ValueError):
         return False
-    return old.get("fingerprint") != stamp and owned(target)[0] and \
-        (target / LEDGER).is_file() and (target / LEDGER).stat().st_size > 0
+    return old.get("fingerprint") != stamp and (target / LEDGER).is_file() and \
+        (target / LEDGER).stat().st_size > 0
 
 
 # -- tables ----------------------------------------------------------------------------
@@ -123,7 +144,7 @@ def _other_study(target: Path, stamp: str) -> bool:
 
 def _keys(study: Study) -> list[str]:
     keys = list(dict.fromkeys(["makespan", "p50", "p95", "p99", "fleet_p99", "ready_fraction",
-                               "cost",
+                               "cost", _time_axis(study),
                                *(c.key for c in study.constraints), study.objective]))
     return keys
 
@@ -144,11 +165,19 @@ def _design_row(study: Study, r: Result, keys: list[str]) -> dict:
 
 
 def _time_axis(study: Study) -> str:
-    """The time metric the front weighs cost against: the first time SLO's, else p99."""
+    """The time metric the front weighs cost against.
+
+    The first time SLO's (with its group, if any: ``fleet_p99[servers-*]``), else a time
+    objective, else the sensitivity's metric if it is a time, else ``p99``.
+    """
     for c in study.constraints:
         if c.metric in TIME_METRICS:
-            return c.key  # with its group, if any: fleet_p99[servers-*]
-    return study.objective if study.objective != "cost" else "p99"
+            return c.key
+    if study.objective != "cost":
+        return study.objective
+    if study.sensitivity and study.sensitivity["metric"] in TIME_METRICS:
+        return study.sensitivity["metric"]
+    return "p99"
 
 
 def _tables(study: Study, ev: Evaluator, method: dict, ranking: dict | None):
@@ -212,15 +241,15 @@ def _tables(study: Study, ev: Evaluator, method: dict, ranking: dict | None):
         "metrics": list(METRICS), "time_metrics": list(TIME_METRICS),
     }
     runs = []
-    for (overrides, k) in ev.order:
-        rec = ev.ledger.get(overrides, k)
+    for d, k in ev.order:
+        rec = ev.ledger.get(d.overrides, k)
         assert rec is not None
-        row = {"design": rec["design"], "index": rec["index"]}
-        if rec["index"] < study.grid_size:
-            row.update(zip((v.name for v in study.variables), rec["values"], strict=True))
+        row = {"design": d.key, "index": d.index}
+        if d.index < study.grid_size:
+            row.update(zip((v.name for v in study.variables), d.labels, strict=True))
         row.update({"replication": k, "seed": rec["seed"]})
         row.update((m, rec["metrics"][m]) for m in sorted(rec["metrics"]) if m != "seed")
-        row["overrides"] = " ".join(overrides)
+        row["overrides"] = " ".join(d.overrides)
         runs.append(row)
     runs.sort(key=lambda x: (x["index"], x["replication"]))
     return summary, rows, runs
@@ -241,8 +270,8 @@ def _write(target: Path, study: Study, summary: dict, designs: list[dict],
                                   canonical(designs, keep_inf=True)).items():
         if data is not None:
             atomic_write(target / name, data)
-        else:
-            (target / name).unlink(missing_ok=True)  # of an earlier run of this study
+        else:  # a figure of an earlier run of this study (ours: _claim checked)
+            (target / name).unlink(missing_ok=True)
 
 
 def expected_runs(study: Study, sensitivity: bool) -> int:

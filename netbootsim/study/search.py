@@ -37,12 +37,12 @@ STALL = 3
 
 def run_search(study: Study, ev: Evaluator) -> dict:
     """Evaluate designs by the study's method; what the method did (for the summary)."""
+    if study.search == "bisect":
+        return _bisect(study, ev)  # keeps the searches done when the budget runs out
     try:
         if study.search == "grid":
             ev.evaluate(study.grid())
             return {"method": "grid"}
-        if study.search == "bisect":
-            return _bisect(study, ev)
         return _optuna(study, ev)
     except BudgetSpent:
         return {"method": study.search, "budget_spent": True}
@@ -58,14 +58,19 @@ def _bisect(study: Study, ev: Evaluator) -> dict:
     others = [range(len(w.labels)) if k != mono else [0]
               for k, w in enumerate(study.variables)]
     searches = []
+    spent = False
     for rest in itertools.product(*others):
         lo, hi = 0, n  # the first feasible position is in [lo, hi]; hi == n: none is
         probes = []
-        while lo < hi:
+        while lo < hi and not spent:
             mid = (lo + hi) // 2
             d = study.design(rest[:mono] + (order[mid],) + rest[mono + 1:])
             probes.append(d.labels[mono])
-            (r,) = ev.evaluate([d])
+            try:
+                (r,) = ev.evaluate([d])
+            except BudgetSpent:
+                spent = True
+                break
             if r.status == "feasible":
                 hi = mid
             else:
@@ -73,14 +78,17 @@ def _bisect(study: Study, ev: Evaluator) -> dict:
         fixed = {w.name: w.labels[c] for k, (w, c) in enumerate(zip(study.variables, rest,
                                                                        strict=True))
                  if k != mono}
+        done = lo >= hi  # finished (not cut short by the budget)
         answer = None
-        if lo < n:
+        if done and lo < n:
             answer = study.design(rest[:mono] + (order[lo],) + rest[mono + 1:]).key
-        searches.append({"fixed": fixed, "probes": probes,
-                         "answer": v.labels[order[lo]] if lo < n else None,
+        searches.append({"fixed": fixed, "probes": probes, "finished": done,
+                         "answer": v.labels[order[lo]] if done and lo < n else None,
                          "design": answer})
     out = {"method": "bisect", "variable": v.name, "searches": searches,
            "contradictions": _contradictions(study, ev, mono)}
+    if spent:
+        out["budget_spent"] = True
     if len(searches) == 1:  # one variable: its answer and probes at the top
         out.update(probes=searches[0]["probes"], answer=searches[0]["answer"])
     return out

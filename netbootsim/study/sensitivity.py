@@ -50,9 +50,12 @@ def morris(study: Study, ev: Evaluator) -> dict:
     y = np.array([r.values(sens["metric"])[0] for r in results], dtype=float)
     if not np.isfinite(y).all():
         missing = int((~np.isfinite(y)).sum())
+        why = ("too few servers got ready to reach that share of the fleet"
+               if sens["metric"].startswith("fleet_p") else "no server got ready")
         return {"metric": sens["metric"], "runs": len(y), "factors": [],
-                "error": f"{missing} of the {len(y)} runs have no {sens['metric']} "
-                         "(no server got ready): the ranking cannot be computed"}
+                "error": f"{missing} of the {len(y)} runs have no {sens['metric']} ({why}): "
+                         "the ranking cannot be computed; narrow the factors' ranges, or "
+                         "rank a metric every run has (ready_fraction, p99)"}
     si = analyze.analyze(problem, x, y, num_levels=sens["levels"], seed=study.seed,
                          print_to_console=False)
     rows = []

@@ -43,14 +43,14 @@ import fnmatch
 import itertools
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
 from ..errors import InputError, Problem
-from ..scenario.messages import error_problems
+from ..scenario.messages import error_problems, suggest
 from ..scenario.schema import Section
 from ..scenario.source import Origin, read_yaml
 from ..units import RATE_UNITS, SIZE_UNITS, TIME_UNITS, UnitError, parse_quantity
@@ -379,16 +379,35 @@ def _sets(mapping: dict[str, Any]) -> tuple[str, ...]:
     return tuple(f"{k}={json.dumps(v)}" for k, v in mapping.items())
 
 
+_STUDY_SHAPE = ("a study file is a mapping: scenario:, variables:, objective:, "
+                "constraints:, ... (scenarios/studies/*.yaml)")
+
+
 def load_study(path: str | Path) -> Study:
     """Read and check a study file and its base scenario.
 
     Raises:
         InputError: every problem, each ``FILE:LINE: field: message``.
     """
-    tree, origin = read_yaml(path)
+    if Path(path).is_dir():
+        raise InputError.single(str(path), 0, "", "is a directory, not a study file")
+    try:
+        tree, origin = read_yaml(path)
+    except InputError as e:  # the reader speaks of scenarios: this is a study file
+        raise InputError([replace(p, message=_STUDY_SHAPE if p.message.startswith("empty")
+                                  else p.message.replace("scenario", "study"))
+                          for p in e.problems]) from None
     if not isinstance(tree, dict):
-        raise InputError.single(str(path), 0, "", "a study file is a mapping (scenario:, "
-                                "variables:, objective:, constraints:, ...)")
+        raise InputError.single(str(path), 0, "", _STUDY_SHAPE)
+    if "scenario" not in tree and ("fleet" in tree or "topology" in tree):
+        raise InputError.single(str(path), 0, "", "this is a scenario, not a study file: a "
+                                "study names its scenario (scenario: FILE) and what to vary "
+                                "(scenarios/studies/*.yaml); run a scenario with netbootsim run")
+    variables = tree.get("variables")
+    for var in variables.values() if isinstance(variables, dict) else ():
+        if isinstance(var, dict) and isinstance(var.get("options"), dict):
+            # options named by numbers (1: {...}) are named by their text
+            var["options"] = {str(k): v for k, v in var["options"].items()}
     try:
         raw = _StudyFile.model_validate(tree)
     except ValidationError as e:
@@ -459,12 +478,16 @@ def _model_at(path: tuple) -> type | None:
 
 
 def _problem(origin: Origin, path: tuple, message: str) -> Problem:
-    """A schema problem; an unknown field's names what the study file allows there."""
-    if message.startswith("unknown field") and message.endswith("expected one of: "):
+    """A schema problem; an unknown field's names what the study file allows there.
+
+    (The scenario's messages name the scenario's own fields, from its schema.)
+    """
+    if message.startswith("unknown field"):
         model = _model_at(path)
         if model is not None:
             names = [f.alias or n for n, f in model.model_fields.items()]
-            message += ", ".join(names)
+            message = (f"unknown field {path[-1]!r}{suggest(str(path[-1]), names)}; "
+                       f"expected one of: {', '.join(names)}")
     return origin.problem(path, message)
 
 
@@ -479,7 +502,14 @@ def _scenario_variants(scenario: Path, origin: Origin, problems: list[Problem],
     if not scenario.is_file():
         problems.append(origin.problem(("scenario",), f"{scenario}: no such file"))
         return {}, []
-    sc = load_scenario(scenario, overrides=base)
+    try:
+        sc = load_scenario(scenario, overrides=base)
+    except InputError as e:
+        if not any(p.file.startswith("--set ") for p in e.problems):
+            raise  # the scenario's own problems, at its own lines
+        where, line = origin.locate(("set",))
+        raise InputError([Problem(where, line, "set", f"makes the scenario invalid: {p}")
+                          for p in e.problems][:20]) from None
     return dict(sc.variants), [g.name for g in sc.fleet]
 
 
@@ -507,7 +537,7 @@ def _variable(name: str, v: _Variable, origin: Origin, variants: dict[str, dict[
         if not values:
             problems.append(origin.problem((*at, "values"), "empty: give at least one value"))
             return bad
-        labels = tuple(str(x) for x in values)
+        labels = tuple(json.dumps(x) if isinstance(x, bool) else str(x) for x in values)
         sets = tuple((f"{v.field}={json.dumps(x)}",) for x in values)
         q = [quantity(x) for x in values]
         if all(x is not None for x in q) and len({u for _, u in q}) == 1:
@@ -576,7 +606,12 @@ def _range(v: _Variable, at: tuple, origin: Origin, problems: list[Problem]):
         problems.append(origin.problem((*at, "range"), f"empty range: from {r.from_} to "
                                        f"{r.to} by {r.step}"))
         return None
-    count = int(math.floor((hi - lo) / step * (1 + 1e-12))) + 1
+    span = (hi - lo) / step
+    if not math.isfinite(span) or span > 10_000:
+        problems.append(origin.problem((*at, "range"), "more than 10,000 values: at most "
+                                       "10,000"))
+        return None
+    count = int(math.floor(span * (1 + 1e-12))) + 1
     if count > 10_000:
         problems.append(origin.problem((*at, "range"), f"{count:,} values: at most 10,000"))
         return None
@@ -610,6 +645,10 @@ def _constraint(i: int, c: _Constraint, origin: Origin, problems: list[Problem],
         want = "a time (30min)" if c.metric in TIME_METRICS else "a number"
         problems.append(origin.problem((*at, sense), f"{raw!r}: {c.metric} is bounded by {want}"))
         return bad
+    if q[0] < 0:
+        problems.append(origin.problem((*at, sense), f"{raw!r}: a bound of {c.metric} is "
+                                       "not negative"))
+        return bad
     by = None
     if c.metric == "ready_fraction":
         qb = quantity(c.by) if c.by is not None else None
@@ -618,6 +657,10 @@ def _constraint(i: int, c: _Constraint, origin: Origin, problems: list[Problem],
                                            "(20min) from the first power-on"))
             return bad
         by = qb[0]
+        if by < 0:
+            problems.append(origin.problem((*at, "by"), f"{c.by!r}: a deadline after the "
+                                           "first power-on is not negative"))
+            return bad
         if not 0 <= q[0] <= 1:
             problems.append(origin.problem((*at, sense), "a fraction is within [0, 1]"))
             return bad

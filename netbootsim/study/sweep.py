@@ -44,7 +44,7 @@ import pandas as pd
 
 from ..errors import InputError, Problem
 from ..plan.intervals import t_interval
-from ..plan.outdir import OutputDir, atomic_write
+from ..plan.outdir import OutputDir, atomic_write, listed
 from ..plan.sweep import crossing
 from .evaluate import Evaluator, Result
 from .ledger import FINGERPRINT, LEDGER, Ledger, canonical, fingerprint
@@ -75,8 +75,7 @@ def _label(x: float | int | str) -> str:
 
 def _as_vary(problem: Problem, vary: str, grid: Sequence[str], value: str) -> Problem:
     """A problem of the override ``--set VARY=VALUE`` the sweep made, told as ``--vary``."""
-    if problem.file == f"--set {vary}={json.dumps(_value(value))}" or \
-            problem.file == f"--set {vary}={value}":
+    if problem.file == f"--set {vary}={value}":
         return replace(problem, file=f"--vary {vary}={','.join(grid)}",
                        message=f"value {value!r}: {problem.message}")
     return problem
@@ -115,39 +114,49 @@ def sweep(scenario: str, vary: str, grid: Sequence[str], out: str | Path, *,
         for w in sc.warnings if say is not None and v == grid[0] else ():
             say(str(w))
     study = _study(scenario, overrides, replications)
-    stamp = fingerprint(study.scenario, study.base) + f" deadline={deadline!r}"
+    stamp = fingerprint(study.scenario, study.base) + \
+        f" deadline={deadline!r} replications={replications} keep={keep_runs}"
     numeric = all(isinstance(_value(v), int | float) for v in grid)
-    with OutputDir(out, "sweep", force=force) as od:
-        od.open_in_place()
-        old = _stamp(out)
-        od.mark([LEDGER, FINGERPRINT, *grid])
-        ledger = Ledger(out)
-        if old == stamp:
-            ledger.load()
-        else:  # another scenario, code or deadline: its runs are not this sweep's
-            (out / LEDGER).unlink(missing_ok=True)
-        atomic_write(out / FINGERPRINT, json.dumps({"sweep": vary, "fingerprint": stamp},
-                                                   indent=1) + "\n")
-        pool = make_pool(jobs, dask)
-        only = None if keep_runs else frozenset({"summary.json"})
-        try:
-            ev = _SweepEvaluator(study, ledger, pool, out, vary, only, deadline)
-            points = [_point(vary, v, i) for i, v in enumerate(grid)]
-            ev.evaluate(points, reps=replications)
-            refined: list[str] = []
-            if numeric:
-                refined = _refine(ev, od, vary, points, deadline, replications, refine, grid)
-        finally:
-            pool.close()
-            ledger.close()
-        ledger.rewrite(ev.order)
-        results = sorted((r for r in ev.results.values()),
-                         key=lambda r: (_value(r.design.key) if numeric else 0,
-                                        r.design.index))
-        _write_results(out, vary, results, deadline, deadline_text or f"{deadline:g} s",
-                       numeric, refined)
-        od.mark([LEDGER, FINGERPRINT, *(r.design.key for r in results),
-                 "sweep.csv", "summary.json", "sweep.md"])
+    pool = make_pool(jobs, dask)  # a pool that cannot start writes nothing
+    try:
+        with OutputDir(out, "sweep", force=force) as od:
+            od.open_in_place()
+            mine = listed(out)
+            theirs = [n for n in (LEDGER, FINGERPRINT) if (out / n).exists() and n not in mine]
+            if theirs:
+                raise InputError.single("command line", 0, "--out",
+                                        f"{out}: holds {theirs[0]!r}, which netbootsim did "
+                                        "not write, where a sweep writes its own")
+            old = _stamp(out)
+            od.mark([LEDGER, FINGERPRINT, *grid])
+            ledger = Ledger(out)
+            if old == stamp:
+                ledger.load()
+            else:  # another scenario, code, deadline or count: not this sweep's runs
+                (out / LEDGER).unlink(missing_ok=True)
+            atomic_write(out / FINGERPRINT, json.dumps({"sweep": vary, "fingerprint": stamp},
+                                                       indent=1) + "\n")
+            only = None if keep_runs else frozenset({"summary.json"})
+            try:
+                ev = _SweepEvaluator(study, ledger, pool, out, vary, only, deadline)
+                points = [_point(vary, v, i) for i, v in enumerate(grid)]
+                ev.evaluate(points, reps=replications)
+                refined: list[str] = []
+                if numeric:
+                    refined = _refine(ev, od, vary, points, deadline, replications, refine,
+                                      grid)
+            finally:
+                ledger.close()
+            ledger.rewrite(ev.ledger_order())
+            results = sorted((r for r in ev.results.values()),
+                             key=lambda r: (_value(r.design.key) if numeric else 0,
+                                            r.design.index))
+            od.mark([LEDGER, FINGERPRINT, *(r.design.key for r in results),
+                     "sweep.csv", "summary.json", "sweep.md"])
+            _write_results(out, vary, results, deadline, deadline_text or f"{deadline:g} s",
+                           numeric, refined)
+    finally:
+        pool.close()
     return out / "sweep.md"
 
 
@@ -159,7 +168,8 @@ def _stamp(out: Path) -> str | None:
 
 
 def _point(vary: str, value: str, index: int) -> Design:
-    return Design(index, (), (value,), (f"{vary}={json.dumps(_value(value))}",), value)
+    """The point ``value`` of the field: set by the value's text, as ``--set`` does."""
+    return Design(index, (), (value,), (f"{vary}={value}",), value)
 
 
 class _SweepEvaluator(Evaluator):

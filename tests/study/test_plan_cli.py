@@ -296,3 +296,98 @@ def test_group_pattern_matching_nothing_is_refused(tmp_path, capsys):
     assert main(["plan", str(f), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert ":2: constraints[0].group: 'kiosk*' matches no fleet group" in err
+
+
+# -- review findings (2026-12-06), each once a defect -----------------------------------
+
+
+def test_a_fleet_percentile_never_reached_renders(tmp_path):
+    # stock dnsmasq's ping check (ping: true) leaves most of quickstart's 10 servers
+    # without DHCP: fleet_p99 is never reached (inf) in that design; the page still renders
+    f = _write(tmp_path, """\
+        set: {"topology.servers": 10, "fleet[0].count": 10}
+        variables:
+          ping: {field: services.dhcp1.ping, values: [false, true]}
+        constraints: [{metric: fleet_p99, max: 30s}]
+        """)
+    out = tmp_path / "o"
+    assert main(["plan", str(f), "--out", str(out), "--jobs", "1", "--no-progress"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["feasible"] == ["ping=false"]
+    assert "| never |" in (out / "study.md").read_text()
+
+
+def test_bisection_cut_short_by_the_budget(tmp_path):
+    f = _write(tmp_path, SMALL + textwrap.dedent("""
+        variables:
+          link:
+            field: "topology.hosts[0].link.bandwidth"
+            range: {from: 1Gbps, to: 10Gbps, step: 1Gbps}
+            monotone: decreasing
+        constraints: [{metric: p99, max: 12s}]
+        budget: {runs: 5}
+        """))
+    out = tmp_path / "o"
+    assert main(["plan", str(f), "--out", str(out), "--jobs", "1", "--no-progress"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["budget_spent"] and s["runs"] == 5 and s["recommended"] is None
+    assert s["search"]["searches"][0]["finished"] is False
+
+
+def test_sweep_of_a_yes_no_field(tmp_path):
+    out = tmp_path / "sw"
+    assert main(["sweep", str(QUICK), "--set", "topology.servers=10", "--set",
+                 "fleet[0].count=10", "--vary", "services.dhcp1.ping=false,true",
+                 "--out", str(out), "--jobs", "1"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["values"] == ["false", "true"] and s["not_ready_fraction"][0] == 0.0
+
+
+def test_a_pool_that_cannot_start_writes_nothing(tmp_path, capsys):
+    f = _write(tmp_path, GRID)
+    out = tmp_path / "o"
+    assert main(["plan", str(f), "--out", str(out), "--dask", "tcp://127.0.0.1:1",
+                 "--no-progress"]) == 2
+    assert "--dask" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_renamed_variable_relabels_the_runs_it_reuses(tmp_path):
+    # the same designs under another variable name reuse their runs (same overrides),
+    # and every table names them as the study file now does
+    f = _write(tmp_path, GRID)
+    out, fresh = tmp_path / "o", tmp_path / "fresh"
+    assert main(["plan", str(f), "--out", str(out), "--jobs", "1", "--no-progress"]) == 0
+    f.write_text(f.read_text().replace("  link:", "  uplink:"))
+    assert main(["plan", str(f), "--out", str(out), "--jobs", "1", "--no-progress"]) == 0
+    assert main(["plan", str(f), "--out", str(fresh), "--jobs", "1", "--no-progress"]) == 0
+    assert _files(out) == _files(fresh)
+    assert "uplink=2Gbps" in (out / "runs.csv").read_text()
+
+
+def test_ledger_without_its_last_newline(tmp_path):
+    from netbootsim.study.ledger import Ledger
+
+    led = Ledger(tmp_path)
+    rows = [{"overrides": [f"a={i}"], "replication": 0, "metrics": {"p99": 1.0}}
+            for i in range(3)]
+    for r in rows[:2]:
+        led.add(r)
+    led.close()
+    (tmp_path / "runs.jsonl").write_bytes((tmp_path / "runs.jsonl").read_bytes()[:-1])
+    again = Ledger(tmp_path)
+    assert again.load() == 2
+    again.add(rows[2])
+    again.close()
+    assert Ledger(tmp_path).load() == 3
+
+
+def test_force_keeps_a_users_file_of_an_output_name(tmp_path, capsys):
+    f = _write(tmp_path, GRID)
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / "sensitivity.png").write_text("my picture")
+    assert main(["plan", str(f), "--out", str(out), "--force", "--no-progress"]) == 2
+    assert "'sensitivity.png', which netbootsim did not write" in capsys.readouterr().err
+    assert (out / "sensitivity.png").read_text() == "my picture"
