@@ -156,20 +156,29 @@ class LocalPool:
     def results(self, tasks: Sequence[Task]) -> Iterator[tuple[int, dict]]:
         """``(index in tasks, metrics)`` as each run finishes, in any order."""
         futures = {self._pool.submit(run_one, t): i for i, t in enumerate(tasks)}
+        self._busy = True
         try:
             for f in futures_completed(futures):
                 yield futures[f], f.result()
+            self._busy = False
         finally:
             for f in futures:
                 f.cancel()
 
+    _busy = False
+
     def close(self) -> None:
-        """Stop the workers (a run under way is abandoned: it was not recorded)."""
-        procs = list((getattr(self._pool, "_processes", None) or {}).values())
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        for proc in procs:
-            if proc.is_alive():
-                proc.terminate()
+        """Stop the workers.
+
+        When runs are under way (the study stops on an error or Ctrl-C) they are
+        abandoned (not recorded) and their workers terminated first; either way the pool
+        is then shut down and joined, so nothing of it outlives the study.
+        """
+        if self._busy:
+            for proc in list((getattr(self._pool, "_processes", None) or {}).values()):
+                if proc.is_alive():
+                    proc.terminate()
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 class DaskPool:
