@@ -75,7 +75,7 @@ def pareto_png(summary: dict, designs: list[dict]) -> bytes | None:
             if c["key"] == axis and c["sense"] == "max":
                 ax.axvline(c["limit"] / scale, color="#c03030", ls="--", lw=0.8,
                            label=f"SLO: {c['text']}")
-        ax.set_xlabel(f"{_axis_name(axis)}, {unit} (mean over replications; bars: "
+        ax.set_xlabel(f"{_axis_name(axis)}, {unit}\n(mean over replications; bars: "
                       f"{summary['confidence']:.0%} one-sided bounds, each)")
         ax.set_ylabel("cost (mean)")
         ax.legend(loc="best")
