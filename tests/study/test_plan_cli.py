@@ -393,3 +393,17 @@ def test_force_keeps_a_users_file_of_an_output_name(tmp_path, capsys):
     assert main(["plan", str(f), "--out", str(out), "--force", "--no-progress"]) == 2
     assert "'sensitivity.png', which netbootsim did not write" in capsys.readouterr().err
     assert (out / "sensitivity.png").read_text() == "my picture"
+
+
+@pytest.mark.slow
+def test_shipped_study_reproduces_its_committed_results(tmp_path):
+    # the golden run of a shipped study: the same command gives the committed directory
+    # byte for byte (its study.json fingerprint included: the same code and scenario)
+    out = tmp_path / "edge-or-central"
+    assert main(["plan", str(ROOT / "scenarios" / "studies" / "edge-or-central.yaml"),
+                 "--out", str(out), "--jobs", "2", "--no-progress"]) == 0
+    committed = ROOT / "results" / "studies" / "edge-or-central"
+    names = sorted(p.name for p in committed.iterdir())
+    assert sorted(p.name for p in out.iterdir()) == names
+    for n in names:
+        assert (out / n).read_bytes() == (committed / n).read_bytes(), n
