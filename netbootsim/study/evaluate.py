@@ -127,6 +127,12 @@ class Evaluator:
                 raise BudgetSpent
             cut = len(wave) > room
             self._run_wave(wave[:room], charge=reps is None)
+            if reps is None:  # the wave's verdicts now, for the progress shown
+                for r in todo:
+                    if len(r.runs) >= self.study.min_reps:
+                        self.needs(r)
+            if self.progress is not None:
+                self.progress(self)
             if cut:
                 self.exhausted = True
                 raise BudgetSpent
