@@ -116,8 +116,8 @@ def _fmt(x, unit: str = "") -> str:
     return f"{x:,}"
 
 
-def _unit(metric: str, times: tuple[str, ...] = ()) -> str:
-    return "s" if metric in times or metric.startswith("fleet_p") or \
+def _unit(metric: str) -> str:
+    return "s" if metric.startswith("fleet_p") or \
         metric in ("makespan", "p50", "p95", "p99", "mean") else ""
 
 

@@ -14,7 +14,6 @@ counted against the budget exactly as when they were first run.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -75,11 +74,9 @@ class Evaluator:
         self.results: dict[int, Result] = {}
         self.spent = 0  # runs charged to the budget (recorded earlier ones included)
         self.free = 0  # runs not charged (sensitivity)
-        self.reused = 0  # of which taken from the ledger
         self.horizon = 0  # runs charged once the wave under way is done
         #: every (design, replication) used, in wave order (a Morris point may recur)
         self.order: list[tuple[Design, int]] = []
-        self.walls: list[float] = []
         self.exhausted = False
         self.deadlines = tuple(sorted({c.by for c in study.constraints if c.by is not None}))
         self.groups = tuple(sorted({c.group for c in study.constraints if c.group}))
@@ -169,7 +166,6 @@ class Evaluator:
                                        for d in self.deadlines) and \
                     all(m in row["metrics"] for m in self.needed):
                 got[i] = row["metrics"]
-                self.reused += 1
             else:
                 fresh.append(i)
         self.horizon = self.done + len(wave)
@@ -178,7 +174,6 @@ class Evaluator:
         else:
             self.free += len(got)
         tasks = [self._task(wave[i][0].design, wave[i][1]) for i in fresh]
-        t0 = time.perf_counter()
         for j, metrics in self.pool.results(tasks):
             i = fresh[j]
             r, k = wave[i]
@@ -194,9 +189,6 @@ class Evaluator:
                 self.spent += 1
             else:
                 self.free += 1
-            now = time.perf_counter()
-            self.walls.append(now - t0)
-            t0 = now
             if self.progress is not None:
                 self.progress(self)
         for i, j in same.items():

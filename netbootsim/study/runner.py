@@ -27,7 +27,7 @@ import fnmatch
 import math
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import as_completed as futures_completed
 from dataclasses import dataclass
@@ -236,15 +236,3 @@ def make_pool(jobs: int | None, dask: str | None):
     if jobs <= 1:
         return InProcess()
     return LocalPool(jobs)
-
-
-def chunks(items: Iterable, size: int) -> Iterator[list]:
-    """``items`` in lists of ``size`` (the last shorter)."""
-    batch: list = []
-    for x in items:
-        batch.append(x)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
