@@ -180,6 +180,8 @@ class FlowEngine(BaseEngine):
         self._vector_from = vector_from
         self._classes: dict[tuple, _Class] = {}
         self._groups: dict[tuple, _Group] = {}
+        #: the bottleneck groups (key ``("r", resource)``) by resource, in ``_groups``' order
+        self._rgroups: dict[Resource, _Group] = {}
         self._res_index: dict[Resource, int] = {}
         self._res_list: list[Resource | None] = [None]  # index 0: dummy, infinite capacity
         self._slots: list[_Class | None] = []
@@ -225,8 +227,7 @@ class FlowEngine(BaseEngine):
         Returns ``(resource, fair share per flow, flows limited there)`` for each, by
         name.
         """
-        out = [(g.key[1], g.rate, g.n) for g in self._groups.values()
-               if g.key[0] == "r" and g.n]
+        out = [(r, g.rate, g.n) for r, g in self._rgroups.items() if g.n]
         return sorted(out, key=lambda x: x[0].name)
 
     def flow_rates(self) -> list[tuple[Flow, float]]:
@@ -680,6 +681,8 @@ class FlowEngine(BaseEngine):
         grp = self._groups.get(key)
         if grp is None:
             grp = self._groups[key] = _Group(key, rate, now)
+            if key[0] == "r":
+                self._rgroups[key[1]] = grp
         return grp
 
     def _join_group(self, flow: Flow, grp: _Group, now: float) -> None:
@@ -847,6 +850,8 @@ class FlowEngine(BaseEngine):
             for grp in self._empty_groups:
                 if self._groups.get(grp.key) is grp:
                     del self._groups[grp.key]
+                    if grp.key[0] == "r":
+                        del self._rgroups[grp.key[1]]
             self._empty_groups.clear()
         while True:
             n = len(self._classes)
@@ -918,10 +923,7 @@ class FlowEngine(BaseEngine):
             held = [self._slots[int(slots[i])]
                     for i in np.flatnonzero((lim_idx >= 0) & ~self._slot_free[slots])]
         # re-rate the bottleneck groups (bound groups never change rate)
-        for key, grp in list(self._groups.items()):
-            if key[0] != "r":
-                continue
-            r = key[1]
+        for r, grp in list(self._rgroups.items()):
             new = levels.get(r) if levels is not None else _level(level_of, self._res_index, r)
             if new is not None and new != grp.rate:
                 grp.sync(now)
@@ -1011,24 +1013,37 @@ class FlowEngine(BaseEngine):
             comp = {r: None for c in classes for r in c.resources}
             comp.update(recapped)
             return classes, comp
-        minb = self._slot_minb
-        comp: dict[Resource, None] = dict(recapped)
+        minb = self._slot_minb.item
+        comp: dict[Resource, None] = recapped
         take = [False] * len(classes)
+        known = 0
+        get = listed.get
         for k, cls in enumerate(classes):
-            was = listed.get(cls)
-            if was is None or was != (len(cls.members), cls.bound, minb[cls.slot]):
-                take[k] = True
-                comp.update(dict.fromkeys(cls.resources))
-        for cls in listed:
-            if self._classes.get(cls.key) is not cls:  # gone: its resources have room now
-                comp.update(dict.fromkeys(cls.resources))
-        grown = True
-        while grown and comp:
+            was = get(cls)
+            if was is not None:
+                known += 1
+                if was[0] == len(cls.members) and was[1] == cls.bound \
+                        and was[2] == minb(cls.slot):
+                    continue
+            take[k] = True
+            for r in cls.resources:
+                comp[r] = None
+        if known != len(listed):
+            for cls in listed:
+                if self._classes.get(cls.key) is not cls:  # gone: its resources have room
+                    for r in cls.resources:
+                        comp[r] = None
+        grown = bool(comp)
+        while grown:
             grown = False
             for k, cls in enumerate(classes):
-                if not take[k] and any(r in comp for r in cls.resources):
-                    take[k] = grown = True
-                    comp.update(dict.fromkeys(cls.resources))
+                if not take[k]:
+                    for r in cls.resources:
+                        if r in comp:
+                            take[k] = grown = True
+                            for r2 in cls.resources:
+                                comp[r2] = None
+                            break
         return [cls for k, cls in enumerate(classes) if take[k]], comp
 
     def _listed_now(self, solved: list[_Class]) -> None:
@@ -1039,10 +1054,10 @@ class FlowEngine(BaseEngine):
         else:
             for cls in [c for c in listed if self._classes.get(c.key) is not c]:
                 del listed[cls]
-        minb = self._slot_minb
+        minb = self._slot_minb.item
         for cls in solved:
             if self._classes.get(cls.key) is cls:
-                listed[cls] = (len(cls.members), cls.bound, minb[cls.slot])
+                listed[cls] = (len(cls.members), cls.bound, minb(cls.slot))
 
     def _seen_now(self) -> None:
         """Record the inputs of the vector solve just made (:meth:`_touched`)."""
