@@ -58,7 +58,7 @@ def registry() -> list[tuple[str, str, str, str]]:
         ("protocol", "https (TLS 1.2)", f"{TLS_HANDSHAKE_RTTS} round trips per new connection "
          "(lab, iPXE 2.0) + the profile's tls_client_time (the client's crypto: "
          f"{TLS_CLIENT_TIME:g} s, uncalibrated, on real hardware; 76.42 ms in "
-         "ipxe-current-bios and 88.77 ms in ipxe-current-efi, QEMU TCG's; "
+         "ipxe-current-bios and 81.10 ms in ipxe-current-efi, QEMU TCG's; "
          "docs/calibration.md)",
          "iPXE net/tls.c, config/crypto.h: TLS 1.1-1.2 [ipxe-src]"),
         ("client", "san boot", "sanboot's reads: the boot loader's, one at a time (33.6 MB "
