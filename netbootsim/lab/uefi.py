@@ -272,11 +272,10 @@ def _transport_lines(rs: list[dict]) -> list[str]:
     lines += ["", f"HTTPS is held here by the emulated client's AES-GCM, {_s(https, 1)} MB/s "
               "for the initrd at every RTT (the BIOS build's 8-9 MB/s in lab/traces2), not "
               "by the round trips, so it costs HTTP's time several times over at RTT 0 "
-              "and about twice at 20 ms. The simulator charges HTTPS its handshake only: a "
-              "profile has no bulk TLS rate (its `http_client_rate` holds both "
-              "transports), so the emulated client's HTTPS fetches are not checked "
-              "against these runs, and real hardware's AES rate in iPXE is not measured "
-              "here."]
+              "and about twice at 20 ms. The simulator takes it as the profile's "
+              "`tls_client_rate`, fitted on the RTT ~0 runs and held out on the others "
+              "(section *HTTPS's bulk rate under QEMU*); real hardware's AES rate in iPXE "
+              "is not measured here."]
     return lines
 
 

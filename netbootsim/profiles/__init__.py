@@ -51,10 +51,11 @@ _FIXED = ("tftp_blksize", "tftp_windowsize", "tftp_rollover", "retry_min", "retr
           "tcp_rwnd", "https", "http_watchdog", "ipv6", "dhcp_discover_end",
           "dhcp_offer_wait", "dhcp_offer_at_once", "firmware", "build", "platform")
 _MEASURED = ("tftp_client_block_delay", "tcp_client_delay", "http_client_rate",
-             "http_request_overhead", "tls_client_time", "imgverify_time", "imgverify_rate",
+             "http_request_overhead", "tls_client_time", "tls_client_rate", "imgverify_time",
+             "imgverify_rate",
              "san_read_time", "san_read_rate", "post", "rom_start", "chain_start")
 #: Measured values that are rates (bytes/s; ``null`` in a file: no limit).
-_RATES = ("http_client_rate", "imgverify_rate", "san_read_rate")
+_RATES = ("http_client_rate", "tls_client_rate", "imgverify_rate", "san_read_rate")
 #: Every value of a profile file, in file order.
 VALUES = _FIXED + _MEASURED
 #: What a value rests on: this project's lab, a cited document, or an assumption.
@@ -136,6 +137,9 @@ class Profile:
             exchange, certificate checks and record crypto), beyond the handshake's
             round trips (:func:`~netbootsim.fleet.spec.tls_handshake_time`); only a
             profile with ``https`` uses it.
+        tls_client_rate: the most the client takes in over HTTPS, its bulk cipher's rate
+            (bytes/s on the wire, as ``http_client_rate``, which also holds; ``inf``: no
+            limit of its own); only a profile with ``https`` uses it.
         imgverify_time: ``imgverify``'s time beyond hashing the image: the signature's
             RSA check and the certificate chain (seconds).
         imgverify_rate: the rate ``imgverify`` hashes the image at (bytes/s; ``inf``:
@@ -184,6 +188,7 @@ class Profile:
     http_client_rate: float | Dist = math.inf
     http_request_overhead: float | Dist = 0.0
     tls_client_time: float | Dist = 0.0
+    tls_client_rate: float | Dist = math.inf
     imgverify_time: float | Dist = 0.0
     imgverify_rate: float | Dist = math.inf
     san_read_time: float | Dist = 0.0
@@ -476,6 +481,7 @@ def load_profile(path: Path) -> Profile:
         http_client_rate=m["http_client_rate"],
         http_request_overhead=m["http_request_overhead"],
         tls_client_time=m["tls_client_time"],
+        tls_client_rate=m["tls_client_rate"],
         imgverify_time=m["imgverify_time"],
         imgverify_rate=m["imgverify_rate"],
         san_read_time=m["san_read_time"],
@@ -494,7 +500,7 @@ def load_profile(path: Path) -> Profile:
 def _applies(name: str, fixed: dict[str, Any]) -> bool:
     """Whether the measured value ``name`` is used by a firmware with these fixed values."""
     ipxe = fixed["firmware"] == "ipxe"
-    if name == "tls_client_time":
+    if name in ("tls_client_time", "tls_client_rate"):
         return bool(fixed["https"])
     if name == "chain_start":
         return ipxe

@@ -163,3 +163,31 @@ def test_the_clients_own_tls_time_lengthens_each_new_connection():
     fitted = get_profile("ipxe-current-bios")
     assert fitted.tls_client_time == pytest.approx(0.07642) and fitted.https
     assert not get_profile("ipxe-2019-qemu").https and get_profile("ipxe-2019-qemu").calibrated
+
+
+def test_the_clients_bulk_tls_rate_caps_an_https_fetch_and_not_an_http_one():
+    # tls_client_rate tuned to 8 MB/s (the lab's emulated AES-GCM: 7.7-8.7 MB/s): the
+    # initrd's fetch (32 MiB, the pooled connection, a 25 Gb/s path with a 4 us round
+    # trip) takes its wire bytes at 8 MB/s: 32 MiB + 250 B of headers, in segments of
+    # the profile's MSS, each with its frame overhead, over 8e6 B/s -> ~4.3 s (against
+    # ~11 ms without). The same tune leaves a plain HTTP fetch alone.
+    from netbootsim.profiles import get_profile
+    from netbootsim.protocols.wire import tcp_wire_bytes
+
+    sc = tls_scenario()
+    sc["fleet"][0]["tune"] = {"tls_client_rate": "8MB/s"}
+    got = fetches(simulate_scenario(sc))
+    mss = get_profile("ipxe-current").tcp.mss
+    wire = tcp_wire_bytes(32 * 2**20 + 250, mss)
+    assert got["fetch:initrd"] == pytest.approx(wire / 8e6, rel=2e-3)
+    base = fetches(simulate_scenario(tls_scenario()))
+    assert base["fetch:initrd"] < 0.05
+    plain = scenario(servers=1)
+    plain["fleet"][0]["script"] = SCRIPT.format(h="http1").replace("https://", "http://")
+    untouched = fetches(simulate_scenario(plain))
+    plain["fleet"][0]["tune"] = {"tls_client_rate": "8MB/s"}
+    assert fetches(simulate_scenario(plain)) == untouched
+    # the lab-fitted builds carry it, a real machine's has none (no limit)
+    assert get_profile("ipxe-current-bios").tls_client_rate == pytest.approx(8.687e6)
+    assert get_profile("ipxe-current-efi").tls_client_rate == pytest.approx(7.706e6)
+    assert get_profile("ipxe-current").tls_client_rate == float("inf")
