@@ -47,8 +47,13 @@ that round. The congestion control of the sender (the mirror's ``tcp_cc``) react
 A loss while the receiver's window is full (BBR's usual state here, and a sender
 just out of slow start) stalls the next round to the resends: iPXE's window advances
 only on in-order data, so nothing new may be sent past the hole until it is filled.
-Slow start doubles the window a round up to the first round with a loss (HyStart's
-delay-based exit is not modelled: nothing here queues). The last segment lost alone is
+A warm (kept-alive) connection under loss starts at about the Mathis window,
+``C / sqrt(p)`` segments: it carried a receive window of data under the same loss before,
+and Linux keeps a connection's window across requests (only an idle gap longer than the
+RTO restarts it, ``tcp_slow_start_after_idle`` in ip-sysctl.rst [linux]; in lab/traces6 the
+kernel-to-initrd gap was 3-10 ms). Slow start doubles the window a round up to the first
+round with a loss (HyStart's delay-based exit is not modelled: nothing here queues). The
+last segment lost alone is
 found by Linux's tail-loss probe, ``2 SRTT`` plus ``TCP_RTO_MIN`` (200 ms) when it is
 the only segment in flight (RFC 8985 [rfc8985] §7.2; Linux ``tcp_schedule_loss_probe``):
 the lab saw exactly this gap, 212 ms at an RTT of 5.4 ms. Checked against the lab's
@@ -236,6 +241,10 @@ def tcp_loss_rounds(wire_bytes: float, params: TcpParams, rtt: float, line_rate:
     rwnd = max(1.0, params.rwnd / params.mss)
     cap = min(rwnd, per_round)  # most a round carries
     w = cap if warm else float(params.init_cwnd)
+    if warm and loss > 0 and cc != "bbr":
+        # a kept-alive connection carried a window's worth under the same loss before:
+        # its window is where that loss left it, about the Mathis window, not open
+        w = min(cap, max(2.0, steady_bound(params, rtt, loss, cc) * rtt / seg))
     ssthresh = w if warm else math.inf
     w_max, epoch, w_est = w, 0.0, w  # CUBIC's state since its last cut
     t = chunk_t = 0.0

@@ -40,17 +40,19 @@ def _lab_mean(sel):
 
 
 def test_the_drawn_law_holds_the_lab_mean_per_sender(table):
-    # The lab: 12 relay seeds per sender (seeds 1-3 run twice). What the law reached on
+    # The lab: 12 relay seeds per sender (seeds 1-3 run twice). What the law reaches on
     # these runs (docs/calibration.md, Loss as the lab sees it), law vs lab mean: CUBIC
-    # -15 % (8 MiB) and +14 % (2 MiB), Reno +0 % and +17 %, BBR -6 % and -9 %.
-    # Tolerance 20 % each (the issue's goal is 10 %: missed for CUBIC 8 MiB and both
-    # kernels; the lab means' own standard errors are 3-11 %).
+    # -1 % (8 MiB) and +14 % (2 MiB), Reno +9 % and +17 %, BBR -6 % and -9 %. The 8 MiB
+    # initrd (a warm kept-alive connection, its window where the kernel's loss left it)
+    # within the issue's 10 % for every sender; the 2 MiB kernel (a new connection, its
+    # time set by where the first loss falls) within 20 %, missed at 10 % for CUBIC and
+    # Reno (the lab means' own standard errors are 11 % and 7 % there).
     for cc in ("cubic", "reno", "bbr"):
-        for phase in ("fetch:initrd", "fetch:kernel"):
+        for phase, tol in (("fetch:initrd", 0.10), ("fetch:kernel", 0.20)):
             sel = [r for r in table if r["cc"] == cc and r["phase"] == phase]
             assert len(sel) == 15 and len({r["seed"] for r in sel}) == 12
             law = statistics.mean(r["drawn_mean_s"] for r in sel)
-            assert law == pytest.approx(_lab_mean(sel), rel=0.20), (cc, phase)
+            assert law == pytest.approx(_lab_mean(sel), rel=tol), (cc, phase)
     # BBR keeps going through loss: several times faster than CUBIC, lab and law alike
     lab = {cc: _lab_mean([r for r in table if r["cc"] == cc and r["phase"] == "fetch:initrd"])
            for cc in ("cubic", "bbr")}

@@ -135,3 +135,24 @@ def test_the_expected_value_steady_bound_per_sender_by_hand():
     assert steady_bound(p, 1.0, 0.0, "bbr") == pytest.approx(4000 * phi)
     _, changes = tcp_restart_schedule(p, 1.0, math.inf, 4000.0, 0.5, "bbr")
     assert changes[-1][1] == pytest.approx(4000 * phi / 1.9375)
+
+
+@pytest.mark.parametrize("cc", ["reno", "cubic"])
+def test_a_warm_connection_under_loss_starts_at_the_mathis_window_by_hand(cc):
+    # A kept-alive connection that carried a receive window under 1 % loss before: its
+    # window is where that loss left it, about the Mathis window C / sqrt(p) = sqrt(3/2)
+    # / 0.1 = 12.25 segments (steady_bound x RTT over a segment), not the receiver's 40.
+    # Draws: no loss in round 1, so it sends floor(12.25) = 12 segments in 1 s, then 2
+    # lost of the next round's (Reno: 13 sent after +1; CUBIC: 12.25 + alpha 0.53 ->
+    # floor 12, its cubic curve flat at first), which ends the first step at the cut.
+    p = TcpParams(mss=MSS, rwnd=40 * MSS)
+    r = tcp_loss_rounds(400 * SEG, p, 1.0, math.inf, 0.01, Draws([0, 2]), cc=cc, warm=True)
+    second = 13 if cc == "reno" else 12
+    assert r.bound == pytest.approx((12 + second - 2) * SEG / 2.0)
+    # without loss the warm window is the receiver's: 40 segments a round from the start
+    r0 = tcp_loss_rounds(400 * SEG, p, 1.0, math.inf, 0.0, Draws([]), cc=cc, warm=True)
+    assert r0.data_time == pytest.approx(10.0) and r0.bound == pytest.approx(40 * SEG)
+    # BBR does not cut on loss: its warm window stays open
+    rb = tcp_loss_rounds(400 * SEG, p, 1.0, math.inf, 0.01, Draws([0] * 20), cc="bbr",
+                         warm=True)
+    assert rb.bound == pytest.approx(40 * SEG)
