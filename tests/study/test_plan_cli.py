@@ -117,7 +117,7 @@ def test_kill_9_and_resume_is_byte_identical(tmp_path):
     assert main(["plan", str(f), "--out", str(ref), "--jobs", "1", "--no-progress"]) == 0
     out = tmp_path / "killed"
     rng = np.random.default_rng(7)
-    kills = 0
+    kills = mid = 0
     orphans: set[int] = set()
     for attempt in range(20):
         # the first attempt dies while starting (random time); each later one after a
@@ -129,6 +129,9 @@ def test_kill_9_and_resume_is_byte_identical(tmp_path):
         deadline = time.monotonic() + (float(rng.uniform(0.2, 1.0)) if attempt == 0 else 60)
         while p.poll() is None and time.monotonic() < deadline:
             if attempt and len(_ledger_keys(out)) >= before + gain:
+                # held at once (its workers may finish the run they are in, not report
+                # it), then killed a random moment later: no race with its last runs
+                os.kill(p.pid, signal.SIGSTOP)
                 time.sleep(extra)
                 break
             time.sleep(0.01)
@@ -139,15 +142,19 @@ def test_kill_9_and_resume_is_byte_identical(tmp_path):
         os.kill(p.pid, signal.SIGKILL)
         p.wait()
         kills += 1
+        mid += bool(before)  # killed with runs recorded before it started
         orphans.update(workers)
         keys = _ledger_keys(out)
         assert len(keys) == len(set(keys)), "a recorded run was done again"
-    assert kills >= 4, kills
     time.sleep(1.5)  # a pool worker whose parent died ends within 0.5 s
     assert not [w for w in orphans if os.path.exists(f"/proc/{w}")], "orphaned workers"
     assert _files(out) == _files(ref)
     assert len(_ledger_keys(out)) == 30  # 6 designs × 5, each once
     assert not [e for e in os.listdir(tmp_path) if e.endswith("netbootsim-tmp")]
+    # killed at least once while starting and twice in the middle of the study (on an
+    # idle machine 4-8 kills; on a loaded one a resumed attempt may finish its runs
+    # before this process, starved, gets to kill it: 2 kills in one CI run)
+    assert kills >= 3 and mid >= 2, (kills, mid)
 
 
 def test_pools_give_the_same_study(tmp_path):
