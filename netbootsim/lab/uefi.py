@@ -204,37 +204,39 @@ def _tls_lines(tls: list[dict]) -> list[str]:
     """
     if not tls:
         return []
+    from ..fleet.spec import TLS_HANDSHAKE_RTTS as trips
+
     rtt: dict[str, float] = {}
     for r in tls:
         rtt[r["cell"]] = min(rtt.get(r["cell"], math.inf), r["handshake"])
-    beyond = {id(r): r["tls_handshake"] - 4 * rtt[r["cell"]] for r in tls}
-    days = [("lab/traces8", [r for r in tls if r["cell"] == "ovmf-https"]),
+    beyond = {id(r): r["tls_handshake"] - trips * rtt[r["cell"]] for r in tls}
+    sessions = [("lab/traces8", [r for r in tls if r["cell"] == "ovmf-https"]),
             ("lab/traces9", [r for r in tls if r["cell"] != "ovmf-https"])]
-    days = [(name, rs) for name, rs in days if rs]
+    sessions = [(name, rs) for name, rs in sessions if rs]
 
     def mean(rs: list[dict]) -> float:
         return statistics.fmean(beyond[id(r)] for r in rs)
 
     def errors(rs: list[dict], client: float) -> list[float]:
-        return [(4 * rtt[r["cell"]] + client - r["tls_handshake"]) / r["tls_handshake"] * 100
+        return [(trips * rtt[r["cell"]] + client - r["tls_handshake"]) / r["tls_handshake"] * 100
                 for r in rs]
 
     parts = []
-    for name, rs in days:
+    for name, rs in sessions:
         rtts = sorted({f"{rtt[r['cell']] * 1e3:.2f}" for r in rs}, key=float)
         parts.append(f"{name}, {len(rs)} runs at RTT {', '.join(rtts)} ms: "
                      f"{_s([r['tls_handshake'] * 1e3 for r in rs], 1)} ms from ClientHello "
                      "to the first request (the client's key exchange "
                      f"{_s([r['tls_client_key_exchange'] * 1e3 for r in rs], 1)} ms, its "
                      f"chain validation {_s([r['tls_client_validate'] * 1e3 for r in rs], 1)}"
-                     f" ms), {mean(rs) * 1e3:.2f} ms beyond 4 round trips on average "
+                     f" ms), {mean(rs) * 1e3:.2f} ms beyond {trips} round trips on average "
                      f"({_s([beyond[id(r)] * 1e3 for r in rs], 1)} ms)")
-    every = [r for _, rs in days for r in rs]
+    every = [r for _, rs in sessions for r in rs]
     lines = ["", "The UEFI build's TLS handshake (`ipxe.efi` built trusting the lab CA, the "
              "files over HTTPS, a round trip being the least TCP handshake of the run's "
              "cell): " + "; ".join(parts) + "."]
-    if len(days) == 2:
-        (n1, d1), (n2, d2) = days
+    if len(sessions) == 2:
+        (n1, d1), (n2, d2) = sessions
         e12, e21 = errors(d2, mean(d1)), errors(d1, mean(d2))
         lines[-1] += (f" Each session held out of the other's fit: {n1}'s mean gives {n2}'s "
                       f"handshakes within {_s(e12, 1)} %, {n2}'s gives {n1}'s within "

@@ -1004,7 +1004,7 @@ class FlowEngine(BaseEngine):
         grown to whole components (classes linked by the keyed resources they share).
         The classes are taken in the order of ``_classes``, as a solve of all takes
         them. (A 10,000-server storm of five mirrors, each its own bottleneck, solved
-        5.8 classes an event taking all, 1.2 taking these.)
+        5.8 classes a solve taking all, 1.45 taking these.)
         """
         classes = list(self._classes.values())
         listed = self._listed
