@@ -210,6 +210,7 @@ class FlowEngine(BaseEngine):
         self.merged = 0
         self._done: list[Flow] = []  # found done by this wake-up, to end in start order
         self._done_groups: list[_Group] = []  # the groups they were found in
+        self._solving = False  # inside a solve (which may move flows between groups)
         self._flips: list[Resource] = []  # resources that may change sides, to look at
         self._unkeys: dict[Resource, None] = {}  # to leave the keys at the next solve
         self.rekeyed = 0  # solves repeated because an allowance turned a resource keyed
@@ -287,6 +288,8 @@ class FlowEngine(BaseEngine):
         return True
 
     def _remove(self, flow: Flow, now: float) -> None:
+        if flow._grp is not None and flow._seq == 0:
+            self._done.remove(flow)  # found done at this instant, cancelled before its end
         if flow._cls is not None:
             self._leave_class(flow, now)  # its group's clock gives the bytes left
         self._leave_resources(flow, now)
@@ -547,6 +550,22 @@ class FlowEngine(BaseEngine):
     def _rekey(self, flow: Flow, now: float) -> None:
         if flow._cls is None:
             return
+        grp = flow._grp
+        if grp is not None and not self._solving:
+            if flow._seq == 0:
+                return  # already found done at this instant (below): it ends at the wake-up
+            v = grp.sync(now)
+            if flow._finish <= v + grp.rate * _DONE_TOL_TIME + _DONE_TOL_REL * abs(v):
+                # done at this instant, but its group's wake-up (queued for now, ahead of
+                # the solve) has not ended it yet: it stays where it is and ends at that
+                # wake-up with the flows found done there, in start order, as the
+                # reference ends them; rekeyed into a new group it would end after them
+                flow._seq = 0  # (its entry in the group's heap is dead)
+                self._done.append(flow)
+                if grp not in self._done_groups:
+                    self._done_groups.append(grp)
+                self._arm(now)
+                return
         self._leave_class(flow, now)
         self._join_class(flow, now)
 
@@ -813,6 +832,13 @@ class FlowEngine(BaseEngine):
         self._empty_classes.clear()
 
     def _solve(self, now: float) -> None:
+        self._solving = True
+        try:
+            self._solve_all(now)
+        finally:
+            self._solving = False
+
+    def _solve_all(self, now: float) -> None:
         if self._unkeys:  # resources that can no longer fill: out of the keys now
             unkeys, self._unkeys = self._unkeys, {}
             load = self._load

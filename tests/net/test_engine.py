@@ -332,10 +332,6 @@ def test_flows_ending_together_end_in_the_reference_order(workload):
     assert _run_order(specs, resources, False) == _run_order(specs, resources, True)
 
 
-@pytest.mark.xfail(strict=True, reason="known defect, not fixed yet: a start that turns "
-                   "a port keyed rekeys a flow already done at that instant, which then "
-                   "ends after a flow of its old rate group (found by hypothesis above on "
-                   "2026-12-06; present before that day's engine changes)")
 def test_a_start_that_keys_a_port_does_not_reorder_flows_done_at_that_instant():
     # a: 100 B/s and b: 100 B/s. Flows 0 (b) and 2 (a), 100 B each, start at t = 0, each
     # alone on its link: both at 100 B/s, one rate group, both done at t = 1 s. Flow 1
