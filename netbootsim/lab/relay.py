@@ -357,6 +357,17 @@ def _raise_stop(signum, frame):
     raise _Stop
 
 
+def direction_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """The loss generators of directions ``a -> b`` and ``b -> a`` for ``--seed seed``.
+
+    Each draws one uniform per frame offered, in arrival order (:class:`DelayLine`), so
+    the frames a run lost can be told again from its seed alone
+    (:mod:`netbootsim.lab.lossround` gives the TCP law the same losses).
+    """
+    ab, ba = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    return ab, ba
+
+
 def run(spec: RelaySpec, announce=None) -> dict:
     """Relay frames between ``spec.a`` and ``spec.b`` until SIGTERM or SIGINT.
 
@@ -369,7 +380,7 @@ def run(spec: RelaySpec, announce=None) -> dict:
     """
     offloads = {} if spec.keep_offloads else disable_offloads([spec.a, spec.b])
     scheduler = go_realtime()
-    rng_ab, rng_ba = (np.random.default_rng(s) for s in np.random.SeedSequence(spec.seed).spawn(2))
+    rng_ab, rng_ba = direction_rngs(spec.seed)
     lines = {"ab": DelayLine(spec.delay_ab, spec.loss_ab, rng_ab, VNET_HDR_LEN),
              "ba": DelayLine(spec.delay_ba, spec.loss_ba, rng_ba, VNET_HDR_LEN)}
     extra = {d: {"frames_sent": 0, "bytes_sent": 0, "send_errors": 0, "gso": 0,
