@@ -54,18 +54,16 @@ def _lab_mean(sel):
 
 def test_the_drawn_law_holds_the_lab_mean_per_sender(table):
     # The lab: 12 relay seeds per sender (seeds 1-3 run twice). What the law reaches on
-    # these runs (docs/calibration.md, Loss as the lab sees it), law vs lab mean: CUBIC
-    # -1 % (8 MiB) and +14 % (2 MiB), Reno +9 % and +17 %, BBR -6 % and -9 %. The 8 MiB
-    # initrd (a warm kept-alive connection, its window where the kernel's loss left it)
-    # within the issue's 10 % for every sender; the 2 MiB kernel (a new connection, its
-    # time set by where the first loss falls) within 20 %, missed at 10 % for CUBIC and
-    # Reno (the lab means' own standard errors are 11 % and 7 % there).
+    # these runs (docs/calibration.md, Loss as the lab sees it), law vs lab mean, since
+    # recovery episodes reach into the next round (2026-12-06): CUBIC -4 % (8 MiB) and
+    # +2 % (2 MiB), Reno +6 % and +9 %, BBR -6 % and -9 %: all within the issue's 10 %.
+    # (Cut once per round with a loss, CUBIC's 2 MiB was +14 % and Reno's +17 %.)
     for cc in ("cubic", "reno", "bbr"):
-        for phase, tol in (("fetch:initrd", 0.10), ("fetch:kernel", 0.20)):
+        for phase in ("fetch:initrd", "fetch:kernel"):
             sel = [r for r in table if r["cc"] == cc and r["phase"] == phase]
             assert len(sel) == 15 and len({r["seed"] for r in sel}) == 12
             law = statistics.mean(r["drawn_mean_s"] for r in sel)
-            assert law == pytest.approx(_lab_mean(sel), rel=tol), (cc, phase)
+            assert law == pytest.approx(_lab_mean(sel), rel=0.10), (cc, phase)
     # BBR keeps going through loss: several times faster than CUBIC, lab and law alike
     lab = {cc: _lab_mean([r for r in table if r["cc"] == cc and r["phase"] == "fetch:initrd"])
            for cc in ("cubic", "bbr")}
@@ -135,20 +133,41 @@ def test_the_frames_before_the_kernel_are_counted_in_the_captures():
         assert frames_before_kernel(TRACES / f"http-loss1-{cc}-s1-r1") == FRAMES_BEFORE[cc]
 
 
-def test_on_the_runs_own_losses_the_law_is_slow_by_its_round_delay(table):
-    # Seed by seed, the same frames lost: with the profile's client delay per round (fitted
-    # on loss-free runs, full windows) the law is slower than the lab on the 2 MiB kernel
-    # for CUBIC and Reno (+18 % and +23 % on 2026-12-06); charged none it is faster
-    # (-9 % and -5 %): the round's added delay is smaller at the kernel's small windows.
+def test_on_the_runs_own_losses_the_law_holds_cubic_and_misses_reno(table):
+    # Seed by seed, the same frames lost (2026-12-06): CUBIC's kernel +5 % and initrd
+    # -1 %, within 10 %; Reno's kernel +14 % and initrd +10 %, slow on nearly every seed.
+    # A 0.5 ms client delay a round instead of the profile's 1.532 ms would fit Reno's
+    # kernel (-3 %) but take CUBIC's below (-11 %): not the delay.
     def bias(cc, phase, key):
         sel = [r for r in table if r["cc"] == cc and r["phase"] == phase]
         return statistics.mean(key(r) for r in sel) / statistics.mean(
             r["measured_s"] for r in sel) - 1
-    for cc in ("cubic", "reno"):
-        assert 0.10 < bias(cc, "fetch:kernel", lambda r: r["replayed_s"]) < 0.35
-        assert bias(cc, "fetch:kernel", lambda r: r["replayed_by_delay_s"][0.0]) < 0.0
+    for phase in ("fetch:kernel", "fetch:initrd"):
+        assert abs(bias("cubic", phase, lambda r: r["replayed_s"])) < 0.10
+    assert 0.10 < bias("reno", "fetch:kernel", lambda r: r["replayed_s"]) < 0.25
+    assert bias("cubic", "fetch:kernel", lambda r: r["replayed_by_delay_s"][0.0005]) < -0.05
     # where the loss barely matters (BBR), the replay and the drawn law agree within 5 %
     for phase in ("fetch:kernel", "fetch:initrd"):
         sel = [r for r in table if r["cc"] == "bbr" and r["phase"] == phase]
         assert statistics.mean(r["replayed_s"] for r in sel) == pytest.approx(
             statistics.mean(r["drawn_mean_s"] for r in sel), rel=0.05)
+
+
+def test_a_recovery_episode_reaches_into_the_next_round():
+    # 40 segments of 1 KB (mss 1000 + 90 B of headers: wire = 40 x 1090 B), RTT 1 s, no line or
+    # receiver limit worth naming, Reno, the relay's own losses: frames 0-9 (round 1,
+    # window 10) lose frame 5 -> cut (slow start: the window first grew by 10 / 2 = 5 to
+    # 15, halved to 7.5), the first loss sat 10 / (1 + 1) = 5 in, so the episode reaches
+    # 2 x 5 = 10 segments into round 2. Round 2 sends 7 (frames 10-16) and loses frame
+    # 12: inside the episode, resent, no cut: the window grows by one (Reno, now in
+    # congestion avoidance) to 8.5. Cut once per round with a loss, round 2 would halve
+    # it to 3.75 instead.
+    from netbootsim.protocols.tcp import TcpParams, tcp_loss_rounds
+    from netbootsim.protocols.wire import TCP_FRAME_OVERHEAD
+
+    lost = np.zeros(200, dtype=bool)
+    lost[[5, 12]] = True
+    params = TcpParams(mss=1000, rwnd=10**6, init_cwnd=10)
+    got = tcp_loss_rounds(40 * (1000 + TCP_FRAME_OVERHEAD), params, 1.0, float("inf"), 0.01,
+                          FrameLosses(lost, 0), cc="reno")
+    assert got.lost == 2 and got.cuts == 1
