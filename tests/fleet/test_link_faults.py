@@ -333,8 +333,10 @@ def test_a_lossy_wan_slows_http_by_the_tcp_law_and_tftp_by_its_timer():
     # the data time by the TCP law: without loss tcp_data_time (slow start, then the
     # window), 0.49 s; with 1 % loss on the WAN the rounds drawn from the run's law stream
     # (tcp_loss_rounds, the mirror's default CUBIC; the only transfer, so its first
-    # draws): 11.24 s in this draw (48 segments lost, 35 window cuts; Mathis et al.'s
-    # expected value would be 19.0 s).
+    # draws): 11.61 s in this draw (52 segments lost, 37 window cuts: a loss inside the
+    # recovery episode of the one before it cuts nothing; 11.24 s, 48 and 35 before
+    # episodes reached into the next round, whose head is now drawn apart; Mathis et
+    # al.'s expected value would be 19.0 s).
     # TFTP: the lock-step law with the loss, each block's retries drawn
     # from the run's law stream (the only transfer, so its first draws), with the
     # server's own resend timer (dnsmasq's, the default model; no block cost): 234.5 s
@@ -375,7 +377,7 @@ def test_a_lossy_wan_slows_http_by_the_tcp_law_and_tftp_by_its_timer():
             drawn = tcp_loss_rounds(wire, prof.tcp, r, line, loss,
                                     Streams(res.summary["seed"]).rng("net", "laws"))
             law = 2 * rtt + drawn.data_time + drawn.tail
-            assert (drawn.lost, drawn.cuts) == (48, 35)
+            assert (drawn.lost, drawn.cuts) == (52, 37)
         else:
             law = 2 * rtt + tcp_data_time(wire, prof.tcp, r, line)
         assert got[loss] == pytest.approx(law, rel=1e-9)
