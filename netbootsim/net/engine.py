@@ -553,7 +553,7 @@ class FlowEngine(BaseEngine):
         grp = flow._grp
         if grp is not None and not self._solving:
             if flow._seq == 0:
-                return  # already found done at this instant (below): it ends at the wake-up
+                return  # already found done at this instant: it ends at the wake-up
             v = grp.sync(now)
             if flow._finish <= v + grp.rate * _DONE_TOL_TIME + _DONE_TOL_REL * abs(v):
                 # done at this instant, but its group's wake-up (queued for now, ahead of
@@ -771,6 +771,7 @@ class FlowEngine(BaseEngine):
             if finish > limit:
                 break
             heapq.heappop(heap)
+            flow._seq = 0  # found done: a rekey before it ends leaves it here (_rekey)
             self._done.append(flow)
             found = True
         if found:

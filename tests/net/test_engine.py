@@ -576,3 +576,27 @@ def test_a_timer_instant_armed_again_reuses_its_queued_wakeup():
     assert (a.end, b.end) == (pytest.approx(52.5, abs=1e-12), pytest.approx(2.0, abs=1e-12))
     assert armed == [100.0, 5.0, 2.0, pytest.approx(52.5, abs=1e-12)]
     assert not eng._waking
+
+
+def test_a_flow_found_done_then_rekeyed_at_the_same_wake_up_ends_once():
+    # Found by hypothesis (seed 112 of test_incremental_equals_full_recompute_on_a_leaf_
+    # spine, 2026-12-06): at t = 0.1 s one wake-up first finds a group's flows done, then
+    # applies a slow-start step whose new bound turns a port keyed, rekeying one of the
+    # flows it has just found done. That flow must stay where it is and end once with
+    # the others (it was put among the done a second time and left its class twice: an
+    # AttributeError). Ends as the full-recompute reference ends them.
+    inf = math.inf
+    srv0 = ["boot", "up0", "s0t0", "srv0"]
+    srv1 = ["boot", "up0", "s0t1", "srv1"]
+    specs = ([(0.0, 1.0, srv1, inf, ())] + [(0.0, 1.0, srv0, inf, ())] * 12
+             + [(0.0, 1.0, srv1, 1.0, ((0.05, 2.0), (0.1, 4.0), (0.15000000000000002, 8.0))),
+                (0.0, 1.0, srv1, inf, ()), (0.0, 1.0, srv0, inf, ()), (0.0, 1.0, srv0, inf, ()),
+                (0.0, 1.0, ["boot", "up0", "s0t0", "srv2"], inf, ())])
+    resources = {"boot": 50.0, "mirror": 50.0, "up0": 35.0, "s0t0": 20.0, "s0t1": 20.0,
+                 "up1": 20.0, "s1t0": 20.0, "s1t1": 20.0, "srv0": 10.0, "srv1": 10.0,
+                 "srv2": 10.0, "srv3": 10.0}
+    for vector_from in (0, 10**9):
+        inc, _ = run_flows(specs, resources, False, [], vector_from)
+        ref, _ = run_flows(specs, resources, True, [])
+        for a, b in zip(inc, ref, strict=True):
+            assert a == pytest.approx(b, rel=1e-9, abs=1e-9)
