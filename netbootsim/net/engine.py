@@ -130,6 +130,15 @@ class _Group:
             self.t = now
         return self.v
 
+    def done_by(self, now: float) -> float:
+        """The virtual clock at ``now`` plus the done tolerance.
+
+        A member whose finish mark is at or below it is done: 1 ns at the group's rate
+        (``_DONE_TOL_TIME``) and a float slack relative to the clock (``_DONE_TOL_REL``).
+        """
+        v = self.sync(now)
+        return v + self.rate * _DONE_TOL_TIME + _DONE_TOL_REL * abs(v)
+
 
 class _Class:
     """Interchangeable flows: same shared resources, same bound or held back whatever it is.
@@ -554,8 +563,7 @@ class FlowEngine(BaseEngine):
         if grp is not None and not self._solving:
             if flow._seq == 0:
                 return  # already found done at this instant: it ends at the wake-up
-            v = grp.sync(now)
-            if flow._finish <= v + grp.rate * _DONE_TOL_TIME + _DONE_TOL_REL * abs(v):
+            if flow._finish <= grp.done_by(now):
                 # done at this instant, but its group's wake-up (queued for now, ahead of
                 # the solve) has not ended it yet: it stays where it is and ends at that
                 # wake-up with the flows found done there, in start order, as the
@@ -748,7 +756,7 @@ class FlowEngine(BaseEngine):
         else:
             v = grp.sync(now)
             t = now + max(heap[0][0] - v, 0.0) / grp.rate
-            if t <= now and heap[0][0] > v + grp.rate * _DONE_TOL_TIME + _DONE_TOL_REL * abs(v):
+            if t <= now and heap[0][0] > grp.done_by(now):
                 t = _later(now)  # not done, but too close to ``now`` for the clock to tell
         self._seq += 1
         heapq.heappush(self._heap, (t, self._seq, 0, grp, grp.version))
@@ -759,8 +767,7 @@ class FlowEngine(BaseEngine):
         """Take the flows of ``grp`` that are done; they leave in :meth:`_finish_due`."""
         if version != grp.version:
             return False
-        v = grp.sync(now)
-        limit = v + grp.rate * _DONE_TOL_TIME + _DONE_TOL_REL * abs(v)
+        limit = grp.done_by(now)
         heap = grp.heap
         found = False
         while heap:
