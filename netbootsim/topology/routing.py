@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from typing import NamedTuple
+from collections.abc import Iterable
 
 import networkx as nx
 
-__all__ = ["ENDPOINT_KINDS", "Distances", "chain_to", "distances_to", "forward_reach",
-           "hops_between", "relays_toward", "stable_pick"]
+__all__ = ["ENDPOINT_KINDS", "chain_to", "hops_between", "reach", "relays_toward", "stable_pick"]
 
 #: Kinds that end traffic and never forward it (routes do not pass through them).
 ENDPOINT_KINDS: frozenset[str] = frozenset({"server", "host"})
@@ -34,33 +33,6 @@ def stable_pick(flow_key: str, node: str, n: int) -> int:
     """
     digest = hashlib.blake2b(f"{flow_key}|{node}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") % n
-
-
-class Distances(NamedTuple):
-    """Hop counts from every node that can reach one destination ``t``.
-
-    ``chain`` holds ``t`` and the run of single, forwarding predecessors behind it (a
-    server's ToR, say): every route to ``t`` ends with that run, so ``base``, the BFS
-    from the run's far end, is shared by all destinations behind it.
-
-    Attributes:
-        chain: node -> exact hops to ``t`` for the run ending at ``t``.
-        base: node -> hops to the run's far end.
-        offset: hops from the run's far end to ``t``.
-    """
-
-    chain: dict[str, int]
-    base: dict[str, int]
-    offset: int
-
-    def get(self, v: str) -> int | None:
-        """Hops from ``v`` to the destination, or ``None`` if ``v`` cannot reach it."""
-        d = self.chain.get(v)
-        if d is None:
-            d = self.base.get(v)
-            if d is not None:
-                d += self.offset
-        return d
 
 
 def chain_to(graph: nx.MultiDiGraph, t: str, transit: dict[str, bool] | None = None
@@ -85,30 +57,6 @@ def chain_to(graph: nx.MultiDiGraph, t: str, transit: dict[str, bool] | None = N
             break
         chain.append(p)
     return chain
-
-
-def distances_to(graph: nx.MultiDiGraph, t: str, bfs_cache: dict[str, dict[str, int]]
-                 ) -> Distances:
-    """Hop distances to ``t`` over forwarding nodes, reusing BFS results in ``bfs_cache``.
-
-    One whole reverse BFS: for checks that need every node's distance to a few
-    destinations (boot hosts). Routes use :func:`hops_between`, which looks only as far
-    as it must.
-
-    Args:
-        graph: the topology's graph.
-        t: the destination.
-        bfs_cache: far end -> its reverse BFS; filled as needed.
-
-    Returns:
-        The distances.
-    """
-    chain = chain_to(graph, t)
-    c = chain[-1]
-    base = bfs_cache.get(c)
-    if base is None:
-        base = bfs_cache[c] = _reverse_bfs(graph, c)
-    return Distances({v: k for k, v in enumerate(chain)}, base, len(chain) - 1)
 
 
 def hops_between(graph: nx.MultiDiGraph, v: str, c: str, transit: dict[str, bool]
@@ -175,37 +123,28 @@ def _grow(front: list[str], adj: dict, mine: dict[str, int], other: dict[str, in
     return nxt, sum(len(adj[x]) for x in nxt), best
 
 
-def _reverse_bfs(graph: nx.MultiDiGraph, t: str) -> dict[str, int]:
-    """Hops to ``t`` from every node that reaches it; only forwarding nodes are expanded."""
-    nodes = graph.nodes
-    dist = {t: 0}
-    queue = deque([t])
-    while queue:
-        x = queue.popleft()
-        dx = dist[x] + 1
-        for p in graph.predecessors(x):
-            if p not in dist:
-                dist[p] = dx
-                if nodes[p]["kind"] not in ENDPOINT_KINDS:
-                    queue.append(p)
-    return dist
+def reach(graph: nx.MultiDiGraph, ends: Iterable[str], backward: bool = False
+          ) -> set[str]:
+    """Every node that some node of ``ends`` can send to over forwarding nodes.
 
-
-def forward_reach(graph: nx.MultiDiGraph, s: str) -> set[str]:
-    """Every node ``s`` can send to over forwarding nodes (the mirror of ``_reverse_bfs``).
-
-    A node is in the set when some path from ``s`` reaches it through nodes that forward
-    (not :data:`ENDPOINT_KINDS`); ``s`` itself starts the path whatever its kind.
+    A multi-source BFS: a node is in the set when a path from one of ``ends`` reaches it
+    through nodes that forward (not :data:`ENDPOINT_KINDS`); the ``ends`` start their
+    paths whatever their kind. ``backward``: every node that can send to one of
+    ``ends`` instead (the same search over the links reversed). One search for all the
+    ends gives what one each would, joined: a boot host's reach is the whole fabric,
+    so one each grew with hosts x nodes (50 hosts of a 100,000-server storm: 2.7 s of
+    its validation).
     """
-    nodes = graph.nodes
-    seen = {s}
-    queue = deque([s])
+    adj = graph._pred if backward else graph._succ  # the raw adjacency (O(1) lookups)
+    kinds = graph._node
+    seen = set(ends)
+    queue = deque(seen)
     while queue:
         x = queue.popleft()
-        for v in graph.successors(x):
+        for v in adj[x]:
             if v not in seen:
                 seen.add(v)
-                if nodes[v]["kind"] not in ENDPOINT_KINDS:
+                if kinds[v]["kind"] not in ENDPOINT_KINDS:
                     queue.append(v)
     return seen
 

@@ -384,6 +384,35 @@ def test_servers_do_not_forward():
     assert t.validate() == ["server 's' cannot exchange traffic with any boot host"]
 
 
+@settings(max_examples=200, deadline=None)
+@given(kinds=st.lists(st.sampled_from(["tor", "server", "host"]), min_size=2, max_size=9),
+       links=st.lists(st.tuples(st.integers(0, 8), st.integers(0, 8)), max_size=14))
+def test_validate_finds_the_servers_no_host_reaches_as_paths_do(kinds, links):
+    # validate's two searches (from all hosts, to all hosts) against networkx: a server
+    # is fine when some host has a path to it and it has one to some host, each through
+    # forwarding nodes only (servers and hosts end traffic). Random small graphs: nodes
+    # of random kinds, random full-duplex links (parallel ones too; none to itself).
+    t = Topology()
+    names_ = [f"{k}{i}" for i, k in enumerate(kinds)]
+    for n, k in zip(names_, kinds, strict=True):
+        t.add_node(n, k, domain="v")
+    pairs = {(a, b) for a, b in links if a != b and a < len(kinds) and b < len(kinds)}
+    for a, b in sorted(pairs):
+        t.add_link(names_[a], names_[b], 1.0)
+    g = t.graph
+    hosts = [n for n, k in zip(names_, kinds, strict=True) if k == "host"]
+
+    def linked(a: str, b: str) -> bool:
+        forwarding = [n for n in g if g.nodes[n]["kind"] not in ("server", "host")]
+        return nx.has_path(g.subgraph([*forwarding, a, b]), a, b)
+
+    want = sorted(f"server {s!r} cannot exchange traffic with any boot host"
+                  for s, k in zip(names_, kinds, strict=True) if k == "server" and hosts
+                  and not (any(linked(h, s) for h in hosts) and any(linked(s, h) for h in hosts)))
+    got = sorted(m for m in t.validate() if "cannot exchange traffic" in m)
+    assert got == want
+
+
 def test_pickle_round_trip_keeps_paths():
     t = _fabric()
     before = t.path("r03s002", "tftp1", "k")
