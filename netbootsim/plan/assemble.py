@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .. import memguard
 from ..dist import Dist
 from ..errors import InputError
 from ..fleet import (
@@ -38,7 +39,7 @@ from ..fleet.san import SanBootSpec, SanSpec
 from ..fleet.spec import TLS_HANDSHAKE_RTTS, DnsSpec, OrchestratorSpec, PowerPolicy, TlsSpec
 from ..profiles import Profile, ProfileMix, get_profile, tuned
 from ..protocols.san import SAN_KINDS, os_timers
-from ..runtime import reclaim
+from ..runtime import reclaim_if_large
 from ..scenario.api_checks import scenario_dir
 from ..services.provisioning import DEFAULT_UNKNOWN, Provisioner, load_inventory
 from ..services.registry import API, DHCP, KINDS
@@ -531,7 +532,7 @@ def run_built(built, *, name: str | None = None, trace: tuple[str, ...] = (),
                    trace=trace,
                    progress=progress, watch=watch, streams=streams)
     wall = time.perf_counter() - t0
-    reclaim()  # the finished fleet's memory, before the summary is made
+    reclaim_if_large(memguard.rss())  # a large finished fleet's memory, before the summary
     return run, inputs, wall
 
 

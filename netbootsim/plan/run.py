@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from .assemble import FleetInputs, engine_mode, random_block, run_built, scope_n
 from .costs import cost_block
 from .lifecycle import lifecycle_block
 from .outdir import OutputDir
-from .summary import summarize, write_outputs
+from .summary import summarize, warm_for, write_outputs
 
 __all__ = ["Outcome", "simulate", "execute", "run_scenario", "question_of", "Progress",
            "with_replication", "deadline_fields", "tftp_block"]
@@ -241,8 +242,10 @@ def execute(path: str, overrides: Sequence[str] = (), out: str | None = None, *,
     with OutputDir(target, "run", force=force, flag="--out" if out else "run.out") as od:
         # the collector stays paused while the records are summarised and written too:
         # re-enabled, its full passes walked the whole simulated fleet (3 of them, 0.18 s,
-        # after a 10,000-server storm) to find next to nothing
-        with paused_gc():
+        # after a 10,000-server storm) to find next to nothing. A large run's report
+        # figures have their imports made beside the run, in a child forked now.
+        with paused_gc(), warm_for(len(built.servers), records, only) or nullcontext() \
+                as warm:
             outcome = simulate(built, question=question_of(path), progress=progress,
                                watch=memguard.Watch(max_memory, path),
                                replication=replication)
@@ -254,7 +257,8 @@ def execute(path: str, overrides: Sequence[str] = (), out: str | None = None, *,
             try:
                 write_outputs(tmp, outcome.summary, outcome.servers, outcome.phases,
                               outcome.timeline, only=only, records=records,
-                              events=outcome.events, event_phases=outcome.event_phases)
+                              events=outcome.events, event_phases=outcome.event_phases,
+                              warm=warm)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise

@@ -30,9 +30,10 @@ import pandas as pd
 
 from ..fleet import FleetRun
 from ..records import SERVER_COLUMNS
-from ..runtime import beside
+from ..runtime import ChildFailed, Result, Warm, beside
 
-__all__ = ["SERVER_COLUMNS", "summarize", "write_outputs", "RECORD_FORMATS",
+__all__ = ["SERVER_COLUMNS", "summarize", "write_outputs", "warm_for", "WARM_MODULES",
+           "WARM_FROM_SERVERS", "RECORD_FORMATS",
            "PARQUET_ABOVE_SERVERS", "PARQUET_ABOVE_PHASES", "PARALLEL_REPORT_ROWS",
            "record_formats", "check_format",
            "MAX_LISTED", "capped", "read_records"]
@@ -52,6 +53,14 @@ PARQUET_ABOVE_PHASES = 500_000
 #: 80,000 take 0.31 s as CSV and its text 0.20 s (the figures 0.40 s, matplotlib's import
 #: 0.22 s), the shipped 2,000-server storm's 16,000 0.06 s.
 PARALLEL_REPORT_ROWS = 50_000
+#: What a :class:`~netbootsim.runtime.Warm` child for the report's figures imports
+#: before the run ends (:func:`warm_for`): pandas for the frames it is handed, matplotlib
+#: through the figures' module.
+WARM_MODULES = ("netbootsim.plan.summary", "netbootsim.report", "netbootsim.report.figures")
+#: :func:`warm_for` makes the child for runs of at least this many servers (and not more
+#: than :data:`PARQUET_ABOVE_SERVERS`, whose records are not CSV): a storm writes about
+#: 8 phase rows a server, so from here its report is likely drawn in parallel.
+WARM_FROM_SERVERS = 5_000
 #: Most entries ``summary.json`` lists of a table that grows with the fleet (bottleneck
 #: resources, failure reasons, DHCP broadcasts per L2 domain); the shipped scenarios'
 #: largest has 50 (one per rack).
@@ -82,6 +91,23 @@ def record_formats(fmt: str, servers: int, phases: int) -> tuple[str, ...]:
         large = servers > PARQUET_ABOVE_SERVERS or phases > PARQUET_ABOVE_PHASES
         return ("parquet",) if large else ("csv",)
     return {"csv": ("csv",), "parquet": ("parquet",), "both": ("csv", "parquet")}[fmt]
+
+
+def warm_for(servers: int, records: str = "auto",
+             only: frozenset[str] | None = None) -> Warm | None:
+    """A child importing the report's figures now, for a run of ``servers`` (or ``None``).
+
+    Made where :func:`write_outputs` will likely draw the figures in parallel: the
+    report is written, the records go to CSV, and there are at least
+    :data:`WARM_FROM_SERVERS` servers. Its imports then take place while the run
+    simulates, on the second core; :func:`write_outputs` hands it the figures, or
+    closes it.
+    """
+    if only is not None and "report.html" not in only:
+        return None
+    if servers < WARM_FROM_SERVERS or "csv" not in record_formats(records, servers, 0):
+        return None
+    return Warm(WARM_MODULES)
 
 
 def _top(items: dict, limit: int) -> dict:
@@ -254,8 +280,8 @@ def recovered(servers: pd.DataFrame, phases: pd.DataFrame) -> dict:
     if not len(phases):
         return {}
     ok = servers.loc[servers["outcome"] == "ok", "server"]
-    bad = phases.loc[(phases["outcome"] == "failed") & phases["server"].isin(ok),
-                     ["server", "reason", "seconds"]]
+    failed = phases.loc[phases["outcome"] == "failed", ["server", "reason", "seconds"]]
+    bad = failed.loc[failed["server"].isin(ok)]  # (the few failed rows looked up, not all)
     out = {}
     for reason, rows in bad.groupby("reason", sort=True):
         out[str(reason)] = {"attempts": int(len(rows)), "servers": int(rows["server"].nunique()),
@@ -423,11 +449,20 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
         writer.writerows(zip(*cells, strict=True))
 
 
+def _draw(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: pd.DataFrame,
+          timeline: pd.DataFrame | None, events: pd.DataFrame | None) -> list[str]:
+    """The report's figures (:func:`netbootsim.report.draw_figures`): what a child runs."""
+    from ..report import draw_figures
+
+    return draw_figures(out_dir, summary, servers, phases, timeline, events)
+
+
 def write_outputs(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: pd.DataFrame,
                   timeline: pd.DataFrame, only: frozenset[str] | None = None,
                   records: str = "auto", parallel: bool | None = None,
                   events: pd.DataFrame | None = None,
-                  event_phases: pd.DataFrame | None = None) -> Path:
+                  event_phases: pd.DataFrame | None = None,
+                  warm: Warm | None = None) -> Path:
     """Write the records, ``summary.json`` and the report into the directory ``out_dir``.
 
     ``out_dir`` is a staging directory (:class:`netbootsim.plan.outdir.OutputDir` renames it
@@ -449,6 +484,11 @@ def write_outputs(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: p
     ``events``, ``event_phases``: a run with lifecycle events: its ``events.csv`` and
     ``event-phases.csv`` (always CSV: one row per server an event touched, and their
     boots' phases); the report gains the events' section.
+
+    ``warm``: a :class:`~netbootsim.runtime.Warm` child made before the run with the
+    figures' imports done (:data:`WARM_MODULES`, :func:`warm_for`): the figures are drawn
+    there (``parallel`` ``None`` counts it as parallel with CSV records) instead of in a
+    process forked now. It is closed (unused) otherwise.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -462,33 +502,57 @@ def write_outputs(out_dir: Path, summary: dict, servers: pd.DataFrame, phases: p
     shown = timeline if len(timeline) else None
 
     def figures() -> list[str]:
-        from ..report import draw_figures
+        return _draw(out_dir, summary, servers, phases, shown, events)
 
-        return draw_figures(out_dir, summary, servers, phases, shown, events)
-
-    if parallel is None:
-        parallel = "csv" in formats and len(phases) >= PARALLEL_REPORT_ROWS
+    if parallel is None:  # (a Warm child has its imports done: drawing there pays)
+        parallel = "csv" in formats and (warm is not None
+                                         or len(phases) >= PARALLEL_REPORT_ROWS)
     report = want("report.html")
     context = None
-    with beside(figures, fork=parallel) if report else nullcontext() as drawn:
-        for name, frame in (("events", events), ("event-phases", event_phases)):
-            if frame is not None and want(f"{name}.csv"):
-                write_csv(frame, out_dir / f"{name}.csv")
-        for name, frame in (("servers", servers), ("phases", phases), ("timeline", timeline)):
-            if want(f"{name}.csv") and ("csv" in formats or name == "timeline"):
-                write_csv(frame, out_dir / f"{name}.csv")
-            if want(f"{name}.parquet") and "parquet" in formats and name != "timeline":
-                frame.to_parquet(out_dir / f"{name}.parquet", index=False, engine="pyarrow")
-        if want("summary.json"):
-            (out_dir / "summary.json").write_text(json.dumps(capped(summary), indent=2,
-                                                             sort_keys=True) + "\n")
-        if report and parallel:  # the report's text, while the figures are drawn
-            from ..report.content import build_context
+    if warm is not None and not (report and parallel):
+        warm.close()
+        warm = None
+    if not report:
+        drawing = nullcontext()
+    elif warm is not None:
+        drawing = warm.beside(_draw, out_dir, summary, servers, phases, shown, events)
+    else:
+        drawing = beside(figures, fork=parallel)
+    try:
+        with drawing as drawn:
+            _write_records(out_dir, want, formats, summary, servers, phases, timeline,
+                           events, event_phases)
+            if report and parallel:  # the report's text, while the figures are drawn
+                from ..report.content import build_context
 
-            context = build_context(summary, servers, phases, records_file, events)
+                context = build_context(summary, servers, phases, records_file, events)
+    except ChildFailed:
+        if warm is None:
+            raise
+        # the Warm child could not do it (a Python that cannot import netbootsim as this
+        # one did, say): drawn here; a fault of the drawing itself raises here again
+        drawn = Result()
+        drawn.value = figures()
     if report:
         from ..report import write_pages
 
         write_pages(out_dir, summary, servers, phases, drawn.value, records_file, context,
                     events)
     return out_dir
+
+
+def _write_records(out_dir: Path, want, formats: tuple[str, ...], summary: dict,
+                   servers: pd.DataFrame, phases: pd.DataFrame, timeline: pd.DataFrame,
+                   events: pd.DataFrame | None, event_phases: pd.DataFrame | None) -> None:
+    """:func:`write_outputs`'s records and ``summary.json`` (``want(name)``: write it)."""
+    for name, frame in (("events", events), ("event-phases", event_phases)):
+        if frame is not None and want(f"{name}.csv"):
+            write_csv(frame, out_dir / f"{name}.csv")
+    for name, frame in (("servers", servers), ("phases", phases), ("timeline", timeline)):
+        if want(f"{name}.csv") and ("csv" in formats or name == "timeline"):
+            write_csv(frame, out_dir / f"{name}.csv")
+        if want(f"{name}.parquet") and "parquet" in formats and name != "timeline":
+            frame.to_parquet(out_dir / f"{name}.parquet", index=False, engine="pyarrow")
+    if want("summary.json"):
+        (out_dir / "summary.json").write_text(json.dumps(capped(summary), indent=2,
+                                                         sort_keys=True) + "\n")

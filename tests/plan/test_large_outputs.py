@@ -1,6 +1,7 @@
 """Large runs' outputs: Parquet records, capped tables in summary.json and the report."""
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -176,20 +177,57 @@ def test_a_bad_format_exits_2_on_one_line_writing_nothing(tmp_path, capsys, valu
 
 
 def test_the_report_written_beside_the_records_is_the_same(tmp_path):
-    # write_outputs with the report in a forked process and without: the same files,
-    # byte for byte (the quickstart's run, written twice from one simulation)
+    # write_outputs with the report in a forked process, in a Warm child started before
+    # (warm_for's), and here: the same files, byte for byte (the quickstart's run,
+    # written three times from one simulation)
     from netbootsim.plan.run import build, load_scenario, simulate
+    from netbootsim.runtime import Warm
 
     o = simulate(build(load_scenario(str(QUICKSTART))))
-    one, two = tmp_path / "forked", tmp_path / "inline"
-    for out, parallel in ((one, True), (two, False)):
-        summary_module.write_outputs(out, o.summary, o.servers, o.phases, o.timeline,
-                                     parallel=parallel)
-    names = sorted(p.name for p in one.iterdir())
-    assert names == sorted(p.name for p in two.iterdir())
+    outs = {"forked": True, "warm": True, "inline": False}
+    for name, parallel in outs.items():
+        warm = Warm(summary_module.WARM_MODULES) if name == "warm" else None
+        summary_module.write_outputs(tmp_path / name, o.summary, o.servers, o.phases,
+                                     o.timeline, parallel=parallel, warm=warm)
+        assert warm is None or warm.pid is None  # its job taken
+    names = sorted(p.name for p in (tmp_path / "inline").iterdir())
     assert {"report.html", "servers.csv", "summary.json"} <= set(names)
-    for name in names:
-        assert (one / name).read_bytes() == (two / name).read_bytes(), name
+    for name in outs:
+        assert sorted(p.name for p in (tmp_path / name).iterdir()) == names
+        for file in names:
+            assert (tmp_path / name / file).read_bytes() == \
+                (tmp_path / "inline" / file).read_bytes(), (name, file)
+
+
+def test_a_warm_child_not_needed_is_closed(tmp_path):
+    # no parallel report (asked for here), or no report at all: write_outputs ends the
+    # Warm child unused, and draws the figures itself if any
+    from netbootsim.plan.run import build, load_scenario, simulate
+    from netbootsim.runtime import Warm
+
+    o = simulate(build(load_scenario(str(QUICKSTART))))
+    for name, parallel, only in (("here", False, None), ("none", None,
+                                                         frozenset({"summary.json"}))):
+        warm = Warm(summary_module.WARM_MODULES)
+        pid = warm.pid
+        summary_module.write_outputs(tmp_path / name, o.summary, o.servers, o.phases,
+                                     o.timeline, parallel=parallel, only=only, warm=warm)
+        assert warm.pid is None
+        assert (tmp_path / name / "cdf.png").is_file() == (only is None)
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # waited for already: no such child left
+
+
+def test_warm_for_starts_a_child_only_for_a_large_csv_run_with_a_report():
+    from netbootsim.plan.summary import PARQUET_ABOVE_SERVERS, WARM_FROM_SERVERS, warm_for
+
+    assert warm_for(WARM_FROM_SERVERS - 1) is None  # small: forked when due, if at all
+    assert warm_for(PARQUET_ABOVE_SERVERS + 1) is None  # Parquet records: no parallel report
+    assert warm_for(WARM_FROM_SERVERS, "parquet") is None
+    assert warm_for(WARM_FROM_SERVERS, only=frozenset({"summary.json"})) is None  # no report
+    with warm_for(WARM_FROM_SERVERS) as warm:
+        assert warm is not None and warm.pid is not None
+    assert warm.pid is None  # closed on leaving
 
 
 _CELLS = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.none())

@@ -1,7 +1,10 @@
 """The collector settings of a run: paused_gc's young sweep and restored state."""
 
 import gc
+import os
 import weakref
+
+import pytest
 
 from netbootsim.runtime import paused_gc, relaxed_gc
 
@@ -110,6 +113,20 @@ def test_reclaim_outside_paused_gc_freezes_nothing():
     assert gc.get_freeze_count() == 0
 
 
+def test_reclaim_if_large_collects_only_above_its_size():
+    # At or below the size the garbage waits (None: no collection made); above it, the
+    # same cycle is freed.
+    from netbootsim.runtime import RECLAIM_ABOVE, reclaim_if_large
+
+    with paused_gc():
+        probe = weakref.ref(Node())
+        assert reclaim_if_large(RECLAIM_ABOVE) is None
+        assert reclaim_if_large(10.0, above=10.0) is None
+        assert probe() is not None  # a cycle: still there without a collection
+        assert reclaim_if_large(RECLAIM_ABOVE + 1) >= 1
+        assert probe() is None
+
+
 def test_beside_runs_the_work_in_another_process_at_the_same_time(tmp_path):
     # the child writes its pid; the body runs meanwhile here and waits for the child's
     # file before leaving (so the two ran at once, in two processes)
@@ -188,3 +205,50 @@ def test_beside_hands_back_what_the_work_returned_in_both_modes():
         pass
     assert forked.value[0] != os.getpid() and len(forked.value[1]) == 200_000
     assert here.value == (os.getpid(), "y")
+
+
+def test_warm_runs_its_job_in_a_process_that_imported_its_modules_first():
+    # colorsys: a standard module nothing here imports; the job (eval, a builtin: it
+    # pickles by name) asks the child whether it has it, and for its pid
+    from netbootsim.runtime import Warm
+
+    with Warm(("colorsys",)) as warm:
+        pid = warm.pid
+        with warm.beside(eval, "('colorsys' in __import__('sys').modules, "
+                               "__import__('os').getpid())") as got:
+            pass
+        assert got.value == (True, pid) and pid != os.getpid()
+        assert warm.pid is None
+        with pytest.raises(RuntimeError, match="no job"):
+            with warm.beside(eval, "1"):
+                pass
+
+
+def test_warm_reports_the_jobs_failure_and_a_failed_import():
+    from netbootsim.runtime import ChildFailed, Warm
+
+    with pytest.raises(ChildFailed, match="ZeroDivisionError"):
+        with Warm(()).beside(eval, "1 / 0"):
+            pass
+    with pytest.raises(ChildFailed, match="No module named 'no_such_module_here'"):
+        with Warm(("no_such_module_here",)).beside(eval, "1"):
+            pass
+
+
+def test_warm_kills_its_child_when_the_body_fails_or_it_is_closed():
+    from netbootsim.runtime import Warm
+
+    warm = Warm(())
+    pid = warm.pid
+    with pytest.raises(KeyError):
+        with warm.beside(eval, "__import__('time').sleep(60)"):
+            raise KeyError("the body failed")
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # killed and waited for: gone
+    closed = Warm(())
+    pid = closed.pid
+    closed.close()
+    closed.close()  # (twice: nothing more to do)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
