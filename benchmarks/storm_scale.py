@@ -103,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         BEGIN, "",
         f"`python benchmarks/storm_scale.py --servers {args.servers} --repeat {args.repeat}` "
         f"(best of {args.repeat} by CLI wall, variance off then on, in one run of "
-        f"{took:,.0f} s): commit `{commit()}`, {date.today().isoformat()}, {machine()}.",
+        f"{took:,.0f} s): commit `{commit()}`, {date.today().isoformat()}, {machine()}; "
+        "the measured processes load netbootsim from compiled bytecode "
+        "(`bench_storm.cached_bytecode`).",
         "", format_rows(rows), "", *goals(rows), "", END, ""])
     print(section)
     write_section(Path(args.out), section, BEGIN, END,
