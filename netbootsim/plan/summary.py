@@ -107,7 +107,10 @@ def warm_for(servers: int, records: str = "auto",
         return None
     if servers < WARM_FROM_SERVERS or "csv" not in record_formats(records, servers, 0):
         return None
-    return Warm(WARM_MODULES)
+    try:
+        return Warm(WARM_MODULES)
+    except OSError:  # no Python to start (an embedding's empty sys.executable, say)
+        return None  # the figures are drawn as without it
 
 
 def _top(items: dict, limit: int) -> dict:

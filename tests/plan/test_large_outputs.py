@@ -230,6 +230,15 @@ def test_warm_for_starts_a_child_only_for_a_large_csv_run_with_a_report():
     assert warm.pid is None  # closed on leaving
 
 
+def test_warm_for_without_a_python_to_start_draws_as_without(monkeypatch):
+    # an interpreter that cannot be started (sys.executable empty in an embedding):
+    # no Warm child, no error; write_outputs then forks or draws here as before
+    from netbootsim.plan.summary import WARM_FROM_SERVERS, warm_for
+
+    monkeypatch.setattr("sys.executable", "")
+    assert warm_for(WARM_FROM_SERVERS) is None
+
+
 _CELLS = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.none())
 _TEXT = st.one_of(st.none(), st.text(alphabet=st.sampled_from('ab ,"\n\r\t-é0.e'),
                                      max_size=6))
