@@ -179,7 +179,18 @@ def beside(work: Callable[[], Any], fork: bool = True) -> Iterator[Result]:
         os.close(read)
         _child_end(write, work)
     os.close(write)
-    with _waited(pid, read, result):
+
+    def wait() -> int:
+        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+    def kill() -> None:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+
+    with os.fdopen(read, "rb") as pipe, _waited(result, pipe.read, wait, kill):
         yield result
 
 
@@ -201,32 +212,26 @@ def _child_end(write: int, work: Callable[[], Any]) -> None:
 
 
 @contextmanager
-def _waited(pid: int, read: int, result: Result) -> Iterator[None]:
+def _waited(result: Result, read: Callable[[], bytes], wait: Callable[[], int],
+            kill: Callable[[], None]) -> Iterator[None]:
     """The parent's side of a child's work: after the body, its value into ``result``.
 
-    A failed body (or child) leaves no child behind: killed if need be, and waited for.
+    ``read`` takes what the child wrote until it ended, ``wait`` its exit code; a
+    failed body (or child) leaves no child behind: ``kill`` ends it and waits for it.
     """
     done = False
     try:
         yield
-        with os.fdopen(read, "rb") as pipe:
-            read = -1
-            said = pipe.read()  # until the child ends (its end of the pipe closes)
-        _, status = os.waitpid(pid, 0)
+        said = read()  # until the child ends (its end of the pipe closes)
+        code = wait()
         done = True
-        if os.waitstatus_to_exitcode(status) != 0:
+        if code != 0:
             raise ChildFailed(said.decode(errors="replace").strip()
-                              or f"the forked process ended with status {status}")
+                              or f"the work's process ended with status {code}")
         result.value = pickle.loads(said)
     finally:
-        if read != -1:
-            os.close(read)
         if not done:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            os.waitpid(pid, 0)
+            kill()
 
 
 class Warm:
@@ -274,22 +279,16 @@ class Warm:
         sender = threading.Thread(target=_send, args=(proc.stdin, data),
                                   name="netbootsim-warm-job", daemon=True)
         sender.start()
-        done = False
-        try:
-            yield result
-            said = proc.stdout.read()  # until the child ends (its end of the pipe closes)
+
+        def kill() -> None:
+            proc.kill()
             proc.wait()
-            done = True
-            if proc.returncode != 0:
-                raise ChildFailed(said.decode(errors="replace").strip()
-                                  or f"the work's process ended with status {proc.returncode}")
-            result.value = pickle.loads(said)
+
+        try:
+            with proc.stdout, _waited(result, proc.stdout.read, proc.wait, kill):
+                yield result
         finally:
-            if not done:
-                proc.kill()
-                proc.wait()
             sender.join()
-            proc.stdout.close()
 
     def close(self) -> None:
         """End the child without a job (it has nothing to finish: killed); wait for it."""

@@ -176,9 +176,6 @@ class World:
         #: a redirector by its name and its host's, lower case (URIs name it either way)
         self.lb_at = {k.lower(): b for b in self.lbs.values()
                       for k in (b.spec.name, b.spec.host)}
-        #: names a URI may give that are no DNS names: services', hosts', balancers'
-        self._own_names = frozenset(self.lb_at) | {n.lower() for s in services.values()
-                                                   for n in (s.name, s.host)}
         #: the services by their name and their host's, lower case, each in the order of
         #: ``services`` (:meth:`resolve`: a storm of 50 mirrors looked through all of
         #: them for each of its 200,000 fetches)
@@ -186,6 +183,8 @@ class World:
         for svc in services.values():
             for n in dict.fromkeys((svc.name.lower(), svc.host.lower())):
                 self._named.setdefault(n, []).append(svc)
+        #: names a URI may give that are no DNS names: services', hosts', balancers'
+        self._own_names = frozenset(self.lb_at) | frozenset(self._named)
         self.running: dict[str, int] = {}  # HTTP transfers running now, per service
         self.bytes_left: dict[str, float] = {}  # their sizes, summed (least-bytes)
         self.edges = Edges(env, services, self.http, self.record)

@@ -56,8 +56,7 @@ from ..errors import InputError
 from ..services.registry import DHCP
 
 __all__ = ["SHARD", "LAYERS", "storm_scenario", "layer_of", "cached_bytecode", "measure_once",
-           "bench_storm",
-           "format_rows"]
+           "bench_storm", "format_rows"]
 
 #: Servers per shard (group, DHCP server, mirror): the shipped storm's fleet.
 SHARD = 2000

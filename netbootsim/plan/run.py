@@ -243,7 +243,7 @@ def execute(path: str, overrides: Sequence[str] = (), out: str | None = None, *,
         # the collector stays paused while the records are summarised and written too:
         # re-enabled, its full passes walked the whole simulated fleet (3 of them, 0.18 s,
         # after a 10,000-server storm) to find next to nothing. A large run's report
-        # figures have their imports made beside the run, in a child forked now.
+        # figures have their imports made beside the run, in a Python started now.
         with paused_gc(), warm_for(len(built.servers), records, only) or nullcontext() \
                 as warm:
             outcome = simulate(built, question=question_of(path), progress=progress,
