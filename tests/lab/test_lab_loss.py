@@ -171,3 +171,23 @@ def test_a_recovery_episode_reaches_into_the_next_round():
     got = tcp_loss_rounds(40 * (1000 + TCP_FRAME_OVERHEAD), params, 1.0, float("inf"), 0.01,
                           FrameLosses(lost, 0), cc="reno")
     assert got.lost == 2 and got.cuts == 1
+
+
+def test_the_captures_rounds_against_the_laws(table):
+    # The seed-1 captures (docs/calibration.md, the rounds table): the lab's rounds last
+    # 5.3-6.1 ms at RTT ~5.2 ms, the law's 6.7-6.8 ms (its RTT plus the client's 1.53 ms a
+    # round, fitted on 181-segment rounds); Reno's law makes nearly as many rounds as Linux
+    # (within 10 %), CUBIC's ~18 % fewer (Linux's CUBIC updates its increase at most 32
+    # times a second while its window stands still, so its window grows in steps).
+    from netbootsim.lab.lossround import capture_rounds
+
+    for cc in ("cubic", "reno"):
+        run = TRACES / f"http-loss1-{cc}-s1-r1"
+        for response, phase in ((2, "fetch:kernel"), (3, "fetch:initrd")):
+            rounds, secs, frames = capture_rounds(run, response)
+            row = next(r for r in table if r["run"] == run.name and r["phase"] == phase)
+            assert 5.2e-3 < secs / rounds < 6.2e-3 < row["replay_round_s"]
+            short = row["replay_rounds"] / rounds - 1
+            assert (-0.10 < short < 0) if cc == "reno" else (short < -0.15), (cc, phase)
+    n, secs, frames = capture_rounds(TRACES / "http-loss1-reno-s1-r1", 2)
+    assert (n, frames) == (145, 1450) and secs == pytest.approx(0.814, abs=1e-3)

@@ -45,3 +45,40 @@ def test_the_profiles_rate_is_the_fit_and_holds_on_the_held_out_runs(name):
 def test_the_section_in_calibration_md_is_current():
     text = section("python -m netbootsim.lab.tlsrate --out docs/calibration.md")
     assert text in (ROOT / "docs" / "calibration.md").read_text()
+
+
+def _server_rounds(run: str) -> tuple[list[tuple[int, float]], list[int]]:
+    """The HTTPS connection's resent server segments ``(index, seconds after the first)``
+    and its data frames a round (bursts apart by more than 2 ms), from the capture kept."""
+    import json
+    from ipaddress import ip_network
+
+    from netbootsim.lab.pcap import read_capture
+
+    d = ROOT / "lab" / "traces9" / run
+    meta = json.loads((d / "run.json").read_text())
+    cap = read_capture(d / "capture.pcap.gz", 0.0, str(ip_network(meta["config"]["subnet"])[1]))
+    conn = next(c for c in cap.tcp if c.server[1] == 443)
+    data = [s for s in conn.segments if not s.from_client and s.plen > 0]
+    resent, high, rounds = [], 0, []
+    for i, s in enumerate(data):
+        if s.seq + s.plen <= high:
+            resent.append((i, s.t - data[0].t))
+        high = max(high, s.seq + s.plen)
+        if i == 0 or s.t - data[i - 1].t > 0.002:
+            rounds.append(0)
+        rounds[-1] += 1
+    return resent, rounds
+
+
+def test_a_probe_in_the_handshake_slows_the_efi_kernel_at_5_ms():
+    # docs/calibration.md (HTTPS's bulk rate): at 5 ms the server sent the second segment
+    # of its first TLS flight again 18 ms later (a tail-loss probe while the client was busy
+    # with the handshake), cut its window, and the kernel's rounds (after the handshake's
+    # three bursts) ran in congestion avoidance from 7-8 segments, growing in CUBIC's 1/32 s
+    # steps; at 20 ms no probe went out and the rounds doubled from the initial window
+    resent, rounds = _server_rounds("ovmf-https-rtt5-r1")
+    assert resent[0][0] == 2 and 0.015 < resent[0][1] < 0.021
+    assert rounds[3:16] == [7, 8, 8, 8, 8, 8, 8, 11, 11, 11, 11, 11, 11]
+    resent, rounds = _server_rounds("ovmf-https-rtt20-r1")
+    assert all(i > 100 for i, _ in resent) and rounds[2:7] == [10, 20, 40, 80, 144]
