@@ -79,8 +79,9 @@ def registry() -> list[tuple[str, str, str, str]]:
          "[ipxe-src]; RFC 4173 [rfc4173]; iscsid.conf [open-iscsi]; "
          "scsi_transport_fc.c [linux-fc]; FC-LS [fc-ls]"),
         ("client", "imgverify", "the profile's imgverify_time + image size / imgverify_rate, "
-         "trusted or refused (37.6 ms + size / 19.17 MB/s in ipxe-current-bios, QEMU TCG's; "
-         "no time in profiles not measured)", "lab/traces5, docs/calibration.md "
+         "trusted or refused (37.6 ms + size / 19.17 MB/s in ipxe-current-bios, 28.6 ms + "
+         "size / 27.55 MB/s in ipxe-current-efi, QEMU TCG's; no time in profiles not "
+         "measured)", "lab/traces5, lab/traces11, docs/calibration.md "
          "[lab-traces]; iPXE usr/imgtrust.c, crypto/cms.c [ipxe-src]"),
         ("api service", "inventory + templates", "answers per machine (mac/serial/asset/uuid) "
          "with a sandboxed Jinja2 script per role; unknown machines: discovery script; "

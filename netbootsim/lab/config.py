@@ -125,8 +125,9 @@ class LabConfig:
             case on ``nic: virtio`` with an ``efi-x86_64`` build).
         san: the case ``san``: the target's protocol, the disk it serves and when it
             vanishes (:class:`~netbootsim.lab.san.SanOptions`).
-        verify: the cases ``http`` and ``https``: each file is served with a detached
-            signature by the ``tls`` directory's code-signing key, and the script checks
+        verify: the cases ``http``, ``https`` and ``chainload`` (the chained iPXE's
+            script): each file is served with a detached signature by the ``tls``
+            directory's code-signing key, and the script checks
             it with ``imgverify``: ``signed`` (the files as signed) or ``tampered`` (the
             first file with one byte changed after signing: iPXE must refuse it).
             ``None``: no signatures.
@@ -397,8 +398,8 @@ def parse_config(data: Any, file: str, lines: dict[str, int] | None = None) -> L
         bad("tls" if "tls" in data else "certificate", "only the https case (or "
             "transport: https) serves HTTPS")
     if "verify" in data:
-        if out.get("case") not in ("http", "https"):
-            bad("verify", "only the http and https cases fetch files to verify")
+        if out.get("case") not in ("http", "https", "chainload"):
+            bad("verify", "only the http, https and chainload cases fetch files to verify")
         for need in ("ipxe", "tls"):
             if need not in data:
                 bad("verify", f"needs {need}: a build trusting the lab CA (netbootsim lab "

@@ -273,7 +273,7 @@ def test_bad_verify_configs(tmp_path):
         parse_config({"case": "tftp", "verify": "maybe"}, "x")
     text = str(e.value)
     assert "verify: 'maybe' is not one of signed, tampered" in text
-    assert "verify: only the http and https cases fetch files to verify" in text
+    assert "verify: only the http, https and chainload cases fetch files to verify" in text
     assert "verify: needs ipxe: a build trusting the lab CA" in text
     assert "verify: needs tls:" in text
 
@@ -324,6 +324,30 @@ def test_the_imgverify_section_from_the_committed_traces(tmp_path):
     out = tmp_path / "calibration.md"
     out.write_text("# Calibration\n")
     assert main([str(traces), "--out", str(out)]) == 0 and BEGIN in out.read_text()
+
+
+def test_the_efi_builds_imgverify_from_the_committed_traces():
+    # lab/traces11: the EFI build under OVMF, 3 signed runs and a tampered one; the fit
+    # is ipxe-current-efi's imgverify (28.6 ms + 38.1 ms per MiB), and each run held out
+    # of a fit on the other two is within 5 % (docs/calibration.md says 4.1 %)
+    from netbootsim.lab.verify import checks, fit, section
+    from netbootsim.profiles import get_profile
+
+    traces = ROOT / "lab" / "traces11"
+    runs = {d.name: checks(d) for d in sorted(traces.iterdir()) if d.is_dir()}
+    refused = [r for rows in runs.values() for r in rows if r["seconds"] is None]
+    assert len(refused) == 1 and "Permission denied" in refused[0]["error"]
+    signed = {n: rows for n, rows in runs.items() if "signed" in n}
+    fixed, per = fit([r for rows in signed.values() for r in rows])
+    efi = get_profile("ipxe-current-efi")
+    assert efi.imgverify_time == pytest.approx(fixed, abs=1e-4)
+    assert efi.imgverify_rate == pytest.approx((1 << 20) / per, rel=1e-3)
+    for name, rows in signed.items():
+        f2, p2 = fit([r for n, rr in signed.items() if n != name for r in rr])
+        for r in rows:
+            assert f2 + r["bytes"] / (1 << 20) * p2 == pytest.approx(r["seconds"], rel=0.05)
+    text = section([ROOT / "lab" / "traces5", traces], "cmd")
+    assert "**efi-x86_64**" in text and "`ipxe-current-efi`, the emulated client's" in text
 
 
 @pytest.mark.parametrize("argv, message", [
