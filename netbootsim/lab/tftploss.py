@@ -83,9 +83,10 @@ class Stall:
 
 def stalls(tr: TftpTransfer) -> list[Stall]:
     """The stalls of one captured transfer, in block order (module docstring for causes)."""
-    first: dict[int, float] = {}
+    copies: dict[int, list[float]] = defaultdict(list)  # every arrival of each block
     for t, block, _ in tr.data:
-        first.setdefault(block, t)
+        copies[block].append(t)
+    first = {block: times[0] for block, times in copies.items()}
     acks: dict[int, list[float]] = defaultdict(list)
     for t, block in tr.acks:
         acks[block].append(t)
@@ -95,9 +96,6 @@ def stalls(tr: TftpTransfer) -> list[Stall]:
         gap = tr.oack_times[0] - sent[0]
         if gap > STALL:
             out.append(Stall(0, "ack", gap, sum(t < tr.oack_times[0] for t in sent)))
-    copies: dict[int, list[float]] = defaultdict(list)
-    for t, block, _ in tr.data:
-        copies[block].append(t)
     for block in sorted(first):
         sent = acks.get(block - 1)
         if not sent:
@@ -128,6 +126,11 @@ class OwnLosses:
         self._binomials += [sum(k >= i for k in acks_lost) for i in range(1, 1 + max(
             acks_lost, default=0))] + [0]
         self._copies = copies
+
+    @property
+    def copies(self) -> int:
+        """The transfer's lost DATA copies."""
+        return self._copies
 
     def binomial(self, n: int, p: float) -> int:
         """The next count of lost sends (``n`` and ``p`` are the law's, the count the run's)."""
@@ -289,7 +292,7 @@ def section(traces: Path | list[Path], command: str) -> str:
     if both is not None and seen:
         n_seeds, mean, sem, d_mean, lab_sd, law_sd = both
         found = [s for r in seen for s in r["stalls"]]
-        lost = sum(own_losses(r["stalls"])._copies for r in seen) / len(seen)
+        lost = sum(own_losses(r["stalls"]).copies for r in seen) / len(seen)
         blocks = statistics.mean(r["bytes"] // 1432 + 1 for r in seen)
         loss = 0.01
         expect = blocks * loss / (1 - loss)
@@ -357,7 +360,7 @@ def _waits_and_replay(seen: list[dict], t_srv: float, first_wait: float) -> list
     ]
     errs = []
     for r in sorted(seen, key=lambda r: (r["seed"], r["run"], r["phase"])):
-        n_data = own_losses(r["stalls"])._copies
+        n_data = own_losses(r["stalls"]).copies
         n_ack = sum(s.sends - 1 for s in r["stalls"] if s.cause == "ack")
         err = r["replayed_s"] / r["measured_s"] - 1
         errs.append(err)

@@ -66,7 +66,7 @@ def test_the_law_charges_a_runs_own_losses_its_timers():
     found = [Stall(0, "ack", 0.25, 2), Stall(4, "data", 1.8, 3),
              Stall(6, "data", RESENT_ONCE + 0.5, 5), Stall(8, "ack", 0.75, 3)]
     own = own_losses(found)
-    assert own._copies == 3 and own._binomials == [1, 0, 1, 1, 0]
+    assert own.copies == 3 and own._binomials == [1, 0, 1, 1, 0]
 
 
 def test_the_captured_run_holds_its_timers():
