@@ -322,7 +322,7 @@ def fit(runs: list[RunData], rwnd: float, chained: bool = False,
 
 def _resend_waits(paths: list[Path]) -> list[tuple[str, float]]:
     """``(run, wait)`` for each lost DATA block sent once more in the captures kept."""
-    from .tftploss import RESENT_ONCE, captured_stalls
+    from .tftpstall import RESENT_ONCE, captured_stalls
 
     return [(path.name, s.seconds) for path in paths
             for found in captured_stalls(path).values() for s in found
