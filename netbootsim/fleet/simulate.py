@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable, Sequence
 
@@ -246,25 +247,52 @@ def _run(env: simpy.Environment, until: float, watch: Callable[[float], None] | 
     every number they had without one. A run cut at the horizon is brought to it by
     ``env.run(until=until)``, as before.
     """
-    peek, step = env.peek, env.step
     steps = 0
     while True:
-        for _ in range(WATCH_EVERY):
-            if peek() >= until:
-                break
-            step()
-            steps += 1
-        else:
-            tidy()
-            if watch is not None:
-                watch(env.now)
-            continue
-        break
-    if peek() == math.inf:
+        done = _steps(env, until, WATCH_EVERY)
+        steps += done
+        if done < WATCH_EVERY:
+            break
+        tidy()
+        if watch is not None:
+            watch(env.now)
+    if env.peek() == math.inf:
         return False, steps
     if env.now < until:
         env.run(until=until)
     return True, steps
+
+
+def _steps(env: simpy.Environment, until: float, limit: int) -> int:
+    """Process up to ``limit`` events due before ``until``; return how many were done.
+
+    What ``env.step()`` does, written out for SimPy 4's :class:`~simpy.Environment`
+    (its queue of ``(time, priority, id, event)`` and an event's ``callbacks`` and
+    ``_ok``): the storm's half a million steps cost a call to ``peek`` and ``step``
+    each (3 % of a 10,000-server run). Another environment takes its own ``step``.
+    """
+    if type(env) is not simpy.Environment:
+        peek, step = env.peek, env.step
+        for k in range(limit):
+            if peek() >= until:
+                return k
+            step()
+        return limit
+    queue = env._queue
+    pop = heapq.heappop
+    for k in range(limit):
+        if not queue or queue[0][0] >= until:
+            return k
+        env._now, _, _, event = pop(queue)
+        callbacks, event.callbacks = event.callbacks, None
+        for callback in callbacks:
+            callback(event)
+        if not event._ok and not hasattr(event, "_defused"):
+            # a failed event nobody handled: raised as SimPy's own step raises it
+            exc = type(event._value)(*event._value.args)
+            exc.__cause__ = event._value
+            raise exc
+    return limit
 
 
 def _horizon_reason(at: float, until: float) -> str:

@@ -94,6 +94,11 @@ SCHEMES = {"tftp": ("tftp",), "http": ("http", "api"), "https": ("http", "api")}
 ENGINES = ("flow", "packet")
 
 
+#: URIs whose answer :meth:`World.resolve` keeps (per-server URIs, an API's query with
+#: the MAC in it, would otherwise keep one each)
+_RESOLVED_KEPT = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """What a URI names: a service and a file on it (``file`` ``""`` for an API call)."""
@@ -180,6 +185,9 @@ class World:
         #: ``services`` (:meth:`resolve`: a storm of 50 mirrors looked through all of
         #: them for each of its 200,000 fetches)
         self._named: dict[str, list[Service]] = {}
+        #: URI -> what it names (:meth:`resolve`: the services and images are fixed for the
+        #: run), for up to :data:`_RESOLVED_KEPT` URIs (a fleet's are mostly one script's)
+        self._resolved: dict[str, Target | str] = {}
         for svc in services.values():
             for n in dict.fromkeys((svc.name.lower(), svc.host.lower())):
                 self._named.setdefault(n, []).append(svc)
@@ -312,6 +320,16 @@ class World:
         segment of its path, looked up among the scenario's images. Nothing of the
         machine running the simulation is ever opened, whatever the path holds.
         """
+        known = self._resolved.get(uri)
+        if known is not None:
+            return known
+        found = self._resolve(uri)
+        if len(self._resolved) < _RESOLVED_KEPT:
+            self._resolved[uri] = found
+        return found
+
+    def _resolve(self, uri: str) -> Target | str:
+        """:meth:`resolve` without its memo."""
         parts = urlsplit(uri)
         scheme = parts.scheme.lower()
         if scheme == "file":  # interface/efi/efi_local.c [ipxe-src]: its own EFI volume

@@ -11,6 +11,7 @@ source tree, [ipxe-src] in docs/sources.md.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit, urlunsplit, uses_relative
@@ -46,6 +47,7 @@ def resolve_uri(base: str | None, ref: str) -> str:
     return urljoin(base, ref)
 
 
+@functools.lru_cache(maxsize=4096)  # a fleet's servers download the same few URIs
 def redact_uri(uri: str) -> str:
     """The URI as the download line shows it: no password, query or fragment.
 

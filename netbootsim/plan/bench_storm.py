@@ -220,7 +220,7 @@ def cached_bytecode(cache: Path) -> dict[str, str]:
 
 def measure_once(n: int, variance: bool, base: Path, keep: Path | None = None,
                  sample: bool = False, env: dict[str, str] | None = None) -> dict:
-    """One measurement in a fresh process: its figures, CLI wall and peak RSS.
+    """One measurement in a fresh process: its figures, CLI wall, CPU time and peak RSS.
 
     ``sample``: the child also samples where its time goes (``layer_samples``), which
     slows it: its walls are not the program's. ``env``: the child's environment
@@ -244,6 +244,7 @@ def measure_once(n: int, variance: bool, base: Path, keep: Path | None = None,
             raise RuntimeError(f"bench storm child failed ({proc.returncode}) at N={n}")
     res = json.loads(stdout.strip().splitlines()[-1])
     res["cli_wall"] = wall
+    res["cli_cpu"] = usage.ru_utime + usage.ru_stime  # the child's own, all its threads
     res["peak_rss_bytes"] = int(usage.ru_maxrss) * 1024  # Linux: KiB
     return res
 

@@ -234,6 +234,23 @@ class _Small(MutableMapping):
         return dict(self.items())
 
 
+def _only(table: MutableMapping) -> tuple[Any, Any] | None:
+    """``(key, value)`` of a table that holds exactly one entry, else ``None``.
+
+    For the graph's tables, without Mapping's views: a route looks at its ends' (a
+    :class:`_Small` each, for a server) every time it is asked for.
+    """
+    if type(table) is _Small:
+        if table._more is None:
+            return None if table._key is _NONE else (table._key, table._value)
+        table = table._more
+    if len(table) != 1:
+        return None
+    for item in table.items():
+        return item
+    return None
+
+
 class _Graph(nx.MultiDiGraph):
     """networkx's MultiDiGraph with compact link tables (:class:`_Small`, :class:`_LinkData`)."""
 
@@ -463,7 +480,7 @@ class Topology:
         # behind it, a server's ToR say), entered at the far end c: within the chain the
         # next node is fixed; before it, a next hop is a neighbour one hop nearer to c.
         # (Asked for per transfer: the common steps are written out, not called.)
-        chain = chain_to(self.graph, dst, transit)
+        chain = self._chain(dst, transit)
         offset = len(chain) - 1
         c = chain[offset]
         if src in chain:
@@ -639,6 +656,7 @@ class Topology:
         self._transit: dict[str, bool] | None = None
         self._hops_from: dict[tuple[str, str], tuple[LinkDir, ...]] = {}
         self._hops_cache: dict[tuple[str, str], int | None] = {}
+        self._chains: dict[str, tuple[str, ...]] = {}
 
     def _adjacency(self) -> dict[str, tuple[tuple[str, LinkDir, bool], ...]]:
         """Per node: its out-links as ``(neighbour, LinkDir, neighbour forwards)``, sorted.
@@ -679,14 +697,29 @@ class Topology:
         Read from the graph, not from :meth:`_adjacency`'s table: a fleet's servers, each
         a route's source once, would each leave an entry there.
         """
-        succ = self.graph._succ[u]
-        if len(succ) != 1:
+        one = _only(self.graph._succ[u])
+        if one is None:
             return None
-        (keyed,) = succ.values()
-        if len(keyed) != 1:
-            return None
-        (data,) = keyed.values()
-        return data["ld"]
+        one = _only(one[1])
+        return None if one is None else one[1]["ld"]
+
+    def _chain(self, t: str, transit: dict[str, bool]) -> tuple[str, ...]:
+        """:func:`chain_to` ``t``, kept per forwarding node (an end point's is made anew).
+
+        An end point behind a single forwarding node ``p`` (a server behind its ToR) has
+        ``(t, *chain of p)``: its chain goes on as ``p``'s does, and an end point never
+        joins one. So a fleet's servers add no entries, only its switches do.
+        """
+        chain = self._chains.get(t)
+        if chain is not None:
+            return chain
+        if transit[t]:
+            chain = self._chains[t] = tuple(chain_to(self.graph, t, transit))
+            return chain
+        one = _only(self.graph._pred[t])
+        if one is not None and transit[one[0]]:
+            return (t, *self._chain(one[0], transit))
+        return (t,)
 
     def _hops(self, v: str, c: str) -> int | None:
         """Hops from ``v`` to ``c`` through forwarding nodes (cached per pair).
@@ -695,15 +728,14 @@ class Topology:
         per (neighbour, ``c``), so a fleet adds no entries, only its racks do.
         """
         key = (v, c)
-        try:
-            return self._hops_cache[key]
-        except KeyError:
-            pass
+        h = self._hops_cache.get(key, _NONE)
+        if h is not _NONE:
+            return h
         transit = self._transit_map()
         if v != c and not transit[v]:
-            succ = self.graph._succ[v]
-            if len(succ) == 1:
-                (w,) = succ
+            one = _only(self.graph._succ[v])
+            if one is not None:
+                w = one[0]
                 if w == c:
                     return 1
                 if not transit[w]:  # another end point: no route may cross it

@@ -71,6 +71,7 @@ def test_tiny_storm_in_a_child_process():
     assert res["servers"] == 40 and res["ready"] == 40
     assert res["simpy_events_per_server"] == res["simpy_events"] / 40 > 0
     assert res["cli_wall"] > res["simulation_wall"] > 0
+    assert res["cli_cpu"] > 0.5 * res["simulation_wall"]  # its own CPU, not this process's
     assert res["peak_rss_bytes"] > 50 * 2**20  # python + numpy + pandas at least
     assert res["layer_samples"] == {}  # the timed run is not sampled (sampling slows it)
     sampled = measure_once(40, False, SCENARIOS, sample=True)
