@@ -34,7 +34,7 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]  # netbootsim, _measure
 
 from _measure import commit, machine  # noqa: E402
 
@@ -86,7 +86,14 @@ def table(runs: dict[str, list[dict]], labels: dict[str, str]) -> list[str]:
         r = statistics.median(x[fig] for x in runs[new]) / statistics.median(
             x[fig] for x in runs[old])
         ratios.append(f"{name} {r:.3f} ({(r - 1) * 100:+.1f} %)")
-    out += ["", f"Medians, {labels[new]} / {labels[old]}: " + ", ".join(ratios) + "."]
+    paired = []
+    for fig, name in FIGURES:
+        r = [b[fig] / a[fig] for a, b in zip(runs[old], runs[new], strict=True)]
+        paired.append(f"{name} {statistics.median(r):.3f} ({min(r):.3f}-{max(r):.3f}; "
+                      f"faster in {sum(x < 1 for x in r)} of {len(r)})")
+    out += ["", f"Medians, {labels[new]} / {labels[old]}: " + ", ".join(ratios) + ".",
+            "", "Round by round (each new run against the old one just before it), the "
+            "median ratio and its range: " + ", ".join(paired) + "."]
     return out
 
 
