@@ -18,7 +18,9 @@ from __future__ import annotations
 import json
 import statistics
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -84,6 +86,28 @@ def relay_losses(run_dir: Path, frames: int = 100_000) -> np.ndarray:
     return server_to_guest.random(frames) < spec["loss_ba"]
 
 
+def _server_frames(run_dir: Path) -> Iterator[tuple[float, Any, Any]]:
+    """Each frame of a run's capture its guest did not send: ``(time, IP packet, TCP)``.
+
+    The IP packet is ``None`` for a frame that carries none (ARP, say), the TCP segment
+    ``None`` for one that is not TCP. In the capture's order: the guest's side of the
+    relay, so what the relay let through.
+    """
+    import dpkt
+
+    from .pcap import _frames
+
+    guest = json.loads((run_dir / "run.json").read_text())["guests"][0]["mac"]
+    mac = bytes.fromhex(guest.replace(":", ""))
+    for ts, raw in _frames(run_dir / "capture.pcap.gz"):
+        eth = dpkt.ethernet.Ethernet(raw)
+        if eth.src == mac:
+            continue
+        ip = eth.data if isinstance(eth.data, dpkt.ip.IP) else None
+        tcp = ip.data if ip is not None and isinstance(ip.data, dpkt.tcp.TCP) else None
+        yield float(ts), ip, tcp
+
+
 def frames_before_kernel(run_dir: Path) -> int:
     """Server frames the relay let through before the kernel's HTTP response, from a capture.
 
@@ -92,20 +116,10 @@ def frames_before_kernel(run_dir: Path) -> int:
     was offered). The kernel's response is the second that opens with ``HTTP/`` (the
     boot script's is the first).
     """
-    import dpkt
-
-    from .pcap import _frames
-
-    guest = json.loads((run_dir / "run.json").read_text())["guests"][0]["mac"]
     kept = 0
     responses = 0
-    for _, raw in _frames(run_dir / "capture.pcap.gz"):
-        eth = dpkt.ethernet.Ethernet(raw)
-        if eth.src == bytes.fromhex(guest.replace(":", "")):
-            continue
-        ip = eth.data
-        if isinstance(ip, dpkt.ip.IP) and isinstance(ip.data, dpkt.tcp.TCP) \
-                and bytes(ip.data.data).startswith(b"HTTP/"):
+    for _, _, tcp in _server_frames(run_dir):
+        if tcp is not None and bytes(tcp.data).startswith(b"HTTP/"):
             responses += 1
             if responses == 2:
                 return kept
@@ -127,28 +141,16 @@ def capture_rounds(run_dir: Path, response: int) -> tuple[int, float, int]:
     frame to its last, and its data frames (resends included). The response runs until
     the next one opens (or the capture ends).
     """
-    import dpkt
-
-    from .pcap import _frames
-
-    guest = json.loads((run_dir / "run.json").read_text())["guests"][0]["mac"]
-    mac = bytes.fromhex(guest.replace(":", ""))
     times: list[float] = []
     seen = 0
-    for ts, raw in _frames(run_dir / "capture.pcap.gz"):
-        eth = dpkt.ethernet.Ethernet(raw)
-        ip = eth.data
-        if eth.src == mac or not isinstance(ip, dpkt.ip.IP) \
-                or not isinstance(ip.data, dpkt.tcp.TCP):
-            continue
-        tcp = ip.data
-        if ip.len - ip.hl * 4 - tcp.off * 4 <= 0:
-            continue
+    for ts, ip, tcp in _server_frames(run_dir):
+        if tcp is None or ip.len - ip.hl * 4 - tcp.off * 4 <= 0:
+            continue  # not TCP, or no data (an ACK)
         seen += bytes(tcp.data).startswith(b"HTTP/")
         if seen > response:
             break
         if seen == response:
-            times.append(float(ts))
+            times.append(ts)
     if not times:
         raise ValueError(f"{run_dir}: no response {response} in the capture")
     rounds = 1 + int(np.count_nonzero(np.diff(times) > ROUND_GAP))
