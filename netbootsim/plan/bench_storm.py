@@ -199,8 +199,12 @@ def _child(scenario_path: str, out: str, sample: bool = False) -> dict:
             "layer_samples": dict(samples)}
 
 
-def cached_bytecode(cache: Path) -> dict[str, str]:
+def cached_bytecode(cache: Path, tree: Path | None = None) -> dict[str, str]:
     """The environment of a child whose Python modules load from compiled bytecode.
+
+    ``tree``: a directory holding another ``netbootsim`` package, which the child then
+    imports instead of this one (``PYTHONPATH``; ``benchmarks/storm_ab.py`` compares
+    two revisions so).
 
     netbootsim's modules are compiled into ``cache`` first (``PYTHONPYCACHEPREFIX``),
     as ``pip install`` compiles an installed package's and as Python caches an editable
@@ -213,6 +217,9 @@ def cached_bytecode(cache: Path) -> dict[str, str]:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = str(cache)
     package = Path(__file__).resolve().parents[1]
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
+        package = tree / "netbootsim"
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], env=env,
                    check=True, stdout=subprocess.DEVNULL)
     return env

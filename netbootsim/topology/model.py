@@ -244,11 +244,7 @@ def _only(table: MutableMapping) -> tuple[Any, Any] | None:
         if table._more is None:
             return None if table._key is _NONE else (table._key, table._value)
         table = table._more
-    if len(table) != 1:
-        return None
-    for item in table.items():
-        return item
-    return None
+    return next(iter(table.items())) if len(table) == 1 else None
 
 
 class _Graph(nx.MultiDiGraph):

@@ -98,3 +98,19 @@ def test_json_output(capsys, monkeypatch):
     monkeypatch.setattr("netbootsim.plan.bench_storm.bench_storm", lambda *a, **k: rows)
     assert main(["bench", "storm", "--servers", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == rows
+
+
+def test_cached_bytecode_of_another_tree(tmp_path):
+    # a tree holding a package named netbootsim: the child's PYTHONPATH names the tree,
+    # and the package is compiled into the cache (not this checkout's)
+    from netbootsim.plan.bench_storm import cached_bytecode
+
+    pkg = tmp_path / "tree" / "netbootsim"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("WHO = 'other'\n")
+    env = cached_bytecode(tmp_path / "cache", tmp_path / "tree")
+    assert env["PYTHONPATH"] == str(tmp_path / "tree")
+    assert "PYTHONDONTWRITEBYTECODE" not in env
+    compiled = [str(p) for p in (tmp_path / "cache").rglob("*.pyc")]
+    assert [c for c in compiled if "/tree/netbootsim/__init__" in c]
+    assert not [c for c in compiled if "bench_storm" in c]  # this checkout's: not compiled
