@@ -191,6 +191,8 @@ class Observer:
     neither keyed nor at least half full by demand
     (:meth:`~netbootsim.net.engine.FlowEngine.resource_loads` ``busy_only``): it lists
     the busiest of the rest, so at that scale a sample may list fewer than eight. A
+    resource sampled before that is no longer among the eight gets a row at each sample
+    with its load then, until a row says 0 (a figure holds a line's last sample). A
     change that falls inside the thinning interval is not lost: the observer wakes
     itself at the interval's end (``env``) and samples the state then, which holds until
     the next change — without it, a storm whose flows all start within one interval and
@@ -210,7 +212,9 @@ class Observer:
         self.prev_t = 0.0
         self.prev: list[tuple[Resource, float, int]] = []
         self.next_sample = 0.0
-        self.shown: set[str] = set()  # resources with a non-zero last sample
+        #: resources with a non-zero last sample, by name: each sample writes their load
+        #: until it is 0, in the busiest eight or not (a line holds its last sample)
+        self.shown: dict[str, Resource] = {}
         self.pending = False  # a wake-up at next_sample is scheduled
         self.deferred = False  # a sample at the end of this instant is scheduled
         self.engine: BaseEngine | None = None
@@ -278,8 +282,9 @@ class Observer:
         # above SAMPLE_FLOWS, the resources under half full are left out (at that scale
         # the eight busiest are the full ones; a full sweep cost 6.7 ms per sample, 11 %
         # of the 10,000-server storm with variance on)
-        loads = engine.resource_loads(busy_only=engine.active_flows > SAMPLE_FLOWS)
-        if not loads:
+        busy_only = engine.active_flows > SAMPLE_FLOWS
+        loads = engine.resource_loads(busy_only=busy_only)
+        if not loads and not self.shown:
             return
         # Thinning: about 1 / sample_every samples per decade of simulated time, so a
         # long storm costs a bounded number of O(flows) load sweeps; fewer with more flows.
@@ -287,10 +292,23 @@ class Observer:
         self.next_sample = now + max(1e-3, self.sample_every * now * spread)
         busiest = heapq.nsmallest(8, [(-load / r.capacity, r.name, r)
                                       for r, load in loads.items()])
-        counts = engine.flow_counts([r for _, _, r in busiest])
-        for (util, name, _), n in zip(busiest, counts, strict=True):
-            run.timeline.append((now, name, min(-util, 1.0), n))
-        self.shown.update(name for _, name, _ in busiest)
+        rows = [(name, min(-util, 1.0), r) for util, name, r in busiest]
+        listed = {name for name, _, _ in rows}
+        # a resource sampled before and no longer among the busiest: its load now (0 once
+        # it carries nothing), else its line would hold a load it no longer has (a
+        # mirror's link drawn full for 20 s after its last transfer, while others ran)
+        for name, r in sorted(self.shown.items()):
+            if name not in listed:
+                load = loads.get(r)
+                if load is None:  # carries nothing, or left out of a busy-only sweep
+                    load = engine.load_of(r) if busy_only else 0.0
+                rows.append((name, min(load / r.capacity, 1.0), r))
+        counts = engine.flow_counts([r for _, _, r in rows])
+        shown = self.shown = {}
+        for (name, util, r), n in zip(rows, counts, strict=True):
+            run.timeline.append((now, name, util, n))
+            if util > 0.0:
+                shown[name] = r
 
 
 class PacketSampler:
@@ -298,8 +316,8 @@ class PacketSampler:
 
     The packet engine has no solver to report rates; this sampler reads the links' byte
     counters instead. While transfers run it wakes every ``max(1 ms, sample_every ×
-    now)`` (the flow observer's thinning), records the busiest links' utilisation over
-    the interval just ended (bytes serialised — accepted less still queued — ÷ capacity
+    now)`` (the flow observer's thinning), records the eight busiest links' utilisation
+    (and that of any link sampled before, until it is 0) over the interval just ended (bytes serialised — accepted less still queued — ÷ capacity
     × interval, at most 1) at the
     interval's start, and counts a link saturated for the interval when it was at least
     :data:`SATURATED` busy; ``max_flows`` is the most transfers crossing it at a sample.
@@ -366,7 +384,15 @@ class PacketSampler:
                 fl = run.first_last.setdefault(name, [t0, env.now])
                 fl[1] = env.now
                 run.max_flows[name] = max(run.max_flows.get(name, 0), self.crossing[name])
-            for util, name in loads[:8]:
+            rows = loads[:8]
+            listed = {name for _, name in rows}
+            # a link sampled before and no longer among the busiest: its load now (0 once
+            # idle), else its line holds a load it no longer has (as :class:`Observer`)
+            util_of = {name: util for util, name in loads}
+            rows += [(util_of.get(name, 0.0), name) for name in sorted(self.shown - listed)]
+            self.shown = set()
+            for util, name in rows:
                 run.timeline.append((t0, name, util, self.crossing[name]))
-                self.shown.add(name)
+                if util > 0.0:
+                    self.shown.add(name)
             t0 = env.now

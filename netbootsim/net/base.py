@@ -232,6 +232,10 @@ class BaseEngine:
                 load[r] = load.get(r, 0.0) + rate
         return load
 
+    def load_of(self, resource: Resource) -> float:
+        """Current load of one resource (bytes/s), as of the last solve."""
+        return math.fsum(rate for f, rate in self.flow_rates() if resource in f.path)
+
     def flow_counts(self, resources: list[Resource]) -> list[int]:
         """How many running flows cross each of ``resources``."""
         counts = dict.fromkeys(resources, 0)

@@ -271,11 +271,15 @@ class FlowEngine(BaseEngine):
                 for r in f._loose:
                     load[r] = get(r, 0.0) + rate
         if busy_only:
-            rate_of = self.rate_of
             for r in self._busy:
                 if not r.keyed and r.flows:
-                    load[r] = math.fsum(rate_of(f) for f in r.flows)
+                    load[r] = self.load_of(r)
         return load
+
+    def load_of(self, resource: Resource) -> float:
+        """Current load of one resource (bytes/s), as of the last solve: O(its flows)."""
+        rate_of = self.rate_of
+        return math.fsum(rate_of(f) for f in resource.flows)
 
     def flow_counts(self, resources: list[Resource]) -> list[int]:
         """How many running flows cross each of ``resources``."""

@@ -82,3 +82,84 @@ def test_a_sample_shows_every_flow_that_started_at_its_instant():
     env.process(start())
     env.run()
     assert list(run.timeline) == [(0.0, "link", 0.4, 2), (5.0, "link", 0.0, 0)]
+
+
+def _observed(full_recompute: bool, sample_every: float):
+    """Two links: a at 50 B/s for 2 s (100 B), b at 10 B/s for 10 s (100 B); bounds only.
+
+    Returns the timeline of the run with the flow observer (either engine).
+    """
+    import simpy
+
+    from netbootsim.fleet.results import Observer
+    from netbootsim.net import Flow, Resource, make_engine
+
+    env = simpy.Environment()
+    run = FleetRun()
+    eng = make_engine(env, full_recompute=full_recompute,
+                      on_solve=Observer(run, sample_every, env))
+    a, b = Resource("a", 100.0), Resource("b", 100.0)
+
+    def start(link, bound):
+        yield eng.start(Flow(100.0, [link], bound=bound))
+
+    env.process(start(a, 50.0))
+    env.process(start(b, 10.0))
+    env.run()
+    return list(run.timeline)
+
+
+def test_a_resource_that_goes_idle_while_others_run_is_closed():
+    # Hand derivation. a: 100 B at 50 B/s ends at t = 2, utilisation 0.5 until then;
+    # b: 100 B at 10 B/s ends at t = 10, utilisation 0.1. With sample_every = 0.1 the
+    # samples are thinned to max(1 ms, 0.1 × t) after each: t = 0, then the end of a at
+    # t = 2 (a change, past the 1 ms interval), then b's end closes the plot at t = 10.
+    # At t = 2 a carries nothing: its row must say 0 there (before the fix a had no row
+    # after t = 0, so its line held 0.5 until t = 10: 4 B·s of area instead of 1).
+    for full in (False, True):
+        rows = _observed(full, 0.1)
+        assert rows == [(0.0, "a", 0.5, 1), (0.0, "b", 0.1, 1), (2.0, "b", 0.1, 1),
+                        (2.0, "a", 0.0, 0), (10.0, "b", 0.0, 0)], full
+        assert math.isclose(area(rows, "a", 10.0), 0.5 * 2.0)
+
+
+def test_the_packet_sampler_closes_a_link_that_goes_idle_while_others_run():
+    # Two links' byte counters: a sends 50 B/s until t = 2, b 10 B/s until t = 10
+    # (capacity 100 B/s). With sample_every = 1 the sampler's intervals double from 1 ms:
+    # [1.024, 2.048] still sees a move (0.976 s × 50 B/s), [2.048, 4.096] sees none. So
+    # a's row at t0 = 2.048 must say 0 while b runs on (before the fix a had no row after
+    # 1.024 and its line held its last utilisation until b's end).
+    import simpy
+
+    from netbootsim.fleet.results import PacketSampler
+
+    class Counter:
+        def __init__(self, rate, until):
+            self.capacity, self.rate, self.until = 100.0, rate, until
+
+        @property
+        def bytes(self):
+            return self.rate * min(env.now, self.until)
+
+        def backlog(self):
+            return 0.0
+
+    env = simpy.Environment()
+    run = FleetRun()
+    links = {"a": Counter(50.0, 2.0), "b": Counter(10.0, 10.0)}
+    sampler = PacketSampler(run, env, links, sample_every=1.0)
+
+    def traffic():
+        sampler.started(["a"])
+        sampler.started(["b"])
+        yield env.timeout(2.0)
+        sampler.ended(["a"])
+        yield env.timeout(8.0)
+        sampler.ended(["b"])
+
+    env.process(traffic())
+    env.run(until=20.0)
+    a = [(t, u) for t, r, u, _ in run.timeline if r == "a"]
+    assert a[-2][1] > 0.0 and a[-1] == (2.048, 0.0)
+    b_last = max(t for t, r, u, _ in run.timeline if r == "b" and u > 0.0)
+    assert b_last > 2.048  # b was still sampled busy after a's row said 0

@@ -142,6 +142,12 @@ def test_pooled_summary():
         assert m["lo"] <= m["mean"] <= m["hi"]
         assert m["mean"] == pytest.approx(float(np.mean(m["values"])), rel=1e-12)
     assert rep["until_ci"] is None
+    # makespan ÷ bound: the mean makespan (what the report shows) over the mean bound,
+    # not the pooled makespan (the slowest replication's); the ROM draws make them differ
+    spans = rep["metrics"]["makespan"]["values"]
+    assert max(spans) > float(np.mean(spans))
+    bound = s["line_rate_bound"]["seconds"]
+    assert s["makespan_over_bound"] == pytest.approx(float(np.mean(spans)) / bound, rel=1e-12)
     assert (res.timeline["replication"].unique() == np.arange(6)).all()
     assert s["engine"]["events"] > 0
 
