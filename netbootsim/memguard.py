@@ -35,8 +35,9 @@ import resource
 
 from .errors import InputError, Problem
 
-__all__ = ["BASE_BYTES", "PER_SERVER_BYTES", "PER_NODE_BYTES", "estimate", "available", "rss",
-           "check", "Watch", "MemoryLimit", "describe", "parse_limit"]
+__all__ = ["BASE_BYTES", "PER_SERVER_BYTES", "PER_NODE_BYTES", "PER_FLOW_BYTES",
+           "PER_STORM_SERVER_BYTES", "estimate", "available", "rss", "check", "check_bench",
+           "Watch", "MemoryLimit", "describe", "parse_limit"]
 
 #: What the process holds before the first server exists, bytes (measured ~140-150 MB).
 BASE_BYTES = 160e6
@@ -46,6 +47,13 @@ PER_SERVER_BYTES = {"flow": 80e3, "packet": 1e6}
 #: and routes; a switch; a link): ``netbootsim validate`` of the storm grows 8.9 KB a
 #: server from 2,000 to 10,000.
 PER_NODE_BYTES = 10e3
+#: ``netbootsim bench flows``: memory per flow of its workload, bytes (measured on the
+#: leaf-spine workload: peak RSS 64 MB at 10,000 flows, 121 MB at 100,000, 0.63 KB a
+#: flow; rounded up).
+PER_FLOW_BYTES = 1e3
+#: ``netbootsim bench storm``: memory per server of the scaled storm, bytes (measured:
+#: peak RSS 1.96 GiB at 100,000 servers with variance, docs/performance.md; rounded up).
+PER_STORM_SERVER_BYTES = 25e3
 
 
 def estimate(servers: int, engine: str = "flow", nodes: int = 0) -> float:
@@ -161,6 +169,22 @@ def check(servers: int, engine: str, limit: float | None, nodes: int = 0) -> str
             f"{engine} engine ({describe(BASE_BYTES)} + {describe(per)} a server{spare}, "
             f"measured: docs/limits.md), more than the {describe(limit)} of {where}; "
             f"run fewer servers, or give --max-memory to raise the limit")
+
+
+def check_bench(n: int, what: str) -> str | None:
+    """Why a benchmark of ``n`` ``what`` (``"flows"``, ``"servers"``) does not fit, or ``None``.
+
+    ``bench flows`` holds :data:`PER_FLOW_BYTES` a flow, ``bench storm``'s measured
+    process :data:`PER_STORM_SERVER_BYTES` a server, beside :data:`BASE_BYTES`.
+    """
+    per = PER_FLOW_BYTES if what == "flows" else PER_STORM_SERVER_BYTES
+    need = BASE_BYTES + per * n
+    limit, where = available()
+    if need <= limit:
+        return None
+    return (f"{n:,} {what} need an estimated {describe(need)} of memory "
+            f"({describe(BASE_BYTES)} + {describe(per)} a {what[:-1]}), more than the "
+            f"{describe(limit)} of {where}; run fewer {what}")
 
 
 def parse_limit(text: str | None) -> float | None:

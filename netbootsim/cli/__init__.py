@@ -8,6 +8,7 @@ kind (a flag, a scenario) ends with one line per problem on stderr and exit stat
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 
@@ -77,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: write errors that say the disk, not the program, is at fault (no traceback for them)
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
@@ -92,6 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as e:
+        if e.errno not in _FULL:
+            raise
+        # the machine, not the input: one line and status 1 (the outputs are staged and
+        # renamed into place, so a failed write leaves none half-written)
+        where = f"{e.filename}: " if e.filename else "the outputs: "
+        print(f"netbootsim: cannot write {where}{e.strerror}", file=sys.stderr)
+        return 1
 
 
 def run_cli() -> None:

@@ -62,6 +62,10 @@ def cmd_bench_storm(args: argparse.Namespace) -> int:
     """Handle ``netbootsim bench storm``."""
     if args.repeat < 1:
         raise InputError.single("command line", 0, "--repeat", "must be ≥ 1")
+    from .. import memguard
+    # each measured process holds the whole storm: the largest must fit
+    if (why := memguard.check_bench(max(args.servers), "servers")) is not None:
+        raise InputError.single("command line", 0, "--servers", why)
     from pathlib import Path
 
     from ..plan.bench_storm import bench_storm, format_rows
@@ -81,6 +85,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Handle ``netbootsim bench flows``."""
     if args.flows < 1:
         raise InputError.single("command line", 0, "--flows", "must be ≥ 1")
+    from .. import memguard
+    if (why := memguard.check_bench(args.flows, "flows")) is not None:
+        raise InputError.single("command line", 0, "--flows", why)
     from ..plan.bench import bench_flows  # here, not at the top: --help stays fast
 
     out = bench_flows(args.flows, args.topology, args.compare_full_recompute, args.seed)

@@ -423,11 +423,20 @@ def cmd_parse(args: argparse.Namespace) -> int:
     """``lab parse``: parse a run directory, write the CSVs, print the phases."""
     from ..lab.parse import parse_run, write_parsed
 
+    run_json = Path(args.run_dir) / "run.json"
+    if not run_json.is_file():
+        raise InputError.single(args.run_dir, 0, "RUN_DIR",
+                                "not a lab run directory (no run.json)")
     try:
         parsed = parse_run(args.run_dir)
-    except (FileNotFoundError, json.JSONDecodeError, KeyError) as e:
-        print(f"lab parse: {args.run_dir}: {e}")
-        return 1
+    except json.JSONDecodeError as e:
+        raise InputError.single(str(run_json), e.lineno, "run.json",
+                                f"not JSON: {e.msg}") from None
+    except (FileNotFoundError, KeyError) as e:
+        what = f"{e.filename}: missing" if isinstance(e, FileNotFoundError) else \
+            f"no {e} in it"
+        raise InputError.single(args.run_dir, 0, "RUN_DIR",
+                                f"not a complete lab run directory ({what})") from None
     phases, details = write_parsed(parsed, args.out or args.run_dir)
     for r in parsed.records:
         size = f"{int(r.bytes)} B" if r.bytes else ""

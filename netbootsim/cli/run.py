@@ -1,8 +1,9 @@
 """``netbootsim run SCENARIO...``: scenario in, commissioning report out.
 
 Loads and validates each scenario (every problem reported at once, exit 2, nothing
-written), boots its fleet, and writes ``servers.csv``, ``phases.csv`` (``--format``:
-Parquet instead, or both; by default Parquet above a size,
+written; given several, all of them before the first runs), boots its fleet, and
+writes ``servers.csv``, ``phases.csv`` (``--format``: Parquet instead, or both; by
+default Parquet above a size,
 :mod:`netbootsim.plan.summary`), ``timeline.csv``, ``summary.json``, ``report.md`` and
 ``report.html`` into the scenario's output directory (``run.out``, else
 ``results/<scenario stem>``), through :func:`netbootsim.plan.run.execute`. With
@@ -127,6 +128,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     limit = max_memory(args)
     jobs = _jobs(args.jobs)
     records = check_format(args.format)
+    if len(args.scenarios) > 1:  # every scenario checked before the first one runs
+        from ..scenario import load_scenario
+        problems = []
+        for path in args.scenarios:
+            try:
+                load_scenario(path, overrides=args.overrides, strict=args.strict,
+                              max_memory=limit)
+            except InputError as e:
+                problems += e.problems
+        if problems:
+            raise InputError(problems)
     for path in args.scenarios:
         bar = ProgressBar(Path(path).stem, enabled=not args.quiet)
         try:

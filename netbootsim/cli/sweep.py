@@ -20,8 +20,9 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``sweep``."""
     p = sub.add_parser("sweep", help="run a scenario over values of one field; find the cliff")
     p.add_argument("scenario")
-    p.add_argument("--vary", required=True, metavar="PATH=V1,V2,...",
-                   help="the field and its values, e.g. fleet[0].count=250,500,1000")
+    p.add_argument("--vary", required=True, metavar="PATH=V1,V2,...", action="append",
+                   help="the field and its values, e.g. fleet[0].count=250,500,1000 "
+                        "(one field a sweep)")
     p.add_argument("--deadline", default="20min",
                    help="a server not ready by then counts against the fleet (default 20min, "
                         "MAAS's commissioning timeout)")
@@ -51,11 +52,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from ..plan.sweep import parse_vary  # here, not at the top: --help stays fast
     from ..study.sweep import sweep
 
-    vary, grid = parse_vary(args.vary)
+    if len(args.vary) > 1:  # (argparse would keep the last one silently)
+        raise InputError.single("command line", 0, "--vary",
+                                f"given {len(args.vary)} times: a sweep varies one field; "
+                                "sweep the others in turn, or compare variants")
+    vary, grid = parse_vary(args.vary[0])
     try:
         deadline = parse_time(args.deadline)
     except UnitError as e:
         raise InputError.single("command line", 0, "--deadline", str(e)) from None
+    if not deadline > 0:  # (nan, 0 and below: no server could be ready by it)
+        raise InputError.single("command line", 0, "--deadline",
+                                f"{args.deadline!r}: must be a time > 0")
     page = sweep(args.scenario, vary, grid, args.out, deadline=deadline,
                  deadline_text=args.deadline, overrides=args.overrides,
                  keep_runs=args.keep_runs, force=args.force, strict=args.strict,

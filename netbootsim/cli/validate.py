@@ -32,7 +32,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     try:
         scenario = load_scenario(args.file, overrides=args.overrides, strict=args.strict,
-                                 max_memory=max_memory(args))
+                                 max_memory=max_memory(args), variants=True)
         built = build(scenario)
     except InputError as e:
         for p in e.problems:

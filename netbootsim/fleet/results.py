@@ -83,6 +83,8 @@ class FleetRun:
         saturated: seconds each resource spent limiting flows.
         max_flows: most flows a resource limited at once.
         first_last: first and last time each resource limited flows.
+        spans: the stretches ``[start, end]`` in which each resource limited flows (the
+            summary's share of the makespan window is cut from them).
         timeline: ``(time, resource, utilisation, flows)`` samples of busy resources,
             at most ``2 ×`` :data:`MAX_SAMPLES` per resource (:class:`Timeline`).
         events, solves, entries_solved: engine work counters (flow classes summed over
@@ -106,7 +108,7 @@ class FleetRun:
             (``events.csv``).
         commission: with lifecycle events, the counters as they stood when the last of
             the fleet's servers had finished its commissioning — ``wire_bytes``,
-            ``saturated``, ``max_flows``, ``first_last``, ``broadcasts`` and
+            ``saturated``, ``max_flows``, ``first_last``, ``spans``, ``broadcasts`` and
             ``broadcast_frames`` under those names, each DHCP server's ``(packets,
             leases, exhausted)`` as ``dhcp``, and its instant as ``end`` — so the
             line-rate bound, the bottlenecks, the DHCP counts and the costs are the
@@ -120,6 +122,7 @@ class FleetRun:
     saturated: dict[str, float] = field(default_factory=dict)
     max_flows: dict[str, int] = field(default_factory=dict)
     first_last: dict[str, list[float]] = field(default_factory=dict)
+    spans: dict[str, list[list[float]]] = field(default_factory=dict)
     timeline: Timeline = field(default_factory=Timeline)
     events: int = 0
     solves: int = 0
@@ -147,6 +150,7 @@ class FleetRun:
                            "saturated": dict(self.saturated),
                            "max_flows": dict(self.max_flows),
                            "first_last": {k: list(v) for k, v in self.first_last.items()},
+                           "spans": {k: [list(x) for x in v] for k, v in self.spans.items()},
                            "broadcasts": dict(self.broadcasts),
                            "broadcast_frames": dict(self.broadcast_frames),
                            "dhcp": self.dhcp_counts()}
@@ -172,6 +176,8 @@ class FleetRun:
             totals.update(zip(list(totals), fresh, strict=True))
         for key, pair in self.first_last.items():
             self.first_last[key] = array("d", pair).tolist()
+        for key, spans in self.spans.items():
+            self.spans[key] = [array("d", x).tolist() for x in spans]
         self.records.settle()
 
 
@@ -222,9 +228,11 @@ class Observer:
     def __call__(self, now: float, engine: BaseEngine) -> None:
         """Account the interval since the last call; sample loads now and then."""
         run = self.run
+        t = self.prev_t
         for r, _, _ in self.prev:
-            run.saturated[r.name] = run.saturated.get(r.name, 0.0) + (now - self.prev_t)
+            run.saturated[r.name] = run.saturated.get(r.name, 0.0) + (now - t)
             run.first_last[r.name][1] = now
+            _extend(run.spans, r.name, t, now)
         current = engine.bottlenecks()
         for r, _, n in current:
             if r.name not in run.first_last:
@@ -311,15 +319,26 @@ class Observer:
                 shown[name] = r
 
 
+def _extend(spans: dict[str, list[list[float]]], name: str, start: float, end: float) -> None:
+    """Note that ``name`` limited flows from ``start`` to ``end`` (joined to its last stretch)."""
+    mine = spans.get(name)
+    if mine is None:
+        spans[name] = [[start, end]]
+    elif mine[-1][1] == start:
+        mine[-1][1] = end
+    else:
+        mine.append([start, end])
+
+
 class PacketSampler:
     """Utilisation samples and bottleneck attribution for the packet engine.
 
     The packet engine has no solver to report rates; this sampler reads the links' byte
     counters instead. While transfers run it wakes every ``max(1 ms, sample_every ×
     now)`` (the flow observer's thinning), records the eight busiest links' utilisation
-    (and that of any link sampled before, until it is 0) over the interval just ended (bytes serialised — accepted less still queued — ÷ capacity
-    × interval, at most 1) at the
-    interval's start, and counts a link saturated for the interval when it was at least
+    (and that of any link sampled before, until it is 0) over the interval just ended
+    (bytes serialised — accepted less still queued — ÷ capacity × interval, at most 1)
+    at the interval's start, and counts a link saturated for the interval when it was at least
     :data:`SATURATED` busy; ``max_flows`` is the most transfers crossing it at a sample.
     With no transfer running it sleeps until the next one starts, so it never keeps a
     finished simulation alive.
@@ -383,6 +402,7 @@ class PacketSampler:
                 run.saturated[name] = run.saturated.get(name, 0.0) + dt
                 fl = run.first_last.setdefault(name, [t0, env.now])
                 fl[1] = env.now
+                _extend(run.spans, name, t0, env.now)
                 run.max_flows[name] = max(run.max_flows.get(name, 0), self.crossing[name])
             rows = loads[:8]
             listed = {name for _, name in rows}

@@ -332,7 +332,7 @@ def summarize(
     # copies: the run's own counters stay the engine's
     first_last = dict(com.get("first_last", run.first_last))
     until = com.get("end", math.inf)
-    in_span: dict[str, float] = {}  # seconds saturated between t0 and t0 + makespan
+    stretches = dict(com.get("spans", run.spans))  # the engine's resources'
     for label, cap, size in caps:
         spans = [(a, min(b, until)) for a, b in _occupancy(cap.full, cap.env.now)
                  if a < until]
@@ -341,13 +341,16 @@ def summarize(
             saturated[label] = secs
             max_flows[label] = size
             first_last[label] = [spans[0][0], spans[-1][1]]
-            if math.isfinite(makespan):
-                in_span[label] = sum(max(0.0, min(b, t0 + makespan) - max(a, t0))
-                                     for a, b in spans)
+            stretches[label] = spans
+    # seconds saturated within the makespan window (first power-on to last ready): a
+    # resource can stay saturated after it (orphan TFTP transfers, failed servers' retries)
+    in_span = {name: sum(max(0.0, min(b, t0 + makespan) - max(a, t0)) for a, b in spans)
+               for name, spans in stretches.items()} if math.isfinite(makespan) else {}
     bottlenecks = [
         {"resource": name, "saturated_seconds": secs,
-         "fraction_of_makespan": in_span.get(name, secs) / makespan
-         if makespan and math.isfinite(makespan) else math.nan,
+         "saturated_in_makespan_seconds": in_span.get(name, math.nan),
+         "fraction_of_makespan": in_span[name] / makespan
+         if makespan and name in in_span else math.nan,
          "max_flows": max_flows.get(name, 0),
          "first": first_last[name][0], "last": first_last[name][1]}
         for name, secs in sorted(saturated.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -121,6 +121,10 @@ def _lead(s: dict, top: dict | None, clients_end: float | None = None,
         text = (f"Over {fmt.count(rep.get('n'))} replications, {fmt.count(done)} of "
                 f"{fmt.count(n)} servers ready; makespan {_dur(s, 'makespan')}, "
                 f"p99 {_dur(s, 'p99')} ({_confidence(rep)}).")
+    elif done < n:  # the percentiles are of the ready servers only: say so
+        text = (f"{fmt.count(done)} of {fmt.count(n)} servers ready, the last at "
+                f"{fmt.duration(s.get('makespan'))} (p95 of those "
+                f"{fmt.duration(s.get('p95'))}).")
     else:
         text = (f"{fmt.count(done)} of {fmt.count(n)} servers ready in "
                 f"{fmt.duration(s.get('makespan'))} (p95 {fmt.duration(s.get('p95'))}).")
@@ -186,6 +190,12 @@ def bound_scope(bound: dict) -> str:
     return f"bytes carried only: {fmt.count(n)} not ready" if n else ""
 
 
+def _of_ready(s: dict) -> str:
+    """" (of the 4 ready)" when some servers did not get ready: percentiles are of those."""
+    n, done = int(s.get("servers") or 0), int(s.get("completed") or 0)
+    return f" (of the {fmt.count(done)} ready)" if 0 < done < n else ""
+
+
 def _ratio(s: dict) -> float | None:
     r = fmt.number(s.get("makespan_over_bound"))
     if r is None:
@@ -218,9 +228,7 @@ def _headline(s: dict, servers: pd.DataFrame, phases: pd.DataFrame,
     else:
         bound = fmt.DASH
     if top:
-        bottleneck = f"{top['resource']}: saturated {fmt.duration(top.get('saturated_seconds'))}"
-        if fmt.number(top.get("fraction_of_makespan")) is not None:
-            bottleneck += f" ({fmt.percent(top['fraction_of_makespan'])} of makespan)"
+        bottleneck = f"{top['resource']}: saturated {_saturated(top)}"
     else:
         bottleneck = "none (no resource limited any flow)"
         if s.get("completed"):
@@ -242,7 +250,8 @@ def _headline(s: dict, servers: pd.DataFrame, phases: pd.DataFrame,
         ("Completed", share("completed")),
         ("Failed", share("failed")),
         ("Unfinished", share("unfinished")),
-        ("Ready p50 / p95 / p99", " / ".join(_dur(s, k) for k in ("p50", "p95", "p99"))),
+        ("Ready p50 / p95 / p99" + _of_ready(s),
+         " / ".join(_dur(s, k) for k in ("p50", "p95", "p99"))),
         ("Mean ready time", _dur(s, "mean")),
         ("Makespan (first power-on → last ready)", _dur(s, "makespan")),
     ]
@@ -382,13 +391,39 @@ def held_back(s: dict, phases: pd.DataFrame) -> str:
     return f"{phase}: {fmt.duration(secs)} per server"
 
 
+def _saturated(b: dict) -> str:
+    """How long a bottleneck was saturated: in all, and within the makespan window.
+
+    "45.0 s (75.0 % of makespan)"; when it stayed saturated after the last server was
+    ready (orphan transfers, failed servers' retries), both: "1.3 min in all, 19.3 s
+    (89.7 %) of the makespan".
+    """
+    total, inside = fmt.number(b.get("saturated_seconds")), _inside(b)
+    share = fmt.number(b.get("fraction_of_makespan"))
+    if share is None:
+        return fmt.duration(total)
+    if inside is not None and fmt.duration(total) != fmt.duration(inside):
+        return (f"{fmt.duration(total)} in all, {fmt.duration(inside)} "
+                f"({fmt.percent(share)}) of the makespan")
+    return f"{fmt.duration(total)} ({fmt.percent(share)} of makespan)"
+
+
+def _inside(b: dict) -> float | None:
+    """Seconds a bottleneck was saturated within the makespan window, or ``None``.
+
+    ``None``: not recorded (a summary written before it was).
+    """
+    return fmt.number(b.get("saturated_in_makespan_seconds"))
+
+
 def _bottlenecks(s: dict) -> tuple[list[dict], int]:
     items = sorted(s.get("bottlenecks") or [],
                    key=lambda b: (-(fmt.number(b.get("saturated_seconds")) or 0.0),
                                   str(b.get("resource"))))
     rows = [{"resource": str(b.get("resource", "")),
              "saturated": fmt.duration(b.get("saturated_seconds")),
-             "share": fmt.percent(b.get("fraction_of_makespan")),
+             "share": (f"{fmt.duration(_inside(b))} ({fmt.percent(b.get('fraction_of_makespan'))})"
+                       if _inside(b) is not None else fmt.percent(b.get("fraction_of_makespan"))),
              "max_flows": fmt.count(b.get("max_flows")),
              "window": f"{fmt.duration(b.get('first'))} – {fmt.duration(b.get('last'))}"}
             for b in items[:MAX_BOTTLENECK_ROWS]]
@@ -652,7 +687,8 @@ def _services(s: dict) -> list[dict]:
             if st.get("exhausted") else ""
         rows.append({"service": name, "kind": "dhcp", "limit": "one packet at a time",
                      "pressure": f"{fmt.count(st.get('packets', 0))} packets, "
-                                 f"{fmt.count(st.get('leases', 0))} leases{extra}"})
+                                 f"{fmt.count(st.get('leases', 0))} addresses offered"
+                                 f"{extra}"})  # (reserved at the offer: not all acknowledged)
     casts = dhcp.get("broadcasts") or {}
     if casts:
         top = sorted(casts.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -748,19 +784,21 @@ def build_context(summary: dict, servers: pd.DataFrame, phases: pd.DataFrame,
         "groups": _groups(servers),
         "slow": _slow(servers, phases, order),
         "bottlenecks": bottlenecks,
-        "more_bottlenecks": more_bottlenecks,
+        "more_bottlenecks": fmt.count(more_bottlenecks) if more_bottlenecks else "",
         "failures": failures,
         "more_failures": more_failures,
         "recovered": recovered,
         "recovered_who": "server-runs" if replication_count(servers) > 1 else "servers",
-        "more_recovered": more_recovered,
+        "more_recovered": fmt.count(more_recovered) if more_recovered else "",
+        # the failed attempts' rows are phase records, beside the servers' in its format
+        "phases_file": records_file.replace("servers", "phases", 1),
         "records_file": records_file,
         "failure_timing": _failure_timing(fails, replication_count(servers) > 1),
         "services": _services(s),
         "costs": cost_rows(s),
         "lifecycle": _lifecycle(s) if events is not None else [],
         "not_ready": not_ready,
-        "more_servers": more_servers,
+        "more_servers": fmt.count(more_servers) if more_servers else "",
         "phase_stats": _phase_stats(s, phases, order),
         "random": _random(s),
         "notes": [str(n) for n in s.get("notes") or []],

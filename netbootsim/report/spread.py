@@ -43,15 +43,18 @@ GRID = 400
 #: The column naming a row's replication (0 for a single run).
 REPLICATION = "replication"
 #: Phases that lie inside another phase of the same server (the DHCP exchange inside
-#: ``dhcp``, an ``outage:<file>`` inside ``fetch:<file>``): sums over a server's phases
-#: leave them out, so no second counts twice.
-NESTED_PREFIXES = ("dhcp-exchange", "outage:")
+#: ``dhcp``, an ``outage:<file>`` inside ``fetch:<file>``, a diskless OS's writes
+#: ``san-write:<stage>`` over the same stretch as its reads ``san-read:<stage>``): sums
+#: over a server's phases leave them out, so no second counts twice.
+NESTED_PREFIXES = ("dhcp-exchange", "outage:", "san-write:")
 
 
 def nested_in(phase: str) -> str:
     """The phase a nested phase (:data:`NESTED_PREFIXES`) lies in."""
     if phase.startswith("outage:"):
         return "fetch:" + phase.split(":", 1)[1]
+    if phase.startswith("san-write:"):
+        return "san-read:" + phase.split(":", 1)[1]
     return "dhcp"
 
 

@@ -81,7 +81,7 @@ Other phases: {{ slow.other | cell }}.
 ## Bottleneck attribution
 
 {% if bottlenecks %}
-| resource | saturated for | % of makespan | max flows limited | from – to |
+| resource | saturated in all | in the makespan window | max flows limited | from – to |
 |---|--:|--:|--:|---|
 {% for b in bottlenecks %}
 | {{ b.resource | cell }} | {{ b.saturated }} | {{ b.share }} | {{ b.max_flows }} \
@@ -165,7 +165,7 @@ ready; each cost the time shown):
 {% endfor %}
 {% if more_recovered %}
 
-… and {{ more_recovered }} more reasons; every attempt is in {{ records_file }}.
+… and {{ more_recovered }} more reasons; every attempt is in {{ phases_file }}.
 {% endif %}
 {% endif %}
 {% if not_ready %}
@@ -305,8 +305,8 @@ each spent in each phase (every attempt counted), and where each lost most again
 {% endif %}
 <h2>Bottleneck attribution</h2>
 {% if bottlenecks %}
-<table><tr><th>resource</th><th class="n">saturated for</th><th class="n">% of makespan</th>
-<th class="n">max flows limited</th><th>from – to</th></tr>
+<table><tr><th>resource</th><th class="n">saturated in all</th>
+<th class="n">in the makespan window</th><th class="n">max flows limited</th><th>from – to</th></tr>
 {% for b in bottlenecks %}<tr><td>{{ b.resource }}</td><td class="n">{{ b.saturated }}</td>
 <td class="n">{{ b.share }}</td><td class="n">{{ b.max_flows }}</td><td>{{ b.window }}</td></tr>
 {% endfor %}</table>
@@ -363,7 +363,7 @@ ready; each cost the time shown):</p>
 <td class="n">{{ r.servers }}</td><td class="n">{{ r.seconds }}</td></tr>
 {% endfor %}</table>
 {% if more_recovered %}<p class="more">… and {{ more_recovered }} more reasons; every
-attempt is in {{ records_file }}.</p>{% endif %}
+attempt is in {{ phases_file }}.</p>{% endif %}
 {% endif %}
 {% if not_ready %}
 <h3>Servers not ready</h3>

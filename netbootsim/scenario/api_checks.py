@@ -11,27 +11,43 @@ What would make every render fail is known before the run, and is an error here:
 * a template that uses a name no row it is rendered with defines, nor the machine's
   identity (:data:`~netbootsim.services.provisioning.IDENTITY`), nor Jinja2. A role's template
   is rendered with the rows of that role, ``"*"`` with the rows whose role has no
-  template of its own, ``unknown`` with none (machines the inventory does not know).
+  template of its own, ``unknown`` with none (machines the inventory does not know);
+* a template whose rendered script the iPXE linter refuses (an unknown command, a bad
+  option): each template is rendered with each of its rows (their distinct scripts, up
+  to :data:`LINT_RENDERS`) and every error is reported once, naming the row.
 
-Each problem is located at the file line of the template line.
+Each problem is located at the file line of the template line (a rendered script's at
+the template's first line: its lines need not be the template's).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import jinja2
+
 from ..errors import Problem
+from ..ipxe.lint import check_text
 from ..services.provisioning import (
     IDENTITY,
     Inventory,
+    compile_template,
     load_inventory,
     template_problems,
     undeclared_names,
 )
 from .script_checks import located
-from .source import Origin
+from .source import Origin, format_path
 
-__all__ = ["api_checks", "scenario_dir"]
+__all__ = ["api_checks", "scenario_dir", "LINT_RENDERS"]
+
+#: Distinct rendered scripts of one template linted at most (an inventory's rows of one
+#: role mostly render a handful: they differ in the values, not in the commands).
+LINT_RENDERS = 200
+#: The machine's identity where a row does not give it (the run passes the machine's).
+_MACHINE = {"mac": "52:54:00:00:00:01", "serial": "SERIAL", "asset": "ASSET",
+            "uuid": "00000000-0000-0000-0000-000000000001", "server": "server",
+            "group": "group"}
 
 
 def scenario_dir(origin: Origin) -> Path | None:
@@ -49,6 +65,32 @@ def _rows_for(role: str | None, templates: dict, inventory: Inventory
     else:
         rows = [r for r in inventory.rows if r.get("role", "") == role]
     return rows or None
+
+
+def _rendered_problems(origin: Origin, path: tuple, text: str, role: str | None,
+                       rows: list[dict[str, str]]) -> list[Problem]:
+    """The iPXE linter's errors in a template's rendered scripts, each once."""
+    template = compile_template(text)
+    seen: set[str] = set()
+    found: dict[tuple[int, str], str] = {}
+    for row in rows or [{}]:
+        ctx = {**_MACHINE, **row, "role": "unknown" if role is None else row.get("role", "")}
+        try:
+            script = template.render(ctx)
+        except jinja2.TemplateError:
+            continue  # (an undefined value: reported above when every render fails)
+        if script in seen:
+            continue
+        seen.add(script)
+        if len(seen) > LINT_RENDERS:
+            break
+        who = next((f"{k} {row[k]}" for k in ("serial", "mac", "asset", "uuid")
+                    if row.get(k)), "a machine the inventory does not know")
+        for f in check_text(script, format_path(path), "all"):
+            if f.severity == "error":
+                found.setdefault((f.line, f.message), who)
+    return [located(origin, path, 0, f"rendered for {who}: script line {line}: {message}")
+            for (line, message), who in found.items()]
 
 
 def _who(role: str | None) -> str:
@@ -84,7 +126,10 @@ def api_checks(parts, origin: Origin) -> list[Problem]:
             problems += [located(origin, path, line, f"template line {line}: {message}")
                          for line, message in found]
             rows = None if inventory is None else _rows_for(role, svc.templates, inventory)
-            if found or rows is None:
+            if found:
+                continue
+            problems += _rendered_problems(origin, path, text, role, rows or [])
+            if rows is None:
                 continue
             columns = {c for r in rows for c in r}
             for var, line in undeclared_names(text):

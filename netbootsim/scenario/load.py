@@ -12,6 +12,7 @@ run is reported together; what is suspect but may work (a lint warning) is kept 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,7 @@ def _stem(source: str) -> str:
 
 def load_scenario(path: str | Path, overrides: Sequence[str] = (),
                   name: str | None = None, *, strict: bool = False,
-                  max_memory: float | None = None) -> Scenario:
+                  max_memory: float | None = None, variants: bool = False) -> Scenario:
     """Read, override and validate a scenario file.
 
     Args:
@@ -127,6 +128,8 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = (),
         name: the scenario's name (default: the file's stem).
         strict: refuse the warnings too (``--strict``).
         max_memory: the memory limit, bytes (``--max-memory``); see :func:`validate_tree`.
+        variants: validate each of its ``variants:`` too (``validate`` and ``compare``,
+            which runs them; a run of the scenario itself does not).
 
     Returns:
         The validated scenario.
@@ -135,8 +138,44 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = (),
         InputError: every problem, each as ``FILE:LINE: field: message``.
     """
     tree, origin = read_yaml(path)
-    return validate_tree(tree, origin, overrides=overrides, name=name or _stem(str(path)),
-                         strict=strict, max_memory=max_memory)
+    pristine = copy.deepcopy(tree) if variants and isinstance(tree, dict) and \
+        tree.get("variants") else None
+    sc = validate_tree(tree, origin, overrides=overrides, name=name or _stem(str(path)),
+                       strict=strict, max_memory=max_memory)
+    if pristine is not None:
+        _check_variants(pristine, origin, sc, overrides, strict, max_memory)
+    return sc
+
+
+def _check_variants(tree: dict, origin: Origin, sc: Scenario, overrides: Sequence[str],
+                    strict: bool, max_memory: float | None) -> None:
+    """Validate each of the scenario's variants (its changes over ``overrides``).
+
+    ``netbootsim compare`` runs them one by one; a variant that names a field that does
+    not exist, or gives a value that does not do, is refused here, with the line of the
+    variant in the file, before anything runs.
+    """
+    problems: list[Problem] = []
+    for vname, changes in sc.variants.items():
+        sets = [*overrides, *(f"{k}={json.dumps(v)}" for k, v in changes.items())]
+        try:
+            validate_tree(copy.deepcopy(tree), origin, overrides=sets, name=vname,
+                          strict=strict, max_memory=max_memory)
+        except InputError as e:
+            for p in e.problems:
+                if p.file == origin.file:  # a field of the file the variant made wrong
+                    problems.append(Problem(p.file, p.line, p.field,
+                                            f"in variant {vname!r}: {p.message}"))
+                else:  # the variant's own change (an override text)
+                    key = next((k for k in changes if p.field and p.field.startswith(k)),
+                               None)
+                    at = origin.problem(("variants", vname, key) if key else
+                                        ("variants", vname), "")
+                    problems.append(Problem(origin.file, at.line,
+                                            f"variants.{vname}" + (f".{key}" if key else ""),
+                                            p.message))
+    if problems:
+        raise InputError(problems)
 
 
 def _counts(parts) -> tuple[int, int]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -140,7 +141,19 @@ Percent = Annotated[float, BeforeValidator(_percent)]
 #: Replications: ``until_ci`` runs at least ``MIN``; ``replications`` and the cap at most ``MAX``.
 MIN_REPLICATIONS, DEFAULT_MAX_REPLICATIONS, MAX_REPLICATIONS = 3, 100, 10_000
 PosInt = Annotated[int, Field(ge=1)]
-Name = Annotated[str, Field(min_length=1)]
+
+
+def _printable(text: str) -> str:
+    """A name without control characters (they would reach terminals, CSVs and figures)."""
+    for ch in text:
+        if ord(ch) < 32 or ord(ch) == 127:
+            raise PydanticCustomError("name", "{msg}", {
+                "msg": f"control character {ch!r} in the name {text!r}: use printable text"})
+    return text
+
+
+#: A name: non-empty, printable.
+Name = Annotated[str, Field(min_length=1), AfterValidator(_printable)]
 
 
 class Section(BaseModel):
@@ -939,7 +952,7 @@ class Stage(Section):
     """
 
     name: Name
-    timeout: OptTime = None
+    timeout: Annotated[float | None, _quantity("time", optional=True, positive=True)] = None
     on_failure: Literal["halt", "reboot", "retry"] = "halt"
     retries: Annotated[int, Field(ge=0)] = 0
     reboot_after: Time = 0.0

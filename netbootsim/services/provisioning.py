@@ -56,14 +56,24 @@ class Inventory:
 
     @classmethod
     def from_rows(cls, rows: Sequence[Mapping[str, object]]) -> Inventory:
-        """Index rows by each identifying value they carry (first row wins)."""
+        """Index rows by each identifying value they carry.
+
+        Raises:
+            ValueError: two rows carry one identifying value (a machine listed twice:
+                the API would answer the first row only, whatever the second says).
+        """
         inv = cls()
-        for row in rows:
+        for n, row in enumerate(rows, start=1):
             clean = {str(k): "" if v is None else str(v) for k, v in row.items()}
             inv.rows.append(clean)
             for k in KEYS:
                 if clean.get(k):
-                    inv.index.setdefault((k, clean[k].lower()), clean)
+                    key = (k, clean[k].lower())
+                    if key in inv.index:
+                        first = inv.rows.index(inv.index[key]) + 1
+                        raise ValueError(f"{k} {clean[k]!r} is on rows {first} and {n}: "
+                                         "each machine once")
+                    inv.index[key] = clean
         return inv
 
     def match(self, ident: Mapping[str, str]) -> dict[str, str] | None:
@@ -90,17 +100,32 @@ def load_inventory(spec: str | Sequence[Mapping[str, object]] | None,
     csv_file = path.suffix.lower() == ".csv"
     text = read_text_capped(path, MAX_CSV_BYTES if csv_file else MAX_YAML_BYTES, "inventory")
     if csv_file:
+        reader = csv.DictReader(io.StringIO(text))
+        rows = []
         try:
-            return Inventory.from_rows(list(csv.DictReader(io.StringIO(text))))
+            for row in reader:
+                if None in row or None in row.values():  # more fields, or fewer
+                    got = len(row.get(None) or ()) + sum(
+                        v is not None for k, v in row.items() if k is not None)
+                    raise ValueError(f"inventory {path}: line {reader.line_num}: {got} "
+                                     f"fields, the header has {len(reader.fieldnames or ())}")
+                rows.append(row)
         except csv.Error as e:
             raise ValueError(f"inventory {path}: not valid CSV ({e})") from None
+        try:
+            return Inventory.from_rows(rows)
+        except ValueError as e:
+            raise ValueError(f"inventory {path}: {e}") from None
     try:
         rows = safe_yaml("safe", pure=True).load(text)
     except Exception as e:  # ruamel raises many error types; all mean "not YAML"
         raise ValueError(f"inventory {path}: not valid YAML ({e})") from None
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise ValueError(f"inventory {path}: expected a list of rows (mappings)")
-    return Inventory.from_rows(rows)
+    try:
+        return Inventory.from_rows(rows)
+    except ValueError as e:
+        raise ValueError(f"inventory {path}: {e}") from None
 
 
 _ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,

@@ -25,7 +25,9 @@ Outputs (``--out DIR``):
   with replications, ``DIR/<value>/rep-<r>/`` for each.
 - ``sweep.csv``: one row per point (grid and refined), in the order of the values.
 - ``summary.json``: ``cliff`` ``{"vary", "deadline_s", "crosses_1pct", "crosses_50pct",
-  "crosses_1pct_interval", "crosses_50pct_interval", "refined"}``, ``points`` (the
+  "crosses_1pct_interval", "crosses_50pct_interval", "refined", "turns"}`` (``turns``:
+  the values where the not-ready fraction changes direction; each crossing is the
+  first from the smallest value), ``points`` (the
   table), and ``vary``, ``values``, ``deadline_s``, ``not_ready_fraction``,
   ``crosses_1pct``, ``crosses_50pct`` flat.
 - ``sweep.md``: the table and the cliff in words.
@@ -263,7 +265,8 @@ def _write_results(out: Path, path: str, results: list[Result], deadline: float,
     ys = [r["not_ready_fraction"] for r in rows]
     lo = [r["not_ready_lo"] for r in rows]
     hi = [r["not_ready_hi"] for r in rows]
-    cliff: dict = {"vary": path, "deadline_s": deadline, "refined": refined}
+    cliff: dict = {"vary": path, "deadline_s": deadline, "refined": refined,
+                   "turns": [r[path] for r in _turns(rows, ys)] if numeric else []}
     for level, key in zip(LEVELS, ("crosses_1pct", "crosses_50pct"), strict=True):
         cliff[key] = crossing(xs, ys, level) if numeric else None
         band = None
@@ -307,7 +310,25 @@ def _write_results(out: Path, path: str, results: list[Result], deadline: float,
            "the two values that bracket each" if refined else "linear between grid points")
     lines += ["", f"Crosses 1 %: {said('crosses_1pct')}; crosses 50 %: "
               f"{said('crosses_50pct')} ({how}; `cliff` in `summary.json`).", ""]
+    if cliff["turns"]:  # a crossing is the first from the left: say it may not be the last
+        lines += [f"The curve is not monotone: it turns at {path} = "
+                  f"{', '.join(str(t) for t in cliff['turns'])}, so it may cross a level "
+                  "again after the crossing given above (read the table).", ""]
     atomic_write(out / "sweep.md", "\n".join(lines))
+
+
+def _turns(rows: list[dict], ys: list[float]) -> list[dict]:
+    """The points where the not-ready fraction changes direction (equal steps ignored)."""
+    turns, sign, at = [], 0, None
+    for i in range(1, len(ys)):
+        step = ys[i] - ys[i - 1]
+        s = (step > 0) - (step < 0)
+        if s == 0:
+            continue
+        if sign and s != sign:
+            turns.append(rows[at])
+        sign, at = s, i
+    return turns
 
 
 def _scenario_name(out: Path) -> str:

@@ -163,3 +163,29 @@ def test_the_packet_sampler_closes_a_link_that_goes_idle_while_others_run():
     assert a[-2][1] > 0.0 and a[-1] == (2.048, 0.0)
     b_last = max(t for t, r, u, _ in run.timeline if r == "b" and u > 0.0)
     assert b_last > 2.048  # b was still sampled busy after a's row said 0
+
+
+def test_the_observer_keeps_each_saturated_stretch():
+    # Two 100 B flows share a 100 B/s link with no bound: 50 B/s each, the link full from
+    # t = 0 to t = 2; a third starts alone at t = 5 (bound 20 B/s, 100 B: until t = 10),
+    # the link not full. saturated: 2 s in the one stretch [0, 2].
+    import simpy
+
+    from netbootsim.fleet.results import Observer
+    from netbootsim.net import Flow, Resource, make_engine
+
+    env = simpy.Environment()
+    run = FleetRun()
+    eng = make_engine(env, on_solve=Observer(run, 0.005, env))
+    link = Resource("link", 100.0)
+
+    def start(at, bound):
+        yield env.timeout(at)
+        yield eng.start(Flow(100.0, [link], bound=bound))
+
+    env.process(start(0.0, math.inf))
+    env.process(start(0.0, math.inf))
+    env.process(start(5.0, 20.0))
+    env.run()
+    assert run.spans == {"link": [[0.0, 2.0]]}
+    assert run.saturated == {"link": 2.0}

@@ -469,3 +469,130 @@ def test_a_huge_topology_is_refused_even_when_the_fleet_is_invalid(tmp_path):
     assert topo.startswith(f"q.yaml:{line_of(sc, 'servers: 2147483648')}: "
                            "topology.servers: 0 servers to boot need an estimated")
     assert count.startswith(f"q.yaml:{line_of(sc, 'count: {x: 20}')}: fleet[0].count: ")
+
+
+# --------------------------------------------------------------------------------------
+# Cases found by a review of the bad-input handling (2026-12-07): each broke the rule
+# (a traceback, exit 0 or 1, a silent drop, a half-written result) before its fix.
+
+API = ROOT / "scenarios" / "ipxe-dynamic-api.yaml"
+INVENTORY = ROOT / "scenarios" / "inventory" / "ipxe-dynamic-api.csv"
+
+
+@pytest.mark.parametrize("args,flag", [
+    (["bench", "flows", "--flows", "100000000000"], "--flows"),
+    (["bench", "storm", "--servers", "100000000000"], "--servers"),
+])
+def test_a_bench_too_large_for_the_memory_is_refused(tmp_path, args, flag):
+    # before: a numpy allocation error's traceback (flows); 15 GB and counting (storm)
+    msg = refused(cli(*args, cwd=tmp_path), f"command line: {flag}: 100,000,000,000 ")
+    assert "of memory" in msg and "more than the" in msg
+
+
+@pytest.mark.parametrize("args,flag", [
+    (["--vary", "fleet[0].count=10,20", "--vary", "run.seed=1,2"], "--vary"),
+    (["--vary", "fleet[0].count=10,20", "--deadline=-5min"], "--deadline"),
+    (["--vary", "fleet[0].count=10,20", "--deadline=0s"], "--deadline"),
+])
+def test_sweep_flags_that_were_taken_silently_are_refused(tmp_path, args, flag):
+    quickstart(tmp_path)
+    refused(cli("sweep", "q.yaml", "--out", "sw", *args, cwd=tmp_path),
+            f"command line: {flag}: ")
+    assert not (tmp_path / "sw").exists()
+
+
+def test_run_checks_every_scenario_before_the_first_runs(tmp_path):
+    # before: q.yaml's results were written, then b.yaml was refused
+    quickstart(tmp_path)
+    bad = quickstart(tmp_path, "b.yaml", QUICKSTART.read_text().replace("count: 40",
+                                                                       "count: 0", 1))
+    line = line_of(bad, "count: 0")
+    refused(cli("run", "q.yaml", "b.yaml", "--quiet", cwd=tmp_path),
+            f"b.yaml:{line}: fleet[0].count: must be ≥ 1")
+    assert files(tmp_path) == ["b.yaml", "q.yaml"]
+
+
+def test_lab_parse_of_a_directory_that_is_not_a_run(tmp_path):
+    # before: exit 1 and Python's own message on stdout
+    refused(cli("lab", "parse", "nosuchdir", cwd=tmp_path),
+            "nosuchdir: RUN_DIR: not a lab run directory (no run.json)")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "run.json").write_text("{\n")
+    refused(cli("lab", "parse", "bad", cwd=tmp_path), "bad/run.json:2: run.json: not JSON")
+
+
+def test_a_stage_timeout_of_zero_is_refused(tmp_path):
+    storm = (ROOT / "scenarios" / "dc-boot-storm-2000-fleet.yaml").read_text()
+    assert "timeout: 20min}" in storm
+    path = quickstart(tmp_path, "f.yaml", storm.replace("timeout: 20min}", "timeout: 0s}", 1))
+    refused(cli("validate", "f.yaml", cwd=tmp_path),
+            f"f.yaml:{line_of(path, 'timeout: 0s}')}: fleet[0].stages[0].timeout: '0s' must "
+            "be > 0")
+
+
+def test_a_broken_variant_is_refused_by_validate_at_its_line(tmp_path):
+    # before: validate said OK; compare ran the good variants, then named only "--set"
+    text = QUICKSTART.read_text() + textwrap.dedent("""\
+        variants:
+          a: {"run.seed": 2}
+          b: {"topology.hosts[0].lnk.bandwidth": 1Gbps}
+        """)
+    path = quickstart(tmp_path, "v.yaml", text)
+    b = line_of(path, "  b: ")
+    msg = refused(cli("validate", "v.yaml", cwd=tmp_path), f"v.yaml:{b}: variants.b")
+    assert "unknown field 'lnk'" in msg
+    refused(cli("compare", "v.yaml", "--out", "cmp", cwd=tmp_path), f"v.yaml:{b}: variants.b")
+    assert not (tmp_path / "cmp").exists()
+
+
+def _api(tmp_path: Path, text: str | None = None, inventory: str | None = None) -> Path:
+    (tmp_path / "inventory").mkdir(exist_ok=True)
+    (tmp_path / "inventory" / INVENTORY.name).write_text(
+        inventory if inventory is not None else INVENTORY.read_text())
+    return quickstart(tmp_path, "a.yaml", text if text is not None else API.read_text())
+
+
+def test_an_unknown_command_in_an_api_template_is_refused(tmp_path):
+    # before: validate --strict said OK and the run failed most servers at run time
+    text = API.read_text()
+    assert "\n        boot\n" in text
+    path = _api(tmp_path, text.replace("\n        boot\n", "\n        bootz\n"))
+    r = cli("validate", "a.yaml", cwd=tmp_path)
+    msg = refused(r, "a.yaml:", n=len(r.stderr.splitlines()))
+    assert "rendered for serial R01S001: script line" in msg
+    assert "unknown command 'bootz'" in msg
+    assert f"a.yaml:{line_of(path, 'templates:') + 1}: services.api1.templates." in msg
+
+
+@pytest.mark.parametrize("edit,words", [
+    (lambda t: t.replace("R01S002,compute,console=ttyS0 quiet", "R01S002,compute", 1),
+     "line 3: 2 fields, the header has 3"),
+    (lambda t: t.replace("R01S002,", "R01S001,", 1),
+     "serial 'R01S001' is on rows 1 and 2: each machine once"),
+])
+def test_a_malformed_inventory_is_refused(tmp_path, edit, words):
+    # before: a short row rendered without its value; a second row of one serial was
+    # dropped (that machine booted the discovery image)
+    text = INVENTORY.read_text()
+    _api(tmp_path, inventory=edit(text))
+    r = cli("validate", "a.yaml", cwd=tmp_path)
+    msg = refused(r, "a.yaml:", n=2)  # both APIs read the inventory
+    assert words in msg and "services.api1.inventory" in msg
+
+
+def test_a_full_disk_is_one_line_not_a_traceback(tmp_path, monkeypatch, capsys):
+    # before: OSError's traceback from the report writer (a 120 KiB tmpfs)
+    import errno
+
+    from netbootsim.plan import run as run_module
+
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(run_module, "write_outputs", full)
+    quickstart(tmp_path)
+    assert main(["run", str(tmp_path / "q.yaml"), "--out", str(tmp_path / "o"),
+                 "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err == "netbootsim: cannot write the outputs: No space left on device\n"
+    assert not (tmp_path / "o").exists()

@@ -22,6 +22,17 @@ def test_never_crosses():
     assert crossing([], [], 0.5) is None
 
 
+def test_turns_are_where_the_curve_changes_direction():
+    # 250: 1.0, 500: 0.5, 1000: 0.75 (the shipped count sweep's shape): down, then up
+    # at 500; flat from 1000 to 2000, then down: it turned at 1000, where the plateau began
+    from netbootsim.study.sweep import _turns
+
+    rows = [{"n": n} for n in (250, 500, 1000, 2000, 4000)]
+    assert _turns(rows, [1.0, 0.5, 0.75, 0.75, 0.25]) == [{"n": 500}, {"n": 1000}]
+    assert _turns(rows, [0.0, 0.0, 0.1, 0.5, 1.0]) == []  # monotone: none
+    assert _turns(rows[:1], [0.3]) == []
+
+
 def test_sweep_command_on_the_cliff_scenario(tmp_path):
     # tftp-cliff at 50 servers, varying tftp-max 10 / 50: at 10 the fleet collapses (the
     # duplicate-RRQ orphans), at 50 everyone is ready; the 50 % crossing lies between.
@@ -49,6 +60,7 @@ def test_sweep_command_on_the_cliff_scenario(tmp_path):
     assert cliff["crosses_50pct"] == res["crosses_50pct"]
     assert cliff["crosses_1pct"] == res["crosses_1pct"]
     assert cliff["deadline_s"] == 1200.0
+    assert cliff["turns"] == []  # falls from 10 to 50: monotone
     # the points table: one record per run, as in sweep.csv
     assert [p["services.tftp1.max_sessions"] for p in res["points"]] == res["values"]
     assert [p["not_ready_fraction"] for p in res["points"]] == res["not_ready_fraction"]

@@ -19,9 +19,9 @@ from small_scenarios import scenario
 
 from netbootsim.api import simulate_scenario
 from netbootsim.records import PhaseRecord, to_frame
-from netbootsim.report import Run, write_compare_report, write_report
+from netbootsim.report import Run, fmt, write_compare_report, write_report
 from netbootsim.report.comparison import contrast, shared_question
-from netbootsim.report.content import build_context, held_back
+from netbootsim.report.content import _saturated, build_context, held_back
 from netbootsim.report.spread import (
     GRID,
     cdf_band,
@@ -236,6 +236,12 @@ def test_slot_saturation_follows_the_resource_not_the_clients():
     # the share of the makespan counts only the saturation within it
     makespan = res.summary["makespan"]
     assert b["fraction_of_makespan"] == pytest.approx((makespan - first_rrq) / makespan)
+    assert b["saturated_in_makespan_seconds"] == pytest.approx(makespan - first_rrq)
+    # the report gives both, since the slot stayed full ~30 s after the last ready server
+    text = _saturated(b)
+    assert text.startswith(f"{fmt.duration(b['saturated_seconds'])} in all, "
+                           f"{fmt.duration(makespan - first_rrq)} (") and \
+        text.endswith(") of the makespan")
 
 
 def test_slot_saturation_stops_at_the_horizon():

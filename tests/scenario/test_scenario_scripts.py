@@ -111,7 +111,7 @@ def test_each_group_is_linted_against_its_own_build():
     Scenario.from_dict(sc)
 
 
-def test_image_and_api_scripts_are_linted_templates_are_not():
+def test_image_and_api_scripts_and_rendered_templates_are_linted():
     sc = scenario()
     sc["images"]["boot.ipxe"] = {"script": "#!ipxe\nchian http://http1/kernel\n"}
     sc["services"]["api1"] = {"kind": "api", "host": "boot1",
@@ -121,8 +121,15 @@ def test_image_and_api_scripts_are_linted_templates_are_not():
         "command not found); did you mean 'chain'?",
         "<dict>: services.api1.script: script line 2: 'kernel' takes at least 1 argument, got "
         "0 (usage: kernel <uri|image> [<arguments>...])"]
-    # a template is a script only once rendered: not linted (its Jinja2 is checked)
+    # a template is a script once rendered: each row's rendering is linted (before
+    # 2026-12-07 it was not, and a typo failed every server at run time)
     sc = api_scenario(templates={"*": "#!ipxe\n{{ 'kern' }}al http://http1/kernel\n"})
+    with pytest.raises(InputError) as e:
+        Scenario.from_dict(sc)
+    assert [str(p) for p in e.value.problems] == [
+        "<dict>: services.api1.templates.*: rendered for serial R01S001: script line 2: "
+        "unknown command 'kernal' (iPXE: command not found); did you mean 'kernel'?"]
+    sc = api_scenario(templates={"*": "#!ipxe\n{{ 'kern' }}el http://http1/kernel\n"})
     Scenario.from_dict(sc)
 
 
