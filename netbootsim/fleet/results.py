@@ -197,8 +197,8 @@ class Observer:
     neither keyed nor at least half full by demand
     (:meth:`~netbootsim.net.engine.FlowEngine.resource_loads` ``busy_only``): it lists
     the busiest of the rest, so at that scale a sample may list fewer than eight. A
-    resource sampled before that is no longer among the eight gets a row at each sample
-    with its load then, until a row says 0 (a figure holds a line's last sample). A
+    resource that leaves the eight gets one row with its load then (a figure holds a
+    line's last sample), and a 0 row at the first sample after its last flow ends. A
     change that falls inside the thinning interval is not lost: the observer wakes
     itself at the interval's end (``env``) and samples the state then, which holds until
     the next change — without it, a storm whose flows all start within one interval and
@@ -218,9 +218,11 @@ class Observer:
         self.prev_t = 0.0
         self.prev: list[tuple[Resource, float, int]] = []
         self.next_sample = 0.0
-        #: resources with a non-zero last sample, by name: each sample writes their load
-        #: until it is 0, in the busiest eight or not (a line holds its last sample)
+        #: the busiest at the last sample with a load, by name (a line holds its last
+        #: sample: one that leaves them gets a row with its load then)
         self.shown: dict[str, Resource] = {}
+        #: resources that left the busiest still loaded: a 0 row when their flows end
+        self.held: dict[str, Resource] = {}
         self.pending = False  # a wake-up at next_sample is scheduled
         self.deferred = False  # a sample at the end of this instant is scheduled
         self.engine: BaseEngine | None = None
@@ -239,12 +241,13 @@ class Observer:
                 run.first_last[r.name] = [now, now]
             run.max_flows[r.name] = max(run.max_flows.get(r.name, 0), n)
         self.prev, self.prev_t = current, now
-        if self.shown and not engine.active_flows:
+        if (self.shown or self.held) and not engine.active_flows:
             # everything went idle: close the step plot now, not at the next sample (a
             # long quiet phase, e.g. the OS phase's work time, would hold the last value)
-            for name in sorted(self.shown):
+            for name in sorted({*self.shown, *self.held}):
                 run.timeline.append((now, name, 0.0, 0))
             self.shown.clear()
+            self.held.clear()
             return
         if now >= self.next_sample:
             self._sample_at_end(now, engine)
@@ -292,7 +295,7 @@ class Observer:
         # of the 10,000-server storm with variance on)
         busy_only = engine.active_flows > SAMPLE_FLOWS
         loads = engine.resource_loads(busy_only=busy_only)
-        if not loads and not self.shown:
+        if not loads and not self.shown and not self.held:
             return
         # Thinning: about 1 / sample_every samples per decade of simulated time, so a
         # long storm costs a bounded number of O(flows) load sweeps; fewer with more flows.
@@ -302,21 +305,35 @@ class Observer:
                                       for r, load in loads.items()])
         rows = [(name, min(-util, 1.0), r) for util, name, r in busiest]
         listed = {name for name, _, _ in rows}
-        # a resource sampled before and no longer among the busiest: its load now (0 once
-        # it carries nothing), else its line would hold a load it no longer has (a
-        # mirror's link drawn full for 20 s after its last transfer, while others ran)
+        held = self.held
+        # a resource that leaves the busiest: one row, its load now (0 when it carries
+        # nothing), else its line would hold its last load (a mirror's link drawn full
+        # for 20 s after its last transfer, while others ran); one still loaded is
+        # watched (flow counts only) and gets a 0 row when its last flow ends
         for name, r in sorted(self.shown.items()):
             if name not in listed:
                 load = loads.get(r)
                 if load is None:  # carries nothing, or left out of a busy-only sweep
                     load = engine.load_of(r) if busy_only else 0.0
                 rows.append((name, min(load / r.capacity, 1.0), r))
+        watched = [(name, r) for name, r in sorted(held.items()) if name not in listed]
+        if watched:
+            for (name, r), n in zip(watched, engine.flow_counts([r for _, r in watched]),
+                                    strict=True):
+                if not n:
+                    rows.append((name, 0.0, r))
         counts = engine.flow_counts([r for _, _, r in rows])
         shown = self.shown = {}
         for (name, util, r), n in zip(rows, counts, strict=True):
             run.timeline.append((now, name, util, n))
-            if util > 0.0:
-                shown[name] = r
+            if name in listed:
+                held.pop(name, None)
+                if util > 0.0:
+                    shown[name] = r
+            elif util > 0.0:
+                held[name] = r  # left the busiest, still loaded: its line holds this
+            else:
+                held.pop(name, None)
 
 
 def _extend(spans: dict[str, list[list[float]]], name: str, start: float, end: float) -> None:
@@ -336,7 +353,7 @@ class PacketSampler:
     The packet engine has no solver to report rates; this sampler reads the links' byte
     counters instead. While transfers run it wakes every ``max(1 ms, sample_every ×
     now)`` (the flow observer's thinning), records the eight busiest links' utilisation
-    (and that of any link sampled before, until it is 0) over the interval just ended
+    (a link that leaves them: once more, then 0 once idle) over the interval just ended
     (bytes serialised — accepted less still queued — ÷ capacity × interval, at most 1)
     at the interval's start, and counts a link saturated for the interval when it was at least
     :data:`SATURATED` busy; ``max_flows`` is the most transfers crossing it at a sample.
@@ -357,6 +374,7 @@ class PacketSampler:
         self.crossing: Counter = Counter()  # link name -> transfers crossing it now
         self.wake: simpy.Event | None = None
         self.shown: set[str] = set()
+        self.held: set[str] = set()  # left the busiest still loaded (see :class:`Observer`)
         env.process(self._loop())
 
     def started(self, names) -> None:
@@ -377,9 +395,10 @@ class PacketSampler:
         t0 = env.now
         while True:
             if not self.active:
-                for name in sorted(self.shown):  # close the step plot
+                for name in sorted(self.shown | self.held):  # close the step plot
                     run.timeline.append((env.now, name, 0.0, 0))
                 self.shown.clear()
+                self.held.clear()
                 self.wake = env.event()
                 yield self.wake
                 self.wake = None
@@ -406,13 +425,21 @@ class PacketSampler:
                 run.max_flows[name] = max(run.max_flows.get(name, 0), self.crossing[name])
             rows = loads[:8]
             listed = {name for _, name in rows}
-            # a link sampled before and no longer among the busiest: its load now (0 once
-            # idle), else its line holds a load it no longer has (as :class:`Observer`)
+            # a link that leaves the busiest: one row, its load then (0 once idle); one
+            # still loaded gets a 0 row once no transfer crosses it (as :class:`Observer`)
             util_of = {name: util for util, name in loads}
             rows += [(util_of.get(name, 0.0), name) for name in sorted(self.shown - listed)]
+            rows += [(0.0, name) for name in sorted(self.held - listed)
+                     if not self.crossing[name]]
             self.shown = set()
             for util, name in rows:
                 run.timeline.append((t0, name, util, self.crossing[name]))
-                if util > 0.0:
-                    self.shown.add(name)
+                if name in listed:
+                    self.held.discard(name)
+                    if util > 0.0:
+                        self.shown.add(name)
+                elif util > 0.0:
+                    self.held.add(name)
+                else:
+                    self.held.discard(name)
             t0 = env.now

@@ -189,3 +189,31 @@ def test_the_observer_keeps_each_saturated_stretch():
     env.run()
     assert run.spans == {"link": [[0.0, 2.0]]}
     assert run.saturated == {"link": 2.0}
+
+
+def test_a_resource_that_leaves_the_busiest_eight_is_closed_when_it_goes_idle():
+    # Hand derivation. z: 100 B at 10 B/s from t = 0 (utilisation 0.1, ends at t = 10);
+    # links a..h: 1000 B at 50 B/s each from t = 1 (0.5, end at t = 21). At t = 1 the
+    # eight at 0.5 fill the busiest eight: z leaves them with one row (0.1, 1 flow). At
+    # t = 10 its flow ends while the eight run on: a 0 row for z then (before, its line
+    # held 0.1 until t = 21).
+    import simpy
+
+    from netbootsim.fleet.results import Observer
+    from netbootsim.net import Flow, Resource, make_engine
+
+    env = simpy.Environment()
+    run = FleetRun()
+    eng = make_engine(env, on_solve=Observer(run, 0.01, env))
+
+    def start(link, at, size, bound):
+        yield env.timeout(at)
+        yield eng.start(Flow(size, [link], bound=bound))
+
+    env.process(start(Resource("z", 100.0), 0.0, 100.0, 10.0))
+    for name in "abcdefgh":
+        env.process(start(Resource(name, 100.0), 1.0, 1000.0, 50.0))
+    env.run()
+    z = [(t, u, n) for t, r, u, n in run.timeline if r == "z"]
+    assert z == [(0.0, 0.1, 1), (1.0, 0.1, 1), (10.0, 0.0, 0)]
+    assert [(t, u) for t, r, u, _ in run.timeline if r == "a"][-1] == (21.0, 0.0)
