@@ -429,8 +429,8 @@ class PacketSampler:
             # still loaded gets a 0 row once no transfer crosses it (as :class:`Observer`)
             util_of = {name: util for util, name in loads}
             rows += [(util_of.get(name, 0.0), name) for name in sorted(self.shown - listed)]
-            rows += [(0.0, name) for name in sorted(self.held - listed)
-                     if not self.crossing[name]]
+            rows += [(util_of.get(name, 0.0), name) for name in sorted(self.held - listed)
+                     if not self.crossing[name]]  # (its bytes until the last ended: then 0)
             self.shown = set()
             for util, name in rows:
                 run.timeline.append((t0, name, util, self.crossing[name]))

@@ -78,15 +78,16 @@ def describe_changes(sets: Sequence[str], limit: int = 60) -> str:
 
 
 def variants_of(path: str, strict: bool = False, max_memory: float | None = None,
-                overrides: Sequence[str] = ()) -> dict[str, list[str]]:
+                overrides: Sequence[str] = (), check: bool = True) -> dict[str, list[str]]:
     """A scenario's named variants as ``--set`` texts (``{}`` when it has none).
 
-    Each variant is validated (with ``overrides`` under its changes, as it will run).
+    ``check``: each variant is validated (with ``overrides`` under its changes, as it
+    will run); a comparison of several files runs none of their variants.
     """
     from ..scenario import load_scenario
 
     sc = load_scenario(path, overrides=overrides, strict=strict, max_memory=max_memory,
-                       variants=True)
+                       variants=check)
     return {name: [f"{k}={json.dumps(v)}" for k, v in changes.items()]
             for name, changes in sc.variants.items()}
 
@@ -148,8 +149,8 @@ def compare(scenarios: Sequence[str], out: str | Path, *, overrides: Sequence[st
         InputError: a scenario, the output directory, fewer than two runs.
     """
     out = Path(out)
-    variants = [variants_of(path, strict, max_memory, overrides)  # all checked
-                for path in scenarios]
+    variants = [variants_of(path, strict, max_memory, overrides,  # all checked
+                            check=len(scenarios) == 1) for path in scenarios]
     if len(scenarios) == 1 and variants[0]:
         runs = [(scenarios[0], [*overrides, *sets], name) for name, sets in variants[0].items()]
     else:

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jinja2
-
 from ..errors import Problem
 from ..ipxe.lint import check_text
 from ..services.provisioning import (
@@ -44,6 +42,8 @@ __all__ = ["api_checks", "scenario_dir", "LINT_RENDERS"]
 #: Distinct rendered scripts of one template linted at most (an inventory's rows of one
 #: role mostly render a handful: they differ in the values, not in the commands).
 LINT_RENDERS = 200
+#: Rows of one template rendered at most for that (an inventory of alike rows).
+LINT_ROWS = 10_000
 #: The machine's identity where a row does not give it (the run passes the machine's).
 _MACHINE = {"mac": "52:54:00:00:00:01", "serial": "SERIAL", "asset": "ASSET",
             "uuid": "00000000-0000-0000-0000-000000000001", "server": "server",
@@ -68,29 +68,45 @@ def _rows_for(role: str | None, templates: dict, inventory: Inventory
 
 
 def _rendered_problems(origin: Origin, path: tuple, text: str, role: str | None,
-                       rows: list[dict[str, str]]) -> list[Problem]:
-    """The iPXE linter's errors in a template's rendered scripts, each once."""
+                       rows: list[dict[str, str]]) -> tuple[list[Problem], list[Problem]]:
+    """The iPXE linter's errors in a template's rendered scripts, each once.
+
+    ``(errors, warnings)``: an error where the row alone decides the script; a warning
+    where the template also reads what only the booting machine gives (its ``server``,
+    ``group``, or an identity its row lacks), which the check fills with placeholders,
+    so that a branch it lints may be one no machine takes.
+    """
     template = compile_template(text)
+    used = {name for name, _ in undeclared_names(text)}
     seen: set[str] = set()
-    found: dict[tuple[int, str], str] = {}
-    for row in rows or [{}]:
+    found: dict[tuple[int, str], tuple[str, bool]] = {}
+    for row in (rows or [{}])[:LINT_ROWS]:
         ctx = {**_MACHINE, **row, "role": "unknown" if role is None else row.get("role", "")}
         try:
             script = template.render(ctx)
-        except jinja2.TemplateError:
-            continue  # (an undefined value: reported above when every render fails)
+        except Exception:  # a value's own error (1 // 0): the run reports it per machine
+            continue
         if script in seen:
             continue
         seen.add(script)
         if len(seen) > LINT_RENDERS:
             break
-        who = next((f"{k} {row[k]}" for k in ("serial", "mac", "asset", "uuid")
+        who = next((f"{k} {row[k]}" for k in ("serial", "mac", "asset", "uuid", "server")
                     if row.get(k)), "a machine the inventory does not know")
+        guessed = bool(used & ({"server", "group"} | {k for k in _MACHINE if not row.get(k)}))
         for f in check_text(script, format_path(path), "all"):
             if f.severity == "error":
-                found.setdefault((f.line, f.message), who)
-    return [located(origin, path, 0, f"rendered for {who}: script line {line}: {message}")
-            for (line, message), who in found.items()]
+                found.setdefault((f.line, f.message), (who, guessed))
+    errors, warnings = [], []
+    for (line, message), (who, guessed) in found.items():
+        if guessed:
+            warnings.append(located(origin, path, 0, (
+                f"warning: rendered for {who}, the machine's own values as placeholders: "
+                f"script line {line}: {message}")))
+        else:
+            errors.append(located(origin, path, 0,
+                                  f"rendered for {who}: script line {line}: {message}"))
+    return errors, warnings
 
 
 def _who(role: str | None) -> str:
@@ -101,9 +117,10 @@ def _who(role: str | None) -> str:
     return f"no inventory row of role {role!r} has it"
 
 
-def api_checks(parts, origin: Origin) -> list[Problem]:
-    """Every API's inventory and templates, as located problems."""
+def api_checks(parts, origin: Origin) -> tuple[list[Problem], list[Problem]]:
+    """Every API's inventory and templates: ``(errors, warnings)``, located problems."""
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     for name, svc in parts.services.items():
         if getattr(svc, "kind", "") != "api" or not (svc.templates or
                                                        svc.inventory is not None):
@@ -128,7 +145,9 @@ def api_checks(parts, origin: Origin) -> list[Problem]:
             rows = None if inventory is None else _rows_for(role, svc.templates, inventory)
             if found:
                 continue
-            problems += _rendered_problems(origin, path, text, role, rows or [])
+            errors, more = _rendered_problems(origin, path, text, role, rows or [])
+            problems += errors
+            warnings += more
             if rows is None:
                 continue
             columns = {c for r in rows for c in r}
@@ -139,4 +158,4 @@ def api_checks(parts, origin: Origin) -> list[Problem]:
                         f"template line {line}: {var!r} is undefined: {_who(role)}, and it is "
                         f"not the machine's ({', '.join(IDENTITY)}) nor Jinja2's (every "
                         "render would fail)"))
-    return problems
+    return problems, warnings

@@ -171,8 +171,10 @@ def _check_variants(tree: dict, origin: Origin, sc: Scenario, overrides: Sequenc
                                None)
                     at = origin.problem(("variants", vname, key) if key else
                                         ("variants", vname), "")
+                    rest = p.field[len(key):] if key else ""  # (".seed" of "run" ...)
                     problems.append(Problem(origin.file, at.line,
-                                            f"variants.{vname}" + (f".{key}" if key else ""),
+                                            f"variants.{vname}" + (f".{key}{rest}" if key
+                                                                   else ""),
                                             p.message))
     if problems:
         raise InputError(problems)
@@ -270,9 +272,11 @@ def _validate(tree: Any, origin: Origin, *, overrides: Sequence[str], name: str,
             issues += event_checks(parts, servers)
             placed = topo, servers
     problems += [origin.problem(p, m) for p, m in issues]
-    problems += api_checks(parts, origin)
+    api_errors, api_warnings = api_checks(parts, origin)
+    problems += api_errors
     errors, warnings = lint_scripts(parts, origin)
     problems += errors
+    warnings += api_warnings
     if model is not None:
         warnings += plausibility_warnings(model, origin)
     if strict:

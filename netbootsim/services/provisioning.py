@@ -40,6 +40,8 @@ __all__ = ["Inventory", "Provisioner", "KEYS", "IDENTITY", "DEFAULT_UNKNOWN",
 
 #: Columns that identify a machine, in the order a query is matched.
 KEYS = ("mac", "serial", "asset", "uuid", "server")
+#: identifying values no two machines share (an asset tag or a server name may repeat)
+UNIQUE = frozenset({"mac", "serial", "uuid"})
 #: What every template sees besides its row: the machine's identity and its role.
 IDENTITY = ("mac", "serial", "asset", "uuid", "server", "group", "role")
 #: What an API answers a machine it does not know, unless the scenario says otherwise:
@@ -59,8 +61,10 @@ class Inventory:
         """Index rows by each identifying value they carry.
 
         Raises:
-            ValueError: two rows carry one identifying value (a machine listed twice:
-                the API would answer the first row only, whatever the second says).
+            ValueError: two rows carry one MAC, serial or UUID (a machine listed twice:
+                the API would answer the first row only, whatever the second says). An
+                asset tag or a server name may repeat (a placeholder such as ``N/A``,
+                one server's two NICs): a lookup by MAC or serial comes first.
         """
         inv = cls()
         for n, row in enumerate(rows, start=1):
@@ -69,11 +73,13 @@ class Inventory:
             for k in KEYS:
                 if clean.get(k):
                     key = (k, clean[k].lower())
-                    if key in inv.index:
+                    if key not in inv.index:
+                        inv.index[key] = clean
+                    elif k in UNIQUE:
                         first = inv.rows.index(inv.index[key]) + 1
-                        raise ValueError(f"{k} {clean[k]!r} is on rows {first} and {n}: "
-                                         "each machine once")
-                    inv.index[key] = clean
+                        raise ValueError(f"{k} {clean[k]!r} is on rows {first} and {n} "
+                                         "(counted from the first machine): each machine "
+                                         "once")
         return inv
 
     def match(self, ident: Mapping[str, str]) -> dict[str, str] | None:
@@ -186,11 +192,12 @@ def undeclared_names(text: str) -> list[tuple[str, int]]:
     return sorted(first.items(), key=lambda x: (x[1], x[0]))
 
 
-def _render_error(label: str, e: jinja2.TemplateError) -> str:
+def _render_error(label: str, e: Exception) -> str:
     """``template LABEL line N: message``, with the line the render failed on, if known."""
     line = next((f.lineno for f in reversed(traceback.extract_tb(e.__traceback__))
                  if f.filename == "<template>"), None)
-    message = (e.message or str(e)).rstrip(".")
+    message = ((e.message or str(e)) if isinstance(e, jinja2.TemplateError)
+               else f"{type(e).__name__}: {e}").rstrip(".")
     return f"template {label}{f' line {line}' if line else ''}: {message}"
 
 
@@ -234,5 +241,7 @@ class Provisioner:
         try:
             text = template.render(ctx)
         except jinja2.TemplateError as e:  # undefined values, the sandbox's refusals
+            return 500, _render_error(label, e), role
+        except Exception as e:  # a value's own error (1 // 0, '%d' % 'x'): a 500 too
             return 500, _render_error(label, e), role
         return 200, text, role

@@ -568,7 +568,8 @@ def test_an_unknown_command_in_an_api_template_is_refused(tmp_path):
     (lambda t: t.replace("R01S002,compute,console=ttyS0 quiet", "R01S002,compute", 1),
      "line 3: 2 fields, the header has 3"),
     (lambda t: t.replace("R01S002,", "R01S001,", 1),
-     "serial 'R01S001' is on rows 1 and 2: each machine once"),
+     "serial 'R01S001' is on rows 1 and 2 (counted from the first machine): each "
+     "machine once"),
 ])
 def test_a_malformed_inventory_is_refused(tmp_path, edit, words):
     # before: a short row rendered without its value; a second row of one serial was
@@ -596,3 +597,22 @@ def test_a_full_disk_is_one_line_not_a_traceback(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err == "netbootsim: cannot write the outputs: No space left on device\n"
     assert not (tmp_path / "o").exists()
+
+
+def test_a_variants_problem_keeps_its_whole_field(tmp_path):
+    text = QUICKSTART.read_text() + 'variants:\n  b: {"run": {"seed": -1}}\n'
+    path = quickstart(tmp_path, "v.yaml", text)
+    refused(cli("validate", "v.yaml", cwd=tmp_path),
+            f"v.yaml:{line_of(path, '  b: ')}: variants.b.run.seed: ")
+
+
+def test_compare_of_two_files_does_not_check_variants_it_will_not_run():
+    import tempfile
+
+    from netbootsim.plan.compare import variants_of
+    with tempfile.TemporaryDirectory() as d:
+        path = quickstart(Path(d), "v.yaml", QUICKSTART.read_text()
+                          + 'variants:\n  b: {"fleet[0].count": 0}\n')
+        assert variants_of(str(path), check=False) == {"b": ["fleet[0].count=0"]}
+        with pytest.raises(Exception, match="variants.b.fleet"):
+            variants_of(str(path))

@@ -319,3 +319,40 @@ def test_a_file_uri_is_never_an_image_of_the_world_either():
     assert res.servers.reason.iloc[0].startswith(
         "fetch:passwd: file: URIs name files of the machine's own EFI volume; a simulated "
         "machine has none (FILE:///etc/passwd)")
+
+
+def test_a_rendered_template_is_linted_as_far_as_the_row_decides_it():
+    # Reviewed 2026-12-07. (1) A template raising Python's own error for one row (a
+    # spare with 0 disks) is not a crash of validate: the row is skipped there, and at
+    # run time the machine gets a 500 naming the error. (2) A branch on the machine's
+    # group is linted with a placeholder group, so what it finds is a warning, not an
+    # error: the branch may be one no machine takes.
+    from netbootsim.services.provisioning import Inventory, Provisioner
+
+    sc = api_scenario(templates={"*": "#!ipxe\nkernel http://http1/kernel "
+                                      "d={{ 100 // (disks|int) }}\nboot\n"},
+                      inventory=[{"serial": "R01S001", "role": "compute", "disks": "2"},
+                                 {"serial": "SPARE", "role": "compute", "disks": "0"}])
+    Scenario.from_dict(sc)
+    api = Provisioner(Inventory.from_rows([{"serial": "SPARE", "disks": "0"}]),
+                      {"*": "#!ipxe\nkernel x d={{ 100 // (disks|int) }}\n"}, name="api1")
+    status, text, _ = api.answer("serial=SPARE", {"serial": "SPARE"})
+    assert status == 500 and text.startswith("template services.api1.templates.* ") and \
+        "ZeroDivisionError" in text
+    sc = api_scenario(templates={"*": "#!ipxe\n{% if group == 'g' %}kernel http://http1/k"
+                                      "{% else %}chian http://http1/k{% endif %}\nboot\n"})
+    model = Scenario.from_dict(sc)
+    assert [w.message for w in model._warnings] == [
+        "warning: rendered for serial R01S001, the machine's own values as placeholders: "
+        "script line 2: unknown command 'chian' (iPXE: command not found); did you mean "
+        "'chain'?"]
+
+
+def test_an_inventory_may_repeat_an_asset_or_a_server_not_a_serial():
+    from netbootsim.services.provisioning import Inventory
+
+    inv = Inventory.from_rows([{"mac": "52:54:00:00:00:01", "server": "s1", "asset": "N/A"},
+                               {"mac": "52:54:00:00:00:02", "server": "s1", "asset": "N/A"}])
+    assert inv.match({"mac": "52:54:00:00:00:02"}) is inv.rows[1]
+    with pytest.raises(ValueError, match="serial 'a' is on rows 1 and 2"):
+        Inventory.from_rows([{"serial": "A"}, {"serial": "a"}])
