@@ -148,6 +148,15 @@ def describe(nbytes: float) -> str:
     return f"{nbytes / 1e3:.0f} KB"
 
 
+def _over(need: float, limit: float | None) -> tuple[float, str] | None:
+    """``(the limit, where it comes from)`` when ``need`` bytes exceed it, else ``None``.
+
+    ``limit``: ``--max-memory`` in bytes, or ``None`` for :func:`available`.
+    """
+    limit, where = available() if limit is None else (limit, "--max-memory")
+    return None if need <= limit else (limit, where)
+
+
 def check(servers: int, engine: str, limit: float | None, nodes: int = 0) -> str | None:
     """Why a run of ``servers`` on ``engine`` does not fit, or ``None`` when it does.
 
@@ -155,12 +164,10 @@ def check(servers: int, engine: str, limit: float | None, nodes: int = 0) -> str
     ``nodes``: the topology's elements (those beyond the fleet's servers cost less).
     """
     need = estimate(servers, engine, nodes)
-    if limit is None:
-        limit, where = available()
-    else:
-        where = "--max-memory"
-    if need <= limit:
+    over = _over(need, limit)
+    if over is None:
         return None
+    limit, where = over
     per = PER_SERVER_BYTES.get(engine, PER_SERVER_BYTES["packet"])
     n = nodes - servers
     spare = (f" + {describe(PER_NODE_BYTES)} for each of the topology's {n:,} other "
@@ -179,9 +186,10 @@ def check_bench(n: int, what: str) -> str | None:
     """
     per = PER_FLOW_BYTES if what == "flows" else PER_STORM_SERVER_BYTES
     need = BASE_BYTES + per * n
-    limit, where = available()
-    if need <= limit:
+    over = _over(need, None)
+    if over is None:
         return None
+    limit, where = over
     return (f"{n:,} {what} need an estimated {describe(need)} of memory "
             f"({describe(BASE_BYTES)} + {describe(per)} a {what[:-1]}), more than the "
             f"{describe(limit)} of {where}; run fewer {what}")

@@ -21,8 +21,8 @@ __all__ = ["STRICT_HELP", "FORCE_HELP", "MAX_MEMORY_HELP", "add_scenario_flags",
 STRICT_HELP = ("refuse the scenario's warnings too (values outside their plausible range, "
                "lint warnings of its scripts): exit 2")
 #: ``--force``, as every command that writes an output directory words it.
-FORCE_HELP = ("write into a directory holding files netbootsim did not write (replacing "
-              "same-named outputs, deleting nothing else)")
+FORCE_HELP = ("write into a directory holding files netbootsim did not write (deleting "
+              "none and replacing only outputs it wrote there before)")
 #: ``--max-memory``.
 MAX_MEMORY_HELP = ("the memory a run may use, e.g. 8GB or 16GiB (default: what this "
                    "process may use now: the machine's available memory, or a cgroup or "

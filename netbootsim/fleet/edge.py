@@ -34,7 +34,9 @@ A fill cut short (the server whose request started it failed) fails the requests
 on it with the edge's ``504``; the next miss starts a new fill.
 
 A fill is recorded as an ``edge-fill:<file>`` phase of the server whose request caused
-it (endpoint: the origin); a fallback as ``edge-fallback:<file>``.
+it (endpoint: the origin); a coalesced request's wait for that fill as
+``edge-wait:<file>`` (endpoint: the edge); a fallback as ``edge-fallback:<file>``. So a
+server's phases cover its whole boot.
 """
 
 from __future__ import annotations
@@ -135,7 +137,12 @@ class Edges:
             return None  # a hit
         pending = st.fills.get(file)
         if pending is not None:  # coalesced: wait for the fill in progress
+            start = self.env.now
             res = yield pending
+            server, group, rack, stage, attempt = who
+            self.record(server, group, rack, stage, f"edge-wait:{file}", attempt, start,
+                        self.env.now, 0.0, "http", edge.name, res.outcome,
+                        res.reason or f"for {edge.name}'s fill from {edge.origin}")
             return None if res.outcome == "ok" else res
         origin = self.services[edge.origin]
         keep = size <= edge.cache  # (kept by evicting others if need be)
@@ -143,6 +150,7 @@ class Edges:
         if edge.coalesce and keep:
             st.fills[file] = done  # (before anything waits: later misses join this fill)
         server, group, rack, stage, attempt = who
+        began = self.env.now  # the record covers the whole fill: the origin's waits too
         # an origin that is an edge itself fills first (World.http does, asked by us)
         try:
             res = yield from self.http(edge.host, group, rack, stage, attempt, None, origin,
@@ -155,7 +163,7 @@ class Edges:
         gone = st.keep(file, size, edge.cache, self.env.now) \
             if res.outcome == "ok" and keep else []
         evicted = f", evicting {', '.join(gone)}" if gone else ""
-        self.record(server, group, rack, stage, f"edge-fill:{file}", attempt, res.start,
+        self.record(server, group, rack, stage, f"edge-fill:{file}", attempt, began,
                     res.end, res.bytes, "http", origin.name, res.outcome,
                     res.reason or f"into {edge.name}{evicted}")
         st.fills.pop(file, None)

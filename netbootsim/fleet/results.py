@@ -317,12 +317,13 @@ class Observer:
                     load = engine.load_of(r) if busy_only else 0.0
                 rows.append((name, min(load / r.capacity, 1.0), r))
         watched = [(name, r) for name, r in sorted(held.items()) if name not in listed]
-        if watched:
-            for (name, r), n in zip(watched, engine.flow_counts([r for _, r in watched]),
-                                    strict=True):
-                if not n:
-                    rows.append((name, 0.0, r))
-        counts = engine.flow_counts([r for _, _, r in rows])
+        # one count of the flows for all of them (a packet engine's sweeps every flow)
+        counts = engine.flow_counts([r for _, _, r in rows] + [r for _, r in watched])
+        counts, watched_counts = counts[:len(rows)], counts[len(rows):]
+        for (name, r), n in zip(watched, watched_counts, strict=True):
+            if not n:  # a 0 row only for one that carries nothing now
+                rows.append((name, 0.0, r))
+                counts.append(0)
         shown = self.shown = {}
         for (name, util, r), n in zip(rows, counts, strict=True):
             run.timeline.append((now, name, util, n))

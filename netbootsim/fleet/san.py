@@ -293,7 +293,7 @@ class San:
                 wait = detect + (SAN_REOPEN_DELAY + self.attach_time(o_spec, o_route.rtt)
                                  if stage == "loader" else 0.0)
                 yield env.timeout(wait)
-                note("san-failover", t0, env.now, f"{spec.name} down: to {o_spec.name}")
+                note(f"san-failover:{stage}", t0, env.now, f"{spec.name} down: to {o_spec.name}")
                 i = other
                 continue
             back = win.end
@@ -302,11 +302,11 @@ class San:
                 why = (f"{spec.name} down, not back within the OS initiator's "
                        + {"fcoe": "dev_loss_tmo", "aoe": "aoe_deadsecs"}.get(
                            spec.kind, "replacement timeout") + f" ({give_up:g} s)")
-                note("san-outage", t0, env.now, why)
+                note(f"san-outage:{stage}", t0, env.now, why)
                 return TransferResult(spec.kind, start, env.now, nbytes - left, wire_moved,
                                       "failed", why), i, written
             if back == math.inf:  # iPXE retries for ever; the console stays silent
-                note("san-outage", t0, t0, f"{spec.name} down for good: iPXE retries its "
+                note(f"san-outage:{stage}", t0, t0, f"{spec.name} down for good: iPXE retries its "
                      f"reads every {SAN_REOPEN_DELAY:g} s for ever")
                 yield env.event()
             if stage == "loader":  # the next of its retries 5 s apart after the return
@@ -317,7 +317,7 @@ class San:
             else:
                 resume = max(back, t0 + detect) + self.attach_time(spec, route.rtt)
             yield env.timeout(resume - env.now)
-            note("san-outage", t0, env.now, f"{spec.name} down until {back:g} s")
+            note(f"san-outage:{stage}", t0, env.now, f"{spec.name} down until {back:g} s")
         return TransferResult(paths[i][0].kind, start, env.now, nbytes, wire_moved, "ok",
                               ""), i, written
 

@@ -464,6 +464,8 @@ class World:
         fail = yield from self.faults.unreachable(env, "tftp", svc, route.fwd, start, give_up)
         if fail is not None:
             return fail
+        if env.now > start:
+            self._down_wait((server, group, rack, stage, attempt), file, "tftp", svc, start)
         params = replace(profile.tftp, server_block_cost=svc.block_cost,
                          server_retransmit=svc.retransmit)
         plan = tftp_plan(size, params, route.rtt, [ld.capacity for ld in route.fwd],
@@ -488,10 +490,11 @@ class World:
                 return TransferResult("tftp", start, env.now, 0.0, 0.0, "failed",
                                       f"no TFTP slot: {wait.sends} RRQs unanswered in "
                                       f"{env.now - start:.2f} s ({cap})")
-            if wait.sends > 1:
-                self.record(server, group, rack, stage, f"tftp-wait:{file}", attempt, start,
-                            wait.served, 0.0, "tftp", svc.name, "ok",
-                            f"{wait.sends} RRQs before a slot ({cap})")
+            if wait.served > wait.start:  # queued for a slot (one RRQ or several)
+                rrqs = f"{wait.sends} RRQ{'s' if wait.sends > 1 else ''}"
+                self.record(server, group, rack, stage, f"tftp-wait:{file}", attempt,
+                            wait.start, wait.served, 0.0, "tftp", svc.name, "ok",
+                            f"{rrqs} before a slot ({cap})")
         if res.outcome == "ok":
             self._moved_legs(route, plan.wire_bytes, guard)
         return res
@@ -521,14 +524,20 @@ class World:
             route = self._route(svc, server, key)
         else:  # mirror -> balancer, then balancer -> client
             route, near = self._route_via(svc, server, key, via)
+            t = env.now
             fail = yield from self.faults.unreachable(env, "http", via.service, near.fwd,
                                                       start, SYN_GIVE_UP)
             if fail is not None:
                 return fail
+            if env.now > t:
+                self._down_wait(who, file, "http", via.service, t)
         fwd = route.fwd
+        t = env.now
         fail = yield from self.faults.unreachable(env, "http", svc, fwd, start, SYN_GIVE_UP)
         if fail is not None:
             return fail
+        if env.now > t:
+            self._down_wait(who, file, "http", svc, t)
         conns = self.connections.setdefault(server, {})
         peer = svc.name if via is None else via.spec.name  # the connection's other end
         prev = conns.get(peer)
@@ -551,7 +560,7 @@ class World:
                        connected=connected, warm=warm, cc=svc.tcp_cc,
                        rng=self.transport.law_rng)
         if prev is None:  # a new connection: a balancer's entry, a mirror's worker
-            failed = yield from self._connect(svc, file, via, who, start)
+            failed = yield from self._connect(svc, file, via, who, start, env.now)
             if failed is not None:
                 return failed
         t_req = env.now
@@ -593,6 +602,22 @@ class World:
             self._moved_legs(route, hp.wire_bytes, guard)
         return res
 
+    def _down_wait(self, who: tuple, file: str, proto: str, svc: Service, since: float
+                   ) -> None:
+        """Record the client's retries from ``since`` until ``svc`` answered.
+
+        A ``down-wait:<file>`` phase (endpoint: the service): the service was down, or a
+        link on the way was (:meth:`.faults.Faults.unreachable`), and the client's
+        SYNs or RRQs went unanswered until it came back. Without it, the server's phases
+        would leave that stretch out.
+        """
+        server, group, rack, stage, attempt = who
+        what = (f"{svc.name} down" if self.faults.down(svc.name, since) is not None
+                else f"a link down on the way to {svc.name}")
+        self.record(server, group, rack, stage, f"down-wait:{file}", attempt, since,
+                    self.env.now, 0.0, proto, svc.name, "ok",
+                    f"retried until it answered ({what})")
+
     def _edge_first(self, svc: Service, file: str, size: float, who: tuple
                     ) -> Generator[simpy.Event, object, tuple[Service, TransferResult | None]]:
         """An edge cache's part of a fetch: ``(the service to fetch from, failure)``.
@@ -616,17 +641,23 @@ class World:
             svc = to  # the next edge (validation: the chain of fallbacks ends)
         if not edge_down:
             failed = yield from self.edges.fill(svc, file, size, who)
-            if failed is not None:
-                return svc, TransferResult("http", start, self.env.now, 0.0, 0.0, "failed",
+            if failed is not None:  # (its time is in the edge-fill or edge-wait record)
+                now = self.env.now
+                return svc, TransferResult("http", now, now, 0.0, 0.0, "failed",
                                            f"HTTP 504 from {svc.name}: its fill from "
                                            f"{svc.origin} failed ({failed.reason})")
         return svc, None
 
     def _connect(self, svc: Service, file: str, via: Balancer | None, who: tuple,
-                 start: float) -> Generator[simpy.Event, object, TransferResult | None]:
+                 start: float, since: float
+                 ) -> Generator[simpy.Event, object, TransferResult | None]:
         """A new connection's waits: None, or the failed fetch (SYNs unanswered).
 
         An L4 balancer's entry first (its ``max_connections``), then a mirror worker.
+        ``start``: when the request began; ``since``: up to when the client's records
+        already account for it (its waits for an edge's fill or for a service that was
+        down): each wait's record, and a failure's, begins there, so none overlaps
+        another.
         """
         env = self.env
         server, group, rack, stage, attempt = who
@@ -634,26 +665,27 @@ class World:
             # the balancer's connection table first (maxconn), then a mirror worker
             req, syns, waited = yield from self.workers[via.spec.name].connect()
             if req is None:
-                return TransferResult("http", start, env.now, 0.0, 0.0, "failed",
+                return TransferResult("http", since, env.now, 0.0, 0.0, "failed",
                                       f"no connection at {via.spec.name}: {syns} SYNs "
                                       f"unanswered ({via.spec.max_connections} at once)")
             self.held[server] = (*self.held.get(server, ()), (self.workers[via.spec.name], req))
             if waited > 0:
-                self.record(server, group, rack, stage, f"lb-wait:{file}", attempt, start,
+                self.record(server, group, rack, stage, f"lb-wait:{file}", attempt, since,
                             env.now, 0.0, "http", via.spec.name, "ok",
                             f"waited for a connection, {syns} SYNs "
                             f"(max_connections {via.spec.max_connections})")
+                since = env.now
         pool = self.workers.get(svc.name)
         if pool is not None:
             req, syns, waited = yield from pool.connect()
             what = f"{pool.workers.capacity} workers, backlog {pool.backlog}"
             if req is None:
-                return TransferResult("http", start, env.now, 0.0, 0.0, "failed",
+                return TransferResult("http", since, env.now, 0.0, 0.0, "failed",
                                       f"no HTTP worker: {syns} SYNs unanswered in "
                                       f"{env.now - start:.2f} s ({what})")
             self.held[server] = (*self.held.get(server, ()), (pool, req))
             if waited > 0:
-                self.record(server, group, rack, stage, f"http-wait:{file}", attempt, start,
+                self.record(server, group, rack, stage, f"http-wait:{file}", attempt, since,
                             env.now, 0.0, "http", svc.name, "ok",
                             f"waited for a worker, {syns} SYNs ({what})")
         return None

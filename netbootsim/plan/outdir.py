@@ -6,11 +6,14 @@ through :class:`OutputDir`:
 - **Ownership.** A directory is *ours* when it is empty, or when every entry in it is
   something netbootsim wrote there: the names listed in its marker file
   (:data:`MARKER`, written beside the outputs), or — for directories written before the
-  marker existed — the fixed file names of the command, and subdirectories that are
-  themselves ours. Only an output directory that is ours is replaced. Anything else in
-  it (a user's notes, the scenario file itself with ``--out .``) makes the command
-  refuse before it runs, with one line naming the entry, exit status 2; ``--force``
-  writes the outputs into it file by file and deletes nothing.
+  marker existed — the fixed file names of the command, among them one every such
+  output held (``summary.json``, ``compare.md``, ``sweep.csv``, ``run.json``), and
+  subdirectories that are themselves ours. Only an output directory that is ours is
+  replaced. Anything else in it (a user's notes, the scenario file itself with
+  ``--out .``) makes the command refuse before it runs, with one line naming the
+  entry, exit status 2; ``--force`` writes the outputs into it file by file, deletes
+  nothing and replaces only what it wrote there before (its marker then lists those
+  names): an entry of the user's with an output's name makes it refuse.
 - **All or nothing.** Outputs are written into a hidden staging directory beside the
   target (``.NAME.<random>.netbootsim-tmp``) and renamed into place; a killed run
   leaves the previous complete output (or none) plus a staging directory, which the
@@ -57,6 +60,10 @@ KNOWN_FILES = {
             "http.csv", "httpd.stderr", "tcpdump.stderr", "relay.json", "relay.stderr",
             "lease-hook.sh", "output.txt", "user.ipxe"},
 }
+#: Without a marker, a directory is taken for an old output of ours only when it holds
+#: one of these (what every such output held): a lone ``report.html`` of the user's
+#: is not taken for ours.
+_SIGNATURES = frozenset({"summary.json", "compare.md", "sweep.csv", "run.json"})
 #: Numbered files of a lab run (one per guest) and the folders it serves from.
 _KNOWN_LAB = re.compile(r"console-\d+\.(log|raw)|qemu-\d+\.stderr")
 _LAB_DIRS = {"srv", "tftp", "www", "dhcp-hosts"}
@@ -94,7 +101,11 @@ def owned(path: Path, _depth: int = 0) -> tuple[bool, list[str]]:
     except FileNotFoundError:
         return True, []
     listed = _marker_names(path)
-    known = set().union(*KNOWN_FILES.values())
+    # an old output (no marker) is known by its fixed names, among them a signature's;
+    # a lab run's numbered files and folders, only beside its run.json
+    known = set().union(*KNOWN_FILES.values()) if _SIGNATURES.intersection(entries) \
+        else set()
+    lab = listed is None and "run.json" in entries
     foreign = []
     for name in entries:
         if name.startswith(MARKER) or name.endswith((_TMP_SUFFIX, _LOCK_SUFFIX)):
@@ -102,7 +113,7 @@ def owned(path: Path, _depth: int = 0) -> tuple[bool, list[str]]:
         entry = path / name
         if entry.is_symlink():
             foreign.append(name)  # never follow a link out of an output directory
-        elif entry.is_dir() and listed is None and name in _LAB_DIRS:
+        elif entry.is_dir() and lab and name in _LAB_DIRS:
             continue  # what a lab run serves from (removed when the run is packed)
         elif entry.is_dir():
             # a scenario's report inside a compare or sweep: ours if it is ours throughout
@@ -111,7 +122,8 @@ def owned(path: Path, _depth: int = 0) -> tuple[bool, list[str]]:
                     not owned(entry, _depth + 1)[0] or (listed is None and
                                                         not any(entry.iterdir())):
                 foreign.append(name)
-        elif (listed is None and name not in known and not _KNOWN_LAB.fullmatch(name)) or \
+        elif (listed is None and name not in known and
+              not (lab and _KNOWN_LAB.fullmatch(name))) or \
                 (listed is not None and name not in listed):
             foreign.append(name)
     return not foreign, foreign
@@ -172,6 +184,8 @@ class OutputDir:
         self.flag = flag
         self._lock_fd: int | None = None
         self._lock_path = self.path
+        #: the entries netbootsim did not write, as found on entry (``--force``)
+        self._theirs: set[str] = set()
 
     # ----------------------------------------------------------------- checks
     def _error(self, message: str) -> InputError:
@@ -194,6 +208,16 @@ class OutputDir:
                 f"holds {foreign[0]!r}{more}, which netbootsim did not write; choose a new "
                 f"or empty directory, or add --force to write beside them (nothing of "
                 f"theirs is deleted)")
+        if not ours:  # --force: an output's name on an entry of theirs (:meth:`_merge`)
+            mine = _marker_names(p) or set()
+            blocked = sorted(n for n in KNOWN_FILES.get(self.command, ())
+                             if n not in mine and os.path.lexists(p / n))
+            if blocked:
+                more = f" and {len(blocked) - 1} more" if len(blocked) > 1 else ""
+                raise self._error(
+                    f"{blocked[0]!r}{more} in the way: netbootsim did not write it, and "
+                    "--force replaces nothing of yours; move it, or choose another "
+                    "directory")
 
     def _make_parent(self) -> None:
         try:
@@ -255,6 +279,7 @@ class OutputDir:
         self._lock()
         try:
             self.check()  # again, now that no other netbootsim can change it
+            self._theirs = set(owned(self.path)[1])
             self._remove_stale()
         except BaseException:
             self.close()
@@ -316,17 +341,41 @@ class OutputDir:
             shutil.rmtree(old, ignore_errors=True)
 
     def _merge(self, tmp: Path) -> None:
-        """``--force`` into a directory we do not own: ours replace theirs by name only."""
-        for entry in sorted(tmp.iterdir()):
+        """``--force`` into a directory we do not own: beside the user's entries.
+
+        An output replaces only an entry of the same name that netbootsim wrote there
+        before (listed in the directory's marker, or an output directory of ours); a
+        same-named entry of the user's makes the command refuse before anything moves.
+        The marker then lists what netbootsim wrote there (earlier and now): the user's
+        entries keep the directory theirs, and a later ``--force`` run replaces only
+        its own.
+        """
+        prior = _marker_names(self.path)
+        marker = self.path / MARKER
+        if prior is None and os.path.lexists(marker):
+            raise self._error(f"{MARKER!r} is in the way: netbootsim did not write it")
+        prior = prior or set()
+        entries = sorted(tmp.iterdir())
+        blocked = []
+        for entry in entries:
+            dest = self.path / entry.name
+            if not os.path.lexists(dest):
+                continue
+            if dest.is_symlink() or entry.is_dir() != dest.is_dir() or \
+                    entry.name not in prior or (dest.is_dir() and not owned(dest)[0]):
+                blocked.append(entry.name)
+        if blocked:
+            more = f" and {len(blocked) - 1} more" if len(blocked) > 1 else ""
+            raise self._error(f"{blocked[0]!r}{more} in the way: netbootsim did not write "
+                              "it, and --force replaces nothing of yours; move it, or "
+                              "choose another directory")
+        for entry in entries:
             dest = self.path / entry.name
             if entry.is_dir():
-                if dest.is_symlink() or (dest.exists() and not dest.is_dir()) or \
-                        not owned(dest)[0]:
-                    raise self._error(f"{entry.name!r} is in the way: netbootsim did not "
-                                      "write it")
                 self._replace(entry, dest)
             else:
                 os.replace(entry, dest)
+        self._write_marker(self.path, prior | {e.name for e in entries})
         shutil.rmtree(tmp, ignore_errors=True)
 
     # ------------------------------------------------------- writing in place (sweeps)
@@ -345,7 +394,10 @@ class OutputDir:
         return self.path
 
     def mark(self, names: Iterable[str]) -> None:
-        """Record ``names`` as written by us (not in a directory ``--force`` wrote beside)."""
-        if self.force and not owned(self.path)[0]:
-            return
-        self._write_marker(self.path, set(names) | (_marker_names(self.path) or set()))
+        """Record ``names`` as written by us, in place (a lab run writes so).
+
+        The user's entries found when the command began (``--force`` writes beside
+        them) are never listed: the directory stays theirs.
+        """
+        mine = set(names) - self._theirs
+        self._write_marker(self.path, mine | (_marker_names(self.path) or set()))

@@ -283,8 +283,10 @@ def _until_ci(rep: dict) -> str:
     return text + f": not reached at the cap of {fmt.count(u.get('cap'))} ({rel})"
 
 
-#: Phases that are waits for a capped service (a slot, a worker) rather than work.
-WAIT_PREFIXES = ("tftp-wait", "http-wait", "queued")
+#: Phases that are waits rather than work: for a capped service (a TFTP slot, an HTTP
+#: worker, a balancer's connection, a queue), for an edge's fill, for a service or link
+#: to come back (a client's retries).
+WAIT_PREFIXES = ("tftp-wait", "http-wait", "lb-wait", "queued", "edge-wait", "down-wait")
 
 
 def _per_server(s: dict, phases: pd.DataFrame) -> pd.Series:
@@ -398,22 +400,24 @@ def _saturated(b: dict) -> str:
     ready (orphan transfers, failed servers' retries), both: "1.3 min in all, 19.3 s
     (89.7 %) of the makespan".
     """
-    total, inside = fmt.number(b.get("saturated_seconds")), _inside(b)
-    share = fmt.number(b.get("fraction_of_makespan"))
-    if share is None:
+    total = fmt.number(b.get("saturated_seconds"))
+    inside = fmt.number(b.get("saturated_in_makespan_seconds"))
+    if fmt.number(b.get("fraction_of_makespan")) is None:
         return fmt.duration(total)
     if inside is not None and fmt.duration(total) != fmt.duration(inside):
-        return (f"{fmt.duration(total)} in all, {fmt.duration(inside)} "
-                f"({fmt.percent(share)}) of the makespan")
-    return f"{fmt.duration(total)} ({fmt.percent(share)} of makespan)"
+        return f"{fmt.duration(total)} in all, {_window_share(b)} of the makespan"
+    return f"{fmt.duration(total)} ({fmt.percent(b.get('fraction_of_makespan'))} of makespan)"
 
 
-def _inside(b: dict) -> float | None:
-    """Seconds a bottleneck was saturated within the makespan window, or ``None``.
+def _window_share(b: dict) -> str:
+    """A bottleneck's saturation within the makespan window: "19.3 s (89.7 %)".
 
-    ``None``: not recorded (a summary written before it was).
+    Its share alone ("89.7 %") for a summary written before the seconds were recorded
+    (``saturated_in_makespan_seconds``).
     """
-    return fmt.number(b.get("saturated_in_makespan_seconds"))
+    inside = fmt.number(b.get("saturated_in_makespan_seconds"))
+    share = fmt.percent(b.get("fraction_of_makespan"))
+    return share if inside is None else f"{fmt.duration(inside)} ({share})"
 
 
 def _bottlenecks(s: dict) -> tuple[list[dict], int]:
@@ -422,8 +426,7 @@ def _bottlenecks(s: dict) -> tuple[list[dict], int]:
                                   str(b.get("resource"))))
     rows = [{"resource": str(b.get("resource", "")),
              "saturated": fmt.duration(b.get("saturated_seconds")),
-             "share": (f"{fmt.duration(_inside(b))} ({fmt.percent(b.get('fraction_of_makespan'))})"
-                       if _inside(b) is not None else fmt.percent(b.get("fraction_of_makespan"))),
+             "share": _window_share(b),
              "max_flows": fmt.count(b.get("max_flows")),
              "window": f"{fmt.duration(b.get('first'))} – {fmt.duration(b.get('last'))}"}
             for b in items[:MAX_BOTTLENECK_ROWS]]

@@ -44,16 +44,18 @@ GRID = 400
 REPLICATION = "replication"
 #: Phases that lie inside another phase of the same server (the DHCP exchange inside
 #: ``dhcp``, an ``outage:<file>`` inside ``fetch:<file>``, a diskless OS's writes
-#: ``san-write:<stage>`` over the same stretch as its reads ``san-read:<stage>``): sums
-#: over a server's phases leave them out, so no second counts twice.
-NESTED_PREFIXES = ("dhcp-exchange", "outage:", "san-write:")
+#: ``san-write:<stage>`` over the same stretch as its reads ``san-read:<stage>``, a SAN
+#: target's loss ``san-outage:<stage>`` or a path's failover ``san-failover:<stage>``
+#: within those reads): sums over a server's phases leave them out, so no second counts
+#: twice.
+NESTED_PREFIXES = ("dhcp-exchange", "outage:", "san-write:", "san-outage:", "san-failover:")
 
 
 def nested_in(phase: str) -> str:
     """The phase a nested phase (:data:`NESTED_PREFIXES`) lies in."""
     if phase.startswith("outage:"):
         return "fetch:" + phase.split(":", 1)[1]
-    if phase.startswith("san-write:"):
+    if phase.startswith(("san-write:", "san-outage:", "san-failover:")):
         return "san-read:" + phase.split(":", 1)[1]
     return "dhcp"
 
@@ -201,20 +203,31 @@ def fleet_over_time(servers: pd.DataFrame, phases: pd.DataFrame, times: np.ndarr
             np.searchsorted(fails, times, side="right") / n)
 
 
-def phase_seconds(phases: pd.DataFrame) -> pd.DataFrame:
+def phase_seconds(phases: pd.DataFrame, since: pd.Series | None = None) -> pd.DataFrame:
     """Seconds each server spent in each phase, every attempt counted.
 
     Nested phases (:data:`NESTED_PREFIXES`) are left out. Index ``(replication,
     server)``, one column per phase (0 where a server has none of it).
+
+    ``since``: an instant per ``(replication, server)`` (a server's power-on): only the
+    part of each record after it counts (a wait for the power to come on — ``admission``,
+    ``step``, ``power`` — lies before it); servers it does not name count nothing.
     """
     if not len(phases):
         return pd.DataFrame(index=pd.MultiIndex.from_arrays([[], []],
                                                             names=[REPLICATION, "server"]))
     keep = ~phases["phase"].astype(str).str.startswith(NESTED_PREFIXES).to_numpy()
+    seconds = phases["seconds"].to_numpy(float)
+    if since is not None:
+        key = pd.MultiIndex.from_arrays([replication_of(phases), phases["server"].to_numpy()])
+        at = since.reindex(key).to_numpy(float)  # NaN: a server not named
+        start = np.maximum(phases["start"].to_numpy(float), at)
+        seconds = np.where(np.isnan(at), 0.0,
+                           np.maximum(phases["end"].to_numpy(float) - start, 0.0))
     frame = pd.DataFrame({REPLICATION: replication_of(phases)[keep],
                           "server": phases["server"].to_numpy()[keep],
                           "phase": phases["phase"].astype(str).to_numpy()[keep],
-                          "seconds": phases["seconds"].to_numpy(float)[keep]})
+                          "seconds": seconds[keep]})
     return frame.pivot_table(index=[REPLICATION, "server"], columns="phase", values="seconds",
                              aggfunc="sum", fill_value=0.0, sort=True)
 
@@ -245,6 +258,8 @@ class SlowTail:
 def slow_tail(servers: pd.DataFrame, phases: pd.DataFrame, limit: int = 10) -> SlowTail:
     """The ``limit`` completed servers that were ready last, with their phase seconds.
 
+    A phase counts only its seconds after the server's power-on (the power-on column
+    holds the wait before it: a power policy's ``admission``, ``step`` and ``power``).
     Servers are ranked by ready time since their replication's first power-on (what
     the CDF, the percentiles and the makespan count), latest first; ties keep the
     frame's order. Each one's ``why`` is the column with the largest excess over the
@@ -263,7 +278,11 @@ def slow_tail(servers: pd.DataFrame, phases: pd.DataFrame, limit: int = 10) -> S
                          "power_on": servers["power_on"].to_numpy(float)[ok] - t0[ok],
                          "ready": servers["ready"].to_numpy(float)[ok] - t0[ok]})
     done["boot"] = done["ready"] - done["power_on"]
-    secs = phase_seconds(phases)
+    # a phase's seconds after the power-on only: what came before it (waiting for a place
+    # or for the power command) is the power-on column's, not counted twice
+    at = pd.Series(servers["power_on"].to_numpy(float)[ok],
+                   index=pd.MultiIndex.from_arrays([done[REPLICATION], done["server"]]))
+    secs = phase_seconds(phases, since=at)
     names = [str(c) for c in secs.columns]
     key = pd.MultiIndex.from_arrays([done[REPLICATION], done["server"]])
     per = secs.reindex(key).fillna(0.0).to_numpy(float) if names else np.zeros((len(done), 0))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import types
 import typing
+import unicodedata
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -67,15 +68,19 @@ BOOT_PATHS = ("pxe", "pxe-chainload-ipxe", "ipxe")
 EMPIRICAL_BASE: ContextVar[Path | None] = ContextVar("empirical_base", default=None)
 
 
-def _varying(kind: str, *, optional: bool = False, positive: bool = False):
+def _varying(kind: str, *, optional: bool = False, positive: bool = False,
+             positive_constant: bool = False):
     """A value that may vary per server: a quantity (``"90s"``) or a distribution.
 
-    A distribution mapping (``{dist: lognormal, median: 90s, p95: 150s}``,
-    :mod:`netbootsim.dist`) becomes a :class:`~netbootsim.dist.Dist`; a bad one is a
-    ``dist`` error whose context names the part that is wrong (``sub``), so the
-    problem points at its line. Serialized (``model_dump``) as its plain spec.
+    ``positive``: the quantity, and every value a distribution draws, > 0;
+    ``positive_constant``: only a fixed quantity must be > 0 (a fault of 0 s does nothing,
+    while a distribution may draw 0 for some ports). A distribution mapping
+    (``{dist: lognormal, median: 90s, p95: 150s}``, :mod:`netbootsim.dist`) becomes a
+    :class:`~netbootsim.dist.Dist`; a bad one is a ``dist`` error whose context names
+    the part that is wrong (``sub``), so the problem points at its line. Serialized
+    (``model_dump``) as its plain spec.
     """
-    constant = _quantity(kind, optional=optional, positive=positive).func
+    constant = _quantity(kind, optional=optional, positive=positive or positive_constant).func
 
     def parse(value: Any) -> Any:
         if isinstance(value, Dist):
@@ -143,12 +148,25 @@ MIN_REPLICATIONS, DEFAULT_MAX_REPLICATIONS, MAX_REPLICATIONS = 3, 100, 10_000
 PosInt = Annotated[int, Field(ge=1)]
 
 
+#: Unicode categories a name may not hold, with what they are called: they would reach
+#: terminals, CSVs, figures and the report unseen or rearranging the text around them
+#: (C0 and C1 controls; format characters such as U+202E, the right-to-left override, or
+#: a zero-width space; surrogates; line and paragraph separators).
+_UNPRINTABLE = {"Cc": "control character", "Cf": "invisible format character",
+                "Cs": "surrogate", "Zl": "line separator", "Zp": "paragraph separator"}
+#: Format characters some writing systems need inside words (zero-width non-joiner and
+#: joiner): allowed.
+_JOINERS = frozenset("\u200c\u200d")
+
+
 def _printable(text: str) -> str:
-    """A name without control characters (they would reach terminals, CSVs and figures)."""
+    """A name of printable characters only (:data:`_UNPRINTABLE`)."""
     for ch in text:
-        if ord(ch) < 32 or ord(ch) == 127:
+        what = _UNPRINTABLE.get(unicodedata.category(ch))
+        if what is not None and ch not in _JOINERS:
             raise PydanticCustomError("name", "{msg}", {
-                "msg": f"control character {ch!r} in the name {text!r}: use printable text"})
+                "msg": f"{what} {ch!r} (U+{ord(ch):04X}) in the name {text!r}: use "
+                       "printable text"})
     return text
 
 
@@ -1048,7 +1066,7 @@ class FleetGroup(Section):
     racks: list[str] | None = None
     boot: Literal["pxe", "pxe-chainload-ipxe", "ipxe"] = "ipxe"
     profile: ProfileRef = "ipxe-current"
-    images: list[str] = []
+    images: list[Name] = []
     server: Name | None = None
     power_on: PowerOn = PowerOn()
     arch: Platform = "bios"
@@ -1088,8 +1106,8 @@ class Fault(Section):
         target: a link name (``tor01--r01s001``), a service name, a server name
             (``r01s001``, ``server-fail``), or a fleet group.
         at: start, s (link and service faults; group faults start at each link-up).
-        duration: length, s (``None``: until the end); for a group's ``lacp``, ``stp``
-            or ``link-down`` a distribution draws it per server port.
+        duration: length, s, > 0 (``None``: until the end); for a group's ``lacp``,
+            ``stp`` or ``link-down`` a distribution draws it per server port.
         value: the loss probability for ``loss``.
         factor: ``service-slow``: how many times slower each request is served.
         every: repeat the window every this long, ``times`` windows in all, from ``at``
@@ -1103,7 +1121,7 @@ class Fault(Section):
                   "lacp", "stp", "tamper", "server-fail"]
     target: Name
     at: Time = 0.0
-    duration: OptVarTime = None
+    duration: Annotated[Any, *_varying("time", optional=True, positive_constant=True)] = None
     value: Probability | None = None
     factor: Annotated[float, Field(gt=0)] | None = None
     every: Annotated[float | None, _quantity("time", optional=True, positive=True)] = None
@@ -1167,7 +1185,7 @@ class LifeEvent(Section):
     group: Name | None = None
     count: PosInt | None = None
     script: str | None = None
-    images: list[str] | None = None
+    images: list[Name] | None = None
     server: Name | None = None
     stages: list[Stage] | None = None
     curve: list[DemandPoint] | None = None
@@ -1266,8 +1284,8 @@ class ScenarioModel(Section):
     """A whole scenario, every section validated on its own."""
 
     topology: TopologySection
-    services: dict[str, Service] = {}
-    images: dict[str, Image] = {}
+    services: dict[Name, Service] = {}
+    images: dict[Name, Image] = {}
     fleet: Annotated[list[FleetGroup], Field(min_length=1)]
     faults: list[Fault] = []
     events: list[LifeEvent] = []

@@ -31,14 +31,27 @@ Path_ = tuple[Any, ...]
 
 
 def format_path(path: Iterable[Any]) -> str:
-    """``("fleet", 3, "image")`` as ``fleet[3].image``."""
+    """``("fleet", 3, "image")`` as ``fleet[3].image``.
+
+    A key's invisible or control characters are shown escaped (a backslash, ``u202e``): a
+    message naming the key must not reorder or hide the text around it.
+    """
     out = ""
     for key in path:
         if isinstance(key, int) and not isinstance(key, bool):
             out += f"[{key}]"
         else:
-            out += f".{key}" if out else str(key)
+            text = _shown(str(key))
+            out += f".{text}" if out else text
     return out
+
+
+def _shown(text: str) -> str:
+    """``text`` with its control, format and separator characters escaped."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else
+                   ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 @dataclass

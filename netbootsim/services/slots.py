@@ -68,7 +68,7 @@ class SlotWait:
     Attributes:
         start: time of the first RRQ.
         served: time the server opened the real transfer (``nan`` if never).
-        sends: RRQs the client sent (1 = served at once).
+        sends: RRQs the client sent (1: its first was served, at once or from the queue).
         dropped: of those, how many found the server's receive buffer full.
         gave_up: the client's retry timer ran out first.
     """

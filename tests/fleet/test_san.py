@@ -286,8 +286,8 @@ def test_a_target_lost_during_the_loaders_reads_is_waited_for_in_5_s_retries():
     # then the rest of the 32 MiB (0.19506 - 0.052484 s of reads left).
     res = simulate_scenario(outage_scenario(1, "1.1s", "6.9s"))
     ph = phases(res)
-    assert ph.loc["san-outage", "start"] == pytest.approx(1.1)
-    assert ph.loc["san-outage", "end"] == pytest.approx(11.1 + 0.047012, abs=1e-9)
+    assert ph.loc["san-outage:loader", "start"] == pytest.approx(1.1)
+    assert ph.loc["san-outage:loader", "end"] == pytest.approx(11.1 + 0.047012, abs=1e-9)
     rate = 65_024 / (RTT + 0.374e-3)
     assert ph.loc["san-read:loader", "start"] == pytest.approx(1.047516, abs=1e-9)
     left = 32 * MIB - (1.1 - 1.047516) * rate
@@ -301,8 +301,8 @@ def test_with_a_second_path_the_loader_goes_on_there_5_s_later():
     # refused at 1.1 s, reopened on array2 5 s later plus its attach
     res = simulate_scenario(outage_scenario(2, "1.1s", "6.9s"))
     ph = phases(res)
-    assert ph.loc["san-failover", "end"] == pytest.approx(1.1 + 5.0 + 0.047012, abs=1e-9)
-    assert ph.loc["san-failover", "reason"] == "san1 down: to san2"
+    assert ph.loc["san-failover:loader", "end"] == pytest.approx(1.1 + 5.0 + 0.047012, abs=1e-9)
+    assert ph.loc["san-failover:loader", "reason"] == "san1 down: to san2"
     assert ph.loc["san-read:loader", "endpoint"] == "san2"
     assert res.servers.outcome.iloc[0] == "ok"
 
@@ -315,12 +315,12 @@ def test_the_oss_reads_fail_when_the_target_is_not_back_within_the_replacement_t
     res = simulate_scenario(outage_scenario(1, "2s", None, os="100MiB"))
     ph = phases(res)
     assert res.servers.outcome.iloc[0] == "failed"
-    assert ph.loc["san-outage", "end"] == pytest.approx(2.0 + 15.0 + 120.0)
+    assert ph.loc["san-outage:os", "end"] == pytest.approx(2.0 + 15.0 + 120.0)
     assert "replacement timeout (120 s)" in res.servers.reason.iloc[0]
     res = simulate_scenario(outage_scenario(1, "2s", "98s", os="100MiB"))
     ph = phases(res)
     assert res.servers.outcome.iloc[0] == "ok"
-    assert ph.loc["san-outage", "end"] == pytest.approx(100.0 + 0.047012, abs=1e-9)
+    assert ph.loc["san-outage:os", "end"] == pytest.approx(100.0 + 0.047012, abs=1e-9)
 
 
 def test_without_a_second_path_a_target_gone_for_good_never_boots():
@@ -331,7 +331,7 @@ def test_without_a_second_path_a_target_gone_for_good_never_boots():
     sc["run"]["until"] = "1h"
     res = simulate_scenario(sc)
     assert res.servers.outcome.iloc[0] == "unfinished"
-    assert phases(res).loc["san-outage", "reason"].startswith("san1 down for good")
+    assert phases(res).loc["san-outage:loader", "reason"].startswith("san1 down for good")
     # with the second path, it boots 5 s + an attach after the loss (test above)
     assert simulate_scenario(outage_scenario(2, "1.1s", None)).servers.outcome.iloc[0] == "ok"
 
@@ -449,7 +449,7 @@ def test_an_fcoe_target_lost_under_the_os_fails_its_io_after_dev_loss_tmo():
     sc["faults"] = [{"kind": "service-down", "target": "san1", "at": "2s"}]
     res = simulate_scenario(sc)
     assert res.servers.outcome.iloc[0] == "failed"
-    assert phases(res).loc["san-outage", "end"] == pytest.approx(62.0)
+    assert phases(res).loc["san-outage:os", "end"] == pytest.approx(62.0)
     assert "dev_loss_tmo (60 s)" in res.servers.reason.iloc[0]
 
 
@@ -462,7 +462,7 @@ def test_an_fcoe_target_lost_under_the_loader_is_found_after_15_s():
                      "duration": "28.9s"}]
     res = simulate_scenario(sc)
     assert res.servers.outcome.iloc[0] == "ok"
-    assert phases(res).loc["san-outage", "end"] == pytest.approx(31.1 + 0.047036, abs=1e-9)
+    assert phases(res).loc["san-outage:loader", "end"] == pytest.approx(31.1 + 0.047036, abs=1e-9)
 
 
 def test_fcoe_is_not_routed_and_bad_fcoe_input_is_one_line(tmp_path):
@@ -505,12 +505,12 @@ def test_an_aoe_target_lost_under_the_os_is_resent_then_failed_after_aoe_deadsec
     sc["faults"] = [{"kind": "service-down", "target": "san1", "at": "2s"}]
     res = simulate_scenario(sc)
     assert res.servers.outcome.iloc[0] == "failed"
-    assert phases(res).loc["san-outage", "end"] == pytest.approx(182.2)
+    assert phases(res).loc["san-outage:os", "end"] == pytest.approx(182.2)
     assert "aoe_deadsecs (180 s)" in res.servers.reason.iloc[0]
     sc["faults"][0]["duration"] = "58s"
     res = simulate_scenario(sc)
     assert res.servers.outcome.iloc[0] == "ok"
-    assert phases(res).loc["san-outage", "end"] == pytest.approx(60.0 + 0.005 + RTT,
+    assert phases(res).loc["san-outage:os", "end"] == pytest.approx(60.0 + 0.005 + RTT,
                                                                   abs=1e-9)
 
 

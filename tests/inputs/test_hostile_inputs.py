@@ -125,9 +125,30 @@ def test_force_writes_beside_the_users_files_and_deletes_none(tmp_path):
     assert r.returncode == 0, r.stderr
     assert (out / "notes.txt").read_text() == "mine\n"
     assert (out / "summary.json").is_file() and (out / "report.html").is_file()
-    assert not (out / ".netbootsim").exists()  # still the user's directory
+    # the marker lists what netbootsim wrote, not the user's notes: still their directory
+    marker = json.loads((out / ".netbootsim").read_text())
+    assert "notes.txt" not in marker["files"] and "report.html" in marker["files"]
     # run again without --force: still refused (the user's file is still there)
     refused(cli("run", "q.yaml", "--out", "mine", cwd=tmp_path), "command line: --out: mine:")
+    # again with --force: its own outputs are replaced, the user's notes kept
+    r = cli("run", "q.yaml", "--out", "mine", "--force", "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (out / "notes.txt").read_text() == "mine\n"
+
+
+def test_force_replaces_no_file_of_the_users_with_an_outputs_name(tmp_path):
+    # the user's own report.html in the directory: --force refuses before the run (it
+    # would have replaced it: before 2026-12-07 it did), and nothing is written
+    quickstart(tmp_path)
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "report.html").write_text("my report\n")
+    r = cli("run", "q.yaml", "--out", "mine", "--force", "--quiet", cwd=tmp_path)
+    msg = refused(r, "command line: --out: mine: 'report.html' in the way: netbootsim did "
+                     "not write it")
+    assert "--force replaces nothing of yours" in msg
+    assert files(out) == ["report.html"] and (out / "report.html").read_text() == "my report\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "q.yaml"]
 
 
 def test_a_directory_netbootsim_wrote_is_replaced_whole(tmp_path):
@@ -616,3 +637,54 @@ def test_compare_of_two_files_does_not_check_variants_it_will_not_run():
         assert variants_of(str(path), check=False) == {"b": ["fleet[0].count=0"]}
         with pytest.raises(Exception, match="variants.b.fleet"):
             variants_of(str(path))
+
+
+def test_a_fault_of_no_length_is_refused(tmp_path):
+    # a fixed 0 s window does nothing (its author meant another length, or none: until
+    # the end); a distribution may still draw 0 for some ports (a group's STP hold)
+    text = QUICKSTART.read_text() + (
+        "faults:\n  - {kind: service-down, target: http1, at: 10s, duration: 0s}\n")
+    path = quickstart(tmp_path, "f.yaml", text)
+    msg = refused(cli("validate", "f.yaml", cwd=tmp_path),
+                  f"f.yaml:{line_of(path, 'duration: 0s')}: faults[0].duration: ")
+    assert "must be > 0" in msg
+    ok = QUICKSTART.read_text() + (
+        "faults:\n  - {kind: stp, target: compute, duration: {dist: uniform, low: 0s, "
+        "high: 2s}}\n")
+    quickstart(tmp_path, "g.yaml", ok)
+    r = cli("validate", "g.yaml", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("escape, what", [
+    ("\\e[31m", "control character '\\x1b' (U+001B)"),      # a C0 control: ANSI colour
+    ("\\x85", "control character '\\x85' (U+0085)"),         # a C1 control (NEL)
+    ("\\u202E", "invisible format character '\\u202e' (U+202E)"),  # right-to-left override
+    ("\\u200B", "invisible format character '\\u200b' (U+200B)"),  # zero-width space
+    ("\\u2028", "line separator '\\u2028' (U+2028)"),
+])
+def test_a_name_with_an_unprintable_character_is_refused(tmp_path, escape, what):
+    # YAML's double-quoted escapes put the character in the group's name; it would reach
+    # the terminal, the CSVs and the report as it is
+    text = QUICKSTART.read_text().replace("  - name: compute", f'  - name: "comp{escape}ute"')
+    assert text != QUICKSTART.read_text()
+    path = quickstart(tmp_path, "n.yaml", text)
+    msg = refused(cli("validate", "n.yaml", cwd=tmp_path),
+                  f"n.yaml:{line_of(path, '  - name: ')}: fleet[0].name: ")
+    assert what in msg and "use printable text" in msg
+
+
+def test_an_unprintable_image_or_service_key_is_refused_and_shown_escaped(tmp_path):
+    # a key names an image or a service too; the message shows it escaped, so a
+    # right-to-left override in it does not reorder the line on the user's terminal
+    text = QUICKSTART.read_text().replace(
+        "images:\n", 'images:\n  "ker\\u202Enel2": {size: 1MiB}\n')
+    path = quickstart(tmp_path, "k.yaml", text)
+    msg = refused(cli("validate", "k.yaml", cwd=tmp_path),
+                  f"k.yaml:{line_of(path, 'nel2')}: images.ker\\u202enel2: ")
+    assert "\u202e" not in msg.split(": ", 2)[1]
+    # a zero-width joiner (U+200D), which some scripts need inside words, is a name's
+    text = QUICKSTART.read_text().replace(
+        "images:\n", 'images:\n  "ker\\u200Dnel2": {size: 1MiB}\n')
+    quickstart(tmp_path, "j.yaml", text)
+    assert cli("validate", "j.yaml", cwd=tmp_path).returncode == 0

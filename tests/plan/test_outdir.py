@@ -65,3 +65,69 @@ def test_run_and_sweep_outputs_are_readable_by_others(tmp_path, mask):
         for p in paths:
             want = 0o777 & ~mask if p.is_dir() else 0o666 & ~mask
             assert mode(p) == want, (p, oct(mode(p)))
+
+
+# -- what is ours, and what --force may replace ---------------------------------------------
+
+
+def test_a_directory_without_a_marker_is_ours_only_beside_an_outputs_signature(tmp_path):
+    # a lone report.html, or a www/ folder, of the user's: not an old output of ours
+    # (before 2026-12-07 both were taken for one, and replaced whole without --force)
+    from netbootsim.errors import InputError
+
+    for name, make in (("html", lambda d: (d / "report.html").write_text("mine\n")),
+                       ("www", lambda d: ((d / "www").mkdir(),
+                                          (d / "www" / "index.html").write_text("site\n")))):
+        d = tmp_path / name
+        d.mkdir()
+        make(d)
+        with pytest.raises(InputError, match="which netbootsim did not write"):
+            OutputDir(d, "run").check()
+    # an old output: the run's fixed names with its summary.json
+    old = tmp_path / "old"
+    old.mkdir()
+    for f in ("summary.json", "report.html", "servers.csv"):
+        (old / f).write_text("x\n")
+    OutputDir(old, "run").check()
+
+
+def test_force_refuses_before_the_run_and_before_anything_moves(tmp_path):
+    from netbootsim.errors import InputError
+
+    d = tmp_path / "mine"
+    d.mkdir()
+    (d / "notes.txt").write_text("mine\n")
+    (d / "report.md").write_text("my report\n")
+    # before the run: an output's fixed name on a file of the user's
+    with pytest.raises(InputError, match="'report.md' in the way"):
+        OutputDir(d, "run", force=True).check()
+    (d / "report.md").unlink()
+    # at publish, for a name the check cannot know: nothing of the staging moves
+    with OutputDir(d, "run", force=True) as od:
+        tmp = od.staging()
+        (tmp / "summary.json").write_text("{}\n")
+        (tmp / "extra.csv").write_text("ours\n")
+        (d / "extra.csv").write_text("theirs\n")  # the user's, made while we ran
+        with pytest.raises(InputError, match="'extra.csv' in the way"):
+            od.publish(tmp)
+    assert sorted(p.name for p in d.iterdir()) == ["extra.csv", "notes.txt"]
+    assert (d / "extra.csv").read_text() == "theirs\n"
+    # a marker file that is not netbootsim's is in the way too
+    (d / "extra.csv").unlink()
+    (d / ".netbootsim").write_text("my dotfile\n")
+    with OutputDir(d, "run", force=True) as od:
+        tmp = od.staging()
+        (tmp / "summary.json").write_text("{}\n")
+        with pytest.raises(InputError, match="'.netbootsim' is in the way"):
+            od.publish(tmp)
+    assert (d / ".netbootsim").read_text() == "my dotfile\n"
+
+
+def test_a_lab_run_marked_beside_the_users_files_lists_only_its_own(tmp_path):
+    d = tmp_path / "lab"
+    d.mkdir()
+    (d / "notes.txt").write_text("mine\n")
+    with OutputDir(d, "lab", force=True) as od:
+        (d / "run.json").write_text("{}\n")  # a lab run writes in place
+        od.mark(os.listdir(d))
+    assert json.loads((d / ".netbootsim").read_text())["files"] == ["run.json"]

@@ -356,6 +356,26 @@ def test_slow_tail_blames_a_late_power_on():
         "powered on at 30.0 s, +30.0 s over the median 0 s"
 
 
+def test_slow_tail_counts_a_wait_for_power_once():
+    # a power policy holds s3 30 s before its power comes on: its records are power 0-30 s
+    # (the wait) and fetch 30-40 s. The power-on column says 30 s; the phase columns count
+    # only what came after it, so its power phase is 0 s there (not 30 s twice) and its
+    # boot (10 s) is the sum of its phases. A record straddling the power-on (s2's power
+    # 0-5 s, then power-on at 2 s) counts its 3 s after it.
+    phases = to_frame([rec(0, "s1", "fetch:kernel", 0.0, 10.0),
+                       rec(0, "s2", "power", 0.0, 5.0), rec(0, "s2", "fetch:kernel", 5.0, 12.0),
+                       rec(0, "s3", "power", 0.0, 30.0),
+                       rec(0, "s3", "fetch:kernel", 30.0, 40.0)])
+    servers = pd.DataFrame([(s, "g", "r01", on, ready, ready - on, "ok", "", 0.0, 0)
+                            for s, on, ready in (("s1", 0.0, 10.0), ("s2", 2.0, 12.0),
+                                                 ("s3", 30.0, 40.0))], columns=COLUMNS)
+    tail = slow_tail(servers, phases, limit=3)
+    got = {r["server"]: (r["phases"], r["boot"], r["why"]) for r in tail.rows}
+    assert got["s3"] == ({"fetch:kernel": 10.0, "power": 0.0}, 10.0, ("power-on", 30.0, 2.0))
+    assert got["s2"][0] == {"fetch:kernel": 7.0, "power": 3.0}
+    assert tail.median["phases"] == {"fetch:kernel": 10.0, "power": 0.0}
+
+
 def test_what_held_a_tftp_run_back_counts_its_blocks():
     # 200 servers fetch 12 MiB and 64 MiB over TFTP behind 5 ms of round trip, no resource
     # saturated. 12,582,912 B = 8,786 full 1,432-byte blocks + 1 short = 8,787 blocks;

@@ -146,6 +146,50 @@ def test_lint_warnings_are_printed_by_validate_and_run_alike_and_keep_exit_0(
     assert capsys.readouterr().err == warning
 
 
+def test_a_uri_naming_no_service_host_or_image_is_a_warning():
+    # the small scenario: boot1 holds dhcp1, tftp1 and http1; images kernel, initrd,
+    # undionly.kpxe, os. Each line below names one thing the run does not have; the run
+    # would fail every machine on it. Lines with ${...}, an address, or a comment are
+    # not checked; "||" starts another command.
+    sc = scenario()
+    sc["fleet"][0]["script"] = (
+        "#!ipxe\n"
+        "dhcp\n"
+        "kernel http://http1/vmlinuz\n"                     # 3: no such image
+        "initrd http://mirror9/initrd\n"                    # 4: no such host
+        "imgfetch tftp://http1/kernel || chain http://BOOT1/os\n"  # 5: http1 is no TFTP
+        "kernel http://${next-server}/nothing\n"            # computed: not checked
+        "kernel http://10.255.0.1/nothing\n"                # an address: not checked
+        "# kernel http://nowhere/x\n"
+        "initrd http://http1./initrd\n"                     # 9: 'http1.' is no name
+        "boot http://http1/bzImage\n")                      # 10: boot fetches too
+    got = sorted(str(w) for w in Scenario.from_dict(sc).warnings)
+    assert got == sorted([
+        "<dict>: fleet[0].script: warning: script line 3: http://http1/vmlinuz: no image "
+        "'vmlinuz' in the scenario's images (initrd, kernel, os, undionly.kpxe); a machine "
+        "running this line fails it",
+        "<dict>: fleet[0].script: warning: script line 4: http://mirror9/initrd: no service "
+        "or host named 'mirror9' (the scenario's: boot1, dhcp1, http1, tftp1); a machine "
+        "running this line fails it",
+        "<dict>: fleet[0].script: warning: script line 5: tftp://http1/kernel: no tftp "
+        "service at 'http1' (there: http); a machine running this line fails it",
+        "<dict>: fleet[0].script: warning: script line 9: http://http1./initrd: no service "
+        "or host named 'http1.' (the scenario's: boot1, dhcp1, http1, tftp1); a machine "
+        "running this line fails it",
+        "<dict>: fleet[0].script: warning: script line 10: http://http1/bzImage: no image "
+        "'bzImage' in the scenario's images (initrd, kernel, os, undionly.kpxe); a machine "
+        "running this line fails it"])
+    # an API answers any path; with a DNS server, other names may resolve (not checked)
+    sc["services"]["api1"] = {"kind": "api", "host": "boot1", "script": "#!ipxe\nboot\n"}
+    sc["fleet"][0]["script"] = "#!ipxe\nchain http://api1/boot.ipxe?mac=${mac}\n"
+    assert Scenario.from_dict(sc).warnings == []
+    sc["fleet"][0]["script"] = "#!ipxe\nchain http://boot.example.com/kernel\n"
+    assert len(Scenario.from_dict(sc).warnings) == 1
+    sc["services"]["dns1"] = {"kind": "dns", "host": "boot1",
+                              "records": {"boot.example.com": ["http1"]}}
+    assert Scenario.from_dict(sc).warnings == []
+
+
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_shipped_scenarios_validate_with_their_scripts_linted(path):
     sc = load_scenario(path)
