@@ -118,6 +118,42 @@ def headline(res) -> str:
                f"{run.events} engine events)"))
 
 
+def _check_all(args: argparse.Namespace, limit: float | None) -> None:
+    """Several scenarios: each one's file and output directory, before any runs.
+
+    A scenario that would not load, an output directory that is not ours to write (or,
+    with ``--force``, an output's name on an entry of the user's), and two scenarios
+    writing the same directory (the second would replace the first's outputs) are all
+    refused at once, so that no run is done only for a later one to be refused.
+    """
+    from ..plan.outdir import OutputDir
+    from ..scenario import load_scenario
+
+    problems = []
+    targets: dict[Path, str] = {}
+    for path in args.scenarios:
+        try:
+            sc = load_scenario(path, overrides=args.overrides, strict=args.strict,
+                               max_memory=limit)
+        except InputError as e:
+            problems += e.problems
+            continue
+        target = Path(sc.run.out or Path("results") / sc.name)  # (as the run's own)
+        if target.resolve() in targets:
+            problems += InputError.single(
+                path, 0, "run.out", f"{target}: {targets[target.resolve()]} writes it too: "
+                "the second would replace the first's outputs; run them one at a time "
+                "with --out, or give one a run.out").problems
+            continue
+        targets[target.resolve()] = path
+        try:
+            OutputDir(target, "run", force=args.force, flag="run.out").check()
+        except InputError as e:
+            problems += e.problems
+    if problems:
+        raise InputError(problems)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Handle ``netbootsim run``."""
     from ..plan.replicate import execute_replicated  # here: --help stays fast
@@ -129,16 +165,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     jobs = _jobs(args.jobs)
     records = check_format(args.format)
     if len(args.scenarios) > 1:  # every scenario checked before the first one runs
-        from ..scenario import load_scenario
-        problems = []
-        for path in args.scenarios:
-            try:
-                load_scenario(path, overrides=args.overrides, strict=args.strict,
-                              max_memory=limit)
-            except InputError as e:
-                problems += e.problems
-        if problems:
-            raise InputError(problems)
+        _check_all(args, limit)
     for path in args.scenarios:
         bar = ProgressBar(Path(path).stem, enabled=not args.quiet)
         try:

@@ -533,6 +533,26 @@ def test_run_checks_every_scenario_before_the_first_runs(tmp_path):
     assert files(tmp_path) == ["b.yaml", "q.yaml"]
 
 
+def test_run_checks_every_output_directory_before_the_first_runs(tmp_path):
+    # b.yaml's directory (results/b) holds a file of the user's: refused before q.yaml
+    # runs (before: q.yaml's results were written, then b.yaml was refused)
+    quickstart(tmp_path)
+    quickstart(tmp_path, "b.yaml")
+    (tmp_path / "results" / "b").mkdir(parents=True)
+    (tmp_path / "results" / "b" / "notes.txt").write_text("mine\n")
+    refused(cli("run", "q.yaml", "b.yaml", "--quiet", cwd=tmp_path),
+            "command line: run.out: results/b: holds 'notes.txt'")
+    assert files(tmp_path) == ["b.yaml", "q.yaml", "results", "results/b",
+                               "results/b/notes.txt"]
+    # two scenarios that would write the same directory: the second would replace the
+    # first's outputs
+    (tmp_path / "other").mkdir()
+    quickstart(tmp_path, "other/q.yaml")
+    refused(cli("run", "q.yaml", "other/q.yaml", "--quiet", cwd=tmp_path),
+            "other/q.yaml: run.out: results/q: q.yaml writes it too")
+    assert not (tmp_path / "results" / "q").exists()
+
+
 def test_lab_parse_of_a_directory_that_is_not_a_run(tmp_path):
     # before: exit 1 and Python's own message on stdout
     refused(cli("lab", "parse", "nosuchdir", cwd=tmp_path),
