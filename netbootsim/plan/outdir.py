@@ -86,6 +86,26 @@ def _marker_names(path: Path) -> set[str] | None:
     return {str(f) for f in files}
 
 
+def _written_before(path: Path) -> set[str]:
+    """The entries of ``path`` netbootsim wrote there earlier, as ``--force`` sees them.
+
+    Those its marker lists; without a marker, an old output's fixed names beside one of
+    its signature files (:data:`_SIGNATURES`: a directory an earlier ``--force`` wrote
+    into, before such directories got a marker), the rule :func:`owned` applies.
+    """
+    names = _marker_names(path)
+    if names is not None or os.path.lexists(path / MARKER):
+        return names or set()
+    try:
+        entries = set(os.listdir(path))
+    except OSError:
+        return set()
+    if not _SIGNATURES & entries:
+        return set()
+    known = set().union(*KNOWN_FILES.values())
+    return {n for n in entries & known if (path / n).is_file() and not (path / n).is_symlink()}
+
+
 def listed(path: Path) -> set[str]:
     """The names the marker of directory ``path`` says netbootsim wrote (empty: none)."""
     return _marker_names(path) or set()
@@ -209,7 +229,7 @@ class OutputDir:
                 f"or empty directory, or add --force to write beside them (nothing of "
                 f"theirs is deleted)")
         if not ours:  # --force: an output's name on an entry of theirs (:meth:`_merge`)
-            mine = _marker_names(p) or set()
+            mine = _written_before(p)
             blocked = sorted(n for n in KNOWN_FILES.get(self.command, ())
                              if n not in mine and os.path.lexists(p / n))
             if blocked:
@@ -344,17 +364,16 @@ class OutputDir:
         """``--force`` into a directory we do not own: beside the user's entries.
 
         An output replaces only an entry of the same name that netbootsim wrote there
-        before (listed in the directory's marker, or an output directory of ours); a
+        before (:func:`_written_before`, or an output directory of ours); a
         same-named entry of the user's makes the command refuse before anything moves.
         The marker then lists what netbootsim wrote there (earlier and now): the user's
         entries keep the directory theirs, and a later ``--force`` run replaces only
         its own.
         """
-        prior = _marker_names(self.path)
         marker = self.path / MARKER
-        if prior is None and os.path.lexists(marker):
+        if _marker_names(self.path) is None and os.path.lexists(marker):
             raise self._error(f"{MARKER!r} is in the way: netbootsim did not write it")
-        prior = prior or set()
+        prior = _written_before(self.path)
         entries = sorted(tmp.iterdir())
         blocked = []
         for entry in entries:

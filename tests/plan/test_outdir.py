@@ -131,3 +131,22 @@ def test_a_lab_run_marked_beside_the_users_files_lists_only_its_own(tmp_path):
         (d / "run.json").write_text("{}\n")  # a lab run writes in place
         od.mark(os.listdir(d))
     assert json.loads((d / ".netbootsim").read_text())["files"] == ["run.json"]
+
+
+def test_force_into_a_directory_an_earlier_force_wrote_without_a_marker(tmp_path):
+    # before 2026-12-07 --force wrote no marker: the run's fixed names beside its
+    # summary.json are taken for its outputs and replaced; the user's notes stay
+    d = tmp_path / "mine"
+    d.mkdir()
+    (d / "notes.txt").write_text("mine\n")
+    for f in ("summary.json", "report.html"):
+        (d / f).write_text("old\n")
+    with OutputDir(d, "run", force=True) as od:
+        tmp = od.staging()
+        for f in ("summary.json", "report.html", "report.md"):
+            (tmp / f).write_text("new\n")
+        od.publish(tmp)
+    assert (d / "notes.txt").read_text() == "mine\n"
+    assert (d / "report.html").read_text() == "new\n"
+    assert json.loads((d / ".netbootsim").read_text())["files"] == [
+        "report.html", "report.md", "summary.json"]
