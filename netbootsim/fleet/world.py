@@ -35,7 +35,7 @@ from ..protocols.result import TransferResult
 from ..protocols.wire import ETHERNET_OVERHEAD
 from ..services.dhcp import DhcpServer
 from ..services.orchestrator import CappedPool
-from ..services.registry import HTTP
+from ..services.registry import HTTP, SCHEMES
 from ..services.slots import SYN_GIVE_UP, HttpWorkers, TftpSlots, run_with_slot
 from ..streams import Streams
 from ..topology import Topology
@@ -86,9 +86,6 @@ class TlsEnd(NamedTuple):
     cores: CappedPool
     cipher: Resource
 
-
-#: URI schemes and the service kinds that answer them.
-SCHEMES = {"tftp": ("tftp",), "http": ("http", "api"), "https": ("http", "api")}
 
 #: The engines a world can move bytes with.
 ENGINES = ("flow", "packet")
@@ -461,11 +458,10 @@ class World:
         route = self._route(svc, server, f"{server}/{file}")
         # iPXE's RRQ retry timer gives up 15.75 s after the first (net/retry.c [ipxe-src])
         give_up = sum(retry_waits(profile.tftp.retry_min, profile.tftp.retry_max))
-        fail = yield from self.faults.unreachable(env, "tftp", svc, route.fwd, start, give_up)
+        fail = yield from self._reachable((server, group, rack, stage, attempt), file, "tftp",
+                                          svc, route.fwd, start, give_up)
         if fail is not None:
             return fail
-        if env.now > start:
-            self._down_wait((server, group, rack, stage, attempt), file, "tftp", svc, start)
         params = replace(profile.tftp, server_block_cost=svc.block_cost,
                          server_retransmit=svc.retransmit)
         plan = tftp_plan(size, params, route.rtt, [ld.capacity for ld in route.fwd],
@@ -524,20 +520,14 @@ class World:
             route = self._route(svc, server, key)
         else:  # mirror -> balancer, then balancer -> client
             route, near = self._route_via(svc, server, key, via)
-            t = env.now
-            fail = yield from self.faults.unreachable(env, "http", via.service, near.fwd,
-                                                      start, SYN_GIVE_UP)
+            fail = yield from self._reachable(who, file, "http", via.service, near.fwd,
+                                              start, SYN_GIVE_UP)
             if fail is not None:
                 return fail
-            if env.now > t:
-                self._down_wait(who, file, "http", via.service, t)
         fwd = route.fwd
-        t = env.now
-        fail = yield from self.faults.unreachable(env, "http", svc, fwd, start, SYN_GIVE_UP)
+        fail = yield from self._reachable(who, file, "http", svc, fwd, start, SYN_GIVE_UP)
         if fail is not None:
             return fail
-        if env.now > t:
-            self._down_wait(who, file, "http", svc, t)
         conns = self.connections.setdefault(server, {})
         peer = svc.name if via is None else via.spec.name  # the connection's other end
         prev = conns.get(peer)
@@ -602,21 +592,26 @@ class World:
             self._moved_legs(route, hp.wire_bytes, guard)
         return res
 
-    def _down_wait(self, who: tuple, file: str, proto: str, svc: Service, since: float
-                   ) -> None:
-        """Record the client's retries from ``since`` until ``svc`` answered.
+    def _reachable(self, who: tuple, file: str, proto: str, svc: Service, fwd: Sequence,
+                   start: float, give_up: float
+                   ) -> Generator[simpy.Event, object, TransferResult | None]:
+        """:meth:`.faults.Faults.unreachable`, the client's wait recorded.
 
-        A ``down-wait:<file>`` phase (endpoint: the service): the service was down, or a
-        link on the way was (:meth:`.faults.Faults.unreachable`), and the client's
-        SYNs or RRQs went unanswered until it came back. Without it, the server's phases
-        would leave that stretch out.
+        While ``svc``, or a link on the way, is down, the client's SYNs or RRQs go
+        unanswered until it is back: a ``down-wait:<file>`` phase (endpoint: the
+        service), so that the server's phases cover that stretch too.
         """
-        server, group, rack, stage, attempt = who
-        what = (f"{svc.name} down" if self.faults.down(svc.name, since) is not None
-                else f"a link down on the way to {svc.name}")
-        self.record(server, group, rack, stage, f"down-wait:{file}", attempt, since,
-                    self.env.now, 0.0, proto, svc.name, "ok",
-                    f"retried until it answered ({what})")
+        env = self.env
+        since = env.now
+        fail = yield from self.faults.unreachable(env, proto, svc, fwd, start, give_up)
+        if fail is None and env.now > since:
+            server, group, rack, stage, attempt = who
+            what = (f"{svc.name} down" if self.faults.down(svc.name, since) is not None
+                    else f"a link down on the way to {svc.name}")
+            self.record(server, group, rack, stage, f"down-wait:{file}", attempt, since,
+                        env.now, 0.0, proto, svc.name, "ok",
+                        f"retried until it answered ({what})")
+        return fail
 
     def _edge_first(self, svc: Service, file: str, size: float, who: tuple
                     ) -> Generator[simpy.Event, object, tuple[Service, TransferResult | None]]:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,6 +82,8 @@ class _Context:
     targets: dict[str, set[int]] = field(default_factory=dict)  # setting → menus
     chooser: dict[int, int] = field(default_factory=dict)  # choose line → menu
     found: list[Finding] = field(default_factory=list)
+    #: what the caller knows of the world the URIs name (:func:`check_text`)
+    uri_check: Callable[[str], str] | None = None
 
     def error(self, line: int, message: str) -> None:
         self.found.append(Finding(self.source, line, "error", message))
@@ -132,9 +134,15 @@ def _read_script(path: Path) -> tuple[bytes, str]:
 
 
 def check_text(text: str, source: str,
-               build: Build | str | Iterable[str] | None = None) -> list[Finding]:
-    """Check script ``text`` (named ``source`` in findings) against ``build`` (default all)."""
-    ctx = _Context(source, build_named(build))
+               build: Build | str | Iterable[str] | None = None,
+               uri_check: Callable[[str], str] | None = None) -> list[Finding]:
+    """Check script ``text`` (named ``source`` in findings) against ``build`` (default all).
+
+    ``uri_check``: called with each URI a command fetches or boots that is written out
+    in full (no ``${...}``); a non-empty answer (why nothing answers that URI) is a
+    warning on its line.
+    """
+    ctx = _Context(source, build_named(build), uri_check=uri_check)
     if not has_magic(text):
         first = text.split("\n", 1)[0][:40]
         ctx.error(1, f"not an iPXE script: it must start with '#!ipxe' and a space or "
@@ -228,6 +236,9 @@ def _check_command(ctx: _Context, line: Line, argv: list[str]) -> None:
             if m and "${" not in m.group(1) and not ctx.build.opens(m.group(1)):
                 ctx.error(at, f"the {ctx.build.name} build cannot open {m.group(1)}: URIs "
                           "(Operation not supported)")
+            elif m and ctx.uri_check is not None and "${" not in arg and \
+                    (why := ctx.uri_check(arg)):
+                ctx.warning(at, why)
             elif name.startswith("san") and "${" not in arg and \
                     arg.lower().startswith(tuple(_SAN_SCHEMES)) and parse_san_uri(arg) is None:
                 kind = _SAN_SCHEMES[arg.lower().partition(":")[0] + ":"]

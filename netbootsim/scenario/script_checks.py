@@ -8,8 +8,9 @@ runs: its ``build``, else its profile's), an image's ``script`` and an API's pla
 event's ``script`` (against its group's build). The lint's errors are
 the scenario's errors; its warnings are warnings. A URI written out in full that names
 no service or host of the scenario, or no declared image, is a warning too
-(:func:`uri_findings`). A problem is located at the file line of the script line (line
-by line in a ``script: |`` block, else the field's own line).
+(``_Names.problem``, asked by the lint for each such URI). A problem is located at the
+file line of the script line (line by line in a ``script: |`` block, else the field's
+own line).
 
 Not linted: an API's ``templates`` and ``unknown`` (Jinja2 text, a script only once
 rendered: :mod:`.api_checks` checks them) and a DHCP ``script`` (a URL, not a script).
@@ -24,9 +25,10 @@ from urllib.parse import urlsplit
 from ..errors import Problem
 from ..ipxe.lint import check_text
 from ..profiles import PROFILES, profile_names
+from ..services.registry import SCHEMES
 from .source import Origin, format_path
 
-__all__ = ["lint_scripts", "located", "uri_findings"]
+__all__ = ["lint_scripts", "located"]
 
 
 def located(origin: Origin, path: tuple, line: int, message: str) -> Problem:
@@ -73,25 +75,19 @@ def lint_scripts(parts, origin: Origin) -> tuple[list[Problem], list[Problem]]:
     warnings: list[Problem] = []
     names = _Names.of(parts)
     for path, text, build in todo:
-        for f in check_text(text, format_path(path), build):
+        for f in check_text(text, format_path(path), build, uri_check=names.problem):
             what = f"script line {f.line}: " if f.line else ""
             if f.severity == "error":
                 errors.append(located(origin, path, f.line, what + f.message))
             else:
                 warnings.append(located(origin, path, f.line, f"warning: {what}{f.message}"))
-        for line, message in uri_findings(text, names):
-            warnings.append(located(origin, path, line,
-                                    f"warning: script line {line}: {message}"))
     return errors, warnings
 
 
-#: The URI schemes a simulated machine fetches over, to the service kinds that serve them
-#: (as :data:`netbootsim.fleet.world.SCHEMES`).
-_SCHEMES = {"tftp": ("tftp",), "http": ("http", "api", "lb"), "https": ("http", "api", "lb")}
-#: Commands whose arguments may be URIs of files to fetch.
-_FETCHES = frozenset({"imgfetch", "module", "initrd", "kernel", "imgexec", "chain", "imgload",
-                      "imgselect", "imgverify", "imgextract", "fdt", "shim", "boot"})
-_URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+#: The service kinds that answer each scheme (as a machine resolves a URI), and the
+#: balancers an ``http`` URI may name too.
+_KINDS = {scheme: (*kinds, "lb") if scheme.startswith("http") else kinds
+          for scheme, kinds in SCHEMES.items()}
 
 
 @dataclass(frozen=True)
@@ -114,59 +110,35 @@ class _Names:
                 at.setdefault(n, set()).add(kind)
         return cls({k: frozenset(v) for k, v in at.items()}, frozenset(parts.images), open_)
 
+    def problem(self, uri: str) -> str:
+        """Why no machine's fetch of ``uri`` (written out in full) is answered, or ``""``.
 
-def uri_findings(text: str, names: _Names) -> list[tuple[int, str]]:
-    """``(line, message)`` for each literal URI of a fetch that names nothing the run has.
-
-    A URI written out in full (no ``${...}`` in it) after a fetching command
-    (``kernel``, ``initrd``, ``chain``, ...) must name a service of its scheme, by the
-    service's name or its host's (a machine resolves it so:
-    :meth:`netbootsim.fleet.world.World.resolve`), and — unless an API answers there —
-    a declared image by its last path segment; else every machine that runs the line
-    fails it. Warnings, not errors: the line may sit in a branch no machine takes. Hosts
-    given by address, and any host when the scenario has DNS servers or per-site
-    service names, are not checked.
-    """
-    found: list[tuple[int, str]] = []
-    for n, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith(("#", ":")):
-            continue
-        for part in re.split(r"\|\||&&", line):
-            words = part.split()
-            if not words or words[0] not in _FETCHES:
-                continue
-            for word in words[1:]:
-                m = _URI.match(word)
-                if m is None or "${" in word:
-                    continue
-                message = _uri_problem(word, m.group(1).lower(), names)
-                if message:
-                    found.append((n, message))
-    return found
-
-
-def _uri_problem(uri: str, scheme: str, names: _Names) -> str:
-    kinds = _SCHEMES.get(scheme)
-    if kinds is None:
-        return ""  # (the lint and the run say what they say of other schemes)
-    parts = urlsplit(uri)
-    host = parts.hostname or ""  # (a trailing dot names no service: the run fails it)
-    if not host or re.fullmatch(r"[0-9.]+|\[.*\]", host) or ":" in host:
+        The URI must name a service of its scheme, by the service's name or its host's
+        (as :meth:`netbootsim.fleet.world.World.resolve` resolves it), and — unless an
+        API answers there — a declared image by its last path segment; else every
+        machine that runs the line fails it (a warning: the line may sit in a branch no
+        machine takes). Hosts given by address, and any host when the scenario has DNS
+        servers or per-site service names, are not checked.
+        """
+        parts = urlsplit(uri)
+        scheme = parts.scheme.lower()
+        kinds = _KINDS.get(scheme)
+        host = parts.hostname or ""  # (a trailing dot names no service: the run fails it)
+        if kinds is None or not host or re.fullmatch(r"[0-9.]+", host) or ":" in host:
+            return ""  # (other schemes: the lint and the run say what they say)
+        there = self.kinds_at.get(host)
+        if there is None:
+            if self.open:
+                return ""
+            known = ", ".join(sorted(self.kinds_at)) or "none"
+            return (f"{uri}: no service or host named {host!r} (the scenario's: {known}); "
+                    "a machine running this line fails it")
+        if not there & set(kinds):
+            return (f"{uri}: no {scheme} service at {host!r} (there: "
+                    f"{', '.join(sorted(there))}); a machine running this line fails it")
+        file = parts.path.rsplit("/", 1)[-1]
+        if file and "api" not in there and file not in self.images:
+            return (f"{uri}: no image {file!r} in the scenario's images "
+                    f"({', '.join(sorted(self.images)) or 'none'}); a machine running "
+                    "this line fails it")
         return ""
-    there = names.kinds_at.get(host)
-    if there is None:
-        if names.open:
-            return ""
-        known = ", ".join(sorted(names.kinds_at)) or "none"
-        return (f"{uri}: no service or host named {host!r} (the scenario's: {known}); "
-                "a machine running this line fails it")
-    if not there & set(kinds):
-        return (f"{uri}: no {scheme} service at {host!r} (there: "
-                f"{', '.join(sorted(there))}); a machine running this line fails it")
-    file = parts.path.rsplit("/", 1)[-1]
-    if file and "api" not in there and file not in names.images:
-        return (f"{uri}: no image {file!r} in the scenario's images "
-                f"({', '.join(sorted(names.images)) or 'none'}); a machine running this "
-                "line fails it")
-    return ""

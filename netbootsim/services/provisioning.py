@@ -240,8 +240,6 @@ class Provisioner:
         ctx = {**values, **{k: v for k, v in machine.items()}, "role": role}
         try:
             text = template.render(ctx)
-        except jinja2.TemplateError as e:  # undefined values, the sandbox's refusals
-            return 500, _render_error(label, e), role
-        except Exception as e:  # a value's own error (1 // 0, '%d' % 'x'): a 500 too
-            return 500, _render_error(label, e), role
+        except Exception as e:  # undefined values, the sandbox's refusals, a value's own
+            return 500, _render_error(label, e), role  # error (1 // 0): an HTTP 500
         return 200, text, role

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
-__all__ = ["ServiceModel", "TftpModel", "HttpModel", "DhcpModel", "ApiModel",
+__all__ = ["SCHEMES", "ServiceModel", "TftpModel", "HttpModel", "DhcpModel", "ApiModel",
            "OrchestratorModel", "DnsModel", "LbModel", "SanModel", "Kind", "TFTP", "HTTP",
            "DHCP", "API", "ORCHESTRATOR", "DNS", "LB", "ISCSI", "AOE", "FCOE", "KINDS",
            "DNS_ORDERS", "LB_ALGORITHMS", "TlsCost", "TLS_SERVER"]
@@ -607,3 +607,8 @@ FCOE = Kind("fcoe", "fcoe target", "lio", {
 
 KINDS: dict[str, Kind] = {k.name: k for k in (TFTP, HTTP, DHCP, API, ORCHESTRATOR, DNS, LB,
                                               ISCSI, AOE, FCOE)}
+
+#: URI schemes a machine fetches over, and the service kinds that answer them (a URI
+#: names a service by its name or its host's: ``World.resolve``; the scenario's script
+#: check asks the same).
+SCHEMES = {"tftp": ("tftp",), "http": ("http", "api"), "https": ("http", "api")}
