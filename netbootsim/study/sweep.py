@@ -26,8 +26,9 @@ Outputs (``--out DIR``):
 - ``sweep.csv``: one row per point (grid and refined), in the order of the values.
 - ``summary.json``: ``cliff`` ``{"vary", "deadline_s", "crosses_1pct", "crosses_50pct",
   "crosses_1pct_interval", "crosses_50pct_interval", "refined", "turns"}`` (``turns``:
-  the values where the not-ready fraction changes direction; each crossing is the
-  first from the smallest value), ``points`` (the
+  the values where the not-ready fraction changes direction by more than the
+  replications' 95 % intervals, :func:`_turns`; each crossing is the first from the
+  smallest value), ``points`` (the
   table), and ``vary``, ``values``, ``deadline_s``, ``not_ready_fraction``,
   ``crosses_1pct``, ``crosses_50pct`` flat.
 - ``sweep.md``: the table and the cliff in words.
@@ -312,22 +313,51 @@ def _write_results(out: Path, path: str, results: list[Result], deadline: float,
               f"{said('crosses_50pct')} ({how}; `cliff` in `summary.json`).", ""]
     if cliff["turns"]:  # a crossing is the first from the left: say it may not be the last
         lines += [f"The curve is not monotone: it turns at {path} = "
-                  f"{', '.join(str(t) for t in cliff['turns'])}, so it may cross a level "
+                  f"{', '.join(str(t) for t in cliff['turns'])}"
+                  + (" (beyond the replications' 95 % intervals)" if reps > 1 else "")
+                  + ", so it may cross a level "
                   "again after the crossing given above (read the table).", ""]
     atomic_write(out / "sweep.md", "\n".join(lines))
 
 
 def _turns(rows: list[dict], ys: list[float]) -> list[dict]:
-    """The points where the not-ready fraction changes direction (equal steps ignored)."""
-    turns, sign, at = [], 0, None
+    """The points where the not-ready fraction changes direction, beyond its noise.
+
+    A direction holds from the curve's extreme so far (its highest point while rising,
+    lowest while falling; the first of a plateau) until a later point lies on the other
+    side of it by more than the noise; the extreme is then a turn. Without replications
+    every unequal step is a move (one seed: the run is what it is); with them (each
+    point's ``not_ready_lo``/``not_ready_hi``, a 95 % interval), a point moves away from
+    the extreme only when their intervals do not overlap, so a curve that wanders
+    within its intervals has no turns, and one that falls slowly, each step within the
+    noise, still turns where it has fallen clear of its peak.
+    """
+    def apart(a: int, b: int) -> bool:  # the curve moved from point a to point b
+        if ys[a] == ys[b]:
+            return False
+        lo_a, hi_a = rows[a].get("not_ready_lo"), rows[a].get("not_ready_hi")
+        lo_b, hi_b = rows[b].get("not_ready_lo"), rows[b].get("not_ready_hi")
+        if None in (lo_a, hi_a, lo_b, hi_b):
+            return True
+        return hi_a < lo_b or hi_b < lo_a
+
+    turns: list[dict] = []
+    sign = 0
+    low = high = ext = 0  # before a direction: the lowest and highest points so far
     for i in range(1, len(ys)):
-        step = ys[i] - ys[i - 1]
-        s = (step > 0) - (step < 0)
-        if s == 0:
-            continue
-        if sign and s != sign:
-            turns.append(rows[at])
-        sign, at = s, i
+        if sign == 0:
+            if ys[i] > ys[low] and apart(low, i):
+                sign, ext = 1, i
+            elif ys[i] < ys[high] and apart(high, i):
+                sign, ext = -1, i
+            else:
+                low = i if ys[i] < ys[low] else low
+                high = i if ys[i] > ys[high] else high
+        elif sign * (ys[i] - ys[ext]) > 0:
+            ext = i  # further the same way: the new extreme
+        elif sign * (ys[i] - ys[ext]) < 0 and apart(ext, i):
+            turns.append(rows[ext])
+            sign, ext = -sign, i
     return turns
 
 

@@ -33,6 +33,31 @@ def test_turns_are_where_the_curve_changes_direction():
     assert _turns(rows[:1], [0.3]) == []
 
 
+def test_turns_within_the_replications_noise_are_not_turns():
+    # Each point: mean ± 0.05 (its 95 % interval from replications). Wandering 0.20,
+    # 0.25, 0.22, 0.27: every interval overlaps the extreme's ([0.15, 0.25] against
+    # [0.20, 0.30]), so no direction is ever taken: no turns (one seed each, the same
+    # curve turns twice, at 0.25 and at 0.22).
+    from netbootsim.study.sweep import _turns
+
+    def rows(ys, half=0.05):
+        return [{"n": k, "not_ready_lo": y - half, "not_ready_hi": y + half}
+                for k, y in enumerate(ys)]
+
+    wander = [0.20, 0.25, 0.22, 0.27]
+    assert _turns(rows(wander), wander) == []
+    assert [r["n"] for r in _turns([{"n": k} for k in range(4)], wander)] == [1, 2]
+    # A rise to 0.5, then a slow fall of 0.03 a point: no step leaves the interval of the
+    # one before, but 0.38 ([0.33, 0.43]) lies clear of the peak's [0.45, 0.55]: the
+    # curve turned at the peak (n = 1), found once it has fallen far enough.
+    slow = [0.10, 0.50, 0.47, 0.44, 0.41, 0.38]
+    assert [r["n"] for r in _turns(rows(slow), slow)] == [1]
+    assert _turns(rows(slow[:5]), slow[:5]) == []  # 0.41 ± 0.05 still touches the peak's
+    # Intervals of zero width (every replication alike) are exact: as without them.
+    exact = [1.0, 0.5, 0.75, 0.75, 0.25]
+    assert [r["n"] for r in _turns(rows(exact, 0.0), exact)] == [1, 2]
+
+
 def test_sweep_command_on_the_cliff_scenario(tmp_path):
     # tftp-cliff at 50 servers, varying tftp-max 10 / 50: at 10 the fleet collapses (the
     # duplicate-RRQ orphans), at 50 everyone is ready; the 50 % crossing lies between.
