@@ -36,7 +36,12 @@ on it with the edge's ``504``; the next miss starts a new fill.
 A fill is recorded as an ``edge-fill:<file>`` phase of the server whose request caused
 it (endpoint: the origin); a coalesced request's wait for that fill as
 ``edge-wait:<file>`` (endpoint: the edge); a fallback as ``edge-fallback:<file>``. So a
-server's phases cover its whole boot.
+server's phases cover its whole boot. What the edge's own request to its origin meets
+(a wait for a worker, a down origin, a link outage, the origin's own fill when it is an
+edge) is that server's too, named :data:`ORIGIN` + the phase (``edge-origin/http-wait:
+<file>``, ``edge-origin/edge-fill:<file>``; twice the prefix one edge further): they lie
+inside the ``edge-fill`` record (nested, :data:`netbootsim.report.spread.NESTED_PREFIXES`),
+so the edge's host, which boots nothing, has no records.
 """
 
 from __future__ import annotations
@@ -50,7 +55,11 @@ import simpy
 from ..protocols.result import TransferResult
 from .spec import Service
 
-__all__ = ["EdgeState", "Edges"]
+__all__ = ["EdgeState", "Edges", "ORIGIN"]
+
+#: The prefix of the records of an edge's request to its origin, made on behalf of the
+#: server whose miss caused the fill (nested in its ``edge-fill:<file>``).
+ORIGIN = "edge-origin/"
 
 
 @dataclass
@@ -139,8 +148,8 @@ class Edges:
         if pending is not None:  # coalesced: wait for the fill in progress
             start = self.env.now
             res = yield pending
-            server, group, rack, stage, attempt = who
-            self.record(server, group, rack, stage, f"edge-wait:{file}", attempt, start,
+            server, group, rack, stage, attempt, nest = who
+            self.record(server, group, rack, stage, f"{nest}edge-wait:{file}", attempt, start,
                         self.env.now, 0.0, "http", edge.name, res.outcome,
                         res.reason or f"for {edge.name}'s fill from {edge.origin}")
             return None if res.outcome == "ok" else res
@@ -149,12 +158,13 @@ class Edges:
         done = self.env.event()
         if edge.coalesce and keep:
             st.fills[file] = done  # (before anything waits: later misses join this fill)
-        server, group, rack, stage, attempt = who
+        server, group, rack, stage, attempt, nest = who
         began = self.env.now  # the record covers the whole fill: the origin's waits too
         # an origin that is an edge itself fills first (World.http does, asked by us)
         try:
+            # (its waits and outages: this server's records, nested in the fill's)
             res = yield from self.http(edge.host, group, rack, stage, attempt, None, origin,
-                                       file, size)
+                                       file, size, record_as=(server, nest + ORIGIN))
         except simpy.Interrupt:  # the request that started it went away (its server did)
             st.fills.pop(file, None)  # the next miss starts a new fill; waiters fail now
             done.succeed(TransferResult("http", self.env.now, self.env.now, 0.0, 0.0,
@@ -163,7 +173,7 @@ class Edges:
         gone = st.keep(file, size, edge.cache, self.env.now) \
             if res.outcome == "ok" and keep else []
         evicted = f", evicting {', '.join(gone)}" if gone else ""
-        self.record(server, group, rack, stage, f"edge-fill:{file}", attempt, began,
+        self.record(server, group, rack, stage, f"{nest}edge-fill:{file}", attempt, began,
                     res.end, res.bytes, "http", origin.name, res.outcome,
                     res.reason or f"into {edge.name}{evicted}")
         st.fills.pop(file, None)

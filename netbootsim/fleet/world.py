@@ -394,10 +394,10 @@ class World:
         themselves. The services watched: ``svc``, and ``via`` (an L4 balancer the
         bytes cross).
         """
-        server, group, rack, stage, attempt = where
+        server, group, rack, stage, attempt, nest = where
 
         def note(start: float, end: float, outcome: str, reason: str) -> None:
-            self.record(server, group, rack, stage, f"outage:{file}", attempt, start, end,
+            self.record(server, group, rack, stage, f"{nest}outage:{file}", attempt, start, end,
                         0.0, kind, svc.name, outcome, reason)
         services = (svc.name,) if via is None else (svc.name, via.spec.name)
         return TransferGuard(self.cuts, route, reroute, kind, waits, restart, note, services,
@@ -458,8 +458,8 @@ class World:
         route = self._route(svc, server, f"{server}/{file}")
         # iPXE's RRQ retry timer gives up 15.75 s after the first (net/retry.c [ipxe-src])
         give_up = sum(retry_waits(profile.tftp.retry_min, profile.tftp.retry_max))
-        fail = yield from self._reachable((server, group, rack, stage, attempt), file, "tftp",
-                                          svc, route.fwd, start, give_up)
+        fail = yield from self._reachable((server, group, rack, stage, attempt, ""), file,
+                                          "tftp", svc, route.fwd, start, give_up)
         if fail is not None:
             return fail
         params = replace(profile.tftp, server_block_cost=svc.block_cost,
@@ -471,7 +471,7 @@ class World:
         guard = None if self.cuts is None else self._guard(
             route, self._rerouter(svc, server, f"{server}/{file}"), "tftp",
             retry_waits(plan.retry_timeout, params.retry_max), plan.rate,
-            (server, group, rack, stage, attempt), file, svc)
+            (server, group, rack, stage, attempt, ""), file, svc)
         gen = self.transport.tftp(server, svc, route, file, size, params, plan, guard=guard)
         if server in self._air_of:  # a Wi-Fi station: on the air while it transfers
             gen = self._aired(server, gen)
@@ -497,7 +497,8 @@ class World:
 
     def http(self, server: str, group: str, rack: str, stage: str, attempt: int,
              profile: Profile | None, svc: Service, file: str, size: float,
-             rate_cap: float = math.inf, tls: bool = False, via: Balancer | None = None
+             rate_cap: float = math.inf, tls: bool = False, via: Balancer | None = None,
+             record_as: tuple[str, str] | None = None
              ) -> Generator[simpy.Event, object, TransferResult]:
         """One HTTP GET of ``file`` by ``server`` from ``svc``.
 
@@ -507,10 +508,16 @@ class World:
         handshake's round trips (:data:`~.spec.TLS_HANDSHAKE_RTTS`) and the client's crypto
         time. ``via``: an L4
         balancer the connection goes through (:mod:`.balance`): the bytes cross it.
+        ``record_as``: ``(server, prefix)``: the GET is another machine's on the way to
+        that server's (an edge cache's fill from its origin, :mod:`.edge`): the waits
+        and outages it meets are that server's records, named ``prefix`` + the phase
+        (nested in its ``edge-fill``), not records of ``server``, which is no booting
+        machine.
         """
         env = self.env
         start = env.now
-        who = (server, group, rack, stage, attempt)
+        who = (server, group, rack, stage, attempt, "") if record_as is None else \
+            (record_as[0], group, rack, stage, attempt, record_as[1])
         if svc.origin is not None:  # an edge cache (.edge): fill the object first
             svc, failed = yield from self._edge_first(svc, file, size, who)
             if failed is not None:
@@ -550,7 +557,7 @@ class World:
                        connected=connected, warm=warm, cc=svc.tcp_cc,
                        rng=self.transport.law_rng)
         if prev is None:  # a new connection: a balancer's entry, a mirror's worker
-            failed = yield from self._connect(svc, file, via, who, start, env.now)
+            failed = yield from self._connect(svc, file, via, who, start, env.now, server)
             if failed is not None:
                 return failed
         t_req = env.now
@@ -605,10 +612,10 @@ class World:
         since = env.now
         fail = yield from self.faults.unreachable(env, proto, svc, fwd, start, give_up)
         if fail is None and env.now > since:
-            server, group, rack, stage, attempt = who
+            server, group, rack, stage, attempt, nest = who
             what = (f"{svc.name} down" if self.faults.down(svc.name, since) is not None
                     else f"a link down on the way to {svc.name}")
-            self.record(server, group, rack, stage, f"down-wait:{file}", attempt, since,
+            self.record(server, group, rack, stage, f"{nest}down-wait:{file}", attempt, since,
                         env.now, 0.0, proto, svc.name, "ok",
                         f"retried until it answered ({what})")
         return fail
@@ -622,14 +629,14 @@ class World:
         service it names (the next edge, whose own fill or fallback then applies).
         """
         start = self.env.now
-        server, group, rack, stage, attempt = who
+        server, group, rack, stage, attempt, nest = who
         while True:
             edge_down = self.faults.down(svc.name, start) is not None
             if not edge_down or svc.fallback == "none":
                 break
             to = self.services[svc.origin if svc.fallback == "origin" else svc.fallback]
             said = "its origin" if svc.fallback == "origin" else to.name
-            self.record(server, group, rack, stage, f"edge-fallback:{file}", attempt,
+            self.record(server, group, rack, stage, f"{nest}edge-fallback:{file}", attempt,
                         start, start, 0.0, "http", to.name, "ok", f"{svc.name} down: to {said}")
             if to.origin is None:  # the origin (or a mirror) holds every image
                 return to, None
@@ -644,7 +651,7 @@ class World:
         return svc, None
 
     def _connect(self, svc: Service, file: str, via: Balancer | None, who: tuple,
-                 start: float, since: float
+                 start: float, since: float, client: str
                  ) -> Generator[simpy.Event, object, TransferResult | None]:
         """A new connection's waits: None, or the failed fetch (SYNs unanswered).
 
@@ -655,7 +662,8 @@ class World:
         another.
         """
         env = self.env
-        server, group, rack, stage, attempt = who
+        server, group, rack, stage, attempt, nest = who
+        held = self.held
         if via is not None and via.spec.name in self.workers:
             # the balancer's connection table first (maxconn), then a mirror worker
             req, syns, waited = yield from self.workers[via.spec.name].connect()
@@ -663,9 +671,9 @@ class World:
                 return TransferResult("http", since, env.now, 0.0, 0.0, "failed",
                                       f"no connection at {via.spec.name}: {syns} SYNs "
                                       f"unanswered ({via.spec.max_connections} at once)")
-            self.held[server] = (*self.held.get(server, ()), (self.workers[via.spec.name], req))
+            held[client] = (*held.get(client, ()), (self.workers[via.spec.name], req))
             if waited > 0:
-                self.record(server, group, rack, stage, f"lb-wait:{file}", attempt, since,
+                self.record(server, group, rack, stage, f"{nest}lb-wait:{file}", attempt, since,
                             env.now, 0.0, "http", via.spec.name, "ok",
                             f"waited for a connection, {syns} SYNs "
                             f"(max_connections {via.spec.max_connections})")
@@ -678,9 +686,10 @@ class World:
                 return TransferResult("http", since, env.now, 0.0, 0.0, "failed",
                                       f"no HTTP worker: {syns} SYNs unanswered in "
                                       f"{env.now - start:.2f} s ({what})")
-            self.held[server] = (*self.held.get(server, ()), (pool, req))
+            held[client] = (*held.get(client, ()), (pool, req))
             if waited > 0:
-                self.record(server, group, rack, stage, f"http-wait:{file}", attempt, since,
+                self.record(server, group, rack, stage, f"{nest}http-wait:{file}", attempt,
+                            since,
                             env.now, 0.0, "http", svc.name, "ok",
                             f"waited for a worker, {syns} SYNs ({what})")
         return None

@@ -46,13 +46,17 @@ REPLICATION = "replication"
 #: ``dhcp``, an ``outage:<file>`` inside ``fetch:<file>``, a diskless OS's writes
 #: ``san-write:<stage>`` over the same stretch as its reads ``san-read:<stage>``, a SAN
 #: target's loss ``san-outage:<stage>`` or a path's failover ``san-failover:<stage>``
-#: within those reads): sums over a server's phases leave them out, so no second counts
-#: twice.
-NESTED_PREFIXES = ("dhcp-exchange", "outage:", "san-write:", "san-outage:", "san-failover:")
+#: within those reads, what an edge cache's request to its origin met on a server's
+#: behalf ``edge-origin/<phase>`` within its ``edge-fill:<file>``): sums over a
+#: server's phases leave them out, so no second counts twice.
+NESTED_PREFIXES = ("dhcp-exchange", "outage:", "san-write:", "san-outage:", "san-failover:",
+                   "edge-origin/")
 
 
 def nested_in(phase: str) -> str:
     """The phase a nested phase (:data:`NESTED_PREFIXES`) lies in."""
+    if phase.startswith("edge-origin/"):
+        return "edge-fill:" + phase.split(":", 1)[1]
     if phase.startswith("outage:"):
         return "fetch:" + phase.split(":", 1)[1]
     if phase.startswith(("san-write:", "san-outage:", "san-failover:")):

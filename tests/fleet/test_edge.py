@@ -61,9 +61,16 @@ def test_an_edge_of_an_edge_fills_its_origin_first():
     sc["services"]["edge2"] = {"kind": "http", "host": "cache2", "model": "nginx",
                                "origin": "edge1"}
     sc["fleet"][0]["server"] = "edge2"
-    ph = simulate_scenario(sc).phases
-    got = ph[ph.phase == "edge-fill:kernel"].endpoint.tolist()
-    assert sorted(got) == ["edge1", "http1"]  # edge1 from http1, then edge2 from edge1
+    res = simulate_scenario(sc)
+    ph = res.phases
+    # edge2 from edge1 is the server's fill; edge1's from http1, on the way, lies inside
+    # it (edge-origin/, nested): the same server's, for the hosts boot nothing
+    fill = ph[ph.phase == "edge-fill:kernel"]
+    inner = ph[ph.phase == "edge-origin/edge-fill:kernel"]
+    assert fill.endpoint.tolist() == ["edge1"] and inner.endpoint.tolist() == ["http1"]
+    assert inner.server.tolist() == fill.server.tolist()
+    assert fill.start.iat[0] <= inner.start.iat[0] <= inner.end.iat[0] <= fill.end.iat[0]
+    assert set(ph.server) <= set(res.servers.server)
 
 
 @pytest.mark.parametrize("fallback, outcome", [("origin", "ok"), ("none", "failed")])

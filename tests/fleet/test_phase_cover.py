@@ -102,6 +102,16 @@ def failed_fill_then_origin() -> dict:
     return sc
 
 
+def origin_down_under_edge() -> dict:
+    # the coalesced edge's origin is down from 0.5 s to 3 s: the fill the first miss
+    # starts at about 1 s waits for it (edge-origin/down-wait, that server's, nested in
+    # its edge-fill), the other three wait for the fill (edge-wait)
+    sc = coalesced_edge()
+    sc["faults"] = [{"kind": "service-down", "target": "http1", "at": "0.5s",
+                     "duration": "2.5s"}]
+    return sc
+
+
 def san_outage() -> dict:
     # a diskless boot whose target is down from 1.1 s to 8 s during the loader's reads:
     # the outage lies inside san-read:loader (san-outage:loader, nested)
@@ -116,6 +126,7 @@ def san_outage() -> dict:
                                         (down_then_worker, "http-wait:"),
                                         (edge_with_a_worker, "http-wait:"),
                                         (failed_fill_then_origin, "edge-wait:"),
+                                        (origin_down_under_edge, "edge-origin/down-wait:"),
                                         (san_outage, "san-outage:loader")])
 def test_a_ready_servers_phases_add_up_to_its_boot(make, wait):
     res = simulate_scenario(make())
@@ -142,6 +153,17 @@ def test_the_waits_say_what_held_them():
     assert len(fill) == 1 and len(w) == 3 and set(w.endpoint) == {"edge1"}
     assert (w.end == fill.end.iat[0]).all()  # the waiters go on when the fill ends
     assert set(w.reason) == {"for edge1's fill from http1"}
+    # what the edge's own request to its origin met is the server's whose miss started
+    # the fill, inside its edge-fill; the edge's host boots nothing and has no records
+    res = simulate_scenario(origin_down_under_edge())
+    ph = res.phases
+    assert set(ph.server) <= set(res.servers.server)
+    w = ph[ph.phase == "edge-origin/down-wait:kernel"]
+    fill = ph[ph.phase == "edge-fill:kernel"]
+    assert len(w) == 1 and len(fill) == 1 and w.server.iat[0] == fill.server.iat[0]
+    assert (w.endpoint.iat[0], w.end.iat[0]) == ("http1", 3.0)
+    assert fill.start.iat[0] == w.start.iat[0] and fill.end.iat[0] > 3.0
+    assert w.reason.iat[0] == "retried until it answered (http1 down)"
     # a queued RRQ served before the client re-sent it waited too (left out before)
     ph = simulate_scenario(tftp_queue()).phases
     w = ph[ph.phase.str.startswith("tftp-wait:")]
