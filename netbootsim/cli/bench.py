@@ -33,7 +33,9 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
         "fresh process per measurement, writing every output as netbootsim run does. "
         "Reports the simulation wall, the whole process's wall (CLI wall) and peak RSS, "
         "SimPy events per server, flow classes per solve, and the share of wall time per "
-        "layer (sampled every 5 ms in one more run: sampling slows the run it is in). "
+        "layer (sampled every 5 ms in one more run: sampling slows the run it is in), "
+        "and the CLI wall over the wall of a fixed pure-Python event loop run beside it "
+        "(CLI / reference: comparable across days and machines). "
         "See netbootsim/plan/bench_storm.py.")
     s.add_argument("--servers", required=True, type=_sizes, metavar="N[,N...]",
                    help="fleet sizes, comma-separated (each ≥ 1)")

@@ -37,10 +37,17 @@ thread every 5 ms from a second thread (the *layer* of the innermost netbootsim 
 :data:`LAYERS`). That sampling is kept out of
 the timed runs because it costs time: a 10,000-server storm with variance took 11.4 s
 sampled against 9.7-10.1 s as ``netbootsim run`` (measured 2026-12-04).
+
+The machine's speed moves between hours and days by more than a change to the code
+does (``docs/performance.md``); so each size's row also carries the wall of a fixed
+pure-Python event loop run in the parent just before and just after that size's
+measurements (:func:`reference_work`, the lower of the two bests of three), and the
+CLI wall divided by it: the figure to compare across days.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 import os
@@ -55,8 +62,14 @@ from pathlib import Path
 from ..errors import InputError
 from ..services.registry import DHCP
 
-__all__ = ["SHARD", "LAYERS", "storm_scenario", "layer_of", "cached_bytecode", "measure_once",
+__all__ = ["SHARD", "LAYERS", "REFERENCE_EVENTS", "storm_scenario", "layer_of",
+           "cached_bytecode", "measure_once", "reference_work", "reference_wall",
            "bench_storm", "format_rows"]
+
+#: Events of the machine reference (:func:`reference_work`): about 1 s on the machine of
+#: ``docs/performance.md``.
+REFERENCE_EVENTS = 700_000
+_MASK = 2**64 - 1
 
 #: Servers per shard (group, DHCP server, mirror): the shipped storm's fleet.
 SHARD = 2000
@@ -256,11 +269,55 @@ def measure_once(n: int, variance: bool, base: Path, keep: Path | None = None,
     return res
 
 
+def reference_work(events: int = REFERENCE_EVENTS) -> int:
+    """A fixed pure-Python event loop, the machine reference: its checksum.
+
+    A thousand generator processes wait on delays drawn from a 64-bit linear
+    congruential generator (Knuth's MMIX constants), through a binary heap, with a dict
+    of per-process counts: the kind of work a simulator's core does, and none of
+    netbootsim's code, so every tree does the same work. The storm's walls change with
+    the machine (the same tree measured 10.1 s one hour and 13.5 s the next morning,
+    ``docs/performance.md``); divided by this work's wall, taken in the same run, they
+    compare across days and machines.
+    """
+    rng = [1]
+    counts: dict[int, int] = {}
+
+    def proc(k: int):
+        while True:
+            rng[0] = x = (rng[0] * 6364136223846793005 + 1442695040888963407) & _MASK
+            counts[k] = counts.get(k, 0) + 1
+            yield (x >> 40) % 1000 + 1  # a delay, in ticks
+
+    procs = [proc(k) for k in range(1000)]
+    heap = [(0, k) for k in range(1000)]
+    total = 0
+    for _ in range(events):
+        t, k = heapq.heappop(heap)
+        d = next(procs[k])
+        total = (total * 31 + t + d) & _MASK
+        heapq.heappush(heap, (t + d, k))
+    return total ^ sum(counts.values())
+
+
+def reference_wall(repeat: int = 3, events: int = REFERENCE_EVENTS) -> float:
+    """The best wall time of :func:`reference_work` in ``repeat`` runs, in this process."""
+    best = math.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        reference_work(events)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def bench_storm(servers: list[int], variance: bool, repeat: int, base: Path,
                 progress=None) -> list[dict]:
     """Best of ``repeat`` per fleet size (by CLI wall); figures as :func:`measure_once`.
 
     The layer shares (``layer_samples``) come from one more, sampled run of each size.
+    Each row also carries the machine reference (``reference_wall``,
+    :func:`reference_wall`, best of three, taken before and after each size's runs:
+    the lower) and ``cli_per_reference``, the CLI wall divided by it.
 
     Raises:
         InputError: a size below 1, or the storm's directory lacks its ROM-start file.
@@ -274,6 +331,7 @@ def bench_storm(servers: list[int], variance: bool, repeat: int, base: Path,
         env = cached_bytecode(Path(cache))
         for n in servers:
             best = None
+            ref = reference_wall()
             for _ in range(repeat):
                 res = measure_once(n, variance, base, env=env)
                 if progress is not None:
@@ -283,6 +341,8 @@ def bench_storm(servers: list[int], variance: bool, repeat: int, base: Path,
             assert best is not None
             best["layer_samples"] = measure_once(n, variance, base, sample=True,
                                                  env=env)["layer_samples"]
+            best["reference_wall"] = ref = min(ref, reference_wall())
+            best["cli_per_reference"] = best["cli_wall"] / ref
             best["variance"] = variance
             best["repeat"] = repeat
             best["bytecode"] = "cached"
@@ -291,15 +351,23 @@ def bench_storm(servers: list[int], variance: bool, repeat: int, base: Path,
 
 
 def format_rows(rows: list[dict]) -> str:
-    """The rows as a Markdown table (times in s, RSS in GiB, layers in % of samples)."""
+    """The rows as a Markdown table (times in s, RSS in GiB, layers in % of samples).
+
+    With the machine reference in the rows, ``CLI / reference`` is the CLI wall over
+    :func:`reference_wall`.
+    """
     layers = sorted({k for r in rows for k in r["layer_samples"]})
-    head = ["servers", "variance", "ready", "simulation wall", "CLI wall", "peak RSS",
+    refs = any("reference_wall" in r for r in rows)
+    head = ["servers", "variance", "ready", "simulation wall", "CLI wall",
+            *(["CLI / reference"] if refs else []), "peak RSS",
             "SimPy events / server", "classes / solve", *layers]
     lines = ["| " + " | ".join(head) + " |", "|" + "--:|" * len(head)]
     for r in rows:
         total = sum(r["layer_samples"].values()) or 1
         cells = [f"{r['servers']:,}", "on" if r["variance"] else "off", f"{r['ready']:,}",
                  f"{r['simulation_wall']:.2f} s", f"{r['cli_wall']:.2f} s",
+                 *([f"{r['cli_per_reference']:.2f}" if "cli_per_reference" in r else "—"]
+                   if refs else []),
                  f"{r['peak_rss_bytes'] / 2**30:.2f} GiB",
                  f"{r['simpy_events_per_server']:.1f}", f"{r['classes_per_solve']:.1f}",
                  *(f"{100 * r['layer_samples'].get(k, 0) / total:.0f} %" for k in layers)]

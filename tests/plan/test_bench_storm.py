@@ -7,7 +7,14 @@ from types import SimpleNamespace
 import pytest
 
 from netbootsim.cli import main
-from netbootsim.plan.bench_storm import format_rows, layer_of, measure_once, storm_scenario
+from netbootsim.plan.bench_storm import (
+    format_rows,
+    layer_of,
+    measure_once,
+    reference_wall,
+    reference_work,
+    storm_scenario,
+)
 from netbootsim.scenario import load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -114,3 +121,25 @@ def test_cached_bytecode_of_another_tree(tmp_path):
     compiled = [str(p) for p in (tmp_path / "cache").rglob("*.pyc")]
     assert [c for c in compiled if "/tree/netbootsim/__init__" in c]
     assert not [c for c in compiled if "bench_storm" in c]  # this checkout's: not compiled
+
+
+def test_machine_reference_does_fixed_work():
+    # One event: process 0 pops at t = 0 and draws x = 1 * 6364136223846793005 +
+    # 1442695040888963407 = 7806831264735756412 (below 2^64); x >> 40 = 7100271, so its
+    # delay is 7100271 % 1000 + 1 = 272 ticks; the checksum is 0 * 31 + 0 + 272 = 272,
+    # XOR the one count: 273.
+    assert reference_work(1) == 273
+    # the same work on every call (no state kept between calls)
+    assert reference_work(5000) == reference_work(5000) != reference_work(5001)
+    assert 0 < reference_wall(repeat=2, events=2000) < 5.0
+
+
+def test_format_rows_with_the_reference():
+    row = {"servers": 40, "variance": True, "ready": 40, "simulation_wall": 1.0,
+           "cli_wall": 3.0, "peak_rss_bytes": 2**30, "simpy_events_per_server": 50.0,
+           "classes_per_solve": 1.0, "layer_samples": {}, "reference_wall": 1.5,
+           "cli_per_reference": 2.0}
+    lines = format_rows([row]).splitlines()
+    assert lines[0].startswith("| servers | variance | ready | simulation wall | CLI wall "
+                               "| CLI / reference | peak RSS |")
+    assert lines[2] == "| 40 | on | 40 | 1.00 s | 3.00 s | 2.00 | 1.00 GiB | 50.0 | 1.0 |"
