@@ -159,7 +159,8 @@ def compare(scenarios: Sequence[str], out: str | Path, *, overrides: Sequence[st
     if len(runs) < 2:
         raise InputError.single("command line", 0, "scenarios",
                                 "give two or more scenarios, or one with variants:")
-    with OutputDir(out, "compare", force=force) as od:
+    # each run's directory: with --force, one of the user's of that name is refused now
+    with OutputDir(out, "compare", force=force, names=[name for _, _, name in runs]) as od:
         tmp = od.staging()
         try:
             dirs = []

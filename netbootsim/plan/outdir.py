@@ -181,6 +181,19 @@ def atomic_write(path: Path, data: bytes | str) -> None:
         raise
 
 
+def _in_the_way(path: Path, name: str, mine: set[str]) -> bool:
+    """Whether entry ``name`` of ``path`` blocks an output of that name (``--force``).
+
+    ``mine``: what netbootsim wrote there before (:func:`_written_before`). An entry it
+    did not write, a symbolic link, or a directory of ours holding entries of the user's
+    is theirs: ``--force`` replaces none of them.
+    """
+    dest = path / name
+    if not os.path.lexists(dest):
+        return False
+    return dest.is_symlink() or name not in mine or (dest.is_dir() and not owned(dest)[0])
+
+
 class OutputDir:
     """An output directory being written by one command (a context manager).
 
@@ -194,14 +207,19 @@ class OutputDir:
         command: the command writing it (``"run"``, ``"compare"``, ``"sweep"``).
         force: write beside entries netbootsim did not write (never deleting them).
         flag: how the target was named, for messages (``--out``, ``run.out``).
+        names: what the command will write beyond its fixed names (:data:`KNOWN_FILES`),
+            as far as it knows before it runs (a run's events and Parquet records, a
+            compare's run directories): with ``force``, an entry of the user's of such a
+            name is refused on entry, before the work, not when the outputs move in.
     """
 
     def __init__(self, path: str | Path, command: str, *, force: bool = False,
-                 flag: str = "--out"):
+                 flag: str = "--out", names: Iterable[str] = ()):
         self.path = Path(path)
         self.command = command
         self.force = force
         self.flag = flag
+        self.names = frozenset(names)
         self._lock_fd: int | None = None
         self._lock_path = self.path
         #: the entries netbootsim did not write, as found on entry (``--force``)
@@ -230,8 +248,8 @@ class OutputDir:
                 f"theirs is deleted)")
         if not ours:  # --force: an output's name on an entry of theirs (:meth:`_merge`)
             mine = _written_before(p)
-            blocked = sorted(n for n in KNOWN_FILES.get(self.command, ())
-                             if n not in mine and os.path.lexists(p / n))
+            blocked = sorted(n for n in {*KNOWN_FILES.get(self.command, ()), *self.names}
+                             if _in_the_way(p, n, mine))
             if blocked:
                 more = f" and {len(blocked) - 1} more" if len(blocked) > 1 else ""
                 raise self._error(
@@ -380,8 +398,7 @@ class OutputDir:
             dest = self.path / entry.name
             if not os.path.lexists(dest):
                 continue
-            if dest.is_symlink() or entry.is_dir() != dest.is_dir() or \
-                    entry.name not in prior or (dest.is_dir() and not owned(dest)[0]):
+            if entry.is_dir() != dest.is_dir() or _in_the_way(self.path, entry.name, prior):
                 blocked.append(entry.name)
         if blocked:
             more = f" and {len(blocked) - 1} more" if len(blocked) > 1 else ""

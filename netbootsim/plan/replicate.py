@@ -93,7 +93,7 @@ from . import intervals
 from .costs import mean_costs
 from .outdir import OutputDir
 from .run import deadline_fields, execute, question_of, simulate
-from .summary import _clean, write_outputs
+from .summary import _clean, known_outputs, write_outputs
 
 __all__ = ["Plan", "plan_of", "Source", "Replica", "Replicated", "replicate", "combine",
            "pooled_summary", "replications_block", "execute_replicated", "default_jobs",
@@ -717,7 +717,10 @@ def execute_replicated(path: str, overrides: Sequence[str] = (), out: str | None
         say(str(w))
     target = Path(out or sc.run.out or Path("results") / sc.name)
     source = Source(str(path), tuple(overrides), name, question_of(str(path)), max_memory)
-    with OutputDir(target, "run", force=force, flag="--out" if out else "run.out") as od:
+    # (a replicated run writes no events' files; auto's Parquet is known after it runs)
+    names = known_outputs(records, 0, only=only)
+    with OutputDir(target, "run", force=force, flag="--out" if out else "run.out",
+                   names=names) as od:
         res = simulate_replicated(source, sc, plan, jobs=jobs, on_replica=on_replica)
         tmp = od.staging()
         try:

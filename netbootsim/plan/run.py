@@ -37,7 +37,7 @@ from .assemble import FleetInputs, engine_mode, random_block, run_built, scope_n
 from .costs import cost_block
 from .lifecycle import lifecycle_block
 from .outdir import OutputDir
-from .summary import summarize, warm_for, write_outputs
+from .summary import known_outputs, summarize, warm_for, write_outputs
 
 __all__ = ["Outcome", "simulate", "execute", "run_scenario", "question_of", "Progress",
            "with_replication", "deadline_fields", "tftp_block"]
@@ -239,7 +239,9 @@ def execute(path: str, overrides: Sequence[str] = (), out: str | None = None, *,
             say(str(w))
         built = build(sc)
     target = Path(out or built.run.out or Path("results") / sc.name)
-    with OutputDir(target, "run", force=force, flag="--out" if out else "run.out") as od:
+    names = known_outputs(records, len(built.servers), bool(sc.events), only)
+    with OutputDir(target, "run", force=force, flag="--out" if out else "run.out",
+                   names=names) as od:
         # the collector stays paused while the records are summarised and written too:
         # re-enabled, its full passes walked the whole simulated fleet (3 of them, 0.18 s,
         # after a 10,000-server storm) to find next to nothing. A large run's report

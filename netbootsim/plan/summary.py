@@ -93,6 +93,23 @@ def record_formats(fmt: str, servers: int, phases: int) -> tuple[str, ...]:
     return {"csv": ("csv",), "parquet": ("parquet",), "both": ("csv", "parquet")}[fmt]
 
 
+def known_outputs(records: str, server_rows: int, events: bool = False,
+                  only: frozenset[str] | None = None) -> set[str]:
+    """The files a run writes beyond its fixed names, as known before it runs.
+
+    Parquet records (:func:`record_formats` of ``server_rows``; with ``auto``, those a
+    fleet of more phase rows than :data:`PARQUET_ABOVE_PHASES` gets are known only after
+    the run) and a run with lifecycle events' two CSVs; ``only``: of these, those asked
+    for. For :class:`~netbootsim.plan.outdir.OutputDir`'s check on entry.
+    """
+    names = set()
+    if "parquet" in record_formats(records, server_rows, 0):
+        names |= {"servers.parquet", "phases.parquet"}
+    if events:
+        names |= {"events.csv", "event-phases.csv"}
+    return names if only is None else names & only
+
+
 def warm_for(servers: int, records: str = "auto",
              only: frozenset[str] | None = None) -> Warm | None:
     """A child importing the report's figures now, for a run of ``servers`` (or ``None``).

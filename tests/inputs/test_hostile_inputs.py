@@ -151,6 +151,31 @@ def test_force_replaces_no_file_of_the_users_with_an_outputs_name(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "q.yaml"]
 
 
+def test_force_refuses_before_the_run_what_the_run_would_write_over(tmp_path):
+    # names beyond the fixed ones, known before the run: --format parquet's records, a
+    # compare's run directories. Each is refused on entry (exit 2 before any
+    # simulation: the run's headline line never printed), the user's entry untouched.
+    quickstart(tmp_path)
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "servers.parquet").write_text("my table\n")
+    r = cli("run", "q.yaml", "--out", "mine", "--force", "--format", "parquet", cwd=tmp_path)
+    refused(r, "command line: --out: mine: 'servers.parquet' in the way")
+    assert files(out) == ["servers.parquet"]
+    # the same directory, CSV records: nothing of the user's is in the way
+    r = cli("run", "q.yaml", "--out", "mine", "--force", "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (out / "servers.parquet").read_text() == "my table\n"
+    quickstart(tmp_path, "a.yaml")
+    quickstart(tmp_path, "b.yaml")
+    cmp = tmp_path / "cmp"
+    (cmp / "a").mkdir(parents=True)
+    (cmp / "a" / "notes.txt").write_text("mine\n")
+    r = cli("compare", "a.yaml", "b.yaml", "--out", "cmp", "--force", cwd=tmp_path)
+    refused(r, "command line: --out: cmp: 'a' in the way")
+    assert files(cmp) == ["a", "a/notes.txt"]
+
+
 def test_a_directory_netbootsim_wrote_is_replaced_whole(tmp_path):
     quickstart(tmp_path)
     assert cli("run", "q.yaml", "--out", "o", "--quiet", cwd=tmp_path).returncode == 0

@@ -123,6 +123,33 @@ def test_force_refuses_before_the_run_and_before_anything_moves(tmp_path):
     assert (d / ".netbootsim").read_text() == "my dotfile\n"
 
 
+def test_force_checks_the_names_known_before_the_work(tmp_path):
+    from netbootsim.errors import InputError
+    from netbootsim.plan.summary import PARQUET_ABOVE_SERVERS, known_outputs
+
+    d = tmp_path / "mine"
+    d.mkdir()
+    (d / "events.csv").write_text("mine\n")
+    OutputDir(d, "run", force=True).check()  # a run without events: not in the way
+    with pytest.raises(InputError, match="'events.csv' in the way"):
+        OutputDir(d, "run", force=True, names={"events.csv"}).check()
+    # a directory of ours (its marker) holding one of the user's files is theirs too
+    (d / "a").mkdir()
+    (d / "a" / ".netbootsim").write_text('{"written_by": "netbootsim", "files": []}')
+    (d / "a" / "notes.txt").write_text("mine\n")
+    with pytest.raises(InputError, match="'a' in the way"):
+        OutputDir(d, "compare", force=True, names={"a"}).check()
+    # what a run writes beyond its fixed names: Parquet by the format (auto: above
+    # PARQUET_ABOVE_SERVERS server rows), the events' CSVs with lifecycle events
+    assert known_outputs("auto", 10) == set()
+    assert known_outputs("auto", PARQUET_ABOVE_SERVERS + 1) == {"servers.parquet",
+                                                                "phases.parquet"}
+    assert known_outputs("both", 1, events=True) == {
+        "servers.parquet", "phases.parquet", "events.csv", "event-phases.csv"}
+    assert known_outputs("parquet", 1, only=frozenset({"servers.parquet"})) == {
+        "servers.parquet"}
+
+
 def test_a_lab_run_marked_beside_the_users_files_lists_only_its_own(tmp_path):
     d = tmp_path / "lab"
     d.mkdir()
