@@ -136,7 +136,9 @@ class Edges:
              ) -> Generator[simpy.Event, object, TransferResult | None]:
         """Make ``file`` ready at ``edge`` for one request: ``None``, or the failed fill.
 
-        ``who``: ``(server, group, rack, stage, attempt)`` of the request, for the record.
+        ``who``: ``(server, group, rack, stage, attempt, nest)`` of the request, for the
+        record (``nest``: the prefix of its phase names, ``""`` or :data:`ORIGIN` once or
+        more).
         """
         st = self.state[edge.name]
         st.expire(self.env.now, edge.inactive)

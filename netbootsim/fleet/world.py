@@ -659,7 +659,9 @@ class World:
         ``start``: when the request began; ``since``: up to when the client's records
         already account for it (its waits for an edge's fill or for a service that was
         down): each wait's record, and a failure's, begins there, so none overlaps
-        another.
+        another. ``who``: the records' ``(server, group, rack, stage, attempt, nest)``;
+        ``client``: the machine connecting, whose connections hold the workers taken (an
+        edge's host for its fill, else ``who``'s server).
         """
         env = self.env
         server, group, rack, stage, attempt, nest = who

@@ -42,7 +42,9 @@ The machine's speed moves between hours and days by more than a change to the co
 does (``docs/performance.md``); so each size's row also carries the wall of a fixed
 pure-Python event loop run in the parent just before and just after that size's
 measurements (:func:`reference_work`, the lower of the two bests of three), and the
-CLI wall divided by it: the figure to compare across days.
+CLI wall divided by it: the figure to compare across days. (The reference uses one
+core; the CLI draws a large run's figures in a second process: on a machine whose
+second core is slower or busy, the ratio moves too.)
 """
 
 from __future__ import annotations
@@ -66,8 +68,8 @@ __all__ = ["SHARD", "LAYERS", "REFERENCE_EVENTS", "storm_scenario", "layer_of",
            "cached_bytecode", "measure_once", "reference_work", "reference_wall",
            "bench_storm", "format_rows"]
 
-#: Events of the machine reference (:func:`reference_work`): about 1 s on the machine of
-#: ``docs/performance.md``.
+#: Events of the machine reference (:func:`reference_work`): 0.74 s on the machine of
+#: ``docs/performance.md`` (2026-12-07, 09:01 UTC).
 REFERENCE_EVENTS = 700_000
 _MASK = 2**64 - 1
 

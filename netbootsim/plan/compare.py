@@ -160,7 +160,8 @@ def compare(scenarios: Sequence[str], out: str | Path, *, overrides: Sequence[st
         raise InputError.single("command line", 0, "scenarios",
                                 "give two or more scenarios, or one with variants:")
     # each run's directory: with --force, one of the user's of that name is refused now
-    with OutputDir(out, "compare", force=force, names=[name for _, _, name in runs]) as od:
+    with OutputDir(out, "compare", force=force,
+                   names=[name.split("/", 1)[0] for _, _, name in runs]) as od:
         tmp = od.staging()
         try:
             dirs = []

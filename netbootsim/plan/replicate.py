@@ -717,8 +717,10 @@ def execute_replicated(path: str, overrides: Sequence[str] = (), out: str | None
         say(str(w))
     target = Path(out or sc.run.out or Path("results") / sc.name)
     source = Source(str(path), tuple(overrides), name, question_of(str(path)), max_memory)
-    # (a replicated run writes no events' files; auto's Parquet is known after it runs)
-    names = known_outputs(records, 0, only=only)
+    # (a replicated run writes no events' files; its server rows: the fleet times the
+    # replications it will run at least)
+    least = plan.n if plan.until_ci is None else min(plan.n, MIN_REPLICATIONS)
+    names = known_outputs(records, sum(g.count for g in sc.fleet) * least, only=only)
     with OutputDir(target, "run", force=force, flag="--out" if out else "run.out",
                    names=names) as od:
         res = simulate_replicated(source, sc, plan, jobs=jobs, on_replica=on_replica)

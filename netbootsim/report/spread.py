@@ -54,7 +54,11 @@ NESTED_PREFIXES = ("dhcp-exchange", "outage:", "san-write:", "san-outage:", "san
 
 
 def nested_in(phase: str) -> str:
-    """The phase a nested phase (:data:`NESTED_PREFIXES`) lies in."""
+    """The top-level phase a nested phase (:data:`NESTED_PREFIXES`) lies in.
+
+    (``edge-origin/edge-origin/down-wait:F`` lies in ``edge-origin/edge-fill:F``, itself
+    in ``edge-fill:F``: the latter is returned, the phase whose seconds the sums count.)
+    """
     if phase.startswith("edge-origin/"):
         return "edge-fill:" + phase.split(":", 1)[1]
     if phase.startswith("outage:"):

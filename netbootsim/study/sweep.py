@@ -323,41 +323,48 @@ def _write_results(out: Path, path: str, results: list[Result], deadline: float,
 def _turns(rows: list[dict], ys: list[float]) -> list[dict]:
     """The points where the not-ready fraction changes direction, beyond its noise.
 
-    A direction holds from the curve's extreme so far (its highest point while rising,
-    lowest while falling; the first of a plateau) until a later point lies on the other
-    side of it by more than the noise; the extreme is then a turn. Without replications
-    every unequal step is a move (one seed: the run is what it is); with them (each
-    point's ``not_ready_lo``/``not_ready_hi``, a 95 % interval), a point moves away from
-    the extreme only when their intervals do not overlap, so a curve that wanders
-    within its intervals has no turns, and one that falls slowly, each step within the
-    noise, still turns where it has fallen clear of its peak.
+    The curve takes a direction at the first point that lies clear of an earlier one
+    (above it: rising; below: falling), and keeps it until a point lies clear of an
+    earlier one of this stretch the other way; the stretch's extreme (its highest point
+    while rising, its lowest while falling; the first of a plateau) is then a turn, and
+    the next stretch starts there. *Clear*: without replications every unequal value
+    (one seed: the run is what it is); with them (each point's ``not_ready_lo`` /
+    ``not_ready_hi``, a 95 % interval), intervals that do not overlap. So a curve that
+    wanders within its intervals has no turns, one that falls slowly, each step within
+    the noise, turns once it has fallen clear, and the turn is at its peak whatever the
+    width of the peak's own interval.
     """
-    def apart(a: int, b: int) -> bool:  # the curve moved from point a to point b
+    def bound(row: dict, key: str) -> float | None:
+        v = row.get(key)
+        return None if v is None or v != v else v  # (NaN: no interval)
+
+    def clear(a: int, b: int) -> bool:  # points a and b differ beyond their noise
         if ys[a] == ys[b]:
             return False
-        lo_a, hi_a = rows[a].get("not_ready_lo"), rows[a].get("not_ready_hi")
-        lo_b, hi_b = rows[b].get("not_ready_lo"), rows[b].get("not_ready_hi")
+        lo_a, hi_a = bound(rows[a], "not_ready_lo"), bound(rows[a], "not_ready_hi")
+        lo_b, hi_b = bound(rows[b], "not_ready_lo"), bound(rows[b], "not_ready_hi")
         if None in (lo_a, hi_a, lo_b, hi_b):
             return True
         return hi_a < lo_b or hi_b < lo_a
 
+    def extreme(lo: int, hi: int, sign: int) -> int:  # the first highest (+1) or lowest
+        return min(range(lo, hi + 1), key=lambda j: (-sign * ys[j], j))
+
     turns: list[dict] = []
-    sign = 0
-    low = high = ext = 0  # before a direction: the lowest and highest points so far
+    sign, start = 0, 0  # the direction (0: none yet), where its stretch began
     for i in range(1, len(ys)):
-        if sign == 0:
-            if ys[i] > ys[low] and apart(low, i):
-                sign, ext = 1, i
-            elif ys[i] < ys[high] and apart(high, i):
-                sign, ext = -1, i
-            else:
-                low = i if ys[i] < ys[low] else low
-                high = i if ys[i] > ys[high] else high
-        elif sign * (ys[i] - ys[ext]) > 0:
-            ext = i  # further the same way: the new extreme
-        elif sign * (ys[i] - ys[ext]) < 0 and apart(ext, i):
-            turns.append(rows[ext])
-            sign, ext = -sign, i
+        up = any(ys[j] < ys[i] and clear(j, i) for j in range(start, i))
+        down = any(ys[j] > ys[i] and clear(j, i) for j in range(start, i))
+        if down and (sign == 1 or (sign == 0 and not up)):
+            peak = extreme(start, i, 1)
+            if sign == 1:
+                turns.append(rows[peak])
+            sign, start = -1, peak
+        elif up and sign <= 0:
+            trough = extreme(start, i, -1)
+            if sign == -1:
+                turns.append(rows[trough])
+            sign, start = 1, trough
     return turns
 
 

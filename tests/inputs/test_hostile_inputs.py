@@ -152,9 +152,10 @@ def test_force_replaces_no_file_of_the_users_with_an_outputs_name(tmp_path):
 
 
 def test_force_refuses_before_the_run_what_the_run_would_write_over(tmp_path):
-    # names beyond the fixed ones, known before the run: --format parquet's records, a
-    # compare's run directories. Each is refused on entry (exit 2 before any
-    # simulation: the run's headline line never printed), the user's entry untouched.
+    # names beyond the fixed ones, known before the run: --format parquet's records
+    # (refused before simulating: tests/plan/test_outdir.py), a compare's run
+    # directories, refused on entry (exit 2 before any run: no run's headline printed),
+    # the user's entries untouched.
     quickstart(tmp_path)
     out = tmp_path / "mine"
     out.mkdir()

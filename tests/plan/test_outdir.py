@@ -150,6 +150,35 @@ def test_force_checks_the_names_known_before_the_work(tmp_path):
         "servers.parquet"}
 
 
+@pytest.mark.parametrize("replications", [None, 2])
+def test_force_refuses_a_users_parquet_before_simulating(tmp_path, monkeypatch, replications):
+    # --format parquet into a --force directory holding the user's servers.parquet: the
+    # refusal comes on entry; the simulation (here made to fail if called) never runs,
+    # neither the single run's nor the replications'
+    import yaml
+
+    import netbootsim.plan.replicate as replicate
+    import netbootsim.plan.run as run
+    from netbootsim.errors import InputError
+
+    def never(*a, **k):
+        raise AssertionError("simulated before the output directory was checked")
+
+    monkeypatch.setattr(run, "simulate", never)
+    monkeypatch.setattr(replicate, "simulate_replicated", never)
+    sc = scenario(servers=2)
+    if replications:
+        sc.setdefault("run", {})["replications"] = replications
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(sc))
+    d = tmp_path / "mine"
+    d.mkdir()
+    (d / "servers.parquet").write_text("my table\n")
+    with pytest.raises(InputError, match="'servers.parquet' in the way"):
+        replicate.execute_replicated(str(path), out=str(d), force=True, records="parquet")
+    assert sorted(p.name for p in d.iterdir()) == ["servers.parquet"]
+
+
 def test_a_lab_run_marked_beside_the_users_files_lists_only_its_own(tmp_path):
     d = tmp_path / "lab"
     d.mkdir()

@@ -53,6 +53,24 @@ def test_turns_within_the_replications_noise_are_not_turns():
     slow = [0.10, 0.50, 0.47, 0.44, 0.41, 0.38]
     assert [r["n"] for r in _turns(rows(slow), slow)] == [1]
     assert _turns(rows(slow[:5]), slow[:5]) == []  # 0.41 ± 0.05 still touches the peak's
+    # The turn is at the extreme, however wide its own interval: 0.2, 0.5 (± 0.4), 0.35,
+    # 0.1 rises clear at 0.35 (above 0.2 ± 0.01) and falls clear at 0.1 (below 0.35 ±
+    # 0.01; 0.5's interval still reaches it): it turned at 0.5 (n = 1), not at 0.35.
+    def widths(ys, halves):
+        return [{"n": k, "not_ready_lo": y - h, "not_ready_hi": y + h}
+                for k, (y, h) in enumerate(zip(ys, halves, strict=True))]
+
+    peak = [0.2, 0.5, 0.35, 0.1]
+    assert [r["n"] for r in _turns(widths(peak, [.01, .4, .01, .01]), peak)] == [1]
+    # ... and the trough is the lowest point: 0.1, 0.5, 0.30 (± 0.25), 0.35, 0.7 falls
+    # clear at 0.35 (below 0.5 ± 0.02), rises clear at 0.7: turns at 0.5 and at 0.30
+    trough = [0.1, 0.5, 0.30, 0.35, 0.7]
+    got = _turns(widths(trough, [.02, .02, .25, .02, .02]), trough)
+    assert [r["n"] for r in got] == [1, 2]
+    # a NaN bound is no interval: as without replications
+    nan = [{"n": k, "not_ready_lo": float("nan"), "not_ready_hi": float("nan")}
+           for k in range(4)]
+    assert [r["n"] for r in _turns(nan, wander)] == [1, 2]
     # Intervals of zero width (every replication alike) are exact: as without them.
     exact = [1.0, 0.5, 0.75, 0.75, 0.25]
     assert [r["n"] for r in _turns(rows(exact, 0.0), exact)] == [1, 2]
