@@ -118,15 +118,17 @@ def headline(res) -> str:
                f"{run.events} engine events)"))
 
 
-def _check_all(args: argparse.Namespace, limit: float | None) -> None:
+def _check_all(args: argparse.Namespace, limit: float | None, records: str) -> None:
     """Several scenarios: each one's file and output directory, before any runs.
 
     A scenario that would not load, an output directory that is not ours to write (or,
-    with ``--force``, an output's name on an entry of the user's), and two scenarios
-    writing the same directory (the second would replace the first's outputs) are all
+    with ``--force``, an output's name on an entry of the user's: the fixed names and
+    those the run's plan and ``records`` make known, :func:`output_names`), and two
+    scenarios writing the same directory (the second would replace the first's outputs) are all
     refused at once, so that no run is done only for a later one to be refused.
     """
     from ..plan.outdir import OutputDir
+    from ..plan.replicate import output_names, plan_of
     from ..scenario import load_scenario
 
     problems = []
@@ -147,7 +149,10 @@ def _check_all(args: argparse.Namespace, limit: float | None) -> None:
             continue
         targets[target.resolve()] = path
         try:
-            OutputDir(target, "run", force=args.force, flag="run.out").check()
+            plan = plan_of(sc.run, replications=args.replications, until_ci=args.until_ci,
+                           max_replications=args.max_replications)
+            OutputDir(target, "run", force=args.force, flag="run.out",
+                      names=output_names(sc, plan, records)).check()
         except InputError as e:
             problems += e.problems
     if problems:
@@ -165,7 +170,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     jobs = _jobs(args.jobs)
     records = check_format(args.format)
     if len(args.scenarios) > 1:  # every scenario checked before the first one runs
-        _check_all(args, limit)
+        _check_all(args, limit, records)
     for path in args.scenarios:
         bar = ProgressBar(Path(path).stem, enabled=not args.quiet)
         try:

@@ -691,8 +691,7 @@ class World:
             held[client] = (*held.get(client, ()), (pool, req))
             if waited > 0:
                 self.record(server, group, rack, stage, f"{nest}http-wait:{file}", attempt,
-                            since,
-                            env.now, 0.0, "http", svc.name, "ok",
+                            since, env.now, 0.0, "http", svc.name, "ok",
                             f"waited for a worker, {syns} SYNs ({what})")
         return None
 

@@ -229,6 +229,13 @@ class OutputDir:
     def _error(self, message: str) -> InputError:
         return InputError.single("command line", 0, self.flag, f"{self.path}: {message}")
 
+    def _blocked(self, names: list[str]) -> InputError:
+        """``--force`` refused: entries of the user's where outputs of those names go."""
+        more = f" and {len(names) - 1} more" if len(names) > 1 else ""
+        return self._error(f"{names[0]!r}{more} in the way: netbootsim did not write it, "
+                           "and --force replaces nothing of yours; move it, or choose "
+                           "another directory")
+
     def check(self) -> None:
         """Refuse (:class:`InputError`) a target that is not ours to replace."""
         p = self.path
@@ -251,11 +258,7 @@ class OutputDir:
             blocked = sorted(n for n in {*KNOWN_FILES.get(self.command, ()), *self.names}
                              if _in_the_way(p, n, mine))
             if blocked:
-                more = f" and {len(blocked) - 1} more" if len(blocked) > 1 else ""
-                raise self._error(
-                    f"{blocked[0]!r}{more} in the way: netbootsim did not write it, and "
-                    "--force replaces nothing of yours; move it, or choose another "
-                    "directory")
+                raise self._blocked(blocked)
 
     def _make_parent(self) -> None:
         try:
@@ -401,10 +404,7 @@ class OutputDir:
             if entry.is_dir() != dest.is_dir() or _in_the_way(self.path, entry.name, prior):
                 blocked.append(entry.name)
         if blocked:
-            more = f" and {len(blocked) - 1} more" if len(blocked) > 1 else ""
-            raise self._error(f"{blocked[0]!r}{more} in the way: netbootsim did not write "
-                              "it, and --force replaces nothing of yours; move it, or "
-                              "choose another directory")
+            raise self._blocked(blocked)
         for entry in entries:
             dest = self.path / entry.name
             if entry.is_dir():

@@ -96,7 +96,8 @@ from .run import deadline_fields, execute, question_of, simulate
 from .summary import _clean, known_outputs, write_outputs
 
 __all__ = ["Plan", "plan_of", "Source", "Replica", "Replicated", "replicate", "combine",
-           "pooled_summary", "replications_block", "execute_replicated", "default_jobs",
+           "pooled_summary", "replications_block", "output_names", "execute_replicated",
+           "default_jobs",
            "T_METRICS", "BOOTSTRAP_METRICS", "SPAWN_SECONDS"]
 
 #: Metrics whose interval is Student-t (means of many servers, counts, fractions).
@@ -685,6 +686,20 @@ def simulate_replicated(source: Source, sc: Scenario, plan: Plan, *, jobs: int |
     return combine(reps, sc.run.seed, plan, jobs=used)
 
 
+def output_names(sc: Scenario, plan: Plan, records: str = "auto",
+                 only: frozenset[str] | None = None) -> set[str]:
+    """What a run of ``sc`` as ``plan`` writes beyond the fixed names, known before it runs.
+
+    :func:`~netbootsim.plan.summary.known_outputs` of its server rows (the fleet times
+    the replications it runs at least) and, for a single run, its lifecycle events (a
+    replicated run writes no events' files).
+    """
+    least = 1 if not plan.replicated else (
+        plan.n if plan.until_ci is None else min(plan.n, MIN_REPLICATIONS))
+    return known_outputs(records, sum(g.count for g in sc.fleet) * least,
+                         bool(sc.events) and not plan.replicated, only)
+
+
 def execute_replicated(path: str, overrides: Sequence[str] = (), out: str | None = None, *,
                        name: str | None = None, force: bool = False, strict: bool = False,
                        max_memory: float | None = None, replications: object = None,
@@ -717,12 +732,8 @@ def execute_replicated(path: str, overrides: Sequence[str] = (), out: str | None
         say(str(w))
     target = Path(out or sc.run.out or Path("results") / sc.name)
     source = Source(str(path), tuple(overrides), name, question_of(str(path)), max_memory)
-    # (a replicated run writes no events' files; its server rows: the fleet times the
-    # replications it will run at least)
-    least = plan.n if plan.until_ci is None else min(plan.n, MIN_REPLICATIONS)
-    names = known_outputs(records, sum(g.count for g in sc.fleet) * least, only=only)
     with OutputDir(target, "run", force=force, flag="--out" if out else "run.out",
-                   names=names) as od:
+                   names=output_names(sc, plan, records, only)) as od:
         res = simulate_replicated(source, sc, plan, jobs=jobs, on_replica=on_replica)
         tmp = od.staging()
         try:

@@ -116,11 +116,18 @@ def test_out_on_a_file_or_under_a_file_refuses(tmp_path):
     assert files(tmp_path) == ["q.yaml", "report.txt"]
 
 
-def test_force_writes_beside_the_users_files_and_deletes_none(tmp_path):
+def users_dir(tmp_path: Path, file: str, text: str) -> Path:
+    """The quickstart as ``q.yaml`` beside ``mine/``, a directory holding one file of the
+    user's."""
     quickstart(tmp_path)
     out = tmp_path / "mine"
     out.mkdir()
-    (out / "notes.txt").write_text("mine\n")
+    (out / file).write_text(text)
+    return out
+
+
+def test_force_writes_beside_the_users_files_and_deletes_none(tmp_path):
+    out = users_dir(tmp_path, "notes.txt", "mine\n")
     r = cli("run", "q.yaml", "--out", "mine", "--force", "--quiet", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert (out / "notes.txt").read_text() == "mine\n"
@@ -139,10 +146,7 @@ def test_force_writes_beside_the_users_files_and_deletes_none(tmp_path):
 def test_force_replaces_no_file_of_the_users_with_an_outputs_name(tmp_path):
     # the user's own report.html in the directory: --force refuses before the run (it
     # would have replaced it: before 2026-12-07 it did), and nothing is written
-    quickstart(tmp_path)
-    out = tmp_path / "mine"
-    out.mkdir()
-    (out / "report.html").write_text("my report\n")
+    out = users_dir(tmp_path, "report.html", "my report\n")
     r = cli("run", "q.yaml", "--out", "mine", "--force", "--quiet", cwd=tmp_path)
     msg = refused(r, "command line: --out: mine: 'report.html' in the way: netbootsim did "
                      "not write it")
@@ -156,10 +160,7 @@ def test_force_refuses_before_the_run_what_the_run_would_write_over(tmp_path):
     # (refused before simulating: tests/plan/test_outdir.py), a compare's run
     # directories, refused on entry (exit 2 before any run: no run's headline printed),
     # the user's entries untouched.
-    quickstart(tmp_path)
-    out = tmp_path / "mine"
-    out.mkdir()
-    (out / "servers.parquet").write_text("my table\n")
+    out = users_dir(tmp_path, "servers.parquet", "my table\n")
     r = cli("run", "q.yaml", "--out", "mine", "--force", "--format", "parquet", cwd=tmp_path)
     refused(r, "command line: --out: mine: 'servers.parquet' in the way")
     assert files(out) == ["servers.parquet"]
@@ -576,6 +577,12 @@ def test_run_checks_every_output_directory_before_the_first_runs(tmp_path):
     quickstart(tmp_path, "other/q.yaml")
     refused(cli("run", "q.yaml", "other/q.yaml", "--quiet", cwd=tmp_path),
             "other/q.yaml: run.out: results/q: q.yaml writes it too")
+    assert not (tmp_path / "results" / "q").exists()
+    # with --force and Parquet records: b.yaml's directory holds the user's
+    # servers.parquet, which its run would write: refused before q.yaml runs
+    (tmp_path / "results" / "b" / "servers.parquet").write_text("my table\n")
+    refused(cli("run", "q.yaml", "b.yaml", "--force", "--format", "parquet", "--quiet",
+                cwd=tmp_path), "command line: run.out: results/b: 'servers.parquet' in the way")
     assert not (tmp_path / "results" / "q").exists()
 
 
